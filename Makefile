@@ -1,0 +1,77 @@
+# evtape: one GNU Makefile.  `make` builds everything into build/,
+# `make test` runs unit, fuzz-regression and integration tests,
+# `make bench` prints the benchmarks, `make fuzz` builds libFuzzer targets,
+# `make asan` runs the tests under AddressSanitizer + UBSan.
+
+CC ?= cc
+PREFIX ?= /usr/local
+BUILD ?= build
+PKGS = libzstd msgpack
+OPT ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef \
+       -Wno-unused-parameter -Werror
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude \
+       $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS) $(XCFLAGS)
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm $(XLIBS)
+
+LIB_SRC = $(filter-out src/evrec.c,$(wildcard src/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOLS = $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
+UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REG = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzreg/%,$(FUZZ_SRC))
+HDRS = $(wildcard include/evtape/*.h src/*.h tests/unit/*.h)
+
+.PHONY: all deps test bench fuzz asan install format clean demo
+all: deps $(BUILD)/libevtape.a $(TOOLS) $(UNIT) $(FUZZ_REG)
+
+deps:
+	@sh tools/deps.sh
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/libevtape.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%: tools/%.c $(BUILD)/libevtape.a $(HDRS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libevtape.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
+
+# Fuzz targets built with a plain main() that replays their corpus files.
+$(BUILD)/fuzzreg/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libevtape.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/driver.c $(BUILD)/libevtape.a $(LIBS)
+
+test: all
+	@BUILD=$(BUILD) sh tests/run.sh
+
+bench: all
+	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+# libFuzzer targets (clang).  Run e.g. build-fuzz/fuzz_json tests/fuzz/corpus/json
+fuzz: deps
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	    build-fuzz/libevtape.a
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  echo "clang $$n"; \
+	  clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude \
+	    -o build-fuzz/$$n $$f build-fuzz/libevtape.a $(LIBS) || exit 1; done
+
+asan: deps
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+
+format:
+	clang-format -i src/*.c include/evtape/*.h tools/*.c tests/unit/*.c tests/fuzz/*.c
+
+clean:
+	rm -rf build build-asan build-fuzz

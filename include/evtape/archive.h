@@ -1,0 +1,87 @@
+/*
+ * archive.h: an archive directory: segment files "seg-NNNNNNNNNNNN.evt"
+ * numbered from 1, written one after the other, plus a LOCK file that keeps
+ * a second writer out.  Opening for writing resumes the newest segment if it
+ * was left unsealed (crash), seals older unsealed ones, and rotates by size
+ * and age.  Retention deletes whole sealed segments only.  Any other file
+ * in the directory is ignored with a warning.  formats/archive.md.
+ */
+#ifndef EVTAPE_ARCHIVE_H
+#define EVTAPE_ARCHIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evtape/segment.h"
+
+#define EVT_AR_WRITE 1	/* open for appending (takes the lock) */
+#define EVT_AR_CREATE 2 /* create the directory if missing */
+
+struct evt_archive_opts {
+	struct evt_segw_opts seg;
+	uint64_t seg_bytes; /* rotate past this size; 0 = 32 MiB */
+	int64_t seg_age_us; /* rotate past this age of receive time; 0 = 1 h */
+};
+
+struct evt_segref {
+	uint64_t seq;
+	char *path;
+	uint64_t size;
+};
+
+/* Warnings (stray files, recoveries): one message, no newline. */
+typedef void (*evt_warn_cb)(void *arg, const char *msg);
+
+struct evt_archive;
+
+/*
+ * Opens the archive in dir.  Problems inside segments are reported through
+ * errcb (file, offset, what), others through warn.  Returns 0 and *out, or
+ * EVT_ERR_EXISTS (another writer holds the lock), EVT_ERR_NOTFOUND (no such
+ * directory and no EVT_AR_CREATE), EVT_ERR_IO, EVT_ERR_NOMEM.
+ */
+int evt_archive_open(const char *dir, int flags,
+    const struct evt_archive_opts *opts, evt_seg_err_cb errcb,
+    evt_warn_cb warn, void *arg, struct evt_archive **out);
+
+/* Segments in order of their sequence numbers.  Borrowed. */
+const struct evt_segref *evt_archive_segments(const struct evt_archive *a,
+    size_t *n);
+
+/* Appends a received frame, rotating first if the segment is full or old.
+ * Returns the frame's header kind or a negative evt_err. */
+int evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,
+    size_t len);
+
+/* Appends a SESSION, GAP or CONFIG marker. */
+int evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
+    const char *json, size_t len);
+
+/* Writes the open block. */
+int evt_archive_flush(struct evt_archive *a);
+
+/* fdatasyncs the open segment. */
+int evt_archive_sync(struct evt_archive *a);
+
+/* Seals the open segment; the next append starts a new one. */
+int evt_archive_rotate(struct evt_archive *a);
+
+/* The open segment's writer, or NULL. */
+struct evt_segw *evt_archive_writer(struct evt_archive *a);
+
+/* Closes; a writer seals its open segment first.  Frees a. */
+int evt_archive_close(struct evt_archive *a);
+
+/*
+ * Deletes the oldest sealed segments while the archive is larger than
+ * max_bytes (0: no limit) or a segment's newest receive time is older than
+ * now_us - max_age_us (0: no limit).  The newest segment is never deleted.
+ * Returns the number of segments deleted or a negative evt_err.
+ */
+int evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
+    int64_t max_age_us, int64_t now_us, uint64_t *freed);
+
+/* Formats the file name of segment seq into out (cap >= 24). */
+void evt_segment_name(uint64_t seq, char *out, size_t cap);
+
+#endif

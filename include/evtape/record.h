@@ -1,0 +1,229 @@
+/*
+ * record.h: the record codec, gateway frames <-> msgpack records.
+ *
+ * Encoder: each received WebSocket text frame goes in with its receive time
+ * and comes out as msgpack records appended to the current block: a MSG
+ * header plus one EVENT record per event for {"events":[...]}, a STATES
+ * header plus items for a getState response, a JSON record for any other
+ * JSON, a RAW record (exact bytes) for anything that is not valid JSON or not
+ * valid UTF-8 or nested deeper than EVT_REC_MAX_DEPTH.  Canonical lower-case
+ * GUID ids go to the block's GUID column as 16 bytes, 7-digit 'Z' times
+ * become tick deltas, short strings are interned in the segment dictionary
+ * (dict.h).  Nothing is ever dropped.
+ *
+ * Decoder: walks a decompressed block record by record and writes events
+ * and messages back as JSON equal to what arrived (same keys in the same
+ * order, same values and strings; escapes normalised).
+ *
+ * The byte-level definition is formats/records.md; this code follows it.
+ * Sans-I/O: memory in, memory out.
+ */
+#ifndef EVTAPE_RECORD_H
+#define EVTAPE_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "evtape/buf.h"
+#include "evtape/dict.h"
+#include "evtape/json.h"
+
+/* Record kinds: element 0 of every record array (formats/records.md). */
+enum evt_kind {
+	EVT_K_STRDEF = 0,
+	EVT_K_SHAPEDEF = 1,
+	EVT_K_MSG = 2,
+	EVT_K_EVENT = 3,
+	EVT_K_ITEM = 4,
+	EVT_K_STATES = 5,
+	EVT_K_JSON = 6,
+	EVT_K_RAW = 7,
+	EVT_K_SESSION = 8,
+	EVT_K_GAP = 9,
+	EVT_K_CONFIG = 10,
+	EVT_K_MAX = 10,
+};
+
+/* msgpack ext type of a JSON number kept as its text. */
+#define EVT_EXT_NUMBER 1
+
+/* JSON nesting bound: keeps every record within msgpack-c's 32 levels. */
+#define EVT_REC_MAX_DEPTH 31
+
+/* Longest string value that is interned rather than stored inline. */
+#define EVT_REC_MAX_INTERN 256
+
+/* Returns the name of a record kind ("event", "msg", ...) or "?". */
+const char *evt_kind_name(int kind);
+
+/*
+ * Encoder.  Owns the segment dictionary and the open block's buffers.
+ * The writer reads recs/guids/keys to write a block, then calls
+ * evt_renc_block_reset().
+ */
+struct evt_renc {
+	struct evt_dict dict;  /* segment scope */
+	struct evt_buf recs;   /* block: msgpack records */
+	struct evt_buf guids;  /* block: GUID column */
+	uint64_t *keys;	       /* block: id key of every event (evt_id_key) */
+	size_t nkeys, keycap;
+	uint32_t nrec, nevent; /* block counts */
+	int64_t first_rx, last_rx;
+	int64_t prev_rx, prev_ticks; /* block running values */
+	char last_id[EVT_REC_MAX_INTERN]; /* id of the last event encoded */
+	size_t last_id_len;		  /* 0: none yet in this segment */
+
+	struct evt_jparser jp;
+	msgpack_packer pk;
+	int oom;		/* a pack call ran out of memory */
+	struct evt_buf scratch;	/* unescaped strings */
+	uint32_t *fbuf;		/* shape fields of the event in progress */
+	struct evt_fval *vbuf;	/* values of the event in progress */
+};
+
+/* Initialises an encoder; returns 0 or EVT_ERR_NOMEM. */
+int evt_renc_init(struct evt_renc *e);
+
+/* Frees an encoder. */
+void evt_renc_free(struct evt_renc *e);
+
+/* Starts a new block: clears block buffers, counts and running values. */
+void evt_renc_block_reset(struct evt_renc *e);
+
+/* Starts a new segment: clears the dictionary and the block. */
+void evt_renc_segment_reset(struct evt_renc *e);
+
+/*
+ * Encodes one received frame (a WebSocket text message, or one import line)
+ * with its receive time.  Never fails on content: what is not JSON becomes a
+ * RAW record.  Returns the kind of the frame's header record (EVT_K_MSG,
+ * EVT_K_STATES, EVT_K_JSON or EVT_K_RAW), or EVT_ERR_NOMEM / EVT_ERR_TOOBIG
+ * (frame larger than 4 GiB - 1); after an error the block must be discarded.
+ */
+int evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf,
+    size_t len);
+
+/*
+ * Encodes a marker record (EVT_K_SESSION, EVT_K_GAP or EVT_K_CONFIG) whose
+ * body is the JSON object text json[0..len).  Returns 0, EVT_ERR_ARG (kind or
+ * JSON invalid), EVT_ERR_NOMEM.
+ */
+int evt_renc_marker(struct evt_renc *e, int kind, int64_t rx_us,
+    const char *json, size_t len);
+
+/*
+ * Feeds a decoded dictionary definition into the encoder's dictionary (used
+ * when a writer resumes an open segment): the next string / shape id must
+ * match.  Returns 0 or a negative evt_err.
+ */
+int evt_renc_learn(struct evt_renc *e, const struct evt_dict *from);
+
+/*
+ * The 64-bit key under which an event id is indexed (formats/segment.md,
+ * "Id keys"): a GUID in any letter case hashes by its 16 bytes, anything
+ * else by its exact text.
+ */
+uint64_t evt_id_key(const char *id, size_t len);
+
+/* Parses a GUID in any case into 16 bytes; returns 1, or 0 if not a GUID.
+ * lower_only requires the canonical lower-case form. */
+int evt_guid_parse(const char *s, size_t len, uint8_t out[16], int lower_only);
+
+/* Writes the 36-character lower-case text of a GUID. */
+void evt_guid_format(const uint8_t g[16], char out[36]);
+
+/* One decoded record; all pointers borrowed from the decoder, valid until
+ * the next evt_rdec_block() call. */
+struct evt_rec {
+	int kind;	   /* enum evt_kind */
+	int64_t rx_us;	   /* receive time (items: of their header) */
+	uint32_t nitems;   /* MSG/STATES: item records that follow */
+	size_t off;	   /* offset of the record in the decompressed block */
+	const msgpack_object *o; /* the record array */
+	uint32_t shape;	   /* EVENT: shape id */
+	uint32_t guid0;	   /* EVENT: index of its first GUID in the column */
+};
+
+/*
+ * Decoder.  Borrows a dictionary: either complete (from a sealed segment's
+ * index) or grown by the decoder itself while it reads a segment from the
+ * start (dict_owned).
+ */
+struct evt_rdec {
+	struct evt_dict *dict;
+	int dict_grows;		/* STRDEF/SHAPEDEF beyond the dict append */
+	msgpack_zone zone;
+	const uint8_t *recs;
+	size_t len, off;
+	const uint8_t *guids;
+	uint32_t nguid, gi;
+	int64_t prev_rx, prev_ticks, cur_rx;
+	uint32_t next_str, next_shape;
+	uint32_t items_left;	/* items still expected after a header */
+	size_t err_off;		/* where the last error was found */
+	const char *err;	/* what it was (static text) */
+	int64_t id_key;		/* string id of "id" in dict, -1 unknown */
+	struct evt_buf tmp;
+};
+
+/* Initialises a decoder over dict (borrowed); returns 0 or EVT_ERR_NOMEM. */
+int evt_rdec_init(struct evt_rdec *d, struct evt_dict *dict, int dict_grows);
+
+/* Frees a decoder (not the dictionary). */
+void evt_rdec_free(struct evt_rdec *d);
+
+/*
+ * Starts decoding a block: recs[0..len) decompressed records, guids the
+ * GUID column of nguid entries, str_base/shape_base the dictionary sizes
+ * before the block (from its header).  Borrowed until the next call.
+ */
+void evt_rdec_block(struct evt_rdec *d, const uint8_t *recs, size_t len,
+    const uint8_t *guids, uint32_t nguid, uint32_t str_base,
+    uint32_t shape_base);
+
+/*
+ * Decodes the next record into *r.  Definitions are applied and also
+ * returned.  Returns 1 for a record, 0 at the end of the block, or
+ * EVT_ERR_CORRUPT with d->err_off / d->err set.  After a corrupt record
+ * that could be delimited (a bad reference, a bad value) the next call goes
+ * on with the following record; when the msgpack itself is broken the rest
+ * of the block is lost and the next call returns 0.
+ */
+int evt_rdec_next(struct evt_rdec *d, struct evt_rec *r);
+
+/*
+ * Appends the JSON text of an EVENT or ITEM record (the original event
+ * object) to out.  Returns 0, EVT_ERR_CORRUPT (bad reference, d->err set),
+ * EVT_ERR_NOMEM.
+ */
+int evt_rdec_item_json(struct evt_rdec *d, const struct evt_rec *r,
+    struct evt_buf *out);
+
+/*
+ * Appends the JSON text of a header record (MSG, STATES) up to where its
+ * items go ("{\"events\":[") to out, and into *tail the text that closes
+ * it after the items.  For JSON, SESSION, GAP, CONFIG records appends the
+ * whole JSON value and leaves tail empty; for RAW appends the raw bytes.
+ * Returns 0 or a negative evt_err.
+ */
+int evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
+    struct evt_buf *out, struct evt_buf *tail);
+
+/*
+ * Finds a top-level string field of an EVENT record by key and writes its
+ * text (GUIDs and times formatted) into out (cap bytes).  Returns the
+ * length, EVT_ERR_NOTFOUND if absent or not a string, or another error.
+ */
+int evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r,
+    const char *key, char *out, size_t cap);
+
+/*
+ * The id of the string value of field `key` of an EVENT record when it is
+ * interned (EVT_ENC_STR), else -1.  Lets filters compare ids, not text.
+ */
+int64_t evt_rdec_field_strid(struct evt_rdec *d, const struct evt_rec *r,
+    const char *key);
+
+#endif

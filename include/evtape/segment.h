@@ -1,0 +1,209 @@
+/*
+ * segment.h: segment files: the writer (append, seal, resume after a
+ * crash) and the reader (scan, random block access, id lookup).
+ *
+ * A segment is a header, a run of blocks, and once sealed an index and a
+ * trailer.  formats/segment.md is authoritative; the byte tables are
+ * repeated in segment_writer.c and segment_reader.c.
+ */
+#ifndef EVTAPE_SEGMENT_H
+#define EVTAPE_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evtape/buf.h"
+#include "evtape/dict.h"
+#include "evtape/filter.h"
+#include "evtape/record.h"
+
+#define EVT_SEG_HDR_SIZE 64
+#define EVT_BLK_HDR_SIZE 64
+#define EVT_TRAILER_SIZE 128
+#define EVT_SEG_MAGIC "\x89" "EVTSEG\n"	/* 8 bytes */
+#define EVT_TRL_MAGIC "\x89" "EVTIDX\n"	/* 8 bytes */
+#define EVT_BLK_MAGIC "\x9e" "EBK"		/* 4 bytes */
+#define EVT_SEG_VERSION 1
+#define EVT_BLK_VERSION 1
+#define EVT_CODEC_ZSTD 1
+#define EVT_BLK_MAX_RAW (1u << 30) /* bound on a block's decompressed size */
+#define EVT_BLK_MAX_GUIDS (1u << 26)
+
+enum evt_fsync { EVT_FSYNC_NEVER = 0, EVT_FSYNC_INTERVAL, EVT_FSYNC_ALWAYS };
+
+struct evt_segw_opts {
+	size_t block_bytes; /* close a block past this many record + GUID
+			       bytes; 0 = 256 KiB */
+	int level;	    /* zstd level; 0 = 3 */
+	int fsync;	    /* enum evt_fsync; ALWAYS syncs every block */
+};
+
+/* One entry of the block directory (in memory and in the index). */
+struct evt_blkent {
+	uint64_t off;
+	int64_t first_rx, last_rx;
+	uint32_t nrec, nevent, str_base, shape_base;
+};
+
+/* What a resume found in an unsealed segment. */
+struct evt_seg_recovery {
+	uint64_t valid_end;  /* bytes kept */
+	uint64_t cut_bytes;  /* torn tail removed */
+	uint32_t blocks;     /* good blocks kept */
+	uint32_t bad_blocks; /* damaged blocks inside the kept range */
+};
+
+struct evt_segw;
+
+/*
+ * Creates a new segment file at path (which must not exist) with sequence
+ * number seq and archive uuid.  Returns 0 and *out, or a negative evt_err
+ * (EVT_ERR_IO with errno set).
+ */
+int evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
+    int64_t now_us, const struct evt_segw_opts *opts, struct evt_segw **out);
+
+/*
+ * Reopens an unsealed segment for appending after a crash: verifies every
+ * block, cuts a torn tail, rebuilds the dictionary, block directory and id
+ * keys from the data.  Damaged blocks followed by good ones are kept (the
+ * reader skips them).  Fills *rec.  Returns 0, EVT_ERR_EXISTS if the segment
+ * is sealed, or another negative evt_err.
+ */
+int evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
+    struct evt_segw **out, struct evt_seg_recovery *rec);
+
+/* Appends one received frame (see evt_renc_frame); closes the block when it
+ * is full.  Returns >= 0 or a negative evt_err (EVT_ERR_NOSPC: the data stays
+ * buffered and the next flush retries). */
+int evt_segw_frame(struct evt_segw *w, int64_t rx_us, const char *buf,
+    size_t len);
+
+/* Appends a SESSION, GAP or CONFIG marker with a JSON object body. */
+int evt_segw_marker(struct evt_segw *w, int kind, int64_t rx_us,
+    const char *json, size_t len);
+
+/* Writes the open block, if any (and fsyncs under EVT_FSYNC_ALWAYS). */
+int evt_segw_flush(struct evt_segw *w);
+
+/* fdatasyncs what was written since the last sync. */
+int evt_segw_sync(struct evt_segw *w);
+
+/* Flushes, writes index and trailer, fsyncs and closes; frees w in every
+ * case.  Returns 0 or a negative evt_err (the segment is then left
+ * unsealed and a later resume repairs it). */
+int evt_segw_seal(struct evt_segw *w);
+
+/* Closes without sealing (buffered records are lost); frees w. */
+void evt_segw_close(struct evt_segw *w);
+
+/* Bytes in the file plus the open block's. */
+uint64_t evt_segw_size(const struct evt_segw *w);
+
+/* Events written (including the open block). */
+uint64_t evt_segw_events(const struct evt_segw *w);
+
+/* Raw bytes and age information of the open block. */
+size_t evt_segw_block_bytes(const struct evt_segw *w);
+
+/* Id of the last event appended, or NULL; *len set. Borrowed. */
+const char *evt_segw_last_id(const struct evt_segw *w, size_t *len);
+
+/* Creation time (us) from the segment header. */
+int64_t evt_segw_created(const struct evt_segw *w);
+
+/*
+ * Reader.
+ */
+
+/* Called for every problem found, with the file and offset. */
+typedef void (*evt_seg_err_cb)(void *arg, const char *path, uint64_t off,
+    const char *what);
+
+struct evt_seg_info {
+	uint64_t seq;
+	uint8_t uuid[16];
+	int64_t created_us;
+	int sealed;
+	uint64_t size;
+	uint64_t data_end;	/* sealed: end of the blocks */
+	uint64_t nevents, nrecords; /* sealed: from the trailer */
+	uint32_t nblocks;	/* sealed: from the trailer */
+	int64_t first_rx, last_rx; /* sealed: from the trailer */
+	uint64_t frames[EVT_K_MAX + 1]; /* sealed: frames per header kind
+					   (MSG, JSON, RAW, GAP...), from the
+					   index once it is loaded */
+};
+
+struct evt_segr;
+
+/*
+ * Opens a segment: reads and checks header and trailer (not the blocks).
+ * A missing or damaged trailer makes the segment "unsealed" (scanned from
+ * the start); a damaged header is EVT_ERR_CORRUPT (or EVT_ERR_VERSION).
+ */
+int evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
+    struct evt_segr **out);
+
+/* Closes a reader. */
+void evt_segr_close(struct evt_segr *r);
+
+/* Header and trailer facts. */
+const struct evt_seg_info *evt_segr_info(const struct evt_segr *r);
+
+/*
+ * Positions the sequential scan.  from_rx (INT64_MIN for all) lets a sealed
+ * segment skip blocks that end before it.
+ */
+int evt_segr_rewind(struct evt_segr *r, int64_t from_rx);
+
+/*
+ * Returns the next record of the scan (1), 0 at the end, or a negative
+ * evt_err for a failure that stops the scan (EVT_ERR_NOMEM, EVT_ERR_IO).
+ * Corruption is reported through the callback and skipped: damaged records
+ * or blocks are passed over and the scan goes on at the next good block.
+ * The record and the decoder (evt_segr_decoder) are valid until the next
+ * call.  *blk_off gets the offset of the block holding it.
+ */
+int evt_segr_next(struct evt_segr *r, struct evt_rec *rec, uint64_t *blk_off);
+
+/* The decoder of the current block (for evt_rdec_item_json etc.). */
+struct evt_rdec *evt_segr_decoder(struct evt_segr *r);
+
+/*
+ * Looks an event id up.  Sealed segments probe the id filter and decode
+ * only the blocks it names; unsealed ones are scanned.  Returns 1 with the
+ * record positioned (use evt_segr_decoder), 0 if absent, < 0 on error.
+ * *blk_off gets the block offset.
+ */
+int evt_segr_find(struct evt_segr *r, const char *id, size_t len,
+    struct evt_rec *rec, uint64_t *blk_off);
+
+/* Problems seen so far by this reader (reported via the callback). */
+uint64_t evt_segr_errors(const struct evt_segr *r);
+
+/* The block directory (sealed: from the index; else built by a scan).
+ * Borrowed. */
+const struct evt_blkent *evt_segr_blocks(struct evt_segr *r, uint32_t *n);
+
+/* Reads a sealed segment block by block from its header as if it were
+ * unsealed (what verify does to check the blocks themselves).  Call before
+ * the first rewind. */
+void evt_segr_force_scan(struct evt_segr *r);
+
+/* Loads the index of a sealed segment; 0, or < 0 if unusable (reported). */
+int evt_segr_load_index(struct evt_segr *r);
+
+/* Probes a sealed segment's id filter for key (evt_id_key): 1 and the
+ * block range that may hold it, 0 if surely absent, EVT_ERR_STATE if the
+ * segment has no usable index. */
+int evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
+    uint32_t *count);
+
+/* Verifies the id filter's checksum (reported); 0 if it matches. */
+int evt_segr_check_filter(struct evt_segr *r);
+
+/* Id of the last event in the segment or NULL (sealed: from the index). */
+const char *evt_segr_last_id(struct evt_segr *r, size_t *len);
+
+#endif

@@ -1,0 +1,439 @@
+/*
+ * archive.c: the archive directory (see archive.h, formats/archive.md).
+ *
+ * Opening lists the directory once (no segment is read except the newest
+ * when writing), which is what keeps a restart on thousands of segments
+ * fast.  The writer keeps exactly one segment open; rotation seals it
+ * (index + trailer + fsync) and creates the next, whose name is made
+ * durable by an fsync of the directory.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "evtape/archive.h"
+#include "evtape/err.h"
+
+struct evt_archive {
+	char *dir;
+	int flags;
+	int lockfd;
+	struct evt_archive_opts opts;
+	evt_seg_err_cb errcb;
+	evt_warn_cb warn;
+	void *arg;
+	uint8_t uuid[16];
+	int have_uuid;
+	struct evt_segref *segs;
+	size_t nsegs, cap;
+	struct evt_segw *w;
+};
+
+/* Emits a warning through the callback. */
+static void
+warnf(struct evt_archive *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+warnf(struct evt_archive *a, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (a->warn != NULL)
+		a->warn(a->arg, msg);
+}
+
+/* Formats a segment file name. */
+void
+evt_segment_name(uint64_t seq, char *out, size_t cap)
+{
+	snprintf(out, cap, "seg-%012" PRIu64 ".evt", seq);
+}
+
+/* Parses a segment file name; returns 1 and *seq if it is one. */
+static int
+parse_name(const char *name, uint64_t *seq)
+{
+	if (strlen(name) != 20 || strncmp(name, "seg-", 4) != 0 ||
+	    strcmp(name + 16, ".evt") != 0)
+		return 0;
+	uint64_t v = 0;
+	for (int i = 4; i < 16; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	if (v == 0)
+		return 0;
+	*seq = v;
+	return 1;
+}
+
+/* Orders segments by sequence number. */
+static int
+cmp_seq(const void *x, const void *y)
+{
+	const struct evt_segref *a = x, *b = y;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Builds "dir/name" (malloc'ed). */
+static char *
+join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+/* Lists the directory into a->segs. */
+static int
+scan_dir(struct evt_archive *a)
+{
+	DIR *d = opendir(a->dir);
+	if (d == NULL)
+		return errno == ENOENT ? EVT_ERR_NOTFOUND : EVT_ERR_IO;
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d)) != NULL) {
+		uint64_t seq;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, "LOCK") == 0)
+			continue;
+		if (!parse_name(e->d_name, &seq)) {
+			warnf(a, "%s/%s: not a segment file; ignored", a->dir,
+			    e->d_name);
+			continue;
+		}
+		if (a->nsegs == a->cap) {
+			size_t cap = a->cap ? a->cap * 2 : 64;
+			struct evt_segref *s = realloc(a->segs, cap * sizeof *s);
+			if (s == NULL) {
+				rc = EVT_ERR_NOMEM;
+				break;
+			}
+			a->segs = s;
+			a->cap = cap;
+		}
+		struct evt_segref *s = &a->segs[a->nsegs];
+		s->seq = seq;
+		s->path = join(a->dir, e->d_name);
+		if (s->path == NULL) {
+			rc = EVT_ERR_NOMEM;
+			break;
+		}
+		struct stat st;
+		s->size = stat(s->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+		a->nsegs++;
+	}
+	closedir(d);
+	if (rc == 0)
+		qsort(a->segs, a->nsegs, sizeof *a->segs, cmp_seq);
+	return rc;
+}
+
+/* Reads the archive uuid from a segment header. */
+static void
+learn_uuid(struct evt_archive *a, const char *path)
+{
+	struct evt_segr *r;
+	if (evt_segr_open(path, NULL, NULL, &r) != 0)
+		return;
+	memcpy(a->uuid, evt_segr_info(r)->uuid, 16);
+	a->have_uuid = 1;
+	evt_segr_close(r);
+}
+
+/* Seals an unsealed segment left behind by a crash during rotation. */
+static int
+seal_leftover(struct evt_archive *a, struct evt_segref *s)
+{
+	struct evt_segw *w;
+	struct evt_seg_recovery rec;
+	int rc = evt_segw_resume(s->path, &a->opts.seg, &w, &rec);
+	if (rc == EVT_ERR_EXISTS)
+		return 0; /* sealed */
+	if (rc != 0) {
+		warnf(a, "%s: cannot recover: %s", s->path, evt_strerror(rc));
+		return 0;
+	}
+	if (rec.cut_bytes > 0)
+		warnf(a, "%s: cut a torn tail of %" PRIu64 " bytes at offset %"
+		    PRIu64, s->path, rec.cut_bytes, rec.valid_end);
+	rc = evt_segw_seal(w);
+	if (rc == 0)
+		warnf(a, "%s: sealed a segment left unsealed", s->path);
+	return rc;
+}
+
+/* Opens the archive; see archive.h. */
+int
+evt_archive_open(const char *dir, int flags,
+    const struct evt_archive_opts *opts, evt_seg_err_cb errcb,
+    evt_warn_cb warn, void *arg, struct evt_archive **out)
+{
+	struct evt_archive *a = calloc(1, sizeof *a);
+	if (a == NULL)
+		return EVT_ERR_NOMEM;
+	a->lockfd = -1;
+	a->flags = flags;
+	a->errcb = errcb;
+	a->warn = warn;
+	a->arg = arg;
+	if (opts != NULL)
+		a->opts = *opts;
+	if (a->opts.seg_bytes == 0)
+		a->opts.seg_bytes = 32u << 20;
+	if (a->opts.seg_age_us == 0)
+		a->opts.seg_age_us = INT64_C(3600) * 1000000;
+	int rc = EVT_ERR_NOMEM;
+	a->dir = strdup(dir);
+	if (a->dir == NULL)
+		goto fail;
+	if ((flags & EVT_AR_CREATE) && mkdir(dir, 0755) != 0 &&
+	    errno != EEXIST) {
+		rc = EVT_ERR_IO;
+		goto fail;
+	}
+	if (flags & EVT_AR_WRITE) {
+		char *lp = join(dir, "LOCK");
+		if (lp == NULL)
+			goto fail;
+		a->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		free(lp);
+		if (a->lockfd < 0) {
+			rc = errno == ENOENT ? EVT_ERR_NOTFOUND : EVT_ERR_IO;
+			goto fail;
+		}
+		if (flock(a->lockfd, LOCK_EX | LOCK_NB) != 0) {
+			rc = errno == EWOULDBLOCK ? EVT_ERR_EXISTS : EVT_ERR_IO;
+			goto fail;
+		}
+	}
+	if ((rc = scan_dir(a)) != 0)
+		goto fail;
+	if (a->nsegs > 0)
+		learn_uuid(a, a->segs[a->nsegs - 1].path);
+	if (flags & EVT_AR_WRITE) {
+		for (size_t i = 0; i + 1 < a->nsegs; i++)
+			if ((rc = seal_leftover(a, &a->segs[i])) != 0 &&
+			    rc != EVT_ERR_NOSPC)
+				goto fail;
+		if (a->nsegs > 0) {
+			struct evt_segref *s = &a->segs[a->nsegs - 1];
+			struct evt_seg_recovery rec;
+			rc = evt_segw_resume(s->path, &a->opts.seg, &a->w, &rec);
+			if (rc == EVT_ERR_EXISTS) {
+				a->w = NULL;
+			} else if (rc == 0) {
+				if (rec.cut_bytes > 0)
+					warnf(a, "%s: cut a torn tail of %"
+					    PRIu64 " bytes at offset %" PRIu64,
+					    s->path, rec.cut_bytes,
+					    rec.valid_end);
+				if (rec.bad_blocks > 0)
+					warnf(a, "%s: %u damaged places kept "
+					    "(run evtool verify)", s->path,
+					    rec.bad_blocks);
+			} else {
+				/* Unreadable header: leave it, start anew. */
+				warnf(a, "%s: cannot resume (%s); starting a "
+				    "new segment", s->path, evt_strerror(rc));
+				a->w = NULL;
+			}
+		}
+	}
+	*out = a;
+	return 0;
+fail:
+	evt_archive_close(a);
+	return rc;
+}
+
+/* The segment list. */
+const struct evt_segref *
+evt_archive_segments(const struct evt_archive *a, size_t *n)
+{
+	*n = a->nsegs;
+	return a->segs;
+}
+
+/* The open writer. */
+struct evt_segw *
+evt_archive_writer(struct evt_archive *a)
+{
+	return a->w;
+}
+
+/* Creates the next segment, starting at receive time rx_us. */
+static int
+new_segment(struct evt_archive *a, int64_t rx_us)
+{
+	if (!a->have_uuid) {
+		if (getrandom(a->uuid, 16, 0) != 16)
+			return EVT_ERR_IO;
+		a->uuid[6] = (uint8_t)((a->uuid[6] & 0x0f) | 0x40);
+		a->uuid[8] = (uint8_t)((a->uuid[8] & 0x3f) | 0x80);
+		a->have_uuid = 1;
+	}
+	uint64_t seq = a->nsegs ? a->segs[a->nsegs - 1].seq + 1 : 1;
+	char name[32];
+	evt_segment_name(seq, name, sizeof name);
+	char *path = join(a->dir, name);
+	if (path == NULL)
+		return EVT_ERR_NOMEM;
+	if (a->nsegs == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		struct evt_segref *s = realloc(a->segs, cap * sizeof *s);
+		if (s == NULL) {
+			free(path);
+			return EVT_ERR_NOMEM;
+		}
+		a->segs = s;
+		a->cap = cap;
+	}
+	int rc = evt_segw_create(path, seq, a->uuid, rx_us, &a->opts.seg,
+	    &a->w);
+	if (rc != 0) {
+		free(path);
+		return rc;
+	}
+	a->segs[a->nsegs++] = (struct evt_segref){seq, path, 0};
+	return 0;
+}
+
+/* Rotates when the open segment is full or old, and opens one if none. */
+static int
+prepare(struct evt_archive *a, int64_t rx_us)
+{
+	if (!(a->flags & EVT_AR_WRITE))
+		return EVT_ERR_STATE;
+	if (a->w != NULL && (evt_segw_size(a->w) >= a->opts.seg_bytes ||
+	    rx_us - evt_segw_created(a->w) >= a->opts.seg_age_us)) {
+		int rc = evt_archive_rotate(a);
+		if (rc != 0)
+			return rc;
+	}
+	if (a->w == NULL)
+		return new_segment(a, rx_us);
+	return 0;
+}
+
+/* Appends a frame; see archive.h. */
+int
+evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,
+    size_t len)
+{
+	int rc = prepare(a, rx_us);
+	if (rc != 0)
+		return rc;
+	return evt_segw_frame(a->w, rx_us, buf, len);
+}
+
+/* Appends a marker; see archive.h. */
+int
+evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
+    const char *json, size_t len)
+{
+	int rc = prepare(a, rx_us);
+	if (rc != 0)
+		return rc;
+	return evt_segw_marker(a->w, kind, rx_us, json, len);
+}
+
+/* Writes the open block. */
+int
+evt_archive_flush(struct evt_archive *a)
+{
+	return a->w != NULL ? evt_segw_flush(a->w) : 0;
+}
+
+/* fdatasyncs the open segment. */
+int
+evt_archive_sync(struct evt_archive *a)
+{
+	return a->w != NULL ? evt_segw_sync(a->w) : 0;
+}
+
+/* Seals the open segment. */
+int
+evt_archive_rotate(struct evt_archive *a)
+{
+	if (a->w == NULL)
+		return 0;
+	struct evt_segw *w = a->w;
+	a->w = NULL;
+	int rc = evt_segw_seal(w);
+	struct evt_segref *s = &a->segs[a->nsegs - 1];
+	struct stat st;
+	if (stat(s->path, &st) == 0)
+		s->size = (uint64_t)st.st_size;
+	return rc;
+}
+
+/* Closes the archive. */
+int
+evt_archive_close(struct evt_archive *a)
+{
+	if (a == NULL)
+		return 0;
+	int rc = evt_archive_rotate(a);
+	for (size_t i = 0; i < a->nsegs; i++)
+		free(a->segs[i].path);
+	free(a->segs);
+	if (a->lockfd >= 0)
+		close(a->lockfd);
+	free(a->dir);
+	free(a);
+	return rc;
+}
+
+/* Deletes old segments; see archive.h. */
+int
+evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
+    int64_t max_age_us, int64_t now_us, uint64_t *freed)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < a->nsegs; i++)
+		total += a->segs[i].size;
+	*freed = 0;
+	size_t del = 0;
+	while (del + 1 < a->nsegs) {
+		struct evt_segref *s = &a->segs[del];
+		int over = max_bytes != 0 && total > max_bytes;
+		int old = 0;
+		struct evt_segr *r;
+		if (evt_segr_open(s->path, NULL, NULL, &r) != 0)
+			break; /* unreadable: leave it to verify/repair */
+		const struct evt_seg_info *si = evt_segr_info(r);
+		int sealed = si->sealed;
+		if (max_age_us != 0 && sealed)
+			old = si->last_rx < now_us - max_age_us;
+		evt_segr_close(r);
+		if (!sealed || (!over && !old))
+			break;
+		if (unlink(s->path) != 0)
+			return EVT_ERR_IO;
+		total -= s->size;
+		*freed += s->size;
+		free(s->path);
+		del++;
+	}
+	memmove(a->segs, a->segs + del, (a->nsegs - del) * sizeof *a->segs);
+	a->nsegs -= del;
+	return (int)del;
+}

@@ -1,0 +1,1256 @@
+/*
+ * record.c: the record codec (see record.h and formats/records.md).
+ *
+ * Encoding a frame: tokenize (json.c), pick the header kind, then for each
+ * event object choose per field an encoding (GUID column, tick delta,
+ * interned string, or a generic msgpack value), find or define the shape,
+ * and pack the record.  Definitions (STRDEF, SHAPEDEF) are emitted just
+ * before the first record that uses them, so a block read from the start of
+ * its segment is self-sufficient.
+ *
+ * Decoding: msgpack-c unpacks one record at a time into a zone that is
+ * cleared per record; running values (receive time, event time) are carried
+ * from record to record because every delta refers to the previous one in
+ * the block.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evtape/err.h"
+#include "evtape/record.h"
+#include "evtape/timefmt.h"
+
+/* One field of the event being encoded. */
+struct evt_fval {
+	uint8_t enc;
+	uint32_t tok;	  /* EVT_ENC_JSON: value token */
+	int64_t v;	  /* STR: string id; TIME: ticks */
+	uint8_t guid[16]; /* GUID */
+};
+
+static const char *const kind_names[] = {
+	"strdef", "shapedef", "msg", "event", "item", "states", "json",
+	"raw", "session", "gap", "config",
+};
+
+/* Returns the name of a record kind. */
+const char *
+evt_kind_name(int kind)
+{
+	if (kind < 0 || kind > EVT_K_MAX)
+		return "?";
+	return kind_names[kind];
+}
+
+static const signed char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = -11,
+	['B'] = -12, ['C'] = -13, ['D'] = -14, ['E'] = -15, ['F'] = -16,
+};
+
+/* Parses a GUID "8-4-4-4-12" hex text; see record.h. */
+int
+evt_guid_parse(const char *s, size_t len, uint8_t out[16], int lower_only)
+{
+	if (len != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' ||
+	    s[23] != '-')
+		return 0;
+	int j = 0;
+	for (int i = 0; i < 36; i += 2) {
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			i++;
+		int a = hexval[(unsigned char)s[i]];
+		int b = hexval[(unsigned char)s[i + 1]];
+		if (a == 0 || b == 0 || (lower_only && (a < 0 || b < 0)))
+			return 0;
+		a = (a < 0 ? -a : a) - 1;
+		b = (b < 0 ? -b : b) - 1;
+		out[j++] = (uint8_t)(a << 4 | b);
+	}
+	return 1;
+}
+
+/* Writes a GUID as 36 lower-case characters. */
+void
+evt_guid_format(const uint8_t g[16], char out[36])
+{
+	static const char hx[] = "0123456789abcdef";
+	int j = 0;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[j++] = '-';
+		out[j++] = hx[g[i] >> 4];
+		out[j++] = hx[g[i] & 15];
+	}
+}
+
+/* Key of a GUID's 16 bytes (formats/segment.md, "Id keys"). */
+static uint64_t
+guid_key(const uint8_t g[16])
+{
+	uint64_t a = 0, b = 0;
+	for (int i = 7; i >= 0; i--) {
+		a = a << 8 | g[i];
+		b = b << 8 | g[8 + i];
+	}
+	return a ^ (b << 29 | b >> 35);
+}
+
+/* The id key of an event id text; see record.h. */
+uint64_t
+evt_id_key(const char *id, size_t len)
+{
+	uint8_t g[16];
+	if (evt_guid_parse(id, len, g, 0))
+		return guid_key(g);
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)id[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* msgpack-c write callback: appends to the encoder's record buffer and
+ * remembers a failure, which the frame-level call then reports. */
+static int
+renc_write_cb(void *data, const char *p, size_t n)
+{
+	struct evt_renc *e = data;
+	if (evt_buf_put(&e->recs, p, n) == 0)
+		return 0;
+	e->oom = 1;
+	return -1;
+}
+
+/* Initialises an encoder. */
+int
+evt_renc_init(struct evt_renc *e)
+{
+	memset(e, 0, sizeof *e);
+	evt_dict_init(&e->dict);
+	evt_json_init(&e->jp, EVT_REC_MAX_DEPTH);
+	msgpack_packer_init(&e->pk, e, renc_write_cb);
+	e->fbuf = malloc(2 * EVT_SHAPE_MAX_FIELDS * sizeof *e->fbuf);
+	e->vbuf = malloc(EVT_SHAPE_MAX_FIELDS * sizeof *e->vbuf);
+	if (e->fbuf == NULL || e->vbuf == NULL) {
+		evt_renc_free(e);
+		return EVT_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* Frees an encoder. */
+void
+evt_renc_free(struct evt_renc *e)
+{
+	evt_dict_free(&e->dict);
+	evt_buf_free(&e->recs);
+	evt_buf_free(&e->guids);
+	evt_buf_free(&e->scratch);
+	evt_json_free(&e->jp);
+	free(e->keys);
+	free(e->fbuf);
+	free(e->vbuf);
+	e->keys = NULL;
+	e->fbuf = NULL;
+	e->vbuf = NULL;
+}
+
+/* Starts a new block. */
+void
+evt_renc_block_reset(struct evt_renc *e)
+{
+	e->recs.len = 0;
+	e->guids.len = 0;
+	e->nkeys = 0;
+	e->nrec = e->nevent = 0;
+	e->first_rx = e->last_rx = 0;
+	e->prev_rx = e->prev_ticks = 0;
+}
+
+/* Starts a new segment. */
+void
+evt_renc_segment_reset(struct evt_renc *e)
+{
+	evt_dict_clear(&e->dict);
+	evt_renc_block_reset(e);
+	e->last_id_len = 0;
+}
+
+/* Packs the common start of a framed record: [kind, rx delta, ...]. */
+static void
+renc_head(struct evt_renc *e, int kind, size_t n, int64_t rx_us)
+{
+	if (e->nrec == 0 || rx_us < e->first_rx)
+		e->first_rx = rx_us;
+	if (e->nrec == 0 || rx_us > e->last_rx)
+		e->last_rx = rx_us;
+	msgpack_pack_array(&e->pk, n);
+	msgpack_pack_uint8(&e->pk, (uint8_t)kind);
+	msgpack_pack_int64(&e->pk, rx_us - e->prev_rx);
+	e->prev_rx = rx_us;
+	e->nrec++;
+}
+
+/* Returns the decoded bytes of string token t (unescaped into scratch when
+ * it has escapes; scratch must have room). */
+static const char *
+renc_str(struct evt_renc *e, const char *buf, const struct evt_jtok *t,
+    size_t *len)
+{
+	if (!(t->flags & EVT_JF_ESCAPED)) {
+		*len = t->len;
+		return buf + t->off;
+	}
+	if (evt_buf_grow(&e->scratch, t->len) != 0)
+		return NULL;
+	char *out = (char *)e->scratch.p + e->scratch.len;
+	int n = evt_json_unescape(buf + t->off, t->len, out);
+	if (n < 0)
+		return NULL;
+	e->scratch.len += (size_t)n;
+	*len = (size_t)n;
+	return out;
+}
+
+/* Packs the generic msgpack form of token i; returns the next token. */
+static uint32_t
+renc_value(struct evt_renc *e, const char *buf, uint32_t i)
+{
+	const struct evt_jtok *t = &e->jp.tok[i];
+	switch (t->type) {
+	case EVT_J_NULL:
+		msgpack_pack_nil(&e->pk);
+		break;
+	case EVT_J_TRUE:
+		msgpack_pack_true(&e->pk);
+		break;
+	case EVT_J_FALSE:
+		msgpack_pack_false(&e->pk);
+		break;
+	case EVT_J_NUMBER: {
+		int neg;
+		uint64_t mag;
+		if ((t->flags & EVT_JF_INT) &&
+		    evt_json_int(buf + t->off, t->len, &neg, &mag)) {
+			if (neg)
+				msgpack_pack_int64(&e->pk, (int64_t)(0 - mag));
+			else
+				msgpack_pack_uint64(&e->pk, mag);
+		} else {
+			msgpack_pack_ext_with_body(&e->pk, buf + t->off,
+			    t->len, EVT_EXT_NUMBER);
+		}
+		break;
+	}
+	case EVT_J_STRING: {
+		size_t mark = e->scratch.len, n;
+		const char *s = renc_str(e, buf, t, &n);
+		if (s != NULL)
+			msgpack_pack_str_with_body(&e->pk, s, n);
+		else
+			msgpack_pack_str_with_body(&e->pk, "", 0);
+		e->scratch.len = mark;
+		break;
+	}
+	case EVT_J_ARRAY: {
+		msgpack_pack_array(&e->pk, t->size);
+		uint32_t j = i + 1;
+		for (uint32_t k = 0; k < t->size; k++)
+			j = renc_value(e, buf, j);
+		break;
+	}
+	case EVT_J_OBJECT: {
+		msgpack_pack_map(&e->pk, t->size);
+		uint32_t j = i + 1;
+		for (uint32_t k = 0; k < t->size; k++) {
+			j = renc_value(e, buf, j);
+			j = renc_value(e, buf, j);
+		}
+		break;
+	}
+	}
+	return t->next;
+}
+
+/* Interns s, emitting a STRDEF the first time; returns its id or < 0. */
+static int64_t
+renc_intern(struct evt_renc *e, const char *s, size_t len)
+{
+	int64_t id = evt_dict_str_find(&e->dict, s, len);
+	if (id >= 0)
+		return id;
+	id = evt_dict_str_add(&e->dict, s, len);
+	if (id < 0)
+		return id;
+	msgpack_pack_array(&e->pk, 2);
+	msgpack_pack_uint8(&e->pk, EVT_K_STRDEF);
+	msgpack_pack_str_with_body(&e->pk, s, len);
+	e->nrec++;
+	return id;
+}
+
+/* Records the id key of an event encoded in a MSG. */
+static int
+renc_key(struct evt_renc *e, uint64_t key, const char *id, size_t len)
+{
+	if (e->nkeys == e->keycap) {
+		size_t cap = e->keycap ? e->keycap * 2 : 4096;
+		uint64_t *k = realloc(e->keys, cap * sizeof *k);
+		if (k == NULL)
+			return EVT_ERR_NOMEM;
+		e->keys = k;
+		e->keycap = cap;
+	}
+	e->keys[e->nkeys++] = key;
+	memcpy(e->last_id, id, len);
+	e->last_id_len = len;
+	return 0;
+}
+
+/* Encodes the event object at token i as an EVENT record, or as an ITEM
+ * when the dictionary is full; in_msg says whether it is indexed. */
+static int
+renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
+{
+	const struct evt_jtok *t = &e->jp.tok[i];
+	uint32_t nf = t->size, j = i + 1;
+	int has_id = 0;
+	uint64_t idkey = 0;
+	size_t idlen = 0;
+	char idtxt[EVT_REC_MAX_INTERN];
+
+	if (nf > EVT_SHAPE_MAX_FIELDS)
+		goto item;
+	e->scratch.len = 0;
+	if (evt_buf_grow(&e->scratch, t->len) != 0)
+		return EVT_ERR_NOMEM;
+	for (uint32_t f = 0; f < nf; f++) {
+		const struct evt_jtok *k = &e->jp.tok[j];
+		const struct evt_jtok *v = &e->jp.tok[j + 1];
+		struct evt_fval *fv = &e->vbuf[f];
+		size_t kl, vl;
+		const char *ks = renc_str(e, buf, k, &kl);
+		if (ks == NULL)
+			goto item;
+		int64_t kid = renc_intern(e, ks, kl);
+		if (kid < 0) {
+			if (kid == EVT_ERR_NOMEM)
+				return EVT_ERR_NOMEM;
+			goto item;
+		}
+		int is_id = kl == 2 && ks[0] == 'i' && ks[1] == 'd';
+		fv->enc = EVT_ENC_JSON;
+		fv->tok = j + 1;
+		if (v->type == EVT_J_STRING) {
+			const char *vs = renc_str(e, buf, v, &vl);
+			if (vs == NULL)
+				goto item;
+			if (is_id && evt_guid_parse(vs, vl, fv->guid, 1)) {
+				fv->enc = EVT_ENC_GUID;
+				if (!has_id) {
+					has_id = 1;
+					idkey = guid_key(fv->guid);
+					memcpy(idtxt, vs, 36);
+					idlen = 36;
+				}
+			} else if (is_id) {
+				if (!has_id) {
+					has_id = 1;
+					idkey = evt_id_key(vs, vl);
+					idlen = vl < sizeof idtxt ? vl : 0;
+					memcpy(idtxt, vs, idlen);
+				}
+			} else if (vl == EVT_TICKS_LEN &&
+			    evt_ticks_parse(vs, vl, &fv->v)) {
+				fv->enc = EVT_ENC_TIME;
+			} else if (vl <= EVT_REC_MAX_INTERN) {
+				int64_t sid = renc_intern(e, vs, vl);
+				if (sid == EVT_ERR_NOMEM)
+					return EVT_ERR_NOMEM;
+				if (sid >= 0) {
+					fv->enc = EVT_ENC_STR;
+					fv->v = sid;
+				}
+			}
+		}
+		e->fbuf[2 * f] = (uint32_t)kid;
+		e->fbuf[2 * f + 1] = fv->enc;
+		j = v->next;
+	}
+	int64_t sh = evt_dict_shape_find(&e->dict, e->fbuf, nf);
+	if (sh < 0) {
+		sh = evt_dict_shape_add(&e->dict, e->fbuf, nf);
+		if (sh == EVT_ERR_NOMEM)
+			return EVT_ERR_NOMEM;
+		if (sh < 0)
+			goto item;
+		msgpack_pack_array(&e->pk, 1 + 2 * (size_t)nf);
+		msgpack_pack_uint8(&e->pk, EVT_K_SHAPEDEF);
+		for (uint32_t f = 0; f < 2 * nf; f++)
+			msgpack_pack_uint32(&e->pk, e->fbuf[f]);
+		e->nrec++;
+	}
+	msgpack_pack_array(&e->pk, 2 + (size_t)e->dict.shape[sh].nval);
+	msgpack_pack_uint8(&e->pk, EVT_K_EVENT);
+	msgpack_pack_uint32(&e->pk, (uint32_t)sh);
+	for (uint32_t f = 0; f < nf; f++) {
+		struct evt_fval *fv = &e->vbuf[f];
+		switch (fv->enc) {
+		case EVT_ENC_GUID:
+			if (evt_buf_put(&e->guids, fv->guid, 16) != 0)
+				return EVT_ERR_NOMEM;
+			break;
+		case EVT_ENC_TIME:
+			msgpack_pack_int64(&e->pk, fv->v - e->prev_ticks);
+			e->prev_ticks = fv->v;
+			break;
+		case EVT_ENC_STR:
+			msgpack_pack_uint32(&e->pk, (uint32_t)fv->v);
+			break;
+		default:
+			renc_value(e, buf, fv->tok);
+			break;
+		}
+	}
+	e->nrec++;
+	if (in_msg) {
+		e->nevent++;
+		if (has_id && renc_key(e, idkey, idtxt, idlen) != 0)
+			return EVT_ERR_NOMEM;
+	}
+	return 0;
+item:
+	msgpack_pack_array(&e->pk, 2);
+	msgpack_pack_uint8(&e->pk, EVT_K_ITEM);
+	renc_value(e, buf, i);
+	e->nrec++;
+	return 0;
+}
+
+/* Packs the envelope [pos, {other members}] of a header whose items array
+ * is member number `pos` of the root object. */
+static void
+renc_envelope(struct evt_renc *e, const char *buf, uint32_t pos)
+{
+	const struct evt_jtok *root = &e->jp.tok[0];
+	msgpack_pack_uint32(&e->pk, pos);
+	msgpack_pack_map(&e->pk, root->size - 1);
+	uint32_t j = 1;
+	for (uint32_t m = 0; m < root->size; m++) {
+		uint32_t v = e->jp.tok[j].next;
+		if (m != pos) {
+			renc_value(e, buf, j);
+			renc_value(e, buf, v);
+		}
+		j = e->jp.tok[v].next;
+	}
+}
+
+static int renc_frame(struct evt_renc *, int64_t, const char *, size_t);
+
+/* Encodes a frame; see record.h. */
+int
+evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
+{
+	e->oom = 0;
+	int rc = renc_frame(e, rx_us, buf, len);
+	return e->oom ? EVT_ERR_NOMEM : rc;
+}
+
+/* Encodes a frame, leaving packing failures to the caller. */
+static int
+renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
+{
+	if (len > UINT32_MAX - 1)
+		return EVT_ERR_TOOBIG;
+	int n = evt_json_parse(&e->jp, buf, len);
+	if (n == EVT_ERR_NOMEM)
+		return EVT_ERR_NOMEM;
+	if (n < 0) {
+		renc_head(e, EVT_K_RAW, 3, rx_us);
+		msgpack_pack_bin_with_body(&e->pk, buf, len);
+		return EVT_K_RAW;
+	}
+	const struct evt_jtok *root = &e->jp.tok[0];
+	int kind = EVT_K_JSON;
+	uint32_t pos = 0, arr = 0;
+	if (root->type == EVT_J_OBJECT) {
+		uint32_t j = 1, st_pos = 0, st_arr = 0;
+		for (uint32_t m = 0; m < root->size; m++) {
+			const struct evt_jtok *k = &e->jp.tok[j];
+			uint32_t v = k->next;
+			if (e->jp.tok[v].type == EVT_J_ARRAY &&
+			    !(k->flags & EVT_JF_ESCAPED)) {
+				if (kind != EVT_K_MSG && k->len == 6 &&
+				    memcmp(buf + k->off, "events", 6) == 0) {
+					kind = EVT_K_MSG;
+					pos = m;
+					arr = v;
+				} else if (st_arr == 0 && k->len == 6 &&
+				    memcmp(buf + k->off, "states", 6) == 0) {
+					st_pos = m;
+					st_arr = v;
+				}
+			}
+			j = e->jp.tok[v].next;
+		}
+		if (kind != EVT_K_MSG && st_arr != 0) {
+			kind = EVT_K_STATES;
+			pos = st_pos;
+			arr = st_arr;
+		}
+	}
+	if (kind == EVT_K_JSON) {
+		renc_head(e, EVT_K_JSON, 3, rx_us);
+		renc_value(e, buf, 0);
+		return EVT_K_JSON;
+	}
+	uint32_t nitems = e->jp.tok[arr].size;
+	if (kind == EVT_K_MSG && root->size == 1) {
+		renc_head(e, kind, 3, rx_us);
+		msgpack_pack_uint32(&e->pk, nitems);
+	} else {
+		renc_head(e, kind, 5, rx_us);
+		msgpack_pack_uint32(&e->pk, nitems);
+		renc_envelope(e, buf, pos);
+	}
+	uint32_t j = arr + 1;
+	for (uint32_t k = 0; k < nitems; k++) {
+		if (e->jp.tok[j].type == EVT_J_OBJECT) {
+			int rc = renc_event(e, buf, j, kind == EVT_K_MSG);
+			if (rc < 0)
+				return rc;
+		} else {
+			msgpack_pack_array(&e->pk, 2);
+			msgpack_pack_uint8(&e->pk, EVT_K_ITEM);
+			renc_value(e, buf, j);
+			e->nrec++;
+		}
+		j = e->jp.tok[j].next;
+	}
+	return kind;
+}
+
+/* Encodes a marker record; see record.h. */
+int
+evt_renc_marker(struct evt_renc *e, int kind, int64_t rx_us, const char *json,
+    size_t len)
+{
+	if (kind != EVT_K_SESSION && kind != EVT_K_GAP && kind != EVT_K_CONFIG)
+		return EVT_ERR_ARG;
+	int n = evt_json_parse(&e->jp, json, len);
+	if (n == EVT_ERR_NOMEM)
+		return n;
+	if (n < 0 || e->jp.tok[0].type != EVT_J_OBJECT)
+		return EVT_ERR_ARG;
+	e->oom = 0;
+	renc_head(e, kind, 3, rx_us);
+	renc_value(e, json, 0);
+	return e->oom ? EVT_ERR_NOMEM : 0;
+}
+
+/* Copies the definitions of `from` into the encoder's empty dictionary. */
+int
+evt_renc_learn(struct evt_renc *e, const struct evt_dict *from)
+{
+	evt_dict_clear(&e->dict);
+	for (uint32_t i = 0; i < from->nstr; i++) {
+		size_t len = 0;
+		const char *s = evt_dict_str(from, i, &len);
+		int64_t rc = evt_dict_str_add(&e->dict, s, len);
+		if (rc < 0)
+			return (int)rc;
+	}
+	for (uint32_t i = 0; i < from->nshape; i++) {
+		const struct evt_shape *sh = &from->shape[i];
+		int64_t rc = sh->nval == UINT32_MAX ?
+		    evt_dict_shape_add(&e->dict, NULL, 0) :
+		    evt_dict_shape_add(&e->dict, from->fields + sh->off,
+			sh->nfield);
+		if (rc < 0)
+			return (int)rc;
+	}
+	return 0;
+}
+
+/*
+ * Decoder.
+ */
+
+/* Initialises a decoder. */
+int
+evt_rdec_init(struct evt_rdec *d, struct evt_dict *dict, int dict_grows)
+{
+	memset(d, 0, sizeof *d);
+	d->dict = dict;
+	d->dict_grows = dict_grows;
+	d->id_key = -1;
+	if (!msgpack_zone_init(&d->zone, 8192))
+		return EVT_ERR_NOMEM;
+	return 0;
+}
+
+/* Frees a decoder. */
+void
+evt_rdec_free(struct evt_rdec *d)
+{
+	msgpack_zone_destroy(&d->zone);
+	evt_buf_free(&d->tmp);
+}
+
+/* Starts a block. */
+void
+evt_rdec_block(struct evt_rdec *d, const uint8_t *recs, size_t len,
+    const uint8_t *guids, uint32_t nguid, uint32_t str_base,
+    uint32_t shape_base)
+{
+	d->recs = recs;
+	d->len = len;
+	d->off = 0;
+	d->guids = guids;
+	d->nguid = nguid;
+	d->gi = 0;
+	d->prev_rx = d->prev_ticks = d->cur_rx = 0;
+	d->next_str = str_base;
+	d->next_shape = shape_base;
+	d->items_left = 0;
+	d->err = NULL;
+}
+
+/* Sets the decoder's error and returns EVT_ERR_CORRUPT. */
+static int
+rdec_fail(struct evt_rdec *d, size_t off, const char *what)
+{
+	d->err_off = off;
+	d->err = what;
+	return EVT_ERR_CORRUPT;
+}
+
+/* Reads an unsigned integer object. */
+static int
+obj_uint(const msgpack_object *o, uint64_t *v)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return 0;
+	*v = o->via.u64;
+	return 1;
+}
+
+/* Reads a signed integer object. */
+static int
+obj_int(const msgpack_object *o, int64_t *v)
+{
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		if (o->via.u64 > INT64_MAX)
+			return 0;
+		*v = (int64_t)o->via.u64;
+		return 1;
+	}
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*v = o->via.i64;
+		return 1;
+	}
+	return 0;
+}
+
+/* Applies a STRDEF record. */
+static int
+rdec_strdef(struct evt_rdec *d, const msgpack_object *a, size_t off)
+{
+	if (a->via.array.size != 2 || a->via.array.ptr[1].type !=
+	    MSGPACK_OBJECT_STR)
+		return rdec_fail(d, off, "malformed string definition");
+	const msgpack_object_str *s = &a->via.array.ptr[1].via.str;
+	uint32_t id = d->next_str++;
+	if (id < d->dict->nstr) {
+		size_t len;
+		const char *have = evt_dict_str(d->dict, id, &len);
+		if (have != NULL && (len != s->size ||
+		    memcmp(have, s->ptr, len) != 0))
+			return rdec_fail(d, off,
+			    "string definition disagrees with the index");
+		return 0;
+	}
+	if (!d->dict_grows)
+		return rdec_fail(d, off, "string definition beyond the index");
+	while (d->dict->nstr < id)
+		if (evt_dict_str_add(d->dict, NULL, 0) < 0)
+			return rdec_fail(d, off, "dictionary full");
+	if (evt_dict_str_add(d->dict, s->ptr, s->size) < 0)
+		return rdec_fail(d, off, "dictionary full");
+	return 0;
+}
+
+/* Applies a SHAPEDEF record. */
+static int
+rdec_shapedef(struct evt_rdec *d, const msgpack_object *a, size_t off)
+{
+	uint32_t n = a->via.array.size;
+	if (n % 2 != 1 || (n - 1) / 2 > EVT_SHAPE_MAX_FIELDS)
+		return rdec_fail(d, off, "malformed shape definition");
+	uint32_t f[2 * EVT_SHAPE_MAX_FIELDS];
+	for (uint32_t i = 1; i < n; i++) {
+		uint64_t v;
+		if (!obj_uint(&a->via.array.ptr[i], &v) || v > UINT32_MAX)
+			return rdec_fail(d, off, "malformed shape definition");
+		f[i - 1] = (uint32_t)v;
+	}
+	uint32_t nf = (n - 1) / 2;
+	uint32_t id = d->next_shape++;
+	if (id < d->dict->nshape) {
+		const struct evt_shape *sh = &d->dict->shape[id];
+		if (sh->nval != UINT32_MAX && (sh->nfield != nf ||
+		    memcmp(d->dict->fields + sh->off, f, nf * 8) != 0))
+			return rdec_fail(d, off,
+			    "shape definition disagrees with the index");
+		return 0;
+	}
+	if (!d->dict_grows)
+		return rdec_fail(d, off, "shape definition beyond the index");
+	while (d->dict->nshape < id)
+		if (evt_dict_shape_add(d->dict, NULL, 0) < 0)
+			return rdec_fail(d, off, "dictionary full");
+	if (evt_dict_shape_add(d->dict, f, nf) < 0) {
+		/* Keep numbering aligned even if this one is unusable. */
+		evt_dict_shape_add(d->dict, NULL, 0);
+		return rdec_fail(d, off, "invalid shape definition");
+	}
+	return 0;
+}
+
+/* Validates an EVENT record against its shape and advances the running
+ * time and the GUID column. */
+static int
+rdec_event(struct evt_rdec *d, const msgpack_object *a, struct evt_rec *r)
+{
+	uint64_t sid;
+	if (a->via.array.size < 2 || !obj_uint(&a->via.array.ptr[1], &sid) ||
+	    sid >= d->dict->nshape)
+		return rdec_fail(d, r->off, "event with an unknown shape");
+	const struct evt_shape *sh = &d->dict->shape[sid];
+	if (sh->nval == UINT32_MAX)
+		return rdec_fail(d, r->off, "event whose shape was lost");
+	if (a->via.array.size != 2 + sh->nval)
+		return rdec_fail(d, r->off, "event does not match its shape");
+	uint32_t nguid = sh->nfield - sh->nval;
+	if (nguid > d->nguid - d->gi)
+		return rdec_fail(d, r->off, "GUID column too short");
+	const uint32_t *f = d->dict->fields + sh->off;
+	uint32_t vi = 2;
+	for (uint32_t i = 0; i < sh->nfield; i++) {
+		uint32_t enc = f[2 * i + 1];
+		if (enc == EVT_ENC_GUID)
+			continue;
+		const msgpack_object *v = &a->via.array.ptr[vi++];
+		if (enc == EVT_ENC_TIME) {
+			int64_t dt = 0;
+			if (!obj_int(v, &dt))
+				return rdec_fail(d, r->off, "bad time delta");
+			d->prev_ticks += dt;
+		} else if (enc == EVT_ENC_STR) {
+			uint64_t s;
+			if (!obj_uint(v, &s) || s >= d->dict->nstr)
+				return rdec_fail(d, r->off,
+				    "unknown string reference");
+		}
+	}
+	r->shape = (uint32_t)sid;
+	r->guid0 = d->gi;
+	d->gi += nguid;
+	return 0;
+}
+
+/* Decodes the next record; see record.h. */
+int
+evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
+{
+	for (;;) {
+		if (d->off >= d->len)
+			return 0;
+		msgpack_object o;
+		size_t start = d->off;
+		msgpack_zone_clear(&d->zone);
+		msgpack_unpack_return ur = msgpack_unpack((const char *)d->recs,
+		    d->len, &d->off, &d->zone, &o);
+		if (ur != MSGPACK_UNPACK_SUCCESS &&
+		    ur != MSGPACK_UNPACK_EXTRA_BYTES) {
+			d->off = d->len; /* cannot find the next record */
+			if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+				return EVT_ERR_NOMEM;
+			return rdec_fail(d, start, ur ==
+			    MSGPACK_UNPACK_CONTINUE ? "record truncated" :
+			    "record is not valid msgpack");
+		}
+		uint64_t kind;
+		if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 1 ||
+		    !obj_uint(&o.via.array.ptr[0], &kind) || kind > EVT_K_MAX)
+			return rdec_fail(d, start, "unknown record kind");
+		/* The zone keeps o's children; copy the root to the decoder
+		 * so r->o stays valid after we return. */
+		msgpack_object *keep = msgpack_zone_malloc(&d->zone, sizeof o);
+		if (keep == NULL)
+			return EVT_ERR_NOMEM;
+		*keep = o;
+		memset(r, 0, sizeof *r);
+		r->kind = (int)kind;
+		r->off = start;
+		r->o = keep;
+		r->rx_us = d->cur_rx;
+		const msgpack_object *p = o.via.array.ptr;
+		uint32_t n = o.via.array.size;
+		switch (kind) {
+		case EVT_K_STRDEF: {
+			int rc = rdec_strdef(d, &o, start);
+			if (rc < 0)
+				return rc;
+			return 1;
+		}
+		case EVT_K_SHAPEDEF: {
+			int rc = rdec_shapedef(d, &o, start);
+			if (rc < 0)
+				return rc;
+			return 1;
+		}
+		case EVT_K_EVENT:
+		case EVT_K_ITEM:
+			if (d->items_left > 0)
+				d->items_left--;
+			if (kind == EVT_K_ITEM) {
+				if (n != 2)
+					return rdec_fail(d, start,
+					    "malformed item");
+				return 1;
+			}
+			{
+				int rc = rdec_event(d, &o, r);
+				if (rc < 0)
+					return rc;
+			}
+			return 1;
+		default:
+			break;
+		}
+		/* Framed records: [kind, rx delta, ...]. */
+		int64_t dt;
+		if (n < 3 || !obj_int(&p[1], &dt))
+			return rdec_fail(d, start, "malformed record header");
+		d->prev_rx += dt;
+		d->cur_rx = d->prev_rx;
+		r->rx_us = d->cur_rx;
+		if (kind == EVT_K_MSG || kind == EVT_K_STATES) {
+			uint64_t ni, pos;
+			if (!obj_uint(&p[2], &ni) || ni > UINT32_MAX)
+				return rdec_fail(d, start, "bad item count");
+			if (n == 5) {
+				if (!obj_uint(&p[3], &pos) ||
+				    p[4].type != MSGPACK_OBJECT_MAP ||
+				    pos > p[4].via.map.size)
+					return rdec_fail(d, start,
+					    "bad message envelope");
+			} else if (n != 3 || kind == EVT_K_STATES) {
+				return rdec_fail(d, start,
+				    "malformed message header");
+			}
+			r->nitems = (uint32_t)ni;
+			d->items_left = (uint32_t)ni;
+		} else if (kind == EVT_K_RAW) {
+			if (n != 3 || (p[2].type != MSGPACK_OBJECT_BIN &&
+			    p[2].type != MSGPACK_OBJECT_STR))
+				return rdec_fail(d, start, "malformed raw frame");
+		} else if (n != 3) {
+			return rdec_fail(d, start, "malformed record");
+		}
+		return 1;
+	}
+}
+
+/* Makes room for n bytes in out. */
+static int
+need(struct evt_buf *out, size_t n)
+{
+	return evt_buf_grow(out, n) == 0 ? 0 : EVT_ERR_NOMEM;
+}
+
+/* Appends a JSON string literal of s[0..len). */
+static int
+put_jstr(struct evt_buf *out, const char *s, size_t len)
+{
+	if (need(out, evt_json_string_max(len)) != 0)
+		return EVT_ERR_NOMEM;
+	out->len += evt_json_write_string((char *)out->p + out->len, s, len);
+	return 0;
+}
+
+/* Appends the decimal text of an unsigned integer, with a sign. */
+static int
+put_int(struct evt_buf *out, int neg, uint64_t mag)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + mag % 10);
+		mag /= 10;
+	} while (mag != 0);
+	if (need(out, 21) != 0)
+		return EVT_ERR_NOMEM;
+	if (neg)
+		out->p[out->len++] = '-';
+	while (n > 0)
+		out->p[out->len++] = (uint8_t)tmp[--n];
+	return 0;
+}
+
+/* Appends the JSON text of a generic msgpack value. */
+static int
+put_value(struct evt_rdec *d, const msgpack_object *o, struct evt_buf *out)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		return evt_buf_put(out, "null", 4);
+	case MSGPACK_OBJECT_BOOLEAN:
+		return o->via.boolean ? evt_buf_put(out, "true", 4) :
+		    evt_buf_put(out, "false", 5);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return put_int(out, 0, o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return put_int(out, 1, 0 - (uint64_t)o->via.i64);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: {
+		/* Not written by evtape; shortest text that reads back. */
+		char tmp[40];
+		double v = o->via.f64;
+		if (v != v || v - v != 0)
+			return evt_buf_put(out, "null", 4);
+		for (int prec = 1; prec <= 17; prec++) {
+			snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+			if (strtod(tmp, NULL) == v)
+				break;
+		}
+		if (strpbrk(tmp, ".eE") == NULL)
+			strcat(tmp, ".0");
+		return evt_buf_put(out, tmp, strlen(tmp));
+	}
+	case MSGPACK_OBJECT_STR:
+		return put_jstr(out, o->via.str.ptr, o->via.str.size);
+	case MSGPACK_OBJECT_EXT: {
+		const char *s = o->via.ext.ptr;
+		uint32_t n = o->via.ext.size;
+		if (o->via.ext.type != EVT_EXT_NUMBER || n == 0)
+			return rdec_fail(d, 0, "unknown extension value");
+		for (uint32_t i = 0; i < n; i++)
+			if (strchr("0123456789+-.eE", s[i]) == NULL ||
+			    s[i] == 0)
+				return rdec_fail(d, 0, "bad number text");
+		return evt_buf_put(out, s, n);
+	}
+	case MSGPACK_OBJECT_ARRAY: {
+		if (evt_buf_putc(out, '[') != 0)
+			return EVT_ERR_NOMEM;
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			if (i > 0 && evt_buf_putc(out, ',') != 0)
+				return EVT_ERR_NOMEM;
+			int rc = put_value(d, &o->via.array.ptr[i], out);
+			if (rc < 0)
+				return rc;
+		}
+		return evt_buf_putc(out, ']');
+	}
+	case MSGPACK_OBJECT_MAP: {
+		if (evt_buf_putc(out, '{') != 0)
+			return EVT_ERR_NOMEM;
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			if (kv->key.type != MSGPACK_OBJECT_STR)
+				return rdec_fail(d, 0, "map key not a string");
+			if (i > 0 && evt_buf_putc(out, ',') != 0)
+				return EVT_ERR_NOMEM;
+			int rc = put_jstr(out, kv->key.via.str.ptr,
+			    kv->key.via.str.size);
+			if (rc == 0)
+				rc = evt_buf_putc(out, ':');
+			if (rc == 0)
+				rc = put_value(d, &kv->val, out);
+			if (rc < 0)
+				return rc;
+		}
+		return evt_buf_putc(out, '}');
+	}
+	default:
+		return rdec_fail(d, 0, "value type not allowed");
+	}
+}
+
+/* Appends the JSON of one field value of an event. */
+static int
+put_field(struct evt_rdec *d, uint32_t enc, const msgpack_object *v,
+    const uint8_t *guid, int64_t ticks, struct evt_buf *out)
+{
+	switch (enc) {
+	case EVT_ENC_GUID:
+		if (need(out, 38) != 0)
+			return EVT_ERR_NOMEM;
+		out->p[out->len++] = '"';
+		evt_guid_format(guid, (char *)out->p + out->len);
+		out->len += 36;
+		out->p[out->len++] = '"';
+		return 0;
+	case EVT_ENC_TIME:
+		if (need(out, EVT_TICKS_LEN + 2) != 0)
+			return EVT_ERR_NOMEM;
+		out->p[out->len] = '"';
+		if (evt_ticks_format(ticks, (char *)out->p + out->len + 1) != 0)
+			return rdec_fail(d, 0, "time out of range");
+		out->len += EVT_TICKS_LEN + 1;
+		out->p[out->len++] = '"';
+		return 0;
+	case EVT_ENC_STR: {
+		size_t len;
+		const char *s = evt_dict_str(d->dict, (uint32_t)v->via.u64,
+		    &len);
+		if (s == NULL)
+			return rdec_fail(d, 0, "string definition was lost");
+		return put_jstr(out, s, len);
+	}
+	default:
+		return put_value(d, v, out);
+	}
+}
+
+/*
+ * Walks the fields of an EVENT record, calling back for each with its
+ * value, GUID and absolute ticks.  The running time of the record is
+ * recomputed backwards from the decoder's (which is past this record).
+ */
+struct field_ctx {
+	uint32_t key, enc;
+	const msgpack_object *v;
+	const uint8_t *guid;
+	int64_t ticks;
+};
+
+/* Fills ctx[] for the fields of event r; returns the field count. */
+static int
+event_fields(struct evt_rdec *d, const struct evt_rec *r, struct field_ctx *ctx)
+{
+	const struct evt_shape *sh = &d->dict->shape[r->shape];
+	const uint32_t *f = d->dict->fields + sh->off;
+	const msgpack_object *p = r->o->via.array.ptr;
+	uint32_t vi = 2, gi = r->guid0;
+	/* Times are deltas; the decoder holds the value after the last
+	 * TIME field of this record, so sum this record's deltas first. */
+	int64_t sum = 0;
+	for (uint32_t i = 0, k = 2; i < sh->nfield; i++) {
+		if (f[2 * i + 1] == EVT_ENC_GUID)
+			continue;
+		if (f[2 * i + 1] == EVT_ENC_TIME) {
+			int64_t dt = 0;
+			obj_int(&p[k], &dt);
+			sum += dt;
+		}
+		k++;
+	}
+	int64_t t = d->prev_ticks - sum;
+	for (uint32_t i = 0; i < sh->nfield; i++) {
+		ctx[i].key = f[2 * i];
+		ctx[i].enc = f[2 * i + 1];
+		ctx[i].v = NULL;
+		ctx[i].guid = NULL;
+		if (ctx[i].enc == EVT_ENC_GUID) {
+			ctx[i].guid = d->guids + 16 * (size_t)gi++;
+			continue;
+		}
+		ctx[i].v = &p[vi++];
+		if (ctx[i].enc == EVT_ENC_TIME) {
+			int64_t dt = 0;
+			obj_int(ctx[i].v, &dt);
+			t += dt;
+			ctx[i].ticks = t;
+		}
+	}
+	return (int)sh->nfield;
+}
+
+/* Appends the JSON object of an EVENT or ITEM record. */
+int
+evt_rdec_item_json(struct evt_rdec *d, const struct evt_rec *r,
+    struct evt_buf *out)
+{
+	if (r->kind == EVT_K_ITEM)
+		return put_value(d, &r->o->via.array.ptr[1], out);
+	if (r->kind != EVT_K_EVENT)
+		return EVT_ERR_ARG;
+	struct field_ctx ctx[EVT_SHAPE_MAX_FIELDS];
+	int nf = event_fields(d, r, ctx);
+	if (evt_buf_putc(out, '{') != 0)
+		return EVT_ERR_NOMEM;
+	for (int i = 0; i < nf; i++) {
+		size_t kl;
+		const char *k = evt_dict_str(d->dict, ctx[i].key, &kl);
+		if (k == NULL)
+			return rdec_fail(d, r->off, "key definition was lost");
+		if (i > 0 && evt_buf_putc(out, ',') != 0)
+			return EVT_ERR_NOMEM;
+		int rc = put_jstr(out, k, kl);
+		if (rc == 0)
+			rc = evt_buf_putc(out, ':');
+		if (rc == 0)
+			rc = put_field(d, ctx[i].enc, ctx[i].v, ctx[i].guid,
+			    ctx[i].ticks, out);
+		if (rc < 0) {
+			if (rc == EVT_ERR_CORRUPT)
+				d->err_off = r->off;
+			return rc;
+		}
+	}
+	return evt_buf_putc(out, '}');
+}
+
+/* Appends the members of an envelope map with indexes [from, to). */
+static int
+put_members(struct evt_rdec *d, const msgpack_object *map, uint32_t from,
+    uint32_t to, int comma, struct evt_buf *out)
+{
+	for (uint32_t i = from; i < to; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+		if (kv->key.type != MSGPACK_OBJECT_STR)
+			return rdec_fail(d, 0, "envelope key not a string");
+		if ((comma || i > from) && evt_buf_putc(out, ',') != 0)
+			return EVT_ERR_NOMEM;
+		int rc = put_jstr(out, kv->key.via.str.ptr,
+		    kv->key.via.str.size);
+		if (rc == 0)
+			rc = evt_buf_putc(out, ':');
+		if (rc == 0)
+			rc = put_value(d, &kv->val, out);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Appends the head (and prepares the tail) of a framed record. */
+int
+evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
+    struct evt_buf *out, struct evt_buf *tail)
+{
+	const msgpack_object *p = r->o->via.array.ptr;
+	tail->len = 0;
+	switch (r->kind) {
+	case EVT_K_MSG:
+	case EVT_K_STATES: {
+		const char *name = r->kind == EVT_K_MSG ? "\"events\":[" :
+		    "\"states\":[";
+		if (r->o->via.array.size == 3) {
+			if (evt_buf_putc(out, '{') != 0 ||
+			    evt_buf_put(out, name, strlen(name)) != 0 ||
+			    evt_buf_put(tail, "]}", 2) != 0)
+				return EVT_ERR_NOMEM;
+			return 0;
+		}
+		uint32_t pos = (uint32_t)p[3].via.u64;
+		const msgpack_object *map = &p[4];
+		int rc;
+		if (evt_buf_putc(out, '{') != 0)
+			return EVT_ERR_NOMEM;
+		if ((rc = put_members(d, map, 0, pos, 0, out)) < 0)
+			return rc;
+		if ((pos > 0 && evt_buf_putc(out, ',') != 0) ||
+		    evt_buf_put(out, name, strlen(name)) != 0 ||
+		    evt_buf_putc(tail, ']') != 0)
+			return EVT_ERR_NOMEM;
+		if ((rc = put_members(d, map, pos, map->via.map.size, 1,
+		    tail)) < 0)
+			return rc;
+		return evt_buf_putc(tail, '}');
+	}
+	case EVT_K_RAW:
+		if (p[2].type == MSGPACK_OBJECT_BIN)
+			return evt_buf_put(out, p[2].via.bin.ptr,
+			    p[2].via.bin.size);
+		return evt_buf_put(out, p[2].via.str.ptr, p[2].via.str.size);
+	case EVT_K_JSON:
+	case EVT_K_SESSION:
+	case EVT_K_GAP:
+	case EVT_K_CONFIG:
+		return put_value(d, &p[2], out);
+	default:
+		return EVT_ERR_ARG;
+	}
+}
+
+/* Finds field `key` of event r; returns its index in ctx or -1. */
+static int
+find_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
+    struct field_ctx *ctx)
+{
+	if (r->kind != EVT_K_EVENT)
+		return -1;
+	int64_t kid = evt_dict_str_find(d->dict, key, strlen(key));
+	if (kid < 0)
+		return -1;
+	int nf = event_fields(d, r, ctx);
+	for (int i = 0; i < nf; i++)
+		if (ctx[i].key == (uint32_t)kid)
+			return i;
+	return -1;
+}
+
+/* Writes the text of a string field; see record.h. */
+int
+evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
+    char *out, size_t cap)
+{
+	struct field_ctx ctx[EVT_SHAPE_MAX_FIELDS];
+	int i = find_field(d, r, key, ctx);
+	if (i < 0)
+		return EVT_ERR_NOTFOUND;
+	const char *s;
+	size_t len;
+	char tmp[40];
+	switch (ctx[i].enc) {
+	case EVT_ENC_GUID:
+		evt_guid_format(ctx[i].guid, tmp);
+		s = tmp;
+		len = 36;
+		break;
+	case EVT_ENC_TIME:
+		if (evt_ticks_format(ctx[i].ticks, tmp) != 0)
+			return EVT_ERR_CORRUPT;
+		s = tmp;
+		len = EVT_TICKS_LEN;
+		break;
+	case EVT_ENC_STR:
+		s = evt_dict_str(d->dict, (uint32_t)ctx[i].v->via.u64, &len);
+		if (s == NULL)
+			return EVT_ERR_CORRUPT;
+		break;
+	default:
+		if (ctx[i].v->type != MSGPACK_OBJECT_STR)
+			return EVT_ERR_NOTFOUND;
+		s = ctx[i].v->via.str.ptr;
+		len = ctx[i].v->via.str.size;
+		break;
+	}
+	if (len >= cap)
+		return EVT_ERR_TOOBIG;
+	memcpy(out, s, len);
+	out[len] = 0;
+	return (int)len;
+}
+
+/* Returns the interned string id of field `key`, or -1. */
+int64_t
+evt_rdec_field_strid(struct evt_rdec *d, const struct evt_rec *r,
+    const char *key)
+{
+	struct field_ctx ctx[EVT_SHAPE_MAX_FIELDS];
+	int i = find_field(d, r, key, ctx);
+	if (i < 0 || ctx[i].enc != EVT_ENC_STR)
+		return -1;
+	return (int64_t)ctx[i].v->via.u64;
+}

@@ -1,0 +1,55 @@
+/*
+ * segment_int.h: the reader's state, shared by segment_reader.c and the
+ * writer's crash resume (segment_writer.c), which scans with the reader.
+ * Internal to src/.
+ */
+#ifndef EVT_SEGMENT_INT_H
+#define EVT_SEGMENT_INT_H
+
+#include <zstd.h>
+
+#include "evtape/segment.h"
+
+struct evt_segr {
+	int fd;
+	char *path;
+	struct evt_seg_info info;
+	evt_seg_err_cb cb;
+	void *cbarg;
+	uint64_t nerr;
+
+	/* Trailer fields of a sealed segment. */
+	unsigned locbits, locshift;
+	uint64_t meta_off, meta_len, filt_off, filt_len;
+	uint32_t meta_crc, filt_crc;
+	struct evt_filter filt;	/* slots mapped lazily */
+	void *map;		/* mmap of the filter region */
+	size_t map_len;
+	int meta_loaded;	/* 1 loaded, -1 failed */
+	int force_scan;		/* read a sealed segment block by block */
+
+	struct evt_dict dict;
+	struct evt_blkent *blocks;
+	uint32_t nblocks, blkcap;
+	char *last_id;
+	size_t last_id_len;
+
+	ZSTD_DCtx *dctx;
+	struct evt_buf io, raw;
+	struct evt_rdec dec;
+
+	/* Scan state. */
+	int in_block;
+	uint64_t cur_off;	/* offset of the block being decoded */
+	uint64_t pos;		/* unsealed: offset of the next block */
+	uint32_t bi;		/* sealed: next block directory entry */
+	int64_t from_rx;
+	uint64_t valid_end;	/* unsealed: end of the last good block */
+};
+
+/* Reads, checks and decompresses the block at off into the decoder;
+ * sets *next to the offset after it.  Reports problems. */
+int evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
+    uint8_t hdr[EVT_BLK_HDR_SIZE]);
+
+#endif

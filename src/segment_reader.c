@@ -1,0 +1,825 @@
+/*
+ * segment_reader.c: reads segment files: sequential scans that survive
+ * damage, random block access through the index, and id lookups through
+ * the id filter.
+ *
+ * File content is hostile: every length is checked against the file before
+ * it is used, every structure's checksum is verified, and a damaged block is
+ * reported (file, offset, what) and skipped.  A sealed segment is walked by
+ * its block directory; an unsealed one (still open, or torn by a crash) is
+ * walked block by block from the header, resynchronising on the next valid
+ * block header after damage.  Layouts: formats/segment.md; the byte tables
+ * are in segment_writer.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "evtape/crc32c.h"
+#include "evtape/err.h"
+#include "evtape/segment.h"
+#include "le.h"
+#include "segment_int.h"
+
+/* Reports a problem at off through the callback and counts it. */
+static void
+report(struct evt_segr *r, uint64_t off, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	r->nerr++;
+	if (r->cb != NULL)
+		r->cb(r->cbarg, r->path, off, msg);
+}
+
+/* Reads exactly n bytes at off; returns 0, EVT_ERR_TRUNCATED, EVT_ERR_IO. */
+static int
+read_at(struct evt_segr *r, void *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t k = pread(r->fd, (char *)buf + done, n - done,
+		    (off_t)(off + done));
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return EVT_ERR_IO;
+		}
+		if (k == 0)
+			return EVT_ERR_TRUNCATED;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+/* Checks the trailer; fills the sealed fields.  Returns 1 if valid. */
+static int
+check_trailer(struct evt_segr *r, const uint8_t *t)
+{
+	uint64_t size = r->info.size;
+	if (memcmp(t, EVT_TRL_MAGIC, 8) != 0)
+		return 0;
+	if (le32_get(t + 124) != evt_crc32c(0, t, 124)) {
+		report(r, size - EVT_TRAILER_SIZE,
+		    "trailer checksum mismatch; reading as unsealed");
+		return 0;
+	}
+	if (le16_get(t + 8) != EVT_SEG_VERSION) {
+		report(r, size - EVT_TRAILER_SIZE,
+		    "trailer version %u not supported; reading as unsealed",
+		    le16_get(t + 8));
+		return 0;
+	}
+	r->locbits = t[10];
+	r->locshift = t[11];
+	r->info.nblocks = le32_get(t + 12);
+	r->info.data_end = le64_get(t + 16);
+	r->meta_off = le64_get(t + 24);
+	r->meta_len = le64_get(t + 32);
+	r->filt_off = le64_get(t + 40);
+	r->filt_len = le64_get(t + 48);
+	r->filt.seed = le64_get(t + 56);
+	r->filt.seglen = le32_get(t + 64);
+	r->filt.segcount = le32_get(t + 68);
+	r->filt.locbits = (uint8_t)r->locbits;
+	r->info.nevents = le64_get(t + 72);
+	r->info.nrecords = le64_get(t + 80);
+	r->info.first_rx = (int64_t)le64_get(t + 88);
+	r->info.last_rx = (int64_t)le64_get(t + 96);
+	r->meta_crc = le32_get(t + 104);
+	r->filt_crc = le32_get(t + 108);
+	uint64_t nslots = ((uint64_t)r->filt.segcount + 2) * r->filt.seglen;
+	int ok = r->locbits <= 10 && r->locshift <= 32 &&
+	    r->info.data_end >= EVT_SEG_HDR_SIZE &&
+	    r->meta_off == r->info.data_end &&
+	    r->meta_len <= size && r->filt_off == r->meta_off + r->meta_len &&
+	    r->filt_len == 2 * nslots &&
+	    r->filt_off + r->filt_len == size - EVT_TRAILER_SIZE &&
+	    r->filt.seglen != 0 &&
+	    (r->filt.seglen & (r->filt.seglen - 1)) == 0 &&
+	    r->filt.segcount != 0 && nslots <= UINT32_MAX;
+	if (!ok) {
+		report(r, size - EVT_TRAILER_SIZE,
+		    "trailer fields inconsistent; reading as unsealed");
+		return 0;
+	}
+	r->filt.nslots = (uint32_t)nslots;
+	return 1;
+}
+
+/* Opens a segment; see segment.h. */
+int
+evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
+    struct evt_segr **out)
+{
+	struct evt_segr *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return EVT_ERR_NOMEM;
+	r->cb = cb;
+	r->cbarg = cbarg;
+	r->fd = -1;
+	evt_dict_init(&r->dict);
+	r->path = strdup(path);
+	r->dctx = ZSTD_createDCtx();
+	int rc = EVT_ERR_NOMEM;
+	if (r->path == NULL || r->dctx == NULL)
+		goto fail;
+	if ((rc = evt_rdec_init(&r->dec, &r->dict, 1)) != 0)
+		goto fail;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (r->fd < 0 || fstat(r->fd, &st) != 0) {
+		rc = EVT_ERR_IO;
+		goto fail;
+	}
+	r->info.size = (uint64_t)st.st_size;
+	uint8_t h[EVT_SEG_HDR_SIZE];
+	if ((rc = read_at(r, h, sizeof h, 0)) != 0) {
+		if (rc == EVT_ERR_TRUNCATED)
+			report(r, 0, "file shorter than a segment header");
+		goto fail;
+	}
+	rc = EVT_ERR_CORRUPT;
+	if (memcmp(h, EVT_SEG_MAGIC, 8) != 0) {
+		report(r, 0, "not an evtape segment (bad magic)");
+		goto fail;
+	}
+	if (le32_get(h + 60) != evt_crc32c(0, h, 60)) {
+		report(r, 60, "segment header checksum mismatch");
+		goto fail;
+	}
+	if (le16_get(h + 8) != EVT_SEG_VERSION) {
+		report(r, 8, "segment format version %u not supported",
+		    le16_get(h + 8));
+		rc = EVT_ERR_VERSION;
+		goto fail;
+	}
+	if (le32_get(h + 12) != EVT_SEG_HDR_SIZE) {
+		report(r, 12, "unexpected segment header size %u",
+		    le32_get(h + 12));
+		goto fail;
+	}
+	r->info.seq = le64_get(h + 16);
+	r->info.created_us = (int64_t)le64_get(h + 24);
+	memcpy(r->info.uuid, h + 32, 16);
+	if (r->info.size >= EVT_SEG_HDR_SIZE + EVT_TRAILER_SIZE) {
+		uint8_t t[EVT_TRAILER_SIZE];
+		if ((rc = read_at(r, t, sizeof t,
+		    r->info.size - EVT_TRAILER_SIZE)) != 0)
+			goto fail;
+		r->info.sealed = check_trailer(r, t);
+	}
+	if (!r->info.sealed)
+		r->info.data_end = r->info.size;
+	r->dec.dict_grows = !r->info.sealed;
+	r->pos = EVT_SEG_HDR_SIZE;
+	r->valid_end = EVT_SEG_HDR_SIZE;
+	r->from_rx = INT64_MIN;
+	*out = r;
+	return 0;
+fail:
+	evt_segr_close(r);
+	return rc;
+}
+
+/* Closes a reader. */
+void
+evt_segr_close(struct evt_segr *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->map != NULL)
+		munmap(r->map, r->map_len);
+	evt_rdec_free(&r->dec);
+	evt_dict_free(&r->dict);
+	ZSTD_freeDCtx(r->dctx);
+	evt_buf_free(&r->io);
+	evt_buf_free(&r->raw);
+	free(r->blocks);
+	free(r->last_id);
+	free(r->path);
+	free(r);
+}
+
+/* Header and trailer facts. */
+const struct evt_seg_info *
+evt_segr_info(const struct evt_segr *r)
+{
+	return &r->info;
+}
+
+/* Problems reported so far. */
+uint64_t
+evt_segr_errors(const struct evt_segr *r)
+{
+	return r->nerr;
+}
+
+/* The decoder of the current block. */
+struct evt_rdec *
+evt_segr_decoder(struct evt_segr *r)
+{
+	return &r->dec;
+}
+
+/* Appends to the block directory. */
+static int
+push_block(struct evt_segr *r, const struct evt_blkent *b)
+{
+	if (r->nblocks == r->blkcap) {
+		uint32_t cap = r->blkcap ? r->blkcap * 2 : 64;
+		struct evt_blkent *nb = realloc(r->blocks, cap * sizeof *nb);
+		if (nb == NULL)
+			return EVT_ERR_NOMEM;
+		r->blocks = nb;
+		r->blkcap = cap;
+	}
+	r->blocks[r->nblocks++] = *b;
+	return 0;
+}
+
+/* Looks a key up in a msgpack map. */
+static const msgpack_object *
+map_get(const msgpack_object *m, const char *key)
+{
+	size_t kl = strlen(key);
+	if (m->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *k = &m->via.map.ptr[i].key;
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
+		    memcmp(k->via.str.ptr, key, kl) == 0)
+			return &m->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+/* Decompresses one zstd frame of exactly rawlen bytes into r->raw. */
+static int
+unzstd(struct evt_segr *r, const void *z, size_t zlen, size_t rawlen)
+{
+	unsigned long long cs = ZSTD_getFrameContentSize(z, zlen);
+	if (cs != rawlen)
+		return EVT_ERR_CORRUPT;
+	r->raw.len = 0;
+	if (evt_buf_grow(&r->raw, rawlen + 1) != 0)
+		return EVT_ERR_NOMEM;
+	size_t n = ZSTD_decompressDCtx(r->dctx, r->raw.p, rawlen, z, zlen);
+	if (ZSTD_isError(n) || n != rawlen)
+		return EVT_ERR_CORRUPT;
+	r->raw.len = rawlen;
+	return 0;
+}
+
+/* Parses the index map into dictionary, block directory and last id. */
+static int
+parse_meta(struct evt_segr *r, const msgpack_object *m)
+{
+	const msgpack_object *strs = map_get(m, "strings");
+	const msgpack_object *shapes = map_get(m, "shapes");
+	const msgpack_object *blocks = map_get(m, "blocks");
+	const msgpack_object *last = map_get(m, "last_event_id");
+	if (strs == NULL || strs->type != MSGPACK_OBJECT_ARRAY ||
+	    shapes == NULL || shapes->type != MSGPACK_OBJECT_ARRAY ||
+	    blocks == NULL || blocks->type != MSGPACK_OBJECT_ARRAY)
+		return EVT_ERR_CORRUPT;
+	evt_dict_clear(&r->dict);
+	for (uint32_t i = 0; i < strs->via.array.size; i++) {
+		const msgpack_object *s = &strs->via.array.ptr[i];
+		int64_t rc;
+		if (s->type == MSGPACK_OBJECT_STR)
+			rc = evt_dict_str_add(&r->dict, s->via.str.ptr,
+			    s->via.str.size);
+		else if (s->type == MSGPACK_OBJECT_NIL)
+			rc = evt_dict_str_add(&r->dict, NULL, 0);
+		else
+			return EVT_ERR_CORRUPT;
+		if (rc < 0)
+			return rc == EVT_ERR_NOMEM ? EVT_ERR_NOMEM :
+			    EVT_ERR_CORRUPT;
+	}
+	for (uint32_t i = 0; i < shapes->via.array.size; i++) {
+		const msgpack_object *s = &shapes->via.array.ptr[i];
+		uint32_t f[2 * EVT_SHAPE_MAX_FIELDS];
+		int64_t rc;
+		if (s->type == MSGPACK_OBJECT_NIL) {
+			rc = evt_dict_shape_add(&r->dict, NULL, 0);
+		} else {
+			if (s->type != MSGPACK_OBJECT_ARRAY ||
+			    s->via.array.size % 2 != 0 ||
+			    s->via.array.size > 2 * EVT_SHAPE_MAX_FIELDS)
+				return EVT_ERR_CORRUPT;
+			for (uint32_t k = 0; k < s->via.array.size; k++) {
+				const msgpack_object *v = &s->via.array.ptr[k];
+				if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+				    v->via.u64 > UINT32_MAX)
+					return EVT_ERR_CORRUPT;
+				f[k] = (uint32_t)v->via.u64;
+			}
+			rc = evt_dict_shape_add(&r->dict, f,
+			    s->via.array.size / 2);
+		}
+		if (rc < 0)
+			return rc == EVT_ERR_NOMEM ? EVT_ERR_NOMEM :
+			    EVT_ERR_CORRUPT;
+	}
+	r->nblocks = 0;
+	uint64_t prev_end = EVT_SEG_HDR_SIZE;
+	for (uint32_t i = 0; i < blocks->via.array.size; i++) {
+		const msgpack_object *b = &blocks->via.array.ptr[i];
+		if (b->type != MSGPACK_OBJECT_ARRAY || b->via.array.size < 7)
+			return EVT_ERR_CORRUPT;
+		const msgpack_object *p = b->via.array.ptr;
+		int64_t v[7];
+		for (int k = 0; k < 7; k++) {
+			if (p[k].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+			    p[k].via.u64 <= INT64_MAX)
+				v[k] = (int64_t)p[k].via.u64;
+			else if (p[k].type == MSGPACK_OBJECT_NEGATIVE_INTEGER &&
+			    (k == 1 || k == 2))
+				v[k] = p[k].via.i64;
+			else
+				return EVT_ERR_CORRUPT;
+			if (k >= 3 && v[k] > UINT32_MAX)
+				return EVT_ERR_CORRUPT;
+		}
+		struct evt_blkent be = {
+			.off = (uint64_t)v[0], .first_rx = v[1],
+			.last_rx = v[2], .nrec = (uint32_t)v[3],
+			.nevent = (uint32_t)v[4], .str_base = (uint32_t)v[5],
+			.shape_base = (uint32_t)v[6],
+		};
+		if (be.off < prev_end ||
+		    be.off + EVT_BLK_HDR_SIZE > r->info.data_end)
+			return EVT_ERR_CORRUPT;
+		prev_end = be.off + EVT_BLK_HDR_SIZE;
+		int rc = push_block(r, &be);
+		if (rc < 0)
+			return rc;
+	}
+	if (r->nblocks != r->info.nblocks)
+		return EVT_ERR_CORRUPT;
+	const msgpack_object *fr = map_get(m, "frames");
+	if (fr != NULL && fr->type == MSGPACK_OBJECT_ARRAY)
+		for (uint32_t i = 0; i < fr->via.array.size && i <= EVT_K_MAX;
+		    i++)
+			if (fr->via.array.ptr[i].type ==
+			    MSGPACK_OBJECT_POSITIVE_INTEGER)
+				r->info.frames[i] = fr->via.array.ptr[i].via.u64;
+	if (last != NULL && last->type == MSGPACK_OBJECT_STR) {
+		r->last_id = malloc(last->via.str.size + 1);
+		if (r->last_id == NULL)
+			return EVT_ERR_NOMEM;
+		memcpy(r->last_id, last->via.str.ptr, last->via.str.size);
+		r->last_id[last->via.str.size] = 0;
+		r->last_id_len = last->via.str.size;
+	}
+	return 0;
+}
+
+/* Loads the index of a sealed segment once; on failure the segment is
+ * read as if unsealed. */
+static int
+load_meta(struct evt_segr *r)
+{
+	if (r->meta_loaded != 0 || !r->info.sealed)
+		return r->meta_loaded > 0 ? 0 : EVT_ERR_CORRUPT;
+	r->meta_loaded = -1;
+	r->io.len = 0;
+	int rc = EVT_ERR_CORRUPT;
+	if (r->meta_len > EVT_BLK_MAX_RAW)
+		goto bad;
+	if (evt_buf_grow(&r->io, r->meta_len) != 0)
+		return EVT_ERR_NOMEM;
+	if ((rc = read_at(r, r->io.p, r->meta_len, r->meta_off)) != 0)
+		goto bad;
+	rc = EVT_ERR_CHECKSUM;
+	if (evt_crc32c(0, r->io.p, r->meta_len) != r->meta_crc)
+		goto bad;
+	unsigned long long cs = ZSTD_getFrameContentSize(r->io.p, r->meta_len);
+	rc = EVT_ERR_CORRUPT;
+	if (cs > EVT_BLK_MAX_RAW)
+		goto bad;
+	if ((rc = unzstd(r, r->io.p, r->meta_len, (size_t)cs)) != 0)
+		goto bad;
+	msgpack_zone z;
+	if (!msgpack_zone_init(&z, 65536))
+		return EVT_ERR_NOMEM;
+	msgpack_object m;
+	size_t off = 0;
+	msgpack_unpack_return ur = msgpack_unpack((const char *)r->raw.p,
+	    r->raw.len, &off, &z, &m);
+	rc = EVT_ERR_CORRUPT;
+	if (ur == MSGPACK_UNPACK_SUCCESS)
+		rc = parse_meta(r, &m);
+	msgpack_zone_destroy(&z);
+	if (rc != 0)
+		goto bad;
+	r->meta_loaded = 1;
+	r->dec.dict_grows = 0;
+	return 0;
+bad:
+	report(r, r->meta_off, "index unreadable (%s); scanning blocks",
+	    evt_strerror(rc));
+	evt_dict_clear(&r->dict);
+	r->nblocks = 0;
+	r->dec.dict_grows = 1;
+	return rc == EVT_ERR_NOMEM ? rc : EVT_ERR_CORRUPT;
+}
+
+/* Loads the index; see segment.h. */
+int
+evt_segr_load_index(struct evt_segr *r)
+{
+	return load_meta(r);
+}
+
+/* Reads a sealed segment as a scan; see segment.h. */
+void
+evt_segr_force_scan(struct evt_segr *r)
+{
+	r->force_scan = 1;
+	r->dec.dict_grows = 1;
+}
+
+/* Whether the segment is read through its index. */
+static int
+indexed(struct evt_segr *r)
+{
+	if (!r->info.sealed || r->force_scan)
+		return 0;
+	if (r->meta_loaded == 0)
+		load_meta(r);
+	return r->meta_loaded > 0;
+}
+
+/* Loads the block at off into the decoder; see segment_int.h. */
+int
+evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
+    uint8_t h[EVT_BLK_HDR_SIZE])
+{
+	uint64_t limit = r->info.data_end;
+	int rc;
+	if (off + EVT_BLK_HDR_SIZE > limit) {
+		report(r, off, "truncated block header (%llu bytes left)",
+		    (unsigned long long)(limit - off));
+		return EVT_ERR_TRUNCATED;
+	}
+	if ((rc = read_at(r, h, EVT_BLK_HDR_SIZE, off)) != 0) {
+		report(r, off, "cannot read block header: %s", evt_strerror(rc));
+		return rc;
+	}
+	if (memcmp(h, EVT_BLK_MAGIC, 4) != 0) {
+		report(r, off, "no block header here (bad magic)");
+		return EVT_ERR_CORRUPT;
+	}
+	if (le32_get(h + 60) != evt_crc32c(0, h, 60)) {
+		report(r, off, "block header checksum mismatch");
+		return EVT_ERR_CHECKSUM;
+	}
+	if (le16_get(h + 4) != EVT_BLK_HDR_SIZE || h[6] != EVT_BLK_VERSION ||
+	    h[7] != EVT_CODEC_ZSTD) {
+		report(r, off, "block version %u / codec %u not supported",
+		    h[6], h[7]);
+		return EVT_ERR_VERSION;
+	}
+	uint32_t zlen = le32_get(h + 8), rawlen = le32_get(h + 12);
+	uint32_t nguid = le32_get(h + 16);
+	uint64_t plen = (uint64_t)zlen + 16 * (uint64_t)nguid;
+	if (rawlen > EVT_BLK_MAX_RAW || nguid > EVT_BLK_MAX_GUIDS) {
+		report(r, off, "block sizes out of bounds");
+		return EVT_ERR_CORRUPT;
+	}
+	if (off + EVT_BLK_HDR_SIZE + plen > limit) {
+		report(r, off, "block truncated: needs %llu bytes, %llu left",
+		    (unsigned long long)(EVT_BLK_HDR_SIZE + plen),
+		    (unsigned long long)(limit - off));
+		return EVT_ERR_TRUNCATED;
+	}
+	r->io.len = 0;
+	if (evt_buf_grow(&r->io, plen) != 0)
+		return EVT_ERR_NOMEM;
+	if ((rc = read_at(r, r->io.p, plen, off + EVT_BLK_HDR_SIZE)) != 0) {
+		report(r, off, "cannot read block: %s", evt_strerror(rc));
+		return rc;
+	}
+	if (evt_crc32c(0, r->io.p, plen) != le32_get(h + 56)) {
+		report(r, off, "block payload checksum mismatch");
+		return EVT_ERR_CHECKSUM;
+	}
+	if ((rc = unzstd(r, r->io.p, zlen, rawlen)) != 0) {
+		if (rc != EVT_ERR_NOMEM)
+			report(r, off, "block does not decompress");
+		return rc;
+	}
+	uint32_t str_base = le32_get(h + 28), shape_base = le32_get(h + 32);
+	if (r->dec.dict_grows) {
+		/* Definitions of lost blocks: keep the numbering. */
+		while (r->dict.nstr < str_base)
+			if (evt_dict_str_add(&r->dict, NULL, 0) < 0)
+				return EVT_ERR_NOMEM;
+		while (r->dict.nshape < shape_base)
+			if (evt_dict_shape_add(&r->dict, NULL, 0) < 0)
+				return EVT_ERR_NOMEM;
+	}
+	evt_rdec_block(&r->dec, r->raw.p, rawlen, r->io.p + zlen, nguid,
+	    str_base, shape_base);
+	r->cur_off = off;
+	*next = off + EVT_BLK_HDR_SIZE + plen;
+	return 0;
+}
+
+/* Finds the next offset > from where a block header with a valid checksum
+ * starts, or the end of the data. */
+static uint64_t
+resync(struct evt_segr *r, uint64_t from)
+{
+	uint8_t buf[65536 + EVT_BLK_HDR_SIZE];
+	uint64_t off = from;
+	while (off + EVT_BLK_HDR_SIZE <= r->info.data_end) {
+		size_t want = sizeof buf;
+		if (off + want > r->info.data_end)
+			want = (size_t)(r->info.data_end - off);
+		ssize_t n = pread(r->fd, buf, want, (off_t)off);
+		if (n < EVT_BLK_HDR_SIZE)
+			break;
+		for (size_t i = 0; i + EVT_BLK_HDR_SIZE <= (size_t)n; i++) {
+			if (buf[i] != 0x9e || memcmp(buf + i, EVT_BLK_MAGIC, 4))
+				continue;
+			if (le32_get(buf + i + 60) ==
+			    evt_crc32c(0, buf + i, 60))
+				return off + i;
+		}
+		off += (size_t)n - EVT_BLK_HDR_SIZE + 1;
+	}
+	return r->info.data_end;
+}
+
+/* Positions the scan; see segment.h. */
+int
+evt_segr_rewind(struct evt_segr *r, int64_t from_rx)
+{
+	r->in_block = 0;
+	r->bi = 0;
+	r->pos = EVT_SEG_HDR_SIZE;
+	r->valid_end = EVT_SEG_HDR_SIZE;
+	r->from_rx = from_rx;
+	if (!indexed(r))
+		r->nblocks = 0; /* rebuilt by the scan */
+	return 0;
+}
+
+/* Moves the scan into the next readable block; 0 at the end. */
+static int
+next_block(struct evt_segr *r)
+{
+	uint8_t h[EVT_BLK_HDR_SIZE];
+	uint64_t next;
+	if (indexed(r)) {
+		while (r->bi < r->nblocks) {
+			const struct evt_blkent *b = &r->blocks[r->bi++];
+			if (b->last_rx < r->from_rx)
+				continue;
+			int rc = evt_segr_load_block(r, b->off, &next, h);
+			if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+				return rc;
+			if (rc == 0)
+				return 1;
+		}
+		return 0;
+	}
+	while (r->pos + EVT_BLK_HDR_SIZE <= r->info.data_end) {
+		uint64_t at = r->pos;
+		int rc = evt_segr_load_block(r, at, &next, h);
+		if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+			return rc;
+		if (rc != 0) {
+			r->pos = resync(r, at + 1);
+			continue;
+		}
+		r->pos = next;
+		r->valid_end = next;
+		struct evt_blkent be = {
+			.off = at,
+			.first_rx = (int64_t)le64_get(h + 40),
+			.last_rx = (int64_t)le64_get(h + 48),
+			.nrec = le32_get(h + 20),
+			.nevent = le32_get(h + 24),
+			.str_base = le32_get(h + 28),
+			.shape_base = le32_get(h + 32),
+		};
+		if ((rc = push_block(r, &be)) != 0)
+			return rc;
+		if (be.last_rx < r->from_rx)
+			continue;
+		return 1;
+	}
+	if (r->pos < r->info.data_end && r->pos > r->valid_end)
+		; /* already reported by the resync path */
+	else if (r->pos < r->info.data_end)
+		report(r, r->pos, "%llu trailing bytes are not a block",
+		    (unsigned long long)(r->info.data_end - r->pos));
+	r->pos = r->info.data_end;
+	return 0;
+}
+
+/* Returns the next record of the scan; see segment.h. */
+int
+evt_segr_next(struct evt_segr *r, struct evt_rec *rec, uint64_t *blk_off)
+{
+	for (;;) {
+		if (r->in_block) {
+			int rc = evt_rdec_next(&r->dec, rec);
+			if (rc == 1) {
+				if (blk_off != NULL)
+					*blk_off = r->cur_off;
+				return 1;
+			}
+			if (rc == EVT_ERR_NOMEM)
+				return rc;
+			if (rc < 0) {
+				report(r, r->cur_off,
+				    "block record at +%zu: %s",
+				    r->dec.err_off, r->dec.err);
+				continue;
+			}
+			r->in_block = 0;
+		}
+		int rc = next_block(r);
+		if (rc <= 0)
+			return rc;
+		r->in_block = 1;
+	}
+}
+
+/* The block directory. */
+const struct evt_blkent *
+evt_segr_blocks(struct evt_segr *r, uint32_t *n)
+{
+	*n = r->nblocks;
+	return r->blocks;
+}
+
+/* Id of the last event of a sealed segment. */
+const char *
+evt_segr_last_id(struct evt_segr *r, size_t *len)
+{
+	indexed(r);
+	*len = r->last_id_len;
+	return r->last_id;
+}
+
+/* Maps the filter slots of a sealed segment. */
+static int
+map_filter(struct evt_segr *r)
+{
+	if (r->filt.slots != NULL)
+		return 0;
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t start = r->filt_off & ~(uint64_t)(pg - 1);
+	r->map_len = (size_t)(r->filt_off + r->filt_len - start);
+	r->map = mmap(NULL, r->map_len, PROT_READ, MAP_SHARED, r->fd,
+	    (off_t)start);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		return EVT_ERR_IO;
+	}
+	r->filt.slots = (uint8_t *)r->map + (r->filt_off - start);
+	return 0;
+}
+
+/* Compares an event's id with the one sought (GUIDs in any case). */
+static int
+id_equal(const char *a, size_t al, const char *b, size_t bl)
+{
+	uint8_t ga[16], gb[16];
+	if (evt_guid_parse(a, al, ga, 0) && evt_guid_parse(b, bl, gb, 0))
+		return memcmp(ga, gb, 16) == 0;
+	return al == bl && memcmp(a, b, al) == 0;
+}
+
+/* Scans the current block for event id; 1 found. */
+static int
+scan_block_for(struct evt_segr *r, const char *id, size_t len,
+    struct evt_rec *rec)
+{
+	char have[EVT_REC_MAX_INTERN];
+	int in_msg = 0;
+	for (;;) {
+		int rc = evt_rdec_next(&r->dec, rec);
+		if (rc == 0)
+			return 0;
+		if (rc == EVT_ERR_NOMEM)
+			return rc;
+		if (rc < 0) {
+			report(r, r->cur_off, "block record at +%zu: %s",
+			    r->dec.err_off, r->dec.err);
+			continue;
+		}
+		if (rec->kind == EVT_K_MSG || rec->kind == EVT_K_STATES)
+			in_msg = rec->kind == EVT_K_MSG;
+		if (rec->kind != EVT_K_EVENT || !in_msg)
+			continue;
+		int n = evt_rdec_field(&r->dec, rec, "id", have, sizeof have);
+		if (n >= 0 && id_equal(have, (size_t)n, id, len))
+			return 1;
+	}
+}
+
+/* Looks an event id up; see segment.h. */
+int
+evt_segr_find(struct evt_segr *r, const char *id, size_t len,
+    struct evt_rec *rec, uint64_t *blk_off)
+{
+	if (!indexed(r) || map_filter(r) != 0) {
+		/* No usable index: scan. */
+		int rc;
+		evt_segr_rewind(r, INT64_MIN);
+		while ((rc = next_block(r)) == 1) {
+			r->in_block = 1;
+			if ((rc = scan_block_for(r, id, len, rec)) != 0) {
+				if (rc == 1 && blk_off != NULL)
+					*blk_off = r->cur_off;
+				return rc;
+			}
+		}
+		r->in_block = 0;
+		return rc;
+	}
+	uint32_t loc;
+	if (r->info.nevents == 0 ||
+	    !evt_filter_get(&r->filt, evt_id_key(id, len), &loc))
+		return 0;
+	uint8_t g[16];
+	int is_guid = evt_guid_parse(id, len, g, 0);
+	uint64_t first = (uint64_t)loc << r->locshift;
+	uint64_t last = ((uint64_t)loc + 1) << r->locshift;
+	for (uint64_t b = first; b < last && b < r->nblocks; b++) {
+		uint8_t h[EVT_BLK_HDR_SIZE];
+		uint64_t next;
+		int rc = evt_segr_load_block(r, r->blocks[b].off, &next, h);
+		if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+			return rc;
+		if (rc != 0)
+			continue;
+		if (is_guid) {
+			/* Cheap test first: is the id in the GUID column? */
+			uint32_t i;
+			for (i = 0; i < r->dec.nguid; i++)
+				if (memcmp(r->dec.guids + 16 * (size_t)i, g,
+				    16) == 0)
+					break;
+			if (i == r->dec.nguid)
+				continue;
+		}
+		rc = scan_block_for(r, id, len, rec);
+		if (rc != 0) {
+			if (rc == 1 && blk_off != NULL)
+				*blk_off = r->cur_off;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Probes the id filter; see segment.h. */
+int
+evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
+    uint32_t *count)
+{
+	if (!indexed(r) || map_filter(r) != 0)
+		return EVT_ERR_STATE;
+	uint32_t loc;
+	if (r->info.nevents == 0 || !evt_filter_get(&r->filt, key, &loc))
+		return 0;
+	*first = loc << r->locshift;
+	*count = 1u << r->locshift;
+	return 1;
+}
+
+/* Checks the filter bytes against the trailer's checksum. */
+int
+evt_segr_check_filter(struct evt_segr *r)
+{
+	if (!indexed(r))
+		return EVT_ERR_STATE;
+	if (map_filter(r) != 0)
+		return EVT_ERR_IO;
+	if (evt_crc32c(0, r->filt.slots, r->filt_len) != r->filt_crc) {
+		report(r, r->filt_off, "id filter checksum mismatch");
+		return EVT_ERR_CHECKSUM;
+	}
+	return 0;
+}

@@ -1,0 +1,681 @@
+/*
+ * segment_writer.c: appends blocks to a segment file, seals it with an
+ * index and a trailer, and resumes an unsealed one after a crash.
+ *
+ * Data flow: frames -> record encoder (record.c) -> block buffers -> one
+ * zstd frame + GUID column -> one pwritev at the end of the valid data.  A
+ * failed write is cut off again (ftruncate) and the block stays buffered,
+ * so a full disk loses nothing that was written and a retry writes it all.
+ *
+ * Block header (formats/segment.md, "Block"), little-endian:
+ *
+ *   OFFSET SIZE  FIELD
+ *   0      4     magic 9E 45 42 4B
+ *   4      2     header size (64)
+ *   6      1     block version (1)
+ *   7      1     codec (1 = zstd)
+ *   8      4     zlen: bytes of the zstd frame
+ *   12     4     rawlen: decompressed record bytes
+ *   16     4     nguid: 16-byte entries in the GUID column
+ *   20     4     nrec: records
+ *   24     4     nevent: events (EVENT records after a MSG)
+ *   28     4     str_base: strings defined in the segment before the block
+ *   32     4     shape_base: shapes defined before the block
+ *   36     4     reserved, 0
+ *   40     8     first_rx: smallest receive time, us
+ *   48     8     last_rx: largest receive time, us
+ *   56     4     CRC-32C of the payload (zstd frame, then GUID column)
+ *   60     4     CRC-32C of bytes 0..59
+ *
+ * Segment header and trailer tables: see write_header() and seal_index().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "evtape/crc32c.h"
+#include "evtape/err.h"
+#include "evtape/segment.h"
+#include "le.h"
+#include "segment_int.h"
+
+struct evt_segw {
+	int fd;
+	char *path;
+	uint64_t seq;
+	uint8_t uuid[16];
+	int64_t created_us;
+	struct evt_segw_opts opts;
+	uint64_t off; /* end of the valid data */
+	struct evt_renc enc;
+	ZSTD_CCtx *cctx;
+	struct evt_buf zbuf;
+	uint32_t str_base, shape_base; /* dictionary sizes at block start */
+
+	struct evt_blkent *blocks;
+	uint32_t nblocks, blkcap;
+	uint64_t *keys;	   /* id keys of the sealed-to-be segment */
+	uint32_t *keyblk;  /* their block numbers */
+	size_t nkeys, keycap;
+	uint64_t nevents, nrecords;
+	int64_t first_rx, last_rx;
+	uint64_t frames[EVT_K_MAX + 1]; /* frames (and markers) per kind */
+	int dirty;	   /* written since the last fsync */
+};
+
+/* Maps a failed system call to an evt_err. */
+static int
+sys_err(void)
+{
+	if (errno == ENOSPC || errno == EFBIG || errno == EDQUOT)
+		return EVT_ERR_NOSPC;
+	return EVT_ERR_IO;
+}
+
+/* fsyncs the directory holding path, so a new file name is durable. */
+static int
+sync_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if ((size_t)(slash - path) >= sizeof dir)
+		return EVT_ERR_ARG;
+	else {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = 0;
+		if (dir[0] == 0)
+			strcpy(dir, "/");
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return EVT_ERR_IO;
+	int rc = fsync(fd);
+	close(fd);
+	return rc == 0 ? 0 : EVT_ERR_IO;
+}
+
+/* Allocates a writer with defaults filled in. */
+static struct evt_segw *
+segw_alloc(const char *path, const struct evt_segw_opts *opts)
+{
+	struct evt_segw *w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return NULL;
+	w->fd = -1;
+	if (opts != NULL)
+		w->opts = *opts;
+	if (w->opts.block_bytes == 0)
+		w->opts.block_bytes = 256 << 10;
+	if (w->opts.level == 0)
+		w->opts.level = 3;
+	w->path = strdup(path);
+	w->cctx = ZSTD_createCCtx();
+	if (w->path == NULL || w->cctx == NULL ||
+	    evt_renc_init(&w->enc) != 0) {
+		free(w->path);
+		ZSTD_freeCCtx(w->cctx);
+		free(w);
+		return NULL;
+	}
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->opts.level);
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
+	return w;
+}
+
+/* Frees a writer and closes its file. */
+static void
+segw_free(struct evt_segw *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	evt_renc_free(&w->enc);
+	ZSTD_freeCCtx(w->cctx);
+	evt_buf_free(&w->zbuf);
+	free(w->blocks);
+	free(w->keys);
+	free(w->keyblk);
+	free(w->path);
+	free(w);
+}
+
+/*
+ * Writes the segment header (formats/segment.md, "Segment header"):
+ *
+ *   OFFSET SIZE  FIELD
+ *   0      8     magic 89 45 56 54 53 45 47 0A ("\x89EVTSEG\n")
+ *   8      2     format version (1)
+ *   10     2     minor version (0; readers ignore it)
+ *   12     4     header size (64)
+ *   16     8     segment sequence number
+ *   24     8     creation time, us since the epoch
+ *   32     16    archive uuid
+ *   48     12    reserved, 0
+ *   60     4     CRC-32C of bytes 0..59
+ */
+static int
+write_header(struct evt_segw *w)
+{
+	uint8_t h[EVT_SEG_HDR_SIZE] = {0};
+	memcpy(h, EVT_SEG_MAGIC, 8);
+	le16_put(h + 8, EVT_SEG_VERSION);
+	le16_put(h + 10, 0);
+	le32_put(h + 12, EVT_SEG_HDR_SIZE);
+	le64_put(h + 16, w->seq);
+	le64_put(h + 24, (uint64_t)w->created_us);
+	memcpy(h + 32, w->uuid, 16);
+	le32_put(h + 60, evt_crc32c(0, h, 60));
+	if (pwrite(w->fd, h, sizeof h, 0) != (ssize_t)sizeof h)
+		return sys_err();
+	w->off = EVT_SEG_HDR_SIZE;
+	return 0;
+}
+
+/* Creates a new segment file; see segment.h. */
+int
+evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
+    int64_t now_us, const struct evt_segw_opts *opts, struct evt_segw **out)
+{
+	struct evt_segw *w = segw_alloc(path, opts);
+	if (w == NULL)
+		return EVT_ERR_NOMEM;
+	w->seq = seq;
+	memcpy(w->uuid, uuid, 16);
+	w->created_us = now_us;
+	w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		int rc = errno == EEXIST ? EVT_ERR_EXISTS : sys_err();
+		segw_free(w);
+		return rc;
+	}
+	int rc = write_header(w);
+	if (rc == 0 && w->opts.fsync != EVT_FSYNC_NEVER)
+		rc = fsync(w->fd) == 0 ? sync_dir(path) : EVT_ERR_IO;
+	if (rc != 0) {
+		unlink(path);
+		segw_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+/* Appends an id key with its block number. */
+static int
+add_key(struct evt_segw *w, uint64_t key, uint32_t blk)
+{
+	if (w->nkeys == w->keycap) {
+		size_t cap = w->keycap ? w->keycap * 2 : 65536;
+		uint64_t *k = realloc(w->keys, cap * sizeof *k);
+		if (k == NULL)
+			return EVT_ERR_NOMEM;
+		w->keys = k;
+		uint32_t *b = realloc(w->keyblk, cap * sizeof *b);
+		if (b == NULL)
+			return EVT_ERR_NOMEM;
+		w->keyblk = b;
+		w->keycap = cap;
+	}
+	w->keys[w->nkeys] = key;
+	w->keyblk[w->nkeys++] = blk;
+	return 0;
+}
+
+/* Appends a block directory entry. */
+static int
+add_block(struct evt_segw *w, const struct evt_blkent *be)
+{
+	if (w->nblocks == w->blkcap) {
+		uint32_t cap = w->blkcap ? w->blkcap * 2 : 256;
+		struct evt_blkent *b = realloc(w->blocks, cap * sizeof *b);
+		if (b == NULL)
+			return EVT_ERR_NOMEM;
+		w->blocks = b;
+		w->blkcap = cap;
+	}
+	w->blocks[w->nblocks++] = *be;
+	if (w->nblocks == 1 || be->first_rx < w->first_rx)
+		w->first_rx = be->first_rx;
+	if (w->nblocks == 1 || be->last_rx > w->last_rx)
+		w->last_rx = be->last_rx;
+	return 0;
+}
+
+/* Writes the open block; see segment.h. */
+int
+evt_segw_flush(struct evt_segw *w)
+{
+	struct evt_renc *e = &w->enc;
+	if (e->nrec == 0)
+		return 0;
+	size_t bound = ZSTD_compressBound(e->recs.len);
+	w->zbuf.len = 0;
+	if (evt_buf_grow(&w->zbuf, bound) != 0)
+		return EVT_ERR_NOMEM;
+	size_t zlen = ZSTD_compress2(w->cctx, w->zbuf.p, bound, e->recs.p,
+	    e->recs.len);
+	if (ZSTD_isError(zlen))
+		return EVT_ERR_NOMEM;
+	uint32_t nguid = (uint32_t)(e->guids.len / 16);
+	uint8_t h[EVT_BLK_HDR_SIZE] = {0};
+	memcpy(h, EVT_BLK_MAGIC, 4);
+	le16_put(h + 4, EVT_BLK_HDR_SIZE);
+	h[6] = EVT_BLK_VERSION;
+	h[7] = EVT_CODEC_ZSTD;
+	le32_put(h + 8, (uint32_t)zlen);
+	le32_put(h + 12, (uint32_t)e->recs.len);
+	le32_put(h + 16, nguid);
+	le32_put(h + 20, e->nrec);
+	le32_put(h + 24, e->nevent);
+	le32_put(h + 28, w->str_base);
+	le32_put(h + 32, w->shape_base);
+	le64_put(h + 40, (uint64_t)e->first_rx);
+	le64_put(h + 48, (uint64_t)e->last_rx);
+	uint32_t pcrc = evt_crc32c(0, w->zbuf.p, zlen);
+	pcrc = evt_crc32c(pcrc, e->guids.p, e->guids.len);
+	le32_put(h + 56, pcrc);
+	le32_put(h + 60, evt_crc32c(0, h, 60));
+
+	struct iovec iov[3] = {
+		{h, sizeof h}, {w->zbuf.p, zlen}, {e->guids.p, e->guids.len},
+	};
+	size_t total = sizeof h + zlen + e->guids.len;
+	ssize_t n = pwritev(w->fd, iov, e->guids.len ? 3 : 2, (off_t)w->off);
+	if (n != (ssize_t)total) {
+		int rc = n < 0 ? sys_err() : EVT_ERR_NOSPC;
+		/* Cut what part of the block reached the file. */
+		if (ftruncate(w->fd, (off_t)w->off) != 0) {
+			/* The reader will find a torn tail; nothing lost. */
+		}
+		return rc;
+	}
+	struct evt_blkent be = {
+		.off = w->off, .first_rx = e->first_rx, .last_rx = e->last_rx,
+		.nrec = e->nrec, .nevent = e->nevent, .str_base = w->str_base,
+		.shape_base = w->shape_base,
+	};
+	int rc = add_block(w, &be);
+	for (size_t i = 0; rc == 0 && i < e->nkeys; i++)
+		rc = add_key(w, e->keys[i], w->nblocks - 1);
+	if (rc != 0)
+		return rc;
+	w->off += total;
+	w->nevents += e->nevent;
+	w->nrecords += e->nrec;
+	w->str_base = e->dict.nstr;
+	w->shape_base = e->dict.nshape;
+	evt_renc_block_reset(e);
+	w->dirty = 1;
+	if (w->opts.fsync == EVT_FSYNC_ALWAYS)
+		return evt_segw_sync(w);
+	return 0;
+}
+
+/* fdatasyncs pending writes. */
+int
+evt_segw_sync(struct evt_segw *w)
+{
+	if (!w->dirty)
+		return 0;
+	if (fdatasync(w->fd) != 0)
+		return sys_err();
+	w->dirty = 0;
+	return 0;
+}
+
+/* Closes the block if it has reached its size. */
+static int
+maybe_flush(struct evt_segw *w)
+{
+	if (w->enc.recs.len + w->enc.guids.len >= w->opts.block_bytes)
+		return evt_segw_flush(w);
+	return 0;
+}
+
+/* Appends a frame; see segment.h. */
+int
+evt_segw_frame(struct evt_segw *w, int64_t rx_us, const char *buf,
+    size_t len)
+{
+	int kind = evt_renc_frame(&w->enc, rx_us, buf, len);
+	if (kind < 0)
+		return kind;
+	w->frames[kind]++;
+	int rc = maybe_flush(w);
+	return rc < 0 ? rc : kind;
+}
+
+/* Appends a marker; see segment.h. */
+int
+evt_segw_marker(struct evt_segw *w, int kind, int64_t rx_us, const char *json,
+    size_t len)
+{
+	int rc = evt_renc_marker(&w->enc, kind, rx_us, json, len);
+	if (rc < 0)
+		return rc;
+	w->frames[kind]++;
+	return maybe_flush(w);
+}
+
+/* msgpack-c write callback into a struct evt_buf. */
+static int
+buf_write_cb(void *data, const char *p, size_t n)
+{
+	return evt_buf_put(data, p, n) == 0 ? 0 : -1;
+}
+
+/* Number of bits needed to hold v. */
+static unsigned
+bitlen(uint64_t v)
+{
+	unsigned n = 0;
+	while (v != 0) {
+		n++;
+		v >>= 1;
+	}
+	return n;
+}
+
+/*
+ * Writes the index and the trailer (formats/segment.md, "Index" and
+ * "Trailer"), all little-endian:
+ *
+ *   OFFSET SIZE  FIELD
+ *   0      8     magic 89 45 56 54 49 44 58 0A ("\x89EVTIDX\n")
+ *   8      2     trailer version (1)
+ *   10     1     locbits: location bits in filter slots (0..10)
+ *   11     1     locshift: block number = location << locshift (+ 0..)
+ *   12     4     nblocks
+ *   16     8     data_end: end of the last block
+ *   24     8     meta_off    32  8  meta_len    (zstd frame, msgpack map)
+ *   40     8     filt_off    48  8  filt_len    (2 * nslots bytes)
+ *   56     8     filter seed
+ *   64     4     filter segment length   68  4  filter segment count
+ *   72     8     nevents     80  8  nrecords
+ *   88     8     first_rx    96  8  last_rx
+ *   104    4     CRC-32C of the meta bytes
+ *   108    4     CRC-32C of the filter bytes
+ *   112    12    reserved, 0
+ *   124    4     CRC-32C of bytes 0..123
+ */
+static int
+seal_index(struct evt_segw *w)
+{
+	struct evt_buf meta = {0}, z = {0};
+	struct evt_filter f = {0};
+	int rc = EVT_ERR_NOMEM;
+
+	unsigned nb = bitlen(w->nblocks > 0 ? w->nblocks - 1 : 0);
+	unsigned locbits = nb > 10 ? 10 : nb;
+	unsigned locshift = nb - locbits;
+	for (size_t i = 0; i < w->nkeys; i++)
+		w->keyblk[i] >>= locshift;
+	rc = evt_filter_build(w->keys, w->keyblk, w->nkeys, locbits, &f);
+	if (rc != 0)
+		goto out;
+
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &meta, buf_write_cb);
+	struct evt_dict *d = &w->enc.dict;
+	msgpack_pack_map(&pk, 5);
+	msgpack_pack_str_with_body(&pk, "frames", 6);
+	msgpack_pack_array(&pk, EVT_K_MAX + 1);
+	for (int k = 0; k <= EVT_K_MAX; k++)
+		msgpack_pack_uint64(&pk, w->frames[k]);
+	msgpack_pack_str_with_body(&pk, "strings", 7);
+	msgpack_pack_array(&pk, d->nstr);
+	for (uint32_t i = 0; i < d->nstr; i++) {
+		size_t len;
+		const char *s = evt_dict_str(d, i, &len);
+		if (s == NULL)
+			msgpack_pack_nil(&pk);
+		else
+			msgpack_pack_str_with_body(&pk, s, len);
+	}
+	msgpack_pack_str_with_body(&pk, "shapes", 6);
+	msgpack_pack_array(&pk, d->nshape);
+	for (uint32_t i = 0; i < d->nshape; i++) {
+		const struct evt_shape *sh = &d->shape[i];
+		if (sh->nval == UINT32_MAX) {
+			msgpack_pack_nil(&pk);
+			continue;
+		}
+		msgpack_pack_array(&pk, 2 * sh->nfield);
+		for (uint32_t k = 0; k < 2 * sh->nfield; k++)
+			msgpack_pack_uint32(&pk, d->fields[sh->off + k]);
+	}
+	msgpack_pack_str_with_body(&pk, "blocks", 6);
+	msgpack_pack_array(&pk, w->nblocks);
+	for (uint32_t i = 0; i < w->nblocks; i++) {
+		const struct evt_blkent *b = &w->blocks[i];
+		msgpack_pack_array(&pk, 7);
+		msgpack_pack_uint64(&pk, b->off);
+		msgpack_pack_int64(&pk, b->first_rx);
+		msgpack_pack_int64(&pk, b->last_rx);
+		msgpack_pack_uint32(&pk, b->nrec);
+		msgpack_pack_uint32(&pk, b->nevent);
+		msgpack_pack_uint32(&pk, b->str_base);
+		msgpack_pack_uint32(&pk, b->shape_base);
+	}
+	msgpack_pack_str_with_body(&pk, "last_event_id", 13);
+	if (w->enc.last_id_len > 0)
+		msgpack_pack_str_with_body(&pk, w->enc.last_id,
+		    w->enc.last_id_len);
+	else
+		msgpack_pack_nil(&pk);
+	if (meta.p == NULL)
+		goto out;
+
+	size_t bound = ZSTD_compressBound(meta.len);
+	if (evt_buf_grow(&z, bound) != 0)
+		goto out;
+	z.len = ZSTD_compress2(w->cctx, z.p, bound, meta.p, meta.len);
+	if (ZSTD_isError(z.len))
+		goto out;
+
+	uint64_t meta_off = w->off, filt_off = meta_off + z.len;
+	size_t filt_len = 2 * (size_t)f.nslots;
+	uint8_t t[EVT_TRAILER_SIZE] = {0};
+	memcpy(t, EVT_TRL_MAGIC, 8);
+	le16_put(t + 8, EVT_SEG_VERSION);
+	t[10] = (uint8_t)locbits;
+	t[11] = (uint8_t)locshift;
+	le32_put(t + 12, w->nblocks);
+	le64_put(t + 16, w->off);
+	le64_put(t + 24, meta_off);
+	le64_put(t + 32, z.len);
+	le64_put(t + 40, filt_off);
+	le64_put(t + 48, filt_len);
+	le64_put(t + 56, f.seed);
+	le32_put(t + 64, f.seglen);
+	le32_put(t + 68, f.segcount);
+	le64_put(t + 72, w->nevents);
+	le64_put(t + 80, w->nrecords);
+	le64_put(t + 88, (uint64_t)w->first_rx);
+	le64_put(t + 96, (uint64_t)w->last_rx);
+	le32_put(t + 104, evt_crc32c(0, z.p, z.len));
+	le32_put(t + 108, evt_crc32c(0, f.slots, filt_len));
+	le32_put(t + 124, evt_crc32c(0, t, 124));
+
+	struct iovec iov[3] = {
+		{z.p, z.len}, {f.slots, filt_len}, {t, sizeof t},
+	};
+	size_t total = z.len + filt_len + sizeof t;
+	ssize_t n = pwritev(w->fd, iov, 3, (off_t)w->off);
+	if (n != (ssize_t)total) {
+		rc = n < 0 ? sys_err() : EVT_ERR_NOSPC;
+		if (ftruncate(w->fd, (off_t)w->off) != 0) {
+			/* A partial index is no trailer: still unsealed. */
+		}
+		goto out;
+	}
+	rc = 0;
+	if (w->opts.fsync != EVT_FSYNC_NEVER && fsync(w->fd) != 0)
+		rc = sys_err();
+out:
+	evt_buf_free(&meta);
+	evt_buf_free(&z);
+	evt_filter_free(&f);
+	return rc;
+}
+
+/* Seals and closes; see segment.h. */
+int
+evt_segw_seal(struct evt_segw *w)
+{
+	int rc = evt_segw_flush(w);
+	if (rc == 0)
+		rc = seal_index(w);
+	segw_free(w);
+	return rc;
+}
+
+/* Closes without sealing. */
+void
+evt_segw_close(struct evt_segw *w)
+{
+	if (w != NULL)
+		segw_free(w);
+}
+
+/* Bytes written plus pending. */
+uint64_t
+evt_segw_size(const struct evt_segw *w)
+{
+	return w->off + w->enc.recs.len + w->enc.guids.len;
+}
+
+/* Events including the open block. */
+uint64_t
+evt_segw_events(const struct evt_segw *w)
+{
+	return w->nevents + w->enc.nevent;
+}
+
+/* Raw bytes of the open block. */
+size_t
+evt_segw_block_bytes(const struct evt_segw *w)
+{
+	return w->enc.recs.len + w->enc.guids.len;
+}
+
+/* Id of the last event appended. */
+const char *
+evt_segw_last_id(const struct evt_segw *w, size_t *len)
+{
+	*len = w->enc.last_id_len;
+	return w->enc.last_id_len ? w->enc.last_id : NULL;
+}
+
+/* Creation time from the header. */
+int64_t
+evt_segw_created(const struct evt_segw *w)
+{
+	return w->created_us;
+}
+
+/* Resumes an unsealed segment; see segment.h. */
+int
+evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
+    struct evt_segw **out, struct evt_seg_recovery *rec)
+{
+	struct evt_segr *r;
+	int rc = evt_segr_open(path, NULL, NULL, &r);
+	if (rc < 0)
+		return rc;
+	const struct evt_seg_info *si = evt_segr_info(r);
+	if (si->sealed) {
+		evt_segr_close(r);
+		return EVT_ERR_EXISTS;
+	}
+	struct evt_segw *w = segw_alloc(path, opts);
+	if (w == NULL) {
+		evt_segr_close(r);
+		return EVT_ERR_NOMEM;
+	}
+	w->seq = si->seq;
+	memcpy(w->uuid, si->uuid, 16);
+	w->created_us = si->created_us;
+	memset(rec, 0, sizeof *rec);
+
+	/* Scan everything: the reader builds the dictionary and the block
+	 * directory; we collect the id keys per block. */
+	struct evt_rec re;
+	uint64_t boff;
+	int in_msg = 0;
+	char id[EVT_REC_MAX_INTERN];
+	rc = evt_segr_rewind(r, INT64_MIN);
+	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
+		rc = 0;
+		if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
+		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
+			w->frames[re.kind]++;
+		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
+			in_msg = re.kind == EVT_K_MSG;
+		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
+		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
+			in_msg = 0;
+		if (re.kind != EVT_K_EVENT || !in_msg)
+			continue;
+		int n = evt_rdec_field(evt_segr_decoder(r), &re, "id", id,
+		    sizeof id);
+		if (n < 0)
+			continue;
+		uint32_t nb;
+		evt_segr_blocks(r, &nb);
+		rc = add_key(w, evt_id_key(id, (size_t)n), nb - 1);
+		memcpy(w->enc.last_id, id, (size_t)n);
+		w->enc.last_id_len = (size_t)n;
+	}
+	if (rc < 0)
+		goto fail;
+	uint32_t nb;
+	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
+	for (uint32_t i = 0; i < nb && rc == 0; i++) {
+		rc = add_block(w, &bl[i]);
+		w->nevents += bl[i].nevent;
+		w->nrecords += bl[i].nrec;
+	}
+	if (rc == 0)
+		rc = evt_renc_learn(&w->enc, &r->dict);
+	if (rc < 0)
+		goto fail;
+	w->str_base = w->enc.dict.nstr;
+	w->shape_base = w->enc.dict.nshape;
+	rec->valid_end = r->valid_end;
+	rec->cut_bytes = si->size - r->valid_end;
+	rec->blocks = nb;
+	rec->bad_blocks = (uint32_t)evt_segr_errors(r);
+	evt_segr_close(r);
+	r = NULL;
+
+	w->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (w->fd < 0) {
+		rc = sys_err();
+		goto fail;
+	}
+	if (rec->cut_bytes > 0 &&
+	    (ftruncate(w->fd, (off_t)rec->valid_end) != 0 ||
+	    fsync(w->fd) != 0)) {
+		rc = sys_err();
+		goto fail;
+	}
+	w->off = rec->valid_end;
+	*out = w;
+	return 0;
+fail:
+	if (r != NULL)
+		evt_segr_close(r);
+	segw_free(w);
+	return rc;
+}
