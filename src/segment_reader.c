@@ -710,9 +710,11 @@ id_equal(const char *a, size_t al, const char *b, size_t bl)
 	return al == bl && memcmp(a, b, al) == 0;
 }
 
-/* Scans the current block for event id; 1 found. */
+/* Scans the current block for event id; 1 found.  gi, unless UINT32_MAX,
+ * is the id's index in the GUID column: records before it are skipped
+ * without comparing. */
 static int
-scan_block_for(struct evt_segr *r, const char *id, size_t len,
+scan_block_for(struct evt_segr *r, const char *id, size_t len, uint32_t gi,
     struct evt_rec *rec)
 {
 	char have[EVT_REC_MAX_INTERN];
@@ -732,6 +734,8 @@ scan_block_for(struct evt_segr *r, const char *id, size_t len,
 			in_msg = rec->kind == EVT_K_MSG;
 		if (rec->kind != EVT_K_EVENT || !in_msg)
 			continue;
+		if (gi != UINT32_MAX && r->dec.gi <= gi)
+			continue; /* its GUIDs end before the id's */
 		int n = evt_rdec_field(&r->dec, rec, "id", have, sizeof have);
 		if (n >= 0 && id_equal(have, (size_t)n, id, len))
 			return 1;
@@ -749,7 +753,8 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 		evt_segr_rewind(r, INT64_MIN);
 		while ((rc = next_block(r)) == 1) {
 			r->in_block = 1;
-			if ((rc = scan_block_for(r, id, len, rec)) != 0) {
+			if ((rc = scan_block_for(r, id, len, UINT32_MAX,
+			    rec)) != 0) {
 				if (rc == 1 && blk_off != NULL)
 					*blk_off = r->cur_off;
 				return rc;
@@ -774,17 +779,15 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 			return rc;
 		if (rc != 0)
 			continue;
-		if (is_guid) {
-			/* Cheap test first: is the id in the GUID column? */
-			uint32_t i;
-			for (i = 0; i < r->dec.nguid; i++)
-				if (memcmp(r->dec.guids + 16 * (size_t)i, g,
-				    16) == 0)
-					break;
-			if (i == r->dec.nguid)
-				continue;
-		}
-		rc = scan_block_for(r, id, len, rec);
+		/* Fast path: the id's position in the GUID column names the
+		 * record; only events stored with a text id need the scan. */
+		uint32_t j = UINT32_MAX;
+		for (uint32_t i = 0; is_guid && i < r->dec.nguid; i++)
+			if (memcmp(r->dec.guids + 16 * (size_t)i, g, 16) == 0) {
+				j = i;
+				break;
+			}
+		rc = scan_block_for(r, id, len, j, rec);
 		if (rc != 0) {
 			if (rc == 1 && blk_off != NULL)
 				*blk_off = r->cur_off;

@@ -447,8 +447,9 @@ cat_segment(const char *path, enum cat_mode mode, const struct filter *f)
 		if (rec.rx_us < f->from || rec.rx_us >= f->to)
 			continue;
 		if (is_item) {
-			int pass = rec.kind == EVT_K_EVENT &&
-			    event_passes(f, d, &rec);
+			int filtered = f->nsources > 0 || f->ntypes > 0;
+			int pass = rec.kind == EVT_K_EVENT ?
+			    event_passes(f, d, &rec) : !filtered;
 			if (mode == CAT_EVENTS) {
 				if (!in_msg || !pass)
 					continue;
@@ -955,7 +956,8 @@ repair_segment(const char *dir, const struct evt_segref *s)
 		evt_segr_close(r);
 		return EX_FAIL;
 	}
-	evt_segr_force_scan(r);
+	/* Read through the index where it is intact: its dictionary decodes
+	 * records whose definitions sat in a damaged block. */
 	evt_segr_rewind(r, INT64_MIN);
 	struct msgstate m = {0};
 	struct evt_rec rec;

@@ -1,0 +1,169 @@
+#!/bin/sh
+# evtool.sh: the archive tool end to end: import, cat (all modes and
+# filters), get, info, ls, verify, repair, prune, locking, stray files,
+# a writer killed with SIGKILL and resumed.  Real binaries, real files.
+. "$(dirname "$0")/lib.sh"
+
+# A realistic input with a few special frames mixed in.
+$EVGEN --seed 11 --events 30000 >"$T/in.tsv"
+{
+	head -n 100 "$T/in.tsv"
+	printf '1767600000100000\tthis is not JSON {\n'
+	printf '1767600000100001\t{"commandId":3,"status":200,"states":[{"id":"0b5c4f1e-8a3d-4b52-9d0e-6f1c2a7e9b13","source":"cameras/a8a8b9dc-3995-49ed-9b00-62caac2ce74a","specversion":"1.0","stategroupid":"720ef62a-78be-418a-8e4c-ee04ffca6429","time":"2025-10-27T15:03:52.8070000Z","type":"6eb95dd6-7ccc-4bce-99f8-af0d0b582d77"}]}\n'
+	printf '1767600000100002\t{"x":1,"events":[{"id":"AB5C4F1E-8A3D-4B52-9D0E-6F1C2A7E9B13","n":123456789012345678901234567890,"f":1.50e+300,"s":"tab\\there \\u00e9\\ud83d\\ude00"},7],"y":[true,false,null]}\n'
+	printf '1767600000100003\t{"events":[]}\n'
+	tail -n +101 "$T/in.tsv"
+} >"$T/input.tsv"
+nev=$(grep -o '"id":"' "$T/input.tsv" | wc -l)
+nev=$((nev - 1)) # the state in the getState response is not an event
+nitems=$((nev + 1)) # plus the non-object item 7 in an events array
+
+t "import exits 0" $EVTOOL import --block-size 16k --segment-size 256k \
+    "$T/a" "$T/input.tsv"
+t "several segments were written" sh -c "[ \$(ls $T/a/seg-*.evt | wc -l) -gt 2 ]"
+$EVTOOL cat --tsv "$T/a" >"$T/out.tsv"
+t "cat --tsv gives back the input (JSON-equal, same receive times)" \
+    python3 "$HERE/jsoncmp.py" --tsv "$T/input.tsv" "$T/out.tsv"
+$EVTOOL cat "$T/a" >"$T/events.jsonl"
+check $([ "$(wc -l <"$T/events.jsonl")" -eq "$nitems" ]; echo $?) \
+    "cat prints every event once, and the non-object item ($nitems)"
+grep -v '"states"' "$T/input.tsv" | grep '"events"' | cut -f2- |
+    grep -v '"events":\[\]' >"$T/msgs.jsonl"
+$EVTOOL cat --messages "$T/a" >"$T/outmsgs.jsonl"
+t "cat --messages keeps the message grouping" \
+    python3 "$HERE/jsoncmp.py" "$T/msgs.jsonl" "$T/outmsgs.jsonl"
+$EVTOOL info "$T/a" >"$T/info.txt"
+t "info counts the events" grep -q "^events: *$nev\$" "$T/info.txt"
+t "info counts the raw frame" grep -q "^raw frames: *1\$" "$T/info.txt"
+t "info counts the state snapshot" grep -q "^state snapshots: *1\$" "$T/info.txt"
+t "ls lists sealed segments" sh -c "$EVTOOL ls $T/a | grep -c sealed | grep -qv '^0\$'"
+
+# get: ids from the input, in any letter case; absent ids.
+sed -n '50p;5000p;9999p;20000p' "$T/in.tsv" | cut -f2- |
+    grep -o '"id":"[^"]*"' | cut -d'"' -f4 >"$T/ids"
+bad=0
+for id in $(cat "$T/ids"); do
+	want=$(grep -o "{\"id\":\"$id\"[^}]*}" "$T/input.tsv")
+	got=$($EVTOOL get "$T/a" "$id")
+	[ "$got" = "$want" ] || bad=$((bad + 1))
+	up=$(echo "$id" | tr a-f A-F)
+	got=$($EVTOOL get "$T/a" "$up")
+	[ "$got" = "$want" ] || bad=$((bad + 1))
+done
+check $bad "get finds events by id, upper or lower case"
+$EVTOOL get "$T/a" 00000000-0000-4000-8000-000000000000 >/dev/null 2>&1
+check $([ $? -eq 1 ]; echo $?) "get exits 1 for an absent id"
+t "get finds a non-canonical (upper-case) id stored as text" \
+    sh -c "$EVTOOL get $T/a ab5c4f1e-8a3d-4b52-9d0e-6f1c2a7e9b13 | grep -q 123456789012345678901234567890"
+$EVTOOL get --meta "$T/a" "$(head -n1 "$T/ids")" >"$T/meta.json"
+t "get --meta wraps the event with receive time, segment and offsets" \
+    python3 -c "import json,sys; d=json.load(open('$T/meta.json')); sys.exit(0 if {'received','received_us','segment','block_offset','event'} <= set(d) else 1)"
+
+# Filters.
+src=$(sed -n 7p "$T/in.tsv" | grep -o '"source":"[^"]*"' | head -n1 | cut -d'"' -f4)
+want=$(grep -o "\"source\":\"$src\"" "$T/input.tsv" | wc -l)
+got=$($EVTOOL cat --source "$src" "$T/a" | wc -l)
+check $([ "$got" -eq "$want" ] && [ "$want" -gt 0 ]; echo $?) "cat --source selects that source's events ($want)"
+guid=${src#cameras/}
+got=$($EVTOOL cat --source "$(echo "$guid" | tr a-f A-F)" "$T/a" | wc -l)
+check $([ "$got" -eq "$want" ]; echo $?) "--source takes a bare GUID in any case"
+ty=6f55a7a7-d21c-4629-ac18-af1975e395a2
+want=$(grep -o "\"type\":\"$ty\"" "$T/input.tsv" | wc -l)
+got=$($EVTOOL cat --type "$ty" "$T/a" | wc -l)
+check $([ "$got" -eq "$want" ] && [ "$want" -gt 0 ]; echo $?) "cat --type selects one event type ($want)"
+from=$(sed -n 3000p "$T/input.tsv" | cut -f1)
+to=$(sed -n 6000p "$T/input.tsv" | cut -f1)
+awk -F'\t' -v f="$from" -v t="$to" '$1 >= f && $1 < t' "$T/input.tsv" >"$T/range.tsv"
+$EVTOOL cat --tsv --from "$from" --to "$to" "$T/a" >"$T/outrange.tsv"
+t "cat --from/--to (microseconds) selects [from, to)" \
+    python3 "$HERE/jsoncmp.py" --tsv "$T/range.tsv" "$T/outrange.tsv"
+iso=$(python3 -c "import datetime;print(datetime.datetime.fromtimestamp($from/1e6, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ'))")
+$EVTOOL cat --tsv --from "$iso" --to "$to" "$T/a" >"$T/outrange2.tsv"
+t "cat --from takes ISO-8601" cmp "$T/outrange.tsv" "$T/outrange2.tsv"
+
+t "verify passes on a clean archive" $EVTOOL verify "$T/a"
+
+# Damage one byte in the middle of a sealed segment.
+cp -r "$T/a" "$T/d"
+seg=$(ls "$T/d"/seg-*.evt | sed -n 2p)
+size=$(stat -c %s "$seg")
+printf '\377' | dd of="$seg" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
+$EVTOOL verify "$T/d" >"$T/v.out" 2>"$T/v.err"
+check $([ $? -eq 1 ]; echo $?) "verify exits 1 on a damaged archive"
+t "verify names the file and offset" grep -q "$(basename "$seg"): offset [0-9]*:" "$T/v.err"
+n1=$($EVTOOL cat "$T/d" 2>/dev/null | wc -l)
+check $([ "$n1" -gt 0 ] && [ "$n1" -lt "$nitems" ]; echo $?) "cat reads past the damage ($n1 of $nitems events)"
+t "repair exits 0" $EVTOOL repair "$T/d"
+t "verify passes after repair" $EVTOOL verify "$T/d"
+n2=$($EVTOOL cat "$T/d" | wc -l)
+check $([ "$n2" -eq "$n1" ]; echo $?) "repair keeps every readable event ($n2)"
+
+# Stray files are ignored with a warning.
+echo junk >"$T/a/notes.txt"
+$EVTOOL info "$T/a" >/dev/null 2>"$T/stray.err"
+t "a stray file gives a warning" grep -q "notes.txt: not a segment file" "$T/stray.err"
+rm "$T/a/notes.txt"
+
+# Locking: a second writer is refused while one runs.
+mkfifo "$T/fifo"
+$EVTOOL import "$T/l" "$T/fifo" 2>"$T/l1.err" &
+p1=$!
+exec 7>"$T/fifo"
+head -n 10 "$T/in.tsv" >&7
+waitfor 500 test -f "$T/l/LOCK"
+$EVTOOL import "$T/l" /dev/null 2>"$T/l2.err"
+rc=$?
+check $([ $rc -ne 0 ] && grep -q locked "$T/l2.err"; echo $?) "a second writer is refused: archive locked"
+exec 7>&-
+wait $p1
+
+# A writer killed with SIGKILL loses at most its open block; resuming
+# cuts the torn tail and keeps everything written.
+rm -f "$T/fifo"
+mkfifo "$T/fifo"
+$EVTOOL import --block-size 4k "$T/k" "$T/fifo" 2>/dev/null &
+p=$!
+exec 7>"$T/fifo"
+head -n 5000 "$T/in.tsv" >&7
+segsize() { s=$(cat "$T"/k/seg-*.evt 2>/dev/null | wc -c); [ "$s" -gt 200000 ]; }
+waitfor 1000 segsize
+kill -9 $p
+wait $p 2>/dev/null
+exec 7>&-
+# A torn write: append half a block header.
+seg=$(ls "$T"/k/seg-*.evt | tail -n1)
+printf '\236EBK\100\000\001\001garbage' >>"$seg"
+$EVTOOL cat --tsv "$T/k" >"$T/k1.tsv" 2>"$T/k1.err"
+kept=$(wc -l <"$T/k1.tsv")
+head -n "$kept" "$T/in.tsv" >"$T/kwant.tsv"
+check $([ "$kept" -gt 0 ] && [ "$kept" -le 5000 ]; echo $?) "the killed writer's data reads ($kept messages)"
+t "what was written is a prefix of the input" python3 "$HERE/jsoncmp.py" --tsv "$T/kwant.tsv" "$T/k1.tsv"
+t "the torn tail is reported with file and offset" grep -q "$(basename "$seg"): offset [0-9]*:" "$T/k1.err"
+tail -n +5001 "$T/in.tsv" | head -n 1000 >"$T/rest.tsv"
+$EVTOOL import "$T/k" "$T/rest.tsv" 2>"$T/k2.err"
+t "resume warns that it cut the torn tail" grep -q "cut a torn tail" "$T/k2.err"
+cat "$T/kwant.tsv" "$T/rest.tsv" >"$T/kall.tsv"
+$EVTOOL cat --tsv "$T/k" >"$T/k2.tsv"
+t "after resume: kept messages then the new ones, nothing doubled" \
+    python3 "$HERE/jsoncmp.py" --tsv "$T/kall.tsv" "$T/k2.tsv"
+t "verify passes after resume" $EVTOOL verify "$T/k"
+
+# Retention.
+before=$(ls "$T/a"/seg-*.evt | wc -l)
+newest=$(ls "$T/a"/seg-*.evt | tail -n1)
+t "prune --max-bytes exits 0" $EVTOOL prune --max-bytes 600k "$T/a"
+after=$(ls "$T/a"/seg-*.evt | wc -l)
+total=$(cat "$T/a"/seg-*.evt | wc -c)
+check $([ "$after" -lt "$before" ] && [ "$total" -le 614400 ] && [ -f "$newest" ]; echo $?) \
+    "prune deletes the oldest segments down to the limit, never the newest ($before -> $after)"
+t "prune --max-age deletes segments older than the age" $EVTOOL prune --max-age 1d "$T/a"
+check $([ "$(ls "$T/a"/seg-*.evt | wc -l)" -eq 1 ]; echo $?) "only the newest segment is left (its events are from 2026-01)"
+$EVTOOL prune "$T/a" >/dev/null 2>&1
+check $([ $? -eq 2 ]; echo $?) "prune without a limit is a usage error"
+
+# Bad usage and missing archives.
+$EVTOOL cat "$T/nonexistent" >/dev/null 2>"$T/ne.err"
+check $([ $? -eq 3 ] && grep -q "no such archive" "$T/ne.err"; echo $?) "a missing archive is a clear error"
+$EVTOOL frobnicate >/dev/null 2>&1
+check $([ $? -eq 2 ]; echo $?) "an unknown command is a usage error"
+done_testing

@@ -1,0 +1,44 @@
+# lib.sh: shared helpers of the integration scripts (POSIX sh).
+# Each script prints TAP lines; tests/run.sh counts them.
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
+EVTOOL=$BUILD/evtool
+EVGEN=$BUILD/evgen
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d "${TMPDIR:-/tmp}/evtape-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT INT TERM
+tn=0
+# ok COND-EXIT-STATUS DESCRIPTION: records one check.
+check() {
+	tn=$((tn + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tn - $2"
+	else
+		echo "not ok $tn - $2"
+	fi
+}
+# t DESCRIPTION COMMAND...: runs a command, passes if it exits 0.
+t() {
+	d=$1
+	shift
+	"$@" >"$T/.out" 2>&1
+	rc=$?
+	check $rc "$d"
+	[ $rc -eq 0 ] || sed 's/^/#   /' "$T/.out" | head -n 20
+	return $rc
+}
+# waitfor N CMD...: polls CMD (every 10 ms, at most N tries) until it
+# succeeds; for waiting on another process's progress.
+waitfor() {
+	n=$1
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.01
+		n=$((n - 1))
+	done
+	return 1
+}
+done_testing() {
+	echo "1..$tn"
+}
