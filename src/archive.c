@@ -226,9 +226,9 @@ evt_archive_open(const char *dir, int flags,
 	}
 	if ((rc = scan_dir(a)) != 0)
 		goto fail;
-	if (a->nsegs > 0)
-		learn_uuid(a, a->segs[a->nsegs - 1].path);
 	if (flags & EVT_AR_WRITE) {
+		if (a->nsegs > 0)
+			learn_uuid(a, a->segs[a->nsegs - 1].path);
 		for (size_t i = 0; i + 1 < a->nsegs; i++)
 			if ((rc = seal_leftover(a, &a->segs[i])) != 0 &&
 			    rc != EVT_ERR_NOSPC)

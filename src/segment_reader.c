@@ -747,6 +747,13 @@ int
 evt_segr_find(struct evt_segr *r, const char *id, size_t len,
     struct evt_rec *rec, uint64_t *blk_off)
 {
+	/* Probe the filter before loading the index: most segments are
+	 * ruled out by three slot reads. */
+	uint32_t loc;
+	if (r->info.sealed && !r->force_scan && r->meta_loaded >= 0 &&
+	    map_filter(r) == 0 && (r->info.nevents == 0 ||
+	    !evt_filter_get(&r->filt, evt_id_key(id, len), &loc)))
+		return 0;
 	if (!indexed(r) || map_filter(r) != 0) {
 		/* No usable index: scan. */
 		int rc;
@@ -763,7 +770,6 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 		r->in_block = 0;
 		return rc;
 	}
-	uint32_t loc;
 	if (r->info.nevents == 0 ||
 	    !evt_filter_get(&r->filt, evt_id_key(id, len), &loc))
 		return 0;

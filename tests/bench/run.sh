@@ -1,0 +1,87 @@
+#!/bin/sh
+# bench/run.sh: the archive benchmarks (`make bench`).  Prints figures and
+# ratios against baselines measured in the same run: zstd -3 / -19 of the
+# same JSON lines for size, zstd -d of those for read speed.  Never fails
+# on a figure; timing thresholds do not belong in tests.
+#   EVENTS   events of the realistic input (default 1,000,000)
+#   BIG      events of the archive for the `get` benchmark (default 10,000,000)
+set -eu
+BUILD=${BUILD:-build}
+EVENTS=${EVENTS:-1000000}
+BIG=${BIG:-10000000}
+EVTOOL=$BUILD/evtool
+EVGEN=$BUILD/evgen
+W=$(mktemp -d "${TMPDIR:-/tmp}/evtape-bench.XXXXXX")
+trap 'rm -rf "$W"' EXIT INT TERM
+
+# secs_rss CMD...: runs CMD, leaves "seconds maxrss_kb" in $W/tr.
+secs_rss() {
+	t0=$(date +%s%N)
+	/usr/bin/time -f "%M" -o "$W/tr.kb" "$@"
+	t1=$(date +%s%N)
+	echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }') $(cat "$W/tr.kb")" >"$W/tr"
+}
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+echo "== evtape archive benchmarks ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores)"
+$EVGEN --seed 42 --events "$EVENTS" >"$W/in.tsv"
+n=$(grep -o '"id":"' "$W/in.tsv" | wc -l)
+cut -f2- "$W/in.tsv" >"$W/in.jsonl"
+raw=$(wc -c <"$W/in.jsonl")
+echo "input: $n events, $(wc -l <"$W/in.tsv") messages, $(ratio "$raw" "$n") bytes/event of JSON"
+
+# Import.
+secs_rss $EVTOOL import "$W/a" "$W/in.tsv" 2>/dev/null
+read -r s kb <"$W/tr"
+echo "import:      $(rate "$n" "$s") events/s  ($s s, peak RSS $((kb / 1024)) MiB)   goal >= 500000"
+
+# Size, every archive file counted, against zstd of the JSON lines.
+bytes=$(cat "$W"/a/* | wc -c)
+z3=$(zstd -q -3 -T1 -c "$W/in.jsonl" | wc -c)
+z19=$(zstd -q -19 -T1 -c "$W/in.jsonl" | wc -c)
+echo "size:        $(ratio "$bytes" "$n") bytes/event (all files)   zstd -3: $(ratio "$z3" "$n")   zstd -19: $(ratio "$z19" "$n")   goal <= 28 and < zstd -19"
+echo "             archive/zstd-19 = $(ratio "$bytes" "$z19")   archive/zstd-3 = $(ratio "$bytes" "$z3")"
+
+# Read back.
+secs_rss $EVTOOL cat "$W/a" >/dev/null
+read -r s kb <"$W/tr"
+echo "cat:         $(rate "$n" "$s") events/s  ($s s, peak RSS $((kb / 1024)) MiB)   goal >= 1000000"
+secs_rss $EVTOOL cat --tsv "$W/a" >/dev/null
+read -r s kb <"$W/tr"
+echo "cat --tsv:   $(rate "$n" "$s") events/s  ($s s, peak RSS $((kb / 1024)) MiB)"
+zstd -q -19 -T1 -c "$W/in.jsonl" >"$W/in.jsonl.zst"
+secs_rss zstd -q -d -c "$W/in.jsonl.zst" >/dev/null
+read -r s kb <"$W/tr"
+echo "baseline:    zstd -d of the JSON lines: $(rate "$n" "$s") events/s ($s s)"
+rm -f "$W/in.jsonl" "$W/in.jsonl.zst" "$W/in.tsv"
+
+# get on a big archive (built by piping the generator into import).
+echo "building a $BIG-event archive for get ..."
+$EVGEN --seed 43 --events "$BIG" >"$W/pipe.tsv.part"
+lines=$(wc -l <"$W/pipe.tsv.part")
+awk -v k=$((lines / 20)) 'NR % k == 7' "$W/pipe.tsv.part" | cut -f2- |
+    grep -o '"id":"[^"]*"' | awk 'NR % 2 == 1' | cut -d'"' -f4 | head -n 20 >"$W/ids"
+secs_rss $EVTOOL import "$W/big" "$W/pipe.tsv.part" 2>/dev/null
+read -r s kb <"$W/tr"
+rm -f "$W/pipe.tsv.part"
+nb=$(cat "$W"/big/* | wc -c)
+echo "big import:  $(rate "$BIG" "$s") events/s  ($s s, peak RSS $((kb / 1024)) MiB, $(ratio "$nb" "$BIG") bytes/event, $(ls "$W"/big/seg-*.evt | wc -l) segments)"
+set -- $(cat "$W/ids")
+hyperfine -N --warmup 3 --runs 20 --export-json "$W/h.json" \
+    "$EVTOOL get $W/big $1" "$EVTOOL get $W/big $2" "$EVTOOL get $W/big $3" \
+    "$EVTOOL get $W/big 00000000-0000-4000-8000-000000000000" -i \
+    >/dev/null 2>&1 || true
+python3 - "$W/h.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+for x in r:
+    kind = "absent id" if "00000000-0000" in x["command"] else "present id"
+    print("get:         %.2f ms mean, %.2f ms max (%s, whole process)   goal < 10 ms" % (x["mean"] * 1e3, x["max"] * 1e3, kind))
+PY
+secs_rss $EVTOOL get "$W/big" "$1" >/dev/null
+read -r s kb <"$W/tr"
+echo "get peak RSS: $((kb / 1024)) MiB"
+found=0
+for id in "$@"; do $EVTOOL get "$W/big" "$id" >/dev/null && found=$((found + 1)); done
+echo "get found $found of $# sampled ids"
