@@ -17,7 +17,7 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude \
 # packages): it halves the start-up time of short commands such as
 # `evtool get`, whose whole-process time is a benchmarked goal.
 LIBS = -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
-       -Wl,-Bdynamic -lm $(XLIBS)
+       -Wl,-Bdynamic -lm -lpthread $(XLIBS)
 
 LIB_SRC = $(filter-out src/evrec.c,$(wildcard src/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)

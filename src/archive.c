@@ -8,6 +8,7 @@
  * durable by an fsync of the directory.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -36,6 +37,12 @@ struct evt_archive {
 	struct evt_segref *segs;
 	size_t nsegs, cap;
 	struct evt_segw *w;
+	int64_t last_sync_us;
+
+	pthread_t sealer;	/* seals the previous segment */
+	int sealing;		/* sealer is running (to be joined) */
+	struct evt_segw *to_seal;
+	int seal_rc;
 };
 
 /* Emits a warning through the callback. */
@@ -200,6 +207,10 @@ evt_archive_open(const char *dir, int flags,
 		a->opts.seg_bytes = 32u << 20;
 	if (a->opts.seg_age_us == 0)
 		a->opts.seg_age_us = INT64_C(3600) * 1000000;
+	if (a->opts.block_age_us == 0)
+		a->opts.block_age_us = 1000000;
+	if (a->opts.sync_interval_us == 0)
+		a->opts.sync_interval_us = 1000000;
 	int rc = EVT_ERR_NOMEM;
 	a->dir = strdup(dir);
 	if (a->dir == NULL)
@@ -209,7 +220,7 @@ evt_archive_open(const char *dir, int flags,
 		rc = EVT_ERR_IO;
 		goto fail;
 	}
-	if (flags & EVT_AR_WRITE) {
+	if (flags & (EVT_AR_WRITE | EVT_AR_LOCK)) {
 		char *lp = join(dir, "LOCK");
 		if (lp == NULL)
 			goto fail;
@@ -227,8 +238,8 @@ evt_archive_open(const char *dir, int flags,
 	if ((rc = scan_dir(a)) != 0)
 		goto fail;
 	if (flags & EVT_AR_WRITE) {
-		if (a->nsegs > 0)
-			learn_uuid(a, a->segs[a->nsegs - 1].path);
+		for (size_t i = a->nsegs; i-- > 0 && !a->have_uuid;)
+			learn_uuid(a, a->segs[i].path);
 		for (size_t i = 0; i + 1 < a->nsegs; i++)
 			if ((rc = seal_leftover(a, &a->segs[i])) != 0 &&
 			    rc != EVT_ERR_NOSPC)
@@ -369,20 +380,72 @@ evt_archive_sync(struct evt_archive *a)
 	return a->w != NULL ? evt_segw_sync(a->w) : 0;
 }
 
-/* Seals the open segment. */
+/* The sealing thread. */
+static void *
+seal_main(void *arg)
+{
+	struct evt_archive *a = arg;
+	a->seal_rc = evt_segw_seal(a->to_seal);
+	return NULL;
+}
+
+/* Waits for the sealing thread; returns its result. */
+static int
+seal_join(struct evt_archive *a)
+{
+	if (!a->sealing)
+		return 0;
+	pthread_join(a->sealer, NULL);
+	a->sealing = 0;
+	for (size_t i = 0; i < a->nsegs; i++) {
+		struct stat st;
+		if (stat(a->segs[i].path, &st) == 0)
+			a->segs[i].size = (uint64_t)st.st_size;
+	}
+	return a->seal_rc;
+}
+
+/* Seals the open segment (on a thread; see archive.h). */
 int
 evt_archive_rotate(struct evt_archive *a)
 {
+	int rc = seal_join(a);
+	if (a->w == NULL)
+		return rc;
+	a->to_seal = a->w;
+	a->w = NULL;
+	if (pthread_create(&a->sealer, NULL, seal_main, a) == 0) {
+		a->sealing = 1;
+		return rc;
+	}
+	seal_main(a); /* no thread: seal here */
+	return rc != 0 ? rc : a->seal_rc;
+}
+
+/* Periodic duty; see archive.h. */
+int
+evt_archive_tick(struct evt_archive *a, int64_t now_us)
+{
 	if (a->w == NULL)
 		return 0;
-	struct evt_segw *w = a->w;
-	a->w = NULL;
-	int rc = evt_segw_seal(w);
-	struct evt_segref *s = &a->segs[a->nsegs - 1];
-	struct stat st;
-	if (stat(s->path, &st) == 0)
-		s->size = (uint64_t)st.st_size;
+	int rc = 0;
+	if (evt_segw_block_bytes(a->w) > 0 &&
+	    now_us - evt_segw_block_first_rx(a->w) >= a->opts.block_age_us)
+		rc = evt_segw_flush(a->w);
+	if (rc == 0 && a->opts.seg.fsync == EVT_FSYNC_INTERVAL &&
+	    now_us - a->last_sync_us >= a->opts.sync_interval_us) {
+		rc = evt_segw_sync(a->w);
+		a->last_sync_us = now_us;
+	}
 	return rc;
+}
+
+/* Why the last frame became raw. */
+int
+evt_archive_raw_reason(const struct evt_archive *a, size_t *off)
+{
+	*off = 0;
+	return a->w != NULL ? evt_segw_raw_reason(a->w, off) : 0;
 }
 
 /* Closes the archive. */
@@ -392,6 +455,9 @@ evt_archive_close(struct evt_archive *a)
 	if (a == NULL)
 		return 0;
 	int rc = evt_archive_rotate(a);
+	int rc2 = seal_join(a);
+	if (rc == 0)
+		rc = rc2;
 	for (size_t i = 0; i < a->nsegs; i++)
 		free(a->segs[i].path);
 	free(a->segs);

@@ -3,13 +3,14 @@
  * slice-by-8 table otherwise.  Both give identical results; the table path is
  * what unit tests compare the hardware path against.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "evtape/crc32c.h"
 
 static uint32_t crc_tab[8][256];
-static int crc_ready;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 static int crc_hw;
 
 /* Fills the slice-by-8 tables and probes the CPU once. */
@@ -29,7 +30,6 @@ crc_init(void)
 #if defined(__x86_64__)
 	crc_hw = __builtin_cpu_supports("sse4.2");
 #endif
-	crc_ready = 1;
 }
 
 /* The portable path: eight bytes per step through eight tables. */
@@ -76,8 +76,7 @@ crc_hw8(uint32_t c, const unsigned char *p, size_t len)
 uint32_t
 evt_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	if (!crc_ready)
-		crc_init();
+	pthread_once(&crc_once, crc_init);
 	uint32_t c = ~crc;
 #if defined(__x86_64__)
 	if (crc_hw)

@@ -26,7 +26,8 @@ dict_hash(const void *p, size_t len)
 		len -= 8;
 	}
 	uint64_t w = 0;
-	memcpy(&w, s, len);
+	if (len > 0)
+		memcpy(&w, s, len);
 	h = (h ^ w) * 0x94d049bb133111ebull;
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ull;
@@ -163,7 +164,7 @@ evt_dict_str(const struct evt_dict *d, uint32_t id, size_t *len)
 	if (id >= d->nstr || d->str_len[id] == UINT32_MAX)
 		return NULL;
 	*len = d->str_len[id];
-	return d->arena + d->str_off[id];
+	return *len == 0 ? "" : d->arena + d->str_off[id];
 }
 
 /* Looks a shape up by its fields. */

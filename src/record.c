@@ -185,6 +185,8 @@ evt_renc_segment_reset(struct evt_renc *e)
 static void
 renc_head(struct evt_renc *e, int kind, size_t n, int64_t rx_us)
 {
+	if (e->nrec == 0)
+		e->block_start_rx = rx_us;
 	if (e->nrec == 0 || rx_us < e->first_rx)
 		e->first_rx = rx_us;
 	if (e->nrec == 0 || rx_us > e->last_rx)
@@ -350,7 +352,11 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 			const char *vs = renc_str(e, buf, v, &vl);
 			if (vs == NULL)
 				goto item;
-			if (is_id && evt_guid_parse(vs, vl, fv->guid, 1)) {
+			if (is_id && !has_id && vl >= EVT_REC_MAX_INTERN) {
+				/* Too long to index (formats/records.md). */
+				has_id = -1;
+			} else if (is_id && evt_guid_parse(vs, vl, fv->guid,
+			    1)) {
 				fv->enc = EVT_ENC_GUID;
 				if (!has_id) {
 					has_id = 1;
@@ -420,7 +426,7 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 	e->nrec++;
 	if (in_msg) {
 		e->nevent++;
-		if (has_id && renc_key(e, idkey, idtxt, idlen) != 0)
+		if (has_id > 0 && renc_key(e, idkey, idtxt, idlen) != 0)
 			return EVT_ERR_NOMEM;
 	}
 	return 0;
@@ -466,9 +472,11 @@ evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 static int
 renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 {
-	if (len > UINT32_MAX - 1)
+	if (len > EVT_FRAME_MAX)
 		return EVT_ERR_TOOBIG;
 	int n = evt_json_parse(&e->jp, buf, len);
+	e->raw_err = n < 0 ? n : 0;
+	e->raw_off = n < 0 ? e->jp.err_off : 0;
 	if (n == EVT_ERR_NOMEM)
 		return EVT_ERR_NOMEM;
 	if (n < 0) {
@@ -566,12 +574,15 @@ evt_renc_learn(struct evt_renc *e, const struct evt_dict *from)
 		if (rc < 0)
 			return (int)rc;
 	}
+	static const uint32_t none[2];
 	for (uint32_t i = 0; i < from->nshape; i++) {
 		const struct evt_shape *sh = &from->shape[i];
+		/* A real shape with no fields ({}) must not pass NULL, which
+		 * would make it a placeholder. */
 		int64_t rc = sh->nval == UINT32_MAX ?
 		    evt_dict_shape_add(&e->dict, NULL, 0) :
-		    evt_dict_shape_add(&e->dict, from->fields + sh->off,
-			sh->nfield);
+		    evt_dict_shape_add(&e->dict, sh->nfield ?
+			from->fields + sh->off : none, sh->nfield);
 		if (rc < 0)
 			return (int)rc;
 	}
@@ -619,6 +630,7 @@ evt_rdec_block(struct evt_rdec *d, const uint8_t *recs, size_t len,
 	d->next_str = str_base;
 	d->next_shape = shape_base;
 	d->items_left = 0;
+	d->lost_running = d->lost_rx = 0;
 	d->err = NULL;
 }
 
@@ -662,11 +674,15 @@ obj_int(const msgpack_object *o, int64_t *v)
 static int
 rdec_strdef(struct evt_rdec *d, const msgpack_object *a, size_t off)
 {
-	if (a->via.array.size != 2 || a->via.array.ptr[1].type !=
-	    MSGPACK_OBJECT_STR)
-		return rdec_fail(d, off, "malformed string definition");
-	const msgpack_object_str *s = &a->via.array.ptr[1].via.str;
 	uint32_t id = d->next_str++;
+	if (a->via.array.size != 2 || a->via.array.ptr[1].type !=
+	    MSGPACK_OBJECT_STR) {
+		/* The id is used up all the same: later ones keep theirs. */
+		if (d->dict_grows && id == d->dict->nstr)
+			evt_dict_str_add(d->dict, NULL, 0);
+		return rdec_fail(d, off, "malformed string definition");
+	}
+	const msgpack_object_str *s = &a->via.array.ptr[1].via.str;
 	if (id < d->dict->nstr) {
 		size_t len;
 		const char *have = evt_dict_str(d->dict, id, &len);
@@ -681,7 +697,9 @@ rdec_strdef(struct evt_rdec *d, const msgpack_object *a, size_t off)
 	while (d->dict->nstr < id)
 		if (evt_dict_str_add(d->dict, NULL, 0) < 0)
 			return rdec_fail(d, off, "dictionary full");
-	if (evt_dict_str_add(d->dict, s->ptr, s->size) < 0)
+	/* msgpack-c gives a NULL pointer for "", which the dictionary
+	 * would take for a placeholder. */
+	if (evt_dict_str_add(d->dict, s->size ? s->ptr : "", s->size) < 0)
 		return rdec_fail(d, off, "dictionary full");
 	return 0;
 }
@@ -691,17 +709,23 @@ static int
 rdec_shapedef(struct evt_rdec *d, const msgpack_object *a, size_t off)
 {
 	uint32_t n = a->via.array.size;
-	if (n % 2 != 1 || (n - 1) / 2 > EVT_SHAPE_MAX_FIELDS)
-		return rdec_fail(d, off, "malformed shape definition");
+	uint32_t id = d->next_shape++;
 	uint32_t f[2 * EVT_SHAPE_MAX_FIELDS];
-	for (uint32_t i = 1; i < n; i++) {
+	int ok = n % 2 == 1 && (n - 1) / 2 <= EVT_SHAPE_MAX_FIELDS;
+	for (uint32_t i = 1; ok && i < n; i++) {
 		uint64_t v;
 		if (!obj_uint(&a->via.array.ptr[i], &v) || v > UINT32_MAX)
-			return rdec_fail(d, off, "malformed shape definition");
-		f[i - 1] = (uint32_t)v;
+			ok = 0;
+		else
+			f[i - 1] = (uint32_t)v;
+	}
+	if (!ok) {
+		/* The id is used up all the same: later ones keep theirs. */
+		if (d->dict_grows && id == d->dict->nshape)
+			evt_dict_shape_add(d->dict, NULL, 0);
+		return rdec_fail(d, off, "malformed shape definition");
 	}
 	uint32_t nf = (n - 1) / 2;
-	uint32_t id = d->next_shape++;
 	if (id < d->dict->nshape) {
 		const struct evt_shape *sh = &d->dict->shape[id];
 		if (sh->nval != UINT32_MAX && (sh->nfield != nf ||
@@ -729,18 +753,36 @@ static int
 rdec_event(struct evt_rdec *d, const msgpack_object *a, struct evt_rec *r)
 {
 	uint64_t sid;
+	/* An event we cannot decode may have carried time deltas and GUIDs:
+	 * from then on the block's running time and GUID position are
+	 * unknown, and every later event that uses them is damaged too. */
 	if (a->via.array.size < 2 || !obj_uint(&a->via.array.ptr[1], &sid) ||
-	    sid >= d->dict->nshape)
+	    sid >= d->dict->nshape) {
+		d->lost_running = 1;
 		return rdec_fail(d, r->off, "event with an unknown shape");
+	}
 	const struct evt_shape *sh = &d->dict->shape[sid];
-	if (sh->nval == UINT32_MAX)
+	if (sh->nval == UINT32_MAX) {
+		d->lost_running = 1;
 		return rdec_fail(d, r->off, "event whose shape was lost");
-	if (a->via.array.size != 2 + sh->nval)
+	}
+	if (a->via.array.size != 2 + sh->nval) {
+		d->lost_running = 1;
 		return rdec_fail(d, r->off, "event does not match its shape");
+	}
 	uint32_t nguid = sh->nfield - sh->nval;
-	if (nguid > d->nguid - d->gi)
+	if (nguid > d->nguid - d->gi) {
+		d->lost_running = 1;
 		return rdec_fail(d, r->off, "GUID column too short");
+	}
 	const uint32_t *f = d->dict->fields + sh->off;
+	if (d->lost_running) {
+		for (uint32_t i = 0; i < sh->nfield; i++)
+			if (f[2 * i + 1] == EVT_ENC_GUID ||
+			    f[2 * i + 1] == EVT_ENC_TIME)
+				return rdec_fail(d, r->off, "time or id "
+				    "unknown after a damaged record");
+	}
 	uint32_t vi = 2;
 	for (uint32_t i = 0; i < sh->nfield; i++) {
 		uint32_t enc = f[2 * i + 1];
@@ -749,8 +791,10 @@ rdec_event(struct evt_rdec *d, const msgpack_object *a, struct evt_rec *r)
 		const msgpack_object *v = &a->via.array.ptr[vi++];
 		if (enc == EVT_ENC_TIME) {
 			int64_t dt = 0;
-			if (!obj_int(v, &dt))
+			if (!obj_int(v, &dt)) {
+				d->lost_running = 1;
 				return rdec_fail(d, r->off, "bad time delta");
+			}
 			d->prev_ticks += dt;
 		} else if (enc == EVT_ENC_STR) {
 			uint64_t s;
@@ -837,8 +881,13 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 		}
 		/* Framed records: [kind, rx delta, ...]. */
 		int64_t dt;
-		if (n < 3 || !obj_int(&p[1], &dt))
+		if (n < 3 || !obj_int(&p[1], &dt)) {
+			d->lost_rx = 1;
 			return rdec_fail(d, start, "malformed record header");
+		}
+		if (d->lost_rx)
+			return rdec_fail(d, start, "receive time unknown after "
+			    "a damaged record");
 		d->prev_rx += dt;
 		d->cur_rx = d->prev_rx;
 		r->rx_us = d->cur_rx;
@@ -1195,7 +1244,8 @@ find_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
 		return -1;
 	int nf = event_fields(d, r, ctx);
 	for (int i = 0; i < nf; i++)
-		if (ctx[i].key == (uint32_t)kid)
+		if (ctx[i].key == (uint32_t)kid && (ctx[i].enc != EVT_ENC_JSON ||
+		    ctx[i].v->type == MSGPACK_OBJECT_STR))
 			return i;
 	return -1;
 }

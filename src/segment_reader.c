@@ -99,7 +99,7 @@ check_trailer(struct evt_segr *r, const uint8_t *t)
 	r->meta_crc = le32_get(t + 104);
 	r->filt_crc = le32_get(t + 108);
 	uint64_t nslots = ((uint64_t)r->filt.segcount + 2) * r->filt.seglen;
-	int ok = r->locbits <= 10 && r->locshift <= 32 &&
+	int ok = r->locbits <= 10 && r->locbits + r->locshift <= 32 &&
 	    r->info.data_end >= EVT_SEG_HDR_SIZE &&
 	    r->meta_off == r->info.data_end &&
 	    r->meta_len <= size && r->filt_off == r->meta_off + r->meta_len &&
@@ -170,6 +170,12 @@ evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
 		goto fail;
 	}
 	r->info.seq = le64_get(h + 16);
+	const char *base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	unsigned long long nseq;
+	if (sscanf(base, "seg-%12llu.evt", &nseq) == 1 && nseq != r->info.seq)
+		report(r, 16, "header says segment %llu, file name says %llu",
+		    (unsigned long long)r->info.seq, nseq);
 	r->info.created_us = (int64_t)le64_get(h + 24);
 	memcpy(r->info.uuid, h + 32, 16);
 	if (r->info.size >= EVT_SEG_HDR_SIZE + EVT_TRAILER_SIZE) {
@@ -300,8 +306,8 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 		const msgpack_object *s = &strs->via.array.ptr[i];
 		int64_t rc;
 		if (s->type == MSGPACK_OBJECT_STR)
-			rc = evt_dict_str_add(&r->dict, s->via.str.ptr,
-			    s->via.str.size);
+			rc = evt_dict_str_add(&r->dict, s->via.str.size ?
+			    s->via.str.ptr : "", s->via.str.size);
 		else if (s->type == MSGPACK_OBJECT_NIL)
 			rc = evt_dict_str_add(&r->dict, NULL, 0);
 		else
@@ -622,8 +628,8 @@ next_block(struct evt_segr *r)
 		};
 		if ((rc = push_block(r, &be)) != 0)
 			return rc;
-		if (be.last_rx < r->from_rx)
-			continue;
+		/* No skipping by time here: the blocks of an unsealed segment
+		 * carry the definitions later blocks need. */
 		return 1;
 	}
 	if (r->pos < r->info.data_end && r->pos > r->valid_end)
@@ -813,8 +819,10 @@ evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
 	uint32_t loc;
 	if (r->info.nevents == 0 || !evt_filter_get(&r->filt, key, &loc))
 		return 0;
-	*first = loc << r->locshift;
-	*count = 1u << r->locshift;
+	uint64_t f = (uint64_t)loc << r->locshift;
+	*first = f > UINT32_MAX ? UINT32_MAX : (uint32_t)f;
+	*count = (uint32_t)((1ull << r->locshift) > UINT32_MAX ? UINT32_MAX :
+	    (1ull << r->locshift));
 	return 1;
 }
 

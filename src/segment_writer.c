@@ -347,6 +347,15 @@ int
 evt_segw_frame(struct evt_segw *w, int64_t rx_us, const char *buf,
     size_t len)
 {
+	/* Keep every block far below the readers' bound (EVT_BLK_MAX_RAW):
+	 * a big frame first closes the block in progress. */
+	if (len > EVT_FRAME_MAX)
+		return EVT_ERR_TOOBIG;
+	if (evt_segw_block_bytes(w) + len > EVT_BLK_MAX_RAW / 2) {
+		int rc = evt_segw_flush(w);
+		if (rc < 0)
+			return rc;
+	}
 	int kind = evt_renc_frame(&w->enc, rx_us, buf, len);
 	if (kind < 0)
 		return kind;
@@ -577,11 +586,45 @@ evt_segw_last_id(const struct evt_segw *w, size_t *len)
 	return w->enc.last_id_len ? w->enc.last_id : NULL;
 }
 
+/* Receive time of the open block's first record. */
+int64_t
+evt_segw_block_first_rx(const struct evt_segw *w)
+{
+	return w->enc.block_start_rx;
+}
+
+/* Why the last frame was stored raw. */
+int
+evt_segw_raw_reason(const struct evt_segw *w, size_t *off)
+{
+	*off = w->enc.raw_off;
+	return w->enc.raw_err;
+}
+
 /* Creation time from the header. */
 int64_t
 evt_segw_created(const struct evt_segw *w)
 {
 	return w->created_us;
+}
+
+/* Offsets of the problems a resume scan found, to tell damage inside the
+ * kept data from the torn tail. */
+struct damage {
+	uint64_t off[64];
+	uint32_t n;
+};
+
+/* Reader callback of the resume scan. */
+static void
+damage_cb(void *arg, const char *path, uint64_t off, const char *what)
+{
+	struct damage *dm = arg;
+	(void)path;
+	(void)what;
+	if (dm->n < 64)
+		dm->off[dm->n] = off;
+	dm->n++;
 }
 
 /* Resumes an unsealed segment; see segment.h. */
@@ -590,7 +633,8 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
     struct evt_segw **out, struct evt_seg_recovery *rec)
 {
 	struct evt_segr *r;
-	int rc = evt_segr_open(path, NULL, NULL, &r);
+	struct damage dm = {.n = 0};
+	int rc = evt_segr_open(path, damage_cb, &dm, &r);
 	if (rc < 0)
 		return rc;
 	const struct evt_seg_info *si = evt_segr_info(r);
@@ -655,7 +699,9 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 	rec->valid_end = r->valid_end;
 	rec->cut_bytes = si->size - r->valid_end;
 	rec->blocks = nb;
-	rec->bad_blocks = (uint32_t)evt_segr_errors(r);
+	for (uint32_t i = 0; i < dm.n && i < 64; i++)
+		if (dm.off[i] < r->valid_end)
+			rec->bad_blocks++;
 	evt_segr_close(r);
 	r = NULL;
 

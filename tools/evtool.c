@@ -256,7 +256,8 @@ cmd_import(int argc, char **argv)
 			return EX_FAIL;
 		}
 	}
-	o.seg.fsync = EVT_FSYNC_NEVER; /* sealing fsyncs each segment */
+	/* No fsync per block; sealing fsyncs each whole segment. */
+	o.seg.fsync = EVT_FSYNC_INTERVAL;
 	struct evt_archive *a = open_archive(dir, EVT_AR_WRITE | EVT_AR_CREATE,
 	    &o);
 	char *line = NULL;
@@ -294,6 +295,17 @@ cmd_import(int argc, char **argv)
 			break;
 		}
 		frames[k]++;
+		if (k == EVT_K_RAW) {
+			size_t off;
+			int why = evt_archive_raw_reason(a, &off);
+			if (frames[k] <= 10)
+				fprintf(stderr, "%s: %s: line %" PRIu64 ": %s at "
+				    "byte %zu; kept as a raw frame\n", progname,
+				    iname, lines, evt_strerror(why), off);
+			else if (frames[k] == 11)
+				fprintf(stderr, "%s: %s: more raw frames; not "
+				    "reporting each\n", progname, iname);
+		}
 	}
 	if (ferror(in)) {
 		errx_msg("%s: %s", iname, strerror(errno));
@@ -453,17 +465,25 @@ cat_segment(const char *path, enum cat_mode mode, const struct filter *f)
 			if (mode == CAT_EVENTS) {
 				if (!in_msg || !pass)
 					continue;
+				size_t mark = obuf.len;
 				rc = evt_rdec_item_json(d, &rec, &obuf);
 				if (rc == 0)
 					rc = evt_buf_putc(&obuf, '\n');
+				else
+					obuf.len = mark; /* no half lines */
 				omaybe();
 			} else if (m.open && m.left > 0) {
 				m.left--;
 				if (mode == CAT_MESSAGES && in_msg && !pass)
 					continue;
-				if (m.emitted++ > 0)
+				size_t mark = m.items.len;
+				if (m.emitted > 0)
 					oom_check(evt_buf_putc(&m.items, ','));
 				rc = evt_rdec_item_json(d, &rec, &m.items);
+				if (rc < 0)
+					m.items.len = mark;
+				else
+					m.emitted++;
 			}
 			if (rc == EVT_ERR_CORRUPT)
 				seg_err_cb(NULL, path, rec.off, d->err);
@@ -1060,8 +1080,8 @@ cmd_repair(int argc, char **argv)
 		errx_msg("usage: evtool repair DIR");
 		return EX_USAGE;
 	}
-	/* The write lock keeps a running recorder out. */
-	struct evt_archive *a = open_archive(argv[1], 0, NULL);
+	/* The writer's lock keeps a running recorder out. */
+	struct evt_archive *a = open_archive(argv[1], EVT_AR_LOCK, NULL);
 	size_t n;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
 	int rc = 0;

@@ -16,11 +16,16 @@
 
 #define EVT_AR_WRITE 1	/* open for appending (takes the lock) */
 #define EVT_AR_CREATE 2 /* create the directory if missing */
+#define EVT_AR_LOCK 4	/* take the writer's lock without writing (repair) */
 
 struct evt_archive_opts {
 	struct evt_segw_opts seg;
 	uint64_t seg_bytes; /* rotate past this size; 0 = 32 MiB */
 	int64_t seg_age_us; /* rotate past this age of receive time; 0 = 1 h */
+	int64_t block_age_us;	 /* evt_archive_tick writes a block this old;
+				    0 = 1 s */
+	int64_t sync_interval_us; /* EVT_FSYNC_INTERVAL: evt_archive_tick
+				    fdatasyncs this often; 0 = 1 s */
 };
 
 struct evt_segref {
@@ -60,10 +65,24 @@ int evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
 /* Writes the open block. */
 int evt_archive_flush(struct evt_archive *a);
 
+/*
+ * Periodic duty, called by a daemon about every 100 ms with the current
+ * time: writes the open block once it is block_age_us old, and under
+ * EVT_FSYNC_INTERVAL syncs every sync_interval_us.  Returns 0 or the
+ * error of the write/sync (the data stays buffered; call again).
+ */
+int evt_archive_tick(struct evt_archive *a, int64_t now_us);
+
+/* Why the last appended frame was stored raw: see evt_segw_raw_reason. */
+int evt_archive_raw_reason(const struct evt_archive *a, size_t *off);
+
 /* fdatasyncs the open segment. */
 int evt_archive_sync(struct evt_archive *a);
 
-/* Seals the open segment; the next append starts a new one. */
+/* Seals the open segment; the next append starts a new one.  Sealing
+ * (building the id filter, writing the index, fsync) runs on a background
+ * thread so the writer does not stall; a second rotation first waits for
+ * the previous sealing and returns its error, if any. */
 int evt_archive_rotate(struct evt_archive *a);
 
 /* The open segment's writer, or NULL. */

@@ -68,9 +68,17 @@ void evt_json_free(struct evt_jparser *p);
  *   EVT_ERR_UTF8   invalid UTF-8 anywhere in the input (overlong, surrogates
  *                  encoded in UTF-8, code points > U+10FFFF, truncated);
  *   EVT_ERR_DEPTH  nesting deeper than max_depth;
- *   EVT_ERR_TOOBIG input too large;
+ *   EVT_ERR_TOOBIG input too large (or more than INT_MAX tokens);
  *   EVT_ERR_NOMEM.
  * On error p->err_off holds the offset of the offending byte and p->ntok is 0.
+ * The first violation in input order is reported.  err_off is len when the
+ * input ends too early (empty, unclosed, cut inside a token); the start of an
+ * ill-formed UTF-8 sequence; the backslash of an unpaired surrogate escape;
+ * the opening bracket that exceeds max_depth; else the unexpected byte.
+ * Outside strings, a byte >= 0x80 is EVT_ERR_UTF8 if it does not start a
+ * well-formed sequence and EVT_ERR_JSON if it does (e.g. a BOM).
+ * Nesting: a scalar root is depth 0, "[]" is depth 1; max_depth containers
+ * may be open at once.  Tokens from a failed parse must not be used.
  */
 int evt_json_parse(struct evt_jparser *p, const char *buf, size_t len);
 
@@ -78,14 +86,17 @@ int evt_json_parse(struct evt_jparser *p, const char *buf, size_t len);
  * Decodes the raw bytes of a string token (between the quotes) into out,
  * which must hold at least len bytes (decoded text is never longer).
  * Returns the decoded length, or EVT_ERR_JSON on a bad escape (the tokenizer
- * has already rejected those, so this only fails on unvalidated input).
+ * has already rejected those, so this only fails on unvalidated input), or
+ * EVT_ERR_TOOBIG if len > INT_MAX.  "\u0000" decodes to a NUL byte.  Raw
+ * bytes are copied as they are (no UTF-8 check here).
  */
 int evt_json_unescape(const char *s, size_t len, char *out);
 
 /*
  * Writes s[0..len) (UTF-8, already validated) as a JSON string literal with
  * quotes into out, which must hold at least evt_json_string_max(len) bytes.
- * Escapes only '"', '\\' and control characters (as \b \f \n \r \t or \u00XX).
+ * Escapes only '"', '\\' and control characters (as \b \f \n \r \t or \u00XX,
+ * with lower-case hex); bytes >= 0x80 and DEL are copied as they are.
  * Returns the number of bytes written.
  */
 size_t evt_json_write_string(char *out, const char *s, size_t len);

@@ -52,7 +52,11 @@ enum evt_kind {
 /* JSON nesting bound: keeps every record within msgpack-c's 32 levels. */
 #define EVT_REC_MAX_DEPTH 31
 
-/* Longest string value that is interned rather than stored inline. */
+/* Largest frame accepted (a getState of a big site is ~4 MB). */
+#define EVT_FRAME_MAX (256u << 20)
+
+/* Longest string value that is interned rather than stored inline; also
+ * the bound on indexed event ids (longer ids are kept, not indexed). */
 #define EVT_REC_MAX_INTERN 256
 
 /* Returns the name of a record kind ("event", "msg", ...) or "?". */
@@ -70,7 +74,8 @@ struct evt_renc {
 	uint64_t *keys;	       /* block: id key of every event (evt_id_key) */
 	size_t nkeys, keycap;
 	uint32_t nrec, nevent; /* block counts */
-	int64_t first_rx, last_rx;
+	int64_t first_rx, last_rx; /* smallest and largest in the block */
+	int64_t block_start_rx;	     /* of the block's first record */
 	int64_t prev_rx, prev_ticks; /* block running values */
 	char last_id[EVT_REC_MAX_INTERN]; /* id of the last event encoded */
 	size_t last_id_len;		  /* 0: none yet in this segment */
@@ -78,6 +83,8 @@ struct evt_renc {
 	struct evt_jparser jp;
 	msgpack_packer pk;
 	int oom;		/* a pack call ran out of memory */
+	int raw_err;		/* why the last frame became RAW (evt_err) */
+	size_t raw_off;		/* and where in it */
 	struct evt_buf scratch;	/* unescaped strings */
 	uint32_t *fbuf;		/* shape fields of the event in progress */
 	struct evt_fval *vbuf;	/* values of the event in progress */
@@ -99,8 +106,9 @@ void evt_renc_segment_reset(struct evt_renc *e);
  * Encodes one received frame (a WebSocket text message, or one import line)
  * with its receive time.  Never fails on content: what is not JSON becomes a
  * RAW record.  Returns the kind of the frame's header record (EVT_K_MSG,
- * EVT_K_STATES, EVT_K_JSON or EVT_K_RAW), or EVT_ERR_NOMEM / EVT_ERR_TOOBIG
- * (frame larger than 4 GiB - 1); after an error the block must be discarded.
+ * EVT_K_STATES, EVT_K_JSON or EVT_K_RAW; for RAW, e->raw_err and
+ * e->raw_off say why), or EVT_ERR_NOMEM / EVT_ERR_TOOBIG (frame larger than
+ * EVT_FRAME_MAX); after EVT_ERR_NOMEM the block must be discarded.
  */
 int evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf,
     size_t len);
@@ -162,6 +170,8 @@ struct evt_rdec {
 	int64_t prev_rx, prev_ticks, cur_rx;
 	uint32_t next_str, next_shape;
 	uint32_t items_left;	/* items still expected after a header */
+	int lost_running;	/* a damaged event hid time deltas / GUIDs */
+	int lost_rx;		/* a damaged header hid a receive-time delta */
 	size_t err_off;		/* where the last error was found */
 	const char *err;	/* what it was (static text) */
 	int64_t id_key;		/* string id of "id" in dict, -1 unknown */
@@ -212,8 +222,9 @@ int evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
     struct evt_buf *out, struct evt_buf *tail);
 
 /*
- * Finds a top-level string field of an EVENT record by key and writes its
- * text (GUIDs and times formatted) into out (cap bytes).  Returns the
+ * Finds the first top-level member named key whose value is a string in an
+ * EVENT record and writes its text (GUIDs and times formatted) into out
+ * (cap bytes; the event id is field "id" by this rule).  Returns the
  * length, EVT_ERR_NOTFOUND if absent or not a string, or another error.
  */
 int evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r,

@@ -106,8 +106,15 @@ uint64_t evt_segw_events(const struct evt_segw *w);
 /* Raw bytes and age information of the open block. */
 size_t evt_segw_block_bytes(const struct evt_segw *w);
 
+/* Receive time of the first record in the open block. */
+int64_t evt_segw_block_first_rx(const struct evt_segw *w);
+
 /* Id of the last event appended, or NULL; *len set. Borrowed. */
 const char *evt_segw_last_id(const struct evt_segw *w, size_t *len);
+
+/* Why the last frame became a RAW record (an evt_err: EVT_ERR_JSON,
+ * EVT_ERR_UTF8, EVT_ERR_DEPTH) and at which byte offset. */
+int evt_segw_raw_reason(const struct evt_segw *w, size_t *off);
 
 /* Creation time (us) from the segment header. */
 int64_t evt_segw_created(const struct evt_segw *w);

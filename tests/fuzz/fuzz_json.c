@@ -9,9 +9,12 @@
  *      order, `next` links, container sizes, flags, integer round trips,
  *      and the depth bound (max_depth = D parses, D - 1 is EVT_ERR_DEPTH);
  *   3. on success, the token tree is re-serialised as compact JSON through
- *      evt_json_unescape() + evt_json_write_string(); that text must parse to
- *      the same shape and strings, and re-serialise to the very same bytes.
- * Any violation abort()s.  Plain C11 + the library, so tests/fuzz/driver.c
+ *      evt_json_unescape() (compared with a slow reference decoder) and
+ *      evt_json_write_string(); that text must be no longer than the input,
+ *      parse to the same shape, and re-serialise to the very same bytes.
+ * The raw input also goes to evt_json_int() (checked against digit-string
+ * limits), evt_json_unescape() (must not overrun), and, when it is valid
+ * UTF-8, through evt_json_write_string() and back.  Any violation abort()s.  Plain C11 + the library, so tests/fuzz/driver.c
  * can replay the corpus with gcc in `make test`.
  */
 #include <stdint.h>
@@ -332,7 +335,27 @@ all_ws(const uint8_t *s, size_t len)
 	return 1;
 }
 
-/* Checks evt_json_int on text s: a result must print back as exactly s. */
+/*
+ * Tells whether canonical integer text fits evt_json_int()'s range, by
+ * comparing digit strings with the limits (no arithmetic to share bugs).
+ */
+static int
+int_fits(const uint8_t *s, size_t len)
+{
+	static const char umax[] = "18446744073709551615";
+	static const char nmax[] = "9223372036854775808";
+	int neg = s[0] == '-';
+	const char *lim = neg ? nmax : umax;
+	size_t nd = len - (size_t)neg, nl = strlen(lim);
+
+	if (neg && nd == 1 && s[1] == '0')
+		return 0; /* "-0" */
+	if (nd != nl)
+		return nd < nl;
+	return memcmp(s + neg, lim, nl) <= 0;
+}
+
+/* Checks evt_json_int on text s: it fits exactly when it should, and prints back. */
 static void
 check_int(const uint8_t *s, size_t len, int canonical)
 {
@@ -341,13 +364,9 @@ check_int(const uint8_t *s, size_t len, int canonical)
 	int neg = 0, ok;
 
 	ok = evt_json_int((const char *)s, len, &neg, &mag);
-	if (!ok) {
-		/* Canonical, not "-0" and at most 18 digits always fits. */
-		CHECK(!canonical || (len == 2 && s[0] == '-' && s[1] == '0') ||
-		    len - (s[0] == '-') > 18);
+	CHECK(ok == (canonical && int_fits(s, len)));
+	if (!ok)
 		return;
-	}
-	CHECK(canonical);
 	CHECK(!neg || mag <= (uint64_t)1 << 63);
 	do {
 		*--o = (char)('0' + mag % 10);
@@ -357,6 +376,66 @@ check_int(const uint8_t *s, size_t len, int canonical)
 		*--o = '-';
 	CHECK((size_t)(buf + sizeof buf - o) == len);
 	CHECK(memcmp(o, s, len) == 0);
+}
+
+/* Reads four hex digits the tokenizer has already validated. */
+static uint32_t
+ref_hexval(const uint8_t *s)
+{
+	uint32_t v = 0;
+	int k;
+
+	for (k = 0; k < 4; k++)
+		v = v * 16 + (uint32_t)(s[k] <= '9' ? s[k] - '0' :
+		    (s[k] | 0x20) - 'a' + 10);
+	return v;
+}
+
+/*
+ * Decodes a validated string body the slow way, for comparison with
+ * evt_json_unescape(); returns the decoded length.
+ */
+static size_t
+ref_decode(const uint8_t *s, size_t len, uint8_t *out)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	size_t i = 0, o = 0;
+	uint32_t cp;
+
+	while (i < len) {
+		if (s[i] != '\\') {
+			out[o++] = s[i++];
+			continue;
+		}
+		if (s[i + 1] != 'u') {
+			out[o++] = (uint8_t)to[strchr(from, s[i + 1]) - from];
+			i += 2;
+			continue;
+		}
+		cp = ref_hexval(s + i + 2);
+		i += 6;
+		if (cp >= 0xD800 && cp <= 0xDBFF) {
+			cp = 0x10000 + (cp - 0xD800) * 0x400 +
+			    (ref_hexval(s + i + 2) - 0xDC00);
+			i += 6;
+		}
+		if (cp < 0x80)
+			out[o++] = (uint8_t)cp;
+		else if (cp < 0x800) {
+			out[o++] = (uint8_t)(0xC0 + cp / 64);
+			out[o++] = (uint8_t)(0x80 + cp % 64);
+		} else if (cp < 0x10000) {
+			out[o++] = (uint8_t)(0xE0 + cp / 4096);
+			out[o++] = (uint8_t)(0x80 + cp / 64 % 64);
+			out[o++] = (uint8_t)(0x80 + cp % 64);
+		} else {
+			out[o++] = (uint8_t)(0xF0 + cp / 262144);
+			out[o++] = (uint8_t)(0x80 + cp / 4096 % 64);
+			out[o++] = (uint8_t)(0x80 + cp / 64 % 64);
+			out[o++] = (uint8_t)(0x80 + cp % 64);
+		}
+	}
+	return o;
 }
 
 /*
@@ -470,6 +549,7 @@ struct out {
 	size_t len;
 	size_t cap;
 	char *tmp; /* decoded string scratch */
+	uint8_t *ref; /* reference-decoded string scratch */
 };
 
 /* Appends n bytes (the buffer was sized for the worst case). */
@@ -494,6 +574,8 @@ serialise(const struct evt_jparser *p, const uint8_t *s, uint32_t k,
 	case EVT_J_STRING:
 		dl = evt_json_unescape((const char *)s + x->off, x->len, o->tmp);
 		CHECK(dl >= 0 && (size_t)dl <= x->len);
+		CHECK(ref_decode(s + x->off, x->len, o->ref) == (size_t)dl);
+		CHECK(memcmp(o->ref, o->tmp, (size_t)dl) == 0);
 		CHECK(o->len + evt_json_string_max((size_t)dl) <= o->cap);
 		o->len += evt_json_write_string(o->buf + o->len, o->tmp,
 		    (size_t)dl);
@@ -548,6 +630,21 @@ check_writer(const uint8_t *data, size_t size)
 	free(back);
 }
 
+/* Tells whether s[0..len) matches -?(0|[1-9][0-9]*). */
+static int
+canonical_int(const uint8_t *s, size_t len)
+{
+	size_t i = len > 0 && s[0] == '-';
+
+	if (i == len || (s[i] == '0' && len != i + 1))
+		return 0;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	}
+	return 1;
+}
+
 /* The fuzz entry point: see the top of the file. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -563,7 +660,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Raw-input checks of the helpers that take unvalidated text. */
 	if (evt_json_int(in, size, &neg, &mag))
-		check_int(data, size, 1);
+		check_int(data, size, canonical_int(data, size));
+	else
+		CHECK(!canonical_int(data, size) || !int_fits(data, size));
 	scratch = malloc(size + 1);
 	CHECK(scratch != NULL);
 	rc = evt_json_unescape(in, size, scratch);
@@ -593,7 +692,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.cap = 6 * size + 16;
 	o.buf = malloc(o.cap);
 	o.tmp = malloc(size + 1);
-	CHECK(o.buf != NULL && o.tmp != NULL);
+	o.ref = malloc(size + 1);
+	CHECK(o.buf != NULL && o.tmp != NULL && o.ref != NULL);
 	CHECK(serialise(&p, data, 0, &o) == p.ntok);
 	CHECK(o.len <= size); /* compact form and escapes never grow */
 
@@ -615,7 +715,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o2.cap = o.cap;
 	o2.buf = malloc(o2.cap);
 	o2.tmp = malloc(o.len + 1);
-	CHECK(o2.buf != NULL && o2.tmp != NULL);
+	o2.ref = malloc(o.len + 1);
+	CHECK(o2.buf != NULL && o2.tmp != NULL && o2.ref != NULL);
 	CHECK(serialise(&q, (const uint8_t *)o.buf, 0, &o2) == q.ntok);
 	CHECK(o2.len == o.len && memcmp(o2.buf, o.buf, o.len) == 0);
 
@@ -634,8 +735,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	free(o.buf);
 	free(o.tmp);
+	free(o.ref);
 	free(o2.buf);
 	free(o2.tmp);
+	free(o2.ref);
 	evt_json_free(&q);
 	evt_json_free(&p);
 	return 0;
