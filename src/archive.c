@@ -43,6 +43,9 @@ struct evt_archive {
 	int sealing;		/* sealer is running (to be joined) */
 	struct evt_segw *to_seal;
 	int seal_rc;
+	char *seal_path;	/* the segment being sealed */
+	uint64_t seal_seq;	/* and its sequence number */
+	int compact;		/* compact it after sealing */
 };
 
 /* Emits a warning through the callback. */
@@ -121,6 +124,16 @@ scan_dir(struct evt_archive *a)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
 		    strcmp(e->d_name, "LOCK") == 0)
 			continue;
+		if (e->d_name[0] == '.' && (a->flags & EVT_AR_WRITE) &&
+		    (strncmp(e->d_name, ".compact-", 9) == 0 ||
+		    strncmp(e->d_name, ".repair-", 8) == 0)) {
+			/* Left by a rewrite that did not finish. */
+			char *p = join(a->dir, e->d_name);
+			if (p != NULL && unlink(p) == 0)
+				warnf(a, "%s: removed an unfinished rewrite", p);
+			free(p);
+			continue;
+		}
 		if (!parse_name(e->d_name, &seq)) {
 			warnf(a, "%s/%s: not a segment file; ignored", a->dir,
 			    e->d_name);
@@ -380,12 +393,51 @@ evt_archive_sync(struct evt_archive *a)
 	return a->w != NULL ? evt_segw_sync(a->w) : 0;
 }
 
+/*
+ * Rewrites a just-sealed segment that was written in small blocks (a
+ * recorder at a low rate closes blocks by age, for durability) into large
+ * blocks, which compress better; the rename is atomic, so a crash leaves
+ * either the old or the new file, and at worst a temporary file that the
+ * next writer removes.
+ */
+static void
+compact(struct evt_archive *a, const char *path, uint64_t seq)
+{
+	char name[64];
+	snprintf(name, sizeof name, ".compact-%012" PRIu64 ".tmp", seq);
+	char *tmp = join(a->dir, name);
+	if (tmp == NULL)
+		return;
+	unlink(tmp);
+	struct evt_segw_opts o = a->opts.seg;
+	o.block_bytes = 0; /* the default, large */
+	if (o.fsync == EVT_FSYNC_ALWAYS)
+		o.fsync = EVT_FSYNC_INTERVAL;
+	struct evt_rewrite_stats st;
+	int rc = evt_seg_rewrite(path, tmp, &o, NULL, NULL, &st);
+	if (rc == 0 && st.problems == 0 && st.dropped == 0 &&
+	    rename(tmp, path) == 0) {
+		if (o.fsync != EVT_FSYNC_NEVER) {
+			int fd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0) {
+				fsync(fd);
+				close(fd);
+			}
+		}
+	} else {
+		unlink(tmp);
+	}
+	free(tmp);
+}
+
 /* The sealing thread. */
 static void *
 seal_main(void *arg)
 {
 	struct evt_archive *a = arg;
 	a->seal_rc = evt_segw_seal(a->to_seal);
+	if (a->seal_rc == 0 && a->compact)
+		compact(a, a->seal_path, a->seal_seq);
 	return NULL;
 }
 
@@ -414,6 +466,11 @@ evt_archive_rotate(struct evt_archive *a)
 		return rc;
 	a->to_seal = a->w;
 	a->w = NULL;
+	free(a->seal_path);
+	a->seal_path = strdup(evt_segw_path(a->to_seal));
+	a->seal_seq = a->segs[a->nsegs - 1].seq;
+	a->compact = a->seal_path != NULL &&
+	    evt_segw_small_blocks(a->to_seal);
 	if (pthread_create(&a->sealer, NULL, seal_main, a) == 0) {
 		a->sealing = 1;
 		return rc;
@@ -461,6 +518,7 @@ evt_archive_close(struct evt_archive *a)
 	for (size_t i = 0; i < a->nsegs; i++)
 		free(a->segs[i].path);
 	free(a->segs);
+	free(a->seal_path);
 	if (a->lockfd >= 0)
 		close(a->lockfd);
 	free(a->dir);

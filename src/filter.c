@@ -512,30 +512,43 @@ out:
 	return error;
 }
 
-/* Looks a key up; see filter.h. */
+/* The three slots of key; see filter.h. */
 int
-evt_filter_get(const struct evt_filter *f, uint64_t key, uint32_t *loc)
+evt_filter_positions(const struct evt_filter *f, uint64_t key,
+    uint32_t pos[3])
 {
-	uint64_t h;
-	uint32_t s[3], locmask;
-	uint16_t v;
-
 	/* A geometry the reader failed to check must not read past slots. */
 	if (f->locbits > FILTER_MAXLOCBITS)
 		return 0;
-	h = evt_mix64(key + f->seed);
-	filter_slots(h, f->seglen, (uint64_t)f->segcount * f->seglen, s);
-	if (s[0] >= f->nslots || s[1] >= f->nslots || s[2] >= f->nslots)
-		return 0;
+	uint64_t h = evt_mix64(key + f->seed);
+	filter_slots(h, f->seglen, (uint64_t)f->segcount * f->seglen, pos);
+	return pos[0] < f->nslots && pos[1] < f->nslots && pos[2] < f->nslots;
+}
 
-	v = filter_load(f->slots, s[0]) ^ filter_load(f->slots, s[1]) ^
-	    filter_load(f->slots, s[2]);
-	locmask = (1u << f->locbits) - 1;
+/* Checks the xor of key's three slots; see filter.h. */
+int
+evt_filter_match(const struct evt_filter *f, uint64_t key, uint16_t v,
+    uint32_t *loc)
+{
+	uint64_t h = evt_mix64(key + f->seed);
+	uint32_t locmask = (1u << f->locbits) - 1;
 	if (((v ^ filter_fingerprint(h)) & ~locmask & 0xffff) != 0)
 		return 0;
 	if (loc != NULL)
 		*loc = v & locmask;
 	return 1;
+}
+
+/* Looks a key up; see filter.h. */
+int
+evt_filter_get(const struct evt_filter *f, uint64_t key, uint32_t *loc)
+{
+	uint32_t s[3];
+	if (!evt_filter_positions(f, key, s))
+		return 0;
+	uint16_t v = filter_load(f->slots, s[0]) ^ filter_load(f->slots, s[1]) ^
+	    filter_load(f->slots, s[2]);
+	return evt_filter_match(f, key, v, loc);
 }
 
 /* Frees slots allocated by evt_filter_build. */

@@ -130,9 +130,8 @@ evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
 	r->fd = -1;
 	evt_dict_init(&r->dict);
 	r->path = strdup(path);
-	r->dctx = ZSTD_createDCtx();
 	int rc = EVT_ERR_NOMEM;
-	if (r->path == NULL || r->dctx == NULL)
+	if (r->path == NULL)
 		goto fail;
 	if ((rc = evt_rdec_init(&r->dec, &r->dict, 1)) != 0)
 		goto fail;
@@ -279,6 +278,10 @@ unzstd(struct evt_segr *r, const void *z, size_t zlen, size_t rawlen)
 	unsigned long long cs = ZSTD_getFrameContentSize(z, zlen);
 	if (cs != rawlen)
 		return EVT_ERR_CORRUPT;
+	/* Created on first use: an id probe that rules the segment out
+	 * never decompresses anything. */
+	if (r->dctx == NULL && (r->dctx = ZSTD_createDCtx()) == NULL)
+		return EVT_ERR_NOMEM;
 	r->raw.len = 0;
 	if (evt_buf_grow(&r->raw, rawlen + 1) != 0)
 		return EVT_ERR_NOMEM;
@@ -706,6 +709,25 @@ map_filter(struct evt_segr *r)
 	return 0;
 }
 
+/* Probes the filter with three preads: 1 hit, 0 absent, -1 unreadable. */
+static int
+probe_pread(struct evt_segr *r, uint64_t key, uint32_t *loc)
+{
+	uint32_t pos[3];
+	if (r->info.nevents == 0)
+		return 0;
+	if (!evt_filter_positions(&r->filt, key, pos))
+		return -1;
+	uint16_t v = 0;
+	for (int i = 0; i < 3; i++) {
+		uint8_t b[2];
+		if (read_at(r, b, 2, r->filt_off + 2 * (uint64_t)pos[i]) != 0)
+			return -1;
+		v ^= le16_get(b);
+	}
+	return evt_filter_match(&r->filt, key, v, loc);
+}
+
 /* Compares an event's id with the one sought (GUIDs in any case). */
 static int
 id_equal(const char *a, size_t al, const char *b, size_t bl)
@@ -756,10 +778,11 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 	/* Probe the filter before loading the index: most segments are
 	 * ruled out by three slot reads. */
 	uint32_t loc;
-	if (r->info.sealed && !r->force_scan && r->meta_loaded >= 0 &&
-	    map_filter(r) == 0 && (r->info.nevents == 0 ||
-	    !evt_filter_get(&r->filt, evt_id_key(id, len), &loc)))
-		return 0;
+	if (r->info.sealed && !r->force_scan && r->meta_loaded >= 0) {
+		int hit = probe_pread(r, evt_id_key(id, len), &loc);
+		if (hit == 0)
+			return 0;
+	}
 	if (!indexed(r) || map_filter(r) != 0) {
 		/* No usable index: scan. */
 		int rc;

@@ -66,6 +66,7 @@ struct evt_segw {
 	uint32_t *keyblk;  /* their block numbers */
 	size_t nkeys, keycap;
 	uint64_t nevents, nrecords;
+	uint64_t raw_bytes;	/* records + GUID bytes of the written blocks */
 	int64_t first_rx, last_rx;
 	uint64_t frames[EVT_K_MAX + 1]; /* frames (and markers) per kind */
 	int dirty;	   /* written since the last fsync */
@@ -115,7 +116,7 @@ segw_alloc(const char *path, const struct evt_segw_opts *opts)
 	if (opts != NULL)
 		w->opts = *opts;
 	if (w->opts.block_bytes == 0)
-		w->opts.block_bytes = 256 << 10;
+		w->opts.block_bytes = EVT_BLOCK_BYTES_DEFAULT;
 	if (w->opts.level == 0)
 		w->opts.level = 3;
 	w->path = strdup(path);
@@ -310,6 +311,7 @@ evt_segw_flush(struct evt_segw *w)
 	if (rc != 0)
 		return rc;
 	w->off += total;
+	w->raw_bytes += e->recs.len + e->guids.len;
 	w->nevents += e->nevent;
 	w->nrecords += e->nrec;
 	w->str_base = e->dict.nstr;
@@ -584,6 +586,22 @@ evt_segw_last_id(const struct evt_segw *w, size_t *len)
 {
 	*len = w->enc.last_id_len;
 	return w->enc.last_id_len ? w->enc.last_id : NULL;
+}
+
+/* Whether the segment was written in blocks much smaller than the block
+ * size (a recorder at a low rate closing blocks by age). */
+int
+evt_segw_small_blocks(const struct evt_segw *w)
+{
+	return w->nblocks >= 4 &&
+	    w->raw_bytes / w->nblocks < EVT_BLOCK_BYTES_DEFAULT / 4;
+}
+
+/* The segment's file name. */
+const char *
+evt_segw_path(const struct evt_segw *w)
+{
+	return w->path;
 }
 
 /* Receive time of the open block's first record. */

@@ -950,126 +950,40 @@ cmd_verify(int argc, char **argv)
  * repair
  */
 
-/* Rewrites segment `path` from every record that reads into a new sealed
- * segment, then renames it over the original. */
+/* Rewrites a damaged segment from every record that reads and renames the
+ * new one over it. */
 static int
 repair_segment(const char *dir, const struct evt_segref *s)
 {
-	struct evt_segr *r;
-	int rc = evt_segr_open(s->path, seg_err_cb, NULL, &r);
-	if (rc != 0) {
-		errx_msg("%s: header unreadable; moving it aside", s->path);
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s/.repair-%012" PRIu64 ".tmp", dir, s->seq);
+	unlink(tmp);
+	struct evt_segw_opts wo = {.fsync = EVT_FSYNC_INTERVAL};
+	struct evt_rewrite_stats st;
+	int rc = evt_seg_rewrite(s->path, tmp, &wo, seg_err_cb, NULL, &st);
+	if (rc == EVT_ERR_CORRUPT || rc == EVT_ERR_VERSION ||
+	    rc == EVT_ERR_TRUNCATED) {
 		char aside[4096];
 		snprintf(aside, sizeof aside, "%s.damaged", s->path);
+		errx_msg("%s: header unreadable; moved aside to %s", s->path,
+		    aside);
+		unlink(tmp);
 		return rename(s->path, aside) == 0 ? 0 : EX_FAIL;
 	}
-	const struct evt_seg_info *si = evt_segr_info(r);
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s/.repair-%012" PRIu64 ".tmp", dir,
-	    si->seq);
-	unlink(tmp);
-	struct evt_segw *w;
-	struct evt_segw_opts wo = {.fsync = EVT_FSYNC_NEVER};
-	rc = evt_segw_create(tmp, si->seq, si->uuid, si->created_us, &wo, &w);
-	if (rc != 0) {
-		errx_msg("%s: %s", tmp, evt_strerror(rc));
-		evt_segr_close(r);
-		return EX_FAIL;
-	}
-	/* Read through the index where it is intact: its dictionary decodes
-	 * records whose definitions sat in a damaged block. */
-	evt_segr_rewind(r, INT64_MIN);
-	struct msgstate m = {0};
-	struct evt_rec rec;
-	uint64_t kept = 0;
-	while ((rc = evt_segr_next(r, &rec, NULL)) == 1) {
-		struct evt_rdec *d = evt_segr_decoder(r);
-		if (rec.kind == EVT_K_STRDEF || rec.kind == EVT_K_SHAPEDEF)
-			continue;
-		int is_item = rec.kind == EVT_K_EVENT || rec.kind == EVT_K_ITEM;
-		if (m.open && (!is_item || m.left == 0)) {
-			m.open = 0;
-			oom_check(evt_buf_put(&m.head, m.items.p, m.items.len));
-			oom_check(evt_buf_put(&m.head, m.tail.p, m.tail.len));
-			rc = evt_segw_frame(w, m.rx, (char *)m.head.p,
-			    m.head.len);
-			if (rc < 0)
-				break;
-			kept++;
-		}
-		if (is_item) {
-			if (!m.open)
-				continue; /* its header was lost */
-			size_t mark = m.items.len;
-			if (m.emitted > 0)
-				oom_check(evt_buf_putc(&m.items, ','));
-			rc = evt_rdec_item_json(d, &rec, &m.items);
-			oom_check(rc);
-			m.left--;
-			if (rc < 0) {
-				m.items.len = mark; /* drop what cannot read */
-				continue;
-			}
-			m.emitted++;
-			continue;
-		}
-		m.head.len = m.tail.len = m.items.len = 0;
-		rc = evt_rdec_frame_head(d, &rec, &m.head, &m.tail);
-		oom_check(rc);
-		if (rc < 0)
-			continue;
-		if (rec.kind == EVT_K_MSG || rec.kind == EVT_K_STATES) {
-			m.open = 1;
-			m.left = rec.nitems;
-			m.emitted = 0;
-			m.rx = rec.rx_us;
-			continue;
-		}
-		if (rec.kind >= EVT_K_SESSION)
-			rc = evt_segw_marker(w, rec.kind, rec.rx_us,
-			    (char *)m.head.p, m.head.len);
-		else
-			rc = evt_segw_frame(w, rec.rx_us, (char *)m.head.p,
-			    m.head.len);
-		if (rc < 0)
-			break;
-		kept++;
-	}
-	if (rc >= 0 && m.open) {
-		oom_check(evt_buf_put(&m.head, m.items.p, m.items.len));
-		oom_check(evt_buf_put(&m.head, m.tail.p, m.tail.len));
-		rc = evt_segw_frame(w, m.rx, (char *)m.head.p, m.head.len);
-		kept++;
-	}
-	evt_buf_free(&m.head);
-	evt_buf_free(&m.tail);
-	evt_buf_free(&m.items);
-	evt_segr_close(r);
-	if (rc < 0) {
-		errx_msg("%s: rewriting: %s", s->path, evt_strerror(rc));
-		evt_segw_close(w);
-		unlink(tmp);
-		return EX_FAIL;
-	}
-	uint64_t ev = evt_segw_events(w);
-	rc = evt_segw_seal(w);
-	int fd = open(tmp, O_RDONLY);
-	if (rc != 0 || fd < 0 || fsync(fd) != 0 || rename(tmp, s->path) != 0) {
-		errx_msg("%s: cannot replace: %s", s->path, rc ?
+	if (rc != 0 || rename(tmp, s->path) != 0) {
+		errx_msg("%s: cannot rewrite: %s", s->path, rc ?
 		    evt_strerror(rc) : strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		unlink(tmp);
 		return EX_FAIL;
 	}
-	close(fd);
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
 	}
 	fprintf(stderr, "%s: %s: rewritten: %" PRIu64 " frames, %" PRIu64
-	    " events kept\n", progname, s->path, kept, ev);
+	    " events kept, %" PRIu64 " unreadable records dropped\n",
+	    progname, s->path, st.frames, st.events, st.dropped);
 	return 0;
 }
 

@@ -60,6 +60,18 @@ int evt_filter_build(uint64_t *keys, uint32_t *locs, size_t n,
  */
 int evt_filter_get(const struct evt_filter *f, uint64_t key, uint32_t *loc);
 
+/*
+ * The two halves of evt_filter_get for a reader that fetches slots itself
+ * (three small preads are cheaper than mapping the filter for one probe):
+ * evt_filter_positions gives the three slot numbers (0 if the geometry is
+ * invalid: treat as absent); evt_filter_match takes the xor of those three
+ * slots and answers like evt_filter_get.  f->slots is not used.
+ */
+int evt_filter_positions(const struct evt_filter *f, uint64_t key,
+    uint32_t pos[3]);
+int evt_filter_match(const struct evt_filter *f, uint64_t key, uint16_t v,
+    uint32_t *loc);
+
 /* Frees slots allocated by evt_filter_build. */
 void evt_filter_free(struct evt_filter *f);
 

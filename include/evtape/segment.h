@@ -28,6 +28,7 @@
 #define EVT_CODEC_ZSTD 1
 #define EVT_BLK_MAX_RAW (1u << 30) /* bound on a block's decompressed size */
 #define EVT_BLK_MAX_GUIDS (1u << 26)
+#define EVT_BLOCK_BYTES_DEFAULT (256u << 10)
 
 enum evt_fsync { EVT_FSYNC_NEVER = 0, EVT_FSYNC_INTERVAL, EVT_FSYNC_ALWAYS };
 
@@ -105,6 +106,13 @@ uint64_t evt_segw_events(const struct evt_segw *w);
 
 /* Raw bytes and age information of the open block. */
 size_t evt_segw_block_bytes(const struct evt_segw *w);
+
+/* Whether the blocks written so far are much smaller than the default
+ * block size (worth compacting after sealing: see evt_seg_rewrite). */
+int evt_segw_small_blocks(const struct evt_segw *w);
+
+/* The file name (borrowed). */
+const char *evt_segw_path(const struct evt_segw *w);
 
 /* Receive time of the first record in the open block. */
 int64_t evt_segw_block_first_rx(const struct evt_segw *w);
@@ -212,5 +220,27 @@ int evt_segr_check_filter(struct evt_segr *r);
 
 /* Id of the last event in the segment or NULL (sealed: from the index). */
 const char *evt_segr_last_id(struct evt_segr *r, size_t *len);
+
+/*
+ * Rewriting.
+ */
+
+struct evt_rewrite_stats {
+	uint64_t frames;   /* frames and markers written */
+	uint64_t events;   /* events written */
+	uint64_t dropped;  /* records that could not be read */
+	uint64_t problems; /* problems the reader reported */
+};
+
+/*
+ * Writes a new sealed segment at dst (which must not exist), with src's
+ * sequence number, archive uuid and creation time, holding every frame,
+ * event and marker of src that reads (through src's index where intact).
+ * The caller renames dst over src.  Problems go through cb.  Returns 0, or
+ * a negative evt_err (dst is then left unsealed or absent).
+ */
+int evt_seg_rewrite(const char *src, const char *dst,
+    const struct evt_segw_opts *opts, evt_seg_err_cb cb, void *cbarg,
+    struct evt_rewrite_stats *st);
 
 #endif

@@ -148,6 +148,17 @@ t "after resume: kept messages then the new ones, nothing doubled" \
     python3 "$HERE/jsoncmp.py" --tsv "$T/kall.tsv" "$T/k2.tsv"
 t "verify passes after resume" $EVTOOL verify "$T/k"
 
+# Compaction: segments written in small blocks (a recorder at a low rate
+# closes blocks by age) are rewritten in large blocks when sealed.
+$EVTOOL import --block-size 2k --segment-size 512k "$T/c" "$T/in.tsv" 2>/dev/null
+$EVTOOL ls "$T/c" | awk 'NR > 1 { print $5 }' >"$T/cblocks"
+big=$(awk '$1 > 20' "$T/cblocks" | wc -l)
+check $([ "$(wc -l <"$T/cblocks")" -gt 1 ] && [ "$big" -eq 0 ]; echo $?) \
+    "sealed segments written in 2k blocks are compacted into large blocks"
+$EVTOOL cat --tsv "$T/c" >"$T/cout.tsv"
+t "compacted segments give back the input" python3 "$HERE/jsoncmp.py" --tsv "$T/in.tsv" "$T/cout.tsv"
+t "compacted segments verify" $EVTOOL verify "$T/c"
+
 # Retention.
 before=$(ls "$T/a"/seg-*.evt | wc -l)
 newest=$(ls "$T/a"/seg-*.evt | tail -n1)
