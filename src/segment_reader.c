@@ -31,6 +31,10 @@
 /* Reports a problem at off through the callback and counts it. */
 static void
 report(struct evt_segr *r, uint64_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+report(struct evt_segr *r, uint64_t off, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
