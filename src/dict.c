@@ -60,6 +60,7 @@ void
 evt_dict_clear(struct evt_dict *d)
 {
 	d->nstr = 0;
+	d->nhashed = 0;
 	d->arena_len = 0;
 	if (d->shash != NULL)
 		memset(d->shash, 0, (d->shash_mask + 1) * sizeof *d->shash);
@@ -67,25 +68,6 @@ evt_dict_clear(struct evt_dict *d)
 	d->nfields = 0;
 	if (d->hhash != NULL)
 		memset(d->hhash, 0, (d->hhash_mask + 1) * sizeof *d->hhash);
-}
-
-/* Looks a string up by content. */
-int64_t
-evt_dict_str_find(const struct evt_dict *d, const char *s, size_t len)
-{
-	if (d->shash == NULL)
-		return -1;
-	uint64_t i = dict_hash(s, len) & d->shash_mask;
-	for (;;) {
-		uint32_t v = d->shash[i];
-		if (v == 0)
-			return -1;
-		uint32_t id = v - 1;
-		if (d->str_len[id] == len &&
-		    memcmp(d->arena + d->str_off[id], s, len) == 0)
-			return id;
-		i = (i + 1) & d->shash_mask;
-	}
 }
 
 /* Inserts id into the string hash table (which has room). */
@@ -99,6 +81,51 @@ dict_str_index(struct evt_dict *d, uint32_t id)
 	while (d->shash[i] != 0)
 		i = (i + 1) & d->shash_mask;
 	d->shash[i] = id + 1;
+}
+
+/* Brings the string hash table up to date: sized for at most half full,
+ * holding every string. */
+static int
+dict_str_sync(struct evt_dict *d)
+{
+	if (d->shash == NULL ||
+	    (uint64_t)d->nstr * 2 > (uint64_t)d->shash_mask + 1) {
+		uint32_t n = 2048;
+		while ((uint64_t)d->nstr * 2 > n)
+			n *= 2;
+		uint32_t *t = calloc(n, sizeof *t);
+		if (t == NULL)
+			return EVT_ERR_NOMEM;
+		free(d->shash);
+		d->shash = t;
+		d->shash_mask = n - 1;
+		d->nhashed = 0;
+	}
+	while (d->nhashed < d->nstr)
+		dict_str_index(d, d->nhashed++);
+	return 0;
+}
+
+/* Looks a string up by content. */
+int64_t
+evt_dict_str_find(struct evt_dict *d, const char *s, size_t len)
+{
+	if (d->nhashed < d->nstr || d->shash == NULL) {
+		int rc = dict_str_sync(d);
+		if (rc < 0)
+			return rc;
+	}
+	uint64_t i = dict_hash(s, len) & d->shash_mask;
+	for (;;) {
+		uint32_t v = d->shash[i];
+		if (v == 0)
+			return -1;
+		uint32_t id = v - 1;
+		if (d->str_len[id] == len &&
+		    memcmp(d->arena + d->str_off[id], s, len) == 0)
+			return id;
+		i = (i + 1) & d->shash_mask;
+	}
 }
 
 /* Appends a string; see dict.h. */
@@ -130,19 +157,6 @@ evt_dict_str_add(struct evt_dict *d, const char *s, size_t len)
 		d->arena = a;
 		d->arena_cap = cap;
 	}
-	/* Keep the table at most half full. */
-	if ((uint64_t)(d->nstr + 1) * 2 > (uint64_t)d->shash_mask + 1 ||
-	    d->shash == NULL) {
-		uint32_t n = d->shash ? (d->shash_mask + 1) * 2 : 2048;
-		uint32_t *t = calloc(n, sizeof *t);
-		if (t == NULL)
-			return EVT_ERR_NOMEM;
-		free(d->shash);
-		d->shash = t;
-		d->shash_mask = n - 1;
-		for (uint32_t id = 0; id < d->nstr; id++)
-			dict_str_index(d, id);
-	}
 	uint32_t id = d->nstr++;
 	d->str_off[id] = (uint32_t)d->arena_len;
 	if (s == NULL) {
@@ -153,7 +167,11 @@ evt_dict_str_add(struct evt_dict *d, const char *s, size_t len)
 	if (len > 0)
 		memcpy(d->arena + d->arena_len, s, len);
 	d->arena_len += len;
-	dict_str_index(d, id);
+	/* Index at once while the table is in use (the encoder); a reader's
+	 * table is built by its first lookup. */
+	if (d->shash != NULL && d->nhashed == id &&
+	    (uint64_t)d->nstr * 2 <= (uint64_t)d->shash_mask + 1)
+		dict_str_index(d, d->nhashed++);
 	return id;
 }
 

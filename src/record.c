@@ -352,7 +352,7 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 			const char *vs = renc_str(e, buf, v, &vl);
 			if (vs == NULL)
 				goto item;
-			if (is_id && !has_id && vl >= EVT_REC_MAX_INTERN) {
+			if (is_id && !has_id && vl > EVT_REC_MAX_INTERN) {
 				/* Too long to index (formats/records.md). */
 				has_id = -1;
 			} else if (is_id && evt_guid_parse(vs, vl, fv->guid,
@@ -368,7 +368,7 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 				if (!has_id) {
 					has_id = 1;
 					idkey = evt_id_key(vs, vl);
-					idlen = vl < sizeof idtxt ? vl : 0;
+					idlen = vl; /* <= EVT_REC_MAX_INTERN */
 					memcpy(idtxt, vs, idlen);
 				}
 			} else if (vl == EVT_TICKS_LEN &&
@@ -809,6 +809,92 @@ rdec_event(struct evt_rdec *d, const msgpack_object *a, struct evt_rec *r)
 	return 0;
 }
 
+/*
+ * Checks that p[0..len) starts with one well-formed msgpack object nested
+ * at most EVT_MP_MAX_DEPTH deep, every container's count plausible for the
+ * bytes left (each element needs at least one byte), and sets *olen to its
+ * size.  Returns 0, or -1 if it is malformed or truncated.  This runs
+ * before msgpack-c so that hostile counts ("an array of 2^32 elements in 6
+ * bytes") are corruption, not an allocation failure.
+ */
+#define EVT_MP_MAX_DEPTH 32
+static int
+mp_check(const uint8_t *p, size_t len, size_t *olen)
+{
+	uint64_t left[EVT_MP_MAX_DEPTH + 1]; /* elements left per level */
+	int depth = 0;
+	size_t off = 0;
+	left[0] = 1;
+	while (depth >= 0) {
+		if (left[depth] == 0) {
+			depth--;
+			continue;
+		}
+		left[depth]--;
+		if (off >= len)
+			return -1;
+		uint8_t b = p[off++];
+		uint64_t n = 0, skip = 0, kids = 0;
+		size_t w = 0;
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 ||
+		    b == 0xc3) {
+			continue;
+		} else if (b >= 0x80 && b <= 0x8f) {
+			kids = 2 * (uint64_t)(b & 0x0f);
+		} else if (b >= 0x90 && b <= 0x9f) {
+			kids = b & 0x0f;
+		} else if (b >= 0xa0 && b <= 0xbf) {
+			skip = b & 0x1f;
+		} else {
+			switch (b) {
+			case 0xc4: case 0xd9: w = 1; break; /* bin8, str8 */
+			case 0xc5: case 0xda: w = 2; break;
+			case 0xc6: case 0xdb: w = 4; break;
+			case 0xc7: w = 1; skip = 1; break;  /* ext8: + type */
+			case 0xc8: w = 2; skip = 1; break;
+			case 0xc9: w = 4; skip = 1; break;
+			case 0xca: skip = 4; break;
+			case 0xcb: skip = 8; break;
+			case 0xcc: case 0xd0: skip = 1; break;
+			case 0xcd: case 0xd1: skip = 2; break;
+			case 0xce: case 0xd2: skip = 4; break;
+			case 0xcf: case 0xd3: skip = 8; break;
+			case 0xd4: skip = 2; break; /* fixext: type + data */
+			case 0xd5: skip = 3; break;
+			case 0xd6: skip = 5; break;
+			case 0xd7: skip = 9; break;
+			case 0xd8: skip = 17; break;
+			case 0xdc: w = 2; kids = 1; break; /* array16 */
+			case 0xdd: w = 4; kids = 1; break;
+			case 0xde: w = 2; kids = 2; break; /* map16 */
+			case 0xdf: w = 4; kids = 2; break;
+			default: return -1; /* 0xc1: never used */
+			}
+			if (w > 0) {
+				if (len - off < w)
+					return -1;
+				for (size_t i = 0; i < w; i++)
+					n = n << 8 | p[off + i];
+				off += w;
+				if (kids > 0)
+					kids *= n;
+				else
+					skip += n;
+			}
+		}
+		if (skip > len - off)
+			return -1;
+		off += skip;
+		if (kids > 0) {
+			if (kids > len - off || depth + 1 > EVT_MP_MAX_DEPTH)
+				return -1;
+			left[++depth] = kids;
+		}
+	}
+	*olen = off;
+	return 0;
+}
+
 /* Decodes the next record; see record.h. */
 int
 evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
@@ -817,7 +903,12 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 		if (d->off >= d->len)
 			return 0;
 		msgpack_object o;
-		size_t start = d->off;
+		size_t start = d->off, olen;
+		if (mp_check(d->recs + d->off, d->len - d->off, &olen) != 0) {
+			d->off = d->len; /* cannot find the next record */
+			return rdec_fail(d, start, "record is not valid msgpack "
+			    "(or truncated, or nested too deeply)");
+		}
 		msgpack_zone_clear(&d->zone);
 		msgpack_unpack_return ur = msgpack_unpack((const char *)d->recs,
 		    d->len, &d->off, &d->zone, &o);

@@ -464,7 +464,6 @@ void
 evt_segr_force_scan(struct evt_segr *r)
 {
 	r->force_scan = 1;
-	r->dec.dict_grows = 1;
 }
 
 /* Whether the segment is read through its index. */
@@ -538,6 +537,10 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 		return rc;
 	}
 	uint32_t str_base = le32_get(h + 28), shape_base = le32_get(h + 32);
+	if (str_base > EVT_DICT_MAX_STRINGS || shape_base > EVT_DICT_MAX_SHAPES) {
+		report(r, off, "block dictionary bases out of bounds");
+		return EVT_ERR_CORRUPT;
+	}
 	if (r->dec.dict_grows) {
 		/* Definitions of lost blocks: keep the numbering. */
 		while (r->dict.nstr < str_base)
@@ -589,6 +592,11 @@ evt_segr_rewind(struct evt_segr *r, int64_t from_rx)
 	r->pos = EVT_SEG_HDR_SIZE;
 	r->valid_end = EVT_SEG_HDR_SIZE;
 	r->from_rx = from_rx;
+	/* A forced scan still decodes with the index's dictionary when the
+	 * index is intact, so that damage to one block does not take the
+	 * definitions of later blocks with it. */
+	if (r->force_scan && r->info.sealed && r->meta_loaded == 0)
+		load_meta(r);
 	if (!indexed(r))
 		r->nblocks = 0; /* rebuilt by the scan */
 	return 0;
@@ -749,7 +757,7 @@ static int
 scan_block_for(struct evt_segr *r, const char *id, size_t len, uint32_t gi,
     struct evt_rec *rec)
 {
-	char have[EVT_REC_MAX_INTERN];
+	char have[EVT_REC_MAX_INTERN + 1];
 	int in_msg = 0;
 	for (;;) {
 		int rc = evt_rdec_next(&r->dec, rec);

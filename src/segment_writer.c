@@ -675,7 +675,7 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 	struct evt_rec re;
 	uint64_t boff;
 	int in_msg = 0;
-	char id[EVT_REC_MAX_INTERN];
+	char id[EVT_REC_MAX_INTERN + 1];
 	rc = evt_segr_rewind(r, INT64_MIN);
 	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
 		rc = 0;

@@ -837,7 +837,7 @@ verify_segment(const char *path)
 				seg_err_cb(NULL, path, boff, d->err);
 			if (rec.kind == EVT_K_EVENT && in_msg) {
 				events++;
-				char id[EVT_REC_MAX_INTERN];
+				char id[EVT_REC_MAX_INTERN + 1];
 				int n = evt_rdec_field(d, &rec, "id", id,
 				    sizeof id);
 				if (n >= 0) {
@@ -873,8 +873,11 @@ verify_segment(const char *path)
 	memcpy(sb, scanned, nscan * sizeof *sb);
 	evt_segr_close(r);
 
-	/* Pass 2: the index of a sealed segment agrees with the blocks. */
-	if (sealed && evt_segr_open(path, seg_err_cb, NULL, &r) == 0) {
+	/* Pass 2: the index of a sealed segment agrees with the blocks.
+	 * Skipped when pass 1 found damage: the counts then differ for that
+	 * reason alone, and one report per damaged place is enough. */
+	if (sealed && problems == before &&
+	    evt_segr_open(path, seg_err_cb, NULL, &r) == 0) {
 		const struct evt_seg_info *si = evt_segr_info(r);
 		if (evt_segr_load_index(r) == 0) {
 			uint32_t nb;

@@ -46,6 +46,8 @@ struct evt_dict {
 	size_t arena_len, arena_cap;
 	uint32_t *shash; /* open addressing: id + 1, 0 = empty */
 	uint32_t shash_mask;
+	uint32_t nhashed; /* strings in shash: built on the first lookup, so a
+			     reader that only resolves ids never pays for it */
 
 	uint32_t nshape, shapecap;
 	struct evt_shape *shape;
@@ -64,8 +66,9 @@ void evt_dict_free(struct evt_dict *d);
 /* Empties the dictionary, keeping its memory for reuse. */
 void evt_dict_clear(struct evt_dict *d);
 
-/* Returns the id of string s[0..len), or -1 if it is not interned. */
-int64_t evt_dict_str_find(const struct evt_dict *d, const char *s, size_t len);
+/* Returns the id of string s[0..len), or -1 if it is not interned (or
+ * EVT_ERR_NOMEM while building the lookup table). */
+int64_t evt_dict_str_find(struct evt_dict *d, const char *s, size_t len);
 
 /*
  * Appends a string (copied) with the next id and returns that id;

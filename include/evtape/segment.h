@@ -201,9 +201,10 @@ uint64_t evt_segr_errors(const struct evt_segr *r);
  * Borrowed. */
 const struct evt_blkent *evt_segr_blocks(struct evt_segr *r, uint32_t *n);
 
-/* Reads a sealed segment block by block from its header as if it were
- * unsealed (what verify does to check the blocks themselves).  Call before
- * the first rewind. */
+/* Reads a sealed segment block by block from its header, not through its
+ * block directory (what verify does to check the blocks themselves), still
+ * decoding with the index's dictionary where the index is intact.  Call
+ * before the first rewind. */
 void evt_segr_force_scan(struct evt_segr *r);
 
 /* Loads the index of a sealed segment; 0, or < 0 if unusable (reported). */
