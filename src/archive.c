@@ -161,7 +161,7 @@ scan_dir(struct evt_archive *a)
 		a->nsegs++;
 	}
 	closedir(d);
-	if (rc == 0)
+	if (rc == 0 && a->nsegs > 1)
 		qsort(a->segs, a->nsegs, sizeof *a->segs, cmp_seq);
 	return rc;
 }

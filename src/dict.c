@@ -34,6 +34,13 @@ dict_hash(const void *p, size_t len)
 	return h ^ (h >> 32);
 }
 
+/* The bytes of string id (which exists), never NULL. */
+static const char *
+dict_sptr(const struct evt_dict *d, uint32_t id)
+{
+	return d->arena != NULL ? d->arena + d->str_off[id] : "";
+}
+
 /* Initialises an empty dictionary. */
 void
 evt_dict_init(struct evt_dict *d)
@@ -76,7 +83,7 @@ dict_str_index(struct evt_dict *d, uint32_t id)
 {
 	if (d->str_len[id] == UINT32_MAX)
 		return;
-	uint64_t i = dict_hash(d->arena + d->str_off[id], d->str_len[id]) &
+	uint64_t i = dict_hash(dict_sptr(d, id), d->str_len[id]) &
 	    d->shash_mask;
 	while (d->shash[i] != 0)
 		i = (i + 1) & d->shash_mask;
@@ -122,7 +129,7 @@ evt_dict_str_find(struct evt_dict *d, const char *s, size_t len)
 			return -1;
 		uint32_t id = v - 1;
 		if (d->str_len[id] == len &&
-		    memcmp(d->arena + d->str_off[id], s, len) == 0)
+		    (len == 0 || memcmp(dict_sptr(d, id), s, len) == 0))
 			return id;
 		i = (i + 1) & d->shash_mask;
 	}
@@ -198,7 +205,8 @@ evt_dict_shape_find(const struct evt_dict *d, const uint32_t *f, uint32_t n)
 			return -1;
 		const struct evt_shape *sh = &d->shape[v - 1];
 		if (sh->nfield == n &&
-		    memcmp(d->fields + sh->off, f, n * 2 * sizeof *f) == 0)
+		    (n == 0 || memcmp(evt_dict_fields(d, sh), f,
+		    n * 2 * sizeof *f) == 0))
 			return v - 1;
 		i = (i + 1) & d->hhash_mask;
 	}
@@ -211,7 +219,7 @@ dict_shape_index(struct evt_dict *d, uint32_t id)
 	const struct evt_shape *sh = &d->shape[id];
 	if (sh->nval == UINT32_MAX)
 		return;
-	uint64_t i = dict_hash(d->fields + sh->off,
+	uint64_t i = dict_hash(evt_dict_fields(d, sh),
 			 sh->nfield * 2 * sizeof *d->fields) & d->hhash_mask;
 	while (d->hhash[i] != 0)
 		i = (i + 1) & d->hhash_mask;

@@ -730,7 +730,8 @@ evt_json_write_string(char *out, const char *s, size_t len)
 	out[o++] = '"';
 	for (;;) {
 		e = find_escape(u, i, len);
-		memcpy(out + o, s + i, e - i);
+		if (e > i)
+			memcpy(out + o, s + i, e - i);
 		o += e - i;
 		if (e == len)
 			break;

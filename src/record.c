@@ -582,7 +582,7 @@ evt_renc_learn(struct evt_renc *e, const struct evt_dict *from)
 		int64_t rc = sh->nval == UINT32_MAX ?
 		    evt_dict_shape_add(&e->dict, NULL, 0) :
 		    evt_dict_shape_add(&e->dict, sh->nfield ?
-			from->fields + sh->off : none, sh->nfield);
+			evt_dict_fields(from, sh) : none, sh->nfield);
 		if (rc < 0)
 			return (int)rc;
 	}
@@ -687,7 +687,7 @@ rdec_strdef(struct evt_rdec *d, const msgpack_object *a, size_t off)
 		size_t len;
 		const char *have = evt_dict_str(d->dict, id, &len);
 		if (have != NULL && (len != s->size ||
-		    memcmp(have, s->ptr, len) != 0))
+		    (len > 0 && memcmp(have, s->ptr, len) != 0)))
 			return rdec_fail(d, off,
 			    "string definition disagrees with the index");
 		return 0;
@@ -729,7 +729,7 @@ rdec_shapedef(struct evt_rdec *d, const msgpack_object *a, size_t off)
 	if (id < d->dict->nshape) {
 		const struct evt_shape *sh = &d->dict->shape[id];
 		if (sh->nval != UINT32_MAX && (sh->nfield != nf ||
-		    memcmp(d->dict->fields + sh->off, f, nf * 8) != 0))
+		    memcmp(evt_dict_fields(d->dict, sh), f, nf * 8) != 0))
 			return rdec_fail(d, off,
 			    "shape definition disagrees with the index");
 		return 0;
@@ -775,7 +775,7 @@ rdec_event(struct evt_rdec *d, const msgpack_object *a, struct evt_rec *r)
 		d->lost_running = 1;
 		return rdec_fail(d, r->off, "GUID column too short");
 	}
-	const uint32_t *f = d->dict->fields + sh->off;
+	const uint32_t *f = evt_dict_fields(d->dict, sh);
 	if (d->lost_running) {
 		for (uint32_t i = 0; i < sh->nfield; i++)
 			if (f[2 * i + 1] == EVT_ENC_GUID ||
@@ -1178,7 +1178,7 @@ static int
 event_fields(struct evt_rdec *d, const struct evt_rec *r, struct field_ctx *ctx)
 {
 	const struct evt_shape *sh = &d->dict->shape[r->shape];
-	const uint32_t *f = d->dict->fields + sh->off;
+	const uint32_t *f = evt_dict_fields(d->dict, sh);
 	const msgpack_object *p = r->o->via.array.ptr;
 	uint32_t vi = 2, gi = r->guid0;
 	/* Times are deltas; the decoder holds the value after the last
@@ -1379,7 +1379,8 @@ evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
 	}
 	if (len >= cap)
 		return EVT_ERR_TOOBIG;
-	memcpy(out, s, len);
+	if (len > 0)
+		memcpy(out, s, len);
 	out[len] = 0;
 	return (int)len;
 }

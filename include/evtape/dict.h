@@ -57,6 +57,14 @@ struct evt_dict {
 	uint32_t hhash_mask;
 };
 
+/* The fields of shape sh (2 * nfield uint32), never NULL. */
+static inline const uint32_t *
+evt_dict_fields(const struct evt_dict *d, const struct evt_shape *sh)
+{
+	static const uint32_t none[2];
+	return d->fields != NULL ? d->fields + sh->off : none;
+}
+
 /* Initialises an empty dictionary. */
 void evt_dict_init(struct evt_dict *d);
 

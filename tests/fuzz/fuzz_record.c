@@ -1,0 +1,277 @@
+/*
+ * fuzz_record.c: libFuzzer target for the record codec (src/record.c).
+ *
+ * The input is one received frame.  It is encoded with evt_renc_frame()
+ * twice into one block and once more after evt_renc_block_reset() (so
+ * interned strings and shapes are reused across records and blocks), and
+ * every block is decoded twice: over the encoder's dictionary
+ * (dict_grows = 0, as a sealed segment's index gives it) and over a
+ * dictionary the decoder grows itself (dict_grows = 1, a segment read from
+ * its start).  The frame rebuilt from evt_rdec_frame_head() + items +
+ * tail must be, per the losslessness contract:
+ *   - if the input is JSON nested at most EVT_REC_MAX_DEPTH deep: its
+ *     canonical form (compact, strings unescaped and re-escaped by
+ *     evt_json_write_string(), number texts as they were), computed here
+ *     from the tokenizer alone;
+ *   - if it is not JSON: a RAW record with exactly the input bytes;
+ *   - if it is JSON nested deeper: either of the two.
+ * If the input is a JSON object it is also encoded as a SESSION marker,
+ * which must decode to the same canonical text.  Any violation abort()s.
+ * Plain C11 + the library, so tests/fuzz/driver.c replays the corpus.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evtape/dict.h"
+#include "evtape/err.h"
+#include "evtape/json.h"
+#include "evtape/record.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Aborts with the failed condition: the fuzzer's only way to report. */
+#define CHECK(c)                                                        \
+	do {                                                            \
+		if (!(c)) {                                             \
+			fprintf(stderr, "fuzz_record: %s:%d: %s\n",     \
+			    __FILE__, __LINE__, #c);                    \
+			abort();                                        \
+		}                                                       \
+	} while (0)
+
+/* Appends bytes, aborting on out of memory. */
+static void
+put(struct evt_buf *b, const void *p, size_t n)
+{
+	CHECK(evt_buf_put(b, p, n) == 0);
+}
+
+/* Writes the canonical text of token i of buf; returns the next token. */
+static uint32_t
+canon(const struct evt_jparser *p, const char *buf, uint32_t i,
+    struct evt_buf *out, char *tmp)
+{
+	const struct evt_jtok *t = &p->tok[i];
+	switch (t->type) {
+	case EVT_J_STRING: {
+		int n = evt_json_unescape(buf + t->off, t->len, tmp);
+		CHECK(n >= 0 && (size_t)n <= t->len);
+		CHECK(evt_buf_grow(out, evt_json_string_max((size_t)n)) == 0);
+		out->len += evt_json_write_string((char *)out->p + out->len,
+		    tmp, (size_t)n);
+		return i + 1;
+	}
+	case EVT_J_ARRAY:
+	case EVT_J_OBJECT: {
+		int obj = t->type == EVT_J_OBJECT;
+		uint32_t n = obj ? 2 * t->size : t->size, j = i + 1;
+		put(out, obj ? "{" : "[", 1);
+		for (uint32_t m = 0; m < n; m++) {
+			if (m > 0)
+				put(out, obj && m % 2 == 1 ? ":" : ",", 1);
+			j = canon(p, buf, j, out, tmp);
+		}
+		put(out, obj ? "}" : "]", 1);
+		return j;
+	}
+	default:
+		put(out, buf + t->off, t->len);
+		return i + 1;
+	}
+}
+
+/* Nesting depth of a parsed document. */
+static uint32_t
+depth(const struct evt_jparser *p)
+{
+	uint32_t maxd = 0, n = 0;
+	uint32_t *stack = malloc(sizeof *stack * (p->ntok + 1));
+	CHECK(stack != NULL);
+	for (uint32_t k = 0; k < p->ntok; k++) {
+		while (n > 0 && stack[n - 1] <= k)
+			n--;
+		if (p->tok[k].type == EVT_J_ARRAY ||
+		    p->tok[k].type == EVT_J_OBJECT) {
+			stack[n++] = p->tok[k].next;
+			if (n > maxd)
+				maxd = n;
+		}
+	}
+	free(stack);
+	return maxd;
+}
+
+/* One decoded frame. */
+struct dframe {
+	int kind;
+	int64_t rx;
+	size_t off, len;
+};
+
+/*
+ * Decodes a block into frames (text in *text, at most 8 frames) and
+ * returns their count.  Every record must decode: the block was written
+ * by the encoder a moment ago.
+ */
+static size_t
+decode(struct evt_rdec *d, const struct evt_renc *e, uint32_t sb, uint32_t hb,
+    struct dframe *f, struct evt_buf *text)
+{
+	struct evt_buf tail = {0};
+	struct evt_rec r;
+	size_t n = 0;
+	int open = 0, rc;
+	uint32_t left = 0, emitted = 0;
+	text->len = 0;
+	evt_rdec_block(d, e->recs.p, e->recs.len, e->guids.p,
+	    (uint32_t)(e->guids.len / 16), sb, hb);
+	while ((rc = evt_rdec_next(d, &r)) == 1) {
+		if (r.kind == EVT_K_STRDEF || r.kind == EVT_K_SHAPEDEF)
+			continue;
+		if (r.kind == EVT_K_EVENT || r.kind == EVT_K_ITEM) {
+			CHECK(open && left > 0);
+			if (emitted++ > 0)
+				put(text, ",", 1);
+			CHECK(evt_rdec_item_json(d, &r, text) == 0);
+			if (r.kind == EVT_K_EVENT) {
+				/* The field accessors must not fail on a
+				 * good record. */
+				char v[EVT_REC_MAX_INTERN];
+				int k = evt_rdec_field(d, &r, "id", v,
+				    sizeof v);
+				CHECK(k >= 0 || k == EVT_ERR_NOTFOUND ||
+				    k == EVT_ERR_TOOBIG);
+				evt_rdec_field_strid(d, &r, "type");
+			}
+			if (--left == 0) {
+				put(text, tail.p, tail.len);
+				f[n - 1].len = text->len - f[n - 1].off;
+				open = 0;
+			}
+			continue;
+		}
+		CHECK(!open && n < 8);
+		f[n].kind = r.kind;
+		f[n].rx = r.rx_us;
+		f[n].off = text->len;
+		CHECK(evt_rdec_frame_head(d, &r, text, &tail) == 0);
+		n++;
+		if ((r.kind == EVT_K_MSG || r.kind == EVT_K_STATES) &&
+		    r.nitems > 0) {
+			open = 1;
+			left = r.nitems;
+			emitted = 0;
+		} else {
+			put(text, tail.p, tail.len);
+			f[n - 1].len = text->len - f[n - 1].off;
+		}
+	}
+	CHECK(rc == 0 && !open);
+	evt_buf_free(&tail);
+	return n;
+}
+
+/* Checks one decoded frame against the input. */
+static void
+check_frame(const struct dframe *f, const struct evt_buf *text, int64_t rx,
+    const uint8_t *data, size_t size, int json, uint32_t dep,
+    const struct evt_buf *can)
+{
+	/* text->p is NULL while nothing was written. */
+	const uint8_t *got = f->len > 0 ? text->p + f->off : NULL;
+	CHECK(f->rx == rx);
+	if (f->kind == EVT_K_RAW) {
+		CHECK(!json || dep > EVT_REC_MAX_DEPTH);
+		CHECK(f->len == size && (size == 0 ||
+		    memcmp(got, data, size) == 0));
+		return;
+	}
+	CHECK(json);
+	CHECK(f->len == can->len && (can->len == 0 ||
+	    memcmp(got, can->p, can->len) == 0));
+}
+
+/* The fuzz entry point: see the top of the file. */
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *in = (const char *)data;
+	struct evt_jparser p;
+	struct evt_buf can = {0}, text = {0};
+	struct evt_renc e;
+	struct evt_dict fresh;
+	struct evt_rdec dfull, dfresh;
+	struct dframe f[8];
+	char *tmp = malloc(size + 1);
+	CHECK(tmp != NULL);
+
+	/* The reference: JSON or not, canonical text, depth. */
+	evt_json_init(&p, 100000);
+	int json = evt_json_parse(&p, in, size) > 0;
+	uint32_t dep = 0;
+	int is_obj = 0;
+	if (json) {
+		canon(&p, in, 0, &can, tmp);
+		dep = depth(&p);
+		is_obj = p.tok[0].type == EVT_J_OBJECT;
+	}
+
+	CHECK(evt_renc_init(&e) == 0);
+	evt_dict_init(&fresh);
+	CHECK(evt_rdec_init(&dfull, &e.dict, 0) == 0);
+	CHECK(evt_rdec_init(&dfresh, &fresh, 1) == 0);
+
+	/* Block 1: the frame twice (the second reuses the dictionary). */
+	int k1 = evt_renc_frame(&e, 1000, in, size);
+	int k2 = evt_renc_frame(&e, 999, in, size);
+	CHECK(k1 >= 0 && k1 == k2);
+	CHECK(k1 == EVT_K_MSG || k1 == EVT_K_STATES || k1 == EVT_K_JSON ||
+	    k1 == EVT_K_RAW);
+	CHECK(k1 == EVT_K_RAW || (json && dep <= EVT_REC_MAX_DEPTH));
+	CHECK(e.guids.len % 16 == 0 && e.nkeys <= e.nevent);
+	CHECK(e.first_rx == 999 && e.last_rx == 1000);
+	for (int pass = 0; pass < 2; pass++) {
+		struct evt_rdec *d = pass ? &dfresh : &dfull;
+		size_t n = decode(d, &e, 0, 0, f, &text);
+		CHECK(n == 2 && f[0].kind == k1 && f[1].kind == k1);
+		check_frame(&f[0], &text, 1000, data, size, json, dep, &can);
+		check_frame(&f[1], &text, 999, data, size, json, dep, &can);
+	}
+	CHECK(fresh.nstr == e.dict.nstr && fresh.nshape == e.dict.nshape);
+
+	/* Block 2: after a block reset, with the dictionary carried, the
+	 * frame and (for objects) the same text as a marker. */
+	uint32_t sb = e.dict.nstr, hb = e.dict.nshape;
+	evt_renc_block_reset(&e);
+	int k3 = evt_renc_frame(&e, -5, in, size);
+	CHECK(k3 == k1);
+	CHECK(e.dict.nstr == sb && e.dict.nshape == hb);
+	int mk = evt_renc_marker(&e, EVT_K_SESSION, 7, in, size);
+	if (is_obj && dep <= EVT_REC_MAX_DEPTH)
+		CHECK(mk == 0);
+	else
+		CHECK(mk == EVT_ERR_ARG || (mk == 0 && is_obj));
+	for (int pass = 0; pass < 2; pass++) {
+		struct evt_rdec *d = pass ? &dfresh : &dfull;
+		size_t n = decode(d, &e, sb, hb, f, &text);
+		CHECK(n == (mk == 0 ? 2u : 1u) && f[0].kind == k1);
+		check_frame(&f[0], &text, -5, data, size, json, dep, &can);
+		if (mk == 0) {
+			CHECK(f[1].kind == EVT_K_SESSION);
+			check_frame(&f[1], &text, 7, data, size, json, dep,
+			    &can);
+		}
+	}
+
+	evt_rdec_free(&dfull);
+	evt_rdec_free(&dfresh);
+	evt_dict_free(&fresh);
+	evt_renc_free(&e);
+	evt_json_free(&p);
+	evt_buf_free(&can);
+	evt_buf_free(&text);
+	free(tmp);
+	return 0;
+}
