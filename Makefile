@@ -12,12 +12,16 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef \
        -Wno-unused-parameter -Werror
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude \
-       $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS) $(XCFLAGS)
+       $(shell pkg-config --cflags $(PKGS) $(DYN_PKGS) 2>/dev/null) \
+       $(CFLAGS) $(XCFLAGS)
 # zstd and msgpack-c are linked statically (from the same Debian -dev
 # packages): it halves the start-up time of short commands such as
 # `evtool get`, whose whole-process time is a benchmarked goal.
+# Dynamic: OpenSSL, libevent, wslay (no .pc file), http-parser (no .pc).
+DYN_PKGS = libcrypto libssl libevent_openssl libevent
 LIBS = -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
-       -Wl,-Bdynamic -lm -lpthread $(XLIBS)
+       -Wl,-Bdynamic $(shell pkg-config --libs $(DYN_PKGS) 2>/dev/null) \
+       -lwslay -lhttp_parser -lm -lpthread $(XLIBS)
 
 LIB_SRC = $(filter-out src/evrec.c,$(wildcard src/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
