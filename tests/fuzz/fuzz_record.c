@@ -28,6 +28,7 @@
 #include "evtape/err.h"
 #include "evtape/json.h"
 #include "evtape/record.h"
+#include "../unit/jcanon.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,61 +47,6 @@ static void
 put(struct evt_buf *b, const void *p, size_t n)
 {
 	CHECK(evt_buf_put(b, p, n) == 0);
-}
-
-/* Writes the canonical text of token i of buf; returns the next token. */
-static uint32_t
-canon(const struct evt_jparser *p, const char *buf, uint32_t i,
-    struct evt_buf *out, char *tmp)
-{
-	const struct evt_jtok *t = &p->tok[i];
-	switch (t->type) {
-	case EVT_J_STRING: {
-		int n = evt_json_unescape(buf + t->off, t->len, tmp);
-		CHECK(n >= 0 && (size_t)n <= t->len);
-		CHECK(evt_buf_grow(out, evt_json_string_max((size_t)n)) == 0);
-		out->len += evt_json_write_string((char *)out->p + out->len,
-		    tmp, (size_t)n);
-		return i + 1;
-	}
-	case EVT_J_ARRAY:
-	case EVT_J_OBJECT: {
-		int obj = t->type == EVT_J_OBJECT;
-		uint32_t n = obj ? 2 * t->size : t->size, j = i + 1;
-		put(out, obj ? "{" : "[", 1);
-		for (uint32_t m = 0; m < n; m++) {
-			if (m > 0)
-				put(out, obj && m % 2 == 1 ? ":" : ",", 1);
-			j = canon(p, buf, j, out, tmp);
-		}
-		put(out, obj ? "}" : "]", 1);
-		return j;
-	}
-	default:
-		put(out, buf + t->off, t->len);
-		return i + 1;
-	}
-}
-
-/* Nesting depth of a parsed document. */
-static uint32_t
-depth(const struct evt_jparser *p)
-{
-	uint32_t maxd = 0, n = 0;
-	uint32_t *stack = malloc(sizeof *stack * (p->ntok + 1));
-	CHECK(stack != NULL);
-	for (uint32_t k = 0; k < p->ntok; k++) {
-		while (n > 0 && stack[n - 1] <= k)
-			n--;
-		if (p->tok[k].type == EVT_J_ARRAY ||
-		    p->tok[k].type == EVT_J_OBJECT) {
-			stack[n++] = p->tok[k].next;
-			if (n > maxd)
-				maxd = n;
-		}
-	}
-	free(stack);
-	return maxd;
 }
 
 /* One decoded frame. */
@@ -204,8 +150,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct evt_dict fresh;
 	struct evt_rdec dfull, dfresh;
 	struct dframe f[8];
-	char *tmp = malloc(size + 1);
-	CHECK(tmp != NULL);
 
 	/* The reference: JSON or not, canonical text, depth. */
 	evt_json_init(&p, 100000);
@@ -213,8 +157,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint32_t dep = 0;
 	int is_obj = 0;
 	if (json) {
-		canon(&p, in, 0, &can, tmp);
-		dep = depth(&p);
+		jcanon(&p, in, 0, &can);
+		dep = jdepth(&p, 0);
 		is_obj = p.tok[0].type == EVT_J_OBJECT;
 	}
 
@@ -272,6 +216,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	evt_json_free(&p);
 	evt_buf_free(&can);
 	evt_buf_free(&text);
-	free(tmp);
 	return 0;
 }

@@ -28,6 +28,7 @@
 #include "evtape/json.h"
 #include "evtape/record.h"
 #include "evtape/timefmt.h"
+#include "jcanon.h"
 #include "t.h"
 
 #define L(s) (s), (sizeof(s) - 1)
@@ -108,62 +109,6 @@ ref_str(const char *buf, const struct evt_jtok *t, struct evt_buf *out)
 		abort();
 	}
 	out->len = (size_t)n;
-}
-
-/* Writes the canonical text of token i; returns the next token. */
-static uint32_t
-ref_canon(struct ref *r, const char *buf, uint32_t i, struct evt_buf *out)
-{
-	const struct evt_jtok *t = &r->jp.tok[i];
-	switch (t->type) {
-	case EVT_J_STRING: {
-		ref_str(buf, t, &r->tmp);
-		need(evt_buf_grow(out, evt_json_string_max(r->tmp.len)));
-		out->len += evt_json_write_string((char *)out->p + out->len,
-		    (const char *)r->tmp.p, r->tmp.len);
-		return i + 1;
-	}
-	case EVT_J_ARRAY:
-	case EVT_J_OBJECT: {
-		int obj = t->type == EVT_J_OBJECT;
-		uint32_t n = obj ? 2 * t->size : t->size, j = i + 1;
-		need(evt_buf_putc(out, obj ? '{' : '['));
-		for (uint32_t m = 0; m < n; m++) {
-			if (m > 0)
-				need(evt_buf_putc(out,
-				    obj && m % 2 == 1 ? ':' : ','));
-			j = ref_canon(r, buf, j, out);
-		}
-		need(evt_buf_putc(out, obj ? '}' : ']'));
-		return j;
-	}
-	default:
-		need(evt_buf_put(out, buf + t->off, t->len));
-		return i + 1;
-	}
-}
-
-/* Nesting depth of the token subtree at i (scalars 0). */
-static uint32_t
-ref_depth(const struct evt_jparser *p, uint32_t i)
-{
-	uint32_t maxd = 0, *stack, n = 0;
-	const struct evt_jtok *root = &p->tok[i];
-	stack = malloc(sizeof *stack * (root->next - i + 1));
-	if (stack == NULL)
-		abort();
-	for (uint32_t k = i; k < root->next; k++) {
-		while (n > 0 && stack[n - 1] <= k)
-			n--;
-		if (p->tok[k].type == EVT_J_ARRAY ||
-		    p->tok[k].type == EVT_J_OBJECT) {
-			stack[n++] = p->tok[k].next;
-			if (n > maxd)
-				maxd = n;
-		}
-	}
-	free(stack);
-	return maxd;
 }
 
 /*
@@ -329,9 +274,9 @@ h_expect(struct harness *h, struct exp *x, const char *buf, size_t len)
 	x->kind = EVT_K_RAW;
 	if (!x->json)
 		return;
-	ref_canon(&h->ref, buf, 0, &h->can);
+	jcanon(&h->ref.jp, buf, 0, &h->can);
 	x->can_len = h->can.len - x->can_off;
-	x->depth = ref_depth(p, 0);
+	x->depth = jdepth(p, 0);
 	if (x->depth > EVT_REC_MAX_DEPTH)
 		return;
 	x->kind = EVT_K_JSON;

@@ -38,6 +38,7 @@
 #include "evtape/json.h"
 #include "evtape/record.h"
 #include "evtape/segment.h"
+#include "jcanon.h"
 #include "t.h"
 
 #define L(s) (s), (sizeof(s) - 1)
@@ -299,48 +300,6 @@ out:
 	evt_json_free(&p);
 }
 
-/* Writes the canonical text of token i of buf (compact, strings
- * unescaped and written by evt_json_write_string, numbers as they are);
- * returns the next token. */
-static uint32_t
-canon(const struct evt_jparser *p, const char *buf, uint32_t i,
-    struct evt_buf *out)
-{
-	const struct evt_jtok *t = &p->tok[i];
-	switch (t->type) {
-	case EVT_J_STRING: {
-		char *tmp = malloc(t->len + 1);
-		if (tmp == NULL)
-			abort();
-		int n = evt_json_unescape(buf + t->off, t->len, tmp);
-		if (n < 0)
-			abort();
-		need(evt_buf_grow(out, evt_json_string_max((size_t)n)));
-		out->len += evt_json_write_string((char *)out->p + out->len,
-		    tmp, (size_t)n);
-		free(tmp);
-		return i + 1;
-	}
-	case EVT_J_ARRAY:
-	case EVT_J_OBJECT: {
-		int obj = t->type == EVT_J_OBJECT;
-		uint32_t n = obj ? 2 * t->size : t->size, j = i + 1;
-		need(evt_buf_putc(out, obj ? '{' : '['));
-		for (uint32_t m = 0; m < n; m++) {
-			if (m > 0)
-				need(evt_buf_putc(out,
-				    obj && m % 2 == 1 ? ':' : ','));
-			j = canon(p, buf, j, out);
-		}
-		need(evt_buf_putc(out, obj ? '}' : ']'));
-		return j;
-	}
-	default:
-		need(evt_buf_put(out, buf + t->off, t->len));
-		return i + 1;
-	}
-}
-
 /* Adds a frame to the corpus: written as text, expected canonical. */
 static void
 corpus_add(struct corpus *c, int kind, int64_t rx, const char *text,
@@ -350,7 +309,7 @@ corpus_add(struct corpus *c, int kind, int64_t rx, const char *text,
 	struct evt_buf cb = {0};
 	evt_json_init(&p, 0);
 	if (kind != EVT_K_RAW && evt_json_parse(&p, text, len) > 0)
-		canon(&p, text, 0, &cb);
+		jcanon(&p, text, 0, &cb);
 	else
 		need(evt_buf_put(&cb, text, len));
 	evt_json_free(&p);
