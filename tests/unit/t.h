@@ -6,11 +6,31 @@
 #ifndef EVT_T_H
 #define EVT_T_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int t_n, t_failed;
+
+/* A literal with its length (embedded NULs included). */
+#define L(s) (s), (sizeof(s) - 1)
+
+/* Each test program may pick its own deterministic PRNG seed. */
+#ifndef T_RNG_SEED
+#define T_RNG_SEED 0x9E3779B97F4A7C15ULL
+#endif
+static uint64_t rng_state = T_RNG_SEED;
+
+/* Returns the next value of a xorshift64 PRNG (deterministic). */
+static inline uint64_t
+rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
 
 /* Records one check: cond true passes. */
 #define T_OK(cond, ...)                                                   \

@@ -13,22 +13,8 @@
 
 #include "evtape/err.h"
 #include "evtape/json.h"
+#define T_RNG_SEED 0x9E3779B97F4A7C15ULL
 #include "t.h"
-
-/* A literal with its length (embedded NULs included). */
-#define L(s) (s), (sizeof(s) - 1)
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-/* Returns the next value of a xorshift64 PRNG (deterministic). */
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
 
 /* Parses a copy of s[0..len) held in a buffer of exactly len bytes. */
 static int

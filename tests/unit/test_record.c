@@ -29,21 +29,8 @@
 #include "evtape/record.h"
 #include "evtape/timefmt.h"
 #include "jcanon.h"
+#define T_RNG_SEED 0x2545F4914F6CDD1DULL
 #include "t.h"
-
-#define L(s) (s), (sizeof(s) - 1)
-
-static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
-
-/* Returns the next value of a xorshift64 PRNG (deterministic). */
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
 
 /* Returns a value in [0, n). */
 static uint32_t

@@ -39,21 +39,8 @@
 #include "evtape/record.h"
 #include "evtape/segment.h"
 #include "jcanon.h"
+#define T_RNG_SEED 0x853C49E6748FEA9BULL
 #include "t.h"
-
-#define L(s) (s), (sizeof(s) - 1)
-
-static uint64_t rng_state = 0x853C49E6748FEA9BULL;
-
-/* Returns the next value of a xorshift64 PRNG (deterministic). */
-static uint64_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
 
 /* Aborts on out of memory in the test itself. */
 static void

@@ -14,13 +14,13 @@
 /* .NET ticks of 1970-01-01T00:00:00Z (DateTime.UnixEpoch.Ticks). */
 #define NET_EPOCH 621355968000000000LL
 
-static uint64_t rng = 0x243f6a8885a308d3ULL;
+static uint64_t sm_state = 0x243f6a8885a308d3ULL;
 
 /* Returns the next splitmix64 value of the test's own generator. */
 static uint64_t
 next_rand(void)
 {
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
+	uint64_t z = (sm_state += 0x9e3779b97f4a7c15ULL);
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
