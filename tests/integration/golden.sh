@@ -19,25 +19,8 @@
 #                every event but the 26 of the damaged block
 #
 # POSIX sh; prints TAP.  Uses $BUILD/evtool (BUILD defaults to build).
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
-EVTOOL=$BUILD/evtool
-G=$(cd "$(dirname "$0")/../golden" && pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/evtape-golden.XXXXXX")
-trap 'rm -rf "$T"' EXIT INT TERM
-tn=0
-failed=0
-
-# check STATUS DESCRIPTION: one TAP line; STATUS 0 passes.
-check() {
-	tn=$((tn + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $tn - $2"
-	else
-		echo "not ok $tn - $2"
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/lib.sh"
+G=$(cd "$HERE/../golden" && pwd)
 
 # same WANT GOT DESCRIPTION: files must be byte-identical.
 same() {
@@ -160,5 +143,4 @@ cd / || exit 1
 [ "$(fingerprint)" = "$before" ]
 check $? "golden files unchanged"
 
-echo "1..$tn"
-[ "$failed" -eq 0 ]
+done_testing

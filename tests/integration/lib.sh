@@ -8,13 +8,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/evtape-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 tn=0
-# ok COND-EXIT-STATUS DESCRIPTION: records one check.
+failed=0
+# check STATUS DESCRIPTION: one TAP line; STATUS 0 passes.
 check() {
 	tn=$((tn + 1))
 	if [ "$1" -eq 0 ]; then
 		echo "ok $tn - $2"
 	else
 		echo "not ok $tn - $2"
+		failed=$((failed + 1))
 	fi
 }
 # t DESCRIPTION COMMAND...: runs a command, passes if it exits 0.
@@ -39,6 +41,8 @@ waitfor() {
 	done
 	return 1
 }
+# done_testing: the TAP plan; the exit status says whether all passed.
 done_testing() {
 	echo "1..$tn"
+	[ "$failed" -eq 0 ]
 }
