@@ -402,31 +402,75 @@ put_rx(int64_t rx)
 
 enum cat_mode { CAT_EVENTS, CAT_MESSAGES, CAT_TSV };
 
-/* State of a message being assembled for --messages/--tsv. */
-struct msgstate {
-	int open;	  /* header seen, items pending */
-	uint32_t left;	  /* items still expected */
-	uint32_t emitted; /* items written */
-	int64_t rx;
-	struct evt_buf head, tail, items;
-};
-
-/* Writes the assembled message (if any item passed, or for TSV always). */
-static void
-msg_close(struct msgstate *m, enum cat_mode mode)
+/* Keeps the items of a --messages frame that pass the filters. */
+static int
+keep_cb(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
 {
-	if (!m->open)
-		return;
-	m->open = 0;
-	if (mode == CAT_MESSAGES && m->emitted == 0)
-		return;
-	if (mode == CAT_TSV)
-		put_rx(m->rx);
-	oom_check(evt_buf_put(&obuf, m->head.p, m->head.len));
-	oom_check(evt_buf_put(&obuf, m->items.p, m->items.len));
-	oom_check(evt_buf_put(&obuf, m->tail.p, m->tail.len));
-	oom_check(evt_buf_putc(&obuf, '\n'));
-	omaybe();
+	const struct filter *f = arg;
+	if (rec->kind == EVT_K_EVENT)
+		return event_passes(f, d, rec);
+	return f->nsources == 0 && f->ntypes == 0;
+}
+
+/* Prints the events of one segment, one per line. */
+static void
+cat_events(struct evt_segr *r, const char *path, const struct filter *f)
+{
+	struct evt_rec rec;
+	int in_msg = 0, rc;
+	while ((rc = evt_segr_next(r, &rec, NULL)) == 1) {
+		struct evt_rdec *d = evt_segr_decoder(r);
+		if (rec.kind == EVT_K_STRDEF || rec.kind == EVT_K_SHAPEDEF)
+			continue;
+		if (rec.kind != EVT_K_EVENT && rec.kind != EVT_K_ITEM) {
+			in_msg = rec.kind == EVT_K_MSG;
+			continue;
+		}
+		if (!in_msg || rec.rx_us < f->from || rec.rx_us >= f->to ||
+		    !keep_cb((void *)(uintptr_t)f, d, &rec))
+			continue;
+		size_t mark = obuf.len;
+		rc = evt_rdec_item_json(d, &rec, &obuf);
+		if (rc == 0)
+			rc = evt_buf_putc(&obuf, '\n');
+		else
+			obuf.len = mark; /* no half lines */
+		if (rc == EVT_ERR_CORRUPT)
+			seg_err_cb(NULL, path, rec.off, d->err);
+		oom_check(rc);
+		omaybe();
+	}
+	oom_check(rc);
+}
+
+/* Prints the frames of one segment: --messages (gateway messages whose
+ * events pass the filters) or --tsv (every received frame). */
+static void
+cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
+    const struct filter *f)
+{
+	struct evt_frames fr;
+	struct evt_frame *fm;
+	int rc;
+	evt_frames_init(&fr, r, mode == CAT_MESSAGES ? keep_cb : NULL,
+	    (void *)(uintptr_t)f, seg_err_cb, NULL, path);
+	while ((rc = evt_frames_next(&fr, &fm)) == 1) {
+		if (fm->rx_us < f->from || fm->rx_us >= f->to)
+			continue;
+		if (mode == CAT_MESSAGES) {
+			if (fm->kind != EVT_K_MSG || fm->kept == 0)
+				continue;
+		} else {
+			if (fm->kind >= EVT_K_SESSION)
+				continue; /* markers are not received frames */
+			put_rx(fm->rx_us);
+		}
+		oom_check(evt_buf_put(&obuf, fm->text.p, fm->text.len));
+		oom_check(evt_buf_putc(&obuf, '\n'));
+		omaybe();
+	}
+	evt_frames_free(&fr);
+	oom_check(rc);
 }
 
 /* Prints the records of one segment according to mode and filters. */
@@ -434,8 +478,7 @@ static int
 cat_segment(const char *path, enum cat_mode mode, const struct filter *f)
 {
 	struct evt_segr *r;
-	int rc = evt_segr_open(path, seg_err_cb, NULL, &r);
-	if (rc != 0)
+	if (evt_segr_open(path, seg_err_cb, NULL, &r) != 0)
 		return 0; /* reported */
 	const struct evt_seg_info *si = evt_segr_info(r);
 	if (si->sealed && (si->last_rx < f->from || si->first_rx >= f->to) &&
@@ -443,84 +486,12 @@ cat_segment(const char *path, enum cat_mode mode, const struct filter *f)
 		evt_segr_close(r);
 		return 0;
 	}
-	struct msgstate m = {0};
-	struct evt_rec rec;
-	int in_msg = 0;
 	evt_segr_rewind(r, f->from);
-	while ((rc = evt_segr_next(r, &rec, NULL)) == 1) {
-		struct evt_rdec *d = evt_segr_decoder(r);
-		if (rec.kind == EVT_K_STRDEF || rec.kind == EVT_K_SHAPEDEF)
-			continue;
-		int is_item = rec.kind == EVT_K_EVENT || rec.kind == EVT_K_ITEM;
-		if (!is_item || (m.open && m.left == 0))
-			msg_close(&m, mode);
-		if (!is_item)
-			in_msg = rec.kind == EVT_K_MSG;
-		if (rec.rx_us < f->from || rec.rx_us >= f->to)
-			continue;
-		if (is_item) {
-			int filtered = f->nsources > 0 || f->ntypes > 0;
-			int pass = rec.kind == EVT_K_EVENT ?
-			    event_passes(f, d, &rec) : !filtered;
-			if (mode == CAT_EVENTS) {
-				if (!in_msg || !pass)
-					continue;
-				size_t mark = obuf.len;
-				rc = evt_rdec_item_json(d, &rec, &obuf);
-				if (rc == 0)
-					rc = evt_buf_putc(&obuf, '\n');
-				else
-					obuf.len = mark; /* no half lines */
-				omaybe();
-			} else if (m.open && m.left > 0) {
-				m.left--;
-				if (mode == CAT_MESSAGES && in_msg && !pass)
-					continue;
-				size_t mark = m.items.len;
-				if (m.emitted > 0)
-					oom_check(evt_buf_putc(&m.items, ','));
-				rc = evt_rdec_item_json(d, &rec, &m.items);
-				if (rc < 0)
-					m.items.len = mark;
-				else
-					m.emitted++;
-			}
-			if (rc == EVT_ERR_CORRUPT)
-				seg_err_cb(NULL, path, rec.off, d->err);
-			oom_check(rc);
-			continue;
-		}
-		if (mode == CAT_EVENTS)
-			continue;
-		if (rec.kind == EVT_K_MSG ||
-		    (mode == CAT_TSV && rec.kind == EVT_K_STATES)) {
-			m.head.len = m.items.len = 0;
-			rc = evt_rdec_frame_head(d, &rec, &m.head, &m.tail);
-			oom_check(rc);
-			if (rc == 0) {
-				m.open = 1;
-				m.left = rec.nitems;
-				m.emitted = 0;
-				m.rx = rec.rx_us;
-				if (m.left == 0)
-					msg_close(&m, mode);
-			}
-			continue;
-		}
-		if (mode == CAT_TSV && (rec.kind == EVT_K_JSON ||
-		    rec.kind == EVT_K_RAW)) {
-			put_rx(rec.rx_us);
-			oom_check(evt_rdec_frame_head(d, &rec, &obuf, &m.tail));
-			oom_check(evt_buf_putc(&obuf, '\n'));
-			omaybe();
-		}
-	}
-	msg_close(&m, mode);
-	evt_buf_free(&m.head);
-	evt_buf_free(&m.tail);
-	evt_buf_free(&m.items);
+	if (mode == CAT_EVENTS)
+		cat_events(r, path, f);
+	else
+		cat_frames(r, path, mode, f);
 	evt_segr_close(r);
-	oom_check(rc);
 	return 0;
 }
 

@@ -223,6 +223,59 @@ int evt_segr_check_filter(struct evt_segr *r);
 const char *evt_segr_last_id(struct evt_segr *r, size_t *len);
 
 /*
+ * Frames: whole received frames rebuilt from a segment's records.
+ */
+
+/* One rebuilt frame.  text is owned by the frame reader and valid until
+ * the next evt_frames_next call. */
+struct evt_frame {
+	int kind;	     /* EVT_K_MSG, STATES, JSON, RAW, SESSION, GAP,
+				CONFIG */
+	int64_t rx_us;	     /* receive time */
+	struct evt_buf text; /* the JSON text (RAW: the exact bytes); a MSG
+				or STATES frame holds the items kept */
+	uint32_t nitems;     /* items its header announced */
+	uint32_t kept;	     /* items in text */
+};
+
+/* Decides whether an item (EVENT or ITEM record) goes into its frame:
+ * nonzero keeps it.  The record and decoder are borrowed for the call. */
+typedef int (*evt_frame_keep_cb)(void *arg, struct evt_rdec *d,
+    const struct evt_rec *rec);
+
+/* A frame reader; fields are private. */
+struct evt_frames {
+	struct evt_segr *r;
+	evt_frame_keep_cb keep;
+	void *keep_arg;
+	evt_seg_err_cb cb;
+	void *cbarg;
+	const char *path;
+	struct evt_frame f;
+	struct evt_buf tail;
+	struct evt_rec rec;
+	int open, pending;
+	uint32_t left;
+	uint64_t dropped; /* records that could not be rendered (reported) */
+};
+
+/* Starts rebuilding frames from r's scan (position r with
+ * evt_segr_rewind first).  keep (NULL: keep all) filters items; cb (may be
+ * NULL) hears of records that cannot be rendered, with path.  All
+ * pointers are borrowed for the reader's life. */
+void evt_frames_init(struct evt_frames *fr, struct evt_segr *r,
+    evt_frame_keep_cb keep, void *keep_arg, evt_seg_err_cb cb, void *cbarg,
+    const char *path);
+
+/* Returns 1 and the next frame in *out (borrowed until the next call), 0
+ * at the end, or a negative evt_err (EVT_ERR_NOMEM, EVT_ERR_IO).  A frame
+ * whose items were damaged holds those that read. */
+int evt_frames_next(struct evt_frames *fr, struct evt_frame **out);
+
+/* Frees the frame reader's buffers (not r). */
+void evt_frames_free(struct evt_frames *fr);
+
+/*
  * Rewriting.
  */
 
