@@ -93,26 +93,6 @@ puts_buf(struct evt_buf *b, const char *s)
 	return evt_buf_put(b, s, strlen(s)) == 0 ? 0 : EVT_ERR_NOMEM;
 }
 
-/* Appends s[0..n) as a JSON string literal; returns 0 or EVT_ERR_NOMEM. */
-static int
-put_jstr(struct evt_buf *b, const char *s, size_t n)
-{
-	if (n > (SIZE_MAX - 2) / 6 || evt_buf_grow(b, evt_json_string_max(n)) != 0)
-		return EVT_ERR_NOMEM;
-	b->len += evt_json_write_string((char *)b->p + b->len, s, n);
-	return 0;
-}
-
-/* Appends an unsigned decimal; returns 0 or EVT_ERR_NOMEM. */
-static int
-put_u64(struct evt_buf *b, uint64_t v)
-{
-	char t[24];
-	int n = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
-
-	return evt_buf_put(b, t, (size_t)n) == 0 ? 0 : EVT_ERR_NOMEM;
-}
-
 /* ------------------------------------------------------- token accessors */
 
 /*
@@ -642,14 +622,14 @@ spec_list(struct evt_buf *out, const char *v, size_t n, int ids)
 			if (!evt_guid_parse(v + a, b - a, g, 0))
 				return EVT_ERR_ARG;
 			evt_guid_format(g, txt);
-			if (put_jstr(out, txt, 36) != 0)
+			if (evt_json_put_string(out, txt, 36) != 0)
 				return EVT_ERR_NOMEM;
 		} else {
 			for (size_t k = a; k < b; k++)
 				if ((unsigned char)v[k] < 0x20 ||
 				    (unsigned char)v[k] >= 0x7f)
 					return EVT_ERR_ARG;
-			if (put_jstr(out, v + a, b - a) != 0)
+			if (evt_json_put_string(out, v + a, b - a) != 0)
 				return EVT_ERR_NOMEM;
 		}
 		if (c == NULL)
@@ -1032,7 +1012,7 @@ resp_str(struct resp *r, int status, const char *key, const char *v,
 	(void)evt_buf_put(r->out, ",\"", 2);
 	(void)evt_buf_put(r->out, key, strlen(key));
 	(void)evt_buf_put(r->out, "\":", 2);
-	(void)put_jstr(r->out, v, n);
+	(void)evt_json_put_string(r->out, v, n);
 	(void)evt_buf_putc(r->out, '}');
 	return status;
 }
@@ -1043,7 +1023,7 @@ resp_err(struct resp *r, int status, const char *text)
 {
 	resp_begin(r, status);
 	(void)evt_buf_put(r->out, ",\"error\":{\"errorText\":", 22);
-	(void)put_jstr(r->out, text, strlen(text));
+	(void)evt_json_put_string(r->out, text, strlen(text));
 	(void)evt_buf_put(r->out, "}}", 2);
 	return status;
 }
@@ -1409,7 +1389,7 @@ cmd_begin(struct evt_ess_client *c, const char *name, struct evt_buf *out)
 	if (rc == 0)
 		rc = puts_buf(out, "\",\"commandId\":");
 	if (rc == 0)
-		rc = put_u64(out, c->next_id);
+		rc = evt_json_put_int(out, 0, c->next_id);
 	return rc;
 }
 
@@ -1469,11 +1449,11 @@ evt_ess_client_start_session(struct evt_ess_client *c, const char *sid,
 	if (rc == 0)
 		rc = puts_buf(out, ",\"sessionId\":");
 	if (rc == 0)
-		rc = put_jstr(out, sid ? sid : "", sid ? sidlen : 0);
+		rc = evt_json_put_string(out, sid ? sid : "", sid ? sidlen : 0);
 	if (rc == 0)
 		rc = puts_buf(out, ",\"eventId\":");
 	if (rc == 0)
-		rc = put_jstr(out, eid ? eid : "", eid ? eidlen : 0);
+		rc = evt_json_put_string(out, eid ? eid : "", eid ? eidlen : 0);
 	return cmd_end(c, rc, start, out, id);
 }
 
@@ -1518,7 +1498,7 @@ evt_ess_client_remove_subscription(struct evt_ess_client *c,
 	if (rc == 0)
 		rc = puts_buf(out, ",\"subscriptionId\":");
 	if (rc == 0)
-		rc = put_jstr(out, subid, len);
+		rc = evt_json_put_string(out, subid, len);
 	return cmd_end(c, rc, start, out, id);
 }
 

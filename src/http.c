@@ -106,16 +106,6 @@ put_s(struct evt_buf *b, const char *s)
 	return evt_buf_put(b, s, strlen(s)) == 0 ? 0 : EVT_ERR_NOMEM;
 }
 
-/* Appends an unsigned decimal number; returns 0 or EVT_ERR_NOMEM. */
-static int
-put_u(struct evt_buf *b, unsigned long long v)
-{
-	char t[24];
-	int n = snprintf(t, sizeof t, "%llu", v);
-
-	return evt_buf_put(b, t, (size_t)n) == 0 ? 0 : EVT_ERR_NOMEM;
-}
-
 /* ------------------------------------------------------------------ */
 /* The message parser                                                  */
 /* ------------------------------------------------------------------ */
@@ -664,7 +654,7 @@ evt_http_response(struct evt_buf *out, int status, const char *content_type,
 	    (no_len && body_len > 0))
 		return EVT_ERR_ARG;
 	rc |= put_s(out, "HTTP/1.1 ");
-	rc |= put_u(out, (unsigned)status);
+	rc |= evt_json_put_int(out, 0, (unsigned)status);
 	rc |= put_s(out, " ");
 	rc |= put_s(out, evt_http_reason(status));
 	rc |= put_s(out, "\r\n");
@@ -675,7 +665,7 @@ evt_http_response(struct evt_buf *out, int status, const char *content_type,
 	}
 	if (!no_len) {
 		rc |= put_s(out, "Content-Length: ");
-		rc |= put_u(out, body_len);
+		rc |= evt_json_put_int(out, 0, body_len);
 		rc |= put_s(out, "\r\n");
 	}
 	if (status != 101)
@@ -693,16 +683,6 @@ evt_http_response(struct evt_buf *out, int status, const char *content_type,
 	return 0;
 }
 
-/* Appends a C string as a JSON string literal; 0 or EVT_ERR_NOMEM. */
-static int
-put_jstr(struct evt_buf *b, const char *s, size_t n)
-{
-	if (evt_buf_grow(b, evt_json_string_max(n)) != 0)
-		return EVT_ERR_NOMEM;
-	b->len += evt_json_write_string((char *)b->p + b->len, s, n);
-	return 0;
-}
-
 /* Builds a JSON error body (see http.h). */
 int
 evt_http_json_error_body(struct evt_buf *out, const char *error,
@@ -712,10 +692,10 @@ evt_http_json_error_body(struct evt_buf *out, const char *error,
 	int rc = 0;
 
 	rc |= put_s(out, "{\"error\":");
-	rc |= put_jstr(out, error, strlen(error));
+	rc |= evt_json_put_string(out, error, strlen(error));
 	if (description != NULL) {
 		rc |= put_s(out, ",\"error_description\":");
-		rc |= put_jstr(out, description, strlen(description));
+		rc |= evt_json_put_string(out, description, strlen(description));
 	}
 	rc |= put_s(out, "}");
 	if (rc != 0) {
@@ -752,11 +732,11 @@ evt_http_token_json(struct evt_buf *out, const char *token, size_t len,
 	if (scope == NULL)
 		scope = "managementserver";
 	rc |= put_s(out, "{\"access_token\":");
-	rc |= put_jstr(out, token, len);
+	rc |= evt_json_put_string(out, token, len);
 	rc |= put_s(out, ",\"expires_in\":");
-	rc |= put_u(out, expires_in);
+	rc |= evt_json_put_int(out, 0, expires_in);
 	rc |= put_s(out, ",\"token_type\":\"Bearer\",\"scope\":");
-	rc |= put_jstr(out, scope, strlen(scope));
+	rc |= evt_json_put_string(out, scope, strlen(scope));
 	rc |= put_s(out, "}");
 	if (rc != 0) {
 		out->len = old;

@@ -806,3 +806,33 @@ evt_json_int(const char *s, size_t len, int *neg, uint64_t *mag)
 	*mag = m;
 	return 1;
 }
+
+/* Appends a JSON string literal to b; see json.h. */
+int
+evt_json_put_string(struct evt_buf *b, const char *s, size_t len)
+{
+	if (len > (SIZE_MAX - 2) / 6 ||
+	    evt_buf_grow(b, evt_json_string_max(len)) != 0)
+		return EVT_ERR_NOMEM;
+	b->len += evt_json_write_string((char *)b->p + b->len, s, len);
+	return 0;
+}
+
+/* Appends a JSON integer to b; see json.h. */
+int
+evt_json_put_int(struct evt_buf *b, int neg, uint64_t mag)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + mag % 10);
+		mag /= 10;
+	} while (mag != 0);
+	if (evt_buf_grow(b, (size_t)n + 1) != 0)
+		return EVT_ERR_NOMEM;
+	if (neg)
+		b->p[b->len++] = '-';
+	while (n > 0)
+		b->p[b->len++] = (uint8_t)tmp[--n];
+	return 0;
+}

@@ -1016,35 +1016,6 @@ need(struct evt_buf *out, size_t n)
 	return evt_buf_grow(out, n) == 0 ? 0 : EVT_ERR_NOMEM;
 }
 
-/* Appends a JSON string literal of s[0..len). */
-static int
-put_jstr(struct evt_buf *out, const char *s, size_t len)
-{
-	if (need(out, evt_json_string_max(len)) != 0)
-		return EVT_ERR_NOMEM;
-	out->len += evt_json_write_string((char *)out->p + out->len, s, len);
-	return 0;
-}
-
-/* Appends the decimal text of an unsigned integer, with a sign. */
-static int
-put_int(struct evt_buf *out, int neg, uint64_t mag)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + mag % 10);
-		mag /= 10;
-	} while (mag != 0);
-	if (need(out, 21) != 0)
-		return EVT_ERR_NOMEM;
-	if (neg)
-		out->p[out->len++] = '-';
-	while (n > 0)
-		out->p[out->len++] = (uint8_t)tmp[--n];
-	return 0;
-}
-
 /* Appends the JSON text of a generic msgpack value. */
 static int
 put_value(struct evt_rdec *d, const msgpack_object *o, struct evt_buf *out)
@@ -1056,9 +1027,9 @@ put_value(struct evt_rdec *d, const msgpack_object *o, struct evt_buf *out)
 		return o->via.boolean ? evt_buf_put(out, "true", 4) :
 		    evt_buf_put(out, "false", 5);
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		return put_int(out, 0, o->via.u64);
+		return evt_json_put_int(out, 0, o->via.u64);
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		return put_int(out, 1, 0 - (uint64_t)o->via.i64);
+		return evt_json_put_int(out, 1, 0 - (uint64_t)o->via.i64);
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64: {
 		/* Not written by evtape; shortest text that reads back. */
@@ -1076,7 +1047,7 @@ put_value(struct evt_rdec *d, const msgpack_object *o, struct evt_buf *out)
 		return evt_buf_put(out, tmp, strlen(tmp));
 	}
 	case MSGPACK_OBJECT_STR:
-		return put_jstr(out, o->via.str.ptr, o->via.str.size);
+		return evt_json_put_string(out, o->via.str.ptr, o->via.str.size);
 	case MSGPACK_OBJECT_EXT: {
 		const char *s = o->via.ext.ptr;
 		uint32_t n = o->via.ext.size;
@@ -1109,7 +1080,7 @@ put_value(struct evt_rdec *d, const msgpack_object *o, struct evt_buf *out)
 				return rdec_fail(d, 0, "map key not a string");
 			if (i > 0 && evt_buf_putc(out, ',') != 0)
 				return EVT_ERR_NOMEM;
-			int rc = put_jstr(out, kv->key.via.str.ptr,
+			int rc = evt_json_put_string(out, kv->key.via.str.ptr,
 			    kv->key.via.str.size);
 			if (rc == 0)
 				rc = evt_buf_putc(out, ':');
@@ -1154,7 +1125,7 @@ put_field(struct evt_rdec *d, uint32_t enc, const msgpack_object *v,
 		    &len);
 		if (s == NULL)
 			return rdec_fail(d, 0, "string definition was lost");
-		return put_jstr(out, s, len);
+		return evt_json_put_string(out, s, len);
 	}
 	default:
 		return put_value(d, v, out);
@@ -1235,7 +1206,7 @@ evt_rdec_item_json(struct evt_rdec *d, const struct evt_rec *r,
 			return rdec_fail(d, r->off, "key definition was lost");
 		if (i > 0 && evt_buf_putc(out, ',') != 0)
 			return EVT_ERR_NOMEM;
-		int rc = put_jstr(out, k, kl);
+		int rc = evt_json_put_string(out, k, kl);
 		if (rc == 0)
 			rc = evt_buf_putc(out, ':');
 		if (rc == 0)
@@ -1261,7 +1232,7 @@ put_members(struct evt_rdec *d, const msgpack_object *map, uint32_t from,
 			return rdec_fail(d, 0, "envelope key not a string");
 		if ((comma || i > from) && evt_buf_putc(out, ',') != 0)
 			return EVT_ERR_NOMEM;
-		int rc = put_jstr(out, kv->key.via.str.ptr,
+		int rc = evt_json_put_string(out, kv->key.via.str.ptr,
 		    kv->key.via.str.size);
 		if (rc == 0)
 			rc = evt_buf_putc(out, ':');

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evtape/buf.h"
+
 enum evt_jtype {
 	EVT_J_NULL = 0,
 	EVT_J_FALSE,
@@ -115,5 +117,15 @@ evt_json_string_max(size_t len)
  * "-0" returns 0 (it would not survive a round trip as an integer).
  */
 int evt_json_int(const char *s, size_t len, int *neg, uint64_t *mag);
+
+/*
+ * Appends s[0..len) as a JSON string literal (evt_json_write_string) to b.
+ * Returns 0 or EVT_ERR_NOMEM.
+ */
+int evt_json_put_string(struct evt_buf *b, const char *s, size_t len);
+
+/* Appends a JSON integer: '-' if neg, then the decimal digits of mag.
+ * Returns 0 or EVT_ERR_NOMEM. */
+int evt_json_put_int(struct evt_buf *b, int neg, uint64_t mag);
 
 #endif
