@@ -23,6 +23,7 @@
 
 #include "evtape/archive.h"
 #include "evtape/err.h"
+#include "evtape/record.h"
 
 struct evt_archive {
 	char *dir;
@@ -46,6 +47,19 @@ struct evt_archive {
 	char *seal_path;	/* the segment being sealed */
 	uint64_t seal_seq;	/* and its sequence number */
 	int compact;		/* compact it after sealing */
+
+	/* What a recorder needs to resume its gateway session after a
+	 * restart: the last event id and the last SESSION marker's body,
+	 * kept across rotations and found on disk at open. */
+	char last_id[EVT_REC_MAX_INTERN];
+	size_t last_id_len;
+	struct evt_buf session;
+	int have_session;
+	struct evt_buf carry;	/* SESSION body written into every new
+				   segment and before closing */
+	int have_carry;
+	int64_t last_rx;	/* receive time of the last append */
+	int appended;		/* anything appended since open */
 };
 
 /* Emits a warning through the callback. */
@@ -200,6 +214,104 @@ seal_leftover(struct evt_archive *a, struct evt_segref *s)
 	return rc;
 }
 
+/* Keeps a copy of a SESSION marker body as the archive's last one. */
+static int
+keep_session(struct evt_archive *a, const char *json, size_t len)
+{
+	a->session.len = 0;
+	a->have_session = 0;
+	if (evt_buf_put(&a->session, json, len) != 0)
+		return EVT_ERR_NOMEM;
+	a->have_session = 1;
+	return 0;
+}
+
+/*
+ * Finds the body of the last SESSION marker of a sealed segment, scanning
+ * its blocks from the end (a recorder writes one into the last block before
+ * closing, so one block is usually enough).  Returns 0 (found or not),
+ * EVT_ERR_NOMEM or an I/O error of the scan.
+ */
+static int
+session_of_sealed(struct evt_archive *a, struct evt_segr *r)
+{
+	if (evt_segr_load_index(r) != 0 ||
+	    evt_segr_info(r)->frames[EVT_K_SESSION] == 0)
+		return 0;
+	uint32_t nb;
+	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
+	struct evt_buf tail = {0};
+	int rc = 0;
+	/* The last four blocks one by one, then everything at once. */
+	for (uint32_t k = 0; k <= 4 && k <= nb && !a->have_session; k++) {
+		int all = k == 4 || k == nb;
+		uint64_t min_off = all ? 0 : bl[nb - 1 - k].off;
+		struct evt_rec re;
+		uint64_t boff;
+		rc = evt_segr_rewind(r, all ? INT64_MIN : bl[nb - 1 - k].first_rx);
+		while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
+			rc = 0;
+			if (re.kind != EVT_K_SESSION || boff < min_off)
+				continue;
+			a->session.len = 0;
+			tail.len = 0;
+			a->have_session = evt_rdec_frame_head(
+			    evt_segr_decoder(r), &re, &a->session, &tail) == 0;
+		}
+		if (rc < 0)
+			break;
+		if (all)
+			break;
+	}
+	evt_buf_free(&tail);
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Sets the archive's last event id and last SESSION body from the data: the
+ * resumed segment's scan, else the newest few sealed segments (their index
+ * holds the last id).  Archives a recorder never wrote (imports) have no
+ * SESSION marker; the search stops after eight segments so that an open
+ * stays cheap.
+ */
+static int
+find_resume_point(struct evt_archive *a)
+{
+	size_t n;
+	const char *p;
+	if (a->w != NULL) {
+		if ((p = evt_segw_last_id(a->w, &n)) != NULL) {
+			memcpy(a->last_id, p, n);
+			a->last_id_len = n;
+		}
+		if ((p = evt_segw_session(a->w, &n)) != NULL &&
+		    keep_session(a, p, n) != 0)
+			return EVT_ERR_NOMEM;
+	}
+	size_t stop = a->nsegs > 8 ? a->nsegs - 8 : 0;
+	for (size_t i = a->nsegs; i-- > stop;) {
+		if (a->last_id_len > 0 && a->have_session)
+			break;
+		if (a->w != NULL && i == a->nsegs - 1)
+			continue; /* the resumed one, done above */
+		struct evt_segr *r;
+		if (evt_segr_open(a->segs[i].path, NULL, NULL, &r) != 0)
+			continue;
+		int rc = 0;
+		if (a->last_id_len == 0 && (p = evt_segr_last_id(r, &n)) != NULL &&
+		    n <= sizeof a->last_id) {
+			memcpy(a->last_id, p, n);
+			a->last_id_len = n;
+		}
+		if (!a->have_session && evt_segr_info(r)->sealed)
+			rc = session_of_sealed(a, r);
+		evt_segr_close(r);
+		if (rc == EVT_ERR_NOMEM)
+			return rc;
+	}
+	return 0;
+}
+
 /* Opens the archive; see archive.h. */
 int
 evt_archive_open(const char *dir, int flags,
@@ -280,6 +392,8 @@ evt_archive_open(const char *dir, int flags,
 				a->w = NULL;
 			}
 		}
+		if ((rc = find_resume_point(a)) != 0)
+			goto fail;
 	}
 	*out = a;
 	return 0;
@@ -340,6 +454,21 @@ new_segment(struct evt_archive *a, int64_t rx_us)
 	return 0;
 }
 
+/* Appends a marker to the open segment and remembers a SESSION body. */
+static int
+append_marker(struct evt_archive *a, int kind, int64_t rx_us,
+    const char *json, size_t len)
+{
+	int rc = evt_segw_marker(a->w, kind, rx_us, json, len);
+	if (rc < 0)
+		return rc;
+	a->last_rx = rx_us;
+	a->appended = 1;
+	if (kind == EVT_K_SESSION && keep_session(a, json, len) != 0)
+		return EVT_ERR_NOMEM;
+	return rc;
+}
+
 /* Rotates when the open segment is full or old, and opens one if none. */
 static int
 prepare(struct evt_archive *a, int64_t rx_us)
@@ -352,8 +481,13 @@ prepare(struct evt_archive *a, int64_t rx_us)
 		if (rc != 0)
 			return rc;
 	}
-	if (a->w == NULL)
-		return new_segment(a, rx_us);
+	if (a->w == NULL) {
+		int rc = new_segment(a, rx_us);
+		if (rc != 0 || !a->have_carry)
+			return rc;
+		return append_marker(a, EVT_K_SESSION, rx_us,
+		    (const char *)a->carry.p, a->carry.len);
+	}
 	return 0;
 }
 
@@ -365,7 +499,18 @@ evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,
 	int rc = prepare(a, rx_us);
 	if (rc != 0)
 		return rc;
-	return evt_segw_frame(a->w, rx_us, buf, len);
+	int kind = evt_segw_frame(a->w, rx_us, buf, len);
+	if (kind < 0)
+		return kind;
+	a->last_rx = rx_us;
+	a->appended = 1;
+	size_t n;
+	const char *id;
+	if (kind == EVT_K_MSG && (id = evt_segw_last_id(a->w, &n)) != NULL) {
+		memcpy(a->last_id, id, n);
+		a->last_id_len = n;
+	}
+	return kind;
 }
 
 /* Appends a marker; see archive.h. */
@@ -376,7 +521,37 @@ evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
 	int rc = prepare(a, rx_us);
 	if (rc != 0)
 		return rc;
-	return evt_segw_marker(a->w, kind, rx_us, json, len);
+	return append_marker(a, kind, rx_us, json, len);
+}
+
+/* The last event id; see archive.h. */
+const char *
+evt_archive_last_id(const struct evt_archive *a, size_t *len)
+{
+	*len = a->last_id_len;
+	return a->last_id_len > 0 ? a->last_id : NULL;
+}
+
+/* The last SESSION marker body; see archive.h. */
+const char *
+evt_archive_session(const struct evt_archive *a, size_t *len)
+{
+	*len = a->have_session ? a->session.len : 0;
+	return a->have_session ? (const char *)a->session.p : NULL;
+}
+
+/* Sets the SESSION body carried into new segments; see archive.h. */
+int
+evt_archive_set_carry(struct evt_archive *a, const char *json, size_t len)
+{
+	a->carry.len = 0;
+	a->have_carry = 0;
+	if (json == NULL)
+		return 0;
+	if (evt_buf_put(&a->carry, json, len) != 0)
+		return EVT_ERR_NOMEM;
+	a->have_carry = 1;
+	return 0;
 }
 
 /* Writes the open block. */
@@ -511,7 +686,15 @@ evt_archive_close(struct evt_archive *a)
 {
 	if (a == NULL)
 		return 0;
+	/* The carried SESSION body goes into the last block too, so that
+	 * the next open finds it without scanning the sealed segment. */
+	int rc0 = 0;
+	if (a->w != NULL && a->have_carry && a->appended)
+		rc0 = append_marker(a, EVT_K_SESSION, a->last_rx,
+		    (const char *)a->carry.p, a->carry.len);
 	int rc = evt_archive_rotate(a);
+	if (rc == 0 && rc0 < 0)
+		rc = rc0;
 	int rc2 = seal_join(a);
 	if (rc == 0)
 		rc = rc2;
@@ -519,6 +702,8 @@ evt_archive_close(struct evt_archive *a)
 		free(a->segs[i].path);
 	free(a->segs);
 	free(a->seal_path);
+	evt_buf_free(&a->session);
+	evt_buf_free(&a->carry);
 	if (a->lockfd >= 0)
 		close(a->lockfd);
 	free(a->dir);

@@ -70,6 +70,8 @@ struct evt_segw {
 	int64_t first_rx, last_rx;
 	uint64_t frames[EVT_K_MAX + 1]; /* frames (and markers) per kind */
 	int dirty;	   /* written since the last fsync */
+	struct evt_buf session; /* body of the last SESSION marker */
+	int have_session;
 };
 
 /* Maps a failed system call to an evt_err. */
@@ -143,6 +145,7 @@ segw_free(struct evt_segw *w)
 	evt_renc_free(&w->enc);
 	ZSTD_freeCCtx(w->cctx);
 	evt_buf_free(&w->zbuf);
+	evt_buf_free(&w->session);
 	free(w->blocks);
 	free(w->keys);
 	free(w->keyblk);
@@ -375,6 +378,10 @@ evt_segw_marker(struct evt_segw *w, int kind, int64_t rx_us, const char *json,
 	if (rc < 0)
 		return rc;
 	w->frames[kind]++;
+	if (kind == EVT_K_SESSION) {
+		w->session.len = 0;
+		w->have_session = evt_buf_put(&w->session, json, len) == 0;
+	}
 	return maybe_flush(w);
 }
 
@@ -611,6 +618,14 @@ evt_segw_block_first_rx(const struct evt_segw *w)
 	return w->enc.block_start_rx;
 }
 
+/* Body of the last SESSION marker. */
+const char *
+evt_segw_session(const struct evt_segw *w, size_t *len)
+{
+	*len = w->have_session ? w->session.len : 0;
+	return w->have_session ? (const char *)w->session.p : NULL;
+}
+
 /* Why the last frame was stored raw. */
 int
 evt_segw_raw_reason(const struct evt_segw *w, size_t *off)
@@ -682,6 +697,13 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 		if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
 		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
 			w->frames[re.kind]++;
+		if (re.kind == EVT_K_SESSION) {
+			struct evt_buf tail = {0};
+			w->session.len = 0;
+			w->have_session = evt_rdec_frame_head(
+			    evt_segr_decoder(r), &re, &w->session, &tail) == 0;
+			evt_buf_free(&tail);
+		}
 		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
 			in_msg = re.kind == EVT_K_MSG;
 		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&

@@ -62,6 +62,29 @@ int evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,
 int evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
     const char *json, size_t len);
 
+/*
+ * What a recorder needs to resume its gateway session after a restart,
+ * even after kill -9 (formats/records.md, "Markers"):
+ *
+ * evt_archive_last_id: the id of the last event of a MSG frame appended to
+ * the archive, across rotations; after opening for writing, the last one
+ * found in the data (the resumed segment's scan, or the newest sealed
+ * segments' index).  NULL if none; *len set.  Borrowed, valid until the
+ * next append.
+ *
+ * evt_archive_session: the JSON body of the last SESSION marker, found the
+ * same way (searching at most the newest eight segments).  NULL if none.
+ *
+ * evt_archive_set_carry: a SESSION marker body (copied; NULL clears it) the
+ * archive writes at the start of every new segment it starts and once more
+ * before closing, so that the newest segment always names the session and
+ * an open finds it in one block.  Returns 0 or EVT_ERR_NOMEM.
+ */
+const char *evt_archive_last_id(const struct evt_archive *a, size_t *len);
+const char *evt_archive_session(const struct evt_archive *a, size_t *len);
+int evt_archive_set_carry(struct evt_archive *a, const char *json,
+    size_t len);
+
 /* Writes the open block. */
 int evt_archive_flush(struct evt_archive *a);
 

@@ -120,6 +120,11 @@ int64_t evt_segw_block_first_rx(const struct evt_segw *w);
 /* Id of the last event appended, or NULL; *len set. Borrowed. */
 const char *evt_segw_last_id(const struct evt_segw *w, size_t *len);
 
+/* JSON body of the last SESSION marker appended to this segment (found by
+ * the scan of a resume, too), or NULL; *len set.  Borrowed, valid until
+ * the next append. */
+const char *evt_segw_session(const struct evt_segw *w, size_t *len);
+
 /* Why the last frame became a RAW record (an evt_err: EVT_ERR_JSON,
  * EVT_ERR_UTF8, EVT_ERR_DEPTH) and at which byte offset. */
 int evt_segw_raw_reason(const struct evt_segw *w, size_t *off);

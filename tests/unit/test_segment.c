@@ -1939,6 +1939,137 @@ test_archive(void)
 	rm_archive(dir);
 }
 
+/* Whether the archive's resume point is (id, session body). */
+static int
+resume_is(const struct evt_archive *a, const char *id, const char *sess)
+{
+	size_t n, m;
+	const char *gi = evt_archive_last_id(a, &n);
+	const char *gs = evt_archive_session(a, &m);
+	int ok_id = id == NULL ? gi == NULL :
+	    gi != NULL && n == strlen(id) && memcmp(gi, id, n) == 0;
+	int ok_s = sess == NULL ? gs == NULL :
+	    gs != NULL && m == strlen(sess) && memcmp(gs, sess, m) == 0;
+	if (!ok_id || !ok_s)
+		printf("#   id %.*s session %.*s\n", gi ? (int)n : 4,
+		    gi ? gi : "NULL", gs ? (int)m : 4, gs ? gs : "NULL");
+	return ok_id && ok_s;
+}
+
+/* Counts the SESSION markers of one segment file. */
+static int
+count_sessions(const char *path)
+{
+	struct evt_segr *r;
+	if (evt_segr_open(path, NULL, NULL, &r) != 0)
+		return -1;
+	struct evt_rec re;
+	uint64_t boff;
+	int n = 0, rc = evt_segr_rewind(r, INT64_MIN);
+	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
+		rc = 0;
+		n += re.kind == EVT_K_SESSION;
+	}
+	evt_segr_close(r);
+	return rc < 0 ? -1 : n;
+}
+
+/* The last event id and SESSION body survive rotation, close, crash. */
+static void
+test_resume_point(void)
+{
+	const char *dir = tpath("rp");
+	struct evt_archive_opts ao = {.seg = {.block_bytes = 256,
+	    .level = 1}, .seg_bytes = 1024};
+	struct evt_archive *a;
+	struct warns wn = {0};
+	char msg[256];
+	static const char s_new[] = "{\"event\":\"new\",\"sessionId\":\"s1\"}";
+	static const char s_cont[] =
+	    "{\"event\":\"continued\",\"sessionId\":\"s1\"}";
+	T_EQ(evt_archive_open(dir, EVT_AR_WRITE | EVT_AR_CREATE, &ao, NULL,
+	    warn_cb, &wn, &a), 0, "resume point: create");
+	T_OK(resume_is(a, NULL, NULL), "empty archive: no id, no session");
+	int64_t rx = INT64_C(1767600000000000);
+	T_EQ(evt_archive_marker(a, EVT_K_SESSION, rx, L(s_new)), 0,
+	    "SESSION marker");
+	T_EQ(evt_archive_set_carry(a, L(s_cont)), 0, "set carry");
+	T_OK(resume_is(a, NULL, s_new), "the marker is the last session");
+	int bad = 0;
+	for (int i = 0; i < 300; i++) {
+		int n = snprintf(msg, sizeof msg, "{\"events\":[{\"id\":"
+		    "\"00000000-0000-4000-8000-%012d\",\"type\":\"t\"}]}",
+		    i);
+		bad += evt_archive_frame(a, rx + i, msg, (size_t)n) != EVT_K_MSG;
+		if (i == 150) /* a non-event frame does not move the id */
+			bad += evt_archive_frame(a, rx + i, L("{\"x\":1}")) !=
+			    EVT_K_JSON;
+	}
+	T_EQ(bad, 0, "300 event messages");
+	size_t nseg;
+	const struct evt_segref *sg = evt_archive_segments(a, &nseg);
+	T_OK(nseg >= 3, "rotated into %zu segments", nseg);
+	T_OK(resume_is(a, "00000000-0000-4000-8000-000000000299", s_cont),
+	    "in memory: last id and the carried body");
+	int c2 = nseg >= 2 ? count_sessions(sg[1].path) : -1;
+	T_EQ(c2, 1, "a rotated-in segment starts with the carried marker");
+	T_EQ(evt_archive_close(a), 0, "close");
+
+	T_EQ(evt_archive_open(dir, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn, &a),
+	    0, "reopen after a clean close (newest segment sealed)");
+	T_OK(resume_is(a, "00000000-0000-4000-8000-000000000299", s_cont),
+	    "found on disk: last id and session");
+	/* A crash: the child writes, flushes part, dies without closing. */
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct evt_archive *c = a;
+		if (evt_archive_marker(c, EVT_K_SESSION, rx + 400,
+		    L("{\"event\":\"new\",\"sessionId\":\"s2\"}")) != 0 ||
+		    evt_archive_frame(c, rx + 401, L("{\"events\":[{\"id\":"
+		    "\"11111111-0000-4000-8000-000000000001\"}]}")) != EVT_K_MSG ||
+		    evt_archive_flush(c) != 0)
+			_exit(3);
+		if (evt_archive_frame(c, rx + 402, L("{\"events\":[{\"id\":"
+		    "\"22222222-0000-4000-8000-000000000002\"}]}")) != EVT_K_MSG)
+			_exit(4);
+		_exit(0); /* the last frame was never flushed */
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child wrote and died");
+	T_EQ(evt_archive_close(a), 0, "parent's handle closed (nothing new)");
+	/* The parent's handle had no open segment (the newest was sealed),
+	 * so the child wrote a new one, left unsealed by its death. */
+	T_EQ(evt_archive_open(dir, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn, &a),
+	    0, "reopen after the crash");
+	T_OK(resume_is(a, "11111111-0000-4000-8000-000000000001",
+	    "{\"event\":\"new\",\"sessionId\":\"s2\"}"),
+	    "after kill: the last flushed id and the child's session");
+	T_EQ(evt_archive_close(a), 0, "close");
+
+	/* Without a carry, a SESSION deep inside a sealed segment is still
+	 * found (full scan of the newest segment). */
+	const char *dir2 = tpath("rp2");
+	struct evt_archive_opts big = {.seg = {.block_bytes = 512,
+	    .level = 1}};
+	T_EQ(evt_archive_open(dir2, EVT_AR_WRITE | EVT_AR_CREATE, &big, NULL,
+	    warn_cb, &wn, &a), 0, "second archive");
+	bad = evt_archive_marker(a, EVT_K_SESSION, rx, L(s_new)) != 0;
+	for (int i = 0; i < 200; i++) {
+		int n = snprintf(msg, sizeof msg, "{\"events\":[{\"id\":"
+		    "\"00000000-0000-4000-8000-%012d\"}]}", i);
+		bad += evt_archive_frame(a, rx + i, msg, (size_t)n) != EVT_K_MSG;
+	}
+	T_EQ(bad, 0, "a marker then 200 messages in many blocks");
+	T_EQ(evt_archive_close(a), 0, "close");
+	T_EQ(evt_archive_open(dir2, EVT_AR_WRITE, &big, NULL, warn_cb, &wn,
+	    &a), 0, "reopen");
+	T_OK(resume_is(a, "00000000-0000-4000-8000-000000000199", s_new),
+	    "session found by scanning back through the blocks");
+	T_EQ(evt_archive_close(a), 0, "close");
+}
+
 int
 main(void)
 {
@@ -1957,6 +2088,7 @@ main(void)
 	test_special_ids();
 	test_crafted_headers();
 	test_archive();
+	test_resume_point();
 	corpus_free(&C);
 	rm_archive(tmpdir);
 	T_DONE();
