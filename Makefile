@@ -81,14 +81,10 @@ install: all
 format:
 	clang-format -i src/*.c include/evtape/*.h tools/*.c tests/unit/*.c tests/fuzz/*.c
 
-# The main job.  Until evrec and evsim exist it records generated realistic
-# traffic through the archive path; the archive stays in ./demo-archive.
+# The main job: evsim (a simulated gateway) on a free loopback port, evrec
+# recording it for about 15 s; the archive stays in ./demo-archive.
 demo: all
-	rm -rf demo-archive
-	$(BUILD)/evgen --seed $$$$ --events 200000 | $(BUILD)/evtool import demo-archive
-	$(BUILD)/evtool info demo-archive
-	$(BUILD)/evtool cat demo-archive | head -n 3
-	$(BUILD)/evtool verify demo-archive
+	@BUILD=$(BUILD) sh tools/demo.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -4,6 +4,9 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
 EVTOOL=$BUILD/evtool
 EVGEN=$BUILD/evgen
+# The Debian python3 (python3-websockets is installed for it), not any
+# other python3 earlier in PATH.
+PYTHON=${PYTHON:-/usr/bin/python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/evtape-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
