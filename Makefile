@@ -18,7 +18,7 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude \
 # packages): it halves the start-up time of short commands such as
 # `evtool get`, whose whole-process time is a benchmarked goal.
 # Dynamic: OpenSSL, libevent, wslay (no .pc file), http-parser (no .pc).
-DYN_PKGS = libcrypto libssl libevent_openssl libevent
+DYN_PKGS = libcrypto libssl libevent_openssl libevent inih
 LIBS = -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
        -Wl,-Bdynamic $(shell pkg-config --libs $(DYN_PKGS) 2>/dev/null) \
        -lwslay -lhttp_parser -lm -lpthread $(XLIBS)
@@ -32,7 +32,7 @@ FUZZ_REG = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzreg/%,$(FUZZ_SRC))
 HDRS = $(wildcard include/evtape/*.h src/*.h tests/unit/*.h)
 
 .PHONY: all deps test bench fuzz asan install format clean demo
-all: deps $(BUILD)/libevtape.a $(TOOLS) $(UNIT) $(FUZZ_REG)
+all: deps $(BUILD)/libevtape.a $(BUILD)/evrec $(TOOLS) $(UNIT) $(FUZZ_REG)
 
 deps:
 	@sh tools/deps.sh
@@ -43,6 +43,10 @@ $(BUILD)/%.o: %.c $(HDRS)
 
 $(BUILD)/libevtape.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
+
+# The recorder daemon: the one program whose main lives in src/.
+$(BUILD)/evrec: src/evrec.c $(BUILD)/libevtape.a $(HDRS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
 
 $(BUILD)/%: tools/%.c $(BUILD)/libevtape.a $(HDRS)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
@@ -76,7 +80,7 @@ asan: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/evrec $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 
 format:
 	clang-format -i src/*.c include/evtape/*.h tools/*.c tests/unit/*.c tests/fuzz/*.c

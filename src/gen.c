@@ -123,6 +123,12 @@ struct evt_gen {
 	char		*buf;		/* message, MAX_PER_MSG * MAX_EVENT */
 	char		*sbuf;		/* states array */
 	size_t		 scap;
+	const char	**sptr;		/* state texts in sbuf */
+	size_t		*slen;
+
+	uint32_t	 nlast;		/* events of the last message */
+	uint32_t	 last_off[MAX_PER_MSG];
+	uint32_t	 last_len[MAX_PER_MSG];
 };
 
 /* Returns x rotated left by k bits. */
@@ -463,6 +469,8 @@ evt_gen_free(struct evt_gen *g)
 	free(g->prob);
 	free(g->buf);
 	free(g->sbuf);
+	free(g->sptr);
+	free(g->slen);
 	free(g);
 }
 
@@ -681,11 +689,14 @@ evt_gen_next(struct evt_gen *g, const char **json, int64_t *rx_us,
 		}
 		if (i > 0)
 			*p++ = ',';
+		g->last_off[i] = (uint32_t)(p - g->buf);
 		p = put_event_head(g, p, id, c, sg, t, type);
 		if (kind == K_DATA)
 			p = put_payload(g, p, cam, t);
 		*p++ = '}';
+		g->last_len[i] = (uint32_t)(p - g->buf) - g->last_off[i];
 	}
+	g->nlast = n;
 	PUT(p, "]}");
 	*p = '\0';
 
@@ -732,4 +743,121 @@ evt_gen_states(struct evt_gen *g, const char **json)
 	*p = '\0';
 	*json = g->sbuf;
 	return (size_t)(p - g->sbuf);
+}
+
+/* Splits the last message into its event texts. */
+uint32_t
+evt_gen_last_events(const struct evt_gen *g, const char **ev, size_t *lens)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->nlast; i++) {
+		ev[i] = g->buf + g->last_off[i];
+		lens[i] = g->last_len[i];
+	}
+	return g->nlast;
+}
+
+/* Writes the states and splits them into their object texts. */
+size_t
+evt_gen_state_list(struct evt_gen *g, const char *const **st,
+    const size_t **lens)
+{
+	const char *json, *p, *end;
+	size_t n = 0, cap = (size_t)g->ncam * 2, len;
+	int depth = 0;
+
+	*st = NULL;
+	*lens = NULL;
+	if ((len = evt_gen_states(g, &json)) == 0)
+		return 0;
+	if (g->sptr == NULL) {
+		g->sptr = calloc(cap, sizeof(*g->sptr));
+		g->slen = calloc(cap, sizeof(*g->slen));
+		if (g->sptr == NULL || g->slen == NULL) {
+			free(g->sptr);
+			free(g->slen);
+			g->sptr = NULL;
+			g->slen = NULL;
+			return 0;
+		}
+	}
+	/* Our own output: no braces or brackets inside strings. */
+	end = json + len;
+	for (p = json + 1; p < end && n < cap; p++) {
+		if (*p == '{' && depth++ == 0)
+			g->sptr[n] = p;
+		else if (*p == '}' && --depth == 0) {
+			g->slen[n] = (size_t)(p + 1 - g->sptr[n]);
+			n++;
+		}
+	}
+	*st = g->sptr;
+	*lens = g->slen;
+	return n;
+}
+
+/* Returns the number of cameras. */
+uint32_t
+evt_gen_ncameras(const struct evt_gen *g)
+{
+	return g->ncam;
+}
+
+/* Returns camera i's GUID (36 bytes, not NUL-terminated). */
+const char *
+evt_gen_camera(const struct evt_gen *g, uint32_t i)
+{
+	return i < g->ncam ? g->cams[i].guid : NULL;
+}
+
+/* Made up like SG_RECORDING: the communication state group's id. */
+#define SG_COMM "b4c6e4a2-5f0d-4c1e-9a57-3d2f8e61c0a9"
+
+static const char *const motion_states[] = { "Motion", "No Motion" };
+static const char *const rec_states[] = { "Recording", "Not Recording" };
+static const char *const comm_states[] = {
+	"Communication Started", "Communication Stopped", "Communication Error"
+};
+
+static const struct evt_gen_type gen_types[] = {
+	{ T_MOTION_START, "MotionStarted", "Motion Started", SG_MOTION,
+	    "Motion" },
+	{ T_MOTION_STOP, "MotionStopped", "Motion Stopped", SG_MOTION,
+	    "No Motion" },
+	{ T_REC_START, "RecordingStarted", "Recording Started", SG_RECORDING,
+	    "Recording" },
+	{ T_REC_STOP, "RecordingStopped", "Recording Stopped", SG_RECORDING,
+	    "Not Recording" },
+	{ T_FPS_WARNING, "RecordingFpsWarning", "Recording FPS Warning", NULL,
+	    NULL },
+	{ T_ANALYTICS, "AnalyticsEvent", "Analytics Event", NULL, NULL },
+	{ "dd3e6464-7dc0-405a-a92f-6150587563e8", "CommunicationStarted",
+	    "Communication Started", SG_COMM, "Communication Started" },
+	{ "0ee90664-2924-42a0-a816-4129d0ecabdc", "CommunicationStopped",
+	    "Communication Stopped", SG_COMM, "Communication Stopped" },
+	{ "a334af1c-4b4b-4957-9e5f-ab8ca07feab6", "CommunicationError",
+	    "Communication Error", SG_COMM, "Communication Error" },
+};
+
+static const struct evt_gen_state_group gen_groups[] = {
+	{ SG_MOTION, "Motion", motion_states, 2 },
+	{ SG_RECORDING, "Recording", rec_states, 2 },
+	{ SG_COMM, "Communication", comm_states, 3 },
+};
+
+/* Returns the event types of the simulated site. */
+const struct evt_gen_type *
+evt_gen_event_types(size_t *n)
+{
+	*n = sizeof(gen_types) / sizeof(gen_types[0]);
+	return gen_types;
+}
+
+/* Returns the state groups of the simulated site. */
+const struct evt_gen_state_group *
+evt_gen_state_groups(size_t *n)
+{
+	*n = sizeof(gen_groups) / sizeof(gen_groups[0]);
+	return gen_groups;
 }

@@ -53,4 +53,60 @@ size_t evt_gen_next(struct evt_gen *g, const char **json, int64_t *rx_us,
  */
 size_t evt_gen_states(struct evt_gen *g, const char **json);
 
+/* Most events in one message of evt_gen_next. */
+#define EVT_GEN_MAX_PER_MSG 8
+
+/*
+ * Splits the message of the last evt_gen_next call into its event object
+ * texts: ev[i] (pointing into that message, so valid as long as it is) and
+ * lens[i] for i < the returned count; both arrays must hold
+ * EVT_GEN_MAX_PER_MSG entries.  Returns 0 before the first message.
+ */
+uint32_t evt_gen_last_events(const struct evt_gen *g, const char **ev,
+    size_t *lens);
+
+/*
+ * Like evt_gen_states, but hands out the state object texts one by one
+ * (what evt_ess_states_array filters): *st and *lens point to arrays owned
+ * by the generator, valid until the next call on g.  Returns the number of
+ * states (2 per camera), or 0 with *st = NULL on out of memory.
+ */
+size_t evt_gen_state_list(struct evt_gen *g, const char *const **st,
+    const size_t **lens);
+
+/* Returns the number of cameras. */
+uint32_t evt_gen_ncameras(const struct evt_gen *g);
+
+/*
+ * Returns the GUID of camera i (i < evt_gen_ncameras, in creation order,
+ * which is also activity order, busiest first): 36 lower-case characters,
+ * NOT NUL-terminated, owned by the generator.  The cameras depend only on
+ * seed and ncameras, not on rate or start_us.
+ */
+const char *evt_gen_camera(const struct evt_gen *g, uint32_t i);
+
+/* An event type of the simulated site (static strings). */
+struct evt_gen_type {
+	const char *id;		  /* lower-case GUID */
+	const char *name;	  /* e.g. "MotionStarted" */
+	const char *display_name; /* e.g. "Motion Started" */
+	const char *state_group;  /* state group GUID; NULL if stateless */
+	const char *state;	  /* state this type sets; NULL if stateless */
+};
+
+/* A state group of the simulated site (static strings). */
+struct evt_gen_state_group {
+	const char *id;
+	const char *name;
+	const char *const *states; /* names of its states */
+	size_t nstates;
+};
+
+/* Returns the event types (the ones the generator emits first, then the
+ * communication types of ess-protocol.md section 6) and sets *n. */
+const struct evt_gen_type *evt_gen_event_types(size_t *n);
+
+/* Returns the state groups and sets *n. */
+const struct evt_gen_state_group *evt_gen_state_groups(size_t *n);
+
 #endif

@@ -1,0 +1,272 @@
+/*
+ * gateway.h: a simulated Milestone API Gateway on one port (HTTP and
+ * WebSocket, plain or TLS), shared by evsim (synthetic traffic) and evplay
+ * (archive replay).  The program feeds events; this module does the
+ * protocol: IDP token endpoint, discovery documents, a Config REST hook,
+ * the Events and State WebSocket API with sessions, subscriptions,
+ * getState and session resume (ess-protocol.md, checklist section 8.1).
+ *
+ *   accept -> [HTTP/1.1: evt_http_parser, keep-alive, pipelining]
+ *      POST /API/IDP/connect/token, /IDP/connect/token  -> issued token
+ *      GET  /api/.well-known/uris, /IDP/.well-known/openid-configuration
+ *      GET  /api/rest/v1/...  (Bearer) -> opts.rest_cb
+ *      GET  /api/ws/events/v1[/] upgrade -> [evt_wsconn + evt_ess_conn]
+ *
+ *   evt_gw_publish(events) -> every session: filter by its subscriptions
+ *      -> its history (gw_history.h: also its output queue and resume
+ *      cursor) -> {"events":[...]} messages while its connection has room
+ *
+ * Sessions outlive their connection by the resume window: a startSession
+ * with their id and the id of the last event the client got answers 200
+ * and re-sends every later event once, in order, after the response;
+ * otherwise 201 with a new session.  Events published while a session has
+ * no connection go into its history too.
+ *
+ * Back-pressure: a session's history holds what its client has not taken
+ * yet; its connection is only fed while its output queue is below a small
+ * mark.  A producer at top speed calls evt_gw_congested() and waits for
+ * drain_cb; a producer at a fixed rate simply publishes, and a client that
+ * falls so far behind that unsent events leave its history is closed with
+ * 1008 (its session cannot be resumed past the gap: 201).
+ *
+ * Everything runs on the caller's event_base; no threads.  Callbacks run
+ * from the event loop, never inside an evt_gw_* call, except session_cb
+ * (see below).  The program must ignore SIGPIPE.  Secrets (passwords,
+ * tokens) are never logged and are wiped when freed.
+ */
+#ifndef EVTAPE_GATEWAY_H
+#define EVTAPE_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evtape/buf.h"
+#include "evtape/ess.h"
+
+struct event_base;
+struct ssl_ctx_st;
+struct evt_gw;
+struct evt_gw_session;
+
+/* Log levels of log_cb. */
+enum evt_gw_level {
+	EVT_GW_LOG_ERR = 0,
+	EVT_GW_LOG_WARN = 1,
+	EVT_GW_LOG_INFO = 2,
+	EVT_GW_LOG_DEBUG = 3,
+};
+
+/* What happened to a session (session_cb). */
+enum evt_gw_session_event {
+	EVT_GW_SESSION_CREATED = 1,  /* startSession answered 201 */
+	EVT_GW_SESSION_SUBSCRIBED,   /* its first subscription was added */
+	EVT_GW_SESSION_RESUMED,	     /* startSession answered 200 */
+	EVT_GW_SESSION_DETACHED,     /* its connection ended; it waits */
+	EVT_GW_SESSION_GONE,	     /* expired or forgotten: the handle is
+					invalid after the callback */
+};
+
+/* A log line (msg borrowed for the call; contains the peer address where
+ * one is involved, never a secret). */
+typedef void (*evt_gw_log_cb)(void *arg, int level, const char *msg);
+
+/*
+ * Appends the getState "states" JSON array for subs (borrowed for the
+ * call; evt_ess_states_array() is the helper) to out.  s is the asking
+ * session.  Returns 0, or < 0 to answer status 500 (out is rolled back).
+ */
+typedef int (*evt_gw_states_cb)(void *arg, struct evt_gw_session *s,
+    const struct evt_ess_subs *subs, struct evt_buf *out);
+
+/*
+ * Answers GET /api/rest/v1/<path> (path[0..len) borrowed for the call:
+ * what follows "/api/rest/v1/", query removed, not decoded, may be empty)
+ * for a request with a valid Bearer token: appends a JSON body to body and
+ * returns the HTTP status (200, or 404 and the body may stay empty: a
+ * Milestone-style error is then written).  Returns < 0 for 500.
+ */
+typedef int (*evt_gw_rest_cb)(void *arg, const char *path, size_t len,
+    struct evt_buf *body);
+
+/*
+ * A session event (enum evt_gw_session_event).  Runs inside the gateway's
+ * handling of a command or timer, so it must not free the gateway; it may
+ * call evt_gw_publish_session() on s (except for GONE) and
+ * evt_gw_session_set_data().
+ */
+typedef void (*evt_gw_session_cb)(void *arg, struct evt_gw_session *s,
+    int what);
+
+/* Every connected session's backlog fell below backlog_low after
+ * evt_gw_congested() had returned 1: a producer may continue. */
+typedef void (*evt_gw_drain_cb)(void *arg);
+
+/*
+ * Settings.  Zero or NULL selects the default in brackets.  Strings and
+ * arrays are copied by evt_gw_new (the password and tokens are wiped when
+ * the gateway is freed).
+ */
+struct evt_gw_opts {
+	const char *host;	   /* listen address, numeric ["127.0.0.1"] */
+	uint16_t port;		   /* [0: a free port, see evt_gw_port] */
+
+	/* TLS (wss/https): either a context (borrowed; a reference is
+	 * taken with SSL_CTX_up_ref) or PEM file paths.  [plain] */
+	struct ssl_ctx_st *ssl_ctx;
+	const char *tls_cert;	   /* certificate chain file */
+	const char *tls_key;	   /* private key file */
+
+	/* Credentials of the token endpoint.  With username NULL every
+	 * username/password is accepted. */
+	const char *username;
+	const char *password;	   /* [""] */
+	const char *const *static_tokens; /* also accepted as Bearer tokens */
+	size_t nstatic_tokens;
+	uint32_t token_lifetime;   /* expires_in of issued tokens, s [3600] */
+	int refuse_tokens;	   /* token endpoint answers 400 invalid_grant
+				      to every request (fault injection) */
+
+	double resume_window;	   /* s a session outlives its connection [30] */
+	size_t history_bytes;	   /* per-session history bound [64 MiB] */
+	uint32_t max_sessions;	   /* sessions kept; the oldest waiting one
+				      is dropped beyond [1024] */
+	struct evt_ess_limits ess_limits; /* [ess.h defaults] */
+	uint32_t max_conns;	   /* open TCP connections [256] */
+	size_t max_queue;	   /* bytes queued to one WebSocket (command
+				      responses) before it is closed with
+				      1008 [64 MiB] */
+	size_t max_head, max_body; /* HTTP request bounds [http.h defaults] */
+	double http_timeout;	   /* s for a complete request [30] */
+	double ping_interval;	   /* s between WebSocket pings [0: none] */
+	double dead_timeout;	   /* s without input before 1006 [0: none] */
+	size_t backlog_high;	   /* evt_gw_congested threshold [4 MiB] */
+	size_t backlog_low;	   /* drain_cb threshold [1 MiB] */
+	const char *product_version; /* in discovery documents ["evtape"] */
+
+	/* Fault injection (evsim).  Counts are per connection and act at
+	 * message boundaries: after the message that reaches the count. */
+	uint64_t drop_every;	   /* flush, then close the TCP connection
+				      without a close frame after every N
+				      events sent [0: never] */
+	uint64_t garbage_every;	   /* send a text frame that is not JSON
+				      after every N events [0: never] */
+	double state_delay;	   /* answer getState after this many s;
+				      later commands of that connection wait
+				      behind it, in order [0] */
+
+	evt_gw_log_cb log_cb;	   /* [silent] */
+	evt_gw_states_cb states_cb; /* [states are always []] */
+	evt_gw_rest_cb rest_cb;	   /* [every REST path is 404] */
+	evt_gw_session_cb session_cb; /* [none] */
+	evt_gw_drain_cb drain_cb;  /* [none] */
+	void *arg;		   /* passed to every callback; borrowed */
+};
+
+/* Counters for a summary. */
+struct evt_gw_stats {
+	uint64_t conns_accepted;   /* TCP connections accepted */
+	uint64_t conns_refused;	   /* over max_conns */
+	uint64_t ws_upgrades;	   /* WebSocket connections */
+	uint64_t http_requests;
+	uint64_t tokens_issued;
+	uint64_t token_refusals;   /* bad credentials or grant, refuse_tokens */
+	uint64_t auth_failures;	   /* bad Bearer tokens (upgrade, REST) */
+	uint64_t sessions_created;
+	uint64_t resumes;	   /* startSession answered 200 */
+	uint64_t resumes_refused;  /* a sessionId was given, 201 answered */
+	uint64_t sessions_expired; /* expired or forgotten */
+	uint64_t events_published; /* events given to evt_gw_publish* */
+	uint64_t events_sent;	   /* events queued to connections (after
+				      filtering; a resume counts again) */
+	uint64_t messages_sent;	   /* {"events":[...]} messages */
+	uint64_t events_lost;	   /* left a history before being sent */
+	uint64_t drops;		   /* drop_every connection drops */
+	uint64_t garbage_sent;	   /* garbage_every frames */
+	uint64_t slow_closes;	   /* clients closed for being too slow */
+	uint64_t protocol_closes;  /* clients closed for bad frames */
+	uint32_t conns_now, ws_now, sessions_now;
+};
+
+/*
+ * Creates a gateway listening on opts->host:opts->port on base (borrowed;
+ * must outlive the gateway).  Returns 0 and *gwp (owned by the caller, free
+ * with evt_gw_free); EVT_ERR_ARG (bad address, cert without key, ...);
+ * EVT_ERR_IO (cannot bind/listen, cannot load the TLS files; errno or the
+ * OpenSSL error queue tells more, and a message went to log_cb);
+ * EVT_ERR_NOMEM.
+ */
+int evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
+    struct evt_gw **gwp);
+
+/*
+ * Closes every connection at once (no close frames), frees every session
+ * (without session_cb calls) and the gateway.  NULL is fine.  Must not be
+ * called from a gateway callback.
+ */
+void evt_gw_free(struct evt_gw *gw);
+
+/* Returns the port listened on (the chosen one when opts.port was 0). */
+uint16_t evt_gw_port(const struct evt_gw *gw);
+
+/*
+ * Publishes one gateway message worth of events to every session: ev[i]
+ * [0..lens[i]) are event object texts (borrowed for the call, copied once,
+ * sent verbatim).  Each session gets the events its subscriptions deliver
+ * as one {"events":[...]} message (none if nothing matches; never an empty
+ * one, never a commandId).  Returns 0 or EVT_ERR_NOMEM (some sessions may
+ * have got the events).
+ */
+int evt_gw_publish(struct evt_gw *gw, const char *const *ev,
+    const size_t *lens, size_t n);
+
+/* As evt_gw_publish, for one session only (e.g. a per-session replay
+ * timeline started on EVT_GW_SESSION_SUBSCRIBED). */
+int evt_gw_publish_session(struct evt_gw *gw, struct evt_gw_session *s,
+    const char *const *ev, const size_t *lens, size_t n);
+
+/*
+ * Returns the largest backlog (unsent history + queued output bytes) among
+ * sessions with a connection; sessions without one do not count (their
+ * history is bounded by history_bytes).
+ */
+size_t evt_gw_backlog(const struct evt_gw *gw);
+
+/*
+ * Returns 1 if evt_gw_backlog() exceeds backlog_high: the producer should
+ * stop, and drain_cb will be called once it falls below backlog_low (or
+ * the slow connections are gone).  Returns 0 otherwise.
+ */
+int evt_gw_congested(struct evt_gw *gw);
+
+/*
+ * Forgets every session, like a gateway recycle: each WebSocket connection
+ * is closed with 1001 "gateway recycle" and the session table is emptied
+ * (session_cb GONE for each); a later resume gets 201.
+ */
+void evt_gw_forget_sessions(struct evt_gw *gw);
+
+/*
+ * Stops accepting, closes HTTP connections and starts closing WebSocket
+ * connections with code (1001 if 0).  Run the loop until
+ * evt_gw_stats().conns_now is 0 (or a deadline) before evt_gw_free.
+ */
+void evt_gw_shutdown(struct evt_gw *gw, int code);
+
+/* Fills *st with the counters. */
+void evt_gw_stats(const struct evt_gw *gw, struct evt_gw_stats *st);
+
+/* Returns the session id (borrowed, valid while the session lives; not
+ * NUL-terminated) and sets *len. */
+const char *evt_gw_session_id(const struct evt_gw_session *s, size_t *len);
+
+/* Returns 1 if the session currently has a connection. */
+int evt_gw_session_connected(const struct evt_gw_session *s);
+
+/* Attaches the program's pointer to a session (borrowed; the program frees
+ * what it points to on EVT_GW_SESSION_GONE). */
+void evt_gw_session_set_data(struct evt_gw_session *s, void *data);
+
+/* Returns the pointer set with evt_gw_session_set_data, or NULL. */
+void *evt_gw_session_data(const struct evt_gw_session *s);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * recorder.h: the sans-I/O decisions of the recorder daemon evrec.
+ *
+ * evrec (src/evrec.c) is glue: sockets, timers, signals.  What it decides
+ * lives here so it can be unit-tested without a network:
+ *
+ *   inbound {"events":[...]} frame (tokens from evt_ess_classify)
+ *       -> evt_recorder_dedupe(): drop events whose id was seen recently
+ *          (a resumed session may redeliver), rebuilding the message text
+ *          from the remaining element texts only when something was dropped
+ *   startSession response
+ *       -> evt_recorder_start_outcome(): resumed, new, or refused (a GAP)
+ *   marker bodies (SESSION, GAP, CONFIG; formats/records.md)
+ *       -> evt_recorder_session_json(), evt_recorder_gap_json(),
+ *          evt_recorder_config_reduce()
+ *   the archive's last SESSION body after a restart
+ *       -> evt_recorder_session_parse(): which session to resume
+ *   reconnect pacing
+ *       -> evt_recorder_backoff_ms(), evt_recorder_token_due()
+ *
+ * No clock, no randomness of its own (the caller passes both in), no
+ * allocation per event.  Errors are negative enum evt_err values.
+ */
+#ifndef EVTAPE_RECORDER_H
+#define EVTAPE_RECORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evtape/buf.h"
+#include "evtape/ess.h"
+#include "evtape/json.h"
+
+/* ------------------------------------------------------------- dedupe */
+
+/*
+ * A bounded set of recently seen event ids, kept as 64-bit keys
+ * (evt_id_key: a GUID in any case by its 16 bytes, else its text).  When
+ * full, the oldest id is forgotten first (FIFO).  Memory: about 24 bytes
+ * per id of capacity, allocated once.
+ */
+struct evt_recorder_seen {
+	uint64_t *slots;  /* open addressing, linear probing; 0 = empty */
+	uint32_t mask;	  /* slots - 1 (a power of two >= 2 * cap) */
+	uint64_t *ring;	  /* keys in insertion order, for eviction */
+	uint32_t cap, n, head;
+};
+
+/* Default capacity: well above what a 30 s resume window redelivers at a
+ * real site's 200 events/s. */
+#define EVT_RECORDER_SEEN_DEFAULT 65536
+
+/* Initialises an empty set for up to cap ids (0: the default).  Returns 0
+ * or EVT_ERR_NOMEM (the set is then empty and safe to free). */
+int evt_recorder_seen_init(struct evt_recorder_seen *s, uint32_t cap);
+
+/* Frees the set's memory; it may be initialised again. */
+void evt_recorder_seen_free(struct evt_recorder_seen *s);
+
+/* Adds id[0..len) (borrowed for the call).  Returns 1 if it was new, 0 if
+ * it is already in the set (a duplicate). */
+int evt_recorder_seen_add(struct evt_recorder_seen *s, const char *id,
+    size_t len);
+
+/* Tells whether id[0..len) is in the set (1) or not (0). */
+int evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,
+    size_t len);
+
+/* What evt_recorder_dedupe did to a message. */
+enum evt_recorder_dedupe_result {
+	EVT_RECORDER_KEEP = 0,	  /* no duplicate: store the frame as it is */
+	EVT_RECORDER_REBUILT = 1, /* some dropped: store out's new bytes */
+	EVT_RECORDER_DROP = 2,	  /* every event was a duplicate: store
+				     nothing */
+};
+
+/*
+ * Checks every element of the "events" array of frame[0..len), whose
+ * tokens p holds (from evt_ess_classify returning EVT_ESS_EVENTS; both
+ * borrowed for the call), against the set, and adds the new ids.  Elements
+ * that are not objects or carry no string "id" are always kept.  When some
+ * but not all events are duplicates, appends {"events":[e,...]} built from
+ * the kept element texts (verbatim) to out.  *ndup (may be NULL) receives
+ * the number of events dropped.  Returns an enum evt_recorder_dedupe_result
+ * or EVT_ERR_NOMEM (out unchanged; the ids were still added) or
+ * EVT_ERR_ARG (the tokens do not describe an events message).
+ */
+int evt_recorder_dedupe(struct evt_recorder_seen *s,
+    const struct evt_jparser *p, const char *frame, size_t len,
+    struct evt_buf *out, size_t *ndup);
+
+/* ------------------------------------------------------------ sessions */
+
+/* How a startSession response ends the handshake. */
+enum evt_recorder_outcome {
+	EVT_RECORDER_FAILED = 0,  /* not 2xx or no session id: reconnect */
+	EVT_RECORDER_NEW,	  /* a new session, none was asked for */
+	EVT_RECORDER_RESUMED,	  /* the asked session goes on */
+	EVT_RECORDER_REFUSED,	  /* resume asked, a new session given: GAP */
+};
+
+/*
+ * Decides from what was asked (asked_sid, NUL-terminated, "" for a new
+ * session) and what came back (status, got_sid NUL-terminated) as the
+ * official samples do (ess-protocol.md 2.3): 200 with the same (or an
+ * empty) id resumes; any other 2xx with a non-empty id is a new session,
+ * REFUSED if a resume was asked.  Returns an enum evt_recorder_outcome.
+ */
+int evt_recorder_start_outcome(const char *asked_sid, int status,
+    const char *got_sid);
+
+/*
+ * Appends a SESSION marker body to out:
+ *   {"event":EVENT,"sessionId":SID,"gateway":GW[,"lastEventId":LAST]
+ *    [,"recorder":REC]}
+ * with lastEventId only when last is not NULL and recorder only when rec
+ * is not NULL.  All strings borrowed, NUL-terminated, valid UTF-8.
+ * Returns 0 or EVT_ERR_NOMEM (out unchanged).
+ */
+int evt_recorder_session_json(struct evt_buf *out, const char *event,
+    const char *sid, const char *gateway, const char *last, const char *rec);
+
+/*
+ * Appends a GAP marker body to out:
+ *   {"reason":R,"previousSessionId":S0,"lastEventId":E,"sessionId":S1}
+ * (lastEventId omitted when last is NULL or empty).  Returns 0 or
+ * EVT_ERR_NOMEM (out unchanged).
+ */
+int evt_recorder_gap_json(struct evt_buf *out, const char *reason,
+    const char *prev_sid, const char *last, const char *sid);
+
+/*
+ * Reads "sessionId" of a SESSION marker body json[0..len) (borrowed) into
+ * sid (EVT_ESS_ID_MAX + 1 bytes, NUL-terminated).  Returns 0, or
+ * EVT_ERR_NOTFOUND if the body is not an object with a non-empty string
+ * sessionId of at most EVT_ESS_ID_MAX bytes, or EVT_ERR_NOMEM.
+ */
+int evt_recorder_session_parse(const char *json, size_t len,
+    char sid[EVT_ESS_ID_MAX + 1]);
+
+/* ------------------------------------------------------------- config */
+
+/* One Config REST answer to reduce: the resource path it was fetched from
+ * ("eventTypes", "stateGroups", "cameras", ...) and its body (borrowed),
+ * or body NULL if it could not be fetched (404 or an error). */
+struct evt_recorder_rest {
+	const char *resource;
+	const char *body;
+	size_t len;
+};
+
+/*
+ * Reduces Config REST answers to a CONFIG marker body, appended to out:
+ *   {"eventTypes":[{"id","name"[,"stateGroupId"]}...],
+ *    "stateGroups":[{"id","name"}...],
+ *    "sources":[{"id":"<resource>/<id>","name"}...]}
+ * A body may be a JSON array of objects or an object whose "array" (the
+ * Milestone REST form), "data" or "items" member is one; an item's name is
+ * "name", else "displayName"; items without a string id are skipped, and
+ * so are bodies that are not JSON (counted in *bad, may be NULL).
+ * Resources other than eventTypes and stateGroups become sources.  Returns
+ * the number of items written or EVT_ERR_NOMEM (out unchanged).
+ */
+int evt_recorder_config_reduce(struct evt_buf *out,
+    const struct evt_recorder_rest *rest, size_t n, size_t *bad);
+
+/* ------------------------------------------------------------- pacing */
+
+/*
+ * Delay before reconnect attempt number attempt (0 = right after a
+ * connection was lost: 0 ms; then base_ms doubling up to max_ms), with
+ * jitter: the delay is scaled by a factor in [0.75, 1.25) taken from rnd
+ * (any 32-bit random value), never above max_ms.
+ */
+uint32_t evt_recorder_backoff_ms(unsigned attempt, uint32_t base_ms,
+    uint32_t max_ms, uint32_t rnd);
+
+/*
+ * Tells whether a token that expires at expires_us must be renewed before
+ * connecting at now_us: 1 if there is none (expires_us == 0) or it is
+ * within margin_us of expiry, 0 if it is fresh or never expires
+ * (expires_us < 0).
+ */
+int evt_recorder_token_due(int64_t expires_us, int64_t now_us,
+    int64_t margin_us);
+
+#endif

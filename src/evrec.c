@@ -1,0 +1,1725 @@
+/*
+ * evrec.c: the recorder daemon.  Connects to a Milestone API Gateway's
+ * Events and State WebSocket API (ess-protocol.md) and records everything
+ * it receives into an archive (formats/), for months, through gateway
+ * recycles, token expiry, full disks and kill -9.
+ *
+ *   IDP token (idp.c) -> WebSocket (wsclient.c, wsconn.c)
+ *     -> [authenticate] -> startSession -> (new) addSubscription, getState,
+ *        Config REST snapshot (httpc.c)      (resumed) nothing more
+ *     -> every inbound frame: evt_ess_classify -> dedupe (recorder.c)
+ *        -> evt_archive_frame (or the in-memory queue while the disk fails)
+ *
+ * One event loop, one 100 ms tick (archive duty, write retries, reading
+ * back-pressure), a summary timer and signals.  The recorder's decisions
+ * that need no I/O live in recorder.c and are unit-tested there.
+ *
+ * Resume across restarts: the archive remembers the last SESSION marker
+ * and the id of the last event on disk (evt_archive_session,
+ * evt_archive_last_id); startup asks the gateway to resume that session
+ * from that event, so events lost in the buffer of a killed recorder are
+ * sent again.  A resume the gateway refuses is recorded as a GAP marker.
+ *
+ * A full disk: a write error is logged once; frames are then queued in
+ * memory (bounded by --max-buffer; past it the socket is no longer read, so
+ * TCP holds the gateway back) and written again, in order, once a retry
+ * succeeds (every second).
+ *
+ * Secrets: the password and tokens live in heap memory wiped after use,
+ * never in argv, logs or the archive.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <ini.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "evtape/archive.h"
+#include "evtape/err.h"
+#include "evtape/ess.h"
+#include "evtape/http.h"
+#include "evtape/httpc.h"
+#include "evtape/idp.h"
+#include "evtape/log.h"
+#include "evtape/record.h"
+#include "evtape/recorder.h"
+#include "evtape/tls.h"
+#include "evtape/wsclient.h"
+#include "evtape/wsconn.h"
+
+#define EVREC_VERSION "0.1.0"
+#define EX_USAGE_ 2
+#define TICK_US 100000
+#define RETRY_WRITE_US 1000000		/* retry a failing disk every 1 s */
+#define TOKEN_MARGIN_US (INT64_C(60) * 1000000)
+#define BACKOFF_BASE_MS 500
+#define BACKOFF_MAX_MS 30000
+#define ID_MAX EVT_ESS_ID_MAX
+
+/* Command-line and config-file options. */
+struct opts {
+	char *archive, *url, *user, *password_file, *token_file, *cacert;
+	char *log_file, *metrics;
+	int insecure, auth_command, level;
+	const char **specs;	/* --include / --exclude, in order */
+	int *exclude;
+	size_t nspecs;
+	double ping, dead, summary, connect_timeout;
+	size_t max_message, max_buffer;
+	int fsync;
+	uint64_t seg_size, max_bytes;
+	int64_t seg_age_us, max_age_us;
+	int no_config_snapshot;
+};
+
+/* Connection states. */
+enum state {
+	ST_IDLE = 0,	/* waiting for the retry timer */
+	ST_TOKEN,	/* token request in flight */
+	ST_CONNECTING,	/* TCP/TLS/upgrade */
+	ST_HANDSHAKE,	/* ESS commands in flight */
+	ST_RUNNING,	/* recording */
+	ST_STOPPING,	/* SIGTERM: closing */
+};
+
+/* What the command in flight is. */
+enum cmd { CMD_NONE = 0, CMD_AUTH, CMD_START, CMD_SUB, CMD_STATE };
+
+/* Counters (also the metrics). */
+struct counters {
+	uint64_t events, messages, bytes, reconnects, resumes, gaps, raw;
+	uint64_t dups, other, sessions;
+};
+
+/* Config REST resources fetched after a new session. */
+static const char *const cfg_resources[] = {
+	"eventTypes", "stateGroups", "cameras", "hardware", "microphones",
+	"speakers", "outputs", "inputEvents", "userDefinedEvents",
+};
+#define NCFG (sizeof cfg_resources / sizeof cfg_resources[0])
+
+/* The recorder (one per process). */
+static struct evrec {
+	struct opts o;
+	struct event_base *base;
+	struct evdns_base *dns;
+	SSL_CTX *ssl;
+	struct evt_httpc_url url;
+	struct evt_archive *ar;
+	char *password;			/* wiped at exit */
+	char *token;			/* wiped when replaced */
+	int64_t token_exp_us;		/* 0 none, < 0 no expiry */
+	unsigned gen;			/* generation of async callbacks */
+
+	enum state state;
+	unsigned attempt;		/* backoff step */
+	int connected_once;
+	struct evt_wsclient *wc;
+	struct evt_wsconn *ws;
+	struct event *retry_ev, *tick_ev, *summary_ev, *prune_ev, *stop_ev;
+	struct event *sig_ev[4];
+
+	struct evt_ess_client cl;
+	struct evt_buf cmd, filters;
+	enum cmd pending;
+	uint64_t pending_id;
+	char sid[ID_MAX + 1];		/* session being recorded */
+	char asked_sid[ID_MAX + 1];	/* what startSession asked for */
+	char last_id[ID_MAX + 1];	/* resume cursor */
+	struct evt_jparser jp;
+	struct evt_ess_msg msg;
+	struct evt_recorder_seen seen;
+	struct evt_buf rebuilt, marker;
+
+	/* Write failure: queued records (u8 kind, i64 rx, u32 len, bytes). */
+	struct evt_buf pend;
+	size_t pend_off;
+	uint64_t pend_count;
+	int write_failing, paused;
+	int64_t fail_since_us, next_retry_us;
+
+	/* Config snapshot in progress. */
+	unsigned cfg_gen;
+	size_t cfg_i;
+	struct evt_buf cfg_body[NCFG];
+	int cfg_have[NCFG];
+	int cfg_warned;
+
+	struct counters c, last;
+	int64_t last_summary_us, last_event_mono;
+	int64_t anchor_wall, anchor_mono, last_rx;
+	struct evhttp *metrics;
+	int exit_code;
+} R;
+
+static void connect_begin(void);
+static void schedule_retry(const char *why);
+static void ws_close(int code, const char *reason);
+
+/* ------------------------------------------------------------ helpers */
+
+/* Monotonic microseconds. */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Wall-clock microseconds. */
+static int64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Pins the receive timeline to the wall clock (at start and on each new
+ * connection): between anchors it runs on the monotonic clock, so a clock
+ * step never distorts the pacing of a recording, and it never goes back. */
+static void
+anchor_time(void)
+{
+	R.anchor_wall = wall_us();
+	R.anchor_mono = mono_us();
+}
+
+/* Receive time of a frame arriving now. */
+static int64_t
+rx_now(void)
+{
+	int64_t rx = R.anchor_wall + (mono_us() - R.anchor_mono);
+
+	if (rx < R.last_rx)
+		rx = R.last_rx;
+	R.last_rx = rx;
+	return rx;
+}
+
+/* Aborts on out-of-memory (daemon glue may, STYLE.md). */
+static void
+oom(int rc, const char *where)
+{
+	if (rc == EVT_ERR_NOMEM) {
+		evt_log_err("%s: out of memory", where);
+		abort();
+	}
+}
+
+/* Wipes and frees a secret string. */
+static void
+secret_free(char **s)
+{
+	if (*s != NULL) {
+		OPENSSL_cleanse(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+/* Reads a small secret file, trailing newlines removed.  Returns a
+ * malloc'd string or NULL (errno set; EINVAL for an empty file). */
+static char *
+read_secret(const char *path)
+{
+	char *buf;
+	ssize_t n;
+	size_t len = 0, cap = 4096;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if ((buf = malloc(cap + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	buf[len] = '\0';
+	if (len == 0 || strlen(buf) != len) {
+		OPENSSL_cleanse(buf, cap + 1);
+		free(buf);
+		errno = EINVAL;
+		return NULL;
+	}
+	return buf;
+}
+
+/* ------------------------------------------------------------ storage */
+
+/* Bytes held in memory that are not on disk yet. */
+static size_t
+buffered_bytes(void)
+{
+	struct evt_segw *w = R.ar != NULL ? evt_archive_writer(R.ar) : NULL;
+
+	return (R.pend.len - R.pend_off) + (w != NULL ?
+	    evt_segw_block_bytes(w) : 0);
+}
+
+/* Stops or restarts reading the socket by the in-memory bound. */
+static void
+apply_backpressure(void)
+{
+	struct bufferevent *bev = R.ws != NULL ?
+	    evt_wsconn_bufferevent(R.ws) : NULL;
+	size_t b = buffered_bytes();
+
+	if (!R.paused && b > R.o.max_buffer) {
+		R.paused = 1;
+		evt_log_warn("%zu bytes wait for the disk (bound %zu): not "
+		    "reading from the gateway until they are written", b,
+		    R.o.max_buffer);
+		if (bev != NULL)
+			bufferevent_disable(bev, EV_READ);
+	} else if (R.paused && b <= R.o.max_buffer / 2) {
+		R.paused = 0;
+		evt_log_info("reading from the gateway again");
+		if (bev != NULL)
+			bufferevent_enable(bev, EV_READ);
+	}
+}
+
+/* Notes the first write failure (logged once until writing works). */
+static void
+write_failed(int rc)
+{
+	if (R.write_failing)
+		return;
+	R.write_failing = 1;
+	R.fail_since_us = mono_us();
+	R.next_retry_us = R.fail_since_us + RETRY_WRITE_US;
+	evt_log_err("cannot write to the archive %s: %s%s%s; keeping new data "
+	    "in memory (up to %zu bytes) and retrying every second",
+	    R.o.archive, evt_strerror(rc), errno != 0 ? ": " : "",
+	    errno != 0 ? strerror(errno) : "", R.o.max_buffer);
+}
+
+/*
+ * Appends one record to the archive: a frame (kind 0) or a marker (kind
+ * EVT_K_SESSION/GAP/CONFIG).  Returns 0 if the archive took it (written or
+ * buffered inside the archive), 1 if it was not taken and must be kept,
+ * or another negative evt_err for a record that can never be stored.
+ */
+static int
+archive_put(int kind, int64_t rx, const char *p, size_t len)
+{
+	struct evt_segw *w0 = evt_archive_writer(R.ar), *w1;
+	size_t b0 = w0 != NULL ? evt_segw_block_bytes(w0) : 0;
+	int rc;
+
+	errno = 0;
+	rc = kind == 0 ? evt_archive_frame(R.ar, rx, p, len) :
+	    evt_archive_marker(R.ar, kind, rx, p, len);
+	if (rc >= 0)
+		return 0;
+	oom(rc, "archive");
+	if (rc != EVT_ERR_NOSPC && rc != EVT_ERR_IO)
+		return rc;
+	write_failed(rc);
+	/* Did the record reach the archive's block before the write
+	 * failed?  Then the archive holds it; else we must. */
+	w1 = evt_archive_writer(R.ar);
+	if (w1 != NULL && (w1 != w0 ? evt_segw_block_bytes(w1) > 0 :
+	    evt_segw_block_bytes(w1) > b0))
+		return 0;
+	return 1;
+}
+
+/* Queues a record in memory (the archive cannot take it now). */
+static void
+queue_put(int kind, int64_t rx, const char *p, size_t len)
+{
+	uint8_t h[13];
+
+	h[0] = (uint8_t)kind;
+	memcpy(h + 1, &rx, 8);
+	memcpy(h + 9, &(uint32_t){(uint32_t)len}, 4);
+	oom(evt_buf_put(&R.pend, h, sizeof h), "queue");
+	oom(evt_buf_put(&R.pend, p, len), "queue");
+	R.pend_count++;
+}
+
+/* Stores a frame or marker, in order behind anything queued. */
+static void
+store(int kind, int64_t rx, const char *p, size_t len)
+{
+	int rc;
+
+	if (R.write_failing || R.pend.len > R.pend_off) {
+		queue_put(kind, rx, p, len);
+		apply_backpressure();
+		return;
+	}
+	rc = archive_put(kind, rx, p, len);
+	if (rc == 1)
+		queue_put(kind, rx, p, len);
+	else if (rc < 0)
+		evt_log_err("a %s of %zu bytes cannot be stored: %s",
+		    kind == 0 ? "frame" : evt_kind_name(kind), len,
+		    evt_strerror(rc));
+	if (R.write_failing)
+		apply_backpressure();
+}
+
+/* Writes queued records to the archive; stops at the first failure.
+ * Returns 0 when the queue is empty. */
+static int
+drain_queue(void)
+{
+	while (R.pend.len - R.pend_off >= 13) {
+		const uint8_t *h = R.pend.p + R.pend_off;
+		int64_t rx;
+		uint32_t len;
+		int rc;
+
+		memcpy(&rx, h + 1, 8);
+		memcpy(&len, h + 9, 4);
+		rc = archive_put(h[0], rx, (const char *)h + 13, len);
+		if (rc == 1)
+			return 1;
+		R.pend_off += 13 + (size_t)len;
+		R.pend_count--;
+		if (rc < 0 && rc != EVT_ERR_NOSPC && rc != EVT_ERR_IO)
+			evt_log_err("a queued record cannot be stored: %s",
+			    evt_strerror(rc));
+	}
+	/* Empty: give the memory back (it may have grown to the bound). */
+	evt_buf_free(&R.pend);
+	R.pend_off = 0;
+	R.pend_count = 0;
+	return 0;
+}
+
+/* Writes a marker body built in R.marker. */
+static void
+store_marker(int kind)
+{
+	store(kind, rx_now(), (const char *)R.marker.p, R.marker.len);
+}
+
+/* Pushes the open block to disk so a session marker survives a kill -9. */
+static void
+flush_now(void)
+{
+	int rc;
+
+	if (R.write_failing)
+		return;
+	errno = 0;
+	if ((rc = evt_archive_flush(R.ar)) < 0)
+		write_failed(rc);
+}
+
+/* Makes the newest segment name the current session. */
+static void
+set_carry(void)
+{
+	R.marker.len = 0;
+	oom(evt_recorder_session_json(&R.marker, "continued", R.sid,
+	    R.url.base, NULL, NULL), "carry");
+	oom(evt_archive_set_carry(R.ar, (const char *)R.marker.p,
+	    R.marker.len), "carry");
+}
+
+/* ------------------------------------------------------- config snapshot */
+
+static void cfg_next(void);
+
+/* One Config REST answer arrived. */
+static void
+cfg_done_cb(void *arg, int status, const char *body, size_t len,
+    const char *why)
+{
+	size_t i = R.cfg_i;
+
+	if ((unsigned)(uintptr_t)arg != R.cfg_gen || R.state == ST_STOPPING)
+		return;
+	if (status == 200) {
+		R.cfg_body[i].len = 0;
+		oom(evt_buf_put(&R.cfg_body[i], body, len), "config");
+		R.cfg_have[i] = 1;
+	} else if (status != 404) {
+		if (!R.cfg_warned++)
+			evt_log_warn("configuration snapshot: GET %s: %s%s",
+			    cfg_resources[i], status ? "HTTP " : why,
+			    status ? evt_http_reason(status) : "");
+		if (status == 0) {
+			/* Unreachable: no point asking the others. */
+			R.cfg_i = NCFG;
+			cfg_next();
+			return;
+		}
+	}
+	R.cfg_i++;
+	cfg_next();
+}
+
+/* Asks for the next resource, or writes the CONFIG marker when done. */
+static void
+cfg_next(void)
+{
+	struct evt_httpc_opts ho = {R.base, R.dns, R.ssl, R.o.insecure,
+	    (int)R.o.connect_timeout, 0};
+	struct evt_recorder_rest rest[NCFG];
+	char path[128];
+	size_t n = 0, bad = 0;
+	int rc;
+
+	while (R.cfg_i < NCFG) {
+		snprintf(path, sizeof path, "/api/rest/v1/%s",
+		    cfg_resources[R.cfg_i]);
+		rc = evt_httpc_request(&ho, &R.url, path, R.token, NULL, NULL,
+		    0, cfg_done_cb, (void *)(uintptr_t)R.cfg_gen, NULL);
+		if (rc == 0)
+			return;
+		evt_log_warn("configuration snapshot: %s", evt_strerror(rc));
+		R.cfg_i = NCFG;
+	}
+	for (size_t i = 0; i < NCFG; i++)
+		if (R.cfg_have[i])
+			rest[n++] = (struct evt_recorder_rest){cfg_resources[i],
+			    (const char *)R.cfg_body[i].p, R.cfg_body[i].len};
+	if (n > 0) {
+		R.marker.len = 0;
+		rc = evt_recorder_config_reduce(&R.marker, rest, n, &bad);
+		oom(rc, "config");
+		store_marker(EVT_K_CONFIG);
+		evt_log_info("configuration snapshot: %d items", rc);
+		if (bad > 0)
+			evt_log_warn("configuration snapshot: %zu answers "
+			    "were not JSON lists", bad);
+	} else
+		evt_log_warn("configuration snapshot: nothing could be "
+		    "fetched; recording without names");
+	for (size_t i = 0; i < NCFG; i++) {
+		evt_buf_free(&R.cfg_body[i]);
+		R.cfg_have[i] = 0;
+	}
+}
+
+/* Starts fetching the configuration snapshot for a new session. */
+static void
+cfg_start(void)
+{
+	if (R.o.no_config_snapshot)
+		return;
+	R.cfg_gen++;
+	R.cfg_i = 0;
+	R.cfg_warned = 0;
+	for (size_t i = 0; i < NCFG; i++) {
+		evt_buf_free(&R.cfg_body[i]);
+		R.cfg_have[i] = 0;
+	}
+	cfg_next();
+}
+
+/* ------------------------------------------------------------ protocol */
+
+/* Sends the command built in R.cmd and waits for its answer. */
+static void
+send_cmd(enum cmd what, uint64_t id)
+{
+	int rc = evt_wsconn_send_text(R.ws, R.cmd.p, R.cmd.len);
+
+	if (what == CMD_AUTH)
+		evt_http_wipe(R.cmd.p, R.cmd.len);
+	R.cmd.len = 0;
+	oom(rc, "send");
+	R.pending = what;
+	R.pending_id = id;
+}
+
+/* Sends startSession: resume the known session from the last event. */
+static void
+send_start(void)
+{
+	uint64_t id;
+
+	snprintf(R.asked_sid, sizeof R.asked_sid, "%s", R.sid);
+	R.cmd.len = 0;
+	oom(evt_ess_client_start_session(&R.cl, R.sid, strlen(R.sid),
+	    R.last_id, strlen(R.last_id), &R.cmd, &id), "startSession");
+	evt_log_debug("startSession sessionId=\"%s\" eventId=\"%s\"", R.sid,
+	    R.last_id);
+	send_cmd(CMD_START, id);
+}
+
+/* The handshake is complete: recording. */
+static void
+session_running(void)
+{
+	R.state = ST_RUNNING;
+	R.attempt = 0;		/* a successful session resets the backoff */
+	R.pending = CMD_NONE;
+}
+
+/* Acts on the answer to startSession. */
+static void
+on_start_answer(const struct evt_ess_msg *m)
+{
+	uint64_t id;
+	int out = evt_recorder_start_outcome(R.asked_sid, m->status,
+	    m->session_id);
+
+	switch (out) {
+	case EVT_RECORDER_FAILED:
+		evt_log_err("startSession failed: status %d%s%s", m->status,
+		    m->error_text[0] ? ": " : "", m->error_text);
+		ws_close(EVT_WS_NORMAL, "startSession failed");
+		return;
+	case EVT_RECORDER_RESUMED:
+		R.c.resumes++;
+		R.marker.len = 0;
+		oom(evt_recorder_session_json(&R.marker, "resumed", R.sid,
+		    R.url.base, R.last_id, NULL), "marker");
+		store_marker(EVT_K_SESSION);
+		flush_now();
+		evt_log_info("session %s resumed after event %s", R.sid,
+		    R.last_id[0] ? R.last_id : "(none)");
+		session_running();
+		return;
+	case EVT_RECORDER_REFUSED:
+		R.c.gaps++;
+		R.marker.len = 0;
+		oom(evt_recorder_gap_json(&R.marker, "resume refused",
+		    R.asked_sid, R.last_id, m->session_id), "marker");
+		store_marker(EVT_K_GAP);
+		evt_log_warn("the gateway did not resume session %s (new "
+		    "session %s): events after %s may be missing (gap recorded)",
+		    R.asked_sid, m->session_id, R.last_id[0] ? R.last_id :
+		    "the start");
+		break;
+	default:
+		break;
+	}
+	snprintf(R.sid, sizeof R.sid, "%s", m->session_id);
+	R.c.sessions++;
+	R.marker.len = 0;
+	oom(evt_recorder_session_json(&R.marker, "new", R.sid, R.url.base,
+	    NULL, "evrec " EVREC_VERSION), "marker");
+	store_marker(EVT_K_SESSION);
+	set_carry();
+	flush_now();
+	evt_log_info("new session %s", R.sid);
+	R.cmd.len = 0;
+	oom(evt_ess_client_add_subscription(&R.cl, (const char *)R.filters.p,
+	    R.filters.len, &R.cmd, &id), "addSubscription");
+	send_cmd(CMD_SUB, id);
+}
+
+/* Acts on the answer to the command in flight. */
+static void
+on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
+    int64_t rx)
+{
+	uint64_t id;
+	int ok = m->status >= 200 && m->status <= 299;
+
+	switch (R.pending) {
+	case CMD_AUTH:
+		R.pending = CMD_NONE;
+		if (!ok) {
+			evt_log_err("authenticate refused: status %d%s%s",
+			    m->status, m->error_text[0] ? ": " : "",
+			    m->error_text);
+			R.token_exp_us = R.o.user != NULL ? 0 : R.token_exp_us;
+			ws_close(EVT_WS_NORMAL, "authentication failed");
+			return;
+		}
+		send_start();
+		return;
+	case CMD_START:
+		R.pending = CMD_NONE;
+		on_start_answer(m);
+		return;
+	case CMD_SUB:
+		R.pending = CMD_NONE;
+		if (!ok) {
+			evt_log_err("addSubscription failed: status %d%s%s",
+			    m->status, m->error_text[0] ? ": " : "",
+			    m->error_text);
+			ws_close(EVT_WS_NORMAL, "addSubscription failed");
+			return;
+		}
+		evt_log_debug("subscription %s added", m->subscription_id);
+		R.cmd.len = 0;
+		oom(evt_ess_client_get_state(&R.cl, &R.cmd, &id), "getState");
+		send_cmd(CMD_STATE, id);
+		return;
+	case CMD_STATE:
+		/* The state snapshot is data: stored as it came. */
+		store(0, rx, frame, len);
+		if (!ok)
+			evt_log_warn("getState failed: status %d%s%s",
+			    m->status, m->error_text[0] ? ": " : "",
+			    m->error_text);
+		else
+			evt_log_info("state snapshot: %zu states",
+			    m->nstates);
+		session_running();
+		cfg_start();
+		return;
+	default:
+		return;
+	}
+}
+
+/* WebSocket text message: the recorder's hot path. */
+static void
+on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
+{
+	struct evt_ess_msg *m = &R.msg;
+	int64_t rx = rx_now();
+	size_t nd = 0;
+	int k, r;
+
+	k = evt_ess_classify(&R.jp, frame, len, m);
+	oom(k, "classify");
+	R.c.bytes += len;
+	switch (k) {
+	case EVT_ESS_EVENTS:
+		r = evt_recorder_dedupe(&R.seen, &R.jp, frame, len, &R.rebuilt,
+		    &nd);
+		oom(r, "dedupe");
+		R.c.dups += nd;
+		R.c.events += m->nevents - nd;
+		R.c.messages++;
+		if (m->last_id[0] != '\0')
+			memcpy(R.last_id, m->last_id, strlen(m->last_id) + 1);
+		R.last_event_mono = mono_us();
+		if (r == EVT_RECORDER_KEEP)
+			store(0, rx, frame, len);
+		else if (r == EVT_RECORDER_REBUILT) {
+			store(0, rx, (const char *)R.rebuilt.p, R.rebuilt.len);
+			R.rebuilt.len = 0;
+		}
+		if (nd > 0)
+			evt_log_debug("dropped %zu redelivered events", nd);
+		return;
+	case EVT_ESS_RESPONSE:
+		if (R.pending != CMD_NONE && m->has_int_id &&
+		    (uint64_t)m->command_id == R.pending_id) {
+			on_answer(m, frame, len, rx);
+			return;
+		}
+		/* An answer we did not ask for: keep it as data. */
+		R.c.other++;
+		store(0, rx, frame, len);
+		return;
+	case EVT_ESS_OTHER:
+		R.c.other++;
+		store(0, rx, frame, len);
+		return;
+	default:
+		R.c.raw++;
+		store(0, rx, frame, len);
+		if (R.c.raw <= 10 || R.c.raw % 1000 == 0)
+			evt_log_warn("frame of %zu bytes is not JSON; stored "
+			    "raw (%" PRIu64 " so far)", len, R.c.raw);
+		return;
+	}
+}
+
+/* Binary messages are not part of the protocol; keep them raw anyway. */
+static void
+on_binary(struct evt_wsconn *conn, const char *msg, size_t len, void *arg)
+{
+	R.c.raw++;
+	store(0, rx_now(), msg, len);
+}
+
+/* The connection ended. */
+static void
+on_close(struct evt_wsconn *conn, int code, const char *reason, void *arg)
+{
+	evt_wsconn_free(conn);
+	R.ws = NULL;
+	R.pending = CMD_NONE;
+	if (R.state == ST_STOPPING) {
+		event_active(R.stop_ev, EV_TIMEOUT, 1);
+		return;
+	}
+	evt_log_warn("connection to %s lost: %d %s", R.url.base, code, reason);
+	R.state = ST_IDLE;
+	schedule_retry(NULL);
+}
+
+/* Closes the connection; on_close follows. */
+static void
+ws_close(int code, const char *reason)
+{
+	if (R.ws != NULL && evt_wsconn_close(R.ws, code, reason) != 0) {
+		evt_wsconn_free(R.ws);
+		R.ws = NULL;
+		if (R.state != ST_STOPPING) {
+			R.state = ST_IDLE;
+			schedule_retry(NULL);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ connect */
+
+/* The WebSocket attempt ended. */
+static void
+ws_done_cb(void *arg, struct evt_wsconn *conn, int status, const char *why)
+{
+	R.wc = NULL;
+	if ((unsigned)(uintptr_t)arg != R.gen)
+		return;
+	if (conn == NULL) {
+		if (status == 401 && R.o.user != NULL)
+			R.token_exp_us = 0;	/* renew before the next try */
+		R.state = ST_IDLE;
+		schedule_retry(why);
+		return;
+	}
+	R.ws = conn;
+	R.state = ST_HANDSHAKE;
+	anchor_time();
+	evt_log_info("connected to %s", R.url.base);
+	evt_ess_client_init(&R.cl);
+	if (R.o.auth_command) {
+		uint64_t id;
+
+		R.cmd.len = 0;
+		oom(evt_ess_client_authenticate(&R.cl, R.token != NULL ?
+		    R.token : "", R.token != NULL ? strlen(R.token) : 0,
+		    &R.cmd, &id), "authenticate");
+		send_cmd(CMD_AUTH, id);
+	} else
+		send_start();
+}
+
+/* Opens the WebSocket with the current token. */
+static void
+ws_connect(void)
+{
+	struct evt_wsclient_opts wo;
+	int rc;
+
+	memset(&wo, 0, sizeof wo);
+	wo.base = R.base;
+	wo.dns = R.dns;
+	wo.ssl = R.ssl;
+	wo.insecure = R.o.insecure;
+	wo.timeout = R.o.connect_timeout;
+	wo.ws.role = EVT_WSCONN_CLIENT;
+	wo.ws.max_msg = R.o.max_message;
+	wo.ws.ping_interval = R.o.ping;
+	wo.ws.dead_timeout = R.o.dead;
+	wo.ws.on_text = on_text;
+	wo.ws.on_binary = on_binary;
+	wo.ws.on_close = on_close;
+	R.state = ST_CONNECTING;
+	rc = evt_wsclient_connect(&wo, &R.url, R.o.auth_command ? NULL :
+	    R.token, ws_done_cb, (void *)(uintptr_t)R.gen, &R.wc);
+	if (rc != 0) {
+		R.state = ST_IDLE;
+		schedule_retry(evt_strerror(rc));
+	}
+}
+
+/* The token request ended. */
+static void
+token_done_cb(void *arg, int rc, struct evt_http_token *tok, const char *why)
+{
+	if ((unsigned)(uintptr_t)arg != R.gen || R.state != ST_TOKEN) {
+		evt_http_token_free(tok);
+		return;
+	}
+	if (rc != 0) {
+		R.state = ST_IDLE;
+		schedule_retry(why);
+		return;
+	}
+	secret_free(&R.token);
+	R.token = tok->access_token;	/* taken over */
+	tok->access_token = NULL;
+	R.token_exp_us = tok->expires_in >= 0 ? mono_us() +
+	    tok->expires_in * 1000000 : -1;
+	evt_http_token_free(tok);
+	evt_log_debug("token received (expires in %" PRId64 " s)",
+	    (R.token_exp_us - mono_us()) / 1000000);
+	ws_connect();
+}
+
+/* Starts a connection attempt: token first if needed. */
+static void
+connect_begin(void)
+{
+	struct evt_httpc_opts ho = {R.base, R.dns, R.ssl, R.o.insecure,
+	    (int)R.o.connect_timeout, 0};
+	int rc;
+
+	if (R.state == ST_STOPPING)
+		return;
+	if (R.paused || buffered_bytes() > R.o.max_buffer) {
+		/* The disk is behind: reading more would only be dropped. */
+		struct timeval tv = {1, 0};
+
+		evtimer_add(R.retry_ev, &tv);
+		return;
+	}
+	R.gen++;
+	if (R.connected_once++)
+		R.c.reconnects++;
+	if (R.o.token_file != NULL) {
+		char *t = read_secret(R.o.token_file);
+
+		if (t == NULL) {
+			R.state = ST_IDLE;
+			schedule_retry("cannot read the token file");
+			return;
+		}
+		secret_free(&R.token);
+		R.token = t;
+		R.token_exp_us = -1;
+	} else if (R.o.user != NULL && evt_recorder_token_due(R.token_exp_us,
+	    mono_us(), TOKEN_MARGIN_US)) {
+		R.state = ST_TOKEN;
+		rc = evt_idp_token(&ho, &R.url, R.o.user, R.password,
+		    token_done_cb, (void *)(uintptr_t)R.gen, NULL);
+		if (rc != 0) {
+			R.state = ST_IDLE;
+			schedule_retry(evt_strerror(rc));
+		}
+		return;
+	}
+	ws_connect();
+}
+
+/* Retry timer. */
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	connect_begin();
+}
+
+/* Schedules the next attempt with backoff; why (may be NULL) is logged. */
+static void
+schedule_retry(const char *why)
+{
+	uint32_t rnd = 0, ms;
+	struct timeval tv;
+
+	if (R.state == ST_STOPPING)
+		return;
+	RAND_bytes((unsigned char *)&rnd, sizeof rnd);
+	ms = evt_recorder_backoff_ms(R.attempt++, BACKOFF_BASE_MS,
+	    BACKOFF_MAX_MS, rnd);
+	if (why != NULL)
+		evt_log_warn("cannot connect to %s: %s; retrying in %.1f s",
+		    R.url.base, why, ms / 1000.0);
+	else
+		evt_log_info("reconnecting in %.1f s", ms / 1000.0);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(R.retry_ev, &tv);
+}
+
+/* ------------------------------------------------------------ timers */
+
+/* The 100 ms tick: archive duty, write retries, back-pressure. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = mono_us();
+	int rc;
+
+	if (R.write_failing) {
+		if (now < R.next_retry_us)
+			return;
+		R.next_retry_us = now + RETRY_WRITE_US;
+		errno = 0;
+		if (evt_archive_tick(R.ar, rx_now()) != 0 || drain_queue() != 0) {
+			apply_backpressure();
+			return;
+		}
+		R.write_failing = 0;
+		evt_log_info("writing to the archive again after %.1f s; "
+		    "nothing was lost", (double)(now - R.fail_since_us) / 1e6);
+		apply_backpressure();
+		return;
+	}
+	errno = 0;
+	if ((rc = evt_archive_tick(R.ar, rx_now())) != 0) {
+		write_failed(rc);
+		apply_backpressure();
+	}
+}
+
+/* Formats the summary numbers into out. */
+static void
+summary_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = mono_us();
+	double dt = (double)(now - R.last_summary_us) / 1e6;
+
+	if (dt <= 0)
+		dt = 1;
+	evt_log_info("summary: %" PRIu64 " events (%.1f/s), %" PRIu64
+	    " bytes, %" PRIu64 " reconnects, %" PRIu64 " resumes, %" PRIu64
+	    " gaps, %" PRIu64 " raw frames, %" PRIu64 " duplicates, %" PRIu64
+	    " other frames%s", R.c.events,
+	    (double)(R.c.events - R.last.events) / dt, R.c.bytes,
+	    R.c.reconnects, R.c.resumes, R.c.gaps, R.c.raw, R.c.dups,
+	    R.c.other, R.write_failing ? ", archive writes failing" : "");
+	R.last = R.c;
+	R.last_summary_us = now;
+}
+
+/* Hourly retention. */
+static void
+prune_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t freed = 0;
+	int n = evt_archive_prune(R.ar, R.o.max_bytes, R.o.max_age_us,
+	    wall_us(), &freed);
+
+	if (n > 0)
+		evt_log_info("retention: deleted %d segments (%" PRIu64
+		    " bytes)", n, freed);
+	else if (n < 0)
+		evt_log_warn("retention: %s", evt_strerror(n));
+}
+
+/* Prometheus text metrics. */
+static void
+metrics_cb(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+	double since = R.last_event_mono ? (double)(mono_us() -
+	    R.last_event_mono) / 1e6 : -1;
+
+	if (b == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+#define M(name, help, type, v)                                         \
+	evbuffer_add_printf(b, "# HELP " name " " help "\n# TYPE " name \
+	    " " type "\n" name " %" PRIu64 "\n", (uint64_t)(v))
+	M("evrec_events_total", "Events recorded.", "counter", R.c.events);
+	M("evrec_bytes_total", "Bytes of frames received.", "counter",
+	    R.c.bytes);
+	M("evrec_reconnects_total", "Connection attempts after the first.",
+	    "counter", R.c.reconnects);
+	M("evrec_resumes_total", "Sessions resumed.", "counter", R.c.resumes);
+	M("evrec_gaps_total", "Resumes refused (events may be missing).",
+	    "counter", R.c.gaps);
+	M("evrec_raw_frames_total", "Frames that were not JSON.", "counter",
+	    R.c.raw);
+	M("evrec_duplicates_total", "Redelivered events dropped.", "counter",
+	    R.c.dups);
+	M("evrec_other_frames_total", "Unexpected JSON frames kept.",
+	    "counter", R.c.other);
+	M("evrec_buffered_bytes", "Bytes waiting for the disk.", "gauge",
+	    buffered_bytes());
+	M("evrec_write_failing", "1 while archive writes fail.", "gauge",
+	    R.write_failing);
+#undef M
+	evbuffer_add_printf(b, "# HELP evrec_seconds_since_last_event "
+	    "Seconds since the last event (-1: none yet).\n# TYPE "
+	    "evrec_seconds_since_last_event gauge\n"
+	    "evrec_seconds_since_last_event %.3f\n", since);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+/* ------------------------------------------------------------ signals */
+
+/* Final step of a stop: writes what is left and seals. */
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int rc;
+
+	if (R.ws != NULL) {
+		evt_wsconn_free(R.ws);
+		R.ws = NULL;
+	}
+	if (R.wc != NULL) {
+		evt_wsclient_cancel(R.wc);
+		R.wc = NULL;
+	}
+	errno = 0;
+	if (R.write_failing && (evt_archive_tick(R.ar, rx_now()) != 0 ||
+	    drain_queue() != 0))
+		evt_log_err("stopping with %" PRIu64 " records (%zu bytes) "
+		    "that could not be written", R.pend_count,
+		    R.pend.len - R.pend_off);
+	rc = evt_archive_close(R.ar);
+	R.ar = NULL;
+	if (rc != 0) {
+		evt_log_err("closing the archive %s: %s", R.o.archive,
+		    evt_strerror(rc));
+		R.exit_code = 1;
+	} else
+		evt_log_info("stopped; archive sealed (%" PRIu64 " events "
+		    "recorded in this run)", R.c.events);
+	event_base_loopexit(R.base, NULL);
+}
+
+/* SIGTERM / SIGINT: stop cleanly.  SIGHUP: rotate and reopen the log. */
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP) {
+		int rc;
+
+		if (evt_log_reopen() != 0)
+			evt_log_warn("cannot reopen the log file: %s",
+			    strerror(errno));
+		if (R.write_failing) {
+			evt_log_warn("SIGHUP: not rotating while writes fail");
+			return;
+		}
+		rc = evt_archive_rotate(R.ar);
+		if (rc != 0)
+			evt_log_warn("rotation: sealing the previous segment "
+			    "failed: %s", evt_strerror(rc));
+		else
+			evt_log_info("SIGHUP: segment rotated");
+		return;
+	}
+	if (R.state == ST_STOPPING)
+		return;
+	evt_log_info("signal %d: stopping", (int)sig);
+	R.state = ST_STOPPING;
+	R.gen++;
+	event_del(R.retry_ev);
+	if (R.ws != NULL && evt_wsconn_close(R.ws, EVT_WS_GOING_AWAY,
+	    "recorder stopping") == 0) {
+		/* on_close or a 2 s bound finishes the stop. */
+		struct timeval tv = {2, 0};
+
+		event_add(R.stop_ev, &tv);
+		return;
+	}
+	event_active(R.stop_ev, EV_TIMEOUT, 1);
+}
+
+/* ------------------------------------------------------------ options */
+
+enum {
+	OP_ARCHIVE = 1000, OP_USER, OP_PASSWORD_FILE, OP_TOKEN_FILE, OP_CONFIG,
+	OP_CACERT, OP_INSECURE, OP_INCLUDE, OP_EXCLUDE, OP_AUTH, OP_PING, OP_DEAD,
+	OP_MAX_MESSAGE, OP_MAX_BUFFER, OP_FSYNC, OP_SEG_SIZE, OP_SEG_AGE,
+	OP_MAX_BYTES, OP_MAX_AGE, OP_LOG_FILE, OP_SUMMARY, OP_METRICS, OP_URL,
+	OP_CONNECT_TIMEOUT, OP_NO_CONFIG_SNAPSHOT, OP_VERSION,
+};
+
+static const struct option long_opts[] = {
+	{"archive", required_argument, NULL, OP_ARCHIVE},
+	{"user", required_argument, NULL, OP_USER},
+	{"password-file", required_argument, NULL, OP_PASSWORD_FILE},
+	{"token-file", required_argument, NULL, OP_TOKEN_FILE},
+	{"config", required_argument, NULL, OP_CONFIG},
+	{"cacert", required_argument, NULL, OP_CACERT},
+	{"insecure", no_argument, NULL, OP_INSECURE},
+	{"include", required_argument, NULL, OP_INCLUDE},
+	{"exclude", required_argument, NULL, OP_EXCLUDE},
+	{"auth", required_argument, NULL, OP_AUTH},
+	{"ping", required_argument, NULL, OP_PING},
+	{"dead-timeout", required_argument, NULL, OP_DEAD},
+	{"max-message", required_argument, NULL, OP_MAX_MESSAGE},
+	{"max-buffer", required_argument, NULL, OP_MAX_BUFFER},
+	{"fsync", required_argument, NULL, OP_FSYNC},
+	{"segment-size", required_argument, NULL, OP_SEG_SIZE},
+	{"segment-age", required_argument, NULL, OP_SEG_AGE},
+	{"max-bytes", required_argument, NULL, OP_MAX_BYTES},
+	{"max-age", required_argument, NULL, OP_MAX_AGE},
+	{"log-file", required_argument, NULL, OP_LOG_FILE},
+	{"summary-interval", required_argument, NULL, OP_SUMMARY},
+	{"metrics", required_argument, NULL, OP_METRICS},
+	{"url", required_argument, NULL, OP_URL},
+	{"connect-timeout", required_argument, NULL, OP_CONNECT_TIMEOUT},
+	{"no-config-snapshot", no_argument, NULL, OP_NO_CONFIG_SNAPSHOT},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OP_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+/* Prints the usage text. */
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: evrec [options] --archive DIR URL\n"
+"  URL                     gateway base, http://host[:port] or https://...\n"
+"  --archive DIR           archive directory (created if missing)\n"
+"  --user NAME             IDP user; password from --password-file FILE\n"
+"  --password-file FILE    or the EVREC_PASSWORD environment variable\n"
+"  --token-file FILE       a ready token instead (read at every connect)\n"
+"  --auth header|command   send the token as Bearer header (default) or\n"
+"                          with the authenticate command\n"
+"  --config FILE           ini file; keys are the long option names\n"
+"  --cacert FILE           trust these CAs instead of the system's\n"
+"  --insecure              do not verify the gateway's certificate\n"
+"  --include SPEC          filter, repeatable: resourceTypes=cameras;\n"
+"  --exclude SPEC            sourceIds=*;eventTypes=<guid>,<guid>\n"
+"                          (default: everything)\n"
+"  --ping SEC              keepalive ping interval [20]\n"
+"  --dead-timeout SEC      reconnect after SEC without a byte [60]\n"
+"  --connect-timeout SEC   connect + handshake bound [30]\n"
+"  --max-message SIZE      largest message [64M]\n"
+"  --max-buffer SIZE       memory for data the disk has not taken [256M]\n"
+"  --fsync always|interval|never  [interval]\n"
+"  --segment-size SIZE     rotate past this size [32M]\n"
+"  --segment-age DUR       rotate past this age [1h]\n"
+"  --max-bytes SIZE        retention: delete oldest segments past SIZE\n"
+"  --max-age DUR           retention: delete segments older than DUR\n"
+"  --no-config-snapshot    do not fetch names from the Config REST API\n"
+"  --log-file FILE         log there (SIGHUP reopens) instead of stderr\n"
+"  -v, --verbose           debug log;  -q, --quiet: warnings and errors\n"
+"  --summary-interval SEC  one-line summary every SEC (0: never) [60]\n"
+"  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
+"Signals: TERM/INT stop and seal; HUP rotates the segment, reopens the log.\n"
+"Exit: 0 stopped, 1 fatal error, 2 usage.\n");
+}
+
+/* Parses a size with an optional k/M/G suffix (powers of 1024). */
+static int
+parse_size(const char *s, uint64_t *out)
+{
+	char *e;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &e, 10);
+	if (e == s || errno != 0 || *s == '-')
+		return -1;
+	switch (*e) {
+	case 'k': case 'K': v <<= 10; e++; break;
+	case 'm': case 'M': v <<= 20; e++; break;
+	case 'g': case 'G': v <<= 30; e++; break;
+	default: break;
+	}
+	if (*e == 'B' || *e == 'b')
+		e++;
+	if (*e != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Parses seconds with an optional s/m/h/d suffix; returns microseconds. */
+static int
+parse_dur(const char *s, int64_t *us)
+{
+	char *e;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &e);
+	if (e == s || errno != 0 || !(v >= 0))
+		return -1;
+	switch (*e) {
+	case 's': e++; break;
+	case 'm': v *= 60; e++; break;
+	case 'h': v *= 3600; e++; break;
+	case 'd': v *= 86400; e++; break;
+	default: break;
+	}
+	if (*e != '\0' || v > 1e9)
+		return -1;
+	*us = (int64_t)(v * 1e6);
+	return 0;
+}
+
+/* Parses a boolean config value. */
+static int
+parse_bool(const char *s)
+{
+	return s == NULL || strcasecmp(s, "1") == 0 ||
+	    strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0 ||
+	    strcasecmp(s, "on") == 0;
+}
+
+/* Applies one option; returns 0 or -1 after printing why. */
+static int
+set_opt(int id, const char *v, const char *where)
+{
+	struct opts *o = &R.o;
+	uint64_t sz;
+	int64_t us;
+
+#define DUP(field) do { free(o->field); o->field = strdup(v); } while (0)
+	switch (id) {
+	case OP_ARCHIVE: DUP(archive); break;
+	case OP_URL: DUP(url); break;
+	case OP_USER: DUP(user); break;
+	case OP_PASSWORD_FILE: DUP(password_file); break;
+	case OP_TOKEN_FILE: DUP(token_file); break;
+	case OP_CACERT: DUP(cacert); break;
+	case OP_LOG_FILE: DUP(log_file); break;
+	case OP_METRICS: DUP(metrics); break;
+	case OP_CONFIG: break;
+	case OP_INSECURE: o->insecure = parse_bool(v); break;
+	case OP_NO_CONFIG_SNAPSHOT: o->no_config_snapshot = parse_bool(v);
+		break;
+	case 'v': if (parse_bool(v)) o->level = EVT_LOG_DEBUG; break;
+	case 'q': if (parse_bool(v)) o->level = EVT_LOG_WARN; break;
+	case OP_INCLUDE:
+	case OP_EXCLUDE: {
+		const char **s = realloc(o->specs, (o->nspecs + 1) *
+		    sizeof *s);
+		int *x = realloc(o->exclude, (o->nspecs + 1) * sizeof *x);
+
+		if (s != NULL)
+			o->specs = s;
+		if (x != NULL)
+			o->exclude = x;
+		if (s == NULL || x == NULL)
+			oom(EVT_ERR_NOMEM, "options");
+		o->specs[o->nspecs] = strdup(v);
+		o->exclude[o->nspecs++] = id == OP_EXCLUDE;
+		break;
+	}
+	case OP_AUTH:
+		if (strcmp(v, "header") == 0)
+			o->auth_command = 0;
+		else if (strcmp(v, "command") == 0)
+			o->auth_command = 1;
+		else
+			goto bad;
+		break;
+	case OP_FSYNC:
+		if (strcmp(v, "always") == 0)
+			o->fsync = EVT_FSYNC_ALWAYS;
+		else if (strcmp(v, "interval") == 0)
+			o->fsync = EVT_FSYNC_INTERVAL;
+		else if (strcmp(v, "never") == 0)
+			o->fsync = EVT_FSYNC_NEVER;
+		else
+			goto bad;
+		break;
+	case OP_PING: case OP_DEAD: case OP_SUMMARY: case OP_CONNECT_TIMEOUT:
+		if (parse_dur(v, &us) != 0)
+			goto bad;
+		*(id == OP_PING ? &o->ping : id == OP_DEAD ? &o->dead :
+		    id == OP_SUMMARY ? &o->summary : &o->connect_timeout) =
+		    (double)us / 1e6;
+		break;
+	case OP_SEG_AGE: case OP_MAX_AGE:
+		if (parse_dur(v, &us) != 0)
+			goto bad;
+		*(id == OP_SEG_AGE ? &o->seg_age_us : &o->max_age_us) = us;
+		break;
+	case OP_MAX_MESSAGE: case OP_MAX_BUFFER: case OP_SEG_SIZE:
+	case OP_MAX_BYTES:
+		if (parse_size(v, &sz) != 0)
+			goto bad;
+		if (id == OP_MAX_MESSAGE)
+			o->max_message = (size_t)sz;
+		else if (id == OP_MAX_BUFFER)
+			o->max_buffer = (size_t)sz;
+		else if (id == OP_SEG_SIZE)
+			o->seg_size = sz;
+		else
+			o->max_bytes = sz;
+		break;
+	default:
+		return -1;
+	}
+#undef DUP
+	return 0;
+bad:
+	for (const struct option *lo = long_opts; lo->name != NULL; lo++)
+		if (lo->val == id) {
+			fprintf(stderr, "evrec: %s: bad value for %s: %s\n",
+			    where, lo->name, v);
+			return -1;
+		}
+	fprintf(stderr, "evrec: %s: bad value: %s\n", where, v);
+	return -1;
+}
+
+/* inih handler: key = long option name (any section). */
+static int
+ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+	const char *path = user;
+
+	for (const struct option *lo = long_opts; lo->name != NULL; lo++) {
+		if (strcmp(lo->name, name) != 0)
+			continue;
+		if (lo->val == OP_CONFIG || lo->val == 'h' ||
+		    lo->val == OP_VERSION)
+			break;
+		if (lo->val == OP_PASSWORD_FILE || lo->val == OP_TOKEN_FILE ||
+		    lo->val == OP_USER || lo->has_arg == no_argument ||
+		    value[0] != '\0')
+			return set_opt(lo->val, value, path) == 0;
+		break;
+	}
+	if (strcmp(name, "password") == 0 || strcmp(name, "token") == 0)
+		fprintf(stderr, "evrec: %s: secrets do not go into the config "
+		    "file; use password-file or token-file\n", path);
+	else
+		fprintf(stderr, "evrec: %s: unknown key %s\n", path, name);
+	return 0;
+}
+
+/* Parses the config file and the command line (which wins). */
+static int
+parse_args(int argc, char **argv)
+{
+	const char *config = NULL;
+	int c, rc;
+
+	R.o.level = EVT_LOG_INFO;
+	R.o.ping = 20;
+	R.o.dead = 60;
+	R.o.summary = 60;
+	R.o.connect_timeout = 30;
+	R.o.max_message = (size_t)64 << 20;
+	R.o.max_buffer = (size_t)256 << 20;
+	R.o.fsync = EVT_FSYNC_INTERVAL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config = argv[i] + 9;
+	}
+	if (config != NULL) {
+		rc = ini_parse(config, ini_cb, (void *)(uintptr_t)config);
+		if (rc != 0) {
+			if (rc < 0)
+				fprintf(stderr, "evrec: cannot read config "
+				    "file %s: %s\n", config, strerror(errno));
+			else
+				fprintf(stderr, "evrec: %s:%d: bad line\n",
+				    config, rc);
+			return -1;
+		}
+	}
+	while ((c = getopt_long(argc, argv, "vqh", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == OP_VERSION) {
+			printf("evrec " EVREC_VERSION "\n");
+			exit(0);
+		}
+		if (c == '?' || set_opt(c, optarg, "command line") != 0)
+			return -1;
+	}
+	if (optind < argc)
+		set_opt(OP_URL, argv[optind++], "command line");
+	if (optind < argc) {
+		fprintf(stderr, "evrec: unexpected argument: %s\n",
+		    argv[optind]);
+		return -1;
+	}
+	if (R.o.archive == NULL || R.o.url == NULL) {
+		fprintf(stderr, "evrec: --archive DIR and URL are required\n");
+		return -1;
+	}
+	if (evt_httpc_url_parse(R.o.url, &R.url) != 0) {
+		fprintf(stderr, "evrec: bad gateway URL %s (want "
+		    "http[s]://host[:port])\n", R.o.url);
+		return -1;
+	}
+	if (R.o.token_file != NULL && R.o.user != NULL) {
+		fprintf(stderr, "evrec: --user and --token-file exclude each "
+		    "other\n");
+		return -1;
+	}
+	if (R.o.password_file != NULL && R.o.user == NULL) {
+		fprintf(stderr, "evrec: --password-file needs --user\n");
+		return -1;
+	}
+	if (R.o.max_message == 0 || R.o.max_message > EVT_FRAME_MAX) {
+		fprintf(stderr, "evrec: --max-message must be 1..%u bytes\n",
+		    EVT_FRAME_MAX);
+		return -1;
+	}
+	if (R.o.max_buffer < ((size_t)1 << 20)) {
+		fprintf(stderr, "evrec: --max-buffer must be at least 1M\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* Gets the password from its file or EVREC_PASSWORD (then scrubbed from
+ * the environment).  Returns 0 or -1 after logging why. */
+static int
+load_password(void)
+{
+	char *env;
+
+	if (R.o.user == NULL)
+		return 0;
+	if (R.o.password_file != NULL) {
+		if ((R.password = read_secret(R.o.password_file)) == NULL) {
+			fprintf(stderr, "evrec: cannot read the password file "
+			    "%s: %s\n", R.o.password_file, errno == EINVAL ?
+			    "empty or binary" : strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if ((env = getenv("EVREC_PASSWORD")) == NULL || env[0] == '\0') {
+		fprintf(stderr, "evrec: --user needs --password-file or "
+		    "EVREC_PASSWORD\n");
+		return -1;
+	}
+	if ((R.password = strdup(env)) == NULL)
+		return -1;
+	/* Wipe it where /proc/PID/environ shows it, then drop it. */
+	OPENSSL_cleanse(env, strlen(env));
+	unsetenv("EVREC_PASSWORD");
+	return 0;
+}
+
+/* ------------------------------------------------------------ startup */
+
+/* Archive problems found while opening. */
+static void
+ar_err_cb(void *arg, const char *path, uint64_t off, const char *what)
+{
+	evt_log_warn("%s: offset %" PRIu64 ": %s", path, off, what);
+}
+
+/* Archive warnings. */
+static void
+ar_warn_cb(void *arg, const char *msg)
+{
+	evt_log_warn("%s", msg);
+}
+
+/* Opens the archive and loads the resume state.  Returns 0 or -1. */
+static int
+open_archive(void)
+{
+	struct evt_archive_opts ao;
+	const char *s;
+	size_t len;
+	int rc;
+
+	memset(&ao, 0, sizeof ao);
+	ao.seg.fsync = R.o.fsync;
+	ao.seg_bytes = R.o.seg_size;
+	ao.seg_age_us = R.o.seg_age_us;
+	errno = 0;
+	rc = evt_archive_open(R.o.archive, EVT_AR_WRITE | EVT_AR_CREATE, &ao,
+	    ar_err_cb, ar_warn_cb, NULL, &R.ar);
+	if (rc == EVT_ERR_EXISTS) {
+		evt_log_err("the archive %s is locked by another writer "
+		    "(another evrec?)", R.o.archive);
+		return -1;
+	}
+	if (rc != 0) {
+		evt_log_err("cannot open the archive %s: %s%s%s", R.o.archive,
+		    evt_strerror(rc), errno ? ": " : "",
+		    errno ? strerror(errno) : "");
+		return -1;
+	}
+	if ((s = evt_archive_session(R.ar, &len)) != NULL &&
+	    evt_recorder_session_parse(s, len, R.sid) == 0) {
+		if ((s = evt_archive_last_id(R.ar, &len)) != NULL &&
+		    len <= ID_MAX) {
+			memcpy(R.last_id, s, len);
+			R.last_id[len] = '\0';
+		}
+		evt_log_info("archive %s: will resume session %s after event "
+		    "%s", R.o.archive, R.sid, R.last_id[0] ? R.last_id :
+		    "(none)");
+	} else
+		evt_log_info("archive %s: no earlier session", R.o.archive);
+	return 0;
+}
+
+/* Starts the metrics HTTP server.  Returns 0 or -1. */
+static int
+start_metrics(void)
+{
+	char host[128];
+	const char *colon = strrchr(R.o.metrics, ':');
+	unsigned long port;
+	char *e;
+
+	if (colon == NULL || (size_t)(colon - R.o.metrics) >= sizeof host) {
+		evt_log_err("--metrics wants ADDR:PORT");
+		return -1;
+	}
+	memcpy(host, R.o.metrics, (size_t)(colon - R.o.metrics));
+	host[colon - R.o.metrics] = '\0';
+	port = strtoul(colon + 1, &e, 10);
+	if (*e != '\0' || port > 65535 || host[0] == '\0') {
+		evt_log_err("--metrics wants ADDR:PORT");
+		return -1;
+	}
+	if ((R.metrics = evhttp_new(R.base)) == NULL ||
+	    evhttp_bind_socket(R.metrics, host, (uint16_t)port) != 0) {
+		evt_log_err("cannot listen for metrics on %s: %s", R.o.metrics,
+		    strerror(errno));
+		return -1;
+	}
+	evhttp_set_allowed_methods(R.metrics, EVHTTP_REQ_GET);
+	evhttp_set_gencb(R.metrics, metrics_cb, NULL);
+	evt_log_info("metrics at http://%s/metrics", R.o.metrics);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	struct timeval tick = {0, TICK_US};
+	char err[300];
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit must fail the write (EFBIG), not kill us. */
+	signal(SIGXFSZ, SIG_IGN);
+	if (parse_args(argc, argv) != 0) {
+		fprintf(stderr, "evrec: try evrec --help\n");
+		return EX_USAGE_;
+	}
+	if (evt_log_open("evrec", R.o.level, R.o.log_file) != 0) {
+		fprintf(stderr, "evrec: cannot open the log file %s: %s\n",
+		    R.o.log_file, strerror(errno));
+		return 1;
+	}
+	rc = evt_ess_filters_from_specs(R.o.specs, R.o.exclude, R.o.nspecs,
+	    &R.filters);
+	if (rc != 0) {
+		fprintf(stderr, "evrec: bad --include/--exclude filter: %s\n",
+		    evt_strerror(rc));
+		return EX_USAGE_;
+	}
+	if (load_password() != 0)
+		return EX_USAGE_;
+	R.exit_code = 1;
+	evt_json_init(&R.jp, 0);
+	if (evt_recorder_seen_init(&R.seen, 0) != 0)
+		goto out;
+	if ((R.base = event_base_new()) == NULL)
+		goto out;
+	R.dns = evdns_base_new(R.base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (R.dns == NULL)
+		R.dns = evdns_base_new(R.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (R.url.tls) {
+		if (evt_tls_client_ctx(R.o.cacert, R.o.insecure, &R.ssl, err,
+		    sizeof err) != 0) {
+			evt_log_err("%s", err);
+			goto out;
+		}
+		if (R.o.insecure)
+			evt_log_warn("--insecure: the gateway's certificate is "
+			    "not verified");
+	} else if (R.o.user != NULL || R.o.token_file != NULL)
+		evt_log_warn("%s is not TLS: credentials travel in clear text",
+		    R.url.base);
+	if (open_archive() != 0)
+		goto out;
+	anchor_time();
+	R.retry_ev = evtimer_new(R.base, retry_cb, NULL);
+	R.tick_ev = event_new(R.base, -1, EV_PERSIST, tick_cb, NULL);
+	R.stop_ev = evtimer_new(R.base, stop_cb, NULL);
+	if (R.retry_ev == NULL || R.tick_ev == NULL || R.stop_ev == NULL)
+		goto out;
+	event_add(R.tick_ev, &tick);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		R.sig_ev[i] = evsignal_new(R.base, sigs[i], signal_cb, NULL);
+		if (R.sig_ev[i] == NULL || evsignal_add(R.sig_ev[i], NULL) != 0)
+			goto out;
+	}
+	R.last_summary_us = mono_us();
+	if (R.o.summary > 0) {
+		struct timeval tv = {(time_t)R.o.summary, (suseconds_t)((R.o.summary -
+		    (double)(time_t)R.o.summary) * 1e6)};
+
+		R.summary_ev = event_new(R.base, -1, EV_PERSIST, summary_cb,
+		    NULL);
+		if (R.summary_ev == NULL)
+			goto out;
+		event_add(R.summary_ev, &tv);
+	}
+	if (R.o.max_bytes != 0 || R.o.max_age_us != 0) {
+		struct timeval tv = {3600, 0};
+
+		R.prune_ev = event_new(R.base, -1, EV_PERSIST, prune_cb, NULL);
+		if (R.prune_ev == NULL)
+			goto out;
+		event_add(R.prune_ev, &tv);
+		prune_cb(-1, 0, NULL);
+	}
+	if (R.o.metrics != NULL && start_metrics() != 0)
+		goto out;
+	evt_log_info("evrec " EVREC_VERSION " recording %s into %s",
+	    R.url.base, R.o.archive);
+	R.exit_code = 0;
+	connect_begin();
+	event_base_dispatch(R.base);
+out:
+	if (R.ar != NULL) {
+		/* Fatal path: the archive is still sealed. */
+		if (evt_archive_close(R.ar) != 0)
+			R.exit_code = 1;
+		R.ar = NULL;
+	}
+	secret_free(&R.password);
+	secret_free(&R.token);
+	if (R.metrics != NULL)
+		evhttp_free(R.metrics);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		if (R.sig_ev[i] != NULL)
+			event_free(R.sig_ev[i]);
+	if (R.retry_ev != NULL)
+		event_free(R.retry_ev);
+	if (R.tick_ev != NULL)
+		event_free(R.tick_ev);
+	if (R.stop_ev != NULL)
+		event_free(R.stop_ev);
+	if (R.summary_ev != NULL)
+		event_free(R.summary_ev);
+	if (R.prune_ev != NULL)
+		event_free(R.prune_ev);
+	if (R.ssl != NULL)
+		SSL_CTX_free(R.ssl);
+	evt_json_free(&R.jp);
+	evt_recorder_seen_free(&R.seen);
+	evt_buf_free(&R.cmd);
+	evt_buf_free(&R.filters);
+	evt_buf_free(&R.rebuilt);
+	evt_buf_free(&R.marker);
+	evt_buf_free(&R.pend);
+	evt_log_close();
+	return R.exit_code;
+}

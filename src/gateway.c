@@ -1,0 +1,1892 @@
+/*
+ * gateway.c: the simulated API Gateway server (see gateway.h).
+ *
+ * Data flow:
+ *
+ *   evconnlistener -> gw_accept_cb -> struct gw_conn (C_HTTP)
+ *     bufferevent (plain or OpenSSL) -> http_process -> evt_http_parser
+ *       -> http_request: token | discovery | REST | 404 | upgrade
+ *   upgrade -> the bufferevent goes to an evt_wsconn, an evt_ess_conn is
+ *     created (C_WS) -> ws_text_cb -> ws_frame -> evt_ess_conn_input
+ *       -> response frame sent; startSession binds a session (new or
+ *          resumed through gw_resume_cb), addSubscription may announce
+ *          SUBSCRIBED
+ *   evt_gw_publish -> one evt_gwh_event per event -> every session's
+ *     history (gw_history.c) -> conn_pump: {"events":[...]} messages while
+ *     the connection's output queue is below GW_PUMP_HIWAT; on_drain pumps
+ *     again.
+ *
+ * Sessions own their history and, while they have no connection, their
+ * subscription set; while connected the set lives in the connection's
+ * evt_ess_conn (taken back with evt_ess_conn_take_subs when it goes, handed
+ * to the next connection through resume_cb).
+ *
+ * Lifetime: a connection is torn down in one place, conn_kill, which
+ * releases its sockets and protocol state at once and moves the struct to
+ * a zombie list freed on a later loop turn (reap_ev), so that no callback
+ * further up the stack touches freed memory (the tmux rule).  wsconn and
+ * bufferevent objects may be freed inside their own callbacks (both defer
+ * their own teardown).
+ *
+ * Decisions where ess-protocol.md is silent:
+ *   - Resume: unknown or expired session, or an eventId that is no longer
+ *     in the session's history -> 201 and a new session; empty eventId on a
+ *     known session -> the whole history is sent again.  A session resumed
+ *     while another connection still holds it: that connection is closed
+ *     with 1008 "session resumed elsewhere".
+ *   - The resume window counts from the disconnect; the history keeps the
+ *     window's worth of events before the disconnect and everything after
+ *     it, within history_bytes.
+ *   - Issued tokens: 32 random bytes in base64url; a Bearer header that is
+ *     present but invalid -> 401 at the upgrade; absent -> 101 and the
+ *     authenticate command.
+ *   - A gateway recycle (evt_gw_forget_sessions) closes with 1001.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "evtape/buf.h"
+#include "evtape/err.h"
+#include "evtape/ess.h"
+#include "evtape/gateway.h"
+#include "evtape/gw_history.h"
+#include "evtape/http.h"
+#include "evtape/json.h"
+#include "evtape/wsconn.h"
+
+#define GW_PUMP_HIWAT ((size_t)512 << 10) /* feed a connection below this */
+#define GW_PUMP_LOWAT ((size_t)256 << 10) /* on_drain fires at this */
+#define GW_HTTP_OUT_MAX ((size_t)1 << 20) /* stop reading pipelined input */
+#define GW_MAX_TOKENS 4096		  /* issued tokens remembered */
+#define GW_TOKEN_RAW 32			  /* random bytes per token */
+#define GW_TOKEN_LEN 43			  /* base64url of 32 bytes */
+#define GW_DROP_POLL_US 2000		  /* drop_every: flush poll */
+#define GW_DROP_FLUSH_MAX 10.0		  /* s to flush before a drop */
+#define GW_DROP_LINGER 5.0		  /* s to wait for the peer's EOF */
+#define GW_GARBAGE "this is not JSON {" /* garbage_every frame */
+
+enum { C_HTTP = 1, C_WS, C_DEAD };
+
+/* A frame waiting behind a delayed getState. */
+struct held {
+	struct held *next;
+	size_t len;
+	char data[];
+};
+
+struct gw_conn {
+	TAILQ_ENTRY(gw_conn) link;
+	struct evt_gw *gw;
+	int state;
+	char peer[64];
+
+	/* HTTP phase. */
+	struct bufferevent *bev;	/* owned until the upgrade */
+	struct evt_http_parser *hp;
+	struct event *http_ev;		/* request deadline */
+	int close_after;		/* close once the output is flushed */
+	int read_paused;
+
+	/* WebSocket phase. */
+	struct evt_wsconn *ws;
+	struct evt_ess_conn *ess;
+	struct evt_gw_session *sess;	/* bound session, or NULL */
+	struct evt_gw_session *pending;	/* resume accepted in resume_cb */
+	uint64_t nsent, next_drop, next_garbage;
+	int closing;			/* nothing more is sent */
+	int drop_phase;			/* 1 flushing, 2 shut down */
+	double drop_waited;
+	struct event *drop_ev;
+	struct event *state_ev;		/* delayed getState */
+	struct evt_buf held_resp;
+	int holding;
+	struct held *hq, **hq_tail;
+	size_t hq_bytes;
+};
+
+struct evt_gw_session {
+	TAILQ_ENTRY(evt_gw_session) link;
+	struct evt_gw *gw;
+	char id[EVT_ESS_ID_MAX];
+	size_t idlen;
+	struct gw_conn *conn;		/* attached connection or NULL */
+	struct evt_ess_subs *subs;	/* owned while detached */
+	struct evt_gwh *hist;
+	struct event *expire_ev;
+	int64_t detached_us;
+	int subscribed;
+	void *data;
+};
+
+struct gw_token {
+	char tok[GW_TOKEN_LEN + 1];
+	int64_t expires_us;
+};
+
+struct evt_gw {
+	struct event_base *base;
+	struct evt_gw_opts o;		/* strings point to our copies */
+	char *host, *username, *password, *product;
+	char **stokens;
+	size_t nstokens;
+	SSL_CTX *ssl;
+	struct evconnlistener *lis;
+	uint16_t port;
+	TAILQ_HEAD(, gw_conn) conns, zombies;
+	TAILQ_HEAD(, evt_gw_session) sessions;
+	struct event *reap_ev, *drain_ev;
+	int drain_armed, shutting_down, freeing;
+	struct gw_token *tokens;
+	size_t ntokens;
+	struct evt_buf msg;		/* event message being built */
+	struct evt_buf resp;		/* command response being built */
+	struct evt_buf http;		/* HTTP response being built */
+	struct evt_buf body;		/* HTTP body being built */
+	struct evt_gw_stats st;
+};
+
+static void conn_kill(struct gw_conn *);
+static void conn_pump(struct gw_conn *);
+static void ws_close(struct gw_conn *, int, const char *);
+static void ws_frame(struct gw_conn *, const char *, size_t);
+
+/* ------------------------------------------------------------ utilities */
+
+/* Returns the monotonic clock in microseconds. */
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Converts seconds to a timeval. */
+static struct timeval
+tv_of(double s)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)s;
+	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
+/* Formats a log line and hands it to log_cb. */
+static void gw_log(struct evt_gw *gw, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+gw_log(struct evt_gw *gw, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (gw->o.log_cb == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	gw->o.log_cb(gw->o.arg, level, line);
+}
+
+/* Duplicates a string (NULL stays NULL); sets *fail on out of memory. */
+static char *
+dup_str(const char *s, int *fail)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*fail = 1;
+	return d;
+}
+
+/* Wipes and frees a string. */
+static void
+free_secret(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Writes a fresh random version-4 GUID (36 lower-case characters);
+ * returns 36, or 0 if the CSPRNG fails. */
+static size_t
+new_guid(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t g[16];
+	size_t k = 0;
+
+	if (RAND_bytes(g, sizeof g) != 1)
+		return 0;
+	g[6] = (uint8_t)((g[6] & 0x0f) | 0x40);
+	g[8] = (uint8_t)((g[8] & 0x3f) | 0x80);
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[k++] = '-';
+		out[k++] = hex[g[i] >> 4];
+		out[k++] = hex[g[i] & 15];
+	}
+	return k;
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+/* Compares a candidate token with a stored one in constant time. */
+static int
+tok_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+/* Tells whether tok[0..len) is a static or unexpired issued token. */
+static int
+token_valid(struct evt_gw *gw, const char *tok, size_t len)
+{
+	int64_t now = now_us();
+	int ok = 0;
+
+	if (len == 0 || len > 4096)
+		return 0;
+	for (size_t i = 0; i < gw->nstokens; i++)
+		ok |= tok_eq(tok, len, gw->stokens[i], strlen(gw->stokens[i]));
+	for (size_t i = 0; i < gw->ntokens; i++)
+		if (gw->tokens[i].expires_us > now)
+			ok |= tok_eq(tok, len, gw->tokens[i].tok, GW_TOKEN_LEN);
+	return ok;
+}
+
+/* Issues a token into tok (GW_TOKEN_LEN + 1 bytes); returns 0 or < 0. */
+static int
+token_issue(struct evt_gw *gw, char *tok)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t raw[GW_TOKEN_RAW + 1];
+	int64_t now = now_us();
+	size_t i, k = 0, keep = 0;
+
+	if (RAND_bytes(raw, GW_TOKEN_RAW) != 1)
+		return EVT_ERR_IO;
+	raw[GW_TOKEN_RAW] = 0;
+	for (i = 0; i < GW_TOKEN_RAW; i += 3) {
+		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
+		    (i + 2 < GW_TOKEN_RAW ? raw[i + 2] : 0);
+		tok[k++] = b64[(v >> 18) & 63];
+		tok[k++] = b64[(v >> 12) & 63];
+		if (i + 1 < GW_TOKEN_RAW)
+			tok[k++] = b64[(v >> 6) & 63];
+		if (i + 2 < GW_TOKEN_RAW)
+			tok[k++] = b64[v & 63];
+	}
+	tok[k] = '\0';
+	OPENSSL_cleanse(raw, sizeof raw);
+	/* Forget expired tokens; if still full, the oldest. */
+	for (i = 0; i < gw->ntokens; i++)
+		if (gw->tokens[i].expires_us > now)
+			gw->tokens[keep++] = gw->tokens[i];
+	OPENSSL_cleanse(gw->tokens + keep,
+	    (gw->ntokens - keep) * sizeof gw->tokens[0]);
+	gw->ntokens = keep;
+	if (gw->ntokens == GW_MAX_TOKENS) {
+		memmove(gw->tokens, gw->tokens + 1,
+		    (GW_MAX_TOKENS - 1) * sizeof gw->tokens[0]);
+		gw->ntokens--;
+	}
+	memcpy(gw->tokens[gw->ntokens].tok, tok, GW_TOKEN_LEN + 1);
+	gw->tokens[gw->ntokens].expires_us = now +
+	    (int64_t)gw->o.token_lifetime * 1000000;
+	gw->ntokens++;
+	return 0;
+}
+
+/* -------------------------------------------------------------- sessions */
+
+/* Returns the subscription set that applies to a session now. */
+static const struct evt_ess_subs *
+sess_subs(const struct evt_gw_session *s)
+{
+	return s->conn != NULL ? evt_ess_conn_subs(s->conn->ess) : s->subs;
+}
+
+/* Calls session_cb unless the gateway is being freed. */
+static void
+sess_notify(struct evt_gw_session *s, int what)
+{
+	struct evt_gw *gw = s->gw;
+
+	if (!gw->freeing && gw->o.session_cb != NULL)
+		gw->o.session_cb(gw->o.arg, s, what);
+}
+
+/* Finds a session by id. */
+static struct evt_gw_session *
+sess_find(struct evt_gw *gw, const char *id, size_t len)
+{
+	struct evt_gw_session *s;
+
+	TAILQ_FOREACH(s, &gw->sessions, link)
+		if (s->idlen == len && memcmp(s->id, id, len) == 0)
+			return s;
+	return NULL;
+}
+
+/* Frees a session; its connection (if any) loses it. */
+static void
+sess_free(struct evt_gw_session *s, int notify)
+{
+	struct evt_gw *gw = s->gw;
+
+	TAILQ_REMOVE(&gw->sessions, s, link);
+	gw->st.sessions_now--;
+	if (s->conn != NULL) {
+		s->conn->sess = NULL;
+		s->conn = NULL;
+	}
+	if (notify)
+		sess_notify(s, EVT_GW_SESSION_GONE);
+	evt_ess_subs_free(s->subs);
+	evt_gwh_free(s->hist);
+	event_free(s->expire_ev);
+	free(s);
+}
+
+/* The resume window of a detached session is over. */
+static void
+sess_expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evt_gw_session *s = arg;
+	struct evt_gw *gw = s->gw;
+
+	gw_log(gw, EVT_GW_LOG_INFO, "session %.*s expired", (int)s->idlen,
+	    s->id);
+	gw->st.sessions_expired++;
+	sess_free(s, 1);
+}
+
+/* Detaches a session from its connection: it keeps the subscriptions and
+ * waits for a resume during the window. */
+static void
+sess_detach(struct evt_gw_session *s)
+{
+	struct gw_conn *c = s->conn;
+	struct evt_gw *gw = s->gw;
+	struct timeval tv = tv_of(gw->o.resume_window);
+
+	if (c == NULL)
+		return;
+	evt_ess_subs_free(s->subs);
+	s->subs = evt_ess_conn_take_subs(c->ess);
+	c->sess = NULL;
+	s->conn = NULL;
+	s->detached_us = now_us();
+	event_add(s->expire_ev, &tv);
+	if (gw->drain_armed)
+		event_active(gw->drain_ev, EV_TIMEOUT, 1);
+	sess_notify(s, EVT_GW_SESSION_DETACHED);
+}
+
+/* Creates a session bound to connection c; returns it or NULL. */
+static struct evt_gw_session *
+sess_new(struct evt_gw *gw, struct gw_conn *c, const char *id, size_t len)
+{
+	struct evt_gw_session *s, *old;
+
+	if (len == 0 || len > EVT_ESS_ID_MAX)
+		return NULL;
+	if (gw->st.sessions_now >= gw->o.max_sessions) {
+		/* Drop the oldest session that waits for a resume. */
+		TAILQ_FOREACH(old, &gw->sessions, link)
+			if (old->conn == NULL)
+				break;
+		if (old != NULL) {
+			gw_log(gw, EVT_GW_LOG_WARN,
+			    "too many sessions: forgetting %.*s",
+			    (int)old->idlen, old->id);
+			gw->st.sessions_expired++;
+			sess_free(old, 1);
+		}
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return NULL;
+	s->gw = gw;
+	memcpy(s->id, id, len);
+	s->idlen = len;
+	s->hist = evt_gwh_new(gw->o.history_bytes);
+	s->expire_ev = evtimer_new(gw->base, sess_expire_cb, s);
+	if (s->hist == NULL || s->expire_ev == NULL) {
+		evt_gwh_free(s->hist);
+		if (s->expire_ev != NULL)
+			event_free(s->expire_ev);
+		free(s);
+		return NULL;
+	}
+	s->conn = c;
+	c->sess = s;
+	TAILQ_INSERT_TAIL(&gw->sessions, s, link);
+	gw->st.sessions_now++;
+	gw->st.sessions_created++;
+	return s;
+}
+
+/*
+ * Adds the events a session's subscriptions deliver to its history (one
+ * message's worth), trims it, and feeds its connection.  Returns 0 or
+ * EVT_ERR_NOMEM.
+ */
+static int
+sess_take(struct evt_gw_session *s, struct evt_gwh_event *const *evs,
+    size_t n, int64_t now)
+{
+	struct evt_gw *gw = s->gw;
+	const struct evt_ess_subs *subs = sess_subs(s);
+	int64_t window = (int64_t)(gw->o.resume_window * 1e6);
+	uint64_t lost;
+	int first = 1, rc = 0;
+
+	if (evt_ess_subs_count(subs) == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!evt_gwh_event_delivers(evs[i], subs))
+			continue;
+		if (evt_gwh_push(s->hist, evs[i], now, first) != 0) {
+			rc = EVT_ERR_NOMEM;
+			break;
+		}
+		first = 0;
+	}
+	evt_gwh_trim(s->hist, (s->conn != NULL ? now : s->detached_us) -
+	    window);
+	if ((lost = evt_gwh_take_lost(s->hist)) > 0) {
+		gw->st.events_lost += lost;
+		if (s->conn != NULL) {
+			gw->st.slow_closes++;
+			gw_log(gw, EVT_GW_LOG_WARN, "%s: client too slow, %llu "
+			    "events left its history; closing",
+			    s->conn->peer, (unsigned long long)lost);
+			ws_close(s->conn, 1008, "client too slow");
+		}
+	}
+	if (s->conn != NULL)
+		conn_pump(s->conn);
+	return rc;
+}
+
+/* Publishes to one session or (s == NULL) to all. */
+static int
+publish(struct evt_gw *gw, struct evt_gw_session *only, const char *const *ev,
+    const size_t *lens, size_t n)
+{
+	struct evt_gwh_event *stack[16], **evs = stack;
+	struct evt_gw_session *s, *next;
+	int64_t now = now_us();
+	size_t i, made = 0;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (n > 16 && (evs = calloc(n, sizeof *evs)) == NULL)
+		return EVT_ERR_NOMEM;
+	for (i = 0; i < n; i++, made++)
+		if ((evs[i] = evt_gwh_event_new(ev[i], lens[i])) == NULL) {
+			rc = EVT_ERR_NOMEM;
+			goto out;
+		}
+	gw->st.events_published += n;
+	if (only != NULL)
+		rc = sess_take(only, evs, n, now);
+	else
+		for (s = TAILQ_FIRST(&gw->sessions); s != NULL; s = next) {
+			next = TAILQ_NEXT(s, link);
+			if (sess_take(s, evs, n, now) != 0)
+				rc = EVT_ERR_NOMEM;
+		}
+out:
+	for (i = 0; i < made; i++)
+		evt_gwh_event_unref(evs[i]);
+	if (evs != stack)
+		free(evs);
+	return rc;
+}
+
+/* ---------------------------------------------------------- connections */
+
+/* Frees the connections killed on earlier turns. */
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evt_gw *gw = arg;
+	struct gw_conn *c;
+
+	while ((c = TAILQ_FIRST(&gw->zombies)) != NULL) {
+		TAILQ_REMOVE(&gw->zombies, c, link);
+		if (c->http_ev != NULL)
+			event_free(c->http_ev);
+		if (c->drop_ev != NULL)
+			event_free(c->drop_ev);
+		if (c->state_ev != NULL)
+			event_free(c->state_ev);
+		free(c);
+	}
+}
+
+/* Frees the frames held behind a delayed getState. */
+static void
+held_clear(struct gw_conn *c)
+{
+	struct held *h;
+
+	while ((h = c->hq) != NULL) {
+		c->hq = h->next;
+		free(h);
+	}
+	c->hq_tail = &c->hq;
+	c->hq_bytes = 0;
+}
+
+/* Tears a connection down now (no close frame); the struct is freed on a
+ * later loop turn. */
+static void
+conn_kill(struct gw_conn *c)
+{
+	struct evt_gw *gw = c->gw;
+
+	if (c->state == C_DEAD)
+		return;
+	if (c->sess != NULL)
+		sess_detach(c->sess);
+	if (c->pending != NULL) {
+		/* Accepted in resume_cb, but input failed afterwards. */
+		c->pending->conn = c;
+		c->sess = c->pending;
+		c->pending = NULL;
+		sess_detach(c->sess);
+	}
+	if (c->ws != NULL) {
+		evt_wsconn_free(c->ws);
+		c->ws = NULL;
+		gw->st.ws_now--;
+	}
+	if (c->bev != NULL) {
+		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	evt_ess_conn_free(c->ess);
+	c->ess = NULL;
+	evt_http_parser_free(c->hp);
+	c->hp = NULL;
+	if (c->http_ev != NULL)
+		event_del(c->http_ev);
+	if (c->drop_ev != NULL)
+		event_del(c->drop_ev);
+	if (c->state_ev != NULL)
+		event_del(c->state_ev);
+	evt_buf_free(&c->held_resp);
+	held_clear(c);
+	c->state = C_DEAD;
+	TAILQ_REMOVE(&gw->conns, c, link);
+	TAILQ_INSERT_TAIL(&gw->zombies, c, link);
+	gw->st.conns_now--;
+	event_active(gw->reap_ev, EV_TIMEOUT, 1);
+	if (gw->drain_armed)
+		event_active(gw->drain_ev, EV_TIMEOUT, 1);
+}
+
+/* Starts the close handshake of a WebSocket connection; its session is
+ * detached at once (it can be resumed elsewhere). */
+static void
+ws_close(struct gw_conn *c, int code, const char *reason)
+{
+	if (c->state != C_WS || c->closing)
+		return;
+	c->closing = 1;
+	if (c->sess != NULL)
+		sess_detach(c->sess);
+	if (evt_wsconn_close(c->ws, code, reason) != 0)
+		conn_kill(c);
+}
+
+/* Sends a text frame; on out of memory the connection is closed. */
+static int
+ws_send(struct gw_conn *c, const void *p, size_t len)
+{
+	int rc = evt_wsconn_send_text(c->ws, p, len);
+
+	if (rc == EVT_ERR_NOMEM) {
+		gw_log(c->gw, EVT_GW_LOG_ERR, "%s: out of memory", c->peer);
+		c->closing = 0;
+		ws_close(c, EVT_WS_INTERNAL, "out of memory");
+	}
+	return rc;
+}
+
+/* drop_every: waits for the output to drain, then shuts the socket's
+ * sending side (the peer sees EOF without a close frame), then waits for
+ * the peer to go. */
+static void
+drop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+	struct bufferevent *bev = evt_wsconn_bufferevent(c->ws);
+	struct timeval tv = { 0, GW_DROP_POLL_US };
+
+	if (c->drop_phase == 2 || bev == NULL) {
+		conn_kill(c);
+		return;
+	}
+	if (evt_wsconn_queued(c->ws) > 0 &&
+	    c->drop_waited < GW_DROP_FLUSH_MAX) {
+		c->drop_waited += GW_DROP_POLL_US / 1e6;
+		event_add(c->drop_ev, &tv);
+		return;
+	}
+	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	c->drop_phase = 2;
+	tv = tv_of(GW_DROP_LINGER);
+	event_add(c->drop_ev, &tv);
+}
+
+/* Starts dropping a connection (fault injection). */
+static void
+conn_drop(struct gw_conn *c)
+{
+	struct timeval tv = { 0, 0 };
+
+	c->gw->st.drops++;
+	gw_log(c->gw, EVT_GW_LOG_INFO, "%s: dropping the connection after "
+	    "%llu events (--drop-every)", c->peer,
+	    (unsigned long long)c->nsent);
+	c->closing = 1;
+	if (c->sess != NULL)
+		sess_detach(c->sess);
+	c->drop_phase = 1;
+	c->drop_waited = 0;
+	if (c->drop_ev == NULL &&
+	    (c->drop_ev = evtimer_new(c->gw->base, drop_cb, c)) == NULL) {
+		conn_kill(c);
+		return;
+	}
+	event_add(c->drop_ev, &tv);
+}
+
+/* Sends the session's unsent events while the output queue has room. */
+static void
+conn_pump(struct gw_conn *c)
+{
+	struct evt_gw *gw = c->gw;
+	struct evt_gw_session *s = c->sess;
+	int n;
+
+	if (c->state != C_WS || c->closing || s == NULL)
+		return;
+	while (evt_wsconn_queued(c->ws) < GW_PUMP_HIWAT) {
+		gw->msg.len = 0;
+		n = evt_gwh_next(s->hist, &gw->msg, 0);
+		if (n == 0)
+			return;
+		if (n < 0 || ws_send(c, gw->msg.p, gw->msg.len) != 0) {
+			if (n < 0)
+				ws_close(c, EVT_WS_INTERNAL, "out of memory");
+			return;
+		}
+		c->nsent += (uint64_t)n;
+		gw->st.events_sent += (uint64_t)n;
+		gw->st.messages_sent++;
+		while (gw->o.garbage_every > 0 && c->nsent >= c->next_garbage) {
+			c->next_garbage += gw->o.garbage_every;
+			if (ws_send(c, GW_GARBAGE, strlen(GW_GARBAGE)) != 0)
+				return;
+			gw->st.garbage_sent++;
+		}
+		if (gw->o.drop_every > 0 && c->nsent >= c->next_drop) {
+			conn_drop(c);
+			return;
+		}
+	}
+}
+
+/* ------------------------------------------------ ESS server callbacks */
+
+/* auth_cb: the authenticate command's token. */
+static int
+gw_auth_cb(void *arg, const char *token, size_t len)
+{
+	struct gw_conn *c = arg;
+
+	if (token_valid(c->gw, token, len))
+		return 1;
+	c->gw->st.auth_failures++;
+	gw_log(c->gw, EVT_GW_LOG_INFO, "%s: authenticate with an invalid "
+	    "token", c->peer);
+	return 0;
+}
+
+/* id_cb: session and subscription ids are random GUIDs. */
+static size_t
+gw_id_cb(void *arg, char out[EVT_ESS_ID_MAX])
+{
+	return new_guid(out);
+}
+
+/* resume_cb: accepts a resume if the session is known and still holds the
+ * event the client saw last. */
+static int
+gw_resume_cb(void *arg, const char *sid, size_t sidlen, const char *eid,
+    size_t eidlen, struct evt_ess_subs **subs)
+{
+	struct gw_conn *c = arg;
+	struct evt_gw *gw = c->gw;
+	struct evt_gw_session *s = sess_find(gw, sid, sidlen);
+	struct gw_conn *old;
+
+	if (s == NULL || evt_gwh_seek(s->hist, eid, eidlen) != 0) {
+		gw->st.resumes_refused++;
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: cannot resume session %.*s: "
+		    "%s", c->peer, (int)(sidlen > 64 ? 64 : sidlen), sid,
+		    s == NULL ? "unknown or expired" :
+		    "eventId no longer in its history");
+		return 0;
+	}
+	if ((old = s->conn) != NULL) {
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: session %.*s resumed "
+		    "elsewhere while %s held it", c->peer, (int)s->idlen, s->id,
+		    old->peer);
+		ws_close(old, 1008, "session resumed elsewhere");
+		if (s->conn != NULL)	/* ws_close refused: old was closing */
+			sess_detach(s);
+	}
+	event_del(s->expire_ev);
+	*subs = s->subs;
+	s->subs = NULL;
+	c->pending = s;
+	return 1;
+}
+
+/* state_cb: the program's states, filtered by the session's subs. */
+static int
+gw_state_cb(void *arg, const struct evt_ess_subs *subs, struct evt_buf *out)
+{
+	struct gw_conn *c = arg;
+	struct evt_gw *gw = c->gw;
+
+	if (gw->o.states_cb == NULL)
+		return evt_buf_put(out, "[]", 2) == 0 ? 0 : EVT_ERR_NOMEM;
+	return gw->o.states_cb(gw->o.arg, c->sess, subs, out);
+}
+
+/* ------------------------------------------------------ WebSocket glue */
+
+/* Delayed getState: sends its answer, then the frames held behind it. */
+static void
+state_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+	struct held *h;
+
+	c->holding = 0;
+	if (c->state != C_WS || c->closing)
+		return;
+	if (ws_send(c, c->held_resp.p, c->held_resp.len) != 0)
+		return;
+	c->held_resp.len = 0;
+	while (!c->holding && c->state == C_WS && !c->closing &&
+	    (h = c->hq) != NULL) {
+		if ((c->hq = h->next) == NULL)
+			c->hq_tail = &c->hq;
+		c->hq_bytes -= h->len;
+		ws_frame(c, h->data, h->len);
+		free(h);
+	}
+}
+
+/* Runs one inbound text frame through the ESS state machine. */
+static void
+ws_frame(struct gw_conn *c, const char *frame, size_t len)
+{
+	struct evt_gw *gw = c->gw;
+	struct evt_ess_action act;
+	struct evt_gw_session *s;
+	const char *sid;
+	size_t sidlen;
+	int rc;
+
+	if (evt_wsconn_queued(c->ws) > gw->o.max_queue) {
+		gw->st.slow_closes++;
+		gw_log(gw, EVT_GW_LOG_WARN, "%s: client does not read its "
+		    "responses; closing", c->peer);
+		ws_close(c, 1008, "client not reading");
+		return;
+	}
+	gw->resp.len = 0;
+	c->pending = NULL;
+	rc = evt_ess_conn_input(c->ess, frame, len, &gw->resp, &act);
+	if ((s = c->pending) != NULL) {
+		c->pending = NULL;
+		s->conn = c;
+		c->sess = s;
+	}
+	if (rc == EVT_ERR_NOMEM) {
+		gw_log(gw, EVT_GW_LOG_ERR, "%s: out of memory", c->peer);
+		ws_close(c, EVT_WS_INTERNAL, "out of memory");
+		return;
+	}
+	if (rc < 0)
+		return;
+	if (act.close_code != 0) {
+		gw->st.protocol_closes++;
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: closing with %d: %s", c->peer,
+		    act.close_code, act.close_reason ? act.close_reason : "");
+		ws_close(c, act.close_code, act.close_reason);
+		return;
+	}
+	if (gw->resp.len > 0) {
+		if (act.cmd == EVT_ESS_CMD_GET_STATE && gw->o.state_delay > 0) {
+			struct timeval tv = tv_of(gw->o.state_delay);
+			struct evt_buf tmp = c->held_resp;
+
+			c->held_resp = gw->resp;
+			gw->resp = tmp;
+			c->holding = 1;
+			event_add(c->state_ev, &tv);
+		} else if (ws_send(c, gw->resp.p, gw->resp.len) != 0)
+			return;
+	}
+	gw_log(gw, EVT_GW_LOG_DEBUG, "%s: command %d answered %d", c->peer,
+	    act.cmd, act.status);
+	if (act.cmd == EVT_ESS_CMD_START_SESSION && act.resumed &&
+	    c->sess != NULL) {
+		gw->st.resumes++;
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: resumed session %.*s, %zu "
+		    "events to send again", c->peer, (int)c->sess->idlen,
+		    c->sess->id, evt_gwh_unsent(c->sess->hist));
+		sess_notify(c->sess, EVT_GW_SESSION_RESUMED);
+		conn_pump(c);
+	} else if (act.cmd == EVT_ESS_CMD_START_SESSION && act.status == 201) {
+		sid = evt_ess_conn_session_id(c->ess, &sidlen);
+		if ((s = sess_new(gw, c, sid, sidlen)) == NULL) {
+			ws_close(c, EVT_WS_INTERNAL, "out of memory");
+			return;
+		}
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: new session %.*s", c->peer,
+		    (int)sidlen, sid);
+		sess_notify(s, EVT_GW_SESSION_CREATED);
+	} else if (act.cmd == EVT_ESS_CMD_ADD_SUBSCRIPTION &&
+	    act.status == 200 && c->sess != NULL && !c->sess->subscribed) {
+		c->sess->subscribed = 1;
+		sess_notify(c->sess, EVT_GW_SESSION_SUBSCRIBED);
+	}
+}
+
+/* wsconn on_text: a command frame (held while a getState is delayed). */
+static void
+ws_text_cb(struct evt_wsconn *ws, const char *msg, size_t len, void *arg)
+{
+	struct gw_conn *c = arg;
+	struct evt_gw *gw = c->gw;
+	struct held *h;
+
+	if (c->state != C_WS || c->closing)
+		return;
+	if (!c->holding) {
+		ws_frame(c, msg, len);
+		return;
+	}
+	if (c->hq_bytes + len > 4 * gw->o.ess_limits.max_frame ||
+	    (h = malloc(sizeof *h + len)) == NULL) {
+		gw_log(gw, EVT_GW_LOG_WARN, "%s: too many commands behind a "
+		    "delayed getState; closing", c->peer);
+		ws_close(c, 1008, "too many pipelined commands");
+		return;
+	}
+	h->next = NULL;
+	h->len = len;
+	memcpy(h->data, msg, len);
+	*c->hq_tail = h;
+	c->hq_tail = &h->next;
+	c->hq_bytes += len;
+}
+
+/* wsconn on_close: the connection is over. */
+static void
+ws_close_cb(struct evt_wsconn *ws, int code, const char *reason, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	gw_log(c->gw, EVT_GW_LOG_INFO, "%s: WebSocket closed: %d %s",
+	    c->peer, code, reason);
+	conn_kill(c);
+}
+
+/* wsconn on_drain: room in the output queue again. */
+static void
+ws_drain_cb(struct evt_wsconn *ws, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	conn_pump(c);
+	if (c->gw->drain_armed)
+		event_active(c->gw->drain_ev, EV_TIMEOUT, 1);
+}
+
+/* ------------------------------------------------------------- HTTP side */
+
+/* Queues the response in gw->http on the connection; closes afterwards
+ * unless keep. */
+static void
+http_send(struct gw_conn *c, int keep)
+{
+	struct evt_gw *gw = c->gw;
+	struct timeval tv = tv_of(gw->o.http_timeout);
+
+	if (evbuffer_add(bufferevent_get_output(c->bev), gw->http.p,
+	    gw->http.len) != 0)
+		keep = 0;
+	evt_http_wipe(gw->http.p, gw->http.len);
+	gw->http.len = 0;
+	if (!keep) {
+		c->close_after = 1;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+	event_add(c->http_ev, &tv);
+}
+
+/* Answers with a JSON error {"error":E,"error_description":D}. */
+static void
+http_error(struct gw_conn *c, int status, const char *err, const char *desc,
+    const char *extra, int keep)
+{
+	struct evt_gw *gw = c->gw;
+
+	gw->http.len = 0;
+	if (evt_http_json_error(&gw->http, status, err, desc, extra,
+	    keep) != 0) {
+		conn_kill(c);
+		return;
+	}
+	http_send(c, keep);
+}
+
+/* Answers with a JSON body from gw->body. */
+static void
+http_json(struct gw_conn *c, int status, const char *extra, int keep)
+{
+	struct evt_gw *gw = c->gw;
+
+	gw->http.len = 0;
+	if (evt_http_response(&gw->http, status, "application/json", extra,
+	    gw->body.p, gw->body.len, keep) != 0) {
+		conn_kill(c);
+		return;
+	}
+	http_send(c, keep);
+}
+
+/* Copies a form field as a C string into dst (cap bytes); 0 if absent,
+ * too long or holding a NUL. */
+static int
+form_str(const struct evt_http_form *f, const char *key, char *dst,
+    size_t cap)
+{
+	size_t n;
+	const char *v = evt_http_form_get(f, key, &n);
+
+	if (v == NULL || n >= cap || strlen(v) != n)
+		return 0;
+	memcpy(dst, v, n + 1);
+	return 1;
+}
+
+/* POST /API/IDP/connect/token. */
+static void
+http_token(struct gw_conn *c, const struct evt_http_msg *m, int keep)
+{
+	struct evt_gw *gw = c->gw;
+	struct evt_http_form f;
+	char gt[64], user[256], pass[256], tok[GW_TOKEN_LEN + 1];
+	int ok;
+
+	if (strcmp(m->method_name, "POST") != 0) {
+		http_error(c, 405, "invalid_request", "use POST",
+		    "Allow: POST\r\n", keep);
+		return;
+	}
+	if (evt_http_form_parse(&f, (const char *)m->body, m->body_len) != 0) {
+		http_error(c, 400, "invalid_request", "malformed form", NULL,
+		    keep);
+		return;
+	}
+	user[0] = pass[0] = '\0';
+	ok = form_str(&f, "grant_type", gt, sizeof gt);
+	(void)form_str(&f, "username", user, sizeof user);
+	(void)form_str(&f, "password", pass, sizeof pass);
+	evt_http_form_free(&f);
+	if (gw->o.refuse_tokens) {
+		gw->st.token_refusals++;
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: token refused "
+		    "(--refuse-tokens)", c->peer);
+		http_error(c, 400, "invalid_grant",
+		    "invalid_username_or_password", NULL, keep);
+		goto out;
+	}
+	if (!ok || strcmp(gt, "password") != 0) {
+		gw->st.token_refusals++;
+		http_error(c, 400, "unsupported_grant_type", NULL, NULL, keep);
+		goto out;
+	}
+	if (gw->username != NULL && (strcmp(user, gw->username) != 0 ||
+	    !tok_eq(pass, strlen(pass), gw->password,
+	    strlen(gw->password)))) {
+		gw->st.token_refusals++;
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: bad credentials for user "
+		    "'%.64s'", c->peer, user);
+		http_error(c, 400, "invalid_grant",
+		    "invalid_username_or_password", NULL, keep);
+		goto out;
+	}
+	if (token_issue(gw, tok) != 0) {
+		http_error(c, 500, "server_error", NULL, NULL, keep);
+		goto out;
+	}
+	gw->body.len = 0;
+	if (evt_http_token_json(&gw->body, tok, GW_TOKEN_LEN,
+	    gw->o.token_lifetime, NULL) != 0) {
+		conn_kill(c);
+		goto out;
+	}
+	gw->st.tokens_issued++;
+	gw_log(gw, EVT_GW_LOG_INFO, "%s: token issued to '%.64s'", c->peer,
+	    user);
+	http_json(c, 200, "Cache-Control: no-store\r\n", keep);
+	evt_http_wipe(gw->body.p, gw->body.len);
+out:
+	OPENSSL_cleanse(pass, sizeof pass);
+	OPENSSL_cleanse(tok, sizeof tok);
+}
+
+/* GET /api/ws/events/v1: the WebSocket upgrade. */
+static void
+http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
+{
+	struct evt_gw *gw = c->gw;
+	char accept[EVT_HTTP_WS_ACCEPT_SIZE];
+	struct evt_ess_server_cbs cbs;
+	struct evt_wsconn_config cfg;
+	struct bufferevent *bev = c->bev;
+	const char *tok;
+	size_t tlen;
+	int status, authed = 0, r;
+
+	if (evt_http_ws_check_request(m, accept, &status) != 0) {
+		gw->http.len = 0;
+		if (evt_http_ws_reject(&gw->http, status) != 0)
+			conn_kill(c);
+		else
+			http_send(c, 0);
+		return;
+	}
+	r = evt_http_bearer(m, &tok, &tlen);
+	if (r != 0 && (r < 0 || !token_valid(gw, tok, tlen))) {
+		gw->st.auth_failures++;
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: upgrade with an invalid "
+		    "Bearer token: 401", c->peer);
+		gw->http.len = 0;
+		if (evt_http_ws_reject(&gw->http, 401) != 0)
+			conn_kill(c);
+		else
+			http_send(c, 0);
+		return;
+	}
+	authed = r == 1;
+	memset(&cbs, 0, sizeof cbs);
+	cbs.auth_cb = gw_auth_cb;
+	cbs.id_cb = gw_id_cb;
+	cbs.resume_cb = gw_resume_cb;
+	cbs.state_cb = gw_state_cb;
+	cbs.arg = c;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.role = EVT_WSCONN_SERVER;
+	cfg.max_msg = gw->o.ess_limits.max_frame;
+	cfg.ping_interval = gw->o.ping_interval;
+	cfg.dead_timeout = gw->o.dead_timeout;
+	cfg.drain_lowat = GW_PUMP_LOWAT;
+	cfg.on_text = ws_text_cb;
+	cfg.on_close = ws_close_cb;
+	cfg.on_drain = ws_drain_cb;
+	cfg.arg = c;
+	gw->http.len = 0;
+	if ((c->ess = evt_ess_conn_new(&cbs, &gw->o.ess_limits,
+	    authed)) == NULL ||
+	    (c->state_ev = evtimer_new(gw->base, state_delay_cb, c)) == NULL ||
+	    evt_http_ws_accept(&gw->http, accept, NULL) != 0 ||
+	    evbuffer_add(bufferevent_get_output(bev), gw->http.p,
+	    gw->http.len) != 0) {
+		gw_log(gw, EVT_GW_LOG_ERR, "%s: out of memory", c->peer);
+		conn_kill(c);
+		return;
+	}
+	/* Bytes after the request stay in bev's input: wsconn reads them. */
+	event_del(c->http_ev);
+	if (evt_wsconn_new(&c->ws, gw->base, bev, &cfg, NULL, 0) != 0) {
+		gw_log(gw, EVT_GW_LOG_ERR, "%s: cannot start the WebSocket",
+		    c->peer);
+		conn_kill(c);
+		return;
+	}
+	c->bev = NULL;		/* now the wsconn's */
+	evt_http_parser_free(c->hp);
+	c->hp = NULL;
+	c->state = C_WS;
+	c->next_drop = gw->o.drop_every;
+	c->next_garbage = gw->o.garbage_every;
+	c->hq_tail = &c->hq;
+	gw->st.ws_now++;
+	gw->st.ws_upgrades++;
+	gw_log(gw, EVT_GW_LOG_INFO, "%s: WebSocket connected (%s)", c->peer,
+	    authed ? "Bearer" : "awaiting authenticate");
+}
+
+/* Tells whether a Host header value is safe to put into URLs. */
+static int
+host_ok(const char *h, size_t n)
+{
+	if (h == NULL || n == 0 || n > 255)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = h[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+		    ch == ':' || ch == '[' || ch == ']' || ch == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Appends "key":"<scheme>://<host><suffix>" (with a leading comma unless
+ * first) to gw->body. */
+static int
+put_url(struct evt_gw *gw, const char *key, const char *scheme,
+    const char *host, const char *suffix)
+{
+	char url[512];
+	int n = snprintf(url, sizeof url, "%s://%s%s", scheme, host, suffix);
+
+	if (key != NULL) {
+		if (evt_json_put_string(&gw->body, key, strlen(key)) != 0 ||
+		    evt_buf_putc(&gw->body, ':') != 0)
+			return EVT_ERR_NOMEM;
+	}
+	return evt_json_put_string(&gw->body, url, (size_t)n);
+}
+
+/* GET /api/.well-known/uris and /IDP/.well-known/openid-configuration
+ * (ess-protocol 7.4), built from the Host header. */
+static void
+http_discovery(struct gw_conn *c, const struct evt_http_msg *m, int oidc,
+    int keep)
+{
+	struct evt_gw *gw = c->gw;
+	const char *scheme = gw->ssl != NULL ? "https" : "http";
+	char host[300];
+	size_t hl;
+	const char *h = evt_http_header(m, "host", &hl);
+	int rc = 0;
+
+	if (host_ok(h, hl))
+		snprintf(host, sizeof host, "%.*s", (int)hl, h);
+	else
+		snprintf(host, sizeof host, "localhost:%u", gw->port);
+	gw->body.len = 0;
+#define P(s) (rc |= evt_buf_put(&gw->body, s, strlen(s)))
+	if (!oidc) {
+		P("{\"ProductVersion\":");
+		rc |= evt_json_put_string(&gw->body, gw->product,
+		    strlen(gw->product));
+		P(",");
+		rc |= put_url(gw, "UnsecureManagementServer", "http", host, "/");
+		P(",");
+		rc |= put_url(gw, "SecureManagementServer", "https", host, "/");
+		P(",");
+		rc |= put_url(gw, "IdentityProvider", scheme, host, "/IDP");
+		P(",\"ApiGateways\":[");
+		rc |= put_url(gw, NULL, scheme, host, "/API/");
+		P("]}");
+	} else {
+		P("{");
+		rc |= put_url(gw, "issuer", scheme, host, "/IDP");
+		P(",");
+		rc |= put_url(gw, "token_endpoint", scheme, host,
+		    "/IDP/connect/token");
+		P(",\"grant_types_supported\":[\"password\"],"
+		    "\"response_types_supported\":[\"token\"],"
+		    "\"scopes_supported\":[\"managementserver\"],"
+		    "\"server_version\":");
+		rc |= evt_json_put_string(&gw->body, gw->product,
+		    strlen(gw->product));
+		P("}");
+	}
+#undef P
+	if (rc != 0) {
+		conn_kill(c);
+		return;
+	}
+	http_json(c, 200, NULL, keep);
+}
+
+/* Writes a Milestone-style REST error body into gw->body:
+ * {"error":{"httpCode":N,"details":[{"errorText":"Unknown resource: P"}]}}.
+ * Returns 0 or EVT_ERR_NOMEM. */
+static int
+rest_error_body(struct evt_gw *gw, int status, const char *path, size_t plen)
+{
+	char text[300];
+	int n;
+
+	n = snprintf(text, sizeof text, "Unknown resource: /api/rest/v1/%.*s",
+	    (int)(plen > 200 ? 200 : plen), path);
+	if (evt_buf_put(&gw->body, "{\"error\":{\"httpCode\":", 21) != 0 ||
+	    evt_json_put_int(&gw->body, 0, (uint64_t)status) != 0 ||
+	    evt_buf_put(&gw->body, ",\"details\":[{\"errorText\":",
+	    strlen(",\"details\":[{\"errorText\":")) != 0)
+		return EVT_ERR_NOMEM;
+	/* The path is raw request bytes: keep printable ASCII only, so the
+	 * JSON stays valid UTF-8. */
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)text[i] < 0x20 ||
+		    (unsigned char)text[i] >= 0x7f)
+			text[i] = '?';
+	if (evt_json_put_string(&gw->body, text, (size_t)n) != 0 ||
+	    evt_buf_put(&gw->body, "}]}}", 4) != 0)
+		return EVT_ERR_NOMEM;
+	return 0;
+}
+
+/* GET /api/rest/v1/...: Bearer required, answered by rest_cb. */
+static void
+http_rest(struct gw_conn *c, const struct evt_http_msg *m, int keep)
+{
+	struct evt_gw *gw = c->gw;
+	const char *tok, *path = m->path + 12;
+	size_t tlen, plen = m->path_len - 12;
+	int status = 404;
+
+	if (strcmp(m->method_name, "GET") != 0) {
+		http_error(c, 405, "invalid_request", "use GET",
+		    "Allow: GET\r\n", keep);
+		return;
+	}
+	if (evt_http_bearer(m, &tok, &tlen) != 1 ||
+	    !token_valid(gw, tok, tlen)) {
+		gw->st.auth_failures++;
+		http_error(c, 401, "unauthorized", "Bearer token required",
+		    "WWW-Authenticate: Bearer\r\n", keep);
+		return;
+	}
+	if (plen > 0) {		/* skip the '/' after v1 */
+		path++;
+		plen--;
+	}
+	gw->body.len = 0;
+	if (gw->o.rest_cb != NULL)
+		status = gw->o.rest_cb(gw->o.arg, path, plen, &gw->body);
+	if (status < 100 || status > 599) {
+		http_error(c, 500, "server_error", NULL, NULL, keep);
+		return;
+	}
+	if (status >= 400 && gw->body.len == 0 &&
+	    rest_error_body(gw, status, path, plen) != 0) {
+		conn_kill(c);
+		return;
+	}
+	http_json(c, status, NULL, keep);
+}
+
+/* Dispatches one complete request. */
+static void
+http_request(struct gw_conn *c, const struct evt_http_msg *m)
+{
+	struct evt_gw *gw = c->gw;
+	int keep = m->keep_alive && !m->upgrade;
+
+	gw->st.http_requests++;
+	gw_log(gw, EVT_GW_LOG_DEBUG, "%s: %s %.*s", c->peer, m->method_name,
+	    (int)(m->path_len > 200 ? 200 : m->path_len), m->path);
+	if (evt_http_route_ws(m->target, m->target_len)) {
+		http_upgrade(c, m);
+	} else if (evt_http_route_token(m->target, m->target_len)) {
+		http_token(c, m, keep);
+	} else if (evt_http_path_match(m->target, m->target_len,
+	    "/api/.well-known/uris", EVT_HTTP_NOCASE)) {
+		http_discovery(c, m, 0, keep);
+	} else if (evt_http_path_match(m->target, m->target_len,
+	    "/idp/.well-known/openid-configuration", EVT_HTTP_NOCASE)) {
+		http_discovery(c, m, 1, keep);
+	} else if ((m->path_len == 12 || (m->path_len > 12 &&
+	    m->path[12] == '/')) && strncasecmp(m->path, "/api/rest/v1",
+	    12) == 0) {
+		http_rest(c, m, keep);
+	} else {
+		http_error(c, 404, "not_found", "no such endpoint", NULL, keep);
+	}
+}
+
+/* Parses and answers the requests waiting in the input. */
+static void
+http_process(struct gw_conn *c)
+{
+	struct evbuffer *in, *out;
+	size_t n, used;
+	const unsigned char *p;
+	int rc, status;
+
+	while (c->state == C_HTTP && !c->close_after) {
+		in = bufferevent_get_input(c->bev);
+		out = bufferevent_get_output(c->bev);
+		if (evbuffer_get_length(out) > GW_HTTP_OUT_MAX) {
+			/* A pipelining client that does not read. */
+			bufferevent_disable(c->bev, EV_READ);
+			c->read_paused = 1;
+			return;
+		}
+		if ((n = evbuffer_get_contiguous_space(in)) == 0)
+			return;
+		p = evbuffer_pullup(in, (ssize_t)n);
+		rc = evt_http_parser_feed(c->hp, p, n, &used);
+		evbuffer_drain(in, used);
+		if (rc == 0)
+			continue;
+		if (rc < 0) {
+			status = evt_http_parser_status(c->hp);
+			if (status == 0)
+				status = 400;
+			gw_log(c->gw, EVT_GW_LOG_INFO, "%s: bad HTTP request: "
+			    "%d", c->peer, status);
+			http_error(c, status, "invalid_request",
+			    evt_strerror(rc), NULL, 0);
+			return;
+		}
+		http_request(c, evt_http_parser_msg(c->hp));
+	}
+}
+
+/* bufferevent read callback of the HTTP phase. */
+static void
+http_read_cb(struct bufferevent *bev, void *arg)
+{
+	http_process(arg);
+}
+
+/* bufferevent write callback: output flushed. */
+static void
+http_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	if (c->state != C_HTTP ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	if (c->close_after) {
+		conn_kill(c);
+		return;
+	}
+	if (c->read_paused) {
+		c->read_paused = 0;
+		bufferevent_enable(bev, EV_READ);
+		http_process(c);
+	}
+}
+
+/* bufferevent event callback: EOF, error, TLS failure. */
+static void
+http_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+	unsigned long e;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if ((what & BEV_EVENT_ERROR) &&
+	    (e = bufferevent_get_openssl_error(bev)) != 0) {
+		char buf[200];
+
+		ERR_error_string_n(e, buf, sizeof buf);
+		gw_log(c->gw, EVT_GW_LOG_INFO, "%s: TLS error: %s", c->peer,
+		    buf);
+	} else
+		gw_log(c->gw, EVT_GW_LOG_DEBUG, "%s: HTTP connection closed",
+		    c->peer);
+	conn_kill(c);
+}
+
+/* The HTTP request deadline passed. */
+static void
+http_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+
+	gw_log(c->gw, EVT_GW_LOG_DEBUG, "%s: HTTP connection idle; closing",
+	    c->peer);
+	conn_kill(c);
+}
+
+/* Formats a peer address. */
+static void
+peer_name(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)
+		    (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, a, sizeof a);
+		snprintf(out, cap, "%s:%u", a, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
+		    (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof a);
+		snprintf(out, cap, "[%s]:%u", a, ntohs(in6->sin6_port));
+	} else
+		snprintf(out, cap, "?");
+}
+
+/* A new TCP connection. */
+static void
+gw_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int slen, void *arg)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	struct evt_gw *gw = arg;
+	struct gw_conn *c;
+	struct timeval tv = tv_of(gw->o.http_timeout);
+	char peer[64];
+	SSL *ssl;
+
+	peer_name(sa, peer, sizeof peer);
+	if (gw->shutting_down || gw->st.conns_now >= gw->o.max_conns) {
+		gw->st.conns_refused++;
+		gw_log(gw, EVT_GW_LOG_WARN, "%s: too many connections (%u); "
+		    "refused", peer, gw->st.conns_now);
+		if (gw->ssl == NULL)
+			(void)send(fd, busy, sizeof busy - 1, MSG_DONTWAIT |
+			    MSG_NOSIGNAL);
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->gw = gw;
+	c->state = C_HTTP;
+	memcpy(c->peer, peer, sizeof c->peer);
+	c->hq_tail = &c->hq;
+	if (gw->ssl != NULL) {
+		if ((ssl = SSL_new(gw->ssl)) == NULL)
+			goto fail;
+		c->bev = bufferevent_openssl_socket_new(gw->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL) {
+			SSL_free(ssl);
+			goto fail;
+		}
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else if ((c->bev = bufferevent_socket_new(gw->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		goto fail;
+	c->hp = evt_http_parser_new(EVT_HTTP_REQUEST, gw->o.max_head,
+	    gw->o.max_body);
+	c->http_ev = evtimer_new(gw->base, http_timeout_cb, c);
+	if (c->hp == NULL || c->http_ev == NULL) {
+		evt_http_parser_free(c->hp);
+		if (c->http_ev != NULL)
+			event_free(c->http_ev);
+		bufferevent_free(c->bev);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, http_read_cb, http_write_cb, http_event_cb,
+	    c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	event_add(c->http_ev, &tv);
+	TAILQ_INSERT_TAIL(&gw->conns, c, link);
+	gw->st.conns_now++;
+	gw->st.conns_accepted++;
+	gw_log(gw, EVT_GW_LOG_DEBUG, "%s: connected", peer);
+	return;
+fail:
+	gw_log(gw, EVT_GW_LOG_ERR, "%s: cannot set up the connection", peer);
+	evutil_closesocket(fd);
+	free(c);
+}
+
+/* Listener errors (e.g. out of file descriptors): log and go on. */
+static void
+gw_accept_error_cb(struct evconnlistener *lis, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	gw_log(arg, EVT_GW_LOG_WARN, "accept: %s",
+	    evutil_socket_error_to_string(err));
+}
+
+/* Calls drain_cb once every connected backlog is low again. */
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evt_gw *gw = arg;
+
+	if (!gw->drain_armed || evt_gw_backlog(gw) > gw->o.backlog_low)
+		return;
+	gw->drain_armed = 0;
+	if (gw->o.drain_cb != NULL)
+		gw->o.drain_cb(gw->o.arg);
+}
+
+/* ------------------------------------------------------------ public API */
+
+/* Builds the TLS context from PEM files. */
+static int
+gw_tls(struct evt_gw *gw, const char *cert, const char *key)
+{
+	char buf[256];
+
+	if ((gw->ssl = SSL_CTX_new(TLS_server_method())) == NULL)
+		return EVT_ERR_NOMEM;
+	SSL_CTX_set_min_proto_version(gw->ssl, TLS1_2_VERSION);
+	if (SSL_CTX_use_certificate_chain_file(gw->ssl, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(gw->ssl, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(gw->ssl) != 1) {
+		ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+		gw_log(gw, EVT_GW_LOG_ERR, "cannot load TLS certificate %s / "
+		    "key %s: %s", cert, key, buf);
+		return EVT_ERR_IO;
+	}
+	return 0;
+}
+
+/* Creates the gateway and starts listening. */
+int
+evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
+    struct evt_gw **gwp)
+{
+	struct evt_gw *gw;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char addr[300];
+	int alen = (int)sizeof ss, fail = 0, rc;
+
+	*gwp = NULL;
+	if (base == NULL || opts == NULL ||
+	    (opts->tls_cert == NULL) != (opts->tls_key == NULL) ||
+	    (opts->ssl_ctx != NULL && opts->tls_cert != NULL) ||
+	    (opts->nstatic_tokens > 0 && opts->static_tokens == NULL) ||
+	    opts->resume_window < 0 || opts->state_delay < 0 ||
+	    opts->http_timeout < 0 || opts->ping_interval < 0 ||
+	    opts->dead_timeout < 0 || opts->resume_window > 1e6 ||
+	    opts->state_delay > 1e6 || opts->http_timeout > 1e6)
+		return EVT_ERR_ARG;
+	if ((gw = calloc(1, sizeof *gw)) == NULL)
+		return EVT_ERR_NOMEM;
+	gw->base = base;
+	gw->o = *opts;
+	TAILQ_INIT(&gw->conns);
+	TAILQ_INIT(&gw->zombies);
+	TAILQ_INIT(&gw->sessions);
+	gw->host = dup_str(opts->host ? opts->host : "127.0.0.1", &fail);
+	gw->username = dup_str(opts->username, &fail);
+	gw->password = dup_str(opts->password ? opts->password : "", &fail);
+	gw->product = dup_str(opts->product_version ? opts->product_version :
+	    "24.1.0.0", &fail);
+	if (opts->nstatic_tokens > 0) {
+		gw->stokens = calloc(opts->nstatic_tokens, sizeof(char *));
+		fail |= gw->stokens == NULL;
+		for (size_t i = 0; gw->stokens && i < opts->nstatic_tokens;
+		    i++, gw->nstokens++)
+			gw->stokens[i] = dup_str(opts->static_tokens[i] ?
+			    opts->static_tokens[i] : "", &fail);
+	}
+	gw->o.host = gw->o.username = gw->o.password = NULL;
+	gw->o.static_tokens = NULL;
+	gw->o.tls_cert = gw->o.tls_key = NULL;
+	gw->o.product_version = NULL;
+	gw->o.ssl_ctx = NULL;
+	if (gw->o.token_lifetime == 0)
+		gw->o.token_lifetime = 3600;
+	if (gw->o.resume_window == 0)
+		gw->o.resume_window = 30;
+	if (gw->o.max_sessions == 0)
+		gw->o.max_sessions = 1024;
+	if (gw->o.max_conns == 0)
+		gw->o.max_conns = 256;
+	if (gw->o.max_queue == 0)
+		gw->o.max_queue = (size_t)64 << 20;
+	if (gw->o.http_timeout == 0)
+		gw->o.http_timeout = 30;
+	if (gw->o.backlog_high == 0)
+		gw->o.backlog_high = (size_t)4 << 20;
+	if (gw->o.backlog_low == 0 || gw->o.backlog_low > gw->o.backlog_high)
+		gw->o.backlog_low = gw->o.backlog_high / 4;
+	if (gw->o.ess_limits.max_frame == 0)
+		gw->o.ess_limits.max_frame = EVT_ESS_MAX_FRAME;
+	gw->tokens = calloc(GW_MAX_TOKENS, sizeof *gw->tokens);
+	gw->reap_ev = event_new(base, -1, 0, reap_cb, gw);
+	gw->drain_ev = event_new(base, -1, 0, drain_cb, gw);
+	if (fail || gw->tokens == NULL || gw->reap_ev == NULL ||
+	    gw->drain_ev == NULL) {
+		rc = EVT_ERR_NOMEM;
+		goto fail;
+	}
+	if (opts->ssl_ctx != NULL) {
+		SSL_CTX_up_ref(opts->ssl_ctx);
+		gw->ssl = opts->ssl_ctx;
+	} else if (opts->tls_cert != NULL &&
+	    (rc = gw_tls(gw, opts->tls_cert, opts->tls_key)) != 0)
+		goto fail;
+
+	snprintf(addr, sizeof addr, strchr(gw->host, ':') ? "[%s]:%u" :
+	    "%s:%u", gw->host, opts->port);
+	memset(&ss, 0, sizeof ss);
+	if (evutil_inet_pton(AF_INET, gw->host,
+	    &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(opts->port);
+		alen = (int)sizeof(struct sockaddr_in);
+	} else if (evutil_inet_pton(AF_INET6, gw->host,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(opts->port);
+		alen = (int)sizeof(struct sockaddr_in6);
+	} else {
+		gw_log(gw, EVT_GW_LOG_ERR, "bad listen address %s (numeric "
+		    "IPv4 or IPv6 expected)", addr);
+		rc = EVT_ERR_ARG;
+		goto fail;
+	}
+	gw->lis = evconnlistener_new_bind(base, gw_accept_cb, gw,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    -1, (struct sockaddr *)&ss, alen);
+	if (gw->lis == NULL) {
+		gw_log(gw, EVT_GW_LOG_ERR, "cannot listen on %s: %s", addr,
+		    strerror(errno));
+		rc = EVT_ERR_IO;
+		goto fail;
+	}
+	evconnlistener_set_error_cb(gw->lis, gw_accept_error_cb);
+	if (getsockname(evconnlistener_get_fd(gw->lis), (struct sockaddr *)&ss,
+	    &sl) == 0)
+		gw->port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	*gwp = gw;
+	return 0;
+fail:
+	evt_gw_free(gw);
+	return rc;
+}
+
+/* Frees everything at once. */
+void
+evt_gw_free(struct evt_gw *gw)
+{
+	struct gw_conn *c;
+	struct evt_gw_session *s;
+
+	if (gw == NULL)
+		return;
+	gw->freeing = 1;
+	while ((c = TAILQ_FIRST(&gw->conns)) != NULL)
+		conn_kill(c);
+	reap_cb(-1, 0, gw);
+	while ((s = TAILQ_FIRST(&gw->sessions)) != NULL)
+		sess_free(s, 0);
+	if (gw->lis != NULL)
+		evconnlistener_free(gw->lis);
+	if (gw->ssl != NULL)
+		SSL_CTX_free(gw->ssl);
+	if (gw->reap_ev != NULL)
+		event_free(gw->reap_ev);
+	if (gw->drain_ev != NULL)
+		event_free(gw->drain_ev);
+	if (gw->tokens != NULL) {
+		OPENSSL_cleanse(gw->tokens, GW_MAX_TOKENS * sizeof *gw->tokens);
+		free(gw->tokens);
+	}
+	for (size_t i = 0; i < gw->nstokens; i++)
+		free_secret(gw->stokens[i]);
+	free(gw->stokens);
+	free(gw->host);
+	free(gw->username);
+	free_secret(gw->password);
+	free(gw->product);
+	evt_buf_free(&gw->msg);
+	evt_buf_free(&gw->resp);
+	if (gw->http.p != NULL)
+		evt_http_wipe(gw->http.p, gw->http.cap);
+	evt_buf_free(&gw->http);
+	if (gw->body.p != NULL)
+		evt_http_wipe(gw->body.p, gw->body.cap);
+	evt_buf_free(&gw->body);
+	free(gw);
+}
+
+/* Returns the port. */
+uint16_t
+evt_gw_port(const struct evt_gw *gw)
+{
+	return gw->port;
+}
+
+/* Publishes to every session. */
+int
+evt_gw_publish(struct evt_gw *gw, const char *const *ev, const size_t *lens,
+    size_t n)
+{
+	return publish(gw, NULL, ev, lens, n);
+}
+
+/* Publishes to one session. */
+int
+evt_gw_publish_session(struct evt_gw *gw, struct evt_gw_session *s,
+    const char *const *ev, const size_t *lens, size_t n)
+{
+	if (s == NULL)
+		return EVT_ERR_ARG;
+	return publish(gw, s, ev, lens, n);
+}
+
+/* Returns the largest backlog of a connected session. */
+size_t
+evt_gw_backlog(const struct evt_gw *gw)
+{
+	const struct evt_gw_session *s;
+	size_t max = 0, b;
+
+	TAILQ_FOREACH(s, &gw->sessions, link) {
+		if (s->conn == NULL)
+			continue;
+		b = evt_gwh_unsent_bytes(s->hist) +
+		    evt_wsconn_queued(s->conn->ws);
+		if (b > max)
+			max = b;
+	}
+	return max;
+}
+
+/* Tells a producer to pause, arming drain_cb. */
+int
+evt_gw_congested(struct evt_gw *gw)
+{
+	if (evt_gw_backlog(gw) <= gw->o.backlog_high)
+		return 0;
+	gw->drain_armed = 1;
+	return 1;
+}
+
+/* Forgets every session (gateway recycle). */
+void
+evt_gw_forget_sessions(struct evt_gw *gw)
+{
+	struct gw_conn *c, *next;
+	struct evt_gw_session *s;
+	size_t n = gw->st.sessions_now;
+
+	for (c = TAILQ_FIRST(&gw->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == C_WS)
+			ws_close(c, EVT_WS_GOING_AWAY, "gateway recycle");
+	}
+	while ((s = TAILQ_FIRST(&gw->sessions)) != NULL) {
+		gw->st.sessions_expired++;
+		sess_free(s, 1);
+	}
+	gw_log(gw, EVT_GW_LOG_INFO, "gateway recycle: %zu sessions forgotten",
+	    n);
+}
+
+/* Stops accepting and closes every connection. */
+void
+evt_gw_shutdown(struct evt_gw *gw, int code)
+{
+	struct gw_conn *c, *next;
+
+	gw->shutting_down = 1;
+	if (gw->lis != NULL)
+		evconnlistener_disable(gw->lis);
+	for (c = TAILQ_FIRST(&gw->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (c->state == C_WS && !c->closing)
+			ws_close(c, code != 0 ? code : EVT_WS_GOING_AWAY,
+			    "going away");
+		else if (c->state == C_HTTP)
+			conn_kill(c);
+	}
+}
+
+/* Copies the counters. */
+void
+evt_gw_stats(const struct evt_gw *gw, struct evt_gw_stats *st)
+{
+	*st = gw->st;
+}
+
+/* Returns a session's id. */
+const char *
+evt_gw_session_id(const struct evt_gw_session *s, size_t *len)
+{
+	*len = s->idlen;
+	return s->id;
+}
+
+/* Tells whether a session has a connection. */
+int
+evt_gw_session_connected(const struct evt_gw_session *s)
+{
+	return s->conn != NULL;
+}
+
+/* Attaches the program's pointer. */
+void
+evt_gw_session_set_data(struct evt_gw_session *s, void *data)
+{
+	s->data = data;
+}
+
+/* Returns the program's pointer. */
+void *
+evt_gw_session_data(const struct evt_gw_session *s)
+{
+	return s->data;
+}

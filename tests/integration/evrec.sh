@@ -1,0 +1,108 @@
+#!/bin/sh
+# evrec.sh: the recorder against the simulated gateway: everything sent is
+# recorded once, in order, identical; state snapshot and session markers;
+# SIGTERM seals (exit 0, verify); SIGHUP rotates; the archive lock; the
+# config file and the metrics endpoint; non-JSON frames kept raw.
+. "$(dirname "$0")/lib.sh"
+. "$HERE/evrec.inc"
+if [ ! -x "$EVSIM" ]; then
+	echo "ok 1 # skip evsim is not built"
+	done_testing
+	exit
+fi
+umask 077
+echo "s3cret-Pa55-$$" >"$T/pw"
+umask 022
+
+# 1. Everything recorded, identical, in order.
+start_sim sim --user rec --password-file "$T/pw" --rate 0 --events 20000 \
+    --seed 7 --log-sent "$T/sent"
+start_rec r1 --archive "$T/a" --user rec --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT"
+wait_events "$T/a" 20000
+checkl $? "evrec recorded 20000 events at top speed" "$T/r1.log"
+stop_pid $REC_PID
+checkl $RC "SIGTERM: evrec exits 0" "$T/r1.log"
+t "the archive is sealed and verifies" $EVTOOL verify "$T/a"
+t "every event sent is recorded once, in order, identical" \
+    same_events "$T/sent" "$T/a"
+check $([ "$(info_field "$T/a" "state snapshots")" -ge 1 ]; echo $?) \
+    "the getState answer is stored as a state snapshot"
+check $([ "$(info_field "$T/a" sessions)" -ge 1 ]; echo $?) \
+    "SESSION markers written"
+t "the log names the new session" grep -q "new session" "$T/r1.log"
+check $(! grep -q "s3cret-Pa55" "$T/r1.log" && ! grep -rq "s3cret-Pa55" "$T/a"; echo $?) \
+    "the password is neither in the log nor in the archive"
+
+# 2. A second writer is refused: exit 1 naming the directory.
+start_rec lock --archive "$T/a" --user rec --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT"
+waitfor 500 grep -q "recording http" "$T/lock.log"
+"$EVREC" --archive "$T/a" --user rec --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT" >"$T/r2.log" 2>&1
+check $([ $? -eq 1 ]; echo $?) "a second evrec on the same archive exits 1"
+t "... saying the archive is locked, naming it" \
+    grep -q "archive $T/a is locked" "$T/r2.log"
+stop_pid $REC_PID
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+
+# 3. Config file with every setting, metrics, SIGHUP rotation, raw frames.
+port=$(free_port)
+cat >"$T/evrec.conf" <<CONF
+; evrec configuration (long option names)
+[evrec]
+archive = $T/b
+url = http://127.0.0.1:@PORT@
+user = rec
+password-file = $T/pw
+include = resourceTypes=cameras
+metrics = 127.0.0.1:$port
+fsync = always
+summary-interval = 0
+CONF
+start_sim sim2 --user rec --password-file "$T/pw" --rate 2000 \
+    --garbage-every 500 --seed 8 --log-sent "$T/sent2"
+sed -i "s/@PORT@/$SIM_PORT/" "$T/evrec.conf"
+start_rec r3 --config "$T/evrec.conf"
+wait_events "$T/b" 1000
+check $? "--config: recording with the settings of the file"
+metrics() {
+	$PYTHON -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$port/metrics', timeout=5).read().decode())"
+}
+metrics >"$T/metrics" 2>&1
+t "metrics: evrec_events_total counts" \
+    sh -c "awk '/^evrec_events_total / {exit !(\$2 > 0)}' $T/metrics"
+for m in evrec_bytes_total evrec_reconnects_total evrec_resumes_total \
+    evrec_gaps_total evrec_raw_frames_total evrec_duplicates_total \
+    evrec_seconds_since_last_event; do
+	grep -q "^$m " "$T/metrics" || echo "# missing $m"
+done
+check $(for m in evrec_bytes_total evrec_reconnects_total evrec_resumes_total \
+    evrec_gaps_total evrec_raw_frames_total evrec_duplicates_total \
+    evrec_seconds_since_last_event; do grep -q "^$m " "$T/metrics" || exit 1; done; echo 0) \
+    "metrics: every counter is exported"
+nseg=$(ls "$T/b"/seg-*.evt | wc -l)
+kill -HUP $REC_PID
+waitfor 500 sh -c "[ \$(ls $T/b/seg-*.evt | wc -l) -gt $nseg ]"
+check $? "SIGHUP rotates to a new segment"
+waitfor 500 grep -q "not JSON; stored raw" "$T/r3.log"
+check $? "a non-JSON frame is logged as stored raw"
+stop_pid $REC_PID
+check $RC "SIGTERM after SIGHUP: exit 0"
+t "rotated archive verifies" $EVTOOL verify "$T/b"
+check $([ "$(info_field "$T/b" "raw frames")" -ge 1 ]; echo $?) \
+    "raw frames are kept in the archive"
+$EVTOOL cat --tsv "$T/b" | cut -f2- | grep -v '^{' >"$T/raw.txt"
+check $([ -s "$T/raw.txt" ]; echo $?) "cat --tsv shows the raw frames"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+
+# 4. Usage errors exit 2.
+$EVREC --archive "$T/c" >/dev/null 2>&1
+check $([ $? -eq 2 ]; echo $?) "no URL: exit 2"
+$EVREC --archive "$T/c" --fsync sometimes http://127.0.0.1:1 >/dev/null 2>&1
+check $([ $? -eq 2 ]; echo $?) "bad --fsync: exit 2"
+$EVREC --archive "$T/c" --user x http://127.0.0.1:1 >/dev/null 2>&1 </dev/null
+check $([ $? -eq 2 ]; echo $?) "--user without a password source: exit 2"
+done_testing

@@ -1,0 +1,293 @@
+/*
+ * test_recorder.c: the recorder's sans-I/O decisions: the dedupe set
+ * (against a reference model, with eviction), message dedupe and rebuild,
+ * startSession outcomes, marker bodies, config reduction, backoff, token
+ * renewal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evtape/err.h"
+#include "evtape/ess.h"
+#include "evtape/recorder.h"
+#include "t.h"
+
+/* Writes the text of GUID number i into out[37]. */
+static void
+guid(unsigned i, char out[37])
+{
+	snprintf(out, 37, "%08x-0000-4000-8000-%012x", i * 2654435761u, i);
+}
+
+/* Compares a buffer's bytes with a C string. */
+static int
+buf_is(const struct evt_buf *b, size_t from, const char *s)
+{
+	return b->len - from == strlen(s) && memcmp(b->p + from, s,
+	    b->len - from) == 0;
+}
+
+/* The set against a reference: ids 0..N in a random stream. */
+static void
+test_seen(void)
+{
+	struct evt_recorder_seen s;
+	char g[37];
+	int bad = 0;
+	const unsigned cap = 100;
+
+	T_EQ(evt_recorder_seen_init(&s, cap), 0, "seen: init");
+	guid(1, g);
+	T_EQ(evt_recorder_seen_add(&s, g, 36), 1, "seen: first add is new");
+	T_EQ(evt_recorder_seen_add(&s, g, 36), 0, "seen: second is a duplicate");
+	g[0] = g[0] >= 'a' ? (char)(g[0] - 32) : g[0];
+	T_OK(evt_recorder_seen_has(&s, g, 36), "seen: GUID case does not matter");
+	T_EQ(evt_recorder_seen_add(&s, L("not-a-guid")), 1, "seen: text ids");
+	T_EQ(evt_recorder_seen_add(&s, L("not-a-guid")), 0, "seen: text dup");
+	evt_recorder_seen_free(&s);
+
+	/* Sequential: the last cap ids are remembered, older ones not. */
+	evt_recorder_seen_init(&s, cap);
+	for (unsigned i = 0; i < 1000; i++) {
+		guid(i, g);
+		if (evt_recorder_seen_add(&s, g, 36) != 1)
+			bad++;
+	}
+	for (unsigned i = 0; i < 1000; i++) {
+		guid(i, g);
+		if (evt_recorder_seen_has(&s, g, 36) != (i >= 1000 - cap))
+			bad++;
+	}
+	T_EQ(bad, 0, "seen: FIFO eviction keeps exactly the newest %u", cap);
+	T_EQ(s.n, cap, "seen: count bounded");
+	evt_recorder_seen_free(&s);
+
+	/* Random stream with repeats, against a model of the last cap keys. */
+	{
+		unsigned ring[100], head = 0, n = 0;
+		bad = 0;
+		evt_recorder_seen_init(&s, cap);
+		for (int k = 0; k < 200000; k++) {
+			unsigned id = (unsigned)(rng() % 400), in = 0;
+			for (unsigned j = 0; j < n; j++)
+				if (ring[(head + j) % cap] == id)
+					in = 1;
+			guid(id, g);
+			int r = evt_recorder_seen_add(&s, g, 36);
+			if (r != !in)
+				bad++;
+			if (!in) {
+				if (n == cap) {
+					head = (head + 1) % cap;
+					n--;
+				}
+				ring[(head + n) % cap] = id;
+				n++;
+			}
+		}
+		T_EQ(bad, 0, "seen: 200000 random adds agree with the model");
+		evt_recorder_seen_free(&s);
+	}
+	evt_recorder_seen_free(&s); /* twice is fine */
+	T_OK(1, "seen: free twice");
+}
+
+/* Runs dedupe on text; returns the result and fills out. */
+static int
+dedupe(struct evt_recorder_seen *s, const char *text, struct evt_buf *out,
+    size_t *ndup)
+{
+	struct evt_jparser p;
+	struct evt_ess_msg m;
+	int r;
+
+	evt_json_init(&p, 0);
+	if (evt_ess_classify(&p, text, strlen(text), &m) != EVT_ESS_EVENTS) {
+		evt_json_free(&p);
+		return -999;
+	}
+	out->len = 0;
+	r = evt_recorder_dedupe(s, &p, text, strlen(text), out, ndup);
+	evt_json_free(&p);
+	return r;
+}
+
+/* Message dedupe: keep, rebuild, drop; odd elements. */
+static void
+test_dedupe(void)
+{
+	struct evt_recorder_seen s;
+	struct evt_buf out = {0};
+	size_t nd = 99;
+
+	evt_recorder_seen_init(&s, 0);
+	T_EQ(dedupe(&s, "{\"events\":[{\"id\":\"a\",\"x\":1},{\"id\":\"b\"}]}",
+	    &out, &nd), EVT_RECORDER_KEEP, "dedupe: new events kept as is");
+	T_EQ(nd, 0, "dedupe: no duplicates counted");
+	T_EQ(out.len, 0, "dedupe: nothing rebuilt");
+	T_EQ(dedupe(&s, "{ \"events\" : [ {\"x\":[1,{\"id\":\"q\"}], \"id\":\"b\"} ,"
+	    " {\"id\":\"c\", \"s\":\"]}\"},7 ,\"str\", {\"nid\":1} ] }", &out, &nd),
+	    EVT_RECORDER_REBUILT, "dedupe: one duplicate cut out");
+	T_EQ(nd, 1, "dedupe: one counted");
+	T_OK(buf_is(&out, 0, "{\"events\":[{\"id\":\"c\", \"s\":\"]}\"},7,"
+	    "\"str\",{\"nid\":1}]}"), "dedupe: rebuilt from element texts: %.*s",
+	    (int)out.len, (const char *)out.p);
+	T_OK(!evt_recorder_seen_has(&s, L("q")), "dedupe: nested ids ignored");
+	T_EQ(dedupe(&s, "{\"events\":[{\"id\":\"a\"},{\"id\":\"c\"}]}", &out,
+	    &nd), EVT_RECORDER_DROP, "dedupe: all duplicates: drop");
+	T_EQ(nd, 2, "dedupe: two counted");
+	T_EQ(dedupe(&s, "{\"events\":[{\"id\":\"d\"},{\"id\":\"d\"}]}", &out,
+	    &nd), EVT_RECORDER_REBUILT, "dedupe: a repeat inside one message");
+	T_OK(buf_is(&out, 0, "{\"events\":[{\"id\":\"d\"}]}"),
+	    "dedupe: first kept");
+	T_EQ(dedupe(&s, "{\"events\":[]}", &out, &nd), EVT_RECORDER_KEEP,
+	    "dedupe: empty array kept");
+	T_EQ(dedupe(&s, "{\"a\":1,\"events\":[{\"id\":\"e\"},{\"id\":\"a\"}],"
+	    "\"z\":2}", &out, &nd), EVT_RECORDER_REBUILT,
+	    "dedupe: other members (rebuilt as a plain events message)");
+	{
+		struct evt_jparser p;
+		evt_json_init(&p, 0);
+		evt_json_parse(&p, L("[1]"));
+		T_EQ(evt_recorder_dedupe(&s, &p, L("[1]"), &out, NULL),
+		    EVT_ERR_ARG, "dedupe: not an events object");
+		evt_json_free(&p);
+	}
+	evt_buf_free(&out);
+	evt_recorder_seen_free(&s);
+}
+
+/* startSession outcomes and marker bodies. */
+static void
+test_sessions(void)
+{
+	struct evt_buf b = {0};
+	char sid[EVT_ESS_ID_MAX + 1];
+
+	T_EQ(evt_recorder_start_outcome("", 201, "S1"), EVT_RECORDER_NEW,
+	    "outcome: 201 new");
+	T_EQ(evt_recorder_start_outcome(NULL, 200, "S1"), EVT_RECORDER_NEW,
+	    "outcome: 200 without asking is new");
+	T_EQ(evt_recorder_start_outcome("S0", 200, "S0"), EVT_RECORDER_RESUMED,
+	    "outcome: 200 same id resumed");
+	T_EQ(evt_recorder_start_outcome("S0", 200, ""), EVT_RECORDER_RESUMED,
+	    "outcome: 200 without id resumed");
+	T_EQ(evt_recorder_start_outcome("S0", 201, "S1"), EVT_RECORDER_REFUSED,
+	    "outcome: 201 after asking is refused");
+	T_EQ(evt_recorder_start_outcome("S0", 200, "S1"), EVT_RECORDER_REFUSED,
+	    "outcome: 200 with another id is refused");
+	T_EQ(evt_recorder_start_outcome("S0", 401, "S0"), EVT_RECORDER_FAILED,
+	    "outcome: 401 failed");
+	T_EQ(evt_recorder_start_outcome("", 201, ""), EVT_RECORDER_FAILED,
+	    "outcome: no session id failed");
+
+	evt_recorder_session_json(&b, "new", "S\"1", "https://gw", NULL,
+	    "evrec 1.0");
+	T_OK(buf_is(&b, 0, "{\"event\":\"new\",\"sessionId\":\"S\\\"1\","
+	    "\"gateway\":\"https://gw\",\"recorder\":\"evrec 1.0\"}"),
+	    "session json: new");
+	T_EQ(evt_recorder_session_parse((const char *)b.p, b.len, sid), 0,
+	    "session parse: ok");
+	T_OK(strcmp(sid, "S\"1") == 0, "session parse: id unescaped");
+	b.len = 0;
+	evt_recorder_session_json(&b, "resumed", "S1", "g", "E9", NULL);
+	T_OK(buf_is(&b, 0, "{\"event\":\"resumed\",\"sessionId\":\"S1\","
+	    "\"gateway\":\"g\",\"lastEventId\":\"E9\"}"), "session json: resumed");
+	b.len = 0;
+	evt_recorder_gap_json(&b, "resume refused", "S0", "E9", "S1");
+	T_OK(buf_is(&b, 0, "{\"reason\":\"resume refused\",\"previousSessionId\":"
+	    "\"S0\",\"lastEventId\":\"E9\",\"sessionId\":\"S1\"}"), "gap json");
+	b.len = 0;
+	evt_recorder_gap_json(&b, "r", "S0", "", "S1");
+	T_OK(buf_is(&b, 0, "{\"reason\":\"r\",\"previousSessionId\":\"S0\","
+	    "\"sessionId\":\"S1\"}"), "gap json: no last id");
+	T_EQ(evt_recorder_session_parse(L("{\"sessionId\":\"\"}"), sid),
+	    EVT_ERR_NOTFOUND, "session parse: empty id");
+	T_EQ(evt_recorder_session_parse(L("{\"sessionId\":5}"), sid),
+	    EVT_ERR_NOTFOUND, "session parse: not a string");
+	T_EQ(evt_recorder_session_parse(L("nope"), sid), EVT_ERR_NOTFOUND,
+	    "session parse: not JSON");
+	evt_buf_free(&b);
+}
+
+/* Config reduction. */
+static void
+test_config(void)
+{
+	struct evt_buf b = {0};
+	size_t bad = 9;
+	struct evt_recorder_rest r[] = {
+		{"cameras", L("{\"array\":[{\"id\":\"c1\",\"displayName\":\"Door\","
+		    "\"x\":{\"id\":\"no\"}},{\"id\":\"c2\",\"name\":\"Hall\"},"
+		    "{\"name\":\"no id\"},5]}")},
+		{"eventTypes", L("[{\"id\":\"t1\",\"name\":\"Motion\","
+		    "\"stateGroupId\":\"g1\"},{\"id\":\"t2\",\"name\":\"X\","
+		    "\"stateGroupId\":\"\"}]")},
+		{"stateGroups", L("{\"data\":[{\"id\":\"g1\",\"name\":\"M\\u00e9\"}]}")},
+		{"hardware", NULL, 0},
+		{"outputs", L("<html>")},
+	};
+	int n = evt_recorder_config_reduce(&b, r, 5, &bad);
+
+	T_EQ(n, 5, "config: five items");
+	T_EQ(bad, 1, "config: one unusable body");
+	T_OK(buf_is(&b, 0, "{\"eventTypes\":[{\"id\":\"t1\",\"name\":\"Motion\","
+	    "\"stateGroupId\":\"g1\"},{\"id\":\"t2\",\"name\":\"X\"}],"
+	    "\"stateGroups\":[{\"id\":\"g1\",\"name\":\"M\\u00e9\"}],"
+	    "\"sources\":[{\"id\":\"cameras/c1\",\"name\":\"Door\"},"
+	    "{\"id\":\"cameras/c2\",\"name\":\"Hall\"}]}"), "config: body %.*s",
+	    (int)b.len, (const char *)b.p);
+	b.len = 0;
+	T_EQ(evt_recorder_config_reduce(&b, NULL, 0, NULL), 0, "config: none");
+	T_OK(buf_is(&b, 0, "{\"eventTypes\":[],\"stateGroups\":[],"
+	    "\"sources\":[]}"), "config: empty lists");
+	evt_buf_free(&b);
+}
+
+/* Backoff and token renewal. */
+static void
+test_pacing(void)
+{
+	int bad = 0;
+	uint32_t prev = 0;
+
+	T_EQ(evt_recorder_backoff_ms(0, 500, 30000, 12345), 0,
+	    "backoff: first retry at once");
+	T_EQ(evt_recorder_backoff_ms(1, 500, 30000, 0), 375,
+	    "backoff: 500 ms scaled by 0.75");
+	T_EQ(evt_recorder_backoff_ms(1, 500, 30000, 0x80000000u), 500,
+	    "backoff: 500 ms at the middle");
+	T_EQ(evt_recorder_backoff_ms(3, 500, 30000, 0x80000000u), 2000,
+	    "backoff: doubles");
+	T_EQ(evt_recorder_backoff_ms(40, 500, 30000, 0xffffffffu), 30000,
+	    "backoff: capped at the maximum");
+	for (unsigned a = 1; a < 12; a++) {
+		uint32_t d = evt_recorder_backoff_ms(a, 500, 30000, 0x80000000u);
+		if (d < prev)
+			bad++;
+		prev = d;
+		for (int k = 0; k < 100; k++) {
+			uint32_t j = evt_recorder_backoff_ms(a, 500, 30000,
+			    (uint32_t)rng());
+			if (j > 30000 || j < d * 3 / 4 - 1)
+				bad++;
+		}
+	}
+	T_EQ(bad, 0, "backoff: grows and stays within its jitter band");
+	T_EQ(evt_recorder_token_due(0, 100, 60), 1, "token: none is due");
+	T_EQ(evt_recorder_token_due(-1, 100, 60), 0, "token: no expiry");
+	T_EQ(evt_recorder_token_due(1000, 900, 60), 0, "token: fresh");
+	T_EQ(evt_recorder_token_due(1000, 940, 60), 1, "token: within margin");
+}
+
+int
+main(void)
+{
+	test_seen();
+	test_dedupe();
+	test_sessions();
+	test_config();
+	test_pacing();
+	T_DONE();
+}

@@ -1,0 +1,1005 @@
+/*
+ * evsim: a simulated Milestone API Gateway producing synthetic, realistic
+ * events (the generator of gen.h) through the gateway server module
+ * (gateway.h): token endpoint, Events and State WebSocket API with
+ * sessions and resume, getState, and a small Config REST subset with names.
+ *
+ * Data flow:
+ *
+ *   first addSubscription of any session (session_cb SUBSCRIBED)
+ *     -> evt_gen_new(start_us = now) -> messages paced by a libevent timer
+ *        at --rate (a batch of every message whose time has come per
+ *        wake-up), or at top speed (--rate 0) in chunks per loop turn while
+ *        evt_gw_congested() says the clients keep up
+ *     -> --log-sent FILE (each message exactly as generated)
+ *     -> evt_gw_publish -> every session, filtered -> clients
+ *   getState -> evt_gen_state_list -> evt_ess_states_array (filtered)
+ *   REST /api/rest/v1/{eventTypes,stateGroups,cameras}[/<id>]
+ *
+ * Fault injection for the recorder's tests: --drop-every, --forget-every
+ * (and SIGUSR1), --garbage-every, --state-delay, --refuse-tokens; see
+ * usage().  SIGTERM/SIGINT close every connection with 1001, flush the
+ * log, print a one-line summary on stderr and exit 0.
+ *
+ * The generator's state (and so getState) runs one message ahead of what
+ * was published at a fixed rate: the next message is made in advance to
+ * know when it is due.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "evtape/buf.h"
+#include "evtape/err.h"
+#include "evtape/ess.h"
+#include "evtape/gateway.h"
+#include "evtape/gen.h"
+#include "evtape/json.h"
+
+#define TOP_SPEED_GEN_RATE 100000.0 /* event times at --rate 0 */
+#define TOP_SPEED_CHUNK 256	    /* messages per loop turn */
+#define SECRET_MAX 4096
+
+struct sim {
+	struct event_base *base;
+	struct evt_gw *gw;
+	struct evt_gen *cat;	/* catalog: cameras for REST, early states */
+	struct evt_gen *gen;	/* the event stream, once started */
+	struct evt_gen_opts gopts;
+	int verbosity;		/* max level printed */
+
+	double rate;
+	uint64_t max_events;	/* 0: no limit */
+	uint64_t forget_every, next_forget;
+	FILE *log_sent;
+	const char *log_path;
+
+	int started, done, stopping;
+	uint64_t nevents, nmsgs;
+	int64_t t0_mono_us;	/* monotonic time of the generator's start */
+
+	/* The next message, made in advance (paced mode). */
+	struct evt_buf pend;
+	int64_t pend_rx;
+	uint32_t pend_n;
+	size_t pend_off[EVT_GEN_MAX_PER_MSG], pend_len[EVT_GEN_MAX_PER_MSG];
+	int have_pend;
+
+	struct event *tick_ev;	/* paced generation */
+	struct event *prod_ev;	/* top-speed generation */
+	struct event *stop_ev;	/* shutdown: waits for connections */
+	int64_t stop_deadline;
+	int waiting_drain;
+	struct evt_buf scratch;
+};
+
+/* Prints usage to f. */
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: evsim [options]\n"
+"A simulated Milestone API Gateway with synthetic events.\n"
+"  --listen HOST:PORT      listen address (default 127.0.0.1:0, 0 = a free\n"
+"                          port)\n"
+"  --ready-file FILE       write \"PORT\\n\" to FILE once listening\n"
+"  --tls-cert FILE --tls-key FILE   serve https/wss\n"
+"  --user NAME --password-file FILE the one accepted credential (without\n"
+"                          --user every credential is accepted)\n"
+"  --token-file FILE       also accept the token on FILE's first line\n"
+"  --token-lifetime SEC    expires_in of issued tokens (default 3600)\n"
+"  --rate N                mean events/s (default 200; 0 = top speed with\n"
+"                          back-pressure from the clients)\n"
+"  --seed N  --cameras N   generator options (defaults 1, 2659)\n"
+"  --events N              stop generating after N events (keep serving)\n"
+"  --log-sent FILE         write every generated message, one per line\n"
+"  --resume-window SEC     how long a session outlives its connection\n"
+"                          (default 30)\n"
+"  --history-bytes N       per-session history bound (default 64 MiB)\n"
+"  --max-conns N           open connections (default 256)\n"
+"  --ping SEC              WebSocket ping interval (default 0: none)\n"
+"Fault injection:\n"
+"  --drop-every N          drop each connection abruptly (no close frame)\n"
+"                          after every N events sent to it\n"
+"  --forget-every N        forget all sessions (gateway recycle, close\n"
+"                          1001) after every N generated events; also on\n"
+"                          SIGUSR1\n"
+"  --garbage-every N       send a text frame that is not JSON after every\n"
+"                          N events sent to a connection\n"
+"  --state-delay SEC       answer getState after SEC seconds\n"
+"  --refuse-tokens         the token endpoint refuses every request\n"
+"  -v, --verbose           more log (repeat for debug); --quiet: errors\n"
+"  -h, --help              this text\n"
+"Signals: TERM/INT close all connections (1001) and exit 0; USR1 forgets\n"
+"all sessions.\n");
+}
+
+/* Reports a usage error and exits 2. */
+static void
+bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+    noreturn));
+static void
+bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "evsim: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'evsim --help'.\n");
+	exit(2);
+}
+
+/* Parses an unsigned integer option or exits 2. */
+static uint64_t
+opt_u64(const char *name, const char *s, uint64_t max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
+		bad_usage("--%s: bad number '%s'", name, s);
+	return v;
+}
+
+/* Parses a non-negative number of seconds or exits 2. */
+static double
+opt_secs(const char *name, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= 0) || v > 1e6)
+		bad_usage("--%s: bad number of seconds '%s'", name, s);
+	return v;
+}
+
+/* Reads the first line of a file into a new string (a secret: the caller
+ * wipes it); exits 2 when the file cannot be read or the line is empty. */
+static char *
+read_secret(const char *opt, const char *path)
+{
+	char buf[SECRET_MAX + 1];
+	size_t n;
+	char *s;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		bad_usage("--%s: cannot open %s: %s", opt, path,
+		    strerror(errno));
+	n = fread(buf, 1, SECRET_MAX, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0')
+		bad_usage("--%s: %s has an empty first line", opt, path);
+	s = strdup(buf);
+	OPENSSL_cleanse(buf, sizeof buf);
+	if (s == NULL) {
+		fprintf(stderr, "evsim: out of memory\n");
+		exit(1);
+	}
+	return s;
+}
+
+/* Returns the wall clock in microseconds since the epoch. */
+static int64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Returns the monotonic clock in microseconds. */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* gateway log_cb: prints lines up to the chosen level. */
+static void
+sim_log_cb(void *arg, int level, const char *msg)
+{
+	static const char *const names[] = { "error", "warning", "info",
+		"debug" };
+	struct sim *sim = arg;
+
+	if (level <= sim->verbosity)
+		fprintf(stderr, "evsim: %s: %s\n", names[level & 3], msg);
+}
+
+/* Our own log lines, same format. */
+static void sim_log(struct sim *sim, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+sim_log(struct sim *sim, int level, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	sim_log_cb(sim, level, line);
+}
+
+/* Flushes the --log-sent file. */
+static void
+flush_log(struct sim *sim)
+{
+	if (sim->log_sent != NULL && fflush(sim->log_sent) != 0)
+		sim_log(sim, EVT_GW_LOG_ERR, "%s: %s", sim->log_path,
+		    strerror(errno));
+}
+
+/* Generation reached --events: stop and flush. */
+static void
+gen_done(struct sim *sim)
+{
+	sim->done = 1;
+	event_del(sim->tick_ev);
+	event_del(sim->prod_ev);
+	flush_log(sim);
+	sim_log(sim, EVT_GW_LOG_INFO, "generation done: %llu events",
+	    (unsigned long long)sim->nevents);
+}
+
+/*
+ * Publishes one message of n events (texts ev[i][0..lens[i]), with msg
+ * the whole message text of len bytes), cut to --events, logs it and
+ * applies --forget-every.
+ */
+static void
+emit(struct sim *sim, const char *msg, size_t len, const char **ev,
+    size_t *lens, uint32_t n)
+{
+	if (sim->max_events > 0 && sim->nevents + n > sim->max_events) {
+		n = (uint32_t)(sim->max_events - sim->nevents);
+		/* Rebuild the cut message for the log. */
+		sim->scratch.len = 0;
+		if (evt_ess_events_message(ev, lens, n, &sim->scratch) < 0) {
+			sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
+			exit(1);
+		}
+		msg = (const char *)sim->scratch.p;
+		len = sim->scratch.len;
+	}
+	if (n == 0)
+		return;
+	if (sim->log_sent != NULL) {
+		fwrite(msg, 1, len, sim->log_sent);
+		fputc('\n', sim->log_sent);
+	}
+	if (evt_gw_publish(sim->gw, ev, lens, n) != 0)
+		sim_log(sim, EVT_GW_LOG_ERR, "publish: out of memory");
+	sim->nevents += n;
+	sim->nmsgs++;
+	if (sim->forget_every > 0 && sim->nevents >= sim->next_forget) {
+		while (sim->next_forget <= sim->nevents)
+			sim->next_forget += sim->forget_every;
+		sim_log(sim, EVT_GW_LOG_INFO, "forgetting all sessions after "
+		    "%llu events (--forget-every)",
+		    (unsigned long long)sim->nevents);
+		evt_gw_forget_sessions(sim->gw);
+	}
+	if (sim->max_events > 0 && sim->nevents >= sim->max_events)
+		gen_done(sim);
+}
+
+/* Makes the next message and keeps a copy as pending (paced mode). */
+static void
+make_pending(struct sim *sim)
+{
+	const char *json, *ev[EVT_GEN_MAX_PER_MSG];
+	size_t len, lens[EVT_GEN_MAX_PER_MSG];
+	uint32_t n;
+
+	len = evt_gen_next(sim->gen, &json, &sim->pend_rx, &n);
+	n = evt_gen_last_events(sim->gen, ev, lens);
+	sim->pend.len = 0;
+	if (evt_buf_put(&sim->pend, json, len) != 0) {
+		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
+		exit(1);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		sim->pend_off[i] = (size_t)(ev[i] - json);
+		sim->pend_len[i] = lens[i];
+	}
+	sim->pend_n = n;
+	sim->have_pend = 1;
+}
+
+/* Paced generation: publishes every message whose time has come, then
+ * sleeps until the next one is due. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	const char *ev[EVT_GEN_MAX_PER_MSG];
+	int64_t elapsed = mono_us() - sim->t0_mono_us, due;
+	struct timeval tv;
+	int emitted = 0;
+
+	while (!sim->done && sim->have_pend &&
+	    (due = sim->pend_rx - sim->gopts.start_us) <= elapsed) {
+		for (uint32_t i = 0; i < sim->pend_n; i++)
+			ev[i] = (const char *)sim->pend.p + sim->pend_off[i];
+		emit(sim, (const char *)sim->pend.p, sim->pend.len, ev,
+		    sim->pend_len, sim->pend_n);
+		emitted = 1;
+		if (!sim->done)
+			make_pending(sim);
+	}
+	if (emitted)
+		flush_log(sim);
+	if (sim->done)
+		return;
+	due = sim->pend_rx - sim->gopts.start_us - elapsed;
+	tv.tv_sec = (time_t)(due / 1000000);
+	tv.tv_usec = (suseconds_t)(due % 1000000);
+	event_add(sim->tick_ev, &tv);
+}
+
+/* Top-speed generation: a chunk per loop turn while clients keep up. */
+static void
+prod_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	struct evt_gw_stats st;
+	const char *json, *ev[EVT_GEN_MAX_PER_MSG];
+	size_t len, lens[EVT_GEN_MAX_PER_MSG];
+	int64_t rx;
+	uint32_t n;
+
+	for (int k = 0; k < TOP_SPEED_CHUNK && !sim->done; k++) {
+		if (evt_gw_congested(sim->gw)) {
+			sim->waiting_drain = 1;
+			return;
+		}
+		len = evt_gen_next(sim->gen, &json, &rx, &n);
+		n = evt_gen_last_events(sim->gen, ev, lens);
+		emit(sim, json, len, ev, lens, n);
+	}
+	if (sim->done)
+		return;
+	evt_gw_stats(sim->gw, &st);
+	if (st.ws_now == 0) {
+		/* Nobody reads: no point filling histories at full CPU. */
+		struct timeval tv = { 0, 10000 };
+
+		event_add(sim->prod_ev, &tv);
+	} else
+		event_active(sim->prod_ev, EV_TIMEOUT, 1);
+}
+
+/* gateway drain_cb: the clients caught up. */
+static void
+sim_drain_cb(void *arg)
+{
+	struct sim *sim = arg;
+
+	if (sim->waiting_drain && !sim->done && !sim->stopping) {
+		sim->waiting_drain = 0;
+		event_active(sim->prod_ev, EV_TIMEOUT, 1);
+	}
+}
+
+/* Starts the generator (on the first subscription). */
+static void
+start_generation(struct sim *sim)
+{
+	sim->started = 1;
+	sim->gopts.start_us = wall_us();
+	if (sim->rate == 0)
+		sim->gopts.rate = TOP_SPEED_GEN_RATE;
+	if ((sim->gen = evt_gen_new(&sim->gopts)) == NULL) {
+		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
+		exit(1);
+	}
+	sim->t0_mono_us = mono_us();
+	sim_log(sim, EVT_GW_LOG_INFO, "first subscription: generating at "
+	    "%s events/s", sim->rate == 0 ? "top speed" : "the given rate");
+	if (sim->max_events > 0 && sim->nevents >= sim->max_events) {
+		gen_done(sim);
+		return;
+	}
+	if (sim->rate == 0) {
+		event_active(sim->prod_ev, EV_TIMEOUT, 1);
+		return;
+	}
+	make_pending(sim);
+	tick_cb(-1, 0, sim);
+}
+
+/* gateway session_cb. */
+static void
+sim_session_cb(void *arg, struct evt_gw_session *s, int what)
+{
+	struct sim *sim = arg;
+
+	if (what == EVT_GW_SESSION_SUBSCRIBED && !sim->started &&
+	    !sim->stopping)
+		start_generation(sim);
+}
+
+/* gateway states_cb: the generator's current states, filtered. */
+static int
+sim_states_cb(void *arg, struct evt_gw_session *s,
+    const struct evt_ess_subs *subs, struct evt_buf *out)
+{
+	struct sim *sim = arg;
+	struct evt_gen *g = sim->gen != NULL ? sim->gen : sim->cat;
+	const char *const *st;
+	const size_t *lens;
+	size_t n = evt_gen_state_list(g, &st, &lens);
+
+	if (st == NULL)
+		return EVT_ERR_NOMEM;
+	return evt_ess_states_array(subs, st, lens, n, out) < 0 ?
+	    EVT_ERR_NOMEM : 0;
+}
+
+/* Appends a string literal. */
+#define PUTS(b, s) evt_buf_put((b), (s), strlen(s))
+
+/* Appends "key":"value" (value escaped) with a leading comma if comma. */
+static int
+put_kv(struct evt_buf *b, int comma, const char *key, const char *v,
+    size_t vlen)
+{
+	int rc = 0;
+
+	if (comma)
+		rc |= evt_buf_putc(b, ',');
+	rc |= evt_json_put_string(b, key, strlen(key));
+	rc |= evt_buf_putc(b, ':');
+	rc |= evt_json_put_string(b, v, vlen);
+	return rc;
+}
+
+/* Appends a "relations":{"self":{"type":T,"id":I}} member. */
+static int
+put_self(struct evt_buf *b, const char *type, const char *id, size_t idlen)
+{
+	int rc = PUTS(b, ",\"relations\":{\"self\":{");
+
+	rc |= put_kv(b, 0, "type", type, strlen(type));
+	rc |= put_kv(b, 1, "id", id, idlen);
+	rc |= PUTS(b, "}}");
+	return rc;
+}
+
+/* Appends one camera object. */
+static int
+put_camera(struct sim *sim, struct evt_buf *b, uint32_t i)
+{
+	const char *id = evt_gen_camera(sim->cat, i);
+	char name[32];
+	int rc = evt_buf_putc(b, '{');
+
+	snprintf(name, sizeof name, "Camera %04u", i + 1);
+	rc |= put_kv(b, 0, "id", id, 36);
+	rc |= put_kv(b, 1, "name", name, strlen(name));
+	rc |= put_kv(b, 1, "displayName", name, strlen(name));
+	rc |= PUTS(b, ",\"enabled\":true");
+	rc |= put_self(b, "cameras", id, 36);
+	rc |= evt_buf_putc(b, '}');
+	return rc;
+}
+
+/* Appends one event type object. */
+static int
+put_type(struct evt_buf *b, const struct evt_gen_type *t)
+{
+	int rc = evt_buf_putc(b, '{');
+
+	rc |= put_kv(b, 0, "id", t->id, strlen(t->id));
+	rc |= put_kv(b, 1, "name", t->name, strlen(t->name));
+	rc |= put_kv(b, 1, "displayName", t->display_name,
+	    strlen(t->display_name));
+	if (t->state_group != NULL) {
+		rc |= put_kv(b, 1, "stateGroupId", t->state_group,
+		    strlen(t->state_group));
+		rc |= put_kv(b, 1, "state", t->state, strlen(t->state));
+	}
+	rc |= put_self(b, "eventTypes", t->id, strlen(t->id));
+	rc |= evt_buf_putc(b, '}');
+	return rc;
+}
+
+/* Appends one state group object. */
+static int
+put_group(struct evt_buf *b, const struct evt_gen_state_group *g)
+{
+	int rc = evt_buf_putc(b, '{');
+
+	rc |= put_kv(b, 0, "id", g->id, strlen(g->id));
+	rc |= put_kv(b, 1, "name", g->name, strlen(g->name));
+	rc |= put_kv(b, 1, "displayName", g->name, strlen(g->name));
+	rc |= PUTS(b, ",\"states\":[");
+	for (size_t i = 0; i < g->nstates; i++) {
+		if (i > 0)
+			rc |= evt_buf_putc(b, ',');
+		rc |= evt_json_put_string(b, g->states[i],
+		    strlen(g->states[i]));
+	}
+	rc |= evt_buf_putc(b, ']');
+	rc |= put_self(b, "stateGroups", g->id, strlen(g->id));
+	rc |= evt_buf_putc(b, '}');
+	return rc;
+}
+
+/* Tells whether path[0..len) is collection name, optionally followed by
+ * "/<id>" (then *id, *idlen are set). */
+static int
+rest_is(const char *path, size_t len, const char *name, const char **id,
+    size_t *idlen)
+{
+	size_t n = strlen(name);
+
+	if (len < n || strncasecmp(path, name, n) != 0)
+		return 0;
+	*id = NULL;
+	*idlen = 0;
+	if (len == n)
+		return 1;
+	if (path[n] != '/')
+		return 0;
+	*id = path + n + 1;
+	*idlen = len - n - 1;
+	return 1;
+}
+
+/* Tells whether a GUID text equals id[0..idlen), ignoring case. */
+static int
+id_eq(const char *guid, const char *id, size_t idlen)
+{
+	return idlen == strlen(guid) && strncasecmp(guid, id, idlen) == 0;
+}
+
+/* gateway rest_cb: the Config REST subset. */
+static int
+sim_rest_cb(void *arg, const char *path, size_t len, struct evt_buf *body)
+{
+	struct sim *sim = arg;
+	const struct evt_gen_type *types;
+	const struct evt_gen_state_group *groups;
+	const char *id;
+	size_t n, idlen;
+	int rc = 0;
+
+	if (rest_is(path, len, "eventTypes", &id, &idlen)) {
+		types = evt_gen_event_types(&n);
+		if (id == NULL) {
+			rc |= PUTS(body, "{\"array\":[");
+			for (size_t i = 0; i < n; i++) {
+				if (i > 0)
+					rc |= evt_buf_putc(body, ',');
+				rc |= put_type(body, &types[i]);
+			}
+			rc |= PUTS(body, "]}");
+			return rc ? -1 : 200;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (id_eq(types[i].id, id, idlen)) {
+				rc |= PUTS(body, "{\"data\":");
+				rc |= put_type(body, &types[i]);
+				rc |= evt_buf_putc(body, '}');
+				return rc ? -1 : 200;
+			}
+		return 404;
+	}
+	if (rest_is(path, len, "stateGroups", &id, &idlen)) {
+		groups = evt_gen_state_groups(&n);
+		if (id == NULL) {
+			rc |= PUTS(body, "{\"array\":[");
+			for (size_t i = 0; i < n; i++) {
+				if (i > 0)
+					rc |= evt_buf_putc(body, ',');
+				rc |= put_group(body, &groups[i]);
+			}
+			rc |= PUTS(body, "]}");
+			return rc ? -1 : 200;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (id_eq(groups[i].id, id, idlen)) {
+				rc |= PUTS(body, "{\"data\":");
+				rc |= put_group(body, &groups[i]);
+				rc |= evt_buf_putc(body, '}');
+				return rc ? -1 : 200;
+			}
+		return 404;
+	}
+	if (rest_is(path, len, "cameras", &id, &idlen)) {
+		uint32_t nc = evt_gen_ncameras(sim->cat);
+
+		if (id == NULL) {
+			rc |= PUTS(body, "{\"array\":[");
+			for (uint32_t i = 0; i < nc; i++) {
+				if (i > 0)
+					rc |= evt_buf_putc(body, ',');
+				rc |= put_camera(sim, body, i);
+			}
+			rc |= PUTS(body, "]}");
+			return rc ? -1 : 200;
+		}
+		for (uint32_t i = 0; i < nc; i++)
+			if (idlen == 36 && strncasecmp(evt_gen_camera(sim->cat,
+			    i), id, 36) == 0) {
+				rc |= PUTS(body, "{\"data\":");
+				rc |= put_camera(sim, body, i);
+				rc |= evt_buf_putc(body, '}');
+				return rc ? -1 : 200;
+			}
+		return 404;
+	}
+	return 404;
+}
+
+/* Shutdown: waits until every connection has closed (or 3 s passed). */
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	struct evt_gw_stats st;
+	struct timeval tv = { 0, 10000 };
+
+	evt_gw_stats(sim->gw, &st);
+	if (st.conns_now == 0 || mono_us() > sim->stop_deadline) {
+		event_base_loopexit(sim->base, NULL);
+		return;
+	}
+	event_add(sim->stop_ev, &tv);
+}
+
+/* SIGTERM / SIGINT: close everything with 1001 and exit. */
+static void
+term_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct sim *sim = arg;
+
+	if (sim->stopping)
+		return;
+	sim->stopping = 1;
+	sim_log(sim, EVT_GW_LOG_INFO, "signal %d: shutting down", (int)sig);
+	event_del(sim->tick_ev);
+	event_del(sim->prod_ev);
+	flush_log(sim);
+	evt_gw_shutdown(sim->gw, 1001);
+	sim->stop_deadline = mono_us() + 3000000;
+	stop_cb(-1, 0, sim);
+}
+
+/* SIGUSR1: gateway recycle. */
+static void
+usr1_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct sim *sim = arg;
+
+	sim_log(sim, EVT_GW_LOG_INFO, "SIGUSR1: forgetting all sessions");
+	evt_gw_forget_sessions(sim->gw);
+}
+
+/* Writes "PORT\n" to path atomically (temporary file + rename). */
+static int
+write_ready(const char *path, unsigned port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >=
+	    (int)sizeof tmp)
+		return -1;
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(f, "%u\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Splits HOST:PORT (IPv6 in brackets) or exits 2. */
+static void
+parse_listen(const char *s, char **host, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	size_t hl;
+
+	if (colon == NULL)
+		bad_usage("--listen: expected HOST:PORT, got '%s'", s);
+	*port = (uint16_t)opt_u64("listen", colon + 1, 65535);
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl == 0)
+		bad_usage("--listen: empty host in '%s'", s);
+	if ((*host = strndup(s, hl)) == NULL)
+		exit(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum {
+		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
+		O_TOKFILE, O_TOKLIFE, O_RATE, O_SEED, O_CAMS, O_EVENTS, O_LOG,
+		O_WINDOW, O_DROP, O_FORGET, O_GARBAGE, O_SDELAY, O_REFUSE,
+		O_QUIET, O_HIST, O_MAXCONN, O_PING
+	};
+	static const struct option lopts[] = {
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "ready-file", required_argument, NULL, O_READY },
+		{ "tls-cert", required_argument, NULL, O_CERT },
+		{ "tls-key", required_argument, NULL, O_KEY },
+		{ "user", required_argument, NULL, O_USER },
+		{ "password-file", required_argument, NULL, O_PWFILE },
+		{ "token-file", required_argument, NULL, O_TOKFILE },
+		{ "token-lifetime", required_argument, NULL, O_TOKLIFE },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "cameras", required_argument, NULL, O_CAMS },
+		{ "events", required_argument, NULL, O_EVENTS },
+		{ "log-sent", required_argument, NULL, O_LOG },
+		{ "resume-window", required_argument, NULL, O_WINDOW },
+		{ "history-bytes", required_argument, NULL, O_HIST },
+		{ "max-conns", required_argument, NULL, O_MAXCONN },
+		{ "ping", required_argument, NULL, O_PING },
+		{ "drop-every", required_argument, NULL, O_DROP },
+		{ "forget-every", required_argument, NULL, O_FORGET },
+		{ "garbage-every", required_argument, NULL, O_GARBAGE },
+		{ "state-delay", required_argument, NULL, O_SDELAY },
+		{ "refuse-tokens", no_argument, NULL, O_REFUSE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sim sim;
+	struct evt_gw_opts go;
+	struct evt_gw_stats st;
+	struct event *sig_term = NULL, *sig_int = NULL, *sig_usr1 = NULL;
+	const char *ready = NULL, *pwfile = NULL, *tokfile = NULL;
+	char *password = NULL, *token = NULL, *host = NULL, *endp;
+	const char *stoks[1];
+	uint16_t port = 0;
+	int ch, rc, status = 1;
+
+	memset(&sim, 0, sizeof sim);
+	memset(&go, 0, sizeof go);
+	sim.verbosity = EVT_GW_LOG_WARN;
+	sim.rate = 200;
+	sim.gopts.seed = 1;
+	while ((ch = getopt_long(argc, argv, "vh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case O_LISTEN:
+			free(host);
+			parse_listen(optarg, &host, &port);
+			break;
+		case O_READY: ready = optarg; break;
+		case O_CERT: go.tls_cert = optarg; break;
+		case O_KEY: go.tls_key = optarg; break;
+		case O_USER: go.username = optarg; break;
+		case O_PWFILE: pwfile = optarg; break;
+		case O_TOKFILE: tokfile = optarg; break;
+		case O_TOKLIFE:
+			go.token_lifetime = (uint32_t)opt_u64("token-lifetime",
+			    optarg, UINT32_MAX);
+			if (go.token_lifetime == 0)
+				bad_usage("--token-lifetime must be > 0");
+			break;
+		case O_RATE:
+			errno = 0;
+			sim.rate = strtod(optarg, &endp);
+			if (errno != 0 || endp == optarg || *endp != '\0' ||
+			    !(sim.rate >= 0) || sim.rate > 1e8)
+				bad_usage("--rate: bad number '%s'", optarg);
+			break;
+		case O_SEED:
+			sim.gopts.seed = opt_u64("seed", optarg, UINT64_MAX);
+			break;
+		case O_CAMS:
+			sim.gopts.ncameras = (uint32_t)opt_u64("cameras",
+			    optarg, 1000000);
+			if (sim.gopts.ncameras == 0)
+				bad_usage("--cameras must be > 0");
+			break;
+		case O_EVENTS:
+			sim.max_events = opt_u64("events", optarg, UINT64_MAX);
+			if (sim.max_events == 0)
+				bad_usage("--events must be > 0");
+			break;
+		case O_LOG: sim.log_path = optarg; break;
+		case O_WINDOW:
+			go.resume_window = opt_secs("resume-window", optarg);
+			if (go.resume_window == 0)
+				bad_usage("--resume-window must be > 0");
+			break;
+		case O_HIST:
+			go.history_bytes = opt_u64("history-bytes", optarg,
+			    SIZE_MAX);
+			break;
+		case O_MAXCONN:
+			go.max_conns = (uint32_t)opt_u64("max-conns", optarg,
+			    100000);
+			break;
+		case O_PING: go.ping_interval = opt_secs("ping", optarg); break;
+		case O_DROP:
+			go.drop_every = opt_u64("drop-every", optarg,
+			    UINT64_MAX);
+			break;
+		case O_FORGET:
+			sim.forget_every = opt_u64("forget-every", optarg,
+			    UINT64_MAX);
+			sim.next_forget = sim.forget_every;
+			break;
+		case O_GARBAGE:
+			go.garbage_every = opt_u64("garbage-every", optarg,
+			    UINT64_MAX);
+			break;
+		case O_SDELAY:
+			go.state_delay = opt_secs("state-delay", optarg);
+			break;
+		case O_REFUSE: go.refuse_tokens = 1; break;
+		case 'v':
+			if (sim.verbosity < EVT_GW_LOG_DEBUG)
+				sim.verbosity++;
+			break;
+		case O_QUIET: sim.verbosity = EVT_GW_LOG_ERR; break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		bad_usage("unexpected argument '%s'", argv[optind]);
+	if ((go.tls_cert == NULL) != (go.tls_key == NULL))
+		bad_usage("--tls-cert and --tls-key go together");
+	if (pwfile != NULL && go.username == NULL)
+		bad_usage("--password-file needs --user");
+	if (go.username != NULL && pwfile == NULL)
+		bad_usage("--user needs --password-file");
+
+	signal(SIGPIPE, SIG_IGN);
+	if (pwfile != NULL)
+		password = read_secret("password-file", pwfile);
+	if (tokfile != NULL) {
+		token = read_secret("token-file", tokfile);
+		stoks[0] = token;
+		go.static_tokens = stoks;
+		go.nstatic_tokens = 1;
+	}
+	go.password = password;
+	go.host = host;
+	go.port = port;
+	sim.gopts.rate = sim.rate;
+	go.log_cb = sim_log_cb;
+	go.states_cb = sim_states_cb;
+	go.rest_cb = sim_rest_cb;
+	go.session_cb = sim_session_cb;
+	go.drain_cb = sim_drain_cb;
+	go.arg = &sim;
+	if (go.username == NULL)
+		sim_log(&sim, EVT_GW_LOG_WARN, "no --user: the token endpoint "
+		    "accepts any credential");
+
+	if (sim.log_path != NULL &&
+	    (sim.log_sent = fopen(sim.log_path, "w")) == NULL) {
+		fprintf(stderr, "evsim: %s: %s\n", sim.log_path,
+		    strerror(errno));
+		goto out;
+	}
+	if ((sim.base = event_base_new()) == NULL ||
+	    (sim.cat = evt_gen_new(&sim.gopts)) == NULL) {
+		fprintf(stderr, "evsim: out of memory\n");
+		goto out;
+	}
+	sim.tick_ev = evtimer_new(sim.base, tick_cb, &sim);
+	sim.prod_ev = event_new(sim.base, -1, 0, prod_cb, &sim);
+	sim.stop_ev = evtimer_new(sim.base, stop_cb, &sim);
+	sig_term = evsignal_new(sim.base, SIGTERM, term_cb, &sim);
+	sig_int = evsignal_new(sim.base, SIGINT, term_cb, &sim);
+	sig_usr1 = evsignal_new(sim.base, SIGUSR1, usr1_cb, &sim);
+	if (sim.tick_ev == NULL || sim.prod_ev == NULL || sim.stop_ev == NULL ||
+	    sig_term == NULL || sig_int == NULL || sig_usr1 == NULL ||
+	    event_add(sig_term, NULL) != 0 || event_add(sig_int, NULL) != 0 ||
+	    event_add(sig_usr1, NULL) != 0) {
+		fprintf(stderr, "evsim: cannot set up events\n");
+		goto out;
+	}
+	if ((rc = evt_gw_new(sim.base, &go, &sim.gw)) != 0) {
+		fprintf(stderr, "evsim: cannot start the gateway: %s\n",
+		    evt_strerror(rc));
+		goto out;
+	}
+	if (password != NULL)
+		OPENSSL_cleanse(password, strlen(password));
+	if (token != NULL)
+		OPENSSL_cleanse(token, strlen(token));
+	sim_log(&sim, EVT_GW_LOG_INFO, "listening on %s:%u (%s)",
+	    host != NULL ? host : "127.0.0.1", evt_gw_port(sim.gw),
+	    go.tls_cert != NULL ? "https/wss" : "http/ws");
+	if (ready != NULL && write_ready(ready, evt_gw_port(sim.gw)) != 0) {
+		fprintf(stderr, "evsim: cannot write %s: %s\n", ready,
+		    strerror(errno));
+		goto out;
+	}
+	event_base_dispatch(sim.base);
+
+	flush_log(&sim);
+	evt_gw_stats(sim.gw, &st);
+	fprintf(stderr, "evsim: %llu events generated, %llu sent, %llu "
+	    "connections (%llu WebSocket), %llu sessions, %llu resumed, "
+	    "%llu resumes refused, %llu drops, %llu tokens issued\n",
+	    (unsigned long long)sim.nevents,
+	    (unsigned long long)st.events_sent,
+	    (unsigned long long)st.conns_accepted,
+	    (unsigned long long)st.ws_upgrades,
+	    (unsigned long long)st.sessions_created,
+	    (unsigned long long)st.resumes,
+	    (unsigned long long)st.resumes_refused,
+	    (unsigned long long)st.drops,
+	    (unsigned long long)st.tokens_issued);
+	status = 0;
+out:
+	evt_gw_free(sim.gw);
+	if (sig_term != NULL)
+		event_free(sig_term);
+	if (sig_int != NULL)
+		event_free(sig_int);
+	if (sig_usr1 != NULL)
+		event_free(sig_usr1);
+	if (sim.tick_ev != NULL)
+		event_free(sim.tick_ev);
+	if (sim.prod_ev != NULL)
+		event_free(sim.prod_ev);
+	if (sim.stop_ev != NULL)
+		event_free(sim.stop_ev);
+	if (sim.base != NULL)
+		event_base_free(sim.base);
+	evt_gen_free(sim.gen);
+	evt_gen_free(sim.cat);
+	evt_buf_free(&sim.pend);
+	evt_buf_free(&sim.scratch);
+	if (sim.log_sent != NULL && fclose(sim.log_sent) != 0) {
+		fprintf(stderr, "evsim: %s: %s\n", sim.log_path,
+		    strerror(errno));
+		status = 1;
+	}
+	free(password);
+	free(token);
+	free(host);
+	return status;
+}
