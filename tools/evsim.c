@@ -747,6 +747,8 @@ parse_listen(const char *s, char **host, uint16_t *port)
 		exit(1);
 }
 
+/* Parses the options, starts the gateway, runs the loop until a signal,
+ * then prints the summary. */
 int
 main(int argc, char **argv)
 {

@@ -31,12 +31,15 @@ def token(base, password):
         return json.loads(r.read())["access_token"]
 
 
-async def command(ws, cmd):
+async def command(ws, cmd, skipped):
+    """Sends a command and returns its response; event messages arriving
+    meanwhile go to skipped (the sample drops them; we count them)."""
     await ws.send(json.dumps(cmd))
     while True:
         m = json.loads(await ws.recv())
         if m.get("commandId") == cmd["commandId"]:
             return m
+        skipped.append(m)
 
 
 async def record(base, password, out, n):
@@ -48,19 +51,21 @@ async def record(base, password, out, n):
                 uri, extra_headers={"Authorization": "Bearer " + tok},
                 max_size=None) as ws:
             t0 = time.monotonic()
+            early = []
             await command(ws, {"command": "startSession", "commandId": 1,
-                               "sessionId": "", "eventId": ""})
+                               "sessionId": "", "eventId": ""}, early)
             await command(ws, {"command": "addSubscription", "commandId": 2,
                                "filters": [{"modifier": "include",
                                             "resourceTypes": ["*"],
                                             "sourceIds": ["*"],
-                                            "eventTypes": ["*"]}]})
-            st = await command(ws, {"command": "getState", "commandId": 3})
+                                            "eventTypes": ["*"]}]}, early)
+            st = await command(ws, {"command": "getState", "commandId": 3},
+                               early)
             w.write((json.dumps(st) + "\n").encode())
             got = 0
             last_event_id = ""
             while got < n:
-                msg = json.loads(await ws.recv())
+                msg = early.pop(0) if early else json.loads(await ws.recv())
                 events = msg.get("events")
                 if not events:
                     continue

@@ -527,6 +527,35 @@ async def sc_forgotten(args):
             fail("resume after a recycle: %r" % r)
 
 
+async def sc_steal(args):
+    """A session resumed by a second connection while the first still
+    holds it: 200 on the second, the first is closed with 1008."""
+    tok = token_or_fail(args)
+    async with connect(args, tok) as ws1:
+        a = Conn(ws1)
+        r = await a.cmd({"command": "startSession", "commandId": 1,
+                         "sessionId": "", "eventId": ""})
+        sid = r["sessionId"]
+        await a.cmd({"command": "addSubscription", "commandId": 2,
+                     "filters": ALL})
+        await a.until_events(5)
+        async with connect(args, tok) as ws2:
+            b = Conn(ws2)
+            r = await b.cmd({"command": "startSession", "commandId": 1,
+                             "sessionId": sid,
+                             "eventId": a.events[-1]["id"]})
+            if r.get("status") != 200 or r.get("sessionId") != sid:
+                fail("resume while held: %r" % r)
+            try:
+                while True:
+                    await a.recv_one(10)
+            except websockets.exceptions.ConnectionClosed as e:
+                if e.rcvd is None or e.rcvd.code != 1008:
+                    fail("first connection closed with %r, wanted 1008"
+                         % (e.rcvd,))
+            await b.until_events(5)
+
+
 async def sc_bad_peer(args):
     """A client sending garbage is closed (1007); another keeps going."""
     tok = token_or_fail(args)
@@ -633,6 +662,7 @@ def main():
     p = sub.add_parser("forgotten")
     p.add_argument("--timeout", type=float, default=20)
     sub.add_parser("bad-peer")
+    sub.add_parser("steal")
     p = sub.add_parser("state-delay")
     p.add_argument("--delay", type=float, required=True)
     sub.add_parser("tls-refused")
@@ -643,7 +673,7 @@ def main():
     fn = {"token": sc_token, "http": sc_http, "upgrade": sc_upgrade,
           "session": sc_session, "auth-command": sc_auth_command,
           "follow": sc_follow, "forgotten": sc_forgotten,
-          "bad-peer": sc_bad_peer, "state-delay": sc_state_delay,
+          "bad-peer": sc_bad_peer, "steal": sc_steal, "state-delay": sc_state_delay,
           "tls-refused": sc_tls_refused, "pipeline": sc_pipeline,
           "conn-limit": sc_conn_limit}[args.cmd]
     r = fn(args)

@@ -9,8 +9,7 @@
 EVSIM=$BUILD/evsim
 
 # A python3 with the websockets module (Debian: python3-websockets).
-PY=python3
-$PY -c 'import websockets' 2>/dev/null || PY=/usr/bin/python3
+PY=$PYTHON
 if ! $PY -c 'import websockets' 2>/dev/null; then
 	check 1 "python3 websockets module available"
 	# Under `make asan` a leak or memory error makes evsim print a report.
@@ -133,6 +132,8 @@ t "authenticate command: 401 before and with a bad token, then 200" \
     $C $P auth-command
 t "a client sending garbage is closed with 1007, another keeps receiving" \
     $C $P bad-peer
+t "a session resumed while held: 200 there, 1008 for the old connection" \
+    $C $P steal
 stop $A
 check $? "SIGTERM: exit 0"
 t "SIGTERM: one-line summary" grep -q "events generated" "$T/a.err"
