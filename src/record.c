@@ -895,6 +895,26 @@ mp_check(const uint8_t *p, size_t len, size_t *olen)
 	return 0;
 }
 
+/* Under skip_records: passes over the record of olen bytes at start
+ * without unpacking it unless it is a definition or a SESSION marker (its
+ * kind read from the array header); returns 1 if it did. */
+static int
+skip_record(struct evt_rdec *d, struct evt_rec *r, size_t start, size_t olen)
+{
+	const uint8_t *p = d->recs + start;
+	size_t hl = p[0] >= 0x91 && p[0] <= 0x9f ? 1 : p[0] == 0xdc ? 3 :
+	    p[0] == 0xdd ? 5 : 0;
+	if (hl == 0 || hl >= olen || p[hl] > EVT_K_MAX ||
+	    p[hl] == EVT_K_STRDEF || p[hl] == EVT_K_SHAPEDEF ||
+	    p[hl] == EVT_K_SESSION)
+		return 0;
+	d->off = start + olen;
+	memset(r, 0, sizeof *r);
+	r->kind = p[hl];
+	r->off = start;
+	return 1;
+}
+
 /* Decodes the next record; see record.h. */
 int
 evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
@@ -909,6 +929,8 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 			return rdec_fail(d, start, "record is not valid msgpack "
 			    "(or truncated, or nested too deeply)");
 		}
+		if (d->skip_records && skip_record(d, r, start, olen))
+			return 1;
 		msgpack_zone_clear(&d->zone);
 		msgpack_unpack_return ur = msgpack_unpack((const char *)d->recs,
 		    d->len, &d->off, &d->zone, &o);
@@ -1354,6 +1376,26 @@ evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
 		memcpy(out, s, len);
 	out[len] = 0;
 	return (int)len;
+}
+
+/* The id key of an event's id field; see record.h. */
+int
+evt_rdec_id_key(struct evt_rdec *d, const struct evt_rec *r, uint64_t *key)
+{
+	struct field_ctx ctx[EVT_SHAPE_MAX_FIELDS];
+	int i = find_field(d, r, "id", ctx);
+	if (i < 0)
+		return EVT_ERR_NOTFOUND;
+	if (ctx[i].enc == EVT_ENC_GUID) {
+		*key = guid_key(ctx[i].guid);
+		return 0;
+	}
+	char id[EVT_REC_MAX_INTERN + 1];
+	int n = evt_rdec_field(d, r, "id", id, sizeof id);
+	if (n < 0)
+		return n;
+	*key = evt_id_key(id, (size_t)n);
+	return 0;
 }
 
 /* Returns the interned string id of field `key`, or -1. */

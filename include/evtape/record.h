@@ -175,6 +175,11 @@ struct evt_rdec {
 	size_t err_off;		/* where the last error was found */
 	const char *err;	/* what it was (static text) */
 	int64_t id_key;		/* string id of "id" in dict, -1 unknown */
+	int skip_records;	/* records other than definitions and
+				   SESSION markers are passed over undecoded
+				   (rec->o NULL, rx_us 0): a scan that wants
+				   only the dictionary, the kinds of records
+				   and SESSION bodies */
 	struct evt_buf tmp;
 };
 
@@ -229,6 +234,12 @@ int evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
  */
 int evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r,
     const char *key, char *out, size_t cap);
+
+/* Sets *key to the id key (evt_id_key) of EVENT r's "id" field, from a
+ * GUID's bytes without formatting them.  Returns 0, EVT_ERR_NOTFOUND or
+ * another error, as evt_rdec_field. */
+int evt_rdec_id_key(struct evt_rdec *d, const struct evt_rec *r,
+    uint64_t *key);
 
 /*
  * The id of the string value of field `key` of an EVENT record when it is
