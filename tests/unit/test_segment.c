@@ -1718,6 +1718,20 @@ archive_write(struct evt_archive *a, const struct flist *l, size_t from,
 	return bad;
 }
 
+/* Appends n bytes to segment k of dir (a torn tail). */
+static void
+append_bytes(const char *dir, uint64_t k, const char *bytes, size_t n)
+{
+	char name[32], path[512];
+	evt_segment_name(k, name, sizeof name);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "ab");
+	if (f == NULL || fwrite(bytes, 1, n, f) != n)
+		fprintf(stderr, "test_segment: cannot append to %s\n", path);
+	if (f != NULL)
+		fclose(f);
+}
+
 /* Removes an archive directory's files and the directory. */
 static void
 rm_archive(const char *dir)
@@ -1911,14 +1925,7 @@ test_archive(void)
 		evt_segw_close(w);
 	}
 	/* And a torn tail on the last. */
-	{
-		char name[32], path[512];
-		evt_segment_name(3, name, sizeof name);
-		snprintf(path, sizeof path, "%s/%s", dir3, name);
-		FILE *f = fopen(path, "ab");
-		fwrite("\x9e" "EBKtorn", 1, 8, f);
-		fclose(f);
-	}
+	append_bytes(dir3, 3, "\x9e" "EBKtorn", 8);
 	wn.n = 0;
 	T_EQ(evt_archive_open(dir3, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn,
 	    &ar), 0, "open an archive left by a crash");
@@ -2176,14 +2183,7 @@ test_crash_recovery(void)
 	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child wrote and died");
 	evt_archive_close(a);
 	/* A torn tail: half a block header. */
-	{
-		char name[32], path[512];
-		evt_segment_name(1, name, sizeof name);
-		snprintf(path, sizeof path, "%s/%s", dir, name);
-		FILE *f = fopen(path, "ab");
-		fwrite("\x9e" "EBK\x40\x00\x01\x01garbage", 1, 15, f);
-		fclose(f);
-	}
+	append_bytes(dir, 1, "\x9e" "EBK\x40\x00\x01\x01garbage", 15);
 	/* Reopen, check, append, and die again right after the resume (in a
 	 * child: the parent must hold no writer that would seal the file). */
 	fflush(stdout);
