@@ -64,6 +64,9 @@ struct evt_segw {
 				      kept per event (the seal reads the
 				      ids back from the file) */
 	uint32_t nblocks, blkcap;
+	uint8_t *guid_ids; /* per block: 1 if its GUID column is exactly the
+			      ids of its MSG events, in order (the seal
+			      then takes the keys from the column) */
 	uint64_t nevents, nrecords;
 	uint64_t raw_bytes;	/* records + GUID bytes of the written blocks */
 	int64_t first_rx, last_rx;
@@ -146,6 +149,7 @@ segw_free(struct evt_segw *w)
 	evt_buf_free(&w->zbuf);
 	evt_buf_free(&w->session);
 	free(w->blocks);
+	free(w->guid_ids);
 	free(w->path);
 	free(w);
 }
@@ -211,9 +215,9 @@ evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
 	return 0;
 }
 
-/* Appends a block directory entry. */
+/* Appends a block directory entry; guid_ids as in struct evt_segw. */
 static int
-add_block(struct evt_segw *w, const struct evt_blkent *be)
+add_block(struct evt_segw *w, const struct evt_blkent *be, int guid_ids)
 {
 	if (w->nblocks == w->blkcap) {
 		uint32_t cap = w->blkcap ? w->blkcap * 2 : 256;
@@ -221,8 +225,13 @@ add_block(struct evt_segw *w, const struct evt_blkent *be)
 		if (b == NULL)
 			return EVT_ERR_NOMEM;
 		w->blocks = b;
+		uint8_t *g = realloc(w->guid_ids, cap);
+		if (g == NULL)
+			return EVT_ERR_NOMEM;
+		w->guid_ids = g;
 		w->blkcap = cap;
 	}
+	w->guid_ids[w->nblocks] = (uint8_t)guid_ids;
 	w->blocks[w->nblocks++] = *be;
 	if (w->nblocks == 1 || be->first_rx < w->first_rx)
 		w->first_rx = be->first_rx;
@@ -284,7 +293,8 @@ evt_segw_flush(struct evt_segw *w)
 		.nrec = e->nrec, .nevent = e->nevent, .str_base = w->str_base,
 		.shape_base = w->shape_base,
 	};
-	int rc = add_block(w, &be);
+	int rc = add_block(w, &be, e->nkeys == e->nguid_keys &&
+	    nguid == e->nkeys);
 	if (rc != 0)
 		return rc;
 	w->off += total;
@@ -424,7 +434,9 @@ block_at(const struct evt_segw *w, uint64_t off)
 /*
  * Reads the id key of every EVENT of a MSG frame back from the written
  * blocks (formats/segment.md, "What is indexed"), so that the open writer
- * keeps nothing per event.  Runs on the sealing thread.
+ * keeps nothing per event.  A block whose GUID column holds exactly its
+ * message ids gives them from the column, its records only scanned for
+ * definitions; others are decoded.  Runs on the sealing thread.
  */
 static int
 collect_keys(const struct evt_segw *w, struct keyset *ks)
@@ -435,20 +447,32 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 		return rc;
 	evt_segr_force_scan(r);
 	struct evt_rec re;
-	uint64_t boff;
+	uint64_t boff, cur = 0;
+	uint32_t bi = UINT32_MAX;
 	int in_msg = 0;
 	rc = evt_segr_rewind(r, INT64_MIN);
 	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
 		rc = 0;
+		if (boff != cur || bi == UINT32_MAX) {
+			/* A new block; its first record is a framed one. */
+			cur = boff;
+			bi = block_at(w, boff);
+			int col = bi != UINT32_MAX && w->guid_ids[bi];
+			r->dec.skip_records = col;
+			for (uint32_t g = 0; col && g < r->dec.nguid && rc == 0;
+			    g++)
+				rc = add_key(ks,
+				    evt_guid_key(r->dec.guids + 16 * (size_t)g),
+				    bi);
+		}
 		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
 			in_msg = re.kind == EVT_K_MSG;
 		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
 		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
 			in_msg = 0;
 		uint64_t key;
-		uint32_t bi;
-		if (re.kind != EVT_K_EVENT || !in_msg ||
-		    (bi = block_at(w, boff)) == UINT32_MAX ||
+		if (re.kind != EVT_K_EVENT || !in_msg || re.o == NULL ||
+		    bi == UINT32_MAX ||
 		    evt_rdec_id_key(evt_segr_decoder(r), &re, &key) != 0)
 			continue;
 		rc = add_key(ks, key, bi);
@@ -811,7 +835,7 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 	uint32_t nb;
 	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
 	for (uint32_t i = 0; i < nb && rc == 0; i++) {
-		rc = add_block(w, &bl[i]);
+		rc = add_block(w, &bl[i], 0);
 		w->nevents += bl[i].nevent;
 		w->nrecords += bl[i].nrec;
 	}

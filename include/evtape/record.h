@@ -73,6 +73,7 @@ struct evt_renc {
 	struct evt_buf guids;  /* block: GUID column */
 	uint64_t *keys;	       /* block: id key of every event (evt_id_key) */
 	size_t nkeys, keycap;
+	size_t nguid_keys;     /* block: keys of those with a GUID id */
 	uint32_t nrec, nevent; /* block counts */
 	int64_t first_rx, last_rx; /* smallest and largest in the block */
 	int64_t block_start_rx;	     /* of the block's first record */
@@ -134,6 +135,9 @@ int evt_renc_learn(struct evt_renc *e, const struct evt_dict *from);
  * else by its exact text.
  */
 uint64_t evt_id_key(const char *id, size_t len);
+
+/* The id key of a GUID-encoded id, from its 16 bytes. */
+uint64_t evt_guid_key(const uint8_t g[16]);
 
 /* Parses a GUID in any case into 16 bytes; returns 1, or 0 if not a GUID.
  * lower_only requires the canonical lower-case form. */

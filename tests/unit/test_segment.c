@@ -2227,6 +2227,9 @@ test_crash_recovery(void)
 	    "\"00000000-0000-4000-8000-%012d\",\"type\":\"t\"}]}", 150);
 	T_EQ(evt_archive_frame(a, rx + 500, msg, (size_t)n), EVT_K_MSG,
 	    "write into a new segment");
+	T_EQ(evt_archive_frame(a, rx + 501, L(states)), EVT_K_STATES,
+	    "and a STATES frame into the same block (its GUID column then "
+	    "holds more than the message ids)");
 	T_EQ(evt_archive_close(a), 0, "close");
 	struct evt_segr *r = open_seg(dir, 1);
 	T_OK(r != NULL && evt_segr_info(r)->sealed &&
@@ -2238,6 +2241,16 @@ test_crash_recovery(void)
 	    "back from the file) finds every id, before and after the crashes");
 	T_EQ(found_ids(dir, 2, 0, 150), 0, "none of them in segment 2");
 	T_EQ(found_ids(dir, 2, 150, 151), 1, "segment 2 finds its own");
+	{
+		struct evt_segr *r2 = open_seg(dir, 2);
+		struct evt_rec re;
+		uint64_t boff;
+		T_OK(r2 != NULL && evt_segr_find(r2,
+		    L("33333333-0000-4000-8000-000000000003"), &re, &boff) == 0,
+		    "segment 2: the STATES item's id is not indexed");
+		if (r2 != NULL)
+			evt_segr_close(r2);
+	}
 	{
 		struct evt_segr *r1 = open_seg(dir, 1);
 		struct evt_rec re;
