@@ -2,8 +2,8 @@
  * archive.c: the archive directory (see archive.h, formats/archive.md).
  *
  * Opening lists the directory once (no segment is read except the newest
- * when writing), which is what keeps a restart on thousands of segments
- * fast.  The writer keeps exactly one segment open; rotation seals it
+ * when writing; older ones a crash left unsealed are sealed on the sealing
+ * thread), which is what keeps a restart on thousands of segments fast.  The writer keeps exactly one segment open; rotation seals it
  * (index + trailer + fsync) and creates the next, whose name is made
  * durable by an fsync of the directory.
  */
@@ -47,6 +47,11 @@ struct evt_archive {
 	char *seal_path;	/* the segment being sealed */
 	uint64_t seal_seq;	/* and its sequence number */
 	int compact;		/* compact it after sealing */
+	char **sweep;		/* or: older segments to seal if a crash
+				   left them unsealed (the thread's own
+				   copies of their paths) */
+	size_t nsweep;
+	size_t swept;		/* how many of them it sealed */
 
 	/* What a recorder needs to resume its gateway session after a
 	 * restart: the last event id and the last SESSION marker's body,
@@ -171,7 +176,8 @@ scan_dir(struct evt_archive *a)
 			break;
 		}
 		struct stat st;
-		s->size = stat(s->path, &st) == 0 ? (uint64_t)st.st_size : 0;
+		s->size = fstatat(dirfd(d), e->d_name, &st, 0) == 0 ?
+		    (uint64_t)st.st_size : 0;
 		a->nsegs++;
 	}
 	closedir(d);
@@ -192,26 +198,16 @@ learn_uuid(struct evt_archive *a, const char *path)
 	evt_segr_close(r);
 }
 
-/* Seals an unsealed segment left behind by a crash during rotation. */
+/* Seals an unsealed segment left behind by a crash during rotation (on
+ * the sealing thread: no warnings here); returns 1 if it did. */
 static int
-seal_leftover(struct evt_archive *a, struct evt_segref *s)
+seal_leftover(struct evt_archive *a, const char *path)
 {
 	struct evt_segw *w;
 	struct evt_seg_recovery rec;
-	int rc = evt_segw_resume(s->path, &a->opts.seg, &w, &rec);
-	if (rc == EVT_ERR_EXISTS)
-		return 0; /* sealed */
-	if (rc != 0) {
-		warnf(a, "%s: cannot recover: %s", s->path, evt_strerror(rc));
-		return 0;
-	}
-	if (rec.cut_bytes > 0)
-		warnf(a, "%s: cut a torn tail of %" PRIu64 " bytes at offset %"
-		    PRIu64, s->path, rec.cut_bytes, rec.valid_end);
-	rc = evt_segw_seal(w);
-	if (rc == 0)
-		warnf(a, "%s: sealed a segment left unsealed", s->path);
-	return rc;
+	if (evt_segw_resume(path, &a->opts.seg, &w, &rec) != 0)
+		return 0; /* sealed, or unreadable: left to verify/repair */
+	return evt_segw_seal(w) == 0;
 }
 
 /* Keeps a copy of a SESSION marker body as the archive's last one. */
@@ -312,6 +308,31 @@ find_resume_point(struct evt_archive *a)
 	return 0;
 }
 
+static void *seal_main(void *arg);
+
+/*
+ * Starts sealing, on the sealing thread, the older segments a crash left
+ * unsealed (a crash while the previous one was being sealed): checking
+ * thousands of trailers is what made an open slow, and readers read an
+ * unsealed segment all the same.
+ */
+static int
+start_sweep(struct evt_archive *a)
+{
+	a->sweep = calloc(a->nsegs - 1, sizeof *a->sweep);
+	if (a->sweep == NULL)
+		return EVT_ERR_NOMEM;
+	for (; a->nsweep + 1 < a->nsegs; a->nsweep++)
+		if ((a->sweep[a->nsweep] = strdup(a->segs[a->nsweep].path)) ==
+		    NULL)
+			return EVT_ERR_NOMEM;
+	if (pthread_create(&a->sealer, NULL, seal_main, a) == 0)
+		a->sealing = 1;
+	else
+		seal_main(a); /* no thread: here */
+	return 0;
+}
+
 /* Opens the archive; see archive.h. */
 int
 evt_archive_open(const char *dir, int flags,
@@ -365,10 +386,8 @@ evt_archive_open(const char *dir, int flags,
 	if (flags & EVT_AR_WRITE) {
 		for (size_t i = a->nsegs; i-- > 0 && !a->have_uuid;)
 			learn_uuid(a, a->segs[i].path);
-		for (size_t i = 0; i + 1 < a->nsegs; i++)
-			if ((rc = seal_leftover(a, &a->segs[i])) != 0 &&
-			    rc != EVT_ERR_NOSPC)
-				goto fail;
+		if (a->nsegs > 1 && (rc = start_sweep(a)) != 0)
+			goto fail;
 		if (a->nsegs > 0) {
 			struct evt_segref *s = &a->segs[a->nsegs - 1];
 			struct evt_seg_recovery rec;
@@ -605,11 +624,17 @@ compact(struct evt_archive *a, const char *path, uint64_t seq)
 	free(tmp);
 }
 
-/* The sealing thread. */
+/* The sealing thread: seals the rotated segment, or sweeps. */
 static void *
 seal_main(void *arg)
 {
 	struct evt_archive *a = arg;
+	if (a->sweep != NULL) {
+		for (size_t i = a->nsweep; i-- > 0;)
+			a->swept += (size_t)seal_leftover(a, a->sweep[i]);
+		a->seal_rc = 0;
+		return NULL;
+	}
 	a->seal_rc = evt_segw_seal(a->to_seal);
 	if (a->seal_rc == 0 && a->compact)
 		compact(a, a->seal_path, a->seal_seq);
@@ -620,16 +645,28 @@ seal_main(void *arg)
 static int
 seal_join(struct evt_archive *a)
 {
-	if (!a->sealing)
-		return 0;
-	pthread_join(a->sealer, NULL);
-	a->sealing = 0;
-	for (size_t i = 0; i < a->nsegs; i++) {
-		struct stat st;
-		if (stat(a->segs[i].path, &st) == 0)
-			a->segs[i].size = (uint64_t)st.st_size;
+	int rc = 0;
+	if (a->sealing) {
+		pthread_join(a->sealer, NULL);
+		a->sealing = 0;
+		rc = a->seal_rc;
+		for (size_t i = 0; i < a->nsegs; i++) {
+			struct stat st;
+			if (stat(a->segs[i].path, &st) == 0)
+				a->segs[i].size = (uint64_t)st.st_size;
+		}
 	}
-	return a->seal_rc;
+	if (a->sweep != NULL) {
+		if (a->swept > 0)
+			warnf(a, "%s: sealed %zu older segment(s) left unsealed",
+			    a->dir, a->swept);
+		for (size_t i = 0; i < a->nsweep; i++)
+			free(a->sweep[i]);
+		free(a->sweep);
+		a->sweep = NULL;
+		a->nsweep = a->swept = 0;
+	}
+	return rc;
 }
 
 /* Seals the open segment (on a thread; see archive.h). */

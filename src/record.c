@@ -88,8 +88,8 @@ evt_guid_format(const uint8_t g[16], char out[36])
 }
 
 /* Key of a GUID's 16 bytes (formats/segment.md, "Id keys"). */
-static uint64_t
-guid_key(const uint8_t g[16])
+uint64_t
+evt_guid_key(const uint8_t g[16])
 {
 	uint64_t a = 0, b = 0;
 	for (int i = 7; i >= 0; i--) {
@@ -105,7 +105,7 @@ evt_id_key(const char *id, size_t len)
 {
 	uint8_t g[16];
 	if (evt_guid_parse(id, len, g, 0))
-		return guid_key(g);
+		return evt_guid_key(g);
 	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
 	for (size_t i = 0; i < len; i++) {
 		h ^= (unsigned char)id[i];
@@ -167,6 +167,7 @@ evt_renc_block_reset(struct evt_renc *e)
 	e->recs.len = 0;
 	e->guids.len = 0;
 	e->nkeys = 0;
+	e->nguid_keys = 0;
 	e->nrec = e->nevent = 0;
 	e->first_rx = e->last_rx = 0;
 	e->prev_rx = e->prev_ticks = 0;
@@ -321,7 +322,7 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 {
 	const struct evt_jtok *t = &e->jp.tok[i];
 	uint32_t nf = t->size, j = i + 1;
-	int has_id = 0;
+	int has_id = 0, id_guid = 0;
 	uint64_t idkey = 0;
 	size_t idlen = 0;
 	char idtxt[EVT_REC_MAX_INTERN];
@@ -360,7 +361,8 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 				fv->enc = EVT_ENC_GUID;
 				if (!has_id) {
 					has_id = 1;
-					idkey = guid_key(fv->guid);
+					id_guid = 1;
+					idkey = evt_guid_key(fv->guid);
 					memcpy(idtxt, vs, 36);
 					idlen = 36;
 				}
@@ -428,6 +430,7 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 		e->nevent++;
 		if (has_id > 0 && renc_key(e, idkey, idtxt, idlen) != 0)
 			return EVT_ERR_NOMEM;
+		e->nguid_keys += has_id > 0 && id_guid;
 	}
 	return 0;
 item:
@@ -895,6 +898,26 @@ mp_check(const uint8_t *p, size_t len, size_t *olen)
 	return 0;
 }
 
+/* Under skip_records: passes over the record of olen bytes at start
+ * without unpacking it unless it is a definition or a SESSION marker (its
+ * kind read from the array header); returns 1 if it did. */
+static int
+skip_record(struct evt_rdec *d, struct evt_rec *r, size_t start, size_t olen)
+{
+	const uint8_t *p = d->recs + start;
+	size_t hl = p[0] >= 0x91 && p[0] <= 0x9f ? 1 : p[0] == 0xdc ? 3 :
+	    p[0] == 0xdd ? 5 : 0;
+	if (hl == 0 || hl >= olen || p[hl] > EVT_K_MAX ||
+	    p[hl] == EVT_K_STRDEF || p[hl] == EVT_K_SHAPEDEF ||
+	    p[hl] == EVT_K_SESSION)
+		return 0;
+	d->off = start + olen;
+	memset(r, 0, sizeof *r);
+	r->kind = p[hl];
+	r->off = start;
+	return 1;
+}
+
 /* Decodes the next record; see record.h. */
 int
 evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
@@ -909,6 +932,8 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 			return rdec_fail(d, start, "record is not valid msgpack "
 			    "(or truncated, or nested too deeply)");
 		}
+		if (d->skip_records && skip_record(d, r, start, olen))
+			return 1;
 		msgpack_zone_clear(&d->zone);
 		msgpack_unpack_return ur = msgpack_unpack((const char *)d->recs,
 		    d->len, &d->off, &d->zone, &o);
@@ -1354,6 +1379,26 @@ evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
 		memcpy(out, s, len);
 	out[len] = 0;
 	return (int)len;
+}
+
+/* The id key of an event's id field; see record.h. */
+int
+evt_rdec_id_key(struct evt_rdec *d, const struct evt_rec *r, uint64_t *key)
+{
+	struct field_ctx ctx[EVT_SHAPE_MAX_FIELDS];
+	int i = find_field(d, r, "id", ctx);
+	if (i < 0)
+		return EVT_ERR_NOTFOUND;
+	if (ctx[i].enc == EVT_ENC_GUID) {
+		*key = evt_guid_key(ctx[i].guid);
+		return 0;
+	}
+	char id[EVT_REC_MAX_INTERN + 1];
+	int n = evt_rdec_field(d, r, "id", id, sizeof id);
+	if (n < 0)
+		return n;
+	*key = evt_id_key(id, (size_t)n);
+	return 0;
 }
 
 /* Returns the interned string id of field `key`, or -1. */

@@ -60,11 +60,13 @@ struct evt_segw {
 	struct evt_buf zbuf;
 	uint32_t str_base, shape_base; /* dictionary sizes at block start */
 
-	struct evt_blkent *blocks;
+	struct evt_blkent *blocks; /* the only per-block state; nothing is
+				      kept per event (the seal reads the
+				      ids back from the file) */
 	uint32_t nblocks, blkcap;
-	uint64_t *keys;	   /* id keys of the sealed-to-be segment */
-	uint32_t *keyblk;  /* their block numbers */
-	size_t nkeys, keycap;
+	uint8_t *guid_ids; /* per block: 1 if its GUID column is exactly the
+			      ids of its MSG events, in order (the seal
+			      then takes the keys from the column) */
 	uint64_t nevents, nrecords;
 	uint64_t raw_bytes;	/* records + GUID bytes of the written blocks */
 	int64_t first_rx, last_rx;
@@ -147,8 +149,7 @@ segw_free(struct evt_segw *w)
 	evt_buf_free(&w->zbuf);
 	evt_buf_free(&w->session);
 	free(w->blocks);
-	free(w->keys);
-	free(w->keyblk);
+	free(w->guid_ids);
 	free(w->path);
 	free(w);
 }
@@ -214,30 +215,9 @@ evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
 	return 0;
 }
 
-/* Appends an id key with its block number. */
+/* Appends a block directory entry; guid_ids as in struct evt_segw. */
 static int
-add_key(struct evt_segw *w, uint64_t key, uint32_t blk)
-{
-	if (w->nkeys == w->keycap) {
-		size_t cap = w->keycap ? w->keycap * 2 : 65536;
-		uint64_t *k = realloc(w->keys, cap * sizeof *k);
-		if (k == NULL)
-			return EVT_ERR_NOMEM;
-		w->keys = k;
-		uint32_t *b = realloc(w->keyblk, cap * sizeof *b);
-		if (b == NULL)
-			return EVT_ERR_NOMEM;
-		w->keyblk = b;
-		w->keycap = cap;
-	}
-	w->keys[w->nkeys] = key;
-	w->keyblk[w->nkeys++] = blk;
-	return 0;
-}
-
-/* Appends a block directory entry. */
-static int
-add_block(struct evt_segw *w, const struct evt_blkent *be)
+add_block(struct evt_segw *w, const struct evt_blkent *be, int guid_ids)
 {
 	if (w->nblocks == w->blkcap) {
 		uint32_t cap = w->blkcap ? w->blkcap * 2 : 256;
@@ -245,8 +225,13 @@ add_block(struct evt_segw *w, const struct evt_blkent *be)
 		if (b == NULL)
 			return EVT_ERR_NOMEM;
 		w->blocks = b;
+		uint8_t *g = realloc(w->guid_ids, cap);
+		if (g == NULL)
+			return EVT_ERR_NOMEM;
+		w->guid_ids = g;
 		w->blkcap = cap;
 	}
+	w->guid_ids[w->nblocks] = (uint8_t)guid_ids;
 	w->blocks[w->nblocks++] = *be;
 	if (w->nblocks == 1 || be->first_rx < w->first_rx)
 		w->first_rx = be->first_rx;
@@ -308,9 +293,8 @@ evt_segw_flush(struct evt_segw *w)
 		.nrec = e->nrec, .nevent = e->nevent, .str_base = w->str_base,
 		.shape_base = w->shape_base,
 	};
-	int rc = add_block(w, &be);
-	for (size_t i = 0; rc == 0 && i < e->nkeys; i++)
-		rc = add_key(w, e->keys[i], w->nblocks - 1);
+	int rc = add_block(w, &be, e->nkeys == e->nguid_keys &&
+	    nguid == e->nkeys);
 	if (rc != 0)
 		return rc;
 	w->off += total;
@@ -404,6 +388,99 @@ bitlen(uint64_t v)
 	return n;
 }
 
+/* The id keys of a segment being sealed and their block numbers. */
+struct keyset {
+	uint64_t *keys;
+	uint32_t *blk;
+	size_t n, cap;
+};
+
+/* Appends an id key with its block number. */
+static int
+add_key(struct keyset *ks, uint64_t key, uint32_t blk)
+{
+	if (ks->n == ks->cap) {
+		size_t cap = ks->cap ? ks->cap * 2 : 65536;
+		uint64_t *k = realloc(ks->keys, cap * sizeof *k);
+		if (k == NULL)
+			return EVT_ERR_NOMEM;
+		ks->keys = k;
+		uint32_t *b = realloc(ks->blk, cap * sizeof *b);
+		if (b == NULL)
+			return EVT_ERR_NOMEM;
+		ks->blk = b;
+		ks->cap = cap;
+	}
+	ks->keys[ks->n] = key;
+	ks->blk[ks->n++] = blk;
+	return 0;
+}
+
+/* The number of w's block at offset off, or UINT32_MAX. */
+static uint32_t
+block_at(const struct evt_segw *w, uint64_t off)
+{
+	uint32_t lo = 0, hi = w->nblocks;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (w->blocks[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < w->nblocks && w->blocks[lo].off == off ? lo : UINT32_MAX;
+}
+
+/*
+ * Reads the id key of every EVENT of a MSG frame back from the written
+ * blocks (formats/segment.md, "What is indexed"), so that the open writer
+ * keeps nothing per event.  A block whose GUID column holds exactly its
+ * message ids gives them from the column, its records only scanned for
+ * definitions; others are decoded.  Runs on the sealing thread.
+ */
+static int
+collect_keys(const struct evt_segw *w, struct keyset *ks)
+{
+	struct evt_segr *r;
+	int rc = evt_segr_open(w->path, NULL, NULL, &r);
+	if (rc < 0)
+		return rc;
+	evt_segr_force_scan(r);
+	struct evt_rec re;
+	uint64_t boff, cur = 0;
+	uint32_t bi = UINT32_MAX;
+	int in_msg = 0;
+	rc = evt_segr_rewind(r, INT64_MIN);
+	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
+		rc = 0;
+		if (boff != cur || bi == UINT32_MAX) {
+			/* A new block; its first record is a framed one. */
+			cur = boff;
+			bi = block_at(w, boff);
+			int col = bi != UINT32_MAX && w->guid_ids[bi];
+			r->dec.skip_records = col;
+			for (uint32_t g = 0; col && g < r->dec.nguid && rc == 0;
+			    g++)
+				rc = add_key(ks,
+				    evt_guid_key(r->dec.guids + 16 * (size_t)g),
+				    bi);
+		}
+		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
+			in_msg = re.kind == EVT_K_MSG;
+		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
+		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
+			in_msg = 0;
+		uint64_t key;
+		if (re.kind != EVT_K_EVENT || !in_msg || re.o == NULL ||
+		    bi == UINT32_MAX ||
+		    evt_rdec_id_key(evt_segr_decoder(r), &re, &key) != 0)
+			continue;
+		rc = add_key(ks, key, bi);
+	}
+	evt_segr_close(r);
+	return rc < 0 ? rc : 0;
+}
+
 /*
  * Writes the index and the trailer (formats/segment.md, "Index" and
  * "Trailer"), all little-endian:
@@ -431,16 +508,24 @@ seal_index(struct evt_segw *w)
 {
 	struct evt_buf meta = {0}, z = {0};
 	struct evt_filter f = {0};
-	int rc = EVT_ERR_NOMEM;
+	struct keyset ks = {0};
+	int rc = collect_keys(w, &ks);
+	if (rc != 0)
+		goto out;
 
 	unsigned nb = bitlen(w->nblocks > 0 ? w->nblocks - 1 : 0);
 	unsigned locbits = nb > 10 ? 10 : nb;
 	unsigned locshift = nb - locbits;
-	for (size_t i = 0; i < w->nkeys; i++)
-		w->keyblk[i] >>= locshift;
-	rc = evt_filter_build(w->keys, w->keyblk, w->nkeys, locbits, &f);
+	for (size_t i = 0; i < ks.n; i++)
+		ks.blk[i] >>= locshift;
+	rc = evt_filter_build(ks.keys, ks.blk, ks.n, locbits, &f);
+	free(ks.keys);
+	free(ks.blk);
+	ks.keys = NULL;
+	ks.blk = NULL;
 	if (rc != 0)
 		goto out;
+	rc = EVT_ERR_NOMEM;
 
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &meta, buf_write_cb);
@@ -541,6 +626,8 @@ seal_index(struct evt_segw *w)
 	if (w->opts.fsync != EVT_FSYNC_NEVER && fsync(w->fd) != 0)
 		rc = sys_err();
 out:
+	free(ks.keys);
+	free(ks.blk);
 	evt_buf_free(&meta);
 	evt_buf_free(&z);
 	evt_filter_free(&f);
@@ -660,6 +747,43 @@ damage_cb(void *arg, const char *path, uint64_t off, const char *what)
 	dm->n++;
 }
 
+/*
+ * Finds the id of the last EVENT of a MSG frame in block off, decoding it in
+ * full (the scan before passed events over); leaves it in w->enc.last_id.
+ */
+static int
+last_id_of_block(struct evt_segw *w, struct evt_segr *r, uint64_t off)
+{
+	uint64_t next;
+	uint8_t hdr[EVT_BLK_HDR_SIZE];
+	r->dec.skip_records = 0;
+	int rc = evt_segr_load_block(r, off, &next, hdr);
+	if (rc < 0)
+		return rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO ? rc : 0;
+	struct evt_rec re;
+	int in_msg = 0;
+	char id[EVT_REC_MAX_INTERN + 1];
+	while ((rc = evt_rdec_next(&r->dec, &re)) != 0) {
+		if (rc == EVT_ERR_NOMEM)
+			return rc;
+		if (rc < 0)
+			continue;
+		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
+			in_msg = re.kind == EVT_K_MSG;
+		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
+		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
+			in_msg = 0;
+		if (re.kind != EVT_K_EVENT || !in_msg)
+			continue;
+		int n = evt_rdec_field(&r->dec, &re, "id", id, sizeof id);
+		if (n < 0 || (size_t)n > sizeof w->enc.last_id)
+			continue;
+		memcpy(w->enc.last_id, id, (size_t)n);
+		w->enc.last_id_len = (size_t)n;
+	}
+	return 0;
+}
+
 /* Resumes an unsealed segment; see segment.h. */
 int
 evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
@@ -680,17 +804,18 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 		evt_segr_close(r);
 		return EVT_ERR_NOMEM;
 	}
+	memset(rec, 0, sizeof *rec);
 	w->seq = si->seq;
 	memcpy(w->uuid, si->uuid, 16);
 	w->created_us = si->created_us;
-	memset(rec, 0, sizeof *rec);
 
-	/* Scan everything: the reader builds the dictionary and the block
-	 * directory; we collect the id keys per block. */
+	/* Scan every block, passing records over undecoded: the
+	 * reader builds the dictionary and the block directory; we count
+	 * frames and keep the last SESSION body.  The id keys are read back
+	 * when sealing; the last id comes from the last block holding one. */
 	struct evt_rec re;
 	uint64_t boff;
-	int in_msg = 0;
-	char id[EVT_REC_MAX_INTERN + 1];
+	r->dec.skip_records = 1;
 	rc = evt_segr_rewind(r, INT64_MIN);
 	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
 		rc = 0;
@@ -704,32 +829,21 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 			    evt_segr_decoder(r), &re, &w->session, &tail) == 0;
 			evt_buf_free(&tail);
 		}
-		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
-			in_msg = re.kind == EVT_K_MSG;
-		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
-		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
-			in_msg = 0;
-		if (re.kind != EVT_K_EVENT || !in_msg)
-			continue;
-		int n = evt_rdec_field(evt_segr_decoder(r), &re, "id", id,
-		    sizeof id);
-		if (n < 0)
-			continue;
-		uint32_t nb;
-		evt_segr_blocks(r, &nb);
-		rc = add_key(w, evt_id_key(id, (size_t)n), nb - 1);
-		memcpy(w->enc.last_id, id, (size_t)n);
-		w->enc.last_id_len = (size_t)n;
 	}
 	if (rc < 0)
 		goto fail;
 	uint32_t nb;
 	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
 	for (uint32_t i = 0; i < nb && rc == 0; i++) {
-		rc = add_block(w, &bl[i]);
+		rc = add_block(w, &bl[i], 0);
 		w->nevents += bl[i].nevent;
 		w->nrecords += bl[i].nrec;
 	}
+	for (uint32_t i = nb; i-- > 0 && rc == 0;)
+		if (bl[i].nevent > 0) {
+			rc = last_id_of_block(w, r, bl[i].off);
+			break;
+		}
 	if (rc == 0)
 		rc = evt_renc_learn(&w->enc, &r->dict);
 	if (rc < 0)

@@ -2,7 +2,8 @@
  * archive.h: an archive directory: segment files "seg-NNNNNNNNNNNN.evt"
  * numbered from 1, written one after the other, plus a LOCK file that keeps
  * a second writer out.  Opening for writing resumes the newest segment if it
- * was left unsealed (crash), seals older unsealed ones, and rotates by size
+ * was left unsealed (crash), seals older unsealed ones on the sealing
+ * thread (joined at the first rotation or close), and rotates by size
  * and age.  Retention deletes whole sealed segments only.  Any other file
  * in the directory is ignored with a warning.  formats/archive.md.
  */

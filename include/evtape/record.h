@@ -73,6 +73,7 @@ struct evt_renc {
 	struct evt_buf guids;  /* block: GUID column */
 	uint64_t *keys;	       /* block: id key of every event (evt_id_key) */
 	size_t nkeys, keycap;
+	size_t nguid_keys;     /* block: keys of those with a GUID id */
 	uint32_t nrec, nevent; /* block counts */
 	int64_t first_rx, last_rx; /* smallest and largest in the block */
 	int64_t block_start_rx;	     /* of the block's first record */
@@ -135,6 +136,9 @@ int evt_renc_learn(struct evt_renc *e, const struct evt_dict *from);
  */
 uint64_t evt_id_key(const char *id, size_t len);
 
+/* The id key of a GUID-encoded id, from its 16 bytes. */
+uint64_t evt_guid_key(const uint8_t g[16]);
+
 /* Parses a GUID in any case into 16 bytes; returns 1, or 0 if not a GUID.
  * lower_only requires the canonical lower-case form. */
 int evt_guid_parse(const char *s, size_t len, uint8_t out[16], int lower_only);
@@ -175,6 +179,11 @@ struct evt_rdec {
 	size_t err_off;		/* where the last error was found */
 	const char *err;	/* what it was (static text) */
 	int64_t id_key;		/* string id of "id" in dict, -1 unknown */
+	int skip_records;	/* records other than definitions and
+				   SESSION markers are passed over undecoded
+				   (rec->o NULL, rx_us 0): a scan that wants
+				   only the dictionary, the kinds of records
+				   and SESSION bodies */
 	struct evt_buf tmp;
 };
 
@@ -229,6 +238,12 @@ int evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
  */
 int evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r,
     const char *key, char *out, size_t cap);
+
+/* Sets *key to the id key (evt_id_key) of EVENT r's "id" field, from a
+ * GUID's bytes without formatting them.  Returns 0, EVT_ERR_NOTFOUND or
+ * another error, as evt_rdec_field. */
+int evt_rdec_id_key(struct evt_rdec *d, const struct evt_rec *r,
+    uint64_t *key);
 
 /*
  * The id of the string value of field `key` of an EVENT record when it is

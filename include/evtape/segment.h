@@ -66,10 +66,12 @@ int evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
 
 /*
  * Reopens an unsealed segment for appending after a crash: verifies every
- * block, cuts a torn tail, rebuilds the dictionary, block directory and id
- * keys from the data.  Damaged blocks followed by good ones are kept (the
- * reader skips them).  Fills *rec.  Returns 0, EVT_ERR_EXISTS if the segment
- * is sealed, or another negative evt_err.
+ * block, cuts a torn tail, rebuilds the dictionary, block directory, frame
+ * counts and last SESSION body from the data, decoding only definitions and
+ * markers, and the last id from the last block with events (the id keys
+ * are read back when sealing).  Damaged blocks followed by good ones are
+ * kept (the reader skips them).  Fills *rec.  Returns 0, EVT_ERR_EXISTS if
+ * the segment is sealed, or another negative evt_err.
  */
 int evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
     struct evt_segw **out, struct evt_seg_recovery *rec);
@@ -90,8 +92,8 @@ int evt_segw_flush(struct evt_segw *w);
 /* fdatasyncs what was written since the last sync. */
 int evt_segw_sync(struct evt_segw *w);
 
-/* Flushes, writes index and trailer, fsyncs and closes; frees w in every
- * case.  Returns 0 or a negative evt_err (the segment is then left
+/* Flushes, reads the id keys back from the file, writes index (with the
+ * id filter) and trailer, fsyncs and closes; frees w in every case.  Returns 0 or a negative evt_err (the segment is then left
  * unsealed and a later resume repairs it). */
 int evt_segw_seal(struct evt_segw *w);
 

@@ -1718,6 +1718,20 @@ archive_write(struct evt_archive *a, const struct flist *l, size_t from,
 	return bad;
 }
 
+/* Appends n bytes to segment k of dir (a torn tail). */
+static void
+append_bytes(const char *dir, uint64_t k, const char *bytes, size_t n)
+{
+	char name[32], path[512];
+	evt_segment_name(k, name, sizeof name);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "ab");
+	if (f == NULL || fwrite(bytes, 1, n, f) != n)
+		fprintf(stderr, "test_segment: cannot append to %s\n", path);
+	if (f != NULL)
+		fclose(f);
+}
+
 /* Removes an archive directory's files and the directory. */
 static void
 rm_archive(const char *dir)
@@ -1911,22 +1925,33 @@ test_archive(void)
 		evt_segw_close(w);
 	}
 	/* And a torn tail on the last. */
-	{
-		char name[32], path[512];
-		evt_segment_name(3, name, sizeof name);
-		snprintf(path, sizeof path, "%s/%s", dir3, name);
-		FILE *f = fopen(path, "ab");
-		fwrite("\x9e" "EBKtorn", 1, 8, f);
-		fclose(f);
-	}
+	append_bytes(dir3, 3, "\x9e" "EBKtorn", 8);
 	wn.n = 0;
 	T_EQ(evt_archive_open(dir3, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn,
 	    &ar), 0, "open an archive left by a crash");
-	T_OK(warned(&wn, "sealed a segment left unsealed") && warned(&wn,
-	    "torn tail of 8 bytes"), "warnings for the seal and the torn "
+	T_OK(warned(&wn, "torn tail of 8 bytes"), "warning for the torn "
 	    "tail (%d)", wn.n);
+	/* The older ones are sealed on the sealing thread meanwhile; every
+	 * frame reads at any moment. */
+	rd.n = 0;
+	T_OK(read_archive(dir3, &rd, &nseg) == 0 &&
+	    fl_equal_range(&rd, &C.fl, 0, 60), "all frames read while the "
+	    "older segments are being sealed");
+	fl_free(&rd);
 	archive_write(ar, &C.fl, 60, 80);
 	evt_archive_close(ar);
+	T_OK(warned(&wn, "sealed 2 older segment(s) left unsealed"),
+	    "warning for the seal of the older segments (%d)", wn.n);
+	for (int k = 1; k <= 3; k++) {
+		char name[32], path[512];
+		struct evt_segr *r = NULL;
+		evt_segment_name((uint64_t)k, name, sizeof name);
+		snprintf(path, sizeof path, "%s/%s", dir3, name);
+		T_OK(evt_segr_open(path, NULL, NULL, &r) == 0 &&
+		    evt_segr_info(r)->sealed, "segment %d sealed after close", k);
+		if (r != NULL)
+			evt_segr_close(r);
+	}
 	rd.n = 0;
 	T_OK(read_archive(dir3, &rd, &nseg) == 0 &&
 	    fl_equal_range(&rd, &C.fl, 0, 80), "all frames of the recovered "
@@ -2070,6 +2095,193 @@ test_resume_point(void)
 	T_EQ(evt_archive_close(a), 0, "close");
 }
 
+/* Opens segment k of dir; NULL if it cannot. */
+static struct evt_segr *
+open_seg(const char *dir, uint64_t k)
+{
+	char name[32], path[512];
+	struct evt_segr *r = NULL;
+	evt_segment_name(k, name, sizeof name);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (evt_segr_open(path, NULL, NULL, &r) != 0)
+		return NULL;
+	return r;
+}
+
+/* Counts how many of the ids "00000000-0000-4000-8000-<i>" for i in
+ * [from, to) segment k of dir finds, and how often the id of the last
+ * event occurs in the whole archive's frames (must be once). */
+static int
+found_ids(const char *dir, uint64_t k, int from, int to)
+{
+	struct evt_segr *r = open_seg(dir, k);
+	if (r == NULL)
+		return -1;
+	int n = 0;
+	for (int i = from; i < to; i++) {
+		char id[64];
+		struct evt_rec re;
+		uint64_t boff;
+		snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", i);
+		n += evt_segr_find(r, id, strlen(id), &re, &boff) == 1;
+	}
+	evt_segr_close(r);
+	return n;
+}
+
+/*
+ * Crash recovery: the resume scan passes records over undecoded and
+ * decodes only the last block with events; the seal reads the id keys back
+ * from the file.  Kill-like states: a torn tail after a block without
+ * events, a STATES frame after the last message, a crash while an older
+ * segment was being sealed (cut index), a crash right after a resume.
+ */
+static void
+test_crash_recovery(void)
+{
+	const char *dir = tpath("cr");
+	struct evt_archive_opts ao = {.seg = {.block_bytes = 300,
+	    .level = 1}};
+	struct evt_archive *a;
+	struct warns wn = {0};
+	char msg[256];
+	static const char s1[] = "{\"event\":\"new\",\"sessionId\":\"c1\"}";
+	static const char s2[] = "{\"event\":\"resumed\",\"sessionId\":\"c1\"}";
+	static const char states[] = "{\"commandId\":1,\"status\":200,"
+	    "\"states\":[{\"id\":\"33333333-0000-4000-8000-000000000003\","
+	    "\"type\":\"s\"}]}";
+	int64_t rx = INT64_C(1767600000000000);
+	T_EQ(evt_archive_open(dir, EVT_AR_WRITE | EVT_AR_CREATE, &ao, NULL,
+	    warn_cb, &wn, &a), 0, "crash recovery: create");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int bad = evt_archive_marker(a, EVT_K_SESSION, rx, L(s1)) != 0;
+		for (int i = 0; i < 100; i++) {
+			int n = snprintf(msg, sizeof msg, "{\"events\":[{\"id\":"
+			    "\"00000000-0000-4000-8000-%012d\",\"type\":\"t\"}]}",
+			    i);
+			if (i == 99) /* the last message shares its block with
+					a STATES frame */
+				bad += evt_archive_flush(a) != 0;
+			bad += evt_archive_frame(a, rx + i, msg, (size_t)n) !=
+			    EVT_K_MSG;
+		}
+		bad += evt_archive_frame(a, rx + 200, L(states)) != EVT_K_STATES;
+		bad += evt_archive_flush(a) != 0;
+		/* The last blocks hold no event of a message. */
+		bad += evt_archive_marker(a, EVT_K_SESSION, rx + 201, L(s2)) !=
+		    0;
+		bad += evt_archive_flush(a) != 0;
+		bad += evt_archive_frame(a, rx + 202, L("{\"x\":1}")) !=
+		    EVT_K_JSON;
+		bad += evt_archive_flush(a) != 0;
+		_exit(bad ? 3 : 0);
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child wrote and died");
+	evt_archive_close(a);
+	/* A torn tail: half a block header. */
+	append_bytes(dir, 1, "\x9e" "EBK\x40\x00\x01\x01garbage", 15);
+	/* Reopen, check, append, and die again right after the resume (in a
+	 * child: the parent must hold no writer that would seal the file). */
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		wn.n = 0;
+		if (evt_archive_open(dir, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn,
+		    &a) != 0)
+			_exit(2);
+		if (!warned(&wn, "torn tail of 15 bytes"))
+			_exit(3);
+		if (!resume_is(a, "00000000-0000-4000-8000-000000000099", s2))
+			_exit(4);
+		if (evt_segw_events(evt_archive_writer(a)) != 100)
+			_exit(5);
+		int bad = 0;
+		for (int i = 100; i < 150; i++) {
+			int n = snprintf(msg, sizeof msg, "{\"events\":[{\"id\":"
+			    "\"00000000-0000-4000-8000-%012d\",\"type\":\"t\"}]}",
+			    i);
+			bad += evt_archive_frame(a, rx + 300 + i, msg,
+			    (size_t)n) != EVT_K_MSG;
+		}
+		bad += evt_archive_flush(a) != 0;
+		_exit(bad ? 6 : 0);
+	}
+	st = -1;
+	waitpid(pid, &st, 0);
+	T_OK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "after the crash: torn "
+	    "tail cut, resume point = the last message's id (not the STATES "
+	    "item's) and the last SESSION body, 100 events; appended 50 and "
+	    "died again (exit %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	T_EQ(evt_archive_open(dir, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn, &a),
+	    0, "reopen after the second crash");
+	T_OK(resume_is(a, "00000000-0000-4000-8000-000000000149", s2),
+	    "resume point after the second crash");
+	T_EQ(evt_segw_events(evt_archive_writer(a)), 150, "150 events, none "
+	    "doubled");
+	T_EQ(evt_archive_rotate(a), 0, "rotate: seal on the thread");
+	int n = snprintf(msg, sizeof msg, "{\"events\":[{\"id\":"
+	    "\"00000000-0000-4000-8000-%012d\",\"type\":\"t\"}]}", 150);
+	T_EQ(evt_archive_frame(a, rx + 500, msg, (size_t)n), EVT_K_MSG,
+	    "write into a new segment");
+	T_EQ(evt_archive_frame(a, rx + 501, L(states)), EVT_K_STATES,
+	    "and a STATES frame into the same block (its GUID column then "
+	    "holds more than the message ids)");
+	T_EQ(evt_archive_close(a), 0, "close");
+	struct evt_segr *r = open_seg(dir, 1);
+	T_OK(r != NULL && evt_segr_info(r)->sealed &&
+	    evt_segr_info(r)->nevents == 150, "segment 1 sealed with 150 "
+	    "events");
+	if (r != NULL)
+		evt_segr_close(r);
+	T_EQ(found_ids(dir, 1, 0, 150), 150, "the sealed filter (keys read "
+	    "back from the file) finds every id, before and after the crashes");
+	T_EQ(found_ids(dir, 2, 0, 150), 0, "none of them in segment 2");
+	T_EQ(found_ids(dir, 2, 150, 151), 1, "segment 2 finds its own");
+	{
+		struct evt_segr *r2 = open_seg(dir, 2);
+		struct evt_rec re;
+		uint64_t boff;
+		T_OK(r2 != NULL && evt_segr_find(r2,
+		    L("33333333-0000-4000-8000-000000000003"), &re, &boff) == 0,
+		    "segment 2: the STATES item's id is not indexed");
+		if (r2 != NULL)
+			evt_segr_close(r2);
+	}
+	{
+		struct evt_segr *r1 = open_seg(dir, 1);
+		struct evt_rec re;
+		uint64_t boff;
+		T_OK(r1 != NULL && evt_segr_find(r1,
+		    L("33333333-0000-4000-8000-000000000003"), &re, &boff) == 0,
+		    "a STATES item's id is not indexed");
+		if (r1 != NULL)
+			evt_segr_close(r1);
+	}
+
+	/* A crash while segment 2 was being sealed: cut its index. */
+	{
+		char name[32], path[512];
+		struct stat sb;
+		evt_segment_name(2, name, sizeof name);
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		T_OK(stat(path, &sb) == 0 && truncate(path, sb.st_size - 40) ==
+		    0, "cut segment 2 inside its trailer");
+	}
+	T_EQ(evt_archive_open(dir, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn, &a),
+	    0, "reopen with a half-sealed newest segment");
+	T_OK(resume_is(a, "00000000-0000-4000-8000-000000000150", s2),
+	    "resume point from the half-sealed segment and the one before");
+	T_EQ(evt_segw_events(evt_archive_writer(a)), 1, "its 1 event kept");
+	T_EQ(evt_archive_close(a), 0, "close");
+	T_EQ(found_ids(dir, 2, 150, 151), 1, "resealed: id found");
+	T_EQ(found_ids(dir, 1, 0, 150), 150, "segment 1 unchanged");
+	rm_archive(dir);
+}
+
 int
 main(void)
 {
@@ -2089,6 +2301,7 @@ main(void)
 	test_crafted_headers();
 	test_archive();
 	test_resume_point();
+	test_crash_recovery();
 	corpus_free(&C);
 	rm_archive(tmpdir);
 	T_DONE();
