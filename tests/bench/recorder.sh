@@ -11,6 +11,8 @@
 #            and after kill -9.
 # Prints figures; never fails on a figure.
 #   INGEST_EVENTS  events of the ingest runs (default 2,000,000)
+#   RBENCH         the parts to run, a space- or comma-separated list of
+#                  ingest, idle and restart (default all of them)
 set -eu
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
@@ -18,6 +20,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 N=${INGEST_EVENTS:-2000000}
 IDLE=${IDLE_SECS:-60}
 PY=/usr/bin/python3
+PARTS=$(echo "${RBENCH:-ingest idle restart}" | tr ',' ' ')
+# part NAME: true if NAME was selected.
+part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/evtape-rbench.XXXXXX")
 pids=""
 cleanup() {
@@ -79,7 +84,10 @@ PY
 
 echo "== evtape recorder benchmarks ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores)"
 
+hz=$(getconf CLK_TCK)
+
 # --- ingest: the Python baseline, then evrec, against the same evsim.
+if part ingest; then
 sim --rate 0 --events "$N"
 out=$($PY "$HERE/pyrec.py" "$url" "$W/pw" "$W/py.zst" "$N")
 stop "$sim"
@@ -105,14 +113,15 @@ t2=$(now_ns)
 stop "$sim"
 s1=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 s2=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-hz=$(getconf CLK_TCK)
 evrate=$(rate "$N" "$s1")
 echo "ingest:      evrec $evrate events/s end to end ($N events in $s1 s; $(rate "$N" "$s2") events/s including the final seal, $s2 s)"
 echo "             evrec CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s1" 'BEGIN { printf "%.0f", 100 * t / hz / s }') % of one core, RSS $((rss / 1024)) MiB, archive $(ratio "$(cat "$W"/rec/* | wc -c)" "$N") bytes/event"
 echo "             evrec / Python = $(ratio "$evrate" "$pyrate")   goal >= 500000 events/s and >= 4x"
 rm -rf "$W/rec" "$W/py.zst"
+fi
 
 # --- idle: a real site's rate.
+if part idle; then
 sim --rate 200
 "$BUILD/evrec" --archive "$W/idle" --user bench --password-file "$W/pw" \
     --summary-interval 0 -q "$url" &
@@ -133,8 +142,10 @@ stop "$sim"
 ev=$("$BUILD/evtool" info "$W/idle" | awk '/^events:/ { print $2 }')
 echo "idle:        evrec at 200 events/s for $IDLE s: CPU $(awk -v t=$((c1 - c0)) -v hz="$hz" -v s="$IDLE" 'BEGIN { printf "%.2f", 100 * t / hz / s }') % of one core; RSS (KiB, every 10 s): $series; $ev events   goal < 1 %, < 16 MiB, flat"
 rm -rf "$W/idle"
+fi
 
 # --- restart on 1,000 segments.
+if part restart; then
 "$BUILD/evgen" --seed 7 --events 600000 >"$W/in.tsv"
 "$BUILD/evtool" import --segment-size 16K "$W/big" "$W/in.tsv" 2>/dev/null
 rm -f "$W/in.tsv"
@@ -182,3 +193,4 @@ killed=$(established "$W/r3.log" "$t0")
 stop "$rec"
 stop "$sim"
 echo "restart:     $nseg segments: recording again after a clean stop in $clean ms, after kill -9 in $killed ms (newest segment unsealed, $(($(wc -c <"$newest") / 1048576)) MiB rescanned)   goal < 100 ms"
+fi
