@@ -44,32 +44,40 @@ evt_kind_name(int kind)
 	return kind_names[kind];
 }
 
-static const signed char hexval[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
-	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = -11,
-	['B'] = -12, ['C'] = -13, ['D'] = -14, ['E'] = -15, ['F'] = -16,
+/* Hex digits: 0x20 | value for 0-9 a-f, 0x30 | value for A-F, 0 for
+ * anything else; an AND and an OR over all digits tell both failures. */
+static const uint8_t hexval[256] = {
+	['0'] = 0x20, ['1'] = 0x21, ['2'] = 0x22, ['3'] = 0x23, ['4'] = 0x24,
+	['5'] = 0x25, ['6'] = 0x26, ['7'] = 0x27, ['8'] = 0x28, ['9'] = 0x29,
+	['a'] = 0x2a, ['b'] = 0x2b, ['c'] = 0x2c, ['d'] = 0x2d, ['e'] = 0x2e,
+	['f'] = 0x2f, ['A'] = 0x3a, ['B'] = 0x3b, ['C'] = 0x3c, ['D'] = 0x3d,
+	['E'] = 0x3e, ['F'] = 0x3f,
 };
 
-/* Parses a GUID "8-4-4-4-12" hex text; see record.h. */
+/* Parses a GUID "8-4-4-4-12" hex text; see record.h.  Branch-free over the
+ * digits: it runs several times per event on the recorder's hot path. */
 int
 evt_guid_parse(const char *s, size_t len, uint8_t out[16], int lower_only)
 {
+	/* Offset of the first digit of each byte. */
+	static const uint8_t at[16] = {
+		0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34,
+	};
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned all = 0x20, any = 0;
+
 	if (len != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' ||
 	    s[23] != '-')
 		return 0;
-	int j = 0;
-	for (int i = 0; i < 36; i += 2) {
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-			i++;
-		int a = hexval[(unsigned char)s[i]];
-		int b = hexval[(unsigned char)s[i + 1]];
-		if (a == 0 || b == 0 || (lower_only && (a < 0 || b < 0)))
-			return 0;
-		a = (a < 0 ? -a : a) - 1;
-		b = (b < 0 ? -b : b) - 1;
-		out[j++] = (uint8_t)(a << 4 | b);
+	for (int j = 0; j < 16; j++) {
+		unsigned a = hexval[u[at[j]]], b = hexval[u[at[j] + 1]];
+
+		all &= a & b;
+		any |= a | b;
+		out[j] = (uint8_t)((a & 15) << 4 | (b & 15));
 	}
+	if (all == 0 || (lower_only && (any & 0x10)))
+		return 0;
 	return 1;
 }
 

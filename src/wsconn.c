@@ -54,6 +54,9 @@
 #define WSCONN_OUT_HIWAT ((size_t)1 << 20)	/* stop feeding the output */
 #define WSCONN_OUT_LOWAT ((size_t)256 << 10)	/* write callback fires */
 #define WSCONN_MSG_KEEP ((size_t)1 << 20)	/* keep a buffer this big */
+/* Bytes per read(2)/write(2) (libevent's default is 16 KiB): at top speed
+ * the syscalls, not the bytes, cost the CPU. */
+#define WSCONN_IO_CHUNK ((ev_ssize_t)256 << 10)
 
 struct evt_wsconn {
 	struct event_base *base;
@@ -763,6 +766,8 @@ evt_wsconn_new(struct evt_wsconn **connp, struct event_base *base,
 	bufferevent_setcb(bev, wsconn_read_cb, wsconn_write_cb,
 	    wsconn_event_cb, c);
 	bufferevent_setwatermark(bev, EV_WRITE, WSCONN_OUT_LOWAT, 0);
+	(void)bufferevent_set_max_single_read(bev, WSCONN_IO_CHUNK);
+	(void)bufferevent_set_max_single_write(bev, WSCONN_IO_CHUNK);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (c->cfg.ping_interval > 0) {
 		struct timeval tv = wsconn_tv(c->cfg.ping_interval);
