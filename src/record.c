@@ -231,7 +231,7 @@ renc_str(struct evt_renc *e, const char *buf, const struct evt_jtok *t,
 static uint32_t
 renc_value(struct evt_renc *e, const char *buf, uint32_t i)
 {
-	const struct evt_jtok *t = &e->jp.tok[i];
+	const struct evt_jtok *t = &e->tok[i];
 	switch (t->type) {
 	case EVT_J_NULL:
 		msgpack_pack_nil(&e->pk);
@@ -327,7 +327,7 @@ renc_key(struct evt_renc *e, uint64_t key, const char *id, size_t len)
 static int
 renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 {
-	const struct evt_jtok *t = &e->jp.tok[i];
+	const struct evt_jtok *t = &e->tok[i];
 	uint32_t nf = t->size, j = i + 1;
 	int has_id = 0;
 	uint64_t idkey = 0;
@@ -340,8 +340,8 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 	if (evt_buf_grow(&e->scratch, t->len) != 0)
 		return EVT_ERR_NOMEM;
 	for (uint32_t f = 0; f < nf; f++) {
-		const struct evt_jtok *k = &e->jp.tok[j];
-		const struct evt_jtok *v = &e->jp.tok[j + 1];
+		const struct evt_jtok *k = &e->tok[j];
+		const struct evt_jtok *v = &e->tok[j + 1];
 		struct evt_fval *fv = &e->vbuf[f];
 		size_t kl, vl;
 		const char *ks = renc_str(e, buf, k, &kl);
@@ -451,56 +451,76 @@ item:
 static void
 renc_envelope(struct evt_renc *e, const char *buf, uint32_t pos)
 {
-	const struct evt_jtok *root = &e->jp.tok[0];
+	const struct evt_jtok *root = &e->tok[0];
 	msgpack_pack_uint32(&e->pk, pos);
 	msgpack_pack_map(&e->pk, root->size - 1);
 	uint32_t j = 1;
 	for (uint32_t m = 0; m < root->size; m++) {
-		uint32_t v = e->jp.tok[j].next;
+		uint32_t v = e->tok[j].next;
 		if (m != pos) {
 			renc_value(e, buf, j);
 			renc_value(e, buf, v);
 		}
-		j = e->jp.tok[v].next;
+		j = e->tok[v].next;
 	}
 }
 
-static int renc_frame(struct evt_renc *, int64_t, const char *, size_t);
+static int renc_frame(struct evt_renc *, int64_t, const char *, size_t,
+    const struct evt_jparser *);
 
 /* Encodes a frame; see record.h. */
 int
 evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 {
+	return evt_renc_frame_tok(e, rx_us, buf, len, NULL);
+}
+
+/* Encodes a frame the caller has tokenized already; see record.h. */
+int
+evt_renc_frame_tok(struct evt_renc *e, int64_t rx_us, const char *buf,
+    size_t len, const struct evt_jparser *jp)
+{
 	e->oom = 0;
-	int rc = renc_frame(e, rx_us, buf, len);
+	int rc = renc_frame(e, rx_us, buf, len, jp);
 	return e->oom ? EVT_ERR_NOMEM : rc;
 }
 
 /* Encodes a frame, leaving packing failures to the caller. */
 static int
-renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
+renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len,
+    const struct evt_jparser *jp)
 {
 	if (len > EVT_FRAME_MAX)
 		return EVT_ERR_TOOBIG;
-	int n = evt_json_parse(&e->jp, buf, len);
-	e->raw_err = n < 0 ? n : 0;
-	e->raw_off = n < 0 ? e->jp.err_off : 0;
-	if (n == EVT_ERR_NOMEM)
-		return EVT_ERR_NOMEM;
-	if (n < 0) {
-		renc_head(e, EVT_K_RAW, 3, rx_us);
-		msgpack_pack_bin_with_body(&e->pk, buf, len);
-		return EVT_K_RAW;
+	/* The caller's tokens are those our own parse would make, unless
+	 * they nest deeper than the codec's bound: then parse, to fail the
+	 * same way. */
+	if (jp != NULL && jp->ntok > 0 && jp->depth <= EVT_REC_MAX_DEPTH) {
+		e->raw_err = 0;
+		e->raw_off = 0;
+		e->tok = jp->tok;
+	} else {
+		int n = evt_json_parse(&e->jp, buf, len);
+		e->raw_err = n < 0 ? n : 0;
+		e->raw_off = n < 0 ? e->jp.err_off : 0;
+		if (n == EVT_ERR_NOMEM)
+			return EVT_ERR_NOMEM;
+		if (n < 0) {
+			renc_head(e, EVT_K_RAW, 3, rx_us);
+			msgpack_pack_bin_with_body(&e->pk, buf, len);
+			return EVT_K_RAW;
+		}
+		e->tok = e->jp.tok;
 	}
-	const struct evt_jtok *root = &e->jp.tok[0];
+	const struct evt_jtok *root = &e->tok[0];
 	int kind = EVT_K_JSON;
 	uint32_t pos = 0, arr = 0;
 	if (root->type == EVT_J_OBJECT) {
 		uint32_t j = 1, st_pos = 0, st_arr = 0;
 		for (uint32_t m = 0; m < root->size; m++) {
-			const struct evt_jtok *k = &e->jp.tok[j];
+			const struct evt_jtok *k = &e->tok[j];
 			uint32_t v = k->next;
-			if (e->jp.tok[v].type == EVT_J_ARRAY &&
+			if (e->tok[v].type == EVT_J_ARRAY &&
 			    !(k->flags & EVT_JF_ESCAPED)) {
 				if (kind != EVT_K_MSG && k->len == 6 &&
 				    memcmp(buf + k->off, "events", 6) == 0) {
@@ -513,7 +533,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 					st_arr = v;
 				}
 			}
-			j = e->jp.tok[v].next;
+			j = e->tok[v].next;
 		}
 		if (kind != EVT_K_MSG && st_arr != 0) {
 			kind = EVT_K_STATES;
@@ -526,7 +546,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 		renc_value(e, buf, 0);
 		return EVT_K_JSON;
 	}
-	uint32_t nitems = e->jp.tok[arr].size;
+	uint32_t nitems = e->tok[arr].size;
 	if (kind == EVT_K_MSG && root->size == 1) {
 		renc_head(e, kind, 3, rx_us);
 		msgpack_pack_uint32(&e->pk, nitems);
@@ -537,7 +557,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 	}
 	uint32_t j = arr + 1;
 	for (uint32_t k = 0; k < nitems; k++) {
-		if (e->jp.tok[j].type == EVT_J_OBJECT) {
+		if (e->tok[j].type == EVT_J_OBJECT) {
 			int rc = renc_event(e, buf, j, kind == EVT_K_MSG);
 			if (rc < 0)
 				return rc;
@@ -547,7 +567,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 			renc_value(e, buf, j);
 			e->nrec++;
 		}
-		j = e->jp.tok[j].next;
+		j = e->tok[j].next;
 	}
 	return kind;
 }
@@ -562,7 +582,8 @@ evt_renc_marker(struct evt_renc *e, int kind, int64_t rx_us, const char *json,
 	int n = evt_json_parse(&e->jp, json, len);
 	if (n == EVT_ERR_NOMEM)
 		return n;
-	if (n < 0 || e->jp.tok[0].type != EVT_J_OBJECT)
+	e->tok = e->jp.tok;
+	if (n < 0 || e->tok[0].type != EVT_J_OBJECT)
 		return EVT_ERR_ARG;
 	e->oom = 0;
 	renc_head(e, kind, 3, rx_us);

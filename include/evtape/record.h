@@ -81,6 +81,8 @@ struct evt_renc {
 	size_t last_id_len;		  /* 0: none yet in this segment */
 
 	struct evt_jparser jp;
+	const struct evt_jtok *tok; /* the frame being encoded: jp's tokens or
+				       the caller's (evt_renc_frame_tok) */
 	msgpack_packer pk;
 	int oom;		/* a pack call ran out of memory */
 	int raw_err;		/* why the last frame became RAW (evt_err) */
@@ -112,6 +114,15 @@ void evt_renc_segment_reset(struct evt_renc *e);
  */
 int evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf,
     size_t len);
+
+/*
+ * The same for a frame the caller has already tokenized: jp (borrowed for
+ * the call) holds a successful evt_json_parse of exactly buf[0..len), with
+ * any max_depth; the frame is then not parsed again.  jp NULL (or a failed
+ * parse) is evt_renc_frame.  Same results, byte for byte.
+ */
+int evt_renc_frame_tok(struct evt_renc *e, int64_t rx_us, const char *buf,
+    size_t len, const struct evt_jparser *jp);
 
 /*
  * Encodes a marker record (EVT_K_SESSION, EVT_K_GAP or EVT_K_CONFIG) whose
