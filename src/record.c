@@ -304,6 +304,47 @@ renc_intern(struct evt_renc *e, const char *s, size_t len)
 	return id;
 }
 
+/* Interns s through cache slot c (< EVT_RENC_ICACHE, or any other value
+ * for none): the cached id is used if the dictionary holds these very
+ * bytes under it, which is what evt_dict_str_find would return (the
+ * encoder never adds a string twice). */
+static int64_t
+renc_intern_at(struct evt_renc *e, uint32_t c, const char *s, size_t len)
+{
+	if (c < EVT_RENC_ICACHE && e->icache[c] != 0) {
+		size_t dl;
+		const char *d = evt_dict_str(&e->dict, e->icache[c] - 1, &dl);
+
+		if (d != NULL && dl == len && memcmp(d, s, len) == 0)
+			return e->icache[c] - 1;
+	}
+	int64_t id = renc_intern(e, s, len);
+	if (c < EVT_RENC_ICACHE && id >= 0)
+		e->icache[c] = (uint32_t)id + 1;
+	return id;
+}
+
+/* Finds the shape of fbuf[0..2 * nf), first through the cache (see
+ * renc_intern_at); -1 if there is none. */
+static int64_t
+renc_shape_find(struct evt_renc *e, uint32_t nf)
+{
+	uint32_t c = e->shcache;
+
+	if (c != 0 && c - 1 < e->dict.nshape) {
+		const struct evt_shape *sh = &e->dict.shape[c - 1];
+
+		if (sh->nval != UINT32_MAX && sh->nfield == nf &&
+		    memcmp(evt_dict_fields(&e->dict, sh), e->fbuf,
+		    2 * (size_t)nf * sizeof *e->fbuf) == 0)
+			return c - 1;
+	}
+	int64_t id = evt_dict_shape_find(&e->dict, e->fbuf, nf);
+	if (id >= 0)
+		e->shcache = (uint32_t)id + 1;
+	return id;
+}
+
 /* Records the id key of an event encoded in a MSG. */
 static int
 renc_key(struct evt_renc *e, uint64_t key, const char *id, size_t len)
@@ -347,7 +388,7 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 		const char *ks = renc_str(e, buf, k, &kl);
 		if (ks == NULL)
 			goto item;
-		int64_t kid = renc_intern(e, ks, kl);
+		int64_t kid = renc_intern_at(e, 2 * f, ks, kl);
 		if (kid < 0) {
 			if (kid == EVT_ERR_NOMEM)
 				return EVT_ERR_NOMEM;
@@ -383,7 +424,8 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 			    evt_ticks_parse(vs, vl, &fv->v)) {
 				fv->enc = EVT_ENC_TIME;
 			} else if (vl <= EVT_REC_MAX_INTERN) {
-				int64_t sid = renc_intern(e, vs, vl);
+				int64_t sid = renc_intern_at(e, 2 * f + 1,
+				    vs, vl);
 				if (sid == EVT_ERR_NOMEM)
 					return EVT_ERR_NOMEM;
 				if (sid >= 0) {
@@ -396,13 +438,14 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 		e->fbuf[2 * f + 1] = fv->enc;
 		j = v->next;
 	}
-	int64_t sh = evt_dict_shape_find(&e->dict, e->fbuf, nf);
+	int64_t sh = renc_shape_find(e, nf);
 	if (sh < 0) {
 		sh = evt_dict_shape_add(&e->dict, e->fbuf, nf);
 		if (sh == EVT_ERR_NOMEM)
 			return EVT_ERR_NOMEM;
 		if (sh < 0)
 			goto item;
+		e->shcache = (uint32_t)sh + 1;
 		msgpack_pack_array(&e->pk, 1 + 2 * (size_t)nf);
 		msgpack_pack_uint8(&e->pk, EVT_K_SHAPEDEF);
 		for (uint32_t f = 0; f < 2 * nf; f++)

@@ -67,6 +67,9 @@ const char *evt_kind_name(int kind);
  * The writer reads recs/guids/keys to write a block, then calls
  * evt_renc_block_reset().
  */
+/* Interned-string cache slots of an encoder (two per field position). */
+#define EVT_RENC_ICACHE 32
+
 struct evt_renc {
 	struct evt_dict dict;  /* segment scope */
 	struct evt_buf recs;   /* block: msgpack records */
@@ -88,6 +91,12 @@ struct evt_renc {
 	int raw_err;		/* why the last frame became RAW (evt_err) */
 	size_t raw_off;		/* and where in it */
 	struct evt_buf scratch;	/* unescaped strings */
+	/* Per field position (keys at 2f, values at 2f + 1): the string id
+	 * + 1 last interned there, and the last shape id + 1.  Events of a
+	 * stream repeat their keys and many values, and a check against the
+	 * dictionary's bytes is cheaper than a hash lookup. */
+	uint32_t icache[EVT_RENC_ICACHE];
+	uint32_t shcache;
 	uint32_t *fbuf;		/* shape fields of the event in progress */
 	struct evt_fval *vbuf;	/* values of the event in progress */
 };
