@@ -107,6 +107,7 @@ pids="$pids $rec"
 wait_events "$mp" "$N"
 t1=$(now_ns)
 cpu=$(ticks "$rec")
+simcpu=$(ticks "$sim")
 rss=$(rss_kb "$rec")
 stop "$rec"
 t2=$(now_ns)
@@ -115,7 +116,7 @@ s1=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 s2=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 evrate=$(rate "$N" "$s1")
 echo "ingest:      evrec $evrate events/s end to end ($N events in $s1 s; $(rate "$N" "$s2") events/s including the final seal, $s2 s)"
-echo "             evrec CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s1" 'BEGIN { printf "%.0f", 100 * t / hz / s }') % of one core, RSS $((rss / 1024)) MiB, archive $(ratio "$(cat "$W"/rec/* | wc -c)" "$N") bytes/event"
+echo "             evrec CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s1" 'BEGIN { printf "%.0f", 100 * t / hz / s }') % of one core (evsim $(awk -v t="$simcpu" -v hz="$hz" -v s="$s1" 'BEGIN { printf "%.0f", 100 * t / hz / s }') %: near 100 % the producer is the limit), RSS $((rss / 1024)) MiB, archive $(ratio "$(cat "$W"/rec/* | wc -c)" "$N") bytes/event"
 echo "             evrec / Python = $(ratio "$evrate" "$pyrate")   goal >= 500000 events/s and >= 4x"
 rm -rf "$W/rec" "$W/py.zst"
 fi
