@@ -1,7 +1,9 @@
 /*
  * wsconn.c: a WebSocket connection on a bufferevent (see wsconn.h).
  *
- * Receiving: the bufferevent's input feeds wslay_frame_recv() through
+ * Receiving: on a plain socket, wsconn_slurp() first tops the input up in
+ * big reads (libevent 2.1 reads 4 KiB per readiness); the bufferevent's
+ * input feeds wslay_frame_recv() through
  * wsconn_frame_recv_cb; each returned chunk (unmasked payload bytes plus the
  * frame header fields) goes to wsconn_chunk(), which checks the frame,
  * reassembles data frames into c->msg and acts on control frames.  We do
