@@ -8,7 +8,9 @@
  *     -> [authenticate] -> startSession -> (new) addSubscription, getState,
  *        Config REST snapshot (httpc.c)      (resumed) nothing more
  *     -> every inbound frame: evt_ess_classify -> dedupe (recorder.c)
- *        -> evt_archive_frame (or the in-memory queue while the disk fails)
+ *        -> evt_archive_frame_tok (or the in-memory queue while the disk
+ *        fails); the frame is tokenized once, by the classifier, and the
+ *        record encoder reuses those tokens
  *
  * One event loop, one 100 ms tick (archive duty, write retries, reading
  * back-pressure), a summary timer and signals.  The recorder's decisions
