@@ -515,10 +515,18 @@ int
 evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,
     size_t len)
 {
+	return evt_archive_frame_tok(a, rx_us, buf, len, NULL);
+}
+
+/* Appends a tokenized frame; see archive.h. */
+int
+evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us, const char *buf,
+    size_t len, const struct evt_jparser *jp)
+{
 	int rc = prepare(a, rx_us);
 	if (rc != 0)
 		return rc;
-	int kind = evt_segw_frame(a->w, rx_us, buf, len);
+	int kind = evt_segw_frame_tok(a->w, rx_us, buf, len, jp);
 	if (kind < 0)
 		return kind;
 	a->last_rx = rx_us;

@@ -731,17 +731,22 @@ skip_ws(const char *s, size_t len, size_t i)
 }
 
 /* Scans the string starting at the quote s[i]; returns the index after the
- * closing quote, or 0 if unterminated.  *esc is set on a backslash. */
+ * closing quote, or 0 if unterminated.  *esc is set on a backslash.  By
+ * memchr: the simulated gateway runs this over every event it publishes. */
 static size_t
 scan_string(const char *s, size_t len, size_t i, int *esc)
 {
-	for (i++; i < len; i++) {
-		if (s[i] == '\\') {
-			*esc = 1;
-			i++;
-		} else if (s[i] == '"') {
-			return i + 1;
-		}
+	for (i++; i < len;) {
+		const char *q = memchr(s + i, '"', len - i);
+		const char *b;
+
+		if (q == NULL)
+			return 0;
+		b = memchr(s + i, '\\', (size_t)(q - (s + i)));
+		if (b == NULL)
+			return (size_t)(q - s) + 1;
+		*esc = 1;
+		i = (size_t)(b - s) + 2;	/* past the escaped byte */
 	}
 	return 0;
 }

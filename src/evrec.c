@@ -8,7 +8,9 @@
  *     -> [authenticate] -> startSession -> (new) addSubscription, getState,
  *        Config REST snapshot (httpc.c)      (resumed) nothing more
  *     -> every inbound frame: evt_ess_classify -> dedupe (recorder.c)
- *        -> evt_archive_frame (or the in-memory queue while the disk fails)
+ *        -> evt_archive_frame_tok (or the in-memory queue while the disk
+ *        fails); the frame is tokenized once, by the classifier, and the
+ *        record encoder reuses those tokens
  *
  * One event loop, one 100 ms tick (archive duty, write retries, reading
  * back-pressure), a summary timer and signals.  The recorder's decisions
@@ -321,19 +323,22 @@ write_failed(int rc)
 
 /*
  * Appends one record to the archive: a frame (kind 0) or a marker (kind
- * EVT_K_SESSION/GAP/CONFIG).  Returns 0 if the archive took it (written or
+ * EVT_K_SESSION/GAP/CONFIG).  jp, if not NULL, holds the frame's tokens
+ * (R.jp after evt_ess_classify), which spares the archive a second parse.
+ * Returns 0 if the archive took it (written or
  * buffered inside the archive), 1 if it was not taken and must be kept,
  * or another negative evt_err for a record that can never be stored.
  */
 static int
-archive_put(int kind, int64_t rx, const char *p, size_t len)
+archive_put(int kind, int64_t rx, const char *p, size_t len,
+    const struct evt_jparser *jp)
 {
 	struct evt_segw *w0 = evt_archive_writer(R.ar), *w1;
 	size_t b0 = w0 != NULL ? evt_segw_block_bytes(w0) : 0;
 	int rc;
 
 	errno = 0;
-	rc = kind == 0 ? evt_archive_frame(R.ar, rx, p, len) :
+	rc = kind == 0 ? evt_archive_frame_tok(R.ar, rx, p, len, jp) :
 	    evt_archive_marker(R.ar, kind, rx, p, len);
 	if (rc >= 0)
 		return 0;
@@ -364,9 +369,11 @@ queue_put(int kind, int64_t rx, const char *p, size_t len)
 	R.pend_count++;
 }
 
-/* Stores a frame or marker, in order behind anything queued. */
+/* Stores a frame or marker, in order behind anything queued; jp: see
+ * archive_put. */
 static void
-store(int kind, int64_t rx, const char *p, size_t len)
+store(int kind, int64_t rx, const char *p, size_t len,
+    const struct evt_jparser *jp)
 {
 	int rc;
 
@@ -375,7 +382,7 @@ store(int kind, int64_t rx, const char *p, size_t len)
 		apply_backpressure();
 		return;
 	}
-	rc = archive_put(kind, rx, p, len);
+	rc = archive_put(kind, rx, p, len, jp);
 	if (rc == 1)
 		queue_put(kind, rx, p, len);
 	else if (rc < 0)
@@ -399,7 +406,7 @@ drain_queue(void)
 
 		memcpy(&rx, h + 1, 8);
 		memcpy(&len, h + 9, 4);
-		rc = archive_put(h[0], rx, (const char *)h + 13, len);
+		rc = archive_put(h[0], rx, (const char *)h + 13, len, NULL);
 		if (rc == 1)
 			return 1;
 		R.pend_off += 13 + (size_t)len;
@@ -419,7 +426,7 @@ drain_queue(void)
 static void
 store_marker(int kind)
 {
-	store(kind, rx_now(), (const char *)R.marker.p, R.marker.len);
+	store(kind, rx_now(), (const char *)R.marker.p, R.marker.len, NULL);
 }
 
 /* Pushes the open block to disk so a session marker survives a kill -9. */
@@ -673,7 +680,7 @@ on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
 		return;
 	case CMD_STATE:
 		/* The state snapshot is data: stored as it came. */
-		store(0, rx, frame, len);
+		store(0, rx, frame, len, NULL);
 		if (!ok)
 			evt_log_warn("getState failed: status %d%s%s",
 			    m->status, m->error_text[0] ? ": " : "",
@@ -713,9 +720,10 @@ on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
 			memcpy(R.last_id, m->last_id, strlen(m->last_id) + 1);
 		R.last_event_mono = mono_us();
 		if (r == EVT_RECORDER_KEEP)
-			store(0, rx, frame, len);
+			store(0, rx, frame, len, &R.jp);
 		else if (r == EVT_RECORDER_REBUILT) {
-			store(0, rx, (const char *)R.rebuilt.p, R.rebuilt.len);
+			store(0, rx, (const char *)R.rebuilt.p, R.rebuilt.len,
+			    NULL);
 			R.rebuilt.len = 0;
 		}
 		if (nd > 0)
@@ -729,15 +737,15 @@ on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
 		}
 		/* An answer we did not ask for: keep it as data. */
 		R.c.other++;
-		store(0, rx, frame, len);
+		store(0, rx, frame, len, &R.jp);
 		return;
 	case EVT_ESS_OTHER:
 		R.c.other++;
-		store(0, rx, frame, len);
+		store(0, rx, frame, len, &R.jp);
 		return;
 	default:
 		R.c.raw++;
-		store(0, rx, frame, len);
+		store(0, rx, frame, len, NULL);
 		if (R.c.raw <= 10 || R.c.raw % 1000 == 0)
 			evt_log_warn("frame of %zu bytes is not JSON; stored "
 			    "raw (%" PRIu64 " so far)", len, R.c.raw);
@@ -750,7 +758,7 @@ static void
 on_binary(struct evt_wsconn *conn, const char *msg, size_t len, void *arg)
 {
 	R.c.raw++;
-	store(0, rx_now(), msg, len);
+	store(0, rx_now(), msg, len, NULL);
 }
 
 /* The connection ended. */

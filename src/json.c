@@ -448,6 +448,7 @@ evt_json_parse(struct evt_jparser *p, const char *buf, size_t len)
 	const uint8_t *s = (const uint8_t *)buf;
 	struct evt_jtok *t = p->tok;
 	uint32_t n = 0, cap = p->cap, cur = JSON_NONE, depth = 0, parent;
+	uint32_t deepest = 0;
 	uint32_t maxd = p->max_depth != 0 ? p->max_depth : JSON_DEFAULT_DEPTH;
 	size_t i = 0, start;
 	int isobj = 0, rc;
@@ -455,6 +456,7 @@ evt_json_parse(struct evt_jparser *p, const char *buf, size_t len)
 
 	p->ntok = 0;
 	p->err_off = 0;
+	p->depth = 0;
 	if (len > UINT32_MAX) {
 		p->err_off = UINT32_MAX; /* the first byte beyond the bound */
 		return EVT_ERR_TOOBIG;
@@ -483,6 +485,8 @@ value:
 			goto fail;
 		}
 		depth++;
+		if (depth > deepest)
+			deepest = depth;
 		isobj = c == '{';
 		t[n].type = isobj ? EVT_J_OBJECT : EVT_J_ARRAY;
 		t[n].flags = 0;
@@ -595,6 +599,7 @@ done:
 		goto fail;
 	}
 	p->ntok = n;
+	p->depth = deepest;
 	return (int)n;
 
 fail:

@@ -44,32 +44,40 @@ evt_kind_name(int kind)
 	return kind_names[kind];
 }
 
-static const signed char hexval[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
-	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16, ['A'] = -11,
-	['B'] = -12, ['C'] = -13, ['D'] = -14, ['E'] = -15, ['F'] = -16,
+/* Hex digits: 0x20 | value for 0-9 a-f, 0x30 | value for A-F, 0 for
+ * anything else; an AND and an OR over all digits tell both failures. */
+static const uint8_t hexval[256] = {
+	['0'] = 0x20, ['1'] = 0x21, ['2'] = 0x22, ['3'] = 0x23, ['4'] = 0x24,
+	['5'] = 0x25, ['6'] = 0x26, ['7'] = 0x27, ['8'] = 0x28, ['9'] = 0x29,
+	['a'] = 0x2a, ['b'] = 0x2b, ['c'] = 0x2c, ['d'] = 0x2d, ['e'] = 0x2e,
+	['f'] = 0x2f, ['A'] = 0x3a, ['B'] = 0x3b, ['C'] = 0x3c, ['D'] = 0x3d,
+	['E'] = 0x3e, ['F'] = 0x3f,
 };
 
-/* Parses a GUID "8-4-4-4-12" hex text; see record.h. */
+/* Parses a GUID "8-4-4-4-12" hex text; see record.h.  Branch-free over the
+ * digits: it runs several times per event on the recorder's hot path. */
 int
 evt_guid_parse(const char *s, size_t len, uint8_t out[16], int lower_only)
 {
+	/* Offset of the first digit of each byte. */
+	static const uint8_t at[16] = {
+		0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34,
+	};
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned all = 0x20, any = 0;
+
 	if (len != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' ||
 	    s[23] != '-')
 		return 0;
-	int j = 0;
-	for (int i = 0; i < 36; i += 2) {
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-			i++;
-		int a = hexval[(unsigned char)s[i]];
-		int b = hexval[(unsigned char)s[i + 1]];
-		if (a == 0 || b == 0 || (lower_only && (a < 0 || b < 0)))
-			return 0;
-		a = (a < 0 ? -a : a) - 1;
-		b = (b < 0 ? -b : b) - 1;
-		out[j++] = (uint8_t)(a << 4 | b);
+	for (int j = 0; j < 16; j++) {
+		unsigned a = hexval[u[at[j]]], b = hexval[u[at[j] + 1]];
+
+		all &= a & b;
+		any |= a | b;
+		out[j] = (uint8_t)((a & 15) << 4 | (b & 15));
 	}
+	if (all == 0 || (lower_only && (any & 0x10)))
+		return 0;
 	return 1;
 }
 
@@ -224,7 +232,7 @@ renc_str(struct evt_renc *e, const char *buf, const struct evt_jtok *t,
 static uint32_t
 renc_value(struct evt_renc *e, const char *buf, uint32_t i)
 {
-	const struct evt_jtok *t = &e->jp.tok[i];
+	const struct evt_jtok *t = &e->tok[i];
 	switch (t->type) {
 	case EVT_J_NULL:
 		msgpack_pack_nil(&e->pk);
@@ -297,6 +305,47 @@ renc_intern(struct evt_renc *e, const char *s, size_t len)
 	return id;
 }
 
+/* Interns s through cache slot c (< EVT_RENC_ICACHE, or any other value
+ * for none): the cached id is used if the dictionary holds these very
+ * bytes under it, which is what evt_dict_str_find would return (the
+ * encoder never adds a string twice). */
+static int64_t
+renc_intern_at(struct evt_renc *e, uint32_t c, const char *s, size_t len)
+{
+	if (c < EVT_RENC_ICACHE && e->icache[c] != 0) {
+		size_t dl;
+		const char *d = evt_dict_str(&e->dict, e->icache[c] - 1, &dl);
+
+		if (d != NULL && dl == len && memcmp(d, s, len) == 0)
+			return e->icache[c] - 1;
+	}
+	int64_t id = renc_intern(e, s, len);
+	if (c < EVT_RENC_ICACHE && id >= 0)
+		e->icache[c] = (uint32_t)id + 1;
+	return id;
+}
+
+/* Finds the shape of fbuf[0..2 * nf), first through the cache (see
+ * renc_intern_at); -1 if there is none. */
+static int64_t
+renc_shape_find(struct evt_renc *e, uint32_t nf)
+{
+	uint32_t c = e->shcache;
+
+	if (c != 0 && c - 1 < e->dict.nshape) {
+		const struct evt_shape *sh = &e->dict.shape[c - 1];
+
+		if (sh->nval != UINT32_MAX && sh->nfield == nf &&
+		    memcmp(evt_dict_fields(&e->dict, sh), e->fbuf,
+		    2 * (size_t)nf * sizeof *e->fbuf) == 0)
+			return c - 1;
+	}
+	int64_t id = evt_dict_shape_find(&e->dict, e->fbuf, nf);
+	if (id >= 0)
+		e->shcache = (uint32_t)id + 1;
+	return id;
+}
+
 /* Records the id key of an event encoded in a MSG. */
 static int
 renc_key(struct evt_renc *e, uint64_t key, const char *id, size_t len)
@@ -320,7 +369,7 @@ renc_key(struct evt_renc *e, uint64_t key, const char *id, size_t len)
 static int
 renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 {
-	const struct evt_jtok *t = &e->jp.tok[i];
+	const struct evt_jtok *t = &e->tok[i];
 	uint32_t nf = t->size, j = i + 1;
 	int has_id = 0, id_guid = 0;
 	uint64_t idkey = 0;
@@ -333,14 +382,14 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 	if (evt_buf_grow(&e->scratch, t->len) != 0)
 		return EVT_ERR_NOMEM;
 	for (uint32_t f = 0; f < nf; f++) {
-		const struct evt_jtok *k = &e->jp.tok[j];
-		const struct evt_jtok *v = &e->jp.tok[j + 1];
+		const struct evt_jtok *k = &e->tok[j];
+		const struct evt_jtok *v = &e->tok[j + 1];
 		struct evt_fval *fv = &e->vbuf[f];
 		size_t kl, vl;
 		const char *ks = renc_str(e, buf, k, &kl);
 		if (ks == NULL)
 			goto item;
-		int64_t kid = renc_intern(e, ks, kl);
+		int64_t kid = renc_intern_at(e, 2 * f, ks, kl);
 		if (kid < 0) {
 			if (kid == EVT_ERR_NOMEM)
 				return EVT_ERR_NOMEM;
@@ -377,7 +426,8 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 			    evt_ticks_parse(vs, vl, &fv->v)) {
 				fv->enc = EVT_ENC_TIME;
 			} else if (vl <= EVT_REC_MAX_INTERN) {
-				int64_t sid = renc_intern(e, vs, vl);
+				int64_t sid = renc_intern_at(e, 2 * f + 1,
+				    vs, vl);
 				if (sid == EVT_ERR_NOMEM)
 					return EVT_ERR_NOMEM;
 				if (sid >= 0) {
@@ -390,13 +440,14 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 		e->fbuf[2 * f + 1] = fv->enc;
 		j = v->next;
 	}
-	int64_t sh = evt_dict_shape_find(&e->dict, e->fbuf, nf);
+	int64_t sh = renc_shape_find(e, nf);
 	if (sh < 0) {
 		sh = evt_dict_shape_add(&e->dict, e->fbuf, nf);
 		if (sh == EVT_ERR_NOMEM)
 			return EVT_ERR_NOMEM;
 		if (sh < 0)
 			goto item;
+		e->shcache = (uint32_t)sh + 1;
 		msgpack_pack_array(&e->pk, 1 + 2 * (size_t)nf);
 		msgpack_pack_uint8(&e->pk, EVT_K_SHAPEDEF);
 		for (uint32_t f = 0; f < 2 * nf; f++)
@@ -446,56 +497,76 @@ item:
 static void
 renc_envelope(struct evt_renc *e, const char *buf, uint32_t pos)
 {
-	const struct evt_jtok *root = &e->jp.tok[0];
+	const struct evt_jtok *root = &e->tok[0];
 	msgpack_pack_uint32(&e->pk, pos);
 	msgpack_pack_map(&e->pk, root->size - 1);
 	uint32_t j = 1;
 	for (uint32_t m = 0; m < root->size; m++) {
-		uint32_t v = e->jp.tok[j].next;
+		uint32_t v = e->tok[j].next;
 		if (m != pos) {
 			renc_value(e, buf, j);
 			renc_value(e, buf, v);
 		}
-		j = e->jp.tok[v].next;
+		j = e->tok[v].next;
 	}
 }
 
-static int renc_frame(struct evt_renc *, int64_t, const char *, size_t);
+static int renc_frame(struct evt_renc *, int64_t, const char *, size_t,
+    const struct evt_jparser *);
 
 /* Encodes a frame; see record.h. */
 int
 evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 {
+	return evt_renc_frame_tok(e, rx_us, buf, len, NULL);
+}
+
+/* Encodes a frame the caller has tokenized already; see record.h. */
+int
+evt_renc_frame_tok(struct evt_renc *e, int64_t rx_us, const char *buf,
+    size_t len, const struct evt_jparser *jp)
+{
 	e->oom = 0;
-	int rc = renc_frame(e, rx_us, buf, len);
+	int rc = renc_frame(e, rx_us, buf, len, jp);
 	return e->oom ? EVT_ERR_NOMEM : rc;
 }
 
 /* Encodes a frame, leaving packing failures to the caller. */
 static int
-renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
+renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len,
+    const struct evt_jparser *jp)
 {
 	if (len > EVT_FRAME_MAX)
 		return EVT_ERR_TOOBIG;
-	int n = evt_json_parse(&e->jp, buf, len);
-	e->raw_err = n < 0 ? n : 0;
-	e->raw_off = n < 0 ? e->jp.err_off : 0;
-	if (n == EVT_ERR_NOMEM)
-		return EVT_ERR_NOMEM;
-	if (n < 0) {
-		renc_head(e, EVT_K_RAW, 3, rx_us);
-		msgpack_pack_bin_with_body(&e->pk, buf, len);
-		return EVT_K_RAW;
+	/* The caller's tokens are those our own parse would make, unless
+	 * they nest deeper than the codec's bound: then parse, to fail the
+	 * same way. */
+	if (jp != NULL && jp->ntok > 0 && jp->depth <= EVT_REC_MAX_DEPTH) {
+		e->raw_err = 0;
+		e->raw_off = 0;
+		e->tok = jp->tok;
+	} else {
+		int n = evt_json_parse(&e->jp, buf, len);
+		e->raw_err = n < 0 ? n : 0;
+		e->raw_off = n < 0 ? e->jp.err_off : 0;
+		if (n == EVT_ERR_NOMEM)
+			return EVT_ERR_NOMEM;
+		if (n < 0) {
+			renc_head(e, EVT_K_RAW, 3, rx_us);
+			msgpack_pack_bin_with_body(&e->pk, buf, len);
+			return EVT_K_RAW;
+		}
+		e->tok = e->jp.tok;
 	}
-	const struct evt_jtok *root = &e->jp.tok[0];
+	const struct evt_jtok *root = &e->tok[0];
 	int kind = EVT_K_JSON;
 	uint32_t pos = 0, arr = 0;
 	if (root->type == EVT_J_OBJECT) {
 		uint32_t j = 1, st_pos = 0, st_arr = 0;
 		for (uint32_t m = 0; m < root->size; m++) {
-			const struct evt_jtok *k = &e->jp.tok[j];
+			const struct evt_jtok *k = &e->tok[j];
 			uint32_t v = k->next;
-			if (e->jp.tok[v].type == EVT_J_ARRAY &&
+			if (e->tok[v].type == EVT_J_ARRAY &&
 			    !(k->flags & EVT_JF_ESCAPED)) {
 				if (kind != EVT_K_MSG && k->len == 6 &&
 				    memcmp(buf + k->off, "events", 6) == 0) {
@@ -508,7 +579,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 					st_arr = v;
 				}
 			}
-			j = e->jp.tok[v].next;
+			j = e->tok[v].next;
 		}
 		if (kind != EVT_K_MSG && st_arr != 0) {
 			kind = EVT_K_STATES;
@@ -521,7 +592,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 		renc_value(e, buf, 0);
 		return EVT_K_JSON;
 	}
-	uint32_t nitems = e->jp.tok[arr].size;
+	uint32_t nitems = e->tok[arr].size;
 	if (kind == EVT_K_MSG && root->size == 1) {
 		renc_head(e, kind, 3, rx_us);
 		msgpack_pack_uint32(&e->pk, nitems);
@@ -532,7 +603,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 	}
 	uint32_t j = arr + 1;
 	for (uint32_t k = 0; k < nitems; k++) {
-		if (e->jp.tok[j].type == EVT_J_OBJECT) {
+		if (e->tok[j].type == EVT_J_OBJECT) {
 			int rc = renc_event(e, buf, j, kind == EVT_K_MSG);
 			if (rc < 0)
 				return rc;
@@ -542,7 +613,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len)
 			renc_value(e, buf, j);
 			e->nrec++;
 		}
-		j = e->jp.tok[j].next;
+		j = e->tok[j].next;
 	}
 	return kind;
 }
@@ -557,7 +628,8 @@ evt_renc_marker(struct evt_renc *e, int kind, int64_t rx_us, const char *json,
 	int n = evt_json_parse(&e->jp, json, len);
 	if (n == EVT_ERR_NOMEM)
 		return n;
-	if (n < 0 || e->jp.tok[0].type != EVT_J_OBJECT)
+	e->tok = e->jp.tok;
+	if (n < 0 || e->tok[0].type != EVT_J_OBJECT)
 		return EVT_ERR_ARG;
 	e->oom = 0;
 	renc_head(e, kind, 3, rx_us);

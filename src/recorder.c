@@ -111,11 +111,10 @@ seen_remove(struct evt_recorder_seen *s, uint64_t k)
 	}
 }
 
-/* Adds an id; 1 if new, 0 if a duplicate. */
-int
-evt_recorder_seen_add(struct evt_recorder_seen *s, const char *id, size_t len)
+/* Adds key k; 1 if new, 0 if a duplicate. */
+static int
+seen_add_key(struct evt_recorder_seen *s, uint64_t k)
 {
-	uint64_t k = seen_key(id, len);
 	uint32_t i;
 
 	if (s->cap == 0)
@@ -136,6 +135,28 @@ evt_recorder_seen_add(struct evt_recorder_seen *s, const char *id, size_t len)
 	return 1;
 }
 
+/* Adds an id; 1 if new, 0 if a duplicate. */
+int
+evt_recorder_seen_add(struct evt_recorder_seen *s, const char *id, size_t len)
+{
+	return seen_add_key(s, seen_key(id, len));
+}
+
+/* Starts loading the slots that adding key k as the j-th of a batch will
+ * touch: its own home and that of the key it will evict.  The table is
+ * far bigger than the caches, and a miss per lookup was the dedupe's
+ * whole cost at top speed. */
+static void
+seen_prefetch(const struct evt_recorder_seen *s, uint64_t k, uint32_t j)
+{
+	if (s->cap == 0)
+		return;
+	__builtin_prefetch(&s->slots[seen_hash(k) & s->mask]);
+	if (s->n == s->cap)
+		__builtin_prefetch(&s->slots[seen_hash(s->ring[(s->head + j) %
+		    s->cap]) & s->mask]);
+}
+
 /* Tells whether an id is in the set. */
 int
 evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,
@@ -148,6 +169,9 @@ evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,
 	k = seen_key(id, len);
 	return s->slots[seen_find(s, k)] == k;
 }
+
+/* Events whose keys are computed (and their slots prefetched) at once. */
+#define DEDUPE_BATCH 16
 
 /* Finds the string member "id" of the object token at index o; returns its
  * token index or -1. */
@@ -214,19 +238,33 @@ evt_recorder_dedupe(struct evt_recorder_seen *s, const struct evt_jparser *p,
 	n = t[ea].size;
 	memset(dropbits, 0, sizeof dropbits);
 	e = ea + 1;
-	for (size_t i = 0; i < n; i++) {
-		if (t[e].type == EVT_J_OBJECT) {
-			long id = object_id(t, frame, e);
+	/* In batches: every key's slots are prefetched before the first of
+	 * them is looked up. */
+	for (size_t i = 0; i < n;) {
+		uint64_t keys[DEDUPE_BATCH];
+		size_t at[DEDUPE_BATCH];
+		uint32_t m = 0;
 
-			if (id >= 0 && !evt_recorder_seen_add(s,
-			    frame + t[id].off, t[id].len)) {
-				dups++;
-				if (i < 64 * 64)
-					dropbits[i / 64] |= UINT64_C(1) <<
-					    (i % 64);
+		for (; i < n && m < DEDUPE_BATCH; i++) {
+			long id = t[e].type == EVT_J_OBJECT ?
+			    object_id(t, frame, e) : -1;
+
+			if (id >= 0) {
+				keys[m] = seen_key(frame + t[id].off,
+				    t[id].len);
+				seen_prefetch(s, keys[m], m);
+				at[m++] = i;
 			}
+			e = t[e].next;
 		}
-		e = t[e].next;
+		for (uint32_t b = 0; b < m; b++) {
+			if (seen_add_key(s, keys[b]))
+				continue;
+			dups++;
+			if (at[b] < 64 * 64)
+				dropbits[at[b] / 64] |= UINT64_C(1) <<
+				    (at[b] % 64);
+		}
 	}
 	if (ndup != NULL)
 		*ndup = dups;

@@ -336,6 +336,14 @@ int
 evt_segw_frame(struct evt_segw *w, int64_t rx_us, const char *buf,
     size_t len)
 {
+	return evt_segw_frame_tok(w, rx_us, buf, len, NULL);
+}
+
+/* Appends a tokenized frame; see segment.h. */
+int
+evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
+    size_t len, const struct evt_jparser *jp)
+{
 	/* Keep every block far below the readers' bound (EVT_BLK_MAX_RAW):
 	 * a big frame first closes the block in progress. */
 	if (len > EVT_FRAME_MAX)
@@ -345,7 +353,7 @@ evt_segw_frame(struct evt_segw *w, int64_t rx_us, const char *buf,
 		if (rc < 0)
 			return rc;
 	}
-	int kind = evt_renc_frame(&w->enc, rx_us, buf, len);
+	int kind = evt_renc_frame_tok(&w->enc, rx_us, buf, len, jp);
 	if (kind < 0)
 		return kind;
 	w->frames[kind]++;

@@ -59,6 +59,11 @@ const struct evt_segref *evt_archive_segments(const struct evt_archive *a,
 int evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,
     size_t len);
 
+/* The same for a frame already tokenized in jp (borrowed for the call; see
+ * evt_renc_frame_tok; NULL: evt_archive_frame). */
+int evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us,
+    const char *buf, size_t len, const struct evt_jparser *jp);
+
 /* Appends a SESSION, GAP or CONFIG marker. */
 int evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
     const char *json, size_t len);

@@ -52,6 +52,8 @@ struct evt_jparser {
 	uint32_t ntok;	      /* tokens filled by the last successful parse */
 	uint32_t cap;	      /* allocated tokens */
 	uint32_t max_depth;   /* nesting bound; 0 means the default, 64 */
+	uint32_t depth;	      /* deepest nesting of the last successful
+				 parse (0: a scalar root) */
 	size_t err_off;	      /* on error: byte offset where it was detected */
 };
 

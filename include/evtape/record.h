@@ -67,6 +67,9 @@ const char *evt_kind_name(int kind);
  * The writer reads recs/guids/keys to write a block, then calls
  * evt_renc_block_reset().
  */
+/* Interned-string cache slots of an encoder (two per field position). */
+#define EVT_RENC_ICACHE 32
+
 struct evt_renc {
 	struct evt_dict dict;  /* segment scope */
 	struct evt_buf recs;   /* block: msgpack records */
@@ -82,11 +85,19 @@ struct evt_renc {
 	size_t last_id_len;		  /* 0: none yet in this segment */
 
 	struct evt_jparser jp;
+	const struct evt_jtok *tok; /* the frame being encoded: jp's tokens or
+				       the caller's (evt_renc_frame_tok) */
 	msgpack_packer pk;
 	int oom;		/* a pack call ran out of memory */
 	int raw_err;		/* why the last frame became RAW (evt_err) */
 	size_t raw_off;		/* and where in it */
 	struct evt_buf scratch;	/* unescaped strings */
+	/* Per field position (keys at 2f, values at 2f + 1): the string id
+	 * + 1 last interned there, and the last shape id + 1.  Events of a
+	 * stream repeat their keys and many values, and a check against the
+	 * dictionary's bytes is cheaper than a hash lookup. */
+	uint32_t icache[EVT_RENC_ICACHE];
+	uint32_t shcache;
 	uint32_t *fbuf;		/* shape fields of the event in progress */
 	struct evt_fval *vbuf;	/* values of the event in progress */
 };
@@ -113,6 +124,15 @@ void evt_renc_segment_reset(struct evt_renc *e);
  */
 int evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf,
     size_t len);
+
+/*
+ * The same for a frame the caller has already tokenized: jp (borrowed for
+ * the call) holds a successful evt_json_parse of exactly buf[0..len), with
+ * any max_depth; the frame is then not parsed again.  jp NULL (or a failed
+ * parse) is evt_renc_frame.  Same results, byte for byte.
+ */
+int evt_renc_frame_tok(struct evt_renc *e, int64_t rx_us, const char *buf,
+    size_t len, const struct evt_jparser *jp);
 
 /*
  * Encodes a marker record (EVT_K_SESSION, EVT_K_GAP or EVT_K_CONFIG) whose

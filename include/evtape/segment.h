@@ -82,6 +82,11 @@ int evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 int evt_segw_frame(struct evt_segw *w, int64_t rx_us, const char *buf,
     size_t len);
 
+/* The same for a frame already tokenized in jp (borrowed for the call; see
+ * evt_renc_frame_tok; NULL: evt_segw_frame). */
+int evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
+    size_t len, const struct evt_jparser *jp);
+
 /* Appends a SESSION, GAP or CONFIG marker with a JSON object body. */
 int evt_segw_marker(struct evt_segw *w, int kind, int64_t rx_us,
     const char *json, size_t len);

@@ -11,18 +11,17 @@
 #            and after kill -9.
 # Prints figures; never fails on a figure.
 #   INGEST_EVENTS  events of the ingest runs (default 2,000,000)
-#   RBENCH         parts to run, space-separated: ingest idle restart
-#                  (default all), e.g. RBENCH=restart sh tests/bench/recorder.sh
+#   RBENCH         the parts to run, a space- or comma-separated list of
+#                  ingest, idle and restart (default all of them)
 set -eu
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${INGEST_EVENTS:-2000000}
 IDLE=${IDLE_SECS:-60}
-PARTS=" ${RBENCH:-ingest idle restart} "
-# part NAME: whether NAME is among the parts to run.
-part() { case $PARTS in *" $1 "*) return 0 ;; esac; return 1; }
-PY=/usr/bin/python3
+PARTS=$(echo "${RBENCH:-ingest idle restart}" | tr ',' ' ')
+# part NAME: true if NAME was selected.
+part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 W=$(mktemp -d "${TMPDIR:-/tmp}/evtape-rbench.XXXXXX")
 pids=""
 cleanup() {
@@ -107,16 +106,16 @@ pids="$pids $rec"
 wait_events "$mp" "$N"
 t1=$(now_ns)
 cpu=$(ticks "$rec")
+simcpu=$(ticks "$sim")
 rss=$(rss_kb "$rec")
 stop "$rec"
 t2=$(now_ns)
 stop "$sim"
 s1=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 s2=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-hz=$(getconf CLK_TCK)
 evrate=$(rate "$N" "$s1")
 echo "ingest:      evrec $evrate events/s end to end ($N events in $s1 s; $(rate "$N" "$s2") events/s including the final seal, $s2 s)"
-echo "             evrec CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s1" 'BEGIN { printf "%.0f", 100 * t / hz / s }') % of one core, RSS $((rss / 1024)) MiB, archive $(ratio "$(cat "$W"/rec/* | wc -c)" "$N") bytes/event"
+echo "             evrec CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s1" 'BEGIN { printf "%.0f", 100 * t / hz / s }') % of one core (evsim $(awk -v t="$simcpu" -v hz="$hz" -v s="$s1" 'BEGIN { printf "%.0f", 100 * t / hz / s }') %: near 100 % the producer is the limit), RSS $((rss / 1024)) MiB, archive $(ratio "$(cat "$W"/rec/* | wc -c)" "$N") bytes/event"
 echo "             evrec / Python = $(ratio "$evrate" "$pyrate")   goal >= 500000 events/s and >= 4x"
 rm -rf "$W/rec" "$W/py.zst"
 fi

@@ -2,8 +2,9 @@
  * fuzz_record.c: libFuzzer target for the record codec (src/record.c).
  *
  * The input is one received frame.  It is encoded with evt_renc_frame()
- * twice into one block and once more after evt_renc_block_reset() (so
- * interned strings and shapes are reused across records and blocks), and
+ * twice into one block (and so with evt_renc_frame_tok() from the
+ * reference parse, which must give the same bytes) and once more after
+ * evt_renc_block_reset() (so interned strings and shapes are reused across records and blocks), and
  * every block is decoded twice: over the encoder's dictionary
  * (dict_grows = 0, as a sealed segment's index gives it) and over a
  * dictionary the decoder grows itself (dict_grows = 1, a segment read from
@@ -184,6 +185,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_frame(&f[1], &text, 999, data, size, json, dep, &can);
 	}
 	CHECK(fresh.nstr == e.dict.nstr && fresh.nshape == e.dict.nshape);
+
+	/* The same block from the caller's tokens (evrec's path, a parser
+	 * of another depth bound): byte for byte. */
+	struct evt_renc e2;
+	CHECK(evt_renc_init(&e2) == 0);
+	CHECK(evt_renc_frame_tok(&e2, 1000, in, size, json ? &p : NULL) == k1);
+	CHECK(evt_renc_frame_tok(&e2, 999, in, size, json ? &p : NULL) == k1);
+	CHECK(e2.recs.len == e.recs.len && e2.guids.len == e.guids.len &&
+	    e2.nkeys == e.nkeys && e2.raw_err == e.raw_err &&
+	    e2.raw_off == e.raw_off);
+	CHECK(e.recs.len == 0 || memcmp(e2.recs.p, e.recs.p, e.recs.len) == 0);
+	CHECK(e.guids.len == 0 ||
+	    memcmp(e2.guids.p, e.guids.p, e.guids.len) == 0);
+	evt_renc_free(&e2);
 
 	/* Block 2: after a block reset, with the dictionary carried, the
 	 * frame and (for objects) the same text as a marker. */

@@ -434,8 +434,14 @@ test_depth(void)
 	T_EQ(p.err_off, 5, "max 5: err_off at the 6th bracket");
 	T_EQ(parse_n(&p, L("[[[[[]]]],[[[[]]]],{\"a\":[[{}]]}]")), 14,
 	    "max 5: depth falls again after closing");
+	T_EQ(p.depth, 5, "depth: the deepest nesting is reported");
+	T_EQ(parse_n(&p, L(" 7 ")), 1, "scalar root");
+	T_EQ(p.depth, 0, "depth: a scalar root is 0");
+	T_EQ(parse_n(&p, L("[{},[]]")), 3, "shallow");
+	T_EQ(p.depth, 2, "depth: [{},[]] is 2");
 	rc = parse_n(&p, L("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{}}}}}}"));
 	T_EQ(rc, EVT_ERR_DEPTH, "max 5: six nested objects rejected");
+	T_EQ(p.depth, 0, "depth: 0 after a failed parse");
 	evt_json_free(&p);
 
 	evt_json_init(&p, 1);

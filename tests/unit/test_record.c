@@ -1435,6 +1435,137 @@ test_random(void)
 	evt_buf_free(&b);
 }
 
+/* Reference GUID parser: the straightforward reading of record.h. */
+static int
+ref_guid_parse(const char *s, size_t len, uint8_t out[16], int lower_only)
+{
+	if (len != 36)
+		return 0;
+	int j = 0;
+	for (int i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+			continue;
+		}
+		int c = (unsigned char)s[i], v;
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else if (!lower_only && c >= 'A' && c <= 'F')
+			v = c - 'A' + 10;
+		else
+			return 0;
+		if (j % 2 == 0)
+			out[j / 2] = (uint8_t)(v << 4);
+		else
+			out[j / 2] |= (uint8_t)v;
+		j++;
+	}
+	return 1;
+}
+
+/* The GUID parser against the reference: every byte value at every
+ * position of a valid GUID, both modes. */
+static void
+test_guid_exhaustive(void)
+{
+	char s[36];
+	uint8_t a[16], b[16];
+	long bad = 0, ok = 0;
+	memcpy(s, "984cf5d2-ee0d-466C-bf0a-c38f64ad2089", 36);
+	for (int pos = 0; pos < 36; pos++) {
+		char keep = s[pos];
+		for (int v = 0; v < 256; v++) {
+			s[pos] = (char)v;
+			for (int lo = 0; lo <= 1; lo++) {
+				int x = evt_guid_parse(s, 36, a, lo);
+				int y = ref_guid_parse(s, 36, b, lo);
+				if (x != y || (x && memcmp(a, b, 16) != 0))
+					bad++;
+				ok += x;
+			}
+		}
+		s[pos] = keep;
+	}
+	T_EQ(bad, 0, "GUID parser agrees with the reference on %ld "
+	    "mutations (%ld valid)", 36L * 256 * 2, ok);
+}
+
+/* Encodes every frame twice, once parsed by the encoder and once from a
+ * caller's tokens (a parser of another depth bound, like evrec's), with
+ * segment resets between: the block bytes must be identical. */
+static void
+test_frame_tok(void)
+{
+	struct evt_renc e1, e2;
+	struct evt_jparser jp;
+	struct evt_buf b = {0};
+	struct evt_gen_opts o = {.seed = 11, .data_fraction = 0.05};
+	struct evt_gen *g = evt_gen_new(&o);
+	long diff = 0, frames = 0, tok = 0;
+	need(evt_renc_init(&e1));
+	need(evt_renc_init(&e2));
+	evt_json_init(&jp, 0);
+	T_OK(g != NULL, "generator");
+	if (g == NULL)
+		return;
+	int64_t rx = INT64_C(1767600000000000);
+	for (int i = 0; i < 8000; i++) {
+		const char *f;
+		size_t len;
+		b.len = 0;
+		if (i % 3 == 0) {
+			rj_doc(&b);
+			f = (const char *)b.p;
+			len = b.len;
+		} else if (i % 500 == 1) {
+			/* Deeper than the codec's bound, within the parser's. */
+			for (int d = 0; d < EVT_REC_MAX_DEPTH + 3; d++)
+				puts_b(&b, "[");
+			for (int d = 0; d < EVT_REC_MAX_DEPTH + 3; d++)
+				puts_b(&b, "]");
+			f = (const char *)b.p;
+			len = b.len;
+		} else {
+			uint32_t nev;
+			len = evt_gen_next(g, &f, &rx, &nev);
+		}
+		int p = evt_json_parse(&jp, f, len);
+		int k1 = evt_renc_frame(&e1, rx, f, len);
+		int k2 = evt_renc_frame_tok(&e2, rx, f, len, p > 0 ? &jp : NULL);
+		tok += p > 0;
+		frames++;
+		rx += 7;
+		if (k1 != k2 || e1.raw_err != e2.raw_err ||
+		    e1.raw_off != e2.raw_off)
+			diff++;
+		if (rnd(50) == 0 || i == 7999) {
+			if (!same(e1.recs.p, e1.recs.len, e2.recs.p, e2.recs.len) ||
+			    !same(e1.guids.p, e1.guids.len, e2.guids.p,
+			    e2.guids.len) || e1.nkeys != e2.nkeys ||
+			    e1.nrec != e2.nrec || e1.nevent != e2.nevent ||
+			    (e1.nkeys > 0 && memcmp(e1.keys, e2.keys,
+			    e1.nkeys * sizeof *e1.keys) != 0))
+				diff++;
+			evt_renc_block_reset(&e1);
+			evt_renc_block_reset(&e2);
+		}
+		if (rnd(700) == 0) {
+			evt_renc_segment_reset(&e1);
+			evt_renc_segment_reset(&e2);
+		}
+	}
+	T_EQ(diff, 0, "%ld frames (%ld from the caller's tokens) encode the "
+	    "same with and without evt_renc_frame_tok", frames, tok);
+	evt_gen_free(g);
+	evt_json_free(&jp);
+	evt_renc_free(&e1);
+	evt_renc_free(&e2);
+	evt_buf_free(&b);
+}
+
 /* Realistic generator traffic, many blocks, the dictionary carried. */
 static void
 test_gen(void)
@@ -1941,6 +2072,7 @@ main(void)
 {
 	test_empty_string();
 	test_guid();
+	test_guid_exhaustive();
 	test_shapes();
 	test_ids_times();
 	test_numbers();
@@ -1954,6 +2086,7 @@ main(void)
 	test_field();
 	test_gen();
 	test_random();
+	test_frame_tok();
 	/* Last: under ASan the 2^32-element case aborts the program. */
 	test_hostile_records();
 	T_DONE();

@@ -20,6 +20,14 @@ guid(unsigned i, char out[37])
 	snprintf(out, 37, "%08x-0000-4000-8000-%012x", i * 2654435761u, i);
 }
 
+/* Aborts on a failed allocation (not what is tested). */
+static void
+need(int rc)
+{
+	if (rc != 0)
+		abort();
+}
+
 /* Compares a buffer's bytes with a C string. */
 static int
 buf_is(const struct evt_buf *b, size_t from, const char *s)
@@ -146,6 +154,59 @@ test_dedupe(void)
 	T_EQ(dedupe(&s, "{\"a\":1,\"events\":[{\"id\":\"e\"},{\"id\":\"a\"}],"
 	    "\"z\":2}", &out, &nd), EVT_RECORDER_REBUILT,
 	    "dedupe: other members (rebuilt as a plain events message)");
+	{
+		/* Messages longer than the prefetch batch, with repeats
+		 * across batches and of earlier messages: the same decisions
+		 * as adding the ids one by one to a second set. */
+		struct evt_recorder_seen ref;
+		struct evt_buf m = {0}, want = {0};
+		int bad = 0;
+
+		need(evt_recorder_seen_init(&ref, 64));
+		evt_recorder_seen_free(&s);
+		need(evt_recorder_seen_init(&s, 64));
+		for (int msg = 0; msg < 40; msg++) {
+			int n = 1 + (int)(rng() % 45), kept = 0, r;
+
+			m.len = 0;
+			want.len = 0;
+			need(evt_buf_put(&m, L("{\"events\":[")));
+			need(evt_buf_put(&want, L("{\"events\":[")));
+			for (int i = 0; i < n; i++) {
+				char ev[48];
+				int id = (int)(rng() % 150), l;
+
+				l = snprintf(ev, sizeof ev, "%s{\"id\":\"%d\"}",
+				    i > 0 ? "," : "", id);
+				need(evt_buf_put(&m, ev, (size_t)l));
+				if (evt_recorder_seen_add(&ref, ev + (i > 0) +
+				    7, strlen(ev + (i > 0) + 7) - 2)) {
+					l = snprintf(ev, sizeof ev,
+					    "%s{\"id\":\"%d\"}",
+					    kept > 0 ? "," : "", id);
+					need(evt_buf_put(&want, ev, (size_t)l));
+					kept++;
+				}
+			}
+			need(evt_buf_put(&m, L("]}")));
+			need(evt_buf_put(&want, L("]}")));
+			need(evt_buf_putc(&m, '\0'));
+			out.len = 0;
+			nd = 0;
+			r = dedupe(&s, (const char *)m.p, &out, &nd);
+			if (nd != (size_t)(n - kept) ||
+			    r != (kept == n ? EVT_RECORDER_KEEP : kept == 0 ?
+			    EVT_RECORDER_DROP : EVT_RECORDER_REBUILT) ||
+			    (r == EVT_RECORDER_REBUILT && (out.len !=
+			    want.len || memcmp(out.p, want.p, out.len) != 0)))
+				bad++;
+		}
+		T_EQ(bad, 0, "dedupe: long messages decide as id by id "
+		    "(batches, eviction)");
+		evt_buf_free(&m);
+		evt_buf_free(&want);
+		evt_recorder_seen_free(&ref);
+	}
 	{
 		struct evt_jparser p;
 		evt_json_init(&p, 0);
