@@ -188,11 +188,9 @@ evt_recorder_dedupe(struct evt_recorder_seen *s, const struct evt_jparser *p,
     const char *frame, size_t len, struct evt_buf *out, size_t *ndup)
 {
 	const struct evt_jtok *t = p->tok;
-	uint32_t ea = 0, e, j = 1;
-	size_t dups = 0, n, mark;
-	/* Dropped elements, a bitmap on the stack (no allocation). */
-	uint64_t dropbits[64];
-	int found = 0;
+	uint32_t ea = 0, e, j = 1, prev_end = 0;
+	size_t dups = 0, n, kept = 0, mark = out->len;
+	int found = 0, oom = 0;
 
 	if (ndup != NULL)
 		*ndup = 0;
@@ -212,49 +210,56 @@ evt_recorder_dedupe(struct evt_recorder_seen *s, const struct evt_jparser *p,
 	if (!found)
 		return EVT_ERR_ARG;
 	n = t[ea].size;
-	memset(dropbits, 0, sizeof dropbits);
+	/*
+	 * One pass, no bound on the batch: nothing is written until the
+	 * first duplicate; then the text before the array's elements, the
+	 * kept elements so far (one verbatim run) and each later kept element
+	 * go to out.  The other top-level members stay as they arrived.
+	 */
 	e = ea + 1;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++, e = t[e].next) {
+		int dup = 0;
+
 		if (t[e].type == EVT_J_OBJECT) {
 			long id = object_id(t, frame, e);
 
-			if (id >= 0 && !evt_recorder_seen_add(s,
-			    frame + t[id].off, t[id].len)) {
-				dups++;
-				if (i < 64 * 64)
-					dropbits[i / 64] |= UINT64_C(1) <<
-					    (i % 64);
-			}
+			dup = id >= 0 && !evt_recorder_seen_add(s,
+			    frame + t[id].off, t[id].len);
 		}
-		e = t[e].next;
+		if (oom) {
+			/* Out of memory: only add the remaining ids. */
+		} else if (dup && dups == 0) {
+			if (evt_buf_put(out, frame, t[ea].off + 1) != 0 ||
+			    (kept > 0 && evt_buf_put(out, frame +
+			    tok_start(t, ea + 1), prev_end -
+			    tok_start(t, ea + 1)) != 0))
+				oom = 1;
+		} else if (!dup && dups > 0) {
+			if ((kept > 0 && evt_buf_putc(out, ',') != 0) ||
+			    evt_buf_put(out, frame + tok_start(t, e),
+			    tok_end(t, e) - tok_start(t, e)) != 0)
+				oom = 1;
+		}
+		if (dup)
+			dups++;
+		else {
+			kept++;
+			prev_end = tok_end(t, e);
+		}
 	}
 	if (ndup != NULL)
 		*ndup = dups;
+	if (oom)
+		goto nomem;
 	if (dups == 0)
 		return EVT_RECORDER_KEEP;
-	if (dups == n)
+	if (dups == n) {
+		out->len = mark;
 		return EVT_RECORDER_DROP;
-	/*
-	 * Rebuild.  Elements beyond the bitmap (a batch of more than 4096
-	 * events with a duplicate among them) are kept: storing a rare
-	 * duplicate beats losing an event.
-	 */
-	mark = out->len;
-	if (evt_buf_put(out, "{\"events\":[", 11) != 0)
-		goto nomem;
-	e = ea + 1;
-	for (size_t i = 0, kept = 0; i < n; i++) {
-		if (i < 64 * 64 && (dropbits[i / 64] >> (i % 64)) & 1) {
-			e = t[e].next;
-			continue;
-		}
-		if ((kept++ > 0 && evt_buf_putc(out, ',') != 0) ||
-		    evt_buf_put(out, frame + tok_start(t, e), tok_end(t, e) -
-		    tok_start(t, e)) != 0)
-			goto nomem;
-		e = t[e].next;
 	}
-	if (evt_buf_put(out, "]}", 2) != 0)
+	/* From the array's closing bracket to the end of the message. */
+	if (evt_buf_put(out, frame + t[ea].off + t[ea].len - 1,
+	    len - (t[ea].off + t[ea].len - 1)) != 0)
 		goto nomem;
 	return EVT_RECORDER_REBUILT;
 nomem:

@@ -79,8 +79,10 @@ enum evt_recorder_dedupe_result {
  * tokens p holds (from evt_ess_classify returning EVT_ESS_EVENTS; both
  * borrowed for the call), against the set, and adds the new ids.  Elements
  * that are not objects or carry no string "id" are always kept.  When some
- * but not all events are duplicates, appends {"events":[e,...]} built from
- * the kept element texts (verbatim) to out.  *ndup (may be NULL) receives
+ * but not all events are duplicates, appends to out the message with the
+ * duplicate elements cut out: every other byte (the other top-level members,
+ * the kept element texts) verbatim, kept elements joined by ','.  No limit
+ * on the number of events (one pass, no side table).  *ndup (may be NULL) receives
  * the number of events dropped.  Returns an enum evt_recorder_dedupe_result
  * or EVT_ERR_NOMEM (out unchanged; the ids were still added) or
  * EVT_ERR_ARG (the tokens do not describe an events message).

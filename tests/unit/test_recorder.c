@@ -113,6 +113,45 @@ dedupe(struct evt_recorder_seen *s, const char *text, struct evt_buf *out,
 	return r;
 }
 
+/* A batch far above 4096 events with duplicates beyond that index. */
+static void
+test_dedupe_big(struct evt_recorder_seen *s)
+{
+	struct evt_buf in = {0}, want = {0}, out = {0};
+	size_t nd = 0;
+	char id[32];
+	int ok = 1;
+
+	evt_buf_put(&in, "{\"events\":[", 11);
+	evt_buf_put(&want, "{\"events\":[", 11);
+	for (int i = 0; i < 10000; i++) {
+		/* Indexes 5000 and 9999 repeat ids seen earlier. */
+		int n = snprintf(id, sizeof id, "{\"id\":\"big%d\"}",
+		    i == 5000 ? 1 : i == 9999 ? 4097 : i);
+
+		if (i > 0)
+			evt_buf_putc(&in, ',');
+		evt_buf_put(&in, id, (size_t)n);
+		if (i != 5000 && i != 9999) {
+			if (want.len > 11)
+				evt_buf_putc(&want, ',');
+			evt_buf_put(&want, id, (size_t)n);
+		}
+	}
+	evt_buf_put(&in, "],\"x\":1}", 8);
+	evt_buf_put(&want, "],\"x\":1}", 8);
+	evt_buf_putc(&in, '\0');
+	ok = in.p != NULL && want.p != NULL;
+	T_EQ(ok ? dedupe(s, (const char *)in.p, &out, &nd) : -1,
+	    EVT_RECORDER_REBUILT, "dedupe: 10000-event batch rebuilt");
+	T_EQ(nd, 2, "dedupe: both duplicates past 4096 found");
+	T_OK(out.len == want.len && memcmp(out.p, want.p, want.len) == 0,
+	    "dedupe: big batch rebuilt without the duplicates");
+	evt_buf_free(&in);
+	evt_buf_free(&want);
+	evt_buf_free(&out);
+}
+
 /* Message dedupe: keep, rebuild, drop; odd elements. */
 static void
 test_dedupe(void)
@@ -130,8 +169,8 @@ test_dedupe(void)
 	    " {\"id\":\"c\", \"s\":\"]}\"},7 ,\"str\", {\"nid\":1} ] }", &out, &nd),
 	    EVT_RECORDER_REBUILT, "dedupe: one duplicate cut out");
 	T_EQ(nd, 1, "dedupe: one counted");
-	T_OK(buf_is(&out, 0, "{\"events\":[{\"id\":\"c\", \"s\":\"]}\"},7,"
-	    "\"str\",{\"nid\":1}]}"), "dedupe: rebuilt from element texts: %.*s",
+	T_OK(buf_is(&out, 0, "{ \"events\" : [{\"id\":\"c\", \"s\":\"]}\"},7,"
+	    "\"str\",{\"nid\":1}] }"), "dedupe: rebuilt from element texts: %.*s",
 	    (int)out.len, (const char *)out.p);
 	T_OK(!evt_recorder_seen_has(&s, L("q")), "dedupe: nested ids ignored");
 	T_EQ(dedupe(&s, "{\"events\":[{\"id\":\"a\"},{\"id\":\"c\"}]}", &out,
@@ -143,9 +182,20 @@ test_dedupe(void)
 	    "dedupe: first kept");
 	T_EQ(dedupe(&s, "{\"events\":[]}", &out, &nd), EVT_RECORDER_KEEP,
 	    "dedupe: empty array kept");
-	T_EQ(dedupe(&s, "{\"a\":1,\"events\":[{\"id\":\"e\"},{\"id\":\"a\"}],"
-	    "\"z\":2}", &out, &nd), EVT_RECORDER_REBUILT,
-	    "dedupe: other members (rebuilt as a plain events message)");
+	T_EQ(dedupe(&s, "{\"a\":1,\"events\":[{\"id\":\"e\"} , {\"id\":\"f\"},"
+	    "{\"id\":\"a\"},{\"id\":\"g\"}],\"z\":{\"k\":[2]}}", &out, &nd),
+	    EVT_RECORDER_REBUILT, "dedupe: other members, duplicate inside");
+	T_OK(buf_is(&out, 0, "{\"a\":1,\"events\":[{\"id\":\"e\"} , "
+	    "{\"id\":\"f\"},{\"id\":\"g\"}],\"z\":{\"k\":[2]}}"),
+	    "dedupe: other top-level members kept: %.*s", (int)out.len,
+	    (const char *)out.p);
+	T_EQ(dedupe(&s, "{\"events\":[{\"id\":\"h\"},{\"id\":\"a\"}],"
+	    "\"more\":true}", &out, &nd), EVT_RECORDER_REBUILT,
+	    "dedupe: duplicate last");
+	T_OK(buf_is(&out, 0, "{\"events\":[{\"id\":\"h\"}],\"more\":true}"),
+	    "dedupe: trailing member kept: %.*s", (int)out.len,
+	    (const char *)out.p);
+	test_dedupe_big(&s);
 	{
 		struct evt_jparser p;
 		evt_json_init(&p, 0);
