@@ -143,6 +143,7 @@ static struct evrec {
 	char sid[ID_MAX + 1];		/* session being recorded */
 	char asked_sid[ID_MAX + 1];	/* what startSession asked for */
 	char last_id[ID_MAX + 1];	/* resume cursor */
+	char after[ID_MAX + 1];		/* last event before the session */
 	struct evt_jparser jp;
 	struct evt_ess_msg msg;
 	struct evt_recorder_seen seen;
@@ -441,7 +442,7 @@ set_carry(void)
 {
 	R.marker.len = 0;
 	oom(evt_recorder_session_json(&R.marker, "continued", R.sid,
-	    R.url.base, NULL, NULL), "carry");
+	    R.url.base, NULL, R.after, NULL), "carry");
 	oom(evt_archive_set_carry(R.ar, (const char *)R.marker.p,
 	    R.marker.len), "carry");
 }
@@ -596,7 +597,7 @@ on_start_answer(const struct evt_ess_msg *m)
 		R.c.resumes++;
 		R.marker.len = 0;
 		oom(evt_recorder_session_json(&R.marker, "resumed", R.sid,
-		    R.url.base, R.last_id, NULL), "marker");
+		    R.url.base, R.last_id, R.after, NULL), "marker");
 		store_marker(EVT_K_SESSION);
 		flush_now();
 		evt_log_info("session %s resumed after event %s", R.sid,
@@ -618,10 +619,16 @@ on_start_answer(const struct evt_ess_msg *m)
 		break;
 	}
 	snprintf(R.sid, sizeof R.sid, "%s", m->session_id);
+	/* The new session's events come after the archive's last one; until
+	 * the first arrives, a resume asks for the whole session ("").  The
+	 * old cursor is kept in the markers (startedAfter) so that a restart
+	 * can tell (evt_recorder_resume_id). */
+	snprintf(R.after, sizeof R.after, "%s", R.last_id);
+	R.last_id[0] = '\0';
 	R.c.sessions++;
 	R.marker.len = 0;
 	oom(evt_recorder_session_json(&R.marker, "new", R.sid, R.url.base,
-	    NULL, "evrec " EVREC_VERSION), "marker");
+	    NULL, R.after, "evrec " EVREC_VERSION), "marker");
 	store_marker(EVT_K_SESSION);
 	set_carry();
 	flush_now();
@@ -1550,11 +1557,20 @@ open_archive(void)
 	}
 	if ((s = evt_archive_session(R.ar, &len)) != NULL &&
 	    evt_recorder_session_parse(s, len, R.sid) == 0) {
+		char archive_last[ID_MAX + 1] = "";
+		int have_after = evt_recorder_session_after(s, len,
+		    R.after) == 0;
+
 		if ((s = evt_archive_last_id(R.ar, &len)) != NULL &&
 		    len <= ID_MAX) {
-			memcpy(R.last_id, s, len);
-			R.last_id[len] = '\0';
+			memcpy(archive_last, s, len);
+			archive_last[len] = '\0';
 		}
+		snprintf(R.last_id, sizeof R.last_id, "%s",
+		    evt_recorder_resume_id(archive_last, have_after ?
+		    R.after : NULL));
+		if (!have_after)
+			R.after[0] = '\0';
 		evt_log_info("archive %s: will resume session %s after event "
 		    "%s", R.o.archive, R.sid, R.last_id[0] ? R.last_id :
 		    "(none)");

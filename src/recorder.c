@@ -302,7 +302,8 @@ put_member(struct evt_buf *b, int first, const char *key, const char *val)
 /* Builds a SESSION marker body (see recorder.h). */
 int
 evt_recorder_session_json(struct evt_buf *out, const char *event,
-    const char *sid, const char *gateway, const char *last, const char *rec)
+    const char *sid, const char *gateway, const char *last, const char *after,
+    const char *rec)
 {
 	size_t mark = out->len;
 
@@ -311,6 +312,7 @@ evt_recorder_session_json(struct evt_buf *out, const char *event,
 	    put_member(out, 0, "sessionId", sid) != 0 ||
 	    put_member(out, 0, "gateway", gateway) != 0 ||
 	    (last != NULL && put_member(out, 0, "lastEventId", last) != 0) ||
+	    (after != NULL && put_member(out, 0, "startedAfter", after) != 0) ||
 	    (rec != NULL && put_member(out, 0, "recorder", rec) != 0) ||
 	    evt_buf_putc(out, '}') != 0) {
 		out->len = mark;
@@ -358,16 +360,17 @@ member(const struct evt_jtok *t, const char *text, uint32_t o,
 	return -1;
 }
 
-/* Reads the sessionId of a SESSION marker body (see recorder.h). */
-int
-evt_recorder_session_parse(const char *json, size_t len,
-    char sid[EVT_ESS_ID_MAX + 1])
+/* Reads string member key of the object json[0..len) into val (at most
+ * EVT_ESS_ID_MAX bytes and a NUL); empty values only when allow_empty. */
+static int
+string_member(const char *json, size_t len, const char *key,
+    char val[EVT_ESS_ID_MAX + 1], int allow_empty)
 {
 	struct evt_jparser jp;
 	long v;
-	int rc, n;
+	int rc, n = 0;
 
-	sid[0] = '\0';
+	val[0] = '\0';
 	evt_json_init(&jp, 16);
 	rc = evt_json_parse(&jp, json, len);
 	if (rc == EVT_ERR_NOMEM)
@@ -375,20 +378,44 @@ evt_recorder_session_parse(const char *json, size_t len,
 	rc = EVT_ERR_NOTFOUND;
 	if (jp.ntok == 0 || jp.tok[0].type != EVT_J_OBJECT)
 		goto out;
-	v = member(jp.tok, json, 0, "sessionId");
-	if (v < 0 || jp.tok[v].type != EVT_J_STRING || jp.tok[v].len == 0 ||
+	v = member(jp.tok, json, 0, key);
+	if (v < 0 || jp.tok[v].type != EVT_J_STRING ||
+	    (jp.tok[v].len == 0 && !allow_empty) ||
 	    jp.tok[v].len > EVT_ESS_ID_MAX)
 		goto out;
-	n = evt_json_unescape(json + jp.tok[v].off, jp.tok[v].len, sid);
-	if (n <= 0) {
-		sid[0] = '\0';
+	if (jp.tok[v].len > 0 && (n = evt_json_unescape(json +
+	    jp.tok[v].off, jp.tok[v].len, val)) <= 0)
 		goto out;
-	}
-	sid[n] = '\0';
+	val[n] = '\0';
 	rc = 0;
 out:
 	evt_json_free(&jp);
 	return rc;
+}
+
+/* Reads the sessionId of a SESSION marker body (see recorder.h). */
+int
+evt_recorder_session_parse(const char *json, size_t len,
+    char sid[EVT_ESS_ID_MAX + 1])
+{
+	return string_member(json, len, "sessionId", sid, 0);
+}
+
+/* Reads the startedAfter of a SESSION marker body (see recorder.h). */
+int
+evt_recorder_session_after(const char *json, size_t len,
+    char after[EVT_ESS_ID_MAX + 1])
+{
+	return string_member(json, len, "startedAfter", after, 1);
+}
+
+/* Picks the event id to resume a session after (see recorder.h). */
+const char *
+evt_recorder_resume_id(const char *archive_last, const char *after)
+{
+	if (after != NULL && strcmp(archive_last, after) == 0)
+		return "";
+	return archive_last;
 }
 
 /* ------------------------------------------------------------- config */

@@ -14,7 +14,9 @@
  *       -> evt_recorder_session_json(), evt_recorder_gap_json(),
  *          evt_recorder_config_reduce()
  *   the archive's last SESSION body after a restart
- *       -> evt_recorder_session_parse(): which session to resume
+ *       -> evt_recorder_session_parse(), evt_recorder_session_after(),
+ *          evt_recorder_resume_id(): which session to resume, after which
+ *          event
  *   reconnect pacing
  *       -> evt_recorder_backoff_ms(), evt_recorder_token_due()
  *
@@ -114,13 +116,16 @@ int evt_recorder_start_outcome(const char *asked_sid, int status,
 /*
  * Appends a SESSION marker body to out:
  *   {"event":EVENT,"sessionId":SID,"gateway":GW[,"lastEventId":LAST]
- *    [,"recorder":REC]}
- * with lastEventId only when last is not NULL and recorder only when rec
- * is not NULL.  All strings borrowed, NUL-terminated, valid UTF-8.
- * Returns 0 or EVT_ERR_NOMEM (out unchanged).
+ *    [,"startedAfter":AFTER][,"recorder":REC]}
+ * with each optional key only when its argument is not NULL.  AFTER is the
+ * id of the last event the archive held when the session began ("" when
+ * none): it tells a restart whether the session's own events started.
+ * All strings borrowed, NUL-terminated, valid UTF-8.  Returns 0 or
+ * EVT_ERR_NOMEM (out unchanged).
  */
 int evt_recorder_session_json(struct evt_buf *out, const char *event,
-    const char *sid, const char *gateway, const char *last, const char *rec);
+    const char *sid, const char *gateway, const char *last, const char *after,
+    const char *rec);
 
 /*
  * Appends a GAP marker body to out:
@@ -139,6 +144,24 @@ int evt_recorder_gap_json(struct evt_buf *out, const char *reason,
  */
 int evt_recorder_session_parse(const char *json, size_t len,
     char sid[EVT_ESS_ID_MAX + 1]);
+
+/*
+ * Reads "startedAfter" of a SESSION marker body (may be empty) into after
+ * (EVT_ESS_ID_MAX + 1 bytes).  Returns 0, EVT_ERR_NOTFOUND (absent: an
+ * archive of an older evrec) or EVT_ERR_NOMEM.
+ */
+int evt_recorder_session_after(const char *json, size_t len,
+    char after[EVT_ESS_ID_MAX + 1]);
+
+/*
+ * The event id to resume a session after, from the archive's last event id
+ * archive_last and the session's startedAfter (NULL when unknown): when
+ * they are equal, no event of the session was written yet and the answer
+ * is "" (the gateway then sends the session's whole history); otherwise
+ * archive_last.  Both borrowed; returns one of them or "".
+ */
+const char *evt_recorder_resume_id(const char *archive_last,
+    const char *after);
 
 /* ------------------------------------------------------------- config */
 

@@ -232,16 +232,20 @@ test_sessions(void)
 	T_EQ(evt_recorder_start_outcome("", 201, ""), EVT_RECORDER_FAILED,
 	    "outcome: no session id failed");
 
-	evt_recorder_session_json(&b, "new", "S\"1", "https://gw", NULL,
+	evt_recorder_session_json(&b, "new", "S\"1", "https://gw", NULL, "",
 	    "evrec 1.0");
 	T_OK(buf_is(&b, 0, "{\"event\":\"new\",\"sessionId\":\"S\\\"1\","
-	    "\"gateway\":\"https://gw\",\"recorder\":\"evrec 1.0\"}"),
-	    "session json: new");
+	    "\"gateway\":\"https://gw\",\"startedAfter\":\"\","
+	    "\"recorder\":\"evrec 1.0\"}"), "session json: new");
+	strcpy(sid, "junk");
+	T_EQ(evt_recorder_session_after((const char *)b.p, b.len, sid), 0,
+	    "session after: empty value found");
+	T_OK(sid[0] == '\0', "session after: empty");
 	T_EQ(evt_recorder_session_parse((const char *)b.p, b.len, sid), 0,
 	    "session parse: ok");
 	T_OK(strcmp(sid, "S\"1") == 0, "session parse: id unescaped");
 	b.len = 0;
-	evt_recorder_session_json(&b, "resumed", "S1", "g", "E9", NULL);
+	evt_recorder_session_json(&b, "resumed", "S1", "g", "E9", NULL, NULL);
 	T_OK(buf_is(&b, 0, "{\"event\":\"resumed\",\"sessionId\":\"S1\","
 	    "\"gateway\":\"g\",\"lastEventId\":\"E9\"}"), "session json: resumed");
 	b.len = 0;
@@ -258,6 +262,20 @@ test_sessions(void)
 	    EVT_ERR_NOTFOUND, "session parse: not a string");
 	T_EQ(evt_recorder_session_parse(L("nope"), sid), EVT_ERR_NOTFOUND,
 	    "session parse: not JSON");
+	T_EQ(evt_recorder_session_after(L("{\"sessionId\":\"S\"}"), sid),
+	    EVT_ERR_NOTFOUND, "session after: absent (older evrec)");
+	T_EQ(evt_recorder_session_after(L("{\"startedAfter\":\"E\\u0031\"}"),
+	    sid), 0, "session after: read");
+	T_OK(strcmp(sid, "E1") == 0, "session after: unescaped");
+	/* The resume cursor after a restart. */
+	T_OK(strcmp(evt_recorder_resume_id("E9", "E9"), "") == 0,
+	    "resume id: no event of the new session yet: whole session");
+	T_OK(strcmp(evt_recorder_resume_id("E12", "E9"), "E12") == 0,
+	    "resume id: the session's own last event");
+	T_OK(strcmp(evt_recorder_resume_id("E9", NULL), "E9") == 0,
+	    "resume id: no startedAfter (older archive): the last event");
+	T_OK(strcmp(evt_recorder_resume_id("", ""), "") == 0,
+	    "resume id: empty archive");
 	evt_buf_free(&b);
 }
 
