@@ -71,6 +71,10 @@
 #define TOKEN_MARGIN_US (INT64_C(60) * 1000000)
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
+/* A session that stays up this long or delivers this many events resets
+ * the backoff (evt_recorder_stable). */
+#define STABLE_US (INT64_C(10) * 1000000)
+#define STABLE_EVENTS 100
 #define ID_MAX EVT_ESS_ID_MAX
 
 /* Command-line and config-file options. */
@@ -130,6 +134,8 @@ static struct evrec {
 
 	enum state state;
 	unsigned attempt;		/* backoff step */
+	int64_t run_start_us;		/* session running since (0: not) */
+	uint64_t run_events0;		/* R.c.events then */
 	int connected_once;
 	struct evt_wsclient *wc;
 	struct evt_wsconn *ws;
@@ -575,7 +581,10 @@ static void
 session_running(void)
 {
 	R.state = ST_RUNNING;
-	R.attempt = 0;		/* a successful session resets the backoff */
+	/* The backoff starts over only once the session proved stable (see
+	 * schedule_retry), not at every handshake. */
+	R.run_start_us = mono_us();
+	R.run_events0 = R.c.events;
 	R.pending = CMD_NONE;
 }
 
@@ -937,6 +946,11 @@ schedule_retry(const char *why)
 
 	if (R.state == ST_STOPPING)
 		return;
+	if (R.run_start_us != 0 && evt_recorder_stable(mono_us() -
+	    R.run_start_us, R.c.events - R.run_events0, STABLE_US,
+	    STABLE_EVENTS))
+		R.attempt = 0;
+	R.run_start_us = 0;
 	RAND_bytes((unsigned char *)&rnd, sizeof rnd);
 	ms = evt_recorder_backoff_ms(R.attempt++, BACKOFF_BASE_MS,
 	    BACKOFF_MAX_MS, rnd);

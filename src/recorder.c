@@ -590,6 +590,14 @@ evt_recorder_backoff_ms(unsigned attempt, uint32_t base_ms, uint32_t max_ms,
 	return d > max_ms ? max_ms : (uint32_t)d;
 }
 
+/* Tells whether a connection proved stable (see recorder.h). */
+int
+evt_recorder_stable(int64_t up_us, uint64_t events, int64_t min_up_us,
+    uint64_t min_events)
+{
+	return up_us >= min_up_us || events >= min_events;
+}
+
 /* Tells whether the token must be renewed (see recorder.h). */
 int
 evt_recorder_token_due(int64_t expires_us, int64_t now_us, int64_t margin_us)

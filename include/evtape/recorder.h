@@ -18,7 +18,8 @@
  *          evt_recorder_resume_id(): which session to resume, after which
  *          event
  *   reconnect pacing
- *       -> evt_recorder_backoff_ms(), evt_recorder_token_due()
+ *       -> evt_recorder_backoff_ms(), evt_recorder_stable(),
+ *          evt_recorder_token_due()
  *
  * No clock, no randomness of its own (the caller passes both in), no
  * allocation per event.  Errors are negative enum evt_err values.
@@ -199,6 +200,16 @@ int evt_recorder_config_reduce(struct evt_buf *out,
  */
 uint32_t evt_recorder_backoff_ms(unsigned attempt, uint32_t base_ms,
     uint32_t max_ms, uint32_t rnd);
+
+/*
+ * Tells whether a connection that reached a running session proved stable,
+ * so that the reconnect backoff may start over: it stayed up at least
+ * min_up_us (up_us) or delivered at least min_events new events.  A gateway
+ * that accepts and drops at once never qualifies, so it is retried with a
+ * growing delay, not in a tight loop.
+ */
+int evt_recorder_stable(int64_t up_us, uint64_t events, int64_t min_up_us,
+    uint64_t min_events);
 
 /*
  * Tells whether a token that expires at expires_us must be renewed before

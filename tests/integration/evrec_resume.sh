@@ -112,4 +112,26 @@ check $([ "$(info_field "$T/d" gaps)" -eq 1 ]; echo $?) \
     "no second GAP after the restart"
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
+# 5. A gateway that drops every connection right after one event: the
+# backoff must not start over at every handshake.  The delays evrec logs
+# for its first four reconnects grow (0, ~0.5, ~1, ~2 s, jitter bands that
+# do not overlap); before the fix every one was 0.0 s, a tight loop.
+start_sim sim6 --user u --password-file "$T/pw" --rate 0 --events 50 \
+    --seed 8 --drop-every 1
+start_rec r8 --archive "$T/e" --user u --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT"
+waitfor 1500 sh -c "[ \$(grep -c 'reconnecting in' $T/r8.log) -ge 4 ]"
+checkl $? "four reconnects logged" "$T/r8.log"
+stop_pid $REC_PID
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+grep 'reconnecting in' "$T/r8.log" | head -n 4 |
+    sed 's/.*reconnecting in \([0-9.]*\) s.*/\1/' >"$T/delays"
+check $(awk 'NR == 1 {ok = ($1 == 0)} NR > 1 {ok = ok && ($1 > prev)}
+    {prev = $1} END {exit !(ok && NR == 4)}' "$T/delays"; echo $?) \
+    "backoff grows: $(tr '\n' ' ' <"$T/delays")s"
+conns=$(sed -n 's/.* \([0-9]*\) connections (.*/\1/p' "$T/sim6.out")
+n=$(grep -c 'reconnecting in' "$T/r8.log")
+check $([ -n "$conns" ] && [ "$conns" -le $((n + 2)) ]; echo $?) \
+    "evsim saw no more connections than evrec's attempts ($conns for $n retries)"
 done_testing

@@ -343,6 +343,12 @@ test_pacing(void)
 		}
 	}
 	T_EQ(bad, 0, "backoff: grows and stays within its jitter band");
+	T_OK(!evt_recorder_stable(0, 1, 10000000, 100),
+	    "stable: dropped at once after one event: no");
+	T_OK(evt_recorder_stable(10000000, 0, 10000000, 100),
+	    "stable: up long enough");
+	T_OK(evt_recorder_stable(5, 100, 10000000, 100),
+	    "stable: delivered enough events");
 	T_EQ(evt_recorder_token_due(0, 100, 60), 1, "token: none is due");
 	T_EQ(evt_recorder_token_due(-1, 100, 60), 0, "token: no expiry");
 	T_EQ(evt_recorder_token_due(1000, 900, 60), 0, "token: fresh");
