@@ -288,26 +288,33 @@ buffered_bytes(void)
 	    evt_segw_block_bytes(w) : 0);
 }
 
-/* Stops or restarts reading the socket by the in-memory bound. */
+/*
+ * Stops or restarts reading from the gateway: paused while the archive
+ * cannot write (at once, so that what is held stays at about what was in
+ * flight) or while more than max_buffer bytes wait for the disk; reading
+ * again once writes work and at most half the bound is held.  Pausing is
+ * evt_wsconn_pause: TCP back-pressure to the gateway, and no dead-peer
+ * close for a silence we cause.
+ */
 static void
 apply_backpressure(void)
 {
-	struct bufferevent *bev = R.ws != NULL ?
-	    evt_wsconn_bufferevent(R.ws) : NULL;
 	size_t b = buffered_bytes();
 
-	if (!R.paused && b > R.o.max_buffer) {
+	if (!R.paused && (R.write_failing || b > R.o.max_buffer)) {
 		R.paused = 1;
-		evt_log_warn("%zu bytes wait for the disk (bound %zu): not "
-		    "reading from the gateway until they are written", b,
-		    R.o.max_buffer);
-		if (bev != NULL)
-			bufferevent_disable(bev, EV_READ);
-	} else if (R.paused && b <= R.o.max_buffer / 2) {
+		if (R.write_failing)
+			evt_log_warn("not reading from the gateway while the "
+			    "archive cannot write (%zu bytes held)", b);
+		else
+			evt_log_warn("%zu bytes wait for the disk (bound %zu): "
+			    "not reading from the gateway until they are "
+			    "written", b, R.o.max_buffer);
+		evt_wsconn_pause(R.ws);
+	} else if (R.paused && !R.write_failing && b <= R.o.max_buffer / 2) {
 		R.paused = 0;
 		evt_log_info("reading from the gateway again");
-		if (bev != NULL)
-			bufferevent_enable(bev, EV_READ);
+		evt_wsconn_resume(R.ws);
 	}
 }
 
@@ -816,6 +823,8 @@ ws_done_cb(void *arg, struct evt_wsconn *conn, int status, const char *why)
 		return;
 	}
 	R.ws = conn;
+	if (R.paused)
+		evt_wsconn_pause(conn);	/* the disk is still behind */
 	R.state = ST_HANDSHAKE;
 	anchor_time();
 	evt_log_info("connected to %s", R.url.base);
