@@ -114,6 +114,7 @@ usage(FILE *f)
 "  --history-bytes N       per-session history bound (default 64 MiB)\n"
 "  --max-conns N           open connections (default 256)\n"
 "  --ping SEC              WebSocket ping interval (default 0: none)\n"
+"  --http-timeout SEC      time for a complete HTTP request (default 30)\n"
 "Fault injection:\n"
 "  --drop-every N          drop each connection abruptly (no close frame)\n"
 "                          after every N events sent to it\n"
@@ -770,7 +771,7 @@ main(int argc, char **argv)
 		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
 		O_TOKFILE, O_TOKLIFE, O_RATE, O_SEED, O_CAMS, O_EVENTS, O_LOG,
 		O_WINDOW, O_DROP, O_FORGET, O_GARBAGE, O_SDELAY, O_REFUSE,
-		O_QUIET, O_HIST, O_MAXCONN, O_PING, O_PAUSED
+		O_QUIET, O_HIST, O_MAXCONN, O_PING, O_PAUSED, O_HTTPTO
 	};
 	static const struct option lopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -790,6 +791,7 @@ main(int argc, char **argv)
 		{ "history-bytes", required_argument, NULL, O_HIST },
 		{ "max-conns", required_argument, NULL, O_MAXCONN },
 		{ "ping", required_argument, NULL, O_PING },
+		{ "http-timeout", required_argument, NULL, O_HTTPTO },
 		{ "drop-every", required_argument, NULL, O_DROP },
 		{ "forget-every", required_argument, NULL, O_FORGET },
 		{ "garbage-every", required_argument, NULL, O_GARBAGE },
@@ -871,6 +873,9 @@ main(int argc, char **argv)
 			    100000);
 			break;
 		case O_PING: go.ping_interval = opt_secs("ping", optarg); break;
+		case O_HTTPTO:
+			go.http_timeout = opt_secs("http-timeout", optarg);
+			break;
 		case O_DROP:
 			go.drop_every = opt_u64("drop-every", optarg,
 			    UINT64_MAX);
