@@ -735,8 +735,8 @@ on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
 		if (m->last_id[0] != '\0')
 			memcpy(R.last_id, m->last_id, strlen(m->last_id) + 1);
 		R.last_event_mono = mono_us();
-		if (r == EVT_RECORDER_KEEP)
-			store(0, rx, frame, len);
+		if (r == EVT_RECORDER_KEEP || r < 0)
+			store(0, rx, frame, len);	/* < 0: kept whole */
 		else if (r == EVT_RECORDER_REBUILT) {
 			store(0, rx, (const char *)R.rebuilt.p, R.rebuilt.len);
 			R.rebuilt.len = 0;

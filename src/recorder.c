@@ -149,22 +149,14 @@ evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,
 	return s->slots[seen_find(s, k)] == k;
 }
 
-/* Finds the string member "id" of the object token at index o; returns its
- * token index or -1. */
+/* Finds the string member "id" of the object token at index o (matched
+ * as evt_ess_classify matches it); returns its token index or -1. */
 static long
 object_id(const struct evt_jtok *t, const char *frame, uint32_t o)
 {
-	uint32_t j = o + 1;
+	long v = evt_ess_member(frame, t, o, "id");
 
-	for (uint32_t i = 0; i < t[o].size; i++) {
-		const struct evt_jtok *k = &t[j], *v = &t[k->next];
-
-		if (k->len == 2 && frame[k->off] == 'i' &&
-		    frame[k->off + 1] == 'd')
-			return v->type == EVT_J_STRING ? (long)k->next : -1;
-		j = v->next;
-	}
-	return -1;
+	return v >= 0 && t[v].type == EVT_J_STRING ? v : -1;
 }
 
 /* Start offset of the text of token i (strings start at their quote). */
@@ -188,27 +180,20 @@ evt_recorder_dedupe(struct evt_recorder_seen *s, const struct evt_jparser *p,
     const char *frame, size_t len, struct evt_buf *out, size_t *ndup)
 {
 	const struct evt_jtok *t = p->tok;
-	uint32_t ea = 0, e, j = 1, prev_end = 0;
+	uint32_t ea, e, prev_end = 0;
 	size_t dups = 0, n, kept = 0, mark = out->len;
-	int found = 0, oom = 0;
+	int oom = 0;
+	long v;
 
 	if (ndup != NULL)
 		*ndup = 0;
 	if (p->ntok == 0 || t[0].type != EVT_J_OBJECT || len == 0)
 		return EVT_ERR_ARG;
-	for (uint32_t i = 0; i < t[0].size; i++) {
-		const struct evt_jtok *k = &t[j];
-
-		if (k->len == 6 && memcmp(frame + k->off, "events", 6) == 0 &&
-		    t[k->next].type == EVT_J_ARRAY) {
-			ea = k->next;
-			found = 1;
-			break;
-		}
-		j = t[k->next].next;
-	}
-	if (!found)
+	/* The array evt_ess_classify counted (same key matching). */
+	v = evt_ess_member(frame, t, 0, "events");
+	if (v < 0 || t[v].type != EVT_J_ARRAY)
 		return EVT_ERR_ARG;
+	ea = (uint32_t)v;
 	n = t[ea].size;
 	/*
 	 * One pass, no bound on the batch: nothing is written until the

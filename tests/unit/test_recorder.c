@@ -195,6 +195,12 @@ test_dedupe(void)
 	T_OK(buf_is(&out, 0, "{\"events\":[{\"id\":\"h\"}],\"more\":true}"),
 	    "dedupe: trailing member kept: %.*s", (int)out.len,
 	    (const char *)out.p);
+	T_EQ(dedupe(&s, "{\"Events\":[{\"ID\":\"k\"},{\"id\":\"a\"}]}", &out,
+	    &nd), EVT_RECORDER_REBUILT,
+	    "dedupe: keys matched as the classifier matches them (fuzz)");
+	T_OK(buf_is(&out, 0, "{\"Events\":[{\"ID\":\"k\"}]}"),
+	    "dedupe: \"Events\" rebuilt: %.*s", (int)out.len,
+	    (const char *)out.p);
 	test_dedupe_big(&s);
 	{
 		struct evt_jparser p;
