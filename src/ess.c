@@ -119,6 +119,14 @@ static long
 member(const char *buf, const struct evt_jtok *t, uint32_t obj,
     const char *name)
 {
+	return evt_ess_member(buf, t, obj, name);
+}
+
+/* Finds a member as evt_ess_classify does (see ess.h). */
+long
+evt_ess_member(const char *buf, const struct evt_jtok *t, uint32_t obj,
+    const char *name)
+{
 	long found = -1;
 	uint32_t k = obj + 1;
 

@@ -73,6 +73,10 @@
 #define TOKEN_MARGIN_US (INT64_C(60) * 1000000)
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
+/* A session that stays up this long or delivers this many events resets
+ * the backoff (evt_recorder_stable). */
+#define STABLE_US (INT64_C(10) * 1000000)
+#define STABLE_EVENTS 100
 #define ID_MAX EVT_ESS_ID_MAX
 
 /* Command-line and config-file options. */
@@ -132,6 +136,8 @@ static struct evrec {
 
 	enum state state;
 	unsigned attempt;		/* backoff step */
+	int64_t run_start_us;		/* session running since (0: not) */
+	uint64_t run_events0;		/* R.c.events then */
 	int connected_once;
 	struct evt_wsclient *wc;
 	struct evt_wsconn *ws;
@@ -145,6 +151,7 @@ static struct evrec {
 	char sid[ID_MAX + 1];		/* session being recorded */
 	char asked_sid[ID_MAX + 1];	/* what startSession asked for */
 	char last_id[ID_MAX + 1];	/* resume cursor */
+	char after[ID_MAX + 1];		/* last event before the session */
 	struct evt_jparser jp;
 	struct evt_ess_msg msg;
 	struct evt_recorder_seen seen;
@@ -283,26 +290,33 @@ buffered_bytes(void)
 	    evt_segw_block_bytes(w) : 0);
 }
 
-/* Stops or restarts reading the socket by the in-memory bound. */
+/*
+ * Stops or restarts reading from the gateway: paused while the archive
+ * cannot write (at once, so that what is held stays at about what was in
+ * flight) or while more than max_buffer bytes wait for the disk; reading
+ * again once writes work and at most half the bound is held.  Pausing is
+ * evt_wsconn_pause: TCP back-pressure to the gateway, and no dead-peer
+ * close for a silence we cause.
+ */
 static void
 apply_backpressure(void)
 {
-	struct bufferevent *bev = R.ws != NULL ?
-	    evt_wsconn_bufferevent(R.ws) : NULL;
 	size_t b = buffered_bytes();
 
-	if (!R.paused && b > R.o.max_buffer) {
+	if (!R.paused && (R.write_failing || b > R.o.max_buffer)) {
 		R.paused = 1;
-		evt_log_warn("%zu bytes wait for the disk (bound %zu): not "
-		    "reading from the gateway until they are written", b,
-		    R.o.max_buffer);
-		if (bev != NULL)
-			bufferevent_disable(bev, EV_READ);
-	} else if (R.paused && b <= R.o.max_buffer / 2) {
+		if (R.write_failing)
+			evt_log_warn("not reading from the gateway while the "
+			    "archive cannot write (%zu bytes held)", b);
+		else
+			evt_log_warn("%zu bytes wait for the disk (bound %zu): "
+			    "not reading from the gateway until they are "
+			    "written", b, R.o.max_buffer);
+		evt_wsconn_pause(R.ws);
+	} else if (R.paused && !R.write_failing && b <= R.o.max_buffer / 2) {
 		R.paused = 0;
 		evt_log_info("reading from the gateway again");
-		if (bev != NULL)
-			bufferevent_enable(bev, EV_READ);
+		evt_wsconn_resume(R.ws);
 	}
 }
 
@@ -448,7 +462,7 @@ set_carry(void)
 {
 	R.marker.len = 0;
 	oom(evt_recorder_session_json(&R.marker, "continued", R.sid,
-	    R.url.base, NULL, NULL), "carry");
+	    R.url.base, NULL, R.after, NULL), "carry");
 	oom(evt_archive_set_carry(R.ar, (const char *)R.marker.p,
 	    R.marker.len), "carry");
 }
@@ -581,7 +595,10 @@ static void
 session_running(void)
 {
 	R.state = ST_RUNNING;
-	R.attempt = 0;		/* a successful session resets the backoff */
+	/* The backoff starts over only once the session proved stable (see
+	 * schedule_retry), not at every handshake. */
+	R.run_start_us = mono_us();
+	R.run_events0 = R.c.events;
 	R.pending = CMD_NONE;
 }
 
@@ -603,7 +620,7 @@ on_start_answer(const struct evt_ess_msg *m)
 		R.c.resumes++;
 		R.marker.len = 0;
 		oom(evt_recorder_session_json(&R.marker, "resumed", R.sid,
-		    R.url.base, R.last_id, NULL), "marker");
+		    R.url.base, R.last_id, R.after, NULL), "marker");
 		store_marker(EVT_K_SESSION);
 		flush_now();
 		evt_log_info("session %s resumed after event %s", R.sid,
@@ -625,10 +642,16 @@ on_start_answer(const struct evt_ess_msg *m)
 		break;
 	}
 	snprintf(R.sid, sizeof R.sid, "%s", m->session_id);
+	/* The new session's events come after the archive's last one; until
+	 * the first arrives, a resume asks for the whole session ("").  The
+	 * old cursor is kept in the markers (startedAfter) so that a restart
+	 * can tell (evt_recorder_resume_id). */
+	snprintf(R.after, sizeof R.after, "%s", R.last_id);
+	R.last_id[0] = '\0';
 	R.c.sessions++;
 	R.marker.len = 0;
 	oom(evt_recorder_session_json(&R.marker, "new", R.sid, R.url.base,
-	    NULL, "evrec " EVREC_VERSION), "marker");
+	    NULL, R.after, "evrec " EVREC_VERSION), "marker");
 	store_marker(EVT_K_SESSION);
 	set_carry();
 	flush_now();
@@ -719,8 +742,8 @@ on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
 		if (m->last_id[0] != '\0')
 			memcpy(R.last_id, m->last_id, strlen(m->last_id) + 1);
 		R.last_event_mono = mono_us();
-		if (r == EVT_RECORDER_KEEP)
-			store(0, rx, frame, len, &R.jp);
+		if (r == EVT_RECORDER_KEEP || r < 0)
+			store(0, rx, frame, len, &R.jp); /* < 0: kept whole */
 		else if (r == EVT_RECORDER_REBUILT) {
 			store(0, rx, (const char *)R.rebuilt.p, R.rebuilt.len,
 			    NULL);
@@ -808,6 +831,8 @@ ws_done_cb(void *arg, struct evt_wsconn *conn, int status, const char *why)
 		return;
 	}
 	R.ws = conn;
+	if (R.paused)
+		evt_wsconn_pause(conn);	/* the disk is still behind */
 	R.state = ST_HANDSHAKE;
 	anchor_time();
 	evt_log_info("connected to %s", R.url.base);
@@ -938,6 +963,11 @@ schedule_retry(const char *why)
 
 	if (R.state == ST_STOPPING)
 		return;
+	if (R.run_start_us != 0 && evt_recorder_stable(mono_us() -
+	    R.run_start_us, R.c.events - R.run_events0, STABLE_US,
+	    STABLE_EVENTS))
+		R.attempt = 0;
+	R.run_start_us = 0;
 	RAND_bytes((unsigned char *)&rnd, sizeof rnd);
 	ms = evt_recorder_backoff_ms(R.attempt++, BACKOFF_BASE_MS,
 	    BACKOFF_MAX_MS, rnd);
@@ -1558,11 +1588,20 @@ open_archive(void)
 	}
 	if ((s = evt_archive_session(R.ar, &len)) != NULL &&
 	    evt_recorder_session_parse(s, len, R.sid) == 0) {
+		char archive_last[ID_MAX + 1] = "";
+		int have_after = evt_recorder_session_after(s, len,
+		    R.after) == 0;
+
 		if ((s = evt_archive_last_id(R.ar, &len)) != NULL &&
 		    len <= ID_MAX) {
-			memcpy(R.last_id, s, len);
-			R.last_id[len] = '\0';
+			memcpy(archive_last, s, len);
+			archive_last[len] = '\0';
 		}
+		snprintf(R.last_id, sizeof R.last_id, "%s",
+		    evt_recorder_resume_id(archive_last, have_after ?
+		    R.after : NULL));
+		if (!have_after)
+			R.after[0] = '\0';
 		evt_log_info("archive %s: will resume session %s after event "
 		    "%s", R.o.archive, R.sid, R.last_id[0] ? R.last_id :
 		    "(none)");

@@ -10,6 +10,7 @@
  * state, because "connection failed" is useless in a log at 3 am.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/util.h>
+#include <openssl/crypto.h>
 
 #include "evtape/err.h"
 #include "evtape/httpc.h"
@@ -142,6 +144,27 @@ httpc_why(struct evt_httpc_req *r)
 	return "connection failed";
 }
 
+/* Frees a request body copy once libevent has sent it, wiping it first
+ * (an evbuffer reference cleanup callback). */
+static void
+httpc_body_free(const void *data, size_t len, void *extra)
+{
+	OPENSSL_cleanse(extra, len);
+	free(extra);
+}
+
+/* Wipes the Authorization value in evhttp's copy of the request headers
+ * before libevent frees them (the value may be a token). */
+static void
+httpc_wipe_auth(struct evhttp_request *req)
+{
+	const char *v = evhttp_find_header(
+	    evhttp_request_get_output_headers(req), "Authorization");
+
+	if (v != NULL)
+		OPENSSL_cleanse((void *)(uintptr_t)v, strlen(v));
+}
+
 /* evhttp request callback: the answer, or NULL/code 0 on failure. */
 static void
 httpc_done_cb(struct evhttp_request *req, void *arg)
@@ -149,6 +172,8 @@ httpc_done_cb(struct evhttp_request *req, void *arg)
 	struct evt_httpc_req *r = arg;
 	int status = req != NULL ? evhttp_request_get_response_code(req) : 0;
 
+	if (req != NULL)
+		httpc_wipe_auth(req);
 	if (r->cb != NULL) {
 		if (status > 0) {
 			struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -237,10 +262,25 @@ evt_httpc_request(const struct evt_httpc_opts *o,
 		}
 	}
 	if (body != NULL) {
-		if ((ctype != NULL && evhttp_add_header(h, "Content-Type",
-		    ctype) != 0) || evbuffer_add(
-		    evhttp_request_get_output_buffer(req), body, len) != 0)
+		/* One copy of the body (it may hold a password), referenced by
+		 * the evbuffer rather than copied into it: evhttp moves the
+		 * chain to the socket buffer, and once written the copy is
+		 * wiped and freed by httpc_body_free. */
+		char *copy = malloc(len > 0 ? len : 1);
+
+		if (copy == NULL)
 			goto fail_req;
+		memcpy(copy, body, len);
+		if (ctype != NULL && evhttp_add_header(h, "Content-Type",
+		    ctype) != 0) {
+			httpc_body_free(copy, len, copy);
+			goto fail_req;
+		}
+		if (evbuffer_add_reference(evhttp_request_get_output_buffer(
+		    req), copy, len, httpc_body_free, copy) != 0) {
+			httpc_body_free(copy, len, copy);
+			goto fail_req;
+		}
 	}
 	if (evhttp_make_request(r->conn, req, body != NULL ? EVHTTP_REQ_POST :
 	    EVHTTP_REQ_GET, path) != 0) {

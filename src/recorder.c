@@ -142,21 +142,6 @@ evt_recorder_seen_add(struct evt_recorder_seen *s, const char *id, size_t len)
 	return seen_add_key(s, seen_key(id, len));
 }
 
-/* Starts loading the slots that adding key k as the j-th of a batch will
- * touch: its own home and that of the key it will evict.  The table is
- * far bigger than the caches, and a miss per lookup was the dedupe's
- * whole cost at top speed. */
-static void
-seen_prefetch(const struct evt_recorder_seen *s, uint64_t k, uint32_t j)
-{
-	if (s->cap == 0)
-		return;
-	__builtin_prefetch(&s->slots[seen_hash(k) & s->mask]);
-	if (s->n == s->cap)
-		__builtin_prefetch(&s->slots[seen_hash(s->ring[(s->head + j) %
-		    s->cap]) & s->mask]);
-}
-
 /* Tells whether an id is in the set. */
 int
 evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,
@@ -170,25 +155,14 @@ evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,
 	return s->slots[seen_find(s, k)] == k;
 }
 
-/* Events whose keys are computed (and their slots prefetched) at once. */
-#define DEDUPE_BATCH 16
-
-/* Finds the string member "id" of the object token at index o; returns its
- * token index or -1. */
+/* Finds the string member "id" of the object token at index o (matched
+ * as evt_ess_classify matches it); returns its token index or -1. */
 static long
 object_id(const struct evt_jtok *t, const char *frame, uint32_t o)
 {
-	uint32_t j = o + 1;
+	long v = evt_ess_member(frame, t, o, "id");
 
-	for (uint32_t i = 0; i < t[o].size; i++) {
-		const struct evt_jtok *k = &t[j], *v = &t[k->next];
-
-		if (k->len == 2 && frame[k->off] == 'i' &&
-		    frame[k->off + 1] == 'd')
-			return v->type == EVT_J_STRING ? (long)k->next : -1;
-		j = v->next;
-	}
-	return -1;
+	return v >= 0 && t[v].type == EVT_J_STRING ? v : -1;
 }
 
 /* Start offset of the text of token i (strings start at their quote). */
@@ -212,87 +186,71 @@ evt_recorder_dedupe(struct evt_recorder_seen *s, const struct evt_jparser *p,
     const char *frame, size_t len, struct evt_buf *out, size_t *ndup)
 {
 	const struct evt_jtok *t = p->tok;
-	uint32_t ea = 0, e, j = 1;
-	size_t dups = 0, n, mark;
-	/* Dropped elements, a bitmap on the stack (no allocation). */
-	uint64_t dropbits[64];
-	int found = 0;
+	uint32_t ea, e, prev_end = 0;
+	size_t dups = 0, n, kept = 0, mark = out->len;
+	int oom = 0;
+	long v;
 
 	if (ndup != NULL)
 		*ndup = 0;
 	if (p->ntok == 0 || t[0].type != EVT_J_OBJECT || len == 0)
 		return EVT_ERR_ARG;
-	for (uint32_t i = 0; i < t[0].size; i++) {
-		const struct evt_jtok *k = &t[j];
-
-		if (k->len == 6 && memcmp(frame + k->off, "events", 6) == 0 &&
-		    t[k->next].type == EVT_J_ARRAY) {
-			ea = k->next;
-			found = 1;
-			break;
-		}
-		j = t[k->next].next;
-	}
-	if (!found)
+	/* The array evt_ess_classify counted (same key matching). */
+	v = evt_ess_member(frame, t, 0, "events");
+	if (v < 0 || t[v].type != EVT_J_ARRAY)
 		return EVT_ERR_ARG;
+	ea = (uint32_t)v;
 	n = t[ea].size;
-	memset(dropbits, 0, sizeof dropbits);
+	/*
+	 * One pass, no bound on the batch: nothing is written until the
+	 * first duplicate; then the text before the array's elements, the
+	 * kept elements so far (one verbatim run) and each later kept element
+	 * go to out.  The other top-level members stay as they arrived.
+	 */
 	e = ea + 1;
-	/* In batches: every key's slots are prefetched before the first of
-	 * them is looked up. */
-	for (size_t i = 0; i < n;) {
-		uint64_t keys[DEDUPE_BATCH];
-		size_t at[DEDUPE_BATCH];
-		uint32_t m = 0;
+	for (size_t i = 0; i < n; i++, e = t[e].next) {
+		int dup = 0;
 
-		for (; i < n && m < DEDUPE_BATCH; i++) {
-			long id = t[e].type == EVT_J_OBJECT ?
-			    object_id(t, frame, e) : -1;
+		if (t[e].type == EVT_J_OBJECT) {
+			long id = object_id(t, frame, e);
 
-			if (id >= 0) {
-				keys[m] = seen_key(frame + t[id].off,
-				    t[id].len);
-				seen_prefetch(s, keys[m], m);
-				at[m++] = i;
-			}
-			e = t[e].next;
+			dup = id >= 0 && !evt_recorder_seen_add(s,
+			    frame + t[id].off, t[id].len);
 		}
-		for (uint32_t b = 0; b < m; b++) {
-			if (seen_add_key(s, keys[b]))
-				continue;
+		if (oom) {
+			/* Out of memory: only add the remaining ids. */
+		} else if (dup && dups == 0) {
+			if (evt_buf_put(out, frame, t[ea].off + 1) != 0 ||
+			    (kept > 0 && evt_buf_put(out, frame +
+			    tok_start(t, ea + 1), prev_end -
+			    tok_start(t, ea + 1)) != 0))
+				oom = 1;
+		} else if (!dup && dups > 0) {
+			if ((kept > 0 && evt_buf_putc(out, ',') != 0) ||
+			    evt_buf_put(out, frame + tok_start(t, e),
+			    tok_end(t, e) - tok_start(t, e)) != 0)
+				oom = 1;
+		}
+		if (dup)
 			dups++;
-			if (at[b] < 64 * 64)
-				dropbits[at[b] / 64] |= UINT64_C(1) <<
-				    (at[b] % 64);
+		else {
+			kept++;
+			prev_end = tok_end(t, e);
 		}
 	}
 	if (ndup != NULL)
 		*ndup = dups;
+	if (oom)
+		goto nomem;
 	if (dups == 0)
 		return EVT_RECORDER_KEEP;
-	if (dups == n)
+	if (dups == n) {
+		out->len = mark;
 		return EVT_RECORDER_DROP;
-	/*
-	 * Rebuild.  Elements beyond the bitmap (a batch of more than 4096
-	 * events with a duplicate among them) are kept: storing a rare
-	 * duplicate beats losing an event.
-	 */
-	mark = out->len;
-	if (evt_buf_put(out, "{\"events\":[", 11) != 0)
-		goto nomem;
-	e = ea + 1;
-	for (size_t i = 0, kept = 0; i < n; i++) {
-		if (i < 64 * 64 && (dropbits[i / 64] >> (i % 64)) & 1) {
-			e = t[e].next;
-			continue;
-		}
-		if ((kept++ > 0 && evt_buf_putc(out, ',') != 0) ||
-		    evt_buf_put(out, frame + tok_start(t, e), tok_end(t, e) -
-		    tok_start(t, e)) != 0)
-			goto nomem;
-		e = t[e].next;
 	}
-	if (evt_buf_put(out, "]}", 2) != 0)
+	/* From the array's closing bracket to the end of the message. */
+	if (evt_buf_put(out, frame + t[ea].off + t[ea].len - 1,
+	    len - (t[ea].off + t[ea].len - 1)) != 0)
 		goto nomem;
 	return EVT_RECORDER_REBUILT;
 nomem:
@@ -335,7 +293,8 @@ put_member(struct evt_buf *b, int first, const char *key, const char *val)
 /* Builds a SESSION marker body (see recorder.h). */
 int
 evt_recorder_session_json(struct evt_buf *out, const char *event,
-    const char *sid, const char *gateway, const char *last, const char *rec)
+    const char *sid, const char *gateway, const char *last, const char *after,
+    const char *rec)
 {
 	size_t mark = out->len;
 
@@ -344,6 +303,7 @@ evt_recorder_session_json(struct evt_buf *out, const char *event,
 	    put_member(out, 0, "sessionId", sid) != 0 ||
 	    put_member(out, 0, "gateway", gateway) != 0 ||
 	    (last != NULL && put_member(out, 0, "lastEventId", last) != 0) ||
+	    (after != NULL && put_member(out, 0, "startedAfter", after) != 0) ||
 	    (rec != NULL && put_member(out, 0, "recorder", rec) != 0) ||
 	    evt_buf_putc(out, '}') != 0) {
 		out->len = mark;
@@ -391,16 +351,17 @@ member(const struct evt_jtok *t, const char *text, uint32_t o,
 	return -1;
 }
 
-/* Reads the sessionId of a SESSION marker body (see recorder.h). */
-int
-evt_recorder_session_parse(const char *json, size_t len,
-    char sid[EVT_ESS_ID_MAX + 1])
+/* Reads string member key of the object json[0..len) into val (at most
+ * EVT_ESS_ID_MAX bytes and a NUL); empty values only when allow_empty. */
+static int
+string_member(const char *json, size_t len, const char *key,
+    char val[EVT_ESS_ID_MAX + 1], int allow_empty)
 {
 	struct evt_jparser jp;
 	long v;
-	int rc, n;
+	int rc, n = 0;
 
-	sid[0] = '\0';
+	val[0] = '\0';
 	evt_json_init(&jp, 16);
 	rc = evt_json_parse(&jp, json, len);
 	if (rc == EVT_ERR_NOMEM)
@@ -408,20 +369,44 @@ evt_recorder_session_parse(const char *json, size_t len,
 	rc = EVT_ERR_NOTFOUND;
 	if (jp.ntok == 0 || jp.tok[0].type != EVT_J_OBJECT)
 		goto out;
-	v = member(jp.tok, json, 0, "sessionId");
-	if (v < 0 || jp.tok[v].type != EVT_J_STRING || jp.tok[v].len == 0 ||
+	v = member(jp.tok, json, 0, key);
+	if (v < 0 || jp.tok[v].type != EVT_J_STRING ||
+	    (jp.tok[v].len == 0 && !allow_empty) ||
 	    jp.tok[v].len > EVT_ESS_ID_MAX)
 		goto out;
-	n = evt_json_unescape(json + jp.tok[v].off, jp.tok[v].len, sid);
-	if (n <= 0) {
-		sid[0] = '\0';
+	if (jp.tok[v].len > 0 && (n = evt_json_unescape(json +
+	    jp.tok[v].off, jp.tok[v].len, val)) <= 0)
 		goto out;
-	}
-	sid[n] = '\0';
+	val[n] = '\0';
 	rc = 0;
 out:
 	evt_json_free(&jp);
 	return rc;
+}
+
+/* Reads the sessionId of a SESSION marker body (see recorder.h). */
+int
+evt_recorder_session_parse(const char *json, size_t len,
+    char sid[EVT_ESS_ID_MAX + 1])
+{
+	return string_member(json, len, "sessionId", sid, 0);
+}
+
+/* Reads the startedAfter of a SESSION marker body (see recorder.h). */
+int
+evt_recorder_session_after(const char *json, size_t len,
+    char after[EVT_ESS_ID_MAX + 1])
+{
+	return string_member(json, len, "startedAfter", after, 1);
+}
+
+/* Picks the event id to resume a session after (see recorder.h). */
+const char *
+evt_recorder_resume_id(const char *archive_last, const char *after)
+{
+	if (after != NULL && strcmp(archive_last, after) == 0)
+		return "";
+	return archive_last;
 }
 
 /* ------------------------------------------------------------- config */
@@ -594,6 +579,14 @@ evt_recorder_backoff_ms(unsigned attempt, uint32_t base_ms, uint32_t max_ms,
 	/* factor = 0.75 + rnd / 2^33, in [0.75, 1.25) */
 	d = (d * 3) / 4 + ((d * (uint64_t)rnd) >> 33);
 	return d > max_ms ? max_ms : (uint32_t)d;
+}
+
+/* Tells whether a connection proved stable (see recorder.h). */
+int
+evt_recorder_stable(int64_t up_us, uint64_t events, int64_t min_up_us,
+    uint64_t min_events)
+{
+	return up_us >= min_up_us || events >= min_events;
 }
 
 /* Tells whether the token must be renewed (see recorder.h). */

@@ -87,6 +87,7 @@ struct evt_wsconn {
 	int peer_closed;	/* the peer's close frame arrived */
 	int drain_armed;	/* on_drain is due when output drains */
 	int initiated;		/* we started the close handshake */
+	int paused;		/* evt_wsconn_pause: not reading */
 
 	int sent_code;		/* code of our close frame */
 	char sent_reason[124];
@@ -518,6 +519,8 @@ wsconn_read_input(struct evt_wsconn *c)
 	ssize_t r;
 
 	while (!c->dead && !c->failing && !c->peer_closed) {
+		if (c->paused)
+			return;	/* the rest stays in the input buffer */
 		memset(&io, 0, sizeof io);
 		r = wslay_frame_recv(c->fr, &io);
 		if (r == WSLAY_ERR_WANT_READ)
@@ -588,7 +591,7 @@ wsconn_leave(struct evt_wsconn *c)
 static void
 wsconn_alive(struct evt_wsconn *c)
 {
-	if (c->cfg.dead_timeout > 0) {
+	if (c->cfg.dead_timeout > 0 && !c->paused) {
 		struct timeval tv = wsconn_tv(c->cfg.dead_timeout);
 
 		event_add(c->dead_ev, &tv);
@@ -911,7 +914,39 @@ evt_wsconn_close(struct evt_wsconn *conn, int code, const char *reason)
 	return 0;
 }
 
-/* Returns the bufferevent, borrowed. */
+/* Stops reading from the peer (see wsconn.h). */
+void
+evt_wsconn_pause(struct evt_wsconn *conn)
+{
+	if (conn == NULL || conn->dead || conn->paused)
+		return;
+	conn->paused = 1;
+	bufferevent_disable(conn->bev, EV_READ);
+	/* Silence from the peer is ours now: no liveness checks, and no
+	 * pings whose pongs could not be read anyway. */
+	event_del(conn->dead_ev);
+	event_del(conn->ping_ev);
+}
+
+/* Reads again after evt_wsconn_pause (see wsconn.h). */
+void
+evt_wsconn_resume(struct evt_wsconn *conn)
+{
+	if (conn == NULL || conn->dead || !conn->paused)
+		return;
+	conn->paused = 0;
+	bufferevent_enable(conn->bev, EV_READ);
+	if (conn->cfg.ping_interval > 0) {
+		struct timeval tv = wsconn_tv(conn->cfg.ping_interval);
+
+		event_add(conn->ping_ev, &tv);
+	}
+	wsconn_alive(conn);	/* the dead-peer wait starts over */
+	/* Messages already in the input buffer: on the next loop turn. */
+	event_active(conn->kick_ev, EV_TIMEOUT, 1);
+}
+
+/* Returns the bufferevent (see wsconn.h). */
 struct bufferevent *
 evt_wsconn_bufferevent(const struct evt_wsconn *conn)
 {

@@ -70,6 +70,7 @@ struct sim {
 	const char *log_path;
 
 	int started, done, stopping;
+	int paused;		/* --paused: generation waits for SIGUSR2 */
 	uint64_t nevents, nmsgs;
 	int64_t t0_mono_us;	/* monotonic time of the generator's start */
 
@@ -113,6 +114,7 @@ usage(FILE *f)
 "  --history-bytes N       per-session history bound (default 64 MiB)\n"
 "  --max-conns N           open connections (default 256)\n"
 "  --ping SEC              WebSocket ping interval (default 0: none)\n"
+"  --http-timeout SEC      time for a complete HTTP request (default 30)\n"
 "Fault injection:\n"
 "  --drop-every N          drop each connection abruptly (no close frame)\n"
 "                          after every N events sent to it\n"
@@ -123,10 +125,12 @@ usage(FILE *f)
 "                          N events sent to a connection\n"
 "  --state-delay SEC       answer getState after SEC seconds\n"
 "  --refuse-tokens         the token endpoint refuses every request\n"
+"  --paused                generate nothing until SIGUSR2 (instead of from\n"
+"                          the first subscription)\n"
 "  -v, --verbose           more log (repeat for debug); --quiet: errors\n"
 "  -h, --help              this text\n"
 "Signals: TERM/INT close all connections (1001) and exit 0; USR1 forgets\n"
-"all sessions.\n");
+"all sessions; USR2 starts generating (--paused).\n");
 }
 
 /* Reports a usage error and exits 2. */
@@ -444,7 +448,7 @@ sim_session_cb(void *arg, struct evt_gw_session *s, int what)
 	struct sim *sim = arg;
 
 	if (what == EVT_GW_SESSION_SUBSCRIBED && !sim->started &&
-	    !sim->stopping)
+	    !sim->stopping && !sim->paused)
 		start_generation(sim);
 }
 
@@ -706,6 +710,17 @@ usr1_cb(evutil_socket_t sig, short what, void *arg)
 	evt_gw_forget_sessions(sim->gw);
 }
 
+/* SIGUSR2: starts the generator held back by --paused. */
+static void
+usr2_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct sim *sim = arg;
+
+	sim->paused = 0;
+	if (!sim->started && !sim->stopping)
+		start_generation(sim);
+}
+
 /* Writes "PORT\n" to path atomically (temporary file + rename). */
 static int
 write_ready(const char *path, unsigned port)
@@ -756,7 +771,7 @@ main(int argc, char **argv)
 		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
 		O_TOKFILE, O_TOKLIFE, O_RATE, O_SEED, O_CAMS, O_EVENTS, O_LOG,
 		O_WINDOW, O_DROP, O_FORGET, O_GARBAGE, O_SDELAY, O_REFUSE,
-		O_QUIET, O_HIST, O_MAXCONN, O_PING
+		O_QUIET, O_HIST, O_MAXCONN, O_PING, O_PAUSED, O_HTTPTO
 	};
 	static const struct option lopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -776,11 +791,13 @@ main(int argc, char **argv)
 		{ "history-bytes", required_argument, NULL, O_HIST },
 		{ "max-conns", required_argument, NULL, O_MAXCONN },
 		{ "ping", required_argument, NULL, O_PING },
+		{ "http-timeout", required_argument, NULL, O_HTTPTO },
 		{ "drop-every", required_argument, NULL, O_DROP },
 		{ "forget-every", required_argument, NULL, O_FORGET },
 		{ "garbage-every", required_argument, NULL, O_GARBAGE },
 		{ "state-delay", required_argument, NULL, O_SDELAY },
 		{ "refuse-tokens", no_argument, NULL, O_REFUSE },
+		{ "paused", no_argument, NULL, O_PAUSED },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, 'h' },
@@ -790,6 +807,7 @@ main(int argc, char **argv)
 	struct evt_gw_opts go;
 	struct evt_gw_stats st;
 	struct event *sig_term = NULL, *sig_int = NULL, *sig_usr1 = NULL;
+	struct event *sig_usr2 = NULL;
 	const char *ready = NULL, *pwfile = NULL, *tokfile = NULL;
 	char *password = NULL, *token = NULL, *host = NULL, *endp;
 	const char *stoks[1];
@@ -855,6 +873,9 @@ main(int argc, char **argv)
 			    100000);
 			break;
 		case O_PING: go.ping_interval = opt_secs("ping", optarg); break;
+		case O_HTTPTO:
+			go.http_timeout = opt_secs("http-timeout", optarg);
+			break;
 		case O_DROP:
 			go.drop_every = opt_u64("drop-every", optarg,
 			    UINT64_MAX);
@@ -872,6 +893,7 @@ main(int argc, char **argv)
 			go.state_delay = opt_secs("state-delay", optarg);
 			break;
 		case O_REFUSE: go.refuse_tokens = 1; break;
+		case O_PAUSED: sim.paused = 1; break;
 		case 'v':
 			if (sim.verbosity < EVT_GW_LOG_DEBUG)
 				sim.verbosity++;
@@ -934,10 +956,12 @@ main(int argc, char **argv)
 	sig_term = evsignal_new(sim.base, SIGTERM, term_cb, &sim);
 	sig_int = evsignal_new(sim.base, SIGINT, term_cb, &sim);
 	sig_usr1 = evsignal_new(sim.base, SIGUSR1, usr1_cb, &sim);
+	sig_usr2 = evsignal_new(sim.base, SIGUSR2, usr2_cb, &sim);
 	if (sim.tick_ev == NULL || sim.prod_ev == NULL || sim.stop_ev == NULL ||
 	    sig_term == NULL || sig_int == NULL || sig_usr1 == NULL ||
+	    sig_usr2 == NULL ||
 	    event_add(sig_term, NULL) != 0 || event_add(sig_int, NULL) != 0 ||
-	    event_add(sig_usr1, NULL) != 0) {
+	    event_add(sig_usr1, NULL) != 0 || event_add(sig_usr2, NULL) != 0) {
 		fprintf(stderr, "evsim: cannot set up events\n");
 		goto out;
 	}
@@ -983,6 +1007,8 @@ out:
 		event_free(sig_int);
 	if (sig_usr1 != NULL)
 		event_free(sig_usr1);
+	if (sig_usr2 != NULL)
+		event_free(sig_usr2);
 	if (sim.tick_ev != NULL)
 		event_free(sim.tick_ev);
 	if (sim.prod_ev != NULL)

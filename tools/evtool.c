@@ -400,7 +400,7 @@ put_rx(int64_t rx)
 	oom_check(evt_buf_put(&obuf, tmp, (size_t)n));
 }
 
-enum cat_mode { CAT_EVENTS, CAT_MESSAGES, CAT_TSV };
+enum cat_mode { CAT_EVENTS, CAT_MESSAGES, CAT_TSV, CAT_MARKERS };
 
 /* Keeps the items of a --messages frame that pass the filters. */
 static int
@@ -444,7 +444,8 @@ cat_events(struct evt_segr *r, const char *path, const struct filter *f)
 }
 
 /* Prints the frames of one segment: --messages (gateway messages whose
- * events pass the filters) or --tsv (every received frame). */
+ * events pass the filters), --tsv (every received frame) or --markers
+ * (the recorder's SESSION, GAP and CONFIG markers, with their kind). */
 static void
 cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
     const struct filter *f)
@@ -460,6 +461,17 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 		if (mode == CAT_MESSAGES) {
 			if (fm->kind != EVT_K_MSG || fm->kept == 0)
 				continue;
+		} else if (mode == CAT_MARKERS) {
+			static const char *const names[] = {"SESSION", "GAP",
+			    "CONFIG"};
+
+			if (fm->kind < EVT_K_SESSION || fm->kind > EVT_K_CONFIG)
+				continue;
+			put_rx(fm->rx_us);
+			oom_check(evt_buf_put(&obuf, names[fm->kind -
+			    EVT_K_SESSION], strlen(names[fm->kind -
+			    EVT_K_SESSION])));
+			oom_check(evt_buf_putc(&obuf, '\t'));
 		} else {
 			if (fm->kind >= EVT_K_SESSION)
 				continue; /* markers are not received frames */
@@ -503,6 +515,7 @@ cmd_cat(int argc, char **argv)
 	static const struct option lo[] = {
 		{"messages", no_argument, NULL, 'm'},
 		{"tsv", no_argument, NULL, 't'},
+		{"markers", no_argument, NULL, 'M'},
 		{"from", required_argument, NULL, 'f'},
 		{"to", required_argument, NULL, 'T'},
 		{"source", required_argument, NULL, 's'},
@@ -516,6 +529,7 @@ cmd_cat(int argc, char **argv)
 		switch (c) {
 		case 'm': mode = CAT_MESSAGES; break;
 		case 't': mode = CAT_TSV; break;
+		case 'M': mode = CAT_MARKERS; break;
 		case 'f': f.from = time_arg("--from", optarg); break;
 		case 'T': f.to = time_arg("--to", optarg); break;
 		case 's': f.sources[f.nsources++] = optarg; break;
@@ -524,13 +538,15 @@ cmd_cat(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 1) {
-		errx_msg("usage: evtool cat [--messages|--tsv] [--from T] "
+		errx_msg("usage: evtool cat [--messages|--tsv|--markers] "
+		    "[--from T] "
 		    "[--to T] [--source S]... [--type T]... DIR");
 		return EX_USAGE;
 	}
-	if (mode == CAT_TSV && (f.nsources || f.ntypes)) {
-		errx_msg("--tsv prints whole frames; it takes no --source or "
-		    "--type");
+	if ((mode == CAT_TSV || mode == CAT_MARKERS) &&
+	    (f.nsources || f.ntypes)) {
+		errx_msg("--tsv and --markers print whole frames; they take "
+		    "no --source or --type");
 		return EX_USAGE;
 	}
 	struct evt_archive *a = open_archive(argv[optind], 0, NULL);
@@ -1055,9 +1071,10 @@ usage(FILE *f)
 	    "  import [--level N] [--block-size S] [--segment-size S]\n"
 	    "         [--segment-age D] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
-	    "  cat [--messages|--tsv] [--from T] [--to T] [--source S]...\n"
-	    "      [--type T]... DIR\n"
-	    "                     print events (one JSON object per line)\n"
+	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"
+	    "      [--source S]... [--type T]... DIR\n"
+	    "                     print events (one JSON object per line);\n"
+	    "                     --markers: \"<rx us>\\t<KIND>\\t<body>\"\n"
 	    "  get [--meta] DIR ID print one event by id\n"
 	    "  info DIR           counts, time span, size\n"
 	    "  ls DIR             one line per segment\n"

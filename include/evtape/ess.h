@@ -378,4 +378,13 @@ struct evt_ess_msg {
 int evt_ess_classify(struct evt_jparser *p, const char *frame, size_t len,
     struct evt_ess_msg *m);
 
+/*
+ * Returns the token index of the value of member name of the object token
+ * obj in t (tokens of buf, both borrowed), matched the way
+ * evt_ess_classify matches keys (case-insensitively, escapes decoded; the
+ * last one when repeated), or -1.
+ */
+long evt_ess_member(const char *buf, const struct evt_jtok *t, uint32_t obj,
+    const char *name);
+
 #endif

@@ -61,8 +61,16 @@ struct evt_httpc_req;
  * Starts a request to u (copied) for path (borrowed for the call):
  * POST when body is not NULL (with content type ctype), else GET; with
  * "Authorization: Bearer <bearer>" when bearer is not NULL; always
- * "Accept: application/json".  body and bearer are copied into libevent's
- * buffers for the call; the caller wipes its own copies.  Returns 0 and
+ * "Accept: application/json".  body and bearer are copied for the call;
+ * the caller wipes its own copies.  Secrets in libevent's memory: the body
+ * is one private copy that the socket buffer references (no copy inside
+ * libevent) and that is wiped once sent; evhttp's header copy of the
+ * Authorization value is wiped when the answer arrives.  What remains
+ * unwiped: the request head evhttp formats into the connection's output
+ * buffer (it holds "Authorization: Bearer ..."; libevent frees it after
+ * writing, without wiping), the header copy when the request fails
+ * without an answer (evhttp frees it), and, with TLS, whatever OpenSSL
+ * keeps of the plaintext.  Returns 0 and
  * *out (may be NULL: then the request cannot be detached), or
  * EVT_ERR_NOMEM / EVT_ERR_ARG (https without a context); cb never runs
  * inside this call.

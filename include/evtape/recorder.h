@@ -14,9 +14,12 @@
  *       -> evt_recorder_session_json(), evt_recorder_gap_json(),
  *          evt_recorder_config_reduce()
  *   the archive's last SESSION body after a restart
- *       -> evt_recorder_session_parse(): which session to resume
+ *       -> evt_recorder_session_parse(), evt_recorder_session_after(),
+ *          evt_recorder_resume_id(): which session to resume, after which
+ *          event
  *   reconnect pacing
- *       -> evt_recorder_backoff_ms(), evt_recorder_token_due()
+ *       -> evt_recorder_backoff_ms(), evt_recorder_stable(),
+ *          evt_recorder_token_due()
  *
  * No clock, no randomness of its own (the caller passes both in), no
  * allocation per event.  Errors are negative enum evt_err values.
@@ -79,8 +82,10 @@ enum evt_recorder_dedupe_result {
  * tokens p holds (from evt_ess_classify returning EVT_ESS_EVENTS; both
  * borrowed for the call), against the set, and adds the new ids.  Elements
  * that are not objects or carry no string "id" are always kept.  When some
- * but not all events are duplicates, appends {"events":[e,...]} built from
- * the kept element texts (verbatim) to out.  *ndup (may be NULL) receives
+ * but not all events are duplicates, appends to out the message with the
+ * duplicate elements cut out: every other byte (the other top-level members,
+ * the kept element texts) verbatim, kept elements joined by ','.  No limit
+ * on the number of events (one pass, no side table).  *ndup (may be NULL) receives
  * the number of events dropped.  Returns an enum evt_recorder_dedupe_result
  * or EVT_ERR_NOMEM (out unchanged; the ids were still added) or
  * EVT_ERR_ARG (the tokens do not describe an events message).
@@ -112,13 +117,16 @@ int evt_recorder_start_outcome(const char *asked_sid, int status,
 /*
  * Appends a SESSION marker body to out:
  *   {"event":EVENT,"sessionId":SID,"gateway":GW[,"lastEventId":LAST]
- *    [,"recorder":REC]}
- * with lastEventId only when last is not NULL and recorder only when rec
- * is not NULL.  All strings borrowed, NUL-terminated, valid UTF-8.
- * Returns 0 or EVT_ERR_NOMEM (out unchanged).
+ *    [,"startedAfter":AFTER][,"recorder":REC]}
+ * with each optional key only when its argument is not NULL.  AFTER is the
+ * id of the last event the archive held when the session began ("" when
+ * none): it tells a restart whether the session's own events started.
+ * All strings borrowed, NUL-terminated, valid UTF-8.  Returns 0 or
+ * EVT_ERR_NOMEM (out unchanged).
  */
 int evt_recorder_session_json(struct evt_buf *out, const char *event,
-    const char *sid, const char *gateway, const char *last, const char *rec);
+    const char *sid, const char *gateway, const char *last, const char *after,
+    const char *rec);
 
 /*
  * Appends a GAP marker body to out:
@@ -137,6 +145,24 @@ int evt_recorder_gap_json(struct evt_buf *out, const char *reason,
  */
 int evt_recorder_session_parse(const char *json, size_t len,
     char sid[EVT_ESS_ID_MAX + 1]);
+
+/*
+ * Reads "startedAfter" of a SESSION marker body (may be empty) into after
+ * (EVT_ESS_ID_MAX + 1 bytes).  Returns 0, EVT_ERR_NOTFOUND (absent: an
+ * archive of an older evrec) or EVT_ERR_NOMEM.
+ */
+int evt_recorder_session_after(const char *json, size_t len,
+    char after[EVT_ESS_ID_MAX + 1]);
+
+/*
+ * The event id to resume a session after, from the archive's last event id
+ * archive_last and the session's startedAfter (NULL when unknown): when
+ * they are equal, no event of the session was written yet and the answer
+ * is "" (the gateway then sends the session's whole history); otherwise
+ * archive_last.  Both borrowed; returns one of them or "".
+ */
+const char *evt_recorder_resume_id(const char *archive_last,
+    const char *after);
 
 /* ------------------------------------------------------------- config */
 
@@ -174,6 +200,16 @@ int evt_recorder_config_reduce(struct evt_buf *out,
  */
 uint32_t evt_recorder_backoff_ms(unsigned attempt, uint32_t base_ms,
     uint32_t max_ms, uint32_t rnd);
+
+/*
+ * Tells whether a connection that reached a running session proved stable,
+ * so that the reconnect backoff may start over: it stayed up at least
+ * min_up_us (up_us) or delivered at least min_events new events.  A gateway
+ * that accepts and drops at once never qualifies, so it is retried with a
+ * growing delay, not in a tight loop.
+ */
+int evt_recorder_stable(int64_t up_us, uint64_t events, int64_t min_up_us,
+    uint64_t min_events);
 
 /*
  * Tells whether a token that expires at expires_us must be renewed before

@@ -140,6 +140,25 @@ size_t evt_wsconn_queued(const struct evt_wsconn *conn);
 int evt_wsconn_close(struct evt_wsconn *conn, int code, const char *reason);
 
 /*
+ * Stops reading: no more on_text/on_binary calls (not even for messages
+ * already received: they wait in the input buffer), the socket is not read,
+ * so the peer meets TCP back-pressure.  While paused the dead-peer timer is
+ * stopped (the silence is ours, not the peer's) and no pings are sent (their
+ * pongs could not be read); pings from the peer are not answered either,
+ * since they are not read.  Sending still works.  A peer's close or EOF is
+ * only seen after evt_wsconn_resume.  May be called from on_text/on_binary:
+ * the rest of the input is not parsed.  Idempotent; NULL is ignored.
+ */
+void evt_wsconn_pause(struct evt_wsconn *conn);
+
+/*
+ * Reads again after evt_wsconn_pause: held messages are delivered from the
+ * next loop turn on, pings resume and the dead-peer timer starts over from
+ * now.  Idempotent; NULL is ignored.
+ */
+void evt_wsconn_resume(struct evt_wsconn *conn);
+
+/*
  * Returns the bufferevent (borrowed; NULL once the connection has ended),
  * e.g. to log the peer's address; do not change its callbacks or free it.
  */

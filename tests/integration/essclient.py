@@ -614,6 +614,30 @@ async def sc_tls_refused(args):
     fail("connected without trusting the test CA")
 
 
+def sc_slowloris(args):
+    """A partial request line is closed after the HTTP timeout (evsim
+    --http-timeout, well below the 10 s waited here), while another client
+    is served meanwhile."""
+    s = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+    s.sendall(b"GET /api/.well-known/ur")
+    probe = "GET /api/.well-known/uris HTTP/1.1\r\nHost: x\r\n\r\n"
+    other = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+    other.sendall(probe.encode())
+    if read_responses(other, 1) != [200]:
+        fail("another client was not served while the partial one waits")
+    other.close()
+    try:
+        data = s.recv(4096)
+    except socket.timeout:
+        fail("the partial request was not closed")
+    except OSError:
+        data = b""
+    s.close()
+    if data not in (b"",) and not data.startswith(b"HTTP/1.1 408"):
+        fail("partial request answered %r" % data[:60])
+    print("partial request closed (%r)" % data[:30])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -669,13 +693,14 @@ def main():
     sub.add_parser("pipeline")
     p = sub.add_parser("conn-limit")
     p.add_argument("--n", type=int, required=True)
+    sub.add_parser("slowloris")
     args = ap.parse_args()
     fn = {"token": sc_token, "http": sc_http, "upgrade": sc_upgrade,
           "session": sc_session, "auth-command": sc_auth_command,
           "follow": sc_follow, "forgotten": sc_forgotten,
           "bad-peer": sc_bad_peer, "steal": sc_steal, "state-delay": sc_state_delay,
           "tls-refused": sc_tls_refused, "pipeline": sc_pipeline,
-          "conn-limit": sc_conn_limit}[args.cmd]
+          "conn-limit": sc_conn_limit, "slowloris": sc_slowloris}[args.cmd]
     r = fn(args)
     if asyncio.iscoroutine(r):
         asyncio.run(r)

@@ -31,6 +31,23 @@ check $([ "$(info_field "$T/a" "state snapshots")" -ge 1 ]; echo $?) \
 check $([ "$(info_field "$T/a" sessions)" -ge 1 ]; echo $?) \
     "SESSION markers written"
 t "the log names the new session" grep -q "new session" "$T/r1.log"
+# The CONFIG marker holds evsim's names (evsim serves 9 event types, 3
+# state groups and --cameras 2659 cameras named "Camera NNNN").
+config_names() {
+	$EVTOOL cat --markers "$1" | awk -F'\t' '$2 == "CONFIG" {print $3; exit}' |
+	    $PYTHON -c '
+import json, sys
+d = json.load(sys.stdin)
+t, g, s = d["eventTypes"], d["stateGroups"], d["sources"]
+assert len(t) == 9 and all(x["name"] for x in t), t
+assert any(x["name"] == "MotionStarted" for x in t), t
+assert len(g) == 3 and any(x["name"] == "Motion" for x in g), g
+assert len(s) == '"$2"', len(s)
+assert s[0]["id"].startswith("cameras/") and s[0]["name"] == "Camera 0001", s[0]
+'
+}
+t "the CONFIG marker holds evsim's event types, state groups and cameras" \
+    config_names "$T/a" 2659
 check $(! grep -q "s3cret-Pa55" "$T/r1.log" && ! grep -rq "s3cret-Pa55" "$T/a"; echo $?) \
     "the password is neither in the log nor in the archive"
 
@@ -67,6 +84,8 @@ sed -i "s/@PORT@/$SIM_PORT/" "$T/evrec.conf"
 start_rec r3 --config "$T/evrec.conf"
 wait_events "$T/b" 1000
 check $? "--config: recording with the settings of the file"
+t "CONFIG marker with names under --config and --include" \
+    config_names "$T/b" 2659
 metrics() {
 	$PYTHON -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$port/metrics', timeout=5).read().decode())"
 }

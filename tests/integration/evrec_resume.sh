@@ -2,7 +2,9 @@
 # evrec_resume.sh: session resume.  kill -9 of the recorder mid-stream and
 # a restart within the resume window: nothing lost, nothing doubled;
 # connections dropped by the gateway: resumed, nothing lost; a gateway
-# that forgets its sessions: a GAP marker, and recording goes on.
+# that forgets its sessions: a GAP marker, and recording goes on; kill -9
+# after a new session started but before its first event: the restart
+# resumes that session from its start (no false GAP).
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
 if [ ! -x "$EVSIM" ]; then
@@ -71,4 +73,65 @@ check $([ "$n2" -gt 3000 ] && [ "$n2" -ge "$n1" ]; echo $?) \
     "recording went on after the gap ($n2 events)"
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
+# 4. kill -9 between a new session's SESSION marker and its first event.
+# Session 1 on gateway A leaves events in the archive; gateway B (--paused:
+# no event until SIGUSR2) does not know it: a GAP (right), a new session;
+# kill -9; the restart must resume the new session from its start, not
+# after session 1's last event (which B would refuse: a false GAP).
+start_sim sim4 --user u --password-file "$T/pw" --rate 0 --events 500 \
+    --seed 6 --log-sent "$T/sent4a"
+start_rec r5 --archive "$T/d" --user u --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT"
+wait_events "$T/d" 500
+checkl $? "session 1: 500 events" "$T/r5.log"
+stop_pid $REC_PID
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+start_sim sim5 --user u --password-file "$T/pw" --rate 0 --events 3000 \
+    --seed 7 --paused --log-sent "$T/sent4b"
+start_rec r6 --archive "$T/d" --user u --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT"
+waitfor 1000 grep -q "new session" "$T/r6.log"
+checkl $? "gateway B: a new session" "$T/r6.log"
+kill -9 $REC_PID
+wait $REC_PID 2>/dev/null
+check $([ "$(info_field "$T/d" gaps)" -eq 1 ]; echo $?) \
+    "one GAP so far (session 1 unknown to gateway B)"
+start_rec r7 --archive "$T/d" --user u --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT"
+waitfor 1000 grep -q "resumed after event (none)" "$T/r7.log"
+checkl $? "the restart resumes the new session from its start" "$T/r7.log"
+kill -USR2 $SIM_PID
+wait_events "$T/d" 3500
+checkl $? "all 3500 events recorded" "$T/r7.log"
+stop_pid $REC_PID
+check $RC "exit 0"
+cat "$T/sent4a" "$T/sent4b" >"$T/sent4"
+t "nothing lost, nothing doubled, in order" same_events "$T/sent4" "$T/d"
+check $([ "$(info_field "$T/d" gaps)" -eq 1 ]; echo $?) \
+    "no second GAP after the restart"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+# 5. A gateway that drops every connection right after one event: the
+# backoff must not start over at every handshake.  The delays evrec logs
+# for its first four reconnects grow (0, ~0.5, ~1, ~2 s, jitter bands that
+# do not overlap); before the fix every one was 0.0 s, a tight loop.
+start_sim sim6 --user u --password-file "$T/pw" --rate 0 --events 50 \
+    --seed 8 --drop-every 1
+start_rec r8 --archive "$T/e" --user u --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT"
+waitfor 1500 sh -c "[ \$(grep -c 'reconnecting in' $T/r8.log) -ge 4 ]"
+checkl $? "four reconnects logged" "$T/r8.log"
+stop_pid $REC_PID
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+grep 'reconnecting in' "$T/r8.log" | head -n 4 |
+    sed 's/.*reconnecting in \([0-9.]*\) s.*/\1/' >"$T/delays"
+check $(awk 'NR == 1 {ok = ($1 == 0)} NR > 1 {ok = ok && ($1 > prev)}
+    {prev = $1} END {exit !(ok && NR == 4)}' "$T/delays"; echo $?) \
+    "backoff grows: $(tr '\n' ' ' <"$T/delays")s"
+conns=$(sed -n 's/.* \([0-9]*\) connections (.*/\1/p' "$T/sim6.out")
+n=$(grep -c 'reconnecting in' "$T/r8.log")
+check $([ -n "$conns" ] && [ "$conns" -le $((n + 2)) ]; echo $?) \
+    "evsim saw no more connections than evrec's attempts ($conns for $n retries)"
 done_testing

@@ -192,6 +192,12 @@ t "--max-conns: the connection over the limit is refused, later served" \
     $C --port $PORT conn-limit --n 3
 stop $PID
 
+# --- HTTP request timeout (slowloris) --------------------------------------
+sim k --http-timeout 1
+t "--http-timeout: a partial request line is closed, others are served" \
+    $C --port $PORT slowloris
+stop $PID
+
 # --- --refuse-tokens ------------------------------------------------------
 sim g --refuse-tokens
 t "--refuse-tokens: 400 invalid_grant" \

@@ -121,6 +121,45 @@ dedupe(struct evt_recorder_seen *s, const char *text, struct evt_buf *out,
 	return r;
 }
 
+/* A batch far above 4096 events with duplicates beyond that index. */
+static void
+test_dedupe_big(struct evt_recorder_seen *s)
+{
+	struct evt_buf in = {0}, want = {0}, out = {0};
+	size_t nd = 0;
+	char id[32];
+	int ok = 1;
+
+	evt_buf_put(&in, "{\"events\":[", 11);
+	evt_buf_put(&want, "{\"events\":[", 11);
+	for (int i = 0; i < 10000; i++) {
+		/* Indexes 5000 and 9999 repeat ids seen earlier. */
+		int n = snprintf(id, sizeof id, "{\"id\":\"big%d\"}",
+		    i == 5000 ? 1 : i == 9999 ? 4097 : i);
+
+		if (i > 0)
+			evt_buf_putc(&in, ',');
+		evt_buf_put(&in, id, (size_t)n);
+		if (i != 5000 && i != 9999) {
+			if (want.len > 11)
+				evt_buf_putc(&want, ',');
+			evt_buf_put(&want, id, (size_t)n);
+		}
+	}
+	evt_buf_put(&in, "],\"x\":1}", 8);
+	evt_buf_put(&want, "],\"x\":1}", 8);
+	evt_buf_putc(&in, '\0');
+	ok = in.p != NULL && want.p != NULL;
+	T_EQ(ok ? dedupe(s, (const char *)in.p, &out, &nd) : -1,
+	    EVT_RECORDER_REBUILT, "dedupe: 10000-event batch rebuilt");
+	T_EQ(nd, 2, "dedupe: both duplicates past 4096 found");
+	T_OK(out.len == want.len && memcmp(out.p, want.p, want.len) == 0,
+	    "dedupe: big batch rebuilt without the duplicates");
+	evt_buf_free(&in);
+	evt_buf_free(&want);
+	evt_buf_free(&out);
+}
+
 /* Message dedupe: keep, rebuild, drop; odd elements. */
 static void
 test_dedupe(void)
@@ -138,8 +177,8 @@ test_dedupe(void)
 	    " {\"id\":\"c\", \"s\":\"]}\"},7 ,\"str\", {\"nid\":1} ] }", &out, &nd),
 	    EVT_RECORDER_REBUILT, "dedupe: one duplicate cut out");
 	T_EQ(nd, 1, "dedupe: one counted");
-	T_OK(buf_is(&out, 0, "{\"events\":[{\"id\":\"c\", \"s\":\"]}\"},7,"
-	    "\"str\",{\"nid\":1}]}"), "dedupe: rebuilt from element texts: %.*s",
+	T_OK(buf_is(&out, 0, "{ \"events\" : [{\"id\":\"c\", \"s\":\"]}\"},7,"
+	    "\"str\",{\"nid\":1}] }"), "dedupe: rebuilt from element texts: %.*s",
 	    (int)out.len, (const char *)out.p);
 	T_OK(!evt_recorder_seen_has(&s, L("q")), "dedupe: nested ids ignored");
 	T_EQ(dedupe(&s, "{\"events\":[{\"id\":\"a\"},{\"id\":\"c\"}]}", &out,
@@ -151,9 +190,26 @@ test_dedupe(void)
 	    "dedupe: first kept");
 	T_EQ(dedupe(&s, "{\"events\":[]}", &out, &nd), EVT_RECORDER_KEEP,
 	    "dedupe: empty array kept");
-	T_EQ(dedupe(&s, "{\"a\":1,\"events\":[{\"id\":\"e\"},{\"id\":\"a\"}],"
-	    "\"z\":2}", &out, &nd), EVT_RECORDER_REBUILT,
-	    "dedupe: other members (rebuilt as a plain events message)");
+	T_EQ(dedupe(&s, "{\"a\":1,\"events\":[{\"id\":\"e\"} , {\"id\":\"f\"},"
+	    "{\"id\":\"a\"},{\"id\":\"g\"}],\"z\":{\"k\":[2]}}", &out, &nd),
+	    EVT_RECORDER_REBUILT, "dedupe: other members, duplicate inside");
+	T_OK(buf_is(&out, 0, "{\"a\":1,\"events\":[{\"id\":\"e\"} , "
+	    "{\"id\":\"f\"},{\"id\":\"g\"}],\"z\":{\"k\":[2]}}"),
+	    "dedupe: other top-level members kept: %.*s", (int)out.len,
+	    (const char *)out.p);
+	T_EQ(dedupe(&s, "{\"events\":[{\"id\":\"h\"},{\"id\":\"a\"}],"
+	    "\"more\":true}", &out, &nd), EVT_RECORDER_REBUILT,
+	    "dedupe: duplicate last");
+	T_OK(buf_is(&out, 0, "{\"events\":[{\"id\":\"h\"}],\"more\":true}"),
+	    "dedupe: trailing member kept: %.*s", (int)out.len,
+	    (const char *)out.p);
+	T_EQ(dedupe(&s, "{\"Events\":[{\"ID\":\"k\"},{\"id\":\"a\"}]}", &out,
+	    &nd), EVT_RECORDER_REBUILT,
+	    "dedupe: keys matched as the classifier matches them (fuzz)");
+	T_OK(buf_is(&out, 0, "{\"Events\":[{\"ID\":\"k\"}]}"),
+	    "dedupe: \"Events\" rebuilt: %.*s", (int)out.len,
+	    (const char *)out.p);
+	test_dedupe_big(&s);
 	{
 		/* Messages longer than the prefetch batch, with repeats
 		 * across batches and of earlier messages: the same decisions
@@ -243,16 +299,20 @@ test_sessions(void)
 	T_EQ(evt_recorder_start_outcome("", 201, ""), EVT_RECORDER_FAILED,
 	    "outcome: no session id failed");
 
-	evt_recorder_session_json(&b, "new", "S\"1", "https://gw", NULL,
+	evt_recorder_session_json(&b, "new", "S\"1", "https://gw", NULL, "",
 	    "evrec 1.0");
 	T_OK(buf_is(&b, 0, "{\"event\":\"new\",\"sessionId\":\"S\\\"1\","
-	    "\"gateway\":\"https://gw\",\"recorder\":\"evrec 1.0\"}"),
-	    "session json: new");
+	    "\"gateway\":\"https://gw\",\"startedAfter\":\"\","
+	    "\"recorder\":\"evrec 1.0\"}"), "session json: new");
+	strcpy(sid, "junk");
+	T_EQ(evt_recorder_session_after((const char *)b.p, b.len, sid), 0,
+	    "session after: empty value found");
+	T_OK(sid[0] == '\0', "session after: empty");
 	T_EQ(evt_recorder_session_parse((const char *)b.p, b.len, sid), 0,
 	    "session parse: ok");
 	T_OK(strcmp(sid, "S\"1") == 0, "session parse: id unescaped");
 	b.len = 0;
-	evt_recorder_session_json(&b, "resumed", "S1", "g", "E9", NULL);
+	evt_recorder_session_json(&b, "resumed", "S1", "g", "E9", NULL, NULL);
 	T_OK(buf_is(&b, 0, "{\"event\":\"resumed\",\"sessionId\":\"S1\","
 	    "\"gateway\":\"g\",\"lastEventId\":\"E9\"}"), "session json: resumed");
 	b.len = 0;
@@ -269,6 +329,20 @@ test_sessions(void)
 	    EVT_ERR_NOTFOUND, "session parse: not a string");
 	T_EQ(evt_recorder_session_parse(L("nope"), sid), EVT_ERR_NOTFOUND,
 	    "session parse: not JSON");
+	T_EQ(evt_recorder_session_after(L("{\"sessionId\":\"S\"}"), sid),
+	    EVT_ERR_NOTFOUND, "session after: absent (older evrec)");
+	T_EQ(evt_recorder_session_after(L("{\"startedAfter\":\"E\\u0031\"}"),
+	    sid), 0, "session after: read");
+	T_OK(strcmp(sid, "E1") == 0, "session after: unescaped");
+	/* The resume cursor after a restart. */
+	T_OK(strcmp(evt_recorder_resume_id("E9", "E9"), "") == 0,
+	    "resume id: no event of the new session yet: whole session");
+	T_OK(strcmp(evt_recorder_resume_id("E12", "E9"), "E12") == 0,
+	    "resume id: the session's own last event");
+	T_OK(strcmp(evt_recorder_resume_id("E9", NULL), "E9") == 0,
+	    "resume id: no startedAfter (older archive): the last event");
+	T_OK(strcmp(evt_recorder_resume_id("", ""), "") == 0,
+	    "resume id: empty archive");
 	evt_buf_free(&b);
 }
 
@@ -336,6 +410,12 @@ test_pacing(void)
 		}
 	}
 	T_EQ(bad, 0, "backoff: grows and stays within its jitter band");
+	T_OK(!evt_recorder_stable(0, 1, 10000000, 100),
+	    "stable: dropped at once after one event: no");
+	T_OK(evt_recorder_stable(10000000, 0, 10000000, 100),
+	    "stable: up long enough");
+	T_OK(evt_recorder_stable(5, 100, 10000000, 100),
+	    "stable: delivered enough events");
 	T_EQ(evt_recorder_token_due(0, 100, 60), 1, "token: none is due");
 	T_EQ(evt_recorder_token_due(-1, 100, 60), 0, "token: no expiry");
 	T_EQ(evt_recorder_token_due(1000, 900, 60), 0, "token: fresh");

@@ -38,6 +38,7 @@ struct side {
 	int free_in_text;	/* evt_wsconn_free inside on_text */
 	int order;		/* check messages are "m<N>" in order */
 	int next, order_bad;
+	int pause_at;		/* evt_wsconn_pause at this many messages */
 };
 
 /* A hand-driven peer: a socket and everything read from it. */
@@ -93,6 +94,8 @@ on_text(struct evt_wsconn *c, const char *msg, size_t len, void *arg)
 		s->order_bad++;
 	if (s->echo)
 		evt_wsconn_send_text(c, msg, len);
+	if (s->pause_at > 0 && s->ntext == s->pause_at)
+		evt_wsconn_pause(c);
 	if (s->free_in_text) {
 		evt_wsconn_free(c);
 		s->c = NULL;
@@ -496,6 +499,91 @@ test_dead_peer(void)
 	side_done(&srv);
 }
 
+/* A one-shot timer set this flag. */
+static void
+flag_cb(evutil_socket_t fd, short what, void *arg)
+{
+	*(int *)arg = 1;
+}
+
+/* Pause inside on_text: nothing more is delivered, the socket is not read
+ * (the writer meets back-pressure), the dead-peer timer does not fire while
+ * paused; resume delivers the held messages in order and the dead-peer
+ * timer works again. */
+static void
+test_pause(void)
+{
+	struct side srv = { 0 };
+	struct evt_wsconn_config sc = cfg_for(&srv, EVT_WSCONN_SERVER);
+	struct evt_buf b = { 0 };
+	struct raw r;
+	struct event *t;
+	struct timeval tv = { 0, 600000 };	/* 3 dead timeouts */
+	int fired = 0, full = 0, n = 3;
+	size_t total = 0;
+
+	sc.dead_timeout = 0.2;
+	sc.ping_interval = 0.05;
+	srv.order = 1;
+	srv.pause_at = 1;
+	T_OK(raw_pair(&r, &srv, &sc, NULL, 0) == 0, "pause: pair created");
+	for (int i = 0; i < 3; i++) {
+		char m[8];
+		int l = snprintf(m, sizeof m, "m%d", i);
+
+		frame(&b, 1, 0x1, m, (size_t)l, 1);
+	}
+	raw_write(&r, b.p, b.len);
+	WAIT(srv.ntext == 1);
+	T_EQ(srv.ntext, 1, "pause: first message delivered, then paused");
+	/* The peer writes until the socket refuses: back-pressure. */
+	while (!full && total < ((size_t)64 << 20)) {
+		char m[8];
+		int l = snprintf(m, sizeof m, "m%d", n);
+		ssize_t w;
+
+		b.len = 0;
+		frame(&b, 1, 0x1, m, (size_t)l, 1);
+		w = write(r.fd, b.p, b.len);
+		if (w < 0 && errno == EAGAIN) {
+			full = 1;
+			break;
+		}
+		if (w != (ssize_t)b.len)
+			break;	/* a partial frame: stop here */
+		total += b.len;
+		n++;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	T_OK(full, "pause: the writer met back-pressure after %zu bytes",
+	    total);
+	t = evtimer_new(base, flag_cb, &fired);
+	evtimer_add(t, &tv);
+	r.in.len = 0;
+	WAIT(fired || srv.nclose > 0);
+	T_OK(fired && srv.nclose == 0,
+	    "pause: no dead-peer close while we are the ones not reading");
+	T_EQ(srv.ntext, 1, "pause: nothing delivered while paused");
+	T_EQ(r.in.len, 0, "pause: no pings sent while paused");
+	srv.pause_at = 0;
+	evt_wsconn_resume(srv.c);
+	WAIT(srv.ntext == n);
+	T_EQ(srv.ntext, n, "pause: resume delivers all %d held messages", n);
+	T_EQ(srv.order_bad, 0, "pause: in order");
+	WAIT(r.in.len > 0);
+	T_OK(r.in.len > 0, "pause: pings again after resume");
+	WAIT(srv.nclose == 1);
+	T_OK(srv.nclose == 1 && strstr(srv.reason, "peer not responding") !=
+	    NULL, "pause: dead-peer detection works again: %s", srv.reason);
+	evt_wsconn_pause(NULL);
+	evt_wsconn_resume(NULL);
+	T_OK(1, "pause/resume: NULL ignored");
+	event_free(t);
+	evt_buf_free(&b);
+	raw_close(&r);
+	side_done(&srv);
+}
+
 /* Close handshake started by either side; on_close once on both. */
 static void
 test_close(int from_client, int code)
@@ -746,6 +834,7 @@ main(void)
 	test_ping();
 	test_ping_interval();
 	test_dead_peer();
+	test_pause();
 	test_close(1, 1000);
 	test_close(0, 4001);
 	test_too_big();
