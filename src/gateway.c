@@ -176,7 +176,7 @@ struct evt_gw {
 
 static void conn_kill(struct gw_conn *);
 static void conn_pump(struct gw_conn *);
-static void ws_close(struct gw_conn *, int, const char *);
+static int ws_close(struct gw_conn *, int, const char *);
 static void ws_frame(struct gw_conn *, const char *, size_t);
 static void ws_idle_update(struct gw_conn *);
 
@@ -645,17 +645,23 @@ conn_kill(struct gw_conn *c)
 }
 
 /* Starts the close handshake of a WebSocket connection; its session is
- * detached at once (it can be resumed elsewhere). */
-static void
+ * detached at once (it can be resumed elsewhere).  Returns 0, or
+ * EVT_ERR_STATE if the connection was closing already (e.g. wsconn failed
+ * it with 1009: its on_close follows). */
+static int
 ws_close(struct gw_conn *c, int code, const char *reason)
 {
+	int rc;
+
 	if (c->state != C_WS || c->closing)
-		return;
+		return EVT_ERR_STATE;
 	c->closing = 1;
 	if (c->sess != NULL)
 		sess_detach(c->sess);
-	if (evt_wsconn_close(c->ws, code, reason) != 0)
+	rc = evt_wsconn_close(c->ws, code, reason);
+	if (rc != 0 && rc != EVT_ERR_STATE)
 		conn_kill(c);
+	return rc;
 }
 
 /* Sends a text frame; on out of memory the connection is closed. */
@@ -971,10 +977,11 @@ ws_idle_cb(evutil_socket_t fd, short what, void *arg)
 	else
 		snprintf(why, sizeof why, "no subscription within %g s",
 		    gw->o.sub_timeout);
+	if (ws_close(c, 1008, why) != 0)
+		return;
 	gw->st.idle_closes++;
 	gw_log(gw, EVT_GW_LOG_INFO, "%s: %s; closing with 1008", c->peer,
 	    why);
-	ws_close(c, 1008, why);
 }
 
 /* wsconn on_text: a command frame (held while a getState is delayed). */
