@@ -96,24 +96,17 @@ async def sc_protocol(args):
             fail("removeSubscription of an unknown id: %r" % resp[4])
         if resp[5].get("status") != 400:
             fail("second startSession: %r" % resp[5])
-        # Pings are answered while events flow (read on meanwhile: the
-        # library only sees the pong once its message queue has room).
-        async def drain():
-            while True:
-                if await c.recv_one() is not None:
-                    fail("unexpected response")
-        reader = asyncio.create_task(drain())
+        # Pings are answered while events flow.  Messages are read on
+        # meanwhile: the library only sees the pong once its queue has room.
         for _ in range(3):
             pong = await ws.ping()
-            try:
-                await asyncio.wait_for(pong, 10)
-            except asyncio.TimeoutError:
-                fail("ping not answered")
-        reader.cancel()
-        try:
-            await reader
-        except asyncio.CancelledError:
-            pass
+            deadline = time.monotonic() + 10
+            while not pong.done():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    fail("ping not answered")
+                if await c.recv_one(left) is not None:
+                    fail("unexpected response")
         await c.until_events(args.count)
         for e in c.events:
             if not e["source"].lower().startswith("cameras/"):
