@@ -41,6 +41,13 @@
  *     present but invalid -> 401 at the upgrade; absent -> 101 and the
  *     authenticate command.
  *   - A gateway recycle (evt_gw_forget_sessions) closes with 1001.
+ *   - Time limits: an HTTP request has http_timeout from its first byte
+ *     (then 408 and close: slowloris, also on the upgrade); a keep-alive
+ *     connection http_idle between requests (then closed); a WebSocket
+ *     ws_session_timeout to start a session (then 1008 "no session started
+ *     within N s"; commands before startSession are answered 400 until
+ *     then); optionally sub_timeout to subscribe (1008).
+ *   - Paths the gateway does not serve go to http_cb before the 404.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>

@@ -13,8 +13,13 @@
  *        evt_gw_congested() says the clients keep up
  *     -> --log-sent FILE (each message exactly as generated)
  *     -> evt_gw_publish -> every session, filtered -> clients
+ *   --clock session: each session's first addSubscription -> its own
+ *     generator at top speed -> evt_gw_publish_session while
+ *     evt_gw_session_congested() is 0; EVT_GW_SESSION_DRAINED resumes it
+ *     (one slow client stalls only its own timeline)
  *   getState -> evt_gen_state_list -> evt_ess_states_array (filtered)
  *   REST /api/rest/v1/{eventTypes,stateGroups,cameras}[/<id>]
+ *   control path (gateway http_cb): GET /evsim/stats, POST /evsim/forget
  *
  * Fault injection for the recorder's tests: --drop-every, --forget-every
  * (and SIGUSR1), --garbage-every, --state-delay, --refuse-tokens; see

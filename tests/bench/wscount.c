@@ -144,18 +144,22 @@ main(int argc, char **argv)
 	}
 	fclose(f);
 	tok[strcspn(tok, "\r\n")] = '\0';
-	snprintf(url, sizeof url, "ws://127.0.0.1:%s", argv[1]);
+	snprintf(url, sizeof url, "http://127.0.0.1:%s", argv[1]);
 	if (evt_httpc_url_parse(url, &u) != 0 ||
-	    (c.base = event_base_new()) == NULL)
+	    (c.base = event_base_new()) == NULL) {
+		fprintf(stderr, "wscount: bad port %s\n", argv[1]);
 		return 1;
+	}
 	evt_json_init(&c.jp, 64);
 	memset(&o, 0, sizeof o);
 	o.base = c.base;
 	o.ws.on_text = text_cb;
 	o.ws.on_close = close_cb;
 	o.ws.arg = &c;
-	if (evt_wsclient_connect(&o, &u, tok, connected_cb, &c, &att) != 0)
+	if (evt_wsclient_connect(&o, &u, tok, connected_cb, &c, &att) != 0) {
+		fprintf(stderr, "wscount: cannot start connecting\n");
 		return 1;
+	}
 	event_base_dispatch(c.base);
 	if (!c.failed)
 		printf("%llu %.6f\n", (unsigned long long)c.got, c.t1 - c.t0);
