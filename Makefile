@@ -29,10 +29,12 @@ TOOLS = $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REG = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzreg/%,$(FUZZ_SRC))
+BENCH = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 HDRS = $(wildcard include/evtape/*.h src/*.h tests/unit/*.h)
 
 .PHONY: all deps test bench fuzz asan install format clean demo
-all: deps $(BUILD)/libevtape.a $(BUILD)/evrec $(TOOLS) $(UNIT) $(FUZZ_REG)
+all: deps $(BUILD)/libevtape.a $(BUILD)/evrec $(TOOLS) $(UNIT) $(FUZZ_REG) \
+     $(BENCH)
 
 deps:
 	@sh tools/deps.sh
@@ -52,6 +54,11 @@ $(BUILD)/%: tools/%.c $(BUILD)/libevtape.a $(HDRS)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libevtape.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
+
+# Benchmark helpers (not installed).
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libevtape.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
 
@@ -83,7 +90,8 @@ install: all
 	install -m 755 $(BUILD)/evrec $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 
 format:
-	clang-format -i src/*.c include/evtape/*.h tools/*.c tests/unit/*.c tests/fuzz/*.c
+	clang-format -i src/*.c include/evtape/*.h tools/*.c tests/unit/*.c tests/fuzz/*.c \
+	    tests/bench/*.c
 
 # The main job: evsim (a simulated gateway) on a free loopback port, evrec
 # recording it for about 15 s; the archive stays in ./demo-archive.

@@ -41,6 +41,13 @@
  *     present but invalid -> 401 at the upgrade; absent -> 101 and the
  *     authenticate command.
  *   - A gateway recycle (evt_gw_forget_sessions) closes with 1001.
+ *   - Time limits: an HTTP request has http_timeout from its first byte
+ *     (then 408 and close: slowloris, also on the upgrade); a keep-alive
+ *     connection http_idle between requests (then closed); a WebSocket
+ *     ws_session_timeout to start a session (then 1008 "no session started
+ *     within N s"; commands before startSession are answered 400 until
+ *     then); optionally sub_timeout to subscribe (1008).
+ *   - Paths the gateway does not serve go to http_cb before the 404.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -90,6 +97,7 @@
 #define GW_GARBAGE "this is not JSON {" /* garbage_every frame */
 
 enum { C_HTTP = 1, C_WS, C_DEAD };
+enum { IDLE_NONE = 0, IDLE_NO_SESSION, IDLE_NO_SUB };
 
 /* A frame waiting behind a delayed getState. */
 struct held {
@@ -107,9 +115,10 @@ struct gw_conn {
 	/* HTTP phase. */
 	struct bufferevent *bev;	/* owned until the upgrade */
 	struct evt_http_parser *hp;
-	struct event *http_ev;		/* request deadline */
+	struct event *http_ev;		/* request deadline or idle limit */
 	int close_after;		/* close once the output is flushed */
 	int read_paused;
+	int partial;			/* part of a request has arrived */
 
 	/* WebSocket phase. */
 	struct evt_wsconn *ws;
@@ -122,6 +131,8 @@ struct gw_conn {
 	double drop_waited;
 	struct event *drop_ev;
 	struct event *state_ev;		/* delayed getState */
+	struct event *idle_ev;		/* no session / no subscription */
+	int idle_kind;			/* IDLE_* the timer runs for */
 	struct evt_buf held_resp;
 	int holding;
 	struct held *hq, **hq_tail;
@@ -139,6 +150,7 @@ struct evt_gw_session {
 	struct event *expire_ev;
 	int64_t detached_us;
 	int subscribed;
+	int drain_armed;		/* DRAINED is due (session_congested) */
 	void *data;
 };
 
@@ -171,8 +183,9 @@ struct evt_gw {
 
 static void conn_kill(struct gw_conn *);
 static void conn_pump(struct gw_conn *);
-static void ws_close(struct gw_conn *, int, const char *);
+static int ws_close(struct gw_conn *, int, const char *);
 static void ws_frame(struct gw_conn *, const char *, size_t);
+static void ws_idle_update(struct gw_conn *);
 
 /* ------------------------------------------------------------ utilities */
 
@@ -346,6 +359,18 @@ sess_notify(struct evt_gw_session *s, int what)
 
 	if (!gw->freeing && gw->o.session_cb != NULL)
 		gw->o.session_cb(gw->o.arg, s, what);
+}
+
+/* Announces DRAINED if the session's producer waits for it and the
+ * connected session's backlog is low enough. */
+static void
+sess_check_drain(struct evt_gw_session *s)
+{
+	if (s->drain_armed && s->conn != NULL &&
+	    evt_gw_session_backlog(s) <= s->gw->o.backlog_low) {
+		s->drain_armed = 0;
+		sess_notify(s, EVT_GW_SESSION_DRAINED);
+	}
 }
 
 /* Finds a session by id. */
@@ -555,6 +580,8 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 			event_free(c->drop_ev);
 		if (c->state_ev != NULL)
 			event_free(c->state_ev);
+		if (c->idle_ev != NULL)
+			event_free(c->idle_ev);
 		free(c);
 	}
 }
@@ -611,6 +638,8 @@ conn_kill(struct gw_conn *c)
 		event_del(c->drop_ev);
 	if (c->state_ev != NULL)
 		event_del(c->state_ev);
+	if (c->idle_ev != NULL)
+		event_del(c->idle_ev);
 	evt_buf_free(&c->held_resp);
 	held_clear(c);
 	c->state = C_DEAD;
@@ -623,17 +652,23 @@ conn_kill(struct gw_conn *c)
 }
 
 /* Starts the close handshake of a WebSocket connection; its session is
- * detached at once (it can be resumed elsewhere). */
-static void
+ * detached at once (it can be resumed elsewhere).  Returns 0, or
+ * EVT_ERR_STATE if the connection was closing already (e.g. wsconn failed
+ * it with 1009: its on_close follows). */
+static int
 ws_close(struct gw_conn *c, int code, const char *reason)
 {
+	int rc;
+
 	if (c->state != C_WS || c->closing)
-		return;
+		return EVT_ERR_STATE;
 	c->closing = 1;
 	if (c->sess != NULL)
 		sess_detach(c->sess);
-	if (evt_wsconn_close(c->ws, code, reason) != 0)
+	rc = evt_wsconn_close(c->ws, code, reason);
+	if (rc != 0 && rc != EVT_ERR_STATE)
 		conn_kill(c);
+	return rc;
 }
 
 /* Sends a text frame; on out of memory the connection is closed. */
@@ -827,6 +862,7 @@ state_delay_cb(evutil_socket_t fd, short what, void *arg)
 		ws_frame(c, h->data, h->len);
 		free(h);
 	}
+	ws_idle_update(c);
 }
 
 /* Runs one inbound text frame through the ESS state machine. */
@@ -891,6 +927,8 @@ ws_frame(struct gw_conn *c, const char *frame, size_t len)
 		    c->sess->id, evt_gwh_unsent(c->sess->hist));
 		sess_notify(c->sess, EVT_GW_SESSION_RESUMED);
 		conn_pump(c);
+		if (c->sess != NULL)
+			sess_check_drain(c->sess);
 	} else if (act.cmd == EVT_ESS_CMD_START_SESSION && act.status == 201) {
 		sid = evt_ess_conn_session_id(c->ess, &sidlen);
 		if ((s = sess_new(gw, c, sid, sidlen)) == NULL) {
@@ -907,6 +945,52 @@ ws_frame(struct gw_conn *c, const char *frame, size_t len)
 	}
 }
 
+/* Starts, keeps or stops the WebSocket idle timer after a command: a
+ * connection without a session keeps the timer armed at the upgrade; a
+ * session without a subscription gets sub_timeout. */
+static void
+ws_idle_update(struct gw_conn *c)
+{
+	struct evt_gw *gw = c->gw;
+	struct timeval tv = tv_of(gw->o.sub_timeout);
+
+	if (c->state != C_WS || c->closing || c->sess == NULL)
+		return;
+	if (gw->o.sub_timeout > 0 &&
+	    evt_ess_subs_count(evt_ess_conn_subs(c->ess)) == 0) {
+		if (c->idle_kind != IDLE_NO_SUB) {
+			c->idle_kind = IDLE_NO_SUB;
+			event_add(c->idle_ev, &tv);
+		}
+	} else if (c->idle_kind != IDLE_NONE) {
+		c->idle_kind = IDLE_NONE;
+		event_del(c->idle_ev);
+	}
+}
+
+/* The WebSocket idle limit passed: no session, or no subscription. */
+static void
+ws_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw_conn *c = arg;
+	struct evt_gw *gw = c->gw;
+	char why[100];
+
+	if (c->state != C_WS || c->closing)
+		return;
+	if (c->idle_kind == IDLE_NO_SESSION)
+		snprintf(why, sizeof why, "no session started within %g s",
+		    gw->o.ws_session_timeout);
+	else
+		snprintf(why, sizeof why, "no subscription within %g s",
+		    gw->o.sub_timeout);
+	if (ws_close(c, 1008, why) != 0)
+		return;
+	gw->st.idle_closes++;
+	gw_log(gw, EVT_GW_LOG_INFO, "%s: %s; closing with 1008", c->peer,
+	    why);
+}
+
 /* wsconn on_text: a command frame (held while a getState is delayed). */
 static void
 ws_text_cb(struct evt_wsconn *ws, const char *msg, size_t len, void *arg)
@@ -919,6 +1003,7 @@ ws_text_cb(struct evt_wsconn *ws, const char *msg, size_t len, void *arg)
 		return;
 	if (!c->holding) {
 		ws_frame(c, msg, len);
+		ws_idle_update(c);
 		return;
 	}
 	if (c->hq_bytes + len > 4 * gw->o.ess_limits.max_frame ||
@@ -954,6 +1039,8 @@ ws_drain_cb(struct evt_wsconn *ws, void *arg)
 	struct gw_conn *c = arg;
 
 	conn_pump(c);
+	if (c->sess != NULL)
+		sess_check_drain(c->sess);
 	if (c->gw->drain_armed)
 		event_active(c->gw->drain_ev, EV_TIMEOUT, 1);
 }
@@ -966,7 +1053,7 @@ static void
 http_send(struct gw_conn *c, int keep)
 {
 	struct evt_gw *gw = c->gw;
-	struct timeval tv = tv_of(gw->o.http_timeout);
+	struct timeval tv = tv_of(gw->o.http_idle);
 
 	if (evbuffer_add(bufferevent_get_output(c->bev), gw->http.p,
 	    gw->http.len) != 0)
@@ -1147,6 +1234,7 @@ http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
 	if ((c->ess = evt_ess_conn_new(&cbs, &gw->o.ess_limits,
 	    authed)) == NULL ||
 	    (c->state_ev = evtimer_new(gw->base, state_delay_cb, c)) == NULL ||
+	    (c->idle_ev = evtimer_new(gw->base, ws_idle_cb, c)) == NULL ||
 	    evt_http_ws_accept(&gw->http, accept, NULL) != 0 ||
 	    evbuffer_add(bufferevent_get_output(bev), gw->http.p,
 	    gw->http.len) != 0) {
@@ -1169,6 +1257,12 @@ http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
 	c->next_drop = gw->o.drop_every;
 	c->next_garbage = gw->o.garbage_every;
 	c->hq_tail = &c->hq;
+	if (gw->o.ws_session_timeout > 0) {
+		struct timeval tv = tv_of(gw->o.ws_session_timeout);
+
+		c->idle_kind = IDLE_NO_SESSION;
+		event_add(c->idle_ev, &tv);
+	}
 	gw->st.ws_now++;
 	gw->st.ws_upgrades++;
 	gw_log(gw, EVT_GW_LOG_INFO, "%s: WebSocket connected (%s)", c->peer,
@@ -1331,6 +1425,46 @@ http_rest(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 	http_json(c, status, NULL, keep);
 }
 
+/* Offers a request for a path the gateway does not serve to http_cb;
+ * returns 1 if it answered, 0 for the usual 404. */
+static int
+http_hook(struct gw_conn *c, const struct evt_http_msg *m, int keep)
+{
+	struct evt_gw *gw = c->gw;
+	struct evt_gw_http_req req;
+	const char *tok, *ctype = "application/json";
+	size_t tlen;
+	int status;
+
+	memset(&req, 0, sizeof req);
+	req.method = m->method_name;
+	req.path = m->path;
+	req.path_len = m->path_len;
+	req.query = m->query;
+	req.query_len = m->query_len;
+	req.body = (const char *)m->body;
+	req.body_len = m->body_len;
+	req.authorized = evt_http_bearer(m, &tok, &tlen) == 1 &&
+	    token_valid(gw, tok, tlen);
+	req.peer = c->peer;
+	gw->body.len = 0;
+	status = gw->o.http_cb(gw->o.arg, &req, &gw->body, &ctype);
+	if (status == 0)
+		return 0;
+	if (status < 100 || status > 599) {
+		http_error(c, 500, "server_error", NULL, NULL, keep);
+		return 1;
+	}
+	gw->http.len = 0;
+	if (evt_http_response(&gw->http, status, ctype, NULL, gw->body.p,
+	    gw->body.len, keep) != 0) {
+		conn_kill(c);
+		return 1;
+	}
+	http_send(c, keep);
+	return 1;
+}
+
 /* Dispatches one complete request. */
 static void
 http_request(struct gw_conn *c, const struct evt_http_msg *m)
@@ -1355,7 +1489,7 @@ http_request(struct gw_conn *c, const struct evt_http_msg *m)
 	    m->path[12] == '/')) && strncasecmp(m->path, "/api/rest/v1",
 	    12) == 0) {
 		http_rest(c, m, keep);
-	} else {
+	} else if (gw->o.http_cb == NULL || !http_hook(c, m, keep)) {
 		http_error(c, 404, "not_found", "no such endpoint", NULL, keep);
 	}
 }
@@ -1383,8 +1517,18 @@ http_process(struct gw_conn *c)
 		p = evbuffer_pullup(in, (ssize_t)n);
 		rc = evt_http_parser_feed(c->hp, p, n, &used);
 		evbuffer_drain(in, used);
-		if (rc == 0)
+		if (rc == 0) {
+			if (used > 0 && !c->partial) {
+				/* A request began: it has http_timeout to
+				 * arrive whole (slowloris). */
+				struct timeval tv = tv_of(c->gw->o.http_timeout);
+
+				c->partial = 1;
+				event_add(c->http_ev, &tv);
+			}
 			continue;
+		}
+		c->partial = 0;
 		if (rc < 0) {
 			status = evt_http_parser_status(c->hp);
 			if (status == 0)
@@ -1448,14 +1592,28 @@ http_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_kill(c);
 }
 
-/* The HTTP request deadline passed. */
+/* The HTTP deadline passed: a request that is not complete in time gets
+ * 408 (slowloris); an idle keep-alive connection is closed. */
 static void
 http_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_conn *c = arg;
+	struct evt_gw *gw = c->gw;
 
-	gw_log(c->gw, EVT_GW_LOG_DEBUG, "%s: HTTP connection idle; closing",
-	    c->peer);
+	if (c->close_after) {		/* the peer does not read */
+		conn_kill(c);
+		return;
+	}
+	gw->st.idle_closes++;
+	if (c->partial) {
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: HTTP request not complete "
+		    "within %g s; 408", c->peer, gw->o.http_timeout);
+		http_error(c, 408, "request_timeout", "request not complete "
+		    "in time", NULL, 0);
+		return;
+	}
+	gw_log(gw, EVT_GW_LOG_INFO, "%s: HTTP connection idle for %g s; "
+	    "closing", c->peer, gw->o.http_idle);
 	conn_kill(c);
 }
 
@@ -1490,7 +1648,7 @@ gw_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
 	struct evt_gw *gw = arg;
 	struct gw_conn *c;
-	struct timeval tv = tv_of(gw->o.http_timeout);
+	struct timeval tv = tv_of(gw->o.http_idle);
 	char peer[64];
 	SSL *ssl;
 
@@ -1615,7 +1773,10 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 	    (opts->nstatic_tokens > 0 && opts->static_tokens == NULL) ||
 	    opts->resume_window < 0 || opts->state_delay < 0 ||
 	    opts->http_timeout < 0 || opts->ping_interval < 0 ||
-	    opts->dead_timeout < 0 || opts->resume_window > 1e6 ||
+	    opts->dead_timeout < 0 || opts->http_idle < 0 ||
+	    opts->sub_timeout < 0 || opts->http_idle > 1e6 ||
+	    opts->ws_session_timeout > 1e6 || opts->sub_timeout > 1e6 ||
+	    opts->resume_window > 1e6 ||
 	    opts->state_delay > 1e6 || opts->http_timeout > 1e6)
 		return EVT_ERR_ARG;
 	if ((gw = calloc(1, sizeof *gw)) == NULL)
@@ -1655,10 +1816,19 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 		gw->o.max_queue = (size_t)64 << 20;
 	if (gw->o.http_timeout == 0)
 		gw->o.http_timeout = 30;
+	if (gw->o.http_idle == 0)
+		gw->o.http_idle = 15;
+	if (gw->o.ws_session_timeout == 0)
+		gw->o.ws_session_timeout = 30;
 	if (gw->o.backlog_high == 0)
 		gw->o.backlog_high = (size_t)4 << 20;
 	if (gw->o.backlog_low == 0 || gw->o.backlog_low > gw->o.backlog_high)
 		gw->o.backlog_low = gw->o.backlog_high / 4;
+	/* Below the pump's own low mark on_drain would not fire again. */
+	if (gw->o.backlog_low < GW_PUMP_LOWAT)
+		gw->o.backlog_low = GW_PUMP_LOWAT;
+	if (gw->o.backlog_high < gw->o.backlog_low)
+		gw->o.backlog_high = gw->o.backlog_low;
 	if (gw->o.ess_limits.max_frame == 0)
 		gw->o.ess_limits.max_frame = EVT_ESS_MAX_FRAME;
 	gw->tokens = calloc(GW_MAX_TOKENS, sizeof *gw->tokens);
@@ -1787,6 +1957,27 @@ evt_gw_publish_session(struct evt_gw *gw, struct evt_gw_session *s,
 	return publish(gw, s, ev, lens, n);
 }
 
+/* Returns one session's unsent history plus its queued output. */
+size_t
+evt_gw_session_backlog(const struct evt_gw_session *s)
+{
+	size_t b = evt_gwh_unsent_bytes(s->hist);
+
+	if (s->conn != NULL && s->conn->ws != NULL)
+		b += evt_wsconn_queued(s->conn->ws);
+	return b;
+}
+
+/* Tells one session's producer to pause, arming DRAINED. */
+int
+evt_gw_session_congested(struct evt_gw_session *s)
+{
+	if (evt_gw_session_backlog(s) <= s->gw->o.backlog_high)
+		return 0;
+	s->drain_armed = 1;
+	return 1;
+}
+
 /* Returns the largest backlog of a connected session. */
 size_t
 evt_gw_backlog(const struct evt_gw *gw)
@@ -1797,8 +1988,7 @@ evt_gw_backlog(const struct evt_gw *gw)
 	TAILQ_FOREACH(s, &gw->sessions, link) {
 		if (s->conn == NULL)
 			continue;
-		b = evt_gwh_unsent_bytes(s->hist) +
-		    evt_wsconn_queued(s->conn->ws);
+		b = evt_gw_session_backlog(s);
 		if (b > max)
 			max = b;
 	}

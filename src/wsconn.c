@@ -30,6 +30,7 @@
  * connection and activates free_ev, which frees it on a later loop turn;
  * every path that has called out to the owner checks c->dead afterwards.
  */
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -82,6 +83,7 @@ struct evt_wsconn {
 	int dead;		/* finished or freed: no more callbacks */
 	int freed;		/* evt_wsconn_free was called */
 	int failing;		/* we failed it: input is discarded */
+	int fin_sent;		/* failing server: our side is shut down */
 	int close_pending;	/* owner's close waits for the data queue */
 	int close_queued;	/* our close frame is in wslay's queue */
 	int peer_closed;	/* the peer's close frame arrived */
@@ -237,7 +239,8 @@ wsconn_queue_close(struct evt_wsconn *c, int code, const char *reason)
 
 /*
  * Fails the connection (RFC 6455 7.1.7): sends a close frame with code and
- * why, discards further input, waits for the peer's EOF (bounded).
+ * why, discards further input, waits for the peer's EOF (bounded; a
+ * server sends its FIN once the close frame is out, see wsconn_pump).
  */
 static void
 wsconn_fail(struct evt_wsconn *c, int code, const char *fmt, ...)
@@ -565,6 +568,17 @@ wsconn_pump(struct evt_wsconn *c)
 	if (c->peer_closed && wslay_event_get_close_sent(c->ws) &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		wsconn_finish_closed(c, "handshake done");
+	/* A server that failed the connection sends its FIN once the close
+	 * frame is out, since a client waits for the server to close first
+	 * (RFC 6455 7.1.1); input is still drained until the peer's EOF, so
+	 * unread bytes never turn the close into a reset. */
+	else if (c->failing && !c->fin_sent &&
+	    c->cfg.role == EVT_WSCONN_SERVER &&
+	    wslay_event_get_close_sent(c->ws) &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		c->fin_sent = 1;
+		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	}
 }
 
 /* Calls on_drain if it is armed and the output is low enough. */

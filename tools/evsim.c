@@ -13,8 +13,13 @@
  *        evt_gw_congested() says the clients keep up
  *     -> --log-sent FILE (each message exactly as generated)
  *     -> evt_gw_publish -> every session, filtered -> clients
+ *   --clock session: each session's first addSubscription -> its own
+ *     generator at top speed -> evt_gw_publish_session while
+ *     evt_gw_session_congested() is 0; EVT_GW_SESSION_DRAINED resumes it
+ *     (one slow client stalls only its own timeline)
  *   getState -> evt_gen_state_list -> evt_ess_states_array (filtered)
  *   REST /api/rest/v1/{eventTypes,stateGroups,cameras}[/<id>]
+ *   control path (gateway http_cb): GET /evsim/stats, POST /evsim/forget
  *
  * Fault injection for the recorder's tests: --drop-every, --forget-every
  * (and SIGUSR1), --garbage-every, --state-delay, --refuse-tokens; see
@@ -25,6 +30,7 @@
  * was published at a fixed rate: the next message is made in advance to
  * know when it is due.
  */
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -54,6 +60,9 @@
 #define TOP_SPEED_GEN_RATE 100000.0 /* event times at --rate 0 */
 #define TOP_SPEED_CHUNK 256	    /* messages per loop turn */
 #define SECRET_MAX 4096
+
+/* Appends a string literal. */
+#define PUTS(b, s) evt_buf_put((b), (s), strlen(s))
 
 struct sim {
 	struct event_base *base;
@@ -87,6 +96,19 @@ struct sim {
 	int64_t stop_deadline;
 	int waiting_drain;
 	struct evt_buf scratch;
+	int per_session;	/* --clock session: one timeline per session */
+	LIST_HEAD(, timeline) timelines;
+};
+
+/* A session's own timeline (--clock session): a generator started by its
+ * first subscription, at top speed with the session's back-pressure. */
+struct timeline {
+	LIST_ENTRY(timeline) link;
+	struct sim *sim;
+	struct evt_gw_session *s;
+	struct evt_gen *gen;
+	struct event *ev;
+	uint64_t nevents;
 };
 
 /* Prints usage to f. */
@@ -114,7 +136,21 @@ usage(FILE *f)
 "  --history-bytes N       per-session history bound (default 64 MiB)\n"
 "  --max-conns N           open connections (default 256)\n"
 "  --ping SEC              WebSocket ping interval (default 0: none)\n"
-"  --http-timeout SEC      time for a complete HTTP request (default 30)\n"
+"  --clock shared|session  one timeline for all sessions (default), or one\n"
+"                          per session from its first subscription, each\n"
+"                          at top speed with its own back-pressure (needs\n"
+"                          --rate 0; --events counts per session)\n"
+"Limits:\n"
+"  --max-frame N           largest inbound message (default 1 MiB; 1009)\n"
+"  --http-timeout SEC      a request must arrive whole within SEC of its\n"
+"                          first byte, else 408 (default 30)\n"
+"  --http-idle SEC         keep-alive idle limit (default 15)\n"
+"  --ws-session-timeout SEC  close (1008) a WebSocket without a session\n"
+"                          after SEC (default 30)\n"
+"  --sub-timeout SEC       close (1008) a session without a subscription\n"
+"                          after SEC (default 0: never)\n"
+"Control path: GET /evsim/stats (JSON counters); POST /evsim/forget with a\n"
+"Bearer token (a gateway recycle).\n"
 "Fault injection:\n"
 "  --drop-every N          drop each connection abruptly (no close frame)\n"
 "                          after every N events sent to it\n"
@@ -441,15 +477,161 @@ start_generation(struct sim *sim)
 	tick_cb(-1, 0, sim);
 }
 
+/* A session's timeline at top speed: a chunk per loop turn while its own
+ * client keeps up (evt_gw_session_congested); DRAINED wakes it up. */
+static void
+tl_prod_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeline *tl = arg;
+	struct sim *sim = tl->sim;
+	const char *json, *ev[EVT_GEN_MAX_PER_MSG];
+	size_t lens[EVT_GEN_MAX_PER_MSG];
+	int64_t rx;
+	uint32_t n;
+
+	for (int k = 0; k < TOP_SPEED_CHUNK; k++) {
+		if (sim->stopping || (sim->max_events > 0 &&
+		    tl->nevents >= sim->max_events) ||
+		    evt_gw_session_congested(tl->s))
+			return;
+		(void)evt_gen_next(tl->gen, &json, &rx, &n);
+		n = evt_gen_last_events(tl->gen, ev, lens);
+		if (sim->max_events > 0 && tl->nevents + n > sim->max_events)
+			n = (uint32_t)(sim->max_events - tl->nevents);
+		if (evt_gw_publish_session(sim->gw, tl->s, ev, lens, n) != 0)
+			sim_log(sim, EVT_GW_LOG_ERR, "publish: out of memory");
+		tl->nevents += n;
+		sim->nevents += n;
+		sim->nmsgs++;
+	}
+	event_active(tl->ev, EV_TIMEOUT, 1);
+}
+
+/* Frees a session's timeline. */
+static void
+tl_free(struct timeline *tl)
+{
+	if (tl == NULL)
+		return;
+	LIST_REMOVE(tl, link);
+	if (tl->ev != NULL)
+		event_free(tl->ev);
+	evt_gen_free(tl->gen);
+	free(tl);
+}
+
+/* Starts a session's own timeline (--clock session). */
+static void
+tl_start(struct sim *sim, struct evt_gw_session *s)
+{
+	struct timeline *tl = calloc(1, sizeof *tl);
+	struct evt_gen_opts o = sim->gopts;
+
+	o.start_us = wall_us();
+	o.rate = TOP_SPEED_GEN_RATE;
+	if (tl == NULL || (tl->gen = evt_gen_new(&o)) == NULL ||
+	    (tl->ev = event_new(sim->base, -1, 0, tl_prod_cb, tl)) == NULL) {
+		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
+		exit(1);
+	}
+	tl->sim = sim;
+	tl->s = s;
+	LIST_INSERT_HEAD(&sim->timelines, tl, link);
+	evt_gw_session_set_data(s, tl);
+	event_active(tl->ev, EV_TIMEOUT, 1);
+}
+
 /* gateway session_cb. */
 static void
 sim_session_cb(void *arg, struct evt_gw_session *s, int what)
 {
 	struct sim *sim = arg;
+	struct timeline *tl = evt_gw_session_data(s);
 
-	if (what == EVT_GW_SESSION_SUBSCRIBED && !sim->started &&
-	    !sim->stopping && !sim->paused)
-		start_generation(sim);
+	if (!sim->per_session) {
+		if (what == EVT_GW_SESSION_SUBSCRIBED && !sim->started &&
+		    !sim->stopping && !sim->paused)
+			start_generation(sim);
+		return;
+	}
+	if (what == EVT_GW_SESSION_SUBSCRIBED && tl == NULL && !sim->stopping)
+		tl_start(sim, s);
+	else if (what == EVT_GW_SESSION_DRAINED && tl != NULL)
+		event_active(tl->ev, EV_TIMEOUT, 1);
+	else if (what == EVT_GW_SESSION_GONE) {
+		tl_free(tl);
+		evt_gw_session_set_data(s, NULL);
+	}
+}
+
+/* Appends "name":v to b, with a leading comma unless first. */
+static int
+put_count(struct evt_buf *b, const char *name, uint64_t v)
+{
+	int rc = 0;
+
+	if (b->len > 1)
+		rc |= evt_buf_putc(b, ',');
+	rc |= evt_json_put_string(b, name, strlen(name));
+	rc |= evt_buf_putc(b, ':');
+	rc |= evt_json_put_int(b, 0, v);
+	return rc;
+}
+
+/* gateway http_cb: the control path.  GET /evsim/stats answers the
+ * counters; POST /evsim/forget (Bearer) recycles the gateway. */
+static int
+sim_http_cb(void *arg, const struct evt_gw_http_req *req,
+    struct evt_buf *body, const char **ctype)
+{
+	struct sim *sim = arg;
+	struct evt_gw_stats st;
+	int rc = 0;
+
+#define PATH_IS(p) (req->path_len == strlen(p) && \
+	strncmp(req->path, (p), req->path_len) == 0)
+	if (PATH_IS("/evsim/forget")) {
+		if (strcmp(req->method, "POST") != 0)
+			return 405;
+		if (!req->authorized)
+			return PUTS(body, "{\"error\":\"Bearer token "
+			    "required\"}") ? -1 : 401;
+		sim_log(sim, EVT_GW_LOG_INFO, "%s: POST /evsim/forget",
+		    req->peer);
+		evt_gw_forget_sessions(sim->gw);
+		return PUTS(body, "{\"forgotten\":true}") ? -1 : 200;
+	}
+	if (!PATH_IS("/evsim/stats"))
+		return 0;
+#undef PATH_IS
+	if (strcmp(req->method, "GET") != 0)
+		return 405;
+	evt_gw_stats(sim->gw, &st);
+	rc |= evt_buf_putc(body, '{');
+	rc |= put_count(body, "events_generated", sim->nevents);
+	rc |= put_count(body, "messages_generated", sim->nmsgs);
+	rc |= put_count(body, "conns_accepted", st.conns_accepted);
+	rc |= put_count(body, "conns_refused", st.conns_refused);
+	rc |= put_count(body, "ws_upgrades", st.ws_upgrades);
+	rc |= put_count(body, "http_requests", st.http_requests);
+	rc |= put_count(body, "tokens_issued", st.tokens_issued);
+	rc |= put_count(body, "auth_failures", st.auth_failures);
+	rc |= put_count(body, "sessions_created", st.sessions_created);
+	rc |= put_count(body, "resumes", st.resumes);
+	rc |= put_count(body, "resumes_refused", st.resumes_refused);
+	rc |= put_count(body, "sessions_expired", st.sessions_expired);
+	rc |= put_count(body, "events_published", st.events_published);
+	rc |= put_count(body, "events_sent", st.events_sent);
+	rc |= put_count(body, "messages_sent", st.messages_sent);
+	rc |= put_count(body, "events_lost", st.events_lost);
+	rc |= put_count(body, "slow_closes", st.slow_closes);
+	rc |= put_count(body, "protocol_closes", st.protocol_closes);
+	rc |= put_count(body, "idle_closes", st.idle_closes);
+	rc |= put_count(body, "conns_now", st.conns_now);
+	rc |= put_count(body, "ws_now", st.ws_now);
+	rc |= put_count(body, "sessions_now", st.sessions_now);
+	rc |= evt_buf_putc(body, '}');
+	return rc ? -1 : 200;
 }
 
 /* gateway states_cb: the generator's current states, filtered. */
@@ -468,9 +650,6 @@ sim_states_cb(void *arg, struct evt_gw_session *s,
 	return evt_ess_states_array(subs, st, lens, n, out) < 0 ?
 	    EVT_ERR_NOMEM : 0;
 }
-
-/* Appends a string literal. */
-#define PUTS(b, s) evt_buf_put((b), (s), strlen(s))
 
 /* Appends "key":"value" (value escaped) with a leading comma if comma. */
 static int
@@ -771,7 +950,8 @@ main(int argc, char **argv)
 		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
 		O_TOKFILE, O_TOKLIFE, O_RATE, O_SEED, O_CAMS, O_EVENTS, O_LOG,
 		O_WINDOW, O_DROP, O_FORGET, O_GARBAGE, O_SDELAY, O_REFUSE,
-		O_QUIET, O_HIST, O_MAXCONN, O_PING, O_PAUSED, O_HTTPTO
+		O_QUIET, O_HIST, O_MAXCONN, O_PING, O_CLOCK, O_MAXFRAME,
+		O_HTTPTO, O_HTTPIDLE, O_WSTO, O_SUBTO, O_PAUSED
 	};
 	static const struct option lopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -791,7 +971,12 @@ main(int argc, char **argv)
 		{ "history-bytes", required_argument, NULL, O_HIST },
 		{ "max-conns", required_argument, NULL, O_MAXCONN },
 		{ "ping", required_argument, NULL, O_PING },
+		{ "clock", required_argument, NULL, O_CLOCK },
+		{ "max-frame", required_argument, NULL, O_MAXFRAME },
 		{ "http-timeout", required_argument, NULL, O_HTTPTO },
+		{ "http-idle", required_argument, NULL, O_HTTPIDLE },
+		{ "ws-session-timeout", required_argument, NULL, O_WSTO },
+		{ "sub-timeout", required_argument, NULL, O_SUBTO },
 		{ "drop-every", required_argument, NULL, O_DROP },
 		{ "forget-every", required_argument, NULL, O_FORGET },
 		{ "garbage-every", required_argument, NULL, O_GARBAGE },
@@ -873,8 +1058,35 @@ main(int argc, char **argv)
 			    100000);
 			break;
 		case O_PING: go.ping_interval = opt_secs("ping", optarg); break;
+		case O_CLOCK:
+			if (strcmp(optarg, "session") == 0)
+				sim.per_session = 1;
+			else if (strcmp(optarg, "shared") == 0)
+				sim.per_session = 0;
+			else
+				bad_usage("--clock: shared or session, not "
+				    "'%s'", optarg);
+			break;
+		case O_MAXFRAME:
+			go.ess_limits.max_frame = opt_u64("max-frame", optarg,
+			    (uint64_t)1 << 30);
+			if (go.ess_limits.max_frame < 1024)
+				bad_usage("--max-frame must be >= 1024");
+			break;
 		case O_HTTPTO:
 			go.http_timeout = opt_secs("http-timeout", optarg);
+			break;
+		case O_HTTPIDLE:
+			go.http_idle = opt_secs("http-idle", optarg);
+			break;
+		case O_WSTO:
+			go.ws_session_timeout = opt_secs("ws-session-timeout",
+			    optarg);
+			if (go.ws_session_timeout == 0)
+				go.ws_session_timeout = -1;
+			break;
+		case O_SUBTO:
+			go.sub_timeout = opt_secs("sub-timeout", optarg);
 			break;
 		case O_DROP:
 			go.drop_every = opt_u64("drop-every", optarg,
@@ -911,6 +1123,8 @@ main(int argc, char **argv)
 		bad_usage("unexpected argument '%s'", argv[optind]);
 	if ((go.tls_cert == NULL) != (go.tls_key == NULL))
 		bad_usage("--tls-cert and --tls-key go together");
+	if (sim.per_session && sim.rate != 0)
+		bad_usage("--clock session needs --rate 0");
 	if (pwfile != NULL && go.username == NULL)
 		bad_usage("--password-file needs --user");
 	if (go.username != NULL && pwfile == NULL)
@@ -934,6 +1148,7 @@ main(int argc, char **argv)
 	go.rest_cb = sim_rest_cb;
 	go.session_cb = sim_session_cb;
 	go.drain_cb = sim_drain_cb;
+	go.http_cb = sim_http_cb;
 	go.arg = &sim;
 	if (go.username == NULL)
 		sim_log(&sim, EVT_GW_LOG_WARN, "no --user: the token endpoint "
@@ -1001,6 +1216,8 @@ main(int argc, char **argv)
 	status = 0;
 out:
 	evt_gw_free(sim.gw);
+	while (!LIST_EMPTY(&sim.timelines))
+		tl_free(LIST_FIRST(&sim.timelines));
 	if (sig_term != NULL)
 		event_free(sig_term);
 	if (sig_int != NULL)

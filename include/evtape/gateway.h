@@ -24,10 +24,21 @@
  *
  * Back-pressure: a session's history holds what its client has not taken
  * yet; its connection is only fed while its output queue is below a small
- * mark.  A producer at top speed calls evt_gw_congested() and waits for
- * drain_cb; a producer at a fixed rate simply publishes, and a client that
- * falls so far behind that unsent events leave its history is closed with
- * 1008 (its session cannot be resumed past the gap: 201).
+ * mark.  A producer at top speed for all sessions (one shared timeline)
+ * calls evt_gw_congested() and waits for drain_cb; a producer with one
+ * timeline per session calls evt_gw_session_congested(s) and waits for
+ * session_cb EVT_GW_SESSION_DRAINED on that session only, so one slow
+ * client does not stall the others.  A producer at a fixed rate simply
+ * publishes, and a client that falls so far behind that unsent events
+ * leave its history is closed with 1008 (its session cannot be resumed
+ * past the gap: 201).
+ *
+ * Limits: max_conns (503 at accept), a complete HTTP request within
+ * http_timeout (else 408), keep-alive idle http_idle, a WebSocket without
+ * a session after ws_session_timeout (1008), optionally a session without
+ * subscriptions after sub_timeout (1008), inbound messages up to
+ * ess_limits.max_frame (1009), responses queued up to max_queue (1008).
+ * Every such close is logged with the peer's address and reason.
  *
  * Everything runs on the caller's event_base; no threads.  Callbacks run
  * from the event loop, never inside an evt_gw_* call, except session_cb
@@ -64,6 +75,9 @@ enum evt_gw_session_event {
 	EVT_GW_SESSION_DETACHED,     /* its connection ended; it waits */
 	EVT_GW_SESSION_GONE,	     /* expired or forgotten: the handle is
 					invalid after the callback */
+	EVT_GW_SESSION_DRAINED,	     /* its backlog fell to backlog_low after
+					evt_gw_session_congested() had
+					returned 1: its producer may go on */
 };
 
 /* A log line (msg borrowed for the call; contains the peer address where
@@ -101,6 +115,30 @@ typedef void (*evt_gw_session_cb)(void *arg, struct evt_gw_session *s,
  * evt_gw_congested() had returned 1: a producer may continue. */
 typedef void (*evt_gw_drain_cb)(void *arg);
 
+/* A request the gateway does not serve itself (http_cb); every pointer is
+ * borrowed for the call.  Nothing is decoded. */
+struct evt_gw_http_req {
+	const char *method;	   /* "GET", "POST", ... */
+	const char *path;	   /* request path up to '?', not NUL-ended */
+	size_t path_len;
+	const char *query;	   /* after '?' (NULL if none), not NUL-ended */
+	size_t query_len;
+	const char *body;	   /* never NULL; "" when empty */
+	size_t body_len;
+	int authorized;		   /* carried a valid Bearer token */
+	const char *peer;	   /* "ADDR:PORT" of the client */
+};
+
+/*
+ * Answers a request whose path the gateway does not serve (a control path
+ * such as /evplay/status), before the 404: appends the body to body and
+ * may set *content_type (a static string; default "application/json").
+ * Returns the HTTP status (100..599); 0 to let the gateway answer 404;
+ * < 0 for 500.  Must not free the gateway.
+ */
+typedef int (*evt_gw_http_cb)(void *arg, const struct evt_gw_http_req *req,
+    struct evt_buf *body, const char **content_type);
+
 /*
  * Settings.  Zero or NULL selects the default in brackets.  Strings and
  * arrays are copied by evt_gw_new (the password and tokens are wiped when
@@ -136,11 +174,21 @@ struct evt_gw_opts {
 				      responses) before it is closed with
 				      1008 [64 MiB] */
 	size_t max_head, max_body; /* HTTP request bounds [http.h defaults] */
-	double http_timeout;	   /* s for a complete request [30] */
+	double http_timeout;	   /* s for a complete request from its first
+				      byte (or from the accept); else 408
+				      and close [30] */
+	double http_idle;	   /* s a keep-alive connection may wait for
+				      its next request; then closed [15] */
+	double ws_session_timeout; /* s a WebSocket may go without a session
+				      (authenticate + startSession); then
+				      1008 [30; < 0: no limit] */
+	double sub_timeout;	   /* s a connected session may go without a
+				      subscription; then 1008 [0: no limit] */
 	double ping_interval;	   /* s between WebSocket pings [0: none] */
 	double dead_timeout;	   /* s without input before 1006 [0: none] */
 	size_t backlog_high;	   /* evt_gw_congested threshold [4 MiB] */
-	size_t backlog_low;	   /* drain_cb threshold [1 MiB] */
+	size_t backlog_low;	   /* drain_cb and DRAINED threshold
+				      [backlog_high / 4; at least 256 KiB] */
 	const char *product_version; /* in discovery documents ["evtape"] */
 
 	/* Fault injection (evsim).  Counts are per connection and act at
@@ -159,6 +207,7 @@ struct evt_gw_opts {
 	evt_gw_rest_cb rest_cb;	   /* [every REST path is 404] */
 	evt_gw_session_cb session_cb; /* [none] */
 	evt_gw_drain_cb drain_cb;  /* [none] */
+	evt_gw_http_cb http_cb;	   /* [every other path is 404] */
 	void *arg;		   /* passed to every callback; borrowed */
 };
 
@@ -184,6 +233,8 @@ struct evt_gw_stats {
 	uint64_t garbage_sent;	   /* garbage_every frames */
 	uint64_t slow_closes;	   /* clients closed for being too slow */
 	uint64_t protocol_closes;  /* clients closed for bad frames */
+	uint64_t idle_closes;	   /* closed by a time limit (408, idle
+				      keep-alive, no session, no subscription) */
 	uint32_t conns_now, ws_now, sessions_now;
 };
 
@@ -237,6 +288,20 @@ size_t evt_gw_backlog(const struct evt_gw *gw);
  * the slow connections are gone).  Returns 0 otherwise.
  */
 int evt_gw_congested(struct evt_gw *gw);
+
+/*
+ * Returns a session's backlog: its unsent history plus, while connected,
+ * the bytes queued to its connection.
+ */
+size_t evt_gw_session_backlog(const struct evt_gw_session *s);
+
+/*
+ * Returns 1 if the session's backlog exceeds backlog_high: its producer
+ * should stop, and session_cb EVT_GW_SESSION_DRAINED will be called for s
+ * once it has a connection and the backlog is at backlog_low or below
+ * (not if the session goes first: GONE).  Returns 0 otherwise.
+ */
+int evt_gw_session_congested(struct evt_gw_session *s);
 
 /*
  * Forgets every session, like a gateway recycle: each WebSocket connection

@@ -89,3 +89,6 @@ echo "get peak RSS: $((kb / 1024)) MiB"
 found=0
 for id in "$@"; do $EVTOOL get "$W/big" "$id" >/dev/null && found=$((found + 1)); done
 echo "get found $found of $# sampled ids"
+
+# The gateway side: events/s to one WebSocket client (evsim --rate 0).
+BUILD=$BUILD sh "$(dirname "$0")/gateway.sh"

@@ -470,6 +470,7 @@ async def sc_follow(args):
                 last = got[-1]["id"]
         if args.leave_after and conns == 1:
             await asyncio.sleep(args.pause)
+    del got[args.total:]  # the last message may hold more
     ids = [e["id"] for e in got]
     if args.min_refused is not None and refused < args.min_refused:
         fail("%d resumes refused, wanted at least %d" % (refused,

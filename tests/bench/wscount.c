@@ -1,0 +1,170 @@
+/*
+ * wscount: the benchmark client of tests/bench/gateway.sh.  Connects to a
+ * gateway's Events and State API with a Bearer token (evt_wsclient, as the
+ * recorder does), starts a session, subscribes to everything, and only
+ * counts: every text frame is classified (evt_ess_classify, one JSON parse)
+ * and its events counted until N have arrived.  Prints one line
+ * "EVENTS SECONDS" (from the first event to the Nth) on stdout; exits 1 on
+ * any failure.
+ *
+ *   wscount PORT TOKEN_FILE N
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "evtape/buf.h"
+#include "evtape/ess.h"
+#include "evtape/httpc.h"
+#include "evtape/json.h"
+#include "evtape/wsclient.h"
+#include "evtape/wsconn.h"
+
+static const char ALL[] = "[{\"modifier\":\"include\",\"resourceTypes\":"
+    "[\"*\"],\"sourceIds\":[\"*\"],\"eventTypes\":[\"*\"]}]";
+
+struct counter {
+	struct event_base *base;
+	struct evt_wsconn *ws;
+	struct evt_jparser jp;
+	uint64_t want, got;
+	double t0, t1;
+	int failed;
+};
+
+/* Returns the monotonic clock in seconds. */
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A frame: counts its events, stops at the goal. */
+static void
+text_cb(struct evt_wsconn *ws, const char *msg, size_t len, void *arg)
+{
+	struct counter *c = arg;
+	struct evt_ess_msg m;
+
+	if (evt_ess_classify(&c->jp, msg, len, &m) < 0) {
+		fprintf(stderr, "wscount: out of memory\n");
+		exit(1);
+	}
+	if (m.kind == EVT_ESS_RESPONSE && (m.status < 200 || m.status > 299)) {
+		fprintf(stderr, "wscount: command %lld answered %d\n",
+		    (long long)m.command_id, m.status);
+		c->failed = 1;
+		event_base_loopbreak(c->base);
+		return;
+	}
+	if (m.kind != EVT_ESS_EVENTS)
+		return;
+	if (c->got == 0)
+		c->t0 = now_s();
+	c->got += m.nevents;
+	if (c->got >= c->want) {
+		c->t1 = now_s();
+		event_base_loopbreak(c->base);
+	}
+}
+
+/* The connection ended before the goal. */
+static void
+close_cb(struct evt_wsconn *ws, int code, const char *reason, void *arg)
+{
+	struct counter *c = arg;
+
+	fprintf(stderr, "wscount: closed after %llu events: %d %s\n",
+	    (unsigned long long)c->got, code, reason);
+	c->ws = NULL;
+	c->failed = 1;
+	event_base_loopbreak(c->base);
+}
+
+/* Connected: startSession and addSubscription, pipelined. */
+static void
+connected_cb(void *arg, struct evt_wsconn *ws, int status, const char *why)
+{
+	struct counter *c = arg;
+	struct evt_ess_client cl;
+	struct evt_buf b = { 0 };
+
+	if (ws == NULL) {
+		fprintf(stderr, "wscount: cannot connect: %s (%d)\n", why,
+		    status);
+		c->failed = 1;
+		event_base_loopbreak(c->base);
+		return;
+	}
+	c->ws = ws;
+	evt_ess_client_init(&cl);
+	if (evt_ess_client_start_session(&cl, NULL, 0, NULL, 0, &b,
+	    NULL) != 0 || evt_wsconn_send_text(ws, b.p, b.len) != 0) {
+		fprintf(stderr, "wscount: cannot send\n");
+		exit(1);
+	}
+	b.len = 0;
+	if (evt_ess_client_add_subscription(&cl, ALL, strlen(ALL), &b,
+	    NULL) != 0 || evt_wsconn_send_text(ws, b.p, b.len) != 0) {
+		fprintf(stderr, "wscount: cannot send\n");
+		exit(1);
+	}
+	evt_buf_free(&b);
+}
+
+/* Connects, counts, prints "EVENTS SECONDS". */
+int
+main(int argc, char **argv)
+{
+	struct counter c;
+	struct evt_wsclient_opts o;
+	struct evt_httpc_url u;
+	struct evt_wsclient *att;
+	char url[64], tok[4096];
+	FILE *f;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: wscount PORT TOKEN_FILE N\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	memset(&c, 0, sizeof c);
+	c.want = strtoull(argv[3], NULL, 10);
+	if ((f = fopen(argv[2], "r")) == NULL || fgets(tok, sizeof tok,
+	    f) == NULL) {
+		fprintf(stderr, "wscount: cannot read %s\n", argv[2]);
+		return 1;
+	}
+	fclose(f);
+	tok[strcspn(tok, "\r\n")] = '\0';
+	snprintf(url, sizeof url, "http://127.0.0.1:%s", argv[1]);
+	if (evt_httpc_url_parse(url, &u) != 0 ||
+	    (c.base = event_base_new()) == NULL) {
+		fprintf(stderr, "wscount: bad port %s\n", argv[1]);
+		return 1;
+	}
+	evt_json_init(&c.jp, 64);
+	memset(&o, 0, sizeof o);
+	o.base = c.base;
+	o.ws.on_text = text_cb;
+	o.ws.on_close = close_cb;
+	o.ws.arg = &c;
+	if (evt_wsclient_connect(&o, &u, tok, connected_cb, &c, &att) != 0) {
+		fprintf(stderr, "wscount: cannot start connecting\n");
+		return 1;
+	}
+	event_base_dispatch(c.base);
+	if (!c.failed)
+		printf("%llu %.6f\n", (unsigned long long)c.got, c.t1 - c.t0);
+	evt_wsconn_free(c.ws);
+	evt_json_free(&c.jp);
+	event_base_free(c.base);
+	return c.failed;
+}
