@@ -125,29 +125,6 @@ parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Parses a duration: seconds, or a number with s/m/h/d/w. */
-static int
-parse_duration(const char *s, int64_t *us)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno != 0 || end == s || v < 0)
-		return -1;
-	double m = 1;
-	switch (*end) {
-	case 0: case 's': break;
-	case 'm': m = 60; break;
-	case 'h': m = 3600; break;
-	case 'd': m = 86400; break;
-	case 'w': m = 7 * 86400; break;
-	default: return -1;
-	}
-	if (*end != 0 && end[1] != 0)
-		return -1;
-	*us = (int64_t)(v * m * 1e6);
-	return 0;
-}
 
 /* Output buffer for stdout; flushed when large. */
 static struct evt_buf obuf;
@@ -231,7 +208,7 @@ cmd_import(int argc, char **argv)
 			o.seg_bytes = v;
 			break;
 		case 'a':
-			if (parse_duration(optarg, &o.seg_age_us) != 0 ||
+			if (evt_duration_parse(optarg, &o.seg_age_us) != 0 ||
 			    o.seg_age_us <= 0) {
 				errx_msg("--segment-age: a duration");
 				return EX_USAGE;
@@ -1019,7 +996,7 @@ cmd_prune(int argc, char **argv)
 			}
 			break;
 		case 'a':
-			if (parse_duration(optarg, &max_age) != 0) {
+			if (evt_duration_parse(optarg, &max_age) != 0) {
 				errx_msg("--max-age: a duration like 30d");
 				return EX_USAGE;
 			}
