@@ -229,3 +229,10 @@ evt_state_list(const struct evt_state *s, const char *const **st,
 	*lens = s->len;
 	return s->n;
 }
+
+/* The source of entry i. */
+const char *
+evt_state_source(const struct evt_state *s, size_t i)
+{
+	return s->key[i]; /* "source\0group" */
+}

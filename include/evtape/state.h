@@ -50,4 +50,8 @@ int evt_state_apply_frame(struct evt_state *s, int kind,
 size_t evt_state_list(const struct evt_state *s, const char *const **st,
     const size_t **lens);
 
+/* The source of entry i (< evt_state_list's n), ASCII lower-cased,
+ * NUL-terminated; borrowed until the next change. */
+const char *evt_state_source(const struct evt_state *s, size_t i);
+
 #endif
