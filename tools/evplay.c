@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@
 #define BATCH 4096		/* frames per loop turn at top speed */
 #define OBUF_FLUSH (64u << 10)	/* flush the output past this */
 #define SEEK_STEP_US 10000000
+#define NAP_US 1000		/* last stretch slept in clock_nanosleep */
 
 enum mode { M_EVENTS, M_MESSAGES, M_TSV };
 
@@ -263,11 +265,24 @@ tl_run(struct timeline *t)
 			now = mono_us();
 			w = evt_replay_wait(&t->sch, now);
 		}
-		if (w > 0) {
+		if (w > NAP_US) {
+			/* The loop's timer wakes us NAP_US early ... */
+			w -= NAP_US;
 			struct timeval tv = {(time_t)(w / 1000000),
 			    (suseconds_t)(w % 1000000)};
 			evtimer_add(t->timer, &tv);
 			return;
+		}
+		if (w > 0) {
+			/* ... and an absolute sleep lands on the due time
+			 * (epoll's wake-up alone is some 100 us late). */
+			int64_t due = now + w;
+			struct timespec ts = {(time_t)(due / 1000000),
+			    (long)(due % 1000000) * 1000};
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
+			    &ts, NULL) == EINTR)
+				;
+			now = mono_us();
 		}
 		emit(t, &t->m);
 		if (!top) {
@@ -665,6 +680,8 @@ main(int argc, char **argv)
 	if (want_state && print_state(dir, start_rx) != 0)
 		return EX_FAIL;
 
+	/* The kernel's default 50 us timer slack would be lateness. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	struct event_config *cfg = event_config_new();
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
 	base = event_base_new_with_config(cfg);

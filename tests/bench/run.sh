@@ -89,3 +89,4 @@ echo "get peak RSS: $((kb / 1024)) MiB"
 found=0
 for id in "$@"; do $EVTOOL get "$W/big" "$id" >/dev/null && found=$((found + 1)); done
 echo "get found $found of $# sampled ids"
+BUILD=$BUILD sh "$(dirname "$0")/replay.sh"
