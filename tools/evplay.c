@@ -61,6 +61,8 @@ struct timeline {
 	int have;		 /* m is loaded and pushed */
 	int64_t from, to;	 /* receive time range */
 	const char *from_id;
+	const char *dir;	 /* the archive (to re-seed the state) */
+	int64_t start_rx;	 /* start point of a pass */
 	long loops_left;	 /* passes after this one; < 0 forever */
 	uint64_t frames, events; /* written */
 	int64_t started, ended;	 /* monotonic us */
@@ -182,6 +184,21 @@ emit(struct timeline *t, const struct evt_cur_msg *m)
 		t->events += m->n;
 }
 
+static struct evt_state *state_at(const char *dir, int64_t at);
+
+/* Re-seeds a kept state table at a new position. */
+static void
+tl_reseed(struct timeline *t, int64_t at)
+{
+	if (t->state == NULL)
+		return;
+	struct evt_state *s = state_at(t->dir, at);
+	if (s == NULL)
+		return; /* reported; the old table stays */
+	evt_state_free(t->state);
+	t->state = s;
+}
+
 /* Positions the cursor at the start of a pass. */
 static int
 tl_rewind(struct timeline *t)
@@ -222,6 +239,7 @@ tl_load(struct timeline *t)
 				return 0; /* nothing to play: no endless loop */
 			if (tl_rewind(t) != 0)
 				return -1;
+			tl_reseed(t, t->start_rx);
 			evt_replay_loop(&t->sch);
 			continue;
 		}
@@ -387,9 +405,7 @@ tl_seek(struct timeline *t, int64_t delta)
 	evt_cur_seek(t->cur, target);
 	evt_replay_seek(&t->sch, mono_us(), target);
 	t->have = 0;
-	if (t->state != NULL)
-		msg("warning: after a seek the state table follows the "
-		    "events from the new position only");
+	tl_reseed(t, target);
 	if (!t->finished) {
 		struct timeval zero = {0, 0};
 		evtimer_add(t->timer, &zero);
@@ -494,21 +510,39 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Prints the state table at the start point as {"states":[...]}. */
-static int
-print_state(const char *dir, int64_t at)
+/*
+ * The state table as of a start point (frames received before at): the
+ * last getState answer before it and the stateful events since.  A linear
+ * scan from the archive's start.  Returns the table (owned by the caller)
+ * or NULL.
+ */
+static struct evt_state *
+state_at(const char *dir, int64_t at)
 {
 	struct evt_cur *c;
 	if (evt_cur_open(dir, seg_err_cb, warn_cb, NULL, &c) != 0)
-		return -1;
+		return NULL;
 	struct evt_state *s = evt_state_new();
 	if (s == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	evt_cur_set_end(c, at);
 	struct evt_cur_msg m;
-	int rc;
+	int rc = 0;
 	while (at != INT64_MIN && (rc = evt_cur_next(c, &m)) == 1)
 		oom_check(evt_state_apply_frame(s, m.kind, m.ev, m.evlen, m.n));
+	evt_cur_close(c);
+	if (rc < 0) {
+		msg("reading the archive: %s", evt_strerror(rc));
+		evt_state_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Prints a state table as {"states":[...]} (TSV: after "<at>\t"). */
+static void
+print_state(const struct evt_state *s, int64_t at)
+{
 	const char *const *st;
 	const size_t *lens;
 	size_t n = evt_state_list(s, &st, &lens);
@@ -526,9 +560,6 @@ print_state(const char *dir, int64_t at)
 	}
 	oom_check(evt_buf_put(&obuf, "]}\n", 3));
 	oflush();
-	evt_state_free(s);
-	evt_cur_close(c);
-	return 0;
 }
 
 /* Prints the usage text. */
@@ -677,8 +708,16 @@ main(int argc, char **argv)
 		evt_cur_seek_id(tl.cur, tl.from_id, strlen(tl.from_id), &rx);
 		start_rx = rx;
 	}
-	if (want_state && print_state(dir, start_rx) != 0)
-		return EX_FAIL;
+	tl.dir = dir;
+	tl.start_rx = start_rx;
+	if (want_state) {
+		/* Seeded at the start point and kept current from there on
+		 * (what getState answers in server mode). */
+		tl.state = state_at(dir, start_rx);
+		if (tl.state == NULL)
+			return EX_FAIL;
+		print_state(tl.state, start_rx);
+	}
 
 	/* The kernel's default 50 us timer slack would be lateness. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
