@@ -237,26 +237,3 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 		return cur_items(c, f, m) == 0 ? 1 : EVT_ERR_NOMEM;
 	}
 }
-
-/* First and last receive times by the trailers. */
-void
-evt_cur_span(struct evt_cur *c, int64_t *first, int64_t *last)
-{
-	*first = INT64_MAX;
-	*last = INT64_MIN;
-	for (size_t i = 0; i < c->nseg; i++) {
-		struct evt_segr *r;
-		if (evt_segr_open(c->seg[i].path, c->cb, c->arg, &r) != 0)
-			continue;
-		const struct evt_seg_info *si = evt_segr_info(r);
-		if (si->sealed && si->nrecords > 0) {
-			if (si->first_rx < *first)
-				*first = si->first_rx;
-			if (si->last_rx > *last)
-				*last = si->last_rx;
-		} else {
-			*last = INT64_MAX;
-		}
-		evt_segr_close(r);
-	}
-}

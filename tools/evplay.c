@@ -263,7 +263,9 @@ tl_run(struct timeline *t)
 {
 	int64_t now = mono_us();
 	int top = t->sch.o.top_speed;
-	for (int budget = BATCH; budget > 0; budget--) {
+	/* A bounded turn, so keys and signals are seen within a few ms even
+	 * where frames come closer than NAP_US apart. */
+	for (int budget = top ? BATCH : 64; budget > 0; budget--) {
 		if (!t->have) {
 			int rc = tl_load(t);
 			if (rc <= 0) {
@@ -314,7 +316,7 @@ tl_run(struct timeline *t)
 		evt_replay_done(&t->sch, now);
 		t->have = 0;
 	}
-	/* Top speed: let the loop see keys and signals, then go on. */
+	/* Let the loop see keys and signals, then go on. */
 	struct timeval zero = {0, 0};
 	evtimer_add(t->timer, &zero);
 }

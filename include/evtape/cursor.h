@@ -62,8 +62,4 @@ int evt_cur_seek_id(struct evt_cur *c, const char *id, size_t len,
  * evt_err that stops the iteration (EVT_ERR_NOMEM, EVT_ERR_IO). */
 int evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m);
 
-/* Receive time of the first and last frames by the segments' trailers
- * (unsealed segments count as open-ended: INT64_MAX). */
-void evt_cur_span(struct evt_cur *c, int64_t *first, int64_t *last);
-
 #endif
