@@ -37,6 +37,26 @@ evt_frames_free(struct evt_frames *fr)
 {
 	evt_buf_free(&fr->f.text);
 	evt_buf_free(&fr->tail);
+	free(fr->f.span);
+	fr->f.span = NULL;
+	fr->f.span_cap = 0;
+}
+
+/* Notes where kept item f->kept lies in the text. */
+static int
+frames_span(struct evt_frame *f, size_t start)
+{
+	if (f->kept >= f->span_cap) {
+		uint32_t cap = f->span_cap ? 2 * f->span_cap : 16;
+		size_t *p = realloc(f->span, 2 * (size_t)cap * sizeof *p);
+		if (p == NULL)
+			return EVT_ERR_NOMEM;
+		f->span = p;
+		f->span_cap = cap;
+	}
+	f->span[2 * (size_t)f->kept] = start;
+	f->span[2 * (size_t)f->kept + 1] = f->text.len;
+	return 0;
 }
 
 /* Reports a record that cannot be rendered. */
@@ -106,6 +126,8 @@ evt_frames_next(struct evt_frames *fr, struct evt_frame **out)
 					f->text.len = mark;
 					frames_report(fr, rec);
 				} else {
+					if (frames_span(f, mark + (f->kept > 0)) != 0)
+						return EVT_ERR_NOMEM;
 					f->kept++;
 				}
 			}

@@ -4,6 +4,7 @@
  *   evtool import DIR [FILE]       lines "<rx us>\t<message>" -> archive
  *   evtool cat DIR [filters]       events (or messages, or TSV) as JSON
  *   evtool get DIR ID [--meta]     one event by id
+ *   evtool state DIR [--at T]      the states (getState) as of a time
  *   evtool info DIR                counts, time span, sizes
  *   evtool ls DIR                  one line per segment
  *   evtool verify DIR              check everything; exit 1 on damage
@@ -26,9 +27,11 @@
 #include <unistd.h>
 
 #include "evtape/archive.h"
+#include "evtape/cursor.h"
 #include "evtape/err.h"
 #include "evtape/record.h"
 #include "evtape/segment.h"
+#include "evtape/state.h"
 #include "evtape/timefmt.h"
 
 #define EX_NOTFOUND 1
@@ -125,29 +128,6 @@ parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Parses a duration: seconds, or a number with s/m/h/d/w. */
-static int
-parse_duration(const char *s, int64_t *us)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno != 0 || end == s || v < 0)
-		return -1;
-	double m = 1;
-	switch (*end) {
-	case 0: case 's': break;
-	case 'm': m = 60; break;
-	case 'h': m = 3600; break;
-	case 'd': m = 86400; break;
-	case 'w': m = 7 * 86400; break;
-	default: return -1;
-	}
-	if (*end != 0 && end[1] != 0)
-		return -1;
-	*us = (int64_t)(v * m * 1e6);
-	return 0;
-}
 
 /* Output buffer for stdout; flushed when large. */
 static struct evt_buf obuf;
@@ -231,7 +211,7 @@ cmd_import(int argc, char **argv)
 			o.seg_bytes = v;
 			break;
 		case 'a':
-			if (parse_duration(optarg, &o.seg_age_us) != 0 ||
+			if (evt_duration_parse(optarg, &o.seg_age_us) != 0 ||
 			    o.seg_age_us <= 0) {
 				errx_msg("--segment-age: a duration");
 				return EX_USAGE;
@@ -559,6 +539,68 @@ cmd_cat(int argc, char **argv)
 	free(f.sources);
 	free(f.types);
 	return problems ? EX_NOTFOUND : 0;
+}
+
+/*
+ * state
+ */
+
+/* Prints the state table as of a receive time: the latest stateful event
+ * per source and state group, seeded by the last STATES frame at or before
+ * it, one JSON line each. */
+static int
+cmd_state(int argc, char **argv)
+{
+	struct filter f = {.from = INT64_MIN, .to = INT64_MAX};
+	int64_t at = INT64_MAX;
+	static const struct option lo[] = {
+		{"at", required_argument, NULL, 'a'},
+		{"source", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	f.sources = calloc((size_t)argc, sizeof *f.sources);
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'a': at = time_arg("--at", optarg); break;
+		case 's': f.sources[f.nsources++] = optarg; break;
+		default: return EX_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		errx_msg("usage: evtool state [--at TIME] [--source S]... DIR");
+		return EX_USAGE;
+	}
+	struct evt_cur *cur;
+	int rc = evt_cur_open(argv[optind], seg_err_cb, warn_cb, NULL, &cur);
+	if (rc != 0) {
+		errx_msg("%s: %s", argv[optind], evt_strerror(rc));
+		return EX_FAIL;
+	}
+	evt_cur_set_end(cur, at == INT64_MAX ? INT64_MAX : at + 1);
+	struct evt_state *st = evt_state_new();
+	if (st == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	struct evt_cur_msg m;
+	while ((rc = evt_cur_next(cur, &m)) == 1)
+		oom_check(evt_state_apply_frame(st, m.kind, m.ev, m.evlen,
+		    m.n));
+	oom_check(rc);
+	const char *const *tx;
+	const size_t *lens;
+	size_t n = evt_state_list(st, &tx, &lens);
+	for (size_t i = 0; i < n; i++) {
+		if (!match_source(&f, evt_state_source(st, i)))
+			continue;
+		oom_check(evt_buf_put(&obuf, tx[i], lens[i]));
+		oom_check(evt_buf_putc(&obuf, '\n'));
+		omaybe();
+	}
+	oflush();
+	evt_state_free(st);
+	evt_cur_close(cur);
+	free(f.sources);
+	return rc < 0 ? EX_FAIL : problems ? EX_NOTFOUND : 0;
 }
 
 /*
@@ -1035,7 +1077,7 @@ cmd_prune(int argc, char **argv)
 			}
 			break;
 		case 'a':
-			if (parse_duration(optarg, &max_age) != 0) {
+			if (evt_duration_parse(optarg, &max_age) != 0) {
 				errx_msg("--max-age: a duration like 30d");
 				return EX_USAGE;
 			}
@@ -1076,6 +1118,8 @@ usage(FILE *f)
 	    "                     print events (one JSON object per line);\n"
 	    "                     --markers: \"<rx us>\\t<KIND>\\t<body>\"\n"
 	    "  get [--meta] DIR ID print one event by id\n"
+	    "  state [--at T] [--source S]... DIR\n"
+	    "                     the states as of T (getState), JSON lines\n"
 	    "  info DIR           counts, time span, size\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"
@@ -1100,6 +1144,8 @@ main(int argc, char **argv)
 		return cmd_cat(argc, argv);
 	if (strcmp(cmd, "get") == 0)
 		return cmd_get(argc, argv);
+	if (strcmp(cmd, "state") == 0)
+		return cmd_state(argc, argv);
 	if (strcmp(cmd, "info") == 0)
 		return cmd_info(argc, argv);
 	if (strcmp(cmd, "ls") == 0)

@@ -248,6 +248,10 @@ struct evt_frame {
 				or STATES frame holds the items kept */
 	uint32_t nitems;     /* items its header announced */
 	uint32_t kept;	     /* items in text */
+	size_t *span;	     /* kept item i is text[span[2i] .. span[2i+1])
+				(owned by the frame reader; for replay,
+				which publishes events one by one) */
+	uint32_t span_cap;   /* items span has room for */
 };
 
 /* Decides whether an item (EVENT or ITEM record) goes into its frame:

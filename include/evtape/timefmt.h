@@ -46,6 +46,10 @@ int evt_time_parse_user(const char *s, int64_t *us);
 /* Writes "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (27 chars + NUL) for us into out[28]. */
 void evt_time_format_us(int64_t us, char out[28]);
 
+/* Parses a duration: a non-negative number with an optional unit s, m,
+ * h, d or w (seconds if none) into microseconds.  Returns 0 or -1. */
+int evt_duration_parse(const char *s, int64_t *us);
+
 /* Days since 1970-01-01 of a proleptic Gregorian civil date. */
 int64_t evt_days_from_civil(int64_t y, unsigned m, unsigned d);
 

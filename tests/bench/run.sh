@@ -90,5 +90,11 @@ found=0
 for id in "$@"; do $EVTOOL get "$W/big" "$id" >/dev/null && found=$((found + 1)); done
 echo "get found $found of $# sampled ids"
 
+# The recorder: ingest vs a Python recorder, idle CPU/RSS, restart.
+BUILD=$BUILD sh "$(dirname "$0")/recorder.sh"
+
 # The gateway side: events/s to one WebSocket client (evsim --rate 0).
 BUILD=$BUILD sh "$(dirname "$0")/gateway.sh"
+
+# Replay: top speed to stdout, lateness at 1x.
+BUILD=$BUILD sh "$(dirname "$0")/replay.sh"

@@ -1,0 +1,65 @@
+/*
+ * cursor.h: an archive cursor for replay: the received frames of an
+ * archive in order, across all segments, from a receive time or from an
+ * event id (the message holding it, starting at that event), up to an end
+ * time.  Each frame comes with its kind, receive time, whole text and its
+ * event (item) texts one by one, which is what a gateway publishes.
+ *
+ * Built on the frame reader (frame_reader.c): damaged blocks are skipped
+ * and reported through the segment callback, like `evtool cat`.  Markers
+ * (SESSION, GAP, CONFIG) are not received frames and are passed over.
+ */
+#ifndef EVTAPE_CURSOR_H
+#define EVTAPE_CURSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evtape/archive.h"
+#include "evtape/segment.h"
+
+/* One frame; every pointer is borrowed until the next evt_cur call. */
+struct evt_cur_msg {
+	int kind;	 /* EVT_K_MSG, EVT_K_STATES, EVT_K_JSON, EVT_K_RAW */
+	int64_t rx_us;	 /* receive time */
+	const char *text; /* the frame's JSON text (RAW: the bytes) */
+	size_t len;
+	size_t n;	 /* items (events of a MSG, states of a STATES) */
+	const char *const *ev; /* item texts (not NUL-terminated) */
+	const size_t *evlen;
+};
+
+struct evt_cur;
+
+/*
+ * Opens the archive in dir for reading (no lock: a recorder may be
+ * writing).  Problems inside segments go to cb, others to warn.  Returns
+ * 0 and *out positioned at the start, or a negative evt_err
+ * (EVT_ERR_NOTFOUND: no such directory).
+ */
+int evt_cur_open(const char *dir, evt_seg_err_cb cb, evt_warn_cb warn,
+    void *arg, struct evt_cur **out);
+
+/* Closes (NULL is fine). */
+void evt_cur_close(struct evt_cur *c);
+
+/* Frames at or after to_us end the iteration (INT64_MAX: none). */
+void evt_cur_set_end(struct evt_cur *c, int64_t to_us);
+
+/* Positions at the first frame received at or after from_us (INT64_MIN:
+ * the start).  Returns 0. */
+int evt_cur_seek(struct evt_cur *c, int64_t from_us);
+
+/*
+ * Positions at the event with this id: the next frame is the MSG frame
+ * holding it, from that event on.  Returns 1 and its receive time in
+ * *rx_us, 0 if no segment has the id, or a negative evt_err.
+ */
+int evt_cur_seek_id(struct evt_cur *c, const char *id, size_t len,
+    int64_t *rx_us);
+
+/* Returns 1 and the next frame in *m, 0 at the end, or a negative
+ * evt_err that stops the iteration (EVT_ERR_NOMEM, EVT_ERR_IO). */
+int evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * state.h: the state table of a replay position: the latest stateful event
+ * per (source, state group), what getState answers (ess-protocol.md §4).
+ *
+ * Fed in archive order: a STATES frame (a recorded getState answer)
+ * replaces the table; every stateful event of a MSG frame (one with a
+ * string "stategroupid") replaces its (source, group) entry.  Entries are
+ * listed in the order their key was first seen, so the list is stable and
+ * can go to evt_ess_states_array() as it is.
+ *
+ * Sans-I/O; texts are copied.  Keys compare source and group as written,
+ * ASCII case-folded (GUIDs).
+ */
+#ifndef EVTAPE_STATE_H
+#define EVTAPE_STATE_H
+
+#include <stddef.h>
+
+struct evt_state;
+
+/* Returns a new empty table, or NULL (out of memory). */
+struct evt_state *evt_state_new(void);
+
+/* Frees s (NULL is fine). */
+void evt_state_free(struct evt_state *s);
+
+/* Empties the table. */
+void evt_state_clear(struct evt_state *s);
+
+/*
+ * Applies one event object text (copied): if it is a JSON object with
+ * string members "source" and "stategroupid" it becomes the entry of that
+ * pair.  Returns 1 if stored, 0 if not stateful, EVT_ERR_JSON (etc.) if
+ * the text does not parse, EVT_ERR_NOMEM.
+ */
+int evt_state_apply(struct evt_state *s, const char *ev, size_t len);
+
+/*
+ * Applies a frame's items: a STATES frame (kind EVT_K_STATES) first
+ * clears the table; other kinds (EVT_K_MSG) only update.  Items that are
+ * not stateful or do not parse are skipped.  Returns 0 or EVT_ERR_NOMEM.
+ */
+int evt_state_apply_frame(struct evt_state *s, int kind,
+    const char *const *ev, const size_t *lens, size_t n);
+
+/*
+ * The entries: *st and *lens point to arrays of n texts (borrowed, valid
+ * until the next change).  Returns n.
+ */
+size_t evt_state_list(const struct evt_state *s, const char *const **st,
+    const size_t **lens);
+
+/* The source of entry i (< evt_state_list's n), ASCII lower-cased,
+ * NUL-terminated; borrowed until the next change. */
+const char *evt_state_source(const struct evt_state *s, size_t i);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * cursor.c: the archive cursor (cursor.h): walks the segment list, opens
+ * one segment reader at a time, rebuilds frames with the frame reader and
+ * hands out item texts through the frame's spans.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "evtape/cursor.h"
+#include "evtape/err.h"
+#include "evtape/record.h"
+
+struct evt_cur {
+	struct evt_archive *a;
+	const struct evt_segref *seg;
+	size_t nseg, si;      /* segments; the one open */
+	struct evt_segr *r;   /* open reader or NULL */
+	struct evt_frames fr;
+	int fr_init;
+	evt_seg_err_cb cb;
+	void *arg;
+	int64_t from, to;
+	/* --from-id: items are skipped until this id (seeking) */
+	char want_id[EVT_REC_MAX_INTERN + 1];
+	size_t want_len;
+	int seeking;
+	int64_t want_rx;
+	const char **ev;
+	size_t *evlen;
+	size_t evcap;
+};
+
+/* Opens the archive for reading. */
+int
+evt_cur_open(const char *dir, evt_seg_err_cb cb, evt_warn_cb warn,
+    void *arg, struct evt_cur **out)
+{
+	struct evt_cur *c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return EVT_ERR_NOMEM;
+	int rc = evt_archive_open(dir, 0, NULL, cb, warn, arg, &c->a);
+	if (rc != 0) {
+		free(c);
+		return rc;
+	}
+	c->seg = evt_archive_segments(c->a, &c->nseg);
+	c->cb = cb;
+	c->arg = arg;
+	c->from = INT64_MIN;
+	c->to = INT64_MAX;
+	*out = c;
+	return 0;
+}
+
+/* Closes the open segment. */
+static void
+cur_close_seg(struct evt_cur *c)
+{
+	if (c->fr_init)
+		evt_frames_free(&c->fr);
+	c->fr_init = 0;
+	if (c->r != NULL)
+		evt_segr_close(c->r);
+	c->r = NULL;
+}
+
+/* Closes the cursor. */
+void
+evt_cur_close(struct evt_cur *c)
+{
+	if (c == NULL)
+		return;
+	cur_close_seg(c);
+	evt_archive_close(c->a);
+	free(c->ev);
+	free(c->evlen);
+	free(c);
+}
+
+/* Sets the end time. */
+void
+evt_cur_set_end(struct evt_cur *c, int64_t to_us)
+{
+	c->to = to_us;
+}
+
+/* Keeps every item, except before the wanted id while seeking one. */
+static int
+cur_keep_cb(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	struct evt_cur *c = arg;
+	if (!c->seeking)
+		return 1;
+	if (rec->kind != EVT_K_EVENT)
+		return 0;
+	char v[EVT_REC_MAX_INTERN + 1];
+	int n = evt_rdec_field(d, rec, "id", v, sizeof v);
+	if (n < 0 || (size_t)n != c->want_len ||
+	    strncasecmp(v, c->want_id, c->want_len) != 0)
+		return 0;
+	c->seeking = 0;
+	return 1;
+}
+
+/* Opens segment si and rewinds it to the cursor's start time; skips
+ * sealed segments that end before it.  Returns 1 if open, 0 if none
+ * left. */
+static int
+cur_open_seg(struct evt_cur *c)
+{
+	cur_close_seg(c);
+	for (; c->si < c->nseg; c->si++) {
+		if (evt_segr_open(c->seg[c->si].path, c->cb, c->arg, &c->r) != 0) {
+			c->r = NULL;
+			continue; /* reported */
+		}
+		const struct evt_seg_info *si = evt_segr_info(c->r);
+		if (si->sealed && si->nrecords > 0 &&
+		    (si->last_rx < c->from || si->first_rx >= c->to)) {
+			evt_segr_close(c->r);
+			c->r = NULL;
+			continue;
+		}
+		evt_segr_rewind(c->r, c->from);
+		evt_frames_init(&c->fr, c->r, cur_keep_cb, c, c->cb, c->arg,
+		    c->seg[c->si].path);
+		c->fr_init = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Positions at from_us. */
+int
+evt_cur_seek(struct evt_cur *c, int64_t from_us)
+{
+	cur_close_seg(c);
+	c->from = from_us;
+	c->si = 0;
+	c->seeking = 0;
+	return 0;
+}
+
+/* Positions at an event id. */
+int
+evt_cur_seek_id(struct evt_cur *c, const char *id, size_t len,
+    int64_t *rx_us)
+{
+	if (len == 0 || len > EVT_REC_MAX_INTERN)
+		return 0;
+	for (size_t i = c->nseg; i-- > 0;) {
+		struct evt_segr *r;
+		if (evt_segr_open(c->seg[i].path, c->cb, c->arg, &r) != 0)
+			continue;
+		struct evt_rec rec;
+		uint64_t boff;
+		int rc = evt_segr_find(r, id, len, &rec, &boff);
+		evt_segr_close(r);
+		if (rc < 0 && rc == EVT_ERR_NOMEM)
+			return rc;
+		if (rc == 1) {
+			cur_close_seg(c);
+			c->si = i;
+			c->from = rec.rx_us;
+			c->seeking = 1;
+			c->want_rx = rec.rx_us;
+			memcpy(c->want_id, id, len);
+			c->want_len = len;
+			*rx_us = rec.rx_us;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Points m's item arrays at the frame's kept items. */
+static int
+cur_items(struct evt_cur *c, const struct evt_frame *f,
+    struct evt_cur_msg *m)
+{
+	if (f->kept > c->evcap) {
+		size_t cap = f->kept + 16;
+		const char **e = realloc(c->ev, cap * sizeof *e);
+		if (e == NULL)
+			return EVT_ERR_NOMEM;
+		c->ev = e;
+		size_t *l = realloc(c->evlen, cap * sizeof *l);
+		if (l == NULL)
+			return EVT_ERR_NOMEM;
+		c->evlen = l;
+		c->evcap = cap;
+	}
+	const char *t = (const char *)f->text.p;
+	for (uint32_t i = 0; i < f->kept; i++) {
+		c->ev[i] = t + f->span[2 * i];
+		c->evlen[i] = f->span[2 * i + 1] - f->span[2 * i];
+	}
+	m->n = f->kept;
+	m->ev = c->ev;
+	m->evlen = c->evlen;
+	return 0;
+}
+
+/* Returns the next frame. */
+int
+evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
+{
+	for (;;) {
+		if (c->r == NULL && !cur_open_seg(c))
+			return 0;
+		struct evt_frame *f;
+		int rc = evt_frames_next(&c->fr, &f);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			c->si++;
+			cur_close_seg(c);
+			continue;
+		}
+		if (f->kind >= EVT_K_SESSION || f->rx_us < c->from)
+			continue;
+		if (f->rx_us >= c->to)
+			continue; /* like evtool cat: filtered, not stopped */
+		if (c->seeking) {
+			/* before the wanted event (whose keep ends the
+			 * seeking); past its time it was lost to damage */
+			if (f->rx_us > c->want_rx)
+				c->seeking = 0;
+			else
+				continue;
+		}
+		m->kind = f->kind;
+		m->rx_us = f->rx_us;
+		m->text = (const char *)f->text.p;
+		m->len = f->text.len;
+		return cur_items(c, f, m) == 0 ? 1 : EVT_ERR_NOMEM;
+	}
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""stateref.py: the reference state table from `evtool cat --tsv` output.
+
+usage: stateref.py TSV AT [incl|excl]
+Prints the ids of the latest stateful event per (source, state group) as
+of receive time AT (frames at AT included with incl, the default), seeded
+by the last getState answer ("states") before it; one id per line, sorted.
+"""
+import json
+import sys
+
+path, at = sys.argv[1], int(sys.argv[2])
+incl = len(sys.argv) < 4 or sys.argv[3] == "incl"
+table = {}
+for line in open(path, encoding="utf-8"):
+    rx, _, text = line.rstrip("\n").partition("\t")
+    rx = int(rx)
+    if rx > at or (rx == at and not incl):
+        continue
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        continue
+    if not isinstance(obj, dict):
+        continue
+    if isinstance(obj.get("states"), list):
+        table = {}
+        items = obj["states"]
+    elif isinstance(obj.get("events"), list):
+        items = obj["events"]
+    else:
+        continue
+    for ev in items:
+        if (isinstance(ev, dict) and isinstance(ev.get("source"), str)
+                and isinstance(ev.get("stategroupid"), str)):
+            key = (ev["source"].lower(), ev["stategroupid"].lower())
+            table[key] = ev.get("id")
+for i in sorted(str(v) for v in table.values()):
+    print(i)
