@@ -65,8 +65,17 @@ evt_tls_client_ssl(SSL_CTX *ctx, const char *host, int insecure)
 	is_ip = inet_pton(AF_INET, host, addr) == 1 ||
 	    inet_pton(AF_INET6, host, addr) == 1;
 	/* RFC 6066: no SNI for address literals. */
-	if (!is_ip && SSL_set_tlsext_host_name(ssl, host) != 1)
-		goto fail;
+	if (!is_ip) {
+		/* A writable copy: the OpenSSL macro casts away const. */
+		char name[256];
+		size_t n = strlen(host);
+
+		if (n >= sizeof name)
+			goto fail;
+		memcpy(name, host, n + 1);
+		if (SSL_set_tlsext_host_name(ssl, name) != 1)
+			goto fail;
+	}
 	if (!insecure) {
 		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
 
