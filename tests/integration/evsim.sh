@@ -87,39 +87,39 @@ t "token: another grant is 400 unsupported_grant_type" \
     --error unsupported_grant_type
 TOK=$($C $P token --print)
 t "upgrade with a valid Bearer: 101, accept key, no subprotocol" \
-    $C $P upgrade --bearer "$TOK" --expect 101
+    $C $P upgrade --bearer="$TOK" --expect 101
 t "upgrade with a trailing slash: 101" \
-    $C $P --path /api/ws/events/v1/ upgrade --bearer "$TOK" --expect 101
+    $C $P --path /api/ws/events/v1/ upgrade --bearer="$TOK" --expect 101
 t "upgrade with the static token: 101" \
-    $C $P upgrade --bearer "$(cat "$T/tok")" --expect 101
+    $C $P upgrade --bearer="$(cat "$T/tok")" --expect 101
 t "upgrade with a bad Bearer: 401 + WWW-Authenticate" \
     $C $P upgrade --bearer not-a-token --expect 401
 t "upgrade without a header: 101 (authenticate command later)" \
     $C $P upgrade --expect 101
 t "upgrade on another path: 404" \
-    $C $P --path /api/ws/events upgrade --bearer "$TOK" --expect 404
+    $C $P --path /api/ws/events upgrade --bearer="$TOK" --expect 404
 t "REST without a token: 401" $C $P http /api/rest/v1/cameras --expect 401
 t "REST cameras: one per generator camera" \
-    $C $P http /api/rest/v1/cameras --bearer "$TOK" --count-array 300 \
+    $C $P http /api/rest/v1/cameras --bearer="$TOK" --count-array 300 \
     --has '"Camera 0001"'
-CAM=$($C $P http /api/rest/v1/cameras --bearer "$TOK" --print |
+CAM=$($C $P http /api/rest/v1/cameras --bearer="$TOK" --print |
     $PY -c 'import json,sys; print(json.load(sys.stdin)["array"][7]["id"])')
 t "REST cameras/<id>: its data" \
-    $C $P http "/api/rest/v1/cameras/$CAM" --bearer "$TOK" --has "$CAM" \
+    $C $P http "/api/rest/v1/cameras/$CAM" --bearer="$TOK" --has "$CAM" \
     --has '"Camera 0008"'
 t "REST eventTypes: motion started with its state group" \
-    $C $P http /api/rest/v1/eventTypes --bearer "$TOK" --has "$MOTION" \
+    $C $P http /api/rest/v1/eventTypes --bearer="$TOK" --has "$MOTION" \
     --has 720ef62a-78be-418a-8e4c-ee04ffca6429 --has '"Motion Started"'
 t "REST eventTypes/<id>" \
-    $C $P http "/api/rest/v1/eventTypes/$MOTION" --bearer "$TOK" \
+    $C $P http "/api/rest/v1/eventTypes/$MOTION" --bearer="$TOK" \
     --has '"data"'
 t "REST stateGroups" \
-    $C $P http /api/rest/v1/stateGroups --bearer "$TOK" --has '"No Motion"'
+    $C $P http /api/rest/v1/stateGroups --bearer="$TOK" --has '"No Motion"'
 t "REST unknown resource: 404" \
-    $C $P http /api/rest/v1/nothingHere --bearer "$TOK" --expect 404
+    $C $P http /api/rest/v1/nothingHere --bearer="$TOK" --expect 404
 t "REST unknown camera: 404" \
     $C $P http /api/rest/v1/cameras/00000000-0000-4000-8000-000000000000 \
-    --bearer "$TOK" --expect 404
+    --bearer="$TOK" --expect 404
 t "discovery: /api/.well-known/uris" \
     $C $P http /api/.well-known/uris --has IdentityProvider \
     --has "http://127.0.0.1:$PORT/API/"

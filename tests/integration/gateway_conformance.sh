@@ -91,17 +91,17 @@ waitfor 1000 stat_ge "$B" events_generated 1
 check $? "the watcher subscribed and generation started"
 
 t "a token of another gateway: 401 at the upgrade" $C --port "$B" \
-    upgrade --bearer "$TOK" --expect 401
+    upgrade --bearer="$TOK" --expect 401
 TOKB=$($C --port "$B" token --print)
-t "upgrade at /api/ws/events/v1" $C --port "$B" upgrade --bearer "$TOKB"
+t "upgrade at /api/ws/events/v1" $C --port "$B" upgrade --bearer="$TOKB"
 t "upgrade at /api/ws/events/v1/" $C --port "$B" --path /api/ws/events/v1/ \
-    upgrade --bearer "$TOKB"
+    upgrade --bearer="$TOKB"
 t "upgrade without a token (authenticate command later): 101" \
     $C --port "$B" upgrade
 t "/api/ws/events (no version): 404" $C --port "$B" --path /api/ws/events \
-    upgrade --bearer "$TOKB" --expect 404
+    upgrade --bearer="$TOKB" --expect 404
 t "/api/ws/events/v2: 404" $C --port "$B" --path /api/ws/events/v2 \
-    upgrade --bearer "$TOKB" --expect 404
+    upgrade --bearer="$TOKB" --expect 404
 t "any other path: 404" $C --port "$B" http /api/nothing --expect 404
 t "protocol: pipelined commands in order, commandId echo (0, string, 2^53+1), Include, no sessionId/eventId, unknown command, getState, pings, no subprotocol" \
     $K --port "$B" protocol --count 50
