@@ -19,6 +19,7 @@ case $BUILD in /*) ;; *) BUILD=$(pwd)/$BUILD ;; esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${INGEST_EVENTS:-2000000}
 IDLE=${IDLE_SECS:-60}
+PY=/usr/bin/python3
 PARTS=$(echo "${RBENCH:-ingest idle restart}" | tr ',' ' ')
 # part NAME: true if NAME was selected.
 part() { case " $PARTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
