@@ -53,6 +53,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "evtape/timefmt.h"
 #include "evtape/archive.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
@@ -184,41 +185,21 @@ static void ws_close(int code, const char *reason);
 
 /* ------------------------------------------------------------ helpers */
 
-/* Monotonic microseconds. */
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Wall-clock microseconds. */
-static int64_t
-wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Pins the receive timeline to the wall clock (at start and on each new
  * connection): between anchors it runs on the monotonic clock, so a clock
  * step never distorts the pacing of a recording, and it never goes back. */
 static void
 anchor_time(void)
 {
-	R.anchor_wall = wall_us();
-	R.anchor_mono = mono_us();
+	R.anchor_wall = evt_wall_us();
+	R.anchor_mono = evt_mono_us();
 }
 
 /* Receive time of a frame arriving now. */
 static int64_t
 rx_now(void)
 {
-	int64_t rx = R.anchor_wall + (mono_us() - R.anchor_mono);
+	int64_t rx = R.anchor_wall + (evt_mono_us() - R.anchor_mono);
 
 	if (rx < R.last_rx)
 		rx = R.last_rx;
@@ -327,7 +308,7 @@ write_failed(int rc)
 	if (R.write_failing)
 		return;
 	R.write_failing = 1;
-	R.fail_since_us = mono_us();
+	R.fail_since_us = evt_mono_us();
 	R.next_retry_us = R.fail_since_us + RETRY_WRITE_US;
 	evt_log_err("cannot write to the archive %s: %s%s%s; keeping new data "
 	    "in memory (up to %zu bytes) and retrying every second",
@@ -597,7 +578,7 @@ session_running(void)
 	R.state = ST_RUNNING;
 	/* The backoff starts over only once the session proved stable (see
 	 * schedule_retry), not at every handshake. */
-	R.run_start_us = mono_us();
+	R.run_start_us = evt_mono_us();
 	R.run_events0 = R.c.events;
 	R.pending = CMD_NONE;
 }
@@ -741,7 +722,7 @@ on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
 		R.c.messages++;
 		if (m->last_id[0] != '\0')
 			memcpy(R.last_id, m->last_id, strlen(m->last_id) + 1);
-		R.last_event_mono = mono_us();
+		R.last_event_mono = evt_mono_us();
 		if (r == EVT_RECORDER_KEEP || r < 0)
 			store(0, rx, frame, len, &R.jp); /* < 0: kept whole */
 		else if (r == EVT_RECORDER_REBUILT) {
@@ -894,11 +875,11 @@ token_done_cb(void *arg, int rc, struct evt_http_token *tok, const char *why)
 	secret_free(&R.token);
 	R.token = tok->access_token;	/* taken over */
 	tok->access_token = NULL;
-	R.token_exp_us = tok->expires_in >= 0 ? mono_us() +
+	R.token_exp_us = tok->expires_in >= 0 ? evt_mono_us() +
 	    tok->expires_in * 1000000 : -1;
 	evt_http_token_free(tok);
 	evt_log_debug("token received (expires in %" PRId64 " s)",
-	    (R.token_exp_us - mono_us()) / 1000000);
+	    (R.token_exp_us - evt_mono_us()) / 1000000);
 	ws_connect();
 }
 
@@ -934,7 +915,7 @@ connect_begin(void)
 		R.token = t;
 		R.token_exp_us = -1;
 	} else if (R.o.user != NULL && evt_recorder_token_due(R.token_exp_us,
-	    mono_us(), TOKEN_MARGIN_US)) {
+	    evt_mono_us(), TOKEN_MARGIN_US)) {
 		R.state = ST_TOKEN;
 		rc = evt_idp_token(&ho, &R.url, R.o.user, R.password,
 		    token_done_cb, (void *)(uintptr_t)R.gen, NULL);
@@ -963,7 +944,7 @@ schedule_retry(const char *why)
 
 	if (R.state == ST_STOPPING)
 		return;
-	if (R.run_start_us != 0 && evt_recorder_stable(mono_us() -
+	if (R.run_start_us != 0 && evt_recorder_stable(evt_mono_us() -
 	    R.run_start_us, R.c.events - R.run_events0, STABLE_US,
 	    STABLE_EVENTS))
 		R.attempt = 0;
@@ -987,7 +968,7 @@ schedule_retry(const char *why)
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int64_t now = mono_us();
+	int64_t now = evt_mono_us();
 	int rc;
 
 	if (R.write_failing) {
@@ -1016,7 +997,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 static void
 summary_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int64_t now = mono_us();
+	int64_t now = evt_mono_us();
 	double dt = (double)(now - R.last_summary_us) / 1e6;
 
 	if (dt <= 0)
@@ -1038,7 +1019,7 @@ prune_cb(evutil_socket_t fd, short what, void *arg)
 {
 	uint64_t freed = 0;
 	int n = evt_archive_prune(R.ar, R.o.max_bytes, R.o.max_age_us,
-	    wall_us(), &freed);
+	    evt_wall_us(), &freed);
 
 	if (n > 0)
 		evt_log_info("retention: deleted %d segments (%" PRIu64
@@ -1052,7 +1033,7 @@ static void
 metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct evbuffer *b = evbuffer_new();
-	double since = R.last_event_mono ? (double)(mono_us() -
+	double since = R.last_event_mono ? (double)(evt_mono_us() -
 	    R.last_event_mono) / 1e6 : -1;
 
 	if (b == NULL) {
@@ -1707,7 +1688,7 @@ main(int argc, char **argv)
 		if (R.sig_ev[i] == NULL || evsignal_add(R.sig_ev[i], NULL) != 0)
 			goto out;
 	}
-	R.last_summary_us = mono_us();
+	R.last_summary_us = evt_mono_us();
 	if (R.o.summary > 0) {
 		struct timeval tv = {(time_t)R.o.summary, (suseconds_t)((R.o.summary -
 		    (double)(time_t)R.o.summary) * 1e6)};

@@ -76,6 +76,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "evtape/timefmt.h"
 #include "evtape/buf.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
@@ -189,16 +190,6 @@ static void ws_idle_update(struct gw_conn *);
 
 /* ------------------------------------------------------------ utilities */
 
-/* Returns the monotonic clock in microseconds. */
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Converts seconds to a timeval. */
 static struct timeval
 tv_of(double s)
@@ -285,7 +276,7 @@ tok_eq(const char *a, size_t alen, const char *b, size_t blen)
 static int
 token_valid(struct evt_gw *gw, const char *tok, size_t len)
 {
-	int64_t now = now_us();
+	int64_t now = evt_mono_us();
 	int ok = 0;
 
 	if (len == 0 || len > 4096)
@@ -305,7 +296,7 @@ token_issue(struct evt_gw *gw, char *tok)
 	static const char b64[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	uint8_t raw[GW_TOKEN_RAW + 1];
-	int64_t now = now_us();
+	int64_t now = evt_mono_us();
 	size_t i, k = 0, keep = 0;
 
 	if (RAND_bytes(raw, GW_TOKEN_RAW) != 1)
@@ -433,7 +424,7 @@ sess_detach(struct evt_gw_session *s)
 	s->subs = evt_ess_conn_take_subs(c->ess);
 	c->sess = NULL;
 	s->conn = NULL;
-	s->detached_us = now_us();
+	s->detached_us = evt_mono_us();
 	event_add(s->expire_ev, &tv);
 	if (gw->drain_armed)
 		event_active(gw->drain_ev, EV_TIMEOUT, 1);
@@ -533,7 +524,7 @@ publish(struct evt_gw *gw, struct evt_gw_session *only, const char *const *ev,
 {
 	struct evt_gwh_event *stack[16], **evs = stack;
 	struct evt_gw_session *s, *next;
-	int64_t now = now_us();
+	int64_t now = evt_mono_us();
 	size_t i, made = 0;
 	int rc = 0;
 

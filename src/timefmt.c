@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "evtape/timefmt.h"
 
@@ -399,4 +400,28 @@ evt_duration_parse(const char *s, int64_t *us)
 		return -1; /* would overflow microseconds */
 	*us = (int64_t)(v * m * 1e6);
 	return 0;
+}
+
+/* Reads one clock in microseconds. */
+static int64_t
+clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Returns the monotonic clock in microseconds. */
+int64_t
+evt_mono_us(void)
+{
+	return clock_us(CLOCK_MONOTONIC);
+}
+
+/* Returns the wall clock in microseconds since the epoch. */
+int64_t
+evt_wall_us(void)
+{
+	return clock_us(CLOCK_REALTIME);
 }

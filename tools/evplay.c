@@ -114,15 +114,6 @@ warn_cb(void *arg, const char *m)
 	msg("warning: %s", m);
 }
 
-/* The monotonic clock in microseconds: the scheduler's clock. */
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Writes the output buffer to stdout, blocking until it is all taken. */
 static void
 oflush(void)
@@ -261,7 +252,7 @@ static void tl_finish(struct timeline *t);
 static void
 tl_run(struct timeline *t)
 {
-	int64_t now = mono_us();
+	int64_t now = evt_mono_us();
 	int top = t->sch.o.top_speed;
 	/* A bounded turn, so keys and signals are seen within a few ms even
 	 * where frames come closer than NAP_US apart. */
@@ -282,7 +273,7 @@ tl_run(struct timeline *t)
 		}
 		if (w > 0) {
 			oflush();
-			now = mono_us();
+			now = evt_mono_us();
 			w = evt_replay_wait(&t->sch, now);
 		}
 		if (w > NAP_US) {
@@ -302,16 +293,16 @@ tl_run(struct timeline *t)
 			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
 			    &ts, NULL) == EINTR)
 				;
-			now = mono_us();
+			now = evt_mono_us();
 		}
 		emit(t, &t->m);
 		if (!top) {
 			/* On schedule: hand it over now, then stamp it. */
 			oflush();
-			now = mono_us();
+			now = evt_mono_us();
 		} else if (obuf.len >= OBUF_FLUSH) {
 			oflush();
-			now = mono_us();
+			now = evt_mono_us();
 		}
 		evt_replay_done(&t->sch, now);
 		t->have = 0;
@@ -334,7 +325,7 @@ tl_finish(struct timeline *t)
 {
 	oflush();
 	t->finished = 1;
-	t->ended = mono_us();
+	t->ended = evt_mono_us();
 	event_base_loopbreak(base);
 }
 
@@ -356,7 +347,7 @@ status_line(struct timeline *t, int progress)
 	evt_replay_stats(&t->sch, &st);
 	char pos[28];
 	fmt_pos(evt_replay_position(&t->sch), pos);
-	double el = (double)(mono_us() - t->started) / 1e6;
+	double el = (double)(evt_mono_us() - t->started) / 1e6;
 	char line[256];
 	snprintf(line, sizeof line,
 	    "%s %s x%g, %" PRIu64 " events (%.0f/s), lag %.3f s%s", pos,
@@ -376,7 +367,7 @@ print_stats(struct timeline *t)
 {
 	struct evt_replay_stats st;
 	evt_replay_stats(&t->sch, &st);
-	int64_t end = t->ended ? t->ended : mono_us();
+	int64_t end = t->ended ? t->ended : evt_mono_us();
 	double el = (double)(end - t->started) / 1e6;
 	msg("stats: %" PRIu64 " events in %" PRIu64 " frames, %.3f s, "
 	    "%.0f events/s, %.0f frames/s; lateness p50 %" PRId64
@@ -405,7 +396,7 @@ tl_seek(struct timeline *t, int64_t delta)
 	if (target < t->from)
 		target = t->from;
 	evt_cur_seek(t->cur, target);
-	evt_replay_seek(&t->sch, mono_us(), target);
+	evt_replay_seek(&t->sch, evt_mono_us(), target);
 	t->have = 0;
 	tl_reseed(t, target);
 	if (!t->finished) {
@@ -418,7 +409,7 @@ tl_seek(struct timeline *t, int64_t delta)
 static void
 tl_toggle(struct timeline *t)
 {
-	int64_t now = mono_us();
+	int64_t now = evt_mono_us();
 	if (evt_replay_paused(&t->sch)) {
 		evt_replay_resume(&t->sch, now);
 		struct timeval zero = {0, 0};
@@ -438,7 +429,7 @@ tl_speed(struct timeline *t, double f)
 	double s = evt_replay_speed(&t->sch) * f;
 	if (s < 1.0 / 1024 || s > 1024)
 		return;
-	evt_replay_set_speed(&t->sch, mono_us(), s);
+	evt_replay_set_speed(&t->sch, evt_mono_us(), s);
 	struct timeval zero = {0, 0};
 	if (!evt_replay_paused(&t->sch))
 		evtimer_add(t->timer, &zero);
@@ -464,7 +455,7 @@ key_cb(evutil_socket_t fd, short what, void *arg)
 		case ']': tl_seek(t, SEEK_STEP_US); break;
 		case 's': status_line(t, 0); break;
 		case 'q':
-			t->ended = mono_us();
+			t->ended = evt_mono_us();
 			event_base_loopbreak(base);
 			break;
 		case 0x1b: /* ESC [ C / ESC [ D: arrows */
@@ -490,7 +481,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGUSR1: tl_toggle(t); break;
 	case SIGUSR2: status_line(t, 0); break;
 	default:
-		t->ended = mono_us();
+		t->ended = evt_mono_us();
 		event_base_loopbreak(base);
 		break;
 	}
@@ -758,7 +749,7 @@ main(int argc, char **argv)
 	struct timeval sec = {1, 0};
 	event_add(tick, &sec);
 
-	tl.started = mono_us();
+	tl.started = evt_mono_us();
 	evt_replay_start(&tl.sch, tl.started);
 	struct timeval zero = {0, 0};
 	evtimer_add(tl.timer, &zero);
@@ -768,7 +759,7 @@ main(int argc, char **argv)
 	if (tty_progress)
 		fputs("\r\033[K", stderr);
 	if (tl.ended == 0)
-		tl.ended = mono_us();
+		tl.ended = evt_mono_us();
 	if (!quiet && tl.sch.lag_us > 0)
 		msg("consumer was slow: the timeline fell %.3f s behind",
 		    (double)tl.sch.lag_us / 1e6);

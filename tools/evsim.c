@@ -50,6 +50,7 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "evtape/timefmt.h"
 #include "evtape/buf.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
@@ -242,26 +243,6 @@ read_secret(const char *opt, const char *path)
 	return s;
 }
 
-/* Returns the wall clock in microseconds since the epoch. */
-static int64_t
-wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Returns the monotonic clock in microseconds. */
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* gateway log_cb: prints lines up to the chosen level. */
 static void
 sim_log_cb(void *arg, int level, const char *msg)
@@ -382,7 +363,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim *sim = arg;
 	const char *ev[EVT_GEN_MAX_PER_MSG];
-	int64_t elapsed = mono_us() - sim->t0_mono_us, due;
+	int64_t elapsed = evt_mono_us() - sim->t0_mono_us, due;
 	struct timeval tv;
 	int emitted = 0;
 
@@ -455,14 +436,14 @@ static void
 start_generation(struct sim *sim)
 {
 	sim->started = 1;
-	sim->gopts.start_us = wall_us();
+	sim->gopts.start_us = evt_wall_us();
 	if (sim->rate == 0)
 		sim->gopts.rate = TOP_SPEED_GEN_RATE;
 	if ((sim->gen = evt_gen_new(&sim->gopts)) == NULL) {
 		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
 		exit(1);
 	}
-	sim->t0_mono_us = mono_us();
+	sim->t0_mono_us = evt_mono_us();
 	sim_log(sim, EVT_GW_LOG_INFO, "first subscription: generating at "
 	    "%s events/s", sim->rate == 0 ? "top speed" : "the given rate");
 	if (sim->max_events > 0 && sim->nevents >= sim->max_events) {
@@ -527,7 +508,7 @@ tl_start(struct sim *sim, struct evt_gw_session *s)
 	struct timeline *tl = calloc(1, sizeof *tl);
 	struct evt_gen_opts o = sim->gopts;
 
-	o.start_us = wall_us();
+	o.start_us = evt_wall_us();
 	o.rate = TOP_SPEED_GEN_RATE;
 	if (tl == NULL || (tl->gen = evt_gen_new(&o)) == NULL ||
 	    (tl->ev = event_new(sim->base, -1, 0, tl_prod_cb, tl)) == NULL) {
@@ -854,7 +835,7 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 0, 10000 };
 
 	evt_gw_stats(sim->gw, &st);
-	if (st.conns_now == 0 || mono_us() > sim->stop_deadline) {
+	if (st.conns_now == 0 || evt_mono_us() > sim->stop_deadline) {
 		event_base_loopexit(sim->base, NULL);
 		return;
 	}
@@ -875,7 +856,7 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 	event_del(sim->prod_ev);
 	flush_log(sim);
 	evt_gw_shutdown(sim->gw, 1001);
-	sim->stop_deadline = mono_us() + 3000000;
+	sim->stop_deadline = evt_mono_us() + 3000000;
 	stop_cb(-1, 0, sim);
 }
 

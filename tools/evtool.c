@@ -74,15 +74,6 @@ warn_cb(void *arg, const char *msg)
 	fprintf(stderr, "%s: warning: %s\n", progname, msg);
 }
 
-/* Wall clock in microseconds. */
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Opens an archive or exits with a message. */
 static struct evt_archive *
 open_archive(const char *dir, int flags, const struct evt_archive_opts *o)
@@ -264,7 +255,7 @@ cmd_import(int argc, char **argv)
 				rx = -rx;
 			q++;
 		} else {
-			rx = now_us();
+			rx = evt_wall_us();
 			q = line;
 		}
 		int k = evt_archive_frame(a, rx, q, (size_t)(n - (q - line)));
@@ -1092,7 +1083,7 @@ cmd_prune(int argc, char **argv)
 	}
 	struct evt_archive *a = open_archive(argv[optind], 0, NULL);
 	uint64_t freed;
-	int n = evt_archive_prune(a, max_bytes, max_age, now_us(), &freed);
+	int n = evt_archive_prune(a, max_bytes, max_age, evt_wall_us(), &freed);
 	evt_archive_close(a);
 	if (n < 0) {
 		errx_msg("%s: %s: %s", argv[optind], evt_strerror(n),

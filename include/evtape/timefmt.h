@@ -53,4 +53,10 @@ int evt_duration_parse(const char *s, int64_t *us);
 /* Days since 1970-01-01 of a proleptic Gregorian civil date. */
 int64_t evt_days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/* Returns the monotonic clock in microseconds (pacing, timeouts). */
+int64_t evt_mono_us(void);
+
+/* Returns the wall clock in microseconds since the epoch. */
+int64_t evt_wall_us(void);
+
 #endif
