@@ -217,14 +217,20 @@ frame_out(const struct evt_cur_msg *m)
 	return m->kind == EVT_K_MSG && m->n > 0;
 }
 
-/* A session id as "%.*s" arguments. */
+/* Names a timeline for log lines: "session ID: ", "shared replay: " or
+ * "" (stdout mode). */
 static const char *
-tl_sid(const struct timeline *t, int *len)
+tl_who(const struct timeline *t, char *buf, size_t size)
 {
-	size_t n = 0;
-	const char *id = t->s != NULL ? evt_gw_session_id(t->s, &n) : "*";
-	*len = t->s != NULL ? (int)n : 1;
-	return id;
+	size_t n;
+	const char *id;
+	if (t->out == OUT_SESSION) {
+		id = evt_gw_session_id(t->s, &n);
+		snprintf(buf, size, "session %.*s: ", (int)n, id);
+	} else
+		snprintf(buf, size, "%s", t->out == OUT_ALL ?
+		    "shared replay: " : "");
+	return buf;
 }
 
 /* Hands the current frame over: stdout lines or gateway messages; then
@@ -543,16 +549,12 @@ print_stats(struct timeline *t)
 	evt_replay_stats(&t->sch, &st);
 	int64_t end = t->ended ? t->ended : evt_mono_us();
 	double el = t->started ? (double)(end - t->started) / 1e6 : 0.0;
-	char who[EVT_ESS_ID_MAX + 16] = "";
-	if (server) {
-		int n;
-		const char *id = tl_sid(t, &n);
-		snprintf(who, sizeof who, "session %.*s: ", n, id);
-	}
+	char who[EVT_ESS_ID_MAX + 16];
 	msg("%sstats: %" PRIu64 " events in %" PRIu64 " frames, %.3f s, "
 	    "%.0f events/s, %.0f frames/s; lateness p50 %" PRId64
 	    " us, p99 %" PRId64 " us, max %" PRId64 " us; lag %" PRId64
-	    " us (%" PRIu64 " slips); end drift %" PRId64 " us", who,
+	    " us (%" PRIu64 " slips); end drift %" PRId64 " us",
+	    tl_who(t, who, sizeof who),
 	    t->events, t->frames, el, el > 0 ? (double)t->events / el : 0.0,
 	    st.rate, st.p50_us, st.p99_us, st.max_us, st.lag_us, st.slips,
 	    st.drift_us);
@@ -574,10 +576,10 @@ tl_finish(struct timeline *t)
 	}
 	S.timelines_done++;
 	if (S.verbosity >= EVT_GW_LOG_INFO) {
-		int n;
-		const char *id = tl_sid(t, &n);
-		msg("session %.*s: replay finished, %" PRIu64 " events in %"
-		    PRIu64 " messages", n, id, t->events, t->frames);
+		char who[EVT_ESS_ID_MAX + 16];
+		msg("%sreplay finished, %" PRIu64 " events in %" PRIu64
+		    " messages", tl_who(t, who, sizeof who), t->events,
+		    t->frames);
 	}
 	if (want_stats)
 		print_stats(t);
@@ -604,15 +606,11 @@ status_line(struct timeline *t, int progress)
 	fmt_pos(evt_replay_position(&t->sch), pos);
 	double el = t->started ? (double)(evt_mono_us() - t->started) / 1e6 :
 	    0.0;
-	char who[EVT_ESS_ID_MAX + 16] = "";
-	if (server) {
-		int n;
-		const char *id = tl_sid(t, &n);
-		snprintf(who, sizeof who, "session %.*s: ", n, id);
-	}
+	char who[EVT_ESS_ID_MAX + 16];
 	char line[EVT_ESS_ID_MAX + 256];
 	snprintf(line, sizeof line,
-	    "%s%s %s x%g, %" PRIu64 " events (%.0f/s), lag %.3f s%s", who, pos,
+	    "%s%s %s x%g, %" PRIu64 " events (%.0f/s), lag %.3f s%s",
+	    tl_who(t, who, sizeof who), pos,
 	    t->finished ? "finished" : evt_replay_paused(&t->sch) ? "paused" :
 	    "playing", evt_replay_speed(&t->sch), t->events,
 	    el > 0 ? (double)t->events / el : 0.0, (double)st.lag_us / 1e6,
@@ -799,12 +797,42 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* A server's progress line: clients, replays, events sent and rate. */
+static void
+server_progress(void)
+{
+	static uint64_t last_sent;
+	struct evt_gw_stats gs;
+	struct timeline *t;
+	unsigned n = 0, done = 0, paused = 0;
+	int64_t lag = 0;
+
+	evt_gw_stats(S.gw, &gs);
+	LIST_FOREACH(t, &timelines, link) {
+		n++;
+		done += t->finished != 0;
+		paused += t->started && evt_replay_paused(&t->sch);
+		if (t->sch.lag_us > lag)
+			lag = t->sch.lag_us;
+	}
+	fprintf(stderr, "\r\033[K%u clients, %u replays (%u finished, %u "
+	    "paused), %" PRIu64 " events sent (%" PRIu64 "/s), max lag %.3f s",
+	    gs.ws_now, n, done, paused, gs.events_sent,
+	    gs.events_sent - last_sent, (double)lag / 1e6);
+	last_sent = gs.events_sent;
+}
+
 /* Once a second: the progress line and lag reports. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeline *t = LIST_FIRST(&timelines);
-	if (t == NULL || server)
+	if (server) {
+		if (tty_progress)
+			server_progress();
+		return;
+	}
+	if (t == NULL)
 		return;
 	if (tty_progress) {
 		status_line(t, 1);
@@ -1538,7 +1566,7 @@ main(int argc, char **argv)
 
 	make_base();
 	signal(SIGPIPE, SIG_IGN);
-	tty_progress = !quiet && !server && isatty(2);
+	tty_progress = !quiet && isatty(2);
 	S.verbosity = quiet ? EVT_GW_LOG_WARN : verbose ? EVT_GW_LOG_DEBUG :
 	    EVT_GW_LOG_INFO;
 	struct timeline *tl = NULL;
