@@ -121,7 +121,6 @@ static struct {
 	int paused;		 /* a new timeline starts paused */
 	double speed;		 /* a new timeline's speed (0: R.ro's) */
 	int verbosity;
-	uint64_t timelines_done;
 } S;
 
 static const char *progname = "evplay";
@@ -135,6 +134,7 @@ static struct termios saved_tio;
 static int tio_saved;
 static int64_t reported_lag;
 static LIST_HEAD(, timeline) timelines = LIST_HEAD_INITIALIZER(timelines);
+static unsigned nplaying;	/* timelines started, not finished (server) */
 
 /* Prints a message to stderr prefixed with the program name. */
 static void
@@ -424,9 +424,12 @@ tl_run(struct timeline *t)
 			now = evt_mono_us();
 			w = evt_replay_wait(&t->sch, now);
 		}
-		if (w > NAP_US) {
-			/* The loop's timer wakes us NAP_US early ... */
-			w -= NAP_US;
+		if (w > NAP_US || (w > 0 && nplaying > 1)) {
+			/* The loop's timer wakes us NAP_US early (where
+			 * other timelines play, it wakes us on time: a nap
+			 * would make them late) ... */
+			if (nplaying <= 1)
+				w -= NAP_US;
 			struct timeval tv = {(time_t)(w / 1000000),
 			    (suseconds_t)(w % 1000000)};
 			evtimer_add(t->timer, &tv);
@@ -455,7 +458,8 @@ tl_run(struct timeline *t)
 		} else if (obuf.len >= OBUF_FLUSH) {
 			oflush();
 			now = evt_mono_us();
-		}
+		} else if (t->out != OUT_STDOUT)
+			now = evt_mono_us(); /* queued: its rate counts */
 		evt_replay_done(&t->sch, now);
 		t->have = 0;
 	}
@@ -517,6 +521,7 @@ static void
 tl_start(struct timeline *t)
 {
 	t->started = evt_mono_us();
+	nplaying++;
 	evt_replay_start(&t->sch, t->started);
 	if (S.speed > 0)
 		evt_replay_set_speed(&t->sch, t->started, S.speed);
@@ -532,6 +537,8 @@ tl_free(struct timeline *t)
 	if (t == NULL)
 		return;
 	LIST_REMOVE(t, link);
+	if (t->started && !t->finished)
+		nplaying--;
 	if (t->timer != NULL)
 		event_free(t->timer);
 	evt_cur_close(t->cur);
@@ -569,12 +576,12 @@ tl_finish(struct timeline *t)
 {
 	oflush();
 	t->finished = 1;
+	nplaying--;
 	t->ended = evt_mono_us();
 	if (!server) {
 		event_base_loopbreak(base);
 		return;
 	}
-	S.timelines_done++;
 	if (S.verbosity >= EVT_GW_LOG_INFO) {
 		char who[EVT_ESS_ID_MAX + 16];
 		msg("%sreplay finished, %" PRIu64 " events in %" PRIu64
@@ -653,8 +660,8 @@ tl_seek_to(struct timeline *t, int64_t target)
 	tl_reseed(t, target);
 	if (t->finished) {
 		t->finished = 0; /* a server's finished replay plays again */
+		nplaying++;
 		t->ended = 0;
-		S.timelines_done--;
 	}
 	if (t->started)
 		tl_kick(t);
@@ -966,8 +973,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 				print_stats(t);
 			}
 			if (t->finished)
-				S.timelines_done--;
-			tl_free(t);
+					tl_free(t);
 			evt_gw_session_set_data(s, NULL);
 		}
 		return;
