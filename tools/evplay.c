@@ -269,9 +269,8 @@ tl_output(struct timeline *t)
 
 /*
  * The state table as of a start point (frames received before at): the
- * last getState answer before it and the stateful events since.  A linear
- * scan from the archive's start.  Returns the table (owned by the caller)
- * or NULL.
+ * last getState answer before it and the stateful events since
+ * (evt_cur_state_at).  Returns the table (owned by the caller) or NULL.
  */
 static struct evt_state *
 state_at(int64_t at)
@@ -288,12 +287,9 @@ state_at(int64_t at)
 	struct evt_state *s = evt_state_new();
 	if (s == NULL)
 		oom_check(EVT_ERR_NOMEM);
-	evt_cur_set_end(c, at);
-	struct evt_cur_msg m;
-	int rc = 0;
-	while (at != INT64_MIN && (rc = evt_cur_next(c, &m)) == 1)
-		oom_check(evt_state_apply_frame(s, m.kind, m.ev, m.evlen, m.n));
+	int rc = evt_cur_state_at(c, at, s);
 	evt_cur_close(c);
+	oom_check(rc);
 	if (rc < 0) {
 		msg("reading the archive: %s", evt_strerror(rc));
 		evt_state_free(s);
