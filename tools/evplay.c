@@ -385,7 +385,7 @@ static void
 tl_kick(struct timeline *t)
 {
 	struct timeval zero = {0, 0};
-	if (!t->finished)
+	if (!t->finished && !S.stopping)
 		evtimer_add(t->timer, &zero);
 }
 
