@@ -80,6 +80,10 @@
 #define STABLE_US (INT64_C(10) * 1000000)
 #define STABLE_EVENTS 100
 #define ID_MAX EVT_ESS_ID_MAX
+/* A getState answer may take minutes on a large site (ess-protocol.md
+ * section 4) while a quiet site sends nothing else: the dead-peer timeout
+ * is this much longer while one is awaited. */
+#define STATE_GRACE_S 300
 
 /* Command-line and config-file options. */
 struct opts {
@@ -526,6 +530,8 @@ send_cmd(enum cmd what, uint64_t id)
 	oom(rc, "send");
 	R.pending = what;
 	R.pending_id = id;
+	if ((what == CMD_STATE || what == CMD_SNAPSHOT) && R.o.dead > 0)
+		evt_wsconn_set_dead_timeout(R.ws, R.o.dead + STATE_GRACE_S);
 }
 
 /* Sends startSession: resume the known session from the last event. */
@@ -656,6 +662,7 @@ on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
 		return;
 	case CMD_STATE:
 		/* The state snapshot is data: stored as it came. */
+		evt_wsconn_set_dead_timeout(R.ws, R.o.dead);
 		store(0, rx, frame, len, NULL);
 		if (!ok)
 			evt_log_warn("getState failed: status %d%s%s",
@@ -671,6 +678,7 @@ on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
 		/* A periodic snapshot: a later state lookup (evtool state,
 		 * evplay) starts from the last one, not the archive's start. */
 		R.pending = CMD_NONE;
+		evt_wsconn_set_dead_timeout(R.ws, R.o.dead);
 		store(0, rx, frame, len, NULL);
 		if (!ok)
 			evt_log_warn("getState failed: status %d%s%s",

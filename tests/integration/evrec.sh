@@ -141,6 +141,20 @@ t "evtool state from the last periodic snapshot == the reference" \
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
 
+# 3c. A slow getState on a quiet gateway (no events: --paused) is awaited
+# past --dead-timeout: no reconnect loop, the snapshot is recorded.
+start_sim slow --user rec --password-file "$T/pw" --paused --state-delay 2
+start_rec r5 --archive "$T/e" --user rec --password-file "$T/pw" \
+    --dead-timeout 0.5 "http://127.0.0.1:$SIM_PORT"
+waitfor 1000 grep -q "state snapshot" "$T/r5.log"
+checkl $? "a getState answer slower than --dead-timeout is awaited" "$T/r5.log"
+check $(! grep -q "lost\|dead" "$T/r5.log"; echo $?) \
+    "no dead-peer reconnect while getState was pending"
+stop_pid $REC_PID
+check $RC "SIGTERM: exit 0 (slow getState)"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+
 # 4. Usage errors exit 2.
 $EVREC --archive "$T/c" >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "no URL: exit 2"
