@@ -1257,7 +1257,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: evplay [options] DIR\n"
-	    "       evplay --listen HOST:PORT [server options] [options] DIR\n"
+	    "       evplay --listen [HOST:]PORT [server options] [options] DIR\n"
 	    "  --speed X        replay X times as fast (default 1)\n"
 	    "  --top-speed      as fast as the consumer takes it\n"
 	    "  --from TIME      start at this receive time (ISO-8601 or us)\n"
@@ -1275,7 +1275,8 @@ usage(FILE *f)
 	    "  -v, --verbose    report controls (server: debug logs)\n"
 	    "  --help, --version\n"
 	    "server (a drop-in API Gateway on HOST:PORT; port 0 picks one):\n"
-	    "  --listen HOST:PORT    serve the Events and State WebSocket API\n"
+	    "  --listen [HOST:]PORT  serve the Events and State WebSocket API\n"
+	    "                        (HOST 127.0.0.1 unless given)\n"
 	    "  --user U --password-file F   the token endpoint's credentials\n"
 	    "  --any-user            accept any username and password\n"
 	    "  --token-file F        also accept this Bearer token\n"
@@ -1562,7 +1563,7 @@ main(int argc, char **argv)
 		if ((go.username != NULL) != (pwfile != NULL))
 			bad_usage("--user and --password-file go together");
 		if (evt_cli_hostport(listen, &host, &port) != 0)
-			bad_usage("--listen: expected HOST:PORT, got '%s'",
+			bad_usage("--listen: expected [HOST:]PORT, got '%s'",
 			    listen);
 	}
 	R.dir = argv[optind];
