@@ -740,9 +740,20 @@ conn_pump(struct gw_conn *c)
 		n = evt_gwh_next(s->hist, &gw->msg, 0);
 		if (n == 0)
 			return;
-		if (n < 0 || ws_send(c, gw->msg.p, gw->msg.len) != 0) {
-			if (n < 0)
-				ws_close(c, EVT_WS_INTERNAL, "out of memory");
+		if (n < 0) {
+			ws_close(c, EVT_WS_INTERNAL, "out of memory");
+			return;
+		}
+		if (ws_send(c, gw->msg.p, gw->msg.len) != 0) {
+			/* wsconn closes on its own (the peer's close frame, a
+			 * failed frame; on_close follows): nothing more goes
+			 * out, so the session waits for a resume from now on
+			 * instead of counting as a reader that keeps up (a
+			 * top-speed producer ran on into it at full CPU). */
+			if (!c->closing) {
+				c->closing = 1;
+				sess_detach(s);
+			}
 			return;
 		}
 		c->nsent += (uint64_t)n;
@@ -1811,8 +1822,18 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 		gw->o.http_idle = 15;
 	if (gw->o.ws_session_timeout == 0)
 		gw->o.ws_session_timeout = 30;
+	if (gw->o.history_bytes == 0)
+		gw->o.history_bytes = EVT_GWH_DEFAULT_MAX;
 	if (gw->o.backlog_high == 0)
 		gw->o.backlog_high = (size_t)4 << 20;
+	/* A producer that honours evt_gw_congested() must never push a
+	 * connected session's unsent events out of its history: that closes
+	 * a client which keeps up as "too slow" (with --history-bytes below
+	 * 4 MiB it did at once).  The backlog it builds stays within half of
+	 * the history, the other half is slack for the message that crosses
+	 * the mark. */
+	if (gw->o.backlog_high > gw->o.history_bytes / 2)
+		gw->o.backlog_high = gw->o.history_bytes / 2;
 	if (gw->o.backlog_low == 0 || gw->o.backlog_low > gw->o.backlog_high)
 		gw->o.backlog_low = gw->o.backlog_high / 4;
 	/* Below the pump's own low mark on_drain would not fire again. */
@@ -2036,11 +2057,18 @@ evt_gw_shutdown(struct evt_gw *gw, int code)
 	}
 }
 
-/* Copies the counters. */
+/* Copies the counters and counts the sessions that read. */
 void
 evt_gw_stats(const struct evt_gw *gw, struct evt_gw_stats *st)
 {
+	const struct evt_gw_session *s;
+
 	*st = gw->st;
+	st->readers_now = 0;
+	TAILQ_FOREACH(s, &gw->sessions, link)
+		if (s->conn != NULL && !s->conn->closing &&
+		    evt_ess_subs_count(sess_subs(s)) > 0)
+			st->readers_now++;
 }
 
 /* Returns a session's id. */

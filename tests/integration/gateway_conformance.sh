@@ -151,6 +151,96 @@ check $([ "$(stat_of "$B" idle_closes)" -ge 5 ]; echo $?) \
 stop_pid "$SIM_PID"
 check $RC "evsim (bad clients) exits 0"
 
+# --- slow clients at a fixed rate: the one that stops is closed, the one ---
+# that keeps up on average is not, a watcher gets everything.  The history
+# (300 kB, half a second at this rate) is far below what a stopped client
+# falls behind by, so its overflow is certain; the bursty client's pauses
+# (0.05 s per 500 events, 1500 events/s on average) stay in the socket
+# buffers.
+start_sim d $AUTH --rate 3000 --events 45000 --cameras 300 \
+    --history-bytes 300000 --log-sent "$T/d.sent"
+D=$SIM_PORT
+$C --port "$D" follow --log "$T/d.sent" --total 45000 --max-conns 1 \
+    --timeout 120 >"$T/dwatch.out" 2>&1 &
+WATCH=$!
+waitfor 1000 stat_ge "$D" events_generated 1
+check $? "fixed rate: the watcher subscribed and generation started"
+$K --port "$D" slow burst --log "$T/d.sent" --total 45000 --burst 500 \
+    --pause 0.05 >"$T/dburst.out" 2>&1 &
+BURST=$!
+t "fixed rate: a client that stops reading is closed with 1008 client too slow, after a gapless run, logged with its address" \
+    $K --port "$D" slow stop --log "$T/d.sent" --sim-log "$T/d.out"
+wait $BURST
+check $? "fixed rate: a client reading in bursts with pauses is not closed and gets every event in order"
+sed 's/^/#   /' "$T/dburst.out" | head -n 5
+wait $WATCH
+check $? "fixed rate: the watcher got all 45000 events in order on one connection"
+sed 's/^/#   /' "$T/dwatch.out" | head -n 5
+check $([ "$(stat_of "$D" slow_closes)" -eq 1 ]; echo $?) \
+    "fixed rate: exactly one client was closed as too slow"
+stop_pid "$SIM_PID"
+check $RC "evsim (slow clients) exits 0"
+
+# --- top speed with a small history: back-pressure, not "too slow" ---------
+# The producer stops at the backlog mark; with a history below that mark a
+# client that kept up was closed as too slow at once.
+start_sim e $AUTH --rate 0 --events 60000 --cameras 300 \
+    --history-bytes 300000 --log-sent "$T/e.sent"
+t "top speed, 300 kB history: a bursty reader gets all 60000 events, not closed" \
+    $K --port "$SIM_PORT" slow burst --log "$T/e.sent" --total 60000 \
+    --burst 2000 --pause 0.02 --from-first
+check $([ "$(stat_of "$SIM_PORT" slow_closes)" -eq 0 ]; echo $?) \
+    "top speed, 300 kB history: no client closed as too slow"
+stop_pid "$SIM_PID"
+check $RC "evsim (top speed, small history) exits 0"
+start_sim f $AUTH --rate 0 --clock session --events 30000 --cameras 300 \
+    --history-bytes 300000 --log-sent "$T/f.sent"
+t "--clock session, 300 kB history: 30000 events while another client does not read" \
+    $K --port "$SIM_PORT" timeline --total 30000 --stall-events 5000 \
+    --out "$T/f.ids"
+check $([ "$(stat_of "$SIM_PORT" slow_closes)" -eq 0 ]; echo $?) \
+    "--clock session, 300 kB history: no client closed as too slow"
+stop_pid "$SIM_PID"
+check $RC "evsim (--clock session, small history) exits 0"
+
+# --- SIGTERM after a client was killed -9 at top speed ---------------------
+# With the reader gone and another WebSocket still without a session (as
+# when evrec restarts), the top-speed producer spun without polling: 100 %
+# CPU, and neither the new client's commands nor SIGTERM were read.
+start_sim k $AUTH --rate 0 --cameras 300
+KP=$SIM_PORT
+$K --port "$KP" reader >/dev/null 2>&1 &
+READER=$!
+waitfor 1000 stat_ge "$KP" events_sent 10000
+check $? "kill -9: a reader receives at top speed"
+$K --port "$KP" idle >"$T/kidle.out" 2>&1 &
+IDLE=$!
+waitfor 1000 stat_ge "$KP" ws_upgrades 2
+check $? "kill -9: a second WebSocket without a session is open"
+kill -9 "$READER"
+wait "$READER" 2>/dev/null
+waitfor 1000 grep -q "WebSocket closed: 1006" "$T/k.out"
+check $? "kill -9: evsim saw the reader go"
+# Now the producer runs with nobody to take its events (the log line comes
+# just before): the signal must still be read.
+kill -TERM "$SIM_PID"
+waitfor 2000 grep -q "events generated" "$T/k.out"
+gone=$?
+check $gone "kill -9: SIGTERM ends evsim (its summary line)"
+[ $gone -eq 0 ] || kill -9 "$SIM_PID"
+wait "$SIM_PID"
+check $? "kill -9: evsim exits 0"
+wait "$IDLE"
+check $([ $? -eq 0 ] && grep -q 1001 "$T/kidle.out"; echo $?) \
+    "kill -9: the waiting WebSocket was closed with 1001"
+
+# --- commands in the wrong order: an error answer, the connection lives ----
+start_sim o $AUTH --rate 2000 --cameras 300
+t "wrong order (before authenticate, before startSession): 401/400 with errorText and commandId, then the connection works" \
+    $K --port "$SIM_PORT" order --count 20
+stop_pid "$SIM_PID"
+check $RC "evsim (wrong order) exits 0"
+
 # --- per-session timelines: a stalled client stalls only itself ------------
 start_sim c $AUTH --rate 0 --clock session --events 40000 --cameras 300
 t "--clock session: 40000 events while another client does not read" \
