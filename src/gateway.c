@@ -908,7 +908,8 @@ ws_frame(struct gw_conn *c, const char *frame, size_t len)
 		return;
 	}
 	if (gw->resp.len > 0) {
-		if (act.cmd == EVT_ESS_CMD_GET_STATE && gw->o.state_delay > 0) {
+		if (act.cmd == EVT_ESS_CMD_GET_STATE && act.status == 200 &&
+		    gw->o.state_delay > 0) {
 			struct timeval tv = tv_of(gw->o.state_delay);
 			struct evt_buf tmp = c->held_resp;
 

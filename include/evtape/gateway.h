@@ -202,7 +202,8 @@ struct evt_gw_opts {
 				      events sent [0: never] */
 	uint64_t garbage_every;	   /* send a text frame that is not JSON
 				      after every N events [0: never] */
-	double state_delay;	   /* answer getState after this many s;
+	double state_delay;	   /* answer a getState that succeeds after
+				      this many s (errors at once);
 				      later commands of that connection wait
 				      behind it, in order [0] */
 
