@@ -14,7 +14,13 @@
  *   evt_gw_publish -> one evt_gwh_event per event -> every session's
  *     history (gw_history.c) -> conn_pump: {"events":[...]} messages while
  *     the connection's output queue is below GW_PUMP_HIWAT; on_drain pumps
- *     again.
+ *     again.  A send that wsconn refuses (it is closing on its own: the
+ *     peer's close frame, a failed frame) detaches the session at once.
+ *   Slow clients: the history holds what the connection has not taken;
+ *     one that overflows with unsent events closes the connection with
+ *     1008 "client too slow" (sess_take).  backlog_high is kept at half
+ *     the history or below, so a producer honouring evt_gw_congested()
+ *     never causes that for a client that keeps up.
  *
  * Sessions own their history and, while they have no connection, their
  * subscription set; while connected the set lives in the connection's

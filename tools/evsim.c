@@ -10,7 +10,9 @@
  *     -> evt_gen_new(start_us = now) -> messages paced by a libevent timer
  *        at --rate (a batch of every message whose time has come per
  *        wake-up), or at top speed (--rate 0) in chunks per loop turn while
- *        evt_gw_congested() says the clients keep up
+ *        evt_gw_congested() says the clients keep up (the next chunk on a
+ *        0 s timer, so sockets and signals are read in between; every
+ *        10 ms while no connected session has a subscription)
  *     -> --log-sent FILE (each message exactly as generated)
  *     -> evt_gw_publish -> every session, filtered -> clients
  *   --clock session: each session's first addSubscription -> its own
