@@ -1824,8 +1824,8 @@ stats_print(struct stats *st, const char *dir, int json, uint64_t top)
 			oprintf("mean rate:       %.1f events/s\n", mean);
 		if (peak) {
 			time_sec(peak_at, t1);
-			oprintf("peak rate:       %.1f events/s (the %s "
-			    "from %s)\n", peak_rate, wname, t1);
+			oprintf("peak rate:       %.1f events/s (busiest %s "
+			    "bucket, from %s)\n", peak_rate, wname, t1);
 		}
 		oprintf("state snapshots: %" PRIu64 "\nsessions:        %"
 		    PRIu64 "\ngaps:            %" PRIu64 "%s\n"
