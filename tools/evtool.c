@@ -1350,24 +1350,25 @@ struct stats {
 	 * else entry index + 3 (of sources; of types). */
 	uint32_t *scache, *tcache;
 	size_t ccap;
-	struct evt_buf tmp;
+	int64_t kid[2];	   /* per segment: string ids of "source", "type" */
+	uint32_t kid_nstr; /* dictionary size when they were looked up */
+	struct evt_buf tmp, key, sval, tval;
 };
 
 /* Counts key s[0..len) in t (once per string id of the segment when sid
  * >= 0, through cache); returns 0, or -1 if the event does not pass the
- * source filter (filter set: the source table). */
+ * source filter f (f NULL: no filter). */
 static int
-stats_key(struct ctab *t, uint32_t *cache, int64_t sid,
+stats_key(struct stats *st, struct ctab *t, uint32_t *cache, int64_t sid,
     const char *s, size_t len, const struct filter *f)
 {
 	uint32_t c = sid >= 0 ? cache[sid] : 0;
 	if (c == 0) {
 		if (f != NULL && f->nsources > 0) {
-			char v[EVT_REC_MAX_INTERN + 1];
-			size_t n = len < sizeof v - 1 ? len : sizeof v - 1;
-			memcpy(v, s, n);
-			v[n] = 0;
-			c = n == len && match_source(f, v) ? 0 : 1;
+			st->key.len = 0;
+			oom_check(evt_buf_put(&st->key, s, len));
+			oom_check(evt_buf_putc(&st->key, 0));
+			c = match_source(f, (const char *)st->key.p) ? 0 : 1;
 		}
 		if (c == 0) {
 			int64_t e = ctab_find(t, s, len);
@@ -1385,74 +1386,84 @@ stats_key(struct ctab *t, uint32_t *cache, int64_t sid,
 	return 0;
 }
 
-/* The text of string field key of EVENT rec: its string id in *sid (-1 if
- * not interned) and text in buf (cap bytes); length, or 0 if absent. */
-static size_t
-stats_field(struct stats *st, struct evt_rdec *d, const struct evt_rec *rec,
-    const char *key, int64_t *sid, char *buf, size_t cap, const char **s)
+/* Makes the per-segment caches hold string id sid. */
+static void
+stats_cache_fit(struct stats *st, uint64_t sid)
 {
-	*sid = evt_rdec_field_strid(d, rec, key);
-	if (*sid >= 0) {
-		size_t len;
-		if ((uint64_t)*sid >= st->ccap) {
-			size_t n = d->dict->nstr > *sid ? d->dict->nstr :
-			    (size_t)*sid + 1;
-			n = n < 1024 ? 1024 : 2 * n;
-			st->scache = realloc(st->scache, n * sizeof(uint32_t));
-			st->tcache = realloc(st->tcache, n * sizeof(uint32_t));
-			if (st->scache == NULL || st->tcache == NULL)
-				oom_check(EVT_ERR_NOMEM);
-			memset(st->scache + st->ccap, 0, (n - st->ccap) * 4);
-			memset(st->tcache + st->ccap, 0, (n - st->ccap) * 4);
-			st->ccap = n;
-		}
-		*s = evt_dict_str(d->dict, (uint32_t)*sid, &len);
-		if (*s != NULL)
-			return len;
-		*sid = -1;
-	}
-	int n = evt_rdec_field(d, rec, key, buf, cap);
-	*s = buf;
-	return n > 0 ? (size_t)n : 0;
+	if (sid < st->ccap)
+		return;
+	size_t n = sid < 512 ? 1024 : 2 * (size_t)sid;
+	st->scache = realloc(st->scache, n * sizeof(uint32_t));
+	st->tcache = realloc(st->tcache, n * sizeof(uint32_t));
+	if (st->scache == NULL || st->tcache == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	memset(st->scache + st->ccap, 0, (n - st->ccap) * sizeof(uint32_t));
+	memset(st->tcache + st->ccap, 0, (n - st->ccap) * sizeof(uint32_t));
+	st->ccap = n;
 }
 
-/* Counts one event (EVENT or ITEM record of a MSG frame). */
+/* Decodes the JSON string text raw[0..len) (NULL: absent) into out;
+ * returns the text, "" when absent or not decodable. */
+static const char *
+stats_unescape(struct evt_buf *out, const char *raw, size_t len, size_t *n)
+{
+	*n = 0;
+	out->len = 0;
+	if (raw == NULL || evt_buf_grow(out, len + 1) != 0)
+		return "";
+	int k = evt_json_unescape(raw, len, (char *)out->p);
+	*n = k > 0 ? (size_t)k : 0;
+	return (const char *)out->p;
+}
+
+/* Counts one event (EVENT or ITEM record of a MSG frame); returns 1, or 0
+ * if it does not pass the source filter. */
 static int
 stats_event(struct stats *st, struct evt_rdec *d, const struct evt_rec *rec)
 {
-	char sb[EVT_REC_MAX_INTERN + 1], tb[EVT_REC_MAX_INTERN + 1];
 	const char *s = "", *t = "";
 	size_t slen = 0, tlen = 0;
-	int64_t sid = -1, tid = -1;
+	int64_t ids[2] = {-2, -2};
 	if (rec->kind == EVT_K_EVENT) {
-		slen = stats_field(st, d, rec, "source", &sid, sb, sizeof sb,
-		    &s);
-		tlen = stats_field(st, d, rec, "type", &tid, tb, sizeof tb,
-		    &t);
-	} else {
-		/* An ITEM: from its JSON text, escapes decoded. */
-		struct evt_ess_event_fields ef;
+		/* The key ids, once per segment (while the dictionary of a
+		 * segment read from its start grows, until they are in it). */
+		if ((st->kid[0] < 0 || st->kid[1] < 0) &&
+		    d->dict->nstr != st->kid_nstr) {
+			st->kid[0] = evt_dict_str_find(d->dict, "source", 6);
+			st->kid[1] = evt_dict_str_find(d->dict, "type", 4);
+			oom_check((int)(st->kid[0] < -1 ? st->kid[0] :
+			    st->kid[1]));
+			st->kid_nstr = d->dict->nstr;
+		}
+		evt_rdec_strids(d, rec, st->kid, 2, ids);
+		if (ids[0] >= 0 && (s = evt_dict_str(d->dict,
+		    (uint32_t)ids[0], &slen)) == NULL)
+			ids[0] = -2;
+		if (ids[1] >= 0 && (t = evt_dict_str(d->dict,
+		    (uint32_t)ids[1], &tlen)) == NULL)
+			ids[1] = -2;
+		if (ids[0] == -1)
+			s = "";
+		if (ids[1] == -1)
+			t = "";
+	}
+	if (ids[0] == -2 || ids[1] == -2) {
+		/* An ITEM, a long or odd value: from the JSON text. */
+		struct evt_ess_event_fields ef = {0};
 		st->tmp.len = 0;
 		oom_check(evt_rdec_item_json(d, rec, &st->tmp));
-		if (evt_ess_event_fields((const char *)st->tmp.p, st->tmp.len, &ef) == 0) {
-			if (ef.source != NULL && ef.source_len < sizeof sb) {
-				int n = evt_json_unescape(ef.source,
-				    ef.source_len, sb);
-				slen = n > 0 ? (size_t)n : 0;
-				s = sb;
-			}
-			if (ef.type != NULL && ef.type_len < sizeof tb) {
-				int n = evt_json_unescape(ef.type, ef.type_len,
-				    tb);
-				tlen = n > 0 ? (size_t)n : 0;
-				t = tb;
-			}
-		}
+		if (evt_ess_event_fields((const char *)st->tmp.p, st->tmp.len,
+		    &ef) != 0)
+			memset(&ef, 0, sizeof ef);
+		s = stats_unescape(&st->sval, ef.source, ef.source_len, &slen);
+		t = stats_unescape(&st->tval, ef.type, ef.type_len, &tlen);
+		ids[0] = ids[1] = -1;
 	}
-	if (stats_key(&st->sources, st->scache, sid, s, slen,
+	stats_cache_fit(st, (uint64_t)(ids[0] > ids[1] ? ids[0] : ids[1]) + 1);
+	if (stats_key(st, &st->sources, st->scache, ids[0], s, slen,
 	    &st->f) != 0)
 		return 0;
-	stats_key(&st->types, st->tcache, tid, t, tlen, NULL);
+	stats_key(st, &st->types, st->tcache, ids[1], t, tlen, NULL);
 	st->events++;
 	act_add(&st->act, rec->rx_us);
 	if (rec->rx_us < st->first)
@@ -1525,6 +1536,8 @@ stats_segment(struct stats *st, const char *path)
 		return;
 	memset(st->scache, 0, st->ccap * sizeof(uint32_t));
 	memset(st->tcache, 0, st->ccap * sizeof(uint32_t));
+	st->kid[0] = st->kid[1] = -1;
+	st->kid_nstr = UINT32_MAX;
 	struct evt_rec rec;
 	uint64_t boff;
 	int in_msg = 0, kept = 0, rc;
@@ -1948,6 +1961,9 @@ cmd_stats(int argc, char **argv)
 	free(st.tcache);
 	evt_buf_free(&st.config);
 	evt_buf_free(&st.tmp);
+	evt_buf_free(&st.key);
+	evt_buf_free(&st.sval);
+	evt_buf_free(&st.tval);
 	filter_free(&st.f);
 	return problems ? EX_NOTFOUND : 0;
 }
