@@ -1149,9 +1149,6 @@ cmd_prune(int argc, char **argv)
  * stats
  */
 
-/* Distinct sources (and types) counted by name; events of further ones
- * are counted together as "other". */
-#define STATS_MAX_KEYS (1u << 20)
 /* Activity rows shown when the bucket width is chosen automatically. */
 #define STATS_ROWS 48
 /* Buckets kept while counting: the auto width's finest; --bucket's limit. */
@@ -1159,100 +1156,62 @@ cmd_prune(int argc, char **argv)
 #define STATS_USER_SLOTS 100000
 #define SEC ((int64_t)1000000)
 
-/* Counts per string (event type or source): open addressing over an array
- * of entries whose keys live in one arena. */
+/* Counts per string (event type or source): the strings interned in a
+ * dictionary, whose bounds (EVT_DICT_MAX_STRINGS, EVT_DICT_MAX_BYTES)
+ * bound the memory, and a count per string id. */
 struct ctab {
-	struct ctab_ent {
-		uint64_t count;
-		uint32_t off, len, hash;
-	} *ent;
-	uint32_t n, cap;   /* entries */
-	uint32_t *slot;	   /* entry index + 1; 0 = empty */
-	uint32_t mask;
-	char *arena;
-	size_t alen, acap;
-	uint32_t limit;	   /* most entries */
-	uint64_t other;	   /* counts of keys beyond the limit */
+	struct evt_dict d;
+	uint64_t *count;
+	uint32_t cap;
+	uint64_t other; /* events of strings beyond the bounds */
 };
 
-/* FNV-1a. */
-static uint32_t
-ctab_hash(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
-}
-
-/* Finds key s[0..len) or adds it with count 0; returns its entry index,
- * or -1 if the table holds limit keys already. */
+/* Finds key s[0..len) or adds it with count 0; returns its id, or -1 if
+ * the dictionary is full. */
 static int64_t
 ctab_find(struct ctab *t, const char *s, size_t len)
 {
-	if (t->slot == NULL || 2 * (t->n + 1) > t->mask + 1) {
-		uint32_t nm = t->slot ? 2 * t->mask + 1 : 63;
-		uint32_t *ns = calloc((size_t)nm + 1, sizeof *ns);
-		if (ns == NULL)
-			oom_check(EVT_ERR_NOMEM);
-		for (uint32_t i = 0; i < t->n; i++) {
-			uint32_t j = t->ent[i].hash & nm;
-			while (ns[j] != 0)
-				j = (j + 1) & nm;
-			ns[j] = i + 1;
-		}
-		free(t->slot);
-		t->slot = ns;
-		t->mask = nm;
-	}
-	uint32_t h = ctab_hash(s, len), j = h & t->mask;
-	for (; t->slot[j] != 0; j = (j + 1) & t->mask) {
-		struct ctab_ent *e = &t->ent[t->slot[j] - 1];
-		if (e->hash == h && e->len == len &&
-		    memcmp(t->arena + e->off, s, len) == 0)
-			return t->slot[j] - 1;
-	}
-	if (t->n >= t->limit)
+	int64_t id = evt_dict_str_find(&t->d, s, len);
+	if (id == -1)
+		id = evt_dict_str_add(&t->d, s, len);
+	if (id == EVT_ERR_TOOBIG)
 		return -1;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? 2 * t->cap : 64;
-		t->ent = realloc(t->ent, t->cap * sizeof *t->ent);
+	oom_check(id < 0 ? (int)id : 0);
+	if ((uint64_t)id >= t->cap) {
+		uint32_t n = t->cap ? 2 * t->cap : 64;
+		uint64_t *c = realloc(t->count, n * sizeof *c);
+		if (c == NULL)
+			oom_check(EVT_ERR_NOMEM);
+		memset(c + t->cap, 0, (n - t->cap) * sizeof *c);
+		t->count = c;
+		t->cap = n;
 	}
-	while (t->alen + len > t->acap) {
-		t->acap = t->acap ? 2 * t->acap : 4096;
-		t->arena = realloc(t->arena, t->acap);
-	}
-	if (t->ent == NULL || t->arena == NULL)
-		oom_check(EVT_ERR_NOMEM);
-	memcpy(t->arena + t->alen, s, len);
-	t->ent[t->n] = (struct ctab_ent){0, (uint32_t)t->alen, (uint32_t)len,
-	    h};
-	t->alen += len;
-	t->slot[j] = t->n + 1;
-	return t->n++;
+	return id;
 }
 
 /* Frees a table. */
 static void
 ctab_free(struct ctab *t)
 {
-	free(t->ent);
-	free(t->slot);
-	free(t->arena);
+	evt_dict_free(&t->d);
+	free(t->count);
 }
 
-/* Ordering of entries for printing: count descending, then key. */
+/* Ordering of string ids for printing: count descending, then text. */
 static const struct ctab *sort_tab;
 
 static int
-ent_cmp(const void *a, const void *b)
+id_cmp(const void *a, const void *b)
 {
-	const struct ctab_ent *x = a, *y = b;
-	if (x->count != y->count)
-		return x->count < y->count ? 1 : -1;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(sort_tab->arena + x->off, sort_tab->arena + y->off, n);
-	return c ? c : (x->len > y->len) - (x->len < y->len);
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	const uint64_t *c = sort_tab->count;
+	if (c[x] != c[y])
+		return c[x] < c[y] ? 1 : -1;
+	size_t lx, ly;
+	const char *sx = evt_dict_str(&sort_tab->d, x, &lx);
+	const char *sy = evt_dict_str(&sort_tab->d, y, &ly);
+	int r = memcmp(sx, sy, lx < ly ? lx : ly);
+	return r ? r : (lx > ly) - (lx < ly);
 }
 
 /*
@@ -1382,7 +1341,7 @@ stats_key(struct stats *st, struct ctab *t, uint32_t *cache, int64_t sid,
 	if (c == 2)
 		t->other++;
 	else
-		t->ent[c - 3].count++;
+		t->count[c - 3]++;
 	return 0;
 }
 
@@ -1569,16 +1528,16 @@ name_of(struct ctab *names, const struct evt_jtok *tok, const char *s,
     size_t len)
 {
 	char low[EVT_REC_MAX_INTERN + 1];
-	if (names->n == 0 || len >= sizeof low)
+	if (names->d.nstr == 0 || len >= sizeof low)
 		return NULL;
 	for (size_t i = 0; i < len; i++)
 		low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 :
 		    s[i]);
 	/* A lookup that adds is harmless: the new key has count 0. */
 	int64_t e = ctab_find(names, low, len);
-	if (e < 0 || names->ent[e].count == 0)
+	if (e < 0 || names->count[e] == 0)
 		return NULL;
-	return &tok[names->ent[e].count - 1];
+	return &tok[names->count[e] - 1];
 }
 
 /* Reads the names of a CONFIG body's list `list` ([{"id","name"}...]) into
@@ -1622,7 +1581,7 @@ names_load(struct ctab *names, const struct evt_jparser *jp, const char *text,
 			int64_t e = n > 0 ? ctab_find(names, low, (size_t)n) :
 			    -1;
 			if (e >= 0)
-				names->ent[e].count = name + 1;
+				names->count[e] = name + 1;
 		}
 	}
 }
@@ -1706,43 +1665,49 @@ stats_table(int json, const char *title, const char *key, struct ctab *t,
     uint64_t top, uint64_t total, struct ctab *names,
     const struct evt_jparser *jp, const char *text)
 {
+	uint32_t n = t->d.nstr;
+	uint32_t *order = malloc((n + 1) * sizeof *order);
+	if (order == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	for (uint32_t i = 0; i < n; i++)
+		order[i] = i;
 	sort_tab = t;
-	qsort(t->ent, t->n, sizeof *t->ent, ent_cmp);
+	qsort(order, n, sizeof *order, id_cmp);
 	uint64_t shown = 0, rest = t->other;
 	if (json)
 		oprintf(",\"%s\":[", title);
 	else
-		oprintf("\n%s (%" PRIu32 "%s):\n%12s %7s  %s\n", title,
-		    t->n, t->other ? "+" : "", "count", "%", key);
-	for (uint32_t i = 0; i < t->n; i++) {
-		const struct ctab_ent *e = &t->ent[i];
+		oprintf("\n%s (%" PRIu32 "%s):\n%12s %7s  %s\n", title, n,
+		    t->other ? "+" : "", "count", "%", key);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t cnt = t->count[order[i]];
 		if (shown >= top) {
-			rest += e->count;
+			rest += cnt;
 			continue;
 		}
-		const char *k = t->arena + e->off;
-		const struct evt_jtok *nm = name_of(names, jp->tok, k, e->len);
-		double pct = total ? 100.0 * (double)e->count / (double)total :
-		    0;
+		size_t len;
+		const char *k = evt_dict_str(&t->d, order[i], &len);
+		const struct evt_jtok *nm = name_of(names, jp->tok, k, len);
+		double pct = total ? 100.0 * (double)cnt / (double)total : 0;
 		if (json) {
 			oprintf("%s{\"%s\":", shown ? "," : "", key);
-			put_str(1, k, e->len);
+			put_str(1, k, len);
 			oprintf(",\"name\":");
 			if (nm != NULL)
 				put_name(1, text, nm);
 			else
 				oprintf("null");
 			oprintf(",\"count\":%" PRIu64 ",\"percent\":%.2f}",
-			    e->count, pct);
+			    cnt, pct);
 		} else {
-			oprintf("%12" PRIu64 " %6.2f%%  ", e->count, pct);
+			oprintf("%12" PRIu64 " %6.2f%%  ", cnt, pct);
 			if (nm != NULL) {
 				put_name(0, text, nm);
 				oprintf(" (");
 			}
-			if (e->len == 0)
+			if (len == 0)
 				oprintf("(none)");
-			put_str(0, k, e->len);
+			put_str(0, k, len);
 			oprintf("%s\n", nm != NULL ? ")" : "");
 		}
 		shown++;
@@ -1750,11 +1715,12 @@ stats_table(int json, const char *title, const char *key, struct ctab *t,
 	}
 	if (json) {
 		oprintf("],\"%s_distinct\":%" PRIu32 ",\"%s_other\":%" PRIu64,
-		    title, t->n, title, rest);
+		    title, n, title, rest);
 	} else if (rest > 0) {
 		oprintf("%12" PRIu64 " %6.2f%%  (other)\n", rest,
 		    total ? 100.0 * (double)rest / (double)total : 0);
 	}
+	free(order);
 }
 
 /* Prints the whole report. */
@@ -1763,8 +1729,9 @@ stats_print(struct stats *st, const char *dir, int json, uint64_t top)
 {
 	char t1[28], t2[28];
 	struct evt_jparser jp;
-	struct ctab tnames = {.limit = STATS_MAX_KEYS};
-	struct ctab snames = {.limit = STATS_MAX_KEYS};
+	struct ctab tnames = {0}, snames = {0};
+	evt_dict_init(&tnames.d);
+	evt_dict_init(&snames.d);
 	const char *cfg = (const char *)st->config.p;
 	evt_json_init(&jp, 0);
 	if (st->config.len > 0 &&
@@ -1937,7 +1904,8 @@ cmd_stats(int argc, char **argv)
 		    "[--source S]... [--top N] [--bucket DUR] [--json] DIR");
 		return EX_USAGE;
 	}
-	st.types.limit = st.sources.limit = STATS_MAX_KEYS;
+	evt_dict_init(&st.types.d);
+	evt_dict_init(&st.sources.d);
 	st.act.slot = calloc(st.act.cap, sizeof *st.act.slot);
 	if (st.act.slot == NULL)
 		oom_check(EVT_ERR_NOMEM);
