@@ -108,6 +108,26 @@ on && /\\(other\\)\$/ {o=1} END {exit !(n == 11 && o)}' $T/s.txt"
 t "text: events without a type are shown as (none)" \
     grep -q '^ *2 .*(none)$' "$T/s.txt"
 
+# More distinct sources than are counted by name (2^20): the rest as other.
+$PYTHON -c '
+import sys
+n = (1 << 20) + 5000
+for m in range(0, n, 100):
+    ev = ",".join("{\"source\":\"s/%d\",\"type\":\"t\"}" % i
+                  for i in range(m, min(n, m + 100)))
+    print("%d\t{\"events\":[%s]}" % (1767600000000000 + m * 1000, ev))
+' | $EVTOOL import "$T/many" 2>/dev/null
+$EVTOOL stats --json "$T/many" >"$T/many.json"
+t "2^20 + 5000 distinct sources: 2^20 counted by name, every event counted" \
+    $PYTHON -c "
+import json, sys
+d = json.load(open('$T/many.json'))
+n = (1 << 20) + 5000
+sys.exit(not (d['events'] == n and d['sources_distinct'] == 1 << 20 and
+    d['sources_other'] == n - 10 and len(d['sources']) == 10 and
+    d['types'] == [{'type': 't', 'name': None, 'count': n,
+    'percent': 100.0}]))"
+
 # Usage errors exit 2.
 $EVTOOL stats --bucket 0.5s "$T/a" >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "--bucket below a second exits 2"
