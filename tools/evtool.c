@@ -1586,14 +1586,20 @@ names_load(struct ctab *names, const struct evt_jparser *jp, const char *text,
 	}
 }
 
-/* Appends s[0..len) to the output, as a JSON string when json. */
+/* Appends s[0..len) to the output, as a JSON string when json, else with
+ * control characters shown as '?' (one row stays one line). */
 static void
 put_str(int json, const char *s, size_t len)
 {
-	if (json)
+	if (json) {
 		oom_check(evt_json_put_string(&obuf, s, len));
-	else
-		oom_check(evt_buf_put(&obuf, s, len));
+		return;
+	}
+	size_t at = obuf.len;
+	oom_check(evt_buf_put(&obuf, s, len));
+	for (size_t i = at; i < obuf.len; i++)
+		if (obuf.p[i] < 0x20 || obuf.p[i] == 0x7f)
+			obuf.p[i] = '?';
 }
 
 /* Appends printf output to the output buffer. */
@@ -1627,9 +1633,6 @@ put_name(int json, const char *text, const struct evt_jtok *tk)
 	if (v == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	int n = evt_json_unescape(text + tk->off, tk->len, v);
-	for (int i = 0; i < n; i++)
-		if ((unsigned char)v[i] < 0x20)
-			v[i] = ' ';
 	put_str(0, v, n > 0 ? (size_t)n : 0);
 	free(v);
 }
@@ -1892,7 +1895,8 @@ cmd_stats(int argc, char **argv)
 			break;
 		case 'j': json = 1; break;
 		case 'y':
-			return EX_USAGE; /* no --type: stats counts them all */
+			errx_msg("stats counts every type; it takes no --type");
+			return EX_USAGE;
 		default:
 			if (!filter_opt(&st.f, c, optarg))
 				return EX_USAGE;
