@@ -1493,8 +1493,10 @@ stats_segment(struct stats *st, const char *path)
 	struct evt_segr *r = open_range(path, &st->f);
 	if (r == NULL)
 		return;
-	memset(st->scache, 0, st->ccap * sizeof(uint32_t));
-	memset(st->tcache, 0, st->ccap * sizeof(uint32_t));
+	if (st->ccap > 0) {
+		memset(st->scache, 0, st->ccap * sizeof(uint32_t));
+		memset(st->tcache, 0, st->ccap * sizeof(uint32_t));
+	}
 	st->kid[0] = st->kid[1] = -1;
 	st->kid_nstr = UINT32_MAX;
 	struct evt_rec rec;
@@ -1852,13 +1854,12 @@ stats_print(struct stats *st, const char *dir, int json, uint64_t top)
 	evt_json_free(&jp);
 }
 
+/* Parses the options of stats into st and the output settings; returns
+ * 0 or EX_USAGE (said). */
 static int
-cmd_stats(int argc, char **argv)
+stats_opts(int argc, char **argv, struct stats *st, int *json,
+    uint64_t *top)
 {
-	struct stats st = {.first = INT64_MAX, .last = INT64_MIN};
-	int json = 0;
-	uint64_t top = 10;
-	int64_t want = 0;
 	static const struct option lo[] = {
 		FILTER_OPTIONS,
 		{"top", required_argument, NULL, 'n'},
@@ -1868,14 +1869,11 @@ cmd_stats(int argc, char **argv)
 	};
 	int c;
 	char *end;
-	filter_init(&st.f, argc);
-	st.act.w = SEC;
-	st.act.cap = STATS_AUTO_SLOTS;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			errno = 0;
-			top = strtoull(optarg, &end, 10);
+			*top = strtoull(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != 0 ||
 			    optarg[0] == '-') {
 				errx_msg("--top: a number");
@@ -1883,22 +1881,21 @@ cmd_stats(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			if (evt_duration_parse(optarg, &st.act.w) != 0 ||
-			    st.act.w < SEC || st.act.w % SEC != 0) {
+			if (evt_duration_parse(optarg, &st->act.w) != 0 ||
+			    st->act.w < SEC || st->act.w % SEC != 0) {
 				errx_msg("--bucket: whole seconds (10s, 5m, "
 				    "1h, 1d)");
 				return EX_USAGE;
 			}
-			st.act.user = 1;
-			want = st.act.w;
-			st.act.cap = STATS_USER_SLOTS;
+			st->act.user = 1;
+			st->act.cap = STATS_USER_SLOTS;
 			break;
-		case 'j': json = 1; break;
+		case 'j': *json = 1; break;
 		case 'y':
 			errx_msg("stats counts every type; it takes no --type");
 			return EX_USAGE;
 		default:
-			if (!filter_opt(&st.f, c, optarg))
+			if (!filter_opt(&st->f, c, optarg))
 				return EX_USAGE;
 			break;
 		}
@@ -1908,6 +1905,24 @@ cmd_stats(int argc, char **argv)
 		    "[--source S]... [--top N] [--bucket DUR] [--json] DIR");
 		return EX_USAGE;
 	}
+	return 0;
+}
+
+static int
+cmd_stats(int argc, char **argv)
+{
+	struct stats st = {.first = INT64_MAX, .last = INT64_MIN};
+	int json = 0;
+	uint64_t top = 10;
+	filter_init(&st.f, argc);
+	st.act.w = SEC;
+	st.act.cap = STATS_AUTO_SLOTS;
+	int rc = stats_opts(argc, argv, &st, &json, &top);
+	if (rc != 0) {
+		filter_free(&st.f);
+		return rc;
+	}
+	int64_t want = st.act.w;
 	evt_dict_init(&st.types.d);
 	evt_dict_init(&st.sources.d);
 	st.act.slot = calloc(st.act.cap, sizeof *st.act.slot);
@@ -1959,8 +1974,9 @@ usage(FILE *f)
 	    "  info DIR           counts, time span, size\n"
 	    "  stats [--from T] [--to T] [--source S]... [--top N]\n"
 	    "        [--bucket DUR] [--json] DIR\n"
-	    "                     activity: span, rates, events by type, top\n"
-	    "                     sources (names from the CONFIG marker),\n"
+	    "                     activity: span, rates, events by type, the\n"
+	    "                     top N sources (10; names from the CONFIG\n"
+	    "                     marker),\n"
 	    "                     events per time bucket (at most 48 rows\n"
 	    "                     unless --bucket), snapshots, sessions, gaps,\n"
 	    "                     raw frames, damaged blocks; --json: one object\n"
