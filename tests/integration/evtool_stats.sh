@@ -128,6 +128,27 @@ sys.exit(not (d['events'] == n and d['sources_distinct'] == 1 << 20 and
     d['types'] == [{'type': 't', 'name': None, 'count': n,
     'percent': 100.0}]))"
 
+# Long spans: the auto width goes past 1d (x10); a --bucket that would
+# take more than 100,000 rows is doubled until it fits, with a warning.
+{
+	printf '1767600000000000\t{"events":[{"source":"a","type":"t"}]}\n'
+	printf '1767686400000000\t{"events":[{"source":"b","type":"t"}]}\n'
+	printf '1776240000000000\t{"events":[{"source":"a","type":"u"}]}\n'
+} | $EVTOOL import "$T/long" 2>/dev/null
+$EVTOOL cat --tsv "$T/long" >"$T/long.tsv"
+: >"$T/long.markers"
+$EVTOOL stats --json "$T/long" >"$T/long.json"
+t "100 days: 10d buckets, as the reference" $REF "$T/long.tsv" \
+    "$T/long.markers" "$T/long.json"
+t "... bucket_s is 10 days" $PYTHON -c "
+import json, sys
+sys.exit(json.load(open('$T/long.json'))['bucket_s'] != 864000)"
+$EVTOOL stats --json --bucket 1m "$T/long" >"$T/long1.json" 2>"$T/long1.err"
+t "--bucket 1m over 100 days: widened to 2m, said on stderr" sh -c "
+grep -q 'widened to 120 s' $T/long1.err"
+t "... and counted as the reference" $REF --bucket 120 "$T/long.tsv" \
+    "$T/long.markers" "$T/long1.json"
+
 # Usage errors exit 2.
 $EVTOOL stats --bucket 0.5s "$T/a" >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "--bucket below a second exits 2"
