@@ -1453,6 +1453,33 @@ evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
 	return (int)len;
 }
 
+/* The string ids of several fields at once; see record.h. */
+void
+evt_rdec_strids(const struct evt_rdec *d, const struct evt_rec *r,
+    const int64_t *keys, int n, int64_t *out)
+{
+	for (int j = 0; j < n; j++)
+		out[j] = -1;
+	if (r->kind != EVT_K_EVENT)
+		return;
+	const struct evt_shape *sh = &d->dict->shape[r->shape];
+	const uint32_t *f = evt_dict_fields(d->dict, sh);
+	const msgpack_object *p = r->o->via.array.ptr;
+	for (uint32_t i = 0, vi = 2; i < sh->nfield; i++) {
+		uint32_t enc = f[2 * i + 1];
+		const msgpack_object *v = enc == EVT_ENC_GUID ? NULL : &p[vi++];
+		for (int j = 0; j < n; j++) {
+			if (out[j] != -1 || keys[j] != (int64_t)f[2 * i])
+				continue;
+			if (enc == EVT_ENC_STR)
+				out[j] = (int64_t)v->via.u64;
+			else if (enc != EVT_ENC_JSON ||
+			    v->type == MSGPACK_OBJECT_STR)
+				out[j] = -2;
+		}
+	}
+}
+
 /* The id key of an event's id field; see record.h. */
 int
 evt_rdec_id_key(struct evt_rdec *d, const struct evt_rec *r, uint64_t *key)

@@ -6,6 +6,7 @@
  *   evtool get DIR ID [--meta]     one event by id
  *   evtool state DIR [--at T]      the states (getState) as of a time
  *   evtool info DIR                counts, time span, sizes
+ *   evtool stats DIR [filters]     activity: types, sources, time buckets
  *   evtool ls DIR                  one line per segment
  *   evtool verify DIR              check everything; exit 1 on damage
  *   evtool repair DIR              rewrite damaged segments from what reads
@@ -28,7 +29,10 @@
 
 #include "evtape/archive.h"
 #include "evtape/cursor.h"
+#include "evtape/dict.h"
 #include "evtape/err.h"
+#include "evtape/ess.h"
+#include "evtape/json.h"
 #include "evtape/record.h"
 #include "evtape/segment.h"
 #include "evtape/state.h"
@@ -362,6 +366,68 @@ time_arg(const char *opt, const char *s)
 	return us;
 }
 
+/* The long options of the filters (cat, stats): --from, --to, --source,
+ * --type, handled by filter_opt. */
+#define FILTER_OPTIONS \
+	{"from", required_argument, NULL, 'f'}, \
+	{"to", required_argument, NULL, 'T'}, \
+	{"source", required_argument, NULL, 's'}, \
+	{"type", required_argument, NULL, 'y'}
+
+/* Prepares an empty filter for the options of argc arguments. */
+static void
+filter_init(struct filter *f, int argc)
+{
+	memset(f, 0, sizeof *f);
+	f->from = INT64_MIN;
+	f->to = INT64_MAX;
+	f->sources = calloc((size_t)argc + 1, sizeof *f->sources);
+	f->types = calloc((size_t)argc + 1, sizeof *f->types);
+	if (f->sources == NULL || f->types == NULL)
+		oom_check(EVT_ERR_NOMEM);
+}
+
+/* Frees the lists of a filter. */
+static void
+filter_free(struct filter *f)
+{
+	free(f->sources);
+	free(f->types);
+}
+
+/* Applies getopt_long result c (one of FILTER_OPTIONS) with its argument to
+ * f; returns 1, or 0 if c is not a filter option. */
+static int
+filter_opt(struct filter *f, int c, char *arg)
+{
+	switch (c) {
+	case 'f': f->from = time_arg("--from", arg); return 1;
+	case 'T': f->to = time_arg("--to", arg); return 1;
+	case 's': f->sources[f->nsources++] = arg; return 1;
+	case 'y': f->types[f->ntypes++] = arg; return 1;
+	default: return 0;
+	}
+}
+
+/* Opens segment path positioned at the receive time f->from; NULL if it
+ * cannot be opened (reported) or is sealed and holds nothing received in
+ * [f->from, f->to). */
+static struct evt_segr *
+open_range(const char *path, const struct filter *f)
+{
+	struct evt_segr *r;
+	if (evt_segr_open(path, seg_err_cb, NULL, &r) != 0)
+		return NULL;
+	const struct evt_seg_info *si = evt_segr_info(r);
+	if (si->sealed && (si->last_rx < f->from || si->first_rx >= f->to) &&
+	    si->nrecords > 0) {
+		evt_segr_close(r);
+		return NULL;
+	}
+	evt_segr_rewind(r, f->from);
+	return r;
+}
+
 /* Appends a receive time prefix "<us>\t". */
 static void
 put_rx(int64_t rx)
@@ -460,16 +526,9 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 static int
 cat_segment(const char *path, enum cat_mode mode, const struct filter *f)
 {
-	struct evt_segr *r;
-	if (evt_segr_open(path, seg_err_cb, NULL, &r) != 0)
-		return 0; /* reported */
-	const struct evt_seg_info *si = evt_segr_info(r);
-	if (si->sealed && (si->last_rx < f->from || si->first_rx >= f->to) &&
-	    si->nrecords > 0) {
-		evt_segr_close(r);
-		return 0;
-	}
-	evt_segr_rewind(r, f->from);
+	struct evt_segr *r = open_range(path, f);
+	if (r == NULL)
+		return 0; /* reported, or nothing in range */
 	if (mode == CAT_EVENTS)
 		cat_events(r, path, f);
 	else
@@ -481,31 +540,26 @@ cat_segment(const char *path, enum cat_mode mode, const struct filter *f)
 static int
 cmd_cat(int argc, char **argv)
 {
-	struct filter f = {.from = INT64_MIN, .to = INT64_MAX};
+	struct filter f;
 	enum cat_mode mode = CAT_EVENTS;
 	static const struct option lo[] = {
 		{"messages", no_argument, NULL, 'm'},
 		{"tsv", no_argument, NULL, 't'},
 		{"markers", no_argument, NULL, 'M'},
-		{"from", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 'T'},
-		{"source", required_argument, NULL, 's'},
-		{"type", required_argument, NULL, 'y'},
+		FILTER_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	f.sources = calloc((size_t)argc, sizeof *f.sources);
-	f.types = calloc((size_t)argc, sizeof *f.types);
+	filter_init(&f, argc);
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': mode = CAT_MESSAGES; break;
 		case 't': mode = CAT_TSV; break;
 		case 'M': mode = CAT_MARKERS; break;
-		case 'f': f.from = time_arg("--from", optarg); break;
-		case 'T': f.to = time_arg("--to", optarg); break;
-		case 's': f.sources[f.nsources++] = optarg; break;
-		case 'y': f.types[f.ntypes++] = optarg; break;
-		default: return EX_USAGE;
+		default:
+			if (!filter_opt(&f, c, optarg))
+				return EX_USAGE;
+			break;
 		}
 	}
 	if (argc - optind != 1) {
@@ -527,8 +581,7 @@ cmd_cat(int argc, char **argv)
 		cat_segment(s[i].path, mode, &f);
 	oflush();
 	evt_archive_close(a);
-	free(f.sources);
-	free(f.types);
+	filter_free(&f);
 	return problems ? EX_NOTFOUND : 0;
 }
 
@@ -542,7 +595,7 @@ cmd_cat(int argc, char **argv)
 static int
 cmd_state(int argc, char **argv)
 {
-	struct filter f = {.from = INT64_MIN, .to = INT64_MAX};
+	struct filter f;
 	int64_t at = INT64_MAX;
 	static const struct option lo[] = {
 		{"at", required_argument, NULL, 'a'},
@@ -550,13 +603,12 @@ cmd_state(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	f.sources = calloc((size_t)argc, sizeof *f.sources);
+	filter_init(&f, argc);
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'a': at = time_arg("--at", optarg); break;
-		case 's': f.sources[f.nsources++] = optarg; break;
-		default: return EX_USAGE;
-		}
+		if (c == 'a')
+			at = time_arg("--at", optarg);
+		else if (c != 's' || !filter_opt(&f, c, optarg))
+			return EX_USAGE;
 	}
 	if (argc - optind != 1) {
 		errx_msg("usage: evtool state [--at TIME] [--source S]... DIR");
@@ -588,7 +640,7 @@ cmd_state(int argc, char **argv)
 	oflush();
 	evt_state_free(st);
 	evt_cur_close(cur);
-	free(f.sources);
+	filter_free(&f);
 	return rc < 0 ? EX_FAIL : problems ? EX_NOTFOUND : 0;
 }
 
@@ -1093,6 +1145,816 @@ cmd_prune(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * stats
+ */
+
+/* Activity rows shown when the bucket width is chosen automatically. */
+#define STATS_ROWS 48
+/* Buckets kept while counting: the auto width's finest; --bucket's limit. */
+#define STATS_AUTO_SLOTS 4096
+#define STATS_USER_SLOTS 100000
+#define SEC ((int64_t)1000000)
+
+/* Counts per string (event type or source): the strings interned in a
+ * dictionary, whose bounds (EVT_DICT_MAX_STRINGS, EVT_DICT_MAX_BYTES)
+ * bound the memory, and a count per string id. */
+struct ctab {
+	struct evt_dict d;
+	uint64_t *count;
+	uint32_t cap;
+	uint64_t other; /* events of strings beyond the bounds */
+};
+
+/* Finds key s[0..len) or adds it with count 0; returns its id, or -1 if
+ * the dictionary is full. */
+static int64_t
+ctab_find(struct ctab *t, const char *s, size_t len)
+{
+	int64_t id = evt_dict_str_find(&t->d, s, len);
+	if (id == -1)
+		id = evt_dict_str_add(&t->d, s, len);
+	if (id == EVT_ERR_TOOBIG)
+		return -1;
+	oom_check(id < 0 ? (int)id : 0);
+	if ((uint64_t)id >= t->cap) {
+		uint32_t n = t->cap ? 2 * t->cap : 64;
+		uint64_t *c = realloc(t->count, n * sizeof *c);
+		if (c == NULL)
+			oom_check(EVT_ERR_NOMEM);
+		memset(c + t->cap, 0, (n - t->cap) * sizeof *c);
+		t->count = c;
+		t->cap = n;
+	}
+	return id;
+}
+
+/* Frees a table. */
+static void
+ctab_free(struct ctab *t)
+{
+	evt_dict_free(&t->d);
+	free(t->count);
+}
+
+/* Ordering of string ids for printing: count descending, then text. */
+static const struct ctab *sort_tab;
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	const uint64_t *c = sort_tab->count;
+	if (c[x] != c[y])
+		return c[x] < c[y] ? 1 : -1;
+	size_t lx, ly;
+	const char *sx = evt_dict_str(&sort_tab->d, x, &lx);
+	const char *sy = evt_dict_str(&sort_tab->d, y, &ly);
+	int r = memcmp(sx, sy, lx < ly ? lx : ly);
+	return r ? r : (lx > ly) - (lx < ly);
+}
+
+/*
+ * Events per time bucket: a fixed array of slots of width w (µs) from bucket
+ * number base (receive time / w, rounded down).  When an event falls outside
+ * what the slots cover, the width grows to the next one of its ladder
+ * (auto: 1s, 10s, 1m, 10m, 1h, 1d, then x10; --bucket D: D, 2D, 4D, ...),
+ * each a multiple of the one before, so the counts merge exactly.
+ */
+struct activity {
+	int64_t w, base, lo, hi; /* lo, hi: buckets used, absolute */
+	uint64_t *slot;
+	uint32_t cap;
+	int user, any;
+};
+
+/* Floor division. */
+static int64_t
+fdiv(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* The auto ladder's width after w. */
+static int64_t
+auto_next(int64_t w)
+{
+	static const int64_t lad[] = {SEC, 10 * SEC, 60 * SEC, 600 * SEC,
+	    3600 * SEC, 86400 * SEC};
+	for (size_t i = 0; i + 1 < sizeof lad / sizeof lad[0]; i++)
+		if (w == lad[i])
+			return lad[i + 1];
+	return w * 10;
+}
+
+/* Widens the buckets to the next width of the ladder. */
+static void
+act_widen(struct activity *a)
+{
+	int64_t nw = a->user ? a->w * 2 : auto_next(a->w);
+	int64_t nbase = fdiv(a->base * a->w, nw);
+	for (int64_t i = 0; i <= a->hi - a->base; i++) {
+		uint64_t v = a->slot[i];
+		a->slot[i] = 0;
+		a->slot[fdiv((a->base + i) * a->w, nw) - nbase] += v;
+	}
+	a->lo = fdiv(a->lo * a->w, nw);
+	a->hi = fdiv(a->hi * a->w, nw);
+	a->base = nbase;
+	a->w = nw;
+}
+
+/* Counts one event received at t. */
+static void
+act_add(struct activity *a, int64_t t)
+{
+	int64_t k = fdiv(t, a->w);
+	if (!a->any) {
+		a->any = 1;
+		a->base = a->lo = a->hi = k;
+	}
+	while (k < a->base || k - a->base >= a->cap) {
+		int64_t lo = k < a->lo ? k : a->lo, hi = k > a->hi ? k : a->hi;
+		if (hi - lo < a->cap) { /* fits: move the slots */
+			memmove(a->slot + (a->lo - lo), a->slot + (a->lo -
+			    a->base), (size_t)(a->hi - a->lo + 1) * 8);
+			if (lo < a->lo)
+				memset(a->slot, 0, (size_t)(a->lo - lo) * 8);
+			else
+				memset(a->slot + (a->hi - lo + 1), 0,
+				    (size_t)(a->cap - (a->hi - lo + 1)) * 8);
+			a->base = lo;
+			break;
+		}
+		act_widen(a);
+		k = fdiv(t, a->w);
+	}
+	if (k < a->lo)
+		a->lo = k;
+	if (k > a->hi)
+		a->hi = k;
+	a->slot[k - a->base]++;
+}
+
+/* Everything stats counts. */
+struct stats {
+	struct filter f;
+	struct ctab types, sources;
+	struct activity act;
+	uint64_t events, messages, frames[EVT_K_MAX + 1];
+	int64_t first, last;
+	struct evt_buf config; /* the last CONFIG marker's body */
+	/* Per segment: string id -> 0 unknown, 1 filtered out, 2 other,
+	 * else entry index + 3 (of sources; of types). */
+	uint32_t *scache, *tcache;
+	size_t ccap;
+	int64_t kid[2];	   /* per segment: string ids of "source", "type" */
+	uint32_t kid_nstr; /* dictionary size when they were looked up */
+	struct evt_buf tmp, key, sval, tval;
+};
+
+/* Counts key s[0..len) in t (once per string id of the segment when sid
+ * >= 0, through cache); returns 0, or -1 if the event does not pass the
+ * source filter f (f NULL: no filter). */
+static int
+stats_key(struct stats *st, struct ctab *t, uint32_t *cache, int64_t sid,
+    const char *s, size_t len, const struct filter *f)
+{
+	uint32_t c = sid >= 0 ? cache[sid] : 0;
+	if (c == 0) {
+		if (f != NULL && f->nsources > 0) {
+			st->key.len = 0;
+			oom_check(evt_buf_put(&st->key, s, len));
+			oom_check(evt_buf_putc(&st->key, 0));
+			c = match_source(f, (const char *)st->key.p) ? 0 : 1;
+		}
+		if (c == 0) {
+			int64_t e = ctab_find(t, s, len);
+			c = e < 0 ? 2 : (uint32_t)e + 3;
+		}
+		if (sid >= 0)
+			cache[sid] = c;
+	}
+	if (c == 1)
+		return -1;
+	if (c == 2)
+		t->other++;
+	else
+		t->count[c - 3]++;
+	return 0;
+}
+
+/* Makes the per-segment caches hold string id sid. */
+static void
+stats_cache_fit(struct stats *st, uint64_t sid)
+{
+	if (sid < st->ccap)
+		return;
+	size_t n = sid < 512 ? 1024 : 2 * (size_t)sid;
+	st->scache = realloc(st->scache, n * sizeof(uint32_t));
+	st->tcache = realloc(st->tcache, n * sizeof(uint32_t));
+	if (st->scache == NULL || st->tcache == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	memset(st->scache + st->ccap, 0, (n - st->ccap) * sizeof(uint32_t));
+	memset(st->tcache + st->ccap, 0, (n - st->ccap) * sizeof(uint32_t));
+	st->ccap = n;
+}
+
+/* Decodes the JSON string text raw[0..len) (NULL: absent) into out;
+ * returns the text, "" when absent or not decodable. */
+static const char *
+stats_unescape(struct evt_buf *out, const char *raw, size_t len, size_t *n)
+{
+	*n = 0;
+	out->len = 0;
+	if (raw == NULL || evt_buf_grow(out, len + 1) != 0)
+		return "";
+	int k = evt_json_unescape(raw, len, (char *)out->p);
+	*n = k > 0 ? (size_t)k : 0;
+	return (const char *)out->p;
+}
+
+/* Counts one event (EVENT or ITEM record of a MSG frame); returns 1, or 0
+ * if it does not pass the source filter. */
+static int
+stats_event(struct stats *st, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	const char *s = "", *t = "";
+	size_t slen = 0, tlen = 0;
+	int64_t ids[2] = {-2, -2};
+	if (rec->kind == EVT_K_EVENT) {
+		/* The key ids, once per segment (while the dictionary of a
+		 * segment read from its start grows, until they are in it). */
+		if ((st->kid[0] < 0 || st->kid[1] < 0) &&
+		    d->dict->nstr != st->kid_nstr) {
+			st->kid[0] = evt_dict_str_find(d->dict, "source", 6);
+			st->kid[1] = evt_dict_str_find(d->dict, "type", 4);
+			oom_check((int)(st->kid[0] < -1 ? st->kid[0] :
+			    st->kid[1]));
+			st->kid_nstr = d->dict->nstr;
+		}
+		evt_rdec_strids(d, rec, st->kid, 2, ids);
+		if (ids[0] >= 0 && (s = evt_dict_str(d->dict,
+		    (uint32_t)ids[0], &slen)) == NULL)
+			ids[0] = -2;
+		if (ids[1] >= 0 && (t = evt_dict_str(d->dict,
+		    (uint32_t)ids[1], &tlen)) == NULL)
+			ids[1] = -2;
+		if (ids[0] == -1)
+			s = "";
+		if (ids[1] == -1)
+			t = "";
+	}
+	if (ids[0] == -2 || ids[1] == -2) {
+		/* An ITEM, a long or odd value: from the JSON text. */
+		struct evt_ess_event_fields ef = {0};
+		st->tmp.len = 0;
+		oom_check(evt_rdec_item_json(d, rec, &st->tmp));
+		if (evt_ess_event_fields((const char *)st->tmp.p, st->tmp.len,
+		    &ef) != 0)
+			memset(&ef, 0, sizeof ef);
+		s = stats_unescape(&st->sval, ef.source, ef.source_len, &slen);
+		t = stats_unescape(&st->tval, ef.type, ef.type_len, &tlen);
+		ids[0] = ids[1] = -1;
+	}
+	stats_cache_fit(st, (uint64_t)(ids[0] > ids[1] ? ids[0] : ids[1]) + 1);
+	if (stats_key(st, &st->sources, st->scache, ids[0], s, slen,
+	    &st->f) != 0)
+		return 0;
+	stats_key(st, &st->types, st->tcache, ids[1], t, tlen, NULL);
+	st->events++;
+	act_add(&st->act, rec->rx_us);
+	if (rec->rx_us < st->first)
+		st->first = rec->rx_us;
+	if (rec->rx_us > st->last)
+		st->last = rec->rx_us;
+	return 1;
+}
+
+/* Keeps the body of a CONFIG marker. */
+static void
+stats_config(struct stats *st, struct evt_rdec *d, const struct evt_rec *rec,
+    const char *path, uint64_t boff)
+{
+	struct evt_buf tail = {0};
+	st->tmp.len = 0;
+	int rc = evt_rdec_frame_head(d, rec, &st->tmp, &tail);
+	evt_buf_free(&tail);
+	if (rc == EVT_ERR_CORRUPT)
+		seg_err_cb(NULL, path, boff, d->err);
+	oom_check(rc);
+	if (rc == 0) {
+		st->config.len = 0;
+		oom_check(evt_buf_put(&st->config, st->tmp.p, st->tmp.len));
+	}
+}
+
+/* Keeps the last CONFIG marker received before the time `before` in the
+ * segment open in r, if any. */
+static void
+stats_config_before(struct stats *st, struct evt_segr *r, const char *path,
+    int64_t before)
+{
+	struct evt_rec rec;
+	uint64_t boff;
+	int rc;
+	evt_segr_rewind(r, INT64_MIN);
+	while ((rc = evt_segr_next(r, &rec, &boff)) == 1)
+		if (rec.kind == EVT_K_CONFIG && rec.rx_us < before)
+			stats_config(st, evt_segr_decoder(r), &rec, path, boff);
+	oom_check(rc);
+}
+
+/* Finds the names for a --from range without a CONFIG marker of its own:
+ * the last marker before it, going back segment by segment and passing
+ * over those whose index counts no CONFIG frame. */
+static void
+stats_names_before(struct stats *st, const struct evt_segref *s, size_t n)
+{
+	for (size_t i = n; i-- > 0 && st->config.len == 0;) {
+		struct evt_segr *r;
+		if (evt_segr_open(s[i].path, seg_err_cb, NULL, &r) != 0)
+			continue;
+		const struct evt_seg_info *si = evt_segr_info(r);
+		if (!(si->sealed && si->nrecords > 0 &&
+		    si->first_rx >= st->f.from) && !(si->sealed &&
+		    evt_segr_load_index(r) == 0 && si->frames[EVT_K_CONFIG] ==
+		    0))
+			stats_config_before(st, r, s[i].path, st->f.from);
+		evt_segr_close(r);
+	}
+}
+
+/* Counts the records of one segment received in the filter's range. */
+static void
+stats_segment(struct stats *st, const char *path)
+{
+	struct evt_segr *r = open_range(path, &st->f);
+	if (r == NULL)
+		return;
+	if (st->ccap > 0) {
+		memset(st->scache, 0, st->ccap * sizeof(uint32_t));
+		memset(st->tcache, 0, st->ccap * sizeof(uint32_t));
+	}
+	st->kid[0] = st->kid[1] = -1;
+	st->kid_nstr = UINT32_MAX;
+	struct evt_rec rec;
+	uint64_t boff;
+	int in_msg = 0, kept = 0, rc;
+	while ((rc = evt_segr_next(r, &rec, &boff)) == 1) {
+		if (rec.kind == EVT_K_STRDEF || rec.kind == EVT_K_SHAPEDEF)
+			continue;
+		int inrange = rec.rx_us >= st->f.from && rec.rx_us < st->f.to;
+		if (rec.kind == EVT_K_EVENT || rec.kind == EVT_K_ITEM) {
+			if (in_msg && inrange && stats_event(st,
+			    evt_segr_decoder(r), &rec) && !kept++)
+				st->messages++;
+			continue;
+		}
+		in_msg = rec.kind == EVT_K_MSG;
+		kept = 0;
+		if (!inrange)
+			continue;
+		st->frames[rec.kind]++;
+		if (rec.kind == EVT_K_CONFIG)
+			stats_config(st, evt_segr_decoder(r), &rec, path, boff);
+	}
+	evt_segr_close(r);
+	oom_check(rc);
+}
+
+/* Finds the name of key s[0..len) (lower-cased) in names; NULL if none. */
+static const struct evt_jtok *
+name_of(struct ctab *names, const struct evt_jtok *tok, const char *s,
+    size_t len)
+{
+	char low[EVT_REC_MAX_INTERN + 1];
+	if (names->d.nstr == 0 || len >= sizeof low)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 :
+		    s[i]);
+	/* A lookup that adds is harmless: the new key has count 0. */
+	int64_t e = ctab_find(names, low, len);
+	if (e < 0 || names->count[e] == 0)
+		return NULL;
+	return &tok[names->count[e] - 1];
+}
+
+/* Reads the names of a CONFIG body's list `list` ([{"id","name"}...]) into
+ * names: lower-cased id -> name token index + 1. */
+static void
+names_load(struct ctab *names, const struct evt_jparser *jp, const char *text,
+    const char *list)
+{
+	const struct evt_jtok *tk = jp->tok;
+	if (jp->ntok == 0 || tk[0].type != EVT_J_OBJECT)
+		return;
+	for (uint32_t i = 1; i < tk[0].next; i = tk[i + 1].next) {
+		if (tk[i].len != strlen(list) ||
+		    memcmp(text + tk[i].off, list, tk[i].len) != 0 ||
+		    tk[i + 1].type != EVT_J_ARRAY)
+			continue;
+		for (uint32_t j = i + 2; j < tk[i + 1].next; j = tk[j].next) {
+			if (tk[j].type != EVT_J_OBJECT)
+				continue;
+			uint32_t id = 0, name = 0;
+			for (uint32_t m = j + 1; m < tk[j].next;
+			    m = tk[m + 1].next) {
+				const char *k = text + tk[m].off;
+				if (tk[m + 1].type != EVT_J_STRING)
+					continue;
+				if (tk[m].len == 2 && memcmp(k, "id", 2) == 0)
+					id = m + 1;
+				else if (tk[m].len == 4 &&
+				    memcmp(k, "name", 4) == 0)
+					name = m + 1;
+			}
+			if (id == 0 || name == 0 || tk[id].len >
+			    EVT_REC_MAX_INTERN)
+				continue;
+			char low[EVT_REC_MAX_INTERN + 1];
+			int n = evt_json_unescape(text + tk[id].off, tk[id].len,
+			    low);
+			for (int c = 0; c < n; c++)
+				if (low[c] >= 'A' && low[c] <= 'Z')
+					low[c] = (char)(low[c] + 32);
+			int64_t e = n > 0 ? ctab_find(names, low, (size_t)n) :
+			    -1;
+			if (e >= 0)
+				names->count[e] = name + 1;
+		}
+	}
+}
+
+/* Appends s[0..len) to the output, as a JSON string when json, else with
+ * control characters shown as '?' (one row stays one line). */
+static void
+put_str(int json, const char *s, size_t len)
+{
+	if (json) {
+		oom_check(evt_json_put_string(&obuf, s, len));
+		return;
+	}
+	size_t at = obuf.len;
+	oom_check(evt_buf_put(&obuf, s, len));
+	for (size_t i = at; i < obuf.len; i++)
+		if (obuf.p[i] < 0x20 || obuf.p[i] == 0x7f)
+			obuf.p[i] = '?';
+}
+
+/* Appends printf output to the output buffer. */
+static void
+oprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+oprintf(const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		oom_check(evt_buf_put(&obuf, tmp, (size_t)n < sizeof tmp ?
+		    (size_t)n : sizeof tmp - 1));
+}
+
+/* Appends the name token tk of text (a JSON string) as text or JSON. */
+static void
+put_name(int json, const char *text, const struct evt_jtok *tk)
+{
+	if (json) {
+		oom_check(evt_buf_putc(&obuf, '"'));
+		oom_check(evt_buf_put(&obuf, text + tk->off, tk->len));
+		oom_check(evt_buf_putc(&obuf, '"'));
+		return;
+	}
+	char *v = malloc(tk->len + 1);
+	if (v == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	int n = evt_json_unescape(text + tk->off, tk->len, v);
+	put_str(0, v, n > 0 ? (size_t)n : 0);
+	free(v);
+}
+
+/* Formats a bucket width: "10s", "5m", "1h", "2d". */
+static void
+fmt_dur(int64_t us, char out[32])
+{
+	int64_t s = us / SEC;
+	if (s % 86400 == 0)
+		snprintf(out, 32, "%" PRId64 "d", s / 86400);
+	else if (s % 3600 == 0)
+		snprintf(out, 32, "%" PRId64 "h", s / 3600);
+	else if (s % 60 == 0)
+		snprintf(out, 32, "%" PRId64 "m", s / 60);
+	else
+		snprintf(out, 32, "%" PRId64 "s", s);
+}
+
+/* Formats a time for a row: "YYYY-MM-DDTHH:MM:SSZ" (whole seconds). */
+static void
+time_sec(int64_t us, char out[28])
+{
+	evt_time_format_us(us, out);
+	out[19] = 'Z';
+	out[20] = 0;
+}
+
+/* Prints one table (types or sources): the first `top` entries by count,
+ * then an "other" row for the rest. */
+static void
+stats_table(int json, const char *title, const char *key, struct ctab *t,
+    uint64_t top, uint64_t total, struct ctab *names,
+    const struct evt_jparser *jp, const char *text)
+{
+	uint32_t n = t->d.nstr;
+	uint32_t *order = malloc((n + 1) * sizeof *order);
+	if (order == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	for (uint32_t i = 0; i < n; i++)
+		order[i] = i;
+	sort_tab = t;
+	qsort(order, n, sizeof *order, id_cmp);
+	uint64_t shown = 0, rest = t->other;
+	if (json)
+		oprintf(",\"%s\":[", title);
+	else
+		oprintf("\n%s (%" PRIu32 "%s):\n%12s %7s  %s\n", title, n,
+		    t->other ? "+" : "", "count", "%", key);
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t cnt = t->count[order[i]];
+		if (shown >= top) {
+			rest += cnt;
+			continue;
+		}
+		size_t len;
+		const char *k = evt_dict_str(&t->d, order[i], &len);
+		const struct evt_jtok *nm = name_of(names, jp->tok, k, len);
+		double pct = total ? 100.0 * (double)cnt / (double)total : 0;
+		if (json) {
+			oprintf("%s{\"%s\":", shown ? "," : "", key);
+			put_str(1, k, len);
+			oprintf(",\"name\":");
+			if (nm != NULL)
+				put_name(1, text, nm);
+			else
+				oprintf("null");
+			oprintf(",\"count\":%" PRIu64 ",\"percent\":%.2f}",
+			    cnt, pct);
+		} else {
+			oprintf("%12" PRIu64 " %6.2f%%  ", cnt, pct);
+			if (nm != NULL) {
+				put_name(0, text, nm);
+				oprintf(" (");
+			}
+			if (len == 0)
+				oprintf("(none)");
+			put_str(0, k, len);
+			oprintf("%s\n", nm != NULL ? ")" : "");
+		}
+		shown++;
+		omaybe();
+	}
+	if (json) {
+		oprintf("],\"%s_distinct\":%" PRIu32 ",\"%s_other\":%" PRIu64,
+		    title, n, title, rest);
+	} else if (rest > 0) {
+		oprintf("%12" PRIu64 " %6.2f%%  (other)\n", rest,
+		    total ? 100.0 * (double)rest / (double)total : 0);
+	}
+	free(order);
+}
+
+/* Prints the whole report. */
+static void
+stats_print(struct stats *st, const char *dir, int json, uint64_t top)
+{
+	char t1[28], t2[28];
+	struct evt_jparser jp;
+	struct ctab tnames = {0}, snames = {0};
+	evt_dict_init(&tnames.d);
+	evt_dict_init(&snames.d);
+	const char *cfg = (const char *)st->config.p;
+	evt_json_init(&jp, 0);
+	if (st->config.len > 0 &&
+	    evt_json_parse(&jp, cfg, st->config.len) > 0) {
+		names_load(&tnames, &jp, cfg, "eventTypes");
+		names_load(&snames, &jp, cfg, "sources");
+	}
+	/* The display width: auto, the first of the ladder with at most
+	 * STATS_ROWS rows. */
+	struct activity *a = &st->act;
+	int64_t w = a->w, lo = a->lo * a->w, hi = a->hi * a->w;
+	while (!a->user && fdiv(hi, w) - fdiv(lo, w) + 1 > STATS_ROWS)
+		w = auto_next(w);
+	uint64_t peak = 0;
+	int64_t peak_at = 0;
+	size_t nrows = a->any ? (size_t)(fdiv(hi, w) - fdiv(lo, w) + 1) : 0;
+	uint64_t *rows = calloc(nrows + 1, sizeof *rows);
+	if (rows == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	for (int64_t k = a->lo; a->any && k <= a->hi; k++)
+		rows[fdiv(k * a->w, w) - fdiv(lo, w)] += a->slot[k - a->base];
+	for (size_t i = 0; i < nrows; i++)
+		if (rows[i] > peak) {
+			peak = rows[i];
+			peak_at = (fdiv(lo, w) + (int64_t)i) * w;
+		}
+	char wname[32];
+	fmt_dur(w, wname);
+	double span = st->events ? (double)(st->last - st->first) / 1e6 : 0;
+	double mean = span > 0 ? (double)st->events / span : 0;
+	double peak_rate = (double)peak / ((double)w / 1e6);
+	if (st->events) {
+		evt_time_format_us(st->first, t1);
+		evt_time_format_us(st->last, t2);
+	}
+	if (json) {
+		oprintf("{\"archive\":");
+		put_str(1, dir, strlen(dir));
+		if (st->events)
+			oprintf(",\"first\":\"%s\",\"first_us\":%" PRId64
+			    ",\"last\":\"%s\",\"last_us\":%" PRId64
+			    ",\"span_s\":%.6f", t1, st->first, t2, st->last,
+			    span);
+		else
+			oprintf(",\"first\":null,\"first_us\":null,\"last\":"
+			    "null,\"last_us\":null,\"span_s\":0");
+		oprintf(",\"events\":%" PRIu64 ",\"messages\":%" PRIu64
+		    ",\"mean_rate\":%.3f,\"peak_rate\":%.3f", st->events,
+		    st->messages, mean, peak_rate);
+		if (peak) {
+			time_sec(peak_at, t1);
+			oprintf(",\"peak_at\":\"%s\"", t1);
+		} else {
+			oprintf(",\"peak_at\":null");
+		}
+		oprintf(",\"state_snapshots\":%" PRIu64 ",\"sessions\":%"
+		    PRIu64 ",\"gaps\":%" PRIu64 ",\"configs\":%" PRIu64
+		    ",\"raw_frames\":%" PRIu64 ",\"damaged\":%" PRIu64,
+		    st->frames[EVT_K_STATES], st->frames[EVT_K_SESSION],
+		    st->frames[EVT_K_GAP], st->frames[EVT_K_CONFIG],
+		    st->frames[EVT_K_RAW], problems);
+	} else {
+		oprintf("archive:         %s\n", dir);
+		if (st->events)
+			oprintf("first received:  %s\nlast received:   %s\n"
+			    "span:            %.3f s\n", t1, t2, span);
+		oprintf("events:          %" PRIu64 "\nmessages:        %"
+		    PRIu64 "\n", st->events, st->messages);
+		if (span > 0)
+			oprintf("mean rate:       %.1f events/s\n", mean);
+		if (peak) {
+			time_sec(peak_at, t1);
+			oprintf("peak rate:       %.1f events/s (busiest %s "
+			    "bucket, from %s)\n", peak_rate, wname, t1);
+		}
+		oprintf("state snapshots: %" PRIu64 "\nsessions:        %"
+		    PRIu64 "\ngaps:            %" PRIu64 "%s\n"
+		    "raw frames:      %" PRIu64 "\ndamaged:         %" PRIu64
+		    "%s\n", st->frames[EVT_K_STATES],
+		    st->frames[EVT_K_SESSION], st->frames[EVT_K_GAP],
+		    st->frames[EVT_K_GAP] ? " (events may be missing)" : "",
+		    st->frames[EVT_K_RAW], problems,
+		    problems ? " (skipped; see the warnings)" : "");
+	}
+	stats_table(json, "types", "type", &st->types, UINT64_MAX,
+	    st->events, &tnames, &jp, cfg);
+	stats_table(json, "sources", "source", &st->sources, top, st->events,
+	    &snames, &jp, cfg);
+	if (json)
+		oprintf(",\"bucket_s\":%.6g,\"activity\":[", (double)w / 1e6);
+	else if (nrows > 0)
+		oprintf("\nevents per %s:\n", wname);
+	for (size_t i = 0; i < nrows; i++) {
+		int64_t at = (fdiv(lo, w) + (int64_t)i) * w;
+		time_sec(at, t1);
+		if (json) {
+			oprintf("%s{\"start\":\"%s\",\"start_us\":%" PRId64
+			    ",\"count\":%" PRIu64 "}", i ? "," : "", t1, at,
+			    rows[i]);
+			continue;
+		}
+		int bar = (int)((rows[i] * 50 + peak - 1) / peak);
+		oprintf("%s %10" PRIu64 "  ", t1, rows[i]);
+		for (int b = 0; b < bar; b++)
+			oom_check(evt_buf_putc(&obuf, '#'));
+		oom_check(evt_buf_putc(&obuf, '\n'));
+		omaybe();
+	}
+	if (json)
+		oprintf("]}\n");
+	oflush();
+	free(rows);
+	ctab_free(&tnames);
+	ctab_free(&snames);
+	evt_json_free(&jp);
+}
+
+/* Parses the options of stats into st and the output settings; returns
+ * 0 or EX_USAGE (said). */
+static int
+stats_opts(int argc, char **argv, struct stats *st, int *json,
+    uint64_t *top)
+{
+	static const struct option lo[] = {
+		FILTER_OPTIONS,
+		{"top", required_argument, NULL, 'n'},
+		{"bucket", required_argument, NULL, 'b'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	char *end;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			errno = 0;
+			*top = strtoull(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != 0 ||
+			    optarg[0] == '-') {
+				errx_msg("--top: a number");
+				return EX_USAGE;
+			}
+			break;
+		case 'b':
+			if (evt_duration_parse(optarg, &st->act.w) != 0 ||
+			    st->act.w < SEC || st->act.w % SEC != 0) {
+				errx_msg("--bucket: whole seconds (10s, 5m, "
+				    "1h, 1d)");
+				return EX_USAGE;
+			}
+			st->act.user = 1;
+			st->act.cap = STATS_USER_SLOTS;
+			break;
+		case 'j': *json = 1; break;
+		case 'y':
+			errx_msg("stats counts every type; it takes no --type");
+			return EX_USAGE;
+		default:
+			if (!filter_opt(&st->f, c, optarg))
+				return EX_USAGE;
+			break;
+		}
+	}
+	if (argc - optind != 1) {
+		errx_msg("usage: evtool stats [--from T] [--to T] "
+		    "[--source S]... [--top N] [--bucket DUR] [--json] DIR");
+		return EX_USAGE;
+	}
+	return 0;
+}
+
+static int
+cmd_stats(int argc, char **argv)
+{
+	struct stats st = {.first = INT64_MAX, .last = INT64_MIN};
+	int json = 0;
+	uint64_t top = 10;
+	filter_init(&st.f, argc);
+	st.act.w = SEC;
+	st.act.cap = STATS_AUTO_SLOTS;
+	int rc = stats_opts(argc, argv, &st, &json, &top);
+	if (rc != 0) {
+		filter_free(&st.f);
+		return rc;
+	}
+	int64_t want = st.act.w;
+	evt_dict_init(&st.types.d);
+	evt_dict_init(&st.sources.d);
+	st.act.slot = calloc(st.act.cap, sizeof *st.act.slot);
+	if (st.act.slot == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	struct evt_archive *a = open_archive(argv[optind], 0, NULL);
+	size_t n;
+	const struct evt_segref *s = evt_archive_segments(a, &n);
+	for (size_t i = 0; i < n; i++)
+		stats_segment(&st, s[i].path);
+	if (st.config.len == 0 && st.f.from != INT64_MIN)
+		stats_names_before(&st, s, n);
+	stats_print(&st, argv[optind], json, top);
+	evt_archive_close(a);
+	if (st.act.user && st.act.w != want)
+		fprintf(stderr, "%s: --bucket: widened to %" PRId64 " s to stay "
+		    "within %u rows\n", progname, st.act.w / SEC,
+		    STATS_USER_SLOTS);
+	ctab_free(&st.types);
+	ctab_free(&st.sources);
+	free(st.act.slot);
+	free(st.scache);
+	free(st.tcache);
+	evt_buf_free(&st.config);
+	evt_buf_free(&st.tmp);
+	evt_buf_free(&st.key);
+	evt_buf_free(&st.sval);
+	evt_buf_free(&st.tval);
+	filter_free(&st.f);
+	return problems ? EX_NOTFOUND : 0;
+}
+
 /* Prints the usage summary. */
 static void
 usage(FILE *f)
@@ -1110,6 +1972,14 @@ usage(FILE *f)
 	    "  state [--at T] [--source S]... DIR\n"
 	    "                     the states as of T (getState), JSON lines\n"
 	    "  info DIR           counts, time span, size\n"
+	    "  stats [--from T] [--to T] [--source S]... [--top N]\n"
+	    "        [--bucket DUR] [--json] DIR\n"
+	    "                     activity: span, rates, events by type, the\n"
+	    "                     top N sources (10; names from the CONFIG\n"
+	    "                     marker),\n"
+	    "                     events per time bucket (at most 48 rows\n"
+	    "                     unless --bucket), snapshots, sessions, gaps,\n"
+	    "                     raw frames, damaged blocks; --json: one object\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"
 	    "  repair DIR         rewrite damaged segments from what reads\n"
@@ -1137,6 +2007,8 @@ main(int argc, char **argv)
 		return cmd_state(argc, argv);
 	if (strcmp(cmd, "info") == 0)
 		return cmd_info(argc, argv);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(argc, argv);
 	if (strcmp(cmd, "ls") == 0)
 		return cmd_ls(argc, argv);
 	if (strcmp(cmd, "verify") == 0)

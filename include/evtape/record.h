@@ -259,6 +259,19 @@ int evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
 int evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r,
     const char *key, char *out, size_t cap);
 
+/*
+ * The string ids of n fields of EVENT record r in one pass: for each key
+ * (a string id of the dictionary, as evt_dict_str_find gives; -1 for
+ * none) out[i] is the id of the interned string value of the first field
+ * with that key whose value is a string (EVT_ENC_STR), -2 if that value is
+ * stored otherwise (GUID, TIME, a long string: evt_rdec_field gives its
+ * text), -1 if the event has no such field.  The per-event path of a scan
+ * that looks at a few fields of every event (evtool stats): no key lookup,
+ * no value decoded.
+ */
+void evt_rdec_strids(const struct evt_rdec *d, const struct evt_rec *r,
+    const int64_t *keys, int n, int64_t *out);
+
 /* Sets *key to the id key (evt_id_key) of EVENT r's "id" field, from a
  * GUID's bytes without formatting them.  Returns 0, EVT_ERR_NOTFOUND or
  * another error, as evt_rdec_field. */

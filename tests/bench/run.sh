@@ -51,6 +51,9 @@ echo "cat:         $(rate "$n" "$s") events/s  ($s s, peak RSS $((kb / 1024)) Mi
 secs_rss $EVTOOL cat --tsv "$W/a" >/dev/null
 read -r s kb <"$W/tr"
 echo "cat --tsv:   $(rate "$n" "$s") events/s  ($s s, peak RSS $((kb / 1024)) MiB)"
+secs_rss $EVTOOL stats "$W/a" >/dev/null
+read -r s kb <"$W/tr"
+echo "stats:       $(rate "$n" "$s") events/s  ($s s, peak RSS $((kb / 1024)) MiB)   baseline: cat above"
 secs_rss zstd -q -d -c "$W/in.jsonl.zst" >/dev/null
 read -r s kb <"$W/tr"
 echo "baseline:    zstd -d of the JSON lines: $(rate "$n" "$s") events/s ($s s)"

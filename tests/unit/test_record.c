@@ -1955,6 +1955,23 @@ test_field(void)
 	T_OK(evt_rdec_field_strid(&d, &r, "source") >= 0,
 	    "source is interned");
 	T_EQ(evt_rdec_field_strid(&d, &r, "time"), -1, "time is not interned");
+	/* evt_rdec_strids: the same in one pass, and which fields are
+	 * strings stored otherwise. */
+	int64_t keys[6], ids[6];
+	const char *names[6] = {"source", "time", "id", "n", "long", "nope"};
+	for (int i = 0; i < 6; i++)
+		keys[i] = evt_dict_str_find(&e.dict, names[i],
+		    strlen(names[i]));
+	T_EQ(keys[5], -1, "no key nope");
+	evt_rdec_strids(&d, &r, keys, 6, ids);
+	T_EQ(ids[0], evt_rdec_field_strid(&d, &r, "source"),
+	    "strids: the source's string id");
+	T_EQ(ids[1], -2, "strids: time is a string stored otherwise");
+	T_EQ(ids[2], -2, "strids: an upper-case id too");
+	T_EQ(ids[3], -1, "strids: a number is not a string");
+	T_EQ(ids[4], evt_rdec_field_strid(&d, &r, "long"),
+	    "strids: a short enough string is interned");
+	T_EQ(ids[5], -1, "strids: an absent key");
 	evt_rdec_free(&d);
 	evt_renc_free(&e);
 }
