@@ -62,7 +62,9 @@
 #include "evtape/json.h"
 
 #define TOP_SPEED_GEN_RATE 100000.0 /* event times at --rate 0 */
-#define TOP_SPEED_CHUNK 256	    /* messages per loop turn */
+#define TOP_SPEED_CHUNK 4096	    /* messages per loop turn (the old
+				       256 cost a third more CPU per event) */
+#define TOP_SPEED_IDLE_CHUNK 256    /* ... per 10 ms while nobody reads */
 
 /* Appends a string literal. */
 #define PUTS(b, s) evt_buf_put((b), (s), strlen(s))
@@ -400,8 +402,14 @@ prod_cb(evutil_socket_t fd, short what, void *arg)
 	size_t len, lens[EVT_GEN_MAX_PER_MSG];
 	int64_t rx;
 	uint32_t n;
+	int chunk;
 
-	for (int k = 0; k < TOP_SPEED_CHUNK && !sim->done; k++) {
+	/* Nobody reads (no connected session with a subscription: only
+	 * detached ones, or connections still without a session): no point
+	 * filling histories at full CPU. */
+	evt_gw_stats(sim->gw, &st);
+	chunk = st.readers_now > 0 ? TOP_SPEED_CHUNK : TOP_SPEED_IDLE_CHUNK;
+	for (int k = 0; k < chunk && !sim->done; k++) {
 		if (evt_gw_congested(sim->gw)) {
 			sim->waiting_drain = 1;
 			return;
@@ -412,11 +420,7 @@ prod_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (sim->done)
 		return;
-	evt_gw_stats(sim->gw, &st);
-	/* Nobody reads (no connected session with a subscription: only
-	 * detached ones, or connections still without a session): no point
-	 * filling histories at full CPU. */
-	again(sim->prod_ev, st.readers_now == 0 ? 10000 : 0);
+	again(sim->prod_ev, st.readers_now > 0 ? 0 : 10000);
 }
 
 /* gateway drain_cb: the clients caught up. */
