@@ -3,7 +3,9 @@
  *
  * Opening lists the directory once (no segment is read except the newest
  * when writing; older ones a crash left unsealed are sealed on the sealing
- * thread), which is what keeps a restart on thousands of segments fast.  The writer keeps exactly one segment open; rotation seals it
+ * thread, and so is a large newest one, whose resume point is read from
+ * its last blocks), which is what keeps a restart on thousands of segments
+ * fast.  The writer keeps exactly one segment open; rotation seals it
  * (index + trailer + fsync) and creates the next, whose name is made
  * durable by an fsync of the directory.
  */
@@ -265,13 +267,14 @@ session_of_sealed(struct evt_archive *a, struct evt_segr *r)
 
 /*
  * Sets the archive's last event id and last SESSION body from the data: the
- * resumed segment's scan, else the newest few sealed segments (their index
- * holds the last id).  Archives a recorder never wrote (imports) have no
- * SESSION marker; the search stops after eight segments so that an open
- * stays cheap.
+ * resumed segment's scan (or the tail of the newest segment, read already
+ * when tail_read), else the newest few sealed segments (their index holds
+ * the last id).  Archives a recorder never wrote (imports) have no SESSION
+ * marker; the search stops after eight segments so that an open stays
+ * cheap.
  */
 static int
-find_resume_point(struct evt_archive *a)
+find_resume_point(struct evt_archive *a, int tail_read)
 {
 	size_t n;
 	const char *p;
@@ -288,7 +291,7 @@ find_resume_point(struct evt_archive *a)
 	for (size_t i = a->nsegs; i-- > stop;) {
 		if (a->last_id_len > 0 && a->have_session)
 			break;
-		if (a->w != NULL && i == a->nsegs - 1)
+		if ((a->w != NULL || tail_read) && i == a->nsegs - 1)
 			continue; /* the resumed one, done above */
 		struct evt_segr *r;
 		if (evt_segr_open(a->segs[i].path, NULL, NULL, &r) != 0)
@@ -317,12 +320,12 @@ static void *seal_main(void *arg);
  * unsealed segment all the same.
  */
 static int
-start_sweep(struct evt_archive *a)
+start_sweep(struct evt_archive *a, size_t n)
 {
-	a->sweep = calloc(a->nsegs - 1, sizeof *a->sweep);
+	a->sweep = calloc(n, sizeof *a->sweep);
 	if (a->sweep == NULL)
 		return EVT_ERR_NOMEM;
-	for (; a->nsweep + 1 < a->nsegs; a->nsweep++)
+	for (; a->nsweep < n; a->nsweep++)
 		if ((a->sweep[a->nsweep] = strdup(a->segs[a->nsweep].path)) ==
 		    NULL)
 			return EVT_ERR_NOMEM;
@@ -331,6 +334,37 @@ start_sweep(struct evt_archive *a)
 	else
 		seal_main(a); /* no thread: here */
 	return 0;
+}
+
+/*
+ * After a crash, a newest segment too large to scan at once (larger than
+ * opts.resume_bytes) is not resumed: its resume point is read from its
+ * last blocks (evt_seg_tail), it is sealed on the sealing thread like the
+ * older ones, and the next append starts a new segment.  Returns 1 if that was done, 0 if the segment is to be resumed
+ * (small, sealed, or its blocks cannot tell), or EVT_ERR_NOMEM.
+ */
+static int
+leave_newest(struct evt_archive *a, const struct evt_segref *s)
+{
+	if (s->size <= a->opts.resume_bytes)
+		return 0;
+	struct evt_seg_tail t;
+	int rc = evt_seg_tail(s->path, &t);
+	if (rc == EVT_ERR_NOMEM)
+		return rc;
+	if (rc != 0)
+		return 0;
+	memcpy(a->last_id, t.last_id, t.last_id_len);
+	a->last_id_len = t.last_id_len;
+	rc = t.have_session ? keep_session(a, (const char *)t.session.p,
+	    t.session.len) : 0;
+	evt_buf_free(&t.session);
+	if (rc != 0)
+		return rc;
+	warnf(a, "%s: left unsealed by a crash (%" PRIu64 " bytes, %u "
+	    "blocks); sealing it in the background, recording into a new "
+	    "segment", s->path, s->size, t.blocks);
+	return 1;
 }
 
 /* Opens the archive; see archive.h. */
@@ -357,6 +391,8 @@ evt_archive_open(const char *dir, int flags,
 		a->opts.block_age_us = 1000000;
 	if (a->opts.sync_interval_us == 0)
 		a->opts.sync_interval_us = 1000000;
+	if (a->opts.resume_bytes == 0)
+		a->opts.resume_bytes = 1u << 20;
 	int rc = EVT_ERR_NOMEM;
 	a->dir = strdup(dir);
 	if (a->dir == NULL)
@@ -386,9 +422,17 @@ evt_archive_open(const char *dir, int flags,
 	if (flags & EVT_AR_WRITE) {
 		for (size_t i = a->nsegs; i-- > 0 && !a->have_uuid;)
 			learn_uuid(a, a->segs[i].path);
-		if (a->nsegs > 1 && (rc = start_sweep(a)) != 0)
+		int left = a->nsegs > 0 ?
+		    leave_newest(a, &a->segs[a->nsegs - 1]) : 0;
+		if (left < 0) {
+			rc = left;
 			goto fail;
-		if (a->nsegs > 0) {
+		}
+		/* The older segments, and the newest if left. */
+		size_t nsweep = a->nsegs > 0 ? a->nsegs - 1 + (size_t)left : 0;
+		if (nsweep > 0 && (rc = start_sweep(a, nsweep)) != 0)
+			goto fail;
+		if (a->nsegs > 0 && !left) {
 			struct evt_segref *s = &a->segs[a->nsegs - 1];
 			struct evt_seg_recovery rec;
 			rc = evt_segw_resume(s->path, &a->opts.seg, &a->w, &rec);
@@ -411,7 +455,7 @@ evt_archive_open(const char *dir, int flags,
 				a->w = NULL;
 			}
 		}
-		if ((rc = find_resume_point(a)) != 0)
+		if ((rc = find_resume_point(a, left)) != 0)
 			goto fail;
 	}
 	*out = a;

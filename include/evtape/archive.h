@@ -27,6 +27,11 @@ struct evt_archive_opts {
 				    0 = 1 s */
 	int64_t sync_interval_us; /* EVT_FSYNC_INTERVAL: evt_archive_tick
 				    fdatasyncs this often; 0 = 1 s */
+	uint64_t resume_bytes;	/* after a crash, a newest segment up to this
+				   size is resumed (scanned whole); a larger
+				   one is sealed in the background and the
+				   next append starts a new segment; 0 =
+				   1 MiB (about 5 ms of scanning) */
 };
 
 struct evt_segref {
