@@ -178,14 +178,27 @@ scan_dir(struct evt_archive *a)
 			break;
 		}
 		struct stat st;
-		s->size = fstatat(dirfd(d), e->d_name, &st, 0) == 0 ?
-		    (uint64_t)st.st_size : 0;
+		s->size = EVT_SIZE_UNKNOWN;
+		if (!(a->flags & EVT_AR_WRITE))
+			s->size = fstatat(dirfd(d), e->d_name, &st, 0) == 0 ?
+			    (uint64_t)st.st_size : 0;
 		a->nsegs++;
 	}
 	closedir(d);
 	if (rc == 0 && a->nsegs > 1)
 		qsort(a->segs, a->nsegs, sizeof *a->segs, cmp_seq);
 	return rc;
+}
+
+/* The size of segment i, looked up if it is not known (0 if it cannot). */
+static uint64_t
+seg_size(struct evt_archive *a, size_t i)
+{
+	struct stat st;
+	if (a->segs[i].size == EVT_SIZE_UNKNOWN)
+		a->segs[i].size = stat(a->segs[i].path, &st) == 0 ?
+		    (uint64_t)st.st_size : 0;
+	return a->segs[i].size;
 }
 
 /* Reads the archive uuid from a segment header. */
@@ -346,7 +359,7 @@ start_sweep(struct evt_archive *a, size_t n)
 static int
 leave_newest(struct evt_archive *a, const struct evt_segref *s)
 {
-	if (s->size <= a->opts.resume_bytes)
+	if (seg_size(a, a->nsegs - 1) <= a->opts.resume_bytes)
 		return 0;
 	struct evt_seg_tail t;
 	int rc = evt_seg_tail(s->path, &t);
@@ -702,11 +715,8 @@ seal_join(struct evt_archive *a)
 		pthread_join(a->sealer, NULL);
 		a->sealing = 0;
 		rc = a->seal_rc;
-		for (size_t i = 0; i < a->nsegs; i++) {
-			struct stat st;
-			if (stat(a->segs[i].path, &st) == 0)
-				a->segs[i].size = (uint64_t)st.st_size;
-		}
+		for (size_t i = 0; i < a->nsegs; i++)
+			a->segs[i].size = EVT_SIZE_UNKNOWN; /* sealed, swept */
 	}
 	if (a->sweep != NULL) {
 		if (a->swept > 0)
@@ -807,7 +817,7 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 {
 	uint64_t total = 0;
 	for (size_t i = 0; i < a->nsegs; i++)
-		total += a->segs[i].size;
+		total += seg_size(a, i);
 	*freed = 0;
 	size_t del = 0;
 	while (del + 1 < a->nsegs) {

@@ -37,8 +37,11 @@ struct evt_archive_opts {
 struct evt_segref {
 	uint64_t seq;
 	char *path;
-	uint64_t size;
+	uint64_t size;	/* bytes when listed; EVT_SIZE_UNKNOWN in a writer
+			   (which stats segments only when it needs their
+			   sizes: a restart lists thousands) */
 };
+#define EVT_SIZE_UNKNOWN UINT64_MAX
 
 /* Warnings (stray files, recoveries): one message, no newline. */
 typedef void (*evt_warn_cb)(void *arg, const char *msg);
