@@ -279,10 +279,34 @@ session_of_sealed(struct evt_archive *a, struct evt_segr *r)
 }
 
 /*
+ * Takes what the archive's resume point still lacks (last event id, last
+ * SESSION body) from the last blocks of the unsealed segment at path;
+ * returns what evt_seg_tail returned (and *blocks, its block count).
+ */
+static int
+take_tail(struct evt_archive *a, const char *path, uint32_t *blocks)
+{
+	struct evt_seg_tail t;
+	int rc = evt_seg_tail(path, &t);
+	if (rc != 0)
+		return rc;
+	*blocks = t.blocks;
+	if (a->last_id_len == 0) {
+		memcpy(a->last_id, t.last_id, t.last_id_len);
+		a->last_id_len = t.last_id_len;
+	}
+	if (!a->have_session && t.have_session)
+		rc = keep_session(a, (const char *)t.session.p, t.session.len);
+	evt_buf_free(&t.session);
+	return rc;
+}
+
+/*
  * Sets the archive's last event id and last SESSION body from the data: the
  * resumed segment's scan (or the tail of the newest segment, read already
- * when tail_read), else the newest few sealed segments (their index holds
- * the last id).  Archives a recorder never wrote (imports) have no SESSION
+ * when tail_read), else the newest few older segments (a sealed one's
+ * index holds the last id; an unsealed one, left by a crash during a
+ * sealing, is read from its last blocks).  Archives a recorder never wrote (imports) have no SESSION
  * marker; the search stops after eight segments so that an open stays
  * cheap.
  */
@@ -310,12 +334,20 @@ find_resume_point(struct evt_archive *a, int tail_read)
 		if (evt_segr_open(a->segs[i].path, NULL, NULL, &r) != 0)
 			continue;
 		int rc = 0;
+		if (!evt_segr_info(r)->sealed) {
+			uint32_t nb;
+			evt_segr_close(r);
+			/* (If the blocks cannot tell, on to older ones.) */
+			if (take_tail(a, a->segs[i].path, &nb) == EVT_ERR_NOMEM)
+				return EVT_ERR_NOMEM;
+			continue;
+		}
 		if (a->last_id_len == 0 && (p = evt_segr_last_id(r, &n)) != NULL &&
 		    n <= sizeof a->last_id) {
 			memcpy(a->last_id, p, n);
 			a->last_id_len = n;
 		}
-		if (!a->have_session && evt_segr_info(r)->sealed)
+		if (!a->have_session)
 			rc = session_of_sealed(a, r);
 		evt_segr_close(r);
 		if (rc == EVT_ERR_NOMEM)
@@ -361,22 +393,15 @@ leave_newest(struct evt_archive *a, const struct evt_segref *s)
 {
 	if (seg_size(a, a->nsegs - 1) <= a->opts.resume_bytes)
 		return 0;
-	struct evt_seg_tail t;
-	int rc = evt_seg_tail(s->path, &t);
+	uint32_t nb = 0;
+	int rc = take_tail(a, s->path, &nb);
 	if (rc == EVT_ERR_NOMEM)
 		return rc;
 	if (rc != 0)
 		return 0;
-	memcpy(a->last_id, t.last_id, t.last_id_len);
-	a->last_id_len = t.last_id_len;
-	rc = t.have_session ? keep_session(a, (const char *)t.session.p,
-	    t.session.len) : 0;
-	evt_buf_free(&t.session);
-	if (rc != 0)
-		return rc;
 	warnf(a, "%s: left unsealed by a crash (%" PRIu64 " bytes, %u "
 	    "blocks); sealing it in the background, recording into a new "
-	    "segment", s->path, s->size, t.blocks);
+	    "segment", s->path, s->size, nb);
 	return 1;
 }
 
@@ -441,10 +466,6 @@ evt_archive_open(const char *dir, int flags,
 			rc = left;
 			goto fail;
 		}
-		/* The older segments, and the newest if left. */
-		size_t nsweep = a->nsegs > 0 ? a->nsegs - 1 + (size_t)left : 0;
-		if (nsweep > 0 && (rc = start_sweep(a, nsweep)) != 0)
-			goto fail;
 		if (a->nsegs > 0 && !left) {
 			struct evt_segref *s = &a->segs[a->nsegs - 1];
 			struct evt_seg_recovery rec;
@@ -469,6 +490,11 @@ evt_archive_open(const char *dir, int flags,
 			}
 		}
 		if ((rc = find_resume_point(a, left)) != 0)
+			goto fail;
+		/* Then seal the older segments, and the newest if left (after
+		 * the resume point: it may be read from one of them). */
+		size_t nsweep = a->nsegs > 0 ? a->nsegs - 1 + (size_t)left : 0;
+		if (nsweep > 0 && (rc = start_sweep(a, nsweep)) != 0)
 			goto fail;
 	}
 	*out = a;

@@ -2466,6 +2466,31 @@ test_seg_tail(void)
 	T_OK(tail_is(path2, idn, s2, &rc),
 	    "tail: a bad last block is the torn tail (rc %d, %u events)", rc,
 	    last_nevent);
+	/* A crash right after the next segment was created (nothing in it
+	 * yet) while the left one was still being sealed: the resume point
+	 * is read from the unsealed older segment, not from an older sealed
+	 * one (which would double events). */
+	const char *dir3 = tpath("st3");
+	char path4[512];
+	mkdir(dir3, 0755);
+	snprintf(path4, sizeof path4, "%s/%s", dir3, name);
+	copy_file(path3, path4, SIZE_MAX, SIZE_MAX, 0);
+	evt_segment_name(2, name, sizeof name);
+	snprintf(path4, sizeof path4, "%s/%s", dir3, name);
+	T_EQ(evt_segw_create(path4, 2, uuid, rx + 500, &ao.seg, &w), 0,
+	    "tail: an empty newest segment");
+	evt_segw_close(w);
+	wn.n = 0;
+	struct evt_archive_opts dflt = {.seg = ao.seg};
+	T_EQ(evt_archive_open(dir3, EVT_AR_WRITE, &dflt, NULL, warn_cb, &wn,
+	    &a), 0, "tail: open");
+	T_OK(evt_archive_writer(a) != NULL && resume_is(a, id199, s2),
+	    "tail: the empty newest is resumed, the resume point read from "
+	    "the unsealed one before it");
+	T_EQ(evt_archive_close(a), 0, "tail: close");
+	T_OK(warned(&wn, "sealed 1 older segment(s) left unsealed"),
+	    "tail: and that one sealed");
+	rm_archive(dir3);
 	rm_archive(dir2);
 	rm_archive(dir);
 }
