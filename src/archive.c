@@ -3,7 +3,9 @@
  *
  * Opening lists the directory once (no segment is read except the newest
  * when writing; older ones a crash left unsealed are sealed on the sealing
- * thread), which is what keeps a restart on thousands of segments fast.  The writer keeps exactly one segment open; rotation seals it
+ * thread, and so is a large newest one, whose resume point is read from
+ * its last blocks), which is what keeps a restart on thousands of segments
+ * fast.  The writer keeps exactly one segment open; rotation seals it
  * (index + trailer + fsync) and creates the next, whose name is made
  * durable by an fsync of the directory.
  */
@@ -176,14 +178,27 @@ scan_dir(struct evt_archive *a)
 			break;
 		}
 		struct stat st;
-		s->size = fstatat(dirfd(d), e->d_name, &st, 0) == 0 ?
-		    (uint64_t)st.st_size : 0;
+		s->size = EVT_SIZE_UNKNOWN;
+		if (!(a->flags & EVT_AR_WRITE))
+			s->size = fstatat(dirfd(d), e->d_name, &st, 0) == 0 ?
+			    (uint64_t)st.st_size : 0;
 		a->nsegs++;
 	}
 	closedir(d);
 	if (rc == 0 && a->nsegs > 1)
 		qsort(a->segs, a->nsegs, sizeof *a->segs, cmp_seq);
 	return rc;
+}
+
+/* The size of segment i, looked up if it is not known (0 if it cannot). */
+static uint64_t
+seg_size(struct evt_archive *a, size_t i)
+{
+	struct stat st;
+	if (a->segs[i].size == EVT_SIZE_UNKNOWN)
+		a->segs[i].size = stat(a->segs[i].path, &st) == 0 ?
+		    (uint64_t)st.st_size : 0;
+	return a->segs[i].size;
 }
 
 /* Reads the archive uuid from a segment header. */
@@ -264,14 +279,39 @@ session_of_sealed(struct evt_archive *a, struct evt_segr *r)
 }
 
 /*
- * Sets the archive's last event id and last SESSION body from the data: the
- * resumed segment's scan, else the newest few sealed segments (their index
- * holds the last id).  Archives a recorder never wrote (imports) have no
- * SESSION marker; the search stops after eight segments so that an open
- * stays cheap.
+ * Takes what the archive's resume point still lacks (last event id, last
+ * SESSION body) from the last blocks of the unsealed segment at path;
+ * returns what evt_seg_tail returned (and *blocks, its block count).
  */
 static int
-find_resume_point(struct evt_archive *a)
+take_tail(struct evt_archive *a, const char *path, uint32_t *blocks)
+{
+	struct evt_seg_tail t;
+	int rc = evt_seg_tail(path, &t);
+	if (rc != 0)
+		return rc;
+	*blocks = t.blocks;
+	if (a->last_id_len == 0) {
+		memcpy(a->last_id, t.last_id, t.last_id_len);
+		a->last_id_len = t.last_id_len;
+	}
+	if (!a->have_session && t.have_session)
+		rc = keep_session(a, (const char *)t.session.p, t.session.len);
+	evt_buf_free(&t.session);
+	return rc;
+}
+
+/*
+ * Sets the archive's last event id and last SESSION body from the data: the
+ * resumed segment's scan (or the tail of the newest segment, read already
+ * when tail_read), else the newest few older segments (a sealed one's
+ * index holds the last id; an unsealed one, left by a crash during a
+ * sealing, is read from its last blocks).  Archives a recorder never wrote (imports) have no SESSION
+ * marker; the search stops after eight segments so that an open stays
+ * cheap.
+ */
+static int
+find_resume_point(struct evt_archive *a, int tail_read)
 {
 	size_t n;
 	const char *p;
@@ -288,18 +328,26 @@ find_resume_point(struct evt_archive *a)
 	for (size_t i = a->nsegs; i-- > stop;) {
 		if (a->last_id_len > 0 && a->have_session)
 			break;
-		if (a->w != NULL && i == a->nsegs - 1)
+		if ((a->w != NULL || tail_read) && i == a->nsegs - 1)
 			continue; /* the resumed one, done above */
 		struct evt_segr *r;
 		if (evt_segr_open(a->segs[i].path, NULL, NULL, &r) != 0)
 			continue;
 		int rc = 0;
+		if (!evt_segr_info(r)->sealed) {
+			uint32_t nb;
+			evt_segr_close(r);
+			/* (If the blocks cannot tell, on to older ones.) */
+			if (take_tail(a, a->segs[i].path, &nb) == EVT_ERR_NOMEM)
+				return EVT_ERR_NOMEM;
+			continue;
+		}
 		if (a->last_id_len == 0 && (p = evt_segr_last_id(r, &n)) != NULL &&
 		    n <= sizeof a->last_id) {
 			memcpy(a->last_id, p, n);
 			a->last_id_len = n;
 		}
-		if (!a->have_session && evt_segr_info(r)->sealed)
+		if (!a->have_session)
 			rc = session_of_sealed(a, r);
 		evt_segr_close(r);
 		if (rc == EVT_ERR_NOMEM)
@@ -317,12 +365,12 @@ static void *seal_main(void *arg);
  * unsealed segment all the same.
  */
 static int
-start_sweep(struct evt_archive *a)
+start_sweep(struct evt_archive *a, size_t n)
 {
-	a->sweep = calloc(a->nsegs - 1, sizeof *a->sweep);
+	a->sweep = calloc(n, sizeof *a->sweep);
 	if (a->sweep == NULL)
 		return EVT_ERR_NOMEM;
-	for (; a->nsweep + 1 < a->nsegs; a->nsweep++)
+	for (; a->nsweep < n; a->nsweep++)
 		if ((a->sweep[a->nsweep] = strdup(a->segs[a->nsweep].path)) ==
 		    NULL)
 			return EVT_ERR_NOMEM;
@@ -331,6 +379,30 @@ start_sweep(struct evt_archive *a)
 	else
 		seal_main(a); /* no thread: here */
 	return 0;
+}
+
+/*
+ * After a crash, a newest segment too large to scan at once (larger than
+ * opts.resume_bytes) is not resumed: its resume point is read from its
+ * last blocks (evt_seg_tail), it is sealed on the sealing thread like the
+ * older ones, and the next append starts a new segment.  Returns 1 if that was done, 0 if the segment is to be resumed
+ * (small, sealed, or its blocks cannot tell), or EVT_ERR_NOMEM.
+ */
+static int
+leave_newest(struct evt_archive *a, const struct evt_segref *s)
+{
+	if (seg_size(a, a->nsegs - 1) <= a->opts.resume_bytes)
+		return 0;
+	uint32_t nb = 0;
+	int rc = take_tail(a, s->path, &nb);
+	if (rc == EVT_ERR_NOMEM)
+		return rc;
+	if (rc != 0)
+		return 0;
+	warnf(a, "%s: left unsealed by a crash (%" PRIu64 " bytes, %u "
+	    "blocks); sealing it in the background, recording into a new "
+	    "segment", s->path, s->size, nb);
+	return 1;
 }
 
 /* Opens the archive; see archive.h. */
@@ -357,6 +429,8 @@ evt_archive_open(const char *dir, int flags,
 		a->opts.block_age_us = 1000000;
 	if (a->opts.sync_interval_us == 0)
 		a->opts.sync_interval_us = 1000000;
+	if (a->opts.resume_bytes == 0)
+		a->opts.resume_bytes = 1u << 20;
 	int rc = EVT_ERR_NOMEM;
 	a->dir = strdup(dir);
 	if (a->dir == NULL)
@@ -386,9 +460,13 @@ evt_archive_open(const char *dir, int flags,
 	if (flags & EVT_AR_WRITE) {
 		for (size_t i = a->nsegs; i-- > 0 && !a->have_uuid;)
 			learn_uuid(a, a->segs[i].path);
-		if (a->nsegs > 1 && (rc = start_sweep(a)) != 0)
+		int left = a->nsegs > 0 ?
+		    leave_newest(a, &a->segs[a->nsegs - 1]) : 0;
+		if (left < 0) {
+			rc = left;
 			goto fail;
-		if (a->nsegs > 0) {
+		}
+		if (a->nsegs > 0 && !left) {
 			struct evt_segref *s = &a->segs[a->nsegs - 1];
 			struct evt_seg_recovery rec;
 			rc = evt_segw_resume(s->path, &a->opts.seg, &a->w, &rec);
@@ -411,7 +489,12 @@ evt_archive_open(const char *dir, int flags,
 				a->w = NULL;
 			}
 		}
-		if ((rc = find_resume_point(a)) != 0)
+		if ((rc = find_resume_point(a, left)) != 0)
+			goto fail;
+		/* Then seal the older segments, and the newest if left (after
+		 * the resume point: it may be read from one of them). */
+		size_t nsweep = a->nsegs > 0 ? a->nsegs - 1 + (size_t)left : 0;
+		if (nsweep > 0 && (rc = start_sweep(a, nsweep)) != 0)
 			goto fail;
 	}
 	*out = a;
@@ -658,11 +741,8 @@ seal_join(struct evt_archive *a)
 		pthread_join(a->sealer, NULL);
 		a->sealing = 0;
 		rc = a->seal_rc;
-		for (size_t i = 0; i < a->nsegs; i++) {
-			struct stat st;
-			if (stat(a->segs[i].path, &st) == 0)
-				a->segs[i].size = (uint64_t)st.st_size;
-		}
+		for (size_t i = 0; i < a->nsegs; i++)
+			a->segs[i].size = EVT_SIZE_UNKNOWN; /* sealed, swept */
 	}
 	if (a->sweep != NULL) {
 		if (a->swept > 0)
@@ -763,7 +843,7 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 {
 	uint64_t total = 0;
 	for (size_t i = 0; i < a->nsegs; i++)
-		total += a->segs[i].size;
+		total += seg_size(a, i);
 	*freed = 0;
 	size_t del = 0;
 	while (del + 1 < a->nsegs) {

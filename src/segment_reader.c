@@ -480,10 +480,12 @@ indexed(struct evt_segr *r)
 	return r->meta_loaded > 0;
 }
 
-/* Loads the block at off into the decoder; see segment_int.h. */
-int
-evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
-    uint8_t h[EVT_BLK_HDR_SIZE])
+/* Reads and checks the block header at off (checksum, version, bounds,
+ * payload within the data); sets *plen to the payload's length.  Reports
+ * problems. */
+static int
+block_header(struct evt_segr *r, uint64_t off, uint8_t h[EVT_BLK_HDR_SIZE],
+    uint64_t *plen)
 {
 	uint64_t limit = r->info.data_end;
 	int rc;
@@ -512,17 +514,31 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 	}
 	uint32_t zlen = le32_get(h + 8), rawlen = le32_get(h + 12);
 	uint32_t nguid = le32_get(h + 16);
-	uint64_t plen = (uint64_t)zlen + 16 * (uint64_t)nguid;
+	*plen = (uint64_t)zlen + 16 * (uint64_t)nguid;
 	if (rawlen > EVT_BLK_MAX_RAW || nguid > EVT_BLK_MAX_GUIDS) {
 		report(r, off, "block sizes out of bounds");
 		return EVT_ERR_CORRUPT;
 	}
-	if (off + EVT_BLK_HDR_SIZE + plen > limit) {
+	if (off + EVT_BLK_HDR_SIZE + *plen > limit) {
 		report(r, off, "block truncated: needs %llu bytes, %llu left",
-		    (unsigned long long)(EVT_BLK_HDR_SIZE + plen),
+		    (unsigned long long)(EVT_BLK_HDR_SIZE + *plen),
 		    (unsigned long long)(limit - off));
 		return EVT_ERR_TRUNCATED;
 	}
+	return 0;
+}
+
+/* Loads the block at off into the decoder; see segment_int.h. */
+int
+evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
+    uint8_t h[EVT_BLK_HDR_SIZE])
+{
+	uint64_t plen;
+	int rc = block_header(r, off, h, &plen);
+	if (rc != 0)
+		return rc;
+	uint32_t zlen = le32_get(h + 8), rawlen = le32_get(h + 12);
+	uint32_t nguid = le32_get(h + 16);
 	r->io.len = 0;
 	if (evt_buf_grow(&r->io, plen) != 0)
 		return EVT_ERR_NOMEM;
@@ -877,4 +893,131 @@ evt_segr_check_filter(struct evt_segr *r)
 		return EVT_ERR_CHECKSUM;
 	}
 	return 0;
+}
+
+/* A block of the header walk of evt_seg_tail. */
+struct tailblk {
+	uint64_t off;
+	uint32_t flags, nevent, nguid;
+};
+
+/*
+ * Reads block i of the walk for evt_seg_tail and takes from it what the
+ * flags promise: the last GUID (the id of the last indexed event) and the
+ * body of the last SESSION marker.  Returns 0, 1 if the block does not
+ * check, or a negative evt_err.
+ */
+static int
+tail_block(struct evt_segr *r, const struct tailblk *b, int want_id,
+    int want_session, struct evt_seg_tail *t)
+{
+	uint8_t h[EVT_BLK_HDR_SIZE];
+	uint64_t next;
+	/* Only markers are decoded: no dictionary is needed (or built). */
+	r->dec.dict_grows = 0;
+	r->dec.skip_records = 1;
+	int rc = evt_segr_load_block(r, b->off, &next, h);
+	if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+		return rc;
+	if (rc != 0)
+		return 1;
+	t->blocks_read++;
+	if (want_id) {
+		char id[36];
+		evt_guid_format(r->io.p + le32_get(h + 8) +
+		    16 * ((size_t)b->nguid - 1), id);
+		memcpy(t->last_id, id, sizeof id);
+		t->last_id_len = sizeof id;
+	}
+	struct evt_rec re;
+	struct evt_buf tail = {0};
+	while (want_session && (rc = evt_rdec_next(&r->dec, &re)) != 0) {
+		if (rc == EVT_ERR_NOMEM)
+			break;
+		if (rc < 0 || re.kind != EVT_K_SESSION)
+			continue; /* (definitions fail without the dictionary) */
+		t->session.len = 0;
+		tail.len = 0;
+		t->have_session = (rc = evt_rdec_frame_head(&r->dec, &re,
+		    &t->session, &tail)) == 0;
+		if (rc == EVT_ERR_NOMEM)
+			break;
+	}
+	evt_buf_free(&tail);
+	return rc == EVT_ERR_NOMEM ? rc : 0;
+}
+
+/* Finds the resume point of an unsealed segment from its end; see
+ * segment.h. */
+int
+evt_seg_tail(const char *path, struct evt_seg_tail *t)
+{
+	memset(t, 0, sizeof *t);
+	struct evt_segr *r;
+	int rc = evt_segr_open(path, NULL, NULL, &r);
+	if (rc != 0)
+		return rc;
+	if (r->info.sealed) {
+		evt_segr_close(r);
+		return EVT_ERR_EXISTS;
+	}
+	struct tailblk *bl = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t off = EVT_SEG_HDR_SIZE, plen;
+	uint8_t h[EVT_BLK_HDR_SIZE];
+	/* The headers, from the start: each says where the next one is. */
+	while ((rc = block_header(r, off, h, &plen)) == 0) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			struct tailblk *nb = realloc(bl, cap * sizeof *nb);
+			if (nb == NULL) {
+				rc = EVT_ERR_NOMEM;
+				goto out;
+			}
+			bl = nb;
+		}
+		bl[n++] = (struct tailblk){off, le32_get(h + 36),
+		    le32_get(h + 24), le32_get(h + 16)};
+		off += EVT_BLK_HDR_SIZE + plen;
+	}
+	if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+		goto out;
+	/* What follows the last header must be a torn tail: a valid block
+	 * header after it means damage that only a full scan sorts out. */
+	rc = EVT_ERR_AGAIN;
+	if (off < r->info.data_end && resync(r, off + 1) < r->info.data_end)
+		goto out;
+	t->blocks = (uint32_t)n;
+	/* Back from the end, by the flags, until both are found. */
+	int want_id = 1, want_session = 1;
+	for (size_t i = n; i-- > 0 && (want_id || want_session);) {
+		const struct tailblk *b = &bl[i];
+		if (!(b->flags & EVT_BLKF_SET))
+			goto out; /* written before revision 1.1 */
+		int id = want_id && b->nevent > 0;
+		if (id && !(b->flags & EVT_BLKF_IDCOL))
+			goto out; /* the id is not in the GUID column */
+		id = id && b->nguid > 0; /* else its events have no id */
+		int session = want_session && (b->flags & EVT_BLKF_SESSION);
+		if (!id && !session)
+			continue;
+		int k = tail_block(r, b, id, session, t);
+		if (k < 0) {
+			rc = k;
+			goto out;
+		}
+		if (k == 1 && i + 1 < n)
+			goto out; /* damaged, not the torn tail */
+		if (k == 1)
+			continue; /* the torn tail: not data */
+		want_id = want_id && t->last_id_len == 0;
+		want_session = want_session && !t->have_session;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		evt_buf_free(&t->session);
+	free(bl);
+	evt_segr_close(r);
+	return rc;
 }

@@ -21,7 +21,7 @@
  *   24     4     nevent: events (EVENT records after a MSG)
  *   28     4     str_base: strings defined in the segment before the block
  *   32     4     shape_base: shapes defined before the block
- *   36     4     reserved, 0
+ *   36     4     flags: EVT_BLKF_* (revision 1.1; 0 before)
  *   40     8     first_rx: smallest receive time, us
  *   48     8     last_rx: largest receive time, us
  *   56     4     CRC-32C of the payload (zstd frame, then GUID column)
@@ -72,6 +72,7 @@ struct evt_segw {
 	int64_t first_rx, last_rx;
 	uint64_t frames[EVT_K_MAX + 1]; /* frames (and markers) per kind */
 	int dirty;	   /* written since the last fsync */
+	int blk_session;   /* the open block holds a SESSION marker */
 	struct evt_buf session; /* body of the last SESSION marker */
 	int have_session;
 };
@@ -160,7 +161,7 @@ segw_free(struct evt_segw *w)
  *   OFFSET SIZE  FIELD
  *   0      8     magic 89 45 56 54 53 45 47 0A ("\x89EVTSEG\n")
  *   8      2     format version (1)
- *   10     2     minor version (0; readers ignore it)
+ *   10     2     minor version (EVT_SEG_MINOR; readers ignore it)
  *   12     4     header size (64)
  *   16     8     segment sequence number
  *   24     8     creation time, us since the epoch
@@ -174,7 +175,7 @@ write_header(struct evt_segw *w)
 	uint8_t h[EVT_SEG_HDR_SIZE] = {0};
 	memcpy(h, EVT_SEG_MAGIC, 8);
 	le16_put(h + 8, EVT_SEG_VERSION);
-	le16_put(h + 10, 0);
+	le16_put(h + 10, EVT_SEG_MINOR);
 	le32_put(h + 12, EVT_SEG_HDR_SIZE);
 	le64_put(h + 16, w->seq);
 	le64_put(h + 24, (uint64_t)w->created_us);
@@ -256,6 +257,10 @@ evt_segw_flush(struct evt_segw *w)
 	if (ZSTD_isError(zlen))
 		return EVT_ERR_NOMEM;
 	uint32_t nguid = (uint32_t)(e->guids.len / 16);
+	int guid_ids = e->nkeys == e->nguid_keys && nguid == e->nkeys;
+	uint32_t flags = EVT_BLKF_SET |
+	    (w->blk_session ? EVT_BLKF_SESSION : 0) |
+	    (guid_ids ? EVT_BLKF_IDCOL : 0);
 	uint8_t h[EVT_BLK_HDR_SIZE] = {0};
 	memcpy(h, EVT_BLK_MAGIC, 4);
 	le16_put(h + 4, EVT_BLK_HDR_SIZE);
@@ -268,6 +273,7 @@ evt_segw_flush(struct evt_segw *w)
 	le32_put(h + 24, e->nevent);
 	le32_put(h + 28, w->str_base);
 	le32_put(h + 32, w->shape_base);
+	le32_put(h + 36, flags);
 	le64_put(h + 40, (uint64_t)e->first_rx);
 	le64_put(h + 48, (uint64_t)e->last_rx);
 	uint32_t pcrc = evt_crc32c(0, w->zbuf.p, zlen);
@@ -293,10 +299,10 @@ evt_segw_flush(struct evt_segw *w)
 		.nrec = e->nrec, .nevent = e->nevent, .str_base = w->str_base,
 		.shape_base = w->shape_base,
 	};
-	int rc = add_block(w, &be, e->nkeys == e->nguid_keys &&
-	    nguid == e->nkeys);
+	int rc = add_block(w, &be, guid_ids);
 	if (rc != 0)
 		return rc;
+	w->blk_session = 0;
 	w->off += total;
 	w->raw_bytes += e->recs.len + e->guids.len;
 	w->nevents += e->nevent;
@@ -371,6 +377,7 @@ evt_segw_marker(struct evt_segw *w, int kind, int64_t rx_us, const char *json,
 		return rc;
 	w->frames[kind]++;
 	if (kind == EVT_K_SESSION) {
+		w->blk_session = 1;
 		w->session.len = 0;
 		w->have_session = evt_buf_put(&w->session, json, len) == 0;
 	}

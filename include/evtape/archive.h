@@ -27,13 +27,21 @@ struct evt_archive_opts {
 				    0 = 1 s */
 	int64_t sync_interval_us; /* EVT_FSYNC_INTERVAL: evt_archive_tick
 				    fdatasyncs this often; 0 = 1 s */
+	uint64_t resume_bytes;	/* after a crash, a newest segment up to this
+				   size is resumed (scanned whole); a larger
+				   one is sealed in the background and the
+				   next append starts a new segment; 0 =
+				   1 MiB (about 5 ms of scanning) */
 };
 
 struct evt_segref {
 	uint64_t seq;
 	char *path;
-	uint64_t size;
+	uint64_t size;	/* bytes when listed; EVT_SIZE_UNKNOWN in a writer
+			   (which stats segments only when it needs their
+			   sizes: a restart lists thousands) */
 };
+#define EVT_SIZE_UNKNOWN UINT64_MAX
 
 /* Warnings (stray files, recoveries): one message, no newline. */
 typedef void (*evt_warn_cb)(void *arg, const char *msg);

@@ -24,8 +24,14 @@
 #define EVT_TRL_MAGIC "\x89" "EVTIDX\n"	/* 8 bytes */
 #define EVT_BLK_MAGIC "\x9e" "EBK"		/* 4 bytes */
 #define EVT_SEG_VERSION 1
+#define EVT_SEG_MINOR 1	/* revision 1.1: block header flags */
 #define EVT_BLK_VERSION 1
 #define EVT_CODEC_ZSTD 1
+/* Block header flags (offset 36, formats/segment.md, "Block"). */
+#define EVT_BLKF_SET 0x1	/* the writer set the bits below */
+#define EVT_BLKF_SESSION 0x2	/* the block holds a SESSION marker */
+#define EVT_BLKF_IDCOL 0x4	/* its GUID column is exactly the ids of its
+				   indexed events, in order */
 #define EVT_BLK_MAX_RAW (1u << 30) /* bound on a block's decompressed size */
 #define EVT_BLK_MAX_GUIDS (1u << 26)
 #define EVT_BLOCK_BYTES_DEFAULT (256u << 10)
@@ -44,6 +50,16 @@ struct evt_blkent {
 	uint64_t off;
 	int64_t first_rx, last_rx;
 	uint32_t nrec, nevent, str_base, shape_base;
+};
+
+/* What a restart needs from an unsealed segment (evt_seg_tail). */
+struct evt_seg_tail {
+	char last_id[EVT_REC_MAX_INTERN]; /* id of the last indexed event */
+	size_t last_id_len;		  /* 0: none in the segment */
+	struct evt_buf session;		  /* body of the last SESSION */
+	int have_session;		  /* marker; 0: none */
+	uint32_t blocks;		  /* blocks walked */
+	uint32_t blocks_read;		  /* of them read (decompressed) */
 };
 
 /* What a resume found in an unsealed segment. */
@@ -75,6 +91,17 @@ int evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
  */
 int evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
     struct evt_segw **out, struct evt_seg_recovery *rec);
+
+/*
+ * Finds the last event id and the last SESSION marker body of an unsealed
+ * segment without reading it whole: walks the block headers and reads only
+ * the blocks whose flags (EVT_BLKF_*) say they hold them, from the end.
+ * Returns 0 and fills *t (free t->session), EVT_ERR_AGAIN when the headers
+ * cannot tell (blocks without flags, damage before the torn tail: scan with
+ * evt_segw_resume instead), EVT_ERR_EXISTS if the segment is sealed, or
+ * another negative evt_err.
+ */
+int evt_seg_tail(const char *path, struct evt_seg_tail *t);
 
 /* Appends one received frame (see evt_renc_frame); closes the block when it
  * is full.  Returns >= 0 or a negative evt_err (EVT_ERR_NOSPC: the data stays

@@ -4,7 +4,10 @@
 # connections dropped by the gateway: resumed, nothing lost; a gateway
 # that forgets its sessions: a GAP marker, and recording goes on; kill -9
 # after a new session started but before its first event: the restart
-# resumes that session from its start (no false GAP).
+# resumes that session from its start (no false GAP); kill -9 with more
+# than 1 MiB in the unsealed segment: the restart reads its resume point
+# from the segment's last blocks, seals it in the background and records
+# into a new segment, and nothing is lost or doubled.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
 if [ ! -x "$EVSIM" ]; then
@@ -134,4 +137,38 @@ conns=$(sed -n 's/.* \([0-9]*\) connections (.*/\1/p' "$T/sim6.out")
 n=$(grep -c 'reconnecting in' "$T/r8.log")
 check $([ -n "$conns" ] && [ "$conns" -le $((n + 2)) ]; echo $?) \
     "evsim saw no more connections than evrec's attempts ($conns for $n retries)"
+# 6. kill -9 with a large unsealed segment (over evrec's 1 MiB resume
+# scan): the restart does not scan it but reads the last event id and
+# SESSION marker from its last blocks, leaves it to the sealing thread and
+# starts a new segment.
+start_sim sim7 --user u --password-file "$T/pw" --rate 40000 --events 160000 \
+    --seed 9 --log-sent "$T/sent7"
+start_rec r9 --archive "$T/f" --user u --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT"
+waitfor 3000 sh -c "find '$T/f' -name 'seg-*.evt' -size +1536k | grep -q ."
+checkl $? "more than 1.5 MiB in the open segment" "$T/r9.log"
+kill -9 $REC_PID
+wait $REC_PID 2>/dev/null
+n1=$(events_in "$T/f")
+start_rec r10 --archive "$T/f" --user u --password-file "$T/pw" \
+    "http://127.0.0.1:$SIM_PORT"
+waitfor 1000 grep -q "resumed after event" "$T/r10.log"
+checkl $? "the restart resumed the session" "$T/r10.log"
+t "the crashed segment was not rescanned but left to the sealing thread" \
+    grep -q "seg-000000000001.evt: left unsealed by a crash" "$T/r10.log"
+waitfor 3000 grep -q "generation done" "$T/sim7.out"
+check $? "evsim generated everything"
+wait_events "$T/f" 160000
+checkl $? "all 160000 events recorded ($n1 before the kill)" "$T/r10.log"
+stop_pid $REC_PID
+check $RC "SIGTERM: exit 0"
+t "the crashed segment was sealed" grep -q "sealed 1 older segment" "$T/r10.log"
+check $([ "$(ls "$T/f" | grep -c '^seg-')" -eq 2 ]; echo $?) \
+    "recording went on in a new segment"
+check $([ "$n1" -lt 160000 ]; echo $?) "the kill came mid-recording ($n1 events)"
+t "nothing lost, nothing doubled, in order" same_events "$T/sent7" "$T/f"
+check $([ "$(info_field "$T/f" gaps)" -eq 0 ]; echo $?) "no gap recorded"
+t "verify" $EVTOOL verify "$T/f"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
 done_testing

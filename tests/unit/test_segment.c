@@ -2282,6 +2282,219 @@ test_crash_recovery(void)
 	rm_archive(dir);
 }
 
+
+/* Rewrites the flags of the block header at off in a segment file (with
+ * its header CRC). */
+static void
+set_block_flags(const char *path, uint64_t off, uint32_t flags)
+{
+	uint8_t *p;
+	size_t n = slurp(path, &p);
+	if (off + EVT_BLK_HDR_SIZE > n)
+		abort();
+	le32_put(p + off + 36, flags);
+	le32_put(p + off + 60, evt_crc32c(0, p + off, 60));
+	spit(path, p, n);
+	free(p);
+}
+
+/* The resume point of segment path by evt_seg_tail is (id, sess). */
+static int
+tail_is(const char *path, const char *id, const char *sess, int *rc)
+{
+	struct evt_seg_tail t;
+	*rc = evt_seg_tail(path, &t);
+	if (*rc != 0)
+		return 0;
+	int ok = same(t.last_id, t.last_id_len, id, strlen(id)) &&
+	    t.have_session && same(t.session.p, t.session.len, sess,
+	    strlen(sess)) && t.blocks_read <= 2 && t.blocks > 10;
+	if (!ok)
+		printf("#   id %.*s, %u of %u blocks read\n",
+		    (int)t.last_id_len, t.last_id, t.blocks_read, t.blocks);
+	evt_buf_free(&t.session);
+	return ok;
+}
+
+/*
+ * A crashed segment larger than resume_bytes is left, not resumed: its
+ * resume point comes from the block header flags (evt_seg_tail), the same
+ * as a full resume finds, it is sealed in the background, and recording
+ * goes on in a new segment.  Blocks without flags, or damage in a block
+ * the flags point to before the torn tail, make the archive resume the
+ * segment instead.
+ */
+static void
+test_seg_tail(void)
+{
+	const char *dir = tpath("st"), *dir2 = tpath("st2");
+	struct evt_archive_opts ao = {.seg = {.block_bytes = 300,
+	    .level = 1}, .resume_bytes = 1};
+	static const char s1[] = "{\"event\":\"new\",\"sessionId\":\"t1\"}";
+	static const char s2[] =
+	    "{\"event\":\"resumed\",\"sessionId\":\"t1\"}";
+	static const char id199[] = "00000000-0000-4000-8000-000000000199";
+	int64_t rx = INT64_C(1767600000000000);
+	uint8_t uuid[16] = {2};
+	char path[512], path2[512], name[32], msg[256];
+	struct evt_segw *w;
+	int bad = 0, rc;
+	mkdir(dir, 0755);
+	evt_segment_name(1, name, sizeof name);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	snprintf(path2, sizeof path2, "%s/%s", dir2, name);
+	bad += evt_segw_create(path, 1, uuid, rx, &ao.seg, &w) != 0;
+	bad += evt_segw_marker(w, EVT_K_SESSION, rx, L(s1)) < 0;
+	for (int i = 0; i < 200; i++) {
+		if (i == 120)
+			bad += evt_segw_marker(w, EVT_K_SESSION, rx + i,
+			    L(s2)) < 0;
+		int n = snprintf(msg, sizeof msg, "{\"events\":[{\"id\":"
+		    "\"00000000-0000-4000-8000-%012d\",\"type\":\"t\"}]}", i);
+		bad += evt_segw_frame(w, rx + i, msg, (size_t)n) != EVT_K_MSG;
+	}
+	/* After the last event: a frame without events. */
+	bad += evt_segw_frame(w, rx + 300, L("{\"x\":1}")) != EVT_K_JSON;
+	bad += evt_segw_flush(w) != 0;
+	evt_segw_close(w);
+	T_EQ(bad, 0, "tail: a crashed segment, two markers, 200 messages");
+	append_bytes(dir, 1, "\x9e" "EBKtorn", 8);
+	T_OK(tail_is(path, id199, s2, &rc), "tail: last id and SESSION "
+	    "body from at most two blocks (rc %d)", rc);
+	/* What a full resume finds (on a copy: it cuts the tail). */
+	mkdir(dir2, 0755);
+	copy_file(path, path2, SIZE_MAX, SIZE_MAX, 0);
+	struct evt_seg_recovery rec;
+	size_t n1 = 0, n2 = 0;
+	const char *p1 = NULL, *p2 = NULL;
+	rc = evt_segw_resume(path2, &ao.seg, &w, &rec);
+	if (rc == 0) {
+		p1 = evt_segw_last_id(w, &n1);
+		p2 = evt_segw_session(w, &n2);
+	}
+	T_OK(rc == 0 && same(p1, n1, id199, 36) && same(p2, n2, s2,
+	    strlen(s2)), "tail: a full resume agrees");
+	if (rc == 0)
+		evt_segw_close(w);
+	rm_archive(dir2);
+
+	/* The archive leaves it. */
+	struct evt_archive *a;
+	struct warns wn = {0};
+	mkdir(dir2, 0755);
+	copy_file(path, path2, SIZE_MAX, SIZE_MAX, 0);
+	T_EQ(evt_archive_open(dir, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn, &a),
+	    0, "tail: open after the crash");
+	T_OK(warned(&wn, "left unsealed by a crash") &&
+	    evt_archive_writer(a) == NULL && resume_is(a, id199, s2),
+	    "tail: the segment is left, the resume point found");
+	bad = 0;
+	for (int i = 200; i < 210; i++) {
+		int n = snprintf(msg, sizeof msg, "{\"events\":[{\"id\":"
+		    "\"00000000-0000-4000-8000-%012d\",\"type\":\"t\"}]}", i);
+		bad += evt_archive_frame(a, rx + i, msg, (size_t)n) != EVT_K_MSG;
+	}
+	size_t nseg;
+	evt_archive_segments(a, &nseg);
+	T_OK(bad == 0 && nseg == 2, "tail: recording goes on in segment 2");
+	T_EQ(evt_archive_close(a), 0, "tail: close");
+	T_OK(warned(&wn, "sealed 1 older segment(s) left unsealed"),
+	    "tail: the left segment was sealed");
+	struct evt_segr *r1 = open_seg(dir, 1), *r2 = open_seg(dir, 2);
+	T_OK(r1 != NULL && r2 != NULL && evt_segr_info(r1)->sealed &&
+	    evt_segr_info(r2)->sealed && evt_segr_info(r1)->nevents == 200 &&
+	    evt_segr_info(r2)->nevents == 10, "tail: both sealed, 200 + 10 "
+	    "events");
+	evt_segr_close(r1);
+	evt_segr_close(r2);
+
+	/* The flags of the copy: the last block has none (a 1.0 writer's):
+	 * the headers cannot tell, and the archive resumes the segment. */
+	uint8_t *p;
+	size_t len = slurp(path2, &p);
+	struct blk bt[256];
+	size_t nb = block_table(p, len, bt, 256);
+	size_t sess_blk = nb;
+	for (size_t i = 0; i < nb; i++)
+		if (le32(p + bt[i].off + 36) & EVT_BLKF_SESSION)
+			sess_blk = i;
+	uint32_t last_flags = nb ? le32(p + bt[nb - 1].off + 36) : 0;
+	uint32_t last_nevent = nb ? le32(p + bt[nb - 1].off + 24) : 0;
+	free(p);
+	T_OK(nb > 10 && sess_blk + 2 < nb && (last_flags & EVT_BLKF_SET),
+	    "tail: %zu blocks with flags, the last SESSION in block %zu",
+	    nb, sess_blk);
+	if (nb == 0 || sess_blk == nb)
+		return;
+	char path3[512];
+	snprintf(path3, sizeof path3, "%s/x", dir2);
+	copy_file(path2, path3, SIZE_MAX, SIZE_MAX, 0);
+	set_block_flags(path2, bt[nb - 1].off, 0);
+	T_OK(!tail_is(path2, id199, s2, &rc) && rc == EVT_ERR_AGAIN,
+	    "tail: a block without flags: cannot tell");
+	wn.n = 0;
+	T_EQ(evt_archive_open(dir2, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn, &a),
+	    0, "tail: open");
+	T_OK(!warned(&wn, "left unsealed") && evt_archive_writer(a) != NULL &&
+	    resume_is(a, id199, s2), "tail: resumed instead, same point");
+	evt_archive_close(a);
+	/* Damage in the block holding the last SESSION (not the tail). */
+	copy_file(path3, path2, SIZE_MAX, bt[sess_blk].off + 70, 0x55);
+	T_OK(!tail_is(path2, id199, s2, &rc) && rc == EVT_ERR_AGAIN,
+	    "tail: damage before the torn tail: cannot tell");
+	/* A good block header after garbage: not a torn tail. */
+	copy_file(path3, path2, bt[nb - 1].off, SIZE_MAX, 0);
+	{
+		uint8_t *q;
+		size_t ql = slurp(path3, &q);
+		FILE *f = fopen(path2, "ab");
+		if (f == NULL || fwrite("garbage!", 1, 8, f) != 8 ||
+		    fwrite(q + bt[nb - 1].off, 1, ql - bt[nb - 1].off, f) !=
+		    ql - bt[nb - 1].off)
+			abort();
+		fclose(f);
+		free(q);
+	}
+	T_OK(!tail_is(path2, id199, s2, &rc) && rc == EVT_ERR_AGAIN,
+	    "tail: a block after damage: cannot tell");
+	/* The last block's payload damaged: the torn tail, passed over (its
+	 * events with it, as a full resume does). */
+	copy_file(path3, path2, SIZE_MAX, bt[nb - 1].off + 70, 0x55);
+	char idn[64];
+	snprintf(idn, sizeof idn, "00000000-0000-4000-8000-%012u",
+	    199 - last_nevent); /* one event per message */
+	T_OK(tail_is(path2, idn, s2, &rc),
+	    "tail: a bad last block is the torn tail (rc %d, %u events)", rc,
+	    last_nevent);
+	/* A crash right after the next segment was created (nothing in it
+	 * yet) while the left one was still being sealed: the resume point
+	 * is read from the unsealed older segment, not from an older sealed
+	 * one (which would double events). */
+	const char *dir3 = tpath("st3");
+	char path4[512];
+	mkdir(dir3, 0755);
+	snprintf(path4, sizeof path4, "%s/%s", dir3, name);
+	copy_file(path3, path4, SIZE_MAX, SIZE_MAX, 0);
+	evt_segment_name(2, name, sizeof name);
+	snprintf(path4, sizeof path4, "%s/%s", dir3, name);
+	T_EQ(evt_segw_create(path4, 2, uuid, rx + 500, &ao.seg, &w), 0,
+	    "tail: an empty newest segment");
+	evt_segw_close(w);
+	wn.n = 0;
+	struct evt_archive_opts dflt = {.seg = ao.seg};
+	T_EQ(evt_archive_open(dir3, EVT_AR_WRITE, &dflt, NULL, warn_cb, &wn,
+	    &a), 0, "tail: open");
+	T_OK(evt_archive_writer(a) != NULL && resume_is(a, id199, s2),
+	    "tail: the empty newest is resumed, the resume point read from "
+	    "the unsealed one before it");
+	T_EQ(evt_archive_close(a), 0, "tail: close");
+	T_OK(warned(&wn, "sealed 1 older segment(s) left unsealed"),
+	    "tail: and that one sealed");
+	rm_archive(dir3);
+	rm_archive(dir2);
+	rm_archive(dir);
+}
+
 int
 main(void)
 {
@@ -2302,6 +2515,7 @@ main(void)
 	test_archive();
 	test_resume_point();
 	test_crash_recovery();
+	test_seg_tail();
 	corpus_free(&C);
 	rm_archive(tmpdir);
 	T_DONE();
