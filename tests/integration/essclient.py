@@ -93,6 +93,7 @@ class Conn:
         self.events = []      # event objects, in arrival order
         self.garbage = 0      # text frames that are not JSON
         self.messages = 0
+        self.sizes = []       # events per message, in arrival order
 
     def frame(self, raw):
         """Classifies one frame; returns the parsed response or None."""
@@ -107,6 +108,7 @@ class Conn:
             if not isinstance(m["events"], list) or not m["events"]:
                 fail("empty or non-array events: %r" % raw[:200])
             self.messages += 1
+            self.sizes.append(len(m["events"]))
             self.events.extend(m["events"])
             return None
         if isinstance(m, dict) and "commandId" in m:
