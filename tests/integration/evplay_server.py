@@ -25,6 +25,8 @@ first violation, exit 0 otherwise.
               404 for an unknown session; the events follow the controls
   closed      subscribes, writes --ready once an event arrived, then
               expects the server to close with --code (SIGTERM: 1001)
+  snapshot    no network: the first getState answer in B (`evtool cat
+              --tsv`) == A's state after the events B had before it
   timing      no network: compares the event messages of two `evtool cat
               --tsv` outputs (A served at --speed, B recorded from it):
               same grouping, inter-arrival deviation printed, a generous
@@ -159,7 +161,8 @@ async def sc_filters(args):
 async def sc_state(args):
     msgs = load_messages(args.tsv, args.from_us)
     rx_of = {e["id"]: rx for rx, evs in msgs for e in evs}
-    start = stateref.table(args.tsv, args.from_us, incl=False)
+    at = msgs[0][0] if args.from_us is None else args.from_us
+    start = stateref.table(args.tsv, at, incl=False)
     if args.sources:
         chosen = sorted({k[0] for k in start})[:args.sources]
         filters = [{"modifier": "include", "resourceTypes": ["cameras"],
@@ -412,12 +415,13 @@ async def sc_control(args):
             post(args, "/evplay/seek?" + bad, tok, 400)
         post(args, "/evplay/pause?session=no-such-session", tok, 404)
         post(args, "/evplay/seek?by=1&session=no-such-session", tok, 404)
-        # Seek forward while paused: after resume, the first message is
-        # the first recorded at or after the target.
+        # Seek forward (past the next 1,000 messages, several seconds)
+        # while paused: after resume, the first message is the first
+        # recorded at or after the target.
         post(args, "/evplay/pause", tok)
         await until_sent(c, args, sid)
-        k = len(c.sizes)
-        target = (msgs[k + 10][0] + msgs[k + 11][0]) // 2
+        k = len(c.sizes) + 1000
+        target = (msgs[k][0] + msgs[k + 1][0]) // 2
         post(args, "/evplay/seek?to=%s&session=%s" % (iso(target), sid), tok)
         t = timeline(args, sid)
         if t["position_us"] != target:
@@ -426,8 +430,8 @@ async def sc_control(args):
                                                          target))
         post(args, "/evplay/resume", tok)
         got = await next_message(c, args)
-        if got != [e["id"] for e in msgs[k + 11][1]]:
-            fail("after seek?to: %s, wanted message %d" % (got, k + 11))
+        if got != [e["id"] for e in msgs[k + 1][1]]:
+            fail("after seek?to: %s, wanted message %d" % (got, k + 1))
         # Seek back by 2 s: the messages from there are sent again.
         post(args, "/evplay/pause", tok)
         t = await until_sent(c, args, sid)
@@ -484,6 +488,36 @@ def sc_timing(args):
              % (span_b / 1e6, span_a / 1e6, args.speed))
 
 
+def sc_snapshot(args):
+    """B's first getState answer == A's state at the position of the
+    events B had received before it."""
+    rx_of, first = {}, None
+    for rx, evs in load_messages(args.a):
+        first = rx if first is None else first
+        for e in evs:
+            rx_of[e["id"]] = rx
+    last = None
+    for line in open(args.b, encoding="utf-8"):
+        obj = json.loads(line.partition("\t")[2])
+        if isinstance(obj.get("events"), list) and obj["events"]:
+            last = obj["events"][-1]["id"]
+        elif isinstance(obj.get("states"), list):
+            break
+    else:
+        fail("no getState answer in " + args.b)
+    if last is None:
+        want = stateref.table(args.a, first, incl=False)
+    else:
+        want = stateref.table(args.a, rx_of[last])
+    want = {v["id"] for v in want.values()}
+    got = {s["id"] for s in obj["states"]}
+    if not want or got != want:
+        fail("getState answer: %d states, %d expected after event %s"
+             % (len(got), len(want), last))
+    print("%d states == the archive's state after event %s"
+          % (len(got), last))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
@@ -510,6 +544,9 @@ def main():
     p = sub.add_parser("closed")
     p.add_argument("--ready", required=True)
     p.add_argument("--code", type=int, default=1001)
+    p = sub.add_parser("snapshot")
+    p.add_argument("a")
+    p.add_argument("b")
     p = sub.add_parser("timing")
     p.add_argument("a")
     p.add_argument("b")
@@ -520,7 +557,7 @@ def main():
     fn = {"filters": sc_filters, "state": sc_state,
           "timelines": sc_timelines, "stall": sc_stall,
           "control": sc_control, "closed": sc_closed,
-          "timing": sc_timing}[args.cmd]
+          "timing": sc_timing, "snapshot": sc_snapshot}[args.cmd]
     r = fn(args)
     if asyncio.iscoroutine(r):
         asyncio.run(r)
