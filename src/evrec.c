@@ -55,6 +55,7 @@
 
 #include "evtape/timefmt.h"
 #include "evtape/archive.h"
+#include "evtape/cli.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
 #include "evtape/http.h"
@@ -226,37 +227,6 @@ secret_free(char **s)
 		free(*s);
 		*s = NULL;
 	}
-}
-
-/* Reads a small secret file, trailing newlines removed.  Returns a
- * malloc'd string or NULL (errno set; EINVAL for an empty file). */
-static char *
-read_secret(const char *path)
-{
-	char *buf;
-	ssize_t n;
-	size_t len = 0, cap = 4096;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	if ((buf = malloc(cap + 1)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	buf[len] = '\0';
-	if (len == 0 || strlen(buf) != len) {
-		OPENSSL_cleanse(buf, cap + 1);
-		free(buf);
-		errno = EINVAL;
-		return NULL;
-	}
-	return buf;
 }
 
 /* ------------------------------------------------------------ storage */
@@ -904,7 +874,7 @@ connect_begin(void)
 	if (R.connected_once++)
 		R.c.reconnects++;
 	if (R.o.token_file != NULL) {
-		char *t = read_secret(R.o.token_file);
+		char *t = evt_cli_read_secret(R.o.token_file);
 
 		if (t == NULL) {
 			R.state = ST_IDLE;
@@ -1503,10 +1473,11 @@ load_password(void)
 	if (R.o.user == NULL)
 		return 0;
 	if (R.o.password_file != NULL) {
-		if ((R.password = read_secret(R.o.password_file)) == NULL) {
+		R.password = evt_cli_read_secret(R.o.password_file);
+		if (R.password == NULL) {
 			fprintf(stderr, "evrec: cannot read the password file "
-			    "%s: %s\n", R.o.password_file, errno == EINVAL ?
-			    "empty or binary" : strerror(errno));
+			    "%s: %s\n", R.o.password_file,
+			    evt_cli_strerror(errno));
 			return -1;
 		}
 		return 0;

@@ -55,6 +55,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -1654,6 +1655,9 @@ gw_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	/* Events are small messages due at once: no Nagle delay (with the
+	 * peer's delayed ACK it holds a message back up to 40 ms). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	if ((c = calloc(1, sizeof *c)) == NULL) {
 		evutil_closesocket(fd);
 		return;

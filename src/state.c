@@ -31,6 +31,20 @@ evt_state_new(void)
 	return s;
 }
 
+/* Returns a copy of s: its entries applied in order to a new table. */
+struct evt_state *
+evt_state_copy(const struct evt_state *s)
+{
+	struct evt_state *c = evt_state_new();
+	for (size_t i = 0; c != NULL && i < s->n; i++) {
+		if (evt_state_apply(c, s->txt[i], s->len[i]) < 0) {
+			evt_state_free(c);
+			c = NULL;
+		}
+	}
+	return c;
+}
+
 /* Empties the table. */
 void
 evt_state_clear(struct evt_state *s)

@@ -8,6 +8,11 @@
  * stays in the bufferevent's input for the WebSocket layer, which takes
  * the bufferevent over.  A timer bounds the whole attempt.
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,6 +135,10 @@ wsclient_event_cb(struct bufferevent *bev, short what, void *arg)
 	int err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
+		/* Commands are small writes that should not wait for an
+		 * ACK (Nagle). */
+		(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP,
+		    TCP_NODELAY, &(int){1}, sizeof(int));
 		if (bufferevent_write(bev, c->req.p, c->req.len) != 0) {
 			wsclient_fail(c, 0, "out of memory");
 			return;

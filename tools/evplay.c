@@ -1,20 +1,37 @@
 /*
  * evplay: replays an archive in its recorded timing.
  *
- *   evplay [options] DIR        events (or messages, or TSV) to stdout
+ *   evplay [options] DIR                   events (or messages, TSV) to stdout
+ *   evplay --listen HOST:PORT [...] DIR     serves it as an API Gateway
  *
  * Every frame is due at start + (t_recorded - t_first) / speed
- * (replay.c, anchored), with the recorded message grouping.  Output is
- * blocking: a slow consumer slows the timeline (the scheduler slips) and
- * the lag is reported, nothing is dropped.
+ * (replay.c, anchored), with the recorded message grouping.  One struct
+ * timeline is one replay: cursor, scheduler, state table and timer.
  *
- * The main loop is libevent with precise timers; one struct timeline is
- * one replay (cursor, scheduler, state, timer) so that a server mode can
- * drive several on one event_base.
+ * stdout mode: one timeline; output is blocking, so a slow consumer slows
+ * the timeline (the scheduler slips) and the lag is reported, nothing is
+ * dropped.
+ *
+ * Server mode: the gateway module (gateway.c) does the protocol; evplay
+ * feeds it.  --clock session (default): each session gets its own
+ * timeline when its first subscription is added (session_cb SUBSCRIBED),
+ * published to it alone (evt_gw_publish_session) while its client keeps
+ * up (evt_gw_session_congested; DRAINED wakes it), so a slow client slows
+ * only its own replay.  --clock shared: one timeline from the first
+ * subscription, published to every session; at a fixed speed a client
+ * that falls out of its history is closed by the gateway (1008), at top
+ * speed the timeline waits for the slowest (drain_cb).  getState answers
+ * the asking session's timeline state (before it starts: the state at
+ * the start point).
+ *
+ *   frame -> [due?] -> stdout | evt_gw_publish[_session] -> state table
  *
  * Controls: keys on a terminal stdin (space pause/resume, + / - speed
  * x2 / /2, left/right or [ ] seek -/+ 10 s, s status, q quit); SIGUSR1
- * pause/resume, SIGUSR2 status line, SIGINT/SIGTERM stop (with --stats).
+ * pause/resume, SIGUSR2 status line, SIGINT/SIGTERM stop (with --stats);
+ * in server mode also GET /evplay/status and POST /evplay/pause, resume,
+ * speed?x=F, seek?to=TIME|by=S (&session=ID), which need a Bearer token.
+ * Keys and signals act on every timeline.
  *
  * Exit status: 0 success, 1 failure or damage found, 2 usage.
  */
@@ -27,31 +44,43 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/queue.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "evtape/buf.h"
+#include "evtape/cli.h"
 #include "evtape/cursor.h"
 #include "evtape/err.h"
+#include "evtape/ess.h"
+#include "evtape/gateway.h"
+#include "evtape/http.h"
+#include "evtape/json.h"
 #include "evtape/record.h"
 #include "evtape/replay.h"
 #include "evtape/state.h"
 #include "evtape/timefmt.h"
 
-#define EVPLAY_VERSION "0.1.0"
+#define EVPLAY_VERSION "0.2.0"
 #define EX_FAIL 1
 #define EX_USAGE 2
 #define BATCH 4096		/* frames per loop turn at top speed */
 #define OBUF_FLUSH (64u << 10)	/* flush the output past this */
 #define SEEK_STEP_US 10000000
 #define NAP_US 1000		/* last stretch slept in clock_nanosleep */
+#define MAX_CLIENTS 64		/* default --max-clients */
+#define STOP_GRACE_US 3000000	/* closing handshakes at shutdown */
 
 enum mode { M_EVENTS, M_MESSAGES, M_TSV };
 
-/* One replay: what a server mode would hold per timeline. */
+/* Where a timeline's frames go. */
+enum out { OUT_STDOUT, OUT_ALL, OUT_SESSION };
+
+/* One replay. */
 struct timeline {
 	struct evt_cur *cur;
 	struct evt_replay sch;
@@ -59,26 +88,53 @@ struct timeline {
 	struct event *timer;
 	struct evt_cur_msg m;	 /* current frame (borrowed from cur) */
 	int have;		 /* m is loaded and pushed */
-	int64_t from, to;	 /* receive time range */
-	const char *from_id;
-	const char *dir;	 /* the archive (to re-seed the state) */
-	int64_t start_rx;	 /* start point of a pass */
+	enum out out;
+	struct evt_gw_session *s; /* OUT_SESSION: its session */
 	long loops_left;	 /* passes after this one; < 0 forever */
 	uint64_t frames, events; /* written */
 	int64_t started, ended;	 /* monotonic us */
 	int finished;
+	int waiting;		 /* for the client(s) to drain */
+	LIST_ENTRY(timeline) link;
 };
+
+/* What every timeline replays: the archive and the range. */
+static struct {
+	const char *dir;
+	int64_t from, to;	 /* receive time range */
+	const char *from_id;
+	int64_t start_rx;	 /* start point of a pass */
+	long loops;		 /* loops_left of a new timeline */
+	struct evt_replay_opts ro;
+	struct evt_state *state0; /* the state at the start point, or NULL */
+} R;
+
+/* Server mode. */
+static struct {
+	struct evt_gw *gw;
+	int shared;		 /* --clock shared */
+	int exit_when_done;
+	int stopping;
+	int64_t stop_deadline;
+	struct event *stop_ev;
+	struct timeline *tl;	 /* shared: the one timeline */
+	int paused;		 /* a new timeline starts paused */
+	double speed;		 /* a new timeline's speed (0: R.ro's) */
+	int verbosity;
+	uint64_t timelines_done;
+} S;
 
 static const char *progname = "evplay";
 static struct event_base *base;
 static struct evt_buf obuf;
 static enum mode mode = M_EVENTS;
-static int quiet, verbose, want_stats, want_state, tty_progress;
+static int quiet, verbose, want_stats, want_state, tty_progress, server;
 static uint64_t problems;
 static int exit_code;
 static struct termios saved_tio;
 static int tio_saved;
 static int64_t reported_lag;
+static LIST_HEAD(, timeline) timelines = LIST_HEAD_INITIALIZER(timelines);
 
 /* Prints a message to stderr prefixed with the program name. */
 static void
@@ -95,6 +151,16 @@ msg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* Gateway log callback: lines up to the chosen level. */
+static void
+gw_log_cb(void *arg, int level, const char *m)
+{
+	static const char *const names[] = {"error", "warning", "info",
+	    "debug"};
+	if (level <= S.verbosity)
+		msg("%s: %s", names[level & 3], m);
 }
 
 /* Segment problem callback: "file: offset N: what" (damage is skipped). */
@@ -151,11 +217,28 @@ frame_out(const struct evt_cur_msg *m)
 	return m->kind == EVT_K_MSG && m->n > 0;
 }
 
-/* Appends a frame's output lines. */
-static void
-emit(struct timeline *t, const struct evt_cur_msg *m)
+/* A session id as "%.*s" arguments. */
+static const char *
+tl_sid(const struct timeline *t, int *len)
 {
-	if (mode == M_EVENTS) {
+	size_t n = 0;
+	const char *id = t->s != NULL ? evt_gw_session_id(t->s, &n) : "*";
+	*len = t->s != NULL ? (int)n : 1;
+	return id;
+}
+
+/* Hands the current frame over: stdout lines or gateway messages; then
+ * its stateful events update the timeline's state table. */
+static void
+tl_output(struct timeline *t)
+{
+	const struct evt_cur_msg *m = &t->m;
+	if (t->out == OUT_SESSION)
+		oom_check(evt_gw_publish_session(S.gw, t->s, m->ev, m->evlen,
+		    m->n));
+	else if (t->out == OUT_ALL)
+		oom_check(evt_gw_publish(S.gw, m->ev, m->evlen, m->n));
+	else if (mode == M_EVENTS) {
 		for (size_t i = 0; i < m->n; i++) {
 			oom_check(evt_buf_put(&obuf, m->ev[i], m->evlen[i]));
 			oom_check(evt_buf_putc(&obuf, '\n'));
@@ -170,12 +253,48 @@ emit(struct timeline *t, const struct evt_cur_msg *m)
 		oom_check(evt_buf_put(&obuf, m->text, m->len));
 		oom_check(evt_buf_putc(&obuf, '\n'));
 	}
+	if (t->state != NULL)
+		oom_check(evt_state_apply_frame(t->state, m->kind, m->ev,
+		    m->evlen, m->n));
 	t->frames++;
 	if (m->kind == EVT_K_MSG)
 		t->events += m->n;
 }
 
-static struct evt_state *state_at(const char *dir, int64_t at);
+/*
+ * The state table as of a start point (frames received before at): the
+ * last getState answer before it and the stateful events since.  A linear
+ * scan from the archive's start.  Returns the table (owned by the caller)
+ * or NULL.
+ */
+static struct evt_state *
+state_at(int64_t at)
+{
+	if (at == R.start_rx && R.state0 != NULL) {
+		struct evt_state *c = evt_state_copy(R.state0);
+		if (c == NULL)
+			oom_check(EVT_ERR_NOMEM);
+		return c;
+	}
+	struct evt_cur *c;
+	if (evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &c) != 0)
+		return NULL;
+	struct evt_state *s = evt_state_new();
+	if (s == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	evt_cur_set_end(c, at);
+	struct evt_cur_msg m;
+	int rc = 0;
+	while (at != INT64_MIN && (rc = evt_cur_next(c, &m)) == 1)
+		oom_check(evt_state_apply_frame(s, m.kind, m.ev, m.evlen, m.n));
+	evt_cur_close(c);
+	if (rc < 0) {
+		msg("reading the archive: %s", evt_strerror(rc));
+		evt_state_free(s);
+		return NULL;
+	}
+	return s;
+}
 
 /* Re-seeds a kept state table at a new position. */
 static void
@@ -183,7 +302,7 @@ tl_reseed(struct timeline *t, int64_t at)
 {
 	if (t->state == NULL)
 		return;
-	struct evt_state *s = state_at(t->dir, at);
+	struct evt_state *s = state_at(at);
 	if (s == NULL)
 		return; /* reported; the old table stays */
 	evt_state_free(t->state);
@@ -194,23 +313,24 @@ tl_reseed(struct timeline *t, int64_t at)
 static int
 tl_rewind(struct timeline *t)
 {
-	if (t->from_id != NULL) {
+	if (R.from_id != NULL) {
 		int64_t rx;
-		int rc = evt_cur_seek_id(t->cur, t->from_id,
-		    strlen(t->from_id), &rx);
+		int rc = evt_cur_seek_id(t->cur, R.from_id,
+		    strlen(R.from_id), &rx);
 		oom_check(rc);
 		if (rc <= 0) {
-			msg("no event with id %s", t->from_id);
+			msg("no event with id %s", R.from_id);
 			return -1;
 		}
 		return 0;
 	}
-	evt_cur_seek(t->cur, t->from);
+	evt_cur_seek(t->cur, R.from);
 	return 0;
 }
 
 /* Loads the next frame that produces output and pushes it to the
- * scheduler; loops.  Returns 1, 0 at the end, -1 on failure. */
+ * scheduler; loops.  Frames passed over still update the state table.
+ * Returns 1, 0 at the end, -1 on failure. */
 static int
 tl_load(struct timeline *t)
 {
@@ -230,32 +350,54 @@ tl_load(struct timeline *t)
 				return 0; /* nothing to play: no endless loop */
 			if (tl_rewind(t) != 0)
 				return -1;
-			tl_reseed(t, t->start_rx);
+			tl_reseed(t, R.start_rx);
 			evt_replay_loop(&t->sch);
 			continue;
 		}
-		if (t->state != NULL)
-			oom_check(evt_state_apply_frame(t->state, t->m.kind,
-			    t->m.ev, t->m.evlen, t->m.n));
-		if (!frame_out(&t->m))
+		if (!frame_out(&t->m)) {
+			if (t->state != NULL)
+				oom_check(evt_state_apply_frame(t->state,
+				    t->m.kind, t->m.ev, t->m.evlen, t->m.n));
 			continue;
+		}
 		evt_replay_push(&t->sch, t->m.rx_us);
 		t->have = 1;
 		return 1;
 	}
 }
 
+/* Whether the timeline must wait for its client(s) to take what they
+ * have: drain_cb or session_cb DRAINED wakes it. */
+static int
+tl_congested(struct timeline *t)
+{
+	if (t->out == OUT_SESSION)
+		return evt_gw_session_congested(t->s);
+	if (t->out == OUT_ALL && t->sch.o.top_speed)
+		return evt_gw_congested(S.gw);
+	return 0; /* stdout blocks; a shared fixed-speed timeline goes on */
+}
+
+/* Runs the timeline soon. */
+static void
+tl_kick(struct timeline *t)
+{
+	struct timeval zero = {0, 0};
+	if (!t->finished)
+		evtimer_add(t->timer, &zero);
+}
+
 static void tl_finish(struct timeline *t);
 
-/* Runs the timeline: writes every frame that is due, then arms the timer
- * for the next one (or yields a loop turn at top speed). */
+/* Runs the timeline: hands over every frame that is due, then arms the
+ * timer for the next one (or yields a loop turn at top speed). */
 static void
 tl_run(struct timeline *t)
 {
 	int64_t now = evt_mono_us();
 	int top = t->sch.o.top_speed;
-	/* A bounded turn, so keys and signals are seen within a few ms even
-	 * where frames come closer than NAP_US apart. */
+	/* A bounded turn, so keys, signals and clients are seen within a
+	 * few ms even where frames come closer than NAP_US apart. */
 	for (int budget = top ? BATCH : 64; budget > 0; budget--) {
 		if (!t->have) {
 			int rc = tl_load(t);
@@ -295,7 +437,11 @@ tl_run(struct timeline *t)
 				;
 			now = evt_mono_us();
 		}
-		emit(t, &t->m);
+		if (tl_congested(t)) {
+			t->waiting = 1;
+			return;
+		}
+		tl_output(t);
 		if (!top) {
 			/* On schedule: hand it over now, then stamp it. */
 			oflush();
@@ -307,9 +453,8 @@ tl_run(struct timeline *t)
 		evt_replay_done(&t->sch, now);
 		t->have = 0;
 	}
-	/* Let the loop see keys and signals, then go on. */
-	struct timeval zero = {0, 0};
-	evtimer_add(t->timer, &zero);
+	/* Let the loop see keys, signals and clients, then go on. */
+	tl_kick(t);
 }
 
 /* Timer callback of a timeline. */
@@ -319,14 +464,124 @@ tl_timer_cb(evutil_socket_t fd, short what, void *arg)
 	tl_run(arg);
 }
 
-/* The replay ended: flushes and leaves the loop. */
+/* Wakes a timeline that waited for its client(s). */
+static void
+tl_wake(struct timeline *t)
+{
+	if (t != NULL && t->waiting) {
+		t->waiting = 0;
+		tl_kick(t);
+	}
+}
+
+/* Creates a timeline positioned at the start point, not started.
+ * Returns NULL (reported) on failure. */
+static struct timeline *
+tl_new(enum out out, struct evt_gw_session *s)
+{
+	struct timeline *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	t->out = out;
+	t->s = s;
+	t->loops_left = R.loops;
+	int rc = evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &t->cur);
+	if (rc != 0) {
+		msg("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
+		free(t);
+		return NULL;
+	}
+	evt_cur_set_end(t->cur, R.to);
+	if (tl_rewind(t) != 0) {
+		evt_cur_close(t->cur);
+		free(t);
+		return NULL;
+	}
+	if (R.state0 != NULL && (t->state = evt_state_copy(R.state0)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	evt_replay_init(&t->sch, &R.ro);
+	if ((t->timer = evtimer_new(base, tl_timer_cb, t)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	LIST_INSERT_HEAD(&timelines, t, link);
+	return t;
+}
+
+/* Starts a timeline's clock now: its first frame is due at once. */
+static void
+tl_start(struct timeline *t)
+{
+	t->started = evt_mono_us();
+	evt_replay_start(&t->sch, t->started);
+	if (S.speed > 0)
+		evt_replay_set_speed(&t->sch, t->started, S.speed);
+	if (S.paused)
+		evt_replay_pause(&t->sch, t->started);
+	tl_kick(t);
+}
+
+/* Frees a timeline. */
+static void
+tl_free(struct timeline *t)
+{
+	if (t == NULL)
+		return;
+	LIST_REMOVE(t, link);
+	if (t->timer != NULL)
+		event_free(t->timer);
+	evt_cur_close(t->cur);
+	evt_state_free(t->state);
+	if (S.tl == t)
+		S.tl = NULL;
+	free(t);
+}
+
+/* Prints a timeline's --stats summary. */
+static void
+print_stats(struct timeline *t)
+{
+	struct evt_replay_stats st;
+	evt_replay_stats(&t->sch, &st);
+	int64_t end = t->ended ? t->ended : evt_mono_us();
+	double el = t->started ? (double)(end - t->started) / 1e6 : 0.0;
+	char who[EVT_ESS_ID_MAX + 16] = "";
+	if (server) {
+		int n;
+		const char *id = tl_sid(t, &n);
+		snprintf(who, sizeof who, "session %.*s: ", n, id);
+	}
+	msg("%sstats: %" PRIu64 " events in %" PRIu64 " frames, %.3f s, "
+	    "%.0f events/s, %.0f frames/s; lateness p50 %" PRId64
+	    " us, p99 %" PRId64 " us, max %" PRId64 " us; lag %" PRId64
+	    " us (%" PRIu64 " slips); end drift %" PRId64 " us", who,
+	    t->events, t->frames, el, el > 0 ? (double)t->events / el : 0.0,
+	    st.rate, st.p50_us, st.p99_us, st.max_us, st.lag_us, st.slips,
+	    st.drift_us);
+}
+
+static void server_check_done(void);
+
+/* The replay ended: stdout mode leaves the loop; a server keeps serving
+ * (getState still answers the end state). */
 static void
 tl_finish(struct timeline *t)
 {
 	oflush();
 	t->finished = 1;
 	t->ended = evt_mono_us();
-	event_base_loopbreak(base);
+	if (!server) {
+		event_base_loopbreak(base);
+		return;
+	}
+	S.timelines_done++;
+	if (S.verbosity >= EVT_GW_LOG_INFO) {
+		int n;
+		const char *id = tl_sid(t, &n);
+		msg("session %.*s: replay finished, %" PRIu64 " events in %"
+		    PRIu64 " messages", n, id, t->events, t->frames);
+	}
+	if (want_stats)
+		print_stats(t);
+	server_check_done();
 }
 
 /* Formats a receive time for status lines. */
@@ -339,7 +594,7 @@ fmt_pos(int64_t rx, char out[28])
 		evt_time_format_us(rx, out);
 }
 
-/* Prints one status line to stderr. */
+/* Prints one status line of a timeline to stderr. */
 static void
 status_line(struct timeline *t, int progress)
 {
@@ -347,12 +602,19 @@ status_line(struct timeline *t, int progress)
 	evt_replay_stats(&t->sch, &st);
 	char pos[28];
 	fmt_pos(evt_replay_position(&t->sch), pos);
-	double el = (double)(evt_mono_us() - t->started) / 1e6;
-	char line[256];
+	double el = t->started ? (double)(evt_mono_us() - t->started) / 1e6 :
+	    0.0;
+	char who[EVT_ESS_ID_MAX + 16] = "";
+	if (server) {
+		int n;
+		const char *id = tl_sid(t, &n);
+		snprintf(who, sizeof who, "session %.*s: ", n, id);
+	}
+	char line[EVT_ESS_ID_MAX + 256];
 	snprintf(line, sizeof line,
-	    "%s %s x%g, %" PRIu64 " events (%.0f/s), lag %.3f s%s", pos,
-	    evt_replay_paused(&t->sch) ? "paused" : "playing",
-	    evt_replay_speed(&t->sch), t->events,
+	    "%s%s %s x%g, %" PRIu64 " events (%.0f/s), lag %.3f s%s", who, pos,
+	    t->finished ? "finished" : evt_replay_paused(&t->sch) ? "paused" :
+	    "playing", evt_replay_speed(&t->sch), t->events,
 	    el > 0 ? (double)t->events / el : 0.0, (double)st.lag_us / 1e6,
 	    t->sch.o.top_speed ? " (top speed)" : "");
 	if (progress)
@@ -361,21 +623,15 @@ status_line(struct timeline *t, int progress)
 		msg("%s", line);
 }
 
-/* Prints the --stats summary. */
+/* Status lines of every timeline (or "no replay" in a server). */
 static void
-print_stats(struct timeline *t)
+status_all(void)
 {
-	struct evt_replay_stats st;
-	evt_replay_stats(&t->sch, &st);
-	int64_t end = t->ended ? t->ended : evt_mono_us();
-	double el = (double)(end - t->started) / 1e6;
-	msg("stats: %" PRIu64 " events in %" PRIu64 " frames, %.3f s, "
-	    "%.0f events/s, %.0f frames/s; lateness p50 %" PRId64
-	    " us, p99 %" PRId64 " us, max %" PRId64 " us; lag %" PRId64
-	    " us (%" PRIu64 " slips); end drift %" PRId64 " us",
-	    t->events, t->frames, el, el > 0 ? (double)t->events / el : 0.0,
-	    st.rate, st.p50_us, st.p99_us, st.max_us, st.lag_us, st.slips,
-	    st.drift_us);
+	struct timeline *t;
+	if (LIST_EMPTY(&timelines))
+		msg("no replay running: waiting for a subscription");
+	LIST_FOREACH(t, &timelines, link)
+		status_line(t, 0);
 }
 
 /* Restores the terminal. */
@@ -387,83 +643,143 @@ tty_restore(void)
 	tio_saved = 0;
 }
 
-/* Re-positions the replay by delta microseconds. */
+/* Re-positions a timeline at receive time target (not before --from). */
 static void
-tl_seek(struct timeline *t, int64_t delta)
+tl_seek_to(struct timeline *t, int64_t target)
 {
-	int64_t pos = evt_replay_position(&t->sch);
-	int64_t target = pos + delta;
-	if (target < t->from)
-		target = t->from;
+	if (R.from != INT64_MIN && target < R.from)
+		target = R.from;
 	evt_cur_seek(t->cur, target);
 	evt_replay_seek(&t->sch, evt_mono_us(), target);
 	t->have = 0;
 	tl_reseed(t, target);
-	if (!t->finished) {
-		struct timeval zero = {0, 0};
-		evtimer_add(t->timer, &zero);
+	if (t->finished) {
+		t->finished = 0; /* a server's finished replay plays again */
+		t->ended = 0;
+		S.timelines_done--;
 	}
+	if (t->started)
+		tl_kick(t);
 }
 
-/* Pauses or resumes. */
+/* Re-positions a timeline by delta microseconds from its position.
+ * Returns 0, or -1 if it has no position yet. */
+static int
+tl_seek(struct timeline *t, int64_t delta)
+{
+	int64_t pos = evt_replay_position(&t->sch);
+	if (pos == 0)
+		return -1;
+	tl_seek_to(t, pos + delta);
+	return 0;
+}
+
+/* Pauses (pause 1) or resumes (0) a timeline. */
 static void
-tl_toggle(struct timeline *t)
+tl_pause(struct timeline *t, int pause)
 {
 	int64_t now = evt_mono_us();
-	if (evt_replay_paused(&t->sch)) {
-		evt_replay_resume(&t->sch, now);
-		struct timeval zero = {0, 0};
-		evtimer_add(t->timer, &zero);
-	} else {
+	if (!t->started || pause == evt_replay_paused(&t->sch))
+		return;
+	if (pause) {
 		evt_replay_pause(&t->sch, now);
 		evtimer_del(t->timer);
+	} else {
+		evt_replay_resume(&t->sch, now);
+		tl_kick(t);
 	}
-	if (verbose || tty_progress)
-		status_line(t, 0);
 }
 
-/* Changes the speed by a factor. */
+/* Sets a timeline's speed. */
 static void
-tl_speed(struct timeline *t, double f)
+tl_set_speed(struct timeline *t, double s)
 {
-	double s = evt_replay_speed(&t->sch) * f;
-	if (s < 1.0 / 1024 || s > 1024)
+	if (!t->started)
 		return;
 	evt_replay_set_speed(&t->sch, evt_mono_us(), s);
-	struct timeval zero = {0, 0};
 	if (!evt_replay_paused(&t->sch))
-		evtimer_add(t->timer, &zero);
-	if (verbose || tty_progress)
-		status_line(t, 0);
+		tl_kick(t);
+}
+
+/* Every timeline: pause/resume toggle (on the first one's state). */
+static void
+all_toggle(void)
+{
+	struct timeline *t = LIST_FIRST(&timelines);
+	int pause = t != NULL ? !evt_replay_paused(&t->sch) : !S.paused;
+	S.paused = pause;
+	LIST_FOREACH(t, &timelines, link)
+		tl_pause(t, pause);
+	if (verbose || tty_progress || server)
+		msg("%s", pause ? "paused" : "playing");
+}
+
+/* Every timeline: speed times f (within 1/1024 .. 1024). */
+static void
+all_speed(double f)
+{
+	struct timeline *t = LIST_FIRST(&timelines);
+	double s = (t != NULL ? evt_replay_speed(&t->sch) :
+	    S.speed > 0 ? S.speed : R.ro.speed) * f;
+	if (s < 1.0 / 1024 || s > 1024)
+		return;
+	S.speed = s;
+	LIST_FOREACH(t, &timelines, link)
+		tl_set_speed(t, s);
+	if (verbose || tty_progress || server)
+		msg("speed x%g", s);
+}
+
+/* Every timeline: seek by delta. */
+static void
+all_seek(int64_t delta)
+{
+	struct timeline *t;
+	LIST_FOREACH(t, &timelines, link)
+		(void)tl_seek(t, delta);
+	if (verbose || tty_progress || server)
+		msg("seek %+.0f s", (double)delta / 1e6);
+}
+
+static void server_stop(const char *why);
+
+/* Quits: stdout mode at once, a server after closing its clients. */
+static void
+quit(const char *why)
+{
+	if (server) {
+		server_stop(why);
+		return;
+	}
+	struct timeline *t = LIST_FIRST(&timelines);
+	if (t != NULL && t->ended == 0)
+		t->ended = evt_mono_us();
+	event_base_loopbreak(base);
 }
 
 /* Keys on a terminal stdin. */
 static void
 key_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeline *t = arg;
 	unsigned char k[16];
 	ssize_t n = read(fd, k, sizeof k);
 	if (n <= 0)
 		return;
 	for (ssize_t i = 0; i < n; i++) {
 		switch (k[i]) {
-		case ' ': tl_toggle(t); break;
-		case '+': tl_speed(t, 2); break;
-		case '-': tl_speed(t, 0.5); break;
-		case '[': tl_seek(t, -SEEK_STEP_US); break;
-		case ']': tl_seek(t, SEEK_STEP_US); break;
-		case 's': status_line(t, 0); break;
-		case 'q':
-			t->ended = evt_mono_us();
-			event_base_loopbreak(base);
-			break;
+		case ' ': all_toggle(); break;
+		case '+': all_speed(2); break;
+		case '-': all_speed(0.5); break;
+		case '[': all_seek(-SEEK_STEP_US); break;
+		case ']': all_seek(SEEK_STEP_US); break;
+		case 's': status_all(); break;
+		case 'q': quit("q pressed"); break;
 		case 0x1b: /* ESC [ C / ESC [ D: arrows */
 			if (i + 2 < n && k[i + 1] == '[') {
 				if (k[i + 2] == 'C')
-					tl_seek(t, SEEK_STEP_US);
+					all_seek(SEEK_STEP_US);
 				else if (k[i + 2] == 'D')
-					tl_seek(t, -SEEK_STEP_US);
+					all_seek(-SEEK_STEP_US);
 				i += 2;
 			}
 			break;
@@ -476,14 +792,10 @@ key_cb(evutil_socket_t fd, short what, void *arg)
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct timeline *t = arg;
 	switch (sig) {
-	case SIGUSR1: tl_toggle(t); break;
-	case SIGUSR2: status_line(t, 0); break;
-	default:
-		t->ended = evt_mono_us();
-		event_base_loopbreak(base);
-		break;
+	case SIGUSR1: all_toggle(); break;
+	case SIGUSR2: status_all(); break;
+	default: quit(sig == SIGINT ? "SIGINT" : "SIGTERM"); break;
 	}
 }
 
@@ -491,7 +803,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeline *t = arg;
+	struct timeline *t = LIST_FIRST(&timelines);
+	if (t == NULL || server)
+		return;
 	if (tty_progress) {
 		status_line(t, 1);
 		return;
@@ -501,35 +815,6 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		    (double)t->sch.lag_us / 1e6);
 		reported_lag = t->sch.lag_us;
 	}
-}
-
-/*
- * The state table as of a start point (frames received before at): the
- * last getState answer before it and the stateful events since.  A linear
- * scan from the archive's start.  Returns the table (owned by the caller)
- * or NULL.
- */
-static struct evt_state *
-state_at(const char *dir, int64_t at)
-{
-	struct evt_cur *c;
-	if (evt_cur_open(dir, seg_err_cb, warn_cb, NULL, &c) != 0)
-		return NULL;
-	struct evt_state *s = evt_state_new();
-	if (s == NULL)
-		oom_check(EVT_ERR_NOMEM);
-	evt_cur_set_end(c, at);
-	struct evt_cur_msg m;
-	int rc = 0;
-	while (at != INT64_MIN && (rc = evt_cur_next(c, &m)) == 1)
-		oom_check(evt_state_apply_frame(s, m.kind, m.ev, m.evlen, m.n));
-	evt_cur_close(c);
-	if (rc < 0) {
-		msg("reading the archive: %s", evt_strerror(rc));
-		evt_state_free(s);
-		return NULL;
-	}
-	return s;
 }
 
 /* Prints a state table as {"states":[...]} (TSV: after "<at>\t"). */
@@ -555,12 +840,362 @@ print_state(const struct evt_state *s, int64_t at)
 	oflush();
 }
 
+/* ------------------------------------------------------------- server */
+
+/* Waits for the connections to close (or the grace time), then leaves. */
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evt_gw_stats st;
+	evt_gw_stats(S.gw, &st);
+	if (st.conns_now == 0 || evt_mono_us() > S.stop_deadline) {
+		event_base_loopbreak(base);
+		return;
+	}
+	struct timeval tv = {0, 10000};
+	evtimer_add(S.stop_ev, &tv);
+}
+
+/* Stops serving: closes every client with 1001 and leaves the loop once
+ * they are gone. */
+static void
+server_stop(const char *why)
+{
+	if (S.stopping)
+		return;
+	S.stopping = 1;
+	if (S.verbosity >= EVT_GW_LOG_INFO)
+		msg("%s: shutting down", why);
+	struct timeline *t;
+	LIST_FOREACH(t, &timelines, link) {
+		evtimer_del(t->timer);
+		if (t->ended == 0)
+			t->ended = evt_mono_us();
+	}
+	evt_gw_shutdown(S.gw, 1001);
+	S.stop_deadline = evt_mono_us() + STOP_GRACE_US;
+	stop_cb(-1, 0, NULL);
+}
+
+/* --exit-when-done: once every timeline has finished and every client
+ * has been sent all of it, stop; re-checks while data is queued. */
+static void
+server_check_done(void)
+{
+	if (!S.exit_when_done || S.stopping || LIST_EMPTY(&timelines))
+		return;
+	struct timeline *t;
+	LIST_FOREACH(t, &timelines, link)
+		if (!t->finished)
+			return;
+	if (evt_gw_backlog(S.gw) == 0) {
+		server_stop("every replay finished");
+		return;
+	}
+	struct timeval tv = {0, 5000};
+	evtimer_add(S.stop_ev, &tv);
+}
+
+/* The stop timer: a pending --exit-when-done check, or the shutdown. */
+static void
+stop_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (S.stopping)
+		stop_cb(fd, what, arg);
+	else
+		server_check_done();
+}
+
+/* gateway session_cb. */
+static void
+session_cb(void *arg, struct evt_gw_session *s, int what)
+{
+	struct timeline *t = evt_gw_session_data(s);
+	switch (what) {
+	case EVT_GW_SESSION_SUBSCRIBED:
+		if (S.stopping)
+			return;
+		if (S.shared) {
+			if (S.tl == NULL && LIST_EMPTY(&timelines) &&
+			    (S.tl = tl_new(OUT_ALL, NULL)) != NULL)
+				tl_start(S.tl);
+			return;
+		}
+		if (t != NULL)
+			return;
+		if ((t = tl_new(OUT_SESSION, s)) == NULL)
+			return; /* reported; the client gets no events */
+		evt_gw_session_set_data(s, t);
+		tl_start(t);
+		return;
+	case EVT_GW_SESSION_DRAINED:
+		tl_wake(S.shared ? S.tl : t);
+		return;
+	case EVT_GW_SESSION_GONE:
+		if (t != NULL) {
+			if (!t->finished && want_stats) {
+				t->ended = evt_mono_us();
+				print_stats(t);
+			}
+			if (t->finished)
+				S.timelines_done--;
+			tl_free(t);
+			evt_gw_session_set_data(s, NULL);
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+/* gateway drain_cb: the shared timeline's clients caught up. */
+static void
+drain_cb(void *arg)
+{
+	tl_wake(S.tl);
+}
+
+/* gateway states_cb: the state at the asking session's position. */
+static int
+states_cb(void *arg, struct evt_gw_session *s,
+    const struct evt_ess_subs *subs, struct evt_buf *out)
+{
+	struct timeline *t = S.shared ? S.tl : evt_gw_session_data(s);
+	const struct evt_state *st = t != NULL && t->state != NULL ?
+	    t->state : R.state0;
+	const char *const *texts = NULL;
+	const size_t *lens = NULL;
+	size_t n = st != NULL ? evt_state_list(st, &texts, &lens) : 0;
+	return evt_ess_states_array(subs, texts, lens, n, out) < 0 ?
+	    EVT_ERR_NOMEM : 0;
+}
+
+/* Appends a timeline's status object. */
+static int
+put_timeline(struct evt_buf *b, const struct timeline *t)
+{
+	struct evt_replay_stats st;
+	char pos[28], num[64];
+	int64_t rx = evt_replay_position(&t->sch);
+	int rc = 0;
+
+	evt_replay_stats(&t->sch, &st);
+	rc |= evt_buf_put(b, "{\"session\":", 11);
+	if (t->s != NULL) {
+		size_t n;
+		const char *id = evt_gw_session_id(t->s, &n);
+		rc |= evt_json_put_string(b, id, n);
+	} else
+		rc |= evt_buf_put(b, "null", 4);
+	rc |= evt_buf_put(b, ",\"position_us\":", 15);
+	rc |= evt_json_put_int(b, rx < 0, rx < 0 ? (uint64_t)-rx :
+	    (uint64_t)rx);
+	rc |= evt_buf_put(b, ",\"position\":", 12);
+	if (rx != 0) {
+		evt_time_format_us(rx, pos);
+		rc |= evt_json_put_string(b, pos, strlen(pos));
+	} else
+		rc |= evt_buf_put(b, "null", 4);
+	int k = snprintf(num, sizeof num, ",\"speed\":%.17g",
+	    evt_replay_speed(&t->sch));
+	rc |= evt_buf_put(b, num, (size_t)k);
+	rc |= evt_buf_put(b, ",\"top_speed\":", 13);
+	rc |= evt_buf_put(b, t->sch.o.top_speed ? "true" : "false",
+	    t->sch.o.top_speed ? 4 : 5);
+	rc |= evt_buf_put(b, ",\"paused\":", 10);
+	rc |= evt_buf_put(b, evt_replay_paused(&t->sch) && t->started ?
+	    "true" : "false", evt_replay_paused(&t->sch) && t->started ? 4 : 5);
+	rc |= evt_buf_put(b, ",\"finished\":", 12);
+	rc |= evt_buf_put(b, t->finished ? "true" : "false",
+	    t->finished ? 4 : 5);
+	rc |= evt_buf_put(b, ",\"events\":", 10);
+	rc |= evt_json_put_int(b, 0, t->events);
+	rc |= evt_buf_put(b, ",\"frames\":", 10);
+	rc |= evt_json_put_int(b, 0, t->frames);
+	rc |= evt_buf_put(b, ",\"lag_us\":", 10);
+	rc |= evt_json_put_int(b, 0, (uint64_t)st.lag_us);
+	rc |= evt_buf_put(b, ",\"p99_us\":", 10);
+	rc |= evt_json_put_int(b, 0, (uint64_t)st.p99_us);
+	rc |= evt_buf_putc(b, '}');
+	return rc;
+}
+
+/* GET /evplay/status. */
+static int
+http_status(struct evt_buf *b)
+{
+	struct evt_gw_stats gs;
+	struct timeline *t;
+	int rc = 0, first = 1;
+
+	evt_gw_stats(S.gw, &gs);
+	rc |= evt_buf_put(b, "{\"clock\":", 9);
+	rc |= evt_json_put_string(b, S.shared ? "shared" : "session",
+	    S.shared ? 6 : 7);
+	rc |= evt_buf_put(b, ",\"clients\":", 11);
+	rc |= evt_json_put_int(b, 0, gs.ws_now);
+	rc |= evt_buf_put(b, ",\"sessions\":", 12);
+	rc |= evt_json_put_int(b, 0, gs.sessions_now);
+	rc |= evt_buf_put(b, ",\"events_sent\":", 15);
+	rc |= evt_json_put_int(b, 0, gs.events_sent);
+	rc |= evt_buf_put(b, ",\"timelines\":[", 14);
+	LIST_FOREACH(t, &timelines, link) {
+		if (!first)
+			rc |= evt_buf_putc(b, ',');
+		first = 0;
+		rc |= put_timeline(b, t);
+	}
+	rc |= evt_buf_put(b, "]}", 2);
+	return rc ? -1 : 200;
+}
+
+/* Appends {"error":why} and returns status. */
+static int
+http_err(struct evt_buf *b, int status, const char *why)
+{
+	if (evt_buf_put(b, "{\"error\":", 9) != 0 ||
+	    evt_json_put_string(b, why, strlen(why)) != 0 ||
+	    evt_buf_putc(b, '}') != 0)
+		return -1;
+	return status;
+}
+
+/* A form value as a C string (NULL if absent or binary). */
+static const char *
+form_cstr(const struct evt_http_form *f, const char *key)
+{
+	size_t n;
+	const char *v = evt_http_form_get(f, key, &n);
+	return v != NULL && strlen(v) == n ? v : NULL;
+}
+
+/* POST /evplay/<verb>: a control on one timeline or all. */
+static int
+http_control(const char *verb, size_t vlen, const struct evt_http_form *f,
+    struct evt_buf *b)
+{
+	const char *sid = form_cstr(f, "session");
+	double x = 0;
+	int64_t to = 0, by = 0;
+	int v;
+	enum { C_PAUSE, C_RESUME, C_SPEED, C_SEEK_TO, C_SEEK_BY } op;
+
+#define VERB_IS(w) (vlen == strlen(w) && memcmp(verb, (w), vlen) == 0)
+	if (VERB_IS("pause"))
+		op = C_PAUSE;
+	else if (VERB_IS("resume"))
+		op = C_RESUME;
+	else if (VERB_IS("speed")) {
+		const char *xs = form_cstr(f, "x");
+		char *end;
+		op = C_SPEED;
+		if (xs == NULL)
+			return http_err(b, 400, "speed needs x=FACTOR");
+		errno = 0;
+		x = strtod(xs, &end);
+		if (errno != 0 || end == xs || *end != 0 || !(x >= 1.0 / 1024) ||
+		    x > 1024)
+			return http_err(b, 400, "x: a number in 1/1024..1024");
+	} else if (VERB_IS("seek")) {
+		const char *ts = form_cstr(f, "to"), *bs = form_cstr(f, "by");
+		if ((ts == NULL) == (bs == NULL))
+			return http_err(b, 400, "seek needs to=TIME or "
+			    "by=SECONDS");
+		if (ts != NULL) {
+			op = C_SEEK_TO;
+			if (evt_time_parse_user(ts, &to) != 0)
+				return http_err(b, 400, "to: ISO-8601 or "
+				    "microseconds");
+		} else {
+			char *end;
+			op = C_SEEK_BY;
+			errno = 0;
+			double s = strtod(bs, &end);
+			if (errno != 0 || end == bs || *end != 0 ||
+			    !(s > -1e9 && s < 1e9))
+				return http_err(b, 400, "by: seconds");
+			by = (int64_t)(s * 1e6);
+		}
+	} else
+		return 0;
+#undef VERB_IS
+
+	struct timeline *t;
+	unsigned n = 0;
+	LIST_FOREACH(t, &timelines, link) {
+		if (sid != NULL) {
+			size_t il;
+			const char *id = t->s != NULL ?
+			    evt_gw_session_id(t->s, &il) : NULL;
+			if (id == NULL || il != strlen(sid) ||
+			    memcmp(id, sid, il) != 0)
+				continue;
+		}
+		n++;
+		switch (op) {
+		case C_PAUSE: tl_pause(t, 1); break;
+		case C_RESUME: tl_pause(t, 0); break;
+		case C_SPEED: tl_set_speed(t, x); break;
+		case C_SEEK_TO: tl_seek_to(t, to); break;
+		case C_SEEK_BY: (void)tl_seek(t, by); break;
+		}
+	}
+	if (sid != NULL && n == 0)
+		return http_err(b, 404, "no replay for that session");
+	if (sid == NULL) {
+		/* also for timelines that start later */
+		if (op == C_PAUSE || op == C_RESUME)
+			S.paused = op == C_PAUSE;
+		else if (op == C_SPEED)
+			S.speed = x;
+	}
+	if (S.verbosity >= EVT_GW_LOG_INFO)
+		msg("control: %.*s on %u replay%s", (int)vlen, verb, n,
+		    n == 1 ? "" : "s");
+	v = evt_buf_put(b, "{\"ok\":true,\"timelines\":", 23) |
+	    evt_json_put_int(b, 0, n) | evt_buf_putc(b, '}');
+	return v ? -1 : 200;
+}
+
+/* gateway http_cb: the control path under /evplay/. */
+static int
+http_cb(void *arg, const struct evt_gw_http_req *req, struct evt_buf *body,
+    const char **ctype)
+{
+	static const char pre[] = "/evplay/";
+	size_t pl = sizeof pre - 1;
+	if (req->path_len <= pl || memcmp(req->path, pre, pl) != 0)
+		return 0;
+	const char *verb = req->path + pl;
+	size_t vlen = req->path_len - pl;
+	if (vlen == 6 && memcmp(verb, "status", 6) == 0) {
+		if (strcmp(req->method, "GET") != 0)
+			return http_err(body, 405, "GET only");
+		return http_status(body);
+	}
+	if (strcmp(req->method, "POST") != 0)
+		return http_err(body, 405, "POST only");
+	if (!req->authorized)
+		return http_err(body, 401, "Bearer token required");
+	struct evt_http_form f;
+	const char *q = req->query_len > 0 ? req->query : req->body;
+	size_t ql = req->query_len > 0 ? req->query_len : req->body_len;
+	if (evt_http_form_parse(&f, q, ql) != 0)
+		return http_err(body, 400, "malformed parameters");
+	int rc = http_control(verb, vlen, &f, body);
+	evt_http_form_free(&f);
+	return rc;
+}
+
+/* ------------------------------------------------------------ options */
+
 /* Prints the usage text. */
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: evplay [options] DIR\n"
+	    "       evplay --listen HOST:PORT [server options] [options] DIR\n"
 	    "  --speed X        replay X times as fast (default 1)\n"
 	    "  --top-speed      as fast as the consumer takes it\n"
 	    "  --from TIME      start at this receive time (ISO-8601 or us)\n"
@@ -574,12 +1209,48 @@ usage(FILE *f)
 	    "                   {\"states\":[...]}\n"
 	    "  --stats          print lateness p50/p99/max, rate, lag and\n"
 	    "                   end drift on stderr at the end\n"
-	    "  -q, --quiet      no progress line or lag reports\n"
-	    "  -v, --verbose    report controls\n"
+	    "  -q, --quiet      no progress line, lag reports or client logs\n"
+	    "  -v, --verbose    report controls (server: debug logs)\n"
 	    "  --help, --version\n"
+	    "server (a drop-in API Gateway on HOST:PORT; port 0 picks one):\n"
+	    "  --listen HOST:PORT    serve the Events and State WebSocket API\n"
+	    "  --user U --password-file F   the token endpoint's credentials\n"
+	    "  --any-user            accept any username and password\n"
+	    "  --token-file F        also accept this Bearer token\n"
+	    "  --tls-cert F --tls-key F     https and wss\n"
+	    "  --clock session|shared  a timeline per session from its first\n"
+	    "                        subscription (default), or one for all\n"
+	    "  --ready-file F        write the port to F once listening\n"
+	    "  --exit-when-done      exit once every replay is finished and\n"
+	    "                        sent\n"
+	    "  --max-clients N       open connections (default %d)\n"
+	    "  --max-frame BYTES     inbound WebSocket message bound\n"
+	    "  --resume-window S     session resume window (default 30)\n"
+	    "  --history-bytes B     per-session resume history bound\n"
+	    "  --http-timeout S, --ws-session-timeout S, --sub-timeout S\n"
+	    "  control: GET /evplay/status; POST /evplay/pause, resume,\n"
+	    "  speed?x=F, seek?to=TIME or seek?by=S [&session=ID] (Bearer)\n"
 	    "keys (terminal): space pause, + - speed, [ ] or arrows seek "
 	    "10 s, s status, q quit\n"
-	    "signals: USR1 pause/resume, USR2 status, INT/TERM stop\n");
+	    "signals: USR1 pause/resume, USR2 status, INT/TERM stop\n",
+	    MAX_CLIENTS);
+}
+
+/* Reports a usage error and exits 2. */
+static void
+bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+    noreturn));
+
+static void
+bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'evplay --help'.\n");
+	exit(EX_USAGE);
 }
 
 /* Parses a positive number or exits. */
@@ -589,10 +1260,20 @@ num_arg(const char *opt, const char *s)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != 0 || !(v > 0) || v > 1e6) {
-		msg("%s: not a positive number: %s", opt, s);
-		exit(EX_USAGE);
-	}
+	if (errno != 0 || end == s || *end != 0 || !(v > 0) || v > 1e6)
+		bad_usage("%s: not a positive number: %s", opt, s);
+	return v;
+}
+
+/* Parses a non-negative number (seconds, bytes) up to max or exits. */
+static double
+nonneg_arg(const char *opt, const char *s, double max)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != 0 || !(v >= 0) || v > max)
+		bad_usage("%s: not a number in 0..%g: %s", opt, max, s);
 	return v;
 }
 
@@ -601,21 +1282,58 @@ static int64_t
 time_arg(const char *opt, const char *s)
 {
 	int64_t us;
-	if (evt_time_parse_user(s, &us) != 0) {
-		msg("%s: not a time (ISO-8601 or microseconds): %s", opt, s);
-		exit(EX_USAGE);
-	}
+	if (evt_time_parse_user(s, &us) != 0)
+		bad_usage("%s: not a time (ISO-8601 or microseconds): %s", opt,
+		    s);
 	return us;
+}
+
+/* Reads a secret file for an option or exits. */
+static char *
+secret_arg(const char *opt, const char *path)
+{
+	char *s = evt_cli_read_secret(path);
+	if (s == NULL)
+		bad_usage("%s: cannot read %s: %s", opt, path,
+		    evt_cli_strerror(errno));
+	return s;
+}
+
+/* Wipes and frees a secret. */
+static void
+secret_free(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Creates the event loop with precise timers. */
+static void
+make_base(void)
+{
+	/* The kernel's default 50 us timer slack would be lateness. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	struct event_config *cfg = event_config_new();
+	if (cfg != NULL)
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (base == NULL) {
+		msg("cannot create the event loop");
+		exit(EX_FAIL);
+	}
 }
 
 int
 main(int argc, char **argv)
 {
-	struct evt_replay_opts ro = {.speed = 1.0};
-	struct timeline tl;
-	memset(&tl, 0, sizeof tl);
-	tl.from = INT64_MIN;
-	tl.to = INT64_MAX;
+	enum {
+		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
+		O_ANY, O_TOKFILE, O_CLOCK, O_EXIT, O_MAXCONN, O_MAXFRAME,
+		O_WINDOW, O_HIST, O_HTTPTO, O_WSTO, O_SUBTO
+	};
 	static const struct option lo[] = {
 		{"speed", required_argument, NULL, 'S'},
 		{"top-speed", no_argument, NULL, 'X'},
@@ -632,21 +1350,48 @@ main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"ready-file", required_argument, NULL, O_READY},
+		{"tls-cert", required_argument, NULL, O_CERT},
+		{"tls-key", required_argument, NULL, O_KEY},
+		{"user", required_argument, NULL, O_USER},
+		{"password-file", required_argument, NULL, O_PWFILE},
+		{"any-user", no_argument, NULL, O_ANY},
+		{"token-file", required_argument, NULL, O_TOKFILE},
+		{"clock", required_argument, NULL, O_CLOCK},
+		{"exit-when-done", no_argument, NULL, O_EXIT},
+		{"max-clients", required_argument, NULL, O_MAXCONN},
+		{"max-frame", required_argument, NULL, O_MAXFRAME},
+		{"resume-window", required_argument, NULL, O_WINDOW},
+		{"history-bytes", required_argument, NULL, O_HIST},
+		{"http-timeout", required_argument, NULL, O_HTTPTO},
+		{"ws-session-timeout", required_argument, NULL, O_WSTO},
+		{"sub-timeout", required_argument, NULL, O_SUBTO},
 		{NULL, 0, NULL, 0},
 	};
+	struct evt_gw_opts go;
+	const char *listen = NULL, *ready = NULL, *pwfile = NULL;
+	const char *tokfile = NULL;
+	int any_user = 0, clock_set = 0;
+	char *host = NULL, *password = NULL, *token = NULL;
+	uint16_t port = 0;
 	int c;
+
+	memset(&go, 0, sizeof go);
+	R.ro.speed = 1.0;
+	R.from = INT64_MIN;
+	R.to = INT64_MAX;
+	go.max_conns = MAX_CLIENTS;
 	while ((c = getopt_long(argc, argv, "qvh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'S': ro.speed = num_arg("--speed", optarg); break;
-		case 'X': ro.top_speed = 1; break;
-		case 'f': tl.from = time_arg("--from", optarg); break;
-		case 'T': tl.to = time_arg("--to", optarg); break;
-		case 'i': tl.from_id = optarg; break;
+		case 'S': R.ro.speed = num_arg("--speed", optarg); break;
+		case 'X': R.ro.top_speed = 1; break;
+		case 'f': R.from = time_arg("--from", optarg); break;
+		case 'T': R.to = time_arg("--to", optarg); break;
+		case 'i': R.from_id = optarg; break;
 		case 'g':
-			if (evt_duration_parse(optarg, &ro.max_gap_us) != 0) {
-				msg("--max-gap: a duration: %s", optarg);
-				return EX_USAGE;
-			}
+			if (evt_duration_parse(optarg, &R.ro.max_gap_us) != 0)
+				bad_usage("--max-gap: a duration: %s", optarg);
 			break;
 		case 'l': {
 			const char *v = optarg;
@@ -656,14 +1401,13 @@ main(int argc, char **argv)
 			    strlen(argv[optind]) && argv[optind][0] != 0)
 				v = argv[optind++];
 			if (v == NULL) {
-				tl.loops_left = -1;
+				R.loops = -1;
 			} else {
 				double n = num_arg("--loop", v);
-				if (n != (long)n) {
-					msg("--loop: a whole number: %s", v);
-					return EX_USAGE;
-				}
-				tl.loops_left = (long)n - 1;
+				if (n != (long)n)
+					bad_usage("--loop: a whole number: %s",
+					    v);
+				R.loops = (long)n - 1;
 			}
 			break;
 		}
@@ -675,6 +1419,59 @@ main(int argc, char **argv)
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("evplay " EVPLAY_VERSION "\n"); return 0;
+		case O_LISTEN: listen = optarg; break;
+		case O_READY: ready = optarg; break;
+		case O_CERT: go.tls_cert = optarg; break;
+		case O_KEY: go.tls_key = optarg; break;
+		case O_USER: go.username = optarg; break;
+		case O_PWFILE: pwfile = optarg; break;
+		case O_ANY: any_user = 1; break;
+		case O_TOKFILE: tokfile = optarg; break;
+		case O_CLOCK:
+			if (strcmp(optarg, "shared") == 0)
+				S.shared = 1;
+			else if (strcmp(optarg, "session") != 0)
+				bad_usage("--clock: session or shared, not %s",
+				    optarg);
+			clock_set = 1;
+			break;
+		case O_EXIT: S.exit_when_done = 1; break;
+		case O_MAXCONN:
+			go.max_conns = (uint32_t)nonneg_arg("--max-clients",
+			    optarg, 100000);
+			if (go.max_conns == 0)
+				bad_usage("--max-clients: at least 1");
+			break;
+		case O_MAXFRAME:
+			go.ess_limits.max_frame = (size_t)nonneg_arg(
+			    "--max-frame", optarg, 1 << 30);
+			if (go.ess_limits.max_frame < 1024)
+				bad_usage("--max-frame: at least 1024");
+			break;
+		case O_WINDOW:
+			go.resume_window = nonneg_arg("--resume-window", optarg,
+			    1e6);
+			if (go.resume_window == 0)
+				bad_usage("--resume-window: more than 0");
+			break;
+		case O_HIST:
+			go.history_bytes = (size_t)nonneg_arg(
+			    "--history-bytes", optarg, 1e12);
+			break;
+		case O_HTTPTO:
+			go.http_timeout = nonneg_arg("--http-timeout", optarg,
+			    1e6);
+			break;
+		case O_WSTO:
+			go.ws_session_timeout = nonneg_arg(
+			    "--ws-session-timeout", optarg, 1e6);
+			if (go.ws_session_timeout == 0)
+				go.ws_session_timeout = -1;
+			break;
+		case O_SUBTO:
+			go.sub_timeout = nonneg_arg("--sub-timeout", optarg,
+			    1e6);
+			break;
 		default: usage(stderr); return EX_USAGE;
 		}
 	}
@@ -682,49 +1479,113 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (tl.from_id != NULL && tl.from != INT64_MIN) {
-		msg("--from and --from-id exclude each other");
-		return EX_USAGE;
+	if (R.from_id != NULL && R.from != INT64_MIN)
+		bad_usage("--from and --from-id exclude each other");
+	server = listen != NULL;
+	if (!server && (ready || go.tls_cert || go.tls_key || go.username ||
+	    pwfile || any_user || tokfile || clock_set || S.exit_when_done))
+		bad_usage("server options need --listen HOST:PORT");
+	if (server) {
+		if (mode != M_EVENTS || want_state)
+			bad_usage("--messages, --tsv and --state are for "
+			    "stdout mode (a server sends messages; getState "
+			    "answers the state)");
+		if ((go.tls_cert == NULL) != (go.tls_key == NULL))
+			bad_usage("--tls-cert and --tls-key go together");
+		if (go.username != NULL && any_user)
+			bad_usage("--user and --any-user exclude each other");
+		if (go.username == NULL && !any_user)
+			bad_usage("a server needs --user U --password-file F, "
+			    "or --any-user to accept any credential");
+		if ((go.username != NULL) != (pwfile != NULL))
+			bad_usage("--user and --password-file go together");
+		if (evt_cli_hostport(listen, &host, &port) != 0)
+			bad_usage("--listen: expected HOST:PORT, got '%s'",
+			    listen);
 	}
-	const char *dir = argv[optind];
-	int rc = evt_cur_open(dir, seg_err_cb, warn_cb, NULL, &tl.cur);
+	R.dir = argv[optind];
+
+	/* The start point: checked (and the id found) before serving. */
+	struct evt_cur *probe;
+	int rc = evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &probe);
 	if (rc != 0) {
-		msg("%s: cannot open the archive: %s", dir, evt_strerror(rc));
+		msg("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
 		return EX_FAIL;
 	}
-	evt_cur_set_end(tl.cur, tl.to);
-	if (tl_rewind(&tl) != 0)
-		return EX_FAIL;
-	int64_t start_rx = tl.from;
-	if (tl.from_id != NULL) {
+	R.start_rx = R.from;
+	if (R.from_id != NULL) {
 		int64_t rx;
-		evt_cur_seek_id(tl.cur, tl.from_id, strlen(tl.from_id), &rx);
-		start_rx = rx;
-	}
-	tl.dir = dir;
-	tl.start_rx = start_rx;
-	if (want_state) {
-		/* Seeded at the start point and kept current from there on
-		 * (what getState answers in server mode). */
-		tl.state = state_at(dir, start_rx);
-		if (tl.state == NULL)
+		rc = evt_cur_seek_id(probe, R.from_id, strlen(R.from_id), &rx);
+		oom_check(rc);
+		if (rc <= 0) {
+			msg("no event with id %s", R.from_id);
+			evt_cur_close(probe);
 			return EX_FAIL;
-		print_state(tl.state, start_rx);
+		}
+		R.start_rx = rx;
+	}
+	evt_cur_close(probe);
+	if (want_state || server) {
+		/* The state at the start point: printed first (--state), or
+		 * what getState answers before a replay starts; every
+		 * timeline starts from a copy and keeps it current. */
+		R.state0 = state_at(R.start_rx);
+		if (R.state0 == NULL)
+			return EX_FAIL;
+		if (want_state)
+			print_state(R.state0, R.start_rx);
 	}
 
-	/* The kernel's default 50 us timer slack would be lateness. */
-	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-	struct event_config *cfg = event_config_new();
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	if (base == NULL) {
-		msg("cannot create the event loop");
-		return EX_FAIL;
+	make_base();
+	signal(SIGPIPE, SIG_IGN);
+	tty_progress = !quiet && !server && isatty(2);
+	S.verbosity = quiet ? EVT_GW_LOG_WARN : verbose ? EVT_GW_LOG_DEBUG :
+	    EVT_GW_LOG_INFO;
+	struct timeline *tl = NULL;
+	const char *stoks[1];
+	if (server) {
+		if (pwfile != NULL)
+			password = secret_arg("--password-file", pwfile);
+		if (tokfile != NULL) {
+			token = secret_arg("--token-file", tokfile);
+			stoks[0] = token;
+			go.static_tokens = stoks;
+			go.nstatic_tokens = 1;
+		}
+		go.host = host;
+		go.port = port;
+		go.password = password;
+		go.max_sessions = go.max_conns; /* each holds a timeline */
+		go.product_version = "evplay " EVPLAY_VERSION;
+		go.log_cb = gw_log_cb;
+		go.states_cb = states_cb;
+		go.session_cb = session_cb;
+		go.drain_cb = drain_cb;
+		go.http_cb = http_cb;
+		rc = evt_gw_new(base, &go, &S.gw);
+		secret_free(password);
+		secret_free(token);
+		if (rc != 0) {
+			msg("cannot serve on %s: %s", listen, evt_strerror(rc));
+			return EX_FAIL;
+		}
+		if ((S.stop_ev = evtimer_new(base, stop_ev_cb, NULL)) == NULL)
+			oom_check(EVT_ERR_NOMEM);
+		if (!quiet)
+			msg("serving %s on %s://%s:%u (%s clock%s)", R.dir,
+			    go.tls_cert != NULL ? "https" : "http", host,
+			    evt_gw_port(S.gw), S.shared ? "shared" : "session",
+			    any_user ? ", any user" : "");
+		if (ready != NULL && evt_cli_write_ready(ready,
+		    evt_gw_port(S.gw)) != 0) {
+			msg("%s: %s", ready, strerror(errno));
+			return EX_FAIL;
+		}
+	} else {
+		if ((tl = tl_new(OUT_STDOUT, NULL)) == NULL)
+			return EX_FAIL;
 	}
-	evt_replay_init(&tl.sch, &ro);
-	tl.timer = evtimer_new(base, tl_timer_cb, &tl);
-	tty_progress = !quiet && isatty(2);
+
 	struct event *keys = NULL;
 	if (isatty(0) && tcgetattr(0, &saved_tio) == 0) {
 		struct termios raw = saved_tio;
@@ -735,47 +1596,65 @@ main(int argc, char **argv)
 			tio_saved = 1;
 			atexit(tty_restore);
 			keys = event_new(base, 0, EV_READ | EV_PERSIST, key_cb,
-			    &tl);
+			    NULL);
 			event_add(keys, NULL);
 		}
 	}
 	int sigs[] = {SIGUSR1, SIGUSR2, SIGINT, SIGTERM};
 	struct event *sev[4];
 	for (int i = 0; i < 4; i++) {
-		sev[i] = evsignal_new(base, sigs[i], signal_cb, &tl);
+		sev[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
 		evsignal_add(sev[i], NULL);
 	}
-	struct event *tick = event_new(base, -1, EV_PERSIST, tick_cb, &tl);
+	struct event *tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
 	struct timeval sec = {1, 0};
 	event_add(tick, &sec);
 
-	tl.started = evt_mono_us();
-	evt_replay_start(&tl.sch, tl.started);
-	struct timeval zero = {0, 0};
-	evtimer_add(tl.timer, &zero);
+	if (tl != NULL)
+		tl_start(tl);
 	event_base_dispatch(base);
 
 	oflush();
 	if (tty_progress)
 		fputs("\r\033[K", stderr);
-	if (tl.ended == 0)
-		tl.ended = evt_mono_us();
-	if (!quiet && tl.sch.lag_us > 0)
-		msg("consumer was slow: the timeline fell %.3f s behind",
-		    (double)tl.sch.lag_us / 1e6);
-	if (want_stats)
-		print_stats(&tl);
+	if (tl != NULL) {
+		if (tl->ended == 0)
+			tl->ended = evt_mono_us();
+		if (!quiet && tl->sch.lag_us > 0)
+			msg("consumer was slow: the timeline fell %.3f s "
+			    "behind", (double)tl->sch.lag_us / 1e6);
+		if (want_stats)
+			print_stats(tl);
+	} else {
+		struct evt_gw_stats gs;
+		evt_gw_stats(S.gw, &gs);
+		struct timeline *t;
+		if (want_stats)
+			LIST_FOREACH(t, &timelines, link)
+				if (!t->finished)
+					print_stats(t);
+		if (!quiet)
+			msg("%" PRIu64 " events sent in %" PRIu64 " messages "
+			    "to %" PRIu64 " sessions (%" PRIu64 " resumed), %"
+			    PRIu64 " connections", gs.events_sent,
+			    gs.messages_sent, gs.sessions_created, gs.resumes,
+			    gs.conns_accepted);
+	}
 	tty_restore();
 	for (int i = 0; i < 4; i++)
 		event_free(sev[i]);
 	event_free(tick);
 	if (keys != NULL)
 		event_free(keys);
-	event_free(tl.timer);
+	evt_gw_free(S.gw);
+	while (!LIST_EMPTY(&timelines))
+		tl_free(LIST_FIRST(&timelines));
+	if (S.stop_ev != NULL)
+		event_free(S.stop_ev);
 	event_base_free(base);
-	evt_cur_close(tl.cur);
-	evt_state_free(tl.state);
+	evt_state_free(R.state0);
 	evt_buf_free(&obuf);
+	free(host);
 	if (exit_code == 0 && problems > 0)
 		exit_code = EX_FAIL;
 	return exit_code;

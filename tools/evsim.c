@@ -52,6 +52,7 @@
 
 #include "evtape/timefmt.h"
 #include "evtape/buf.h"
+#include "evtape/cli.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
 #include "evtape/gateway.h"
@@ -60,7 +61,6 @@
 
 #define TOP_SPEED_GEN_RATE 100000.0 /* event times at --rate 0 */
 #define TOP_SPEED_CHUNK 256	    /* messages per loop turn */
-#define SECRET_MAX 4096
 
 /* Appends a string literal. */
 #define PUTS(b, s) evt_buf_put((b), (s), strlen(s))
@@ -215,31 +215,15 @@ opt_secs(const char *name, const char *s)
 	return v;
 }
 
-/* Reads the first line of a file into a new string (a secret: the caller
- * wipes it); exits 2 when the file cannot be read or the line is empty. */
+/* Reads a secret file for option opt or exits 2. */
 static char *
-read_secret(const char *opt, const char *path)
+secret_arg(const char *opt, const char *path)
 {
-	char buf[SECRET_MAX + 1];
-	size_t n;
-	char *s;
-	FILE *f = fopen(path, "r");
+	char *s = evt_cli_read_secret(path);
 
-	if (f == NULL)
-		bad_usage("--%s: cannot open %s: %s", opt, path,
-		    strerror(errno));
-	n = fread(buf, 1, SECRET_MAX, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (buf[0] == '\0')
-		bad_usage("--%s: %s has an empty first line", opt, path);
-	s = strdup(buf);
-	OPENSSL_cleanse(buf, sizeof buf);
-	if (s == NULL) {
-		fprintf(stderr, "evsim: out of memory\n");
-		exit(1);
-	}
+	if (s == NULL)
+		bad_usage("--%s: cannot read %s: %s", opt, path,
+		    evt_cli_strerror(errno));
 	return s;
 }
 
@@ -881,47 +865,6 @@ usr2_cb(evutil_socket_t sig, short what, void *arg)
 		start_generation(sim);
 }
 
-/* Writes "PORT\n" to path atomically (temporary file + rename). */
-static int
-write_ready(const char *path, unsigned port)
-{
-	char tmp[PATH_MAX];
-	FILE *f;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >=
-	    (int)sizeof tmp)
-		return -1;
-	if ((f = fopen(tmp, "w")) == NULL)
-		return -1;
-	fprintf(f, "%u\n", port);
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/* Splits HOST:PORT (IPv6 in brackets) or exits 2. */
-static void
-parse_listen(const char *s, char **host, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':');
-	size_t hl;
-
-	if (colon == NULL)
-		bad_usage("--listen: expected HOST:PORT, got '%s'", s);
-	*port = (uint16_t)opt_u64("listen", colon + 1, 65535);
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl == 0)
-		bad_usage("--listen: empty host in '%s'", s);
-	if ((*host = strndup(s, hl)) == NULL)
-		exit(1);
-}
-
 /* Parses the options, starts the gateway, runs the loop until a signal,
  * then prints the summary. */
 int
@@ -989,7 +932,9 @@ main(int argc, char **argv)
 		switch (ch) {
 		case O_LISTEN:
 			free(host);
-			parse_listen(optarg, &host, &port);
+			if (evt_cli_hostport(optarg, &host, &port) != 0)
+				bad_usage("--listen: expected HOST:PORT, got "
+				    "'%s'", optarg);
 			break;
 		case O_READY: ready = optarg; break;
 		case O_CERT: go.tls_cert = optarg; break;
@@ -1113,9 +1058,9 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (pwfile != NULL)
-		password = read_secret("password-file", pwfile);
+		password = secret_arg("password-file", pwfile);
 	if (tokfile != NULL) {
-		token = read_secret("token-file", tokfile);
+		token = secret_arg("token-file", tokfile);
 		stoks[0] = token;
 		go.static_tokens = stoks;
 		go.nstatic_tokens = 1;
@@ -1173,7 +1118,8 @@ main(int argc, char **argv)
 	sim_log(&sim, EVT_GW_LOG_INFO, "listening on %s:%u (%s)",
 	    host != NULL ? host : "127.0.0.1", evt_gw_port(sim.gw),
 	    go.tls_cert != NULL ? "https/wss" : "http/ws");
-	if (ready != NULL && write_ready(ready, evt_gw_port(sim.gw)) != 0) {
+	if (ready != NULL && evt_cli_write_ready(ready,
+	    evt_gw_port(sim.gw)) != 0) {
 		fprintf(stderr, "evsim: cannot write %s: %s\n", ready,
 		    strerror(errno));
 		goto out;

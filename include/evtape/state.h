@@ -21,6 +21,10 @@ struct evt_state;
 /* Returns a new empty table, or NULL (out of memory). */
 struct evt_state *evt_state_new(void);
 
+/* Returns a copy of s (same entries, same order), or NULL (out of
+ * memory). */
+struct evt_state *evt_state_copy(const struct evt_state *s);
+
 /* Frees s (NULL is fine). */
 void evt_state_free(struct evt_state *s);
 

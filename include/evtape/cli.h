@@ -1,0 +1,35 @@
+/*
+ * cli.h: small pieces the programs share on their command lines: secret
+ * files (passwords, tokens), HOST:PORT arguments and ready files.
+ */
+#ifndef EVTAPE_CLI_H
+#define EVTAPE_CLI_H
+
+#include <stdint.h>
+
+/*
+ * Reads a small secret file (up to 4 KiB), trailing CR/LF removed.
+ * Returns a malloc'd string (the caller wipes it with OPENSSL_cleanse
+ * before free) or NULL with errno set (EINVAL: empty, or holds a NUL).
+ */
+char *evt_cli_read_secret(const char *path);
+
+/* The reason for an evt_cli_read_secret() failure: errno's text, or
+ * "empty or binary" for EINVAL. */
+const char *evt_cli_strerror(int err);
+
+/*
+ * Splits "HOST:PORT" (IPv6 in brackets, "[::1]:80") into a malloc'd host
+ * (brackets removed) and a port.  Returns 0, or -1 (errno EINVAL: no
+ * colon, empty host, port not a number up to 65535; ENOMEM).
+ */
+int evt_cli_hostport(const char *s, char **host, uint16_t *port);
+
+/*
+ * Writes "PORT\n" to path atomically (a temporary file renamed), so a
+ * script waiting for the file never reads half of it.  Returns 0 or -1
+ * (errno set).
+ */
+int evt_cli_write_ready(const char *path, unsigned port);
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * cli.c: secret files, HOST:PORT arguments and ready files (cli.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "evtape/cli.h"
+
+#define SECRET_MAX 4096
+
+char *
+evt_cli_read_secret(const char *path)
+{
+	char *buf;
+	ssize_t n;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if ((buf = malloc(SECRET_MAX + 1)) == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	while (len < SECRET_MAX &&
+	    (n = read(fd, buf + len, SECRET_MAX - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+
+			close(fd);
+			OPENSSL_cleanse(buf, SECRET_MAX + 1);
+			free(buf);
+			errno = e;
+			return NULL;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	buf[len] = '\0';
+	if (len == 0 || strlen(buf) != len) {
+		OPENSSL_cleanse(buf, SECRET_MAX + 1);
+		free(buf);
+		errno = EINVAL;
+		return NULL;
+	}
+	return buf;
+}
+
+const char *
+evt_cli_strerror(int err)
+{
+	return err == EINVAL ? "empty or binary" : strerror(err);
+}
+
+int
+evt_cli_hostport(const char *s, char **host, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *p;
+	char *end;
+	unsigned long v;
+	size_t hl;
+
+	if (colon == NULL)
+		goto bad;
+	p = colon + 1;
+	errno = 0;
+	v = strtoul(p, &end, 10);
+	if (errno != 0 || end == p || *end != '\0' || *p == '-' || *p == '+' ||
+	    v > 65535)
+		goto bad;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		s++;
+		hl -= 2;
+	}
+	if (hl == 0)
+		goto bad;
+	if ((*host = strndup(s, hl)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	*port = (uint16_t)v;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+int
+evt_cli_write_ready(const char *path, unsigned port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >=
+	    (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(f, "%u\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		int e = errno;
+
+		unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
