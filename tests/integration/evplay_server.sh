@@ -142,6 +142,8 @@ t "resume with an older eventId: every event after it again, once, in order" \
     --claim-back 100 --pause 0.3 --expect-resume --min-resumes 1
 t "include and exclude filters: exactly the matching events, grouped as recorded" \
     $S $P --tsv "$T/S.tsv" filters
+t "getState pipelined behind the subscription at the archive's start, and after every 300 events == the archive's state there" \
+    $S $P --tsv "$T/S.tsv" state --checks 3 --every 300
 t "Python sample client: every event of the archive" \
     $PY "$HERE/sample_ess.py" $P --total "$NS" --out "$T/py.ids"
 t "Python sample client: the archive's events in order" \
@@ -166,12 +168,12 @@ stop_pid "$PLAY_PID"
 check $RC "evplay (conformance) exits 0"
 
 # --- getState at the client's position, from the middle of an archive --------
-mid=$(awk -F'\t' 'NR == 3000 {print $1 + 1}' "$T/L.in")
+mid=$(($(sed -n 1000p "$T/L.in" | cut -f1) + 1))
 start_play st --any-user --speed 4 --from "$mid" "$T/L"
 P="--port $PLAY_PORT"
-t "getState right after subscribing and after every 300 events == evtool state at the position (5 sources)" \
-    $S $P --tsv "$T/L.tsv" --from-us "$mid" state --sources 5 --checks 5 \
-    --every 300
+t "getState right after subscribing and after every 100 events == evtool state at the position (10 sources)" \
+    $S $P --tsv "$T/L.tsv" --from-us "$mid" state --sources 10 --checks 4 \
+    --every 100
 t "... for all sources" \
     $S $P --tsv "$T/L.tsv" --from-us "$mid" state --checks 3 --every 500
 t "--from: filters applied from the start point" \
