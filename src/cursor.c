@@ -10,6 +10,7 @@
 #include "evtape/cursor.h"
 #include "evtape/err.h"
 #include "evtape/record.h"
+#include "evtape/state.h"
 
 struct evt_cur {
 	struct evt_archive *a;
@@ -235,5 +236,67 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 		m->text = (const char *)f->text.p;
 		m->len = f->text.len;
 		return cur_items(c, f, m) == 0 ? 1 : EVT_ERR_NOMEM;
+	}
+}
+
+/*
+ * Whether segment i may hold a getState answer received before end_us:
+ * sealed segments tell from their index (frames per kind) and their time
+ * range; others (open, damaged, an index without frame counts) may.
+ */
+static int
+seg_may_have_states(struct evt_cur *c, size_t i, int64_t end_us)
+{
+	struct evt_segr *r;
+	int may = 1;
+	if (evt_segr_open(c->seg[i].path, c->cb, c->arg, &r) != 0)
+		return 0; /* unreadable: reported, nothing to scan */
+	const struct evt_seg_info *si = evt_segr_info(r);
+	if (si->sealed && si->nrecords > 0 && si->first_rx >= end_us)
+		may = 0;
+	else if (si->sealed && evt_segr_load_index(r) == 0) {
+		uint64_t known = 0;
+		for (int k = 0; k <= EVT_K_MAX; k++)
+			known += si->frames[k];
+		if (known > 0 && si->frames[EVT_K_STATES] == 0)
+			may = 0;
+	}
+	evt_segr_close(r);
+	return may;
+}
+
+/* Fills s with the state table as of end_us. */
+int
+evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
+{
+	size_t i = c->nseg;
+	int rc;
+	for (;;) {
+		/* Back to the next segment that may hold a snapshot. */
+		while (i > 0 && !seg_may_have_states(c, i - 1, end_us))
+			i--;
+		size_t start = i > 0 ? i - 1 : 0;
+		evt_state_clear(s);
+		cur_close_seg(c);
+		c->si = start;
+		c->from = INT64_MIN;
+		c->to = end_us;
+		c->seeking = 0;
+		struct evt_cur_msg m;
+		int seen = 0;
+		while ((rc = evt_cur_next(c, &m)) == 1) {
+			seen |= m.kind == EVT_K_STATES;
+			rc = evt_state_apply_frame(s, m.kind, m.ev, m.evlen,
+			    m.n);
+			if (rc < 0)
+				break;
+		}
+		if (rc < 0)
+			return rc;
+		/* A snapshot replaces the table: what came before it does
+		 * not matter.  Without one, scan from further back. */
+		if (seen || start == 0)
+			return 0;
+		i = start;
 	}
 }

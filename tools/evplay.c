@@ -121,7 +121,6 @@ static struct {
 	int paused;		 /* a new timeline starts paused */
 	double speed;		 /* a new timeline's speed (0: R.ro's) */
 	int verbosity;
-	uint64_t timelines_done;
 } S;
 
 static const char *progname = "evplay";
@@ -135,6 +134,7 @@ static struct termios saved_tio;
 static int tio_saved;
 static int64_t reported_lag;
 static LIST_HEAD(, timeline) timelines = LIST_HEAD_INITIALIZER(timelines);
+static unsigned nplaying;	/* timelines started, not finished (server) */
 
 /* Prints a message to stderr prefixed with the program name. */
 static void
@@ -217,14 +217,20 @@ frame_out(const struct evt_cur_msg *m)
 	return m->kind == EVT_K_MSG && m->n > 0;
 }
 
-/* A session id as "%.*s" arguments. */
+/* Names a timeline for log lines: "session ID: ", "shared replay: " or
+ * "" (stdout mode). */
 static const char *
-tl_sid(const struct timeline *t, int *len)
+tl_who(const struct timeline *t, char *buf, size_t size)
 {
-	size_t n = 0;
-	const char *id = t->s != NULL ? evt_gw_session_id(t->s, &n) : "*";
-	*len = t->s != NULL ? (int)n : 1;
-	return id;
+	size_t n;
+	const char *id;
+	if (t->out == OUT_SESSION) {
+		id = evt_gw_session_id(t->s, &n);
+		snprintf(buf, size, "session %.*s: ", (int)n, id);
+	} else
+		snprintf(buf, size, "%s", t->out == OUT_ALL ?
+		    "shared replay: " : "");
+	return buf;
 }
 
 /* Hands the current frame over: stdout lines or gateway messages; then
@@ -263,9 +269,8 @@ tl_output(struct timeline *t)
 
 /*
  * The state table as of a start point (frames received before at): the
- * last getState answer before it and the stateful events since.  A linear
- * scan from the archive's start.  Returns the table (owned by the caller)
- * or NULL.
+ * last getState answer before it and the stateful events since
+ * (evt_cur_state_at).  Returns the table (owned by the caller) or NULL.
  */
 static struct evt_state *
 state_at(int64_t at)
@@ -282,12 +287,9 @@ state_at(int64_t at)
 	struct evt_state *s = evt_state_new();
 	if (s == NULL)
 		oom_check(EVT_ERR_NOMEM);
-	evt_cur_set_end(c, at);
-	struct evt_cur_msg m;
-	int rc = 0;
-	while (at != INT64_MIN && (rc = evt_cur_next(c, &m)) == 1)
-		oom_check(evt_state_apply_frame(s, m.kind, m.ev, m.evlen, m.n));
+	int rc = evt_cur_state_at(c, at, s);
 	evt_cur_close(c);
+	oom_check(rc);
 	if (rc < 0) {
 		msg("reading the archive: %s", evt_strerror(rc));
 		evt_state_free(s);
@@ -418,9 +420,12 @@ tl_run(struct timeline *t)
 			now = evt_mono_us();
 			w = evt_replay_wait(&t->sch, now);
 		}
-		if (w > NAP_US) {
-			/* The loop's timer wakes us NAP_US early ... */
-			w -= NAP_US;
+		if (w > NAP_US || (w > 0 && nplaying > 1)) {
+			/* The loop's timer wakes us NAP_US early (where
+			 * other timelines play, it wakes us on time: a nap
+			 * would make them late) ... */
+			if (nplaying <= 1)
+				w -= NAP_US;
 			struct timeval tv = {(time_t)(w / 1000000),
 			    (suseconds_t)(w % 1000000)};
 			evtimer_add(t->timer, &tv);
@@ -449,7 +454,8 @@ tl_run(struct timeline *t)
 		} else if (obuf.len >= OBUF_FLUSH) {
 			oflush();
 			now = evt_mono_us();
-		}
+		} else if (t->out != OUT_STDOUT)
+			now = evt_mono_us(); /* queued: its rate counts */
 		evt_replay_done(&t->sch, now);
 		t->have = 0;
 	}
@@ -511,6 +517,7 @@ static void
 tl_start(struct timeline *t)
 {
 	t->started = evt_mono_us();
+	nplaying++;
 	evt_replay_start(&t->sch, t->started);
 	if (S.speed > 0)
 		evt_replay_set_speed(&t->sch, t->started, S.speed);
@@ -532,6 +539,8 @@ tl_free(struct timeline *t)
 	if (t == NULL)
 		return;
 	LIST_REMOVE(t, link);
+	if (t->started && !t->finished)
+		nplaying--;
 	if (t->timer != NULL)
 		event_free(t->timer);
 	evt_cur_close(t->cur);
@@ -549,16 +558,12 @@ print_stats(struct timeline *t)
 	evt_replay_stats(&t->sch, &st);
 	int64_t end = t->ended ? t->ended : evt_mono_us();
 	double el = t->started ? (double)(end - t->started) / 1e6 : 0.0;
-	char who[EVT_ESS_ID_MAX + 16] = "";
-	if (server) {
-		int n;
-		const char *id = tl_sid(t, &n);
-		snprintf(who, sizeof who, "session %.*s: ", n, id);
-	}
+	char who[EVT_ESS_ID_MAX + 16];
 	msg("%sstats: %" PRIu64 " events in %" PRIu64 " frames, %.3f s, "
 	    "%.0f events/s, %.0f frames/s; lateness p50 %" PRId64
 	    " us, p99 %" PRId64 " us, max %" PRId64 " us; lag %" PRId64
-	    " us (%" PRIu64 " slips); end drift %" PRId64 " us", who,
+	    " us (%" PRIu64 " slips); end drift %" PRId64 " us",
+	    tl_who(t, who, sizeof who),
 	    t->events, t->frames, el, el > 0 ? (double)t->events / el : 0.0,
 	    st.rate, st.p50_us, st.p99_us, st.max_us, st.lag_us, st.slips,
 	    st.drift_us);
@@ -573,17 +578,17 @@ tl_finish(struct timeline *t)
 {
 	oflush();
 	t->finished = 1;
+	nplaying--;
 	t->ended = evt_mono_us();
 	if (!server) {
 		event_base_loopbreak(base);
 		return;
 	}
-	S.timelines_done++;
 	if (S.verbosity >= EVT_GW_LOG_INFO) {
-		int n;
-		const char *id = tl_sid(t, &n);
-		msg("session %.*s: replay finished, %" PRIu64 " events in %"
-		    PRIu64 " messages", n, id, t->events, t->frames);
+		char who[EVT_ESS_ID_MAX + 16];
+		msg("%sreplay finished, %" PRIu64 " events in %" PRIu64
+		    " messages", tl_who(t, who, sizeof who), t->events,
+		    t->frames);
 	}
 	if (want_stats)
 		print_stats(t);
@@ -610,15 +615,11 @@ status_line(struct timeline *t, int progress)
 	fmt_pos(evt_replay_position(&t->sch), pos);
 	double el = t->started ? (double)(evt_mono_us() - t->started) / 1e6 :
 	    0.0;
-	char who[EVT_ESS_ID_MAX + 16] = "";
-	if (server) {
-		int n;
-		const char *id = tl_sid(t, &n);
-		snprintf(who, sizeof who, "session %.*s: ", n, id);
-	}
+	char who[EVT_ESS_ID_MAX + 16];
 	char line[EVT_ESS_ID_MAX + 256];
 	snprintf(line, sizeof line,
-	    "%s%s %s x%g, %" PRIu64 " events (%.0f/s), lag %.3f s%s", who, pos,
+	    "%s%s %s x%g, %" PRIu64 " events (%.0f/s), lag %.3f s%s",
+	    tl_who(t, who, sizeof who), pos,
 	    t->finished ? "finished" : evt_replay_paused(&t->sch) ? "paused" :
 	    "playing", evt_replay_speed(&t->sch), t->events,
 	    el > 0 ? (double)t->events / el : 0.0, (double)st.lag_us / 1e6,
@@ -661,8 +662,8 @@ tl_seek_to(struct timeline *t, int64_t target)
 	tl_reseed(t, target);
 	if (t->finished) {
 		t->finished = 0; /* a server's finished replay plays again */
+		nplaying++;
 		t->ended = 0;
-		S.timelines_done--;
 	}
 	if (t->started)
 		tl_kick(t);
@@ -805,12 +806,42 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* A server's progress line: clients, replays, events sent and rate. */
+static void
+server_progress(void)
+{
+	static uint64_t last_sent;
+	struct evt_gw_stats gs;
+	struct timeline *t;
+	unsigned n = 0, done = 0, paused = 0;
+	int64_t lag = 0;
+
+	evt_gw_stats(S.gw, &gs);
+	LIST_FOREACH(t, &timelines, link) {
+		n++;
+		done += t->finished != 0;
+		paused += t->started && evt_replay_paused(&t->sch);
+		if (t->sch.lag_us > lag)
+			lag = t->sch.lag_us;
+	}
+	fprintf(stderr, "\r\033[K%u clients, %u replays (%u finished, %u "
+	    "paused), %" PRIu64 " events sent (%" PRIu64 "/s), max lag %.3f s",
+	    gs.ws_now, n, done, paused, gs.events_sent,
+	    gs.events_sent - last_sent, (double)lag / 1e6);
+	last_sent = gs.events_sent;
+}
+
 /* Once a second: the progress line and lag reports. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeline *t = LIST_FIRST(&timelines);
-	if (t == NULL || server)
+	if (server) {
+		if (tty_progress)
+			server_progress();
+		return;
+	}
+	if (t == NULL)
 		return;
 	if (tty_progress) {
 		status_line(t, 1);
@@ -944,8 +975,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 				print_stats(t);
 			}
 			if (t->finished)
-				S.timelines_done--;
-			tl_free(t);
+					tl_free(t);
 			evt_gw_session_set_data(s, NULL);
 		}
 		return;
@@ -1544,7 +1574,7 @@ main(int argc, char **argv)
 
 	make_base();
 	signal(SIGPIPE, SIG_IGN);
-	tty_progress = !quiet && !server && isatty(2);
+	tty_progress = !quiet && isatty(2);
 	S.verbosity = quiet ? EVT_GW_LOG_WARN : verbose ? EVT_GW_LOG_DEBUG :
 	    EVT_GW_LOG_INFO;
 	struct timeline *tl = NULL;

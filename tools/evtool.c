@@ -568,15 +568,13 @@ cmd_state(int argc, char **argv)
 		errx_msg("%s: %s", argv[optind], evt_strerror(rc));
 		return EX_FAIL;
 	}
-	evt_cur_set_end(cur, at == INT64_MAX ? INT64_MAX : at + 1);
 	struct evt_state *st = evt_state_new();
 	if (st == NULL)
 		oom_check(EVT_ERR_NOMEM);
-	struct evt_cur_msg m;
-	while ((rc = evt_cur_next(cur, &m)) == 1)
-		oom_check(evt_state_apply_frame(st, m.kind, m.ev, m.evlen,
-		    m.n));
+	rc = evt_cur_state_at(cur, at == INT64_MAX ? INT64_MAX : at + 1, st);
 	oom_check(rc);
+	if (rc < 0)
+		errx_msg("%s: %s", argv[optind], evt_strerror(rc));
 	const char *const *tx;
 	const size_t *lens;
 	size_t n = evt_state_list(st, &tx, &lens);

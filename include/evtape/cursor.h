@@ -62,4 +62,17 @@ int evt_cur_seek_id(struct evt_cur *c, const char *id, size_t len,
  * evt_err that stops the iteration (EVT_ERR_NOMEM, EVT_ERR_IO). */
 int evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m);
 
+struct evt_state;
+
+/*
+ * Fills s (emptied first) with the state table as of end_us: the frames
+ * received before it, from the last recorded getState answer on (state.h).
+ * Goes back segment by segment, passing over sealed segments whose index
+ * says they hold no getState answer, so the cost follows the distance to
+ * the last snapshot, not the archive's length.  Leaves the cursor at its
+ * end: evt_cur_seek and evt_cur_set_end before reading on.  Returns 0 or
+ * a negative evt_err (EVT_ERR_NOMEM, EVT_ERR_IO).
+ */
+int evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s);
+
 #endif

@@ -83,6 +83,38 @@ $EVTOOL state --source "$src" "$T/a" >"$T/src.out"
 t "evtool state --source: only that source" sh -c \
     "[ -s $T/src.out ] && ! grep -v '\"source\":\"$src\"' $T/src.out"
 
+# A later getState answer in the middle of a many-segment archive: the
+# state lookup goes back only to the last snapshot (segments whose index
+# has no getState answer are passed over) and must still equal the
+# reference everywhere: before it, at it, after it, at the end.
+nl=$(wc -l <"$T/ev.tsv")
+head -n $((nl / 2)) "$T/ev.tsv" >"$T/s.tsv"
+half=$(tail -n 1 "$T/s.tsv" | cut -f1)
+printf '%s\t{"commandId":9,"status":200,"states":%s}\n' $((half + 1)) \
+    "$($EVGEN --seed 9 --cameras 40 --states)" >>"$T/s.tsv"
+tail -n +$((nl / 2 + 1)) "$T/ev.tsv" >>"$T/s.tsv"
+$EVTOOL import --block-size 4k --segment-size 16k "$T/s" "$T/s.tsv" \
+    2>/dev/null
+$EVTOOL cat --tsv "$T/s" >"$T/s.all"
+ok=0
+for at in $((first + (half - first) / 2)) $half $((half + 1)) \
+    $((half + 2)) $((half + (last - half) / 2)) $last; do
+	$PYTHON "$HERE/stateref.py" "$T/s.all" $at incl >"$T/r.ids"
+	$EVTOOL state --at $at "$T/s" | $PYTHON -c "
+import json,sys
+for l in sys.stdin: print(json.loads(l)['id'])" | sort >"$T/o.ids"
+	cmp -s "$T/r.ids" "$T/o.ids" || { echo "# evtool state --at $at"; ok=1; }
+	$PYTHON "$HERE/stateref.py" "$T/s.all" $at excl >"$T/r.ids"
+	$EVPLAY -q --top-speed --state --from $at --to $((at + 1)) "$T/s" |
+	    head -n 1 | $PYTHON -c "
+import json,sys
+for s in json.load(sys.stdin)['states']: print(s['id'])" | sort >"$T/o.ids"
+	cmp -s "$T/r.ids" "$T/o.ids" || { echo "# evplay --state --from $at"; ok=1; }
+done
+check $ok "state lookups around a mid-archive snapshot == the reference"
+check $([ $(ls "$T"/s/seg-*.evt | wc -l) -gt 4 ]; echo $?) \
+    "the snapshot archive has many segments"
+
 # Loops.
 $EVTOOL cat --messages "$T/a" >"$T/cat.out"
 cat "$T/cat.out" "$T/cat.out" "$T/cat.out" >"$T/want.out"
