@@ -87,12 +87,12 @@ t "evtool state --source: only that source" sh -c \
 # state lookup goes back only to the last snapshot (segments whose index
 # has no getState answer are passed over) and must still equal the
 # reference everywhere: before it, at it, after it, at the end.
-nl=$(wc -l <"$T/ev.tsv")
-head -n $((nl / 2)) "$T/ev.tsv" >"$T/s.tsv"
+nl=$(wc -l <"$T/a.ev")
+head -n $((nl / 2)) "$T/a.ev" >"$T/s.tsv"
 half=$(tail -n 1 "$T/s.tsv" | cut -f1)
 printf '%s\t{"commandId":9,"status":200,"states":%s}\n' $((half + 1)) \
     "$($EVGEN --seed 9 --cameras 40 --states)" >>"$T/s.tsv"
-tail -n +$((nl / 2 + 1)) "$T/ev.tsv" >>"$T/s.tsv"
+tail -n +$((nl / 2 + 1)) "$T/a.ev" >>"$T/s.tsv"
 $EVTOOL import --block-size 4k --segment-size 16k "$T/s" "$T/s.tsv" \
     2>/dev/null
 $EVTOOL cat --tsv "$T/s" >"$T/s.all"

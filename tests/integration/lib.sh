@@ -46,7 +46,7 @@ waitfor() {
 }
 # make_archive DIR SEED EVENTS RATE CAMERAS [IMPORT OPTIONS...]: an
 # archive of evgen events with a getState answer (the initial states)
-# first; the imported input stays in DIR.in.
+# first; the imported input stays in DIR.in, the events alone in DIR.ev.
 make_archive() {
 	_d=$1
 	_s=$2
@@ -59,7 +59,6 @@ make_archive() {
 		    "$($EVGEN --seed "$_s" --cameras "$_c" --states)"
 		cat "$_d.ev"
 	} >"$_d.in"
-	rm -f "$_d.ev"
 	$EVTOOL import "$@" "$_d" "$_d.in" 2>/dev/null
 }
 # done_testing: the TAP plan; the exit status says whether all passed.
