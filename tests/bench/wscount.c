@@ -4,8 +4,8 @@
  * recorder does), starts a session, subscribes to everything, and only
  * counts: every text frame is classified (evt_ess_classify, one JSON parse)
  * and its events counted until N have arrived.  Prints one line
- * "EVENTS SECONDS" (from the first event to the Nth) on stdout; exits 1 on
- * any failure.  With STAMPS (tests/bench/replay.sh, lateness at a client),
+ * "EVENTS SECONDS MESSAGES" (from the first event to the Nth) on stdout;
+ * exits 1 on any failure.  With STAMPS (tests/bench/replay.sh, lateness at a client),
  * also writes "<monotonic us> <events>" for every event message to that
  * file at the end (kept in memory meanwhile, so no I/O between arrivals).
  *
@@ -33,7 +33,7 @@ struct counter {
 	struct event_base *base;
 	struct evt_wsconn *ws;
 	struct evt_jparser jp;
-	uint64_t want, got;
+	uint64_t want, got, msgs;
 	double t0, t1;
 	uint64_t *stamps;	/* pairs: arrival us, events; NULL: none */
 	size_t nstamps, capstamps;
@@ -87,6 +87,7 @@ text_cb(struct evt_wsconn *ws, const char *msg, size_t len, void *arg)
 		c->nstamps++;
 	}
 	c->got += m.nevents;
+	c->msgs++;
 	if (c->got >= c->want) {
 		c->t1 = now_s();
 		event_base_loopbreak(c->base);
@@ -208,7 +209,8 @@ main(int argc, char **argv)
 	}
 	event_base_dispatch(c.base);
 	if (!c.failed)
-		printf("%llu %.6f\n", (unsigned long long)c.got, c.t1 - c.t0);
+		printf("%llu %.6f %llu\n", (unsigned long long)c.got,
+		    c.t1 - c.t0, (unsigned long long)c.msgs);
 	if (c.stamps != NULL && !c.failed && write_stamps(argv[4], &c) != 0)
 		c.failed = 1;
 	free(c.stamps);
