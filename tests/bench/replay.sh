@@ -87,31 +87,7 @@ done
 # the same client in the same run (the gateway module without an archive)
 # and the evtool cat figures above (the archive without a gateway).
 WSCOUNT=$BUILD/bench/wscount
-echo bench-token-0123456789abcdef0123456789 >"$W/tok"
-TICK=$(getconf CLK_TCK)
-SRVPID=
-trap '[ -n "$SRVPID" ] && kill "$SRVPID" 2>/dev/null; rm -rf "$W"' EXIT INT TERM
-# serve PROGRAM ARGS...: a gateway on a free port with the token; sets
-# SRVPID and PORT.
-serve() {
-	rm -f "$W/ready"
-	"$@" --listen 127.0.0.1:0 --ready-file "$W/ready" \
-	    --token-file "$W/tok" 2>"$W/srv.err" &
-	SRVPID=$!
-	i=0
-	while [ ! -s "$W/ready" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
-	PORT=$(cat "$W/ready")
-}
-unserve() {
-	kill -TERM "$SRVPID" 2>/dev/null || true
-	wait "$SRVPID" 2>/dev/null || true
-	SRVPID=
-}
-# cpu_s PID: user+sys seconds of a process so far.
-cpu_s() {
-	awk -v t="$TICK" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / t }' \
-	    "/proc/$1/stat"
-}
+. "$HERE/serve.inc"
 for r in 200 10000; do
 	ev=$($BUILD/evtool cat "$W/l$r" | wc -l)
 	serve $BUILD/evplay -q --any-user "$W/l$r"

@@ -282,9 +282,7 @@ def main():
     args.token_path = "/API/IDP/connect/token"
     fn = {"protocol": sc_protocol, "bad": sc_bad,
           "timeline": sc_timeline}[args.cmd]
-    r = fn(args)
-    if asyncio.iscoroutine(r):
-        asyncio.run(r)
+    essclient.run(fn, args)
 
 
 if __name__ == "__main__":

@@ -641,6 +641,13 @@ def sc_slowloris(args):
     print("partial request closed (%r)" % data[:30])
 
 
+def run(fn, args):
+    """Runs a scenario function, a coroutine or not."""
+    r = fn(args)
+    if asyncio.iscoroutine(r):
+        asyncio.run(r)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -704,9 +711,7 @@ def main():
           "bad-peer": sc_bad_peer, "steal": sc_steal, "state-delay": sc_state_delay,
           "tls-refused": sc_tls_refused, "pipeline": sc_pipeline,
           "conn-limit": sc_conn_limit, "slowloris": sc_slowloris}[args.cmd]
-    r = fn(args)
-    if asyncio.iscoroutine(r):
-        asyncio.run(r)
+    run(fn, args)
 
 
 if __name__ == "__main__":

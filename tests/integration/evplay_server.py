@@ -583,9 +583,7 @@ def main():
           "timelines": sc_timelines, "stall": sc_stall,
           "control": sc_control, "closed": sc_closed,
           "timing": sc_timing, "snapshot": sc_snapshot}[args.cmd]
-    r = fn(args)
-    if asyncio.iscoroutine(r):
-        asyncio.run(r)
+    essclient.run(fn, args)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,7 @@ PY=$PYTHON
 S="$PY $HERE/evplay_server.py"
 C="$PY $HERE/essclient.py"
 K="$PY $HERE/conformance.py"
-if ! $PY -c 'import websockets' 2>/dev/null; then
-	check 1 "python3 websockets module available"
-	done_testing
-	exit 1
-fi
+need_websockets
 echo secret >"$T/pw"
 echo static-token-0123456789abcdef0123456789 >"$T/tok"
 AUTH="--user alice --password-file $T/pw"
@@ -248,16 +244,7 @@ check $? "... the client was closed with 1001: $(tail -n 1 "$T/closed.out")"
 t "--stats: per-timeline stats on SIGTERM" grep -q "lateness" "$T/ctl.out"
 
 # --- wss -------------------------------------------------------------------------------
-if (
-	cd "$T" &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=evtape-test-ca &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	    -keyout srv.key -out srv.csr -subj /CN=localhost &&
-	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext &&
-	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key \
-	    -CAcreateserial -out srv.pem -days 2 -extfile ext
-) >"$T/openssl.out" 2>&1; then
+if make_certs; then
 	start_play tls $AUTH --speed 4 --tls-cert "$T/srv.pem" \
 	    --tls-key "$T/srv.key" "$T/S"
 	TP="--port $PLAY_PORT --tls --cafile $T/ca.pem"

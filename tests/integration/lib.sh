@@ -61,6 +61,14 @@ make_archive() {
 	} >"$_d.in"
 	$EVTOOL import "$@" "$_d" "$_d.in" 2>/dev/null
 }
+# need_websockets: the python3 has the websockets module (Debian:
+# python3-websockets); else one failing check, the plan, and exit 1.
+need_websockets() {
+	$PYTHON -c 'import websockets' 2>/dev/null && return 0
+	check 1 "python3 websockets module available"
+	done_testing
+	exit 1
+}
 # done_testing: the TAP plan; the exit status says whether all passed.
 done_testing() {
 	echo "1..$tn"
