@@ -20,7 +20,11 @@ first violation, exit 0 otherwise.
               replay from the start point; --shared: the late one joins
               mid-stream and gets a gapless run to the end
   stall       a subscribed client that stops reading does not delay
-              another client, which receives every event (--clock session)
+              another client, which receives every event (--clock session;
+              --shared --exit-when-done [--loop N]: a gapless run from
+              where it joined to the end)
+  until-close receives until the server closes with --code: exactly the
+              events of --ids (one id a line), in order
   control     /evplay/status fields; pause, resume, speed, seek (to and
               by) with a Bearer token: 401 without, 400 for bad values,
               404 for an unknown session; the events follow the controls
@@ -40,6 +44,8 @@ import json
 import time
 import urllib.error
 import urllib.request
+
+import websockets.exceptions
 
 import essclient
 from conformance import expect_close, stalled_client
@@ -282,20 +288,61 @@ async def sc_timelines(args):
               "(the second subscribed after %d)" % (len(ids), joined))
 
 
+async def read_until_close(c, code, timeout):
+    """Reads events until the server closes with code."""
+    try:
+        while True:
+            if await c.recv_one(timeout) is not None:
+                fail("unexpected response")
+    except websockets.exceptions.ConnectionClosed as e:
+        if e.rcvd is None or e.rcvd.code != code:
+            fail("closed with %r, wanted %d" % (e.rcvd, code))
+
+
 async def sc_stall(args):
     ids = [e["id"] for _, evs in load_messages(args.tsv, args.from_us)
-           for e in evs]
+           for e in evs] * args.loops
     tok = token_or_fail(args)
     stalled = await stalled_client(args, tok)
     async with connect(args, tok) as ws:
         c = Conn(ws)
         await subscribe(c)
-        await drain_to_end(c, ids[-1], args.timeout)
+        if args.shared:
+            # --exit-when-done: the end comes once the stalled client is
+            # gone too.
+            await read_until_close(c, 1001, args.timeout)
+        else:
+            await drain_to_end(c, ids[-1], args.timeout)
     stalled.transport.abort()
-    if [e["id"] for e in c.events] != ids:
-        fail("%d events, not the archive's %d in order" % (len(c.events),
+    got = [e["id"] for e in c.events]
+    if args.shared:
+        # Joined the running shared timeline: a gapless run to the end.
+        j = len(ids) - len(got)
+        if j < 0 or got != ids[j:]:
+            fail("%d events, not a gapless run to the end" % len(got))
+    elif got != ids:
+        fail("%d events, not the archive's %d in order" % (len(got),
                                                            len(ids)))
-    print("%d events while another client stalled" % len(ids))
+    print("%d events while another client stalled" % len(got))
+
+
+async def sc_until_close(args):
+    """Receives until the server closes (--exit-when-done: 1001); the
+    events must be exactly those of --ids, in order."""
+    want = open(args.ids).read().split()
+    tok = token_or_fail(args)
+    async with connect(args, tok) as ws:
+        c = Conn(ws)
+        await subscribe(c)
+        await read_until_close(c, args.code, args.timeout)
+    got = [e["id"] for e in c.events]
+    if got != want:
+        for i, (a, b) in enumerate(zip(got, want)):
+            if a != b:
+                fail("event %d: got %s, wanted %s" % (i, a, b))
+        fail("%d events, wanted %d" % (len(got), len(want)))
+    print("%d events as expected, then closed with %d" % (len(got),
+                                                         args.code))
 
 
 # ----------------------------------------------------------- control
@@ -563,7 +610,13 @@ def main():
     p = sub.add_parser("timelines")
     p.add_argument("--late-after", type=int, default=300)
     p.add_argument("--shared", action="store_true")
-    sub.add_parser("stall")
+    p = sub.add_parser("stall")
+    p.add_argument("--shared", action="store_true",
+                   help="and --exit-when-done")
+    p.add_argument("--loops", type=int, default=1)
+    p = sub.add_parser("until-close")
+    p.add_argument("--ids", required=True)
+    p.add_argument("--code", type=int, default=1001)
     p = sub.add_parser("control")
     p.add_argument("--every", type=int, default=50)
     p = sub.add_parser("closed")
@@ -582,7 +635,8 @@ def main():
     fn = {"filters": sc_filters, "state": sc_state,
           "timelines": sc_timelines, "stall": sc_stall,
           "control": sc_control, "closed": sc_closed,
-          "timing": sc_timing, "snapshot": sc_snapshot}[args.cmd]
+          "timing": sc_timing, "snapshot": sc_snapshot,
+          "until-close": sc_until_close}[args.cmd]
     essclient.run(fn, args)
 
 

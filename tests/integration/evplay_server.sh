@@ -48,12 +48,13 @@ ids() {
 for line in open(sys.argv[1]):
     print(json.loads(line)["id"])' "$1"
 }
-# has_timeline PORT: /evplay/status lists a timeline (for waitfor).
-has_timeline() {
+# status_is PORT EXPR: the Python expression EXPR over d, the document of
+# GET /evplay/status, is true (for waitfor).
+status_is() {
 	$PY -c 'import json, sys, urllib.request
 d = json.load(urllib.request.urlopen(
     "http://127.0.0.1:%s/evplay/status" % sys.argv[1], timeout=5))
-sys.exit(0 if d["timelines"] else 1)' "$1"
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
 }
 
 # Two archives: S, 3,000 events in ~3 s; L, 6,000 events in ~20 s; each
@@ -182,6 +183,30 @@ $EVTOOL state --at $((mid - 1)) "$T/L" | wc -l >"$T/n"
 check $([ "$(cat "$T/n")" -gt 20 ]; echo $?) \
     "the state at the start point is not trivial ($(cat "$T/n") states)"
 
+# --- replay options in server mode: exactly these events, then 1001 -----------
+# window NAME IDS OPTIONS...: one client of evplay --exit-when-done OPTIONS
+# gets exactly the ids in file IDS, then the close; evplay exits 0.
+window() {
+	_w=$1
+	_i=$2
+	shift 2
+	start_play "$_w" --any-user --top-speed --exit-when-done "$@" "$T/S"
+	t "$_w: exactly the expected events, then closed with 1001" \
+	    $S --port "$PLAY_PORT" until-close --ids "$_i"
+	waitfor 1000 gone "$PLAY_PID"
+	wait "$PLAY_PID"
+	check $? "$_w: evplay exits 0 once done"
+}
+cat "$T/S.ids" "$T/S.ids" >"$T/loop.ids"
+window "--loop 2" "$T/loop.ids" --loop 2
+to=$(sed -n 500p "$T/S.in" | cut -f1)
+$EVTOOL cat --to "$to" "$T/S" >"$T/to.events"
+ids "$T/to.events" >"$T/to.ids"
+window "--to" "$T/to.ids" --to "$to"
+id=$(sed -n 1200p "$T/S.ids")
+sed -n '1200,$p' "$T/S.ids" >"$T/fid.ids"
+window "--from-id (inside a message)" "$T/fid.ids" --from-id "$id"
+
 # --- shared clock ----------------------------------------------------------------
 start_play sh --any-user --clock shared --speed 2 "$T/S"
 t "--clock shared: a late client joins mid-stream, then gapless" \
@@ -189,6 +214,22 @@ t "--clock shared: a late client joins mid-stream, then gapless" \
     --late-after 500
 stop_pid "$PLAY_PID"
 check $RC "evplay (--clock shared) exits 0"
+start_play sh2 --any-user --clock shared --speed 4 "$T/S"
+t "--clock shared: getState (pipelined) and after every 300 events == the archive's state at the shared position" \
+    $S --port "$PLAY_PORT" --tsv "$T/S.tsv" state --checks 3 --every 300
+stop_pid "$PLAY_PID"
+check $RC "evplay (--clock shared, getState) exits 0"
+# ~9 MB in 1 s: more than the kernel's socket buffers hold.
+start_play sh3 --any-user --clock shared --speed 32 --loop 10 \
+    --exit-when-done --history-bytes 100000 "$T/S"
+t "--clock shared at a fixed speed: a client that stops reading does not hold the others" \
+    $S --port "$PLAY_PORT" --tsv "$T/S.tsv" --timeout 60 stall --shared \
+    --loops 10
+t "... it is closed as too slow, the log names the peer" \
+    grep -q "127.0.0.1:[0-9]*: .*too slow" "$T/sh3.out"
+waitfor 1000 gone "$PLAY_PID"
+wait "$PLAY_PID"
+check $? "evplay (--clock shared, stalled client) exits 0 once done"
 
 # --- bad clients while a well-behaved one receives every event ----------------
 start_play bad $AUTH --speed 4 --max-frame 65536 --http-timeout 1 \
@@ -197,7 +238,7 @@ P="--port $PLAY_PORT"
 $C $P follow --log "$T/L.msgs" --total "$NL" --max-conns 1 --timeout 60 \
     >"$T/watch.out" 2>&1 &
 WATCH=$!
-waitfor 1000 has_timeline "$PLAY_PORT"
+waitfor 1000 status_is "$PLAY_PORT" 'd["timelines"]'
 check $? "the well-behaved client subscribed"
 bad_pids=""
 for kind in json big binary order nosub slow-http slow-upgrade; do
@@ -233,6 +274,17 @@ start_play ctl $AUTH --stats "$T/L"
 P="--port $PLAY_PORT"
 t "control: status fields, pause/resume/speed/seek with a token (401 without, 400, 404)" \
     $S $P --tsv "$T/L.tsv" control
+kill -USR1 "$PLAY_PID"
+waitfor 1000 status_is "$PLAY_PORT" \
+    'd["timelines"] and all(t["paused"] for t in d["timelines"])'
+check $? "SIGUSR1: every timeline paused (/evplay/status)"
+kill -USR2 "$PLAY_PID"
+waitfor 1000 grep -q "session .* paused x" "$T/ctl.out"
+check $? "SIGUSR2: a status line per timeline"
+kill -USR1 "$PLAY_PID"
+waitfor 1000 status_is "$PLAY_PORT" \
+    'd["timelines"] and not any(t["paused"] for t in d["timelines"])'
+check $? "SIGUSR1 again: playing"
 $S $P closed --ready "$T/closed.ready" >"$T/closed.out" 2>&1 &
 CL=$!
 waitfor 1000 test -s "$T/closed.ready"
