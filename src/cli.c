@@ -73,14 +73,22 @@ evt_cli_hostport(const char *s, char **host, uint16_t *port)
 	unsigned long v;
 	size_t hl;
 
-	if (colon == NULL)
+	if (colon == NULL && s[0] != '\0' &&
+	    strspn(s, "0123456789") == strlen(s))
+		p = s;	/* a port alone: loopback */
+	else if (colon == NULL)
 		goto bad;
-	p = colon + 1;
+	else
+		p = colon + 1;
 	errno = 0;
 	v = strtoul(p, &end, 10);
 	if (errno != 0 || end == p || *end != '\0' || *p == '-' || *p == '+' ||
 	    v > 65535)
 		goto bad;
+	if (colon == NULL) {
+		s = "127.0.0.1";
+		colon = s + strlen(s);
+	}
 	hl = (size_t)(colon - s);
 	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
 		s++;

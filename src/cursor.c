@@ -254,13 +254,9 @@ seg_may_have_states(struct evt_cur *c, size_t i, int64_t end_us)
 	const struct evt_seg_info *si = evt_segr_info(r);
 	if (si->sealed && si->nrecords > 0 && si->first_rx >= end_us)
 		may = 0;
-	else if (si->sealed && evt_segr_load_index(r) == 0) {
-		uint64_t known = 0;
-		for (int k = 0; k <= EVT_K_MAX; k++)
-			known += si->frames[k];
-		if (known > 0 && si->frames[EVT_K_STATES] == 0)
-			may = 0;
-	}
+	else if (si->sealed && evt_segr_load_index(r) == 0 &&
+	    si->frames[EVT_K_STATES] == 0)
+		may = 0;
 	evt_segr_close(r);
 	return may;
 }

@@ -80,6 +80,10 @@
 #define STABLE_US (INT64_C(10) * 1000000)
 #define STABLE_EVENTS 100
 #define ID_MAX EVT_ESS_ID_MAX
+/* A getState answer may take minutes on a large site (ess-protocol.md
+ * section 4) while a quiet site sends nothing else: the dead-peer timeout
+ * is this much longer while one is awaited. */
+#define STATE_GRACE_S 300
 
 /* Command-line and config-file options. */
 struct opts {
@@ -89,7 +93,7 @@ struct opts {
 	const char **specs;	/* --include / --exclude, in order */
 	int *exclude;
 	size_t nspecs;
-	double ping, dead, summary, connect_timeout;
+	double ping, dead, summary, connect_timeout, state_interval;
 	size_t max_message, max_buffer;
 	int fsync;
 	uint64_t seg_size, max_bytes;
@@ -108,7 +112,8 @@ enum state {
 };
 
 /* What the command in flight is. */
-enum cmd { CMD_NONE = 0, CMD_AUTH, CMD_START, CMD_SUB, CMD_STATE };
+enum cmd { CMD_NONE = 0, CMD_AUTH, CMD_START, CMD_SUB, CMD_STATE,
+	CMD_SNAPSHOT };
 
 /* Counters (also the metrics). */
 struct counters {
@@ -144,6 +149,7 @@ static struct evrec {
 	struct evt_wsclient *wc;
 	struct evt_wsconn *ws;
 	struct event *retry_ev, *tick_ev, *summary_ev, *prune_ev, *stop_ev;
+	struct event *snapshot_ev;
 	struct event *sig_ev[4];
 
 	struct evt_ess_client cl;
@@ -524,6 +530,8 @@ send_cmd(enum cmd what, uint64_t id)
 	oom(rc, "send");
 	R.pending = what;
 	R.pending_id = id;
+	if ((what == CMD_STATE || what == CMD_SNAPSHOT) && R.o.dead > 0)
+		evt_wsconn_set_dead_timeout(R.ws, R.o.dead + STATE_GRACE_S);
 }
 
 /* Sends startSession: resume the known session from the last event. */
@@ -654,6 +662,7 @@ on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
 		return;
 	case CMD_STATE:
 		/* The state snapshot is data: stored as it came. */
+		evt_wsconn_set_dead_timeout(R.ws, R.o.dead);
 		store(0, rx, frame, len, NULL);
 		if (!ok)
 			evt_log_warn("getState failed: status %d%s%s",
@@ -664,6 +673,20 @@ on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
 			    m->nstates);
 		session_running();
 		cfg_start();
+		return;
+	case CMD_SNAPSHOT:
+		/* A periodic snapshot: a later state lookup (evtool state,
+		 * evplay) starts from the last one, not the archive's start. */
+		R.pending = CMD_NONE;
+		evt_wsconn_set_dead_timeout(R.ws, R.o.dead);
+		store(0, rx, frame, len, NULL);
+		if (!ok)
+			evt_log_warn("getState failed: status %d%s%s",
+			    m->status, m->error_text[0] ? ": " : "",
+			    m->error_text);
+		else
+			evt_log_debug("state snapshot: %zu states",
+			    m->nstates);
 		return;
 	default:
 		return;
@@ -963,6 +986,20 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Every --state-interval: a getState snapshot while a session runs and
+ * no command is outstanding. */
+static void
+snapshot_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t id;
+
+	if (R.state != ST_RUNNING || R.pending != CMD_NONE || R.ws == NULL)
+		return;
+	R.cmd.len = 0;
+	oom(evt_ess_client_get_state(&R.cl, &R.cmd, &id), "getState");
+	send_cmd(CMD_SNAPSHOT, id);
+}
+
 /* Formats the summary numbers into out. */
 static void
 summary_cb(evutil_socket_t fd, short what, void *arg)
@@ -1122,7 +1159,7 @@ enum {
 	OP_CACERT, OP_INSECURE, OP_INCLUDE, OP_EXCLUDE, OP_AUTH, OP_PING, OP_DEAD,
 	OP_MAX_MESSAGE, OP_MAX_BUFFER, OP_FSYNC, OP_SEG_SIZE, OP_SEG_AGE,
 	OP_MAX_BYTES, OP_MAX_AGE, OP_LOG_FILE, OP_SUMMARY, OP_METRICS, OP_URL,
-	OP_CONNECT_TIMEOUT, OP_NO_CONFIG_SNAPSHOT, OP_VERSION,
+	OP_CONNECT_TIMEOUT, OP_NO_CONFIG_SNAPSHOT, OP_VERSION, OP_STATE_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -1147,6 +1184,7 @@ static const struct option long_opts[] = {
 	{"max-age", required_argument, NULL, OP_MAX_AGE},
 	{"log-file", required_argument, NULL, OP_LOG_FILE},
 	{"summary-interval", required_argument, NULL, OP_SUMMARY},
+	{"state-interval", required_argument, NULL, OP_STATE_INTERVAL},
 	{"metrics", required_argument, NULL, OP_METRICS},
 	{"url", required_argument, NULL, OP_URL},
 	{"connect-timeout", required_argument, NULL, OP_CONNECT_TIMEOUT},
@@ -1191,6 +1229,8 @@ usage(FILE *f)
 "  --log-file FILE         log there (SIGHUP reopens) instead of stderr\n"
 "  -v, --verbose           debug log;  -q, --quiet: warnings and errors\n"
 "  --summary-interval SEC  one-line summary every SEC (0: never) [60]\n"
+"  --state-interval DUR    record a getState snapshot every DUR as well as\n"
+"                          at each session start (0: only then) [1h]\n"
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
 "Signals: TERM/INT stop and seal; HUP rotates the segment, reopens the log.\n"
 "Exit: 0 stopped, 1 fatal error, 2 usage.\n");
@@ -1313,10 +1353,12 @@ set_opt(int id, const char *v, const char *where)
 			goto bad;
 		break;
 	case OP_PING: case OP_DEAD: case OP_SUMMARY: case OP_CONNECT_TIMEOUT:
+	case OP_STATE_INTERVAL:
 		if (parse_dur(v, &us) != 0)
 			goto bad;
 		*(id == OP_PING ? &o->ping : id == OP_DEAD ? &o->dead :
-		    id == OP_SUMMARY ? &o->summary : &o->connect_timeout) =
+		    id == OP_SUMMARY ? &o->summary : id == OP_STATE_INTERVAL ?
+		    &o->state_interval : &o->connect_timeout) =
 		    (double)us / 1e6;
 		break;
 	case OP_SEG_AGE: case OP_MAX_AGE:
@@ -1390,6 +1432,7 @@ parse_args(int argc, char **argv)
 	R.o.ping = 20;
 	R.o.dead = 60;
 	R.o.summary = 60;
+	R.o.state_interval = 3600;
 	R.o.connect_timeout = 30;
 	R.o.max_message = (size_t)64 << 20;
 	R.o.max_buffer = (size_t)256 << 20;
@@ -1670,6 +1713,17 @@ main(int argc, char **argv)
 			goto out;
 		event_add(R.summary_ev, &tv);
 	}
+	if (R.o.state_interval > 0) {
+		struct timeval tv = {(time_t)R.o.state_interval,
+		    (suseconds_t)((R.o.state_interval -
+		    (double)(time_t)R.o.state_interval) * 1e6)};
+
+		R.snapshot_ev = event_new(R.base, -1, EV_PERSIST, snapshot_cb,
+		    NULL);
+		if (R.snapshot_ev == NULL)
+			goto out;
+		event_add(R.snapshot_ev, &tv);
+	}
 	if (R.o.max_bytes != 0 || R.o.max_age_us != 0) {
 		struct timeval tv = {3600, 0};
 
@@ -1708,6 +1762,8 @@ out:
 		event_free(R.stop_ev);
 	if (R.summary_ev != NULL)
 		event_free(R.summary_ev);
+	if (R.snapshot_ev != NULL)
+		event_free(R.snapshot_ev);
 	if (R.prune_ev != NULL)
 		event_free(R.prune_ev);
 	if (R.ssl != NULL)

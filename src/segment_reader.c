@@ -384,6 +384,9 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 	}
 	if (r->nblocks != r->info.nblocks)
 		return EVT_ERR_CORRUPT;
+	/* Elements the index does not have are unknown (segment.md). */
+	for (int i = 0; i <= EVT_K_MAX; i++)
+		r->info.frames[i] = EVT_SEG_FRAMES_UNKNOWN;
 	const msgpack_object *fr = map_get(m, "frames");
 	if (fr != NULL && fr->type == MSGPACK_OBJECT_ARRAY)
 		for (uint32_t i = 0; i < fr->via.array.size && i <= EVT_K_MAX;

@@ -960,6 +960,17 @@ evt_wsconn_resume(struct evt_wsconn *conn)
 	event_active(conn->kick_ev, EV_TIMEOUT, 1);
 }
 
+/* Changes the dead-peer timeout; the timer starts over from now. */
+void
+evt_wsconn_set_dead_timeout(struct evt_wsconn *conn, double secs)
+{
+	if (conn == NULL || conn->dead)
+		return;
+	conn->cfg.dead_timeout = secs;
+	event_del(conn->dead_ev);
+	wsconn_alive(conn);
+}
+
 /* Returns the bufferevent (see wsconn.h). */
 struct bufferevent *
 evt_wsconn_bufferevent(const struct evt_wsconn *conn)

@@ -330,6 +330,38 @@ tl_rewind(struct timeline *t)
 	return 0;
 }
 
+/*
+ * Applies the frames at the start point that come before the first one
+ * sent (a getState answer recorded just before the first event): the
+ * replay starts at that event, so they belong to its start state.
+ * Returns 0 or -1 (reported).
+ */
+static int
+state_lead(struct evt_state *s)
+{
+	struct evt_cur *c;
+	int rc = evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &c);
+	if (rc != 0) {
+		msg("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
+		return -1;
+	}
+	struct timeline probe = {.cur = c};
+	struct evt_cur_msg m;
+	evt_cur_set_end(c, R.to);
+	if (tl_rewind(&probe) != 0) {
+		evt_cur_close(c);
+		return -1;
+	}
+	while ((rc = evt_cur_next(c, &m)) == 1 && !frame_out(&m))
+		oom_check(evt_state_apply_frame(s, m.kind, m.ev, m.evlen, m.n));
+	evt_cur_close(c);
+	if (rc < 0) {
+		msg("reading the archive: %s", evt_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 /* Loads the next frame that produces output and pushes it to the
  * scheduler; loops.  Frames passed over still update the state table.
  * Returns 1, 0 at the end, -1 on failure. */
@@ -385,7 +417,7 @@ static void
 tl_kick(struct timeline *t)
 {
 	struct timeval zero = {0, 0};
-	if (!t->finished)
+	if (!t->finished && !S.stopping)
 		evtimer_add(t->timer, &zero);
 }
 
@@ -1231,7 +1263,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: evplay [options] DIR\n"
-	    "       evplay --listen HOST:PORT [server options] [options] DIR\n"
+	    "       evplay --listen [HOST:]PORT [server options] [options] DIR\n"
 	    "  --speed X        replay X times as fast (default 1)\n"
 	    "  --top-speed      as fast as the consumer takes it\n"
 	    "  --from TIME      start at this receive time (ISO-8601 or us)\n"
@@ -1249,7 +1281,8 @@ usage(FILE *f)
 	    "  -v, --verbose    report controls (server: debug logs)\n"
 	    "  --help, --version\n"
 	    "server (a drop-in API Gateway on HOST:PORT; port 0 picks one):\n"
-	    "  --listen HOST:PORT    serve the Events and State WebSocket API\n"
+	    "  --listen [HOST:]PORT  serve the Events and State WebSocket API\n"
+	    "                        (HOST 127.0.0.1 unless given)\n"
 	    "  --user U --password-file F   the token endpoint's credentials\n"
 	    "  --any-user            accept any username and password\n"
 	    "  --token-file F        also accept this Bearer token\n"
@@ -1536,7 +1569,7 @@ main(int argc, char **argv)
 		if ((go.username != NULL) != (pwfile != NULL))
 			bad_usage("--user and --password-file go together");
 		if (evt_cli_hostport(listen, &host, &port) != 0)
-			bad_usage("--listen: expected HOST:PORT, got '%s'",
+			bad_usage("--listen: expected [HOST:]PORT, got '%s'",
 			    listen);
 	}
 	R.dir = argv[optind];
@@ -1566,7 +1599,7 @@ main(int argc, char **argv)
 		 * what getState answers before a replay starts; every
 		 * timeline starts from a copy and keeps it current. */
 		R.state0 = state_at(R.start_rx);
-		if (R.state0 == NULL)
+		if (R.state0 == NULL || state_lead(R.state0) != 0)
 			return EX_FAIL;
 		if (want_state)
 			print_state(R.state0, R.start_rx);

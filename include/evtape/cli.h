@@ -20,7 +20,7 @@ const char *evt_cli_strerror(int err);
 
 /*
  * Splits "HOST:PORT" (IPv6 in brackets, "[::1]:80") into a malloc'd host
- * (brackets removed) and a port.  Returns 0, or -1 (errno EINVAL: no
+ * (brackets removed) and a port; "PORT" alone is 127.0.0.1:PORT.  Returns 0, or -1 (errno EINVAL: no
  * colon, empty host, port not a number up to 65535; ENOMEM).
  */
 int evt_cli_hostport(const char *s, char **host, uint16_t *port);

@@ -147,6 +147,8 @@ int64_t evt_segw_created(const struct evt_segw *w);
 typedef void (*evt_seg_err_cb)(void *arg, const char *path, uint64_t off,
     const char *what);
 
+#define EVT_SEG_FRAMES_UNKNOWN UINT64_MAX
+
 struct evt_seg_info {
 	uint64_t seq;
 	uint8_t uuid[16];
@@ -159,7 +161,9 @@ struct evt_seg_info {
 	int64_t first_rx, last_rx; /* sealed: from the trailer */
 	uint64_t frames[EVT_K_MAX + 1]; /* sealed: frames per header kind
 					   (MSG, JSON, RAW, GAP...), from the
-					   index once it is loaded */
+					   index once it is loaded;
+					   EVT_SEG_FRAMES_UNKNOWN where the
+					   index does not say */
 };
 
 struct evt_segr;

@@ -159,6 +159,13 @@ void evt_wsconn_pause(struct evt_wsconn *conn);
 void evt_wsconn_resume(struct evt_wsconn *conn);
 
 /*
+ * Sets the dead-peer timeout (seconds without input before the connection
+ * is failed; 0: none) and starts the timer over from now, e.g. to wait
+ * longer for an answer known to be slow.  NULL is ignored.
+ */
+void evt_wsconn_set_dead_timeout(struct evt_wsconn *conn, double secs);
+
+/*
  * Returns the bufferevent (borrowed; NULL once the connection has ended),
  * e.g. to log the peer's address; do not change its callbacks or free it.
  */

@@ -104,7 +104,11 @@ for at in $((first + (half - first) / 2)) $half $((half + 1)) \
 import json,sys
 for l in sys.stdin: print(json.loads(l)['id'])" | sort >"$T/o.ids"
 	cmp -s "$T/r.ids" "$T/o.ids" || { echo "# evtool state --at $at"; ok=1; }
-	$PYTHON "$HERE/stateref.py" "$T/s.all" $at excl >"$T/r.ids"
+	# evplay starts at the first event at or after $at: frames before it
+	# (the snapshot at half + 1) are its start state.
+	ev0=$(awk -F'\t' -v a=$at '$1 >= a && $2 ~ /^{"events"/ {print $1; exit}' \
+	    "$T/s.all")
+	$PYTHON "$HERE/stateref.py" "$T/s.all" $ev0 excl >"$T/r.ids"
 	$EVPLAY -q --top-speed --state --from $at --to $((at + 1)) "$T/s" |
 	    head -n 1 | $PYTHON -c "
 import json,sys

@@ -117,6 +117,44 @@ check $([ -s "$T/raw.txt" ]; echo $?) "cat --tsv shows the raw frames"
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
 
+# 3b. Periodic getState snapshots (--state-interval): several in the
+# archive while one session runs, and the state lookup from the last one
+# equals the reference computed over the whole recording.
+start_sim snap --user rec --password-file "$T/pw" --rate 500 --seed 11
+start_rec r4 --archive "$T/d" --user rec --password-file "$T/pw" \
+    --state-interval 0.2 "http://127.0.0.1:$SIM_PORT"
+waitfor 1000 sh -c "[ \"\$($EVTOOL info $T/d 2>/dev/null |
+    awk -F': *' '\$1 == \"state snapshots\" {print \$2}')\" -ge 4 ]"
+checkl $? "--state-interval: snapshots recorded while the session runs" \
+    "$T/r4.log"
+stop_pid $REC_PID
+check $RC "SIGTERM: exit 0 (snapshots)"
+check $([ "$(grep -c 'new session\|resumed' "$T/r4.log")" -eq 1 ]; echo $?) \
+    "the snapshots came within one session (no reconnects)"
+$EVTOOL cat --tsv "$T/d" >"$T/d.tsv"
+$PYTHON "$HERE/stateref.py" "$T/d.tsv" 9223372036854775806 >"$T/d.ref"
+$EVTOOL state "$T/d" | $PYTHON -c "
+import json,sys
+for l in sys.stdin: print(json.loads(l)['id'])" | sort >"$T/d.got"
+t "evtool state from the last periodic snapshot == the reference" \
+    cmp "$T/d.ref" "$T/d.got"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+
+# 3c. A slow getState on a quiet gateway (no events: --paused) is awaited
+# past --dead-timeout: no reconnect loop, the snapshot is recorded.
+start_sim slow --user rec --password-file "$T/pw" --paused --state-delay 2
+start_rec r5 --archive "$T/e" --user rec --password-file "$T/pw" \
+    --dead-timeout 0.5 "http://127.0.0.1:$SIM_PORT"
+waitfor 1000 grep -q "state snapshot" "$T/r5.log"
+checkl $? "a getState answer slower than --dead-timeout is awaited" "$T/r5.log"
+check $(! grep -q "lost\|dead" "$T/r5.log"; echo $?) \
+    "no dead-peer reconnect while getState was pending"
+stop_pid $REC_PID
+check $RC "SIGTERM: exit 0 (slow getState)"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+
 # 4. Usage errors exit 2.
 $EVREC --archive "$T/c" >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "no URL: exit 2"
