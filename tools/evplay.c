@@ -555,12 +555,6 @@ tl_start(struct timeline *t)
 		evt_replay_set_speed(&t->sch, t->started, S.speed);
 	if (S.paused)
 		evt_replay_pause(&t->sch, t->started);
-	/* Frames before the first one sent (the getState answer recorded
-	 * at an archive's start) update the state table now, not on the
-	 * next loop turn: a getState pipelined behind the subscription
-	 * must see them.  tl_run finishes the timeline if this failed. */
-	if (!t->have)
-		(void)tl_load(t);
 	tl_kick(t);
 }
 
