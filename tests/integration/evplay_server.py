@@ -20,7 +20,8 @@ first violation, exit 0 otherwise.
               replay from the start point; --shared: the late one joins
               mid-stream and gets a gapless run to the end
   stall       a subscribed client that stops reading does not delay
-              another client, which receives every event (--clock session;
+              another client, which receives every event, and once it
+              reads again it gets every event too (--clock session;
               --shared --exit-when-done [--loop N]: a gapless run from
               where it joined to the end)
   until-close receives until the server closes with --code: exactly the
@@ -246,8 +247,11 @@ async def drain_to_end(c, last_id, timeout):
         if left <= 0:
             fail("the end of the archive did not arrive (%d events)"
                  % len(c.events))
-        if await c.recv_one(left) is not None:
-            fail("unexpected response")
+        try:
+            if await c.recv_one(left) is not None:
+                fail("unexpected response")
+        except websockets.exceptions.ConnectionClosed as e:
+            fail("closed after %d events: %s" % (len(c.events), e))
 
 
 async def sc_timelines(args):
@@ -313,6 +317,14 @@ async def sc_stall(args):
             await read_until_close(c, 1001, args.timeout)
         else:
             await drain_to_end(c, ids[-1], args.timeout)
+    if not args.shared:
+        # Per-session timelines never drop: once it reads again, the
+        # stalled client gets every event too.
+        s = Conn(stalled)
+        await drain_to_end(s, ids[-1], args.timeout)
+        if [e["id"] for e in s.events] != ids:
+            fail("the stalled client: %d events, not the archive's %d in "
+                 "order" % (len(s.events), len(ids)))
     stalled.transport.abort()
     got = [e["id"] for e in c.events]
     if args.shared:

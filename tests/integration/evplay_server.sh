@@ -159,10 +159,21 @@ else
 fi
 t "--clock session: two clients subscribing at different times each get the whole replay" \
     $S $P --tsv "$T/S.tsv" timelines --late-after 500
-t "--clock session: a client that stops reading delays only itself" \
+t "--clock session: a client that stops reading delays only itself, and loses nothing" \
     $S $P --tsv "$T/S.tsv" stall
 stop_pid "$PLAY_PID"
 check $RC "evplay (conformance) exits 0"
+
+# Per-session timelines never drop, whatever --history-bytes: ~9 MB at top
+# speed to a client that stops reading, with a history of 200 kB.
+start_play hist --any-user --top-speed --loop 10 --history-bytes 200000 \
+    "$T/S"
+t "--clock session, --history-bytes 200000: a stalled client at top speed is slowed, not closed" \
+    $S --port "$PLAY_PORT" --tsv "$T/S.tsv" --timeout 60 stall --loops 10
+check $(grep -q "too slow" "$T/hist.out"; [ $? -ne 0 ]; echo $?) \
+    "... no client closed as too slow"
+stop_pid "$PLAY_PID"
+check $RC "evplay (--history-bytes) exits 0"
 
 # --- getState at the client's position, from the middle of an archive --------
 mid=$(($(sed -n 1000p "$T/L.in" | cut -f1) + 1))
