@@ -239,10 +239,12 @@ async def sc_state(args):
 
 # --------------------------------------------------------- timelines
 
-async def drain_to_end(c, last_id, timeout):
-    """Reads until the event last_id arrived."""
+async def drain_to_end(c, last_id, timeout, count=0):
+    """Reads until the event last_id arrived last, and at least count
+    events (a --loop replay passes last_id each time)."""
     deadline = time.monotonic() + timeout
-    while not c.events or c.events[-1]["id"] != last_id:
+    while (not c.events or c.events[-1]["id"] != last_id
+           or len(c.events) < count):
         left = deadline - time.monotonic()
         if left <= 0:
             fail("the end of the archive did not arrive (%d events)"
@@ -316,12 +318,12 @@ async def sc_stall(args):
             # gone too.
             await read_until_close(c, 1001, args.timeout)
         else:
-            await drain_to_end(c, ids[-1], args.timeout)
+            await drain_to_end(c, ids[-1], args.timeout, len(ids))
     if not args.shared:
         # Per-session timelines never drop: once it reads again, the
         # stalled client gets every event too.
         s = Conn(stalled)
-        await drain_to_end(s, ids[-1], args.timeout)
+        await drain_to_end(s, ids[-1], args.timeout, len(ids))
         if [e["id"] for e in s.events] != ids:
             fail("the stalled client: %d events, not the archive's %d in "
                  "order" % (len(s.events), len(ids)))
