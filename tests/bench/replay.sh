@@ -135,6 +135,7 @@ top() {
 	unserve
 	report "$_name" "$1" "$2" "$3" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')"
 }
-top "top speed evplay -> WebSocket:" $BUILD/evplay -q --any-user --top-speed "$W/a"
+top "top speed evplay -> WebSocket:" $BUILD/evplay -q --any-user --top-speed \
+    --history-bytes 16777216 "$W/a"
 top "baseline evsim --rate 0:" $BUILD/evsim --quiet --rate 0 \
     --history-bytes 16777216
