@@ -230,12 +230,14 @@ t "--clock shared: getState (pipelined) and after every 300 events == the archiv
     $S --port "$PLAY_PORT" --tsv "$T/S.tsv" state --checks 3 --every 300
 stop_pid "$PLAY_PID"
 check $RC "evplay (--clock shared, getState) exits 0"
-# ~9 MB in 1 s: more than the kernel's socket buffers hold.
-start_play sh3 --any-user --clock shared --speed 32 --loop 10 \
-    --exit-when-done --history-bytes 100000 "$T/S"
+# ~12 MB in ~5 s: more than the socket buffers and the history of the
+# stalled client hold; the reading client may fall behind by up to 2 MB
+# (0.8 s) before it is closed too.
+start_play sh3 --any-user --clock shared --speed 8 --loop 14 \
+    --exit-when-done --history-bytes 2000000 "$T/S"
 t "--clock shared at a fixed speed: a client that stops reading does not hold the others" \
     $S --port "$PLAY_PORT" --tsv "$T/S.tsv" --timeout 60 stall --shared \
-    --loops 10
+    --loops 14
 t "... it is closed as too slow, the log names the peer" \
     grep -q "127.0.0.1:[0-9]*: .*too slow" "$T/sh3.out"
 waitfor 1000 gone "$PLAY_PID"
