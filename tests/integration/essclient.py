@@ -648,9 +648,10 @@ def run(fn, args):
         asyncio.run(r)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+def conn_args(ap, port_required=True):
+    """The options of a connection to the gateway, as main() and other
+    scripts built on these helpers take them."""
+    ap.add_argument("--port", type=int, required=port_required, default=0)
     ap.add_argument("--tls", action="store_true")
     ap.add_argument("--cafile")
     ap.add_argument("--user", default="alice")
@@ -658,6 +659,11 @@ def main():
     ap.add_argument("--token", help="use this token instead of asking")
     ap.add_argument("--token-path", default="/API/IDP/connect/token")
     ap.add_argument("--path", default="/api/ws/events/v1")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    conn_args(ap)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("token")
     p.add_argument("--grant", default="password")

@@ -606,12 +606,7 @@ def sc_snapshot(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--tls", action="store_true")
-    ap.add_argument("--cafile")
-    ap.add_argument("--user", default="alice")
-    ap.add_argument("--password", default="secret")
-    ap.add_argument("--path", default="/api/ws/events/v1")
+    essclient.conn_args(ap, port_required=False)   # timing needs none
     ap.add_argument("--tsv", help="`evtool cat --tsv` of the archive")
     ap.add_argument("--from-us", type=int, help="the replay's start point")
     ap.add_argument("--timeout", type=float, default=30)
@@ -644,8 +639,6 @@ def main():
     p.add_argument("b")
     p.add_argument("--speed", type=float, default=1)
     args = ap.parse_args()
-    # essclient's helpers read these.
-    args.token, args.token_path = None, "/API/IDP/connect/token"
     fn = {"filters": sc_filters, "state": sc_state,
           "timelines": sc_timelines, "stall": sc_stall,
           "control": sc_control, "closed": sc_closed,
