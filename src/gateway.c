@@ -14,7 +14,13 @@
  *   evt_gw_publish -> one evt_gwh_event per event -> every session's
  *     history (gw_history.c) -> conn_pump: {"events":[...]} messages while
  *     the connection's output queue is below GW_PUMP_HIWAT; on_drain pumps
- *     again.
+ *     again.  A send that wsconn refuses (it is closing on its own: the
+ *     peer's close frame, a failed frame) detaches the session at once.
+ *   Slow clients: the history holds what the connection has not taken;
+ *     one that overflows with unsent events closes the connection with
+ *     1008 "client too slow" (sess_take).  backlog_high is kept at half
+ *     the history or below, so a producer honouring evt_gw_congested()
+ *     never causes that for a client that keeps up.
  *
  * Sessions own their history and, while they have no connection, their
  * subscription set; while connected the set lives in the connection's
@@ -741,9 +747,20 @@ conn_pump(struct gw_conn *c)
 		n = evt_gwh_next(s->hist, &gw->msg, 0);
 		if (n == 0)
 			return;
-		if (n < 0 || ws_send(c, gw->msg.p, gw->msg.len) != 0) {
-			if (n < 0)
-				ws_close(c, EVT_WS_INTERNAL, "out of memory");
+		if (n < 0) {
+			ws_close(c, EVT_WS_INTERNAL, "out of memory");
+			return;
+		}
+		if (ws_send(c, gw->msg.p, gw->msg.len) != 0) {
+			/* wsconn closes on its own (the peer's close frame, a
+			 * failed frame; on_close follows): nothing more goes
+			 * out, so the session waits for a resume from now on
+			 * instead of counting as a reader that keeps up (a
+			 * top-speed producer ran on into it at full CPU). */
+			if (!c->closing) {
+				c->closing = 1;
+				sess_detach(s);
+			}
 			return;
 		}
 		c->nsent += (uint64_t)n;
@@ -898,7 +915,8 @@ ws_frame(struct gw_conn *c, const char *frame, size_t len)
 		return;
 	}
 	if (gw->resp.len > 0) {
-		if (act.cmd == EVT_ESS_CMD_GET_STATE && gw->o.state_delay > 0) {
+		if (act.cmd == EVT_ESS_CMD_GET_STATE && act.status == 200 &&
+		    gw->o.state_delay > 0) {
 			struct timeval tv = tv_of(gw->o.state_delay);
 			struct evt_buf tmp = c->held_resp;
 
@@ -1815,8 +1833,18 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 		gw->o.http_idle = 15;
 	if (gw->o.ws_session_timeout == 0)
 		gw->o.ws_session_timeout = 30;
+	if (gw->o.history_bytes == 0)
+		gw->o.history_bytes = EVT_GWH_DEFAULT_MAX;
 	if (gw->o.backlog_high == 0)
 		gw->o.backlog_high = (size_t)4 << 20;
+	/* A producer that honours evt_gw_congested() must never push a
+	 * connected session's unsent events out of its history: that closes
+	 * a client which keeps up as "too slow" (with --history-bytes below
+	 * 4 MiB it did at once).  The backlog it builds stays within half of
+	 * the history, the other half is slack for the message that crosses
+	 * the mark. */
+	if (gw->o.backlog_high > gw->o.history_bytes / 2)
+		gw->o.backlog_high = gw->o.history_bytes / 2;
 	if (gw->o.backlog_low == 0 || gw->o.backlog_low > gw->o.backlog_high)
 		gw->o.backlog_low = gw->o.backlog_high / 4;
 	/* Below the pump's own low mark on_drain would not fire again. */
@@ -2040,11 +2068,18 @@ evt_gw_shutdown(struct evt_gw *gw, int code)
 	}
 }
 
-/* Copies the counters. */
+/* Copies the counters and counts the sessions that read. */
 void
 evt_gw_stats(const struct evt_gw *gw, struct evt_gw_stats *st)
 {
+	const struct evt_gw_session *s;
+
 	*st = gw->st;
+	st->readers_now = 0;
+	TAILQ_FOREACH(s, &gw->sessions, link)
+		if (s->conn != NULL && !s->conn->closing &&
+		    evt_ess_subs_count(sess_subs(s)) > 0)
+			st->readers_now++;
 }
 
 /* Returns a session's id. */

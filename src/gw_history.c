@@ -23,8 +23,6 @@
 #include "evtape/gw_history.h"
 #include "evtape/json.h"
 
-#define GWH_DEFAULT_MAX ((size_t)64 << 20)
-
 struct evt_gwh_event {
 	uint32_t refs;
 	uint32_t len;		/* text length */
@@ -170,7 +168,7 @@ evt_gwh_new(size_t max_bytes)
 	struct evt_gwh *h = calloc(1, sizeof *h);
 
 	if (h != NULL)
-		h->max_bytes = max_bytes != 0 ? max_bytes : GWH_DEFAULT_MAX;
+		h->max_bytes = max_bytes != 0 ? max_bytes : EVT_GWH_DEFAULT_MAX;
 	return h;
 }
 

@@ -412,6 +412,16 @@ tl_congested(struct timeline *t)
 	return 0; /* stdout blocks; a shared fixed-speed timeline goes on */
 }
 
+/* Whether a connected session with a subscription takes what is
+ * published. */
+static int
+tl_readers(void)
+{
+	struct evt_gw_stats gs;
+	evt_gw_stats(S.gw, &gs);
+	return gs.readers_now > 0;
+}
+
 /* Runs the timeline soon. */
 static void
 tl_kick(struct timeline *t)
@@ -430,6 +440,13 @@ tl_run(struct timeline *t)
 {
 	int64_t now = evt_mono_us();
 	int top = t->sch.o.top_speed;
+	if (top && t->out == OUT_ALL && !tl_readers()) {
+		/* Nobody takes a shared top-speed replay: it would race
+		 * into histories; look again in 10 ms. */
+		struct timeval tv = {0, 10000};
+		evtimer_add(t->timer, &tv);
+		return;
+	}
 	/* A bounded turn, so keys, signals and clients are seen within a
 	 * few ms even where frames come closer than NAP_US apart. */
 	for (int budget = top ? BATCH : 64; budget > 0; budget--) {
@@ -478,6 +495,7 @@ tl_run(struct timeline *t)
 			t->waiting = 1;
 			return;
 		}
+
 		tl_output(t);
 		if (!top) {
 			/* On schedule: hand it over now, then stamp it. */

@@ -10,7 +10,9 @@
  *     -> evt_gen_new(start_us = now) -> messages paced by a libevent timer
  *        at --rate (a batch of every message whose time has come per
  *        wake-up), or at top speed (--rate 0) in chunks per loop turn while
- *        evt_gw_congested() says the clients keep up
+ *        evt_gw_congested() says the clients keep up (the next chunk on a
+ *        0 s timer, so sockets and signals are read in between; every
+ *        10 ms while no connected session has a subscription)
  *     -> --log-sent FILE (each message exactly as generated)
  *     -> evt_gw_publish -> every session, filtered -> clients
  *   --clock session: each session's first addSubscription -> its own
@@ -371,6 +373,23 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(sim->tick_ev, &tv);
 }
 
+/*
+ * Runs a production event again after us microseconds.  Never
+ * event_active() from its own callback: libevent runs an event activated
+ * in its callback again in the same pass, before polling, so a producer
+ * that no back-pressure stops (its only session detached, a connection
+ * without a session yet) spun at 100 % CPU without reading a socket or a
+ * signal: the next client's startSession and SIGTERM were never seen.
+ * A timer, even of 0 s, comes after the poll.
+ */
+static void
+again(struct event *ev, long us)
+{
+	struct timeval tv = { 0, (suseconds_t)us };
+
+	event_add(ev, &tv);
+}
+
 /* Top-speed generation: a chunk per loop turn while clients keep up. */
 static void
 prod_cb(evutil_socket_t fd, short what, void *arg)
@@ -394,13 +413,10 @@ prod_cb(evutil_socket_t fd, short what, void *arg)
 	if (sim->done)
 		return;
 	evt_gw_stats(sim->gw, &st);
-	if (st.ws_now == 0) {
-		/* Nobody reads: no point filling histories at full CPU. */
-		struct timeval tv = { 0, 10000 };
-
-		event_add(sim->prod_ev, &tv);
-	} else
-		event_active(sim->prod_ev, EV_TIMEOUT, 1);
+	/* Nobody reads (no connected session with a subscription: only
+	 * detached ones, or connections still without a session): no point
+	 * filling histories at full CPU. */
+	again(sim->prod_ev, st.readers_now == 0 ? 10000 : 0);
 }
 
 /* gateway drain_cb: the clients caught up. */
@@ -469,7 +485,7 @@ tl_prod_cb(evutil_socket_t fd, short what, void *arg)
 		sim->nevents += n;
 		sim->nmsgs++;
 	}
-	event_active(tl->ev, EV_TIMEOUT, 1);
+	again(tl->ev, 0);
 }
 
 /* Frees a session's timeline. */
@@ -595,6 +611,7 @@ sim_http_cb(void *arg, const struct evt_gw_http_req *req,
 	rc |= put_count(body, "conns_now", st.conns_now);
 	rc |= put_count(body, "ws_now", st.ws_now);
 	rc |= put_count(body, "sessions_now", st.sessions_now);
+	rc |= put_count(body, "readers_now", st.readers_now);
 	rc |= evt_buf_putc(body, '}');
 	return rc ? -1 : 200;
 }

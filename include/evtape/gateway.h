@@ -186,7 +186,11 @@ struct evt_gw_opts {
 				      subscription; then 1008 [0: no limit] */
 	double ping_interval;	   /* s between WebSocket pings [0: none] */
 	double dead_timeout;	   /* s without input before 1006 [0: none] */
-	size_t backlog_high;	   /* evt_gw_congested threshold [4 MiB] */
+	size_t backlog_high;	   /* evt_gw_congested threshold [4 MiB;
+				      at most history_bytes / 2, so that a
+				      producer honouring it never pushes a
+				      connected client's unsent events out
+				      of its history; at least backlog_low] */
 	size_t backlog_low;	   /* drain_cb and DRAINED threshold
 				      [backlog_high / 4; at least 256 KiB] */
 	const char *product_version; /* in discovery documents ["evtape"] */
@@ -198,7 +202,8 @@ struct evt_gw_opts {
 				      events sent [0: never] */
 	uint64_t garbage_every;	   /* send a text frame that is not JSON
 				      after every N events [0: never] */
-	double state_delay;	   /* answer getState after this many s;
+	double state_delay;	   /* answer a getState that succeeds after
+				      this many s (errors at once);
 				      later commands of that connection wait
 				      behind it, in order [0] */
 
@@ -236,6 +241,8 @@ struct evt_gw_stats {
 	uint64_t idle_closes;	   /* closed by a time limit (408, idle
 				      keep-alive, no session, no subscription) */
 	uint32_t conns_now, ws_now, sessions_now;
+	uint32_t readers_now;	   /* connected sessions with a subscription
+				      (someone takes what is published) */
 };
 
 /*

@@ -42,6 +42,9 @@
 /* Bytes counted per entry on top of the event text (bookkeeping). */
 #define EVT_GWH_ENTRY_OVERHEAD 32
 
+/* The bound evt_gwh_new(0) selects. */
+#define EVT_GWH_DEFAULT_MAX ((size_t)64 << 20)
+
 /* One published event, shared by the histories that hold it. */
 struct evt_gwh_event;
 

@@ -17,6 +17,19 @@ violation, exit 0 otherwise.
              /evsim/stats)
   timeline   --clock session: a client that stops reading stalls only its
              own timeline; this one receives --total events in order
+  slow MODE  slow readers against --log-sent: "stop" stops reading until the
+             server counted it as too slow, then reads on and must find a
+             gapless run of the events sent, a close 1008 "client too slow"
+             and the close logged with its address in --sim-log; "burst"
+             reads in bursts with pauses (keeping up on average) and must
+             get every event up to the --total-th sent, in order, unclosed
+  order      commands in the wrong order (before authenticate, before
+             startSession) are each answered with their commandId, an
+             error status and errorText, and the connection stays usable:
+             authenticate, startSession and addSubscription then work and
+             events flow
+  reader     subscribes and reads until the connection ends (to be killed)
+  idle       a WebSocket that never starts a session; waits for the close
 """
 import argparse
 import asyncio
@@ -260,6 +273,182 @@ async def sc_timeline(args):
     print("%d events while another client stalled" % len(ids))
 
 
+def log_ids(path):
+    """Event ids of a --log-sent file (complete lines only)."""
+    ids = []
+    with open(path) as f:
+        for line in f:
+            if line.endswith("\n"):
+                ids.extend(e["id"] for e in json.loads(line)["events"])
+    return ids
+
+
+def check_run(got, path, what):
+    """got (event ids) must be a gapless run of the events sent."""
+    if not got:
+        fail("%s: no events" % what)
+    sent = log_ids(path)
+    try:
+        i = sent.index(got[0])
+    except ValueError:
+        fail("%s: first event %s was never sent" % (what, got[0]))
+    if sent[i:i + len(got)] != got:
+        for k, (a, b) in enumerate(zip(got, sent[i:])):
+            if a != b:
+                fail("%s: event %d is %s, %s was sent there" % (what, k, a, b))
+        fail("%s: %d events, only %d sent from the first" % (
+            what, len(got), len(sent) - i))
+    return i
+
+
+async def slow_stop(args, tok):
+    """Stops reading until the server gives up on us, then reads the rest:
+    a gapless run of events, then the close frame 1008."""
+    before = stats(args)["slow_closes"]
+    ws = await stalled_client(args, tok)
+    port = ws.transport.get_extra_info("sockname")[1]
+    deadline = time.monotonic() + 60
+    while stats(args)["slow_closes"] <= before:
+        if time.monotonic() > deadline:
+            fail("a client that does not read was not closed")
+        await asyncio.sleep(0.05)
+    c = Conn(ws)
+    try:
+        while True:
+            await c.recv_one(20)
+    except websockets.exceptions.ConnectionClosed as e:
+        if e.rcvd is None or e.rcvd.code != 1008 or \
+                "too slow" not in e.rcvd.reason:
+            fail("closed with %r, wanted 1008 client too slow" % (e.rcvd,))
+    check_run([e["id"] for e in c.events], args.log, "stopped client")
+    with open(args.sim_log) as f:
+        if ("127.0.0.1:%d: client too slow" % port) not in f.read():
+            fail("no 'client too slow' line with 127.0.0.1:%d in %s"
+                 % (port, args.sim_log))
+    print("closed 1008 after %d events in order" % len(c.events))
+
+
+async def slow_burst(args, tok):
+    """Reads --burst events, pauses --pause s, and so on, until it has the
+    --total-th event sent: every event from its first on, never closed."""
+    async with connect(args, tok) as ws:
+        c = Conn(ws)
+        await c.cmd({"command": "startSession", "commandId": 1})
+        await c.cmd({"command": "addSubscription", "commandId": 2,
+                     "filters": ALL})
+        deadline = time.monotonic() + args.timeout
+        last, pauses, mark, scanned, done = None, 0, 0, 0, False
+        looked = 0.0
+        while not done:
+            if last is None and time.monotonic() - looked > 0.2:
+                looked = time.monotonic()
+                sent = log_ids(args.log)
+                if len(sent) >= args.total:
+                    last = sent[args.total - 1]
+            if last is not None:
+                done = any(e["id"] == last for e in c.events[scanned:])
+                scanned = len(c.events)
+                if done:
+                    break
+            if len(c.events) - mark >= args.burst:
+                mark = len(c.events)
+                pauses += 1
+                await asyncio.sleep(args.pause)
+            if time.monotonic() > deadline:
+                fail("%d events after %.0f s" % (len(c.events),
+                                                 args.timeout))
+            try:
+                # Short waits: the last event may be in already while the
+                # log that names it is read again.
+                raw = await asyncio.wait_for(ws.recv(), 0.2)
+                if c.frame(raw) is not None:
+                    fail("unexpected response")
+            except asyncio.TimeoutError:
+                pass
+            except websockets.exceptions.ConnectionClosed as e:
+                fail("a client that keeps up was closed: %r after %d "
+                     "events" % (e.rcvd, len(c.events)))
+    ids = [e["id"] for e in c.events]
+    i = check_run(ids, args.log, "bursty client")
+    if i + len(ids) < args.total:
+        fail("bursty client: stopped before the %d-th event" % args.total)
+    if args.from_first and i != 0:
+        fail("bursty client: first event is the %d-th sent" % (i + 1))
+    print("%d events in order over %d pauses, not closed" % (len(ids),
+                                                             pauses))
+
+
+async def sc_slow(args):
+    tok = token_or_fail(args)
+    if args.mode == "stop":
+        await slow_stop(args, tok)
+    elif args.mode == "burst":
+        await slow_burst(args, tok)
+    else:
+        fail("unknown mode " + args.mode)
+
+
+async def sc_order(args):
+    tok = token_or_fail(args)
+    async with connect(args) as ws:        # no Bearer: authenticate later
+        c = Conn(ws)
+        early = [
+            ({"command": "addSubscription", "commandId": "a",
+              "filters": ALL}, 401),
+            ({"command": "getState", "commandId": 2}, 401),
+            ({"command": "startSession", "commandId": 3}, 401),
+            ({"command": "authenticate", "commandId": 4,
+              "token": "Bearer " + tok}, 200),
+            ({"command": "getState", "commandId": 5}, 400),
+            ({"command": "addSubscription", "commandId": 6,
+              "filters": ALL}, 400),
+            ({"command": "removeSubscription", "commandId": 7,
+              "subscriptionId": "x"}, 400),
+            ({"command": "startSession", "commandId": 8}, 201),
+            ({"command": "addSubscription", "commandId": 9,
+              "filters": ALL}, 200),
+            ({"command": "getState", "commandId": 10}, 200),
+        ]
+        # Pipelined, as a client that does not wait would send them.
+        for cmd, _ in early:
+            await ws.send(json.dumps(cmd))
+        for cmd, want in early:
+            r = await c.response(cmd["commandId"])
+            if r.get("status") != want:
+                fail("%s (commandId %r): %r, wanted status %d" % (
+                    cmd["command"], cmd["commandId"], r, want))
+            if want >= 400 and not isinstance(
+                    r.get("error", {}).get("errorText"), str):
+                fail("error without errorText: %r" % r)
+        await c.until_events(args.count)
+    print("wrong order answered with errors; then %d events" %
+          len(c.events))
+
+
+async def sc_reader(args):
+    tok = token_or_fail(args)
+    async with connect(args, tok) as ws:
+        c = Conn(ws)
+        await c.cmd({"command": "startSession", "commandId": 1})
+        await c.cmd({"command": "addSubscription", "commandId": 2,
+                     "filters": ALL})
+        try:
+            while True:
+                await ws.recv()
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+
+async def sc_idle(args):
+    tok = token_or_fail(args)
+    async with connect(args, tok) as ws:
+        try:
+            while True:
+                await ws.recv()
+        except websockets.exceptions.ConnectionClosed as e:
+            print("closed: %r" % (e.rcvd,))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -276,12 +465,26 @@ def main():
     p.add_argument("--total", type=int, required=True)
     p.add_argument("--stall-events", type=int, default=20000)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("slow")
+    p.add_argument("mode")
+    p.add_argument("--log", required=True)
+    p.add_argument("--sim-log")
+    p.add_argument("--total", type=int, default=0)
+    p.add_argument("--burst", type=int, default=500)
+    p.add_argument("--pause", type=float, default=0.05)
+    p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--from-first", action="store_true")
+    p = sub.add_parser("order")
+    p.add_argument("--count", type=int, default=20)
+    sub.add_parser("reader")
+    sub.add_parser("idle")
     args = ap.parse_args()
     # essclient's helpers read these.
     args.tls, args.cafile, args.token = False, None, None
     args.token_path = "/API/IDP/connect/token"
     fn = {"protocol": sc_protocol, "bad": sc_bad,
-          "timeline": sc_timeline}[args.cmd]
+          "timeline": sc_timeline, "slow": sc_slow, "order": sc_order,
+          "reader": sc_reader, "idle": sc_idle}[args.cmd]
     essclient.run(fn, args)
 
 
