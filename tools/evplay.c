@@ -1643,13 +1643,6 @@ main(int argc, char **argv)
 		go.session_cb = session_cb;
 		go.drain_cb = drain_cb;
 		go.http_cb = http_cb;
-		/* Per-session timelines never drop: a timeline waits (session
-		 * congested) before its unsent events could outgrow a small
-		 * --history-bytes, which the default 4 MiB mark would let
-		 * happen (the client was closed as too slow). */
-		if (go.history_bytes > 0 && go.history_bytes / 2 <
-		    ((size_t)4 << 20))
-			go.backlog_high = go.history_bytes / 2;
 		rc = evt_gw_new(base, &go, &S.gw);
 		secret_free(password);
 		secret_free(token);
