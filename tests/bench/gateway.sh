@@ -18,31 +18,7 @@ EVSIM=$BUILD/evsim
 WSCOUNT=$BUILD/bench/wscount
 PYTHON=${PYTHON:-/usr/bin/python3}
 W=$(mktemp -d "${TMPDIR:-/tmp}/evtape-gwbench.XXXXXX")
-SIMPID=
-trap '[ -n "$SIMPID" ] && kill "$SIMPID" 2>/dev/null; rm -rf "$W"' EXIT INT TERM
-echo bench-token-0123456789abcdef0123456789 >"$W/tok"
-TICK=$(getconf CLK_TCK)
-
-# cpu_s PID: user+sys seconds of a process so far.
-cpu_s() {
-	awk -v t="$TICK" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / t }' \
-	    "/proc/$1/stat"
-}
-# start_sim: evsim at top speed on a free port; sets SIMPID and PORT.
-start_sim() {
-	rm -f "$W/ready"
-	"$EVSIM" --quiet --rate 0 --token-file "$W/tok" --ready-file "$W/ready" \
-	    --history-bytes 16777216 &
-	SIMPID=$!
-	i=0
-	while [ ! -s "$W/ready" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
-	PORT=$(cat "$W/ready")
-}
-stop_sim() {
-	kill -TERM "$SIMPID" 2>/dev/null || true
-	wait "$SIMPID" 2>/dev/null || true
-	SIMPID=
-}
+. "$(dirname "$0")/serve.inc"
 # report NAME EVENTS SECONDS SIMCPU
 report() {
 	awk -v name="$1" -v n="$2" -v s="$3" -v c="$4" 'BEGIN {
@@ -53,15 +29,15 @@ report() {
 
 echo "== gateway benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, goal >= 300000 events/s to one client)"
 
-start_sim
-c0=$(cpu_s "$SIMPID")
+serve "$EVSIM" --quiet --rate 0 --history-bytes 16777216
+c0=$(cpu_s "$SRVPID")
 set -- $("$WSCOUNT" "$PORT" "$W/tok" "$N")
-c1=$(cpu_s "$SIMPID")
-stop_sim
+c1=$(cpu_s "$SRVPID")
+unserve
 report "C client (wscount):" "$1" "$2" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')"
 
-start_sim
-c0=$(cpu_s "$SIMPID")
+serve "$EVSIM" --quiet --rate 0 --history-bytes 16777216
+c0=$(cpu_s "$SRVPID")
 set -- $("$PYTHON" - "$PORT" "$W/tok" "$NPY" <<'PY'
 import asyncio, json, sys, time
 import websockets
@@ -88,6 +64,6 @@ asyncio.run(main(sys.argv[1], open(sys.argv[2]).read().strip(),
                  int(sys.argv[3])))
 PY
 )
-c1=$(cpu_s "$SIMPID")
-stop_sim
+c1=$(cpu_s "$SRVPID")
+unserve
 report "baseline: Python client:" "$1" "$2" "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')"

@@ -4,10 +4,12 @@
  * recorder does), starts a session, subscribes to everything, and only
  * counts: every text frame is classified (evt_ess_classify, one JSON parse)
  * and its events counted until N have arrived.  Prints one line
- * "EVENTS SECONDS" (from the first event to the Nth) on stdout; exits 1 on
- * any failure.
+ * "EVENTS SECONDS MESSAGES" (from the first event to the Nth) on stdout;
+ * exits 1 on any failure.  With STAMPS (tests/bench/replay.sh, lateness at a client),
+ * also writes "<monotonic us> <events>" for every event message to that
+ * file at the end (kept in memory meanwhile, so no I/O between arrivals).
  *
- *   wscount PORT TOKEN_FILE N
+ *   wscount PORT TOKEN_FILE N [STAMPS]
  */
 #include <signal.h>
 #include <stdio.h>
@@ -31,8 +33,10 @@ struct counter {
 	struct event_base *base;
 	struct evt_wsconn *ws;
 	struct evt_jparser jp;
-	uint64_t want, got;
+	uint64_t want, got, msgs;
 	double t0, t1;
+	uint64_t *stamps;	/* pairs: arrival us, events; NULL: none */
+	size_t nstamps, capstamps;
 	int failed;
 };
 
@@ -68,11 +72,48 @@ text_cb(struct evt_wsconn *ws, const char *msg, size_t len, void *arg)
 		return;
 	if (c->got == 0)
 		c->t0 = now_s();
+	if (c->stamps != NULL) {
+		if (c->nstamps == c->capstamps) {
+			c->capstamps *= 2;
+			c->stamps = realloc(c->stamps, 2 * c->capstamps *
+			    sizeof *c->stamps);
+			if (c->stamps == NULL) {
+				fprintf(stderr, "wscount: out of memory\n");
+				exit(1);
+			}
+		}
+		c->stamps[2 * c->nstamps] = (uint64_t)(now_s() * 1e6);
+		c->stamps[2 * c->nstamps + 1] = m.nevents;
+		c->nstamps++;
+	}
 	c->got += m.nevents;
+	c->msgs++;
 	if (c->got >= c->want) {
 		c->t1 = now_s();
 		event_base_loopbreak(c->base);
 	}
+}
+
+/* Writes the arrival stamps to path; returns 0 or -1 (said on stderr). */
+static int
+write_stamps(const char *path, const struct counter *c)
+{
+	FILE *f;
+	size_t i;
+
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		return -1;
+	}
+	for (i = 0; i < c->nstamps; i++)
+		fprintf(f, "%llu %llu\n",
+		    (unsigned long long)c->stamps[2 * i],
+		    (unsigned long long)c->stamps[2 * i + 1]);
+	if (fclose(f) != 0) {
+		perror(path);
+		return -1;
+	}
+	return 0;
 }
 
 /* The connection ended before the goal. */
@@ -130,12 +171,18 @@ main(int argc, char **argv)
 	char url[64], tok[4096];
 	FILE *f;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: wscount PORT TOKEN_FILE N\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: wscount PORT TOKEN_FILE N [STAMPS]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&c, 0, sizeof c);
+	if (argc == 5) {
+		c.capstamps = 4096;
+		if ((c.stamps = malloc(2 * c.capstamps *
+		    sizeof *c.stamps)) == NULL)
+			return 1;
+	}
 	c.want = strtoull(argv[3], NULL, 10);
 	if ((f = fopen(argv[2], "r")) == NULL || fgets(tok, sizeof tok,
 	    f) == NULL) {
@@ -162,7 +209,11 @@ main(int argc, char **argv)
 	}
 	event_base_dispatch(c.base);
 	if (!c.failed)
-		printf("%llu %.6f\n", (unsigned long long)c.got, c.t1 - c.t0);
+		printf("%llu %.6f %llu\n", (unsigned long long)c.got,
+		    c.t1 - c.t0, (unsigned long long)c.msgs);
+	if (c.stamps != NULL && !c.failed && write_stamps(argv[4], &c) != 0)
+		c.failed = 1;
+	free(c.stamps);
 	evt_wsconn_free(c.ws);
 	evt_json_free(&c.jp);
 	event_base_free(c.base);

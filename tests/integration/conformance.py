@@ -485,9 +485,7 @@ def main():
     fn = {"protocol": sc_protocol, "bad": sc_bad,
           "timeline": sc_timeline, "slow": sc_slow, "order": sc_order,
           "reader": sc_reader, "idle": sc_idle}[args.cmd]
-    r = fn(args)
-    if asyncio.iscoroutine(r):
-        asyncio.run(r)
+    essclient.run(fn, args)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ class Conn:
         self.events = []      # event objects, in arrival order
         self.garbage = 0      # text frames that are not JSON
         self.messages = 0
+        self.sizes = []       # events per message, in arrival order
 
     def frame(self, raw):
         """Classifies one frame; returns the parsed response or None."""
@@ -107,6 +108,7 @@ class Conn:
             if not isinstance(m["events"], list) or not m["events"]:
                 fail("empty or non-array events: %r" % raw[:200])
             self.messages += 1
+            self.sizes.append(len(m["events"]))
             self.events.extend(m["events"])
             return None
         if isinstance(m, dict) and "commandId" in m:
@@ -639,9 +641,17 @@ def sc_slowloris(args):
     print("partial request closed (%r)" % data[:30])
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
+def run(fn, args):
+    """Runs a scenario function, a coroutine or not."""
+    r = fn(args)
+    if asyncio.iscoroutine(r):
+        asyncio.run(r)
+
+
+def conn_args(ap, port_required=True):
+    """The options of a connection to the gateway, as main() and other
+    scripts built on these helpers take them."""
+    ap.add_argument("--port", type=int, required=port_required, default=0)
     ap.add_argument("--tls", action="store_true")
     ap.add_argument("--cafile")
     ap.add_argument("--user", default="alice")
@@ -649,6 +659,11 @@ def main():
     ap.add_argument("--token", help="use this token instead of asking")
     ap.add_argument("--token-path", default="/API/IDP/connect/token")
     ap.add_argument("--path", default="/api/ws/events/v1")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    conn_args(ap)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("token")
     p.add_argument("--grant", default="password")
@@ -702,9 +717,7 @@ def main():
           "bad-peer": sc_bad_peer, "steal": sc_steal, "state-delay": sc_state_delay,
           "tls-refused": sc_tls_refused, "pipeline": sc_pipeline,
           "conn-limit": sc_conn_limit, "slowloris": sc_slowloris}[args.cmd]
-    r = fn(args)
-    if asyncio.iscoroutine(r):
-        asyncio.run(r)
+    run(fn, args)
 
 
 if __name__ == "__main__":

@@ -9,15 +9,8 @@ EVPLAY=$BUILD/evplay
 
 # An archive with a getState answer first, then ~4,000 events at
 # ~2,500/s over 1.6 s, in several segments.
-$EVGEN --seed 5 --events 4000 --rate 2500 --cameras 40 >"$T/ev.tsv"
-first=$(head -n 1 "$T/ev.tsv" | cut -f1)
-{
-	printf '%s\t{"commandId":3,"status":200,"states":%s}\n' \
-	    $((first - 1)) "$($EVGEN --seed 5 --cameras 40 --states)"
-	cat "$T/ev.tsv"
-} >"$T/in.tsv"
-$EVTOOL import --block-size 4k --segment-size 32k "$T/a" "$T/in.tsv" \
-    2>/dev/null
+make_archive "$T/a" 5 4000 2500 40 --block-size 4k --segment-size 32k
+first=$(sed -n 2p "$T/a.in" | cut -f1)
 t "several segments" sh -c "[ \$(ls $T/a/seg-*.evt | wc -l) -gt 1 ]"
 
 for m in "" --messages --tsv; do
@@ -28,7 +21,7 @@ for m in "" --messages --tsv; do
 	    cmp "$T/cat.out" "$T/play.out"
 done
 
-last=$(tail -n 1 "$T/in.tsv" | cut -f1)
+last=$(tail -n 1 "$T/a.in" | cut -f1)
 mid=$(( (first + last) / 2 ))
 to=$(( mid + 300000 ))
 $EVTOOL cat --tsv --from $mid --to $to "$T/a" >"$T/cat.out"
@@ -94,12 +87,12 @@ t "evtool state --source: only that source" sh -c \
 # state lookup goes back only to the last snapshot (segments whose index
 # has no getState answer are passed over) and must still equal the
 # reference everywhere: before it, at it, after it, at the end.
-nl=$(wc -l <"$T/ev.tsv")
-head -n $((nl / 2)) "$T/ev.tsv" >"$T/s.tsv"
+nl=$(wc -l <"$T/a.ev")
+head -n $((nl / 2)) "$T/a.ev" >"$T/s.tsv"
 half=$(tail -n 1 "$T/s.tsv" | cut -f1)
 printf '%s\t{"commandId":9,"status":200,"states":%s}\n' $((half + 1)) \
     "$($EVGEN --seed 9 --cameras 40 --states)" >>"$T/s.tsv"
-tail -n +$((nl / 2 + 1)) "$T/ev.tsv" >>"$T/s.tsv"
+tail -n +$((nl / 2 + 1)) "$T/a.ev" >>"$T/s.tsv"
 $EVTOOL import --block-size 4k --segment-size 16k "$T/s" "$T/s.tsv" \
     2>/dev/null
 $EVTOOL cat --tsv "$T/s" >"$T/s.all"

@@ -14,17 +14,7 @@ fi
 secret="Wr0ng-Secret-$$"
 echo "right-$$" >"$T/pw"
 
-# A CA and a server certificate for 127.0.0.1 and localhost.
-(
-	cd "$T" &&
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=evtape-test-ca &&
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	    -keyout srv.key -out srv.csr -subj /CN=localhost &&
-	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext &&
-	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key \
-	    -CAcreateserial -out srv.pem -days 2 -extfile ext
-) >"$T/openssl.out" 2>&1
+make_certs
 checkl $? "test CA and server certificate made" "$T/openssl.out"
 
 start_sim sim --tls-cert "$T/srv.pem" --tls-key "$T/srv.key" --user u \

@@ -10,15 +10,7 @@ EVSIM=$BUILD/evsim
 
 # A python3 with the websockets module (Debian: python3-websockets).
 PY=$PYTHON
-if ! $PY -c 'import websockets' 2>/dev/null; then
-	check 1 "python3 websockets module available"
-	# Under `make asan` a leak or memory error makes evsim print a report.
-check $(cat "$T"/*.err | grep -q "Sanitizer\|runtime error"; [ $? -ne 0 ]; echo $?) \
-    "no sanitizer report from any evsim"
-
-done_testing
-	exit 1
-fi
+need_websockets
 C="$PY $HERE/essclient.py"
 MOTION=6eb95dd6-7ccc-4bce-99f8-af0d0b582d77
 echo secret >"$T/pw"

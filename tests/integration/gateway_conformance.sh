@@ -17,11 +17,7 @@
 PY=$PYTHON
 C="$PY $HERE/essclient.py"
 K="$PY $HERE/conformance.py"
-if ! $PY -c 'import websockets' 2>/dev/null; then
-	check 1 "python3 websockets module available"
-	done_testing
-	exit 1
-fi
+need_websockets
 echo secret >"$T/pw"
 AUTH="--user alice --password-file $T/pw"
 

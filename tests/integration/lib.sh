@@ -44,6 +44,31 @@ waitfor() {
 	done
 	return 1
 }
+# make_archive DIR SEED EVENTS RATE CAMERAS [IMPORT OPTIONS...]: an
+# archive of evgen events with a getState answer (the initial states)
+# first; the imported input stays in DIR.in, the events alone in DIR.ev.
+make_archive() {
+	_d=$1
+	_s=$2
+	_c=$5
+	$EVGEN --seed "$_s" --events "$3" --rate "$4" --cameras "$_c" >"$_d.ev"
+	shift 5
+	{
+		printf '%s\t{"commandId":3,"status":200,"states":%s}\n' \
+		    $(($(head -n 1 "$_d.ev" | cut -f1) - 1)) \
+		    "$($EVGEN --seed "$_s" --cameras "$_c" --states)"
+		cat "$_d.ev"
+	} >"$_d.in"
+	$EVTOOL import "$@" "$_d" "$_d.in" 2>/dev/null
+}
+# need_websockets: the python3 has the websockets module (Debian:
+# python3-websockets); else one failing check, the plan, and exit 1.
+need_websockets() {
+	$PYTHON -c 'import websockets' 2>/dev/null && return 0
+	check 1 "python3 websockets module available"
+	done_testing
+	exit 1
+}
 # done_testing: the TAP plan; the exit status says whether all passed.
 done_testing() {
 	echo "1..$tn"

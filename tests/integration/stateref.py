@@ -5,35 +5,44 @@ usage: stateref.py TSV AT [incl|excl]
 Prints the ids of the latest stateful event per (source, state group) as
 of receive time AT (frames at AT included with incl, the default), seeded
 by the last getState answer ("states") before it; one id per line, sorted.
+Importable: table(path, at, incl) gives {(source, group): event}.
 """
 import json
 import sys
 
-path, at = sys.argv[1], int(sys.argv[2])
-incl = len(sys.argv) < 4 or sys.argv[3] == "incl"
-table = {}
-for line in open(path, encoding="utf-8"):
-    rx, _, text = line.rstrip("\n").partition("\t")
-    rx = int(rx)
-    if rx > at or (rx == at and not incl):
-        continue
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        continue
-    if not isinstance(obj, dict):
-        continue
-    if isinstance(obj.get("states"), list):
-        table = {}
-        items = obj["states"]
-    elif isinstance(obj.get("events"), list):
-        items = obj["events"]
-    else:
-        continue
-    for ev in items:
-        if (isinstance(ev, dict) and isinstance(ev.get("source"), str)
-                and isinstance(ev.get("stategroupid"), str)):
-            key = (ev["source"].lower(), ev["stategroupid"].lower())
-            table[key] = ev.get("id")
-for i in sorted(str(v) for v in table.values()):
-    print(i)
+
+def table(path, at, incl=True):
+    """The state table as of receive time at: {(source, stategroupid),
+    lower case: the latest stateful event object}."""
+    tab = {}
+    for line in open(path, encoding="utf-8"):
+        rx, _, text = line.rstrip("\n").partition("\t")
+        rx = int(rx)
+        if rx > at or (rx == at and not incl):
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        if isinstance(obj.get("states"), list):
+            tab = {}
+            items = obj["states"]
+        elif isinstance(obj.get("events"), list):
+            items = obj["events"]
+        else:
+            continue
+        for ev in items:
+            if (isinstance(ev, dict) and isinstance(ev.get("source"), str)
+                    and isinstance(ev.get("stategroupid"), str)):
+                key = (ev["source"].lower(), ev["stategroupid"].lower())
+                tab[key] = ev
+    return tab
+
+
+if __name__ == "__main__":
+    tab = table(sys.argv[1], int(sys.argv[2]),
+                len(sys.argv) < 4 or sys.argv[3] == "incl")
+    for i in sorted(str(v.get("id")) for v in tab.values()):
+        print(i)
