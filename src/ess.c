@@ -795,7 +795,7 @@ skip_value(const char *s, size_t len, size_t i)
 	return i > a ? i : 0;
 }
 
-/* Extracts id, source and type from an event object text. */
+/* Extracts id, source, type and stategroupid from an event object text. */
 int
 evt_ess_event_fields(const char *json, size_t len,
     struct evt_ess_event_fields *f)
@@ -841,6 +841,10 @@ evt_ess_event_fields(const char *json, size_t len,
 			} else if (kl == 4 && memcmp(json + k, "type", 4) == 0) {
 				pp = &f->type;
 				pl = &f->type_len;
+			} else if (kl == 12 &&
+			    memcmp(json + k, "stategroupid", 12) == 0) {
+				pp = &f->group;
+				pl = &f->group_len;
 			}
 			if (pp != NULL) {
 				*pp = json + v + 1;

@@ -2,11 +2,12 @@
  * state.c: the state table (state.h): an open-addressing hash of
  * (source, group) keys over an array of entries in first-seen order.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "evtape/err.h"
-#include "evtape/json.h"
+#include "evtape/ess.h"
 #include "evtape/record.h"
 #include "evtape/state.h"
 
@@ -18,17 +19,13 @@ struct evt_state {
 	size_t n, cap;
 	uint32_t *slot;	    /* hash slots: entry index + 1, 0 empty */
 	size_t nslot;
-	struct evt_jparser jp;
 };
 
 /* Returns a new empty table. */
 struct evt_state *
 evt_state_new(void)
 {
-	struct evt_state *s = calloc(1, sizeof *s);
-	if (s != NULL)
-		evt_json_init(&s->jp, 0);
-	return s;
+	return calloc(1, sizeof(struct evt_state));
 }
 
 /* Returns a copy of s: its entries applied in order to a new table. */
@@ -70,7 +67,6 @@ evt_state_free(struct evt_state *s)
 	free(s->txt);
 	free(s->len);
 	free(s->slot);
-	evt_json_free(&s->jp);
 	free(s);
 }
 
@@ -142,11 +138,16 @@ put(struct evt_state *s, const char *key, size_t klen, const char *ev,
 	while (s->slot[j] != 0) {
 		size_t i = s->slot[j] - 1;
 		if (s->klen[i] == klen && memcmp(s->key[i], key, klen) == 0) {
-			char *t = malloc(len ? len : 1);
-			if (t == NULL)
-				return EVT_ERR_NOMEM;
+			/* A group's events are alike in size: the old text's
+			 * block usually holds the new one (no malloc per
+			 * event at top speed). */
+			char *t = s->txt[i];
+			if (malloc_usable_size(t) < len) {
+				if ((t = malloc(len)) == NULL)
+					return EVT_ERR_NOMEM;
+				free(s->txt[i]);
+			}
 			memcpy(t, ev, len);
-			free(s->txt[i]);
 			s->txt[i] = t;
 			s->len[i] = len;
 			return 1;
@@ -177,43 +178,28 @@ int
 evt_state_apply(struct evt_state *s, const char *ev, size_t len)
 {
 	/* Most events are stateless or carry the member unescaped: skip the
-	 * parse when the name is nowhere in the text. */
+	 * scan when the name is nowhere in the text. */
 	if (memmem(ev, len, "stategroupid", 12) == NULL)
 		return 0;
-	int rc = evt_json_parse(&s->jp, ev, len);
+	/* One pass over the members, no tokens (the texts come from an
+	 * archive or a gateway message: JSON already). */
+	struct evt_ess_event_fields f;
+	int rc = evt_ess_event_fields(ev, len, &f);
 	if (rc < 0)
 		return rc;
-	const struct evt_jtok *t = s->jp.tok;
-	if (t[0].type != EVT_J_OBJECT)
-		return 0;
-	const struct evt_jtok *src = NULL, *grp = NULL;
-	uint32_t i = 1;
-	for (uint32_t m = 0; m < t[0].size; m++) {
-		const struct evt_jtok *k = &t[i], *v = &t[i + 1];
-		if (v->type == EVT_J_STRING && !(k->flags & EVT_JF_ESCAPED)) {
-			if (k->len == 6 && memcmp(ev + k->off, "source", 6) == 0 &&
-			    src == NULL)
-				src = v;
-			else if (k->len == 12 &&
-			    memcmp(ev + k->off, "stategroupid", 12) == 0 &&
-			    grp == NULL)
-				grp = v;
-		}
-		i = t[i + 1].next;
-	}
-	if (src == NULL || grp == NULL)
+	if (f.source == NULL || f.group == NULL)
 		return 0;
 	char key[2 * EVT_REC_MAX_INTERN + 2];
-	if ((size_t)src->len + grp->len + 1 > sizeof key)
+	if (f.source_len + f.group_len + 1 > sizeof key)
 		return 0; /* not a plausible source/group pair */
 	size_t kl = 0;
-	for (uint32_t j = 0; j < src->len; j++) {
-		char c = ev[src->off + j];
+	for (size_t j = 0; j < f.source_len; j++) {
+		char c = f.source[j];
 		key[kl++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 	}
 	key[kl++] = '\0';
-	for (uint32_t j = 0; j < grp->len; j++) {
-		char c = ev[grp->off + j];
+	for (size_t j = 0; j < f.group_len; j++) {
+		char c = f.group[j];
 		key[kl++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 	}
 	return put(s, key, kl, ev, len);

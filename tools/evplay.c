@@ -439,7 +439,7 @@ static void
 tl_run(struct timeline *t)
 {
 	int64_t now = evt_mono_us();
-	int top = t->sch.o.top_speed;
+	int top = t->sch.o.top_speed, handed = 0;
 	if (top && t->out == OUT_ALL && !tl_readers()) {
 		/* Nobody takes a shared top-speed replay: it would race
 		 * into histories; look again in 10 ms. */
@@ -469,12 +469,14 @@ tl_run(struct timeline *t)
 			now = evt_mono_us();
 			w = evt_replay_wait(&t->sch, now);
 		}
-		if (w > NAP_US || (w > 0 && nplaying > 1)) {
+		if (w > NAP_US || (w > 0 && (nplaying > 1 || handed))) {
 			/* The loop's timer wakes us NAP_US early (where
 			 * other timelines play, it wakes us on time: a nap
-			 * would make them late) ... */
+			 * would make them late; after frames were handed to
+			 * the gateway, the loop must run to send them before
+			 * we nap) ... */
 			if (nplaying <= 1)
-				w -= NAP_US;
+				w = w > NAP_US ? w - NAP_US : 0;
 			struct timeval tv = {(time_t)(w / 1000000),
 			    (suseconds_t)(w % 1000000)};
 			evtimer_add(t->timer, &tv);
@@ -508,6 +510,7 @@ tl_run(struct timeline *t)
 			now = evt_mono_us(); /* queued: its rate counts */
 		evt_replay_done(&t->sch, now);
 		t->have = 0;
+		handed = !top && t->out != OUT_STDOUT;
 	}
 	/* Let the loop see keys, signals and clients, then go on. */
 	tl_kick(t);
@@ -562,10 +565,14 @@ tl_new(enum out out, struct evt_gw_session *s)
 	return t;
 }
 
-/* Starts a timeline's clock now: its first frame is due at once. */
+/* Starts a timeline's clock now: its first frame is due at once.  The
+ * frame is loaded first, so that decoding the first block does not make
+ * it late. */
 static void
 tl_start(struct timeline *t)
 {
+	if (!t->have)
+		(void)tl_load(t); /* at the end or failed: tl_run finishes */
 	t->started = evt_mono_us();
 	nplaying++;
 	evt_replay_start(&t->sch, t->started);

@@ -149,15 +149,15 @@ int evt_ess_filters_from_specs(const char *const *specs, const int *exclude,
  * string bytes between the quotes, escapes not decoded); NULL if absent or
  * not a string. */
 struct evt_ess_event_fields {
-	const char *id, *source, *type;
-	size_t id_len, source_len, type_len;
-	int escaped; /* one of the three strings contains a backslash escape */
+	const char *id, *source, *type, *group; /* group: "stategroupid" */
+	size_t id_len, source_len, type_len, group_len;
+	int escaped; /* one of the strings contains a backslash escape */
 };
 
 /*
- * Extracts id, source and type from the event object text json[0..len)
- * (borrowed; the results point into it) in one pass without building
- * tokens.  Meant for text already known to be JSON (archive, generator); it
+ * Extracts id, source, type and stategroupid from the event object text
+ * json[0..len) (borrowed; the results point into it) in one pass without
+ * building tokens.  Meant for text already known to be JSON (archive, generator); it
  * never reads out of bounds on any input.  Returns 0 or EVT_ERR_JSON if the
  * text is not an object it can walk.
  */

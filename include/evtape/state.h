@@ -34,8 +34,10 @@ void evt_state_clear(struct evt_state *s);
 /*
  * Applies one event object text (copied): if it is a JSON object with
  * string members "source" and "stategroupid" it becomes the entry of that
- * pair.  Returns 1 if stored, 0 if not stateful, EVT_ERR_JSON (etc.) if
- * the text does not parse, EVT_ERR_NOMEM.
+ * pair (the last of duplicate members).  Meant for JSON texts (archive,
+ * gateway): they are walked, not validated.  Returns 1 if stored, 0 if not
+ * stateful, EVT_ERR_JSON if the text is not an object that can be walked,
+ * EVT_ERR_NOMEM.
  */
 int evt_state_apply(struct evt_state *s, const char *ev, size_t len);
 

@@ -52,7 +52,8 @@ test_state(void)
 	    0, "null group: stateless");
 	T_EQ(evt_state_apply(s, L("{\"stategroupid\":")), EVT_ERR_JSON,
 	    "broken JSON");
-	T_EQ(evt_state_apply(s, L("[\"stategroupid\"]")), 0, "not an object");
+	T_EQ(evt_state_apply(s, L("[\"stategroupid\"]")), EVT_ERR_JSON,
+	    "not an object");
 	/* case-folded GUIDs replace the same entry */
 	T_EQ(evt_state_apply(s, L(EV("a3", "AAA",
 	    SG("720EF62A-78BE-418A-8E4C-EE04FFCA6429")))), 1, "update");
