@@ -1113,7 +1113,8 @@ http_status(struct evt_buf *b)
 {
 	struct evt_gw_stats gs;
 	struct timeline *t;
-	int rc = 0, first = 1;
+	char num[96];
+	int rc = 0, first = 1, k;
 
 	evt_gw_stats(S.gw, &gs);
 	rc |= evt_buf_put(b, "{\"clock\":", 9);
@@ -1125,6 +1126,11 @@ http_status(struct evt_buf *b)
 	rc |= evt_json_put_int(b, 0, gs.sessions_now);
 	rc |= evt_buf_put(b, ",\"events_sent\":", 15);
 	rc |= evt_json_put_int(b, 0, gs.events_sent);
+	/* what a timeline that starts now starts with (global controls) */
+	k = snprintf(num, sizeof num, ",\"start_paused\":%s,\"start_speed\":"
+	    "%.17g", S.paused ? "true" : "false",
+	    S.speed > 0 ? S.speed : R.ro.speed);
+	rc |= evt_buf_put(b, num, (size_t)k);
 	rc |= evt_buf_put(b, ",\"timelines\":[", 14);
 	LIST_FOREACH(t, &timelines, link) {
 		if (!first)
@@ -1260,6 +1266,13 @@ http_cb(void *arg, const struct evt_gw_http_req *req, struct evt_buf *body,
 			return http_err(body, 405, "GET only");
 		return http_status(body);
 	}
+	static const char *const verbs[] = {"pause", "resume", "speed", "seek"};
+	size_t k = 0;
+	while (k < 4 && (strlen(verbs[k]) != vlen ||
+	    memcmp(verbs[k], verb, vlen) != 0))
+		k++;
+	if (k == 4)
+		return 0; /* 404 */
 	if (strcmp(req->method, "POST") != 0)
 		return http_err(body, 405, "POST only");
 	if (!req->authorized)
