@@ -253,8 +253,37 @@ session_of_sealed(struct evt_archive *a, struct evt_segr *r)
 	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
 	struct evt_buf tail = {0};
 	int rc = 0;
-	/* The last four blocks one by one, then everything at once. */
-	for (uint32_t k = 0; k <= 4 && k <= nb && !a->have_session; k++) {
+	/* The last block whose header flags say it holds a SESSION record
+	 * (revision 1.1 writers); where the flags cannot tell, the last four
+	 * blocks one by one, then everything at once. */
+	uint32_t from = nb, f;
+	for (uint32_t i = nb; i-- > 0;) {
+		if (evt_segr_block_flags(r, i, &f) != 0 ||
+		    !(f & EVT_BLKF_SET))
+			break;
+		if (f & EVT_BLKF_SESSION) {
+			from = i;
+			break;
+		}
+	}
+	if (from < nb) {
+		struct evt_rec re;
+		uint64_t boff;
+		rc = evt_segr_rewind(r, bl[from].first_rx);
+		while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
+			rc = 0;
+			if (boff > bl[from].off)
+				break; /* that block only */
+			if (re.kind != EVT_K_SESSION || boff < bl[from].off)
+				continue;
+			a->session.len = 0;
+			tail.len = 0;
+			a->have_session = evt_rdec_frame_head(
+			    evt_segr_decoder(r), &re, &a->session, &tail) == 0;
+		}
+	}
+	for (uint32_t k = 0; k <= 4 && k <= nb && !a->have_session &&
+	    rc >= 0; k++) {
 		int all = k == 4 || k == nb;
 		uint64_t min_off = all ? 0 : bl[nb - 1 - k].off;
 		struct evt_rec re;

@@ -712,6 +712,20 @@ evt_segr_blocks(struct evt_segr *r, uint32_t *n)
 	return r->blocks;
 }
 
+/* The flags of block i, from its header. */
+int
+evt_segr_block_flags(struct evt_segr *r, uint32_t i, uint32_t *flags)
+{
+	uint8_t h[EVT_BLK_HDR_SIZE];
+	uint64_t plen;
+	if (i >= r->nblocks)
+		return EVT_ERR_ARG;
+	int rc = block_header(r, r->blocks[i].off, h, &plen);
+	if (rc == 0)
+		*flags = le32_get(h + 36);
+	return rc;
+}
+
 /* Id of the last event of a sealed segment. */
 const char *
 evt_segr_last_id(struct evt_segr *r, size_t *len)

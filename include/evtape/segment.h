@@ -262,6 +262,10 @@ int evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
 /* Verifies the id filter's checksum (reported); 0 if it matches. */
 int evt_segr_check_filter(struct evt_segr *r);
 
+/* Reads the flags (EVT_BLKF_*) of block i of evt_segr_blocks from its
+ * header: 0, or a negative evt_err (the header does not check; reported). */
+int evt_segr_block_flags(struct evt_segr *r, uint32_t i, uint32_t *flags);
+
 /* Id of the last event in the segment or NULL (sealed: from the index). */
 const char *evt_segr_last_id(struct evt_segr *r, size_t *len);
 
