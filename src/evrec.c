@@ -621,6 +621,21 @@ on_start_answer(const struct evt_ess_msg *m)
 	send_cmd(CMD_SUB, id);
 }
 
+/* Stores a getState answer (data, as it came), restores the dead-peer
+ * timeout and logs the outcome (a success at level). */
+static void
+store_state(const struct evt_ess_msg *m, int ok, const char *frame,
+    size_t len, int64_t rx, int level)
+{
+	evt_wsconn_set_dead_timeout(R.ws, R.o.dead);
+	store(0, rx, frame, len, NULL);
+	if (!ok)
+		evt_log_warn("getState failed: status %d%s%s", m->status,
+		    m->error_text[0] ? ": " : "", m->error_text);
+	else
+		evt_log(level, "state snapshot: %zu states", m->nstates);
+}
+
 /* Acts on the answer to the command in flight. */
 static void
 on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
@@ -661,16 +676,7 @@ on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
 		send_cmd(CMD_STATE, id);
 		return;
 	case CMD_STATE:
-		/* The state snapshot is data: stored as it came. */
-		evt_wsconn_set_dead_timeout(R.ws, R.o.dead);
-		store(0, rx, frame, len, NULL);
-		if (!ok)
-			evt_log_warn("getState failed: status %d%s%s",
-			    m->status, m->error_text[0] ? ": " : "",
-			    m->error_text);
-		else
-			evt_log_info("state snapshot: %zu states",
-			    m->nstates);
+		store_state(m, ok, frame, len, rx, EVT_LOG_INFO);
 		session_running();
 		cfg_start();
 		return;
@@ -678,15 +684,7 @@ on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
 		/* A periodic snapshot: a later state lookup (evtool state,
 		 * evplay) starts from the last one, not the archive's start. */
 		R.pending = CMD_NONE;
-		evt_wsconn_set_dead_timeout(R.ws, R.o.dead);
-		store(0, rx, frame, len, NULL);
-		if (!ok)
-			evt_log_warn("getState failed: status %d%s%s",
-			    m->status, m->error_text[0] ? ": " : "",
-			    m->error_text);
-		else
-			evt_log_debug("state snapshot: %zu states",
-			    m->nstates);
+		store_state(m, ok, frame, len, rx, EVT_LOG_DEBUG);
 		return;
 	default:
 		return;
