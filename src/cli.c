@@ -58,6 +58,28 @@ evt_cli_read_secret(const char *path)
 	return buf;
 }
 
+char *
+evt_cli_secret_arg(const char *prog, const char *opt, const char *path)
+{
+	char *s = evt_cli_read_secret(path);
+
+	if (s == NULL) {
+		fprintf(stderr, "%s: %s: cannot read %s: %s\nTry '%s --help'.\n",
+		    prog, opt, path, evt_cli_strerror(errno), prog);
+		exit(2);
+	}
+	return s;
+}
+
+void
+evt_cli_free_secret(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
 const char *
 evt_cli_strerror(int err)
 {

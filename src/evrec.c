@@ -224,15 +224,12 @@ oom(int rc, const char *where)
 	}
 }
 
-/* Wipes and frees a secret string. */
+/* Wipes, frees and forgets a secret string. */
 static void
 secret_free(char **s)
 {
-	if (*s != NULL) {
-		OPENSSL_cleanse(*s, strlen(*s));
-		free(*s);
-		*s = NULL;
-	}
+	evt_cli_free_secret(*s);
+	*s = NULL;
 }
 
 /* ------------------------------------------------------------ storage */

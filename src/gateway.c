@@ -85,6 +85,7 @@
 
 #include "evtape/timefmt.h"
 #include "evtape/buf.h"
+#include "evtape/cli.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
 #include "evtape/gateway.h"
@@ -236,16 +237,6 @@ dup_str(const char *s, int *fail)
 	if ((d = strdup(s)) == NULL)
 		*fail = 1;
 	return d;
-}
-
-/* Wipes and frees a string. */
-static void
-free_secret(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
 }
 
 /* Writes a fresh random version-4 GUID (36 lower-case characters);
@@ -1938,11 +1929,11 @@ evt_gw_free(struct evt_gw *gw)
 		free(gw->tokens);
 	}
 	for (size_t i = 0; i < gw->nstokens; i++)
-		free_secret(gw->stokens[i]);
+		evt_cli_free_secret(gw->stokens[i]);
 	free(gw->stokens);
 	free(gw->host);
 	free(gw->username);
-	free_secret(gw->password);
+	evt_cli_free_secret(gw->password);
 	free(gw->product);
 	evt_buf_free(&gw->msg);
 	evt_buf_free(&gw->resp);

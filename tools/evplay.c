@@ -50,7 +50,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/crypto.h>
 
 #include "evtape/buf.h"
 #include "evtape/cli.h"
@@ -1389,27 +1388,6 @@ time_arg(const char *opt, const char *s)
 	return us;
 }
 
-/* Reads a secret file for an option or exits. */
-static char *
-secret_arg(const char *opt, const char *path)
-{
-	char *s = evt_cli_read_secret(path);
-	if (s == NULL)
-		bad_usage("%s: cannot read %s: %s", opt, path,
-		    evt_cli_strerror(errno));
-	return s;
-}
-
-/* Wipes and frees a secret. */
-static void
-secret_free(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 /* Creates the event loop with precise timers. */
 static void
 make_base(void)
@@ -1646,9 +1624,11 @@ main(int argc, char **argv)
 	const char *stoks[1];
 	if (server) {
 		if (pwfile != NULL)
-			password = secret_arg("--password-file", pwfile);
+			password = evt_cli_secret_arg(progname,
+			    "--password-file", pwfile);
 		if (tokfile != NULL) {
-			token = secret_arg("--token-file", tokfile);
+			token = evt_cli_secret_arg(progname, "--token-file",
+			    tokfile);
 			stoks[0] = token;
 			go.static_tokens = stoks;
 			go.nstatic_tokens = 1;
@@ -1664,8 +1644,8 @@ main(int argc, char **argv)
 		go.drain_cb = drain_cb;
 		go.http_cb = http_cb;
 		rc = evt_gw_new(base, &go, &S.gw);
-		secret_free(password);
-		secret_free(token);
+		evt_cli_free_secret(password);
+		evt_cli_free_secret(token);
 		if (rc != 0) {
 			msg("cannot serve on %s: %s", listen, evt_strerror(rc));
 			return EX_FAIL;

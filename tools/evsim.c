@@ -50,7 +50,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/crypto.h>
 
 #include "evtape/timefmt.h"
 #include "evtape/buf.h"
@@ -217,18 +216,6 @@ opt_secs(const char *name, const char *s)
 	if (errno != 0 || end == s || *end != '\0' || !(v >= 0) || v > 1e6)
 		bad_usage("--%s: bad number of seconds '%s'", name, s);
 	return v;
-}
-
-/* Reads a secret file for option opt or exits 2. */
-static char *
-secret_arg(const char *opt, const char *path)
-{
-	char *s = evt_cli_read_secret(path);
-
-	if (s == NULL)
-		bad_usage("--%s: cannot read %s: %s", opt, path,
-		    evt_cli_strerror(errno));
-	return s;
 }
 
 /* gateway log_cb: prints lines up to the chosen level. */
@@ -1079,9 +1066,11 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (pwfile != NULL)
-		password = secret_arg("password-file", pwfile);
+		password = evt_cli_secret_arg("evsim", "--password-file",
+		    pwfile);
 	if (tokfile != NULL) {
-		token = secret_arg("token-file", tokfile);
+		token = evt_cli_secret_arg("evsim", "--token-file",
+		    tokfile);
 		stoks[0] = token;
 		go.static_tokens = stoks;
 		go.nstatic_tokens = 1;
@@ -1132,10 +1121,10 @@ main(int argc, char **argv)
 		    evt_strerror(rc));
 		goto out;
 	}
-	if (password != NULL)
-		OPENSSL_cleanse(password, strlen(password));
-	if (token != NULL)
-		OPENSSL_cleanse(token, strlen(token));
+	/* The gateway holds its own copies. */
+	evt_cli_free_secret(password);
+	evt_cli_free_secret(token);
+	password = token = NULL;
 	sim_log(&sim, EVT_GW_LOG_INFO, "listening on %s:%u (%s)",
 	    host != NULL ? host : "127.0.0.1", evt_gw_port(sim.gw),
 	    go.tls_cert != NULL ? "https/wss" : "http/ws");
@@ -1191,8 +1180,8 @@ out:
 		    strerror(errno));
 		status = 1;
 	}
-	free(password);
-	free(token);
+	evt_cli_free_secret(password);
+	evt_cli_free_secret(token);
 	free(host);
 	return status;
 }

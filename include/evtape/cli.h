@@ -14,6 +14,16 @@
  */
 char *evt_cli_read_secret(const char *path);
 
+/*
+ * Reads a secret file named by option opt (e.g. "--password-file") of
+ * program prog, or reports why not ("prog: opt: cannot read PATH: why")
+ * and exits 2.
+ */
+char *evt_cli_secret_arg(const char *prog, const char *opt, const char *path);
+
+/* Wipes a secret string (OPENSSL_cleanse) and frees it; NULL is fine. */
+void evt_cli_free_secret(char *s);
+
 /* The reason for an evt_cli_read_secret() failure: errno's text, or
  * "empty or binary" for EINVAL. */
 const char *evt_cli_strerror(int err);
