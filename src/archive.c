@@ -238,10 +238,38 @@ keep_session(struct evt_archive *a, const char *json, size_t len)
 }
 
 /*
- * Finds the body of the last SESSION marker of a sealed segment, scanning
- * its blocks from the end (a recorder writes one into the last block before
- * closing, so one block is usually enough).  Returns 0 (found or not),
- * EVT_ERR_NOMEM or an I/O error of the scan.
+ * Keeps the body of the last SESSION record in the blocks at offsets
+ * [lo, hi] of a sealed segment, read from receive time rx on.  Returns 0
+ * or a negative evt_err of the scan.
+ */
+static int
+sessions_in(struct evt_archive *a, struct evt_segr *r, int64_t rx,
+    uint64_t lo, uint64_t hi, struct evt_buf *tail)
+{
+	struct evt_rec re;
+	uint64_t boff;
+	int rc = evt_segr_rewind(r, rx);
+	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
+		rc = 0;
+		if (boff > hi)
+			break;
+		if (re.kind != EVT_K_SESSION || boff < lo)
+			continue;
+		a->session.len = 0;
+		tail->len = 0;
+		a->have_session = evt_rdec_frame_head(evt_segr_decoder(r), &re,
+		    &a->session, tail) == 0;
+	}
+	return rc;
+}
+
+/*
+ * Finds the body of the last SESSION marker of a sealed segment: in the
+ * last block whose header flags say it holds one (revision 1.1 writers),
+ * or, where the flags cannot tell, scanning its blocks from the end (a
+ * recorder writes one into the last block before closing, so one block is
+ * usually enough).  Returns 0 (found or not), EVT_ERR_NOMEM or an I/O
+ * error of the scan.
  */
 static int
 session_of_sealed(struct evt_archive *a, struct evt_segr *r)
@@ -249,57 +277,26 @@ session_of_sealed(struct evt_archive *a, struct evt_segr *r)
 	if (evt_segr_load_index(r) != 0 ||
 	    evt_segr_info(r)->frames[EVT_K_SESSION] == 0)
 		return 0;
-	uint32_t nb;
+	uint32_t nb, f;
 	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
 	struct evt_buf tail = {0};
 	int rc = 0;
-	/* The last block whose header flags say it holds a SESSION record
-	 * (revision 1.1 writers); where the flags cannot tell, the last four
-	 * blocks one by one, then everything at once. */
-	uint32_t from = nb, f;
 	for (uint32_t i = nb; i-- > 0;) {
 		if (evt_segr_block_flags(r, i, &f) != 0 ||
 		    !(f & EVT_BLKF_SET))
 			break;
 		if (f & EVT_BLKF_SESSION) {
-			from = i;
+			rc = sessions_in(a, r, bl[i].first_rx, bl[i].off,
+			    bl[i].off, &tail);
 			break;
 		}
 	}
-	if (from < nb) {
-		struct evt_rec re;
-		uint64_t boff;
-		rc = evt_segr_rewind(r, bl[from].first_rx);
-		while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
-			rc = 0;
-			if (boff > bl[from].off)
-				break; /* that block only */
-			if (re.kind != EVT_K_SESSION || boff < bl[from].off)
-				continue;
-			a->session.len = 0;
-			tail.len = 0;
-			a->have_session = evt_rdec_frame_head(
-			    evt_segr_decoder(r), &re, &a->session, &tail) == 0;
-		}
-	}
+	/* The last four blocks one by one, then everything at once. */
 	for (uint32_t k = 0; k <= 4 && k <= nb && !a->have_session &&
 	    rc >= 0; k++) {
 		int all = k == 4 || k == nb;
-		uint64_t min_off = all ? 0 : bl[nb - 1 - k].off;
-		struct evt_rec re;
-		uint64_t boff;
-		rc = evt_segr_rewind(r, all ? INT64_MIN : bl[nb - 1 - k].first_rx);
-		while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
-			rc = 0;
-			if (re.kind != EVT_K_SESSION || boff < min_off)
-				continue;
-			a->session.len = 0;
-			tail.len = 0;
-			a->have_session = evt_rdec_frame_head(
-			    evt_segr_decoder(r), &re, &a->session, &tail) == 0;
-		}
-		if (rc < 0)
-			break;
+		rc = sessions_in(a, r, all ? INT64_MIN : bl[nb - 1 - k].first_rx,
+		    all ? 0 : bl[nb - 1 - k].off, UINT64_MAX, &tail);
 		if (all)
 			break;
 	}
