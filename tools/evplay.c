@@ -310,23 +310,43 @@ tl_reseed(struct timeline *t, int64_t at)
 	t->state = s;
 }
 
-/* Positions the cursor at the start of a pass. */
+/* Positions a cursor at the start of a pass and sets *rx (if not NULL)
+ * to its receive time.  Returns 0 or -1 (reported). */
 static int
-tl_rewind(struct timeline *t)
+cur_rewind(struct evt_cur *c, int64_t *rx)
 {
+	int64_t at = R.from;
 	if (R.from_id != NULL) {
-		int64_t rx;
-		int rc = evt_cur_seek_id(t->cur, R.from_id,
-		    strlen(R.from_id), &rx);
+		int rc = evt_cur_seek_id(c, R.from_id, strlen(R.from_id), &at);
 		oom_check(rc);
 		if (rc <= 0) {
 			msg("no event with id %s", R.from_id);
 			return -1;
 		}
-		return 0;
-	}
-	evt_cur_seek(t->cur, R.from);
+	} else
+		evt_cur_seek(c, R.from);
+	if (rx != NULL)
+		*rx = at;
 	return 0;
+}
+
+/* Opens a cursor at the start of a pass, ending at --to; sets *rx as
+ * cur_rewind.  Returns it or NULL (reported). */
+static struct evt_cur *
+cur_at_start(int64_t *rx)
+{
+	struct evt_cur *c;
+	int rc = evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &c);
+	if (rc != 0) {
+		msg("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
+		return NULL;
+	}
+	evt_cur_set_end(c, R.to);
+	if (cur_rewind(c, rx) != 0) {
+		evt_cur_close(c);
+		return NULL;
+	}
+	return c;
 }
 
 /*
@@ -338,19 +358,11 @@ tl_rewind(struct timeline *t)
 static int
 state_lead(struct evt_state *s)
 {
-	struct evt_cur *c;
-	int rc = evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &c);
-	if (rc != 0) {
-		msg("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
+	struct evt_cur *c = cur_at_start(NULL);
+	if (c == NULL)
 		return -1;
-	}
-	struct timeline probe = {.cur = c};
 	struct evt_cur_msg m;
-	evt_cur_set_end(c, R.to);
-	if (tl_rewind(&probe) != 0) {
-		evt_cur_close(c);
-		return -1;
-	}
+	int rc;
 	while ((rc = evt_cur_next(c, &m)) == 1 && !frame_out(&m))
 		oom_check(evt_state_apply_frame(s, m.kind, m.ev, m.evlen, m.n));
 	evt_cur_close(c);
@@ -381,7 +393,7 @@ tl_load(struct timeline *t)
 			if (t->frames == 0 && t->have == 0 &&
 			    evt_replay_position(&t->sch) == 0)
 				return 0; /* nothing to play: no endless loop */
-			if (tl_rewind(t) != 0)
+			if (cur_rewind(t->cur, NULL) != 0)
 				return -1;
 			tl_reseed(t, R.start_rx);
 			evt_replay_loop(&t->sch);
@@ -543,15 +555,7 @@ tl_new(enum out out, struct evt_gw_session *s)
 	t->out = out;
 	t->s = s;
 	t->loops_left = R.loops;
-	int rc = evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &t->cur);
-	if (rc != 0) {
-		msg("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
-		free(t);
-		return NULL;
-	}
-	evt_cur_set_end(t->cur, R.to);
-	if (tl_rewind(t) != 0) {
-		evt_cur_close(t->cur);
+	if ((t->cur = cur_at_start(NULL)) == NULL) {
 		free(t);
 		return NULL;
 	}
@@ -1585,25 +1589,11 @@ main(int argc, char **argv)
 	R.dir = argv[optind];
 
 	/* The start point: checked (and the id found) before serving. */
-	struct evt_cur *probe;
-	int rc = evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &probe);
-	if (rc != 0) {
-		msg("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
+	struct evt_cur *probe = cur_at_start(&R.start_rx);
+	if (probe == NULL)
 		return EX_FAIL;
-	}
-	R.start_rx = R.from;
-	if (R.from_id != NULL) {
-		int64_t rx;
-		rc = evt_cur_seek_id(probe, R.from_id, strlen(R.from_id), &rx);
-		oom_check(rc);
-		if (rc <= 0) {
-			msg("no event with id %s", R.from_id);
-			evt_cur_close(probe);
-			return EX_FAIL;
-		}
-		R.start_rx = rx;
-	}
 	evt_cur_close(probe);
+	int rc;
 	if (want_state || server) {
 		/* The state at the start point: printed first (--state), or
 		 * what getState answers before a replay starts; every
