@@ -30,7 +30,12 @@
 struct evt_archive {
 	char *dir;
 	int flags;
-	int lockfd;
+	int lockfd;		/* LOCK, flock'ed (what older writers lock) */
+	int dirfd;		/* the directory itself, flock'ed: LOCK can be
+				   deleted from under a writer, the directory
+				   it writes into cannot */
+	int foreign;		/* another writer changed the open segment:
+				   nothing more is written to it */
 	struct evt_archive_opts opts;
 	evt_seg_err_cb errcb;
 	evt_warn_cb warn;
@@ -145,7 +150,8 @@ scan_dir(struct evt_archive *a)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
 		    strcmp(e->d_name, "LOCK") == 0)
 			continue;
-		if (e->d_name[0] == '.' && (a->flags & EVT_AR_WRITE) &&
+		if (e->d_name[0] == '.' &&
+		    (a->flags & (EVT_AR_WRITE | EVT_AR_LOCK)) &&
 		    (strncmp(e->d_name, ".compact-", 9) == 0 ||
 		    strncmp(e->d_name, ".repair-", 8) == 0)) {
 			/* Left by a rewrite that did not finish. */
@@ -431,6 +437,85 @@ leave_newest(struct evt_archive *a, const struct evt_segref *s)
 	return 1;
 }
 
+/* Opens LOCK (creating it) and takes its lock; returns 0 or an evt_err. */
+static int
+lock_file(struct evt_archive *a)
+{
+	char *lp = join(a->dir, "LOCK");
+	if (lp == NULL)
+		return EVT_ERR_NOMEM;
+	if (a->lockfd >= 0)
+		close(a->lockfd);
+	a->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(lp);
+	if (a->lockfd < 0)
+		return errno == ENOENT ? EVT_ERR_NOTFOUND : EVT_ERR_IO;
+	if (flock(a->lockfd, LOCK_EX | LOCK_NB) != 0)
+		return errno == EWOULDBLOCK ? EVT_ERR_EXISTS : EVT_ERR_IO;
+	return 0;
+}
+
+/*
+ * Takes the writer's lock (formats/archive.md, "The LOCK file"): the
+ * directory itself first, which cannot be deleted from under us while it
+ * holds segments, then LOCK, which is what writers of before this lock
+ * take.  Returns 0, EVT_ERR_EXISTS (another writer holds one),
+ * EVT_ERR_NOTFOUND or EVT_ERR_IO.
+ */
+static int
+take_lock(struct evt_archive *a)
+{
+	a->dirfd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (a->dirfd < 0)
+		return errno == ENOENT ? EVT_ERR_NOTFOUND : EVT_ERR_IO;
+	if (flock(a->dirfd, LOCK_EX | LOCK_NB) != 0)
+		return errno == EWOULDBLOCK ? EVT_ERR_EXISTS : EVT_ERR_IO;
+	return lock_file(a);
+}
+
+/*
+ * Looks for another writer: LOCK must still be the file we locked (if it
+ * was deleted or replaced, a new one is made and locked: that fails only
+ * if someone else already holds it), and the open segment must still be
+ * ours and end where we left it.  Returns 0 or EVT_ERR_FOREIGN, after
+ * which nothing more is written to the open segment.
+ */
+static int
+check_foreign(struct evt_archive *a)
+{
+	struct stat ls, fs;
+	char *lp;
+	int rc;
+
+	if (a->foreign)
+		return EVT_ERR_FOREIGN;
+	if ((lp = join(a->dir, "LOCK")) == NULL)
+		return EVT_ERR_NOMEM;
+	rc = stat(lp, &ls);
+	free(lp);
+	if (fstat(a->lockfd, &fs) == 0 && (rc != 0 || ls.st_dev != fs.st_dev ||
+	    ls.st_ino != fs.st_ino)) {
+		rc = lock_file(a);
+		if (rc == EVT_ERR_EXISTS) {
+			warnf(a, "%s/LOCK: deleted or replaced, and the new one "
+			    "is locked by another writer", a->dir);
+			a->foreign = 1;
+			return EVT_ERR_FOREIGN;
+		}
+		warnf(a, "%s/LOCK: deleted or replaced while this writer held "
+		    "it; %s", a->dir, rc == 0 ? "made and locked again" :
+		    "cannot make it again (the directory lock still holds)");
+	}
+	if (a->w != NULL && evt_segw_check(a->w) == EVT_ERR_FOREIGN) {
+		warnf(a, "%s: changed by another writer (it is no longer the "
+		    "file this writer appends to, or not of the size it "
+		    "wrote); not writing to it any more", evt_segw_path(a->w));
+		a->foreign = 1;
+		return EVT_ERR_FOREIGN;
+	}
+	return 0;
+}
+
 /* Opens the archive; see archive.h. */
 int
 evt_archive_open(const char *dir, int flags,
@@ -441,6 +526,7 @@ evt_archive_open(const char *dir, int flags,
 	if (a == NULL)
 		return EVT_ERR_NOMEM;
 	a->lockfd = -1;
+	a->dirfd = -1;
 	a->flags = flags;
 	a->errcb = errcb;
 	a->warn = warn;
@@ -466,21 +552,9 @@ evt_archive_open(const char *dir, int flags,
 		rc = EVT_ERR_IO;
 		goto fail;
 	}
-	if (flags & (EVT_AR_WRITE | EVT_AR_LOCK)) {
-		char *lp = join(dir, "LOCK");
-		if (lp == NULL)
-			goto fail;
-		a->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-		free(lp);
-		if (a->lockfd < 0) {
-			rc = errno == ENOENT ? EVT_ERR_NOTFOUND : EVT_ERR_IO;
-			goto fail;
-		}
-		if (flock(a->lockfd, LOCK_EX | LOCK_NB) != 0) {
-			rc = errno == EWOULDBLOCK ? EVT_ERR_EXISTS : EVT_ERR_IO;
-			goto fail;
-		}
-	}
+	if ((flags & (EVT_AR_WRITE | EVT_AR_LOCK)) &&
+	    (rc = take_lock(a)) != 0)
+		goto fail;
 	if ((rc = scan_dir(a)) != 0)
 		goto fail;
 	if (flags & EVT_AR_WRITE) {
@@ -603,6 +677,8 @@ prepare(struct evt_archive *a, int64_t rx_us)
 {
 	if (!(a->flags & EVT_AR_WRITE))
 		return EVT_ERR_STATE;
+	if (a->foreign)
+		return EVT_ERR_FOREIGN;
 	if (a->w != NULL && (evt_segw_size(a->w) >= a->opts.seg_bytes ||
 	    rx_us - evt_segw_created(a->w) >= a->opts.seg_age_us)) {
 		int rc = evt_archive_rotate(a);
@@ -694,6 +770,8 @@ evt_archive_set_carry(struct evt_archive *a, const char *json, size_t len)
 int
 evt_archive_flush(struct evt_archive *a)
 {
+	if (a->foreign)
+		return EVT_ERR_FOREIGN;
 	return a->w != NULL ? evt_segw_flush(a->w) : 0;
 }
 
@@ -790,6 +868,12 @@ evt_archive_rotate(struct evt_archive *a)
 	int rc = seal_join(a);
 	if (a->w == NULL)
 		return rc;
+	if (a->foreign) {
+		/* Not ours any more: neither sealed nor written. */
+		evt_segw_close(a->w);
+		a->w = NULL;
+		return EVT_ERR_FOREIGN;
+	}
 	a->to_seal = a->w;
 	a->w = NULL;
 	free(a->seal_path);
@@ -811,7 +895,9 @@ evt_archive_tick(struct evt_archive *a, int64_t now_us)
 {
 	if (a->w == NULL)
 		return 0;
-	int rc = 0;
+	int rc = check_foreign(a);
+	if (rc != 0)
+		return rc;
 	if (evt_segw_block_bytes(a->w) > 0 &&
 	    now_us - evt_segw_block_first_rx(a->w) >= a->opts.block_age_us)
 		rc = evt_segw_flush(a->w);
@@ -840,7 +926,7 @@ evt_archive_close(struct evt_archive *a)
 	/* The carried SESSION body goes into the last block too, so that
 	 * the next open finds it without scanning the sealed segment. */
 	int rc0 = 0;
-	if (a->w != NULL && a->have_carry && a->appended)
+	if (a->w != NULL && a->have_carry && a->appended && !a->foreign)
 		rc0 = append_marker(a, EVT_K_SESSION, a->last_rx,
 		    (const char *)a->carry.p, a->carry.len);
 	int rc = evt_archive_rotate(a);
@@ -857,6 +943,8 @@ evt_archive_close(struct evt_archive *a)
 	evt_buf_free(&a->carry);
 	if (a->lockfd >= 0)
 		close(a->lockfd);
+	if (a->dirfd >= 0)
+		close(a->dirfd);
 	free(a->dir);
 	free(a);
 	return rc;

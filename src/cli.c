@@ -1,5 +1,5 @@
 /*
- * cli.c: secret files, HOST:PORT arguments and ready files (cli.h).
+ * cli.c: secret files, sizes, HOST:PORT arguments and ready files (cli.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -15,14 +16,24 @@
 
 #define SECRET_MAX 4096
 
+void
+evt_cli_no_dump(void)
+{
+	/* Not dumpable: no core file, and /proc/PID/mem, environ and
+	 * ptrace are the superuser's only. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 char *
 evt_cli_read_secret(const char *path)
 {
 	char *buf;
 	ssize_t n;
 	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
 
+	evt_cli_no_dump();
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	if ((buf = malloc(SECRET_MAX + 1)) == NULL) {
@@ -84,6 +95,38 @@ const char *
 evt_cli_strerror(int err)
 {
 	return err == EINVAL ? "empty or binary" : strerror(err);
+}
+
+int
+evt_cli_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t m = 1;
+
+	/* strtoull takes "-1" as 2^64 - 1, and skips leading blanks. */
+	if (s[0] < '0' || s[0] > '9')
+		goto bad;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		goto bad;
+	switch (*end) {
+	case 'k': case 'K': m = 1ull << 10; end++; break;
+	case 'm': case 'M': m = 1ull << 20; end++; break;
+	case 'g': case 'G': m = 1ull << 30; end++; break;
+	case 't': case 'T': m = 1ull << 40; end++; break;
+	default: break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0' || (v != 0 && m > UINT64_MAX / v))
+		goto bad;
+	*out = v * m;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
 }
 
 int

@@ -20,6 +20,7 @@ evt_strerror(int err)
 	case EVT_ERR_STATE: return "invalid state for this call";
 	case EVT_ERR_NOTFOUND: return "not found";
 	case EVT_ERR_EXISTS: return "already exists or in use";
+	case EVT_ERR_FOREIGN: return "another writer changed the archive";
 	case EVT_ERR_CORRUPT: return "corrupt data";
 	case EVT_ERR_VERSION: return "unsupported format version";
 	case EVT_ERR_TRUNCATED: return "truncated data";

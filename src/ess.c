@@ -682,6 +682,9 @@ evt_ess_filter_spec(int exclude, const char *spec, size_t len,
 		va[j] = (size_t)(eq - spec) + 1;
 		vn[j] = b - va[j];
 	}
+	/* ";;;" names nothing: a mistake, not "everything" ("" is). */
+	if (len > 0 && !seen[0] && !seen[1] && !seen[2])
+		return EVT_ERR_ARG;
 	rc = puts_buf(out, exclude ? "{\"modifier\":\"exclude\"" :
 	    "{\"modifier\":\"include\"");
 	for (int j = 0; j < 3 && rc == 0; j++) {

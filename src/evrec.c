@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +49,7 @@
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
-#include <event2/http.h>
+#include <event2/listener.h>
 #include <ini.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -84,6 +85,10 @@
  * section 4) while a quiet site sends nothing else: the dead-peer timeout
  * is this much longer while one is awaited. */
 #define STATE_GRACE_S 300
+/* The metrics port's bounds (see metrics_accept_cb). */
+#define METRICS_CONNS 8
+#define METRICS_IDLE_S 5
+#define METRICS_REQ_MAX 8192
 
 /* Command-line and config-file options. */
 struct opts {
@@ -182,7 +187,12 @@ static struct evrec {
 	struct counters c, last;
 	int64_t last_summary_us, last_event_mono;
 	int64_t anchor_wall, anchor_mono, last_rx;
-	struct evhttp *metrics;
+	struct evconnlistener *mlis;	/* --metrics */
+	struct bufferevent *mconn[METRICS_CONNS]; /* its connections, oldest
+						     first */
+	struct event *mresume_ev;
+	int spare_fd;			/* kept for EMFILE (metrics) */
+	int foreign;			/* another writer: stopping */
 	int exit_code;
 } R;
 
@@ -345,6 +355,8 @@ store(int kind, int64_t rx, const char *p, size_t len,
 {
 	int rc;
 
+	if (R.foreign)
+		return;	/* stopping; the archive is not ours any more */
 	if (R.write_failing || R.pend.len > R.pend_off) {
 		queue_put(kind, rx, p, len);
 		apply_backpressure();
@@ -578,6 +590,9 @@ on_start_answer(const struct evt_ess_msg *m)
 		oom(evt_recorder_session_json(&R.marker, "resumed", R.sid,
 		    R.url.base, R.last_id, R.after, NULL), "marker");
 		store_marker(EVT_K_SESSION);
+		/* Every later segment names the session, as after a new one
+		 * (formats/records.md, "Markers"). */
+		set_carry();
 		flush_now();
 		evt_log_info("session %s resumed after event %s", R.sid,
 		    R.last_id[0] ? R.last_id : "(none)");
@@ -952,6 +967,45 @@ schedule_retry(const char *why)
 
 /* ------------------------------------------------------------ timers */
 
+/*
+ * Starts a clean stop: the connection is closed with 1001, then stop_cb
+ * writes what is left and seals (on_close, or a 2 s bound, triggers it).
+ */
+static void
+begin_stop(void)
+{
+	R.state = ST_STOPPING;
+	R.gen++;
+	event_del(R.retry_ev);
+	if (R.ws != NULL && evt_wsconn_close(R.ws, EVT_WS_GOING_AWAY,
+	    "recorder stopping") == 0) {
+		struct timeval tv = {2, 0};
+
+		event_add(R.stop_ev, &tv);
+		return;
+	}
+	event_active(R.stop_ev, EV_TIMEOUT, 1);
+}
+
+/*
+ * Another writer is at work in the archive (evt_archive_tick said so): the
+ * open segment is left as it is, and evrec stops with status 1 rather than
+ * damage it further.  What it held in memory is not written; the gateway
+ * sends it again to the next evrec that resumes the session (formats/
+ * archive.md, "The LOCK file").
+ */
+static void
+foreign_writer(void)
+{
+	if (R.foreign)
+		return;
+	R.foreign = 1;
+	evt_log_err("another writer is changing the archive %s (see the "
+	    "warning above): stopping without writing to it", R.o.archive);
+	if (R.state != ST_STOPPING)
+		begin_stop();
+}
+
 /* The 100 ms tick: archive duty, write retries, back-pressure. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -964,7 +1018,12 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		R.next_retry_us = now + RETRY_WRITE_US;
 		errno = 0;
-		if (evt_archive_tick(R.ar, rx_now()) != 0 || drain_queue() != 0) {
+		if ((rc = evt_archive_tick(R.ar, rx_now())) ==
+		    EVT_ERR_FOREIGN) {
+			foreign_writer();
+			return;
+		}
+		if (rc != 0 || drain_queue() != 0) {
 			apply_backpressure();
 			return;
 		}
@@ -975,7 +1034,9 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	errno = 0;
-	if ((rc = evt_archive_tick(R.ar, rx_now())) != 0) {
+	if ((rc = evt_archive_tick(R.ar, rx_now())) == EVT_ERR_FOREIGN) {
+		foreign_writer();
+	} else if (rc != 0) {
 		write_failed(rc);
 		apply_backpressure();
 	}
@@ -1030,18 +1091,13 @@ prune_cb(evutil_socket_t fd, short what, void *arg)
 		evt_log_warn("retention: %s", evt_strerror(n));
 }
 
-/* Prometheus text metrics. */
+/* Writes the Prometheus text of the metrics into b. */
 static void
-metrics_cb(struct evhttp_request *req, void *arg)
+metrics_text(struct evbuffer *b)
 {
-	struct evbuffer *b = evbuffer_new();
 	double since = R.last_event_mono ? (double)(evt_mono_us() -
 	    R.last_event_mono) / 1e6 : -1;
 
-	if (b == NULL) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
 #define M(name, help, type, v)                                         \
 	evbuffer_add_printf(b, "# HELP " name " " help "\n# TYPE " name \
 	    " " type "\n" name " %" PRIu64 "\n", (uint64_t)(v))
@@ -1068,10 +1124,154 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    "Seconds since the last event (-1: none yet).\n# TYPE "
 	    "evrec_seconds_since_last_event gauge\n"
 	    "evrec_seconds_since_last_event %.3f\n", since);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4");
-	evhttp_send_reply(req, 200, "OK", b);
-	evbuffer_free(b);
+}
+
+/*
+ * The metrics port is unauthenticated, so it must never take what the
+ * recorder needs (METRICS_* at the top): at most METRICS_CONNS connections (a new one closes the
+ * oldest), each closed after METRICS_IDLE_S seconds without a complete
+ * request or once answered, requests up to METRICS_REQ_MAX bytes.  Out of
+ * descriptors, accept() is backed off for a second (one spare descriptor
+ * lets the pending connection be taken and closed) instead of spinning.
+ */
+/* Frees metrics connection slot i. */
+static void
+metrics_drop(size_t i)
+{
+	if (R.mconn[i] != NULL)
+		bufferevent_free(R.mconn[i]);
+	R.mconn[i] = NULL;
+}
+
+/* Finds the slot of a metrics connection. */
+static size_t
+metrics_slot(struct bufferevent *bev)
+{
+	size_t i;
+
+	for (i = 0; i < METRICS_CONNS && R.mconn[i] != bev; i++)
+		;
+	return i;
+}
+
+/* The answer is out (or the peer went away): close. */
+static void
+metrics_done_cb(struct bufferevent *bev, void *arg)
+{
+	metrics_drop(metrics_slot(bev));
+}
+
+/* EOF, error or idle timeout. */
+static void
+metrics_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	metrics_drop(metrics_slot(bev));
+}
+
+/* Request bytes: answers "GET /metrics" once the header is complete. */
+static void
+metrics_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out = bufferevent_get_output(bev);
+	struct evbuffer *body;
+	struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	char *line;
+	int status = 200;
+
+	if (end.pos < 0) {
+		if (evbuffer_get_length(in) > METRICS_REQ_MAX)
+			metrics_drop(metrics_slot(bev));
+		return;
+	}
+	line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF);
+	if (line == NULL || strncmp(line, "GET ", 4) != 0)
+		status = 405;
+	else if (strncmp(line + 4, "/metrics", 8) != 0 ||
+	    (line[12] != ' ' && line[12] != '?'))
+		status = 404;
+	free(line);
+	bufferevent_disable(bev, EV_READ);
+	if ((body = evbuffer_new()) == NULL) {
+		metrics_drop(metrics_slot(bev));
+		return;
+	}
+	if (status == 200)
+		metrics_text(body);
+	else
+		evbuffer_add_printf(body, "%s\n", evt_http_reason(status));
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n%sConnection: close\r\n\r\n", status,
+	    evt_http_reason(status), status == 200 ?
+	    "text/plain; version=0.0.4" : "text/plain",
+	    evbuffer_get_length(body), status == 405 ? "Allow: GET\r\n" : "");
+	evbuffer_add_buffer(out, body);
+	evbuffer_free(body);
+	bufferevent_setcb(bev, NULL, metrics_done_cb, metrics_event_cb, NULL);
+}
+
+/* A metrics client: takes a free slot, or the oldest one's. */
+static void
+metrics_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct timeval tv = {METRICS_IDLE_S, 0};
+	struct bufferevent *bev;
+	size_t i = metrics_slot(NULL);
+
+	if (i == METRICS_CONNS) {
+		/* Full: the oldest goes (slot 0), the rest move down. */
+		metrics_drop(0);
+		memmove(R.mconn, R.mconn + 1,
+		    (METRICS_CONNS - 1) * sizeof R.mconn[0]);
+		R.mconn[METRICS_CONNS - 1] = NULL;
+		i = METRICS_CONNS - 1;
+		evt_log_debug("metrics: %d connections open; closed the "
+		    "oldest", METRICS_CONNS);
+	}
+	bev = bufferevent_socket_new(R.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	R.mconn[i] = bev;
+	bufferevent_setcb(bev, metrics_read_cb, NULL, metrics_event_cb, NULL);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* Takes accepting up again after a pause. */
+static void
+metrics_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(R.mlis);
+}
+
+/*
+ * accept() failed.  Out of descriptors the pending connection stays
+ * queued and the listener would wake the loop at once, forever: give the
+ * spare descriptor back, take the connection and close it, and pause
+ * accepting for a second.
+ */
+static void
+metrics_error_cb(struct evconnlistener *lis, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {1, 0};
+
+	if ((err == EMFILE || err == ENFILE) && R.spare_fd >= 0) {
+		int fd;
+
+		close(R.spare_fd);
+		fd = accept(evconnlistener_get_fd(lis), NULL, NULL);
+		if (fd >= 0)
+			close(fd);
+		R.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	evt_log_warn("metrics: accept: %s; not accepting for 1 s",
+	    strerror(err));
+	evconnlistener_disable(lis);
+	event_add(R.mresume_ev, &tv);
 }
 
 /* ------------------------------------------------------------ signals */
@@ -1091,14 +1291,18 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 		R.wc = NULL;
 	}
 	errno = 0;
-	if (R.write_failing && (evt_archive_tick(R.ar, rx_now()) != 0 ||
-	    drain_queue() != 0))
+	if (R.write_failing && !R.foreign &&
+	    (evt_archive_tick(R.ar, rx_now()) != 0 || drain_queue() != 0))
 		evt_log_err("stopping with %" PRIu64 " records (%zu bytes) "
 		    "that could not be written", R.pend_count,
 		    R.pend.len - R.pend_off);
 	rc = evt_archive_close(R.ar);
 	R.ar = NULL;
-	if (rc != 0) {
+	if (rc == EVT_ERR_FOREIGN) {
+		evt_log_err("stopped; the open segment of %s was left as "
+		    "another writer made it", R.o.archive);
+		R.exit_code = 1;
+	} else if (rc != 0) {
 		evt_log_err("closing the archive %s: %s", R.o.archive,
 		    evt_strerror(rc));
 		R.exit_code = 1;
@@ -1133,18 +1337,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (R.state == ST_STOPPING)
 		return;
 	evt_log_info("signal %d: stopping", (int)sig);
-	R.state = ST_STOPPING;
-	R.gen++;
-	event_del(R.retry_ev);
-	if (R.ws != NULL && evt_wsconn_close(R.ws, EVT_WS_GOING_AWAY,
-	    "recorder stopping") == 0) {
-		/* on_close or a 2 s bound finishes the stop. */
-		struct timeval tv = {2, 0};
-
-		event_add(R.stop_ev, &tv);
-		return;
-	}
-	event_active(R.stop_ev, EV_TIMEOUT, 1);
+	begin_stop();
 }
 
 /* ------------------------------------------------------------ options */
@@ -1211,7 +1404,7 @@ usage(FILE *f)
 "  --exclude SPEC            sourceIds=*;eventTypes=<guid>,<guid>\n"
 "                          (default: everything)\n"
 "  --ping SEC              keepalive ping interval [20]\n"
-"  --dead-timeout SEC      reconnect after SEC without a byte [60]\n"
+"  --dead-timeout SEC      reconnect after SEC without a message [60]\n"
 "  --connect-timeout SEC   connect + handshake bound [30]\n"
 "  --max-message SIZE      largest message [64M]\n"
 "  --max-buffer SIZE       memory for data the disk has not taken [256M]\n"
@@ -1229,31 +1422,6 @@ usage(FILE *f)
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
 "Signals: TERM/INT stop and seal; HUP rotates the segment, reopens the log.\n"
 "Exit: 0 stopped, 1 fatal error, 2 usage.\n");
-}
-
-/* Parses a size with an optional k/M/G suffix (powers of 1024). */
-static int
-parse_size(const char *s, uint64_t *out)
-{
-	char *e;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &e, 10);
-	if (e == s || errno != 0 || *s == '-')
-		return -1;
-	switch (*e) {
-	case 'k': case 'K': v <<= 10; e++; break;
-	case 'm': case 'M': v <<= 20; e++; break;
-	case 'g': case 'G': v <<= 30; e++; break;
-	default: break;
-	}
-	if (*e == 'B' || *e == 'b')
-		e++;
-	if (*e != '\0')
-		return -1;
-	*out = v;
-	return 0;
 }
 
 /* Parses seconds with an optional s/m/h/d suffix; returns microseconds. */
@@ -1315,6 +1483,19 @@ set_opt(int id, const char *v, const char *where)
 	case 'q': if (parse_bool(v)) o->level = EVT_LOG_WARN; break;
 	case OP_INCLUDE:
 	case OP_EXCLUDE: {
+		struct evt_buf fb = {0};
+		int frc = v[0] == '\0' ? EVT_ERR_ARG :
+		    evt_ess_filter_spec(0, v, strlen(v), &fb);
+
+		evt_buf_free(&fb);
+		oom(frc, "options");
+		if (frc != 0) {
+			fprintf(stderr, "evrec: %s: bad value for %s: '%s' (want "
+			    "resourceTypes=...;sourceIds=...;eventTypes=..., "
+			    "at least one of them)\n", where, id == OP_INCLUDE ?
+			    "include" : "exclude", v);
+			return -1;
+		}
 		const char **s = realloc(o->specs, (o->nspecs + 1) *
 		    sizeof *s);
 		int *x = realloc(o->exclude, (o->nspecs + 1) * sizeof *x);
@@ -1351,6 +1532,12 @@ set_opt(int id, const char *v, const char *where)
 	case OP_STATE_INTERVAL:
 		if (parse_dur(v, &us) != 0)
 			goto bad;
+		if (id == OP_DEAD && us == 0) {
+			/* 0 would mean never: a dead gateway kept forever. */
+			fprintf(stderr, "evrec: %s: bad value for dead-timeout: "
+			    "%s (must be more than 0)\n", where, v);
+			return -1;
+		}
 		*(id == OP_PING ? &o->ping : id == OP_DEAD ? &o->dead :
 		    id == OP_SUMMARY ? &o->summary : id == OP_STATE_INTERVAL ?
 		    &o->state_interval : &o->connect_timeout) =
@@ -1363,7 +1550,7 @@ set_opt(int id, const char *v, const char *where)
 		break;
 	case OP_MAX_MESSAGE: case OP_MAX_BUFFER: case OP_SEG_SIZE:
 	case OP_MAX_BYTES:
-		if (parse_size(v, &sz) != 0)
+		if (evt_cli_size(v, &sz) != 0)
 			goto bad;
 		if (id == OP_MAX_MESSAGE)
 			o->max_message = (size_t)sz;
@@ -1604,32 +1791,68 @@ open_archive(void)
 static int
 start_metrics(void)
 {
-	char host[128];
-	const char *colon = strrchr(R.o.metrics, ':');
-	unsigned long port;
-	char *e;
+	struct evutil_addrinfo hints, *ai = NULL;
+	char *host = NULL, port[8];
+	uint16_t pnum;
+	int rc;
 
-	if (colon == NULL || (size_t)(colon - R.o.metrics) >= sizeof host) {
-		evt_log_err("--metrics wants ADDR:PORT");
+	if (evt_cli_hostport(R.o.metrics, &host, &pnum) != 0) {
+		evt_log_err("--metrics wants ADDR:PORT, not %s", R.o.metrics);
 		return -1;
 	}
-	memcpy(host, R.o.metrics, (size_t)(colon - R.o.metrics));
-	host[colon - R.o.metrics] = '\0';
-	port = strtoul(colon + 1, &e, 10);
-	if (*e != '\0' || port > 65535 || host[0] == '\0') {
-		evt_log_err("--metrics wants ADDR:PORT");
+	snprintf(port, sizeof port, "%u", (unsigned)pnum);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG;
+	rc = evutil_getaddrinfo(host, port, &hints, &ai);
+	free(host);
+	if (rc != 0) {
+		evt_log_err("--metrics %s: %s", R.o.metrics,
+		    evutil_gai_strerror(rc));
 		return -1;
 	}
-	if ((R.metrics = evhttp_new(R.base)) == NULL ||
-	    evhttp_bind_socket(R.metrics, host, (uint16_t)port) != 0) {
+	R.mlis = evconnlistener_new_bind(R.base, metrics_accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    16, ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (R.mlis == NULL) {
 		evt_log_err("cannot listen for metrics on %s: %s", R.o.metrics,
 		    strerror(errno));
 		return -1;
 	}
-	evhttp_set_allowed_methods(R.metrics, EVHTTP_REQ_GET);
-	evhttp_set_gencb(R.metrics, metrics_cb, NULL);
+	evconnlistener_set_error_cb(R.mlis, metrics_error_cb);
+	if ((R.mresume_ev = evtimer_new(R.base, metrics_resume_cb, NULL)) ==
+	    NULL)
+		return -1;
 	evt_log_info("metrics at http://%s/metrics", R.o.metrics);
 	return 0;
+}
+
+/*
+ * Keeps descriptors for the recorder: the soft limit goes up to the hard
+ * one, and one descriptor is held in reserve for the metrics listener's
+ * way out of EMFILE (metrics_error_cb).
+ */
+static void
+reserve_fds(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	R.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* libevent's own messages go through our log (and its repeat limit). */
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+	evt_log(severity >= EVENT_LOG_ERR ? EVT_LOG_ERR :
+	    severity == EVENT_LOG_WARN ? EVT_LOG_WARN : EVT_LOG_DEBUG,
+	    "libevent: %s", msg);
 }
 
 int
@@ -1640,6 +1863,8 @@ main(int argc, char **argv)
 	char err[300];
 	int rc;
 
+	/* It holds a password or tokens: no core file, no /proc/PID/mem. */
+	evt_cli_no_dump();
 	signal(SIGPIPE, SIG_IGN);
 	/* A file size limit must fail the write (EFBIG), not kill us. */
 	signal(SIGXFSZ, SIG_IGN);
@@ -1662,6 +1887,8 @@ main(int argc, char **argv)
 	if (load_password() != 0)
 		return EX_USAGE_;
 	R.exit_code = 1;
+	event_set_log_callback(libevent_log_cb);
+	reserve_fds();
 	evt_json_init(&R.jp, 0);
 	if (evt_recorder_seen_init(&R.seen, 0) != 0)
 		goto out;
@@ -1744,8 +1971,14 @@ out:
 	}
 	secret_free(&R.password);
 	secret_free(&R.token);
-	if (R.metrics != NULL)
-		evhttp_free(R.metrics);
+	for (size_t i = 0; i < METRICS_CONNS; i++)
+		metrics_drop(i);
+	if (R.mlis != NULL)
+		evconnlistener_free(R.mlis);
+	if (R.mresume_ev != NULL)
+		event_free(R.mresume_ev);
+	if (R.spare_fd >= 0)
+		close(R.spare_fd);
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
 		if (R.sig_ev[i] != NULL)
 			event_free(R.sig_ev[i]);

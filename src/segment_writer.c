@@ -75,6 +75,8 @@ struct evt_segw {
 	int blk_session;   /* the open block holds a SESSION marker */
 	struct evt_buf session; /* body of the last SESSION marker */
 	int have_session;
+	int cut_failed;	/* a failed write could not be cut off: the file
+			   may be longer than off from then on */
 };
 
 /* Maps a failed system call to an evt_err. */
@@ -291,6 +293,7 @@ evt_segw_flush(struct evt_segw *w)
 		/* Cut what part of the block reached the file. */
 		if (ftruncate(w->fd, (off_t)w->off) != 0) {
 			/* The reader will find a torn tail; nothing lost. */
+			w->cut_failed = 1;
 		}
 		return rc;
 	}
@@ -741,6 +744,22 @@ int64_t
 evt_segw_created(const struct evt_segw *w)
 {
 	return w->created_us;
+}
+
+/* Checks that nobody else changed the segment under us: the file at its
+ * name is still ours and ends where our last write ended. */
+int
+evt_segw_check(const struct evt_segw *w)
+{
+	struct stat fs, ps;
+
+	if (fstat(w->fd, &fs) != 0)
+		return EVT_ERR_IO;
+	if (stat(w->path, &ps) != 0 || ps.st_dev != fs.st_dev ||
+	    ps.st_ino != fs.st_ino || ((uint64_t)fs.st_size != w->off &&
+	    !(w->cut_failed && (uint64_t)fs.st_size > w->off)))
+		return EVT_ERR_FOREIGN;
+	return 0;
 }
 
 /* Offsets of the problems a resume scan found, to tell damage inside the

@@ -368,7 +368,7 @@ wsconn_control(struct evt_wsconn *c, uint8_t op)
 			wsconn_fail(c, EVT_WS_INTERNAL, "out of memory");
 		return;
 	case WSLAY_PONG:
-		return;		/* its arrival already counted as activity */
+		return;		/* its arrival already counted as liveness */
 	case WSLAY_CONNECTION_CLOSE:
 		break;
 	default:
@@ -491,6 +491,8 @@ wsconn_frame_start(struct evt_wsconn *c, const struct wslay_frame_iocb *io)
 	return 0;
 }
 
+static void wsconn_alive(struct evt_wsconn *c);
+
 /* Takes one chunk of frame payload from wslay_frame_recv. */
 static void
 wsconn_chunk(struct evt_wsconn *c, const struct wslay_frame_iocb *io)
@@ -508,6 +510,11 @@ wsconn_chunk(struct evt_wsconn *c, const struct wslay_frame_iocb *io)
 	if (c->f_off < io->payload_length)
 		return;
 	c->in_frame = 0;
+	/* Only whole messages and control frames (a pong to our ping) prove
+	 * the peer alive: endless empty fragments of a message that never
+	 * ends do not. */
+	if (wslay_is_ctrl_frame(c->f_op) || c->f_fin)
+		wsconn_alive(c);
 	if (wslay_is_ctrl_frame(c->f_op))
 		wsconn_control(c, c->f_op);
 	else if (c->f_fin)
@@ -601,7 +608,8 @@ wsconn_leave(struct evt_wsconn *c)
 		event_active(c->free_ev, EV_TIMEOUT, 1);
 }
 
-/* Re-arms the dead-peer timer: something arrived. */
+/* Re-arms the dead-peer timer: a whole message or a control frame
+ * arrived. */
 static void
 wsconn_alive(struct evt_wsconn *c)
 {
@@ -663,7 +671,6 @@ wsconn_read_cb(struct bufferevent *bev, void *arg)
 	struct evt_wsconn *c = arg;
 
 	c->busy++;
-	wsconn_alive(c);
 	if (c->failing)
 		evbuffer_drain(bufferevent_get_input(bev),
 		    evbuffer_get_length(bufferevent_get_input(bev)));

@@ -1606,6 +1606,8 @@ main(int argc, char **argv)
 	}
 
 	make_base();
+	if (server)
+		evt_cli_no_dump();	/* it holds the tokens it issues */
 	signal(SIGPIPE, SIG_IGN);
 	tty_progress = !quiet && isatty(2);
 	S.verbosity = quiet ? EVT_GW_LOG_WARN : verbose ? EVT_GW_LOG_DEBUG :

@@ -1064,6 +1064,7 @@ main(int argc, char **argv)
 	if (go.username != NULL && pwfile == NULL)
 		bad_usage("--user needs --password-file");
 
+	evt_cli_no_dump();	/* it holds the tokens it issues */
 	signal(SIGPIPE, SIG_IGN);
 	if (pwfile != NULL)
 		password = evt_cli_secret_arg("evsim", "--password-file",

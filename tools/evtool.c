@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "evtape/archive.h"
+#include "evtape/cli.h"
 #include "evtape/cursor.h"
 #include "evtape/dict.h"
 #include "evtape/err.h"
@@ -97,33 +99,6 @@ open_archive(const char *dir, int flags, const struct evt_archive_opts *o)
 	exit(EX_FAIL);
 }
 
-/* Parses a byte size with an optional k/M/G suffix. */
-static int
-parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s)
-		return -1;
-	uint64_t m = 1;
-	switch (*end) {
-	case 0: break;
-	case 'k': case 'K': m = 1ull << 10; end++; break;
-	case 'm': case 'M': m = 1ull << 20; end++; break;
-	case 'g': case 'G': m = 1ull << 30; end++; break;
-	case 't': case 'T': m = 1ull << 40; end++; break;
-	default: return -1;
-	}
-	if ((*end == 'B' || *end == 'b') && end[1] == 0)
-		end++;
-	if (*end != 0 || (v != 0 && m > UINT64_MAX / v))
-		return -1;
-	*out = v * m;
-	return 0;
-}
-
-
 /* Output buffer for stdout; flushed when large. */
 static struct evt_buf obuf;
 
@@ -191,7 +166,7 @@ cmd_import(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			if (parse_size(optarg, &v) != 0 || v < 1024 ||
+			if (evt_cli_size(optarg, &v) != 0 || v < 1024 ||
 			    v > (1u << 28)) {
 				errx_msg("--block-size: 1k..256M");
 				return EX_USAGE;
@@ -199,7 +174,7 @@ cmd_import(int argc, char **argv)
 			o.seg.block_bytes = v;
 			break;
 		case 's':
-			if (parse_size(optarg, &v) != 0 || v < 4096) {
+			if (evt_cli_size(optarg, &v) != 0 || v < 4096) {
 				errx_msg("--segment-size: a size >= 4k");
 				return EX_USAGE;
 			}
@@ -1023,13 +998,31 @@ cmd_verify(int argc, char **argv)
  * repair
  */
 
+/* The temporary file of the repair under way, for repair_signal. */
+static char repair_tmp[4096];
+static volatile sig_atomic_t repair_tmp_set;
+
+/* SIGTERM/SIGINT/SIGHUP during a repair: the temporary file goes, then
+ * the signal does what it does by default. */
+static void
+repair_signal(int sig)
+{
+	if (repair_tmp_set)
+		unlink(repair_tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* Rewrites a damaged segment from every record that reads and renames the
  * new one over it. */
 static int
 repair_segment(const char *dir, const struct evt_segref *s)
 {
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s/.repair-%012" PRIu64 ".tmp", dir, s->seq);
+	char *tmp = repair_tmp;
+	repair_tmp_set = 0;
+	snprintf(tmp, sizeof repair_tmp, "%s/.repair-%012" PRIu64 ".tmp", dir,
+	    s->seq);
+	repair_tmp_set = 1;
 	unlink(tmp);
 	struct evt_segw_opts wo = {.fsync = EVT_FSYNC_INTERVAL};
 	struct evt_rewrite_stats st;
@@ -1047,8 +1040,10 @@ repair_segment(const char *dir, const struct evt_segref *s)
 		errx_msg("%s: cannot rewrite: %s", s->path, rc ?
 		    evt_strerror(rc) : strerror(errno));
 		unlink(tmp);
+		repair_tmp_set = 0;
 		return EX_FAIL;
 	}
+	repair_tmp_set = 0;
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
 	if (dfd >= 0) {
 		fsync(dfd);
@@ -1067,8 +1062,12 @@ cmd_repair(int argc, char **argv)
 		errx_msg("usage: evtool repair DIR");
 		return EX_USAGE;
 	}
-	/* The writer's lock keeps a running recorder out. */
+	/* The writer's lock keeps a running recorder out; taking it also
+	 * removes the temporary file of a repair that was killed. */
 	struct evt_archive *a = open_archive(argv[1], EVT_AR_LOCK, NULL);
+	signal(SIGTERM, repair_signal);
+	signal(SIGINT, repair_signal);
+	signal(SIGHUP, repair_signal);
 	size_t n;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
 	int rc = 0;
@@ -1112,7 +1111,7 @@ cmd_prune(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (parse_size(optarg, &max_bytes) != 0) {
+			if (evt_cli_size(optarg, &max_bytes) != 0) {
 				errx_msg("--max-bytes: a size like 10G");
 				return EX_USAGE;
 			}
@@ -1131,7 +1130,8 @@ cmd_prune(int argc, char **argv)
 		errx_msg("usage: evtool prune DIR --max-bytes N --max-age D");
 		return EX_USAGE;
 	}
-	struct evt_archive *a = open_archive(argv[optind], 0, NULL);
+	/* The writer's lock: never delete beside a recorder's rotation. */
+	struct evt_archive *a = open_archive(argv[optind], EVT_AR_LOCK, NULL);
 	uint64_t freed;
 	int n = evt_archive_prune(a, max_bytes, max_age, evt_wall_us(), &freed);
 	evt_archive_close(a);

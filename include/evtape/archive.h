@@ -17,7 +17,8 @@
 
 #define EVT_AR_WRITE 1	/* open for appending (takes the lock) */
 #define EVT_AR_CREATE 2 /* create the directory if missing */
-#define EVT_AR_LOCK 4	/* take the writer's lock without writing (repair) */
+#define EVT_AR_LOCK 4	/* take the writer's lock without writing (repair,
+			   prune) */
 
 struct evt_archive_opts {
 	struct evt_segw_opts seg;
@@ -50,9 +51,13 @@ struct evt_archive;
 
 /*
  * Opens the archive in dir.  Problems inside segments are reported through
- * errcb (file, offset, what), others through warn.  Returns 0 and *out, or
- * EVT_ERR_EXISTS (another writer holds the lock), EVT_ERR_NOTFOUND (no such
- * directory and no EVT_AR_CREATE), EVT_ERR_IO, EVT_ERR_NOMEM.
+ * errcb (file, offset, what), others through warn.  EVT_AR_WRITE and
+ * EVT_AR_LOCK take the writer's lock (an flock on the directory and on
+ * LOCK, held until evt_archive_close) and delete the temporary files of a
+ * rewrite that a crash or a kill interrupted (".compact-*", ".repair-*").
+ * Returns 0 and *out, or EVT_ERR_EXISTS (another writer holds the lock),
+ * EVT_ERR_NOTFOUND (no such directory and no EVT_AR_CREATE), EVT_ERR_IO,
+ * EVT_ERR_NOMEM.
  */
 int evt_archive_open(const char *dir, int flags,
     const struct evt_archive_opts *opts, evt_seg_err_cb errcb,
@@ -105,8 +110,14 @@ int evt_archive_flush(struct evt_archive *a);
 /*
  * Periodic duty, called by a daemon about every 100 ms with the current
  * time: writes the open block once it is block_age_us old, and under
- * EVT_FSYNC_INTERVAL syncs every sync_interval_us.  Returns 0 or the
- * error of the write/sync (the data stays buffered; call again).
+ * EVT_FSYNC_INTERVAL syncs every sync_interval_us.  It first looks for
+ * another writer (LOCK deleted or replaced: made and locked again; the
+ * open segment replaced, grown or cut by someone else).  Returns 0, the
+ * error of the write/sync (the data stays buffered; call again), or
+ * EVT_ERR_FOREIGN: another writer is at work; from then on nothing is
+ * written to the open segment (appends, flushes and rotation return
+ * EVT_ERR_FOREIGN, close neither seals nor writes it) and the caller
+ * should stop.
  */
 int evt_archive_tick(struct evt_archive *a, int64_t now_us);
 
@@ -125,7 +136,8 @@ int evt_archive_rotate(struct evt_archive *a);
 /* The open segment's writer, or NULL. */
 struct evt_segw *evt_archive_writer(struct evt_archive *a);
 
-/* Closes; a writer seals its open segment first.  Frees a. */
+/* Closes; a writer seals its open segment first (not after
+ * EVT_ERR_FOREIGN, which close then returns).  Frees a. */
 int evt_archive_close(struct evt_archive *a);
 
 /*

@@ -8,6 +8,14 @@
 #include <stdint.h>
 
 /*
+ * Makes the process not dumpable (prctl PR_SET_DUMPABLE 0): a crash leaves
+ * no core file holding a password or token, and /proc/PID/mem, environ
+ * and ptrace are closed to other processes of the same user.  Called by
+ * every program that holds a secret; evt_cli_read_secret calls it first.
+ */
+void evt_cli_no_dump(void);
+
+/*
  * Reads a small secret file (up to 4 KiB), trailing CR/LF removed.
  * Returns a malloc'd string (the caller wipes it with OPENSSL_cleanse
  * before free) or NULL with errno set (EINVAL: empty, or holds a NUL).
@@ -27,6 +35,14 @@ void evt_cli_free_secret(char *s);
 /* The reason for an evt_cli_read_secret() failure: errno's text, or
  * "empty or binary" for EINVAL. */
 const char *evt_cli_strerror(int err);
+
+/*
+ * Parses a byte size: decimal digits, then optionally k, M, G or T
+ * (powers of 1024, either case) and optionally B.  Nothing else: no sign,
+ * no blanks.  Returns 0 and *out, or -1 (errno EINVAL: not such a size,
+ * or over 2^64 - 1).
+ */
+int evt_cli_size(const char *s, uint64_t *out);
 
 /*
  * Splits "HOST:PORT" (IPv6 in brackets, "[::1]:80") into a malloc'd host

@@ -31,6 +31,7 @@ enum evt_err {
 	EVT_ERR_STATE = -201,	/* call not allowed in this state */
 	EVT_ERR_NOTFOUND = -202, /* nothing matches */
 	EVT_ERR_EXISTS = -203,	/* already exists / locked by another */
+	EVT_ERR_FOREIGN = -204,	/* another writer changed the archive */
 
 	EVT_ERR_CORRUPT = -300,	 /* structure is damaged */
 	EVT_ERR_VERSION = -301,	 /* written by a newer, unknown format version */

@@ -129,7 +129,8 @@ int evt_ess_subs_delivers(const struct evt_ess_subs *set, const char *source,
  * empty ';' segments are ignored, so "" means everything.  sourceIds and
  * eventTypes entries must be "*" or GUIDs and are emitted in lower case.
  * Returns 0; EVT_ERR_ARG (unknown or repeated key, empty value or item,
- * non-GUID id); EVT_ERR_NOMEM.  On error out is unchanged.
+ * non-GUID id, a non-empty spec without any key such as ";;;"; the empty
+ * spec means everything); EVT_ERR_NOMEM.  On error out is unchanged.
  */
 int evt_ess_filter_spec(int exclude, const char *spec, size_t len,
     struct evt_buf *out);

@@ -35,7 +35,10 @@ void evt_log_close(void);
 /* Tells whether messages of this level are written. */
 int evt_log_enabled(int level);
 
-/* Writes one line at level (printf format; a trailing newline is added). */
+/* Writes one line at level (printf format; a trailing newline is added).
+ * A message equal to the previous one (level and text) is only counted:
+ * "last message repeated N times" follows when another message comes, or
+ * every 10 s while it repeats. */
 void evt_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

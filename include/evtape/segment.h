@@ -166,6 +166,13 @@ int evt_segw_raw_reason(const struct evt_segw *w, size_t *off);
 /* Creation time (us) from the segment header. */
 int64_t evt_segw_created(const struct evt_segw *w);
 
+/* Checks that the file is still the one this writer appends to (nobody
+ * renamed another over it or deleted it) and still ends at the end of the
+ * last block written (nobody else appended or cut it).  Returns 0,
+ * EVT_ERR_FOREIGN (stop writing to it: evt_segw_close, not seal) or
+ * EVT_ERR_IO. */
+int evt_segw_check(const struct evt_segw *w);
+
 /*
  * Reader.
  */

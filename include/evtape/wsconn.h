@@ -83,8 +83,11 @@ struct evt_wsconn_config {
 	enum evt_wsconn_role role;
 	size_t max_msg;		/* largest message received; 64 MiB */
 	double ping_interval;	/* send a ping this often; 0: never */
-	double dead_timeout;	/* no byte received for this long: on_close
-				   1006 "peer not responding"; 0: never */
+	double dead_timeout;	/* no whole message and no control frame
+				   (ping, pong, close) received for this
+				   long: on_close 1006 "peer not
+				   responding"; 0: never.  Fragments of a
+				   message that does not end do not count */
 	double close_timeout;	/* wait for the peer's close or EOF after our
 				   close frame; 5 s */
 	size_t drain_lowat;	/* on_drain threshold in bytes; 0 */

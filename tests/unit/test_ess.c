@@ -667,7 +667,7 @@ test_filter_spec(void)
 	static const char *const bad[] = {
 		"colour=red", "resourceTypes=a;resourceTypes=b", "eventTypes=",
 		"eventTypes=" MOTION ",", "sourceIds=notaguid", "resourceTypes",
-		"resourceTypes=caméras",
+		"resourceTypes=caméras", ";;;", " ; ",
 	};
 	struct evt_buf b = { 0 };
 

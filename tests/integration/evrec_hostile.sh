@@ -1,0 +1,77 @@
+#!/bin/sh
+# evrec_hostile.sh: peers that try to take what the recorder needs.
+# 1. More idle connections to --metrics than it keeps (8), evrec limited
+#    to 64 descriptors and rotating small segments: recording goes on, an
+#    idle connection is closed, metrics still answer, and the log stays
+#    short (no accept() error loop).
+# 2. A gateway that starts a message and sends empty continuation frames
+#    forever: that is not liveness; evrec gives up after --dead-timeout and
+#    reconnects.
+. "$(dirname "$0")/lib.sh"
+. "$HERE/evrec.inc"
+need_evsim
+need_websockets
+echo "pw-$$" >"$T/pw"
+H="$PYTHON $HERE/hostile.py"
+
+# 1. The metrics port.
+start_sim sim --user u --password-file "$T/pw" --rate 2000 --events 40000 \
+    --seed 31
+mport=$(free_port)
+(
+	# 64 descriptors; files up to 100 MB (a log in an error loop
+	# would otherwise fill the disk: 2.6 GB in 90 s before the fix).
+	ulimit -n 64 && ulimit -f 204800 && exec "$EVREC" --summary-interval 0 --archive "$T/a" \
+	    --user u --password-file "$T/pw" --segment-size 64k \
+	    --metrics "127.0.0.1:$mport" "http://127.0.0.1:$SIM_PORT"
+) >>"$T/r1.log" 2>&1 &
+REC_PID=$!
+PIDS="$PIDS $REC_PID"
+wait_events "$T/a" 1000
+checkl $? "recording" "$T/r1.log"
+$H hog "$mport" 100 "$T/ready" "$T/release" 2>"$T/hog.err" &
+hog=$!
+PIDS="$PIDS $hog"
+waitfor 3000 test -s "$T/ready"
+check $? "100 idle connections to the metrics port ($(cat "$T/ready" 2>/dev/null) connected)"
+n0=$(events_in "$T/a")
+wait_events "$T/a" $((n0 + 4000))
+checkl $? "recording goes on while they are held" "$T/r1.log"
+t "an idle metrics connection is closed by evrec" $H idle "$mport"
+$H get "$mport" metrics >"$T/m.out" 2>&1
+check $([ "$(head -n 1 "$T/m.out")" = 200 ] &&
+    grep -q '^evrec_events_total [1-9]' "$T/m.out"; echo $?) \
+    "metrics still answer while they are held"
+$H get "$mport" other >"$T/m2.out" 2>&1
+check $([ "$(head -n 1 "$T/m2.out")" = 404 ]; echo $?) "other paths: 404"
+: >"$T/release"
+wait $hog
+check $(kill -0 $REC_PID 2>/dev/null; echo $?) "evrec is still running"
+stop_pid $REC_PID
+check $RC "and stops with status 0"
+lines=$(wc -l <"$T/r1.log")
+check $([ "$lines" -lt 200 ]; echo $?) "the log stays short ($lines lines)"
+[ "$lines" -lt 200 ] || head -n 100000 "$T/r1.log" | cut -c 25- | sort |
+    uniq -c | sort -rn | head -n 5 | sed 's/^/#   /'
+t "no descriptor ran out for the recorder" sh -c "! grep -q 'cannot write to the archive' '$T/r1.log'"
+t "verify" $EVTOOL verify "$T/a"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+
+# 2. A message that never ends.
+echo "tok-$$" >"$T/tok"
+$H fragments "$T/frag.port" "$T/frag.count" 2>"$T/frag.err" &
+frag=$!
+PIDS="$PIDS $frag"
+waitfor 1000 test -s "$T/frag.port"
+check $? "the hostile gateway listens"
+start_rec r2 --archive "$T/b" --token-file "$T/tok" --dead-timeout 1 \
+    --ping 600 --connect-timeout 600 "http://127.0.0.1:$(cat "$T/frag.port")"
+waitfor 3000 sh -c "[ \"\$(cat '$T/frag.count' 2>/dev/null)\" -ge 2 ]"
+checkl $? "evrec gives up on a gateway that only sends empty fragments, and reconnects" "$T/r2.log"
+t "saying the gateway does not respond" grep -q "peer not responding" "$T/r2.log"
+stop_pid $REC_PID
+check $RC "exit 0"
+kill $frag 2>/dev/null
+wait $frag 2>/dev/null
+done_testing
