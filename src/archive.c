@@ -935,6 +935,8 @@ evt_archive_close(struct evt_archive *a)
 	int rc2 = seal_join(a);
 	if (rc == 0)
 		rc = rc2;
+	if (rc == 0 && a->foreign)
+		rc = EVT_ERR_FOREIGN;
 	for (size_t i = 0; i < a->nsegs; i++)
 		free(a->segs[i].path);
 	free(a->segs);

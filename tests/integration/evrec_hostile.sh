@@ -47,6 +47,9 @@ check $([ "$(head -n 1 "$T/m2.out")" = 404 ]; echo $?) "other paths: 404"
 : >"$T/release"
 wait $hog
 check $(kill -0 $REC_PID 2>/dev/null; echo $?) "evrec is still running"
+$H get "$mport" metrics >"$T/m3.out" 2>&1
+check $([ "$(head -n 1 "$T/m3.out")" = 200 ]; echo $?) \
+    "metrics answer after they are gone"
 stop_pid $REC_PID
 check $RC "and stops with status 0"
 lines=$(wc -l <"$T/r1.log")
