@@ -474,6 +474,23 @@ take_lock(struct evt_archive *a)
 }
 
 /*
+ * Passes rc on; if it says the open segment was changed by another writer
+ * (evt_segw_check, or a block write that found it so), warns once and
+ * stops all writing to it.
+ */
+static int
+note_foreign(struct evt_archive *a, int rc)
+{
+	if (rc == EVT_ERR_FOREIGN && !a->foreign) {
+		warnf(a, "%s: changed by another writer (it is no longer the "
+		    "file this writer appends to, or not of the size it "
+		    "wrote); not writing to it any more", evt_segw_path(a->w));
+		a->foreign = 1;
+	}
+	return rc;
+}
+
+/*
  * Looks for another writer: LOCK must still be the file we locked (if it
  * was deleted or replaced, a new one is made and locked: that fails only
  * if someone else already holds it), and the open segment must still be
@@ -506,14 +523,7 @@ check_foreign(struct evt_archive *a)
 		    "it; %s", a->dir, rc == 0 ? "made and locked again" :
 		    "cannot make it again (the directory lock still holds)");
 	}
-	if (a->w != NULL && evt_segw_check(a->w) == EVT_ERR_FOREIGN) {
-		warnf(a, "%s: changed by another writer (it is no longer the "
-		    "file this writer appends to, or not of the size it "
-		    "wrote); not writing to it any more", evt_segw_path(a->w));
-		a->foreign = 1;
-		return EVT_ERR_FOREIGN;
-	}
-	return 0;
+	return a->w != NULL ? note_foreign(a, evt_segw_check(a->w)) : 0;
 }
 
 /* Opens the archive; see archive.h. */
@@ -663,7 +673,7 @@ append_marker(struct evt_archive *a, int kind, int64_t rx_us,
 {
 	int rc = evt_segw_marker(a->w, kind, rx_us, json, len);
 	if (rc < 0)
-		return rc;
+		return note_foreign(a, rc);
 	a->last_rx = rx_us;
 	a->appended = 1;
 	if (kind == EVT_K_SESSION && keep_session(a, json, len) != 0)
@@ -713,7 +723,7 @@ evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us, const char *buf,
 		return rc;
 	int kind = evt_segw_frame_tok(a->w, rx_us, buf, len, jp);
 	if (kind < 0)
-		return kind;
+		return note_foreign(a, kind);
 	a->last_rx = rx_us;
 	a->appended = 1;
 	size_t n;
@@ -772,7 +782,7 @@ evt_archive_flush(struct evt_archive *a)
 {
 	if (a->foreign)
 		return EVT_ERR_FOREIGN;
-	return a->w != NULL ? evt_segw_flush(a->w) : 0;
+	return a->w != NULL ? note_foreign(a, evt_segw_flush(a->w)) : 0;
 }
 
 /* fdatasyncs the open segment. */
@@ -900,7 +910,7 @@ evt_archive_tick(struct evt_archive *a, int64_t now_us)
 		return rc;
 	if (evt_segw_block_bytes(a->w) > 0 &&
 	    now_us - evt_segw_block_first_rx(a->w) >= a->opts.block_age_us)
-		rc = evt_segw_flush(a->w);
+		rc = note_foreign(a, evt_segw_flush(a->w));
 	if (rc == 0 && a->opts.seg.fsync == EVT_FSYNC_INTERVAL &&
 	    now_us - a->last_sync_us >= a->opts.sync_interval_us) {
 		rc = evt_segw_sync(a->w);

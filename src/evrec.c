@@ -197,6 +197,7 @@ static struct evrec {
 } R;
 
 static void connect_begin(void);
+static void foreign_writer(void);
 static void schedule_retry(const char *why);
 static void ws_close(int code, const char *reason);
 
@@ -321,6 +322,10 @@ archive_put(int kind, int64_t rx, const char *p, size_t len,
 	if (rc >= 0)
 		return 0;
 	oom(rc, "archive");
+	if (rc == EVT_ERR_FOREIGN) {
+		foreign_writer();	/* stopping: nothing more is kept */
+		return 0;
+	}
 	if (rc != EVT_ERR_NOSPC && rc != EVT_ERR_IO)
 		return rc;
 	write_failed(rc);
@@ -418,7 +423,9 @@ flush_now(void)
 	if (R.write_failing)
 		return;
 	errno = 0;
-	if ((rc = evt_archive_flush(R.ar)) < 0)
+	if ((rc = evt_archive_flush(R.ar)) == EVT_ERR_FOREIGN)
+		foreign_writer();
+	else if (rc < 0)
 		write_failed(rc);
 }
 

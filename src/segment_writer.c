@@ -287,6 +287,10 @@ evt_segw_flush(struct evt_segw *w)
 		{h, sizeof h}, {w->zbuf.p, zlen}, {e->guids.p, e->guids.len},
 	};
 	size_t total = sizeof h + zlen + e->guids.len;
+	/* Never write over what another writer put there (a few µs per
+	 * block; archive.md, "The LOCK file"). */
+	if (evt_segw_check(w) == EVT_ERR_FOREIGN)
+		return EVT_ERR_FOREIGN;
 	ssize_t n = pwritev(w->fd, iov, e->guids.len ? 3 : 2, (off_t)w->off);
 	if (n != (ssize_t)total) {
 		int rc = n < 0 ? sys_err() : EVT_ERR_NOSPC;

@@ -118,7 +118,10 @@ int evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
 int evt_segw_marker(struct evt_segw *w, int kind, int64_t rx_us,
     const char *json, size_t len);
 
-/* Writes the open block, if any (and fsyncs under EVT_FSYNC_ALWAYS). */
+/* Writes the open block, if any (and fsyncs under EVT_FSYNC_ALWAYS).
+ * EVT_ERR_FOREIGN: the file is not as this writer left it (see
+ * evt_segw_check); nothing was written, the block stays buffered.  Appends
+ * that close a full block return the same. */
 int evt_segw_flush(struct evt_segw *w);
 
 /* fdatasyncs what was written since the last sync. */
