@@ -89,6 +89,7 @@
 #define METRICS_CONNS 8
 #define METRICS_IDLE_S 5
 #define METRICS_REQ_MAX 8192
+#define METRICS_FD_RESERVE 16	/* descriptors it never takes */
 
 /* Command-line and config-file options. */
 struct opts {
@@ -192,6 +193,7 @@ static struct evrec {
 						     first */
 	struct event *mresume_ev;
 	int spare_fd;			/* kept for EMFILE (metrics) */
+	rlim_t fd_limit;		/* RLIMIT_NOFILE (soft) */
 	int foreign;			/* another writer: stopping */
 	int exit_code;
 } R;
@@ -1135,12 +1137,15 @@ metrics_text(struct evbuffer *b)
 
 /*
  * The metrics port is unauthenticated, so it must never take what the
- * recorder needs (METRICS_* at the top): at most METRICS_CONNS connections (a new one closes the
- * oldest), each closed after METRICS_IDLE_S seconds without a complete
- * request or once answered, requests up to METRICS_REQ_MAX bytes.  Out of
- * descriptors, accept() is backed off for a second (one spare descriptor
- * lets the pending connection be taken and closed) instead of spinning.
+ * recorder needs (METRICS_* at the top): at most METRICS_CONNS
+ * connections (a new one closes the oldest), none that would leave the
+ * recorder fewer than METRICS_FD_RESERVE descriptors, each closed after
+ * METRICS_IDLE_S seconds without a complete request or once answered,
+ * requests up to METRICS_REQ_MAX bytes.  Out of descriptors, accept() is
+ * backed off for a second (one spare descriptor lets the pending
+ * connection be taken and closed) instead of spinning.
  */
+
 /* Frees metrics connection slot i. */
 static void
 metrics_drop(size_t i)
@@ -1226,6 +1231,15 @@ metrics_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	struct bufferevent *bev;
 	size_t i = metrics_slot(NULL);
 
+	/* Descriptors are allocated lowest first: one this high means the
+	 * recorder is short of them (a low limit); it needs them more. */
+	if ((rlim_t)fd + METRICS_FD_RESERVE >= R.fd_limit) {
+		evutil_closesocket(fd);
+		evt_log_warn("metrics: connection refused: fewer than %d "
+		    "descriptors left (limit %llu)", METRICS_FD_RESERVE,
+		    (unsigned long long)R.fd_limit);
+		return;
+	}
 	if (i == METRICS_CONNS) {
 		/* Full: the oldest goes (slot 0), the rest move down. */
 		metrics_drop(0);
@@ -1846,9 +1860,14 @@ reserve_fds(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	R.fd_limit = RLIM_INFINITY;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		R.fd_limit = rl.rlim_cur;
 	}
 	R.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
