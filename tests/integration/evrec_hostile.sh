@@ -90,9 +90,13 @@ $H get "$mport" metrics >"$T/m3.out" 2>&1
 check $([ "$(head -n 1 "$T/m3.out")" = 200 ]; echo $?) \
     "metrics answer after they are gone"
 stops_clean "$T/a" "$T/r1.log"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
 
 # 1b. 24 descriptors: metrics connections would leave the recorder short;
 # they are refused, recording goes on.
+start_sim sim2 --user u --password-file "$T/pw" --rate 2000 --events 40000 \
+    --seed 32
 limited_rec r2 "$T/a2" 24
 hog 100
 t "a metrics connection is closed at once" $H idle "$mport"
