@@ -100,7 +100,7 @@ stop_sim
 
 # 3. "continued" markers after a resumed restart.  After kill -9 and a
 # restart, SIGHUP rotates: the new segment must name the session.
-start_sim sim3 --user u --password-file "$T/pw" --rate 1000 --events 6000 \
+start_sim sim3 --user u --password-file "$T/pw" --rate 1000 --events 60000 \
     --seed 23
 start_rec r5 --archive "$T/c" --user u --password-file "$T/pw" \
     "http://127.0.0.1:$SIM_PORT"
