@@ -597,14 +597,27 @@ append_marker(struct evt_archive *a, int kind, int64_t rx_us,
 	return rc;
 }
 
+/* Tells whether at least age microseconds passed from since to now,
+ * without overflowing: since may come from any segment header. */
+static int
+aged(int64_t now, int64_t since, int64_t age)
+{
+	int64_t d;
+	if (__builtin_sub_overflow(now, since, &d))
+		return now > since;
+	return d >= age;
+}
+
 /* Rotates when the open segment is full or old, and opens one if none. */
 static int
 prepare(struct evt_archive *a, int64_t rx_us)
 {
 	if (!(a->flags & EVT_AR_WRITE))
 		return EVT_ERR_STATE;
+	if (rx_us < EVT_RX_MIN || rx_us > EVT_RX_MAX)
+		return EVT_ERR_ARG; /* before a segment is made for it */
 	if (a->w != NULL && (evt_segw_size(a->w) >= a->opts.seg_bytes ||
-	    rx_us - evt_segw_created(a->w) >= a->opts.seg_age_us)) {
+	    aged(rx_us, evt_segw_created(a->w), a->opts.seg_age_us))) {
 		int rc = evt_archive_rotate(a);
 		if (rc != 0)
 			return rc;
@@ -813,10 +826,10 @@ evt_archive_tick(struct evt_archive *a, int64_t now_us)
 		return 0;
 	int rc = 0;
 	if (evt_segw_block_bytes(a->w) > 0 &&
-	    now_us - evt_segw_block_first_rx(a->w) >= a->opts.block_age_us)
+	    aged(now_us, evt_segw_block_first_rx(a->w), a->opts.block_age_us))
 		rc = evt_segw_flush(a->w);
 	if (rc == 0 && a->opts.seg.fsync == EVT_FSYNC_INTERVAL &&
-	    now_us - a->last_sync_us >= a->opts.sync_interval_us) {
+	    aged(now_us, a->last_sync_us, a->opts.sync_interval_us)) {
 		rc = evt_segw_sync(a->w);
 		a->last_sync_us = now_us;
 	}
@@ -871,6 +884,9 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 	for (size_t i = 0; i < a->nsegs; i++)
 		total += seg_size(a, i);
 	*freed = 0;
+	/* Older than now - max_age; past the int64 range, nothing is. */
+	int64_t cut;
+	int cut_ok = !__builtin_sub_overflow(now_us, max_age_us, &cut);
 	size_t del = 0;
 	while (del + 1 < a->nsegs) {
 		struct evt_segref *s = &a->segs[del];
@@ -882,7 +898,7 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 		const struct evt_seg_info *si = evt_segr_info(r);
 		int sealed = si->sealed;
 		if (max_age_us != 0 && sealed)
-			old = si->last_rx < now_us - max_age_us;
+			old = cut_ok ? si->last_rx < cut : max_age_us < 0;
 		evt_segr_close(r);
 		if (!sealed || (!over && !old))
 			break;

@@ -295,6 +295,7 @@ corpus_add(struct corpus *c, int kind, int64_t rx, const char *text,
 	struct evt_jparser p;
 	struct evt_buf cb = {0};
 	evt_json_init(&p, 0);
+	p.lone_surrogates = 1;
 	if (kind != EVT_K_RAW && evt_json_parse(&p, text, len) > 0)
 		jcanon(&p, text, 0, &cb);
 	else

@@ -1,0 +1,467 @@
+/*
+ * test_record_spec.c: the places where an independent reader written from
+ * formats/ alone and evtape's reader disagreed (issue 10, item 9), and the
+ * extreme values of item 10, each pinned to the rule formats/ now states.
+ *
+ * Blocks are built here by hand with msgpack-c's packer, record by record,
+ * as a hostile or future writer could write them, and decoded with
+ * evt_rdec_next(); each test says which sentence of formats/records.md it
+ * checks.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evtape/dict.h"
+#include "evtape/err.h"
+#include "evtape/json.h"
+#include "evtape/record.h"
+#include "t.h"
+
+/* A block under construction. */
+struct blk {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+};
+
+/* Starts an empty block. */
+static void
+blk_init(struct blk *b)
+{
+	msgpack_sbuffer_init(&b->sb);
+	msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
+}
+
+/* Packs [0, s]. */
+static void
+strdef(struct blk *b, const char *s)
+{
+	msgpack_pack_array(&b->pk, 2);
+	msgpack_pack_uint8(&b->pk, EVT_K_STRDEF);
+	msgpack_pack_str_with_body(&b->pk, s, strlen(s));
+}
+
+/* Packs the SHAPEDEF of one field (key string 0, encoding enc), or of
+ * two when enc2 >= 0. */
+static void
+shapedef(struct blk *b, int enc, int enc2)
+{
+	msgpack_pack_array(&b->pk, enc2 >= 0 ? 5 : 3);
+	msgpack_pack_uint8(&b->pk, EVT_K_SHAPEDEF);
+	msgpack_pack_uint8(&b->pk, 0);
+	msgpack_pack_uint8(&b->pk, (uint8_t)enc);
+	if (enc2 >= 0) {
+		msgpack_pack_uint8(&b->pk, 0);
+		msgpack_pack_uint8(&b->pk, (uint8_t)enc2);
+	}
+}
+
+/* Packs a short MSG header [2, delta, n]. */
+static void
+msg(struct blk *b, int64_t delta, uint32_t n)
+{
+	msgpack_pack_array(&b->pk, 3);
+	msgpack_pack_uint8(&b->pk, EVT_K_MSG);
+	msgpack_pack_int64(&b->pk, delta);
+	msgpack_pack_uint32(&b->pk, n);
+}
+
+/* Packs [3, shape, tick delta...] for a shape of TIME fields. */
+static void
+event_t(struct blk *b, uint32_t shape, int n, int64_t d0, int64_t d1)
+{
+	msgpack_pack_array(&b->pk, 2 + (size_t)n);
+	msgpack_pack_uint8(&b->pk, EVT_K_EVENT);
+	msgpack_pack_uint32(&b->pk, shape);
+	msgpack_pack_int64(&b->pk, d0);
+	if (n > 1)
+		msgpack_pack_int64(&b->pk, d1);
+}
+
+/* Packs a JSON frame [6, delta, null]. */
+static void
+json_null(struct blk *b, int64_t delta)
+{
+	msgpack_pack_array(&b->pk, 3);
+	msgpack_pack_uint8(&b->pk, EVT_K_JSON);
+	msgpack_pack_int64(&b->pk, delta);
+	msgpack_pack_nil(&b->pk);
+}
+
+/* What decoding a block gave, record by record: 'k' a record returned
+ * (kind in kinds[]), 'x' a record reported as damaged. */
+struct outcome {
+	char seq[64];
+	int kinds[64];
+	int64_t rx[64];
+	int n;
+	char text[64][128]; /* EVENT/ITEM JSON, or "!" if it would not render */
+};
+
+/* Decodes block b from a fresh dictionary and fills o. */
+static void
+decode(struct blk *b, struct outcome *o)
+{
+	struct evt_dict d;
+	struct evt_rdec dec;
+	struct evt_rec r;
+	struct evt_buf out = {0};
+	int rc;
+	memset(o, 0, sizeof *o);
+	evt_dict_init(&d);
+	if (evt_rdec_init(&dec, &d, 1) != 0)
+		abort();
+	evt_rdec_block(&dec, (const uint8_t *)b->sb.data, b->sb.size, NULL, 0,
+	    0, 0);
+	while ((rc = evt_rdec_next(&dec, &r)) != 0 && o->n < 63) {
+		o->seq[o->n] = rc == 1 ? 'k' : 'x';
+		o->kinds[o->n] = rc == 1 ? r.kind : -1;
+		o->rx[o->n] = rc == 1 ? r.rx_us : 0;
+		if (rc == 1 && (r.kind == EVT_K_EVENT || r.kind == EVT_K_ITEM)) {
+			out.len = 0;
+			if (evt_rdec_item_json(&dec, &r, &out) == 0 &&
+			    out.len < sizeof o->text[0])
+				memcpy(o->text[o->n], out.p, out.len);
+			else
+				strcpy(o->text[o->n], "!");
+		}
+		o->n++;
+	}
+	evt_buf_free(&out);
+	evt_rdec_free(&dec);
+	evt_dict_free(&d);
+	msgpack_sbuffer_destroy(&b->sb);
+}
+
+/*
+ * records.md, "Damage": a record of an unknown kind may have been a framed
+ * record (its receive-time delta), an event (tick deltas, GUIDs) or a
+ * header (its items follow).  Receive time, event time and GUID position
+ * are unknown after it: the open message is closed, its later items and
+ * every later framed record of the block are damaged.
+ */
+static void
+test_unknown_kind(void)
+{
+	struct blk b;
+	blk_init(&b);
+	msg(&b, 1000, 2);		/* 0 k: MSG rx 1000, two items */
+	strdef(&b, "time");		/* 1 k */
+	shapedef(&b, EVT_ENC_TIME, -1); /* 2 k */
+	event_t(&b, 0, 1, 17676000000000000, 0); /* 3 k: first item */
+	msgpack_pack_array(&b.pk, 2);	/* 4 x: kind 11, unknown in v1 */
+	msgpack_pack_uint8(&b.pk, 11);
+	msgpack_pack_int64(&b.pk, 5);
+	event_t(&b, 0, 1, 10, 0);	/* 5 x: not an item of the MSG */
+	json_null(&b, 7);		/* 6 x: receive time unknown */
+	struct outcome o;
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "kkkkxxx") == 0, "unknown kind: the open message "
+	    "is closed, later items and framed records are damaged (%s, "
+	    "want kkkkxxx)", o.seq);
+	T_EQ(o.rx[0], 1000, "unknown kind: the record before it is intact");
+
+	/* Not an array at all: the same (records.md, "What readers must
+	 * reject": not an array is an unknown kind). */
+	blk_init(&b);
+	json_null(&b, 1000);		/* 0 k */
+	msgpack_pack_uint8(&b.pk, 3);	/* 1 x: a bare integer */
+	json_null(&b, 7);		/* 2 x */
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "kxx") == 0, "a record that is not an array "
+	    "leaves the receive time unknown (%s)", o.seq);
+
+	/* An EVENT after it with a TIME field is damaged even when it has a
+	 * header: T is unknown. */
+	blk_init(&b);
+	strdef(&b, "time");		/* 0 k */
+	shapedef(&b, EVT_ENC_TIME, -1); /* 1 k */
+	msg(&b, 1000, 1);		/* 2 k */
+	msgpack_pack_array(&b.pk, 1);	/* 3 x: [12] */
+	msgpack_pack_uint8(&b.pk, 12);
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "kkkx") == 0, "unknown kind among items: "
+	    "reported (%s)", o.seq);
+}
+
+/*
+ * records.md, "Damage": a framed record whose rx_delta cannot be read
+ * closes the open message (its items are not taken by the message
+ * before) and leaves rx unknown.
+ */
+static void
+test_bad_header(void)
+{
+	struct blk b;
+	struct outcome o;
+	blk_init(&b);
+	strdef(&b, "time");		/* 0 k */
+	shapedef(&b, EVT_ENC_TIME, -1); /* 1 k */
+	msg(&b, 1000, 3);		/* 2 k: three items announced */
+	event_t(&b, 0, 1, 17676000000000000, 0); /* 3 k */
+	msgpack_pack_array(&b.pk, 3);	/* 4 x: MSG with delta "x" */
+	msgpack_pack_uint8(&b.pk, EVT_K_MSG);
+	msgpack_pack_str_with_body(&b.pk, "x", 1);
+	msgpack_pack_uint8(&b.pk, 2);
+	event_t(&b, 0, 1, 5, 0);	/* 5 x: its items, not the first's */
+	event_t(&b, 0, 1, 5, 0);	/* 6 x */
+	json_null(&b, 7);		/* 7 x: rx unknown */
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "kkkkxxxx") == 0, "bad rx_delta: the open message "
+	    "is closed, the bad header's items are dropped, rx is unknown "
+	    "(%s, want kkkkxxxx)", o.seq);
+
+	/* A header that fails another check (a bad item count) keeps rx,
+	 * and its items are still dropped. */
+	blk_init(&b);
+	msgpack_pack_array(&b.pk, 3);	/* 0 x: nitems -1 */
+	msgpack_pack_uint8(&b.pk, EVT_K_MSG);
+	msgpack_pack_int64(&b.pk, 1000);
+	msgpack_pack_int64(&b.pk, -1);
+	msgpack_pack_array(&b.pk, 2);	/* 1 x: ITEM [4, 5] without header */
+	msgpack_pack_uint8(&b.pk, EVT_K_ITEM);
+	msgpack_pack_uint8(&b.pk, 5);
+	json_null(&b, 7);		/* 2 k: rx 1007 */
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "xxk") == 0 && o.rx[2] == 1007, "bad item count: "
+	    "items dropped, rx known (%s, rx %lld)", o.seq,
+	    (long long)o.rx[2]);
+
+	/* More items than the header announced: the surplus has no header. */
+	blk_init(&b);
+	msg(&b, 1000, 1);		/* 0 k */
+	msgpack_pack_array(&b.pk, 2);	/* 1 k */
+	msgpack_pack_uint8(&b.pk, EVT_K_ITEM);
+	msgpack_pack_uint8(&b.pk, 5);
+	msgpack_pack_array(&b.pk, 2);	/* 2 x */
+	msgpack_pack_uint8(&b.pk, EVT_K_ITEM);
+	msgpack_pack_uint8(&b.pk, 6);
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "kkx") == 0, "an item beyond nitems is reported "
+	    "(%s)", o.seq);
+}
+
+/*
+ * README.md, "Times", and records.md, "Damage": receive times stay within
+ * 0001..9999; a sum outside is damage (no signed overflow, no wrap).  Tick
+ * sums that leave int64 are a bad time delta.
+ */
+static void
+test_extreme_times(void)
+{
+	struct blk b;
+	struct outcome o;
+	blk_init(&b);
+	json_null(&b, EVT_RX_MAX);	/* 0 k */
+	json_null(&b, 1);		/* 1 x: one past the range */
+	json_null(&b, -1);		/* 2 x: rx stays unknown */
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "kxx") == 0 && o.rx[0] == EVT_RX_MAX,
+	    "rx one past EVT_RX_MAX: damage, rx unknown after (%s)", o.seq);
+
+	blk_init(&b);
+	json_null(&b, INT64_MAX);	/* 0 x: beyond the range */
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "x") == 0, "rx INT64_MAX: damage (%s)", o.seq);
+
+	blk_init(&b);
+	json_null(&b, EVT_RX_MIN);	/* 0 k */
+	json_null(&b, INT64_MIN);	/* 1 x: the sum overflows int64 */
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "kx") == 0 && o.rx[0] == EVT_RX_MIN,
+	    "rx sum below INT64_MIN: damage, no overflow (%s)", o.seq);
+
+	/* Tick sums: INT64_MAX then INT64_MAX leaves int64. */
+	blk_init(&b);
+	strdef(&b, "t");			/* 0 k */
+	shapedef(&b, EVT_ENC_TIME, -1);		/* 1 k */
+	msg(&b, 1000, 3);			/* 2 k */
+	event_t(&b, 0, 1, INT64_MAX, 0);	/* 3 k (renders as damage) */
+	event_t(&b, 0, 1, INT64_MAX, 0);	/* 4 x: bad time delta */
+	event_t(&b, 0, 1, -1, 0);		/* 5 x: T unknown */
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "kkkkxx") == 0 && strcmp(o.text[3], "!") == 0,
+	    "tick sum beyond int64: bad time delta, T unknown after (%s)",
+	    o.seq);
+
+	/* An event whose own deltas sum beyond int64 although every time it
+	 * reaches is within: rebuilt without overflow (the times are out of
+	 * the tick range, so it does not render). */
+	blk_init(&b);
+	strdef(&b, "t");				 /* 0 k */
+	shapedef(&b, EVT_ENC_TIME, EVT_ENC_TIME);	 /* 1 k */
+	msg(&b, 1000, 2);				 /* 2 k */
+	event_t(&b, 0, 2, -(INT64_C(1) << 62), 0);	 /* 3 k */
+	event_t(&b, 0, 2, INT64_MAX, INT64_C(1) << 62); /* 4 k */
+	decode(&b, &o);
+	T_OK(strcmp(o.seq, "kkkkk") == 0 && strcmp(o.text[4], "!") == 0,
+	    "deltas INT64_MAX + 2^62 within one event: decoded, no "
+	    "overflow (%s)", o.seq);
+
+	/* The encoder refuses receive times outside the range. */
+	struct evt_renc e;
+	if (evt_renc_init(&e) != 0)
+		abort();
+	T_EQ(evt_renc_frame(&e, INT64_MAX, L("{}")), EVT_ERR_ARG,
+	    "encoder: rx INT64_MAX refused");
+	T_EQ(evt_renc_frame(&e, EVT_RX_MIN - 1, L("{}")), EVT_ERR_ARG,
+	    "encoder: rx below 0001-01-01 refused");
+	T_EQ(e.recs.len, 0, "encoder: nothing written for them");
+	T_EQ(evt_renc_frame(&e, EVT_RX_MAX, L("{}")), EVT_K_JSON,
+	    "encoder: rx 9999-12-31T23:59:59.999999Z taken");
+	T_EQ(evt_renc_frame(&e, EVT_RX_MIN, L("{}")), EVT_K_JSON,
+	    "encoder: rx 0001-01-01T00:00:00Z taken (the delta is in int64)");
+	T_EQ(evt_renc_marker(&e, EVT_K_GAP, INT64_MIN, L("{}")), EVT_ERR_ARG,
+	    "encoder: a marker at INT64_MIN refused");
+	evt_renc_free(&e);
+}
+
+/* Encodes frame in[0..len) at rx 1, decodes it and rebuilds its text into
+ * out; returns the kind. */
+static int
+round_trip(const char *in, size_t len, struct evt_buf *out)
+{
+	struct evt_renc e;
+	struct evt_dict d;
+	struct evt_rdec dec;
+	struct evt_rec r;
+	struct evt_buf tail = {0};
+	if (evt_renc_init(&e) != 0)
+		abort();
+	int kind = evt_renc_frame(&e, 1, in, len);
+	evt_dict_init(&d);
+	if (evt_rdec_init(&dec, &d, 1) != 0)
+		abort();
+	evt_rdec_block(&dec, e.recs.p, e.recs.len, e.guids.p,
+	    (uint32_t)(e.guids.len / 16), 0, 0);
+	out->len = 0;
+	int items = 0, rc;
+	while ((rc = evt_rdec_next(&dec, &r)) != 0) {
+		if (rc < 0) {
+			evt_buf_put(out, "<damage>", 8);
+			continue;
+		}
+		if (r.kind == EVT_K_STRDEF || r.kind == EVT_K_SHAPEDEF)
+			continue;
+		if (r.kind == EVT_K_EVENT || r.kind == EVT_K_ITEM) {
+			if (items++ > 0)
+				evt_buf_putc(out, ',');
+			if (evt_rdec_item_json(&dec, &r, out) != 0)
+				evt_buf_put(out, "<damage>", 8);
+			continue;
+		}
+		evt_rdec_frame_head(&dec, &r, out, &tail);
+	}
+	evt_buf_put(out, tail.p, tail.len);
+	evt_buf_free(&tail);
+	evt_rdec_free(&dec);
+	evt_dict_free(&d);
+	evt_renc_free(&e);
+	return kind;
+}
+
+/*
+ * records.md, "What is lossless": an escape of a lone surrogate no longer
+ * turns the whole message into a RAW frame; the string is kept as WTF-8
+ * and rebuilt as the escape (lower-case hex), so the message's other
+ * events stay events.
+ */
+static void
+test_lone_surrogate(void)
+{
+	static const struct {
+		const char *name, *in, *want;
+	} cases[] = {
+		{"lone high surrogate in a value",
+		    "{\"events\":[{\"id\":\"a\",\"s\":\"x\\uD800y\"},{\"id\":\"b\"}]}",
+		    "{\"events\":[{\"id\":\"a\",\"s\":\"x\\ud800y\"},{\"id\":\"b\"}]}"},
+		{"lone low surrogate in a key",
+		    "{\"events\":[{\"\\udc00\":1},{\"id\":\"b\"}]}",
+		    "{\"events\":[{\"\\udc00\":1},{\"id\":\"b\"}]}"},
+		{"reversed pair: two lone ones",
+		    "{\"events\":[{\"s\":\"\\udc00\\ud800\"}]}",
+		    "{\"events\":[{\"s\":\"\\udc00\\ud800\"}]}"},
+		{"high then a non-surrogate escape",
+		    "{\"events\":[{\"s\":\"\\ud800\\u0041\"}]}",
+		    "{\"events\":[{\"s\":\"\\ud800A\"}]}"},
+		{"a real pair is still one character",
+		    "{\"events\":[{\"s\":\"\\ud83d\\ude00\\ud800\"}]}",
+		    "{\"events\":[{\"s\":\"\xf0\x9f\x98\x80\\ud800\"}]}"},
+		{"in an envelope member and a long value",
+		    "{\"e\":\"\\udfff\",\"events\":[{\"s\":\"\\udbff"
+		    "0123456789012345678901234567890123456789012345678901234567"
+		    "8901234567890123456789012345678901234567890123456789012345"
+		    "6789012345678901234567890123456789012345678901234567890123"
+		    "4567890123456789012345678901234567890123456789012345678901"
+		    "23456789\"}]}",
+		    "{\"e\":\"\\udfff\",\"events\":[{\"s\":\"\\udbff"
+		    "0123456789012345678901234567890123456789012345678901234567"
+		    "8901234567890123456789012345678901234567890123456789012345"
+		    "6789012345678901234567890123456789012345678901234567890123"
+		    "4567890123456789012345678901234567890123456789012345678901"
+		    "23456789\"}]}"},
+		{"Hangul (ED 9x xx) is not taken for a surrogate",
+		    "{\"events\":[{\"s\":\"\xed\x9f\xbb\"}]}",
+		    "{\"events\":[{\"s\":\"\xed\x9f\xbb\"}]}"},
+	};
+	struct evt_buf out = {0};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int kind = round_trip(cases[i].in, strlen(cases[i].in), &out);
+		int ok = kind == EVT_K_MSG && out.len == strlen(cases[i].want) &&
+		    memcmp(out.p, cases[i].want, out.len) == 0;
+		T_OK(ok, "%s: a MSG, rebuilt with the escape", cases[i].name);
+		if (!ok)
+			printf("#   kind %d, got %.*s\n", kind, (int)out.len,
+			    (const char *)out.p);
+	}
+	/* Encoded surrogates in the bytes themselves are still not UTF-8. */
+	static const char enc[] = "{\"events\":[{\"s\":\"\xed\xa0\x80\"}]}";
+	T_EQ(round_trip(enc, sizeof enc - 1, &out), EVT_K_RAW,
+	    "a surrogate encoded in UTF-8 bytes: RAW, as before");
+	evt_buf_free(&out);
+
+	/* Other users of the tokenizer stay strict. */
+	struct evt_jparser p;
+	evt_json_init(&p, 0);
+	T_EQ(evt_json_parse(&p, L("[\"\\ud800\"]")), EVT_ERR_JSON,
+	    "the tokenizer rejects lone surrogates unless asked");
+	p.lone_surrogates = 1;
+	T_EQ(evt_json_parse(&p, L("[\"\\ud800\"]")), 2,
+	    "... and accepts them when asked");
+	T_EQ(evt_json_parse(&p, L("[\"\\ud800\\u12\"]")), EVT_ERR_JSON,
+	    "... a bad escape after one is still an error");
+	evt_json_free(&p);
+}
+
+/*
+ * segment.md, "Metadata map", and records.md, "Dictionary": a shape may
+ * name a placeholder string (its definition was lost before the segment
+ * was sealed; the events of that shape advance T and g but do not
+ * render); a shape naming a string id beyond the table is invalid.
+ */
+static void
+test_shape_keys(void)
+{
+	struct evt_dict d;
+	evt_dict_init(&d);
+	evt_dict_str_add(&d, "id", 2);
+	evt_dict_str_add(&d, NULL, 0); /* string 1: a placeholder */
+	uint32_t nil_key[2] = {1, EVT_ENC_TIME}, out_key[2] = {2, EVT_ENC_STR};
+	T_EQ(evt_dict_shape_add(&d, nil_key, 1), 0, "a shape naming a "
+	    "placeholder string is a shape");
+	T_EQ(evt_dict_shape_add(&d, out_key, 1), EVT_ERR_CORRUPT, "a shape "
+	    "naming a string beyond the table is invalid");
+	evt_dict_free(&d);
+}
+
+int
+main(void)
+{
+	test_unknown_kind();
+	test_bad_header();
+	test_extreme_times();
+	test_lone_surrogate();
+	test_shape_keys();
+	T_DONE();
+}
