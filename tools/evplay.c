@@ -63,6 +63,7 @@
 #include "evtape/replay.h"
 #include "evtape/state.h"
 #include "evtape/timefmt.h"
+#include "evtape/tsv.h"
 
 #define EVPLAY_VERSION "0.2.0"
 #define EX_FAIL 1
@@ -249,14 +250,13 @@ tl_output(struct timeline *t)
 			oom_check(evt_buf_putc(&obuf, '\n'));
 		}
 	} else {
-		if (mode == M_TSV) {
-			char tmp[32];
-			int k = snprintf(tmp, sizeof tmp, "%" PRId64 "\t",
-			    m->rx_us);
-			oom_check(evt_buf_put(&obuf, tmp, (size_t)k));
+		if (mode == M_TSV)
+			oom_check(evt_tsv_put(&obuf, m->rx_us, m->text, m->len,
+			    0));
+		else {
+			oom_check(evt_buf_put(&obuf, m->text, m->len));
+			oom_check(evt_buf_putc(&obuf, '\n'));
 		}
-		oom_check(evt_buf_put(&obuf, m->text, m->len));
-		oom_check(evt_buf_putc(&obuf, '\n'));
 	}
 	if (t->state != NULL)
 		oom_check(evt_state_apply_frame(t->state, m->kind, m->ev,
