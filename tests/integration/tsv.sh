@@ -42,14 +42,8 @@ check $? "a receive time past 9999 is out of range"
 grep -q "line 10: unknown tag" "$T/err"
 check $? "an unknown tag is refused"
 
-printf '%s\n' \
-    '1767600000000000	{"events":[{"id":"a"}]}' \
-    '1767600000000001:esc	line one\r\nline two\\ end\r' \
-    '1767600000000002	not json, a tab at the end	' \
-    '253402300799999999	{"x":"the last microsecond of 9999"}' \
-    '-62135596800000000	{"y":"the first of year 1"}' \
-    '1767600000000004	{"events":[{"id":"s1","s":"x\ud800"},{"id":"s2"}]}' \
-    >"$T/want.tsv"
+# The good lines, in order; the escape comes back in lower case.
+sed -n '1,5p;12s/D800/d800/p' "$T/in.tsv" >"$T/want.tsv"
 "$EVTOOL" cat --tsv "$T/a" >"$T/got.tsv" 2>"$T/err"
 check $? "cat --tsv exits 0"
 cmp -s "$T/want.tsv" "$T/got.tsv"
