@@ -394,7 +394,9 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 			if (fr->via.array.ptr[i].type ==
 			    MSGPACK_OBJECT_POSITIVE_INTEGER)
 				r->info.frames[i] = fr->via.array.ptr[i].via.u64;
-	if (last != NULL && last->type == MSGPACK_OBJECT_STR) {
+	/* Longer ids are never indexed (records.md, "Event ids"). */
+	if (last != NULL && last->type == MSGPACK_OBJECT_STR &&
+	    last->via.str.size <= EVT_REC_MAX_INTERN) {
 		r->last_id = malloc(last->via.str.size + 1);
 		if (r->last_id == NULL)
 			return EVT_ERR_NOMEM;
