@@ -84,8 +84,8 @@ int evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
  * Reopens an unsealed segment for appending after a crash: verifies every
  * block, cuts a torn tail, rebuilds the dictionary, block directory, frame
  * counts and last SESSION body from the data, decoding only definitions and
- * markers, and the last id from the last block with events (the id keys
- * are read back when sealing).  Damaged blocks followed by good ones are
+ * markers, and the last id from the last block with an indexed id (the id
+ * keys are read back when sealing).  Damaged blocks followed by good ones are
  * kept (the reader skips them).  Fills *rec.  Returns 0, EVT_ERR_EXISTS if
  * the segment is sealed, or another negative evt_err.
  */

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evtape/dict.h"
 #include "evtape/err.h"
 #include "evtape/json.h"
 #include "evtape/record.h"
+#include "evtape/segment.h"
 #include "t.h"
 
 /* A block under construction. */
@@ -455,6 +457,67 @@ test_shape_keys(void)
 	evt_dict_free(&d);
 }
 
+/* Tells whether id p[0..n) is the text want. */
+static int
+is_id(const char *p, size_t n, const char *want)
+{
+	return p != NULL && n == strlen(want) && memcmp(p, want, n) == 0;
+}
+
+/*
+ * records.md, "Event ids": an event whose id is over 256 bytes has no
+ * indexed id, for the writer's last id, the block flags (evt_seg_tail),
+ * the scan of a resume, and the sealed index's last_event_id alike.
+ */
+static void
+test_long_ids(void)
+{
+	static const char g1[] = "984cf5d2-ee0d-466c-bf0a-c38f64ad2089";
+	char dir[] = "/tmp/evtape-spec.XXXXXX", path[64], frame[512];
+	static const uint8_t uuid[16] = {1};
+	struct evt_segw *w;
+	struct evt_segr *r;
+	struct evt_seg_tail tl;
+	struct evt_seg_recovery rec;
+	size_t n;
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof path, "%s/seg-000000000001.evt", dir);
+	T_EQ(evt_segw_create(path, 1, uuid, 1000, NULL, &w), 0, "create");
+	snprintf(frame, sizeof frame, "{\"events\":[{\"id\":\"%s\"}]}", g1);
+	evt_segw_frame(w, 1000, frame, strlen(frame));
+	evt_segw_flush(w);
+	/* A block whose only event has a 300-byte id. */
+	n = (size_t)snprintf(frame, sizeof frame, "{\"events\":[{\"id\":\"");
+	memset(frame + n, 'x', 300);
+	n += 300;
+	n += (size_t)snprintf(frame + n, sizeof frame - n, "\"}]}");
+	evt_segw_frame(w, 2000, frame, n);
+	evt_segw_flush(w);
+	const char *id = evt_segw_last_id(w, &n);
+	T_OK(is_id(id, n, g1), "writer: the last indexed id is the GUID");
+	evt_segw_close(w);
+
+	T_EQ(evt_seg_tail(path, &tl), 0, "tail: the flags tell");
+	T_OK(is_id(tl.last_id, tl.last_id_len, g1), "tail: the last indexed "
+	    "id is the GUID (the long id's block has IDCOL, no entries)");
+	evt_buf_free(&tl.session);
+
+	T_EQ(evt_segw_resume(path, NULL, &w, &rec), 0, "resume");
+	id = evt_segw_last_id(w, &n);
+	T_OK(is_id(id, n, g1), "resume scan: the last indexed id is the GUID "
+	    "(got %.*s)", id ? (int)(n > 40 ? 40 : n) : 6, id ? id : "(none)");
+	T_EQ(evt_segw_seal(w), 0, "seal");
+
+	T_EQ(evt_segr_open(path, NULL, NULL, &r), 0, "open sealed");
+	evt_segr_load_index(r);
+	id = evt_segr_last_id(r, &n);
+	T_OK(is_id(id, n, g1), "index: last_event_id is the GUID");
+	evt_segr_close(r);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -463,5 +526,6 @@ main(void)
 	test_extreme_times();
 	test_lone_surrogate();
 	test_shape_keys();
+	test_long_ids();
 	T_DONE();
 }
