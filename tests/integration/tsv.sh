@@ -58,6 +58,12 @@ check $? "cat shows the other event of a message with a lone surrogate"
 grep -qx '{"id":"s1","s":"x\\ud800"}' "$T/get"
 check $? "get finds the event with the lone surrogate, escape intact"
 
+printf '%s\n' '1767600000000000	{"events":[{"id":"e1","source":"cameras/c1","stategroupid":"g","type":"t","n":"\udc00"},{"id":"e2","source":"cameras/c2","stategroupid":"g","type":"t"}]}' >"$T/st.tsv"
+"$EVTOOL" import "$T/st" "$T/st.tsv" 2>/dev/null
+"$EVTOOL" state "$T/st" >"$T/state" 2>&1
+grep -q '"id":"e1".*"n":"\\udc00"' "$T/state" && grep -q '"id":"e2"' "$T/state"
+check $? "state keeps both events of a message with a lone surrogate"
+
 # 3. Round trip: cat --tsv, import, cat --tsv gives the same lines.
 "$EVTOOL" import "$T/b" "$T/got.tsv" 2>"$T/err"
 check $? "import of cat --tsv output exits 0"
