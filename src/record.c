@@ -878,12 +878,13 @@ rdec_event(struct evt_rdec *d, const msgpack_object *a, struct evt_rec *r)
 			continue;
 		const msgpack_object *v = &a->via.array.ptr[vi++];
 		if (enc == EVT_ENC_TIME) {
-			int64_t dt = 0;
-			if (!obj_int(v, &dt) || __builtin_add_overflow(
-			    d->prev_ticks, dt, &d->prev_ticks)) {
+			int64_t dt = 0, t;
+			if (!obj_int(v, &dt) ||
+			    __builtin_add_overflow(d->prev_ticks, dt, &t)) {
 				d->lost_running = 1;
 				return rdec_fail(d, r->off, "bad time delta");
 			}
+			d->prev_ticks += dt;
 		} else if (enc == EVT_ENC_STR) {
 			uint64_t s;
 			if (!obj_uint(v, &s) || s >= d->dict->nstr)
