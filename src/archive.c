@@ -612,10 +612,10 @@ aged(int64_t now, int64_t since, int64_t age)
 static int
 prepare(struct evt_archive *a, int64_t rx_us)
 {
-	if (!(a->flags & EVT_AR_WRITE))
-		return EVT_ERR_STATE;
 	if (rx_us < EVT_RX_MIN || rx_us > EVT_RX_MAX)
 		return EVT_ERR_ARG; /* before a segment is made for it */
+	if (!(a->flags & EVT_AR_WRITE))
+		return EVT_ERR_STATE;
 	if (a->w != NULL && (evt_segw_size(a->w) >= a->opts.seg_bytes ||
 	    aged(rx_us, evt_segw_created(a->w), a->opts.seg_age_us))) {
 		int rc = evt_archive_rotate(a);
