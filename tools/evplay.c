@@ -252,7 +252,7 @@ tl_output(struct timeline *t)
 	} else {
 		if (mode == M_TSV)
 			oom_check(evt_tsv_put(&obuf, m->rx_us, m->text, m->len,
-			    0));
+			    m->incomplete));
 		else {
 			oom_check(evt_buf_put(&obuf, m->text, m->len));
 			oom_check(evt_buf_putc(&obuf, '\n'));

@@ -5,7 +5,8 @@
 # unknown tags, a lone surrogate escape, and a message that lost an item
 # to damage, which cat --tsv tags ":incomplete".
 #
-# POSIX sh; prints TAP.  Uses $BUILD/evtool (BUILD defaults to build).
+# POSIX sh; prints TAP.  Uses $BUILD/evtool and $BUILD/evplay (BUILD
+# defaults to build).
 . "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$EVTOOL" ]; then
@@ -114,6 +115,10 @@ check $? "the message that lost an item is tagged :incomplete"
 diff "$T/want-inc.tsv" "$T/inc.tsv" | head -n 5 | sed 's/^/#   /'
 grep -q "incomplete (1 of 2 items)" "$T/err"
 check $? "and reported on stderr with what is missing"
+"$BUILD/evplay" --top-speed --tsv -q "$T/c" >"$T/play.tsv" 2>"$T/err"
+cmp -s "$T/want-inc.tsv" "$T/play.tsv"
+check $? "evplay --tsv tags the message that lost an item :incomplete too"
+diff "$T/want-inc.tsv" "$T/play.tsv" | head -n 5 | sed 's/^/#   /'
 "$EVTOOL" import "$T/d" "$T/inc.tsv" 2>"$T/err"
 check $? "import takes an :incomplete line"
 grep -q "line 1: a message marked incomplete" "$T/err"
