@@ -254,8 +254,9 @@ void evt_segr_force_scan(struct evt_segr *r);
 int evt_segr_load_index(struct evt_segr *r);
 
 /* Probes a sealed segment's id filter for key (evt_id_key): 1 and the
- * block range that may hold it, 0 if surely absent, EVT_ERR_STATE if the
- * segment has no usable index. */
+ * blocks first .. first + count - 1 that may hold it (count 0: none, the
+ * location is beyond the directory), 0 if surely absent, EVT_ERR_STATE if
+ * the segment has no usable index. */
 int evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
     uint32_t *count);
 

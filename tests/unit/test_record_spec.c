@@ -518,6 +518,50 @@ test_long_ids(void)
 	rmdir(dir);
 }
 
+/*
+ * segment.md, "Lookup": probe names the blocks first <= b < last, last
+ * clipped to the directory; find reads exactly those.  A segment of 1025
+ * blocks has locshift 1, so its last location covers one block, not two.
+ */
+static void
+test_probe_bounds(void)
+{
+	char dir[] = "/tmp/evtape-spec.XXXXXX", path[64], frame[1400];
+	static const uint8_t uuid[16] = {2};
+	struct evt_segw_opts o = {.block_bytes = 1024};
+	struct evt_segw *w;
+	struct evt_segr *r;
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof path, "%s/seg-000000000001.evt", dir);
+	T_EQ(evt_segw_create(path, 1, uuid, 1000, &o, &w), 0, "create");
+	for (int i = 0; i < 1025; i++) {
+		/* One frame per block: its bytes pass the block size. */
+		int n = snprintf(frame, sizeof frame, "{\"events\":[{\"id\":"
+		    "\"00000000-0000-4000-8000-%012d\",\"pad\":\"%01100d\"}]}",
+		    i, i);
+		evt_segw_frame(w, 1000 + i, frame, (size_t)n);
+	}
+	T_EQ(evt_segw_seal(w), 0, "seal 1025 one-frame blocks");
+	T_EQ(evt_segr_open(path, NULL, NULL, &r), 0, "open");
+	T_EQ(evt_segr_load_index(r), 0, "index");
+	const struct evt_seg_info *si = evt_segr_info(r);
+	T_EQ(si->nblocks, 1025, "1025 blocks");
+	uint32_t first = 0, count = 0;
+	static const char last[] = "00000000-0000-4000-8000-000000001024";
+	int rc = evt_segr_probe(r, evt_id_key(last, sizeof last - 1), &first,
+	    &count);
+	T_OK(rc == 1 && first == 1024 && count == 1, "probe of the last id: "
+	    "block 1024 alone (first %u, count %u)", first, count);
+	struct evt_rec rec;
+	uint64_t boff = 0;
+	T_EQ(evt_segr_find(r, last, sizeof last - 1, &rec, &boff), 1,
+	    "find reads that block and finds the id");
+	evt_segr_close(r);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -527,5 +571,6 @@ main(void)
 	test_lone_surrogate();
 	test_shape_keys();
 	test_long_ids();
+	test_probe_bounds();
 	T_DONE();
 }
