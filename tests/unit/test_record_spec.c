@@ -14,6 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
+#include "evtape/crc32c.h"
 #include "evtape/dict.h"
 #include "evtape/err.h"
 #include "evtape/json.h"
@@ -562,6 +565,194 @@ test_probe_bounds(void)
 	rmdir(dir);
 }
 
+/* Reads file path whole; *len set.  Aborts on failure. */
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0)
+		abort();
+	long n = ftell(f);
+	uint8_t *p = malloc((size_t)n);
+	rewind(f);
+	if (p == NULL || fread(p, 1, (size_t)n, f) != (size_t)n)
+		abort();
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+/* Little-endian field access for the trailer (segment.md, "Trailer"). */
+static uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Stores v little-endian in n bytes. */
+static void
+put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> 8 * i);
+}
+
+/*
+ * Rewrites the index of the sealed segment at path: strings 0 and 1 are
+ * nil and "b" (str0_nil) or "a" and "b", the shapes [[0, 3], [key1, 3]];
+ * blocks, filter and the rest are kept, the CRCs made right.
+ */
+static void
+rewrite_index(const char *path, int str0_nil, uint32_t key1)
+{
+	struct evt_segr *r;
+	uint32_t nb;
+	if (evt_segr_open(path, NULL, NULL, &r) != 0 ||
+	    evt_segr_load_index(r) != 0)
+		abort();
+	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "strings", 7);
+	msgpack_pack_array(&pk, 2);
+	if (str0_nil)
+		msgpack_pack_nil(&pk);
+	else
+		msgpack_pack_str_with_body(&pk, "a", 1);
+	msgpack_pack_str_with_body(&pk, "b", 1);
+	msgpack_pack_str_with_body(&pk, "shapes", 6);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, 0);
+	msgpack_pack_uint32(&pk, EVT_ENC_TIME);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, key1);
+	msgpack_pack_uint32(&pk, EVT_ENC_TIME);
+	msgpack_pack_str_with_body(&pk, "blocks", 6);
+	msgpack_pack_array(&pk, nb);
+	for (uint32_t i = 0; i < nb; i++) {
+		msgpack_pack_array(&pk, 7);
+		msgpack_pack_uint64(&pk, bl[i].off);
+		msgpack_pack_int64(&pk, bl[i].first_rx);
+		msgpack_pack_int64(&pk, bl[i].last_rx);
+		msgpack_pack_uint32(&pk, bl[i].nrec);
+		msgpack_pack_uint32(&pk, bl[i].nevent);
+		msgpack_pack_uint32(&pk, bl[i].str_base);
+		msgpack_pack_uint32(&pk, bl[i].shape_base);
+	}
+	evt_segr_close(r);
+	size_t zcap = ZSTD_compressBound(sb.size), n;
+	uint8_t *z = malloc(zcap), *f = slurp(path, &n);
+	size_t zl = ZSTD_compress(z, zcap, sb.data, sb.size, 3);
+	if (z == NULL || ZSTD_isError(zl))
+		abort();
+	uint8_t *t = f + n - 128;
+	uint64_t meta_off = get64(t + 24), filt_off = get64(t + 40);
+	uint64_t filt_len = get64(t + 48);
+	put_le(t + 32, zl, 8);
+	put_le(t + 40, meta_off + zl, 8);
+	put_le(t + 104, evt_crc32c(0, z, zl), 4);
+	put_le(t + 124, evt_crc32c(0, t, 124), 4);
+	FILE *o = fopen(path, "wb");
+	if (o == NULL || fwrite(f, 1, meta_off, o) != meta_off ||
+	    fwrite(z, 1, zl, o) != zl ||
+	    fwrite(f + filt_off, 1, filt_len, o) != filt_len ||
+	    fwrite(t, 1, 128, o) != 128 || fclose(o) != 0)
+		abort();
+	free(z);
+	free(f);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Counts reports whose text contains "index". */
+static void
+count_index_cb(void *arg, const char *path, uint64_t off, const char *what)
+{
+	(void)path;
+	(void)off;
+	if (strstr(what, "index") != NULL)
+		++*(int *)arg;
+}
+
+/* Renders the events of the segment at path, joined by '|' ("!" for one
+ * that does not render); *index_reports counts index complaints. */
+static void
+render_all(const char *path, char *out, size_t cap, int *index_reports)
+{
+	struct evt_segr *r;
+	struct evt_rec rec;
+	struct evt_buf b = {0};
+	int rc;
+	*index_reports = 0;
+	out[0] = 0;
+	if (evt_segr_open(path, count_index_cb, index_reports, &r) != 0)
+		abort();
+	evt_segr_load_index(r);
+	evt_segr_rewind(r, INT64_MIN);
+	while ((rc = evt_segr_next(r, &rec, NULL)) != 0) {
+		if (rc != 1 || rec.kind != EVT_K_EVENT)
+			continue;
+		b.len = 0;
+		if (evt_rdec_item_json(evt_segr_decoder(r), &rec, &b) != 0) {
+			b.len = 0; /* what it wrote before it failed */
+			evt_buf_put(&b, "!", 1);
+		}
+		if (out[0] != 0)
+			strncat(out, "|", cap - strlen(out) - 1);
+		strncat(out, (const char *)b.p, b.len < cap - strlen(out) - 1 ?
+		    b.len : cap - strlen(out) - 1);
+	}
+	evt_buf_free(&b);
+	evt_segr_close(r);
+}
+
+/*
+ * segment.md, "Metadata map": an index shape may name a nil string (its
+ * events decode, advancing T, but do not render); a shape naming a string
+ * beyond the table makes the index unusable, and the blocks are scanned.
+ */
+static void
+test_index_shapes(void)
+{
+	char dir[] = "/tmp/evtape-spec.XXXXXX", path[64], out[512];
+	static const uint8_t uuid[16] = {3};
+	static const char msg[] = "{\"events\":[{\"a\":"
+	    "\"2026-01-05T08:00:00.0000000Z\"},{\"b\":"
+	    "\"2026-01-05T08:00:01.0000000Z\"}]}";
+	static const char both[] = "{\"a\":\"2026-01-05T08:00:00.0000000Z\"}|"
+	    "{\"b\":\"2026-01-05T08:00:01.0000000Z\"}";
+	struct evt_segw *w;
+	int idx;
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof path, "%s/seg-000000000001.evt", dir);
+	if (evt_segw_create(path, 1, uuid, 1000, NULL, &w) != 0)
+		abort();
+	evt_segw_frame(w, 1000, msg, sizeof msg - 1);
+	T_EQ(evt_segw_seal(w), 0, "seal");
+	render_all(path, out, sizeof out, &idx);
+	T_OK(strcmp(out, both) == 0 && idx == 0, "as written: both events");
+
+	rewrite_index(path, 1, 1);
+	render_all(path, out, sizeof out, &idx);
+	T_OK(strcmp(out, "!|{\"b\":\"2026-01-05T08:00:01.0000000Z\"}") == 0 &&
+	    idx == 0, "a shape naming a nil string: index used, its event "
+	    "lost, T right for the next (%s)", out);
+
+	rewrite_index(path, 0, 7);
+	render_all(path, out, sizeof out, &idx);
+	T_OK(strcmp(out, both) == 0 && idx > 0, "a shape naming string 7 of "
+	    "2: index unusable (reported), the scan reads both (%s)", out);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -572,5 +763,6 @@ main(void)
 	test_shape_keys();
 	test_long_ids();
 	test_probe_bounds();
+	test_index_shapes();
 	T_DONE();
 }
