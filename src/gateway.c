@@ -174,6 +174,8 @@ struct evt_gw {
 	char *host, *username, *password, *product;
 	char **stokens;
 	size_t nstokens;
+	char **cors;			/* opts.cors_origins, copied */
+	size_t ncors;
 	SSL_CTX *ssl;
 	struct evconnlistener *lis;
 	uint16_t port;
@@ -187,6 +189,10 @@ struct evt_gw {
 	struct evt_buf resp;		/* command response being built */
 	struct evt_buf http;		/* HTTP response being built */
 	struct evt_buf body;		/* HTTP body being built */
+	struct evt_buf hdrs;		/* the request's CORS header lines
+					   [0..cors_len), then a response's
+					   own lines, NUL-ended */
+	size_t cors_len;
 	struct evt_gw_stats st;
 };
 
@@ -1068,6 +1074,23 @@ http_send(struct gw_conn *c, int keep)
 	event_add(c->http_ev, &tv);
 }
 
+/* Returns the header lines of the response being built: the request's
+ * CORS lines (if any) followed by extra (NULL or "Name: value\r\n"
+ * lines), in gw->hdrs; NULL if there are none or out of memory (then
+ * the CORS lines are left out). */
+static const char *
+resp_hdrs(struct evt_gw *gw, const char *extra)
+{
+	if (gw->cors_len == 0)
+		return extra;
+	gw->hdrs.len = gw->cors_len;
+	if ((extra != NULL && evt_buf_put(&gw->hdrs, extra,
+	    strlen(extra)) != 0) || evt_buf_putc(&gw->hdrs, '\0') != 0)
+		return extra;
+	gw->hdrs.len--;
+	return (const char *)gw->hdrs.p;
+}
+
 /* Answers with a JSON error {"error":E,"error_description":D}. */
 static void
 http_error(struct gw_conn *c, int status, const char *err, const char *desc,
@@ -1076,8 +1099,8 @@ http_error(struct gw_conn *c, int status, const char *err, const char *desc,
 	struct evt_gw *gw = c->gw;
 
 	gw->http.len = 0;
-	if (evt_http_json_error(&gw->http, status, err, desc, extra,
-	    keep) != 0) {
+	if (evt_http_json_error(&gw->http, status, err, desc,
+	    resp_hdrs(gw, extra), keep) != 0) {
 		conn_kill(c);
 		return;
 	}
@@ -1091,8 +1114,8 @@ http_json(struct gw_conn *c, int status, const char *extra, int keep)
 	struct evt_gw *gw = c->gw;
 
 	gw->http.len = 0;
-	if (evt_http_response(&gw->http, status, "application/json", extra,
-	    gw->body.p, gw->body.len, keep) != 0) {
+	if (evt_http_response(&gw->http, status, "application/json",
+	    resp_hdrs(gw, extra), gw->body.p, gw->body.len, keep) != 0) {
 		conn_kill(c);
 		return;
 	}
@@ -1457,13 +1480,32 @@ http_hook(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 		return 1;
 	}
 	gw->http.len = 0;
-	if (evt_http_response(&gw->http, status, ctype, NULL, gw->body.p,
-	    gw->body.len, keep) != 0) {
+	if (evt_http_response(&gw->http, status, ctype, resp_hdrs(gw, NULL),
+	    gw->body.p, gw->body.len, keep) != 0) {
 		conn_kill(c);
 		return 1;
 	}
 	http_send(c, keep);
 	return 1;
+}
+
+/* OPTIONS: a CORS preflight (ess-protocol 8.1 item 11), or a plain
+ * question for the methods.  Answered 204 either way: a browser reads a
+ * preflight without Access-Control-Allow-Origin (origin not allowed, no
+ * --cors) as a refusal, and nothing else has a reason to see an error. */
+static void
+http_options(struct gw_conn *c, int keep)
+{
+	struct evt_gw *gw = c->gw;
+
+	gw->http.len = 0;
+	if (evt_http_response(&gw->http, 204, NULL,
+	    resp_hdrs(gw, "Allow: GET, POST, OPTIONS\r\n"), NULL, 0,
+	    keep) != 0) {
+		conn_kill(c);
+		return;
+	}
+	http_send(c, keep);
 }
 
 /* Dispatches one complete request. */
@@ -1476,7 +1518,13 @@ http_request(struct gw_conn *c, const struct evt_http_msg *m)
 	gw->st.http_requests++;
 	gw_log(gw, EVT_GW_LOG_DEBUG, "%s: %s %.*s", c->peer, m->method_name,
 	    (int)(m->path_len > 200 ? 200 : m->path_len), m->path);
-	if (evt_http_route_ws(m->target, m->target_len)) {
+	gw->hdrs.len = gw->cors_len = 0;
+	if (gw->ncors > 0 && evt_http_cors_headers(m,
+	    (const char *const *)gw->cors, gw->ncors, &gw->hdrs) == 0)
+		gw->cors_len = gw->hdrs.len;
+	if (strcmp(m->method_name, "OPTIONS") == 0 && !m->upgrade) {
+		http_options(c, keep);
+	} else if (evt_http_route_ws(m->target, m->target_len)) {
 		http_upgrade(c, m);
 	} else if (evt_http_route_token(m->target, m->target_len)) {
 		http_token(c, m, keep);
@@ -1493,6 +1541,7 @@ http_request(struct gw_conn *c, const struct evt_http_msg *m)
 	} else if (gw->o.http_cb == NULL || !http_hook(c, m, keep)) {
 		http_error(c, 404, "not_found", "no such endpoint", NULL, keep);
 	}
+	gw->cors_len = 0;	/* errors outside a request get none */
 }
 
 /* Parses and answers the requests waiting in the input. */
@@ -1775,6 +1824,7 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 	    (opts->tls_cert == NULL) != (opts->tls_key == NULL) ||
 	    (opts->ssl_ctx != NULL && opts->tls_cert != NULL) ||
 	    (opts->nstatic_tokens > 0 && opts->static_tokens == NULL) ||
+	    (opts->ncors_origins > 0 && opts->cors_origins == NULL) ||
 	    opts->resume_window < 0 || opts->state_delay < 0 ||
 	    opts->http_timeout < 0 || opts->ping_interval < 0 ||
 	    opts->dead_timeout < 0 || opts->http_idle < 0 ||
@@ -1783,6 +1833,9 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 	    opts->resume_window > 1e6 ||
 	    opts->state_delay > 1e6 || opts->http_timeout > 1e6)
 		return EVT_ERR_ARG;
+	for (size_t i = 0; i < opts->ncors_origins; i++)
+		if (!evt_http_cors_origin_ok(opts->cors_origins[i]))
+			return EVT_ERR_ARG;
 	if ((gw = calloc(1, sizeof *gw)) == NULL)
 		return EVT_ERR_NOMEM;
 	gw->base = base;
@@ -1803,8 +1856,16 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 			gw->stokens[i] = dup_str(opts->static_tokens[i] ?
 			    opts->static_tokens[i] : "", &fail);
 	}
+	if (opts->ncors_origins > 0) {
+		gw->cors = calloc(opts->ncors_origins, sizeof(char *));
+		fail |= gw->cors == NULL;
+		for (size_t i = 0; gw->cors && i < opts->ncors_origins;
+		    i++, gw->ncors++)
+			gw->cors[i] = dup_str(opts->cors_origins[i], &fail);
+	}
 	gw->o.host = gw->o.username = gw->o.password = NULL;
 	gw->o.static_tokens = NULL;
+	gw->o.cors_origins = NULL;
 	gw->o.tls_cert = gw->o.tls_key = NULL;
 	gw->o.product_version = NULL;
 	gw->o.ssl_ctx = NULL;
@@ -1931,6 +1992,10 @@ evt_gw_free(struct evt_gw *gw)
 	for (size_t i = 0; i < gw->nstokens; i++)
 		evt_cli_free_secret(gw->stokens[i]);
 	free(gw->stokens);
+	for (size_t i = 0; i < gw->ncors; i++)
+		free(gw->cors[i]);
+	free(gw->cors);
+	evt_buf_free(&gw->hdrs);
 	free(gw->host);
 	free(gw->username);
 	evt_cli_free_secret(gw->password);

@@ -1321,6 +1321,8 @@ usage(FILE *f)
 	    "  --user U --password-file F   the token endpoint's credentials\n"
 	    "  --any-user            accept any username and password\n"
 	    "  --token-file F        also accept this Bearer token\n"
+	    "  --cors ORIGIN|*       let pages of ORIGIN (http://host:port;\n"
+	    "                        * any) log in and read REST (repeatable)\n"
 	    "  --tls-cert F --tls-key F     https and wss\n"
 	    "  --clock session|shared  a timeline per session from its first\n"
 	    "                        subscription (default), or one for all\n"
@@ -1415,7 +1417,7 @@ main(int argc, char **argv)
 	enum {
 		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
 		O_ANY, O_TOKFILE, O_CLOCK, O_EXIT, O_MAXCONN, O_MAXFRAME,
-		O_WINDOW, O_HIST, O_HTTPTO, O_WSTO, O_SUBTO
+		O_WINDOW, O_HIST, O_HTTPTO, O_WSTO, O_SUBTO, O_CORS
 	};
 	static const struct option lo[] = {
 		{"speed", required_argument, NULL, 'S'},
@@ -1441,6 +1443,7 @@ main(int argc, char **argv)
 		{"password-file", required_argument, NULL, O_PWFILE},
 		{"any-user", no_argument, NULL, O_ANY},
 		{"token-file", required_argument, NULL, O_TOKFILE},
+		{"cors", required_argument, NULL, O_CORS},
 		{"clock", required_argument, NULL, O_CLOCK},
 		{"exit-when-done", no_argument, NULL, O_EXIT},
 		{"max-clients", required_argument, NULL, O_MAXCONN},
@@ -1454,7 +1457,7 @@ main(int argc, char **argv)
 	};
 	struct evt_gw_opts go;
 	const char *listen = NULL, *ready = NULL, *pwfile = NULL;
-	const char *tokfile = NULL;
+	const char *tokfile = NULL, *cors[EVT_CLI_MAX_CORS];
 	int any_user = 0, clock_set = 0;
 	char *host = NULL, *password = NULL, *token = NULL;
 	uint16_t port = 0;
@@ -1510,6 +1513,11 @@ main(int argc, char **argv)
 		case O_PWFILE: pwfile = optarg; break;
 		case O_ANY: any_user = 1; break;
 		case O_TOKFILE: tokfile = optarg; break;
+		case O_CORS:
+			evt_cli_cors_arg(progname, optarg, cors,
+			    &go.ncors_origins);
+			go.cors_origins = cors;
+			break;
 		case O_CLOCK:
 			if (strcmp(optarg, "shared") == 0)
 				S.shared = 1;
@@ -1566,7 +1574,8 @@ main(int argc, char **argv)
 		bad_usage("--from and --from-id exclude each other");
 	server = listen != NULL;
 	if (!server && (ready || go.tls_cert || go.tls_key || go.username ||
-	    pwfile || any_user || tokfile || clock_set || S.exit_when_done))
+	    pwfile || any_user || tokfile || clock_set || S.exit_when_done ||
+	    go.ncors_origins > 0))
 		bad_usage("server options need --listen HOST:PORT");
 	if (server) {
 		if (mode != M_EVENTS || want_state)

@@ -10,6 +10,7 @@
  *      POST /API/IDP/connect/token, /IDP/connect/token  -> issued token
  *      GET  /api/.well-known/uris, /IDP/.well-known/openid-configuration
  *      GET  /api/rest/v1/...  (Bearer) -> opts.rest_cb
+ *      OPTIONS (any path)  -> 204, CORS preflight for opts.cors_origins
  *      GET  /api/ws/events/v1[/] upgrade -> [evt_wsconn + evt_ess_conn]
  *
  *   evt_gw_publish(events) -> every session: filter by its subscriptions
@@ -163,6 +164,15 @@ struct evt_gw_opts {
 	uint32_t token_lifetime;   /* expires_in of issued tokens, s [3600] */
 	int refuse_tokens;	   /* token endpoint answers 400 invalid_grant
 				      to every request (fault injection) */
+	/* CORS (ess-protocol 8.1 item 11): origins whose pages may call the
+	 * token, discovery, REST and http_cb paths ("*": any; each as
+	 * evt_http_cors_origin_ok accepts).  A request from an allowed
+	 * origin gets Access-Control-Allow-Origin and Vary: Origin, a
+	 * preflight also -Allow-Methods/-Headers/-Max-Age.  OPTIONS on any
+	 * path is answered 204 with Allow (and those headers when allowed),
+	 * with or without origins. [none: no CORS headers] */
+	const char *const *cors_origins;
+	size_t ncors_origins;
 
 	double resume_window;	   /* s a session outlives its connection [30] */
 	size_t history_bytes;	   /* per-session history bound [64 MiB] */
