@@ -128,6 +128,8 @@ struct gw_conn {
 	int close_after;		/* close once the output is flushed */
 	int read_paused;
 	int partial;			/* part of a request has arrived */
+	uint64_t tok_hash;		/* tok_hash() of the token it
+					   authenticated with, 0 if none */
 
 	/* WebSocket phase. */
 	struct evt_wsconn *ws;
@@ -160,6 +162,8 @@ struct evt_gw_session {
 	int64_t detached_us;
 	int subscribed;
 	int drain_armed;		/* DRAINED is due (session_congested) */
+	uint64_t tok_hash;		/* its last connection's tok_hash */
+	uint64_t bound_seq;		/* when it was last bound (bind_seq) */
 	void *data;
 };
 
@@ -194,6 +198,7 @@ struct evt_gw {
 					   own lines, NUL-ended */
 	size_t cors_len;
 	struct evt_gw_stats st;
+	uint64_t bind_seq;		/* sessions started or resumed */
 };
 
 static void conn_kill(struct gw_conn *);
@@ -435,6 +440,27 @@ sess_detach(struct evt_gw_session *s)
 	sess_notify(s, EVT_GW_SESSION_DETACHED);
 }
 
+/* Returns a hash of a token (FNV-1a, never 0) that matches a REST request
+ * to the session its client started; the token itself is not kept. */
+static uint64_t
+tok_hash(const char *tok, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)tok[i]) * 0x100000001b3ULL;
+	return h != 0 ? h : 1;
+}
+
+/* Notes that connection c now holds session s (REST requests with c's
+ * token are answered for s). */
+static void
+sess_bound(struct evt_gw_session *s, struct gw_conn *c)
+{
+	s->tok_hash = c->tok_hash;
+	s->bound_seq = ++c->gw->bind_seq;
+}
+
 /* Creates a session bound to connection c; returns it or NULL. */
 static struct evt_gw_session *
 sess_new(struct evt_gw *gw, struct gw_conn *c, const char *id, size_t len)
@@ -472,6 +498,7 @@ sess_new(struct evt_gw *gw, struct gw_conn *c, const char *id, size_t len)
 	}
 	s->conn = c;
 	c->sess = s;
+	sess_bound(s, c);
 	TAILQ_INSERT_TAIL(&gw->sessions, s, link);
 	gw->st.sessions_now++;
 	gw->st.sessions_created++;
@@ -784,8 +811,10 @@ gw_auth_cb(void *arg, const char *token, size_t len)
 {
 	struct gw_conn *c = arg;
 
-	if (token_valid(c->gw, token, len))
+	if (token_valid(c->gw, token, len)) {
+		c->tok_hash = tok_hash(token, len);
 		return 1;
+	}
 	c->gw->st.auth_failures++;
 	gw_log(c->gw, EVT_GW_LOG_INFO, "%s: authenticate with an invalid "
 	    "token", c->peer);
@@ -896,6 +925,7 @@ ws_frame(struct gw_conn *c, const char *frame, size_t len)
 		c->pending = NULL;
 		s->conn = c;
 		c->sess = s;
+		sess_bound(s, c);
 	}
 	if (rc == EVT_ERR_NOMEM) {
 		gw_log(gw, EVT_GW_LOG_ERR, "%s: out of memory", c->peer);
@@ -1238,6 +1268,8 @@ http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
 		return;
 	}
 	authed = r == 1;
+	if (authed)
+		c->tok_hash = tok_hash(tok, tlen);
 	memset(&cbs, 0, sizeof cbs);
 	cbs.auth_cb = gw_auth_cb;
 	cbs.id_cb = gw_id_cb;
@@ -1414,8 +1446,10 @@ static void
 http_rest(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 {
 	struct evt_gw *gw = c->gw;
+	struct evt_gw_session *s, *mine = NULL;
 	const char *tok, *path = m->path + 12;
 	size_t tlen, plen = m->path_len - 12;
+	uint64_t h;
 	int status = 404;
 
 	if (strcmp(m->method_name, "GET") != 0) {
@@ -1434,9 +1468,15 @@ http_rest(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 		path++;
 		plen--;
 	}
+	h = tok_hash(tok, tlen);
+	TAILQ_FOREACH(s, &gw->sessions, link)
+		if (s->tok_hash == h && (mine == NULL ||
+		    s->bound_seq > mine->bound_seq))
+			mine = s;
 	gw->body.len = 0;
 	if (gw->o.rest_cb != NULL)
-		status = gw->o.rest_cb(gw->o.arg, path, plen, &gw->body);
+		status = gw->o.rest_cb(gw->o.arg, mine, path, plen,
+		    &gw->body);
 	if (status < 100 || status > 599) {
 		http_error(c, 500, "server_error", NULL, NULL, keep);
 		return;

@@ -51,7 +51,9 @@
 
 #include <event2/event.h>
 
+#include "evtape/archive.h"
 #include "evtape/buf.h"
+#include "evtape/cfgrest.h"
 #include "evtape/cli.h"
 #include "evtape/cursor.h"
 #include "evtape/err.h"
@@ -61,6 +63,7 @@
 #include "evtape/json.h"
 #include "evtape/record.h"
 #include "evtape/replay.h"
+#include "evtape/segment.h"
 #include "evtape/state.h"
 #include "evtape/timefmt.h"
 
@@ -1045,6 +1048,116 @@ drain_cb(void *arg)
 	tl_wake(S.tl);
 }
 
+/* The archive's configuration snapshots (CONFIG markers), oldest first,
+ * each kept only where it differs from the one before: what the Config
+ * REST API answers at a replay position. */
+#define MAX_CONFIGS 1024
+static struct config {
+	int64_t rx;
+	struct evt_cfgrest *rest;
+} *configs;
+static size_t nconfigs;
+
+/* Keeps a CONFIG marker's body (received at rx) unless it repeats the
+ * previous one. */
+static void
+config_add(int64_t rx, const struct evt_buf *body, struct evt_buf *prev)
+{
+	struct evt_cfgrest *c;
+	int rc;
+
+	if (prev->len == body->len && memcmp(prev->p, body->p,
+	    body->len) == 0)
+		return;
+	if (nconfigs == MAX_CONFIGS) {
+		msg("warning: more than %d different configuration snapshots; "
+		    "later ones are not served", MAX_CONFIGS);
+		return;
+	}
+	if ((rc = evt_cfgrest_new((const char *)body->p, body->len,
+	    &c)) != 0) {
+		oom_check(rc);
+		msg("warning: a CONFIG marker at %" PRId64 " us is not a JSON "
+		    "object; passed over", rx);
+		return;
+	}
+	if (configs == NULL && (configs = calloc(MAX_CONFIGS,
+	    sizeof *configs)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	configs[nconfigs++] = (struct config){ rx, c };
+	prev->len = 0;
+	oom_check(evt_buf_put(prev, body->p, body->len));
+}
+
+/* Reads every CONFIG marker of the archive (sealed segments whose index
+ * counts none are not decoded). */
+static void
+configs_load(void)
+{
+	struct evt_archive *a;
+	struct evt_buf body = {0}, tail = {0}, prev = {0};
+	const struct evt_segref *seg;
+	size_t n;
+
+	if (evt_archive_open(R.dir, 0, NULL, seg_err_cb, warn_cb, NULL,
+	    &a) != 0)
+		return;		/* the replay itself reports it */
+	seg = evt_archive_segments(a, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct evt_segr *r;
+		struct evt_rec rec;
+		uint64_t boff;
+		int rc;
+
+		if (evt_segr_open(seg[i].path, seg_err_cb, NULL, &r) != 0)
+			continue;
+		if (evt_segr_info(r)->sealed && evt_segr_load_index(r) == 0 &&
+		    evt_segr_info(r)->frames[EVT_K_CONFIG] == 0) {
+			evt_segr_close(r);
+			continue;
+		}
+		evt_segr_rewind(r, INT64_MIN);
+		while ((rc = evt_segr_next(r, &rec, &boff)) == 1) {
+			if (rec.kind != EVT_K_CONFIG)
+				continue;
+			body.len = 0;
+			rc = evt_rdec_frame_head(evt_segr_decoder(r), &rec,
+			    &body, &tail);
+			oom_check(rc);
+			if (rc == 0)
+				config_add(rec.rx_us, &body, &prev);
+		}
+		oom_check(rc);
+		evt_segr_close(r);
+	}
+	evt_archive_close(a);
+	evt_buf_free(&body);
+	evt_buf_free(&tail);
+	evt_buf_free(&prev);
+}
+
+/* gateway rest_cb: Config REST from the newest CONFIG marker at or before
+ * the asking client's replay position (its session's timeline; the shared
+ * one; or, before a replay runs, the start point); before the first
+ * marker, the first one. */
+static int
+rest_cb(void *arg, struct evt_gw_session *s, const char *path, size_t len,
+    struct evt_buf *body)
+{
+	struct timeline *t = S.shared ? S.tl : s != NULL ?
+	    evt_gw_session_data(s) : NULL;
+	int64_t pos = t != NULL ? evt_replay_position(&t->sch) : 0;
+	size_t i = 0;
+
+	if (nconfigs == 0)
+		return 404;
+	if (pos == 0)
+		pos = R.start_rx;
+	while (i + 1 < nconfigs && configs[i + 1].rx <= pos)
+		i++;
+	return evt_cfgrest_answer(configs[i].rest, path, len, body);
+}
+
 /* gateway states_cb: the state at the asking session's position. */
 static int
 states_cb(void *arg, struct evt_gw_session *s,
@@ -1639,9 +1752,11 @@ main(int argc, char **argv)
 		go.product_version = "evplay " EVPLAY_VERSION;
 		go.log_cb = gw_log_cb;
 		go.states_cb = states_cb;
+		go.rest_cb = rest_cb;
 		go.session_cb = session_cb;
 		go.drain_cb = drain_cb;
 		go.http_cb = http_cb;
+		configs_load();
 		rc = evt_gw_new(base, &go, &S.gw);
 		evt_cli_free_secret(password);
 		evt_cli_free_secret(token);

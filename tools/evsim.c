@@ -743,7 +743,8 @@ id_eq(const char *guid, const char *id, size_t idlen)
 
 /* gateway rest_cb: the Config REST subset. */
 static int
-sim_rest_cb(void *arg, const char *path, size_t len, struct evt_buf *body)
+sim_rest_cb(void *arg, struct evt_gw_session *s, const char *path,
+    size_t len, struct evt_buf *body)
 {
 	struct sim *sim = arg;
 	const struct evt_gen_type *types;

@@ -177,12 +177,13 @@ struct evt_recorder_rest {
 
 /*
  * Reduces Config REST answers to a CONFIG marker body, appended to out:
- *   {"eventTypes":[{"id","name"[,"stateGroupId"]}...],
- *    "stateGroups":[{"id","name"}...],
- *    "sources":[{"id":"<resource>/<id>","name"}...]}
+ *   {"eventTypes":[{"id","name"[,"displayName"][,"stateGroupId"][,"state"]}...],
+ *    "stateGroups":[{"id","name"[,"displayName"]}...],
+ *    "sources":[{"id":"<resource>/<id>","name"[,"displayName"]}...]}
  * A body may be a JSON array of objects or an object whose "array" (the
  * Milestone REST form), "data" or "items" member is one; an item's name is
- * "name", else "displayName"; items without a string id are skipped, and
+ * "name", else "displayName"; "displayName" is kept only where it differs
+ * from the name; items without a string id are skipped, and
  * so are bodies that are not JSON (counted in *bad, may be NULL).
  * Resources other than eventTypes and stateGroups become sources.  Returns
  * the number of items written or EVT_ERR_NOMEM (out unchanged).
