@@ -92,6 +92,7 @@
 #include "evtape/gw_history.h"
 #include "evtape/http.h"
 #include "evtape/json.h"
+#include "evtape/record.h"
 #include "evtape/wsconn.h"
 
 #define GW_PUMP_HIWAT ((size_t)512 << 10) /* feed a connection below this */
@@ -440,15 +441,14 @@ sess_detach(struct evt_gw_session *s)
 	sess_notify(s, EVT_GW_SESSION_DETACHED);
 }
 
-/* Returns a hash of a token (FNV-1a, never 0) that matches a REST request
- * to the session its client started; the token itself is not kept. */
+/* Returns a hash of a token (never 0; evt_id_key's FNV-1a) that matches
+ * a REST request to the session its client started; the token itself is
+ * not kept. */
 static uint64_t
 tok_hash(const char *tok, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = evt_id_key(tok, len);
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)tok[i]) * 0x100000001b3ULL;
 	return h != 0 ? h : 1;
 }
 

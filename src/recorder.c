@@ -142,6 +142,13 @@ evt_recorder_seen_add(struct evt_recorder_seen *s, const char *id, size_t len)
 	return seen_add_key(s, seen_key(id, len));
 }
 
+/* Adds an id by its key (see recorder.h). */
+int
+evt_recorder_seen_add_key(struct evt_recorder_seen *s, uint64_t key)
+{
+	return seen_add_key(s, key != 0 ? key : 1);
+}
+
 /* Tells whether an id is in the set. */
 int
 evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,

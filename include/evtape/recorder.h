@@ -65,6 +65,11 @@ void evt_recorder_seen_free(struct evt_recorder_seen *s);
 int evt_recorder_seen_add(struct evt_recorder_seen *s, const char *id,
     size_t len);
 
+/* Adds an id by its key (evt_id_key, as evt_archive_recent_keys gives
+ * them): what a restarted recorder loads from its archive.  Returns 1 if
+ * it was new, 0 if a duplicate. */
+int evt_recorder_seen_add_key(struct evt_recorder_seen *s, uint64_t key);
+
 /* Tells whether id[0..len) is in the set (1) or not (0). */
 int evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,
     size_t len);
