@@ -523,7 +523,8 @@ sess_take(struct evt_gw_session *s, struct evt_gwh_event *const *evs,
 	if (evt_ess_subs_count(subs) == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!evt_gwh_event_delivers(evs[i], subs))
+		if (!evt_gwh_event_delivers(evs[i], subs) &&
+		    !evt_gwh_event_is_raw(evs[i]))
 			continue;
 		if (evt_gwh_push(s->hist, evs[i], now, first) != 0) {
 			rc = EVT_ERR_NOMEM;
@@ -548,10 +549,11 @@ sess_take(struct evt_gw_session *s, struct evt_gwh_event *const *evs,
 	return rc;
 }
 
-/* Publishes to one session or (s == NULL) to all. */
+/* Publishes to one session or (s == NULL) to all; raw: each ev[i] is a
+ * whole frame of its own (evt_gwh_raw_new). */
 static int
 publish(struct evt_gw *gw, struct evt_gw_session *only, const char *const *ev,
-    const size_t *lens, size_t n)
+    const size_t *lens, size_t n, int raw)
 {
 	struct evt_gwh_event *stack[16], **evs = stack;
 	struct evt_gw_session *s, *next;
@@ -564,7 +566,8 @@ publish(struct evt_gw *gw, struct evt_gw_session *only, const char *const *ev,
 	if (n > 16 && (evs = calloc(n, sizeof *evs)) == NULL)
 		return EVT_ERR_NOMEM;
 	for (i = 0; i < n; i++, made++)
-		if ((evs[i] = evt_gwh_event_new(ev[i], lens[i])) == NULL) {
+		if ((evs[i] = (raw ? evt_gwh_raw_new : evt_gwh_event_new)(ev[i],
+		    lens[i])) == NULL) {
 			rc = EVT_ERR_NOMEM;
 			goto out;
 		}
@@ -2063,7 +2066,7 @@ int
 evt_gw_publish(struct evt_gw *gw, const char *const *ev, const size_t *lens,
     size_t n)
 {
-	return publish(gw, NULL, ev, lens, n);
+	return publish(gw, NULL, ev, lens, n, 0);
 }
 
 /* Publishes to one session. */
@@ -2073,7 +2076,17 @@ evt_gw_publish_session(struct evt_gw *gw, struct evt_gw_session *s,
 {
 	if (s == NULL)
 		return EVT_ERR_ARG;
-	return publish(gw, s, ev, lens, n);
+	return publish(gw, s, ev, lens, n, 0);
+}
+
+/* Publishes a raw frame to one session or all. */
+int
+evt_gw_publish_raw(struct evt_gw *gw, struct evt_gw_session *s,
+    const char *text, size_t len)
+{
+	if (!evt_json_utf8_valid(text, len))
+		return EVT_ERR_UTF8;
+	return publish(gw, s, &text, &len, 1, 1);
 }
 
 /* Returns one session's unsent history plus its queued output. */

@@ -76,6 +76,8 @@
 #define NAP_US 1000		/* last stretch slept in clock_nanosleep */
 #define MAX_CLIENTS 64		/* default --max-clients */
 #define STOP_GRACE_US 3000000	/* closing handshakes at shutdown */
+#define STATE_WAIT_US 500000	/* a new replay waits this long for its
+				   client's getState */
 
 enum mode { M_EVENTS, M_MESSAGES, M_TSV };
 
@@ -97,6 +99,7 @@ struct timeline {
 	int64_t started, ended;	 /* monotonic us */
 	int finished;
 	int waiting;		 /* for the client(s) to drain */
+	int held;		 /* not started: waits for getState (tl_hold) */
 	LIST_ENTRY(timeline) link;
 };
 
@@ -216,6 +219,8 @@ frame_out(const struct evt_cur_msg *m)
 {
 	if (mode == M_TSV)
 		return 1;
+	if (m->kind == EVT_K_RAW)
+		return S.gw != NULL; /* a server sends it as it came */
 	return m->kind == EVT_K_MSG && m->n > 0;
 }
 
@@ -241,7 +246,19 @@ static void
 tl_output(struct timeline *t)
 {
 	const struct evt_cur_msg *m = &t->m;
-	if (t->out == OUT_SESSION)
+	if (m->kind == EVT_K_RAW && t->out != OUT_STDOUT) {
+		/* A frame that was not JSON goes out as it came, if a text
+		 * frame can carry it (valid UTF-8). */
+		int rc = evt_gw_publish_raw(S.gw, t->out == OUT_SESSION ?
+		    t->s : NULL, m->text, m->len);
+		oom_check(rc);
+		if (rc == EVT_ERR_UTF8) {
+			char who[80];
+			msg("%sa raw frame received at %" PRId64 " us is not "
+			    "valid UTF-8: not sent", tl_who(t, who,
+			    sizeof who), m->rx_us);
+		}
+	} else if (t->out == OUT_SESSION)
 		oom_check(evt_gw_publish_session(S.gw, t->s, m->ev, m->evlen,
 		    m->n));
 	else if (t->out == OUT_ALL)
@@ -530,11 +547,43 @@ tl_run(struct timeline *t)
 	tl_kick(t);
 }
 
+static void tl_start(struct timeline *t);
+
 /* Timer callback of a timeline. */
 static void
 tl_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	tl_run(arg);
+	struct timeline *t = arg;
+	if (t->held) {		/* no getState came: play anyway */
+		t->held = 0;
+		tl_start(t);
+		return;
+	}
+	tl_run(t);
+}
+
+/* Holds a new timeline until its client's getState is answered (states_cb
+ * calls tl_release) or STATE_WAIT_US pass: the official clients ask for
+ * the state right after subscribing and expect it before the events that
+ * follow it; events due at once would otherwise race the answer. */
+static void
+tl_hold(struct timeline *t)
+{
+	struct timeval tv = {0, STATE_WAIT_US};
+	t->held = 1;
+	evtimer_add(t->timer, &tv);
+}
+
+/* Starts a held timeline now (its getState answer is on its way: the
+ * first frames go out on a later loop turn, after it). */
+static void
+tl_release(struct timeline *t)
+{
+	if (t != NULL && t->held) {
+		t->held = 0;
+		evtimer_del(t->timer);
+		tl_start(t);
+	}
 }
 
 /* Wakes a timeline that waited for its client(s). */
@@ -1012,7 +1061,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 		if (S.shared) {
 			if (S.tl == NULL && LIST_EMPTY(&timelines) &&
 			    (S.tl = tl_new(OUT_ALL, NULL)) != NULL)
-				tl_start(S.tl);
+				tl_hold(S.tl);
 			return;
 		}
 		if (t != NULL)
@@ -1020,7 +1069,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 		if ((t = tl_new(OUT_SESSION, s)) == NULL)
 			return; /* reported; the client gets no events */
 		evt_gw_session_set_data(s, t);
-		tl_start(t);
+		tl_hold(t);
 		return;
 	case EVT_GW_SESSION_DRAINED:
 		tl_wake(S.shared ? S.tl : t);
@@ -1169,8 +1218,10 @@ states_cb(void *arg, struct evt_gw_session *s,
 	const char *const *texts = NULL;
 	const size_t *lens = NULL;
 	size_t n = st != NULL ? evt_state_list(st, &texts, &lens) : 0;
-	return evt_ess_states_array(subs, texts, lens, n, out) < 0 ?
+	int rc = evt_ess_states_array(subs, texts, lens, n, out) < 0 ?
 	    EVT_ERR_NOMEM : 0;
+	tl_release(t);
+	return rc;
 }
 
 /* Appends a timeline's status object. */

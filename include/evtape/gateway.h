@@ -296,6 +296,18 @@ int evt_gw_publish_session(struct evt_gw *gw, struct evt_gw_session *s,
     const char *const *ev, const size_t *lens, size_t n);
 
 /*
+ * Publishes a whole frame that is not an events message (text[0..len),
+ * borrowed for the call, copied; e.g. a replayed RAW record) to session s,
+ * or to every session with a subscription if s is NULL: it goes out alone
+ * and verbatim as one text frame, in order with the events (no filter
+ * applies; it is never a resume point).  Returns 0, EVT_ERR_UTF8 (not
+ * valid UTF-8: a text frame cannot carry it; nothing published) or
+ * EVT_ERR_NOMEM.
+ */
+int evt_gw_publish_raw(struct evt_gw *gw, struct evt_gw_session *s,
+    const char *text, size_t len);
+
+/*
  * Returns the largest backlog (unsent history + queued output bytes) among
  * sessions with a connection; sessions without one do not count (their
  * history is bounded by history_bytes).

@@ -5,7 +5,8 @@
 # --resume-window), the restarted evrec's resume is refused, its new
 # session replays A from the start, and the ids evrec loads from its own
 # archive at start drop every event it already holds: the copy B holds
-# every event of A exactly once, in order.  (evrec is killed after the
+# every event of A exactly once, in order; replayed in turn, B's GAP
+# marker sends nothing.  (evrec is killed after the
 # replay finished: a session that expires while its timeline runs is
 # issue 10 item 1, not this test's subject.)
 . "$(dirname "$0")/lib.sh"
@@ -88,4 +89,19 @@ grep 'summary:' "$T/rec.log" | tail -n 1 | sed 's/^/# /'
 kill -0 "$PLAY_PID" 2>/dev/null
 check $? "evplay still serving" || show "$T/play.out"
 stop_pid "$PLAY_PID"
+
+# B holds a GAP marker (the refused resume).  Replayed, the GAP sends
+# nothing: the official-style Python sample, which fails on any message
+# that is not an events message or its awaited answer, gets every event.
+check $([ "$(info_field "$T/b" gaps)" -ge 1 ]; echo $?) "B holds a GAP marker"
+start_srv "$EVPLAY" playb --any-user --top-speed "$T/b"
+$PYTHON "$HERE/sample_ess.py" --port "$SRV_PORT" --total "$NA" \
+    --out "$T/b.ids" >"$T/s.out" 2>&1
+check $? "a replay across the GAP: the sample client gets every event, nothing else" ||
+    show "$T/s.out"
+$PYTHON -c 'import json, sys
+print("\n".join(json.loads(l)["id"] for l in open(sys.argv[1])))' \
+    "$T/b.jsonl" | cmp -s - "$T/b.ids"
+check $? "... the events of B, in order"
+stop_pid "$SRV_PID"
 done_testing
