@@ -1109,8 +1109,8 @@ http_send(struct gw_conn *c, int keep)
 
 /* Returns the header lines of the response being built: the request's
  * CORS lines (if any) followed by extra (NULL or "Name: value\r\n"
- * lines), in gw->hdrs; NULL if there are none or out of memory (then
- * the CORS lines are left out). */
+ * lines), in gw->hdrs; extra itself where the request has no CORS lines
+ * or memory runs out (the CORS lines are then left out). */
 static const char *
 resp_hdrs(struct evt_gw *gw, const char *extra)
 {
