@@ -135,4 +135,7 @@ for bad in 'http://x/path' 'ftp//x' '' 'http://a b'; do
 	check $([ $_e1 -eq 2 ] && [ $_e2 -eq 2 ] && grep -q -- --cors "$T/bad";
 	    echo $?) "--cors '$bad' is a usage error (exit 2) in evsim and evplay"
 done
+# Under `make asan` a leak or memory error makes a program print a report.
+check $(cat "$T"/*.out "$T"/*.log 2>/dev/null | grep -q "Sanitizer\|runtime error"
+    [ $? -ne 0 ]; echo $?) "no sanitizer report from any server or recorder"
 done_testing

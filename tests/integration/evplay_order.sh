@@ -68,4 +68,7 @@ check $? "a client that never asks for the state gets every event" ||
     sed 's/^/#   /' "$T/n.err"
 stop_pid "$SRV_PID"
 check $RC "evplay: SIGTERM exit 0"
+# Under `make asan` a leak or memory error makes a program print a report.
+check $(cat "$T"/*.out "$T"/*.log 2>/dev/null | grep -q "Sanitizer\|runtime error"
+    [ $? -ne 0 ]; echo $?) "no sanitizer report from any server or recorder"
 done_testing

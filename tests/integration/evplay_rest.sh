@@ -85,4 +85,7 @@ $PYTHON "$HERE/names.py" "$SRV_PORT" "$T/g1.jsonl" "$T/g.names" 1
 check $(grep -q '^[^ ]* Unknown | Unknown' "$T/g.names"; echo $?) \
     "an archive without CONFIG: Unknown (404), no failure"
 stop_pid "$SRV_PID"
+# Under `make asan` a leak or memory error makes a program print a report.
+check $(cat "$T"/*.out "$T"/*.log 2>/dev/null | grep -q "Sanitizer\|runtime error"
+    [ $? -ne 0 ]; echo $?) "no sanitizer report from any server or recorder"
 done_testing

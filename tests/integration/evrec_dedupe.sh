@@ -104,4 +104,7 @@ print("\n".join(json.loads(l)["id"] for l in open(sys.argv[1])))' \
     "$T/b.jsonl" | cmp -s - "$T/b.ids"
 check $? "... the events of B, in order"
 stop_pid "$SRV_PID"
+# Under `make asan` a leak or memory error makes a program print a report.
+check $(cat "$T"/*.out "$T"/*.log 2>/dev/null | grep -q "Sanitizer\|runtime error"
+    [ $? -ne 0 ]; echo $?) "no sanitizer report from any server or recorder"
 done_testing
