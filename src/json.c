@@ -625,6 +625,25 @@ fail:
 #undef RESERVE
 #undef LEAF
 
+/* Tells whether s[0..len) is valid UTF-8 (see json.h). */
+int
+evt_json_utf8_valid(const char *s, size_t len)
+{
+	const uint8_t *u = (const uint8_t *)s;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((n = utf8_seq(u, i, len)) == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
 /* Writes code point cp (a Unicode scalar value) as UTF-8; returns the bytes. */
 static size_t
 utf8_put(char *out, uint32_t cp)

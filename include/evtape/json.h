@@ -117,6 +117,11 @@ int evt_json_unescape_wtf8(const char *s, size_t len, char *out);
  */
 size_t evt_json_write_string(char *out, const char *s, size_t len);
 
+/* Tells whether s[0..len) is well-formed UTF-8 (the same rules as the
+ * tokenizer's: no overlong forms, surrogates or code points above
+ * U+10FFFF).  Returns 1 or 0. */
+int evt_json_utf8_valid(const char *s, size_t len);
+
 /* Upper bound of evt_json_write_string() output for an input of len bytes. */
 static inline size_t
 evt_json_string_max(size_t len)
