@@ -153,34 +153,51 @@ evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
 		goto fail;
 	}
 	rc = EVT_ERR_CORRUPT;
-	if (memcmp(h, EVT_SEG_MAGIC, 8) != 0) {
-		report(r, 0, "not an evtape segment (bad magic)");
-		goto fail;
-	}
-	if (le32_get(h + 60) != evt_crc32c(0, h, 60)) {
-		report(r, 60, "segment header checksum mismatch");
-		goto fail;
-	}
-	if (le16_get(h + 8) != EVT_SEG_VERSION) {
-		report(r, 8, "segment format version %u not supported",
-		    le16_get(h + 8));
-		rc = EVT_ERR_VERSION;
-		goto fail;
-	}
-	if (le32_get(h + 12) != EVT_SEG_HDR_SIZE) {
-		report(r, 12, "unexpected segment header size %u",
-		    le32_get(h + 12));
-		goto fail;
-	}
-	r->info.seq = le64_get(h + 16);
 	const char *base = strrchr(path, '/');
 	base = base != NULL ? base + 1 : path;
-	unsigned long long nseq;
-	if (sscanf(base, "seg-%12llu.evt", &nseq) == 1 && nseq != r->info.seq)
-		report(r, 16, "header says segment %llu, file name says %llu",
-		    (unsigned long long)r->info.seq, nseq);
-	r->info.created_us = (int64_t)le64_get(h + 24);
-	memcpy(r->info.uuid, h + 32, 16);
+	unsigned long long nseq = 0;
+	int named = sscanf(base, "seg-%12llu.evt", &nseq) == 1;
+	if (le32_get(h + 60) != evt_crc32c(0, h, 60)) {
+		/* Every structure after the header carries its own checksum,
+		 * so a segment file (by its name) whose header is damaged is
+		 * read all the same (formats/segment.md, "Segment header"):
+		 * its sequence number from the name, its creation time
+		 * unknown. */
+		if (!named) {
+			report(r, 0, memcmp(h, EVT_SEG_MAGIC, 8) != 0 ?
+			    "not an evtape segment (bad magic)" :
+			    "segment header checksum mismatch");
+			goto fail;
+		}
+		report(r, 60, "segment header damaged (%s); reading its "
+		    "blocks", memcmp(h, EVT_SEG_MAGIC, 8) != 0 ? "bad magic" :
+		    "checksum mismatch");
+		r->info.hdr_damaged = 1;
+		r->info.seq = nseq;
+		memcpy(r->info.uuid, h + 32, 16); /* as found, unverified */
+	} else {
+		if (memcmp(h, EVT_SEG_MAGIC, 8) != 0) {
+			report(r, 0, "not an evtape segment (bad magic)");
+			goto fail;
+		}
+		if (le16_get(h + 8) != EVT_SEG_VERSION) {
+			report(r, 8, "segment format version %u not supported",
+			    le16_get(h + 8));
+			rc = EVT_ERR_VERSION;
+			goto fail;
+		}
+		if (le32_get(h + 12) != EVT_SEG_HDR_SIZE) {
+			report(r, 12, "unexpected segment header size %u",
+			    le32_get(h + 12));
+			goto fail;
+		}
+		r->info.seq = le64_get(h + 16);
+		if (named && nseq != r->info.seq)
+			report(r, 16, "header says segment %llu, file name "
+			    "says %llu", (unsigned long long)r->info.seq, nseq);
+		r->info.created_us = (int64_t)le64_get(h + 24);
+		memcpy(r->info.uuid, h + 32, 16);
+	}
 	if (r->info.size >= EVT_SEG_HDR_SIZE + EVT_TRAILER_SIZE) {
 		uint8_t t[EVT_TRAILER_SIZE];
 		if ((rc = read_at(r, t, sizeof t,
@@ -602,6 +619,42 @@ resync(struct evt_segr *r, uint64_t from)
 	return r->info.data_end;
 }
 
+/* Walks the block headers for evt_segr_columns; see segment.h. */
+int
+evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg)
+{
+	/* Quiet: the scan that reads the blocks reports their damage. */
+	evt_seg_err_cb cb = r->cb;
+	uint64_t nerr = r->nerr, off = EVT_SEG_HDR_SIZE, plen;
+	uint8_t h[EVT_BLK_HDR_SIZE];
+	int rc = 0;
+	r->cb = NULL;
+	while (off + EVT_BLK_HDR_SIZE <= r->info.data_end) {
+		rc = block_header(r, off, h, &plen);
+		if (rc == EVT_ERR_IO)
+			break;
+		if (rc != 0) {
+			rc = 0;
+			off = resync(r, off + 1);
+			continue;
+		}
+		uint32_t zlen = le32_get(h + 8), nguid = le32_get(h + 16);
+		r->io.len = 0;
+		if (evt_buf_grow(&r->io, 16 * (size_t)nguid) != 0) {
+			rc = EVT_ERR_NOMEM;
+			break;
+		}
+		if (nguid > 0 && (rc = read_at(r, r->io.p, 16 * (size_t)nguid,
+		    off + EVT_BLK_HDR_SIZE + zlen)) != 0)
+			break;
+		fn(arg, off, le32_get(h + 36), r->io.p, nguid);
+		off += EVT_BLK_HDR_SIZE + plen;
+	}
+	r->cb = cb;
+	r->nerr = nerr;
+	return rc;
+}
+
 /* Positions the scan; see segment.h. */
 int
 evt_segr_rewind(struct evt_segr *r, int64_t from_rx)
@@ -971,9 +1024,10 @@ evt_seg_tail(const char *path, struct evt_seg_tail *t)
 	int rc = evt_segr_open(path, NULL, NULL, &r);
 	if (rc != 0)
 		return rc;
-	if (r->info.sealed) {
+	if (r->info.sealed || r->info.hdr_damaged) {
+		rc = r->info.sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
 		evt_segr_close(r);
-		return EVT_ERR_EXISTS;
+		return rc;
 	}
 	struct tailblk *bl = NULL;
 	size_t n = 0, cap = 0;

@@ -73,6 +73,8 @@ struct evt_segw {
 	uint64_t frames[EVT_K_MAX + 1]; /* frames (and markers) per kind */
 	int dirty;	   /* written since the last fsync */
 	int blk_session;   /* the open block holds a SESSION marker */
+	int unit_start;	   /* the open block starts a dictionary unit */
+	uint64_t unit_raw; /* record + GUID bytes of the unit's blocks */
 	struct evt_buf session; /* body of the last SESSION marker */
 	int have_session;
 };
@@ -124,6 +126,9 @@ segw_alloc(const char *path, const struct evt_segw_opts *opts)
 		w->opts.block_bytes = EVT_BLOCK_BYTES_DEFAULT;
 	if (w->opts.level == 0)
 		w->opts.level = 3;
+	if (w->opts.unit_bytes == 0)
+		w->opts.unit_bytes = EVT_UNIT_BYTES_DEFAULT;
+	w->unit_start = 1;
 	w->path = strdup(path);
 	w->cctx = ZSTD_createCCtx();
 	if (w->path == NULL || w->cctx == NULL ||
@@ -260,7 +265,8 @@ evt_segw_flush(struct evt_segw *w)
 	int guid_ids = e->nkeys == e->nguid_keys && nguid == e->nkeys;
 	uint32_t flags = EVT_BLKF_SET |
 	    (w->blk_session ? EVT_BLKF_SESSION : 0) |
-	    (guid_ids ? EVT_BLKF_IDCOL : 0);
+	    (guid_ids ? EVT_BLKF_IDCOL : 0) |
+	    (w->unit_start ? EVT_BLKF_UNIT : 0);
 	uint8_t h[EVT_BLK_HDR_SIZE] = {0};
 	memcpy(h, EVT_BLK_MAGIC, 4);
 	le16_put(h + 4, EVT_BLK_HDR_SIZE);
@@ -309,7 +315,14 @@ evt_segw_flush(struct evt_segw *w)
 	w->nrecords += e->nrec;
 	w->str_base = e->dict.nstr;
 	w->shape_base = e->dict.nshape;
+	w->unit_start = 0;
+	w->unit_raw += e->recs.len + e->guids.len;
 	evt_renc_block_reset(e);
+	if (w->unit_raw >= w->opts.unit_bytes) {
+		evt_renc_unit_reset(e);
+		w->unit_start = 1;
+		w->unit_raw = 0;
+	}
 	w->dirty = 1;
 	if (w->opts.fsync == EVT_FSYNC_ALWAYS)
 		return evt_segw_sync(w);
@@ -810,9 +823,11 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 	if (rc < 0)
 		return rc;
 	const struct evt_seg_info *si = evt_segr_info(r);
-	if (si->sealed) {
+	if (si->sealed || si->hdr_damaged) {
+		/* A damaged header is not written again here: repair
+		 * rebuilds it with the archive's identity. */
 		evt_segr_close(r);
-		return EVT_ERR_EXISTS;
+		return si->sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
 	}
 	struct evt_segw *w = segw_alloc(path, opts);
 	if (w == NULL) {
@@ -863,6 +878,9 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 		rc = evt_renc_learn(&w->enc, &r->dict);
 	if (rc < 0)
 		goto fail;
+	/* The appended blocks start a dictionary unit of their own: the
+	 * writer does not know where the last one began. */
+	evt_renc_unit_reset(&w->enc);
 	w->str_base = w->enc.dict.nstr;
 	w->shape_base = w->enc.dict.nshape;
 	rec->valid_end = r->valid_end;
