@@ -38,19 +38,21 @@
 				   block (revision 1.2) */
 #define EVT_BLK_MAX_RAW (1u << 30) /* bound on a block's decompressed size */
 #define EVT_BLK_MAX_GUIDS (1u << 26)
-#define EVT_BLOCK_BYTES_DEFAULT (256u << 10)
+/* Block and dictionary unit sizes: the damage a flipped bit costs against
+ * bytes/event (measured in tests/bench/damage.sh; README "Damage"). */
+#define EVT_BLOCK_BYTES_DEFAULT (64u << 10)
 /* Dictionary units (formats/records.md, "Dictionary units"): a writer
  * defines again, from the first block after every unit_bytes of record +
  * GUID bytes, every string and shape it uses, so damage to one block can
  * take only definitions of its own unit with it. */
-#define EVT_UNIT_BYTES_DEFAULT (1u << 20)
+#define EVT_UNIT_BYTES_DEFAULT (4u << 20)
 #define EVT_UNIT_SEGMENT UINT64_MAX /* one unit per segment (before 1.2) */
 
 enum evt_fsync { EVT_FSYNC_NEVER = 0, EVT_FSYNC_INTERVAL, EVT_FSYNC_ALWAYS };
 
 struct evt_segw_opts {
 	size_t block_bytes; /* close a block past this many record + GUID
-			       bytes; 0 = 256 KiB */
+			       bytes; 0 = EVT_BLOCK_BYTES_DEFAULT */
 	int level;	    /* zstd level; 0 = 3 */
 	int fsync;	    /* enum evt_fsync; ALWAYS syncs every block */
 	uint64_t unit_bytes; /* start a new dictionary unit at the first block
