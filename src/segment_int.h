@@ -28,6 +28,19 @@ struct evt_segr {
 	int meta_loaded;	/* 1 loaded, -1 failed */
 	int force_scan;		/* read a sealed segment block by block */
 
+	/* Sealed, index loaded: the blocks' check lists (directory element
+	 * 7, revision 1.2), by block offset, and the current block's GUID
+	 * column entries that a failed check covers (gbad_on). */
+	struct evt_buf chk;
+	struct evt_chkref {
+		uint64_t off;
+		uint32_t at, len;
+	} *chkref;
+	uint32_t nchk;
+	uint8_t *gbad;
+	uint32_t gbad_cap;
+	int gbad_on;	/* 1 salvaged; more once a dropped event was reported */
+
 	struct evt_dict dict;
 	struct evt_blkent *blocks;
 	uint32_t nblocks, blkcap;

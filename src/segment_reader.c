@@ -234,6 +234,9 @@ evt_segr_close(struct evt_segr *r)
 	evt_buf_free(&r->io);
 	evt_buf_free(&r->raw);
 	free(r->blocks);
+	free(r->chkref);
+	free(r->gbad);
+	evt_buf_free(&r->chk);
 	free(r->last_id);
 	free(r->path);
 	free(r);
@@ -313,6 +316,72 @@ unzstd(struct evt_segr *r, const void *z, size_t zlen, size_t rawlen)
 	return 0;
 }
 
+/* Keeps a block's check list (directory element 7, a bin of u32 CRCs;
+ * formats/segment.md, "Metadata map"); anything else there is ignored. */
+static int
+keep_checks(struct evt_segr *r, uint64_t off, const msgpack_object *o)
+{
+	if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size < 4 ||
+	    o->via.bin.size % 4 != 0)
+		return 0;
+	if ((r->nchk & (r->nchk - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
+		struct evt_chkref *c = realloc(r->chkref,
+		    (r->nchk ? 2 * (size_t)r->nchk : 1) * sizeof *c);
+		if (c == NULL)
+			return EVT_ERR_NOMEM;
+		r->chkref = c;
+	}
+	r->chkref[r->nchk++] = (struct evt_chkref){off, (uint32_t)r->chk.len,
+	    o->via.bin.size};
+	return evt_buf_put(&r->chk, o->via.bin.ptr, o->via.bin.size) == 0 ?
+	    0 : EVT_ERR_NOMEM;
+}
+
+/* The check list of the block at off that fits nguid GUID column
+ * entries, or NULL. */
+static const uint8_t *
+checks_of(const struct evt_segr *r, uint64_t off, uint32_t nguid)
+{
+	uint32_t lo = 0, hi = r->nchk;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (r->chkref[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == r->nchk || r->chkref[lo].off != off ||
+	    r->chkref[lo].len != 4 * (1 + ((uint64_t)nguid + EVT_CHK_GUIDS - 1) /
+	    EVT_CHK_GUIDS))
+		return NULL;
+	return r->chk.p + r->chkref[lo].at;
+}
+
+/* Marks in r->gbad the GUID column entries that a failed check of list l
+ * covers; returns how many (0 also when there is no memory to say). */
+static uint32_t
+bad_guids(struct evt_segr *r, const uint8_t *l, const uint8_t *guids,
+    uint32_t nguid)
+{
+	uint32_t bad = 0;
+	if (nguid > r->gbad_cap) {
+		uint8_t *g = realloc(r->gbad, nguid);
+		if (g == NULL)
+			return 0; /* unknown: the block counts as damaged */
+		r->gbad = g;
+		r->gbad_cap = nguid;
+	}
+	for (uint32_t g = 0, k = 1; g < nguid; g += EVT_CHK_GUIDS, k++) {
+		uint32_t n = nguid - g < EVT_CHK_GUIDS ? nguid - g :
+		    EVT_CHK_GUIDS;
+		int ok = evt_crc32c(0, guids + 16 * (size_t)g, 16 * (size_t)n) ==
+		    le32_get(l + 4 * k);
+		memset(r->gbad + g, !ok, n);
+		bad += ok ? 0 : n;
+	}
+	return bad;
+}
+
 /* Parses the index map into dictionary, block directory and last id. */
 static int
 parse_meta(struct evt_segr *r, const msgpack_object *m)
@@ -326,6 +395,8 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 	    blocks == NULL || blocks->type != MSGPACK_OBJECT_ARRAY)
 		return EVT_ERR_CORRUPT;
 	evt_dict_clear(&r->dict);
+	r->nchk = 0;
+	r->chk.len = 0;
 	for (uint32_t i = 0; i < strs->via.array.size; i++) {
 		const msgpack_object *s = &strs->via.array.ptr[i];
 		int64_t rc;
@@ -396,6 +467,8 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 			return EVT_ERR_CORRUPT;
 		prev_end = be.off + EVT_BLK_HDR_SIZE;
 		int rc = push_block(r, &be);
+		if (rc == 0 && b->via.array.size > 7)
+			rc = keep_checks(r, be.off, &p[7]);
 		if (rc < 0)
 			return rc;
 	}
@@ -468,6 +541,7 @@ bad:
 	    evt_strerror(rc));
 	evt_dict_clear(&r->dict);
 	r->nblocks = 0;
+	r->nchk = 0;
 	r->dec.dict_grows = 1;
 	return rc == EVT_ERR_NOMEM ? rc : EVT_ERR_CORRUPT;
 }
@@ -563,9 +637,22 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 		report(r, off, "cannot read block: %s", evt_strerror(rc));
 		return rc;
 	}
+	r->gbad_on = 0;
 	if (evt_crc32c(0, r->io.p, plen) != le32_get(h + 56)) {
-		report(r, off, "block payload checksum mismatch");
-		return EVT_ERR_CHECKSUM;
+		/* With the index's check list, damage only to the GUID
+		 * column costs only the events whose ids it hit. */
+		const uint8_t *l = checks_of(r, off, nguid);
+		uint32_t bad = 0;
+		if (l != NULL && evt_crc32c(0, r->io.p, zlen) == le32_get(l))
+			bad = bad_guids(r, l, r->io.p + zlen, nguid);
+		if (bad == 0) {
+			report(r, off, "block payload checksum mismatch");
+			return EVT_ERR_CHECKSUM;
+		}
+		report(r, off, "block payload checksum mismatch: %u of %u ids "
+		    "of its GUID column damaged, the rest of the block read",
+		    bad, nguid);
+		r->gbad_on = 1;
 	}
 	if ((rc = unzstd(r, r->io.p, zlen, rawlen)) != 0) {
 		if (rc != EVT_ERR_NOMEM)
@@ -647,7 +734,9 @@ evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg)
 		if (nguid > 0 && (rc = read_at(r, r->io.p, 16 * (size_t)nguid,
 		    off + EVT_BLK_HDR_SIZE + zlen)) != 0)
 			break;
-		fn(arg, off, le32_get(h + 36), r->io.p, nguid);
+		const uint8_t *l = checks_of(r, off, nguid);
+		fn(arg, off, le32_get(h + 36), r->io.p, nguid, l != NULL &&
+		    bad_guids(r, l, r->io.p, nguid) > 0 ? r->gbad : NULL);
 		off += EVT_BLK_HDR_SIZE + plen;
 	}
 	r->cb = cb;
@@ -728,6 +817,21 @@ next_block(struct evt_segr *r)
 	return 0;
 }
 
+/* Whether EVENT rec takes a GUID column entry that a failed check
+ * covers (a salvaged block, r->gbad_on). */
+static int
+guid_damaged(const struct evt_segr *r, const struct evt_rec *rec)
+{
+	if (rec->kind != EVT_K_EVENT || rec->o == NULL)
+		return 0;
+	const struct evt_shape *sh = &r->dict.shape[rec->shape];
+	for (uint32_t g = rec->guid0; g < rec->guid0 + (sh->nfield - sh->nval) &&
+	    g < r->dec.nguid; g++)
+		if (r->gbad[g])
+			return 1;
+	return 0;
+}
+
 /* Returns the next record of the scan; see segment.h. */
 int
 evt_segr_next(struct evt_segr *r, struct evt_rec *rec, uint64_t *blk_off)
@@ -735,6 +839,15 @@ evt_segr_next(struct evt_segr *r, struct evt_rec *rec, uint64_t *blk_off)
 	for (;;) {
 		if (r->in_block) {
 			int rc = evt_rdec_next(&r->dec, rec);
+			if (rc == 1 && r->gbad_on && guid_damaged(r, rec)) {
+				/* Once per block: verify lists each. */
+				if (r->gbad_on++ == 1)
+					report(r, r->cur_off, "block record at "
+					    "+%zu: event whose id is damaged "
+					    "dropped (so is every other such "
+					    "event of the block)", rec->off);
+				continue;
+			}
 			if (rc == 1) {
 				if (blk_off != NULL)
 					*blk_off = r->cur_off;

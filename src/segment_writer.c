@@ -416,12 +416,42 @@ bitlen(uint64_t v)
 	return n;
 }
 
-/* The id keys of a segment being sealed and their block numbers. */
+/* The id keys of a segment being sealed and their block numbers, and
+ * each block's check list (block_checks). */
 struct keyset {
 	uint64_t *keys;
 	uint32_t *blk;
 	size_t n, cap;
+	struct evt_buf chk;  /* the check lists, one after the other */
+	uint32_t *chk_at;    /* per block: its list's offset in chk, or
+				UINT32_MAX */
 };
+
+/*
+ * Appends block bi's check list (formats/segment.md, "Metadata map",
+ * directory element 7): the CRC-32C of its zstd frame, then one of every
+ * EVT_CHK_GUIDS entries of its GUID column, so that a reader can tell
+ * which part of a block whose payload checksum fails is damaged.
+ */
+static int
+block_checks(struct keyset *ks, uint32_t bi, const uint8_t *z, size_t zlen,
+    const uint8_t *guids, uint32_t nguid)
+{
+	uint8_t c[4];
+	ks->chk_at[bi] = (uint32_t)ks->chk.len;
+	le32_put(c, evt_crc32c(0, z, zlen));
+	if (evt_buf_put(&ks->chk, c, 4) != 0)
+		return EVT_ERR_NOMEM;
+	for (uint32_t g = 0; g < nguid; g += EVT_CHK_GUIDS) {
+		uint32_t k = nguid - g < EVT_CHK_GUIDS ? nguid - g :
+		    EVT_CHK_GUIDS;
+		le32_put(c, evt_crc32c(0, guids + 16 * (size_t)g,
+		    16 * (size_t)k));
+		if (evt_buf_put(&ks->chk, c, 4) != 0)
+			return EVT_ERR_NOMEM;
+	}
+	return 0;
+}
 
 /* Appends an id key with its block number. */
 static int
@@ -485,6 +515,10 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 			/* A new block; its first record is a framed one. */
 			cur = boff;
 			bi = block_at(w, boff);
+			if (bi != UINT32_MAX && (rc = block_checks(ks, bi,
+			    r->io.p, (size_t)(r->dec.guids - r->io.p),
+			    r->dec.guids, r->dec.nguid)) != 0)
+				break;
 			int col = bi != UINT32_MAX && w->guid_ids[bi];
 			r->dec.skip_records = col;
 			for (uint32_t g = 0; col && g < r->dec.nguid && rc == 0;
@@ -537,7 +571,13 @@ seal_index(struct evt_segw *w)
 	struct evt_buf meta = {0}, z = {0};
 	struct evt_filter f = {0};
 	struct keyset ks = {0};
-	int rc = collect_keys(w, &ks);
+	int rc = EVT_ERR_NOMEM;
+	if (w->nblocks > 0 &&
+	    (ks.chk_at = malloc(w->nblocks * sizeof *ks.chk_at)) == NULL)
+		goto out;
+	for (uint32_t i = 0; i < w->nblocks; i++)
+		ks.chk_at[i] = UINT32_MAX;
+	rc = collect_keys(w, &ks);
 	if (rc != 0)
 		goto out;
 
@@ -589,7 +629,8 @@ seal_index(struct evt_segw *w)
 	msgpack_pack_array(&pk, w->nblocks);
 	for (uint32_t i = 0; i < w->nblocks; i++) {
 		const struct evt_blkent *b = &w->blocks[i];
-		msgpack_pack_array(&pk, 7);
+		uint32_t at = ks.chk_at[i];
+		msgpack_pack_array(&pk, at != UINT32_MAX ? 8 : 7);
 		msgpack_pack_uint64(&pk, b->off);
 		msgpack_pack_int64(&pk, b->first_rx);
 		msgpack_pack_int64(&pk, b->last_rx);
@@ -597,6 +638,15 @@ seal_index(struct evt_segw *w)
 		msgpack_pack_uint32(&pk, b->nevent);
 		msgpack_pack_uint32(&pk, b->str_base);
 		msgpack_pack_uint32(&pk, b->shape_base);
+		if (at != UINT32_MAX) {
+			uint32_t end = (uint32_t)ks.chk.len;
+			for (uint32_t j = i + 1; j < w->nblocks; j++)
+				if (ks.chk_at[j] != UINT32_MAX) {
+					end = ks.chk_at[j];
+					break;
+				}
+			msgpack_pack_bin_with_body(&pk, ks.chk.p + at, end - at);
+		}
 	}
 	msgpack_pack_str_with_body(&pk, "last_event_id", 13);
 	if (w->enc.last_id_len > 0)
@@ -656,6 +706,8 @@ seal_index(struct evt_segw *w)
 out:
 	free(ks.keys);
 	free(ks.blk);
+	free(ks.chk_at);
+	evt_buf_free(&ks.chk);
 	evt_buf_free(&meta);
 	evt_buf_free(&z);
 	evt_filter_free(&f);

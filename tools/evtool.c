@@ -921,7 +921,7 @@ consumed_add(struct consumed *c, uint64_t boff, const struct evt_rdec *d,
  * took: "FILE: offset N: lost event ID" (evt_segr_columns callback). */
 static void
 lost_ids_cb(void *arg, uint64_t boff, uint32_t flags, const uint8_t *guids,
-    uint32_t nguid)
+    uint32_t nguid, const uint8_t *bad)
 {
 	struct consumed *c = arg;
 	(void)flags;
@@ -936,8 +936,13 @@ lost_ids_cb(void *arg, uint64_t boff, uint32_t flags, const uint8_t *guids,
 		char id[37];
 		evt_guid_format(guids + 16 * (size_t)g, id);
 		id[36] = 0;
-		printf("%s: offset %" PRIu64 ": lost event %s\n", c->path, boff,
-		    id);
+		if (bad != NULL && bad[g])
+			printf("%s: offset %" PRIu64 ": lost event whose id is "
+			    "damaged (GUID column entry %u)\n", c->path, boff,
+			    g);
+		else
+			printf("%s: offset %" PRIu64 ": lost event %s\n",
+			    c->path, boff, id);
 		c->lost++;
 	}
 }

@@ -47,6 +47,9 @@
  * take only definitions of its own unit with it. */
 #define EVT_UNIT_BYTES_DEFAULT (4u << 20)
 #define EVT_UNIT_SEGMENT UINT64_MAX /* one unit per segment (before 1.2) */
+/* GUID column entries per check in a sealed block's check list (index,
+ * revision 1.2): a damaged id costs at most this many events. */
+#define EVT_CHK_GUIDS 64
 
 enum evt_fsync { EVT_FSYNC_NEVER = 0, EVT_FSYNC_INTERVAL, EVT_FSYNC_ALWAYS };
 
@@ -289,16 +292,20 @@ int evt_segr_check_filter(struct evt_segr *r);
 int evt_segr_block_flags(struct evt_segr *r, uint32_t i, uint32_t *flags);
 
 /* Called by evt_segr_columns for a block: its offset, header flags and
- * GUID column (borrowed for the call). */
+ * GUID column (borrowed for the call); bad, unless NULL, has one byte per
+ * entry, nonzero where the index's check list says the entry is damaged. */
 typedef void (*evt_seg_column_cb)(void *arg, uint64_t blk_off,
-    uint32_t flags, const uint8_t *guids, uint32_t nguid);
+    uint32_t flags, const uint8_t *guids, uint32_t nguid,
+    const uint8_t *bad);
 
 /*
  * Calls fn for every block from offset 64 whose header checks (past damage
  * by resynchronising, formats/segment.md), with its GUID column as stored:
  * the ids of a block whose payload is damaged, for listing them as lost.
- * The column is not verified (the payload checksum covers it together
- * with the zstd frame).  Reports nothing.  Returns 0, EVT_ERR_NOMEM or
+ * The column is verified only where a sealed segment's loaded index has
+ * the block's check list (then bad marks the damaged entries; the payload
+ * checksum alone cannot tell which part of a block is damaged).  Reports
+ * nothing.  Returns 0, EVT_ERR_NOMEM or
  * EVT_ERR_IO.  Invalidates the current block of a scan.
  */
 int evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg);
