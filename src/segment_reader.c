@@ -342,19 +342,12 @@ keep_checks(struct evt_segr *r, uint64_t off, const msgpack_object *o)
 static const uint8_t *
 checks_of(const struct evt_segr *r, uint64_t off, uint32_t nguid)
 {
-	uint32_t lo = 0, hi = r->nchk;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (r->chkref[mid].off < off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == r->nchk || r->chkref[lo].off != off ||
-	    r->chkref[lo].len != 4 * (1 + ((uint64_t)nguid + EVT_CHK_GUIDS - 1) /
-	    EVT_CHK_GUIDS))
+	uint32_t i = evt_seg_find_off(r->chkref, r->nchk, sizeof *r->chkref,
+	    off);
+	if (i == r->nchk || r->chkref[i].len != 4 * (1 + ((uint64_t)nguid +
+	    EVT_CHK_GUIDS - 1) / EVT_CHK_GUIDS))
 		return NULL;
-	return r->chk.p + r->chkref[lo].at;
+	return r->chk.p + r->chkref[i].at;
 }
 
 /* Marks in r->gbad the GUID column entries that a failed check of list l

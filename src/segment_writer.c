@@ -478,15 +478,9 @@ add_key(struct keyset *ks, uint64_t key, uint32_t blk)
 static uint32_t
 block_at(const struct evt_segw *w, uint64_t off)
 {
-	uint32_t lo = 0, hi = w->nblocks;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (w->blocks[mid].off < off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < w->nblocks && w->blocks[lo].off == off ? lo : UINT32_MAX;
+	uint32_t i = evt_seg_find_off(w->blocks, w->nblocks, sizeof *w->blocks,
+	    off);
+	return i < w->nblocks ? i : UINT32_MAX;
 }
 
 /*
