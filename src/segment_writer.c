@@ -872,8 +872,9 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 	if (si->sealed || si->hdr_damaged) {
 		/* A damaged header is not written again here: repair
 		 * rebuilds it with the archive's identity. */
+		rc = si->sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
 		evt_segr_close(r);
-		return si->sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
+		return rc;
 	}
 	struct evt_segw *w = segw_alloc(path, opts);
 	if (w == NULL) {
