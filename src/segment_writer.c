@@ -509,7 +509,8 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 			/* A new block; its first record is a framed one. */
 			cur = boff;
 			bi = block_at(w, boff);
-			if (bi != UINT32_MAX && (rc = block_checks(ks, bi,
+			if (bi != UINT32_MAX && ks->chk_at != NULL &&
+			    (rc = block_checks(ks, bi,
 			    r->io.p, (size_t)(r->dec.guids - r->io.p),
 			    r->dec.guids, r->dec.nguid)) != 0)
 				break;
@@ -566,10 +567,10 @@ seal_index(struct evt_segw *w)
 	struct evt_filter f = {0};
 	struct keyset ks = {0};
 	int rc = EVT_ERR_NOMEM;
-	if (w->nblocks > 0 &&
+	if (w->nblocks > 0 && !w->opts.no_checks &&
 	    (ks.chk_at = malloc(w->nblocks * sizeof *ks.chk_at)) == NULL)
 		goto out;
-	for (uint32_t i = 0; i < w->nblocks; i++)
+	for (uint32_t i = 0; ks.chk_at != NULL && i < w->nblocks; i++)
 		ks.chk_at[i] = UINT32_MAX;
 	rc = collect_keys(w, &ks);
 	if (rc != 0)
@@ -623,7 +624,7 @@ seal_index(struct evt_segw *w)
 	msgpack_pack_array(&pk, w->nblocks);
 	for (uint32_t i = 0; i < w->nblocks; i++) {
 		const struct evt_blkent *b = &w->blocks[i];
-		uint32_t at = ks.chk_at[i];
+		uint32_t at = ks.chk_at != NULL ? ks.chk_at[i] : UINT32_MAX;
 		msgpack_pack_array(&pk, at != UINT32_MAX ? 8 : 7);
 		msgpack_pack_uint64(&pk, b->off);
 		msgpack_pack_int64(&pk, b->first_rx);

@@ -176,6 +176,7 @@ cmd_import(int argc, char **argv)
 		{"level", required_argument, NULL, 'l'},
 		{"block-size", required_argument, NULL, 'b'},
 		{"dict-unit", required_argument, NULL, 'u'},
+		{"layout", required_argument, NULL, 'L'},
 		{"segment-size", required_argument, NULL, 's'},
 		{"segment-age", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
@@ -207,6 +208,18 @@ cmd_import(int argc, char **argv)
 				return EX_USAGE;
 			}
 			o.seg.unit_bytes = v;
+			break;
+		case 'L':
+			/* What a revision 1.1 writer wrote: the baseline of
+			 * the damage benchmark. */
+			if (strcmp(optarg, "1.1") != 0) {
+				errx_msg("--layout: 1.1");
+				return EX_USAGE;
+			}
+			o.seg.unit_bytes = EVT_UNIT_SEGMENT;
+			o.seg.no_checks = 1;
+			if (o.seg.block_bytes == 0)
+				o.seg.block_bytes = 256u << 10;
 			break;
 		case 's':
 			if (parse_size(optarg, &v) != 0 || v < 4096) {
@@ -2062,7 +2075,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: evtool COMMAND [options] DIR ...\n"
 	    "  import [--level N] [--block-size S] [--dict-unit S|segment]\n"
-	    "         [--segment-size S] [--segment-age D] DIR [FILE]\n"
+	    "         [--layout 1.1] [--segment-size S] [--segment-age D]\n"
+	    "         DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"
 	    "      [--source S]... [--type T]... DIR\n"

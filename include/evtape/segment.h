@@ -62,6 +62,8 @@ struct evt_segw_opts {
 				after this many record + GUID bytes of the
 				unit; 0 = EVT_UNIT_BYTES_DEFAULT,
 				EVT_UNIT_SEGMENT = never */
+	int no_checks;	     /* write no check lists into the index (what a
+				revision 1.1 writer wrote; for comparisons) */
 };
 
 /* One entry of the block directory (in memory and in the index). */

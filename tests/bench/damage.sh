@@ -5,14 +5,16 @@
 # 1. Events lost per damage (damage.py): 16 flipped bytes and a zeroed
 #    4 KiB range at TRIALS seeded random positions, in the archive as
 #    written (sealed) and read as open segments (index and trailer cut
-#    off), for the layout before dictionary units (one unit per segment,
-#    256 KiB blocks) beside the default layout, in the same run.
+#    off), for the layout of revision 1.1 (`import --layout 1.1`: one
+#    dictionary unit per segment, 256 KiB blocks, no check lists) beside
+#    the default layout, in the same run.
 # 2. Bytes/event of dictionary unit and block sizes on EVENTS events.
 #
 #   DEVENTS  events of the damaged archive (default 200,000)
 #   TRIALS   damages per case (default 100)
 #   EVENTS   events of the size table (default 1,000,000)
-#   LAYOUTS  extra "name:unit:block" layouts to damage (e.g. "u256k:256k:256k")
+#   LAYOUTS  extra "name=import,options" layouts to damage, e.g.
+#            "u1M=--dict-unit,1M nochk=--layout,1.1,--block-size,64k"
 set -eu
 BUILD=${BUILD:-build}
 EVTOOL=$BUILD/evtool
@@ -26,16 +28,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 
 echo "== damage: events lost per damage, $TRIALS seeded positions each, $DEVENTS events"
 $EVGEN --seed 42 --events "$DEVENTS" >"$W/in.tsv"
-# import LAYOUT UNIT BLOCK: the archive $W/LAYOUT ("" = the default).
+# import DIR OPTIONS...: imports the input into $W/DIR.
 import() {
-	$EVTOOL import ${2:+--dict-unit "$2"} ${3:+--block-size "$3"} \
-	    "$W/$1" "$W/in.tsv" 2>/dev/null
+	_d=$1
+	shift
+	$EVTOOL import "$@" "$W/$_d" "$W/in.tsv" 2>/dev/null
 }
-for l in "before:segment:256k" "default::" ${LAYOUTS:-}; do
-	IFS=: read -r name unit block <<EOF
-$l
-EOF
-	import "$name" "$unit" "$block"
+for l in "before=--layout,1.1" "default=" ${LAYOUTS:-}; do
+	name=${l%%=*}
+	# The options split at commas.
+	import "$name" $(echo "${l#*=}" | tr , ' ')
 	bytes=$(cat "$W/$name"/seg-* | wc -c)
 	/usr/bin/python3 "$(dirname "$0")/damage.py" "$EVTOOL" "$W/$name" \
 	    "$TRIALS" 1 | while read -r state kind total mean median max none; do
@@ -65,7 +67,7 @@ echo
 for u in 256k 1M 4M segment; do
 	printf '%-8s' $u
 	for b in 64k 256k; do
-		import s "$u" "$b"
+		import s --dict-unit "$u" --block-size "$b"
 		printf '  %-12s' "$(ratio "$(cat "$W"/s/seg-* | wc -c)" "$EVENTS")"
 		rm -rf "$W/s"
 	done
