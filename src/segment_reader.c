@@ -8,8 +8,11 @@
  * reported (file, offset, what) and skipped.  A sealed segment is walked by
  * its block directory; an unsealed one (still open, or torn by a crash) is
  * walked block by block from the header, resynchronising on the next valid
- * block header after damage.  Layouts: formats/segment.md; the byte tables
- * are in segment_writer.c.
+ * block header after damage.  A damaged segment header costs nothing but
+ * the report (every later structure has its own checksum), and a sealed
+ * block whose payload checksum fails is still read when the index's check
+ * list shows only part of its GUID column damaged.  Layouts:
+ * formats/segment.md; the byte tables are in segment_writer.c.
  */
 #include <errno.h>
 #include <fcntl.h>

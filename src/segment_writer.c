@@ -6,6 +6,9 @@
  * zstd frame + GUID column -> one pwritev at the end of the valid data.  A
  * failed write is cut off again (ftruncate) and the block stays buffered,
  * so a full disk loses nothing that was written and a retry writes it all.
+ * Every opts.unit_bytes the writer starts a dictionary unit (defines its
+ * strings and shapes again), and sealing writes each block's check list
+ * into the index: what keeps damage to one block from spreading.
  *
  * Block header (formats/segment.md, "Block"), little-endian:
  *
