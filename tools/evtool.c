@@ -909,8 +909,10 @@ struct consumed {
 	} *e;
 	size_t n, cap, at;
 	const char *path;
-	uint64_t lost;
 };
+
+/* Events listed as lost by verify_segment, in all segments. */
+static uint64_t lost_events;
 
 /* Notes the column entries of an event that rendered. */
 static void
@@ -956,7 +958,7 @@ lost_ids_cb(void *arg, uint64_t boff, uint32_t flags, const uint8_t *guids,
 		else
 			printf("%s: offset %" PRIu64 ": lost event %s\n",
 			    c->path, boff, id);
-		c->lost++;
+		lost_events++;
 	}
 }
 
@@ -1109,6 +1111,9 @@ cmd_verify(int argc, char **argv)
 	if (problems > 0) {
 		printf("%s: %" PRIu64 " problems in %" PRIu64 " of %zu segments\n",
 		    argv[1], problems, bad, n);
+		if (lost_events > 0)
+			printf("%s: %" PRIu64 " events could not be read (listed "
+			    "above)\n", argv[1], lost_events);
 		return EX_NOTFOUND;
 	}
 	printf("%s: %zu segments ok\n", argv[1], n);
@@ -1204,6 +1209,9 @@ cmd_repair(int argc, char **argv)
 	}
 	evt_archive_close(a);
 	printf("%s: %" PRIu64 " segments rewritten\n", argv[1], fixed);
+	if (lost_events > 0)
+		printf("%s: %" PRIu64 " events could not be recovered (listed "
+		    "above)\n", argv[1], lost_events);
 	return rc;
 }
 
