@@ -141,6 +141,7 @@ evt_renc_init(struct evt_renc *e)
 	memset(e, 0, sizeof *e);
 	evt_dict_init(&e->dict);
 	evt_json_init(&e->jp, EVT_REC_MAX_DEPTH);
+	e->jp.lone_surrogates = 1; /* kept as WTF-8 (formats/records.md) */
 	msgpack_packer_init(&e->pk, e, renc_write_cb);
 	e->fbuf = malloc(2 * EVT_SHAPE_MAX_FIELDS * sizeof *e->fbuf);
 	e->vbuf = malloc(EVT_SHAPE_MAX_FIELDS * sizeof *e->vbuf);
@@ -190,6 +191,16 @@ evt_renc_segment_reset(struct evt_renc *e)
 	e->last_id_len = 0;
 }
 
+/* Starts a new dictionary unit; see record.h. */
+void
+evt_renc_unit_reset(struct evt_renc *e)
+{
+	evt_dict_forget(&e->dict);
+	/* The caches would hand out ids of the unit before. */
+	memset(e->icache, 0, sizeof e->icache);
+	e->shcache = 0;
+}
+
 /* Packs the common start of a framed record: [kind, rx delta, ...]. */
 static void
 renc_head(struct evt_renc *e, int kind, size_t n, int64_t rx_us)
@@ -220,7 +231,7 @@ renc_str(struct evt_renc *e, const char *buf, const struct evt_jtok *t,
 	if (evt_buf_grow(&e->scratch, t->len) != 0)
 		return NULL;
 	char *out = (char *)e->scratch.p + e->scratch.len;
-	int n = evt_json_unescape(buf + t->off, t->len, out);
+	int n = evt_json_unescape_wtf8(buf + t->off, t->len, out);
 	if (n < 0)
 		return NULL;
 	e->scratch.len += (size_t)n;
@@ -538,6 +549,8 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len,
 {
 	if (len > EVT_FRAME_MAX)
 		return EVT_ERR_TOOBIG;
+	if (rx_us < EVT_RX_MIN || rx_us > EVT_RX_MAX)
+		return EVT_ERR_ARG;
 	/* The caller's tokens are those our own parse would make, unless
 	 * they nest deeper than the codec's bound: then parse, to fail the
 	 * same way. */
@@ -623,7 +636,8 @@ int
 evt_renc_marker(struct evt_renc *e, int kind, int64_t rx_us, const char *json,
     size_t len)
 {
-	if (kind != EVT_K_SESSION && kind != EVT_K_GAP && kind != EVT_K_CONFIG)
+	if ((kind != EVT_K_SESSION && kind != EVT_K_GAP &&
+	    kind != EVT_K_CONFIG) || rx_us < EVT_RX_MIN || rx_us > EVT_RX_MAX)
 		return EVT_ERR_ARG;
 	int n = evt_json_parse(&e->jp, json, len);
 	if (n == EVT_ERR_NOMEM)
@@ -716,6 +730,15 @@ rdec_fail(struct evt_rdec *d, size_t off, const char *what)
 	d->err_off = off;
 	d->err = what;
 	return EVT_ERR_CORRUPT;
+}
+
+/* After a record that may have been a framed record: the open frame is
+ * closed and the receive time unknown for the rest of the block. */
+static void
+rdec_lose_frame(struct evt_rdec *d)
+{
+	d->items_left = 0;
+	d->lost_rx = 1;
 }
 
 /* Reads an unsigned integer object. */
@@ -865,8 +888,9 @@ rdec_event(struct evt_rdec *d, const msgpack_object *a, struct evt_rec *r)
 			continue;
 		const msgpack_object *v = &a->via.array.ptr[vi++];
 		if (enc == EVT_ENC_TIME) {
-			int64_t dt = 0;
-			if (!obj_int(v, &dt)) {
+			int64_t dt = 0, t;
+			if (!obj_int(v, &dt) ||
+			    __builtin_add_overflow(d->prev_ticks, dt, &t)) {
 				d->lost_running = 1;
 				return rdec_fail(d, r->off, "bad time delta");
 			}
@@ -987,6 +1011,11 @@ skip_record(struct evt_rdec *d, struct evt_rec *r, size_t start, size_t olen)
 	memset(r, 0, sizeof *r);
 	r->kind = p[hl];
 	r->off = start;
+	/* A header passed over has an item count we did not read: its
+	 * items are taken as they come, should skipping stop among them. */
+	if (r->kind != EVT_K_EVENT && r->kind != EVT_K_ITEM)
+		d->items_left = r->kind == EVT_K_MSG ||
+		    r->kind == EVT_K_STATES ? UINT32_MAX : 0;
 	return 1;
 }
 
@@ -1020,8 +1049,15 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 		}
 		uint64_t kind;
 		if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 1 ||
-		    !obj_uint(&o.via.array.ptr[0], &kind) || kind > EVT_K_MAX)
+		    !obj_uint(&o.via.array.ptr[0], &kind) || kind > EVT_K_MAX) {
+			/* It may have been a framed record with a receive-time
+			 * delta, an event with time deltas and GUIDs, or a
+			 * header whose items follow (formats/records.md,
+			 * "Damage"): all three are unknown from here on. */
+			rdec_lose_frame(d);
+			d->lost_running = 1;
 			return rdec_fail(d, start, "unknown record kind");
+		}
 		/* The zone keeps o's children; copy the root to the decoder
 		 * so r->o stays valid after we return. */
 		msgpack_object *keep = msgpack_zone_malloc(&d->zone, sizeof o);
@@ -1049,26 +1085,24 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 			return 1;
 		}
 		case EVT_K_EVENT:
-		case EVT_K_ITEM:
-			if (d->items_left > 0)
-				d->items_left--;
-			if (kind == EVT_K_ITEM) {
-				if (n != 2)
-					return rdec_fail(d, start,
-					    "malformed item");
-				return 1;
-			}
-			{
-				int rc = rdec_event(d, &o, r);
-				if (rc < 0)
-					return rc;
-			}
-			return 1;
+		case EVT_K_ITEM: {
+			/* An EVENT is checked even without a header: it
+			 * advances the running time and the GUID position. */
+			int rc = kind == EVT_K_EVENT ? rdec_event(d, &o, r) :
+			    n != 2 ? rdec_fail(d, start, "malformed item") : 1;
+			if (d->items_left == 0)
+				return rdec_fail(d, start, "item without a "
+				    "header (lost with a damaged record)");
+			d->items_left--;
+			return rc < 0 ? rc : 1;
+		}
 		default:
 			break;
 		}
-		/* Framed records: [kind, rx delta, ...]. */
-		int64_t dt;
+		/* Framed records: [kind, rx delta, ...].  Whatever its fate,
+		 * this record ends the items of the header before it. */
+		d->items_left = 0;
+		int64_t dt, rx;
 		if (n < 3 || !obj_int(&p[1], &dt)) {
 			d->lost_rx = 1;
 			return rdec_fail(d, start, "malformed record header");
@@ -1076,7 +1110,12 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 		if (d->lost_rx)
 			return rdec_fail(d, start, "receive time unknown after "
 			    "a damaged record");
-		d->prev_rx += dt;
+		if (__builtin_add_overflow(d->prev_rx, dt, &rx) ||
+		    rx < EVT_RX_MIN || rx > EVT_RX_MAX) {
+			d->lost_rx = 1;
+			return rdec_fail(d, start, "receive time out of range");
+		}
+		d->prev_rx = rx;
 		d->cur_rx = d->prev_rx;
 		r->rx_us = d->cur_rx;
 		if (kind == EVT_K_MSG || kind == EVT_K_STATES) {
@@ -1251,18 +1290,20 @@ event_fields(struct evt_rdec *d, const struct evt_rec *r, struct field_ctx *ctx)
 	uint32_t vi = 2, gi = r->guid0;
 	/* Times are deltas; the decoder holds the value after the last
 	 * TIME field of this record, so sum this record's deltas first. */
-	int64_t sum = 0;
+	/* Modulo 2^64: the partial sums may overflow, but every time the
+	 * decoder reached along the way was within int64. */
+	uint64_t sum = 0;
 	for (uint32_t i = 0, k = 2; i < sh->nfield; i++) {
 		if (f[2 * i + 1] == EVT_ENC_GUID)
 			continue;
 		if (f[2 * i + 1] == EVT_ENC_TIME) {
 			int64_t dt = 0;
 			obj_int(&p[k], &dt);
-			sum += dt;
+			sum += (uint64_t)dt;
 		}
 		k++;
 	}
-	int64_t t = d->prev_ticks - sum;
+	uint64_t t = (uint64_t)d->prev_ticks - sum;
 	for (uint32_t i = 0; i < sh->nfield; i++) {
 		ctx[i].key = f[2 * i];
 		ctx[i].enc = f[2 * i + 1];
@@ -1276,8 +1317,8 @@ event_fields(struct evt_rdec *d, const struct evt_rec *r, struct field_ctx *ctx)
 		if (ctx[i].enc == EVT_ENC_TIME) {
 			int64_t dt = 0;
 			obj_int(ctx[i].v, &dt);
-			t += dt;
-			ctx[i].ticks = t;
+			t += (uint64_t)dt;
+			ctx[i].ticks = (int64_t)t;
 		}
 	}
 	return (int)sh->nfield;
@@ -1391,6 +1432,21 @@ evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
 	}
 }
 
+/* Whether string id `id` is the key kid (= key[0..kl)): a segment written
+ * in dictionary units defines the same key once per unit, under several
+ * ids (formats/records.md, "Dictionary units"). */
+static int
+same_key(const struct evt_dict *dict, uint32_t id, uint32_t kid,
+    const char *key, size_t kl)
+{
+	size_t len;
+	const char *s;
+	if (id == kid)
+		return 1;
+	s = evt_dict_str(dict, id, &len);
+	return s != NULL && len == kl && memcmp(s, key, kl) == 0;
+}
+
 /* Finds field `key` of event r; returns its index in ctx or -1. */
 static int
 find_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
@@ -1398,12 +1454,14 @@ find_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
 {
 	if (r->kind != EVT_K_EVENT)
 		return -1;
-	int64_t kid = evt_dict_str_find(d->dict, key, strlen(key));
+	size_t kl = strlen(key);
+	int64_t kid = evt_dict_str_find(d->dict, key, kl);
 	if (kid < 0)
 		return -1;
 	int nf = event_fields(d, r, ctx);
 	for (int i = 0; i < nf; i++)
-		if (ctx[i].key == (uint32_t)kid && (ctx[i].enc != EVT_ENC_JSON ||
+		if (same_key(d->dict, ctx[i].key, (uint32_t)kid, key, kl) &&
+		    (ctx[i].enc != EVT_ENC_JSON ||
 		    ctx[i].v->type == MSGPACK_OBJECT_STR))
 			return i;
 	return -1;
@@ -1465,11 +1523,20 @@ evt_rdec_strids(const struct evt_rdec *d, const struct evt_rec *r,
 	const struct evt_shape *sh = &d->dict->shape[r->shape];
 	const uint32_t *f = evt_dict_fields(d->dict, sh);
 	const msgpack_object *p = r->o->via.array.ptr;
+	const char *kt[8];
+	size_t kl[8];
+	for (int j = 0; j < n && j < 8; j++)
+		if (keys[j] < 0 || (kt[j] = evt_dict_str(d->dict,
+		    (uint32_t)keys[j], &kl[j])) == NULL)
+			kt[j] = NULL;
 	for (uint32_t i = 0, vi = 2; i < sh->nfield; i++) {
 		uint32_t enc = f[2 * i + 1];
 		const msgpack_object *v = enc == EVT_ENC_GUID ? NULL : &p[vi++];
 		for (int j = 0; j < n; j++) {
-			if (out[j] != -1 || keys[j] != (int64_t)f[2 * i])
+			if (out[j] != -1 || keys[j] < 0 || (keys[j] !=
+			    (int64_t)f[2 * i] && (j >= 8 || kt[j] == NULL ||
+			    !same_key(d->dict, f[2 * i], (uint32_t)keys[j],
+			    kt[j], kl[j]))))
 				continue;
 			if (enc == EVT_ENC_STR)
 				out[j] = (int64_t)v->via.u64;
