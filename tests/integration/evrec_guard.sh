@@ -225,4 +225,7 @@ stop_pid $REC_PID
 check $(! grep -q "pw-guard-$$" "$T/r7.log"; echo $?) \
     "the password is not in the log"
 stop_sim
+# Under `make asan` a leak or memory error makes a program print a report.
+check $(cat "$T"/*.out "$T"/*.log 2>/dev/null | grep -q "Sanitizer\|runtime error"
+    [ $? -ne 0 ]; echo $?) "no sanitizer report from any server or recorder"
 done_testing

@@ -121,4 +121,7 @@ stop_pid $REC_PID
 check $RC "exit 0"
 kill $frag 2>/dev/null
 wait $frag 2>/dev/null
+# Under `make asan` a leak or memory error makes a program print a report.
+check $(cat "$T"/*.out "$T"/*.log 2>/dev/null | grep -q "Sanitizer\|runtime error"
+    [ $? -ne 0 ]; echo $?) "no sanitizer report from any server or recorder"
 done_testing
