@@ -690,11 +690,24 @@ next_block(struct evt_segr *r)
 		if (rc != 0) {
 			/* A good header says what is lost; past a bad one,
 			 * nothing does until the next good header. */
-			if (r->hdr_ok)
-				r->lost += r->blk_nevent;
-			else
-				r->lost_unknown++;
 			r->pos = resync(r, at + 1);
+			if (!r->hdr_ok) {
+				r->lost_unknown++;
+			} else {
+				uint64_t end = at + EVT_BLK_HDR_SIZE +
+				    le32_get(h + 8) + 16 * (uint64_t)le32_get(h +
+				    16);
+				r->lost += r->blk_nevent;
+				/* Bytes between its end and the next good
+				 * header held blocks whose headers are gone. */
+				if (r->pos > end && end < r->info.data_end) {
+					report(r, end, "no block header here: "
+					    "%llu bytes up to the next one are "
+					    "lost", (unsigned long long)
+					    (r->pos - end));
+					r->lost_unknown++;
+				}
+			}
 			continue;
 		}
 		r->pos = next;
