@@ -206,13 +206,21 @@ seg_size(struct evt_archive *a, size_t i)
 	return a->segs[i].size;
 }
 
+/* Segment problem callback of a writer's open: a warning (a segment it
+ * cannot read changes where its resume point comes from). */
+static void
+seg_warn_cb(void *arg, const char *path, uint64_t off, const char *what)
+{
+	warnf(arg, "%s: offset %" PRIu64 ": %s", path, off, what);
+}
+
 /* Reads the archive uuid from a segment header. */
 static void
 learn_uuid(struct evt_archive *a, const char *path)
 {
 	struct evt_segr *r;
 	if (evt_segr_open(path, NULL, NULL, &r) != 0)
-		return;
+		return; /* (find_resume_point says why) */
 	memcpy(a->uuid, evt_segr_info(r)->uuid, 16);
 	a->have_uuid = 1;
 	evt_segr_close(r);
@@ -362,8 +370,8 @@ find_resume_point(struct evt_archive *a, int tail_read)
 		if ((a->w != NULL || tail_read) && i == a->nsegs - 1)
 			continue; /* the resumed one, done above */
 		struct evt_segr *r;
-		if (evt_segr_open(a->segs[i].path, NULL, NULL, &r) != 0)
-			continue;
+		if (evt_segr_open(a->segs[i].path, seg_warn_cb, a, &r) != 0)
+			continue; /* (reported: the resume point is older) */
 		int rc = 0;
 		if (!evt_segr_info(r)->sealed) {
 			uint32_t nb;

@@ -117,7 +117,7 @@ def run(argv):
     """Runs a reader with a bound; returns (status, stdout, stderr)."""
     try:
         r = subprocess.run(argv, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=60)
+                           stderr=subprocess.PIPE, timeout=60)  # (kills with SIGKILL)
         return r.returncode, r.stdout, r.stderr
     except subprocess.TimeoutExpired:
         return 'hung', b'', b''

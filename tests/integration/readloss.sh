@@ -55,7 +55,7 @@ EOF
 readers() {
 	_n=$1 _d=$2 _w=$3
 	shift 3
-	timeout 60 "$@" $EVTOOL cat "$_d" >"$T/$_n.cat" 2>"$T/$_n.err"
+	timeout -k 5 60 "$@" $EVTOOL cat "$_d" >"$T/$_n.cat" 2>"$T/$_n.err"
 	_rc=$?
 	check $([ $_rc -eq 1 ] && grep -q "$_w: offset [0-9]*: " "$T/$_n.err" &&
 	    grep -q 'events could not be read' "$T/$_n.err"; echo $?) \
@@ -63,16 +63,16 @@ readers() {
 	[ $_rc -eq 1 ] || sed 's/^/#   /' "$T/$_n.err" | head -n 5
 	check $([ "$(wc -l <"$T/$_n.cat")" -lt "$nref" ]; echo $?) \
 	    "$_n: (the damage does lose events: $(wc -l <"$T/$_n.cat") of $nref)"
-	timeout 60 "$@" $EVTOOL verify "$_d" >"$T/$_n.vout" 2>"$T/$_n.verr"
+	timeout -k 5 60 "$@" $EVTOOL verify "$_d" >"$T/$_n.vout" 2>"$T/$_n.verr"
 	_rc=$?
 	check $([ $_rc -eq 1 ] && grep -q "$_w: offset [0-9]*: " "$T/$_n.verr" &&
 	    ! grep -q 'segments ok' "$T/$_n.vout"; echo $?) \
 	    "$_n: verify exits 1 (got $_rc) and names $_w"
-	timeout 60 "$@" $EVTOOL stats "$_d" >/dev/null 2>"$T/$_n.serr"
+	timeout -k 5 60 "$@" $EVTOOL stats "$_d" >/dev/null 2>"$T/$_n.serr"
 	_rc=$?
 	check $([ $_rc -eq 1 ] && grep -q "$_w: offset [0-9]*: " "$T/$_n.serr"; echo $?) \
 	    "$_n: stats exits 1 (got $_rc) and names $_w"
-	timeout 60 "$@" $EVPLAY --top-speed -q "$_d" >"$T/$_n.play" 2>"$T/$_n.perr"
+	timeout -k 5 60 "$@" $EVPLAY --top-speed -q "$_d" >"$T/$_n.play" 2>"$T/$_n.perr"
 	_rc=$?
 	check $([ $_rc -eq 1 ] && grep -q "$_w: offset [0-9]*: " "$T/$_n.perr" &&
 	    grep -q 'events could not be read' "$T/$_n.perr" &&
@@ -146,7 +146,7 @@ bad=0
 for k in 1 50 500 1000; do
 	line=$(sed -n "$((n1 + k))p" "$T/ref.jsonl")
 	id=$(printf '%s' "$line" | grep -o '"id":"[^"]*"' | head -n 1 | cut -d'"' -f4)
-	got=$(timeout 60 $EVTOOL get "$T/filt" "$id" 2>"$T/get.err")
+	got=$(timeout -k 5 60 $EVTOOL get "$T/filt" "$id" 2>"$T/get.err")
 	[ "$got" = "$line" ] && grep -q "$mid: offset [0-9]*: id filter" \
 	    "$T/get.err" || bad=$((bad + 1))
 done
@@ -185,6 +185,6 @@ kill -TERM $rec 2>/dev/null
 waitfor 1000 sh -c "! kill -0 $rec"
 check $? "evrec stops on SIGTERM"
 kill -9 $rec $SIM_PID 2>/dev/null
-t "evrec said it cannot read the FIFO" grep -q "seg-000000000099.evt" "$T/rec.log"
+t "evrec said why it cannot resume the FIFO" grep -q "seg-000000000099.evt: offset 0: not a regular file" "$T/rec.log"
 
 done_testing
