@@ -634,11 +634,15 @@ evt_archive_open_segment(struct evt_archive *a, size_t i,
 		return rc;
 	}
 	const struct evt_seg_info *si = evt_segr_info(*out);
-	if (!si->sealed && i + 1 < a->nsegs && !writer_running(a)) {
+	if (!si->sealed && i + 1 < a->nsegs &&
+	    !(i + 3 >= a->nsegs && writer_running(a))) {
 		/* Only a crash between creating the next segment and sealing
 		 * this one leaves it so, and the next writer seals it; a
 		 * sealed segment cut short at a block boundary looks the
-		 * same (formats/archive.md, "Reading an archive"). */
+		 * same (formats/archive.md, "Reading an archive").  A running
+		 * writer seals the one before its open segment just after a
+		 * rotation, and after a crash the one it left and the one
+		 * before that: the two before the newest. */
 		damage(a, s->path, si->size, "unsealed, yet not the newest "
 		    "segment, and no writer is running: its end may be "
 		    "missing (a sealed segment cut short, or a crash that "
