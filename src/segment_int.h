@@ -55,7 +55,8 @@ struct evt_segr {
 	int blk_msg;		/* the current frame is a MSG */
 	int blk_broken;		/* the rest of the block was lost */
 	uint64_t msg_off;	/* record offset of the open MSG/STATES */
-	int msg_kind;		/* and its kind */
+	int msg_kind;		/* and its kind; -1: none (items are
+				   orphans, dropped) */
 };
 
 /* Reads, checks and decompresses the block at off into the decoder;

@@ -607,7 +607,8 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 	evt_rdec_block(&r->dec, r->raw.p, rawlen, r->io.p + zlen, nguid,
 	    str_base, shape_base);
 	r->blk_seen = 0;
-	r->blk_msg = r->blk_broken = r->msg_kind = 0;
+	r->blk_msg = r->blk_broken = 0;
+	r->msg_kind = -1; /* items before any header have none */
 	r->cur_off = off;
 	*next = off + EVT_BLK_HDR_SIZE + plen;
 	return 0;
