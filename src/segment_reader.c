@@ -746,8 +746,11 @@ next_block(struct evt_segr *r)
 static void
 msg_incomplete(struct evt_segr *r, uint32_t left)
 {
-	if (left == 0 || r->blk_broken)
-		return; /* the rest of the block is lost: reported */
+	/* (A scan that passes headers over undecoded does not know their
+	 * item counts; after a broken record the rest of the block is lost
+	 * and reported.) */
+	if (left == 0 || r->blk_broken || r->dec.skip_records)
+		return;
 	report(r, r->cur_off, "%s at +%llu incomplete: %u of its items "
 	    "missing", r->msg_kind == EVT_K_MSG ? "message" : "state list",
 	    (unsigned long long)r->msg_off, left);
