@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "evtape/archive.h"
@@ -72,6 +73,10 @@ struct evt_archive {
 	int have_carry;
 	int64_t last_rx;	/* receive time of the last append */
 	int appended;		/* anything appended since open */
+
+	/* What readers could not read (evt_archive_lost). */
+	uint64_t lost, lost_unknown;
+	int writer;		/* a writer holds the lock: -1 not known */
 };
 
 /* Emits a warning through the callback. */
@@ -207,13 +212,21 @@ seg_size(struct evt_archive *a, size_t i)
 	return a->segs[i].size;
 }
 
+/* Segment problem callback of a writer's open: a warning (a segment it
+ * cannot read changes where its resume point comes from). */
+static void
+seg_warn_cb(void *arg, const char *path, uint64_t off, const char *what)
+{
+	warnf(arg, "%s: offset %" PRIu64 ": %s", path, off, what);
+}
+
 /* Reads the archive uuid from a segment header. */
 static void
 learn_uuid(struct evt_archive *a, const char *path)
 {
 	struct evt_segr *r;
 	if (evt_segr_open(path, NULL, NULL, &r) != 0)
-		return;
+		return; /* (find_resume_point says why) */
 	if (!evt_segr_info(r)->hdr_damaged) {
 		memcpy(a->uuid, evt_segr_info(r)->uuid, 16);
 		a->have_uuid = 1;
@@ -365,8 +378,8 @@ find_resume_point(struct evt_archive *a, int tail_read)
 		if ((a->w != NULL || tail_read) && i == a->nsegs - 1)
 			continue; /* the resumed one, done above */
 		struct evt_segr *r;
-		if (evt_segr_open(a->segs[i].path, NULL, NULL, &r) != 0)
-			continue;
+		if (evt_segr_open(a->segs[i].path, seg_warn_cb, a, &r) != 0)
+			continue; /* (reported: the resume point is older) */
 		int rc = 0;
 		if (!evt_segr_info(r)->sealed) {
 			uint32_t nb;
@@ -539,6 +552,7 @@ evt_archive_open(const char *dir, int flags,
 		return EVT_ERR_NOMEM;
 	a->lockfd = -1;
 	a->dirfd = -1;
+	a->writer = -1;
 	a->flags = flags;
 	a->errcb = errcb;
 	a->warn = warn;
@@ -622,6 +636,179 @@ evt_archive_segments(const struct evt_archive *a, size_t *n)
 {
 	*n = a->nsegs;
 	return a->segs;
+}
+
+/* Reports damage that loses an unknown number of events through the
+ * archive's error callback, and counts it. */
+static void
+damage(struct evt_archive *a, const char *path, uint64_t off,
+    const char *msg)
+{
+	a->lost_unknown++;
+	if (a->errcb != NULL)
+		a->errcb(a->arg, path, off, msg);
+}
+
+/* Whether /proc/locks lists a lock held on the file (dev, ino). */
+static int
+locked_in_proc(FILE *f, const struct stat *st)
+{
+	char line[256];
+	rewind(f);
+	while (fgets(line, sizeof line, f) != NULL) {
+		unsigned maj, mnr;
+		unsigned long long ino;
+		char type[16], mode[16], rw[16];
+		/* "1: FLOCK  ADVISORY  WRITE 1234 08:02:1234567 0 EOF";
+		 * waiters ("1: -> FLOCK ...") do not hold it. */
+		if (strstr(line, "->") != NULL ||
+		    sscanf(line, "%*d: %15s %15s %15s %*d %x:%x:%llu", type,
+		    mode, rw, &maj, &mnr, &ino) != 6)
+			continue;
+		if (maj == major(st->st_dev) && mnr == minor(st->st_dev) &&
+		    ino == (unsigned long long)st->st_ino)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether a writer holds the archive's lock, asked without touching the
+ * lock (a reader must not take it, not even shared: formats/archive.md):
+ * from /proc/locks, for the LOCK file or the directory itself.  0 when
+ * it cannot tell.
+ */
+static int
+writer_running(struct evt_archive *a)
+{
+	if (a->writer >= 0)
+		return a->writer;
+	a->writer = 0;
+	FILE *f = fopen("/proc/locks", "re");
+	if (f == NULL)
+		return 0;
+	struct stat st;
+	char *lp = join(a->dir, "LOCK");
+	if (lp != NULL && stat(lp, &st) == 0 && locked_in_proc(f, &st))
+		a->writer = 1;
+	else if (stat(a->dir, &st) == 0 && locked_in_proc(f, &st))
+		a->writer = 1;
+	free(lp);
+	fclose(f);
+	return a->writer;
+}
+
+/* Opens segment i for a reader; see archive.h. */
+int
+evt_archive_open_segment(struct evt_archive *a, size_t i,
+    struct evt_segr **out)
+{
+	const struct evt_segref *s = &a->segs[i];
+	char msg[256];
+	if (i > 0 && s->seq > a->segs[i - 1].seq + 1) {
+		/* Writers number segments one after the other and retention
+		 * deletes the oldest only: a hole is lost segments. */
+		snprintf(msg, sizeof msg, "segments %" PRIu64 "..%" PRIu64
+		    " before it are missing (deleted, or moved aside as "
+		    "*.damaged): their events are lost",
+		    a->segs[i - 1].seq + 1, s->seq - 1);
+		damage(a, s->path, 0, msg);
+	}
+	int rc = evt_segr_open(s->path, a->errcb, a->arg, out);
+	if (rc != 0) {
+		a->lost_unknown++; /* reported by the segment reader */
+		return rc;
+	}
+	const struct evt_seg_info *si = evt_segr_info(*out);
+	if (!si->sealed && i + 1 < a->nsegs &&
+	    !(i + 3 >= a->nsegs && writer_running(a))) {
+		/* Only a crash between creating the next segment and sealing
+		 * this one leaves it so, and the next writer seals it; a
+		 * sealed segment cut short at a block boundary looks the
+		 * same (formats/archive.md, "Reading an archive").  A running
+		 * writer seals the one before its open segment just after a
+		 * rotation, and after a crash the one it left and the one
+		 * before that: the two before the newest. */
+		damage(a, s->path, si->size, "unsealed, yet not the newest "
+		    "segment, and no writer is running: its end may be "
+		    "missing (a sealed segment cut short, or a crash that "
+		    "no writer has repaired): an unknown number of events "
+		    "may be lost after this offset");
+	}
+	return 0;
+}
+
+/* Closes a reader of evt_archive_open_segment; see archive.h. */
+void
+evt_archive_close_segment(struct evt_archive *a, struct evt_segr *r)
+{
+	if (r == NULL)
+		return;
+	uint64_t ev, unk;
+	evt_segr_lost(r, &ev, &unk);
+	a->lost += ev;
+	a->lost_unknown += unk;
+	evt_segr_close(r);
+}
+
+/* Adds events a reader failed to render; see archive.h. */
+void
+evt_archive_add_lost(struct evt_archive *a, uint64_t events)
+{
+	a->lost += events;
+}
+
+/* The tally of what readers could not read; see archive.h. */
+void
+evt_archive_lost(const struct evt_archive *a, uint64_t *events,
+    uint64_t *unknown)
+{
+	*events = a->lost;
+	*unknown = a->lost_unknown;
+}
+
+/* Finds an event by id; see archive.h. */
+int
+evt_archive_find(struct evt_archive *a, const char *id, size_t len,
+    struct evt_segr **out, size_t *seg, struct evt_rec *rec,
+    uint64_t *blk_off)
+{
+	unsigned char *opened = calloc(a->nsegs + 1, 1);
+	if (opened == NULL)
+		return EVT_ERR_NOMEM;
+	int rc = 0;
+	/* Through the id filters, newest first (the latest copy wins);
+	 * then, if none named it, by a scan of every sealed segment whose
+	 * filter does not check: a damaged filter may say "absent" for an
+	 * id its segment holds (formats/segment.md, "Id filter"). */
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		for (size_t i = a->nsegs; i-- > 0 && rc == 0;) {
+			struct evt_segr *r;
+			if (pass == 1 && !opened[i])
+				continue; /* unreadable: reported once */
+			if (evt_archive_open_segment(a, i, &r) != 0)
+				continue;
+			opened[i] = 1;
+			if (pass == 1) {
+				if (!evt_segr_info(r)->sealed ||
+				    evt_segr_check_filter(r) != EVT_ERR_CHECKSUM) {
+					evt_segr_close(r);
+					continue;
+				}
+				a->lost_unknown++;
+				evt_segr_force_scan(r);
+			}
+			rc = evt_segr_find(r, id, len, rec, blk_off);
+			if (rc == 1) {
+				*out = r;
+				*seg = i;
+			} else {
+				evt_archive_close_segment(a, r);
+			}
+		}
+	}
+	free(opened);
+	return rc;
 }
 
 /* The open writer. */

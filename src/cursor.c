@@ -55,16 +55,25 @@ evt_cur_open(const char *dir, evt_seg_err_cb cb, evt_warn_cb warn,
 	return 0;
 }
 
-/* Closes the open segment. */
+/* Closes the open segment, adding what it could not read to the
+ * archive's tally. */
 static void
 cur_close_seg(struct evt_cur *c)
 {
-	if (c->fr_init)
+	if (c->fr_init) {
+		evt_archive_add_lost(c->a, c->fr.lost);
 		evt_frames_free(&c->fr);
+	}
 	c->fr_init = 0;
-	if (c->r != NULL)
-		evt_segr_close(c->r);
+	evt_archive_close_segment(c->a, c->r);
 	c->r = NULL;
+}
+
+/* What the cursor could not read; see cursor.h. */
+void
+evt_cur_lost(const struct evt_cur *c, uint64_t *events, uint64_t *unknown)
+{
+	evt_archive_lost(c->a, events, unknown);
 }
 
 /* Closes the cursor. */
@@ -106,6 +115,14 @@ cur_keep_cb(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
 	return 1;
 }
 
+/* Whether receive time rx is before the cursor's end (INT64_MAX: no
+ * end, so a frame received at INT64_MAX is not lost). */
+static int
+before_end(const struct evt_cur *c, int64_t rx)
+{
+	return c->to == INT64_MAX || rx < c->to;
+}
+
 /* Opens segment si and rewinds it to the cursor's start time; skips
  * sealed segments that end before it.  Returns 1 if open, 0 if none
  * left. */
@@ -114,13 +131,13 @@ cur_open_seg(struct evt_cur *c)
 {
 	cur_close_seg(c);
 	for (; c->si < c->nseg; c->si++) {
-		if (evt_segr_open(c->seg[c->si].path, c->cb, c->arg, &c->r) != 0) {
+		if (evt_archive_open_segment(c->a, c->si, &c->r) != 0) {
 			c->r = NULL;
 			continue; /* reported */
 		}
 		const struct evt_seg_info *si = evt_segr_info(c->r);
 		if (si->sealed && si->nrecords > 0 &&
-		    (si->last_rx < c->from || si->first_rx >= c->to)) {
+		    (si->last_rx < c->from || !before_end(c, si->first_rx))) {
 			evt_segr_close(c->r);
 			c->r = NULL;
 			continue;
@@ -152,29 +169,23 @@ evt_cur_seek_id(struct evt_cur *c, const char *id, size_t len,
 {
 	if (len == 0 || len > EVT_REC_MAX_INTERN)
 		return 0;
-	for (size_t i = c->nseg; i-- > 0;) {
-		struct evt_segr *r;
-		if (evt_segr_open(c->seg[i].path, c->cb, c->arg, &r) != 0)
-			continue;
-		struct evt_rec rec;
-		uint64_t boff;
-		int rc = evt_segr_find(r, id, len, &rec, &boff);
-		evt_segr_close(r);
-		if (rc < 0 && rc == EVT_ERR_NOMEM)
-			return rc;
-		if (rc == 1) {
-			cur_close_seg(c);
-			c->si = i;
-			c->from = rec.rx_us;
-			c->seeking = 1;
-			c->want_rx = rec.rx_us;
-			memcpy(c->want_id, id, len);
-			c->want_len = len;
-			*rx_us = rec.rx_us;
-			return 1;
-		}
-	}
-	return 0;
+	struct evt_segr *r;
+	struct evt_rec rec;
+	uint64_t boff;
+	size_t i;
+	int rc = evt_archive_find(c->a, id, len, &r, &i, &rec, &boff);
+	if (rc != 1)
+		return rc == EVT_ERR_NOMEM ? rc : 0;
+	evt_archive_close_segment(c->a, r);
+	cur_close_seg(c);
+	c->si = i;
+	c->from = rec.rx_us;
+	c->seeking = 1;
+	c->want_rx = rec.rx_us;
+	memcpy(c->want_id, id, len);
+	c->want_len = len;
+	*rx_us = rec.rx_us;
+	return 1;
 }
 
 /* Points m's item arrays at the frame's kept items. */
@@ -224,7 +235,7 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 		}
 		if (f->kind >= EVT_K_SESSION || f->rx_us < c->from)
 			continue;
-		if (f->rx_us >= c->to)
+		if (!before_end(c, f->rx_us))
 			continue; /* like evtool cat: filtered, not stopped */
 		if (c->seeking) {
 			/* before the wanted event (whose keep ends the
@@ -254,8 +265,8 @@ seg_may_have_states(struct evt_cur *c, size_t i, int64_t end_us)
 {
 	struct evt_segr *r;
 	int may = 1;
-	if (evt_segr_open(c->seg[i].path, c->cb, c->arg, &r) != 0)
-		return 0; /* unreadable: reported, nothing to scan */
+	if (evt_segr_open(c->seg[i].path, NULL, NULL, &r) != 0)
+		return 1; /* unreadable: the scan reports it */
 	const struct evt_seg_info *si = evt_segr_info(r);
 	if (si->sealed && si->nrecords > 0 && si->first_rx >= end_us)
 		may = 0;

@@ -112,6 +112,8 @@ evt_frames_next(struct evt_frames *fr, struct evt_frame **out)
 		if (is_item) {
 			if (!fr->open) {
 				frames_report(fr, rec); /* its header was lost */
+				fr->lost += rec->kind == EVT_K_EVENT &&
+				    f->kind == EVT_K_MSG;
 				continue;
 			}
 			fr->left--;
@@ -125,6 +127,8 @@ evt_frames_next(struct evt_frames *fr, struct evt_frame **out)
 				if (rc < 0) {
 					f->text.len = mark;
 					frames_report(fr, rec);
+					fr->lost += rec->kind == EVT_K_EVENT &&
+					    f->kind == EVT_K_MSG;
 				} else {
 					if (frames_span(f, mark + (f->kept > 0)) != 0)
 						return EVT_ERR_NOMEM;

@@ -897,9 +897,14 @@ rdec_event(struct evt_rdec *d, const msgpack_object *a, struct evt_rec *r)
 			d->prev_ticks += dt;
 		} else if (enc == EVT_ENC_STR) {
 			uint64_t s;
-			if (!obj_uint(v, &s) || s >= d->dict->nstr)
+			if (!obj_uint(v, &s) || s >= d->dict->nstr) {
+				/* Time deltas before it were applied, the
+				 * GUIDs not: T and g are wrong from here
+				 * (records.md, "Damage"). */
+				d->lost_running = 1;
 				return rdec_fail(d, r->off,
 				    "unknown string reference");
+			}
 		}
 	}
 	r->shape = (uint32_t)sid;

@@ -60,6 +60,18 @@ struct evt_segr {
 	uint32_t bi;		/* sealed: next block directory entry */
 	int64_t from_rx;
 	uint64_t valid_end;	/* unsealed: end of the last good block */
+
+	/* What the scan could not read (evt_segr_lost). */
+	uint64_t lost;		/* events known lost */
+	uint64_t lost_unknown;	/* damaged places of unknown event count */
+	int hdr_ok;		/* the last block loaded had a good header */
+	uint32_t blk_nevent;	/* ... and its header's nevent */
+	uint32_t blk_seen;	/* events of MSG frames decoded in it */
+	int blk_msg;		/* the current frame is a MSG */
+	int blk_broken;		/* the rest of the block was lost */
+	uint64_t msg_off;	/* record offset of the open MSG/STATES */
+	int msg_kind;		/* and its kind; -1: none (items are
+				   orphans, dropped) */
 };
 
 /* The index of the first of n entries (stride bytes apart, each starting

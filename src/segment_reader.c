@@ -142,17 +142,32 @@ evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
 		goto fail;
 	if ((rc = evt_rdec_init(&r->dec, &r->dict, 1)) != 0)
 		goto fail;
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named like a segment must not block the open
+	 * until a writer comes (it is then refused as not a regular file). */
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
+	rc = EVT_ERR_IO;
 	if (r->fd < 0 || fstat(r->fd, &st) != 0) {
-		rc = EVT_ERR_IO;
+		report(r, 0, "cannot open the segment: %s; its events are "
+		    "lost to this reader", strerror(errno));
 		goto fail;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		report(r, 0, "not a regular file (%s); its events are lost to "
+		    "this reader", S_ISDIR(st.st_mode) ? "a directory" :
+		    S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ?
+		    "a socket" : "a device");
+		goto fail;
+	}
+	int fl = fcntl(r->fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(r->fd, F_SETFL, fl & ~O_NONBLOCK);
 	r->info.size = (uint64_t)st.st_size;
 	uint8_t h[EVT_SEG_HDR_SIZE];
 	if ((rc = read_at(r, h, sizeof h, 0)) != 0) {
-		if (rc == EVT_ERR_TRUNCATED)
-			report(r, 0, "file shorter than a segment header");
+		report(r, 0, rc == EVT_ERR_TRUNCATED ?
+		    "file shorter than a segment header" :
+		    "cannot read the segment header");
 		goto fail;
 	}
 	rc = EVT_ERR_CORRUPT;
@@ -204,8 +219,11 @@ evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
 	if (r->info.size >= EVT_SEG_HDR_SIZE + EVT_TRAILER_SIZE) {
 		uint8_t t[EVT_TRAILER_SIZE];
 		if ((rc = read_at(r, t, sizeof t,
-		    r->info.size - EVT_TRAILER_SIZE)) != 0)
+		    r->info.size - EVT_TRAILER_SIZE)) != 0) {
+			report(r, r->info.size - EVT_TRAILER_SIZE,
+			    "cannot read the trailer");
 			goto fail;
+		}
 		r->info.sealed = check_trailer(r, t);
 	}
 	if (!r->info.sealed)
@@ -257,6 +275,14 @@ uint64_t
 evt_segr_errors(const struct evt_segr *r)
 {
 	return r->nerr;
+}
+
+/* What the scan could not read; see segment.h. */
+void
+evt_segr_lost(const struct evt_segr *r, uint64_t *events, uint64_t *unknown)
+{
+	*events = r->lost;
+	*unknown = r->lost_unknown;
 }
 
 /* The decoder of the current block. */
@@ -623,16 +649,22 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
     uint8_t h[EVT_BLK_HDR_SIZE])
 {
 	uint64_t plen;
+	r->hdr_ok = 0;
 	int rc = block_header(r, off, h, &plen);
 	if (rc != 0)
 		return rc;
+	/* The header checks: its event count is what a failure below
+	 * loses. */
+	r->hdr_ok = 1;
+	r->blk_nevent = le32_get(h + 24);
 	uint32_t zlen = le32_get(h + 8), rawlen = le32_get(h + 12);
 	uint32_t nguid = le32_get(h + 16);
 	r->io.len = 0;
 	if (evt_buf_grow(&r->io, plen) != 0)
 		return EVT_ERR_NOMEM;
 	if ((rc = read_at(r, r->io.p, plen, off + EVT_BLK_HDR_SIZE)) != 0) {
-		report(r, off, "cannot read block: %s", evt_strerror(rc));
+		report(r, off, "cannot read block: %s (%u events lost)",
+		    evt_strerror(rc), r->blk_nevent);
 		return rc;
 	}
 	r->gbad_on = 0;
@@ -644,7 +676,8 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 		if (l != NULL && evt_crc32c(0, r->io.p, zlen) == le32_get(l))
 			bad = bad_guids(r, l, r->io.p + zlen, nguid);
 		if (bad == 0) {
-			report(r, off, "block payload checksum mismatch");
+			report(r, off, "block payload checksum mismatch (%u events "
+			    "lost)", r->blk_nevent);
 			return EVT_ERR_CHECKSUM;
 		}
 		report(r, off, "block payload checksum mismatch: %u of %u ids "
@@ -654,12 +687,14 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 	}
 	if ((rc = unzstd(r, r->io.p, zlen, rawlen)) != 0) {
 		if (rc != EVT_ERR_NOMEM)
-			report(r, off, "block does not decompress");
+			report(r, off, "block does not decompress (%u events "
+			    "lost)", r->blk_nevent);
 		return rc;
 	}
 	uint32_t str_base = le32_get(h + 28), shape_base = le32_get(h + 32);
 	if (str_base > EVT_DICT_MAX_STRINGS || shape_base > EVT_DICT_MAX_SHAPES) {
-		report(r, off, "block dictionary bases out of bounds");
+		report(r, off, "block dictionary bases out of bounds (%u "
+		    "events lost)", r->blk_nevent);
 		return EVT_ERR_CORRUPT;
 	}
 	if (r->dec.dict_grows) {
@@ -673,6 +708,9 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 	}
 	evt_rdec_block(&r->dec, r->raw.p, rawlen, r->io.p + zlen, nguid,
 	    str_base, shape_base);
+	r->blk_seen = 0;
+	r->blk_msg = r->blk_broken = 0;
+	r->msg_kind = -1; /* items before any header have none */
 	r->cur_off = off;
 	*next = off + EVT_BLK_HDR_SIZE + plen;
 	return 0;
@@ -777,6 +815,11 @@ next_block(struct evt_segr *r)
 				return rc;
 			if (rc == 0)
 				return 1;
+			/* The index knows what the block held. */
+			r->lost += b->nevent;
+			if (!r->hdr_ok)
+				report(r, b->off, "the index lists %u events "
+				    "in this block: lost", b->nevent);
 		}
 		return 0;
 	}
@@ -786,7 +829,26 @@ next_block(struct evt_segr *r)
 		if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
 			return rc;
 		if (rc != 0) {
+			/* A good header says what is lost; past a bad one,
+			 * nothing does until the next good header. */
 			r->pos = resync(r, at + 1);
+			if (!r->hdr_ok) {
+				r->lost_unknown++;
+			} else {
+				uint64_t end = at + EVT_BLK_HDR_SIZE +
+				    le32_get(h + 8) + 16 * (uint64_t)le32_get(h +
+				    16);
+				r->lost += r->blk_nevent;
+				/* Bytes between its end and the next good
+				 * header held blocks whose headers are gone. */
+				if (r->pos > end && end < r->info.data_end) {
+					report(r, end, "no block header here: "
+					    "%llu bytes up to the next one are "
+					    "lost", (unsigned long long)
+					    (r->pos - end));
+					r->lost_unknown++;
+				}
+			}
 			continue;
 		}
 		r->pos = next;
@@ -808,9 +870,11 @@ next_block(struct evt_segr *r)
 	}
 	if (r->pos < r->info.data_end && r->pos > r->valid_end)
 		; /* already reported by the resync path */
-	else if (r->pos < r->info.data_end)
+	else if (r->pos < r->info.data_end) {
 		report(r, r->pos, "%llu trailing bytes are not a block",
 		    (unsigned long long)(r->info.data_end - r->pos));
+		r->lost_unknown++;
+	}
 	r->pos = r->info.data_end;
 	return 0;
 }
@@ -830,12 +894,80 @@ guid_damaged(const struct evt_segr *r, const struct evt_rec *rec)
 	return 0;
 }
 
+/* Reports the open message of the current block as incomplete when
+ * `left` of its items never came (records.md, "Damage"). */
+static void
+msg_incomplete(struct evt_segr *r, uint32_t left)
+{
+	/* (A scan that passes headers over undecoded does not know their
+	 * item counts; after a broken record the rest of the block is lost
+	 * and reported.) */
+	if (left == 0 || r->blk_broken || r->dec.skip_records)
+		return;
+	report(r, r->cur_off, "%s at +%llu incomplete: %u of its items "
+	    "missing", r->msg_kind == EVT_K_MSG ? "message" : "state list",
+	    (unsigned long long)r->msg_off, left);
+	if (r->msg_kind == EVT_K_MSG)
+		r->lost += left;
+}
+
+/* The kind of the record at off of the current block, from its first
+ * bytes, or -1 (for a record the decoder refused). */
+static int
+kind_at(const struct evt_segr *r, size_t off)
+{
+	const uint8_t *p = r->dec.recs + off;
+	size_t n = r->dec.len - off;
+	size_t hl = n > 0 && p[0] >= 0x91 && p[0] <= 0x9f ? 1 :
+	    n > 0 && p[0] == 0xdc ? 3 : n > 0 && p[0] == 0xdd ? 5 : 0;
+	return hl > 0 && hl < n && p[hl] <= EVT_K_MAX ? p[hl] : -1;
+}
+
+/*
+ * Accounts for a record the decoder returned (1) or refused (0) before
+ * the scan hands it out: counts the events of MSG frames, reports
+ * incomplete messages, and returns 0 for items whose header was refused
+ * (records.md: "reported and dropped"; they are counted as lost at the
+ * block's end), 1 to hand the record out.  left is the decoder's item
+ * count before the record.
+ */
+static int
+account(struct evt_segr *r, const struct evt_rec *rec, int ok, uint32_t left)
+{
+	int kind = ok ? rec->kind : kind_at(r, r->dec.err_off);
+	if (kind == EVT_K_STRDEF || kind == EVT_K_SHAPEDEF)
+		return 1;
+	if (kind == EVT_K_EVENT || kind == EVT_K_ITEM) {
+		if (!ok || r->msg_kind < 0)
+			return r->msg_kind >= 0;
+		r->blk_seen += kind == EVT_K_EVENT && r->blk_msg;
+		return 1;
+	}
+	msg_incomplete(r, left);
+	r->blk_msg = ok && kind == EVT_K_MSG;
+	r->msg_kind = ok ? kind : -1; /* -1: its items are orphans */
+	r->msg_off = ok ? rec->off : r->dec.err_off;
+	return 1;
+}
+
+/* Accounts for the end of the current block: what its header counted
+ * and the scan did not hand out is lost (reported where it was). */
+static void
+block_done(struct evt_segr *r)
+{
+	if (!r->blk_broken)
+		msg_incomplete(r, r->dec.items_left);
+	if (r->blk_nevent > r->blk_seen)
+		r->lost += r->blk_nevent - r->blk_seen;
+}
+
 /* Returns the next record of the scan; see segment.h. */
 int
 evt_segr_next(struct evt_segr *r, struct evt_rec *rec, uint64_t *blk_off)
 {
 	for (;;) {
 		if (r->in_block) {
+			uint32_t left = r->dec.items_left;
 			int rc = evt_rdec_next(&r->dec, rec);
 			if (rc == 1 && r->gbad_on && guid_damaged(r, rec)) {
 				/* Once per block: verify lists each. */
@@ -847,6 +979,12 @@ evt_segr_next(struct evt_segr *r, struct evt_rec *rec, uint64_t *blk_off)
 				continue;
 			}
 			if (rc == 1) {
+				if (!account(r, rec, 1, left)) {
+					report(r, r->cur_off, "%s at +%zu "
+					    "dropped: its header was damaged",
+					    evt_kind_name(rec->kind), rec->off);
+					continue;
+				}
 				if (blk_off != NULL)
 					*blk_off = r->cur_off;
 				return 1;
@@ -857,8 +995,16 @@ evt_segr_next(struct evt_segr *r, struct evt_rec *rec, uint64_t *blk_off)
 				report(r, r->cur_off,
 				    "block record at +%zu: %s",
 				    r->dec.err_off, r->dec.err);
+				/* The decoder's messages for MessagePack it
+				 * cannot delimit, after which the rest of the
+				 * block is gone, all start "record ". */
+				if (strncmp(r->dec.err, "record ", 7) == 0)
+					r->blk_broken = 1;
+				else
+					account(r, rec, 0, left);
 				continue;
 			}
+			block_done(r);
 			r->in_block = 0;
 		}
 		int rc = next_block(r);

@@ -135,6 +135,9 @@ static struct evt_buf obuf;
 static enum mode mode = M_EVENTS;
 static int quiet, verbose, want_stats, want_state, tty_progress, server;
 static uint64_t problems;
+/* What the timelines could not read (the largest tally of one: each
+ * reads the same archive). */
+static uint64_t lost_events, lost_unknown;
 static int exit_code;
 static struct termios saved_tio;
 static int tio_saved;
@@ -649,6 +652,14 @@ tl_free(struct timeline *t)
 		nplaying--;
 	if (t->timer != NULL)
 		event_free(t->timer);
+	if (t->cur != NULL) {
+		uint64_t ev, unk;
+		evt_cur_lost(t->cur, &ev, &unk);
+		if (ev + unk > lost_events + lost_unknown) {
+			lost_events = ev;
+			lost_unknown = unk;
+		}
+	}
 	evt_cur_close(t->cur);
 	evt_state_free(t->state);
 	if (S.tl == t)
@@ -1903,6 +1914,13 @@ main(int argc, char **argv)
 	evt_state_free(R.state0);
 	evt_buf_free(&obuf);
 	free(host);
+	if (lost_unknown > 0)
+		msg("%s: at least %" PRIu64 " events could not be read, and an "
+		    "unknown number more in %" PRIu64 " damaged places", R.dir,
+		    lost_events, lost_unknown);
+	else if (lost_events > 0)
+		msg("%s: %" PRIu64 " events could not be read", R.dir,
+		    lost_events);
 	if (exit_code == 0 && problems > 0)
 		exit_code = EX_FAIL;
 	return exit_code;

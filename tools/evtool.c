@@ -47,6 +47,9 @@
 
 static const char *progname = "evtool";
 static uint64_t problems;
+/* The archive being read (open_archive): readers open its segments
+ * through it, which reports and tallies what cannot be read. */
+static struct evt_archive *arch;
 
 /* Prints an error message prefixed with the program name. */
 static void
@@ -88,7 +91,7 @@ open_archive(const char *dir, int flags, const struct evt_archive_opts *o)
 	struct evt_archive *a;
 	int rc = evt_archive_open(dir, flags, o, seg_err_cb, warn_cb, NULL, &a);
 	if (rc == 0)
-		return a;
+		return arch = a;
 	if (rc == EVT_ERR_EXISTS)
 		errx_msg("%s: archive is locked by another writer", dir);
 	else if (rc == EVT_ERR_NOTFOUND)
@@ -417,18 +420,51 @@ filter_opt(struct filter *f, int c, char *arg)
 	}
 }
 
-/* Opens segment path positioned at the receive time f->from; NULL if it
- * cannot be opened (reported) or is sealed and holds nothing received in
- * [f->from, f->to). */
+/* Whether receive time rx is in the filter's range [from, to); to =
+ * INT64_MAX is no end, so that a frame received then is not lost. */
+static int
+in_range(const struct filter *f, int64_t rx)
+{
+	return rx >= f->from && (rx < f->to || f->to == INT64_MAX);
+}
+
+/* Prints what the readers of the archive could not read, if anything
+ * (each place was reported as "FILE: offset N: what"). */
+static void
+lost_summary(const char *dir, uint64_t events, uint64_t unknown)
+{
+	if (events == 0 && unknown == 0)
+		return;
+	if (unknown == 0)
+		fprintf(stderr, "%s: %s: %" PRIu64 " events could not be "
+		    "read\n", progname, dir, events);
+	else
+		fprintf(stderr, "%s: %s: at least %" PRIu64 " events could not "
+		    "be read, and an unknown number more in %" PRIu64
+		    " damaged places\n", progname, dir, events, unknown);
+}
+
+/* lost_summary of the archive's tally. */
+static void
+archive_lost_summary(const char *dir)
+{
+	uint64_t ev, unk;
+	evt_archive_lost(arch, &ev, &unk);
+	lost_summary(dir, ev, unk);
+}
+
+/* Opens segment i of the archive positioned at the receive time f->from;
+ * NULL if it cannot be opened (reported) or is sealed and holds nothing
+ * received in [f->from, f->to). */
 static struct evt_segr *
-open_range(const char *path, const struct filter *f)
+open_range(size_t i, const struct filter *f)
 {
 	struct evt_segr *r;
-	if (evt_segr_open(path, seg_err_cb, NULL, &r) != 0)
+	if (evt_archive_open_segment(arch, i, &r) != 0)
 		return NULL;
 	const struct evt_seg_info *si = evt_segr_info(r);
-	if (si->sealed && (si->last_rx < f->from || si->first_rx >= f->to) &&
-	    si->nrecords > 0) {
+	if (si->sealed && (si->last_rx < f->from || (f->to != INT64_MAX &&
+	    si->first_rx >= f->to)) && si->nrecords > 0) {
 		evt_segr_close(r);
 		return NULL;
 	}
@@ -471,7 +507,7 @@ cat_events(struct evt_segr *r, const char *path, const struct filter *f)
 			in_msg = rec.kind == EVT_K_MSG;
 			continue;
 		}
-		if (!in_msg || rec.rx_us < f->from || rec.rx_us >= f->to ||
+		if (!in_msg || !in_range(f, rec.rx_us) ||
 		    !keep_cb((void *)(uintptr_t)f, d, &rec))
 			continue;
 		size_t mark = obuf.len;
@@ -480,8 +516,10 @@ cat_events(struct evt_segr *r, const char *path, const struct filter *f)
 			rc = evt_buf_putc(&obuf, '\n');
 		else
 			obuf.len = mark; /* no half lines */
-		if (rc == EVT_ERR_CORRUPT)
+		if (rc == EVT_ERR_CORRUPT) {
 			seg_err_cb(NULL, path, rec.off, d->err);
+			evt_archive_add_lost(arch, rec.kind == EVT_K_EVENT);
+		}
 		oom_check(rc);
 		omaybe();
 	}
@@ -501,7 +539,7 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 	evt_frames_init(&fr, r, mode == CAT_MESSAGES ? keep_cb : NULL,
 	    (void *)(uintptr_t)f, seg_err_cb, NULL, path);
 	while ((rc = evt_frames_next(&fr, &fm)) == 1) {
-		if (fm->rx_us < f->from || fm->rx_us >= f->to)
+		if (!in_range(f, fm->rx_us))
 			continue;
 		if (mode == CAT_MESSAGES) {
 			if (fm->kind != EVT_K_MSG || fm->kept == 0)
@@ -541,22 +579,25 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 		oom_check(evt_buf_putc(&obuf, '\n'));
 		omaybe();
 	}
+	evt_archive_add_lost(arch, fr.lost);
 	evt_frames_free(&fr);
 	oom_check(rc);
 }
 
 /* Prints the records of one segment according to mode and filters. */
 static int
-cat_segment(const char *path, enum cat_mode mode, const struct filter *f)
+cat_segment(size_t i, enum cat_mode mode, const struct filter *f)
 {
-	struct evt_segr *r = open_range(path, f);
+	size_t n;
+	const char *path = evt_archive_segments(arch, &n)[i].path;
+	struct evt_segr *r = open_range(i, f);
 	if (r == NULL)
 		return 0; /* reported, or nothing in range */
 	if (mode == CAT_EVENTS)
 		cat_events(r, path, f);
 	else
 		cat_frames(r, path, mode, f);
-	evt_segr_close(r);
+	evt_archive_close_segment(arch, r);
 	return 0;
 }
 
@@ -600,9 +641,11 @@ cmd_cat(int argc, char **argv)
 	struct evt_archive *a = open_archive(argv[optind], 0, NULL);
 	size_t n;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
+	(void)s;
 	for (size_t i = 0; i < n; i++)
-		cat_segment(s[i].path, mode, &f);
+		cat_segment(i, mode, &f);
 	oflush();
+	archive_lost_summary(argv[optind]);
 	evt_archive_close(a);
 	filter_free(&f);
 	return problems ? EX_NOTFOUND : 0;
@@ -661,6 +704,9 @@ cmd_state(int argc, char **argv)
 		omaybe();
 	}
 	oflush();
+	uint64_t lev, lunk;
+	evt_cur_lost(cur, &lev, &lunk);
+	lost_summary(argv[optind], lev, lunk);
 	evt_state_free(st);
 	evt_cur_close(cur);
 	filter_free(&f);
@@ -694,15 +740,14 @@ cmd_get(int argc, char **argv)
 	size_t n;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
 	int found = 0;
-	for (size_t i = n; i-- > 0 && !found;) {
-		struct evt_segr *r;
-		if (evt_segr_open(s[i].path, seg_err_cb, NULL, &r) != 0)
-			continue;
-		struct evt_rec rec;
-		uint64_t boff;
-		int rc = evt_segr_find(r, id, strlen(id), &rec, &boff);
-		oom_check(rc);
-		if (rc == 1) {
+	struct evt_segr *r;
+	struct evt_rec rec;
+	uint64_t boff;
+	size_t i;
+	int rc = evt_archive_find(a, id, strlen(id), &r, &i, &rec, &boff);
+	oom_check(rc);
+	if (rc == 1) {
+		{
 			struct evt_rdec *d = evt_segr_decoder(r);
 			found = 1;
 			if (meta) {
@@ -728,8 +773,9 @@ cmd_get(int argc, char **argv)
 				oom_check(evt_buf_putc(&obuf, '}'));
 			oom_check(evt_buf_putc(&obuf, '\n'));
 		}
-		evt_segr_close(r);
+		evt_archive_close_segment(a, r);
 	}
+	(void)n;
 	oflush();
 	evt_archive_close(a);
 	if (!found) {
@@ -753,13 +799,13 @@ struct segfacts {
 
 /* Collects the facts of a segment. */
 static int
-segment_facts(const char *path, struct segfacts *sf)
+segment_facts(size_t i, struct segfacts *sf)
 {
 	struct evt_segr *r;
 	memset(sf, 0, sizeof *sf);
 	sf->first_rx = INT64_MAX;
 	sf->last_rx = INT64_MIN;
-	if (evt_segr_open(path, seg_err_cb, NULL, &r) != 0)
+	if (evt_archive_open_segment(arch, i, &r) != 0)
 		return -1;
 	const struct evt_seg_info *si = evt_segr_info(r);
 	if (si->sealed && evt_segr_load_index(r) == 0) {
@@ -772,7 +818,7 @@ segment_facts(const char *path, struct segfacts *sf)
 			sf->last_rx = si->last_rx;
 		}
 		memcpy(sf->frames, si->frames, sizeof sf->frames);
-		evt_segr_close(r);
+		evt_archive_close_segment(arch, r);
 		return 0;
 	}
 	struct evt_rec rec;
@@ -797,7 +843,7 @@ segment_facts(const char *path, struct segfacts *sf)
 	uint32_t nb;
 	evt_segr_blocks(r, &nb);
 	sf->blocks = nb;
-	evt_segr_close(r);
+	evt_archive_close_segment(arch, r);
 	oom_check(rc);
 	return 0;
 }
@@ -818,7 +864,7 @@ cmd_ls(int argc, char **argv)
 		struct segfacts sf;
 		const char *base = strrchr(s[i].path, '/');
 		base = base ? base + 1 : s[i].path;
-		if (segment_facts(s[i].path, &sf) != 0) {
+		if (segment_facts(i, &sf) != 0) {
 			printf("%-22s %-8s %12" PRIu64 "\n", base, "damaged",
 			    s[i].size);
 			continue;
@@ -832,8 +878,10 @@ cmd_ls(int argc, char **argv)
 		    "  %-27s %-27s\n", base, sf.sealed ? "sealed" : "open",
 		    s[i].size, sf.events, sf.blocks, t1, t2);
 	}
+	fflush(stdout);
+	archive_lost_summary(argv[1]);
 	evt_archive_close(a);
-	return 0;
+	return problems ? EX_NOTFOUND : 0;
 }
 
 static int
@@ -851,7 +899,7 @@ cmd_info(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		struct segfacts sf;
 		bytes += s[i].size;
-		if (segment_facts(s[i].path, &sf) != 0) {
+		if (segment_facts(i, &sf) != 0) {
 			damaged++;
 			continue;
 		}
@@ -892,6 +940,8 @@ cmd_info(int argc, char **argv)
 	printf("gaps:           %" PRIu64 "\n", tot.frames[EVT_K_GAP]);
 	printf("raw frames:     %" PRIu64 "\n", tot.frames[EVT_K_RAW]);
 	printf("other frames:   %" PRIu64 "\n", tot.frames[EVT_K_JSON]);
+	fflush(stdout);
+	archive_lost_summary(argv[1]);
 	evt_archive_close(a);
 	return problems ? EX_NOTFOUND : 0;
 }
@@ -965,11 +1015,13 @@ lost_ids_cb(void *arg, uint64_t boff, uint32_t flags, const uint8_t *guids,
 /* Checks one segment thoroughly; returns the problems found.  The ids of
  * the events it could not read go to stdout (lost_ids_cb). */
 static uint64_t
-verify_segment(const char *path)
+verify_segment(size_t idx)
 {
 	uint64_t before = problems;
 	struct evt_segr *r;
-	if (evt_segr_open(path, seg_err_cb, NULL, &r) != 0)
+	size_t nseg;
+	const char *path = evt_archive_segments(arch, &nseg)[idx].path;
+	if (evt_archive_open_segment(arch, idx, &r) != 0)
 		return problems - before + (problems == before);
 	int sealed = evt_segr_info(r)->sealed;
 	/* Pass 1: every block from the header on, every record rendered. */
@@ -990,9 +1042,11 @@ verify_segment(const char *path)
 		tmp.len = 0;
 		if (rec.kind == EVT_K_EVENT || rec.kind == EVT_K_ITEM) {
 			rc = evt_rdec_item_json(d, &rec, &tmp);
-			if (rc == EVT_ERR_CORRUPT)
+			if (rc == EVT_ERR_CORRUPT) {
 				seg_err_cb(NULL, path, boff, d->err);
-			else if (rc == 0 && rec.kind == EVT_K_EVENT)
+				evt_archive_add_lost(arch, rec.kind ==
+				    EVT_K_EVENT && in_msg);
+			} else if (rc == 0 && rec.kind == EVT_K_EVENT)
 				consumed_add(&cons, boff, d, &rec);
 			if (rec.kind == EVT_K_EVENT && in_msg) {
 				events++;
@@ -1029,7 +1083,8 @@ verify_segment(const char *path)
 	struct evt_blkent *sb = malloc((nscan + 1) * sizeof *sb);
 	if (sb == NULL)
 		oom_check(EVT_ERR_NOMEM);
-	memcpy(sb, scanned, nscan * sizeof *sb);
+	if (nscan > 0) /* (no readable block: scanned may be NULL) */
+		memcpy(sb, scanned, nscan * sizeof *sb);
 	/* The ids of lost events: a damaged block's payload may be intact
 	 * where its GUID column is. */
 	if (problems > before) {
@@ -1039,7 +1094,7 @@ verify_segment(const char *path)
 		oom_check(rc);
 	}
 	free(cons.e);
-	evt_segr_close(r);
+	evt_archive_close_segment(arch, r);
 
 	/* Pass 2: the index of a sealed segment agrees with the blocks.
 	 * Skipped when pass 1 found damage: the counts then differ for that
@@ -1104,9 +1159,11 @@ cmd_verify(int argc, char **argv)
 	size_t n;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
 	uint64_t bad = 0;
+	(void)s;
 	for (size_t i = 0; i < n; i++)
-		if (verify_segment(s[i].path) > 0)
+		if (verify_segment(i) > 0)
 			bad++;
+	archive_lost_summary(argv[1]);
 	evt_archive_close(a);
 	if (problems > 0) {
 		printf("%s: %" PRIu64 " problems in %" PRIu64 " of %zu segments\n",
@@ -1223,7 +1280,7 @@ cmd_repair(int argc, char **argv)
 			    !evt_segr_info(r)->hdr_damaged;
 			evt_segr_close(r);
 		}
-		if (verify_segment(s[i].path) == 0 && sealed)
+		if (verify_segment(i) == 0 && sealed)
 			continue;
 		(void)before;
 		if (repair_segment(argv[1], &s[i], have_uuid ? uuid : NULL) != 0)
@@ -1634,9 +1691,11 @@ stats_names_before(struct stats *st, const struct evt_segref *s, size_t n)
 
 /* Counts the records of one segment received in the filter's range. */
 static void
-stats_segment(struct stats *st, const char *path)
+stats_segment(struct stats *st, size_t i)
 {
-	struct evt_segr *r = open_range(path, &st->f);
+	size_t n;
+	const char *path = evt_archive_segments(arch, &n)[i].path;
+	struct evt_segr *r = open_range(i, &st->f);
 	if (r == NULL)
 		return;
 	if (st->ccap > 0) {
@@ -1651,7 +1710,7 @@ stats_segment(struct stats *st, const char *path)
 	while ((rc = evt_segr_next(r, &rec, &boff)) == 1) {
 		if (rec.kind == EVT_K_STRDEF || rec.kind == EVT_K_SHAPEDEF)
 			continue;
-		int inrange = rec.rx_us >= st->f.from && rec.rx_us < st->f.to;
+		int inrange = in_range(&st->f, rec.rx_us);
 		if (rec.kind == EVT_K_EVENT || rec.kind == EVT_K_ITEM) {
 			if (in_msg && inrange && stats_event(st,
 			    evt_segr_decoder(r), &rec) && !kept++)
@@ -1666,7 +1725,7 @@ stats_segment(struct stats *st, const char *path)
 		if (rec.kind == EVT_K_CONFIG)
 			stats_config(st, evt_segr_decoder(r), &rec, path, boff);
 	}
-	evt_segr_close(r);
+	evt_archive_close_segment(arch, r);
 	oom_check(rc);
 }
 
@@ -2078,10 +2137,11 @@ cmd_stats(int argc, char **argv)
 	size_t n;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
 	for (size_t i = 0; i < n; i++)
-		stats_segment(&st, s[i].path);
+		stats_segment(&st, i);
 	if (st.config.len == 0 && st.f.from != INT64_MIN)
 		stats_names_before(&st, s, n);
 	stats_print(&st, argv[optind], json, top);
+	archive_lost_summary(argv[optind]);
 	evt_archive_close(a);
 	if (st.act.user && st.act.w != want)
 		fprintf(stderr, "%s: --bucket: widened to %" PRId64 " s to stay "

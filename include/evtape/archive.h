@@ -67,6 +67,46 @@ int evt_archive_open(const char *dir, int flags,
 const struct evt_segref *evt_archive_segments(const struct evt_archive *a,
     size_t *n);
 
+/*
+ * Readers.  Every tool that reads an archive opens its segments here, so
+ * that it either reads every event or reports (through the error
+ * callback, with file and offset) what it could not read, and keeps a
+ * tally of it (evt_archive_lost).
+ *
+ * evt_archive_open_segment opens segment i of evt_archive_segments with
+ * the archive's error callback.  Reported as damage that loses an
+ * unknown number of events: a segment that cannot be opened (not a
+ * regular file, a dangling symlink, no permission, a damaged header:
+ * returns its negative evt_err), missing sequence numbers before it, and
+ * an unsealed segment that is not the newest while no writer holds the
+ * lock (formats/archive.md, "Reading an archive").  Returns 0 and *out.
+ *
+ * evt_archive_close_segment closes such a reader and adds what its scans
+ * could not read (evt_segr_lost) to the tally; NULL is fine.
+ *
+ * evt_archive_add_lost adds events the caller could not render.
+ *
+ * evt_archive_lost: the tally: *events known lost, *unknown damaged
+ * places whose event count is unknown.
+ */
+int evt_archive_open_segment(struct evt_archive *a, size_t i,
+    struct evt_segr **out);
+void evt_archive_close_segment(struct evt_archive *a, struct evt_segr *r);
+void evt_archive_add_lost(struct evt_archive *a, uint64_t events);
+void evt_archive_lost(const struct evt_archive *a, uint64_t *events,
+    uint64_t *unknown);
+
+/*
+ * Finds an event by id, newest segment first, through the id filters;
+ * if none names it, once more by scanning every sealed segment whose
+ * filter fails its checksum (reported).  Returns 1 with *out the open
+ * reader (its decoder holds *rec; close with evt_archive_close_segment)
+ * and *seg its index, 0 if absent, or a negative evt_err.
+ */
+int evt_archive_find(struct evt_archive *a, const char *id, size_t len,
+    struct evt_segr **out, size_t *seg, struct evt_rec *rec,
+    uint64_t *blk_off);
+
 /* Appends a received frame, rotating first if the segment is full or old.
  * Returns the frame's header kind or a negative evt_err. */
 int evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,

@@ -45,6 +45,12 @@ int evt_cur_open(const char *dir, evt_seg_err_cb cb, evt_warn_cb warn,
 /* Closes (NULL is fine). */
 void evt_cur_close(struct evt_cur *c);
 
+/* What the cursor could not read so far (each place reported through
+ * cb): *events known lost, *unknown damaged places of unknown count
+ * (evt_archive_lost). */
+void evt_cur_lost(const struct evt_cur *c, uint64_t *events,
+    uint64_t *unknown);
+
 /* Frames at or after to_us end the iteration (INT64_MAX: none). */
 void evt_cur_set_end(struct evt_cur *c, int64_t to_us);
 

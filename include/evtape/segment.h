@@ -277,6 +277,18 @@ int evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 /* Problems seen so far by this reader (reported via the callback). */
 uint64_t evt_segr_errors(const struct evt_segr *r);
 
+/*
+ * What the scans of this reader could not read (each place reported via
+ * the callback): *events, events of MSG frames known to be lost (damaged
+ * blocks whose header or index entry counts them, records that do not
+ * decode, items missing from incomplete messages); *unknown, damaged
+ * places whose event count nobody can tell (a block header that does not
+ * check in a segment read without its index, a torn tail).  Events the
+ * caller then fails to render are the caller's to count.
+ */
+void evt_segr_lost(const struct evt_segr *r, uint64_t *events,
+    uint64_t *unknown);
+
 /* The block directory (sealed: from the index; else built by a scan).
  * Borrowed. */
 const struct evt_blkent *evt_segr_blocks(struct evt_segr *r, uint32_t *n);
@@ -365,6 +377,7 @@ struct evt_frames {
 	int open, pending;
 	uint32_t left;
 	uint64_t dropped; /* records that could not be rendered (reported) */
+	uint64_t lost;	  /* of them, events of MSG frames */
 };
 
 /* Starts rebuilding frames from r's scan (position r with
