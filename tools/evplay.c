@@ -94,7 +94,8 @@ struct timeline {
 	int64_t started, ended;	 /* monotonic us */
 	int finished;
 	int waiting;		 /* for the client(s) to drain */
-	LIST_ENTRY(timeline) link;
+	int gone;		 /* its session is gone: freed by its timer */
+	LIST_ENTRY(timeline) link; /* in timelines, or zombies once gone */
 };
 
 /* What every timeline replays: the archive and the range. */
@@ -133,6 +134,8 @@ static struct termios saved_tio;
 static int tio_saved;
 static int64_t reported_lag;
 static LIST_HEAD(, timeline) timelines = LIST_HEAD_INITIALIZER(timelines);
+/* Timelines whose session is gone, freed on a later loop turn. */
+static LIST_HEAD(, timeline) zombies = LIST_HEAD_INITIALIZER(zombies);
 static unsigned nplaying;	/* timelines started, not finished (server) */
 
 /* Prints a message to stderr prefixed with the program name. */
@@ -223,7 +226,9 @@ tl_who(const struct timeline *t, char *buf, size_t size)
 {
 	size_t n;
 	const char *id;
-	if (t->out == OUT_SESSION) {
+	if (t->out == OUT_SESSION && t->s == NULL)
+		snprintf(buf, size, "a session gone: ");
+	else if (t->out == OUT_SESSION) {
 		id = evt_gw_session_id(t->s, &n);
 		snprintf(buf, size, "session %.*s: ", (int)n, id);
 	} else
@@ -461,6 +466,8 @@ tl_run(struct timeline *t)
 	/* A bounded turn, so keys, signals and clients are seen within a
 	 * few ms even where frames come closer than NAP_US apart. */
 	for (int budget = top ? BATCH : 64; budget > 0; budget--) {
+		if (t->gone)
+			return; /* its timer frees it */
 		if (!t->have) {
 			int rc = tl_load(t);
 			if (rc <= 0) {
@@ -527,11 +534,20 @@ tl_run(struct timeline *t)
 	tl_kick(t);
 }
 
-/* Timer callback of a timeline. */
+static void tl_free(struct timeline *t);
+static void server_check_done(void);
+
+/* Timer callback of a timeline (frees it once its session is gone). */
 static void
 tl_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	tl_run(arg);
+	struct timeline *t = arg;
+	if (t->gone) {
+		tl_free(t);
+		server_check_done(); /* it may have been the last unfinished */
+		return;
+	}
+	tl_run(t);
 }
 
 /* Wakes a timeline that waited for its client(s). */
@@ -586,7 +602,7 @@ tl_start(struct timeline *t)
 	tl_kick(t);
 }
 
-/* Frees a timeline. */
+/* Frees a timeline (listed in timelines or zombies). */
 static void
 tl_free(struct timeline *t)
 {
@@ -622,8 +638,6 @@ print_stats(struct timeline *t)
 	    st.rate, st.p50_us, st.p99_us, st.max_us, st.lag_us, st.slips,
 	    st.drift_us);
 }
-
-static void server_check_done(void);
 
 /* The replay ended: stdout mode leaves the loop; a server keeps serving
  * (getState still answers the end state). */
@@ -997,6 +1011,34 @@ stop_ev_cb(evutil_socket_t fd, short what, void *arg)
 		server_check_done();
 }
 
+/*
+ * A timeline's session is gone (expired, or forgotten for a newer one):
+ * nothing may reach the session through it any more, so it is detached
+ * at once (out of the list every control and status walks, no session
+ * pointer) and freed by its own timer on a later loop turn, never inside
+ * the gateway's callback (the tmux rule).  A session that expired while
+ * its replay ran used to leave the timeline publishing to freed memory.
+ */
+static void
+tl_gone(struct timeline *t)
+{
+	if (t == NULL)
+		return;
+	if (t->started && !t->finished) {
+		t->ended = evt_mono_us();
+		if (want_stats)
+			print_stats(t);
+		t->finished = 1;
+		nplaying--;
+	}
+	t->s = NULL;
+	t->gone = 1;
+	LIST_REMOVE(t, link);
+	LIST_INSERT_HEAD(&zombies, t, link);
+	evtimer_del(t->timer);
+	event_active(t->timer, EV_TIMEOUT, 1);
+}
+
 /* gateway session_cb. */
 static void
 session_cb(void *arg, struct evt_gw_session *s, int what)
@@ -1023,15 +1065,8 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 		tl_wake(S.shared ? S.tl : t);
 		return;
 	case EVT_GW_SESSION_GONE:
-		if (t != NULL) {
-			if (!t->finished && want_stats) {
-				t->ended = evt_mono_us();
-				print_stats(t);
-			}
-			if (t->finished)
-					tl_free(t);
-			evt_gw_session_set_data(s, NULL);
-		}
+		evt_gw_session_set_data(s, NULL);
+		tl_gone(t);
 		return;
 	default:
 		return;
@@ -1720,6 +1755,8 @@ main(int argc, char **argv)
 	evt_gw_free(S.gw);
 	while (!LIST_EMPTY(&timelines))
 		tl_free(LIST_FIRST(&timelines));
+	while (!LIST_EMPTY(&zombies))
+		tl_free(LIST_FIRST(&zombies));
 	if (S.stop_ev != NULL)
 		event_free(S.stop_ev);
 	event_base_free(base);
