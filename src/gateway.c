@@ -1224,6 +1224,11 @@ http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
 	memset(&cfg, 0, sizeof cfg);
 	cfg.role = EVT_WSCONN_SERVER;
 	cfg.max_msg = gw->o.ess_limits.max_frame;
+	/* ws_frame closes a client that does not read its responses at
+	 * max_queue, before a command; this bounds whatever else is queued
+	 * to it (the response that crosses the mark has room). */
+	cfg.max_queue = gw->o.max_queue > SIZE_MAX / 2 ? SIZE_MAX :
+	    2 * gw->o.max_queue;
 	cfg.ping_interval = gw->o.ping_interval;
 	cfg.dead_timeout = gw->o.dead_timeout;
 	cfg.drain_lowat = GW_PUMP_LOWAT;

@@ -259,12 +259,13 @@ class Gateway:
         sock = w.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         n = 0
-        while True:
-            w.write(batch)
-            n += 64
-            await w.drain()
-            if w.is_closing():
-                break
+        try:
+            while not w.is_closing():
+                w.write(batch)
+                n += 64
+                await w.drain()
+        except ConnectionError:
+            pass
         print("connection 1: dropped by evrec after %d pings" % n,
               flush=True)
 

@@ -53,6 +53,58 @@ t "a third client is served afterwards" $C $P session --count 60
 stop_pid "$PLAY_PID"
 check $RC "evplay (clients leaving) exits 0 on SIGTERM"
 
+# --- pings: a peer that pings and never reads ----------------------------------
+# flood NAME PORT LOG: a ping-flooding client of the server on PORT is
+# dropped with 1008, the server's LOG naming it.
+flood() {
+	t "$1: a client that floods pings and never reads is dropped" \
+	    $PEER --port "$2" ping-flood --timeout 60
+	t "$1: ... closed with 1008, the log names the peer and the pings" \
+	    grep -q "127.0.0.1:[0-9]*: WebSocket closed: 1008 peer does not read: .* pings" "$3"
+}
+start_srv "$EVPLAY" pflood --any-user --speed 4 "$T/L"
+PLAY_PID=$SRV_PID
+$C --port "$SRV_PORT" follow --log "$T/L.msgs" --total "$NL" --max-conns 1 \
+    --timeout 60 >"$T/stay.out" 2>&1 &
+STAY=$!
+flood evplay "$SRV_PORT" "$T/pflood.out"
+wait $STAY
+check $? "evplay: meanwhile another client got all $NL events on one connection"
+stop_pid "$PLAY_PID"
+check $RC "evplay (ping flood) exits 0 on SIGTERM"
+
+start_sim sflood --rate 2000 --log-sent "$T/sflood.sent"
+$C --port "$SIM_PORT" follow --log "$T/sflood.sent" --total 20000 \
+    --max-conns 1 --timeout 60 >"$T/stay.out" 2>&1 &
+STAY=$!
+flood evsim "$SIM_PORT" "$T/sflood.out"
+wait $STAY
+check $? "evsim: meanwhile another client got 20,000 events on one connection"
+stop_pid "$SIM_PID"
+check $RC "evsim (ping flood) exits 0 on SIGTERM"
+
+# A gateway whose first connection sends 300 events, then floods pings and
+# reads nothing more; the next connection sends 300 more and behaves.
+rm -f "$T/mg.port"
+$PEER gateway --ready "$T/mg.port" --log-sent "$T/mg.sent" >"$T/mg.out" 2>&1 &
+MG=$!
+PIDS="$PIDS $MG"
+waitfor 1000 test -s "$T/mg.port"
+check $? "the ping-flooding gateway listens"
+start_rec mg --archive "$T/mg.a" --user u --password-file "$T/pw" \
+    --no-config-snapshot "http://127.0.0.1:$(cat "$T/mg.port")"
+wait_events "$T/mg.a" 600 60
+checkl $? "evrec records the events of both connections" "$T/mg.log"
+checkl $(grep -q "lost: 1008 peer does not read: .* pings" "$T/mg.log"; echo $?) \
+    "evrec dropped the flooding connection with 1008 and said why" "$T/mg.log"
+checkl $(grep -q "dropped by evrec" "$T/mg.out"; echo $?) \
+    "the gateway saw its connection dropped" "$T/mg.out"
+stop_pid "$REC_PID"
+checkl $RC "evrec exits 0" "$T/mg.log"
+kill "$MG" 2>/dev/null
+t "every event the gateway sent is in the archive, in order, once" \
+    same_events "$T/mg.sent" "$T/mg.a"
+
 # Under `make asan` a leak or memory error makes a server print a report.
 check $(cat "$T"/*.out | grep -q "Sanitizer\|runtime error"; [ $? -ne 0 ]; echo $?) \
     "no sanitizer report from any server"
