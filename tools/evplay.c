@@ -30,7 +30,7 @@
  * x2 / /2, left/right or [ ] seek -/+ 10 s, s status, q quit); SIGUSR1
  * pause/resume, SIGUSR2 status line, SIGINT/SIGTERM stop (with --stats);
  * in server mode also GET /evplay/status and POST /evplay/pause, resume,
- * speed?x=F, seek?to=TIME|by=S (&session=ID), which need a Bearer token.
+ * speed?x=F, seek?to=TIME|by=S (&session=ID), all with a Bearer token.
  * Keys and signals act on every timeline.
  *
  * Exit status: 0 success, 1 failure or damage found, 2 usage.
@@ -1302,6 +1302,9 @@ http_cb(void *arg, const struct evt_gw_http_req *req, struct evt_buf *body,
 	if (vlen == 6 && memcmp(verb, "status", 6) == 0) {
 		if (strcmp(req->method, "GET") != 0)
 			return http_err(body, 405, "GET only");
+		/* It lists live session ids. */
+		if (!req->authorized)
+			return http_err(body, 401, "Bearer token required");
 		return http_status(body);
 	}
 	static const char *const verbs[] = {"pause", "resume", "speed", "seek"};
@@ -1367,8 +1370,8 @@ usage(FILE *f)
 	    "  --resume-window S     session resume window (default 30)\n"
 	    "  --history-bytes B     per-session resume history bound\n"
 	    "  --http-timeout S, --ws-session-timeout S, --sub-timeout S\n"
-	    "  control: GET /evplay/status; POST /evplay/pause, resume,\n"
-	    "  speed?x=F, seek?to=TIME or seek?by=S [&session=ID] (Bearer)\n"
+	    "  control (Bearer): GET /evplay/status; POST /evplay/pause,\n"
+	    "  resume, speed?x=F, seek?to=TIME or seek?by=S [&session=ID]\n"
 	    "keys (terminal): space pause, + - speed, [ ] or arrows seek "
 	    "10 s, s status, q quit\n"
 	    "signals: USR1 pause/resume, USR2 status, INT/TERM stop\n",
@@ -1618,8 +1621,8 @@ main(int argc, char **argv)
 		if ((go.username != NULL) != (pwfile != NULL))
 			bad_usage("--user and --password-file go together");
 		if (evt_cli_hostport(listen, &host, &port) != 0)
-			bad_usage("--listen: expected [HOST:]PORT, got '%s'",
-			    listen);
+			bad_usage("--listen: expected [HOST:]PORT with a numeric "
+			    "HOST (IPv4, or IPv6 in brackets), got '%s'", listen);
 	}
 	R.dir = argv[optind];
 
@@ -1671,9 +1674,11 @@ main(int argc, char **argv)
 		rc = evt_gw_new(base, &go, &S.gw);
 		evt_cli_free_secret(password);
 		evt_cli_free_secret(token);
+		if (rc == EVT_ERR_IO)
+			return EX_FAIL; /* the gateway said why, in one line */
 		if (rc != 0) {
 			msg("cannot serve on %s: %s", listen, evt_strerror(rc));
-			return EX_FAIL;
+			return rc == EVT_ERR_ARG ? EX_USAGE : EX_FAIL;
 		}
 		if ((S.stop_ev = evtimer_new(base, stop_ev_cb, NULL)) == NULL)
 			oom_check(EVT_ERR_NOMEM);

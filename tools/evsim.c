@@ -950,8 +950,9 @@ main(int argc, char **argv)
 		case O_LISTEN:
 			free(host);
 			if (evt_cli_hostport(optarg, &host, &port) != 0)
-				bad_usage("--listen: expected HOST:PORT, got "
-				    "'%s'", optarg);
+				bad_usage("--listen: expected [HOST:]PORT with a "
+				    "numeric HOST (IPv4, or IPv6 in brackets), "
+				    "got '%s'", optarg);
 			break;
 		case O_READY: ready = optarg; break;
 		case O_CERT: go.tls_cert = optarg; break;
@@ -1126,8 +1127,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = evt_gw_new(sim.base, &go, &sim.gw)) != 0) {
-		fprintf(stderr, "evsim: cannot start the gateway: %s\n",
-		    evt_strerror(rc));
+		/* EVT_ERR_IO: the gateway said why, in one line. */
+		if (rc != EVT_ERR_IO)
+			fprintf(stderr, "evsim: cannot start the gateway: %s\n",
+			    evt_strerror(rc));
+		if (rc == EVT_ERR_ARG)
+			status = 2;	/* usage */
 		goto out;
 	}
 	/* The gateway holds its own copies. */

@@ -7,6 +7,7 @@ otherwise.
   leave       a client of evplay/evsim takes N events of its session and
               leaves for good: a clean close (1000) or a dropped TCP
               connection (RST, no close frame)
+  other-user  a session cannot be resumed with another user's token
   ping-flood  a client that sends pings and never reads what comes back;
               ends when the server drops it
   gateway     a gateway (token endpoint + Events and State WebSocket) for
@@ -36,21 +37,32 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 # ------------------------------------------------------------ leave
 
+async def start(args, tok, sid="", eid=""):
+    """A connection with a startSession sent; returns (ws, Conn, response)."""
+    ws = await essclient.connect(args, tok)
+    c = Conn(ws)
+    r = await c.cmd({"command": "startSession", "commandId": 1,
+                     "sessionId": sid, "eventId": eid})
+    return ws, c, r
+
+
+async def subscribed(args, tok):
+    """A new session subscribed to everything: (ws, Conn, session id)."""
+    ws, c, r = await start(args, tok)
+    if r.get("status") != 201 or not r.get("sessionId"):
+        fail("startSession: %r" % r)
+    a = await c.cmd({"command": "addSubscription", "commandId": 2,
+                     "filters": ALL})
+    if a.get("status") != 200:
+        fail("addSubscription: %r" % a)
+    return ws, c, r["sessionId"]
+
+
 async def sc_leave(args):
     """Starts a session, subscribes, takes --after events, then leaves:
     --how close sends a 1000 close frame, --how drop resets the TCP
     connection without one.  Prints the session id."""
-    tok = essclient.token_or_fail(args)
-    ws = await essclient.connect(args, tok)
-    c = Conn(ws)
-    r = await c.cmd({"command": "startSession", "commandId": 1,
-                     "sessionId": "", "eventId": ""})
-    if r.get("status") != 201:
-        fail("startSession: %r" % r)
-    r = await c.cmd({"command": "addSubscription", "commandId": 2,
-                     "filters": ALL})
-    if r.get("status") != 200:
-        fail("addSubscription: %r" % r)
+    ws, c, _ = await subscribed(args, essclient.token_or_fail(args))
     await c.until_events(args.after)
     if args.how == "close":
         await ws.close(1000)
@@ -60,6 +72,36 @@ async def sc_leave(args):
                         struct.pack("ii", 1, 0))
         ws.transport.abort()
     print("left after %d events (%s)" % (len(c.events), args.how))
+
+
+# ------------------------------------------------------------ other user
+
+async def sc_other_user(args):
+    """--user's session, left after --after events, cannot be resumed with
+    a token of --other (201 and a new session, as for an unknown one); its
+    own user resumes it (200) afterwards."""
+    mine = essclient.token_or_fail(args)
+    if args.other_token:
+        theirs = args.other_token
+    else:
+        st, body = essclient.get_token(args, user=args.other)
+        if st != 200:
+            fail("token for %s: %d %r" % (args.other, st, body))
+        theirs = body["access_token"]
+    ws, c, sid = await subscribed(args, mine)
+    await c.until_events(args.after)
+    last = c.events[-1]["id"]
+    await ws.close(1000)
+    ws, c, r = await start(args, theirs, sid, last)
+    if r.get("status") != 201 or r.get("sessionId") in (None, sid):
+        fail("another user resumed session %s: %r" % (sid, r))
+    await ws.close(1000)
+    ws, c, r = await start(args, mine, sid, last)
+    if r.get("status") != 200 or r.get("sessionId") != sid:
+        fail("its own user could not resume session %s: %r" % (sid, r))
+    await ws.close(1000)
+    print("session %s: refused to the other user, resumed by its own"
+          % sid)
 
 
 # ------------------------------------------------------------ ping flood
@@ -293,6 +335,10 @@ def main():
     p = sub.add_parser("leave")
     p.add_argument("--after", type=int, default=100)
     p.add_argument("--how", choices=["close", "drop"], default="close")
+    p = sub.add_parser("other-user")
+    p.add_argument("--after", type=int, default=20)
+    p.add_argument("--other", default="bob")
+    p.add_argument("--other-token", help="a static token as the other user")
     p = sub.add_parser("ping-flood")
     p.add_argument("--ready")
     p.add_argument("--timeout", type=float, default=60)
@@ -302,7 +348,8 @@ def main():
     p.add_argument("--messages", type=int, default=100)
     p.add_argument("--per-message", type=int, default=3)
     args = ap.parse_args()
-    fn = {"leave": sc_leave, "ping-flood": sc_ping_flood,
+    fn = {"leave": sc_leave, "other-user": sc_other_user,
+          "ping-flood": sc_ping_flood,
           "gateway": sc_gateway}[args.cmd]
     essclient.run(fn, args)
 

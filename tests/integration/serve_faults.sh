@@ -105,6 +105,80 @@ kill "$MG" 2>/dev/null
 t "every event the gateway sent is in the archive, in order, once" \
     same_events "$T/mg.sent" "$T/mg.a"
 
+# --- auth: the status needs a token; sessions belong to their user ---------
+echo static-token-0123456789abcdef0123456789 >"$T/tok"
+start_srv "$EVPLAY" auth --any-user --token-file "$T/tok" --speed 4 "$T/L"
+PLAY_PID=$SRV_PID
+P="--port $SRV_PORT"
+t "GET /evplay/status without a token: 401 with WWW-Authenticate: Bearer" \
+    $C $P http /evplay/status --expect 401 --has "Bearer token required"
+t "GET /evplay/status with a bad token: 401" \
+    $C $P http /evplay/status --bearer not-a-token-0123456789abcdef \
+    --expect 401
+TOK=$($C $P token --print)
+t "GET /evplay/status with a token: 200" \
+    $C $P http /evplay/status --bearer "$TOK" --has timelines
+t "a session cannot be resumed by another user (201); its own user resumes it" \
+    $PEER $P other-user --other bob
+t "... nor with the static --token-file token" \
+    $PEER $P other-user --other-token "$(cat "$T/tok")"
+t "... the refusal is logged with the peer" \
+    grep -q "127.0.0.1:[0-9]*: cannot resume session .*another user" \
+    "$T/auth.out"
+stop_pid "$PLAY_PID"
+check $RC "evplay (auth) exits 0 on SIGTERM"
+start_sim sauth
+t "evsim: a session cannot be resumed by another user" \
+    $PEER --port "$SIM_PORT" other-user --other bob
+stop_pid "$SIM_PID"
+
+# --- usage: --listen -------------------------------------------------------------
+# one_line PROG STATUS WHAT ARGS...: PROG ARGS exits STATUS with one
+# stderr line matching WHAT (and the usage hint).
+one_line() {
+	_p=$1
+	_s=$2
+	_w=$3
+	shift 3
+	$_p "$@" >/dev/null 2>"$T/e"
+	_rc=$?
+	_n=$(grep -cv "^Try '" "$T/e")
+	[ "$_rc" -eq "$_s" ] && [ "$_n" -eq 1 ] && grep -q -- "$_w" "$T/e" || {
+		echo "# exit $_rc (wanted $_s), stderr:"
+		sed 's/^/#   /' "$T/e"
+		return 1
+	}
+}
+for prog in "$EVPLAY --any-user" "$BUILD/evsim"; do
+	name=$(basename "${prog%% *}")
+	arch=""
+	[ "$name" = evplay ] && arch="$T/L"
+	for bad in foo:8080 localhost:8080 1.2.3:80 "[::1:80" 127.0.0.1:65536 \
+	    127.0.0.1:; do
+		one_line "$prog" 2 "--listen" --listen "$bad" $arch
+		check $? "$name --listen $bad: exit 2, one line"
+	done
+	# A port that is taken: one line naming the step and the address.
+	start_sim taken
+	one_line "$prog" 1 "cannot listen on 127.0.0.1:$SIM_PORT: bind failed: Address already in use" \
+	    --quiet --listen "127.0.0.1:$SIM_PORT" $arch
+	check $? "$name on a port in use: exit 1, one line saying bind failed and why"
+	stop_pid "$SIM_PID"
+	# Port 80 without privileges (as nobody when run as root).
+	asuser=""
+	[ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+	    asuser="setpriv --reuid=65534 --regid=65534 --clear-groups"
+	if [ "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)" -gt 80 ] &&
+	    { [ "$(id -u)" -ne 0 ] || [ -n "$asuser" ]; }; then
+		[ "$name" = evplay ] && arch=$(cd "$HERE/../golden" && pwd)/v1-basic
+		one_line "$asuser $prog" 1 "cannot listen on 127.0.0.1:80: bind failed: Permission denied" \
+		    --quiet --listen 80 $arch
+		check $? "$name --listen 80 without privileges: exit 1, one clear line"
+	else
+		check 0 "# SKIP $name --listen 80: unprivileged ports start below 80 here"
+	fi
+done
+
 # Under `make asan` a leak or memory error makes a server print a report.
 check $(cat "$T"/*.out | grep -q "Sanitizer\|runtime error"; [ $? -ne 0 ]; echo $?) \
     "no sanitizer report from any server"
