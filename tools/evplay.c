@@ -1674,10 +1674,12 @@ main(int argc, char **argv)
 		rc = evt_gw_new(base, &go, &S.gw);
 		evt_cli_free_secret(password);
 		evt_cli_free_secret(token);
-		if (rc == EVT_ERR_IO)
-			return EX_FAIL; /* the gateway said why, in one line */
 		if (rc != 0) {
-			msg("cannot serve on %s: %s", listen, evt_strerror(rc));
+			/* EVT_ERR_IO: the gateway said why, in one line. */
+			if (rc != EVT_ERR_IO)
+				msg("cannot serve on %s: %s", listen,
+				    evt_strerror(rc));
+			free(host);
 			return rc == EVT_ERR_ARG ? EX_USAGE : EX_FAIL;
 		}
 		if ((S.stop_ev = evtimer_new(base, stop_ev_cb, NULL)) == NULL)
