@@ -597,14 +597,27 @@ append_marker(struct evt_archive *a, int kind, int64_t rx_us,
 	return rc;
 }
 
+/* Tells whether at least age microseconds passed from since to now,
+ * without overflowing: since may come from any segment header. */
+static int
+aged(int64_t now, int64_t since, int64_t age)
+{
+	int64_t d;
+	if (__builtin_sub_overflow(now, since, &d))
+		return now > since;
+	return d >= age;
+}
+
 /* Rotates when the open segment is full or old, and opens one if none. */
 static int
 prepare(struct evt_archive *a, int64_t rx_us)
 {
+	if (rx_us < EVT_RX_MIN || rx_us > EVT_RX_MAX)
+		return EVT_ERR_ARG; /* before a segment is made for it */
 	if (!(a->flags & EVT_AR_WRITE))
 		return EVT_ERR_STATE;
 	if (a->w != NULL && (evt_segw_size(a->w) >= a->opts.seg_bytes ||
-	    rx_us - evt_segw_created(a->w) >= a->opts.seg_age_us)) {
+	    aged(rx_us, evt_segw_created(a->w), a->opts.seg_age_us))) {
 		int rc = evt_archive_rotate(a);
 		if (rc != 0)
 			return rc;
@@ -658,6 +671,86 @@ evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
 	if (rc != 0)
 		return rc;
 	return append_marker(a, kind, rx_us, json, len);
+}
+
+/* Collects the keys of the last `want` events of MSG frames of one
+ * segment into keys (a ring of want entries written from *got on);
+ * returns 0 or a negative evt_err. */
+static int
+recent_keys_seg(struct evt_archive *a, const char *path, uint64_t *keys,
+    size_t want, size_t *got)
+{
+	struct evt_segr *r;
+	const struct evt_blkent *b;
+	struct evt_rec re;
+	uint64_t boff, key;
+	uint32_t nb, i;
+	size_t have = 0;
+	int64_t from = INT64_MIN;
+	int rc, in_msg = 0;
+
+	if ((rc = evt_segr_open(path, a->errcb, a->arg, &r)) < 0)
+		return rc == EVT_ERR_NOMEM ? rc : 0;	/* reported */
+	/* Start at the newest block from which on the segment holds want
+	 * events (the directory counts events per block; a sealed segment's
+	 * comes from its index, an unsealed one's from a scan). */
+	if (evt_segr_info(r)->sealed)
+		(void)evt_segr_load_index(r);	/* else: reported, scanned */
+	if ((b = evt_segr_blocks(r, &nb)) != NULL) {
+		for (i = nb; i-- > 0 && have < want;)
+			have += b[i].nevent;
+		if (have >= want)
+			from = b[i + 1].first_rx;
+	}
+	rc = evt_segr_rewind(r, from);
+	*got = 0;
+	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
+		rc = 0;
+		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
+			in_msg = re.kind == EVT_K_MSG;
+		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
+		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
+			in_msg = 0;
+		if (re.kind != EVT_K_EVENT || !in_msg || re.o == NULL ||
+		    evt_rdec_id_key(evt_segr_decoder(r), &re, &key) != 0)
+			continue;
+		keys[*got % want] = key;
+		(*got)++;
+	}
+	evt_segr_close(r);
+	return rc < 0 ? rc : 0;
+}
+
+/* The newest events' id keys; see archive.h. */
+int
+evt_archive_recent_keys(struct evt_archive *a, uint64_t *keys, size_t max,
+    size_t *n)
+{
+	uint64_t *ring;
+	size_t got = 0, k, take;
+	int rc = 0;
+
+	*n = 0;
+	if (max == 0)
+		return 0;
+	if ((ring = malloc(max * sizeof *ring)) == NULL)
+		return EVT_ERR_NOMEM;
+	/* Newest segment first; each one's keys go before those found so
+	 * far, which move up. */
+	for (size_t s = a->nsegs, seen = 0; s-- > 0 && *n < max && seen < 16;
+	    seen++) {
+		if ((rc = recent_keys_seg(a, a->segs[s].path, ring, max - *n,
+		    &got)) < 0)
+			break;
+		take = got < max - *n ? got : max - *n;
+		memmove(keys + take, keys, *n * sizeof *keys);
+		/* The last `take` keys of the ring, oldest first. */
+		for (k = 0; k < take; k++)
+			keys[k] = ring[(got - take + k) % (max - *n)];
+		*n += take;
+	}
+	free(ring);
+	return rc;
 }
 
 /* The last event id; see archive.h. */
@@ -813,10 +906,10 @@ evt_archive_tick(struct evt_archive *a, int64_t now_us)
 		return 0;
 	int rc = 0;
 	if (evt_segw_block_bytes(a->w) > 0 &&
-	    now_us - evt_segw_block_first_rx(a->w) >= a->opts.block_age_us)
+	    aged(now_us, evt_segw_block_first_rx(a->w), a->opts.block_age_us))
 		rc = evt_segw_flush(a->w);
 	if (rc == 0 && a->opts.seg.fsync == EVT_FSYNC_INTERVAL &&
-	    now_us - a->last_sync_us >= a->opts.sync_interval_us) {
+	    aged(now_us, a->last_sync_us, a->opts.sync_interval_us)) {
 		rc = evt_segw_sync(a->w);
 		a->last_sync_us = now_us;
 	}
@@ -871,6 +964,9 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 	for (size_t i = 0; i < a->nsegs; i++)
 		total += seg_size(a, i);
 	*freed = 0;
+	/* Older than now - max_age; past the int64 range, nothing is. */
+	int64_t cut;
+	int cut_ok = !__builtin_sub_overflow(now_us, max_age_us, &cut);
 	size_t del = 0;
 	while (del + 1 < a->nsegs) {
 		struct evt_segref *s = &a->segs[del];
@@ -882,7 +978,7 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 		const struct evt_seg_info *si = evt_segr_info(r);
 		int sealed = si->sealed;
 		if (max_age_us != 0 && sealed)
-			old = si->last_rx < now_us - max_age_us;
+			old = cut_ok ? si->last_rx < cut : max_age_us < 0;
 		evt_segr_close(r);
 		if (!sealed || (!over && !old))
 			break;

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "evtape/cli.h"
+#include "evtape/http.h"
 
 #define SECRET_MAX 4096
 
@@ -72,6 +73,25 @@ evt_cli_secret_arg(const char *prog, const char *opt, const char *path)
 		exit(2);
 	}
 	return s;
+}
+
+/* Checks and adds a --cors value (see cli.h). */
+void
+evt_cli_cors_arg(const char *prog, const char *arg, const char **list,
+    size_t *n)
+{
+	if (!evt_http_cors_origin_ok(arg)) {
+		fprintf(stderr, "%s: --cors: '%s' is neither * nor an origin "
+		    "like http://host:port (scheme, host, optional port, no "
+		    "path)\nTry '%s --help'.\n", prog, arg, prog);
+		exit(2);
+	}
+	if (*n >= EVT_CLI_MAX_CORS) {
+		fprintf(stderr, "%s: --cors: at most %d origins\nTry '%s "
+		    "--help'.\n", prog, EVT_CLI_MAX_CORS, prog);
+		exit(2);
+	}
+	list[(*n)++] = arg;
 }
 
 void

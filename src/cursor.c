@@ -26,6 +26,7 @@ struct evt_cur {
 	char want_id[EVT_REC_MAX_INTERN + 1];
 	size_t want_len;
 	int seeking;
+	uint32_t skipped;     /* items of the frame passed over seeking */
 	int64_t want_rx;
 	const char **ev;
 	size_t *evlen;
@@ -93,13 +94,14 @@ cur_keep_cb(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
 	struct evt_cur *c = arg;
 	if (!c->seeking)
 		return 1;
-	if (rec->kind != EVT_K_EVENT)
-		return 0;
 	char v[EVT_REC_MAX_INTERN + 1];
-	int n = evt_rdec_field(d, rec, "id", v, sizeof v);
+	int n = rec->kind != EVT_K_EVENT ? -1 :
+	    evt_rdec_field(d, rec, "id", v, sizeof v);
 	if (n < 0 || (size_t)n != c->want_len ||
-	    strncasecmp(v, c->want_id, c->want_len) != 0)
+	    strncasecmp(v, c->want_id, c->want_len) != 0) {
+		c->skipped++; /* passed over, not lost */
 		return 0;
+	}
 	c->seeking = 0;
 	return 1;
 }
@@ -211,6 +213,7 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 		if (c->r == NULL && !cur_open_seg(c))
 			return 0;
 		struct evt_frame *f;
+		c->skipped = 0;
 		int rc = evt_frames_next(&c->fr, &f);
 		if (rc < 0)
 			return rc;
@@ -235,6 +238,8 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 		m->rx_us = f->rx_us;
 		m->text = (const char *)f->text.p;
 		m->len = f->text.len;
+		m->incomplete = (f->kind == EVT_K_MSG ||
+		    f->kind == EVT_K_STATES) && f->kept + c->skipped < f->nitems;
 		return cur_items(c, f, m) == 0 ? 1 : EVT_ERR_NOMEM;
 	}
 }

@@ -1549,6 +1549,32 @@ ar_warn_cb(void *arg, const char *msg)
 	evt_log_warn("%s", msg);
 }
 
+/* Fills the dedupe set with the archive's newest event ids: a gateway
+ * that redelivers them after a restart (a resume, or a refused one that
+ * starts a replay over) is not stored twice. */
+static void
+load_seen(void)
+{
+	uint64_t *keys = malloc((size_t)R.seen.cap * sizeof *keys);
+	int64_t t0 = evt_mono_us();
+	size_t n = 0;
+	int rc;
+
+	if (keys == NULL)
+		oom(EVT_ERR_NOMEM, "dedupe");
+	rc = evt_archive_recent_keys(R.ar, keys, R.seen.cap, &n);
+	oom(rc == EVT_ERR_NOMEM ? rc : 0, "dedupe");
+	for (size_t i = 0; i < n; i++)
+		(void)evt_recorder_seen_add_key(&R.seen, keys[i]);
+	free(keys);
+	if (rc < 0)
+		evt_log_warn("archive %s: the newest event ids could not all "
+		    "be read (%s): a redelivery may be stored twice",
+		    R.o.archive, evt_strerror(rc));
+	evt_log_info("archive %s: %zu newest event ids loaded for dedupe "
+	    "(%.1f ms)", R.o.archive, n, (double)(evt_mono_us() - t0) / 1e3);
+}
+
 /* Opens the archive and loads the resume state.  Returns 0 or -1. */
 static int
 open_archive(void)
@@ -1685,6 +1711,7 @@ main(int argc, char **argv)
 		    R.url.base);
 	if (open_archive() != 0)
 		goto out;
+	load_seen();
 	anchor_time();
 	R.retry_ev = evtimer_new(R.base, retry_cb, NULL);
 	R.tick_ev = event_new(R.base, -1, EV_PERSIST, tick_cb, NULL);

@@ -99,6 +99,7 @@
 #include "evtape/gw_history.h"
 #include "evtape/http.h"
 #include "evtape/json.h"
+#include "evtape/record.h"
 #include "evtape/wsconn.h"
 
 #define GW_PUMP_HIWAT ((size_t)512 << 10) /* feed a connection below this */
@@ -136,6 +137,8 @@ struct gw_conn {
 	int close_after;		/* close once the output is flushed */
 	int read_paused;
 	int partial;			/* part of a request has arrived */
+	uint64_t tok_hash;		/* tok_hash() of the token it
+					   authenticated with, 0 if none */
 
 	/* WebSocket phase. */
 	struct evt_wsconn *ws;
@@ -170,6 +173,8 @@ struct evt_gw_session {
 	int64_t detached_us;
 	int subscribed;
 	int drain_armed;		/* DRAINED is due (session_congested) */
+	uint64_t tok_hash;		/* its last connection's tok_hash */
+	uint64_t bound_seq;		/* when it was last bound (bind_seq) */
 	void *data;
 };
 
@@ -185,6 +190,8 @@ struct evt_gw {
 	char *host, *username, *password, *product;
 	char **stokens;
 	size_t nstokens;
+	char **cors;			/* opts.cors_origins, copied */
+	size_t ncors;
 	SSL_CTX *ssl;
 	struct evconnlistener *lis;
 	uint16_t port;
@@ -198,7 +205,12 @@ struct evt_gw {
 	struct evt_buf resp;		/* command response being built */
 	struct evt_buf http;		/* HTTP response being built */
 	struct evt_buf body;		/* HTTP body being built */
+	struct evt_buf hdrs;		/* the request's CORS header lines
+					   [0..cors_len), then a response's
+					   own lines, NUL-ended */
+	size_t cors_len;
 	struct evt_gw_stats st;
+	uint64_t bind_seq;		/* sessions started or resumed */
 };
 
 static void conn_kill(struct gw_conn *);
@@ -477,6 +489,26 @@ sess_detach(struct evt_gw_session *s)
 	sess_notify(s, EVT_GW_SESSION_DETACHED);
 }
 
+/* Returns a hash of a token (never 0; evt_id_key's FNV-1a) that matches
+ * a REST request to the session its client started; the token itself is
+ * not kept. */
+static uint64_t
+tok_hash(const char *tok, size_t len)
+{
+	uint64_t h = evt_id_key(tok, len);
+
+	return h != 0 ? h : 1;
+}
+
+/* Notes that connection c now holds session s (REST requests with c's
+ * token are answered for s). */
+static void
+sess_bound(struct evt_gw_session *s, struct gw_conn *c)
+{
+	s->tok_hash = c->tok_hash;
+	s->bound_seq = ++c->gw->bind_seq;
+}
+
 /* Creates a session bound to connection c; returns it or NULL. */
 static struct evt_gw_session *
 sess_new(struct evt_gw *gw, struct gw_conn *c, const char *id, size_t len)
@@ -515,6 +547,7 @@ sess_new(struct evt_gw *gw, struct gw_conn *c, const char *id, size_t len)
 	}
 	s->conn = c;
 	c->sess = s;
+	sess_bound(s, c);
 	TAILQ_INSERT_TAIL(&gw->sessions, s, link);
 	gw->st.sessions_now++;
 	gw->st.sessions_created++;
@@ -539,7 +572,8 @@ sess_take(struct evt_gw_session *s, struct evt_gwh_event *const *evs,
 	if (evt_ess_subs_count(subs) == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!evt_gwh_event_delivers(evs[i], subs))
+		if (!evt_gwh_event_delivers(evs[i], subs) &&
+		    !evt_gwh_event_is_raw(evs[i]))
 			continue;
 		if (evt_gwh_push(s->hist, evs[i], now, first) != 0) {
 			rc = EVT_ERR_NOMEM;
@@ -564,10 +598,11 @@ sess_take(struct evt_gw_session *s, struct evt_gwh_event *const *evs,
 	return rc;
 }
 
-/* Publishes to one session or (s == NULL) to all. */
+/* Publishes to one session or (s == NULL) to all; raw: each ev[i] is a
+ * whole frame of its own (evt_gwh_raw_new). */
 static int
 publish(struct evt_gw *gw, struct evt_gw_session *only, const char *const *ev,
-    const size_t *lens, size_t n)
+    const size_t *lens, size_t n, int raw)
 {
 	struct evt_gwh_event *stack[16], **evs = stack;
 	struct evt_gw_session *s, *next;
@@ -580,7 +615,8 @@ publish(struct evt_gw *gw, struct evt_gw_session *only, const char *const *ev,
 	if (n > 16 && (evs = calloc(n, sizeof *evs)) == NULL)
 		return EVT_ERR_NOMEM;
 	for (i = 0; i < n; i++, made++)
-		if ((evs[i] = evt_gwh_event_new(ev[i], lens[i])) == NULL) {
+		if ((evs[i] = (raw ? evt_gwh_raw_new : evt_gwh_event_new)(ev[i],
+		    lens[i])) == NULL) {
 			rc = EVT_ERR_NOMEM;
 			goto out;
 		}
@@ -827,8 +863,10 @@ gw_auth_cb(void *arg, const char *token, size_t len)
 {
 	struct gw_conn *c = arg;
 
-	if (token_owner(c->gw, token, len, c->owner))
+	if (token_owner(c->gw, token, len, c->owner)) {
+		c->tok_hash = tok_hash(token, len);
 		return 1;
+	}
 	c->gw->st.auth_failures++;
 	gw_log(c->gw, EVT_GW_LOG_INFO, "%s: authenticate with an invalid "
 	    "token", c->peer);
@@ -945,6 +983,7 @@ ws_frame(struct gw_conn *c, const char *frame, size_t len)
 		c->pending = NULL;
 		s->conn = c;
 		c->sess = s;
+		sess_bound(s, c);
 	}
 	if (rc == EVT_ERR_NOMEM) {
 		gw_log(gw, EVT_GW_LOG_ERR, "%s: out of memory", c->peer);
@@ -1123,6 +1162,23 @@ http_send(struct gw_conn *c, int keep)
 	event_add(c->http_ev, &tv);
 }
 
+/* Returns the header lines of the response being built: the request's
+ * CORS lines (if any) followed by extra (NULL or "Name: value\r\n"
+ * lines), in gw->hdrs; extra itself where the request has no CORS lines
+ * or memory runs out (the CORS lines are then left out). */
+static const char *
+resp_hdrs(struct evt_gw *gw, const char *extra)
+{
+	if (gw->cors_len == 0)
+		return extra;
+	gw->hdrs.len = gw->cors_len;
+	if ((extra != NULL && evt_buf_put(&gw->hdrs, extra,
+	    strlen(extra)) != 0) || evt_buf_putc(&gw->hdrs, '\0') != 0)
+		return extra;
+	gw->hdrs.len--;
+	return (const char *)gw->hdrs.p;
+}
+
 /* Answers with a JSON error {"error":E,"error_description":D}. */
 static void
 http_error(struct gw_conn *c, int status, const char *err, const char *desc,
@@ -1131,8 +1187,8 @@ http_error(struct gw_conn *c, int status, const char *err, const char *desc,
 	struct evt_gw *gw = c->gw;
 
 	gw->http.len = 0;
-	if (evt_http_json_error(&gw->http, status, err, desc, extra,
-	    keep) != 0) {
+	if (evt_http_json_error(&gw->http, status, err, desc,
+	    resp_hdrs(gw, extra), keep) != 0) {
 		conn_kill(c);
 		return;
 	}
@@ -1146,8 +1202,8 @@ http_json(struct gw_conn *c, int status, const char *extra, int keep)
 	struct evt_gw *gw = c->gw;
 
 	gw->http.len = 0;
-	if (evt_http_response(&gw->http, status, "application/json", extra,
-	    gw->body.p, gw->body.len, keep) != 0) {
+	if (evt_http_response(&gw->http, status, "application/json",
+	    resp_hdrs(gw, extra), gw->body.p, gw->body.len, keep) != 0) {
 		conn_kill(c);
 		return;
 	}
@@ -1270,6 +1326,8 @@ http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
 		return;
 	}
 	authed = r == 1;
+	if (authed)
+		c->tok_hash = tok_hash(tok, tlen);
 	memset(&cbs, 0, sizeof cbs);
 	cbs.auth_cb = gw_auth_cb;
 	cbs.id_cb = gw_id_cb;
@@ -1451,8 +1509,10 @@ static void
 http_rest(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 {
 	struct evt_gw *gw = c->gw;
+	struct evt_gw_session *s, *mine = NULL;
 	const char *tok, *path = m->path + 12;
 	size_t tlen, plen = m->path_len - 12;
+	uint64_t h;
 	int status = 404;
 
 	if (strcmp(m->method_name, "GET") != 0) {
@@ -1471,9 +1531,15 @@ http_rest(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 		path++;
 		plen--;
 	}
+	h = tok_hash(tok, tlen);
+	TAILQ_FOREACH(s, &gw->sessions, link)
+		if (s->tok_hash == h && (mine == NULL ||
+		    s->bound_seq > mine->bound_seq))
+			mine = s;
 	gw->body.len = 0;
 	if (gw->o.rest_cb != NULL)
-		status = gw->o.rest_cb(gw->o.arg, path, plen, &gw->body);
+		status = gw->o.rest_cb(gw->o.arg, mine, path, plen,
+		    &gw->body);
 	if (status < 100 || status > 599) {
 		http_error(c, 500, "server_error", NULL, NULL, keep);
 		return;
@@ -1517,14 +1583,33 @@ http_hook(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 		return 1;
 	}
 	gw->http.len = 0;
-	if (evt_http_response(&gw->http, status, ctype, status == 401 ?
-	    "WWW-Authenticate: Bearer\r\n" : NULL, gw->body.p, gw->body.len,
-	    keep) != 0) {
+	if (evt_http_response(&gw->http, status, ctype, resp_hdrs(gw,
+	    status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL),
+	    gw->body.p, gw->body.len, keep) != 0) {
 		conn_kill(c);
 		return 1;
 	}
 	http_send(c, keep);
 	return 1;
+}
+
+/* OPTIONS: a CORS preflight (ess-protocol 8.1 item 11), or a plain
+ * question for the methods.  Answered 204 either way: a browser reads a
+ * preflight without Access-Control-Allow-Origin (origin not allowed, no
+ * --cors) as a refusal, and nothing else has a reason to see an error. */
+static void
+http_options(struct gw_conn *c, int keep)
+{
+	struct evt_gw *gw = c->gw;
+
+	gw->http.len = 0;
+	if (evt_http_response(&gw->http, 204, NULL,
+	    resp_hdrs(gw, "Allow: GET, POST, OPTIONS\r\n"), NULL, 0,
+	    keep) != 0) {
+		conn_kill(c);
+		return;
+	}
+	http_send(c, keep);
 }
 
 /* Dispatches one complete request. */
@@ -1537,7 +1622,13 @@ http_request(struct gw_conn *c, const struct evt_http_msg *m)
 	gw->st.http_requests++;
 	gw_log(gw, EVT_GW_LOG_DEBUG, "%s: %s %.*s", c->peer, m->method_name,
 	    (int)(m->path_len > 200 ? 200 : m->path_len), m->path);
-	if (evt_http_route_ws(m->target, m->target_len)) {
+	gw->hdrs.len = gw->cors_len = 0;
+	if (gw->ncors > 0 && evt_http_cors_headers(m,
+	    (const char *const *)gw->cors, gw->ncors, &gw->hdrs) == 0)
+		gw->cors_len = gw->hdrs.len;
+	if (strcmp(m->method_name, "OPTIONS") == 0 && !m->upgrade) {
+		http_options(c, keep);
+	} else if (evt_http_route_ws(m->target, m->target_len)) {
 		http_upgrade(c, m);
 	} else if (evt_http_route_token(m->target, m->target_len)) {
 		http_token(c, m, keep);
@@ -1554,6 +1645,7 @@ http_request(struct gw_conn *c, const struct evt_http_msg *m)
 	} else if (gw->o.http_cb == NULL || !http_hook(c, m, keep)) {
 		http_error(c, 404, "not_found", "no such endpoint", NULL, keep);
 	}
+	gw->cors_len = 0;	/* errors outside a request get none */
 }
 
 /* Parses and answers the requests waiting in the input. */
@@ -1880,6 +1972,7 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 	    (opts->tls_cert == NULL) != (opts->tls_key == NULL) ||
 	    (opts->ssl_ctx != NULL && opts->tls_cert != NULL) ||
 	    (opts->nstatic_tokens > 0 && opts->static_tokens == NULL) ||
+	    (opts->ncors_origins > 0 && opts->cors_origins == NULL) ||
 	    opts->resume_window < 0 || opts->state_delay < 0 ||
 	    opts->http_timeout < 0 || opts->ping_interval < 0 ||
 	    opts->dead_timeout < 0 || opts->http_idle < 0 ||
@@ -1888,6 +1981,9 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 	    opts->resume_window > 1e6 ||
 	    opts->state_delay > 1e6 || opts->http_timeout > 1e6)
 		return EVT_ERR_ARG;
+	for (size_t i = 0; i < opts->ncors_origins; i++)
+		if (!evt_http_cors_origin_ok(opts->cors_origins[i]))
+			return EVT_ERR_ARG;
 	if ((gw = calloc(1, sizeof *gw)) == NULL)
 		return EVT_ERR_NOMEM;
 	gw->base = base;
@@ -1908,8 +2004,16 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 			gw->stokens[i] = dup_str(opts->static_tokens[i] ?
 			    opts->static_tokens[i] : "", &fail);
 	}
+	if (opts->ncors_origins > 0) {
+		gw->cors = calloc(opts->ncors_origins, sizeof(char *));
+		fail |= gw->cors == NULL;
+		for (size_t i = 0; gw->cors && i < opts->ncors_origins;
+		    i++, gw->ncors++)
+			gw->cors[i] = dup_str(opts->cors_origins[i], &fail);
+	}
 	gw->o.host = gw->o.username = gw->o.password = NULL;
 	gw->o.static_tokens = NULL;
+	gw->o.cors_origins = NULL;
 	gw->o.tls_cert = gw->o.tls_key = NULL;
 	gw->o.product_version = NULL;
 	gw->o.ssl_ctx = NULL;
@@ -2029,6 +2133,10 @@ evt_gw_free(struct evt_gw *gw)
 	for (size_t i = 0; i < gw->nstokens; i++)
 		evt_cli_free_secret(gw->stokens[i]);
 	free(gw->stokens);
+	for (size_t i = 0; i < gw->ncors; i++)
+		free(gw->cors[i]);
+	free(gw->cors);
+	evt_buf_free(&gw->hdrs);
 	free(gw->host);
 	free(gw->username);
 	evt_cli_free_secret(gw->password);
@@ -2056,7 +2164,7 @@ int
 evt_gw_publish(struct evt_gw *gw, const char *const *ev, const size_t *lens,
     size_t n)
 {
-	return publish(gw, NULL, ev, lens, n);
+	return publish(gw, NULL, ev, lens, n, 0);
 }
 
 /* Publishes to one session. */
@@ -2066,7 +2174,17 @@ evt_gw_publish_session(struct evt_gw *gw, struct evt_gw_session *s,
 {
 	if (s == NULL)
 		return EVT_ERR_ARG;
-	return publish(gw, s, ev, lens, n);
+	return publish(gw, s, ev, lens, n, 0);
+}
+
+/* Publishes a raw frame to one session or all. */
+int
+evt_gw_publish_raw(struct evt_gw *gw, struct evt_gw_session *s,
+    const char *text, size_t len)
+{
+	if (!evt_json_utf8_valid(text, len))
+		return EVT_ERR_UTF8;
+	return publish(gw, s, &text, &len, 1, 1);
 }
 
 /* Returns one session's unsent history plus its queued output. */

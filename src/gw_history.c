@@ -28,6 +28,7 @@ struct evt_gwh_event {
 	uint32_t len;		/* text length */
 	uint32_t idlen, srclen, typelen;
 	int deliverable;	/* has string source and type */
+	int raw;		/* a whole frame of its own (evt_gwh_raw_new) */
 	const char *src, *type; /* into data: the text or decoded copies */
 	char *id;		/* into data, NUL-terminated */
 	char data[];		/* text NUL id NUL [src type] */
@@ -76,6 +77,7 @@ evt_gwh_event_new(const char *json, size_t len)
 	if (ev == NULL)
 		return NULL;
 	ev->refs = 1;
+	ev->raw = 0;
 	ev->len = (uint32_t)len;
 	memcpy(ev->data, json, len);
 	ev->data[len] = '\0';
@@ -117,6 +119,28 @@ evt_gwh_event_new(const char *json, size_t len)
 	ev->type = p;
 	ev->typelen = (uint32_t)n;
 	return ev;
+}
+
+/* Creates a raw frame entry (see gw_history.h). */
+struct evt_gwh_event *
+evt_gwh_raw_new(const char *text, size_t len)
+{
+	struct evt_gwh_event *ev = evt_gwh_event_new(text, len);
+
+	if (ev != NULL) {
+		ev->raw = 1;
+		ev->deliverable = 0;
+		ev->idlen = 0;
+		ev->id[0] = '\0';
+	}
+	return ev;
+}
+
+/* Tells whether ev is a raw frame. */
+int
+evt_gwh_event_is_raw(const struct evt_gwh_event *ev)
+{
+	return ev->raw;
 }
 
 /* Adds a reference. */
@@ -311,10 +335,21 @@ evt_gwh_next(struct evt_gwh *h, struct evt_buf *out, size_t max_events)
 
 	if (h->cursor >= h->n)
 		return 0;
+	if (ent(h, h->cursor)->ev->raw) {
+		/* A raw frame goes out alone, as it is. */
+		const struct evt_gwh_event *ev = ent(h, h->cursor)->ev;
+
+		if (evt_buf_put(out, ev->data, ev->len) != 0)
+			return EVT_ERR_NOMEM;
+		h->unsent_bytes -= ent_bytes(ev);
+		if (++h->cursor < h->n)
+			ent(h, h->cursor)->msg_start = 1;
+		return 1;
+	}
 	for (k = h->cursor; k < h->n; k++) {
 		const struct gwh_ent *e = ent(h, k);
 
-		if (k > h->cursor && e->msg_start)
+		if (k > h->cursor && (e->msg_start || e->ev->raw))
 			break;
 		if (max_events != 0 && k - h->cursor == max_events)
 			break;

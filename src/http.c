@@ -1268,3 +1268,104 @@ evt_http_status_why(int status)
 		return "server error";
 	return "unexpected status";
 }
+
+/* ------------------------------------------------------------------ */
+/* CORS (ess-protocol 8.1 item 11)                                     */
+/* ------------------------------------------------------------------ */
+
+/* Tells whether s[0..n) is a plain origin: "scheme://host[:port]" in
+ * visible ASCII, no path, no user info. */
+static int
+origin_shape(const char *s, size_t n)
+{
+	const char *p = memchr(s, ':', n);
+	size_t i;
+
+	if (n == 0 || n > 255 || p == NULL || p == s ||
+	    (size_t)(p - s) + 3 >= n || p[1] != '/' || p[2] != '/')
+		return 0;
+	for (i = 0; i < (size_t)(p - s); i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
+		    s[i] <= '9' && i > 0) || s[i] == '+' || s[i] == '-' ||
+		    s[i] == '.'))
+			return 0;
+	for (i = (size_t)(p - s) + 3; i < n; i++)
+		if (s[i] <= ' ' || s[i] >= 0x7f || s[i] == '/' ||
+		    s[i] == '@' || s[i] == ',' || s[i] == '?' || s[i] == '#')
+			return 0;
+	return 1;
+}
+
+/* Checks a --cors setting (see http.h). */
+int
+evt_http_cors_origin_ok(const char *s)
+{
+	return s != NULL && (strcmp(s, "*") == 0 ||
+	    origin_shape(s, strlen(s)));
+}
+
+/* Tells whether v[0..n) is a comma-separated list of header names, so
+ * that it may be echoed in Access-Control-Allow-Headers. */
+static int
+header_list_ok(const char *v, size_t n)
+{
+	if (n == 0 || n > 512)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') ||
+		    (v[i] >= 'A' && v[i] <= 'Z') ||
+		    (v[i] >= '0' && v[i] <= '9') || v[i] == '-' ||
+		    v[i] == '_' || v[i] == ',' || v[i] == ' '))
+			return 0;
+	return 1;
+}
+
+/* Builds the CORS header lines for req (see http.h). */
+int
+evt_http_cors_headers(const struct evt_http_msg *req,
+    const char *const *origins, size_t n, struct evt_buf *out)
+{
+	size_t old = out->len, ol, hl, i;
+	const char *o = evt_http_header(req, "origin", &ol), *allow = NULL, *h;
+	int rc = 0;
+
+	/* A browser sends the origin verbatim; anything else (a list, a
+	 * header split across lines, junk) is never echoed. */
+	if (o != NULL && origin_shape(o, ol)) {
+		for (i = 0; i < n && allow == NULL; i++)
+			if (strlen(origins[i]) == ol &&
+			    eq_nocase(origins[i], o, ol))
+				allow = o;
+		for (i = 0; i < n && allow == NULL; i++)
+			if (strcmp(origins[i], "*") == 0)
+				allow = "*";
+	} else if (o != NULL && ol == 4 && memcmp(o, "null", 4) == 0) {
+		/* A sandboxed page or a file: URL: only "*" lets it in. */
+		for (i = 0; i < n && allow == NULL; i++)
+			if (strcmp(origins[i], "*") == 0)
+				allow = "*";
+	}
+	if (allow != NULL) {
+		rc |= put_s(out, "Access-Control-Allow-Origin: ");
+		rc |= allow == o ? evt_buf_put(out, o, ol) : put_s(out, "*");
+		rc |= put_s(out, "\r\nVary: Origin\r\n");
+		if (strcmp(req->method_name, "OPTIONS") == 0) {
+			h = evt_http_header(req,
+			    "access-control-request-headers", &hl);
+			rc |= put_s(out, "Access-Control-Allow-Methods: GET, "
+			    "POST, OPTIONS\r\nAccess-Control-Allow-Headers: ");
+			if (h != NULL && header_list_ok(h, hl))
+				rc |= evt_buf_put(out, h, hl);
+			else
+				rc |= put_s(out, "Authorization, Content-Type");
+			rc |= put_s(out, "\r\nAccess-Control-Max-Age: 600\r\n");
+		}
+	}
+	rc |= evt_buf_putc(out, '\0');
+	if (rc != 0) {
+		out->len = old;
+		return EVT_ERR_NOMEM;
+	}
+	out->len--;
+	return 0;
+}

@@ -72,15 +72,17 @@ swar_string_special(uint64_t v)
 	    (v - SWAR_ONES * 0x20) | v) & SWAR_HIGH;
 }
 
-/* Like swar_string_special() but lets bytes >= 0x80 through (writer side). */
+/* Like swar_string_special() but lets bytes >= 0x80 through (writer side),
+ * except 0xED, which may start the WTF-8 form of a lone surrogate. */
 static inline uint64_t
 swar_escape_needed(uint64_t v)
 {
 	uint64_t q = v ^ (SWAR_ONES * '"');
 	uint64_t b = v ^ (SWAR_ONES * '\\');
+	uint64_t e = v ^ (SWAR_ONES * 0xED);
 
 	return (((q - SWAR_ONES) & ~q) | ((b - SWAR_ONES) & ~b) |
-	    ((v - SWAR_ONES * 0x20) & ~v)) & SWAR_HIGH;
+	    ((e - SWAR_ONES) & ~e) | ((v - SWAR_ONES * 0x20) & ~v)) & SWAR_HIGH;
 }
 
 /* Tells whether c is JSON whitespace (RFC 8259 section 2). */
@@ -185,10 +187,12 @@ scan_hex4(const uint8_t *s, size_t len, size_t *ip, uint32_t *cp)
  * and returns 0, or returns an error with *ip at the offending byte: the
  * byte after the backslash for an unknown escape, the bad hex digit, len if
  * the input ends (even between the halves of a surrogate pair), or the
- * backslash of an unpaired surrogate escape.
+ * backslash of an unpaired surrogate escape.  With lone set, an unpaired
+ * surrogate escape is accepted on its own (a high one followed by anything
+ * but a low one ends after its six bytes).
  */
 static int
-scan_escape(const uint8_t *s, size_t len, size_t *ip)
+scan_escape(const uint8_t *s, size_t len, size_t *ip, int lone)
 {
 	size_t bs = *ip, i = bs + 1;
 	uint32_t cp, lo;
@@ -217,11 +221,17 @@ scan_escape(const uint8_t *s, size_t len, size_t *ip)
 	i++;
 	if (scan_hex4(s, len, &i, &cp) != 0)
 		goto bad;
-	if (cp >= 0xDC00 && cp <= 0xDFFF) {
+	if (cp >= 0xDC00 && cp <= 0xDFFF && !lone) {
 		i = bs; /* a low surrogate with no high one before it */
 		goto bad;
 	}
-	if (cp >= 0xD800 && cp <= 0xDBFF) {
+	if (cp >= 0xD800 && cp <= 0xDBFF && lone) {
+		size_t j = i + 2;
+		if (len - i >= 6 && s[i] == '\\' && s[i + 1] == 'u' &&
+		    scan_hex4(s, len, &j, &lo) == 0 && lo >= 0xDC00 &&
+		    lo <= 0xDFFF)
+			i = j; /* a pair after all */
+	} else if (cp >= 0xD800 && cp <= 0xDBFF) {
 		if (len - i < 2 || s[i] != '\\' || s[i + 1] != 'u') {
 			/* Cut short by the end of input, or really unpaired. */
 			if (i == len || (s[i] == '\\' && i + 1 == len))
@@ -248,10 +258,11 @@ bad:
 /*
  * Scans a string body from s[*ip] (just after the opening quote).  Returns 0
  * with *ip at the closing quote and EVT_JF_ESCAPED added to *flp if there was
- * a backslash, or an error with *ip at the offending byte.
+ * a backslash, or an error with *ip at the offending byte.  lone: see
+ * scan_escape.
  */
 static inline int
-scan_string(const uint8_t *s, size_t len, size_t *ip, uint8_t *flp)
+scan_string(const uint8_t *s, size_t len, size_t *ip, uint8_t *flp, int lone)
 {
 	size_t i = *ip, n;
 	uint64_t m;
@@ -282,7 +293,7 @@ special:
 		}
 		if (c == '\\') {
 			*flp |= EVT_JF_ESCAPED;
-			if ((rc = scan_escape(s, len, &i)) != 0) {
+			if ((rc = scan_escape(s, len, &i, lone)) != 0) {
 				*ip = i;
 				return rc;
 			}
@@ -473,7 +484,8 @@ value:
 	case '"':
 		start = ++i;
 		fl = 0;
-		if ((rc = scan_string(s, len, &i, &fl)) != 0)
+		if ((rc = scan_string(s, len, &i, &fl,
+		    p->lone_surrogates)) != 0)
 			goto fail;
 		LEAF(EVT_J_STRING, fl, start, i - start);
 		i++;
@@ -548,7 +560,8 @@ key:
 	RESERVE();
 	start = ++i;
 	fl = 0;
-	if ((rc = scan_string(s, len, &i, &fl)) != 0)
+	if ((rc = scan_string(s, len, &i, &fl,
+		    p->lone_surrogates)) != 0)
 		goto fail;
 	LEAF(EVT_J_STRING, fl, start, i - start);
 	i++;
@@ -612,6 +625,25 @@ fail:
 #undef RESERVE
 #undef LEAF
 
+/* Tells whether s[0..len) is valid UTF-8 (see json.h). */
+int
+evt_json_utf8_valid(const char *s, size_t len)
+{
+	const uint8_t *u = (const uint8_t *)s;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((n = utf8_seq(u, i, len)) == 0)
+			return 0;
+		i += n;
+	}
+	return 1;
+}
+
 /* Writes code point cp (a Unicode scalar value) as UTF-8; returns the bytes. */
 static size_t
 utf8_put(char *out, uint32_t cp)
@@ -638,9 +670,10 @@ utf8_put(char *out, uint32_t cp)
 	return 4;
 }
 
-/* Decodes a string token's raw bytes; runs without escapes are block copies. */
-int
-evt_json_unescape(const char *s, size_t len, char *out)
+/* Decodes a string token's raw bytes; runs without escapes are block copies.
+ * lone: an unpaired surrogate escape becomes its 3-byte WTF-8 form. */
+static int
+unescape(const char *s, size_t len, char *out, int lone)
 {
 	const uint8_t *u = (const uint8_t *)s;
 	const char *bs;
@@ -684,9 +717,19 @@ evt_json_unescape(const char *s, size_t len, char *out)
 		case 'u':
 			if (scan_hex4(u, len, &i, &cp) != 0)
 				return EVT_ERR_JSON;
-			if (cp >= 0xDC00 && cp <= 0xDFFF)
+			if (cp >= 0xDC00 && cp <= 0xDFFF && !lone)
 				return EVT_ERR_JSON;
-			if (cp >= 0xD800 && cp <= 0xDBFF) {
+			if (cp >= 0xD800 && cp <= 0xDBFF && lone) {
+				size_t j = i + 2;
+				if (len - i >= 6 && s[i] == '\\' &&
+				    s[i + 1] == 'u' &&
+				    scan_hex4(u, len, &j, &lo) == 0 &&
+				    lo >= 0xDC00 && lo <= 0xDFFF) {
+					i = j;
+					cp = 0x10000 + ((cp - 0xD800) << 10) +
+					    (lo - 0xDC00);
+				}
+			} else if (cp >= 0xD800 && cp <= 0xDBFF) {
 				if (len - i < 2 || s[i] != '\\' || s[i + 1] != 'u')
 					return EVT_ERR_JSON;
 				i += 2;
@@ -705,6 +748,20 @@ evt_json_unescape(const char *s, size_t len, char *out)
 	return (int)o;
 }
 
+/* Decodes a string token's raw bytes; see json.h. */
+int
+evt_json_unescape(const char *s, size_t len, char *out)
+{
+	return unescape(s, len, out, 0);
+}
+
+/* Decodes them keeping unpaired surrogates as WTF-8; see json.h. */
+int
+evt_json_unescape_wtf8(const char *s, size_t len, char *out)
+{
+	return unescape(s, len, out, 1);
+}
+
 /* Returns the index of the first byte at or after i that must be escaped. */
 static inline size_t
 find_escape(const uint8_t *s, size_t i, size_t len)
@@ -718,7 +775,8 @@ find_escape(const uint8_t *s, size_t i, size_t len)
 			return i + first_byte(m);
 		i += 8;
 	}
-	while (i < len && (c = s[i]) != '"' && c != '\\' && c >= 0x20)
+	while (i < len && (c = s[i]) != '"' && c != '\\' && c >= 0x20 &&
+	    c != 0xED)
 		i++;
 	return i;
 }
@@ -742,6 +800,24 @@ evt_json_write_string(char *out, const char *s, size_t len)
 			break;
 		c = u[e];
 		i = e + 1;
+		if (c == 0xED) {
+			/* ED A0..BF 80..BF: a lone surrogate kept as WTF-8
+			 * (formats/records.md), written back as its escape;
+			 * any other ED sequence is UTF-8 and copied. */
+			if (len - i >= 2 && u[i] >= 0xA0 && u[i] <= 0xBF &&
+			    (u[i + 1] & 0xC0) == 0x80) {
+				uint32_t cp = 0xD000 | (uint32_t)(u[i] & 0x3F)
+				    << 6 | (u[i + 1] & 0x3F);
+				out[o++] = '\\';
+				out[o++] = 'u';
+				for (int k = 12; k >= 0; k -= 4)
+					out[o++] = hex[cp >> k & 0xF];
+				i += 2;
+			} else {
+				out[o++] = (char)c;
+			}
+			continue;
+		}
 		out[o++] = '\\';
 		switch (c) {
 		case '"':

@@ -141,6 +141,7 @@ evt_renc_init(struct evt_renc *e)
 	memset(e, 0, sizeof *e);
 	evt_dict_init(&e->dict);
 	evt_json_init(&e->jp, EVT_REC_MAX_DEPTH);
+	e->jp.lone_surrogates = 1; /* kept as WTF-8 (formats/records.md) */
 	msgpack_packer_init(&e->pk, e, renc_write_cb);
 	e->fbuf = malloc(2 * EVT_SHAPE_MAX_FIELDS * sizeof *e->fbuf);
 	e->vbuf = malloc(EVT_SHAPE_MAX_FIELDS * sizeof *e->vbuf);
@@ -220,7 +221,7 @@ renc_str(struct evt_renc *e, const char *buf, const struct evt_jtok *t,
 	if (evt_buf_grow(&e->scratch, t->len) != 0)
 		return NULL;
 	char *out = (char *)e->scratch.p + e->scratch.len;
-	int n = evt_json_unescape(buf + t->off, t->len, out);
+	int n = evt_json_unescape_wtf8(buf + t->off, t->len, out);
 	if (n < 0)
 		return NULL;
 	e->scratch.len += (size_t)n;
@@ -538,6 +539,8 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len,
 {
 	if (len > EVT_FRAME_MAX)
 		return EVT_ERR_TOOBIG;
+	if (rx_us < EVT_RX_MIN || rx_us > EVT_RX_MAX)
+		return EVT_ERR_ARG;
 	/* The caller's tokens are those our own parse would make, unless
 	 * they nest deeper than the codec's bound: then parse, to fail the
 	 * same way. */
@@ -623,7 +626,8 @@ int
 evt_renc_marker(struct evt_renc *e, int kind, int64_t rx_us, const char *json,
     size_t len)
 {
-	if (kind != EVT_K_SESSION && kind != EVT_K_GAP && kind != EVT_K_CONFIG)
+	if ((kind != EVT_K_SESSION && kind != EVT_K_GAP &&
+	    kind != EVT_K_CONFIG) || rx_us < EVT_RX_MIN || rx_us > EVT_RX_MAX)
 		return EVT_ERR_ARG;
 	int n = evt_json_parse(&e->jp, json, len);
 	if (n == EVT_ERR_NOMEM)
@@ -716,6 +720,15 @@ rdec_fail(struct evt_rdec *d, size_t off, const char *what)
 	d->err_off = off;
 	d->err = what;
 	return EVT_ERR_CORRUPT;
+}
+
+/* After a record that may have been a framed record: the open frame is
+ * closed and the receive time unknown for the rest of the block. */
+static void
+rdec_lose_frame(struct evt_rdec *d)
+{
+	d->items_left = 0;
+	d->lost_rx = 1;
 }
 
 /* Reads an unsigned integer object. */
@@ -865,8 +878,9 @@ rdec_event(struct evt_rdec *d, const msgpack_object *a, struct evt_rec *r)
 			continue;
 		const msgpack_object *v = &a->via.array.ptr[vi++];
 		if (enc == EVT_ENC_TIME) {
-			int64_t dt = 0;
-			if (!obj_int(v, &dt)) {
+			int64_t dt = 0, t;
+			if (!obj_int(v, &dt) ||
+			    __builtin_add_overflow(d->prev_ticks, dt, &t)) {
 				d->lost_running = 1;
 				return rdec_fail(d, r->off, "bad time delta");
 			}
@@ -987,6 +1001,11 @@ skip_record(struct evt_rdec *d, struct evt_rec *r, size_t start, size_t olen)
 	memset(r, 0, sizeof *r);
 	r->kind = p[hl];
 	r->off = start;
+	/* A header passed over has an item count we did not read: its
+	 * items are taken as they come, should skipping stop among them. */
+	if (r->kind != EVT_K_EVENT && r->kind != EVT_K_ITEM)
+		d->items_left = r->kind == EVT_K_MSG ||
+		    r->kind == EVT_K_STATES ? UINT32_MAX : 0;
 	return 1;
 }
 
@@ -1020,8 +1039,15 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 		}
 		uint64_t kind;
 		if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size < 1 ||
-		    !obj_uint(&o.via.array.ptr[0], &kind) || kind > EVT_K_MAX)
+		    !obj_uint(&o.via.array.ptr[0], &kind) || kind > EVT_K_MAX) {
+			/* It may have been a framed record with a receive-time
+			 * delta, an event with time deltas and GUIDs, or a
+			 * header whose items follow (formats/records.md,
+			 * "Damage"): all three are unknown from here on. */
+			rdec_lose_frame(d);
+			d->lost_running = 1;
 			return rdec_fail(d, start, "unknown record kind");
+		}
 		/* The zone keeps o's children; copy the root to the decoder
 		 * so r->o stays valid after we return. */
 		msgpack_object *keep = msgpack_zone_malloc(&d->zone, sizeof o);
@@ -1049,26 +1075,24 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 			return 1;
 		}
 		case EVT_K_EVENT:
-		case EVT_K_ITEM:
-			if (d->items_left > 0)
-				d->items_left--;
-			if (kind == EVT_K_ITEM) {
-				if (n != 2)
-					return rdec_fail(d, start,
-					    "malformed item");
-				return 1;
-			}
-			{
-				int rc = rdec_event(d, &o, r);
-				if (rc < 0)
-					return rc;
-			}
-			return 1;
+		case EVT_K_ITEM: {
+			/* An EVENT is checked even without a header: it
+			 * advances the running time and the GUID position. */
+			int rc = kind == EVT_K_EVENT ? rdec_event(d, &o, r) :
+			    n != 2 ? rdec_fail(d, start, "malformed item") : 1;
+			if (d->items_left == 0)
+				return rdec_fail(d, start, "item without a "
+				    "header (lost with a damaged record)");
+			d->items_left--;
+			return rc < 0 ? rc : 1;
+		}
 		default:
 			break;
 		}
-		/* Framed records: [kind, rx delta, ...]. */
-		int64_t dt;
+		/* Framed records: [kind, rx delta, ...].  Whatever its fate,
+		 * this record ends the items of the header before it. */
+		d->items_left = 0;
+		int64_t dt, rx;
 		if (n < 3 || !obj_int(&p[1], &dt)) {
 			d->lost_rx = 1;
 			return rdec_fail(d, start, "malformed record header");
@@ -1076,7 +1100,12 @@ evt_rdec_next(struct evt_rdec *d, struct evt_rec *r)
 		if (d->lost_rx)
 			return rdec_fail(d, start, "receive time unknown after "
 			    "a damaged record");
-		d->prev_rx += dt;
+		if (__builtin_add_overflow(d->prev_rx, dt, &rx) ||
+		    rx < EVT_RX_MIN || rx > EVT_RX_MAX) {
+			d->lost_rx = 1;
+			return rdec_fail(d, start, "receive time out of range");
+		}
+		d->prev_rx = rx;
 		d->cur_rx = d->prev_rx;
 		r->rx_us = d->cur_rx;
 		if (kind == EVT_K_MSG || kind == EVT_K_STATES) {
@@ -1251,18 +1280,20 @@ event_fields(struct evt_rdec *d, const struct evt_rec *r, struct field_ctx *ctx)
 	uint32_t vi = 2, gi = r->guid0;
 	/* Times are deltas; the decoder holds the value after the last
 	 * TIME field of this record, so sum this record's deltas first. */
-	int64_t sum = 0;
+	/* Modulo 2^64: the partial sums may overflow, but every time the
+	 * decoder reached along the way was within int64. */
+	uint64_t sum = 0;
 	for (uint32_t i = 0, k = 2; i < sh->nfield; i++) {
 		if (f[2 * i + 1] == EVT_ENC_GUID)
 			continue;
 		if (f[2 * i + 1] == EVT_ENC_TIME) {
 			int64_t dt = 0;
 			obj_int(&p[k], &dt);
-			sum += dt;
+			sum += (uint64_t)dt;
 		}
 		k++;
 	}
-	int64_t t = d->prev_ticks - sum;
+	uint64_t t = (uint64_t)d->prev_ticks - sum;
 	for (uint32_t i = 0; i < sh->nfield; i++) {
 		ctx[i].key = f[2 * i];
 		ctx[i].enc = f[2 * i + 1];
@@ -1276,8 +1307,8 @@ event_fields(struct evt_rdec *d, const struct evt_rec *r, struct field_ctx *ctx)
 		if (ctx[i].enc == EVT_ENC_TIME) {
 			int64_t dt = 0;
 			obj_int(ctx[i].v, &dt);
-			t += dt;
-			ctx[i].ticks = t;
+			t += (uint64_t)dt;
+			ctx[i].ticks = (int64_t)t;
 		}
 	}
 	return (int)sh->nfield;

@@ -142,6 +142,13 @@ evt_recorder_seen_add(struct evt_recorder_seen *s, const char *id, size_t len)
 	return seen_add_key(s, seen_key(id, len));
 }
 
+/* Adds an id by its key (see recorder.h). */
+int
+evt_recorder_seen_add_key(struct evt_recorder_seen *s, uint64_t key)
+{
+	return seen_add_key(s, key != 0 ? key : 1);
+}
+
 /* Tells whether an id is in the set. */
 int
 evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,
@@ -465,7 +472,7 @@ reduce_one(struct evt_buf *out, struct evt_jparser *jp,
 		return -1;
 	e = (uint32_t)arr + 1;
 	for (uint32_t i = 0; i < t[arr].size; i++, e = t[e].next) {
-		long id, name, sg;
+		long id, name, dname, sg, st;
 
 		if (t[e].type != EVT_J_OBJECT)
 			continue;
@@ -473,8 +480,17 @@ reduce_one(struct evt_buf *out, struct evt_jparser *jp,
 		if (id < 0 || t[id].type != EVT_J_STRING || t[id].len == 0)
 			continue;
 		name = member(t, r->body, e, "name");
+		dname = member(t, r->body, e, "displayName");
+		if (dname >= 0 && t[dname].type != EVT_J_STRING)
+			dname = -1;
 		if (name < 0 || t[name].type != EVT_J_STRING)
-			name = member(t, r->body, e, "displayName");
+			name = dname;
+		/* displayName is what the official samples show; kept only
+		 * where it differs from name, to keep the marker small. */
+		if (dname >= 0 && name >= 0 && t[dname].len == t[name].len &&
+		    memcmp(r->body + t[dname].off, r->body + t[name].off,
+		    t[name].len) == 0)
+			dname = -1;
 		if (!*first && evt_buf_putc(out, ',') != 0)
 			return EVT_ERR_NOMEM;
 		*first = 0;
@@ -494,7 +510,15 @@ reduce_one(struct evt_buf *out, struct evt_jparser *jp,
 		    (evt_buf_put(out, ",\"name\":", 8) != 0 ||
 		    put_tok_string(out, r->body, &t[name]) != 0))
 			return EVT_ERR_NOMEM;
+		if (dname >= 0 && (evt_buf_put(out, ",\"displayName\":",
+		    15) != 0 || put_tok_string(out, r->body, &t[dname]) != 0))
+			return EVT_ERR_NOMEM;
 		if (kind == CFG_TYPES) {
+			st = member(t, r->body, e, "state");
+			if (st >= 0 && t[st].type == EVT_J_STRING &&
+			    (evt_buf_put(out, ",\"state\":", 9) != 0 ||
+			    put_tok_string(out, r->body, &t[st]) != 0))
+				return EVT_ERR_NOMEM;
 			sg = member(t, r->body, e, "stateGroupId");
 			if (sg >= 0 && t[sg].type == EVT_J_STRING &&
 			    t[sg].len > 0 &&

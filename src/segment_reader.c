@@ -394,7 +394,9 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 			if (fr->via.array.ptr[i].type ==
 			    MSGPACK_OBJECT_POSITIVE_INTEGER)
 				r->info.frames[i] = fr->via.array.ptr[i].via.u64;
-	if (last != NULL && last->type == MSGPACK_OBJECT_STR) {
+	/* Longer ids are never indexed (records.md, "Event ids"). */
+	if (last != NULL && last->type == MSGPACK_OBJECT_STR &&
+	    last->via.str.size <= EVT_REC_MAX_INTERN) {
 		r->last_id = malloc(last->via.str.size + 1);
 		if (r->last_id == NULL)
 			return EVT_ERR_NOMEM;
@@ -887,10 +889,14 @@ evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
 	uint32_t loc;
 	if (r->info.nevents == 0 || !evt_filter_get(&r->filt, key, &loc))
 		return 0;
+	/* Blocks first <= b < last, as segment.md's probe: locbits +
+	 * locshift <= 32 keeps both within 2^32. */
 	uint64_t f = (uint64_t)loc << r->locshift;
-	*first = f > UINT32_MAX ? UINT32_MAX : (uint32_t)f;
-	*count = (uint32_t)((1ull << r->locshift) > UINT32_MAX ? UINT32_MAX :
-	    (1ull << r->locshift));
+	uint64_t l = ((uint64_t)loc + 1) << r->locshift;
+	if (l > r->nblocks)
+		l = r->nblocks;
+	*first = (uint32_t)(f < l ? f : l);
+	*count = (uint32_t)(f < l ? l - f : 0);
 	return 1;
 }
 

@@ -854,11 +854,11 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 		w->nevents += bl[i].nevent;
 		w->nrecords += bl[i].nrec;
 	}
-	for (uint32_t i = nb; i-- > 0 && rc == 0;)
-		if (bl[i].nevent > 0) {
+	/* The last block with events may hold none with an indexed id (no
+	 * id, or one over 256 bytes): then the block before counts. */
+	for (uint32_t i = nb; i-- > 0 && rc == 0 && w->enc.last_id_len == 0;)
+		if (bl[i].nevent > 0)
 			rc = last_id_of_block(w, r, bl[i].off);
-			break;
-		}
 	if (rc == 0)
 		rc = evt_renc_learn(&w->enc, &r->dict);
 	if (rc < 0)

@@ -5,7 +5,7 @@
 set -u
 pkgs="build-essential pkg-config libevent-dev libssl-dev libwslay-dev
 libmsgpack-dev libzstd-dev zstd libhttp-parser-dev libinih-dev
-python3 python3-websockets python3-zstandard openssl clang libclang-rt-14-dev time hyperfine"
+python3 python3-websockets python3-zstandard openssl clang libclang-rt-14-dev time hyperfine chromium"
 missing=""
 for p in $pkgs; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)

@@ -51,7 +51,9 @@
 
 #include <event2/event.h>
 
+#include "evtape/archive.h"
 #include "evtape/buf.h"
+#include "evtape/cfgrest.h"
 #include "evtape/cli.h"
 #include "evtape/cursor.h"
 #include "evtape/err.h"
@@ -61,8 +63,10 @@
 #include "evtape/json.h"
 #include "evtape/record.h"
 #include "evtape/replay.h"
+#include "evtape/segment.h"
 #include "evtape/state.h"
 #include "evtape/timefmt.h"
+#include "evtape/tsv.h"
 
 #define EVPLAY_VERSION "0.2.0"
 #define EX_FAIL 1
@@ -73,6 +77,8 @@
 #define NAP_US 1000		/* last stretch slept in clock_nanosleep */
 #define MAX_CLIENTS 64		/* default --max-clients */
 #define STOP_GRACE_US 3000000	/* closing handshakes at shutdown */
+#define STATE_WAIT_US 500000	/* a new replay waits this long for its
+				   client's getState */
 
 enum mode { M_EVENTS, M_MESSAGES, M_TSV };
 
@@ -94,6 +100,7 @@ struct timeline {
 	int64_t started, ended;	 /* monotonic us */
 	int finished;
 	int waiting;		 /* for the client(s) to drain */
+	int held;		 /* not started: waits for getState (tl_hold) */
 	int gone;		 /* its session is gone: freed by its timer */
 	LIST_ENTRY(timeline) link; /* in timelines, or zombies once gone */
 };
@@ -216,6 +223,8 @@ frame_out(const struct evt_cur_msg *m)
 {
 	if (mode == M_TSV)
 		return 1;
+	if (m->kind == EVT_K_RAW)
+		return S.gw != NULL; /* a server sends it as it came */
 	return m->kind == EVT_K_MSG && m->n > 0;
 }
 
@@ -243,7 +252,19 @@ static void
 tl_output(struct timeline *t)
 {
 	const struct evt_cur_msg *m = &t->m;
-	if (t->out == OUT_SESSION)
+	if (m->kind == EVT_K_RAW && t->out != OUT_STDOUT) {
+		/* A frame that was not JSON goes out as it came, if a text
+		 * frame can carry it (valid UTF-8). */
+		int rc = evt_gw_publish_raw(S.gw, t->out == OUT_SESSION ?
+		    t->s : NULL, m->text, m->len);
+		oom_check(rc);
+		if (rc == EVT_ERR_UTF8) {
+			char who[80];
+			msg("%sa raw frame received at %" PRId64 " us is not "
+			    "valid UTF-8: not sent", tl_who(t, who,
+			    sizeof who), m->rx_us);
+		}
+	} else if (t->out == OUT_SESSION)
 		oom_check(evt_gw_publish_session(S.gw, t->s, m->ev, m->evlen,
 		    m->n));
 	else if (t->out == OUT_ALL)
@@ -254,14 +275,13 @@ tl_output(struct timeline *t)
 			oom_check(evt_buf_putc(&obuf, '\n'));
 		}
 	} else {
-		if (mode == M_TSV) {
-			char tmp[32];
-			int k = snprintf(tmp, sizeof tmp, "%" PRId64 "\t",
-			    m->rx_us);
-			oom_check(evt_buf_put(&obuf, tmp, (size_t)k));
+		if (mode == M_TSV)
+			oom_check(evt_tsv_put(&obuf, m->rx_us, m->text, m->len,
+			    m->incomplete));
+		else {
+			oom_check(evt_buf_put(&obuf, m->text, m->len));
+			oom_check(evt_buf_putc(&obuf, '\n'));
 		}
-		oom_check(evt_buf_put(&obuf, m->text, m->len));
-		oom_check(evt_buf_putc(&obuf, '\n'));
 	}
 	if (t->state != NULL)
 		oom_check(evt_state_apply_frame(t->state, m->kind, m->ev,
@@ -536,6 +556,7 @@ tl_run(struct timeline *t)
 
 static void tl_free(struct timeline *t);
 static void server_check_done(void);
+static void tl_start(struct timeline *t);
 
 /* Timer callback of a timeline (frees it once its session is gone). */
 static void
@@ -547,7 +568,36 @@ tl_timer_cb(evutil_socket_t fd, short what, void *arg)
 		server_check_done(); /* it may have been the last unfinished */
 		return;
 	}
+	if (t->held) {		/* no getState came: play anyway */
+		t->held = 0;
+		tl_start(t);
+		return;
+	}
 	tl_run(t);
+}
+
+/* Holds a new timeline until its client's getState is answered (states_cb
+ * calls tl_release) or STATE_WAIT_US pass: the official clients ask for
+ * the state right after subscribing and expect it before the events that
+ * follow it; events due at once would otherwise race the answer. */
+static void
+tl_hold(struct timeline *t)
+{
+	struct timeval tv = {0, STATE_WAIT_US};
+	t->held = 1;
+	evtimer_add(t->timer, &tv);
+}
+
+/* Starts a held timeline now (its getState answer is on its way: the
+ * first frames go out on a later loop turn, after it). */
+static void
+tl_release(struct timeline *t)
+{
+	if (t != NULL && t->held) {
+		t->held = 0;
+		evtimer_del(t->timer);
+		tl_start(t);
+	}
 }
 
 /* Wakes a timeline that waited for its client(s). */
@@ -1054,7 +1104,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 		if (S.shared) {
 			if (S.tl == NULL && LIST_EMPTY(&timelines) &&
 			    (S.tl = tl_new(OUT_ALL, NULL)) != NULL)
-				tl_start(S.tl);
+				tl_hold(S.tl);
 			return;
 		}
 		if (t != NULL)
@@ -1062,7 +1112,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 		if ((t = tl_new(OUT_SESSION, s)) == NULL)
 			return; /* reported; the client gets no events */
 		evt_gw_session_set_data(s, t);
-		tl_start(t);
+		tl_hold(t);
 		return;
 	case EVT_GW_SESSION_DRAINED:
 		tl_wake(S.shared ? S.tl : t);
@@ -1083,6 +1133,116 @@ drain_cb(void *arg)
 	tl_wake(S.tl);
 }
 
+/* The archive's configuration snapshots (CONFIG markers), oldest first,
+ * each kept only where it differs from the one before: what the Config
+ * REST API answers at a replay position. */
+#define MAX_CONFIGS 1024
+static struct config {
+	int64_t rx;
+	struct evt_cfgrest *rest;
+} *configs;
+static size_t nconfigs;
+
+/* Keeps a CONFIG marker's body (received at rx) unless it repeats the
+ * previous one. */
+static void
+config_add(int64_t rx, const struct evt_buf *body, struct evt_buf *prev)
+{
+	struct evt_cfgrest *c;
+	int rc;
+
+	if (prev->len == body->len && memcmp(prev->p, body->p,
+	    body->len) == 0)
+		return;
+	if (nconfigs == MAX_CONFIGS) {
+		msg("warning: more than %d different configuration snapshots; "
+		    "later ones are not served", MAX_CONFIGS);
+		return;
+	}
+	if ((rc = evt_cfgrest_new((const char *)body->p, body->len,
+	    &c)) != 0) {
+		oom_check(rc);
+		msg("warning: a CONFIG marker at %" PRId64 " us is not a JSON "
+		    "object; passed over", rx);
+		return;
+	}
+	if (configs == NULL && (configs = calloc(MAX_CONFIGS,
+	    sizeof *configs)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	configs[nconfigs++] = (struct config){ rx, c };
+	prev->len = 0;
+	oom_check(evt_buf_put(prev, body->p, body->len));
+}
+
+/* Reads every CONFIG marker of the archive (sealed segments whose index
+ * counts none are not decoded). */
+static void
+configs_load(void)
+{
+	struct evt_archive *a;
+	struct evt_buf body = {0}, tail = {0}, prev = {0};
+	const struct evt_segref *seg;
+	size_t n;
+
+	if (evt_archive_open(R.dir, 0, NULL, seg_err_cb, warn_cb, NULL,
+	    &a) != 0)
+		return;		/* the replay itself reports it */
+	seg = evt_archive_segments(a, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct evt_segr *r;
+		struct evt_rec rec;
+		uint64_t boff;
+		int rc;
+
+		if (evt_segr_open(seg[i].path, seg_err_cb, NULL, &r) != 0)
+			continue;
+		if (evt_segr_info(r)->sealed && evt_segr_load_index(r) == 0 &&
+		    evt_segr_info(r)->frames[EVT_K_CONFIG] == 0) {
+			evt_segr_close(r);
+			continue;
+		}
+		evt_segr_rewind(r, INT64_MIN);
+		while ((rc = evt_segr_next(r, &rec, &boff)) == 1) {
+			if (rec.kind != EVT_K_CONFIG)
+				continue;
+			body.len = 0;
+			rc = evt_rdec_frame_head(evt_segr_decoder(r), &rec,
+			    &body, &tail);
+			oom_check(rc);
+			if (rc == 0)
+				config_add(rec.rx_us, &body, &prev);
+		}
+		oom_check(rc);
+		evt_segr_close(r);
+	}
+	evt_archive_close(a);
+	evt_buf_free(&body);
+	evt_buf_free(&tail);
+	evt_buf_free(&prev);
+}
+
+/* gateway rest_cb: Config REST from the newest CONFIG marker at or before
+ * the asking client's replay position (its session's timeline; the shared
+ * one; or, before a replay runs, the start point); before the first
+ * marker, the first one. */
+static int
+rest_cb(void *arg, struct evt_gw_session *s, const char *path, size_t len,
+    struct evt_buf *body)
+{
+	struct timeline *t = S.shared ? S.tl : s != NULL ?
+	    evt_gw_session_data(s) : NULL;
+	int64_t pos = t != NULL ? evt_replay_position(&t->sch) : 0;
+	size_t i = 0;
+
+	if (nconfigs == 0)
+		return 404;
+	if (pos == 0)
+		pos = R.start_rx;
+	while (i + 1 < nconfigs && configs[i + 1].rx <= pos)
+		i++;
+	return evt_cfgrest_answer(configs[i].rest, path, len, body);
+}
+
 /* gateway states_cb: the state at the asking session's position. */
 static int
 states_cb(void *arg, struct evt_gw_session *s,
@@ -1094,8 +1254,10 @@ states_cb(void *arg, struct evt_gw_session *s,
 	const char *const *texts = NULL;
 	const size_t *lens = NULL;
 	size_t n = st != NULL ? evt_state_list(st, &texts, &lens) : 0;
-	return evt_ess_states_array(subs, texts, lens, n, out) < 0 ?
+	int rc = evt_ess_states_array(subs, texts, lens, n, out) < 0 ?
 	    EVT_ERR_NOMEM : 0;
+	tl_release(t);
+	return rc;
 }
 
 /* Appends a timeline's status object. */
@@ -1362,6 +1524,8 @@ usage(FILE *f)
 	    "  --user U --password-file F   the token endpoint's credentials\n"
 	    "  --any-user            accept any username and password\n"
 	    "  --token-file F        also accept this Bearer token\n"
+	    "  --cors ORIGIN|*       let pages of ORIGIN (http://host:port;\n"
+	    "                        * any) log in and read REST (repeatable)\n"
 	    "  --tls-cert F --tls-key F     https and wss\n"
 	    "  --clock session|shared  a timeline per session from its first\n"
 	    "                        subscription (default), or one for all\n"
@@ -1456,7 +1620,7 @@ main(int argc, char **argv)
 	enum {
 		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
 		O_ANY, O_TOKFILE, O_CLOCK, O_EXIT, O_MAXCONN, O_MAXFRAME,
-		O_WINDOW, O_HIST, O_HTTPTO, O_WSTO, O_SUBTO
+		O_WINDOW, O_HIST, O_HTTPTO, O_WSTO, O_SUBTO, O_CORS
 	};
 	static const struct option lo[] = {
 		{"speed", required_argument, NULL, 'S'},
@@ -1482,6 +1646,7 @@ main(int argc, char **argv)
 		{"password-file", required_argument, NULL, O_PWFILE},
 		{"any-user", no_argument, NULL, O_ANY},
 		{"token-file", required_argument, NULL, O_TOKFILE},
+		{"cors", required_argument, NULL, O_CORS},
 		{"clock", required_argument, NULL, O_CLOCK},
 		{"exit-when-done", no_argument, NULL, O_EXIT},
 		{"max-clients", required_argument, NULL, O_MAXCONN},
@@ -1495,7 +1660,7 @@ main(int argc, char **argv)
 	};
 	struct evt_gw_opts go;
 	const char *listen = NULL, *ready = NULL, *pwfile = NULL;
-	const char *tokfile = NULL;
+	const char *tokfile = NULL, *cors[EVT_CLI_MAX_CORS];
 	int any_user = 0, clock_set = 0;
 	char *host = NULL, *password = NULL, *token = NULL;
 	uint16_t port = 0;
@@ -1551,6 +1716,11 @@ main(int argc, char **argv)
 		case O_PWFILE: pwfile = optarg; break;
 		case O_ANY: any_user = 1; break;
 		case O_TOKFILE: tokfile = optarg; break;
+		case O_CORS:
+			evt_cli_cors_arg(progname, optarg, cors,
+			    &go.ncors_origins);
+			go.cors_origins = cors;
+			break;
 		case O_CLOCK:
 			if (strcmp(optarg, "shared") == 0)
 				S.shared = 1;
@@ -1607,7 +1777,8 @@ main(int argc, char **argv)
 		bad_usage("--from and --from-id exclude each other");
 	server = listen != NULL;
 	if (!server && (ready || go.tls_cert || go.tls_key || go.username ||
-	    pwfile || any_user || tokfile || clock_set || S.exit_when_done))
+	    pwfile || any_user || tokfile || clock_set || S.exit_when_done ||
+	    go.ncors_origins > 0))
 		bad_usage("server options need --listen HOST:PORT");
 	if (server) {
 		if (mode != M_EVENTS || want_state)
@@ -1671,9 +1842,11 @@ main(int argc, char **argv)
 		go.product_version = "evplay " EVPLAY_VERSION;
 		go.log_cb = gw_log_cb;
 		go.states_cb = states_cb;
+		go.rest_cb = rest_cb;
 		go.session_cb = session_cb;
 		go.drain_cb = drain_cb;
 		go.http_cb = http_cb;
+		configs_load();
 		rc = evt_gw_new(base, &go, &S.gw);
 		evt_cli_free_secret(password);
 		evt_cli_free_secret(token);

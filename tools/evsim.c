@@ -130,6 +130,8 @@ usage(FILE *f)
 "                          --user every credential is accepted)\n"
 "  --token-file FILE       also accept the token on FILE's first line\n"
 "  --token-lifetime SEC    expires_in of issued tokens (default 3600)\n"
+"  --cors ORIGIN|*         let pages of ORIGIN (http://host:port; * any)\n"
+"                          call the token and REST endpoints (repeatable)\n"
 "  --rate N                mean events/s (default 200; 0 = top speed with\n"
 "                          back-pressure from the clients)\n"
 "  --seed N  --cameras N   generator options (defaults 1, 2659)\n"
@@ -750,7 +752,8 @@ id_eq(const char *guid, const char *id, size_t idlen)
 
 /* gateway rest_cb: the Config REST subset. */
 static int
-sim_rest_cb(void *arg, const char *path, size_t len, struct evt_buf *body)
+sim_rest_cb(void *arg, struct evt_gw_session *s, const char *path,
+    size_t len, struct evt_buf *body)
 {
 	struct sim *sim = arg;
 	const struct evt_gen_type *types;
@@ -892,7 +895,7 @@ main(int argc, char **argv)
 		O_TOKFILE, O_TOKLIFE, O_RATE, O_SEED, O_CAMS, O_EVENTS, O_LOG,
 		O_WINDOW, O_DROP, O_FORGET, O_GARBAGE, O_SDELAY, O_REFUSE,
 		O_QUIET, O_HIST, O_MAXCONN, O_PING, O_CLOCK, O_MAXFRAME,
-		O_HTTPTO, O_HTTPIDLE, O_WSTO, O_SUBTO, O_PAUSED
+		O_HTTPTO, O_HTTPIDLE, O_WSTO, O_SUBTO, O_PAUSED, O_CORS
 	};
 	static const struct option lopts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -924,6 +927,7 @@ main(int argc, char **argv)
 		{ "state-delay", required_argument, NULL, O_SDELAY },
 		{ "refuse-tokens", no_argument, NULL, O_REFUSE },
 		{ "paused", no_argument, NULL, O_PAUSED },
+		{ "cors", required_argument, NULL, O_CORS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, 'h' },
@@ -936,7 +940,7 @@ main(int argc, char **argv)
 	struct event *sig_usr2 = NULL;
 	const char *ready = NULL, *pwfile = NULL, *tokfile = NULL;
 	char *password = NULL, *token = NULL, *host = NULL, *endp;
-	const char *stoks[1];
+	const char *stoks[1], *cors[EVT_CLI_MAX_CORS];
 	uint16_t port = 0;
 	int ch, rc, status = 1;
 
@@ -1050,6 +1054,10 @@ main(int argc, char **argv)
 			break;
 		case O_REFUSE: go.refuse_tokens = 1; break;
 		case O_PAUSED: sim.paused = 1; break;
+		case O_CORS:
+			evt_cli_cors_arg("evsim", optarg, cors, &go.ncors_origins);
+			go.cors_origins = cors;
+			break;
 		case 'v':
 			if (sim.verbosity < EVT_GW_LOG_DEBUG)
 				sim.verbosity++;

@@ -37,6 +37,7 @@
 #include "evtape/segment.h"
 #include "evtape/state.h"
 #include "evtape/timefmt.h"
+#include "evtape/tsv.h"
 
 #define EX_NOTFOUND 1
 #define EX_USAGE 2
@@ -238,31 +239,31 @@ cmd_import(int argc, char **argv)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	uint64_t lines = 0, frames[EVT_K_MAX + 1] = {0};
+	uint64_t lines = 0, refused = 0, incomplete = 0;
+	uint64_t frames[EVT_K_MAX + 1] = {0};
 	int rc = 0;
 	while ((n = getline(&line, &cap, in)) > 0) {
+		struct evt_tsv_line tl;
 		lines++;
 		if (line[n - 1] == '\n')
-			line[--n] = 0;
-		if (n > 0 && line[n - 1] == '\r')
-			line[--n] = 0;
-		if (n == 0)
+			n--;
+		int pr = evt_tsv_parse(line, (size_t)n, &tl);
+		if (pr == 0)
 			continue;
-		int64_t rx = 0;
-		char *p = line;
-		int neg = *p == '-';
-		char *q = p + neg;
-		while (*q >= '0' && *q <= '9' && q - p < 20)
-			rx = rx * 10 + (*q++ - '0');
-		if (q > p + neg && *q == '\t') {
-			if (neg)
-				rx = -rx;
-			q++;
-		} else {
-			rx = evt_wall_us();
-			q = line;
+		if (pr < 0) {
+			/* The rest of the file may well be good. */
+			if (++refused <= 10)
+				fprintf(stderr, "%s: %s: line %" PRIu64 ": %s; "
+				    "line not imported\n", progname, iname,
+				    lines, tl.err);
+			continue;
 		}
-		int k = evt_archive_frame(a, rx, q, (size_t)(n - (q - line)));
+		if (tl.incomplete && ++incomplete <= 10)
+			fprintf(stderr, "%s: %s: line %" PRIu64 ": a message "
+			    "marked incomplete (items lost to damage); "
+			    "imported as it is\n", progname, iname, lines);
+		int64_t rx = tl.has_rx ? tl.rx_us : evt_wall_us();
+		int k = evt_archive_frame(a, rx, tl.text, tl.len);
 		if (k < 0) {
 			errx_msg("%s: line %" PRIu64 ": %s", iname, lines,
 			    evt_strerror(k));
@@ -298,6 +299,15 @@ cmd_import(int argc, char **argv)
 	    " messages, %" PRIu64 " states, %" PRIu64 " other JSON, %" PRIu64
 	    " raw (not JSON)\n", progname, lines, frames[EVT_K_MSG],
 	    frames[EVT_K_STATES], frames[EVT_K_JSON], frames[EVT_K_RAW]);
+	if (refused > 0) {
+		fprintf(stderr, "%s: %s: %" PRIu64 " line(s) not imported\n",
+		    progname, iname, refused);
+		if (rc == 0)
+			rc = EX_NOTFOUND;
+	}
+	if (incomplete > 10)
+		fprintf(stderr, "%s: %s: %" PRIu64 " messages marked "
+		    "incomplete\n", progname, iname, incomplete);
 	return rc;
 }
 
@@ -512,7 +522,22 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 		} else {
 			if (fm->kind >= EVT_K_SESSION)
 				continue; /* markers are not received frames */
-			put_rx(fm->rx_us);
+			/* Items lost to damage: say so in the line, which
+			 * must not pass for the message received. */
+			int inc = (fm->kind == EVT_K_MSG ||
+			    fm->kind == EVT_K_STATES) && fm->kept < fm->nitems;
+			if (inc) {
+				problems++;
+				fprintf(stderr, "%s: %s: the %s received at %"
+				    PRId64 " us is incomplete (%u of %u items); "
+				    "its line is tagged :incomplete\n", progname,
+				    path, evt_kind_name(fm->kind), fm->rx_us,
+				    fm->kept, fm->nitems);
+			}
+			oom_check(evt_tsv_put(&obuf, fm->rx_us,
+			    (const char *)fm->text.p, fm->text.len, inc));
+			omaybe();
+			continue;
 		}
 		oom_check(evt_buf_put(&obuf, fm->text.p, fm->text.len));
 		oom_check(evt_buf_putc(&obuf, '\n'));

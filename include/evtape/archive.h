@@ -96,6 +96,18 @@ int evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
  */
 const char *evt_archive_last_id(const struct evt_archive *a, size_t *len);
 const char *evt_archive_session(const struct evt_archive *a, size_t *len);
+
+/*
+ * The id keys (evt_id_key) of the last events of MSG frames in the
+ * archive, oldest first, so that a restarted recorder drops a gateway's
+ * redelivery of events it already holds: at most max of them go to
+ * keys[0..max), *n gets the count.  Reads only the newest blocks that hold
+ * them (walking the block directories back, at most 16 segments).
+ * Damage is reported through the archive's callback and passed over.
+ * Returns 0, or EVT_ERR_NOMEM / EVT_ERR_IO (keys[0..*n) still valid).
+ */
+int evt_archive_recent_keys(struct evt_archive *a, uint64_t *keys,
+    size_t max, size_t *n);
 int evt_archive_set_carry(struct evt_archive *a, const char *json,
     size_t len);
 

@@ -21,6 +21,18 @@ char *evt_cli_read_secret(const char *path);
  */
 char *evt_cli_secret_arg(const char *prog, const char *opt, const char *path);
 
+/* Most --cors options a program takes. */
+#define EVT_CLI_MAX_CORS 16
+
+/*
+ * Adds the value of a --cors option of program prog (borrowed; argv
+ * outlives the list) to list[0..*n) (EVT_CLI_MAX_CORS entries), or
+ * reports why not ("prog: --cors: ...") and exits 2: not "*" or an origin
+ * "scheme://host[:port]" (evt_http_cors_origin_ok), or too many.
+ */
+void evt_cli_cors_arg(const char *prog, const char *arg, const char **list,
+    size_t *n);
+
 /* Wipes a secret string (OPENSSL_cleanse) and frees it; NULL is fine. */
 void evt_cli_free_secret(char *s);
 

@@ -27,6 +27,8 @@ struct evt_cur_msg {
 	size_t n;	 /* items (events of a MSG, states of a STATES) */
 	const char *const *ev; /* item texts (not NUL-terminated) */
 	const size_t *evlen;
+	int incomplete;	 /* a MSG or STATES frame that lost items to damage
+			    (not those passed over by evt_cur_seek_id) */
 };
 
 struct evt_cur;

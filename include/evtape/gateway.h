@@ -10,6 +10,7 @@
  *      POST /API/IDP/connect/token, /IDP/connect/token  -> issued token
  *      GET  /api/.well-known/uris, /IDP/.well-known/openid-configuration
  *      GET  /api/rest/v1/...  (Bearer) -> opts.rest_cb
+ *      OPTIONS (any path)  -> 204, CORS preflight for opts.cors_origins
  *      GET  /api/ws/events/v1[/] upgrade -> [evt_wsconn + evt_ess_conn]
  *
  *   evt_gw_publish(events) -> every session: filter by its subscriptions
@@ -101,10 +102,13 @@ typedef int (*evt_gw_states_cb)(void *arg, struct evt_gw_session *s,
  * what follows "/api/rest/v1/", query removed, not decoded, may be empty)
  * for a request with a valid Bearer token: appends a JSON body to body and
  * returns the HTTP status (200, or 404 and the body may stay empty: a
- * Milestone-style error is then written).  Returns < 0 for 500.
+ * Milestone-style error is then written).  Returns < 0 for 500.  s is the
+ * session most recently started or resumed by a connection that
+ * authenticated with the same token (the asking client's, as far as the
+ * gateway can tell), or NULL.
  */
-typedef int (*evt_gw_rest_cb)(void *arg, const char *path, size_t len,
-    struct evt_buf *body);
+typedef int (*evt_gw_rest_cb)(void *arg, struct evt_gw_session *s,
+    const char *path, size_t len, struct evt_buf *body);
 
 /*
  * A session event (enum evt_gw_session_event).  Runs inside the gateway's
@@ -167,6 +171,15 @@ struct evt_gw_opts {
 	uint32_t token_lifetime;   /* expires_in of issued tokens, s [3600] */
 	int refuse_tokens;	   /* token endpoint answers 400 invalid_grant
 				      to every request (fault injection) */
+	/* CORS (ess-protocol 8.1 item 11): origins whose pages may call the
+	 * token, discovery, REST and http_cb paths ("*": any; each as
+	 * evt_http_cors_origin_ok accepts).  A request from an allowed
+	 * origin gets Access-Control-Allow-Origin and Vary: Origin, a
+	 * preflight also -Allow-Methods/-Headers/-Max-Age.  OPTIONS on any
+	 * path is answered 204 with Allow (and those headers when allowed),
+	 * with or without origins. [none: no CORS headers] */
+	const char *const *cors_origins;
+	size_t ncors_origins;
 
 	double resume_window;	   /* s a session outlives its connection [30] */
 	size_t history_bytes;	   /* per-session history bound [64 MiB] */
@@ -287,6 +300,18 @@ int evt_gw_publish(struct evt_gw *gw, const char *const *ev,
  * timeline started on EVT_GW_SESSION_SUBSCRIBED). */
 int evt_gw_publish_session(struct evt_gw *gw, struct evt_gw_session *s,
     const char *const *ev, const size_t *lens, size_t n);
+
+/*
+ * Publishes a whole frame that is not an events message (text[0..len),
+ * borrowed for the call, copied; e.g. a replayed RAW record) to session s,
+ * or to every session with a subscription if s is NULL: it goes out alone
+ * and verbatim as one text frame, in order with the events (no filter
+ * applies; it is never a resume point).  Returns 0, EVT_ERR_UTF8 (not
+ * valid UTF-8: a text frame cannot carry it; nothing published) or
+ * EVT_ERR_NOMEM.
+ */
+int evt_gw_publish_raw(struct evt_gw *gw, struct evt_gw_session *s,
+    const char *text, size_t len);
 
 /*
  * Returns the largest backlog (unsent history + queued output bytes) among

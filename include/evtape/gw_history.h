@@ -58,6 +58,18 @@ struct evt_gwh_event;
  */
 struct evt_gwh_event *evt_gwh_event_new(const char *json, size_t len);
 
+/*
+ * Creates a raw frame entry: text[0..len) (borrowed for the call, copied)
+ * is a whole frame that is not an events message (a replayed RAW record),
+ * sent alone and verbatim by evt_gwh_next.  It has no id (never a resume
+ * point) and no filter delivers it (the caller pushes it to every session
+ * that takes events).  Returns NULL on out of memory.
+ */
+struct evt_gwh_event *evt_gwh_raw_new(const char *text, size_t len);
+
+/* Returns 1 if ev was made by evt_gwh_raw_new, else 0. */
+int evt_gwh_event_is_raw(const struct evt_gwh_event *ev);
+
 /* Adds a reference. */
 void evt_gwh_event_ref(struct evt_gwh_event *ev);
 
@@ -111,9 +123,10 @@ int evt_gwh_seek(struct evt_gwh *h, const char *id, size_t idlen);
 /*
  * Appends the next message {"events":[...]} to out: the unsent entries
  * from the cursor up to (not including) the next entry that starts a
- * message, at most max_events of them (0: no limit), and moves the cursor
- * past them.  Returns the number of events (0: nothing unsent, nothing
- * appended) or EVT_ERR_NOMEM (out and cursor unchanged).
+ * message or is a raw frame, at most max_events of them (0: no limit),
+ * and moves the cursor past them; a raw frame at the cursor is appended
+ * alone, as it is, and counts 1.  Returns the number of events (0: nothing
+ * unsent, nothing appended) or EVT_ERR_NOMEM (out and cursor unchanged).
  */
 int evt_gwh_next(struct evt_gwh *h, struct evt_buf *out, size_t max_events);
 

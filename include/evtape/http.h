@@ -379,6 +379,29 @@ int evt_http_ws_request(struct evt_buf *out, const char *host,
 int evt_http_ws_check_response(const struct evt_http_msg *resp,
     const char *key, const char **why);
 
+/*
+ * Tells whether s (NUL-terminated, borrowed) is a valid --cors setting: "*"
+ * or an origin as browsers send it, "<scheme>://<host>[:<port>]" with a
+ * lower-case scheme and no path (e.g. "http://127.0.0.1:8000").  Returns
+ * 1 or 0.
+ */
+int evt_http_cors_origin_ok(const char *s);
+
+/*
+ * Appends the CORS header lines ("Name: value\r\n", ready for the extra
+ * argument of evt_http_response) that answer req, given the allowed
+ * origins[0..n) (borrowed; "*" allows every origin): nothing if req has no
+ * Origin header or its origin is not allowed; otherwise
+ * Access-Control-Allow-Origin (the origin itself, or "*" when "*" allows
+ * it) and Vary: Origin, and for a preflight (an OPTIONS request) also
+ * Access-Control-Allow-Methods, -Allow-Headers (the requested headers
+ * when they are a plain token list, else "Authorization, Content-Type")
+ * and -Max-Age.  out stays NUL-terminated.  Returns 0 or EVT_ERR_NOMEM
+ * (out->len unchanged).
+ */
+int evt_http_cors_headers(const struct evt_http_msg *req,
+    const char *const *origins, size_t n, struct evt_buf *out);
+
 /* Returns a short static explanation of a failed upgrade status:
  * "unauthorized" for 401, "not found" for 404, "server error" for 5xx, ... */
 const char *evt_http_status_why(int status);

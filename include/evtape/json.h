@@ -55,6 +55,9 @@ struct evt_jparser {
 	uint32_t depth;	      /* deepest nesting of the last successful
 				 parse (0: a scalar root) */
 	size_t err_off;	      /* on error: byte offset where it was detected */
+	int lone_surrogates;  /* accept \uXXXX escapes of unpaired surrogates
+				 (0 after evt_json_init; the record encoder
+				 keeps them, evt_json_unescape_wtf8) */
 };
 
 /* Initialises a parser.  max_depth 0 selects the default (64). */
@@ -97,13 +100,27 @@ int evt_json_parse(struct evt_jparser *p, const char *buf, size_t len);
 int evt_json_unescape(const char *s, size_t len, char *out);
 
 /*
+ * The same for a token of a parser with lone_surrogates set: an escape of
+ * an unpaired surrogate U+D800..U+DFFF decodes to its 3-byte generalized
+ * UTF-8 form ED A0..BF 80..BF (WTF-8), which evt_json_write_string writes
+ * back as the escape.  On strict tokens it equals evt_json_unescape.
+ */
+int evt_json_unescape_wtf8(const char *s, size_t len, char *out);
+
+/*
  * Writes s[0..len) (UTF-8, already validated) as a JSON string literal with
  * quotes into out, which must hold at least evt_json_string_max(len) bytes.
  * Escapes only '"', '\\' and control characters (as \b \f \n \r \t or \u00XX,
- * with lower-case hex); bytes >= 0x80 and DEL are copied as they are.
+ * with lower-case hex), and the WTF-8 form of a lone surrogate (as \udXXX,
+ * lower-case hex); other bytes >= 0x80 and DEL are copied as they are.
  * Returns the number of bytes written.
  */
 size_t evt_json_write_string(char *out, const char *s, size_t len);
+
+/* Tells whether s[0..len) is well-formed UTF-8 (the same rules as the
+ * tokenizer's: no overlong forms, surrogates or code points above
+ * U+10FFFF).  Returns 1 or 0. */
+int evt_json_utf8_valid(const char *s, size_t len);
 
 /* Upper bound of evt_json_write_string() output for an input of len bytes. */
 static inline size_t

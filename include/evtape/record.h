@@ -59,6 +59,16 @@ enum evt_kind {
  * the bound on indexed event ids (longer ids are kept, not indexed). */
 #define EVT_REC_MAX_INTERN 256
 
+/*
+ * The range of receive times, microseconds since the epoch: 0001-01-01
+ * 00:00:00 to 9999-12-31 23:59:59.999999 UTC, the years the tick form
+ * covers (formats/README.md, "Times").  Writers refuse frames outside it,
+ * so no delta, sum or difference of two receive times overflows an
+ * int64; a reader that computes one outside it has found damage.
+ */
+#define EVT_RX_MIN (-INT64_C(62135596800000000))
+#define EVT_RX_MAX INT64_C(253402300799999999)
+
 /* Returns the name of a record kind ("event", "msg", ...) or "?". */
 const char *evt_kind_name(int kind);
 
@@ -120,7 +130,8 @@ void evt_renc_segment_reset(struct evt_renc *e);
  * RAW record.  Returns the kind of the frame's header record (EVT_K_MSG,
  * EVT_K_STATES, EVT_K_JSON or EVT_K_RAW; for RAW, e->raw_err and
  * e->raw_off say why), or EVT_ERR_NOMEM / EVT_ERR_TOOBIG (frame larger than
- * EVT_FRAME_MAX); after EVT_ERR_NOMEM the block must be discarded.
+ * EVT_FRAME_MAX) / EVT_ERR_ARG (rx_us outside EVT_RX_MIN..EVT_RX_MAX,
+ * nothing written); after EVT_ERR_NOMEM the block must be discarded.
  */
 int evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf,
     size_t len);
@@ -136,8 +147,8 @@ int evt_renc_frame_tok(struct evt_renc *e, int64_t rx_us, const char *buf,
 
 /*
  * Encodes a marker record (EVT_K_SESSION, EVT_K_GAP or EVT_K_CONFIG) whose
- * body is the JSON object text json[0..len).  Returns 0, EVT_ERR_ARG (kind or
- * JSON invalid), EVT_ERR_NOMEM.
+ * body is the JSON object text json[0..len).  Returns 0, EVT_ERR_ARG (kind,
+ * JSON or receive time invalid), EVT_ERR_NOMEM.
  */
 int evt_renc_marker(struct evt_renc *e, int kind, int64_t rx_us,
     const char *json, size_t len);

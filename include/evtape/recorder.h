@@ -65,6 +65,11 @@ void evt_recorder_seen_free(struct evt_recorder_seen *s);
 int evt_recorder_seen_add(struct evt_recorder_seen *s, const char *id,
     size_t len);
 
+/* Adds an id by its key (evt_id_key, as evt_archive_recent_keys gives
+ * them): what a restarted recorder loads from its archive.  Returns 1 if
+ * it was new, 0 if a duplicate. */
+int evt_recorder_seen_add_key(struct evt_recorder_seen *s, uint64_t key);
+
 /* Tells whether id[0..len) is in the set (1) or not (0). */
 int evt_recorder_seen_has(const struct evt_recorder_seen *s, const char *id,
     size_t len);
@@ -177,12 +182,13 @@ struct evt_recorder_rest {
 
 /*
  * Reduces Config REST answers to a CONFIG marker body, appended to out:
- *   {"eventTypes":[{"id","name"[,"stateGroupId"]}...],
- *    "stateGroups":[{"id","name"}...],
- *    "sources":[{"id":"<resource>/<id>","name"}...]}
+ *   {"eventTypes":[{"id","name"[,"displayName"][,"stateGroupId"][,"state"]}...],
+ *    "stateGroups":[{"id","name"[,"displayName"]}...],
+ *    "sources":[{"id":"<resource>/<id>","name"[,"displayName"]}...]}
  * A body may be a JSON array of objects or an object whose "array" (the
  * Milestone REST form), "data" or "items" member is one; an item's name is
- * "name", else "displayName"; items without a string id are skipped, and
+ * "name", else "displayName"; "displayName" is kept only where it differs
+ * from the name; items without a string id are skipped, and
  * so are bodies that are not JSON (counted in *bad, may be NULL).
  * Resources other than eventTypes and stateGroups become sources.  Returns
  * the number of items written or EVT_ERR_NOMEM (out unchanged).

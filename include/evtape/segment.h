@@ -84,8 +84,8 @@ int evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
  * Reopens an unsealed segment for appending after a crash: verifies every
  * block, cuts a torn tail, rebuilds the dictionary, block directory, frame
  * counts and last SESSION body from the data, decoding only definitions and
- * markers, and the last id from the last block with events (the id keys
- * are read back when sealing).  Damaged blocks followed by good ones are
+ * markers, and the last id from the last block with an indexed id (the id
+ * keys are read back when sealing).  Damaged blocks followed by good ones are
  * kept (the reader skips them).  Fills *rec.  Returns 0, EVT_ERR_EXISTS if
  * the segment is sealed, or another negative evt_err.
  */
@@ -254,8 +254,9 @@ void evt_segr_force_scan(struct evt_segr *r);
 int evt_segr_load_index(struct evt_segr *r);
 
 /* Probes a sealed segment's id filter for key (evt_id_key): 1 and the
- * block range that may hold it, 0 if surely absent, EVT_ERR_STATE if the
- * segment has no usable index. */
+ * blocks first .. first + count - 1 that may hold it (count 0: none, the
+ * location is beyond the directory), 0 if surely absent, EVT_ERR_STATE if
+ * the segment has no usable index. */
 int evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
     uint32_t *count);
 

@@ -12,6 +12,9 @@
  *      evt_json_unescape() (compared with a slow reference decoder) and
  *      evt_json_write_string(); that text must be no longer than the input,
  *      parse to the same shape, and re-serialise to the very same bytes.
+ * A parse with lone_surrogates set (the record encoder's) must agree with
+ * the strict one where that accepts, and its WTF-8 strings must survive
+ * evt_json_write_string() and a second parse.
  * The raw input also goes to evt_json_int() (checked against digit-string
  * limits), evt_json_unescape() (must not overrun), and, when it is valid
  * UTF-8, through evt_json_write_string() and back.  Any violation abort()s.  Plain C11 + the library, so tests/fuzz/driver.c
@@ -645,6 +648,43 @@ canonical_int(const uint8_t *s, size_t len)
 	return 1;
 }
 
+/*
+ * Parses with lone_surrogates set, as the record encoder does: accepted
+ * whenever the strict parse is, with the same tokens; and every string
+ * decodes (evt_json_unescape_wtf8) to bytes that evt_json_write_string
+ * writes as a literal which parses and decodes back to the same bytes.
+ */
+static void
+check_wtf8(const uint8_t *data, size_t size, int strict_rc)
+{
+	struct evt_jparser p, q;
+	evt_json_init(&p, 0);
+	evt_json_init(&q, 0);
+	p.lone_surrogates = q.lone_surrogates = 1;
+	int rc = evt_json_parse(&p, (const char *)data, size);
+	CHECK(strict_rc < 0 || rc == strict_rc);
+	for (uint32_t k = 0; rc > 0 && k < p.ntok; k++) {
+		const struct evt_jtok *t = &p.tok[k];
+		if (t->type != EVT_J_STRING)
+			continue;
+		char *a = malloc(t->len + 1), *w = malloc(6 * t->len + 3);
+		char *b = malloc(6 * t->len + 3);
+		CHECK(a != NULL && w != NULL && b != NULL);
+		int n = evt_json_unescape_wtf8((const char *)data + t->off,
+		    t->len, a);
+		CHECK(n >= 0 && (size_t)n <= t->len);
+		size_t wl = evt_json_write_string(w, a, (size_t)n);
+		CHECK(evt_json_parse(&q, w, wl) == 1);
+		int m = evt_json_unescape_wtf8(w + 1, (uint32_t)(wl - 2), b);
+		CHECK(m == n && memcmp(a, b, (size_t)n) == 0);
+		free(a);
+		free(w);
+		free(b);
+	}
+	evt_json_free(&p);
+	evt_json_free(&q);
+}
+
 /* The fuzz entry point: see the top of the file. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -677,6 +717,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_json: parse %d at %zu, reference %d "
 		    "at %zu\n", rc, p.err_off, rrc, r.off);
 	CHECK(rc == rrc);
+	check_wtf8(data, size, rc);
 	if (rc < 0) {
 		CHECK(p.err_off == r.off && p.err_off <= size && p.ntok == 0);
 		CHECK(rc == EVT_ERR_JSON || rc == EVT_ERR_UTF8 ||

@@ -2,7 +2,8 @@
  * jcanon.h: the reference form of a JSON text for the losslessness tests
  * (unit tests and fuzz targets): compact, strings unescaped and written
  * again by evt_json_write_string, numbers and literals exactly as they
- * came.  Two texts are equal under the record codec's contract exactly when
+ * came; lone surrogate escapes, which the codec keeps, are accepted by
+ * parsers with lone_surrogates set and kept as WTF-8.  Two texts are equal under the record codec's contract exactly when
  * their reference forms are equal.  Aborts on out of memory.
  */
 #ifndef EVT_JCANON_H
@@ -34,7 +35,7 @@ jcanon(const struct evt_jparser *p, const char *buf, uint32_t i,
 		if (evt_buf_grow(out, t->len + evt_json_string_max(t->len)) != 0)
 			abort();
 		char *tmp = (char *)out->p + out->len + evt_json_string_max(t->len);
-		int n = evt_json_unescape(buf + t->off, t->len, tmp);
+		int n = evt_json_unescape_wtf8(buf + t->off, t->len, tmp);
 		if (n < 0 || (size_t)n > t->len)
 			abort();
 		out->len += evt_json_write_string((char *)out->p + out->len,

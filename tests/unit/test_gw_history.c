@@ -297,6 +297,39 @@ test_random(void)
 	evt_gwh_free(h);
 }
 
+/* A raw frame goes out alone and verbatim, between the messages around
+ * it, and is never a resume point. */
+static void
+test_raw(void)
+{
+	struct evt_gwh *h = evt_gwh_new(0);
+	struct evt_gwh_event *raw = evt_gwh_raw_new("not JSON {", 10);
+	struct evt_buf b = { 0 };
+
+	struct evt_gwh_event *ev = mk(0);
+
+	T_OK(raw != NULL && evt_gwh_event_is_raw(raw) &&
+	    !evt_gwh_event_is_raw(ev), "raw entry made; an event is not raw");
+	evt_gwh_event_unref(ev);
+	push(h, 1, 1, 1);
+	push(h, 2, 1, 0);
+	T_EQ(evt_gwh_push(h, raw, 2, 1), 0, "push raw");
+	push(h, 3, 3, 0);	/* not a message start: still after the raw */
+	push(h, 4, 3, 0);
+	T_OK(strcmp(next_ids(h, 0), "e1 e2") == 0, "events before the raw");
+	T_EQ(evt_gwh_next(h, &b, 0), 1, "the raw frame counts 1");
+	T_OK(b.len == 10 && memcmp(b.p, "not JSON {", 10) == 0,
+	    "the raw frame alone, verbatim");
+	T_OK(strcmp(next_ids(h, 0), "e3 e4") == 0, "events after the raw");
+	T_EQ(evt_gwh_seek(h, "e2", 2), 0, "resume after e2");
+	b.len = 0;
+	T_EQ(evt_gwh_next(h, &b, 0), 1, "the raw frame again");
+	T_OK(strcmp(next_ids(h, 0), "e3 e4") == 0, "then the events");
+	evt_gwh_event_unref(raw);
+	evt_buf_free(&b);
+	evt_gwh_free(h);
+}
+
 int
 main(void)
 {
@@ -305,5 +338,6 @@ main(void)
 	test_bound_and_trim();
 	test_shared();
 	test_random();
+	test_raw();
 	T_DONE();
 }

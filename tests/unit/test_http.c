@@ -873,6 +873,68 @@ test_plain_responses(void)
 	evt_buf_free(&d);
 }
 
+/* Returns the CORS lines evt_http_cors_headers gives for request req
+ * with origins[0..n), in d (NUL-terminated; free with evt_buf_free). */
+static const char *
+cors_for(const char *req, const char *const *origins, size_t n,
+    struct evt_buf *d)
+{
+	struct evt_http_parser *p = evt_http_parser_new(EVT_HTTP_REQUEST, 0, 0);
+	size_t u;
+
+	memset(d, 0, sizeof *d);
+	T_EQ(evt_http_parser_feed(p, req, strlen(req), &u), 1, "cors request");
+	T_EQ(evt_http_cors_headers(evt_http_parser_msg(p), origins, n, d), 0,
+	    "cors headers");
+	evt_http_parser_free(p);
+	return d->p != NULL ? (const char *)d->p : "";
+}
+
+/* CORS: allowed origins echoed, "*" as "*", preflight extras, nothing for
+ * other or malformed origins; the --cors value check. */
+static void
+test_cors(void)
+{
+	static const char *const one[] = { "http://127.0.0.1:8000" };
+	static const char *const star[] = { "*" };
+	struct evt_buf d;
+
+	T_OK(strcmp(cors_for("GET /x HTTP/1.1\r\nOrigin: http://127.0.0.1:8000"
+	    "\r\n\r\n", one, 1, &d), "Access-Control-Allow-Origin: "
+	    "http://127.0.0.1:8000\r\nVary: Origin\r\n") == 0,
+	    "allowed origin echoed with Vary");
+	evt_buf_free(&d);
+	T_OK(strstr(cors_for("OPTIONS /x HTTP/1.1\r\nOrigin: http://127.0.0.1"
+	    ":8000\r\nAccess-Control-Request-Headers: authorization\r\n\r\n",
+	    one, 1, &d), "Access-Control-Allow-Headers: authorization\r\n"
+	    "Access-Control-Max-Age: 600\r\n") != NULL, "preflight extras");
+	evt_buf_free(&d);
+	T_OK(strstr(cors_for("OPTIONS /x HTTP/1.1\r\nOrigin: http://127.0.0.1"
+	    ":8000\r\nAccess-Control-Request-Headers: a;b\r\n\r\n", one, 1,
+	    &d), "Allow-Headers: Authorization, Content-Type") != NULL,
+	    "odd requested headers not echoed");
+	evt_buf_free(&d);
+	T_OK(*cors_for("GET /x HTTP/1.1\r\nOrigin: http://127.0.0.1:8001\r\n"
+	    "\r\n", one, 1, &d) == '\0', "other origin: nothing");
+	evt_buf_free(&d);
+	T_OK(*cors_for("GET /x HTTP/1.1\r\n\r\n", star, 1, &d) == '\0',
+	    "no Origin: nothing");
+	evt_buf_free(&d);
+	T_OK(strcmp(cors_for("GET /x HTTP/1.1\r\nOrigin: https://a.b\r\n"
+	    "\r\n", star, 1, &d), "Access-Control-Allow-Origin: *\r\n"
+	    "Vary: Origin\r\n") == 0, "* answers *");
+	evt_buf_free(&d);
+	T_OK(*cors_for("GET /x HTTP/1.1\r\nOrigin: http://a, http://b\r\n"
+	    "\r\n", star, 1, &d) == '\0', "a list is not an origin");
+	evt_buf_free(&d);
+	T_OK(evt_http_cors_origin_ok("*") && evt_http_cors_origin_ok(
+	    "https://x.example:8443") && !evt_http_cors_origin_ok("") &&
+	    !evt_http_cors_origin_ok("http://x/") &&
+	    !evt_http_cors_origin_ok("x") && !evt_http_cors_origin_ok(
+	    "HTTP://x") && !evt_http_cors_origin_ok("http://"),
+	    "--cors value check");
+}
+
 int
 main(void)
 {
@@ -886,5 +948,6 @@ main(void)
 	test_token_json();
 	test_client();
 	test_plain_responses();
+	test_cors();
 	T_DONE();
 }

@@ -357,8 +357,9 @@ test_config(void)
 		    "\"x\":{\"id\":\"no\"}},{\"id\":\"c2\",\"name\":\"Hall\"},"
 		    "{\"name\":\"no id\"},5]}")},
 		{"eventTypes", L("[{\"id\":\"t1\",\"name\":\"Motion\","
+		    "\"displayName\":\"Motion Started\",\"state\":\"Motion\","
 		    "\"stateGroupId\":\"g1\"},{\"id\":\"t2\",\"name\":\"X\","
-		    "\"stateGroupId\":\"\"}]")},
+		    "\"displayName\":\"X\",\"stateGroupId\":\"\"}]")},
 		{"stateGroups", L("{\"data\":[{\"id\":\"g1\",\"name\":\"M\\u00e9\"}]}")},
 		{"hardware", NULL, 0},
 		{"outputs", L("<html>")},
@@ -368,6 +369,7 @@ test_config(void)
 	T_EQ(n, 5, "config: five items");
 	T_EQ(bad, 1, "config: one unusable body");
 	T_OK(buf_is(&b, 0, "{\"eventTypes\":[{\"id\":\"t1\",\"name\":\"Motion\","
+	    "\"displayName\":\"Motion Started\",\"state\":\"Motion\","
 	    "\"stateGroupId\":\"g1\"},{\"id\":\"t2\",\"name\":\"X\"}],"
 	    "\"stateGroups\":[{\"id\":\"g1\",\"name\":\"M\\u00e9\"}],"
 	    "\"sources\":[{\"id\":\"cameras/c1\",\"name\":\"Door\"},"

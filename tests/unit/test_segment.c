@@ -295,6 +295,7 @@ corpus_add(struct corpus *c, int kind, int64_t rx, const char *text,
 	struct evt_jparser p;
 	struct evt_buf cb = {0};
 	evt_json_init(&p, 0);
+	p.lone_surrogates = 1;
 	if (kind != EVT_K_RAW && evt_json_parse(&p, text, len) > 0)
 		jcanon(&p, text, 0, &cb);
 	else
@@ -1812,6 +1813,35 @@ test_archive(void)
 	    fl_equal_range(&rd, &C.fl, 0, C.fl.n), "whole corpus reads back "
 	    "across %zu segments", nseg);
 	fl_free(&rd);
+
+	/* The newest ids for a restarted recorder's dedupe: any bound gives
+	 * the tail of the whole list, and it ends with the last id. */
+	{
+		struct evt_archive *ra;
+		size_t nall = 0, nk = 0, lid = 0;
+		uint64_t *all = calloc(1 << 20, sizeof *all), few[37];
+		T_EQ(evt_archive_open(dir, EVT_AR_WRITE, &ao, NULL, warn_cb, &wn,
+		    &ra), 0, "reopen for the recent ids");
+		T_EQ(evt_archive_recent_keys(ra, all, 1 << 20, &nall), 0,
+		    "recent keys: all");
+		T_EQ(evt_archive_recent_keys(ra, few, 37, &nk), 0,
+		    "recent keys: 37");
+		const char *last = evt_archive_last_id(ra, &lid);
+		T_OK(nall > 37 && nk == 37 && memcmp(few, all + nall - 37,
+		    sizeof few) == 0 && last != NULL &&
+		    all[nall - 1] == evt_id_key(last, lid),
+		    "recent keys: %zu in all, the last 37 are their tail and "
+		    "end with the last id", nall);
+		uint64_t *most = calloc(nall, sizeof *most);
+		size_t nm = 0;
+		T_OK(evt_archive_recent_keys(ra, most, nall - 5, &nm) == 0 &&
+		    nm == nall - 5 && memcmp(most, all + 5, nm *
+		    sizeof *most) == 0, "recent keys across segments: the "
+		    "last %zu", nall - 5);
+		free(most);
+		free(all);
+		evt_archive_close(ra);
+	}
 
 	/* Every segment is sealed now. */
 	struct evt_archive *ar;

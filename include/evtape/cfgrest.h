@@ -1,0 +1,48 @@
+/*
+ * cfgrest.h: answers Config REST requests (GET /api/rest/v1/...) from a
+ * recorded CONFIG marker body (formats/records.md, "Marker bodies"), so a
+ * replay server gives clients the names the recorded gateway gave: the
+ * official samples read data.displayName of GET {source} (e.g.
+ * cameras/<guid>), eventTypes/<id> (and data.state) and stateGroups/<id>
+ * (ess-protocol.md 8.1 item 12).
+ *
+ *   CONFIG body -> evt_cfgrest_new (parsed once)
+ *   "cameras/<guid>" -> evt_cfgrest_answer -> {"data":{...}}, 200 | 404
+ *
+ * Answers, in the Milestone REST form: a collection ("eventTypes",
+ * "stateGroups", or a source kind such as "cameras") is
+ * {"array":[item,...]}, one item is {"data":item}; an item is
+ * {"id","name","displayName"[,"state"][,"stateGroupId"],
+ *  "relations":{"self":{"type":<collection>,"id":<id>}}} with the
+ * recorded values (displayName = name where none was recorded).  Ids
+ * compare in any letter case, collection names too.  Sans-I/O.
+ */
+#ifndef EVTAPE_CFGREST_H
+#define EVTAPE_CFGREST_H
+
+#include <stddef.h>
+
+#include "evtape/buf.h"
+
+struct evt_cfgrest;
+
+/*
+ * Parses a CONFIG body (body[0..len) copied).  Returns 0 and *out (free
+ * with evt_cfgrest_free), or EVT_ERR_JSON (not a JSON object; lists that
+ * are missing or not arrays are taken as empty), EVT_ERR_NOMEM.
+ */
+int evt_cfgrest_new(const char *body, size_t len, struct evt_cfgrest **out);
+
+/* Frees it; NULL is fine. */
+void evt_cfgrest_free(struct evt_cfgrest *c);
+
+/*
+ * Appends the answer to GET /api/rest/v1/<path> (path[0..len) borrowed:
+ * what follows "v1/", no query) to out.  Returns 200 (body appended), 404
+ * (unknown collection or id; out unchanged) or EVT_ERR_NOMEM (out
+ * unchanged).
+ */
+int evt_cfgrest_answer(const struct evt_cfgrest *c, const char *path,
+    size_t len, struct evt_buf *out);
+
+#endif
