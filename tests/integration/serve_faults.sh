@@ -49,7 +49,8 @@ wait $STAY
 check $? "meanwhile another client got all $NL events in order: $(tail -n 1 "$T/stay.out")"
 alive "$PLAY_PID"
 check $? "evplay is still running after the expiries"
-t "a third client is served afterwards" $C $P session --count 60
+t "a third client is served afterwards (60 events)" \
+    $PEER $P leave --after 60 --how close
 stop_pid "$PLAY_PID"
 check $RC "evplay (clients leaving) exits 0 on SIGTERM"
 
