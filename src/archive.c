@@ -208,8 +208,10 @@ learn_uuid(struct evt_archive *a, const char *path)
 	struct evt_segr *r;
 	if (evt_segr_open(path, NULL, NULL, &r) != 0)
 		return;
-	memcpy(a->uuid, evt_segr_info(r)->uuid, 16);
-	a->have_uuid = 1;
+	if (!evt_segr_info(r)->hdr_damaged) {
+		memcpy(a->uuid, evt_segr_info(r)->uuid, 16);
+		a->have_uuid = 1;
+	}
 	evt_segr_close(r);
 }
 
@@ -818,7 +820,7 @@ compact(struct evt_archive *a, const char *path, uint64_t seq)
 	if (o.fsync == EVT_FSYNC_ALWAYS)
 		o.fsync = EVT_FSYNC_INTERVAL;
 	struct evt_rewrite_stats st;
-	int rc = evt_seg_rewrite(path, tmp, &o, NULL, NULL, &st);
+	int rc = evt_seg_rewrite(path, tmp, &o, NULL, NULL, NULL, &st);
 	if (rc == 0 && st.problems == 0 && st.dropped == 0 &&
 	    rename(tmp, path) == 0) {
 		if (o.fsync != EVT_FSYNC_NEVER) {

@@ -68,6 +68,7 @@ evt_dict_clear(struct evt_dict *d)
 {
 	d->nstr = 0;
 	d->nhashed = 0;
+	d->str_from = d->shape_from = 0;
 	d->arena_len = 0;
 	if (d->shash != NULL)
 		memset(d->shash, 0, (d->shash_mask + 1) * sizeof *d->shash);
@@ -91,14 +92,14 @@ dict_str_index(struct evt_dict *d, uint32_t id)
 }
 
 /* Brings the string hash table up to date: sized for at most half full,
- * holding every string. */
+ * holding every string from str_from on. */
 static int
 dict_str_sync(struct evt_dict *d)
 {
-	if (d->shash == NULL ||
-	    (uint64_t)d->nstr * 2 > (uint64_t)d->shash_mask + 1) {
+	uint64_t live = d->nstr - d->str_from;
+	if (d->shash == NULL || live * 2 > (uint64_t)d->shash_mask + 1) {
 		uint32_t n = 2048;
-		while ((uint64_t)d->nstr * 2 > n)
+		while (live * 2 > n)
 			n *= 2;
 		uint32_t *t = calloc(n, sizeof *t);
 		if (t == NULL)
@@ -106,11 +107,23 @@ dict_str_sync(struct evt_dict *d)
 		free(d->shash);
 		d->shash = t;
 		d->shash_mask = n - 1;
-		d->nhashed = 0;
+		d->nhashed = d->str_from;
 	}
 	while (d->nhashed < d->nstr)
 		dict_str_index(d, d->nhashed++);
 	return 0;
+}
+
+/* Hides the definitions so far from the lookups by content; see dict.h. */
+void
+evt_dict_forget(struct evt_dict *d)
+{
+	d->str_from = d->nhashed = d->nstr;
+	if (d->shash != NULL)
+		memset(d->shash, 0, (d->shash_mask + 1) * sizeof *d->shash);
+	d->shape_from = d->nshape;
+	if (d->hhash != NULL)
+		memset(d->hhash, 0, (d->hhash_mask + 1) * sizeof *d->hhash);
 }
 
 /* Looks a string up by content. */
@@ -177,7 +190,8 @@ evt_dict_str_add(struct evt_dict *d, const char *s, size_t len)
 	/* Index at once while the table is in use (the encoder); a reader's
 	 * table is built by its first lookup. */
 	if (d->shash != NULL && d->nhashed == id &&
-	    (uint64_t)d->nstr * 2 <= (uint64_t)d->shash_mask + 1)
+	    (uint64_t)(d->nstr - d->str_from) * 2 <=
+	    (uint64_t)d->shash_mask + 1)
 		dict_str_index(d, d->nhashed++);
 	return id;
 }
@@ -257,7 +271,8 @@ evt_dict_shape_add(struct evt_dict *d, const uint32_t *f, uint32_t n)
 		d->fields = fl;
 		d->fieldcap = cap;
 	}
-	if ((d->nshape + 1) * 2 > d->hhash_mask + 1 || d->hhash == NULL) {
+	if ((d->nshape - d->shape_from + 1) * 2 > d->hhash_mask + 1 ||
+	    d->hhash == NULL) {
 		uint32_t sz = d->hhash ? (d->hhash_mask + 1) * 2 : 256;
 		uint32_t *t = calloc(sz, sizeof *t);
 		if (t == NULL)
@@ -265,7 +280,7 @@ evt_dict_shape_add(struct evt_dict *d, const uint32_t *f, uint32_t n)
 		free(d->hhash);
 		d->hhash = t;
 		d->hhash_mask = sz - 1;
-		for (uint32_t id = 0; id < d->nshape; id++)
+		for (uint32_t id = d->shape_from; id < d->nshape; id++)
 			dict_shape_index(d, id);
 	}
 	uint32_t id = d->nshape++;

@@ -191,6 +191,16 @@ evt_renc_segment_reset(struct evt_renc *e)
 	e->last_id_len = 0;
 }
 
+/* Starts a new dictionary unit; see record.h. */
+void
+evt_renc_unit_reset(struct evt_renc *e)
+{
+	evt_dict_forget(&e->dict);
+	/* The caches would hand out ids of the unit before. */
+	memset(e->icache, 0, sizeof e->icache);
+	e->shcache = 0;
+}
+
 /* Packs the common start of a framed record: [kind, rx delta, ...]. */
 static void
 renc_head(struct evt_renc *e, int kind, size_t n, int64_t rx_us)
@@ -1422,6 +1432,21 @@ evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
 	}
 }
 
+/* Whether string id `id` is the key kid (= key[0..kl)): a segment written
+ * in dictionary units defines the same key once per unit, under several
+ * ids (formats/records.md, "Dictionary units"). */
+static int
+same_key(const struct evt_dict *dict, uint32_t id, uint32_t kid,
+    const char *key, size_t kl)
+{
+	size_t len;
+	const char *s;
+	if (id == kid)
+		return 1;
+	s = evt_dict_str(dict, id, &len);
+	return s != NULL && len == kl && memcmp(s, key, kl) == 0;
+}
+
 /* Finds field `key` of event r; returns its index in ctx or -1. */
 static int
 find_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
@@ -1429,12 +1454,14 @@ find_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
 {
 	if (r->kind != EVT_K_EVENT)
 		return -1;
-	int64_t kid = evt_dict_str_find(d->dict, key, strlen(key));
+	size_t kl = strlen(key);
+	int64_t kid = evt_dict_str_find(d->dict, key, kl);
 	if (kid < 0)
 		return -1;
 	int nf = event_fields(d, r, ctx);
 	for (int i = 0; i < nf; i++)
-		if (ctx[i].key == (uint32_t)kid && (ctx[i].enc != EVT_ENC_JSON ||
+		if (same_key(d->dict, ctx[i].key, (uint32_t)kid, key, kl) &&
+		    (ctx[i].enc != EVT_ENC_JSON ||
 		    ctx[i].v->type == MSGPACK_OBJECT_STR))
 			return i;
 	return -1;
@@ -1496,11 +1523,20 @@ evt_rdec_strids(const struct evt_rdec *d, const struct evt_rec *r,
 	const struct evt_shape *sh = &d->dict->shape[r->shape];
 	const uint32_t *f = evt_dict_fields(d->dict, sh);
 	const msgpack_object *p = r->o->via.array.ptr;
+	const char *kt[8];
+	size_t kl[8];
+	for (int j = 0; j < n && j < 8; j++)
+		if (keys[j] < 0 || (kt[j] = evt_dict_str(d->dict,
+		    (uint32_t)keys[j], &kl[j])) == NULL)
+			kt[j] = NULL;
 	for (uint32_t i = 0, vi = 2; i < sh->nfield; i++) {
 		uint32_t enc = f[2 * i + 1];
 		const msgpack_object *v = enc == EVT_ENC_GUID ? NULL : &p[vi++];
 		for (int j = 0; j < n; j++) {
-			if (out[j] != -1 || keys[j] != (int64_t)f[2 * i])
+			if (out[j] != -1 || keys[j] < 0 || (keys[j] !=
+			    (int64_t)f[2 * i] && (j >= 8 || kt[j] == NULL ||
+			    !same_key(d->dict, f[2 * i], (uint32_t)keys[j],
+			    kt[j], kl[j]))))
 				continue;
 			if (enc == EVT_ENC_STR)
 				out[j] = (int64_t)v->via.u64;

@@ -6,6 +6,8 @@
 #ifndef EVT_SEGMENT_INT_H
 #define EVT_SEGMENT_INT_H
 
+#include <string.h>
+
 #include <zstd.h>
 
 #include "evtape/segment.h"
@@ -28,6 +30,19 @@ struct evt_segr {
 	int meta_loaded;	/* 1 loaded, -1 failed */
 	int force_scan;		/* read a sealed segment block by block */
 
+	/* Sealed, index loaded: the blocks' check lists (directory element
+	 * 7, revision 1.2), by block offset, and the current block's GUID
+	 * column entries that a failed check covers (gbad_on). */
+	struct evt_buf chk;
+	struct evt_chkref {
+		uint64_t off;
+		uint32_t at, len;
+	} *chkref;
+	uint32_t nchk;
+	uint8_t *gbad;
+	uint32_t gbad_cap;
+	int gbad_on;	/* 1 salvaged; more once a dropped event was reported */
+
 	struct evt_dict dict;
 	struct evt_blkent *blocks;
 	uint32_t nblocks, blkcap;
@@ -46,6 +61,28 @@ struct evt_segr {
 	int64_t from_rx;
 	uint64_t valid_end;	/* unsealed: end of the last good block */
 };
+
+/* The index of the first of n entries (stride bytes apart, each starting
+ * with a uint64_t offset, in increasing order) whose offset is off, or n:
+ * a block directory or a list of check lists, searched by block offset. */
+static inline uint32_t
+evt_seg_find_off(const void *base, uint32_t n, size_t stride, uint64_t off)
+{
+	uint32_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		uint64_t v;
+		memcpy(&v, (const char *)base + (size_t)mid * stride, sizeof v);
+		if (v < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint64_t v = 0;
+	if (lo < n)
+		memcpy(&v, (const char *)base + (size_t)lo * stride, sizeof v);
+	return lo < n && v == off ? lo : n;
+}
 
 /* Reads, checks and decompresses the block at off into the decoder;
  * sets *next to the offset after it.  Reports problems. */

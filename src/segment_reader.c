@@ -8,8 +8,11 @@
  * reported (file, offset, what) and skipped.  A sealed segment is walked by
  * its block directory; an unsealed one (still open, or torn by a crash) is
  * walked block by block from the header, resynchronising on the next valid
- * block header after damage.  Layouts: formats/segment.md; the byte tables
- * are in segment_writer.c.
+ * block header after damage.  A damaged segment header costs nothing but
+ * the report (every later structure has its own checksum), and a sealed
+ * block whose payload checksum fails is still read when the index's check
+ * list shows only part of its GUID column damaged.  Layouts:
+ * formats/segment.md; the byte tables are in segment_writer.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,34 +156,51 @@ evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
 		goto fail;
 	}
 	rc = EVT_ERR_CORRUPT;
-	if (memcmp(h, EVT_SEG_MAGIC, 8) != 0) {
-		report(r, 0, "not an evtape segment (bad magic)");
-		goto fail;
-	}
-	if (le32_get(h + 60) != evt_crc32c(0, h, 60)) {
-		report(r, 60, "segment header checksum mismatch");
-		goto fail;
-	}
-	if (le16_get(h + 8) != EVT_SEG_VERSION) {
-		report(r, 8, "segment format version %u not supported",
-		    le16_get(h + 8));
-		rc = EVT_ERR_VERSION;
-		goto fail;
-	}
-	if (le32_get(h + 12) != EVT_SEG_HDR_SIZE) {
-		report(r, 12, "unexpected segment header size %u",
-		    le32_get(h + 12));
-		goto fail;
-	}
-	r->info.seq = le64_get(h + 16);
 	const char *base = strrchr(path, '/');
 	base = base != NULL ? base + 1 : path;
-	unsigned long long nseq;
-	if (sscanf(base, "seg-%12llu.evt", &nseq) == 1 && nseq != r->info.seq)
-		report(r, 16, "header says segment %llu, file name says %llu",
-		    (unsigned long long)r->info.seq, nseq);
-	r->info.created_us = (int64_t)le64_get(h + 24);
-	memcpy(r->info.uuid, h + 32, 16);
+	unsigned long long nseq = 0;
+	int named = sscanf(base, "seg-%12llu.evt", &nseq) == 1;
+	if (le32_get(h + 60) != evt_crc32c(0, h, 60)) {
+		/* Every structure after the header carries its own checksum,
+		 * so a segment file (by its name) whose header is damaged is
+		 * read all the same (formats/segment.md, "Segment header"):
+		 * its sequence number from the name, its creation time
+		 * unknown. */
+		if (!named) {
+			report(r, 0, memcmp(h, EVT_SEG_MAGIC, 8) != 0 ?
+			    "not an evtape segment (bad magic)" :
+			    "segment header checksum mismatch");
+			goto fail;
+		}
+		report(r, 60, "segment header damaged (%s); reading its "
+		    "blocks", memcmp(h, EVT_SEG_MAGIC, 8) != 0 ? "bad magic" :
+		    "checksum mismatch");
+		r->info.hdr_damaged = 1;
+		r->info.seq = nseq;
+		memcpy(r->info.uuid, h + 32, 16); /* as found, unverified */
+	} else {
+		if (memcmp(h, EVT_SEG_MAGIC, 8) != 0) {
+			report(r, 0, "not an evtape segment (bad magic)");
+			goto fail;
+		}
+		if (le16_get(h + 8) != EVT_SEG_VERSION) {
+			report(r, 8, "segment format version %u not supported",
+			    le16_get(h + 8));
+			rc = EVT_ERR_VERSION;
+			goto fail;
+		}
+		if (le32_get(h + 12) != EVT_SEG_HDR_SIZE) {
+			report(r, 12, "unexpected segment header size %u",
+			    le32_get(h + 12));
+			goto fail;
+		}
+		r->info.seq = le64_get(h + 16);
+		if (named && nseq != r->info.seq)
+			report(r, 16, "header says segment %llu, file name "
+			    "says %llu", (unsigned long long)r->info.seq, nseq);
+		r->info.created_us = (int64_t)le64_get(h + 24);
+		memcpy(r->info.uuid, h + 32, 16);
+	}
 	if (r->info.size >= EVT_SEG_HDR_SIZE + EVT_TRAILER_SIZE) {
 		uint8_t t[EVT_TRAILER_SIZE];
 		if ((rc = read_at(r, t, sizeof t,
@@ -217,6 +237,9 @@ evt_segr_close(struct evt_segr *r)
 	evt_buf_free(&r->io);
 	evt_buf_free(&r->raw);
 	free(r->blocks);
+	free(r->chkref);
+	free(r->gbad);
+	evt_buf_free(&r->chk);
 	free(r->last_id);
 	free(r->path);
 	free(r);
@@ -296,6 +319,65 @@ unzstd(struct evt_segr *r, const void *z, size_t zlen, size_t rawlen)
 	return 0;
 }
 
+/* Keeps a block's check list (directory element 7, a bin of u32 CRCs;
+ * formats/segment.md, "Metadata map"); anything else there is ignored. */
+static int
+keep_checks(struct evt_segr *r, uint64_t off, const msgpack_object *o)
+{
+	if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size < 4 ||
+	    o->via.bin.size % 4 != 0)
+		return 0;
+	if ((r->nchk & (r->nchk - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
+		struct evt_chkref *c = realloc(r->chkref,
+		    (r->nchk ? 2 * (size_t)r->nchk : 1) * sizeof *c);
+		if (c == NULL)
+			return EVT_ERR_NOMEM;
+		r->chkref = c;
+	}
+	r->chkref[r->nchk++] = (struct evt_chkref){off, (uint32_t)r->chk.len,
+	    o->via.bin.size};
+	return evt_buf_put(&r->chk, o->via.bin.ptr, o->via.bin.size) == 0 ?
+	    0 : EVT_ERR_NOMEM;
+}
+
+/* The check list of the block at off that fits nguid GUID column
+ * entries, or NULL. */
+static const uint8_t *
+checks_of(const struct evt_segr *r, uint64_t off, uint32_t nguid)
+{
+	uint32_t i = evt_seg_find_off(r->chkref, r->nchk, sizeof *r->chkref,
+	    off);
+	if (i == r->nchk || r->chkref[i].len != 4 * (1 + ((uint64_t)nguid +
+	    EVT_CHK_GUIDS - 1) / EVT_CHK_GUIDS))
+		return NULL;
+	return r->chk.p + r->chkref[i].at;
+}
+
+/* Marks in r->gbad the GUID column entries that a failed check of list l
+ * covers; returns how many (0 also when there is no memory to say). */
+static uint32_t
+bad_guids(struct evt_segr *r, const uint8_t *l, const uint8_t *guids,
+    uint32_t nguid)
+{
+	uint32_t bad = 0;
+	if (nguid > r->gbad_cap) {
+		uint8_t *g = realloc(r->gbad, nguid);
+		if (g == NULL)
+			return 0; /* unknown: the block counts as damaged */
+		r->gbad = g;
+		r->gbad_cap = nguid;
+	}
+	for (uint32_t g = 0, k = 1; g < nguid; g += EVT_CHK_GUIDS, k++) {
+		uint32_t n = nguid - g < EVT_CHK_GUIDS ? nguid - g :
+		    EVT_CHK_GUIDS;
+		int ok = evt_crc32c(0, guids + 16 * (size_t)g, 16 * (size_t)n) ==
+		    le32_get(l + 4 * k);
+		memset(r->gbad + g, !ok, n);
+		bad += ok ? 0 : n;
+	}
+	return bad;
+}
+
 /* Parses the index map into dictionary, block directory and last id. */
 static int
 parse_meta(struct evt_segr *r, const msgpack_object *m)
@@ -309,6 +391,8 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 	    blocks == NULL || blocks->type != MSGPACK_OBJECT_ARRAY)
 		return EVT_ERR_CORRUPT;
 	evt_dict_clear(&r->dict);
+	r->nchk = 0;
+	r->chk.len = 0;
 	for (uint32_t i = 0; i < strs->via.array.size; i++) {
 		const msgpack_object *s = &strs->via.array.ptr[i];
 		int64_t rc;
@@ -379,6 +463,8 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 			return EVT_ERR_CORRUPT;
 		prev_end = be.off + EVT_BLK_HDR_SIZE;
 		int rc = push_block(r, &be);
+		if (rc == 0 && b->via.array.size > 7)
+			rc = keep_checks(r, be.off, &p[7]);
 		if (rc < 0)
 			return rc;
 	}
@@ -453,6 +539,7 @@ bad:
 	    evt_strerror(rc));
 	evt_dict_clear(&r->dict);
 	r->nblocks = 0;
+	r->nchk = 0;
 	r->dec.dict_grows = 1;
 	return rc == EVT_ERR_NOMEM ? rc : EVT_ERR_CORRUPT;
 }
@@ -548,9 +635,22 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 		report(r, off, "cannot read block: %s", evt_strerror(rc));
 		return rc;
 	}
+	r->gbad_on = 0;
 	if (evt_crc32c(0, r->io.p, plen) != le32_get(h + 56)) {
-		report(r, off, "block payload checksum mismatch");
-		return EVT_ERR_CHECKSUM;
+		/* With the index's check list, damage only to the GUID
+		 * column costs only the events whose ids it hit. */
+		const uint8_t *l = checks_of(r, off, nguid);
+		uint32_t bad = 0;
+		if (l != NULL && evt_crc32c(0, r->io.p, zlen) == le32_get(l))
+			bad = bad_guids(r, l, r->io.p + zlen, nguid);
+		if (bad == 0) {
+			report(r, off, "block payload checksum mismatch");
+			return EVT_ERR_CHECKSUM;
+		}
+		report(r, off, "block payload checksum mismatch: %u of %u ids "
+		    "of its GUID column damaged, the rest of the block read",
+		    bad, nguid);
+		r->gbad_on = 1;
 	}
 	if ((rc = unzstd(r, r->io.p, zlen, rawlen)) != 0) {
 		if (rc != EVT_ERR_NOMEM)
@@ -602,6 +702,44 @@ resync(struct evt_segr *r, uint64_t from)
 		off += (size_t)n - EVT_BLK_HDR_SIZE + 1;
 	}
 	return r->info.data_end;
+}
+
+/* Walks the block headers for evt_segr_columns; see segment.h. */
+int
+evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg)
+{
+	/* Quiet: the scan that reads the blocks reports their damage. */
+	evt_seg_err_cb cb = r->cb;
+	uint64_t nerr = r->nerr, off = EVT_SEG_HDR_SIZE, plen;
+	uint8_t h[EVT_BLK_HDR_SIZE];
+	int rc = 0;
+	r->cb = NULL;
+	while (off + EVT_BLK_HDR_SIZE <= r->info.data_end) {
+		rc = block_header(r, off, h, &plen);
+		if (rc == EVT_ERR_IO)
+			break;
+		if (rc != 0) {
+			rc = 0;
+			off = resync(r, off + 1);
+			continue;
+		}
+		uint32_t zlen = le32_get(h + 8), nguid = le32_get(h + 16);
+		r->io.len = 0;
+		if (evt_buf_grow(&r->io, 16 * (size_t)nguid) != 0) {
+			rc = EVT_ERR_NOMEM;
+			break;
+		}
+		if (nguid > 0 && (rc = read_at(r, r->io.p, 16 * (size_t)nguid,
+		    off + EVT_BLK_HDR_SIZE + zlen)) != 0)
+			break;
+		const uint8_t *l = checks_of(r, off, nguid);
+		fn(arg, off, le32_get(h + 36), r->io.p, nguid, l != NULL &&
+		    bad_guids(r, l, r->io.p, nguid) > 0 ? r->gbad : NULL);
+		off += EVT_BLK_HDR_SIZE + plen;
+	}
+	r->cb = cb;
+	r->nerr = nerr;
+	return rc;
 }
 
 /* Positions the scan; see segment.h. */
@@ -677,6 +815,21 @@ next_block(struct evt_segr *r)
 	return 0;
 }
 
+/* Whether EVENT rec takes a GUID column entry that a failed check
+ * covers (a salvaged block, r->gbad_on). */
+static int
+guid_damaged(const struct evt_segr *r, const struct evt_rec *rec)
+{
+	if (rec->kind != EVT_K_EVENT || rec->o == NULL)
+		return 0;
+	const struct evt_shape *sh = &r->dict.shape[rec->shape];
+	for (uint32_t g = rec->guid0; g < rec->guid0 + (sh->nfield - sh->nval) &&
+	    g < r->dec.nguid; g++)
+		if (r->gbad[g])
+			return 1;
+	return 0;
+}
+
 /* Returns the next record of the scan; see segment.h. */
 int
 evt_segr_next(struct evt_segr *r, struct evt_rec *rec, uint64_t *blk_off)
@@ -684,6 +837,15 @@ evt_segr_next(struct evt_segr *r, struct evt_rec *rec, uint64_t *blk_off)
 	for (;;) {
 		if (r->in_block) {
 			int rc = evt_rdec_next(&r->dec, rec);
+			if (rc == 1 && r->gbad_on && guid_damaged(r, rec)) {
+				/* Once per block: verify lists each. */
+				if (r->gbad_on++ == 1)
+					report(r, r->cur_off, "block record at "
+					    "+%zu: event whose id is damaged "
+					    "dropped (so is every other such "
+					    "event of the block)", rec->off);
+				continue;
+			}
 			if (rc == 1) {
 				if (blk_off != NULL)
 					*blk_off = r->cur_off;
@@ -977,9 +1139,10 @@ evt_seg_tail(const char *path, struct evt_seg_tail *t)
 	int rc = evt_segr_open(path, NULL, NULL, &r);
 	if (rc != 0)
 		return rc;
-	if (r->info.sealed) {
+	if (r->info.sealed || r->info.hdr_damaged) {
+		rc = r->info.sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
 		evt_segr_close(r);
-		return EVT_ERR_EXISTS;
+		return rc;
 	}
 	struct tailblk *bl = NULL;
 	size_t n = 0, cap = 0;

@@ -17,8 +17,8 @@
 /* Rewrites src into a new sealed segment at dst; see segment.h. */
 int
 evt_seg_rewrite(const char *src, const char *dst,
-    const struct evt_segw_opts *opts, evt_seg_err_cb cb, void *cbarg,
-    struct evt_rewrite_stats *st)
+    const struct evt_segw_opts *opts, const uint8_t uuid[16],
+    evt_seg_err_cb cb, void *cbarg, struct evt_rewrite_stats *st)
 {
 	struct evt_segr *r;
 	memset(st, 0, sizeof *st);
@@ -26,12 +26,7 @@ evt_seg_rewrite(const char *src, const char *dst,
 	if (rc != 0)
 		return rc;
 	const struct evt_seg_info *si = evt_segr_info(r);
-	struct evt_segw *w;
-	rc = evt_segw_create(dst, si->seq, si->uuid, si->created_us, opts, &w);
-	if (rc != 0) {
-		evt_segr_close(r);
-		return rc;
-	}
+	struct evt_segw *w = NULL;
 	/* The reader goes through the index where it is intact: its
 	 * dictionary decodes records whose definitions sat in a damaged
 	 * block. */
@@ -39,7 +34,25 @@ evt_seg_rewrite(const char *src, const char *dst,
 	struct evt_frame *f;
 	evt_segr_rewind(r, INT64_MIN);
 	evt_frames_init(&fr, r, NULL, NULL, cb, cbarg, src);
-	while ((rc = evt_frames_next(&fr, &f)) == 1) {
+	for (;;) {
+		int more = rc = evt_frames_next(&fr, &f);
+		if (rc < 0)
+			break;
+		if (w == NULL) {
+			/* Created once the first frame is known: a damaged
+			 * header's creation time is taken to be that
+			 * frame's receive time, as a writer sets it. */
+			int64_t created = !si->hdr_damaged ? si->created_us :
+			    more ? f->rx_us : 0;
+			rc = evt_segw_create(dst, si->seq, uuid != NULL ? uuid :
+			    si->uuid, created, opts, &w);
+			if (rc != 0) {
+				w = NULL;
+				break;
+			}
+		}
+		if (!more)
+			break;
 		if (f->kind >= EVT_K_SESSION)
 			rc = evt_segw_marker(w, f->kind, f->rx_us,
 			    (const char *)f->text.p, f->text.len);

@@ -6,6 +6,9 @@
  * zstd frame + GUID column -> one pwritev at the end of the valid data.  A
  * failed write is cut off again (ftruncate) and the block stays buffered,
  * so a full disk loses nothing that was written and a retry writes it all.
+ * Every opts.unit_bytes the writer starts a dictionary unit (defines its
+ * strings and shapes again), and sealing writes each block's check list
+ * into the index: what keeps damage to one block from spreading.
  *
  * Block header (formats/segment.md, "Block"), little-endian:
  *
@@ -73,6 +76,8 @@ struct evt_segw {
 	uint64_t frames[EVT_K_MAX + 1]; /* frames (and markers) per kind */
 	int dirty;	   /* written since the last fsync */
 	int blk_session;   /* the open block holds a SESSION marker */
+	int unit_start;	   /* the open block starts a dictionary unit */
+	uint64_t unit_raw; /* record + GUID bytes of the unit's blocks */
 	struct evt_buf session; /* body of the last SESSION marker */
 	int have_session;
 };
@@ -124,6 +129,9 @@ segw_alloc(const char *path, const struct evt_segw_opts *opts)
 		w->opts.block_bytes = EVT_BLOCK_BYTES_DEFAULT;
 	if (w->opts.level == 0)
 		w->opts.level = 3;
+	if (w->opts.unit_bytes == 0)
+		w->opts.unit_bytes = EVT_UNIT_BYTES_DEFAULT;
+	w->unit_start = 1;
 	w->path = strdup(path);
 	w->cctx = ZSTD_createCCtx();
 	if (w->path == NULL || w->cctx == NULL ||
@@ -260,7 +268,8 @@ evt_segw_flush(struct evt_segw *w)
 	int guid_ids = e->nkeys == e->nguid_keys && nguid == e->nkeys;
 	uint32_t flags = EVT_BLKF_SET |
 	    (w->blk_session ? EVT_BLKF_SESSION : 0) |
-	    (guid_ids ? EVT_BLKF_IDCOL : 0);
+	    (guid_ids ? EVT_BLKF_IDCOL : 0) |
+	    (w->unit_start ? EVT_BLKF_UNIT : 0);
 	uint8_t h[EVT_BLK_HDR_SIZE] = {0};
 	memcpy(h, EVT_BLK_MAGIC, 4);
 	le16_put(h + 4, EVT_BLK_HDR_SIZE);
@@ -309,7 +318,14 @@ evt_segw_flush(struct evt_segw *w)
 	w->nrecords += e->nrec;
 	w->str_base = e->dict.nstr;
 	w->shape_base = e->dict.nshape;
+	w->unit_start = 0;
+	w->unit_raw += e->recs.len + e->guids.len;
 	evt_renc_block_reset(e);
+	if (w->unit_raw >= w->opts.unit_bytes) {
+		evt_renc_unit_reset(e);
+		w->unit_start = 1;
+		w->unit_raw = 0;
+	}
 	w->dirty = 1;
 	if (w->opts.fsync == EVT_FSYNC_ALWAYS)
 		return evt_segw_sync(w);
@@ -403,12 +419,42 @@ bitlen(uint64_t v)
 	return n;
 }
 
-/* The id keys of a segment being sealed and their block numbers. */
+/* The id keys of a segment being sealed and their block numbers, and
+ * each block's check list (block_checks). */
 struct keyset {
 	uint64_t *keys;
 	uint32_t *blk;
 	size_t n, cap;
+	struct evt_buf chk;  /* the check lists, one after the other */
+	uint32_t *chk_at;    /* per block: its list's offset in chk, or
+				UINT32_MAX */
 };
+
+/*
+ * Appends block bi's check list (formats/segment.md, "Metadata map",
+ * directory element 7): the CRC-32C of its zstd frame, then one of every
+ * EVT_CHK_GUIDS entries of its GUID column, so that a reader can tell
+ * which part of a block whose payload checksum fails is damaged.
+ */
+static int
+block_checks(struct keyset *ks, uint32_t bi, const uint8_t *z, size_t zlen,
+    const uint8_t *guids, uint32_t nguid)
+{
+	uint8_t c[4];
+	ks->chk_at[bi] = (uint32_t)ks->chk.len;
+	le32_put(c, evt_crc32c(0, z, zlen));
+	if (evt_buf_put(&ks->chk, c, 4) != 0)
+		return EVT_ERR_NOMEM;
+	for (uint32_t g = 0; g < nguid; g += EVT_CHK_GUIDS) {
+		uint32_t k = nguid - g < EVT_CHK_GUIDS ? nguid - g :
+		    EVT_CHK_GUIDS;
+		le32_put(c, evt_crc32c(0, guids + 16 * (size_t)g,
+		    16 * (size_t)k));
+		if (evt_buf_put(&ks->chk, c, 4) != 0)
+			return EVT_ERR_NOMEM;
+	}
+	return 0;
+}
 
 /* Appends an id key with its block number. */
 static int
@@ -435,15 +481,9 @@ add_key(struct keyset *ks, uint64_t key, uint32_t blk)
 static uint32_t
 block_at(const struct evt_segw *w, uint64_t off)
 {
-	uint32_t lo = 0, hi = w->nblocks;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (w->blocks[mid].off < off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < w->nblocks && w->blocks[lo].off == off ? lo : UINT32_MAX;
+	uint32_t i = evt_seg_find_off(w->blocks, w->nblocks, sizeof *w->blocks,
+	    off);
+	return i < w->nblocks ? i : UINT32_MAX;
 }
 
 /*
@@ -472,6 +512,11 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 			/* A new block; its first record is a framed one. */
 			cur = boff;
 			bi = block_at(w, boff);
+			if (bi != UINT32_MAX && ks->chk_at != NULL &&
+			    (rc = block_checks(ks, bi,
+			    r->io.p, (size_t)(r->dec.guids - r->io.p),
+			    r->dec.guids, r->dec.nguid)) != 0)
+				break;
 			int col = bi != UINT32_MAX && w->guid_ids[bi];
 			r->dec.skip_records = col;
 			for (uint32_t g = 0; col && g < r->dec.nguid && rc == 0;
@@ -524,7 +569,13 @@ seal_index(struct evt_segw *w)
 	struct evt_buf meta = {0}, z = {0};
 	struct evt_filter f = {0};
 	struct keyset ks = {0};
-	int rc = collect_keys(w, &ks);
+	int rc = EVT_ERR_NOMEM;
+	if (w->nblocks > 0 && !w->opts.no_checks &&
+	    (ks.chk_at = malloc(w->nblocks * sizeof *ks.chk_at)) == NULL)
+		goto out;
+	for (uint32_t i = 0; ks.chk_at != NULL && i < w->nblocks; i++)
+		ks.chk_at[i] = UINT32_MAX;
+	rc = collect_keys(w, &ks);
 	if (rc != 0)
 		goto out;
 
@@ -576,7 +627,8 @@ seal_index(struct evt_segw *w)
 	msgpack_pack_array(&pk, w->nblocks);
 	for (uint32_t i = 0; i < w->nblocks; i++) {
 		const struct evt_blkent *b = &w->blocks[i];
-		msgpack_pack_array(&pk, 7);
+		uint32_t at = ks.chk_at != NULL ? ks.chk_at[i] : UINT32_MAX;
+		msgpack_pack_array(&pk, at != UINT32_MAX ? 8 : 7);
 		msgpack_pack_uint64(&pk, b->off);
 		msgpack_pack_int64(&pk, b->first_rx);
 		msgpack_pack_int64(&pk, b->last_rx);
@@ -584,6 +636,15 @@ seal_index(struct evt_segw *w)
 		msgpack_pack_uint32(&pk, b->nevent);
 		msgpack_pack_uint32(&pk, b->str_base);
 		msgpack_pack_uint32(&pk, b->shape_base);
+		if (at != UINT32_MAX) {
+			uint32_t end = (uint32_t)ks.chk.len;
+			for (uint32_t j = i + 1; j < w->nblocks; j++)
+				if (ks.chk_at[j] != UINT32_MAX) {
+					end = ks.chk_at[j];
+					break;
+				}
+			msgpack_pack_bin_with_body(&pk, ks.chk.p + at, end - at);
+		}
 	}
 	msgpack_pack_str_with_body(&pk, "last_event_id", 13);
 	if (w->enc.last_id_len > 0)
@@ -643,6 +704,8 @@ seal_index(struct evt_segw *w)
 out:
 	free(ks.keys);
 	free(ks.blk);
+	free(ks.chk_at);
+	evt_buf_free(&ks.chk);
 	evt_buf_free(&meta);
 	evt_buf_free(&z);
 	evt_filter_free(&f);
@@ -810,9 +873,12 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 	if (rc < 0)
 		return rc;
 	const struct evt_seg_info *si = evt_segr_info(r);
-	if (si->sealed) {
+	if (si->sealed || si->hdr_damaged) {
+		/* A damaged header is not written again here: repair
+		 * rebuilds it with the archive's identity. */
+		rc = si->sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
 		evt_segr_close(r);
-		return EVT_ERR_EXISTS;
+		return rc;
 	}
 	struct evt_segw *w = segw_alloc(path, opts);
 	if (w == NULL) {
@@ -863,6 +929,9 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 		rc = evt_renc_learn(&w->enc, &r->dict);
 	if (rc < 0)
 		goto fail;
+	/* The appended blocks start a dictionary unit of their own: the
+	 * writer does not know where the last one began. */
+	evt_renc_unit_reset(&w->enc);
 	w->str_base = w->enc.dict.nstr;
 	w->shape_base = w->enc.dict.nshape;
 	rec->valid_end = r->valid_end;

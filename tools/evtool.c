@@ -176,6 +176,8 @@ cmd_import(int argc, char **argv)
 	static const struct option lo[] = {
 		{"level", required_argument, NULL, 'l'},
 		{"block-size", required_argument, NULL, 'b'},
+		{"dict-unit", required_argument, NULL, 'u'},
+		{"layout", required_argument, NULL, 'L'},
 		{"segment-size", required_argument, NULL, 's'},
 		{"segment-age", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
@@ -198,6 +200,27 @@ cmd_import(int argc, char **argv)
 				return EX_USAGE;
 			}
 			o.seg.block_bytes = v;
+			break;
+		case 'u':
+			if (strcmp(optarg, "segment") == 0)
+				v = EVT_UNIT_SEGMENT;
+			else if (parse_size(optarg, &v) != 0 || v < 1) {
+				errx_msg("--dict-unit: a size, or segment");
+				return EX_USAGE;
+			}
+			o.seg.unit_bytes = v;
+			break;
+		case 'L':
+			/* What a revision 1.1 writer wrote: the baseline of
+			 * the damage benchmark. */
+			if (strcmp(optarg, "1.1") != 0) {
+				errx_msg("--layout: 1.1");
+				return EX_USAGE;
+			}
+			o.seg.unit_bytes = EVT_UNIT_SEGMENT;
+			o.seg.no_checks = 1;
+			if (o.seg.block_bytes == 0)
+				o.seg.block_bytes = 256u << 10;
 			break;
 		case 's':
 			if (parse_size(optarg, &v) != 0 || v < 4096) {
@@ -902,7 +925,70 @@ cmd_info(int argc, char **argv)
  * verify
  */
 
-/* Checks one segment thoroughly; returns the problems found. */
+/* The GUID column entries of a segment's blocks that rendered events
+ * took, in file order: the others are the ids of lost events. */
+struct consumed {
+	struct {
+		uint64_t off;
+		uint32_t gi;
+	} *e;
+	size_t n, cap, at;
+	const char *path;
+};
+
+/* Events listed as lost by verify_segment, in all segments. */
+static uint64_t lost_events;
+
+/* Notes the column entries of an event that rendered. */
+static void
+consumed_add(struct consumed *c, uint64_t boff, const struct evt_rdec *d,
+    const struct evt_rec *rec)
+{
+	const struct evt_shape *sh = &d->dict->shape[rec->shape];
+	for (uint32_t g = 0; g < sh->nfield - sh->nval; g++) {
+		if (c->n == c->cap) {
+			c->cap = c->cap ? 2 * c->cap : 4096;
+			c->e = realloc(c->e, c->cap * sizeof *c->e);
+			if (c->e == NULL)
+				oom_check(EVT_ERR_NOMEM);
+		}
+		c->e[c->n].off = boff;
+		c->e[c->n++].gi = rec->guid0 + g;
+	}
+}
+
+/* Lists, on stdout, the column entries of a block that no rendered event
+ * took: "FILE: offset N: lost event ID" (evt_segr_columns callback). */
+static void
+lost_ids_cb(void *arg, uint64_t boff, uint32_t flags, const uint8_t *guids,
+    uint32_t nguid, const uint8_t *bad)
+{
+	struct consumed *c = arg;
+	(void)flags;
+	while (c->at < c->n && c->e[c->at].off < boff)
+		c->at++;
+	for (uint32_t g = 0; g < nguid; g++) {
+		if (c->at < c->n && c->e[c->at].off == boff &&
+		    c->e[c->at].gi == g) {
+			c->at++;
+			continue;
+		}
+		char id[37];
+		evt_guid_format(guids + 16 * (size_t)g, id);
+		id[36] = 0;
+		if (bad != NULL && bad[g])
+			printf("%s: offset %" PRIu64 ": lost event whose id is "
+			    "damaged (GUID column entry %u)\n", c->path, boff,
+			    g);
+		else
+			printf("%s: offset %" PRIu64 ": lost event %s\n",
+			    c->path, boff, id);
+		lost_events++;
+	}
+}
+
+/* Checks one segment thoroughly; returns the problems found.  The ids of
+ * the events it could not read go to stdout (lost_ids_cb). */
 static uint64_t
 verify_segment(const char *path)
 {
@@ -922,6 +1008,7 @@ verify_segment(const char *path)
 	uint64_t *ids = NULL, *blks = NULL;
 	size_t nids = 0, capids = 0;
 	uint32_t nb0 = 0;
+	struct consumed cons = {.path = path};
 	while ((rc = evt_segr_next(r, &rec, &boff)) == 1) {
 		struct evt_rdec *d = evt_segr_decoder(r);
 		records++;
@@ -930,6 +1017,8 @@ verify_segment(const char *path)
 			rc = evt_rdec_item_json(d, &rec, &tmp);
 			if (rc == EVT_ERR_CORRUPT)
 				seg_err_cb(NULL, path, boff, d->err);
+			else if (rc == 0 && rec.kind == EVT_K_EVENT)
+				consumed_add(&cons, boff, d, &rec);
 			if (rec.kind == EVT_K_EVENT && in_msg) {
 				events++;
 				char id[EVT_REC_MAX_INTERN + 1];
@@ -966,6 +1055,15 @@ verify_segment(const char *path)
 	if (sb == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	memcpy(sb, scanned, nscan * sizeof *sb);
+	/* The ids of lost events: a damaged block's payload may be intact
+	 * where its GUID column is. */
+	if (problems > before) {
+		rc = evt_segr_columns(r, lost_ids_cb, &cons);
+		if (rc == EVT_ERR_IO)
+			seg_err_cb(NULL, path, 0, "cannot read the GUID columns");
+		oom_check(rc);
+	}
+	free(cons.e);
 	evt_segr_close(r);
 
 	/* Pass 2: the index of a sealed segment agrees with the blocks.
@@ -1038,6 +1136,9 @@ cmd_verify(int argc, char **argv)
 	if (problems > 0) {
 		printf("%s: %" PRIu64 " problems in %" PRIu64 " of %zu segments\n",
 		    argv[1], problems, bad, n);
+		if (lost_events > 0)
+			printf("%s: %" PRIu64 " events could not be read (listed "
+			    "above)\n", argv[1], lost_events);
 		return EX_NOTFOUND;
 	}
 	printf("%s: %zu segments ok\n", argv[1], n);
@@ -1051,14 +1152,15 @@ cmd_verify(int argc, char **argv)
 /* Rewrites a damaged segment from every record that reads and renames the
  * new one over it. */
 static int
-repair_segment(const char *dir, const struct evt_segref *s)
+repair_segment(const char *dir, const struct evt_segref *s,
+    const uint8_t *uuid)
 {
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s/.repair-%012" PRIu64 ".tmp", dir, s->seq);
 	unlink(tmp);
 	struct evt_segw_opts wo = {.fsync = EVT_FSYNC_INTERVAL};
 	struct evt_rewrite_stats st;
-	int rc = evt_seg_rewrite(s->path, tmp, &wo, seg_err_cb, NULL, &st);
+	int rc = evt_seg_rewrite(s->path, tmp, &wo, uuid, seg_err_cb, NULL, &st);
 	if (rc == EVT_ERR_CORRUPT || rc == EVT_ERR_VERSION ||
 	    rc == EVT_ERR_TRUNCATED) {
 		char aside[4096];
@@ -1098,24 +1200,43 @@ cmd_repair(int argc, char **argv)
 	const struct evt_segref *s = evt_archive_segments(a, &n);
 	int rc = 0;
 	uint64_t fixed = 0;
+	/* A damaged segment header is rebuilt with the archive's identity,
+	 * the uuid of the newest segment whose header checks (with none,
+	 * the bytes found in the damaged header are kept). */
+	uint8_t uuid[16];
+	int have_uuid = 0;
+	for (size_t i = n; i-- > 0 && !have_uuid;) {
+		struct evt_segr *r;
+		if (evt_segr_open(s[i].path, NULL, NULL, &r) != 0)
+			continue;
+		if (!evt_segr_info(r)->hdr_damaged) {
+			memcpy(uuid, evt_segr_info(r)->uuid, 16);
+			have_uuid = 1;
+		}
+		evt_segr_close(r);
+	}
 	for (size_t i = 0; i < n; i++) {
 		uint64_t before = problems;
 		struct evt_segr *r;
 		int sealed = 0;
 		if (evt_segr_open(s[i].path, NULL, NULL, &r) == 0) {
-			sealed = evt_segr_info(r)->sealed;
+			sealed = evt_segr_info(r)->sealed &&
+			    !evt_segr_info(r)->hdr_damaged;
 			evt_segr_close(r);
 		}
 		if (verify_segment(s[i].path) == 0 && sealed)
 			continue;
 		(void)before;
-		if (repair_segment(argv[1], &s[i]) != 0)
+		if (repair_segment(argv[1], &s[i], have_uuid ? uuid : NULL) != 0)
 			rc = EX_FAIL;
 		else
 			fixed++;
 	}
 	evt_archive_close(a);
 	printf("%s: %" PRIu64 " segments rewritten\n", argv[1], fixed);
+	if (lost_events > 0)
+		printf("%s: %" PRIu64 " events could not be recovered (listed "
+		    "above)\n", argv[1], lost_events);
 	return rc;
 }
 
@@ -1986,8 +2107,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: evtool COMMAND [options] DIR ...\n"
-	    "  import [--level N] [--block-size S] [--segment-size S]\n"
-	    "         [--segment-age D] DIR [FILE]\n"
+	    "  import [--level N] [--block-size S] [--dict-unit S|segment]\n"
+	    "         [--layout 1.1] [--segment-size S] [--segment-age D]\n"
+	    "         DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"
 	    "      [--source S]... [--type T]... DIR\n"

@@ -48,6 +48,8 @@ struct evt_dict {
 	uint32_t shash_mask;
 	uint32_t nhashed; /* strings in shash: built on the first lookup, so a
 			     reader that only resolves ids never pays for it */
+	uint32_t str_from;   /* lookups find only ids >= these (evt_dict_forget) */
+	uint32_t shape_from;
 
 	uint32_t nshape, shapecap;
 	struct evt_shape *shape;
@@ -73,6 +75,14 @@ void evt_dict_free(struct evt_dict *d);
 
 /* Empties the dictionary, keeping its memory for reuse. */
 void evt_dict_clear(struct evt_dict *d);
+
+/*
+ * Makes every string and shape defined so far invisible to the lookups by
+ * content (evt_dict_str_find, evt_dict_shape_find) while keeping them by
+ * id: a writer starting a new dictionary unit (formats/records.md,
+ * "Dictionary units") defines again whatever it needs.
+ */
+void evt_dict_forget(struct evt_dict *d);
 
 /* Returns the id of string s[0..len), or -1 if it is not interned (or
  * EVT_ERR_NOMEM while building the lookup table). */

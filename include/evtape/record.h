@@ -124,6 +124,11 @@ void evt_renc_block_reset(struct evt_renc *e);
 /* Starts a new segment: clears the dictionary and the block. */
 void evt_renc_segment_reset(struct evt_renc *e);
 
+/* Starts a new dictionary unit at the next block (formats/records.md,
+ * "Dictionary units"): the strings and shapes defined so far keep their
+ * ids but are defined again when the next records need them. */
+void evt_renc_unit_reset(struct evt_renc *e);
+
 /*
  * Encodes one received frame (a WebSocket text message, or one import line)
  * with its receive time.  Never fails on content: what is not JSON becomes a

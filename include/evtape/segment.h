@@ -24,7 +24,8 @@
 #define EVT_TRL_MAGIC "\x89" "EVTIDX\n"	/* 8 bytes */
 #define EVT_BLK_MAGIC "\x9e" "EBK"		/* 4 bytes */
 #define EVT_SEG_VERSION 1
-#define EVT_SEG_MINOR 1	/* revision 1.1: block header flags */
+#define EVT_SEG_MINOR 2	/* revision 1.1: block header flags; 1.2:
+				   dictionary units (EVT_BLKF_UNIT) */
 #define EVT_BLK_VERSION 1
 #define EVT_CODEC_ZSTD 1
 /* Block header flags (offset 36, formats/segment.md, "Block"). */
@@ -32,17 +33,37 @@
 #define EVT_BLKF_SESSION 0x2	/* the block holds a SESSION marker */
 #define EVT_BLKF_IDCOL 0x4	/* its GUID column is exactly the ids of its
 				   indexed events, in order */
+#define EVT_BLKF_UNIT 0x8	/* the block starts a dictionary unit: its
+				   records use no definition of an earlier
+				   block (revision 1.2) */
 #define EVT_BLK_MAX_RAW (1u << 30) /* bound on a block's decompressed size */
 #define EVT_BLK_MAX_GUIDS (1u << 26)
-#define EVT_BLOCK_BYTES_DEFAULT (256u << 10)
+/* Block and dictionary unit sizes: the damage a flipped bit costs against
+ * bytes/event (measured in tests/bench/damage.sh; README "Damage"). */
+#define EVT_BLOCK_BYTES_DEFAULT (64u << 10)
+/* Dictionary units (formats/records.md, "Dictionary units"): a writer
+ * defines again, from the first block after every unit_bytes of record +
+ * GUID bytes, every string and shape it uses, so damage to one block can
+ * take only definitions of its own unit with it. */
+#define EVT_UNIT_BYTES_DEFAULT (4u << 20)
+#define EVT_UNIT_SEGMENT UINT64_MAX /* one unit per segment (before 1.2) */
+/* GUID column entries per check in a sealed block's check list (index,
+ * revision 1.2): a damaged id costs at most this many events. */
+#define EVT_CHK_GUIDS 64
 
 enum evt_fsync { EVT_FSYNC_NEVER = 0, EVT_FSYNC_INTERVAL, EVT_FSYNC_ALWAYS };
 
 struct evt_segw_opts {
 	size_t block_bytes; /* close a block past this many record + GUID
-			       bytes; 0 = 256 KiB */
+			       bytes; 0 = EVT_BLOCK_BYTES_DEFAULT */
 	int level;	    /* zstd level; 0 = 3 */
 	int fsync;	    /* enum evt_fsync; ALWAYS syncs every block */
+	uint64_t unit_bytes; /* start a new dictionary unit at the first block
+				after this many record + GUID bytes of the
+				unit; 0 = EVT_UNIT_BYTES_DEFAULT,
+				EVT_UNIT_SEGMENT = never */
+	int no_checks;	     /* write no check lists into the index (what a
+				revision 1.1 writer wrote; for comparisons) */
 };
 
 /* One entry of the block directory (in memory and in the index). */
@@ -180,6 +201,9 @@ struct evt_seg_info {
 	uint64_t seq;
 	uint8_t uuid[16];
 	int64_t created_us;
+	int hdr_damaged;	/* the header did not check: seq is the file
+				   name's, uuid the bytes found there
+				   (unverified), created_us 0 */
 	int sealed;
 	uint64_t size;
 	uint64_t data_end;	/* sealed: end of the blocks */
@@ -198,7 +222,10 @@ struct evt_segr;
 /*
  * Opens a segment: reads and checks header and trailer (not the blocks).
  * A missing or damaged trailer makes the segment "unsealed" (scanned from
- * the start); a damaged header is EVT_ERR_CORRUPT (or EVT_ERR_VERSION).
+ * the start).  A header whose checksum fails is reported and, when path is
+ * named like a segment, read all the same (info.hdr_damaged); otherwise, and
+ * for a valid header of another version or size, EVT_ERR_CORRUPT (or
+ * EVT_ERR_VERSION).
  */
 int evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
     struct evt_segr **out);
@@ -266,6 +293,25 @@ int evt_segr_check_filter(struct evt_segr *r);
 /* Reads the flags (EVT_BLKF_*) of block i of evt_segr_blocks from its
  * header: 0, or a negative evt_err (the header does not check; reported). */
 int evt_segr_block_flags(struct evt_segr *r, uint32_t i, uint32_t *flags);
+
+/* Called by evt_segr_columns for a block: its offset, header flags and
+ * GUID column (borrowed for the call); bad, unless NULL, has one byte per
+ * entry, nonzero where the index's check list says the entry is damaged. */
+typedef void (*evt_seg_column_cb)(void *arg, uint64_t blk_off,
+    uint32_t flags, const uint8_t *guids, uint32_t nguid,
+    const uint8_t *bad);
+
+/*
+ * Calls fn for every block from offset 64 whose header checks (past damage
+ * by resynchronising, formats/segment.md), with its GUID column as stored:
+ * the ids of a block whose payload is damaged, for listing them as lost.
+ * The column is verified only where a sealed segment's loaded index has
+ * the block's check list (then bad marks the damaged entries; the payload
+ * checksum alone cannot tell which part of a block is damaged).  Reports
+ * nothing.  Returns 0, EVT_ERR_NOMEM or
+ * EVT_ERR_IO.  Invalidates the current block of a scan.
+ */
+int evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg);
 
 /* Id of the last event in the segment or NULL (sealed: from the index). */
 const char *evt_segr_last_id(struct evt_segr *r, size_t *len);
@@ -340,13 +386,15 @@ struct evt_rewrite_stats {
 
 /*
  * Writes a new sealed segment at dst (which must not exist), with src's
- * sequence number, archive uuid and creation time, holding every frame,
- * event and marker of src that reads (through src's index where intact).
- * The caller renames dst over src.  Problems go through cb.  Returns 0, or
- * a negative evt_err (dst is then left unsealed or absent).
+ * sequence number, archive uuid (or uuid, copied, unless NULL) and creation
+ * time, holding every frame, event and marker of src that reads (through
+ * src's index where intact).  When src's header is damaged, the sequence
+ * number is its file name's and the creation time its first frame's
+ * receive time.  The caller renames dst over src.  Problems go through cb.
+ * Returns 0, or a negative evt_err (dst is then left unsealed or absent).
  */
 int evt_seg_rewrite(const char *src, const char *dst,
-    const struct evt_segw_opts *opts, evt_seg_err_cb cb, void *cbarg,
-    struct evt_rewrite_stats *st);
+    const struct evt_segw_opts *opts, const uint8_t uuid[16],
+    evt_seg_err_cb cb, void *cbarg, struct evt_rewrite_stats *st);
 
 #endif

@@ -93,6 +93,10 @@ found=0
 for id in "$@"; do $EVTOOL get "$W/big" "$id" >/dev/null && found=$((found + 1)); done
 echo "get found $found of $# sampled ids"
 
+# Damage: events lost per flipped 16 bytes / zeroed 4 KiB, today's layout
+# beside the layout before dictionary units; bytes/event by unit size.
+BUILD=$BUILD EVENTS=$EVENTS sh "$(dirname "$0")/damage.sh"
+
 # The recorder: ingest vs a Python recorder, idle CPU/RSS, restart.
 BUILD=$BUILD sh "$(dirname "$0")/recorder.sh"
 
