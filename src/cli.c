@@ -1,6 +1,9 @@
 /*
  * cli.c: secret files, sizes, HOST:PORT arguments and ready files (cli.h).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -153,6 +156,7 @@ int
 evt_cli_hostport(const char *s, char **host, uint16_t *port)
 {
 	const char *colon = strrchr(s, ':');
+	struct in6_addr a6;
 	const char *p;
 	char *end;
 	unsigned long v;
@@ -184,6 +188,13 @@ evt_cli_hostport(const char *s, char **host, uint16_t *port)
 	if ((*host = strndup(s, hl)) == NULL) {
 		errno = ENOMEM;
 		return -1;
+	}
+	/* Numeric only: a listening address names no host to resolve. */
+	if (inet_pton(AF_INET, *host, &a6) != 1 &&
+	    inet_pton(AF_INET6, *host, &a6) != 1) {
+		free(*host);
+		*host = NULL;
+		goto bad;
 	}
 	*port = (uint16_t)v;
 	return 0;

@@ -46,6 +46,11 @@
  *   - Issued tokens: 32 random bytes in base64url; a Bearer header that is
  *     present but invalid -> 401 at the upgrade; absent -> 101 and the
  *     authenticate command.
+ *   - Sessions belong to the user whose token started them (the token
+ *     endpoint's username; each static token is a user of its own): a
+ *     resume with another user's token is refused like an unknown
+ *     session (201), so a session id seen elsewhere (a status page, a log)
+ *     opens nothing.
  *   - A gateway recycle (evt_gw_forget_sessions) closes with 1001.
  *   - Time limits: an HTTP request has http_timeout from its first byte
  *     (then 408 and close: slowloris, also on the upgrade); a keep-alive
@@ -81,6 +86,8 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
 #include "evtape/timefmt.h"
@@ -105,6 +112,7 @@
 #define GW_DROP_FLUSH_MAX 10.0		  /* s to flush before a drop */
 #define GW_DROP_LINGER 5.0		  /* s to wait for the peer's EOF */
 #define GW_GARBAGE "this is not JSON {" /* garbage_every frame */
+#define GW_OWNER_LEN SHA256_DIGEST_LENGTH /* who a token belongs to */
 
 enum { C_HTTP = 1, C_WS, C_DEAD };
 enum { IDLE_NONE = 0, IDLE_NO_SESSION, IDLE_NO_SUB };
@@ -137,6 +145,7 @@ struct gw_conn {
 	struct evt_ess_conn *ess;
 	struct evt_gw_session *sess;	/* bound session, or NULL */
 	struct evt_gw_session *pending;	/* resume accepted in resume_cb */
+	uint8_t owner[GW_OWNER_LEN];	/* the authenticated token's user */
 	uint64_t nsent, next_drop, next_garbage;
 	int closing;			/* nothing more is sent */
 	int drop_phase;			/* 1 flushing, 2 shut down */
@@ -160,6 +169,7 @@ struct evt_gw_session {
 	struct evt_ess_subs *subs;	/* owned while detached */
 	struct evt_gwh *hist;
 	struct event *expire_ev;
+	uint8_t owner[GW_OWNER_LEN];	/* the user that started it */
 	int64_t detached_us;
 	int subscribed;
 	int drain_armed;		/* DRAINED is due (session_congested) */
@@ -170,6 +180,7 @@ struct evt_gw_session {
 
 struct gw_token {
 	char tok[GW_TOKEN_LEN + 1];
+	uint8_t owner[GW_OWNER_LEN];
 	int64_t expires_us;
 };
 
@@ -282,9 +293,29 @@ tok_eq(const char *a, size_t alen, const char *b, size_t blen)
 	return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
 }
 
-/* Tells whether tok[0..len) is a static or unexpired issued token. */
+/* Names a user as an owner id: SHA-256 of kind, a NUL and name, so that
+ * a user name and a static token never collide (nothing is kept in
+ * clear).  If hashing fails (out of memory) the id is random: it matches
+ * nobody, so a resume is refused rather than granted. */
+static void
+owner_of(const char *kind, const char *name, size_t len,
+    uint8_t out[GW_OWNER_LEN])
+{
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+
+	if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(h, kind, strlen(kind) + 1) != 1 ||
+	    EVP_DigestUpdate(h, name, len) != 1 ||
+	    EVP_DigestFinal_ex(h, out, NULL) != 1)
+		(void)RAND_bytes(out, GW_OWNER_LEN);
+	EVP_MD_CTX_free(h);
+}
+
+/* Tells whether tok[0..len) is a static or unexpired issued token; sets
+ * *owner (if not NULL) to its user when it is. */
 static int
-token_valid(struct evt_gw *gw, const char *tok, size_t len)
+token_owner(struct evt_gw *gw, const char *tok, size_t len,
+    uint8_t *owner)
 {
 	int64_t now = evt_mono_us();
 	int ok = 0;
@@ -292,16 +323,32 @@ token_valid(struct evt_gw *gw, const char *tok, size_t len)
 	if (len == 0 || len > 4096)
 		return 0;
 	for (size_t i = 0; i < gw->nstokens; i++)
-		ok |= tok_eq(tok, len, gw->stokens[i], strlen(gw->stokens[i]));
+		if (tok_eq(tok, len, gw->stokens[i], strlen(gw->stokens[i]))) {
+			ok = 1;
+			if (owner != NULL)
+				owner_of("token", tok, len, owner);
+		}
 	for (size_t i = 0; i < gw->ntokens; i++)
-		if (gw->tokens[i].expires_us > now)
-			ok |= tok_eq(tok, len, gw->tokens[i].tok, GW_TOKEN_LEN);
+		if (gw->tokens[i].expires_us > now &&
+		    tok_eq(tok, len, gw->tokens[i].tok, GW_TOKEN_LEN)) {
+			ok = 1;
+			if (owner != NULL)
+				memcpy(owner, gw->tokens[i].owner, GW_OWNER_LEN);
+		}
 	return ok;
 }
 
-/* Issues a token into tok (GW_TOKEN_LEN + 1 bytes); returns 0 or < 0. */
+/* Tells whether tok[0..len) is a static or unexpired issued token. */
 static int
-token_issue(struct evt_gw *gw, char *tok)
+token_valid(struct evt_gw *gw, const char *tok, size_t len)
+{
+	return token_owner(gw, tok, len, NULL);
+}
+
+/* Issues a token for user into tok (GW_TOKEN_LEN + 1 bytes); returns 0 or
+ * < 0. */
+static int
+token_issue(struct evt_gw *gw, char *tok, const char *user)
 {
 	static const char b64[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -337,6 +384,7 @@ token_issue(struct evt_gw *gw, char *tok)
 		gw->ntokens--;
 	}
 	memcpy(gw->tokens[gw->ntokens].tok, tok, GW_TOKEN_LEN + 1);
+	owner_of("user", user, strlen(user), gw->tokens[gw->ntokens].owner);
 	gw->tokens[gw->ntokens].expires_us = now +
 	    (int64_t)gw->o.token_lifetime * 1000000;
 	gw->ntokens++;
@@ -487,6 +535,7 @@ sess_new(struct evt_gw *gw, struct gw_conn *c, const char *id, size_t len)
 	s->gw = gw;
 	memcpy(s->id, id, len);
 	s->idlen = len;
+	memcpy(s->owner, c->owner, GW_OWNER_LEN);
 	s->hist = evt_gwh_new(gw->o.history_bytes);
 	s->expire_ev = evtimer_new(gw->base, sess_expire_cb, s);
 	if (s->hist == NULL || s->expire_ev == NULL) {
@@ -814,7 +863,7 @@ gw_auth_cb(void *arg, const char *token, size_t len)
 {
 	struct gw_conn *c = arg;
 
-	if (token_valid(c->gw, token, len)) {
+	if (token_owner(c->gw, token, len, c->owner)) {
 		c->tok_hash = tok_hash(token, len);
 		return 1;
 	}
@@ -841,13 +890,19 @@ gw_resume_cb(void *arg, const char *sid, size_t sidlen, const char *eid,
 	struct evt_gw *gw = c->gw;
 	struct evt_gw_session *s = sess_find(gw, sid, sidlen);
 	struct gw_conn *old;
+	const char *why = NULL;
 
-	if (s == NULL || evt_gwh_seek(s->hist, eid, eidlen) != 0) {
+	/* Another user's session is refused like an unknown one (201). */
+	if (s == NULL)
+		why = "unknown or expired";
+	else if (CRYPTO_memcmp(s->owner, c->owner, GW_OWNER_LEN) != 0)
+		why = "it belongs to another user";
+	else if (evt_gwh_seek(s->hist, eid, eidlen) != 0)
+		why = "eventId no longer in its history";
+	if (why != NULL) {
 		gw->st.resumes_refused++;
 		gw_log(gw, EVT_GW_LOG_INFO, "%s: cannot resume session %.*s: "
-		    "%s", c->peer, (int)(sidlen > 64 ? 64 : sidlen), sid,
-		    s == NULL ? "unknown or expired" :
-		    "eventId no longer in its history");
+		    "%s", c->peer, (int)(sidlen > 64 ? 64 : sidlen), sid, why);
 		return 0;
 	}
 	if ((old = s->conn) != NULL) {
@@ -1217,7 +1272,7 @@ http_token(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 		    "invalid_username_or_password", NULL, keep);
 		goto out;
 	}
-	if (token_issue(gw, tok) != 0) {
+	if (token_issue(gw, tok, user) != 0) {
 		http_error(c, 500, "server_error", NULL, NULL, keep);
 		goto out;
 	}
@@ -1259,7 +1314,7 @@ http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
 		return;
 	}
 	r = evt_http_bearer(m, &tok, &tlen);
-	if (r != 0 && (r < 0 || !token_valid(gw, tok, tlen))) {
+	if (r != 0 && (r < 0 || !token_owner(gw, tok, tlen, c->owner))) {
 		gw->st.auth_failures++;
 		gw_log(gw, EVT_GW_LOG_INFO, "%s: upgrade with an invalid "
 		    "Bearer token: 401", c->peer);
@@ -1282,6 +1337,11 @@ http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
 	memset(&cfg, 0, sizeof cfg);
 	cfg.role = EVT_WSCONN_SERVER;
 	cfg.max_msg = gw->o.ess_limits.max_frame;
+	/* ws_frame closes a client that does not read its responses at
+	 * max_queue, before a command; this bounds whatever else is queued
+	 * to it (the response that crosses the mark has room). */
+	cfg.max_queue = gw->o.max_queue > SIZE_MAX / 2 ? SIZE_MAX :
+	    2 * gw->o.max_queue;
 	cfg.ping_interval = gw->o.ping_interval;
 	cfg.dead_timeout = gw->o.dead_timeout;
 	cfg.drain_lowat = GW_PUMP_LOWAT;
@@ -1523,7 +1583,8 @@ http_hook(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 		return 1;
 	}
 	gw->http.len = 0;
-	if (evt_http_response(&gw->http, status, ctype, resp_hdrs(gw, NULL),
+	if (evt_http_response(&gw->http, status, ctype, resp_hdrs(gw,
+	    status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL),
 	    gw->body.p, gw->body.len, keep) != 0) {
 		conn_kill(c);
 		return 1;
@@ -1851,6 +1912,50 @@ gw_tls(struct evt_gw *gw, const char *cert, const char *key)
 	return 0;
 }
 
+/*
+ * Binds and listens on ss (addr names it for messages).  Our own socket
+ * calls, so that the one message says which step failed ("bind failed:
+ * Permission denied" for a port below 1024 without privileges).  Returns
+ * 0, or EVT_ERR_IO/EVT_ERR_NOMEM after logging.
+ */
+static int
+gw_listen(struct evt_gw *gw, const struct sockaddr_storage *ss,
+    socklen_t len, const char *addr)
+{
+	const char *step = "socket";
+	int fd, one = 1;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd >= 0) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof one);
+		step = "bind";
+		if (bind(fd, (const struct sockaddr *)ss, len) == 0) {
+			step = "listen";
+			if (listen(fd, SOMAXCONN) == 0)
+				step = NULL;
+		}
+	}
+	if (step != NULL) {
+		gw_log(gw, EVT_GW_LOG_ERR, "cannot listen on %s: %s failed: %s",
+		    addr, step, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EVT_ERR_IO;
+	}
+	/* Backlog 0: the socket listens already. */
+	gw->lis = evconnlistener_new(gw->base, gw_accept_cb, gw,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (gw->lis == NULL) {
+		gw_log(gw, EVT_GW_LOG_ERR, "cannot listen on %s: out of memory",
+		    addr);
+		close(fd);
+		return EVT_ERR_NOMEM;
+	}
+	return 0;
+}
+
 /* Creates the gateway and starts listening. */
 int
 evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
@@ -1983,15 +2088,8 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 		rc = EVT_ERR_ARG;
 		goto fail;
 	}
-	gw->lis = evconnlistener_new_bind(base, gw_accept_cb, gw,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    -1, (struct sockaddr *)&ss, alen);
-	if (gw->lis == NULL) {
-		gw_log(gw, EVT_GW_LOG_ERR, "cannot listen on %s: %s", addr,
-		    strerror(errno));
-		rc = EVT_ERR_IO;
+	if ((rc = gw_listen(gw, &ss, (socklen_t)alen, addr)) != 0)
 		goto fail;
-	}
 	evconnlistener_set_error_cb(gw->lis, gw_accept_error_cb);
 	if (getsockname(evconnlistener_get_fd(gw->lis), (struct sockaddr *)&ss,
 	    &sl) == 0)

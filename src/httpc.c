@@ -238,6 +238,10 @@ evt_httpc_request(const struct evt_httpc_opts *o,
 	evhttp_connection_set_retries(r->conn, 0);
 	evhttp_connection_set_max_body_size(r->conn, (ev_ssize_t)(o->max_body ?
 	    o->max_body : (size_t)64 << 20));
+	/* libevent's default is no bound: a hostile server could send
+	 * headers until the timeout, at network speed. */
+	evhttp_connection_set_max_headers_size(r->conn,
+	    (ev_ssize_t)64 << 10);
 	if ((req = evhttp_request_new(httpc_done_cb, r)) == NULL)
 		goto fail_conn;
 	evhttp_request_set_error_cb(req, httpc_error_cb);

@@ -16,6 +16,16 @@
  * waiting.  The write callback (output at or below WSCONN_OUT_LOWAT) pumps
  * again.
  *
+ * Bounds on what a peer can make us hold: the message being reassembled
+ * (max_msg, 1009); what waits to be sent (max_queue: a send beyond it
+ * fails the connection with 1008); pongs: a peer that pings and does not
+ * read would otherwise grow wslay's queue without limit (2.6 GB in 18 s),
+ * so only one pong is ever on its way out; the answer to later pings
+ * waits in one slot (RFC 6455 5.5.3: only the latest ping needs a pong)
+ * and a peer that sends more than WSCONN_MAX_PINGS_HELD pings before it
+ * takes any of our output is failed with 1008 at once (a close frame could
+ * not reach it).
+ *
  * Closing: a close frame is queued for one of three reasons: the owner
  * called evt_wsconn_close (queued after the data already queued), the peer
  * sent one (echoed at once), or we fail the connection (protocol error,
@@ -58,6 +68,10 @@
 #define WSCONN_OUT_HIWAT ((size_t)1 << 20)	/* stop feeding the output */
 #define WSCONN_OUT_LOWAT ((size_t)256 << 10)	/* write callback fires */
 #define WSCONN_MSG_KEEP ((size_t)1 << 20)	/* keep a buffer this big */
+#define WSCONN_MAX_QUEUE_DEFAULT ((size_t)64 << 20)
+/* Pings answered by one held pong before the peer is failed: a peer
+ * pinging every 20 s would have to read nothing for hours. */
+#define WSCONN_MAX_PINGS_HELD 1024
 /* Bytes per write(2) (libevent's default is 16 KiB): at top speed the
  * syscalls, not the bytes, cost the CPU. */
 #define WSCONN_IO_CHUNK ((ev_ssize_t)256 << 10)
@@ -90,6 +104,14 @@ struct evt_wsconn {
 	int drain_armed;	/* on_drain is due when output drains */
 	int initiated;		/* we started the close handshake */
 	int paused;		/* evt_wsconn_pause: not reading */
+	int over_queue;		/* a send passed max_queue: failed next turn */
+
+	/* Pongs (see the top of the file). */
+	int pong_held;		/* pong[] is owed to the peer */
+	int pong_out;		/* a pong may still wait in wslay's queue */
+	unsigned pings_held;	/* pings since the peer last took output */
+	uint8_t pong[125];
+	size_t pong_len;
 
 	int sent_code;		/* code of our close frame */
 	char sent_reason[124];
@@ -351,21 +373,70 @@ wsconn_valid_code(int code)
 	    code != 1006) || (code >= 3000 && code <= 4999);
 }
 
+/*
+ * Hands the held pong to wslay unless an earlier one may still wait in its
+ * queue, and on to the output at once: wslay's queue is non-empty
+ * afterwards only when the output is full (the peer is not reading).
+ */
+static void
+wsconn_pong_out(struct evt_wsconn *c)
+{
+	struct wslay_event_msg pong;
+	int r;
+
+	if (c->dead || !c->pong_held)
+		return;
+	if (c->pong_out && wslay_event_get_queued_msg_count(c->ws) == 0)
+		c->pong_out = 0;
+	if (c->pong_out)
+		return;
+	pong.opcode = WSLAY_PONG;
+	pong.msg = c->pong;
+	pong.msg_length = c->pong_len;
+	r = wslay_event_queue_msg(c->ws, &pong);	/* copies */
+	if (r == WSLAY_ERR_NOMEM) {
+		wsconn_fail(c, EVT_WS_INTERNAL, "out of memory");
+		return;
+	}
+	c->pong_held = 0;	/* or dropped: a close frame is queued */
+	if (r != 0)
+		return;
+	if (wslay_event_send(c->ws) != 0) {
+		wsconn_finish(c, EVT_WS_ABNORMAL, "cannot send: %s",
+		    strerror(errno));
+		return;
+	}
+	c->pong_out = wslay_event_get_queued_msg_count(c->ws) > 0;
+}
+
+/* A ping arrived (payload in c->ctrl): answers it, or holds the answer
+ * while a pong is on its way out and fails a peer that never reads. */
+static void
+wsconn_ping(struct evt_wsconn *c)
+{
+	if (c->pong_held || c->pong_out) {
+		if (++c->pings_held > WSCONN_MAX_PINGS_HELD) {
+			wsconn_finish(c, EVT_WS_POLICY, "peer does not read: "
+			    "%u pings while our pongs wait (limit %u)",
+			    c->pings_held, WSCONN_MAX_PINGS_HELD);
+			return;
+		}
+	}
+	memcpy(c->pong, c->ctrl, c->ctrl_len);
+	c->pong_len = c->ctrl_len;
+	c->pong_held = 1;
+	wsconn_pong_out(c);
+}
+
 /* Acts on a complete control frame in c->ctrl. */
 static void
 wsconn_control(struct evt_wsconn *c, uint8_t op)
 {
-	struct wslay_event_msg pong;
-	int code = 0, r;
+	int code = 0;
 
 	switch (op) {
 	case WSLAY_PING:
-		pong.opcode = WSLAY_PONG;
-		pong.msg = c->ctrl;
-		pong.msg_length = c->ctrl_len;
-		r = wslay_event_queue_msg(c->ws, &pong);
-		if (r == WSLAY_ERR_NOMEM)
-			wsconn_fail(c, EVT_WS_INTERNAL, "out of memory");
+		wsconn_ping(c);
 		return;
 	case WSLAY_PONG:
 		return;		/* its arrival already counted as liveness */
@@ -572,6 +643,9 @@ wsconn_pump(struct evt_wsconn *c)
 			return;
 		}
 	}
+	wsconn_pong_out(c);
+	if (c->dead)
+		return;
 	if (c->peer_closed && wslay_event_get_close_sent(c->ws) &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		wsconn_finish_closed(c, "handshake done");
@@ -689,6 +763,11 @@ wsconn_write_cb(struct bufferevent *bev, void *arg)
 	struct evt_wsconn *c = arg;
 
 	c->busy++;
+	/* The peer took our output down to the low mark: it reads, so the
+	 * pong we handed over has gone or goes next (control frames before
+	 * data), and the pings it sent meanwhile were fair. */
+	c->pong_out = 0;
+	c->pings_held = 0;
 	wsconn_pump(c);
 	wsconn_check_drain(c);
 	wsconn_leave(c);
@@ -739,6 +818,13 @@ wsconn_kick_cb(evutil_socket_t fd, short what, void *arg)
 	struct evt_wsconn *c = arg;
 
 	c->busy++;
+	if (c->over_queue) {
+		wsconn_finish(c, EVT_WS_POLICY, "peer does not read: %zu bytes "
+		    "waiting to be sent (limit %zu)", evt_wsconn_queued(c),
+		    c->cfg.max_queue);
+		wsconn_leave(c);
+		return;
+	}
 	if (!c->dead && !c->failing && !c->peer_closed)
 		wsconn_read_input(c);
 	wsconn_pump(c);
@@ -754,7 +840,10 @@ wsconn_ping_cb(evutil_socket_t fd, short what, void *arg)
 	struct wslay_event_msg ping = { WSLAY_PING, NULL, 0 };
 
 	c->busy++;
-	if (!c->dead && !c->close_queued && !c->close_pending) {
+	/* While wslay still holds frames the peer is not reading: a ping
+	 * could not go out either, and would only pile up. */
+	if (!c->dead && !c->close_queued && !c->close_pending &&
+	    wslay_event_get_queued_msg_count(c->ws) == 0) {
 		(void)wslay_event_queue_msg(c->ws, &ping);
 		wsconn_pump(c);
 	}
@@ -816,6 +905,8 @@ evt_wsconn_new(struct evt_wsconn **connp, struct event_base *base,
 	c->cfg = *cfg;
 	if (c->cfg.max_msg == 0)
 		c->cfg.max_msg = WSCONN_MAX_MSG_DEFAULT;
+	if (c->cfg.max_queue == 0)
+		c->cfg.max_queue = WSCONN_MAX_QUEUE_DEFAULT;
 	if (c->cfg.close_timeout == 0)
 		c->cfg.close_timeout = WSCONN_CLOSE_TIMEOUT_DEFAULT;
 	if (c->cfg.role == EVT_WSCONN_SERVER)
@@ -872,6 +963,15 @@ wsconn_send(struct evt_wsconn *c, uint8_t op, const void *msg, size_t len)
 	if (c->dead || c->failing || c->close_pending || c->close_queued ||
 	    c->peer_closed)
 		return EVT_ERR_STATE;
+	if (len > c->cfg.max_queue - evt_wsconn_queued(c) ||
+	    evt_wsconn_queued(c) > c->cfg.max_queue) {
+		/* The peer does not take what we send: fail it on the next
+		 * turn (no callback inside this call). */
+		c->failing = 1;
+		c->over_queue = 1;
+		event_active(c->kick_ev, EV_TIMEOUT, 1);
+		return EVT_ERR_STATE;
+	}
 	m.opcode = op;
 	m.msg = msg;
 	m.msg_length = len;

@@ -30,7 +30,7 @@
  * x2 / /2, left/right or [ ] seek -/+ 10 s, s status, q quit); SIGUSR1
  * pause/resume, SIGUSR2 status line, SIGINT/SIGTERM stop (with --stats);
  * in server mode also GET /evplay/status and POST /evplay/pause, resume,
- * speed?x=F, seek?to=TIME|by=S (&session=ID), which need a Bearer token.
+ * speed?x=F, seek?to=TIME|by=S (&session=ID), all with a Bearer token.
  * Keys and signals act on every timeline.
  *
  * Exit status: 0 success, 1 failure or damage found, 2 usage.
@@ -101,7 +101,8 @@ struct timeline {
 	int finished;
 	int waiting;		 /* for the client(s) to drain */
 	int held;		 /* not started: waits for getState (tl_hold) */
-	LIST_ENTRY(timeline) link;
+	int gone;		 /* its session is gone: freed by its timer */
+	LIST_ENTRY(timeline) link; /* in timelines, or zombies once gone */
 };
 
 /* What every timeline replays: the archive and the range. */
@@ -143,6 +144,8 @@ static struct termios saved_tio;
 static int tio_saved;
 static int64_t reported_lag;
 static LIST_HEAD(, timeline) timelines = LIST_HEAD_INITIALIZER(timelines);
+/* Timelines whose session is gone, freed on a later loop turn. */
+static LIST_HEAD(, timeline) zombies = LIST_HEAD_INITIALIZER(zombies);
 static unsigned nplaying;	/* timelines started, not finished (server) */
 
 /* Prints a message to stderr prefixed with the program name. */
@@ -235,7 +238,9 @@ tl_who(const struct timeline *t, char *buf, size_t size)
 {
 	size_t n;
 	const char *id;
-	if (t->out == OUT_SESSION) {
+	if (t->out == OUT_SESSION && t->s == NULL)
+		snprintf(buf, size, "a session gone: ");
+	else if (t->out == OUT_SESSION) {
 		id = evt_gw_session_id(t->s, &n);
 		snprintf(buf, size, "session %.*s: ", (int)n, id);
 	} else
@@ -484,6 +489,8 @@ tl_run(struct timeline *t)
 	/* A bounded turn, so keys, signals and clients are seen within a
 	 * few ms even where frames come closer than NAP_US apart. */
 	for (int budget = top ? BATCH : 64; budget > 0; budget--) {
+		if (t->gone)
+			return; /* its timer frees it */
 		if (!t->have) {
 			int rc = tl_load(t);
 			if (rc <= 0) {
@@ -550,13 +557,20 @@ tl_run(struct timeline *t)
 	tl_kick(t);
 }
 
+static void tl_free(struct timeline *t);
+static void server_check_done(void);
 static void tl_start(struct timeline *t);
 
-/* Timer callback of a timeline. */
+/* Timer callback of a timeline (frees it once its session is gone). */
 static void
 tl_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeline *t = arg;
+	if (t->gone) {
+		tl_free(t);
+		server_check_done(); /* it may have been the last unfinished */
+		return;
+	}
 	if (t->held) {		/* no getState came: play anyway */
 		t->held = 0;
 		tl_start(t);
@@ -641,7 +655,7 @@ tl_start(struct timeline *t)
 	tl_kick(t);
 }
 
-/* Frees a timeline. */
+/* Frees a timeline (listed in timelines or zombies). */
 static void
 tl_free(struct timeline *t)
 {
@@ -685,8 +699,6 @@ print_stats(struct timeline *t)
 	    st.rate, st.p50_us, st.p99_us, st.max_us, st.lag_us, st.slips,
 	    st.drift_us);
 }
-
-static void server_check_done(void);
 
 /* The replay ended: stdout mode leaves the loop; a server keeps serving
  * (getState still answers the end state). */
@@ -1003,7 +1015,10 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	struct evt_gw_stats st;
 	evt_gw_stats(S.gw, &st);
 	if (st.conns_now == 0 || evt_mono_us() > S.stop_deadline) {
-		event_base_loopbreak(base);
+		/* Not loopbreak: the frees deferred by the last closes (a
+		 * wsconn ended inside its own callback) are active events and
+		 * run first; a break left them, and LeakSanitizer said so. */
+		event_base_loopexit(base, NULL);
 		return;
 	}
 	struct timeval tv = {0, 10000};
@@ -1060,6 +1075,34 @@ stop_ev_cb(evutil_socket_t fd, short what, void *arg)
 		server_check_done();
 }
 
+/*
+ * A timeline's session is gone (expired, or forgotten for a newer one):
+ * nothing may reach the session through it any more, so it is detached
+ * at once (out of the list every control and status walks, no session
+ * pointer) and freed by its own timer on a later loop turn, never inside
+ * the gateway's callback (the tmux rule).  A session that expired while
+ * its replay ran used to leave the timeline publishing to freed memory.
+ */
+static void
+tl_gone(struct timeline *t)
+{
+	if (t == NULL)
+		return;
+	if (t->started && !t->finished) {
+		t->ended = evt_mono_us();
+		if (want_stats)
+			print_stats(t);
+		t->finished = 1;
+		nplaying--;
+	}
+	t->s = NULL;
+	t->gone = 1;
+	LIST_REMOVE(t, link);
+	LIST_INSERT_HEAD(&zombies, t, link);
+	evtimer_del(t->timer);
+	event_active(t->timer, EV_TIMEOUT, 1);
+}
+
 /* gateway session_cb. */
 static void
 session_cb(void *arg, struct evt_gw_session *s, int what)
@@ -1086,15 +1129,8 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 		tl_wake(S.shared ? S.tl : t);
 		return;
 	case EVT_GW_SESSION_GONE:
-		if (t != NULL) {
-			if (!t->finished && want_stats) {
-				t->ended = evt_mono_us();
-				print_stats(t);
-			}
-			if (t->finished)
-					tl_free(t);
-			evt_gw_session_set_data(s, NULL);
-		}
+		evt_gw_session_set_data(s, NULL);
+		tl_gone(t);
 		return;
 	default:
 		return;
@@ -1442,6 +1478,9 @@ http_cb(void *arg, const struct evt_gw_http_req *req, struct evt_buf *body,
 	if (vlen == 6 && memcmp(verb, "status", 6) == 0) {
 		if (strcmp(req->method, "GET") != 0)
 			return http_err(body, 405, "GET only");
+		/* It lists live session ids. */
+		if (!req->authorized)
+			return http_err(body, 401, "Bearer token required");
 		return http_status(body);
 	}
 	static const char *const verbs[] = {"pause", "resume", "speed", "seek"};
@@ -1509,8 +1548,8 @@ usage(FILE *f)
 	    "  --resume-window S     session resume window (default 30)\n"
 	    "  --history-bytes B     per-session resume history bound\n"
 	    "  --http-timeout S, --ws-session-timeout S, --sub-timeout S\n"
-	    "  control: GET /evplay/status; POST /evplay/pause, resume,\n"
-	    "  speed?x=F, seek?to=TIME or seek?by=S [&session=ID] (Bearer)\n"
+	    "  control (Bearer): GET /evplay/status; POST /evplay/pause,\n"
+	    "  resume, speed?x=F, seek?to=TIME or seek?by=S [&session=ID]\n"
 	    "keys (terminal): space pause, + - speed, [ ] or arrows seek "
 	    "10 s, s status, q quit\n"
 	    "signals: USR1 pause/resume, USR2 status, INT/TERM stop\n",
@@ -1767,8 +1806,8 @@ main(int argc, char **argv)
 		if ((go.username != NULL) != (pwfile != NULL))
 			bad_usage("--user and --password-file go together");
 		if (evt_cli_hostport(listen, &host, &port) != 0)
-			bad_usage("--listen: expected [HOST:]PORT, got '%s'",
-			    listen);
+			bad_usage("--listen: expected [HOST:]PORT with a numeric "
+			    "HOST (IPv4, or IPv6 in brackets), got '%s'", listen);
 	}
 	R.dir = argv[optind];
 
@@ -1825,8 +1864,12 @@ main(int argc, char **argv)
 		evt_cli_free_secret(password);
 		evt_cli_free_secret(token);
 		if (rc != 0) {
-			msg("cannot serve on %s: %s", listen, evt_strerror(rc));
-			return EX_FAIL;
+			/* EVT_ERR_IO: the gateway said why, in one line. */
+			if (rc != EVT_ERR_IO)
+				msg("cannot serve on %s: %s", listen,
+				    evt_strerror(rc));
+			free(host);
+			return rc == EVT_ERR_ARG ? EX_USAGE : EX_FAIL;
 		}
 		if ((S.stop_ev = evtimer_new(base, stop_ev_cb, NULL)) == NULL)
 			oom_check(EVT_ERR_NOMEM);
@@ -1908,6 +1951,8 @@ main(int argc, char **argv)
 	evt_gw_free(S.gw);
 	while (!LIST_EMPTY(&timelines))
 		tl_free(LIST_FIRST(&timelines));
+	while (!LIST_EMPTY(&zombies))
+		tl_free(LIST_FIRST(&zombies));
 	if (S.stop_ev != NULL)
 		event_free(S.stop_ev);
 	event_base_free(base);

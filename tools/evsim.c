@@ -109,7 +109,7 @@ struct sim {
 struct timeline {
 	LIST_ENTRY(timeline) link;
 	struct sim *sim;
-	struct evt_gw_session *s;
+	struct evt_gw_session *s;	/* NULL once the session is gone */
 	struct evt_gen *gen;
 	struct event *ev;
 	uint64_t nevents;
@@ -451,6 +451,8 @@ start_generation(struct sim *sim)
 	tick_cb(-1, 0, sim);
 }
 
+static void tl_free(struct timeline *);
+
 /* A session's timeline at top speed: a chunk per loop turn while its own
  * client keeps up (evt_gw_session_congested); DRAINED wakes it up. */
 static void
@@ -463,6 +465,10 @@ tl_prod_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t rx;
 	uint32_t n;
 
+	if (tl->s == NULL) {	/* its session went: see sim_session_cb */
+		tl_free(tl);
+		return;
+	}
 	for (int k = 0; k < TOP_SPEED_CHUNK; k++) {
 		if (sim->stopping || (sim->max_events > 0 &&
 		    tl->nevents >= sim->max_events) ||
@@ -532,9 +538,12 @@ sim_session_cb(void *arg, struct evt_gw_session *s, int what)
 		tl_start(sim, s);
 	else if (what == EVT_GW_SESSION_DRAINED && tl != NULL)
 		event_active(tl->ev, EV_TIMEOUT, 1);
-	else if (what == EVT_GW_SESSION_GONE) {
-		tl_free(tl);
+	else if (what == EVT_GW_SESSION_GONE && tl != NULL) {
+		/* Detached now, freed by its own event on a later loop turn,
+		 * never inside the gateway's callback (the tmux rule). */
+		tl->s = NULL;
 		evt_gw_session_set_data(s, NULL);
+		event_active(tl->ev, EV_TIMEOUT, 1);
 	}
 }
 
@@ -945,8 +954,9 @@ main(int argc, char **argv)
 		case O_LISTEN:
 			free(host);
 			if (evt_cli_hostport(optarg, &host, &port) != 0)
-				bad_usage("--listen: expected HOST:PORT, got "
-				    "'%s'", optarg);
+				bad_usage("--listen: expected [HOST:]PORT with a "
+				    "numeric HOST (IPv4, or IPv6 in brackets), "
+				    "got '%s'", optarg);
 			break;
 		case O_READY: ready = optarg; break;
 		case O_CERT: go.tls_cert = optarg; break;
@@ -1126,8 +1136,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = evt_gw_new(sim.base, &go, &sim.gw)) != 0) {
-		fprintf(stderr, "evsim: cannot start the gateway: %s\n",
-		    evt_strerror(rc));
+		/* EVT_ERR_IO: the gateway said why, in one line. */
+		if (rc != EVT_ERR_IO)
+			fprintf(stderr, "evsim: cannot start the gateway: %s\n",
+			    evt_strerror(rc));
+		if (rc == EVT_ERR_ARG)
+			status = 2;	/* usage */
 		goto out;
 	}
 	/* The gateway holds its own copies. */

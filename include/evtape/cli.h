@@ -59,8 +59,10 @@ int evt_cli_size(const char *s, uint64_t *out);
 
 /*
  * Splits "HOST:PORT" (IPv6 in brackets, "[::1]:80") into a malloc'd host
- * (brackets removed) and a port; "PORT" alone is 127.0.0.1:PORT.  Returns 0, or -1 (errno EINVAL: no
- * colon, empty host, port not a number up to 65535; ENOMEM).
+ * (brackets removed) and a port; "PORT" alone is 127.0.0.1:PORT.  HOST must
+ * be a numeric IPv4 or IPv6 address.  Returns 0, or -1 (errno EINVAL: no
+ * colon, empty or non-numeric host, port not a number up to 65535;
+ * ENOMEM).
  */
 int evt_cli_hostport(const char *s, char **host, uint16_t *port);
 

@@ -38,8 +38,12 @@
  * http_timeout (else 408), keep-alive idle http_idle, a WebSocket without
  * a session after ws_session_timeout (1008), optionally a session without
  * subscriptions after sub_timeout (1008), inbound messages up to
- * ess_limits.max_frame (1009), responses queued up to max_queue (1008).
+ * ess_limits.max_frame (1009), responses queued up to max_queue (1008),
+ * a client that pings without reading our pongs (1008, wsconn.h).
  * Every such close is logged with the peer's address and reason.
+ *
+ * Sessions belong to the user of the token that started them; a resume
+ * with another user's token is answered as for an unknown session.
  *
  * Everything runs on the caller's event_base; no threads.  Callbacks run
  * from the event loop, never inside an evt_gw_* call, except session_cb
@@ -185,7 +189,9 @@ struct evt_gw_opts {
 	uint32_t max_conns;	   /* open TCP connections [256] */
 	size_t max_queue;	   /* bytes queued to one WebSocket (command
 				      responses) before it is closed with
-				      1008 [64 MiB] */
+				      1008 [64 MiB]; whatever is queued
+				      besides is bounded at twice that
+				      (evt_wsconn max_queue), pongs at one */
 	size_t max_head, max_body; /* HTTP request bounds [http.h defaults] */
 	double http_timeout;	   /* s for a complete request from its first
 				      byte (or from the accept); else 408

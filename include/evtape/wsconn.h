@@ -47,6 +47,7 @@ struct evt_wsconn;
 #define EVT_WS_UNSUPPORTED 1003	  /* binary message not accepted */
 #define EVT_WS_NO_STATUS 1005	  /* peer's close frame had no code */
 #define EVT_WS_ABNORMAL 1006	  /* no close frame: EOF, error, timeout */
+#define EVT_WS_POLICY 1008	  /* peer does not read (see max_queue) */
 #define EVT_WS_TOO_BIG 1009	  /* message larger than max_msg */
 #define EVT_WS_INTERNAL 1011	  /* out of memory */
 
@@ -82,6 +83,12 @@ typedef void (*evt_wsconn_drain_cb)(struct evt_wsconn *conn, void *arg);
 struct evt_wsconn_config {
 	enum evt_wsconn_role role;
 	size_t max_msg;		/* largest message received; 64 MiB */
+	size_t max_queue;	/* bytes waiting to be sent (evt_wsconn_queued)
+				   beyond which a send fails the connection:
+				   on_close 1008 "peer does not read"; 64 MiB.
+				   Pongs never count: one at a time is on its
+				   way out, and a peer that sends over 1024
+				   pings meanwhile gets the same on_close */
 	double ping_interval;	/* send a ping this often; 0: never */
 	double dead_timeout;	/* no whole message and no control frame
 				   (ping, pong, close) received for this
@@ -115,8 +122,10 @@ int evt_wsconn_new(struct evt_wsconn **connp, struct event_base *base,
 
 /*
  * Queues a text message (the len bytes at msg are copied; no UTF-8 check).
- * Returns 0, EVT_ERR_STATE once the connection is closing or closed (the
- * message is dropped), or EVT_ERR_NOMEM.
+ * Returns 0, EVT_ERR_STATE once the connection is closing or closed, or
+ * when the message would take the queue past max_queue (the connection
+ * then fails: on_close 1008 follows from the loop); the message is
+ * dropped.  Or EVT_ERR_NOMEM.
  */
 int evt_wsconn_send_text(struct evt_wsconn *conn, const void *msg,
     size_t len);

@@ -26,9 +26,10 @@ first violation, exit 0 otherwise.
               where it joined to the end)
   until-close receives until the server closes with --code: exactly the
               events of --ids (one id a line), in order
-  control     /evplay/status fields; pause, resume, speed, seek (to and
-              by) with a Bearer token: 401 without, 400 for bad values,
-              404 for an unknown session; the events follow the controls
+  control     /evplay/status fields (401 without a token); pause, resume,
+              speed, seek (to and by) with a Bearer token: 401 without,
+              400 for bad values, 404 for an unknown session; the events
+              follow the controls
   closed      subscribes, writes --ready once an event arrived, then
               expects the server to close with --code (SIGTERM: 1001)
   snapshot    no network: the first getState answer in B (`evtool cat
@@ -380,7 +381,9 @@ def http(args, method, path, bearer=None):
 
 
 def status(args):
-    st, doc = http(args, "GET", "/evplay/status")
+    """GET /evplay/status with a token (it needs one)."""
+    args.token = token_or_fail(args)
+    st, doc = http(args, "GET", "/evplay/status", args.token)
     if st != 200 or not isinstance(doc, dict):
         fail("GET /evplay/status: %d %r" % (st, doc))
     return doc
@@ -451,6 +454,11 @@ async def next_message(c, args):
 async def sc_control(args):
     msgs = load_messages(args.tsv, args.from_us)
     tok = token_or_fail(args)
+    for bearer in (None, "not-a-valid-token-0123456789abcdef"):
+        st, doc = http(args, "GET", "/evplay/status", bearer)
+        if st != 401 or doc != {"error": "Bearer token required"}:
+            fail("GET /evplay/status without a valid token: %d %r"
+                 % (st, doc))
     doc = status(args)
     for k, ty in (("clock", str), ("clients", int), ("timelines", list)):
         if not isinstance(doc.get(k), ty):

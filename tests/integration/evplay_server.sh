@@ -49,11 +49,16 @@ for line in open(sys.argv[1]):
     print(json.loads(line)["id"])' "$1"
 }
 # status_is PORT EXPR: the Python expression EXPR over d, the document of
-# GET /evplay/status, is true (for waitfor).
+# GET /evplay/status (with a token of alice), is true (for waitfor).
 status_is() {
-	$PY -c 'import json, sys, urllib.request
-d = json.load(urllib.request.urlopen(
-    "http://127.0.0.1:%s/evplay/status" % sys.argv[1], timeout=5))
+	$PY -c 'import json, sys, urllib.parse, urllib.request
+u = "http://127.0.0.1:%s" % sys.argv[1]
+tok = json.load(urllib.request.urlopen(u + "/API/IDP/connect/token",
+    urllib.parse.urlencode({"grant_type": "password", "username": "alice",
+    "password": "secret"}).encode(), timeout=5))["access_token"]
+d = json.load(urllib.request.urlopen(urllib.request.Request(
+    u + "/evplay/status", headers={"Authorization": "Bearer " + tok}),
+    timeout=5))
 sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
 }
 

@@ -788,6 +788,130 @@ test_drain(void)
 	side_done(&srv);
 }
 
+/* Scans every frame at a raw peer: counts pongs and copies the payload of
+ * the last one into last (NUL-terminated; cap bytes). */
+static int
+raw_pongs(const struct raw *r, char *last, size_t cap)
+{
+	uint8_t pl[126];
+	size_t off = 0, n, plen = 0;
+	int op, masked, pongs = 0;
+
+	while ((n = raw_frame(r, off, &op, &masked, pl, &plen)) != 0) {
+		off += n;
+		if (op != 0xa)
+			continue;
+		pongs++;
+		snprintf(last, cap, "%.*s", (int)plen, (const char *)pl);
+	}
+	return pongs;
+}
+
+/* A peer that floods pings and never reads: the pongs do not pile up (the
+ * queue stays within the output's high mark) and the peer is failed with
+ * 1008 naming the pings. */
+static void
+test_ping_flood(void)
+{
+	struct side srv = { 0 };
+	struct evt_wsconn_config sc = cfg_for(&srv, EVT_WSCONN_SERVER);
+	struct evt_buf b = { 0 };
+	struct raw r;
+	char pl[125];
+	size_t most = 0, q;
+	long sent = 0;
+
+	memset(pl, 'p', sizeof pl);
+	for (int i = 0; i < 64; i++)
+		frame(&b, 1, 0x9, pl, sizeof pl, 1);
+	T_OK(raw_pair(&r, &srv, &sc, NULL, 0) == 0, "ping flood: pair");
+	event_del(r.ev);	/* never reads */
+	/* 4 MiB of pongs would be owed by then: far over the output's
+	 * 1 MiB mark plus the socket buffers. */
+	while (srv.nclose == 0 && sent < 32 * 1024) {
+		raw_write(&r, b.p, b.len);
+		sent += 64;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (srv.c != NULL && (q = evt_wsconn_queued(srv.c)) > most)
+			most = q;
+	}
+	WAIT(srv.nclose == 1);
+	T_EQ(srv.code, EVT_WS_POLICY, "ping flood: failed with 1008 (%s)",
+	    srv.reason);
+	T_OK(strstr(srv.reason, "pings") != NULL &&
+	    strstr(srv.reason, "does not read") != NULL,
+	    "ping flood: the reason says why");
+	T_OK(most <= ((size_t)1 << 20) + 64 * 1024,
+	    "ping flood: at most the output's high mark queued (%zu bytes "
+	    "after %ld pings)", most, sent);
+	evt_buf_free(&b);
+	raw_close(&r);
+	side_done(&srv);
+}
+
+/* A peer that pings in bursts and reads: never closed, and the last pong
+ * answers the last ping. */
+static void
+test_ping_burst(void)
+{
+	struct side srv = { 0 };
+	struct evt_wsconn_config sc = cfg_for(&srv, EVT_WSCONN_SERVER);
+	struct evt_buf b = { 0 };
+	struct raw r;
+	char pl[16], last[126] = "";
+	int pongs;
+
+	T_OK(raw_pair(&r, &srv, &sc, NULL, 0) == 0, "ping burst: pair");
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(pl, sizeof pl, "p%d", i);
+
+		frame(&b, 1, 0x9, pl, (size_t)n, 1);
+	}
+	raw_write(&r, b.p, b.len);
+	WAIT((pongs = raw_pongs(&r, last, sizeof last)) > 0 &&
+	    strcmp(last, "p4999") == 0);
+	T_OK(strcmp(last, "p4999") == 0, "ping burst: the last pong answers "
+	    "the last ping (%d pongs for 5000 pings)", pongs);
+	T_EQ(srv.nclose, 0, "ping burst: a reading peer is not closed");
+	evt_buf_free(&b);
+	raw_close(&r);
+	WAIT(srv.nclose == 1);
+	side_done(&srv);
+}
+
+/* A peer that does not read what we send: a send past max_queue fails
+ * and the connection ends with 1008. */
+static void
+test_queue_bound(void)
+{
+	struct side srv = { 0 };
+	struct evt_wsconn_config sc = cfg_for(&srv, EVT_WSCONN_SERVER);
+	struct raw r;
+	char *msg = calloc(1, 16384);
+	int rc = 0, n = 0;
+
+	sc.max_queue = 256 << 10;
+	T_OK(raw_pair(&r, &srv, &sc, NULL, 0) == 0, "queue bound: pair");
+	event_del(r.ev);	/* never reads */
+	while (rc == 0 && n < 10000) {
+		rc = evt_wsconn_send_text(srv.c, msg, 16384);
+		n++;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	T_EQ(rc, EVT_ERR_STATE, "queue bound: a send past max_queue is "
+	    "refused (after %d messages)", n);
+	T_OK(n * 16384 < (2 << 20) + (256 << 10),
+	    "queue bound: refused within the socket buffers + max_queue");
+	WAIT(srv.nclose == 1);
+	T_EQ(srv.code, EVT_WS_POLICY, "queue bound: on_close 1008 (%s)",
+	    srv.reason);
+	T_OK(strstr(srv.reason, "does not read") != NULL,
+	    "queue bound: the reason says why");
+	free(msg);
+	raw_close(&r);
+	side_done(&srv);
+}
+
 /* Argument checks. */
 static void
 test_args(void)
@@ -842,6 +966,9 @@ main(void)
 	test_delivery();
 	test_free_in_text();
 	test_drain();
+	test_ping_flood();
+	test_ping_burst();
+	test_queue_bound();
 	test_args();
 
 	event_free(guard);
