@@ -198,6 +198,7 @@ struct evt_gw {
 	TAILQ_HEAD(, gw_conn) conns, zombies;
 	TAILQ_HEAD(, evt_gw_session) sessions;
 	struct event *reap_ev, *drain_ev;
+	struct event *resume_ev;	/* accepting again after an error */
 	int drain_armed, shutting_down, freeing;
 	struct gw_token *tokens;
 	size_t ntokens;
@@ -1867,14 +1868,32 @@ fail:
 	free(c);
 }
 
-/* Listener errors (e.g. out of file descriptors): log and go on. */
+/* Accepts again, one second after an accept error. */
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evt_gw *gw = arg;
+
+	if (!gw->shutting_down)
+		evconnlistener_enable(gw->lis);
+}
+
+/*
+ * Listener errors (e.g. out of file descriptors): the pending connection
+ * stays in the kernel's queue, so accepting again at once would fail
+ * again at once, spinning the loop and the log.  Pause for a second.
+ */
 static void
 gw_accept_error_cb(struct evconnlistener *lis, void *arg)
 {
+	struct evt_gw *gw = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {1, 0};
 
-	gw_log(arg, EVT_GW_LOG_WARN, "accept: %s",
+	gw_log(gw, EVT_GW_LOG_WARN, "accept: %s; not accepting for 1 s",
 	    evutil_socket_error_to_string(err));
+	evconnlistener_disable(lis);
+	event_add(gw->resume_ev, &tv);
 }
 
 /* Calls drain_cb once every connected backlog is low again. */
@@ -2057,8 +2076,9 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 	gw->tokens = calloc(GW_MAX_TOKENS, sizeof *gw->tokens);
 	gw->reap_ev = event_new(base, -1, 0, reap_cb, gw);
 	gw->drain_ev = event_new(base, -1, 0, drain_cb, gw);
+	gw->resume_ev = event_new(base, -1, 0, resume_cb, gw);
 	if (fail || gw->tokens == NULL || gw->reap_ev == NULL ||
-	    gw->drain_ev == NULL) {
+	    gw->drain_ev == NULL || gw->resume_ev == NULL) {
 		rc = EVT_ERR_NOMEM;
 		goto fail;
 	}
@@ -2126,6 +2146,8 @@ evt_gw_free(struct evt_gw *gw)
 		event_free(gw->reap_ev);
 	if (gw->drain_ev != NULL)
 		event_free(gw->drain_ev);
+	if (gw->resume_ev != NULL)
+		event_free(gw->resume_ev);
 	if (gw->tokens != NULL) {
 		OPENSSL_cleanse(gw->tokens, GW_MAX_TOKENS * sizeof *gw->tokens);
 		free(gw->tokens);

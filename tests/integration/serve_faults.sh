@@ -15,6 +15,8 @@
 #               be resumed by the user that started it
 #   usage       bad --listen values exit 2; a port that cannot be bound
 #               gives one clear error line
+#   descriptors evsim out of file descriptors pauses accepting (no accept
+#               loop) and accepts again once connections are gone
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
 EVPLAY=$BUILD/evplay
@@ -179,6 +181,30 @@ for prog in "$EVPLAY --any-user" "$BUILD/evsim"; do
 		check 0 "# SKIP $name --listen 80: unprivileged ports start below 80 here"
 	fi
 done
+
+# --- descriptors: out of them, the gateway pauses accepting -----------------
+# evsim limited to 24 descriptors (and a 10 MB log: the loop wrote 800 MB
+# a minute) and held connections beyond that: each
+# accept() fails with EMFILE while the connection waits in the kernel's
+# queue.  The listener pauses for a second per failure (it used to retry
+# at once, spinning) and accepts again once the connections are gone.
+printf '#!/bin/sh\nulimit -n 24 && ulimit -f 20480 && exec "%s" "$@"\n' "$BUILD/evsim" >"$T/lim.sh"
+chmod +x "$T/lim.sh"
+start_srv "$T/lim.sh" fdcap --max-conns 200 --http-timeout 120
+FD_PID=$SRV_PID
+rm -f "$T/ready" "$T/release"
+$PY "$HERE/hostile.py" hog "$SRV_PORT" 60 "$T/ready" "$T/release" 2>"$T/hog.err" &
+HOG=$!
+waitfor 3000 test -s "$T/ready"
+check $? "60 idle connections to evsim limited to 24 descriptors ($(cat "$T/ready" 2>/dev/null) connected)"
+waitfor 3000 grep -q "accept: .*not accepting for 1 s" "$T/fdcap.out"
+checkl $? "evsim out of descriptors: stops accepting for a second" "$T/fdcap.out"
+: >"$T/release"
+wait $HOG
+t "evsim accepts again once they are gone (a client takes 60 events)" \
+    $PEER --port "$SRV_PORT" leave --after 60 --how close
+stop_pid "$FD_PID"
+check $RC "evsim (out of descriptors) exits 0 on SIGTERM"
 
 # Under `make asan` a leak or memory error makes a server print a report.
 check $(cat "$T"/*.out | grep -q "Sanitizer\|runtime error"; [ $? -ne 0 ]; echo $?) \
