@@ -6,11 +6,11 @@
  * runs against the connection's state (authenticated, session, its
  * subscription set) and one response object is written into the caller's
  * evt_buf.  The commandId is copied as the exact token text of the request,
- * so its JSON type and spelling survive (ess-protocol.md §2.1, §8.1 item 3).
+ * so its JSON type and spelling survive (docs/ess-protocol.md §2.1, §8.1 item 3).
  * Client side: builders write command objects; the classifier tokenizes a
  * frame and picks out what evrec needs.
  *
- * Decisions where ess-protocol.md is silent (§9):
+ * Decisions where docs/ess-protocol.md is silent (§9):
  *   - Closes: non-JSON or invalid UTF-8 -> 1007; JSON that is not an object,
  *     or an object without a string "command", or nesting deeper than 64 ->
  *     1008; a frame over max_frame (1 MiB) -> 1009 (it is not parsed, so

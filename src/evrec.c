@@ -1,6 +1,6 @@
 /*
  * evrec.c: the recorder daemon.  Connects to a Milestone API Gateway's
- * Events and State WebSocket API (ess-protocol.md) and records everything
+ * Events and State WebSocket API (docs/ess-protocol.md) and records everything
  * it receives into an archive (formats/), for months, through gateway
  * recycles, token expiry, full disks and kill -9.
  *
@@ -81,7 +81,7 @@
 #define STABLE_US (INT64_C(10) * 1000000)
 #define STABLE_EVENTS 100
 #define ID_MAX EVT_ESS_ID_MAX
-/* A getState answer may take minutes on a large site (ess-protocol.md
+/* A getState answer may take minutes on a large site (docs/ess-protocol.md
  * section 4) while a quiet site sends nothing else: the dead-peer timeout
  * is this much longer while one is awaited. */
 #define STATE_GRACE_S 300
@@ -227,7 +227,7 @@ rx_now(void)
 	return rx;
 }
 
-/* Aborts on out-of-memory (daemon glue may, STYLE.md). */
+/* Aborts on out-of-memory (daemon glue may: README, "Layout and hacking"). */
 static void
 oom(int rc, const char *where)
 {

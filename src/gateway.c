@@ -34,7 +34,7 @@
  * bufferevent objects may be freed inside their own callbacks (both defer
  * their own teardown).
  *
- * Decisions where ess-protocol.md is silent:
+ * Decisions where docs/ess-protocol.md is silent:
  *   - Resume: unknown or expired session, or an eventId that is no longer
  *     in the session's history -> 201 and a new session; empty eventId on a
  *     known session -> the whole history is sent again.  A session resumed
@@ -1424,7 +1424,7 @@ put_url(struct evt_gw *gw, const char *key, const char *scheme,
 }
 
 /* GET /api/.well-known/uris and /IDP/.well-known/openid-configuration
- * (ess-protocol 7.4), built from the Host header. */
+ * (docs/ess-protocol.md 7.4), built from the Host header. */
 static void
 http_discovery(struct gw_conn *c, const struct evt_http_msg *m, int oidc,
     int keep)
@@ -1594,7 +1594,7 @@ http_hook(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 	return 1;
 }
 
-/* OPTIONS: a CORS preflight (ess-protocol 8.1 item 11), or a plain
+/* OPTIONS: a CORS preflight (docs/ess-protocol.md 8.1 item 11), or a plain
  * question for the methods.  Answered 204 either way: a browser reads a
  * preflight without Access-Control-Allow-Origin (origin not allowed, no
  * --cors) as a refusal, and nothing else has a reason to see an error. */

@@ -1,7 +1,7 @@
 /*
  * gen.c: a deterministic generator of realistic gateway traffic.
  *
- * The model follows ess-protocol.md section 8 (120 s of a 2,659-camera site:
+ * The model follows docs/ess-protocol.md section 8 (120 s of a 2,659-camera site:
  * motion started 9,354, motion stopped 9,311, recording started 2,406,
  * recording stopped 2,373, "Recording FPS Warning" 520):
  *
@@ -44,7 +44,7 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* Well-known types (ess-protocol.md section 6). */
+/* Well-known types (docs/ess-protocol.md section 6). */
 #define T_MOTION_START "6eb95dd6-7ccc-4bce-99f8-af0d0b582d77"
 #define T_MOTION_STOP "6f55a7a7-d21c-4629-ac18-af1975e395a2"
 #define SG_MOTION "720ef62a-78be-418a-8e4c-ee04ffca6429"

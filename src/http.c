@@ -1270,7 +1270,7 @@ evt_http_status_why(int status)
 }
 
 /* ------------------------------------------------------------------ */
-/* CORS (ess-protocol 8.1 item 11)                                     */
+/* CORS (docs/ess-protocol.md 8.1 item 11)                                     */
 /* ------------------------------------------------------------------ */
 
 /* Tells whether s[0..n) is a plain origin: "scheme://host[:port]" in

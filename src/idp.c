@@ -1,7 +1,7 @@
 /*
  * idp.c: the IDP token request (see idp.h).
  *
- * Bad credentials (ess-protocol.md 7.3) are told apart from other failures
+ * Bad credentials (docs/ess-protocol.md 7.3) are told apart from other failures
  * so the log says "wrong user name or password" instead of a bare status:
  * HTTP 400/401 with "invalid_grant", "invalid_username_or_password",
  * "InvalidCredential" or "LockedOut" in the body, or any 401.

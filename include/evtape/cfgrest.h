@@ -4,7 +4,7 @@
  * replay server gives clients the names the recorded gateway gave: the
  * official samples read data.displayName of GET {source} (e.g.
  * cameras/<guid>), eventTypes/<id> (and data.state) and stateGroups/<id>
- * (ess-protocol.md 8.1 item 12).
+ * (docs/ess-protocol.md 8.1 item 12).
  *
  *   CONFIG body -> evt_cfgrest_new (parsed once)
  *   "cameras/<guid>" -> evt_cfgrest_answer -> {"data":{...}}, 200 | 404

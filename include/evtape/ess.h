@@ -1,6 +1,6 @@
 /*
  * ess.h: the sans-I/O core of the Milestone "Events and State WebSocket API"
- * (ESS, see ess-protocol.md), for both ends of the wire.
+ * (ESS, see docs/ess-protocol.md), for both ends of the wire.
  *
  * Server side (evsim, evplay): one struct evt_ess_conn per WebSocket
  * connection.  The glue hands it each inbound text frame; the connection
@@ -22,7 +22,7 @@
  * commandId starting at 1, a builder for the command-line filter syntax, and
  * evt_ess_classify() for inbound frames.
  *
- * Protocol decisions where ess-protocol.md is silent are listed at the top
+ * Protocol decisions where docs/ess-protocol.md is silent are listed at the top
  * of src/ess.c.  Errors are negative enum evt_err values (err.h).
  */
 #ifndef EVTAPE_ESS_H

@@ -4,7 +4,7 @@
  * (archive replay).  The program feeds events; this module does the
  * protocol: IDP token endpoint, discovery documents, a Config REST hook,
  * the Events and State WebSocket API with sessions, subscriptions,
- * getState and session resume (ess-protocol.md, checklist section 8.1).
+ * getState and session resume (docs/ess-protocol.md, checklist section 8.1).
  *
  *   accept -> [HTTP/1.1: evt_http_parser, keep-alive, pipelining]
  *      POST /API/IDP/connect/token, /IDP/connect/token  -> issued token
@@ -171,7 +171,7 @@ struct evt_gw_opts {
 	uint32_t token_lifetime;   /* expires_in of issued tokens, s [3600] */
 	int refuse_tokens;	   /* token endpoint answers 400 invalid_grant
 				      to every request (fault injection) */
-	/* CORS (ess-protocol 8.1 item 11): origins whose pages may call the
+	/* CORS (docs/ess-protocol.md 8.1 item 11): origins whose pages may call the
 	 * token, discovery, REST and http_cb paths ("*": any; each as
 	 * evt_http_cors_origin_ok accepts).  A request from an allowed
 	 * origin gets Access-Control-Allow-Origin and Vary: Origin, a

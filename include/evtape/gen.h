@@ -1,7 +1,7 @@
 /*
  * gen.h: a deterministic generator of realistic gateway traffic.
  *
- * Models what ess-protocol.md section 8 reports from a live 2,659-camera
+ * Models what docs/ess-protocol.md section 8 reports from a live 2,659-camera
  * site: about 200 events/s in messages of 1..8 events (mean ~2.3-3.3), motion
  * started/stopped (~78 %), recording started/stopped (~20 %), "Recording FPS
  * Warning" (~2 %, stateless), a few events with a nested "data" payload;
@@ -103,7 +103,7 @@ struct evt_gen_state_group {
 };
 
 /* Returns the event types (the ones the generator emits first, then the
- * communication types of ess-protocol.md section 6) and sets *n. */
+ * communication types of docs/ess-protocol.md section 6) and sets *n. */
 const struct evt_gen_type *evt_gen_event_types(size_t *n);
 
 /* Returns the state groups and sets *n. */

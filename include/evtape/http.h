@@ -3,7 +3,7 @@
  * and of the recorder's WebSocket client handshake.
  *
  * Data flow on the server (one port serves the IDP token endpoint, a few
- * REST GETs and the WebSocket upgrade, see ess-protocol.md sections 1, 7, 8.1):
+ * REST GETs and the WebSocket upgrade, see docs/ess-protocol.md sections 1, 7, 8.1):
  *
  *   socket bytes -> evt_http_parser_feed() (http-parser underneath)
  *                -> struct evt_http_msg (method, path, query, headers, body)
@@ -43,7 +43,7 @@
 #define EVT_HTTP_MAX_HEAD (16 * 1024)
 #define EVT_HTTP_MAX_BODY (1024 * 1024)
 
-/* The WebSocket endpoint of the Events and State API (ess-protocol 1.1). */
+/* The WebSocket endpoint of the Events and State API (docs/ess-protocol.md 1.1). */
 #define EVT_HTTP_WS_PATH "/api/ws/events/v1"
 
 /* The GUID RFC 6455 appends to the key before hashing. */
@@ -166,7 +166,7 @@ int evt_http_header_has_token(const struct evt_http_msg *msg,
 /*
  * Finds "Authorization: Bearer <token>" (scheme case-insensitive).  Returns
  * 1 and the token (borrowed from msg) in *tok and *len; 0 if there is no
- * Authorization header (ess-protocol 1.3: then the client must send the
+ * Authorization header (docs/ess-protocol.md 1.3: then the client must send the
  * authenticate command); EVT_ERR_ARG if the header is present but not a
  * non-empty Bearer token (the server answers 401).
  */
@@ -201,14 +201,14 @@ int evt_http_json_error_body(struct evt_buf *out, const char *error,
 /*
  * Appends a complete response with status and a JSON error body (see
  * evt_http_json_error_body) and Content-Type application/json.  The IDP's
- * bad-credentials answer (ess-protocol 7.3) is status 400, "invalid_grant",
+ * bad-credentials answer (docs/ess-protocol.md 7.3) is status 400, "invalid_grant",
  * "invalid_username_or_password".  Returns 0, EVT_ERR_ARG or EVT_ERR_NOMEM.
  */
 int evt_http_json_error(struct evt_buf *out, int status, const char *error,
     const char *description, const char *extra, int keep_alive);
 
 /*
- * Appends the token endpoint's success body (ess-protocol 7.2) to out:
+ * Appends the token endpoint's success body (docs/ess-protocol.md 7.2) to out:
  * {"access_token":T,"expires_in":N,"token_type":"Bearer","scope":S}.
  * token[0..len) and scope (NULL means "managementserver") are borrowed.
  * out then holds the token: wipe it after sending.  Returns 0 or
@@ -311,11 +311,11 @@ int evt_http_path_match(const char *target, size_t len, const char *route,
     int flags);
 
 /* Tells whether target is the IDP token endpoint: /API/IDP/connect/token or
- * /IDP/connect/token, any case (ess-protocol 7.1).  Returns 1 or 0. */
+ * /IDP/connect/token, any case (docs/ess-protocol.md 7.1).  Returns 1 or 0. */
 int evt_http_route_token(const char *target, size_t len);
 
 /* Tells whether target is the events WebSocket: /api/ws/events/v1 with or
- * without a trailing slash and nothing else (ess-protocol 8.1). 1 or 0. */
+ * without a trailing slash and nothing else (docs/ess-protocol.md 8.1). 1 or 0. */
 int evt_http_route_ws(const char *target, size_t len);
 
 /*
@@ -339,7 +339,7 @@ int evt_http_ws_check_request(const struct evt_http_msg *req, char *accept,
 
 /*
  * Appends the 101 Switching Protocols answer with Sec-WebSocket-Accept
- * accept, no Sec-WebSocket-Protocol (ess-protocol 8.1 item 9) and the
+ * accept, no Sec-WebSocket-Protocol (docs/ess-protocol.md 8.1 item 9) and the
  * caller's extra header lines (NULL or "Name: value\r\n" lines).  Returns 0,
  * EVT_ERR_ARG or EVT_ERR_NOMEM.
  */

@@ -1,5 +1,5 @@
 /*
- * idp.h: the IDP token request of the recorder (ess-protocol.md 7): a
+ * idp.h: the IDP token request of the recorder (docs/ess-protocol.md 7): a
  * form POST of grant_type=password, username, password and
  * client_id=GrantValidatorClient to <base>/API/IDP/connect/token, answered
  * with {"access_token", "expires_in", ...}.

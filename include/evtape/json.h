@@ -6,8 +6,8 @@
  * followed by its children; an object's children alternate key, value.  It
  * never copies or decodes strings: a string token points at the raw bytes
  * between the quotes, and evt_json_unescape() decodes them on demand.  This is
- * what lets the record encoder run at several hundred MB/s (see
- * NOTES-measurements.md: common parsers are too slow and lose numbers).
+ * what lets the record encoder run at several hundred MB/s (README,
+ * "Layout and hacking": common parsers are too slow and lose numbers' text).
  *
  * Sans-I/O: bytes in, tokens out.  No allocation except the token array,
  * which the parser owns and reuses across calls.

@@ -2,7 +2,7 @@
  * log.h: the daemon's log: one line per message, "TIME LEVEL text", to
  * stderr or to a file that SIGHUP reopens (logrotate).  Levels filter what
  * is written.  Not for library code: library functions return errors and
- * the daemon logs them once, where they are handled (STYLE.md).
+ * the daemon logs them once, where they are handled (README, "Layout and hacking").
  *
  * Secrets never go through here: callers log what failed, never a token
  * or a password.

@@ -112,7 +112,7 @@ enum evt_recorder_outcome {
 /*
  * Decides from what was asked (asked_sid, NUL-terminated, "" for a new
  * session) and what came back (status, got_sid NUL-terminated) as the
- * official samples do (ess-protocol.md 2.3): 200 with the same (or an
+ * official samples do (docs/ess-protocol.md 2.3): 200 with the same (or an
  * empty) id resumes; any other 2xx with a non-empty id is a new session,
  * REFUSED if a resume was asked.  Returns an enum evt_recorder_outcome.
  */

@@ -1,6 +1,6 @@
 /*
  * state.h: the state table of a replay position: the latest stateful event
- * per (source, state group), what getState answers (ess-protocol.md §4).
+ * per (source, state group), what getState answers (docs/ess-protocol.md §4).
  *
  * Fed in archive order: a STATES frame (a recorded getState answer)
  * replaces the table; every stateful event of a MSG frame (one with a

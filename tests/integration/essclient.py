@@ -77,7 +77,7 @@ def token_or_fail(args):
 
 
 def matches(ev, flt):
-    """ess-protocol section 6: one include filter, no excludes."""
+    """docs/ess-protocol.md section 6: one include filter, no excludes."""
     src = ev["source"]
     rt, _, sid = src.partition("/")
     ok = lambda lst, v: "*" in lst or v.lower() in [x.lower() for x in lst]

@@ -78,7 +78,7 @@ def guid(source):
 
 
 def flt_match(ev, f):
-    """ess-protocol section 6, case-insensitively."""
+    """docs/ess-protocol.md section 6, case-insensitively."""
     rt = ev["source"].partition("/")[0]
     ok = lambda lst, v: "*" in lst or v.lower() in [x.lower() for x in lst]
     return (ok(f["resourceTypes"], rt) and ok(f["sourceIds"],

@@ -1,6 +1,6 @@
 // sample_ess.mjs: a client written the way Milestone's official browser
 // (JavaScript) sample for the Events and State WebSocket API works
-// (ess-protocol.md section 8.1): fetch() for the IDP token, a WebSocket
+// (docs/ess-protocol.md section 8.1): fetch() for the IDP token, a WebSocket
 // without headers (browsers cannot set them) to /api/ws/events/v1 without
 // a trailing slash, then the authenticate command, startSession,
 // addSubscription with "Include" casing and an empty subscriptionId, and

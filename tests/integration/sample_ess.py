@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """sample_ess.py: a client written the way Milestone's official Python sample
-for the Events and State WebSocket API works (ess-protocol.md section 8.1,
-../shared/seed/): urllib for the IDP token, then
+for the Events and State WebSocket API works (docs/ess-protocol.md section 8.1): urllib for the IDP token, then
 
     while True:
         try:

@@ -4,7 +4,7 @@
  * Server tests drive a struct evt_ess_conn with deterministic callbacks
  * (ids "id-1", "id-2", ...; token "good"; one resumable session "old") and
  * compare every response byte for byte.  Filter semantics are table-driven.
- * Client builders are compared with the wire shapes of ess-protocol.md
+ * Client builders are compared with the wire shapes of docs/ess-protocol.md
  * §2.2-2.6, and the classifier runs on realistic frames from §3.3 and §4.
  */
 #include <stdint.h>

@@ -1521,7 +1521,7 @@ le32_put(uint8_t *p, uint32_t v)
 
 /*
  * Block headers are checksummed, but a file is hostile input
- * (STYLE.md): a header with a valid CRC and absurd dictionary bases must
+ * (README, "Layout and hacking"): a header with a valid CRC and absurd dictionary bases must
  * be reported as damage and skipped, not stop the scan.
  */
 static void
