@@ -156,6 +156,20 @@ class Conn:
                 fail("unexpected response %r" % m)
 
 
+async def subscribe(c, filters=ALL):
+    """startSession and one addSubscription on Conn c; returns the
+    sessionId."""
+    r = await c.cmd({"command": "startSession", "commandId": 1,
+                     "sessionId": "", "eventId": ""})
+    if r.get("status") != 201 or not r.get("sessionId"):
+        fail("startSession: %r" % r)
+    a = await c.cmd({"command": "addSubscription", "commandId": 2,
+                     "filters": filters})
+    if a.get("status") != 200:
+        fail("addSubscription: %r" % a)
+    return r["sessionId"]
+
+
 def connect(args, bearer=None, headers=None):
     h = dict(headers or {})
     if bearer is not None:

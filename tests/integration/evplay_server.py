@@ -51,7 +51,7 @@ import websockets.exceptions
 
 import essclient
 from conformance import expect_close, stalled_client
-from essclient import ALL, Conn, connect, fail, token_or_fail
+from essclient import ALL, Conn, connect, fail, subscribe, token_or_fail
 import stateref
 
 
@@ -101,20 +101,6 @@ def grouped(c):
         out.append([e["id"] for e in c.events[i:i + n]])
         i += n
     return out
-
-
-async def subscribe(c, filters=ALL):
-    """startSession and one addSubscription on Conn c; returns the
-    sessionId."""
-    r = await c.cmd({"command": "startSession", "commandId": 1,
-                     "sessionId": "", "eventId": ""})
-    if r.get("status") != 201 or not r.get("sessionId"):
-        fail("startSession: %r" % r)
-    a = await c.cmd({"command": "addSubscription", "commandId": 2,
-                     "filters": filters})
-    if a.get("status") != 200:
-        fail("addSubscription: %r" % a)
-    return r["sessionId"]
 
 
 async def send_at_once(ws, cmds):

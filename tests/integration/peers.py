@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import essclient  # noqa: E402
-from essclient import ALL, Conn, fail  # noqa: E402
+from essclient import Conn, fail  # noqa: E402
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -48,14 +48,9 @@ async def start(args, tok, sid="", eid=""):
 
 async def subscribed(args, tok):
     """A new session subscribed to everything: (ws, Conn, session id)."""
-    ws, c, r = await start(args, tok)
-    if r.get("status") != 201 or not r.get("sessionId"):
-        fail("startSession: %r" % r)
-    a = await c.cmd({"command": "addSubscription", "commandId": 2,
-                     "filters": ALL})
-    if a.get("status") != 200:
-        fail("addSubscription: %r" % a)
-    return ws, c, r["sessionId"]
+    ws = await essclient.connect(args, tok)
+    c = Conn(ws)
+    return ws, c, await essclient.subscribe(c)
 
 
 async def sc_leave(args):
