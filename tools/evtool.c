@@ -640,8 +640,7 @@ cmd_cat(int argc, char **argv)
 	}
 	struct evt_archive *a = open_archive(argv[optind], 0, NULL);
 	size_t n;
-	const struct evt_segref *s = evt_archive_segments(a, &n);
-	(void)s;
+	evt_archive_segments(a, &n);
 	for (size_t i = 0; i < n; i++)
 		cat_segment(i, mode, &f);
 	oflush();
@@ -1157,9 +1156,8 @@ cmd_verify(int argc, char **argv)
 	}
 	struct evt_archive *a = open_archive(argv[1], 0, NULL);
 	size_t n;
-	const struct evt_segref *s = evt_archive_segments(a, &n);
+	evt_archive_segments(a, &n);
 	uint64_t bad = 0;
-	(void)s;
 	for (size_t i = 0; i < n; i++)
 		if (verify_segment(i) > 0)
 			bad++;
