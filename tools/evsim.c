@@ -58,6 +58,7 @@
 #include "evtape/ess.h"
 #include "evtape/gateway.h"
 #include "evtape/gen.h"
+#include "evtape/gw_opts.h"
 #include "evtape/json.h"
 
 #define TOP_SPEED_GEN_RATE 100000.0 /* event times at --rate 0 */
@@ -70,11 +71,10 @@
 
 struct sim {
 	struct event_base *base;
-	struct evt_gw *gw;
+	struct evt_gwo gwo;	/* the gateway server: options, gwo.gw */
 	struct evt_gen *cat;	/* catalog: cameras for REST, early states */
 	struct evt_gen *gen;	/* the event stream, once started */
 	struct evt_gen_opts gopts;
-	int verbosity;		/* max level printed */
 
 	double rate;
 	uint64_t max_events;	/* 0: no limit */
@@ -96,8 +96,7 @@ struct sim {
 
 	struct event *tick_ev;	/* paced generation */
 	struct event *prod_ev;	/* top-speed generation */
-	struct event *stop_ev;	/* shutdown: waits for connections */
-	int64_t stop_deadline;
+	struct event *sigs[4];	/* TERM, INT, USR1, USR2 */
 	int waiting_drain;
 	struct evt_buf scratch;
 	int per_session;	/* --clock session: one timeline per session */
@@ -115,46 +114,26 @@ struct timeline {
 	uint64_t nevents;
 };
 
-/* Prints usage to f. */
+/* Prints usage to f (o: the gateway options' defaults). */
 static void
-usage(FILE *f)
+usage(FILE *f, const struct evt_gwo *o)
 {
 	fprintf(f,
 "usage: evsim [options]\n"
 "A simulated Milestone API Gateway with synthetic events.\n"
-"  --listen HOST:PORT      listen address (default 127.0.0.1:0, 0 = a free\n"
-"                          port)\n"
-"  --ready-file FILE       write \"PORT\\n\" to FILE once listening\n"
-"  --tls-cert FILE --tls-key FILE   serve https/wss\n"
-"  --user NAME --password-file FILE the one accepted credential (without\n"
-"                          --user every credential is accepted)\n"
-"  --token-file FILE       also accept the token on FILE's first line\n"
-"  --token-lifetime SEC    expires_in of issued tokens (default 3600)\n"
-"  --cors ORIGIN|*         let pages of ORIGIN (http://host:port; * any)\n"
-"                          call the token and REST endpoints (repeatable)\n"
 "  --rate N                mean events/s (default 200; 0 = top speed with\n"
 "                          back-pressure from the clients)\n"
 "  --seed N  --cameras N   generator options (defaults 1, 2659)\n"
-"  --events N              stop generating after N events (keep serving)\n"
+"  --events N              stop generating after N events (keep serving;\n"
+"                          with --clock session: per session)\n"
 "  --log-sent FILE         write every generated message, one per line\n"
-"  --resume-window SEC     how long a session outlives its connection\n"
-"                          (default 30)\n"
-"  --history-bytes N       per-session history bound (default 64 MiB)\n"
-"  --max-conns N           open connections (default 256)\n"
-"  --ping SEC              WebSocket ping interval (default 0: none)\n"
-"  --clock shared|session  one timeline for all sessions (default), or one\n"
-"                          per session from its first subscription, each\n"
-"                          at top speed with its own back-pressure (needs\n"
-"                          --rate 0; --events counts per session)\n"
-"Limits:\n"
-"  --max-frame N           largest inbound message (default 1 MiB; 1009)\n"
-"  --http-timeout SEC      a request must arrive whole within SEC of its\n"
-"                          first byte, else 408 (default 30)\n"
-"  --http-idle SEC         keep-alive idle limit (default 15)\n"
-"  --ws-session-timeout SEC  close (1008) a WebSocket without a session\n"
-"                          after SEC (default 30)\n"
-"  --sub-timeout SEC       close (1008) a session without a subscription\n"
-"                          after SEC (default 0: never)\n"
+"  -v, --verbose           more log (repeat for debug); --quiet: errors\n"
+"  -h, --help              this text\n"
+"Without --user (or with --any-user) every credential is accepted.\n"
+"--clock session (one top-speed timeline per session, each with its own\n"
+"back-pressure) needs --rate 0; the default is shared.\n");
+	evt_gwo_usage(f, o);
+	fprintf(f,
 "Control path: GET /evsim/stats (JSON counters); POST /evsim/forget with a\n"
 "Bearer token (a gateway recycle).\n"
 "Fault injection:\n"
@@ -165,12 +144,10 @@ usage(FILE *f)
 "                          SIGUSR1\n"
 "  --garbage-every N       send a text frame that is not JSON after every\n"
 "                          N events sent to a connection\n"
-"  --state-delay SEC       answer getState after SEC seconds\n"
+"  --state-delay S         answer getState after S seconds\n"
 "  --refuse-tokens         the token endpoint refuses every request\n"
 "  --paused                generate nothing until SIGUSR2 (instead of from\n"
 "                          the first subscription)\n"
-"  -v, --verbose           more log (repeat for debug); --quiet: errors\n"
-"  -h, --help              this text\n"
 "Signals: TERM/INT close all connections (1001) and exit 0; USR1 forgets\n"
 "all sessions; USR2 starts generating (--paused).\n");
 }
@@ -224,27 +201,9 @@ opt_secs(const char *name, const char *s)
 static void
 sim_log_cb(void *arg, int level, const char *msg)
 {
-	static const char *const names[] = { "error", "warning", "info",
-		"debug" };
 	struct sim *sim = arg;
 
-	if (level <= sim->verbosity)
-		fprintf(stderr, "evsim: %s: %s\n", names[level & 3], msg);
-}
-
-/* Our own log lines, same format. */
-static void sim_log(struct sim *sim, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void
-sim_log(struct sim *sim, int level, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	sim_log_cb(sim, level, line);
+	evt_gwo_log(&sim->gwo, level, "%s", msg);
 }
 
 /* Flushes the --log-sent file. */
@@ -252,7 +211,7 @@ static void
 flush_log(struct sim *sim)
 {
 	if (sim->log_sent != NULL && fflush(sim->log_sent) != 0)
-		sim_log(sim, EVT_GW_LOG_ERR, "%s: %s", sim->log_path,
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "%s: %s", sim->log_path,
 		    strerror(errno));
 }
 
@@ -264,7 +223,7 @@ gen_done(struct sim *sim)
 	event_del(sim->tick_ev);
 	event_del(sim->prod_ev);
 	flush_log(sim);
-	sim_log(sim, EVT_GW_LOG_INFO, "generation done: %llu events",
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "generation done: %llu events",
 	    (unsigned long long)sim->nevents);
 }
 
@@ -282,7 +241,7 @@ emit(struct sim *sim, const char *msg, size_t len, const char **ev,
 		/* Rebuild the cut message for the log. */
 		sim->scratch.len = 0;
 		if (evt_ess_events_message(ev, lens, n, &sim->scratch) < 0) {
-			sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
+			evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
 			exit(1);
 		}
 		msg = (const char *)sim->scratch.p;
@@ -294,17 +253,17 @@ emit(struct sim *sim, const char *msg, size_t len, const char **ev,
 		fwrite(msg, 1, len, sim->log_sent);
 		fputc('\n', sim->log_sent);
 	}
-	if (evt_gw_publish(sim->gw, ev, lens, n) != 0)
-		sim_log(sim, EVT_GW_LOG_ERR, "publish: out of memory");
+	if (evt_gw_publish(sim->gwo.gw, ev, lens, n) != 0)
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "publish: out of memory");
 	sim->nevents += n;
 	sim->nmsgs++;
 	if (sim->forget_every > 0 && sim->nevents >= sim->next_forget) {
 		while (sim->next_forget <= sim->nevents)
 			sim->next_forget += sim->forget_every;
-		sim_log(sim, EVT_GW_LOG_INFO, "forgetting all sessions after "
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "forgetting all sessions after "
 		    "%llu events (--forget-every)",
 		    (unsigned long long)sim->nevents);
-		evt_gw_forget_sessions(sim->gw);
+		evt_gw_forget_sessions(sim->gwo.gw);
 	}
 	if (sim->max_events > 0 && sim->nevents >= sim->max_events)
 		gen_done(sim);
@@ -322,7 +281,7 @@ make_pending(struct sim *sim)
 	n = evt_gen_last_events(sim->gen, ev, lens);
 	sim->pend.len = 0;
 	if (evt_buf_put(&sim->pend, json, len) != 0) {
-		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
 		exit(1);
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -396,10 +355,10 @@ prod_cb(evutil_socket_t fd, short what, void *arg)
 	/* Nobody reads (no connected session with a subscription: only
 	 * detached ones, or connections still without a session): no point
 	 * filling histories at full CPU. */
-	evt_gw_stats(sim->gw, &st);
+	evt_gw_stats(sim->gwo.gw, &st);
 	chunk = st.readers_now > 0 ? TOP_SPEED_CHUNK : TOP_SPEED_IDLE_CHUNK;
 	for (int k = 0; k < chunk && !sim->done; k++) {
-		if (evt_gw_congested(sim->gw)) {
+		if (evt_gw_congested(sim->gwo.gw)) {
 			sim->waiting_drain = 1;
 			return;
 		}
@@ -433,11 +392,11 @@ start_generation(struct sim *sim)
 	if (sim->rate == 0)
 		sim->gopts.rate = TOP_SPEED_GEN_RATE;
 	if ((sim->gen = evt_gen_new(&sim->gopts)) == NULL) {
-		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
 		exit(1);
 	}
 	sim->t0_mono_us = evt_mono_us();
-	sim_log(sim, EVT_GW_LOG_INFO, "first subscription: generating at "
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "first subscription: generating at "
 	    "%s events/s", sim->rate == 0 ? "top speed" : "the given rate");
 	if (sim->max_events > 0 && sim->nevents >= sim->max_events) {
 		gen_done(sim);
@@ -478,8 +437,8 @@ tl_prod_cb(evutil_socket_t fd, short what, void *arg)
 		n = evt_gen_last_events(tl->gen, ev, lens);
 		if (sim->max_events > 0 && tl->nevents + n > sim->max_events)
 			n = (uint32_t)(sim->max_events - tl->nevents);
-		if (evt_gw_publish_session(sim->gw, tl->s, ev, lens, n) != 0)
-			sim_log(sim, EVT_GW_LOG_ERR, "publish: out of memory");
+		if (evt_gw_publish_session(sim->gwo.gw, tl->s, ev, lens, n) != 0)
+			evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "publish: out of memory");
 		tl->nevents += n;
 		sim->nevents += n;
 		sim->nmsgs++;
@@ -511,7 +470,7 @@ tl_start(struct sim *sim, struct evt_gw_session *s)
 	o.rate = TOP_SPEED_GEN_RATE;
 	if (tl == NULL || (tl->gen = evt_gen_new(&o)) == NULL ||
 	    (tl->ev = event_new(sim->base, -1, 0, tl_prod_cb, tl)) == NULL) {
-		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
 		exit(1);
 	}
 	tl->sim = sim;
@@ -579,9 +538,9 @@ sim_http_cb(void *arg, const struct evt_gw_http_req *req,
 		if (!req->authorized)
 			return PUTS(body, "{\"error\":\"Bearer token "
 			    "required\"}") ? -1 : 401;
-		sim_log(sim, EVT_GW_LOG_INFO, "%s: POST /evsim/forget",
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "%s: POST /evsim/forget",
 		    req->peer);
-		evt_gw_forget_sessions(sim->gw);
+		evt_gw_forget_sessions(sim->gwo.gw);
 		return PUTS(body, "{\"forgotten\":true}") ? -1 : 200;
 	}
 	if (!PATH_IS("/evsim/stats"))
@@ -589,7 +548,7 @@ sim_http_cb(void *arg, const struct evt_gw_http_req *req,
 #undef PATH_IS
 	if (strcmp(req->method, "GET") != 0)
 		return 405;
-	evt_gw_stats(sim->gw, &st);
+	evt_gw_stats(sim->gwo.gw, &st);
 	rc |= evt_buf_putc(body, '{');
 	rc |= put_count(body, "events_generated", sim->nevents);
 	rc |= put_count(body, "messages_generated", sim->nmsgs);
@@ -830,22 +789,6 @@ sim_rest_cb(void *arg, struct evt_gw_session *s, const char *path,
 	return 404;
 }
 
-/* Shutdown: waits until every connection has closed (or 3 s passed). */
-static void
-stop_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sim *sim = arg;
-	struct evt_gw_stats st;
-	struct timeval tv = { 0, 10000 };
-
-	evt_gw_stats(sim->gw, &st);
-	if (st.conns_now == 0 || evt_mono_us() > sim->stop_deadline) {
-		event_base_loopexit(sim->base, NULL);
-		return;
-	}
-	event_add(sim->stop_ev, &tv);
-}
-
 /* SIGTERM / SIGINT: close everything with 1001 and exit. */
 static void
 term_cb(evutil_socket_t sig, short what, void *arg)
@@ -855,13 +798,12 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 	if (sim->stopping)
 		return;
 	sim->stopping = 1;
-	sim_log(sim, EVT_GW_LOG_INFO, "signal %d: shutting down", (int)sig);
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "signal %d: shutting down",
+	    (int)sig);
 	event_del(sim->tick_ev);
 	event_del(sim->prod_ev);
 	flush_log(sim);
-	evt_gw_shutdown(sim->gw, 1001);
-	sim->stop_deadline = evt_mono_us() + 3000000;
-	stop_cb(-1, 0, sim);
+	(void)evt_gwo_shutdown(&sim->gwo);
 }
 
 /* SIGUSR1: gateway recycle. */
@@ -870,8 +812,9 @@ usr1_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct sim *sim = arg;
 
-	sim_log(sim, EVT_GW_LOG_INFO, "SIGUSR1: forgetting all sessions");
-	evt_gw_forget_sessions(sim->gw);
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO,
+	    "SIGUSR1: forgetting all sessions");
+	evt_gw_forget_sessions(sim->gwo.gw);
 }
 
 /* SIGUSR2: starts the generator held back by --paused. */
@@ -885,286 +828,168 @@ usr2_cb(evutil_socket_t sig, short what, void *arg)
 		start_generation(sim);
 }
 
-/* Parses the options, starts the gateway, runs the loop until a signal,
- * then prints the summary. */
-int
-main(int argc, char **argv)
+/* evsim's own options (getopt_long codes below EVT_GWO_FIRST). */
+enum {
+	O_RATE = 256, O_SEED, O_CAMS, O_EVENTS, O_LOG, O_DROP, O_FORGET,
+	O_GARBAGE, O_SDELAY, O_REFUSE, O_QUIET, O_PAUSED
+};
+
+/* Takes one of evsim's own options; returns 0, or -1 if c is unknown. */
+static int
+sim_opt(struct sim *sim, int c, const char *arg)
 {
-	enum {
-		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
-		O_TOKFILE, O_TOKLIFE, O_RATE, O_SEED, O_CAMS, O_EVENTS, O_LOG,
-		O_WINDOW, O_DROP, O_FORGET, O_GARBAGE, O_SDELAY, O_REFUSE,
-		O_QUIET, O_HIST, O_MAXCONN, O_PING, O_CLOCK, O_MAXFRAME,
-		O_HTTPTO, O_HTTPIDLE, O_WSTO, O_SUBTO, O_PAUSED, O_CORS
-	};
+	struct evt_gw_opts *go = &sim->gwo.go;
+	char *end;
+
+	switch (c) {
+	case O_RATE:
+		errno = 0;
+		sim->rate = strtod(arg, &end);
+		if (errno != 0 || end == arg || *end != '\0' ||
+		    !(sim->rate >= 0) || sim->rate > 1e8)
+			bad_usage("--rate: bad number '%s'", arg);
+		break;
+	case O_SEED: sim->gopts.seed = opt_u64("seed", arg, UINT64_MAX); break;
+	case O_CAMS:
+		sim->gopts.ncameras = (uint32_t)opt_u64("cameras", arg,
+		    1000000);
+		if (sim->gopts.ncameras == 0)
+			bad_usage("--cameras must be > 0");
+		break;
+	case O_EVENTS:
+		sim->max_events = opt_u64("events", arg, UINT64_MAX);
+		if (sim->max_events == 0)
+			bad_usage("--events must be > 0");
+		break;
+	case O_LOG: sim->log_path = arg; break;
+	case O_DROP: go->drop_every = opt_u64("drop-every", arg, UINT64_MAX);
+		break;
+	case O_FORGET:
+		sim->forget_every = opt_u64("forget-every", arg, UINT64_MAX);
+		sim->next_forget = sim->forget_every;
+		break;
+	case O_GARBAGE:
+		go->garbage_every = opt_u64("garbage-every", arg, UINT64_MAX);
+		break;
+	case O_SDELAY: go->state_delay = opt_secs("state-delay", arg); break;
+	case O_REFUSE: go->refuse_tokens = 1; break;
+	case O_PAUSED: sim->paused = 1; break;
+	case 'v':
+		if (sim->gwo.verbosity < EVT_GW_LOG_DEBUG)
+			sim->gwo.verbosity++;
+		break;
+	case O_QUIET: sim->gwo.verbosity = EVT_GW_LOG_ERR; break;
+	default: return -1;
+	}
+	return 0;
+}
+
+/* Parses the command line into sim, or exits (0 after --help, 2 on a
+ * usage error). */
+static void
+parse_args(struct sim *sim, int argc, char **argv)
+{
 	static const struct option lopts[] = {
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "ready-file", required_argument, NULL, O_READY },
-		{ "tls-cert", required_argument, NULL, O_CERT },
-		{ "tls-key", required_argument, NULL, O_KEY },
-		{ "user", required_argument, NULL, O_USER },
-		{ "password-file", required_argument, NULL, O_PWFILE },
-		{ "token-file", required_argument, NULL, O_TOKFILE },
-		{ "token-lifetime", required_argument, NULL, O_TOKLIFE },
 		{ "rate", required_argument, NULL, O_RATE },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "cameras", required_argument, NULL, O_CAMS },
 		{ "events", required_argument, NULL, O_EVENTS },
 		{ "log-sent", required_argument, NULL, O_LOG },
-		{ "resume-window", required_argument, NULL, O_WINDOW },
-		{ "history-bytes", required_argument, NULL, O_HIST },
-		{ "max-conns", required_argument, NULL, O_MAXCONN },
-		{ "ping", required_argument, NULL, O_PING },
-		{ "clock", required_argument, NULL, O_CLOCK },
-		{ "max-frame", required_argument, NULL, O_MAXFRAME },
-		{ "http-timeout", required_argument, NULL, O_HTTPTO },
-		{ "http-idle", required_argument, NULL, O_HTTPIDLE },
-		{ "ws-session-timeout", required_argument, NULL, O_WSTO },
-		{ "sub-timeout", required_argument, NULL, O_SUBTO },
 		{ "drop-every", required_argument, NULL, O_DROP },
 		{ "forget-every", required_argument, NULL, O_FORGET },
 		{ "garbage-every", required_argument, NULL, O_GARBAGE },
 		{ "state-delay", required_argument, NULL, O_SDELAY },
 		{ "refuse-tokens", no_argument, NULL, O_REFUSE },
 		{ "paused", no_argument, NULL, O_PAUSED },
-		{ "cors", required_argument, NULL, O_CORS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, 'h' },
+		EVT_GWO_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sim sim;
-	struct evt_gw_opts go;
-	struct evt_gw_stats st;
-	struct event *sig_term = NULL, *sig_int = NULL, *sig_usr1 = NULL;
-	struct event *sig_usr2 = NULL;
-	const char *ready = NULL, *pwfile = NULL, *tokfile = NULL;
-	char *password = NULL, *token = NULL, *host = NULL, *endp;
-	const char *stoks[1], *cors[EVT_CLI_MAX_CORS];
-	uint16_t port = 0;
-	int ch, rc, status = 1;
+	int ch;
 
-	memset(&sim, 0, sizeof sim);
-	memset(&go, 0, sizeof go);
-	sim.verbosity = EVT_GW_LOG_WARN;
-	sim.rate = 200;
-	sim.gopts.seed = 1;
 	while ((ch = getopt_long(argc, argv, "vh", lopts, NULL)) != -1) {
-		switch (ch) {
-		case O_LISTEN:
-			free(host);
-			if (evt_cli_hostport(optarg, &host, &port) != 0)
-				bad_usage("--listen: expected [HOST:]PORT with a "
-				    "numeric HOST (IPv4, or IPv6 in brackets), "
-				    "got '%s'", optarg);
-			break;
-		case O_READY: ready = optarg; break;
-		case O_CERT: go.tls_cert = optarg; break;
-		case O_KEY: go.tls_key = optarg; break;
-		case O_USER: go.username = optarg; break;
-		case O_PWFILE: pwfile = optarg; break;
-		case O_TOKFILE: tokfile = optarg; break;
-		case O_TOKLIFE:
-			go.token_lifetime = (uint32_t)opt_u64("token-lifetime",
-			    optarg, UINT32_MAX);
-			if (go.token_lifetime == 0)
-				bad_usage("--token-lifetime must be > 0");
-			break;
-		case O_RATE:
-			errno = 0;
-			sim.rate = strtod(optarg, &endp);
-			if (errno != 0 || endp == optarg || *endp != '\0' ||
-			    !(sim.rate >= 0) || sim.rate > 1e8)
-				bad_usage("--rate: bad number '%s'", optarg);
-			break;
-		case O_SEED:
-			sim.gopts.seed = opt_u64("seed", optarg, UINT64_MAX);
-			break;
-		case O_CAMS:
-			sim.gopts.ncameras = (uint32_t)opt_u64("cameras",
-			    optarg, 1000000);
-			if (sim.gopts.ncameras == 0)
-				bad_usage("--cameras must be > 0");
-			break;
-		case O_EVENTS:
-			sim.max_events = opt_u64("events", optarg, UINT64_MAX);
-			if (sim.max_events == 0)
-				bad_usage("--events must be > 0");
-			break;
-		case O_LOG: sim.log_path = optarg; break;
-		case O_WINDOW:
-			go.resume_window = opt_secs("resume-window", optarg);
-			if (go.resume_window == 0)
-				bad_usage("--resume-window must be > 0");
-			break;
-		case O_HIST:
-			go.history_bytes = opt_u64("history-bytes", optarg,
-			    SIZE_MAX);
-			break;
-		case O_MAXCONN:
-			go.max_conns = (uint32_t)opt_u64("max-conns", optarg,
-			    100000);
-			break;
-		case O_PING: go.ping_interval = opt_secs("ping", optarg); break;
-		case O_CLOCK:
-			if (strcmp(optarg, "session") == 0)
-				sim.per_session = 1;
-			else if (strcmp(optarg, "shared") == 0)
-				sim.per_session = 0;
-			else
-				bad_usage("--clock: shared or session, not "
-				    "'%s'", optarg);
-			break;
-		case O_MAXFRAME:
-			go.ess_limits.max_frame = opt_u64("max-frame", optarg,
-			    (uint64_t)1 << 30);
-			if (go.ess_limits.max_frame < 1024)
-				bad_usage("--max-frame must be >= 1024");
-			break;
-		case O_HTTPTO:
-			go.http_timeout = opt_secs("http-timeout", optarg);
-			break;
-		case O_HTTPIDLE:
-			go.http_idle = opt_secs("http-idle", optarg);
-			break;
-		case O_WSTO:
-			go.ws_session_timeout = opt_secs("ws-session-timeout",
-			    optarg);
-			if (go.ws_session_timeout == 0)
-				go.ws_session_timeout = -1;
-			break;
-		case O_SUBTO:
-			go.sub_timeout = opt_secs("sub-timeout", optarg);
-			break;
-		case O_DROP:
-			go.drop_every = opt_u64("drop-every", optarg,
-			    UINT64_MAX);
-			break;
-		case O_FORGET:
-			sim.forget_every = opt_u64("forget-every", optarg,
-			    UINT64_MAX);
-			sim.next_forget = sim.forget_every;
-			break;
-		case O_GARBAGE:
-			go.garbage_every = opt_u64("garbage-every", optarg,
-			    UINT64_MAX);
-			break;
-		case O_SDELAY:
-			go.state_delay = opt_secs("state-delay", optarg);
-			break;
-		case O_REFUSE: go.refuse_tokens = 1; break;
-		case O_PAUSED: sim.paused = 1; break;
-		case O_CORS:
-			evt_cli_cors_arg("evsim", optarg, cors, &go.ncors_origins);
-			go.cors_origins = cors;
-			break;
-		case 'v':
-			if (sim.verbosity < EVT_GW_LOG_DEBUG)
-				sim.verbosity++;
-			break;
-		case O_QUIET: sim.verbosity = EVT_GW_LOG_ERR; break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		if (ch == 'h') {
+			usage(stdout, &sim->gwo);
+			exit(0);
+		}
+		if (evt_gwo_arg(&sim->gwo, ch, optarg) == 0 &&
+		    sim_opt(sim, ch, optarg) != 0) {
+			usage(stderr, &sim->gwo);
+			exit(2);
 		}
 	}
 	if (optind < argc)
 		bad_usage("unexpected argument '%s'", argv[optind]);
-	if ((go.tls_cert == NULL) != (go.tls_key == NULL))
-		bad_usage("--tls-cert and --tls-key go together");
-	if (sim.per_session && sim.rate != 0)
+	evt_gwo_check(&sim->gwo);
+	sim->per_session = sim->gwo.clock == EVT_GWO_CLOCK_SESSION;
+	if (sim->per_session && sim->rate != 0)
 		bad_usage("--clock session needs --rate 0");
-	if (pwfile != NULL && go.username == NULL)
-		bad_usage("--password-file needs --user");
-	if (go.username != NULL && pwfile == NULL)
-		bad_usage("--user needs --password-file");
+}
 
-	evt_cli_no_dump();	/* it holds the tokens it issues */
-	signal(SIGPIPE, SIG_IGN);
-	if (pwfile != NULL)
-		password = evt_cli_secret_arg("evsim", "--password-file",
-		    pwfile);
-	if (tokfile != NULL) {
-		token = evt_cli_secret_arg("evsim", "--token-file",
-		    tokfile);
-		stoks[0] = token;
-		go.static_tokens = stoks;
-		go.nstatic_tokens = 1;
-	}
-	go.password = password;
-	go.host = host;
-	go.port = port;
-	sim.gopts.rate = sim.rate;
-	go.log_cb = sim_log_cb;
-	go.states_cb = sim_states_cb;
-	go.rest_cb = sim_rest_cb;
-	go.session_cb = sim_session_cb;
-	go.drain_cb = sim_drain_cb;
-	go.http_cb = sim_http_cb;
-	go.arg = &sim;
-	if (go.username == NULL)
-		sim_log(&sim, EVT_GW_LOG_WARN, "no --user: the token endpoint "
-		    "accepts any credential");
+/* Wires the gateway's callbacks to the simulation. */
+static void
+sim_wire(struct sim *sim)
+{
+	struct evt_gw_opts *go = &sim->gwo.go;
 
-	if (sim.log_path != NULL &&
-	    (sim.log_sent = fopen(sim.log_path, "w")) == NULL) {
-		fprintf(stderr, "evsim: %s: %s\n", sim.log_path,
+	sim->gopts.rate = sim->rate;
+	go->log_cb = sim_log_cb;
+	go->states_cb = sim_states_cb;
+	go->rest_cb = sim_rest_cb;
+	go->session_cb = sim_session_cb;
+	go->drain_cb = sim_drain_cb;
+	go->http_cb = sim_http_cb;
+	go->arg = sim;
+	if (go->username == NULL && !sim->gwo.any_user)
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_WARN, "no --user: the token "
+		    "endpoint accepts any credential");
+}
+
+/* Opens --log-sent, creates the loop, the catalog, the generation timers
+ * and the signal events.  Returns 0 or -1 (reported). */
+static int
+sim_setup(struct sim *sim)
+{
+	static const int signo[4] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2 };
+	static void (*const sigcb[4])(evutil_socket_t, short, void *) = {
+		term_cb, term_cb, usr1_cb, usr2_cb };
+
+	if (sim->log_path != NULL &&
+	    (sim->log_sent = fopen(sim->log_path, "w")) == NULL) {
+		fprintf(stderr, "evsim: %s: %s\n", sim->log_path,
 		    strerror(errno));
-		goto out;
+		return -1;
 	}
-	if ((sim.base = event_base_new()) == NULL ||
-	    (sim.cat = evt_gen_new(&sim.gopts)) == NULL) {
+	if ((sim->base = event_base_new()) == NULL ||
+	    (sim->cat = evt_gen_new(&sim->gopts)) == NULL ||
+	    (sim->tick_ev = evtimer_new(sim->base, tick_cb, sim)) == NULL ||
+	    (sim->prod_ev = event_new(sim->base, -1, 0, prod_cb, sim)) ==
+	    NULL) {
 		fprintf(stderr, "evsim: out of memory\n");
-		goto out;
+		return -1;
 	}
-	sim.tick_ev = evtimer_new(sim.base, tick_cb, &sim);
-	sim.prod_ev = event_new(sim.base, -1, 0, prod_cb, &sim);
-	sim.stop_ev = evtimer_new(sim.base, stop_cb, &sim);
-	sig_term = evsignal_new(sim.base, SIGTERM, term_cb, &sim);
-	sig_int = evsignal_new(sim.base, SIGINT, term_cb, &sim);
-	sig_usr1 = evsignal_new(sim.base, SIGUSR1, usr1_cb, &sim);
-	sig_usr2 = evsignal_new(sim.base, SIGUSR2, usr2_cb, &sim);
-	if (sim.tick_ev == NULL || sim.prod_ev == NULL || sim.stop_ev == NULL ||
-	    sig_term == NULL || sig_int == NULL || sig_usr1 == NULL ||
-	    sig_usr2 == NULL ||
-	    event_add(sig_term, NULL) != 0 || event_add(sig_int, NULL) != 0 ||
-	    event_add(sig_usr1, NULL) != 0 || event_add(sig_usr2, NULL) != 0) {
-		fprintf(stderr, "evsim: cannot set up events\n");
-		goto out;
-	}
-	if ((rc = evt_gw_new(sim.base, &go, &sim.gw)) != 0) {
-		/* EVT_ERR_IO: the gateway said why, in one line. */
-		if (rc != EVT_ERR_IO)
-			fprintf(stderr, "evsim: cannot start the gateway: %s\n",
-			    evt_strerror(rc));
-		if (rc == EVT_ERR_ARG)
-			status = 2;	/* usage */
-		goto out;
-	}
-	/* The gateway holds its own copies. */
-	evt_cli_free_secret(password);
-	evt_cli_free_secret(token);
-	password = token = NULL;
-	sim_log(&sim, EVT_GW_LOG_INFO, "listening on %s:%u (%s)",
-	    host != NULL ? host : "127.0.0.1", evt_gw_port(sim.gw),
-	    go.tls_cert != NULL ? "https/wss" : "http/ws");
-	if (ready != NULL && evt_cli_write_ready(ready,
-	    evt_gw_port(sim.gw)) != 0) {
-		fprintf(stderr, "evsim: cannot write %s: %s\n", ready,
-		    strerror(errno));
-		goto out;
-	}
-	event_base_dispatch(sim.base);
+	for (int i = 0; i < 4; i++)
+		if ((sim->sigs[i] = evsignal_new(sim->base, signo[i], sigcb[i],
+		    sim)) == NULL || event_add(sim->sigs[i], NULL) != 0) {
+			fprintf(stderr, "evsim: cannot set up events\n");
+			return -1;
+		}
+	return 0;
+}
 
-	flush_log(&sim);
-	evt_gw_stats(sim.gw, &st);
+/* The one-line summary on stderr at the end. */
+static void
+sim_summary(struct sim *sim)
+{
+	struct evt_gw_stats st;
+
+	evt_gw_stats(sim->gwo.gw, &st);
 	fprintf(stderr, "evsim: %llu events generated, %llu sent, %llu "
 	    "connections (%llu WebSocket), %llu sessions, %llu resumed, "
 	    "%llu resumes refused, %llu drops, %llu tokens issued\n",
-	    (unsigned long long)sim.nevents,
+	    (unsigned long long)sim->nevents,
 	    (unsigned long long)st.events_sent,
 	    (unsigned long long)st.conns_accepted,
 	    (unsigned long long)st.ws_upgrades,
@@ -1173,38 +998,56 @@ main(int argc, char **argv)
 	    (unsigned long long)st.resumes_refused,
 	    (unsigned long long)st.drops,
 	    (unsigned long long)st.tokens_issued);
-	status = 0;
-out:
-	evt_gw_free(sim.gw);
-	while (!LIST_EMPTY(&sim.timelines))
-		tl_free(LIST_FIRST(&sim.timelines));
-	if (sig_term != NULL)
-		event_free(sig_term);
-	if (sig_int != NULL)
-		event_free(sig_int);
-	if (sig_usr1 != NULL)
-		event_free(sig_usr1);
-	if (sig_usr2 != NULL)
-		event_free(sig_usr2);
-	if (sim.tick_ev != NULL)
-		event_free(sim.tick_ev);
-	if (sim.prod_ev != NULL)
-		event_free(sim.prod_ev);
-	if (sim.stop_ev != NULL)
-		event_free(sim.stop_ev);
-	if (sim.base != NULL)
-		event_base_free(sim.base);
-	evt_gen_free(sim.gen);
-	evt_gen_free(sim.cat);
-	evt_buf_free(&sim.pend);
-	evt_buf_free(&sim.scratch);
-	if (sim.log_sent != NULL && fclose(sim.log_sent) != 0) {
-		fprintf(stderr, "evsim: %s: %s\n", sim.log_path,
+}
+
+/* Frees everything; returns status, or 1 if the --log-sent file could not
+ * be written to its end. */
+static int
+sim_free(struct sim *sim, int status)
+{
+	evt_gwo_free(&sim->gwo);
+	while (!LIST_EMPTY(&sim->timelines))
+		tl_free(LIST_FIRST(&sim->timelines));
+	for (int i = 0; i < 4; i++)
+		if (sim->sigs[i] != NULL)
+			event_free(sim->sigs[i]);
+	if (sim->tick_ev != NULL)
+		event_free(sim->tick_ev);
+	if (sim->prod_ev != NULL)
+		event_free(sim->prod_ev);
+	if (sim->base != NULL)
+		event_base_free(sim->base);
+	evt_gen_free(sim->gen);
+	evt_gen_free(sim->cat);
+	evt_buf_free(&sim->pend);
+	evt_buf_free(&sim->scratch);
+	if (sim->log_sent != NULL && fclose(sim->log_sent) != 0) {
+		fprintf(stderr, "evsim: %s: %s\n", sim->log_path,
 		    strerror(errno));
 		status = 1;
 	}
-	evt_cli_free_secret(password);
-	evt_cli_free_secret(token);
-	free(host);
 	return status;
+}
+
+/* Parses the options, starts the gateway, runs the loop until a signal,
+ * then prints the summary. */
+int
+main(int argc, char **argv)
+{
+	static struct sim sim;
+	int status = 1;
+
+	evt_gwo_init(&sim.gwo, "evsim", EVT_GWO_CLOCK_SHARED, 0);
+	sim.rate = 200;
+	sim.gopts.seed = 1;
+	parse_args(&sim, argc, argv);
+	sim_wire(&sim);
+	if (sim_setup(&sim) != 0)
+		return sim_free(&sim, 1);
+	if ((status = evt_gwo_start(&sim.gwo, sim.base)) != 0)
+		return sim_free(&sim, status);
+	event_base_dispatch(sim.base);
+	flush_log(&sim);
+	sim_summary(&sim);
+	return sim_free(&sim, 0);
 }
