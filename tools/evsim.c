@@ -127,7 +127,8 @@ usage(FILE *f, const struct evt_gwo *o)
 "  --events N              stop generating after N events (keep serving;\n"
 "                          with --clock session: per session)\n"
 "  --log-sent FILE         write every generated message, one per line\n"
-"  -v, --verbose           more log (repeat for debug); --quiet: errors\n"
+"  -v, --verbose           more log (repeat for debug)\n"
+"  -q, --quiet             errors only\n"
 "  -h, --help              this text\n"
 "Without --user (or with --any-user) every credential is accepted.\n"
 "--clock session (one top-speed timeline per session, each with its own\n"
@@ -621,15 +622,22 @@ put_self(struct evt_buf *b, const char *type, const char *id, size_t idlen)
 	return rc;
 }
 
-/* Appends one camera object. */
-static int
-put_camera(struct sim *sim, struct evt_buf *b, uint32_t i)
+/* The GUID of camera i. */
+static const char *
+camera_id(const struct sim *sim, size_t i)
 {
-	const char *id = evt_gen_camera(sim->cat, i);
+	return evt_gen_camera(sim->cat, (uint32_t)i);
+}
+
+/* Appends camera i's object. */
+static int
+put_camera(const struct sim *sim, struct evt_buf *b, size_t i)
+{
+	const char *id = camera_id(sim, i);
 	char name[32];
 	int rc = evt_buf_putc(b, '{');
 
-	snprintf(name, sizeof name, "Camera %04u", i + 1);
+	snprintf(name, sizeof name, "Camera %04zu", i + 1);
 	rc |= put_kv(b, 0, "id", id, 36);
 	rc |= put_kv(b, 1, "name", name, strlen(name));
 	rc |= put_kv(b, 1, "displayName", name, strlen(name));
@@ -639,10 +647,21 @@ put_camera(struct sim *sim, struct evt_buf *b, uint32_t i)
 	return rc;
 }
 
-/* Appends one event type object. */
-static int
-put_type(struct evt_buf *b, const struct evt_gen_type *t)
+/* The id of event type i. */
+static const char *
+type_id(const struct sim *sim, size_t i)
 {
+	size_t n;
+
+	return evt_gen_event_types(&n)[i].id;
+}
+
+/* Appends event type i's object. */
+static int
+put_type(const struct sim *sim, struct evt_buf *b, size_t i)
+{
+	size_t n;
+	const struct evt_gen_type *t = &evt_gen_event_types(&n)[i];
 	int rc = evt_buf_putc(b, '{');
 
 	rc |= put_kv(b, 0, "id", t->id, strlen(t->id));
@@ -659,21 +678,32 @@ put_type(struct evt_buf *b, const struct evt_gen_type *t)
 	return rc;
 }
 
-/* Appends one state group object. */
-static int
-put_group(struct evt_buf *b, const struct evt_gen_state_group *g)
+/* The id of state group i. */
+static const char *
+group_id(const struct sim *sim, size_t i)
 {
+	size_t n;
+
+	return evt_gen_state_groups(&n)[i].id;
+}
+
+/* Appends state group i's object. */
+static int
+put_group(const struct sim *sim, struct evt_buf *b, size_t i)
+{
+	size_t n;
+	const struct evt_gen_state_group *g = &evt_gen_state_groups(&n)[i];
 	int rc = evt_buf_putc(b, '{');
 
 	rc |= put_kv(b, 0, "id", g->id, strlen(g->id));
 	rc |= put_kv(b, 1, "name", g->name, strlen(g->name));
 	rc |= put_kv(b, 1, "displayName", g->name, strlen(g->name));
 	rc |= PUTS(b, ",\"states\":[");
-	for (size_t i = 0; i < g->nstates; i++) {
-		if (i > 0)
+	for (size_t k = 0; k < g->nstates; k++) {
+		if (k > 0)
 			rc |= evt_buf_putc(b, ',');
-		rc |= evt_json_put_string(b, g->states[i],
-		    strlen(g->states[i]));
+		rc |= evt_json_put_string(b, g->states[k],
+		    strlen(g->states[k]));
 	}
 	rc |= evt_buf_putc(b, ']');
 	rc |= put_self(b, "stateGroups", g->id, strlen(g->id));
@@ -681,110 +711,70 @@ put_group(struct evt_buf *b, const struct evt_gen_state_group *g)
 	return rc;
 }
 
-/* Tells whether path[0..len) is collection name, optionally followed by
- * "/<id>" (then *id, *idlen are set). */
-static int
-rest_is(const char *path, size_t len, const char *name, const char **id,
-    size_t *idlen)
-{
-	size_t n = strlen(name);
+/* One collection of the Config REST subset: its items by index. */
+struct rest_coll {
+	const char *name;
+	const char *(*id)(const struct sim *, size_t);
+	int (*put)(const struct sim *, struct evt_buf *, size_t);
+};
 
-	if (len < n || strncasecmp(path, name, n) != 0)
-		return 0;
-	*id = NULL;
-	*idlen = 0;
-	if (len == n)
-		return 1;
-	if (path[n] != '/')
-		return 0;
-	*id = path + n + 1;
-	*idlen = len - n - 1;
-	return 1;
+/* Answers a collection: the whole of it ({"array":[...]}) if id is NULL,
+ * else the item with that id ({"data":...}, ignoring case) or 404. */
+static int
+rest_answer(const struct sim *sim, const struct rest_coll *c, size_t n,
+    const char *id, size_t idlen, struct evt_buf *body)
+{
+	int rc = 0;
+
+	if (id == NULL) {
+		rc |= PUTS(body, "{\"array\":[");
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				rc |= evt_buf_putc(body, ',');
+			rc |= c->put(sim, body, i);
+		}
+		rc |= PUTS(body, "]}");
+		return rc ? -1 : 200;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *guid = c->id(sim, i);
+		if (idlen != strlen(guid) || strncasecmp(guid, id, idlen) != 0)
+			continue;
+		rc |= PUTS(body, "{\"data\":");
+		rc |= c->put(sim, body, i);
+		rc |= evt_buf_putc(body, '}');
+		return rc ? -1 : 200;
+	}
+	return 404;
 }
 
-/* Tells whether a GUID text equals id[0..idlen), ignoring case. */
-static int
-id_eq(const char *guid, const char *id, size_t idlen)
-{
-	return idlen == strlen(guid) && strncasecmp(guid, id, idlen) == 0;
-}
-
-/* gateway rest_cb: the Config REST subset. */
+/* gateway rest_cb: the Config REST subset, path[0..len) below
+ * /api/rest/v1/: a collection, or "<collection>/<id>". */
 static int
 sim_rest_cb(void *arg, struct evt_gw_session *s, const char *path,
     size_t len, struct evt_buf *body)
 {
-	struct sim *sim = arg;
-	const struct evt_gen_type *types;
-	const struct evt_gen_state_group *groups;
-	const char *id;
-	size_t n, idlen;
-	int rc = 0;
+	static const struct rest_coll colls[] = {
+		{"eventTypes", type_id, put_type},
+		{"stateGroups", group_id, put_group},
+		{"cameras", camera_id, put_camera},
+	};
+	const struct sim *sim = arg;
+	size_t counts[3];
 
-	if (rest_is(path, len, "eventTypes", &id, &idlen)) {
-		types = evt_gen_event_types(&n);
-		if (id == NULL) {
-			rc |= PUTS(body, "{\"array\":[");
-			for (size_t i = 0; i < n; i++) {
-				if (i > 0)
-					rc |= evt_buf_putc(body, ',');
-				rc |= put_type(body, &types[i]);
-			}
-			rc |= PUTS(body, "]}");
-			return rc ? -1 : 200;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (id_eq(types[i].id, id, idlen)) {
-				rc |= PUTS(body, "{\"data\":");
-				rc |= put_type(body, &types[i]);
-				rc |= evt_buf_putc(body, '}');
-				return rc ? -1 : 200;
-			}
-		return 404;
-	}
-	if (rest_is(path, len, "stateGroups", &id, &idlen)) {
-		groups = evt_gen_state_groups(&n);
-		if (id == NULL) {
-			rc |= PUTS(body, "{\"array\":[");
-			for (size_t i = 0; i < n; i++) {
-				if (i > 0)
-					rc |= evt_buf_putc(body, ',');
-				rc |= put_group(body, &groups[i]);
-			}
-			rc |= PUTS(body, "]}");
-			return rc ? -1 : 200;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (id_eq(groups[i].id, id, idlen)) {
-				rc |= PUTS(body, "{\"data\":");
-				rc |= put_group(body, &groups[i]);
-				rc |= evt_buf_putc(body, '}');
-				return rc ? -1 : 200;
-			}
-		return 404;
-	}
-	if (rest_is(path, len, "cameras", &id, &idlen)) {
-		uint32_t nc = evt_gen_ncameras(sim->cat);
-
-		if (id == NULL) {
-			rc |= PUTS(body, "{\"array\":[");
-			for (uint32_t i = 0; i < nc; i++) {
-				if (i > 0)
-					rc |= evt_buf_putc(body, ',');
-				rc |= put_camera(sim, body, i);
-			}
-			rc |= PUTS(body, "]}");
-			return rc ? -1 : 200;
-		}
-		for (uint32_t i = 0; i < nc; i++)
-			if (idlen == 36 && strncasecmp(evt_gen_camera(sim->cat,
-			    i), id, 36) == 0) {
-				rc |= PUTS(body, "{\"data\":");
-				rc |= put_camera(sim, body, i);
-				rc |= evt_buf_putc(body, '}');
-				return rc ? -1 : 200;
-			}
-		return 404;
+	evt_gen_event_types(&counts[0]);
+	evt_gen_state_groups(&counts[1]);
+	counts[2] = evt_gen_ncameras(sim->cat);
+	for (size_t k = 0; k < 3; k++) {
+		size_t n = strlen(colls[k].name);
+		if (len < n || strncasecmp(path, colls[k].name, n) != 0)
+			continue;
+		if (len == n)
+			return rest_answer(sim, &colls[k], counts[k], NULL, 0,
+			    body);
+		if (path[n] == '/')
+			return rest_answer(sim, &colls[k], counts[k],
+			    path + n + 1, len - n - 1, body);
 	}
 	return 404;
 }
@@ -831,7 +821,7 @@ usr2_cb(evutil_socket_t sig, short what, void *arg)
 /* evsim's own options (getopt_long codes below EVT_GWO_FIRST). */
 enum {
 	O_RATE = 256, O_SEED, O_CAMS, O_EVENTS, O_LOG, O_DROP, O_FORGET,
-	O_GARBAGE, O_SDELAY, O_REFUSE, O_QUIET, O_PAUSED
+	O_GARBAGE, O_SDELAY, O_REFUSE, O_PAUSED
 };
 
 /* Takes one of evsim's own options; returns 0, or -1 if c is unknown. */
@@ -878,7 +868,7 @@ sim_opt(struct sim *sim, int c, const char *arg)
 		if (sim->gwo.verbosity < EVT_GW_LOG_DEBUG)
 			sim->gwo.verbosity++;
 		break;
-	case O_QUIET: sim->gwo.verbosity = EVT_GW_LOG_ERR; break;
+	case 'q': sim->gwo.verbosity = EVT_GW_LOG_ERR; break;
 	default: return -1;
 	}
 	return 0;
@@ -902,14 +892,14 @@ parse_args(struct sim *sim, int argc, char **argv)
 		{ "refuse-tokens", no_argument, NULL, O_REFUSE },
 		{ "paused", no_argument, NULL, O_PAUSED },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		EVT_GWO_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "vh", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "vqh", lopts, NULL)) != -1) {
 		if (ch == 'h') {
 			usage(stdout, &sim->gwo);
 			exit(0);
