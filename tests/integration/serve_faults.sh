@@ -205,6 +205,18 @@ for prog in "$EVPLAY --any-user" "$BUILD/evsim"; do
 	t "$name --max-clients 2 (the deprecated alias) limits as --max-conns" \
 	    $C --port "$SRV_PORT" conn-limit --n 2
 	stop_pid "$SRV_PID"
+	# --dead-timeout (new in both): a WebSocket that sends nothing is
+	# closed with 1006 (no session timeout to close it first).
+	start_srv "$bin" dead$name $extra --dead-timeout 1 \
+	    --ws-session-timeout 0 $arch
+	timeout 60 $PY "$HERE/conformance.py" --port "$SRV_PORT" idle \
+	    >"$T/dead$name.idle" 2>&1
+	check $? "$name --dead-timeout 1: a silent WebSocket is closed"
+	waitfor 500 grep -q "127.0.0.1:[0-9]*: .*1006 peer not responding" \
+	    "$T/dead$name.out"
+	checkl $? "$name --dead-timeout: the close is logged with the peer" \
+	    "$T/dead$name.out"
+	stop_pid "$SRV_PID"
 	for bad in "--max-conns 0" "--max-conns x" "--history-bytes 4X" \
 	    "--max-frame 10" "--resume-window 0" "--ping -1" \
 	    "--dead-timeout soon" "--max-queue 1"; do
