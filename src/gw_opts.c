@@ -19,80 +19,39 @@
 #include "evtape/gw_opts.h"
 #include "evtape/timefmt.h"
 
-#define EX_FAIL 1
-#define EX_USAGE 2
 #define MAX_SECS 1e6		/* longest time option, s (gateway.c's bound) */
 #define STOP_GRACE_US 3000000	/* closing handshakes at shutdown */
 
-/* Reports a usage error of o's program and exits 2. */
-static void
-bad(const struct evt_gwo *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-static void
-bad(const struct evt_gwo *o, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", o->prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help'.\n", o->prog);
-	exit(EX_USAGE);
-}
-
-/* Parses a time option in seconds (a duration: "30", "1.5s", "2m") up to
- * MAX_SECS, more than 0 if positive is set, or exits 2. */
+/* Parses a time option (a duration: "30", "1.5s", "2m") into seconds,
+ * up to MAX_SECS and more than 0 if positive is set, or exits 2. */
 static double
-secs_arg(const struct evt_gwo *o, const char *opt, const char *s,
-    int positive)
+secs_arg(const char *where, const char *s, int positive)
 {
-	int64_t us;
+	int64_t us = evt_cli_duration_arg(where, s);
 
-	if (evt_duration_parse(s, &us) != 0 || (double)us / 1e6 > MAX_SECS ||
-	    (positive && us == 0))
-		bad(o, "--%s: not a duration %s 1e6 s (seconds, or with s, m, "
-		    "h, d): '%s'", opt, positive ? "in (0," : "in [0,", s);
+	if ((double)us / 1e6 > MAX_SECS || (positive && us == 0))
+		evt_cli_range_err(where, s, positive ? "more than 0, up to "
+		    "1e6 s" : "up to 1e6 s");
 	return (double)us / 1e6;
 }
 
-/* Parses a size option ("64M", "1048576") in min..max or exits 2. */
+/* Parses a size option ("64M", "1048576") of at least min bytes, or
+ * exits 2 (range says the bounds). */
 static uint64_t
-size_arg(const struct evt_gwo *o, const char *opt, const char *s,
-    uint64_t min, uint64_t max)
+size_arg(const char *where, const char *s, uint64_t min, uint64_t max,
+    const char *range)
 {
-	uint64_t v;
+	uint64_t v = evt_cli_size_arg(where, s);
 
-	if (evt_cli_size(s, &v) != 0 || v < min || v > max)
-		bad(o, "--%s: not a size in %" PRIu64 "..%" PRIu64 " bytes (k, "
-		    "M, G suffixes allowed): '%s'", opt, min, max, s);
-	return v;
-}
-
-/* Parses a whole number option in min..max or exits 2. */
-static uint64_t
-count_arg(const struct evt_gwo *o, const char *opt, const char *s,
-    uint64_t min, uint64_t max)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' ||
-	    v < min || v > max)
-		bad(o, "--%s: not a whole number in %" PRIu64 "..%" PRIu64
-		    ": '%s'", opt, min, max, s);
+	if (v < min || v > max)
+		evt_cli_range_err(where, s, range);
 	return v;
 }
 
 void
-evt_gwo_init(struct evt_gwo *o, const char *prog, enum evt_gwo_clock clock,
-    uint32_t max_conns)
+evt_gwo_init(struct evt_gwo *o, enum evt_gwo_clock clock, uint32_t max_conns)
 {
 	memset(o, 0, sizeof *o);
-	o->prog = prog;
 	o->clock = clock;
 	o->go.max_conns = max_conns;
 	o->verbosity = EVT_GW_LOG_WARN;
@@ -107,8 +66,9 @@ plain_arg(struct evt_gwo *o, int c, const char *arg)
 		free(o->host);
 		o->host = NULL;
 		if (evt_cli_hostport(arg, &o->host, &o->port) != 0)
-			bad(o, "--listen: expected [HOST:]PORT with a numeric "
-			    "HOST (IPv4, or IPv6 in brackets), got '%s'", arg);
+			evt_cli_usage_err("--listen: expected [HOST:]PORT with "
+			    "a numeric HOST (IPv4, or IPv6 in brackets), got "
+			    "'%s'", arg);
 		o->listen = arg;
 		return 1;
 	case EVT_GWO_READY: o->ready_file = arg; return 1;
@@ -119,7 +79,7 @@ plain_arg(struct evt_gwo *o, int c, const char *arg)
 	case EVT_GWO_ANY: o->any_user = 1; return 1;
 	case EVT_GWO_TOKFILE: o->tokfile = arg; return 1;
 	case EVT_GWO_CORS:
-		evt_cli_cors_arg(o->prog, arg, o->cors, &o->go.ncors_origins);
+		evt_cli_cors_arg(evt_cli_prog(), arg, o->cors, &o->go.ncors_origins);
 		o->go.cors_origins = o->cors;
 		return 1;
 	case EVT_GWO_CLOCK:
@@ -128,7 +88,8 @@ plain_arg(struct evt_gwo *o, int c, const char *arg)
 		else if (strcmp(arg, "shared") == 0)
 			o->clock = EVT_GWO_CLOCK_SHARED;
 		else
-			bad(o, "--clock: session or shared, not '%s'", arg);
+			evt_cli_usage_err("--clock: session or shared, not "
+			    "'%s'", arg);
 		return 1;
 	default:
 		return 0;
@@ -143,18 +104,19 @@ static const struct secs_opt {
 	size_t off;
 	int positive;
 } secs_opts[] = {
-	{EVT_GWO_WINDOW, "resume-window",
+	{EVT_GWO_WINDOW, "--resume-window",
 	    offsetof(struct evt_gw_opts, resume_window), 1},
-	{EVT_GWO_PING, "ping", offsetof(struct evt_gw_opts, ping_interval), 0},
-	{EVT_GWO_DEAD, "dead-timeout",
+	{EVT_GWO_PING, "--ping",
+	    offsetof(struct evt_gw_opts, ping_interval), 0},
+	{EVT_GWO_DEAD, "--dead-timeout",
 	    offsetof(struct evt_gw_opts, dead_timeout), 0},
-	{EVT_GWO_HTTPTO, "http-timeout",
+	{EVT_GWO_HTTPTO, "--http-timeout",
 	    offsetof(struct evt_gw_opts, http_timeout), 0},
-	{EVT_GWO_HTTPIDLE, "http-idle", offsetof(struct evt_gw_opts, http_idle),
-	    0},
-	{EVT_GWO_WSTO, "ws-session-timeout",
+	{EVT_GWO_HTTPIDLE, "--http-idle",
+	    offsetof(struct evt_gw_opts, http_idle), 0},
+	{EVT_GWO_WSTO, "--ws-session-timeout",
 	    offsetof(struct evt_gw_opts, ws_session_timeout), 0},
-	{EVT_GWO_SUBTO, "sub-timeout",
+	{EVT_GWO_SUBTO, "--sub-timeout",
 	    offsetof(struct evt_gw_opts, sub_timeout), 0},
 };
 
@@ -166,7 +128,7 @@ secs_opt_arg(struct evt_gwo *o, int c, const char *arg)
 		const struct secs_opt *so = &secs_opts[i];
 		if (so->c != c)
 			continue;
-		*(double *)(void *)((char *)&o->go + so->off) = secs_arg(o,
+		*(double *)(void *)((char *)&o->go + so->off) = secs_arg(
 		    so->name, arg, so->positive);
 		return 1;
 	}
@@ -191,27 +153,33 @@ evt_gwo_arg(struct evt_gwo *o, int c, const char *arg)
 	}
 	switch (c) {
 	case EVT_GWO_TOKLIFE:
-		go->token_lifetime = (uint32_t)secs_arg(o, "token-lifetime",
+		go->token_lifetime = (uint32_t)secs_arg("--token-lifetime",
 		    arg, 1);
 		if (go->token_lifetime == 0)
-			bad(o, "--token-lifetime: at least 1 s");
+			evt_cli_range_err("--token-lifetime", arg,
+			    "at least 1 s");
 		break;
 	case EVT_GWO_MAXCONN:
-	case EVT_GWO_MAXCLIENTS:
-		go->max_conns = (uint32_t)count_arg(o, c == EVT_GWO_MAXCONN ?
-		    "max-conns" : "max-clients", arg, 1, 100000);
+	case EVT_GWO_MAXCLIENTS: {
+		const char *where = c == EVT_GWO_MAXCONN ? "--max-conns" :
+		    "--max-clients";
+		uint64_t n = evt_cli_count_arg(where, arg);
+		if (n < 1 || n > 100000)
+			evt_cli_range_err(where, arg, "1..100000");
+		go->max_conns = (uint32_t)n;
 		break;
+	}
 	case EVT_GWO_MAXFRAME:
-		go->ess_limits.max_frame = (size_t)size_arg(o, "max-frame",
-		    arg, 1024, (uint64_t)1 << 30);
+		go->ess_limits.max_frame = (size_t)size_arg("--max-frame", arg,
+		    1024, (uint64_t)1 << 30, "1k..1G");
 		break;
 	case EVT_GWO_HIST:
-		go->history_bytes = (size_t)size_arg(o, "history-bytes", arg,
-		    0, SIZE_MAX);
+		go->history_bytes = (size_t)size_arg("--history-bytes", arg, 0,
+		    SIZE_MAX, "a size_t");
 		break;
 	case EVT_GWO_MAXQUEUE:
-		go->max_queue = (size_t)size_arg(o, "max-queue", arg,
-		    (uint64_t)64 << 10, SIZE_MAX / 2);
+		go->max_queue = (size_t)size_arg("--max-queue", arg,
+		    (uint64_t)64 << 10, SIZE_MAX / 2, "at least 64k");
 		break;
 	default:
 		return 0;
@@ -223,11 +191,11 @@ void
 evt_gwo_check(const struct evt_gwo *o)
 {
 	if ((o->go.tls_cert == NULL) != (o->go.tls_key == NULL))
-		bad(o, "--tls-cert and --tls-key go together");
+		evt_cli_usage_err("--tls-cert and --tls-key go together");
 	if (o->go.username != NULL && o->any_user)
-		bad(o, "--user and --any-user exclude each other");
+		evt_cli_usage_err("--user and --any-user exclude each other");
 	if ((o->go.username != NULL) != (o->pwfile != NULL))
-		bad(o, "--user and --password-file go together");
+		evt_cli_usage_err("--user and --password-file go together");
 }
 
 void
@@ -276,12 +244,13 @@ static void
 read_secrets(struct evt_gwo *o)
 {
 	if (o->pwfile != NULL) {
-		o->password = evt_cli_secret_arg(o->prog, "--password-file",
+		o->password = evt_cli_secret_arg(evt_cli_prog(),
+		    "--password-file",
 		    o->pwfile);
 		o->go.password = o->password;
 	}
 	if (o->tokfile != NULL) {
-		o->token = evt_cli_secret_arg(o->prog, "--token-file",
+		o->token = evt_cli_secret_arg(evt_cli_prog(), "--token-file",
 		    o->tokfile);
 		o->stoks[0] = o->token;
 		o->go.static_tokens = o->stoks;
@@ -318,9 +287,9 @@ evt_gwo_start(struct evt_gwo *o, struct event_base *base)
 	if (rc != 0) {
 		/* EVT_ERR_IO: the gateway said why, in one line. */
 		if (rc != EVT_ERR_IO)
-			fprintf(stderr, "%s: cannot serve on %s:%u: %s\n",
-			    o->prog, host, o->port, evt_strerror(rc));
-		return rc == EVT_ERR_ARG ? EX_USAGE : EX_FAIL;
+			evt_cli_err("cannot serve on %s:%u: %s", host, o->port,
+			    evt_strerror(rc));
+		return rc == EVT_ERR_ARG ? EVT_EXIT_USAGE : EVT_EXIT_FAIL;
 	}
 	evt_gwo_log(o, EVT_GW_LOG_INFO, "listening on %s://%s%s%s:%u",
 	    o->go.tls_cert != NULL ? "https" : "http",
@@ -328,9 +297,9 @@ evt_gwo_start(struct evt_gwo *o, struct event_base *base)
 	    strchr(host, ':') != NULL ? "]" : "", evt_gw_port(o->gw));
 	if (o->ready_file != NULL && evt_cli_write_ready(o->ready_file,
 	    evt_gw_port(o->gw)) != 0) {
-		fprintf(stderr, "%s: --ready-file %s: %s\n", o->prog,
-		    o->ready_file, strerror(errno));
-		return EX_FAIL;
+		evt_cli_err("--ready-file %s: %s", o->ready_file,
+		    strerror(errno));
+		return EVT_EXIT_FAIL;
 	}
 	return 0;
 }
@@ -388,7 +357,7 @@ evt_gwo_log(const struct evt_gwo *o, int level, const char *fmt, ...)
 		return;
 	if (o->progress_line)
 		fputs("\r\033[K", stderr);
-	fprintf(stderr, "%s: %s: ", o->prog, names[level & 3]);
+	fprintf(stderr, "%s: %s: ", evt_cli_prog(), names[level & 3]);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

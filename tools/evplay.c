@@ -33,11 +33,13 @@
  * speed?x=F, seek?to=TIME|by=S (&session=ID), all with a Bearer token.
  * Keys and signals act on every timeline.
  *
- * Exit status: 0 success, 1 failure or damage found, 2 usage.
+ * Exit status (cli.h): 0 done (a server: stopped by a signal), 1 damage
+ * skipped or the --from-id event not found, 2 usage, 3 failure.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,8 +72,6 @@
 #include "evtape/tsv.h"
 
 #define EVPLAY_VERSION "0.2.0"
-#define EX_FAIL 1
-#define EX_USAGE 2
 #define BATCH 4096		/* frames per loop turn at top speed */
 #define OBUF_FLUSH (64u << 10)	/* flush the output past this */
 #define SEEK_STEP_US 10000000
@@ -128,9 +128,7 @@ static struct {
 	double speed;		 /* a new timeline's speed (0: R.ro's) */
 } S;
 
-static const char *progname = "evplay";
 static struct event_base *base;
-static struct evt_buf obuf;
 static enum mode mode = M_EVENTS;
 static int quiet, verbose, want_stats, want_state, tty_progress, server;
 static uint64_t problems;
@@ -156,11 +154,9 @@ msg(const char *fmt, ...)
 	va_list ap;
 	if (tty_progress)
 		fputs("\r\033[K", stderr);
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	evt_cli_verr(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* Gateway log callback: lines up to the chosen level. */
@@ -187,22 +183,13 @@ warn_cb(void *arg, const char *m)
 	msg("warning: %s", m);
 }
 
-/* Writes the output buffer to stdout, blocking until it is all taken. */
+/* Writes the output buffer to stdout, blocking until it is all taken;
+ * exits if stdout fails (the writer said why, or the reader is gone). */
 static void
 oflush(void)
 {
-	size_t off = 0;
-	while (off < obuf.len) {
-		ssize_t w = write(1, obuf.p + off, obuf.len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			msg("stdout: %s", strerror(errno));
-			exit(EX_FAIL);
-		}
-		off += (size_t)w;
-	}
-	obuf.len = 0;
+	if (evt_cli_out_flush() != 0)
+		exit(EVT_EXIT_FAIL);
 }
 
 /* Exits on out of memory. */
@@ -211,7 +198,7 @@ oom_check(int rc)
 {
 	if (rc == EVT_ERR_NOMEM) {
 		msg("out of memory");
-		exit(EX_FAIL);
+		exit(EVT_EXIT_FAIL);
 	}
 }
 
@@ -269,16 +256,16 @@ tl_output(struct timeline *t)
 		oom_check(evt_gw_publish(S.gwo.gw, m->ev, m->evlen, m->n));
 	else if (mode == M_EVENTS) {
 		for (size_t i = 0; i < m->n; i++) {
-			oom_check(evt_buf_put(&obuf, m->ev[i], m->evlen[i]));
-			oom_check(evt_buf_putc(&obuf, '\n'));
+			oom_check(evt_buf_put(evt_cli_out_buf(), m->ev[i], m->evlen[i]));
+			oom_check(evt_buf_putc(evt_cli_out_buf(), '\n'));
 		}
 	} else {
 		if (mode == M_TSV)
-			oom_check(evt_tsv_put(&obuf, m->rx_us, m->text, m->len,
+			oom_check(evt_tsv_put(evt_cli_out_buf(), m->rx_us, m->text, m->len,
 			    m->incomplete));
 		else {
-			oom_check(evt_buf_put(&obuf, m->text, m->len));
-			oom_check(evt_buf_putc(&obuf, '\n'));
+			oom_check(evt_buf_put(evt_cli_out_buf(), m->text, m->len));
+			oom_check(evt_buf_putc(evt_cli_out_buf(), '\n'));
 		}
 	}
 	if (t->state != NULL)
@@ -344,6 +331,8 @@ cur_rewind(struct evt_cur *c, int64_t *rx)
 		oom_check(rc);
 		if (rc <= 0) {
 			msg("no event with id %s", R.from_id);
+			/* not found: status 1, as evtool get says it */
+			exit_code = rc == 0 ? EVT_EXIT_PARTIAL : EVT_EXIT_FAIL;
 			return -1;
 		}
 	} else
@@ -490,7 +479,7 @@ tl_run(struct timeline *t)
 			int rc = tl_load(t);
 			if (rc <= 0) {
 				if (rc < 0)
-					exit_code = EX_FAIL;
+					exit_code = EVT_EXIT_FAIL;
 				tl_finish(t);
 				return;
 			}
@@ -539,7 +528,7 @@ tl_run(struct timeline *t)
 			/* On schedule: hand it over now, then stamp it. */
 			oflush();
 			now = evt_mono_us();
-		} else if (obuf.len >= OBUF_FLUSH) {
+		} else if (evt_cli_out_buf()->len >= OBUF_FLUSH) {
 			oflush();
 			now = evt_mono_us();
 		} else if (t->out != OUT_STDOUT)
@@ -989,15 +978,15 @@ print_state(const struct evt_state *s, int64_t at)
 		char tmp[32];
 		int k = snprintf(tmp, sizeof tmp, "%" PRId64 "\t",
 		    at == INT64_MIN ? 0 : at);
-		oom_check(evt_buf_put(&obuf, tmp, (size_t)k));
+		oom_check(evt_buf_put(evt_cli_out_buf(), tmp, (size_t)k));
 	}
-	oom_check(evt_buf_put(&obuf, "{\"states\":[", 11));
+	oom_check(evt_buf_put(evt_cli_out_buf(), "{\"states\":[", 11));
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
-			oom_check(evt_buf_putc(&obuf, ','));
-		oom_check(evt_buf_put(&obuf, st[i], lens[i]));
+			oom_check(evt_buf_putc(evt_cli_out_buf(), ','));
+		oom_check(evt_buf_put(evt_cli_out_buf(), st[i], lens[i]));
 	}
-	oom_check(evt_buf_put(&obuf, "]}\n", 3));
+	oom_check(evt_buf_put(evt_cli_out_buf(), "]}\n", 3));
 	oflush();
 }
 
@@ -1516,44 +1505,17 @@ usage(FILE *f)
 	    "signals: USR1 pause/resume, USR2 status, INT/TERM stop\n");
 }
 
-/* Reports a usage error and exits 2. */
-static void
-bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-    noreturn));
-
-static void
-bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'evplay --help'.\n");
-	exit(EX_USAGE);
-}
-
-/* Parses a positive number or exits. */
+/* Parses a --speed factor (a number in (0, 1e6]) or exits 2. */
 static double
-num_arg(const char *opt, const char *s)
+speed_arg(const char *s)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
 	if (errno != 0 || end == s || *end != 0 || !(v > 0) || v > 1e6)
-		bad_usage("%s: not a positive number: %s", opt, s);
+		evt_cli_usage_err("--speed: \"%s\" is not a factor in "
+		    "(0, 1e6]", s);
 	return v;
-}
-
-/* Parses a --from/--to value or exits. */
-static int64_t
-time_arg(const char *opt, const char *s)
-{
-	int64_t us;
-	if (evt_time_parse_user(s, &us) != 0)
-		bad_usage("%s: not a time (ISO-8601 or microseconds): %s", opt,
-		    s);
-	return us;
 }
 
 /* Parses --loop [N] (a count may follow as its own word: argv[*optind]
@@ -1568,9 +1530,9 @@ loop_arg(const char *v, int argc, char **argv)
 		R.loops = -1;
 		return;
 	}
-	double n = num_arg("--loop", v);
-	if (n != (long)n)
-		bad_usage("--loop: a whole number: %s", v);
+	uint64_t n = evt_cli_count_arg("--loop", v);
+	if (n < 1 || n > LONG_MAX)
+		evt_cli_range_err("--loop", v, "at least 1");
 	R.loops = (long)n - 1;
 }
 
@@ -1580,14 +1542,12 @@ static int
 play_opt(int c, int argc, char **argv)
 {
 	switch (c) {
-	case 'S': R.ro.speed = num_arg("--speed", optarg); break;
+	case 'S': R.ro.speed = speed_arg(optarg); break;
 	case 'X': R.ro.top_speed = 1; break;
-	case 'f': R.from = time_arg("--from", optarg); break;
-	case 'T': R.to = time_arg("--to", optarg); break;
+	case 'f': R.from = evt_cli_time_arg("--from", optarg); break;
+	case 'T': R.to = evt_cli_time_arg("--to", optarg); break;
 	case 'i': R.from_id = optarg; break;
-	case 'g':
-		if (evt_duration_parse(optarg, &R.ro.max_gap_us) != 0)
-			bad_usage("--max-gap: a duration: %s", optarg);
+	case 'g': R.ro.max_gap_us = evt_cli_duration_arg("--max-gap", optarg);
 		break;
 	case 'l': loop_arg(optarg, argc, argv); break;
 	case 'm': mode = M_MESSAGES; break;
@@ -1631,7 +1591,8 @@ parse_args(int argc, char **argv)
 	};
 	int c, rc;
 
-	evt_gwo_init(&S.gwo, progname, EVT_GWO_CLOCK_SESSION, MAX_CONNS);
+	evt_cli_init("evplay");
+	evt_gwo_init(&S.gwo, EVT_GWO_CLOCK_SESSION, MAX_CONNS);
 	R.ro.speed = 1.0;
 	R.from = INT64_MIN;
 	R.to = INT64_MAX;
@@ -1639,15 +1600,15 @@ parse_args(int argc, char **argv)
 		if (evt_gwo_arg(&S.gwo, c, optarg))
 			continue;
 		if ((rc = play_opt(c, argc, argv)) > 0)
-			exit(0);
+			exit(EVT_EXIT_OK);
 		if (rc < 0) {
 			usage(stderr);
-			exit(EX_USAGE);
+			exit(EVT_EXIT_USAGE);
 		}
 	}
 	if (argc - optind != 1) {
 		usage(stderr);
-		exit(EX_USAGE);
+		exit(EVT_EXIT_USAGE);
 	}
 	R.dir = argv[optind];
 }
@@ -1657,18 +1618,18 @@ static void
 check_args(void)
 {
 	if (R.from_id != NULL && R.from != INT64_MIN)
-		bad_usage("--from and --from-id exclude each other");
+		evt_cli_usage_err("--from and --from-id exclude each other");
 	server = S.gwo.listen != NULL;
 	if (!server && (S.gwo.given || S.exit_when_done))
-		bad_usage("server options need --listen HOST:PORT");
+		evt_cli_usage_err("server options need --listen HOST:PORT");
 	if (!server)
 		return;
 	if (mode != M_EVENTS || want_state)
-		bad_usage("--messages, --tsv and --state are for stdout mode (a "
+		evt_cli_usage_err("--messages, --tsv and --state are for stdout mode (a "
 		    "server sends messages; getState answers the state)");
 	evt_gwo_check(&S.gwo);
 	if (S.gwo.go.username == NULL && !S.gwo.any_user)
-		bad_usage("a server needs --user U --password-file F, or "
+		evt_cli_usage_err("a server needs --user U --password-file F, or "
 		    "--any-user to accept any credential");
 	S.shared = S.gwo.clock == EVT_GWO_CLOCK_SHARED;
 }
@@ -1686,7 +1647,7 @@ make_base(void)
 	event_config_free(cfg);
 	if (base == NULL) {
 		msg("cannot create the event loop");
-		exit(EX_FAIL);
+		exit(EVT_EXIT_FAIL);
 	}
 }
 
@@ -1825,7 +1786,7 @@ shut_down(void)
 	if (base != NULL)
 		event_base_free(base);
 	evt_state_free(R.state0);
-	evt_buf_free(&obuf);
+	evt_cli_out_free();
 	if (lost_unknown > 0)
 		msg("%s: at least %" PRIu64 " events could not be read, and an "
 		    "unknown number more in %" PRIu64 " damaged places", R.dir,
@@ -1834,7 +1795,7 @@ shut_down(void)
 		msg("%s: %" PRIu64 " events could not be read", R.dir,
 		    lost_events);
 	if (exit_code == 0 && problems > 0)
-		exit_code = EX_FAIL;
+		exit_code = EVT_EXIT_PARTIAL;	/* damage skipped */
 	return exit_code;
 }
 
@@ -1847,7 +1808,7 @@ main(int argc, char **argv)
 	parse_args(argc, argv);
 	check_args();
 	if (open_start() != 0)
-		return EX_FAIL;
+		return exit_code != 0 ? exit_code : EVT_EXIT_FAIL;
 	make_base();
 	tty_progress = !quiet && isatty(2);
 	S.gwo.progress_line = tty_progress;
@@ -1860,7 +1821,7 @@ main(int argc, char **argv)
 	if (!server) {
 		signal(SIGPIPE, SIG_IGN);
 		if ((tl = tl_new(OUT_STDOUT, NULL)) == NULL) {
-			exit_code = EX_FAIL;
+			exit_code = EVT_EXIT_FAIL;
 			return shut_down();
 		}
 	}

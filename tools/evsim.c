@@ -33,15 +33,11 @@
  * know when it is due.
  */
 #include <sys/queue.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,51 +149,6 @@ usage(FILE *f, const struct evt_gwo *o)
 "all sessions; USR2 starts generating (--paused).\n");
 }
 
-/* Reports a usage error and exits 2. */
-static void
-bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-    noreturn));
-static void
-bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "evsim: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'evsim --help'.\n");
-	exit(2);
-}
-
-/* Parses an unsigned integer option or exits 2. */
-static uint64_t
-opt_u64(const char *name, const char *s, uint64_t max)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
-		bad_usage("--%s: bad number '%s'", name, s);
-	return v;
-}
-
-/* Parses a non-negative number of seconds or exits 2. */
-static double
-opt_secs(const char *name, const char *s)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= 0) || v > 1e6)
-		bad_usage("--%s: bad number of seconds '%s'", name, s);
-	return v;
-}
-
 /* gateway log_cb: prints lines up to the chosen level. */
 static void
 sim_log_cb(void *arg, int level, const char *msg)
@@ -243,7 +194,7 @@ emit(struct sim *sim, const char *msg, size_t len, const char **ev,
 		sim->scratch.len = 0;
 		if (evt_ess_events_message(ev, lens, n, &sim->scratch) < 0) {
 			evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
-			exit(1);
+			exit(EVT_EXIT_FAIL);
 		}
 		msg = (const char *)sim->scratch.p;
 		len = sim->scratch.len;
@@ -283,7 +234,7 @@ make_pending(struct sim *sim)
 	sim->pend.len = 0;
 	if (evt_buf_put(&sim->pend, json, len) != 0) {
 		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
-		exit(1);
+		exit(EVT_EXIT_FAIL);
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		sim->pend_off[i] = (size_t)(ev[i] - json);
@@ -394,7 +345,7 @@ start_generation(struct sim *sim)
 		sim->gopts.rate = TOP_SPEED_GEN_RATE;
 	if ((sim->gen = evt_gen_new(&sim->gopts)) == NULL) {
 		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
-		exit(1);
+		exit(EVT_EXIT_FAIL);
 	}
 	sim->t0_mono_us = evt_mono_us();
 	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "first subscription: generating at "
@@ -472,7 +423,7 @@ tl_start(struct sim *sim, struct evt_gw_session *s)
 	if (tl == NULL || (tl->gen = evt_gen_new(&o)) == NULL ||
 	    (tl->ev = event_new(sim->base, -1, 0, tl_prod_cb, tl)) == NULL) {
 		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
-		exit(1);
+		exit(EVT_EXIT_FAIL);
 	}
 	tl->sim = sim;
 	tl->s = s;
@@ -829,6 +780,7 @@ static int
 sim_opt(struct sim *sim, int c, const char *arg)
 {
 	struct evt_gw_opts *go = &sim->gwo.go;
+	uint64_t n;
 	char *end;
 
 	switch (c) {
@@ -837,31 +789,36 @@ sim_opt(struct sim *sim, int c, const char *arg)
 		sim->rate = strtod(arg, &end);
 		if (errno != 0 || end == arg || *end != '\0' ||
 		    !(sim->rate >= 0) || sim->rate > 1e8)
-			bad_usage("--rate: bad number '%s'", arg);
+			evt_cli_usage_err("--rate: \"%s\" is not a number of "
+			    "events/s in 0..1e8", arg);
 		break;
-	case O_SEED: sim->gopts.seed = opt_u64("seed", arg, UINT64_MAX); break;
+	case O_SEED: sim->gopts.seed = evt_cli_count_arg("--seed", arg); break;
 	case O_CAMS:
-		sim->gopts.ncameras = (uint32_t)opt_u64("cameras", arg,
-		    1000000);
-		if (sim->gopts.ncameras == 0)
-			bad_usage("--cameras must be > 0");
+		n = evt_cli_count_arg("--cameras", arg);
+		if (n < 1 || n > 1000000)
+			evt_cli_range_err("--cameras", arg, "1..1000000");
+		sim->gopts.ncameras = (uint32_t)n;
 		break;
 	case O_EVENTS:
-		sim->max_events = opt_u64("events", arg, UINT64_MAX);
-		if (sim->max_events == 0)
-			bad_usage("--events must be > 0");
+		if ((sim->max_events = evt_cli_count_arg("--events", arg)) == 0)
+			evt_cli_range_err("--events", arg, "at least 1");
 		break;
 	case O_LOG: sim->log_path = arg; break;
-	case O_DROP: go->drop_every = opt_u64("drop-every", arg, UINT64_MAX);
+	case O_DROP: go->drop_every = evt_cli_count_arg("--drop-every", arg);
 		break;
 	case O_FORGET:
-		sim->forget_every = opt_u64("forget-every", arg, UINT64_MAX);
+		sim->forget_every = evt_cli_count_arg("--forget-every", arg);
 		sim->next_forget = sim->forget_every;
 		break;
 	case O_GARBAGE:
-		go->garbage_every = opt_u64("garbage-every", arg, UINT64_MAX);
+		go->garbage_every = evt_cli_count_arg("--garbage-every", arg);
 		break;
-	case O_SDELAY: go->state_delay = opt_secs("state-delay", arg); break;
+	case O_SDELAY:
+		go->state_delay = (double)evt_cli_duration_arg("--state-delay",
+		    arg) / 1e6;
+		if (go->state_delay > 1e6)
+			evt_cli_range_err("--state-delay", arg, "up to 1e6 s");
+		break;
 	case O_REFUSE: go->refuse_tokens = 1; break;
 	case O_PAUSED: sim->paused = 1; break;
 	case 'v':
@@ -902,20 +859,20 @@ parse_args(struct sim *sim, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "vqh", lopts, NULL)) != -1) {
 		if (ch == 'h') {
 			usage(stdout, &sim->gwo);
-			exit(0);
+			exit(EVT_EXIT_OK);
 		}
 		if (evt_gwo_arg(&sim->gwo, ch, optarg) == 0 &&
 		    sim_opt(sim, ch, optarg) != 0) {
 			usage(stderr, &sim->gwo);
-			exit(2);
+			exit(EVT_EXIT_USAGE);
 		}
 	}
 	if (optind < argc)
-		bad_usage("unexpected argument '%s'", argv[optind]);
+		evt_cli_usage_err("unexpected argument '%s'", argv[optind]);
 	evt_gwo_check(&sim->gwo);
 	sim->per_session = sim->gwo.clock == EVT_GWO_CLOCK_SESSION;
 	if (sim->per_session && sim->rate != 0)
-		bad_usage("--clock session needs --rate 0");
+		evt_cli_usage_err("--clock session needs --rate 0");
 }
 
 /* Wires the gateway's callbacks to the simulation. */
@@ -948,8 +905,7 @@ sim_setup(struct sim *sim)
 
 	if (sim->log_path != NULL &&
 	    (sim->log_sent = fopen(sim->log_path, "w")) == NULL) {
-		fprintf(stderr, "evsim: %s: %s\n", sim->log_path,
-		    strerror(errno));
+		evt_cli_err("%s: %s", sim->log_path, strerror(errno));
 		return -1;
 	}
 	if ((sim->base = event_base_new()) == NULL ||
@@ -957,13 +913,13 @@ sim_setup(struct sim *sim)
 	    (sim->tick_ev = evtimer_new(sim->base, tick_cb, sim)) == NULL ||
 	    (sim->prod_ev = event_new(sim->base, -1, 0, prod_cb, sim)) ==
 	    NULL) {
-		fprintf(stderr, "evsim: out of memory\n");
+		evt_cli_err("out of memory");
 		return -1;
 	}
 	for (int i = 0; i < 4; i++)
 		if ((sim->sigs[i] = evsignal_new(sim->base, signo[i], sigcb[i],
 		    sim)) == NULL || event_add(sim->sigs[i], NULL) != 0) {
-			fprintf(stderr, "evsim: cannot set up events\n");
+			evt_cli_err("cannot set up events");
 			return -1;
 		}
 	return 0;
@@ -976,9 +932,9 @@ sim_summary(struct sim *sim)
 	struct evt_gw_stats st;
 
 	evt_gw_stats(sim->gwo.gw, &st);
-	fprintf(stderr, "evsim: %llu events generated, %llu sent, %llu "
-	    "connections (%llu WebSocket), %llu sessions, %llu resumed, "
-	    "%llu resumes refused, %llu drops, %llu tokens issued\n",
+	evt_cli_err("%llu events generated, %llu sent, %llu connections (%llu "
+	    "WebSocket), %llu sessions, %llu resumed, %llu resumes refused, "
+	    "%llu drops, %llu tokens issued",
 	    (unsigned long long)sim->nevents,
 	    (unsigned long long)st.events_sent,
 	    (unsigned long long)st.conns_accepted,
@@ -990,8 +946,8 @@ sim_summary(struct sim *sim)
 	    (unsigned long long)st.tokens_issued);
 }
 
-/* Frees everything; returns status, or 1 if the --log-sent file could not
- * be written to its end. */
+/* Frees everything; returns status, or EVT_EXIT_FAIL if the --log-sent
+ * file could not be written to its end. */
 static int
 sim_free(struct sim *sim, int status)
 {
@@ -1012,9 +968,8 @@ sim_free(struct sim *sim, int status)
 	evt_buf_free(&sim->pend);
 	evt_buf_free(&sim->scratch);
 	if (sim->log_sent != NULL && fclose(sim->log_sent) != 0) {
-		fprintf(stderr, "evsim: %s: %s\n", sim->log_path,
-		    strerror(errno));
-		status = 1;
+		evt_cli_err("%s: %s", sim->log_path, strerror(errno));
+		status = EVT_EXIT_FAIL;
 	}
 	return status;
 }
@@ -1025,19 +980,20 @@ int
 main(int argc, char **argv)
 {
 	static struct sim sim;
-	int status = 1;
+	int status;
 
-	evt_gwo_init(&sim.gwo, "evsim", EVT_GWO_CLOCK_SHARED, 0);
+	evt_cli_init("evsim");
+	evt_gwo_init(&sim.gwo, EVT_GWO_CLOCK_SHARED, 0);
 	sim.rate = 200;
 	sim.gopts.seed = 1;
 	parse_args(&sim, argc, argv);
 	sim_wire(&sim);
 	if (sim_setup(&sim) != 0)
-		return sim_free(&sim, 1);
+		return sim_free(&sim, EVT_EXIT_FAIL);
 	if ((status = evt_gwo_start(&sim.gwo, sim.base)) != 0)
 		return sim_free(&sim, status);
 	event_base_dispatch(sim.base);
 	flush_log(&sim);
 	sim_summary(&sim);
-	return sim_free(&sim, 0);
+	return sim_free(&sim, EVT_EXIT_OK);
 }

@@ -11,10 +11,12 @@
  *        -> evt_gwo_start (reads the secret files, listens, wipes them,
  *           writes --ready-file) -> loop -> evt_gwo_shutdown -> evt_gwo_free
  *
- * A bad option value is a usage error: "PROG: --OPT: why" and the usage
- * hint on stderr, exit 2.  Secrets never reach argv or a log: they are read
- * from the files named by --password-file/--token-file when the gateway
- * starts, copied by it, and wiped at once.
+ * Values are read by the shared parsers of cli.h (durations "30s", sizes
+ * "64M", counts), with its messages: a bad value is a usage error (exit
+ * EVT_EXIT_USAGE).  Messages carry the name evt_cli_init set.  Secrets
+ * never reach argv or a log: they are read from the files named by
+ * --password-file/--token-file when the gateway starts, copied by it, and
+ * wiped at once.
  */
 #ifndef EVTAPE_GW_OPTS_H
 #define EVTAPE_GW_OPTS_H
@@ -77,7 +79,6 @@ enum evt_gwo_clock { EVT_GWO_CLOCK_SESSION, EVT_GWO_CLOCK_SHARED };
 /* The gateway server of a program: its options as given, then the
  * running gateway.  Strings borrowed from argv unless said otherwise. */
 struct evt_gwo {
-	const char *prog;	   /* program name for messages (static) */
 	const char *listen;	   /* --listen as given, or NULL */
 	char *host;		   /* parsed --listen host (owned), or NULL:
 				      127.0.0.1 */
@@ -106,25 +107,24 @@ struct evt_gwo {
 };
 
 /*
- * Initialises o for program prog (static string) with the program's
- * defaults: clock and max_conns (0: the gateway's); verbosity
- * EVT_GW_LOG_WARN.
+ * Initialises o with the program's defaults: clock and max_conns (0: the
+ * gateway's); verbosity EVT_GW_LOG_WARN.
  */
-void evt_gwo_init(struct evt_gwo *o, const char *prog,
-    enum evt_gwo_clock clock, uint32_t max_conns);
+void evt_gwo_init(struct evt_gwo *o, enum evt_gwo_clock clock,
+    uint32_t max_conns);
 
 /*
  * Takes getopt_long's code c and optarg arg (borrowed: argv outlives o).
  * Returns 1 if c is one of ours (then its value is checked and stored),
  * 0 if not (the program's own or unknown).  A bad value is reported and
- * exits 2.
+ * exits EVT_EXIT_USAGE.
  */
 int evt_gwo_arg(struct evt_gwo *o, int c, const char *arg);
 
 /*
  * Checks what goes together across options (--tls-cert with --tls-key,
  * --user with --password-file, not --user with --any-user); reports the
- * first problem and exits 2.
+ * first problem and exits EVT_EXIT_USAGE.
  */
 void evt_gwo_check(const struct evt_gwo *o);
 
@@ -135,12 +135,12 @@ void evt_gwo_check(const struct evt_gwo *o);
 void evt_gwo_usage(FILE *f, const struct evt_gwo *o);
 
 /*
- * Reads the secret files (exits 2 if one cannot be read), makes the
- * process not dumpable, starts the gateway with o->go on base (borrowed;
- * must outlive o->gw), wipes the secrets, logs "listening on URL" (info)
- * and writes --ready-file.  Returns 0 (o->gw set), or the exit status to
- * leave with after a one-line report: 2 if the gateway refused an option
- * (EVT_ERR_ARG), else 1.
+ * Reads the secret files (exits EVT_EXIT_USAGE if one cannot be read),
+ * makes the process not dumpable, starts the gateway with o->go on base
+ * (borrowed; must outlive o->gw), wipes the secrets, logs "listening on
+ * URL" (info) and writes --ready-file.  Returns 0 (o->gw set), or the
+ * exit status to leave with after a one-line report: EVT_EXIT_USAGE if
+ * the gateway refused an option (EVT_ERR_ARG), else EVT_EXIT_FAIL.
  */
 int evt_gwo_start(struct evt_gwo *o, struct event_base *base);
 

@@ -166,9 +166,9 @@ for prog in "$EVPLAY --any-user" "$BUILD/evsim"; do
 	done
 	# A port that is taken: one line naming the step and the address.
 	start_sim taken
-	one_line "$prog" 1 "cannot listen on 127.0.0.1:$SIM_PORT: bind failed: Address already in use" \
+	one_line "$prog" 3 "cannot listen on 127.0.0.1:$SIM_PORT: bind failed: Address already in use" \
 	    --quiet --listen "127.0.0.1:$SIM_PORT" $arch
-	check $? "$name on a port in use: exit 1, one line saying bind failed and why"
+	check $? "$name on a port in use: exit 3, one line saying bind failed and why"
 	stop_pid "$SIM_PID"
 	# Port 80 without privileges (as nobody when run as root).
 	asuser=""
@@ -177,9 +177,9 @@ for prog in "$EVPLAY --any-user" "$BUILD/evsim"; do
 	if [ "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)" -gt 80 ] &&
 	    { [ "$(id -u)" -ne 0 ] || [ -n "$asuser" ]; }; then
 		[ "$name" = evplay ] && arch=$(cd "$HERE/../golden" && pwd)/v1-basic
-		one_line "$asuser $prog" 1 "cannot listen on 127.0.0.1:80: bind failed: Permission denied" \
+		one_line "$asuser $prog" 3 "cannot listen on 127.0.0.1:80: bind failed: Permission denied" \
 		    --quiet --listen 80 $arch
-		check $? "$name --listen 80 without privileges: exit 1, one clear line"
+		check $? "$name --listen 80 without privileges: exit 3, one clear line"
 	else
 		check 0 "# SKIP $name --listen 80: unprivileged ports start below 80 here"
 	fi

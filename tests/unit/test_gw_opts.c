@@ -31,7 +31,7 @@ child_status(int c, const char *arg)
 		int fd = open("/dev/null", O_WRONLY);
 
 		dup2(fd, 2);
-		evt_gwo_init(&o, "test", EVT_GWO_CLOCK_SHARED, 0);
+		evt_gwo_init(&o, EVT_GWO_CLOCK_SHARED, 0);
 		evt_gwo_arg(&o, c, arg);
 		_exit(0);
 	}
@@ -46,7 +46,7 @@ test_values(void)
 {
 	struct evt_gwo o;
 
-	evt_gwo_init(&o, "test", EVT_GWO_CLOCK_SESSION, 64);
+	evt_gwo_init(&o, EVT_GWO_CLOCK_SESSION, 64);
 	T_EQ(o.go.max_conns, 64, "init: the program's max_conns");
 	T_EQ(o.clock, EVT_GWO_CLOCK_SESSION, "init: the program's clock");
 	T_EQ(evt_gwo_arg(&o, 'v', NULL), 0, "a program's own option: not ours");
@@ -110,13 +110,16 @@ test_bad(void)
 		{EVT_GWO_MAXQUEUE, "1k", 2},
 		{EVT_GWO_WINDOW, "0", 2},
 		{EVT_GWO_PING, "-1", 2},
-		{EVT_GWO_HTTPTO, "2e6", 2},
+		{EVT_GWO_HTTPTO, "2e6", 2},	/* no exponent */
 		{EVT_GWO_TOKLIFE, "0", 2},
 		{EVT_GWO_CLOCK, "sideways", 2},
 		{EVT_GWO_LISTEN, "localhost:80", 2},
 		{EVT_GWO_CORS, "http://a/path", 2},
+		{EVT_GWO_WINDOW, "1e3", 2},
+		{EVT_GWO_PING, " 1", 2},
 		{EVT_GWO_MAXCONN, "100000", 0},
-		{EVT_GWO_HTTPTO, "1e6", 0},
+		{EVT_GWO_HTTPTO, "1000000", 0},
+		{EVT_GWO_HTTPTO, "1000001", 2},
 		{EVT_GWO_SUBTO, "0", 0},
 	};
 
@@ -135,7 +138,7 @@ test_usage(void)
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
-	evt_gwo_init(&o, "test", EVT_GWO_CLOCK_SHARED, 64);
+	evt_gwo_init(&o, EVT_GWO_CLOCK_SHARED, 64);
 	evt_gwo_usage(f, &o);
 	fclose(f);
 	T_OK(strstr(text, "--max-conns N") != NULL &&
@@ -154,6 +157,7 @@ test_usage(void)
 int
 main(void)
 {
+	evt_cli_init("test");
 	test_values();
 	test_bad();
 	test_usage();
