@@ -198,20 +198,45 @@ evt_gwo_check(const struct evt_gwo *o)
 		evt_cli_usage_err("--user and --password-file go together");
 }
 
+/* Formats a size as the parsers take it: "64M", "16k" or bytes. */
+static const char *
+fmt_size(uint64_t v, char out[24])
+{
+	static const char units[] = "kMGT";
+	int u = -1;
+
+	while (u < 3 && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(out, 24, "%" PRIu64, v);
+	else
+		snprintf(out, 24, "%" PRIu64 "%c", v, units[u]);
+	return out;
+}
+
 void
 evt_gwo_usage(FILE *f, const struct evt_gwo *o)
 {
+	struct evt_gw_opts d;
+	char hist[24], queue[24], frame[24];
+
+	/* The gateway's defaults, where the program sets none of its own. */
+	memset(&d, 0, sizeof d);
+	d.max_conns = o->go.max_conns;
+	evt_gw_opts_defaults(&d);
 	fprintf(f,
 "gateway server:\n"
 "  --listen [HOST:]PORT    listen address, HOST a numeric IPv4 or [IPv6]\n"
-"                          address (127.0.0.1 unless given; port 0 picks a\n"
+"                          address (%s unless given; port 0 picks a\n"
 "                          free one)\n"
 "  --ready-file FILE       write \"PORT\\n\" to FILE once listening\n"
 "  --tls-cert FILE --tls-key FILE   serve https/wss\n"
 "  --user NAME --password-file FILE the one accepted credential\n"
 "  --any-user              accept any username and password\n"
 "  --token-file FILE       also accept the token on FILE's first line\n"
-"  --token-lifetime S      expires_in of issued tokens (default 3600 s)\n"
+"  --token-lifetime S      expires_in of issued tokens (default %u s)\n"
 "  --cors ORIGIN|*         let pages of ORIGIN (http://host:port; * any)\n"
 "                          call the token, REST and control endpoints\n"
 "                          (repeatable)\n"
@@ -219,24 +244,29 @@ evt_gwo_usage(FILE *f, const struct evt_gwo *o)
 "                          subscription, or one for all (default %s)\n"
 "  --max-conns N           open connections (default %u; 503 beyond)\n"
 "  --resume-window S       how long a session outlives its connection\n"
-"                          (default 30 s)\n"
-"  --history-bytes B       per-session resume history bound (default 64M)\n"
+"                          (default %g s)\n"
+"  --history-bytes B       per-session resume history bound (default %s)\n"
 "  --max-queue B           responses a client leaves unread before 1008\n"
-"                          (default 64M)\n"
-"  --max-frame B           largest inbound message (default 1M; 1009)\n"
+"                          (default %s)\n"
+"  --max-frame B           largest inbound message (default %s; 1009)\n"
 "  --ping S                WebSocket ping interval (default 0: none)\n"
 "  --dead-timeout S        close (1006) a WebSocket silent for S (default\n"
 "                          0: never)\n"
 "  --http-timeout S        a request must arrive whole within S of its\n"
-"                          first byte, else 408 (default 30)\n"
-"  --http-idle S           keep-alive idle limit (default 15)\n"
+"                          first byte, else 408 (default %g)\n"
+"  --http-idle S           keep-alive idle limit (default %g)\n"
 "  --ws-session-timeout S  close (1008) a WebSocket without a session\n"
-"                          after S (default 30; 0: never)\n"
+"                          after S (default %g; 0: never)\n"
 "  --sub-timeout S         close (1008) a session without a subscription\n"
 "                          after S (default 0: never)\n"
-"  S: seconds, or with a unit (30s, 2m, 1h); B: bytes, or with k, M, G\n",
+"  S: seconds, or with a unit (250ms, 30s, 2m, 1h); B: bytes, or with k,\n"
+"  M, G (64M)\n",
+	    d.host, d.token_lifetime,
 	    o->clock == EVT_GWO_CLOCK_SHARED ? "shared" : "session",
-	    o->go.max_conns != 0 ? o->go.max_conns : 256);
+	    d.max_conns, d.resume_window, fmt_size(d.history_bytes, hist),
+	    fmt_size(d.max_queue, queue),
+	    fmt_size(d.ess_limits.max_frame, frame), d.http_timeout,
+	    d.http_idle, d.ws_session_timeout);
 }
 
 /* Reads the secret files into o->go (exits 2 if one cannot be read). */

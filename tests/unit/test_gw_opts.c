@@ -146,6 +146,11 @@ test_usage(void)
 	    "default 64");
 	T_OK(strstr(text, "one for all (default shared)") != NULL,
 	    "usage: the program's clock default");
+	char want[64];
+	snprintf(want, sizeof want, "resume history bound (default %zuM)",
+	    (size_t)EVT_GW_DEFAULT_HISTORY_BYTES >> 20);
+	T_OK(strstr(text, want) != NULL, "usage: the gateway's default "
+	    "history size, from its table (%s)", want);
 	T_OK(strstr(text, "--max-clients") == NULL,
 	    "usage: the deprecated alias is not listed");
 	T_OK(strstr(text, "--history-bytes") && strstr(text, "--max-queue") &&
