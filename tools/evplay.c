@@ -121,7 +121,6 @@ static struct {
 	struct evt_gwo gwo;	 /* the gateway server: options, gwo.gw */
 	int shared;		 /* --clock shared */
 	int exit_when_done;
-	int stopping;
 	struct event *done_ev;	 /* --exit-when-done re-checks */
 	struct timeline *tl;	 /* shared: the one timeline */
 	int paused;		 /* a new timeline starts paused */
@@ -237,6 +236,7 @@ static void
 tl_output(struct timeline *t)
 {
 	const struct evt_cur_msg *m = &t->m;
+	struct evt_buf *out = evt_cli_out_buf(); /* stdout mode */
 	if (m->kind == EVT_K_RAW && t->out != OUT_STDOUT) {
 		/* A frame that was not JSON goes out as it came, if a text
 		 * frame can carry it (valid UTF-8). */
@@ -250,22 +250,22 @@ tl_output(struct timeline *t)
 			    sizeof who), m->rx_us);
 		}
 	} else if (t->out == OUT_SESSION)
-		oom_check(evt_gw_publish_session(S.gwo.gw, t->s, m->ev, m->evlen,
-		    m->n));
+		oom_check(evt_gw_publish_session(S.gwo.gw, t->s, m->ev,
+		    m->evlen, m->n));
 	else if (t->out == OUT_ALL)
 		oom_check(evt_gw_publish(S.gwo.gw, m->ev, m->evlen, m->n));
 	else if (mode == M_EVENTS) {
 		for (size_t i = 0; i < m->n; i++) {
-			oom_check(evt_buf_put(evt_cli_out_buf(), m->ev[i], m->evlen[i]));
-			oom_check(evt_buf_putc(evt_cli_out_buf(), '\n'));
+			oom_check(evt_buf_put(out, m->ev[i], m->evlen[i]));
+			oom_check(evt_buf_putc(out, '\n'));
 		}
 	} else {
 		if (mode == M_TSV)
-			oom_check(evt_tsv_put(evt_cli_out_buf(), m->rx_us, m->text, m->len,
+			oom_check(evt_tsv_put(out, m->rx_us, m->text, m->len,
 			    m->incomplete));
 		else {
-			oom_check(evt_buf_put(evt_cli_out_buf(), m->text, m->len));
-			oom_check(evt_buf_putc(evt_cli_out_buf(), '\n'));
+			oom_check(evt_buf_put(out, m->text, m->len));
+			oom_check(evt_buf_putc(out, '\n'));
 		}
 	}
 	if (t->state != NULL)
@@ -450,7 +450,7 @@ static void
 tl_kick(struct timeline *t)
 {
 	struct timeval zero = {0, 0};
-	if (!t->finished && !S.stopping)
+	if (!t->finished && !evt_gwo_stopping(&S.gwo))
 		evtimer_add(t->timer, &zero);
 }
 
@@ -997,9 +997,8 @@ print_state(const struct evt_state *s, int64_t at)
 static void
 server_stop(const char *why)
 {
-	if (S.stopping)
+	if (evt_gwo_stopping(&S.gwo))
 		return;
-	S.stopping = 1;
 	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
 		msg("%s: shutting down", why);
 	struct timeline *t;
@@ -1016,7 +1015,8 @@ server_stop(const char *why)
 static void
 server_check_done(void)
 {
-	if (!S.exit_when_done || S.stopping || LIST_EMPTY(&timelines))
+	if (!S.exit_when_done || evt_gwo_stopping(&S.gwo) ||
+	    LIST_EMPTY(&timelines))
 		return;
 	struct timeline *t;
 	LIST_FOREACH(t, &timelines, link)
@@ -1034,7 +1034,7 @@ server_check_done(void)
 static void
 done_ev_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (!S.stopping)
+	if (!evt_gwo_stopping(&S.gwo))
 		server_check_done();
 }
 
@@ -1073,7 +1073,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 	struct timeline *t = evt_gw_session_data(s);
 	switch (what) {
 	case EVT_GW_SESSION_SUBSCRIBED:
-		if (S.stopping)
+		if (evt_gwo_stopping(&S.gwo))
 			return;
 		if (S.shared) {
 			if (S.tl == NULL && LIST_EMPTY(&timelines) &&
@@ -1625,12 +1625,13 @@ check_args(void)
 	if (!server)
 		return;
 	if (mode != M_EVENTS || want_state)
-		evt_cli_usage_err("--messages, --tsv and --state are for stdout mode (a "
-		    "server sends messages; getState answers the state)");
+		evt_cli_usage_err("--messages, --tsv and --state are for "
+		    "stdout mode (a server sends messages; getState answers "
+		    "the state)");
 	evt_gwo_check(&S.gwo);
 	if (S.gwo.go.username == NULL && !S.gwo.any_user)
-		evt_cli_usage_err("a server needs --user U --password-file F, or "
-		    "--any-user to accept any credential");
+		evt_cli_usage_err("a server needs --user U --password-file F, "
+		    "or --any-user to accept any credential");
 	S.shared = S.gwo.clock == EVT_GWO_CLOCK_SHARED;
 }
 
@@ -1717,8 +1718,8 @@ controls_setup(void)
 		if (tcsetattr(0, TCSANOW, &raw) == 0) {
 			tio_saved = 1;
 			atexit(tty_restore);
-			L.keys = event_new(base, 0, EV_READ | EV_PERSIST, key_cb,
-			    NULL);
+			L.keys = event_new(base, 0, EV_READ | EV_PERSIST,
+			    key_cb, NULL);
 			event_add(L.keys, NULL);
 		}
 	}

@@ -78,7 +78,7 @@ struct sim {
 	FILE *log_sent;
 	const char *log_path;
 
-	int started, done, stopping;
+	int started, done;
 	int paused;		/* --paused: generation waits for SIGUSR2 */
 	uint64_t nevents, nmsgs;
 	int64_t t0_mono_us;	/* monotonic time of the generator's start */
@@ -206,14 +206,15 @@ emit(struct sim *sim, const char *msg, size_t len, const char **ev,
 		fputc('\n', sim->log_sent);
 	}
 	if (evt_gw_publish(sim->gwo.gw, ev, lens, n) != 0)
-		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "publish: out of memory");
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR,
+		    "publish: out of memory");
 	sim->nevents += n;
 	sim->nmsgs++;
 	if (sim->forget_every > 0 && sim->nevents >= sim->next_forget) {
 		while (sim->next_forget <= sim->nevents)
 			sim->next_forget += sim->forget_every;
-		evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "forgetting all sessions after "
-		    "%llu events (--forget-every)",
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "forgetting all "
+		    "sessions after %llu events (--forget-every)",
 		    (unsigned long long)sim->nevents);
 		evt_gw_forget_sessions(sim->gwo.gw);
 	}
@@ -329,7 +330,8 @@ sim_drain_cb(void *arg)
 {
 	struct sim *sim = arg;
 
-	if (sim->waiting_drain && !sim->done && !sim->stopping) {
+	if (sim->waiting_drain && !sim->done &&
+	    !evt_gwo_stopping(&sim->gwo)) {
 		sim->waiting_drain = 0;
 		event_active(sim->prod_ev, EV_TIMEOUT, 1);
 	}
@@ -348,8 +350,9 @@ start_generation(struct sim *sim)
 		exit(EVT_EXIT_FAIL);
 	}
 	sim->t0_mono_us = evt_mono_us();
-	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "first subscription: generating at "
-	    "%s events/s", sim->rate == 0 ? "top speed" : "the given rate");
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "first subscription: "
+	    "generating at %s events/s", sim->rate == 0 ? "top speed" :
+	    "the given rate");
 	if (sim->max_events > 0 && sim->nevents >= sim->max_events) {
 		gen_done(sim);
 		return;
@@ -381,7 +384,7 @@ tl_prod_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	for (int k = 0; k < TOP_SPEED_CHUNK; k++) {
-		if (sim->stopping || (sim->max_events > 0 &&
+		if (evt_gwo_stopping(&sim->gwo) || (sim->max_events > 0 &&
 		    tl->nevents >= sim->max_events) ||
 		    evt_gw_session_congested(tl->s))
 			return;
@@ -389,8 +392,10 @@ tl_prod_cb(evutil_socket_t fd, short what, void *arg)
 		n = evt_gen_last_events(tl->gen, ev, lens);
 		if (sim->max_events > 0 && tl->nevents + n > sim->max_events)
 			n = (uint32_t)(sim->max_events - tl->nevents);
-		if (evt_gw_publish_session(sim->gwo.gw, tl->s, ev, lens, n) != 0)
-			evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "publish: out of memory");
+		if (evt_gw_publish_session(sim->gwo.gw, tl->s, ev, lens,
+		    n) != 0)
+			evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR,
+			    "publish: out of memory");
 		tl->nevents += n;
 		sim->nevents += n;
 		sim->nmsgs++;
@@ -441,11 +446,12 @@ sim_session_cb(void *arg, struct evt_gw_session *s, int what)
 
 	if (!sim->per_session) {
 		if (what == EVT_GW_SESSION_SUBSCRIBED && !sim->started &&
-		    !sim->stopping && !sim->paused)
+		    !evt_gwo_stopping(&sim->gwo) && !sim->paused)
 			start_generation(sim);
 		return;
 	}
-	if (what == EVT_GW_SESSION_SUBSCRIBED && tl == NULL && !sim->stopping)
+	if (what == EVT_GW_SESSION_SUBSCRIBED && tl == NULL &&
+	    !evt_gwo_stopping(&sim->gwo))
 		tl_start(sim, s);
 	else if (what == EVT_GW_SESSION_DRAINED && tl != NULL)
 		event_active(tl->ev, EV_TIMEOUT, 1);
@@ -490,8 +496,8 @@ sim_http_cb(void *arg, const struct evt_gw_http_req *req,
 		if (!req->authorized)
 			return PUTS(body, "{\"error\":\"Bearer token "
 			    "required\"}") ? -1 : 401;
-		evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "%s: POST /evsim/forget",
-		    req->peer);
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO,
+		    "%s: POST /evsim/forget", req->peer);
 		evt_gw_forget_sessions(sim->gwo.gw);
 		return PUTS(body, "{\"forgotten\":true}") ? -1 : 200;
 	}
@@ -736,9 +742,8 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct sim *sim = arg;
 
-	if (sim->stopping)
+	if (evt_gwo_stopping(&sim->gwo))
 		return;
-	sim->stopping = 1;
 	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "signal %d: shutting down",
 	    (int)sig);
 	event_del(sim->tick_ev);
@@ -765,7 +770,7 @@ usr2_cb(evutil_socket_t sig, short what, void *arg)
 	struct sim *sim = arg;
 
 	sim->paused = 0;
-	if (!sim->started && !sim->stopping)
+	if (!sim->started && !evt_gwo_stopping(&sim->gwo))
 		start_generation(sim);
 }
 
