@@ -1339,90 +1339,123 @@ form_cstr(const struct evt_http_form *f, const char *key)
 	return v != NULL && strlen(v) == n ? v : NULL;
 }
 
-/* POST /evplay/<verb>: a control on one timeline or all. */
-static int
-http_control(const char *verb, size_t vlen, const struct evt_http_form *f,
-    struct evt_buf *b)
-{
-	const char *sid = form_cstr(f, "session");
-	double x = 0;
-	int64_t to = 0, by = 0;
-	int v;
+/* A control of the control path, parsed. */
+struct control {
 	enum { C_PAUSE, C_RESUME, C_SPEED, C_SEEK_TO, C_SEEK_BY } op;
+	double x;		/* C_SPEED: the factor */
+	int64_t to, by;		/* C_SEEK_TO: receive time; C_SEEK_BY: us */
+};
 
-#define VERB_IS(w) (vlen == strlen(w) && memcmp(verb, (w), vlen) == 0)
-	if (VERB_IS("pause"))
-		op = C_PAUSE;
-	else if (VERB_IS("resume"))
-		op = C_RESUME;
-	else if (VERB_IS("speed")) {
+/* Parses the parameters of speed (c->op C_SPEED: x=F) or seek (any
+ * other: to=TIME or by=S, setting c->op) into *c.  Returns NULL, or why
+ * they are refused (a 400 answer). */
+static const char *
+control_args(const struct evt_http_form *f, struct control *c)
+{
+	char *end;
+	if (c->op == C_SPEED) {
 		const char *xs = form_cstr(f, "x");
-		char *end;
-		op = C_SPEED;
 		if (xs == NULL)
-			return http_err(b, 400, "speed needs x=FACTOR");
+			return "speed needs x=FACTOR";
 		errno = 0;
-		x = strtod(xs, &end);
-		if (errno != 0 || end == xs || *end != 0 || !(x >= 1.0 / 1024) ||
-		    x > 1024)
-			return http_err(b, 400, "x: a number in 1/1024..1024");
-	} else if (VERB_IS("seek")) {
-		const char *ts = form_cstr(f, "to"), *bs = form_cstr(f, "by");
-		if ((ts == NULL) == (bs == NULL))
-			return http_err(b, 400, "seek needs to=TIME or "
-			    "by=SECONDS");
-		if (ts != NULL) {
-			op = C_SEEK_TO;
-			if (evt_time_parse_user(ts, &to) != 0)
-				return http_err(b, 400, "to: ISO-8601 or "
-				    "microseconds");
-		} else {
-			char *end;
-			op = C_SEEK_BY;
-			errno = 0;
-			double s = strtod(bs, &end);
-			if (errno != 0 || end == bs || *end != 0 ||
-			    !(s > -1e9 && s < 1e9))
-				return http_err(b, 400, "by: seconds");
-			by = (int64_t)(s * 1e6);
-		}
-	} else
-		return 0;
-#undef VERB_IS
+		c->x = strtod(xs, &end);
+		if (errno != 0 || end == xs || *end != 0 ||
+		    !(c->x >= 1.0 / 1024) || c->x > 1024)
+			return "x: a number in 1/1024..1024";
+		return NULL;
+	}
+	const char *ts = form_cstr(f, "to"), *bs = form_cstr(f, "by");
+	if ((ts == NULL) == (bs == NULL))
+		return "seek needs to=TIME or by=SECONDS";
+	if (ts != NULL) {
+		c->op = C_SEEK_TO;
+		return evt_time_parse_user(ts, &c->to) != 0 ?
+		    "to: ISO-8601 or microseconds" : NULL;
+	}
+	c->op = C_SEEK_BY;
+	errno = 0;
+	double sec = strtod(bs, &end);
+	if (errno != 0 || end == bs || *end != 0 || !(sec > -1e9 && sec < 1e9))
+		return "by: seconds";
+	c->by = (int64_t)(sec * 1e6);
+	return NULL;
+}
+
+/* Applies a control to one timeline. */
+static void
+control_apply(struct timeline *t, const struct control *c)
+{
+	switch (c->op) {
+	case C_PAUSE: tl_pause(t, 1); break;
+	case C_RESUME: tl_pause(t, 0); break;
+	case C_SPEED: tl_set_speed(t, c->x); break;
+	case C_SEEK_TO: tl_seek_to(t, c->to); break;
+	case C_SEEK_BY: (void)tl_seek(t, c->by); break;
+	}
+}
+
+/* Whether a timeline is the one of session id sid (NULL: every one). */
+static int
+tl_is_session(const struct timeline *t, const char *sid)
+{
+	size_t il;
+	const char *id;
+	if (sid == NULL)
+		return 1;
+	id = t->s != NULL ? evt_gw_session_id(t->s, &il) : NULL;
+	return id != NULL && il == strlen(sid) && memcmp(id, sid, il) == 0;
+}
+
+/* The control verb verb[0..vlen): C_PAUSE, C_RESUME, C_SPEED or, for
+ * seek, C_SEEK_TO (its parameters say which seek); -1 if there is no such
+ * verb. */
+static int
+control_verb(const char *verb, size_t vlen)
+{
+	static const char *const verbs[] = {"pause", "resume", "speed",
+	    "seek"};
+	static const int ops[] = {C_PAUSE, C_RESUME, C_SPEED, C_SEEK_TO};
+	for (size_t k = 0; k < 4; k++)
+		if (strlen(verbs[k]) == vlen && memcmp(verbs[k], verb,
+		    vlen) == 0)
+			return ops[k];
+	return -1;
+}
+
+/* POST /evplay/<verb>: control op (control_verb) on one timeline or
+ * all. */
+static int
+http_control(int op, const char *verb, size_t vlen,
+    const struct evt_http_form *f, struct evt_buf *b)
+{
+	const char *sid = form_cstr(f, "session"), *why;
+	struct control c = {0};
+
+	c.op = op;
+	if ((op == C_SPEED || op == C_SEEK_TO) &&
+	    (why = control_args(f, &c)) != NULL)
+		return http_err(b, 400, why);
 
 	struct timeline *t;
 	unsigned n = 0;
-	LIST_FOREACH(t, &timelines, link) {
-		if (sid != NULL) {
-			size_t il;
-			const char *id = t->s != NULL ?
-			    evt_gw_session_id(t->s, &il) : NULL;
-			if (id == NULL || il != strlen(sid) ||
-			    memcmp(id, sid, il) != 0)
-				continue;
+	LIST_FOREACH(t, &timelines, link)
+		if (tl_is_session(t, sid)) {
+			n++;
+			control_apply(t, &c);
 		}
-		n++;
-		switch (op) {
-		case C_PAUSE: tl_pause(t, 1); break;
-		case C_RESUME: tl_pause(t, 0); break;
-		case C_SPEED: tl_set_speed(t, x); break;
-		case C_SEEK_TO: tl_seek_to(t, to); break;
-		case C_SEEK_BY: (void)tl_seek(t, by); break;
-		}
-	}
 	if (sid != NULL && n == 0)
 		return http_err(b, 404, "no replay for that session");
 	if (sid == NULL) {
 		/* also for timelines that start later */
-		if (op == C_PAUSE || op == C_RESUME)
-			S.paused = op == C_PAUSE;
-		else if (op == C_SPEED)
-			S.speed = x;
+		if (c.op == C_PAUSE || c.op == C_RESUME)
+			S.paused = c.op == C_PAUSE;
+		else if (c.op == C_SPEED)
+			S.speed = c.x;
 	}
 	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
 		msg("control: %.*s on %u replay%s", (int)vlen, verb, n,
 		    n == 1 ? "" : "s");
-	v = evt_buf_put(b, "{\"ok\":true,\"timelines\":", 23) |
+	int v = evt_buf_put(b, "{\"ok\":true,\"timelines\":", 23) |
 	    evt_json_put_int(b, 0, n) | evt_buf_putc(b, '}');
 	return v ? -1 : 200;
 }
@@ -1446,12 +1479,8 @@ http_cb(void *arg, const struct evt_gw_http_req *req, struct evt_buf *body,
 			return http_err(body, 401, "Bearer token required");
 		return http_status(body);
 	}
-	static const char *const verbs[] = {"pause", "resume", "speed", "seek"};
-	size_t k = 0;
-	while (k < 4 && (strlen(verbs[k]) != vlen ||
-	    memcmp(verbs[k], verb, vlen) != 0))
-		k++;
-	if (k == 4)
+	int op = control_verb(verb, vlen);
+	if (op < 0)
 		return 0; /* 404 */
 	if (strcmp(req->method, "POST") != 0)
 		return http_err(body, 405, "POST only");
@@ -1462,7 +1491,7 @@ http_cb(void *arg, const struct evt_gw_http_req *req, struct evt_buf *body,
 	size_t ql = req->query_len > 0 ? req->query_len : req->body_len;
 	if (evt_http_form_parse(&f, q, ql) != 0)
 		return http_err(body, 400, "malformed parameters");
-	int rc = http_control(verb, vlen, &f, body);
+	int rc = http_control(op, verb, vlen, &f, body);
 	evt_http_form_free(&f);
 	return rc;
 }
