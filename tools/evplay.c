@@ -456,6 +456,51 @@ tl_kick(struct timeline *t)
 
 static void tl_finish(struct timeline *t);
 
+/*
+ * Waits for the loaded frame's due time: arms the timer and returns 0
+ * when it is far (or the timeline is paused: a control resumes it), or
+ * sleeps the last stretch and returns 1 with *now updated once it is due.
+ * handed: frames were handed to the gateway in this turn.
+ */
+static int
+tl_await(struct timeline *t, int64_t *now, int handed)
+{
+	int64_t w = evt_replay_wait(&t->sch, *now);
+	if (w == INT64_MAX) {
+		oflush();
+		return 0; /* paused */
+	}
+	if (w > 0) {
+		oflush();
+		*now = evt_mono_us();
+		w = evt_replay_wait(&t->sch, *now);
+	}
+	if (w > NAP_US || (w > 0 && (nplaying > 1 || handed))) {
+		/* The loop's timer wakes us NAP_US early (where other
+		 * timelines play, it wakes us on time: a nap would make them
+		 * late; after frames were handed to the gateway, the loop
+		 * must run to send them before we nap) ... */
+		if (nplaying <= 1)
+			w = w > NAP_US ? w - NAP_US : 0;
+		struct timeval tv = {(time_t)(w / 1000000),
+		    (suseconds_t)(w % 1000000)};
+		evtimer_add(t->timer, &tv);
+		return 0;
+	}
+	if (w > 0) {
+		/* ... and an absolute sleep lands on the due time (epoll's
+		 * wake-up alone is some 100 us late). */
+		int64_t due = *now + w;
+		struct timespec ts = {(time_t)(due / 1000000),
+		    (long)(due % 1000000) * 1000};
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		    NULL) == EINTR)
+			;
+		*now = evt_mono_us();
+	}
+	return 1;
+}
+
 /* Runs the timeline: hands over every frame that is due, then arms the
  * timer for the next one (or yields a loop turn at top speed). */
 static void
@@ -484,40 +529,8 @@ tl_run(struct timeline *t)
 				return;
 			}
 		}
-		int64_t w = evt_replay_wait(&t->sch, now);
-		if (w == INT64_MAX) {
-			oflush();
-			return; /* paused: a control resumes */
-		}
-		if (w > 0) {
-			oflush();
-			now = evt_mono_us();
-			w = evt_replay_wait(&t->sch, now);
-		}
-		if (w > NAP_US || (w > 0 && (nplaying > 1 || handed))) {
-			/* The loop's timer wakes us NAP_US early (where
-			 * other timelines play, it wakes us on time: a nap
-			 * would make them late; after frames were handed to
-			 * the gateway, the loop must run to send them before
-			 * we nap) ... */
-			if (nplaying <= 1)
-				w = w > NAP_US ? w - NAP_US : 0;
-			struct timeval tv = {(time_t)(w / 1000000),
-			    (suseconds_t)(w % 1000000)};
-			evtimer_add(t->timer, &tv);
+		if (!tl_await(t, &now, handed))
 			return;
-		}
-		if (w > 0) {
-			/* ... and an absolute sleep lands on the due time
-			 * (epoll's wake-up alone is some 100 us late). */
-			int64_t due = now + w;
-			struct timespec ts = {(time_t)(due / 1000000),
-			    (long)(due % 1000000) * 1000};
-			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
-			    &ts, NULL) == EINTR)
-				;
-			now = evt_mono_us();
-		}
 		if (tl_congested(t)) {
 			t->waiting = 1;
 			return;
