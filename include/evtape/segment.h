@@ -3,8 +3,10 @@
  * crash) and the reader (scan, random block access, id lookup).
  *
  * A segment is a header, a run of blocks, and once sealed an index and a
- * trailer.  formats/segment.md is authoritative; the byte tables are
- * repeated in segment_writer.c and segment_reader.c.
+ * trailer.  formats/segment.md is authoritative; its byte tables are
+ * repeated, with a name for every offset, in src/segment_layout.h, the
+ * one place the library reads and writes them through.  The sizes, magic
+ * numbers, versions, flags and bounds below are the spec's too.
  */
 #ifndef EVTAPE_SEGMENT_H
 #define EVTAPE_SEGMENT_H
@@ -27,6 +29,7 @@
 #define EVT_SEG_MINOR 2	/* revision 1.1: block header flags; 1.2:
 				   dictionary units (EVT_BLKF_UNIT) */
 #define EVT_BLK_VERSION 1
+#define EVT_TRL_VERSION 1	/* trailer (index) version */
 #define EVT_CODEC_ZSTD 1
 /* Block header flags (offset 36, formats/segment.md, "Block"). */
 #define EVT_BLKF_SET 0x1	/* the writer set the bits below */
