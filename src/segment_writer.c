@@ -916,6 +916,68 @@ last_id_of_block(struct evt_segw *w, struct evt_segr *r, uint64_t off)
 	return 0;
 }
 
+/*
+ * Scans every block of the segment r, passing records over undecoded:
+ * the reader builds the dictionary and the block directory, w counts
+ * frames and keeps the last SESSION body.  The id keys are read back when
+ * sealing.
+ */
+static int
+resume_scan(struct evt_segw *w, struct evt_segr *r)
+{
+	struct evt_rec re;
+	uint64_t boff;
+	r->dec.skip_records = 1;
+	int rc = evt_segr_rewind(r, INT64_MIN);
+	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
+		rc = 0;
+		if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
+		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
+			w->frames[re.kind]++;
+		if (re.kind == EVT_K_SESSION) {
+			struct evt_buf tail = {0};
+			w->session.len = 0;
+			w->have_session = evt_rdec_frame_head(
+			    evt_segr_decoder(r), &re, &w->session, &tail) == 0;
+			evt_buf_free(&tail);
+		}
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Takes over what the scan of r found: the block directory and totals,
+ * the last id (from the last block holding one) and the dictionary, which
+ * the appended blocks continue.
+ */
+static int
+resume_state(struct evt_segw *w, struct evt_segr *r)
+{
+	int rc = 0;
+	uint32_t nb;
+	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
+	for (uint32_t i = 0; i < nb && rc == 0; i++) {
+		rc = add_block(w, &bl[i], 0);
+		w->nevents += bl[i].nevent;
+		w->nrecords += bl[i].nrec;
+	}
+	/* The last block with events may hold none with an indexed id (no
+	 * id, or one over 256 bytes): then the block before counts. */
+	for (uint32_t i = nb; i-- > 0 && rc == 0 && w->enc.last_id_len == 0;)
+		if (bl[i].nevent > 0)
+			rc = last_id_of_block(w, r, bl[i].off);
+	if (rc == 0)
+		rc = evt_renc_learn(&w->enc, &r->dict);
+	if (rc < 0)
+		return rc;
+	/* The appended blocks start a dictionary unit of their own: the
+	 * writer does not know where the last one began. */
+	evt_renc_unit_reset(&w->enc);
+	w->str_base = w->enc.dict.nstr;
+	w->shape_base = w->enc.dict.nshape;
+	return 0;
+}
+
 /* Resumes an unsealed segment; see segment.h. */
 int
 evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
@@ -943,60 +1005,18 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 	w->seq = si->seq;
 	memcpy(w->uuid, si->uuid, sizeof w->uuid);
 	w->created_us = si->created_us;
-
-	/* Scan every block, passing records over undecoded: the
-	 * reader builds the dictionary and the block directory; we count
-	 * frames and keep the last SESSION body.  The id keys are read back
-	 * when sealing; the last id comes from the last block holding one. */
-	struct evt_rec re;
-	uint64_t boff;
-	r->dec.skip_records = 1;
-	rc = evt_segr_rewind(r, INT64_MIN);
-	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
-		rc = 0;
-		if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
-		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
-			w->frames[re.kind]++;
-		if (re.kind == EVT_K_SESSION) {
-			struct evt_buf tail = {0};
-			w->session.len = 0;
-			w->have_session = evt_rdec_frame_head(
-			    evt_segr_decoder(r), &re, &w->session, &tail) == 0;
-			evt_buf_free(&tail);
-		}
-	}
-	if (rc < 0)
+	if ((rc = resume_scan(w, r)) != 0 || (rc = resume_state(w, r)) != 0)
 		goto fail;
-	uint32_t nb;
-	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
-	for (uint32_t i = 0; i < nb && rc == 0; i++) {
-		rc = add_block(w, &bl[i], 0);
-		w->nevents += bl[i].nevent;
-		w->nrecords += bl[i].nrec;
-	}
-	/* The last block with events may hold none with an indexed id (no
-	 * id, or one over 256 bytes): then the block before counts. */
-	for (uint32_t i = nb; i-- > 0 && rc == 0 && w->enc.last_id_len == 0;)
-		if (bl[i].nevent > 0)
-			rc = last_id_of_block(w, r, bl[i].off);
-	if (rc == 0)
-		rc = evt_renc_learn(&w->enc, &r->dict);
-	if (rc < 0)
-		goto fail;
-	/* The appended blocks start a dictionary unit of their own: the
-	 * writer does not know where the last one began. */
-	evt_renc_unit_reset(&w->enc);
-	w->str_base = w->enc.dict.nstr;
-	w->shape_base = w->enc.dict.nshape;
 	rec->valid_end = r->valid_end;
 	rec->cut_bytes = si->size - r->valid_end;
-	rec->blocks = nb;
+	evt_segr_blocks(r, &rec->blocks);
 	for (uint32_t i = 0; i < dm.n && i < 64; i++)
 		if (dm.off[i] < r->valid_end)
 			rec->bad_blocks++;
 	evt_segr_close(r);
 	r = NULL;
 
+	/* Cut the torn tail: appends go right after the last good block. */
 	w->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (w->fd < 0) {
 		rc = sys_err();
