@@ -1299,11 +1299,14 @@ evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
 	return 1;
 }
 
-/* Checks the filter bytes against the trailer's checksum. */
+/* Checks the filter bytes against the trailer's checksum.  Needs only the
+ * trailer: loading the index too made every "not found" of an archive
+ * lookup, which checks the filter of every sealed segment, decompress and
+ * parse every index. */
 int
 evt_segr_check_filter(struct evt_segr *r)
 {
-	if (!indexed(r))
+	if (!r->info.sealed)
 		return EVT_ERR_STATE;
 	if (map_filter(r) != 0)
 		return EVT_ERR_IO;

@@ -312,7 +312,9 @@ int evt_segr_load_index(struct evt_segr *r);
 int evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
     uint32_t *count);
 
-/* Verifies the id filter's checksum (reported); 0 if it matches. */
+/* Verifies the id filter's checksum (reported) from the trailer alone,
+ * without loading the index: 0 if it matches, EVT_ERR_CHECKSUM,
+ * EVT_ERR_IO, or EVT_ERR_STATE for a segment without a valid trailer. */
 int evt_segr_check_filter(struct evt_segr *r);
 
 /* Reads the flags (EVT_BLKF_*) of block i of evt_segr_blocks from its
