@@ -964,6 +964,13 @@ recent_keys_seg(struct evt_archive *a, const char *path, uint64_t *keys,
 	int64_t from = INT64_MIN;
 	int rc, in_msg = 0;
 
+	/* An unsealed segment, maybe large (left by a crash), gives its
+	 * newest ids from its last GUID columns: decoding it whole for them
+	 * cost a restart a second. */
+	rc = evt_seg_tail_keys(path, keys, want, got);
+	if (rc == 0 || rc == EVT_ERR_NOMEM)
+		return rc;
+	*got = 0;
 	if ((rc = evt_segr_open(path, a->errcb, a->arg, &r)) < 0)
 		return rc == EVT_ERR_NOMEM ? rc : 0;	/* reported */
 	/* Start at the newest block from which on the segment holds want

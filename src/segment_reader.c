@@ -1317,7 +1317,7 @@ evt_segr_check_filter(struct evt_segr *r)
 	return 0;
 }
 
-/* A block of the header walk of evt_seg_tail. */
+/* A block of the header walk of evt_seg_tail and evt_seg_tail_keys. */
 struct tailblk {
 	uint64_t off;
 	uint32_t flags, nevent, nguid;
@@ -1369,51 +1369,79 @@ tail_block(struct evt_segr *r, const struct tailblk *b, int want_id,
 	return rc == EVT_ERR_NOMEM ? rc : 0;
 }
 
+/* The block headers of an unsealed segment, walked from the start (each
+ * says where the next one is) without reading the blocks. */
+struct tailwalk {
+	struct evt_segr *r;
+	struct tailblk *bl;
+	size_t n;
+};
+
+/* Frees a header walk and closes its reader. */
+static void
+tailwalk_free(struct tailwalk *tw)
+{
+	free(tw->bl);
+	evt_segr_close(tw->r);
+	memset(tw, 0, sizeof *tw);
+}
+
+/*
+ * Opens the unsealed segment at path and walks its block headers into tw
+ * (free with tailwalk_free, also after an error).  Returns 0,
+ * EVT_ERR_AGAIN when what follows the last good header is not just a torn
+ * tail (a valid block header after it means damage that only a full scan
+ * sorts out), EVT_ERR_EXISTS if the segment is sealed, EVT_ERR_CORRUPT if
+ * its header is damaged, or another negative evt_err.
+ */
+static int
+tailwalk(const char *path, struct tailwalk *tw)
+{
+	memset(tw, 0, sizeof *tw);
+	int rc = evt_segr_open(path, NULL, NULL, &tw->r);
+	if (rc != 0)
+		return rc;
+	struct evt_segr *r = tw->r;
+	if (r->info.sealed || r->info.hdr_damaged)
+		return r->info.sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
+	size_t cap = 0;
+	uint64_t off = EVT_SEG_HDR_SIZE;
+	struct evt_blkhdr bh;
+	while ((rc = block_header(r, off, &bh)) == 0) {
+		if (tw->n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			struct tailblk *nb = realloc(tw->bl, cap * sizeof *nb);
+			if (nb == NULL)
+				return EVT_ERR_NOMEM;
+			tw->bl = nb;
+		}
+		tw->bl[tw->n++] = (struct tailblk){off, bh.flags, bh.nevent,
+		    bh.nguid};
+		off += EVT_BLK_HDR_SIZE + evt_blkhdr_payload_len(&bh);
+	}
+	if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+		return rc;
+	if (off < r->info.data_end && resync(r, off + 1) < r->info.data_end)
+		return EVT_ERR_AGAIN;
+	return 0;
+}
+
 /* Finds the resume point of an unsealed segment from its end; see
  * segment.h. */
 int
 evt_seg_tail(const char *path, struct evt_seg_tail *t)
 {
 	memset(t, 0, sizeof *t);
-	struct evt_segr *r;
-	int rc = evt_segr_open(path, NULL, NULL, &r);
+	struct tailwalk tw;
+	int rc = tailwalk(path, &tw);
 	if (rc != 0)
-		return rc;
-	if (r->info.sealed || r->info.hdr_damaged) {
-		rc = r->info.sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
-		evt_segr_close(r);
-		return rc;
-	}
-	struct tailblk *bl = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t off = EVT_SEG_HDR_SIZE;
-	struct evt_blkhdr bh;
-	/* The headers, from the start: each says where the next one is. */
-	while ((rc = block_header(r, off, &bh)) == 0) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 1024;
-			struct tailblk *nb = realloc(bl, cap * sizeof *nb);
-			if (nb == NULL) {
-				rc = EVT_ERR_NOMEM;
-				goto out;
-			}
-			bl = nb;
-		}
-		bl[n++] = (struct tailblk){off, bh.flags, bh.nevent, bh.nguid};
-		off += EVT_BLK_HDR_SIZE + evt_blkhdr_payload_len(&bh);
-	}
-	if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
 		goto out;
-	/* What follows the last header must be a torn tail: a valid block
-	 * header after it means damage that only a full scan sorts out. */
 	rc = EVT_ERR_AGAIN;
-	if (off < r->info.data_end && resync(r, off + 1) < r->info.data_end)
-		goto out;
-	t->blocks = (uint32_t)n;
+	t->blocks = (uint32_t)tw.n;
 	/* Back from the end, by the flags, until both are found. */
 	int want_id = 1, want_session = 1;
-	for (size_t i = n; i-- > 0 && (want_id || want_session);) {
-		const struct tailblk *b = &bl[i];
+	for (size_t i = tw.n; i-- > 0 && (want_id || want_session);) {
+		const struct tailblk *b = &tw.bl[i];
 		if (!(b->flags & EVT_BLKF_SET))
 			goto out; /* written before revision 1.1 */
 		int id = want_id && b->nevent > 0;
@@ -1423,12 +1451,12 @@ evt_seg_tail(const char *path, struct evt_seg_tail *t)
 		int session = want_session && (b->flags & EVT_BLKF_SESSION);
 		if (!id && !session)
 			continue;
-		int k = tail_block(r, b, id, session, t);
+		int k = tail_block(tw.r, b, id, session, t);
 		if (k < 0) {
 			rc = k;
 			goto out;
 		}
-		if (k == 1 && i + 1 < n)
+		if (k == 1 && i + 1 < tw.n)
 			goto out; /* damaged, not the torn tail */
 		if (k == 1)
 			continue; /* the torn tail: not data */
@@ -1439,7 +1467,53 @@ evt_seg_tail(const char *path, struct evt_seg_tail *t)
 out:
 	if (rc != 0)
 		evt_buf_free(&t->session);
-	free(bl);
-	evt_segr_close(r);
+	tailwalk_free(&tw);
+	return rc;
+}
+
+/* Reads the newest indexed ids' keys of an unsealed segment from its last
+ * GUID columns; see segment.h. */
+int
+evt_seg_tail_keys(const char *path, uint64_t *keys, size_t want,
+    size_t *got)
+{
+	struct tailwalk tw;
+	*got = 0;
+	int rc = tailwalk(path, &tw);
+	if (rc != 0 || want == 0)
+		goto out;
+	/* The first block from which on the columns hold want ids; a block
+	 * with events must say that its column is exactly their ids. */
+	size_t i0 = tw.n, have = 0;
+	rc = EVT_ERR_AGAIN;
+	while (i0 > 0 && have < want) {
+		const struct tailblk *b = &tw.bl[--i0];
+		uint32_t col = EVT_BLKF_SET | EVT_BLKF_IDCOL;
+		if (b->nevent > 0 && (b->flags & col) != col)
+			goto out;
+		have += b->nevent > 0 ? b->nguid : 0;
+	}
+	struct evt_segr *r = tw.r;
+	r->dec.dict_grows = 0; /* only the column is wanted */
+	r->dec.skip_records = 1;
+	for (size_t i = i0; i < tw.n; i++) {
+		struct evt_blkhdr bh;
+		uint64_t next;
+		if (tw.bl[i].nevent == 0)
+			continue;
+		rc = evt_segr_load_block(r, tw.bl[i].off, &next, &bh);
+		if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+			goto out;
+		if (rc != 0 && i + 1 < tw.n) {
+			rc = EVT_ERR_AGAIN; /* damaged, not the torn tail */
+			goto out;
+		}
+		for (uint32_t g = 0; rc == 0 && g < r->dec.nguid; g++)
+			keys[(*got)++ % want] = evt_guid_key(r->dec.guids +
+			    EVT_GUID_SIZE * (size_t)g);
+	}
+	rc = 0;
+out:
+	tailwalk_free(&tw);
 	return rc;
 }

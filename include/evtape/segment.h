@@ -127,6 +127,21 @@ int evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
  */
 int evt_seg_tail(const char *path, struct evt_seg_tail *t);
 
+/*
+ * Reads the id keys of the newest indexed events of an unsealed segment
+ * (records.md, "Event ids") without decoding records: walks the block
+ * headers, then reads the GUID columns of the last blocks, which their
+ * flags (EVT_BLKF_IDCOL) say hold exactly their events' indexed ids, until
+ * want keys are found.  Writes them in record order into keys, a ring of
+ * want entries: key k goes to keys[k % want], *got counts them all.
+ * Returns 0, EVT_ERR_AGAIN when the headers cannot tell (a block with
+ * events but without the flag, damage before the torn tail: scan the
+ * segment instead), EVT_ERR_EXISTS if the segment is sealed, or another
+ * negative evt_err.
+ */
+int evt_seg_tail_keys(const char *path, uint64_t *keys, size_t want,
+    size_t *got);
+
 /* Appends one received frame (see evt_renc_frame); closes the block when it
  * is full.  Returns >= 0 or a negative evt_err (EVT_ERR_NOSPC: the data stays
  * buffered and the next flush retries). */
