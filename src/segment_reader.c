@@ -1317,7 +1317,7 @@ evt_segr_check_filter(struct evt_segr *r)
 	return 0;
 }
 
-/* A block of the header walk of evt_seg_tail and evt_seg_tail_keys. */
+/* A block of the header walk of evt_seg_tail and evt_segr_newest_keys. */
 struct tailblk {
 	uint64_t off;
 	uint32_t flags, nevent, nguid;
@@ -1369,53 +1369,31 @@ tail_block(struct evt_segr *r, const struct tailblk *b, int want_id,
 	return rc == EVT_ERR_NOMEM ? rc : 0;
 }
 
-/* The block headers of an unsealed segment, walked from the start (each
- * says where the next one is) without reading the blocks. */
-struct tailwalk {
-	struct evt_segr *r;
-	struct tailblk *bl;
-	size_t n;
-};
-
-/* Frees a header walk and closes its reader. */
-static void
-tailwalk_free(struct tailwalk *tw)
-{
-	free(tw->bl);
-	evt_segr_close(tw->r);
-	memset(tw, 0, sizeof *tw);
-}
-
 /*
- * Opens the unsealed segment at path and walks its block headers into tw
- * (free with tailwalk_free, also after an error).  Returns 0,
- * EVT_ERR_AGAIN when what follows the last good header is not just a torn
- * tail (a valid block header after it means damage that only a full scan
- * sorts out), EVT_ERR_EXISTS if the segment is sealed, EVT_ERR_CORRUPT if
- * its header is damaged, or another negative evt_err.
+ * Walks the block headers of r from offset 64 (each says where the next
+ * one is) without reading the blocks, into *bl (malloc'd) and *n.
+ * Returns 0, EVT_ERR_AGAIN when what follows the last good header is not
+ * just a torn tail (a valid block header after it means damage that only
+ * a full scan sorts out), or EVT_ERR_NOMEM / EVT_ERR_IO.
  */
 static int
-tailwalk(const char *path, struct tailwalk *tw)
+walk_headers(struct evt_segr *r, struct tailblk **bl, size_t *n)
 {
-	memset(tw, 0, sizeof *tw);
-	int rc = evt_segr_open(path, NULL, NULL, &tw->r);
-	if (rc != 0)
-		return rc;
-	struct evt_segr *r = tw->r;
-	if (r->info.sealed || r->info.hdr_damaged)
-		return r->info.sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
 	size_t cap = 0;
 	uint64_t off = EVT_SEG_HDR_SIZE;
 	struct evt_blkhdr bh;
+	int rc;
+	*bl = NULL;
+	*n = 0;
 	while ((rc = block_header(r, off, &bh)) == 0) {
-		if (tw->n == cap) {
+		if (*n == cap) {
 			cap = cap ? 2 * cap : 1024;
-			struct tailblk *nb = realloc(tw->bl, cap * sizeof *nb);
+			struct tailblk *nb = realloc(*bl, cap * sizeof *nb);
 			if (nb == NULL)
 				return EVT_ERR_NOMEM;
-			tw->bl = nb;
+			*bl = nb;
 		}
-		tw->bl[tw->n++] = (struct tailblk){off, bh.flags, bh.nevent,
+		(*bl)[(*n)++] = (struct tailblk){off, bh.flags, bh.nevent,
 		    bh.nguid};
 		off += EVT_BLK_HDR_SIZE + evt_blkhdr_payload_len(&bh);
 	}
@@ -1432,16 +1410,24 @@ int
 evt_seg_tail(const char *path, struct evt_seg_tail *t)
 {
 	memset(t, 0, sizeof *t);
-	struct tailwalk tw;
-	int rc = tailwalk(path, &tw);
+	struct evt_segr *r;
+	struct tailblk *bl = NULL;
+	size_t n = 0;
+	int rc = evt_segr_open(path, NULL, NULL, &r);
 	if (rc != 0)
+		return rc;
+	if (r->info.sealed || r->info.hdr_damaged) {
+		rc = r->info.sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
+		goto out;
+	}
+	if ((rc = walk_headers(r, &bl, &n)) != 0)
 		goto out;
 	rc = EVT_ERR_AGAIN;
-	t->blocks = (uint32_t)tw.n;
+	t->blocks = (uint32_t)n;
 	/* Back from the end, by the flags, until both are found. */
 	int want_id = 1, want_session = 1;
-	for (size_t i = tw.n; i-- > 0 && (want_id || want_session);) {
-		const struct tailblk *b = &tw.bl[i];
+	for (size_t i = n; i-- > 0 && (want_id || want_session);) {
+		const struct tailblk *b = &bl[i];
 		if (!(b->flags & EVT_BLKF_SET))
 			goto out; /* written before revision 1.1 */
 		int id = want_id && b->nevent > 0;
@@ -1451,12 +1437,12 @@ evt_seg_tail(const char *path, struct evt_seg_tail *t)
 		int session = want_session && (b->flags & EVT_BLKF_SESSION);
 		if (!id && !session)
 			continue;
-		int k = tail_block(tw.r, b, id, session, t);
+		int k = tail_block(r, b, id, session, t);
 		if (k < 0) {
 			rc = k;
 			goto out;
 		}
-		if (k == 1 && i + 1 < tw.n)
+		if (k == 1 && i + 1 < n)
 			goto out; /* damaged, not the torn tail */
 		if (k == 1)
 			continue; /* the torn tail: not data */
@@ -1467,53 +1453,91 @@ evt_seg_tail(const char *path, struct evt_seg_tail *t)
 out:
 	if (rc != 0)
 		evt_buf_free(&t->session);
-	tailwalk_free(&tw);
+	free(bl);
+	evt_segr_close(r);
 	return rc;
 }
 
-/* Reads the newest indexed ids' keys of an unsealed segment from its last
- * GUID columns; see segment.h. */
-int
-evt_seg_tail_keys(const char *path, uint64_t *keys, size_t want,
-    size_t *got)
+/* The blocks that hold r's newest `want` events, oldest first, from the
+ * block directory of an indexed segment or else the block headers: into
+ * *bl (malloc'd) and *n.  Returns 0 or an error of walk_headers. */
+static int
+newest_blocks(struct evt_segr *r, size_t want, struct tailblk **bl,
+    size_t *n)
 {
-	struct tailwalk tw;
-	*got = 0;
-	int rc = tailwalk(path, &tw);
-	if (rc != 0 || want == 0)
-		goto out;
-	/* The first block from which on the columns hold want ids; a block
-	 * with events must say that its column is exactly their ids. */
-	size_t i0 = tw.n, have = 0;
-	rc = EVT_ERR_AGAIN;
-	while (i0 > 0 && have < want) {
-		const struct tailblk *b = &tw.bl[--i0];
-		uint32_t col = EVT_BLKF_SET | EVT_BLKF_IDCOL;
-		if (b->nevent > 0 && (b->flags & col) != col)
-			goto out;
-		have += b->nevent > 0 ? b->nguid : 0;
+	if (!indexed(r))
+		return walk_headers(r, bl, n);
+	*n = 0;
+	if ((*bl = malloc((r->nblocks + 1) * sizeof **bl)) == NULL)
+		return EVT_ERR_NOMEM;
+	size_t have = 0;
+	for (uint32_t i = r->nblocks; i-- > 0 && have < want;) {
+		(*bl)[(*n)++] = (struct tailblk){.off = r->blocks[i].off,
+		    .nevent = r->blocks[i].nevent};
+		have += r->blocks[i].nevent;
 	}
-	struct evt_segr *r = tw.r;
-	r->dec.dict_grows = 0; /* only the column is wanted */
-	r->dec.skip_records = 1;
-	for (size_t i = i0; i < tw.n; i++) {
+	for (size_t i = 0; i < *n / 2; i++) { /* oldest first */
+		struct tailblk t = (*bl)[i];
+		(*bl)[i] = (*bl)[*n - 1 - i];
+		(*bl)[*n - 1 - i] = t;
+	}
+	return 0;
+}
+
+/* Takes the keys of the newest `want` indexed events from the GUID columns
+ * of the blocks bl (oldest first) that hold them; see
+ * evt_segr_newest_keys. */
+static int
+column_keys(struct evt_segr *r, const struct tailblk *bl, size_t n,
+    uint64_t *keys, size_t want, size_t *got)
+{
+	size_t i0 = n, have = 0;
+	while (i0 > 0 && have < want)
+		have += bl[--i0].nevent;
+	for (size_t i = i0; i < n; i++) {
 		struct evt_blkhdr bh;
 		uint64_t next;
-		if (tw.bl[i].nevent == 0)
+		if (bl[i].nevent == 0)
 			continue;
-		rc = evt_segr_load_block(r, tw.bl[i].off, &next, &bh);
+		int rc = evt_segr_load_block(r, bl[i].off, &next, &bh);
 		if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
-			goto out;
-		if (rc != 0 && i + 1 < tw.n) {
-			rc = EVT_ERR_AGAIN; /* damaged, not the torn tail */
-			goto out;
-		}
-		for (uint32_t g = 0; rc == 0 && g < r->dec.nguid; g++)
+			return rc;
+		if (rc != 0 && i + 1 == n && !r->info.sealed)
+			continue; /* the torn tail: not data */
+		uint32_t col = EVT_BLKF_SET | EVT_BLKF_IDCOL;
+		if (rc != 0 || (bh.flags & col) != col)
+			return EVT_ERR_AGAIN; /* damage, or not the ids */
+		for (uint32_t g = 0; g < r->dec.nguid; g++)
 			keys[(*got)++ % want] = evt_guid_key(r->dec.guids +
 			    EVT_GUID_SIZE * (size_t)g);
 	}
-	rc = 0;
-out:
-	tailwalk_free(&tw);
+	return 0;
+}
+
+/* Reads the newest indexed ids' keys from the last GUID columns; see
+ * segment.h. */
+int
+evt_segr_newest_keys(struct evt_segr *r, uint64_t *keys, size_t want,
+    size_t *got)
+{
+	struct tailblk *bl = NULL;
+	size_t n = 0;
+	*got = 0;
+	/* Quiet: a scan that falls back after EVT_ERR_AGAIN reports. */
+	evt_seg_err_cb cb = r->cb;
+	uint64_t nerr = r->nerr;
+	int grows = r->dec.dict_grows, skip = r->dec.skip_records;
+	r->cb = NULL;
+	int rc = want == 0 ? 0 : newest_blocks(r, want, &bl, &n);
+	r->dec.dict_grows = 0; /* only the columns are wanted */
+	r->dec.skip_records = 1;
+	if (rc == 0 && n > 0)
+		rc = column_keys(r, bl, n, keys, want, got);
+	r->dec.dict_grows = grows;
+	r->dec.skip_records = skip;
+	r->in_block = 0;
+	r->cb = cb;
+	r->nerr = nerr;
+	free(bl);
 	return rc;
 }

@@ -127,20 +127,6 @@ int evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
  */
 int evt_seg_tail(const char *path, struct evt_seg_tail *t);
 
-/*
- * Reads the id keys of the newest indexed events of an unsealed segment
- * (records.md, "Event ids") without decoding records: walks the block
- * headers, then reads the GUID columns of the last blocks, which their
- * flags (EVT_BLKF_IDCOL) say hold exactly their events' indexed ids, until
- * want keys are found.  Writes them in record order into keys, a ring of
- * want entries: key k goes to keys[k % want], *got counts them all.
- * Returns 0, EVT_ERR_AGAIN when the headers cannot tell (a block with
- * events but without the flag, damage before the torn tail: scan the
- * segment instead), EVT_ERR_EXISTS if the segment is sealed, or another
- * negative evt_err.
- */
-int evt_seg_tail_keys(const char *path, uint64_t *keys, size_t want,
-    size_t *got);
 
 /* Appends one received frame (see evt_renc_frame); closes the block when it
  * is full.  Returns >= 0 or a negative evt_err (EVT_ERR_NOSPC: the data stays
@@ -354,6 +340,22 @@ typedef void (*evt_seg_column_cb)(void *arg, uint64_t blk_off,
  * EVT_ERR_IO.  Invalidates the current block of a scan.
  */
 int evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg);
+
+/*
+ * Reads the id keys of the newest indexed events of r (records.md, "Event
+ * ids") without decoding records: finds the last blocks that hold want
+ * events (by the block directory of a sealed segment whose index is
+ * loaded, else by walking the block headers) and reads their GUID
+ * columns, which their flags (EVT_BLKF_IDCOL) must say hold exactly their
+ * events' indexed ids.  Writes the keys in record order into keys, a ring
+ * of want entries: key k goes to keys[k % want], *got counts them all.
+ * Returns 0, EVT_ERR_AGAIN when the blocks cannot tell (a block with events
+ * but without the flag, damage: decode the records instead), or
+ * EVT_ERR_NOMEM / EVT_ERR_IO.  Reports nothing; invalidates the current
+ * block of a scan.
+ */
+int evt_segr_newest_keys(struct evt_segr *r, uint64_t *keys, size_t want,
+    size_t *got);
 
 /* Id of the last event in the segment or NULL (sealed: from the index). */
 const char *evt_segr_last_id(struct evt_segr *r, size_t *len);

@@ -1,8 +1,9 @@
 /*
- * test_segment_tail.c: evt_seg_tail_keys, the newest ids of an unsealed
- * segment read from its last GUID columns, against what decoding every
- * record of the segment gives; and the archive's recent keys (the
- * recorder's dedupe set at start-up), which use it, against the keys of
+ * test_segment_tail.c: evt_segr_newest_keys, the newest ids of a segment
+ * read from its last GUID columns (unsealed: found by the block headers;
+ * sealed: by the block directory), against the ids written; and the
+ * archive's recent keys (the recorder's dedupe set at start-up), which use
+ * it and decode records where the columns cannot tell, against the keys of
  * the last events written.  Runs in a private mkdtemp() directory.
  */
 #include <stdio.h>
@@ -37,10 +38,10 @@ key_of(int i, int text)
 	return evt_id_key(id, (size_t)n);
 }
 
-/* Writes an unsealed segment at path of NEV events, two per message, in
- * blocks of about 300 bytes, with text ids if text is set. */
+/* Writes a segment at path of NEV events, two per message, in blocks of
+ * about 300 bytes, with text ids if text is set, sealed if seal is. */
 static int
-write_unsealed(const char *path, int text)
+write_seg(const char *path, int text, int seal)
 {
 	struct evt_segw_opts o = {.block_bytes = 300, .level = 1};
 	uint8_t uuid[16] = {7};
@@ -60,6 +61,8 @@ write_unsealed(const char *path, int text)
 			bad += evt_segw_frame(w, rx + i, L("{\"x\":1}")) !=
 			    EVT_K_JSON;
 	}
+	if (seal)
+		return evt_segw_seal(w) == 0 && !bad ? 0 : -1;
 	bad += evt_segw_flush(w) != 0;
 	evt_segw_close(w);
 	return bad ? -1 : 0;
@@ -78,33 +81,52 @@ ring_is_newest(const uint64_t *keys, size_t want, size_t got)
 	return 1;
 }
 
-/* The unsealed segment's columns give the newest ids. */
-static void
-test_tail_keys(void)
+/* evt_segr_newest_keys of the segment at path (its index loaded if it is
+ * sealed). */
+static int
+newest(const char *path, uint64_t *keys, size_t want, size_t *got)
 {
+	struct evt_segr *r;
+	int rc = evt_segr_open(path, NULL, NULL, &r);
+	if (rc != 0)
+		return rc;
+	if (evt_segr_info(r)->sealed && evt_segr_load_index(r) != 0)
+		rc = EVT_ERR_CORRUPT;
+	if (rc == 0)
+		rc = evt_segr_newest_keys(r, keys, want, got);
+	evt_segr_close(r);
+	return rc;
+}
+
+/* The last columns of a segment, unsealed or sealed, give the newest
+ * ids. */
+static void
+test_newest_keys(int seal)
+{
+	const char *how = seal ? "sealed" : "unsealed";
 	char path[128];
 	snprintf(path, sizeof path, "%s/seg-000000000001.evt", tmpdir);
-	T_OK(write_unsealed(path, 0) == 0, "unsealed segment written");
+	T_OK(write_seg(path, 0, seal) == 0, "%s segment written", how);
 	uint64_t keys[NEV];
 	size_t got = 0;
 	static const size_t wants[] = {1, 7, 64, 301, NEV};
 	for (size_t i = 0; i < sizeof wants / sizeof wants[0]; i++) {
-		int rc = evt_seg_tail_keys(path, keys, wants[i], &got);
+		int rc = newest(path, keys, wants[i], &got);
 		T_OK(rc == 0 && ring_is_newest(keys, wants[i], got),
-		    "the newest %zu keys from the last columns (rc %d, %zu "
-		    "read)", wants[i], rc, got);
-		T_OK(got < wants[i] + 40,
-		    "... reading only the blocks needed (%zu keys read)", got);
+		    "%s: the newest %zu keys from the last columns (rc %d, "
+		    "%zu read)", how, wants[i], rc, got);
+		T_OK(got < wants[i] + 40, "%s: ... reading only the blocks "
+		    "needed (%zu keys read)", how, got);
 	}
-	int rc = evt_seg_tail_keys(path, keys, 2 * NEV, &got);
-	T_OK(rc == 0 && got == NEV, "asked for more: all %d (got %zu)", NEV,
-	    got);
+	int rc = newest(path, keys, 2 * NEV, &got);
+	T_OK(rc == 0 && got == NEV, "%s: asked for more, all %d (got %zu)",
+	    how, NEV, got);
 	remove(path);
 
 	/* Text ids: the columns are not the ids. */
-	T_OK(write_unsealed(path, 1) == 0, "segment with text ids");
-	T_EQ(evt_seg_tail_keys(path, keys, 10, &got), EVT_ERR_AGAIN,
-	    "no column is the ids: EVT_ERR_AGAIN (scan instead)");
+	T_OK(write_seg(path, 1, seal) == 0, "%s segment with text ids", how);
+	T_EQ(newest(path, keys, 10, &got), EVT_ERR_AGAIN,
+	    "%s: no column is the ids, EVT_ERR_AGAIN (decode instead)", how);
 	remove(path);
 }
 
@@ -118,8 +140,7 @@ test_recent_keys(void)
 		snprintf(dir, sizeof dir, "%s/a%d", tmpdir, e);
 		snprintf(path, sizeof path, "%s/seg-000000000001.evt", dir);
 		mkdir(dir, 0755);
-		T_OK(write_unsealed(path, e) == 0, "archive %d written",
-		    e);
+		T_OK(write_seg(path, e, 0) == 0, "archive %d written", e);
 		struct evt_archive *a;
 		T_EQ(evt_archive_open(dir, 0, NULL, NULL, NULL, NULL, &a), 0,
 		    "open archive %d", e);
@@ -143,7 +164,8 @@ main(void)
 		perror("mkdtemp");
 		return 2;
 	}
-	test_tail_keys();
+	test_newest_keys(0);
+	test_newest_keys(1);
 	test_recent_keys();
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
