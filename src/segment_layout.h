@@ -252,40 +252,157 @@ evt_fixed_crc_ok(const uint8_t *p, size_t n)
 	return le32_get(p + n - 4) == evt_crc32c(0, p, n - 4);
 }
 
-/* Stores the CRC-32C of the first n - 4 bytes of the structure at p in
- * its last 4 bytes. */
+/*
+ * One field of a fixed structure: its OFFSET on disk, its SIZE (that of
+ * the struct member: an integer of 1, 2, 4 or 8 bytes, little-endian on
+ * disk, or a byte string) and the member's place in the struct.  The
+ * tables below are the byte tables above, but for the magic and the CRC,
+ * which the codec writes itself.
+ */
+struct evt_field {
+	uint8_t off, size;
+	uint16_t at;
+};
+#define EVT_FIELD(type, member, off) \
+	{(off), sizeof(((type *)0)->member), offsetof(type, member)}
+
+static const struct evt_field evt_seghdr_fields[] = {
+	EVT_FIELD(struct evt_seghdr, major, EVT_SH_MAJOR),
+	EVT_FIELD(struct evt_seghdr, minor, EVT_SH_MINOR),
+	EVT_FIELD(struct evt_seghdr, hdr_size, EVT_SH_HDR_SIZE),
+	EVT_FIELD(struct evt_seghdr, seq, EVT_SH_SEQ),
+	EVT_FIELD(struct evt_seghdr, created, EVT_SH_CREATED),
+	EVT_FIELD(struct evt_seghdr, uuid, EVT_SH_UUID),
+};
+
+static const struct evt_field evt_blkhdr_fields[] = {
+	EVT_FIELD(struct evt_blkhdr, hdr_size, EVT_BH_HDR_SIZE),
+	EVT_FIELD(struct evt_blkhdr, version, EVT_BH_VERSION),
+	EVT_FIELD(struct evt_blkhdr, codec, EVT_BH_CODEC),
+	EVT_FIELD(struct evt_blkhdr, zlen, EVT_BH_ZLEN),
+	EVT_FIELD(struct evt_blkhdr, rawlen, EVT_BH_RAWLEN),
+	EVT_FIELD(struct evt_blkhdr, nguid, EVT_BH_NGUID),
+	EVT_FIELD(struct evt_blkhdr, nrec, EVT_BH_NREC),
+	EVT_FIELD(struct evt_blkhdr, nevent, EVT_BH_NEVENT),
+	EVT_FIELD(struct evt_blkhdr, str_base, EVT_BH_STR_BASE),
+	EVT_FIELD(struct evt_blkhdr, shape_base, EVT_BH_SHAPE_BASE),
+	EVT_FIELD(struct evt_blkhdr, flags, EVT_BH_FLAGS),
+	EVT_FIELD(struct evt_blkhdr, first_rx, EVT_BH_FIRST_RX),
+	EVT_FIELD(struct evt_blkhdr, last_rx, EVT_BH_LAST_RX),
+	EVT_FIELD(struct evt_blkhdr, payload_crc, EVT_BH_PAYLOAD_CRC),
+};
+
+static const struct evt_field evt_trailer_fields[] = {
+	EVT_FIELD(struct evt_trailer, version, EVT_TR_VERSION),
+	EVT_FIELD(struct evt_trailer, locbits, EVT_TR_LOCBITS),
+	EVT_FIELD(struct evt_trailer, locshift, EVT_TR_LOCSHIFT),
+	EVT_FIELD(struct evt_trailer, nblocks, EVT_TR_NBLOCKS),
+	EVT_FIELD(struct evt_trailer, data_end, EVT_TR_DATA_END),
+	EVT_FIELD(struct evt_trailer, meta_off, EVT_TR_META_OFF),
+	EVT_FIELD(struct evt_trailer, meta_len, EVT_TR_META_LEN),
+	EVT_FIELD(struct evt_trailer, filt_off, EVT_TR_FILT_OFF),
+	EVT_FIELD(struct evt_trailer, filt_len, EVT_TR_FILT_LEN),
+	EVT_FIELD(struct evt_trailer, seed, EVT_TR_SEED),
+	EVT_FIELD(struct evt_trailer, seglen, EVT_TR_SEGLEN),
+	EVT_FIELD(struct evt_trailer, segcount, EVT_TR_SEGCOUNT),
+	EVT_FIELD(struct evt_trailer, nevents, EVT_TR_NEVENTS),
+	EVT_FIELD(struct evt_trailer, nrecords, EVT_TR_NRECORDS),
+	EVT_FIELD(struct evt_trailer, first_rx, EVT_TR_FIRST_RX),
+	EVT_FIELD(struct evt_trailer, last_rx, EVT_TR_LAST_RX),
+	EVT_FIELD(struct evt_trailer, meta_crc, EVT_TR_META_CRC),
+	EVT_FIELD(struct evt_trailer, filt_crc, EVT_TR_FILT_CRC),
+};
+
+#define EVT_NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+/*
+ * Builds the size-byte structure at p from the struct s: zero (the
+ * reserved bytes), the magic (maglen bytes at offset 0), every field of
+ * fields, and the CRC of the bytes before it in the last 4.
+ */
 static inline void
-evt_fixed_crc_put(uint8_t *p, size_t n)
+evt_fixed_put(uint8_t *p, size_t size, const char *magic, size_t maglen,
+    const void *s, const struct evt_field *fields, size_t n)
 {
-	le32_put(p + n - 4, evt_crc32c(0, p, n - 4));
+	memset(p, 0, size);
+	memcpy(p, magic, maglen);
+	for (const struct evt_field *f = fields; f < fields + n; f++) {
+		const uint8_t *m = (const uint8_t *)s + f->at;
+		uint8_t *d = p + f->off;
+		uint16_t v16;
+		uint32_t v32;
+		uint64_t v64;
+		switch (f->size) {
+		case 1:
+			*d = *m;
+			break;
+		case 2:
+			memcpy(&v16, m, sizeof v16);
+			le16_put(d, v16);
+			break;
+		case 4:
+			memcpy(&v32, m, sizeof v32);
+			le32_put(d, v32);
+			break;
+		case 8:
+			memcpy(&v64, m, sizeof v64);
+			le64_put(d, v64);
+			break;
+		default: /* bytes */
+			memcpy(d, m, f->size);
+		}
+	}
+	le32_put(p + size - 4, evt_crc32c(0, p, size - 4));
 }
 
-/* Builds a segment header: magic, h's fields, zero reserved bytes, CRC. */
+/* Reads every field of fields from the structure at p into the struct s,
+ * checking nothing (the caller checks the magic and evt_fixed_crc_ok
+ * first). */
+static inline void
+evt_fixed_get(const uint8_t *p, void *s, const struct evt_field *fields,
+    size_t n)
+{
+	for (const struct evt_field *f = fields; f < fields + n; f++) {
+		uint8_t *m = (uint8_t *)s + f->at;
+		const uint8_t *d = p + f->off;
+		uint16_t v16;
+		uint32_t v32;
+		uint64_t v64;
+		switch (f->size) {
+		case 1:
+			*m = *d;
+			break;
+		case 2:
+			v16 = le16_get(d);
+			memcpy(m, &v16, sizeof v16);
+			break;
+		case 4:
+			v32 = le32_get(d);
+			memcpy(m, &v32, sizeof v32);
+			break;
+		case 8:
+			v64 = le64_get(d);
+			memcpy(m, &v64, sizeof v64);
+			break;
+		default: /* bytes */
+			memcpy(m, d, f->size);
+		}
+	}
+}
+
+/* Builds a segment header from h. */
 static inline void
 evt_seghdr_put(uint8_t p[EVT_SEG_HDR_SIZE], const struct evt_seghdr *h)
 {
-	memset(p, 0, EVT_SEG_HDR_SIZE);
-	memcpy(p + EVT_SH_MAGIC, EVT_SEG_MAGIC, 8);
-	le16_put(p + EVT_SH_MAJOR, h->major);
-	le16_put(p + EVT_SH_MINOR, h->minor);
-	le32_put(p + EVT_SH_HDR_SIZE, h->hdr_size);
-	le64_put(p + EVT_SH_SEQ, h->seq);
-	le64_put(p + EVT_SH_CREATED, (uint64_t)h->created);
-	memcpy(p + EVT_SH_UUID, h->uuid, sizeof h->uuid);
-	evt_fixed_crc_put(p, EVT_SEG_HDR_SIZE);
+	evt_fixed_put(p, EVT_SEG_HDR_SIZE, EVT_SEG_MAGIC, 8, h,
+	    evt_seghdr_fields, EVT_NFIELDS(evt_seghdr_fields));
 }
 
-/* Reads a segment header's fields, checking nothing (the caller checks
- * the magic and evt_fixed_crc_ok first). */
+/* Reads a segment header's fields, checking nothing. */
 static inline void
 evt_seghdr_get(const uint8_t p[EVT_SEG_HDR_SIZE], struct evt_seghdr *h)
 {
-	h->major = le16_get(p + EVT_SH_MAJOR);
-	h->minor = le16_get(p + EVT_SH_MINOR);
-	h->hdr_size = le32_get(p + EVT_SH_HDR_SIZE);
-	h->seq = le64_get(p + EVT_SH_SEQ);
-	h->created = (int64_t)le64_get(p + EVT_SH_CREATED);
-	memcpy(h->uuid, p + EVT_SH_UUID, sizeof h->uuid);
+	evt_fixed_get(p, h, evt_seghdr_fields, EVT_NFIELDS(evt_seghdr_fields));
 }
 
 /* Whether the bytes at p start with a segment header's magic. */
@@ -295,48 +412,19 @@ evt_seghdr_magic_ok(const uint8_t *p)
 	return memcmp(p + EVT_SH_MAGIC, EVT_SEG_MAGIC, 8) == 0;
 }
 
-/* Builds a block header: magic, h's fields, header CRC. */
+/* Builds a block header from h. */
 static inline void
 evt_blkhdr_put(uint8_t p[EVT_BLK_HDR_SIZE], const struct evt_blkhdr *h)
 {
-	memset(p, 0, EVT_BLK_HDR_SIZE);
-	memcpy(p + EVT_BH_MAGIC, EVT_BLK_MAGIC, 4);
-	le16_put(p + EVT_BH_HDR_SIZE, h->hdr_size);
-	p[EVT_BH_VERSION] = h->version;
-	p[EVT_BH_CODEC] = h->codec;
-	le32_put(p + EVT_BH_ZLEN, h->zlen);
-	le32_put(p + EVT_BH_RAWLEN, h->rawlen);
-	le32_put(p + EVT_BH_NGUID, h->nguid);
-	le32_put(p + EVT_BH_NREC, h->nrec);
-	le32_put(p + EVT_BH_NEVENT, h->nevent);
-	le32_put(p + EVT_BH_STR_BASE, h->str_base);
-	le32_put(p + EVT_BH_SHAPE_BASE, h->shape_base);
-	le32_put(p + EVT_BH_FLAGS, h->flags);
-	le64_put(p + EVT_BH_FIRST_RX, (uint64_t)h->first_rx);
-	le64_put(p + EVT_BH_LAST_RX, (uint64_t)h->last_rx);
-	le32_put(p + EVT_BH_PAYLOAD_CRC, h->payload_crc);
-	evt_fixed_crc_put(p, EVT_BLK_HDR_SIZE);
+	evt_fixed_put(p, EVT_BLK_HDR_SIZE, EVT_BLK_MAGIC, 4, h,
+	    evt_blkhdr_fields, EVT_NFIELDS(evt_blkhdr_fields));
 }
 
-/* Reads a block header's fields, checking nothing (the caller checks the
- * magic and evt_fixed_crc_ok first). */
+/* Reads a block header's fields, checking nothing. */
 static inline void
 evt_blkhdr_get(const uint8_t p[EVT_BLK_HDR_SIZE], struct evt_blkhdr *h)
 {
-	h->hdr_size = le16_get(p + EVT_BH_HDR_SIZE);
-	h->version = p[EVT_BH_VERSION];
-	h->codec = p[EVT_BH_CODEC];
-	h->zlen = le32_get(p + EVT_BH_ZLEN);
-	h->rawlen = le32_get(p + EVT_BH_RAWLEN);
-	h->nguid = le32_get(p + EVT_BH_NGUID);
-	h->nrec = le32_get(p + EVT_BH_NREC);
-	h->nevent = le32_get(p + EVT_BH_NEVENT);
-	h->str_base = le32_get(p + EVT_BH_STR_BASE);
-	h->shape_base = le32_get(p + EVT_BH_SHAPE_BASE);
-	h->flags = le32_get(p + EVT_BH_FLAGS);
-	h->first_rx = (int64_t)le64_get(p + EVT_BH_FIRST_RX);
-	h->last_rx = (int64_t)le64_get(p + EVT_BH_LAST_RX);
-	h->payload_crc = le32_get(p + EVT_BH_PAYLOAD_CRC);
+	evt_fixed_get(p, h, evt_blkhdr_fields, EVT_NFIELDS(evt_blkhdr_fields));
 }
 
 /* Whether the bytes at p start with a block header's magic. */
@@ -353,56 +441,19 @@ evt_blkhdr_payload_len(const struct evt_blkhdr *h)
 	return (uint64_t)h->zlen + EVT_GUID_SIZE * (uint64_t)h->nguid;
 }
 
-/* Builds a trailer: magic, t's fields, zero reserved bytes, CRC. */
+/* Builds a trailer from t. */
 static inline void
 evt_trailer_put(uint8_t p[EVT_TRAILER_SIZE], const struct evt_trailer *t)
 {
-	memset(p, 0, EVT_TRAILER_SIZE);
-	memcpy(p + EVT_TR_MAGIC, EVT_TRL_MAGIC, 8);
-	le16_put(p + EVT_TR_VERSION, t->version);
-	p[EVT_TR_LOCBITS] = t->locbits;
-	p[EVT_TR_LOCSHIFT] = t->locshift;
-	le32_put(p + EVT_TR_NBLOCKS, t->nblocks);
-	le64_put(p + EVT_TR_DATA_END, t->data_end);
-	le64_put(p + EVT_TR_META_OFF, t->meta_off);
-	le64_put(p + EVT_TR_META_LEN, t->meta_len);
-	le64_put(p + EVT_TR_FILT_OFF, t->filt_off);
-	le64_put(p + EVT_TR_FILT_LEN, t->filt_len);
-	le64_put(p + EVT_TR_SEED, t->seed);
-	le32_put(p + EVT_TR_SEGLEN, t->seglen);
-	le32_put(p + EVT_TR_SEGCOUNT, t->segcount);
-	le64_put(p + EVT_TR_NEVENTS, t->nevents);
-	le64_put(p + EVT_TR_NRECORDS, t->nrecords);
-	le64_put(p + EVT_TR_FIRST_RX, (uint64_t)t->first_rx);
-	le64_put(p + EVT_TR_LAST_RX, (uint64_t)t->last_rx);
-	le32_put(p + EVT_TR_META_CRC, t->meta_crc);
-	le32_put(p + EVT_TR_FILT_CRC, t->filt_crc);
-	evt_fixed_crc_put(p, EVT_TRAILER_SIZE);
+	evt_fixed_put(p, EVT_TRAILER_SIZE, EVT_TRL_MAGIC, 8, t,
+	    evt_trailer_fields, EVT_NFIELDS(evt_trailer_fields));
 }
 
-/* Reads a trailer's fields, checking nothing (the caller checks the magic
- * and evt_fixed_crc_ok first). */
+/* Reads a trailer's fields, checking nothing. */
 static inline void
 evt_trailer_get(const uint8_t p[EVT_TRAILER_SIZE], struct evt_trailer *t)
 {
-	t->version = le16_get(p + EVT_TR_VERSION);
-	t->locbits = p[EVT_TR_LOCBITS];
-	t->locshift = p[EVT_TR_LOCSHIFT];
-	t->nblocks = le32_get(p + EVT_TR_NBLOCKS);
-	t->data_end = le64_get(p + EVT_TR_DATA_END);
-	t->meta_off = le64_get(p + EVT_TR_META_OFF);
-	t->meta_len = le64_get(p + EVT_TR_META_LEN);
-	t->filt_off = le64_get(p + EVT_TR_FILT_OFF);
-	t->filt_len = le64_get(p + EVT_TR_FILT_LEN);
-	t->seed = le64_get(p + EVT_TR_SEED);
-	t->seglen = le32_get(p + EVT_TR_SEGLEN);
-	t->segcount = le32_get(p + EVT_TR_SEGCOUNT);
-	t->nevents = le64_get(p + EVT_TR_NEVENTS);
-	t->nrecords = le64_get(p + EVT_TR_NRECORDS);
-	t->first_rx = (int64_t)le64_get(p + EVT_TR_FIRST_RX);
-	t->last_rx = (int64_t)le64_get(p + EVT_TR_LAST_RX);
-	t->meta_crc = le32_get(p + EVT_TR_META_CRC);
-	t->filt_crc = le32_get(p + EVT_TR_FILT_CRC);
+	evt_fixed_get(p, t, evt_trailer_fields, EVT_NFIELDS(evt_trailer_fields));
 }
 
 /* Whether the bytes at p start with a trailer's magic. */
