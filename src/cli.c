@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,8 +82,30 @@ evt_cli_usage_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	evt_cli_verr(fmt, ap);
 	va_end(ap);
+	evt_cli_try_help();
+}
+
+void
+evt_cli_try_help(void)
+{
 	fprintf(stderr, "Try '%s --help'.\n", cli_prog);
 	exit(EVT_EXIT_USAGE);
+}
+
+void
+evt_cli_getopt_err(int ch, char *const argv[])
+{
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	/* optopt is 0 for an unknown long option, and a missing value is
+	 * only possible in the last word: then argv[optind - 1] is the
+	 * option as written ("--bogus=x", "--size", "-s").  Otherwise a
+	 * short option, which may sit inside a group ("-vz"). */
+	const char *opt = optopt == 0 || ch == ':' ? argv[optind - 1] :
+	    shortopt;
+
+	if (ch == ':')
+		evt_cli_usage_err("%s: needs a value", opt);
+	evt_cli_usage_err("%s: unknown option", opt);
 }
 
 void
@@ -111,6 +134,23 @@ einval(void)
 {
 	errno = EINVAL;
 	return -1;
+}
+
+int
+evt_cli_choice_arg(const char *where, const char *s, const char *const *words)
+{
+	char list[256];
+	size_t n = 0, len = 0;
+
+	for (; words[n] != NULL; n++)
+		if (strcmp(words[n], s) == 0)
+			return (int)n;
+	/* "a, b or c": the words as the usage text lists them. */
+	list[0] = '\0';
+	for (size_t i = 0; i < n && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+		    i == 0 ? "" : i + 1 == n ? " or " : ", ", words[i]);
+	evt_cli_usage_err("%s: \"%s\" is not one of %s", where, s, list);
 }
 
 void

@@ -65,6 +65,19 @@ void evt_cli_verr(const char *fmt, va_list ap)
 void evt_cli_usage_err(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 
+/* Prints "Try 'PROG --help'." and exits EVT_EXIT_USAGE. */
+void evt_cli_try_help(void) __attribute__((noreturn));
+
+/*
+ * Reports what getopt_long returned '?' or ':' for (ch), as
+ * "PROG: --name: unknown option" or "PROG: --name: needs a value", and
+ * exits EVT_EXIT_USAGE.  The program sets opterr = 0 and starts its
+ * optstring with ':', so getopt itself prints nothing (it would name the
+ * program by argv[0], a path) and tells a missing value apart.
+ */
+void evt_cli_getopt_err(int ch, char *const argv[])
+    __attribute__((noreturn));
+
 /* Prints "PROG: MESSAGE" and exits EVT_EXIT_FAIL (the job cannot be
  * done); stdout output buffered so far is written first. */
 void evt_cli_fatal(const char *fmt, ...)
@@ -152,6 +165,15 @@ int64_t evt_cli_time_arg(const char *where, const char *s);
  */
 int evt_cli_count(const char *s, uint64_t *out);
 uint64_t evt_cli_count_arg(const char *where, const char *s);
+
+/*
+ * Returns the index of s in words (a NULL-terminated list of the words
+ * an option takes: "always", "interval", "never"), or prints
+ * PROG: WHERE: "TEXT" is not one of WORD, WORD or WORD
+ * and exits EVT_EXIT_USAGE.
+ */
+int evt_cli_choice_arg(const char *where, const char *s,
+    const char *const *words);
 
 /*
  * A value of the right form but out of the program's bounds: prints

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -217,6 +218,32 @@ bad_value(int which)
 	case 6: evt_cli_usage_err("unexpected argument '%s'", "x");
 	case 7: evt_cli_fatal("%s: no such archive directory", "/nope");
 	case 8: evt_cli_err("warning: %d", 42); exit(0);
+	case 10: {
+		static const char *const w[] = { "always", "interval", "never",
+			NULL };
+
+		evt_cli_choice_arg("--fsync", "sometimes", w);
+		break;
+	}
+	case 11: {
+		static const char *const w[] = { "shared", "session", NULL };
+
+		exit(evt_cli_choice_arg("--clock", "session", w) == 1 ? 0 : 9);
+	}
+	case 12: evt_cli_try_help();
+	case 13: case 14: case 15: {
+		static const struct option lo[] = {
+			{ "size", required_argument, NULL, 's' },
+			{ NULL, 0, NULL, 0 },
+		};
+		char a0[] = "x", a13[] = "--bogus", a14[] = "--size";
+		char a15[] = "-q";
+		char *av[] = { a0, which == 13 ? a13 : which == 14 ? a14 : a15,
+			NULL };
+
+		opterr = 0;
+		evt_cli_getopt_err(getopt_long(2, av, ":", lo, NULL), av);
+	}
 	case 9:
 		/* Good values return and print nothing. */
 		if (evt_cli_size_arg("--a", "1T") != 1ull << 40 ||
@@ -255,6 +282,13 @@ test_messages(void)
 		{"evtest: /nope: no such archive directory\n", 3},
 		{"evtest: warning: 42\n", 0},
 		{"", 0},
+		{"evtest: --fsync: \"sometimes\" is not one of always, "
+		    "interval or never\nTry 'evtest --help'.\n", 2},
+		{"", 0},
+		{"Try 'evtest --help'.\n", 2},
+		{"evtest: --bogus: unknown option\nTry 'evtest --help'.\n", 2},
+		{"evtest: --size: needs a value\nTry 'evtest --help'.\n", 2},
+		{"evtest: -q: unknown option\nTry 'evtest --help'.\n", 2},
 	};
 	struct run r;
 
