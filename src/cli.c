@@ -41,6 +41,7 @@ static int out_failed;
 #define FORMS_TIME "ISO-8601 such as 2026-01-05T08:00:00Z, or " \
 	"microseconds since the epoch"
 #define FORMS_COUNT "digits only, e.g. 100"
+#define FORMS_NUMBER "digits with an optional fraction, e.g. 0.5"
 
 void
 evt_cli_init(const char *prog)
@@ -407,6 +408,44 @@ evt_cli_time_arg(const char *where, const char *s)
 
 	if (evt_cli_time(s, &v) != 0)
 		not_a(where, s, "a time", FORMS_TIME);
+	return v;
+}
+
+int
+evt_cli_number(const char *s, double *out)
+{
+	const char *p = s + (s[0] == '-');
+	size_t n = strspn(p, "0123456789");
+	double v;
+
+	/* The grammar first: strtod would take blanks, "+", "1e3", "inf",
+	 * "0x10".  Digits, then '.' and digits, or nothing. */
+	if (n == 0)
+		return einval();
+	p += n;
+	if (*p == '.') {
+		p++;
+		if ((n = strspn(p, "0123456789")) == 0)
+			return einval();
+		p += n;
+	}
+	if (*p != '\0')
+		return einval();
+	errno = 0;
+	v = strtod(s, NULL);
+	if (errno == ERANGE && (v > 1 || v < -1))
+		return einval();	/* beyond a double */
+	*out = v;
+	return 0;
+}
+
+double
+evt_cli_number_arg(const char *where, const char *s)
+{
+	double v;
+
+	if (evt_cli_number(s, &v) != 0)
+		not_a(where, s, "a number", FORMS_NUMBER);
 	return v;
 }
 

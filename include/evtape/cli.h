@@ -167,6 +167,14 @@ int evt_cli_count(const char *s, uint64_t *out);
 uint64_t evt_cli_count_arg(const char *where, const char *s);
 
 /*
+ * Parses a plain decimal number: an optional '-', digits and an optional
+ * fraction ("200", "0.005", "-1").  No '+', exponent, blank, inf or nan.
+ * For rates, speeds and shares, which are not sizes or durations.
+ */
+int evt_cli_number(const char *s, double *out);
+double evt_cli_number_arg(const char *where, const char *s);
+
+/*
  * Returns the index of s in words (a NULL-terminated list of the words
  * an option takes: "always", "interval", "never"), or prints
  * PROG: WHERE: "TEXT" is not one of WORD, WORD or WORD
