@@ -43,18 +43,21 @@ static int out_failed;
 #define FORMS_COUNT "digits only, e.g. 100"
 #define FORMS_NUMBER "digits with an optional fraction, e.g. 0.5"
 
+/* Sets the program name of every message. */
 void
 evt_cli_init(const char *prog)
 {
 	cli_prog = prog;
 }
 
+/* Returns the program name of every message. */
 const char *
 evt_cli_prog(void)
 {
 	return cli_prog;
 }
 
+/* Prints "PROG: MESSAGE" to stderr. */
 void
 evt_cli_verr(const char *fmt, va_list ap)
 {
@@ -65,6 +68,7 @@ evt_cli_verr(const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
+/* Prints "PROG: MESSAGE" to stderr (varargs). */
 void
 evt_cli_err(const char *fmt, ...)
 {
@@ -75,6 +79,7 @@ evt_cli_err(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Prints a usage error and the --help hint; exits 2. */
 void
 evt_cli_usage_err(const char *fmt, ...)
 {
@@ -86,6 +91,7 @@ evt_cli_usage_err(const char *fmt, ...)
 	evt_cli_try_help();
 }
 
+/* Prints the --help hint; exits 2. */
 void
 evt_cli_try_help(void)
 {
@@ -93,6 +99,7 @@ evt_cli_try_help(void)
 	exit(EVT_EXIT_USAGE);
 }
 
+/* Says which option getopt_long refused and why; exits 2. */
 void
 evt_cli_getopt_err(int ch, char *const argv[])
 {
@@ -109,6 +116,7 @@ evt_cli_getopt_err(int ch, char *const argv[])
 	evt_cli_usage_err("%s: unknown option", opt);
 }
 
+/* Writes pending stdout, prints why the job cannot be done; exits 3. */
 void
 evt_cli_fatal(const char *fmt, ...)
 {
@@ -137,6 +145,7 @@ einval(void)
 	return -1;
 }
 
+/* Returns the index of an option's word, or exits 2 listing them. */
 int
 evt_cli_choice_arg(const char *where, const char *s, const char *const *words)
 {
@@ -154,6 +163,7 @@ evt_cli_choice_arg(const char *where, const char *s, const char *const *words)
 	evt_cli_usage_err("%s: \"%s\" is not one of %s", where, s, list);
 }
 
+/* Reports a value out of the program's bounds; exits 2. */
 void
 evt_cli_range_err(const char *where, const char *s, const char *range)
 {
@@ -282,6 +292,7 @@ digits(const char **p, uint64_t *v)
 	return 0;
 }
 
+/* Parses a size: digits, k/M/G/T, optional B (cli.h). */
 int
 evt_cli_size(const char *s, uint64_t *out)
 {
@@ -306,6 +317,7 @@ bad:
 	return einval();
 }
 
+/* Parses a size option or exits 2 with the common message. */
 uint64_t
 evt_cli_size_arg(const char *where, const char *s)
 {
@@ -316,6 +328,7 @@ evt_cli_size_arg(const char *where, const char *s)
 	return v;
 }
 
+/* Parses a count: digits only. */
 int
 evt_cli_count(const char *s, uint64_t *out)
 {
@@ -327,6 +340,7 @@ evt_cli_count(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Parses a count option or exits 2 with the common message. */
 uint64_t
 evt_cli_count_arg(const char *where, const char *s)
 {
@@ -337,6 +351,7 @@ evt_cli_count_arg(const char *where, const char *s)
 	return v;
 }
 
+/* Parses a duration (digits, optional fraction, unit) into microseconds. */
 int
 evt_cli_duration(const char *s, int64_t *us)
 {
@@ -385,6 +400,7 @@ evt_duration_parse(const char *s, int64_t *us)
 	return evt_cli_duration(s, us);
 }
 
+/* Parses a duration option or exits 2 with the common message. */
 int64_t
 evt_cli_duration_arg(const char *where, const char *s)
 {
@@ -395,12 +411,14 @@ evt_cli_duration_arg(const char *where, const char *s)
 	return v;
 }
 
+/* Parses a time: timefmt's ISO-8601 forms or microseconds. */
 int
 evt_cli_time(const char *s, int64_t *us)
 {
 	return evt_time_parse_user(s, us) != 0 ? einval() : 0;
 }
 
+/* Parses a time option or exits 2 with the common message. */
 int64_t
 evt_cli_time_arg(const char *where, const char *s)
 {
@@ -411,6 +429,7 @@ evt_cli_time_arg(const char *where, const char *s)
 	return v;
 }
 
+/* Parses a plain decimal number (optional sign and fraction). */
 int
 evt_cli_number(const char *s, double *out)
 {
@@ -439,6 +458,7 @@ evt_cli_number(const char *s, double *out)
 	return 0;
 }
 
+/* Parses a number option or exits 2 with the common message. */
 double
 evt_cli_number_arg(const char *where, const char *s)
 {
@@ -461,12 +481,14 @@ out_fail(int err)
 	return -1;
 }
 
+/* Returns the stdout writer's buffer. */
 struct evt_buf *
 evt_cli_out_buf(void)
 {
 	return &out_buf;
 }
 
+/* Writes all the stdout buffer holds; -1 after any failed write. */
 int
 evt_cli_out_flush(void)
 {
@@ -487,6 +509,7 @@ evt_cli_out_flush(void)
 	return 0;
 }
 
+/* Writes the stdout buffer once it holds a batch. */
 int
 evt_cli_out_maybe(void)
 {
@@ -495,6 +518,7 @@ evt_cli_out_maybe(void)
 	return out_buf.len >= EVT_CLI_OUT_BATCH ? evt_cli_out_flush() : 0;
 }
 
+/* Appends to the stdout buffer, writing it once it holds a batch. */
 int
 evt_cli_out(const void *p, size_t n)
 {
@@ -507,6 +531,7 @@ evt_cli_out(const void *p, size_t n)
 	return evt_cli_out_maybe();
 }
 
+/* Frees the stdout buffer. */
 void
 evt_cli_out_free(void)
 {

@@ -1441,7 +1441,8 @@ usage(FILE *f)
 "                          at each session start (0: only then) [1h]\n"
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
 "SIZE: digits with k, M, G or T (64M, 1T).  DUR: digits with us, ms, s, m,\n"
-"h, d or w (30s, 2w); a bare number is seconds.\n""Signals: TERM/INT stop and seal; HUP rotates the segment, reopens the log.\n"
+"h, d or w (30s, 2w); a bare number is seconds.\n"
+"Signals: TERM/INT stop and seal; HUP rotates the segment, reopens the log.\n"
 "Exit: 0 stopped, 2 usage, 3 failure (README, \"Exit status\").\n");
 }
 

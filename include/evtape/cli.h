@@ -60,7 +60,8 @@ void evt_cli_verr(const char *fmt, va_list ap)
 
 /*
  * A usage error: prints "PROG: MESSAGE" and "Try 'PROG --help'." to
- * stderr and exits EVT_EXIT_USAGE.  Pending stdout output is dropped.
+ * stderr and exits EVT_EXIT_USAGE.  Output still in the stdout writer is
+ * not written.
  */
 void evt_cli_usage_err(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
@@ -126,7 +127,8 @@ const char *evt_cli_strerror(int err);
 
 /*
  * The parsers.  Each core function takes the whole string s (nothing may
- * follow the value; no sign, no blanks, no exponent, nothing empty),
+ * follow the value; no blanks, no exponent, nothing empty, no sign but
+ * where a parser says so),
  * returns 0 and sets *out, or returns -1 with errno EINVAL and leaves
  * *out alone.  Each _arg wrapper returns the value, or prints
  *   PROG: WHERE: "TEXT" is not a KIND (FORMS)
@@ -196,7 +198,9 @@ void evt_cli_range_err(const char *where, const char *s, const char *range)
  * with write(2) so a program controls when output leaves (a replay on
  * schedule, a cat in 1 MiB batches).  After the first failed write the
  * writer reports "PROG: stdout: REASON" once (not for EPIPE: the reader
- * stopped reading, as in `evtool cat | head`), drops what it holds and
+ * stopped reading, as in `evtool cat | head`; a program sees EPIPE only
+ * if it ignores SIGPIPE, as the programs that hold an archive or serve
+ * clients do), drops what it holds and
  * everything later, and every call returns -1 from then on; the program
  * stops and exits EVT_EXIT_FAIL.
  */

@@ -84,7 +84,8 @@ static const struct {
 	{COUNT, "0", 0}, {COUNT, "42", 42}, {COUNT, "0010", 10},
 	{COUNT, "18446744073709551615", UINT64_MAX},
 
-	{NUMBER, "200", 200000}, {NUMBER, "0.005", 5}, {NUMBER, "-1", (uint64_t)-1000},
+	{NUMBER, "200", 200000}, {NUMBER, "0.005", 5},
+	{NUMBER, "-1", (uint64_t)-1000},
 	{NUMBER, "0", 0}, {NUMBER, "1.5", 1500}, {NUMBER, "-0.25", (uint64_t)-250},
 };
 
