@@ -91,6 +91,20 @@ evt_cli_usage_err(const char *fmt, ...)
 	evt_cli_try_help();
 }
 
+/* A usage error of the functions that take the program name (secret
+ * files, --cors): the same lines under that name. */
+static void __attribute__((format(printf, 2, 3), noreturn))
+usage_as(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	cli_prog = prog;
+	va_start(ap, fmt);
+	evt_cli_verr(fmt, ap);
+	va_end(ap);
+	evt_cli_try_help();
+}
+
 /* Prints the --help hint; exits 2. */
 void
 evt_cli_try_help(void)
@@ -228,11 +242,9 @@ evt_cli_secret_arg(const char *prog, const char *opt, const char *path)
 {
 	char *s = evt_cli_read_secret(path);
 
-	if (s == NULL) {
-		fprintf(stderr, "%s: %s: cannot read %s: %s\nTry '%s --help'.\n",
-		    prog, opt, path, evt_cli_strerror(errno), prog);
-		exit(2);
-	}
+	if (s == NULL)
+		usage_as(prog, "%s: cannot read %s: %s", opt, path,
+		    evt_cli_strerror(errno));
 	return s;
 }
 
@@ -241,17 +253,12 @@ void
 evt_cli_cors_arg(const char *prog, const char *arg, const char **list,
     size_t *n)
 {
-	if (!evt_http_cors_origin_ok(arg)) {
-		fprintf(stderr, "%s: --cors: '%s' is neither * nor an origin "
-		    "like http://host:port (scheme, host, optional port, no "
-		    "path)\nTry '%s --help'.\n", prog, arg, prog);
-		exit(2);
-	}
-	if (*n >= EVT_CLI_MAX_CORS) {
-		fprintf(stderr, "%s: --cors: at most %d origins\nTry '%s "
-		    "--help'.\n", prog, EVT_CLI_MAX_CORS, prog);
-		exit(2);
-	}
+	if (!evt_http_cors_origin_ok(arg))
+		usage_as(prog, "--cors: '%s' is neither * nor an origin like "
+		    "http://host:port (scheme, host, optional port, no path)",
+		    arg);
+	if (*n >= EVT_CLI_MAX_CORS)
+		usage_as(prog, "--cors: at most %d origins", EVT_CLI_MAX_CORS);
 	list[(*n)++] = arg;
 }
 
