@@ -575,10 +575,41 @@ test_pause(void)
 	WAIT(srv.nclose == 1);
 	T_OK(srv.nclose == 1 && strstr(srv.reason, "peer not responding") !=
 	    NULL, "pause: dead-peer detection works again: %s", srv.reason);
+	event_free(t);
+	evt_buf_free(&b);
+	raw_close(&r);
+	side_done(&srv);
+}
+
+/* Pause and resume are idempotent: a second pause needs no second resume,
+ * a second resume delivers nothing twice; NULL is ignored (a crash fails
+ * the program, which tests/run.sh counts). */
+static void
+test_pause_twice(void)
+{
+	struct side srv = { 0 };
+	struct evt_wsconn_config sc = cfg_for(&srv, EVT_WSCONN_SERVER);
+	struct evt_buf b = { 0 };
+	struct raw r;
+
+	srv.order = 1;
 	evt_wsconn_pause(NULL);
 	evt_wsconn_resume(NULL);
-	T_OK(1, "pause/resume: NULL ignored");
-	event_free(t);
+	T_OK(raw_pair(&r, &srv, &sc, NULL, 0) == 0, "pause twice: pair");
+	evt_wsconn_pause(srv.c);
+	evt_wsconn_pause(srv.c);
+	frame(&b, 1, 0x1, "m0", 2, 1);
+	frame(&b, 1, 0x1, "m1", 2, 1);
+	raw_write(&r, b.p, b.len);
+	settle();
+	T_EQ(srv.ntext, 0, "pause twice: nothing delivered while paused");
+	evt_wsconn_resume(srv.c);
+	WAIT(srv.ntext == 2);
+	T_EQ(srv.ntext, 2, "pause twice: one resume delivers both messages");
+	evt_wsconn_resume(srv.c);
+	settle();
+	T_EQ(srv.ntext, 2, "pause twice: a second resume delivers nothing again");
+	T_EQ(srv.order_bad, 0, "pause twice: in order");
 	evt_buf_free(&b);
 	raw_close(&r);
 	side_done(&srv);
@@ -959,6 +990,7 @@ main(void)
 	test_ping_interval();
 	test_dead_peer();
 	test_pause();
+	test_pause_twice();
 	test_close(1, 1000);
 	test_close(0, 4001);
 	test_too_big();
