@@ -34,7 +34,8 @@ UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter tests/unit/test_%.c,$
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REG = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzreg/%,$(FUZZ_SRC))
 BENCH = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
-HDRS = $(wildcard include/evtape/*.h src/*.h tests/unit/*.h)
+HDRS = $(wildcard include/evtape/*.h src/*.h)
+TEST_HDRS = $(wildcard tests/unit/*.h)
 
 .PHONY: all deps tests test bench fuzz asan install clean demo
 all: $(BUILD)/libevtape.a $(BUILD)/evrec $(TOOLS)
@@ -63,7 +64,7 @@ $(BUILD)/evrec: src/evrec.c $(BUILD)/libevtape.a $(HDRS) | deps
 $(BUILD)/%: tools/%.c $(BUILD)/libevtape.a $(HDRS) | deps
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libevtape.a $(HDRS) | deps
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libevtape.a $(HDRS) $(TEST_HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
 
