@@ -75,7 +75,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libevtape.a $(HDRS) | deps
 
 # Fuzz targets built with a plain main() that replays their corpus files.
 $(BUILD)/fuzzreg/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libevtape.a \
-    $(HDRS) | deps
+    $(HDRS) $(TEST_HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< tests/fuzz/driver.c $(BUILD)/libevtape.a $(LIBS)
 
