@@ -100,17 +100,18 @@ make_frame(struct wframe *w, int64_t rx, size_t max)
 	puts_buf(&w->text, s);
 }
 
-/* Writes the frames into a new segment at path (sealed or left
- * unsealed, as after a crash); returns 0 if all went in. */
+/* Writes the frames into a new segment at path (sequence number 1,
+ * created a second before the first frame; sealed or left unsealed, as
+ * after a crash); returns 0 if all went in. */
 static int
-write_seg(const char *path, struct wframe *w, size_t n, size_t block,
+write_seg(const char *path, const struct wframe *w, size_t n, size_t block,
     int seal)
 {
 	struct evt_segw_opts o = { .block_bytes = block };
 	struct evt_segw *sw;
 	int bad = 0;
 
-	if (evt_segw_create(path, 1, uuid, w[0].rx, &o, &sw) != 0)
+	if (evt_segw_create(path, 1, uuid, w[0].rx - 1000000, &o, &sw) != 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const char *t = (const char *)w[i].text.p;
