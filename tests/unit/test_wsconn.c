@@ -23,10 +23,7 @@
 #include "evtape/err.h"
 #include "evtape/wsconn.h"
 #include "t.h"
-
-static struct event_base *base;
-static struct event *guard;
-static int timed_out;
+#include "tnet.h"
 
 /* One evt_wsconn end and what its callbacks saw. */
 struct side {
@@ -48,25 +45,6 @@ struct raw {
 	struct evt_buf in;
 	int eof;
 };
-
-/* The guard timer fired: the awaited thing did not happen. */
-static void
-guard_cb(evutil_socket_t fd, short what, void *arg)
-{
-	timed_out = 1;
-	event_base_loopbreak(base);
-}
-
-/* Runs the loop until cond holds or 5 s pass (timed_out is then set). */
-#define WAIT(cond)                                                     \
-	do {                                                           \
-		struct timeval g_tv_ = { 5, 0 };                       \
-		timed_out = 0;                                         \
-		evtimer_add(guard, &g_tv_);                            \
-		while (!(cond) && !timed_out)                          \
-			event_base_loop(base, EVLOOP_ONCE);            \
-		evtimer_del(guard);                                    \
-	} while (0)
 
 /* Runs a few more non-blocking loop turns (to catch extra callbacks). */
 static void
@@ -979,8 +957,8 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	base = event_base_new();
-	guard = evtimer_new(base, guard_cb, NULL);
+	if (net_init() != 0)
+		return 1;
 
 	test_echo();
 	test_order();
@@ -1003,7 +981,6 @@ main(void)
 	test_queue_bound();
 	test_args();
 
-	event_free(guard);
-	event_base_free(base);
+	net_done();
 	T_DONE();
 }

@@ -6,6 +6,7 @@
  * connection, collects what the client sends, parses the request with the
  * library's own parser and answers with bytes the test chooses, written
  * whole, byte by byte or in random splits with loop turns between them.
+ * (static inline: a test uses what it needs without unused warnings.)
  */
 #ifndef EVT_TNET_H
 #define EVT_TNET_H
@@ -30,7 +31,7 @@ static struct event *guard;
 static int timed_out;
 
 /* The guard timer fired: the awaited thing did not happen. */
-static void
+static inline void
 guard_cb(evutil_socket_t fd, short what, void *arg)
 {
 	timed_out = 1;
@@ -49,7 +50,7 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 	} while (0)
 
 /* Creates the loop and the guard timer; returns 0 or -1. */
-static int
+static inline int
 net_init(void)
 {
 	base = event_base_new();
@@ -60,7 +61,7 @@ net_init(void)
 }
 
 /* Frees the loop. */
-static void
+static inline void
 net_done(void)
 {
 	event_free(guard);
@@ -69,7 +70,7 @@ net_done(void)
 
 /* Runs a few non-blocking loop turns: on loopback a written chunk is
  * readable at once, so the peer reads it in these turns. */
-static void
+static inline void
 turns(void)
 {
 	for (int i = 0; i < 3; i++)
@@ -89,7 +90,7 @@ struct tsrv {
 };
 
 /* Reads what the client sent. */
-static void
+static inline void
 tsrv_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tsrv *s = arg;
@@ -105,7 +106,7 @@ tsrv_read_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Accepts one connection (a second one replaces the first). */
-static void
+static inline void
 tsrv_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tsrv *s = arg;
@@ -127,7 +128,7 @@ tsrv_accept_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Listens on 127.0.0.1 on a free port; returns 0 or -1. */
-static int
+static inline int
 tsrv_open(struct tsrv *s)
 {
 	struct sockaddr_in a;
@@ -152,7 +153,7 @@ tsrv_open(struct tsrv *s)
 }
 
 /* Closes the accepted connection (the client sees EOF). */
-static void
+static inline void
 tsrv_drop(struct tsrv *s)
 {
 	if (s->fd < 0)
@@ -164,7 +165,7 @@ tsrv_drop(struct tsrv *s)
 }
 
 /* Closes everything. */
-static void
+static inline void
 tsrv_close(struct tsrv *s)
 {
 	tsrv_drop(s);
@@ -177,7 +178,7 @@ tsrv_close(struct tsrv *s)
 
 /* Whether a whole request has arrived: 1 and s->req, 0, or -1 when the
  * bytes are not HTTP.  Parses from the start at each call. */
-static int
+static inline int
 tsrv_request(struct tsrv *s)
 {
 	int rc;
@@ -198,7 +199,7 @@ enum { SPLIT_WHOLE, SPLIT_BYTES, SPLIT_RANDOM };
 
 /* Writes p[0..n) to the client in pieces as split says, with loop turns
  * between them so that the client reads each piece on its own. */
-static void
+static inline void
 tsrv_write(struct tsrv *s, const void *p, size_t n, int split)
 {
 	const uint8_t *b = p;
@@ -222,7 +223,7 @@ tsrv_write(struct tsrv *s, const void *p, size_t n, int split)
 }
 
 /* Names a split for test messages. */
-static const char *
+static inline const char *
 split_name(int split)
 {
 	return split == SPLIT_WHOLE ? "whole" : split == SPLIT_BYTES ?
