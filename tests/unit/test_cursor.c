@@ -193,7 +193,8 @@ test_state_at(const char *dir)
 	T_OK(holds(s, at1500, 1), "before the snapshot: the events so far");
 	const char *at3001[] = { "s1", "e3", "e5" };
 	evt_cur_state_at(c, 3001, s);
-	T_OK(holds(s, at3001, 3), "at 3000 (inclusive): snapshot, then updates");
+	T_OK(holds(s, at3001, 3),
+	    "at 3000 (inclusive): snapshot, then updates");
 	const char *all[] = { "s1", "e3", "e5", "e6" };
 	evt_cur_state_at(c, INT64_MAX, s);
 	T_OK(holds(s, all, 4), "at the end: across all three segments");

@@ -57,8 +57,8 @@ test_roundtrip(struct wframe *w)
 			}
 			T_EQ(rc, 0, "roundtrip: ends cleanly");
 			T_EQ(n, NRUN, "roundtrip: %d frames", NRUN);
-			T_EQ(good, NRUN, "roundtrip: kinds, times, texts and item "
-			    "spans as written");
+			T_EQ(good, NRUN, "roundtrip: kinds, times, texts "
+			    "and item spans as written");
 			T_OK(problems == 0 && fr.dropped == 0,
 			    "roundtrip: no problem reported");
 			evt_frames_free(&fr);
@@ -110,7 +110,8 @@ test_keep(const struct wframe *w)
 				continue;
 			if (kept > 0)
 				evt_buf_putc(&want, ',');
-			size_t at = want.len, len = x->item[i][1] - x->item[i][0];
+			size_t at = want.len;
+			size_t len = x->item[i][1] - x->item[i][0];
 			evt_buf_put(&want, x->text.p + x->item[i][0], len);
 			ok &= f->kept > kept && f->span[2 * kept] == at &&
 			    f->span[2 * kept + 1] == at + len;

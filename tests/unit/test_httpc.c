@@ -78,8 +78,9 @@ test_url(void)
 		    strcmp(u.hostport, good[i].hostport) == 0 &&
 		    strcmp(u.base, good[i].base) == 0;
 		if (!same)
-			printf("# %s: rc %d host %s port %u hostport %s base %s\n",
-			    good[i].url, rc, u.host, u.port, u.hostport, u.base);
+			printf("# %s: rc %d host %s port %u hostport %s "
+			    "base %s\n", good[i].url, rc, u.host, u.port,
+			    u.hostport, u.base);
 		ok += same;
 	}
 	T_EQ(ok, sizeof good / sizeof good[0], "url: accepted forms parse");
@@ -115,16 +116,6 @@ url_of(const struct tsrv *s)
 	return u;
 }
 
-/* Whether header name of the request is exactly value. */
-static int
-has(const struct tsrv *s, const char *name, const char *value)
-{
-	size_t len;
-	const char *v = evt_http_header(s->req, name, &len);
-
-	return v != NULL && len == strlen(value) && memcmp(v, value, len) == 0;
-}
-
 /* A GET with a token: the request on the wire, the answer in pieces. */
 static void
 test_get(int split, int chunked)
@@ -149,9 +140,9 @@ test_get(int split, int chunked)
 	    memcmp(s.req->target, "/api/rest/v1/cameras?x=1", 24) == 0,
 	    "get: GET of the path");
 	snprintf(host, sizeof host, "127.0.0.1:%u", s.port);
-	T_OK(s.req != NULL && has(&s, "Host", host) &&
-	    has(&s, "Accept", "application/json") &&
-	    has(&s, "Authorization", "Bearer tok123") &&
+	T_OK(s.req != NULL && tsrv_has(&s, "Host", host) &&
+	    tsrv_has(&s, "Accept", "application/json") &&
+	    tsrv_has(&s, "Authorization", "Bearer tok123") &&
 	    s.req->body_len == 0, "get: Host, Accept, Authorization; no body");
 	if (chunked) {
 		snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: "
@@ -203,7 +194,7 @@ test_post(void)
 	    answer_cb, &a, NULL), 0, "post: started");
 	WAIT(tsrv_request(&s) != 0);
 	T_OK(s.req != NULL && strcmp(s.req->method_name, "POST") == 0 &&
-	    has(&s, "Content-Type", "application/x-www-form-urlencoded") &&
+	    tsrv_has(&s, "Content-Type", "application/x-www-form-urlencoded") &&
 	    evt_http_header(s.req, "Authorization", NULL) == NULL,
 	    "post: POST, its content type, no Authorization");
 	T_OK(s.req != NULL && s.req->body_len == sizeof form - 1 &&

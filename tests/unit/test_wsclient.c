@@ -95,16 +95,6 @@ start(struct tsrv *srv, struct seen *s, double timeout, const char *bearer)
 	return evt_wsclient_connect(&o, &u, bearer, done_cb, s, &c);
 }
 
-/* Whether header name of the request is exactly value. */
-static int
-has(const struct tsrv *s, const char *name, const char *value)
-{
-	size_t len;
-	const char *v = evt_http_header(s->req, name, &len);
-
-	return v != NULL && len == strlen(value) && memcmp(v, value, len) == 0;
-}
-
 /* The upgrade: request, answer and a message behind it in pieces, then a
  * message from the client. */
 static void
@@ -129,15 +119,15 @@ test_upgrade(int split, const char *bearer)
 	    "upgrade %s: a valid upgrade request (status %d)", sn, status);
 	snprintf(host, sizeof host, "127.0.0.1:%u", srv.port);
 	snprintf(auth, sizeof auth, "Bearer %s", bearer != NULL ? bearer : "");
-	T_OK(srv.req != NULL && has(&srv, "Host", host) && (bearer != NULL ?
-	    has(&srv, "Authorization", auth) :
+	T_OK(srv.req != NULL && tsrv_has(&srv, "Host", host) &&
+	    (bearer != NULL ? tsrv_has(&srv, "Authorization", auth) :
 	    evt_http_header(srv.req, "Authorization", NULL) == NULL),
 	    "upgrade %s: Host; Authorization %s", sn,
 	    bearer != NULL ? "with the token" : "absent");
 	T_EQ(srv.in.len, srv.req_len, "upgrade %s: nothing sent before the "
 	    "answer", sn);
 	evt_http_ws_accept(&out, accept, NULL);
-	evt_buf_put(&out, L("\x81\x05hello"));	/* a text frame, unmasked */
+	evt_buf_put(&out, L("\x81\x05hello")); /* text frame, unmasked */
 	tsrv_write(&srv, out.p, out.len, split);
 	WAIT(s.n > 0 && s.ntext > 0);
 	T_OK(s.n == 1 && s.conn != NULL && s.status == 101 && s.why[0] == 0,

@@ -194,6 +194,16 @@ tsrv_request(struct tsrv *s)
 	return rc < 0 ? -1 : rc;
 }
 
+/* Whether header name of the parsed request is exactly value. */
+static inline int
+tsrv_has(const struct tsrv *s, const char *name, const char *value)
+{
+	size_t len;
+	const char *v = evt_http_header(s->req, name, &len);
+
+	return v != NULL && len == strlen(value) && memcmp(v, value, len) == 0;
+}
+
 /* How tsrv_write splits what it writes. */
 enum { SPLIT_WHOLE, SPLIT_BYTES, SPLIT_RANDOM };
 
