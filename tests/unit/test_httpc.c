@@ -305,8 +305,7 @@ main(void)
 		test_get(split, 0);
 	test_get(SPLIT_RANDOM, 1);
 	test_post();
-	/* evhttp reports a refused connection on a later loop turn, when
-	 * errno no longer says why: httpc.c says "connection failed". */
+	/* libevent leaves no errno that says why a connect failed. */
 	no_answer("refused", 'R', "connection failed", 0, 0);
 	no_answer("closed", 'C', "closed before an answer", 0, 0);
 	no_answer("not HTTP", 'G', "invalid HTTP answer", 0, 0);
