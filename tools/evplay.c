@@ -1638,7 +1638,10 @@ parse_args(int argc, char **argv)
 	R.ro.speed = 1.0;
 	R.from = INT64_MIN;
 	R.to = INT64_MAX;
-	while ((c = getopt_long(argc, argv, "qvh", lo, NULL)) != -1) {
+	opterr = 0;	/* evt_cli_getopt_err says it */
+	while ((c = getopt_long(argc, argv, ":qvh", lo, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			evt_cli_getopt_err(c, argv);
 		if (evt_gwo_arg(&S.gwo, c, optarg))
 			continue;
 		if ((rc = play_opt(c, argc, argv)) > 0)

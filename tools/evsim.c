@@ -861,7 +861,10 @@ parse_args(struct sim *sim, int argc, char **argv)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "vqh", lopts, NULL)) != -1) {
+	opterr = 0;	/* evt_cli_getopt_err says it */
+	while ((ch = getopt_long(argc, argv, ":vqh", lopts, NULL)) != -1) {
+		if (ch == '?' || ch == ':')
+			evt_cli_getopt_err(ch, argv);
 		if (ch == 'h') {
 			usage(stdout, &sim->gwo);
 			exit(EVT_EXIT_OK);
