@@ -1725,7 +1725,8 @@ serve_start(void)
 	struct evt_gw_opts *go = &S.gwo.go;
 
 	go->max_sessions = go->max_conns; /* each holds a timeline */
-	go->product_version = "evplay " EVPLAY_VERSION;
+	/* product_version stays the gateway's default: clients read its
+	 * major number as the server's, and >= 21 means OAuth. */
 	go->log_cb = gw_log_cb;
 	go->states_cb = states_cb;
 	go->rest_cb = rest_cb;

@@ -125,7 +125,7 @@ t "discovery: /api/.well-known/uris" \
     $C $P http /api/.well-known/uris --has IdentityProvider \
     --has "http://127.0.0.1:$PORT/API/"
 t "discovery: /IDP/.well-known/openid-configuration" \
-    $C $P http /IDP/.well-known/openid-configuration \
+    $C $P http /IDP/.well-known/openid-configuration --oauth-version \
     --has "http://127.0.0.1:$PORT/IDP/connect/token"
 t "session: 201, filtered subscription, getState, commandId types, events" \
     $C $P session --count 60
