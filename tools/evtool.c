@@ -1423,29 +1423,19 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
+	static const struct {
+		const char *name;
+		int (*run)(int argc, char **argv);
+	} cmds[] = {
+		{"import", cmd_import}, {"cat", cmd_cat}, {"get", cmd_get},
+		{"state", cmd_state}, {"info", cmd_info}, {"stats", cmd_stats},
+		{"ls", cmd_ls}, {"verify", cmd_verify}, {"repair", cmd_repair},
+		{"prune", cmd_prune},
+	};
 	const char *cmd = argv[1];
-	argc--;
-	argv++;
-	if (strcmp(cmd, "import") == 0)
-		return cmd_import(argc, argv);
-	if (strcmp(cmd, "cat") == 0)
-		return cmd_cat(argc, argv);
-	if (strcmp(cmd, "get") == 0)
-		return cmd_get(argc, argv);
-	if (strcmp(cmd, "state") == 0)
-		return cmd_state(argc, argv);
-	if (strcmp(cmd, "info") == 0)
-		return cmd_info(argc, argv);
-	if (strcmp(cmd, "stats") == 0)
-		return cmd_stats(argc, argv);
-	if (strcmp(cmd, "ls") == 0)
-		return cmd_ls(argc, argv);
-	if (strcmp(cmd, "verify") == 0)
-		return cmd_verify(argc, argv);
-	if (strcmp(cmd, "repair") == 0)
-		return cmd_repair(argc, argv);
-	if (strcmp(cmd, "prune") == 0)
-		return cmd_prune(argc, argv);
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		if (strcmp(cmd, cmds[i].name) == 0)
+			return cmds[i].run(argc - 1, argv + 1);
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
 	    strcmp(cmd, "help") == 0) {
 		usage(stdout);
