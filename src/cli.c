@@ -1,5 +1,8 @@
 /*
- * cli.c: secret files, sizes, HOST:PORT arguments and ready files (cli.h).
+ * cli.c: the command-line layer of the programs (cli.h): the program
+ * name and its messages, the parsers of sizes, durations, times and
+ * counts with their common error text, the stdout writer, secret files,
+ * HOST:PORT arguments and ready files.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -7,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +19,105 @@
 
 #include <openssl/crypto.h>
 
+#include "evtape/buf.h"
 #include "evtape/cli.h"
 #include "evtape/http.h"
+#include "evtape/timefmt.h"
 
 #define SECRET_MAX 4096
+
+/* The program name of every message (evt_cli_init). */
+static const char *cli_prog = "evtape";
+
+/* The stdout buffer, and whether a write of it has failed. */
+static struct evt_buf out_buf;
+static int out_failed;
+
+/* How each kind of value is called in a message, and its forms. */
+#define FORMS_SIZE "digits with k, M, G or T, e.g. 64M"
+#define FORMS_DURATION "digits with us, ms, s, m, h, d or w, e.g. 30s; " \
+	"seconds if none"
+#define FORMS_TIME "ISO-8601 such as 2026-01-05T08:00:00Z, or " \
+	"microseconds since the epoch"
+#define FORMS_COUNT "digits only, e.g. 100"
+
+void
+evt_cli_init(const char *prog)
+{
+	cli_prog = prog;
+}
+
+const char *
+evt_cli_prog(void)
+{
+	return cli_prog;
+}
+
+void
+evt_cli_verr(const char *fmt, va_list ap)
+{
+	/* One fprintf per piece: stderr is unbuffered, but a line is short
+	 * enough that interleaving with another writer is harmless. */
+	fprintf(stderr, "%s: ", cli_prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+evt_cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	evt_cli_verr(fmt, ap);
+	va_end(ap);
+}
+
+void
+evt_cli_usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	evt_cli_verr(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+	exit(EVT_EXIT_USAGE);
+}
+
+void
+evt_cli_fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)evt_cli_out_flush();
+	va_start(ap, fmt);
+	evt_cli_verr(fmt, ap);
+	va_end(ap);
+	exit(EVT_EXIT_FAIL);
+}
+
+/* Reports TEXT of option or place WHERE as not a KIND (the one message
+ * of every _arg wrapper) and exits 2. */
+static void __attribute__((noreturn))
+not_a(const char *where, const char *s, const char *kind, const char *forms)
+{
+	evt_cli_usage_err("%s: \"%s\" is not %s (%s)", where, s, kind, forms);
+}
+
+/* Fails a parser: errno EINVAL, -1. */
+static int
+einval(void)
+{
+	errno = EINVAL;
+	return -1;
+}
+
+void
+evt_cli_range_err(const char *where, const char *s, const char *range)
+{
+	evt_cli_usage_err("%s: \"%s\" is out of range (%s)", where, s, range);
+}
 
 void
 evt_cli_no_dump(void)
@@ -120,36 +219,219 @@ evt_cli_strerror(int err)
 	return err == EINVAL ? "empty or binary" : strerror(err);
 }
 
+/* Reads decimal digits at *p into *v (advancing *p); -1 if there are
+ * none or they overflow.  The one digit loop of the parsers. */
+static int
+digits(const char **p, uint64_t *v)
+{
+	const char *q = *p;
+	uint64_t x = 0;
+
+	if (*q < '0' || *q > '9')
+		return -1;
+	for (; *q >= '0' && *q <= '9'; q++) {
+		unsigned d = (unsigned)(*q - '0');
+
+		if (x > (UINT64_MAX - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	*p = q;
+	*v = x;
+	return 0;
+}
+
 int
 evt_cli_size(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-	uint64_t m = 1;
+	uint64_t v, m = 1;
 
-	/* strtoull takes "-1" as 2^64 - 1, and skips leading blanks. */
-	if (s[0] < '0' || s[0] > '9')
+	if (digits(&s, &v) != 0)
 		goto bad;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		goto bad;
-	switch (*end) {
-	case 'k': case 'K': m = 1ull << 10; end++; break;
-	case 'm': case 'M': m = 1ull << 20; end++; break;
-	case 'g': case 'G': m = 1ull << 30; end++; break;
-	case 't': case 'T': m = 1ull << 40; end++; break;
+	switch (*s) {
+	case 'k': case 'K': m = 1ull << 10; s++; break;
+	case 'm': case 'M': m = 1ull << 20; s++; break;
+	case 'g': case 'G': m = 1ull << 30; s++; break;
+	case 't': case 'T': m = 1ull << 40; s++; break;
 	default: break;
 	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end != '\0' || (v != 0 && m > UINT64_MAX / v))
+	if (*s == 'B' || *s == 'b')
+		s++;
+	if (*s != '\0' || (v != 0 && m > UINT64_MAX / v))
 		goto bad;
 	*out = v * m;
 	return 0;
 bad:
-	errno = EINVAL;
+	return einval();
+}
+
+uint64_t
+evt_cli_size_arg(const char *where, const char *s)
+{
+	uint64_t v;
+
+	if (evt_cli_size(s, &v) != 0)
+		not_a(where, s, "a size", FORMS_SIZE);
+	return v;
+}
+
+int
+evt_cli_count(const char *s, uint64_t *out)
+{
+	uint64_t v;
+
+	if (digits(&s, &v) != 0 || *s != '\0')
+		return einval();
+	*out = v;
+	return 0;
+}
+
+uint64_t
+evt_cli_count_arg(const char *where, const char *s)
+{
+	uint64_t v;
+
+	if (evt_cli_count(s, &v) != 0)
+		not_a(where, s, "a count", FORMS_COUNT);
+	return v;
+}
+
+int
+evt_cli_duration(const char *s, int64_t *us)
+{
+	static const struct {
+		const char *name;
+		uint64_t us;
+	} units[] = {
+		{ "", 1000000 }, { "us", 1 }, { "ms", 1000 }, { "s", 1000000 },
+		{ "m", 60000000 }, { "h", 3600000000ull },
+		{ "d", 86400000000ull }, { "w", 604800000000ull },
+	};
+	uint64_t whole, frac = 0, scale = 1, m = 0;
+	unsigned __int128 t;
+
+	if (digits(&s, &whole) != 0)
+		goto bad;
+	if (*s == '.') {
+		s++;
+		if (*s < '0' || *s > '9')
+			goto bad;
+		/* 18 digits are finer than a microsecond of any unit. */
+		for (; *s >= '0' && *s <= '9'; s++)
+			if (scale < 1000000000000000000ull) {
+				frac = frac * 10 + (uint64_t)(*s - '0');
+				scale *= 10;
+			}
+	}
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(s, units[i].name) == 0)
+			m = units[i].us;
+	if (m == 0)
+		goto bad;
+	t = (unsigned __int128)whole * m + (unsigned __int128)frac * m / scale;
+	if (t > INT64_MAX)
+		goto bad;
+	*us = (int64_t)t;
+	return 0;
+bad:
+	return einval();
+}
+
+/* The older name of evt_cli_duration (timefmt.h). */
+int
+evt_duration_parse(const char *s, int64_t *us)
+{
+	return evt_cli_duration(s, us);
+}
+
+int64_t
+evt_cli_duration_arg(const char *where, const char *s)
+{
+	int64_t v;
+
+	if (evt_cli_duration(s, &v) != 0)
+		not_a(where, s, "a duration", FORMS_DURATION);
+	return v;
+}
+
+int
+evt_cli_time(const char *s, int64_t *us)
+{
+	return evt_time_parse_user(s, us) != 0 ? einval() : 0;
+}
+
+int64_t
+evt_cli_time_arg(const char *where, const char *s)
+{
+	int64_t v;
+
+	if (evt_cli_time(s, &v) != 0)
+		not_a(where, s, "a time", FORMS_TIME);
+	return v;
+}
+
+/* Reports a failed write of stdout once (EPIPE quietly; err 0: already
+ * reported) and drops the buffer; every later call fails at once. */
+static int
+out_fail(int err)
+{
+	if (!out_failed && err != 0 && err != EPIPE)
+		evt_cli_err("stdout: %s", strerror(err));
+	out_failed = 1;
+	out_buf.len = 0;
 	return -1;
+}
+
+struct evt_buf *
+evt_cli_out_buf(void)
+{
+	return &out_buf;
+}
+
+int
+evt_cli_out_flush(void)
+{
+	size_t off = 0;
+
+	if (out_failed)
+		return out_fail(0);
+	while (off < out_buf.len) {
+		ssize_t n = write(1, out_buf.p + off, out_buf.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return out_fail(errno);
+		off += (size_t)n;
+	}
+	out_buf.len = 0;
+	return 0;
+}
+
+int
+evt_cli_out_maybe(void)
+{
+	if (out_failed)
+		return -1;
+	return out_buf.len >= EVT_CLI_OUT_BATCH ? evt_cli_out_flush() : 0;
+}
+
+int
+evt_cli_out(const void *p, size_t n)
+{
+	if (out_failed)
+		return -1;
+	if (evt_buf_put(&out_buf, p, n) != 0) {
+		evt_cli_err("stdout: out of memory");
+		return out_fail(0);
+	}
+	return evt_cli_out_maybe();
+}
+
+void
+evt_cli_out_free(void)
+{
+	evt_buf_free(&out_buf);
 }
 
 int

@@ -376,32 +376,6 @@ evt_time_parse_user(const char *s, int64_t *us)
 	return 0;
 }
 
-/* Parses "1.5", "30s", "10m", "2h", "7d", "1w" into microseconds. */
-int
-evt_duration_parse(const char *s, int64_t *us)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno != 0 || end == s || !(v >= 0))
-		return -1;
-	double m = 1;
-	switch (*end) {
-	case 0: case 's': break;
-	case 'm': m = 60; break;
-	case 'h': m = 3600; break;
-	case 'd': m = 86400; break;
-	case 'w': m = 7 * 86400; break;
-	default: return -1;
-	}
-	if (*end != 0 && end[1] != 0)
-		return -1;
-	if (v * m > 9.2e12)
-		return -1; /* would overflow microseconds */
-	*us = (int64_t)(v * m * 1e6);
-	return 0;
-}
-
 /* Reads one clock in microseconds. */
 static int64_t
 clock_us(clockid_t id)

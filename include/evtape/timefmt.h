@@ -46,8 +46,9 @@ int evt_time_parse_user(const char *s, int64_t *us);
 /* Writes "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (27 chars + NUL) for us into out[28]. */
 void evt_time_format_us(int64_t us, char out[28]);
 
-/* Parses a duration: a non-negative number with an optional unit s, m,
- * h, d or w (seconds if none) into microseconds.  Returns 0 or -1. */
+/* Parses a duration into microseconds: the one duration parser,
+ * evt_cli_duration (cli.h, where it lives), under its older name for the
+ * callers not yet moved to cli.h.  Returns 0 or -1. */
 int evt_duration_parse(const char *s, int64_t *us);
 
 /* Days since 1970-01-01 of a proleptic Gregorian civil date. */
