@@ -12,7 +12,10 @@
  *   evtool repair DIR              rewrite damaged segments from what reads
  *   evtool prune DIR --max-bytes N --max-age D
  *
- * Exit status: 0 success, 1 not found / damage found, 2 usage, 3 failure.
+ * Option values, messages, stdout and exit statuses (EVT_EXIT_*) are the
+ * command-line layer's (cli.h).  The engines are in the library: stats.c
+ * (the activity picture), verify.c (the verifier of verify and repair),
+ * select.c (what cat, state and stats select), tsv.c (import's lines).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,30 +45,10 @@
 #include "evtape/tsv.h"
 #include "evtape/verify.h"
 
-#define EX_NOTFOUND 1
-#define EX_USAGE 2
-#define EX_FAIL 3
-
-static const char *progname = "evtool";
 static uint64_t problems;
 /* The archive being read (open_archive): readers open its segments
  * through it, which reports and tallies what cannot be read. */
 static struct evt_archive *arch;
-
-/* Prints an error message prefixed with the program name. */
-static void
-errx_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-errx_msg(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* Segment problem callback: "file: offset N: what". */
 static void
@@ -73,8 +56,7 @@ seg_err_cb(void *arg, const char *path, uint64_t off, const char *what)
 {
 	(void)arg;
 	problems++;
-	fprintf(stderr, "%s: %s: offset %" PRIu64 ": %s\n", progname, path, off,
-	    what);
+	evt_cli_err("%s: offset %" PRIu64 ": %s", path, off, what);
 }
 
 /* Archive warning callback. */
@@ -82,23 +64,21 @@ static void
 warn_cb(void *arg, const char *msg)
 {
 	(void)arg;
-	fprintf(stderr, "%s: warning: %s\n", progname, msg);
+	evt_cli_err("warning: %s", msg);
 }
 
 /* Says why archive dir could not be opened (evt_archive_open's rc) and
  * exits. */
-static void
+static void __attribute__((noreturn))
 open_failed(const char *dir, int rc)
 {
 	if (rc == EVT_ERR_EXISTS)
-		errx_msg("%s: archive is locked by another writer", dir);
-	else if (rc == EVT_ERR_NOTFOUND)
-		errx_msg("%s: no such archive directory", dir);
-	else
-		errx_msg("%s: %s%s%s", dir, evt_strerror(rc),
-		    rc == EVT_ERR_IO ? ": " : "",
-		    rc == EVT_ERR_IO ? strerror(errno) : "");
-	exit(EX_FAIL);
+		evt_cli_fatal("%s: archive is locked by another writer", dir);
+	if (rc == EVT_ERR_NOTFOUND)
+		evt_cli_fatal("%s: no such archive directory", dir);
+	evt_cli_fatal("%s: %s%s%s", dir, evt_strerror(rc),
+	    rc == EVT_ERR_IO ? ": " : "", rc == EVT_ERR_IO ? strerror(errno) :
+	    "");
 }
 
 /* Opens an archive or exits with a message. */
@@ -112,46 +92,54 @@ open_archive(const char *dir, int flags, const struct evt_archive_opts *o)
 	return arch = a;
 }
 
-/* Output buffer for stdout; flushed when large. */
-static struct evt_buf obuf;
-
-/* Writes the output buffer to stdout. */
-static void
-oflush(void)
-{
-	size_t off = 0;
-	while (off < obuf.len) {
-		ssize_t n = write(1, obuf.p + off, obuf.len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EPIPE)
-				errx_msg("write: %s", strerror(errno));
-			exit(EX_FAIL);
-		}
-		off += (size_t)n;
-	}
-	obuf.len = 0;
-}
-
-/* Flushes the output buffer once it holds 1 MiB. */
-static void
-omaybe(void)
-{
-	if (obuf.len >= (1u << 20))
-		oflush();
-}
-
 /* Exits on out of memory. */
 static void
 oom_check(int rc)
 {
-	if (rc == EVT_ERR_NOMEM) {
-		errx_msg("out of memory");
-		exit(EX_FAIL);
-	}
+	if (rc == EVT_ERR_NOMEM)
+		evt_cli_fatal("out of memory");
 }
 
+/* The stdout buffer of the command-line layer (main sets it). */
+static struct evt_buf *obuf;
+
+/* Writes the output buffer to stdout; a write error (said, but for a
+ * reader that went away) ends the program. */
+static void
+oflush(void)
+{
+	if (evt_cli_out_flush() != 0)
+		exit(EVT_EXIT_FAIL);
+}
+
+/* Writes the output buffer out once it holds a batch. */
+static void
+omaybe(void)
+{
+	if (evt_cli_out_maybe() != 0)
+		exit(EVT_EXIT_FAIL);
+}
+
+/* Appends printf output to the stdout buffer. */
+static void
+outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+outf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		return;
+	oom_check(evt_buf_grow(obuf, (size_t)n + 1));
+	va_start(ap, fmt);
+	vsnprintf((char *)obuf->p + obuf->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	obuf->len += (size_t)n;
+	omaybe();
+}
 
 /*
  * Command lines
@@ -162,39 +150,28 @@ oom_check(int rc)
 struct cmdline {
 	const char *usage;		/* what follows "usage: evtool " */
 	const struct option *opts;	/* NULL: none (no getopt at all) */
-	int (*opt)(void *ctx, int c, char *arg); /* 0, or EX_USAGE (said) */
+	int (*opt)(void *ctx, int c, char *arg); /* 0; not 0: not its option */
 	int min, max;			/* operands */
 };
 
 /* Parses the options of argv by cl into ctx; returns the index of the
- * first operand, or -1 after a usage error (said). */
+ * first operand.  A usage error is said and ends the program (status 2). */
 static int
 parse_cmdline(const struct cmdline *cl, void *ctx, int argc, char **argv)
 {
 	int c;
 	optind = 1;
+	opterr = 0;
 	while (cl->opts != NULL &&
-	    (c = getopt_long(argc, argv, "", cl->opts, NULL)) != -1)
+	    (c = getopt_long(argc, argv, ":", cl->opts, NULL)) != -1) {
+		if (c == ':')
+			evt_cli_usage_err("%s: needs a value", argv[optind - 1]);
 		if (c == '?' || cl->opt(ctx, c, optarg) != 0)
-			return -1;
-	if (argc - optind < cl->min || argc - optind > cl->max) {
-		errx_msg("usage: evtool %s", cl->usage);
-		return -1;
+			evt_cli_usage_err("%s: unknown option", argv[optind - 1]);
 	}
+	if (argc - optind < cl->min || argc - optind > cl->max)
+		evt_cli_usage_err("usage: evtool %s", cl->usage);
 	return optind;
-}
-
-/* Parses a --from/--to/--at value or exits. */
-static int64_t
-time_arg(const char *opt, const char *s)
-{
-	int64_t us;
-	if (evt_time_parse_user(s, &us) != 0) {
-		errx_msg("%s: not a time (ISO-8601 or microseconds): %s", opt,
-		    s);
-		exit(EX_USAGE);
-	}
-	return us;
 }
 
 /* The long options of a selection (cat, stats, state): --from, --to,
@@ -218,8 +195,8 @@ static int
 sel_opt(struct evt_sel *s, int c, char *arg)
 {
 	switch (c) {
-	case 'f': s->from = time_arg("--from", arg); return 1;
-	case 'T': s->to = time_arg("--to", arg); return 1;
+	case 'f': s->from = evt_cli_time_arg("--from", arg); return 1;
+	case 'T': s->to = evt_cli_time_arg("--to", arg); return 1;
 	case 's': s->sources[s->nsources++] = arg; return 1;
 	case 'y': s->types[s->ntypes++] = arg; return 1;
 	default: return 0;
@@ -234,7 +211,7 @@ lost_summary(const char *dir, uint64_t events, uint64_t unknown)
 	char what[160];
 	if (evt_verify_lost_text(what, sizeof what, events, unknown,
 	    "read") == 0)
-		errx_msg("%s: %s", dir, what);
+		evt_cli_err("%s: %s", dir, what);
 }
 
 /* lost_summary of the archive's tally. */
@@ -258,53 +235,45 @@ import_opt(void *ctx, int c, char *arg)
 	uint64_t v;
 	switch (c) {
 	case 'l':
-		o->seg.level = atoi(arg);
-		if (o->seg.level < 1 || o->seg.level > 22) {
-			errx_msg("--level: 1..22");
-			return EX_USAGE;
-		}
+		v = evt_cli_count_arg("--level", arg);
+		if (v < 1 || v > 22)
+			evt_cli_range_err("--level", arg, "1..22");
+		o->seg.level = (int)v;
 		return 0;
 	case 'b':
-		if (evt_cli_size(arg, &v) != 0 || v < 1024 || v > (1u << 28)) {
-			errx_msg("--block-size: 1k..256M");
-			return EX_USAGE;
-		}
+		v = evt_cli_size_arg("--block-size", arg);
+		if (v < 1024 || v > (1u << 28))
+			evt_cli_range_err("--block-size", arg, "1k..256M");
 		o->seg.block_bytes = v;
 		return 0;
 	case 'u':
 		if (strcmp(arg, "segment") == 0)
 			v = EVT_UNIT_SEGMENT;
-		else if (evt_cli_size(arg, &v) != 0 || v < 1) {
-			errx_msg("--dict-unit: a size, or segment");
-			return EX_USAGE;
-		}
+		else if ((v = evt_cli_size_arg("--dict-unit", arg)) < 1)
+			evt_cli_range_err("--dict-unit", arg, "at least 1, or "
+			    "segment");
 		o->seg.unit_bytes = v;
 		return 0;
 	case 'L':
 		/* What a revision 1.1 writer wrote: the baseline of the
 		 * damage benchmark. */
-		if (strcmp(arg, "1.1") != 0) {
-			errx_msg("--layout: 1.1");
-			return EX_USAGE;
-		}
+		if (strcmp(arg, "1.1") != 0)
+			evt_cli_usage_err("--layout: \"%s\" is not a layout "
+			    "(1.1)", arg);
 		o->seg.unit_bytes = EVT_UNIT_SEGMENT;
 		o->seg.no_checks = 1;
 		if (o->seg.block_bytes == 0)
 			o->seg.block_bytes = 256u << 10;
 		return 0;
 	case 's':
-		if (evt_cli_size(arg, &v) != 0 || v < 4096) {
-			errx_msg("--segment-size: a size >= 4k");
-			return EX_USAGE;
-		}
-		o->seg_bytes = v;
+		o->seg_bytes = evt_cli_size_arg("--segment-size", arg);
+		if (o->seg_bytes < 4096)
+			evt_cli_range_err("--segment-size", arg, "at least 4k");
 		return 0;
 	default: /* 'a' */
-		if (evt_duration_parse(arg, &o->seg_age_us) != 0 ||
-		    o->seg_age_us <= 0) {
-			errx_msg("--segment-age: a duration");
-			return EX_USAGE;
-		}
+		o->seg_age_us = evt_cli_duration_arg("--segment-age", arg);
+		if (o->seg_age_us <= 0)
+			evt_cli_range_err("--segment-age", arg, "more than 0");
 		return 0;
 	}
 }
@@ -336,13 +305,12 @@ line_warn(const struct import *im, const char *fmt, ...)
 static void
 line_warn(const struct import *im, const char *fmt, ...)
 {
+	char what[512];
 	va_list ap;
-	fprintf(stderr, "%s: %s: line %" PRIu64 ": ", progname, im->iname,
-	    im->lines);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	evt_cli_err("%s: line %" PRIu64 ": %s", im->iname, im->lines, what);
 }
 
 /* Opens the input named name ("-" or none: stdin); NULL if it cannot be
@@ -356,12 +324,12 @@ import_input(const char *name, const char **iname)
 	*iname = name;
 	FILE *in = fopen(name, "rb");
 	if (in == NULL)
-		errx_msg("%s: %s", name, strerror(errno));
+		evt_cli_err("%s: %s", name, strerror(errno));
 	return in;
 }
 
 /* Imports one line (LF removed) into a: refused lines and raw frames
- * are reported, the first ten of each.  Returns 0, or EX_FAIL when the
+ * are reported, the first ten of each.  Returns 0, or EVT_EXIT_FAIL when the
  * archive cannot take it (said). */
 static int
 import_line(struct import *im, struct evt_archive *a, char *line, size_t n)
@@ -382,9 +350,9 @@ import_line(struct import *im, struct evt_archive *a, char *line, size_t n)
 	int64_t rx = tl.has_rx ? tl.rx_us : evt_wall_us();
 	int k = evt_archive_frame(a, rx, tl.text, tl.len);
 	if (k < 0) {
-		errx_msg("%s: line %" PRIu64 ": %s", im->iname, im->lines,
+		evt_cli_err("%s: line %" PRIu64 ": %s", im->iname, im->lines,
 		    evt_strerror(k));
-		return EX_FAIL;
+		return EVT_EXIT_FAIL;
 	}
 	if (++im->frames[k] <= 10 && k == EVT_K_RAW) {
 		size_t off;
@@ -392,12 +360,12 @@ import_line(struct import *im, struct evt_archive *a, char *line, size_t n)
 		line_warn(im, "%s at byte %zu; kept as a raw frame",
 		    evt_strerror(why), off);
 	} else if (im->frames[k] == 11 && k == EVT_K_RAW) {
-		errx_msg("%s: more raw frames; not reporting each", im->iname);
+		evt_cli_err("%s: more raw frames; not reporting each", im->iname);
 	}
 	return 0;
 }
 
-/* Imports every line of in into a; returns 0 or EX_FAIL (said). */
+/* Imports every line of in into a; returns 0 or EVT_EXIT_FAIL (said). */
 static int
 import_lines(struct import *im, struct evt_archive *a, FILE *in)
 {
@@ -412,31 +380,31 @@ import_lines(struct import *im, struct evt_archive *a, FILE *in)
 		rc = import_line(im, a, line, (size_t)n);
 	}
 	if (ferror(in)) {
-		errx_msg("%s: %s", im->iname, strerror(errno));
-		rc = EX_FAIL;
+		evt_cli_err("%s: %s", im->iname, strerror(errno));
+		rc = EVT_EXIT_FAIL;
 	}
 	free(line);
 	return rc;
 }
 
-/* Prints what the import did; returns rc, or EX_NOTFOUND when lines were
+/* Prints what the import did; returns rc, or EVT_EXIT_PARTIAL when lines were
  * refused and nothing else failed. */
 static int
 import_report(const struct import *im, int rc)
 {
 	const uint64_t *f = im->frames;
-	errx_msg("imported %" PRIu64 " lines: %" PRIu64 " messages, %" PRIu64
+	evt_cli_err("imported %" PRIu64 " lines: %" PRIu64 " messages, %" PRIu64
 	    " states, %" PRIu64 " other JSON, %" PRIu64 " raw (not JSON)",
 	    im->lines, f[EVT_K_MSG], f[EVT_K_STATES], f[EVT_K_JSON],
 	    f[EVT_K_RAW]);
 	if (im->refused > 0) {
-		errx_msg("%s: %" PRIu64 " line(s) not imported", im->iname,
+		evt_cli_err("%s: %" PRIu64 " line(s) not imported", im->iname,
 		    im->refused);
 		if (rc == 0)
-			rc = EX_NOTFOUND;
+			rc = EVT_EXIT_PARTIAL;
 	}
 	if (im->incomplete > 10)
-		errx_msg("%s: %" PRIu64 " messages marked incomplete",
+		evt_cli_err("%s: %" PRIu64 " messages marked incomplete",
 		    im->iname, im->incomplete);
 	return rc;
 }
@@ -448,12 +416,10 @@ cmd_import(int argc, char **argv)
 	struct evt_archive_opts o = {0};
 	struct import im = {0};
 	int i = parse_cmdline(&import_cl, &o, argc, argv);
-	if (i < 0)
-		return EX_USAGE;
 	const char *dir = argv[i];
 	FILE *in = import_input(argc - i == 2 ? argv[i + 1] : NULL, &im.iname);
 	if (in == NULL)
-		return EX_FAIL;
+		return EVT_EXIT_FAIL;
 	/* No fsync per block; sealing fsyncs each whole segment. */
 	o.seg.fsync = EVT_FSYNC_INTERVAL;
 	struct evt_archive *a = open_archive(dir, EVT_AR_WRITE | EVT_AR_CREATE,
@@ -463,8 +429,8 @@ cmd_import(int argc, char **argv)
 		fclose(in);
 	int crc = evt_archive_close(a);
 	if (crc != 0) {
-		errx_msg("%s: sealing: %s", dir, evt_strerror(crc));
-		rc = EX_FAIL;
+		evt_cli_err("%s: sealing: %s", dir, evt_strerror(crc));
+		rc = EVT_EXIT_FAIL;
 	}
 	return import_report(&im, rc);
 }
@@ -493,7 +459,7 @@ put_rx(int64_t rx)
 {
 	char tmp[32];
 	int n = snprintf(tmp, sizeof tmp, "%" PRId64 "\t", rx);
-	oom_check(evt_buf_put(&obuf, tmp, (size_t)n));
+	oom_check(evt_buf_put(obuf, tmp, (size_t)n));
 }
 
 enum cat_mode { CAT_EVENTS, CAT_MESSAGES, CAT_TSV, CAT_MARKERS };
@@ -525,12 +491,12 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 		if (!in_msg || !evt_sel_time(f, rec.rx_us) ||
 		    !keep_cb((void *)(uintptr_t)f, d, &rec))
 			continue;
-		size_t mark = obuf.len;
-		rc = evt_rdec_item_json(d, &rec, &obuf);
+		size_t mark = obuf->len;
+		rc = evt_rdec_item_json(d, &rec, obuf);
 		if (rc == 0)
-			rc = evt_buf_putc(&obuf, '\n');
+			rc = evt_buf_putc(obuf, '\n');
 		else
-			obuf.len = mark; /* no half lines */
+			obuf->len = mark; /* no half lines */
 		if (rc == EVT_ERR_CORRUPT) {
 			seg_err_cb(NULL, path, rec.off, d->err);
 			evt_archive_add_lost(arch, rec.kind == EVT_K_EVENT);
@@ -566,10 +532,10 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 			if (fm->kind < EVT_K_SESSION || fm->kind > EVT_K_CONFIG)
 				continue;
 			put_rx(fm->rx_us);
-			oom_check(evt_buf_put(&obuf, names[fm->kind -
+			oom_check(evt_buf_put(obuf, names[fm->kind -
 			    EVT_K_SESSION], strlen(names[fm->kind -
 			    EVT_K_SESSION])));
-			oom_check(evt_buf_putc(&obuf, '\t'));
+			oom_check(evt_buf_putc(obuf, '\t'));
 		} else {
 			if (fm->kind >= EVT_K_SESSION)
 				continue; /* markers are not received frames */
@@ -579,19 +545,18 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 			    fm->kind == EVT_K_STATES) && fm->kept < fm->nitems;
 			if (inc) {
 				problems++;
-				fprintf(stderr, "%s: %s: the %s received at %"
-				    PRId64 " us is incomplete (%u of %u items); "
-				    "its line is tagged :incomplete\n", progname,
-				    path, evt_kind_name(fm->kind), fm->rx_us,
+				evt_cli_err("%s: the %s received at %" PRId64
+				    " us is incomplete (%u of %u items); its "
+				    "line is tagged :incomplete", path, evt_kind_name(fm->kind), fm->rx_us,
 				    fm->kept, fm->nitems);
 			}
-			oom_check(evt_tsv_put(&obuf, fm->rx_us,
+			oom_check(evt_tsv_put(obuf, fm->rx_us,
 			    (const char *)fm->text.p, fm->text.len, inc));
 			omaybe();
 			continue;
 		}
-		oom_check(evt_buf_put(&obuf, fm->text.p, fm->text.len));
-		oom_check(evt_buf_putc(&obuf, '\n'));
+		oom_check(evt_buf_put(obuf, fm->text.p, fm->text.len));
+		oom_check(evt_buf_putc(obuf, '\n'));
 		omaybe();
 	}
 	evt_archive_add_lost(arch, fr.lost);
@@ -631,7 +596,7 @@ cat_opt(void *ctx, int c, char *arg)
 	case 'm': ca->mode = CAT_MESSAGES; return 0;
 	case 't': ca->mode = CAT_TSV; return 0;
 	case 'M': ca->mode = CAT_MARKERS; return 0;
-	default: return sel_opt(&ca->sel, c, arg) ? 0 : EX_USAGE;
+	default: return sel_opt(&ca->sel, c, arg) ? 0 : EVT_EXIT_USAGE;
 	}
 }
 
@@ -653,14 +618,10 @@ cmd_cat(int argc, char **argv)
 	struct cat_args ca = {.mode = CAT_EVENTS};
 	sel_init(&ca.sel, argc);
 	int i = parse_cmdline(&cat_cl, &ca, argc, argv);
-	if (i < 0)
-		return EX_USAGE;
 	if ((ca.mode == CAT_TSV || ca.mode == CAT_MARKERS) &&
-	    (ca.sel.nsources || ca.sel.ntypes)) {
-		errx_msg("--tsv and --markers print whole frames; they take "
-		    "no --source or --type");
-		return EX_USAGE;
-	}
+	    (ca.sel.nsources || ca.sel.ntypes))
+		evt_cli_usage_err("--tsv and --markers print whole frames; they "
+		    "take no --source or --type");
 	struct evt_archive *a = open_archive(argv[i], 0, NULL);
 	size_t n;
 	evt_archive_segments(a, &n);
@@ -670,7 +631,7 @@ cmd_cat(int argc, char **argv)
 	archive_lost_summary(argv[i]);
 	evt_archive_close(a);
 	evt_sel_free(&ca.sel);
-	return problems ? EX_NOTFOUND : 0;
+	return problems ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -689,9 +650,9 @@ state_opt(void *ctx, int c, char *arg)
 {
 	struct state_args *sa = ctx;
 	if (c == 'a')
-		sa->at = time_arg("--at", arg);
+		sa->at = evt_cli_time_arg("--at", arg);
 	else if (c != 's' || !sel_opt(&sa->sel, c, arg))
-		return EX_USAGE;
+		return EVT_EXIT_USAGE;
 	return 0;
 }
 
@@ -712,13 +673,11 @@ cmd_state(int argc, char **argv)
 	struct state_args sa = {.at = INT64_MAX};
 	sel_init(&sa.sel, argc);
 	int i = parse_cmdline(&state_cl, &sa, argc, argv);
-	if (i < 0)
-		return EX_USAGE;
 	struct evt_cur *cur;
 	int rc = evt_cur_open(argv[i], seg_err_cb, warn_cb, NULL, &cur);
 	if (rc != 0) {
-		errx_msg("%s: %s", argv[i], evt_strerror(rc));
-		return EX_FAIL;
+		evt_cli_err("%s: %s", argv[i], evt_strerror(rc));
+		return EVT_EXIT_FAIL;
 	}
 	struct evt_state *st = evt_state_new();
 	if (st == NULL)
@@ -727,15 +686,15 @@ cmd_state(int argc, char **argv)
 	    st);
 	oom_check(rc);
 	if (rc < 0)
-		errx_msg("%s: %s", argv[i], evt_strerror(rc));
+		evt_cli_err("%s: %s", argv[i], evt_strerror(rc));
 	const char *const *tx;
 	const size_t *lens;
 	size_t n = evt_state_list(st, &tx, &lens);
 	for (size_t k = 0; k < n; k++) {
 		if (!evt_sel_source(&sa.sel, evt_state_source(st, k)))
 			continue;
-		oom_check(evt_buf_put(&obuf, tx[k], lens[k]));
-		oom_check(evt_buf_putc(&obuf, '\n'));
+		oom_check(evt_buf_put(obuf, tx[k], lens[k]));
+		oom_check(evt_buf_putc(obuf, '\n'));
 		omaybe();
 	}
 	oflush();
@@ -745,7 +704,7 @@ cmd_state(int argc, char **argv)
 	evt_state_free(st);
 	evt_cur_close(cur);
 	evt_sel_free(&sa.sel);
-	return rc < 0 ? EX_FAIL : problems ? EX_NOTFOUND : 0;
+	return rc < 0 ? EVT_EXIT_FAIL : problems ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -776,12 +735,12 @@ get_meta(const char *path, const struct evt_rec *rec, uint64_t boff)
 	evt_time_format_us(rec->rx_us, t);
 	int k = snprintf(hdr, sizeof hdr, "{\"received\":\"%s\",\"received_us\":%"
 	    PRId64 ",\"segment\":", t, rec->rx_us);
-	oom_check(evt_buf_put(&obuf, hdr, (size_t)k));
+	oom_check(evt_buf_put(obuf, hdr, (size_t)k));
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	k = snprintf(hdr, sizeof hdr, "\"%s\",\"block_offset\":%" PRIu64
 	    ",\"record_offset\":%zu,\"event\":", base, boff, rec->off);
-	oom_check(evt_buf_put(&obuf, hdr, (size_t)k));
+	oom_check(evt_buf_put(obuf, hdr, (size_t)k));
 }
 
 /* Prints the event with an id. */
@@ -790,8 +749,6 @@ cmd_get(int argc, char **argv)
 {
 	int meta = 0;
 	int i = parse_cmdline(&get_cl, &meta, argc, argv);
-	if (i < 0)
-		return EX_USAGE;
 	const char *id = argv[i + 1];
 	struct evt_archive *a = open_archive(argv[i], 0, NULL);
 	size_t n, seg;
@@ -805,18 +762,18 @@ cmd_get(int argc, char **argv)
 		struct evt_rdec *d = evt_segr_decoder(r);
 		if (meta)
 			get_meta(s[seg].path, &rec, boff);
-		if (evt_rdec_item_json(d, &rec, &obuf) == EVT_ERR_CORRUPT)
+		if (evt_rdec_item_json(d, &rec, obuf) == EVT_ERR_CORRUPT)
 			seg_err_cb(NULL, s[seg].path, boff, d->err);
 		if (meta)
-			oom_check(evt_buf_putc(&obuf, '}'));
-		oom_check(evt_buf_putc(&obuf, '\n'));
+			oom_check(evt_buf_putc(obuf, '}'));
+		oom_check(evt_buf_putc(obuf, '\n'));
 		evt_archive_close_segment(a, r);
 	}
 	oflush();
 	evt_archive_close(a);
 	if (found != 1) {
-		errx_msg("%s: no event with id %s", argv[i], id);
-		return EX_NOTFOUND;
+		evt_cli_err("%s: no event with id %s", argv[i], id);
+		return EVT_EXIT_PARTIAL;
 	}
 	return 0;
 }
@@ -893,19 +850,18 @@ static const struct cmdline repair_cl = {"repair DIR", NULL, NULL, 1, 1};
 static int
 cmd_ls(int argc, char **argv)
 {
-	if (parse_cmdline(&ls_cl, NULL, argc, argv) < 0)
-		return EX_USAGE;
+	parse_cmdline(&ls_cl, NULL, argc, argv);
 	struct evt_archive *a = open_archive(argv[1], 0, NULL);
 	size_t n;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
-	printf("%-22s %-8s %12s %10s %8s  %-27s %-27s\n", "segment", "state",
+	outf("%-22s %-8s %12s %10s %8s  %-27s %-27s\n", "segment", "state",
 	    "bytes", "events", "blocks", "first received", "last received");
 	for (size_t i = 0; i < n; i++) {
 		struct segfacts sf;
 		const char *base = strrchr(s[i].path, '/');
 		base = base ? base + 1 : s[i].path;
 		if (segment_facts(i, &sf) != 0) {
-			printf("%-22s %-8s %12" PRIu64 "\n", base, "damaged",
+			outf("%-22s %-8s %12" PRIu64 "\n", base, "damaged",
 			    s[i].size);
 			continue;
 		}
@@ -914,22 +870,21 @@ cmd_ls(int argc, char **argv)
 			evt_time_format_us(sf.first_rx, t1);
 			evt_time_format_us(sf.last_rx, t2);
 		}
-		printf("%-22s %-8s %12" PRIu64 " %10" PRIu64 " %8" PRIu64
+		outf("%-22s %-8s %12" PRIu64 " %10" PRIu64 " %8" PRIu64
 		    "  %-27s %-27s\n", base, sf.sealed ? "sealed" : "open",
 		    s[i].size, sf.events, sf.blocks, t1, t2);
 	}
-	fflush(stdout);
+	oflush();
 	archive_lost_summary(argv[1]);
 	evt_archive_close(a);
-	return problems ? EX_NOTFOUND : 0;
+	return problems ? EVT_EXIT_PARTIAL : 0;
 }
 
 /* Prints the archive's counts, time span and sizes. */
 static int
 cmd_info(int argc, char **argv)
 {
-	if (parse_cmdline(&info_cl, NULL, argc, argv) < 0)
-		return EX_USAGE;
+	parse_cmdline(&info_cl, NULL, argc, argv);
 	struct evt_archive *a = open_archive(argv[1], 0, NULL);
 	size_t n;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
@@ -958,31 +913,31 @@ cmd_info(int argc, char **argv)
 		evt_time_format_us(tot.first_rx, t1);
 		evt_time_format_us(tot.last_rx, t2);
 	}
-	printf("archive:        %s\n", argv[1]);
-	printf("events:         %" PRIu64 "\n", tot.events);
-	printf("messages:       %" PRIu64 "\n", tot.frames[EVT_K_MSG]);
-	printf("first received: %s\n", t1);
-	printf("last received:  %s\n", t2);
+	outf("archive:        %s\n", argv[1]);
+	outf("events:         %" PRIu64 "\n", tot.events);
+	outf("messages:       %" PRIu64 "\n", tot.frames[EVT_K_MSG]);
+	outf("first received: %s\n", t1);
+	outf("last received:  %s\n", t2);
 	if (tot.first_rx != INT64_MAX)
-		printf("span:           %.3f s\n",
+		outf("span:           %.3f s\n",
 		    (double)(tot.last_rx - tot.first_rx) / 1e6);
-	printf("segments:       %zu (%" PRIu64 " sealed, %" PRIu64
+	outf("segments:       %zu (%" PRIu64 " sealed, %" PRIu64
 	    " open, %" PRIu64 " unreadable)\n", n, sealed,
 	    n - sealed - damaged, damaged);
-	printf("blocks:         %" PRIu64 "\n", tot.blocks);
-	printf("bytes:          %" PRIu64 "\n", bytes);
+	outf("blocks:         %" PRIu64 "\n", tot.blocks);
+	outf("bytes:          %" PRIu64 "\n", bytes);
 	if (tot.events > 0)
-		printf("bytes/event:    %.2f\n", (double)bytes /
+		outf("bytes/event:    %.2f\n", (double)bytes /
 		    (double)tot.events);
-	printf("state snapshots: %" PRIu64 "\n", tot.frames[EVT_K_STATES]);
-	printf("sessions:       %" PRIu64 "\n", tot.frames[EVT_K_SESSION]);
-	printf("gaps:           %" PRIu64 "\n", tot.frames[EVT_K_GAP]);
-	printf("raw frames:     %" PRIu64 "\n", tot.frames[EVT_K_RAW]);
-	printf("other frames:   %" PRIu64 "\n", tot.frames[EVT_K_JSON]);
-	fflush(stdout);
+	outf("state snapshots: %" PRIu64 "\n", tot.frames[EVT_K_STATES]);
+	outf("sessions:       %" PRIu64 "\n", tot.frames[EVT_K_SESSION]);
+	outf("gaps:           %" PRIu64 "\n", tot.frames[EVT_K_GAP]);
+	outf("raw frames:     %" PRIu64 "\n", tot.frames[EVT_K_RAW]);
+	outf("other frames:   %" PRIu64 "\n", tot.frames[EVT_K_JSON]);
+	oflush();
 	archive_lost_summary(argv[1]);
 	evt_archive_close(a);
-	return problems ? EX_NOTFOUND : 0;
+	return problems ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -996,10 +951,10 @@ lost_cb(void *arg, const char *path, uint64_t boff, const char *id,
     uint32_t entry)
 {
 	if (id == NULL)
-		printf("%s: offset %" PRIu64 ": lost event whose id is damaged "
+		outf("%s: offset %" PRIu64 ": lost event whose id is damaged "
 		    "(GUID column entry %u)\n", path, boff, entry);
 	else
-		printf("%s: offset %" PRIu64 ": lost event %s\n", path, boff,
+		outf("%s: offset %" PRIu64 ": lost event %s\n", path, boff,
 		    id);
 }
 
@@ -1040,8 +995,7 @@ lost_tail(struct evt_verify *v, const char *verb, char *line, size_t cap)
 static int
 cmd_verify(int argc, char **argv)
 {
-	if (parse_cmdline(&verify_cl, NULL, argc, argv) < 0)
-		return EX_USAGE;
+	parse_cmdline(&verify_cl, NULL, argc, argv);
 	struct evt_verify *v = open_verify(argv[1], 0);
 	size_t n;
 	evt_archive_segments(arch, &n);
@@ -1060,8 +1014,8 @@ cmd_verify(int argc, char **argv)
 		snprintf(line, sizeof line, "%s: %zu segments ok", argv[1], n);
 	}
 	evt_verify_close(v);
-	printf("%s\n", line);
-	return s.problems > 0 ? EX_NOTFOUND : 0;
+	outf("%s\n", line);
+	return s.problems > 0 ? EVT_EXIT_PARTIAL : 0;
 }
 static char repair_tmp[4096];
 static volatile sig_atomic_t repair_tmp_set;
@@ -1096,17 +1050,17 @@ repair_segment(const char *dir, const struct evt_segref *s,
 	    rc == EVT_ERR_TRUNCATED) {
 		char aside[4096];
 		snprintf(aside, sizeof aside, "%s.damaged", s->path);
-		errx_msg("%s: header unreadable; moved aside to %s", s->path,
+		evt_cli_err("%s: header unreadable; moved aside to %s", s->path,
 		    aside);
 		unlink(tmp);
-		return rename(s->path, aside) == 0 ? 0 : EX_FAIL;
+		return rename(s->path, aside) == 0 ? 0 : EVT_EXIT_FAIL;
 	}
 	if (rc != 0 || rename(tmp, s->path) != 0) {
-		errx_msg("%s: cannot rewrite: %s", s->path, rc ?
+		evt_cli_err("%s: cannot rewrite: %s", s->path, rc ?
 		    evt_strerror(rc) : strerror(errno));
 		unlink(tmp);
 		repair_tmp_set = 0;
-		return EX_FAIL;
+		return EVT_EXIT_FAIL;
 	}
 	repair_tmp_set = 0;
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -1114,9 +1068,9 @@ repair_segment(const char *dir, const struct evt_segref *s,
 		fsync(dfd);
 		close(dfd);
 	}
-	fprintf(stderr, "%s: %s: rewritten: %" PRIu64 " frames, %" PRIu64
-	    " events kept, %" PRIu64 " unreadable records dropped\n",
-	    progname, s->path, st.frames, st.events, st.dropped);
+	evt_cli_err("%s: rewritten: %" PRIu64 " frames, %" PRIu64 " events "
+	    "kept, %" PRIu64 " unreadable records dropped", s->path, st.frames,
+	    st.events, st.dropped);
 	return 0;
 }
 
@@ -1125,8 +1079,7 @@ repair_segment(const char *dir, const struct evt_segref *s,
 static int
 cmd_repair(int argc, char **argv)
 {
-	if (parse_cmdline(&repair_cl, NULL, argc, argv) < 0)
-		return EX_USAGE;
+	parse_cmdline(&repair_cl, NULL, argc, argv);
 	/* The writer's lock keeps a running recorder out; taking it also
 	 * removes the temporary file of a repair that was killed. */
 	struct evt_verify *v = open_verify(argv[1], EVT_AR_LOCK);
@@ -1147,7 +1100,7 @@ cmd_repair(int argc, char **argv)
 		if (!vs.rewrite)
 			continue;
 		if (repair_segment(argv[1], &s[i], have_uuid ? uuid : NULL) != 0)
-			rc = EX_FAIL;
+			rc = EVT_EXIT_FAIL;
 		else
 			fixed++;
 	}
@@ -1156,7 +1109,7 @@ cmd_repair(int argc, char **argv)
 	    argv[1], fixed);
 	lost_tail(v, "recovered", line, sizeof line);
 	evt_verify_close(v);
-	printf("%s\n", line);
+	outf("%s\n", line);
 	return rc;
 }
 
@@ -1175,14 +1128,10 @@ static int
 prune_opt(void *ctx, int c, char *arg)
 {
 	struct prune_args *pa = ctx;
-	if (c == 'b' && evt_cli_size(arg, &pa->max_bytes) != 0) {
-		errx_msg("--max-bytes: a size like 10G");
-		return EX_USAGE;
-	}
-	if (c == 'a' && evt_duration_parse(arg, &pa->max_age) != 0) {
-		errx_msg("--max-age: a duration like 30d");
-		return EX_USAGE;
-	}
+	if (c == 'b')
+		pa->max_bytes = evt_cli_size_arg("--max-bytes", arg);
+	else
+		pa->max_age = evt_cli_duration_arg("--max-age", arg);
 	return 0;
 }
 
@@ -1200,12 +1149,8 @@ cmd_prune(int argc, char **argv)
 {
 	struct prune_args pa = {0};
 	int i = parse_cmdline(&prune_cl, &pa, argc, argv);
-	if (i >= 0 && pa.max_bytes == 0 && pa.max_age == 0) {
-		errx_msg("usage: evtool %s", prune_cl.usage);
-		i = -1;
-	}
-	if (i < 0)
-		return EX_USAGE;
+	if (pa.max_bytes == 0 && pa.max_age == 0)
+		evt_cli_usage_err("usage: evtool %s", prune_cl.usage);
 	/* The writer's lock: never delete beside a recorder's rotation. */
 	struct evt_archive *a = open_archive(argv[i], EVT_AR_LOCK, NULL);
 	uint64_t freed;
@@ -1213,11 +1158,11 @@ cmd_prune(int argc, char **argv)
 	    &freed);
 	evt_archive_close(a);
 	if (n < 0) {
-		errx_msg("%s: %s: %s", argv[i], evt_strerror(n),
+		evt_cli_err("%s: %s: %s", argv[i], evt_strerror(n),
 		    strerror(errno));
-		return EX_FAIL;
+		return EVT_EXIT_FAIL;
 	}
-	printf("%s: deleted %d segments, %" PRIu64 " bytes\n", argv[i], n,
+	outf("%s: deleted %d segments, %" PRIu64 " bytes\n", argv[i], n,
 	    freed);
 	return 0;
 }
@@ -1241,31 +1186,24 @@ static int
 stats_opt(void *ctx, int c, char *arg)
 {
 	struct stats_args *sa = ctx;
-	char *end;
 	switch (c) {
 	case 'n':
-		errno = 0;
-		sa->top = strtoull(arg, &end, 10);
-		if (errno != 0 || end == arg || *end != 0 || arg[0] == '-') {
-			errx_msg("--top: a number");
-			return EX_USAGE;
-		}
+		sa->top = evt_cli_count_arg("--top", arg);
 		return 0;
 	case 'b':
-		if (evt_duration_parse(arg, &sa->bucket) != 0 ||
-		    sa->bucket < SEC || sa->bucket % SEC != 0) {
-			errx_msg("--bucket: whole seconds (10s, 5m, 1h, 1d)");
-			return EX_USAGE;
-		}
+		sa->bucket = evt_cli_duration_arg("--bucket", arg);
+		if (sa->bucket < SEC || sa->bucket % SEC != 0)
+			evt_cli_range_err("--bucket", arg, "whole seconds, "
+			    "at least 1s");
 		return 0;
 	case 'j':
 		sa->json = 1;
 		return 0;
 	case 'y':
-		errx_msg("stats counts every type; it takes no --type");
-		return EX_USAGE;
+		evt_cli_usage_err("stats counts every type; it takes no "
+		    "--type");
 	default:
-		return sel_opt(&sa->sel, c, arg) ? 0 : EX_USAGE;
+		return sel_opt(&sa->sel, c, arg) ? 0 : EVT_EXIT_USAGE;
 	}
 }
 
@@ -1357,8 +1295,6 @@ cmd_stats(int argc, char **argv)
 	struct stats_args sa = {.top = 10};
 	sel_init(&sa.sel, argc);
 	int i = parse_cmdline(&stats_cl, &sa, argc, argv);
-	if (i < 0)
-		return EX_USAGE;
 	struct evt_stats *st = evt_stats_new(&sa.sel, sa.bucket);
 	if (st == NULL)
 		oom_check(EVT_ERR_NOMEM);
@@ -1369,18 +1305,18 @@ cmd_stats(int argc, char **argv)
 		stats_segment(st, &sa.sel, k);
 	if (!evt_stats_has_config(st) && sa.sel.from != INT64_MIN)
 		stats_names_before(st, sa.sel.from);
-	struct evt_stats_out out = {&obuf, drain_cb, NULL};
+	struct evt_stats_out out = {obuf, drain_cb, NULL};
 	oom_check(evt_stats_print(st, sa.json ? EVT_STATS_JSON :
 	    EVT_STATS_TEXT, argv[i], problems, sa.top, &out));
 	oflush();
 	archive_lost_summary(argv[i]);
 	evt_archive_close(a);
 	if (sa.bucket > 0 && evt_stats_bucket(st) != sa.bucket)
-		errx_msg("--bucket: widened to %" PRId64 " s to stay within %u "
+		evt_cli_err("--bucket: widened to %" PRId64 " s to stay within %u "
 		    "rows", evt_stats_bucket(st) / SEC, EVT_STATS_MAX_BUCKETS);
 	evt_stats_free(st);
 	evt_sel_free(&sa.sel);
-	return problems ? EX_NOTFOUND : 0;
+	return problems ? EVT_EXIT_PARTIAL : 0;
 }
 
 /* Prints the usage summary. */
@@ -1419,9 +1355,11 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	evt_cli_init("evtool");
+	obuf = evt_cli_out_buf();
 	if (argc < 2) {
 		usage(stderr);
-		return EX_USAGE;
+		return EVT_EXIT_USAGE;
 	}
 	static const struct {
 		const char *name;
@@ -1433,15 +1371,19 @@ main(int argc, char **argv)
 		{"prune", cmd_prune},
 	};
 	const char *cmd = argv[1];
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		if (strcmp(cmd, cmds[i].name) == 0)
-			return cmds[i].run(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		if (strcmp(cmd, cmds[i].name) != 0)
+			continue;
+		int rc = cmds[i].run(argc - 1, argv + 1);
+		oflush();
+		return rc;
+	}
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
 	    strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
-	errx_msg("unknown command: %s", cmd);
+	evt_cli_err("unknown command: %s", cmd);
 	usage(stderr);
-	return EX_USAGE;
+	return EVT_EXIT_USAGE;
 }
