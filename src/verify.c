@@ -294,13 +294,15 @@ check_blocks(struct vseg *vs, struct evt_segr *r)
 		    "index lists a different number of blocks");
 	for (uint32_t i = 0; i < nb && i < vs->nscan; i++)
 		if (bl[i].off != vs->sb[i].off) {
-			vs_report(vs, bl[i].off, "index block offset disagrees");
+			vs_report(vs, bl[i].off,
+			    "index block offset disagrees");
 			break;
 		}
+	uint64_t trailer = si->size - EVT_TRAILER_SIZE;
 	if (si->nevents != vs->events)
-		vs_report(vs, si->size - 128, "trailer event count disagrees");
+		vs_report(vs, trailer, "trailer event count disagrees");
 	if (si->nrecords != vs->records)
-		vs_report(vs, si->size - 128, "trailer record count disagrees");
+		vs_report(vs, trailer, "trailer record count disagrees");
 }
 
 /* Step 3, the id filter of index reader r: every id found, pointing at
@@ -322,7 +324,7 @@ check_filter(struct vseg *vs, struct evt_segr *r)
 		char msg[96];
 		snprintf(msg, sizeof msg, "id filter misses %" PRIu64 " events",
 		    missing);
-		vs_report(vs, evt_segr_info(r)->size - 128, msg);
+		vs_report(vs, evt_segr_info(r)->size - EVT_TRAILER_SIZE, msg);
 	}
 }
 

@@ -164,10 +164,11 @@ parse_cmdline(const struct cmdline *cl, void *ctx, int argc, char **argv)
 	opterr = 0;
 	while (cl->opts != NULL &&
 	    (c = getopt_long(argc, argv, ":", cl->opts, NULL)) != -1) {
+		const char *o = argv[optind - 1];
 		if (c == ':')
-			evt_cli_usage_err("%s: needs a value", argv[optind - 1]);
+			evt_cli_usage_err("%s: needs a value", o);
 		if (c == '?' || cl->opt(ctx, c, optarg) != 0)
-			evt_cli_usage_err("%s: unknown option", argv[optind - 1]);
+			evt_cli_usage_err("%s: unknown option", o);
 	}
 	if (argc - optind < cl->min || argc - optind > cl->max)
 		evt_cli_usage_err("usage: evtool %s", cl->usage);
@@ -360,7 +361,8 @@ import_line(struct import *im, struct evt_archive *a, char *line, size_t n)
 		line_warn(im, "%s at byte %zu; kept as a raw frame",
 		    evt_strerror(why), off);
 	} else if (im->frames[k] == 11 && k == EVT_K_RAW) {
-		evt_cli_err("%s: more raw frames; not reporting each", im->iname);
+		evt_cli_err("%s: more raw frames; not reporting each",
+		    im->iname);
 	}
 	return 0;
 }
@@ -547,7 +549,8 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 				problems++;
 				evt_cli_err("%s: the %s received at %" PRId64
 				    " us is incomplete (%u of %u items); its "
-				    "line is tagged :incomplete", path, evt_kind_name(fm->kind), fm->rx_us,
+				    "line is tagged :incomplete", path,
+				    evt_kind_name(fm->kind), fm->rx_us,
 				    fm->kept, fm->nitems);
 			}
 			oom_check(evt_tsv_put(obuf, fm->rx_us,
@@ -620,8 +623,8 @@ cmd_cat(int argc, char **argv)
 	int i = parse_cmdline(&cat_cl, &ca, argc, argv);
 	if ((ca.mode == CAT_TSV || ca.mode == CAT_MARKERS) &&
 	    (ca.sel.nsources || ca.sel.ntypes))
-		evt_cli_usage_err("--tsv and --markers print whole frames; they "
-		    "take no --source or --type");
+		evt_cli_usage_err("--tsv and --markers print whole frames; "
+		    "they take no --source or --type");
 	struct evt_archive *a = open_archive(argv[i], 0, NULL);
 	size_t n;
 	evt_archive_segments(a, &n);
@@ -733,8 +736,8 @@ get_meta(const char *path, const struct evt_rec *rec, uint64_t boff)
 {
 	char t[28], hdr[1024];
 	evt_time_format_us(rec->rx_us, t);
-	int k = snprintf(hdr, sizeof hdr, "{\"received\":\"%s\",\"received_us\":%"
-	    PRId64 ",\"segment\":", t, rec->rx_us);
+	int k = snprintf(hdr, sizeof hdr, "{\"received\":\"%s\","
+	    "\"received_us\":%" PRId64 ",\"segment\":", t, rec->rx_us);
 	oom_check(evt_buf_put(obuf, hdr, (size_t)k));
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
@@ -1272,9 +1275,10 @@ stats_names_before(struct evt_stats *st, int64_t from)
 		    si->frames[EVT_K_CONFIG] == 0)) {
 			evt_segr_rewind(r, INT64_MIN);
 			while ((rc = evt_segr_next(r, &rec, &boff)) == 1)
-				if (rec.kind == EVT_K_CONFIG && rec.rx_us < from)
-					stats_feed(st, r, &rec, s[i].path, boff,
-					    evt_stats_config);
+				if (rec.kind == EVT_K_CONFIG &&
+				    rec.rx_us < from)
+					stats_feed(st, r, &rec, s[i].path,
+					    boff, evt_stats_config);
 		}
 		evt_segr_close(r);
 		oom_check(rc);
@@ -1312,8 +1316,9 @@ cmd_stats(int argc, char **argv)
 	archive_lost_summary(argv[i]);
 	evt_archive_close(a);
 	if (sa.bucket > 0 && evt_stats_bucket(st) != sa.bucket)
-		evt_cli_err("--bucket: widened to %" PRId64 " s to stay within %u "
-		    "rows", evt_stats_bucket(st) / SEC, EVT_STATS_MAX_BUCKETS);
+		evt_cli_err("--bucket: widened to %" PRId64 " s to stay within "
+		    "%u rows", evt_stats_bucket(st) / SEC,
+		    EVT_STATS_MAX_BUCKETS);
 	evt_stats_free(st);
 	evt_sel_free(&sa.sel);
 	return problems ? EVT_EXIT_PARTIAL : 0;
