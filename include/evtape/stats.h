@@ -46,8 +46,10 @@ void evt_stats_segment(struct evt_stats *st);
  * Counts record rec of the segment being read (d its decoder, borrowed for
  * the call), records fed in segment order: an event of a message in the
  * range, a frame in the range, a CONFIG marker's names.  Returns 0,
- * EVT_ERR_CORRUPT (a CONFIG body that does not decode: d->err says why;
- * report it and go on) or EVT_ERR_NOMEM (the count is then unusable).
+ * EVT_ERR_NOMEM (the count is then unusable), or another negative evt_err
+ * of evt_rdec_frame_head for a CONFIG body that does not decode (the
+ * marker is passed over; with EVT_ERR_CORRUPT d->err says why: report it
+ * and go on).
  */
 int evt_stats_record(struct evt_stats *st, struct evt_rdec *d,
     const struct evt_rec *rec);
@@ -55,8 +57,8 @@ int evt_stats_record(struct evt_stats *st, struct evt_rdec *d,
 /*
  * Takes the names of CONFIG record rec (borrowed for the call) for the
  * report, whatever its receive time: the caller's choice of the last
- * marker before the range when the range holds none.  Returns 0,
- * EVT_ERR_CORRUPT (d->err says why) or EVT_ERR_NOMEM.
+ * marker before the range when the range holds none.  Returns as
+ * evt_stats_record.
  */
 int evt_stats_config(struct evt_stats *st, struct evt_rdec *d,
     const struct evt_rec *rec);
