@@ -8,7 +8,9 @@
  * evt_buf.  The commandId is copied as the exact token text of the request,
  * so its JSON type and spelling survive (docs/ess-protocol.md §2.1, §8.1 item 3).
  * Client side: builders write command objects; the classifier tokenizes a
- * frame and picks out what evrec needs.
+ * frame and picks out what evrec needs.  Subscriptions (parsing the
+ * filters of addSubscription, matching events, a session's set) are
+ * ess_filter.c; what the two files share is ess_int.h.
  *
  * Decisions where docs/ess-protocol.md is silent (§9):
  *   - Closes: non-JSON or invalid UTF-8 -> 1007; JSON that is not an object,
@@ -52,26 +54,20 @@
 #include "evtape/ess.h"
 #include "evtape/json.h"
 #include "evtape/record.h"
+#include "ess_int.h"
 
 /* ------------------------------------------------------------- utilities */
 
-/* ASCII lower case, leaving other bytes alone (no locale). */
-static inline unsigned char
-lc(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
 /* Returns 1 if s[0..n) equals the lower-case name, ASCII case-insensitively. */
-static int
-eq_fold(const char *s, size_t n, const char *name)
+int
+ess_eq_fold(const char *s, size_t n, const char *name)
 {
 	size_t m = strlen(name);
 
 	if (n != m)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (lc((unsigned char)s[i]) != (unsigned char)name[i])
+		if (ess_lc((unsigned char)s[i]) != (unsigned char)name[i])
 			return 0;
 	return 1;
 }
@@ -87,10 +83,27 @@ wipe(void *p, size_t n)
 }
 
 /* Appends a NUL-free C string; returns 0 or EVT_ERR_NOMEM. */
-static int
-puts_buf(struct evt_buf *b, const char *s)
+int
+ess_puts(struct evt_buf *b, const char *s)
 {
 	return evt_buf_put(b, s, strlen(s)) == 0 ? 0 : EVT_ERR_NOMEM;
+}
+
+/* Fills lim with defaults where src is NULL or zero. */
+void
+ess_limits_fill(struct evt_ess_limits *lim, const struct evt_ess_limits *src)
+{
+	memset(lim, 0, sizeof *lim);
+	if (src != NULL)
+		*lim = *src;
+	if (lim->max_subs == 0)
+		lim->max_subs = EVT_ESS_MAX_SUBS;
+	if (lim->max_filters == 0)
+		lim->max_filters = EVT_ESS_MAX_FILTERS;
+	if (lim->max_entries == 0)
+		lim->max_entries = EVT_ESS_MAX_ENTRIES;
+	if (lim->max_frame == 0)
+		lim->max_frame = EVT_ESS_MAX_FRAME;
 }
 
 /* ------------------------------------------------------- token accessors */
@@ -99,18 +112,18 @@ puts_buf(struct evt_buf *b, const char *s)
  * Returns 1 if key token k (a string) names `name` (lower case),
  * case-insensitively, decoding escapes when present.
  */
-static int
-key_is(const char *buf, const struct evt_jtok *k, const char *name)
+int
+ess_key_is(const char *buf, const struct evt_jtok *k, const char *name)
 {
 	char tmp[64];
 	int n;
 
 	if (!(k->flags & EVT_JF_ESCAPED))
-		return eq_fold(buf + k->off, k->len, name);
+		return ess_eq_fold(buf + k->off, k->len, name);
 	if (k->len > sizeof tmp)
 		return 0;
 	n = evt_json_unescape(buf + k->off, k->len, tmp);
-	return n >= 0 && eq_fold(tmp, (size_t)n, name);
+	return n >= 0 && ess_eq_fold(tmp, (size_t)n, name);
 }
 
 /* Returns the index of the value of member `name` of object token obj (the
@@ -131,7 +144,7 @@ evt_ess_member(const char *buf, const struct evt_jtok *t, uint32_t obj,
 	uint32_t k = obj + 1;
 
 	for (uint32_t i = 0; i < t[obj].size; i++) {
-		if (key_is(buf, &t[k], name))
+		if (ess_key_is(buf, &t[k], name))
 			found = (long)k + 1;
 		k = t[k + 1].next;
 	}
@@ -174,559 +187,6 @@ decode_str(const char *buf, const struct evt_jtok *s, char *dst, size_t cap,
 	dst[m] = '\0';
 	free(tmp);
 	return (long)m;
-}
-
-/* --------------------------------------------------------------- filters */
-
-struct estr {
-	const char *p;
-	uint32_t len;
-};
-
-/* One filter list: "*" seen, or sorted lower-case entries. */
-struct elist {
-	int any;
-	uint32_t n;
-	struct estr *v;
-};
-
-struct efilter {
-	int exclude;
-	struct elist l[3]; /* resourceTypes, sourceIds, eventTypes */
-};
-
-struct evt_ess_sub {
-	uint32_t nf;
-	struct efilter *f;
-	char *arena; /* decoded, lower-cased list entries */
-};
-
-struct subent {
-	char id[EVT_ESS_ID_MAX];
-	size_t idlen;
-	struct evt_ess_sub *sub;
-};
-
-struct evt_ess_subs {
-	size_t n, cap;
-	struct subent *v;
-};
-
-static const char *const list_names[3] = {
-	"resourcetypes", "sourceids", "eventtypes"
-};
-
-/* Fills lim with defaults where src is NULL or zero. */
-static void
-limits_fill(struct evt_ess_limits *lim, const struct evt_ess_limits *src)
-{
-	memset(lim, 0, sizeof *lim);
-	if (src != NULL)
-		*lim = *src;
-	if (lim->max_subs == 0)
-		lim->max_subs = EVT_ESS_MAX_SUBS;
-	if (lim->max_filters == 0)
-		lim->max_filters = EVT_ESS_MAX_FILTERS;
-	if (lim->max_entries == 0)
-		lim->max_entries = EVT_ESS_MAX_ENTRIES;
-	if (lim->max_frame == 0)
-		lim->max_frame = EVT_ESS_MAX_FRAME;
-}
-
-/* Orders entries bytewise, shorter first on a common prefix. */
-static int
-estr_cmp(const void *a, const void *b)
-{
-	const struct estr *x = a, *y = b;
-	uint32_t n = x->len < y->len ? x->len : y->len;
-	int c = n ? memcmp(x->p, y->p, n) : 0;
-
-	if (c != 0)
-		return c;
-	return (x->len > y->len) - (x->len < y->len);
-}
-
-/* Compares a lower-case entry with a key folded on the fly (same order as
- * estr_cmp on the folded key). */
-static int
-cmp_fold(const struct estr *e, const char *k, size_t klen)
-{
-	size_t n = e->len < klen ? e->len : klen;
-
-	for (size_t i = 0; i < n; i++) {
-		int a = (unsigned char)e->p[i], b = lc((unsigned char)k[i]);
-		if (a != b)
-			return a - b;
-	}
-	return (e->len > klen) - (e->len < klen);
-}
-
-/* Returns 1 if list l matches key[0..klen). */
-static int
-list_has(const struct elist *l, const char *key, size_t klen)
-{
-	size_t lo = 0, hi = l->n;
-
-	if (l->any)
-		return 1;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_fold(&l->v[mid], key, klen);
-		if (c == 0)
-			return 1;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
-/* Frees a subscription. */
-void
-evt_ess_sub_free(struct evt_ess_sub *s)
-{
-	if (s == NULL)
-		return;
-	for (uint32_t i = 0; i < s->nf; i++)
-		for (int j = 0; j < 3; j++)
-			free(s->f[i].l[j].v);
-	free(s->f);
-	free(s->arena);
-	free(s);
-}
-
-/* Parses one list token li (or -1 = missing) into l, decoding into the
- * arena at *used. */
-static int
-list_parse(const char *buf, const struct evt_jtok *t, long li,
-    const struct evt_ess_limits *lim, struct elist *l, char *arena,
-    size_t *used, const char **why)
-{
-	uint32_t e;
-
-	if (li < 0 || t[li].type == EVT_J_NULL)
-		return 0;
-	if (t[li].type != EVT_J_ARRAY) {
-		*why = "filter lists must be arrays of strings";
-		return EVT_ERR_ARG;
-	}
-	if (t[li].size > lim->max_entries) {
-		*why = "too many entries in a filter list";
-		return EVT_ERR_TOOBIG;
-	}
-	if (t[li].size == 0)
-		return 0;
-	if ((l->v = malloc(t[li].size * sizeof *l->v)) == NULL)
-		return EVT_ERR_NOMEM;
-	e = (uint32_t)li + 1;
-	for (uint32_t i = 0; i < t[li].size; i++, e = t[e].next) {
-		if (t[e].type != EVT_J_STRING) {
-			*why = "filter lists must be arrays of strings";
-			return EVT_ERR_ARG;
-		}
-		char *d = arena + *used;
-		int n = evt_json_unescape(buf + t[e].off, t[e].len, d);
-		if (n < 0) {
-			*why = "bad string in a filter list";
-			return EVT_ERR_ARG;
-		}
-		for (int k = 0; k < n; k++)
-			d[k] = (char)lc((unsigned char)d[k]);
-		if (n == 1 && d[0] == '*')
-			l->any = 1;
-		l->v[l->n].p = d;
-		l->v[l->n].len = (uint32_t)n;
-		l->n++;
-		*used += (size_t)n;
-	}
-	qsort(l->v, l->n, sizeof *l->v, estr_cmp);
-	return 0;
-}
-
-/* Builds a subscription from the filters array token at index ai of t. */
-static int
-sub_from_tokens(const char *buf, const struct evt_jtok *t, uint32_t ai,
-    const struct evt_ess_limits *lim, struct evt_ess_sub **out,
-    const char **why)
-{
-	struct evt_ess_sub *s;
-	size_t used = 0;
-	uint32_t fi;
-	int rc;
-
-	*out = NULL;
-	if (t[ai].type != EVT_J_ARRAY) {
-		*why = "filters must be an array";
-		return EVT_ERR_ARG;
-	}
-	if (t[ai].size > lim->max_filters) {
-		*why = "too many filters";
-		return EVT_ERR_TOOBIG;
-	}
-	if ((s = calloc(1, sizeof *s)) == NULL)
-		return EVT_ERR_NOMEM;
-	if (t[ai].size > 0) {
-		s->f = calloc(t[ai].size, sizeof *s->f);
-		s->arena = malloc(t[ai].len);
-		if (s->f == NULL || s->arena == NULL) {
-			rc = EVT_ERR_NOMEM;
-			goto fail;
-		}
-	}
-	fi = ai + 1;
-	for (uint32_t i = 0; i < t[ai].size; i++, fi = t[fi].next) {
-		struct efilter *f = &s->f[s->nf++];
-		long m;
-
-		if (t[fi].type != EVT_J_OBJECT) {
-			*why = "a filter must be an object";
-			rc = EVT_ERR_ARG;
-			goto fail;
-		}
-		m = member(buf, t, fi, "modifier");
-		if (m < 0 || t[m].type != EVT_J_STRING) {
-			*why = "filter modifier missing";
-			rc = EVT_ERR_ARG;
-			goto fail;
-		}
-		if (key_is(buf, &t[m], "include"))
-			f->exclude = 0;
-		else if (key_is(buf, &t[m], "exclude"))
-			f->exclude = 1;
-		else {
-			*why = "filter modifier must be include or exclude";
-			rc = EVT_ERR_ARG;
-			goto fail;
-		}
-		for (int j = 0; j < 3; j++) {
-			rc = list_parse(buf, t, member(buf, t, fi, list_names[j]),
-			    lim, &f->l[j], s->arena, &used, why);
-			if (rc != 0)
-				goto fail;
-		}
-	}
-	*out = s;
-	return 0;
-fail:
-	evt_ess_sub_free(s);
-	return rc;
-}
-
-/* Parses a filters array text into a subscription. */
-int
-evt_ess_sub_parse(const char *json, size_t len,
-    const struct evt_ess_limits *lim, struct evt_ess_sub **out,
-    const char **why)
-{
-	struct evt_ess_limits l;
-	struct evt_jparser p;
-	const char *w = NULL;
-	int rc;
-
-	*out = NULL;
-	limits_fill(&l, lim);
-	evt_json_init(&p, 0);
-	rc = evt_json_parse(&p, json, len);
-	if (rc < 0) {
-		w = "filters are not valid JSON";
-	} else {
-		rc = sub_from_tokens(json, p.tok, 0, &l, out, &w);
-	}
-	evt_json_free(&p);
-	if (why != NULL)
-		*why = w;
-	return rc;
-}
-
-/* Splits a source into resource type and source id. */
-static void
-split_source(const char *src, size_t slen, const char **rt, size_t *rtl,
-    const char **id, size_t *idl)
-{
-	const char *slash = slen ? memchr(src, '/', slen) : NULL;
-
-	if (slash == NULL) {
-		*rt = *id = src;
-		*rtl = *idl = slen;
-		return;
-	}
-	*rt = src;
-	*rtl = (size_t)(slash - src);
-	*id = slash + 1;
-	*idl = slen - *rtl - 1;
-}
-
-/* Matches an already split event against subscription s. */
-static int
-sub_match(const struct evt_ess_sub *s, const char *rt, size_t rtl,
-    const char *id, size_t idl, const char *ty, size_t tyl)
-{
-	int inc = 0;
-
-	for (uint32_t i = 0; i < s->nf; i++) {
-		const struct efilter *f = &s->f[i];
-		if (f->exclude == 0 && inc)
-			continue; /* already included; only excludes matter */
-		if (!list_has(&f->l[0], rt, rtl) || !list_has(&f->l[1], id, idl) ||
-		    !list_has(&f->l[2], ty, tyl))
-			continue;
-		if (f->exclude)
-			return 0;
-		inc = 1;
-	}
-	return inc;
-}
-
-/* Returns 1 if s delivers the event. */
-int
-evt_ess_sub_delivers(const struct evt_ess_sub *s, const char *source,
-    size_t slen, const char *type, size_t tlen)
-{
-	const char *rt, *id;
-	size_t rtl, idl;
-
-	if (s == NULL)
-		return 0;
-	split_source(source, slen, &rt, &rtl, &id, &idl);
-	return sub_match(s, rt, rtl, id, idl, type, tlen);
-}
-
-/* Returns a new empty set. */
-struct evt_ess_subs *
-evt_ess_subs_new(void)
-{
-	return calloc(1, sizeof(struct evt_ess_subs));
-}
-
-/* Frees a set. */
-void
-evt_ess_subs_free(struct evt_ess_subs *set)
-{
-	if (set == NULL)
-		return;
-	for (size_t i = 0; i < set->n; i++)
-		evt_ess_sub_free(set->v[i].sub);
-	free(set->v);
-	free(set);
-}
-
-/* Returns the index of id in set, or -1. */
-static long
-subs_find(const struct evt_ess_subs *set, const char *id, size_t idlen)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (set->v[i].idlen == idlen && memcmp(set->v[i].id, id, idlen) == 0)
-			return (long)i;
-	return -1;
-}
-
-/* Adds a subscription under an id. */
-int
-evt_ess_subs_add(struct evt_ess_subs *set, const char *id, size_t idlen,
-    struct evt_ess_sub *sub)
-{
-	if (sub == NULL || idlen == 0 || idlen > EVT_ESS_ID_MAX) {
-		evt_ess_sub_free(sub);
-		return EVT_ERR_ARG;
-	}
-	if (subs_find(set, id, idlen) >= 0) {
-		evt_ess_sub_free(sub);
-		return EVT_ERR_EXISTS;
-	}
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 4;
-		struct subent *v = realloc(set->v, cap * sizeof *v);
-		if (v == NULL) {
-			evt_ess_sub_free(sub);
-			return EVT_ERR_NOMEM;
-		}
-		set->v = v;
-		set->cap = cap;
-	}
-	memcpy(set->v[set->n].id, id, idlen);
-	set->v[set->n].idlen = idlen;
-	set->v[set->n].sub = sub;
-	set->n++;
-	return 0;
-}
-
-/* Removes a subscription by id, keeping the order of the others. */
-int
-evt_ess_subs_remove(struct evt_ess_subs *set, const char *id, size_t idlen)
-{
-	long i = subs_find(set, id, idlen);
-
-	if (i < 0)
-		return EVT_ERR_NOTFOUND;
-	evt_ess_sub_free(set->v[i].sub);
-	memmove(&set->v[i], &set->v[i + 1],
-	    (set->n - (size_t)i - 1) * sizeof set->v[0]);
-	set->n--;
-	return 0;
-}
-
-/* Returns the number of subscriptions. */
-size_t
-evt_ess_subs_count(const struct evt_ess_subs *set)
-{
-	return set == NULL ? 0 : set->n;
-}
-
-/* Returns 1 if any subscription delivers the event. */
-int
-evt_ess_subs_delivers(const struct evt_ess_subs *set, const char *source,
-    size_t slen, const char *type, size_t tlen)
-{
-	const char *rt, *id;
-	size_t rtl, idl;
-
-	if (set == NULL)
-		return 0;
-	split_source(source, slen, &rt, &rtl, &id, &idl);
-	for (size_t i = 0; i < set->n; i++)
-		if (sub_match(set->v[i].sub, rt, rtl, id, idl, type, tlen))
-			return 1;
-	return 0;
-}
-
-/* ------------------------------------------------- command-line filters */
-
-/* Trims spaces and tabs from both ends of s[*a..*b). */
-static void
-trim(const char *s, size_t *a, size_t *b)
-{
-	while (*a < *b && (s[*a] == ' ' || s[*a] == '\t'))
-		(*a)++;
-	while (*b > *a && (s[*b - 1] == ' ' || s[*b - 1] == '\t'))
-		(*b)--;
-}
-
-/* Appends the JSON array of the comma-separated value v[0..n); ids says
- * items must be "*" or GUIDs (written lower case). */
-static int
-spec_list(struct evt_buf *out, const char *v, size_t n, int ids)
-{
-	size_t i = 0;
-	int first = 1;
-
-	if (evt_buf_putc(out, '[') != 0)
-		return EVT_ERR_NOMEM;
-	for (;;) {
-		const char *c = memchr(v + i, ',', n - i);
-		size_t a = i, b = c ? (size_t)(c - v) : n;
-		trim(v, &a, &b);
-		if (a == b)
-			return EVT_ERR_ARG;
-		if (!first && evt_buf_putc(out, ',') != 0)
-			return EVT_ERR_NOMEM;
-		first = 0;
-		if (b - a == 1 && v[a] == '*') {
-			if (puts_buf(out, "\"*\"") != 0)
-				return EVT_ERR_NOMEM;
-		} else if (ids) {
-			uint8_t g[16];
-			char txt[36];
-			if (!evt_guid_parse(v + a, b - a, g, 0))
-				return EVT_ERR_ARG;
-			evt_guid_format(g, txt);
-			if (evt_json_put_string(out, txt, 36) != 0)
-				return EVT_ERR_NOMEM;
-		} else {
-			for (size_t k = a; k < b; k++)
-				if ((unsigned char)v[k] < 0x20 ||
-				    (unsigned char)v[k] >= 0x7f)
-					return EVT_ERR_ARG;
-			if (evt_json_put_string(out, v + a, b - a) != 0)
-				return EVT_ERR_NOMEM;
-		}
-		if (c == NULL)
-			break;
-		i = (size_t)(c - v) + 1;
-	}
-	return evt_buf_putc(out, ']') == 0 ? 0 : EVT_ERR_NOMEM;
-}
-
-/* Builds one filter object from the command-line syntax. */
-int
-evt_ess_filter_spec(int exclude, const char *spec, size_t len,
-    struct evt_buf *out)
-{
-	static const char *const wire[3] = {
-		"resourceTypes", "sourceIds", "eventTypes"
-	};
-	size_t va[3], vn[3];
-	int seen[3] = { 0, 0, 0 };
-	size_t start = out->len, i = 0;
-	int rc;
-
-	while (i < len) {
-		const char *semi = memchr(spec + i, ';', len - i);
-		size_t a = i, b = semi ? (size_t)(semi - spec) : len;
-		i = b + 1;
-		trim(spec, &a, &b);
-		if (a == b)
-			continue;
-		const char *eq = memchr(spec + a, '=', b - a);
-		if (eq == NULL)
-			return EVT_ERR_ARG;
-		size_t ka = a, kb = (size_t)(eq - spec);
-		trim(spec, &ka, &kb);
-		int j;
-		for (j = 0; j < 3; j++)
-			if (eq_fold(spec + ka, kb - ka, list_names[j]))
-				break;
-		if (j == 3 || seen[j])
-			return EVT_ERR_ARG;
-		seen[j] = 1;
-		va[j] = (size_t)(eq - spec) + 1;
-		vn[j] = b - va[j];
-	}
-	/* ";;;" names nothing: a mistake, not "everything" ("" is). */
-	if (len > 0 && !seen[0] && !seen[1] && !seen[2])
-		return EVT_ERR_ARG;
-	rc = puts_buf(out, exclude ? "{\"modifier\":\"exclude\"" :
-	    "{\"modifier\":\"include\"");
-	for (int j = 0; j < 3 && rc == 0; j++) {
-		rc = puts_buf(out, ",\"");
-		if (rc == 0)
-			rc = puts_buf(out, wire[j]);
-		if (rc == 0)
-			rc = puts_buf(out, "\":");
-		if (rc == 0 && !seen[j])
-			rc = puts_buf(out, "[\"*\"]");
-		else if (rc == 0)
-			rc = spec_list(out, spec + va[j], vn[j], j > 0);
-	}
-	if (rc == 0 && evt_buf_putc(out, '}') != 0)
-		rc = EVT_ERR_NOMEM;
-	if (rc != 0)
-		out->len = start;
-	return rc;
-}
-
-/* Builds the filters array from several specs. */
-int
-evt_ess_filters_from_specs(const char *const *specs, const int *exclude,
-    size_t n, struct evt_buf *out)
-{
-	size_t start = out->len;
-	int rc = evt_buf_putc(out, '[') == 0 ? 0 : EVT_ERR_NOMEM;
-
-	if (rc == 0 && n == 0)
-		rc = evt_ess_filter_spec(0, "", 0, out);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		if (i > 0 && evt_buf_putc(out, ',') != 0)
-			rc = EVT_ERR_NOMEM;
-		if (rc == 0)
-			rc = evt_ess_filter_spec(exclude != NULL && exclude[i],
-			    specs[i], strlen(specs[i]), out);
-	}
-	if (rc == 0 && evt_buf_putc(out, ']') != 0)
-		rc = EVT_ERR_NOMEM;
-	if (rc != 0)
-		out->len = start;
-	return rc;
 }
 
 /* ---------------------------------------------------------------- events */
@@ -865,33 +325,6 @@ evt_ess_event_fields(const char *json, size_t len,
 	}
 }
 
-/* Returns 1 if set delivers the event object text. */
-int
-evt_ess_subs_delivers_event(const struct evt_ess_subs *set,
-    const char *json, size_t len)
-{
-	struct evt_ess_event_fields f;
-	char *tmp;
-	int n1, n2, r;
-
-	if (set == NULL || set->n == 0 ||
-	    evt_ess_event_fields(json, len, &f) != 0 || f.source == NULL ||
-	    f.type == NULL)
-		return 0;
-	if (!f.escaped)
-		return evt_ess_subs_delivers(set, f.source, f.source_len, f.type,
-		    f.type_len);
-	if ((tmp = malloc(f.source_len + f.type_len + 1)) == NULL)
-		return 0;
-	n1 = evt_json_unescape(f.source, f.source_len, tmp);
-	n2 = n1 < 0 ? -1 :
-	    evt_json_unescape(f.type, f.type_len, tmp + n1);
-	r = (n1 >= 0 && n2 >= 0) ?
-	    evt_ess_subs_delivers(set, tmp, (size_t)n1, tmp + n1, (size_t)n2) : 0;
-	free(tmp);
-	return r;
-}
-
 /* Appends open, the delivered texts joined by ',', close; returns count. */
 static int
 join(const struct evt_ess_subs *set, int filter, const char *const *ev,
@@ -901,7 +334,7 @@ join(const struct evt_ess_subs *set, int filter, const char *const *ev,
 	size_t start = out->len;
 	int cnt = 0;
 
-	if (puts_buf(out, open) != 0)
+	if (ess_puts(out, open) != 0)
 		return EVT_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (filter && !evt_ess_subs_delivers_event(set, ev[i], lens[i]))
@@ -917,7 +350,7 @@ join(const struct evt_ess_subs *set, int filter, const char *const *ev,
 		out->len = start;
 		return 0;
 	}
-	if (puts_buf(out, close) != 0) {
+	if (ess_puts(out, close) != 0) {
 		out->len = start;
 		return EVT_ERR_NOMEM;
 	}
@@ -979,7 +412,7 @@ evt_ess_conn_new(const struct evt_ess_server_cbs *cbs,
 		return NULL;
 	if (cbs != NULL)
 		c->cb = *cbs;
-	limits_fill(&c->lim, lim);
+	ess_limits_fill(&c->lim, lim);
 	evt_json_init(&c->jp, 64);
 	c->authed = authenticated != 0;
 	return c;
@@ -1059,7 +492,8 @@ new_id(struct evt_ess_conn *c, char *out, const char *avoid, size_t alen)
 			return 0;
 		if (avoid != NULL && n == alen && memcmp(out, avoid, n) == 0)
 			continue;
-		if (c->subs != NULL && avoid == NULL && subs_find(c->subs, out, n) >= 0)
+		if (c->subs != NULL && avoid == NULL &&
+		    ess_subs_find(c->subs, out, n) >= 0)
 			continue;
 		return n;
 	}
@@ -1083,7 +517,7 @@ cmd_authenticate(struct evt_ess_conn *c, const char *buf, uint32_t obj,
 	n = evt_json_unescape(buf + t[m].off, t[m].len, tok);
 	if (n >= 0) {
 		size_t off = 0;
-		if (n >= 7 && eq_fold(tok, 7, "bearer "))
+		if (n >= 7 && ess_eq_fold(tok, 7, "bearer "))
 			off = 7;
 		if (c->cb.auth_cb != NULL && (size_t)n > off)
 			ok = c->cb.auth_cb(c->cb.arg, tok + off, (size_t)n - off) == 1;
@@ -1171,20 +605,15 @@ cmd_add_subscription(struct evt_ess_conn *c, const char *buf, uint32_t obj,
 
 	if (c->subs == NULL && (c->subs = evt_ess_subs_new()) == NULL)
 		return EVT_ERR_NOMEM;
-	if (c->subs->n >= c->lim.max_subs)
+	if (evt_ess_subs_count(c->subs) >= c->lim.max_subs)
 		return resp_err(r, 413, "too many subscriptions");
 	m = member(buf, t, obj, "filters");
-	if (m < 0 || t[m].type == EVT_J_NULL)
-		sub = calloc(1, sizeof *sub);
-	else if ((rc = sub_from_tokens(buf, t, (uint32_t)m, &c->lim, &sub,
-	    &why)) != 0) {
+	if ((rc = ess_sub_from_tokens(buf, t, m, &c->lim, &sub, &why)) != 0) {
 		if (rc == EVT_ERR_NOMEM)
 			return rc;
 		return resp_err(r, rc == EVT_ERR_TOOBIG ? 413 : 400,
 		    why ? why : "invalid filters");
 	}
-	if (sub == NULL)
-		return EVT_ERR_NOMEM;
 	if ((n = new_id(c, id, NULL, 0)) == 0) {
 		evt_ess_sub_free(sub);
 		return resp_err(r, 500, "cannot create a subscription id");
@@ -1252,7 +681,7 @@ command_kind(const char *buf, const struct evt_jtok *k)
 	};
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (key_is(buf, k, names[i].name))
+		if (ess_key_is(buf, k, names[i].name))
 			return names[i].cmd;
 	return EVT_ESS_CMD_UNKNOWN;
 }
@@ -1402,12 +831,12 @@ evt_ess_client_init(struct evt_ess_client *c)
 static int
 cmd_begin(struct evt_ess_client *c, const char *name, struct evt_buf *out)
 {
-	int rc = puts_buf(out, "{\"command\":\"");
+	int rc = ess_puts(out, "{\"command\":\"");
 
 	if (rc == 0)
-		rc = puts_buf(out, name);
+		rc = ess_puts(out, name);
 	if (rc == 0)
-		rc = puts_buf(out, "\",\"commandId\":");
+		rc = ess_puts(out, "\",\"commandId\":");
 	if (rc == 0)
 		rc = evt_json_put_int(out, 0, c->next_id);
 	return rc;
@@ -1442,7 +871,7 @@ evt_ess_client_authenticate(struct evt_ess_client *c, const char *token,
 		return EVT_ERR_ARG;
 	rc = cmd_begin(c, "authenticate", out);
 	if (rc == 0)
-		rc = puts_buf(out, ",\"token\":\"Bearer ");
+		rc = ess_puts(out, ",\"token\":\"Bearer ");
 	if (rc == 0 && (len > (SIZE_MAX - 2) / 6 ||
 	    evt_buf_grow(out, evt_json_string_max(len)) != 0))
 		rc = EVT_ERR_NOMEM;
@@ -1467,11 +896,11 @@ evt_ess_client_start_session(struct evt_ess_client *c, const char *sid,
 	int rc = cmd_begin(c, "startSession", out);
 
 	if (rc == 0)
-		rc = puts_buf(out, ",\"sessionId\":");
+		rc = ess_puts(out, ",\"sessionId\":");
 	if (rc == 0)
 		rc = evt_json_put_string(out, sid ? sid : "", sid ? sidlen : 0);
 	if (rc == 0)
-		rc = puts_buf(out, ",\"eventId\":");
+		rc = ess_puts(out, ",\"eventId\":");
 	if (rc == 0)
 		rc = evt_json_put_string(out, eid ? eid : "", eid ? eidlen : 0);
 	return cmd_end(c, rc, start, out, id);
@@ -1498,7 +927,7 @@ evt_ess_client_add_subscription(struct evt_ess_client *c,
 		return rc;
 	rc = cmd_begin(c, "addSubscription", out);
 	if (rc == 0)
-		rc = puts_buf(out, ",\"filters\":");
+		rc = ess_puts(out, ",\"filters\":");
 	if (rc == 0 && evt_buf_put(out, filters, len) != 0)
 		rc = EVT_ERR_NOMEM;
 	return cmd_end(c, rc, start, out, id);
@@ -1516,7 +945,7 @@ evt_ess_client_remove_subscription(struct evt_ess_client *c,
 		return EVT_ERR_ARG;
 	rc = cmd_begin(c, "removeSubscription", out);
 	if (rc == 0)
-		rc = puts_buf(out, ",\"subscriptionId\":");
+		rc = ess_puts(out, ",\"subscriptionId\":");
 	if (rc == 0)
 		rc = evt_json_put_string(out, subid, len);
 	return cmd_end(c, rc, start, out, id);

@@ -1,13 +1,15 @@
 /*
- * gateway.c: the simulated API Gateway server (see gateway.h).
+ * gateway.c: the simulated API Gateway server (see gateway.h): options and
+ * their defaults, the listener, sessions and publishing, and the WebSocket
+ * phase of a connection.  Its HTTP phase (accept, requests, tokens, the
+ * upgrade's checks) is gateway_http.c; what both share is gateway_int.h.
  *
  * Data flow:
  *
- *   evconnlistener -> gw_accept_cb -> struct gw_conn (C_HTTP)
- *     bufferevent (plain or OpenSSL) -> http_process -> evt_http_parser
- *       -> http_request: token | discovery | REST | 404 | upgrade
- *   upgrade -> the bufferevent goes to an evt_wsconn, an evt_ess_conn is
- *     created (C_WS) -> ws_text_cb -> ws_frame -> evt_ess_conn_input
+ *   evconnlistener -> gw_accept_cb (gateway_http.c) -> struct gw_conn
+ *     (C_HTTP) ... a checked upgrade with its 101 queued -> gw_ws_start:
+ *     the bufferevent goes to an evt_wsconn, an evt_ess_conn is created
+ *     (C_WS) -> ws_text_cb -> ws_frame -> evt_ess_conn_input
  *       -> response frame sent; startSession binds a session (new or
  *          resumed through gw_resume_cb), addSubscription may announce
  *          SUBSCRIBED
@@ -27,7 +29,7 @@
  * evt_ess_conn (taken back with evt_ess_conn_take_subs when it goes, handed
  * to the next connection through resume_cb).
  *
- * Lifetime: a connection is torn down in one place, conn_kill, which
+ * Lifetime: a connection is torn down in one place, gw_conn_kill, which
  * releases its sockets and protocol state at once and moves the struct to
  * a zombie list freed on a later loop turn (reap_ev), so that no callback
  * further up the stack touches freed memory (the tmux rule).  wsconn and
@@ -66,31 +68,24 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
-#include "evtape/timefmt.h"
 #include "evtape/buf.h"
 #include "evtape/cli.h"
 #include "evtape/err.h"
@@ -99,122 +94,20 @@
 #include "evtape/gw_history.h"
 #include "evtape/http.h"
 #include "evtape/json.h"
-#include "evtape/record.h"
+#include "evtape/timefmt.h"
 #include "evtape/wsconn.h"
+#include "gateway_int.h"
 
 #define GW_PUMP_HIWAT ((size_t)512 << 10) /* feed a connection below this */
-#define GW_PUMP_LOWAT ((size_t)256 << 10) /* on_drain fires at this */
-#define GW_HTTP_OUT_MAX ((size_t)1 << 20) /* stop reading pipelined input */
-#define GW_MAX_TOKENS 4096		  /* issued tokens remembered */
-#define GW_TOKEN_RAW 32			  /* random bytes per token */
-#define GW_TOKEN_LEN 43			  /* base64url of 32 bytes */
+#define GW_PUMP_LOWAT EVT_GW_BACKLOG_LOW_MIN /* on_drain fires at this */
 #define GW_DROP_POLL_US 2000		  /* drop_every: flush poll */
 #define GW_DROP_FLUSH_MAX 10.0		  /* s to flush before a drop */
 #define GW_DROP_LINGER 5.0		  /* s to wait for the peer's EOF */
 #define GW_GARBAGE "this is not JSON {" /* garbage_every frame */
-#define GW_OWNER_LEN SHA256_DIGEST_LENGTH /* who a token belongs to */
 
-enum { C_HTTP = 1, C_WS, C_DEAD };
+/* What a WebSocket's idle timer waits for. */
 enum { IDLE_NONE = 0, IDLE_NO_SESSION, IDLE_NO_SUB };
 
-/* A frame waiting behind a delayed getState. */
-struct held {
-	struct held *next;
-	size_t len;
-	char data[];
-};
-
-struct gw_conn {
-	TAILQ_ENTRY(gw_conn) link;
-	struct evt_gw *gw;
-	int state;
-	char peer[64];
-
-	/* HTTP phase. */
-	struct bufferevent *bev;	/* owned until the upgrade */
-	struct evt_http_parser *hp;
-	struct event *http_ev;		/* request deadline or idle limit */
-	int close_after;		/* close once the output is flushed */
-	int read_paused;
-	int partial;			/* part of a request has arrived */
-	uint64_t tok_hash;		/* tok_hash() of the token it
-					   authenticated with, 0 if none */
-
-	/* WebSocket phase. */
-	struct evt_wsconn *ws;
-	struct evt_ess_conn *ess;
-	struct evt_gw_session *sess;	/* bound session, or NULL */
-	struct evt_gw_session *pending;	/* resume accepted in resume_cb */
-	uint8_t owner[GW_OWNER_LEN];	/* the authenticated token's user */
-	uint64_t nsent, next_drop, next_garbage;
-	int closing;			/* nothing more is sent */
-	int drop_phase;			/* 1 flushing, 2 shut down */
-	double drop_waited;
-	struct event *drop_ev;
-	struct event *state_ev;		/* delayed getState */
-	struct event *idle_ev;		/* no session / no subscription */
-	int idle_kind;			/* IDLE_* the timer runs for */
-	struct evt_buf held_resp;
-	int holding;
-	struct held *hq, **hq_tail;
-	size_t hq_bytes;
-};
-
-struct evt_gw_session {
-	TAILQ_ENTRY(evt_gw_session) link;
-	struct evt_gw *gw;
-	char id[EVT_ESS_ID_MAX];
-	size_t idlen;
-	struct gw_conn *conn;		/* attached connection or NULL */
-	struct evt_ess_subs *subs;	/* owned while detached */
-	struct evt_gwh *hist;
-	struct event *expire_ev;
-	uint8_t owner[GW_OWNER_LEN];	/* the user that started it */
-	int64_t detached_us;
-	int subscribed;
-	int drain_armed;		/* DRAINED is due (session_congested) */
-	uint64_t tok_hash;		/* its last connection's tok_hash */
-	uint64_t bound_seq;		/* when it was last bound (bind_seq) */
-	void *data;
-};
-
-struct gw_token {
-	char tok[GW_TOKEN_LEN + 1];
-	uint8_t owner[GW_OWNER_LEN];
-	int64_t expires_us;
-};
-
-struct evt_gw {
-	struct event_base *base;
-	struct evt_gw_opts o;		/* strings point to our copies */
-	char *host, *username, *password, *product;
-	char **stokens;
-	size_t nstokens;
-	char **cors;			/* opts.cors_origins, copied */
-	size_t ncors;
-	SSL_CTX *ssl;
-	struct evconnlistener *lis;
-	uint16_t port;
-	TAILQ_HEAD(, gw_conn) conns, zombies;
-	TAILQ_HEAD(, evt_gw_session) sessions;
-	struct event *reap_ev, *drain_ev;
-	struct event *resume_ev;	/* accepting again after an error */
-	int drain_armed, shutting_down, freeing;
-	struct gw_token *tokens;
-	size_t ntokens;
-	struct evt_buf msg;		/* event message being built */
-	struct evt_buf resp;		/* command response being built */
-	struct evt_buf http;		/* HTTP response being built */
-	struct evt_buf body;		/* HTTP body being built */
-	struct evt_buf hdrs;		/* the request's CORS header lines
-					   [0..cors_len), then a response's
-					   own lines, NUL-ended */
-	size_t cors_len;
-	struct evt_gw_stats st;
-	uint64_t bind_seq;		/* sessions started or resumed */
-};
-
-static void conn_kill(struct gw_conn *);
 static void conn_pump(struct gw_conn *);
 static int ws_close(struct gw_conn *, int, const char *);
 static void ws_frame(struct gw_conn *, const char *, size_t);
@@ -223,8 +116,8 @@ static void ws_idle_update(struct gw_conn *);
 /* ------------------------------------------------------------ utilities */
 
 /* Converts seconds to a timeval. */
-static struct timeval
-tv_of(double s)
+struct timeval
+gw_tv(double s)
 {
 	struct timeval tv;
 
@@ -234,9 +127,7 @@ tv_of(double s)
 }
 
 /* Formats a log line and hands it to log_cb. */
-static void gw_log(struct evt_gw *gw, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void
+void
 gw_log(struct evt_gw *gw, int level, const char *fmt, ...)
 {
 	char line[512];
@@ -283,113 +174,6 @@ new_guid(char *out)
 		out[k++] = hex[g[i] & 15];
 	}
 	return k;
-}
-
-/* ---------------------------------------------------------------- tokens */
-
-/* Compares a candidate token with a stored one in constant time. */
-static int
-tok_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
-}
-
-/* Names a user as an owner id: SHA-256 of kind, a NUL and name, so that
- * a user name and a static token never collide (nothing is kept in
- * clear).  If hashing fails (out of memory) the id is random: it matches
- * nobody, so a resume is refused rather than granted. */
-static void
-owner_of(const char *kind, const char *name, size_t len,
-    uint8_t out[GW_OWNER_LEN])
-{
-	EVP_MD_CTX *h = EVP_MD_CTX_new();
-
-	if (h == NULL || EVP_DigestInit_ex(h, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(h, kind, strlen(kind) + 1) != 1 ||
-	    EVP_DigestUpdate(h, name, len) != 1 ||
-	    EVP_DigestFinal_ex(h, out, NULL) != 1)
-		(void)RAND_bytes(out, GW_OWNER_LEN);
-	EVP_MD_CTX_free(h);
-}
-
-/* Tells whether tok[0..len) is a static or unexpired issued token; sets
- * *owner (if not NULL) to its user when it is. */
-static int
-token_owner(struct evt_gw *gw, const char *tok, size_t len,
-    uint8_t *owner)
-{
-	int64_t now = evt_mono_us();
-	int ok = 0;
-
-	if (len == 0 || len > 4096)
-		return 0;
-	for (size_t i = 0; i < gw->nstokens; i++)
-		if (tok_eq(tok, len, gw->stokens[i], strlen(gw->stokens[i]))) {
-			ok = 1;
-			if (owner != NULL)
-				owner_of("token", tok, len, owner);
-		}
-	for (size_t i = 0; i < gw->ntokens; i++)
-		if (gw->tokens[i].expires_us > now &&
-		    tok_eq(tok, len, gw->tokens[i].tok, GW_TOKEN_LEN)) {
-			ok = 1;
-			if (owner != NULL)
-				memcpy(owner, gw->tokens[i].owner, GW_OWNER_LEN);
-		}
-	return ok;
-}
-
-/* Tells whether tok[0..len) is a static or unexpired issued token. */
-static int
-token_valid(struct evt_gw *gw, const char *tok, size_t len)
-{
-	return token_owner(gw, tok, len, NULL);
-}
-
-/* Issues a token for user into tok (GW_TOKEN_LEN + 1 bytes); returns 0 or
- * < 0. */
-static int
-token_issue(struct evt_gw *gw, char *tok, const char *user)
-{
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	uint8_t raw[GW_TOKEN_RAW + 1];
-	int64_t now = evt_mono_us();
-	size_t i, k = 0, keep = 0;
-
-	if (RAND_bytes(raw, GW_TOKEN_RAW) != 1)
-		return EVT_ERR_IO;
-	raw[GW_TOKEN_RAW] = 0;
-	for (i = 0; i < GW_TOKEN_RAW; i += 3) {
-		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
-		    (i + 2 < GW_TOKEN_RAW ? raw[i + 2] : 0);
-		tok[k++] = b64[(v >> 18) & 63];
-		tok[k++] = b64[(v >> 12) & 63];
-		if (i + 1 < GW_TOKEN_RAW)
-			tok[k++] = b64[(v >> 6) & 63];
-		if (i + 2 < GW_TOKEN_RAW)
-			tok[k++] = b64[v & 63];
-	}
-	tok[k] = '\0';
-	OPENSSL_cleanse(raw, sizeof raw);
-	/* Forget expired tokens; if still full, the oldest. */
-	for (i = 0; i < gw->ntokens; i++)
-		if (gw->tokens[i].expires_us > now)
-			gw->tokens[keep++] = gw->tokens[i];
-	OPENSSL_cleanse(gw->tokens + keep,
-	    (gw->ntokens - keep) * sizeof gw->tokens[0]);
-	gw->ntokens = keep;
-	if (gw->ntokens == GW_MAX_TOKENS) {
-		memmove(gw->tokens, gw->tokens + 1,
-		    (GW_MAX_TOKENS - 1) * sizeof gw->tokens[0]);
-		gw->ntokens--;
-	}
-	memcpy(gw->tokens[gw->ntokens].tok, tok, GW_TOKEN_LEN + 1);
-	owner_of("user", user, strlen(user), gw->tokens[gw->ntokens].owner);
-	gw->tokens[gw->ntokens].expires_us = now +
-	    (int64_t)gw->o.token_lifetime * 1000000;
-	gw->ntokens++;
-	return 0;
 }
 
 /* -------------------------------------------------------------- sessions */
@@ -475,7 +259,7 @@ sess_detach(struct evt_gw_session *s)
 {
 	struct gw_conn *c = s->conn;
 	struct evt_gw *gw = s->gw;
-	struct timeval tv = tv_of(gw->o.resume_window);
+	struct timeval tv = gw_tv(gw->o.resume_window);
 
 	if (c == NULL)
 		return;
@@ -488,17 +272,6 @@ sess_detach(struct evt_gw_session *s)
 	if (gw->drain_armed)
 		event_active(gw->drain_ev, EV_TIMEOUT, 1);
 	sess_notify(s, EVT_GW_SESSION_DETACHED);
-}
-
-/* Returns a hash of a token (never 0; evt_id_key's FNV-1a) that matches
- * a REST request to the session its client started; the token itself is
- * not kept. */
-static uint64_t
-tok_hash(const char *tok, size_t len)
-{
-	uint64_t h = evt_id_key(tok, len);
-
-	return h != 0 ? h : 1;
 }
 
 /* Notes that connection c now holds session s (REST requests with c's
@@ -677,8 +450,8 @@ held_clear(struct gw_conn *c)
 
 /* Tears a connection down now (no close frame); the struct is freed on a
  * later loop turn. */
-static void
-conn_kill(struct gw_conn *c)
+void
+gw_conn_kill(struct gw_conn *c)
 {
 	struct evt_gw *gw = c->gw;
 
@@ -742,7 +515,7 @@ ws_close(struct gw_conn *c, int code, const char *reason)
 		sess_detach(c->sess);
 	rc = evt_wsconn_close(c->ws, code, reason);
 	if (rc != 0 && rc != EVT_ERR_STATE)
-		conn_kill(c);
+		gw_conn_kill(c);
 	return rc;
 }
 
@@ -771,7 +544,7 @@ drop_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 0, GW_DROP_POLL_US };
 
 	if (c->drop_phase == 2 || bev == NULL) {
-		conn_kill(c);
+		gw_conn_kill(c);
 		return;
 	}
 	if (evt_wsconn_queued(c->ws) > 0 &&
@@ -782,7 +555,7 @@ drop_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	shutdown(bufferevent_getfd(bev), SHUT_WR);
 	c->drop_phase = 2;
-	tv = tv_of(GW_DROP_LINGER);
+	tv = gw_tv(GW_DROP_LINGER);
 	event_add(c->drop_ev, &tv);
 }
 
@@ -803,7 +576,7 @@ conn_drop(struct gw_conn *c)
 	c->drop_waited = 0;
 	if (c->drop_ev == NULL &&
 	    (c->drop_ev = evtimer_new(c->gw->base, drop_cb, c)) == NULL) {
-		conn_kill(c);
+		gw_conn_kill(c);
 		return;
 	}
 	event_add(c->drop_ev, &tv);
@@ -864,8 +637,8 @@ gw_auth_cb(void *arg, const char *token, size_t len)
 {
 	struct gw_conn *c = arg;
 
-	if (token_owner(c->gw, token, len, c->owner)) {
-		c->tok_hash = tok_hash(token, len);
+	if (gw_token_owner(c->gw, token, len, c->owner)) {
+		c->tok_hash = gw_tok_hash(token, len);
 		return 1;
 	}
 	c->gw->st.auth_failures++;
@@ -959,6 +732,44 @@ state_delay_cb(evutil_socket_t fd, short what, void *arg)
 	ws_idle_update(c);
 }
 
+/* Acts on an answered command for the connection's session: a resumed
+ * one gets its history again, a new one is created, a first
+ * subscription is announced. */
+static void
+ws_session_step(struct gw_conn *c, const struct evt_ess_action *act)
+{
+	struct evt_gw *gw = c->gw;
+	struct evt_gw_session *s;
+	const char *sid;
+	size_t sidlen;
+
+	if (act->cmd == EVT_ESS_CMD_START_SESSION && act->resumed &&
+	    c->sess != NULL) {
+		gw->st.resumes++;
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: resumed session %.*s, %zu "
+		    "events to send again", c->peer, (int)c->sess->idlen,
+		    c->sess->id, evt_gwh_unsent(c->sess->hist));
+		sess_notify(c->sess, EVT_GW_SESSION_RESUMED);
+		conn_pump(c);
+		if (c->sess != NULL)
+			sess_check_drain(c->sess);
+	} else if (act->cmd == EVT_ESS_CMD_START_SESSION &&
+	    act->status == 201) {
+		sid = evt_ess_conn_session_id(c->ess, &sidlen);
+		if ((s = sess_new(gw, c, sid, sidlen)) == NULL) {
+			ws_close(c, EVT_WS_INTERNAL, "out of memory");
+			return;
+		}
+		gw_log(gw, EVT_GW_LOG_INFO, "%s: new session %.*s", c->peer,
+		    (int)sidlen, sid);
+		sess_notify(s, EVT_GW_SESSION_CREATED);
+	} else if (act->cmd == EVT_ESS_CMD_ADD_SUBSCRIPTION &&
+	    act->status == 200 && c->sess != NULL && !c->sess->subscribed) {
+		c->sess->subscribed = 1;
+		sess_notify(c->sess, EVT_GW_SESSION_SUBSCRIBED);
+	}
+}
+
 /* Runs one inbound text frame through the ESS state machine. */
 static void
 ws_frame(struct gw_conn *c, const char *frame, size_t len)
@@ -966,8 +777,6 @@ ws_frame(struct gw_conn *c, const char *frame, size_t len)
 	struct evt_gw *gw = c->gw;
 	struct evt_ess_action act;
 	struct evt_gw_session *s;
-	const char *sid;
-	size_t sidlen;
 	int rc;
 
 	if (evt_wsconn_queued(c->ws) > gw->o.max_queue) {
@@ -1003,7 +812,7 @@ ws_frame(struct gw_conn *c, const char *frame, size_t len)
 	if (gw->resp.len > 0) {
 		if (act.cmd == EVT_ESS_CMD_GET_STATE && act.status == 200 &&
 		    gw->o.state_delay > 0) {
-			struct timeval tv = tv_of(gw->o.state_delay);
+			struct timeval tv = gw_tv(gw->o.state_delay);
 			struct evt_buf tmp = c->held_resp;
 
 			c->held_resp = gw->resp;
@@ -1015,30 +824,7 @@ ws_frame(struct gw_conn *c, const char *frame, size_t len)
 	}
 	gw_log(gw, EVT_GW_LOG_DEBUG, "%s: command %d answered %d", c->peer,
 	    act.cmd, act.status);
-	if (act.cmd == EVT_ESS_CMD_START_SESSION && act.resumed &&
-	    c->sess != NULL) {
-		gw->st.resumes++;
-		gw_log(gw, EVT_GW_LOG_INFO, "%s: resumed session %.*s, %zu "
-		    "events to send again", c->peer, (int)c->sess->idlen,
-		    c->sess->id, evt_gwh_unsent(c->sess->hist));
-		sess_notify(c->sess, EVT_GW_SESSION_RESUMED);
-		conn_pump(c);
-		if (c->sess != NULL)
-			sess_check_drain(c->sess);
-	} else if (act.cmd == EVT_ESS_CMD_START_SESSION && act.status == 201) {
-		sid = evt_ess_conn_session_id(c->ess, &sidlen);
-		if ((s = sess_new(gw, c, sid, sidlen)) == NULL) {
-			ws_close(c, EVT_WS_INTERNAL, "out of memory");
-			return;
-		}
-		gw_log(gw, EVT_GW_LOG_INFO, "%s: new session %.*s", c->peer,
-		    (int)sidlen, sid);
-		sess_notify(s, EVT_GW_SESSION_CREATED);
-	} else if (act.cmd == EVT_ESS_CMD_ADD_SUBSCRIPTION &&
-	    act.status == 200 && c->sess != NULL && !c->sess->subscribed) {
-		c->sess->subscribed = 1;
-		sess_notify(c->sess, EVT_GW_SESSION_SUBSCRIBED);
-	}
+	ws_session_step(c, &act);
 }
 
 /* Starts, keeps or stops the WebSocket idle timer after a command: a
@@ -1048,7 +834,7 @@ static void
 ws_idle_update(struct gw_conn *c)
 {
 	struct evt_gw *gw = c->gw;
-	struct timeval tv = tv_of(gw->o.sub_timeout);
+	struct timeval tv = gw_tv(gw->o.sub_timeout);
 
 	if (c->state != C_WS || c->closing || c->sess == NULL)
 		return;
@@ -1125,7 +911,7 @@ ws_close_cb(struct evt_wsconn *ws, int code, const char *reason, void *arg)
 
 	gw_log(c->gw, EVT_GW_LOG_INFO, "%s: WebSocket closed: %d %s",
 	    c->peer, code, reason);
-	conn_kill(c);
+	gw_conn_kill(c);
 }
 
 /* wsconn on_drain: room in the output queue again. */
@@ -1141,233 +927,57 @@ ws_drain_cb(struct evt_wsconn *ws, void *arg)
 		event_active(c->gw->drain_ev, EV_TIMEOUT, 1);
 }
 
-/* ------------------------------------------------------------- HTTP side */
-
-/* Queues the response in gw->http on the connection; closes afterwards
- * unless keep. */
+/* Fills the wsconn settings of connection c. */
 static void
-http_send(struct gw_conn *c, int keep)
+ws_config(struct gw_conn *c, struct evt_wsconn_config *cfg)
+{
+	const struct evt_gw_opts *o = &c->gw->o;
+
+	*cfg = (struct evt_wsconn_config){
+		.role = EVT_WSCONN_SERVER,
+		.max_msg = o->ess_limits.max_frame,
+		/* ws_frame closes a client that does not read its responses
+		 * at max_queue, before a command; this bounds whatever else
+		 * is queued to it (the response that crosses the mark has
+		 * room). */
+		.max_queue = o->max_queue > SIZE_MAX / 2 ? SIZE_MAX :
+		    2 * o->max_queue,
+		.ping_interval = o->ping_interval,
+		.dead_timeout = o->dead_timeout,
+		.drain_lowat = GW_PUMP_LOWAT,
+		.on_text = ws_text_cb, .on_close = ws_close_cb,
+		.on_drain = ws_drain_cb, .arg = c,
+	};
+}
+
+/* Starts the WebSocket phase after the 101 (gateway_int.h). */
+void
+gw_ws_start(struct gw_conn *c, int authed)
 {
 	struct evt_gw *gw = c->gw;
-	struct timeval tv = tv_of(gw->o.http_idle);
-
-	if (evbuffer_add(bufferevent_get_output(c->bev), gw->http.p,
-	    gw->http.len) != 0)
-		keep = 0;
-	evt_http_wipe(gw->http.p, gw->http.len);
-	gw->http.len = 0;
-	if (!keep) {
-		c->close_after = 1;
-		bufferevent_disable(c->bev, EV_READ);
-	}
-	event_add(c->http_ev, &tv);
-}
-
-/* Returns the header lines of the response being built: the request's
- * CORS lines (if any) followed by extra (NULL or "Name: value\r\n"
- * lines), in gw->hdrs; extra itself where the request has no CORS lines
- * or memory runs out (the CORS lines are then left out). */
-static const char *
-resp_hdrs(struct evt_gw *gw, const char *extra)
-{
-	if (gw->cors_len == 0)
-		return extra;
-	gw->hdrs.len = gw->cors_len;
-	if ((extra != NULL && evt_buf_put(&gw->hdrs, extra,
-	    strlen(extra)) != 0) || evt_buf_putc(&gw->hdrs, '\0') != 0)
-		return extra;
-	gw->hdrs.len--;
-	return (const char *)gw->hdrs.p;
-}
-
-/* Answers with a JSON error {"error":E,"error_description":D}. */
-static void
-http_error(struct gw_conn *c, int status, const char *err, const char *desc,
-    const char *extra, int keep)
-{
-	struct evt_gw *gw = c->gw;
-
-	gw->http.len = 0;
-	if (evt_http_json_error(&gw->http, status, err, desc,
-	    resp_hdrs(gw, extra), keep) != 0) {
-		conn_kill(c);
-		return;
-	}
-	http_send(c, keep);
-}
-
-/* Answers with a JSON body from gw->body. */
-static void
-http_json(struct gw_conn *c, int status, const char *extra, int keep)
-{
-	struct evt_gw *gw = c->gw;
-
-	gw->http.len = 0;
-	if (evt_http_response(&gw->http, status, "application/json",
-	    resp_hdrs(gw, extra), gw->body.p, gw->body.len, keep) != 0) {
-		conn_kill(c);
-		return;
-	}
-	http_send(c, keep);
-}
-
-/* Copies a form field as a C string into dst (cap bytes); 0 if absent,
- * too long or holding a NUL. */
-static int
-form_str(const struct evt_http_form *f, const char *key, char *dst,
-    size_t cap)
-{
-	size_t n;
-	const char *v = evt_http_form_get(f, key, &n);
-
-	if (v == NULL || n >= cap || strlen(v) != n)
-		return 0;
-	memcpy(dst, v, n + 1);
-	return 1;
-}
-
-/* POST /API/IDP/connect/token. */
-static void
-http_token(struct gw_conn *c, const struct evt_http_msg *m, int keep)
-{
-	struct evt_gw *gw = c->gw;
-	struct evt_http_form f;
-	char gt[64], user[256], pass[256], tok[GW_TOKEN_LEN + 1];
-	int ok;
-
-	if (strcmp(m->method_name, "POST") != 0) {
-		http_error(c, 405, "invalid_request", "use POST",
-		    "Allow: POST\r\n", keep);
-		return;
-	}
-	if (evt_http_form_parse(&f, (const char *)m->body, m->body_len) != 0) {
-		http_error(c, 400, "invalid_request", "malformed form", NULL,
-		    keep);
-		return;
-	}
-	user[0] = pass[0] = '\0';
-	ok = form_str(&f, "grant_type", gt, sizeof gt);
-	(void)form_str(&f, "username", user, sizeof user);
-	(void)form_str(&f, "password", pass, sizeof pass);
-	evt_http_form_free(&f);
-	if (gw->o.refuse_tokens) {
-		gw->st.token_refusals++;
-		gw_log(gw, EVT_GW_LOG_INFO, "%s: token refused "
-		    "(--refuse-tokens)", c->peer);
-		http_error(c, 400, "invalid_grant",
-		    "invalid_username_or_password", NULL, keep);
-		goto out;
-	}
-	if (!ok || strcmp(gt, "password") != 0) {
-		gw->st.token_refusals++;
-		http_error(c, 400, "unsupported_grant_type", NULL, NULL, keep);
-		goto out;
-	}
-	if (gw->username != NULL && (strcmp(user, gw->username) != 0 ||
-	    !tok_eq(pass, strlen(pass), gw->password,
-	    strlen(gw->password)))) {
-		gw->st.token_refusals++;
-		gw_log(gw, EVT_GW_LOG_INFO, "%s: bad credentials for user "
-		    "'%.64s'", c->peer, user);
-		http_error(c, 400, "invalid_grant",
-		    "invalid_username_or_password", NULL, keep);
-		goto out;
-	}
-	if (token_issue(gw, tok, user) != 0) {
-		http_error(c, 500, "server_error", NULL, NULL, keep);
-		goto out;
-	}
-	gw->body.len = 0;
-	if (evt_http_token_json(&gw->body, tok, GW_TOKEN_LEN,
-	    gw->o.token_lifetime, NULL) != 0) {
-		conn_kill(c);
-		goto out;
-	}
-	gw->st.tokens_issued++;
-	gw_log(gw, EVT_GW_LOG_INFO, "%s: token issued to '%.64s'", c->peer,
-	    user);
-	http_json(c, 200, "Cache-Control: no-store\r\n", keep);
-	evt_http_wipe(gw->body.p, gw->body.len);
-out:
-	OPENSSL_cleanse(pass, sizeof pass);
-	OPENSSL_cleanse(tok, sizeof tok);
-}
-
-/* GET /api/ws/events/v1: the WebSocket upgrade. */
-static void
-http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
-{
-	struct evt_gw *gw = c->gw;
-	char accept[EVT_HTTP_WS_ACCEPT_SIZE];
 	struct evt_ess_server_cbs cbs;
 	struct evt_wsconn_config cfg;
-	struct bufferevent *bev = c->bev;
-	const char *tok;
-	size_t tlen;
-	int status, authed = 0, r;
 
-	if (evt_http_ws_check_request(m, accept, &status) != 0) {
-		gw->http.len = 0;
-		if (evt_http_ws_reject(&gw->http, status) != 0)
-			conn_kill(c);
-		else
-			http_send(c, 0);
-		return;
-	}
-	r = evt_http_bearer(m, &tok, &tlen);
-	if (r != 0 && (r < 0 || !token_owner(gw, tok, tlen, c->owner))) {
-		gw->st.auth_failures++;
-		gw_log(gw, EVT_GW_LOG_INFO, "%s: upgrade with an invalid "
-		    "Bearer token: 401", c->peer);
-		gw->http.len = 0;
-		if (evt_http_ws_reject(&gw->http, 401) != 0)
-			conn_kill(c);
-		else
-			http_send(c, 0);
-		return;
-	}
-	authed = r == 1;
-	if (authed)
-		c->tok_hash = tok_hash(tok, tlen);
 	memset(&cbs, 0, sizeof cbs);
 	cbs.auth_cb = gw_auth_cb;
 	cbs.id_cb = gw_id_cb;
 	cbs.resume_cb = gw_resume_cb;
 	cbs.state_cb = gw_state_cb;
 	cbs.arg = c;
-	memset(&cfg, 0, sizeof cfg);
-	cfg.role = EVT_WSCONN_SERVER;
-	cfg.max_msg = gw->o.ess_limits.max_frame;
-	/* ws_frame closes a client that does not read its responses at
-	 * max_queue, before a command; this bounds whatever else is queued
-	 * to it (the response that crosses the mark has room). */
-	cfg.max_queue = gw->o.max_queue > SIZE_MAX / 2 ? SIZE_MAX :
-	    2 * gw->o.max_queue;
-	cfg.ping_interval = gw->o.ping_interval;
-	cfg.dead_timeout = gw->o.dead_timeout;
-	cfg.drain_lowat = GW_PUMP_LOWAT;
-	cfg.on_text = ws_text_cb;
-	cfg.on_close = ws_close_cb;
-	cfg.on_drain = ws_drain_cb;
-	cfg.arg = c;
-	gw->http.len = 0;
+	ws_config(c, &cfg);
 	if ((c->ess = evt_ess_conn_new(&cbs, &gw->o.ess_limits,
 	    authed)) == NULL ||
 	    (c->state_ev = evtimer_new(gw->base, state_delay_cb, c)) == NULL ||
-	    (c->idle_ev = evtimer_new(gw->base, ws_idle_cb, c)) == NULL ||
-	    evt_http_ws_accept(&gw->http, accept, NULL) != 0 ||
-	    evbuffer_add(bufferevent_get_output(bev), gw->http.p,
-	    gw->http.len) != 0) {
+	    (c->idle_ev = evtimer_new(gw->base, ws_idle_cb, c)) == NULL) {
 		gw_log(gw, EVT_GW_LOG_ERR, "%s: out of memory", c->peer);
-		conn_kill(c);
+		gw_conn_kill(c);
 		return;
 	}
-	/* Bytes after the request stay in bev's input: wsconn reads them. */
 	event_del(c->http_ev);
-	if (evt_wsconn_new(&c->ws, gw->base, bev, &cfg, NULL, 0) != 0) {
+	if (evt_wsconn_new(&c->ws, gw->base, c->bev, &cfg, NULL, 0) != 0) {
 		gw_log(gw, EVT_GW_LOG_ERR, "%s: cannot start the WebSocket",
 		    c->peer);
-		conn_kill(c);
+		gw_conn_kill(c);
 		return;
 	}
 	c->bev = NULL;		/* now the wsconn's */
@@ -1378,7 +988,7 @@ http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
 	c->next_garbage = gw->o.garbage_every;
 	c->hq_tail = &c->hq;
 	if (gw->o.ws_session_timeout > 0) {
-		struct timeval tv = tv_of(gw->o.ws_session_timeout);
+		struct timeval tv = gw_tv(gw->o.ws_session_timeout);
 
 		c->idle_kind = IDLE_NO_SESSION;
 		event_add(c->idle_ev, &tv);
@@ -1389,484 +999,7 @@ http_upgrade(struct gw_conn *c, const struct evt_http_msg *m)
 	    authed ? "Bearer" : "awaiting authenticate");
 }
 
-/* Tells whether a Host header value is safe to put into URLs. */
-static int
-host_ok(const char *h, size_t n)
-{
-	if (h == NULL || n == 0 || n > 255)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = h[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
-		    ch == ':' || ch == '[' || ch == ']' || ch == '_'))
-			return 0;
-	}
-	return 1;
-}
-
-/* Appends "key":"<scheme>://<host><suffix>" (with a leading comma unless
- * first) to gw->body. */
-static int
-put_url(struct evt_gw *gw, const char *key, const char *scheme,
-    const char *host, const char *suffix)
-{
-	char url[512];
-	int n = snprintf(url, sizeof url, "%s://%s%s", scheme, host, suffix);
-
-	if (key != NULL) {
-		if (evt_json_put_string(&gw->body, key, strlen(key)) != 0 ||
-		    evt_buf_putc(&gw->body, ':') != 0)
-			return EVT_ERR_NOMEM;
-	}
-	return evt_json_put_string(&gw->body, url, (size_t)n);
-}
-
-/* GET /api/.well-known/uris and /IDP/.well-known/openid-configuration
- * (docs/ess-protocol.md 7.4), built from the Host header. */
-static void
-http_discovery(struct gw_conn *c, const struct evt_http_msg *m, int oidc,
-    int keep)
-{
-	struct evt_gw *gw = c->gw;
-	const char *scheme = gw->ssl != NULL ? "https" : "http";
-	char host[300];
-	size_t hl;
-	const char *h = evt_http_header(m, "host", &hl);
-	int rc = 0;
-
-	if (host_ok(h, hl))
-		snprintf(host, sizeof host, "%.*s", (int)hl, h);
-	else
-		snprintf(host, sizeof host, "localhost:%u", gw->port);
-	gw->body.len = 0;
-#define P(s) (rc |= evt_buf_put(&gw->body, s, strlen(s)))
-	if (!oidc) {
-		P("{\"ProductVersion\":");
-		rc |= evt_json_put_string(&gw->body, gw->product,
-		    strlen(gw->product));
-		P(",");
-		rc |= put_url(gw, "UnsecureManagementServer", "http", host, "/");
-		P(",");
-		rc |= put_url(gw, "SecureManagementServer", "https", host, "/");
-		P(",");
-		rc |= put_url(gw, "IdentityProvider", scheme, host, "/IDP");
-		P(",\"ApiGateways\":[");
-		rc |= put_url(gw, NULL, scheme, host, "/API/");
-		P("]}");
-	} else {
-		P("{");
-		rc |= put_url(gw, "issuer", scheme, host, "/IDP");
-		P(",");
-		rc |= put_url(gw, "token_endpoint", scheme, host,
-		    "/IDP/connect/token");
-		P(",\"grant_types_supported\":[\"password\"],"
-		    "\"response_types_supported\":[\"token\"],"
-		    "\"scopes_supported\":[\"managementserver\"],"
-		    "\"server_version\":");
-		rc |= evt_json_put_string(&gw->body, gw->product,
-		    strlen(gw->product));
-		P("}");
-	}
-#undef P
-	if (rc != 0) {
-		conn_kill(c);
-		return;
-	}
-	http_json(c, 200, NULL, keep);
-}
-
-/* Writes a Milestone-style REST error body into gw->body:
- * {"error":{"httpCode":N,"details":[{"errorText":"Unknown resource: P"}]}}.
- * Returns 0 or EVT_ERR_NOMEM. */
-static int
-rest_error_body(struct evt_gw *gw, int status, const char *path, size_t plen)
-{
-	char text[300];
-	int n;
-
-	n = snprintf(text, sizeof text, "Unknown resource: /api/rest/v1/%.*s",
-	    (int)(plen > 200 ? 200 : plen), path);
-	if (evt_buf_put(&gw->body, "{\"error\":{\"httpCode\":", 21) != 0 ||
-	    evt_json_put_int(&gw->body, 0, (uint64_t)status) != 0 ||
-	    evt_buf_put(&gw->body, ",\"details\":[{\"errorText\":",
-	    strlen(",\"details\":[{\"errorText\":")) != 0)
-		return EVT_ERR_NOMEM;
-	/* The path is raw request bytes: keep printable ASCII only, so the
-	 * JSON stays valid UTF-8. */
-	for (int i = 0; i < n; i++)
-		if ((unsigned char)text[i] < 0x20 ||
-		    (unsigned char)text[i] >= 0x7f)
-			text[i] = '?';
-	if (evt_json_put_string(&gw->body, text, (size_t)n) != 0 ||
-	    evt_buf_put(&gw->body, "}]}}", 4) != 0)
-		return EVT_ERR_NOMEM;
-	return 0;
-}
-
-/* GET /api/rest/v1/...: Bearer required, answered by rest_cb. */
-static void
-http_rest(struct gw_conn *c, const struct evt_http_msg *m, int keep)
-{
-	struct evt_gw *gw = c->gw;
-	struct evt_gw_session *s, *mine = NULL;
-	const char *tok, *path = m->path + 12;
-	size_t tlen, plen = m->path_len - 12;
-	uint64_t h;
-	int status = 404;
-
-	if (strcmp(m->method_name, "GET") != 0) {
-		http_error(c, 405, "invalid_request", "use GET",
-		    "Allow: GET\r\n", keep);
-		return;
-	}
-	if (evt_http_bearer(m, &tok, &tlen) != 1 ||
-	    !token_valid(gw, tok, tlen)) {
-		gw->st.auth_failures++;
-		http_error(c, 401, "unauthorized", "Bearer token required",
-		    "WWW-Authenticate: Bearer\r\n", keep);
-		return;
-	}
-	if (plen > 0) {		/* skip the '/' after v1 */
-		path++;
-		plen--;
-	}
-	h = tok_hash(tok, tlen);
-	TAILQ_FOREACH(s, &gw->sessions, link)
-		if (s->tok_hash == h && (mine == NULL ||
-		    s->bound_seq > mine->bound_seq))
-			mine = s;
-	gw->body.len = 0;
-	if (gw->o.rest_cb != NULL)
-		status = gw->o.rest_cb(gw->o.arg, mine, path, plen,
-		    &gw->body);
-	if (status < 100 || status > 599) {
-		http_error(c, 500, "server_error", NULL, NULL, keep);
-		return;
-	}
-	if (status >= 400 && gw->body.len == 0 &&
-	    rest_error_body(gw, status, path, plen) != 0) {
-		conn_kill(c);
-		return;
-	}
-	http_json(c, status, NULL, keep);
-}
-
-/* Offers a request for a path the gateway does not serve to http_cb;
- * returns 1 if it answered, 0 for the usual 404. */
-static int
-http_hook(struct gw_conn *c, const struct evt_http_msg *m, int keep)
-{
-	struct evt_gw *gw = c->gw;
-	struct evt_gw_http_req req;
-	const char *tok, *ctype = "application/json";
-	size_t tlen;
-	int status;
-
-	memset(&req, 0, sizeof req);
-	req.method = m->method_name;
-	req.path = m->path;
-	req.path_len = m->path_len;
-	req.query = m->query;
-	req.query_len = m->query_len;
-	req.body = (const char *)m->body;
-	req.body_len = m->body_len;
-	req.authorized = evt_http_bearer(m, &tok, &tlen) == 1 &&
-	    token_valid(gw, tok, tlen);
-	req.peer = c->peer;
-	gw->body.len = 0;
-	status = gw->o.http_cb(gw->o.arg, &req, &gw->body, &ctype);
-	if (status == 0)
-		return 0;
-	if (status < 100 || status > 599) {
-		http_error(c, 500, "server_error", NULL, NULL, keep);
-		return 1;
-	}
-	gw->http.len = 0;
-	if (evt_http_response(&gw->http, status, ctype, resp_hdrs(gw,
-	    status == 401 ? "WWW-Authenticate: Bearer\r\n" : NULL),
-	    gw->body.p, gw->body.len, keep) != 0) {
-		conn_kill(c);
-		return 1;
-	}
-	http_send(c, keep);
-	return 1;
-}
-
-/* OPTIONS: a CORS preflight (docs/ess-protocol.md 8.1 item 11), or a plain
- * question for the methods.  Answered 204 either way: a browser reads a
- * preflight without Access-Control-Allow-Origin (origin not allowed, no
- * --cors) as a refusal, and nothing else has a reason to see an error. */
-static void
-http_options(struct gw_conn *c, int keep)
-{
-	struct evt_gw *gw = c->gw;
-
-	gw->http.len = 0;
-	if (evt_http_response(&gw->http, 204, NULL,
-	    resp_hdrs(gw, "Allow: GET, POST, OPTIONS\r\n"), NULL, 0,
-	    keep) != 0) {
-		conn_kill(c);
-		return;
-	}
-	http_send(c, keep);
-}
-
-/* Dispatches one complete request. */
-static void
-http_request(struct gw_conn *c, const struct evt_http_msg *m)
-{
-	struct evt_gw *gw = c->gw;
-	int keep = m->keep_alive && !m->upgrade;
-
-	gw->st.http_requests++;
-	gw_log(gw, EVT_GW_LOG_DEBUG, "%s: %s %.*s", c->peer, m->method_name,
-	    (int)(m->path_len > 200 ? 200 : m->path_len), m->path);
-	gw->hdrs.len = gw->cors_len = 0;
-	if (gw->ncors > 0 && evt_http_cors_headers(m,
-	    (const char *const *)gw->cors, gw->ncors, &gw->hdrs) == 0)
-		gw->cors_len = gw->hdrs.len;
-	if (strcmp(m->method_name, "OPTIONS") == 0 && !m->upgrade) {
-		http_options(c, keep);
-	} else if (evt_http_route_ws(m->target, m->target_len)) {
-		http_upgrade(c, m);
-	} else if (evt_http_route_token(m->target, m->target_len)) {
-		http_token(c, m, keep);
-	} else if (evt_http_path_match(m->target, m->target_len,
-	    "/api/.well-known/uris", EVT_HTTP_NOCASE)) {
-		http_discovery(c, m, 0, keep);
-	} else if (evt_http_path_match(m->target, m->target_len,
-	    "/idp/.well-known/openid-configuration", EVT_HTTP_NOCASE)) {
-		http_discovery(c, m, 1, keep);
-	} else if ((m->path_len == 12 || (m->path_len > 12 &&
-	    m->path[12] == '/')) && strncasecmp(m->path, "/api/rest/v1",
-	    12) == 0) {
-		http_rest(c, m, keep);
-	} else if (gw->o.http_cb == NULL || !http_hook(c, m, keep)) {
-		http_error(c, 404, "not_found", "no such endpoint", NULL, keep);
-	}
-	gw->cors_len = 0;	/* errors outside a request get none */
-}
-
-/* Parses and answers the requests waiting in the input. */
-static void
-http_process(struct gw_conn *c)
-{
-	struct evbuffer *in, *out;
-	size_t n, used;
-	const unsigned char *p;
-	int rc, status;
-
-	while (c->state == C_HTTP && !c->close_after) {
-		in = bufferevent_get_input(c->bev);
-		out = bufferevent_get_output(c->bev);
-		if (evbuffer_get_length(out) > GW_HTTP_OUT_MAX) {
-			/* A pipelining client that does not read. */
-			bufferevent_disable(c->bev, EV_READ);
-			c->read_paused = 1;
-			return;
-		}
-		if ((n = evbuffer_get_contiguous_space(in)) == 0)
-			return;
-		p = evbuffer_pullup(in, (ssize_t)n);
-		rc = evt_http_parser_feed(c->hp, p, n, &used);
-		evbuffer_drain(in, used);
-		if (rc == 0) {
-			if (used > 0 && !c->partial) {
-				/* A request began: it has http_timeout to
-				 * arrive whole (slowloris). */
-				struct timeval tv = tv_of(c->gw->o.http_timeout);
-
-				c->partial = 1;
-				event_add(c->http_ev, &tv);
-			}
-			continue;
-		}
-		c->partial = 0;
-		if (rc < 0) {
-			status = evt_http_parser_status(c->hp);
-			if (status == 0)
-				status = 400;
-			gw_log(c->gw, EVT_GW_LOG_INFO, "%s: bad HTTP request: "
-			    "%d", c->peer, status);
-			http_error(c, status, "invalid_request",
-			    evt_strerror(rc), NULL, 0);
-			return;
-		}
-		http_request(c, evt_http_parser_msg(c->hp));
-	}
-}
-
-/* bufferevent read callback of the HTTP phase. */
-static void
-http_read_cb(struct bufferevent *bev, void *arg)
-{
-	http_process(arg);
-}
-
-/* bufferevent write callback: output flushed. */
-static void
-http_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct gw_conn *c = arg;
-
-	if (c->state != C_HTTP ||
-	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
-		return;
-	if (c->close_after) {
-		conn_kill(c);
-		return;
-	}
-	if (c->read_paused) {
-		c->read_paused = 0;
-		bufferevent_enable(bev, EV_READ);
-		http_process(c);
-	}
-}
-
-/* bufferevent event callback: EOF, error, TLS failure. */
-static void
-http_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct gw_conn *c = arg;
-	unsigned long e;
-
-	if (what & BEV_EVENT_CONNECTED)
-		return;
-	if ((what & BEV_EVENT_ERROR) &&
-	    (e = bufferevent_get_openssl_error(bev)) != 0) {
-		char buf[200];
-
-		ERR_error_string_n(e, buf, sizeof buf);
-		gw_log(c->gw, EVT_GW_LOG_INFO, "%s: TLS error: %s", c->peer,
-		    buf);
-	} else
-		gw_log(c->gw, EVT_GW_LOG_DEBUG, "%s: HTTP connection closed",
-		    c->peer);
-	conn_kill(c);
-}
-
-/* The HTTP deadline passed: a request that is not complete in time gets
- * 408 (slowloris); an idle keep-alive connection is closed. */
-static void
-http_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct gw_conn *c = arg;
-	struct evt_gw *gw = c->gw;
-
-	if (c->close_after) {		/* the peer does not read */
-		conn_kill(c);
-		return;
-	}
-	gw->st.idle_closes++;
-	if (c->partial) {
-		gw_log(gw, EVT_GW_LOG_INFO, "%s: HTTP request not complete "
-		    "within %g s; 408", c->peer, gw->o.http_timeout);
-		http_error(c, 408, "request_timeout", "request not complete "
-		    "in time", NULL, 0);
-		return;
-	}
-	gw_log(gw, EVT_GW_LOG_INFO, "%s: HTTP connection idle for %g s; "
-	    "closing", c->peer, gw->o.http_idle);
-	conn_kill(c);
-}
-
-/* Formats a peer address. */
-static void
-peer_name(const struct sockaddr *sa, char *out, size_t cap)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)
-		    (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, a, sizeof a);
-		snprintf(out, cap, "%s:%u", a, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
-		    (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof a);
-		snprintf(out, cap, "[%s]:%u", a, ntohs(in6->sin6_port));
-	} else
-		snprintf(out, cap, "?");
-}
-
-/* A new TCP connection. */
-static void
-gw_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
-    struct sockaddr *sa, int slen, void *arg)
-{
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
-	struct evt_gw *gw = arg;
-	struct gw_conn *c;
-	struct timeval tv = tv_of(gw->o.http_idle);
-	char peer[64];
-	SSL *ssl;
-
-	peer_name(sa, peer, sizeof peer);
-	if (gw->shutting_down || gw->st.conns_now >= gw->o.max_conns) {
-		gw->st.conns_refused++;
-		gw_log(gw, EVT_GW_LOG_WARN, "%s: too many connections (%u); "
-		    "refused", peer, gw->st.conns_now);
-		if (gw->ssl == NULL)
-			(void)send(fd, busy, sizeof busy - 1, MSG_DONTWAIT |
-			    MSG_NOSIGNAL);
-		evutil_closesocket(fd);
-		return;
-	}
-	/* Events are small messages due at once: no Nagle delay (with the
-	 * peer's delayed ACK it holds a message back up to 40 ms). */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
-	if ((c = calloc(1, sizeof *c)) == NULL) {
-		evutil_closesocket(fd);
-		return;
-	}
-	c->gw = gw;
-	c->state = C_HTTP;
-	memcpy(c->peer, peer, sizeof c->peer);
-	c->hq_tail = &c->hq;
-	if (gw->ssl != NULL) {
-		if ((ssl = SSL_new(gw->ssl)) == NULL)
-			goto fail;
-		c->bev = bufferevent_openssl_socket_new(gw->base, fd, ssl,
-		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev == NULL) {
-			SSL_free(ssl);
-			goto fail;
-		}
-		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	} else if ((c->bev = bufferevent_socket_new(gw->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL)
-		goto fail;
-	c->hp = evt_http_parser_new(EVT_HTTP_REQUEST, gw->o.max_head,
-	    gw->o.max_body);
-	c->http_ev = evtimer_new(gw->base, http_timeout_cb, c);
-	if (c->hp == NULL || c->http_ev == NULL) {
-		evt_http_parser_free(c->hp);
-		if (c->http_ev != NULL)
-			event_free(c->http_ev);
-		bufferevent_free(c->bev);
-		free(c);
-		return;
-	}
-	bufferevent_setcb(c->bev, http_read_cb, http_write_cb, http_event_cb,
-	    c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	event_add(c->http_ev, &tv);
-	TAILQ_INSERT_TAIL(&gw->conns, c, link);
-	gw->st.conns_now++;
-	gw->st.conns_accepted++;
-	gw_log(gw, EVT_GW_LOG_DEBUG, "%s: connected", peer);
-	return;
-fail:
-	gw_log(gw, EVT_GW_LOG_ERR, "%s: cannot set up the connection", peer);
-	evutil_closesocket(fd);
-	free(c);
-}
+/* -------------------------------------------------------------- listener */
 
 /* Accepts again, one second after an accept error. */
 static void
@@ -1975,20 +1108,92 @@ gw_listen(struct evt_gw *gw, const struct sockaddr_storage *ss,
 	return 0;
 }
 
-/* Creates the gateway and starts listening. */
-int
-evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
-    struct evt_gw **gwp)
-{
-	struct evt_gw *gw;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	char addr[300];
-	int alen = (int)sizeof ss, fail = 0, rc;
+/* The defaults of evt_gw_opts (gateway.h), for its zero fields. */
+static const struct evt_gw_opts gw_defaults = {
+	.host = EVT_GW_DEFAULT_HOST,
+	.password = EVT_GW_DEFAULT_PASSWORD,
+	.token_lifetime = EVT_GW_DEFAULT_TOKEN_LIFETIME,
+	.resume_window = EVT_GW_DEFAULT_RESUME_WINDOW,
+	.history_bytes = EVT_GW_DEFAULT_HISTORY_BYTES,
+	.max_sessions = EVT_GW_DEFAULT_MAX_SESSIONS,
+	.ess_limits = {
+		.max_subs = EVT_ESS_MAX_SUBS,
+		.max_filters = EVT_ESS_MAX_FILTERS,
+		.max_entries = EVT_ESS_MAX_ENTRIES,
+		.max_frame = EVT_ESS_MAX_FRAME,
+	},
+	.max_conns = EVT_GW_DEFAULT_MAX_CONNS,
+	.max_queue = EVT_GW_DEFAULT_MAX_QUEUE,
+	.max_head = EVT_GW_DEFAULT_MAX_HEAD,
+	.max_body = EVT_GW_DEFAULT_MAX_BODY,
+	.http_timeout = EVT_GW_DEFAULT_HTTP_TIMEOUT,
+	.http_idle = EVT_GW_DEFAULT_HTTP_IDLE,
+	.ws_session_timeout = EVT_GW_DEFAULT_WS_SESSION_TIMEOUT,
+	.backlog_high = EVT_GW_DEFAULT_BACKLOG_HIGH,
+	.product_version = EVT_GW_DEFAULT_PRODUCT_VERSION,
+};
 
-	*gwp = NULL;
-	if (base == NULL || opts == NULL ||
-	    (opts->tls_cert == NULL) != (opts->tls_key == NULL) ||
+/* Takes field f from gw_defaults where it is zero or NULL. */
+#define GW_DEFAULT(o, f)						\
+	do {								\
+		if ((o)->f == 0)					\
+			(o)->f = gw_defaults.f;				\
+	} while (0)
+
+/* Derives backlog_low from backlog_high and keeps both within their
+ * bounds (gateway.h). */
+static void
+backlog_marks(struct evt_gw_opts *o)
+{
+	/* A producer that honours evt_gw_congested() must never push a
+	 * connected session's unsent events out of its history: that closes
+	 * a client which keeps up as "too slow" (with --history-bytes below
+	 * 4 MiB it did at once).  The backlog it builds stays within half of
+	 * the history, the other half is slack for the message that crosses
+	 * the mark. */
+	if (o->backlog_high > o->history_bytes / 2)
+		o->backlog_high = o->history_bytes / 2;
+	if (o->backlog_low == 0 || o->backlog_low > o->backlog_high)
+		o->backlog_low = o->backlog_high / 4;
+	/* Below the pump's own low mark on_drain would not fire again. */
+	if (o->backlog_low < GW_PUMP_LOWAT)
+		o->backlog_low = GW_PUMP_LOWAT;
+	if (o->backlog_high < o->backlog_low)
+		o->backlog_high = o->backlog_low;
+}
+
+/* Fills the zero fields of *o with their defaults. */
+void
+evt_gw_opts_defaults(struct evt_gw_opts *o)
+{
+	GW_DEFAULT(o, host);
+	GW_DEFAULT(o, password);
+	GW_DEFAULT(o, token_lifetime);
+	GW_DEFAULT(o, resume_window);
+	GW_DEFAULT(o, history_bytes);
+	GW_DEFAULT(o, max_sessions);
+	GW_DEFAULT(o, ess_limits.max_subs);
+	GW_DEFAULT(o, ess_limits.max_filters);
+	GW_DEFAULT(o, ess_limits.max_entries);
+	GW_DEFAULT(o, ess_limits.max_frame);
+	GW_DEFAULT(o, max_conns);
+	GW_DEFAULT(o, max_queue);
+	GW_DEFAULT(o, max_head);
+	GW_DEFAULT(o, max_body);
+	GW_DEFAULT(o, http_timeout);
+	GW_DEFAULT(o, http_idle);
+	GW_DEFAULT(o, ws_session_timeout);
+	GW_DEFAULT(o, backlog_high);
+	GW_DEFAULT(o, product_version);
+	backlog_marks(o);
+}
+
+/* Tells whether opts (gateway.h) can make a gateway: the pairs that go
+ * together, and time limits that are neither negative nor absurd. */
+static int
+opts_ok(const struct evt_gw_opts *opts)
+{
+	if ((opts->tls_cert == NULL) != (opts->tls_key == NULL) ||
 	    (opts->ssl_ctx != NULL && opts->tls_cert != NULL) ||
 	    (opts->nstatic_tokens > 0 && opts->static_tokens == NULL) ||
 	    (opts->ncors_origins > 0 && opts->cors_origins == NULL) ||
@@ -1999,22 +1204,27 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 	    opts->ws_session_timeout > 1e6 || opts->sub_timeout > 1e6 ||
 	    opts->resume_window > 1e6 ||
 	    opts->state_delay > 1e6 || opts->http_timeout > 1e6)
-		return EVT_ERR_ARG;
+		return 0;
 	for (size_t i = 0; i < opts->ncors_origins; i++)
 		if (!evt_http_cors_origin_ok(opts->cors_origins[i]))
-			return EVT_ERR_ARG;
-	if ((gw = calloc(1, sizeof *gw)) == NULL)
-		return EVT_ERR_NOMEM;
-	gw->base = base;
+			return 0;
+	return 1;
+}
+
+/* Copies the options into gw with their defaults applied: its own copies
+ * of the strings and arrays, the pointers in gw->o cleared (the caller's
+ * are not kept).  Returns 0 or EVT_ERR_NOMEM. */
+static int
+gw_copy_opts(struct evt_gw *gw, const struct evt_gw_opts *opts)
+{
+	int fail = 0;
+
 	gw->o = *opts;
-	TAILQ_INIT(&gw->conns);
-	TAILQ_INIT(&gw->zombies);
-	TAILQ_INIT(&gw->sessions);
-	gw->host = dup_str(opts->host ? opts->host : "127.0.0.1", &fail);
-	gw->username = dup_str(opts->username, &fail);
-	gw->password = dup_str(opts->password ? opts->password : "", &fail);
-	gw->product = dup_str(opts->product_version ? opts->product_version :
-	    "24.1.0.0", &fail);
+	evt_gw_opts_defaults(&gw->o);
+	gw->host = dup_str(gw->o.host, &fail);
+	gw->username = dup_str(gw->o.username, &fail);
+	gw->password = dup_str(gw->o.password, &fail);
+	gw->product = dup_str(gw->o.product_version, &fail);
 	if (opts->nstatic_tokens > 0) {
 		gw->stokens = calloc(opts->nstatic_tokens, sizeof(char *));
 		fail |= gw->stokens == NULL;
@@ -2036,48 +1246,72 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 	gw->o.tls_cert = gw->o.tls_key = NULL;
 	gw->o.product_version = NULL;
 	gw->o.ssl_ctx = NULL;
-	if (gw->o.token_lifetime == 0)
-		gw->o.token_lifetime = 3600;
-	if (gw->o.resume_window == 0)
-		gw->o.resume_window = 30;
-	if (gw->o.max_sessions == 0)
-		gw->o.max_sessions = 1024;
-	if (gw->o.max_conns == 0)
-		gw->o.max_conns = 256;
-	if (gw->o.max_queue == 0)
-		gw->o.max_queue = (size_t)64 << 20;
-	if (gw->o.http_timeout == 0)
-		gw->o.http_timeout = 30;
-	if (gw->o.http_idle == 0)
-		gw->o.http_idle = 15;
-	if (gw->o.ws_session_timeout == 0)
-		gw->o.ws_session_timeout = 30;
-	if (gw->o.history_bytes == 0)
-		gw->o.history_bytes = EVT_GWH_DEFAULT_MAX;
-	if (gw->o.backlog_high == 0)
-		gw->o.backlog_high = (size_t)4 << 20;
-	/* A producer that honours evt_gw_congested() must never push a
-	 * connected session's unsent events out of its history: that closes
-	 * a client which keeps up as "too slow" (with --history-bytes below
-	 * 4 MiB it did at once).  The backlog it builds stays within half of
-	 * the history, the other half is slack for the message that crosses
-	 * the mark. */
-	if (gw->o.backlog_high > gw->o.history_bytes / 2)
-		gw->o.backlog_high = gw->o.history_bytes / 2;
-	if (gw->o.backlog_low == 0 || gw->o.backlog_low > gw->o.backlog_high)
-		gw->o.backlog_low = gw->o.backlog_high / 4;
-	/* Below the pump's own low mark on_drain would not fire again. */
-	if (gw->o.backlog_low < GW_PUMP_LOWAT)
-		gw->o.backlog_low = GW_PUMP_LOWAT;
-	if (gw->o.backlog_high < gw->o.backlog_low)
-		gw->o.backlog_high = gw->o.backlog_low;
-	if (gw->o.ess_limits.max_frame == 0)
-		gw->o.ess_limits.max_frame = EVT_ESS_MAX_FRAME;
+	return fail ? EVT_ERR_NOMEM : 0;
+}
+
+/* Listens on gw->host (numeric IPv4 or IPv6) at port and notes the port
+ * chosen.  Returns 0, or EVT_ERR_ARG/EVT_ERR_IO/EVT_ERR_NOMEM after
+ * logging. */
+static int
+gw_bind(struct evt_gw *gw, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char addr[300];
+	int alen, rc;
+
+	snprintf(addr, sizeof addr, strchr(gw->host, ':') ? "[%s]:%u" :
+	    "%s:%u", gw->host, port);
+	memset(&ss, 0, sizeof ss);
+	if (evutil_inet_pton(AF_INET, gw->host,
+	    &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+		alen = (int)sizeof(struct sockaddr_in);
+	} else if (evutil_inet_pton(AF_INET6, gw->host,
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+		alen = (int)sizeof(struct sockaddr_in6);
+	} else {
+		gw_log(gw, EVT_GW_LOG_ERR, "bad listen address %s (numeric "
+		    "IPv4 or IPv6 expected)", addr);
+		return EVT_ERR_ARG;
+	}
+	if ((rc = gw_listen(gw, &ss, (socklen_t)alen, addr)) != 0)
+		return rc;
+	evconnlistener_set_error_cb(gw->lis, gw_accept_error_cb);
+	if (getsockname(evconnlistener_get_fd(gw->lis), (struct sockaddr *)&ss,
+	    &sl) == 0)
+		gw->port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+/* Creates the gateway and starts listening. */
+int
+evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
+    struct evt_gw **gwp)
+{
+	struct evt_gw *gw;
+	int rc;
+
+	*gwp = NULL;
+	if (base == NULL || opts == NULL || !opts_ok(opts))
+		return EVT_ERR_ARG;
+	if ((gw = calloc(1, sizeof *gw)) == NULL)
+		return EVT_ERR_NOMEM;
+	gw->base = base;
+	TAILQ_INIT(&gw->conns);
+	TAILQ_INIT(&gw->zombies);
+	TAILQ_INIT(&gw->sessions);
+	rc = gw_copy_opts(gw, opts);
 	gw->tokens = calloc(GW_MAX_TOKENS, sizeof *gw->tokens);
 	gw->reap_ev = event_new(base, -1, 0, reap_cb, gw);
 	gw->drain_ev = event_new(base, -1, 0, drain_cb, gw);
 	gw->resume_ev = event_new(base, -1, 0, resume_cb, gw);
-	if (fail || gw->tokens == NULL || gw->reap_ev == NULL ||
+	if (rc != 0 || gw->tokens == NULL || gw->reap_ev == NULL ||
 	    gw->drain_ev == NULL || gw->resume_ev == NULL) {
 		rc = EVT_ERR_NOMEM;
 		goto fail;
@@ -2088,34 +1322,8 @@ evt_gw_new(struct event_base *base, const struct evt_gw_opts *opts,
 	} else if (opts->tls_cert != NULL &&
 	    (rc = gw_tls(gw, opts->tls_cert, opts->tls_key)) != 0)
 		goto fail;
-
-	snprintf(addr, sizeof addr, strchr(gw->host, ':') ? "[%s]:%u" :
-	    "%s:%u", gw->host, opts->port);
-	memset(&ss, 0, sizeof ss);
-	if (evutil_inet_pton(AF_INET, gw->host,
-	    &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons(opts->port);
-		alen = (int)sizeof(struct sockaddr_in);
-	} else if (evutil_inet_pton(AF_INET6, gw->host,
-	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(opts->port);
-		alen = (int)sizeof(struct sockaddr_in6);
-	} else {
-		gw_log(gw, EVT_GW_LOG_ERR, "bad listen address %s (numeric "
-		    "IPv4 or IPv6 expected)", addr);
-		rc = EVT_ERR_ARG;
+	if ((rc = gw_bind(gw, opts->port)) != 0)
 		goto fail;
-	}
-	if ((rc = gw_listen(gw, &ss, (socklen_t)alen, addr)) != 0)
-		goto fail;
-	evconnlistener_set_error_cb(gw->lis, gw_accept_error_cb);
-	if (getsockname(evconnlistener_get_fd(gw->lis), (struct sockaddr *)&ss,
-	    &sl) == 0)
-		gw->port = ntohs(ss.ss_family == AF_INET6 ?
-		    ((struct sockaddr_in6 *)&ss)->sin6_port :
-		    ((struct sockaddr_in *)&ss)->sin_port);
 	*gwp = gw;
 	return 0;
 fail:
@@ -2134,7 +1342,7 @@ evt_gw_free(struct evt_gw *gw)
 		return;
 	gw->freeing = 1;
 	while ((c = TAILQ_FIRST(&gw->conns)) != NULL)
-		conn_kill(c);
+		gw_conn_kill(c);
 	reap_cb(-1, 0, gw);
 	while ((s = TAILQ_FIRST(&gw->sessions)) != NULL)
 		sess_free(s, 0);
@@ -2293,7 +1501,7 @@ evt_gw_shutdown(struct evt_gw *gw, int code)
 			ws_close(c, code != 0 ? code : EVT_WS_GOING_AWAY,
 			    "going away");
 		else if (c->state == C_HTTP)
-			conn_kill(c);
+			gw_conn_kill(c);
 	}
 }
 

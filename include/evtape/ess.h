@@ -22,8 +22,10 @@
  * commandId starting at 1, a builder for the command-line filter syntax, and
  * evt_ess_classify() for inbound frames.
  *
- * Protocol decisions where docs/ess-protocol.md is silent are listed at the top
- * of src/ess.c.  Errors are negative enum evt_err values (err.h).
+ * Subscriptions and their filters are declared in ess_filter.h (included
+ * here).  Protocol decisions where docs/ess-protocol.md is silent are listed
+ * at the top of src/ess.c (and src/ess_filter.c for filters).  Errors are
+ * negative enum evt_err values (err.h).
  */
 #ifndef EVTAPE_ESS_H
 #define EVTAPE_ESS_H
@@ -32,6 +34,7 @@
 #include <stdint.h>
 
 #include "evtape/buf.h"
+#include "evtape/ess_filter.h"
 #include "evtape/json.h"
 
 /* Longest session id, subscription id or event id handled as an id. */
@@ -51,98 +54,7 @@ struct evt_ess_limits {
 	size_t max_frame;
 };
 
-/* ---------------------------------------------------------------- filters */
-
-/*
- * One subscription: a list of include/exclude filters (§6).  It delivers an
- * event when at least one include filter matches and no exclude filter
- * matches.  A filter matches when the event's resource type is in
- * resourceTypes, its source id in sourceIds and its type in eventTypes; "*"
- * in a list matches anything; a missing, null or empty list matches nothing;
- * all comparisons are ASCII case-insensitive.
- */
-struct evt_ess_sub;
-
-/* A set of subscriptions keyed by subscription id (one session's). */
-struct evt_ess_subs;
-
-/*
- * Parses a "filters" JSON array text json[0..len) (borrowed for the call;
- * everything needed is copied) into a new subscription in *out (transferred
- * to the caller; free with evt_ess_sub_free).  lim may be NULL (defaults).
- * *why (may be NULL) receives a static errorText on failure.  Returns 0;
- * EVT_ERR_JSON/EVT_ERR_UTF8/EVT_ERR_DEPTH if the text is not JSON;
- * EVT_ERR_ARG if it is not an array of filter objects (unknown or missing
- * modifier, a list that is not an array of strings); EVT_ERR_TOOBIG if a
- * bound is exceeded; EVT_ERR_NOMEM.
- */
-int evt_ess_sub_parse(const char *json, size_t len,
-    const struct evt_ess_limits *lim, struct evt_ess_sub **out,
-    const char **why);
-
-/* Frees a subscription (NULL is fine). */
-void evt_ess_sub_free(struct evt_ess_sub *s);
-
-/*
- * Returns 1 if subscription s delivers an event with the given source and
- * type (both borrowed for the call, raw text without quotes), else 0.  The
- * source "cameras/<guid>" splits at its first '/' into resource type and
- * source id; a source without '/' is used whole as both.
- */
-int evt_ess_sub_delivers(const struct evt_ess_sub *s, const char *source,
-    size_t slen, const char *type, size_t tlen);
-
-/* Returns a new, empty subscription set (owned by the caller), or NULL. */
-struct evt_ess_subs *evt_ess_subs_new(void);
-
-/* Frees a set and all its subscriptions (NULL is fine). */
-void evt_ess_subs_free(struct evt_ess_subs *set);
-
-/*
- * Adds subscription sub (ownership transferred to the set, also on failure,
- * when it is freed) under id[0..idlen) (copied).  Returns 0; EVT_ERR_EXISTS
- * if the id is taken; EVT_ERR_ARG if sub is NULL or idlen is 0 or >
- * EVT_ESS_ID_MAX;
- * EVT_ERR_NOMEM.
- */
-int evt_ess_subs_add(struct evt_ess_subs *set, const char *id, size_t idlen,
-    struct evt_ess_sub *sub);
-
-/* Removes and frees the subscription with id[0..idlen) (borrowed); returns
- * 0 or EVT_ERR_NOTFOUND. */
-int evt_ess_subs_remove(struct evt_ess_subs *set, const char *id,
-    size_t idlen);
-
-/* Returns the number of subscriptions in the set (0 for NULL). */
-size_t evt_ess_subs_count(const struct evt_ess_subs *set);
-
-/* Returns 1 if any subscription of set delivers the event (source and type
- * borrowed for the call), else 0; a NULL set delivers nothing. */
-int evt_ess_subs_delivers(const struct evt_ess_subs *set, const char *source,
-    size_t slen, const char *type, size_t tlen);
-
-/*
- * Builds one filter object from evrec's command-line syntax
- * "resourceTypes=cameras;sourceIds=*;eventTypes=<guid>,<guid>" (spec
- * borrowed for the call) and appends it to out.  Keys are case-insensitive,
- * a missing key means "*", values are comma-separated and trimmed of spaces,
- * empty ';' segments are ignored, so "" means everything.  sourceIds and
- * eventTypes entries must be "*" or GUIDs and are emitted in lower case.
- * Returns 0; EVT_ERR_ARG (unknown or repeated key, empty value or item,
- * non-GUID id, a non-empty spec without any key such as ";;;"; the empty
- * spec means everything); EVT_ERR_NOMEM.  On error out is unchanged.
- */
-int evt_ess_filter_spec(int exclude, const char *spec, size_t len,
-    struct evt_buf *out);
-
-/*
- * Builds the "filters" array text from n NUL-terminated specs (borrowed for
- * the call; exclude[i] non-zero, exclude may be NULL, makes spec i an
- * exclude filter) and appends it to out.  n == 0 yields one include-everything filter.  Returns as
- * evt_ess_filter_spec; on error out is unchanged.
- */
-int evt_ess_filters_from_specs(const char *const *specs, const int *exclude,
-    size_t n, struct evt_buf *out);
+/* Subscriptions and their filters: ess_filter.h (included above). */
 
 /* ----------------------------------------------------------------- events */
 
@@ -164,14 +76,6 @@ struct evt_ess_event_fields {
  */
 int evt_ess_event_fields(const char *json, size_t len,
     struct evt_ess_event_fields *f);
-
-/*
- * Returns 1 if set delivers the event object text json[0..len) (borrowed),
- * 0 if not or if its source/type cannot be extracted.  Escaped strings are
- * decoded before matching.
- */
-int evt_ess_subs_delivers_event(const struct evt_ess_subs *set,
-    const char *json, size_t len);
 
 /*
  * Appends {"events":[e0,e1,...]} built from the event object texts ev[i]

@@ -58,6 +58,8 @@
 
 #include "evtape/buf.h"
 #include "evtape/ess.h"
+#include "evtape/gw_history.h"
+#include "evtape/http.h"
 
 struct event_base;
 struct ssl_ctx_st;
@@ -148,12 +150,38 @@ typedef int (*evt_gw_http_cb)(void *arg, const struct evt_gw_http_req *req,
     struct evt_buf *body, const char **content_type);
 
 /*
- * Settings.  Zero or NULL selects the default in brackets.  Strings and
- * arrays are copied by evt_gw_new (the password and tokens are wiped when
- * the gateway is freed).
+ * The defaults of struct evt_gw_opts, in this one place: the field comments
+ * below name them, evt_gw_opts_defaults() fills them in, and evt_gw_new
+ * applies them through it.  A program shows them (e.g. in --help) from
+ * evt_gw_opts_defaults() rather than repeating the numbers.
+ */
+#define EVT_GW_DEFAULT_HOST "127.0.0.1"		/* loopback only */
+#define EVT_GW_DEFAULT_PASSWORD ""
+#define EVT_GW_DEFAULT_TOKEN_LIFETIME 3600u	/* s, expires_in */
+#define EVT_GW_DEFAULT_RESUME_WINDOW 30.0	/* s */
+#define EVT_GW_DEFAULT_HISTORY_BYTES EVT_GWH_DEFAULT_MAX /* 64 MiB */
+#define EVT_GW_DEFAULT_MAX_SESSIONS 1024u
+#define EVT_GW_DEFAULT_MAX_CONNS 256u
+#define EVT_GW_DEFAULT_MAX_QUEUE ((size_t)64 << 20)	/* 64 MiB */
+#define EVT_GW_DEFAULT_MAX_HEAD EVT_HTTP_MAX_HEAD	/* 16 KiB */
+#define EVT_GW_DEFAULT_MAX_BODY EVT_HTTP_MAX_BODY	/* 1 MiB */
+#define EVT_GW_DEFAULT_HTTP_TIMEOUT 30.0	/* s */
+#define EVT_GW_DEFAULT_HTTP_IDLE 15.0		/* s */
+#define EVT_GW_DEFAULT_WS_SESSION_TIMEOUT 30.0	/* s */
+#define EVT_GW_DEFAULT_BACKLOG_HIGH ((size_t)4 << 20)	/* 4 MiB */
+#define EVT_GW_BACKLOG_LOW_MIN ((size_t)256 << 10)	/* 256 KiB */
+/* What the discovery documents say: a real gateway's version, because
+ * clients read the major number of the OIDC server_version (>= 21: OAuth;
+ * docs/ess-protocol.md 7.4). */
+#define EVT_GW_DEFAULT_PRODUCT_VERSION "24.1.0.0"
+
+/*
+ * Settings.  Zero or NULL selects the default in brackets; [NAME] is
+ * EVT_GW_DEFAULT_NAME above.  Strings and arrays are copied by evt_gw_new
+ * (the password and tokens are wiped when the gateway is freed).
  */
 struct evt_gw_opts {
-	const char *host;	   /* listen address, numeric ["127.0.0.1"] */
+	const char *host;	   /* listen address, numeric [HOST] */
 	uint16_t port;		   /* [0: a free port, see evt_gw_port] */
 
 	/* TLS (wss/https): either a context (borrowed; a reference is
@@ -165,10 +193,11 @@ struct evt_gw_opts {
 	/* Credentials of the token endpoint.  With username NULL every
 	 * username/password is accepted. */
 	const char *username;
-	const char *password;	   /* [""] */
+	const char *password;	   /* [PASSWORD: ""] */
 	const char *const *static_tokens; /* also accepted as Bearer tokens */
 	size_t nstatic_tokens;
-	uint32_t token_lifetime;   /* expires_in of issued tokens, s [3600] */
+	uint32_t token_lifetime;   /* expires_in of issued tokens, s
+				      [TOKEN_LIFETIME] */
 	int refuse_tokens;	   /* token endpoint answers 400 invalid_grant
 				      to every request (fault injection) */
 	/* CORS (docs/ess-protocol.md 8.1 item 11): origins whose pages may call the
@@ -181,38 +210,46 @@ struct evt_gw_opts {
 	const char *const *cors_origins;
 	size_t ncors_origins;
 
-	double resume_window;	   /* s a session outlives its connection [30] */
-	size_t history_bytes;	   /* per-session history bound [64 MiB] */
+	double resume_window;	   /* s a session outlives its connection
+				      [RESUME_WINDOW] */
+	size_t history_bytes;	   /* per-session history bound
+				      [HISTORY_BYTES] */
 	uint32_t max_sessions;	   /* sessions kept; the oldest waiting one
-				      is dropped beyond [1024] */
-	struct evt_ess_limits ess_limits; /* [ess.h defaults] */
-	uint32_t max_conns;	   /* open TCP connections [256] */
+				      is dropped beyond [MAX_SESSIONS] */
+	struct evt_ess_limits ess_limits; /* [ess.h EVT_ESS_MAX_*] */
+	uint32_t max_conns;	   /* open TCP connections [MAX_CONNS] */
 	size_t max_queue;	   /* bytes queued to one WebSocket (command
 				      responses) before it is closed with
-				      1008 [64 MiB]; whatever is queued
+				      1008 [MAX_QUEUE]; whatever is queued
 				      besides is bounded at twice that
 				      (evt_wsconn max_queue), pongs at one */
-	size_t max_head, max_body; /* HTTP request bounds [http.h defaults] */
+	size_t max_head, max_body; /* HTTP request bounds [MAX_HEAD,
+				      MAX_BODY] */
 	double http_timeout;	   /* s for a complete request from its first
 				      byte (or from the accept); else 408
-				      and close [30] */
+				      and close [HTTP_TIMEOUT] */
 	double http_idle;	   /* s a keep-alive connection may wait for
-				      its next request; then closed [15] */
+				      its next request; then closed
+				      [HTTP_IDLE] */
 	double ws_session_timeout; /* s a WebSocket may go without a session
 				      (authenticate + startSession); then
-				      1008 [30; < 0: no limit] */
+				      1008 [WS_SESSION_TIMEOUT; < 0: no
+				      limit] */
 	double sub_timeout;	   /* s a connected session may go without a
 				      subscription; then 1008 [0: no limit] */
 	double ping_interval;	   /* s between WebSocket pings [0: none] */
 	double dead_timeout;	   /* s without input before 1006 [0: none] */
-	size_t backlog_high;	   /* evt_gw_congested threshold [4 MiB;
+	size_t backlog_high;	   /* evt_gw_congested threshold
+				      [BACKLOG_HIGH;
 				      at most history_bytes / 2, so that a
 				      producer honouring it never pushes a
 				      connected client's unsent events out
 				      of its history; at least backlog_low] */
 	size_t backlog_low;	   /* drain_cb and DRAINED threshold
-				      [backlog_high / 4; at least 256 KiB] */
-	const char *product_version; /* in discovery documents ["evtape"] */
+				      [backlog_high / 4; at least
+				      EVT_GW_BACKLOG_LOW_MIN] */
+	const char *product_version; /* in discovery documents
+					[PRODUCT_VERSION] */
 
 	/* Fault injection (evsim).  Counts are per connection and act at
 	 * message boundaries: after the message that reaches the count. */
@@ -263,6 +300,18 @@ struct evt_gw_stats {
 	uint32_t readers_now;	   /* connected sessions with a subscription
 				      (someone takes what is published) */
 };
+
+/*
+ * Fills every field of *o that is zero (NULL for a string) and has a
+ * default with it: the EVT_GW_DEFAULT_* values, the ess.h limits, and the
+ * backlog marks derived from history_bytes and backlog_high, which are
+ * also brought within their bounds when set (see those fields; so set
+ * history_bytes and backlog_high before the call, or leave backlog_low 0).
+ * Other fields stay as they are.  evt_gw_new applies exactly this to its
+ * copy of the options; a program zeroes a struct and calls it to show the
+ * defaults.  Strings it sets are static.
+ */
+void evt_gw_opts_defaults(struct evt_gw_opts *o);
 
 /*
  * Creates a gateway listening on opts->host:opts->port on base (borrowed;

@@ -359,6 +359,7 @@ test_filters(void)
 		{ "[{\"modifier\":\"include\",\"eventTypes\":[1]}]", EVT_ERR_ARG },
 		{ "[1]", EVT_ERR_ARG },
 		{ "{}", EVT_ERR_ARG },
+		{ "null", EVT_ERR_ARG },
 		{ "[", EVT_ERR_JSON },
 	};
 	struct evt_ess_sub *s;
@@ -426,6 +427,17 @@ test_multi_subscriptions(void)
 	    "addSubscription without filters accepted");
 	T_EQ(evt_ess_conn_delivers(c, CAM, strlen(CAM), MOTION, strlen(MOTION)),
 	    0, "filterless subscription matches nothing");
+	FEED(c, "{\"command\":\"addSubscription\",\"commandId\":10,"
+	    "\"filters\":null}",
+	    "{\"commandId\":10,\"status\":200,\"subscriptionId\":\"id-5\"}",
+	    "addSubscription with null filters accepted");
+	T_EQ(evt_ess_conn_delivers(c, CAM, strlen(CAM), MOTION, strlen(MOTION)),
+	    0, "null filters match nothing");
+	FEED(c, "{\"command\":\"addSubscription\",\"commandId\":11,"
+	    "\"filters\":{}}",
+	    "{\"commandId\":11,\"status\":400,\"error\":{\"errorText\":"
+	    "\"filters must be an array\"}}",
+	    "addSubscription with an object for filters refused");
 	evt_ess_conn_free(c);
 }
 
