@@ -26,16 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "evtape/archive.h"
 #include "evtape/cli.h"
 #include "evtape/cursor.h"
 #include "evtape/err.h"
-#include "evtape/ess.h"
 #include "evtape/record.h"
 #include "evtape/segment.h"
 #include "evtape/select.h"
@@ -45,6 +41,7 @@
 #include "evtape/tsv.h"
 #include "evtape/verify.h"
 
+/* Damaged places reported (seg_err_cb): they make the exit status 1. */
 static uint64_t problems;
 /* The archive being read (open_archive): readers open its segments
  * through it, which reports and tallies what cannot be read. */
@@ -329,9 +326,26 @@ import_input(const char *name, const char **iname)
 	return in;
 }
 
+/* Says why the frame of the current line was kept raw, the first ten
+ * times; then once that there are more. */
+static void
+raw_warn(const struct import *im, const struct evt_archive *a)
+{
+	uint64_t n = im->frames[EVT_K_RAW];
+	size_t off;
+	if (n <= 10) {
+		int why = evt_archive_raw_reason(a, &off);
+		line_warn(im, "%s at byte %zu; kept as a raw frame",
+		    evt_strerror(why), off);
+	} else if (n == 11) {
+		evt_cli_err("%s: more raw frames; not reporting each",
+		    im->iname);
+	}
+}
+
 /* Imports one line (LF removed) into a: refused lines and raw frames
- * are reported, the first ten of each.  Returns 0, or EVT_EXIT_FAIL when the
- * archive cannot take it (said). */
+ * are reported, the first ten of each.  Returns 0, or EVT_EXIT_FAIL when
+ * the archive cannot take it (said). */
 static int
 import_line(struct import *im, struct evt_archive *a, char *line, size_t n)
 {
@@ -355,15 +369,9 @@ import_line(struct import *im, struct evt_archive *a, char *line, size_t n)
 		    evt_strerror(k));
 		return EVT_EXIT_FAIL;
 	}
-	if (++im->frames[k] <= 10 && k == EVT_K_RAW) {
-		size_t off;
-		int why = evt_archive_raw_reason(a, &off);
-		line_warn(im, "%s at byte %zu; kept as a raw frame",
-		    evt_strerror(why), off);
-	} else if (im->frames[k] == 11 && k == EVT_K_RAW) {
-		evt_cli_err("%s: more raw frames; not reporting each",
-		    im->iname);
-	}
+	im->frames[k]++;
+	if (k == EVT_K_RAW)
+		raw_warn(im, a);
 	return 0;
 }
 
@@ -389,14 +397,15 @@ import_lines(struct import *im, struct evt_archive *a, FILE *in)
 	return rc;
 }
 
-/* Prints what the import did; returns rc, or EVT_EXIT_PARTIAL when lines were
- * refused and nothing else failed. */
+/* Prints what the import did; returns rc, or EVT_EXIT_PARTIAL when lines
+ * were refused and nothing else failed. */
 static int
 import_report(const struct import *im, int rc)
 {
 	const uint64_t *f = im->frames;
-	evt_cli_err("imported %" PRIu64 " lines: %" PRIu64 " messages, %" PRIu64
-	    " states, %" PRIu64 " other JSON, %" PRIu64 " raw (not JSON)",
+	evt_cli_err("imported %" PRIu64 " lines: %" PRIu64 " messages, %"
+	    PRIu64 " states, %" PRIu64 " other JSON, %" PRIu64 " raw (not "
+	    "JSON)",
 	    im->lines, f[EVT_K_MSG], f[EVT_K_STATES], f[EVT_K_JSON],
 	    f[EVT_K_RAW]);
 	if (im->refused > 0) {
