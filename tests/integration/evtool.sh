@@ -178,6 +178,21 @@ check $([ $? -eq 3 ] && grep -q "no such archive" "$T/ne.err"; echo $?) "a missi
 $EVTOOL frobnicate >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "an unknown command is a usage error"
 
+# import's reports: the first ten raw frames by line, then once that there
+# are more; a refused line by number, counted, exit 1.
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	printf '%d\tnot JSON %d\n' $((1767600000000000 + i)) $i
+done >"$T/raw.tsv"
+printf '5:bogus\tx\n' >>"$T/raw.tsv"
+$EVTOOL import "$T/raw" "$T/raw.tsv" 2>"$T/raw.err"
+check $([ $? -eq 1 ] &&
+    [ "$(grep -c ': line [0-9]*: invalid JSON at byte 1; kept as a raw frame$' "$T/raw.err")" -eq 10 ] &&
+    [ "$(grep -c 'raw.tsv: more raw frames; not reporting each$' "$T/raw.err")" -eq 1 ] &&
+    grep -q -x "evtool: $T/raw.tsv: line 13: unknown tag after the receive time; line not imported" "$T/raw.err" &&
+    grep -q -x 'evtool: imported 13 lines: 0 messages, 0 states, 0 other JSON, 12 raw (not JSON)' "$T/raw.err" &&
+    grep -q -x "evtool: $T/raw.tsv: 1 line(s) not imported" "$T/raw.err"; echo $?) \
+    "import: ten raw frames by line, then one line for the rest; the refused line by number; exit 1"
+
 # The values of the shared command-line layer (src/cli.c): one message
 # form, status 2, nothing done.
 nseg=$(ls "$T/a"/seg-*.evt | wc -l)
