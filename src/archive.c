@@ -966,11 +966,21 @@ recent_keys_seg(struct evt_archive *a, const char *path, uint64_t *keys,
 
 	if ((rc = evt_segr_open(path, a->errcb, a->arg, &r)) < 0)
 		return rc == EVT_ERR_NOMEM ? rc : 0;	/* reported */
-	/* Start at the newest block from which on the segment holds want
-	 * events (the directory counts events per block; a sealed segment's
-	 * comes from its index, an unsealed one's from a scan). */
 	if (evt_segr_info(r)->sealed)
 		(void)evt_segr_load_index(r);	/* else: reported, scanned */
+	/* The GUID columns of the last blocks hold the ids, where their
+	 * flags say so: decoding the records for them (all of an unsealed
+	 * segment, maybe large after a crash) cost a restart a second. */
+	rc = evt_segr_newest_keys(r, keys, want, got);
+	if (rc != EVT_ERR_AGAIN) {
+		evt_segr_close(r);
+		return rc;
+	}
+	*got = 0;
+	/* Else decode, from the newest block from which on the segment
+	 * holds want events (the directory counts events per block; a
+	 * sealed segment's comes from its index, an unsealed one's from a
+	 * scan). */
 	if ((b = evt_segr_blocks(r, &nb)) != NULL) {
 		for (i = nb; i-- > 0 && have < want;)
 			have += b[i].nevent;

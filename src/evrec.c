@@ -1319,6 +1319,11 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 		    R.pend.len - R.pend_off);
 	rc = evt_archive_close(R.ar);
 	R.ar = NULL;
+	/* Closing may outlast a tick (it waits for the sealing thread):
+	 * the timers must not run on the closed archive. */
+	event_del(R.tick_ev);
+	if (R.prune_ev != NULL)
+		event_del(R.prune_ev);
 	if (rc == EVT_ERR_FOREIGN) {
 		evt_log_err("stopped; the open segment of %s was left as "
 		    "another writer made it", R.o.archive);

@@ -12,6 +12,8 @@
 
 #include "evtape/segment.h"
 
+struct evt_blkhdr;	/* segment_layout.h */
+
 struct evt_segr {
 	int fd;
 	char *path;
@@ -97,8 +99,9 @@ evt_seg_find_off(const void *base, uint32_t n, size_t stride, uint64_t off)
 }
 
 /* Reads, checks and decompresses the block at off into the decoder;
- * sets *next to the offset after it.  Reports problems. */
+ * sets *next to the offset after it and *bh to its header (valid when
+ * r->hdr_ok).  Reports problems. */
 int evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
-    uint8_t hdr[EVT_BLK_HDR_SIZE]);
+    struct evt_blkhdr *bh);
 
 #endif

@@ -12,7 +12,8 @@
  * the report (every later structure has its own checksum), and a sealed
  * block whose payload checksum fails is still read when the index's check
  * list shows only part of its GUID column damaged.  Layouts:
- * formats/segment.md; the byte tables are in segment_writer.c.
+ * formats/segment.md; the byte tables, and the names through which this
+ * file reads every field, are in segment_layout.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include "evtape/segment.h"
 #include "le.h"
 #include "segment_int.h"
+#include "segment_layout.h"
 
 /* Reports a problem at off through the callback and counts it. */
 static void
@@ -69,59 +71,122 @@ read_at(struct evt_segr *r, void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+/* Whether a trailer's fields agree with each other and with a file of
+ * size bytes (formats/segment.md, "Trailer", conditions 5 to 10). */
+static int
+trailer_consistent(const struct evt_trailer *t, uint64_t size)
+{
+	uint64_t nslots = ((uint64_t)t->segcount + 2) * t->seglen;
+	return t->locbits <= 10 && t->locbits + t->locshift <= 32 &&
+	    t->data_end >= EVT_SEG_HDR_SIZE && t->meta_off == t->data_end &&
+	    t->meta_len <= size && t->filt_off == t->meta_off + t->meta_len &&
+	    t->filt_len == EVT_FILT_SLOT_SIZE * nslots &&
+	    t->filt_off + t->filt_len == size - EVT_TRAILER_SIZE &&
+	    t->seglen != 0 && (t->seglen & (t->seglen - 1)) == 0 &&
+	    t->segcount != 0 && nslots <= UINT32_MAX;
+}
+
 /* Checks the trailer; fills the sealed fields.  Returns 1 if valid. */
 static int
-check_trailer(struct evt_segr *r, const uint8_t *t)
+check_trailer(struct evt_segr *r, const uint8_t *p)
 {
 	uint64_t size = r->info.size;
-	if (memcmp(t, EVT_TRL_MAGIC, 8) != 0)
+	struct evt_trailer t;
+	if (!evt_trailer_magic_ok(p))
 		return 0;
-	if (le32_get(t + 124) != evt_crc32c(0, t, 124)) {
+	if (!evt_fixed_crc_ok(p, EVT_TRAILER_SIZE)) {
 		report(r, size - EVT_TRAILER_SIZE,
 		    "trailer checksum mismatch; reading as unsealed");
 		return 0;
 	}
-	if (le16_get(t + 8) != EVT_SEG_VERSION) {
+	evt_trailer_get(p, &t);
+	if (t.version != EVT_TRL_VERSION) {
 		report(r, size - EVT_TRAILER_SIZE,
 		    "trailer version %u not supported; reading as unsealed",
-		    le16_get(t + 8));
+		    t.version);
 		return 0;
 	}
-	r->locbits = t[10];
-	r->locshift = t[11];
-	r->info.nblocks = le32_get(t + 12);
-	r->info.data_end = le64_get(t + 16);
-	r->meta_off = le64_get(t + 24);
-	r->meta_len = le64_get(t + 32);
-	r->filt_off = le64_get(t + 40);
-	r->filt_len = le64_get(t + 48);
-	r->filt.seed = le64_get(t + 56);
-	r->filt.seglen = le32_get(t + 64);
-	r->filt.segcount = le32_get(t + 68);
-	r->filt.locbits = (uint8_t)r->locbits;
-	r->info.nevents = le64_get(t + 72);
-	r->info.nrecords = le64_get(t + 80);
-	r->info.first_rx = (int64_t)le64_get(t + 88);
-	r->info.last_rx = (int64_t)le64_get(t + 96);
-	r->meta_crc = le32_get(t + 104);
-	r->filt_crc = le32_get(t + 108);
-	uint64_t nslots = ((uint64_t)r->filt.segcount + 2) * r->filt.seglen;
-	int ok = r->locbits <= 10 && r->locbits + r->locshift <= 32 &&
-	    r->info.data_end >= EVT_SEG_HDR_SIZE &&
-	    r->meta_off == r->info.data_end &&
-	    r->meta_len <= size && r->filt_off == r->meta_off + r->meta_len &&
-	    r->filt_len == 2 * nslots &&
-	    r->filt_off + r->filt_len == size - EVT_TRAILER_SIZE &&
-	    r->filt.seglen != 0 &&
-	    (r->filt.seglen & (r->filt.seglen - 1)) == 0 &&
-	    r->filt.segcount != 0 && nslots <= UINT32_MAX;
-	if (!ok) {
+	if (!trailer_consistent(&t, size)) {
 		report(r, size - EVT_TRAILER_SIZE,
 		    "trailer fields inconsistent; reading as unsealed");
 		return 0;
 	}
-	r->filt.nslots = (uint32_t)nslots;
+	r->locbits = t.locbits;
+	r->locshift = t.locshift;
+	r->info.nblocks = t.nblocks;
+	r->info.data_end = t.data_end;
+	r->meta_off = t.meta_off;
+	r->meta_len = t.meta_len;
+	r->filt_off = t.filt_off;
+	r->filt_len = t.filt_len;
+	r->filt.seed = t.seed;
+	r->filt.seglen = t.seglen;
+	r->filt.segcount = t.segcount;
+	r->filt.locbits = t.locbits;
+	r->filt.nslots = (uint32_t)(t.filt_len / EVT_FILT_SLOT_SIZE);
+	r->info.nevents = t.nevents;
+	r->info.nrecords = t.nrecords;
+	r->info.first_rx = t.first_rx;
+	r->info.last_rx = t.last_rx;
+	r->meta_crc = t.meta_crc;
+	r->filt_crc = t.filt_crc;
 	return 1;
+}
+
+/*
+ * Checks the segment header h of r's file (formats/segment.md, "Segment
+ * header") and fills r->info from it.  A header whose checksum fails is
+ * damaged, not fatal, when the file is named like a segment: every later
+ * structure has its own checksum, so the segment is read all the same,
+ * its sequence number from the name, its creation time unknown.  Returns
+ * 0, EVT_ERR_CORRUPT or EVT_ERR_VERSION (reported).
+ */
+static int
+check_header(struct evt_segr *r, const uint8_t h[EVT_SEG_HDR_SIZE])
+{
+	const char *base = strrchr(r->path, '/');
+	base = base != NULL ? base + 1 : r->path;
+	unsigned long long nseq = 0;
+	int named = sscanf(base, "seg-%12llu.evt", &nseq) == 1;
+	struct evt_seghdr sh;
+	evt_seghdr_get(h, &sh);
+	if (!evt_fixed_crc_ok(h, EVT_SEG_HDR_SIZE)) {
+		const char *why = !evt_seghdr_magic_ok(h) ? "bad magic" :
+		    "checksum mismatch";
+		if (!named) {
+			report(r, EVT_SH_MAGIC, evt_seghdr_magic_ok(h) ?
+			    "segment header checksum mismatch" :
+			    "not an evtape segment (bad magic)");
+			return EVT_ERR_CORRUPT;
+		}
+		report(r, EVT_SH_CRC, "segment header damaged (%s); reading "
+		    "its blocks", why);
+		r->info.hdr_damaged = 1;
+		r->info.seq = nseq;
+		memcpy(r->info.uuid, sh.uuid, sizeof sh.uuid); /* unverified */
+		return 0;
+	}
+	if (!evt_seghdr_magic_ok(h)) {
+		report(r, EVT_SH_MAGIC, "not an evtape segment (bad magic)");
+		return EVT_ERR_CORRUPT;
+	}
+	if (sh.major != EVT_SEG_VERSION) {
+		report(r, EVT_SH_MAJOR, "segment format version %u not "
+		    "supported", sh.major);
+		return EVT_ERR_VERSION;
+	}
+	if (sh.hdr_size != EVT_SEG_HDR_SIZE) {
+		report(r, EVT_SH_HDR_SIZE, "unexpected segment header size %u",
+		    sh.hdr_size);
+		return EVT_ERR_CORRUPT;
+	}
+	r->info.seq = sh.seq;
+	if (named && nseq != r->info.seq)
+		report(r, EVT_SH_SEQ, "header says segment %llu, file name "
+		    "says %llu", (unsigned long long)r->info.seq, nseq);
+	r->info.created_us = sh.created;
+	memcpy(r->info.uuid, sh.uuid, sizeof sh.uuid);
+	return 0;
 }
 
 /* Opens a segment; see segment.h. */
@@ -170,52 +235,8 @@ evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
 		    "cannot read the segment header");
 		goto fail;
 	}
-	rc = EVT_ERR_CORRUPT;
-	const char *base = strrchr(path, '/');
-	base = base != NULL ? base + 1 : path;
-	unsigned long long nseq = 0;
-	int named = sscanf(base, "seg-%12llu.evt", &nseq) == 1;
-	if (le32_get(h + 60) != evt_crc32c(0, h, 60)) {
-		/* Every structure after the header carries its own checksum,
-		 * so a segment file (by its name) whose header is damaged is
-		 * read all the same (formats/segment.md, "Segment header"):
-		 * its sequence number from the name, its creation time
-		 * unknown. */
-		if (!named) {
-			report(r, 0, memcmp(h, EVT_SEG_MAGIC, 8) != 0 ?
-			    "not an evtape segment (bad magic)" :
-			    "segment header checksum mismatch");
-			goto fail;
-		}
-		report(r, 60, "segment header damaged (%s); reading its "
-		    "blocks", memcmp(h, EVT_SEG_MAGIC, 8) != 0 ? "bad magic" :
-		    "checksum mismatch");
-		r->info.hdr_damaged = 1;
-		r->info.seq = nseq;
-		memcpy(r->info.uuid, h + 32, 16); /* as found, unverified */
-	} else {
-		if (memcmp(h, EVT_SEG_MAGIC, 8) != 0) {
-			report(r, 0, "not an evtape segment (bad magic)");
-			goto fail;
-		}
-		if (le16_get(h + 8) != EVT_SEG_VERSION) {
-			report(r, 8, "segment format version %u not supported",
-			    le16_get(h + 8));
-			rc = EVT_ERR_VERSION;
-			goto fail;
-		}
-		if (le32_get(h + 12) != EVT_SEG_HDR_SIZE) {
-			report(r, 12, "unexpected segment header size %u",
-			    le32_get(h + 12));
-			goto fail;
-		}
-		r->info.seq = le64_get(h + 16);
-		if (named && nseq != r->info.seq)
-			report(r, 16, "header says segment %llu, file name "
-			    "says %llu", (unsigned long long)r->info.seq, nseq);
-		r->info.created_us = (int64_t)le64_get(h + 24);
-		memcpy(r->info.uuid, h + 32, 16);
-	}
+	if ((rc = check_header(r, h)) != 0)
+		goto fail;
 	if (r->info.size >= EVT_SEG_HDR_SIZE + EVT_TRAILER_SIZE) {
 		uint8_t t[EVT_TRAILER_SIZE];
 		if ((rc = read_at(r, t, sizeof t,
@@ -350,8 +371,8 @@ unzstd(struct evt_segr *r, const void *z, size_t zlen, size_t rawlen)
 static int
 keep_checks(struct evt_segr *r, uint64_t off, const msgpack_object *o)
 {
-	if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size < 4 ||
-	    o->via.bin.size % 4 != 0)
+	if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size < EVT_CHK_SIZE ||
+	    o->via.bin.size % EVT_CHK_SIZE != 0)
 		return 0;
 	if ((r->nchk & (r->nchk - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
 		struct evt_chkref *c = realloc(r->chkref,
@@ -373,8 +394,7 @@ checks_of(const struct evt_segr *r, uint64_t off, uint32_t nguid)
 {
 	uint32_t i = evt_seg_find_off(r->chkref, r->nchk, sizeof *r->chkref,
 	    off);
-	if (i == r->nchk || r->chkref[i].len != 4 * (1 + ((uint64_t)nguid +
-	    EVT_CHK_GUIDS - 1) / EVT_CHK_GUIDS))
+	if (i == r->nchk || r->chkref[i].len != evt_chk_len(nguid))
 		return NULL;
 	return r->chk.p + r->chkref[i].at;
 }
@@ -396,29 +416,27 @@ bad_guids(struct evt_segr *r, const uint8_t *l, const uint8_t *guids,
 	for (uint32_t g = 0, k = 1; g < nguid; g += EVT_CHK_GUIDS, k++) {
 		uint32_t n = nguid - g < EVT_CHK_GUIDS ? nguid - g :
 		    EVT_CHK_GUIDS;
-		int ok = evt_crc32c(0, guids + 16 * (size_t)g, 16 * (size_t)n) ==
-		    le32_get(l + 4 * k);
+		int ok = evt_crc32c(0, guids + EVT_GUID_SIZE * (size_t)g,
+		    EVT_GUID_SIZE * (size_t)n) == evt_chk_get(l, k);
 		memset(r->gbad + g, !ok, n);
 		bad += ok ? 0 : n;
 	}
 	return bad;
 }
 
-/* Parses the index map into dictionary, block directory and last id. */
+/* Maps a dictionary's failure to add an index entry to the reader's
+ * answer: out of memory, or an index that is unusable. */
 static int
-parse_meta(struct evt_segr *r, const msgpack_object *m)
+dict_err(int64_t rc)
 {
-	const msgpack_object *strs = map_get(m, "strings");
-	const msgpack_object *shapes = map_get(m, "shapes");
-	const msgpack_object *blocks = map_get(m, "blocks");
-	const msgpack_object *last = map_get(m, "last_event_id");
-	if (strs == NULL || strs->type != MSGPACK_OBJECT_ARRAY ||
-	    shapes == NULL || shapes->type != MSGPACK_OBJECT_ARRAY ||
-	    blocks == NULL || blocks->type != MSGPACK_OBJECT_ARRAY)
-		return EVT_ERR_CORRUPT;
-	evt_dict_clear(&r->dict);
-	r->nchk = 0;
-	r->chk.len = 0;
+	return rc == EVT_ERR_NOMEM ? EVT_ERR_NOMEM : EVT_ERR_CORRUPT;
+}
+
+/* Fills the dictionary from the index's "strings" array (nil: a
+ * placeholder). */
+static int
+parse_strings(struct evt_segr *r, const msgpack_object *strs)
+{
 	for (uint32_t i = 0; i < strs->via.array.size; i++) {
 		const msgpack_object *s = &strs->via.array.ptr[i];
 		int64_t rc;
@@ -430,9 +448,16 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 		else
 			return EVT_ERR_CORRUPT;
 		if (rc < 0)
-			return rc == EVT_ERR_NOMEM ? EVT_ERR_NOMEM :
-			    EVT_ERR_CORRUPT;
+			return dict_err(rc);
 	}
+	return 0;
+}
+
+/* Fills the dictionary from the index's "shapes" array (nil: a
+ * placeholder). */
+static int
+parse_shapes(struct evt_segr *r, const msgpack_object *shapes)
+{
 	for (uint32_t i = 0; i < shapes->via.array.size; i++) {
 		const msgpack_object *s = &shapes->via.array.ptr[i];
 		uint32_t f[2 * EVT_SHAPE_MAX_FIELDS];
@@ -455,51 +480,83 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 			    s->via.array.size / 2);
 		}
 		if (rc < 0)
-			return rc == EVT_ERR_NOMEM ? EVT_ERR_NOMEM :
-			    EVT_ERR_CORRUPT;
+			return dict_err(rc);
 	}
+	return 0;
+}
+
+/* Reads directory entry b (elements EVT_DIR_*) into *be; EVT_ERR_CORRUPT
+ * for an entry of the wrong form or with values out of range. */
+static int
+parse_dirent(const msgpack_object *b, struct evt_blkent *be)
+{
+	if (b->type != MSGPACK_OBJECT_ARRAY || b->via.array.size < EVT_DIR_MIN)
+		return EVT_ERR_CORRUPT;
+	const msgpack_object *p = b->via.array.ptr;
+	int64_t v[EVT_DIR_MIN];
+	for (int k = 0; k < EVT_DIR_MIN; k++) {
+		/* Receive times may be negative; all else is unsigned. */
+		int rx = k == EVT_DIR_FIRST_RX || k == EVT_DIR_LAST_RX;
+		if (p[k].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    p[k].via.u64 <= INT64_MAX)
+			v[k] = (int64_t)p[k].via.u64;
+		else if (p[k].type == MSGPACK_OBJECT_NEGATIVE_INTEGER && rx)
+			v[k] = p[k].via.i64;
+		else
+			return EVT_ERR_CORRUPT;
+		if (k >= EVT_DIR_NREC && v[k] > UINT32_MAX)
+			return EVT_ERR_CORRUPT;
+	}
+	*be = (struct evt_blkent){
+		.off = (uint64_t)v[EVT_DIR_OFF],
+		.first_rx = v[EVT_DIR_FIRST_RX],
+		.last_rx = v[EVT_DIR_LAST_RX],
+		.nrec = (uint32_t)v[EVT_DIR_NREC],
+		.nevent = (uint32_t)v[EVT_DIR_NEVENT],
+		.str_base = (uint32_t)v[EVT_DIR_STR_BASE],
+		.shape_base = (uint32_t)v[EVT_DIR_SHAPE_BASE],
+	};
+	return 0;
+}
+
+/* Fills the block directory (and the check lists) from the index's
+ * "blocks" array: entries in increasing offset order, headers not
+ * overlapping, within the data, exactly the trailer's nblocks. */
+static int
+parse_directory(struct evt_segr *r, const msgpack_object *blocks)
+{
 	r->nblocks = 0;
 	uint64_t prev_end = EVT_SEG_HDR_SIZE;
 	for (uint32_t i = 0; i < blocks->via.array.size; i++) {
 		const msgpack_object *b = &blocks->via.array.ptr[i];
-		if (b->type != MSGPACK_OBJECT_ARRAY || b->via.array.size < 7)
-			return EVT_ERR_CORRUPT;
-		const msgpack_object *p = b->via.array.ptr;
-		int64_t v[7];
-		for (int k = 0; k < 7; k++) {
-			if (p[k].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-			    p[k].via.u64 <= INT64_MAX)
-				v[k] = (int64_t)p[k].via.u64;
-			else if (p[k].type == MSGPACK_OBJECT_NEGATIVE_INTEGER &&
-			    (k == 1 || k == 2))
-				v[k] = p[k].via.i64;
-			else
-				return EVT_ERR_CORRUPT;
-			if (k >= 3 && v[k] > UINT32_MAX)
-				return EVT_ERR_CORRUPT;
-		}
-		struct evt_blkent be = {
-			.off = (uint64_t)v[0], .first_rx = v[1],
-			.last_rx = v[2], .nrec = (uint32_t)v[3],
-			.nevent = (uint32_t)v[4], .str_base = (uint32_t)v[5],
-			.shape_base = (uint32_t)v[6],
-		};
+		struct evt_blkent be;
+		int rc = parse_dirent(b, &be);
+		if (rc != 0)
+			return rc;
 		if (be.off < prev_end ||
 		    be.off + EVT_BLK_HDR_SIZE > r->info.data_end)
 			return EVT_ERR_CORRUPT;
 		prev_end = be.off + EVT_BLK_HDR_SIZE;
-		int rc = push_block(r, &be);
-		if (rc == 0 && b->via.array.size > 7)
-			rc = keep_checks(r, be.off, &p[7]);
+		rc = push_block(r, &be);
+		if (rc == 0 && b->via.array.size > EVT_DIR_CHECKS)
+			rc = keep_checks(r, be.off,
+			    &b->via.array.ptr[EVT_DIR_CHECKS]);
 		if (rc < 0)
 			return rc;
 	}
-	if (r->nblocks != r->info.nblocks)
-		return EVT_ERR_CORRUPT;
+	return r->nblocks == r->info.nblocks ? 0 : EVT_ERR_CORRUPT;
+}
+
+/* Takes the optional entries of the index map: frames per kind (unknown
+ * where absent) and the last indexed id (ignored unless a str of an
+ * indexed id's length). */
+static int
+parse_optional(struct evt_segr *r, const msgpack_object *m)
+{
 	/* Elements the index does not have are unknown (segment.md). */
 	for (int i = 0; i <= EVT_K_MAX; i++)
 		r->info.frames[i] = EVT_SEG_FRAMES_UNKNOWN;
-	const msgpack_object *fr = map_get(m, "frames");
+	const msgpack_object *fr = map_get(m, EVT_META_FRAMES);
 	if (fr != NULL && fr->type == MSGPACK_OBJECT_ARRAY)
 		for (uint32_t i = 0; i < fr->via.array.size && i <= EVT_K_MAX;
 		    i++)
@@ -507,6 +564,7 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 			    MSGPACK_OBJECT_POSITIVE_INTEGER)
 				r->info.frames[i] = fr->via.array.ptr[i].via.u64;
 	/* Longer ids are never indexed (records.md, "Event ids"). */
+	const msgpack_object *last = map_get(m, EVT_META_LAST_ID);
 	if (last != NULL && last->type == MSGPACK_OBJECT_STR &&
 	    last->via.str.size <= EVT_REC_MAX_INTERN) {
 		r->last_id = malloc(last->via.str.size + 1);
@@ -517,6 +575,31 @@ parse_meta(struct evt_segr *r, const msgpack_object *m)
 		r->last_id_len = last->via.str.size;
 	}
 	return 0;
+}
+
+/* Parses the index map (formats/segment.md, "Metadata map") into
+ * dictionary, block directory, frame counts and last id. */
+static int
+parse_meta(struct evt_segr *r, const msgpack_object *m)
+{
+	const msgpack_object *strs = map_get(m, EVT_META_STRINGS);
+	const msgpack_object *shapes = map_get(m, EVT_META_SHAPES);
+	const msgpack_object *blocks = map_get(m, EVT_META_BLOCKS);
+	if (strs == NULL || strs->type != MSGPACK_OBJECT_ARRAY ||
+	    shapes == NULL || shapes->type != MSGPACK_OBJECT_ARRAY ||
+	    blocks == NULL || blocks->type != MSGPACK_OBJECT_ARRAY)
+		return EVT_ERR_CORRUPT;
+	evt_dict_clear(&r->dict);
+	r->nchk = 0;
+	r->chk.len = 0;
+	int rc = parse_strings(r, strs);
+	if (rc == 0)
+		rc = parse_shapes(r, shapes);
+	if (rc == 0)
+		rc = parse_directory(r, blocks);
+	if (rc == 0)
+		rc = parse_optional(r, m);
+	return rc;
 }
 
 /* Loads the index of a sealed segment once; on failure the segment is
@@ -595,14 +678,14 @@ indexed(struct evt_segr *r)
 	return r->meta_loaded > 0;
 }
 
-/* Reads and checks the block header at off (checksum, version, bounds,
- * payload within the data); sets *plen to the payload's length.  Reports
- * problems. */
+/* Reads and checks the block header at off (formats/segment.md, "Block",
+ * checks 1 to 6: magic, checksum, version, bounds, payload within the
+ * data) into *bh.  Reports problems. */
 static int
-block_header(struct evt_segr *r, uint64_t off, uint8_t h[EVT_BLK_HDR_SIZE],
-    uint64_t *plen)
+block_header(struct evt_segr *r, uint64_t off, struct evt_blkhdr *bh)
 {
 	uint64_t limit = r->info.data_end;
+	uint8_t h[EVT_BLK_HDR_SIZE];
 	int rc;
 	if (off + EVT_BLK_HDR_SIZE > limit) {
 		report(r, off, "truncated block header (%llu bytes left)",
@@ -613,52 +696,76 @@ block_header(struct evt_segr *r, uint64_t off, uint8_t h[EVT_BLK_HDR_SIZE],
 		report(r, off, "cannot read block header: %s", evt_strerror(rc));
 		return rc;
 	}
-	if (memcmp(h, EVT_BLK_MAGIC, 4) != 0) {
+	if (!evt_blkhdr_magic_ok(h)) {
 		report(r, off, "no block header here (bad magic)");
 		return EVT_ERR_CORRUPT;
 	}
-	if (le32_get(h + 60) != evt_crc32c(0, h, 60)) {
+	if (!evt_fixed_crc_ok(h, EVT_BLK_HDR_SIZE)) {
 		report(r, off, "block header checksum mismatch");
 		return EVT_ERR_CHECKSUM;
 	}
-	if (le16_get(h + 4) != EVT_BLK_HDR_SIZE || h[6] != EVT_BLK_VERSION ||
-	    h[7] != EVT_CODEC_ZSTD) {
+	evt_blkhdr_get(h, bh);
+	if (bh->hdr_size != EVT_BLK_HDR_SIZE || bh->version != EVT_BLK_VERSION ||
+	    bh->codec != EVT_CODEC_ZSTD) {
 		report(r, off, "block version %u / codec %u not supported",
-		    h[6], h[7]);
+		    bh->version, bh->codec);
 		return EVT_ERR_VERSION;
 	}
-	uint32_t zlen = le32_get(h + 8), rawlen = le32_get(h + 12);
-	uint32_t nguid = le32_get(h + 16);
-	*plen = (uint64_t)zlen + 16 * (uint64_t)nguid;
-	if (rawlen > EVT_BLK_MAX_RAW || nguid > EVT_BLK_MAX_GUIDS) {
+	uint64_t plen = evt_blkhdr_payload_len(bh);
+	if (bh->rawlen > EVT_BLK_MAX_RAW || bh->nguid > EVT_BLK_MAX_GUIDS) {
 		report(r, off, "block sizes out of bounds");
 		return EVT_ERR_CORRUPT;
 	}
-	if (off + EVT_BLK_HDR_SIZE + *plen > limit) {
+	if (off + EVT_BLK_HDR_SIZE + plen > limit) {
 		report(r, off, "block truncated: needs %llu bytes, %llu left",
-		    (unsigned long long)(EVT_BLK_HDR_SIZE + *plen),
+		    (unsigned long long)(EVT_BLK_HDR_SIZE + plen),
 		    (unsigned long long)(limit - off));
 		return EVT_ERR_TRUNCATED;
 	}
 	return 0;
 }
 
+/* Checks the payload just read into r->io against the header's payload
+ * CRC.  A mismatch costs the whole block unless the index's check list
+ * shows the zstd frame intact: then only the events whose ids sit in a
+ * damaged run of the GUID column are lost (r->gbad_on).  Reports. */
+static int
+check_payload(struct evt_segr *r, uint64_t off, const struct evt_blkhdr *bh)
+{
+	r->gbad_on = 0;
+	if (evt_crc32c(0, r->io.p, evt_blkhdr_payload_len(bh)) ==
+	    bh->payload_crc)
+		return 0;
+	const uint8_t *l = checks_of(r, off, bh->nguid);
+	uint32_t bad = 0;
+	if (l != NULL && evt_crc32c(0, r->io.p, bh->zlen) == evt_chk_get(l, 0))
+		bad = bad_guids(r, l, r->io.p + bh->zlen, bh->nguid);
+	if (bad == 0) {
+		report(r, off, "block payload checksum mismatch (%u events "
+		    "lost)", r->blk_nevent);
+		return EVT_ERR_CHECKSUM;
+	}
+	report(r, off, "block payload checksum mismatch: %u of %u ids "
+	    "of its GUID column damaged, the rest of the block read",
+	    bad, bh->nguid);
+	r->gbad_on = 1;
+	return 0;
+}
+
 /* Loads the block at off into the decoder; see segment_int.h. */
 int
 evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
-    uint8_t h[EVT_BLK_HDR_SIZE])
+    struct evt_blkhdr *bh)
 {
-	uint64_t plen;
 	r->hdr_ok = 0;
-	int rc = block_header(r, off, h, &plen);
+	int rc = block_header(r, off, bh);
 	if (rc != 0)
 		return rc;
 	/* The header checks: its event count is what a failure below
 	 * loses. */
 	r->hdr_ok = 1;
-	r->blk_nevent = le32_get(h + 24);
-	uint32_t zlen = le32_get(h + 8), rawlen = le32_get(h + 12);
-	uint32_t nguid = le32_get(h + 16);
+	r->blk_nevent = bh->nevent;
+	uint64_t plen = evt_blkhdr_payload_len(bh);
 	r->io.len = 0;
 	if (evt_buf_grow(&r->io, plen) != 0)
 		return EVT_ERR_NOMEM;
@@ -667,47 +774,31 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 		    evt_strerror(rc), r->blk_nevent);
 		return rc;
 	}
-	r->gbad_on = 0;
-	if (evt_crc32c(0, r->io.p, plen) != le32_get(h + 56)) {
-		/* With the index's check list, damage only to the GUID
-		 * column costs only the events whose ids it hit. */
-		const uint8_t *l = checks_of(r, off, nguid);
-		uint32_t bad = 0;
-		if (l != NULL && evt_crc32c(0, r->io.p, zlen) == le32_get(l))
-			bad = bad_guids(r, l, r->io.p + zlen, nguid);
-		if (bad == 0) {
-			report(r, off, "block payload checksum mismatch (%u events "
-			    "lost)", r->blk_nevent);
-			return EVT_ERR_CHECKSUM;
-		}
-		report(r, off, "block payload checksum mismatch: %u of %u ids "
-		    "of its GUID column damaged, the rest of the block read",
-		    bad, nguid);
-		r->gbad_on = 1;
-	}
-	if ((rc = unzstd(r, r->io.p, zlen, rawlen)) != 0) {
+	if ((rc = check_payload(r, off, bh)) != 0)
+		return rc;
+	if ((rc = unzstd(r, r->io.p, bh->zlen, bh->rawlen)) != 0) {
 		if (rc != EVT_ERR_NOMEM)
 			report(r, off, "block does not decompress (%u events "
 			    "lost)", r->blk_nevent);
 		return rc;
 	}
-	uint32_t str_base = le32_get(h + 28), shape_base = le32_get(h + 32);
-	if (str_base > EVT_DICT_MAX_STRINGS || shape_base > EVT_DICT_MAX_SHAPES) {
+	if (bh->str_base > EVT_DICT_MAX_STRINGS ||
+	    bh->shape_base > EVT_DICT_MAX_SHAPES) {
 		report(r, off, "block dictionary bases out of bounds (%u "
 		    "events lost)", r->blk_nevent);
 		return EVT_ERR_CORRUPT;
 	}
 	if (r->dec.dict_grows) {
 		/* Definitions of lost blocks: keep the numbering. */
-		while (r->dict.nstr < str_base)
+		while (r->dict.nstr < bh->str_base)
 			if (evt_dict_str_add(&r->dict, NULL, 0) < 0)
 				return EVT_ERR_NOMEM;
-		while (r->dict.nshape < shape_base)
+		while (r->dict.nshape < bh->shape_base)
 			if (evt_dict_shape_add(&r->dict, NULL, 0) < 0)
 				return EVT_ERR_NOMEM;
 	}
-	evt_rdec_block(&r->dec, r->raw.p, rawlen, r->io.p + zlen, nguid,
-	    str_base, shape_base);
+	evt_rdec_block(&r->dec, r->raw.p, bh->rawlen, r->io.p + bh->zlen,
+	    bh->nguid, bh->str_base, bh->shape_base);
 	r->blk_seen = 0;
 	r->blk_msg = r->blk_broken = 0;
 	r->msg_kind = -1; /* items before any header have none */
@@ -731,10 +822,10 @@ resync(struct evt_segr *r, uint64_t from)
 		if (n < EVT_BLK_HDR_SIZE)
 			break;
 		for (size_t i = 0; i + EVT_BLK_HDR_SIZE <= (size_t)n; i++) {
-			if (buf[i] != 0x9e || memcmp(buf + i, EVT_BLK_MAGIC, 4))
-				continue;
-			if (le32_get(buf + i + 60) ==
-			    evt_crc32c(0, buf + i, 60))
+			/* (The first byte alone rules out most positions.) */
+			if (buf[i] == (uint8_t)EVT_BLK_MAGIC[0] &&
+			    evt_blkhdr_magic_ok(buf + i) &&
+			    evt_fixed_crc_ok(buf + i, EVT_BLK_HDR_SIZE))
 				return off + i;
 		}
 		off += (size_t)n - EVT_BLK_HDR_SIZE + 1;
@@ -748,12 +839,12 @@ evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg)
 {
 	/* Quiet: the scan that reads the blocks reports their damage. */
 	evt_seg_err_cb cb = r->cb;
-	uint64_t nerr = r->nerr, off = EVT_SEG_HDR_SIZE, plen;
-	uint8_t h[EVT_BLK_HDR_SIZE];
+	uint64_t nerr = r->nerr, off = EVT_SEG_HDR_SIZE;
+	struct evt_blkhdr bh;
 	int rc = 0;
 	r->cb = NULL;
 	while (off + EVT_BLK_HDR_SIZE <= r->info.data_end) {
-		rc = block_header(r, off, h, &plen);
+		rc = block_header(r, off, &bh);
 		if (rc == EVT_ERR_IO)
 			break;
 		if (rc != 0) {
@@ -761,19 +852,19 @@ evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg)
 			off = resync(r, off + 1);
 			continue;
 		}
-		uint32_t zlen = le32_get(h + 8), nguid = le32_get(h + 16);
+		size_t glen = EVT_GUID_SIZE * (size_t)bh.nguid;
 		r->io.len = 0;
-		if (evt_buf_grow(&r->io, 16 * (size_t)nguid) != 0) {
+		if (evt_buf_grow(&r->io, glen) != 0) {
 			rc = EVT_ERR_NOMEM;
 			break;
 		}
-		if (nguid > 0 && (rc = read_at(r, r->io.p, 16 * (size_t)nguid,
-		    off + EVT_BLK_HDR_SIZE + zlen)) != 0)
+		if (glen > 0 && (rc = read_at(r, r->io.p, glen,
+		    off + EVT_BLK_HDR_SIZE + bh.zlen)) != 0)
 			break;
-		const uint8_t *l = checks_of(r, off, nguid);
-		fn(arg, off, le32_get(h + 36), r->io.p, nguid, l != NULL &&
-		    bad_guids(r, l, r->io.p, nguid) > 0 ? r->gbad : NULL);
-		off += EVT_BLK_HDR_SIZE + plen;
+		const uint8_t *l = checks_of(r, off, bh.nguid);
+		fn(arg, off, bh.flags, r->io.p, bh.nguid, l != NULL &&
+		    bad_guids(r, l, r->io.p, bh.nguid) > 0 ? r->gbad : NULL);
+		off += EVT_BLK_HDR_SIZE + evt_blkhdr_payload_len(&bh);
 	}
 	r->cb = cb;
 	r->nerr = nerr;
@@ -803,14 +894,14 @@ evt_segr_rewind(struct evt_segr *r, int64_t from_rx)
 static int
 next_block(struct evt_segr *r)
 {
-	uint8_t h[EVT_BLK_HDR_SIZE];
+	struct evt_blkhdr bh;
 	uint64_t next;
 	if (indexed(r)) {
 		while (r->bi < r->nblocks) {
 			const struct evt_blkent *b = &r->blocks[r->bi++];
 			if (b->last_rx < r->from_rx)
 				continue;
-			int rc = evt_segr_load_block(r, b->off, &next, h);
+			int rc = evt_segr_load_block(r, b->off, &next, &bh);
 			if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
 				return rc;
 			if (rc == 0)
@@ -825,7 +916,7 @@ next_block(struct evt_segr *r)
 	}
 	while (r->pos + EVT_BLK_HDR_SIZE <= r->info.data_end) {
 		uint64_t at = r->pos;
-		int rc = evt_segr_load_block(r, at, &next, h);
+		int rc = evt_segr_load_block(r, at, &next, &bh);
 		if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
 			return rc;
 		if (rc != 0) {
@@ -836,8 +927,7 @@ next_block(struct evt_segr *r)
 				r->lost_unknown++;
 			} else {
 				uint64_t end = at + EVT_BLK_HDR_SIZE +
-				    le32_get(h + 8) + 16 * (uint64_t)le32_get(h +
-				    16);
+				    evt_blkhdr_payload_len(&bh);
 				r->lost += r->blk_nevent;
 				/* Bytes between its end and the next good
 				 * header held blocks whose headers are gone. */
@@ -855,12 +945,12 @@ next_block(struct evt_segr *r)
 		r->valid_end = next;
 		struct evt_blkent be = {
 			.off = at,
-			.first_rx = (int64_t)le64_get(h + 40),
-			.last_rx = (int64_t)le64_get(h + 48),
-			.nrec = le32_get(h + 20),
-			.nevent = le32_get(h + 24),
-			.str_base = le32_get(h + 28),
-			.shape_base = le32_get(h + 32),
+			.first_rx = bh.first_rx,
+			.last_rx = bh.last_rx,
+			.nrec = bh.nrec,
+			.nevent = bh.nevent,
+			.str_base = bh.str_base,
+			.shape_base = bh.shape_base,
 		};
 		if ((rc = push_block(r, &be)) != 0)
 			return rc;
@@ -1026,13 +1116,12 @@ evt_segr_blocks(struct evt_segr *r, uint32_t *n)
 int
 evt_segr_block_flags(struct evt_segr *r, uint32_t i, uint32_t *flags)
 {
-	uint8_t h[EVT_BLK_HDR_SIZE];
-	uint64_t plen;
+	struct evt_blkhdr bh;
 	if (i >= r->nblocks)
 		return EVT_ERR_ARG;
-	int rc = block_header(r, r->blocks[i].off, h, &plen);
+	int rc = block_header(r, r->blocks[i].off, &bh);
 	if (rc == 0)
-		*flags = le32_get(h + 36);
+		*flags = bh.flags;
 	return rc;
 }
 
@@ -1075,8 +1164,9 @@ probe_pread(struct evt_segr *r, uint64_t key, uint32_t *loc)
 		return -1;
 	uint16_t v = 0;
 	for (int i = 0; i < 3; i++) {
-		uint8_t b[2];
-		if (read_at(r, b, 2, r->filt_off + 2 * (uint64_t)pos[i]) != 0)
+		uint8_t b[EVT_FILT_SLOT_SIZE];
+		if (read_at(r, b, sizeof b, r->filt_off +
+		    EVT_FILT_SLOT_SIZE * (uint64_t)pos[i]) != 0)
 			return -1;
 		v ^= le16_get(b);
 	}
@@ -1162,9 +1252,9 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 	uint64_t first = (uint64_t)loc << r->locshift;
 	uint64_t last = ((uint64_t)loc + 1) << r->locshift;
 	for (uint64_t b = first; b < last && b < r->nblocks; b++) {
-		uint8_t h[EVT_BLK_HDR_SIZE];
+		struct evt_blkhdr bh;
 		uint64_t next;
-		int rc = evt_segr_load_block(r, r->blocks[b].off, &next, h);
+		int rc = evt_segr_load_block(r, r->blocks[b].off, &next, &bh);
 		if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
 			return rc;
 		if (rc != 0)
@@ -1173,7 +1263,8 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 		 * record; only events stored with a text id need the scan. */
 		uint32_t j = UINT32_MAX;
 		for (uint32_t i = 0; is_guid && i < r->dec.nguid; i++)
-			if (memcmp(r->dec.guids + 16 * (size_t)i, g, 16) == 0) {
+			if (memcmp(r->dec.guids + EVT_GUID_SIZE * (size_t)i, g,
+			    EVT_GUID_SIZE) == 0) {
 				j = i;
 				break;
 			}
@@ -1208,11 +1299,14 @@ evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
 	return 1;
 }
 
-/* Checks the filter bytes against the trailer's checksum. */
+/* Checks the filter bytes against the trailer's checksum.  Needs only the
+ * trailer: loading the index too made every "not found" of an archive
+ * lookup, which checks the filter of every sealed segment, decompress and
+ * parse every index. */
 int
 evt_segr_check_filter(struct evt_segr *r)
 {
-	if (!indexed(r))
+	if (!r->info.sealed)
 		return EVT_ERR_STATE;
 	if (map_filter(r) != 0)
 		return EVT_ERR_IO;
@@ -1223,7 +1317,7 @@ evt_segr_check_filter(struct evt_segr *r)
 	return 0;
 }
 
-/* A block of the header walk of evt_seg_tail. */
+/* A block of the header walk of evt_seg_tail and evt_segr_newest_keys. */
 struct tailblk {
 	uint64_t off;
 	uint32_t flags, nevent, nguid;
@@ -1239,12 +1333,12 @@ static int
 tail_block(struct evt_segr *r, const struct tailblk *b, int want_id,
     int want_session, struct evt_seg_tail *t)
 {
-	uint8_t h[EVT_BLK_HDR_SIZE];
+	struct evt_blkhdr bh;
 	uint64_t next;
 	/* Only markers are decoded: no dictionary is needed (or built). */
 	r->dec.dict_grows = 0;
 	r->dec.skip_records = 1;
-	int rc = evt_segr_load_block(r, b->off, &next, h);
+	int rc = evt_segr_load_block(r, b->off, &next, &bh);
 	if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
 		return rc;
 	if (rc != 0)
@@ -1252,8 +1346,8 @@ tail_block(struct evt_segr *r, const struct tailblk *b, int want_id,
 	t->blocks_read++;
 	if (want_id) {
 		char id[36];
-		evt_guid_format(r->io.p + le32_get(h + 8) +
-		    16 * ((size_t)b->nguid - 1), id);
+		evt_guid_format(r->io.p + bh.zlen +
+		    EVT_GUID_SIZE * ((size_t)b->nguid - 1), id);
 		memcpy(t->last_id, id, sizeof id);
 		t->last_id_len = sizeof id;
 	}
@@ -1275,6 +1369,41 @@ tail_block(struct evt_segr *r, const struct tailblk *b, int want_id,
 	return rc == EVT_ERR_NOMEM ? rc : 0;
 }
 
+/*
+ * Walks the block headers of r from offset 64 (each says where the next
+ * one is) without reading the blocks, into *bl (malloc'd) and *n.
+ * Returns 0, EVT_ERR_AGAIN when what follows the last good header is not
+ * just a torn tail (a valid block header after it means damage that only
+ * a full scan sorts out), or EVT_ERR_NOMEM / EVT_ERR_IO.
+ */
+static int
+walk_headers(struct evt_segr *r, struct tailblk **bl, size_t *n)
+{
+	size_t cap = 0;
+	uint64_t off = EVT_SEG_HDR_SIZE;
+	struct evt_blkhdr bh;
+	int rc;
+	*bl = NULL;
+	*n = 0;
+	while ((rc = block_header(r, off, &bh)) == 0) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			struct tailblk *nb = realloc(*bl, cap * sizeof *nb);
+			if (nb == NULL)
+				return EVT_ERR_NOMEM;
+			*bl = nb;
+		}
+		(*bl)[(*n)++] = (struct tailblk){off, bh.flags, bh.nevent,
+		    bh.nguid};
+		off += EVT_BLK_HDR_SIZE + evt_blkhdr_payload_len(&bh);
+	}
+	if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+		return rc;
+	if (off < r->info.data_end && resync(r, off + 1) < r->info.data_end)
+		return EVT_ERR_AGAIN;
+	return 0;
+}
+
 /* Finds the resume point of an unsealed segment from its end; see
  * segment.h. */
 int
@@ -1282,40 +1411,18 @@ evt_seg_tail(const char *path, struct evt_seg_tail *t)
 {
 	memset(t, 0, sizeof *t);
 	struct evt_segr *r;
+	struct tailblk *bl = NULL;
+	size_t n = 0;
 	int rc = evt_segr_open(path, NULL, NULL, &r);
 	if (rc != 0)
 		return rc;
 	if (r->info.sealed || r->info.hdr_damaged) {
 		rc = r->info.sealed ? EVT_ERR_EXISTS : EVT_ERR_CORRUPT;
-		evt_segr_close(r);
-		return rc;
-	}
-	struct tailblk *bl = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t off = EVT_SEG_HDR_SIZE, plen;
-	uint8_t h[EVT_BLK_HDR_SIZE];
-	/* The headers, from the start: each says where the next one is. */
-	while ((rc = block_header(r, off, h, &plen)) == 0) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 1024;
-			struct tailblk *nb = realloc(bl, cap * sizeof *nb);
-			if (nb == NULL) {
-				rc = EVT_ERR_NOMEM;
-				goto out;
-			}
-			bl = nb;
-		}
-		bl[n++] = (struct tailblk){off, le32_get(h + 36),
-		    le32_get(h + 24), le32_get(h + 16)};
-		off += EVT_BLK_HDR_SIZE + plen;
-	}
-	if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
 		goto out;
-	/* What follows the last header must be a torn tail: a valid block
-	 * header after it means damage that only a full scan sorts out. */
+	}
+	if ((rc = walk_headers(r, &bl, &n)) != 0)
+		goto out;
 	rc = EVT_ERR_AGAIN;
-	if (off < r->info.data_end && resync(r, off + 1) < r->info.data_end)
-		goto out;
 	t->blocks = (uint32_t)n;
 	/* Back from the end, by the flags, until both are found. */
 	int want_id = 1, want_session = 1;
@@ -1348,5 +1455,89 @@ out:
 		evt_buf_free(&t->session);
 	free(bl);
 	evt_segr_close(r);
+	return rc;
+}
+
+/* The blocks that hold r's newest `want` events, oldest first, from the
+ * block directory of an indexed segment or else the block headers: into
+ * *bl (malloc'd) and *n.  Returns 0 or an error of walk_headers. */
+static int
+newest_blocks(struct evt_segr *r, size_t want, struct tailblk **bl,
+    size_t *n)
+{
+	if (!indexed(r))
+		return walk_headers(r, bl, n);
+	*n = 0;
+	if ((*bl = malloc((r->nblocks + 1) * sizeof **bl)) == NULL)
+		return EVT_ERR_NOMEM;
+	size_t have = 0;
+	for (uint32_t i = r->nblocks; i-- > 0 && have < want;) {
+		(*bl)[(*n)++] = (struct tailblk){.off = r->blocks[i].off,
+		    .nevent = r->blocks[i].nevent};
+		have += r->blocks[i].nevent;
+	}
+	for (size_t i = 0; i < *n / 2; i++) { /* oldest first */
+		struct tailblk t = (*bl)[i];
+		(*bl)[i] = (*bl)[*n - 1 - i];
+		(*bl)[*n - 1 - i] = t;
+	}
+	return 0;
+}
+
+/* Takes the keys of the newest `want` indexed events from the GUID columns
+ * of the blocks bl (oldest first) that hold them; see
+ * evt_segr_newest_keys. */
+static int
+column_keys(struct evt_segr *r, const struct tailblk *bl, size_t n,
+    uint64_t *keys, size_t want, size_t *got)
+{
+	size_t i0 = n, have = 0;
+	while (i0 > 0 && have < want)
+		have += bl[--i0].nevent;
+	for (size_t i = i0; i < n; i++) {
+		struct evt_blkhdr bh;
+		uint64_t next;
+		if (bl[i].nevent == 0)
+			continue;
+		int rc = evt_segr_load_block(r, bl[i].off, &next, &bh);
+		if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+			return rc;
+		if (rc != 0 && i + 1 == n && !r->info.sealed)
+			continue; /* the torn tail: not data */
+		uint32_t col = EVT_BLKF_SET | EVT_BLKF_IDCOL;
+		if (rc != 0 || (bh.flags & col) != col)
+			return EVT_ERR_AGAIN; /* damage, or not the ids */
+		for (uint32_t g = 0; g < r->dec.nguid; g++)
+			keys[(*got)++ % want] = evt_guid_key(r->dec.guids +
+			    EVT_GUID_SIZE * (size_t)g);
+	}
+	return 0;
+}
+
+/* Reads the newest indexed ids' keys from the last GUID columns; see
+ * segment.h. */
+int
+evt_segr_newest_keys(struct evt_segr *r, uint64_t *keys, size_t want,
+    size_t *got)
+{
+	struct tailblk *bl = NULL;
+	size_t n = 0;
+	*got = 0;
+	/* Quiet: a scan that falls back after EVT_ERR_AGAIN reports. */
+	evt_seg_err_cb cb = r->cb;
+	uint64_t nerr = r->nerr;
+	int grows = r->dec.dict_grows, skip = r->dec.skip_records;
+	r->cb = NULL;
+	int rc = want == 0 ? 0 : newest_blocks(r, want, &bl, &n);
+	r->dec.dict_grows = 0; /* only the columns are wanted */
+	r->dec.skip_records = 1;
+	if (rc == 0 && n > 0)
+		rc = column_keys(r, bl, n, keys, want, got);
+	r->dec.dict_grows = grows;
+	r->dec.skip_records = skip;
+	r->in_block = 0;
+	r->cb = cb;
+	r->nerr = nerr;
+	free(bl);
 	return rc;
 }

@@ -10,27 +10,9 @@
  * strings and shapes again), and sealing writes each block's check list
  * into the index: what keeps damage to one block from spreading.
  *
- * Block header (formats/segment.md, "Block"), little-endian:
- *
- *   OFFSET SIZE  FIELD
- *   0      4     magic 9E 45 42 4B
- *   4      2     header size (64)
- *   6      1     block version (1)
- *   7      1     codec (1 = zstd)
- *   8      4     zlen: bytes of the zstd frame
- *   12     4     rawlen: decompressed record bytes
- *   16     4     nguid: 16-byte entries in the GUID column
- *   20     4     nrec: records
- *   24     4     nevent: events (EVENT records after a MSG)
- *   28     4     str_base: strings defined in the segment before the block
- *   32     4     shape_base: shapes defined before the block
- *   36     4     flags: EVT_BLKF_* (revision 1.1; 0 before)
- *   40     8     first_rx: smallest receive time, us
- *   48     8     last_rx: largest receive time, us
- *   56     4     CRC-32C of the payload (zstd frame, then GUID column)
- *   60     4     CRC-32C of bytes 0..59
- *
- * Segment header and trailer tables: see write_header() and seal_index().
+ * The byte tables of the segment header, block header and trailer, and
+ * the names of the index's keys, are in segment_layout.h
+ * (formats/segment.md is the authority).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +31,7 @@
 #include "evtape/segment.h"
 #include "le.h"
 #include "segment_int.h"
+#include "segment_layout.h"
 
 struct evt_segw {
 	int fd;
@@ -165,32 +148,18 @@ segw_free(struct evt_segw *w)
 	free(w);
 }
 
-/*
- * Writes the segment header (formats/segment.md, "Segment header"):
- *
- *   OFFSET SIZE  FIELD
- *   0      8     magic 89 45 56 54 53 45 47 0A ("\x89EVTSEG\n")
- *   8      2     format version (1)
- *   10     2     minor version (EVT_SEG_MINOR; readers ignore it)
- *   12     4     header size (64)
- *   16     8     segment sequence number
- *   24     8     creation time, us since the epoch
- *   32     16    archive uuid
- *   48     12    reserved, 0
- *   60     4     CRC-32C of bytes 0..59
- */
+/* Writes the segment header (formats/segment.md, "Segment header"). */
 static int
 write_header(struct evt_segw *w)
 {
-	uint8_t h[EVT_SEG_HDR_SIZE] = {0};
-	memcpy(h, EVT_SEG_MAGIC, 8);
-	le16_put(h + 8, EVT_SEG_VERSION);
-	le16_put(h + 10, EVT_SEG_MINOR);
-	le32_put(h + 12, EVT_SEG_HDR_SIZE);
-	le64_put(h + 16, w->seq);
-	le64_put(h + 24, (uint64_t)w->created_us);
-	memcpy(h + 32, w->uuid, 16);
-	le32_put(h + 60, evt_crc32c(0, h, 60));
+	struct evt_seghdr sh = {
+		.major = EVT_SEG_VERSION, .minor = EVT_SEG_MINOR,
+		.hdr_size = EVT_SEG_HDR_SIZE, .seq = w->seq,
+		.created = w->created_us,
+	};
+	memcpy(sh.uuid, w->uuid, sizeof sh.uuid);
+	uint8_t h[EVT_SEG_HDR_SIZE];
+	evt_seghdr_put(h, &sh);
 	if (pwrite(w->fd, h, sizeof h, 0) != (ssize_t)sizeof h)
 		return sys_err();
 	w->off = EVT_SEG_HDR_SIZE;
@@ -206,7 +175,7 @@ evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
 	if (w == NULL)
 		return EVT_ERR_NOMEM;
 	w->seq = seq;
-	memcpy(w->uuid, uuid, 16);
+	memcpy(w->uuid, uuid, sizeof w->uuid);
 	w->created_us = now_us;
 	w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
@@ -266,31 +235,24 @@ evt_segw_flush(struct evt_segw *w)
 	    e->recs.len);
 	if (ZSTD_isError(zlen))
 		return EVT_ERR_NOMEM;
-	uint32_t nguid = (uint32_t)(e->guids.len / 16);
+	uint32_t nguid = (uint32_t)(e->guids.len / EVT_GUID_SIZE);
 	int guid_ids = e->nkeys == e->nguid_keys && nguid == e->nkeys;
 	uint32_t flags = EVT_BLKF_SET |
 	    (w->blk_session ? EVT_BLKF_SESSION : 0) |
 	    (guid_ids ? EVT_BLKF_IDCOL : 0) |
 	    (w->unit_start ? EVT_BLKF_UNIT : 0);
-	uint8_t h[EVT_BLK_HDR_SIZE] = {0};
-	memcpy(h, EVT_BLK_MAGIC, 4);
-	le16_put(h + 4, EVT_BLK_HDR_SIZE);
-	h[6] = EVT_BLK_VERSION;
-	h[7] = EVT_CODEC_ZSTD;
-	le32_put(h + 8, (uint32_t)zlen);
-	le32_put(h + 12, (uint32_t)e->recs.len);
-	le32_put(h + 16, nguid);
-	le32_put(h + 20, e->nrec);
-	le32_put(h + 24, e->nevent);
-	le32_put(h + 28, w->str_base);
-	le32_put(h + 32, w->shape_base);
-	le32_put(h + 36, flags);
-	le64_put(h + 40, (uint64_t)e->first_rx);
-	le64_put(h + 48, (uint64_t)e->last_rx);
 	uint32_t pcrc = evt_crc32c(0, w->zbuf.p, zlen);
-	pcrc = evt_crc32c(pcrc, e->guids.p, e->guids.len);
-	le32_put(h + 56, pcrc);
-	le32_put(h + 60, evt_crc32c(0, h, 60));
+	struct evt_blkhdr bh = {
+		.hdr_size = EVT_BLK_HDR_SIZE, .version = EVT_BLK_VERSION,
+		.codec = EVT_CODEC_ZSTD, .zlen = (uint32_t)zlen,
+		.rawlen = (uint32_t)e->recs.len, .nguid = nguid,
+		.nrec = e->nrec, .nevent = e->nevent, .str_base = w->str_base,
+		.shape_base = w->shape_base, .flags = flags,
+		.first_rx = e->first_rx, .last_rx = e->last_rx,
+		.payload_crc = evt_crc32c(pcrc, e->guids.p, e->guids.len),
+	};
+	uint8_t h[EVT_BLK_HDR_SIZE];
+	evt_blkhdr_put(h, &bh);
 
 	struct iovec iov[3] = {
 		{h, sizeof h}, {w->zbuf.p, zlen}, {e->guids.p, e->guids.len},
@@ -407,11 +369,23 @@ evt_segw_marker(struct evt_segw *w, int kind, int64_t rx_us, const char *json,
 	return maybe_flush(w);
 }
 
-/* msgpack-c write callback into a struct evt_buf. */
+/* A MessagePack output buffer that remembers a failed write, so that a
+ * map cut short by a lack of memory is never written as an index. */
+struct packbuf {
+	struct evt_buf b;
+	int failed;
+};
+
+/* msgpack-c write callback into a struct packbuf. */
 static int
-buf_write_cb(void *data, const char *p, size_t n)
+pack_write_cb(void *data, const char *p, size_t n)
 {
-	return evt_buf_put(data, p, n) == 0 ? 0 : -1;
+	struct packbuf *pb = data;
+	if (evt_buf_put(&pb->b, p, n) != 0) {
+		pb->failed = 1;
+		return -1;
+	}
+	return 0;
 }
 
 /* Number of bits needed to hold v. */
@@ -447,17 +421,17 @@ static int
 block_checks(struct keyset *ks, uint32_t bi, const uint8_t *z, size_t zlen,
     const uint8_t *guids, uint32_t nguid)
 {
-	uint8_t c[4];
+	uint8_t c[EVT_CHK_SIZE];
 	ks->chk_at[bi] = (uint32_t)ks->chk.len;
 	le32_put(c, evt_crc32c(0, z, zlen));
-	if (evt_buf_put(&ks->chk, c, 4) != 0)
+	if (evt_buf_put(&ks->chk, c, sizeof c) != 0)
 		return EVT_ERR_NOMEM;
 	for (uint32_t g = 0; g < nguid; g += EVT_CHK_GUIDS) {
 		uint32_t k = nguid - g < EVT_CHK_GUIDS ? nguid - g :
 		    EVT_CHK_GUIDS;
-		le32_put(c, evt_crc32c(0, guids + 16 * (size_t)g,
-		    16 * (size_t)k));
-		if (evt_buf_put(&ks->chk, c, 4) != 0)
+		le32_put(c, evt_crc32c(0, guids + EVT_GUID_SIZE * (size_t)g,
+		    EVT_GUID_SIZE * (size_t)k));
+		if (evt_buf_put(&ks->chk, c, sizeof c) != 0)
 			return EVT_ERR_NOMEM;
 	}
 	return 0;
@@ -529,7 +503,8 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 			for (uint32_t g = 0; col && g < r->dec.nguid && rc == 0;
 			    g++)
 				rc = add_key(ks,
-				    evt_guid_key(r->dec.guids + 16 * (size_t)g),
+				    evt_guid_key(r->dec.guids +
+				    EVT_GUID_SIZE * (size_t)g),
 				    bi);
 		}
 		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
@@ -548,174 +523,230 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 	return rc < 0 ? rc : 0;
 }
 
-/*
- * Writes the index and the trailer (formats/segment.md, "Index" and
- * "Trailer"), all little-endian:
- *
- *   OFFSET SIZE  FIELD
- *   0      8     magic 89 45 56 54 49 44 58 0A ("\x89EVTIDX\n")
- *   8      2     trailer version (1)
- *   10     1     locbits: location bits in filter slots (0..10)
- *   11     1     locshift: block number = location << locshift (+ 0..)
- *   12     4     nblocks
- *   16     8     data_end: end of the last block
- *   24     8     meta_off    32  8  meta_len    (zstd frame, msgpack map)
- *   40     8     filt_off    48  8  filt_len    (2 * nslots bytes)
- *   56     8     filter seed
- *   64     4     filter segment length   68  4  filter segment count
- *   72     8     nevents     80  8  nrecords
- *   88     8     first_rx    96  8  last_rx
- *   104    4     CRC-32C of the meta bytes
- *   108    4     CRC-32C of the filter bytes
- *   112    12    reserved, 0
- *   124    4     CRC-32C of bytes 0..123
- */
-static int
-seal_index(struct evt_segw *w)
+/* Frees what a keyset holds. */
+static void
+keyset_free(struct keyset *ks)
 {
-	struct evt_buf meta = {0}, z = {0};
-	struct evt_filter f = {0};
-	struct keyset ks = {0};
-	int rc = EVT_ERR_NOMEM;
-	if (w->nblocks > 0 && !w->opts.no_checks &&
-	    (ks.chk_at = malloc(w->nblocks * sizeof *ks.chk_at)) == NULL)
-		goto out;
-	for (uint32_t i = 0; ks.chk_at != NULL && i < w->nblocks; i++)
-		ks.chk_at[i] = UINT32_MAX;
-	rc = collect_keys(w, &ks);
-	if (rc != 0)
-		goto out;
+	free(ks->keys);
+	free(ks->blk);
+	free(ks->chk_at);
+	evt_buf_free(&ks->chk);
+	memset(ks, 0, sizeof *ks);
+}
 
-	unsigned nb = bitlen(w->nblocks > 0 ? w->nblocks - 1 : 0);
-	unsigned locbits = nb > 10 ? 10 : nb;
-	unsigned locshift = nb - locbits;
-	for (size_t i = 0; i < ks.n; i++)
-		ks.blk[i] >>= locshift;
-	rc = evt_filter_build(ks.keys, ks.blk, ks.n, locbits, &f);
-	free(ks.keys);
-	free(ks.blk);
-	ks.keys = NULL;
-	ks.blk = NULL;
-	if (rc != 0)
-		goto out;
-	rc = EVT_ERR_NOMEM;
+/* Starts an empty keyset for sealing w, with a check list slot per block
+ * unless w writes none (opts.no_checks). */
+static int
+keyset_init(const struct evt_segw *w, struct keyset *ks)
+{
+	memset(ks, 0, sizeof *ks);
+	if (w->nblocks == 0 || w->opts.no_checks)
+		return 0;
+	ks->chk_at = malloc(w->nblocks * sizeof *ks->chk_at);
+	if (ks->chk_at == NULL)
+		return EVT_ERR_NOMEM;
+	for (uint32_t i = 0; i < w->nblocks; i++)
+		ks->chk_at[i] = UINT32_MAX;
+	return 0;
+}
 
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, &meta, buf_write_cb);
-	struct evt_dict *d = &w->enc.dict;
-	msgpack_pack_map(&pk, 5);
-	msgpack_pack_str_with_body(&pk, "frames", 6);
-	msgpack_pack_array(&pk, EVT_K_MAX + 1);
-	for (int k = 0; k <= EVT_K_MAX; k++)
-		msgpack_pack_uint64(&pk, w->frames[k]);
-	msgpack_pack_str_with_body(&pk, "strings", 7);
-	msgpack_pack_array(&pk, d->nstr);
+/* How filter locations address nblocks blocks (formats/segment.md,
+ * "Trailer"): one location per block up to 1024 blocks, beyond that one
+ * per 2^locshift blocks. */
+static void
+filter_geometry(uint32_t nblocks, unsigned *locbits, unsigned *locshift)
+{
+	unsigned nb = bitlen(nblocks > 0 ? nblocks - 1 : 0);
+	*locbits = nb > 10 ? 10 : nb;
+	*locshift = nb - *locbits;
+}
+
+/* Builds the id filter of the keys in ks, their block numbers turned into
+ * locations; frees the keys (the index is built without them). */
+static int
+build_filter(struct keyset *ks, unsigned locbits, unsigned locshift,
+    struct evt_filter *f)
+{
+	for (size_t i = 0; i < ks->n; i++)
+		ks->blk[i] >>= locshift;
+	int rc = evt_filter_build(ks->keys, ks->blk, ks->n, locbits, f);
+	free(ks->keys);
+	free(ks->blk);
+	ks->keys = NULL;
+	ks->blk = NULL;
+	return rc;
+}
+
+/* Packs a map key. */
+static void
+pack_key(msgpack_packer *pk, const char *key)
+{
+	msgpack_pack_str_with_body(pk, key, strlen(key));
+}
+
+/* Packs the "strings" and "shapes" entries of the metadata map: the
+ * segment's dictionary, nil for placeholders. */
+static void
+pack_dict(msgpack_packer *pk, const struct evt_dict *d)
+{
+	pack_key(pk, EVT_META_STRINGS);
+	msgpack_pack_array(pk, d->nstr);
 	for (uint32_t i = 0; i < d->nstr; i++) {
 		size_t len;
 		const char *s = evt_dict_str(d, i, &len);
 		if (s == NULL)
-			msgpack_pack_nil(&pk);
+			msgpack_pack_nil(pk);
 		else
-			msgpack_pack_str_with_body(&pk, s, len);
+			msgpack_pack_str_with_body(pk, s, len);
 	}
-	msgpack_pack_str_with_body(&pk, "shapes", 6);
-	msgpack_pack_array(&pk, d->nshape);
+	pack_key(pk, EVT_META_SHAPES);
+	msgpack_pack_array(pk, d->nshape);
 	for (uint32_t i = 0; i < d->nshape; i++) {
 		const struct evt_shape *sh = &d->shape[i];
 		if (sh->nval == UINT32_MAX) {
-			msgpack_pack_nil(&pk);
+			msgpack_pack_nil(pk);
 			continue;
 		}
-		msgpack_pack_array(&pk, 2 * sh->nfield);
+		msgpack_pack_array(pk, 2 * sh->nfield);
 		for (uint32_t k = 0; k < 2 * sh->nfield; k++)
-			msgpack_pack_uint32(&pk, d->fields[sh->off + k]);
+			msgpack_pack_uint32(pk, d->fields[sh->off + k]);
 	}
-	msgpack_pack_str_with_body(&pk, "blocks", 6);
-	msgpack_pack_array(&pk, w->nblocks);
+}
+
+/* Packs the "blocks" entry of the metadata map: one directory entry per
+ * block (EVT_DIR_*), with its check list when ks has one. */
+static void
+pack_directory(msgpack_packer *pk, const struct evt_segw *w,
+    const struct keyset *ks)
+{
+	pack_key(pk, EVT_META_BLOCKS);
+	msgpack_pack_array(pk, w->nblocks);
 	for (uint32_t i = 0; i < w->nblocks; i++) {
 		const struct evt_blkent *b = &w->blocks[i];
-		uint32_t at = ks.chk_at != NULL ? ks.chk_at[i] : UINT32_MAX;
-		msgpack_pack_array(&pk, at != UINT32_MAX ? 8 : 7);
-		msgpack_pack_uint64(&pk, b->off);
-		msgpack_pack_int64(&pk, b->first_rx);
-		msgpack_pack_int64(&pk, b->last_rx);
-		msgpack_pack_uint32(&pk, b->nrec);
-		msgpack_pack_uint32(&pk, b->nevent);
-		msgpack_pack_uint32(&pk, b->str_base);
-		msgpack_pack_uint32(&pk, b->shape_base);
-		if (at != UINT32_MAX) {
-			uint32_t end = (uint32_t)ks.chk.len;
-			for (uint32_t j = i + 1; j < w->nblocks; j++)
-				if (ks.chk_at[j] != UINT32_MAX) {
-					end = ks.chk_at[j];
-					break;
-				}
-			msgpack_pack_bin_with_body(&pk, ks.chk.p + at, end - at);
-		}
+		uint32_t at = ks->chk_at != NULL ? ks->chk_at[i] : UINT32_MAX;
+		msgpack_pack_array(pk, at != UINT32_MAX ? EVT_DIR_CHECKS + 1 :
+		    EVT_DIR_MIN);
+		msgpack_pack_uint64(pk, b->off);
+		msgpack_pack_int64(pk, b->first_rx);
+		msgpack_pack_int64(pk, b->last_rx);
+		msgpack_pack_uint32(pk, b->nrec);
+		msgpack_pack_uint32(pk, b->nevent);
+		msgpack_pack_uint32(pk, b->str_base);
+		msgpack_pack_uint32(pk, b->shape_base);
+		if (at == UINT32_MAX)
+			continue;
+		/* The list ends where the next block's begins. */
+		uint32_t end = (uint32_t)ks->chk.len;
+		for (uint32_t j = i + 1; j < w->nblocks; j++)
+			if (ks->chk_at[j] != UINT32_MAX) {
+				end = ks->chk_at[j];
+				break;
+			}
+		msgpack_pack_bin_with_body(pk, ks->chk.p + at, end - at);
 	}
-	msgpack_pack_str_with_body(&pk, "last_event_id", 13);
+}
+
+/* Builds the metadata map (formats/segment.md, "Metadata map") and
+ * compresses it into z. */
+static int
+build_meta(struct evt_segw *w, const struct keyset *ks, struct evt_buf *z)
+{
+	struct packbuf meta = {0};
+	msgpack_packer pk;
+	int rc = EVT_ERR_NOMEM;
+	msgpack_packer_init(&pk, &meta, pack_write_cb);
+	msgpack_pack_map(&pk, EVT_META_NKEYS);
+	pack_key(&pk, EVT_META_FRAMES);
+	msgpack_pack_array(&pk, EVT_K_MAX + 1);
+	for (int k = 0; k <= EVT_K_MAX; k++)
+		msgpack_pack_uint64(&pk, w->frames[k]);
+	pack_dict(&pk, &w->enc.dict);
+	pack_directory(&pk, w, ks);
+	pack_key(&pk, EVT_META_LAST_ID);
 	if (w->enc.last_id_len > 0)
 		msgpack_pack_str_with_body(&pk, w->enc.last_id,
 		    w->enc.last_id_len);
 	else
 		msgpack_pack_nil(&pk);
-	if (meta.p == NULL)
+	if (meta.failed)
 		goto out;
-
-	size_t bound = ZSTD_compressBound(meta.len);
-	if (evt_buf_grow(&z, bound) != 0)
+	size_t bound = ZSTD_compressBound(meta.b.len);
+	if (evt_buf_grow(z, bound) != 0)
 		goto out;
-	z.len = ZSTD_compress2(w->cctx, z.p, bound, meta.p, meta.len);
-	if (ZSTD_isError(z.len))
-		goto out;
+	z->len = ZSTD_compress2(w->cctx, z->p, bound, meta.b.p, meta.b.len);
+	if (!ZSTD_isError(z->len))
+		rc = 0;
+out:
+	evt_buf_free(&meta.b);
+	return rc;
+}
 
-	uint64_t meta_off = w->off, filt_off = meta_off + z.len;
-	size_t filt_len = 2 * (size_t)f.nslots;
-	uint8_t t[EVT_TRAILER_SIZE] = {0};
-	memcpy(t, EVT_TRL_MAGIC, 8);
-	le16_put(t + 8, EVT_SEG_VERSION);
-	t[10] = (uint8_t)locbits;
-	t[11] = (uint8_t)locshift;
-	le32_put(t + 12, w->nblocks);
-	le64_put(t + 16, w->off);
-	le64_put(t + 24, meta_off);
-	le64_put(t + 32, z.len);
-	le64_put(t + 40, filt_off);
-	le64_put(t + 48, filt_len);
-	le64_put(t + 56, f.seed);
-	le32_put(t + 64, f.seglen);
-	le32_put(t + 68, f.segcount);
-	le64_put(t + 72, w->nevents);
-	le64_put(t + 80, w->nrecords);
-	le64_put(t + 88, (uint64_t)w->first_rx);
-	le64_put(t + 96, (uint64_t)w->last_rx);
-	le32_put(t + 104, evt_crc32c(0, z.p, z.len));
-	le32_put(t + 108, evt_crc32c(0, f.slots, filt_len));
-	le32_put(t + 124, evt_crc32c(0, t, 124));
-
-	struct iovec iov[3] = {
-		{z.p, z.len}, {f.slots, filt_len}, {t, sizeof t},
+/*
+ * Writes the metadata frame z, the filter slots and the trailer after the
+ * blocks, in one write, and fsyncs.  A failed write is cut off again: a
+ * partial index has no trailer, so the segment just stays unsealed.
+ */
+static int
+write_index(struct evt_segw *w, const struct evt_buf *z,
+    const struct evt_filter *f, unsigned locbits, unsigned locshift)
+{
+	size_t filt_len = EVT_FILT_SLOT_SIZE * (size_t)f->nslots;
+	struct evt_trailer tr = {
+		.version = EVT_TRL_VERSION, .locbits = (uint8_t)locbits,
+		.locshift = (uint8_t)locshift, .nblocks = w->nblocks,
+		.data_end = w->off, .meta_off = w->off, .meta_len = z->len,
+		.filt_off = w->off + z->len, .filt_len = filt_len,
+		.seed = f->seed, .seglen = f->seglen, .segcount = f->segcount,
+		.nevents = w->nevents, .nrecords = w->nrecords,
+		.first_rx = w->first_rx, .last_rx = w->last_rx,
+		.meta_crc = evt_crc32c(0, z->p, z->len),
+		.filt_crc = evt_crc32c(0, f->slots, filt_len),
 	};
-	size_t total = z.len + filt_len + sizeof t;
+	uint8_t t[EVT_TRAILER_SIZE];
+	evt_trailer_put(t, &tr);
+	struct iovec iov[3] = {
+		{z->p, z->len}, {f->slots, filt_len}, {t, sizeof t},
+	};
+	size_t total = z->len + filt_len + sizeof t;
 	ssize_t n = pwritev(w->fd, iov, 3, (off_t)w->off);
 	if (n != (ssize_t)total) {
-		rc = n < 0 ? sys_err() : EVT_ERR_NOSPC;
+		int rc = n < 0 ? sys_err() : EVT_ERR_NOSPC;
 		if (ftruncate(w->fd, (off_t)w->off) != 0) {
 			/* A partial index is no trailer: still unsealed. */
 		}
-		goto out;
+		return rc;
 	}
-	rc = 0;
 	if (w->opts.fsync != EVT_FSYNC_NEVER && fsync(w->fd) != 0)
-		rc = sys_err();
-out:
-	free(ks.keys);
-	free(ks.blk);
-	free(ks.chk_at);
-	evt_buf_free(&ks.chk);
-	evt_buf_free(&meta);
-	evt_buf_free(&z);
+		return sys_err();
+	return 0;
+}
+
+/*
+ * Writes the index and the trailer (formats/segment.md, "Index" and
+ * "Trailer"): the id keys and check lists are read back from the written
+ * blocks, the filter built from the keys, the metadata map from the
+ * dictionary and the block directory.
+ */
+static int
+seal_index(struct evt_segw *w)
+{
+	struct keyset ks;
+	struct evt_filter f = {0};
+	struct evt_buf z = {0};
+	unsigned locbits, locshift;
+	filter_geometry(w->nblocks, &locbits, &locshift);
+	int rc = keyset_init(w, &ks);
+	if (rc == 0)
+		rc = collect_keys(w, &ks);
+	if (rc == 0)
+		rc = build_filter(&ks, locbits, locshift, &f);
+	if (rc == 0)
+		rc = build_meta(w, &ks, &z);
+	if (rc == 0)
+		rc = write_index(w, &z, &f, locbits, locshift);
+	keyset_free(&ks);
 	evt_filter_free(&f);
+	evt_buf_free(&z);
 	return rc;
 }
 
@@ -856,9 +887,9 @@ static int
 last_id_of_block(struct evt_segw *w, struct evt_segr *r, uint64_t off)
 {
 	uint64_t next;
-	uint8_t hdr[EVT_BLK_HDR_SIZE];
+	struct evt_blkhdr bh;
 	r->dec.skip_records = 0;
-	int rc = evt_segr_load_block(r, off, &next, hdr);
+	int rc = evt_segr_load_block(r, off, &next, &bh);
 	if (rc < 0)
 		return rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO ? rc : 0;
 	struct evt_rec re;
@@ -882,6 +913,68 @@ last_id_of_block(struct evt_segw *w, struct evt_segr *r, uint64_t off)
 		memcpy(w->enc.last_id, id, (size_t)n);
 		w->enc.last_id_len = (size_t)n;
 	}
+	return 0;
+}
+
+/*
+ * Scans every block of the segment r, passing records over undecoded:
+ * the reader builds the dictionary and the block directory, w counts
+ * frames and keeps the last SESSION body.  The id keys are read back when
+ * sealing.
+ */
+static int
+resume_scan(struct evt_segw *w, struct evt_segr *r)
+{
+	struct evt_rec re;
+	uint64_t boff;
+	r->dec.skip_records = 1;
+	int rc = evt_segr_rewind(r, INT64_MIN);
+	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
+		rc = 0;
+		if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
+		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
+			w->frames[re.kind]++;
+		if (re.kind == EVT_K_SESSION) {
+			struct evt_buf tail = {0};
+			w->session.len = 0;
+			w->have_session = evt_rdec_frame_head(
+			    evt_segr_decoder(r), &re, &w->session, &tail) == 0;
+			evt_buf_free(&tail);
+		}
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Takes over what the scan of r found: the block directory and totals,
+ * the last id (from the last block holding one) and the dictionary, which
+ * the appended blocks continue.
+ */
+static int
+resume_state(struct evt_segw *w, struct evt_segr *r)
+{
+	int rc = 0;
+	uint32_t nb;
+	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
+	for (uint32_t i = 0; i < nb && rc == 0; i++) {
+		rc = add_block(w, &bl[i], 0);
+		w->nevents += bl[i].nevent;
+		w->nrecords += bl[i].nrec;
+	}
+	/* The last block with events may hold none with an indexed id (no
+	 * id, or one over 256 bytes): then the block before counts. */
+	for (uint32_t i = nb; i-- > 0 && rc == 0 && w->enc.last_id_len == 0;)
+		if (bl[i].nevent > 0)
+			rc = last_id_of_block(w, r, bl[i].off);
+	if (rc == 0)
+		rc = evt_renc_learn(&w->enc, &r->dict);
+	if (rc < 0)
+		return rc;
+	/* The appended blocks start a dictionary unit of their own: the
+	 * writer does not know where the last one began. */
+	evt_renc_unit_reset(&w->enc);
+	w->str_base = w->enc.dict.nstr;
+	w->shape_base = w->enc.dict.nshape;
 	return 0;
 }
 
@@ -910,62 +1003,20 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 	}
 	memset(rec, 0, sizeof *rec);
 	w->seq = si->seq;
-	memcpy(w->uuid, si->uuid, 16);
+	memcpy(w->uuid, si->uuid, sizeof w->uuid);
 	w->created_us = si->created_us;
-
-	/* Scan every block, passing records over undecoded: the
-	 * reader builds the dictionary and the block directory; we count
-	 * frames and keep the last SESSION body.  The id keys are read back
-	 * when sealing; the last id comes from the last block holding one. */
-	struct evt_rec re;
-	uint64_t boff;
-	r->dec.skip_records = 1;
-	rc = evt_segr_rewind(r, INT64_MIN);
-	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
-		rc = 0;
-		if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
-		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
-			w->frames[re.kind]++;
-		if (re.kind == EVT_K_SESSION) {
-			struct evt_buf tail = {0};
-			w->session.len = 0;
-			w->have_session = evt_rdec_frame_head(
-			    evt_segr_decoder(r), &re, &w->session, &tail) == 0;
-			evt_buf_free(&tail);
-		}
-	}
-	if (rc < 0)
+	if ((rc = resume_scan(w, r)) != 0 || (rc = resume_state(w, r)) != 0)
 		goto fail;
-	uint32_t nb;
-	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
-	for (uint32_t i = 0; i < nb && rc == 0; i++) {
-		rc = add_block(w, &bl[i], 0);
-		w->nevents += bl[i].nevent;
-		w->nrecords += bl[i].nrec;
-	}
-	/* The last block with events may hold none with an indexed id (no
-	 * id, or one over 256 bytes): then the block before counts. */
-	for (uint32_t i = nb; i-- > 0 && rc == 0 && w->enc.last_id_len == 0;)
-		if (bl[i].nevent > 0)
-			rc = last_id_of_block(w, r, bl[i].off);
-	if (rc == 0)
-		rc = evt_renc_learn(&w->enc, &r->dict);
-	if (rc < 0)
-		goto fail;
-	/* The appended blocks start a dictionary unit of their own: the
-	 * writer does not know where the last one began. */
-	evt_renc_unit_reset(&w->enc);
-	w->str_base = w->enc.dict.nstr;
-	w->shape_base = w->enc.dict.nshape;
 	rec->valid_end = r->valid_end;
 	rec->cut_bytes = si->size - r->valid_end;
-	rec->blocks = nb;
+	evt_segr_blocks(r, &rec->blocks);
 	for (uint32_t i = 0; i < dm.n && i < 64; i++)
 		if (dm.off[i] < r->valid_end)
 			rec->bad_blocks++;
 	evt_segr_close(r);
 	r = NULL;
 
+	/* Cut the torn tail: appends go right after the last good block. */
 	w->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (w->fd < 0) {
 		rc = sys_err();

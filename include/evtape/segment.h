@@ -3,8 +3,10 @@
  * crash) and the reader (scan, random block access, id lookup).
  *
  * A segment is a header, a run of blocks, and once sealed an index and a
- * trailer.  formats/segment.md is authoritative; the byte tables are
- * repeated in segment_writer.c and segment_reader.c.
+ * trailer.  formats/segment.md is authoritative; its byte tables are
+ * repeated, with a name for every offset, in src/segment_layout.h, the
+ * one place the library reads and writes them through.  The sizes, magic
+ * numbers, versions, flags and bounds below are the spec's too.
  */
 #ifndef EVTAPE_SEGMENT_H
 #define EVTAPE_SEGMENT_H
@@ -27,6 +29,7 @@
 #define EVT_SEG_MINOR 2	/* revision 1.1: block header flags; 1.2:
 				   dictionary units (EVT_BLKF_UNIT) */
 #define EVT_BLK_VERSION 1
+#define EVT_TRL_VERSION 1	/* trailer (index) version */
 #define EVT_CODEC_ZSTD 1
 /* Block header flags (offset 36, formats/segment.md, "Block"). */
 #define EVT_BLKF_SET 0x1	/* the writer set the bits below */
@@ -123,6 +126,7 @@ int evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
  * another negative evt_err.
  */
 int evt_seg_tail(const char *path, struct evt_seg_tail *t);
+
 
 /* Appends one received frame (see evt_renc_frame); closes the block when it
  * is full.  Returns >= 0 or a negative evt_err (EVT_ERR_NOSPC: the data stays
@@ -309,7 +313,9 @@ int evt_segr_load_index(struct evt_segr *r);
 int evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
     uint32_t *count);
 
-/* Verifies the id filter's checksum (reported); 0 if it matches. */
+/* Verifies the id filter's checksum (reported) from the trailer alone,
+ * without loading the index: 0 if it matches, EVT_ERR_CHECKSUM,
+ * EVT_ERR_IO, or EVT_ERR_STATE for a segment without a valid trailer. */
 int evt_segr_check_filter(struct evt_segr *r);
 
 /* Reads the flags (EVT_BLKF_*) of block i of evt_segr_blocks from its
@@ -334,6 +340,22 @@ typedef void (*evt_seg_column_cb)(void *arg, uint64_t blk_off,
  * EVT_ERR_IO.  Invalidates the current block of a scan.
  */
 int evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg);
+
+/*
+ * Reads the id keys of the newest indexed events of r (records.md, "Event
+ * ids") without decoding records: finds the last blocks that hold want
+ * events (by the block directory of a sealed segment whose index is
+ * loaded, else by walking the block headers) and reads their GUID
+ * columns, which their flags (EVT_BLKF_IDCOL) must say hold exactly their
+ * events' indexed ids.  Writes the keys in record order into keys, a ring
+ * of want entries: key k goes to keys[k % want], *got counts them all.
+ * Returns 0, EVT_ERR_AGAIN when the blocks cannot tell (a block with events
+ * but without the flag, damage: decode the records instead), or
+ * EVT_ERR_NOMEM / EVT_ERR_IO.  Reports nothing; invalidates the current
+ * block of a scan.
+ */
+int evt_segr_newest_keys(struct evt_segr *r, uint64_t *keys, size_t want,
+    size_t *got);
 
 /* Id of the last event in the segment or NULL (sealed: from the index). */
 const char *evt_segr_last_id(struct evt_segr *r, size_t *len);
