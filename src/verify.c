@@ -25,6 +25,7 @@
 #include "evtape/err.h"
 #include "evtape/record.h"
 #include "evtape/verify.h"
+#include "segment_layout.h"
 
 struct evt_verify {
 	struct evt_archive *a;
@@ -261,7 +262,7 @@ lost_ids_cb(void *arg, uint64_t boff, uint32_t flags, const uint8_t *guids,
 			continue;
 		}
 		char id[37];
-		evt_guid_format(guids + 16 * (size_t)g, id);
+		evt_guid_format(guids + EVT_GUID_SIZE * (size_t)g, id);
 		id[36] = 0;
 		vs->v->listed++;
 		if (vs->v->cb.lost != NULL)
