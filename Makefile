@@ -1,7 +1,11 @@
-# evtape: one GNU Makefile.  `make` builds everything into build/,
-# `make test` runs unit, fuzz-regression and integration tests,
-# `make bench` prints the benchmarks, `make fuzz` builds libFuzzer targets,
-# `make asan` runs the tests under AddressSanitizer + UBSan.
+# evtape: one GNU Makefile.  `make` builds the library and the programs
+# into build/ (and needs only their build dependencies), `make test` builds
+# and runs unit, fuzz-regression and integration tests, `make bench` prints
+# the benchmarks, `make fuzz` builds libFuzzer targets, `make asan` runs
+# the tests under AddressSanitizer + UBSan.  Each target first has
+# tools/deps.sh install (as root) the Debian packages it needs.
+# CPPFLAGS, CFLAGS and LDFLAGS from the command line or the environment
+# are added to ours.
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -13,7 +17,7 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wno-unused-parameter -Werror
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude \
        $(shell pkg-config --cflags $(PKGS) $(DYN_PKGS) 2>/dev/null) \
-       $(CFLAGS) $(XCFLAGS)
+       $(CPPFLAGS) $(CFLAGS) $(XCFLAGS)
 # zstd and msgpack-c are linked statically (from the same Debian -dev
 # packages): it halves the start-up time of short commands such as
 # `evtool get`, whose whole-process time is a benchmarked goal.
@@ -30,16 +34,23 @@ UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter tests/unit/test_%.c,$
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REG = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzreg/%,$(FUZZ_SRC))
 BENCH = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
-HDRS = $(wildcard include/evtape/*.h src/*.h tests/unit/*.h)
+HDRS = $(wildcard include/evtape/*.h src/*.h)
+TEST_HDRS = $(wildcard tests/unit/*.h)
 
-.PHONY: all deps test bench fuzz asan install format clean demo
-all: deps $(BUILD)/libevtape.a $(BUILD)/evrec $(TOOLS) $(UNIT) $(FUZZ_REG) \
-     $(BENCH)
+.PHONY: all deps tests test bench fuzz asan install clean demo
+all: $(BUILD)/libevtape.a $(BUILD)/evrec $(TOOLS)
 
+# The test programs (unit tests, fuzz-corpus replayers, benchmark helpers),
+# built without running anything: `make tests && build/tests/test_json`.
+tests: all $(UNIT) $(FUZZ_REG) $(BENCH)
+
+# The build dependencies, installed before anything compiles (every
+# compile and link rule below has it as an order-only prerequisite, so
+# that `make -j` waits for it too).
 deps:
-	@sh tools/deps.sh
+	@sh tools/deps.sh build
 
-$(BUILD)/%.o: %.c $(HDRS)
+$(BUILD)/%.o: %.c $(HDRS) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
@@ -47,39 +58,45 @@ $(BUILD)/libevtape.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # The recorder daemon: the one program whose main lives in src/.
-$(BUILD)/evrec: src/evrec.c $(BUILD)/libevtape.a $(HDRS)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
+$(BUILD)/evrec: src/evrec.c $(BUILD)/libevtape.a $(HDRS) | deps
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
 
-$(BUILD)/%: tools/%.c $(BUILD)/libevtape.a $(HDRS)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
+$(BUILD)/%: tools/%.c $(BUILD)/libevtape.a $(HDRS) | deps
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libevtape.a $(HDRS)
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libevtape.a $(HDRS) $(TEST_HDRS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
 
 # Benchmark helpers (not installed).
-$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libevtape.a $(HDRS)
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libevtape.a $(HDRS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< $(BUILD)/libevtape.a $(LIBS)
 
 # Fuzz targets built with a plain main() that replays their corpus files.
-$(BUILD)/fuzzreg/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libevtape.a $(HDRS)
+$(BUILD)/fuzzreg/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libevtape.a \
+    $(HDRS) $(TEST_HDRS) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/driver.c $(BUILD)/libevtape.a $(LIBS)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< tests/fuzz/driver.c $(BUILD)/libevtape.a $(LIBS)
 
-test: all
+# The test-only packages are installed once everything is built.
+test: all $(UNIT) $(FUZZ_REG)
+	@sh tools/deps.sh test
 	@BUILD=$(BUILD) sh tests/run.sh
 
-bench: all
+bench: all $(BENCH)
+	@sh tools/deps.sh bench
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 # libFuzzer targets (clang).  Run e.g. build-fuzz/fuzz_json tests/fuzz/corpus/json
 fuzz: deps
+	@sh tools/deps.sh fuzz
 	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
 	    build-fuzz/libevtape.a
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  echo "clang $$n"; \
 	  clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude \
+	    $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 	    -o build-fuzz/$$n $$f build-fuzz/libevtape.a $(LIBS) || exit 1; done
 
 asan: deps
@@ -88,10 +105,6 @@ asan: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/evrec $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
-
-format:
-	clang-format -i src/*.c include/evtape/*.h tools/*.c tests/unit/*.c tests/fuzz/*.c \
-	    tests/bench/*.c
 
 # The main job: evsim (a simulated gateway) on a free loopback port, evrec
 # recording it for about 15 s; the archive stays in ./demo-archive.

@@ -1288,7 +1288,9 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 		free(s->path);
 		del++;
 	}
-	memmove(a->segs, a->segs + del, (a->nsegs - del) * sizeof *a->segs);
+	if (del > 0)	/* segs may be NULL: an empty archive */
+		memmove(a->segs, a->segs + del, (a->nsegs - del) *
+		    sizeof *a->segs);
 	a->nsegs -= del;
 	return (int)del;
 }

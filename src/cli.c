@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,19 +41,23 @@ static int out_failed;
 #define FORMS_TIME "ISO-8601 such as 2026-01-05T08:00:00Z, or " \
 	"microseconds since the epoch"
 #define FORMS_COUNT "digits only, e.g. 100"
+#define FORMS_NUMBER "digits with an optional fraction, e.g. 0.5"
 
+/* Sets the program name of every message. */
 void
 evt_cli_init(const char *prog)
 {
 	cli_prog = prog;
 }
 
+/* Returns the program name of every message. */
 const char *
 evt_cli_prog(void)
 {
 	return cli_prog;
 }
 
+/* Prints "PROG: MESSAGE" to stderr. */
 void
 evt_cli_verr(const char *fmt, va_list ap)
 {
@@ -63,6 +68,7 @@ evt_cli_verr(const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
+/* Prints "PROG: MESSAGE" to stderr (varargs). */
 void
 evt_cli_err(const char *fmt, ...)
 {
@@ -73,6 +79,7 @@ evt_cli_err(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Prints a usage error and the --help hint; exits 2. */
 void
 evt_cli_usage_err(const char *fmt, ...)
 {
@@ -81,10 +88,49 @@ evt_cli_usage_err(const char *fmt, ...)
 	va_start(ap, fmt);
 	evt_cli_verr(fmt, ap);
 	va_end(ap);
+	evt_cli_try_help();
+}
+
+/* A usage error of the functions that take the program name (secret
+ * files, --cors): the same lines under that name. */
+static void __attribute__((format(printf, 2, 3), noreturn))
+usage_as(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	cli_prog = prog;
+	va_start(ap, fmt);
+	evt_cli_verr(fmt, ap);
+	va_end(ap);
+	evt_cli_try_help();
+}
+
+/* Prints the --help hint; exits 2. */
+void
+evt_cli_try_help(void)
+{
 	fprintf(stderr, "Try '%s --help'.\n", cli_prog);
 	exit(EVT_EXIT_USAGE);
 }
 
+/* Says which option getopt_long refused and why; exits 2. */
+void
+evt_cli_getopt_err(int ch, char *const argv[])
+{
+	char shortopt[3] = { '-', (char)optopt, '\0' };
+	/* optopt is 0 for an unknown long option, and a missing value is
+	 * only possible in the last word: then argv[optind - 1] is the
+	 * option as written ("--bogus=x", "--size", "-s").  Otherwise a
+	 * short option, which may sit inside a group ("-vz"). */
+	const char *opt = optopt == 0 || ch == ':' ? argv[optind - 1] :
+	    shortopt;
+
+	if (ch == ':')
+		evt_cli_usage_err("%s: needs a value", opt);
+	evt_cli_usage_err("%s: unknown option", opt);
+}
+
+/* Writes pending stdout, prints why the job cannot be done; exits 3. */
 void
 evt_cli_fatal(const char *fmt, ...)
 {
@@ -113,6 +159,25 @@ einval(void)
 	return -1;
 }
 
+/* Returns the index of an option's word, or exits 2 listing them. */
+int
+evt_cli_choice_arg(const char *where, const char *s, const char *const *words)
+{
+	char list[256];
+	size_t n = 0, len = 0;
+
+	for (; words[n] != NULL; n++)
+		if (strcmp(words[n], s) == 0)
+			return (int)n;
+	/* "a, b or c": the words as the usage text lists them. */
+	list[0] = '\0';
+	for (size_t i = 0; i < n && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+		    i == 0 ? "" : i + 1 == n ? " or " : ", ", words[i]);
+	evt_cli_usage_err("%s: \"%s\" is not one of %s", where, s, list);
+}
+
+/* Reports a value out of the program's bounds; exits 2. */
 void
 evt_cli_range_err(const char *where, const char *s, const char *range)
 {
@@ -177,11 +242,9 @@ evt_cli_secret_arg(const char *prog, const char *opt, const char *path)
 {
 	char *s = evt_cli_read_secret(path);
 
-	if (s == NULL) {
-		fprintf(stderr, "%s: %s: cannot read %s: %s\nTry '%s --help'.\n",
-		    prog, opt, path, evt_cli_strerror(errno), prog);
-		exit(2);
-	}
+	if (s == NULL)
+		usage_as(prog, "%s: cannot read %s: %s", opt, path,
+		    evt_cli_strerror(errno));
 	return s;
 }
 
@@ -190,17 +253,12 @@ void
 evt_cli_cors_arg(const char *prog, const char *arg, const char **list,
     size_t *n)
 {
-	if (!evt_http_cors_origin_ok(arg)) {
-		fprintf(stderr, "%s: --cors: '%s' is neither * nor an origin "
-		    "like http://host:port (scheme, host, optional port, no "
-		    "path)\nTry '%s --help'.\n", prog, arg, prog);
-		exit(2);
-	}
-	if (*n >= EVT_CLI_MAX_CORS) {
-		fprintf(stderr, "%s: --cors: at most %d origins\nTry '%s "
-		    "--help'.\n", prog, EVT_CLI_MAX_CORS, prog);
-		exit(2);
-	}
+	if (!evt_http_cors_origin_ok(arg))
+		usage_as(prog, "--cors: '%s' is neither * nor an origin like "
+		    "http://host:port (scheme, host, optional port, no path)",
+		    arg);
+	if (*n >= EVT_CLI_MAX_CORS)
+		usage_as(prog, "--cors: at most %d origins", EVT_CLI_MAX_CORS);
 	list[(*n)++] = arg;
 }
 
@@ -241,6 +299,7 @@ digits(const char **p, uint64_t *v)
 	return 0;
 }
 
+/* Parses a size: digits, k/M/G/T, optional B (cli.h). */
 int
 evt_cli_size(const char *s, uint64_t *out)
 {
@@ -265,6 +324,7 @@ bad:
 	return einval();
 }
 
+/* Parses a size option or exits 2 with the common message. */
 uint64_t
 evt_cli_size_arg(const char *where, const char *s)
 {
@@ -275,6 +335,7 @@ evt_cli_size_arg(const char *where, const char *s)
 	return v;
 }
 
+/* Parses a count: digits only. */
 int
 evt_cli_count(const char *s, uint64_t *out)
 {
@@ -286,6 +347,7 @@ evt_cli_count(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Parses a count option or exits 2 with the common message. */
 uint64_t
 evt_cli_count_arg(const char *where, const char *s)
 {
@@ -296,6 +358,7 @@ evt_cli_count_arg(const char *where, const char *s)
 	return v;
 }
 
+/* Parses a duration (digits, optional fraction, unit) into microseconds. */
 int
 evt_cli_duration(const char *s, int64_t *us)
 {
@@ -344,6 +407,7 @@ evt_duration_parse(const char *s, int64_t *us)
 	return evt_cli_duration(s, us);
 }
 
+/* Parses a duration option or exits 2 with the common message. */
 int64_t
 evt_cli_duration_arg(const char *where, const char *s)
 {
@@ -354,12 +418,14 @@ evt_cli_duration_arg(const char *where, const char *s)
 	return v;
 }
 
+/* Parses a time: timefmt's ISO-8601 forms or microseconds. */
 int
 evt_cli_time(const char *s, int64_t *us)
 {
 	return evt_time_parse_user(s, us) != 0 ? einval() : 0;
 }
 
+/* Parses a time option or exits 2 with the common message. */
 int64_t
 evt_cli_time_arg(const char *where, const char *s)
 {
@@ -367,6 +433,46 @@ evt_cli_time_arg(const char *where, const char *s)
 
 	if (evt_cli_time(s, &v) != 0)
 		not_a(where, s, "a time", FORMS_TIME);
+	return v;
+}
+
+/* Parses a plain decimal number (optional sign and fraction). */
+int
+evt_cli_number(const char *s, double *out)
+{
+	const char *p = s + (s[0] == '-');
+	size_t n = strspn(p, "0123456789");
+	double v;
+
+	/* The grammar first: strtod would take blanks, "+", "1e3", "inf",
+	 * "0x10".  Digits, then '.' and digits, or nothing. */
+	if (n == 0)
+		return einval();
+	p += n;
+	if (*p == '.') {
+		p++;
+		if ((n = strspn(p, "0123456789")) == 0)
+			return einval();
+		p += n;
+	}
+	if (*p != '\0')
+		return einval();
+	errno = 0;
+	v = strtod(s, NULL);
+	if (errno == ERANGE && (v > 1 || v < -1))
+		return einval();	/* beyond a double */
+	*out = v;
+	return 0;
+}
+
+/* Parses a number option or exits 2 with the common message. */
+double
+evt_cli_number_arg(const char *where, const char *s)
+{
+	double v;
+
+	if (evt_cli_number(s, &v) != 0)
+		not_a(where, s, "a number", FORMS_NUMBER);
 	return v;
 }
 
@@ -382,12 +488,14 @@ out_fail(int err)
 	return -1;
 }
 
+/* Returns the stdout writer's buffer. */
 struct evt_buf *
 evt_cli_out_buf(void)
 {
 	return &out_buf;
 }
 
+/* Writes all the stdout buffer holds; -1 after any failed write. */
 int
 evt_cli_out_flush(void)
 {
@@ -408,6 +516,7 @@ evt_cli_out_flush(void)
 	return 0;
 }
 
+/* Writes the stdout buffer once it holds a batch. */
 int
 evt_cli_out_maybe(void)
 {
@@ -416,6 +525,7 @@ evt_cli_out_maybe(void)
 	return out_buf.len >= EVT_CLI_OUT_BATCH ? evt_cli_out_flush() : 0;
 }
 
+/* Appends to the stdout buffer, writing it once it holds a batch. */
 int
 evt_cli_out(const void *p, size_t n)
 {
@@ -428,6 +538,7 @@ evt_cli_out(const void *p, size_t n)
 	return evt_cli_out_maybe();
 }
 
+/* Frees the stdout buffer. */
 void
 evt_cli_out_free(void)
 {

@@ -70,7 +70,6 @@
 #include "evtape/wsconn.h"
 
 #define EVREC_VERSION "0.1.0"
-#define EX_USAGE_ 2
 #define TICK_US 100000
 #define RETRY_WRITE_US 1000000		/* retry a failing disk every 1 s */
 #define TOKEN_MARGIN_US (INT64_C(60) * 1000000)
@@ -1327,11 +1326,11 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc == EVT_ERR_FOREIGN) {
 		evt_log_err("stopped; the open segment of %s was left as "
 		    "another writer made it", R.o.archive);
-		R.exit_code = 1;
+		R.exit_code = EVT_EXIT_FAIL;
 	} else if (rc != 0) {
 		evt_log_err("closing the archive %s: %s", R.o.archive,
 		    evt_strerror(rc));
-		R.exit_code = 1;
+		R.exit_code = EVT_EXIT_FAIL;
 	} else
 		evt_log_info("stopped; archive sealed (%" PRIu64 " events "
 		    "recorded in this run)", R.c.events);
@@ -1429,9 +1428,9 @@ usage(FILE *f)
 "  --include SPEC          filter, repeatable: resourceTypes=cameras;\n"
 "  --exclude SPEC            sourceIds=*;eventTypes=<guid>,<guid>\n"
 "                          (default: everything)\n"
-"  --ping SEC              keepalive ping interval [20]\n"
-"  --dead-timeout SEC      reconnect after SEC without a message [60]\n"
-"  --connect-timeout SEC   connect + handshake bound [30]\n"
+"  --ping DUR              keepalive ping interval [20s]\n"
+"  --dead-timeout DUR      reconnect after DUR without a message [60s]\n"
+"  --connect-timeout DUR   connect + handshake bound [30s]\n"
 "  --max-message SIZE      largest message [64M]\n"
 "  --max-buffer SIZE       memory for data the disk has not taken [256M]\n"
 "  --fsync always|interval|never  [interval]\n"
@@ -1442,39 +1441,17 @@ usage(FILE *f)
 "  --no-config-snapshot    do not fetch names from the Config REST API\n"
 "  --log-file FILE         log there (SIGHUP reopens) instead of stderr\n"
 "  -v, --verbose           debug log;  -q, --quiet: warnings and errors\n"
-"  --summary-interval SEC  one-line summary every SEC (0: never) [60]\n"
+"  --summary-interval DUR  one-line summary every DUR (0: never) [60s]\n"
 "  --state-interval DUR    record a getState snapshot every DUR as well as\n"
 "                          at each session start (0: only then) [1h]\n"
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
+"SIZE: digits with k, M, G or T (64M, 1T).  DUR: digits with us, ms, s, m,\n"
+"h, d or w (30s, 2w); a bare number is seconds.\n"
 "Signals: TERM/INT stop and seal; HUP rotates the segment, reopens the log.\n"
-"Exit: 0 stopped, 1 fatal error, 2 usage.\n");
+"Exit: 0 stopped, 2 usage, 3 failure (README, \"Exit status\").\n");
 }
 
-/* Parses seconds with an optional s/m/h/d suffix; returns microseconds. */
-static int
-parse_dur(const char *s, int64_t *us)
-{
-	char *e;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &e);
-	if (e == s || errno != 0 || !(v >= 0))
-		return -1;
-	switch (*e) {
-	case 's': e++; break;
-	case 'm': v *= 60; e++; break;
-	case 'h': v *= 3600; e++; break;
-	case 'd': v *= 86400; e++; break;
-	default: break;
-	}
-	if (*e != '\0' || v > 1e9)
-		return -1;
-	*us = (int64_t)(v * 1e6);
-	return 0;
-}
-
-/* Parses a boolean config value. */
+/* Parses a boolean config value (NULL: a flag on the command line). */
 static int
 parse_bool(const char *s)
 {
@@ -1483,132 +1460,162 @@ parse_bool(const char *s)
 	    strcasecmp(s, "on") == 0;
 }
 
-/* Applies one option; returns 0 or -1 after printing why. */
-static int
-set_opt(int id, const char *v, const char *where)
+/* Checks and adds an --include or --exclude spec, or exits 2. */
+static void
+add_filter(int exclude, const char *v, const char *where)
 {
-	struct opts *o = &R.o;
-	uint64_t sz;
-	int64_t us;
+	struct evt_buf fb = {0};
+	int frc = v[0] == '\0' ? EVT_ERR_ARG :
+	    evt_ess_filter_spec(0, v, strlen(v), &fb);
+	const char **sp;
+	int *x;
 
-#define DUP(field) do { free(o->field); o->field = strdup(v); } while (0)
-	switch (id) {
-	case OP_ARCHIVE: DUP(archive); break;
-	case OP_URL: DUP(url); break;
-	case OP_USER: DUP(user); break;
-	case OP_PASSWORD_FILE: DUP(password_file); break;
-	case OP_TOKEN_FILE: DUP(token_file); break;
-	case OP_CACERT: DUP(cacert); break;
-	case OP_LOG_FILE: DUP(log_file); break;
-	case OP_METRICS: DUP(metrics); break;
-	case OP_CONFIG: break;
-	case OP_INSECURE: o->insecure = parse_bool(v); break;
-	case OP_NO_CONFIG_SNAPSHOT: o->no_config_snapshot = parse_bool(v);
-		break;
-	case 'v': if (parse_bool(v)) o->level = EVT_LOG_DEBUG; break;
-	case 'q': if (parse_bool(v)) o->level = EVT_LOG_WARN; break;
-	case OP_INCLUDE:
-	case OP_EXCLUDE: {
-		struct evt_buf fb = {0};
-		int frc = v[0] == '\0' ? EVT_ERR_ARG :
-		    evt_ess_filter_spec(0, v, strlen(v), &fb);
-
-		evt_buf_free(&fb);
-		oom(frc, "options");
-		if (frc != 0) {
-			fprintf(stderr, "evrec: %s: bad value for %s: '%s' (want "
-			    "resourceTypes=...;sourceIds=...;eventTypes=..., "
-			    "at least one of them)\n", where, id == OP_INCLUDE ?
-			    "include" : "exclude", v);
-			return -1;
-		}
-		const char **s = realloc(o->specs, (o->nspecs + 1) *
-		    sizeof *s);
-		int *x = realloc(o->exclude, (o->nspecs + 1) * sizeof *x);
-
-		if (s != NULL)
-			o->specs = s;
-		if (x != NULL)
-			o->exclude = x;
-		if (s == NULL || x == NULL)
-			oom(EVT_ERR_NOMEM, "options");
-		o->specs[o->nspecs] = strdup(v);
-		o->exclude[o->nspecs++] = id == OP_EXCLUDE;
-		break;
-	}
-	case OP_AUTH:
-		if (strcmp(v, "header") == 0)
-			o->auth_command = 0;
-		else if (strcmp(v, "command") == 0)
-			o->auth_command = 1;
-		else
-			goto bad;
-		break;
-	case OP_FSYNC:
-		if (strcmp(v, "always") == 0)
-			o->fsync = EVT_FSYNC_ALWAYS;
-		else if (strcmp(v, "interval") == 0)
-			o->fsync = EVT_FSYNC_INTERVAL;
-		else if (strcmp(v, "never") == 0)
-			o->fsync = EVT_FSYNC_NEVER;
-		else
-			goto bad;
-		break;
-	case OP_PING: case OP_DEAD: case OP_SUMMARY: case OP_CONNECT_TIMEOUT:
-	case OP_STATE_INTERVAL:
-		if (parse_dur(v, &us) != 0)
-			goto bad;
-		if (id == OP_DEAD && us == 0) {
-			/* 0 would mean never: a dead gateway kept forever. */
-			fprintf(stderr, "evrec: %s: bad value for dead-timeout: "
-			    "%s (must be more than 0)\n", where, v);
-			return -1;
-		}
-		*(id == OP_PING ? &o->ping : id == OP_DEAD ? &o->dead :
-		    id == OP_SUMMARY ? &o->summary : id == OP_STATE_INTERVAL ?
-		    &o->state_interval : &o->connect_timeout) =
-		    (double)us / 1e6;
-		break;
-	case OP_SEG_AGE: case OP_MAX_AGE:
-		if (parse_dur(v, &us) != 0)
-			goto bad;
-		*(id == OP_SEG_AGE ? &o->seg_age_us : &o->max_age_us) = us;
-		break;
-	case OP_MAX_MESSAGE: case OP_MAX_BUFFER: case OP_SEG_SIZE:
-	case OP_MAX_BYTES:
-		if (evt_cli_size(v, &sz) != 0)
-			goto bad;
-		if (id == OP_MAX_MESSAGE)
-			o->max_message = (size_t)sz;
-		else if (id == OP_MAX_BUFFER)
-			o->max_buffer = (size_t)sz;
-		else if (id == OP_SEG_SIZE)
-			o->seg_size = sz;
-		else
-			o->max_bytes = sz;
-		break;
-	default:
-		return -1;
-	}
-#undef DUP
-	return 0;
-bad:
-	for (const struct option *lo = long_opts; lo->name != NULL; lo++)
-		if (lo->val == id) {
-			fprintf(stderr, "evrec: %s: bad value for %s: %s\n",
-			    where, lo->name, v);
-			return -1;
-		}
-	fprintf(stderr, "evrec: %s: bad value: %s\n", where, v);
-	return -1;
+	evt_buf_free(&fb);
+	oom(frc, "options");
+	if (frc != 0)
+		evt_cli_usage_err("%s: \"%s\" is not a filter (resourceTypes="
+		    "...;sourceIds=...;eventTypes=..., at least one of them)",
+		    where, v);
+	sp = realloc(R.o.specs, (R.o.nspecs + 1) * sizeof *sp);
+	if (sp != NULL)
+		R.o.specs = sp;
+	x = realloc(R.o.exclude, (R.o.nspecs + 1) * sizeof *x);
+	if (x != NULL)
+		R.o.exclude = x;
+	if (sp == NULL || x == NULL)
+		oom(EVT_ERR_NOMEM, "options");
+	R.o.specs[R.o.nspecs] = strdup(v);
+	R.o.exclude[R.o.nspecs++] = exclude;
 }
 
-/* inih handler: key = long option name (any section). */
+/* The field of a duration option kept in seconds, or NULL. */
+static double *
+seconds_field(int id)
+{
+	switch (id) {
+	case OP_PING: return &R.o.ping;
+	case OP_DEAD: return &R.o.dead;
+	case OP_SUMMARY: return &R.o.summary;
+	case OP_STATE_INTERVAL: return &R.o.state_interval;
+	case OP_CONNECT_TIMEOUT: return &R.o.connect_timeout;
+	default: return NULL;
+	}
+}
+
+/* The field of a string option, or NULL. */
+static char **
+string_field(int id)
+{
+	switch (id) {
+	case OP_ARCHIVE: return &R.o.archive;
+	case OP_URL: return &R.o.url;
+	case OP_USER: return &R.o.user;
+	case OP_PASSWORD_FILE: return &R.o.password_file;
+	case OP_TOKEN_FILE: return &R.o.token_file;
+	case OP_CACERT: return &R.o.cacert;
+	case OP_LOG_FILE: return &R.o.log_file;
+	case OP_METRICS: return &R.o.metrics;
+	default: return NULL;
+	}
+}
+
+/* Applies one size option, or exits 2. */
+static void
+set_size(int id, const char *v, const char *where)
+{
+	uint64_t sz = evt_cli_size_arg(where, v);
+
+	if (id == OP_MAX_MESSAGE)
+		R.o.max_message = (size_t)sz;
+	else if (id == OP_MAX_BUFFER)
+		R.o.max_buffer = (size_t)sz;
+	else if (id == OP_SEG_SIZE)
+		R.o.seg_size = sz;
+	else
+		R.o.max_bytes = sz;
+}
+
+/*
+ * Applies one option of the command line or the config file: v is its
+ * value (NULL for a flag on the command line), where names it in messages
+ * ("--ping", "FILE:LINE: ping").  A bad value exits 2 with the common
+ * message of the command-line layer.
+ */
+static void
+set_opt(int id, const char *v, const char *where)
+{
+	static const char *const auth_words[] = { "header", "command", NULL };
+	static const char *const fsync_words[] = { "always", "interval",
+		"never", NULL };
+	static const int fsync_modes[] = { EVT_FSYNC_ALWAYS,
+		EVT_FSYNC_INTERVAL, EVT_FSYNC_NEVER };
+	char **str = string_field(id);
+	double *sec = seconds_field(id);
+
+	if (str != NULL) {
+		free(*str);
+		if ((*str = strdup(v)) == NULL)
+			oom(EVT_ERR_NOMEM, "options");
+	} else if (sec != NULL) {
+		int64_t us = evt_cli_duration_arg(where, v);
+
+		/* 0 would mean never: a dead gateway kept forever. */
+		if (id == OP_DEAD && us == 0)
+			evt_cli_range_err(where, v, "more than 0");
+		*sec = (double)us / 1e6;
+	} else switch (id) {
+	case OP_INSECURE: R.o.insecure = parse_bool(v); break;
+	case OP_NO_CONFIG_SNAPSHOT: R.o.no_config_snapshot = parse_bool(v);
+		break;
+	case 'v': if (parse_bool(v)) R.o.level = EVT_LOG_DEBUG; break;
+	case 'q': if (parse_bool(v)) R.o.level = EVT_LOG_WARN; break;
+	case OP_INCLUDE: case OP_EXCLUDE:
+		add_filter(id == OP_EXCLUDE, v, where);
+		break;
+	case OP_AUTH:
+		R.o.auth_command = evt_cli_choice_arg(where, v, auth_words);
+		break;
+	case OP_FSYNC:
+		R.o.fsync = fsync_modes[evt_cli_choice_arg(where, v,
+		    fsync_words)];
+		break;
+	case OP_SEG_AGE: R.o.seg_age_us = evt_cli_duration_arg(where, v); break;
+	case OP_MAX_AGE: R.o.max_age_us = evt_cli_duration_arg(where, v); break;
+	case OP_MAX_MESSAGE: case OP_MAX_BUFFER: case OP_SEG_SIZE:
+	case OP_MAX_BYTES:
+		set_size(id, v, where);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The config file being read and its current line (ini_cb's "where"). */
+static struct {
+	const char *path;
+	FILE *f;
+	int line;
+} cfg;
+
+/* inih reader: fgets that counts lines, so messages name FILE:LINE. */
+static char *
+ini_read_line(char *str, int num, void *stream)
+{
+	char *r = fgets(str, num, stream);
+
+	if (r != NULL)
+		cfg.line++;
+	return r;
+}
+
+/* inih handler: key = long option name (any section); a bad key or
+ * value exits 2 naming FILE:LINE. */
 static int
 ini_cb(void *user, const char *section, const char *name, const char *value)
 {
-	const char *path = user;
+	char where[PATH_MAX + 64];
 
+	snprintf(where, sizeof where, "%s:%d: %s", cfg.path, cfg.line, name);
 	for (const struct option *lo = long_opts; lo->name != NULL; lo++) {
 		if (strcmp(lo->name, name) != 0)
 			continue;
@@ -1617,25 +1624,23 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 			break;
 		if (lo->val == OP_PASSWORD_FILE || lo->val == OP_TOKEN_FILE ||
 		    lo->val == OP_USER || lo->has_arg == no_argument ||
-		    value[0] != '\0')
-			return set_opt(lo->val, value, path) == 0;
+		    value[0] != '\0') {
+			set_opt(lo->val, value, where);
+			return 1;
+		}
 		break;
 	}
 	if (strcmp(name, "password") == 0 || strcmp(name, "token") == 0)
-		fprintf(stderr, "evrec: %s: secrets do not go into the config "
-		    "file; use password-file or token-file\n", path);
-	else
-		fprintf(stderr, "evrec: %s: unknown key %s\n", path, name);
-	return 0;
+		evt_cli_usage_err("%s:%d: secrets do not go into the config "
+		    "file; use password-file or token-file", cfg.path,
+		    cfg.line);
+	evt_cli_usage_err("%s:%d: unknown key %s", cfg.path, cfg.line, name);
 }
 
-/* Parses the config file and the command line (which wins). */
-static int
-parse_args(int argc, char **argv)
+/* Sets the defaults the usage text names. */
+static void
+set_defaults(void)
 {
-	const char *config = NULL;
-	int c, rc;
-
 	R.o.level = EVT_LOG_INFO;
 	R.o.ping = 20;
 	R.o.dead = 60;
@@ -1645,73 +1650,94 @@ parse_args(int argc, char **argv)
 	R.o.max_message = (size_t)64 << 20;
 	R.o.max_buffer = (size_t)256 << 20;
 	R.o.fsync = EVT_FSYNC_INTERVAL;
+}
+
+/* Reads the config file the command line names (--config), if any, before
+ * the other options so that the command line wins; or exits 2. */
+static void
+read_config(int argc, char **argv)
+{
+	int rc;
+
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			config = argv[i + 1];
+			cfg.path = argv[i + 1];
 		else if (strncmp(argv[i], "--config=", 9) == 0)
-			config = argv[i] + 9;
+			cfg.path = argv[i] + 9;
 	}
-	if (config != NULL) {
-		rc = ini_parse(config, ini_cb, (void *)(uintptr_t)config);
-		if (rc != 0) {
-			if (rc < 0)
-				fprintf(stderr, "evrec: cannot read config "
-				    "file %s: %s\n", config, strerror(errno));
-			else
-				fprintf(stderr, "evrec: %s:%d: bad line\n",
-				    config, rc);
-			return -1;
-		}
-	}
-	while ((c = getopt_long(argc, argv, "vqh", long_opts, NULL)) != -1) {
+	if (cfg.path == NULL)
+		return;
+	if ((cfg.f = fopen(cfg.path, "r")) == NULL)
+		evt_cli_usage_err("--config: cannot read %s: %s", cfg.path,
+		    strerror(errno));
+	rc = ini_parse_stream(ini_read_line, cfg.f, ini_cb, NULL);
+	fclose(cfg.f);
+	if (rc != 0)
+		evt_cli_usage_err("%s:%d: bad line (want key = value)",
+		    cfg.path, rc);
+}
+
+/* Applies the command-line options, or exits (0 for --help and
+ * --version, 2 for a bad one). */
+static void
+read_command_line(int argc, char **argv)
+{
+	char where[64];
+	int c, i = 0;
+
+	opterr = 0;	/* evt_cli_getopt_err says it */
+	while ((c = getopt_long(argc, argv, ":vqh", long_opts, &i)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
-			exit(0);
+			exit(EVT_EXIT_OK);
 		}
 		if (c == OP_VERSION) {
 			printf("evrec " EVREC_VERSION "\n");
-			exit(0);
+			exit(EVT_EXIT_OK);
 		}
-		if (c == '?' || set_opt(c, optarg, "command line") != 0)
-			return -1;
+		if (c == '?' || c == ':')
+			evt_cli_getopt_err(c, argv);
+		/* getopt_long sets i for long options only. */
+		snprintf(where, sizeof where, "--%s", c == 'v' ? "verbose" :
+		    c == 'q' ? "quiet" : long_opts[i].name);
+		set_opt(c, optarg, where);
 	}
 	if (optind < argc)
-		set_opt(OP_URL, argv[optind++], "command line");
-	if (optind < argc) {
-		fprintf(stderr, "evrec: unexpected argument: %s\n",
-		    argv[optind]);
-		return -1;
-	}
-	if (R.o.archive == NULL || R.o.url == NULL) {
-		fprintf(stderr, "evrec: --archive DIR and URL are required\n");
-		return -1;
-	}
-	if (evt_httpc_url_parse(R.o.url, &R.url) != 0) {
-		fprintf(stderr, "evrec: bad gateway URL %s (want "
-		    "http[s]://host[:port])\n", R.o.url);
-		return -1;
-	}
-	if (R.o.token_file != NULL && R.o.user != NULL) {
-		fprintf(stderr, "evrec: --user and --token-file exclude each "
-		    "other\n");
-		return -1;
-	}
-	if (R.o.password_file != NULL && R.o.user == NULL) {
-		fprintf(stderr, "evrec: --password-file needs --user\n");
-		return -1;
-	}
-	if (R.o.max_message == 0 || R.o.max_message > EVT_FRAME_MAX) {
-		fprintf(stderr, "evrec: --max-message must be 1..%u bytes\n",
+		set_opt(OP_URL, argv[optind++], "URL");
+	if (optind < argc)
+		evt_cli_usage_err("unexpected argument: %s", argv[optind]);
+}
+
+/* Checks the options against each other, or exits 2. */
+static void
+check_opts(void)
+{
+	if (R.o.archive == NULL || R.o.url == NULL)
+		evt_cli_usage_err("--archive DIR and URL are required");
+	if (evt_httpc_url_parse(R.o.url, &R.url) != 0)
+		evt_cli_usage_err("bad gateway URL %s (want "
+		    "http[s]://host[:port])", R.o.url);
+	if (R.o.token_file != NULL && R.o.user != NULL)
+		evt_cli_usage_err("--user and --token-file exclude each other");
+	if (R.o.password_file != NULL && R.o.user == NULL)
+		evt_cli_usage_err("--password-file needs --user");
+	if (R.o.max_message == 0 || R.o.max_message > EVT_FRAME_MAX)
+		evt_cli_usage_err("--max-message must be 1..%u bytes",
 		    EVT_FRAME_MAX);
-		return -1;
-	}
-	if (R.o.max_buffer < ((size_t)1 << 20)) {
-		fprintf(stderr, "evrec: --max-buffer must be at least 1M\n");
-		return -1;
-	}
-	return 0;
+	if (R.o.max_buffer < ((size_t)1 << 20))
+		evt_cli_usage_err("--max-buffer must be at least 1M");
+}
+
+/* Parses the config file and the command line (which wins), or exits. */
+static void
+parse_args(int argc, char **argv)
+{
+	set_defaults();
+	read_config(argc, argv);
+	read_command_line(argc, argv);
+	check_opts();
 }
 
 /* Gets the password from its file or EVREC_PASSWORD (then scrubbed from
@@ -1726,16 +1752,14 @@ load_password(void)
 	if (R.o.password_file != NULL) {
 		R.password = evt_cli_read_secret(R.o.password_file);
 		if (R.password == NULL) {
-			fprintf(stderr, "evrec: cannot read the password file "
-			    "%s: %s\n", R.o.password_file,
-			    evt_cli_strerror(errno));
+			evt_cli_err("cannot read the password file %s: %s",
+			    R.o.password_file, evt_cli_strerror(errno));
 			return -1;
 		}
 		return 0;
 	}
 	if ((env = getenv("EVREC_PASSWORD")) == NULL || env[0] == '\0') {
-		fprintf(stderr, "evrec: --user needs --password-file or "
-		    "EVREC_PASSWORD\n");
+		evt_cli_err("--user needs --password-file or EVREC_PASSWORD");
 		return -1;
 	}
 	if ((R.password = strdup(env)) == NULL)
@@ -1912,119 +1936,113 @@ libevent_log_cb(int severity, const char *msg)
 	    "libevent: %s", msg);
 }
 
-int
-main(int argc, char **argv)
+/* Starts a persistent timer calling cb every sec seconds (0: never).
+ * Returns 0 or -1. */
+static int
+every(struct event **ev, double sec, event_callback_fn cb)
+{
+	struct timeval tv = {(time_t)sec,
+	    (suseconds_t)((sec - (double)(time_t)sec) * 1e6)};
+
+	if (sec <= 0)
+		return 0;
+	if ((*ev = event_new(R.base, -1, EV_PERSIST, cb, NULL)) == NULL)
+		return -1;
+	return event_add(*ev, &tv);
+}
+
+/* Creates the event loop's timers and signal events.  Returns 0 or -1. */
+static int
+start_events(void)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 	struct timeval tick = {0, TICK_US};
-	char err[300];
-	int rc;
 
-	/* It holds a password or tokens: no core file, no /proc/PID/mem. */
-	evt_cli_no_dump();
-	signal(SIGPIPE, SIG_IGN);
-	/* A file size limit must fail the write (EFBIG), not kill us. */
-	signal(SIGXFSZ, SIG_IGN);
-	if (parse_args(argc, argv) != 0) {
-		fprintf(stderr, "evrec: try evrec --help\n");
-		return EX_USAGE_;
-	}
-	if (evt_log_open("evrec", R.o.level, R.o.log_file) != 0) {
-		fprintf(stderr, "evrec: cannot open the log file %s: %s\n",
-		    R.o.log_file, strerror(errno));
-		return 1;
-	}
-	rc = evt_ess_filters_from_specs(R.o.specs, R.o.exclude, R.o.nspecs,
-	    &R.filters);
-	if (rc != 0) {
-		fprintf(stderr, "evrec: bad --include/--exclude filter: %s\n",
-		    evt_strerror(rc));
-		return EX_USAGE_;
-	}
-	if (load_password() != 0)
-		return EX_USAGE_;
-	R.exit_code = 1;
-	event_set_log_callback(libevent_log_cb);
-	reserve_fds();
-	evt_json_init(&R.jp, 0);
-	if (evt_recorder_seen_init(&R.seen, 0) != 0)
-		goto out;
-	if ((R.base = event_base_new()) == NULL)
-		goto out;
-	R.dns = evdns_base_new(R.base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (R.dns == NULL)
-		R.dns = evdns_base_new(R.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (R.url.tls) {
-		if (evt_tls_client_ctx(R.o.cacert, R.o.insecure, &R.ssl, err,
-		    sizeof err) != 0) {
-			evt_log_err("%s", err);
-			goto out;
-		}
-		if (R.o.insecure)
-			evt_log_warn("--insecure: the gateway's certificate is "
-			    "not verified");
-	} else if (R.o.user != NULL || R.o.token_file != NULL)
-		evt_log_warn("%s is not TLS: credentials travel in clear text",
-		    R.url.base);
-	if (open_archive() != 0)
-		goto out;
-	load_seen();
-	anchor_time();
 	R.retry_ev = evtimer_new(R.base, retry_cb, NULL);
 	R.tick_ev = event_new(R.base, -1, EV_PERSIST, tick_cb, NULL);
 	R.stop_ev = evtimer_new(R.base, stop_cb, NULL);
 	if (R.retry_ev == NULL || R.tick_ev == NULL || R.stop_ev == NULL)
-		goto out;
+		return -1;
 	event_add(R.tick_ev, &tick);
 	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 		R.sig_ev[i] = evsignal_new(R.base, sigs[i], signal_cb, NULL);
 		if (R.sig_ev[i] == NULL || evsignal_add(R.sig_ev[i], NULL) != 0)
-			goto out;
+			return -1;
 	}
 	R.last_summary_us = evt_mono_us();
-	if (R.o.summary > 0) {
-		struct timeval tv = {(time_t)R.o.summary, (suseconds_t)((R.o.summary -
-		    (double)(time_t)R.o.summary) * 1e6)};
-
-		R.summary_ev = event_new(R.base, -1, EV_PERSIST, summary_cb,
-		    NULL);
-		if (R.summary_ev == NULL)
-			goto out;
-		event_add(R.summary_ev, &tv);
-	}
-	if (R.o.state_interval > 0) {
-		struct timeval tv = {(time_t)R.o.state_interval,
-		    (suseconds_t)((R.o.state_interval -
-		    (double)(time_t)R.o.state_interval) * 1e6)};
-
-		R.snapshot_ev = event_new(R.base, -1, EV_PERSIST, snapshot_cb,
-		    NULL);
-		if (R.snapshot_ev == NULL)
-			goto out;
-		event_add(R.snapshot_ev, &tv);
-	}
+	if (every(&R.summary_ev, R.o.summary, summary_cb) != 0 ||
+	    every(&R.snapshot_ev, R.o.state_interval, snapshot_cb) != 0)
+		return -1;
 	if (R.o.max_bytes != 0 || R.o.max_age_us != 0) {
-		struct timeval tv = {3600, 0};
-
-		R.prune_ev = event_new(R.base, -1, EV_PERSIST, prune_cb, NULL);
-		if (R.prune_ev == NULL)
-			goto out;
-		event_add(R.prune_ev, &tv);
+		if (every(&R.prune_ev, 3600, prune_cb) != 0)
+			return -1;
 		prune_cb(-1, 0, NULL);
 	}
+	return 0;
+}
+
+/* Sets up the TLS context (or warns of clear text).  Returns 0 or -1. */
+static int
+start_tls(void)
+{
+	char err[300];
+
+	if (!R.url.tls) {
+		if (R.o.user != NULL || R.o.token_file != NULL)
+			evt_log_warn("%s is not TLS: credentials travel in "
+			    "clear text", R.url.base);
+		return 0;
+	}
+	if (evt_tls_client_ctx(R.o.cacert, R.o.insecure, &R.ssl, err,
+	    sizeof err) != 0) {
+		evt_log_err("%s", err);
+		return -1;
+	}
+	if (R.o.insecure)
+		evt_log_warn("--insecure: the gateway's certificate is not "
+		    "verified");
+	return 0;
+}
+
+/* Everything before the loop runs: the loop, DNS, TLS, the archive, the
+ * timers, the metrics server.  Returns 0 or -1 after logging why. */
+static int
+start(void)
+{
+	event_set_log_callback(libevent_log_cb);
+	reserve_fds();
+	evt_json_init(&R.jp, 0);
+	if (evt_recorder_seen_init(&R.seen, 0) != 0)
+		return -1;
+	if ((R.base = event_base_new()) == NULL)
+		return -1;
+	R.dns = evdns_base_new(R.base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (R.dns == NULL)
+		R.dns = evdns_base_new(R.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (start_tls() != 0 || open_archive() != 0)
+		return -1;
+	load_seen();
+	anchor_time();
+	if (start_events() != 0)
+		return -1;
 	if (R.o.metrics != NULL && start_metrics() != 0)
-		goto out;
-	evt_log_info("evrec " EVREC_VERSION " recording %s into %s",
-	    R.url.base, R.o.archive);
-	R.exit_code = 0;
-	connect_begin();
-	event_base_dispatch(R.base);
-out:
+		return -1;
+	return 0;
+}
+
+/* Frees what start() and the loop made, sealing the archive if a fatal
+ * error left it open. */
+static void
+finish(void)
+{
+	struct event **evs[] = { &R.mresume_ev, &R.retry_ev, &R.tick_ev,
+		&R.stop_ev, &R.summary_ev, &R.snapshot_ev, &R.prune_ev };
+
 	if (R.ar != NULL) {
 		/* Fatal path: the archive is still sealed. */
 		if (evt_archive_close(R.ar) != 0)
-			R.exit_code = 1;
+			R.exit_code = EVT_EXIT_FAIL;
 		R.ar = NULL;
 	}
 	secret_free(&R.password);
@@ -2033,25 +2051,14 @@ out:
 		metrics_drop(i);
 	if (R.mlis != NULL)
 		evconnlistener_free(R.mlis);
-	if (R.mresume_ev != NULL)
-		event_free(R.mresume_ev);
 	if (R.spare_fd >= 0)
 		close(R.spare_fd);
-	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+		if (*evs[i] != NULL)
+			event_free(*evs[i]);
+	for (size_t i = 0; i < sizeof R.sig_ev / sizeof R.sig_ev[0]; i++)
 		if (R.sig_ev[i] != NULL)
 			event_free(R.sig_ev[i]);
-	if (R.retry_ev != NULL)
-		event_free(R.retry_ev);
-	if (R.tick_ev != NULL)
-		event_free(R.tick_ev);
-	if (R.stop_ev != NULL)
-		event_free(R.stop_ev);
-	if (R.summary_ev != NULL)
-		event_free(R.summary_ev);
-	if (R.snapshot_ev != NULL)
-		event_free(R.snapshot_ev);
-	if (R.prune_ev != NULL)
-		event_free(R.prune_ev);
 	if (R.ssl != NULL)
 		SSL_CTX_free(R.ssl);
 	evt_json_free(&R.jp);
@@ -2062,5 +2069,40 @@ out:
 	evt_buf_free(&R.marker);
 	evt_buf_free(&R.pend);
 	evt_log_close();
+}
+
+int
+main(int argc, char **argv)
+{
+	int rc;
+
+	evt_cli_init("evrec");
+	/* It holds a password or tokens: no core file, no /proc/PID/mem. */
+	evt_cli_no_dump();
+	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit must fail the write (EFBIG), not kill us. */
+	signal(SIGXFSZ, SIG_IGN);
+	parse_args(argc, argv);
+	if (evt_log_open("evrec", R.o.level, R.o.log_file) != 0) {
+		evt_cli_err("cannot open the log file %s: %s", R.o.log_file,
+		    strerror(errno));
+		return EVT_EXIT_FAIL;
+	}
+	rc = evt_ess_filters_from_specs(R.o.specs, R.o.exclude, R.o.nspecs,
+	    &R.filters);
+	if (rc != 0)
+		evt_cli_usage_err("bad --include/--exclude filter: %s",
+		    evt_strerror(rc));
+	if (load_password() != 0)
+		return EVT_EXIT_USAGE;
+	R.exit_code = EVT_EXIT_FAIL;
+	if (start() == 0) {
+		evt_log_info("evrec " EVREC_VERSION " recording %s into %s",
+		    R.url.base, R.o.archive);
+		R.exit_code = EVT_EXIT_OK;
+		connect_begin();
+		event_base_dispatch(R.base);
+	}
+	finish();
 	return R.exit_code;
 }

@@ -165,6 +165,30 @@ httpc_wipe_auth(struct evhttp_request *req)
 		OPENSSL_cleanse((void *)(uintptr_t)v, strlen(v));
 }
 
+/* Frees a connection on a later loop turn (an event_base_once callback). */
+static void
+httpc_conn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	evhttp_connection_free(arg);
+}
+
+/*
+ * A connect that failed (refused, unreachable, timed out) ends in
+ * libevent 2.1's evhttp_connection_cb_cleanup: the request callback runs
+ * without the error callback (errno no longer says why: ENOTCONN), and
+ * the connection is not freed although it was marked free-on-completion.
+ * Frees it on the next loop turn (not inside evhttp's own callback).
+ */
+static void
+httpc_connect_failed(struct evt_httpc_req *r)
+{
+	static const struct timeval now = { 0, 0 };
+
+	if (event_base_once(evhttp_connection_get_base(r->conn), -1,
+	    EV_TIMEOUT, httpc_conn_free_cb, r->conn, &now) != 0)
+		r->conn = NULL;	/* out of memory: leaked, not freed twice */
+}
+
 /* evhttp request callback: the answer, or NULL/code 0 on failure. */
 static void
 httpc_done_cb(struct evhttp_request *req, void *arg)
@@ -172,6 +196,8 @@ httpc_done_cb(struct evhttp_request *req, void *arg)
 	struct evt_httpc_req *r = arg;
 	int status = req != NULL ? evhttp_request_get_response_code(req) : 0;
 
+	if (status == 0 && r->err == -1)
+		httpc_connect_failed(r);
 	if (req != NULL)
 		httpc_wipe_auth(req);
 	if (r->cb != NULL) {

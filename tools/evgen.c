@@ -4,63 +4,97 @@
  * until at least --events events were written; or, with --states, the
  * getState "states" array once.  Used to make test input and to measure.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "evtape/buf.h"
+#include "evtape/cli.h"
 #include "evtape/gen.h"
-#include "evtape/timefmt.h"
 
-/* Prints the usage text to stderr and exits with status 2. */
-static void __attribute__((noreturn))
-usage(void)
+/* Prints the usage text to f. */
+static void
+usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: evgen [--seed N] [--events N] [--rate R] [--cameras N]\n"
-	    "             [--start-us US] [--data-fraction F] [--states]\n"
+	    "             [--start-us TIME] [--data-fraction F] [--states]\n"
 	    "  --seed N           PRNG seed (default 0)\n"
 	    "  --events N         write at least N events (default 100000)\n"
 	    "  --rate R           mean events per second (default 200)\n"
 	    "  --cameras N        number of cameras (default 2659)\n"
-	    "  --start-us US      first receive time: microseconds since the\n"
+	    "  --start-us TIME    first receive time: microseconds since the\n"
 	    "                     epoch or an ISO-8601 time (default\n"
 	    "                     2026-01-05T08:00:00Z; 0 means that too)\n"
 	    "  --data-fraction F  share of events with a data payload\n"
 	    "                     (default 0.005; 0 or negative: none)\n"
-	    "  --states           print the initial states array and exit\n");
-	exit(2);
+	    "  --states           print the initial states array and exit\n"
+	    "Exit: 0 done, 2 usage, 3 failure (README, \"Exit status\").\n");
 }
 
-/* Parses an unsigned decimal integer that fills s; -1 if it is not one. */
-static int
-parse_u64(const char *s, uint64_t *v)
+/* Parses the command line into opts, *events and *states, or exits (0
+ * for --help, 2 for a bad option or value). */
+static void
+parse_args(int argc, char **argv, struct evt_gen_opts *opts,
+    uint64_t *events, int *states)
 {
-	char *end;
+	static const struct option longopts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "events", required_argument, NULL, 'n' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "cameras", required_argument, NULL, 'c' },
+		{ "start-us", required_argument, NULL, 't' },
+		{ "data-fraction", required_argument, NULL, 'd' },
+		{ "states", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	uint64_t v;
+	int ch;
 
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	return 0;
-}
-
-/* Parses a finite double that fills s; -1 if it is not one. */
-static int
-parse_double(const char *s, double *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || *v != *v ||
-	    *v > 1e300 || *v < -1e300)
-		return -1;
-	return 0;
+	opterr = 0;	/* evt_cli_getopt_err says it */
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's': opts->seed = evt_cli_count_arg("--seed", optarg); break;
+		case 'n': *events = evt_cli_count_arg("--events", optarg); break;
+		case 'r':
+			opts->rate = evt_cli_number_arg("--rate", optarg);
+			if (!(opts->rate > 0))
+				evt_cli_range_err("--rate", optarg,
+				    "more than 0");
+			break;
+		case 'c':
+			v = evt_cli_count_arg("--cameras", optarg);
+			if (v == 0 || v > 10000000)
+				evt_cli_range_err("--cameras", optarg,
+				    "1..10000000");
+			opts->ncameras = (uint32_t)v;
+			break;
+		case 't':
+			opts->start_us = evt_cli_time_arg("--start-us", optarg);
+			break;
+		case 'd':
+			opts->data_fraction = evt_cli_number_arg(
+			    "--data-fraction", optarg);
+			if (opts->data_fraction > 1)
+				evt_cli_range_err("--data-fraction", optarg,
+				    "at most 1");
+			/* The library reads 0 as "default"; 0 here means none. */
+			if (opts->data_fraction == 0)
+				opts->data_fraction = -1;
+			break;
+		case 'S': *states = 1; break;
+		case 'h':
+			usage(stdout);
+			exit(EVT_EXIT_OK);
+		default:
+			evt_cli_getopt_err(ch, argv);
+		}
+	}
+	if (optind != argc)
+		evt_cli_usage_err("unexpected argument: %s", argv[optind]);
 }
 
 /* Writes the decimal text of v to p; returns the end. */
@@ -85,109 +119,58 @@ put_i64(char *p, int64_t v)
 	return p;
 }
 
-/* Flushes stdout and exits 1 with a message if any write failed. */
-static void
-finish(void)
+/* Writes at least events events as "<rx_us>\t<json>" lines to stdout.
+ * Returns 0, or -1 on a write error (reported). */
+static int
+write_events(struct evt_gen *g, uint64_t events)
 {
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "evgen: write error: %s\n", strerror(errno));
-		exit(1);
-	}
-}
-
-int
-main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "seed", required_argument, NULL, 's' },
-		{ "events", required_argument, NULL, 'n' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "cameras", required_argument, NULL, 'c' },
-		{ "start-us", required_argument, NULL, 't' },
-		{ "data-fraction", required_argument, NULL, 'd' },
-		{ "states", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct evt_gen_opts opts;
-	struct evt_gen *g;
-	uint64_t events = 100000, done = 0, v;
+	struct evt_buf *out = evt_cli_out_buf();
+	uint64_t done = 0;
 	const char *json;
 	char head[24], *p;
 	int64_t rx;
 	uint32_t n;
 	size_t len;
-	int ch, states = 0;
 
+	while (done < events) {
+		len = evt_gen_next(g, &json, &rx, &n);
+		p = put_i64(head, rx);
+		*p++ = '\t';
+		if (evt_buf_put(out, head, (size_t)(p - head)) != 0 ||
+		    evt_buf_put(out, json, len) != 0 ||
+		    evt_buf_putc(out, '\n') != 0)
+			evt_cli_fatal("out of memory");
+		if (evt_cli_out_maybe() != 0)
+			return -1;
+		done += n;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct evt_gen_opts opts;
+	struct evt_gen *g;
+	uint64_t events = 100000;
+	const char *json;
+	size_t len;
+	int states = 0, rc;
+
+	evt_cli_init("evgen");
 	memset(&opts, 0, sizeof(opts));
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			if (parse_u64(optarg, &opts.seed) != 0)
-				usage();
-			break;
-		case 'n':
-			if (parse_u64(optarg, &events) != 0)
-				usage();
-			break;
-		case 'r':
-			if (parse_double(optarg, &opts.rate) != 0 ||
-			    !(opts.rate > 0))
-				usage();
-			break;
-		case 'c':
-			if (parse_u64(optarg, &v) != 0 || v == 0 ||
-			    v > 10000000)
-				usage();
-			opts.ncameras = (uint32_t)v;
-			break;
-		case 't':
-			if (evt_time_parse_user(optarg, &opts.start_us) != 0)
-				usage();
-			break;
-		case 'd':
-			if (parse_double(optarg, &opts.data_fraction) != 0 ||
-			    opts.data_fraction > 1)
-				usage();
-			/* The library reads 0 as "default"; 0 here means none. */
-			if (opts.data_fraction == 0)
-				opts.data_fraction = -1;
-			break;
-		case 'S':
-			states = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-
-	if ((g = evt_gen_new(&opts)) == NULL) {
-		fprintf(stderr, "evgen: out of memory\n");
-		return 1;
-	}
-	setvbuf(stdout, NULL, _IOFBF, 1 << 20);
+	parse_args(argc, argv, &opts, &events, &states);
+	if ((g = evt_gen_new(&opts)) == NULL)
+		evt_cli_fatal("out of memory");
 	if (states) {
 		len = evt_gen_states(g, &json);
-		if (json == NULL) {
-			fprintf(stderr, "evgen: out of memory\n");
-			return 1;
-		}
-		fwrite(json, 1, len, stdout);
-		putchar('\n');
-	} else {
-		while (done < events) {
-			len = evt_gen_next(g, &json, &rx, &n);
-			p = put_i64(head, rx);
-			*p++ = '\t';
-			fwrite(head, 1, (size_t)(p - head), stdout);
-			fwrite(json, 1, len, stdout);
-			putchar('\n');
-			done += n;
-		}
-	}
+		if (json == NULL)
+			evt_cli_fatal("out of memory");
+		rc = evt_cli_out(json, len) | evt_cli_out("\n", 1);
+	} else
+		rc = write_events(g, events);
 	evt_gen_free(g);
-	finish();
-	return 0;
+	rc |= evt_cli_out_flush();
+	evt_cli_out_free();
+	return rc == 0 ? EVT_EXIT_OK : EVT_EXIT_FAIL;
 }

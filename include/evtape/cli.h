@@ -60,10 +60,24 @@ void evt_cli_verr(const char *fmt, va_list ap)
 
 /*
  * A usage error: prints "PROG: MESSAGE" and "Try 'PROG --help'." to
- * stderr and exits EVT_EXIT_USAGE.  Pending stdout output is dropped.
+ * stderr and exits EVT_EXIT_USAGE.  Output still in the stdout writer is
+ * not written.
  */
 void evt_cli_usage_err(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
+
+/* Prints "Try 'PROG --help'." and exits EVT_EXIT_USAGE. */
+void evt_cli_try_help(void) __attribute__((noreturn));
+
+/*
+ * Reports what getopt_long returned '?' or ':' for (ch), as
+ * "PROG: --name: unknown option" or "PROG: --name: needs a value", and
+ * exits EVT_EXIT_USAGE.  The program sets opterr = 0 and starts its
+ * optstring with ':', so getopt itself prints nothing (it would name the
+ * program by argv[0], a path) and tells a missing value apart.
+ */
+void evt_cli_getopt_err(int ch, char *const argv[])
+    __attribute__((noreturn));
 
 /* Prints "PROG: MESSAGE" and exits EVT_EXIT_FAIL (the job cannot be
  * done); stdout output buffered so far is written first. */
@@ -113,7 +127,8 @@ const char *evt_cli_strerror(int err);
 
 /*
  * The parsers.  Each core function takes the whole string s (nothing may
- * follow the value; no sign, no blanks, no exponent, nothing empty),
+ * follow the value; no blanks, no exponent, nothing empty, no sign but
+ * where a parser says so),
  * returns 0 and sets *out, or returns -1 with errno EINVAL and leaves
  * *out alone.  Each _arg wrapper returns the value, or prints
  *   PROG: WHERE: "TEXT" is not a KIND (FORMS)
@@ -154,6 +169,23 @@ int evt_cli_count(const char *s, uint64_t *out);
 uint64_t evt_cli_count_arg(const char *where, const char *s);
 
 /*
+ * Parses a plain decimal number: an optional '-', digits and an optional
+ * fraction ("200", "0.005", "-1").  No '+', exponent, blank, inf or nan.
+ * For rates, speeds and shares, which are not sizes or durations.
+ */
+int evt_cli_number(const char *s, double *out);
+double evt_cli_number_arg(const char *where, const char *s);
+
+/*
+ * Returns the index of s in words (a NULL-terminated list of the words
+ * an option takes: "always", "interval", "never"), or prints
+ * PROG: WHERE: "TEXT" is not one of WORD, WORD or WORD
+ * and exits EVT_EXIT_USAGE.
+ */
+int evt_cli_choice_arg(const char *where, const char *s,
+    const char *const *words);
+
+/*
  * A value of the right form but out of the program's bounds: prints
  * PROG: WHERE: "TEXT" is out of range (RANGE)
  * (RANGE e.g. "1..22", "at least 4k") and exits EVT_EXIT_USAGE.
@@ -166,7 +198,9 @@ void evt_cli_range_err(const char *where, const char *s, const char *range)
  * with write(2) so a program controls when output leaves (a replay on
  * schedule, a cat in 1 MiB batches).  After the first failed write the
  * writer reports "PROG: stdout: REASON" once (not for EPIPE: the reader
- * stopped reading, as in `evtool cat | head`), drops what it holds and
+ * stopped reading, as in `evtool cat | head`; a program sees EPIPE only
+ * if it ignores SIGPIPE, as the programs that hold an archive or serve
+ * clients do), drops what it holds and
  * everything later, and every call returns -1 from then on; the program
  * stops and exits EVT_EXIT_FAIL.
  */

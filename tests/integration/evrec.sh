@@ -51,13 +51,13 @@ t "the CONFIG marker holds evsim's event types, state groups and cameras" \
 check $(! grep -q "s3cret-Pa55" "$T/r1.log" && ! grep -rq "s3cret-Pa55" "$T/a"; echo $?) \
     "the password is neither in the log nor in the archive"
 
-# 2. A second writer is refused: exit 1 naming the directory.
+# 2. A second writer is refused: exit 3 naming the directory.
 start_rec lock --archive "$T/a" --user rec --password-file "$T/pw" \
     "http://127.0.0.1:$SIM_PORT"
 waitfor 500 grep -q "recording http" "$T/lock.log"
 "$EVREC" --archive "$T/a" --user rec --password-file "$T/pw" \
     "http://127.0.0.1:$SIM_PORT" >"$T/r2.log" 2>&1
-check $([ $? -eq 1 ]; echo $?) "a second evrec on the same archive exits 1"
+check $([ $? -eq 3 ]; echo $?) "a second evrec on the same archive exits 3 (failure)"
 t "... saying the archive is locked, naming it" \
     grep -q "archive $T/a is locked" "$T/r2.log"
 stop_pid $REC_PID

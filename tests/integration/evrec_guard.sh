@@ -4,7 +4,7 @@
 #    directory itself is locked), the first makes LOCK again, evtool
 #    repair/prune are refused too; nothing lost, nothing damaged.
 # 2. A foreign writer appends to the open segment: evrec notices, stops
-#    with status 1 without writing to it; a restart resumes the session,
+#    with status 3 without writing to it; a restart resumes the session,
 #    cuts the foreign bytes, and nothing is lost or doubled.
 # 3. A restart that resumes the session: every later segment starts with
 #    a "continued" SESSION marker (formats/records.md, "Markers").
@@ -23,14 +23,14 @@ gone() {
 	! kill -0 "$1" 2>/dev/null
 }
 
-# exits_1 PID DESCRIPTION: evrec PID exits (bounded wait; killed if not)
-# with status 1.
-exits_1() {
+# exits_3 PID DESCRIPTION: evrec PID exits (bounded wait; killed if not)
+# with status 3 (failure).
+exits_3() {
 	waitfor 1000 gone "$1"
 	check $? "$2"
 	kill -9 "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
-	check $([ $? -eq 1 ]; echo $?) "with status 1"
+	check $([ $? -eq 3 ]; echo $?) "with status 3"
 }
 
 # recording N DIR SEED: evsim (12000 events at 2000/s, sent to $T/sent.N)
@@ -56,7 +56,7 @@ r1=$REC_PID
 rm -f "$T/a/LOCK"
 start_rec r2 --archive "$T/a" --user u --password-file "$T/pw" \
     "http://127.0.0.1:$SIM_PORT"
-exits_1 $REC_PID "a second evrec exits although LOCK was deleted"
+exits_3 $REC_PID "a second evrec exits although LOCK was deleted"
 t "and says the archive is locked" grep -q "locked by another writer" "$T/r2.log"
 waitfor 1000 test -f "$T/a/LOCK"
 check $? "the recorder makes LOCK again"
@@ -83,7 +83,7 @@ recording 3 "$T/b" 22
 r3=$REC_PID
 seg=$(ls "$T/b"/seg-*.evt | tail -n 1)
 printf 'not from evrec' >>"$seg"
-exits_1 $r3 "evrec stops when another writer appended to its segment"
+exits_3 $r3 "evrec stops when another writer appended to its segment"
 t "and says why" grep -q "changed by another writer" "$T/r3.log"
 start_rec r4 --archive "$T/b" --user u --password-file "$T/pw" \
     "http://127.0.0.1:$SIM_PORT"

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -21,23 +22,29 @@
 /* 2026-01-05T08:00:00Z in microseconds since the epoch. */
 #define JAN5 1767600000000000LL
 
-enum kind { SIZE, DURATION, TIME, COUNT };
+enum kind { SIZE, DURATION, TIME, COUNT, NUMBER };
 
 static const char *const kind_names[] = { "size", "duration", "time",
-	"count" };
+	"count", "number" };
 
-/* Parses s as a value of kind k into *v (the signed ones cast), through
- * the core parser of that kind. */
+/* Parses s as a value of kind k into *v (the signed ones cast, numbers
+ * times 1000), through the core parser of that kind. */
 static int
 parse(enum kind k, const char *s, uint64_t *v)
 {
 	int64_t x = (int64_t)*v;
+	double d;
 	int rc;
 
 	if (k == SIZE)
 		return evt_cli_size(s, v);
 	if (k == COUNT)
 		return evt_cli_count(s, v);
+	if (k == NUMBER) {
+		if ((rc = evt_cli_number(s, &d)) == 0)
+			*v = (uint64_t)(int64_t)(d * 1000);
+		return rc;
+	}
 	rc = k == DURATION ? evt_cli_duration(s, &x) : evt_cli_time(s, &x);
 	*v = (uint64_t)x;
 	return rc;
@@ -76,6 +83,10 @@ static const struct {
 
 	{COUNT, "0", 0}, {COUNT, "42", 42}, {COUNT, "0010", 10},
 	{COUNT, "18446744073709551615", UINT64_MAX},
+
+	{NUMBER, "200", 200000}, {NUMBER, "0.005", 5},
+	{NUMBER, "-1", (uint64_t)-1000},
+	{NUMBER, "0", 0}, {NUMBER, "1.5", 1500}, {NUMBER, "-0.25", (uint64_t)-250},
 };
 
 /* What each parser refuses: signs, blanks, empty text, unknown units,
@@ -106,6 +117,11 @@ static const struct {
 	{COUNT, "18446744073709551616"}, {COUNT, "99999999999999999999"},
 	{COUNT, "1k"}, {COUNT, "0x1"}, {COUNT, "1.0"}, {COUNT, "1e3"},
 	{COUNT, "ten"},
+
+	{NUMBER, ""}, {NUMBER, "-"}, {NUMBER, "+1"}, {NUMBER, " 1"},
+	{NUMBER, "1 "}, {NUMBER, "1e3"}, {NUMBER, ".5"}, {NUMBER, "5."},
+	{NUMBER, "inf"}, {NUMBER, "nan"}, {NUMBER, "0x10"}, {NUMBER, "1.2.3"},
+	{NUMBER, "--1"}, {NUMBER, "1k"},
 };
 
 /* Checks every parser against the two tables. */
@@ -217,6 +233,33 @@ bad_value(int which)
 	case 6: evt_cli_usage_err("unexpected argument '%s'", "x");
 	case 7: evt_cli_fatal("%s: no such archive directory", "/nope");
 	case 8: evt_cli_err("warning: %d", 42); exit(0);
+	case 10: {
+		static const char *const w[] = { "always", "interval", "never",
+			NULL };
+
+		evt_cli_choice_arg("--fsync", "sometimes", w);
+		break;
+	}
+	case 11: {
+		static const char *const w[] = { "shared", "session", NULL };
+
+		exit(evt_cli_choice_arg("--clock", "session", w) == 1 ? 0 : 9);
+	}
+	case 12: evt_cli_try_help();
+	case 13: case 14: case 15: {
+		static const struct option lo[] = {
+			{ "size", required_argument, NULL, 's' },
+			{ NULL, 0, NULL, 0 },
+		};
+		char a0[] = "x", a13[] = "--bogus", a14[] = "--size";
+		char a15[] = "-q";
+		char *av[] = { a0, which == 13 ? a13 : which == 14 ? a14 : a15,
+			NULL };
+
+		opterr = 0;
+		evt_cli_getopt_err(getopt_long(2, av, ":", lo, NULL), av);
+	}
+	case 16: evt_cli_number_arg("--rate", "fast"); break;
 	case 9:
 		/* Good values return and print nothing. */
 		if (evt_cli_size_arg("--a", "1T") != 1ull << 40 ||
@@ -255,6 +298,15 @@ test_messages(void)
 		{"evtest: /nope: no such archive directory\n", 3},
 		{"evtest: warning: 42\n", 0},
 		{"", 0},
+		{"evtest: --fsync: \"sometimes\" is not one of always, "
+		    "interval or never\nTry 'evtest --help'.\n", 2},
+		{"", 0},
+		{"Try 'evtest --help'.\n", 2},
+		{"evtest: --bogus: unknown option\nTry 'evtest --help'.\n", 2},
+		{"evtest: --size: needs a value\nTry 'evtest --help'.\n", 2},
+		{"evtest: -q: unknown option\nTry 'evtest --help'.\n", 2},
+		{"evtest: --rate: \"fast\" is not a number (digits with an "
+		    "optional fraction, e.g. 0.5)\nTry 'evtest --help'.\n", 2},
 	};
 	struct run r;
 

@@ -97,8 +97,13 @@ test_seen(void)
 		T_EQ(bad, 0, "seen: 200000 random adds agree with the model");
 		evt_recorder_seen_free(&s);
 	}
-	evt_recorder_seen_free(&s); /* twice is fine */
-	T_OK(1, "seen: free twice");
+	evt_recorder_seen_free(&s); /* twice is fine: free empties the set */
+	T_OK(s.slots == NULL && s.ring == NULL && s.n == 0 && s.cap == 0,
+	    "seen: free leaves an empty set, so a second free is a no-op");
+	T_EQ(evt_recorder_seen_init(&s, 4), 0, "seen: init again after free");
+	guid(7, g);
+	T_EQ(evt_recorder_seen_add(&s, g, 36), 1, "seen: the new set is empty");
+	evt_recorder_seen_free(&s);
 }
 
 /* Runs dedupe on text; returns the result and fills out. */

@@ -23,10 +23,7 @@
 #include "evtape/err.h"
 #include "evtape/wsconn.h"
 #include "t.h"
-
-static struct event_base *base;
-static struct event *guard;
-static int timed_out;
+#include "tnet.h"
 
 /* One evt_wsconn end and what its callbacks saw. */
 struct side {
@@ -48,25 +45,6 @@ struct raw {
 	struct evt_buf in;
 	int eof;
 };
-
-/* The guard timer fired: the awaited thing did not happen. */
-static void
-guard_cb(evutil_socket_t fd, short what, void *arg)
-{
-	timed_out = 1;
-	event_base_loopbreak(base);
-}
-
-/* Runs the loop until cond holds or 5 s pass (timed_out is then set). */
-#define WAIT(cond)                                                     \
-	do {                                                           \
-		struct timeval g_tv_ = { 5, 0 };                       \
-		timed_out = 0;                                         \
-		evtimer_add(guard, &g_tv_);                            \
-		while (!(cond) && !timed_out)                          \
-			event_base_loop(base, EVLOOP_ONCE);            \
-		evtimer_del(guard);                                    \
-	} while (0)
 
 /* Runs a few more non-blocking loop turns (to catch extra callbacks). */
 static void
@@ -575,10 +553,41 @@ test_pause(void)
 	WAIT(srv.nclose == 1);
 	T_OK(srv.nclose == 1 && strstr(srv.reason, "peer not responding") !=
 	    NULL, "pause: dead-peer detection works again: %s", srv.reason);
+	event_free(t);
+	evt_buf_free(&b);
+	raw_close(&r);
+	side_done(&srv);
+}
+
+/* Pause and resume are idempotent: a second pause needs no second resume,
+ * a second resume delivers nothing twice; NULL is ignored (a crash fails
+ * the program, which tests/run.sh counts). */
+static void
+test_pause_twice(void)
+{
+	struct side srv = { 0 };
+	struct evt_wsconn_config sc = cfg_for(&srv, EVT_WSCONN_SERVER);
+	struct evt_buf b = { 0 };
+	struct raw r;
+
+	srv.order = 1;
 	evt_wsconn_pause(NULL);
 	evt_wsconn_resume(NULL);
-	T_OK(1, "pause/resume: NULL ignored");
-	event_free(t);
+	T_OK(raw_pair(&r, &srv, &sc, NULL, 0) == 0, "pause twice: pair");
+	evt_wsconn_pause(srv.c);
+	evt_wsconn_pause(srv.c);
+	frame(&b, 1, 0x1, "m0", 2, 1);
+	frame(&b, 1, 0x1, "m1", 2, 1);
+	raw_write(&r, b.p, b.len);
+	settle();
+	T_EQ(srv.ntext, 0, "pause twice: nothing delivered while paused");
+	evt_wsconn_resume(srv.c);
+	WAIT(srv.ntext == 2);
+	T_EQ(srv.ntext, 2, "pause twice: one resume delivers both messages");
+	evt_wsconn_resume(srv.c);
+	settle();
+	T_EQ(srv.ntext, 2, "pause twice: a second resume delivers nothing again");
+	T_EQ(srv.order_bad, 0, "pause twice: in order");
 	evt_buf_free(&b);
 	raw_close(&r);
 	side_done(&srv);
@@ -948,8 +957,8 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	base = event_base_new();
-	guard = evtimer_new(base, guard_cb, NULL);
+	if (net_init() != 0)
+		return 1;
 
 	test_echo();
 	test_order();
@@ -959,6 +968,7 @@ main(void)
 	test_ping_interval();
 	test_dead_peer();
 	test_pause();
+	test_pause_twice();
 	test_close(1, 1000);
 	test_close(0, 4001);
 	test_too_big();
@@ -971,7 +981,6 @@ main(void)
 	test_queue_bound();
 	test_args();
 
-	event_free(guard);
-	event_base_free(base);
+	net_done();
 	T_DONE();
 }
