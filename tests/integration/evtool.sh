@@ -177,4 +177,57 @@ $EVTOOL cat "$T/nonexistent" >/dev/null 2>"$T/ne.err"
 check $([ $? -eq 3 ] && grep -q "no such archive" "$T/ne.err"; echo $?) "a missing archive is a clear error"
 $EVTOOL frobnicate >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "an unknown command is a usage error"
+
+# import's reports: the first ten raw frames by line, then once that there
+# are more; a refused line by number, counted, exit 1.
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	printf '%d\tnot JSON %d\n' $((1767600000000000 + i)) $i
+done >"$T/raw.tsv"
+printf '5:bogus\tx\n' >>"$T/raw.tsv"
+$EVTOOL import "$T/raw" "$T/raw.tsv" 2>"$T/raw.err"
+check $([ $? -eq 1 ] &&
+    [ "$(grep -c ': line [0-9]*: invalid JSON at byte 1; kept as a raw frame$' "$T/raw.err")" -eq 10 ] &&
+    [ "$(grep -c 'raw.tsv: more raw frames; not reporting each$' "$T/raw.err")" -eq 1 ] &&
+    grep -q -x "evtool: $T/raw.tsv: line 13: unknown tag after the receive time; line not imported" "$T/raw.err" &&
+    grep -q -x 'evtool: imported 13 lines: 0 messages, 0 states, 0 other JSON, 12 raw (not JSON)' "$T/raw.err" &&
+    grep -q -x "evtool: $T/raw.tsv: 1 line(s) not imported" "$T/raw.err"; echo $?) \
+    "import: ten raw frames by line, then one line for the rest; the refused line by number; exit 1"
+
+# The values of the shared command-line layer (src/cli.c): one message
+# form, status 2, nothing done.
+nseg=$(ls "$T/a"/seg-*.evt | wc -l)
+usage_is() { # DESCRIPTION MESSAGE ARGS...: evtool ARGS exits 2 saying MESSAGE
+	_d=$1 _m=$2
+	shift 2
+	$EVTOOL "$@" >"$T/u.out" 2>"$T/u.err"
+	_rc=$([ $? -eq 2 ] && grep -q -x -F "evtool: $_m" "$T/u.err" &&
+	    grep -q -x "Try 'evtool --help'." "$T/u.err" && [ ! -s "$T/u.out" ] &&
+	    [ "$(ls "$T/a"/seg-*.evt | wc -l)" -eq "$nseg" ]; echo $?)
+	check $_rc "$_d"
+	[ $_rc -eq 0 ] || sed 's/^/#   /' "$T/u.err" | head -n 3
+}
+usage_is "prune --max-bytes -5 is refused (status 2), nothing deleted" \
+    '--max-bytes: "-5" is not a size (digits with k, M, G or T, e.g. 64M)' \
+    prune --max-bytes -5 "$T/a"
+usage_is "prune --max-age 1x is refused" \
+    "$($EVTOOL prune --max-age 1x "$T/a" 2>&1 | head -n 1 | sed 's/^evtool: //')" \
+    prune --max-age 1x "$T/a"
+grep -q -F -e '--max-age: "1x" is not a duration' "$T/u.err"
+check $? "... with the common duration message"
+usage_is "import --level 5x is refused (atoi once took it as 5)" \
+    '--level: "5x" is not a count (digits only, e.g. 100)' \
+    import --level 5x "$T/a" /dev/null
+usage_is "import --level 23 is out of range" \
+    '--level: "23" is out of range (1..22)' import --level 23 "$T/a" /dev/null
+usage_is "stats --top -1 is refused" \
+    '--top: "-1" is not a count (digits only, e.g. 100)' stats --top -1 "$T/a"
+usage_is "cat --from with a bad time is refused" \
+    "$($EVTOOL cat --from yesterday "$T/a" 2>&1 | head -n 1 | sed 's/^evtool: //')" \
+    cat --from yesterday "$T/a"
+grep -q -F -e '--from: "yesterday" is not a time' "$T/u.err"
+check $? "... with the common time message"
+usage_is "an unknown option is a usage error" "--frob: unknown option" \
+    stats --frob "$T/a"
+usage_is "a missing operand prints the usage" "usage: evtool get [--meta] DIR ID" \
+    get "$T/a"
 done_testing

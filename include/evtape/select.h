@@ -1,0 +1,48 @@
+/*
+ * select.h: which events and frames a reading command selects: a range of
+ * receive times and lists of sources and types (evtool cat, state,
+ * stats).  Sans-I/O: strings and decoded records in, yes or no out.
+ */
+#ifndef EVTAPE_SELECT_H
+#define EVTAPE_SELECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evtape/record.h"
+
+/*
+ * A selection.  The lists are borrowed (typically argv's strings) and must
+ * outlive the selection; an empty list selects everything.
+ */
+struct evt_sel {
+	int64_t from, to;	/* receive times [from, to); INT64_MIN and
+				   INT64_MAX: no bound */
+	const char **sources;	/* whole "cameras/<guid>" or the GUID alone */
+	const char **types;
+	size_t nsources, ntypes;
+};
+
+/*
+ * Prepares an empty selection (every time, source and type) whose lists
+ * can take up to max entries each (the argument count of a command line
+ * bounds them).  Returns 0 or EVT_ERR_NOMEM.
+ */
+int evt_sel_init(struct evt_sel *s, size_t max);
+
+/* Frees the lists (not their strings). */
+void evt_sel_free(struct evt_sel *s);
+
+/* Whether receive time rx is in [from, to); to = INT64_MAX is no end, so
+ * that a frame received then is not lost. */
+int evt_sel_time(const struct evt_sel *s, int64_t rx);
+
+/* Whether source value src (NUL-terminated) is selected: equal to an entry,
+ * or its part after the last '/' is, in any letter case (GUIDs). */
+int evt_sel_source(const struct evt_sel *s, const char *src);
+
+/* Whether event r (decoded by d) passes the source and type lists. */
+int evt_sel_event(const struct evt_sel *s, struct evt_rdec *d,
+    const struct evt_rec *r);
+
+#endif
