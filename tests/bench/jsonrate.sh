@@ -36,7 +36,10 @@ best = None
 for _ in range(int(sys.argv[2])):
     t0 = time.perf_counter()
     for s in lines:
-        json.loads(s)
+        try:
+            json.loads(s)
+        except ValueError:  # kept raw by the recorder; timed all the same
+            pass
     t = time.perf_counter() - t0
     best = t if best is None or t < best else best
 print("%.6f" % best)
