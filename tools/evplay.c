@@ -33,11 +33,13 @@
  * speed?x=F, seek?to=TIME|by=S (&session=ID), all with a Bearer token.
  * Keys and signals act on every timeline.
  *
- * Exit status: 0 success, 1 failure or damage found, 2 usage.
+ * Exit status (cli.h): 0 done (a server: stopped by a signal), 1 damage
+ * skipped or the --from-id event not found, 2 usage, 3 failure.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +61,7 @@
 #include "evtape/err.h"
 #include "evtape/ess.h"
 #include "evtape/gateway.h"
+#include "evtape/gw_opts.h"
 #include "evtape/http.h"
 #include "evtape/json.h"
 #include "evtape/record.h"
@@ -69,14 +72,11 @@
 #include "evtape/tsv.h"
 
 #define EVPLAY_VERSION "0.2.0"
-#define EX_FAIL 1
-#define EX_USAGE 2
 #define BATCH 4096		/* frames per loop turn at top speed */
 #define OBUF_FLUSH (64u << 10)	/* flush the output past this */
 #define SEEK_STEP_US 10000000
 #define NAP_US 1000		/* last stretch slept in clock_nanosleep */
-#define MAX_CLIENTS 64		/* default --max-clients */
-#define STOP_GRACE_US 3000000	/* closing handshakes at shutdown */
+#define MAX_CONNS 64		/* default --max-conns */
 #define STATE_WAIT_US 500000	/* a new replay waits this long for its
 				   client's getState */
 
@@ -118,21 +118,16 @@ static struct {
 
 /* Server mode. */
 static struct {
-	struct evt_gw *gw;
+	struct evt_gwo gwo;	 /* the gateway server: options, gwo.gw */
 	int shared;		 /* --clock shared */
 	int exit_when_done;
-	int stopping;
-	int64_t stop_deadline;
-	struct event *stop_ev;
+	struct event *done_ev;	 /* --exit-when-done re-checks */
 	struct timeline *tl;	 /* shared: the one timeline */
 	int paused;		 /* a new timeline starts paused */
 	double speed;		 /* a new timeline's speed (0: R.ro's) */
-	int verbosity;
 } S;
 
-static const char *progname = "evplay";
 static struct event_base *base;
-static struct evt_buf obuf;
 static enum mode mode = M_EVENTS;
 static int quiet, verbose, want_stats, want_state, tty_progress, server;
 static uint64_t problems;
@@ -158,21 +153,16 @@ msg(const char *fmt, ...)
 	va_list ap;
 	if (tty_progress)
 		fputs("\r\033[K", stderr);
-	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	evt_cli_verr(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* Gateway log callback: lines up to the chosen level. */
 static void
 gw_log_cb(void *arg, int level, const char *m)
 {
-	static const char *const names[] = {"error", "warning", "info",
-	    "debug"};
-	if (level <= S.verbosity)
-		msg("%s: %s", names[level & 3], m);
+	evt_gwo_log(&S.gwo, level, "%s", m);
 }
 
 /* Segment problem callback: "file: offset N: what" (damage is skipped). */
@@ -192,22 +182,13 @@ warn_cb(void *arg, const char *m)
 	msg("warning: %s", m);
 }
 
-/* Writes the output buffer to stdout, blocking until it is all taken. */
+/* Writes the output buffer to stdout, blocking until it is all taken;
+ * exits if stdout fails (the writer said why, or the reader is gone). */
 static void
 oflush(void)
 {
-	size_t off = 0;
-	while (off < obuf.len) {
-		ssize_t w = write(1, obuf.p + off, obuf.len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			msg("stdout: %s", strerror(errno));
-			exit(EX_FAIL);
-		}
-		off += (size_t)w;
-	}
-	obuf.len = 0;
+	if (evt_cli_out_flush() != 0)
+		exit(EVT_EXIT_FAIL);
 }
 
 /* Exits on out of memory. */
@@ -216,7 +197,7 @@ oom_check(int rc)
 {
 	if (rc == EVT_ERR_NOMEM) {
 		msg("out of memory");
-		exit(EX_FAIL);
+		exit(EVT_EXIT_FAIL);
 	}
 }
 
@@ -227,7 +208,7 @@ frame_out(const struct evt_cur_msg *m)
 	if (mode == M_TSV)
 		return 1;
 	if (m->kind == EVT_K_RAW)
-		return S.gw != NULL; /* a server sends it as it came */
+		return S.gwo.gw != NULL; /* a server sends it as it came */
 	return m->kind == EVT_K_MSG && m->n > 0;
 }
 
@@ -255,10 +236,11 @@ static void
 tl_output(struct timeline *t)
 {
 	const struct evt_cur_msg *m = &t->m;
+	struct evt_buf *out = evt_cli_out_buf(); /* stdout mode */
 	if (m->kind == EVT_K_RAW && t->out != OUT_STDOUT) {
 		/* A frame that was not JSON goes out as it came, if a text
 		 * frame can carry it (valid UTF-8). */
-		int rc = evt_gw_publish_raw(S.gw, t->out == OUT_SESSION ?
+		int rc = evt_gw_publish_raw(S.gwo.gw, t->out == OUT_SESSION ?
 		    t->s : NULL, m->text, m->len);
 		oom_check(rc);
 		if (rc == EVT_ERR_UTF8) {
@@ -268,22 +250,22 @@ tl_output(struct timeline *t)
 			    sizeof who), m->rx_us);
 		}
 	} else if (t->out == OUT_SESSION)
-		oom_check(evt_gw_publish_session(S.gw, t->s, m->ev, m->evlen,
-		    m->n));
+		oom_check(evt_gw_publish_session(S.gwo.gw, t->s, m->ev,
+		    m->evlen, m->n));
 	else if (t->out == OUT_ALL)
-		oom_check(evt_gw_publish(S.gw, m->ev, m->evlen, m->n));
+		oom_check(evt_gw_publish(S.gwo.gw, m->ev, m->evlen, m->n));
 	else if (mode == M_EVENTS) {
 		for (size_t i = 0; i < m->n; i++) {
-			oom_check(evt_buf_put(&obuf, m->ev[i], m->evlen[i]));
-			oom_check(evt_buf_putc(&obuf, '\n'));
+			oom_check(evt_buf_put(out, m->ev[i], m->evlen[i]));
+			oom_check(evt_buf_putc(out, '\n'));
 		}
 	} else {
 		if (mode == M_TSV)
-			oom_check(evt_tsv_put(&obuf, m->rx_us, m->text, m->len,
+			oom_check(evt_tsv_put(out, m->rx_us, m->text, m->len,
 			    m->incomplete));
 		else {
-			oom_check(evt_buf_put(&obuf, m->text, m->len));
-			oom_check(evt_buf_putc(&obuf, '\n'));
+			oom_check(evt_buf_put(out, m->text, m->len));
+			oom_check(evt_buf_putc(out, '\n'));
 		}
 	}
 	if (t->state != NULL)
@@ -349,6 +331,8 @@ cur_rewind(struct evt_cur *c, int64_t *rx)
 		oom_check(rc);
 		if (rc <= 0) {
 			msg("no event with id %s", R.from_id);
+			/* not found: status 1, as evtool get says it */
+			exit_code = rc == 0 ? EVT_EXIT_PARTIAL : EVT_EXIT_FAIL;
 			return -1;
 		}
 	} else
@@ -447,7 +431,7 @@ tl_congested(struct timeline *t)
 	if (t->out == OUT_SESSION)
 		return evt_gw_session_congested(t->s);
 	if (t->out == OUT_ALL && t->sch.o.top_speed)
-		return evt_gw_congested(S.gw);
+		return evt_gw_congested(S.gwo.gw);
 	return 0; /* stdout blocks; a shared fixed-speed timeline goes on */
 }
 
@@ -457,7 +441,7 @@ static int
 tl_readers(void)
 {
 	struct evt_gw_stats gs;
-	evt_gw_stats(S.gw, &gs);
+	evt_gw_stats(S.gwo.gw, &gs);
 	return gs.readers_now > 0;
 }
 
@@ -466,11 +450,56 @@ static void
 tl_kick(struct timeline *t)
 {
 	struct timeval zero = {0, 0};
-	if (!t->finished && !S.stopping)
+	if (!t->finished && !evt_gwo_stopping(&S.gwo))
 		evtimer_add(t->timer, &zero);
 }
 
 static void tl_finish(struct timeline *t);
+
+/*
+ * Waits for the loaded frame's due time: arms the timer and returns 0
+ * when it is far (or the timeline is paused: a control resumes it), or
+ * sleeps the last stretch and returns 1 with *now updated once it is due.
+ * handed: frames were handed to the gateway in this turn.
+ */
+static int
+tl_await(struct timeline *t, int64_t *now, int handed)
+{
+	int64_t w = evt_replay_wait(&t->sch, *now);
+	if (w == INT64_MAX) {
+		oflush();
+		return 0; /* paused */
+	}
+	if (w > 0) {
+		oflush();
+		*now = evt_mono_us();
+		w = evt_replay_wait(&t->sch, *now);
+	}
+	if (w > NAP_US || (w > 0 && (nplaying > 1 || handed))) {
+		/* The loop's timer wakes us NAP_US early (where other
+		 * timelines play, it wakes us on time: a nap would make them
+		 * late; after frames were handed to the gateway, the loop
+		 * must run to send them before we nap) ... */
+		if (nplaying <= 1)
+			w = w > NAP_US ? w - NAP_US : 0;
+		struct timeval tv = {(time_t)(w / 1000000),
+		    (suseconds_t)(w % 1000000)};
+		evtimer_add(t->timer, &tv);
+		return 0;
+	}
+	if (w > 0) {
+		/* ... and an absolute sleep lands on the due time (epoll's
+		 * wake-up alone is some 100 us late). */
+		int64_t due = *now + w;
+		struct timespec ts = {(time_t)(due / 1000000),
+		    (long)(due % 1000000) * 1000};
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		    NULL) == EINTR)
+			;
+		*now = evt_mono_us();
+	}
+	return 1;
+}
 
 /* Runs the timeline: hands over every frame that is due, then arms the
  * timer for the next one (or yields a loop turn at top speed). */
@@ -495,45 +524,13 @@ tl_run(struct timeline *t)
 			int rc = tl_load(t);
 			if (rc <= 0) {
 				if (rc < 0)
-					exit_code = EX_FAIL;
+					exit_code = EVT_EXIT_FAIL;
 				tl_finish(t);
 				return;
 			}
 		}
-		int64_t w = evt_replay_wait(&t->sch, now);
-		if (w == INT64_MAX) {
-			oflush();
-			return; /* paused: a control resumes */
-		}
-		if (w > 0) {
-			oflush();
-			now = evt_mono_us();
-			w = evt_replay_wait(&t->sch, now);
-		}
-		if (w > NAP_US || (w > 0 && (nplaying > 1 || handed))) {
-			/* The loop's timer wakes us NAP_US early (where
-			 * other timelines play, it wakes us on time: a nap
-			 * would make them late; after frames were handed to
-			 * the gateway, the loop must run to send them before
-			 * we nap) ... */
-			if (nplaying <= 1)
-				w = w > NAP_US ? w - NAP_US : 0;
-			struct timeval tv = {(time_t)(w / 1000000),
-			    (suseconds_t)(w % 1000000)};
-			evtimer_add(t->timer, &tv);
+		if (!tl_await(t, &now, handed))
 			return;
-		}
-		if (w > 0) {
-			/* ... and an absolute sleep lands on the due time
-			 * (epoll's wake-up alone is some 100 us late). */
-			int64_t due = now + w;
-			struct timespec ts = {(time_t)(due / 1000000),
-			    (long)(due % 1000000) * 1000};
-			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
-			    &ts, NULL) == EINTR)
-				;
-			now = evt_mono_us();
-		}
 		if (tl_congested(t)) {
 			t->waiting = 1;
 			return;
@@ -544,7 +541,7 @@ tl_run(struct timeline *t)
 			/* On schedule: hand it over now, then stamp it. */
 			oflush();
 			now = evt_mono_us();
-		} else if (obuf.len >= OBUF_FLUSH) {
+		} else if (evt_cli_out_buf()->len >= OBUF_FLUSH) {
 			oflush();
 			now = evt_mono_us();
 		} else if (t->out != OUT_STDOUT)
@@ -713,7 +710,7 @@ tl_finish(struct timeline *t)
 		event_base_loopbreak(base);
 		return;
 	}
-	if (S.verbosity >= EVT_GW_LOG_INFO) {
+	if (S.gwo.verbosity >= EVT_GW_LOG_INFO) {
 		char who[EVT_ESS_ID_MAX + 16];
 		msg("%sreplay finished, %" PRIu64 " events in %" PRIu64
 		    " messages", tl_who(t, who, sizeof who), t->events,
@@ -945,7 +942,7 @@ server_progress(void)
 	unsigned n = 0, done = 0, paused = 0;
 	int64_t lag = 0;
 
-	evt_gw_stats(S.gw, &gs);
+	evt_gw_stats(S.gwo.gw, &gs);
 	LIST_FOREACH(t, &timelines, link) {
 		n++;
 		done += t->finished != 0;
@@ -994,46 +991,28 @@ print_state(const struct evt_state *s, int64_t at)
 		char tmp[32];
 		int k = snprintf(tmp, sizeof tmp, "%" PRId64 "\t",
 		    at == INT64_MIN ? 0 : at);
-		oom_check(evt_buf_put(&obuf, tmp, (size_t)k));
+		oom_check(evt_buf_put(evt_cli_out_buf(), tmp, (size_t)k));
 	}
-	oom_check(evt_buf_put(&obuf, "{\"states\":[", 11));
+	oom_check(evt_buf_put(evt_cli_out_buf(), "{\"states\":[", 11));
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
-			oom_check(evt_buf_putc(&obuf, ','));
-		oom_check(evt_buf_put(&obuf, st[i], lens[i]));
+			oom_check(evt_buf_putc(evt_cli_out_buf(), ','));
+		oom_check(evt_buf_put(evt_cli_out_buf(), st[i], lens[i]));
 	}
-	oom_check(evt_buf_put(&obuf, "]}\n", 3));
+	oom_check(evt_buf_put(evt_cli_out_buf(), "]}\n", 3));
 	oflush();
 }
 
 /* ------------------------------------------------------------- server */
 
-/* Waits for the connections to close (or the grace time), then leaves. */
-static void
-stop_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct evt_gw_stats st;
-	evt_gw_stats(S.gw, &st);
-	if (st.conns_now == 0 || evt_mono_us() > S.stop_deadline) {
-		/* Not loopbreak: the frees deferred by the last closes (a
-		 * wsconn ended inside its own callback) are active events and
-		 * run first; a break left them, and LeakSanitizer said so. */
-		event_base_loopexit(base, NULL);
-		return;
-	}
-	struct timeval tv = {0, 10000};
-	evtimer_add(S.stop_ev, &tv);
-}
-
 /* Stops serving: closes every client with 1001 and leaves the loop once
- * they are gone. */
+ * they are gone (or the grace time is over). */
 static void
 server_stop(const char *why)
 {
-	if (S.stopping)
+	if (evt_gwo_stopping(&S.gwo))
 		return;
-	S.stopping = 1;
-	if (S.verbosity >= EVT_GW_LOG_INFO)
+	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
 		msg("%s: shutting down", why);
 	struct timeline *t;
 	LIST_FOREACH(t, &timelines, link) {
@@ -1041,9 +1020,7 @@ server_stop(const char *why)
 		if (t->ended == 0)
 			t->ended = evt_mono_us();
 	}
-	evt_gw_shutdown(S.gw, 1001);
-	S.stop_deadline = evt_mono_us() + STOP_GRACE_US;
-	stop_cb(-1, 0, NULL);
+	(void)evt_gwo_shutdown(&S.gwo);
 }
 
 /* --exit-when-done: once every timeline has finished and every client
@@ -1051,27 +1028,26 @@ server_stop(const char *why)
 static void
 server_check_done(void)
 {
-	if (!S.exit_when_done || S.stopping || LIST_EMPTY(&timelines))
+	if (!S.exit_when_done || evt_gwo_stopping(&S.gwo) ||
+	    LIST_EMPTY(&timelines))
 		return;
 	struct timeline *t;
 	LIST_FOREACH(t, &timelines, link)
 		if (!t->finished)
 			return;
-	if (evt_gw_backlog(S.gw) == 0) {
+	if (evt_gw_backlog(S.gwo.gw) == 0) {
 		server_stop("every replay finished");
 		return;
 	}
 	struct timeval tv = {0, 5000};
-	evtimer_add(S.stop_ev, &tv);
+	evtimer_add(S.done_ev, &tv);
 }
 
-/* The stop timer: a pending --exit-when-done check, or the shutdown. */
+/* The timer of a pending --exit-when-done check. */
 static void
-stop_ev_cb(evutil_socket_t fd, short what, void *arg)
+done_ev_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (S.stopping)
-		stop_cb(fd, what, arg);
-	else
+	if (!evt_gwo_stopping(&S.gwo))
 		server_check_done();
 }
 
@@ -1110,7 +1086,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 	struct timeline *t = evt_gw_session_data(s);
 	switch (what) {
 	case EVT_GW_SESSION_SUBSCRIBED:
-		if (S.stopping)
+		if (evt_gwo_stopping(&S.gwo))
 			return;
 		if (S.shared) {
 			if (S.tl == NULL && LIST_EMPTY(&timelines) &&
@@ -1330,7 +1306,7 @@ http_status(struct evt_buf *b)
 	char num[96];
 	int rc = 0, first = 1, k;
 
-	evt_gw_stats(S.gw, &gs);
+	evt_gw_stats(S.gwo.gw, &gs);
 	rc |= evt_buf_put(b, "{\"clock\":", 9);
 	rc |= evt_json_put_string(b, S.shared ? "shared" : "session",
 	    S.shared ? 6 : 7);
@@ -1376,90 +1352,123 @@ form_cstr(const struct evt_http_form *f, const char *key)
 	return v != NULL && strlen(v) == n ? v : NULL;
 }
 
-/* POST /evplay/<verb>: a control on one timeline or all. */
-static int
-http_control(const char *verb, size_t vlen, const struct evt_http_form *f,
-    struct evt_buf *b)
-{
-	const char *sid = form_cstr(f, "session");
-	double x = 0;
-	int64_t to = 0, by = 0;
-	int v;
+/* A control of the control path, parsed. */
+struct control {
 	enum { C_PAUSE, C_RESUME, C_SPEED, C_SEEK_TO, C_SEEK_BY } op;
+	double x;		/* C_SPEED: the factor */
+	int64_t to, by;		/* C_SEEK_TO: receive time; C_SEEK_BY: us */
+};
 
-#define VERB_IS(w) (vlen == strlen(w) && memcmp(verb, (w), vlen) == 0)
-	if (VERB_IS("pause"))
-		op = C_PAUSE;
-	else if (VERB_IS("resume"))
-		op = C_RESUME;
-	else if (VERB_IS("speed")) {
+/* Parses the parameters of speed (c->op C_SPEED: x=F) or seek (any
+ * other: to=TIME or by=S, setting c->op) into *c.  Returns NULL, or why
+ * they are refused (a 400 answer). */
+static const char *
+control_args(const struct evt_http_form *f, struct control *c)
+{
+	char *end;
+	if (c->op == C_SPEED) {
 		const char *xs = form_cstr(f, "x");
-		char *end;
-		op = C_SPEED;
 		if (xs == NULL)
-			return http_err(b, 400, "speed needs x=FACTOR");
+			return "speed needs x=FACTOR";
 		errno = 0;
-		x = strtod(xs, &end);
-		if (errno != 0 || end == xs || *end != 0 || !(x >= 1.0 / 1024) ||
-		    x > 1024)
-			return http_err(b, 400, "x: a number in 1/1024..1024");
-	} else if (VERB_IS("seek")) {
-		const char *ts = form_cstr(f, "to"), *bs = form_cstr(f, "by");
-		if ((ts == NULL) == (bs == NULL))
-			return http_err(b, 400, "seek needs to=TIME or "
-			    "by=SECONDS");
-		if (ts != NULL) {
-			op = C_SEEK_TO;
-			if (evt_time_parse_user(ts, &to) != 0)
-				return http_err(b, 400, "to: ISO-8601 or "
-				    "microseconds");
-		} else {
-			char *end;
-			op = C_SEEK_BY;
-			errno = 0;
-			double s = strtod(bs, &end);
-			if (errno != 0 || end == bs || *end != 0 ||
-			    !(s > -1e9 && s < 1e9))
-				return http_err(b, 400, "by: seconds");
-			by = (int64_t)(s * 1e6);
-		}
-	} else
-		return 0;
-#undef VERB_IS
+		c->x = strtod(xs, &end);
+		if (errno != 0 || end == xs || *end != 0 ||
+		    !(c->x >= 1.0 / 1024) || c->x > 1024)
+			return "x: a number in 1/1024..1024";
+		return NULL;
+	}
+	const char *ts = form_cstr(f, "to"), *bs = form_cstr(f, "by");
+	if ((ts == NULL) == (bs == NULL))
+		return "seek needs to=TIME or by=SECONDS";
+	if (ts != NULL) {
+		c->op = C_SEEK_TO;
+		return evt_time_parse_user(ts, &c->to) != 0 ?
+		    "to: ISO-8601 or microseconds" : NULL;
+	}
+	c->op = C_SEEK_BY;
+	errno = 0;
+	double sec = strtod(bs, &end);
+	if (errno != 0 || end == bs || *end != 0 || !(sec > -1e9 && sec < 1e9))
+		return "by: seconds";
+	c->by = (int64_t)(sec * 1e6);
+	return NULL;
+}
+
+/* Applies a control to one timeline. */
+static void
+control_apply(struct timeline *t, const struct control *c)
+{
+	switch (c->op) {
+	case C_PAUSE: tl_pause(t, 1); break;
+	case C_RESUME: tl_pause(t, 0); break;
+	case C_SPEED: tl_set_speed(t, c->x); break;
+	case C_SEEK_TO: tl_seek_to(t, c->to); break;
+	case C_SEEK_BY: (void)tl_seek(t, c->by); break;
+	}
+}
+
+/* Whether a timeline is the one of session id sid (NULL: every one). */
+static int
+tl_is_session(const struct timeline *t, const char *sid)
+{
+	size_t il;
+	const char *id;
+	if (sid == NULL)
+		return 1;
+	id = t->s != NULL ? evt_gw_session_id(t->s, &il) : NULL;
+	return id != NULL && il == strlen(sid) && memcmp(id, sid, il) == 0;
+}
+
+/* The control verb verb[0..vlen): C_PAUSE, C_RESUME, C_SPEED or, for
+ * seek, C_SEEK_TO (its parameters say which seek); -1 if there is no such
+ * verb. */
+static int
+control_verb(const char *verb, size_t vlen)
+{
+	static const char *const verbs[] = {"pause", "resume", "speed",
+	    "seek"};
+	static const int ops[] = {C_PAUSE, C_RESUME, C_SPEED, C_SEEK_TO};
+	for (size_t k = 0; k < 4; k++)
+		if (strlen(verbs[k]) == vlen && memcmp(verbs[k], verb,
+		    vlen) == 0)
+			return ops[k];
+	return -1;
+}
+
+/* POST /evplay/<verb>: control op (control_verb) on one timeline or
+ * all. */
+static int
+http_control(int op, const char *verb, size_t vlen,
+    const struct evt_http_form *f, struct evt_buf *b)
+{
+	const char *sid = form_cstr(f, "session"), *why;
+	struct control c = {0};
+
+	c.op = op;
+	if ((op == C_SPEED || op == C_SEEK_TO) &&
+	    (why = control_args(f, &c)) != NULL)
+		return http_err(b, 400, why);
 
 	struct timeline *t;
 	unsigned n = 0;
-	LIST_FOREACH(t, &timelines, link) {
-		if (sid != NULL) {
-			size_t il;
-			const char *id = t->s != NULL ?
-			    evt_gw_session_id(t->s, &il) : NULL;
-			if (id == NULL || il != strlen(sid) ||
-			    memcmp(id, sid, il) != 0)
-				continue;
+	LIST_FOREACH(t, &timelines, link)
+		if (tl_is_session(t, sid)) {
+			n++;
+			control_apply(t, &c);
 		}
-		n++;
-		switch (op) {
-		case C_PAUSE: tl_pause(t, 1); break;
-		case C_RESUME: tl_pause(t, 0); break;
-		case C_SPEED: tl_set_speed(t, x); break;
-		case C_SEEK_TO: tl_seek_to(t, to); break;
-		case C_SEEK_BY: (void)tl_seek(t, by); break;
-		}
-	}
 	if (sid != NULL && n == 0)
 		return http_err(b, 404, "no replay for that session");
 	if (sid == NULL) {
 		/* also for timelines that start later */
-		if (op == C_PAUSE || op == C_RESUME)
-			S.paused = op == C_PAUSE;
-		else if (op == C_SPEED)
-			S.speed = x;
+		if (c.op == C_PAUSE || c.op == C_RESUME)
+			S.paused = c.op == C_PAUSE;
+		else if (c.op == C_SPEED)
+			S.speed = c.x;
 	}
-	if (S.verbosity >= EVT_GW_LOG_INFO)
+	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
 		msg("control: %.*s on %u replay%s", (int)vlen, verb, n,
 		    n == 1 ? "" : "s");
-	v = evt_buf_put(b, "{\"ok\":true,\"timelines\":", 23) |
+	int v = evt_buf_put(b, "{\"ok\":true,\"timelines\":", 23) |
 	    evt_json_put_int(b, 0, n) | evt_buf_putc(b, '}');
 	return v ? -1 : 200;
 }
@@ -1483,12 +1492,8 @@ http_cb(void *arg, const struct evt_gw_http_req *req, struct evt_buf *body,
 			return http_err(body, 401, "Bearer token required");
 		return http_status(body);
 	}
-	static const char *const verbs[] = {"pause", "resume", "speed", "seek"};
-	size_t k = 0;
-	while (k < 4 && (strlen(verbs[k]) != vlen ||
-	    memcmp(verbs[k], verb, vlen) != 0))
-		k++;
-	if (k == 4)
+	int op = control_verb(verb, vlen);
+	if (op < 0)
 		return 0; /* 404 */
 	if (strcmp(req->method, "POST") != 0)
 		return http_err(body, 405, "POST only");
@@ -1499,7 +1504,7 @@ http_cb(void *arg, const struct evt_gw_http_req *req, struct evt_buf *body,
 	size_t ql = req->query_len > 0 ? req->query_len : req->body_len;
 	if (evt_http_form_parse(&f, q, ql) != 0)
 		return http_err(body, 400, "malformed parameters");
-	int rc = http_control(verb, vlen, &f, body);
+	int rc = http_control(op, verb, vlen, &f, body);
 	evt_http_form_free(&f);
 	return rc;
 }
@@ -1529,110 +1534,83 @@ usage(FILE *f)
 	    "  -q, --quiet      no progress line, lag reports or client logs\n"
 	    "  -v, --verbose    report controls (server: debug logs)\n"
 	    "  --help, --version\n"
-	    "server (a drop-in API Gateway on HOST:PORT; port 0 picks one):\n"
-	    "  --listen [HOST:]PORT  serve the Events and State WebSocket API\n"
-	    "                        (HOST 127.0.0.1 unless given)\n"
-	    "  --user U --password-file F   the token endpoint's credentials\n"
-	    "  --any-user            accept any username and password\n"
-	    "  --token-file F        also accept this Bearer token\n"
-	    "  --cors ORIGIN|*       let pages of ORIGIN (http://host:port;\n"
-	    "                        * any) log in and read REST (repeatable)\n"
-	    "  --tls-cert F --tls-key F     https and wss\n"
-	    "  --clock session|shared  a timeline per session from its first\n"
-	    "                        subscription (default), or one for all\n"
-	    "  --ready-file F        write the port to F once listening\n"
+	    "server (a drop-in API Gateway; needs --user U --password-file F\n"
+	    "or --any-user):\n"
 	    "  --exit-when-done      exit once every replay is finished and\n"
-	    "                        sent\n"
-	    "  --max-clients N       open connections (default %d)\n"
-	    "  --max-frame BYTES     inbound WebSocket message bound\n"
-	    "  --resume-window S     session resume window (default 30)\n"
-	    "  --history-bytes B     per-session resume history bound\n"
-	    "  --http-timeout S, --ws-session-timeout S, --sub-timeout S\n"
-	    "  control (Bearer): GET /evplay/status; POST /evplay/pause,\n"
+	    "                        sent\n");
+	evt_gwo_usage(f, &S.gwo);
+	fprintf(f,
+	    "control (Bearer): GET /evplay/status; POST /evplay/pause,\n"
 	    "  resume, speed?x=F, seek?to=TIME or seek?by=S [&session=ID]\n"
 	    "keys (terminal): space pause, + - speed, [ ] or arrows seek "
 	    "10 s, s status, q quit\n"
-	    "signals: USR1 pause/resume, USR2 status, INT/TERM stop\n",
-	    MAX_CLIENTS);
+	    "signals: USR1 pause/resume, USR2 status, INT/TERM stop\n");
 }
 
-/* Reports a usage error and exits 2. */
-static void
-bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-    noreturn));
-
-static void
-bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'evplay --help'.\n");
-	exit(EX_USAGE);
-}
-
-/* Parses a positive number or exits. */
+/* Parses a --speed factor (a number in (0, 1e6]) or exits 2. */
 static double
-num_arg(const char *opt, const char *s)
+speed_arg(const char *s)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
 	if (errno != 0 || end == s || *end != 0 || !(v > 0) || v > 1e6)
-		bad_usage("%s: not a positive number: %s", opt, s);
+		evt_cli_usage_err("--speed: \"%s\" is not a factor in "
+		    "(0, 1e6]", s);
 	return v;
 }
 
-/* Parses a non-negative number (seconds, bytes) up to max or exits. */
-static double
-nonneg_arg(const char *opt, const char *s, double max)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != 0 || !(v >= 0) || v > max)
-		bad_usage("%s: not a number in 0..%g: %s", opt, max, s);
-	return v;
-}
-
-/* Parses a --from/--to value or exits. */
-static int64_t
-time_arg(const char *opt, const char *s)
-{
-	int64_t us;
-	if (evt_time_parse_user(s, &us) != 0)
-		bad_usage("%s: not a time (ISO-8601 or microseconds): %s", opt,
-		    s);
-	return us;
-}
-
-/* Creates the event loop with precise timers. */
+/* Parses --loop [N] (a count may follow as its own word: argv[*optind]
+ * is taken if it is one). */
 static void
-make_base(void)
+loop_arg(const char *v, int argc, char **argv)
 {
-	/* The kernel's default 50 us timer slack would be lateness. */
-	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-	struct event_config *cfg = event_config_new();
-	if (cfg != NULL)
-		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	if (base == NULL) {
-		msg("cannot create the event loop");
-		exit(EX_FAIL);
+	if (v == NULL && optind < argc - 1 && argv[optind][0] != 0 &&
+	    strspn(argv[optind], "0123456789") == strlen(argv[optind]))
+		v = argv[optind++];
+	if (v == NULL) {
+		R.loops = -1;
+		return;
 	}
+	uint64_t n = evt_cli_count_arg("--loop", v);
+	if (n < 1 || n > LONG_MAX)
+		evt_cli_range_err("--loop", v, "at least 1");
+	R.loops = (long)n - 1;
 }
 
-int
-main(int argc, char **argv)
+/* Takes one of evplay's own options; returns 0, 1 after --help or
+ * --version (exit 0), or -1 if c is unknown. */
+static int
+play_opt(int c, int argc, char **argv)
 {
-	enum {
-		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
-		O_ANY, O_TOKFILE, O_CLOCK, O_EXIT, O_MAXCONN, O_MAXFRAME,
-		O_WINDOW, O_HIST, O_HTTPTO, O_WSTO, O_SUBTO, O_CORS
-	};
+	switch (c) {
+	case 'S': R.ro.speed = speed_arg(optarg); break;
+	case 'X': R.ro.top_speed = 1; break;
+	case 'f': R.from = evt_cli_time_arg("--from", optarg); break;
+	case 'T': R.to = evt_cli_time_arg("--to", optarg); break;
+	case 'i': R.from_id = optarg; break;
+	case 'g': R.ro.max_gap_us = evt_cli_duration_arg("--max-gap", optarg);
+		break;
+	case 'l': loop_arg(optarg, argc, argv); break;
+	case 'm': mode = M_MESSAGES; break;
+	case 't': mode = M_TSV; break;
+	case 's': want_state = 1; break;
+	case 'a': want_stats = 1; break;
+	case 'q': quiet = 1; break;
+	case 'v': verbose = 1; break;
+	case 'E': S.exit_when_done = 1; break;
+	case 'h': usage(stdout); return 1;
+	case 'V': printf("evplay " EVPLAY_VERSION "\n"); return 1;
+	default: return -1;
+	}
+	return 0;
+}
+
+/* Parses the command line into R, S and the mode flags; exits 0 after
+ * --help or --version, 2 on a usage error. */
+static void
+parse_args(int argc, char **argv)
+{
 	static const struct option lo[] = {
 		{"speed", required_argument, NULL, 'S'},
 		{"top-speed", no_argument, NULL, 'X'},
@@ -1649,246 +1627,135 @@ main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
-		{"listen", required_argument, NULL, O_LISTEN},
-		{"ready-file", required_argument, NULL, O_READY},
-		{"tls-cert", required_argument, NULL, O_CERT},
-		{"tls-key", required_argument, NULL, O_KEY},
-		{"user", required_argument, NULL, O_USER},
-		{"password-file", required_argument, NULL, O_PWFILE},
-		{"any-user", no_argument, NULL, O_ANY},
-		{"token-file", required_argument, NULL, O_TOKFILE},
-		{"cors", required_argument, NULL, O_CORS},
-		{"clock", required_argument, NULL, O_CLOCK},
-		{"exit-when-done", no_argument, NULL, O_EXIT},
-		{"max-clients", required_argument, NULL, O_MAXCONN},
-		{"max-frame", required_argument, NULL, O_MAXFRAME},
-		{"resume-window", required_argument, NULL, O_WINDOW},
-		{"history-bytes", required_argument, NULL, O_HIST},
-		{"http-timeout", required_argument, NULL, O_HTTPTO},
-		{"ws-session-timeout", required_argument, NULL, O_WSTO},
-		{"sub-timeout", required_argument, NULL, O_SUBTO},
+		{"exit-when-done", no_argument, NULL, 'E'},
+		EVT_GWO_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
-	struct evt_gw_opts go;
-	const char *listen = NULL, *ready = NULL, *pwfile = NULL;
-	const char *tokfile = NULL, *cors[EVT_CLI_MAX_CORS];
-	int any_user = 0, clock_set = 0;
-	char *host = NULL, *password = NULL, *token = NULL;
-	uint16_t port = 0;
-	int c;
+	int c, rc;
 
-	memset(&go, 0, sizeof go);
+	evt_cli_init("evplay");
+	evt_gwo_init(&S.gwo, EVT_GWO_CLOCK_SESSION, MAX_CONNS);
 	R.ro.speed = 1.0;
 	R.from = INT64_MIN;
 	R.to = INT64_MAX;
-	go.max_conns = MAX_CLIENTS;
-	while ((c = getopt_long(argc, argv, "qvh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'S': R.ro.speed = num_arg("--speed", optarg); break;
-		case 'X': R.ro.top_speed = 1; break;
-		case 'f': R.from = time_arg("--from", optarg); break;
-		case 'T': R.to = time_arg("--to", optarg); break;
-		case 'i': R.from_id = optarg; break;
-		case 'g':
-			if (evt_duration_parse(optarg, &R.ro.max_gap_us) != 0)
-				bad_usage("--max-gap: a duration: %s", optarg);
-			break;
-		case 'l': {
-			const char *v = optarg;
-			/* "--loop N": a count may follow as its own word */
-			if (v == NULL && optind < argc - 1 &&
-			    strspn(argv[optind], "0123456789") ==
-			    strlen(argv[optind]) && argv[optind][0] != 0)
-				v = argv[optind++];
-			if (v == NULL) {
-				R.loops = -1;
-			} else {
-				double n = num_arg("--loop", v);
-				if (n != (long)n)
-					bad_usage("--loop: a whole number: %s",
-					    v);
-				R.loops = (long)n - 1;
-			}
-			break;
-		}
-		case 'm': mode = M_MESSAGES; break;
-		case 't': mode = M_TSV; break;
-		case 's': want_state = 1; break;
-		case 'a': want_stats = 1; break;
-		case 'q': quiet = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("evplay " EVPLAY_VERSION "\n"); return 0;
-		case O_LISTEN: listen = optarg; break;
-		case O_READY: ready = optarg; break;
-		case O_CERT: go.tls_cert = optarg; break;
-		case O_KEY: go.tls_key = optarg; break;
-		case O_USER: go.username = optarg; break;
-		case O_PWFILE: pwfile = optarg; break;
-		case O_ANY: any_user = 1; break;
-		case O_TOKFILE: tokfile = optarg; break;
-		case O_CORS:
-			evt_cli_cors_arg(progname, optarg, cors,
-			    &go.ncors_origins);
-			go.cors_origins = cors;
-			break;
-		case O_CLOCK:
-			if (strcmp(optarg, "shared") == 0)
-				S.shared = 1;
-			else if (strcmp(optarg, "session") != 0)
-				bad_usage("--clock: session or shared, not %s",
-				    optarg);
-			clock_set = 1;
-			break;
-		case O_EXIT: S.exit_when_done = 1; break;
-		case O_MAXCONN:
-			go.max_conns = (uint32_t)nonneg_arg("--max-clients",
-			    optarg, 100000);
-			if (go.max_conns == 0)
-				bad_usage("--max-clients: at least 1");
-			break;
-		case O_MAXFRAME:
-			go.ess_limits.max_frame = (size_t)nonneg_arg(
-			    "--max-frame", optarg, 1 << 30);
-			if (go.ess_limits.max_frame < 1024)
-				bad_usage("--max-frame: at least 1024");
-			break;
-		case O_WINDOW:
-			go.resume_window = nonneg_arg("--resume-window", optarg,
-			    1e6);
-			if (go.resume_window == 0)
-				bad_usage("--resume-window: more than 0");
-			break;
-		case O_HIST:
-			go.history_bytes = (size_t)nonneg_arg(
-			    "--history-bytes", optarg, 1e12);
-			break;
-		case O_HTTPTO:
-			go.http_timeout = nonneg_arg("--http-timeout", optarg,
-			    1e6);
-			break;
-		case O_WSTO:
-			go.ws_session_timeout = nonneg_arg(
-			    "--ws-session-timeout", optarg, 1e6);
-			if (go.ws_session_timeout == 0)
-				go.ws_session_timeout = -1;
-			break;
-		case O_SUBTO:
-			go.sub_timeout = nonneg_arg("--sub-timeout", optarg,
-			    1e6);
-			break;
-		default: usage(stderr); return EX_USAGE;
+	opterr = 0;	/* evt_cli_getopt_err says it */
+	while ((c = getopt_long(argc, argv, ":qvh", lo, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			evt_cli_getopt_err(c, argv);
+		if (evt_gwo_arg(&S.gwo, c, optarg))
+			continue;
+		if ((rc = play_opt(c, argc, argv)) > 0)
+			exit(EVT_EXIT_OK);
+		if (rc < 0) {
+			usage(stderr);
+			exit(EVT_EXIT_USAGE);
 		}
 	}
 	if (argc - optind != 1) {
 		usage(stderr);
-		return EX_USAGE;
-	}
-	if (R.from_id != NULL && R.from != INT64_MIN)
-		bad_usage("--from and --from-id exclude each other");
-	server = listen != NULL;
-	if (!server && (ready || go.tls_cert || go.tls_key || go.username ||
-	    pwfile || any_user || tokfile || clock_set || S.exit_when_done ||
-	    go.ncors_origins > 0))
-		bad_usage("server options need --listen HOST:PORT");
-	if (server) {
-		if (mode != M_EVENTS || want_state)
-			bad_usage("--messages, --tsv and --state are for "
-			    "stdout mode (a server sends messages; getState "
-			    "answers the state)");
-		if ((go.tls_cert == NULL) != (go.tls_key == NULL))
-			bad_usage("--tls-cert and --tls-key go together");
-		if (go.username != NULL && any_user)
-			bad_usage("--user and --any-user exclude each other");
-		if (go.username == NULL && !any_user)
-			bad_usage("a server needs --user U --password-file F, "
-			    "or --any-user to accept any credential");
-		if ((go.username != NULL) != (pwfile != NULL))
-			bad_usage("--user and --password-file go together");
-		if (evt_cli_hostport(listen, &host, &port) != 0)
-			bad_usage("--listen: expected [HOST:]PORT with a numeric "
-			    "HOST (IPv4, or IPv6 in brackets), got '%s'", listen);
+		exit(EVT_EXIT_USAGE);
 	}
 	R.dir = argv[optind];
+}
 
-	/* The start point: checked (and the id found) before serving. */
+/* Checks what goes together across options, or exits 2. */
+static void
+check_args(void)
+{
+	if (R.from_id != NULL && R.from != INT64_MIN)
+		evt_cli_usage_err("--from and --from-id exclude each other");
+	server = S.gwo.listen != NULL;
+	if (!server && (S.gwo.given || S.exit_when_done))
+		evt_cli_usage_err("server options need --listen HOST:PORT");
+	if (!server)
+		return;
+	if (mode != M_EVENTS || want_state)
+		evt_cli_usage_err("--messages, --tsv and --state are for "
+		    "stdout mode (a server sends messages; getState answers "
+		    "the state)");
+	evt_gwo_check(&S.gwo);
+	if (S.gwo.go.username == NULL && !S.gwo.any_user)
+		evt_cli_usage_err("a server needs --user U --password-file F, "
+		    "or --any-user to accept any credential");
+	S.shared = S.gwo.clock == EVT_GWO_CLOCK_SHARED;
+}
+
+/* Creates the event loop with precise timers. */
+static void
+make_base(void)
+{
+	/* The kernel's default 50 us timer slack would be lateness. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	struct event_config *cfg = event_config_new();
+	if (cfg != NULL)
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (base == NULL) {
+		msg("cannot create the event loop");
+		exit(EVT_EXIT_FAIL);
+	}
+}
+
+/* Checks the start point (and finds --from-id) before anything is served,
+ * and prepares the state there: printed first (--state), or what getState
+ * answers before a replay starts; every timeline starts from a copy and
+ * keeps it current.  Returns 0 or -1 (reported). */
+static int
+open_start(void)
+{
 	struct evt_cur *probe = cur_at_start(&R.start_rx);
 	if (probe == NULL)
-		return EX_FAIL;
+		return -1;
 	evt_cur_close(probe);
-	int rc;
-	if (want_state || server) {
-		/* The state at the start point: printed first (--state), or
-		 * what getState answers before a replay starts; every
-		 * timeline starts from a copy and keeps it current. */
-		R.state0 = state_at(R.start_rx);
-		if (R.state0 == NULL || state_lead(R.state0) != 0)
-			return EX_FAIL;
-		if (want_state)
-			print_state(R.state0, R.start_rx);
-	}
+	if (!want_state && !server)
+		return 0;
+	R.state0 = state_at(R.start_rx);
+	if (R.state0 == NULL || state_lead(R.state0) != 0)
+		return -1;
+	if (want_state)
+		print_state(R.state0, R.start_rx);
+	return 0;
+}
 
-	make_base();
-	if (server)
-		evt_cli_no_dump();	/* it holds the tokens it issues */
-	signal(SIGPIPE, SIG_IGN);
-	tty_progress = !quiet && isatty(2);
-	S.verbosity = quiet ? EVT_GW_LOG_WARN : verbose ? EVT_GW_LOG_DEBUG :
-	    EVT_GW_LOG_INFO;
-	struct timeline *tl = NULL;
-	const char *stoks[1];
-	if (server) {
-		if (pwfile != NULL)
-			password = evt_cli_secret_arg(progname,
-			    "--password-file", pwfile);
-		if (tokfile != NULL) {
-			token = evt_cli_secret_arg(progname, "--token-file",
-			    tokfile);
-			stoks[0] = token;
-			go.static_tokens = stoks;
-			go.nstatic_tokens = 1;
-		}
-		go.host = host;
-		go.port = port;
-		go.password = password;
-		go.max_sessions = go.max_conns; /* each holds a timeline */
-		go.product_version = "evplay " EVPLAY_VERSION;
-		go.log_cb = gw_log_cb;
-		go.states_cb = states_cb;
-		go.rest_cb = rest_cb;
-		go.session_cb = session_cb;
-		go.drain_cb = drain_cb;
-		go.http_cb = http_cb;
-		configs_load();
-		rc = evt_gw_new(base, &go, &S.gw);
-		evt_cli_free_secret(password);
-		evt_cli_free_secret(token);
-		if (rc != 0) {
-			/* EVT_ERR_IO: the gateway said why, in one line. */
-			if (rc != EVT_ERR_IO)
-				msg("cannot serve on %s: %s", listen,
-				    evt_strerror(rc));
-			free(host);
-			return rc == EVT_ERR_ARG ? EX_USAGE : EX_FAIL;
-		}
-		if ((S.stop_ev = evtimer_new(base, stop_ev_cb, NULL)) == NULL)
-			oom_check(EVT_ERR_NOMEM);
-		if (!quiet)
-			msg("serving %s on %s://%s:%u (%s clock%s)", R.dir,
-			    go.tls_cert != NULL ? "https" : "http", host,
-			    evt_gw_port(S.gw), S.shared ? "shared" : "session",
-			    any_user ? ", any user" : "");
-		if (ready != NULL && evt_cli_write_ready(ready,
-		    evt_gw_port(S.gw)) != 0) {
-			msg("%s: %s", ready, strerror(errno));
-			return EX_FAIL;
-		}
-	} else {
-		if ((tl = tl_new(OUT_STDOUT, NULL)) == NULL)
-			return EX_FAIL;
-	}
+/* Starts the gateway server.  Returns 0 or the exit status (reported). */
+static int
+serve_start(void)
+{
+	struct evt_gw_opts *go = &S.gwo.go;
 
-	struct event *keys = NULL;
+	go->max_sessions = go->max_conns; /* each holds a timeline */
+	/* product_version stays the gateway's default: clients read its
+	 * major number as the server's, and >= 21 means OAuth. */
+	go->log_cb = gw_log_cb;
+	go->states_cb = states_cb;
+	go->rest_cb = rest_cb;
+	go->session_cb = session_cb;
+	go->drain_cb = drain_cb;
+	go->http_cb = http_cb;
+	configs_load();
+	int rc = evt_gwo_start(&S.gwo, base);
+	if (rc != 0)
+		return rc;
+	if ((S.done_ev = evtimer_new(base, done_ev_cb, NULL)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	if (!quiet)
+		msg("serving %s (%s clock%s)", R.dir, S.shared ? "shared" :
+		    "session", S.gwo.any_user ? ", any user" : "");
+	return 0;
+}
+
+/* The loop's own events: keys on a terminal, signals, the 1 s tick. */
+static struct {
+	struct event *keys, *sigs[4], *tick;
+} L;
+
+/* Sets up the keys (a terminal stdin in raw mode), the signals and the
+ * tick. */
+static void
+controls_setup(void)
+{
+	static const int sigs[4] = {SIGUSR1, SIGUSR2, SIGINT, SIGTERM};
 	if (isatty(0) && tcgetattr(0, &saved_tio) == 0) {
 		struct termios raw = saved_tio;
 		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
@@ -1897,25 +1764,25 @@ main(int argc, char **argv)
 		if (tcsetattr(0, TCSANOW, &raw) == 0) {
 			tio_saved = 1;
 			atexit(tty_restore);
-			keys = event_new(base, 0, EV_READ | EV_PERSIST, key_cb,
-			    NULL);
-			event_add(keys, NULL);
+			L.keys = event_new(base, 0, EV_READ | EV_PERSIST,
+			    key_cb, NULL);
+			event_add(L.keys, NULL);
 		}
 	}
-	int sigs[] = {SIGUSR1, SIGUSR2, SIGINT, SIGTERM};
-	struct event *sev[4];
 	for (int i = 0; i < 4; i++) {
-		sev[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
-		evsignal_add(sev[i], NULL);
+		L.sigs[i] = evsignal_new(base, sigs[i], signal_cb, NULL);
+		evsignal_add(L.sigs[i], NULL);
 	}
-	struct event *tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
+	L.tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
 	struct timeval sec = {1, 0};
-	event_add(tick, &sec);
+	event_add(L.tick, &sec);
+}
 
-	if (tl != NULL)
-		tl_start(tl);
-	event_base_dispatch(base);
-
+/* The end of the run on stderr: the stdout timeline's lag and --stats,
+ * or the server's unfinished timelines' --stats and its summary. */
+static void
+report_end(struct timeline *tl)
+{
 	oflush();
 	if (tty_progress)
 		fputs("\r\033[K", stderr);
@@ -1927,38 +1794,46 @@ main(int argc, char **argv)
 			    "behind", (double)tl->sch.lag_us / 1e6);
 		if (want_stats)
 			print_stats(tl);
-	} else {
-		struct evt_gw_stats gs;
-		evt_gw_stats(S.gw, &gs);
-		struct timeline *t;
-		if (want_stats)
-			LIST_FOREACH(t, &timelines, link)
-				if (!t->finished)
-					print_stats(t);
-		if (!quiet)
-			msg("%" PRIu64 " events sent in %" PRIu64 " messages "
-			    "to %" PRIu64 " sessions (%" PRIu64 " resumed), %"
-			    PRIu64 " connections", gs.events_sent,
-			    gs.messages_sent, gs.sessions_created, gs.resumes,
-			    gs.conns_accepted);
+		return;
 	}
+	struct evt_gw_stats gs;
+	evt_gw_stats(S.gwo.gw, &gs);
+	struct timeline *t;
+	if (want_stats)
+		LIST_FOREACH(t, &timelines, link)
+			if (!t->finished)
+				print_stats(t);
+	if (!quiet)
+		msg("%" PRIu64 " events sent in %" PRIu64 " messages to %"
+		    PRIu64 " sessions (%" PRIu64 " resumed), %" PRIu64
+		    " connections", gs.events_sent, gs.messages_sent,
+		    gs.sessions_created, gs.resumes, gs.conns_accepted);
+}
+
+/* Frees everything, reports what could not be read and returns the exit
+ * status. */
+static int
+shut_down(void)
+{
 	tty_restore();
 	for (int i = 0; i < 4; i++)
-		event_free(sev[i]);
-	event_free(tick);
-	if (keys != NULL)
-		event_free(keys);
-	evt_gw_free(S.gw);
+		if (L.sigs[i] != NULL)
+			event_free(L.sigs[i]);
+	if (L.tick != NULL)
+		event_free(L.tick);
+	if (L.keys != NULL)
+		event_free(L.keys);
+	evt_gwo_free(&S.gwo);
 	while (!LIST_EMPTY(&timelines))
 		tl_free(LIST_FIRST(&timelines));
 	while (!LIST_EMPTY(&zombies))
 		tl_free(LIST_FIRST(&zombies));
-	if (S.stop_ev != NULL)
-		event_free(S.stop_ev);
-	event_base_free(base);
+	if (S.done_ev != NULL)
+		event_free(S.done_ev);
+	if (base != NULL)
+		event_base_free(base);
 	evt_state_free(R.state0);
-	evt_buf_free(&obuf);
-	free(host);
+	evt_cli_out_free();
 	if (lost_unknown > 0)
 		msg("%s: at least %" PRIu64 " events could not be read, and an "
 		    "unknown number more in %" PRIu64 " damaged places", R.dir,
@@ -1967,6 +1842,40 @@ main(int argc, char **argv)
 		msg("%s: %" PRIu64 " events could not be read", R.dir,
 		    lost_events);
 	if (exit_code == 0 && problems > 0)
-		exit_code = EX_FAIL;
+		exit_code = EVT_EXIT_PARTIAL;	/* damage skipped */
 	return exit_code;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct timeline *tl = NULL;
+	int rc;
+
+	parse_args(argc, argv);
+	check_args();
+	if (open_start() != 0)
+		return exit_code != 0 ? exit_code : EVT_EXIT_FAIL;
+	make_base();
+	tty_progress = !quiet && isatty(2);
+	S.gwo.progress_line = tty_progress;
+	S.gwo.verbosity = quiet ? EVT_GW_LOG_WARN : verbose ?
+	    EVT_GW_LOG_DEBUG : EVT_GW_LOG_INFO;
+	if (server && (rc = serve_start()) != 0) {
+		exit_code = rc;
+		return shut_down();
+	}
+	if (!server) {
+		signal(SIGPIPE, SIG_IGN);
+		if ((tl = tl_new(OUT_STDOUT, NULL)) == NULL) {
+			exit_code = EVT_EXIT_FAIL;
+			return shut_down();
+		}
+	}
+	controls_setup();
+	if (tl != NULL)
+		tl_start(tl);
+	event_base_dispatch(base);
+	report_end(tl);
+	return shut_down();
 }

@@ -33,15 +33,11 @@
  * know when it is due.
  */
 #include <sys/queue.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +54,7 @@
 #include "evtape/ess.h"
 #include "evtape/gateway.h"
 #include "evtape/gen.h"
+#include "evtape/gw_opts.h"
 #include "evtape/json.h"
 
 #define TOP_SPEED_GEN_RATE 100000.0 /* event times at --rate 0 */
@@ -70,11 +67,10 @@
 
 struct sim {
 	struct event_base *base;
-	struct evt_gw *gw;
+	struct evt_gwo gwo;	/* the gateway server: options, gwo.gw */
 	struct evt_gen *cat;	/* catalog: cameras for REST, early states */
 	struct evt_gen *gen;	/* the event stream, once started */
 	struct evt_gen_opts gopts;
-	int verbosity;		/* max level printed */
 
 	double rate;
 	uint64_t max_events;	/* 0: no limit */
@@ -82,7 +78,7 @@ struct sim {
 	FILE *log_sent;
 	const char *log_path;
 
-	int started, done, stopping;
+	int started, done;
 	int paused;		/* --paused: generation waits for SIGUSR2 */
 	uint64_t nevents, nmsgs;
 	int64_t t0_mono_us;	/* monotonic time of the generator's start */
@@ -96,8 +92,7 @@ struct sim {
 
 	struct event *tick_ev;	/* paced generation */
 	struct event *prod_ev;	/* top-speed generation */
-	struct event *stop_ev;	/* shutdown: waits for connections */
-	int64_t stop_deadline;
+	struct event *sigs[4];	/* TERM, INT, USR1, USR2 */
 	int waiting_drain;
 	struct evt_buf scratch;
 	int per_session;	/* --clock session: one timeline per session */
@@ -115,46 +110,27 @@ struct timeline {
 	uint64_t nevents;
 };
 
-/* Prints usage to f. */
+/* Prints usage to f (o: the gateway options' defaults). */
 static void
-usage(FILE *f)
+usage(FILE *f, const struct evt_gwo *o)
 {
 	fprintf(f,
 "usage: evsim [options]\n"
 "A simulated Milestone API Gateway with synthetic events.\n"
-"  --listen HOST:PORT      listen address (default 127.0.0.1:0, 0 = a free\n"
-"                          port)\n"
-"  --ready-file FILE       write \"PORT\\n\" to FILE once listening\n"
-"  --tls-cert FILE --tls-key FILE   serve https/wss\n"
-"  --user NAME --password-file FILE the one accepted credential (without\n"
-"                          --user every credential is accepted)\n"
-"  --token-file FILE       also accept the token on FILE's first line\n"
-"  --token-lifetime SEC    expires_in of issued tokens (default 3600)\n"
-"  --cors ORIGIN|*         let pages of ORIGIN (http://host:port; * any)\n"
-"                          call the token and REST endpoints (repeatable)\n"
 "  --rate N                mean events/s (default 200; 0 = top speed with\n"
 "                          back-pressure from the clients)\n"
 "  --seed N  --cameras N   generator options (defaults 1, 2659)\n"
-"  --events N              stop generating after N events (keep serving)\n"
+"  --events N              stop generating after N events (keep serving;\n"
+"                          with --clock session: per session)\n"
 "  --log-sent FILE         write every generated message, one per line\n"
-"  --resume-window SEC     how long a session outlives its connection\n"
-"                          (default 30)\n"
-"  --history-bytes N       per-session history bound (default 64 MiB)\n"
-"  --max-conns N           open connections (default 256)\n"
-"  --ping SEC              WebSocket ping interval (default 0: none)\n"
-"  --clock shared|session  one timeline for all sessions (default), or one\n"
-"                          per session from its first subscription, each\n"
-"                          at top speed with its own back-pressure (needs\n"
-"                          --rate 0; --events counts per session)\n"
-"Limits:\n"
-"  --max-frame N           largest inbound message (default 1 MiB; 1009)\n"
-"  --http-timeout SEC      a request must arrive whole within SEC of its\n"
-"                          first byte, else 408 (default 30)\n"
-"  --http-idle SEC         keep-alive idle limit (default 15)\n"
-"  --ws-session-timeout SEC  close (1008) a WebSocket without a session\n"
-"                          after SEC (default 30)\n"
-"  --sub-timeout SEC       close (1008) a session without a subscription\n"
-"                          after SEC (default 0: never)\n"
+"  -v, --verbose           more log (repeat for debug)\n"
+"  -q, --quiet             errors only\n"
+"  -h, --help              this text\n"
+"Without --user (or with --any-user) every credential is accepted.\n"
+"--clock session (one top-speed timeline per session, each with its own\n"
+"back-pressure) needs --rate 0; the default is shared.\n");
+	evt_gwo_usage(f, o);
+	fprintf(f,
 "Control path: GET /evsim/stats (JSON counters); POST /evsim/forget with a\n"
 "Bearer token (a gateway recycle).\n"
 "Fault injection:\n"
@@ -165,86 +141,21 @@ usage(FILE *f)
 "                          SIGUSR1\n"
 "  --garbage-every N       send a text frame that is not JSON after every\n"
 "                          N events sent to a connection\n"
-"  --state-delay SEC       answer getState after SEC seconds\n"
+"  --state-delay S         answer getState after S seconds\n"
 "  --refuse-tokens         the token endpoint refuses every request\n"
 "  --paused                generate nothing until SIGUSR2 (instead of from\n"
 "                          the first subscription)\n"
-"  -v, --verbose           more log (repeat for debug); --quiet: errors\n"
-"  -h, --help              this text\n"
 "Signals: TERM/INT close all connections (1001) and exit 0; USR1 forgets\n"
 "all sessions; USR2 starts generating (--paused).\n");
-}
-
-/* Reports a usage error and exits 2. */
-static void
-bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-    noreturn));
-static void
-bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "evsim: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'evsim --help'.\n");
-	exit(2);
-}
-
-/* Parses an unsigned integer option or exits 2. */
-static uint64_t
-opt_u64(const char *name, const char *s, uint64_t max)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
-		bad_usage("--%s: bad number '%s'", name, s);
-	return v;
-}
-
-/* Parses a non-negative number of seconds or exits 2. */
-static double
-opt_secs(const char *name, const char *s)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= 0) || v > 1e6)
-		bad_usage("--%s: bad number of seconds '%s'", name, s);
-	return v;
 }
 
 /* gateway log_cb: prints lines up to the chosen level. */
 static void
 sim_log_cb(void *arg, int level, const char *msg)
 {
-	static const char *const names[] = { "error", "warning", "info",
-		"debug" };
 	struct sim *sim = arg;
 
-	if (level <= sim->verbosity)
-		fprintf(stderr, "evsim: %s: %s\n", names[level & 3], msg);
-}
-
-/* Our own log lines, same format. */
-static void sim_log(struct sim *sim, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void
-sim_log(struct sim *sim, int level, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	sim_log_cb(sim, level, line);
+	evt_gwo_log(&sim->gwo, level, "%s", msg);
 }
 
 /* Flushes the --log-sent file. */
@@ -252,7 +163,7 @@ static void
 flush_log(struct sim *sim)
 {
 	if (sim->log_sent != NULL && fflush(sim->log_sent) != 0)
-		sim_log(sim, EVT_GW_LOG_ERR, "%s: %s", sim->log_path,
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "%s: %s", sim->log_path,
 		    strerror(errno));
 }
 
@@ -264,7 +175,7 @@ gen_done(struct sim *sim)
 	event_del(sim->tick_ev);
 	event_del(sim->prod_ev);
 	flush_log(sim);
-	sim_log(sim, EVT_GW_LOG_INFO, "generation done: %llu events",
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "generation done: %llu events",
 	    (unsigned long long)sim->nevents);
 }
 
@@ -282,8 +193,8 @@ emit(struct sim *sim, const char *msg, size_t len, const char **ev,
 		/* Rebuild the cut message for the log. */
 		sim->scratch.len = 0;
 		if (evt_ess_events_message(ev, lens, n, &sim->scratch) < 0) {
-			sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
-			exit(1);
+			evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
+			exit(EVT_EXIT_FAIL);
 		}
 		msg = (const char *)sim->scratch.p;
 		len = sim->scratch.len;
@@ -294,17 +205,18 @@ emit(struct sim *sim, const char *msg, size_t len, const char **ev,
 		fwrite(msg, 1, len, sim->log_sent);
 		fputc('\n', sim->log_sent);
 	}
-	if (evt_gw_publish(sim->gw, ev, lens, n) != 0)
-		sim_log(sim, EVT_GW_LOG_ERR, "publish: out of memory");
+	if (evt_gw_publish(sim->gwo.gw, ev, lens, n) != 0)
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR,
+		    "publish: out of memory");
 	sim->nevents += n;
 	sim->nmsgs++;
 	if (sim->forget_every > 0 && sim->nevents >= sim->next_forget) {
 		while (sim->next_forget <= sim->nevents)
 			sim->next_forget += sim->forget_every;
-		sim_log(sim, EVT_GW_LOG_INFO, "forgetting all sessions after "
-		    "%llu events (--forget-every)",
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "forgetting all "
+		    "sessions after %llu events (--forget-every)",
 		    (unsigned long long)sim->nevents);
-		evt_gw_forget_sessions(sim->gw);
+		evt_gw_forget_sessions(sim->gwo.gw);
 	}
 	if (sim->max_events > 0 && sim->nevents >= sim->max_events)
 		gen_done(sim);
@@ -322,8 +234,8 @@ make_pending(struct sim *sim)
 	n = evt_gen_last_events(sim->gen, ev, lens);
 	sim->pend.len = 0;
 	if (evt_buf_put(&sim->pend, json, len) != 0) {
-		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
-		exit(1);
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
+		exit(EVT_EXIT_FAIL);
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		sim->pend_off[i] = (size_t)(ev[i] - json);
@@ -396,10 +308,10 @@ prod_cb(evutil_socket_t fd, short what, void *arg)
 	/* Nobody reads (no connected session with a subscription: only
 	 * detached ones, or connections still without a session): no point
 	 * filling histories at full CPU. */
-	evt_gw_stats(sim->gw, &st);
+	evt_gw_stats(sim->gwo.gw, &st);
 	chunk = st.readers_now > 0 ? TOP_SPEED_CHUNK : TOP_SPEED_IDLE_CHUNK;
 	for (int k = 0; k < chunk && !sim->done; k++) {
-		if (evt_gw_congested(sim->gw)) {
+		if (evt_gw_congested(sim->gwo.gw)) {
 			sim->waiting_drain = 1;
 			return;
 		}
@@ -418,7 +330,8 @@ sim_drain_cb(void *arg)
 {
 	struct sim *sim = arg;
 
-	if (sim->waiting_drain && !sim->done && !sim->stopping) {
+	if (sim->waiting_drain && !sim->done &&
+	    !evt_gwo_stopping(&sim->gwo)) {
 		sim->waiting_drain = 0;
 		event_active(sim->prod_ev, EV_TIMEOUT, 1);
 	}
@@ -433,12 +346,13 @@ start_generation(struct sim *sim)
 	if (sim->rate == 0)
 		sim->gopts.rate = TOP_SPEED_GEN_RATE;
 	if ((sim->gen = evt_gen_new(&sim->gopts)) == NULL) {
-		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
-		exit(1);
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
+		exit(EVT_EXIT_FAIL);
 	}
 	sim->t0_mono_us = evt_mono_us();
-	sim_log(sim, EVT_GW_LOG_INFO, "first subscription: generating at "
-	    "%s events/s", sim->rate == 0 ? "top speed" : "the given rate");
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "first subscription: "
+	    "generating at %s events/s", sim->rate == 0 ? "top speed" :
+	    "the given rate");
 	if (sim->max_events > 0 && sim->nevents >= sim->max_events) {
 		gen_done(sim);
 		return;
@@ -470,7 +384,7 @@ tl_prod_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	for (int k = 0; k < TOP_SPEED_CHUNK; k++) {
-		if (sim->stopping || (sim->max_events > 0 &&
+		if (evt_gwo_stopping(&sim->gwo) || (sim->max_events > 0 &&
 		    tl->nevents >= sim->max_events) ||
 		    evt_gw_session_congested(tl->s))
 			return;
@@ -478,8 +392,10 @@ tl_prod_cb(evutil_socket_t fd, short what, void *arg)
 		n = evt_gen_last_events(tl->gen, ev, lens);
 		if (sim->max_events > 0 && tl->nevents + n > sim->max_events)
 			n = (uint32_t)(sim->max_events - tl->nevents);
-		if (evt_gw_publish_session(sim->gw, tl->s, ev, lens, n) != 0)
-			sim_log(sim, EVT_GW_LOG_ERR, "publish: out of memory");
+		if (evt_gw_publish_session(sim->gwo.gw, tl->s, ev, lens,
+		    n) != 0)
+			evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR,
+			    "publish: out of memory");
 		tl->nevents += n;
 		sim->nevents += n;
 		sim->nmsgs++;
@@ -511,8 +427,8 @@ tl_start(struct sim *sim, struct evt_gw_session *s)
 	o.rate = TOP_SPEED_GEN_RATE;
 	if (tl == NULL || (tl->gen = evt_gen_new(&o)) == NULL ||
 	    (tl->ev = event_new(sim->base, -1, 0, tl_prod_cb, tl)) == NULL) {
-		sim_log(sim, EVT_GW_LOG_ERR, "out of memory");
-		exit(1);
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "out of memory");
+		exit(EVT_EXIT_FAIL);
 	}
 	tl->sim = sim;
 	tl->s = s;
@@ -530,11 +446,12 @@ sim_session_cb(void *arg, struct evt_gw_session *s, int what)
 
 	if (!sim->per_session) {
 		if (what == EVT_GW_SESSION_SUBSCRIBED && !sim->started &&
-		    !sim->stopping && !sim->paused)
+		    !evt_gwo_stopping(&sim->gwo) && !sim->paused)
 			start_generation(sim);
 		return;
 	}
-	if (what == EVT_GW_SESSION_SUBSCRIBED && tl == NULL && !sim->stopping)
+	if (what == EVT_GW_SESSION_SUBSCRIBED && tl == NULL &&
+	    !evt_gwo_stopping(&sim->gwo))
 		tl_start(sim, s);
 	else if (what == EVT_GW_SESSION_DRAINED && tl != NULL)
 		event_active(tl->ev, EV_TIMEOUT, 1);
@@ -579,9 +496,9 @@ sim_http_cb(void *arg, const struct evt_gw_http_req *req,
 		if (!req->authorized)
 			return PUTS(body, "{\"error\":\"Bearer token "
 			    "required\"}") ? -1 : 401;
-		sim_log(sim, EVT_GW_LOG_INFO, "%s: POST /evsim/forget",
-		    req->peer);
-		evt_gw_forget_sessions(sim->gw);
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO,
+		    "%s: POST /evsim/forget", req->peer);
+		evt_gw_forget_sessions(sim->gwo.gw);
 		return PUTS(body, "{\"forgotten\":true}") ? -1 : 200;
 	}
 	if (!PATH_IS("/evsim/stats"))
@@ -589,7 +506,7 @@ sim_http_cb(void *arg, const struct evt_gw_http_req *req,
 #undef PATH_IS
 	if (strcmp(req->method, "GET") != 0)
 		return 405;
-	evt_gw_stats(sim->gw, &st);
+	evt_gw_stats(sim->gwo.gw, &st);
 	rc |= evt_buf_putc(body, '{');
 	rc |= put_count(body, "events_generated", sim->nevents);
 	rc |= put_count(body, "messages_generated", sim->nmsgs);
@@ -662,15 +579,22 @@ put_self(struct evt_buf *b, const char *type, const char *id, size_t idlen)
 	return rc;
 }
 
-/* Appends one camera object. */
-static int
-put_camera(struct sim *sim, struct evt_buf *b, uint32_t i)
+/* The GUID of camera i. */
+static const char *
+camera_id(const struct sim *sim, size_t i)
 {
-	const char *id = evt_gen_camera(sim->cat, i);
+	return evt_gen_camera(sim->cat, (uint32_t)i);
+}
+
+/* Appends camera i's object. */
+static int
+put_camera(const struct sim *sim, struct evt_buf *b, size_t i)
+{
+	const char *id = camera_id(sim, i);
 	char name[32];
 	int rc = evt_buf_putc(b, '{');
 
-	snprintf(name, sizeof name, "Camera %04u", i + 1);
+	snprintf(name, sizeof name, "Camera %04zu", i + 1);
 	rc |= put_kv(b, 0, "id", id, 36);
 	rc |= put_kv(b, 1, "name", name, strlen(name));
 	rc |= put_kv(b, 1, "displayName", name, strlen(name));
@@ -680,10 +604,21 @@ put_camera(struct sim *sim, struct evt_buf *b, uint32_t i)
 	return rc;
 }
 
-/* Appends one event type object. */
-static int
-put_type(struct evt_buf *b, const struct evt_gen_type *t)
+/* The id of event type i. */
+static const char *
+type_id(const struct sim *sim, size_t i)
 {
+	size_t n;
+
+	return evt_gen_event_types(&n)[i].id;
+}
+
+/* Appends event type i's object. */
+static int
+put_type(const struct sim *sim, struct evt_buf *b, size_t i)
+{
+	size_t n;
+	const struct evt_gen_type *t = &evt_gen_event_types(&n)[i];
 	int rc = evt_buf_putc(b, '{');
 
 	rc |= put_kv(b, 0, "id", t->id, strlen(t->id));
@@ -700,21 +635,32 @@ put_type(struct evt_buf *b, const struct evt_gen_type *t)
 	return rc;
 }
 
-/* Appends one state group object. */
-static int
-put_group(struct evt_buf *b, const struct evt_gen_state_group *g)
+/* The id of state group i. */
+static const char *
+group_id(const struct sim *sim, size_t i)
 {
+	size_t n;
+
+	return evt_gen_state_groups(&n)[i].id;
+}
+
+/* Appends state group i's object. */
+static int
+put_group(const struct sim *sim, struct evt_buf *b, size_t i)
+{
+	size_t n;
+	const struct evt_gen_state_group *g = &evt_gen_state_groups(&n)[i];
 	int rc = evt_buf_putc(b, '{');
 
 	rc |= put_kv(b, 0, "id", g->id, strlen(g->id));
 	rc |= put_kv(b, 1, "name", g->name, strlen(g->name));
 	rc |= put_kv(b, 1, "displayName", g->name, strlen(g->name));
 	rc |= PUTS(b, ",\"states\":[");
-	for (size_t i = 0; i < g->nstates; i++) {
-		if (i > 0)
+	for (size_t k = 0; k < g->nstates; k++) {
+		if (k > 0)
 			rc |= evt_buf_putc(b, ',');
-		rc |= evt_json_put_string(b, g->states[i],
-		    strlen(g->states[i]));
+		rc |= evt_json_put_string(b, g->states[k],
+		    strlen(g->states[k]));
 	}
 	rc |= evt_buf_putc(b, ']');
 	rc |= put_self(b, "stateGroups", g->id, strlen(g->id));
@@ -722,128 +668,72 @@ put_group(struct evt_buf *b, const struct evt_gen_state_group *g)
 	return rc;
 }
 
-/* Tells whether path[0..len) is collection name, optionally followed by
- * "/<id>" (then *id, *idlen are set). */
-static int
-rest_is(const char *path, size_t len, const char *name, const char **id,
-    size_t *idlen)
-{
-	size_t n = strlen(name);
+/* One collection of the Config REST subset: its items by index. */
+struct rest_coll {
+	const char *name;
+	const char *(*id)(const struct sim *, size_t);
+	int (*put)(const struct sim *, struct evt_buf *, size_t);
+};
 
-	if (len < n || strncasecmp(path, name, n) != 0)
-		return 0;
-	*id = NULL;
-	*idlen = 0;
-	if (len == n)
-		return 1;
-	if (path[n] != '/')
-		return 0;
-	*id = path + n + 1;
-	*idlen = len - n - 1;
-	return 1;
-}
-
-/* Tells whether a GUID text equals id[0..idlen), ignoring case. */
+/* Answers a collection: the whole of it ({"array":[...]}) if id is NULL,
+ * else the item with that id ({"data":...}, ignoring case) or 404. */
 static int
-id_eq(const char *guid, const char *id, size_t idlen)
+rest_answer(const struct sim *sim, const struct rest_coll *c, size_t n,
+    const char *id, size_t idlen, struct evt_buf *body)
 {
-	return idlen == strlen(guid) && strncasecmp(guid, id, idlen) == 0;
-}
-
-/* gateway rest_cb: the Config REST subset. */
-static int
-sim_rest_cb(void *arg, struct evt_gw_session *s, const char *path,
-    size_t len, struct evt_buf *body)
-{
-	struct sim *sim = arg;
-	const struct evt_gen_type *types;
-	const struct evt_gen_state_group *groups;
-	const char *id;
-	size_t n, idlen;
 	int rc = 0;
 
-	if (rest_is(path, len, "eventTypes", &id, &idlen)) {
-		types = evt_gen_event_types(&n);
-		if (id == NULL) {
-			rc |= PUTS(body, "{\"array\":[");
-			for (size_t i = 0; i < n; i++) {
-				if (i > 0)
-					rc |= evt_buf_putc(body, ',');
-				rc |= put_type(body, &types[i]);
-			}
-			rc |= PUTS(body, "]}");
-			return rc ? -1 : 200;
+	if (id == NULL) {
+		rc |= PUTS(body, "{\"array\":[");
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				rc |= evt_buf_putc(body, ',');
+			rc |= c->put(sim, body, i);
 		}
-		for (size_t i = 0; i < n; i++)
-			if (id_eq(types[i].id, id, idlen)) {
-				rc |= PUTS(body, "{\"data\":");
-				rc |= put_type(body, &types[i]);
-				rc |= evt_buf_putc(body, '}');
-				return rc ? -1 : 200;
-			}
-		return 404;
+		rc |= PUTS(body, "]}");
+		return rc ? -1 : 200;
 	}
-	if (rest_is(path, len, "stateGroups", &id, &idlen)) {
-		groups = evt_gen_state_groups(&n);
-		if (id == NULL) {
-			rc |= PUTS(body, "{\"array\":[");
-			for (size_t i = 0; i < n; i++) {
-				if (i > 0)
-					rc |= evt_buf_putc(body, ',');
-				rc |= put_group(body, &groups[i]);
-			}
-			rc |= PUTS(body, "]}");
-			return rc ? -1 : 200;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (id_eq(groups[i].id, id, idlen)) {
-				rc |= PUTS(body, "{\"data\":");
-				rc |= put_group(body, &groups[i]);
-				rc |= evt_buf_putc(body, '}');
-				return rc ? -1 : 200;
-			}
-		return 404;
-	}
-	if (rest_is(path, len, "cameras", &id, &idlen)) {
-		uint32_t nc = evt_gen_ncameras(sim->cat);
-
-		if (id == NULL) {
-			rc |= PUTS(body, "{\"array\":[");
-			for (uint32_t i = 0; i < nc; i++) {
-				if (i > 0)
-					rc |= evt_buf_putc(body, ',');
-				rc |= put_camera(sim, body, i);
-			}
-			rc |= PUTS(body, "]}");
-			return rc ? -1 : 200;
-		}
-		for (uint32_t i = 0; i < nc; i++)
-			if (idlen == 36 && strncasecmp(evt_gen_camera(sim->cat,
-			    i), id, 36) == 0) {
-				rc |= PUTS(body, "{\"data\":");
-				rc |= put_camera(sim, body, i);
-				rc |= evt_buf_putc(body, '}');
-				return rc ? -1 : 200;
-			}
-		return 404;
+	for (size_t i = 0; i < n; i++) {
+		const char *guid = c->id(sim, i);
+		if (idlen != strlen(guid) || strncasecmp(guid, id, idlen) != 0)
+			continue;
+		rc |= PUTS(body, "{\"data\":");
+		rc |= c->put(sim, body, i);
+		rc |= evt_buf_putc(body, '}');
+		return rc ? -1 : 200;
 	}
 	return 404;
 }
 
-/* Shutdown: waits until every connection has closed (or 3 s passed). */
-static void
-stop_cb(evutil_socket_t fd, short what, void *arg)
+/* gateway rest_cb: the Config REST subset, path[0..len) below
+ * /api/rest/v1/: a collection, or "<collection>/<id>". */
+static int
+sim_rest_cb(void *arg, struct evt_gw_session *s, const char *path,
+    size_t len, struct evt_buf *body)
 {
-	struct sim *sim = arg;
-	struct evt_gw_stats st;
-	struct timeval tv = { 0, 10000 };
+	static const struct rest_coll colls[] = {
+		{"eventTypes", type_id, put_type},
+		{"stateGroups", group_id, put_group},
+		{"cameras", camera_id, put_camera},
+	};
+	const struct sim *sim = arg;
+	size_t counts[3];
 
-	evt_gw_stats(sim->gw, &st);
-	if (st.conns_now == 0 || evt_mono_us() > sim->stop_deadline) {
-		event_base_loopexit(sim->base, NULL);
-		return;
+	evt_gen_event_types(&counts[0]);
+	evt_gen_state_groups(&counts[1]);
+	counts[2] = evt_gen_ncameras(sim->cat);
+	for (size_t k = 0; k < 3; k++) {
+		size_t n = strlen(colls[k].name);
+		if (len < n || strncasecmp(path, colls[k].name, n) != 0)
+			continue;
+		if (len == n)
+			return rest_answer(sim, &colls[k], counts[k], NULL, 0,
+			    body);
+		if (path[n] == '/')
+			return rest_answer(sim, &colls[k], counts[k],
+			    path + n + 1, len - n - 1, body);
 	}
-	event_add(sim->stop_ev, &tv);
+	return 404;
 }
 
 /* SIGTERM / SIGINT: close everything with 1001 and exit. */
@@ -852,16 +742,14 @@ term_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct sim *sim = arg;
 
-	if (sim->stopping)
+	if (evt_gwo_stopping(&sim->gwo))
 		return;
-	sim->stopping = 1;
-	sim_log(sim, EVT_GW_LOG_INFO, "signal %d: shutting down", (int)sig);
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "signal %d: shutting down",
+	    (int)sig);
 	event_del(sim->tick_ev);
 	event_del(sim->prod_ev);
 	flush_log(sim);
-	evt_gw_shutdown(sim->gw, 1001);
-	sim->stop_deadline = evt_mono_us() + 3000000;
-	stop_cb(-1, 0, sim);
+	(void)evt_gwo_shutdown(&sim->gwo);
 }
 
 /* SIGUSR1: gateway recycle. */
@@ -870,8 +758,9 @@ usr1_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct sim *sim = arg;
 
-	sim_log(sim, EVT_GW_LOG_INFO, "SIGUSR1: forgetting all sessions");
-	evt_gw_forget_sessions(sim->gw);
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO,
+	    "SIGUSR1: forgetting all sessions");
+	evt_gw_forget_sessions(sim->gwo.gw);
 }
 
 /* SIGUSR2: starts the generator held back by --paused. */
@@ -881,290 +770,180 @@ usr2_cb(evutil_socket_t sig, short what, void *arg)
 	struct sim *sim = arg;
 
 	sim->paused = 0;
-	if (!sim->started && !sim->stopping)
+	if (!sim->started && !evt_gwo_stopping(&sim->gwo))
 		start_generation(sim);
 }
 
-/* Parses the options, starts the gateway, runs the loop until a signal,
- * then prints the summary. */
-int
-main(int argc, char **argv)
+/* evsim's own options (getopt_long codes below EVT_GWO_FIRST). */
+enum {
+	O_RATE = 256, O_SEED, O_CAMS, O_EVENTS, O_LOG, O_DROP, O_FORGET,
+	O_GARBAGE, O_SDELAY, O_REFUSE, O_PAUSED
+};
+
+/* Takes one of evsim's own options; returns 0, or -1 if c is unknown. */
+static int
+sim_opt(struct sim *sim, int c, const char *arg)
 {
-	enum {
-		O_LISTEN = 256, O_READY, O_CERT, O_KEY, O_USER, O_PWFILE,
-		O_TOKFILE, O_TOKLIFE, O_RATE, O_SEED, O_CAMS, O_EVENTS, O_LOG,
-		O_WINDOW, O_DROP, O_FORGET, O_GARBAGE, O_SDELAY, O_REFUSE,
-		O_QUIET, O_HIST, O_MAXCONN, O_PING, O_CLOCK, O_MAXFRAME,
-		O_HTTPTO, O_HTTPIDLE, O_WSTO, O_SUBTO, O_PAUSED, O_CORS
-	};
+	struct evt_gw_opts *go = &sim->gwo.go;
+	uint64_t n;
+	char *end;
+
+	switch (c) {
+	case O_RATE:
+		errno = 0;
+		sim->rate = strtod(arg, &end);
+		if (errno != 0 || end == arg || *end != '\0' ||
+		    !(sim->rate >= 0) || sim->rate > 1e8)
+			evt_cli_usage_err("--rate: \"%s\" is not a number of "
+			    "events/s in 0..1e8", arg);
+		break;
+	case O_SEED: sim->gopts.seed = evt_cli_count_arg("--seed", arg); break;
+	case O_CAMS:
+		n = evt_cli_count_arg("--cameras", arg);
+		if (n < 1 || n > 1000000)
+			evt_cli_range_err("--cameras", arg, "1..1000000");
+		sim->gopts.ncameras = (uint32_t)n;
+		break;
+	case O_EVENTS:
+		if ((sim->max_events = evt_cli_count_arg("--events", arg)) == 0)
+			evt_cli_range_err("--events", arg, "at least 1");
+		break;
+	case O_LOG: sim->log_path = arg; break;
+	case O_DROP: go->drop_every = evt_cli_count_arg("--drop-every", arg);
+		break;
+	case O_FORGET:
+		sim->forget_every = evt_cli_count_arg("--forget-every", arg);
+		sim->next_forget = sim->forget_every;
+		break;
+	case O_GARBAGE:
+		go->garbage_every = evt_cli_count_arg("--garbage-every", arg);
+		break;
+	case O_SDELAY:
+		go->state_delay = (double)evt_cli_duration_arg("--state-delay",
+		    arg) / 1e6;
+		if (go->state_delay > 1e6)
+			evt_cli_range_err("--state-delay", arg, "up to 1e6 s");
+		break;
+	case O_REFUSE: go->refuse_tokens = 1; break;
+	case O_PAUSED: sim->paused = 1; break;
+	case 'v':
+		if (sim->gwo.verbosity < EVT_GW_LOG_DEBUG)
+			sim->gwo.verbosity++;
+		break;
+	case 'q': sim->gwo.verbosity = EVT_GW_LOG_ERR; break;
+	default: return -1;
+	}
+	return 0;
+}
+
+/* Parses the command line into sim, or exits (0 after --help, 2 on a
+ * usage error). */
+static void
+parse_args(struct sim *sim, int argc, char **argv)
+{
 	static const struct option lopts[] = {
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "ready-file", required_argument, NULL, O_READY },
-		{ "tls-cert", required_argument, NULL, O_CERT },
-		{ "tls-key", required_argument, NULL, O_KEY },
-		{ "user", required_argument, NULL, O_USER },
-		{ "password-file", required_argument, NULL, O_PWFILE },
-		{ "token-file", required_argument, NULL, O_TOKFILE },
-		{ "token-lifetime", required_argument, NULL, O_TOKLIFE },
 		{ "rate", required_argument, NULL, O_RATE },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "cameras", required_argument, NULL, O_CAMS },
 		{ "events", required_argument, NULL, O_EVENTS },
 		{ "log-sent", required_argument, NULL, O_LOG },
-		{ "resume-window", required_argument, NULL, O_WINDOW },
-		{ "history-bytes", required_argument, NULL, O_HIST },
-		{ "max-conns", required_argument, NULL, O_MAXCONN },
-		{ "ping", required_argument, NULL, O_PING },
-		{ "clock", required_argument, NULL, O_CLOCK },
-		{ "max-frame", required_argument, NULL, O_MAXFRAME },
-		{ "http-timeout", required_argument, NULL, O_HTTPTO },
-		{ "http-idle", required_argument, NULL, O_HTTPIDLE },
-		{ "ws-session-timeout", required_argument, NULL, O_WSTO },
-		{ "sub-timeout", required_argument, NULL, O_SUBTO },
 		{ "drop-every", required_argument, NULL, O_DROP },
 		{ "forget-every", required_argument, NULL, O_FORGET },
 		{ "garbage-every", required_argument, NULL, O_GARBAGE },
 		{ "state-delay", required_argument, NULL, O_SDELAY },
 		{ "refuse-tokens", no_argument, NULL, O_REFUSE },
 		{ "paused", no_argument, NULL, O_PAUSED },
-		{ "cors", required_argument, NULL, O_CORS },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		EVT_GWO_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sim sim;
-	struct evt_gw_opts go;
-	struct evt_gw_stats st;
-	struct event *sig_term = NULL, *sig_int = NULL, *sig_usr1 = NULL;
-	struct event *sig_usr2 = NULL;
-	const char *ready = NULL, *pwfile = NULL, *tokfile = NULL;
-	char *password = NULL, *token = NULL, *host = NULL, *endp;
-	const char *stoks[1], *cors[EVT_CLI_MAX_CORS];
-	uint16_t port = 0;
-	int ch, rc, status = 1;
+	int ch;
 
-	memset(&sim, 0, sizeof sim);
-	memset(&go, 0, sizeof go);
-	sim.verbosity = EVT_GW_LOG_WARN;
-	sim.rate = 200;
-	sim.gopts.seed = 1;
-	while ((ch = getopt_long(argc, argv, "vh", lopts, NULL)) != -1) {
-		switch (ch) {
-		case O_LISTEN:
-			free(host);
-			if (evt_cli_hostport(optarg, &host, &port) != 0)
-				bad_usage("--listen: expected [HOST:]PORT with a "
-				    "numeric HOST (IPv4, or IPv6 in brackets), "
-				    "got '%s'", optarg);
-			break;
-		case O_READY: ready = optarg; break;
-		case O_CERT: go.tls_cert = optarg; break;
-		case O_KEY: go.tls_key = optarg; break;
-		case O_USER: go.username = optarg; break;
-		case O_PWFILE: pwfile = optarg; break;
-		case O_TOKFILE: tokfile = optarg; break;
-		case O_TOKLIFE:
-			go.token_lifetime = (uint32_t)opt_u64("token-lifetime",
-			    optarg, UINT32_MAX);
-			if (go.token_lifetime == 0)
-				bad_usage("--token-lifetime must be > 0");
-			break;
-		case O_RATE:
-			errno = 0;
-			sim.rate = strtod(optarg, &endp);
-			if (errno != 0 || endp == optarg || *endp != '\0' ||
-			    !(sim.rate >= 0) || sim.rate > 1e8)
-				bad_usage("--rate: bad number '%s'", optarg);
-			break;
-		case O_SEED:
-			sim.gopts.seed = opt_u64("seed", optarg, UINT64_MAX);
-			break;
-		case O_CAMS:
-			sim.gopts.ncameras = (uint32_t)opt_u64("cameras",
-			    optarg, 1000000);
-			if (sim.gopts.ncameras == 0)
-				bad_usage("--cameras must be > 0");
-			break;
-		case O_EVENTS:
-			sim.max_events = opt_u64("events", optarg, UINT64_MAX);
-			if (sim.max_events == 0)
-				bad_usage("--events must be > 0");
-			break;
-		case O_LOG: sim.log_path = optarg; break;
-		case O_WINDOW:
-			go.resume_window = opt_secs("resume-window", optarg);
-			if (go.resume_window == 0)
-				bad_usage("--resume-window must be > 0");
-			break;
-		case O_HIST:
-			go.history_bytes = opt_u64("history-bytes", optarg,
-			    SIZE_MAX);
-			break;
-		case O_MAXCONN:
-			go.max_conns = (uint32_t)opt_u64("max-conns", optarg,
-			    100000);
-			break;
-		case O_PING: go.ping_interval = opt_secs("ping", optarg); break;
-		case O_CLOCK:
-			if (strcmp(optarg, "session") == 0)
-				sim.per_session = 1;
-			else if (strcmp(optarg, "shared") == 0)
-				sim.per_session = 0;
-			else
-				bad_usage("--clock: shared or session, not "
-				    "'%s'", optarg);
-			break;
-		case O_MAXFRAME:
-			go.ess_limits.max_frame = opt_u64("max-frame", optarg,
-			    (uint64_t)1 << 30);
-			if (go.ess_limits.max_frame < 1024)
-				bad_usage("--max-frame must be >= 1024");
-			break;
-		case O_HTTPTO:
-			go.http_timeout = opt_secs("http-timeout", optarg);
-			break;
-		case O_HTTPIDLE:
-			go.http_idle = opt_secs("http-idle", optarg);
-			break;
-		case O_WSTO:
-			go.ws_session_timeout = opt_secs("ws-session-timeout",
-			    optarg);
-			if (go.ws_session_timeout == 0)
-				go.ws_session_timeout = -1;
-			break;
-		case O_SUBTO:
-			go.sub_timeout = opt_secs("sub-timeout", optarg);
-			break;
-		case O_DROP:
-			go.drop_every = opt_u64("drop-every", optarg,
-			    UINT64_MAX);
-			break;
-		case O_FORGET:
-			sim.forget_every = opt_u64("forget-every", optarg,
-			    UINT64_MAX);
-			sim.next_forget = sim.forget_every;
-			break;
-		case O_GARBAGE:
-			go.garbage_every = opt_u64("garbage-every", optarg,
-			    UINT64_MAX);
-			break;
-		case O_SDELAY:
-			go.state_delay = opt_secs("state-delay", optarg);
-			break;
-		case O_REFUSE: go.refuse_tokens = 1; break;
-		case O_PAUSED: sim.paused = 1; break;
-		case O_CORS:
-			evt_cli_cors_arg("evsim", optarg, cors, &go.ncors_origins);
-			go.cors_origins = cors;
-			break;
-		case 'v':
-			if (sim.verbosity < EVT_GW_LOG_DEBUG)
-				sim.verbosity++;
-			break;
-		case O_QUIET: sim.verbosity = EVT_GW_LOG_ERR; break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+	opterr = 0;	/* evt_cli_getopt_err says it */
+	while ((ch = getopt_long(argc, argv, ":vqh", lopts, NULL)) != -1) {
+		if (ch == '?' || ch == ':')
+			evt_cli_getopt_err(ch, argv);
+		if (ch == 'h') {
+			usage(stdout, &sim->gwo);
+			exit(EVT_EXIT_OK);
+		}
+		if (evt_gwo_arg(&sim->gwo, ch, optarg) == 0 &&
+		    sim_opt(sim, ch, optarg) != 0) {
+			usage(stderr, &sim->gwo);
+			exit(EVT_EXIT_USAGE);
 		}
 	}
 	if (optind < argc)
-		bad_usage("unexpected argument '%s'", argv[optind]);
-	if ((go.tls_cert == NULL) != (go.tls_key == NULL))
-		bad_usage("--tls-cert and --tls-key go together");
-	if (sim.per_session && sim.rate != 0)
-		bad_usage("--clock session needs --rate 0");
-	if (pwfile != NULL && go.username == NULL)
-		bad_usage("--password-file needs --user");
-	if (go.username != NULL && pwfile == NULL)
-		bad_usage("--user needs --password-file");
+		evt_cli_usage_err("unexpected argument '%s'", argv[optind]);
+	evt_gwo_check(&sim->gwo);
+	sim->per_session = sim->gwo.clock == EVT_GWO_CLOCK_SESSION;
+	if (sim->per_session && sim->rate != 0)
+		evt_cli_usage_err("--clock session needs --rate 0");
+}
 
-	evt_cli_no_dump();	/* it holds the tokens it issues */
-	signal(SIGPIPE, SIG_IGN);
-	if (pwfile != NULL)
-		password = evt_cli_secret_arg("evsim", "--password-file",
-		    pwfile);
-	if (tokfile != NULL) {
-		token = evt_cli_secret_arg("evsim", "--token-file",
-		    tokfile);
-		stoks[0] = token;
-		go.static_tokens = stoks;
-		go.nstatic_tokens = 1;
-	}
-	go.password = password;
-	go.host = host;
-	go.port = port;
-	sim.gopts.rate = sim.rate;
-	go.log_cb = sim_log_cb;
-	go.states_cb = sim_states_cb;
-	go.rest_cb = sim_rest_cb;
-	go.session_cb = sim_session_cb;
-	go.drain_cb = sim_drain_cb;
-	go.http_cb = sim_http_cb;
-	go.arg = &sim;
-	if (go.username == NULL)
-		sim_log(&sim, EVT_GW_LOG_WARN, "no --user: the token endpoint "
-		    "accepts any credential");
+/* Wires the gateway's callbacks to the simulation. */
+static void
+sim_wire(struct sim *sim)
+{
+	struct evt_gw_opts *go = &sim->gwo.go;
 
-	if (sim.log_path != NULL &&
-	    (sim.log_sent = fopen(sim.log_path, "w")) == NULL) {
-		fprintf(stderr, "evsim: %s: %s\n", sim.log_path,
-		    strerror(errno));
-		goto out;
-	}
-	if ((sim.base = event_base_new()) == NULL ||
-	    (sim.cat = evt_gen_new(&sim.gopts)) == NULL) {
-		fprintf(stderr, "evsim: out of memory\n");
-		goto out;
-	}
-	sim.tick_ev = evtimer_new(sim.base, tick_cb, &sim);
-	sim.prod_ev = event_new(sim.base, -1, 0, prod_cb, &sim);
-	sim.stop_ev = evtimer_new(sim.base, stop_cb, &sim);
-	sig_term = evsignal_new(sim.base, SIGTERM, term_cb, &sim);
-	sig_int = evsignal_new(sim.base, SIGINT, term_cb, &sim);
-	sig_usr1 = evsignal_new(sim.base, SIGUSR1, usr1_cb, &sim);
-	sig_usr2 = evsignal_new(sim.base, SIGUSR2, usr2_cb, &sim);
-	if (sim.tick_ev == NULL || sim.prod_ev == NULL || sim.stop_ev == NULL ||
-	    sig_term == NULL || sig_int == NULL || sig_usr1 == NULL ||
-	    sig_usr2 == NULL ||
-	    event_add(sig_term, NULL) != 0 || event_add(sig_int, NULL) != 0 ||
-	    event_add(sig_usr1, NULL) != 0 || event_add(sig_usr2, NULL) != 0) {
-		fprintf(stderr, "evsim: cannot set up events\n");
-		goto out;
-	}
-	if ((rc = evt_gw_new(sim.base, &go, &sim.gw)) != 0) {
-		/* EVT_ERR_IO: the gateway said why, in one line. */
-		if (rc != EVT_ERR_IO)
-			fprintf(stderr, "evsim: cannot start the gateway: %s\n",
-			    evt_strerror(rc));
-		if (rc == EVT_ERR_ARG)
-			status = 2;	/* usage */
-		goto out;
-	}
-	/* The gateway holds its own copies. */
-	evt_cli_free_secret(password);
-	evt_cli_free_secret(token);
-	password = token = NULL;
-	sim_log(&sim, EVT_GW_LOG_INFO, "listening on %s:%u (%s)",
-	    host != NULL ? host : "127.0.0.1", evt_gw_port(sim.gw),
-	    go.tls_cert != NULL ? "https/wss" : "http/ws");
-	if (ready != NULL && evt_cli_write_ready(ready,
-	    evt_gw_port(sim.gw)) != 0) {
-		fprintf(stderr, "evsim: cannot write %s: %s\n", ready,
-		    strerror(errno));
-		goto out;
-	}
-	event_base_dispatch(sim.base);
+	sim->gopts.rate = sim->rate;
+	go->log_cb = sim_log_cb;
+	go->states_cb = sim_states_cb;
+	go->rest_cb = sim_rest_cb;
+	go->session_cb = sim_session_cb;
+	go->drain_cb = sim_drain_cb;
+	go->http_cb = sim_http_cb;
+	go->arg = sim;
+	if (go->username == NULL && !sim->gwo.any_user)
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_WARN, "no --user: the token "
+		    "endpoint accepts any credential");
+}
 
-	flush_log(&sim);
-	evt_gw_stats(sim.gw, &st);
-	fprintf(stderr, "evsim: %llu events generated, %llu sent, %llu "
-	    "connections (%llu WebSocket), %llu sessions, %llu resumed, "
-	    "%llu resumes refused, %llu drops, %llu tokens issued\n",
-	    (unsigned long long)sim.nevents,
+/* Opens --log-sent, creates the loop, the catalog, the generation timers
+ * and the signal events.  Returns 0 or -1 (reported). */
+static int
+sim_setup(struct sim *sim)
+{
+	static const int signo[4] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2 };
+	static void (*const sigcb[4])(evutil_socket_t, short, void *) = {
+		term_cb, term_cb, usr1_cb, usr2_cb };
+
+	if (sim->log_path != NULL &&
+	    (sim->log_sent = fopen(sim->log_path, "w")) == NULL) {
+		evt_cli_err("%s: %s", sim->log_path, strerror(errno));
+		return -1;
+	}
+	if ((sim->base = event_base_new()) == NULL ||
+	    (sim->cat = evt_gen_new(&sim->gopts)) == NULL ||
+	    (sim->tick_ev = evtimer_new(sim->base, tick_cb, sim)) == NULL ||
+	    (sim->prod_ev = event_new(sim->base, -1, 0, prod_cb, sim)) ==
+	    NULL) {
+		evt_cli_err("out of memory");
+		return -1;
+	}
+	for (int i = 0; i < 4; i++)
+		if ((sim->sigs[i] = evsignal_new(sim->base, signo[i], sigcb[i],
+		    sim)) == NULL || event_add(sim->sigs[i], NULL) != 0) {
+			evt_cli_err("cannot set up events");
+			return -1;
+		}
+	return 0;
+}
+
+/* The one-line summary on stderr at the end. */
+static void
+sim_summary(struct sim *sim)
+{
+	struct evt_gw_stats st;
+
+	evt_gw_stats(sim->gwo.gw, &st);
+	evt_cli_err("%llu events generated, %llu sent, %llu connections (%llu "
+	    "WebSocket), %llu sessions, %llu resumed, %llu resumes refused, "
+	    "%llu drops, %llu tokens issued",
+	    (unsigned long long)sim->nevents,
 	    (unsigned long long)st.events_sent,
 	    (unsigned long long)st.conns_accepted,
 	    (unsigned long long)st.ws_upgrades,
@@ -1173,38 +952,56 @@ main(int argc, char **argv)
 	    (unsigned long long)st.resumes_refused,
 	    (unsigned long long)st.drops,
 	    (unsigned long long)st.tokens_issued);
-	status = 0;
-out:
-	evt_gw_free(sim.gw);
-	while (!LIST_EMPTY(&sim.timelines))
-		tl_free(LIST_FIRST(&sim.timelines));
-	if (sig_term != NULL)
-		event_free(sig_term);
-	if (sig_int != NULL)
-		event_free(sig_int);
-	if (sig_usr1 != NULL)
-		event_free(sig_usr1);
-	if (sig_usr2 != NULL)
-		event_free(sig_usr2);
-	if (sim.tick_ev != NULL)
-		event_free(sim.tick_ev);
-	if (sim.prod_ev != NULL)
-		event_free(sim.prod_ev);
-	if (sim.stop_ev != NULL)
-		event_free(sim.stop_ev);
-	if (sim.base != NULL)
-		event_base_free(sim.base);
-	evt_gen_free(sim.gen);
-	evt_gen_free(sim.cat);
-	evt_buf_free(&sim.pend);
-	evt_buf_free(&sim.scratch);
-	if (sim.log_sent != NULL && fclose(sim.log_sent) != 0) {
-		fprintf(stderr, "evsim: %s: %s\n", sim.log_path,
-		    strerror(errno));
-		status = 1;
+}
+
+/* Frees everything; returns status, or EVT_EXIT_FAIL if the --log-sent
+ * file could not be written to its end. */
+static int
+sim_free(struct sim *sim, int status)
+{
+	evt_gwo_free(&sim->gwo);
+	while (!LIST_EMPTY(&sim->timelines))
+		tl_free(LIST_FIRST(&sim->timelines));
+	for (int i = 0; i < 4; i++)
+		if (sim->sigs[i] != NULL)
+			event_free(sim->sigs[i]);
+	if (sim->tick_ev != NULL)
+		event_free(sim->tick_ev);
+	if (sim->prod_ev != NULL)
+		event_free(sim->prod_ev);
+	if (sim->base != NULL)
+		event_base_free(sim->base);
+	evt_gen_free(sim->gen);
+	evt_gen_free(sim->cat);
+	evt_buf_free(&sim->pend);
+	evt_buf_free(&sim->scratch);
+	if (sim->log_sent != NULL && fclose(sim->log_sent) != 0) {
+		evt_cli_err("%s: %s", sim->log_path, strerror(errno));
+		status = EVT_EXIT_FAIL;
 	}
-	evt_cli_free_secret(password);
-	evt_cli_free_secret(token);
-	free(host);
 	return status;
+}
+
+/* Parses the options, starts the gateway, runs the loop until a signal,
+ * then prints the summary. */
+int
+main(int argc, char **argv)
+{
+	static struct sim sim;
+	int status;
+
+	evt_cli_init("evsim");
+	evt_gwo_init(&sim.gwo, EVT_GWO_CLOCK_SHARED, 0);
+	sim.rate = 200;
+	sim.gopts.seed = 1;
+	parse_args(&sim, argc, argv);
+	sim_wire(&sim);
+	if (sim_setup(&sim) != 0)
+		return sim_free(&sim, EVT_EXIT_FAIL);
+	if ((status = evt_gwo_start(&sim.gwo, sim.base)) != 0)
+		return sim_free(&sim, status);
+	event_base_dispatch(sim.base);
+	flush_log(&sim);
+	sim_summary(&sim);
+	return sim_free(&sim, EVT_EXIT_OK);
 }

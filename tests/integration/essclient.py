@@ -239,6 +239,13 @@ def sc_http(args):
         if len(doc.get("array", [])) != args.count_array:
             fail("array of %d, wanted %d" % (len(doc.get("array", [])),
                                              args.count_array))
+    if args.oauth_version:
+        # Clients take the major number of server_version: >= 21 means the
+        # IDP speaks OAuth (docs/ess-protocol.md, 7.4).
+        v = str(doc.get("server_version", ""))
+        major = v.split(".")[0]
+        if not major.isdigit() or int(major) < 21:
+            fail("server_version %r: no OAuth major (>= 21)" % v)
     if args.has:
         text = json.dumps(doc)
         for s in args.has:
@@ -690,6 +697,7 @@ def main():
     p.add_argument("--bearer")
     p.add_argument("--expect", type=int, default=200)
     p.add_argument("--count-array", type=int)
+    p.add_argument("--oauth-version", action="store_true")
     p.add_argument("--has", action="append")
     p.add_argument("--print", action="store_true")
     p = sub.add_parser("upgrade")

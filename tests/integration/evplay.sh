@@ -195,7 +195,20 @@ check $([ $? -eq 2 ]; echo $?) "unknown option: exit 2"
 $EVPLAY --speed 0 "$T/a" >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "--speed 0: exit 2"
 $EVPLAY "$T/nonexistent" >/dev/null 2>&1
-check $([ $? -eq 1 ]; echo $?) "missing archive: exit 1"
+check $([ $? -eq 3 ]; echo $?) "missing archive: exit 3 (failure)"
+# The shared parsers (cli.h): units and times as in every program.
+$EVPLAY -q --top-speed --max-gap 250ms --loop 2 --from 1970-01-01T00:00:00Z \
+    --to "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$T/a" >/dev/null 2>&1
+check $? "--max-gap 250ms --loop 2 --from/--to ISO-8601: accepted"
+$EVPLAY --loop=1.5 "$T/a" >/dev/null 2>"$T/e"
+check $([ $? -eq 2 ] && grep -q -- '--loop: "1.5" is not a count' "$T/e"; echo $?) \
+    "--loop=1.5: exit 2 with the common message"
+$EVPLAY --from yesterday "$T/a" >/dev/null 2>"$T/e"
+check $([ $? -eq 2 ] && grep -q -- '--from: "yesterday" is not a time' "$T/e"; echo $?) \
+    "--from yesterday: exit 2 with the common message"
+# A reader that goes away: evplay ends at once, quietly, with status 3.
+$EVPLAY -q --top-speed --loop "$T/a" 2>"$T/e" | head -c 1 >/dev/null
+check $([ "$(cat "$T/e")" = "" ]; echo $?) "stdout reader gone: no message"
 t "--version" sh -c "$EVPLAY --version | grep -q '^evplay '"
 
 done_testing

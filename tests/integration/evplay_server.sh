@@ -146,6 +146,8 @@ stop_pid "$PLAY_PID"
 PLAY_PID=$CF_PID
 PLAY_PORT=$CF_PORT
 t "authenticate command instead of the Bearer header" $C $P auth-command
+t "OIDC discovery: server_version has the OAuth major (>= 21) clients read" \
+    $C $P http /IDP/.well-known/openid-configuration --oauth-version
 t "upgrade with the static --token-file token: 101" \
     $C $P upgrade --bearer="$(cat "$T/tok")"
 t "upgrade with a bad token: 401" $C $P upgrade --bearer=not-a-token \

@@ -57,8 +57,17 @@ $EVSIM --user alice >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "--user without --password-file exits 2"
 $EVSIM --tls-cert /nonexistent --tls-key /nonexistent \
     --ready-file "$T/x.ready" >/dev/null 2>&1
-check $([ $? -eq 1 ] && [ ! -e "$T/x.ready" ]; echo $?) \
-    "unreadable TLS files: exit 1, no ready file"
+check $([ $? -eq 3 ] && [ ! -e "$T/x.ready" ]; echo $?) \
+    "unreadable TLS files: exit 3 (failure), no ready file"
+$EVSIM --history-bytes 4X >/dev/null 2>"$T/e"
+check $([ $? -eq 2 ] && grep -q -- '--history-bytes: "4X" is not a size' "$T/e"; echo $?) \
+    "--history-bytes 4X: exit 2 with the common message"
+$EVSIM --state-delay 1x >/dev/null 2>"$T/e"
+check $([ $? -eq 2 ] && grep -q -- '--state-delay: "1x" is not a duration' "$T/e"; echo $?) \
+    "--state-delay 1x: exit 2 with the common message"
+$EVSIM --cameras 0 >/dev/null 2>"$T/e"
+check $([ $? -eq 2 ] && grep -q -- '--cameras: "0" is out of range' "$T/e"; echo $?) \
+    "--cameras 0: exit 2, out of range"
 
 # --- the token endpoint, upgrades, REST, discovery, sessions --------------
 sim a --user alice --password-file "$T/pw" --token-file "$T/tok" \
@@ -116,7 +125,7 @@ t "discovery: /api/.well-known/uris" \
     $C $P http /api/.well-known/uris --has IdentityProvider \
     --has "http://127.0.0.1:$PORT/API/"
 t "discovery: /IDP/.well-known/openid-configuration" \
-    $C $P http /IDP/.well-known/openid-configuration \
+    $C $P http /IDP/.well-known/openid-configuration --oauth-version \
     --has "http://127.0.0.1:$PORT/IDP/connect/token"
 t "session: 201, filtered subscription, getState, commandId types, events" \
     $C $P session --count 60

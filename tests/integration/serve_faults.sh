@@ -15,6 +15,9 @@
 #               be resumed by the user that started it
 #   usage       bad --listen values exit 2; a port that cannot be bound
 #               gives one clear error line
+#   options     the gateway-server options are one set in both programs
+#               (gw_opts.c): the same names, values with units (4M, 30s),
+#               the same errors; --max-clients is an alias of --max-conns
 #   descriptors evsim out of file descriptors pauses accepting (no accept
 #               loop) and accepts again once connections are gone
 . "$(dirname "$0")/lib.sh"
@@ -163,9 +166,9 @@ for prog in "$EVPLAY --any-user" "$BUILD/evsim"; do
 	done
 	# A port that is taken: one line naming the step and the address.
 	start_sim taken
-	one_line "$prog" 1 "cannot listen on 127.0.0.1:$SIM_PORT: bind failed: Address already in use" \
+	one_line "$prog" 3 "cannot listen on 127.0.0.1:$SIM_PORT: bind failed: Address already in use" \
 	    --quiet --listen "127.0.0.1:$SIM_PORT" $arch
-	check $? "$name on a port in use: exit 1, one line saying bind failed and why"
+	check $? "$name on a port in use: exit 3, one line saying bind failed and why"
 	stop_pid "$SIM_PID"
 	# Port 80 without privileges (as nobody when run as root).
 	asuser=""
@@ -174,12 +177,62 @@ for prog in "$EVPLAY --any-user" "$BUILD/evsim"; do
 	if [ "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)" -gt 80 ] &&
 	    { [ "$(id -u)" -ne 0 ] || [ -n "$asuser" ]; }; then
 		[ "$name" = evplay ] && arch=$(cd "$HERE/../golden" && pwd)/v1-basic
-		one_line "$asuser $prog" 1 "cannot listen on 127.0.0.1:80: bind failed: Permission denied" \
+		one_line "$asuser $prog" 3 "cannot listen on 127.0.0.1:80: bind failed: Permission denied" \
 		    --quiet --listen 80 $arch
-		check $? "$name --listen 80 without privileges: exit 1, one clear line"
+		check $? "$name --listen 80 without privileges: exit 3, one clear line"
 	else
 		check 0 "# SKIP $name --listen 80: unprivileged ports start below 80 here"
 	fi
+done
+
+# --- options: one set of gateway-server options in evsim and evplay ---------
+for prog in "$EVPLAY --any-user" "$BUILD/evsim"; do
+	name=$(basename "${prog%% *}")
+	arch=""
+	[ "$name" = evplay ] && arch="$T/L"
+	bin=${prog%% *}
+	extra=${prog#"$bin"}
+	# Sizes and durations with units, and a limit that shows: --max-conns.
+	start_srv "$bin" opt$name $extra --max-conns 3 --history-bytes 4M \
+	    --max-queue 1M --max-frame 64k --resume-window 30s --ping 1m \
+	    --dead-timeout 2m --http-idle 15s --token-lifetime 1h $arch
+	check $? "$name takes the shared options with units (--history-bytes 4M, --resume-window 30s, ...)"
+	t "$name --max-conns 3: the connection over the limit is refused, later served" \
+	    $C --port "$SRV_PORT" conn-limit --n 3
+	stop_pid "$SRV_PID"
+	check $RC "$name (--max-conns) exits 0 on SIGTERM"
+	start_srv "$bin" alias$name $extra --max-clients 2 $arch
+	t "$name --max-clients 2 (the deprecated alias) limits as --max-conns" \
+	    $C --port "$SRV_PORT" conn-limit --n 2
+	stop_pid "$SRV_PID"
+	# --dead-timeout (new in both): a WebSocket that sends nothing is
+	# closed with 1006 (no session timeout to close it first).
+	start_srv "$bin" dead$name $extra --dead-timeout 1 \
+	    --ws-session-timeout 0 $arch
+	timeout 60 $PY "$HERE/conformance.py" --port "$SRV_PORT" idle \
+	    >"$T/dead$name.idle" 2>&1
+	check $? "$name --dead-timeout 1: a silent WebSocket is closed"
+	waitfor 500 grep -q "127.0.0.1:[0-9]*: .*1006 peer not responding" \
+	    "$T/dead$name.out"
+	checkl $? "$name --dead-timeout: the close is logged with the peer" \
+	    "$T/dead$name.out"
+	stop_pid "$SRV_PID"
+	for bad in "--max-conns 0" "--max-conns x" "--history-bytes 4X" \
+	    "--max-frame 10" "--resume-window 0" "--ping -1" \
+	    "--dead-timeout soon" "--max-queue 1"; do
+		one_line "timeout 10 $prog" 2 "${bad%% *}: " $bad --listen 0 $arch
+		check $? "$name $bad: exit 2, one line naming the option"
+	done
+done
+$EVPLAY --max-conns 3 "$T/L" >/dev/null 2>"$T/e"
+check $([ $? -eq 2 ] && grep -q -- "--listen" "$T/e"; echo $?) \
+    "evplay: a gateway option without --listen exits 2"
+$BUILD/evsim --help >"$T/h.evsim"
+$EVPLAY --help >"$T/h.evplay"
+for o in --max-conns --history-bytes --max-queue --ping --dead-timeout \
+    --http-idle --token-lifetime --any-user --clock; do
+	check $(grep -q -- "^  $o " "$T/h.evsim" && grep -q -- "^  $o " \
+	    "$T/h.evplay"; echo $?) "both usages list $o"
 done
 
 # --- descriptors: out of them, the gateway pauses accepting -----------------
