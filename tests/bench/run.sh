@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh: the archive benchmarks (`make bench`).  Prints figures and
 # ratios against baselines measured in the same run: zstd -3 / -19 of the
-# same JSON lines for size, zstd -d of those for read speed.  Never fails
+# same JSON lines for size, zstd -d of those for read speed, json.loads for
+# JSON parsing.  What each figure means: docs/measurements.md.  Never fails
 # on a figure; timing thresholds do not belong in tests.
 #   EVENTS   events of the realistic input (default 1,000,000)
 #   BIG      events of the archive for the `get` benchmark (default 10,000,000)
@@ -57,6 +58,10 @@ echo "stats:       $(rate "$n" "$s") events/s  ($s s, peak RSS $((kb / 1024)) Mi
 secs_rss zstd -q -d -c "$W/in.jsonl.zst" >/dev/null
 read -r s kb <"$W/tr"
 echo "baseline:    zstd -d of the JSON lines: $(rate "$n" "$s") events/s ($s s)"
+
+# JSON parsing: our tokenizer, and on to msgpack records, beside Python's
+# json.loads on the same lines.
+BUILD=$BUILD sh "$(dirname "$0")/jsonrate.sh" "$W/in.tsv"
 rm -f "$W/in.jsonl" "$W/in.jsonl.zst" "$W/in.tsv"
 
 # get on a big archive (built by piping the generator into import).
