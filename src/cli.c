@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,11 +25,16 @@
 #include "evtape/cli.h"
 #include "evtape/http.h"
 #include "evtape/timefmt.h"
+#include "evtape/verify.h"
 
 #define SECRET_MAX 4096
 
 /* The program name of every message (evt_cli_init). */
 static const char *cli_prog = "evtape";
+/* Called before each message (evt_cli_before_err), or NULL. */
+static void (*cli_before_err)(void);
+/* Damaged places evt_cli_damage_cb reported. */
+static uint64_t cli_damaged;
 
 /* The stdout buffer, and whether a write of it has failed. */
 static struct evt_buf out_buf;
@@ -61,11 +67,67 @@ evt_cli_prog(void)
 void
 evt_cli_verr(const char *fmt, va_list ap)
 {
+	if (cli_before_err != NULL)
+		cli_before_err();
 	/* One fprintf per piece: stderr is unbuffered, but a line is short
 	 * enough that interleaving with another writer is harmless. */
 	fprintf(stderr, "%s: ", cli_prog);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+}
+
+/* Sets the hook evt_cli_verr calls before each message. */
+void
+evt_cli_before_err(void (*fn)(void))
+{
+	cli_before_err = fn;
+}
+
+/* The damaged places evt_cli_damage_cb reported. */
+uint64_t
+evt_cli_damaged(void)
+{
+	return cli_damaged;
+}
+
+/* Prints "PROG: MESSAGE" and counts one damaged place. */
+void
+evt_cli_damage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	cli_damaged++;
+	va_start(ap, fmt);
+	evt_cli_verr(fmt, ap);
+	va_end(ap);
+}
+
+/* Reports a damaged place of an archive: "PROG: FILE: offset N: what". */
+void
+evt_cli_damage_cb(void *arg, const char *path, uint64_t off,
+    const char *what)
+{
+	(void)arg;
+	evt_cli_damage_err("%s: offset %" PRIu64 ": %s", path, off, what);
+}
+
+/* Reports an archive warning: "PROG: warning: MESSAGE". */
+void
+evt_cli_warn_cb(void *arg, const char *msg)
+{
+	(void)arg;
+	evt_cli_err("warning: %s", msg);
+}
+
+/* Prints what a reader of archive dir could not read, if anything. */
+void
+evt_cli_lost_summary(const char *dir, uint64_t events, uint64_t unknown)
+{
+	char what[160];
+
+	if (evt_verify_lost_text(what, sizeof what, events, unknown,
+	    "read") == 0)
+		evt_cli_err("%s: %s", dir, what);
 }
 
 /* Prints "PROG: MESSAGE" to stderr (varargs). */

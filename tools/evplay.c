@@ -130,7 +130,6 @@ static struct {
 static struct event_base *base;
 static enum mode mode = M_EVENTS;
 static int quiet, verbose, want_stats, want_state, tty_progress, server;
-static uint64_t problems;
 /* What the timelines could not read (the largest tally of one: each
  * reads the same archive). */
 static uint64_t lost_events, lost_unknown;
@@ -143,19 +142,12 @@ static LIST_HEAD(, timeline) timelines = LIST_HEAD_INITIALIZER(timelines);
 static LIST_HEAD(, timeline) zombies = LIST_HEAD_INITIALIZER(zombies);
 static unsigned nplaying;	/* timelines started, not finished (server) */
 
-/* Prints a message to stderr prefixed with the program name. */
+/* Clears the progress line before a message (evt_cli_before_err). */
 static void
-msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-msg(const char *fmt, ...)
+clear_progress(void)
 {
-	va_list ap;
 	if (tty_progress)
 		fputs("\r\033[K", stderr);
-	va_start(ap, fmt);
-	evt_cli_verr(fmt, ap);
-	va_end(ap);
 }
 
 /* Gateway log callback: lines up to the chosen level. */
@@ -165,22 +157,6 @@ gw_log_cb(void *arg, int level, const char *m)
 	evt_gwo_log(&S.gwo, level, "%s", m);
 }
 
-/* Segment problem callback: "file: offset N: what" (damage is skipped). */
-static void
-seg_err_cb(void *arg, const char *path, uint64_t off, const char *what)
-{
-	(void)arg;
-	problems++;
-	msg("warning: %s: offset %" PRIu64 ": %s", path, off, what);
-}
-
-/* Archive warning callback. */
-static void
-warn_cb(void *arg, const char *m)
-{
-	(void)arg;
-	msg("warning: %s", m);
-}
 
 /* Writes the output buffer to stdout, blocking until it is all taken;
  * exits if stdout fails (the writer said why, or the reader is gone). */
@@ -196,7 +172,7 @@ static void
 oom_check(int rc)
 {
 	if (rc == EVT_ERR_NOMEM) {
-		msg("out of memory");
+		evt_cli_err("out of memory");
 		exit(EVT_EXIT_FAIL);
 	}
 }
@@ -245,7 +221,7 @@ tl_output(struct timeline *t)
 		oom_check(rc);
 		if (rc == EVT_ERR_UTF8) {
 			char who[80];
-			msg("%sa raw frame received at %" PRId64 " us is not "
+			evt_cli_err("%sa raw frame received at %" PRId64 " us is not "
 			    "valid UTF-8: not sent", tl_who(t, who,
 			    sizeof who), m->rx_us);
 		}
@@ -291,7 +267,7 @@ state_at(int64_t at)
 		return c;
 	}
 	struct evt_cur *c;
-	if (evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &c) != 0)
+	if (evt_cur_open(R.dir, evt_cli_damage_cb, evt_cli_warn_cb, NULL, &c) != 0)
 		return NULL;
 	struct evt_state *s = evt_state_new();
 	if (s == NULL)
@@ -300,7 +276,7 @@ state_at(int64_t at)
 	evt_cur_close(c);
 	oom_check(rc);
 	if (rc < 0) {
-		msg("reading the archive: %s", evt_strerror(rc));
+		evt_cli_err("reading the archive: %s", evt_strerror(rc));
 		evt_state_free(s);
 		return NULL;
 	}
@@ -330,7 +306,7 @@ cur_rewind(struct evt_cur *c, int64_t *rx)
 		int rc = evt_cur_seek_id(c, R.from_id, strlen(R.from_id), &at);
 		oom_check(rc);
 		if (rc <= 0) {
-			msg("no event with id %s", R.from_id);
+			evt_cli_err("no event with id %s", R.from_id);
 			/* not found: status 1, as evtool get says it */
 			exit_code = rc == 0 ? EVT_EXIT_PARTIAL : EVT_EXIT_FAIL;
 			return -1;
@@ -348,9 +324,9 @@ static struct evt_cur *
 cur_at_start(int64_t *rx)
 {
 	struct evt_cur *c;
-	int rc = evt_cur_open(R.dir, seg_err_cb, warn_cb, NULL, &c);
+	int rc = evt_cur_open(R.dir, evt_cli_damage_cb, evt_cli_warn_cb, NULL, &c);
 	if (rc != 0) {
-		msg("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
+		evt_cli_err("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
 		return NULL;
 	}
 	evt_cur_set_end(c, R.to);
@@ -379,7 +355,7 @@ state_lead(struct evt_state *s)
 		oom_check(evt_state_apply_frame(s, m.kind, m.ev, m.evlen, m.n));
 	evt_cur_close(c);
 	if (rc < 0) {
-		msg("reading the archive: %s", evt_strerror(rc));
+		evt_cli_err("reading the archive: %s", evt_strerror(rc));
 		return -1;
 	}
 	return 0;
@@ -394,7 +370,7 @@ tl_load(struct timeline *t)
 	for (;;) {
 		int rc = evt_cur_next(t->cur, &t->m);
 		if (rc < 0) {
-			msg("reading the archive: %s", evt_strerror(rc));
+			evt_cli_err("reading the archive: %s", evt_strerror(rc));
 			return -1;
 		}
 		if (rc == 0) {
@@ -687,7 +663,7 @@ print_stats(struct timeline *t)
 	int64_t end = t->ended ? t->ended : evt_mono_us();
 	double el = t->started ? (double)(end - t->started) / 1e6 : 0.0;
 	char who[EVT_ESS_ID_MAX + 16];
-	msg("%sstats: %" PRIu64 " events in %" PRIu64 " frames, %.3f s, "
+	evt_cli_err("%sstats: %" PRIu64 " events in %" PRIu64 " frames, %.3f s, "
 	    "%.0f events/s, %.0f frames/s; lateness p50 %" PRId64
 	    " us, p99 %" PRId64 " us, max %" PRId64 " us; lag %" PRId64
 	    " us (%" PRIu64 " slips); end drift %" PRId64 " us",
@@ -712,7 +688,7 @@ tl_finish(struct timeline *t)
 	}
 	if (S.gwo.verbosity >= EVT_GW_LOG_INFO) {
 		char who[EVT_ESS_ID_MAX + 16];
-		msg("%sreplay finished, %" PRIu64 " events in %" PRIu64
+		evt_cli_err("%sreplay finished, %" PRIu64 " events in %" PRIu64
 		    " messages", tl_who(t, who, sizeof who), t->events,
 		    t->frames);
 	}
@@ -753,7 +729,7 @@ status_line(struct timeline *t, int progress)
 	if (progress)
 		fprintf(stderr, "\r\033[K%s", line);
 	else
-		msg("%s", line);
+		evt_cli_err("%s", line);
 }
 
 /* Status lines of every timeline (or "no replay" in a server). */
@@ -762,7 +738,7 @@ status_all(void)
 {
 	struct timeline *t;
 	if (LIST_EMPTY(&timelines))
-		msg("no replay running: waiting for a subscription");
+		evt_cli_err("no replay running: waiting for a subscription");
 	LIST_FOREACH(t, &timelines, link)
 		status_line(t, 0);
 }
@@ -844,7 +820,7 @@ all_toggle(void)
 	LIST_FOREACH(t, &timelines, link)
 		tl_pause(t, pause);
 	if (verbose || tty_progress || server)
-		msg("%s", pause ? "paused" : "playing");
+		evt_cli_err("%s", pause ? "paused" : "playing");
 }
 
 /* Every timeline: speed times f (within 1/1024 .. 1024). */
@@ -860,7 +836,7 @@ all_speed(double f)
 	LIST_FOREACH(t, &timelines, link)
 		tl_set_speed(t, s);
 	if (verbose || tty_progress || server)
-		msg("speed x%g", s);
+		evt_cli_err("speed x%g", s);
 }
 
 /* Every timeline: seek by delta. */
@@ -871,7 +847,7 @@ all_seek(int64_t delta)
 	LIST_FOREACH(t, &timelines, link)
 		(void)tl_seek(t, delta);
 	if (verbose || tty_progress || server)
-		msg("seek %+.0f s", (double)delta / 1e6);
+		evt_cli_err("seek %+.0f s", (double)delta / 1e6);
 }
 
 static void server_stop(const char *why);
@@ -974,7 +950,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (t->sch.lag_us > reported_lag + 100000 && !quiet) {
-		msg("consumer slow: the timeline is %.3f s behind",
+		evt_cli_err("consumer slow: the timeline is %.3f s behind",
 		    (double)t->sch.lag_us / 1e6);
 		reported_lag = t->sch.lag_us;
 	}
@@ -1013,7 +989,7 @@ server_stop(const char *why)
 	if (evt_gwo_stopping(&S.gwo))
 		return;
 	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
-		msg("%s: shutting down", why);
+		evt_cli_err("%s: shutting down", why);
 	struct timeline *t;
 	LIST_FOREACH(t, &timelines, link) {
 		evtimer_del(t->timer);
@@ -1142,14 +1118,14 @@ config_add(int64_t rx, const struct evt_buf *body, struct evt_buf *prev)
 	    body->len) == 0)
 		return;
 	if (nconfigs == MAX_CONFIGS) {
-		msg("warning: more than %d different configuration snapshots; "
+		evt_cli_err("warning: more than %d different configuration snapshots; "
 		    "later ones are not served", MAX_CONFIGS);
 		return;
 	}
 	if ((rc = evt_cfgrest_new((const char *)body->p, body->len,
 	    &c)) != 0) {
 		oom_check(rc);
-		msg("warning: a CONFIG marker at %" PRId64 " us is not a JSON "
+		evt_cli_err("warning: a CONFIG marker at %" PRId64 " us is not a JSON "
 		    "object; passed over", rx);
 		return;
 	}
@@ -1171,7 +1147,7 @@ configs_load(void)
 	const struct evt_segref *seg;
 	size_t n;
 
-	if (evt_archive_open(R.dir, 0, NULL, seg_err_cb, warn_cb, NULL,
+	if (evt_archive_open(R.dir, 0, NULL, evt_cli_damage_cb, evt_cli_warn_cb, NULL,
 	    &a) != 0)
 		return;		/* the replay itself reports it */
 	seg = evt_archive_segments(a, &n);
@@ -1181,7 +1157,7 @@ configs_load(void)
 		uint64_t boff;
 		int rc;
 
-		if (evt_segr_open(seg[i].path, seg_err_cb, NULL, &r) != 0)
+		if (evt_segr_open(seg[i].path, evt_cli_damage_cb, NULL, &r) != 0)
 			continue;
 		if (evt_segr_info(r)->sealed && evt_segr_load_index(r) == 0 &&
 		    evt_segr_info(r)->frames[EVT_K_CONFIG] == 0) {
@@ -1466,7 +1442,7 @@ http_control(int op, const char *verb, size_t vlen,
 			S.speed = c.x;
 	}
 	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
-		msg("control: %.*s on %u replay%s", (int)vlen, verb, n,
+		evt_cli_err("control: %.*s on %u replay%s", (int)vlen, verb, n,
 		    n == 1 ? "" : "s");
 	int v = evt_buf_put(b, "{\"ok\":true,\"timelines\":", 23) |
 	    evt_json_put_int(b, 0, n) | evt_buf_putc(b, '}');
@@ -1692,7 +1668,7 @@ make_base(void)
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (base == NULL) {
-		msg("cannot create the event loop");
+		evt_cli_err("cannot create the event loop");
 		exit(EVT_EXIT_FAIL);
 	}
 }
@@ -1740,7 +1716,7 @@ serve_start(void)
 	if ((S.done_ev = evtimer_new(base, done_ev_cb, NULL)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	if (!quiet)
-		msg("serving %s (%s clock%s)", R.dir, S.shared ? "shared" :
+		evt_cli_err("serving %s (%s clock%s)", R.dir, S.shared ? "shared" :
 		    "session", S.gwo.any_user ? ", any user" : "");
 	return 0;
 }
@@ -1790,7 +1766,7 @@ report_end(struct timeline *tl)
 		if (tl->ended == 0)
 			tl->ended = evt_mono_us();
 		if (!quiet && tl->sch.lag_us > 0)
-			msg("consumer was slow: the timeline fell %.3f s "
+			evt_cli_err("consumer was slow: the timeline fell %.3f s "
 			    "behind", (double)tl->sch.lag_us / 1e6);
 		if (want_stats)
 			print_stats(tl);
@@ -1804,7 +1780,7 @@ report_end(struct timeline *tl)
 			if (!t->finished)
 				print_stats(t);
 	if (!quiet)
-		msg("%" PRIu64 " events sent in %" PRIu64 " messages to %"
+		evt_cli_err("%" PRIu64 " events sent in %" PRIu64 " messages to %"
 		    PRIu64 " sessions (%" PRIu64 " resumed), %" PRIu64
 		    " connections", gs.events_sent, gs.messages_sent,
 		    gs.sessions_created, gs.resumes, gs.conns_accepted);
@@ -1834,14 +1810,8 @@ shut_down(void)
 		event_base_free(base);
 	evt_state_free(R.state0);
 	evt_cli_out_free();
-	if (lost_unknown > 0)
-		msg("%s: at least %" PRIu64 " events could not be read, and an "
-		    "unknown number more in %" PRIu64 " damaged places", R.dir,
-		    lost_events, lost_unknown);
-	else if (lost_events > 0)
-		msg("%s: %" PRIu64 " events could not be read", R.dir,
-		    lost_events);
-	if (exit_code == 0 && problems > 0)
+	evt_cli_lost_summary(R.dir, lost_events, lost_unknown);
+	if (exit_code == 0 && evt_cli_damaged() > 0)
 		exit_code = EVT_EXIT_PARTIAL;	/* damage skipped */
 	return exit_code;
 }
@@ -1859,6 +1829,7 @@ main(int argc, char **argv)
 	make_base();
 	tty_progress = !quiet && isatty(2);
 	S.gwo.progress_line = tty_progress;
+	evt_cli_before_err(clear_progress);
 	S.gwo.verbosity = quiet ? EVT_GW_LOG_WARN : verbose ?
 	    EVT_GW_LOG_DEBUG : EVT_GW_LOG_INFO;
 	if (server && (rc = serve_start()) != 0) {

@@ -41,28 +41,9 @@
 #include "evtape/tsv.h"
 #include "evtape/verify.h"
 
-/* Damaged places reported (seg_err_cb): they make the exit status 1. */
-static uint64_t problems;
 /* The archive being read (open_archive): readers open its segments
  * through it, which reports and tallies what cannot be read. */
 static struct evt_archive *arch;
-
-/* Segment problem callback: "file: offset N: what". */
-static void
-seg_err_cb(void *arg, const char *path, uint64_t off, const char *what)
-{
-	(void)arg;
-	problems++;
-	evt_cli_err("%s: offset %" PRIu64 ": %s", path, off, what);
-}
-
-/* Archive warning callback. */
-static void
-warn_cb(void *arg, const char *msg)
-{
-	(void)arg;
-	evt_cli_err("warning: %s", msg);
-}
 
 /* Says why archive dir could not be opened (evt_archive_open's rc) and
  * exits. */
@@ -83,7 +64,8 @@ static struct evt_archive *
 open_archive(const char *dir, int flags, const struct evt_archive_opts *o)
 {
 	struct evt_archive *a;
-	int rc = evt_archive_open(dir, flags, o, seg_err_cb, warn_cb, NULL, &a);
+	int rc = evt_archive_open(dir, flags, o, evt_cli_damage_cb,
+	    evt_cli_warn_cb, NULL, &a);
 	if (rc != 0)
 		open_failed(dir, rc);
 	return arch = a;
@@ -201,24 +183,13 @@ sel_opt(struct evt_sel *s, int c, char *arg)
 	}
 }
 
-/* Prints what the readers of the archive could not read, if anything
- * (each place was reported as "FILE: offset N: what"). */
-static void
-lost_summary(const char *dir, uint64_t events, uint64_t unknown)
-{
-	char what[160];
-	if (evt_verify_lost_text(what, sizeof what, events, unknown,
-	    "read") == 0)
-		evt_cli_err("%s: %s", dir, what);
-}
-
 /* lost_summary of the archive's tally. */
 static void
 archive_lost_summary(const char *dir)
 {
 	uint64_t ev, unk;
 	evt_archive_lost(arch, &ev, &unk);
-	lost_summary(dir, ev, unk);
+	evt_cli_lost_summary(dir, ev, unk);
 }
 
 /*
@@ -509,7 +480,7 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 		else
 			obuf->len = mark; /* no half lines */
 		if (rc == EVT_ERR_CORRUPT) {
-			seg_err_cb(NULL, path, rec.off, d->err);
+			evt_cli_damage_cb(NULL, path, rec.off, d->err);
 			evt_archive_add_lost(arch, rec.kind == EVT_K_EVENT);
 		}
 		oom_check(rc);
@@ -529,7 +500,7 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 	struct evt_frame *fm;
 	int rc;
 	evt_frames_init(&fr, r, mode == CAT_MESSAGES ? keep_cb : NULL,
-	    (void *)(uintptr_t)f, seg_err_cb, NULL, path);
+	    (void *)(uintptr_t)f, evt_cli_damage_cb, NULL, path);
 	while ((rc = evt_frames_next(&fr, &fm)) == 1) {
 		if (!evt_sel_time(f, fm->rx_us))
 			continue;
@@ -555,8 +526,7 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 			int inc = (fm->kind == EVT_K_MSG ||
 			    fm->kind == EVT_K_STATES) && fm->kept < fm->nitems;
 			if (inc) {
-				problems++;
-				evt_cli_err("%s: the %s received at %" PRId64
+				evt_cli_damage_err("%s: the %s received at %" PRId64
 				    " us is incomplete (%u of %u items); its "
 				    "line is tagged :incomplete", path,
 				    evt_kind_name(fm->kind), fm->rx_us,
@@ -643,7 +613,7 @@ cmd_cat(int argc, char **argv)
 	archive_lost_summary(argv[i]);
 	evt_archive_close(a);
 	evt_sel_free(&ca.sel);
-	return problems ? EVT_EXIT_PARTIAL : 0;
+	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -686,7 +656,8 @@ cmd_state(int argc, char **argv)
 	sel_init(&sa.sel, argc);
 	int i = parse_cmdline(&state_cl, &sa, argc, argv);
 	struct evt_cur *cur;
-	int rc = evt_cur_open(argv[i], seg_err_cb, warn_cb, NULL, &cur);
+	int rc = evt_cur_open(argv[i], evt_cli_damage_cb, evt_cli_warn_cb,
+	    NULL, &cur);
 	if (rc != 0) {
 		evt_cli_err("%s: %s", argv[i], evt_strerror(rc));
 		return EVT_EXIT_FAIL;
@@ -712,11 +683,11 @@ cmd_state(int argc, char **argv)
 	oflush();
 	uint64_t lev, lunk;
 	evt_cur_lost(cur, &lev, &lunk);
-	lost_summary(argv[i], lev, lunk);
+	evt_cli_lost_summary(argv[i], lev, lunk);
 	evt_state_free(st);
 	evt_cur_close(cur);
 	evt_sel_free(&sa.sel);
-	return rc < 0 ? EVT_EXIT_FAIL : problems ? EVT_EXIT_PARTIAL : 0;
+	return rc < 0 ? EVT_EXIT_FAIL : evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -775,7 +746,7 @@ cmd_get(int argc, char **argv)
 		if (meta)
 			get_meta(s[seg].path, &rec, boff);
 		if (evt_rdec_item_json(d, &rec, obuf) == EVT_ERR_CORRUPT)
-			seg_err_cb(NULL, s[seg].path, boff, d->err);
+			evt_cli_damage_cb(NULL, s[seg].path, boff, d->err);
 		if (meta)
 			oom_check(evt_buf_putc(obuf, '}'));
 		oom_check(evt_buf_putc(obuf, '\n'));
@@ -889,7 +860,7 @@ cmd_ls(int argc, char **argv)
 	oflush();
 	archive_lost_summary(argv[1]);
 	evt_archive_close(a);
-	return problems ? EVT_EXIT_PARTIAL : 0;
+	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
 /* Prints the archive's counts, time span and sizes. */
@@ -949,7 +920,7 @@ cmd_info(int argc, char **argv)
 	oflush();
 	archive_lost_summary(argv[1]);
 	evt_archive_close(a);
-	return problems ? EVT_EXIT_PARTIAL : 0;
+	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -975,8 +946,8 @@ lost_cb(void *arg, const char *path, uint64_t boff, const char *id,
 static struct evt_verify *
 open_verify(const char *dir, int flags)
 {
-	static const struct evt_verify_cbs cbs = {seg_err_cb, warn_cb, lost_cb,
-	    NULL};
+	static const struct evt_verify_cbs cbs = {evt_cli_damage_cb,
+	    evt_cli_warn_cb, lost_cb, NULL};
 	struct evt_verify *v;
 	int rc = evt_verify_open(dir, flags, &cbs, &v);
 	if (rc != 0)
@@ -1057,7 +1028,8 @@ repair_segment(const char *dir, const struct evt_segref *s,
 	unlink(tmp);
 	struct evt_segw_opts wo = {.fsync = EVT_FSYNC_INTERVAL};
 	struct evt_rewrite_stats st;
-	int rc = evt_seg_rewrite(s->path, tmp, &wo, uuid, seg_err_cb, NULL, &st);
+	int rc = evt_seg_rewrite(s->path, tmp, &wo, uuid,
+	    evt_cli_damage_cb, NULL, &st);
 	if (rc == EVT_ERR_CORRUPT || rc == EVT_ERR_VERSION ||
 	    rc == EVT_ERR_TRUNCATED) {
 		char aside[4096];
@@ -1240,7 +1212,7 @@ stats_feed(struct evt_stats *st, struct evt_segr *r, const struct evt_rec *rec,
 	struct evt_rdec *d = evt_segr_decoder(r);
 	int rc = feed(st, d, rec);
 	if (rc == EVT_ERR_CORRUPT)
-		seg_err_cb(NULL, path, boff, d->err);
+		evt_cli_damage_cb(NULL, path, boff, d->err);
 	oom_check(rc);
 }
 
@@ -1273,7 +1245,7 @@ stats_names_before(struct evt_stats *st, int64_t from)
 	const struct evt_segref *s = evt_archive_segments(arch, &n);
 	for (size_t i = n; i-- > 0 && !evt_stats_has_config(st);) {
 		struct evt_segr *r;
-		if (evt_segr_open(s[i].path, seg_err_cb, NULL, &r) != 0)
+		if (evt_segr_open(s[i].path, evt_cli_damage_cb, NULL, &r) != 0)
 			continue;
 		const struct evt_seg_info *si = evt_segr_info(r);
 		struct evt_rec rec;
@@ -1320,7 +1292,7 @@ cmd_stats(int argc, char **argv)
 		stats_names_before(st, sa.sel.from);
 	struct evt_stats_out out = {obuf, drain_cb, NULL};
 	oom_check(evt_stats_print(st, sa.json ? EVT_STATS_JSON :
-	    EVT_STATS_TEXT, argv[i], problems, sa.top, &out));
+	    EVT_STATS_TEXT, argv[i], evt_cli_damaged(), sa.top, &out));
 	oflush();
 	archive_lost_summary(argv[i]);
 	evt_archive_close(a);
@@ -1330,7 +1302,7 @@ cmd_stats(int argc, char **argv)
 		    EVT_STATS_MAX_BUCKETS);
 	evt_stats_free(st);
 	evt_sel_free(&sa.sel);
-	return problems ? EVT_EXIT_PARTIAL : 0;
+	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
 /* Prints the usage summary. */

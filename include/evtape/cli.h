@@ -54,6 +54,38 @@ const char *evt_cli_prog(void);
 /* Prints "PROG: MESSAGE\n" to stderr (a newline is added). */
 void evt_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Sets a function (or NULL) that every message of this layer calls before
+ * it prints, e.g. to clear a progress line a program keeps on a terminal.
+ */
+void evt_cli_before_err(void (*fn)(void));
+
+/*
+ * The reporters every archive reader passes to the archive, cursor and
+ * segment layers (evt_seg_err_cb and evt_warn_cb shapes; arg unused):
+ * evt_cli_damage_cb prints "PROG: FILE: offset N: what" and counts the
+ * place (evt_cli_damaged gives the count, which makes a reader's exit
+ * status EVT_EXIT_PARTIAL); evt_cli_warn_cb prints "PROG: warning: MSG".
+ */
+void evt_cli_damage_cb(void *arg, const char *path, uint64_t off,
+    const char *what);
+void evt_cli_warn_cb(void *arg, const char *msg);
+uint64_t evt_cli_damaged(void);
+
+/*
+ * Prints "PROG: DIR: N events could not be read" (or the "at least N ...
+ * and an unknown number more in K damaged places" form of
+ * evt_verify_lost_text) after a reader's run, if anything was lost; each
+ * place was reported as it was met.
+ */
+void evt_cli_lost_summary(const char *dir, uint64_t events,
+    uint64_t unknown);
+
+/* Prints "PROG: MESSAGE" and counts it as a damaged place (evt_cli_damaged):
+ * for damage a program finds itself, e.g. an incomplete message. */
+void evt_cli_damage_err(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 /* evt_cli_err with a va_list, for programs that wrap it. */
 void evt_cli_verr(const char *fmt, va_list ap)
     __attribute__((format(printf, 1, 0)));

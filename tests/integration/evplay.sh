@@ -164,7 +164,8 @@ printf '\377\377\377\377' | dd of="$seg" bs=1 seek=$((size / 2)) \
 $EVPLAY -q --top-speed "$T/d" >"$T/play.out" 2>"$T/play.err"
 rc=$?
 check $([ $rc -eq 1 ]; echo $?) "damaged archive: exit 1 (got $rc)"
-t "damaged archive: a warning" grep -q warning "$T/play.err"
+t "damaged archive: the place (FILE: offset N: what)" \
+    grep -q "^evplay: .*seg-.*: offset [0-9]*: " "$T/play.err"
 $EVTOOL cat "$T/d" >"$T/cat.out" 2>/dev/null
 t "damaged archive: what reads is replayed (== evtool cat)" \
     cmp "$T/cat.out" "$T/play.out"

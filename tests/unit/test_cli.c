@@ -219,6 +219,13 @@ run(void (*fn)(int), int arg, int out_fd, struct run *r)
 	    128 + WTERMSIG(r->status);
 }
 
+/* A before-message hook that leaves a mark. */
+static void
+mark(void)
+{
+	fputs("> ", stderr);
+}
+
 /* The child of the message tests: one bad (or good) value per case. */
 static void
 bad_value(int which)
@@ -260,6 +267,19 @@ bad_value(int which)
 		evt_cli_getopt_err(getopt_long(2, av, ":", lo, NULL), av);
 	}
 	case 16: evt_cli_number_arg("--rate", "fast"); break;
+	case 17:
+		/* The archive reporters: two places counted, a warning not;
+		 * the hook runs before each message. */
+		evt_cli_before_err(mark);
+		evt_cli_damage_cb(NULL, "a/seg-1.evt", 4096, "bad block");
+		evt_cli_warn_cb(NULL, "sealed 1 segment");
+		evt_cli_damage_err("%s: incomplete", "a/seg-2.evt");
+		evt_cli_lost_summary("a", 7, 0);
+		evt_cli_lost_summary("a", 0, 0);
+		exit(evt_cli_damaged() == 2 ? 0 : 9);
+	case 18:
+		evt_cli_lost_summary("a", 3, 2);
+		exit(evt_cli_damaged() == 0 ? 0 : 9);
 	case 9:
 		/* Good values return and print nothing. */
 		if (evt_cli_size_arg("--a", "1T") != 1ull << 40 ||
@@ -307,6 +327,12 @@ test_messages(void)
 		{"evtest: -q: unknown option\nTry 'evtest --help'.\n", 2},
 		{"evtest: --rate: \"fast\" is not a number (digits with an "
 		    "optional fraction, e.g. 0.5)\nTry 'evtest --help'.\n", 2},
+		{"> evtest: a/seg-1.evt: offset 4096: bad block\n"
+		    "> evtest: warning: sealed 1 segment\n"
+		    "> evtest: a/seg-2.evt: incomplete\n"
+		    "> evtest: a: 7 events could not be read\n", 0},
+		{"evtest: a: at least 3 events could not be read, and an "
+		    "unknown number more in 2 damaged places\n", 0},
 	};
 	struct run r;
 
