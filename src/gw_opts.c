@@ -48,6 +48,7 @@ size_arg(const char *where, const char *s, uint64_t min, uint64_t max,
 	return v;
 }
 
+/* Sets o to the defaults of a program (its clock and connection limit); see gw_opts.h. */
 void
 evt_gwo_init(struct evt_gwo *o, enum evt_gwo_clock clock, uint32_t max_conns)
 {
@@ -135,6 +136,7 @@ secs_opt_arg(struct evt_gwo *o, int c, const char *arg)
 	return 0;
 }
 
+/* Applies one getopt_long result if it is a gateway-server option; see gw_opts.h. */
 int
 evt_gwo_arg(struct evt_gwo *o, int c, const char *arg)
 {
@@ -187,6 +189,7 @@ evt_gwo_arg(struct evt_gwo *o, int c, const char *arg)
 	return 1;
 }
 
+/* Checks what the gateway-server options need of each other, or exits 2. */
 void
 evt_gwo_check(const struct evt_gwo *o)
 {
@@ -216,6 +219,7 @@ fmt_size(uint64_t v, char out[24])
 	return out;
 }
 
+/* Prints the gateway-server options block of --help, with the defaults. */
 void
 evt_gwo_usage(FILE *f, const struct evt_gwo *o)
 {
@@ -300,6 +304,7 @@ wipe_secrets(struct evt_gwo *o)
 	o->go.nstatic_tokens = 0;
 }
 
+/* Reads the secret files, starts the gateway and writes the ready file. */
 int
 evt_gwo_start(struct evt_gwo *o, struct event_base *base)
 {
@@ -354,6 +359,8 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(o->stop_ev, &tv);
 }
 
+/* Closes every session (1001) and ends the loop once clients are gone
+ * or a grace time has passed; see gw_opts.h. */
 int
 evt_gwo_shutdown(struct evt_gwo *o)
 {
@@ -370,12 +377,14 @@ evt_gwo_shutdown(struct evt_gwo *o)
 	return 0;
 }
 
+/* Tells whether evt_gwo_shutdown was called. */
 int
 evt_gwo_stopping(const struct evt_gwo *o)
 {
 	return o->stopping;
 }
 
+/* Logs one line at level through evt_cli_err if verbose enough. */
 void
 evt_gwo_log(const struct evt_gwo *o, int level, const char *fmt, ...)
 {
@@ -383,17 +392,24 @@ evt_gwo_log(const struct evt_gwo *o, int level, const char *fmt, ...)
 	    "debug"};
 	va_list ap;
 
+	char *m;
+	int n;
+
 	if (level > o->verbosity)
 		return;
-	if (o->progress_line)
-		fputs("\r\033[K", stderr);
-	fprintf(stderr, "%s: %s: ", evt_cli_prog(), names[level & 3]);
+	/* Through evt_cli_err, so the program's before-message hook (a
+	 * progress line to clear) runs for these lines too. */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vasprintf(&m, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n < 0)
+		return;
+	evt_cli_err("%s: %s", names[level & 3], m);
+	free(m);
 }
 
+/* Frees the gateway, the stop timer and what the options hold (secrets
+ * wiped). */
 void
 evt_gwo_free(struct evt_gwo *o)
 {

@@ -1828,7 +1828,6 @@ main(int argc, char **argv)
 		return exit_code != 0 ? exit_code : EVT_EXIT_FAIL;
 	make_base();
 	tty_progress = !quiet && isatty(2);
-	S.gwo.progress_line = tty_progress;
 	evt_cli_before_err(clear_progress);
 	S.gwo.verbosity = quiet ? EVT_GW_LOG_WARN : verbose ?
 	    EVT_GW_LOG_DEBUG : EVT_GW_LOG_INFO;

@@ -90,8 +90,6 @@ struct evt_gwo {
 	int given;		   /* some option of ours besides --listen
 				      (evplay: they need --listen) */
 	int verbosity;		   /* evt_gwo_log prints levels up to this */
-	int progress_line;	   /* a progress line may stand on stderr:
-				      clear it before a log line */
 	const char *cors[EVT_CLI_MAX_CORS];
 	struct evt_gw_opts go;	   /* what evt_gw_new gets; the program adds
 				      its callbacks, arg and product name */
@@ -156,8 +154,8 @@ int evt_gwo_shutdown(struct evt_gwo *o);
 int evt_gwo_stopping(const struct evt_gwo *o);
 
 /*
- * Writes "PROG: LEVEL: text" to stderr if level <= o->verbosity (the
- * gateway's log_cb lines go through here too).
+ * Writes "PROG: LEVEL: text" to stderr through evt_cli_err if level <=
+ * o->verbosity (the gateway's log_cb lines go through here too).
  */
 void evt_gwo_log(const struct evt_gwo *o, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
