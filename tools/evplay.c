@@ -1527,12 +1527,10 @@ usage(FILE *f)
 static double
 speed_arg(const char *s)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != 0 || !(v > 0) || v > 1e6)
-		evt_cli_usage_err("--speed: \"%s\" is not a factor in "
-		    "(0, 1e6]", s);
+	double v = evt_cli_number_arg("--speed", s);
+
+	if (!(v > 0) || v > 1e6)
+		evt_cli_range_err("--speed", s, "more than 0, up to 1e6");
 	return v;
 }
 

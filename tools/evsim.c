@@ -786,16 +786,12 @@ sim_opt(struct sim *sim, int c, const char *arg)
 {
 	struct evt_gw_opts *go = &sim->gwo.go;
 	uint64_t n;
-	char *end;
 
 	switch (c) {
 	case O_RATE:
-		errno = 0;
-		sim->rate = strtod(arg, &end);
-		if (errno != 0 || end == arg || *end != '\0' ||
-		    !(sim->rate >= 0) || sim->rate > 1e8)
-			evt_cli_usage_err("--rate: \"%s\" is not a number of "
-			    "events/s in 0..1e8", arg);
+		sim->rate = evt_cli_number_arg("--rate", arg);
+		if (!(sim->rate >= 0) || sim->rate > 1e8)
+			evt_cli_range_err("--rate", arg, "0..1e8 events/s");
 		break;
 	case O_SEED: sim->gopts.seed = evt_cli_count_arg("--seed", arg); break;
 	case O_CAMS:

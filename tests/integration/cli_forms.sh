@@ -6,13 +6,7 @@
 #   Try 'PROG --help'.
 # and status 2; new forms (1T, 2w, 250ms) are accepted; a job that cannot
 # be done exits 3.  Real binaries, real files, no network but loopback.
-#
-# TODO_PROGRAMS lists the programs not yet moved to the layer (issue 11,
-# item 1): their rows still run, a pass counts, a failure is reported as
-# "# SKIP TODO" with what they say today.  A program's helper removes it
-# from the list when the program adopts the layer; then its rows must pass.
 . "$(dirname "$0")/lib.sh"
-TODO_PROGRAMS=${TODO_PROGRAMS-""}
 EVREC=$BUILD/evrec
 EVPLAY=$BUILD/evplay
 EVSIM=$BUILD/evsim
@@ -20,29 +14,16 @@ EVSIM=$BUILD/evsim
 SIZE='digits with k, M, G or T, e.g. 64M'
 DURATION='digits with us, ms, s, m, h, d or w, e.g. 30s; seconds if none'
 COUNT='digits only, e.g. 100'
+NUMBER='digits with an optional fraction, e.g. 0.5'
 TIME='ISO-8601 such as 2026-01-05T08:00:00Z, or microseconds since the epoch'
 
 make_archive "$T/a" 1 200 200 10
 
-# todo PROG: PROG is still on the TODO list.
-todo() {
-	case " $TODO_PROGRAMS " in *" $1 "*) return 0 ;; esac
-	return 1
-}
-
-# verdict PROG OK DESCRIPTION: one TAP line; a failure of a TODO program
-# is a skip that shows what it does today.
+# verdict PROG OK DESCRIPTION: one TAP line, with what PROG said if it
+# failed.
 verdict() {
-	if [ "$2" -eq 0 ]; then
-		check 0 "$3"
-	elif todo "$1"; then
-		tn=$((tn + 1))
-		echo "ok $tn - $3 # SKIP TODO: $1 not yet on the cli layer"
-		sed 's/^/#   today: /' "$T/err" | head -n 3
-	else
-		check 1 "$3"
-		sed 's/^/#   got: /' "$T/err" | head -n 3
-	fi
+	check "$2" "$3"
+	[ "$2" -eq 0 ] || sed 's/^/#   got: /' "$T/err" | head -n 3
 }
 
 # expect PROG STATUS FIRST_LINE DESCRIPTION COMMAND...: runs COMMAND (its
@@ -95,6 +76,10 @@ bad evsim --ping 2y duration "$DURATION" $EVSIM --ping 2y
 bad evgen --events -5 count "$COUNT" $EVGEN --events -5
 bad evtool --top -5 count "$COUNT" $EVTOOL stats --top -5 "$T/a"
 bad evsim --events -5 count "$COUNT" $EVSIM --events -5
+
+bad evgen --rate 1e3 number "$NUMBER" $EVGEN --rate 1e3
+bad evplay --speed 1e3 number "$NUMBER" $EVPLAY --speed 1e3 "$T/a"
+bad evsim --rate 1e3 number "$NUMBER" $EVSIM --rate 1e3
 
 bad evgen --start-us yesterday time "$TIME" $EVGEN --start-us yesterday
 bad evtool --from yesterday time "$TIME" \
