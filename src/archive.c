@@ -1259,7 +1259,10 @@ static void *
 seal_main(void *arg)
 {
 	struct evt_archive *a = arg;
-	int sync = a->opts.seg.fsync != EVT_FSYNC_NEVER;
+	/* The index is derived data: a run torn by a power loss fails its
+	 * checksums and is rebuilt, so its files are not fsynced (import of
+	 * thousands of small segments spent most of its time there). */
+	int sync = 0;
 	if (a->sweep != NULL) {
 		for (size_t i = a->nsweep; i-- > 0;)
 			a->swept += (size_t)seal_leftover(a, a->sweep[i]);
@@ -1439,8 +1442,7 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 	/* Runs whose segments are all gone go too (lookups ignore entries
 	 * of segments below the lowest one meanwhile). */
 	if (del > 0)
-		(void)evt_idx_prune(a->dir, a->opts.seg.fsync !=
-		    EVT_FSYNC_NEVER, NULL, NULL);
+		(void)evt_idx_prune(a->dir, 0, NULL, NULL);
 	return (int)del;
 }
 
@@ -1460,5 +1462,5 @@ evt_archive_reindex(struct evt_archive *a)
 	int rc = seal_join(a);
 	if (rc != 0)
 		return rc;
-	return evt_idx_catch_up(a->dir, 0, 1, 1, idx_warn_cb, a);
+	return evt_idx_catch_up(a->dir, 0, 1, 0, idx_warn_cb, a);
 }

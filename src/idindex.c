@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +51,25 @@ enum {
 	IX_NPARTS = 24, IX_NKEYS = 32, IX_DIR_LEN = 40, IX_DIR_CRC = 48,
 	IX_CRC = 60,
 };
+
+/*
+ * Crash points for tests/integration/idindex.sh: with EVTAPE_TEST_IDX_KILL
+ * set to "STAGE:N", the process kills itself (SIGKILL, as kill -9) the
+ * N-th time maintenance reaches STAGE: "tmp" (a run written, not yet
+ * renamed), "rename" (renamed, merge inputs not yet deleted), "drop"
+ * (one merge input deleted).  Unset, this costs one getenv per stage.
+ */
+static void
+test_kill_point(const char *stage)
+{
+	static int count;
+	const char *e = getenv("EVTAPE_TEST_IDX_KILL");
+	size_t n = strlen(stage);
+	if (e == NULL || strncmp(e, stage, n) != 0 || e[n] != ':')
+		return;
+	if (++count == atoi(e + n + 1))
+		kill(getpid(), SIGKILL);
+}
 
 /* Formats a run file name. */
 void
@@ -980,6 +1000,8 @@ build_run(struct dirlist *dl, uint64_t *seqs, size_t n, unsigned level)
 		rc = EVT_ERR_IO;
 	if (fd >= 0 && close(fd) != 0 && rc == 0)
 		rc = EVT_ERR_IO;
+	if (rc == 0)
+		test_kill_point("tmp");
 	if (rc == 0 && rename(tmp, fin) != 0)
 		rc = EVT_ERR_IO;
 	if (rc != 0 && tmp != NULL)
@@ -1059,8 +1081,12 @@ merge_once(struct dirlist *dl)
 	free(seqs);
 	/* The inputs go once the merged run is in place (a crash between
 	 * leaves them superseded; the next catch-up deletes them). */
-	for (size_t t = 0; rc == 0 && t < take; t++)
+	if (rc == 0)
+		test_kill_point("rename");
+	for (size_t t = 0; rc == 0 && t < take; t++) {
 		drop_file(dl, dl->rnames[pick[t] - dl->runs]);
+		test_kill_point("drop");
+	}
 	free(pick);
 	if (rc == 0 && dl->sync)
 		sync_dir(dl->dir);
@@ -1143,6 +1169,28 @@ assign_cover(const struct evt_idx_run *runs, const int *usable, size_t nrun,
 	}
 }
 
+/* Whether every partition of run k checks: 1, 0 (warned), or
+ * EVT_ERR_NOMEM. */
+static int
+run_parts_ok(struct dirlist *dl, size_t k)
+{
+	char *p = path_of(dl->dir, dl->rnames[k]);
+	if (p == NULL)
+		return EVT_ERR_NOMEM;
+	int rc = 0;
+	for (uint32_t q = 0; q < dl->runs[k].nparts && rc == 0; q++) {
+		uint8_t *slots;
+		rc = evt_idx_read_part(p, &dl->runs[k], q, &slots);
+		free(slots);
+		if (rc != 0 && rc != EVT_ERR_NOMEM)
+			mwarn(dl, "%s: offset %" PRIu64 ": id index partition "
+			    "checksum mismatch; deleted, to be rebuilt", p,
+			    dl->runs[k].parts[q].off);
+	}
+	free(p);
+	return rc == EVT_ERR_NOMEM ? rc : rc == 0;
+}
+
 /* Catches the index up; see idindex.h. */
 int
 evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
@@ -1152,18 +1200,25 @@ evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
 	    .arg = arg};
 	int rc = dl_scan(&dl, 1);
 	size_t *cover = NULL;
-	/* Stale runs (a covered segment rewritten) go first. */
+	/* Damaged partitions and stale runs (a covered segment rewritten)
+	 * go first. */
 	for (size_t k = dl.nrun; full && rc == 0 && k-- > 0;) {
+		int pr = run_parts_ok(&dl, k);
+		if (pr < 0) {
+			rc = pr;
+			break;
+		}
 		const struct evt_idx_run *r = &dl.runs[k];
-		for (uint32_t s = 0; s < r->nsegs; s++)
+		for (uint32_t s = 0; pr == 1 && s < r->nsegs; s++)
 			if (identity_ok(dir, &r->segs[s]) == 0) {
 				mwarn(&dl, "%s/%s: covers seg-%012" PRIu64
 				    ".evt as it was before it was rewritten; "
 				    "deleted, to be rebuilt", dir,
 				    dl.rnames[k], r->segs[s].seq);
-				dl_remove(&dl, k, 1);
-				break;
+				pr = 0;
 			}
+		if (pr == 0)
+			dl_remove(&dl, k, 1);
 	}
 	if (rc == 0 && (cover = malloc((dl.nseg + 1) * sizeof *cover)) == NULL)
 		rc = EVT_ERR_NOMEM;

@@ -39,6 +39,7 @@
 #include "evtape/stats.h"
 #include "evtape/timefmt.h"
 #include "evtape/tsv.h"
+#include "evtape/idindex.h"
 #include "evtape/verify.h"
 
 /* The archive being read (open_archive): readers open its segments
@@ -974,6 +975,8 @@ lost_tail(struct evt_verify *v, const char *verb, char *line, size_t cap)
 	    s.listed);
 }
 
+static int verify_index(const char *dir, char *line, size_t cap);
+
 /* Checks every segment; the summary and the lost events on stdout. */
 static int
 cmd_verify(int argc, char **argv)
@@ -997,8 +1000,24 @@ cmd_verify(int argc, char **argv)
 		snprintf(line, sizeof line, "%s: %zu segments ok", argv[1], n);
 	}
 	evt_verify_close(v);
+	int ip = verify_index(argv[1], line, sizeof line);
 	outf("%s\n", line);
-	return s.problems > 0 ? EVT_EXIT_PARTIAL : 0;
+	return s.problems > 0 || ip > 0 ? EVT_EXIT_PARTIAL : 0;
+}
+
+/* Checks the id index's run files (each problem as FILE: offset N: what
+ * on stderr) and appends their count to line; returns it. */
+static int
+verify_index(const char *dir, char *line, size_t cap)
+{
+	int ip = evt_idx_verify(dir, evt_cli_damage_cb, NULL);
+	oom_check(ip == EVT_ERR_NOMEM ? ip : 0);
+	size_t len = strlen(line);
+	if (ip > 0)
+		snprintf(line + len, cap - len, "; %d id index problems "
+		    "(no event lost: lookups read the segments; evtool "
+		    "repair rebuilds the index)", ip);
+	return ip;
 }
 static char repair_tmp[4096];
 static volatile sig_atomic_t repair_tmp_set;
@@ -1087,6 +1106,14 @@ cmd_repair(int argc, char **argv)
 			rc = EVT_EXIT_FAIL;
 		else
 			fixed++;
+	}
+	/* The id index is derived data: runs that are damaged or cover a
+	 * segment as it was before the rewrite go, and are built again. */
+	int ir = evt_archive_reindex(arch);
+	if (ir != 0) {
+		evt_cli_err("%s: cannot rebuild the id index: %s", argv[1],
+		    evt_strerror(ir));
+		rc = EVT_EXIT_FAIL;
 	}
 	char line[512];
 	snprintf(line, sizeof line, "%s: %" PRIu64 " segments rewritten",
