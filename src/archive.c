@@ -222,7 +222,7 @@ scan_dir(struct evt_archive *a)
 		}
 		struct stat st;
 		s->size = EVT_SIZE_UNKNOWN;
-		if (!(a->flags & EVT_AR_WRITE))
+		if (!(a->flags & (EVT_AR_WRITE | EVT_AR_NO_SIZES)))
 			s->size = fstatat(dirfd(d), e->d_name, &st, 0) == 0 ?
 			    (uint64_t)st.st_size : 0;
 		a->nsegs++;

@@ -734,7 +734,7 @@ cmd_get(int argc, char **argv)
 	int meta = 0;
 	int i = parse_cmdline(&get_cl, &meta, argc, argv);
 	const char *id = argv[i + 1];
-	struct evt_archive *a = open_archive(argv[i], 0, NULL);
+	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
 	size_t n, seg;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
 	struct evt_segr *r;

@@ -19,6 +19,10 @@
 #define EVT_AR_CREATE 2 /* create the directory if missing */
 #define EVT_AR_LOCK 4	/* take the writer's lock without writing (repair,
 			   prune) */
+#define EVT_AR_NO_SIZES 16 /* a reader that needs no segment sizes: the
+			   listing does not stat every segment (size
+			   EVT_SIZE_UNKNOWN; 10,000 stats were most of
+			   a lookup's system time) */
 #define EVT_AR_NO_INDEX 8 /* look ids up segment by segment, not through the
 			   archive's id index (also: environment variable
 			   EVTAPE_NO_IDINDEX set and not empty) */
