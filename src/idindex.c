@@ -607,7 +607,7 @@ struct build {
 	struct evt_idx_part *parts;
 	/* The batch of keys being collected. */
 	uint64_t *keys;
-	uint32_t *locs, *kpart;
+	uint32_t *locs;
 	size_t nkeys, kcap;
 	uint32_t p0, p1;		/* partitions of this pass */
 	uint64_t total_keys;
@@ -621,16 +621,31 @@ b_key(struct build *b, uint64_t key, uint32_t gidx)
 	uint32_t p = evt_idx_part_of(key, b->nparts);
 	if (p < b->p0 || p >= b->p1)
 		return 0;
-	size_t kc = b->kcap, lc = b->kcap, pc = b->kcap;
+	size_t kc = b->kcap, lc = b->kcap;
 	if (grow((void **)&b->keys, b->nkeys, &kc, sizeof *b->keys) != 0 ||
-	    grow((void **)&b->locs, b->nkeys, &lc, sizeof *b->locs) != 0 ||
-	    grow((void **)&b->kpart, b->nkeys, &pc, sizeof *b->kpart) != 0)
+	    grow((void **)&b->locs, b->nkeys, &lc, sizeof *b->locs) != 0)
 		return EVT_ERR_NOMEM;
 	b->kcap = kc;
 	b->keys[b->nkeys] = key;
-	b->locs[b->nkeys] = gidx >> b->locshift;
-	b->kpart[b->nkeys++] = p;
+	b->locs[b->nkeys++] = gidx >> b->locshift;
 	return 0;
+}
+
+/* Reserves room for the keys a pass is expected to collect (an eighth
+ * more than the mean), so that the arrays do not double past it. */
+static int
+b_reserve(struct build *b)
+{
+	uint64_t want = b->est / b->nparts * (b->p1 - b->p0);
+	want += want / 8 + 1024;
+	if (want <= b->kcap)
+		return 0;
+	free(b->keys);
+	free(b->locs);
+	b->keys = malloc((size_t)want * sizeof *b->keys);
+	b->locs = malloc((size_t)want * sizeof *b->locs);
+	b->kcap = b->keys != NULL && b->locs != NULL ? (size_t)want : 0;
+	return b->kcap != 0 ? 0 : EVT_ERR_NOMEM;
 }
 
 /* The trailer CRC of an open sealed segment (its last 4 bytes). */
@@ -785,7 +800,8 @@ b_pass_seg(struct build *b, uint32_t j)
 	return rc;
 }
 
-/* Orders the batch by partition (a counting sort into scratch). */
+/* Orders the batch by partition (a counting sort into scratch; the
+ * partition is computed again rather than kept, 4 bytes a key less). */
 static int
 b_sort_batch(struct build *b, size_t *start)
 {
@@ -799,11 +815,12 @@ b_sort_batch(struct build *b, size_t *start)
 	}
 	memset(start, 0, (np + 1) * sizeof *start);
 	for (size_t i = 0; i < n; i++)
-		start[b->kpart[i] - b->p0 + 1]++;
+		start[evt_idx_part_of(b->keys[i], b->nparts) - b->p0 + 1]++;
 	for (size_t q = 0; q < np; q++)
 		start[q + 1] += start[q];
 	for (size_t i = 0; i < n; i++) {
-		size_t at = start[b->kpart[i] - b->p0]++;
+		size_t at = start[evt_idx_part_of(b->keys[i], b->nparts) -
+		    b->p0]++;
 		k2[at] = b->keys[i];
 		l2[at] = b->locs[i];
 	}
@@ -815,9 +832,7 @@ b_sort_batch(struct build *b, size_t *start)
 	b->keys = k2;
 	b->locs = l2;
 	b->kcap = n + 1;
-	free(b->kpart);
-	b->kpart = malloc((n + 1) * sizeof *b->kpart);
-	return b->kpart != NULL ? 0 : EVT_ERR_NOMEM;
+	return 0;
 }
 
 /* Builds the filters of this pass's partitions and appends their slots
@@ -925,6 +940,7 @@ b_write(struct build *b, int fd)
 	for (b->p0 = 0; b->p0 < b->nparts && rc == 0; b->p0 = b->p1) {
 		b->p1 = b->nparts - b->p0 < per ? b->nparts : b->p0 + per;
 		b->nkeys = 0;
+		rc = b_reserve(b);
 		for (uint32_t j = 0; j < b->nsegs && rc == 0; j++)
 			rc = b_pass_seg(b, j);
 		if (rc == 0)
@@ -952,7 +968,6 @@ b_free(struct build *b)
 	free(b->parts);
 	free(b->keys);
 	free(b->locs);
-	free(b->kpart);
 	evt_buf_free(&b->col);
 }
 
