@@ -82,8 +82,9 @@ trailer_consistent(const struct evt_trailer *t, uint64_t size)
 	    t->meta_len <= size && t->filt_off == t->meta_off + t->meta_len &&
 	    t->filt_len == EVT_FILT_SLOT_SIZE * nslots &&
 	    t->filt_off + t->filt_len == size - EVT_TRAILER_SIZE &&
-	    t->seglen != 0 && (t->seglen & (t->seglen - 1)) == 0 &&
-	    t->segcount != 0 && nslots <= UINT32_MAX;
+	    ((t->seglen != 0 && (t->seglen & (t->seglen - 1)) == 0 &&
+	    t->segcount != 0 && nslots <= UINT32_MAX) ||
+	    (t->seglen == 0 && t->segcount == 0)); /* 1.3: no filter */
 }
 
 /* Checks the trailer; fills the sealed fields.  Returns 1 if valid. */
@@ -1140,6 +1141,8 @@ map_filter(struct evt_segr *r)
 {
 	if (r->filt.slots != NULL)
 		return 0;
+	if (r->filt_len == 0)
+		return EVT_ERR_STATE;	/* no filter (revision 1.3) */
 	long pg = sysconf(_SC_PAGESIZE);
 	uint64_t start = r->filt_off & ~(uint64_t)(pg - 1);
 	r->map_len = (size_t)(r->filt_off + r->filt_len - start);
@@ -1219,6 +1222,44 @@ static int find_in_blocks(struct evt_segr *r, const char *id, size_t len,
     uint64_t first, uint64_t last, const uint64_t *offs, size_t n,
     struct evt_rec *rec, uint64_t *blk_off);
 
+/*
+ * Looks id up in a sealed segment without an id filter (revision 1.3):
+ * a GUID in the GUID column of each block whose flags say it holds
+ * exactly its ids (one read of the column, no decompression), other
+ * blocks decoded.
+ */
+static int
+find_unfiltered(struct evt_segr *r, const char *id, size_t len,
+    struct evt_rec *rec, uint64_t *blk_off)
+{
+	uint8_t g[16];
+	int is_guid = evt_guid_parse(id, len, g, 0);
+	for (uint32_t b = 0; b < r->nblocks; b++) {
+		struct evt_blkhdr bh;
+		uint64_t off = r->blocks[b].off;
+		if (is_guid && block_header(r, off, &bh) == 0 &&
+		    (bh.flags & (EVT_BLKF_SET | EVT_BLKF_IDCOL)) ==
+		    (EVT_BLKF_SET | EVT_BLKF_IDCOL)) {
+			size_t n = EVT_GUID_SIZE * (size_t)bh.nguid;
+			r->raw.len = 0;
+			if (evt_buf_grow(&r->raw, n + 1) != 0)
+				return EVT_ERR_NOMEM;
+			int hit = read_at(r, r->raw.p, n, off +
+			    EVT_BLK_HDR_SIZE + bh.zlen) != 0;
+			for (uint32_t k = 0; !hit && k < bh.nguid; k++)
+				hit = memcmp(r->raw.p + EVT_GUID_SIZE *
+				    (size_t)k, g, EVT_GUID_SIZE) == 0;
+			if (!hit)
+				continue;
+		}
+		int rc = find_in_blocks(r, id, len, b, b + 1, NULL, 0, rec,
+		    blk_off);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Looks an event id up; see segment.h. */
 int
 evt_segr_find(struct evt_segr *r, const char *id, size_t len,
@@ -1227,11 +1268,14 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 	/* Probe the filter before loading the index: most segments are
 	 * ruled out by three slot reads. */
 	uint32_t loc;
-	if (r->info.sealed && !r->force_scan && r->meta_loaded >= 0) {
+	if (r->info.sealed && !r->force_scan && r->meta_loaded >= 0 &&
+	    r->filt_len > 0) {
 		int hit = probe_pread(r, evt_id_key(id, len), &loc);
 		if (hit == 0)
 			return 0;
 	}
+	if (indexed(r) && r->filt_len == 0)
+		return find_unfiltered(r, id, len, rec, blk_off);
 	if (!indexed(r) || map_filter(r) != 0) {
 		/* No usable index: scan. */
 		int rc;
@@ -1318,6 +1362,11 @@ int
 evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
     uint32_t *count)
 {
+	if (indexed(r) && r->filt_len == 0) {
+		*first = 0;	/* no filter: every block may hold it */
+		*count = r->nblocks;
+		return 1;
+	}
 	if (!indexed(r) || map_filter(r) != 0)
 		return EVT_ERR_STATE;
 	uint32_t loc;
@@ -1343,6 +1392,8 @@ evt_segr_check_filter(struct evt_segr *r)
 {
 	if (!r->info.sealed)
 		return EVT_ERR_STATE;
+	if (r->filt_len == 0)
+		return 0;	/* no filter, nothing to check */
 	if (map_filter(r) != 0)
 		return EVT_ERR_IO;
 	if (evt_crc32c(0, r->filt.slots, r->filt_len) != r->filt_crc) {

@@ -738,8 +738,10 @@ seal_index(struct evt_segw *w)
 	int rc = keyset_init(w, &ks);
 	if (rc == 0)
 		rc = collect_keys(w, &ks);
-	if (rc == 0)
+	if (rc == 0 && !w->opts.no_filter)
 		rc = build_filter(&ks, locbits, locshift, &f);
+	else if (rc == 0)
+		f.seed = f.seglen = f.segcount = f.nslots = 0; /* none */
 	if (rc == 0)
 		rc = build_meta(w, &ks, &z);
 	if (rc == 0)

@@ -235,6 +235,11 @@ import_opt(void *ctx, int c, char *arg)
 		if (o->seg.block_bytes == 0)
 			o->seg.block_bytes = 256u << 10;
 		return 0;
+	case 'F':
+		/* Lookups read the id index (formats/idindex.md), else
+		 * the GUID columns. */
+		o->seg.no_filter = 1;
+		return 0;
 	case 's':
 		o->seg_bytes = evt_cli_size_arg("--segment-size", arg);
 		if (o->seg_bytes < 4096)
@@ -255,6 +260,7 @@ static const struct option import_lo[] = {
 	{"layout", required_argument, NULL, 'L'},
 	{"segment-size", required_argument, NULL, 's'},
 	{"segment-age", required_argument, NULL, 'a'},
+	{"no-segment-filter", no_argument, NULL, 'F'},
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline import_cl = {"import [options] DIR [FILE]",
@@ -1340,7 +1346,7 @@ usage(FILE *f)
 	    "usage: evtool COMMAND [options] DIR ...\n"
 	    "  import [--level N] [--block-size S] [--dict-unit S|segment]\n"
 	    "         [--layout 1.1] [--segment-size S] [--segment-age D]\n"
-	    "         DIR [FILE]\n"
+	    "         [--no-segment-filter] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"
 	    "      [--source S]... [--type T]... DIR\n"

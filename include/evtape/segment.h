@@ -67,6 +67,9 @@ struct evt_segw_opts {
 				EVT_UNIT_SEGMENT = never */
 	int no_checks;	     /* write no check lists into the index (what a
 				revision 1.1 writer wrote; for comparisons) */
+	int no_filter;	     /* seal without an id filter (revision 1.3,
+				formats/segment.md, "Id filter"): for archives
+				whose id index covers the segment */
 };
 
 /* One entry of the block directory (in memory and in the index). */
