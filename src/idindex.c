@@ -661,8 +661,7 @@ trailer_crc(int fd, uint64_t size, uint32_t *crc)
 
 /*
  * Takes segment seq into the run: its identity and its blocks (headers
- * checked; an IDCOL block's payload CRC checked too, so that later passes
- * may read its column alone).  A segment that is not sealed or whose
+ * checked, so that the passes may read an IDCOL block's column alone).  A segment that is not sealed or whose
  * index is unusable is left out (lookups read it themselves).
  */
 static int
@@ -703,20 +702,16 @@ b_add_seg(struct build *b, uint64_t seq)
 		e->zlen = bh.zlen;
 		e->nguid = bh.nguid;
 		e->flags = bh.flags | EVT_BLKF_SET;
+		/* A GUID column is read without the payload CRC: an entry
+		 * damaged since only costs a false candidate, or misses an
+		 * event whose id entry the reader cannot read either
+		 * (segment.md, "Check lists"). */
 		if ((bh.flags & (EVT_BLKF_SET | EVT_BLKF_IDCOL)) !=
-		    (EVT_BLKF_SET | EVT_BLKF_IDCOL)) {
-			e->flags &= ~(uint32_t)EVT_BLKF_IDCOL;
-			continue;	/* decoded in each pass */
-		}
-		uint64_t plen = evt_blkhdr_payload_len(&bh);
-		b->col.len = 0;
-		if (plen > EVT_BLK_MAX_RAW || e->off + 64 + plen >
-		    r->info.data_end || evt_buf_grow(&b->col, (size_t)plen) != 0 ||
-		    read_full(r->fd, b->col.p, (size_t)plen, e->off + 64) != 0 ||
-		    evt_crc32c(0, b->col.p, (size_t)plen) != bh.payload_crc) {
-			e->flags = 0;	/* damaged: not indexed */
-			e->nguid = 0;
-		}
+		    (EVT_BLKF_SET | EVT_BLKF_IDCOL))
+			e->flags &= ~(uint32_t)EVT_BLKF_IDCOL; /* decoded */
+		else if (e->off + EVT_BLK_HDR_SIZE + evt_blkhdr_payload_len(&bh) >
+		    r->info.data_end)
+			e->flags = e->nguid = 0;	/* not indexed */
 	}
 	evt_segr_close(r);
 	if (rc != 0)
