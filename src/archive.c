@@ -133,23 +133,48 @@ evt_segment_parse_name(const char *name, uint64_t *seq)
 	return 1;
 }
 
-/* Orders segments by sequence number. */
-static int
-cmp_seq(const void *x, const void *y)
-{
-	const struct evt_segref *a = x, *b = y;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-/* Builds "dir/name" (malloc'ed). */
+/* Builds "dir/name" (malloc'ed; by hand: a listing of 10,000 segments
+ * spent a tenth of a lookup in snprintf). */
 static char *
 join(const char *dir, const char *name)
 {
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(n);
-	if (p != NULL)
-		snprintf(p, n, "%s/%s", dir, name);
+	size_t d = strlen(dir), n = strlen(name);
+	char *p = malloc(d + n + 2);
+	if (p != NULL) {
+		memcpy(p, dir, d);
+		p[d] = '/';
+		memcpy(p + d + 1, name, n + 1);
+	}
 	return p;
+}
+
+/*
+ * Sorts n segment references by sequence number: a radix sort, 8 bits a
+ * pass over the bits the numbers use (qsort's comparisons were a tenth of
+ * a lookup on 10,000 segments, listed in hash order).  Returns 0 or
+ * EVT_ERR_NOMEM.
+ */
+static int
+sort_segs(struct evt_segref *s, size_t n)
+{
+	uint64_t max = 0;
+	for (size_t i = 0; i < n; i++)
+		max |= s[i].seq;
+	struct evt_segref *t = malloc(n * sizeof *t);
+	if (t == NULL)
+		return EVT_ERR_NOMEM;
+	for (unsigned sh = 0; sh < 64 && (max >> sh) != 0; sh += 8) {
+		size_t cnt[257] = {0};
+		for (size_t i = 0; i < n; i++)
+			cnt[((s[i].seq >> sh) & 0xff) + 1]++;
+		for (int b = 0; b < 256; b++)
+			cnt[b + 1] += cnt[b];
+		for (size_t i = 0; i < n; i++)
+			t[cnt[(s[i].seq >> sh) & 0xff]++] = s[i];
+		memcpy(s, t, n * sizeof *s);
+	}
+	free(t);
+	return 0;
 }
 
 /* Lists the directory into a->segs. */
@@ -229,7 +254,7 @@ scan_dir(struct evt_archive *a)
 	}
 	closedir(d);
 	if (rc == 0 && a->nsegs > 1)
-		qsort(a->segs, a->nsegs, sizeof *a->segs, cmp_seq);
+		rc = sort_segs(a->segs, a->nsegs);
 	return rc;
 }
 

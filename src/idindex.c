@@ -1151,6 +1151,41 @@ identity_ok(const char *dir, const struct evt_idx_seg *s)
 }
 
 /*
+ * Calls fn(arg, k, s, i) for each entry s of run k's segment table that
+ * names one of the n segments seqs (ascending), i its index there; walks
+ * both lists in order instead of searching (a run covers thousands).
+ * Entries naming none are passed with i = SIZE_MAX.
+ */
+static void
+walk_covered(const struct evt_idx_run *r, size_t k, const uint64_t *seqs,
+    size_t n, void (*fn)(void *, size_t, uint32_t, size_t), void *arg)
+{
+	size_t i = 0;
+	for (uint32_t s = r->nsegs; s-- > 0;) {	/* ascending */
+		uint64_t seq = r->segs[s].seq;
+		while (i < n && seqs[i] < seq)
+			i++;
+		fn(arg, k, s, i < n && seqs[i] == seq ? i : SIZE_MAX);
+	}
+}
+
+/* What assign_cover passes to its walk. */
+struct cover_arg {
+	const struct evt_idx_run *runs;
+	size_t *cover;
+};
+
+/* Gives segment i to run k if k covers more segments than its run. */
+static void
+cover_cb(void *arg, size_t k, uint32_t s, size_t i)
+{
+	struct cover_arg *c = arg;
+	if (i != SIZE_MAX && (c->cover[i] == SIZE_MAX ||
+	    c->runs[c->cover[i]].nsegs < c->runs[k].nsegs))
+		c->cover[i] = k;
+}
+
+/*
  * Assigns each of the n segments seqs (ascending) to the run that covers
  * it and covers most segments, among runs[k] with usable == NULL or
  * usable[k]: cover[i] is that run's index, or SIZE_MAX.
@@ -1159,24 +1194,12 @@ static void
 assign_cover(const struct evt_idx_run *runs, const int *usable, size_t nrun,
     const uint64_t *seqs, size_t n, size_t *cover)
 {
+	struct cover_arg c = {runs, cover};
 	for (size_t i = 0; i < n; i++)
 		cover[i] = SIZE_MAX;
-	for (size_t k = 0; k < nrun; k++) {
-		const struct evt_idx_run *r = &runs[k];
-		if (usable != NULL && !usable[k])
-			continue;
-		for (uint32_t s = 0; s < r->nsegs; s++) {
-			uint64_t seq = r->segs[s].seq;
-			const uint64_t *at = bsearch(&seq, seqs, n, sizeof seq,
-			    cmp_u64);
-			if (at == NULL)
-				continue;
-			size_t i = (size_t)(at - seqs);
-			if (cover[i] == SIZE_MAX || runs[cover[i]].nsegs <
-			    r->nsegs)
-				cover[i] = k;
-		}
-	}
+	for (size_t k = 0; k < nrun; k++)
+		if (usable == NULL || usable[k])
+			walk_covered(&runs[k], k, seqs, n, cover_cb, &c);
 }
 
 /* Whether every partition of run k checks: 1, 0 (warned), or
@@ -1384,6 +1407,30 @@ view_assign(struct evt_idx_view *v)
 			v->used[v->cover[i]] = 1;
 }
 
+/* What view_run_ok passes to its walk. */
+struct runok_arg {
+	const struct evt_idx_run *r;
+	const uint64_t *seqs, *sizes;
+	size_t n;
+	int ok;
+};
+
+/* Clears ok when entry s names a segment of another size, or one that
+ * is gone above the lowest listed one (a hole: moved aside). */
+static void
+runok_cb(void *arg, size_t k, uint32_t s, size_t i)
+{
+	struct runok_arg *c = arg;
+	if (i == SIZE_MAX) {
+		if (c->n > 0 && c->r->segs[s].seq > c->seqs[0])
+			c->ok = 0;
+		return;
+	}
+	uint64_t sz = c->sizes != NULL ? c->sizes[i] : EVT_SIZE_UNKNOWN;
+	if (sz != EVT_SIZE_UNKNOWN && sz != c->r->segs[s].size)
+		c->ok = 0;
+}
+
 /* Whether run r may be used with the listing: every covered segment
  * present with its size (where known), or gone below the lowest one
  * (retention). */
@@ -1391,21 +1438,9 @@ static int
 view_run_ok(const struct evt_idx_view *v, const struct evt_idx_run *r,
     const uint64_t *sizes)
 {
-	for (uint32_t s = 0; s < r->nsegs; s++) {
-		uint64_t seq = r->segs[s].seq;
-		const uint64_t *at = bsearch(&seq, v->seqs, v->n, sizeof seq,
-		    cmp_u64);
-		if (at == NULL) {
-			if (v->n > 0 && seq > v->seqs[0])
-				return 0; /* a hole: moved aside */
-			continue;
-		}
-		uint64_t sz = sizes != NULL ? sizes[at - v->seqs] :
-		    EVT_SIZE_UNKNOWN;
-		if (sz != EVT_SIZE_UNKNOWN && sz != r->segs[s].size)
-			return 0;
-	}
-	return 1;
+	struct runok_arg c = {r, v->seqs, sizes, v->n, 1};
+	walk_covered(r, 0, v->seqs, v->n, runok_cb, &c);
+	return c.ok;
 }
 
 /* Loads the view; see idindex.h. */
