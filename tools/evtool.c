@@ -7,6 +7,9 @@
  *   evtool state DIR [--at T]      the states (getState) as of a time
  *   evtool info DIR                counts, time span, sizes
  *   evtool stats DIR [filters]     activity: types, sources, time buckets
+ *                                  (both from the segments' summaries and
+ *                                  indexes where they answer; --scan: from
+ *                                  the events)
  *   evtool ls DIR                  one line per segment
  *   evtool verify DIR              check everything; exit 1 on damage
  *   evtool repair DIR              rewrite damaged segments from what reads
@@ -1336,11 +1339,11 @@ stats_config_read(struct evt_stats *st, const struct stats_config *cfg)
 		return;
 	uint32_t nb, frame = 0;
 	int found = 0;
+	evt_segr_rewind(r, cfg->pos.rx); /* loads the block directory */
 	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
 	uint64_t at = cfg->pos.block < nb ? bl[cfg->pos.block].off : 0, boff;
 	struct evt_rec rec;
 	int rc;
-	evt_segr_rewind(r, cfg->pos.rx);
 	while ((rc = evt_segr_next(r, &rec, &boff)) == 1) {
 		if (boff != at || rec.kind == EVT_K_EVENT || rec.kind ==
 		    EVT_K_ITEM || rec.kind == EVT_K_STRDEF || rec.kind ==
@@ -1449,15 +1452,18 @@ usage(FILE *f)
 	    "  get [--meta] DIR ID print one event by id\n"
 	    "  state [--at T] [--source S]... DIR\n"
 	    "                     the states as of T (getState), JSON lines\n"
-	    "  info DIR           counts, time span, size\n"
+	    "  info [--scan] DIR  counts, time span, size\n"
 	    "  stats [--from T] [--to T] [--source S]... [--top N]\n"
-	    "        [--bucket DUR] [--json] DIR\n"
+	    "        [--bucket DUR] [--json] [--scan] DIR\n"
 	    "                     activity: span, rates, events by type, the\n"
 	    "                     top N sources (10; names from the CONFIG\n"
 	    "                     marker),\n"
 	    "                     events per time bucket (at most 48 rows\n"
 	    "                     unless --bucket), snapshots, sessions, gaps,\n"
 	    "                     raw frames, damaged blocks; --json: one object\n"
+	    "                     (stats and info count sealed segments from\n"
+	    "                     their summaries and index; --scan reads\n"
+	    "                     every event instead)\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"
 	    "  repair DIR         rewrite damaged segments from what reads\n"
