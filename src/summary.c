@@ -145,8 +145,9 @@ evt_sum_pack(const struct evt_sum *s, struct evt_dict *d, struct evt_buf *out)
 		msgpack_pack_true(&pk);
 	} else {
 		int ev = s->events > 0;
-		msgpack_pack_map(&pk, 7 + 2 * ev + s->has_config +
-		    s->has_states);
+		/* No STATES frame: no "states", which says none. */
+		int states = s->has_states && s->nstates > 0;
+		msgpack_pack_map(&pk, 7 + 2 * ev + s->has_config + states);
 		put_key(&pk, SK_EVENTS);
 		msgpack_pack_uint64(&pk, s->events);
 		put_key(&pk, SK_MESSAGES);
@@ -165,7 +166,7 @@ evt_sum_pack(const struct evt_sum *s, struct evt_dict *d, struct evt_buf *out)
 			msgpack_pack_array(&pk, 3);
 			put_pos(&pk, &s->config);
 		}
-		if (s->has_states) {
+		if (states) {
 			put_key(&pk, SK_STATES);
 			msgpack_pack_array(&pk, 3 * s->nstates);
 			for (uint32_t i = 0; i < s->nstates; i++)
@@ -475,6 +476,8 @@ get_positions(const msgpack_object *m, uint32_t nblocks, struct evt_sum *s,
 	    &s->config)))
 		return EVT_ERR_CORRUPT;
 	s->has_config = c != NULL;
+	/* Absent: no position is known, which is all of none. */
+	s->has_states = s->frames[EVT_K_STATES] == 0;
 	if (st == NULL)
 		return 0;
 	*why = "states is not one [block, frame, rx] per STATES frame";
