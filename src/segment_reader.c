@@ -281,6 +281,7 @@ evt_segr_close(struct evt_segr *r)
 	free(r->gbad);
 	evt_buf_free(&r->chk);
 	free(r->last_id);
+	evt_buf_free(&r->sum);
 	free(r->path);
 	free(r);
 }
@@ -548,9 +549,30 @@ parse_directory(struct evt_segr *r, const msgpack_object *blocks)
 	return r->nblocks == r->info.nblocks ? 0 : EVT_ERR_CORRUPT;
 }
 
+/* msgpack-c write callback into an evt_buf (sum_keep). */
+static int
+sum_write_cb(void *data, const char *p, size_t n)
+{
+	return evt_buf_put(data, p, n) == 0 ? 0 : -1;
+}
+
+/* Keeps the index's summary (revision 1.3), if any, as MessagePack bytes
+ * for evt_segr_summary: the map's objects go when the index is parsed. */
+static int
+sum_keep(struct evt_segr *r, const msgpack_object *m)
+{
+	const msgpack_object *o = map_get(m, EVT_META_SUMMARY);
+	msgpack_packer pk;
+	r->sum.len = 0;
+	if (o == NULL)
+		return 0;
+	msgpack_packer_init(&pk, &r->sum, sum_write_cb);
+	return msgpack_pack_object(&pk, *o) == 0 ? 0 : EVT_ERR_NOMEM;
+}
+
 /* Takes the optional entries of the index map: frames per kind (unknown
- * where absent) and the last indexed id (ignored unless a str of an
- * indexed id's length). */
+ * where absent), the last indexed id (ignored unless a str of an
+ * indexed id's length) and the summary. */
 static int
 parse_optional(struct evt_segr *r, const msgpack_object *m)
 {
@@ -575,7 +597,7 @@ parse_optional(struct evt_segr *r, const msgpack_object *m)
 		r->last_id[last->via.str.size] = 0;
 		r->last_id_len = last->via.str.size;
 	}
-	return 0;
+	return sum_keep(r, m);
 }
 
 /* Parses the index map (formats/segment.md, "Metadata map") into
@@ -650,6 +672,7 @@ bad:
 	evt_dict_clear(&r->dict);
 	r->nblocks = 0;
 	r->nchk = 0;
+	r->sum.len = 0;
 	r->dec.dict_grows = 1;
 	return rc == EVT_ERR_NOMEM ? rc : EVT_ERR_CORRUPT;
 }
@@ -659,6 +682,17 @@ int
 evt_segr_load_index(struct evt_segr *r)
 {
 	return load_meta(r);
+}
+
+/* The index's summary; see segment.h. */
+const uint8_t *
+evt_segr_summary(struct evt_segr *r, size_t *len)
+{
+	*len = 0;
+	if (!r->info.sealed || load_meta(r) != 0 || r->sum.len == 0)
+		return NULL;
+	*len = r->sum.len;
+	return r->sum.p;
 }
 
 /* Reads a sealed segment as a scan; see segment.h. */

@@ -26,8 +26,9 @@
 #define EVT_TRL_MAGIC "\x89" "EVTIDX\n"	/* 8 bytes */
 #define EVT_BLK_MAGIC "\x9e" "EBK"		/* 4 bytes */
 #define EVT_SEG_VERSION 1
-#define EVT_SEG_MINOR 2	/* revision 1.1: block header flags; 1.2:
-				   dictionary units (EVT_BLKF_UNIT) */
+#define EVT_SEG_MINOR 3	/* revision 1.1: block header flags; 1.2:
+				   dictionary units (EVT_BLKF_UNIT); 1.3:
+				   segment summaries in the index */
 #define EVT_BLK_VERSION 1
 #define EVT_TRL_VERSION 1	/* trailer (index) version */
 #define EVT_CODEC_ZSTD 1
@@ -70,6 +71,8 @@ struct evt_segw_opts {
 	int no_filter;	     /* seal without an id filter (revision 1.3,
 				formats/segment.md, "Id filter"): for archives
 				whose id index covers the segment */
+	int no_summary;	     /* write no summary into the index (what a
+				writer before revision 1.3 wrote) */
 };
 
 /* One entry of the block directory (in memory and in the index). */
@@ -304,6 +307,15 @@ void evt_segr_lost(const struct evt_segr *r, uint64_t *events,
 /* The block directory (sealed: from the index; else built by a scan).
  * Borrowed. */
 const struct evt_blkent *evt_segr_blocks(struct evt_segr *r, uint32_t *n);
+
+/*
+ * The summary in a sealed segment's index (formats/segment.md, "Summary";
+ * revision 1.3): its MessagePack bytes, for evt_sum_decode with the
+ * decoder's dictionary (evt_segr_decoder(r)->dict), valid until the reader
+ * is closed; NULL (and *len 0) when the segment is unsealed, its index
+ * unusable (loading it reports that) or without a summary.
+ */
+const uint8_t *evt_segr_summary(struct evt_segr *r, size_t *len);
 
 /* Reads a sealed segment block by block from its header, not through its
  * block directory (what verify does to check the blocks themselves), still
