@@ -1269,9 +1269,17 @@ evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
 			    cover);
 		}
 	}
-	for (size_t i = 0; rc == 0 && i < dl.nseg; i++)
-		if (cover[i] == SIZE_MAX && dl.seqs[i] != skip_seq)
+	/* Newest first, at most EVT_IDX_CATCH_UP of them unless full: a
+	 * writer's first rotation waits for this (an archive of thousands
+	 * of segments from before the index is indexed over several
+	 * opens, or at once by repair). */
+	size_t built = 0;
+	for (size_t i = dl.nseg; rc == 0 && i-- > 0 &&
+	    (full || built < EVT_IDX_CATCH_UP);)
+		if (cover[i] == SIZE_MAX && dl.seqs[i] != skip_seq) {
 			rc = build_run(&dl, &dl.seqs[i], 1, 0);
+			built++;
+		}
 	if (rc == 0) {
 		dl_free(&dl);
 		rc = dl_scan(&dl, 0);

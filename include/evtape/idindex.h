@@ -40,6 +40,7 @@
 #define EVT_IDX_MAX_KEYS (1u << 22)   /* a run over half of these, or */
 #define EVT_IDX_MAX_BLOCKS (1u << 13) /* of these, is not merged again */
 #define EVT_IDX_MAX_SEGS (1u << 20)
+#define EVT_IDX_CATCH_UP 256	/* segments a non-full catch-up indexes */
 #define EVT_IDX_MAX_PARTS (1u << 20)
 
 /* One covered segment of a run (segment table entry). */
@@ -138,8 +139,9 @@ int evt_idx_read_part(const char *path, const struct evt_idx_run *run,
  * run supersedes (covers all their segments), that cover no existing
  * segment, or (full) whose segments' identities no longer match
  * (rewritten by repair or compaction); then adds runs for every sealed
- * segment no run covers, except segment skip_seq (the open one; 0: none),
- * and merges.
+ * segment no run covers (newest first; unless full, at most
+ * EVT_IDX_CATCH_UP of them), except segment skip_seq (the open one; 0:
+ * none), and merges.
  *
  * evt_idx_prune: deletes the runs whose segments all are gone.
  *
