@@ -1,6 +1,6 @@
 #!/bin/sh
 # idindex.sh: the archive's id index (formats/idindex.md) on archives of
-# about a thousand small segments made by `evtool import --segment-age`:
+# hundreds of small segments made by `evtool import --segment-age`:
 # `get` through the index answers exactly as the per-segment path
 # (EVTAPE_NO_IDINDEX=1) for present, repeated and absent ids; kills
 # (SIGKILL) at every crash point of the index maintenance, prune, damage
@@ -48,19 +48,19 @@ runs() {
 	ls "$1" | grep -c '^idx-.*\.evi$'
 }
 
-# 1. ~1,000 segments of 20 events; the same events again later (repeated
+# 1. ~600 segments of 10 to 20 events; the same events again later (repeated
 # ids: the newest copy wins); sampled ids, absent ids.
-$EVGEN --seed 12 --events 12000 --rate 20 >"$T/a.tsv"
-awk -F'\t' 'NR <= 2000 { printf "%d\t%s\n", $1 + 800000000, $2 }' \
+$EVGEN --seed 12 --events 9000 --rate 20 >"$T/a.tsv"
+awk -F'\t' 'NR <= 1500 { printf "%d\t%s\n", $1 + 800000000, $2 }' \
     "$T/a.tsv" >"$T/again.tsv"
 cat "$T/a.tsv" "$T/again.tsv" >"$T/all.tsv"
 "$EVTOOL" import --segment-age 0.6 "$T/a" "$T/all.tsv" 2>/dev/null
-ids "$T/all.tsv" | awk 'NR % 500 == 1' >"$T/ids"
+ids "$T/all.tsv" | awk 'NR % 400 == 1' >"$T/ids"
 ids "$T/again.tsv" | awk 'NR % 150 == 7' >>"$T/ids"
 printf '%s\n' 00000000-0000-4000-8000-000000000000 \
     DC616F54-CB4D-4C1A-A085-C8CA964F5967 plain-text-id >"$T/absent"
 nseg=$(ls "$T/a" | grep -c '^seg-')
-check $([ "$nseg" -ge 800 ] && echo 0 || echo 1) "import made $nseg segments"
+check $([ "$nseg" -ge 500 ] && echo 0 || echo 1) "import made $nseg segments"
 check $([ "$(runs "$T/a")" -ge 1 ] && [ "$(runs "$T/a")" -le 40 ] &&
     echo 0 || echo 1) "$(runs "$T/a") index runs cover them"
 t "present and repeated ids: index answers as the segments do" \
@@ -104,8 +104,8 @@ check $([ "$fn" -lt "$fa" ] && echo 0 || echo 1) \
 
 # 2. Kill points: the import dies (SIGKILL) inside the index maintenance;
 # the archive answers right at once, and the next writer catches up.
-head -n 3000 "$T/a.tsv" >"$T/k.tsv"
-ids "$T/k.tsv" | awk 'NR % 150 == 1' >"$T/kids"
+head -n 1500 "$T/a.tsv" >"$T/k.tsv"
+ids "$T/k.tsv" | awk 'NR % 100 == 1' >"$T/kids"
 for kp in tmp:1 tmp:9 rename:1 rename:2 drop:1 drop:5; do
 	rm -rf "$T/k"
 	EVTAPE_TEST_IDX_KILL=$kp "$EVTOOL" import --segment-age 0.6 "$T/k" \
