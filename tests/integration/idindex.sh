@@ -209,9 +209,22 @@ for n in 1 2 3 4 5; do
 	kill -9 "$REC_PID"
 	wait "$REC_PID" 2>/dev/null
 done
+# ... and at the crash points of its index maintenance (it kills itself
+# there, SIGKILL, on its sealing thread).
+for kp in tmp:3 rename:1 drop:2; do
+	# (timeout: SIGTERM, a clean exit that fails the check, not a hang)
+	EVTAPE_TEST_IDX_KILL=$kp timeout 120 "$EVREC" --summary-interval 0 --archive \
+	    "$T/e" --segment-age 0.3 --user rec --password-file "$T/pw" \
+	    "http://127.0.0.1:$SIM_PORT" >>"$T/kp.log" 2>&1 &
+	REC_PID=$!
+	PIDS="$PIDS $REC_PID"
+	{ wait "$REC_PID"; } 2>/dev/null
+	check $([ $? -eq 137 ] && echo 0 || echo 1) \
+	    "evrec killed itself at $kp of the index maintenance"
+done
 start_rec rec --archive "$T/e" --segment-age 0.3 \
     --user rec --password-file "$T/pw" "http://127.0.0.1:$SIM_PORT"
-waitfor 1000 test "$(ls "$T/e" | grep -c '^seg-')" -ge 30
+waitfor 1000 test "$(ls "$T/e" | grep -c '^seg-')" -ge 60
 stop_pid "$REC_PID"
 "$EVTOOL" cat "$T/e" 2>/dev/null | grep -o '"id":"[0-9a-f-]\{36\}"' |
     cut -d'"' -f4 | awk 'NR % 97 == 1' >"$T/eids"
