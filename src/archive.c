@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1302,8 +1303,12 @@ seal_main(void *arg)
 	a->seal_rc = evt_segw_seal(a->to_seal);
 	if (a->seal_rc == 0 && a->compact)
 		compact(a, a->seal_path, a->seal_seq);
-	if (a->seal_rc == 0 && !a->no_index)
+	if (a->seal_rc == 0 && !a->no_index) {
 		(void)evt_idx_add(a->dir, a->seal_seq, sync, NULL, NULL);
+		/* Its batches were freed: give the pages back, so that an
+		 * idle recorder's resident size stays where it was. */
+		malloc_trim(0);
+	}
 	return NULL;
 }
 
