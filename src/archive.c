@@ -845,23 +845,28 @@ find_covered(struct evt_archive *a, struct evt_idx_view *v, size_t i,
     struct evt_segr **out, struct evt_rec *rec, uint64_t *blk_off)
 {
 	size_t k = evt_idx_view_covering(v, i), n = 0, sure = 0;
-	uint64_t offs[64];
+	uint64_t *offs = malloc((nc + 1) * sizeof *offs);
+	if (offs == NULL)
+		return EVT_ERR_NOMEM;
 	for (size_t j = 0; j < nc; j++) {
-		if (c[j].seg != i || c[j].run != k || n == 64)
+		if (c[j].seg != i || c[j].run != k)
 			continue;
 		int ck = evt_idx_check_cand(a->segs[i].path, &c[j], id, len);
-		if (ck < 0)
+		if (ck < 0) {
+			free(offs);
 			return FIND_STALE;
+		}
 		if (ck > 0)
 			offs[n++] = c[j].off;
 		sure += ck == 2;
 	}
-	if (n == 0)
-		return 0;
 	struct evt_segr *r;
-	if (evt_archive_open_segment(a, i, &r) != 0)
-		return 0;	/* reported */
+	if (n == 0 || evt_archive_open_segment(a, i, &r) != 0) {
+		free(offs);
+		return 0;	/* (a segment that cannot be opened: reported) */
+	}
 	int rc = evt_segr_find_at(r, id, len, offs, n, rec, blk_off);
+	free(offs);
 	if (rc == 1) {
 		*out = r;
 		return 1;
