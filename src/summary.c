@@ -541,6 +541,9 @@ evt_sum_decode(const uint8_t *p, size_t len, const struct evt_dict *d,
 	size_t off = 0;
 	memset(s, 0, sizeof *s);
 	*why = "not one MessagePack map";
+	if (evt_mp_check(p, len, &off) != 0 || off != len)
+		return EVT_ERR_CORRUPT;
+	off = 0;
 	if (!msgpack_zone_init(&z, 4096))
 		return EVT_ERR_NOMEM;
 	int rc = EVT_ERR_CORRUPT;
