@@ -1249,6 +1249,10 @@ scan_block_for(struct evt_segr *r, const char *id, size_t len, uint32_t gi,
 	}
 }
 
+static int find_in_blocks(struct evt_segr *r, const char *id, size_t len,
+    uint64_t first, uint64_t last, const uint64_t *offs, size_t n,
+    struct evt_rec *rec, uint64_t *blk_off);
+
 /* Looks an event id up; see segment.h. */
 int
 evt_segr_find(struct evt_segr *r, const char *id, size_t len,
@@ -1281,11 +1285,42 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 	if (r->info.nevents == 0 ||
 	    !evt_filter_get(&r->filt, evt_id_key(id, len), &loc))
 		return 0;
-	uint8_t g[16];
-	int is_guid = evt_guid_parse(id, len, g, 0);
 	uint64_t first = (uint64_t)loc << r->locshift;
 	uint64_t last = ((uint64_t)loc + 1) << r->locshift;
-	for (uint64_t b = first; b < last && b < r->nblocks; b++) {
+	return find_in_blocks(r, id, len, first, last, NULL, 0, rec, blk_off);
+}
+
+/* Looks an event id up in given blocks; see segment.h. */
+int
+evt_segr_find_at(struct evt_segr *r, const char *id, size_t len,
+    const uint64_t *offs, size_t n, struct evt_rec *rec, uint64_t *blk_off)
+{
+	if (!indexed(r))
+		return evt_segr_find(r, id, len, rec, blk_off); /* scans */
+	return find_in_blocks(r, id, len, 0, 0, offs, n, rec, blk_off);
+}
+
+/*
+ * Decodes blocks first <= b < last of the directory, or (offs) the
+ * blocks at those offsets, for event id; 1 found (blk_off set), 0 not,
+ * or a negative evt_err.
+ */
+static int
+find_in_blocks(struct evt_segr *r, const char *id, size_t len,
+    uint64_t first, uint64_t last, const uint64_t *offs, size_t n,
+    struct evt_rec *rec, uint64_t *blk_off)
+{
+	uint8_t g[16];
+	int is_guid = evt_guid_parse(id, len, g, 0);
+	if (offs != NULL) {
+		first = 0;
+		last = n;
+	}
+	for (uint64_t k = first; k < last; k++) {
+		uint64_t b = offs == NULL ? k : evt_seg_find_off(r->blocks,
+		    r->nblocks, sizeof *r->blocks, offs[k]);
+		if (b >= r->nblocks)
+			continue;
 		struct evt_blkhdr bh;
 		uint64_t next;
 		int rc = evt_segr_load_block(r, r->blocks[b].off, &next, &bh);

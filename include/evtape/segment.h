@@ -281,6 +281,11 @@ struct evt_rdec *evt_segr_decoder(struct evt_segr *r);
 int evt_segr_find(struct evt_segr *r, const char *id, size_t len,
     struct evt_rec *rec, uint64_t *blk_off);
 
+/* The same in the blocks at offsets offs[0..n) only (those the archive's
+ * id index names, formats/idindex.md); a segment without a usable index
+ * is scanned as by evt_segr_find. */
+int evt_segr_find_at(struct evt_segr *r, const char *id, size_t len,
+    const uint64_t *offs, size_t n, struct evt_rec *rec, uint64_t *blk_off);
 /* Problems seen so far by this reader (reported via the callback). */
 uint64_t evt_segr_errors(const struct evt_segr *r);
 

@@ -6,6 +6,7 @@
 # on a figure; timing thresholds do not belong in tests.
 #   EVENTS   events of the realistic input (default 1,000,000)
 #   BIG      events of the archive for the `get` benchmark (default 10,000,000)
+#   SCALE_EVENTS, SCALE_RUNS: scale.sh's (segments against cost)
 set -eu
 BUILD=${BUILD:-build}
 EVENTS=${EVENTS:-1000000}
@@ -114,6 +115,11 @@ best() {
 s1=$(best 5 $EVTOOL stats "$W/big")
 s2=$(best 2 $EVTOOL stats --scan "$W/big")
 echo "stats:       $(awk -v s="$s1" 'BEGIN { printf "%.1f", s * 1e3 }') ms from summaries, $BIG events   baseline: stats --scan $(awk -v s="$s2" 'BEGIN { printf "%.1f", s * 1e3 }') ms -> $(ratio "$s2" "$s1")x   goal < 100 ms"
+
+# Cost against the number of segments: the same 10M events in 1, ~1,000
+# and ~10,000 segments.  Its zstd -19 baseline is the one above: the input
+# above is the same stream's first $n events.
+BUILD=$BUILD Z19_BYTES=$z19 SCALE_ZPREFIX=$n sh "$(dirname "$0")/scale.sh"
 
 # Damage: events lost per flipped 16 bytes / zeroed 4 KiB, today's layout
 # beside the layout before dictionary units; bytes/event by unit size.
