@@ -45,31 +45,84 @@ put_varint(struct evt_buf *b, uint64_t v)
 	return evt_buf_put(b, t, n);
 }
 
+/* Converts between host and big-endian byte order (one instruction on
+ * the little-endian machines evtape runs on). */
+static inline uint64_t
+to_be64(uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap64(v);
+#else
+	return v;
+#endif
+}
+
+/* Stores the low n bytes of u big-endian at p (n = 4 or 8). */
+static inline void
+put_be(uint8_t *p, uint64_t u, int n)
+{
+	uint64_t b = to_be64(u << (8 * (8 - n)));
+	memcpy(p, &b, (size_t)n);
+}
+
+/* Loads 8 bytes big-endian. */
+static inline uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return to_be64(v);
+}
+
 /* Writes v in its shortest MessagePack form (non-negative values in the
  * unsigned formats, as msgpack-c packs them); returns its length. */
-static size_t
+static inline size_t
 mp_int_put(uint8_t *o, int64_t v)
 {
 	uint64_t u = (uint64_t)v;
-	int n;
-	if (v >= 0 && v < 128) {
+	if (v >= -32 && v < 128) {
 		o[0] = (uint8_t)v;
 		return 1;
 	}
-	if (v < 0 && v >= -32) {
-		o[0] = (uint8_t)(int8_t)v;
-		return 1;
+	if (v >= 0) {
+		if (v < 256) {
+			o[0] = 0xcc;
+			o[1] = (uint8_t)u;
+			return 2;
+		}
+		if (v < 65536) {
+			o[0] = 0xcd;
+			o[1] = (uint8_t)(u >> 8);
+			o[2] = (uint8_t)u;
+			return 3;
+		}
+		if (v <= 0xffffffff) {
+			o[0] = 0xce;
+			put_be(o + 1, u, 4);
+			return 5;
+		}
+		o[0] = 0xcf;
+	} else {
+		if (v >= -128) {
+			o[0] = 0xd0;
+			o[1] = (uint8_t)u;
+			return 2;
+		}
+		if (v >= -32768) {
+			o[0] = 0xd1;
+			o[1] = (uint8_t)(u >> 8);
+			o[2] = (uint8_t)u;
+			return 3;
+		}
+		if (v >= INT32_MIN) {
+			o[0] = 0xd2;
+			put_be(o + 1, u, 4);
+			return 5;
+		}
+		o[0] = 0xd3;
 	}
-	if (v >= 0)
-		n = v < 256 ? 1 : v < 65536 ? 2 : v <= 0xffffffff ? 4 : 8;
-	else
-		n = v >= -128 ? 1 : v >= -32768 ? 2 : v >= INT32_MIN ? 4 : 8;
-	static const uint8_t ufmt[9] = {0, 0xcc, 0xcd, 0, 0xce, 0, 0, 0, 0xcf};
-	static const uint8_t sfmt[9] = {0, 0xd0, 0xd1, 0, 0xd2, 0, 0, 0, 0xd3};
-	o[0] = v >= 0 ? ufmt[n] : sfmt[n];
-	for (int i = 0; i < n; i++)
-		o[1 + i] = (uint8_t)(u >> (8 * (n - 1 - i)));
-	return (size_t)n + 1;
+	put_be(o + 1, u, 8);
+	return 9;
 }
 
 /* Whether the n bytes at p are exactly the shortest MessagePack form of
@@ -390,9 +443,30 @@ struct rcol {
 
 /* Reads a varint from column c into *v; 0, or -1 if it does not end in
  * the column or does not fit 64 bits. */
-static int
+static inline int
 get_varint(struct rcol *c, uint64_t *v)
 {
+	/* Values of up to 3 bytes (times, receive-time deltas, string ids)
+	 * without the loop. */
+	if (c->e - c->p >= 3) {
+		const uint8_t *p = c->p;
+		if (p[0] < 0x80) {
+			*v = p[0];
+			c->p += 1;
+			return 0;
+		}
+		if (p[1] < 0x80) {
+			*v = (p[0] & 0x7f) | (uint64_t)p[1] << 7;
+			c->p += 2;
+			return 0;
+		}
+		if (p[2] < 0x80) {
+			*v = (p[0] & 0x7f) | (uint64_t)(p[1] & 0x7f) << 7 |
+			    (uint64_t)p[2] << 14;
+			c->p += 3;
+			return 0;
+		}
+	}
 	uint64_t x = 0;
 	for (unsigned sh = 0; sh < 64; sh += 7) {
 		if (c->p == c->e)
@@ -416,7 +490,7 @@ struct wout {
 };
 
 /* Copies the next value of column c to o (put_val's inverse). */
-static int
+static inline int
 get_val(struct rcol *c, struct wout *o)
 {
 	uint64_t code;
@@ -425,16 +499,16 @@ get_val(struct rcol *c, struct wout *o)
 	if (!(code & 1)) {
 		uint64_t z = code >> 1;
 		int64_t v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
-		if (o->e - o->p < 9) {
-			uint8_t t[9];
-			size_t n = mp_int_put(t, v);
-			if ((size_t)(o->e - o->p) < n)
-				return -1;
-			memcpy(o->p, t, n);
-			o->p += n;
+		if (o->e - o->p >= 9) {
+			o->p += mp_int_put(o->p, v);
 			return 0;
 		}
-		o->p += mp_int_put(o->p, v);
+		uint8_t t[9];
+		size_t n = mp_int_put(t, v);
+		if ((size_t)(o->e - o->p) < n)
+			return -1;
+		memcpy(o->p, t, n);
+		o->p += n;
 		return 0;
 	}
 	uint64_t n = code >> 1;
@@ -485,7 +559,7 @@ get_strdef(struct rcol *d, struct rcol *g, struct wout *o)
 }
 
 /* Rebuilds one record of class byte k from the columns; 0 or -1. */
-static int
+static inline int
 get_record(struct rcol *col, const uint32_t *shape, const uint32_t *npos,
     const uint32_t *base, uint64_t nshape, unsigned cls, struct wout *o)
 {
@@ -508,12 +582,17 @@ get_record(struct rcol *col, const uint32_t *shape, const uint32_t *npos,
 		memcpy(o->p, t, tn);
 		o->p += tn;
 	}
+	if (k == KIND_EVENT) {
+		struct rcol *c = &col[base[l]];
+		for (unsigned i = 2; i < n; i++, c++)
+			if (get_val(c, o) != 0)
+				return -1;
+		return 0;
+	}
 	int framed = k == KIND_MSG || (k >= KIND_STATES && k <= 10);
-	for (unsigned i = k == KIND_EVENT ? 2 : 1; i < n; i++) {
+	for (unsigned i = 1; i < n; i++) {
 		int rc;
-		if (k == KIND_EVENT)
-			rc = get_val(&col[base[l] + i - 2], o);
-		else if (framed && i == 1)
+		if (framed && i == 1)
 			rc = get_val(&col[EVT_COL_RX], o);
 		else if ((k == KIND_MSG || k == KIND_STATES) && i == 2)
 			rc = get_val(&col[EVT_COL_N], o);
@@ -629,13 +708,18 @@ evt_guidcol_packable(const uint8_t *g, uint32_t n)
 __extension__ typedef unsigned __int128 u128;
 
 /* Reads 16 bytes big-endian. */
-static u128
+static inline u128
 be128(const uint8_t *p)
 {
-	u128 v = 0;
-	for (int i = 0; i < 16; i++)
-		v = v << 8 | p[i];
-	return v;
+	return (u128)get_be64(p) << 64 | get_be64(p + 8);
+}
+
+/* Writes v as 16 bytes big-endian. */
+static inline void
+put_be128(uint8_t *p, u128 v)
+{
+	put_be(p, (uint64_t)(v >> 64), 8);
+	put_be(p + 8, (uint64_t)v, 8);
 }
 
 /* Packs a GUID column; see colform.h.  An entry's 122 bits are its
@@ -655,9 +739,8 @@ evt_guidcol_pack(const uint8_t *g, uint32_t n, uint8_t *out)
 		u128 x = (hi << 74 | ((v >> 64) & 0xfff) << 62 | lo) << 6;
 		uint64_t off = (uint64_t)i * EVT_GUID_PACKED_BITS;
 		uint8_t *o = out + off / 8;
-		x >>= off % 8;
-		for (int k = 0; k < 16; k++)
-			o[k] |= (uint8_t)(x >> (120 - 8 * k));
+		x = x >> off % 8 | be128(o);
+		put_be128(o, x);
 	}
 }
 
@@ -671,7 +754,6 @@ evt_guidcol_unpack(const uint8_t *p, uint32_t n, uint8_t *out)
 		u128 v = (x >> 74) << 80 | (u128)0x4 << 76 |
 		    ((x >> 62) & 0xfff) << 64 | (u128)0x2 << 62 |
 		    (x & (((u128)1 << 62) - 1));
-		for (int k = 0; k < 16; k++)
-			out[k] = (uint8_t)(v >> (120 - 8 * k));
+		put_be128(out, v);
 	}
 }
