@@ -76,7 +76,7 @@ get_be64(const uint8_t *p)
 
 /* Writes v in its shortest MessagePack form (non-negative values in the
  * unsigned formats, as msgpack-c packs them); returns its length. */
-static inline size_t
+static inline __attribute__((always_inline)) size_t
 mp_int_put(uint8_t *o, int64_t v)
 {
 	uint64_t u = (uint64_t)v;
@@ -353,7 +353,7 @@ split_record(struct evt_colenc *c, unsigned n, unsigned k, const uint8_t *el,
 		size_t len = (size_t)(q[i + 1] - p);
 		int rc, framed = k == KIND_MSG || (k >= KIND_STATES && k <= 10);
 		if (k == KIND_EVENT && i == 1)
-			rc = put_varint(&c->col[EVT_COL_S], (uint64_t)l);
+			rc = put_varint(&c->col[EVT_COL_S], zigzag(l) << 1);
 		else if (k == KIND_EVENT)
 			rc = put_val(&c->col[EVT_COL_FIXED + l * EVT_COL_MAX_POS +
 			    (i - 2)], p, len);
@@ -371,6 +371,113 @@ split_record(struct evt_colenc *c, unsigned n, unsigned k, const uint8_t *el,
 	if (k == KIND_EVENT && c->npos[l] < n - 2)
 		c->npos[l] = n - 2;
 	return 0;
+}
+
+/* The value of a zigzag code. */
+static int64_t
+unzigzag(uint64_t z)
+{
+	return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+}
+
+/* Reads a varint of a column the encoder wrote itself. */
+static uint64_t
+own_varint(const uint8_t **p)
+{
+	uint64_t x = 0;
+	for (unsigned sh = 0; ; sh += 7) {
+		uint8_t b = *(*p)++;
+		x |= (uint64_t)(b & 0x7f) << sh;
+		if (!(b & 0x80))
+			return x;
+	}
+}
+
+/*
+ * Subtracts from the integer values of element column b their smallest
+ * value when that is positive (string ids, which grow through a segment,
+ * become small), rewriting the column in place (no code grows); returns
+ * that base, or 0 when nothing changed.
+ */
+static uint64_t
+rebase(struct evt_buf *b)
+{
+	const uint8_t *p = b->p, *e = b->p + b->len;
+	int64_t min = INT64_MAX;
+	while (p < e) {
+		uint64_t code = own_varint(&p);
+		if (code & 1)
+			p += code >> 1;
+		else if (unzigzag(code >> 1) < min)
+			min = unzigzag(code >> 1);
+	}
+	if (min <= 0 || min == INT64_MAX)
+		return 0;
+	struct evt_buf w = {b->p, 0, b->cap};
+	p = b->p;
+	while (p < e) {
+		uint64_t code = own_varint(&p);
+		if (code & 1) {
+			uint64_t n = code >> 1;
+			put_varint(&w, code); /* in place: never grows */
+			memmove(w.p + w.len, p, n);
+			w.len += n;
+			p += n;
+		} else {
+			put_varint(&w, zigzag(unzigzag(code >> 1) - min) << 1);
+		}
+	}
+	b->len = w.len;
+	return (uint64_t)min;
+}
+
+/*
+ * Stores element column b, when it holds integers only, as byte planes:
+ * with n values whose largest zigzag code needs w bytes, plane k (k < w)
+ * is the n bytes k (from the least significant) of the codes.  A
+ * column of alike numbers compresses better so (each plane gets its own
+ * zstd block).  Returns w, or 0 when the column keeps its varints.
+ */
+static int
+planes(struct evt_colenc *c, struct evt_buf *b)
+{
+	const uint8_t *p = b->p, *e = b->p + b->len;
+	uint64_t max = 0, n = 0;
+	while (p < e) {
+		uint64_t code = own_varint(&p);
+		if (code & 1)
+			return 0;
+		max |= code >> 1;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	int w = 1;
+	while (w < 8 && (max >> (8 * w)) != 0)
+		w++;
+	c->tmp.len = 0;
+	if (evt_buf_grow(&c->tmp, (size_t)(n * (uint64_t)w)) != 0)
+		return -1;
+	p = b->p;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t z = own_varint(&p) >> 1;
+		for (int k = 0; k < w; k++)
+			c->tmp.p[k * n + i] = (uint8_t)(z >> (8 * k));
+	}
+	c->tmp.len = (size_t)(n * (uint64_t)w);
+	struct evt_buf t = *b;
+	*b = c->tmp;
+	c->tmp = t;
+	return w;
+}
+
+/* Whether stored column i holds integers (a base and a width in the
+ * header): RX, N, S and the element columns. */
+static int
+numeric(size_t i)
+{
+	return i == EVT_COL_RX || i == EVT_COL_N || i == EVT_COL_S ||
+	    i >= EVT_COL_FIXED;
 }
 
 /* Encodes records into the columnar form; see colform.h. */
@@ -405,8 +512,9 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 		    put_varint(out, c->npos[i]) != 0)
 			return EVT_ERR_NOMEM;
 	/* The stored columns: the fixed ones, then each shape's. */
-	const struct evt_buf *cols[EVT_COL_FIXED +
+	struct evt_buf *cols[EVT_COL_FIXED +
 	    EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
+	uint8_t width[EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
 	size_t n = 0;
 	for (size_t i = 0; i < EVT_COL_FIXED; i++)
 		cols[n++] = &c->col[i];
@@ -414,14 +522,29 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 		for (uint32_t j = 0; j < c->npos[s]; j++)
 			cols[n++] = &c->col[EVT_COL_FIXED + s * EVT_COL_MAX_POS +
 			    j];
+	/* Integer columns: a base and a width each. */
+	for (size_t i = 0; i < n; i++) {
+		width[i] = 0;
+		if (!numeric(i))
+			continue;
+		uint64_t base = rebase(cols[i]);
+		int w = planes(c, cols[i]);
+		if (w < 0 || put_varint(out, base) != 0 ||
+		    put_varint(out, (uint64_t)w) != 0)
+			return EVT_ERR_NOMEM;
+		width[i] = (uint8_t)w;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (put_varint(out, cols[i]->len) != 0)
 			return EVT_ERR_NOMEM;
 	*nparts = 0;
 	parts[(*nparts)++] = out->len;
 	for (size_t i = 0; i < n; i++) {
+		size_t at = out->len, w = width[i];
 		if (evt_buf_put(out, cols[i]->p, cols[i]->len) != 0)
 			return EVT_ERR_NOMEM;
+		for (size_t k = 1; k < w; k++) /* a zstd block per plane */
+			parts[(*nparts)++] = at + k * (cols[i]->len / w);
 		if (cols[i]->len > 0)
 			parts[(*nparts)++] = out->len;
 	}
@@ -434,16 +557,21 @@ evt_colenc_free(struct evt_colenc *c)
 {
 	for (size_t i = 0; i < sizeof c->col / sizeof c->col[0]; i++)
 		evt_buf_free(&c->col[i]);
+	evt_buf_free(&c->tmp);
 }
 
-/* A column being read: its next byte and its end. */
+/* A column being read: its next byte, its end, and the base added to
+ * its integers. */
 struct rcol {
-	const uint8_t *p, *e;
+	const uint8_t *p, *e;	/* in a column of byte planes: plane 0 */
+	uint64_t base;
+	size_t stride;		/* bytes per plane */
+	unsigned w;		/* byte planes, or 0 for varints */
 };
 
 /* Reads a varint from column c into *v; 0, or -1 if it does not end in
  * the column or does not fit 64 bits. */
-static inline int
+static inline __attribute__((always_inline)) int
 get_varint(struct rcol *c, uint64_t *v)
 {
 	/* Values of up to 3 bytes (times, receive-time deltas, string ids)
@@ -489,16 +617,48 @@ struct wout {
 	uint8_t *p, *e;
 };
 
+/* Reads the next value code of column c: a varint, or in a column of
+ * byte planes an integer's code; 0 or -1. */
+static inline __attribute__((always_inline)) int
+get_code(struct rcol *c, uint64_t *code)
+{
+	if (c->w == 0)
+		return get_varint(c, code);
+	if (c->p == c->e)
+		return -1;
+	const uint8_t *p = c->p++;
+	size_t s = c->stride;
+	uint64_t z;
+	switch (c->w) { /* the common widths without a loop */
+	case 1:
+		z = p[0];
+		break;
+	case 2:
+		z = p[0] | (uint64_t)p[s] << 8;
+		break;
+	case 3:
+		z = p[0] | (uint64_t)p[s] << 8 | (uint64_t)p[2 * s] << 16;
+		break;
+	default:
+		z = 0;
+		for (unsigned k = 0; k < c->w; k++)
+			z |= (uint64_t)p[k * s] << (8 * k);
+	}
+	*code = z << 1;
+	return 0;
+}
+
 /* Copies the next value of column c to o (put_val's inverse). */
-static inline int
+static inline __attribute__((always_inline)) int
 get_val(struct rcol *c, struct wout *o)
 {
 	uint64_t code;
-	if (get_varint(c, &code) != 0)
+	if (get_code(c, &code) != 0)
 		return -1;
 	if (!(code & 1)) {
-		uint64_t z = code >> 1;
-		int64_t v = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+		/* (Wrapping, never undefined: a hostile base only makes a
+		 * wrong value, which the record decoder judges.) */
+		int64_t v = (int64_t)((uint64_t)unzigzag(code >> 1) + c->base);
 		if (o->e - o->p >= 9) {
 			o->p += mp_int_put(o->p, v);
 			return 0;
@@ -573,7 +733,10 @@ get_record(struct rcol *col, const uint32_t *shape, const uint32_t *npos,
 	uint64_t l = 0;
 	if (k == KIND_EVENT) {
 		uint8_t t[9];
-		if (get_varint(&col[EVT_COL_S], &l) != 0 || l >= nshape ||
+		uint64_t code;
+		if (get_code(&col[EVT_COL_S], &code) != 0 || (code & 1) ||
+		    (l = (uint64_t)unzigzag(code >> 1) + col[EVT_COL_S].base,
+		    l >= nshape) ||
 		    n - 2 > npos[l])
 			return -1;
 		size_t tn = mp_int_put(t, shape[l]);
@@ -634,6 +797,19 @@ read_header(struct rcol *h, size_t max, uint64_t *reclen, uint64_t *nshape,
 		base[i] = (uint32_t)ncol;
 		ncol += (long)np;
 	}
+	for (long i = 0; i < ncol; i++) {
+		uint64_t w;
+		col[i].base = col[i].w = 0;
+		if (!numeric((size_t)i))
+			continue;
+		if (get_varint(h, &col[i].base) != 0 ||
+		    col[i].base > INT64_MAX || get_varint(h, &w) != 0 ||
+		    w > 8) {
+			*why = "columnar block: bad column base or width";
+			return -1;
+		}
+		col[i].w = (unsigned)w;
+	}
 	uint64_t lens[EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
 	uint64_t total = 0;
 	for (long i = 0; i < ncol; i++) {
@@ -650,8 +826,14 @@ read_header(struct rcol *h, size_t max, uint64_t *reclen, uint64_t *nshape,
 	}
 	const uint8_t *p = h->p;
 	for (long i = 0; i < ncol; i++) {
+		if (col[i].w > 0 && lens[i] % col[i].w != 0) {
+			*why = "columnar block: planes of unequal length";
+			return -1;
+		}
+		col[i].stride = col[i].w > 0 ? lens[i] / col[i].w : 0;
 		col[i].p = p;
-		col[i].e = p += lens[i];
+		col[i].e = col[i].w > 0 ? p + col[i].stride : p + lens[i];
+		p += lens[i];
 	}
 	return ncol;
 }
@@ -661,7 +843,7 @@ int
 evt_colform_decode(const uint8_t *colform, size_t len, size_t max,
     struct evt_buf *recs, const char **why)
 {
-	struct rcol h = {colform, colform + len};
+	struct rcol h = {colform, colform + len, 0, 0, 0};
 	struct rcol col[EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
 	uint32_t shape[EVT_COL_MAX_SHAPES], npos[EVT_COL_MAX_SHAPES];
 	uint32_t base[EVT_COL_MAX_SHAPES];

@@ -284,7 +284,7 @@ compress_block(struct evt_segw *w, size_t *zlen, size_t *rawlen)
 		*rawlen = e->recs.len;
 		return ZSTD_isError(*zlen) ? EVT_ERR_NOMEM : 0;
 	}
-	size_t parts[EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS + 1];
+	size_t parts[EVT_COL_MAX_PARTS];
 	size_t nparts;
 	if (w->col == NULL && (w->col = calloc(1, sizeof *w->col)) == NULL)
 		return EVT_ERR_NOMEM;

@@ -36,6 +36,11 @@ enum {
 #define EVT_COL_MAX_SHAPES 64
 /* Element columns per shape: EVENT elements 2..15 (fixarray records). */
 #define EVT_COL_MAX_POS 14
+/* Bounds on the parts of a columnar form (parts[] of the encoder): the
+ * header, the fixed columns, and up to 8 byte planes of every element
+ * column. */
+#define EVT_COL_MAX_PARTS \
+	(1 + EVT_COL_FIXED + 8 * EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS)
 
 /* Reusable encoder state (the writer keeps one).  Owns its buffers;
  * evt_colenc_free releases them. */
@@ -44,13 +49,14 @@ struct evt_colenc {
 	uint32_t shape[EVT_COL_MAX_SHAPES];
 	uint32_t npos[EVT_COL_MAX_SHAPES];
 	uint32_t nshape;
+	struct evt_buf tmp;	/* a column being split into byte planes */
 };
 
 /*
  * Encodes the len record bytes at recs into the columnar form in *out
  * (replacing its content).  parts[] receives the end offset in out of the
- * header and of every column after it, *nparts their count (at most
- * EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS + 1), so that a
+ * header and of every column or byte plane after it, *nparts their count
+ * (at most EVT_COL_MAX_PARTS), so that a
  * compressor can end a zstd block at each.  Records that do not follow
  * the writer's own forms are kept whole (any bytes round-trip).
  * Returns 0 or EVT_ERR_NOMEM.
