@@ -13,11 +13,15 @@
  * trusts; the decoder reads hostile bytes and never parses MessagePack
  * at all: every value is either a varint integer or a length and bytes.
  *
- * Columnar form, all integers unsigned LEB128 varints:
+ * Columnar form, all integers unsigned LEB128 varints (records.md,
+ * "Columnar blocks", has the byte-level rules):
  *
  *   reclen                 bytes of the rebuilt records
  *   nshape                 shapes with element columns
  *   nshape x (shape, npos) each shape's id and its number of columns
+ *   (base, width)          per integer column (RX, N, S, element columns):
+ *                          added to its integers; 0 = varint codes, else
+ *                          the number of byte planes
  *   ncol x len             EVT_COL_FIXED + sum(npos) column lengths
  *   the columns, in that order
  */
