@@ -36,17 +36,20 @@
 #define KIND_STATES 5
 
 /* Appends v as an unsigned LEB128 varint. */
-static int
+static inline int
 put_varint(struct evt_buf *b, uint64_t v)
 {
-	uint8_t t[10];
+	if (b->cap - b->len < 10 && evt_buf_grow(b, 10) != 0)
+		return EVT_ERR_NOMEM;
+	uint8_t *t = b->p + b->len;
 	size_t n = 0;
 	while (v >= 0x80) {
 		t[n++] = (uint8_t)(v | 0x80);
 		v >>= 7;
 	}
 	t[n++] = (uint8_t)v;
-	return evt_buf_put(b, t, n);
+	b->len += n;
+	return 0;
 }
 
 /* Converts between host and big-endian byte order (one instruction on
@@ -178,6 +181,14 @@ zigzag(int64_t v)
 static const uint8_t *
 mp_skip(const uint8_t *p, const uint8_t *e)
 {
+	/* Integers, most of what the encoder splits, without the loop. */
+	if (p < e) {
+		uint8_t c = *p;
+		size_t n = c <= 0x7f || c >= 0xe0 ? 1 : c >= 0xcc && c <= 0xd3 ?
+		    1 + ((size_t)1 << ((c - 0xcc) & 3)) : 0;
+		if (n > 0)
+			return (size_t)(e - p) >= n ? p + n : NULL;
+	}
 	uint64_t need = 1;
 	while (need > 0) {
 		if (p >= e)
@@ -237,10 +248,12 @@ mp_skip(const uint8_t *p, const uint8_t *e)
 /* Appends the MessagePack value of n bytes at p to column b: an integer
  * in its shortest form as varint(zigzag << 1), anything else as
  * varint(n << 1 | 1) and the bytes. */
-static int
+static inline int
 put_val(struct evt_buf *b, const uint8_t *p, size_t n)
 {
 	int64_t v;
+	if (n == 1 && (p[0] <= 0x7f || p[0] >= 0xe0))
+		return put_varint(b, zigzag((int8_t)p[0]) << 1);
 	if (mp_int_get(p, n, &v))
 		return put_varint(b, zigzag(v) << 1);
 	if (put_varint(b, (uint64_t)n << 1 | 1) != 0)
@@ -329,20 +342,20 @@ local_shape(struct evt_colenc *c, uint32_t s)
 	return (int)c->nshape++;
 }
 
-/* Splits the elements of the array record of n elements at p (its
- * elements from el, the record ending at end) into the columns of its
- * class; returns 1 if the record must be kept whole instead. */
+/* Splits the elements of the array record of n elements (its elements
+ * from el; the block ends at end) into the columns of its class, and
+ * sets *rend to the record's end; returns 1 if the record must be kept
+ * whole instead. */
 static int
 split_record(struct evt_colenc *c, unsigned n, unsigned k, const uint8_t *el,
-    const uint8_t *end)
+    const uint8_t *end, const uint8_t **rend)
 {
 	const uint8_t *q[16];
 	q[1] = el;
 	for (unsigned i = 1; i < n; i++)
 		if ((q[i + 1] = mp_skip(q[i], end)) == NULL)
 			return 1;
-	if (q[n] != end)
-		return 1;
+	*rend = q[n];
 	int l = -1;
 	int64_t s;
 	if (k == KIND_EVENT) {
@@ -435,40 +448,62 @@ rebase(struct evt_buf *b)
 	return (uint64_t)min;
 }
 
+/* The bytes needed for z (at least 1). */
+static int
+bytes_of(uint64_t z)
+{
+	int w = 1;
+	while (w < 8 && (z >> (8 * w)) != 0)
+		w++;
+	return w;
+}
+
 /*
- * Stores element column b, when it holds integers only, as byte planes:
+ * Stores integer column b, when it holds integers only, as byte planes:
  * with n values whose largest zigzag code needs w bytes, plane k (k < w)
  * is the n bytes k (from the least significant) of the codes.  A
  * column of alike numbers compresses better so (each plane gets its own
- * zstd block).  Returns w, or 0 when the column keeps its varints.
+ * zstd block).  The first value, when it needs more bytes than the rest
+ * (the first receive-time delta and event time of a block are absolute),
+ * goes to *head as its code + 1 instead (else *head = 0).  Returns w, or
+ * 0 when the column keeps its varints.
  */
 static int
-planes(struct evt_colenc *c, struct evt_buf *b)
+planes(struct evt_colenc *c, struct evt_buf *b, uint64_t *head)
 {
 	const uint8_t *p = b->p, *e = b->p + b->len;
-	uint64_t max = 0, n = 0;
+	uint64_t max = 0, n = 0, z0 = 0;
+	*head = 0;
 	while (p < e) {
 		uint64_t code = own_varint(&p);
 		if (code & 1)
 			return 0;
-		max |= code >> 1;
-		n++;
+		if (n++ == 0)
+			z0 = code >> 1;
+		else
+			max |= code >> 1;
 	}
 	if (n == 0)
 		return 0;
-	int w = 1;
-	while (w < 8 && (max >> (8 * w)) != 0)
-		w++;
+	int w = bytes_of(max);
+	size_t skip = 0;
+	if (n > 1 && bytes_of(z0) > w) {
+		*head = z0 + 1; /* (z0 < 2^62: no overflow) */
+		skip = 1;
+	} else if (n == 1) {
+		w = bytes_of(z0);
+	}
+	uint64_t m = n - skip;
 	c->tmp.len = 0;
-	if (evt_buf_grow(&c->tmp, (size_t)(n * (uint64_t)w)) != 0)
+	if (evt_buf_grow(&c->tmp, (size_t)(m * (uint64_t)w)) != 0)
 		return -1;
 	p = b->p;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t z = own_varint(&p) >> 1;
-		for (int k = 0; k < w; k++)
-			c->tmp.p[k * n + i] = (uint8_t)(z >> (8 * k));
+		for (int k = 0; i >= skip && k < w; k++)
+			c->tmp.p[k * m + i - skip] = (uint8_t)(z >> (8 * k));
 	}
-	c->tmp.len = (size_t)(n * (uint64_t)w);
+	c->tmp.len = (size_t)(m * (uint64_t)w);
 	struct evt_buf t = *b;
 	*b = c->tmp;
 	c->tmp = t;
@@ -495,14 +530,14 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 	c->nshape = 0;
 	const uint8_t *p = recs, *e = recs + len;
 	while (p < e) {
-		const uint8_t *q = mp_skip(p, e);
-		if (q == NULL)
-			q = e; /* not the writer's: kept whole */
+		const uint8_t *q = NULL;
 		int rc = 1;
-		if (p[0] >= 0x92 && p[0] <= 0x9f && q - p >= 2 && p[1] <= 0x0f)
-			rc = split_record(c, p[0] & 15, p[1], p + 2, q);
+		if (p[0] >= 0x92 && p[0] <= 0x9f && e - p >= 2 && p[1] <= 0x0f)
+			rc = split_record(c, p[0] & 15, p[1], p + 2, e, &q);
 		if (rc < 0)
 			return rc;
+		if (rc == 1 && (q = mp_skip(p, e)) == NULL)
+			q = e; /* not the writer's: kept whole */
 		if (rc == 1 && (evt_buf_putc(&c->col[EVT_COL_K], 0) != 0 ||
 		    put_val(&c->col[EVT_COL_O], p, (size_t)(q - p)) != 0))
 			return EVT_ERR_NOMEM;
@@ -531,10 +566,11 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 		width[i] = 0;
 		if (!numeric(i))
 			continue;
-		uint64_t base = rebase(cols[i]);
-		int w = planes(c, cols[i]);
+		uint64_t base = rebase(cols[i]), head;
+		int w = planes(c, cols[i], &head);
 		if (w < 0 || put_varint(out, base) != 0 ||
-		    put_varint(out, (uint64_t)w) != 0)
+		    put_varint(out, (uint64_t)w) != 0 ||
+		    (w > 0 && put_varint(out, head) != 0))
 			return EVT_ERR_NOMEM;
 		width[i] = (uint8_t)w;
 	}
@@ -571,6 +607,7 @@ struct rcol {
 	uint64_t base;
 	size_t stride;		/* bytes per plane */
 	unsigned w;		/* byte planes, or 0 for varints */
+	uint64_t head;		/* planes: the first value's code + 1, or 0 */
 };
 
 /* Reads a varint from column c into *v; 0, or -1 if it does not end in
@@ -628,6 +665,11 @@ get_code(struct rcol *c, uint64_t *code)
 {
 	if (c->w == 0)
 		return get_varint(c, code);
+	if (c->head != 0) {
+		*code = (c->head - 1) << 1;
+		c->head = 0;
+		return 0;
+	}
 	if (c->p == c->e)
 		return -1;
 	const uint8_t *p = c->p++;
@@ -647,6 +689,7 @@ get_code(struct rcol *c, uint64_t *code)
 		z = 0;
 		for (unsigned k = 0; k < c->w; k++)
 			z |= (uint64_t)p[k * s] << (8 * k);
+		break;
 	}
 	*code = z << 1;
 	return 0;
@@ -803,12 +846,13 @@ read_header(struct rcol *h, size_t max, uint64_t *reclen, uint64_t *nshape,
 	}
 	for (long i = 0; i < ncol; i++) {
 		uint64_t w;
-		col[i].base = col[i].w = 0;
+		col[i].base = col[i].w = col[i].head = 0;
 		if (!numeric((size_t)i))
 			continue;
 		if (get_varint(h, &col[i].base) != 0 ||
 		    col[i].base > INT64_MAX || get_varint(h, &w) != 0 ||
-		    w > 8) {
+		    w > 8 || (w > 0 && (get_varint(h, &col[i].head) != 0 ||
+		    col[i].head > ((uint64_t)1 << 63)))) {
 			*why = "columnar block: bad column base or width";
 			return -1;
 		}
@@ -847,7 +891,7 @@ int
 evt_colform_decode(const uint8_t *colform, size_t len, size_t max,
     struct evt_buf *recs, const char **why)
 {
-	struct rcol h = {colform, colform + len, 0, 0, 0};
+	struct rcol h = {colform, colform + len, 0, 0, 0, 0};
 	struct rcol col[EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
 	uint32_t shape[EVT_COL_MAX_SHAPES], npos[EVT_COL_MAX_SHAPES];
 	uint32_t base[EVT_COL_MAX_SHAPES];
@@ -872,7 +916,7 @@ evt_colform_decode(const uint8_t *colform, size_t len, size_t max,
 		return EVT_ERR_CORRUPT;
 	}
 	for (long i = 0; i < ncol; i++)
-		if (col[i].p != col[i].e) {
+		if (col[i].p != col[i].e || col[i].head != 0) {
 			*why = "columnar block: bytes left in a column";
 			return EVT_ERR_CORRUPT;
 		}
