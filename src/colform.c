@@ -137,7 +137,7 @@ mp_int_put(uint8_t *o, int64_t v)
 static int
 mp_int_get(const uint8_t *p, size_t n, int64_t *v)
 {
-	uint8_t c = p[0], t[9];
+	uint8_t c = p[0];
 	uint64_t u = 0;
 	if (c <= 0x7f || c >= 0xe0) {
 		*v = (int8_t)c;
@@ -163,7 +163,12 @@ mp_int_get(const uint8_t *p, size_t n, int64_t *v)
 	*v = (int64_t)u;
 	if (*v >= ((int64_t)1 << 61) || *v < -((int64_t)1 << 61))
 		return 0;
-	return mp_int_put(t, *v) == n && memcmp(t, p, n) == 0;
+	/* Shortest: no shorter form of the family mp_int_put picks. */
+	int64_t x = *v;
+	size_t want = x >= -32 && x < 128 ? 1 : x >= 0 ?
+	    (x < 256 ? 2 : x < 65536 ? 3 : x <= 0xffffffff ? 5 : 9) :
+	    (x >= -128 ? 2 : x >= -32768 ? 3 : x >= INT32_MIN ? 5 : 9);
+	return want == n && (x >= 0) == (c <= 0xcf);
 }
 
 /* The zigzag code of v (small magnitudes, small codes). */
@@ -458,50 +463,79 @@ bytes_of(uint64_t z)
 	return w;
 }
 
-/*
- * Stores integer column b, when it holds integers only, as byte planes:
- * with n values whose largest zigzag code needs w bytes, plane k (k < w)
- * is the n bytes k (from the least significant) of the codes.  A
- * column of alike numbers compresses better so (each plane gets its own
- * zstd block).  The first value, when it needs more bytes than the rest
- * (the first receive-time delta and event time of a block are absolute),
- * goes to *head as its code + 1 instead (else *head = 0).  Returns w, or
- * 0 when the column keeps its varints.
- */
+/* Integers of a column the encoder built, as pass 1 of planes() finds
+ * them. */
+struct colstat {
+	uint64_t n;
+	int64_t v0, min, rmin, rmax; /* first; least of all; of the rest */
+};
+
+/* Reads the integers of column b into *st; 0 if it holds anything
+ * else. */
 static int
-planes(struct evt_colenc *c, struct evt_buf *b, uint64_t *head)
+col_stat(const struct evt_buf *b, struct colstat *st)
 {
 	const uint8_t *p = b->p, *e = b->p + b->len;
-	uint64_t max = 0, n = 0, z0 = 0;
-	*head = 0;
+	*st = (struct colstat){0, 0, INT64_MAX, INT64_MAX, INT64_MIN};
 	while (p < e) {
 		uint64_t code = own_varint(&p);
 		if (code & 1)
 			return 0;
-		if (n++ == 0)
-			z0 = code >> 1;
-		else
-			max |= code >> 1;
+		int64_t v = unzigzag(code >> 1);
+		if (st->n++ == 0)
+			st->v0 = v;
+		else {
+			st->rmin = v < st->rmin ? v : st->rmin;
+			st->rmax = v > st->rmax ? v : st->rmax;
+		}
+		st->min = v < st->min ? v : st->min;
 	}
-	if (n == 0)
+	return st->n > 0;
+}
+
+/*
+ * Stores integer column b, when it holds integers only, as byte planes
+ * less a base: the base is the least value when that is positive (string
+ * ids, which grow through a segment, become small), else 0; with n
+ * values whose largest zigzag code z (of value - base) needs w bytes,
+ * plane k (k < w) is the n bytes k (from the least significant) of the
+ * codes.  A column of alike numbers compresses better so (each plane
+ * gets its own zstd block).  The first value, when it needs more bytes
+ * than the rest (the first receive-time delta and event time of a block
+ * are absolute), goes to *head as its z + 1 instead (else *head = 0).
+ * Returns w and *base, or 0 when the column keeps its varints (it then
+ * only loses its base: rebase()); -1 when out of memory.
+ */
+static int
+planes(struct evt_colenc *c, struct evt_buf *b, uint64_t *base,
+    uint64_t *head)
+{
+	struct colstat st;
+	*head = 0;
+	if (!col_stat(b, &st)) {
+		*base = rebase(b);
 		return 0;
-	int w = bytes_of(max);
-	size_t skip = 0;
-	if (n > 1 && bytes_of(z0) > w) {
-		*head = z0 + 1; /* (z0 < 2^62: no overflow) */
-		skip = 1;
-	} else if (n == 1) {
-		w = bytes_of(z0);
 	}
-	uint64_t m = n - skip;
+	int64_t bs = st.min > 0 ? st.min : 0;
+	uint64_t z0 = zigzag(st.v0 - bs), max = 0;
+	if (st.n > 1)
+		max = zigzag(st.rmin - bs) | zigzag(st.rmax - bs);
+	int w = bytes_of(st.n > 1 ? max : z0);
+	uint64_t skip = st.n > 1 && bytes_of(z0) > w;
+	uint64_t m = st.n - skip;
+	*base = (uint64_t)bs;
+	*head = skip ? z0 + 1 : 0; /* (z0 < 2^62: no overflow) */
 	c->tmp.len = 0;
 	if (evt_buf_grow(&c->tmp, (size_t)(m * (uint64_t)w)) != 0)
 		return -1;
-	p = b->p;
-	for (uint64_t i = 0; i < n; i++) {
-		uint64_t z = own_varint(&p) >> 1;
-		for (int k = 0; i >= skip && k < w; k++)
-			c->tmp.p[k * m + i - skip] = (uint8_t)(z >> (8 * k));
+	const uint8_t *p = b->p;
+	uint8_t *o = c->tmp.p;
+	for (uint64_t i = 0; i < st.n; i++) {
+		uint64_t z = zigzag(unzigzag(own_varint(&p) >> 1) - bs);
+		if (i < skip)
+			continue;
+		for (int k = 0; k < w; k++)
+			o[k * m + i - skip] = (uint8_t)(z >> (8 * k));
 	}
 	c->tmp.len = (size_t)(m * (uint64_t)w);
 	struct evt_buf t = *b;
@@ -566,8 +600,8 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 		width[i] = 0;
 		if (!numeric(i))
 			continue;
-		uint64_t base = rebase(cols[i]), head;
-		int w = planes(c, cols[i], &head);
+		uint64_t base, head;
+		int w = planes(c, cols[i], &base, &head);
 		if (w < 0 || put_varint(out, base) != 0 ||
 		    put_varint(out, (uint64_t)w) != 0 ||
 		    (w > 0 && put_varint(out, head) != 0))
