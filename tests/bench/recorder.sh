@@ -6,9 +6,10 @@
 #            zstd -3), measured in the same run against the same evsim;
 #   idle     CPU % of one core and RSS of evrec at 200 events/s over IDLE_SECS
 #            (default 60) seconds, RSS sampled every 10 s;
-#   restart  evrec on an archive of 1,000 segments: from exec to the session
-#            being established again (log time stamps), after a clean stop
-#            and after kill -9.
+#   restart  evrec on an archive of 1,000 segments (or RESTART_ARCHIVE, an
+#            archive the caller built; evrec adds to it): from exec to the
+#            session being established again (log time stamps), after a
+#            clean stop and after kill -9.
 # Prints figures; never fails on a figure.
 #   INGEST_EVENTS  events of the ingest runs (default 2,000,000)
 #   RBENCH         the parts to run, a space- or comma-separated list of
@@ -145,11 +146,14 @@ echo "idle:        evrec at 200 events/s for $IDLE s: CPU $(awk -v t=$((c1 - c0)
 rm -rf "$W/idle"
 fi
 
-# --- restart on 1,000 segments.
+# --- restart on 1,000 segments, or on the caller's archive.
 if part restart; then
-"$BUILD/evgen" --seed 7 --events 600000 >"$W/in.tsv"
-"$BUILD/evtool" import --segment-size 16K "$W/big" "$W/in.tsv" 2>/dev/null
-rm -f "$W/in.tsv"
+RA=${RESTART_ARCHIVE:-$W/big}
+if [ -z "${RESTART_ARCHIVE:-}" ]; then
+	"$BUILD/evgen" --seed 7 --events 600000 >"$W/in.tsv"
+	"$BUILD/evtool" import --segment-size 16K "$RA" "$W/in.tsv" 2>/dev/null
+	rm -f "$W/in.tsv"
+fi
 sim --rate 0
 # established LOG T0: milliseconds from T0 (ns) to the log's "session" line.
 established() {
@@ -169,12 +173,12 @@ PY
 # run_rec LOG: starts evrec on the big archive; waits for its session.
 run_rec() {
 	t0=$(now_ns)
-	"$BUILD/evrec" --archive "$W/big" --user bench --password-file "$W/pw" \
+	"$BUILD/evrec" --archive "$RA" --user bench --password-file "$W/pw" \
 	    --summary-interval 0 "$url" 2>"$1" &
 	rec=$!
 	pids="$pids $rec"
 	i=0
-	while ! grep -q -e "new session" -e " resumed after" "$1" && [ $i -lt 2000 ]; do
+	while ! grep -qs -e "new session" -e " resumed after" "$1" && [ $i -lt 2000 ]; do
 		sleep 0.005
 		i=$((i + 1))
 	done
@@ -182,13 +186,13 @@ run_rec() {
 run_rec "$W/r1.log"
 sleep 2 # record ~1 s of top-speed traffic into the newest segment
 stop "$rec"
-nseg=$(ls "$W"/big/seg-*.evt | wc -l)
+nseg=$(ls "$RA"/seg-*.evt | wc -l)
 run_rec "$W/r2.log"
 clean=$(established "$W/r2.log" "$t0")
 sleep 2
 kill -9 "$rec"
 wait "$rec" 2>/dev/null || true
-newest=$(ls "$W"/big/seg-*.evt | tail -n 1) # the unsealed one (names sort by number)
+newest=$(ls "$RA"/seg-*.evt | tail -n 1) # the unsealed one (names sort by number)
 run_rec "$W/r3.log"
 killed=$(established "$W/r3.log" "$t0")
 stop "$rec"

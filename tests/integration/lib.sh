@@ -61,6 +61,18 @@ make_archive() {
 	} >"$_d.in"
 	$EVTOOL import "$@" "$_d" "$_d.in" 2>/dev/null
 }
+# many_segments DIR N [EVENTS]: make_archive's archive of EVENTS (default
+# 20 per segment) evgen events of 100 cameras, cut by --segment-age into
+# ~N small sealed segments (7/8 of the span / N each: a segment also
+# spans the gap to its next message; bursts make the count a few % off:
+# count them); the input stays in DIR.in.
+many_segments() {
+	_e=${3:-$(($2 * 20))}
+	_span=$($EVGEN --seed 12 --events "$_e" --cameras 100 |
+	    awk 'NR == 1 { f = $1 } END { print $1 - f }')
+	make_archive "$1" 12 "$_e" 200 100 \
+	    --segment-age "$((_span * 7 / (8 * $2) + 1))us"
+}
 # need_websockets: the python3 has the websockets module (Debian:
 # python3-websockets); else one failing check, the plan, and exit 1.
 need_websockets() {
