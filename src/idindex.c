@@ -702,6 +702,8 @@ b_add_seg(struct build *b, uint64_t seq)
 		e->zlen = bh.zlen;
 		e->nguid = bh.nguid;
 		e->flags = bh.flags | EVT_BLKF_SET;
+		if (!evt_blkhdr_packed(&bh)) /* (bit 4 means it in v2 only) */
+			e->flags &= ~(uint32_t)EVT_BLKF_PACKED;
 		/* A GUID column is read without the payload CRC: an entry
 		 * damaged since only costs a false candidate, or misses an
 		 * event whose id entry the reader cannot read either
@@ -751,6 +753,26 @@ b_decode_block(struct build *b, struct evt_segr *r, uint32_t g)
 	return 0;
 }
 
+/* Reads the GUID column of block e into *col as 16-byte entries (a
+ * packed column of revision 1.4, read behind the room for them, is
+ * unpacked; formats/segment.md, "GUID column"). */
+static int
+read_guids(int fd, const struct evt_idx_blk *e, struct evt_buf *col)
+{
+	int packed = (e->flags & EVT_BLKF_PACKED) != 0;
+	size_t n = EVT_GUID_SIZE * (size_t)e->nguid;
+	size_t sn = (size_t)evt_guidcol_len(e->nguid, packed);
+	size_t at = packed ? n : 0;
+	col->len = 0;
+	if (evt_buf_grow(col, at + sn + 1) != 0)
+		return EVT_ERR_NOMEM;
+	if (read_full(fd, col->p + at, sn, e->off + 64 + e->zlen) != 0)
+		return EVT_ERR_IO;
+	if (packed)
+		evt_guidcol_unpack(col->p + at, e->nguid, col->p);
+	return 0;
+}
+
 /* One pass over segment j: the keys of partitions [p0, p1). */
 static int
 b_pass_seg(struct build *b, uint32_t j)
@@ -776,10 +798,7 @@ b_pass_seg(struct build *b, uint32_t j)
 			rc = b_decode_block(b, r, g);
 			continue;
 		}
-		size_t n = EVT_GUID_SIZE * (size_t)e->nguid;
-		b->col.len = 0;
-		if (fd < 0 || evt_buf_grow(&b->col, n) != 0 ||
-		    read_full(fd, b->col.p, n, e->off + 64 + e->zlen) != 0) {
+		if (fd < 0 || read_guids(fd, e, &b->col) != 0) {
 			rc = fd < 0 ? EVT_ERR_IO : EVT_ERR_NOMEM;
 			break;
 		}
@@ -1611,18 +1630,16 @@ evt_idx_check_cand(const char *path, const struct evt_idx_cand *c,
 	    !evt_guid_parse(id, len, g, 0))
 		goto out;	/* only decoding can tell */
 	/* The column holds exactly the block's indexed ids, as GUIDs. */
-	size_t n = EVT_GUID_SIZE * (size_t)c->blk->nguid;
-	uint8_t *col = malloc(n + 1);
-	if (col == NULL || read_full(fd, col, n, c->blk->off + 64 +
-	    c->blk->zlen) != 0) {
-		free(col);
+	struct evt_buf col = {0};
+	if (read_guids(fd, c->blk, &col) != 0) {
+		evt_buf_free(&col);
 		goto out;	/* let the reader say what is wrong */
 	}
 	rc = 0;
 	for (size_t k = 0; k < c->blk->nguid && rc == 0; k++)
-		rc = memcmp(col + EVT_GUID_SIZE * k, g, EVT_GUID_SIZE) == 0 ?
+		rc = memcmp(col.p + EVT_GUID_SIZE * k, g, EVT_GUID_SIZE) == 0 ?
 		    2 : 0;
-	free(col);
+	evt_buf_free(&col);
 out:
 	close(fd);
 	return rc;

@@ -229,11 +229,18 @@ import_opt(void *ctx, int c, char *arg)
 		o->seg.unit_bytes = v;
 		return 0;
 	case 'L':
-		/* What a revision 1.1 writer wrote: the baseline of the
-		 * damage benchmark. */
+		/* What a revision 1.1 writer wrote (the baseline of the
+		 * damage benchmark), or 1.2 (row blocks: the baseline of the
+		 * size benchmark). */
+		if (strcmp(arg, "1.2") == 0) {
+			o->seg.row_blocks = 1;
+			o->seg.no_summary = 1;
+			return 0;
+		}
 		if (strcmp(arg, "1.1") != 0)
 			evt_cli_usage_err("--layout: \"%s\" is not a layout "
-			    "(1.1)", arg);
+			    "(1.1, 1.2)", arg);
+		o->seg.row_blocks = 1;
 		o->seg.unit_bytes = EVT_UNIT_SEGMENT;
 		o->seg.no_checks = 1;
 		o->seg.no_summary = 1;
@@ -1476,7 +1483,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: evtool COMMAND [options] DIR ...\n"
 	    "  import [--level N] [--block-size S] [--dict-unit S|segment]\n"
-	    "         [--layout 1.1] [--segment-size S] [--segment-age D]\n"
+	    "         [--layout 1.1|1.2] [--segment-size S] [--segment-age D]\n"
 	    "         [--no-segment-filter] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"

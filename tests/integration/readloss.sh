@@ -44,7 +44,9 @@ off = 64
 while off + 64 <= end and d[off:off + 4] == b'\x9eEBK':
     zlen, = struct.unpack_from('<I', d, off + 8)
     nguid, = struct.unpack_from('<I', d, off + 16)
-    off += 64 + zlen + 16 * nguid
+    flags, = struct.unpack_from('<I', d, off + 36)
+    packed = d[off + 6] == 2 and flags & 0x10  # 122-bit ids (rev. 1.4)
+    off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
     print(off)
 EOF
 }
