@@ -1516,6 +1516,44 @@ evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
 	return (int)len;
 }
 
+/* Finds, from field *i (its value at array index *vi) of shape sh on, the
+ * next field whose key is string id key (text kt[0..kl), NULL: by id
+ * only); moves *i and *vi there; 0 if there is none. */
+static int
+next_key_field(const struct evt_dict *dict, const struct evt_shape *sh,
+    uint32_t *i, uint32_t *vi, uint32_t key, const char *kt, size_t kl)
+{
+	const uint32_t *f = evt_dict_fields(dict, sh);
+	for (; *i < sh->nfield; (*i)++) {
+		if (f[2 * *i] == key || (kt != NULL &&
+		    same_key(dict, f[2 * *i], key, kt, kl)))
+			return 1;
+		if (f[2 * *i + 1] != EVT_ENC_GUID)
+			(*vi)++;
+	}
+	return 0;
+}
+
+/* Where the first field with a key is in events of a shape; see
+ * record.h. */
+void
+evt_rdec_key_at(const struct evt_rdec *d, uint32_t shape, int64_t key,
+    uint32_t *vi, uint32_t *enc)
+{
+	const struct evt_shape *sh = &d->dict->shape[shape];
+	size_t kl = 0;
+	const char *kt = key < 0 ? NULL : evt_dict_str(d->dict, (uint32_t)key,
+	    &kl);
+	uint32_t i = 0;
+	*vi = 2;
+	if (key < 0 || !next_key_field(d->dict, sh, &i, vi, (uint32_t)key, kt,
+	    kl)) {
+		*vi = 0;
+		return;
+	}
+	*enc = evt_dict_fields(d->dict, sh)[2 * i + 1];
+}
+
 /* The string ids of several fields at once; see record.h. */
 void
 evt_rdec_strids(const struct evt_rdec *d, const struct evt_rec *r,
@@ -1528,26 +1566,25 @@ evt_rdec_strids(const struct evt_rdec *d, const struct evt_rec *r,
 	const struct evt_shape *sh = &d->dict->shape[r->shape];
 	const uint32_t *f = evt_dict_fields(d->dict, sh);
 	const msgpack_object *p = r->o->via.array.ptr;
-	const char *kt[8];
-	size_t kl[8];
-	for (int j = 0; j < n && j < 8; j++)
-		if (keys[j] < 0 || (kt[j] = evt_dict_str(d->dict,
-		    (uint32_t)keys[j], &kl[j])) == NULL)
-			kt[j] = NULL;
-	for (uint32_t i = 0, vi = 2; i < sh->nfield; i++) {
-		uint32_t enc = f[2 * i + 1];
-		const msgpack_object *v = enc == EVT_ENC_GUID ? NULL : &p[vi++];
-		for (int j = 0; j < n; j++) {
-			if (out[j] != -1 || keys[j] < 0 || (keys[j] !=
-			    (int64_t)f[2 * i] && (j >= 8 || kt[j] == NULL ||
-			    !same_key(d->dict, f[2 * i], (uint32_t)keys[j],
-			    kt[j], kl[j]))))
-				continue;
+	for (int j = 0; j < n; j++) {
+		if (keys[j] < 0)
+			continue;
+		size_t kl = 0;
+		const char *kt = evt_dict_str(d->dict, (uint32_t)keys[j], &kl);
+		uint32_t i = 0, vi = 2;
+		/* A JSON value that is not a string does not count: the
+		 * next field with the key may. */
+		for (; next_key_field(d->dict, sh, &i, &vi, (uint32_t)keys[j],
+		    kt, kl); i++) {
+			uint32_t enc = f[2 * i + 1];
 			if (enc == EVT_ENC_STR)
-				out[j] = (int64_t)v->via.u64;
+				out[j] = (int64_t)p[vi].via.u64;
 			else if (enc != EVT_ENC_JSON ||
-			    v->type == MSGPACK_OBJECT_STR)
+			    p[vi].type == MSGPACK_OBJECT_STR)
 				out[j] = -2;
+			if (out[j] != -1)
+				break;
+			vi += enc != EVT_ENC_GUID;
 		}
 	}
 }
