@@ -898,8 +898,10 @@ evt_json_int(const char *s, size_t len, int *neg, uint64_t *mag)
 int
 evt_json_put_string(struct evt_buf *b, const char *s, size_t len)
 {
+	/* The room is checked inline: cat appends a string per field. */
 	if (len > (SIZE_MAX - 2) / 6 ||
-	    evt_buf_grow(b, evt_json_string_max(len)) != 0)
+	    (b->cap - b->len < evt_json_string_max(len) &&
+	    evt_buf_grow(b, evt_json_string_max(len)) != 0))
 		return EVT_ERR_NOMEM;
 	b->len += evt_json_write_string((char *)b->p + b->len, s, len);
 	return 0;
