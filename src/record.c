@@ -139,7 +139,23 @@ static int
 renc_write_cb(void *data, const char *p, size_t n)
 {
 	struct evt_renc *e = data;
-	if (evt_buf_put(&e->recs, p, n) == 0)
+	struct evt_buf *b = &e->recs;
+	/* Most writes are a value's 1 to 9 bytes: copied with fixed sizes,
+	 * not by a call to memcpy each. */
+	if (n <= 9 && b->cap - b->len >= 9) {
+		uint8_t *d = b->p + b->len;
+		if (n & 8)
+			memcpy(d, p, 8), d += 8, p += 8;
+		if (n & 4)
+			memcpy(d, p, 4), d += 4, p += 4;
+		if (n & 2)
+			memcpy(d, p, 2), d += 2, p += 2;
+		if (n & 1)
+			*d = (uint8_t)*p;
+		b->len += n;
+		return 0;
+	}
+	if (evt_buf_put(b, p, n) == 0)
 		return 0;
 	e->oom = 1;
 	return -1;
