@@ -762,12 +762,17 @@ evt_json_unescape_wtf8(const char *s, size_t len, char *out)
 	return unescape(s, len, out, 1);
 }
 
+/* The bytes a JSON string literal cannot hold as they are (find_escape):
+ * controls, '"', '\\', and 0xED, which may begin a lone surrogate. */
+static const uint8_t escape_byte[256] = {
+	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0xED] = 1,
+};
+
 /* Returns the index of the first byte at or after i that must be escaped. */
 static inline size_t
 find_escape(const uint8_t *s, size_t i, size_t len)
 {
 	uint64_t m;
-	uint8_t c;
 
 	while (len - i >= 8) {
 		m = swar_escape_needed(load64(s + i));
@@ -775,8 +780,9 @@ find_escape(const uint8_t *s, size_t i, size_t len)
 			return i + first_byte(m);
 		i += 8;
 	}
-	while (i < len && (c = s[i]) != '"' && c != '\\' && c >= 0x20 &&
-	    c != 0xED)
+	/* The tail of up to 7 bytes (most strings written are short: one
+	 * lookup a byte rather than four comparisons). */
+	while (i < len && !escape_byte[s[i]])
 		i++;
 	return i;
 }
@@ -892,8 +898,10 @@ evt_json_int(const char *s, size_t len, int *neg, uint64_t *mag)
 int
 evt_json_put_string(struct evt_buf *b, const char *s, size_t len)
 {
+	/* The room is checked inline: cat appends a string per field. */
 	if (len > (SIZE_MAX - 2) / 6 ||
-	    evt_buf_grow(b, evt_json_string_max(len)) != 0)
+	    (b->cap - b->len < evt_json_string_max(len) &&
+	    evt_buf_grow(b, evt_json_string_max(len)) != 0))
 		return EVT_ERR_NOMEM;
 	b->len += evt_json_write_string((char *)b->p + b->len, s, len);
 	return 0;

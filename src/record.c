@@ -81,18 +81,29 @@ evt_guid_parse(const char *s, size_t len, uint8_t out[16], int lower_only)
 	return 1;
 }
 
-/* Writes a GUID as 36 lower-case characters. */
+/* The two lower-case hex digits of every byte value, for
+ * evt_guid_format. */
+static const char hex_pairs[513] =
+	    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+/* Writes a GUID as 36 lower-case characters (a table lookup a byte:
+ * `cat` writes an id per event). */
 void
 evt_guid_format(const uint8_t g[16], char out[36])
 {
-	static const char hx[] = "0123456789abcdef";
-	int j = 0;
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[j++] = '-';
-		out[j++] = hx[g[i] >> 4];
-		out[j++] = hx[g[i] & 15];
-	}
+	/* Where byte i's digits go: 8-4-4-4-12 digits, dashes between. */
+	static const uint8_t at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24,
+	    26, 28, 30, 32, 34};
+	for (int i = 0; i < 16; i++)
+		memcpy(out + at[i], hex_pairs + 2 * g[i], 2);
+	out[8] = out[13] = out[18] = out[23] = '-';
 }
 
 /* Key of a GUID's 16 bytes (formats/segment.md, "Id keys"). */
@@ -128,7 +139,23 @@ static int
 renc_write_cb(void *data, const char *p, size_t n)
 {
 	struct evt_renc *e = data;
-	if (evt_buf_put(&e->recs, p, n) == 0)
+	struct evt_buf *b = &e->recs;
+	/* Most writes are a value's 1 to 9 bytes: copied with fixed sizes,
+	 * not by a call to memcpy each. */
+	if (n <= 9 && b->cap - b->len >= 9) {
+		uint8_t *d = b->p + b->len;
+		if (n & 8)
+			memcpy(d, p, 8), d += 8, p += 8;
+		if (n & 4)
+			memcpy(d, p, 4), d += 4, p += 4;
+		if (n & 2)
+			memcpy(d, p, 2), d += 2, p += 2;
+		if (n & 1)
+			*d = (uint8_t)*p;
+		b->len += n;
+		return 0;
+	}
+	if (evt_buf_put(b, p, n) == 0)
 		return 0;
 	e->oom = 1;
 	return -1;
@@ -1516,6 +1543,44 @@ evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r, const char *key,
 	return (int)len;
 }
 
+/* Finds, from field *i (its value at array index *vi) of shape sh on, the
+ * next field whose key is string id key (text kt[0..kl), NULL: by id
+ * only); moves *i and *vi there; 0 if there is none. */
+static int
+next_key_field(const struct evt_dict *dict, const struct evt_shape *sh,
+    uint32_t *i, uint32_t *vi, uint32_t key, const char *kt, size_t kl)
+{
+	const uint32_t *f = evt_dict_fields(dict, sh);
+	for (; *i < sh->nfield; (*i)++) {
+		if (f[2 * *i] == key || (kt != NULL &&
+		    same_key(dict, f[2 * *i], key, kt, kl)))
+			return 1;
+		if (f[2 * *i + 1] != EVT_ENC_GUID)
+			(*vi)++;
+	}
+	return 0;
+}
+
+/* Where the first field with a key is in events of a shape; see
+ * record.h. */
+void
+evt_rdec_key_at(const struct evt_rdec *d, uint32_t shape, int64_t key,
+    uint32_t *vi, uint32_t *enc)
+{
+	const struct evt_shape *sh = &d->dict->shape[shape];
+	size_t kl = 0;
+	const char *kt = key < 0 ? NULL : evt_dict_str(d->dict, (uint32_t)key,
+	    &kl);
+	uint32_t i = 0;
+	*vi = 2;
+	if (key < 0 || !next_key_field(d->dict, sh, &i, vi, (uint32_t)key, kt,
+	    kl)) {
+		*vi = 0;
+		return;
+	}
+	*enc = evt_dict_fields(d->dict, sh)[2 * i + 1];
+}
+
 /* The string ids of several fields at once; see record.h. */
 void
 evt_rdec_strids(const struct evt_rdec *d, const struct evt_rec *r,
@@ -1528,26 +1593,25 @@ evt_rdec_strids(const struct evt_rdec *d, const struct evt_rec *r,
 	const struct evt_shape *sh = &d->dict->shape[r->shape];
 	const uint32_t *f = evt_dict_fields(d->dict, sh);
 	const msgpack_object *p = r->o->via.array.ptr;
-	const char *kt[8];
-	size_t kl[8];
-	for (int j = 0; j < n && j < 8; j++)
-		if (keys[j] < 0 || (kt[j] = evt_dict_str(d->dict,
-		    (uint32_t)keys[j], &kl[j])) == NULL)
-			kt[j] = NULL;
-	for (uint32_t i = 0, vi = 2; i < sh->nfield; i++) {
-		uint32_t enc = f[2 * i + 1];
-		const msgpack_object *v = enc == EVT_ENC_GUID ? NULL : &p[vi++];
-		for (int j = 0; j < n; j++) {
-			if (out[j] != -1 || keys[j] < 0 || (keys[j] !=
-			    (int64_t)f[2 * i] && (j >= 8 || kt[j] == NULL ||
-			    !same_key(d->dict, f[2 * i], (uint32_t)keys[j],
-			    kt[j], kl[j]))))
-				continue;
+	for (int j = 0; j < n; j++) {
+		if (keys[j] < 0)
+			continue;
+		size_t kl = 0;
+		const char *kt = evt_dict_str(d->dict, (uint32_t)keys[j], &kl);
+		uint32_t i = 0, vi = 2;
+		/* A JSON value that is not a string does not count: the
+		 * next field with the key may. */
+		for (; next_key_field(d->dict, sh, &i, &vi, (uint32_t)keys[j],
+		    kt, kl); i++) {
+			uint32_t enc = f[2 * i + 1];
 			if (enc == EVT_ENC_STR)
-				out[j] = (int64_t)v->via.u64;
+				out[j] = (int64_t)p[vi].via.u64;
 			else if (enc != EVT_ENC_JSON ||
-			    v->type == MSGPACK_OBJECT_STR)
+			    p[vi].type == MSGPACK_OBJECT_STR)
 				out[j] = -2;
+			if (out[j] != -1)
+				break;
+			vi += enc != EVT_ENC_GUID;
 		}
 	}
 }

@@ -56,6 +56,13 @@ struct activity {
 	int user, any;
 };
 
+/* Where the fields of keys kid[0], kid[1] are in events of one shape
+ * (evt_rdec_key_at); known 0: not looked up yet. */
+struct keypos {
+	uint32_t vi[2], enc[2];
+	int known;
+};
+
 /* Everything stats counts. */
 struct evt_stats {
 	const struct evt_sel *sel;
@@ -70,6 +77,11 @@ struct evt_stats {
 	size_t ccap;
 	int64_t kid[2];	   /* per segment: string ids of "source", "type" */
 	uint32_t kid_nstr; /* dictionary size when they were looked up */
+	/* Per segment and shape id: where the source and type fields are
+	 * (evt_rdec_key_at), so that events are not matched by key; at most
+	 * one entry per shape of the segment's dictionary. */
+	struct keypos *kpos;
+	uint32_t kcap;
 	int in_msg, kept;  /* the frame being read is a MSG; events of it
 			      counted */
 	struct evt_buf tmp, key, sval, tval;
@@ -237,6 +249,7 @@ evt_stats_free(struct evt_stats *st)
 	free(st->act.slot);
 	free(st->scache);
 	free(st->tcache);
+	free(st->kpos);
 	evt_buf_free(&st->config);
 	evt_buf_free(&st->tmp);
 	evt_buf_free(&st->key);
@@ -255,6 +268,8 @@ evt_stats_segment(struct evt_stats *st)
 	}
 	st->kid[0] = st->kid[1] = -1;
 	st->kid_nstr = UINT32_MAX;
+	if (st->kcap > 0)
+		memset(st->kpos, 0, st->kcap * sizeof *st->kpos);
 	st->in_msg = st->kept = 0;
 }
 
@@ -328,6 +343,30 @@ stats_unescape(struct evt_buf *out, const char *raw, size_t len, size_t *n)
 	return (const char *)out->p;
 }
 
+/* Where the source and type fields are in events of shape sh of d
+ * (looked up once per shape and segment); NULL when out of memory. */
+static const struct keypos *
+stats_keypos(struct evt_stats *st, const struct evt_rdec *d, uint32_t sh)
+{
+	if (sh >= st->kcap) {
+		uint32_t n = sh < 256 ? 512 : 2 * sh;
+		struct keypos *k = realloc(st->kpos, n * sizeof *k);
+		if (k == NULL)
+			return NULL;
+		memset(k + st->kcap, 0, (n - st->kcap) * sizeof *k);
+		st->kpos = k;
+		st->kcap = n;
+	}
+	struct keypos *k = &st->kpos[sh];
+	if (!k->known) {
+		for (int j = 0; j < 2; j++)
+			evt_rdec_key_at(d, sh, st->kid[j], &k->vi[j],
+			    &k->enc[j]);
+		k->known = 1;
+	}
+	return k;
+}
+
 /* Finds the source and type of an EVENT record by their string ids:
  * ids[i] -2 where the value is not an interned string (then *s, *t are
  * not set), -1 where the field is absent ("" then). */
@@ -340,13 +379,33 @@ stats_ids(struct evt_stats *st, struct evt_rdec *d, const struct evt_rec *rec,
 	 * segment read from its start grows, until they are in it). */
 	if ((st->kid[0] < 0 || st->kid[1] < 0) &&
 	    d->dict->nstr != st->kid_nstr) {
-		st->kid[0] = evt_dict_str_find(d->dict, "source", 6);
-		st->kid[1] = evt_dict_str_find(d->dict, "type", 4);
-		if (st->kid[0] < -1 || st->kid[1] < -1)
+		int64_t k0 = evt_dict_str_find(d->dict, "source", 6);
+		int64_t k1 = evt_dict_str_find(d->dict, "type", 4);
+		if (k0 < -1 || k1 < -1)
 			return EVT_ERR_NOMEM;
+		if ((k0 != st->kid[0] || k1 != st->kid[1]) && st->kcap > 0)
+			memset(st->kpos, 0, st->kcap * sizeof *st->kpos);
+		st->kid[0] = k0;
+		st->kid[1] = k1;
 		st->kid_nstr = d->dict->nstr;
 	}
-	evt_rdec_strids(d, rec, st->kid, 2, ids);
+	const struct keypos *k = stats_keypos(st, d, rec->shape);
+	if (k == NULL)
+		return EVT_ERR_NOMEM;
+	const msgpack_object *p = rec->o->via.array.ptr;
+	int json = 0;
+	for (int j = 0; j < 2; j++) {
+		if (k->vi[j] == 0)
+			ids[j] = -1;
+		else if (k->enc[j] == EVT_ENC_STR)
+			ids[j] = (int64_t)p[k->vi[j]].via.u64;
+		else
+			ids[j] = -2;
+		json |= k->vi[j] != 0 && k->enc[j] == EVT_ENC_JSON;
+	}
+	/* A JSON value decides by its type: the event's own fields. */
+	if (json)
+		evt_rdec_strids(d, rec, st->kid, 2, ids);
 	if (ids[0] >= 0 && (*s = evt_dict_str(d->dict, (uint32_t)ids[0],
 	    slen)) == NULL)
 		ids[0] = -2;

@@ -288,6 +288,16 @@ int evt_rdec_field(struct evt_rdec *d, const struct evt_rec *r,
 void evt_rdec_strids(const struct evt_rdec *d, const struct evt_rec *r,
     const int64_t *keys, int n, int64_t *out);
 
+/*
+ * Where the first field whose key is string id key (-1: none) sits in the
+ * EVENT records of shape `shape` (< the dictionary's shapes): *vi its
+ * value's index in the record's array and *enc its encoding, *vi 0 when
+ * the shape has no such field.  It depends on the shape only, so a scan
+ * can keep it per shape (stats.c) instead of matching keys per event.
+ */
+void evt_rdec_key_at(const struct evt_rdec *d, uint32_t shape, int64_t key,
+    uint32_t *vi, uint32_t *enc);
+
 /* Sets *key to the id key (evt_id_key) of EVENT r's "id" field, from a
  * GUID's bytes without formatting them.  Returns 0, EVT_ERR_NOTFOUND or
  * another error, as evt_rdec_field. */
