@@ -26,6 +26,7 @@
 
 #include "evtape/archive.h"
 #include "evtape/err.h"
+#include "evtape/idindex.h"
 #include "evtape/record.h"
 
 struct evt_archive {
@@ -77,6 +78,16 @@ struct evt_archive {
 	/* What readers could not read (evt_archive_lost). */
 	uint64_t lost, lost_unknown;
 	int writer;		/* a writer holds the lock: -1 not known */
+
+	/* The id index's run files as listed (formats/idindex.md). */
+	char **runs;
+	size_t nruns, runcap;
+	int no_index;		/* EVT_AR_NO_INDEX: look ids up segment by
+				   segment */
+	int catch_up;		/* the sealing thread catches the index up
+				   first (a writer's open) */
+	uint64_t *idx_seqs;	/* during a find: the listing the index
+				   view borrows */
 };
 
 /* Emits a warning through the callback. */
@@ -103,9 +114,9 @@ evt_segment_name(uint64_t seq, char *out, size_t cap)
 	snprintf(out, cap, "seg-%012" PRIu64 ".evt", seq);
 }
 
-/* Parses a segment file name; returns 1 and *seq if it is one. */
-static int
-parse_name(const char *name, uint64_t *seq)
+/* Parses a segment file name; see archive.h. */
+int
+evt_segment_parse_name(const char *name, uint64_t *seq)
 {
 	if (strlen(name) != 20 || strncmp(name, "seg-", 4) != 0 ||
 	    strcmp(name + 16, ".evt") != 0)
@@ -158,7 +169,8 @@ scan_dir(struct evt_archive *a)
 		if (e->d_name[0] == '.' &&
 		    (a->flags & (EVT_AR_WRITE | EVT_AR_LOCK)) &&
 		    (strncmp(e->d_name, ".compact-", 9) == 0 ||
-		    strncmp(e->d_name, ".repair-", 8) == 0)) {
+		    strncmp(e->d_name, ".repair-", 8) == 0 ||
+		    strncmp(e->d_name, ".idx-", 5) == 0)) {
 			/* Left by a rewrite that did not finish. */
 			char *p = join(a->dir, e->d_name);
 			if (p != NULL && unlink(p) == 0)
@@ -166,7 +178,27 @@ scan_dir(struct evt_archive *a)
 			free(p);
 			continue;
 		}
-		if (!parse_name(e->d_name, &seq)) {
+		uint64_t lo, hi;
+		if (evt_idx_parse_name(e->d_name, &lo, &hi)) {
+			/* An id index run: derived data (idindex.h). */
+			if (a->nruns == a->runcap) {
+				size_t cap = a->runcap ? a->runcap * 2 : 16;
+				char **r = realloc(a->runs, cap * sizeof *r);
+				if (r == NULL) {
+					rc = EVT_ERR_NOMEM;
+					break;
+				}
+				a->runs = r;
+				a->runcap = cap;
+			}
+			if ((a->runs[a->nruns] = strdup(e->d_name)) == NULL) {
+				rc = EVT_ERR_NOMEM;
+				break;
+			}
+			a->nruns++;
+			continue;
+		}
+		if (!evt_segment_parse_name(e->d_name, &seq)) {
 			warnf(a, "%s/%s: not a segment file; ignored", a->dir,
 			    e->d_name);
 			continue;
@@ -419,7 +451,7 @@ static void *seal_main(void *arg);
 static int
 start_sweep(struct evt_archive *a, size_t n)
 {
-	a->sweep = calloc(n, sizeof *a->sweep);
+	a->sweep = calloc(n + 1, sizeof *a->sweep);
 	if (a->sweep == NULL)
 		return EVT_ERR_NOMEM;
 	for (; a->nsweep < n; a->nsweep++)
@@ -559,6 +591,8 @@ evt_archive_open(const char *dir, int flags,
 	a->dirfd = -1;
 	a->writer = -1;
 	a->flags = flags;
+	const char *ni = getenv("EVTAPE_NO_IDINDEX");
+	a->no_index = (flags & EVT_AR_NO_INDEX) || (ni != NULL && *ni != 0);
 	a->errcb = errcb;
 	a->warn = warn;
 	a->arg = arg;
@@ -625,7 +659,8 @@ evt_archive_open(const char *dir, int flags,
 		/* Then seal the older segments, and the newest if left (after
 		 * the resume point: it may be read from one of them). */
 		size_t nsweep = a->nsegs > 0 ? a->nsegs - 1 + (size_t)left : 0;
-		if (nsweep > 0 && (rc = start_sweep(a, nsweep)) != 0)
+		a->catch_up = 1;	/* and the id index, after them */
+		if ((rc = start_sweep(a, nsweep)) != 0)
 			goto fail;
 	}
 	*out = a;
@@ -772,6 +807,74 @@ evt_archive_lost(const struct evt_archive *a, uint64_t *events,
 	*unknown = a->lost_unknown;
 }
 
+/* What find_covered says of a run whose segment is not the one it
+ * covered. */
+#define FIND_STALE 2
+
+/*
+ * Looks id up in segment i, which a usable run of the id index covers,
+ * through the candidate blocks the run named (c[0..nc), newest segment
+ * first): 1 found (*out open), 0 not there, FIND_STALE (the segment was
+ * rewritten or is gone: the run must not be used), or a negative
+ * evt_err.
+ */
+static int
+find_covered(struct evt_archive *a, struct evt_idx_view *v, size_t i,
+    const struct evt_idx_cand *c, size_t nc, const char *id, size_t len,
+    struct evt_segr **out, struct evt_rec *rec, uint64_t *blk_off)
+{
+	size_t k = evt_idx_view_covering(v, i), n = 0, sure = 0;
+	uint64_t offs[64];
+	for (size_t j = 0; j < nc; j++) {
+		if (c[j].seg != i || c[j].run != k || n == 64)
+			continue;
+		int ck = evt_idx_check_cand(a->segs[i].path, &c[j], id, len);
+		if (ck < 0)
+			return FIND_STALE;
+		if (ck > 0)
+			offs[n++] = c[j].off;
+		sure += ck == 2;
+	}
+	if (n == 0)
+		return 0;
+	struct evt_segr *r;
+	if (evt_archive_open_segment(a, i, &r) != 0)
+		return 0;	/* reported */
+	int rc = evt_segr_find_at(r, id, len, offs, n, rec, blk_off);
+	if (rc == 1) {
+		*out = r;
+		return 1;
+	}
+	evt_archive_close_segment(a, r);
+	/* A column that holds the id yet no event that decodes with it:
+	 * an older copy that the run's filter shadows may exist. */
+	return rc == 0 && sure > 0 ? FIND_STALE : rc;
+}
+
+/* Opens the id index for a lookup of key: *v (NULL when the archive has
+ * none or it is not to be used) and its candidates.  Returns their count
+ * or a negative evt_err. */
+static int
+index_probe(struct evt_archive *a, uint64_t key, struct evt_idx_view **v,
+    const struct evt_idx_cand **c)
+{
+	*v = NULL;
+	if (a->no_index || a->nruns == 0)
+		return 0;
+	uint64_t *seqs = malloc((a->nsegs + 1) * 2 * sizeof *seqs);
+	if (seqs == NULL)
+		return EVT_ERR_NOMEM;
+	uint64_t *sizes = seqs + a->nsegs + 1;
+	for (size_t i = 0; i < a->nsegs; i++) {
+		seqs[i] = a->segs[i].seq;
+		sizes[i] = seg_size(a, i); /* listing no longer stats */
+	}
+	a->idx_seqs = seqs;	/* the view borrows it until find ends */
+	int rc = evt_idx_view_open(a->dir, a->runs, a->nruns, seqs, sizes,
+	    a->nsegs, v);
+	return rc < 0 ? rc : evt_idx_view_probe(*v, key, c);
+}
+
 /* Finds an event by id; see archive.h. */
 int
 evt_archive_find(struct evt_archive *a, const char *id, size_t len,
@@ -781,16 +884,39 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 	unsigned char *opened = calloc(a->nsegs + 1, 1);
 	if (opened == NULL)
 		return EVT_ERR_NOMEM;
-	int rc = 0;
-	/* Through the id filters, newest first (the latest copy wins);
-	 * then, if none named it, by a scan of every sealed segment whose
+	struct evt_idx_view *v;
+	const struct evt_idx_cand *c = NULL;
+	int nc = index_probe(a, evt_id_key(id, len), &v, &c);
+	int rc = nc < 0 ? nc : 0;
+	/* Newest first (the latest copy wins): through the index where a
+	 * run covers the segment, else through its own id filter; then, if
+	 * none named it, by a scan of every such sealed segment whose
 	 * filter does not check: a damaged filter may say "absent" for an
 	 * id its segment holds (formats/segment.md, "Id filter"). */
 	for (int pass = 0; pass < 2 && rc == 0; pass++) {
 		for (size_t i = a->nsegs; i-- > 0 && rc == 0;) {
 			struct evt_segr *r;
+			size_t k = evt_idx_view_covering(v, i);
+			if (k != SIZE_MAX) {
+				if (pass == 1)
+					continue;
+				rc = find_covered(a, v, i, c, (size_t)nc, id,
+				    len, out, rec, blk_off);
+				if (rc == 1)
+					*seg = i;
+				if (rc == FIND_STALE) {
+					/* The segments it covered are looked
+					 * at again, on their own. */
+					evt_idx_view_drop(v, k);
+					rc = 0;
+					i = a->nsegs;
+				}
+				continue;
+			}
 			if (pass == 1 && !opened[i])
 				continue; /* unreadable: reported once */
+			if (opened[i] == 2)
+				continue; /* done: a restart after a drop */
 			if (evt_archive_open_segment(a, i, &r) != 0)
 				continue;
 			opened[i] = 1;
@@ -809,9 +935,16 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 				*seg = i;
 			} else {
 				evt_archive_close_segment(a, r);
+				if (pass == 0)
+					opened[i] = 2;
 			}
 		}
+		for (size_t i = 0; pass == 0 && i < a->nsegs; i++)
+			opened[i] = opened[i] != 0;
 	}
+	evt_idx_view_close(v);
+	free(a->idx_seqs);
+	a->idx_seqs = NULL;
 	free(opened);
 	return rc;
 }
@@ -1131,15 +1264,23 @@ static void *
 seal_main(void *arg)
 {
 	struct evt_archive *a = arg;
+	int sync = a->opts.seg.fsync != EVT_FSYNC_NEVER;
 	if (a->sweep != NULL) {
 		for (size_t i = a->nsweep; i-- > 0;)
 			a->swept += (size_t)seal_leftover(a, a->sweep[i]);
 		a->seal_rc = 0;
+		/* The index is derived data: failing to keep it up costs
+		 * lookups time, never events; the next writer catches up. */
+		if (a->catch_up && !a->no_index)
+			(void)evt_idx_catch_up(a->dir, 0, 0, sync, NULL, NULL);
+		a->catch_up = 0;
 		return NULL;
 	}
 	a->seal_rc = evt_segw_seal(a->to_seal);
 	if (a->seal_rc == 0 && a->compact)
 		compact(a, a->seal_path, a->seal_seq);
+	if (a->seal_rc == 0 && !a->no_index)
+		(void)evt_idx_add(a->dir, a->seal_seq, sync, NULL, NULL);
 	return NULL;
 }
 
@@ -1247,6 +1388,9 @@ evt_archive_close(struct evt_archive *a)
 	for (size_t i = 0; i < a->nsegs; i++)
 		free(a->segs[i].path);
 	free(a->segs);
+	for (size_t i = 0; i < a->nruns; i++)
+		free(a->runs[i]);
+	free(a->runs);
 	free(a->seal_path);
 	evt_buf_free(&a->session);
 	evt_buf_free(&a->carry);
@@ -1297,5 +1441,29 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 		memmove(a->segs, a->segs + del, (a->nsegs - del) *
 		    sizeof *a->segs);
 	a->nsegs -= del;
+	/* Runs whose segments are all gone go too (lookups ignore entries
+	 * of segments below the lowest one meanwhile). */
+	if (del > 0)
+		(void)evt_idx_prune(a->dir, a->opts.seg.fsync !=
+		    EVT_FSYNC_NEVER, NULL, NULL);
 	return (int)del;
+}
+
+/* Warning callback of the index maintenance, for the caller's thread. */
+static void
+idx_warn_cb(void *arg, const char *msg)
+{
+	warnf(arg, "%s", msg);
+}
+
+/* Rebuilds the id index; see archive.h. */
+int
+evt_archive_reindex(struct evt_archive *a)
+{
+	if (!(a->flags & (EVT_AR_WRITE | EVT_AR_LOCK)))
+		return EVT_ERR_STATE;
+	int rc = seal_join(a);
+	if (rc != 0)
+		return rc;
+	return evt_idx_catch_up(a->dir, 0, 1, 1, idx_warn_cb, a);
 }

@@ -50,6 +50,7 @@ struct evt_segr {
 	uint32_t nblocks, blkcap;
 	char *last_id;
 	size_t last_id_len;
+	struct evt_buf sum;	/* the index's summary, packed; len 0: none */
 
 	ZSTD_DCtx *dctx;
 	struct evt_buf io, raw;

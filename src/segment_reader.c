@@ -280,6 +280,7 @@ evt_segr_close(struct evt_segr *r)
 	free(r->gbad);
 	evt_buf_free(&r->chk);
 	free(r->last_id);
+	evt_buf_free(&r->sum);
 	free(r->path);
 	free(r);
 }
@@ -547,9 +548,30 @@ parse_directory(struct evt_segr *r, const msgpack_object *blocks)
 	return r->nblocks == r->info.nblocks ? 0 : EVT_ERR_CORRUPT;
 }
 
+/* msgpack-c write callback into an evt_buf (sum_keep). */
+static int
+sum_write_cb(void *data, const char *p, size_t n)
+{
+	return evt_buf_put(data, p, n) == 0 ? 0 : -1;
+}
+
+/* Keeps the index's summary (revision 1.3), if any, as MessagePack bytes
+ * for evt_segr_summary: the map's objects go when the index is parsed. */
+static int
+sum_keep(struct evt_segr *r, const msgpack_object *m)
+{
+	const msgpack_object *o = map_get(m, EVT_META_SUMMARY);
+	msgpack_packer pk;
+	r->sum.len = 0;
+	if (o == NULL)
+		return 0;
+	msgpack_packer_init(&pk, &r->sum, sum_write_cb);
+	return msgpack_pack_object(&pk, *o) == 0 ? 0 : EVT_ERR_NOMEM;
+}
+
 /* Takes the optional entries of the index map: frames per kind (unknown
- * where absent) and the last indexed id (ignored unless a str of an
- * indexed id's length). */
+ * where absent), the last indexed id (ignored unless a str of an
+ * indexed id's length) and the summary. */
 static int
 parse_optional(struct evt_segr *r, const msgpack_object *m)
 {
@@ -574,7 +596,7 @@ parse_optional(struct evt_segr *r, const msgpack_object *m)
 		r->last_id[last->via.str.size] = 0;
 		r->last_id_len = last->via.str.size;
 	}
-	return 0;
+	return sum_keep(r, m);
 }
 
 /* Parses the index map (formats/segment.md, "Metadata map") into
@@ -649,6 +671,7 @@ bad:
 	evt_dict_clear(&r->dict);
 	r->nblocks = 0;
 	r->nchk = 0;
+	r->sum.len = 0;
 	r->dec.dict_grows = 1;
 	return rc == EVT_ERR_NOMEM ? rc : EVT_ERR_CORRUPT;
 }
@@ -658,6 +681,17 @@ int
 evt_segr_load_index(struct evt_segr *r)
 {
 	return load_meta(r);
+}
+
+/* The index's summary; see segment.h. */
+const uint8_t *
+evt_segr_summary(struct evt_segr *r, size_t *len)
+{
+	*len = 0;
+	if (!r->info.sealed || load_meta(r) != 0 || r->sum.len == 0)
+		return NULL;
+	*len = r->sum.len;
+	return r->sum.p;
 }
 
 /* Reads a sealed segment as a scan; see segment.h. */
@@ -1215,6 +1249,10 @@ scan_block_for(struct evt_segr *r, const char *id, size_t len, uint32_t gi,
 	}
 }
 
+static int find_in_blocks(struct evt_segr *r, const char *id, size_t len,
+    uint64_t first, uint64_t last, const uint64_t *offs, size_t n,
+    struct evt_rec *rec, uint64_t *blk_off);
+
 /* Looks an event id up; see segment.h. */
 int
 evt_segr_find(struct evt_segr *r, const char *id, size_t len,
@@ -1247,11 +1285,42 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 	if (r->info.nevents == 0 ||
 	    !evt_filter_get(&r->filt, evt_id_key(id, len), &loc))
 		return 0;
-	uint8_t g[16];
-	int is_guid = evt_guid_parse(id, len, g, 0);
 	uint64_t first = (uint64_t)loc << r->locshift;
 	uint64_t last = ((uint64_t)loc + 1) << r->locshift;
-	for (uint64_t b = first; b < last && b < r->nblocks; b++) {
+	return find_in_blocks(r, id, len, first, last, NULL, 0, rec, blk_off);
+}
+
+/* Looks an event id up in given blocks; see segment.h. */
+int
+evt_segr_find_at(struct evt_segr *r, const char *id, size_t len,
+    const uint64_t *offs, size_t n, struct evt_rec *rec, uint64_t *blk_off)
+{
+	if (!indexed(r))
+		return evt_segr_find(r, id, len, rec, blk_off); /* scans */
+	return find_in_blocks(r, id, len, 0, 0, offs, n, rec, blk_off);
+}
+
+/*
+ * Decodes blocks first <= b < last of the directory, or (offs) the
+ * blocks at those offsets, for event id; 1 found (blk_off set), 0 not,
+ * or a negative evt_err.
+ */
+static int
+find_in_blocks(struct evt_segr *r, const char *id, size_t len,
+    uint64_t first, uint64_t last, const uint64_t *offs, size_t n,
+    struct evt_rec *rec, uint64_t *blk_off)
+{
+	uint8_t g[16];
+	int is_guid = evt_guid_parse(id, len, g, 0);
+	if (offs != NULL) {
+		first = 0;
+		last = n;
+	}
+	for (uint64_t k = first; k < last; k++) {
+		uint64_t b = offs == NULL ? k : evt_seg_find_off(r->blocks,
+		    r->nblocks, sizeof *r->blocks, offs[k]);
+		if (b >= r->nblocks)
+			continue;
 		struct evt_blkhdr bh;
 		uint64_t next;
 		int rc = evt_segr_load_block(r, r->blocks[b].off, &next, &bh);

@@ -29,6 +29,7 @@
 #include "evtape/crc32c.h"
 #include "evtape/err.h"
 #include "evtape/segment.h"
+#include "evtape/summary.h"
 #include "le.h"
 #include "segment_int.h"
 #include "segment_layout.h"
@@ -409,6 +410,8 @@ struct keyset {
 	struct evt_buf chk;  /* the check lists, one after the other */
 	uint32_t *chk_at;    /* per block: its list's offset in chk, or
 				UINT32_MAX */
+	struct evt_sumb *sumb; /* the summary being built; NULL: none */
+	struct evt_buf sum;  /* the summary packed (segment.md, "Summary") */
 };
 
 /*
@@ -468,6 +471,19 @@ block_at(const struct evt_segw *w, uint64_t off)
 }
 
 /*
+ * Packs the summary built from the scan of reader r (formats/segment.md,
+ * "Summary"): incomplete if the scan met damage, its keys as ids of the
+ * dictionary the scan built, which is the one the index holds.
+ */
+static int
+pack_summary(struct evt_sumb *b, struct evt_segr *r, struct evt_buf *out)
+{
+	if (evt_segr_errors(r) > 0)
+		evt_sumb_incomplete(b);
+	return evt_sumb_pack(b, evt_segr_decoder(r)->dict, out);
+}
+
+/*
  * Reads the id key of every EVENT of a MSG frame back from the written
  * blocks (formats/segment.md, "What is indexed"), so that the open writer
  * keeps nothing per event.  A block whose GUID column holds exactly its
@@ -485,7 +501,7 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 	struct evt_rec re;
 	uint64_t boff, cur = 0;
 	uint32_t bi = UINT32_MAX;
-	int in_msg = 0;
+	int in_msg = 0, col = 0;
 	rc = evt_segr_rewind(r, INT64_MIN);
 	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
 		rc = 0;
@@ -498,8 +514,13 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 			    r->io.p, (size_t)(r->dec.guids - r->io.p),
 			    r->dec.guids, r->dec.nguid)) != 0)
 				break;
-			int col = bi != UINT32_MAX && w->guid_ids[bi];
-			r->dec.skip_records = col;
+			col = bi != UINT32_MAX && w->guid_ids[bi];
+			/* The summary needs every record decoded. */
+			r->dec.skip_records = col && ks->sumb == NULL;
+			if (ks->sumb != NULL && bi == UINT32_MAX)
+				evt_sumb_incomplete(ks->sumb);
+			if (ks->sumb != NULL)
+				evt_sumb_block(ks->sumb, bi);
 			for (uint32_t g = 0; col && g < r->dec.nguid && rc == 0;
 			    g++)
 				rc = add_key(ks,
@@ -512,15 +533,21 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
 		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
 			in_msg = 0;
+		if (ks->sumb != NULL && (rc = evt_sumb_record(ks->sumb,
+		    evt_segr_decoder(r), &re)) != 0)
+			break;
 		uint64_t key;
 		if (re.kind != EVT_K_EVENT || !in_msg || re.o == NULL ||
-		    bi == UINT32_MAX ||
+		    bi == UINT32_MAX || col ||
 		    evt_rdec_id_key(evt_segr_decoder(r), &re, &key) != 0)
 			continue;
 		rc = add_key(ks, key, bi);
 	}
+	rc = rc < 0 ? rc : 0;
+	if (rc == 0 && ks->sumb != NULL)
+		rc = pack_summary(ks->sumb, r, &ks->sum);
 	evt_segr_close(r);
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 /* Frees what a keyset holds. */
@@ -531,6 +558,8 @@ keyset_free(struct keyset *ks)
 	free(ks->blk);
 	free(ks->chk_at);
 	evt_buf_free(&ks->chk);
+	evt_sumb_free(ks->sumb);
+	evt_buf_free(&ks->sum);
 	memset(ks, 0, sizeof *ks);
 }
 
@@ -540,6 +569,8 @@ static int
 keyset_init(const struct evt_segw *w, struct keyset *ks)
 {
 	memset(ks, 0, sizeof *ks);
+	if (!w->opts.no_summary && (ks->sumb = evt_sumb_new()) == NULL)
+		return EVT_ERR_NOMEM;
 	if (w->nblocks == 0 || w->opts.no_checks)
 		return 0;
 	ks->chk_at = malloc(w->nblocks * sizeof *ks->chk_at);
@@ -655,7 +686,7 @@ build_meta(struct evt_segw *w, const struct keyset *ks, struct evt_buf *z)
 	msgpack_packer pk;
 	int rc = EVT_ERR_NOMEM;
 	msgpack_packer_init(&pk, &meta, pack_write_cb);
-	msgpack_pack_map(&pk, EVT_META_NKEYS);
+	msgpack_pack_map(&pk, EVT_META_NKEYS + (ks->sum.len > 0));
 	pack_key(&pk, EVT_META_FRAMES);
 	msgpack_pack_array(&pk, EVT_K_MAX + 1);
 	for (int k = 0; k <= EVT_K_MAX; k++)
@@ -668,6 +699,13 @@ build_meta(struct evt_segw *w, const struct keyset *ks, struct evt_buf *z)
 		    w->enc.last_id_len);
 	else
 		msgpack_pack_nil(&pk);
+	if (ks->sum.len > 0) {
+		/* The packer writes straight through: the packed summary is
+		 * appended as the key's value. */
+		pack_key(&pk, EVT_META_SUMMARY);
+		if (evt_buf_put(&meta.b, ks->sum.p, ks->sum.len) != 0)
+			meta.failed = 1;
+	}
 	if (meta.failed)
 		goto out;
 	size_t bound = ZSTD_compressBound(meta.b.len);

@@ -23,6 +23,7 @@
 #include "evtape/ess.h"
 #include "evtape/json.h"
 #include "evtape/stats.h"
+#include "evtape/summary.h"
 #include "evtape/timefmt.h"
 
 /* Activity rows shown when the bucket width is chosen automatically. */
@@ -170,9 +171,9 @@ act_widen(struct activity *a)
 	a->w = nw;
 }
 
-/* Counts one event received at t. */
+/* Counts n events received at t. */
 static void
-act_add(struct activity *a, int64_t t)
+act_add(struct activity *a, int64_t t, uint64_t n)
 {
 	int64_t k = fdiv(t, a->w);
 	if (!a->any) {
@@ -199,7 +200,7 @@ act_add(struct activity *a, int64_t t)
 		a->lo = k;
 	if (k > a->hi)
 		a->hi = k;
-	a->slot[k - a->base]++;
+	a->slot[k - a->base] += n;
 }
 
 /* A new count; see stats.h. */
@@ -257,12 +258,12 @@ evt_stats_segment(struct evt_stats *st)
 	st->in_msg = st->kept = 0;
 }
 
-/* Counts key s[0..len) in t (once per string id of the segment when sid
- * >= 0, through cache); returns 0, 1 if the event does not pass the
- * source selection sel (NULL: none), or EVT_ERR_NOMEM. */
+/* Counts n events of key s[0..len) in t (once per string id of the
+ * segment when sid >= 0, through cache); returns 0, 1 if the key does not
+ * pass the source selection sel (NULL: none), or EVT_ERR_NOMEM. */
 static int
 stats_key(struct evt_stats *st, struct ctab *t, uint32_t *cache, int64_t sid,
-    const char *s, size_t len, const struct evt_sel *sel)
+    const char *s, size_t len, const struct evt_sel *sel, uint64_t n)
 {
 	uint32_t c = sid >= 0 ? cache[sid] : 0;
 	if (c == 0) {
@@ -286,9 +287,9 @@ stats_key(struct evt_stats *st, struct ctab *t, uint32_t *cache, int64_t sid,
 	if (c == 1)
 		return 1;
 	if (c == 2)
-		t->other++;
+		t->other += n;
 	else
-		t->count[c - 3]++;
+		t->count[c - 3] += n;
 	return 0;
 }
 
@@ -385,14 +386,14 @@ stats_event(struct evt_stats *st, struct evt_rdec *d,
 	    ids[1]) + 1) != 0)
 		return EVT_ERR_NOMEM;
 	int rc = stats_key(st, &st->sources, st->scache, ids[0], s, slen,
-	    st->sel);
+	    st->sel, 1);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	rc = stats_key(st, &st->types, st->tcache, ids[1], t, tlen, NULL);
+	rc = stats_key(st, &st->types, st->tcache, ids[1], t, tlen, NULL, 1);
 	if (rc < 0)
 		return rc;
 	st->events++;
-	act_add(&st->act, rec->rx_us);
+	act_add(&st->act, rec->rx_us, 1);
 	if (rec->rx_us < st->first)
 		st->first = rec->rx_us;
 	if (rec->rx_us > st->last)
@@ -457,6 +458,117 @@ int64_t
 evt_stats_bucket(const struct evt_stats *st)
 {
 	return st->act.w;
+}
+
+/* Frames of kind counted so far; see stats.h. */
+uint64_t
+evt_stats_frames(const struct evt_stats *st, int kind)
+{
+	return kind >= 0 && kind <= EVT_K_MAX ? st->frames[kind] : 0;
+}
+
+/* Lists the keys of table t with their counts as summary keys (texts
+ * borrowed from t); 0 or EVT_ERR_NOMEM. */
+static int
+sum_keys(const struct ctab *t, struct evt_sum_key **out, uint32_t *n)
+{
+	*n = t->d.nstr;
+	*out = calloc(*n + 1, sizeof **out);
+	if (*out == NULL)
+		return EVT_ERR_NOMEM;
+	for (uint32_t i = 0; i < *n; i++) {
+		(*out)[i].s = evt_dict_str(&t->d, i, &(*out)[i].len);
+		(*out)[i].count = t->count[i];
+	}
+	return 0;
+}
+
+/* The count of one whole segment as a summary; see stats.h. */
+int
+evt_stats_export(const struct evt_stats *st, struct evt_sum *s)
+{
+	const struct activity *a = &st->act;
+	if (st->err != 0)
+		return st->err;
+	memcpy(s->frames, st->frames, sizeof s->frames);
+	/* Strings past the dictionary's bounds were not counted by name,
+	 * and a widened activity has lost its seconds. */
+	s->complete = st->types.other == 0 && st->sources.other == 0 &&
+	    st->types.d.nstr <= EVT_SUM_MAX_KEYS &&
+	    st->sources.d.nstr <= EVT_SUM_MAX_KEYS &&
+	    a->w == EVT_SUM_BUCKET_US;
+	if (!s->complete)
+		return 0;
+	s->events = st->events;
+	s->messages = st->messages;
+	s->first_rx = st->first;
+	s->last_rx = st->last;
+	if (sum_keys(&st->types, &s->types, &s->ntypes) != 0 ||
+	    sum_keys(&st->sources, &s->sources, &s->nsources) != 0)
+		return EVT_ERR_NOMEM;
+	uint32_t n = 0;
+	for (int64_t k = a->lo; a->any && k <= a->hi; k++)
+		n += a->slot[k - a->base] != 0;
+	s->buckets = calloc(n + 1, sizeof *s->buckets);
+	if (s->buckets == NULL)
+		return EVT_ERR_NOMEM;
+	for (int64_t k = a->lo; a->any && k <= a->hi; k++)
+		if (a->slot[k - a->base] != 0)
+			s->buckets[s->nbuckets++] = (struct evt_sum_bucket){k,
+			    a->slot[k - a->base]};
+	return 0;
+}
+
+/* How many of a summary's sources the selection takes; see stats.h. */
+int
+evt_stats_sum_selects(struct evt_stats *st, const struct evt_sum *s)
+{
+	uint32_t in = 0;
+	if (st->sel->nsources == 0 || s->nsources == 0)
+		return s->nsources == 0 ? EVT_STATS_SEL_NONE :
+		    EVT_STATS_SEL_ALL;
+	for (uint32_t i = 0; i < s->nsources; i++) {
+		st->key.len = 0;
+		if (evt_buf_put(&st->key, s->sources[i].s, s->sources[i].len) !=
+		    0 || evt_buf_putc(&st->key, 0) != 0)
+			return st_fail(st, EVT_ERR_NOMEM);
+		in += (uint32_t)evt_sel_source(st->sel,
+		    (const char *)st->key.p);
+	}
+	return in == 0 ? EVT_STATS_SEL_NONE : in == s->nsources ?
+	    EVT_STATS_SEL_ALL : EVT_STATS_SEL_SOME;
+}
+
+/* Adds a whole segment's summary; see stats.h. */
+int
+evt_stats_add_sum(struct evt_stats *st, const struct evt_sum *s, int events)
+{
+	if (st->err != 0)
+		return st->err;
+	for (int k = 0; k <= EVT_K_MAX; k++)
+		st->frames[k] += s->frames[k];
+	if (!events || s->events == 0)
+		return 0;
+	for (uint32_t i = 0; i < s->nsources; i++)
+		if (stats_key(st, &st->sources, NULL, -1, s->sources[i].s,
+		    s->sources[i].len, st->sel, s->sources[i].count) < 0)
+			return st_fail(st, EVT_ERR_NOMEM);
+	for (uint32_t i = 0; i < s->ntypes; i++)
+		if (stats_key(st, &st->types, NULL, -1, s->types[i].s,
+		    s->types[i].len, NULL, s->types[i].count) < 0)
+			return st_fail(st, EVT_ERR_NOMEM);
+	/* Every width counted with is a whole number of seconds, aligned to
+	 * the epoch: a second lies inside one bucket of any of them. */
+	for (uint32_t i = 0; i < s->nbuckets; i++)
+		act_add(&st->act, s->buckets[i].k * EVT_SUM_BUCKET_US,
+		    s->buckets[i].count);
+	st->events += s->events;
+	st->messages += s->messages;
+	if (s->first_rx < st->first)
+		st->first = s->first_rx;
+	if (s->last_rx > st->last)
+		st->last = s->last_rx;
+	return 0;
 }
 
 /*

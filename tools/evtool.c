@@ -7,6 +7,9 @@
  *   evtool state DIR [--at T]      the states (getState) as of a time
  *   evtool info DIR                counts, time span, sizes
  *   evtool stats DIR [filters]     activity: types, sources, time buckets
+ *                                  (both from the segments' summaries and
+ *                                  indexes where they answer; --scan: from
+ *                                  the events)
  *   evtool ls DIR                  one line per segment
  *   evtool verify DIR              check everything; exit 1 on damage
  *   evtool repair DIR              rewrite damaged segments from what reads
@@ -37,6 +40,7 @@
 #include "evtape/select.h"
 #include "evtape/state.h"
 #include "evtape/stats.h"
+#include "evtape/summary.h"
 #include "evtape/timefmt.h"
 #include "evtape/tsv.h"
 #include "evtape/verify.h"
@@ -772,9 +776,10 @@ struct segfacts {
 	uint64_t frames[EVT_K_MAX + 1];
 };
 
-/* Collects the facts of a segment. */
+/* Collects the facts of a segment: from its trailer and index when it
+ * is sealed and they are usable, unless scan, else by reading it. */
 static int
-segment_facts(size_t i, struct segfacts *sf)
+segment_facts(size_t i, struct segfacts *sf, int scan)
 {
 	struct evt_segr *r;
 	memset(sf, 0, sizeof *sf);
@@ -783,8 +788,10 @@ segment_facts(size_t i, struct segfacts *sf)
 	if (evt_archive_open_segment(arch, i, &r) != 0)
 		return -1;
 	const struct evt_seg_info *si = evt_segr_info(r);
-	if (si->sealed && evt_segr_load_index(r) == 0) {
-		sf->sealed = 1;
+	/* Sealed: with a usable index (--scan too, so that it says the
+	 * same). */
+	sf->sealed = si->sealed && evt_segr_load_index(r) == 0;
+	if (!scan && sf->sealed) {
 		sf->events = si->nevents;
 		sf->records = si->nrecords;
 		sf->blocks = si->nblocks;
@@ -825,7 +832,20 @@ segment_facts(size_t i, struct segfacts *sf)
 
 /* The command line of the commands that take only DIR. */
 static const struct cmdline ls_cl = {"ls DIR", NULL, NULL, 1, 1};
-static const struct cmdline info_cl = {"info DIR", NULL, NULL, 1, 1};
+/* Applies info's one option, --scan: *ctx is set. */
+static int
+scan_opt(void *ctx, int c, char *arg)
+{
+	*(int *)ctx = 1;
+	return 0;
+}
+
+static const struct option info_lo[] = {
+	{"scan", no_argument, NULL, 'S'},
+	{NULL, 0, NULL, 0},
+};
+static const struct cmdline info_cl = {"info [--scan] DIR", info_lo, scan_opt,
+    1, 1};
 static const struct cmdline verify_cl = {"verify DIR", NULL, NULL, 1, 1};
 static const struct cmdline repair_cl = {"repair DIR", NULL, NULL, 1, 1};
 
@@ -854,7 +874,7 @@ ls_facts(size_t i, struct segfacts *sf)
 		sf->last_rx = si->nrecords > 0 ? si->last_rx : INT64_MIN;
 	}
 	evt_archive_close_segment(arch, r);
-	return sealed ? 0 : segment_facts(i, sf);
+	return sealed ? 0 : segment_facts(i, sf, 0);
 }
 
 /* Prints one line per segment. */
@@ -896,8 +916,9 @@ cmd_ls(int argc, char **argv)
 static int
 cmd_info(int argc, char **argv)
 {
-	parse_cmdline(&info_cl, NULL, argc, argv);
-	struct evt_archive *a = open_archive(argv[1], 0, NULL);
+	int scan = 0;
+	int op = parse_cmdline(&info_cl, &scan, argc, argv);
+	struct evt_archive *a = open_archive(argv[op], 0, NULL);
 	size_t n;
 	evt_archive_segments(a, &n);
 	struct segfacts tot = {.first_rx = INT64_MAX, .last_rx = INT64_MIN};
@@ -905,7 +926,7 @@ cmd_info(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		struct segfacts sf;
 		bytes += evt_archive_segment_size(a, i);
-		if (segment_facts(i, &sf) != 0) {
+		if (segment_facts(i, &sf, scan) != 0) {
 			damaged++;
 			continue;
 		}
@@ -925,7 +946,7 @@ cmd_info(int argc, char **argv)
 		evt_time_format_us(tot.first_rx, t1);
 		evt_time_format_us(tot.last_rx, t2);
 	}
-	outf("archive:        %s\n", argv[1]);
+	outf("archive:        %s\n", argv[op]);
 	outf("events:         %" PRIu64 "\n", tot.events);
 	outf("messages:       %" PRIu64 "\n", tot.frames[EVT_K_MSG]);
 	outf("first received: %s\n", t1);
@@ -947,7 +968,7 @@ cmd_info(int argc, char **argv)
 	outf("raw frames:     %" PRIu64 "\n", tot.frames[EVT_K_RAW]);
 	outf("other frames:   %" PRIu64 "\n", tot.frames[EVT_K_JSON]);
 	oflush();
-	archive_lost_summary(argv[1]);
+	archive_lost_summary(argv[op]);
 	evt_archive_close(a);
 	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
@@ -1192,6 +1213,7 @@ struct stats_args {
 	int64_t bucket;		/* 0: auto */
 	uint64_t top;
 	int json;
+	int scan;		/* --scan: read every event, no summaries */
 };
 
 /* Applies one option of stats. */
@@ -1212,6 +1234,9 @@ stats_opt(void *ctx, int c, char *arg)
 	case 'j':
 		sa->json = 1;
 		return 0;
+	case 'S':
+		sa->scan = 1;
+		return 0;
 	case 'y':
 		evt_cli_usage_err("stats counts every type; it takes no "
 		    "--type");
@@ -1225,11 +1250,12 @@ static const struct option stats_lo[] = {
 	{"top", required_argument, NULL, 'n'},
 	{"bucket", required_argument, NULL, 'b'},
 	{"json", no_argument, NULL, 'j'},
+	{"scan", no_argument, NULL, 'S'},
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline stats_cl = {"stats [--from T] [--to T] "
-    "[--source S]... [--top N] [--bucket DUR] [--json] DIR", stats_lo,
-    stats_opt, 1, 1};
+    "[--source S]... [--top N] [--bucket DUR] [--json] [--scan] DIR",
+    stats_lo, stats_opt, 1, 1};
 
 /* Feeds record rec of segment path to the count, reporting a CONFIG
  * marker that does not decode. */
@@ -1245,23 +1271,124 @@ stats_feed(struct evt_stats *st, struct evt_segr *r, const struct evt_rec *rec,
 	oom_check(rc);
 }
 
-/* Counts the records of segment i received in the selected range. */
+/* The CONFIG marker whose names the report takes: the last one in the
+ * range, of the last segment holding one; when that segment was counted
+ * from its summary, the marker is read at the end (stats_config_read). */
+struct stats_config {
+	int pending;		/* in a segment counted from its summary */
+	size_t seg;
+	struct evt_sum_pos pos;
+};
+
+/* Decodes the summary of sealed segment r (path) into s: 1 if it is there,
+ * usable and complete, else 0 (a summary that does not decode is warned
+ * about: the events are read instead). */
+static int
+summary_of(struct evt_segr *r, const char *path, struct evt_sum *s)
+{
+	const struct evt_seg_info *si = evt_segr_info(r);
+	const char *why;
+	size_t len;
+	const uint8_t *p = evt_segr_summary(r, &len);
+	memset(s, 0, sizeof *s);
+	if (p == NULL)
+		return 0;
+	int rc = evt_sum_decode(p, len, evt_segr_decoder(r)->dict,
+	    si->nblocks, s, &why);
+	oom_check(rc);
+	if (rc != 0)
+		evt_cli_err("%s: summary unusable (%s); reading its events",
+		    path, why);
+	return rc == 0 && s->complete;
+}
+
+/* Counts sealed segment i (reader r) from its summary when it lies wholly
+ * in the range and its summary answers the source selection; returns 1,
+ * or 0 if its events must be read. */
+static int
+stats_from_summary(struct evt_stats *st, const struct evt_sel *sel,
+    struct evt_segr *r, size_t i, struct stats_config *cfg)
+{
+	const struct evt_seg_info *si = evt_segr_info(r);
+	size_t n;
+	struct evt_sum s;
+	if (!si->sealed || (si->nrecords > 0 && !(evt_sel_time(sel,
+	    si->first_rx) && evt_sel_time(sel, si->last_rx))) ||
+	    !summary_of(r, evt_archive_segments(arch, &n)[i].path, &s)) {
+		evt_sum_free(&s);
+		return 0;
+	}
+	int take = evt_stats_sum_selects(st, &s);
+	oom_check(take);
+	if (take != EVT_STATS_SEL_SOME) {
+		oom_check(evt_stats_add_sum(st, &s, take == EVT_STATS_SEL_ALL));
+		if (s.has_config)
+			*cfg = (struct stats_config){1, i, s.config};
+	}
+	evt_sum_free(&s);
+	return take != EVT_STATS_SEL_SOME;
+}
+
+/* Counts the records of segment i received in the selected range, from
+ * its summary where it has one that answers (unless scan). */
 static void
-stats_segment(struct evt_stats *st, const struct evt_sel *sel, size_t i)
+stats_segment(struct evt_stats *st, const struct stats_args *sa, size_t i,
+    struct stats_config *cfg)
 {
 	size_t n;
 	const char *path = evt_archive_segments(arch, &n)[i].path;
-	struct evt_segr *r = open_range(i, sel);
+	struct evt_segr *r = open_range(i, &sa->sel);
 	if (r == NULL)
 		return;
+	if (!sa->scan && stats_from_summary(st, &sa->sel, r, i, cfg)) {
+		evt_archive_close_segment(arch, r);
+		return;
+	}
 	struct evt_rec rec;
-	uint64_t boff;
+	uint64_t boff, configs = evt_stats_frames(st, EVT_K_CONFIG);
 	int rc;
 	evt_stats_segment(st);
 	while ((rc = evt_segr_next(r, &rec, &boff)) == 1)
 		stats_feed(st, r, &rec, path, boff, evt_stats_record);
+	if (evt_stats_frames(st, EVT_K_CONFIG) != configs)
+		cfg->pending = 0;
 	evt_archive_close_segment(arch, r);
 	oom_check(rc);
+}
+
+/* Takes the names of the CONFIG marker at cfg, in a segment counted from
+ * its summary: its block is read, the marker found by its place. */
+static void
+stats_config_read(struct evt_stats *st, const struct stats_config *cfg)
+{
+	size_t n;
+	const char *path = evt_archive_segments(arch, &n)[cfg->seg].path;
+	struct evt_segr *r;
+	if (evt_archive_open_segment(arch, cfg->seg, &r) != 0)
+		return;
+	uint32_t nb, frame = 0;
+	int found = 0;
+	evt_segr_rewind(r, cfg->pos.rx); /* loads the block directory */
+	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
+	uint64_t at = cfg->pos.block < nb ? bl[cfg->pos.block].off : 0, boff;
+	struct evt_rec rec;
+	int rc;
+	while ((rc = evt_segr_next(r, &rec, &boff)) == 1) {
+		if (boff != at || rec.kind == EVT_K_EVENT || rec.kind ==
+		    EVT_K_ITEM || rec.kind == EVT_K_STRDEF || rec.kind ==
+		    EVT_K_SHAPEDEF)
+			continue;
+		if (frame++ != cfg->pos.frame)
+			continue;
+		if ((found = rec.kind == EVT_K_CONFIG))
+			stats_feed(st, r, &rec, path, boff, evt_stats_config);
+		break;
+	}
+	if (!found)
+		evt_cli_err("%s: offset %" PRIu64 ": the summary's CONFIG "
+		    "marker is not there", path, at);
+	evt_archive_close_segment(arch, r);
+	oom_check(rc < 0 ? rc : 0);
 }
 
 /* Finds the names for a --from range without a CONFIG marker of its own:
@@ -1313,10 +1440,13 @@ cmd_stats(int argc, char **argv)
 	if (st == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	struct evt_archive *a = open_archive(argv[i], 0, NULL);
+	struct stats_config cfg = {0};
 	size_t n;
 	evt_archive_segments(a, &n);
 	for (size_t k = 0; k < n; k++)
-		stats_segment(st, &sa.sel, k);
+		stats_segment(st, &sa, k, &cfg);
+	if (cfg.pending)
+		stats_config_read(st, &cfg);
 	if (!evt_stats_has_config(st) && sa.sel.from != INT64_MIN)
 		stats_names_before(st, sa.sel.from);
 	struct evt_stats_out out = {obuf, drain_cb, NULL};
@@ -1351,15 +1481,18 @@ usage(FILE *f)
 	    "  get [--meta] DIR ID print one event by id\n"
 	    "  state [--at T] [--source S]... DIR\n"
 	    "                     the states as of T (getState), JSON lines\n"
-	    "  info DIR           counts, time span, size\n"
+	    "  info [--scan] DIR  counts, time span, size\n"
 	    "  stats [--from T] [--to T] [--source S]... [--top N]\n"
-	    "        [--bucket DUR] [--json] DIR\n"
+	    "        [--bucket DUR] [--json] [--scan] DIR\n"
 	    "                     activity: span, rates, events by type, the\n"
 	    "                     top N sources (10; names from the CONFIG\n"
 	    "                     marker),\n"
 	    "                     events per time bucket (at most 48 rows\n"
 	    "                     unless --bucket), snapshots, sessions, gaps,\n"
 	    "                     raw frames, damaged blocks; --json: one object\n"
+	    "                     (stats and info count sealed segments from\n"
+	    "                     their summaries and index; --scan reads\n"
+	    "                     every event instead)\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"
 	    "  repair DIR         rewrite damaged segments from what reads\n"

@@ -19,6 +19,9 @@
 #define EVT_AR_CREATE 2 /* create the directory if missing */
 #define EVT_AR_LOCK 4	/* take the writer's lock without writing (repair,
 			   prune) */
+#define EVT_AR_NO_INDEX 8 /* look ids up segment by segment, not through the
+			   archive's id index (also: environment variable
+			   EVTAPE_NO_IDINDEX set and not empty) */
 
 struct evt_archive_opts {
 	struct evt_segw_opts seg;
@@ -101,9 +104,11 @@ void evt_archive_lost(const struct evt_archive *a, uint64_t *events,
     uint64_t *unknown);
 
 /*
- * Finds an event by id, newest segment first, through the id filters;
- * if none names it, once more by scanning every sealed segment whose
- * filter fails its checksum (reported).  Returns 1 with *out the open
+ * Finds an event by id, newest segment first: through the archive's id
+ * index (idindex.h) for the segments a valid run covers, through each
+ * segment's own id filter for the others; if none names it, once more
+ * by scanning every such sealed segment whose filter fails its checksum
+ * (reported).  Returns 1 with *out the open
  * reader (its decoder holds *rec; close with evt_archive_close_segment)
  * and *seg its index, 0 if absent, or a negative evt_err.
  */
@@ -196,6 +201,12 @@ struct evt_segw *evt_archive_writer(struct evt_archive *a);
  * EVT_ERR_FOREIGN, which close then returns).  Frees a. */
 int evt_archive_close(struct evt_archive *a);
 
+/* Rebuilds the archive's id index (after a repair): deletes runs that do
+ * not check or cover rewritten segments, adds runs for every sealed
+ * segment no run covers, merges.  Needs EVT_AR_WRITE or EVT_AR_LOCK.
+ * Returns 0 or a negative evt_err. */
+int evt_archive_reindex(struct evt_archive *a);
+
 /*
  * Deletes the oldest sealed segments while the archive is larger than
  * max_bytes (0: no limit) or a segment's newest receive time is older than
@@ -204,6 +215,10 @@ int evt_archive_close(struct evt_archive *a);
  */
 int evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
     int64_t max_age_us, int64_t now_us, uint64_t *freed);
+
+/* Parses a segment file name ("seg-" 12 digits ".evt", not 0): 1 and
+ * *seq if it is one. */
+int evt_segment_parse_name(const char *name, uint64_t *seq);
 
 /* Formats the file name of segment seq into out (cap >= 24). */
 void evt_segment_name(uint64_t seq, char *out, size_t cap);

@@ -26,8 +26,9 @@
 #define EVT_TRL_MAGIC "\x89" "EVTIDX\n"	/* 8 bytes */
 #define EVT_BLK_MAGIC "\x9e" "EBK"		/* 4 bytes */
 #define EVT_SEG_VERSION 1
-#define EVT_SEG_MINOR 2	/* revision 1.1: block header flags; 1.2:
-				   dictionary units (EVT_BLKF_UNIT) */
+#define EVT_SEG_MINOR 3	/* revision 1.1: block header flags; 1.2:
+				   dictionary units (EVT_BLKF_UNIT); 1.3:
+				   segment summaries in the index */
 #define EVT_BLK_VERSION 1
 #define EVT_TRL_VERSION 1	/* trailer (index) version */
 #define EVT_CODEC_ZSTD 1
@@ -67,6 +68,8 @@ struct evt_segw_opts {
 				EVT_UNIT_SEGMENT = never */
 	int no_checks;	     /* write no check lists into the index (what a
 				revision 1.1 writer wrote; for comparisons) */
+	int no_summary;	     /* write no summary into the index (what a
+				writer before revision 1.3 wrote) */
 };
 
 /* One entry of the block directory (in memory and in the index). */
@@ -278,6 +281,11 @@ struct evt_rdec *evt_segr_decoder(struct evt_segr *r);
 int evt_segr_find(struct evt_segr *r, const char *id, size_t len,
     struct evt_rec *rec, uint64_t *blk_off);
 
+/* The same in the blocks at offsets offs[0..n) only (those the archive's
+ * id index names, formats/idindex.md); a segment without a usable index
+ * is scanned as by evt_segr_find. */
+int evt_segr_find_at(struct evt_segr *r, const char *id, size_t len,
+    const uint64_t *offs, size_t n, struct evt_rec *rec, uint64_t *blk_off);
 /* Problems seen so far by this reader (reported via the callback). */
 uint64_t evt_segr_errors(const struct evt_segr *r);
 
@@ -296,6 +304,15 @@ void evt_segr_lost(const struct evt_segr *r, uint64_t *events,
 /* The block directory (sealed: from the index; else built by a scan).
  * Borrowed. */
 const struct evt_blkent *evt_segr_blocks(struct evt_segr *r, uint32_t *n);
+
+/*
+ * The summary in a sealed segment's index (formats/segment.md, "Summary";
+ * revision 1.3): its MessagePack bytes, for evt_sum_decode with the
+ * decoder's dictionary (evt_segr_decoder(r)->dict), valid until the reader
+ * is closed; NULL (and *len 0) when the segment is unsealed, its index
+ * unusable (loading it reports that) or without a summary.
+ */
+const uint8_t *evt_segr_summary(struct evt_segr *r, size_t *len);
 
 /* Reads a sealed segment block by block from its header, not through its
  * block directory (what verify does to check the blocks themselves), still

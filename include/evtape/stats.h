@@ -70,6 +70,39 @@ int evt_stats_has_config(const struct evt_stats *st);
  * that would take more than EVT_STATS_MAX_BUCKETS buckets. */
 int64_t evt_stats_bucket(const struct evt_stats *st);
 
+/* Frames (and markers) of record kind `kind` counted so far. */
+uint64_t evt_stats_frames(const struct evt_stats *st, int kind);
+
+struct evt_sum;
+
+/*
+ * Puts the count of one whole segment (a count made with an empty
+ * selection and bucket_us EVT_SUM_BUCKET_US; st borrowed, and the keys'
+ * texts of s point into it) into summary s: frames always, the rest unless
+ * s->complete comes out 0 (too many strings, or a span widened past
+ * seconds).  Leaves s's config and states alone.  Returns 0 or
+ * EVT_ERR_NOMEM; free s with evt_sum_free.
+ */
+int evt_stats_export(const struct evt_stats *st, struct evt_sum *s);
+
+/* What the source selection of st takes of the events of a summary. */
+enum { EVT_STATS_SEL_NONE, EVT_STATS_SEL_SOME, EVT_STATS_SEL_ALL };
+
+/* Which of EVT_STATS_SEL_* the source selection of st makes of the sources
+ * of complete summary s; or EVT_ERR_NOMEM. */
+int evt_stats_sum_selects(struct evt_stats *st, const struct evt_sum *s);
+
+/*
+ * Counts a whole segment from its complete summary s (borrowed for the
+ * call) instead of its records, the segment lying wholly inside st's time
+ * range: its frames, and, when events (the selection takes all of its
+ * sources: EVT_STATS_SEL_ALL), its events, messages, types, sources and
+ * buckets.  The CONFIG marker's names are not taken (the caller reads that
+ * marker).  Returns 0 or EVT_ERR_NOMEM.
+ */
+int evt_stats_add_sum(struct evt_stats *st, const struct evt_sum *s,
+    int events);
+
 /* Where the report goes: appended to buf; drain, unless NULL, is called
  * after each row, so that the caller can write a large buffer out. */
 struct evt_stats_out {

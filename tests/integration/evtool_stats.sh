@@ -3,6 +3,8 @@
 # (statsref.py) from `evtool cat --tsv` and `cat --markers` of the same
 # archive: counts by type and source, messages, span, rates, buckets,
 # markers, raw frames; --from/--to/--source/--top/--bucket; the text form;
+# the same checks of --scan, which reads every event where the others
+# take sealed segments from their summaries;
 # names from a CONFIG marker recorded by evrec from evsim; a damaged
 # archive (exit 1, still a report).  Real binaries, real files.
 . "$(dirname "$0")/lib.sh"
@@ -39,6 +41,9 @@ $EVTOOL stats --json "$T/a" >"$T/s.json"
 check $? "stats --json exits 0"
 t "stats --json agrees with the reference (types, top 10 sources, buckets, counts)" \
     $REF "$T/a.tsv" "$T/a.markers" "$T/s.json"
+$EVTOOL stats --scan --json "$T/a" >"$T/scan.json"
+t "stats --scan --json agrees with the reference too" \
+    $REF "$T/a.tsv" "$T/a.markers" "$T/scan.json"
 t "... which counts every event cat prints ($nev)" $PYTHON -c "
 import json, sys
 sys.exit(json.load(open('$T/s.json'))['events'] != $nev)"
@@ -159,12 +164,14 @@ check $([ $? -eq 2 ]; echo $?) "no archive exits 2"
 t "evtool --help lists stats" sh -c "$EVTOOL --help | grep -q '^  stats '"
 
 # A damaged segment: warnings naming file and offset, exit 1, and still
-# the report of everything that reads (what cat reads).
+# the report of everything that reads (what cat reads).  --scan: a sealed
+# segment is otherwise counted from its summary, without reading the
+# damaged block (summary.sh).
 cp -r "$T/a" "$T/d"
 seg=$(ls "$T/d"/seg-*.evt | sed -n 2p)
 size=$(stat -c %s "$seg")
 printf '\377' | dd of="$seg" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
-$EVTOOL stats --json "$T/d" >"$T/d.json" 2>"$T/d.err"
+$EVTOOL stats --scan --json "$T/d" >"$T/d.json" 2>"$T/d.err"
 check $([ $? -eq 1 ]; echo $?) "a damaged archive: exit 1"
 t "... a warning naming the file and offset" \
     grep -q "$(basename "$seg"): offset [0-9]*:" "$T/d.err"

@@ -1,0 +1,209 @@
+/*
+ * idindex.h: the archive-level id index (formats/idindex.md): derived
+ * files "idx-LLLLLLLLLLLL-HHHHHHHHHHHH.evi" beside the segments, each a
+ * *run* covering a set of sealed segments with binary fuse retrieval
+ * filters (the segment filter's, src/filter.c) whose locations name
+ * groups of the run's blocks.  A lookup probes one partition of each run
+ * instead of one filter per segment; what no valid run covers is looked
+ * up through the segments themselves, so a missing, stale or damaged run
+ * never loses an event.
+ *
+ * Maintenance (evt_idx_add, evt_idx_catch_up, evt_idx_prune) runs under
+ * the archive's writer lock; every file is written as a temporary
+ * ".idx-*.tmp", fsynced, renamed and the directory fsynced, so a crash at
+ * any point leaves runs that each validate themselves.  Memory of a build
+ * is bounded by EVT_IDX_BATCH_KEYS keys (about 12 bytes each) plus one
+ * partition's filter build (EVT_IDX_PART_KEYS keys, about 45 bytes each),
+ * whatever the run's size.
+ */
+#ifndef EVTAPE_IDINDEX_H
+#define EVTAPE_IDINDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evtape/record.h"
+#include "evtape/segment.h"
+
+#define EVT_IDX_MAGIC "\x89" "EVTRUN\n"	/* 8 bytes */
+#define EVT_IDX_VERSION 1
+#define EVT_IDX_HDR_SIZE 64
+#define EVT_IDX_SEG_SIZE 32	/* segment table entry */
+#define EVT_IDX_BLK_SIZE 24	/* block table entry */
+#define EVT_IDX_PART_SIZE 32	/* partition table entry */
+#define EVT_IDX_NAME_LEN 33	/* "idx-" 12 "-" 12 ".evi" */
+#define EVT_IDX_FANOUT 8	/* runs of one level merged at once */
+#define EVT_IDX_PART_KEYS 8192	/* keys per partition (expected) */
+#define EVT_IDX_BATCH_KEYS (1u << 19) /* keys a build holds at once */
+#define EVT_IDX_MAX_KEYS (1u << 22)   /* a run over half of these, or */
+#define EVT_IDX_MAX_BLOCKS (1u << 13) /* of these, is not merged again */
+#define EVT_IDX_MAX_SEGS (1u << 20)
+#define EVT_IDX_MAX_PARTS (1u << 20)
+
+/* One covered segment of a run (segment table entry). */
+struct evt_idx_seg {
+	uint64_t seq;
+	uint64_t size;		/* file size when the run was built */
+	uint32_t trl_crc;	/* its trailer's CRC (last 4 bytes) */
+	uint32_t first;		/* first block table entry */
+	uint32_t nblocks;	/* block table entries */
+};
+
+/* One block of a run (block table entry). */
+struct evt_idx_blk {
+	uint64_t off;		/* block header offset in its segment */
+	uint32_t zlen, nguid;	/* from its header: column at off+64+zlen */
+	uint32_t flags;		/* header flags (EVT_BLKF_*); 0 if the block
+				   did not check when the run was built */
+	uint32_t seg;		/* index in the segment table */
+};
+
+/* One partition's filter (partition table entry). */
+struct evt_idx_part {
+	uint64_t off;		/* slots: 2 * (segcount + 2) * seglen bytes */
+	uint64_t seed;
+	uint32_t seglen, segcount;
+	uint32_t crc;		/* CRC-32C of the slots */
+	uint32_t nkeys;		/* distinct keys; 0: no filter, no slots */
+};
+
+/* A run read from its file (evt_idx_run_parse); owns its tables. */
+struct evt_idx_run {
+	uint64_t lo, hi;	/* from the file name */
+	unsigned locbits, locshift;
+	unsigned level;
+	uint64_t nkeys;
+	uint32_t nsegs, nblocks, nparts;
+	struct evt_idx_seg *segs;	/* newest (highest seq) first */
+	struct evt_idx_blk *blks;
+	struct evt_idx_part *parts;
+	uint64_t size;		/* file size */
+};
+
+/* Formats a run's file name into out (cap >= EVT_IDX_NAME_LEN + 1). */
+void evt_idx_name(uint64_t lo, uint64_t hi, char *out, size_t cap);
+
+/* Parses a run file name: 1 and *lo, *hi if it is one (lo <= hi). */
+int evt_idx_parse_name(const char *name, uint64_t *lo, uint64_t *hi);
+
+/* The partition (0..nparts-1) an id key falls in. */
+uint32_t evt_idx_part_of(uint64_t key, uint32_t nparts);
+
+/*
+ * Parses and checks a run's header and directory from buf (the first len
+ * bytes of a file of file_size bytes; the directory must be within buf,
+ * see evt_idx_run_dir_len).  Sans-I/O, for the fuzzer too.  Returns 0 and
+ * fills *run (free with evt_idx_run_free), or EVT_ERR_CORRUPT /
+ * EVT_ERR_VERSION / EVT_ERR_TRUNCATED with *why (static text) and *at
+ * (the offset of the problem), or EVT_ERR_NOMEM.
+ */
+int evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
+    struct evt_idx_run *run, const char **why, uint64_t *at);
+
+/* The bytes of header + directory a run needs, from its header (the
+ * first EVT_IDX_HDR_SIZE bytes): 0 if the header does not check. */
+uint64_t evt_idx_run_dir_len(const uint8_t *hdr);
+
+/* Looks key up in partition slots (nslots * 2 bytes, checked by the
+ * caller): 1 and the blocks [*first, *first + *count) of the run's block
+ * table that may hold it, or 0. */
+int evt_idx_probe(const struct evt_idx_run *run, const struct evt_idx_part *p,
+    const uint8_t *slots, uint64_t key, uint32_t *first, uint32_t *count);
+
+/* Frees a parsed run's tables. */
+void evt_idx_run_free(struct evt_idx_run *run);
+
+/* Reads and checks the run file at path; same returns as
+ * evt_idx_run_parse, plus EVT_ERR_IO. */
+int evt_idx_run_load(const char *path, struct evt_idx_run *run,
+    const char **why, uint64_t *at);
+
+/* Reads partition p of a loaded run from path and checks its CRC: 0 and
+ * *slots (malloc'ed; NULL when the partition has no keys), or
+ * EVT_ERR_CHECKSUM / EVT_ERR_IO / EVT_ERR_NOMEM. */
+int evt_idx_read_part(const char *path, const struct evt_idx_run *run,
+    uint32_t p, uint8_t **slots);
+
+/*
+ * Maintenance, holding the archive's writer lock.  warn (may be NULL)
+ * gets one line per problem; sync: fsync files and the directory
+ * (what the writer's policy says).
+ *
+ * evt_idx_add: adds a run for the sealed segment seq of dir, then merges
+ * runs (EVT_IDX_FANOUT of one level into one of the next).
+ *
+ * evt_idx_catch_up: deletes run files that do not check, that another
+ * run supersedes (covers all their segments), that cover no existing
+ * segment, or (full) whose segments' identities no longer match
+ * (rewritten by repair or compaction); then adds runs for every sealed
+ * segment no run covers, except segment skip_seq (the open one; 0: none),
+ * and merges.
+ *
+ * evt_idx_prune: deletes the runs whose segments all are gone.
+ *
+ * Each returns 0 or a negative evt_err (the archive's events are never at
+ * stake: the index is derived data).
+ */
+typedef void (*evt_idx_warn_cb)(void *arg, const char *msg);
+int evt_idx_add(const char *dir, uint64_t seq, int sync,
+    evt_idx_warn_cb warn, void *arg);
+int evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
+    evt_idx_warn_cb warn, void *arg);
+int evt_idx_prune(const char *dir, int sync, evt_idx_warn_cb warn,
+    void *arg);
+
+/*
+ * Lookup support for evt_archive_find.  evt_idx_view_open loads every
+ * valid run of dir (names from the archive's listing) and decides which
+ * run covers which segment (seqs[0..n), ascending, sizes where known or
+ * EVT_SIZE_UNKNOWN): the one covering most segments; a run is not used
+ * when a segment it covers has another size, or is missing while a
+ * higher one exists ("identity").  Invalid runs are counted in
+ * *bad (verify reports them).
+ */
+struct evt_idx_view;
+struct evt_idx_cand {
+	size_t seg;		/* index into seqs */
+	uint64_t off;		/* block offset */
+	const struct evt_idx_seg *ent;	/* the run's entry (identity) */
+	const struct evt_idx_blk *blk;
+	size_t run;
+};
+int evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
+    const uint64_t *seqs, const uint64_t *sizes, size_t n,
+    struct evt_idx_view **out);
+/* Which usable run covers segment i, or SIZE_MAX. */
+size_t evt_idx_view_covering(const struct evt_idx_view *v, size_t i);
+/* Marks run k unusable (a candidate's identity did not match). */
+void evt_idx_view_drop(struct evt_idx_view *v, size_t k);
+/* Probes every usable run for key: the candidate blocks, newest segment
+ * first, in *c (borrowed until the next call or close); a run whose
+ * partition fails its CRC is dropped.  Returns the count or EVT_ERR_NOMEM. */
+int evt_idx_view_probe(struct evt_idx_view *v, uint64_t key,
+    const struct evt_idx_cand **c);
+void evt_idx_view_close(struct evt_idx_view *v);
+
+/*
+ * Checks candidate c against the segment file at path: -1 if the segment
+ * is not the one the run covered (its size or trailer CRC differ, or it
+ * is gone: drop the run), 0 if the block surely does not hold id (its
+ * GUID column, which its flags say holds exactly its ids, lacks it), 2 if
+ * the column holds it, 1 if only decoding can tell.
+ */
+int evt_idx_check_cand(const char *path, const struct evt_idx_cand *c,
+    const char *id, size_t len);
+
+/*
+ * Checks every run file of dir (header, directory, every partition's
+ * CRC, covered segments' identities): calls report(arg, path, offset,
+ * what) for each problem.  Returns the number of problems or a negative
+ * evt_err.
+ */
+typedef void (*evt_idx_report_cb)(void *arg, const char *path, uint64_t off,
+    const char *what);
+int evt_idx_verify(const char *dir, evt_idx_report_cb report, void *arg);
+
+/* Deletes every run file of dir (repair, before rebuilding). */
+int evt_idx_remove_all(const char *dir, int sync);
+
+#endif

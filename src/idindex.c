@@ -1,0 +1,1521 @@
+/*
+ * idindex.c: the archive-level id index (idindex.h, formats/idindex.md).
+ *
+ * A run file covers a set of sealed segments.  Its byte layout:
+ *
+ *   OFFSET              SIZE  FIELD
+ *   0                   64    header (below)
+ *   64                  32*S  segment table, newest (highest seq) first
+ *   64+32*S             24*B  block table: each segment's directory blocks
+ *   64+32*S+24*B        32*P  partition table
+ *   dir_end ...               the partitions' filter slots, in order
+ *
+ *   header: 0 magic "\x89EVTRUN\n" | 8 u16 version | 10 u16 hdr_size 64 |
+ *   12 u8 locbits | 13 u8 locshift | 14 u16 level | 16 u32 S | 20 u32 B |
+ *   24 u32 P | 28 u32 reserved | 32 u64 nkeys | 40 u64 dir_len |
+ *   48 u32 dir_crc | 52..59 reserved | 60 u32 crc of bytes 0..59
+ *
+ * Building: the segments' block directories give the block table (a
+ * location is a block table index >> locshift, so the newest segment's
+ * first block has the smallest location and wins among duplicate keys,
+ * as evt_archive_find's newest-first order wants).  Keys are read from
+ * the GUID columns of blocks whose flags say IDCOL, else by decoding; they
+ * are collected a batch of partitions at a time (EVT_IDX_BATCH_KEYS), so a
+ * build never holds more than that many keys whatever the run's size.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "evtape/archive.h"
+#include "evtape/crc32c.h"
+#include "evtape/err.h"
+#include "evtape/filter.h"
+#include "evtape/idindex.h"
+#include "le.h"
+#include "segment_int.h"
+#include "segment_layout.h"
+
+/* Header offsets (formats/idindex.md, "Header"). */
+enum {
+	IX_MAGIC = 0, IX_VERSION = 8, IX_HDR_SIZE = 10, IX_LOCBITS = 12,
+	IX_LOCSHIFT = 13, IX_LEVEL = 14, IX_NSEGS = 16, IX_NBLOCKS = 20,
+	IX_NPARTS = 24, IX_NKEYS = 32, IX_DIR_LEN = 40, IX_DIR_CRC = 48,
+	IX_CRC = 60,
+};
+
+/* Formats a run file name. */
+void
+evt_idx_name(uint64_t lo, uint64_t hi, char *out, size_t cap)
+{
+	snprintf(out, cap, "idx-%012" PRIu64 "-%012" PRIu64 ".evi", lo, hi);
+}
+
+/* Parses 12 decimal digits; 1 if they are. */
+static int
+digits12(const char *s, uint64_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 12; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		*v = *v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return 1;
+}
+
+/* Parses a run file name. */
+int
+evt_idx_parse_name(const char *name, uint64_t *lo, uint64_t *hi)
+{
+	if (strlen(name) != EVT_IDX_NAME_LEN || strncmp(name, "idx-", 4) != 0 ||
+	    name[16] != '-' || strcmp(name + 29, ".evi") != 0)
+		return 0;
+	return digits12(name + 4, lo) && digits12(name + 17, hi) &&
+	    *lo >= 1 && *lo <= *hi;
+}
+
+/* The partition of a key: the high 32 bits of its mix scaled to nparts. */
+uint32_t
+evt_idx_part_of(uint64_t key, uint32_t nparts)
+{
+	return (uint32_t)(((evt_mix64(key) >> 32) * nparts) >> 32);
+}
+
+/* The header + directory length a header announces (0: not a header). */
+uint64_t
+evt_idx_run_dir_len(const uint8_t *h)
+{
+	if (memcmp(h + IX_MAGIC, EVT_IDX_MAGIC, 8) != 0 ||
+	    !evt_fixed_crc_ok(h, EVT_IDX_HDR_SIZE))
+		return 0;
+	return EVT_IDX_HDR_SIZE + le64_get(h + IX_DIR_LEN);
+}
+
+/* Frees a run's tables. */
+void
+evt_idx_run_free(struct evt_idx_run *run)
+{
+	free(run->segs);
+	free(run->blks);
+	free(run->parts);
+	run->segs = NULL;
+	run->blks = NULL;
+	run->parts = NULL;
+}
+
+/* Sets the problem of a parse and returns rc. */
+static int
+bad(const char **why, uint64_t *at, const char *w, uint64_t off, int rc)
+{
+	*why = w;
+	*at = off;
+	return rc;
+}
+
+/* Parses the segment table at p; checks order and block ranges. */
+static int
+parse_segs(const uint8_t *p, struct evt_idx_run *run, const char **why,
+    uint64_t *at)
+{
+	uint32_t next = 0;
+	for (uint32_t i = 0; i < run->nsegs; i++) {
+		const uint8_t *e = p + (size_t)EVT_IDX_SEG_SIZE * i;
+		struct evt_idx_seg *s = &run->segs[i];
+		s->seq = le64_get(e);
+		s->size = le64_get(e + 8);
+		s->trl_crc = le32_get(e + 16);
+		s->first = le32_get(e + 20);
+		s->nblocks = le32_get(e + 24);
+		uint64_t off = EVT_IDX_HDR_SIZE + (uint64_t)EVT_IDX_SEG_SIZE * i;
+		if (s->seq < run->lo || s->seq > run->hi ||
+		    (i > 0 && s->seq >= run->segs[i - 1].seq))
+			return bad(why, at, "segment table: sequence numbers "
+			    "not descending within the name's range", off,
+			    EVT_ERR_CORRUPT);
+		if (s->first != next || s->nblocks > run->nblocks - next)
+			return bad(why, at, "segment table: block ranges do "
+			    "not tile the block table", off, EVT_ERR_CORRUPT);
+		next += s->nblocks;
+	}
+	if (next != run->nblocks)
+		return bad(why, at, "segment table: block ranges do not tile "
+		    "the block table", EVT_IDX_HDR_SIZE, EVT_ERR_CORRUPT);
+	return 0;
+}
+
+/* Parses the block and partition tables at p (after the segment table). */
+static int
+parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
+    uint64_t dir_end, struct evt_idx_run *run, const char **why,
+    uint64_t *at)
+{
+	for (uint32_t i = 0; i < run->nblocks; i++) {
+		const uint8_t *e = p + (size_t)EVT_IDX_BLK_SIZE * i;
+		struct evt_idx_blk *b = &run->blks[i];
+		b->off = le64_get(e);
+		b->zlen = le32_get(e + 8);
+		b->nguid = le32_get(e + 12);
+		b->flags = le32_get(e + 16);
+		b->seg = le32_get(e + 20);
+		if (b->seg >= run->nsegs || i < run->segs[b->seg].first ||
+		    i - run->segs[b->seg].first >= run->segs[b->seg].nblocks ||
+		    b->off < EVT_SEG_HDR_SIZE || b->nguid > EVT_BLK_MAX_GUIDS)
+			return bad(why, at, "block table entry inconsistent",
+			    base + (uint64_t)EVT_IDX_BLK_SIZE * i,
+			    EVT_ERR_CORRUPT);
+	}
+	p += (size_t)EVT_IDX_BLK_SIZE * run->nblocks;
+	base += (uint64_t)EVT_IDX_BLK_SIZE * run->nblocks;
+	uint64_t want = dir_end;
+	for (uint32_t i = 0; i < run->nparts; i++) {
+		const uint8_t *e = p + (size_t)EVT_IDX_PART_SIZE * i;
+		struct evt_idx_part *q = &run->parts[i];
+		q->off = le64_get(e);
+		q->seed = le64_get(e + 8);
+		q->seglen = le32_get(e + 16);
+		q->segcount = le32_get(e + 20);
+		q->crc = le32_get(e + 24);
+		q->nkeys = le32_get(e + 28);
+		uint64_t nslots = (uint64_t)(q->segcount + 2ull) * q->seglen;
+		int geo = q->nkeys == 0 ? q->seglen == 0 && q->segcount == 0 :
+		    q->seglen != 0 && (q->seglen & (q->seglen - 1)) == 0 &&
+		    q->segcount != 0 && nslots <= UINT32_MAX;
+		if (!geo || q->off != want ||
+		    2 * nslots > file_size - want)
+			return bad(why, at, "partition table entry "
+			    "inconsistent", base + (uint64_t)EVT_IDX_PART_SIZE
+			    * i, EVT_ERR_CORRUPT);
+		want += q->nkeys == 0 ? 0 : 2 * nslots;
+	}
+	if (want != file_size)
+		return bad(why, at, "file size is not that of its partitions",
+		    file_size, EVT_ERR_CORRUPT);
+	return 0;
+}
+
+/* Parses a run's header and directory; see idindex.h. */
+int
+evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
+    struct evt_idx_run *run, const char **why, uint64_t *at)
+{
+	uint64_t lo = run->lo, hi = run->hi;
+	memset(run, 0, sizeof *run);
+	run->lo = lo;
+	run->hi = hi;
+	run->size = file_size;
+	if (len < EVT_IDX_HDR_SIZE || file_size < EVT_IDX_HDR_SIZE)
+		return bad(why, at, "shorter than a run header", 0,
+		    EVT_ERR_TRUNCATED);
+	if (memcmp(buf, EVT_IDX_MAGIC, 8) != 0)
+		return bad(why, at, "not an id index run (magic)", 0,
+		    EVT_ERR_CORRUPT);
+	if (!evt_fixed_crc_ok(buf, EVT_IDX_HDR_SIZE))
+		return bad(why, at, "header checksum mismatch", IX_CRC,
+		    EVT_ERR_CORRUPT);
+	if (le16_get(buf + IX_VERSION) != EVT_IDX_VERSION ||
+	    le16_get(buf + IX_HDR_SIZE) != EVT_IDX_HDR_SIZE)
+		return bad(why, at, "run version or header size not "
+		    "supported", IX_VERSION, EVT_ERR_VERSION);
+	run->locbits = buf[IX_LOCBITS];
+	run->locshift = buf[IX_LOCSHIFT];
+	run->level = le16_get(buf + IX_LEVEL);
+	run->nsegs = le32_get(buf + IX_NSEGS);
+	run->nblocks = le32_get(buf + IX_NBLOCKS);
+	run->nparts = le32_get(buf + IX_NPARTS);
+	run->nkeys = le64_get(buf + IX_NKEYS);
+	uint64_t dlen = le64_get(buf + IX_DIR_LEN);
+	if (run->locbits > 10 || run->locbits + run->locshift > 32 ||
+	    run->nsegs == 0 || run->nsegs > EVT_IDX_MAX_SEGS ||
+	    run->nblocks > EVT_BLK_MAX_GUIDS || run->nparts == 0 ||
+	    run->nparts > EVT_IDX_MAX_PARTS ||
+	    dlen != (uint64_t)EVT_IDX_SEG_SIZE * run->nsegs +
+	    (uint64_t)EVT_IDX_BLK_SIZE * run->nblocks +
+	    (uint64_t)EVT_IDX_PART_SIZE * run->nparts)
+		return bad(why, at, "header fields inconsistent", IX_LOCBITS,
+		    EVT_ERR_CORRUPT);
+	if (dlen > file_size - EVT_IDX_HDR_SIZE || dlen > len - EVT_IDX_HDR_SIZE)
+		return bad(why, at, "directory runs past the end of the file",
+		    EVT_IDX_HDR_SIZE, EVT_ERR_TRUNCATED);
+	const uint8_t *d = buf + EVT_IDX_HDR_SIZE;
+	if (evt_crc32c(0, d, (size_t)dlen) != le32_get(buf + IX_DIR_CRC))
+		return bad(why, at, "directory checksum mismatch",
+		    EVT_IDX_HDR_SIZE, EVT_ERR_CORRUPT);
+	run->segs = calloc(run->nsegs, sizeof *run->segs);
+	run->blks = calloc(run->nblocks + 1, sizeof *run->blks);
+	run->parts = calloc(run->nparts, sizeof *run->parts);
+	if (run->segs == NULL || run->blks == NULL || run->parts == NULL) {
+		evt_idx_run_free(run);
+		return EVT_ERR_NOMEM;
+	}
+	int rc = parse_segs(d, run, why, at);
+	if (rc == 0)
+		rc = parse_blks_parts(d + (size_t)EVT_IDX_SEG_SIZE * run->nsegs,
+		    EVT_IDX_HDR_SIZE + (uint64_t)EVT_IDX_SEG_SIZE * run->nsegs,
+		    file_size, EVT_IDX_HDR_SIZE + dlen, run, why, at);
+	if (rc != 0)
+		evt_idx_run_free(run);
+	return rc;
+}
+
+/* Probes one partition; see idindex.h. */
+int
+evt_idx_probe(const struct evt_idx_run *run, const struct evt_idx_part *p,
+    const uint8_t *slots, uint64_t key, uint32_t *first, uint32_t *count)
+{
+	if (p->nkeys == 0 || slots == NULL)
+		return 0;
+	struct evt_filter f = {
+		.seed = p->seed, .seglen = p->seglen, .segcount = p->segcount,
+		.nslots = (p->segcount + 2) * p->seglen,
+		.locbits = (uint8_t)run->locbits,
+		/* (read only: evt_filter_get does not write) */
+		.slots = (uint8_t *)(uintptr_t)slots,
+	};
+	uint32_t loc;
+	if (!evt_filter_get(&f, key, &loc))
+		return 0;
+	uint64_t f0 = (uint64_t)loc << run->locshift;
+	uint64_t l0 = ((uint64_t)loc + 1) << run->locshift;
+	if (l0 > run->nblocks)
+		l0 = run->nblocks;
+	*first = (uint32_t)(f0 < l0 ? f0 : l0);
+	*count = (uint32_t)(f0 < l0 ? l0 - f0 : 0);
+	return 1;
+}
+
+/* Reads exactly n bytes at off; 0 or EVT_ERR_IO / EVT_ERR_TRUNCATED. */
+static int
+read_full(int fd, void *buf, size_t n, uint64_t off)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = pread(fd, (char *)buf + got, n - got,
+		    (off_t)(off + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return EVT_ERR_IO;
+		if (k == 0)
+			return EVT_ERR_TRUNCATED;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+/* Reads and checks a run file; see idindex.h. */
+int
+evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
+    uint64_t *at)
+{
+	const char *base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	if (!evt_idx_parse_name(base, &run->lo, &run->hi))
+		return bad(why, at, "not a run file name", 0, EVT_ERR_ARG);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return bad(why, at, "cannot open", 0, EVT_ERR_IO);
+	struct stat st;
+	uint8_t hdr[EVT_IDX_HDR_SIZE];
+	uint8_t *buf = NULL;
+	int rc = EVT_ERR_IO;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		bad(why, at, "not a regular file", 0, rc);
+		goto out;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	if (size < EVT_IDX_HDR_SIZE || read_full(fd, hdr, sizeof hdr, 0) != 0) {
+		rc = bad(why, at, "shorter than a run header", 0,
+		    EVT_ERR_TRUNCATED);
+		goto out;
+	}
+	uint64_t dl = evt_idx_run_dir_len(hdr);
+	if (dl == 0 || dl > size)
+		dl = EVT_IDX_HDR_SIZE; /* the parse says what is wrong */
+	if ((buf = malloc((size_t)dl)) == NULL) {
+		rc = EVT_ERR_NOMEM;
+		goto out;
+	}
+	if (read_full(fd, buf, (size_t)dl, 0) != 0) {
+		bad(why, at, "read error", 0, rc);
+		goto out;
+	}
+	rc = evt_idx_run_parse(buf, (size_t)dl, size, run, why, at);
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* Reads and checks partition p; see idindex.h. */
+int
+evt_idx_read_part(const char *path, const struct evt_idx_run *run,
+    uint32_t p, uint8_t **slots)
+{
+	const struct evt_idx_part *q = &run->parts[p];
+	*slots = NULL;
+	if (q->nkeys == 0)
+		return 0;
+	size_t n = 2 * (size_t)(q->segcount + 2) * q->seglen;
+	uint8_t *s = malloc(n);
+	if (s == NULL)
+		return EVT_ERR_NOMEM;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int rc = fd < 0 ? EVT_ERR_IO : read_full(fd, s, n, q->off);
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && evt_crc32c(0, s, n) != q->crc)
+		rc = EVT_ERR_CHECKSUM;
+	if (rc != 0) {
+		free(s);
+		return rc == EVT_ERR_TRUNCATED ? EVT_ERR_CHECKSUM : rc;
+	}
+	*slots = s;
+	return 0;
+}
+
+/*
+ * The directory as maintenance sees it: segment sequence numbers and the
+ * run files, listed once.
+ */
+struct dirlist {
+	const char *dir;
+	uint64_t *seqs;		/* ascending */
+	size_t nseg;
+	struct evt_idx_run *runs;	/* loaded; valid ones only */
+	char **rnames;		/* their file names */
+	size_t nrun;
+	int sync;
+	evt_idx_warn_cb warn;
+	void *arg;
+};
+
+/* Emits a maintenance warning. */
+static void
+mwarn(struct dirlist *dl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+mwarn(struct dirlist *dl, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (dl->warn != NULL)
+		dl->warn(dl->arg, msg);
+}
+
+/* dir/name, malloc'ed. */
+static char *
+path_of(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+/* The path of segment seq. */
+static char *
+seg_path(const char *dir, uint64_t seq)
+{
+	char name[32];
+	evt_segment_name(seq, name, sizeof name);
+	return path_of(dir, name);
+}
+
+/* Orders sequence numbers. */
+static int
+cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* fsyncs the directory. */
+static void
+sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* Frees a listing. */
+static void
+dl_free(struct dirlist *dl)
+{
+	for (size_t i = 0; i < dl->nrun; i++) {
+		evt_idx_run_free(&dl->runs[i]);
+		free(dl->rnames[i]);
+	}
+	free(dl->runs);
+	free(dl->rnames);
+	free(dl->seqs);
+	dl->runs = NULL;
+	dl->rnames = NULL;
+	dl->seqs = NULL;
+	dl->nrun = dl->nseg = 0;
+}
+
+/* Deletes a run file (derived data; the lock holder may). */
+static void
+drop_file(struct dirlist *dl, const char *name)
+{
+	char *p = path_of(dl->dir, name);
+	if (p != NULL)
+		unlink(p);
+	free(p);
+}
+
+/* Appends to a growing array; 0 or EVT_ERR_NOMEM. */
+static int
+grow(void **p, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 64;
+	void *q = realloc(*p, c * size);
+	if (q == NULL)
+		return EVT_ERR_NOMEM;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+/*
+ * Lists the directory: segments, and run files, loaded; run files that do
+ * not check are deleted (warned about) when drop_bad.
+ */
+static int
+dl_scan(struct dirlist *dl, int drop_bad)
+{
+	DIR *d = opendir(dl->dir);
+	if (d == NULL)
+		return EVT_ERR_IO;
+	size_t scap = 0, rcap = 0, ncap = 0;
+	struct dirent *e;
+	int rc = 0;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		uint64_t seq, lo, hi;
+		if (evt_segment_parse_name(e->d_name, &seq)) {
+			if ((rc = grow((void **)&dl->seqs, dl->nseg, &scap,
+			    sizeof *dl->seqs)) == 0)
+				dl->seqs[dl->nseg++] = seq;
+			continue;
+		}
+		if (!evt_idx_parse_name(e->d_name, &lo, &hi))
+			continue;
+		if ((rc = grow((void **)&dl->runs, dl->nrun, &rcap,
+		    sizeof *dl->runs)) != 0 ||
+		    (rc = grow((void **)&dl->rnames, dl->nrun, &ncap,
+		    sizeof *dl->rnames)) != 0)
+			break;
+		char *p = path_of(dl->dir, e->d_name);
+		const char *why = NULL;
+		uint64_t at = 0;
+		int lr = p == NULL ? EVT_ERR_NOMEM :
+		    evt_idx_run_load(p, &dl->runs[dl->nrun], &why, &at);
+		free(p);
+		if (lr == EVT_ERR_NOMEM) {
+			rc = lr;
+		} else if (lr != 0) {
+			if (drop_bad) {
+				mwarn(dl, "%s/%s: offset %" PRIu64 ": %s; "
+				    "deleted (the index is rebuilt from the "
+				    "segments)", dl->dir, e->d_name, at, why);
+				drop_file(dl, e->d_name);
+			}
+		} else if ((dl->rnames[dl->nrun] = strdup(e->d_name)) == NULL) {
+			evt_idx_run_free(&dl->runs[dl->nrun]);
+			rc = EVT_ERR_NOMEM;
+		} else {
+			dl->nrun++;
+		}
+	}
+	closedir(d);
+	if (rc == 0 && dl->nseg > 1)
+		qsort(dl->seqs, dl->nseg, sizeof *dl->seqs, cmp_u64);
+	return rc;
+}
+
+/* Whether segment seq is listed. */
+static int
+dl_has(const struct dirlist *dl, uint64_t seq)
+{
+	return bsearch(&seq, dl->seqs, dl->nseg, sizeof seq, cmp_u64) != NULL;
+}
+
+/* Removes run k from the listing (and, when del, its file). */
+static void
+dl_remove(struct dirlist *dl, size_t k, int del)
+{
+	if (del)
+		drop_file(dl, dl->rnames[k]);
+	evt_idx_run_free(&dl->runs[k]);
+	free(dl->rnames[k]);
+	dl->nrun--;
+	dl->runs[k] = dl->runs[dl->nrun];
+	dl->rnames[k] = dl->rnames[dl->nrun];
+}
+
+/*
+ * The builder.  One per run written.
+ */
+struct build {
+	struct dirlist *dl;
+	struct evt_idx_seg *segs;	/* newest first */
+	uint32_t nsegs;
+	struct evt_idx_blk *blks;
+	uint32_t nblocks;
+	size_t bcap;
+	uint64_t est;			/* events counted by the directories */
+	unsigned locbits, locshift, level;
+	uint32_t nparts;
+	struct evt_idx_part *parts;
+	/* The batch of keys being collected. */
+	uint64_t *keys;
+	uint32_t *locs, *kpart;
+	size_t nkeys, kcap;
+	uint32_t p0, p1;		/* partitions of this pass */
+	uint64_t total_keys;
+	struct evt_buf col;		/* a GUID column / payload */
+};
+
+/* Adds a key if its partition is in this pass. */
+static int
+b_key(struct build *b, uint64_t key, uint32_t gidx)
+{
+	uint32_t p = evt_idx_part_of(key, b->nparts);
+	if (p < b->p0 || p >= b->p1)
+		return 0;
+	size_t kc = b->kcap, lc = b->kcap, pc = b->kcap;
+	if (grow((void **)&b->keys, b->nkeys, &kc, sizeof *b->keys) != 0 ||
+	    grow((void **)&b->locs, b->nkeys, &lc, sizeof *b->locs) != 0 ||
+	    grow((void **)&b->kpart, b->nkeys, &pc, sizeof *b->kpart) != 0)
+		return EVT_ERR_NOMEM;
+	b->kcap = kc;
+	b->keys[b->nkeys] = key;
+	b->locs[b->nkeys] = gidx >> b->locshift;
+	b->kpart[b->nkeys++] = p;
+	return 0;
+}
+
+/* The trailer CRC of an open sealed segment (its last 4 bytes). */
+static int
+trailer_crc(int fd, uint64_t size, uint32_t *crc)
+{
+	uint8_t b[4];
+	if (size < 4 || read_full(fd, b, 4, size - 4) != 0)
+		return EVT_ERR_IO;
+	*crc = le32_get(b);
+	return 0;
+}
+
+/*
+ * Takes segment seq into the run: its identity and its blocks (headers
+ * checked; an IDCOL block's payload CRC checked too, so that later passes
+ * may read its column alone).  A segment that is not sealed or whose
+ * index is unusable is left out (lookups read it themselves).
+ */
+static int
+b_add_seg(struct build *b, uint64_t seq)
+{
+	char *p = seg_path(b->dl->dir, seq);
+	struct evt_segr *r;
+	if (p == NULL)
+		return EVT_ERR_NOMEM;
+	int rc = evt_segr_open(p, NULL, NULL, &r);
+	free(p);
+	if (rc == EVT_ERR_NOMEM)
+		return rc;
+	if (rc != 0)
+		return 0;
+	struct evt_idx_seg s = {.seq = seq, .size = r->info.size,
+	    .first = b->nblocks};
+	if (!r->info.sealed || r->info.hdr_damaged ||
+	    evt_segr_load_index(r) != 0 ||
+	    trailer_crc(r->fd, r->info.size, &s.trl_crc) != 0) {
+		evt_segr_close(r);
+		return 0;
+	}
+	for (uint32_t i = 0; i < r->nblocks && rc == 0; i++) {
+		uint8_t h[EVT_BLK_HDR_SIZE];
+		struct evt_blkhdr bh;
+		if ((rc = grow((void **)&b->blks, b->nblocks, &b->bcap,
+		    sizeof *b->blks)) != 0)
+			break;
+		struct evt_idx_blk *e = &b->blks[b->nblocks++];
+		*e = (struct evt_idx_blk){.off = r->blocks[i].off,
+		    .seg = b->nsegs};
+		b->est += r->blocks[i].nevent;
+		if (read_full(r->fd, h, sizeof h, e->off) != 0 ||
+		    !evt_blkhdr_magic_ok(h) || !evt_fixed_crc_ok(h, sizeof h))
+			continue;
+		evt_blkhdr_get(h, &bh);
+		e->zlen = bh.zlen;
+		e->nguid = bh.nguid;
+		e->flags = bh.flags | EVT_BLKF_SET;
+		if ((bh.flags & (EVT_BLKF_SET | EVT_BLKF_IDCOL)) !=
+		    (EVT_BLKF_SET | EVT_BLKF_IDCOL)) {
+			e->flags &= ~(uint32_t)EVT_BLKF_IDCOL;
+			continue;	/* decoded in each pass */
+		}
+		uint64_t plen = evt_blkhdr_payload_len(&bh);
+		b->col.len = 0;
+		if (plen > EVT_BLK_MAX_RAW || e->off + 64 + plen >
+		    r->info.data_end || evt_buf_grow(&b->col, (size_t)plen) != 0 ||
+		    read_full(r->fd, b->col.p, (size_t)plen, e->off + 64) != 0 ||
+		    evt_crc32c(0, b->col.p, (size_t)plen) != bh.payload_crc) {
+			e->flags = 0;	/* damaged: not indexed */
+			e->nguid = 0;
+		}
+	}
+	evt_segr_close(r);
+	if (rc != 0)
+		return rc;
+	s.nblocks = b->nblocks - s.first;
+	b->segs[b->nsegs++] = s;
+	return 0;
+}
+
+/* Collects the keys of a block that must be decoded (no IDCOL). */
+static int
+b_decode_block(struct build *b, struct evt_segr *r, uint32_t g)
+{
+	struct evt_blkhdr bh;
+	uint64_t next;
+	if (evt_segr_load_block(r, b->blks[g].off, &next, &bh) != 0)
+		return 0; /* damaged: its events cannot be read either */
+	int in_msg = 0, rc;
+	struct evt_rec re;
+	while ((rc = evt_rdec_next(&r->dec, &re)) != 0) {
+		if (rc == EVT_ERR_NOMEM)
+			return rc;
+		if (rc < 0)
+			continue;
+		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
+			in_msg = re.kind == EVT_K_MSG;
+		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
+		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
+			in_msg = 0;
+		uint64_t key;
+		if (re.kind != EVT_K_EVENT || !in_msg || re.o == NULL ||
+		    evt_rdec_id_key(&r->dec, &re, &key) != 0)
+			continue;
+		if ((rc = b_key(b, key, g)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One pass over segment j: the keys of partitions [p0, p1). */
+static int
+b_pass_seg(struct build *b, uint32_t j)
+{
+	const struct evt_idx_seg *s = &b->segs[j];
+	char *p = seg_path(b->dl->dir, s->seq);
+	if (p == NULL)
+		return EVT_ERR_NOMEM;
+	int fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct evt_segr *r = NULL;
+	int rc = 0;
+	for (uint32_t g = s->first; g < s->first + s->nblocks && rc == 0;
+	    g++) {
+		const struct evt_idx_blk *e = &b->blks[g];
+		if (e->flags == 0)
+			continue;
+		if (!(e->flags & EVT_BLKF_IDCOL)) {
+			if (r == NULL && (evt_segr_open(p, NULL, NULL, &r) != 0 ||
+			    evt_segr_load_index(r) != 0)) {
+				rc = EVT_ERR_IO;	/* it did before */
+				break;
+			}
+			rc = b_decode_block(b, r, g);
+			continue;
+		}
+		size_t n = EVT_GUID_SIZE * (size_t)e->nguid;
+		b->col.len = 0;
+		if (fd < 0 || evt_buf_grow(&b->col, n) != 0 ||
+		    read_full(fd, b->col.p, n, e->off + 64 + e->zlen) != 0) {
+			rc = fd < 0 ? EVT_ERR_IO : EVT_ERR_NOMEM;
+			break;
+		}
+		for (uint32_t k = 0; k < e->nguid && rc == 0; k++)
+			rc = b_key(b, evt_guid_key(b->col.p + EVT_GUID_SIZE *
+			    (size_t)k), g);
+	}
+	if (r != NULL)
+		evt_segr_close(r);
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	return rc;
+}
+
+/* Orders the batch by partition (a counting sort into scratch). */
+static int
+b_sort_batch(struct build *b, size_t *start)
+{
+	size_t n = b->nkeys, np = b->p1 - b->p0;
+	uint64_t *k2 = malloc((n + 1) * sizeof *k2);
+	uint32_t *l2 = malloc((n + 1) * sizeof *l2);
+	if (k2 == NULL || l2 == NULL) {
+		free(k2);
+		free(l2);
+		return EVT_ERR_NOMEM;
+	}
+	memset(start, 0, (np + 1) * sizeof *start);
+	for (size_t i = 0; i < n; i++)
+		start[b->kpart[i] - b->p0 + 1]++;
+	for (size_t q = 0; q < np; q++)
+		start[q + 1] += start[q];
+	for (size_t i = 0; i < n; i++) {
+		size_t at = start[b->kpart[i] - b->p0]++;
+		k2[at] = b->keys[i];
+		l2[at] = b->locs[i];
+	}
+	for (size_t q = np; q > 0; q--)
+		start[q] = start[q - 1];
+	start[0] = 0;
+	free(b->keys);
+	free(b->locs);
+	b->keys = k2;
+	b->locs = l2;
+	b->kcap = n + 1;
+	free(b->kpart);
+	b->kpart = malloc((n + 1) * sizeof *b->kpart);
+	return b->kpart != NULL ? 0 : EVT_ERR_NOMEM;
+}
+
+/* Builds the filters of this pass's partitions and appends their slots
+ * to fd at *off. */
+static int
+b_write_parts(struct build *b, int fd, uint64_t *off)
+{
+	size_t np = b->p1 - b->p0;
+	size_t *start = malloc((np + 1) * sizeof *start);
+	if (start == NULL)
+		return EVT_ERR_NOMEM;
+	int rc = b_sort_batch(b, start);
+	for (size_t q = 0; q < np && rc == 0; q++) {
+		size_t n = (q + 1 < np ? start[q + 1] : b->nkeys) - start[q];
+		struct evt_idx_part *e = &b->parts[b->p0 + q];
+		*e = (struct evt_idx_part){.off = *off};
+		if (n == 0)
+			continue;
+		struct evt_filter f = {0};
+		rc = evt_filter_build(b->keys + start[q], b->locs + start[q], n,
+		    b->locbits, &f);
+		if (rc != 0)
+			break;
+		size_t len = 2 * (size_t)f.nslots;
+		e->seed = f.seed;
+		e->seglen = f.seglen;
+		e->segcount = f.segcount;
+		e->crc = evt_crc32c(0, f.slots, len);
+		e->nkeys = (uint32_t)n; /* (before dedupe: an upper bound) */
+		if (pwrite(fd, f.slots, len, (off_t)*off) != (ssize_t)len)
+			rc = errno == ENOSPC ? EVT_ERR_NOSPC : EVT_ERR_IO;
+		*off += len;
+		b->total_keys += n;
+		evt_filter_free(&f);
+	}
+	free(start);
+	return rc;
+}
+
+/* Encodes the header and directory into out (dir_len + 64 bytes). */
+static void
+b_encode_dir(const struct build *b, uint8_t *out, size_t dlen)
+{
+	uint8_t *d = out + EVT_IDX_HDR_SIZE;
+	memset(out, 0, EVT_IDX_HDR_SIZE + dlen);
+	for (uint32_t i = 0; i < b->nsegs; i++, d += EVT_IDX_SEG_SIZE) {
+		le64_put(d, b->segs[i].seq);
+		le64_put(d + 8, b->segs[i].size);
+		le32_put(d + 16, b->segs[i].trl_crc);
+		le32_put(d + 20, b->segs[i].first);
+		le32_put(d + 24, b->segs[i].nblocks);
+	}
+	for (uint32_t i = 0; i < b->nblocks; i++, d += EVT_IDX_BLK_SIZE) {
+		le64_put(d, b->blks[i].off);
+		le32_put(d + 8, b->blks[i].zlen);
+		le32_put(d + 12, b->blks[i].nguid);
+		le32_put(d + 16, b->blks[i].flags);
+		le32_put(d + 20, b->blks[i].seg);
+	}
+	for (uint32_t i = 0; i < b->nparts; i++, d += EVT_IDX_PART_SIZE) {
+		le64_put(d, b->parts[i].off);
+		le64_put(d + 8, b->parts[i].seed);
+		le32_put(d + 16, b->parts[i].seglen);
+		le32_put(d + 20, b->parts[i].segcount);
+		le32_put(d + 24, b->parts[i].crc);
+		le32_put(d + 28, b->parts[i].nkeys);
+	}
+	memcpy(out, EVT_IDX_MAGIC, 8);
+	le16_put(out + IX_VERSION, EVT_IDX_VERSION);
+	le16_put(out + IX_HDR_SIZE, EVT_IDX_HDR_SIZE);
+	out[IX_LOCBITS] = (uint8_t)b->locbits;
+	out[IX_LOCSHIFT] = (uint8_t)b->locshift;
+	le16_put(out + IX_LEVEL, (uint16_t)b->level);
+	le32_put(out + IX_NSEGS, b->nsegs);
+	le32_put(out + IX_NBLOCKS, b->nblocks);
+	le32_put(out + IX_NPARTS, b->nparts);
+	le64_put(out + IX_NKEYS, b->total_keys);
+	le64_put(out + IX_DIR_LEN, dlen);
+	le32_put(out + IX_DIR_CRC, evt_crc32c(0, out + EVT_IDX_HDR_SIZE, dlen));
+	le32_put(out + IX_CRC, evt_crc32c(0, out, IX_CRC));
+}
+
+/* Bits needed to write v. */
+static unsigned
+bitlen64(uint64_t v)
+{
+	unsigned n = 0;
+	while (v != 0) {
+		n++;
+		v >>= 1;
+	}
+	return n;
+}
+
+/* Writes the run's partitions, pass by pass, then its directory. */
+static int
+b_write(struct build *b, int fd)
+{
+	size_t dlen = (size_t)EVT_IDX_SEG_SIZE * b->nsegs +
+	    (size_t)EVT_IDX_BLK_SIZE * b->nblocks +
+	    (size_t)EVT_IDX_PART_SIZE * b->nparts;
+	uint64_t off = EVT_IDX_HDR_SIZE + dlen;
+	uint32_t per = EVT_IDX_BATCH_KEYS / EVT_IDX_PART_KEYS;
+	int rc = 0;
+	for (b->p0 = 0; b->p0 < b->nparts && rc == 0; b->p0 = b->p1) {
+		b->p1 = b->nparts - b->p0 < per ? b->nparts : b->p0 + per;
+		b->nkeys = 0;
+		for (uint32_t j = 0; j < b->nsegs && rc == 0; j++)
+			rc = b_pass_seg(b, j);
+		if (rc == 0)
+			rc = b_write_parts(b, fd, &off);
+	}
+	uint8_t *out = rc == 0 ? malloc(EVT_IDX_HDR_SIZE + dlen) : NULL;
+	if (rc == 0 && out == NULL)
+		rc = EVT_ERR_NOMEM;
+	if (rc == 0) {
+		b_encode_dir(b, out, dlen);
+		if (pwrite(fd, out, EVT_IDX_HDR_SIZE + dlen, 0) !=
+		    (ssize_t)(EVT_IDX_HDR_SIZE + dlen))
+			rc = errno == ENOSPC ? EVT_ERR_NOSPC : EVT_ERR_IO;
+	}
+	free(out);
+	return rc;
+}
+
+/* Frees a builder. */
+static void
+b_free(struct build *b)
+{
+	free(b->segs);
+	free(b->blks);
+	free(b->parts);
+	free(b->keys);
+	free(b->locs);
+	free(b->kpart);
+	evt_buf_free(&b->col);
+}
+
+/*
+ * Builds and installs a run of level `level` over the segments seqs[0..n)
+ * (any order): temporary file, fsync, rename, directory fsync.  Returns
+ * 0 (also when none of them could be covered: nothing is written) or a
+ * negative evt_err.
+ */
+static int
+build_run(struct dirlist *dl, uint64_t *seqs, size_t n, unsigned level)
+{
+	struct build b = {.dl = dl, .level = level};
+	int rc = 0;
+	qsort(seqs, n, sizeof *seqs, cmp_u64);
+	if ((b.segs = calloc(n + 1, sizeof *b.segs)) == NULL)
+		return EVT_ERR_NOMEM;
+	for (size_t i = n; i-- > 0 && rc == 0;)	/* newest first */
+		rc = b_add_seg(&b, seqs[i]);
+	if (rc != 0 || b.nsegs == 0)
+		goto out;
+	unsigned nb = bitlen64(b.nblocks > 0 ? b.nblocks - 1 : 0);
+	b.locbits = nb > 10 ? 10 : nb;
+	b.locshift = nb - b.locbits;
+	uint64_t np = (b.est + EVT_IDX_PART_KEYS - 1) / EVT_IDX_PART_KEYS;
+	b.nparts = np == 0 ? 1 : np > EVT_IDX_MAX_PARTS ? EVT_IDX_MAX_PARTS :
+	    (uint32_t)np;
+	if ((b.parts = calloc(b.nparts, sizeof *b.parts)) == NULL) {
+		rc = EVT_ERR_NOMEM;
+		goto out;
+	}
+	char name[64], tmpn[64];
+	evt_idx_name(b.segs[b.nsegs - 1].seq, b.segs[0].seq, name, sizeof name);
+	snprintf(tmpn, sizeof tmpn, ".%.*s.tmp", EVT_IDX_NAME_LEN - 4, name);
+	char *tmp = path_of(dl->dir, tmpn), *fin = path_of(dl->dir, name);
+	int fd = tmp == NULL ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0644);
+	if (tmp == NULL || fin == NULL)
+		rc = EVT_ERR_NOMEM;
+	else if (fd < 0)
+		rc = EVT_ERR_IO;
+	if (rc == 0)
+		rc = b_write(&b, fd);
+	if (rc == 0 && dl->sync && fsync(fd) != 0)
+		rc = EVT_ERR_IO;
+	if (fd >= 0 && close(fd) != 0 && rc == 0)
+		rc = EVT_ERR_IO;
+	if (rc == 0 && rename(tmp, fin) != 0)
+		rc = EVT_ERR_IO;
+	if (rc != 0 && tmp != NULL)
+		unlink(tmp);
+	else if (dl->sync)
+		sync_dir(dl->dir);
+	free(tmp);
+	free(fin);
+out:
+	b_free(&b);
+	return rc;
+}
+
+/* Whether a run is too large to merge again. */
+static int
+run_full(const struct evt_idx_run *r)
+{
+	return r->nkeys > EVT_IDX_MAX_KEYS / 2 ||
+	    r->nblocks > EVT_IDX_MAX_BLOCKS / 2;
+}
+
+/* Orders runs by their lowest sequence number. */
+static int
+cmp_run_lo(const void *x, const void *y)
+{
+	const struct evt_idx_run *a = *(const struct evt_idx_run *const *)x;
+	const struct evt_idx_run *b = *(const struct evt_idx_run *const *)y;
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/*
+ * Merges, once, the oldest runs of the lowest level that has
+ * EVT_IDX_FANOUT mergeable ones (as many of them as stay within the
+ * caps).  Returns 1 if it merged, 0 if there was nothing to merge, or a
+ * negative evt_err.
+ */
+static int
+merge_once(struct dirlist *dl)
+{
+	unsigned level = UINT32_MAX;
+	for (unsigned lv = 0; lv < 16 && level == UINT32_MAX; lv++) {
+		size_t c = 0;
+		for (size_t i = 0; i < dl->nrun; i++)
+			c += dl->runs[i].level == lv && !run_full(&dl->runs[i]);
+		if (c >= EVT_IDX_FANOUT)
+			level = lv;
+	}
+	if (level == UINT32_MAX)
+		return 0;
+	const struct evt_idx_run **pick = calloc(dl->nrun, sizeof *pick);
+	if (pick == NULL)
+		return EVT_ERR_NOMEM;
+	size_t np = 0;
+	for (size_t i = 0; i < dl->nrun; i++)
+		if (dl->runs[i].level == level && !run_full(&dl->runs[i]))
+			pick[np++] = &dl->runs[i];
+	qsort(pick, np, sizeof *pick, cmp_run_lo);
+	uint64_t keys = 0, blocks = 0;
+	size_t take = 0, nseq = 0;
+	for (; take < np && take < EVT_IDX_FANOUT; take++) {
+		if (take >= 2 && (keys + pick[take]->nkeys > EVT_IDX_MAX_KEYS ||
+		    blocks + pick[take]->nblocks > EVT_IDX_MAX_BLOCKS))
+			break;
+		keys += pick[take]->nkeys;
+		blocks += pick[take]->nblocks;
+		nseq += pick[take]->nsegs;
+	}
+	uint64_t *seqs = malloc((nseq + 1) * sizeof *seqs);
+	int rc = seqs == NULL ? EVT_ERR_NOMEM : 0;
+	nseq = 0;
+	for (size_t t = 0; rc == 0 && t < take; t++)
+		for (uint32_t s = 0; s < pick[t]->nsegs; s++)
+			if (dl_has(dl, pick[t]->segs[s].seq))
+				seqs[nseq++] = pick[t]->segs[s].seq;
+	if (rc == 0)
+		rc = build_run(dl, seqs, nseq, level + 1);
+	free(seqs);
+	/* The inputs go once the merged run is in place (a crash between
+	 * leaves them superseded; the next catch-up deletes them). */
+	for (size_t t = 0; rc == 0 && t < take; t++)
+		drop_file(dl, dl->rnames[pick[t] - dl->runs]);
+	free(pick);
+	if (rc == 0 && dl->sync)
+		sync_dir(dl->dir);
+	return rc == 0 ? 1 : rc;
+}
+
+/* Merges until no level has EVT_IDX_FANOUT mergeable runs (listing the
+ * directory again after each merge). */
+static int
+merge_all(struct dirlist *dl)
+{
+	int rc;
+	while ((rc = merge_once(dl)) == 1) {
+		dl_free(dl);
+		if ((rc = dl_scan(dl, 0)) != 0)
+			return rc;
+	}
+	return rc;
+}
+
+/* Adds a run for segment seq; see idindex.h. */
+int
+evt_idx_add(const char *dir, uint64_t seq, int sync, evt_idx_warn_cb warn,
+    void *arg)
+{
+	struct dirlist dl = {.dir = dir, .sync = sync, .warn = warn,
+	    .arg = arg};
+	int rc = build_run(&dl, &seq, 1, 0);
+	if (rc == 0)
+		rc = dl_scan(&dl, 0);
+	if (rc == 0)
+		rc = merge_all(&dl);
+	dl_free(&dl);
+	return rc;
+}
+
+/* Whether segment seq of run r still has the identity r recorded. */
+static int
+identity_ok(const char *dir, const struct evt_idx_seg *s)
+{
+	char *p = seg_path(dir, s->seq);
+	int fd = p == NULL ? -1 : open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	free(p);
+	if (fd < 0)
+		return -1;	/* gone */
+	struct stat st;
+	uint32_t crc;
+	int ok = fstat(fd, &st) == 0 && (uint64_t)st.st_size == s->size &&
+	    trailer_crc(fd, s->size, &crc) == 0 && crc == s->trl_crc;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Assigns each of the n segments seqs (ascending) to the run that covers
+ * it and covers most segments, among runs[k] with usable == NULL or
+ * usable[k]: cover[i] is that run's index, or SIZE_MAX.
+ */
+static void
+assign_cover(const struct evt_idx_run *runs, const int *usable, size_t nrun,
+    const uint64_t *seqs, size_t n, size_t *cover)
+{
+	for (size_t i = 0; i < n; i++)
+		cover[i] = SIZE_MAX;
+	for (size_t k = 0; k < nrun; k++) {
+		const struct evt_idx_run *r = &runs[k];
+		if (usable != NULL && !usable[k])
+			continue;
+		for (uint32_t s = 0; s < r->nsegs; s++) {
+			uint64_t seq = r->segs[s].seq;
+			const uint64_t *at = bsearch(&seq, seqs, n, sizeof seq,
+			    cmp_u64);
+			if (at == NULL)
+				continue;
+			size_t i = (size_t)(at - seqs);
+			if (cover[i] == SIZE_MAX || runs[cover[i]].nsegs <
+			    r->nsegs)
+				cover[i] = k;
+		}
+	}
+}
+
+/* Catches the index up; see idindex.h. */
+int
+evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
+    evt_idx_warn_cb warn, void *arg)
+{
+	struct dirlist dl = {.dir = dir, .sync = sync, .warn = warn,
+	    .arg = arg};
+	int rc = dl_scan(&dl, 1);
+	size_t *cover = NULL;
+	/* Stale runs (a covered segment rewritten) go first. */
+	for (size_t k = dl.nrun; full && rc == 0 && k-- > 0;) {
+		const struct evt_idx_run *r = &dl.runs[k];
+		for (uint32_t s = 0; s < r->nsegs; s++)
+			if (identity_ok(dir, &r->segs[s]) == 0) {
+				mwarn(&dl, "%s/%s: covers seg-%012" PRIu64
+				    ".evt as it was before it was rewritten; "
+				    "deleted, to be rebuilt", dir,
+				    dl.rnames[k], r->segs[s].seq);
+				dl_remove(&dl, k, 1);
+				break;
+			}
+	}
+	if (rc == 0 && (cover = malloc((dl.nseg + 1) * sizeof *cover)) == NULL)
+		rc = EVT_ERR_NOMEM;
+	if (rc == 0)
+		assign_cover(dl.runs, NULL, dl.nrun, dl.seqs, dl.nseg, cover);
+	/* Runs that cover nothing any more, or nothing that another does
+	 * not cover better, go. */
+	for (size_t k = dl.nrun; rc == 0 && k-- > 0;) {
+		int used = 0;
+		for (size_t i = 0; i < dl.nseg && !used; i++)
+			used = cover[i] == k;
+		if (!used) {
+			dl_remove(&dl, k, 1);
+			assign_cover(dl.runs, NULL, dl.nrun, dl.seqs, dl.nseg,
+			    cover);
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < dl.nseg; i++)
+		if (cover[i] == SIZE_MAX && dl.seqs[i] != skip_seq)
+			rc = build_run(&dl, &dl.seqs[i], 1, 0);
+	if (rc == 0) {
+		dl_free(&dl);
+		rc = dl_scan(&dl, 0);
+	}
+	if (rc == 0)
+		rc = merge_all(&dl);
+	free(cover);
+	dl_free(&dl);
+	return rc;
+}
+
+/* Deletes runs of pruned segments; see idindex.h. */
+int
+evt_idx_prune(const char *dir, int sync, evt_idx_warn_cb warn, void *arg)
+{
+	struct dirlist dl = {.dir = dir, .sync = sync, .warn = warn,
+	    .arg = arg};
+	int rc = dl_scan(&dl, 0), any = 0;
+	for (size_t k = dl.nrun; rc == 0 && k-- > 0;) {
+		int live = 0;
+		for (uint32_t s = 0; s < dl.runs[k].nsegs && !live; s++)
+			live = dl_has(&dl, dl.runs[k].segs[s].seq);
+		if (!live) {
+			dl_remove(&dl, k, 1);
+			any = 1;
+		}
+	}
+	if (any && sync)
+		sync_dir(dir);
+	dl_free(&dl);
+	return rc;
+}
+
+/* Deletes every run file; see idindex.h. */
+int
+evt_idx_remove_all(const char *dir, int sync)
+{
+	struct dirlist dl = {.dir = dir};
+	int rc = dl_scan(&dl, 1);
+	for (size_t k = dl.nrun; rc == 0 && k-- > 0;)
+		dl_remove(&dl, k, 1);
+	if (sync)
+		sync_dir(dir);
+	dl_free(&dl);
+	return rc;
+}
+
+/* Checks every run file; see idindex.h. */
+int
+evt_idx_verify(const char *dir, evt_idx_report_cb report, void *arg)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return EVT_ERR_IO;
+	struct dirent *e;
+	int problems = 0, rc = 0;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		uint64_t lo, hi;
+		if (!evt_idx_parse_name(e->d_name, &lo, &hi))
+			continue;
+		char *p = path_of(dir, e->d_name);
+		if (p == NULL) {
+			rc = EVT_ERR_NOMEM;
+			break;
+		}
+		struct evt_idx_run run;
+		const char *why = NULL;
+		uint64_t at = 0;
+		int lr = evt_idx_run_load(p, &run, &why, &at);
+		if (lr == EVT_ERR_NOMEM)
+			rc = lr;
+		else if (lr != 0) {
+			report(arg, p, at, why);
+			problems++;
+		}
+		for (uint32_t q = 0; lr == 0 && q < run.nparts; q++) {
+			uint8_t *slots;
+			int pr = evt_idx_read_part(p, &run, q, &slots);
+			free(slots);
+			if (pr == EVT_ERR_NOMEM)
+				rc = pr;
+			else if (pr != 0) {
+				report(arg, p, run.parts[q].off, "id index "
+				    "partition checksum mismatch");
+				problems++;
+			}
+		}
+		for (uint32_t s = 0; lr == 0 && s < run.nsegs; s++) {
+			char msg[160];
+			if (identity_ok(dir, &run.segs[s]) != 0)
+				continue;	/* matches, or pruned */
+			snprintf(msg, sizeof msg, "covers seg-%012" PRIu64
+			    ".evt as it was before it was rewritten (stale; "
+			    "not used)", run.segs[s].seq);
+			report(arg, p, EVT_IDX_HDR_SIZE +
+			    (uint64_t)EVT_IDX_SEG_SIZE * s, msg);
+			problems++;
+		}
+		if (lr == 0)
+			evt_idx_run_free(&run);
+		free(p);
+	}
+	closedir(d);
+	return rc < 0 ? rc : problems;
+}
+
+/*
+ * The lookup view.
+ */
+struct evt_idx_view {
+	const char *dir;
+	struct evt_idx_run *runs;
+	char **paths;
+	int *usable;
+	int *used;		/* covers some segment */
+	size_t nrun;
+	const uint64_t *seqs;
+	size_t n;
+	size_t *cover;		/* per segment: run or SIZE_MAX */
+	struct evt_idx_cand *cand;
+	size_t ncand, ccap;
+};
+
+/* Assigns coverage over the usable runs, and which runs are used. */
+static void
+view_assign(struct evt_idx_view *v)
+{
+	assign_cover(v->runs, v->usable, v->nrun, v->seqs, v->n, v->cover);
+	for (size_t k = 0; k < v->nrun; k++)
+		v->used[k] = 0;
+	for (size_t i = 0; i < v->n; i++)
+		if (v->cover[i] != SIZE_MAX)
+			v->used[v->cover[i]] = 1;
+}
+
+/* Whether run r may be used with the listing: every covered segment
+ * present with its size (where known), or gone below the lowest one
+ * (retention). */
+static int
+view_run_ok(const struct evt_idx_view *v, const struct evt_idx_run *r,
+    const uint64_t *sizes)
+{
+	for (uint32_t s = 0; s < r->nsegs; s++) {
+		uint64_t seq = r->segs[s].seq;
+		const uint64_t *at = bsearch(&seq, v->seqs, v->n, sizeof seq,
+		    cmp_u64);
+		if (at == NULL) {
+			if (v->n > 0 && seq > v->seqs[0])
+				return 0; /* a hole: moved aside */
+			continue;
+		}
+		uint64_t sz = sizes != NULL ? sizes[at - v->seqs] :
+		    EVT_SIZE_UNKNOWN;
+		if (sz != EVT_SIZE_UNKNOWN && sz != r->segs[s].size)
+			return 0;
+	}
+	return 1;
+}
+
+/* Loads the view; see idindex.h. */
+int
+evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
+    const uint64_t *seqs, const uint64_t *sizes, size_t n,
+    struct evt_idx_view **out)
+{
+	struct evt_idx_view *v = calloc(1, sizeof *v);
+	*out = NULL;
+	if (v == NULL)
+		return EVT_ERR_NOMEM;
+	v->dir = dir;
+	v->seqs = seqs;
+	v->n = n;
+	v->runs = calloc(nnames + 1, sizeof *v->runs);
+	v->paths = calloc(nnames + 1, sizeof *v->paths);
+	v->usable = calloc(nnames + 1, sizeof *v->usable);
+	v->used = calloc(nnames + 1, sizeof *v->used);
+	v->cover = calloc(n + 1, sizeof *v->cover);
+	if (v->runs == NULL || v->paths == NULL || v->usable == NULL ||
+	    v->used == NULL || v->cover == NULL) {
+		evt_idx_view_close(v);
+		return EVT_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < nnames; i++) {
+		char *p = path_of(dir, names[i]);
+		const char *why;
+		uint64_t at;
+		if (p == NULL) {
+			evt_idx_view_close(v);
+			return EVT_ERR_NOMEM;
+		}
+		int rc = evt_idx_run_load(p, &v->runs[v->nrun], &why, &at);
+		if (rc == EVT_ERR_NOMEM) {
+			free(p);
+			evt_idx_view_close(v);
+			return rc;
+		}
+		if (rc != 0) {
+			free(p);	/* not used: verify reports it */
+			continue;
+		}
+		v->paths[v->nrun] = p;
+		v->usable[v->nrun] = view_run_ok(v, &v->runs[v->nrun], sizes);
+		v->nrun++;
+	}
+	view_assign(v);
+	*out = v;
+	return 0;
+}
+
+/* The covering run of segment i. */
+size_t
+evt_idx_view_covering(const struct evt_idx_view *v, size_t i)
+{
+	return v != NULL && i < v->n ? v->cover[i] : SIZE_MAX;
+}
+
+/* Drops run k. */
+void
+evt_idx_view_drop(struct evt_idx_view *v, size_t k)
+{
+	v->usable[k] = 0;
+	view_assign(v);
+}
+
+/* Orders candidates: newest segment first, then by block offset. */
+static int
+cmp_cand(const void *x, const void *y)
+{
+	const struct evt_idx_cand *a = x, *b = y;
+	if (a->seg != b->seg)
+		return a->seg > b->seg ? -1 : 1;
+	return a->off < b->off ? -1 : a->off > b->off;
+}
+
+/* Probes the usable runs; see idindex.h. */
+int
+evt_idx_view_probe(struct evt_idx_view *v, uint64_t key,
+    const struct evt_idx_cand **c)
+{
+	v->ncand = 0;
+	for (size_t k = 0; k < v->nrun; k++) {
+		const struct evt_idx_run *r = &v->runs[k];
+		if (!v->usable[k] || !v->used[k])
+			continue;
+		uint32_t p = evt_idx_part_of(key, r->nparts), first, count;
+		uint8_t *slots;
+		int rc = evt_idx_read_part(v->paths[k], r, p, &slots);
+		if (rc == EVT_ERR_NOMEM)
+			return rc;
+		if (rc != 0) {
+			evt_idx_view_drop(v, k);
+			continue;
+		}
+		int hit = evt_idx_probe(r, &r->parts[p], slots, key, &first,
+		    &count);
+		free(slots);
+		for (uint32_t g = first; hit && g < first + count; g++) {
+			const struct evt_idx_blk *e = &r->blks[g];
+			const struct evt_idx_seg *s = &r->segs[e->seg];
+			const uint64_t *at = bsearch(&s->seq, v->seqs, v->n,
+			    sizeof s->seq, cmp_u64);
+			if (at == NULL || e->flags == 0 ||
+			    v->cover[at - v->seqs] != k)
+				continue;
+			if (grow((void **)&v->cand, v->ncand, &v->ccap,
+			    sizeof *v->cand) != 0)
+				return EVT_ERR_NOMEM;
+			v->cand[v->ncand++] = (struct evt_idx_cand){
+			    .seg = (size_t)(at - v->seqs), .off = e->off,
+			    .ent = s, .blk = e, .run = k};
+		}
+	}
+	if (v->ncand > 1)
+		qsort(v->cand, v->ncand, sizeof *v->cand, cmp_cand);
+	*c = v->cand;
+	return (int)v->ncand;
+}
+
+/* Frees the view. */
+void
+evt_idx_view_close(struct evt_idx_view *v)
+{
+	if (v == NULL)
+		return;
+	for (size_t k = 0; k < v->nrun; k++) {
+		evt_idx_run_free(&v->runs[k]);
+		free(v->paths[k]);
+	}
+	free(v->runs);
+	free(v->paths);
+	free(v->usable);
+	free(v->used);
+	free(v->cover);
+	free(v->cand);
+	free(v);
+}
+
+/* Checks a candidate block; see idindex.h. */
+int
+evt_idx_check_cand(const char *path, const struct evt_idx_cand *c,
+    const char *id, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	uint32_t crc;
+	int rc = 1;
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != c->ent->size ||
+	    trailer_crc(fd, c->ent->size, &crc) != 0 ||
+	    crc != c->ent->trl_crc) {
+		rc = -1;
+		goto out;
+	}
+	uint8_t g[16];
+	if (!(c->blk->flags & EVT_BLKF_IDCOL) ||
+	    !evt_guid_parse(id, len, g, 0))
+		goto out;	/* only decoding can tell */
+	/* The column holds exactly the block's indexed ids, as GUIDs. */
+	size_t n = EVT_GUID_SIZE * (size_t)c->blk->nguid;
+	uint8_t *col = malloc(n + 1);
+	if (col == NULL || read_full(fd, col, n, c->blk->off + 64 +
+	    c->blk->zlen) != 0) {
+		free(col);
+		goto out;	/* let the reader say what is wrong */
+	}
+	rc = 0;
+	for (size_t k = 0; k < c->blk->nguid && rc == 0; k++)
+		rc = memcmp(col + EVT_GUID_SIZE * k, g, EVT_GUID_SIZE) == 0 ?
+		    2 : 0;
+	free(col);
+out:
+	close(fd);
+	return rc;
+}
