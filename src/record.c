@@ -1583,3 +1583,10 @@ evt_rdec_field_strid(struct evt_rdec *d, const struct evt_rec *r,
 		return -1;
 	return (int64_t)ctx[i].v->via.u64;
 }
+
+/* mp_check for other parsers of msgpack file bytes; see record.h. */
+int
+evt_mp_check(const uint8_t *p, size_t len, size_t *olen)
+{
+	return mp_check(p, len, olen);
+}

@@ -84,24 +84,59 @@ put_key(msgpack_packer *pk, const char *k)
 	msgpack_pack_str_with_body(pk, k, strlen(k));
 }
 
-/* Packs a table of keys and counts as [key, count, ...], a key as the id
- * of its text in d where d has it. */
-static void
-put_table(msgpack_packer *pk, const char *name, const struct evt_sum_key *t,
-    uint32_t n, struct evt_dict *d, int *nomem)
+/* A key of a table being packed: its dictionary id (-1: none) and its
+ * place in the table. */
+struct keyid {
+	int64_t id;
+	uint32_t i;
+};
+
+/* Orders keys by dictionary id, those without one last in table order. */
+static int
+keyid_cmp(const void *a, const void *b)
 {
+	const struct keyid *x = a, *y = b;
+	uint64_t u = (uint64_t)x->id, v = (uint64_t)y->id; /* -1: last */
+	if (u != v)
+		return u < v ? -1 : 1;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Packs a table of keys and counts as [key, count, ...]: the keys that
+ * dictionary d holds as ids in increasing order, each written as the step
+ * from the one before (small numbers, one byte each mostly), then the
+ * others as their text.
+ */
+static int
+put_table(msgpack_packer *pk, const char *name, const struct evt_sum_key *t,
+    uint32_t n, struct evt_dict *d)
+{
+	struct keyid *k = calloc(n + 1, sizeof *k);
+	if (k == NULL)
+		return EVT_ERR_NOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		k[i] = (struct keyid){evt_dict_str_find(d, t[i].s, t[i].len), i};
+		if (k[i].id < -1) {
+			free(k);
+			return EVT_ERR_NOMEM;
+		}
+	}
+	qsort(k, n, sizeof *k, keyid_cmp);
 	put_key(pk, name);
 	msgpack_pack_array(pk, 2 * n);
+	int64_t prev = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		int64_t id = evt_dict_str_find(d, t[i].s, t[i].len);
-		if (id < -1)
-			*nomem = 1;
-		if (id >= 0)
-			msgpack_pack_uint64(pk, (uint64_t)id);
+		const struct evt_sum_key *e = &t[k[i].i];
+		if (k[i].id >= 0)
+			msgpack_pack_uint64(pk, (uint64_t)(k[i].id - prev));
 		else
-			msgpack_pack_str_with_body(pk, t[i].s, t[i].len);
-		msgpack_pack_uint64(pk, t[i].count);
+			msgpack_pack_str_with_body(pk, e->s, e->len);
+		prev = k[i].id >= 0 ? k[i].id : prev;
+		msgpack_pack_uint64(pk, e->count);
 	}
+	free(k);
+	return 0;
 }
 
 /* Packs a position as [block, frame, rx]. */
@@ -158,8 +193,9 @@ evt_sum_pack(const struct evt_sum *s, struct evt_dict *d, struct evt_buf *out)
 			put_key(&pk, SK_LAST);
 			msgpack_pack_int64(&pk, s->last_rx);
 		}
-		put_table(&pk, SK_TYPES, s->types, s->ntypes, d, &nomem);
-		put_table(&pk, SK_SOURCES, s->sources, s->nsources, d, &nomem);
+		if (put_table(&pk, SK_TYPES, s->types, s->ntypes, d) != 0 ||
+		    put_table(&pk, SK_SOURCES, s->sources, s->nsources, d) != 0)
+			nomem = 1;
 		put_buckets(&pk, s);
 		if (s->has_config) {
 			put_key(&pk, SK_CONFIG);
@@ -374,15 +410,18 @@ get_table(const msgpack_object *o, const struct evt_dict *d, uint64_t total,
 	*out = calloc(*n + 1, sizeof **out);
 	if (*out == NULL)
 		return EVT_ERR_NOMEM;
-	uint64_t sum = 0;
+	uint64_t sum = 0, id = 0, step;
+	int ids = 0;
 	for (uint32_t i = 0; i < *n; i++) {
 		const msgpack_object *k = &o->via.array.ptr[2 * i];
 		struct evt_sum_key *e = &(*out)[i];
-		uint64_t id;
-		if (get_u(k, &id)) {
+		if (get_u(k, &step)) {
+			/* Ids come as steps from the id before (from 0). */
 			*why = "a table key names no string of the dictionary";
-			if (id >= d->nstr || (e->s = evt_dict_str(d,
-			    (uint32_t)id, &e->len)) == NULL)
+			if ((ids++ > 0 && step == 0) || step >= d->nstr ||
+			    (id += step) >= d->nstr ||
+			    (e->s = evt_dict_str(d, (uint32_t)id, &e->len)) ==
+			    NULL)
 				return EVT_ERR_CORRUPT;
 		} else if (k->type == MSGPACK_OBJECT_STR) {
 			e->s = k->via.str.size ? k->via.str.ptr : "";
@@ -541,6 +580,9 @@ evt_sum_decode(const uint8_t *p, size_t len, const struct evt_dict *d,
 	size_t off = 0;
 	memset(s, 0, sizeof *s);
 	*why = "not one MessagePack map";
+	if (evt_mp_check(p, len, &off) != 0 || off != len)
+		return EVT_ERR_CORRUPT;
+	off = 0;
 	if (!msgpack_zone_init(&z, 4096))
 		return EVT_ERR_NOMEM;
 	int rc = EVT_ERR_CORRUPT;

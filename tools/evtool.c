@@ -235,6 +235,7 @@ import_opt(void *ctx, int c, char *arg)
 			    "(1.1)", arg);
 		o->seg.unit_bytes = EVT_UNIT_SEGMENT;
 		o->seg.no_checks = 1;
+		o->seg.no_summary = 1;
 		if (o->seg.block_bytes == 0)
 			o->seg.block_bytes = 256u << 10;
 		return 0;

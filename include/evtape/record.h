@@ -301,4 +301,13 @@ int evt_rdec_id_key(struct evt_rdec *d, const struct evt_rec *r,
 int64_t evt_rdec_field_strid(struct evt_rdec *d, const struct evt_rec *r,
     const char *key);
 
+/*
+ * Checks that p[0..len) starts with one well-formed MessagePack object,
+ * nested at most 32 deep, whose every container count is plausible for
+ * the bytes left, and sets *olen to its size: 0, or -1 if it is malformed
+ * or truncated.  Run it before msgpack-c's unpack on file bytes, so that
+ * a hostile count is corruption, not a huge allocation.
+ */
+int evt_mp_check(const uint8_t *p, size_t len, size_t *olen);
+
 #endif

@@ -16,7 +16,9 @@
  * Bounds: at most EVT_SUM_MAX_KEYS distinct types and as many sources, and
  * a span of at most EVT_STATS_MAX_BUCKETS seconds; a segment beyond them
  * gets an incomplete summary (readers read its events).  At most
- * EVT_SUM_MAX_STATES snapshot positions are kept (beyond, none).
+ * EVT_SUM_MAX_STATES snapshot positions are kept (beyond, none).  A
+ * builder's memory is a stats count's (stats.h: at most 2^20 strings and
+ * 64 MiB of their text per table) and 800 KB of buckets.
  */
 #ifndef EVTAPE_SUMMARY_H
 #define EVTAPE_SUMMARY_H

@@ -143,7 +143,7 @@ grep -q 'unreadable (' '$T/m.err' && grep -q ' open, ' '$T/m.info' &&
 ! grep -q ' 0 open, ' '$T/m.info'"
 
 # evrec recording evsim: sessions, CONFIG names, state snapshots every
-# second, 3 s segments written in 1 s blocks (so compacted after sealing),
+# second, 4 s segments written in 1 s blocks (so compacted after sealing),
 # killed with kill -9 twice and restarted.
 if [ ! -x "$EVSIM" ]; then
 	echo "ok $((tn + 1)) # skip evsim is not built"
@@ -154,27 +154,31 @@ fi
 umask 077
 echo "pw-$$" >"$T/pw"
 umask 022
-start_sim sim --user rec --password-file "$T/pw" --rate 150 --events 1500 \
+start_sim sim --user rec --password-file "$T/pw" --rate 200 --events 3000 \
     --seed 4 --cameras 40
 rec() {
 	start_rec rec --archive "$T/r" --user rec --password-file "$T/pw" \
-	    --segment-age 3s --state-interval 1s "http://127.0.0.1:$SIM_PORT"
+	    --segment-age 4s --state-interval 1s "http://127.0.0.1:$SIM_PORT"
 }
 rec
-wait_events "$T/r" 400
+wait_events "$T/r" 600
 kill -9 $REC_PID
 wait $REC_PID 2>/dev/null
 rec
-wait_events "$T/r" 900
+wait_events "$T/r" 1400
 kill -9 $REC_PID
 wait $REC_PID 2>/dev/null
 rec
-wait_events "$T/r" 1500
-checkl $? "evrec recorded evsim's 1500 events through two kill -9" \
+wait_events "$T/r" 3000
+checkl $? "evrec recorded evsim's 3000 events through two kill -9" \
     "$T/rec.log"
 stop_pid $REC_PID
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
+$EVTOOL ls "$T/r" >"$T/r.ls"
+t "a sealed segment was compacted (one block, hundreds of events)" \
+    awk '$2 == "sealed" && $5 == 1 && $4 >= 300 {f = 1} END {exit !f}' \
+    "$T/r.ls"
 n=0
 bad=0
 for f in "$T/r"/seg-*.evt; do
