@@ -41,7 +41,9 @@ evt_cur_open(const char *dir, evt_seg_err_cb cb, evt_warn_cb warn,
 	struct evt_cur *c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return EVT_ERR_NOMEM;
-	int rc = evt_archive_open(dir, 0, NULL, cb, warn, arg, &c->a);
+	/* (No segment sizes: a listing of thousands would stat them all.) */
+	int rc = evt_archive_open(dir, EVT_AR_NO_SIZES, NULL, cb, warn, arg,
+	    &c->a);
 	if (rc != 0) {
 		free(c);
 		return rc;

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +51,25 @@ enum {
 	IX_NPARTS = 24, IX_NKEYS = 32, IX_DIR_LEN = 40, IX_DIR_CRC = 48,
 	IX_CRC = 60,
 };
+
+/*
+ * Crash points for tests/integration/idindex.sh: with EVTAPE_TEST_IDX_KILL
+ * set to "STAGE:N", the process kills itself (SIGKILL, as kill -9) the
+ * N-th time maintenance reaches STAGE: "tmp" (a run written, not yet
+ * renamed), "rename" (renamed, merge inputs not yet deleted), "drop"
+ * (one merge input deleted).  Unset, this costs one getenv per stage.
+ */
+static void
+test_kill_point(const char *stage)
+{
+	static int count;
+	const char *e = getenv("EVTAPE_TEST_IDX_KILL");
+	size_t n = strlen(stage);
+	if (e == NULL || strncmp(e, stage, n) != 0 || e[n] != ':')
+		return;
+	if (++count == atoi(e + n + 1))
+		kill(getpid(), SIGKILL);
+}
 
 /* Formats a run file name. */
 void
@@ -587,7 +607,7 @@ struct build {
 	struct evt_idx_part *parts;
 	/* The batch of keys being collected. */
 	uint64_t *keys;
-	uint32_t *locs, *kpart;
+	uint32_t *locs;
 	size_t nkeys, kcap;
 	uint32_t p0, p1;		/* partitions of this pass */
 	uint64_t total_keys;
@@ -601,16 +621,31 @@ b_key(struct build *b, uint64_t key, uint32_t gidx)
 	uint32_t p = evt_idx_part_of(key, b->nparts);
 	if (p < b->p0 || p >= b->p1)
 		return 0;
-	size_t kc = b->kcap, lc = b->kcap, pc = b->kcap;
+	size_t kc = b->kcap, lc = b->kcap;
 	if (grow((void **)&b->keys, b->nkeys, &kc, sizeof *b->keys) != 0 ||
-	    grow((void **)&b->locs, b->nkeys, &lc, sizeof *b->locs) != 0 ||
-	    grow((void **)&b->kpart, b->nkeys, &pc, sizeof *b->kpart) != 0)
+	    grow((void **)&b->locs, b->nkeys, &lc, sizeof *b->locs) != 0)
 		return EVT_ERR_NOMEM;
 	b->kcap = kc;
 	b->keys[b->nkeys] = key;
-	b->locs[b->nkeys] = gidx >> b->locshift;
-	b->kpart[b->nkeys++] = p;
+	b->locs[b->nkeys++] = gidx >> b->locshift;
 	return 0;
+}
+
+/* Reserves room for the keys a pass is expected to collect (an eighth
+ * more than the mean), so that the arrays do not double past it. */
+static int
+b_reserve(struct build *b)
+{
+	uint64_t want = b->est / b->nparts * (b->p1 - b->p0);
+	want += want / 8 + 1024;
+	if (want <= b->kcap)
+		return 0;
+	free(b->keys);
+	free(b->locs);
+	b->keys = malloc((size_t)want * sizeof *b->keys);
+	b->locs = malloc((size_t)want * sizeof *b->locs);
+	b->kcap = b->keys != NULL && b->locs != NULL ? (size_t)want : 0;
+	return b->kcap != 0 ? 0 : EVT_ERR_NOMEM;
 }
 
 /* The trailer CRC of an open sealed segment (its last 4 bytes). */
@@ -626,8 +661,7 @@ trailer_crc(int fd, uint64_t size, uint32_t *crc)
 
 /*
  * Takes segment seq into the run: its identity and its blocks (headers
- * checked; an IDCOL block's payload CRC checked too, so that later passes
- * may read its column alone).  A segment that is not sealed or whose
+ * checked, so that the passes may read an IDCOL block's column alone).  A segment that is not sealed or whose
  * index is unusable is left out (lookups read it themselves).
  */
 static int
@@ -668,20 +702,18 @@ b_add_seg(struct build *b, uint64_t seq)
 		e->zlen = bh.zlen;
 		e->nguid = bh.nguid;
 		e->flags = bh.flags | EVT_BLKF_SET;
+		if (!evt_blkhdr_packed(&bh)) /* (bit 4 means it in v2 only) */
+			e->flags &= ~(uint32_t)EVT_BLKF_PACKED;
+		/* A GUID column is read without the payload CRC: an entry
+		 * damaged since only costs a false candidate, or misses an
+		 * event whose id entry the reader cannot read either
+		 * (segment.md, "Check lists"). */
 		if ((bh.flags & (EVT_BLKF_SET | EVT_BLKF_IDCOL)) !=
-		    (EVT_BLKF_SET | EVT_BLKF_IDCOL)) {
-			e->flags &= ~(uint32_t)EVT_BLKF_IDCOL;
-			continue;	/* decoded in each pass */
-		}
-		uint64_t plen = evt_blkhdr_payload_len(&bh);
-		b->col.len = 0;
-		if (plen > EVT_BLK_MAX_RAW || e->off + 64 + plen >
-		    r->info.data_end || evt_buf_grow(&b->col, (size_t)plen) != 0 ||
-		    read_full(r->fd, b->col.p, (size_t)plen, e->off + 64) != 0 ||
-		    evt_crc32c(0, b->col.p, (size_t)plen) != bh.payload_crc) {
-			e->flags = 0;	/* damaged: not indexed */
-			e->nguid = 0;
-		}
+		    (EVT_BLKF_SET | EVT_BLKF_IDCOL))
+			e->flags &= ~(uint32_t)EVT_BLKF_IDCOL; /* decoded */
+		else if (e->off + EVT_BLK_HDR_SIZE + evt_blkhdr_payload_len(&bh) >
+		    r->info.data_end)
+			e->flags = e->nguid = 0;	/* not indexed */
 	}
 	evt_segr_close(r);
 	if (rc != 0)
@@ -721,6 +753,26 @@ b_decode_block(struct build *b, struct evt_segr *r, uint32_t g)
 	return 0;
 }
 
+/* Reads the GUID column of block e into *col as 16-byte entries (a
+ * packed column of revision 1.4, read behind the room for them, is
+ * unpacked; formats/segment.md, "GUID column"). */
+static int
+read_guids(int fd, const struct evt_idx_blk *e, struct evt_buf *col)
+{
+	int packed = (e->flags & EVT_BLKF_PACKED) != 0;
+	size_t n = EVT_GUID_SIZE * (size_t)e->nguid;
+	size_t sn = (size_t)evt_guidcol_len(e->nguid, packed);
+	size_t at = packed ? n : 0;
+	col->len = 0;
+	if (evt_buf_grow(col, at + sn + 1) != 0)
+		return EVT_ERR_NOMEM;
+	if (read_full(fd, col->p + at, sn, e->off + 64 + e->zlen) != 0)
+		return EVT_ERR_IO;
+	if (packed)
+		evt_guidcol_unpack(col->p + at, e->nguid, col->p);
+	return 0;
+}
+
 /* One pass over segment j: the keys of partitions [p0, p1). */
 static int
 b_pass_seg(struct build *b, uint32_t j)
@@ -746,10 +798,7 @@ b_pass_seg(struct build *b, uint32_t j)
 			rc = b_decode_block(b, r, g);
 			continue;
 		}
-		size_t n = EVT_GUID_SIZE * (size_t)e->nguid;
-		b->col.len = 0;
-		if (fd < 0 || evt_buf_grow(&b->col, n) != 0 ||
-		    read_full(fd, b->col.p, n, e->off + 64 + e->zlen) != 0) {
+		if (fd < 0 || read_guids(fd, e, &b->col) != 0) {
 			rc = fd < 0 ? EVT_ERR_IO : EVT_ERR_NOMEM;
 			break;
 		}
@@ -765,7 +814,8 @@ b_pass_seg(struct build *b, uint32_t j)
 	return rc;
 }
 
-/* Orders the batch by partition (a counting sort into scratch). */
+/* Orders the batch by partition (a counting sort into scratch; the
+ * partition is computed again rather than kept, 4 bytes a key less). */
 static int
 b_sort_batch(struct build *b, size_t *start)
 {
@@ -779,11 +829,12 @@ b_sort_batch(struct build *b, size_t *start)
 	}
 	memset(start, 0, (np + 1) * sizeof *start);
 	for (size_t i = 0; i < n; i++)
-		start[b->kpart[i] - b->p0 + 1]++;
+		start[evt_idx_part_of(b->keys[i], b->nparts) - b->p0 + 1]++;
 	for (size_t q = 0; q < np; q++)
 		start[q + 1] += start[q];
 	for (size_t i = 0; i < n; i++) {
-		size_t at = start[b->kpart[i] - b->p0]++;
+		size_t at = start[evt_idx_part_of(b->keys[i], b->nparts) -
+		    b->p0]++;
 		k2[at] = b->keys[i];
 		l2[at] = b->locs[i];
 	}
@@ -795,9 +846,7 @@ b_sort_batch(struct build *b, size_t *start)
 	b->keys = k2;
 	b->locs = l2;
 	b->kcap = n + 1;
-	free(b->kpart);
-	b->kpart = malloc((n + 1) * sizeof *b->kpart);
-	return b->kpart != NULL ? 0 : EVT_ERR_NOMEM;
+	return 0;
 }
 
 /* Builds the filters of this pass's partitions and appends their slots
@@ -905,6 +954,7 @@ b_write(struct build *b, int fd)
 	for (b->p0 = 0; b->p0 < b->nparts && rc == 0; b->p0 = b->p1) {
 		b->p1 = b->nparts - b->p0 < per ? b->nparts : b->p0 + per;
 		b->nkeys = 0;
+		rc = b_reserve(b);
 		for (uint32_t j = 0; j < b->nsegs && rc == 0; j++)
 			rc = b_pass_seg(b, j);
 		if (rc == 0)
@@ -932,7 +982,6 @@ b_free(struct build *b)
 	free(b->parts);
 	free(b->keys);
 	free(b->locs);
-	free(b->kpart);
 	evt_buf_free(&b->col);
 }
 
@@ -980,6 +1029,8 @@ build_run(struct dirlist *dl, uint64_t *seqs, size_t n, unsigned level)
 		rc = EVT_ERR_IO;
 	if (fd >= 0 && close(fd) != 0 && rc == 0)
 		rc = EVT_ERR_IO;
+	if (rc == 0)
+		test_kill_point("tmp");
 	if (rc == 0 && rename(tmp, fin) != 0)
 		rc = EVT_ERR_IO;
 	if (rc != 0 && tmp != NULL)
@@ -1059,8 +1110,12 @@ merge_once(struct dirlist *dl)
 	free(seqs);
 	/* The inputs go once the merged run is in place (a crash between
 	 * leaves them superseded; the next catch-up deletes them). */
-	for (size_t t = 0; rc == 0 && t < take; t++)
+	if (rc == 0)
+		test_kill_point("rename");
+	for (size_t t = 0; rc == 0 && t < take; t++) {
 		drop_file(dl, dl->rnames[pick[t] - dl->runs]);
+		test_kill_point("drop");
+	}
 	free(pick);
 	if (rc == 0 && dl->sync)
 		sync_dir(dl->dir);
@@ -1115,6 +1170,41 @@ identity_ok(const char *dir, const struct evt_idx_seg *s)
 }
 
 /*
+ * Calls fn(arg, k, s, i) for each entry s of run k's segment table that
+ * names one of the n segments seqs (ascending), i its index there; walks
+ * both lists in order instead of searching (a run covers thousands).
+ * Entries naming none are passed with i = SIZE_MAX.
+ */
+static void
+walk_covered(const struct evt_idx_run *r, size_t k, const uint64_t *seqs,
+    size_t n, void (*fn)(void *, size_t, uint32_t, size_t), void *arg)
+{
+	size_t i = 0;
+	for (uint32_t s = r->nsegs; s-- > 0;) {	/* ascending */
+		uint64_t seq = r->segs[s].seq;
+		while (i < n && seqs[i] < seq)
+			i++;
+		fn(arg, k, s, i < n && seqs[i] == seq ? i : SIZE_MAX);
+	}
+}
+
+/* What assign_cover passes to its walk. */
+struct cover_arg {
+	const struct evt_idx_run *runs;
+	size_t *cover;
+};
+
+/* Gives segment i to run k if k covers more segments than its run. */
+static void
+cover_cb(void *arg, size_t k, uint32_t s, size_t i)
+{
+	struct cover_arg *c = arg;
+	if (i != SIZE_MAX && (c->cover[i] == SIZE_MAX ||
+	    c->runs[c->cover[i]].nsegs < c->runs[k].nsegs))
+		c->cover[i] = k;
+}
+
+/*
  * Assigns each of the n segments seqs (ascending) to the run that covers
  * it and covers most segments, among runs[k] with usable == NULL or
  * usable[k]: cover[i] is that run's index, or SIZE_MAX.
@@ -1123,24 +1213,34 @@ static void
 assign_cover(const struct evt_idx_run *runs, const int *usable, size_t nrun,
     const uint64_t *seqs, size_t n, size_t *cover)
 {
+	struct cover_arg c = {runs, cover};
 	for (size_t i = 0; i < n; i++)
 		cover[i] = SIZE_MAX;
-	for (size_t k = 0; k < nrun; k++) {
-		const struct evt_idx_run *r = &runs[k];
-		if (usable != NULL && !usable[k])
-			continue;
-		for (uint32_t s = 0; s < r->nsegs; s++) {
-			uint64_t seq = r->segs[s].seq;
-			const uint64_t *at = bsearch(&seq, seqs, n, sizeof seq,
-			    cmp_u64);
-			if (at == NULL)
-				continue;
-			size_t i = (size_t)(at - seqs);
-			if (cover[i] == SIZE_MAX || runs[cover[i]].nsegs <
-			    r->nsegs)
-				cover[i] = k;
-		}
+	for (size_t k = 0; k < nrun; k++)
+		if (usable == NULL || usable[k])
+			walk_covered(&runs[k], k, seqs, n, cover_cb, &c);
+}
+
+/* Whether every partition of run k checks: 1, 0 (warned), or
+ * EVT_ERR_NOMEM. */
+static int
+run_parts_ok(struct dirlist *dl, size_t k)
+{
+	char *p = path_of(dl->dir, dl->rnames[k]);
+	if (p == NULL)
+		return EVT_ERR_NOMEM;
+	int rc = 0;
+	for (uint32_t q = 0; q < dl->runs[k].nparts && rc == 0; q++) {
+		uint8_t *slots;
+		rc = evt_idx_read_part(p, &dl->runs[k], q, &slots);
+		free(slots);
+		if (rc != 0 && rc != EVT_ERR_NOMEM)
+			mwarn(dl, "%s: offset %" PRIu64 ": id index partition "
+			    "checksum mismatch; deleted, to be rebuilt", p,
+			    dl->runs[k].parts[q].off);
 	}
+	free(p);
+	return rc == EVT_ERR_NOMEM ? rc : rc == 0;
 }
 
 /* Catches the index up; see idindex.h. */
@@ -1152,18 +1252,25 @@ evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
 	    .arg = arg};
 	int rc = dl_scan(&dl, 1);
 	size_t *cover = NULL;
-	/* Stale runs (a covered segment rewritten) go first. */
+	/* Damaged partitions and stale runs (a covered segment rewritten)
+	 * go first. */
 	for (size_t k = dl.nrun; full && rc == 0 && k-- > 0;) {
+		int pr = run_parts_ok(&dl, k);
+		if (pr < 0) {
+			rc = pr;
+			break;
+		}
 		const struct evt_idx_run *r = &dl.runs[k];
-		for (uint32_t s = 0; s < r->nsegs; s++)
+		for (uint32_t s = 0; pr == 1 && s < r->nsegs; s++)
 			if (identity_ok(dir, &r->segs[s]) == 0) {
 				mwarn(&dl, "%s/%s: covers seg-%012" PRIu64
 				    ".evt as it was before it was rewritten; "
 				    "deleted, to be rebuilt", dir,
 				    dl.rnames[k], r->segs[s].seq);
-				dl_remove(&dl, k, 1);
-				break;
+				pr = 0;
 			}
+		if (pr == 0)
+			dl_remove(&dl, k, 1);
 	}
 	if (rc == 0 && (cover = malloc((dl.nseg + 1) * sizeof *cover)) == NULL)
 		rc = EVT_ERR_NOMEM;
@@ -1181,9 +1288,17 @@ evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
 			    cover);
 		}
 	}
-	for (size_t i = 0; rc == 0 && i < dl.nseg; i++)
-		if (cover[i] == SIZE_MAX && dl.seqs[i] != skip_seq)
+	/* Newest first, at most EVT_IDX_CATCH_UP of them unless full: a
+	 * writer's first rotation waits for this (an archive of thousands
+	 * of segments from before the index is indexed over several
+	 * opens, or at once by repair). */
+	size_t built = 0;
+	for (size_t i = dl.nseg; rc == 0 && i-- > 0 &&
+	    (full || built < EVT_IDX_CATCH_UP);)
+		if (cover[i] == SIZE_MAX && dl.seqs[i] != skip_seq) {
 			rc = build_run(&dl, &dl.seqs[i], 1, 0);
+			built++;
+		}
 	if (rc == 0) {
 		dl_free(&dl);
 		rc = dl_scan(&dl, 0);
@@ -1319,6 +1434,30 @@ view_assign(struct evt_idx_view *v)
 			v->used[v->cover[i]] = 1;
 }
 
+/* What view_run_ok passes to its walk. */
+struct runok_arg {
+	const struct evt_idx_run *r;
+	const uint64_t *seqs, *sizes;
+	size_t n;
+	int ok;
+};
+
+/* Clears ok when entry s names a segment of another size, or one that
+ * is gone above the lowest listed one (a hole: moved aside). */
+static void
+runok_cb(void *arg, size_t k, uint32_t s, size_t i)
+{
+	struct runok_arg *c = arg;
+	if (i == SIZE_MAX) {
+		if (c->n > 0 && c->r->segs[s].seq > c->seqs[0])
+			c->ok = 0;
+		return;
+	}
+	uint64_t sz = c->sizes != NULL ? c->sizes[i] : EVT_SIZE_UNKNOWN;
+	if (sz != EVT_SIZE_UNKNOWN && sz != c->r->segs[s].size)
+		c->ok = 0;
+}
+
 /* Whether run r may be used with the listing: every covered segment
  * present with its size (where known), or gone below the lowest one
  * (retention). */
@@ -1326,21 +1465,9 @@ static int
 view_run_ok(const struct evt_idx_view *v, const struct evt_idx_run *r,
     const uint64_t *sizes)
 {
-	for (uint32_t s = 0; s < r->nsegs; s++) {
-		uint64_t seq = r->segs[s].seq;
-		const uint64_t *at = bsearch(&seq, v->seqs, v->n, sizeof seq,
-		    cmp_u64);
-		if (at == NULL) {
-			if (v->n > 0 && seq > v->seqs[0])
-				return 0; /* a hole: moved aside */
-			continue;
-		}
-		uint64_t sz = sizes != NULL ? sizes[at - v->seqs] :
-		    EVT_SIZE_UNKNOWN;
-		if (sz != EVT_SIZE_UNKNOWN && sz != r->segs[s].size)
-			return 0;
-	}
-	return 1;
+	struct runok_arg c = {r, v->seqs, sizes, v->n, 1};
+	walk_covered(r, 0, v->seqs, v->n, runok_cb, &c);
+	return c.ok;
 }
 
 /* Loads the view; see idindex.h. */
@@ -1503,18 +1630,16 @@ evt_idx_check_cand(const char *path, const struct evt_idx_cand *c,
 	    !evt_guid_parse(id, len, g, 0))
 		goto out;	/* only decoding can tell */
 	/* The column holds exactly the block's indexed ids, as GUIDs. */
-	size_t n = EVT_GUID_SIZE * (size_t)c->blk->nguid;
-	uint8_t *col = malloc(n + 1);
-	if (col == NULL || read_full(fd, col, n, c->blk->off + 64 +
-	    c->blk->zlen) != 0) {
-		free(col);
+	struct evt_buf col = {0};
+	if (read_guids(fd, c->blk, &col) != 0) {
+		evt_buf_free(&col);
 		goto out;	/* let the reader say what is wrong */
 	}
 	rc = 0;
 	for (size_t k = 0; k < c->blk->nguid && rc == 0; k++)
-		rc = memcmp(col + EVT_GUID_SIZE * k, g, EVT_GUID_SIZE) == 0 ?
+		rc = memcmp(col.p + EVT_GUID_SIZE * k, g, EVT_GUID_SIZE) == 0 ?
 		    2 : 0;
-	free(col);
+	evt_buf_free(&col);
 out:
 	close(fd);
 	return rc;

@@ -54,6 +54,9 @@ struct evt_segr {
 
 	ZSTD_DCtx *dctx;
 	struct evt_buf io, raw;
+	struct evt_buf colf;	/* a columnar block's decompressed form */
+	struct evt_buf gcol;	/* a packed GUID column, unpacked */
+	uint32_t blk_zlen;	/* the loaded block's zstd frame length */
 	struct evt_rdec dec;
 
 	/* Scan state. */

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "evtape/colform.h"
 #include "evtape/crc32c.h"
 #include "evtape/segment.h"
 #include "le.h"
@@ -76,10 +77,12 @@ struct evt_seghdr {
  *   OFFSET SIZE TYPE  FIELD
  *   0      4    bytes magic: EVT_BLK_MAGIC, 9E 45 42 4B
  *   4      2    u16   hdr_size: EVT_BLK_HDR_SIZE
- *   6      1    u8    version: block version, EVT_BLK_VERSION
+ *   6      1    u8    version: block version, EVT_BLK_VERSION (records
+ *                     as MessagePack) or EVT_BLK_VERSION_COL (columnar)
  *   7      1    u8    codec: EVT_CODEC_ZSTD
  *   8      4    u32   zlen: bytes of the zstd frame
- *   12     4    u32   rawlen: bytes of the decompressed records
+ *   12     4    u32   rawlen: bytes of the decompressed frame (the records;
+ *                     in version 2 their columnar form)
  *   16     4    u32   nguid: GUID column entries (EVT_GUID_SIZE bytes each)
  *   20     4    u32   nrec: records of every kind
  *   24     4    u32   nevent: EVENT records that are items of a MSG frame
@@ -88,8 +91,9 @@ struct evt_seghdr {
  *   36     4    u32   flags: EVT_BLKF_* (revision 1.1; reserved, 0 before)
  *   40     8    i64   first_rx: smallest receive time of its frames, us
  *   48     8    i64   last_rx: largest receive time of its frames, us
- *   56     4    u32   payload_crc: CRC-32C of the zlen + 16 * nguid bytes
- *                     after the header
+ *   56     4    u32   payload_crc: CRC-32C of the zlen + column bytes
+ *                     after the header (16 * nguid, or ceil(122 * nguid / 8)
+ *                     when packed)
  *   60     4    u32   crc: CRC-32C of bytes 0..59
  */
 enum {
@@ -435,11 +439,22 @@ evt_blkhdr_magic_ok(const uint8_t *p)
 	return memcmp(p + EVT_BH_MAGIC, EVT_BLK_MAGIC, 4) == 0;
 }
 
+/* Whether a block's GUID column is packed (122 bits an entry; block
+ * version 2 with EVT_BLKF_PACKED, whatever EVT_BLKF_SET says;
+ * formats/segment.md, "GUID column"). */
+static inline int
+evt_blkhdr_packed(const struct evt_blkhdr *h)
+{
+	return h->version == EVT_BLK_VERSION_COL &&
+	    (h->flags & EVT_BLKF_PACKED) != 0;
+}
+
 /* The length of a block's payload: its zstd frame and GUID column. */
 static inline uint64_t
 evt_blkhdr_payload_len(const struct evt_blkhdr *h)
 {
-	return (uint64_t)h->zlen + EVT_GUID_SIZE * (uint64_t)h->nguid;
+	return (uint64_t)h->zlen + evt_guidcol_len(h->nguid,
+	    evt_blkhdr_packed(h));
 }
 
 /* Builds a trailer from t. */

@@ -82,8 +82,9 @@ trailer_consistent(const struct evt_trailer *t, uint64_t size)
 	    t->meta_len <= size && t->filt_off == t->meta_off + t->meta_len &&
 	    t->filt_len == EVT_FILT_SLOT_SIZE * nslots &&
 	    t->filt_off + t->filt_len == size - EVT_TRAILER_SIZE &&
-	    t->seglen != 0 && (t->seglen & (t->seglen - 1)) == 0 &&
-	    t->segcount != 0 && nslots <= UINT32_MAX;
+	    ((t->seglen != 0 && (t->seglen & (t->seglen - 1)) == 0 &&
+	    t->segcount != 0 && nslots <= UINT32_MAX) ||
+	    (t->seglen == 0 && t->segcount == 0)); /* 1.3: no filter */
 }
 
 /* Checks the trailer; fills the sealed fields.  Returns 1 if valid. */
@@ -275,6 +276,8 @@ evt_segr_close(struct evt_segr *r)
 	ZSTD_freeDCtx(r->dctx);
 	evt_buf_free(&r->io);
 	evt_buf_free(&r->raw);
+	evt_buf_free(&r->colf);
+	evt_buf_free(&r->gcol);
 	free(r->blocks);
 	free(r->chkref);
 	free(r->gbad);
@@ -739,8 +742,8 @@ block_header(struct evt_segr *r, uint64_t off, struct evt_blkhdr *bh)
 		return EVT_ERR_CHECKSUM;
 	}
 	evt_blkhdr_get(h, bh);
-	if (bh->hdr_size != EVT_BLK_HDR_SIZE || bh->version != EVT_BLK_VERSION ||
-	    bh->codec != EVT_CODEC_ZSTD) {
+	if (bh->hdr_size != EVT_BLK_HDR_SIZE || (bh->version != EVT_BLK_VERSION &&
+	    bh->version != EVT_BLK_VERSION_COL) || bh->codec != EVT_CODEC_ZSTD) {
 		report(r, off, "block version %u / codec %u not supported",
 		    bh->version, bh->codec);
 		return EVT_ERR_VERSION;
@@ -764,7 +767,8 @@ block_header(struct evt_segr *r, uint64_t off, struct evt_blkhdr *bh)
  * shows the zstd frame intact: then only the events whose ids sit in a
  * damaged run of the GUID column are lost (r->gbad_on).  Reports. */
 static int
-check_payload(struct evt_segr *r, uint64_t off, const struct evt_blkhdr *bh)
+check_payload(struct evt_segr *r, uint64_t off, const struct evt_blkhdr *bh,
+    const uint8_t *guids)
 {
 	r->gbad_on = 0;
 	if (evt_crc32c(0, r->io.p, evt_blkhdr_payload_len(bh)) ==
@@ -773,7 +777,7 @@ check_payload(struct evt_segr *r, uint64_t off, const struct evt_blkhdr *bh)
 	const uint8_t *l = checks_of(r, off, bh->nguid);
 	uint32_t bad = 0;
 	if (l != NULL && evt_crc32c(0, r->io.p, bh->zlen) == evt_chk_get(l, 0))
-		bad = bad_guids(r, l, r->io.p + bh->zlen, bh->nguid);
+		bad = bad_guids(r, l, guids, bh->nguid);
 	if (bad == 0) {
 		report(r, off, "block payload checksum mismatch (%u events "
 		    "lost)", r->blk_nevent);
@@ -784,6 +788,37 @@ check_payload(struct evt_segr *r, uint64_t off, const struct evt_blkhdr *bh)
 	    bad, bh->nguid);
 	r->gbad_on = 1;
 	return 0;
+}
+
+/* The 16-byte entries of the GUID column of a block whose payload is at
+ * p: in place, or unpacked into r->gcol; NULL when out of memory. */
+static const uint8_t *
+guid_entries(struct evt_segr *r, const struct evt_blkhdr *bh,
+    const uint8_t *p)
+{
+	if (!evt_blkhdr_packed(bh))
+		return p + bh->zlen;
+	r->gcol.len = 0;
+	if (evt_buf_grow(&r->gcol, EVT_GUID_SIZE * (size_t)bh->nguid + 1) != 0)
+		return NULL;
+	evt_guidcol_unpack(p + bh->zlen, bh->nguid, r->gcol.p);
+	return r->gcol.p;
+}
+
+/* Rebuilds the records of a columnar block (version 2) from its
+ * decompressed form in r->raw, into r->raw.  Reports. */
+static int
+uncolumn(struct evt_segr *r, uint64_t off)
+{
+	struct evt_buf t = r->raw;
+	const char *why = NULL;
+	r->raw = r->colf;
+	r->colf = t;
+	int rc = evt_colform_decode(r->colf.p, r->colf.len, EVT_BLK_MAX_RAW,
+	    &r->raw, &why);
+	if (rc == EVT_ERR_CORRUPT)
+		report(r, off, "%s (%u events lost)", why, r->blk_nevent);
+	return rc;
 }
 
 /* Loads the block at off into the decoder; see segment_int.h. */
@@ -808,7 +843,10 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 		    evt_strerror(rc), r->blk_nevent);
 		return rc;
 	}
-	if ((rc = check_payload(r, off, bh)) != 0)
+	const uint8_t *guids = guid_entries(r, bh, r->io.p);
+	if (guids == NULL)
+		return EVT_ERR_NOMEM;
+	if ((rc = check_payload(r, off, bh, guids)) != 0)
 		return rc;
 	if ((rc = unzstd(r, r->io.p, bh->zlen, bh->rawlen)) != 0) {
 		if (rc != EVT_ERR_NOMEM)
@@ -816,6 +854,9 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 			    "lost)", r->blk_nevent);
 		return rc;
 	}
+	if (bh->version == EVT_BLK_VERSION_COL && (rc = uncolumn(r, off)) != 0)
+		return rc;
+	r->blk_zlen = bh->zlen;
 	if (bh->str_base > EVT_DICT_MAX_STRINGS ||
 	    bh->shape_base > EVT_DICT_MAX_SHAPES) {
 		report(r, off, "block dictionary bases out of bounds (%u "
@@ -831,7 +872,7 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 			if (evt_dict_shape_add(&r->dict, NULL, 0) < 0)
 				return EVT_ERR_NOMEM;
 	}
-	evt_rdec_block(&r->dec, r->raw.p, bh->rawlen, r->io.p + bh->zlen,
+	evt_rdec_block(&r->dec, r->raw.p, r->raw.len, guids,
 	    bh->nguid, bh->str_base, bh->shape_base);
 	r->blk_seen = 0;
 	r->blk_msg = r->blk_broken = 0;
@@ -886,7 +927,8 @@ evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg)
 			off = resync(r, off + 1);
 			continue;
 		}
-		size_t glen = EVT_GUID_SIZE * (size_t)bh.nguid;
+		size_t glen = (size_t)evt_guidcol_len(bh.nguid,
+		    evt_blkhdr_packed(&bh));
 		r->io.len = 0;
 		if (evt_buf_grow(&r->io, glen) != 0) {
 			rc = EVT_ERR_NOMEM;
@@ -895,9 +937,18 @@ evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg)
 		if (glen > 0 && (rc = read_at(r, r->io.p, glen,
 		    off + EVT_BLK_HDR_SIZE + bh.zlen)) != 0)
 			break;
+		/* (Its entries start where a zstd frame of 0 bytes would
+		 * end.) */
+		struct evt_blkhdr gh = bh;
+		gh.zlen = 0;
+		const uint8_t *g = guid_entries(r, &gh, r->io.p);
+		if (g == NULL) {
+			rc = EVT_ERR_NOMEM;
+			break;
+		}
 		const uint8_t *l = checks_of(r, off, bh.nguid);
-		fn(arg, off, bh.flags, r->io.p, bh.nguid, l != NULL &&
-		    bad_guids(r, l, r->io.p, bh.nguid) > 0 ? r->gbad : NULL);
+		fn(arg, off, bh.flags, g, bh.nguid, l != NULL &&
+		    bad_guids(r, l, g, bh.nguid) > 0 ? r->gbad : NULL);
 		off += EVT_BLK_HDR_SIZE + evt_blkhdr_payload_len(&bh);
 	}
 	r->cb = cb;
@@ -1174,6 +1225,8 @@ map_filter(struct evt_segr *r)
 {
 	if (r->filt.slots != NULL)
 		return 0;
+	if (r->filt_len == 0)
+		return EVT_ERR_STATE;	/* no filter (revision 1.3) */
 	long pg = sysconf(_SC_PAGESIZE);
 	uint64_t start = r->filt_off & ~(uint64_t)(pg - 1);
 	r->map_len = (size_t)(r->filt_off + r->filt_len - start);
@@ -1253,6 +1306,44 @@ static int find_in_blocks(struct evt_segr *r, const char *id, size_t len,
     uint64_t first, uint64_t last, const uint64_t *offs, size_t n,
     struct evt_rec *rec, uint64_t *blk_off);
 
+/*
+ * Looks id up in a sealed segment without an id filter (revision 1.3):
+ * a GUID in the GUID column of each block whose flags say it holds
+ * exactly its ids (one read of the column, no decompression), other
+ * blocks decoded.
+ */
+static int
+find_unfiltered(struct evt_segr *r, const char *id, size_t len,
+    struct evt_rec *rec, uint64_t *blk_off)
+{
+	uint8_t g[16];
+	int is_guid = evt_guid_parse(id, len, g, 0);
+	for (uint32_t b = 0; b < r->nblocks; b++) {
+		struct evt_blkhdr bh;
+		uint64_t off = r->blocks[b].off;
+		if (is_guid && block_header(r, off, &bh) == 0 &&
+		    (bh.flags & (EVT_BLKF_SET | EVT_BLKF_IDCOL)) ==
+		    (EVT_BLKF_SET | EVT_BLKF_IDCOL)) {
+			size_t n = EVT_GUID_SIZE * (size_t)bh.nguid;
+			r->raw.len = 0;
+			if (evt_buf_grow(&r->raw, n + 1) != 0)
+				return EVT_ERR_NOMEM;
+			int hit = read_at(r, r->raw.p, n, off +
+			    EVT_BLK_HDR_SIZE + bh.zlen) != 0;
+			for (uint32_t k = 0; !hit && k < bh.nguid; k++)
+				hit = memcmp(r->raw.p + EVT_GUID_SIZE *
+				    (size_t)k, g, EVT_GUID_SIZE) == 0;
+			if (!hit)
+				continue;
+		}
+		int rc = find_in_blocks(r, id, len, b, b + 1, NULL, 0, rec,
+		    blk_off);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Looks an event id up; see segment.h. */
 int
 evt_segr_find(struct evt_segr *r, const char *id, size_t len,
@@ -1261,11 +1352,14 @@ evt_segr_find(struct evt_segr *r, const char *id, size_t len,
 	/* Probe the filter before loading the index: most segments are
 	 * ruled out by three slot reads. */
 	uint32_t loc;
-	if (r->info.sealed && !r->force_scan && r->meta_loaded >= 0) {
+	if (r->info.sealed && !r->force_scan && r->meta_loaded >= 0 &&
+	    r->filt_len > 0) {
 		int hit = probe_pread(r, evt_id_key(id, len), &loc);
 		if (hit == 0)
 			return 0;
 	}
+	if (indexed(r) && r->filt_len == 0)
+		return find_unfiltered(r, id, len, rec, blk_off);
 	if (!indexed(r) || map_filter(r) != 0) {
 		/* No usable index: scan. */
 		int rc;
@@ -1352,6 +1446,11 @@ int
 evt_segr_probe(struct evt_segr *r, uint64_t key, uint32_t *first,
     uint32_t *count)
 {
+	if (indexed(r) && r->filt_len == 0) {
+		*first = 0;	/* no filter: every block may hold it */
+		*count = r->nblocks;
+		return 1;
+	}
 	if (!indexed(r) || map_filter(r) != 0)
 		return EVT_ERR_STATE;
 	uint32_t loc;
@@ -1377,6 +1476,8 @@ evt_segr_check_filter(struct evt_segr *r)
 {
 	if (!r->info.sealed)
 		return EVT_ERR_STATE;
+	if (r->filt_len == 0)
+		return 0;	/* no filter, nothing to check */
 	if (map_filter(r) != 0)
 		return EVT_ERR_IO;
 	if (evt_crc32c(0, r->filt.slots, r->filt_len) != r->filt_crc) {
@@ -1415,7 +1516,7 @@ tail_block(struct evt_segr *r, const struct tailblk *b, int want_id,
 	t->blocks_read++;
 	if (want_id) {
 		char id[36];
-		evt_guid_format(r->io.p + bh.zlen +
+		evt_guid_format(r->dec.guids +
 		    EVT_GUID_SIZE * ((size_t)b->nguid - 1), id);
 		memcpy(t->last_id, id, sizeof id);
 		t->last_id_len = sizeof id;

@@ -27,6 +27,7 @@
 #include <zstd.h>
 
 #include "evtape/crc32c.h"
+#include "evtape/colform.h"
 #include "evtape/err.h"
 #include "evtape/segment.h"
 #include "evtape/summary.h"
@@ -45,6 +46,9 @@ struct evt_segw {
 	struct evt_renc enc;
 	ZSTD_CCtx *cctx;
 	struct evt_buf zbuf;
+	struct evt_colenc *col;	/* columnar form encoder (block version 2) */
+	struct evt_buf colbuf;	/* a block's columnar form */
+	struct evt_buf gpack;	/* a block's packed GUID column */
 	uint32_t str_base, shape_base; /* dictionary sizes at block start */
 
 	struct evt_blkent *blocks; /* the only per-block state; nothing is
@@ -142,6 +146,11 @@ segw_free(struct evt_segw *w)
 	evt_renc_free(&w->enc);
 	ZSTD_freeCCtx(w->cctx);
 	evt_buf_free(&w->zbuf);
+	if (w->col != NULL)
+		evt_colenc_free(w->col);
+	free(w->col);
+	evt_buf_free(&w->colbuf);
+	evt_buf_free(&w->gpack);
 	evt_buf_free(&w->session);
 	free(w->blocks);
 	free(w->guid_ids);
@@ -154,7 +163,9 @@ static int
 write_header(struct evt_segw *w)
 {
 	struct evt_seghdr sh = {
-		.major = EVT_SEG_VERSION, .minor = EVT_SEG_MINOR,
+		.major = EVT_SEG_VERSION,
+		.minor = !w->opts.row_blocks ? EVT_SEG_MINOR :
+		    w->opts.no_summary ? EVT_SEG_MINOR_12 : EVT_SEG_MINOR_ROWS,
 		.hdr_size = EVT_SEG_HDR_SIZE, .seq = w->seq,
 		.created = w->created_us,
 	};
@@ -221,6 +232,75 @@ add_block(struct evt_segw *w, const struct evt_blkent *be, int guid_ids)
 	return 0;
 }
 
+/*
+ * Compresses the n bytes at p into w->zbuf as one zstd frame, ending a
+ * zstd block at each of the nparts offsets (the columns of a columnar
+ * form), so that every column gets its own entropy tables; returns the
+ * frame's length or 0 on failure.
+ */
+static size_t
+compress_parts(struct evt_segw *w, const uint8_t *p, size_t n,
+    const size_t *parts, size_t nparts)
+{
+	size_t bound = ZSTD_compressBound(n) + 8 * nparts + 64;
+	w->zbuf.len = 0;
+	if (evt_buf_grow(&w->zbuf, bound) != 0)
+		return 0;
+	ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+	if (ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(w->cctx, n)))
+		return 0;
+	ZSTD_outBuffer out = {w->zbuf.p, bound, 0};
+	size_t from = 0;
+	for (size_t i = 0; i < nparts; i++) {
+		ZSTD_inBuffer in = {p + from, parts[i] - from, 0};
+		ZSTD_EndDirective op = i + 1 == nparts ? ZSTD_e_end :
+		    ZSTD_e_flush;
+		size_t left;
+		do {
+			left = ZSTD_compressStream2(w->cctx, &out, &in, op);
+			if (ZSTD_isError(left) || (left > 0 &&
+			    out.pos == out.size))
+				return 0;
+		} while (left > 0);
+		from = parts[i];
+	}
+	return out.pos;
+}
+
+/*
+ * Compresses the open block's records into w->zbuf: as they are (block
+ * version 1) or in their columnar form (version 2, colform.h).  Sets
+ * *zlen and *rawlen (the frame's decompressed size).
+ */
+static int
+compress_block(struct evt_segw *w, size_t *zlen, size_t *rawlen)
+{
+	struct evt_renc *e = &w->enc;
+	if (w->opts.row_blocks) {
+		size_t bound = ZSTD_compressBound(e->recs.len);
+		w->zbuf.len = 0;
+		if (evt_buf_grow(&w->zbuf, bound) != 0)
+			return EVT_ERR_NOMEM;
+		*zlen = ZSTD_compress2(w->cctx, w->zbuf.p, bound, e->recs.p,
+		    e->recs.len);
+		*rawlen = e->recs.len;
+		return ZSTD_isError(*zlen) ? EVT_ERR_NOMEM : 0;
+	}
+	size_t parts[EVT_COL_MAX_PARTS];
+	size_t nparts;
+	if (w->col == NULL && (w->col = calloc(1, sizeof *w->col)) == NULL)
+		return EVT_ERR_NOMEM;
+	int rc = evt_colform_encode(w->col, e->recs.p, e->recs.len,
+	    &w->colbuf, parts, &nparts);
+	if (rc != 0)
+		return rc;
+	if (w->colbuf.len > EVT_BLK_MAX_RAW)
+		return EVT_ERR_TOOBIG;
+	*rawlen = w->colbuf.len;
+	*zlen = compress_parts(w, w->colbuf.p, w->colbuf.len, parts, nparts);
+	return *zlen == 0 ? EVT_ERR_NOMEM : 0;
+}
+
 /* Writes the open block; see segment.h. */
 int
 evt_segw_flush(struct evt_segw *w)
@@ -228,44 +308,55 @@ evt_segw_flush(struct evt_segw *w)
 	struct evt_renc *e = &w->enc;
 	if (e->nrec == 0)
 		return 0;
-	size_t bound = ZSTD_compressBound(e->recs.len);
-	w->zbuf.len = 0;
-	if (evt_buf_grow(&w->zbuf, bound) != 0)
-		return EVT_ERR_NOMEM;
-	size_t zlen = ZSTD_compress2(w->cctx, w->zbuf.p, bound, e->recs.p,
-	    e->recs.len);
-	if (ZSTD_isError(zlen))
-		return EVT_ERR_NOMEM;
+	size_t zlen, rawlen;
+	int rc = compress_block(w, &zlen, &rawlen);
+	if (rc != 0)
+		return rc;
 	uint32_t nguid = (uint32_t)(e->guids.len / EVT_GUID_SIZE);
 	int guid_ids = e->nkeys == e->nguid_keys && nguid == e->nkeys;
-	uint32_t flags = EVT_BLKF_SET |
+	/* Version-4 GUIDs carry 122 random bits: store just those. */
+	uint8_t *gcol = e->guids.p;
+	size_t glen = e->guids.len;
+	int packed = !w->opts.row_blocks && nguid > 0 &&
+	    evt_guidcol_packable(e->guids.p, nguid);
+	if (packed) {
+		glen = (size_t)evt_guidcol_len(nguid, 1);
+		w->gpack.len = 0;
+		if (evt_buf_grow(&w->gpack, glen) != 0)
+			return EVT_ERR_NOMEM;
+		evt_guidcol_pack(e->guids.p, nguid, w->gpack.p);
+		gcol = w->gpack.p;
+	}
+	uint32_t flags = EVT_BLKF_SET | (packed ? EVT_BLKF_PACKED : 0) |
 	    (w->blk_session ? EVT_BLKF_SESSION : 0) |
 	    (guid_ids ? EVT_BLKF_IDCOL : 0) |
 	    (w->unit_start ? EVT_BLKF_UNIT : 0);
 	uint32_t pcrc = evt_crc32c(0, w->zbuf.p, zlen);
 	struct evt_blkhdr bh = {
-		.hdr_size = EVT_BLK_HDR_SIZE, .version = EVT_BLK_VERSION,
+		.hdr_size = EVT_BLK_HDR_SIZE,
+		.version = w->opts.row_blocks ? EVT_BLK_VERSION :
+		    EVT_BLK_VERSION_COL,
 		.codec = EVT_CODEC_ZSTD, .zlen = (uint32_t)zlen,
-		.rawlen = (uint32_t)e->recs.len, .nguid = nguid,
+		.rawlen = (uint32_t)rawlen, .nguid = nguid,
 		.nrec = e->nrec, .nevent = e->nevent, .str_base = w->str_base,
 		.shape_base = w->shape_base, .flags = flags,
 		.first_rx = e->first_rx, .last_rx = e->last_rx,
-		.payload_crc = evt_crc32c(pcrc, e->guids.p, e->guids.len),
+		.payload_crc = evt_crc32c(pcrc, gcol, glen),
 	};
 	uint8_t h[EVT_BLK_HDR_SIZE];
 	evt_blkhdr_put(h, &bh);
 
 	struct iovec iov[3] = {
-		{h, sizeof h}, {w->zbuf.p, zlen}, {e->guids.p, e->guids.len},
+		{h, sizeof h}, {w->zbuf.p, zlen}, {gcol, glen},
 	};
-	size_t total = sizeof h + zlen + e->guids.len;
+	size_t total = sizeof h + zlen + glen;
 	/* Never write over what another writer put there (a few µs per
 	 * block; archive.md, "The LOCK file"). */
 	if (evt_segw_check(w) == EVT_ERR_FOREIGN)
 		return EVT_ERR_FOREIGN;
-	ssize_t n = pwritev(w->fd, iov, e->guids.len ? 3 : 2, (off_t)w->off);
+	ssize_t n = pwritev(w->fd, iov, glen ? 3 : 2, (off_t)w->off);
 	if (n != (ssize_t)total) {
-		int rc = n < 0 ? sys_err() : EVT_ERR_NOSPC;
+		rc = n < 0 ? sys_err() : EVT_ERR_NOSPC;
 		/* Cut what part of the block reached the file. */
 		if (ftruncate(w->fd, (off_t)w->off) != 0) {
 			/* The reader will find a torn tail; nothing lost. */
@@ -278,8 +369,7 @@ evt_segw_flush(struct evt_segw *w)
 		.nrec = e->nrec, .nevent = e->nevent, .str_base = w->str_base,
 		.shape_base = w->shape_base,
 	};
-	int rc = add_block(w, &be, guid_ids);
-	if (rc != 0)
+	if ((rc = add_block(w, &be, guid_ids)) != 0)
 		return rc;
 	w->blk_session = 0;
 	w->off += total;
@@ -511,7 +601,7 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 			bi = block_at(w, boff);
 			if (bi != UINT32_MAX && ks->chk_at != NULL &&
 			    (rc = block_checks(ks, bi,
-			    r->io.p, (size_t)(r->dec.guids - r->io.p),
+			    r->io.p, r->blk_zlen,
 			    r->dec.guids, r->dec.nguid)) != 0)
 				break;
 			col = bi != UINT32_MAX && w->guid_ids[bi];
@@ -776,8 +866,10 @@ seal_index(struct evt_segw *w)
 	int rc = keyset_init(w, &ks);
 	if (rc == 0)
 		rc = collect_keys(w, &ks);
-	if (rc == 0)
+	if (rc == 0 && !w->opts.no_filter)
 		rc = build_filter(&ks, locbits, locshift, &f);
+	else if (rc == 0)
+		f.seed = f.seglen = f.segcount = f.nslots = 0; /* none */
 	if (rc == 0)
 		rc = build_meta(w, &ks, &z);
 	if (rc == 0)

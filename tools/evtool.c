@@ -43,6 +43,7 @@
 #include "evtape/summary.h"
 #include "evtape/timefmt.h"
 #include "evtape/tsv.h"
+#include "evtape/idindex.h"
 #include "evtape/verify.h"
 
 /* The archive being read (open_archive): readers open its segments
@@ -228,16 +229,28 @@ import_opt(void *ctx, int c, char *arg)
 		o->seg.unit_bytes = v;
 		return 0;
 	case 'L':
-		/* What a revision 1.1 writer wrote: the baseline of the
-		 * damage benchmark. */
+		/* What a revision 1.1 writer wrote (the baseline of the
+		 * damage benchmark), or 1.2 (row blocks: the baseline of the
+		 * size benchmark). */
+		if (strcmp(arg, "1.2") == 0) {
+			o->seg.row_blocks = 1;
+			o->seg.no_summary = 1;
+			return 0;
+		}
 		if (strcmp(arg, "1.1") != 0)
 			evt_cli_usage_err("--layout: \"%s\" is not a layout "
-			    "(1.1)", arg);
+			    "(1.1, 1.2)", arg);
+		o->seg.row_blocks = 1;
 		o->seg.unit_bytes = EVT_UNIT_SEGMENT;
 		o->seg.no_checks = 1;
 		o->seg.no_summary = 1;
 		if (o->seg.block_bytes == 0)
 			o->seg.block_bytes = 256u << 10;
+		return 0;
+	case 'F':
+		/* Lookups read the id index (formats/idindex.md), else
+		 * the GUID columns. */
+		o->seg.no_filter = 1;
 		return 0;
 	case 's':
 		o->seg_bytes = evt_cli_size_arg("--segment-size", arg);
@@ -259,6 +272,7 @@ static const struct option import_lo[] = {
 	{"layout", required_argument, NULL, 'L'},
 	{"segment-size", required_argument, NULL, 's'},
 	{"segment-age", required_argument, NULL, 'a'},
+	{"no-segment-filter", no_argument, NULL, 'F'},
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline import_cl = {"import [options] DIR [FILE]",
@@ -738,7 +752,7 @@ cmd_get(int argc, char **argv)
 	int meta = 0;
 	int i = parse_cmdline(&get_cl, &meta, argc, argv);
 	const char *id = argv[i + 1];
-	struct evt_archive *a = open_archive(argv[i], 0, NULL);
+	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
 	size_t n, seg;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
 	struct evt_segr *r;
@@ -1025,6 +1039,8 @@ lost_tail(struct evt_verify *v, const char *verb, char *line, size_t cap)
 	    s.listed);
 }
 
+static int verify_index(const char *dir, char *line, size_t cap);
+
 /* Checks every segment; the summary and the lost events on stdout. */
 static int
 cmd_verify(int argc, char **argv)
@@ -1048,8 +1064,24 @@ cmd_verify(int argc, char **argv)
 		snprintf(line, sizeof line, "%s: %zu segments ok", argv[1], n);
 	}
 	evt_verify_close(v);
+	int ip = verify_index(argv[1], line, sizeof line);
 	outf("%s\n", line);
-	return s.problems > 0 ? EVT_EXIT_PARTIAL : 0;
+	return s.problems > 0 || ip > 0 ? EVT_EXIT_PARTIAL : 0;
+}
+
+/* Checks the id index's run files (each problem as FILE: offset N: what
+ * on stderr) and appends their count to line; returns it. */
+static int
+verify_index(const char *dir, char *line, size_t cap)
+{
+	int ip = evt_idx_verify(dir, evt_cli_damage_cb, NULL);
+	oom_check(ip == EVT_ERR_NOMEM ? ip : 0);
+	size_t len = strlen(line);
+	if (ip > 0)
+		snprintf(line + len, cap - len, "; %d id index problems "
+		    "(no event lost: lookups read the segments; evtool "
+		    "repair rebuilds the index)", ip);
+	return ip;
 }
 static char repair_tmp[4096];
 static volatile sig_atomic_t repair_tmp_set;
@@ -1138,6 +1170,14 @@ cmd_repair(int argc, char **argv)
 			rc = EVT_EXIT_FAIL;
 		else
 			fixed++;
+	}
+	/* The id index is derived data: runs that are damaged or cover a
+	 * segment as it was before the rewrite go, and are built again. */
+	int ir = evt_archive_reindex(arch);
+	if (ir != 0) {
+		evt_cli_err("%s: cannot rebuild the id index: %s", argv[1],
+		    evt_strerror(ir));
+		rc = EVT_EXIT_FAIL;
 	}
 	char line[512];
 	snprintf(line, sizeof line, "%s: %" PRIu64 " segments rewritten",
@@ -1472,8 +1512,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: evtool COMMAND [options] DIR ...\n"
 	    "  import [--level N] [--block-size S] [--dict-unit S|segment]\n"
-	    "         [--layout 1.1] [--segment-size S] [--segment-age D]\n"
-	    "         DIR [FILE]\n"
+	    "         [--layout 1.1|1.2] [--segment-size S] [--segment-age D]\n"
+	    "         [--no-segment-filter] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"
 	    "      [--source S]... [--type T]... DIR\n"

@@ -19,6 +19,10 @@
 #define EVT_AR_CREATE 2 /* create the directory if missing */
 #define EVT_AR_LOCK 4	/* take the writer's lock without writing (repair,
 			   prune) */
+#define EVT_AR_NO_SIZES 16 /* a reader that needs no segment sizes: the
+			   listing does not stat every segment (size
+			   EVT_SIZE_UNKNOWN; 10,000 stats were most of
+			   a lookup's system time) */
 #define EVT_AR_NO_INDEX 8 /* look ids up segment by segment, not through the
 			   archive's id index (also: environment variable
 			   EVTAPE_NO_IDINDEX set and not empty) */
@@ -41,9 +45,10 @@ struct evt_archive_opts {
 struct evt_segref {
 	uint64_t seq;
 	char *path;
-	uint64_t size;	/* EVT_SIZE_UNKNOWN until evt_archive_segment_size
-			   asks (listing does not stat: a restart or a
-			   `get` lists thousands) */
+	uint64_t size;	/* bytes when listed; EVT_SIZE_UNKNOWN in a writer
+			   and under EVT_AR_NO_SIZES (which stat segments
+			   only when they need their sizes: a restart lists
+			   thousands); evt_archive_segment_size asks */
 };
 #define EVT_SIZE_UNKNOWN UINT64_MAX
 

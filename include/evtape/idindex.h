@@ -10,11 +10,13 @@
  *
  * Maintenance (evt_idx_add, evt_idx_catch_up, evt_idx_prune) runs under
  * the archive's writer lock; every file is written as a temporary
- * ".idx-*.tmp", fsynced, renamed and the directory fsynced, so a crash at
- * any point leaves runs that each validate themselves.  Memory of a build
- * is bounded by EVT_IDX_BATCH_KEYS keys (about 12 bytes each) plus one
- * partition's filter build (EVT_IDX_PART_KEYS keys, about 45 bytes each),
- * whatever the run's size.
+ * ".idx-*.tmp" and renamed (fsynced only when asked: a run torn by a
+ * power loss fails its checksums), so a crash at any point leaves runs
+ * that each validate themselves.  Memory of a build
+ * is bounded by EVT_IDX_BATCH_KEYS keys (expected; 12 bytes each, twice
+ * while they are sorted: about 7 MiB with the eighth reserved beyond the
+ * mean) plus one partition's filter build (EVT_IDX_PART_KEYS keys, about
+ * 45 bytes each), whatever the run's size.
  */
 #ifndef EVTAPE_IDINDEX_H
 #define EVTAPE_IDINDEX_H
@@ -34,10 +36,11 @@
 #define EVT_IDX_NAME_LEN 33	/* "idx-" 12 "-" 12 ".evi" */
 #define EVT_IDX_FANOUT 8	/* runs of one level merged at once */
 #define EVT_IDX_PART_KEYS 8192	/* keys per partition (expected) */
-#define EVT_IDX_BATCH_KEYS (1u << 19) /* keys a build holds at once */
+#define EVT_IDX_BATCH_KEYS (1u << 18) /* keys a build holds at once */
 #define EVT_IDX_MAX_KEYS (1u << 22)   /* a run over half of these, or */
 #define EVT_IDX_MAX_BLOCKS (1u << 13) /* of these, is not merged again */
 #define EVT_IDX_MAX_SEGS (1u << 20)
+#define EVT_IDX_CATCH_UP 256	/* segments a non-full catch-up indexes */
 #define EVT_IDX_MAX_PARTS (1u << 20)
 
 /* One covered segment of a run (segment table entry). */
@@ -136,8 +139,9 @@ int evt_idx_read_part(const char *path, const struct evt_idx_run *run,
  * run supersedes (covers all their segments), that cover no existing
  * segment, or (full) whose segments' identities no longer match
  * (rewritten by repair or compaction); then adds runs for every sealed
- * segment no run covers, except segment skip_seq (the open one; 0: none),
- * and merges.
+ * segment no run covers (newest first; unless full, at most
+ * EVT_IDX_CATCH_UP of them), except segment skip_seq (the open one; 0:
+ * none), and merges.
  *
  * evt_idx_prune: deletes the runs whose segments all are gone.
  *

@@ -26,10 +26,15 @@
 #define EVT_TRL_MAGIC "\x89" "EVTIDX\n"	/* 8 bytes */
 #define EVT_BLK_MAGIC "\x9e" "EBK"		/* 4 bytes */
 #define EVT_SEG_VERSION 1
-#define EVT_SEG_MINOR 3	/* revision 1.1: block header flags; 1.2:
+#define EVT_SEG_MINOR 4	/* revision 1.1: block header flags; 1.2:
 				   dictionary units (EVT_BLKF_UNIT); 1.3:
-				   segment summaries in the index */
-#define EVT_BLK_VERSION 1
+				   segment summaries in the index; 1.4:
+				   columnar blocks (EVT_BLK_VERSION_COL) */
+#define EVT_SEG_MINOR_ROWS 3 /* row blocks with a summary (revision 1.3) */
+#define EVT_SEG_MINOR_12 2   /* row blocks, no summary: revision 1.2 */
+#define EVT_BLK_VERSION 1	/* records as MessagePack, GUIDs 16 bytes */
+#define EVT_BLK_VERSION_COL 2	/* records in columnar form (colform.h),
+				   GUID column maybe packed (revision 1.4) */
 #define EVT_TRL_VERSION 1	/* trailer (index) version */
 #define EVT_CODEC_ZSTD 1
 /* Block header flags (offset 36, formats/segment.md, "Block"). */
@@ -40,6 +45,9 @@
 #define EVT_BLKF_UNIT 0x8	/* the block starts a dictionary unit: its
 				   records use no definition of an earlier
 				   block (revision 1.2) */
+#define EVT_BLKF_PACKED 0x10	/* block version 2 only: the GUID column
+				   holds 122-bit packed version-4 GUIDs
+				   (revision 1.4) */
 #define EVT_BLK_MAX_RAW (1u << 30) /* bound on a block's decompressed size */
 #define EVT_BLK_MAX_GUIDS (1u << 26)
 /* Block and dictionary unit sizes: the damage a flipped bit costs against
@@ -68,6 +76,12 @@ struct evt_segw_opts {
 				EVT_UNIT_SEGMENT = never */
 	int no_checks;	     /* write no check lists into the index (what a
 				revision 1.1 writer wrote; for comparisons) */
+	int no_filter;	     /* seal without an id filter (revision 1.3,
+				formats/segment.md, "Id filter"): for archives
+				whose id index covers the segment */
+	int row_blocks;	     /* write block version 1 (what a revision 1.2
+				writer wrote; for comparisons) instead of
+				columnar blocks */
 	int no_summary;	     /* write no summary into the index (what a
 				writer before revision 1.3 wrote) */
 };

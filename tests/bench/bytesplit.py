@@ -31,11 +31,15 @@ def split(path, tot):
         if d[off:off + 4] != b"\x9eEBK":
             sys.exit("bytesplit.py: %s: offset %d: not a block header" % (path, off))
         zlen, rawlen, nguid = struct.unpack_from("<3I", d, off + 8)
+        (flags,) = struct.unpack_from("<I", d, off + 36)
+        # Revision 1.4: a packed column holds 122 bits per id.
+        packed = d[off + 6] == 2 and flags & 0x10
+        glen = (122 * nguid + 7) // 8 if packed else 16 * nguid
         tot["block headers"] += 64
         tot["zstd frames (records)"] += zlen
-        tot["GUID columns (ids)"] += 16 * nguid
+        tot["GUID columns (ids)"] += glen
         tot["records before zstd"] += rawlen
-        off += 64 + zlen + 16 * nguid
+        off += 64 + zlen + glen
     return nevents
 
 
@@ -52,7 +56,10 @@ def main():
         print("  %-22s %11d  %6.2f bytes/event  %5.1f %%"
               % (p, tot[p], tot[p] / max(n, 1), 100.0 * tot[p] / max(size, 1)))
     z = tot["zstd frames (records)"]
-    print("  records: %.2f bytes/event before zstd, ratio %.2f"
+    nofilt = size - tot["id filter"]
+    print("  without the id filters: %.2f bytes/event" % (nofilt / max(n, 1)))
+    print("  records: %.2f bytes/event before zstd (in columnar form for "
+          "revision 1.4 blocks), ratio %.2f"
           % (tot["records before zstd"] / max(n, 1), tot["records before zstd"] / max(z, 1)))
 
 

@@ -52,7 +52,10 @@ def blocks(data):
     while off + 64 <= end and data[off:off + 4] == b'\x9eEBK':
         zlen, = struct.unpack_from('<I', data, off + 8)
         nguid, = struct.unpack_from('<I', data, off + 16)
-        off += 64 + zlen + 16 * nguid
+        flags, = struct.unpack_from('<I', data, off + 36)
+        # A packed GUID column (revision 1.4): 122 bits an id.
+        packed = data[off + 6] == 2 and flags & 0x10
+        off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
         out.append(off)
     return out
 

@@ -7,7 +7,10 @@
 #   v1-basic.import-4k.evt   seg-000000000002.evt written by
 #       `evtool import --block-size 4k --dict-unit 4k` of v1-basic.tsv into
 #       a copy of v1-basic/ (whose segment gives the archive uuid): three
-#       blocks, each starting a dictionary unit, check lists, filter
+#       columnar blocks (revision 1.4, packed GUID columns), each starting
+#       a dictionary unit, check lists, filter
+#   v1-basic.import-4k-1.2.evt  the same with `--layout 1.2` (block
+#       version 1: the records as MessagePack, 16-byte GUIDs)
 #   v1-basic.import-1.1.evt  the same with `--layout 1.1` (one block, no
 #       check lists, one dictionary unit)
 #   v1-corrupt.repaired.evt  the segment `evtool repair` writes for a copy
@@ -53,6 +56,7 @@ imported() {
 }
 
 imported 4k --block-size 4k --dict-unit 4k
+imported 4k-1.2 --layout 1.2 --block-size 4k --dict-unit 4k
 imported 1.1 --layout 1.1
 
 cp -R "$G/v1-corrupt" "$T/r"
@@ -62,7 +66,8 @@ same_bytes "$G/v1-corrupt.repaired.evt" "$T/r/seg-000000000001.evt" \
     "repair of v1-corrupt: the segment written is the pinned one"
 
 # The pins themselves are what they claim: sealed, verified segments.
-for f in v1-basic.import-4k.evt:2 v1-basic.import-1.1.evt:2 \
+for f in v1-basic.import-4k.evt:2 v1-basic.import-4k-1.2.evt:2 \
+    v1-basic.import-1.1.evt:2 \
     v1-corrupt.repaired.evt:1; do
 	seq=${f#*:}
 	f=${f%:*}

@@ -64,7 +64,9 @@ write_segment(const char *path)
 {
 	struct evt_segw *w;
 	uint8_t uuid[16] = {1};
-	struct evt_segw_opts o = {0};
+	/* Row blocks (block version 1): patch_block edits the records as
+	 * MessagePack; columnar blocks rebuild the same records. */
+	struct evt_segw_opts o = {.row_blocks = 1};
 	unlink(path);
 	if (evt_segw_create(path, 1, uuid, 1000000, &o, &w) != 0)
 		abort();

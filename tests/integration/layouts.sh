@@ -1,0 +1,111 @@
+#!/bin/sh
+# layouts.sh: the block layouts of revision 1.2 (block version 1, written
+# by `evtool import --layout 1.2`) and 1.4 (columnar blocks, packed GUID
+# columns, the default) read side by side (formats/records.md, "Columnar
+# blocks"):
+#   1. the same evgen lines in either layout: `cat` and `cat --tsv` give
+#      the same bytes, which are the input lines for every frame that had
+#      nothing to normalise; verify passes; the new layout is smaller;
+#   2. an archive of old-layout segments followed by new-layout ones;
+#   3. a new writer resuming an old-layout unsealed segment (cut after a
+#      crash): it appends columnar blocks to it; everything reads back,
+#      and once sealed too.
+# POSIX sh; prints TAP.  Uses $BUILD/evtool and $BUILD/evgen.
+. "$(dirname "$0")/lib.sh"
+
+# versions FILE...: the block versions of segments, one line per block
+# ("1", "2"), walking block headers from offset 64 (formats/segment.md).
+versions() {
+	$PYTHON - "$@" <<'PY'
+import struct, sys
+for p in sys.argv[1:]:
+    d = open(p, "rb").read()
+    end = len(d)
+    if d[-128:-120] == b"\x89EVTIDX\n":
+        end = struct.unpack_from("<Q", d, len(d) - 128 + 16)[0]
+    off = 64
+    while off + 64 <= end and d[off:off + 4] == b"\x9eEBK":
+        zlen, raw, nguid = struct.unpack_from("<3I", d, off + 8)
+        flags = struct.unpack_from("<I", d, off + 36)[0]
+        print(d[off + 6])
+        packed = d[off + 6] == 2 and flags & 0x10
+        off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
+PY
+}
+
+# reads_as DIR WANT.tsv DESCRIPTION: cat --tsv of DIR is WANT, with no
+# complaint, and verify passes.
+reads_as() {
+	"$EVTOOL" cat --tsv "$1" >"$T/got.tsv" 2>"$T/err"
+	[ $? -eq 0 ] && [ ! -s "$T/err" ] && cmp -s "$2" "$T/got.tsv"
+	check $? "$3: cat --tsv reads every frame back"
+	"$EVTOOL" verify "$1" >/dev/null 2>&1
+	check $? "$3: verify passes"
+}
+
+$EVGEN --seed 12 --events 30000 >"$T/in.tsv"
+n=$(wc -l <"$T/in.tsv")
+
+# 1. One stream, both layouts.
+"$EVTOOL" import --layout 1.2 "$T/old" "$T/in.tsv" 2>/dev/null
+check $? "import --layout 1.2"
+"$EVTOOL" import "$T/new" "$T/in.tsv" 2>/dev/null
+check $? "import (revision 1.4 layout)"
+versions "$T"/old/seg-*.evt | sort -u >"$T/v.old"
+versions "$T"/new/seg-*.evt | sort -u >"$T/v.new"
+[ "$(cat "$T/v.old")" = 1 ] && [ "$(cat "$T/v.new")" = 2 ]
+check $? "the layouts write block versions 1 and 2"
+"$EVTOOL" cat --tsv "$T/old" >"$T/old.tsv" 2>/dev/null
+[ "$(wc -l <"$T/old.tsv")" -eq "$n" ]
+check $? "the old layout reads back $n frames"
+reads_as "$T/new" "$T/old.tsv" "new layout"
+"$EVTOOL" cat "$T/old" >"$T/old.jsonl" 2>/dev/null
+"$EVTOOL" cat "$T/new" | cmp -s - "$T/old.jsonl"
+check $? "cat (JSON lines) is the same in both layouts"
+# Frames without escapes to normalise are the input bytes exactly.
+awk 'NR == FNR { if (index($0, "\\u") == 0) want[FNR] = $0; next }
+    FNR in want { n++; if (want[FNR] != $0) bad++ }
+    END { print n + 0; exit bad > 0 || n == 0 }' "$T/in.tsv" "$T/got.tsv" \
+    >"$T/nplain"
+check $? "every frame without escapes is byte for byte the input ($(cat "$T/nplain") of $n)"
+for id in $(cut -f2 "$T/in.tsv" | awk 'NR % 997 == 5' |
+    grep -o '"id":"[^"]*"' | cut -d'"' -f4 | head -n 20); do
+	"$EVTOOL" get "$T/new" "$id" >/dev/null 2>&1 || echo "$id"
+done >"$T/missed"
+[ ! -s "$T/missed" ]
+check $? "get finds sampled ids in the new layout"
+old_b=$(cat "$T"/old/* | wc -c)
+new_b=$(cat "$T"/new/* | wc -c)
+[ "$new_b" -lt "$old_b" ]
+check $? "the new layout is smaller ($new_b vs $old_b bytes)"
+
+# 2. Old-layout segments, then new-layout ones, in one archive.
+head -n $((n / 2)) "$T/in.tsv" >"$T/a.tsv"
+tail -n +$((n / 2 + 1)) "$T/in.tsv" >"$T/b.tsv"
+"$EVTOOL" import --layout 1.2 --segment-size 64k "$T/mix" "$T/a.tsv" \
+    2>/dev/null &&
+    "$EVTOOL" import --segment-size 64k "$T/mix" "$T/b.tsv" 2>/dev/null
+check $? "import half in each layout into one archive"
+versions "$T"/mix/seg-*.evt | uniq | tr '\n' ' ' >"$T/v.mix"
+[ "$(cat "$T/v.mix")" = "1 2 " ] && [ "$(ls "$T"/mix/seg-*.evt | wc -l)" -gt 4 ]
+check $? "several segments, old layout then new ($(cat "$T/v.mix"))"
+reads_as "$T/mix" "$T/old.tsv" "mixed archive"
+
+# 3. A new writer resumes an unsealed old-layout segment.
+"$EVTOOL" import --layout 1.2 "$T/res" "$T/a.tsv" 2>/dev/null
+seg=$(ls "$T"/res/seg-*.evt | tail -n 1)
+$PYTHON - "$seg" <<'PY'
+import struct, sys
+p = sys.argv[1]
+d = open(p, "rb").read()
+assert d[-128:-120] == b"\x89EVTIDX\n"
+open(p, "r+b").truncate(struct.unpack_from("<Q", d, len(d) - 128 + 16)[0])
+PY
+"$EVTOOL" import "$T/res" "$T/b.tsv" 2>/dev/null
+check $? "import into an archive whose old-layout segment is unsealed"
+versions "$seg" | uniq | tr '\n' ' ' >"$T/v.res"
+[ "$(cat "$T/v.res")" = "1 2 " ]
+check $? "the resumed segment holds old blocks, then new ones ($(cat "$T/v.res"))"
+reads_as "$T/res" "$T/old.tsv" "resumed segment"
+
+done_testing
