@@ -790,18 +790,19 @@ check_payload(struct evt_segr *r, uint64_t off, const struct evt_blkhdr *bh,
 	return 0;
 }
 
-/* The 16-byte entries of the GUID column of a block whose payload is at
- * p: in place, or unpacked into r->gcol; NULL when out of memory. */
+/* The 16-byte entries of the GUID column of a block (header bh) whose
+ * column, as stored, is at col: in place, or unpacked into r->gcol; NULL
+ * when out of memory. */
 static const uint8_t *
 guid_entries(struct evt_segr *r, const struct evt_blkhdr *bh,
-    const uint8_t *p)
+    const uint8_t *col)
 {
 	if (!evt_blkhdr_packed(bh))
-		return p + bh->zlen;
+		return col;
 	r->gcol.len = 0;
 	if (evt_buf_grow(&r->gcol, EVT_GUID_SIZE * (size_t)bh->nguid + 1) != 0)
 		return NULL;
-	evt_guidcol_unpack(p + bh->zlen, bh->nguid, r->gcol.p);
+	evt_guidcol_unpack(col, bh->nguid, r->gcol.p);
 	return r->gcol.p;
 }
 
@@ -843,7 +844,7 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 		    evt_strerror(rc), r->blk_nevent);
 		return rc;
 	}
-	const uint8_t *guids = guid_entries(r, bh, r->io.p);
+	const uint8_t *guids = guid_entries(r, bh, r->io.p + bh->zlen);
 	if (guids == NULL)
 		return EVT_ERR_NOMEM;
 	if ((rc = check_payload(r, off, bh, guids)) != 0)
@@ -941,7 +942,7 @@ evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg)
 		 * end.) */
 		struct evt_blkhdr gh = bh;
 		gh.zlen = 0;
-		const uint8_t *g = guid_entries(r, &gh, r->io.p);
+		const uint8_t *g = guid_entries(r, &gh, r->io.p + gh.zlen);
 		if (g == NULL) {
 			rc = EVT_ERR_NOMEM;
 			break;
@@ -1307,6 +1308,25 @@ static int find_in_blocks(struct evt_segr *r, const char *id, size_t len,
     struct evt_rec *rec, uint64_t *blk_off);
 
 /*
+ * Reads the GUID column of the block at off (header bh) into r->raw and
+ * sets *col to its 16-byte entries (guid_entries).  Returns 0, 1 when it
+ * could not be read (the caller then decodes the block), or EVT_ERR_NOMEM.
+ */
+static int
+read_guid_column(struct evt_segr *r, uint64_t off, const struct evt_blkhdr *bh,
+    const uint8_t **col)
+{
+	size_t n = (size_t)evt_guidcol_len(bh->nguid, evt_blkhdr_packed(bh));
+	r->raw.len = 0;
+	if (evt_buf_grow(&r->raw, n + 1) != 0)
+		return EVT_ERR_NOMEM;
+	if (read_at(r, r->raw.p, n, off + EVT_BLK_HDR_SIZE + bh->zlen) != 0)
+		return 1;
+	*col = guid_entries(r, bh, r->raw.p);
+	return *col == NULL ? EVT_ERR_NOMEM : 0;
+}
+
+/*
  * Looks id up in a sealed segment without an id filter (revision 1.3):
  * a GUID in the GUID column of each block whose flags say it holds
  * exactly its ids (one read of the column, no decompression), other
@@ -1324,15 +1344,13 @@ find_unfiltered(struct evt_segr *r, const char *id, size_t len,
 		if (is_guid && block_header(r, off, &bh) == 0 &&
 		    (bh.flags & (EVT_BLKF_SET | EVT_BLKF_IDCOL)) ==
 		    (EVT_BLKF_SET | EVT_BLKF_IDCOL)) {
-			size_t n = EVT_GUID_SIZE * (size_t)bh.nguid;
-			r->raw.len = 0;
-			if (evt_buf_grow(&r->raw, n + 1) != 0)
-				return EVT_ERR_NOMEM;
-			int hit = read_at(r, r->raw.p, n, off +
-			    EVT_BLK_HDR_SIZE + bh.zlen) != 0;
+			const uint8_t *col = NULL;
+			int hit = read_guid_column(r, off, &bh, &col);
+			if (hit == EVT_ERR_NOMEM)
+				return hit;	/* (1: unread, decode the block) */
 			for (uint32_t k = 0; !hit && k < bh.nguid; k++)
-				hit = memcmp(r->raw.p + EVT_GUID_SIZE *
-				    (size_t)k, g, EVT_GUID_SIZE) == 0;
+				hit = memcmp(col + EVT_GUID_SIZE * (size_t)k, g,
+				    EVT_GUID_SIZE) == 0;
 			if (!hit)
 				continue;
 		}
