@@ -270,6 +270,13 @@ seg_size(struct evt_archive *a, size_t i)
 	return a->segs[i].size;
 }
 
+/* The size of segment i; see archive.h. */
+uint64_t
+evt_archive_segment_size(struct evt_archive *a, size_t i)
+{
+	return seg_size(a, i);
+}
+
 /* Segment problem callback of a writer's open: a warning (a segment it
  * cannot read changes where its resume point comes from). */
 static void

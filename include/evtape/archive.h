@@ -46,8 +46,9 @@ struct evt_segref {
 	uint64_t seq;
 	char *path;
 	uint64_t size;	/* bytes when listed; EVT_SIZE_UNKNOWN in a writer
-			   (which stats segments only when it needs their
-			   sizes: a restart lists thousands) */
+			   and under EVT_AR_NO_SIZES (which stat segments
+			   only when they need their sizes: a restart lists
+			   thousands); evt_archive_segment_size asks */
 };
 #define EVT_SIZE_UNKNOWN UINT64_MAX
 
@@ -73,6 +74,10 @@ int evt_archive_open(const char *dir, int flags,
 /* Segments in order of their sequence numbers.  Borrowed. */
 const struct evt_segref *evt_archive_segments(const struct evt_archive *a,
     size_t *n);
+
+/* The size in bytes of segment i, stat(2)ed on the first call (0 if it
+ * cannot be). */
+uint64_t evt_archive_segment_size(struct evt_archive *a, size_t i);
 
 /*
  * Readers.  Every tool that reads an archive opens its segments here, so

@@ -42,12 +42,15 @@ bytes_per_event() { ratio "$(cat "$1"/* | wc -c)" "$2"; }
 
 # best RUNS CMD...: "best_ms mean_ms" of the whole process CMD (output
 # discarded), by hyperfine if installed, else by a loop on Python's
-# monotonic clock (its own spawning cost, ~1 ms, is then included).
+# monotonic clock (its own spawning cost, ~1 ms, is then included).  Two
+# warm-up runs first, none for 3 runs or fewer (commands of seconds,
+# whose files are in the page cache since the import).
 best() {
 	_r=$1
+	_w=$([ "$1" -le 3 ] && echo 0 || echo 2)
 	shift
 	if command -v hyperfine >/dev/null 2>&1; then
-		hyperfine -N -i --warmup 2 --runs "$_r" --export-json "$W/h.json" \
+		hyperfine -N -i --warmup "$_w" --runs "$_r" --export-json "$W/h.json" \
 		    -- "$*" >/dev/null 2>&1
 		/usr/bin/python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
@@ -55,12 +58,12 @@ print("%.2f %.2f" % (r["min"] * 1e3, r["mean"] * 1e3))' "$W/h.json"
 	else
 		/usr/bin/python3 -c 'import subprocess, sys, time
 t = []
-for i in range(int(sys.argv[1]) + 2):
+for i in range(int(sys.argv[1]) + int(sys.argv[2])):
     t0 = time.monotonic()
-    subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(sys.argv[3:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t.append(time.monotonic() - t0)
-t = t[2:]
-print("%.2f %.2f" % (min(t) * 1e3, sum(t) / len(t) * 1e3))' "$_r" "$@"
+t = t[int(sys.argv[2]):]
+print("%.2f %.2f" % (min(t) * 1e3, sum(t) / len(t) * 1e3))' "$_r" "$_w" "$@"
 	fi
 }
 
@@ -126,10 +129,10 @@ done
 # --scan (every event read), where the tool has that option.
 if "$EVTOOL" stats --scan "$W/s1k" >/dev/null 2>&1; then scan=1; else scan=0; fi
 for a in s1 s1k s10k; do
-	set -- $(best 5 "$EVTOOL" stats "$W/$a")
+	set -- $(best 3 "$EVTOOL" stats "$W/$a")
 	d=$1
 	if [ $scan = 1 ]; then
-		set -- $(best 3 "$EVTOOL" stats --scan "$W/$a")
+		set -- $(best 2 "$EVTOOL" stats --scan "$W/$a")
 		sc="$1 ms best"
 		r="   scan/default = $(ratio "$1" "$d")"
 	else
@@ -157,7 +160,7 @@ done
 if [ -n "${Z19_BYTES:-}" ]; then
 	z19=$Z19_BYTES
 	zn=$ZPREFIX
-	how="measured by run.sh in this run"
+	how="Z19_BYTES, measured by the caller"
 else
 	"$EVGEN" --seed 42 --events "$ZPREFIX" | cut -f2- >"$W/p.jsonl"
 	zn=$(grep -o '"id":"' "$W/p.jsonl" | wc -l)

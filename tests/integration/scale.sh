@@ -2,9 +2,10 @@
 # scale.sh: an archive of ~3,000 small sealed segments answers every
 # reading command exactly as the same events in one segment do: cat (all
 # forms, time ranges on and off segment edges, --source/--type), get
-# (present ids at the ends and in the middle, an absent id), state, stats,
-# info, ls, verify, evplay to stdout (--from-id, --from) and prune.  Outputs
-# and exit statuses are compared; the archive's name is replaced by DIR.
+# (present ids at the ends and in the middle, an absent id), state, stats
+# and info (from summaries and --scan), ls, verify, evplay to stdout
+# (--from-id, --from) and prune.  Outputs and exit statuses are compared;
+# the archive's name is replaced by DIR.
 # Timings are `make bench`'s (tests/bench/scale.sh).
 . "$(dirname "$0")/lib.sh"
 EVPLAY=$BUILD/evplay
@@ -109,16 +110,21 @@ same "stats --json" $EVTOOL stats --json @
 same "stats --from/--to on segment edges" $EVTOOL stats --from "$tb" --to "$tc" @
 same "stats --from/--to inside segments" $EVTOOL stats --from "$tb1" --to "$tc1" @
 same "stats --source --bucket" $EVTOOL stats --source "$src" --bucket 1s @
+same "stats --scan" $EVTOOL stats --scan @
+same "stats --scan --from/--to inside segments" $EVTOOL stats --scan --from "$tb1" --to "$tc1" @
 
-# info: the same but for the lines that count files and bytes.
-for a in m o; do
-	$EVTOOL info "$T/$a" >"$T/info.$a"
-	echo "exit $?" >>"$T/info.$a"
-	grep -v -e '^archive:' -e '^segments:' -e '^blocks:' -e '^bytes' \
-	    "$T/info.$a" >"$T/info.$a.cmp"
+# info (and info --scan): the same but for the lines that count files
+# and bytes.
+for scan in "" --scan; do
+	for a in m o; do
+		$EVTOOL info $scan "$T/$a" >"$T/info.$a"
+		echo "exit $?" >>"$T/info.$a"
+		grep -v -e '^archive:' -e '^segments:' -e '^blocks:' \
+		    -e '^bytes' "$T/info.$a" >"$T/info.$a.cmp"
+	done
+	cmp -s "$T/info.m.cmp" "$T/info.o.cmp"
+	check $? "info $scan: the same events, messages, times, snapshots, sessions, gaps"
 done
-cmp -s "$T/info.m.cmp" "$T/info.o.cmp"
-check $? "info: the same events, messages, times, snapshots, sessions, gaps"
 grep -q "^segments: *$nm ($nm sealed, 0 open, 0 unreadable)" "$T/info.m"
 check $? "info: $nm segments, all sealed"
 

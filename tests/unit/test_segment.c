@@ -1999,11 +1999,11 @@ test_archive(void)
 	evt_archive_open(dir, 0, NULL, NULL, warn_cb, &wn, &ar);
 	const struct evt_segref *s = evt_archive_segments(ar, &n);
 	int all_sealed = 1;
-	uint64_t total = 0, size0 = n ? s[0].size : 0;
+	uint64_t total = 0, size0 = n ? evt_archive_segment_size(ar, 0) : 0;
 	int64_t last_rx[64] = {0};
 	for (size_t i = 0; i < n; i++) {
 		struct evt_segr *r;
-		total += s[i].size;
+		total += evt_archive_segment_size(ar, i);
 		if (evt_segr_open(s[i].path, NULL, NULL, &r) != 0) {
 			all_sealed = 0;
 			continue;
