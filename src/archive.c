@@ -134,10 +134,10 @@ evt_segment_parse_name(const char *name, uint64_t *seq)
 	return 1;
 }
 
-/* Builds "dir/name" (malloc'ed; by hand: a listing of 10,000 segments
- * spent a tenth of a lookup in snprintf). */
-static char *
-join(const char *dir, const char *name)
+/* dir/name; see archive.h.  Built by hand: a listing of 10,000 segments
+ * spent a tenth of a lookup in snprintf. */
+char *
+evt_path_join(const char *dir, const char *name)
 {
 	size_t d = strlen(dir), n = strlen(name);
 	char *p = malloc(d + n + 2);
@@ -198,7 +198,7 @@ scan_dir(struct evt_archive *a)
 		    strncmp(e->d_name, ".repair-", 8) == 0 ||
 		    strncmp(e->d_name, ".idx-", 5) == 0)) {
 			/* Left by a rewrite that did not finish. */
-			char *p = join(a->dir, e->d_name);
+			char *p = evt_path_join(a->dir, e->d_name);
 			if (p != NULL && unlink(p) == 0)
 				warnf(a, "%s: removed an unfinished rewrite", p);
 			free(p);
@@ -241,7 +241,7 @@ scan_dir(struct evt_archive *a)
 		}
 		struct evt_segref *s = &a->segs[a->nsegs];
 		s->seq = seq;
-		s->path = join(a->dir, e->d_name);
+		s->path = evt_path_join(a->dir, e->d_name);
 		if (s->path == NULL) {
 			rc = EVT_ERR_NOMEM;
 			break;
@@ -521,7 +521,7 @@ leave_newest(struct evt_archive *a, const struct evt_segref *s)
 static int
 lock_file(struct evt_archive *a)
 {
-	char *lp = join(a->dir, "LOCK");
+	char *lp = evt_path_join(a->dir, "LOCK");
 	if (lp == NULL)
 		return EVT_ERR_NOMEM;
 	if (a->lockfd >= 0)
@@ -586,7 +586,7 @@ check_foreign(struct evt_archive *a)
 
 	if (a->foreign)
 		return EVT_ERR_FOREIGN;
-	if ((lp = join(a->dir, "LOCK")) == NULL)
+	if ((lp = evt_path_join(a->dir, "LOCK")) == NULL)
 		return EVT_ERR_NOMEM;
 	rc = stat(lp, &ls);
 	free(lp);
@@ -756,7 +756,7 @@ writer_running(struct evt_archive *a)
 	if (f == NULL)
 		return 0;
 	struct stat st;
-	char *lp = join(a->dir, "LOCK");
+	char *lp = evt_path_join(a->dir, "LOCK");
 	if (lp != NULL && stat(lp, &st) == 0 && locked_in_proc(f, &st))
 		a->writer = 1;
 	else if (stat(a->dir, &st) == 0 && locked_in_proc(f, &st))
@@ -1003,7 +1003,7 @@ new_segment(struct evt_archive *a, int64_t rx_us)
 	uint64_t seq = a->nsegs ? a->segs[a->nsegs - 1].seq + 1 : 1;
 	char name[32];
 	evt_segment_name(seq, name, sizeof name);
-	char *path = join(a->dir, name);
+	char *path = evt_path_join(a->dir, name);
 	if (path == NULL)
 		return EVT_ERR_NOMEM;
 	if (a->nsegs == a->cap) {
@@ -1267,7 +1267,7 @@ compact(struct evt_archive *a, const char *path, uint64_t seq)
 {
 	char name[64];
 	snprintf(name, sizeof name, ".compact-%012" PRIu64 ".tmp", seq);
-	char *tmp = join(a->dir, name);
+	char *tmp = evt_path_join(a->dir, name);
 	if (tmp == NULL)
 		return;
 	unlink(tmp);

@@ -434,24 +434,13 @@ mwarn(struct dirlist *dl, const char *fmt, ...)
 		dl->warn(dl->arg, msg);
 }
 
-/* dir/name, malloc'ed. */
-static char *
-path_of(const char *dir, const char *name)
-{
-	size_t n = strlen(dir) + strlen(name) + 2;
-	char *p = malloc(n);
-	if (p != NULL)
-		snprintf(p, n, "%s/%s", dir, name);
-	return p;
-}
-
 /* The path of segment seq. */
 static char *
 seg_path(const char *dir, uint64_t seq)
 {
 	char name[32];
 	evt_segment_name(seq, name, sizeof name);
-	return path_of(dir, name);
+	return evt_path_join(dir, name);
 }
 
 /* Orders sequence numbers. */
@@ -494,7 +483,7 @@ dl_free(struct dirlist *dl)
 static void
 drop_file(struct dirlist *dl, const char *name)
 {
-	char *p = path_of(dl->dir, name);
+	char *p = evt_path_join(dl->dir, name);
 	if (p != NULL)
 		unlink(p);
 	free(p);
@@ -543,7 +532,7 @@ dl_scan(struct dirlist *dl, int drop_bad)
 		    (rc = grow((void **)&dl->rnames, dl->nrun, &ncap,
 		    sizeof *dl->rnames)) != 0)
 			break;
-		char *p = path_of(dl->dir, e->d_name);
+		char *p = evt_path_join(dl->dir, e->d_name);
 		const char *why = NULL;
 		uint64_t at = 0;
 		int lr = p == NULL ? EVT_ERR_NOMEM :
@@ -1016,7 +1005,7 @@ build_run(struct dirlist *dl, uint64_t *seqs, size_t n, unsigned level)
 	char name[64], tmpn[64];
 	evt_idx_name(b.segs[b.nsegs - 1].seq, b.segs[0].seq, name, sizeof name);
 	snprintf(tmpn, sizeof tmpn, ".%.*s.tmp", EVT_IDX_NAME_LEN - 4, name);
-	char *tmp = path_of(dl->dir, tmpn), *fin = path_of(dl->dir, name);
+	char *tmp = evt_path_join(dl->dir, tmpn), *fin = evt_path_join(dl->dir, name);
 	int fd = tmp == NULL ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_CLOEXEC, 0644);
 	if (tmp == NULL || fin == NULL)
@@ -1226,7 +1215,7 @@ assign_cover(const struct evt_idx_run *runs, const int *usable, size_t nrun,
 static int
 run_parts_ok(struct dirlist *dl, size_t k)
 {
-	char *p = path_of(dl->dir, dl->rnames[k]);
+	char *p = evt_path_join(dl->dir, dl->rnames[k]);
 	if (p == NULL)
 		return EVT_ERR_NOMEM;
 	int rc = 0;
@@ -1359,7 +1348,7 @@ evt_idx_verify(const char *dir, evt_idx_report_cb report, void *arg)
 		uint64_t lo, hi;
 		if (!evt_idx_parse_name(e->d_name, &lo, &hi))
 			continue;
-		char *p = path_of(dir, e->d_name);
+		char *p = evt_path_join(dir, e->d_name);
 		if (p == NULL) {
 			rc = EVT_ERR_NOMEM;
 			break;
@@ -1494,7 +1483,7 @@ evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
 		return EVT_ERR_NOMEM;
 	}
 	for (size_t i = 0; i < nnames; i++) {
-		char *p = path_of(dir, names[i]);
+		char *p = evt_path_join(dir, names[i]);
 		const char *why;
 		uint64_t at;
 		if (p == NULL) {

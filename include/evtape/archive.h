@@ -228,4 +228,7 @@ int evt_segment_parse_name(const char *name, uint64_t *seq);
 /* Formats the file name of segment seq into out (cap >= 24). */
 void evt_segment_name(uint64_t seq, char *out, size_t cap);
 
+/* "dir/name", malloc'ed (the caller frees it); NULL when out of memory. */
+char *evt_path_join(const char *dir, const char *name);
+
 #endif

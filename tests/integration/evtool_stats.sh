@@ -16,19 +16,7 @@ REF="$PYTHON $HERE/statsref.py"
 $EVGEN --seed 5 --events 20000 >"$T/in.tsv"
 {
 	head -n 100 "$T/in.tsv"
-	printf '1767600000100000\tthis is not JSON {\n'
-	printf '1767600000100001\t{"commandId":3,"status":200,"states":[{"id":"0b5c4f1e-8a3d-4b52-9d0e-6f1c2a7e9b13","source":"cameras/a8a8b9dc-3995-49ed-9b00-62caac2ce74a","type":"6eb95dd6-7ccc-4bce-99f8-af0d0b582d77"}]}\n'
-	printf '1767600000100002\t{"x":1,"events":[{"id":"AB5C4F1E-8A3D-4B52-9D0E-6F1C2A7E9B13","n":1},7]}\n'
-	printf '1767600000100003\t{"events":[]}\n'
-	# A source too long to intern, escapes, an event of 300 members (an
-	# ITEM in the archive): read by the slower paths.
-	$PYTHON -c '
-import json
-big = {"k%d" % i: i for i in range(300)}
-big.update(source="cameras/big", type="t\u00e9")
-ev = [{"source": "cameras/" + "x" * 300, "type": "t-long"},
-      {"source": "cameras/esc\"aped", "type": "t\u00e9"}, big]
-print("1767600000100004\t" + json.dumps({"events": ev}))'
+	odd_frames 1767600000100000
 	tail -n +101 "$T/in.tsv"
 } >"$T/input.tsv"
 $EVTOOL import --block-size 16k --segment-size 256k "$T/a" "$T/input.tsv" \

@@ -73,6 +73,26 @@ many_segments() {
 	make_archive "$1" 12 "$_e" 200 100 \
 	    --segment-age "$((_span * 7 / (8 * $2) + 1))us"
 }
+# odd_frames RX: five frames the slower paths read, as import lines with
+# receive times RX..RX+4: not JSON, a getState answer, a message with an
+# envelope, an upper-case id and a non-object item, an empty message, and
+# a source too long to intern, escapes, an event of 300 members (an ITEM
+# in the archive).  RX must end in a digit below 6.
+odd_frames() {
+	_b=${1%?}
+	_l=${1#"$_b"}
+	printf '%s\tthis is not JSON {\n' "$_b$_l"
+	printf '%s\t{"commandId":3,"status":200,"states":[{"id":"0b5c4f1e-8a3d-4b52-9d0e-6f1c2a7e9b13","source":"cameras/a8a8b9dc-3995-49ed-9b00-62caac2ce74a","type":"6eb95dd6-7ccc-4bce-99f8-af0d0b582d77"}]}\n' "$_b$((_l + 1))"
+	printf '%s\t{"x":1,"events":[{"id":"AB5C4F1E-8A3D-4B52-9D0E-6F1C2A7E9B13","n":1},7]}\n' "$_b$((_l + 2))"
+	printf '%s\t{"events":[]}\n' "$_b$((_l + 3))"
+	$PYTHON -c '
+import json, sys
+big = {"k%d" % i: i for i in range(300)}
+big.update(source="cameras/big", type="t\u00e9")
+ev = [{"source": "cameras/" + "x" * 300, "type": "t-long"},
+      {"source": "cameras/esc\"aped", "type": "t\u00e9"}, big]
+print(sys.argv[1] + "\t" + json.dumps({"events": ev}))' "$_b$((_l + 4))"
+}
 # need_websockets: the python3 has the websockets module (Debian:
 # python3-websockets); else one failing check, the plan, and exit 1.
 need_websockets() {
