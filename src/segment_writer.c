@@ -70,6 +70,13 @@ struct evt_segw {
 	int have_session;
 	int cut_failed;	/* a failed write could not be cut off: the file
 			   may be longer than off from then on */
+	/* The summary (summary.h), counted block by block as the blocks
+	 * are written, from the encoder's summary log or, for an odd block,
+	 * by decoding its records with sdec; NULL: the seal reads the
+	 * blocks back to build it (a resumed segment, or no summary). */
+	struct evt_sumb *sumb;
+	struct evt_rdec sdec;	 /* over enc.dict, which it does not grow */
+	msgpack_object *svals;	 /* a logged EVENT's record array */
 };
 
 /* Maps a failed system call to an evt_err. */
@@ -152,10 +159,33 @@ segw_free(struct evt_segw *w)
 	evt_buf_free(&w->colbuf);
 	evt_buf_free(&w->gpack);
 	evt_buf_free(&w->session);
+	if (w->sumb != NULL) {
+		evt_sumb_free(w->sumb);
+		evt_rdec_free(&w->sdec);
+	}
+	free(w->svals);
 	free(w->blocks);
 	free(w->guid_ids);
 	free(w->path);
 	free(w);
+}
+
+/* Starts counting the summary while writing, unless w writes none;
+ * without memory for it, the seal reads the blocks back instead. */
+static void
+summary_start(struct evt_segw *w)
+{
+	if (w->opts.no_summary)
+		return;
+	w->svals = calloc(EVT_SHAPE_MAX_FIELDS + 2, sizeof *w->svals);
+	w->sumb = evt_sumb_new();
+	if (w->svals == NULL || w->sumb == NULL ||
+	    evt_rdec_init(&w->sdec, &w->enc.dict, 0) != 0) {
+		evt_sumb_free(w->sumb);
+		w->sumb = NULL;
+		return;
+	}
+	w->enc.slog_on = 1;
 }
 
 /* Writes the segment header (formats/segment.md, "Segment header"). */
@@ -189,6 +219,7 @@ evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
 	w->seq = seq;
 	memcpy(w->uuid, uuid, sizeof w->uuid);
 	w->created_us = now_us;
+	summary_start(w);
 	w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		int rc = errno == EEXIST ? EVT_ERR_EXISTS : sys_err();
@@ -301,6 +332,50 @@ compress_block(struct evt_segw *w, size_t *zlen, size_t *rawlen)
 	return *zlen == 0 ? EVT_ERR_NOMEM : 0;
 }
 
+/*
+ * Counts the records of block bi, just written, into the summary: from
+ * the encoder's summary log, each logged EVENT given to the count as the
+ * record array a decoder would return (only its source and type values
+ * are read, the log says where), or, for an odd block, by decoding its
+ * records as a reader would.  A failure makes the summary incomplete: it
+ * is derived data, never a reason to lose the block.
+ */
+static void
+summary_block(struct evt_segw *w, uint32_t bi, uint32_t nguid)
+{
+	struct evt_renc *e = &w->enc;
+	struct evt_rec re;
+	int rc = 0;
+	evt_sumb_block(w->sumb, bi);
+	if (e->slog_odd) {
+		evt_rdec_block(&w->sdec, e->recs.p, e->recs.len, e->guids.p,
+		    nguid, w->str_base, w->shape_base);
+		while (rc == 0 && (rc = evt_rdec_next(&w->sdec, &re)) == 1)
+			rc = evt_sumb_record(w->sumb, &w->sdec, &re);
+	} else {
+		msgpack_object arr = {.type = MSGPACK_OBJECT_ARRAY};
+		arr.via.array.ptr = w->svals;
+		arr.via.array.size = EVT_SHAPE_MAX_FIELDS + 2;
+		const struct evt_rsum *l = (const struct evt_rsum *)e->slog.p;
+		size_t n = e->slog.len / sizeof *l;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			memset(&re, 0, sizeof re);
+			re.kind = (int)l[i].kind;
+			re.rx_us = l[i].rx_us;
+			re.shape = l[i].shape;
+			re.o = re.kind == EVT_K_EVENT ? &arr : NULL;
+			for (int j = 0; j < 2; j++) {
+				w->svals[l[i].vi[j]].type =
+				    MSGPACK_OBJECT_POSITIVE_INTEGER;
+				w->svals[l[i].vi[j]].via.u64 = l[i].id[j];
+			}
+			rc = evt_sumb_record(w->sumb, &w->sdec, &re);
+		}
+	}
+	if (rc != 0)
+		evt_sumb_incomplete(w->sumb);
+}
+
 /* Writes the open block; see segment.h. */
 int
 evt_segw_flush(struct evt_segw *w)
@@ -371,6 +446,8 @@ evt_segw_flush(struct evt_segw *w)
 	};
 	if ((rc = add_block(w, &be, guid_ids)) != 0)
 		return rc;
+	if (w->sumb != NULL)
+		summary_block(w, w->nblocks - 1, nguid);
 	w->blk_session = 0;
 	w->off += total;
 	w->raw_bytes += e->recs.len + e->guids.len;
@@ -653,13 +730,60 @@ keyset_free(struct keyset *ks)
 	memset(ks, 0, sizeof *ks);
 }
 
+/* Whether the seal also reads the blocks back to build the summary as it
+ * did before it was counted while writing, and fails (EVT_ERR_CORRUPT)
+ * if the two differ by a byte: EVTAPE_SUMMARY_CHECK=1 (the tests). */
+static int
+summary_check(void)
+{
+	const char *v = getenv("EVTAPE_SUMMARY_CHECK");
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/*
+ * Packs the summary counted while writing into out (formats/segment.md,
+ * "Summary"): its keys as ids of the dictionary a reader of the segment
+ * builds, where every definition is found by content (the encoder's
+ * lookups no longer see those of earlier dictionary units).
+ */
+static int
+pack_written_summary(struct evt_segw *w, struct evt_buf *out)
+{
+	struct evt_dict d;
+	evt_dict_init(&d);
+	int rc = evt_dict_copy(&d, &w->enc.dict);
+	if (rc == 0)
+		rc = evt_sumb_pack(w->sumb, &d, out);
+	evt_dict_free(&d);
+	return rc;
+}
+
+/*
+ * Puts the summary counted while writing into ks; under summary_check,
+ * ks holds the one read back already and the two must be equal.
+ */
+static int
+take_written_summary(struct evt_segw *w, struct keyset *ks)
+{
+	struct evt_buf b = {0};
+	int rc = pack_written_summary(w, &b);
+	if (rc == 0 && ks->sumb != NULL && (b.len != ks->sum.len ||
+	    memcmp(b.p, ks->sum.p, b.len) != 0))
+		rc = EVT_ERR_CORRUPT;
+	evt_buf_free(&ks->sum);
+	ks->sum = b;
+	return rc;
+}
+
 /* Starts an empty keyset for sealing w, with a check list slot per block
- * unless w writes none (opts.no_checks). */
+ * unless w writes none (opts.no_checks), and a summary builder for the
+ * read-back when the summary was not counted while writing. */
 static int
 keyset_init(const struct evt_segw *w, struct keyset *ks)
 {
 	memset(ks, 0, sizeof *ks);
-	if (!w->opts.no_summary && (ks->sumb = evt_sumb_new()) == NULL)
+	if (!w->opts.no_summary && (w->sumb == NULL || summary_check()) &&
+	    (ks->sumb = evt_sumb_new()) == NULL)
 		return EVT_ERR_NOMEM;
 	if (w->nblocks == 0 || w->opts.no_checks)
 		return 0;
@@ -866,6 +990,8 @@ seal_index(struct evt_segw *w)
 	int rc = keyset_init(w, &ks);
 	if (rc == 0)
 		rc = collect_keys(w, &ks);
+	if (rc == 0 && w->sumb != NULL)
+		rc = take_written_summary(w, &ks);
 	if (rc == 0 && !w->opts.no_filter)
 		rc = build_filter(&ks, locbits, locshift, &f);
 	else if (rc == 0)
