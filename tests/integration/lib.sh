@@ -8,11 +8,12 @@ EVGEN=$BUILD/evgen
 # other python3 earlier in PATH.
 PYTHON=${PYTHON:-/usr/bin/python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
-# Every seal also builds the segment summary by reading the blocks back and
-# fails if it differs from the one counted while writing (segment_writer.c,
-# summary_check): every archive the tests write is a comparison.
-EVTAPE_SUMMARY_CHECK=1
-export EVTAPE_SUMMARY_CHECK
+# Every seal also reads the blocks back for the id keys, check lists and
+# summary, as it did before the writer noted them while writing, and fails
+# if anything differs (segment_writer.c, seal_check): every archive the
+# tests write is a comparison.
+EVTAPE_SEAL_CHECK=1
+export EVTAPE_SEAL_CHECK
 T=$(mktemp -d "${TMPDIR:-/tmp}/evtape-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 tn=0

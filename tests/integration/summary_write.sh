@@ -2,7 +2,7 @@
 # summary_write.sh: the segment summary counted while writing (from the
 # encoder's summary log, odd blocks decoded as a reader would) is byte for
 # byte the one the seal built before by reading every block back.  lib.sh
-# sets EVTAPE_SUMMARY_CHECK=1, under which every seal builds both and fails
+# sets EVTAPE_SEAL_CHECK=1, under which every seal builds both and fails
 # (evtool exits non-zero: "sealing: corrupt data") if they differ; so every
 # archive any integration script writes is such a comparison.  Here, the
 # inputs that take the odd paths:
@@ -19,8 +19,8 @@
 # POSIX sh; prints TAP.  Real binaries and files.
 . "$(dirname "$0")/lib.sh"
 
-t "the comparison is on (EVTAPE_SUMMARY_CHECK=1)" \
-    [ "$EVTAPE_SUMMARY_CHECK" = 1 ]
+t "the comparison is on (EVTAPE_SEAL_CHECK=1)" \
+    [ "$EVTAPE_SEAL_CHECK" = 1 ]
 
 $EVGEN --seed 5 --events 20000 --rate 800 --cameras 200 >"$T/ev.tsv"
 {
