@@ -774,7 +774,7 @@ keys_from_columns(const struct evt_segw *w, struct keyset *ks)
 		    b->zlen);
 		col.len = ent.len = 0;
 		if (evt_buf_grow(&col, n + 1) != 0 ||
-		    evt_buf_grow(&ent, EVT_GUID_SIZE * (size_t)b->nguid + 1))
+		    evt_buf_grow(&ent, EVT_GUID_SIZE * (size_t)b->nguid + 1) != 0)
 			rc = EVT_ERR_NOMEM;
 		else if (pread(w->fd, col.p, n, at) != (ssize_t)n)
 			rc = EVT_ERR_IO;

@@ -128,7 +128,8 @@ struct evt_renc {
 	 * kept while slog_on.  slog_odd: the block holds a record the log
 	 * cannot describe (an ITEM of a MSG frame, an event whose source or
 	 * type is not an interned string, a CONFIG marker): the writer then
-	 * decodes the block's records instead. */
+	 * decodes the block's records instead.  Memory: sizeof(struct
+	 * evt_rsum) per framed record and EVENT of the open block. */
 	int slog_on, slog_odd;
 	struct evt_buf slog;
 };
