@@ -109,6 +109,16 @@ void evt_archive_lost(const struct evt_archive *a, uint64_t *events,
     uint64_t *unknown);
 
 /*
+ * Whether the archive's catalog (formats/catalog.md) proves that sealed
+ * segment i holds no frame received in [from, to) (to INT64_MAX: no end),
+ * so that a time seek passes it without opening it: 1 (and missing
+ * sequence numbers before it are reported, as opening it would), else 0
+ * (no usable catalog, unsealed, or it may hold some: open it).
+ */
+int evt_archive_segment_outside(struct evt_archive *a, size_t i,
+    int64_t from, int64_t to);
+
+/*
  * Finds an event by id, newest segment first: through the archive's id
  * index (idindex.h) for the segments a valid run covers, through each
  * segment's own id filter for the others; if none names it, once more
