@@ -256,9 +256,23 @@ check_entries(const struct evt_cat *c, uint64_t base, const char **why,
 	return 0;
 }
 
-/* Parses a catalog; see catalog.h. */
+static int parse(const uint8_t *buf, size_t len, struct evt_cat *c,
+    const char **why, uint64_t *at);
+
+/* Parses a catalog; see catalog.h.  *c is empty after a failure. */
 int
 evt_cat_parse(const uint8_t *buf, size_t len, struct evt_cat *c,
+    const char **why, uint64_t *at)
+{
+	int rc = parse(buf, len, c, why, at);
+	if (rc != 0)
+		memset(c, 0, sizeof *c);
+	return rc;
+}
+
+/* Parses and checks a catalog's header and entries. */
+static int
+parse(const uint8_t *buf, size_t len, struct evt_cat *c,
     const char **why, uint64_t *at)
 {
 	memset(c, 0, sizeof *c);
@@ -301,10 +315,7 @@ evt_cat_parse(const uint8_t *buf, size_t len, struct evt_cat *c,
 	c->flags = le32_get(buf + CH_FLAGS);
 	c->sp = buf + hs;
 	c->rp = c->sp + (size_t)c->nseg * c->sstride;
-	int rc = check_entries(c, hs, why, at);
-	if (rc != 0)
-		memset(c, 0, sizeof *c);
-	return rc;
+	return check_entries(c, hs, why, at);
 }
 
 /* The encoded size; see catalog.h. */
@@ -669,6 +680,7 @@ evt_cat_update(const char *dir)
 	struct evt_listing l;
 	memset(&l, 0, sizeof l);
 	memset(&c, 0, sizeof c);
+	memset(&old, 0, sizeof old);
 	int rc = fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) ? EVT_ERR_IO :
 	    read_cat(dir, &old);
 	if (rc < 0) {
@@ -676,6 +688,10 @@ evt_cat_update(const char *dir)
 		return rc;
 	}
 	int listing = settled_listing(dir, &l);
+	/* Strays and leftovers are warned about by every reader: a
+	 * directory holding some is listed, not taken from here. */
+	if (listing == 1 && (l.nstray > 0 || l.ntemp > 0))
+		listing = 0;
 	rc = listing < 0 ? listing : build(dir, &l, listing, &old, &c);
 	if (rc == 0)
 		rc = write_cat(fd, &c);
