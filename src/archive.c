@@ -5,7 +5,9 @@
  * when writing; older ones a crash left unsealed are sealed on the sealing
  * thread, and so is a large newest one, whose resume point is read from
  * its last blocks), which is what keeps a restart on thousands of segments
- * fast.  The writer keeps exactly one segment open; rotation seals it
+ * fast; a reader takes the list from the catalog instead when it is
+ * current (catalog.c), and the sealing thread and a lock holder's close
+ * keep the catalog.  The writer keeps exactly one segment open; rotation seals it
  * (index + trailer + fsync) and creates the next, whose name is made
  * durable by an fsync of the directory.
  */

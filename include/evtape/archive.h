@@ -58,7 +58,11 @@ typedef void (*evt_warn_cb)(void *arg, const char *msg);
 struct evt_archive;
 
 /*
- * Opens the archive in dir.  Problems inside segments are reported through
+ * Opens the archive in dir.  A reader (neither EVT_AR_WRITE nor
+ * EVT_AR_LOCK) takes the segment list from the archive's catalog when it
+ * is current (catalog.h; EVTAPE_NO_CATALOG set and not empty: never), a
+ * writer always lists the directory; a lock holder's close rewrites the
+ * catalog.  Problems inside segments are reported through
  * errcb (file, offset, what), others through warn.  EVT_AR_WRITE and
  * EVT_AR_LOCK take the writer's lock (an flock on the directory and on
  * LOCK, held until evt_archive_close) and delete the temporary files of a
