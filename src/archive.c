@@ -5,7 +5,9 @@
  * when writing; older ones a crash left unsealed are sealed on the sealing
  * thread, and so is a large newest one, whose resume point is read from
  * its last blocks), which is what keeps a restart on thousands of segments
- * fast.  The writer keeps exactly one segment open; rotation seals it
+ * fast; a reader takes the list from the catalog instead when it is
+ * current (catalog.c), and the sealing thread and a lock holder's close
+ * keep the catalog.  The writer keeps exactly one segment open; rotation seals it
  * (index + trailer + fsync) and creates the next, whose name is made
  * durable by an fsync of the directory.
  */
@@ -23,9 +25,11 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "evtape/archive.h"
+#include "evtape/catalog.h"
 #include "evtape/err.h"
 #include "evtape/idindex.h"
 #include "evtape/record.h"
@@ -89,6 +93,13 @@ struct evt_archive {
 				   first (a writer's open) */
 	uint64_t *idx_seqs;	/* during a find: the listing the index
 				   view borrows */
+	struct evt_cat cat;	/* a reader's catalog (formats/catalog.md) */
+	int from_cat;		/* the listing came from it: cat.segs[i]
+				   describes segs[i] */
+	int opened;		/* evt_archive_open succeeded */
+	char *paths;		/* from_cat: every segs[i].path, one block */
+	int64_t cat_us;		/* when the sealing thread last rewrote the
+				   catalog */
 };
 
 /* Emits a warning through the callback. */
@@ -108,11 +119,19 @@ warnf(struct evt_archive *a, const char *fmt, ...)
 		a->warn(a->arg, msg);
 }
 
-/* Formats a segment file name. */
+/* Formats a segment file name (by hand: a reader of a catalog of
+ * 10,000 segments spent a tenth of its time in snprintf here). */
 void
 evt_segment_name(uint64_t seq, char *out, size_t cap)
 {
-	snprintf(out, cap, "seg-%012" PRIu64 ".evt", seq);
+	if (cap < 21 || seq > UINT64_C(999999999999)) {
+		snprintf(out, cap, "seg-%012" PRIu64 ".evt", seq);
+		return;
+	}
+	memcpy(out, "seg-", 4);
+	for (int k = 15; k >= 4; k--, seq /= 10)
+		out[k] = (char)('0' + seq % 10);
+	memcpy(out + 16, ".evt", 5);
 }
 
 /* Parses a segment file name; see archive.h. */
@@ -149,116 +168,6 @@ evt_path_join(const char *dir, const char *name)
 	return p;
 }
 
-/*
- * Sorts n segment references by sequence number: a radix sort, 8 bits a
- * pass over the bits the numbers use (qsort's comparisons were a tenth of
- * a lookup on 10,000 segments, listed in hash order).  Returns 0 or
- * EVT_ERR_NOMEM.
- */
-static int
-sort_segs(struct evt_segref *s, size_t n)
-{
-	uint64_t max = 0;
-	for (size_t i = 0; i < n; i++)
-		max |= s[i].seq;
-	struct evt_segref *t = malloc(n * sizeof *t);
-	if (t == NULL)
-		return EVT_ERR_NOMEM;
-	for (unsigned sh = 0; sh < 64 && (max >> sh) != 0; sh += 8) {
-		size_t cnt[257] = {0};
-		for (size_t i = 0; i < n; i++)
-			cnt[((s[i].seq >> sh) & 0xff) + 1]++;
-		for (int b = 0; b < 256; b++)
-			cnt[b + 1] += cnt[b];
-		for (size_t i = 0; i < n; i++)
-			t[cnt[(s[i].seq >> sh) & 0xff]++] = s[i];
-		memcpy(s, t, n * sizeof *s);
-	}
-	free(t);
-	return 0;
-}
-
-/* Lists the directory into a->segs. */
-static int
-scan_dir(struct evt_archive *a)
-{
-	DIR *d = opendir(a->dir);
-	if (d == NULL)
-		return errno == ENOENT ? EVT_ERR_NOTFOUND : EVT_ERR_IO;
-	struct dirent *e;
-	int rc = 0;
-	while ((e = readdir(d)) != NULL) {
-		uint64_t seq;
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-		    strcmp(e->d_name, "LOCK") == 0)
-			continue;
-		if (e->d_name[0] == '.' &&
-		    (a->flags & (EVT_AR_WRITE | EVT_AR_LOCK)) &&
-		    (strncmp(e->d_name, ".compact-", 9) == 0 ||
-		    strncmp(e->d_name, ".repair-", 8) == 0 ||
-		    strncmp(e->d_name, ".idx-", 5) == 0)) {
-			/* Left by a rewrite that did not finish. */
-			char *p = evt_path_join(a->dir, e->d_name);
-			if (p != NULL && unlink(p) == 0)
-				warnf(a, "%s: removed an unfinished rewrite", p);
-			free(p);
-			continue;
-		}
-		uint64_t lo, hi;
-		if (evt_idx_parse_name(e->d_name, &lo, &hi)) {
-			/* An id index run: derived data (idindex.h). */
-			if (a->nruns == a->runcap) {
-				size_t cap = a->runcap ? a->runcap * 2 : 16;
-				char **r = realloc(a->runs, cap * sizeof *r);
-				if (r == NULL) {
-					rc = EVT_ERR_NOMEM;
-					break;
-				}
-				a->runs = r;
-				a->runcap = cap;
-			}
-			if ((a->runs[a->nruns] = strdup(e->d_name)) == NULL) {
-				rc = EVT_ERR_NOMEM;
-				break;
-			}
-			a->nruns++;
-			continue;
-		}
-		if (!evt_segment_parse_name(e->d_name, &seq)) {
-			warnf(a, "%s/%s: not a segment file; ignored", a->dir,
-			    e->d_name);
-			continue;
-		}
-		if (a->nsegs == a->cap) {
-			size_t cap = a->cap ? a->cap * 2 : 64;
-			struct evt_segref *s = realloc(a->segs, cap * sizeof *s);
-			if (s == NULL) {
-				rc = EVT_ERR_NOMEM;
-				break;
-			}
-			a->segs = s;
-			a->cap = cap;
-		}
-		struct evt_segref *s = &a->segs[a->nsegs];
-		s->seq = seq;
-		s->path = evt_path_join(a->dir, e->d_name);
-		if (s->path == NULL) {
-			rc = EVT_ERR_NOMEM;
-			break;
-		}
-		struct stat st;
-		s->size = EVT_SIZE_UNKNOWN;
-		if (!(a->flags & (EVT_AR_WRITE | EVT_AR_NO_SIZES)))
-			s->size = fstatat(dirfd(d), e->d_name, &st, 0) == 0 ?
-			    (uint64_t)st.st_size : 0;
-		a->nsegs++;
-	}
-	closedir(d);
-	if (rc == 0 && a->nsegs > 1)
-		rc = sort_segs(a->segs, a->nsegs);
-	return rc;
-}
-
 /* The size of segment i, looked up if it is not known (0 if it cannot). */
 static uint64_t
 seg_size(struct evt_archive *a, size_t i)
@@ -268,6 +177,139 @@ seg_size(struct evt_archive *a, size_t i)
 		a->segs[i].size = stat(a->segs[i].path, &st) == 0 ?
 		    (uint64_t)st.st_size : 0;
 	return a->segs[i].size;
+}
+
+/* Segment i's size at listing: stat(2)ed unless the opener said it needs
+ * none (a writer, EVT_AR_NO_SIZES). */
+static void
+listed_size(struct evt_archive *a, size_t i)
+{
+	if (!(a->flags & (EVT_AR_WRITE | EVT_AR_NO_SIZES)))
+		(void)seg_size(a, i);
+}
+
+/* Appends segment seq to a->segs, its path made from the name; 0 or
+ * EVT_ERR_NOMEM. */
+static int
+add_seg(struct evt_archive *a, uint64_t seq)
+{
+	char name[32];
+	evt_segment_name(seq, name, sizeof name);
+	struct evt_segref *s = &a->segs[a->nsegs];
+	s->seq = seq;
+	s->size = EVT_SIZE_UNKNOWN;
+	if ((s->path = evt_path_join(a->dir, name)) == NULL)
+		return EVT_ERR_NOMEM;
+	listed_size(a, a->nsegs++);
+	return 0;
+}
+
+/* Sizes a->segs for n segments; 0 or EVT_ERR_NOMEM. */
+static int
+reserve_segs(struct evt_archive *a, size_t n)
+{
+	a->cap = n + 16;
+	a->segs = malloc(a->cap * sizeof *a->segs);
+	return a->segs != NULL ? 0 : EVT_ERR_NOMEM;
+}
+
+/*
+ * Takes a listing into a->segs and a->runs (the run names move): warns
+ * about strays and, holding the lock, deletes what an unfinished rewrite
+ * left (a reader warns about those as strays).
+ */
+static int
+take_listing(struct evt_archive *a, struct evt_listing *l)
+{
+	int locked = (a->flags & (EVT_AR_WRITE | EVT_AR_LOCK)) != 0;
+	for (size_t i = 0; i < l->ntemp; i++) {
+		char *p = locked ? evt_path_join(a->dir, l->temps[i]) : NULL;
+		if (p != NULL && unlink(p) == 0)
+			warnf(a, "%s: removed an unfinished rewrite", p);
+		else if (!locked)
+			warnf(a, "%s/%s: not a segment file; ignored", a->dir,
+			    l->temps[i]);
+		free(p);
+	}
+	for (size_t i = 0; i < l->nstray; i++)
+		warnf(a, "%s/%s: not a segment file; ignored", a->dir,
+		    l->strays[i]);
+	a->runs = l->runs;	/* an id index's runs: derived data */
+	a->nruns = a->runcap = l->nrun;
+	l->runs = NULL;
+	l->nrun = 0;
+	int rc = reserve_segs(a, l->nseg);
+	for (size_t i = 0; rc == 0 && i < l->nseg; i++)
+		rc = add_seg(a, l->segs[i].seq);
+	return rc;
+}
+
+/*
+ * Takes the segments and runs from a catalog whose listing is the
+ * directory's (formats/catalog.md): the sizes of sealed segments come
+ * with it, so that a reader without sizes still checks the id index's
+ * runs against them.
+ */
+static int
+take_catalog(struct evt_archive *a)
+{
+	const struct evt_cat *c = &a->cat;
+	/* The paths in one block (a reader never adds or deletes a
+	 * segment): 10,000 mallocs were a tenth of a lookup. */
+	size_t dl = strlen(a->dir), pl = dl + 1 + 20 + 1;
+	int rc = reserve_segs(a, c->nseg);
+	if (rc == 0 && (a->paths = evt_table_alloc(pl * c->nseg + 1)) == NULL)
+		rc = EVT_ERR_NOMEM;
+	for (uint32_t i = 0; rc == 0 && i < c->nseg; i++) {
+		struct evt_cat_seg e;
+		evt_cat_seg_at(c, i, &e);
+		struct evt_segref *s = &a->segs[a->nsegs++];
+		s->seq = e.seq;
+		s->path = a->paths + pl * i;
+		memcpy(s->path, a->dir, dl);
+		s->path[dl] = '/';
+		evt_segment_name(e.seq, s->path + dl + 1, 21);
+		s->size = (e.flags & EVT_CATS_SEALED) &&
+		    (a->flags & EVT_AR_NO_SIZES) ? e.size : EVT_SIZE_UNKNOWN;
+		listed_size(a, i);
+	}
+	if (rc == 0 && (a->runs = calloc(c->nrun + 1,
+	    sizeof *a->runs)) == NULL)
+		rc = EVT_ERR_NOMEM;
+	a->runcap = c->nrun;
+	for (uint32_t i = 0; rc == 0 && i < c->nrun; i++) {
+		char name[EVT_IDX_NAME_LEN + 1];
+		struct evt_cat_run r;
+		evt_cat_run_at(c, i, &r);
+		evt_idx_name(r.lo, r.hi, name, sizeof name);
+		if ((a->runs[i] = strdup(name)) == NULL)
+			rc = EVT_ERR_NOMEM;
+		else
+			a->nruns++;
+	}
+	return rc;
+}
+
+/* Lists the directory into a->segs, from the catalog where a reader
+ * may. */
+static int
+scan_dir(struct evt_archive *a)
+{
+	if (!(a->flags & (EVT_AR_WRITE | EVT_AR_LOCK))) {
+		int rc = evt_cat_load(a->dir, &a->cat);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			a->from_cat = 1;
+			return take_catalog(a);
+		}
+	}
+	struct evt_listing l;
+	int rc = evt_dir_list(a->dir, &l);
+	if (rc == 0)
+		rc = take_listing(a, &l);
+	evt_listing_free(&l);
+	return rc;
 }
 
 /* The size of segment i; see archive.h. */
@@ -691,6 +733,7 @@ evt_archive_open(const char *dir, int flags,
 		if ((rc = start_sweep(a, nsweep)) != 0)
 			goto fail;
 	}
+	a->opened = 1;
 	*out = a;
 	return 0;
 fail:
@@ -766,10 +809,9 @@ writer_running(struct evt_archive *a)
 	return a->writer;
 }
 
-/* Opens segment i for a reader; see archive.h. */
-int
-evt_archive_open_segment(struct evt_archive *a, size_t i,
-    struct evt_segr **out)
+/* Reports missing sequence numbers just before segment i. */
+static void
+report_hole(struct evt_archive *a, size_t i)
 {
 	const struct evt_segref *s = &a->segs[i];
 	char msg[256];
@@ -782,6 +824,31 @@ evt_archive_open_segment(struct evt_archive *a, size_t i,
 		    a->segs[i - 1].seq + 1, s->seq - 1);
 		damage(a, s->path, 0, msg);
 	}
+}
+
+/* Whether the catalog proves segment i outside a time window; see
+ * archive.h. */
+int
+evt_archive_segment_outside(struct evt_archive *a, size_t i, int64_t from,
+    int64_t to)
+{
+	struct evt_cat_seg e;
+	if (!a->from_cat || i >= a->cat.nseg)
+		return 0;
+	evt_cat_seg_at(&a->cat, (uint32_t)i, &e);
+	if (!evt_cat_outside(&e, from, to))
+		return 0;
+	report_hole(a, i);	/* as opening it would */
+	return 1;
+}
+
+/* Opens segment i for a reader; see archive.h. */
+int
+evt_archive_open_segment(struct evt_archive *a, size_t i,
+    struct evt_segr **out)
+{
+	const struct evt_segref *s = &a->segs[i];
+	report_hole(a, i);
 	int rc = evt_segr_open(s->path, a->errcb, a->arg, out);
 	if (rc != 0) {
 		a->lost_unknown++; /* reported by the segment reader */
@@ -894,7 +961,7 @@ index_probe(struct evt_archive *a, uint64_t key, struct evt_idx_view **v,
 	*v = NULL;
 	if (a->no_index || a->nruns == 0)
 		return 0;
-	uint64_t *seqs = malloc((a->nsegs + 1) * 2 * sizeof *seqs);
+	uint64_t *seqs = evt_table_alloc((a->nsegs + 1) * 2 * sizeof *seqs);
 	if (seqs == NULL)
 		return EVT_ERR_NOMEM;
 	uint64_t *sizes = seqs + a->nsegs + 1;
@@ -914,7 +981,7 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
     struct evt_segr **out, size_t *seg, struct evt_rec *rec,
     uint64_t *blk_off)
 {
-	unsigned char *opened = calloc(a->nsegs + 1, 1);
+	unsigned char *opened = evt_table_alloc(a->nsegs + 1);
 	if (opened == NULL)
 		return EVT_ERR_NOMEM;
 	struct evt_idx_view *v;
@@ -976,9 +1043,9 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 			opened[i] = opened[i] != 0;
 	}
 	evt_idx_view_close(v);
-	free(a->idx_seqs);
+	evt_table_free(a->idx_seqs);
 	a->idx_seqs = NULL;
-	free(opened);
+	evt_table_free(opened);
 	return rc;
 }
 
@@ -1292,6 +1359,25 @@ compact(struct evt_archive *a, const char *path, uint64_t seq)
 	free(tmp);
 }
 
+/*
+ * Rewrites the archive's catalog after the directory changed (a seal and
+ * its index runs, a sweep, a close): derived data, so a failure costs
+ * readers a listing, never an event.  The sealing thread does it at most
+ * once a second (an import rotating every few milliseconds would list
+ * the directory at every rotation); force: now (a lock holder's close).
+ */
+static void
+refresh_catalog(struct evt_archive *a, int force)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (!force && a->cat_us != 0 && now - a->cat_us < 1000000)
+		return;
+	(void)evt_cat_update(a->dir);
+	a->cat_us = now;
+}
+
 /* The sealing thread: seals the rotated segment, or sweeps. */
 static void *
 seal_main(void *arg)
@@ -1310,6 +1396,7 @@ seal_main(void *arg)
 		if (a->catch_up && !a->no_index)
 			(void)evt_idx_catch_up(a->dir, 0, 0, sync, NULL, NULL);
 		a->catch_up = 0;
+		refresh_catalog(a, 0);
 		return NULL;
 	}
 	a->seal_rc = evt_segw_seal(a->to_seal);
@@ -1321,6 +1408,8 @@ seal_main(void *arg)
 		 * idle recorder's resident size stays where it was. */
 		malloc_trim(0);
 	}
+	if (a->seal_rc == 0)
+		refresh_catalog(a, 0);
 	return NULL;
 }
 
@@ -1425,8 +1514,15 @@ evt_archive_close(struct evt_archive *a)
 		rc = rc2;
 	if (rc == 0 && a->foreign)
 		rc = EVT_ERR_FOREIGN;
-	for (size_t i = 0; i < a->nsegs; i++)
+	/* What a lock holder changed (segments written, sealed, pruned,
+	 * repaired) goes into the catalog; another writer's archive is
+	 * left alone. */
+	if (a->opened && a->dirfd >= 0 && !a->foreign)
+		refresh_catalog(a, 1);
+	evt_cat_free(&a->cat);
+	for (size_t i = 0; a->paths == NULL && i < a->nsegs; i++)
 		free(a->segs[i].path);
+	evt_table_free(a->paths);
 	free(a->segs);
 	for (size_t i = 0; i < a->nruns; i++)
 		free(a->runs[i]);

@@ -2,6 +2,7 @@
  * buf.c: growth of struct evt_buf (see buf.h).
  */
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "evtape/buf.h"
 #include "evtape/err.h"
@@ -33,4 +34,45 @@ evt_buf_free(struct evt_buf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+}
+
+/* The bytes before a table: its mapping's length, 0 when malloc'ed. */
+#define TABLE_HDR 16
+#define TABLE_MAP_MIN (64u << 10)
+
+/* Allocates a zeroed table; see buf.h. */
+void *
+evt_table_alloc(size_t n)
+{
+	if (n > SIZE_MAX - TABLE_HDR)
+		return NULL;
+	size_t len = n + TABLE_HDR;
+	uint8_t *p;
+	if (len < TABLE_MAP_MIN) {
+		if ((p = calloc(1, len)) == NULL)
+			return NULL;
+		len = 0;
+	} else {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+	}
+	memcpy(p, &len, sizeof len);
+	return p + TABLE_HDR;
+}
+
+/* Frees a table of evt_table_alloc. */
+void
+evt_table_free(void *q)
+{
+	if (q == NULL)
+		return;
+	uint8_t *p = (uint8_t *)q - TABLE_HDR;
+	size_t len;
+	memcpy(&len, p, sizeof len);
+	if (len == 0)
+		free(p);
+	else
+		munmap(p, len);
 }

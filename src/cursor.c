@@ -133,6 +133,11 @@ cur_open_seg(struct evt_cur *c)
 {
 	cur_close_seg(c);
 	for (; c->si < c->nseg; c->si++) {
+		/* The catalog's time table spares the open (and trailer
+		 * read) of every sealed segment outside the window. */
+		if ((c->from != INT64_MIN || c->to != INT64_MAX) &&
+		    evt_archive_segment_outside(c->a, c->si, c->from, c->to))
+			continue;
 		if (evt_archive_open_segment(c->a, c->si, &c->r) != 0) {
 			c->r = NULL;
 			continue; /* reported */

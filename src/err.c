@@ -1,6 +1,11 @@
 /*
  * err.c: texts for enum evt_err.
  */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "evtape/err.h"
 
 /* Returns a static description of an evt_err code. */
@@ -28,4 +33,18 @@ evt_strerror(int err)
 	case EVT_ERR_NOMEM: return "out of memory";
 	}
 	return "unknown error";
+}
+
+/* Kills the process at the N-th crash point of the stage the environment
+ * names; see err.h. */
+void
+evt_test_kill_point(const char *stage)
+{
+	static int count;
+	const char *e = getenv("EVTAPE_TEST_IDX_KILL");
+	size_t n = strlen(stage);
+	if (e == NULL || strncmp(e, stage, n) != 0 || e[n] != ':')
+		return;
+	if (++count == atoi(e + n + 1))
+		kill(getpid(), SIGKILL);
 }

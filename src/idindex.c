@@ -31,11 +31,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "evtape/archive.h"
+#include "evtape/buf.h"
+#include "evtape/catalog.h"
 #include "evtape/crc32c.h"
 #include "evtape/err.h"
 #include "evtape/filter.h"
@@ -51,25 +53,6 @@ enum {
 	IX_NPARTS = 24, IX_NKEYS = 32, IX_DIR_LEN = 40, IX_DIR_CRC = 48,
 	IX_CRC = 60,
 };
-
-/*
- * Crash points for tests/integration/idindex.sh: with EVTAPE_TEST_IDX_KILL
- * set to "STAGE:N", the process kills itself (SIGKILL, as kill -9) the
- * N-th time maintenance reaches STAGE: "tmp" (a run written, not yet
- * renamed), "rename" (renamed, merge inputs not yet deleted), "drop"
- * (one merge input deleted).  Unset, this costs one getenv per stage.
- */
-static void
-test_kill_point(const char *stage)
-{
-	static int count;
-	const char *e = getenv("EVTAPE_TEST_IDX_KILL");
-	size_t n = strlen(stage);
-	if (e == NULL || strncmp(e, stage, n) != 0 || e[n] != ':')
-		return;
-	if (++count == atoi(e + n + 1))
-		kill(getpid(), SIGKILL);
-}
 
 /* Formats a run file name. */
 void
@@ -123,8 +106,8 @@ evt_idx_run_dir_len(const uint8_t *h)
 void
 evt_idx_run_free(struct evt_idx_run *run)
 {
-	free(run->segs);
-	free(run->blks);
+	evt_table_free(run->segs);
+	evt_table_free(run->blks);
 	free(run->parts);
 	run->segs = NULL;
 	run->blks = NULL;
@@ -268,8 +251,8 @@ evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	if (evt_crc32c(0, d, (size_t)dlen) != le32_get(buf + IX_DIR_CRC))
 		return bad(why, at, "directory checksum mismatch",
 		    EVT_IDX_HDR_SIZE, EVT_ERR_CORRUPT);
-	run->segs = calloc(run->nsegs, sizeof *run->segs);
-	run->blks = calloc(run->nblocks + 1, sizeof *run->blks);
+	run->segs = evt_table_alloc(run->nsegs * sizeof *run->segs);
+	run->blks = evt_table_alloc((run->nblocks + 1) * sizeof *run->blks);
 	run->parts = calloc(run->nparts, sizeof *run->parts);
 	if (run->segs == NULL || run->blks == NULL || run->parts == NULL) {
 		evt_idx_run_free(run);
@@ -359,17 +342,20 @@ evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
 	uint64_t dl = evt_idx_run_dir_len(hdr);
 	if (dl == 0 || dl > size)
 		dl = EVT_IDX_HDR_SIZE; /* the parse says what is wrong */
-	if ((buf = malloc((size_t)dl)) == NULL) {
-		rc = EVT_ERR_NOMEM;
-		goto out;
-	}
-	if (read_full(fd, buf, (size_t)dl, 0) != 0) {
-		bad(why, at, "read error", 0, rc);
+	/* Mapped, not read into a buffer: the pages are in the page cache,
+	 * and MAP_POPULATE maps them in one call instead of a fault each
+	 * (a lookup over 10,000 segments reads ~1 MB of directories). */
+	buf = mmap(NULL, (size_t)dl, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+	    fd, 0);
+	if (buf == MAP_FAILED) {
+		buf = NULL;
+		bad(why, at, "cannot map", 0, rc);
 		goto out;
 	}
 	rc = evt_idx_run_parse(buf, (size_t)dl, size, run, why, at);
 out:
-	free(buf);
+	if (buf != NULL)
+		munmap(buf, (size_t)dl);
 	close(fd);
 	return rc;
 }
@@ -505,34 +491,26 @@ grow(void **p, size_t n, size_t *cap, size_t size)
 }
 
 /*
- * Lists the directory: segments, and run files, loaded; run files that do
- * not check are deleted (warned about) when drop_bad.
+ * Lists the directory (evt_dir_list, the archive's one listing):
+ * segments, and run files, loaded; run files that do not check are
+ * deleted (warned about) when drop_bad.
  */
 static int
 dl_scan(struct dirlist *dl, int drop_bad)
 {
-	DIR *d = opendir(dl->dir);
-	if (d == NULL)
-		return EVT_ERR_IO;
-	size_t scap = 0, rcap = 0, ncap = 0;
-	struct dirent *e;
-	int rc = 0;
-	while (rc == 0 && (e = readdir(d)) != NULL) {
-		uint64_t seq, lo, hi;
-		if (evt_segment_parse_name(e->d_name, &seq)) {
-			if ((rc = grow((void **)&dl->seqs, dl->nseg, &scap,
-			    sizeof *dl->seqs)) == 0)
-				dl->seqs[dl->nseg++] = seq;
-			continue;
-		}
-		if (!evt_idx_parse_name(e->d_name, &lo, &hi))
-			continue;
-		if ((rc = grow((void **)&dl->runs, dl->nrun, &rcap,
-		    sizeof *dl->runs)) != 0 ||
-		    (rc = grow((void **)&dl->rnames, dl->nrun, &ncap,
-		    sizeof *dl->rnames)) != 0)
-			break;
-		char *p = evt_path_join(dl->dir, e->d_name);
+	struct evt_listing l;
+	int rc = evt_dir_list(dl->dir, &l);
+	if (rc == 0 && l.nseg > 0 && (dl->seqs = malloc(l.nseg *
+	    sizeof *dl->seqs)) == NULL)
+		rc = EVT_ERR_NOMEM;
+	for (size_t i = 0; rc == 0 && i < l.nseg; i++)
+		dl->seqs[dl->nseg++] = l.segs[i].seq;
+	if (rc == 0 && l.nrun > 0 &&
+	    ((dl->runs = calloc(l.nrun, sizeof *dl->runs)) == NULL ||
+	    (dl->rnames = calloc(l.nrun, sizeof *dl->rnames)) == NULL))
+		rc = EVT_ERR_NOMEM;
+	for (size_t i = 0; rc == 0 && i < l.nrun; i++) {
+		char *p = evt_path_join(dl->dir, l.runs[i]);
 		const char *why = NULL;
 		uint64_t at = 0;
 		int lr = p == NULL ? EVT_ERR_NOMEM :
@@ -544,19 +522,16 @@ dl_scan(struct dirlist *dl, int drop_bad)
 			if (drop_bad) {
 				mwarn(dl, "%s/%s: offset %" PRIu64 ": %s; "
 				    "deleted (the index is rebuilt from the "
-				    "segments)", dl->dir, e->d_name, at, why);
-				drop_file(dl, e->d_name);
+				    "segments)", dl->dir, l.runs[i], at, why);
+				drop_file(dl, l.runs[i]);
 			}
-		} else if ((dl->rnames[dl->nrun] = strdup(e->d_name)) == NULL) {
-			evt_idx_run_free(&dl->runs[dl->nrun]);
-			rc = EVT_ERR_NOMEM;
 		} else {
-			dl->nrun++;
+			/* The name moves from the listing to dl. */
+			dl->rnames[dl->nrun++] = l.runs[i];
+			l.runs[i] = NULL;
 		}
 	}
-	closedir(d);
-	if (rc == 0 && dl->nseg > 1)
-		qsort(dl->seqs, dl->nseg, sizeof *dl->seqs, cmp_u64);
+	evt_listing_free(&l);
 	return rc;
 }
 
@@ -1019,7 +994,7 @@ build_run(struct dirlist *dl, uint64_t *seqs, size_t n, unsigned level)
 	if (fd >= 0 && close(fd) != 0 && rc == 0)
 		rc = EVT_ERR_IO;
 	if (rc == 0)
-		test_kill_point("tmp");
+		evt_test_kill_point("tmp");
 	if (rc == 0 && rename(tmp, fin) != 0)
 		rc = EVT_ERR_IO;
 	if (rc != 0 && tmp != NULL)
@@ -1100,10 +1075,10 @@ merge_once(struct dirlist *dl)
 	/* The inputs go once the merged run is in place (a crash between
 	 * leaves them superseded; the next catch-up deletes them). */
 	if (rc == 0)
-		test_kill_point("rename");
+		evt_test_kill_point("rename");
 	for (size_t t = 0; rc == 0 && t < take; t++) {
 		drop_file(dl, dl->rnames[pick[t] - dl->runs]);
-		test_kill_point("drop");
+		evt_test_kill_point("drop");
 	}
 	free(pick);
 	if (rc == 0 && dl->sync)
@@ -1476,7 +1451,7 @@ evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
 	v->paths = calloc(nnames + 1, sizeof *v->paths);
 	v->usable = calloc(nnames + 1, sizeof *v->usable);
 	v->used = calloc(nnames + 1, sizeof *v->used);
-	v->cover = calloc(n + 1, sizeof *v->cover);
+	v->cover = evt_table_alloc((n + 1) * sizeof *v->cover);
 	if (v->runs == NULL || v->paths == NULL || v->usable == NULL ||
 	    v->used == NULL || v->cover == NULL) {
 		evt_idx_view_close(v);
@@ -1592,7 +1567,7 @@ evt_idx_view_close(struct evt_idx_view *v)
 	free(v->paths);
 	free(v->usable);
 	free(v->used);
-	free(v->cover);
+	evt_table_free(v->cover);
 	free(v->cand);
 	free(v);
 }

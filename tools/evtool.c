@@ -460,6 +460,9 @@ static struct evt_segr *
 open_range(size_t i, const struct evt_sel *f)
 {
 	struct evt_segr *r;
+	if ((f->from != INT64_MIN || f->to != INT64_MAX) &&
+	    evt_archive_segment_outside(arch, i, f->from, f->to))
+		return NULL;	/* the catalog's time table says so */
 	if (evt_archive_open_segment(arch, i, &r) != 0)
 		return NULL;
 	const struct evt_seg_info *si = evt_segr_info(r);
@@ -641,7 +644,9 @@ cmd_cat(int argc, char **argv)
 	    (ca.sel.nsources || ca.sel.ntypes))
 		evt_cli_usage_err("--tsv and --markers print whole frames; "
 		    "they take no --source or --type");
-	struct evt_archive *a = open_archive(argv[i], 0, NULL);
+	/* (No sizes: cat uses none, and 10,000 stats were most of a
+	 * short --from/--to.) */
+	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
 	size_t n;
 	evt_archive_segments(a, &n);
 	for (size_t k = 0; k < n; k++)

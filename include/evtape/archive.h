@@ -58,7 +58,11 @@ typedef void (*evt_warn_cb)(void *arg, const char *msg);
 struct evt_archive;
 
 /*
- * Opens the archive in dir.  Problems inside segments are reported through
+ * Opens the archive in dir.  A reader (neither EVT_AR_WRITE nor
+ * EVT_AR_LOCK) takes the segment list from the archive's catalog when it
+ * is current (catalog.h; EVTAPE_NO_CATALOG set and not empty: never), a
+ * writer always lists the directory; a lock holder's close rewrites the
+ * catalog.  Problems inside segments are reported through
  * errcb (file, offset, what), others through warn.  EVT_AR_WRITE and
  * EVT_AR_LOCK take the writer's lock (an flock on the directory and on
  * LOCK, held until evt_archive_close) and delete the temporary files of a
@@ -107,6 +111,16 @@ void evt_archive_close_segment(struct evt_archive *a, struct evt_segr *r);
 void evt_archive_add_lost(struct evt_archive *a, uint64_t events);
 void evt_archive_lost(const struct evt_archive *a, uint64_t *events,
     uint64_t *unknown);
+
+/*
+ * Whether the archive's catalog (formats/catalog.md) proves that sealed
+ * segment i holds no frame received in [from, to) (to INT64_MAX: no end),
+ * so that a time seek passes it without opening it: 1 (and missing
+ * sequence numbers before it are reported, as opening it would), else 0
+ * (no usable catalog, unsealed, or it may hold some: open it).
+ */
+int evt_archive_segment_outside(struct evt_archive *a, size_t i,
+    int64_t from, int64_t to);
 
 /*
  * Finds an event by id, newest segment first: through the archive's id

@@ -44,4 +44,14 @@ enum evt_err {
 /* Returns a static, human-readable text for an evt_err code. */
 const char *evt_strerror(int err);
 
+/*
+ * Crash points for the integration tests (tests/integration/idindex.sh,
+ * catalog.sh): with EVTAPE_TEST_IDX_KILL set to "STAGE:N", the process
+ * kills itself (SIGKILL, as kill -9) the N-th time it reaches STAGE (one
+ * count for all stages).  Stages: the id index's "tmp", "rename", "drop"
+ * (src/idindex.c), the catalog's "catalog" (half of it written,
+ * src/catalog.c).  Unset, this costs one getenv.
+ */
+void evt_test_kill_point(const char *stage);
+
 #endif

@@ -5,7 +5,8 @@
 # ~1,000 and ~10,000 (--segment-age).  On each, in the same run: `get`
 # whole-process time for an id from the middle of the stream and for an
 # absent one, with the ratio to the one-segment archive (goal <= 1.5);
-# `info`; `stats` (from summaries where the tool has them) beside
+# `info`; get and a 5 s `cat --from/--to` with and without the archive
+# catalog (EVTAPE_NO_CATALOG=1); `stats` (from summaries where the tool has them) beside
 # `stats --scan`; `cat` events/s; bytes/event with every file counted,
 # beside zstd -19 of the same JSON lines on a prefix.  Then evrec's restart
 # after kill -9 on the ~10,000-segment archive (recorder.sh, RBENCH=restart).
@@ -122,6 +123,27 @@ for what in present absent info; do
 		    "$label" "$1" "$2" "$what" "$([ "$what" = info ] || echo " id")" \
 		    "$(nseg "$W/$a")" "$a" "$(ratio "$1" "$base")" \
 		    "$([ "$what" = info ] || echo "   goal <= 1.5")"
+	done
+done
+
+# Without the catalog (EVTAPE_NO_CATALOG=1: the directory listed, every
+# segment opened by a time seek; formats/catalog.md): get, and cat of a
+# 5 s window in the middle of the stream (~1,000 events), with it beside.
+tw=$(($(head -n 1 "$W/head.tsv" | cut -f1) + span_s * 500000))
+for what in present absent window; do
+	for a in s1 s1k s10k; do
+		for nc in "" 1; do
+			[ -n "$nc" ] && export EVTAPE_NO_CATALOG=1
+			case $what in
+			present) set -- $(best "$RUNS" "$EVTOOL" get "$W/$a" "$mid") ;;
+			absent) set -- $(best "$RUNS" "$EVTOOL" get "$W/$a" "$ABSENT") ;;
+			window) set -- $(best 5 "$EVTOOL" cat --from "$tw" --to $((tw + 5000000)) "$W/$a") ;;
+			esac
+			unset EVTAPE_NO_CATALOG
+			[ -z "$nc" ] && c=$1 && continue
+			printf '%-12s %s ms best with the catalog, %s ms without (%s, %s segments)   without/with = %s\n' \
+			    "catalog:" "$c" "$1" "$what" "$(nseg "$W/$a")" "$(ratio "$1" "$c")"
+		done
 	done
 done
 

@@ -116,6 +116,11 @@ same_scan() {
 	fi
 	return $_rc
 }
+# field FILE LINE KEY: the first string value of "KEY" on line LINE of
+# FILE (cat's JSON lines).
+field() {
+	sed -n "$2p" "$1" | grep -o "\"$3\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4
+}
 # need_websockets: the python3 has the websockets module (Debian:
 # python3-websockets); else one failing check, the plan, and exit 1.
 need_websockets() {

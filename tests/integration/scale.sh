@@ -60,9 +60,9 @@ tb=$(awk 'NR == 1001 { print $6 }' "$T/ls.m")
 tc=$(awk 'NR == 2001 { print $6 }' "$T/ls.m")
 $EVTOOL cat "$O" >"$T/cat.o"
 n=$(wc -l <"$T/cat.o")
-id_of() { sed -n "$1p" "$T/cat.o" | grep -o '"id":"[^"]*"' | head -n 1 | cut -d'"' -f4; }
-src=$(sed -n 2p "$T/cat.o" | grep -o '"source":"[^"]*"' | head -n 1 | cut -d'"' -f4)
-typ=$(sed -n 2p "$T/cat.o" | grep -o '"type":"[^"]*"' | head -n 1 | cut -d'"' -f4)
+id_of() { field "$T/cat.o" "$1" id; }
+src=$(field "$T/cat.o" 2 source)
+typ=$(field "$T/cat.o" 2 type)
 bump() { $PYTHON -c 'import sys, datetime as d
 t = d.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ") + d.timedelta(microseconds=1)
 print(t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))' "$1"; }
