@@ -71,6 +71,13 @@ test_kill_point(const char *stage)
 		kill(getpid(), SIGKILL);
 }
 
+/* The same crash points for the other derived files (rollup.c). */
+void
+evt_test_kill_point(const char *stage)
+{
+	test_kill_point(stage);
+}
+
 /* Formats a run file name. */
 void
 evt_idx_name(uint64_t lo, uint64_t hi, char *out, size_t cap)

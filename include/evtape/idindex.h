@@ -207,6 +207,11 @@ typedef void (*evt_idx_report_cb)(void *arg, const char *path, uint64_t off,
     const char *what);
 int evt_idx_verify(const char *dir, evt_idx_report_cb report, void *arg);
 
+/* Test crash point (EVTAPE_TEST_IDX_KILL="STAGE:N", idindex.c) for the
+ * other derived files' maintenance (rollup.c: "sum-tmp", "sum-rename",
+ * "sum-drop"). */
+void evt_test_kill_point(const char *stage);
+
 /* Deletes every run file of dir (repair, before rebuilding). */
 int evt_idx_remove_all(const char *dir, int sync);
 
