@@ -311,19 +311,23 @@ mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/* What same_file compares besides the size. */
+enum { SF_MTIME = 1, SF_CRC = 2 };
+
 /* Whether the segment file of entry s in directory fd dfd is still the one
- * the run covered: its size and modification time, and when crc its
- * trailer's CRC. */
+ * the run covered: its size, and as how says its modification time
+ * (readers: cheap, and catches a rewrite in place) and its trailer's CRC
+ * (verify: a copy without its times is the same segment). */
 static int
-same_file(int dfd, const struct evt_ru_seg *s, int crc)
+same_file(int dfd, const struct evt_ru_seg *s, int how)
 {
 	char name[32];
 	struct stat st;
 	evt_segment_name(s->seq, name, sizeof name);
 	if (fstatat(dfd, name, &st, 0) != 0 || (uint64_t)st.st_size != s->size ||
-	    mtime_ns(&st) != s->mtime_ns)
+	    ((how & SF_MTIME) && mtime_ns(&st) != s->mtime_ns))
 		return 0;
-	if (!crc)
+	if (!(how & SF_CRC))
 		return 1;
 	uint8_t b[4];
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
@@ -394,10 +398,10 @@ acc_entry(struct acc *a, const struct evt_ru_seg *e)
 	return 0;
 }
 
-/* The identity and trailer facts of open sealed segment r (file fd dfd,
- * name) into e. */
+/* The identity and trailer facts of open sealed segment r (file name,
+ * number seq, in directory fd dfd) into e. */
 static int
-seg_entry(int dfd, const char *name, struct evt_segr *r,
+seg_entry(int dfd, const char *name, uint64_t seq, struct evt_segr *r,
     struct evt_ru_seg *e)
 {
 	const struct evt_seg_info *si = evt_segr_info(r);
@@ -410,7 +414,7 @@ seg_entry(int dfd, const char *name, struct evt_segr *r,
 		close(fd);
 	if (!ok)
 		return EVT_ERR_IO;
-	*e = (struct evt_ru_seg){si->seq, si->size, mtime_ns(&st),
+	*e = (struct evt_ru_seg){seq, si->size, mtime_ns(&st),
 	    si->first_rx, si->last_rx, si->nrecords, le32_get(b), 0};
 	return 0;
 }
@@ -433,7 +437,7 @@ acc_summary(struct acc *a, struct evt_segr *r, struct evt_ru_seg *e)
 		rc = evt_stats_add_sum(a->st, &s, 1);
 		e->flags |= EVT_RU_SUMMED;
 		if (s.has_config) {
-			a->cfg_seq = si->seq;
+			a->cfg_seq = e->seq;
 			a->cfg = s.config;
 		}
 	}
@@ -459,7 +463,7 @@ acc_seg(struct acc *a, int dfd, uint64_t seq)
 	const struct evt_seg_info *si = evt_segr_info(r);
 	struct evt_ru_seg e;
 	if (si->sealed && evt_segr_load_index(r) == 0 &&
-	    seg_entry(dfd, name, r, &e) == 0 &&
+	    seg_entry(dfd, name, seq, r, &e) == 0 &&
 	    (rc = acc_summary(a, r, &e)) == 0 && (rc = acc_entry(a, &e)) == 0) {
 		a->events += si->nevents;
 		a->blocks += si->nblocks;
@@ -714,10 +718,13 @@ head_load(struct rlist *l, const char *name, struct evt_ru_run *r)
 	return 0;
 }
 
-/* Appends run file name to the listing: loaded whole when full, else its
- * header; one that does not check is deleted (warned about) when full. */
+/* How a listing takes the runs: their headers, their names alone
+ * (verify), or loaded whole, deleting those that do not check. */
+enum { RL_HEADERS, RL_NAMES, RL_FULL };
+
+/* Appends run file name to the listing as mode (RL_*) says. */
 static int
-rl_add_run(struct rlist *l, const char *name, int full)
+rl_add_run(struct rlist *l, const char *name, int mode)
 {
 	if (l->nrun == l->rcap) {
 		size_t c = l->rcap ? l->rcap * 2 : 16;
@@ -735,17 +742,18 @@ rl_add_run(struct rlist *l, const char *name, int full)
 	int rc;
 	const char *why = "header does not check";
 	uint64_t at = 0;
-	if (full) {
+	memset(r, 0, sizeof *r);
+	if (mode == RL_FULL) {
 		char *p = evt_path_join(l->dir, name);
 		rc = p == NULL ? EVT_ERR_NOMEM : evt_ru_load(p, r, &why, &at);
 		free(p);
 	} else {
-		rc = head_load(l, name, r);
+		rc = mode == RL_NAMES ? 0 : head_load(l, name, r);
 	}
 	if (rc == EVT_ERR_NOMEM)
 		return rc;
 	if (rc != 0) {
-		if (full) {
+		if (mode == RL_FULL) {
 			rwarn(l, "%s/%s: offset %" PRIu64 ": %s; deleted (the "
 			    "roll-up is rebuilt from the segments)", l->dir,
 			    name, at, why);
@@ -761,10 +769,10 @@ rl_add_run(struct rlist *l, const char *name, int full)
 	return 0;
 }
 
-/* Lists the directory: segments, and runs (loaded when full; temporaries
- * deleted then). */
+/* Lists the directory: segments, and runs as mode (RL_*) says;
+ * temporaries are deleted when RL_FULL. */
 static int
-rl_scan(struct rlist *l, int full)
+rl_scan(struct rlist *l, int mode)
 {
 	DIR *d = opendir(l->dir);
 	l->dfd = d != NULL ? dup(dirfd(d)) : -1;
@@ -791,8 +799,9 @@ rl_scan(struct rlist *l, int full)
 			}
 			l->seqs[l->nseg++] = seq;
 		} else if (evt_ru_parse_name(e->d_name, NULL, NULL)) {
-			rc = rl_add_run(l, e->d_name, full);
-		} else if (full && strncmp(e->d_name, ".sum-", 5) == 0) {
+			rc = rl_add_run(l, e->d_name, mode);
+		} else if (mode == RL_FULL && strncmp(e->d_name, ".sum-", 5) ==
+		    0) {
 			rl_unlink(l, e->d_name); /* a write that died */
 		}
 	}
@@ -804,11 +813,11 @@ rl_scan(struct rlist *l, int full)
 
 /* Opens a listing of dir. */
 static int
-rl_open(struct rlist *l, const char *dir, int full, evt_ru_warn_cb warn,
+rl_open(struct rlist *l, const char *dir, int mode, evt_ru_warn_cb warn,
     void *arg)
 {
 	*l = (struct rlist){.dir = dir, .dfd = -1, .warn = warn, .arg = arg};
-	int rc = rl_scan(l, full);
+	int rc = rl_scan(l, mode);
 	if (rc != 0)
 		rl_free(l);
 	return rc;
@@ -910,7 +919,7 @@ merge_runs(struct rlist *l, size_t *idx, size_t n, unsigned level)
 		rl_remove(l, idx[i], strcmp(l->names[idx[i]], name) != 0);
 		evt_test_kill_point("sum-drop");
 	}
-	return rl_add_run(l, name, 0);
+	return rl_add_run(l, name, RL_HEADERS);
 }
 
 /* One merge of EVT_RU_FANOUT runs of one level, the oldest that may
@@ -959,12 +968,12 @@ evt_ru_add(const char *dir, uint64_t seq, evt_ru_warn_cb warn, void *arg)
 	char name[64];
 	if (ru_off())
 		return 0;
-	int rc = rl_open(&l, dir, 0, warn, arg);
+	int rc = rl_open(&l, dir, RL_HEADERS, warn, arg);
 	if (rc != 0)
 		return rc;
 	rc = build_segs(&l, &seq, 1, 0, name, sizeof name);
 	if (rc == 0 && *name != 0)
-		rc = rl_add_run(&l, name, 0);
+		rc = rl_add_run(&l, name, RL_HEADERS);
 	if (rc == 0)
 		rc = merge_all(&l);
 	rl_free(&l);
@@ -996,7 +1005,8 @@ tidy_run(struct rlist *l, const struct evt_ru_run *r, const char *name,
 		size_t at = seg_index(l, r->segs[i].seq);
 		if (at != SIZE_MAX && covered[at])
 			overlap++;
-		else if (at != SIZE_MAX && same_file(l->dfd, &r->segs[i], full))
+		else if (at != SIZE_MAX && same_file(l->dfd, &r->segs[i],
+		    SF_MTIME | (full ? SF_CRC : 0)))
 			keep[nkeep++] = r->segs[i].seq;
 	}
 	char fresh[64] = "";
@@ -1042,7 +1052,7 @@ evt_ru_catch_up(const char *dir, int full, evt_ru_warn_cb warn, void *arg)
 	char name[64];
 	if (ru_off())
 		return 0;
-	int rc = rl_open(&l, dir, 1, warn, arg);
+	int rc = rl_open(&l, dir, RL_FULL, warn, arg);
 	if (rc != 0)
 		return rc;
 	uint8_t *covered = calloc(l.nseg + 1, 1);
@@ -1057,7 +1067,7 @@ evt_ru_catch_up(const char *dir, int full, evt_ru_warn_cb warn, void *arg)
 	}
 	free(covered);
 	rl_free(&l);
-	if (rc == 0 && (rc = rl_open(&l, dir, 0, warn, arg)) == 0) {
+	if (rc == 0 && (rc = rl_open(&l, dir, RL_HEADERS, warn, arg)) == 0) {
 		rc = merge_all(&l);
 		rl_free(&l);
 	}
@@ -1071,7 +1081,7 @@ evt_ru_verify(const char *dir, evt_ru_report_cb report, void *arg)
 	struct rlist l;
 	if (ru_off())
 		return 0;
-	int rc = rl_open(&l, dir, 0, NULL, NULL);
+	int rc = rl_open(&l, dir, RL_NAMES, NULL, NULL);
 	if (rc != 0)
 		return rc;
 	int problems = 0;
@@ -1090,9 +1100,9 @@ evt_ru_verify(const char *dir, evt_ru_report_cb report, void *arg)
 		}
 		for (uint32_t i = 0; rc == 0 && i < r.nsegs; i++)
 			if (seg_index(&l, r.segs[i].seq) != SIZE_MAX && !same_file(l.dfd,
-			    &r.segs[i], 1)) {
-				why = "a covered segment is no longer the "
-				    "same file (size, time or trailer CRC)";
+			    &r.segs[i], SF_CRC)) {
+				why = "stale: a covered segment is no longer "
+				    "the same file (size or trailer CRC)";
 				at = EVT_RU_HDR_SIZE + (uint64_t)i *
 				    EVT_RU_SEG_SIZE;
 				rc = EVT_ERR_CORRUPT;
@@ -1136,7 +1146,7 @@ view_run_ok(int dfd, const struct evt_ru_run *r, const uint64_t *seqs,
 	for (uint32_t i = 0; i < r->nsegs; i++) {
 		const uint64_t *at = bsearch(&r->segs[i].seq, seqs, n,
 		    sizeof *seqs, cmp_u64);
-		if (at == NULL || !same_file(dfd, &r->segs[i], 0))
+		if (at == NULL || !same_file(dfd, &r->segs[i], SF_MTIME))
 			return 0;
 		where[i] = (size_t)(at - seqs);
 	}

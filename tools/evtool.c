@@ -948,6 +948,20 @@ rollup_open(const char *dir, int scan)
 	return v;
 }
 
+/* Opens and closes covered segment i when a gap in the segment numbers
+ * lies before it: opening reports the gap (evt_archive_open_segment), so
+ * a count from the roll-up says what a reading of the segments says. */
+static void
+rollup_gap(size_t i)
+{
+	size_t n;
+	const struct evt_segref *s = evt_archive_segments(arch, &n);
+	struct evt_segr *r;
+	if (i > 0 && s[i].seq > s[i - 1].seq + 1 &&
+	    evt_archive_open_segment(arch, i, &r) == 0)
+		evt_archive_close_segment(arch, r);
+}
+
 /* Adds the facts of a segment (or of a roll-up run's segments) to tot. */
 static void
 facts_add(struct segfacts *tot, const struct segfacts *sf)
@@ -991,6 +1005,7 @@ cmd_info(int argc, char **argv)
 		size_t k = v != NULL ? v->cover[i] : SIZE_MAX;
 		bytes += evt_archive_segment_size(a, i);
 		if (k != SIZE_MAX) {
+			rollup_gap(i);
 			if (v->first[k] != i)
 				continue;
 			run_facts(&v->runs[k], &sf);
@@ -1119,8 +1134,9 @@ cmd_verify(int argc, char **argv)
 	return s.problems > 0 || ip > 0 ? EVT_EXIT_PARTIAL : 0;
 }
 
-/* Checks the id index's run files (each problem as FILE: offset N: what
- * on stderr) and appends their count to line; returns it. */
+/* Checks the id index's and the roll-up's run files (each problem as
+ * FILE: offset N: what on stderr) and appends their counts to line;
+ * returns their sum. */
 static int
 verify_index(const char *dir, char *line, size_t cap)
 {
@@ -1131,7 +1147,14 @@ verify_index(const char *dir, char *line, size_t cap)
 		snprintf(line + len, cap - len, "; %d id index problems "
 		    "(no event lost: lookups read the segments; evtool "
 		    "repair rebuilds the index)", ip);
-	return ip;
+	int rp = evt_ru_verify(dir, evt_cli_damage_cb, NULL);
+	oom_check(rp == EVT_ERR_NOMEM ? rp : 0);
+	len = strlen(line);
+	if (rp > 0)
+		snprintf(line + len, cap - len, "; %d roll-up problems (no "
+		    "count lost: stats and info read the segments; evtool "
+		    "repair rebuilds the roll-up)", rp);
+	return (ip > 0 ? ip : 0) + (rp > 0 ? rp : 0);
 }
 static char repair_tmp[4096];
 static volatile sig_atomic_t repair_tmp_set;
@@ -1622,10 +1645,13 @@ cmd_stats(int argc, char **argv)
 	uint8_t *used = v != NULL ? calloc(v->nrun + 1, 1) : NULL;
 	if (v != NULL && used == NULL)
 		oom_check(EVT_ERR_NOMEM);
-	for (size_t k = 0; k < n; k++)
-		if (v == NULL || v->cover[k] == SIZE_MAX || !stats_from_run(st,
+	for (size_t k = 0; k < n; k++) {
+		if (v != NULL && v->cover[k] != SIZE_MAX && stats_from_run(st,
 		    &sa.sel, v, v->cover[k], k, used, &cfg))
+			rollup_gap(k);
+		else
 			stats_segment(st, &sa, k, &cfg);
+	}
 	free(used);
 	evt_ru_view_close(v);
 	if (cfg.pending)
