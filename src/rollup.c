@@ -445,24 +445,35 @@ acc_summary(struct acc *a, struct evt_segr *r, struct evt_ru_seg *e)
 	return rc == EVT_ERR_NOMEM ? rc : 0;
 }
 
+/* Segment reader callback: notes that opening the segment reported
+ * something (*arg). */
+static void
+noted_cb(void *arg, const char *path, uint64_t off, const char *what)
+{
+	*(int *)arg = 1;
+}
+
 /* Adds sealed segment seq (with a usable index) to the total; one that is
- * not is left out: 0, and readers read it themselves. */
+ * not, or whose opening reports anything (a reader must open it to
+ * report it), is left out: 0, and readers read it themselves. */
 static int
 acc_seg(struct acc *a, int dfd, uint64_t seq)
 {
 	char name[32];
 	struct evt_segr *r;
+	int noted = 0;
 	evt_segment_name(seq, name, sizeof name);
 	char *path = evt_path_join(a->dir, name);
 	if (path == NULL)
 		return EVT_ERR_NOMEM;
-	int rc = evt_segr_open(path, NULL, NULL, &r);
+	int rc = evt_segr_open(path, noted_cb, &noted, &r);
 	free(path);
 	if (rc != 0)
 		return rc == EVT_ERR_NOMEM ? rc : 0;
 	const struct evt_seg_info *si = evt_segr_info(r);
 	struct evt_ru_seg e;
-	if (si->sealed && evt_segr_load_index(r) == 0 &&
+	if (si->sealed && evt_segr_load_index(r) == 0 && !noted &&
+	    si->seq == seq && !si->hdr_damaged &&
 	    seg_entry(dfd, name, seq, r, &e) == 0 &&
 	    (rc = acc_summary(a, r, &e)) == 0 && (rc = acc_entry(a, &e)) == 0) {
 		a->events += si->nevents;
