@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -971,23 +972,53 @@ merge_all(struct rlist *l)
 	return rc;
 }
 
+/*
+ * The listing of run headers a writer keeps from one seal to the next, so
+ * that a seal does not list a directory of thousands of segments again
+ * (an import into small segments spent a third of its time there).  Only
+ * the lock holder changes runs, and its catch-up on opening (and prune,
+ * repair) drops the cache, so it stays true.  Guarded by cache_mu.
+ */
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rlist cache = {.dfd = -1};
+static char *cache_dir;
+
+/* Drops the cached listing; cache_mu held. */
+static void
+cache_drop(void)
+{
+	rl_free(&cache);
+	free(cache_dir);
+	cache_dir = NULL;
+}
+
 /* Adds a run for a sealed segment; see rollup.h. */
 int
 evt_ru_add(const char *dir, uint64_t seq, evt_ru_warn_cb warn, void *arg)
 {
-	struct rlist l;
 	char name[64];
+	int rc = 0;
 	if (ru_off())
 		return 0;
-	int rc = rl_open(&l, dir, RL_HEADERS, warn, arg);
-	if (rc != 0)
-		return rc;
-	rc = build_segs(&l, &seq, 1, 0, name, sizeof name);
-	if (rc == 0 && *name != 0)
-		rc = rl_add_run(&l, name, RL_HEADERS);
+	pthread_mutex_lock(&cache_mu);
+	if (cache_dir == NULL || strcmp(cache_dir, dir) != 0) {
+		cache_drop();
+		if ((cache_dir = strdup(dir)) == NULL)
+			rc = EVT_ERR_NOMEM;
+		if (rc == 0)
+			rc = rl_open(&cache, cache_dir, RL_HEADERS, warn, arg);
+	}
+	cache.warn = warn;
+	cache.arg = arg;
 	if (rc == 0)
-		rc = merge_all(&l);
-	rl_free(&l);
+		rc = build_segs(&cache, &seq, 1, 0, name, sizeof name);
+	if (rc == 0 && *name != 0)
+		rc = rl_add_run(&cache, name, RL_HEADERS);
+	if (rc == 0)
+		rc = merge_all(&cache);
+	if (rc != 0)
+		cache_drop();
+	pthread_mutex_unlock(&cache_mu);
 	return rc;
 }
 
@@ -1063,6 +1094,9 @@ evt_ru_catch_up(const char *dir, int full, evt_ru_warn_cb warn, void *arg)
 	char name[64];
 	if (ru_off())
 		return 0;
+	pthread_mutex_lock(&cache_mu);
+	cache_drop();
+	pthread_mutex_unlock(&cache_mu);
 	int rc = rl_open(&l, dir, RL_FULL, warn, arg);
 	if (rc != 0)
 		return rc;
