@@ -994,7 +994,10 @@ cmd_info(int argc, char **argv)
 {
 	int scan = 0;
 	int op = parse_cmdline(&info_cl, &scan, argc, argv);
-	struct evt_archive *a = open_archive(argv[op], 0, NULL);
+	/* Sizes of covered segments come from the roll-up, which checked
+	 * them; the others' from a stat when asked for. */
+	struct evt_archive *a = open_archive(argv[op], scan ? 0 :
+	    EVT_AR_NO_SIZES, NULL);
 	size_t n;
 	evt_archive_segments(a, &n);
 	struct evt_ru_view *v = rollup_open(argv[op], scan);
@@ -1003,16 +1006,18 @@ cmd_info(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		struct segfacts sf;
 		size_t k = v != NULL ? v->cover[i] : SIZE_MAX;
-		bytes += evt_archive_segment_size(a, i);
 		if (k != SIZE_MAX) {
 			rollup_gap(i);
 			if (v->first[k] != i)
 				continue;
 			run_facts(&v->runs[k], &sf);
+			for (uint32_t e = 0; e < v->runs[k].nsegs; e++)
+				bytes += v->runs[k].segs[e].size;
 			sealed += v->runs[k].nsegs;
 			facts_add(&tot, &sf);
 			continue;
 		}
+		bytes += evt_archive_segment_size(a, i);
 		if (segment_facts(i, &sf, scan) != 0) {
 			damaged++;
 			continue;
@@ -1637,7 +1642,10 @@ cmd_stats(int argc, char **argv)
 	struct evt_stats *st = evt_stats_new(&sa.sel, sa.bucket);
 	if (st == NULL)
 		oom_check(EVT_ERR_NOMEM);
-	struct evt_archive *a = open_archive(argv[i], 0, NULL);
+	/* The roll-up checks the segments it covers itself (size and
+	 * time): the listing need not stat them. */
+	struct evt_archive *a = open_archive(argv[i], sa.scan ? 0 :
+	    EVT_AR_NO_SIZES, NULL);
 	struct stats_config cfg = {0};
 	size_t n;
 	evt_archive_segments(a, &n);
