@@ -814,7 +814,10 @@ rl_scan(struct rlist *l, int mode)
 			rc = rl_add_run(l, e->d_name, mode);
 		} else if (mode == RL_FULL && strncmp(e->d_name, ".sum-", 5) ==
 		    0) {
-			rl_unlink(l, e->d_name); /* a write that died */
+			/* A write that died: only the lock holder writes. */
+			rl_unlink(l, e->d_name);
+			rwarn(l, "%s/%s: removed an unfinished roll-up run",
+			    l->dir, e->d_name);
 		}
 	}
 	closedir(d);
@@ -1144,8 +1147,8 @@ evt_ru_verify(const char *dir, evt_ru_report_cb report, void *arg)
 			evt_sum_free(&s);
 		}
 		for (uint32_t i = 0; rc == 0 && i < r.nsegs; i++)
-			if (seg_index(&l, r.segs[i].seq) != SIZE_MAX && !same_file(l.dfd,
-			    &r.segs[i], SF_CRC)) {
+			if (seg_index(&l, r.segs[i].seq) != SIZE_MAX &&
+			    !same_file(l.dfd, &r.segs[i], SF_CRC)) {
 				why = "stale: a covered segment is no longer "
 				    "the same file (size or trailer CRC)";
 				at = EVT_RU_HDR_SIZE + (uint64_t)i *
