@@ -846,7 +846,8 @@ cmp_size(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-/* The listing qsort's comparators below look runs up in. */
+/* The listing qsort's comparators below look runs up in (under
+ * cache_mu). */
 static const struct rlist *sort_l;
 
 /* Orders run indexes by their lo. */
@@ -980,7 +981,9 @@ merge_all(struct rlist *l)
  * that a seal does not list a directory of thousands of segments again
  * (an import into small segments spent a third of its time there).  Only
  * the lock holder changes runs, and its catch-up on opening (and prune,
- * repair) drops the cache, so it stays true.  Guarded by cache_mu.
+ * repair) drops the cache, so it stays true.  Guarded by cache_mu, which
+ * also lets one maintainer of a process work at a time (add on the
+ * sealing thread, catch-up of retention on the caller's).
  */
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct rlist cache = {.dfd = -1};
@@ -1097,12 +1100,15 @@ evt_ru_catch_up(const char *dir, int full, evt_ru_warn_cb warn, void *arg)
 	char name[64];
 	if (ru_off())
 		return 0;
+	/* One maintainer at a time: retention runs on the recorder's event
+	 * loop while its sealing thread may be adding a run. */
 	pthread_mutex_lock(&cache_mu);
 	cache_drop();
-	pthread_mutex_unlock(&cache_mu);
 	int rc = rl_open(&l, dir, RL_FULL, warn, arg);
-	if (rc != 0)
+	if (rc != 0) {
+		pthread_mutex_unlock(&cache_mu);
 		return rc;
+	}
 	uint8_t *covered = calloc(l.nseg + 1, 1);
 	rc = covered == NULL ? EVT_ERR_NOMEM : tidy_runs(&l, full, covered);
 	/* Newest first: the writer's first rotation may wait for this. */
@@ -1119,6 +1125,7 @@ evt_ru_catch_up(const char *dir, int full, evt_ru_warn_cb warn, void *arg)
 		rc = merge_all(&l);
 		rl_free(&l);
 	}
+	pthread_mutex_unlock(&cache_mu);
 	return rc;
 }
 
@@ -1219,8 +1226,10 @@ view_assign(struct evt_ru_view *v, int dfd, const uint64_t *seqs, size_t n)
 	}
 	for (size_t k = 0; k < v->nrun; k++)
 		idx[k] = k;
+	pthread_mutex_lock(&cache_mu);	/* sort_l */
 	sort_l = &tmp;
 	qsort(idx, v->nrun, sizeof *idx, cmp_nsegs);
+	pthread_mutex_unlock(&cache_mu);
 	for (size_t j = 0; j < v->nrun; j++) {
 		const struct evt_ru_run *r = &v->runs[idx[j]];
 		if (!view_run_ok(dfd, r, seqs, n, where))
