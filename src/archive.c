@@ -32,6 +32,7 @@
 #include "evtape/catalog.h"
 #include "evtape/err.h"
 #include "evtape/idindex.h"
+#include "evtape/rollup.h"
 #include "evtape/record.h"
 
 struct evt_archive {
@@ -1395,6 +1396,8 @@ seal_main(void *arg)
 		 * lookups time, never events; the next writer catches up. */
 		if (a->catch_up && !a->no_index)
 			(void)evt_idx_catch_up(a->dir, 0, 0, sync, NULL, NULL);
+		if (a->catch_up)
+			(void)evt_ru_catch_up(a->dir, 0, NULL, NULL);
 		a->catch_up = 0;
 		refresh_catalog(a, 0);
 		return NULL;
@@ -1402,6 +1405,8 @@ seal_main(void *arg)
 	a->seal_rc = evt_segw_seal(a->to_seal);
 	if (a->seal_rc == 0 && a->compact)
 		compact(a, a->seal_path, a->seal_seq);
+	if (a->seal_rc == 0)
+		(void)evt_ru_add(a->dir, a->seal_seq, NULL, NULL);
 	if (a->seal_rc == 0 && !a->no_index) {
 		(void)evt_idx_add(a->dir, a->seal_seq, sync, NULL, NULL);
 		/* Its batches were freed: give the pages back, so that an
@@ -1579,8 +1584,10 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 	a->nsegs -= del;
 	/* Runs whose segments are all gone go too (lookups ignore entries
 	 * of segments below the lowest one meanwhile). */
-	if (del > 0)
+	if (del > 0) {
 		(void)evt_idx_prune(a->dir, 0, NULL, NULL);
+		(void)evt_ru_catch_up(a->dir, 0, NULL, NULL);
+	}
 	return (int)del;
 }
 
@@ -1600,5 +1607,7 @@ evt_archive_reindex(struct evt_archive *a)
 	int rc = seal_join(a);
 	if (rc != 0)
 		return rc;
-	return evt_idx_catch_up(a->dir, 0, 1, 0, idx_warn_cb, a);
+	rc = evt_idx_catch_up(a->dir, 0, 1, 0, idx_warn_cb, a);
+	int rr = evt_ru_catch_up(a->dir, 1, idx_warn_cb, a);
+	return rc != 0 ? rc : rr;
 }

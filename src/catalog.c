@@ -42,6 +42,7 @@
 #include "evtape/crc32c.h"
 #include "evtape/err.h"
 #include "evtape/idindex.h"
+#include "evtape/rollup.h"
 #include "evtape/segment.h"
 #include "le.h"
 #include "segment_int.h"
@@ -114,7 +115,8 @@ static int
 is_temp(const char *name)
 {
 	return strncmp(name, ".compact-", 9) == 0 ||
-	    strncmp(name, ".repair-", 8) == 0 || strncmp(name, ".idx-", 5) == 0;
+	    strncmp(name, ".repair-", 8) == 0 || strncmp(name, ".idx-", 5) == 0 ||
+	    strncmp(name, ".sum-", 5) == 0;
 }
 
 /* Files one directory entry into the listing; 0 or EVT_ERR_NOMEM. */
@@ -142,6 +144,8 @@ list_one(struct evt_listing *l, const struct dirent *e, size_t *scap,
 	}
 	if (evt_idx_parse_name(n, &lo, &hi))
 		return push_name(&l->runs, &l->nrun, &caps[0], n);
+	if (evt_ru_parse_name(n, NULL, NULL))
+		return 0;	/* a roll-up run: rollup.c lists its own */
 	if (is_temp(n))
 		return push_name(&l->temps, &l->ntemp, &caps[1], n);
 	return push_name(&l->strays, &l->nstray, &caps[2], n);

@@ -44,6 +44,7 @@
 #include "evtape/timefmt.h"
 #include "evtape/tsv.h"
 #include "evtape/idindex.h"
+#include "evtape/rollup.h"
 #include "evtape/verify.h"
 
 /* The archive being read (open_archive): readers open its segments
@@ -950,35 +951,104 @@ cmd_ls(int argc, char **argv)
 	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
-/* Prints the archive's counts, time span and sizes. */
+/* The roll-up view of the open archive at dir (rollup.h): NULL with
+ * --scan, when there is none, or with EVTAPE_NO_ROLLUP set. */
+static struct evt_ru_view *
+rollup_open(const char *dir, int scan)
+{
+	size_t n;
+	const struct evt_segref *s = evt_archive_segments(arch, &n);
+	struct evt_ru_view *v = NULL;
+	uint64_t *seqs = scan ? NULL : malloc((n + 1) * sizeof *seqs);
+	if (scan)
+		return NULL;
+	if (seqs == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	for (size_t i = 0; i < n; i++)
+		seqs[i] = s[i].seq;
+	oom_check(evt_ru_view_open(dir, seqs, n, &v));
+	free(seqs);
+	return v;
+}
+
+/* Opens and closes covered segment i when a gap in the segment numbers
+ * lies before it: opening reports the gap (evt_archive_open_segment), so
+ * a count from the roll-up says what a reading of the segments says. */
+static void
+rollup_gap(size_t i)
+{
+	size_t n;
+	const struct evt_segref *s = evt_archive_segments(arch, &n);
+	struct evt_segr *r;
+	if (i > 0 && s[i].seq > s[i - 1].seq + 1 &&
+	    evt_archive_open_segment(arch, i, &r) == 0)
+		evt_archive_close_segment(arch, r);
+}
+
+/* Adds the facts of a segment (or of a roll-up run's segments) to tot. */
+static void
+facts_add(struct segfacts *tot, const struct segfacts *sf)
+{
+	tot->events += sf->events;
+	tot->records += sf->records;
+	tot->blocks += sf->blocks;
+	for (int k = 0; k <= EVT_K_MAX; k++)
+		tot->frames[k] += sf->frames[k];
+	if (sf->first_rx < tot->first_rx)
+		tot->first_rx = sf->first_rx;
+	if (sf->last_rx > tot->last_rx)
+		tot->last_rx = sf->last_rx;
+}
+
+/* The facts of the sealed segments a roll-up run covers, as a sum of
+ * what segment_facts gives for each. */
+static void
+run_facts(const struct evt_ru_run *r, struct segfacts *sf)
+{
+	*sf = (struct segfacts){1, r->events, r->records, r->blocks,
+	    r->first_rx, r->last_rx, {0}};
+	memcpy(sf->frames, r->frames, sizeof sf->frames);
+}
+
+/* Prints the archive's counts, time span and sizes; sealed segments that
+ * a roll-up run covers are counted from it (unless --scan). */
 static int
 cmd_info(int argc, char **argv)
 {
 	int scan = 0;
 	int op = parse_cmdline(&info_cl, &scan, argc, argv);
-	struct evt_archive *a = open_archive(argv[op], 0, NULL);
+	/* Sizes of covered segments come from the roll-up, which checked
+	 * them; the others' from a stat when asked for. */
+	struct evt_archive *a = open_archive(argv[op], scan ? 0 :
+	    EVT_AR_NO_SIZES, NULL);
 	size_t n;
 	evt_archive_segments(a, &n);
+	struct evt_ru_view *v = rollup_open(argv[op], scan);
 	struct segfacts tot = {.first_rx = INT64_MAX, .last_rx = INT64_MIN};
 	uint64_t bytes = 0, sealed = 0, damaged = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct segfacts sf;
+		size_t k = v != NULL ? v->cover[i] : SIZE_MAX;
+		if (k != SIZE_MAX) {
+			rollup_gap(i);
+			if (v->first[k] != i)
+				continue;
+			run_facts(&v->runs[k], &sf);
+			for (uint32_t e = 0; e < v->runs[k].nsegs; e++)
+				bytes += v->runs[k].segs[e].size;
+			sealed += v->runs[k].nsegs;
+			facts_add(&tot, &sf);
+			continue;
+		}
 		bytes += evt_archive_segment_size(a, i);
 		if (segment_facts(i, &sf, scan) != 0) {
 			damaged++;
 			continue;
 		}
 		sealed += (uint64_t)sf.sealed;
-		tot.events += sf.events;
-		tot.records += sf.records;
-		tot.blocks += sf.blocks;
-		for (int k = 0; k <= EVT_K_MAX; k++)
-			tot.frames[k] += sf.frames[k];
-		if (sf.first_rx < tot.first_rx)
-			tot.first_rx = sf.first_rx;
-		if (sf.last_rx > tot.last_rx)
-			tot.last_rx = sf.last_rx;
+		facts_add(&tot, &sf);
 	}
+	evt_ru_view_close(v);
 	char t1[28] = "-", t2[28] = "-";
 	if (tot.first_rx != INT64_MAX) {
 		evt_time_format_us(tot.first_rx, t1);
@@ -1092,8 +1162,9 @@ cmd_verify(int argc, char **argv)
 	return s.problems > 0 || ip > 0 ? EVT_EXIT_PARTIAL : 0;
 }
 
-/* Checks the id index's run files (each problem as FILE: offset N: what
- * on stderr) and appends their count to line; returns it. */
+/* Checks the id index's and the roll-up's run files (each problem as
+ * FILE: offset N: what on stderr) and appends their counts to line;
+ * returns their sum. */
 static int
 verify_index(const char *dir, char *line, size_t cap)
 {
@@ -1104,7 +1175,14 @@ verify_index(const char *dir, char *line, size_t cap)
 		snprintf(line + len, cap - len, "; %d id index problems "
 		    "(no event lost: lookups read the segments; evtool "
 		    "repair rebuilds the index)", ip);
-	return ip;
+	int rp = evt_ru_verify(dir, evt_cli_damage_cb, NULL);
+	oom_check(rp == EVT_ERR_NOMEM ? rp : 0);
+	len = strlen(line);
+	if (rp > 0)
+		snprintf(line + len, cap - len, "; %d roll-up problems (no "
+		    "count lost: stats and info read the segments; evtool "
+		    "repair rebuilds the roll-up)", rp);
+	return (ip > 0 ? ip : 0) + (rp > 0 ? rp : 0);
 }
 static char repair_tmp[4096];
 static volatile sig_atomic_t repair_tmp_set;
@@ -1343,7 +1421,18 @@ struct stats_config {
 	int pending;		/* in a segment counted from its summary */
 	size_t seg;
 	struct evt_sum_pos pos;
+	size_t at;		/* 1 + the segment whose names are taken or
+				   pending (runs are counted out of order) */
 };
+
+/* Segment i's CONFIG marker at pos, counted from a summary, is the
+ * report's if no later segment's is. */
+static void
+stats_config_at(struct stats_config *cfg, size_t i, struct evt_sum_pos pos)
+{
+	if (i + 1 >= cfg->at)
+		*cfg = (struct stats_config){1, i, pos, i + 1};
+}
 
 /* Decodes the summary of sealed segment r (path) into s: 1 if it is there,
  * usable and complete, else 0 (a summary that does not decode is warned
@@ -1388,7 +1477,7 @@ stats_from_summary(struct evt_stats *st, const struct evt_sel *sel,
 	if (take != EVT_STATS_SEL_SOME) {
 		oom_check(evt_stats_add_sum(st, &s, take == EVT_STATS_SEL_ALL));
 		if (s.has_config)
-			*cfg = (struct stats_config){1, i, s.config};
+			stats_config_at(cfg, i, s.config);
 	}
 	evt_sum_free(&s);
 	return take != EVT_STATS_SEL_SOME;
@@ -1415,8 +1504,8 @@ stats_segment(struct evt_stats *st, const struct stats_args *sa, size_t i,
 	evt_stats_segment(st);
 	while ((rc = evt_segr_next(r, &rec, &boff)) == 1)
 		stats_feed(st, r, &rec, path, boff, evt_stats_record);
-	if (evt_stats_frames(st, EVT_K_CONFIG) != configs)
-		cfg->pending = 0;
+	if (evt_stats_frames(st, EVT_K_CONFIG) != configs && i + 1 >= cfg->at)
+		*cfg = (struct stats_config){.at = i + 1};
 	evt_archive_close_segment(arch, r);
 	oom_check(rc);
 }
@@ -1487,6 +1576,79 @@ stats_names_before(struct evt_stats *st, int64_t from)
 	}
 }
 
+/* Orders roll-up entries by seq. */
+static int
+cmp_segref_ru(const void *x, const void *y)
+{
+	const struct evt_ru_seg *a = x, *b = y;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Orders segment references by seq. */
+static int
+cmp_segref(const void *x, const void *y)
+{
+	const struct evt_segref *a = x, *b = y;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Whether roll-up run r can count its segments whole for this report:
+ * each lies in the range (or has no records), and the selection takes
+ * all or none of the run's sources; if so it is counted (events too when
+ * all), its CONFIG marker taken as a summary's. */
+static int
+stats_run_whole(struct evt_stats *st, const struct evt_sel *sel,
+    const struct evt_ru_run *r, struct stats_config *cfg)
+{
+	for (uint32_t i = 0; i < r->nsegs; i++)
+		if (r->segs[i].nrecords > 0 && !(evt_sel_time(sel,
+		    r->segs[i].first_rx) && evt_sel_time(sel,
+		    r->segs[i].last_rx)))
+			return 0;
+	struct evt_sum s;
+	const char *why;
+	int rc = evt_ru_sum(r, &s, &why), take = EVT_STATS_SEL_SOME;
+	oom_check(rc == EVT_ERR_NOMEM ? rc : 0);
+	if (rc == 0)
+		oom_check(take = evt_stats_sum_selects(st, &s));
+	if (take != EVT_STATS_SEL_SOME)
+		oom_check(evt_stats_add_sum(st, &s, take == EVT_STATS_SEL_ALL));
+	evt_sum_free(&s);
+	if (take == EVT_STATS_SEL_SOME)
+		return 0;
+	size_t n;
+	const struct evt_segref *segs = evt_archive_segments(arch, &n);
+	struct evt_segref key = {.seq = r->cfg_seq};
+	const struct evt_segref *at = r->cfg_seq == 0 ? NULL : bsearch(&key,
+	    segs, n, sizeof *segs, cmp_segref);
+	if (at != NULL)
+		stats_config_at(cfg, (size_t)(at - segs), r->cfg);
+	return 1;
+}
+
+/* Whether segment i, covered by roll-up run k of v, needs no reading:
+ * the run counted it whole (used[k] 1; decided at its first segment), or
+ * it lies wholly outside the range (then nothing of it counts). */
+static int
+stats_from_run(struct evt_stats *st, const struct evt_sel *sel,
+    const struct evt_ru_view *v, size_t k, size_t i, uint8_t *used,
+    struct stats_config *cfg)
+{
+	const struct evt_ru_run *r = &v->runs[k];
+	size_t n;
+	struct evt_ru_seg key = {.seq = evt_archive_segments(arch, &n)[i].seq};
+	const struct evt_ru_seg *e = bsearch(&key, r->segs, r->nsegs,
+	    sizeof *r->segs, cmp_segref_ru);
+	if (used[k] == 0)
+		used[k] = stats_run_whole(st, sel, r, cfg) ? 1 : 2;
+	if (e == NULL)
+		return 0;
+	if (used[k] == 1)
+		return (e->flags & EVT_RU_SUMMED) != 0;
+	return e->nrecords > 0 && (e->last_rx < sel->from ||
+	    (sel->to != INT64_MAX && e->first_rx >= sel->to));
+}
+
 /* evt_stats_out drain: writes the report out once it holds 1 MiB. */
 static void
 drain_cb(void *arg, struct evt_buf *b)
@@ -1504,12 +1666,26 @@ cmd_stats(int argc, char **argv)
 	struct evt_stats *st = evt_stats_new(&sa.sel, sa.bucket);
 	if (st == NULL)
 		oom_check(EVT_ERR_NOMEM);
-	struct evt_archive *a = open_archive(argv[i], 0, NULL);
+	/* The roll-up checks the segments it covers itself (size and
+	 * time): the listing need not stat them. */
+	struct evt_archive *a = open_archive(argv[i], sa.scan ? 0 :
+	    EVT_AR_NO_SIZES, NULL);
 	struct stats_config cfg = {0};
 	size_t n;
 	evt_archive_segments(a, &n);
-	for (size_t k = 0; k < n; k++)
-		stats_segment(st, &sa, k, &cfg);
+	struct evt_ru_view *v = rollup_open(argv[i], sa.scan);
+	uint8_t *used = v != NULL ? calloc(v->nrun + 1, 1) : NULL;
+	if (v != NULL && used == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	for (size_t k = 0; k < n; k++) {
+		if (v != NULL && v->cover[k] != SIZE_MAX && stats_from_run(st,
+		    &sa.sel, v, v->cover[k], k, used, &cfg))
+			rollup_gap(k);
+		else
+			stats_segment(st, &sa, k, &cfg);
+	}
+	free(used);
+	evt_ru_view_close(v);
 	if (cfg.pending)
 		stats_config_read(st, &cfg);
 	if (!evt_stats_has_config(st) && sa.sel.from != INT64_MIN)
@@ -1556,8 +1732,8 @@ usage(FILE *f)
 	    "                     unless --bucket), snapshots, sessions, gaps,\n"
 	    "                     raw frames, damaged blocks; --json: one object\n"
 	    "                     (stats and info count sealed segments from\n"
-	    "                     their summaries and index; --scan reads\n"
-	    "                     every event instead)\n"
+	    "                     the summary roll-up, or their summaries and\n"
+	    "                     index; --scan reads every event instead)\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"
 	    "  repair DIR         rewrite damaged segments from what reads\n"

@@ -49,7 +49,8 @@ const char *evt_strerror(int err);
  * catalog.sh): with EVTAPE_TEST_IDX_KILL set to "STAGE:N", the process
  * kills itself (SIGKILL, as kill -9) the N-th time it reaches STAGE (one
  * count for all stages).  Stages: the id index's "tmp", "rename", "drop"
- * (src/idindex.c), the catalog's "catalog" (half of it written,
+ * (src/idindex.c), the roll-up's "sum-tmp", "sum-rename", "sum-drop"
+ * (src/rollup.c), the catalog's "catalog" (half of it written,
  * src/catalog.c).  Unset, this costs one getenv.
  */
 void evt_test_kill_point(const char *stage);

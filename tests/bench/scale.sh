@@ -164,6 +164,16 @@ for a in s1 s1k s10k; do
 	echo "stats:       $d ms best ($a, $(nseg "$W/$a") segments, $n events)   --scan: $sc$r   goal < 100 ms"
 done
 
+# The roll-up (formats/rollup.md; the default above) beside the segments'
+# own summaries (EVTAPE_NO_ROLLUP=1) and info --scan.
+for a in s1 s1k s10k; do
+	set -- $(best 5 "$EVTOOL" stats "$W/$a") $(best 5 env \
+	    EVTAPE_NO_ROLLUP=1 "$EVTOOL" stats "$W/$a") $(best 5 "$EVTOOL" \
+	    info "$W/$a") $(best 5 env EVTAPE_NO_ROLLUP=1 "$EVTOOL" info \
+	    "$W/$a") $(best 2 "$EVTOOL" info --scan "$W/$a")
+	echo "rollup:      stats $1 ms, info $5 ms best ($a, $(nseg "$W/$a") segments, $(ls "$W/$a" | grep -c '^sum-') runs)   summaries: stats $3 ms, info $7 ms   info --scan: $9 ms   goal < 100 ms"
+done
+
 # cat: events/s, best of two.
 for a in s1 s1k s10k; do
 	b=""
