@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "evtape/archive.h"
 #include "evtape/cli.h"
@@ -1040,7 +1041,13 @@ cmd_info(int argc, char **argv)
 			facts_add(&tot, &sf);
 			continue;
 		}
-		bytes += evt_archive_segment_size(a, i);
+		/* A stat, not the catalog's size: the catalog recorded the
+		 * segment as it was, and this one may have changed since
+		 * (no run could vouch for it). */
+		struct stat st;
+		const struct evt_segref *sr = &evt_archive_segments(a,
+		    &n)[i];
+		bytes += stat(sr->path, &st) == 0 ? (uint64_t)st.st_size : 0;
 		if (segment_facts(i, &sf, scan) != 0) {
 			damaged++;
 			continue;
