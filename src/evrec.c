@@ -1837,6 +1837,7 @@ open_archive(void)
 	ao.seg_bytes = R.o.seg_size;
 	ao.seg_age_us = R.o.seg_age_us;
 	ao.seg.no_filter = !R.o.segment_filter;
+	ao.seg.level = EVT_LEVEL_DEFAULT;
 	errno = 0;
 	rc = evt_archive_open(R.o.archive, EVT_AR_WRITE | EVT_AR_CREATE, &ao,
 	    ar_err_cb, ar_warn_cb, NULL, &R.ar);

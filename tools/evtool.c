@@ -426,6 +426,8 @@ cmd_import(int argc, char **argv)
 	struct evt_archive_opts o = {.seg.no_filter = 1};
 	struct import im = {0};
 	int i = parse_cmdline(&import_cl, &o, argc, argv);
+	if (o.seg.level == 0 && !o.seg.row_blocks)
+		o.seg.level = EVT_LEVEL_DEFAULT;
 	const char *dir = argv[i];
 	FILE *in = import_input(argc - i == 2 ? argv[i + 1] : NULL, &im.iname);
 	if (in == NULL)
@@ -1121,7 +1123,7 @@ repair_segment(const char *dir, const struct evt_segref *s,
 	/* Without a filter, as the writers seal by default: repair
 	 * rebuilds the id index that covers it. */
 	struct evt_segw_opts wo = {.fsync = EVT_FSYNC_INTERVAL,
-	    .no_filter = 1};
+	    .no_filter = 1, .level = EVT_LEVEL_DEFAULT};
 	struct evt_rewrite_stats st;
 	int rc = evt_seg_rewrite(s->path, tmp, &wo, uuid,
 	    evt_cli_damage_cb, NULL, &st);

@@ -21,7 +21,8 @@
 #
 # Nothing in them depends on the clock: the creation time is the first
 # frame's receive time, the filter seeds are fixed.  They do depend on
-# libzstd's output at level 3, which a new zstd release may change: if
+# libzstd's output at level 6 (EVT_LEVEL_DEFAULT: import and repair; 3
+# for --layout 1.1 and 1.2), which a new zstd release may change: if
 # only the zstd frames differ (and golden.sh passes), write the files
 # again with the commands above and say so in the commit.
 #
