@@ -1341,14 +1341,11 @@ struct control {
 static const char *
 control_args(const struct evt_http_form *f, struct control *c)
 {
-	char *end;
 	if (c->op == C_SPEED) {
 		const char *xs = form_cstr(f, "x");
 		if (xs == NULL)
 			return "speed needs x=FACTOR";
-		errno = 0;
-		c->x = strtod(xs, &end);
-		if (errno != 0 || end == xs || *end != 0 ||
+		if (evt_cli_number(xs, &c->x) != 0 ||
 		    !(c->x >= 1.0 / 1024) || c->x > 1024)
 			return "x: a number in 1/1024..1024";
 		return NULL;
@@ -1362,9 +1359,8 @@ control_args(const struct evt_http_form *f, struct control *c)
 		    "to: ISO-8601 or microseconds" : NULL;
 	}
 	c->op = C_SEEK_BY;
-	errno = 0;
-	double sec = strtod(bs, &end);
-	if (errno != 0 || end == bs || *end != 0 || !(sec > -1e9 && sec < 1e9))
+	double sec;
+	if (evt_cli_number(bs, &sec) != 0 || !(sec > -1e9 && sec < 1e9))
 		return "by: seconds";
 	c->by = (int64_t)(sec * 1e6);
 	return NULL;

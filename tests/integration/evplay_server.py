@@ -488,9 +488,13 @@ async def sc_control(args):
         post(args, "/evplay/speed?x=3.5&session=" + sid, tok)
         if timeline(args, sid)["speed"] != 3.5:
             fail("speed not 3.5: %r" % timeline(args, sid))
-        for bad in ("x=0", "x=-2", "x=fast", "y=2"):
+        # The number forms of the command line (cli.c): no exponents,
+        # blanks, "inf" or hex, as --speed refuses them.
+        for bad in ("x=0", "x=-2", "x=fast", "y=2", "x=1e1", "x=inf",
+                    "x=%202", "x=0x2"):
             post(args, "/evplay/speed?" + bad, tok, 400)
-        for bad in ("to=yesterday", "by=soon", "x=1"):
+        for bad in ("to=yesterday", "by=soon", "x=1", "by=1e1",
+                    "by=nan", "by=+1"):
             post(args, "/evplay/seek?" + bad, tok, 400)
         post(args, "/evplay/pause?session=no-such-session", tok, 404)
         post(args, "/evplay/seek?by=1&session=no-such-session", tok, 404)
