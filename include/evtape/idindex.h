@@ -16,7 +16,7 @@
  * is bounded by EVT_IDX_BATCH_KEYS keys (expected; 12 bytes each, twice
  * while they are sorted: about 7 MiB with the eighth reserved beyond the
  * mean) plus one partition's filter build (EVT_IDX_PART_KEYS keys, about
- * 45 bytes each), whatever the run's size.
+ * 45 bytes each: 3 MiB), whatever the run's size.
  */
 #ifndef EVTAPE_IDINDEX_H
 #define EVTAPE_IDINDEX_H
