@@ -126,6 +126,32 @@ evt_dict_forget(struct evt_dict *d)
 		memset(d->hhash, 0, (d->hhash_mask + 1) * sizeof *d->hhash);
 }
 
+/* Copies the definitions of another dictionary; see dict.h. */
+int
+evt_dict_copy(struct evt_dict *d, const struct evt_dict *from)
+{
+	for (uint32_t i = 0; i < from->nstr; i++) {
+		size_t len = 0;
+		const char *s = evt_dict_str(from, i, &len);
+		int64_t rc = evt_dict_str_add(d, s, len);
+		if (rc < 0)
+			return (int)rc;
+	}
+	static const uint32_t none[2];
+	for (uint32_t i = 0; i < from->nshape; i++) {
+		const struct evt_shape *sh = &from->shape[i];
+		/* A real shape with no fields ({}) must not pass NULL, which
+		 * would make it a placeholder. */
+		int64_t rc = sh->nval == UINT32_MAX ?
+		    evt_dict_shape_add(d, NULL, 0) :
+		    evt_dict_shape_add(d, sh->nfield ?
+			evt_dict_fields(from, sh) : none, sh->nfield);
+		if (rc < 0)
+			return (int)rc;
+	}
+	return 0;
+}
+
 /* Looks a string up by content. */
 int64_t
 evt_dict_str_find(struct evt_dict *d, const char *s, size_t len)

@@ -187,6 +187,7 @@ evt_renc_free(struct evt_renc *e)
 	evt_buf_free(&e->recs);
 	evt_buf_free(&e->guids);
 	evt_buf_free(&e->scratch);
+	evt_buf_free(&e->slog);
 	evt_json_free(&e->jp);
 	free(e->keys);
 	free(e->fbuf);
@@ -207,6 +208,8 @@ evt_renc_block_reset(struct evt_renc *e)
 	e->nrec = e->nevent = 0;
 	e->first_rx = e->last_rx = 0;
 	e->prev_rx = e->prev_ticks = 0;
+	e->slog.len = 0;
+	e->slog_odd = 0;
 }
 
 /* Starts a new segment. */
@@ -228,10 +231,25 @@ evt_renc_unit_reset(struct evt_renc *e)
 	e->shcache = 0;
 }
 
+/* Appends an entry to the summary log; out of memory makes the block
+ * odd (decoded by the writer instead). */
+static void
+renc_slog(struct evt_renc *e, const struct evt_rsum *r)
+{
+	if (evt_buf_put(&e->slog, r, sizeof *r) != 0)
+		e->slog_odd = 1;
+}
+
 /* Packs the common start of a framed record: [kind, rx delta, ...]. */
 static void
 renc_head(struct evt_renc *e, int kind, size_t n, int64_t rx_us)
 {
+	if (e->slog_on) {
+		/* A CONFIG body is decoded by the summary (stats.c). */
+		e->slog_odd |= kind == EVT_K_CONFIG;
+		renc_slog(e, &(struct evt_rsum){.rx_us = rx_us,
+		    .kind = (uint32_t)kind});
+	}
 	if (e->nrec == 0)
 		e->block_start_rx = rx_us;
 	if (e->nrec == 0 || rx_us < e->first_rx)
@@ -402,6 +420,34 @@ renc_key(struct evt_renc *e, uint64_t key, const char *id, size_t len)
 	return 0;
 }
 
+/*
+ * Notes an EVENT of a MSG frame in the summary log: where the first
+ * "source" and "type" fields (fields sumf[0], sumf[1] of nf, UINT32_MAX:
+ * none) are in the record array, as evt_rdec_key_at finds them, and their
+ * string ids; a value that is not an interned string makes the block odd.
+ */
+static void
+renc_slog_event(struct evt_renc *e, uint32_t sh, uint32_t nf,
+    const uint32_t sumf[2])
+{
+	struct evt_rsum r = {.rx_us = e->prev_rx, .kind = EVT_K_EVENT,
+	    .shape = sh};
+	uint32_t vi = 2;
+	for (uint32_t f = 0; f < nf; f++) {
+		const struct evt_fval *fv = &e->vbuf[f];
+		for (int j = 0; j < 2; j++) {
+			if (sumf[j] != f)
+				continue;
+			if (fv->enc != EVT_ENC_STR)
+				e->slog_odd = 1;
+			r.vi[j] = vi;
+			r.id[j] = (uint32_t)fv->v;
+		}
+		vi += fv->enc != EVT_ENC_GUID;
+	}
+	renc_slog(e, &r);
+}
+
 /* Encodes the event object at token i as an EVENT record, or as an ITEM
  * when the dictionary is full; in_msg says whether it is indexed. */
 static int
@@ -413,6 +459,7 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 	uint64_t idkey = 0;
 	size_t idlen = 0;
 	char idtxt[EVT_REC_MAX_INTERN];
+	uint32_t sumf[2] = {UINT32_MAX, UINT32_MAX}; /* source, type */
 
 	if (nf > EVT_SHAPE_MAX_FIELDS)
 		goto item;
@@ -434,6 +481,12 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 			goto item;
 		}
 		int is_id = kl == 2 && ks[0] == 'i' && ks[1] == 'd';
+		if (kl == 6 && sumf[0] == UINT32_MAX &&
+		    memcmp(ks, "source", 6) == 0)
+			sumf[0] = f;
+		else if (kl == 4 && sumf[1] == UINT32_MAX &&
+		    memcmp(ks, "type", 4) == 0)
+			sumf[1] = f;
 		fv->enc = EVT_ENC_JSON;
 		fv->tok = j + 1;
 		if (v->type == EVT_J_STRING) {
@@ -492,6 +545,8 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 			msgpack_pack_uint32(&e->pk, e->fbuf[f]);
 		e->nrec++;
 	}
+	if (e->slog_on && in_msg)
+		renc_slog_event(e, (uint32_t)sh, nf, sumf);
 	msgpack_pack_array(&e->pk, 2 + (size_t)e->dict.shape[sh].nval);
 	msgpack_pack_uint8(&e->pk, EVT_K_EVENT);
 	msgpack_pack_uint32(&e->pk, (uint32_t)sh);
@@ -523,6 +578,7 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 	}
 	return 0;
 item:
+	e->slog_odd |= in_msg;
 	msgpack_pack_array(&e->pk, 2);
 	msgpack_pack_uint8(&e->pk, EVT_K_ITEM);
 	renc_value(e, buf, i);
@@ -648,6 +704,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len,
 			if (rc < 0)
 				return rc;
 		} else {
+			e->slog_odd |= kind == EVT_K_MSG;
 			msgpack_pack_array(&e->pk, 2);
 			msgpack_pack_uint8(&e->pk, EVT_K_ITEM);
 			renc_value(e, buf, j);
@@ -683,26 +740,7 @@ int
 evt_renc_learn(struct evt_renc *e, const struct evt_dict *from)
 {
 	evt_dict_clear(&e->dict);
-	for (uint32_t i = 0; i < from->nstr; i++) {
-		size_t len = 0;
-		const char *s = evt_dict_str(from, i, &len);
-		int64_t rc = evt_dict_str_add(&e->dict, s, len);
-		if (rc < 0)
-			return (int)rc;
-	}
-	static const uint32_t none[2];
-	for (uint32_t i = 0; i < from->nshape; i++) {
-		const struct evt_shape *sh = &from->shape[i];
-		/* A real shape with no fields ({}) must not pass NULL, which
-		 * would make it a placeholder. */
-		int64_t rc = sh->nval == UINT32_MAX ?
-		    evt_dict_shape_add(&e->dict, NULL, 0) :
-		    evt_dict_shape_add(&e->dict, sh->nfield ?
-			evt_dict_fields(from, sh) : none, sh->nfield);
-		if (rc < 0)
-			return (int)rc;
-	}
-	return 0;
+	return evt_dict_copy(&e->dict, from);
 }
 
 /*

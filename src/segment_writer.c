@@ -35,6 +35,17 @@
 #include "segment_int.h"
 #include "segment_layout.h"
 
+/* What the writer keeps of a block it wrote, for the seal. */
+struct blkw {
+	uint32_t zlen, nguid;	/* its zstd frame's and GUID column's size */
+	uint32_t chk_at;	/* its check list's offset in chk, or
+				   UINT32_MAX: none yet */
+	uint8_t guid_ids;	/* 1 if its GUID column is exactly the ids
+				   of its MSG events, in order (the seal
+				   then takes the keys from the column) */
+	uint8_t packed;		/* its GUID column is packed */
+};
+
 struct evt_segw {
 	int fd;
 	char *path;
@@ -55,9 +66,12 @@ struct evt_segw {
 				      kept per event (the seal reads the
 				      ids back from the file) */
 	uint32_t nblocks, blkcap;
-	uint8_t *guid_ids; /* per block: 1 if its GUID column is exactly the
-			      ids of its MSG events, in order (the seal
-			      then takes the keys from the column) */
+	struct blkw *bw;   /* per block */
+	struct evt_buf chk; /* check lists of the blocks written, one after
+			       the other (formats/segment.md, "Check
+			       lists"): a few bytes a block */
+	int resumed;	   /* blocks before the crash: the seal reads the
+			      segment back for their keys and checks */
 	uint64_t nevents, nrecords;
 	uint64_t raw_bytes;	/* records + GUID bytes of the written blocks */
 	int64_t first_rx, last_rx;
@@ -70,6 +84,13 @@ struct evt_segw {
 	int have_session;
 	int cut_failed;	/* a failed write could not be cut off: the file
 			   may be longer than off from then on */
+	/* The summary (summary.h), counted block by block as the blocks
+	 * are written, from the encoder's summary log or, for an odd block,
+	 * by decoding its records with sdec; NULL: the seal reads the
+	 * blocks back to build it (a resumed segment, or no summary). */
+	struct evt_sumb *sumb;
+	struct evt_rdec sdec;	 /* over enc.dict, which it does not grow */
+	msgpack_object *svals;	 /* a logged EVENT's record array */
 };
 
 /* Maps a failed system call to an evt_err. */
@@ -152,10 +173,34 @@ segw_free(struct evt_segw *w)
 	evt_buf_free(&w->colbuf);
 	evt_buf_free(&w->gpack);
 	evt_buf_free(&w->session);
+	if (w->sumb != NULL) {
+		evt_sumb_free(w->sumb);
+		evt_rdec_free(&w->sdec);
+	}
+	free(w->svals);
 	free(w->blocks);
-	free(w->guid_ids);
+	free(w->bw);
+	evt_buf_free(&w->chk);
 	free(w->path);
 	free(w);
+}
+
+/* Starts counting the summary while writing, unless w writes none;
+ * without memory for it, the seal reads the blocks back instead. */
+static void
+summary_start(struct evt_segw *w)
+{
+	if (w->opts.no_summary)
+		return;
+	w->svals = calloc(EVT_SHAPE_MAX_FIELDS + 2, sizeof *w->svals);
+	w->sumb = evt_sumb_new();
+	if (w->svals == NULL || w->sumb == NULL ||
+	    evt_rdec_init(&w->sdec, &w->enc.dict, 0) != 0) {
+		evt_sumb_free(w->sumb);
+		w->sumb = NULL;
+		return;
+	}
+	w->enc.slog_on = 1;
 }
 
 /* Writes the segment header (formats/segment.md, "Segment header"). */
@@ -189,6 +234,7 @@ evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
 	w->seq = seq;
 	memcpy(w->uuid, uuid, sizeof w->uuid);
 	w->created_us = now_us;
+	summary_start(w);
 	w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		int rc = errno == EEXIST ? EVT_ERR_EXISTS : sys_err();
@@ -207,9 +253,10 @@ evt_segw_create(const char *path, uint64_t seq, const uint8_t uuid[16],
 	return 0;
 }
 
-/* Appends a block directory entry; guid_ids as in struct evt_segw. */
+/* Appends a block directory entry and what the writer keeps of it. */
 static int
-add_block(struct evt_segw *w, const struct evt_blkent *be, int guid_ids)
+add_block(struct evt_segw *w, const struct evt_blkent *be,
+    const struct blkw *bw)
 {
 	if (w->nblocks == w->blkcap) {
 		uint32_t cap = w->blkcap ? w->blkcap * 2 : 256;
@@ -217,13 +264,13 @@ add_block(struct evt_segw *w, const struct evt_blkent *be, int guid_ids)
 		if (b == NULL)
 			return EVT_ERR_NOMEM;
 		w->blocks = b;
-		uint8_t *g = realloc(w->guid_ids, cap);
+		struct blkw *g = realloc(w->bw, cap * sizeof *g);
 		if (g == NULL)
 			return EVT_ERR_NOMEM;
-		w->guid_ids = g;
+		w->bw = g;
 		w->blkcap = cap;
 	}
-	w->guid_ids[w->nblocks] = (uint8_t)guid_ids;
+	w->bw[w->nblocks] = *bw;
 	w->blocks[w->nblocks++] = *be;
 	if (w->nblocks == 1 || be->first_rx < w->first_rx)
 		w->first_rx = be->first_rx;
@@ -301,6 +348,77 @@ compress_block(struct evt_segw *w, size_t *zlen, size_t *rawlen)
 	return *zlen == 0 ? EVT_ERR_NOMEM : 0;
 }
 
+/*
+ * Appends a block's check list to chk, its offset in *at (formats/segment.md,
+ * "Metadata map", directory element 7): zcrc, the CRC-32C of its zstd
+ * frame, then one of every EVT_CHK_GUIDS entries of its GUID column (nguid
+ * entries at guids, unpacked), so that a reader can tell which part of a
+ * block whose payload checksum fails is damaged.
+ */
+static int
+block_checks(struct evt_buf *chk, uint32_t *at, uint32_t zcrc,
+    const uint8_t *guids, uint32_t nguid)
+{
+	uint8_t c[EVT_CHK_SIZE];
+	*at = (uint32_t)chk->len;
+	le32_put(c, zcrc);
+	if (evt_buf_put(chk, c, sizeof c) != 0)
+		return EVT_ERR_NOMEM;
+	for (uint32_t g = 0; g < nguid; g += EVT_CHK_GUIDS) {
+		uint32_t k = nguid - g < EVT_CHK_GUIDS ? nguid - g :
+		    EVT_CHK_GUIDS;
+		le32_put(c, evt_crc32c(0, guids + EVT_GUID_SIZE * (size_t)g,
+		    EVT_GUID_SIZE * (size_t)k));
+		if (evt_buf_put(chk, c, sizeof c) != 0)
+			return EVT_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Counts the records of block bi, just written, into the summary: from
+ * the encoder's summary log, each logged EVENT given to the count as the
+ * record array a decoder would return (only its source and type values
+ * are read, the log says where), or, for an odd block, by decoding its
+ * records as a reader would.  A failure makes the summary incomplete: it
+ * is derived data, never a reason to lose the block.
+ */
+static void
+summary_block(struct evt_segw *w, uint32_t bi, uint32_t nguid)
+{
+	struct evt_renc *e = &w->enc;
+	struct evt_rec re;
+	int rc = 0;
+	evt_sumb_block(w->sumb, bi);
+	if (e->slog_odd) {
+		evt_rdec_block(&w->sdec, e->recs.p, e->recs.len, e->guids.p,
+		    nguid, w->str_base, w->shape_base);
+		while (rc == 0 && (rc = evt_rdec_next(&w->sdec, &re)) == 1)
+			rc = evt_sumb_record(w->sumb, &w->sdec, &re);
+	} else {
+		msgpack_object arr = {.type = MSGPACK_OBJECT_ARRAY};
+		arr.via.array.ptr = w->svals;
+		arr.via.array.size = EVT_SHAPE_MAX_FIELDS + 2;
+		const struct evt_rsum *l = (const struct evt_rsum *)e->slog.p;
+		size_t n = e->slog.len / sizeof *l;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			memset(&re, 0, sizeof re);
+			re.kind = (int)l[i].kind;
+			re.rx_us = l[i].rx_us;
+			re.shape = l[i].shape;
+			re.o = re.kind == EVT_K_EVENT ? &arr : NULL;
+			for (int j = 0; j < 2; j++) {
+				w->svals[l[i].vi[j]].type =
+				    MSGPACK_OBJECT_POSITIVE_INTEGER;
+				w->svals[l[i].vi[j]].via.u64 = l[i].id[j];
+			}
+			rc = evt_sumb_record(w->sumb, &w->sdec, &re);
+		}
+	}
+	if (rc != 0)
+		evt_sumb_incomplete(w->sumb);
+}
+
 /* Writes the open block; see segment.h. */
 int
 evt_segw_flush(struct evt_segw *w)
@@ -369,8 +487,16 @@ evt_segw_flush(struct evt_segw *w)
 		.nrec = e->nrec, .nevent = e->nevent, .str_base = w->str_base,
 		.shape_base = w->shape_base,
 	};
-	if ((rc = add_block(w, &be, guid_ids)) != 0)
+	struct blkw bw = {.zlen = (uint32_t)zlen, .nguid = nguid,
+	    .chk_at = UINT32_MAX, .guid_ids = (uint8_t)guid_ids,
+	    .packed = (uint8_t)packed};
+	if (!w->opts.no_checks && (rc = block_checks(&w->chk, &bw.chk_at,
+	    pcrc, e->guids.p, nguid)) != 0)
 		return rc;
+	if ((rc = add_block(w, &be, &bw)) != 0)
+		return rc;
+	if (w->sumb != NULL)
+		summary_block(w, w->nblocks - 1, nguid);
 	w->blk_session = 0;
 	w->off += total;
 	w->raw_bytes += e->recs.len + e->guids.len;
@@ -504,32 +630,6 @@ struct keyset {
 	struct evt_buf sum;  /* the summary packed (segment.md, "Summary") */
 };
 
-/*
- * Appends block bi's check list (formats/segment.md, "Metadata map",
- * directory element 7): the CRC-32C of its zstd frame, then one of every
- * EVT_CHK_GUIDS entries of its GUID column, so that a reader can tell
- * which part of a block whose payload checksum fails is damaged.
- */
-static int
-block_checks(struct keyset *ks, uint32_t bi, const uint8_t *z, size_t zlen,
-    const uint8_t *guids, uint32_t nguid)
-{
-	uint8_t c[EVT_CHK_SIZE];
-	ks->chk_at[bi] = (uint32_t)ks->chk.len;
-	le32_put(c, evt_crc32c(0, z, zlen));
-	if (evt_buf_put(&ks->chk, c, sizeof c) != 0)
-		return EVT_ERR_NOMEM;
-	for (uint32_t g = 0; g < nguid; g += EVT_CHK_GUIDS) {
-		uint32_t k = nguid - g < EVT_CHK_GUIDS ? nguid - g :
-		    EVT_CHK_GUIDS;
-		le32_put(c, evt_crc32c(0, guids + EVT_GUID_SIZE * (size_t)g,
-		    EVT_GUID_SIZE * (size_t)k));
-		if (evt_buf_put(&ks->chk, c, sizeof c) != 0)
-			return EVT_ERR_NOMEM;
-	}
-	return 0;
-}
-
 /* Appends an id key with its block number. */
 static int
 add_key(struct keyset *ks, uint64_t key, uint32_t blk)
@@ -600,11 +700,11 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 			cur = boff;
 			bi = block_at(w, boff);
 			if (bi != UINT32_MAX && ks->chk_at != NULL &&
-			    (rc = block_checks(ks, bi,
-			    r->io.p, r->blk_zlen,
+			    (rc = block_checks(&ks->chk, &ks->chk_at[bi],
+			    evt_crc32c(0, r->io.p, r->blk_zlen),
 			    r->dec.guids, r->dec.nguid)) != 0)
 				break;
-			col = bi != UINT32_MAX && w->guid_ids[bi];
+			col = bi != UINT32_MAX && w->bw[bi].guid_ids;
 			/* The summary needs every record decoded. */
 			r->dec.skip_records = col && ks->sumb == NULL;
 			if (ks->sumb != NULL && bi == UINT32_MAX)
@@ -640,6 +740,65 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 	return rc;
 }
 
+/*
+ * Whether the seal can take the keys and check lists of w's blocks without
+ * reading them back: w wrote every block itself (not resumed), each one's
+ * GUID column is exactly its message ids, and the summary was counted
+ * while writing (or is not written).
+ */
+static int
+blocks_known(const struct evt_segw *w, const struct keyset *ks)
+{
+	if (w->resumed || ks->sumb != NULL)
+		return 0;
+	for (uint32_t i = 0; i < w->nblocks; i++)
+		if (!w->bw[i].guid_ids)
+			return 0;
+	return 1;
+}
+
+/*
+ * The keys of blocks_known blocks from their GUID columns alone (read
+ * back, unpacked; their zstd frames are not read), and the check lists
+ * computed when they were written.
+ */
+static int
+keys_from_columns(const struct evt_segw *w, struct keyset *ks)
+{
+	struct evt_buf col = {0}, ent = {0};
+	int rc = 0;
+	for (uint32_t bi = 0; bi < w->nblocks && rc == 0; bi++) {
+		const struct blkw *b = &w->bw[bi];
+		size_t n = (size_t)evt_guidcol_len(b->nguid, b->packed);
+		off_t at = (off_t)(w->blocks[bi].off + EVT_BLK_HDR_SIZE +
+		    b->zlen);
+		col.len = ent.len = 0;
+		if (evt_buf_grow(&col, n + 1) != 0 ||
+		    evt_buf_grow(&ent, EVT_GUID_SIZE * (size_t)b->nguid + 1) != 0)
+			rc = EVT_ERR_NOMEM;
+		else if (pread(w->fd, col.p, n, at) != (ssize_t)n)
+			rc = EVT_ERR_IO;
+		if (rc != 0)
+			break;
+		const uint8_t *g = col.p;
+		if (b->packed) {
+			evt_guidcol_unpack(col.p, b->nguid, ent.p);
+			g = ent.p;
+		}
+		for (uint32_t k = 0; k < b->nguid && rc == 0; k++)
+			rc = add_key(ks, evt_guid_key(g + EVT_GUID_SIZE *
+			    (size_t)k), bi);
+		if (ks->chk_at != NULL)
+			ks->chk_at[bi] = b->chk_at;
+	}
+	if (rc == 0 && ks->chk_at != NULL && evt_buf_put(&ks->chk, w->chk.p,
+	    w->chk.len) != 0)
+		rc = EVT_ERR_NOMEM;
+	evt_buf_free(&col);
+	evt_buf_free(&ent);
+	return rc;
+}
+
 /* Frees what a keyset holds. */
 static void
 keyset_free(struct keyset *ks)
@@ -653,13 +812,45 @@ keyset_free(struct keyset *ks)
 	memset(ks, 0, sizeof *ks);
 }
 
-/* Starts an empty keyset for sealing w, with a check list slot per block
- * unless w writes none (opts.no_checks). */
+/* Whether the seal also reads the blocks back as it did before it took
+ * the summary, keys and check lists from what the writer noted, and fails
+ * (EVT_ERR_CORRUPT) if they differ by a byte: EVTAPE_SEAL_CHECK=1 (the
+ * tests set it). */
 static int
-keyset_init(const struct evt_segw *w, struct keyset *ks)
+seal_check(void)
+{
+	const char *v = getenv("EVTAPE_SEAL_CHECK");
+	return v != NULL && strcmp(v, "1") == 0;
+}
+
+/*
+ * Packs the summary counted while writing into out (formats/segment.md,
+ * "Summary"): its keys as ids of the dictionary a reader of the segment
+ * builds, where every definition is found by content (the encoder's
+ * lookups no longer see those of earlier dictionary units).
+ */
+static int
+pack_written_summary(struct evt_segw *w, struct evt_buf *out)
+{
+	struct evt_dict d;
+	evt_dict_init(&d);
+	int rc = evt_dict_copy(&d, &w->enc.dict);
+	if (rc == 0)
+		rc = evt_sumb_pack(w->sumb, &d, out);
+	evt_dict_free(&d);
+	return rc;
+}
+
+/* Starts an empty keyset for sealing w, with a check list slot per block
+ * unless w writes none (opts.no_checks), and a summary builder for the
+ * read-back when the summary was not counted while writing (or readback
+ * asks for one). */
+static int
+keyset_init(const struct evt_segw *w, struct keyset *ks, int readback)
 {
 	memset(ks, 0, sizeof *ks);
-	if (!w->opts.no_summary && (ks->sumb = evt_sumb_new()) == NULL)
+	if (!w->opts.no_summary && (w->sumb == NULL || readback) &&
+	    (ks->sumb = evt_sumb_new()) == NULL)
 		return EVT_ERR_NOMEM;
 	if (w->nblocks == 0 || w->opts.no_checks)
 		return 0;
@@ -850,6 +1041,31 @@ write_index(struct evt_segw *w, const struct evt_buf *z,
 }
 
 /*
+ * seal_check: reads w's blocks back for the keys, check lists and
+ * summary, as the seal did before the writer noted them, and compares
+ * them with ks; EVT_ERR_CORRUPT if anything differs.
+ */
+static int
+seal_compare(struct evt_segw *w, const struct keyset *ks)
+{
+	struct keyset rb;
+	int rc = keyset_init(w, &rb, 1);
+	if (rc == 0)
+		rc = collect_keys(w, &rb);
+	if (rc == 0 && (rb.n != ks->n || rb.chk.len != ks->chk.len ||
+	    rb.sum.len != ks->sum.len ||
+	    (rb.n > 0 && (memcmp(rb.keys, ks->keys, rb.n * sizeof *rb.keys) ||
+	    memcmp(rb.blk, ks->blk, rb.n * sizeof *rb.blk))) ||
+	    (rb.chk.len > 0 && memcmp(rb.chk.p, ks->chk.p, rb.chk.len)) ||
+	    (rb.sum.len > 0 && memcmp(rb.sum.p, ks->sum.p, rb.sum.len)) ||
+	    (rb.chk_at != NULL && memcmp(rb.chk_at, ks->chk_at, w->nblocks *
+	    sizeof *rb.chk_at))))
+		rc = EVT_ERR_CORRUPT;
+	keyset_free(&rb);
+	return rc;
+}
+
+/*
  * Writes the index and the trailer (formats/segment.md, "Index" and
  * "Trailer"): the id keys and check lists are read back from the written
  * blocks, the filter built from the keys, the metadata map from the
@@ -863,9 +1079,14 @@ seal_index(struct evt_segw *w)
 	struct evt_buf z = {0};
 	unsigned locbits, locshift;
 	filter_geometry(w->nblocks, &locbits, &locshift);
-	int rc = keyset_init(w, &ks);
+	int rc = keyset_init(w, &ks, 0);
 	if (rc == 0)
-		rc = collect_keys(w, &ks);
+		rc = blocks_known(w, &ks) ? keys_from_columns(w, &ks) :
+		    collect_keys(w, &ks);
+	if (rc == 0 && w->sumb != NULL)
+		rc = pack_written_summary(w, &ks.sum);
+	if (rc == 0 && seal_check())
+		rc = seal_compare(w, &ks);
 	if (rc == 0 && !w->opts.no_filter)
 		rc = build_filter(&ks, locbits, locshift, &f);
 	else if (rc == 0)
@@ -1087,7 +1308,7 @@ resume_state(struct evt_segw *w, struct evt_segr *r)
 	uint32_t nb;
 	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
 	for (uint32_t i = 0; i < nb && rc == 0; i++) {
-		rc = add_block(w, &bl[i], 0);
+		rc = add_block(w, &bl[i], &(struct blkw){.chk_at = UINT32_MAX});
 		w->nevents += bl[i].nevent;
 		w->nrecords += bl[i].nrec;
 	}
@@ -1135,6 +1356,7 @@ evt_segw_resume(const char *path, const struct evt_segw_opts *opts,
 	w->seq = si->seq;
 	memcpy(w->uuid, si->uuid, sizeof w->uuid);
 	w->created_us = si->created_us;
+	w->resumed = 1;
 	if ((rc = resume_scan(w, r)) != 0 || (rc = resume_state(w, r)) != 0)
 		goto fail;
 	rec->valid_end = r->valid_end;

@@ -11,8 +11,10 @@
  *      is reported as lost (evt_verify_lost_cb);
  *   3. index: for a sealed segment without damage in step 1, the index is
  *      checked against what step 1 saw: block count and offsets, trailer
- *      event and record counts, and every event id found by the id filter
- *      in its block.
+ *      event and record counts, every event id found by the id filter
+ *      in its block, and the summary (formats/segment.md, "Summary")
+ *      equal to the one step 1 counted from the records, as the writer
+ *      counts it.
  * Problems go through the program's error callback, counted on the way
  * (vfy_err_cb), so that a segment's problems include those the reading
  * layer reports while the verifier reads it.
@@ -24,6 +26,7 @@
 
 #include "evtape/err.h"
 #include "evtape/record.h"
+#include "evtape/summary.h"
 #include "evtape/verify.h"
 #include "segment_layout.h"
 
@@ -56,6 +59,8 @@ struct vseg {
 	struct evt_blkent *sb;	/* the blocks the scan found */
 	uint32_t nscan;
 	int in_msg, err;
+	struct evt_sumb *sumb;	/* the summary of the records scanned */
+	struct evt_buf sum;	/* ... packed (empty: none) */
 };
 
 /* Segment error callback of the verifier: counts, then tells the program. */
@@ -222,10 +227,17 @@ scan(struct vseg *vs)
 	struct evt_rec rec;
 	uint64_t boff;
 	int rc = 0;
+	uint64_t cur = UINT64_MAX;
 	evt_segr_force_scan(vs->r);
 	evt_segr_rewind(vs->r, INT64_MIN);
 	while (vs->err == 0 && (rc = evt_segr_next(vs->r, &rec, &boff)) == 1) {
 		struct evt_rdec *d = evt_segr_decoder(vs->r);
+		if (boff != cur) {
+			cur = boff;
+			evt_segr_blocks(vs->r, &vs->nscan);
+			evt_sumb_block(vs->sumb, vs->nscan - 1);
+		}
+		vs_fail(vs, evt_sumb_record(vs->sumb, d, &rec));
 		vs->records++;
 		vs->tmp.len = 0;
 		if (rec.kind == EVT_K_EVENT || rec.kind == EVT_K_ITEM)
@@ -233,7 +245,9 @@ scan(struct vseg *vs)
 		else if (rec.kind != EVT_K_STRDEF && rec.kind != EVT_K_SHAPEDEF)
 			scan_frame(vs, d, &rec, boff);
 	}
-	if (vs->err != 0 || vs_fail(vs, rc) != 0)
+	if (vs->err != 0 || vs_fail(vs, rc) != 0 ||
+	    vs_fail(vs, evt_sumb_pack(vs->sumb, evt_segr_decoder(vs->r)->dict,
+	    &vs->sum)) != 0)
 		return;
 	const struct evt_blkent *scanned = evt_segr_blocks(vs->r, &vs->nscan);
 	vs->sb = malloc((vs->nscan + 1) * sizeof *vs->sb);
@@ -329,6 +343,88 @@ check_filter(struct vseg *vs, struct evt_segr *r)
 	}
 }
 
+/* Writes into msg what differs first between summaries a (the index's)
+ * and b (the blocks'), both complete; 0 if nothing does. */
+static int
+sum_differs(const struct evt_sum *a, const struct evt_sum *b, char *msg,
+    size_t cap)
+{
+#define DIFF(what, x, y) do { if ((x) != (y)) { snprintf(msg, cap, \
+	"summary disagrees with the blocks: %s %" PRId64 " in the index, %" \
+	PRId64 " in the blocks", what, (int64_t)(x), (int64_t)(y)); \
+	return 1; } } while (0)
+	DIFF("events", a->events, b->events);
+	DIFF("messages", a->messages, b->messages);
+	for (int k = 0; k <= EVT_K_MAX; k++)
+		DIFF(evt_kind_name(k), a->frames[k], b->frames[k]);
+	if (a->events > 0) {
+		DIFF("first_rx", a->first_rx, b->first_rx);
+		DIFF("last_rx", a->last_rx, b->last_rx);
+	}
+	DIFF("types", a->ntypes, b->ntypes);
+	DIFF("sources", a->nsources, b->nsources);
+	for (uint32_t i = 0; i < a->ntypes; i++)
+		DIFF("count of a type", a->types[i].count, b->types[i].count);
+	for (uint32_t i = 0; i < a->nsources; i++)
+		DIFF("count of a source", a->sources[i].count,
+		    b->sources[i].count);
+	DIFF("buckets", a->nbuckets, b->nbuckets);
+	for (uint32_t i = 0; i < a->nbuckets; i++) {
+		DIFF("bucket second", a->buckets[i].k, b->buckets[i].k);
+		DIFF("bucket count", a->buckets[i].count, b->buckets[i].count);
+	}
+	DIFF("config markers placed", a->has_config, b->has_config);
+	DIFF("config marker block", a->config.block, b->config.block);
+	DIFF("config marker frame", a->config.frame, b->config.frame);
+	DIFF("snapshot positions", a->nstates, b->nstates);
+	for (uint32_t i = 0; i < a->nstates; i++) {
+		DIFF("snapshot block", a->states[i].block, b->states[i].block);
+		DIFF("snapshot frame", a->states[i].frame, b->states[i].frame);
+	}
+#undef DIFF
+	snprintf(msg, cap, "summary disagrees with the blocks: a type or "
+	    "source name, or a receive time of a position");
+	return 1;
+}
+
+/*
+ * Step 3, the summary of index reader r (if it has one): equal to the one
+ * counted from the records in step 1, else reported with what differs.
+ * Byte-equal summaries agree; others are compared decoded, so that an
+ * encoding a writer may choose differently (formats/segment.md) is no
+ * disagreement.
+ */
+static void
+check_summary(struct vseg *vs, struct evt_segr *r)
+{
+	size_t len;
+	const uint8_t *p = evt_segr_summary(r, &len);
+	if (p == NULL || (len == vs->sum.len && memcmp(p, vs->sum.p, len) == 0))
+		return;
+	uint32_t nb;
+	const char *why;
+	char msg[160];
+	struct evt_sum a, b;
+	const struct evt_dict *d = evt_segr_decoder(r)->dict;
+	evt_segr_blocks(r, &nb);
+	int ra = evt_sum_decode(p, len, d, nb, &a, &why);
+	int rb = evt_sum_decode(vs->sum.p, vs->sum.len, d, nb, &b, &why);
+	if (ra == EVT_ERR_NOMEM || rb == EVT_ERR_NOMEM)
+		vs_fail(vs, EVT_ERR_NOMEM);
+	else if (ra != 0 || rb != 0)
+		snprintf(msg, sizeof msg, "summary does not decode: %s", why);
+	else if (a.complete != b.complete)
+		snprintf(msg, sizeof msg, "summary disagrees with the blocks: "
+		    "%s in the index, %s in the blocks", a.complete ? "complete" :
+		    "incomplete", b.complete ? "complete" : "incomplete");
+	else if (!a.complete || !sum_differs(&a, &b, msg, sizeof msg))
+		msg[0] = 0;
+	if (vs->err == 0 && msg[0] != 0)
+		vs_report(vs, evt_segr_info(r)->data_end, msg);
+	evt_sum_free(&a);
+	evt_sum_free(&b);
+}
+
 /* Step 3: the index of a sealed segment agrees with the blocks. */
 static void
 check_index(struct vseg *vs)
@@ -339,6 +435,7 @@ check_index(struct vseg *vs)
 	if (evt_segr_load_index(r) == 0) {
 		check_blocks(vs, r);
 		check_filter(vs, r);
+		check_summary(vs, r);
 	}
 	evt_segr_close(r);
 }
@@ -360,7 +457,10 @@ evt_verify_segment(struct evt_verify *v, size_t i, struct evt_verify_seg *out)
 	}
 	const struct evt_seg_info *si = evt_segr_info(vs.r);
 	int sealed = si->sealed, hdr_damaged = si->hdr_damaged;
-	scan(&vs);
+	if ((vs.sumb = evt_sumb_new()) == NULL)
+		vs.err = EVT_ERR_NOMEM;
+	else
+		scan(&vs);
 	if (vs.err == 0 && v->problems > before)
 		list_lost(&vs);
 	evt_archive_close_segment(v->a, vs.r);
@@ -372,6 +472,8 @@ evt_verify_segment(struct evt_verify *v, size_t i, struct evt_verify_seg *out)
 	free(vs.sb);
 	free(vs.ids);
 	free(vs.blks);
+	evt_sumb_free(vs.sumb);
+	evt_buf_free(&vs.sum);
 	evt_buf_free(&vs.tmp);
 	evt_buf_free(&vs.tail);
 	out->problems = v->problems - before;

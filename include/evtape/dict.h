@@ -84,6 +84,14 @@ void evt_dict_clear(struct evt_dict *d);
  */
 void evt_dict_forget(struct evt_dict *d);
 
+/*
+ * Defines every string and shape of `from`, with the same ids, in the
+ * empty dictionary d: what a reader builds from the definitions, every
+ * one visible to the lookups (also those `from` forgot).  Returns 0,
+ * EVT_ERR_NOMEM or EVT_ERR_TOOBIG.
+ */
+int evt_dict_copy(struct evt_dict *d, const struct evt_dict *from);
+
 /* Returns the id of string s[0..len), or -1 if it is not interned (or
  * EVT_ERR_NOMEM while building the lookup table). */
 int64_t evt_dict_str_find(struct evt_dict *d, const char *s, size_t len);

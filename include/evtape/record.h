@@ -80,6 +80,20 @@ const char *evt_kind_name(int kind);
 /* Interned-string cache slots of an encoder (two per field position). */
 #define EVT_RENC_ICACHE 32
 
+/*
+ * What a segment summary (summary.h) counts of one record of the open
+ * block, noted by the encoder as it writes the record (its summary log,
+ * evt_renc.slog), so that the writer need not decode the block again: a
+ * framed record's kind and receive time, or an EVENT of a MSG frame: its
+ * shape, and the value index (as in the decoded record array, 0: no such
+ * field) and string id of its first "source" and first "type" field.
+ */
+struct evt_rsum {
+	int64_t rx_us;
+	uint32_t kind, shape;
+	uint32_t vi[2], id[2];	/* [0] source, [1] type */
+};
+
 struct evt_renc {
 	struct evt_dict dict;  /* segment scope */
 	struct evt_buf recs;   /* block: msgpack records */
@@ -110,6 +124,14 @@ struct evt_renc {
 	uint32_t shcache;
 	uint32_t *fbuf;		/* shape fields of the event in progress */
 	struct evt_fval *vbuf;	/* values of the event in progress */
+	/* The summary log of the open block (struct evt_rsum entries),
+	 * kept while slog_on.  slog_odd: the block holds a record the log
+	 * cannot describe (an ITEM of a MSG frame, an event whose source or
+	 * type is not an interned string, a CONFIG marker): the writer then
+	 * decodes the block's records instead.  Memory: sizeof(struct
+	 * evt_rsum) per framed record and EVENT of the open block. */
+	int slog_on, slog_odd;
+	struct evt_buf slog;
 };
 
 /* Initialises an encoder; returns 0 or EVT_ERR_NOMEM. */

@@ -8,6 +8,12 @@ EVGEN=$BUILD/evgen
 # other python3 earlier in PATH.
 PYTHON=${PYTHON:-/usr/bin/python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# Every seal also reads the blocks back for the id keys, check lists and
+# summary, as it did before the writer noted them while writing, and fails
+# if anything differs (segment_writer.c, seal_check): every archive the
+# tests write is a comparison.
+EVTAPE_SEAL_CHECK=1
+export EVTAPE_SEAL_CHECK
 T=$(mktemp -d "${TMPDIR:-/tmp}/evtape-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 tn=0
@@ -92,6 +98,23 @@ big.update(source="cameras/big", type="t\u00e9")
 ev = [{"source": "cameras/" + "x" * 300, "type": "t-long"},
       {"source": "cameras/esc\"aped", "type": "t\u00e9"}, big]
 print(sys.argv[1] + "\t" + json.dumps({"events": ev}))' "$_b$((_l + 4))"
+}
+# same_scan NAME ARGS...: `evtool NAME ARGS` and `evtool NAME --scan ARGS` print
+# the same bytes on stdout and exit alike.
+same_scan() {
+	_c=$1
+	shift
+	$EVTOOL "$_c" "$@" >"$T/sum.out" 2>/dev/null
+	_r1=$?
+	$EVTOOL "$_c" --scan "$@" >"$T/scan.out" 2>/dev/null
+	_r2=$?
+	cmp -s "$T/sum.out" "$T/scan.out" && [ $_r1 -eq $_r2 ]
+	_rc=$?
+	if [ $_rc -ne 0 ]; then
+		echo "# exit $_r1 vs $_r2; first difference:"
+		diff "$T/sum.out" "$T/scan.out" | head -n 6 | sed 's/^/#   /'
+	fi
+	return $_rc
 }
 # need_websockets: the python3 has the websockets module (Debian:
 # python3-websockets); else one failing check, the plan, and exit 1.

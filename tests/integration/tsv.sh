@@ -77,16 +77,10 @@ check $? "import then cat --tsv gives the lines back, :esc lines included"
 #    of two events whose second names a shape never defined, then a JSON
 #    frame.
 mkdir "$T/c"
-$PYTHON - "$T/c/seg-000000000001.evt" <<'PY' || check 1 "python3 with zstandard"
+$PYTHON - "$T/c/seg-000000000001.evt" "$HERE" <<'PY' || check 1 "python3 with zstandard"
 import struct, sys, zstandard
-
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c ^= x
-        for _ in range(8):
-            c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
-    return c ^ 0xFFFFFFFF
+sys.path.insert(0, sys.argv[2])
+from crc32c import crc32c
 
 rx = 1767600000000000
 recs = (b"\x93\x02\xcf" + struct.pack(">Q", rx) + b"\x02"  # MSG, 2 items
