@@ -104,7 +104,7 @@ struct opts {
 	uint64_t seg_size, max_bytes;
 	int64_t seg_age_us, max_age_us;
 	int no_config_snapshot;
-	int no_segment_filter;	/* seal without id filters (idindex) */
+	int segment_filter;	/* seal with id filters (off: the idindex) */
 };
 
 /* Connection states. */
@@ -1374,7 +1374,7 @@ enum {
 	OP_MAX_MESSAGE, OP_MAX_BUFFER, OP_FSYNC, OP_SEG_SIZE, OP_SEG_AGE,
 	OP_MAX_BYTES, OP_MAX_AGE, OP_LOG_FILE, OP_SUMMARY, OP_METRICS, OP_URL,
 	OP_CONNECT_TIMEOUT, OP_NO_CONFIG_SNAPSHOT, OP_VERSION, OP_STATE_INTERVAL,
-	OP_NO_SEGMENT_FILTER,
+	OP_NO_SEGMENT_FILTER, OP_SEGMENT_FILTER,
 };
 
 static const struct option long_opts[] = {
@@ -1405,6 +1405,7 @@ static const struct option long_opts[] = {
 	{"connect-timeout", required_argument, NULL, OP_CONNECT_TIMEOUT},
 	{"no-config-snapshot", no_argument, NULL, OP_NO_CONFIG_SNAPSHOT},
 	{"no-segment-filter", no_argument, NULL, OP_NO_SEGMENT_FILTER},
+	{"segment-filter", no_argument, NULL, OP_SEGMENT_FILTER},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -1442,8 +1443,9 @@ usage(FILE *f)
 "  --max-bytes SIZE        retention: delete oldest segments past SIZE\n"
 "  --max-age DUR           retention: delete segments older than DUR\n"
 "  --no-config-snapshot    do not fetch names from the Config REST API\n"
-"  --no-segment-filter     seal segments without their own id filter (the\n"
-"                          archive's id index finds ids; ~2.3 bytes/event)\n"
+"  --segment-filter        seal segments with their own id filter as well\n"
+"                          (~2.3 bytes/event; the archive's id index finds\n"
+"                          ids without it; --no-segment-filter: default)\n"
 "  --log-file FILE         log there (SIGHUP reopens) instead of stderr\n"
 "  -v, --verbose           debug log;  -q, --quiet: warnings and errors\n"
 "  --summary-interval DUR  one-line summary every DUR (0: never) [60s]\n"
@@ -1572,7 +1574,9 @@ set_opt(int id, const char *v, const char *where)
 	case OP_INSECURE: R.o.insecure = parse_bool(v); break;
 	case OP_NO_CONFIG_SNAPSHOT: R.o.no_config_snapshot = parse_bool(v);
 		break;
-	case OP_NO_SEGMENT_FILTER: R.o.no_segment_filter = parse_bool(v);
+	case OP_NO_SEGMENT_FILTER: R.o.segment_filter = !parse_bool(v);
+		break;
+	case OP_SEGMENT_FILTER: R.o.segment_filter = parse_bool(v);
 		break;
 	case 'v': if (parse_bool(v)) R.o.level = EVT_LOG_DEBUG; break;
 	case 'q': if (parse_bool(v)) R.o.level = EVT_LOG_WARN; break;
@@ -1832,7 +1836,8 @@ open_archive(void)
 	ao.seg.fsync = R.o.fsync;
 	ao.seg_bytes = R.o.seg_size;
 	ao.seg_age_us = R.o.seg_age_us;
-	ao.seg.no_filter = R.o.no_segment_filter;
+	ao.seg.no_filter = !R.o.segment_filter;
+	ao.seg.level = EVT_LEVEL_DEFAULT;
 	errno = 0;
 	rc = evt_archive_open(R.o.archive, EVT_AR_WRITE | EVT_AR_CREATE, &ao,
 	    ar_err_cb, ar_warn_cb, NULL, &R.ar);

@@ -158,6 +158,28 @@ filter_load(const uint8_t *slots, uint32_t i)
 	    (uint16_t)slots[2 * (size_t)i + 1] << 8);
 }
 
+/* Reads slot i of slotbits bits (1..15) packed as evt_filter_pack
+ * writes them. */
+static inline uint16_t
+filter_load_packed(const uint8_t *slots, uint32_t i, unsigned bits)
+{
+	uint64_t at = (uint64_t)i * bits;
+	size_t b = (size_t)(at >> 3), e = (size_t)((at + bits - 1) >> 3);
+	uint32_t v = 0;
+	for (size_t k = b; k <= e; k++) /* 2 or 3 bytes, never past */
+		v |= (uint32_t)slots[k] << (8 * (k - b));
+	return (uint16_t)((v >> (at & 7)) & ((1u << bits) - 1));
+}
+
+/* Reads slot i of f, whatever its width. */
+static inline uint16_t
+filter_slot(const struct evt_filter *f, uint32_t i)
+{
+	if (f->slotbits == 0 || f->slotbits >= 16)
+		return filter_load(f->slots, i);
+	return filter_load_packed(f->slots, i, f->slotbits);
+}
+
 /* Writes little-endian slot i. */
 static inline void
 filter_store(uint8_t *slots, uint32_t i, uint16_t v)
@@ -532,7 +554,9 @@ evt_filter_match(const struct evt_filter *f, uint64_t key, uint16_t v,
 {
 	uint64_t h = evt_mix64(key + f->seed);
 	uint32_t locmask = (1u << f->locbits) - 1;
-	if (((v ^ filter_fingerprint(h)) & ~locmask & 0xffff) != 0)
+	uint32_t slotmask = f->slotbits == 0 || f->slotbits >= 16 ? 0xffff :
+	    (1u << f->slotbits) - 1;
+	if (((v ^ filter_fingerprint(h)) & ~locmask & slotmask) != 0)
 		return 0;
 	if (loc != NULL)
 		*loc = v & locmask;
@@ -546,9 +570,37 @@ evt_filter_get(const struct evt_filter *f, uint64_t key, uint32_t *loc)
 	uint32_t s[3];
 	if (!evt_filter_positions(f, key, s))
 		return 0;
-	uint16_t v = filter_load(f->slots, s[0]) ^ filter_load(f->slots, s[1]) ^
-	    filter_load(f->slots, s[2]);
+	uint16_t v = filter_slot(f, s[0]) ^ filter_slot(f, s[1]) ^
+	    filter_slot(f, s[2]);
 	return evt_filter_match(f, key, v, loc);
+}
+
+/* Bytes of packed slots; see filter.h. */
+size_t
+evt_filter_slot_bytes(uint32_t nslots, unsigned slotbits)
+{
+	if (slotbits == 0 || slotbits >= 16)
+		return 2 * (size_t)nslots;
+	return (size_t)(((uint64_t)nslots * slotbits + 7) / 8);
+}
+
+/* Packs the low slotbits bits of every slot; see filter.h. */
+void
+evt_filter_pack(const struct evt_filter *f, unsigned slotbits, uint8_t *out)
+{
+	size_t n = evt_filter_slot_bytes(f->nslots, slotbits);
+	if (slotbits == 0 || slotbits >= 16) {
+		memcpy(out, f->slots, n);
+		return;
+	}
+	memset(out, 0, n);
+	uint32_t mask = (1u << slotbits) - 1;
+	for (uint32_t i = 0; i < f->nslots; i++) {
+		uint64_t at = (uint64_t)i * slotbits;
+		uint32_t v = (filter_load(f->slots, i) & mask) << (at & 7);
+		for (size_t k = (size_t)(at >> 3); v != 0; k++, v >>= 8)
+			out[k] |= (uint8_t)v;
+	}
 }
 
 /* Frees slots allocated by evt_filter_build. */

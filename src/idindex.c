@@ -12,7 +12,8 @@
  *
  *   header: 0 magic "\x89EVTRUN\n" | 8 u16 version | 10 u16 hdr_size 64 |
  *   12 u8 locbits | 13 u8 locshift | 14 u16 level | 16 u32 S | 20 u32 B |
- *   24 u32 P | 28 u32 reserved | 32 u64 nkeys | 40 u64 dir_len |
+ *   24 u32 P | 28 u8 slotbits (version 2; 0 in 1) | 29..31 reserved |
+ *   32 u64 nkeys | 40 u64 dir_len |
  *   48 u32 dir_crc | 52..59 reserved | 60 u32 crc of bytes 0..59
  *
  * Building: the segments' block directories give the block table (a
@@ -50,7 +51,7 @@
 enum {
 	IX_MAGIC = 0, IX_VERSION = 8, IX_HDR_SIZE = 10, IX_LOCBITS = 12,
 	IX_LOCSHIFT = 13, IX_LEVEL = 14, IX_NSEGS = 16, IX_NBLOCKS = 20,
-	IX_NPARTS = 24, IX_NKEYS = 32, IX_DIR_LEN = 40, IX_DIR_CRC = 48,
+	IX_NPARTS = 24, IX_SLOTBITS = 28, IX_NKEYS = 32, IX_DIR_LEN = 40, IX_DIR_CRC = 48,
 	IX_CRC = 60,
 };
 
@@ -191,12 +192,13 @@ parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
 		int geo = q->nkeys == 0 ? q->seglen == 0 && q->segcount == 0 :
 		    q->seglen != 0 && (q->seglen & (q->seglen - 1)) == 0 &&
 		    q->segcount != 0 && nslots <= UINT32_MAX;
-		if (!geo || q->off != want ||
-		    2 * nslots > file_size - want)
+		uint64_t bytes = geo && q->nkeys != 0 ? evt_filter_slot_bytes(
+		    (uint32_t)nslots, run->slotbits) : 0;
+		if (!geo || q->off != want || bytes > file_size - want)
 			return bad(why, at, "partition table entry "
 			    "inconsistent", base + (uint64_t)EVT_IDX_PART_SIZE
 			    * i, EVT_ERR_CORRUPT);
-		want += q->nkeys == 0 ? 0 : 2 * nslots;
+		want += bytes;
 	}
 	if (want != file_size)
 		return bad(why, at, "file size is not that of its partitions",
@@ -223,10 +225,13 @@ evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	if (!evt_fixed_crc_ok(buf, EVT_IDX_HDR_SIZE))
 		return bad(why, at, "header checksum mismatch", IX_CRC,
 		    EVT_ERR_CORRUPT);
-	if (le16_get(buf + IX_VERSION) != EVT_IDX_VERSION ||
+	unsigned version = le16_get(buf + IX_VERSION);
+	if ((version != 1 && version != 2) ||
 	    le16_get(buf + IX_HDR_SIZE) != EVT_IDX_HDR_SIZE)
 		return bad(why, at, "run version or header size not "
 		    "supported", IX_VERSION, EVT_ERR_VERSION);
+	/* Version 1 had 16-bit slots and byte 28 reserved. */
+	run->slotbits = version == 1 ? 16 : buf[IX_SLOTBITS];
 	run->locbits = buf[IX_LOCBITS];
 	run->locshift = buf[IX_LOCSHIFT];
 	run->level = le16_get(buf + IX_LEVEL);
@@ -236,6 +241,8 @@ evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	run->nkeys = le64_get(buf + IX_NKEYS);
 	uint64_t dlen = le64_get(buf + IX_DIR_LEN);
 	if (run->locbits > 10 || run->locbits + run->locshift > 32 ||
+	    run->slotbits < 1 || run->slotbits > 16 ||
+	    run->locbits > run->slotbits ||
 	    run->nsegs == 0 || run->nsegs > EVT_IDX_MAX_SEGS ||
 	    run->nblocks > EVT_BLK_MAX_GUIDS || run->nparts == 0 ||
 	    run->nparts > EVT_IDX_MAX_PARTS ||
@@ -279,6 +286,7 @@ evt_idx_probe(const struct evt_idx_run *run, const struct evt_idx_part *p,
 		.seed = p->seed, .seglen = p->seglen, .segcount = p->segcount,
 		.nslots = (p->segcount + 2) * p->seglen,
 		.locbits = (uint8_t)run->locbits,
+		.slotbits = (uint8_t)run->slotbits,
 		/* (read only: evt_filter_get does not write) */
 		.slots = (uint8_t *)(uintptr_t)slots,
 	};
@@ -369,7 +377,8 @@ evt_idx_read_part(const char *path, const struct evt_idx_run *run,
 	*slots = NULL;
 	if (q->nkeys == 0)
 		return 0;
-	size_t n = 2 * (size_t)(q->segcount + 2) * q->seglen;
+	size_t n = evt_filter_slot_bytes((q->segcount + 2) * q->seglen,
+	    run->slotbits);
 	uint8_t *s = malloc(n);
 	if (s == NULL)
 		return EVT_ERR_NOMEM;
@@ -566,7 +575,7 @@ struct build {
 	uint32_t nblocks;
 	size_t bcap;
 	uint64_t est;			/* events counted by the directories */
-	unsigned locbits, locshift, level;
+	unsigned locbits, locshift, slotbits, level;
 	uint32_t nparts;
 	struct evt_idx_part *parts;
 	/* The batch of keys being collected. */
@@ -834,16 +843,24 @@ b_write_parts(struct build *b, int fd, uint64_t *off)
 		    b->locbits, &f);
 		if (rc != 0)
 			break;
-		size_t len = 2 * (size_t)f.nslots;
+		size_t len = evt_filter_slot_bytes(f.nslots, b->slotbits);
+		uint8_t *packed = malloc(len);
+		if (packed == NULL) {
+			evt_filter_free(&f);
+			rc = EVT_ERR_NOMEM;
+			break;
+		}
+		evt_filter_pack(&f, b->slotbits, packed);
 		e->seed = f.seed;
 		e->seglen = f.seglen;
 		e->segcount = f.segcount;
-		e->crc = evt_crc32c(0, f.slots, len);
+		e->crc = evt_crc32c(0, packed, len);
 		e->nkeys = (uint32_t)n; /* (before dedupe: an upper bound) */
-		if (pwrite(fd, f.slots, len, (off_t)*off) != (ssize_t)len)
+		if (pwrite(fd, packed, len, (off_t)*off) != (ssize_t)len)
 			rc = errno == ENOSPC ? EVT_ERR_NOSPC : EVT_ERR_IO;
 		*off += len;
 		b->total_keys += n;
+		free(packed);
 		evt_filter_free(&f);
 	}
 	free(start);
@@ -887,6 +904,7 @@ b_encode_dir(const struct build *b, uint8_t *out, size_t dlen)
 	le32_put(out + IX_NSEGS, b->nsegs);
 	le32_put(out + IX_NBLOCKS, b->nblocks);
 	le32_put(out + IX_NPARTS, b->nparts);
+	out[IX_SLOTBITS] = (uint8_t)b->slotbits;
 	le64_put(out + IX_NKEYS, b->total_keys);
 	le64_put(out + IX_DIR_LEN, dlen);
 	le32_put(out + IX_DIR_CRC, evt_crc32c(0, out + EVT_IDX_HDR_SIZE, dlen));
@@ -903,6 +921,15 @@ bitlen64(uint64_t v)
 		v >>= 1;
 	}
 	return n;
+}
+
+/* The slot width of a new run; see idindex.h. */
+unsigned
+evt_idx_slot_bits(uint32_t nblocks)
+{
+	unsigned nb = bitlen64(nblocks > 0 ? nblocks - 1 : 0);
+	unsigned w = nb + EVT_IDX_FP_BITS;
+	return w < 8 ? 8 : w > 16 ? 16 : w;
 }
 
 /* Writes the run's partitions, pass by pass, then its directory. */
@@ -970,6 +997,7 @@ build_run(struct dirlist *dl, uint64_t *seqs, size_t n, unsigned level)
 	unsigned nb = bitlen64(b.nblocks > 0 ? b.nblocks - 1 : 0);
 	b.locbits = nb > 10 ? 10 : nb;
 	b.locshift = nb - b.locbits;
+	b.slotbits = evt_idx_slot_bits(b.nblocks);
 	uint64_t np = (b.est + EVT_IDX_PART_KEYS - 1) / EVT_IDX_PART_KEYS;
 	b.nparts = np == 0 ? 1 : np > EVT_IDX_MAX_PARTS ? EVT_IDX_MAX_PARTS :
 	    (uint32_t)np;

@@ -234,6 +234,7 @@ import_opt(void *ctx, int c, char *arg)
 		/* What a revision 1.1 writer wrote (the baseline of the
 		 * damage benchmark), or 1.2 (row blocks: the baseline of the
 		 * size benchmark). */
+		o->seg.no_filter = 0; /* both wrote a filter per segment */
 		if (strcmp(arg, "1.2") == 0) {
 			o->seg.row_blocks = 1;
 			o->seg.no_summary = 1;
@@ -250,9 +251,15 @@ import_opt(void *ctx, int c, char *arg)
 			o->seg.block_bytes = 256u << 10;
 		return 0;
 	case 'F':
-		/* Lookups read the id index (formats/idindex.md), else
-		 * the GUID columns. */
+		/* The default: lookups read the id index
+		 * (formats/idindex.md), else the GUID columns. */
 		o->seg.no_filter = 1;
+		return 0;
+	case 'f':
+		/* What writers before issue 12 did: lookups also work
+		 * without the index, and readers before revision 1.3 see
+		 * the segments sealed. */
+		o->seg.no_filter = 0;
 		return 0;
 	case 's':
 		o->seg_bytes = evt_cli_size_arg("--segment-size", arg);
@@ -275,6 +282,7 @@ static const struct option import_lo[] = {
 	{"segment-size", required_argument, NULL, 's'},
 	{"segment-age", required_argument, NULL, 'a'},
 	{"no-segment-filter", no_argument, NULL, 'F'},
+	{"segment-filter", no_argument, NULL, 'f'},
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline import_cl = {"import [options] DIR [FILE]",
@@ -430,9 +438,12 @@ sync_archive(const char *dir)
 static int
 cmd_import(int argc, char **argv)
 {
-	struct evt_archive_opts o = {0};
+	/* Segments rely on the archive's id index by default. */
+	struct evt_archive_opts o = {.seg.no_filter = 1};
 	struct import im = {0};
 	int i = parse_cmdline(&import_cl, &o, argc, argv);
+	if (o.seg.level == 0 && !o.seg.row_blocks)
+		o.seg.level = EVT_LEVEL_DEFAULT;
 	const char *dir = argv[i];
 	FILE *in = import_input(argc - i == 2 ? argv[i + 1] : NULL, &im.iname);
 	if (in == NULL)
@@ -1217,7 +1228,10 @@ repair_segment(const char *dir, const struct evt_segref *s,
 	    s->seq);
 	repair_tmp_set = 1;
 	unlink(tmp);
-	struct evt_segw_opts wo = {.fsync = EVT_FSYNC_INTERVAL};
+	/* Without a filter, as the writers seal by default: repair
+	 * rebuilds the id index that covers it. */
+	struct evt_segw_opts wo = {.fsync = EVT_FSYNC_INTERVAL,
+	    .no_filter = 1, .level = EVT_LEVEL_DEFAULT};
 	struct evt_rewrite_stats st;
 	/* The verifier has reported this segment's damage: the rewrite,
 	 * which reads the same blocks, does not report it a second time. */
@@ -1720,7 +1734,7 @@ usage(FILE *f)
 	    "usage: evtool COMMAND [options] DIR ...\n"
 	    "  import [--level N] [--block-size S] [--dict-unit S|segment]\n"
 	    "         [--layout 1.1|1.2] [--segment-size S] [--segment-age D]\n"
-	    "         [--no-segment-filter] DIR [FILE]\n"
+	    "         [--segment-filter] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"
 	    "      [--source S]... [--type T]... DIR\n"

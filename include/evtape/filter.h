@@ -25,9 +25,14 @@ struct evt_filter {
 	uint32_t segcount; /* number of segments (>= 1) */
 	uint32_t nslots;   /* (segcount + 2) * seglen */
 	uint8_t locbits;   /* location bits, 0..10 */
-	uint8_t *slots;	   /* nslots little-endian uint16; owned by the
-			      builder's caller (evt_filter_build allocates,
-			      evt_filter_free frees) or borrowed (a view) */
+	uint8_t slotbits;  /* 0 (or 16): 16-bit slots, as a segment stores
+			      them; 1..15: the low slotbits bits of each
+			      slot, packed (evt_filter_pack; the id index's
+			      runs of version 2, formats/idindex.md) */
+	uint8_t *slots;	   /* nslots little-endian uint16 (or packed);
+			      owned by the builder's caller
+			      (evt_filter_build allocates, evt_filter_free
+			      frees) or borrowed (a view) */
 };
 
 /* murmur3 fmix64: the mixing function of the filter and the id hashes. */
@@ -54,9 +59,9 @@ int evt_filter_build(uint64_t *keys, uint32_t *locs, size_t n,
     unsigned locbits, struct evt_filter *f);
 
 /*
- * Looks key up.  Returns 1 and sets *loc if the fingerprint matches (the key
- * is in the set with probability 1 - 2^-(16-locbits) when absent keys are
- * looked up), 0 if the key is certainly absent.  f->slots is read only.
+ * Looks key up.  Returns 1 and sets *loc if the fingerprint matches (an
+ * absent key matches with probability 2^-(slotbits - locbits), slotbits 16
+ * when 0), 0 if the key is certainly absent.  f->slots is read only.
  */
 int evt_filter_get(const struct evt_filter *f, uint64_t key, uint32_t *loc);
 
@@ -71,6 +76,20 @@ int evt_filter_positions(const struct evt_filter *f, uint64_t key,
     uint32_t pos[3]);
 int evt_filter_match(const struct evt_filter *f, uint64_t key, uint16_t v,
     uint32_t *loc);
+
+/* Bytes of nslots slots of slotbits bits (0: 16). */
+size_t evt_filter_slot_bytes(uint32_t nslots, unsigned slotbits);
+
+/*
+ * Writes the low slotbits bits (1..16) of each of f's 16-bit slots into out
+ * (evt_filter_slot_bytes(f->nslots, slotbits) bytes): slot i is bits
+ * slotbits * i .. slotbits * (i + 1) - 1 of out, bit k being bit k % 8 of
+ * byte k / 8.  The xor of three packed slots is the low slotbits bits of
+ * the xor of the 16-bit ones, so a filter built once packs to any width
+ * that holds its locbits.
+ */
+void evt_filter_pack(const struct evt_filter *f, unsigned slotbits,
+    uint8_t *out);
 
 /* Frees slots allocated by evt_filter_build. */
 void evt_filter_free(struct evt_filter *f);

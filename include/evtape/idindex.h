@@ -16,7 +16,7 @@
  * is bounded by EVT_IDX_BATCH_KEYS keys (expected; 12 bytes each, twice
  * while they are sorted: about 7 MiB with the eighth reserved beyond the
  * mean) plus one partition's filter build (EVT_IDX_PART_KEYS keys, about
- * 45 bytes each), whatever the run's size.
+ * 45 bytes each: 3 MiB), whatever the run's size.
  */
 #ifndef EVTAPE_IDINDEX_H
 #define EVTAPE_IDINDEX_H
@@ -28,14 +28,16 @@
 #include "evtape/segment.h"
 
 #define EVT_IDX_MAGIC "\x89" "EVTRUN\n"	/* 8 bytes */
-#define EVT_IDX_VERSION 1
+#define EVT_IDX_VERSION 2	/* written; version 1 (16-bit slots) is read */
 #define EVT_IDX_HDR_SIZE 64
 #define EVT_IDX_SEG_SIZE 32	/* segment table entry */
 #define EVT_IDX_BLK_SIZE 24	/* block table entry */
 #define EVT_IDX_PART_SIZE 32	/* partition table entry */
 #define EVT_IDX_NAME_LEN 33	/* "idx-" 12 "-" 12 ".evi" */
 #define EVT_IDX_FANOUT 8	/* runs of one level merged at once */
-#define EVT_IDX_PART_KEYS 8192	/* keys per partition (expected) */
+#define EVT_IDX_PART_KEYS 65536	/* keys per partition (expected) */
+#define EVT_IDX_FP_BITS 2	/* slot bits beyond a location's: see
+				   evt_idx_slot_bits */
 #define EVT_IDX_BATCH_KEYS (1u << 18) /* keys a build holds at once */
 #define EVT_IDX_MAX_KEYS (1u << 22)   /* a run over half of these, or */
 #define EVT_IDX_MAX_BLOCKS (1u << 13) /* of these, is not merged again */
@@ -63,7 +65,8 @@ struct evt_idx_blk {
 
 /* One partition's filter (partition table entry). */
 struct evt_idx_part {
-	uint64_t off;		/* slots: 2 * (segcount + 2) * seglen bytes */
+	uint64_t off;		/* slots: evt_filter_slot_bytes((segcount +
+				   2) * seglen, the run's slotbits) bytes */
 	uint64_t seed;
 	uint32_t seglen, segcount;
 	uint32_t crc;		/* CRC-32C of the slots */
@@ -74,6 +77,7 @@ struct evt_idx_part {
 struct evt_idx_run {
 	uint64_t lo, hi;	/* from the file name */
 	unsigned locbits, locshift;
+	unsigned slotbits;	/* 16 in version 1; 1..16 in version 2 */
 	unsigned level;
 	uint64_t nkeys;
 	uint32_t nsegs, nblocks, nparts;
@@ -107,8 +111,15 @@ int evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
  * first EVT_IDX_HDR_SIZE bytes): 0 if the header does not check. */
 uint64_t evt_idx_run_dir_len(const uint8_t *hdr);
 
-/* Looks key up in partition slots (nslots * 2 bytes, checked by the
- * caller): 1 and the blocks [*first, *first + *count) of the run's block
+/*
+ * The slot width a writer gives a run of nblocks blocks: the location
+ * bits plus EVT_IDX_FP_BITS, within 8..16, so that an absent id names
+ * about 2^-EVT_IDX_FP_BITS blocks of each run it is looked up in (a
+ * GUID column read each) whatever the run's size.
+ */
+unsigned evt_idx_slot_bits(uint32_t nblocks);
+
+/* Looks key up in partition slots (checked by the caller): 1 and the blocks [*first, *first + *count) of the run's block
  * table that may hold it, or 0. */
 int evt_idx_probe(const struct evt_idx_run *run, const struct evt_idx_part *p,
     const uint8_t *slots, uint64_t key, uint32_t *first, uint32_t *count);

@@ -72,6 +72,7 @@ echo "size:        $(ratio "$bytes" "$n") bytes/event (all files)   zstd -3: $(r
 echo "             archive/zstd-19 = $(ratio "$bytes" "$z19")   archive/zstd-3 = $(ratio "$bytes" "$z3")"
 echo "             layout 1.2: $(ratio "$bytes12" "$n") bytes/event   new/1.2 = $(ratio "$bytes" "$bytes12")   goal <= 24 (every file counted)"
 python3 "$(dirname "$0")/bytesplit.py" "$W"/a/seg-*.evt | sed 's/^/             /'
+echo "             + the id index (idx-*.evi): $(ratio "$(cat "$W"/a/idx-*.evi | wc -c)" "$n") bytes/event"
 
 # Read back, beside the layout of revision 1.2, best of 5 each.
 si= so=

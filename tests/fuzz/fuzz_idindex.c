@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "evtape/crc32c.h"
+#include "evtape/filter.h"
 #include "evtape/idindex.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -71,7 +72,11 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t insize)
 		const struct evt_idx_part *q = &run.parts[p];
 		if (q->nkeys == 0)
 			continue;
-		uint64_t len = 2 * (uint64_t)(q->segcount + 2) * q->seglen;
+		uint64_t len = evt_filter_slot_bytes((q->segcount + 2) *
+		    q->seglen, run.slotbits);
+		if (run.slotbits < 1 || run.slotbits > 16 ||
+		    run.locbits > run.slotbits)
+			abort();
 		if (q->off > size || len > size - q->off)
 			abort();
 		if (evt_crc32c(0, data + q->off, (size_t)len) != q->crc)

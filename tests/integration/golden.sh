@@ -20,7 +20,10 @@
 #   r14-basic/   the same lines in the layout of revision 1.4 (columnar
 #                blocks, packed GUID columns), made once by `evtool import
 #                --block-size 1k` of v1-basic.tsv; decodes to the same
-#                v1-basic.expected.* outputs
+#                v1-basic.expected.* outputs; with the id index run
+#                idx-000000000001-000000000001.evi of version 1 (16-bit
+#                slots, revision 1.3) written for it by evtape of
+#                revision 1.4
 #
 # POSIX sh; prints TAP.  Uses $BUILD/evtool (BUILD defaults to build).
 . "$(dirname "$0")/lib.sh"
@@ -170,6 +173,18 @@ for id in $(grep -o '"id":"[0-9a-fA-F-]*"' v1-basic.tsv | cut -d'"' -f4); do
 done
 [ "$ok" -eq 1 ] && [ "$n" -gt 100 ]
 check $? "get: r14-basic answers every id as v1-basic does ($n found)"
+
+# Its version 1 run is read: verify checks its partition (a flipped slot
+# byte is reported), and get answers through it as above.
+cp -R r14-basic "$T/r14"
+chmod -R u+w "$T/r14"
+"$EVTOOL" verify "$T/r14" >/dev/null 2>"$T/err" && [ ! -s "$T/err" ]
+check $? "verify: r14-basic's version 1 run checks"
+printf '\377' | dd of="$T/r14/idx-000000000001-000000000001.evi" bs=1 \
+    seek=660 conv=notrunc 2>/dev/null
+! "$EVTOOL" verify "$T/r14" >/dev/null 2>"$T/err" &&
+    grep -q 'offset 152: id index partition checksum' "$T/err"
+check $? "... and a flipped slot byte of it is reported"
 
 # 4. Nothing above wrote to the golden tree.
 cd / || exit 1

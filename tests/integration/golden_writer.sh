@@ -5,20 +5,24 @@
 # layout code, say) proves it did.  The pinned segments (tests/golden/):
 #
 #   v1-basic.import-4k.evt   seg-000000000002.evt written by
-#       `evtool import --block-size 4k --dict-unit 4k` of v1-basic.tsv into
-#       a copy of v1-basic/ (whose segment gives the archive uuid): three
-#       columnar blocks (revision 1.4, packed GUID columns), each starting
-#       a dictionary unit, check lists, filter
+#       `evtool import --segment-filter --block-size 4k --dict-unit 4k` of
+#       v1-basic.tsv into a copy of v1-basic/ (whose segment gives the
+#       archive uuid): three columnar blocks (revision 1.4, packed GUID
+#       columns), each starting a dictionary unit, check lists, filter
+#   v1-basic.import-4k-nofilter.evt  the same without --segment-filter
+#       (the default since issue 12): no id filter (formats/segment.md,
+#       "No filter"), the archive's id index finds the ids
 #   v1-basic.import-4k-1.2.evt  the same with `--layout 1.2` (block
 #       version 1: the records as MessagePack, 16-byte GUIDs)
 #   v1-basic.import-1.1.evt  the same with `--layout 1.1` (one block, no
 #       check lists, one dictionary unit)
 #   v1-corrupt.repaired.evt  the segment `evtool repair` writes for a copy
-#       of v1-corrupt/ (the segment rewrite)
+#       of v1-corrupt/ (the segment rewrite; without a filter)
 #
 # Nothing in them depends on the clock: the creation time is the first
 # frame's receive time, the filter seeds are fixed.  They do depend on
-# libzstd's output at level 3, which a new zstd release may change: if
+# libzstd's output at level 6 (EVT_LEVEL_DEFAULT: import and repair; 3
+# for --layout 1.1 and 1.2), which a new zstd release may change: if
 # only the zstd frames differ (and golden.sh passes), write the files
 # again with the commands above and say so in the commit.
 #
@@ -55,7 +59,8 @@ imported() {
 	    "import $*: the segment written is the pinned one"
 }
 
-imported 4k --block-size 4k --dict-unit 4k
+imported 4k --segment-filter --block-size 4k --dict-unit 4k
+imported 4k-nofilter --block-size 4k --dict-unit 4k
 imported 4k-1.2 --layout 1.2 --block-size 4k --dict-unit 4k
 imported 1.1 --layout 1.1
 
@@ -66,7 +71,8 @@ same_bytes "$G/v1-corrupt.repaired.evt" "$T/r/seg-000000000001.evt" \
     "repair of v1-corrupt: the segment written is the pinned one"
 
 # The pins themselves are what they claim: sealed, verified segments.
-for f in v1-basic.import-4k.evt:2 v1-basic.import-4k-1.2.evt:2 \
+for f in v1-basic.import-4k.evt:2 v1-basic.import-4k-nofilter.evt:2 \
+    v1-basic.import-4k-1.2.evt:2 \
     v1-basic.import-1.1.evt:2 \
     v1-corrupt.repaired.evt:1; do
 	seq=${f#*:}

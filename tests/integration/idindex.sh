@@ -54,7 +54,8 @@ $EVGEN --seed 12 --events 9000 --rate 20 >"$T/a.tsv"
 awk -F'\t' 'NR <= 1500 { printf "%d\t%s\n", $1 + 800000000, $2 }' \
     "$T/a.tsv" >"$T/again.tsv"
 cat "$T/a.tsv" "$T/again.tsv" >"$T/all.tsv"
-"$EVTOOL" import --segment-age 0.6 "$T/a" "$T/all.tsv" 2>/dev/null
+"$EVTOOL" import --segment-filter --segment-age 0.6 "$T/a" "$T/all.tsv" \
+    2>/dev/null
 ids "$T/all.tsv" | awk 'NR % 400 == 1' >"$T/ids"
 ids "$T/again.tsv" | awk 'NR % 150 == 7' >>"$T/ids"
 printf '%s\n' 00000000-0000-4000-8000-000000000000 \
@@ -76,8 +77,8 @@ if command -v strace >/dev/null 2>&1; then
 	    "an absent id opens $n files of $nseg segments"
 fi
 
-# 1b. Segments sealed without their own id filter (--no-segment-filter):
-# the index answers, and without it the GUID columns do.
+# 1b. Segments sealed without their own id filter (the default, said
+# explicitly): the index answers, and without it the GUID columns do.
 "$EVTOOL" import --no-segment-filter --segment-age 0.6 "$T/nf" \
     "$T/all.tsv" 2>/dev/null
 t "no segment filters: verify clean" "$EVTOOL" verify "$T/nf"

@@ -15,8 +15,8 @@
 EVPLAY=$BUILD/evplay
 
 $EVGEN --seed 5 --events 20000 >"$T/in.tsv"
-$EVTOOL import --block-size 64k --segment-size 150k "$T/a" "$T/in.tsv" \
-    2>/dev/null
+$EVTOOL import --segment-filter --block-size 64k --segment-size 150k "$T/a" \
+    "$T/in.tsv" 2>/dev/null
 $EVTOOL cat "$T/a" >"$T/ref.jsonl"
 nref=$(wc -l <"$T/ref.jsonl")
 nseg=$(ls "$T/a" | grep -c '^seg-')

@@ -99,8 +99,10 @@ tail -n +25001 "$T/in.tsv" | $EVTOOL import --segment-size 64k "$T/m" \
     2>/dev/null
 bad=$(ls "$T/m"/seg-*.evt | sed -n 5p)
 size=$(stat -c %s "$bad")
-# A byte of the metadata frame, just before the filter and trailer.
-printf '\377' | dd of="$bad" bs=1 seek=$((size - 128 - 2 * 4096 - 40)) \
+# A byte of the metadata frame, 40 before its end: the trailer's filt_off
+# (formats/segment.md, "Trailer"; the segment may have no filter).
+filt_off=$(od -A n -t u8 -j $((size - 128 + 40)) -N 8 "$bad" | tr -d ' ')
+printf '\377' | dd of="$bad" bs=1 seek=$((filt_off - 40)) \
     conv=notrunc 2>/dev/null
 last=$(ls "$T/m"/seg-*.evt | tail -n 1)
 size=$(stat -c %s "$last")

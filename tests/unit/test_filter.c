@@ -183,6 +183,68 @@ out:
 	free(lscratch);
 }
 
+/*
+ * Packed slots (the id index's runs of version 2): a filter packed to
+ * slotbits bits finds every key with its location, the packed bytes are
+ * the low bits of the 16-bit slots in the documented bit order, and
+ * absent keys match at about 2^-(slotbits - locbits).
+ */
+static void
+test_packed(unsigned slotbits, unsigned locbits)
+{
+	size_t n = 50000, nabsent = 400000, bad = 0, order = 0, hits = 0;
+	uint64_t *keys = malloc(n * sizeof *keys), *k2 = malloc(n * 8);
+	uint32_t *locs = malloc(n * sizeof *locs), *l2 = malloc(n * 4), loc;
+	uint64_t state = slotbits * 131 + locbits;
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = k2[i] = mix(((uint64_t)slotbits << 48) + i);
+		locs[i] = l2[i] = (uint32_t)rnd(&state) & ((1u << locbits) - 1);
+	}
+	struct evt_filter f;
+	T_EQ(evt_filter_build(k2, l2, n, locbits, &f), 0,
+	    "packed %u/%u: build", slotbits, locbits);
+	size_t len = evt_filter_slot_bytes(f.nslots, slotbits);
+	T_EQ(len, (f.nslots * (size_t)slotbits + 7) / 8,
+	    "packed %u/%u: ceil(nslots * slotbits / 8) bytes", slotbits,
+	    locbits);
+	uint8_t *packed = malloc(len);
+	evt_filter_pack(&f, slotbits, packed);
+	for (uint32_t i = 0; i < f.nslots; i++) {
+		uint32_t v = 0;
+		for (unsigned b = 0; b < slotbits; b++) {
+			size_t at = (size_t)i * slotbits + b;
+			v |= (uint32_t)(packed[at / 8] >> (at % 8) & 1) << b;
+		}
+		uint32_t want = (uint32_t)(f.slots[2 * i] |
+		    f.slots[2 * i + 1] << 8) & ((1u << slotbits) - 1);
+		order += v != want;
+	}
+	T_EQ(order, 0, "packed %u/%u: slot i is bits slotbits*i.. of the "
+	    "bytes, low bit first", slotbits, locbits);
+	struct evt_filter p = f;
+	p.slots = packed;
+	p.slotbits = (uint8_t)slotbits;
+	for (size_t i = 0; i < n; i++)
+		if (evt_filter_get(&p, keys[i], &loc) != 1 || loc != locs[i])
+			bad++;
+	T_EQ(bad, 0, "packed %u/%u: every key found with its location",
+	    slotbits, locbits);
+	for (size_t i = 0; i < nabsent; i++)
+		hits += evt_filter_get(&p, mix(((uint64_t)slotbits << 48) + n +
+		    i), &loc);
+	double rate = (double)hits / (double)nabsent;
+	double want = 1.0 / (double)(1u << (slotbits - locbits));
+	T_OK(rate >= want / 2 && rate <= want * 2, "packed %u/%u: false "
+	    "positives %.3g%% within 2x of %.3g%%", slotbits, locbits,
+	    rate * 100, want * 100);
+	free(packed);
+	evt_filter_free(&f);
+	free(keys);
+	free(k2);
+	free(locs);
+	free(l2);
+}
+
 /* Checks that a repeated key keeps its smallest location. */
 static void
 test_duplicates(void)
@@ -391,6 +453,12 @@ main(void)
 			test_set(sizes[i], widths[j],
 			    (uint64_t)(i * 16 + j) << 40);
 	}
+	test_packed(8, 0);
+	test_packed(10, 9);
+	test_packed(11, 9);
+	test_packed(12, 10);
+	test_packed(15, 10);
+	test_packed(16, 10);
 	test_duplicates();
 	test_deterministic();
 	test_small();
