@@ -988,14 +988,22 @@ merge_all(struct rlist *l)
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct rlist cache = {.dfd = -1};
 static char *cache_dir;
+/* Segments sealed since the last run was built: a run is built over
+ * EVT_RU_FANOUT of them at once (level 1), a file write and a merge per
+ * segment having cost an import into small segments a third more time;
+ * those a writer leaves pending are read from their summaries until the
+ * next writer's catch-up covers them. */
+static uint64_t pending[EVT_RU_FANOUT];
+static size_t npending;
 
-/* Drops the cached listing; cache_mu held. */
+/* Drops the cached listing and the pending segments; cache_mu held. */
 static void
 cache_drop(void)
 {
 	rl_free(&cache);
 	free(cache_dir);
 	cache_dir = NULL;
+	npending = 0;
 }
 
 /* Adds a run for a sealed segment; see rollup.h. */
@@ -1017,11 +1025,16 @@ evt_ru_add(const char *dir, uint64_t seq, evt_ru_warn_cb warn, void *arg)
 	cache.warn = warn;
 	cache.arg = arg;
 	if (rc == 0)
-		rc = build_segs(&cache, &seq, 1, 0, name, sizeof name);
-	if (rc == 0 && *name != 0)
-		rc = rl_add_run(&cache, name, RL_HEADERS);
-	if (rc == 0)
-		rc = merge_all(&cache);
+		pending[npending++] = seq;
+	if (rc == 0 && npending == EVT_RU_FANOUT) {
+		npending = 0;
+		rc = build_segs(&cache, pending, EVT_RU_FANOUT, 1, name,
+		    sizeof name);
+		if (rc == 0 && *name != 0)
+			rc = rl_add_run(&cache, name, RL_HEADERS);
+		if (rc == 0)
+			rc = merge_all(&cache);
+	}
 	if (rc != 0)
 		cache_drop();
 	pthread_mutex_unlock(&cache_mu);

@@ -108,9 +108,11 @@ void evt_ru_free(struct evt_ru_run *run);
  * one line per problem.  Each returns 0 or a negative evt_err (the
  * archive's events are never at stake).
  *
- * evt_ru_add: adds a run for sealed segment seq of dir, then merges
- * (EVT_RU_FANOUT runs of one level into one of the next, within
- * EVT_RU_MAX_SEGS and EVT_RU_MAX_SPAN).
+ * evt_ru_add: notes sealed segment seq of dir; every EVT_RU_FANOUT
+ * segments noted, adds a run over them and merges (EVT_RU_FANOUT runs of
+ * one level into one of the next, within EVT_RU_MAX_SEGS and
+ * EVT_RU_MAX_SPAN).  The up to 7 segments a process leaves noted are
+ * covered by the next writer's catch-up (readers read them meanwhile).
  *
  * evt_ru_catch_up: deletes temporaries, runs that do not check and runs
  * that another covers whole; rebuilds a run over its remaining segments
