@@ -135,22 +135,56 @@ evt_segment_name(uint64_t seq, char *out, size_t cap)
 	memcpy(out + 16, ".evt", 5);
 }
 
+/* Parses 12 decimal digits; 1 if they are. */
+static int
+digits12(const char *s, uint64_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 12; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+		*v = *v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return 1;
+}
+
 /* Parses a segment file name; see archive.h. */
 int
 evt_segment_parse_name(const char *name, uint64_t *seq)
 {
+	uint64_t v;
 	if (strlen(name) != 20 || strncmp(name, "seg-", 4) != 0 ||
-	    strcmp(name + 16, ".evt") != 0)
-		return 0;
-	uint64_t v = 0;
-	for (int i = 4; i < 16; i++) {
-		if (name[i] < '0' || name[i] > '9')
-			return 0;
-		v = v * 10 + (uint64_t)(name[i] - '0');
-	}
-	if (v == 0)
+	    strcmp(name + 16, ".evt") != 0 || !digits12(name + 4, &v) ||
+	    v == 0)
 		return 0;
 	*seq = v;
+	return 1;
+}
+
+/* Formats a run file name; see archive.h. */
+void
+evt_run_name(const char *prefix, const char *ext, uint64_t lo, uint64_t hi,
+    char *out, size_t cap)
+{
+	snprintf(out, cap, "%s-%012" PRIu64 "-%012" PRIu64 "%s", prefix, lo,
+	    hi, ext);
+}
+
+/* Parses a run file name; see archive.h. */
+int
+evt_run_parse_name(const char *name, const char *prefix, const char *ext,
+    uint64_t *lo, uint64_t *hi)
+{
+	uint64_t l, h;
+	if (strlen(name) != EVT_RUN_NAME_LEN || memcmp(name, prefix, 3) != 0 ||
+	    name[3] != '-' || name[16] != '-' || strcmp(name + 29, ext) != 0 ||
+	    !digits12(name + 4, &l) || !digits12(name + 17, &h) || l == 0 ||
+	    l > h)
+		return 0;
+	if (lo != NULL)
+		*lo = l;
+	if (hi != NULL)
+		*hi = h;
 	return 1;
 }
 

@@ -59,31 +59,14 @@ enum {
 void
 evt_idx_name(uint64_t lo, uint64_t hi, char *out, size_t cap)
 {
-	snprintf(out, cap, "idx-%012" PRIu64 "-%012" PRIu64 ".evi", lo, hi);
-}
-
-/* Parses 12 decimal digits; 1 if they are. */
-static int
-digits12(const char *s, uint64_t *v)
-{
-	*v = 0;
-	for (int i = 0; i < 12; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		*v = *v * 10 + (uint64_t)(s[i] - '0');
-	}
-	return 1;
+	evt_run_name("idx", ".evi", lo, hi, out, cap);
 }
 
 /* Parses a run file name. */
 int
 evt_idx_parse_name(const char *name, uint64_t *lo, uint64_t *hi)
 {
-	if (strlen(name) != EVT_IDX_NAME_LEN || strncmp(name, "idx-", 4) != 0 ||
-	    name[16] != '-' || strcmp(name + 29, ".evi") != 0)
-		return 0;
-	return digits12(name + 4, lo) && digits12(name + 17, hi) &&
-	    *lo >= 1 && *lo <= *hi;
+	return evt_run_parse_name(name, "idx", ".evi", lo, hi);
 }
 
 /* The partition of a key: the high 32 bits of its mix scaled to nparts. */

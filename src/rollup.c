@@ -76,37 +76,14 @@ ru_off(void)
 void
 evt_ru_name(uint64_t lo, uint64_t hi, char *out, size_t cap)
 {
-	snprintf(out, cap, "sum-%012" PRIu64 "-%012" PRIu64 ".evs", lo, hi);
-}
-
-/* Parses 12 decimal digits. */
-static int
-digits12(const char *s, uint64_t *v)
-{
-	*v = 0;
-	for (int i = 0; i < 12; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		*v = *v * 10 + (uint64_t)(s[i] - '0');
-	}
-	return 1;
+	evt_run_name("sum", ".evs", lo, hi, out, cap);
 }
 
 /* Parses a run file name; see rollup.h. */
 int
 evt_ru_parse_name(const char *name, uint64_t *lo, uint64_t *hi)
 {
-	uint64_t l, h;
-	if (strlen(name) != EVT_RU_NAME_LEN || memcmp(name, "sum-", 4) != 0 ||
-	    name[16] != '-' || strcmp(name + 29, ".evs") != 0 ||
-	    !digits12(name + 4, &l) || !digits12(name + 17, &h) || l == 0 ||
-	    l > h)
-		return 0;
-	if (lo != NULL)
-		*lo = l;
-	if (hi != NULL)
-		*hi = h;
-	return 1;
+	return evt_run_parse_name(name, "sum", ".evs", lo, hi);
 }
 
 /* Sets *why and *at, returns rc. */

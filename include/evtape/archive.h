@@ -242,6 +242,20 @@ int evt_segment_parse_name(const char *name, uint64_t *seq);
 /* Formats the file name of segment seq into out (cap >= 24). */
 void evt_segment_name(uint64_t seq, char *out, size_t cap);
 
+/*
+ * The file names of the derived run files beside the segments (the id
+ * index's "idx" ... ".evi", idindex.md; the roll-up's "sum" ... ".evs",
+ * rollup.md): PREFIX (3 characters) "-" LO "-" HI EXT (4 characters),
+ * LO and HI 12 decimal digits, 1 <= LO <= HI.  evt_run_name formats one
+ * into out (cap >= EVT_RUN_NAME_LEN + 1); evt_run_parse_name returns 1
+ * and *lo, *hi (either may be NULL) if name is one.
+ */
+#define EVT_RUN_NAME_LEN 33
+void evt_run_name(const char *prefix, const char *ext, uint64_t lo,
+    uint64_t hi, char *out, size_t cap);
+int evt_run_parse_name(const char *name, const char *prefix,
+    const char *ext, uint64_t *lo, uint64_t *hi);
+
 /* "dir/name", malloc'ed (the caller frees it); NULL when out of memory. */
 char *evt_path_join(const char *dir, const char *name);
 
