@@ -103,21 +103,21 @@ struct evt_archive {
 				   catalog */
 };
 
-/* Emits a warning through the callback. */
-static void
-warnf(struct evt_archive *a, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Emits a warning through the archive's callback. */
+#define warnf(a, ...) evt_warnf((a)->warn, (a)->arg, __VA_ARGS__)
 
-static void
-warnf(struct evt_archive *a, const char *fmt, ...)
+/* Formats a warning for a callback; see archive.h. */
+void
+evt_warnf(evt_warn_cb cb, void *arg, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
+	if (cb == NULL)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (a->warn != NULL)
-		a->warn(a->arg, msg);
+	cb(arg, msg);
 }
 
 /* Formats a segment file name (by hand: a reader of a catalog of
@@ -359,7 +359,8 @@ evt_archive_segment_size(struct evt_archive *a, size_t i)
 static void
 seg_warn_cb(void *arg, const char *path, uint64_t off, const char *what)
 {
-	warnf(arg, "%s: offset %" PRIu64 ": %s", path, off, what);
+	struct evt_archive *a = arg;
+	warnf(a, "%s: offset %" PRIu64 ": %s", path, off, what);
 }
 
 /* Reads the archive uuid from a segment header. */
@@ -1629,7 +1630,8 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 static void
 idx_warn_cb(void *arg, const char *msg)
 {
-	warnf(arg, "%s", msg);
+	struct evt_archive *a = arg;
+	warnf(a, "%s", msg);
 }
 
 /* Rebuilds the id index; see archive.h. */

@@ -122,7 +122,7 @@ is_temp(const char *name)
 /* Files one directory entry into the listing; 0 or EVT_ERR_NOMEM. */
 static int
 list_one(struct evt_listing *l, const struct dirent *e, size_t *scap,
-    size_t caps[3])
+    size_t caps[4])
 {
 	const char *n = e->d_name;
 	uint64_t seq, lo, hi;
@@ -145,7 +145,7 @@ list_one(struct evt_listing *l, const struct dirent *e, size_t *scap,
 	if (evt_idx_parse_name(n, &lo, &hi))
 		return push_name(&l->runs, &l->nrun, &caps[0], n);
 	if (evt_ru_parse_name(n, NULL, NULL))
-		return 0;	/* a roll-up run: rollup.c lists its own */
+		return push_name(&l->sums, &l->nsum, &caps[3], n);
 	if (is_temp(n))
 		return push_name(&l->temps, &l->ntemp, &caps[1], n);
 	return push_name(&l->strays, &l->nstray, &caps[2], n);
@@ -159,7 +159,7 @@ evt_dir_list(const char *dir, struct evt_listing *l)
 	DIR *d = opendir(dir);
 	if (d == NULL)
 		return errno == ENOENT ? EVT_ERR_NOTFOUND : EVT_ERR_IO;
-	size_t scap = 0, caps[3] = {0, 0, 0};
+	size_t scap = 0, caps[4] = {0, 0, 0, 0};
 	int rc = fstat(dirfd(d), &l->before) == 0 ? 0 : EVT_ERR_IO;
 	struct dirent *e;
 	while (rc == 0 && (e = readdir(d)) != NULL)
@@ -187,18 +187,10 @@ evt_listing_free(struct evt_listing *l)
 {
 	free(l->segs);
 	free_names(l->runs, l->nrun);
+	free_names(l->sums, l->nsum);
 	free_names(l->temps, l->ntemp);
 	free_names(l->strays, l->nstray);
 	memset(l, 0, sizeof *l);
-}
-
-/* Fails a parse: sets *why and *at, returns rc. */
-static int
-bad(const char **why, uint64_t *at, const char *w, uint64_t off, int rc)
-{
-	*why = w;
-	*at = off;
-	return rc;
 }
 
 /* Decodes segment entry i. */
@@ -238,14 +230,14 @@ check_entries(const struct evt_cat *c, uint64_t base, const char **why,
 		uint64_t off = base + (uint64_t)i * c->sstride;
 		evt_cat_seg_at(c, i, &s);
 		if (s.seq == 0 || s.seq > UINT64_C(999999999999))
-			return bad(why, at, "segment number out of range", off,
+			return evt_parse_fail(why, at, "segment number out of range", off,
 			    EVT_ERR_CORRUPT);
 		if (s.seq <= prev)
-			return bad(why, at, "segment numbers not ascending",
+			return evt_parse_fail(why, at, "segment numbers not ascending",
 			    off, EVT_ERR_CORRUPT);
 		if ((s.flags & EVT_CATS_SEALED) && s.nrecords > 0 &&
 		    s.first_rx > s.last_rx)
-			return bad(why, at, "first_rx after last_rx",
+			return evt_parse_fail(why, at, "first_rx after last_rx",
 			    off + CE_FIRST_RX, EVT_ERR_CORRUPT);
 		prev = s.seq;
 	}
@@ -254,7 +246,7 @@ check_entries(const struct evt_cat *c, uint64_t base, const char **why,
 		struct evt_cat_run r;
 		evt_cat_run_at(c, i, &r);
 		if (r.lo == 0 || r.lo > r.hi || r.hi > UINT64_C(999999999999))
-			return bad(why, at, "run range out of order or range",
+			return evt_parse_fail(why, at, "run range out of order or range",
 			    base + (uint64_t)i * c->rstride, EVT_ERR_CORRUPT);
 	}
 	return 0;
@@ -281,36 +273,36 @@ parse(const uint8_t *buf, size_t len, struct evt_cat *c,
 {
 	memset(c, 0, sizeof *c);
 	if (len < EVT_CAT_HDR_SIZE)
-		return bad(why, at, "shorter than the header", len,
+		return evt_parse_fail(why, at, "shorter than the header", len,
 		    EVT_ERR_TRUNCATED);
 	if (memcmp(buf, EVT_CAT_MAGIC, 8) != 0)
-		return bad(why, at, "not a catalog (magic)", 0, EVT_ERR_CORRUPT);
+		return evt_parse_fail(why, at, "not a catalog (magic)", 0, EVT_ERR_CORRUPT);
 	if (evt_crc32c(0, buf, CH_CRC) != le32_get(buf + CH_CRC))
-		return bad(why, at, "header CRC mismatch", CH_CRC,
+		return evt_parse_fail(why, at, "header CRC mismatch", CH_CRC,
 		    EVT_ERR_CHECKSUM);
 	if (le16_get(buf + CH_VERSION) != EVT_CAT_VERSION)
-		return bad(why, at, "unknown catalog version", CH_VERSION,
+		return evt_parse_fail(why, at, "unknown catalog version", CH_VERSION,
 		    EVT_ERR_VERSION);
 	unsigned hs = le16_get(buf + CH_HDR_SIZE);
 	c->sstride = le16_get(buf + CH_SEG_SIZE);
 	c->rstride = le16_get(buf + CH_RUN_SIZE);
 	if (hs < EVT_CAT_HDR_SIZE || c->sstride < EVT_CAT_SEG_SIZE ||
 	    c->rstride < EVT_CAT_RUN_SIZE)
-		return bad(why, at, "header or entry size too small",
+		return evt_parse_fail(why, at, "header or entry size too small",
 		    CH_HDR_SIZE, EVT_ERR_CORRUPT);
 	c->nseg = le32_get(buf + CH_NSEG);
 	c->nrun = le32_get(buf + CH_NRUN);
 	if (c->nseg > EVT_CAT_MAX_SEGS || c->nrun > EVT_CAT_MAX_RUNS)
-		return bad(why, at, "too many entries", CH_NSEG,
+		return evt_parse_fail(why, at, "too many entries", CH_NSEG,
 		    EVT_ERR_CORRUPT);
 	uint64_t end = hs + (uint64_t)c->nseg * c->sstride +
 	    (uint64_t)c->nrun * c->rstride;
 	if (end > len)
-		return bad(why, at, "entries beyond the end of the file", len,
+		return evt_parse_fail(why, at, "entries beyond the end of the file", len,
 		    EVT_ERR_TRUNCATED);
 	if (evt_crc32c(0, buf + EVT_CAT_HDR_SIZE,
 	    (size_t)end - EVT_CAT_HDR_SIZE) != le32_get(buf + CH_BODY_CRC))
-		return bad(why, at, "body CRC mismatch", EVT_CAT_HDR_SIZE,
+		return evt_parse_fail(why, at, "body CRC mismatch", EVT_CAT_HDR_SIZE,
 		    EVT_ERR_CHECKSUM);
 	c->dev = le64_get(buf + CH_DEV);
 	c->ino = le64_get(buf + CH_INO);

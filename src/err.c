@@ -48,3 +48,13 @@ evt_test_kill_point(const char *stage)
 	if (++count == atoi(e + n + 1))
 		kill(getpid(), SIGKILL);
 }
+
+/* Records why and where a parse failed; see err.h. */
+int
+evt_parse_fail(const char **why, uint64_t *at, const char *w, uint64_t off,
+    int rc)
+{
+	*why = w;
+	*at = off;
+	return rc;
+}

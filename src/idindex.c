@@ -98,15 +98,6 @@ evt_idx_run_free(struct evt_idx_run *run)
 	run->parts = NULL;
 }
 
-/* Sets the problem of a parse and returns rc. */
-static int
-bad(const char **why, uint64_t *at, const char *w, uint64_t off, int rc)
-{
-	*why = w;
-	*at = off;
-	return rc;
-}
-
 /* Parses the segment table at p; checks order and block ranges. */
 static int
 parse_segs(const uint8_t *p, struct evt_idx_run *run, const char **why,
@@ -124,16 +115,16 @@ parse_segs(const uint8_t *p, struct evt_idx_run *run, const char **why,
 		uint64_t off = EVT_IDX_HDR_SIZE + (uint64_t)EVT_IDX_SEG_SIZE * i;
 		if (s->seq < run->lo || s->seq > run->hi ||
 		    (i > 0 && s->seq >= run->segs[i - 1].seq))
-			return bad(why, at, "segment table: sequence numbers "
+			return evt_parse_fail(why, at, "segment table: sequence numbers "
 			    "not descending within the name's range", off,
 			    EVT_ERR_CORRUPT);
 		if (s->first != next || s->nblocks > run->nblocks - next)
-			return bad(why, at, "segment table: block ranges do "
+			return evt_parse_fail(why, at, "segment table: block ranges do "
 			    "not tile the block table", off, EVT_ERR_CORRUPT);
 		next += s->nblocks;
 	}
 	if (next != run->nblocks)
-		return bad(why, at, "segment table: block ranges do not tile "
+		return evt_parse_fail(why, at, "segment table: block ranges do not tile "
 		    "the block table", EVT_IDX_HDR_SIZE, EVT_ERR_CORRUPT);
 	return 0;
 }
@@ -155,7 +146,7 @@ parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
 		if (b->seg >= run->nsegs || i < run->segs[b->seg].first ||
 		    i - run->segs[b->seg].first >= run->segs[b->seg].nblocks ||
 		    b->off < EVT_SEG_HDR_SIZE || b->nguid > EVT_BLK_MAX_GUIDS)
-			return bad(why, at, "block table entry inconsistent",
+			return evt_parse_fail(why, at, "block table entry inconsistent",
 			    base + (uint64_t)EVT_IDX_BLK_SIZE * i,
 			    EVT_ERR_CORRUPT);
 	}
@@ -178,13 +169,13 @@ parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
 		uint64_t bytes = geo && q->nkeys != 0 ? evt_filter_slot_bytes(
 		    (uint32_t)nslots, run->slotbits) : 0;
 		if (!geo || q->off != want || bytes > file_size - want)
-			return bad(why, at, "partition table entry "
+			return evt_parse_fail(why, at, "partition table entry "
 			    "inconsistent", base + (uint64_t)EVT_IDX_PART_SIZE
 			    * i, EVT_ERR_CORRUPT);
 		want += bytes;
 	}
 	if (want != file_size)
-		return bad(why, at, "file size is not that of its partitions",
+		return evt_parse_fail(why, at, "file size is not that of its partitions",
 		    file_size, EVT_ERR_CORRUPT);
 	return 0;
 }
@@ -200,18 +191,18 @@ evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	run->hi = hi;
 	run->size = file_size;
 	if (len < EVT_IDX_HDR_SIZE || file_size < EVT_IDX_HDR_SIZE)
-		return bad(why, at, "shorter than a run header", 0,
+		return evt_parse_fail(why, at, "shorter than a run header", 0,
 		    EVT_ERR_TRUNCATED);
 	if (memcmp(buf, EVT_IDX_MAGIC, 8) != 0)
-		return bad(why, at, "not an id index run (magic)", 0,
+		return evt_parse_fail(why, at, "not an id index run (magic)", 0,
 		    EVT_ERR_CORRUPT);
 	if (!evt_fixed_crc_ok(buf, EVT_IDX_HDR_SIZE))
-		return bad(why, at, "header checksum mismatch", IX_CRC,
+		return evt_parse_fail(why, at, "header checksum mismatch", IX_CRC,
 		    EVT_ERR_CORRUPT);
 	unsigned version = le16_get(buf + IX_VERSION);
 	if ((version != 1 && version != 2) ||
 	    le16_get(buf + IX_HDR_SIZE) != EVT_IDX_HDR_SIZE)
-		return bad(why, at, "run version or header size not "
+		return evt_parse_fail(why, at, "run version or header size not "
 		    "supported", IX_VERSION, EVT_ERR_VERSION);
 	/* Version 1 had 16-bit slots and byte 28 reserved. */
 	run->slotbits = version == 1 ? 16 : buf[IX_SLOTBITS];
@@ -232,14 +223,14 @@ evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	    dlen != (uint64_t)EVT_IDX_SEG_SIZE * run->nsegs +
 	    (uint64_t)EVT_IDX_BLK_SIZE * run->nblocks +
 	    (uint64_t)EVT_IDX_PART_SIZE * run->nparts)
-		return bad(why, at, "header fields inconsistent", IX_LOCBITS,
+		return evt_parse_fail(why, at, "header fields inconsistent", IX_LOCBITS,
 		    EVT_ERR_CORRUPT);
 	if (dlen > file_size - EVT_IDX_HDR_SIZE || dlen > len - EVT_IDX_HDR_SIZE)
-		return bad(why, at, "directory runs past the end of the file",
+		return evt_parse_fail(why, at, "directory runs past the end of the file",
 		    EVT_IDX_HDR_SIZE, EVT_ERR_TRUNCATED);
 	const uint8_t *d = buf + EVT_IDX_HDR_SIZE;
 	if (evt_crc32c(0, d, (size_t)dlen) != le32_get(buf + IX_DIR_CRC))
-		return bad(why, at, "directory checksum mismatch",
+		return evt_parse_fail(why, at, "directory checksum mismatch",
 		    EVT_IDX_HDR_SIZE, EVT_ERR_CORRUPT);
 	run->segs = evt_table_alloc(run->nsegs * sizeof *run->segs);
 	run->blks = evt_table_alloc((run->nblocks + 1) * sizeof *run->blks);
@@ -312,21 +303,21 @@ evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
 	const char *base = strrchr(path, '/');
 	base = base != NULL ? base + 1 : path;
 	if (!evt_idx_parse_name(base, &run->lo, &run->hi))
-		return bad(why, at, "not a run file name", 0, EVT_ERR_ARG);
+		return evt_parse_fail(why, at, "not a run file name", 0, EVT_ERR_ARG);
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return bad(why, at, "cannot open", 0, EVT_ERR_IO);
+		return evt_parse_fail(why, at, "cannot open", 0, EVT_ERR_IO);
 	struct stat st;
 	uint8_t hdr[EVT_IDX_HDR_SIZE];
 	uint8_t *buf = NULL;
 	int rc = EVT_ERR_IO;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		bad(why, at, "not a regular file", 0, rc);
+		evt_parse_fail(why, at, "not a regular file", 0, rc);
 		goto out;
 	}
 	uint64_t size = (uint64_t)st.st_size;
 	if (size < EVT_IDX_HDR_SIZE || read_full(fd, hdr, sizeof hdr, 0) != 0) {
-		rc = bad(why, at, "shorter than a run header", 0,
+		rc = evt_parse_fail(why, at, "shorter than a run header", 0,
 		    EVT_ERR_TRUNCATED);
 		goto out;
 	}
@@ -340,7 +331,7 @@ evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
 	    fd, 0);
 	if (buf == MAP_FAILED) {
 		buf = NULL;
-		bad(why, at, "cannot map", 0, rc);
+		evt_parse_fail(why, at, "cannot map", 0, rc);
 		goto out;
 	}
 	rc = evt_idx_run_parse(buf, (size_t)dl, size, run, why, at);
@@ -396,21 +387,7 @@ struct dirlist {
 };
 
 /* Emits a maintenance warning. */
-static void
-mwarn(struct dirlist *dl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-mwarn(struct dirlist *dl, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (dl->warn != NULL)
-		dl->warn(dl->arg, msg);
-}
+#define mwarn(dl, ...) evt_warnf((dl)->warn, (dl)->arg, __VA_ARGS__)
 
 /* The path of segment seq. */
 static char *

@@ -28,7 +28,6 @@
  * headers (evt_ru_add) or loads them (catch-up); a merge reads its inputs
  * whole, one at a time.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,6 +40,7 @@
 #include <unistd.h>
 
 #include "evtape/archive.h"
+#include "evtape/catalog.h"
 #include "evtape/crc32c.h"
 #include "evtape/dict.h"
 #include "evtape/err.h"
@@ -86,15 +86,6 @@ evt_ru_parse_name(const char *name, uint64_t *lo, uint64_t *hi)
 	return evt_run_parse_name(name, "sum", ".evs", lo, hi);
 }
 
-/* Sets *why and *at, returns rc. */
-static int
-bad(const char **why, uint64_t *at, const char *w, uint64_t off, int rc)
-{
-	*why = w;
-	*at = off;
-	return rc;
-}
-
 /* Reads the segment table at p (S entries) into run, checking it. */
 static int
 parse_segs(const uint8_t *p, struct evt_ru_run *run, const char **why,
@@ -112,11 +103,11 @@ parse_segs(const uint8_t *p, struct evt_ru_run *run, const char **why,
 		    le32_get(p + RE_TRL_CRC), le32_get(p + RE_FLAGS)};
 		if (s->seq < run->lo || s->seq > run->hi ||
 		    (i > 0 && s->seq <= s[-1].seq))
-			return bad(why, at, "segment table not ascending "
+			return evt_parse_fail(why, at, "segment table not ascending "
 			    "within the name's range", off, EVT_ERR_CORRUPT);
 		if ((s->flags & ~EVT_RU_SUMMED) != 0 ||
 		    (s->nrecords > 0 && s->first_rx > s->last_rx))
-			return bad(why, at, "segment entry: unknown flags or "
+			return evt_parse_fail(why, at, "segment entry: unknown flags or "
 			    "first_rx > last_rx", off, EVT_ERR_CORRUPT);
 		recs += s->nrecords;
 		if (s->nrecords > 0 && s->first_rx < first)
@@ -126,7 +117,7 @@ parse_segs(const uint8_t *p, struct evt_ru_run *run, const char **why,
 	}
 	if (recs != run->records || (recs > 0 && (first != run->first_rx ||
 	    last != run->last_rx)))
-		return bad(why, at, "records, first_rx or last_rx differ from "
+		return evt_parse_fail(why, at, "records, first_rx or last_rx differ from "
 		    "the segment table's", RU_RECORDS, EVT_ERR_CORRUPT);
 	return 0;
 }
@@ -154,22 +145,22 @@ evt_ru_parse(const uint8_t *buf, size_t len, uint64_t lo, uint64_t hi,
 	run->hi = hi;
 	if (len < EVT_RU_HDR_SIZE || memcmp(buf, EVT_RU_MAGIC, 8) != 0 ||
 	    le32_get(buf + RU_CRC) != evt_crc32c(0, buf, RU_CRC))
-		return bad(why, at, "not a roll-up run (magic or header CRC)",
+		return evt_parse_fail(why, at, "not a roll-up run (magic or header CRC)",
 		    0, EVT_ERR_CORRUPT);
 	if (le16_get(buf + RU_VERSION) != EVT_RU_VERSION ||
 	    le16_get(buf + RU_HDR_SIZE) != EVT_RU_HDR_SIZE)
-		return bad(why, at, "unknown roll-up version or header size",
+		return evt_parse_fail(why, at, "unknown roll-up version or header size",
 		    RU_VERSION, EVT_ERR_VERSION);
 	run->level = le16_get(buf + RU_LEVEL);
 	run->nsegs = le32_get(buf + RU_NSEGS);
 	uint64_t tab = (uint64_t)run->nsegs * EVT_RU_SEG_SIZE;
 	if (run->nsegs == 0 || run->nsegs > EVT_RU_PARSE_SEGS ||
 	    EVT_RU_HDR_SIZE + tab > len)
-		return bad(why, at, "segment count 0, too large, or past the "
+		return evt_parse_fail(why, at, "segment count 0, too large, or past the "
 		    "end of the file", RU_NSEGS, EVT_ERR_CORRUPT);
 	if (le32_get(buf + RU_BODY_CRC) != evt_crc32c(0, buf +
 	    EVT_RU_HDR_SIZE, len - EVT_RU_HDR_SIZE))
-		return bad(why, at, "body CRC mismatch", EVT_RU_HDR_SIZE,
+		return evt_parse_fail(why, at, "body CRC mismatch", EVT_RU_HDR_SIZE,
 		    EVT_ERR_CORRUPT);
 	run->events = le64_get(buf + RU_EVENTS);
 	run->records = le64_get(buf + RU_RECORDS);
@@ -185,7 +176,7 @@ evt_ru_parse(const uint8_t *buf, size_t len, uint64_t lo, uint64_t hi,
 		return EVT_ERR_NOMEM;
 	int rc = parse_segs(buf + EVT_RU_HDR_SIZE, run, why, at);
 	if (rc == 0 && !cfg_ok(run))
-		rc = bad(why, at, "cfg_seq names no summed segment, or no "
+		rc = evt_parse_fail(why, at, "cfg_seq names no summed segment, or no "
 		    "CONFIG frame is counted", RU_CFG_SEQ, EVT_ERR_CORRUPT);
 	if (rc != 0) {
 		evt_ru_free(run);
@@ -253,21 +244,21 @@ evt_ru_load(const char *path, struct evt_ru_run *run, const char **why,
 	uint64_t lo, hi;
 	memset(run, 0, sizeof *run);
 	if (!evt_ru_parse_name(base != NULL ? base + 1 : path, &lo, &hi))
-		return bad(why, at, "not a roll-up file name", 0, EVT_ERR_ARG);
+		return evt_parse_fail(why, at, "not a roll-up file name", 0, EVT_ERR_ARG);
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return bad(why, at, "cannot open", 0, EVT_ERR_IO);
+		return evt_parse_fail(why, at, "cannot open", 0, EVT_ERR_IO);
 	struct stat st;
 	uint8_t *buf = NULL;
 	int rc;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size > EVT_RU_MAX_FILE)
-		rc = bad(why, at, "not a regular file of at most 256 MiB", 0,
+		rc = evt_parse_fail(why, at, "not a regular file of at most 256 MiB", 0,
 		    EVT_ERR_CORRUPT);
 	else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
 		rc = EVT_ERR_NOMEM;
 	else if (ru_pread(fd, buf, (size_t)st.st_size, 0) != 0)
-		rc = bad(why, at, "read error", 0, EVT_ERR_IO);
+		rc = evt_parse_fail(why, at, "read error", 0, EVT_ERR_IO);
 	else
 		rc = evt_ru_parse(buf, (size_t)st.st_size, lo, hi, run, why, at);
 	close(fd);
@@ -619,21 +610,7 @@ struct rlist {
 };
 
 /* Emits a maintenance warning. */
-static void
-rwarn(struct rlist *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-rwarn(struct rlist *l, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (l->warn != NULL)
-		l->warn(l->arg, msg);
-}
+#define rwarn(l, ...) evt_warnf((l)->warn, (l)->arg, __VA_ARGS__)
 
 /* Orders sequence numbers. */
 static int
@@ -758,48 +735,35 @@ rl_add_run(struct rlist *l, const char *name, int mode)
 	return 0;
 }
 
-/* Lists the directory: segments, and runs as mode (RL_*) says;
- * temporaries are deleted when RL_FULL. */
+/* Lists the directory (evt_dir_list, the archive's one listing):
+ * segments, and runs as mode (RL_*) says; temporaries are deleted when
+ * RL_FULL. */
 static int
 rl_scan(struct rlist *l, int mode)
 {
-	DIR *d = opendir(l->dir);
-	l->dfd = d != NULL ? dup(dirfd(d)) : -1;
-	if (d == NULL || l->dfd < 0) {
-		if (d != NULL)
-			closedir(d);
-		return EVT_ERR_IO;
+	struct evt_listing dl;
+	int rc = evt_dir_list(l->dir, &dl);
+	if (rc == EVT_ERR_NOTFOUND)
+		rc = EVT_ERR_IO;
+	if (rc == 0 && (l->dfd = open(l->dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		rc = EVT_ERR_IO;
+	if (rc == 0 && (l->seqs = malloc((dl.nseg + 1) *
+	    sizeof *l->seqs)) == NULL)
+		rc = EVT_ERR_NOMEM;
+	for (size_t i = 0; rc == 0 && i < dl.nseg; i++)
+		l->seqs[l->nseg++] = dl.segs[i].seq;	/* ascending */
+	for (size_t i = 0; rc == 0 && i < dl.nsum; i++)
+		rc = rl_add_run(l, dl.sums[i], mode);
+	for (size_t i = 0; rc == 0 && mode == RL_FULL && i < dl.ntemp; i++) {
+		if (strncmp(dl.temps[i], ".sum-", 5) != 0)
+			continue;
+		/* A write that died: only the lock holder writes. */
+		rl_unlink(l, dl.temps[i]);
+		rwarn(l, "%s/%s: removed an unfinished roll-up run", l->dir,
+		    dl.temps[i]);
 	}
-	size_t scap = 0;
-	struct dirent *e;
-	int rc = 0;
-	while (rc == 0 && (e = readdir(d)) != NULL) {
-		uint64_t seq;
-		if (evt_segment_parse_name(e->d_name, &seq)) {
-			if (l->nseg == scap) {
-				size_t c = scap ? scap * 2 : 64;
-				uint64_t *s = realloc(l->seqs, c * sizeof *s);
-				if (s == NULL) {
-					rc = EVT_ERR_NOMEM;
-					break;
-				}
-				l->seqs = s;
-				scap = c;
-			}
-			l->seqs[l->nseg++] = seq;
-		} else if (evt_ru_parse_name(e->d_name, NULL, NULL)) {
-			rc = rl_add_run(l, e->d_name, mode);
-		} else if (mode == RL_FULL && strncmp(e->d_name, ".sum-", 5) ==
-		    0) {
-			/* A write that died: only the lock holder writes. */
-			rl_unlink(l, e->d_name);
-			rwarn(l, "%s/%s: removed an unfinished roll-up run",
-			    l->dir, e->d_name);
-		}
-	}
-	closedir(d);
-	if (rc == 0 && l->nseg > 1)
-		qsort(l->seqs, l->nseg, sizeof *l->seqs, cmp_u64);
+	evt_listing_free(&dl);
 	return rc;
 }
 
@@ -1247,25 +1211,18 @@ evt_ru_view_open(const char *dir, const uint64_t *seqs, size_t n,
 	if (ru_off())
 		return 0;
 	struct evt_ru_view *v = calloc(1, sizeof *v);
-	DIR *d = opendir(dir);
-	size_t cap = 0;
-	int rc = v == NULL ? EVT_ERR_NOMEM : 0;
-	struct dirent *e;
-	while (rc == 0 && d != NULL && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] != 's' || !evt_ru_parse_name(e->d_name, NULL,
-		    NULL))
-			continue;
-		if (v->nrun == cap) {
-			size_t c = cap ? cap * 2 : 16;
-			struct evt_ru_run *r = realloc(v->runs, c * sizeof *r);
-			if (r == NULL) {
-				rc = EVT_ERR_NOMEM;
-				break;
-			}
-			v->runs = r;
-			cap = c;
-		}
-		char *p = evt_path_join(dir, e->d_name);
+	struct evt_listing dl;
+	/* A directory that does not list has no runs: the segments answer. */
+	int dfd = -1, rc = v == NULL ? EVT_ERR_NOMEM : evt_dir_list(dir, &dl);
+	if (rc == 0)
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (rc != EVT_ERR_NOMEM)
+		rc = 0;
+	if (rc == 0 && dfd >= 0 && dl.nsum > 0 &&
+	    (v->runs = calloc(dl.nsum, sizeof *v->runs)) == NULL)
+		rc = EVT_ERR_NOMEM;
+	for (size_t i = 0; rc == 0 && dfd >= 0 && i < dl.nsum; i++) {
+		char *p = evt_path_join(dir, dl.sums[i]);
 		const char *why;
 		uint64_t at;
 		int lr = p == NULL ? EVT_ERR_NOMEM : evt_ru_load(p,
@@ -1276,16 +1233,18 @@ evt_ru_view_open(const char *dir, const uint64_t *seqs, size_t n,
 		else if (lr == 0)
 			v->nrun++;	/* others: verify reports them */
 	}
+	if (v != NULL)
+		evt_listing_free(&dl);
 	if (rc == 0 && ((v->cover = malloc((n + 1) * sizeof *v->cover)) ==
 	    NULL || (v->first = calloc(v->nrun + 1, sizeof *v->first)) ==
 	    NULL))
 		rc = EVT_ERR_NOMEM;
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		v->cover[i] = SIZE_MAX;
-	if (rc == 0 && d != NULL)
-		rc = view_assign(v, dirfd(d), seqs, n);
-	if (d != NULL)
-		closedir(d);
+	if (rc == 0 && dfd >= 0)
+		rc = view_assign(v, dfd, seqs, n);
+	if (dfd >= 0)
+		close(dfd);
 	if (rc != 0) {
 		evt_ru_view_close(v);
 		return rc;

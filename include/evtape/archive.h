@@ -55,6 +55,12 @@ struct evt_segref {
 /* Warnings (stray files, recoveries): one message, no newline. */
 typedef void (*evt_warn_cb)(void *arg, const char *msg);
 
+/* Formats a warning (at most 511 bytes) and hands it to cb (none: the
+ * warning is dropped); the archive, the id index and the roll-up warn
+ * through it. */
+void evt_warnf(evt_warn_cb cb, void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 struct evt_archive;
 
 /*

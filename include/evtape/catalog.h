@@ -50,6 +50,9 @@ struct evt_listing {
 	size_t nseg;
 	char **runs;		/* id index run file names */
 	size_t nrun;
+	char **sums;		/* summary roll-up run file names
+				   (rollup.h) */
+	size_t nsum;
 	char **temps;		/* ".compact-*", ".repair-*", ".idx-*" */
 	size_t ntemp;
 	char **strays;		/* anything else but ".", "..", LOCK,

@@ -15,6 +15,8 @@
 #ifndef EVTAPE_ERR_H
 #define EVTAPE_ERR_H
 
+#include <stdint.h>
+
 enum evt_err {
 	EVT_OK = 0,
 
@@ -43,6 +45,12 @@ enum evt_err {
 
 /* Returns a static, human-readable text for an evt_err code. */
 const char *evt_strerror(int err);
+
+/* How the parsers of the derived files (id index runs, roll-up runs, the
+ * catalog) fail: sets *why (a static text) and *at (the file offset it
+ * concerns) and returns rc. */
+int evt_parse_fail(const char **why, uint64_t *at, const char *w,
+    uint64_t off, int rc);
 
 /*
  * Crash points for the integration tests (tests/integration/idindex.sh,
