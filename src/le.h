@@ -1,6 +1,7 @@
 /*
  * le.h: little-endian loads and stores for the fixed-layout structures
- * (segment header, block header, trailer).  Internal to src/.
+ * (segment header, block header, trailer).  Internal to src/ (the fuzz
+ * targets' checksum fix-ups in tests/fuzz/ use it too).
  */
 #ifndef EVT_LE_H
 #define EVT_LE_H

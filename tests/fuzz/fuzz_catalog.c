@@ -18,39 +18,22 @@
 
 #include "evtape/catalog.h"
 #include "evtape/crc32c.h"
+#include "../../src/le.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stores v little-endian. */
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* Loads a little-endian value of n bytes. */
-static uint64_t
-get(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* Makes the header's and the body's CRCs right. */
 static void
 fix_crcs(uint8_t *b, size_t size)
 {
-	uint64_t end = get(b + 10, 2) + get(b + 48, 4) * get(b + 12, 2) +
-	    get(b + 52, 4) * get(b + 14, 2);
+	uint64_t end = le16_get(b + 10) + le32_get(b + 48) * le16_get(b + 12) +
+	    le32_get(b + 52) * le16_get(b + 14);
 	if (end > size)
 		end = size;
 	if (end > EVT_CAT_HDR_SIZE)
-		put32(b + 56, evt_crc32c(0, b + EVT_CAT_HDR_SIZE,
+		le32_put(b + 56, evt_crc32c(0, b + EVT_CAT_HDR_SIZE,
 		    (size_t)end - EVT_CAT_HDR_SIZE));
-	put32(b + 60, evt_crc32c(0, b, 60));
+	le32_put(b + 60, evt_crc32c(0, b, 60));
 }
 
 /* Checks a parsed catalog's entries and their re-encoding. */

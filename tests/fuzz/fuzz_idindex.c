@@ -18,28 +18,19 @@
 #include "evtape/crc32c.h"
 #include "evtape/filter.h"
 #include "evtape/idindex.h"
+#include "../../src/le.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stores v little-endian. */
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* Makes the header's and the directory's CRCs right. */
 static void
 fix_crcs(uint8_t *b, size_t size)
 {
-	uint64_t dl = 0;
-	for (int i = 7; i >= 0; i--)
-		dl = dl << 8 | b[40 + i];
+	uint64_t dl = le64_get(b + 40);
 	if (dl > size - EVT_IDX_HDR_SIZE)
 		dl = size - EVT_IDX_HDR_SIZE;
-	put32(b + 48, evt_crc32c(0, b + EVT_IDX_HDR_SIZE, (size_t)dl));
-	put32(b + 60, evt_crc32c(0, b, 60));
+	le32_put(b + 48, evt_crc32c(0, b + EVT_IDX_HDR_SIZE, (size_t)dl));
+	le32_put(b + 60, evt_crc32c(0, b, 60));
 }
 
 int

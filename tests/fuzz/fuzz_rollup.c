@@ -17,16 +17,9 @@
 
 #include "evtape/crc32c.h"
 #include "evtape/rollup.h"
+#include "../../src/le.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Stores v little-endian. */
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* Checks a decoded summary's sums. */
 static void
@@ -58,9 +51,9 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t insize)
 		abort();
 	memcpy(data, in + 1, size);
 	if ((in[0] & 1) && size >= EVT_RU_HDR_SIZE) {
-		put32(data + 248, evt_crc32c(0, data + EVT_RU_HDR_SIZE,
+		le32_put(data + 248, evt_crc32c(0, data + EVT_RU_HDR_SIZE,
 		    size - EVT_RU_HDR_SIZE));
-		put32(data + 252, evt_crc32c(0, data, 252));
+		le32_put(data + 252, evt_crc32c(0, data, 252));
 	}
 	if (evt_ru_parse(data, size, 1, UINT64_C(999999999999), &run, &why,
 	    &at) != 0) {
