@@ -230,10 +230,12 @@ check_entries(const struct evt_cat *c, uint64_t base, const char **why,
 		uint64_t off = base + (uint64_t)i * c->sstride;
 		evt_cat_seg_at(c, i, &s);
 		if (s.seq == 0 || s.seq > UINT64_C(999999999999))
-			return evt_parse_fail(why, at, "segment number out of range", off,
+			return evt_parse_fail(why, at,
+			    "segment number out of range", off,
 			    EVT_ERR_CORRUPT);
 		if (s.seq <= prev)
-			return evt_parse_fail(why, at, "segment numbers not ascending",
+			return evt_parse_fail(why, at,
+			    "segment numbers not ascending",
 			    off, EVT_ERR_CORRUPT);
 		if ((s.flags & EVT_CATS_SEALED) && s.nrecords > 0 &&
 		    s.first_rx > s.last_rx)
@@ -246,7 +248,8 @@ check_entries(const struct evt_cat *c, uint64_t base, const char **why,
 		struct evt_cat_run r;
 		evt_cat_run_at(c, i, &r);
 		if (r.lo == 0 || r.lo > r.hi || r.hi > UINT64_C(999999999999))
-			return evt_parse_fail(why, at, "run range out of order or range",
+			return evt_parse_fail(why, at,
+			    "run range out of order or range",
 			    base + (uint64_t)i * c->rstride, EVT_ERR_CORRUPT);
 	}
 	return 0;
@@ -276,12 +279,14 @@ parse(const uint8_t *buf, size_t len, struct evt_cat *c,
 		return evt_parse_fail(why, at, "shorter than the header", len,
 		    EVT_ERR_TRUNCATED);
 	if (memcmp(buf, EVT_CAT_MAGIC, 8) != 0)
-		return evt_parse_fail(why, at, "not a catalog (magic)", 0, EVT_ERR_CORRUPT);
+		return evt_parse_fail(why, at, "not a catalog (magic)", 0,
+		    EVT_ERR_CORRUPT);
 	if (evt_crc32c(0, buf, CH_CRC) != le32_get(buf + CH_CRC))
 		return evt_parse_fail(why, at, "header CRC mismatch", CH_CRC,
 		    EVT_ERR_CHECKSUM);
 	if (le16_get(buf + CH_VERSION) != EVT_CAT_VERSION)
-		return evt_parse_fail(why, at, "unknown catalog version", CH_VERSION,
+		return evt_parse_fail(why, at, "unknown catalog version",
+		    CH_VERSION,
 		    EVT_ERR_VERSION);
 	unsigned hs = le16_get(buf + CH_HDR_SIZE);
 	c->sstride = le16_get(buf + CH_SEG_SIZE);
@@ -298,11 +303,13 @@ parse(const uint8_t *buf, size_t len, struct evt_cat *c,
 	uint64_t end = hs + (uint64_t)c->nseg * c->sstride +
 	    (uint64_t)c->nrun * c->rstride;
 	if (end > len)
-		return evt_parse_fail(why, at, "entries beyond the end of the file", len,
+		return evt_parse_fail(why, at,
+		    "entries beyond the end of the file", len,
 		    EVT_ERR_TRUNCATED);
 	if (evt_crc32c(0, buf + EVT_CAT_HDR_SIZE,
 	    (size_t)end - EVT_CAT_HDR_SIZE) != le32_get(buf + CH_BODY_CRC))
-		return evt_parse_fail(why, at, "body CRC mismatch", EVT_CAT_HDR_SIZE,
+		return evt_parse_fail(why, at, "body CRC mismatch",
+		    EVT_CAT_HDR_SIZE,
 		    EVT_ERR_CHECKSUM);
 	c->dev = le64_get(buf + CH_DEV);
 	c->ino = le64_get(buf + CH_INO);

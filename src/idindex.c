@@ -43,6 +43,7 @@
 #include "evtape/err.h"
 #include "evtape/filter.h"
 #include "evtape/idindex.h"
+#include "evtape/segment.h"
 #include "le.h"
 #include "segment_int.h"
 #include "segment_layout.h"
@@ -115,16 +116,19 @@ parse_segs(const uint8_t *p, struct evt_idx_run *run, const char **why,
 		uint64_t off = EVT_IDX_HDR_SIZE + (uint64_t)EVT_IDX_SEG_SIZE * i;
 		if (s->seq < run->lo || s->seq > run->hi ||
 		    (i > 0 && s->seq >= run->segs[i - 1].seq))
-			return evt_parse_fail(why, at, "segment table: sequence numbers "
+			return evt_parse_fail(why, at,
+			    "segment table: sequence numbers "
 			    "not descending within the name's range", off,
 			    EVT_ERR_CORRUPT);
 		if (s->first != next || s->nblocks > run->nblocks - next)
-			return evt_parse_fail(why, at, "segment table: block ranges do "
+			return evt_parse_fail(why, at,
+			    "segment table: block ranges do "
 			    "not tile the block table", off, EVT_ERR_CORRUPT);
 		next += s->nblocks;
 	}
 	if (next != run->nblocks)
-		return evt_parse_fail(why, at, "segment table: block ranges do not tile "
+		return evt_parse_fail(why, at,
+		    "segment table: block ranges do not tile "
 		    "the block table", EVT_IDX_HDR_SIZE, EVT_ERR_CORRUPT);
 	return 0;
 }
@@ -146,7 +150,8 @@ parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
 		if (b->seg >= run->nsegs || i < run->segs[b->seg].first ||
 		    i - run->segs[b->seg].first >= run->segs[b->seg].nblocks ||
 		    b->off < EVT_SEG_HDR_SIZE || b->nguid > EVT_BLK_MAX_GUIDS)
-			return evt_parse_fail(why, at, "block table entry inconsistent",
+			return evt_parse_fail(why, at,
+			    "block table entry inconsistent",
 			    base + (uint64_t)EVT_IDX_BLK_SIZE * i,
 			    EVT_ERR_CORRUPT);
 	}
@@ -175,7 +180,8 @@ parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
 		want += bytes;
 	}
 	if (want != file_size)
-		return evt_parse_fail(why, at, "file size is not that of its partitions",
+		return evt_parse_fail(why, at,
+		    "file size is not that of its partitions",
 		    file_size, EVT_ERR_CORRUPT);
 	return 0;
 }
@@ -197,7 +203,8 @@ evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 		return evt_parse_fail(why, at, "not an id index run (magic)", 0,
 		    EVT_ERR_CORRUPT);
 	if (!evt_fixed_crc_ok(buf, EVT_IDX_HDR_SIZE))
-		return evt_parse_fail(why, at, "header checksum mismatch", IX_CRC,
+		return evt_parse_fail(why, at, "header checksum mismatch",
+		    IX_CRC,
 		    EVT_ERR_CORRUPT);
 	unsigned version = le16_get(buf + IX_VERSION);
 	if ((version != 1 && version != 2) ||
@@ -223,10 +230,12 @@ evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	    dlen != (uint64_t)EVT_IDX_SEG_SIZE * run->nsegs +
 	    (uint64_t)EVT_IDX_BLK_SIZE * run->nblocks +
 	    (uint64_t)EVT_IDX_PART_SIZE * run->nparts)
-		return evt_parse_fail(why, at, "header fields inconsistent", IX_LOCBITS,
+		return evt_parse_fail(why, at, "header fields inconsistent",
+		    IX_LOCBITS,
 		    EVT_ERR_CORRUPT);
 	if (dlen > file_size - EVT_IDX_HDR_SIZE || dlen > len - EVT_IDX_HDR_SIZE)
-		return evt_parse_fail(why, at, "directory runs past the end of the file",
+		return evt_parse_fail(why, at,
+		    "directory runs past the end of the file",
 		    EVT_IDX_HDR_SIZE, EVT_ERR_TRUNCATED);
 	const uint8_t *d = buf + EVT_IDX_HDR_SIZE;
 	if (evt_crc32c(0, d, (size_t)dlen) != le32_get(buf + IX_DIR_CRC))
@@ -276,25 +285,6 @@ evt_idx_probe(const struct evt_idx_run *run, const struct evt_idx_part *p,
 	return 1;
 }
 
-/* Reads exactly n bytes at off; 0 or EVT_ERR_IO / EVT_ERR_TRUNCATED. */
-static int
-read_full(int fd, void *buf, size_t n, uint64_t off)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = pread(fd, (char *)buf + got, n - got,
-		    (off_t)(off + got));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return EVT_ERR_IO;
-		if (k == 0)
-			return EVT_ERR_TRUNCATED;
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 /* Reads and checks a run file; see idindex.h. */
 int
 evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
@@ -303,7 +293,8 @@ evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
 	const char *base = strrchr(path, '/');
 	base = base != NULL ? base + 1 : path;
 	if (!evt_idx_parse_name(base, &run->lo, &run->hi))
-		return evt_parse_fail(why, at, "not a run file name", 0, EVT_ERR_ARG);
+		return evt_parse_fail(why, at, "not a run file name", 0,
+		    EVT_ERR_ARG);
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return evt_parse_fail(why, at, "cannot open", 0, EVT_ERR_IO);
@@ -316,7 +307,8 @@ evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
 		goto out;
 	}
 	uint64_t size = (uint64_t)st.st_size;
-	if (size < EVT_IDX_HDR_SIZE || read_full(fd, hdr, sizeof hdr, 0) != 0) {
+	if (size < EVT_IDX_HDR_SIZE || evt_pread_full(fd, hdr, sizeof hdr, 0) !=
+	    0) {
 		rc = evt_parse_fail(why, at, "shorter than a run header", 0,
 		    EVT_ERR_TRUNCATED);
 		goto out;
@@ -357,7 +349,7 @@ evt_idx_read_part(const char *path, const struct evt_idx_run *run,
 	if (s == NULL)
 		return EVT_ERR_NOMEM;
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	int rc = fd < 0 ? EVT_ERR_IO : read_full(fd, s, n, q->off);
+	int rc = fd < 0 ? EVT_ERR_IO : evt_pread_full(fd, s, n, q->off);
 	if (fd >= 0)
 		close(fd);
 	if (rc == 0 && evt_crc32c(0, s, n) != q->crc)
@@ -586,7 +578,7 @@ static int
 trailer_crc(int fd, uint64_t size, uint32_t *crc)
 {
 	uint8_t b[4];
-	if (size < 4 || read_full(fd, b, 4, size - 4) != 0)
+	if (size < 4 || evt_pread_full(fd, b, 4, size - 4) != 0)
 		return EVT_ERR_IO;
 	*crc = le32_get(b);
 	return 0;
@@ -628,7 +620,7 @@ b_add_seg(struct build *b, uint64_t seq)
 		*e = (struct evt_idx_blk){.off = r->blocks[i].off,
 		    .seg = b->nsegs};
 		b->est += r->blocks[i].nevent;
-		if (read_full(r->fd, h, sizeof h, e->off) != 0 ||
+		if (evt_pread_full(r->fd, h, sizeof h, e->off) != 0 ||
 		    !evt_blkhdr_magic_ok(h) || !evt_fixed_crc_ok(h, sizeof h))
 			continue;
 		evt_blkhdr_get(h, &bh);
@@ -699,7 +691,7 @@ read_guids(int fd, const struct evt_idx_blk *e, struct evt_buf *col)
 	col->len = 0;
 	if (evt_buf_grow(col, at + sn + 1) != 0)
 		return EVT_ERR_NOMEM;
-	if (read_full(fd, col->p + at, sn, e->off + 64 + e->zlen) != 0)
+	if (evt_pread_full(fd, col->p + at, sn, e->off + 64 + e->zlen) != 0)
 		return EVT_ERR_IO;
 	if (packed)
 		evt_guidcol_unpack(col->p + at, e->nguid, col->p);

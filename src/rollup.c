@@ -103,11 +103,13 @@ parse_segs(const uint8_t *p, struct evt_ru_run *run, const char **why,
 		    le32_get(p + RE_TRL_CRC), le32_get(p + RE_FLAGS)};
 		if (s->seq < run->lo || s->seq > run->hi ||
 		    (i > 0 && s->seq <= s[-1].seq))
-			return evt_parse_fail(why, at, "segment table not ascending "
+			return evt_parse_fail(why, at,
+			    "segment table not ascending "
 			    "within the name's range", off, EVT_ERR_CORRUPT);
 		if ((s->flags & ~EVT_RU_SUMMED) != 0 ||
 		    (s->nrecords > 0 && s->first_rx > s->last_rx))
-			return evt_parse_fail(why, at, "segment entry: unknown flags or "
+			return evt_parse_fail(why, at,
+			    "segment entry: unknown flags or "
 			    "first_rx > last_rx", off, EVT_ERR_CORRUPT);
 		recs += s->nrecords;
 		if (s->nrecords > 0 && s->first_rx < first)
@@ -117,7 +119,8 @@ parse_segs(const uint8_t *p, struct evt_ru_run *run, const char **why,
 	}
 	if (recs != run->records || (recs > 0 && (first != run->first_rx ||
 	    last != run->last_rx)))
-		return evt_parse_fail(why, at, "records, first_rx or last_rx differ from "
+		return evt_parse_fail(why, at,
+		    "records, first_rx or last_rx differ from "
 		    "the segment table's", RU_RECORDS, EVT_ERR_CORRUPT);
 	return 0;
 }
@@ -145,22 +148,26 @@ evt_ru_parse(const uint8_t *buf, size_t len, uint64_t lo, uint64_t hi,
 	run->hi = hi;
 	if (len < EVT_RU_HDR_SIZE || memcmp(buf, EVT_RU_MAGIC, 8) != 0 ||
 	    le32_get(buf + RU_CRC) != evt_crc32c(0, buf, RU_CRC))
-		return evt_parse_fail(why, at, "not a roll-up run (magic or header CRC)",
+		return evt_parse_fail(why, at,
+		    "not a roll-up run (magic or header CRC)",
 		    0, EVT_ERR_CORRUPT);
 	if (le16_get(buf + RU_VERSION) != EVT_RU_VERSION ||
 	    le16_get(buf + RU_HDR_SIZE) != EVT_RU_HDR_SIZE)
-		return evt_parse_fail(why, at, "unknown roll-up version or header size",
+		return evt_parse_fail(why, at,
+		    "unknown roll-up version or header size",
 		    RU_VERSION, EVT_ERR_VERSION);
 	run->level = le16_get(buf + RU_LEVEL);
 	run->nsegs = le32_get(buf + RU_NSEGS);
 	uint64_t tab = (uint64_t)run->nsegs * EVT_RU_SEG_SIZE;
 	if (run->nsegs == 0 || run->nsegs > EVT_RU_PARSE_SEGS ||
 	    EVT_RU_HDR_SIZE + tab > len)
-		return evt_parse_fail(why, at, "segment count 0, too large, or past the "
+		return evt_parse_fail(why, at,
+		    "segment count 0, too large, or past the "
 		    "end of the file", RU_NSEGS, EVT_ERR_CORRUPT);
 	if (le32_get(buf + RU_BODY_CRC) != evt_crc32c(0, buf +
 	    EVT_RU_HDR_SIZE, len - EVT_RU_HDR_SIZE))
-		return evt_parse_fail(why, at, "body CRC mismatch", EVT_RU_HDR_SIZE,
+		return evt_parse_fail(why, at, "body CRC mismatch",
+		    EVT_RU_HDR_SIZE,
 		    EVT_ERR_CORRUPT);
 	run->events = le64_get(buf + RU_EVENTS);
 	run->records = le64_get(buf + RU_RECORDS);
@@ -176,7 +183,8 @@ evt_ru_parse(const uint8_t *buf, size_t len, uint64_t lo, uint64_t hi,
 		return EVT_ERR_NOMEM;
 	int rc = parse_segs(buf + EVT_RU_HDR_SIZE, run, why, at);
 	if (rc == 0 && !cfg_ok(run))
-		rc = evt_parse_fail(why, at, "cfg_seq names no summed segment, or no "
+		rc = evt_parse_fail(why, at,
+		    "cfg_seq names no summed segment, or no "
 		    "CONFIG frame is counted", RU_CFG_SEQ, EVT_ERR_CORRUPT);
 	if (rc != 0) {
 		evt_ru_free(run);
@@ -218,23 +226,6 @@ evt_ru_free(struct evt_ru_run *run)
 	memset(run, 0, sizeof *run);
 }
 
-/* Reads n bytes at off; 0 or EVT_ERR_IO. */
-static int
-ru_pread(int fd, void *buf, size_t n, uint64_t off)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = pread(fd, (char *)buf + got, n - got,
-		    (off_t)(off + got));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return EVT_ERR_IO;
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 /* Reads and checks a run file; see rollup.h. */
 int
 evt_ru_load(const char *path, struct evt_ru_run *run, const char **why,
@@ -244,7 +235,8 @@ evt_ru_load(const char *path, struct evt_ru_run *run, const char **why,
 	uint64_t lo, hi;
 	memset(run, 0, sizeof *run);
 	if (!evt_ru_parse_name(base != NULL ? base + 1 : path, &lo, &hi))
-		return evt_parse_fail(why, at, "not a roll-up file name", 0, EVT_ERR_ARG);
+		return evt_parse_fail(why, at, "not a roll-up file name", 0,
+		    EVT_ERR_ARG);
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return evt_parse_fail(why, at, "cannot open", 0, EVT_ERR_IO);
@@ -253,11 +245,12 @@ evt_ru_load(const char *path, struct evt_ru_run *run, const char **why,
 	int rc;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size > EVT_RU_MAX_FILE)
-		rc = evt_parse_fail(why, at, "not a regular file of at most 256 MiB", 0,
+		rc = evt_parse_fail(why, at,
+		    "not a regular file of at most 256 MiB", 0,
 		    EVT_ERR_CORRUPT);
 	else if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
 		rc = EVT_ERR_NOMEM;
-	else if (ru_pread(fd, buf, (size_t)st.st_size, 0) != 0)
+	else if (evt_pread_full(fd, buf, (size_t)st.st_size, 0) != 0)
 		rc = evt_parse_fail(why, at, "read error", 0, EVT_ERR_IO);
 	else
 		rc = evt_ru_parse(buf, (size_t)st.st_size, lo, hi, run, why, at);
@@ -300,7 +293,8 @@ same_file(int dfd, const struct evt_ru_seg *s, int how)
 		return 1;
 	uint8_t b[4];
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-	int ok = fd >= 0 && s->size >= 4 && ru_pread(fd, b, 4, s->size - 4) ==
+	int ok = fd >= 0 && s->size >= 4 && evt_pread_full(fd, b, 4,
+	    s->size - 4) ==
 	    0 && le32_get(b) == s->trl_crc;
 	if (fd >= 0)
 		close(fd);
@@ -378,7 +372,8 @@ seg_entry(int dfd, const char *name, uint64_t seq, struct evt_segr *r,
 	uint8_t b[4];
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 	int ok = fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size ==
-	    si->size && si->size >= 4 && ru_pread(fd, b, 4, si->size - 4) == 0;
+	    si->size && si->size >= 4 && evt_pread_full(fd, b, 4,
+	    si->size - 4) == 0;
 	if (fd >= 0)
 		close(fd);
 	if (!ok)
@@ -668,7 +663,7 @@ head_load(struct rlist *l, const char *name, struct evt_ru_run *r)
 	uint8_t h[EVT_RU_HDR_SIZE];
 	uint64_t lo, hi;
 	int fd = openat(l->dfd, name, O_RDONLY | O_CLOEXEC);
-	int ok = fd >= 0 && ru_pread(fd, h, sizeof h, 0) == 0 &&
+	int ok = fd >= 0 && evt_pread_full(fd, h, sizeof h, 0) == 0 &&
 	    evt_ru_parse_name(name, &lo, &hi) && memcmp(h, EVT_RU_MAGIC, 8) ==
 	    0 && le32_get(h + RU_CRC) == evt_crc32c(0, h, RU_CRC) &&
 	    le16_get(h + RU_VERSION) == EVT_RU_VERSION;

@@ -52,13 +52,13 @@ report(struct evt_segr *r, uint64_t off, const char *fmt, ...)
 		r->cb(r->cbarg, r->path, off, msg);
 }
 
-/* Reads exactly n bytes at off; returns 0, EVT_ERR_TRUNCATED, EVT_ERR_IO. */
-static int
-read_at(struct evt_segr *r, void *buf, size_t n, uint64_t off)
+/* Reads exactly n bytes at off; see segment.h. */
+int
+evt_pread_full(int fd, void *buf, size_t n, uint64_t off)
 {
 	size_t done = 0;
 	while (done < n) {
-		ssize_t k = pread(r->fd, (char *)buf + done, n - done,
+		ssize_t k = pread(fd, (char *)buf + done, n - done,
 		    (off_t)(off + done));
 		if (k < 0) {
 			if (errno == EINTR)
@@ -70,6 +70,13 @@ read_at(struct evt_segr *r, void *buf, size_t n, uint64_t off)
 		done += (size_t)k;
 	}
 	return 0;
+}
+
+/* Reads exactly n bytes of r's file at off; see evt_pread_full. */
+static int
+read_at(struct evt_segr *r, void *buf, size_t n, uint64_t off)
+{
+	return evt_pread_full(r->fd, buf, n, off);
 }
 
 /* Whether a trailer's fields agree with each other and with a file of

@@ -255,6 +255,11 @@ struct evt_seg_info {
 
 struct evt_segr;
 
+/* Reads exactly n bytes of fd at off (a pread loop over short reads and
+ * EINTR): 0, EVT_ERR_TRUNCATED (the file ends first) or EVT_ERR_IO.  The
+ * segment reader, the id index and the roll-up read through it. */
+int evt_pread_full(int fd, void *buf, size_t n, uint64_t off);
+
 /*
  * Opens a segment: reads and checks header and trailer (not the blocks).
  * A missing or damaged trailer makes the segment "unsealed" (scanned from
