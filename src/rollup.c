@@ -9,8 +9,9 @@
  *   256+64*S      rest  the summary of the SUMMED segments (segment.md,
  *                       "Summary", every table key a text)
  *
- *   header: 0 magic "\x89EVTSUM\n" | 8 u16 version 1 | 10 u16 hdr_size
- *   256 | 12 u16 level | 14 u16 reserved | 16 u32 S | 20 u32 reserved |
+ *   header: 0 magic "\x89EVTSUM\n" | 8 u16 version 1 or 2 | 10 u16
+ *   hdr_size 256 | 12 u16 level | 14 u16 reserved | 16 u32 S | 20 u32
+ *   bucket_s (version 2; reserved in 1: one second) |
  *   24 u64 events | 32 u64 records | 40 u64 blocks | 48 i64 first_rx |
  *   56 i64 last_rx | 64..79 reserved | 80 u64 cfg_seq | 88 u32 cfg_block |
  *   92 u32 cfg_frame | 96 i64 cfg_rx | 104 11 x u64 frames |
@@ -54,7 +55,7 @@
 /* Header and entry offsets (formats/rollup.md, "Header"). */
 enum {
 	RU_MAGIC = 0, RU_VERSION = 8, RU_HDR_SIZE = 10, RU_LEVEL = 12,
-	RU_NSEGS = 16, RU_EVENTS = 24, RU_RECORDS = 32, RU_BLOCKS = 40,
+	RU_NSEGS = 16, RU_BUCKET_S = 20, RU_EVENTS = 24, RU_RECORDS = 32, RU_BLOCKS = 40,
 	RU_FIRST = 48, RU_LAST = 56, RU_CFG_SEQ = 80, RU_CFG_BLOCK = 88,
 	RU_CFG_FRAME = 92, RU_CFG_RX = 96, RU_FRAMES = 104, RU_BODY_CRC = 248,
 	RU_CRC = 252,
@@ -151,11 +152,18 @@ evt_ru_parse(const uint8_t *buf, size_t len, uint64_t lo, uint64_t hi,
 		return evt_parse_fail(why, at,
 		    "not a roll-up run (magic or header CRC)",
 		    0, EVT_ERR_CORRUPT);
-	if (le16_get(buf + RU_VERSION) != EVT_RU_VERSION ||
+	unsigned version = le16_get(buf + RU_VERSION);
+	if ((version != 1 && version != EVT_RU_VERSION) ||
 	    le16_get(buf + RU_HDR_SIZE) != EVT_RU_HDR_SIZE)
 		return evt_parse_fail(why, at,
 		    "unknown roll-up version or header size",
 		    RU_VERSION, EVT_ERR_VERSION);
+	uint32_t bs = version == 1 ? 1 : le32_get(buf + RU_BUCKET_S);
+	if ((version != 1 && bs < 2) || bs > 86400 || 86400 % bs != 0)
+		return evt_parse_fail(why, at, "a version 2 run's bucket_s "
+		    "is not 2 .. 86,400 dividing 86,400", RU_BUCKET_S,
+		    EVT_ERR_CORRUPT);
+	run->bucket_us = (int64_t)bs * EVT_SUM_BUCKET_US;
 	run->level = le16_get(buf + RU_LEVEL);
 	run->nsegs = le32_get(buf + RU_NSEGS);
 	uint64_t tab = (uint64_t)run->nsegs * EVT_RU_SEG_SIZE;
@@ -201,8 +209,8 @@ evt_ru_sum(const struct evt_ru_run *run, struct evt_sum *s, const char **why)
 {
 	struct evt_dict none;
 	evt_dict_init(&none);
-	int rc = evt_sum_decode(run->sum, run->sum_len, &none, UINT32_MAX, s,
-	    why);
+	int rc = evt_sum_decode_w(run->sum, run->sum_len, &none, UINT32_MAX,
+	    run->bucket_us, s, why);
 	evt_dict_free(&none);
 	if (rc != 0)
 		return rc;
@@ -315,18 +323,20 @@ struct acc {
 	uint64_t frames[EVT_K_MAX + 1];
 	uint64_t cfg_seq;
 	struct evt_sum_pos cfg;
+	int64_t bucket_us;	/* the run's bucket width */
 };
 
-/* Starts a total. */
+/* Starts a total in buckets of bucket_us. */
 static int
-acc_init(struct acc *a, const char *dir)
+acc_init(struct acc *a, const char *dir, int64_t bucket_us)
 {
 	memset(a, 0, sizeof *a);
 	a->dir = dir;
 	a->first_rx = INT64_MAX;
 	a->last_rx = INT64_MIN;
+	a->bucket_us = bucket_us;
 	a->sel = (struct evt_sel){.from = INT64_MIN, .to = INT64_MAX};
-	a->st = evt_stats_new(&a->sel, EVT_SUM_BUCKET_US);
+	a->st = evt_stats_new(&a->sel, bucket_us);
 	return a->st != NULL ? 0 : EVT_ERR_NOMEM;
 }
 
@@ -504,10 +514,16 @@ acc_encode(struct acc *a, unsigned level, struct evt_buf *out)
 	uint8_t *h = out->p;
 	memset(h, 0, EVT_RU_HDR_SIZE + tab);
 	memcpy(h + RU_MAGIC, EVT_RU_MAGIC, 8);
-	le16_put(h + RU_VERSION, EVT_RU_VERSION);
+	/* Version 1 where it says all (one-second buckets), so that
+	 * readers of revision 1.5 keep using those runs. */
+	int coarse = a->bucket_us != EVT_SUM_BUCKET_US;
+	le16_put(h + RU_VERSION, coarse ? EVT_RU_VERSION : 1);
 	le16_put(h + RU_HDR_SIZE, EVT_RU_HDR_SIZE);
 	le16_put(h + RU_LEVEL, (uint16_t)level);
 	le32_put(h + RU_NSEGS, a->nsegs);
+	if (coarse)
+		le32_put(h + RU_BUCKET_S, (uint32_t)(a->bucket_us /
+		    EVT_SUM_BUCKET_US));
 	le64_put(h + RU_EVENTS, a->events);
 	le64_put(h + RU_RECORDS, a->records);
 	le64_put(h + RU_BLOCKS, a->blocks);
@@ -666,7 +682,8 @@ head_load(struct rlist *l, const char *name, struct evt_ru_run *r)
 	int ok = fd >= 0 && evt_pread_full(fd, h, sizeof h, 0) == 0 &&
 	    evt_ru_parse_name(name, &lo, &hi) && memcmp(h, EVT_RU_MAGIC, 8) ==
 	    0 && le32_get(h + RU_CRC) == evt_crc32c(0, h, RU_CRC) &&
-	    le16_get(h + RU_VERSION) == EVT_RU_VERSION;
+	    (le16_get(h + RU_VERSION) == 1 ||
+	    le16_get(h + RU_VERSION) == EVT_RU_VERSION);
 	if (fd >= 0)
 		close(fd);
 	memset(r, 0, sizeof *r);
@@ -674,6 +691,8 @@ head_load(struct rlist *l, const char *name, struct evt_ru_run *r)
 		return EVT_ERR_CORRUPT;
 	*r = (struct evt_ru_run){.lo = lo, .hi = hi,
 	    .level = le16_get(h + RU_LEVEL), .nsegs = le32_get(h + RU_NSEGS),
+	    .bucket_us = (le16_get(h + RU_VERSION) == 1 ? 1 :
+	    (int64_t)le32_get(h + RU_BUCKET_S)) * EVT_SUM_BUCKET_US,
 	    .first_rx = (int64_t)le64_get(h + RU_FIRST),
 	    .last_rx = (int64_t)le64_get(h + RU_LAST)};
 	return 0;
@@ -804,14 +823,15 @@ cmp_nsegs(const void *x, const void *y)
 	return a > b ? -1 : a < b;
 }
 
-/* Builds a run of level over segments seqs[0..n) of l's directory; *name
- * gets its file name ("" when none of them could be taken). */
+/* Builds a run of level in buckets of bucket_us over segments seqs[0..n)
+ * of l's directory; *name gets its file name ("" when none of them could
+ * be taken). */
 static int
 build_segs(struct rlist *l, const uint64_t *seqs, size_t n, unsigned level,
-    char *name, size_t cap)
+    int64_t bucket_us, char *name, size_t cap)
 {
 	struct acc a;
-	int rc = acc_init(&a, l->dir);
+	int rc = acc_init(&a, l->dir, bucket_us);
 	*name = 0;
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = acc_seg(&a, l->dfd, seqs[i]);
@@ -821,33 +841,68 @@ build_segs(struct rlist *l, const uint64_t *seqs, size_t n, unsigned level,
 	return rc < 0 ? rc : 0;
 }
 
-/* Whether runs idx[0..n) of l may become one: within the writers' bounds
- * of segments and seconds. */
-static int
+/* The writers' bounds (formats/rollup.md, "Building and maintaining"):
+ * segments of a one-second run, buckets a run may span; the environment
+ * variable EVTAPE_RU_LIMITS="SEGS,BUCKETS" lowers them (tests: coarse
+ * runs on archives of seconds). */
+static void
+limits(uint64_t *segs, int64_t *buckets)
+{
+	const char *e = getenv("EVTAPE_RU_LIMITS");
+	unsigned long long s = 0, b = 0;
+	*segs = EVT_RU_MAX_SEGS;
+	*buckets = EVT_RU_MAX_SPAN;
+	if (e != NULL && sscanf(e, "%llu,%llu", &s, &b) == 2 && s >= 1 &&
+	    s <= EVT_RU_MAX_SEGS && b >= 1 && b <= EVT_RU_MAX_SPAN) {
+		*segs = s;
+		*buckets = (int64_t)b;
+	}
+}
+
+/* The bucket widths of runs, finest first (formats/rollup.md, "Coarse
+ * runs"): each a multiple of the one before. */
+static const int64_t ru_widths[] = {EVT_SUM_BUCKET_US,
+    EVT_RU_COARSE1_S * EVT_SUM_BUCKET_US, EVT_RU_COARSE2_S *
+    EVT_SUM_BUCKET_US};
+
+/* The bucket width runs idx[0..n) of l become one run in: the finest of
+ * ru_widths, no finer than any input's, within the writers' bounds of
+ * segments and buckets spanned; 0 if none is. */
+static int64_t
 mergeable(const struct rlist *l, const size_t *idx, size_t n)
 {
-	uint64_t segs = 0;
-	int64_t lo = INT64_MAX, hi = INT64_MIN;
+	uint64_t segs = 0, fine_segs;
+	int64_t lo = INT64_MAX, hi = INT64_MIN, wmin = 0, span;
+	limits(&fine_segs, &span);
 	for (size_t i = 0; i < n; i++) {
 		const struct evt_ru_run *r = &l->runs[idx[i]];
 		segs += r->nsegs;
+		wmin = r->bucket_us > wmin ? r->bucket_us : wmin;
 		if (r->first_rx <= r->last_rx) {
 			lo = r->first_rx < lo ? r->first_rx : lo;
 			hi = r->last_rx > hi ? r->last_rx : hi;
 		}
 	}
-	return segs <= EVT_RU_MAX_SEGS && (lo > hi ||
-	    hi / EVT_SUM_BUCKET_US - lo / EVT_SUM_BUCKET_US < EVT_RU_MAX_SPAN);
+	for (size_t i = 0; i < sizeof ru_widths / sizeof *ru_widths; i++) {
+		int64_t w = ru_widths[i];
+		uint64_t most = i == 0 ? fine_segs : EVT_RU_COARSE_SEGS;
+		if (w >= wmin && segs <= most && (lo > hi ||
+		    hi / w - lo / w < span))
+			return w;
+	}
+	return 0;
 }
 
-/* Merges runs idx[0..n) of l into one of level (*name); the inputs are
- * deleted after the rename, and replaced in the listing by its header. */
+/* Merges runs idx[0..n) of l into one of level in buckets of bucket_us
+ * (*name); the inputs are deleted after the rename, and replaced in the
+ * listing by its header. */
 static int
-merge_runs(struct rlist *l, size_t *idx, size_t n, unsigned level)
+merge_runs(struct rlist *l, size_t *idx, size_t n, unsigned level,
+    int64_t bucket_us)
 {
 	struct acc a;
 	char name[64] = "";
-	int rc = acc_init(&a, l->dir);
+	int rc = acc_init(&a, l->dir, bucket_us);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct evt_ru_run r;
 		const char *why;
@@ -883,7 +938,7 @@ merge_once(struct rlist *l)
 	if (idx == NULL)
 		return EVT_ERR_NOMEM;
 	int rc = 0;
-	for (unsigned lev = 0; lev < 4 && rc == 0; lev++) {
+	for (unsigned lev = 0; lev < EVT_RU_MAX_LEVEL && rc == 0; lev++) {
 		size_t n = 0;
 		for (size_t k = 0; k < l->nrun; k++)
 			if (l->runs[k].level == lev)
@@ -891,9 +946,10 @@ merge_once(struct rlist *l)
 		sort_l = l;
 		qsort(idx, n, sizeof *idx, cmp_lo);
 		for (size_t i = 0; i + EVT_RU_FANOUT <= n && rc == 0; i++) {
-			if (!mergeable(l, idx + i, EVT_RU_FANOUT))
+			int64_t w = mergeable(l, idx + i, EVT_RU_FANOUT);
+			if (w == 0)
 				continue;
-			rc = merge_runs(l, idx + i, EVT_RU_FANOUT, lev + 1);
+			rc = merge_runs(l, idx + i, EVT_RU_FANOUT, lev + 1, w);
 			/* A total past the bounds (too many texts): left. */
 			rc = rc == 0 ? 1 : rc == EVT_ERR_NOMEM ? rc : 0;
 		}
@@ -964,8 +1020,8 @@ evt_ru_add(const char *dir, uint64_t seq, evt_ru_warn_cb warn, void *arg)
 		pending[npending++] = seq;
 	if (rc == 0 && npending == EVT_RU_FANOUT) {
 		npending = 0;
-		rc = build_segs(&cache, pending, EVT_RU_FANOUT, 1, name,
-		    sizeof name);
+		rc = build_segs(&cache, pending, EVT_RU_FANOUT, 1,
+		    EVT_SUM_BUCKET_US, name, sizeof name);
 		if (rc == 0 && *name != 0)
 			rc = rl_add_run(&cache, name, RL_HEADERS);
 		if (rc == 0)
@@ -1011,7 +1067,8 @@ tidy_run(struct rlist *l, const struct evt_ru_run *r, const char *name,
 	if (overlap == 0 && nkeep < r->nsegs && nkeep > 0) {
 		rwarn(l, "%s/%s: %zu covered segments gone or rewritten; "
 		    "rebuilt over the others", l->dir, name, r->nsegs - nkeep);
-		rc = build_segs(l, keep, nkeep, r->level, fresh, sizeof fresh);
+		rc = build_segs(l, keep, nkeep, r->level, r->bucket_us, fresh,
+		    sizeof fresh);
 	}
 	if (overlap == 0 && (nkeep == r->nsegs || *fresh != 0))
 		for (size_t i = 0; i < nkeep; i++)
@@ -1066,7 +1123,8 @@ evt_ru_catch_up(const char *dir, int full, evt_ru_warn_cb warn, void *arg)
 		if (covered[i])
 			continue;
 		todo--;
-		rc = build_segs(&l, &l.seqs[i], 1, 0, name, sizeof name);
+		rc = build_segs(&l, &l.seqs[i], 1, 0, EVT_SUM_BUCKET_US, name,
+		    sizeof name);
 	}
 	free(covered);
 	rl_free(&l);

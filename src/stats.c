@@ -51,8 +51,9 @@ struct ctab {
  */
 struct activity {
 	int64_t w, base, lo, hi; /* lo, hi: buckets used, absolute */
-	uint64_t *slot;
-	uint32_t cap;
+	int64_t w0;		/* the width counted with at first */
+	uint64_t *slot;		/* alloc slots; those past it are 0 */
+	uint32_t cap, alloc;	/* cap: the slots a width may use */
 	int user, any;
 };
 
@@ -183,8 +184,31 @@ act_widen(struct activity *a)
 	a->w = nw;
 }
 
-/* Counts n events received at t. */
-static void
+/* Makes at least n (<= cap) slots allocated, the new ones 0: the slots
+ * grow with the span counted, so that a count of one segment's hour (a
+ * summary being built, 3,600 one-second buckets) holds 29 kB, not the
+ * 800 kB of a full --bucket count.  0 or EVT_ERR_NOMEM. */
+static int
+act_room(struct activity *a, int64_t n)
+{
+	if (n <= a->alloc)
+		return 0;
+	uint32_t c = a->alloc ? a->alloc : 64;
+	while (c < n)
+		c *= 2;
+	c = c < a->cap ? c : a->cap;
+	uint64_t *p = realloc(a->slot, (size_t)c * sizeof *p);
+	if (p == NULL)
+		return EVT_ERR_NOMEM;
+	memset(p + a->alloc, 0, (size_t)(c - a->alloc) * sizeof *p);
+	a->slot = p;
+	a->alloc = c;
+	return 0;
+}
+
+/* Counts n events received at t (n 0: t only widens the span counted).
+ * 0 or EVT_ERR_NOMEM. */
+static int
 act_add(struct activity *a, int64_t t, uint64_t n)
 {
 	int64_t k = fdiv(t, a->w);
@@ -195,24 +219,29 @@ act_add(struct activity *a, int64_t t, uint64_t n)
 	while (k < a->base || k - a->base >= a->cap) {
 		int64_t lo = k < a->lo ? k : a->lo, hi = k > a->hi ? k : a->hi;
 		if (hi - lo < a->cap) { /* fits: move the slots */
+			if (act_room(a, hi - lo + 1) != 0)
+				return EVT_ERR_NOMEM;
 			memmove(a->slot + (a->lo - lo), a->slot + (a->lo -
 			    a->base), (size_t)(a->hi - a->lo + 1) * 8);
 			if (lo < a->lo)
 				memset(a->slot, 0, (size_t)(a->lo - lo) * 8);
 			else
 				memset(a->slot + (a->hi - lo + 1), 0,
-				    (size_t)(a->cap - (a->hi - lo + 1)) * 8);
+				    (size_t)(a->alloc - (a->hi - lo + 1)) * 8);
 			a->base = lo;
 			break;
 		}
 		act_widen(a);
 		k = fdiv(t, a->w);
 	}
+	if (act_room(a, k - a->base + 1) != 0)
+		return EVT_ERR_NOMEM;
 	if (k < a->lo)
 		a->lo = k;
 	if (k > a->hi)
 		a->hi = k;
 	a->slot[k - a->base] += n;
+	return 0;
 }
 
 /* A new count; see stats.h. */
@@ -225,16 +254,11 @@ evt_stats_new(const struct evt_sel *sel, int64_t bucket_us)
 	st->sel = sel;
 	st->first = INT64_MAX;
 	st->last = INT64_MIN;
-	st->act.w = bucket_us > 0 ? bucket_us : SEC;
+	st->act.w = st->act.w0 = bucket_us > 0 ? bucket_us : SEC;
 	st->act.user = bucket_us > 0;
 	st->act.cap = bucket_us > 0 ? EVT_STATS_MAX_BUCKETS : STATS_AUTO_SLOTS;
 	evt_dict_init(&st->types.d);
 	evt_dict_init(&st->sources.d);
-	st->act.slot = calloc(st->act.cap, sizeof *st->act.slot);
-	if (st->act.slot == NULL) {
-		evt_stats_free(st);
-		return NULL;
-	}
 	return st;
 }
 
@@ -452,7 +476,8 @@ stats_event(struct evt_stats *st, struct evt_rdec *d,
 	if (rc < 0)
 		return rc;
 	st->events++;
-	act_add(&st->act, rec->rx_us, 1);
+	if (act_add(&st->act, rec->rx_us, 1) != 0)
+		return EVT_ERR_NOMEM;
 	if (rec->rx_us < st->first)
 		st->first = rec->rx_us;
 	if (rec->rx_us > st->last)
@@ -554,10 +579,10 @@ evt_stats_export(const struct evt_stats *st, struct evt_sum *s)
 	 * and a widened activity has lost its seconds. */
 	s->complete = st->types.other == 0 && st->sources.other == 0 &&
 	    st->types.d.nstr <= EVT_SUM_MAX_KEYS &&
-	    st->sources.d.nstr <= EVT_SUM_MAX_KEYS &&
-	    a->w == EVT_SUM_BUCKET_US;
+	    st->sources.d.nstr <= EVT_SUM_MAX_KEYS && a->w == a->w0;
 	if (!s->complete)
 		return 0;
+	s->bucket_us = a->w;
 	s->events = st->events;
 	s->messages = st->messages;
 	s->first_rx = st->first;
@@ -598,6 +623,44 @@ evt_stats_sum_selects(struct evt_stats *st, const struct evt_sum *s)
 	    EVT_STATS_SEL_ALL : EVT_STATS_SEL_SOME;
 }
 
+/* The bucket width of summary s (0 in one built by hand: a segment's). */
+static int64_t
+sum_width(const struct evt_sum *s)
+{
+	return s->bucket_us > 0 ? s->bucket_us : EVT_SUM_BUCKET_US;
+}
+
+/* Whether the events of summary s can be counted exactly; see stats.h. */
+int
+evt_stats_sum_exact(const struct evt_stats *st, const struct evt_sum *s)
+{
+	const struct activity *a = &st->act;
+	int64_t w = a->w, lo = s->first_rx, hi = s->last_rx;
+	if (s->events == 0 || sum_width(s) == EVT_SUM_BUCKET_US)
+		return 1;
+	if (a->any) {
+		lo = a->lo * a->w < lo ? a->lo * a->w : lo;
+		hi = a->hi * a->w + a->w - 1 > hi ? a->hi * a->w + a->w - 1 :
+		    hi;
+	}
+	/* The width the count will have at least once s is in: the first
+	 * of the ladder from the current one whose slots hold the span.
+	 * Every width after it is a multiple of it. */
+	while (fdiv(hi, w) - fdiv(lo, w) >= a->cap)
+		w = a->user ? w * 2 : auto_next(w);
+	return w % sum_width(s) == 0;
+}
+
+/* Notes events that will be counted; see stats.h. */
+int
+evt_stats_span(struct evt_stats *st, int64_t first, int64_t last)
+{
+	if (st->err == 0 && (act_add(&st->act, first, 0) != 0 ||
+	    act_add(&st->act, last, 0) != 0))
+		return st_fail(st, EVT_ERR_NOMEM);
+	return st->err;
+}
+
 /* Adds a whole segment's summary; see stats.h. */
 int
 evt_stats_add_sum(struct evt_stats *st, const struct evt_sum *s, int events)
@@ -617,10 +680,21 @@ evt_stats_add_sum(struct evt_stats *st, const struct evt_sum *s, int events)
 		    s->types[i].len, NULL, s->types[i].count) < 0)
 			return st_fail(st, EVT_ERR_NOMEM);
 	/* Every width counted with is a whole number of seconds, aligned to
-	 * the epoch: a second lies inside one bucket of any of them. */
-	for (uint32_t i = 0; i < s->nbuckets; i++)
-		act_add(&st->act, s->buckets[i].k * EVT_SUM_BUCKET_US,
+	 * the epoch: a second lies inside one bucket of any of them, and a
+	 * wider bucket of a roll-up run inside one of the final width when
+	 * evt_stats_sum_exact said so.  The span is the events' own, so
+	 * that the widths the count passes through are a scan's. */
+	int64_t w = sum_width(s);
+	int rc = act_add(&st->act, s->first_rx, 0);
+	if (rc == 0)
+		rc = act_add(&st->act, s->last_rx, 0);
+	for (uint32_t i = 0; rc == 0 && i < s->nbuckets; i++) {
+		int64_t t = s->buckets[i].k * w;
+		rc = act_add(&st->act, t > s->first_rx ? t : s->first_rx,
 		    s->buckets[i].count);
+	}
+	if (rc != 0)
+		return st_fail(st, rc);
 	st->events += s->events;
 	st->messages += s->messages;
 	if (s->first_rx < st->first)

@@ -153,7 +153,8 @@ static void
 put_buckets(msgpack_packer *pk, const struct evt_sum *s)
 {
 	put_key(pk, SK_BUCKET_US);
-	msgpack_pack_uint64(pk, (uint64_t)EVT_SUM_BUCKET_US);
+	msgpack_pack_uint64(pk, (uint64_t)(s->bucket_us > 0 ? s->bucket_us :
+	    EVT_SUM_BUCKET_US));
 	put_key(pk, SK_BUCKETS);
 	msgpack_pack_array(pk, 2 * s->nbuckets);
 	for (uint32_t i = 0; i < s->nbuckets; i++) {
@@ -446,9 +447,11 @@ get_buckets(const msgpack_object *m, struct evt_sum *s, const char **why)
 {
 	uint64_t w, c, sum = 0;
 	const msgpack_object *o = get(m, SK_BUCKETS);
-	*why = "bucket_us is not 1000000";
-	if (!get_u(get(m, SK_BUCKET_US), &w) || w != (uint64_t)EVT_SUM_BUCKET_US)
+	*why = s->bucket_us == EVT_SUM_BUCKET_US ? "bucket_us is not 1000000" :
+	    "bucket_us is not the run's bucket width";
+	if (!get_u(get(m, SK_BUCKET_US), &w) || w != (uint64_t)s->bucket_us)
 		return EVT_ERR_CORRUPT;
+	const int64_t W = s->bucket_us;
 	*why = "buckets is not [k, count, delta, count, ...]";
 	if (!is_groups(o, 2, s->events))
 		return EVT_ERR_CORRUPT;
@@ -456,10 +459,8 @@ get_buckets(const msgpack_object *m, struct evt_sum *s, const char **why)
 	s->buckets = calloc(s->nbuckets + 1, sizeof *s->buckets);
 	if (s->buckets == NULL)
 		return EVT_ERR_NOMEM;
-	int64_t lo = s->events ? s->first_rx / EVT_SUM_BUCKET_US -
-	    (s->first_rx % EVT_SUM_BUCKET_US < 0) : 0;
-	int64_t hi = s->events ? s->last_rx / EVT_SUM_BUCKET_US -
-	    (s->last_rx % EVT_SUM_BUCKET_US < 0) : -1;
+	int64_t lo = s->events ? s->first_rx / W - (s->first_rx % W < 0) : 0;
+	int64_t hi = s->events ? s->last_rx / W - (s->last_rx % W < 0) : -1;
 	int64_t k = lo;
 	for (uint32_t i = 0; i < s->nbuckets; i++) {
 		const msgpack_object *ko = &o->via.array.ptr[2 * i];
@@ -570,15 +571,24 @@ get_members(const msgpack_object *m, const struct evt_dict *d,
 	return rc;
 }
 
-/* Decodes a summary; see summary.h. */
+/* Decodes a segment's summary; see summary.h. */
 int
 evt_sum_decode(const uint8_t *p, size_t len, const struct evt_dict *d,
     uint32_t nblocks, struct evt_sum *s, const char **why)
+{
+	return evt_sum_decode_w(p, len, d, nblocks, EVT_SUM_BUCKET_US, s, why);
+}
+
+/* Decodes a summary of buckets of bucket_us; see summary.h. */
+int
+evt_sum_decode_w(const uint8_t *p, size_t len, const struct evt_dict *d,
+    uint32_t nblocks, int64_t bucket_us, struct evt_sum *s, const char **why)
 {
 	msgpack_zone z;
 	msgpack_object m;
 	size_t off = 0;
 	memset(s, 0, sizeof *s);
+	s->bucket_us = bucket_us;
 	*why = "not one MessagePack map";
 	if (evt_mp_check(p, len, &off) != 0 || off != len)
 		return EVT_ERR_CORRUPT;

@@ -1613,6 +1613,44 @@ cmp_segref(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Whether every segment of roll-up run r lies in the range (or has no
+ * records). */
+static int
+run_in_range(const struct evt_sel *sel, const struct evt_ru_run *r)
+{
+	for (uint32_t i = 0; i < r->nsegs; i++)
+		if (r->segs[i].nrecords > 0 && !(evt_sel_time(sel,
+		    r->segs[i].first_rx) && evt_sel_time(sel,
+		    r->segs[i].last_rx)))
+			return 0;
+	return 1;
+}
+
+/* Notes to the count the span of the events of every coarse run of v that
+ * lies in the range and whose sources the selection takes all of: they
+ * are counted, from the run or from its segments, so that whether a
+ * coarse run's buckets fit the report's width is decided on the whole
+ * span (evt_stats_sum_exact), not on the runs counted before it. */
+static void
+stats_coarse_span(struct evt_stats *st, const struct evt_sel *sel,
+    const struct evt_ru_view *v)
+{
+	for (size_t k = 0; v != NULL && k < v->nrun; k++) {
+		const struct evt_ru_run *r = &v->runs[k];
+		struct evt_sum s;
+		const char *why;
+		if (r->bucket_us == EVT_SUM_BUCKET_US ||
+		    v->cover[v->first[k]] != k || !run_in_range(sel, r))
+			continue;
+		int rc = evt_ru_sum(r, &s, &why);
+		oom_check(rc == EVT_ERR_NOMEM ? rc : 0);
+		if (rc == 0 && s.events > 0 && evt_stats_sum_selects(st, &s) ==
+		    EVT_STATS_SEL_ALL)
+			oom_check(evt_stats_span(st, s.first_rx, s.last_rx));
+		evt_sum_free(&s);
+	}
+}
+
 /* Whether roll-up run r can count its segments whole for this report:
  * each lies in the range (or has no records), and the selection takes
  * all or none of the run's sources; if so it is counted (events too when
@@ -1621,17 +1659,18 @@ static int
 stats_run_whole(struct evt_stats *st, const struct evt_sel *sel,
     const struct evt_ru_run *r, struct stats_config *cfg)
 {
-	for (uint32_t i = 0; i < r->nsegs; i++)
-		if (r->segs[i].nrecords > 0 && !(evt_sel_time(sel,
-		    r->segs[i].first_rx) && evt_sel_time(sel,
-		    r->segs[i].last_rx)))
-			return 0;
+	if (!run_in_range(sel, r))
+		return 0;
 	struct evt_sum s;
 	const char *why;
 	int rc = evt_ru_sum(r, &s, &why), take = EVT_STATS_SEL_SOME;
 	oom_check(rc == EVT_ERR_NOMEM ? rc : 0);
 	if (rc == 0)
 		oom_check(take = evt_stats_sum_selects(st, &s));
+	/* A coarse run's buckets fit only a report width that is a
+	 * multiple of theirs: otherwise its segments answer. */
+	if (take == EVT_STATS_SEL_ALL && !evt_stats_sum_exact(st, &s))
+		take = EVT_STATS_SEL_SOME;
 	if (take != EVT_STATS_SEL_SOME)
 		oom_check(evt_stats_add_sum(st, &s, take == EVT_STATS_SEL_ALL));
 	evt_sum_free(&s);
@@ -1698,6 +1737,7 @@ cmd_stats(int argc, char **argv)
 	uint8_t *used = v != NULL ? calloc(v->nrun + 1, 1) : NULL;
 	if (v != NULL && used == NULL)
 		oom_check(EVT_ERR_NOMEM);
+	stats_coarse_span(st, &sa.sel, v);
 	for (size_t k = 0; k < n; k++) {
 		if (v != NULL && v->cover[k] != SIZE_MAX && stats_from_run(st,
 		    &sa.sel, v, v->cover[k], k, used, &cfg))

@@ -30,13 +30,18 @@
 #include "evtape/summary.h"
 
 #define EVT_RU_MAGIC "\x89" "EVTSUM\n"	/* 8 bytes */
-#define EVT_RU_VERSION 1
+#define EVT_RU_VERSION 2	/* 1: one-second buckets (still written) */
 #define EVT_RU_HDR_SIZE 256
 #define EVT_RU_SEG_SIZE 64	/* segment table entry */
 #define EVT_RU_NAME_LEN 33	/* "sum-" 12 "-" 12 ".evs" */
 #define EVT_RU_FANOUT 8		/* runs of one level merged at once */
-#define EVT_RU_MAX_SEGS 512	/* a writer's run covers at most these */
-#define EVT_RU_MAX_SPAN 99999	/* seconds a writer's run may span */
+#define EVT_RU_MAX_SEGS 512	/* a writer's one-second run covers at most
+				   these */
+#define EVT_RU_MAX_SPAN 99999	/* buckets a writer's run may span */
+#define EVT_RU_COARSE1_S 60	/* coarse runs' bucket widths (seconds) */
+#define EVT_RU_COARSE2_S 3600
+#define EVT_RU_COARSE_SEGS 4096	/* a writer's coarse run covers at most */
+#define EVT_RU_MAX_LEVEL 16	/* levels a writer merges */
 #define EVT_RU_PARSE_SEGS (1u << 20) /* a reader's bound */
 #define EVT_RU_MAX_FILE (256u << 20)
 #define EVT_RU_SUMMED 1u	/* entry flag: in the run's summary */
@@ -57,6 +62,7 @@ struct evt_ru_seg {
 struct evt_ru_run {
 	uint64_t lo, hi;	/* from the file name */
 	unsigned level;
+	int64_t bucket_us;	/* its summary's bucket width */
 	uint32_t nsegs;
 	uint64_t events, records, blocks; /* trailer sums (info) */
 	int64_t first_rx, last_rx;	  /* INT64_MAX, INT64_MIN: none */

@@ -9,7 +9,8 @@
  * Memory stays bounded: at most EVT_DICT_MAX_STRINGS distinct sources (and
  * as many types, EVT_DICT_MAX_BYTES of their text) are counted by name, the
  * events of further ones under "(other)"; at most EVT_STATS_MAX_BUCKETS
- * buckets are kept, the width doubling when a --bucket would take more.
+ * buckets are kept (allocated as the span counted grows: 8 bytes a
+ * bucket), the width doubling when a --bucket would take more.
  */
 #ifndef EVTAPE_STATS_H
 #define EVTAPE_STATS_H
@@ -102,6 +103,24 @@ int evt_stats_sum_selects(struct evt_stats *st, const struct evt_sum *s);
  */
 int evt_stats_add_sum(struct evt_stats *st, const struct evt_sum *s,
     int events);
+
+/*
+ * Whether the events of complete summary s (borrowed) can be added
+ * exactly: always for one-second buckets; for the wider buckets of a
+ * roll-up run (formats/rollup.md, "Coarse runs") when the width st will
+ * count with once s's span is in (at least; widths only grow, each a
+ * multiple of the one before) is a multiple of s's.  When 0 the caller
+ * counts the segments s adds up another way.
+ */
+int evt_stats_sum_exact(const struct evt_stats *st, const struct evt_sum *s);
+
+/*
+ * Tells the count that events received at first and at last will be
+ * counted (by a summary or by records), so that evt_stats_sum_exact
+ * knows the span early: a caller that notes a time no counted event has
+ * changes the report.  Returns 0 or EVT_ERR_NOMEM.
+ */
+int evt_stats_span(struct evt_stats *st, int64_t first, int64_t last);
 
 /* Where the report goes: appended to buf; drain, unless NULL, is called
  * after each row, so that the caller can write a large buffer out. */

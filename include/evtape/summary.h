@@ -18,7 +18,8 @@
  * gets an incomplete summary (readers read its events).  At most
  * EVT_SUM_MAX_STATES snapshot positions are kept (beyond, none).  A
  * builder's memory is a stats count's (stats.h: at most 2^20 strings and
- * 64 MiB of their text per table) and 800 KB of buckets.
+ * 64 MiB of their text per table) and 8 bytes per second of its span
+ * (29 kB for an hour; at most 800 KB).
  */
 #ifndef EVTAPE_SUMMARY_H
 #define EVTAPE_SUMMARY_H
@@ -65,6 +66,9 @@ struct evt_sum {
 	uint64_t frames[EVT_K_MAX + 1];
 	struct evt_sum_key *types, *sources;
 	uint32_t ntypes, nsources;
+	int64_t bucket_us;	/* the buckets' width: EVT_SUM_BUCKET_US (0
+				   in one built by hand means that too), or
+				   a coarse roll-up run's */
 	struct evt_sum_bucket *buckets; /* ascending k, counts > 0 */
 	uint32_t nbuckets;
 	int has_config;		/* config: the last CONFIG marker */
@@ -88,6 +92,11 @@ void evt_sum_free(struct evt_sum *s);
  */
 int evt_sum_decode(const uint8_t *p, size_t len, const struct evt_dict *d,
     uint32_t nblocks, struct evt_sum *s, const char **why);
+
+/* As evt_sum_decode, for a summary whose "bucket_us" must be bucket_us
+ * (a coarse roll-up run's, formats/rollup.md; a segment's is 1 s). */
+int evt_sum_decode_w(const uint8_t *p, size_t len, const struct evt_dict *d,
+    uint32_t nblocks, int64_t bucket_us, struct evt_sum *s, const char **why);
 
 /*
  * Appends the MessagePack encoding of s to out, the keys' texts written as
