@@ -1622,6 +1622,9 @@ evt_archive_prune(struct evt_archive *a, uint64_t max_bytes,
 	if (del > 0) {
 		(void)evt_idx_prune(a->dir, 0, NULL, NULL);
 		(void)evt_ru_catch_up(a->dir, 0, NULL, NULL);
+		/* Readers list the directory until it is rewritten: the
+		 * recorder's hourly retention would wait for a seal. */
+		(void)evt_cat_update(a->dir);
 	}
 	return (int)del;
 }

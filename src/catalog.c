@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -665,9 +666,25 @@ write_cat(int fd, const struct newcat *c)
 	return rc;
 }
 
+/* One rewrite at a time in a process: the recorder's retention (on its
+ * event loop) and its sealing thread both rewrite the file in place. */
+static pthread_mutex_t update_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int update(const char *dir);
+
 /* Rewrites the catalog; see catalog.h. */
 int
 evt_cat_update(const char *dir)
+{
+	pthread_mutex_lock(&update_mu);
+	int rc = update(dir);
+	pthread_mutex_unlock(&update_mu);
+	return rc;
+}
+
+/* Rewrites the catalog, update_mu held. */
+static int
+update(const char *dir)
 {
 	char *p = evt_path_join(dir, EVT_CAT_NAME);
 	if (p == NULL)

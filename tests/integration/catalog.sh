@@ -179,4 +179,28 @@ same torn2 "after the next writer"
 [ "$(ls "$K" | grep -c '^seg-')" -gt "$nk" ]
 check $? "the killed import had added segments"
 
+# evrec's retention (evt_archive_prune, at start and hourly) rewrites the
+# catalog after deleting segments, not at the next seal: a recorder that
+# cannot reach its gateway (nothing to record, so nothing seals) leaves
+# it current.
+R=$T/r
+cp -a "$K" "$R"
+$EVTOOL import "$R" /dev/null >/dev/null 2>&1
+nr=$(ls "$R" | grep -c '^seg-')
+echo pw >"$T/pw"
+$BUILD/evrec --archive "$R" --user u --password-file "$T/pw" \
+    --max-bytes $(($(du -sb "$R" | cut -f1) / 2)) http://127.0.0.1:1 \
+    >"$T/rec.log" 2>&1 &
+rp=$!
+waitfor 1000 grep -q "retention: deleted" "$T/rec.log"
+check $? "evrec's retention deleted segments"
+state_is "$R" current
+check $? "after evrec's retention the catalog is current"
+kill $rp
+wait $rp
+[ "$(ls "$R" | grep -c '^seg-')" -lt "$nr" ]
+check $? "fewer segments than the $nr before"
+M=$R
+same retention "after evrec's retention"
+
 done_testing
