@@ -12,7 +12,7 @@
  *
  * Layout (formats/catalog.md; little-endian):
  *
- *   header, 64 bytes
+ *   header, 72 bytes (64 before revision 1.6)
  *   OFFSET SIZE
  *        0    8  magic "\x89EVTCAT\n"
  *        8    2  version (1)
@@ -25,7 +25,10 @@
  *       48    4  nseg           52  4  nrun
  *       56    4  body_crc: CRC-32C of bytes [64, 64 + body)
  *       60    4  hdr_crc: CRC-32C of bytes [0, 60)
+ *       64    4  nsum (hdr_size >= 72)  68  4  sum_crc: CRC-32C of the
+ *                sum entries
  *   nseg segment entries of seg_size bytes, then nrun run entries of
+ *   run_size bytes (body_crc ends here), then nsum roll-up run entries of
  *   run_size bytes; bytes after them are ignored.
  */
 #include <dirent.h>
@@ -53,7 +56,7 @@ enum {
 	CH_MAGIC = 0, CH_VERSION = 8, CH_HDR_SIZE = 10, CH_SEG_SIZE = 12,
 	CH_RUN_SIZE = 14, CH_DEV = 16, CH_INO = 24, CH_MTIME_S = 32,
 	CH_MTIME_NS = 40, CH_FLAGS = 44, CH_NSEG = 48, CH_NRUN = 52,
-	CH_BODY_CRC = 56, CH_CRC = 60,
+	CH_BODY_CRC = 56, CH_CRC = 60, CH_NSUM = 64, CH_SUM_CRC = 68,
 };
 
 /* Segment entry offsets (formats/catalog.md, "Segment entry"). */
@@ -220,6 +223,32 @@ evt_cat_run_at(const struct evt_cat *c, uint32_t i, struct evt_cat_run *r)
 	r->hi = le64_get(p + 8);
 }
 
+/* Decodes roll-up run entry i. */
+void
+evt_cat_sum_at(const struct evt_cat *c, uint32_t i, struct evt_cat_run *r)
+{
+	const uint8_t *p = c->up + (size_t)i * c->rstride;
+	r->lo = le64_get(p);
+	r->hi = le64_get(p + 8);
+}
+
+/* Checks the ranges of n run entries at base (decoded by at_fn). */
+static int
+check_ranges(const struct evt_cat *c, uint32_t n, uint64_t base,
+    void (*at_fn)(const struct evt_cat *, uint32_t, struct evt_cat_run *),
+    const char **why, uint64_t *at)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct evt_cat_run r;
+		at_fn(c, i, &r);
+		if (r.lo == 0 || r.lo > r.hi || r.hi > UINT64_C(999999999999))
+			return evt_parse_fail(why, at,
+			    "run range out of order or range",
+			    base + (uint64_t)i * c->rstride, EVT_ERR_CORRUPT);
+	}
+	return 0;
+}
+
 /* Checks the entries of a body whose CRC matched; 0 or a parse error. */
 static int
 check_entries(const struct evt_cat *c, uint64_t base, const char **why,
@@ -245,14 +274,31 @@ check_entries(const struct evt_cat *c, uint64_t base, const char **why,
 		prev = s.seq;
 	}
 	base += (uint64_t)c->nseg * c->sstride;
-	for (uint32_t i = 0; i < c->nrun; i++) {
-		struct evt_cat_run r;
-		evt_cat_run_at(c, i, &r);
-		if (r.lo == 0 || r.lo > r.hi || r.hi > UINT64_C(999999999999))
-			return evt_parse_fail(why, at,
-			    "run range out of order or range",
-			    base + (uint64_t)i * c->rstride, EVT_ERR_CORRUPT);
-	}
+	int rc = check_ranges(c, c->nrun, base, evt_cat_run_at, why, at);
+	base += (uint64_t)c->nrun * c->rstride;
+	return rc != 0 ? rc : check_ranges(c, c->nsum, base, evt_cat_sum_at,
+	    why, at);
+}
+
+/* Parses the roll-up run table of a header of hs >= 72 bytes, after the
+ * body ending at end (revision 1.6). */
+static int
+parse_sums(const uint8_t *buf, size_t len, unsigned hs, uint64_t end,
+    struct evt_cat *c, const char **why, uint64_t *at)
+{
+	if (hs < EVT_CAT_HDR_SIZE_SUMS)
+		return 0;	/* a catalog of revision 1.5: not known */
+	c->nsum = le32_get(buf + CH_NSUM);
+	uint64_t n = (uint64_t)c->nsum * c->rstride;
+	if (c->nsum > EVT_CAT_MAX_RUNS || end + n > len)
+		return evt_parse_fail(why, at, "roll-up run entries beyond "
+		    "the end of the file or too many", CH_NSUM,
+		    EVT_ERR_TRUNCATED);
+	if (evt_crc32c(0, buf + end, (size_t)n) != le32_get(buf + CH_SUM_CRC))
+		return evt_parse_fail(why, at, "roll-up run entries' CRC "
+		    "mismatch", end, EVT_ERR_CHECKSUM);
+	c->up = buf + end;
+	c->has_sums = 1;
 	return 0;
 }
 
@@ -319,28 +365,29 @@ parse(const uint8_t *buf, size_t len, struct evt_cat *c,
 	c->flags = le32_get(buf + CH_FLAGS);
 	c->sp = buf + hs;
 	c->rp = c->sp + (size_t)c->nseg * c->sstride;
-	return check_entries(c, hs, why, at);
+	int rc = parse_sums(buf, len, hs, end, c, why, at);
+	return rc != 0 ? rc : check_entries(c, hs, why, at);
 }
 
 /* The encoded size; see catalog.h. */
 size_t
-evt_cat_size(uint32_t nseg, uint32_t nrun)
+evt_cat_size(uint32_t nseg, uint32_t nrun, uint32_t nsum)
 {
-	return EVT_CAT_HDR_SIZE + (size_t)nseg * EVT_CAT_SEG_SIZE +
-	    (size_t)nrun * EVT_CAT_RUN_SIZE;
+	return EVT_CAT_HDR_SIZE_SUMS + (size_t)nseg * EVT_CAT_SEG_SIZE +
+	    ((size_t)nrun + nsum) * EVT_CAT_RUN_SIZE;
 }
 
 /* Encodes a catalog; see catalog.h. */
 void
 evt_cat_encode(const struct evt_cat *h, const struct evt_cat_seg *segs,
     uint32_t nseg, const struct evt_cat_run *runs, uint32_t nrun,
-    uint8_t *out)
+    const struct evt_cat_run *sums, uint32_t nsum, uint8_t *out)
 {
-	size_t len = evt_cat_size(nseg, nrun);
+	size_t len = evt_cat_size(nseg, nrun, nsum);
 	memset(out, 0, len);
 	memcpy(out + CH_MAGIC, EVT_CAT_MAGIC, 8);
 	le16_put(out + CH_VERSION, EVT_CAT_VERSION);
-	le16_put(out + CH_HDR_SIZE, EVT_CAT_HDR_SIZE);
+	le16_put(out + CH_HDR_SIZE, EVT_CAT_HDR_SIZE_SUMS);
 	le16_put(out + CH_SEG_SIZE, EVT_CAT_SEG_SIZE);
 	le16_put(out + CH_RUN_SIZE, EVT_CAT_RUN_SIZE);
 	le64_put(out + CH_DEV, h->dev);
@@ -350,7 +397,8 @@ evt_cat_encode(const struct evt_cat *h, const struct evt_cat_seg *segs,
 	le32_put(out + CH_FLAGS, h->flags);
 	le32_put(out + CH_NSEG, nseg);
 	le32_put(out + CH_NRUN, nrun);
-	uint8_t *p = out + EVT_CAT_HDR_SIZE;
+	le32_put(out + CH_NSUM, nsum);
+	uint8_t *p = out + EVT_CAT_HDR_SIZE_SUMS;
 	for (uint32_t i = 0; i < nseg; i++, p += EVT_CAT_SEG_SIZE) {
 		const struct evt_cat_seg *s = &segs[i];
 		le64_put(p + CE_SEQ, s->seq);
@@ -368,8 +416,17 @@ evt_cat_encode(const struct evt_cat *h, const struct evt_cat_seg *segs,
 		le64_put(p, runs[i].lo);
 		le64_put(p + 8, runs[i].hi);
 	}
+	/* The body as a reader of revision 1.5 checks it (its header
+	 * extension included); the roll-up runs by their own CRC. */
+	uint8_t *body_end = p;
+	for (uint32_t i = 0; i < nsum; i++, p += EVT_CAT_RUN_SIZE) {
+		le64_put(p, sums[i].lo);
+		le64_put(p + 8, sums[i].hi);
+	}
+	le32_put(out + CH_SUM_CRC, evt_crc32c(0, body_end, (size_t)(p -
+	    body_end)));
 	le32_put(out + CH_BODY_CRC, evt_crc32c(0, out + EVT_CAT_HDR_SIZE,
-	    len - EVT_CAT_HDR_SIZE));
+	    (size_t)(body_end - out) - EVT_CAT_HDR_SIZE));
 	le32_put(out + CH_CRC, evt_crc32c(0, out, CH_CRC));
 }
 
@@ -596,8 +653,8 @@ fill_entry(const char *dir, const struct evt_lseg *s,
 struct newcat {
 	struct evt_cat h;	/* header fields */
 	struct evt_cat_seg *segs;
-	struct evt_cat_run *runs;
-	uint32_t nseg, nrun;
+	struct evt_cat_run *runs, *sums;
+	uint32_t nseg, nrun, nsum;
 };
 
 /* Builds the new catalog from a listing; 0 or EVT_ERR_NOMEM. */
@@ -612,8 +669,10 @@ build(const char *dir, const struct evt_listing *l, int listing,
 	c->h.flags = listing ? EVT_CATF_LISTING : 0;
 	c->segs = calloc(l->nseg + 1, sizeof *c->segs);
 	c->runs = calloc(l->nrun + 1, sizeof *c->runs);
-	if (c->segs == NULL || c->runs == NULL ||
-	    l->nseg > EVT_CAT_MAX_SEGS || l->nrun > EVT_CAT_MAX_RUNS)
+	c->sums = calloc(l->nsum + 1, sizeof *c->sums);
+	if (c->segs == NULL || c->runs == NULL || c->sums == NULL ||
+	    l->nseg > EVT_CAT_MAX_SEGS || l->nrun > EVT_CAT_MAX_RUNS ||
+	    l->nsum > EVT_CAT_MAX_RUNS)
 		return EVT_ERR_NOMEM;
 	c->nseg = (uint32_t)l->nseg;
 	for (size_t i = 0; i < l->nseg; i++)
@@ -623,6 +682,10 @@ build(const char *dir, const struct evt_listing *l, int listing,
 		if (evt_idx_parse_name(l->runs[i], &c->runs[c->nrun].lo,
 		    &c->runs[c->nrun].hi))
 			c->nrun++;
+	for (size_t i = 0; i < l->nsum; i++)
+		if (evt_ru_parse_name(l->sums[i], &c->sums[c->nsum].lo,
+		    &c->sums[c->nsum].hi))
+			c->nsum++;
 	return 0;
 }
 
@@ -649,11 +712,12 @@ pwrite_full(int fd, const uint8_t *b, size_t n, uint64_t off)
 static int
 write_cat(int fd, const struct newcat *c)
 {
-	size_t len = evt_cat_size(c->nseg, c->nrun);
+	size_t len = evt_cat_size(c->nseg, c->nrun, c->nsum);
 	uint8_t *b = malloc(len);
 	if (b == NULL)
 		return EVT_ERR_NOMEM;
-	evt_cat_encode(&c->h, c->segs, c->nseg, c->runs, c->nrun, b);
+	evt_cat_encode(&c->h, c->segs, c->nseg, c->runs, c->nrun, c->sums,
+	    c->nsum, b);
 	size_t half = len / 2;
 	int rc = pwrite_full(fd, b, half, 0);
 	if (rc == 0) {
@@ -717,6 +781,7 @@ update(const char *dir)
 		rc = write_cat(fd, &c);
 	free(c.segs);
 	free(c.runs);
+	free(c.sums);
 	evt_cat_free(&old);
 	evt_listing_free(&l);
 	close(fd);

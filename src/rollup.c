@@ -867,7 +867,9 @@ static const int64_t ru_widths[] = {EVT_SUM_BUCKET_US,
 
 /* The bucket width runs idx[0..n) of l become one run in: the finest of
  * ru_widths, no finer than any input's, within the writers' bounds of
- * segments and buckets spanned; 0 if none is. */
+ * segments and buckets spanned; 0 if none is.  A coarse width only for a
+ * span seconds cannot hold: many segments in a short span stay in runs
+ * of seconds, which every report width can use. */
 static int64_t
 mergeable(const struct rlist *l, const size_t *idx, size_t n)
 {
@@ -886,9 +888,11 @@ mergeable(const struct rlist *l, const size_t *idx, size_t n)
 	for (size_t i = 0; i < sizeof ru_widths / sizeof *ru_widths; i++) {
 		int64_t w = ru_widths[i];
 		uint64_t most = i == 0 ? fine_segs : EVT_RU_COARSE_SEGS;
-		if (w >= wmin && segs <= most && (lo > hi ||
-		    hi / w - lo / w < span))
+		int fits = lo > hi || hi / w - lo / w < span;
+		if (w >= wmin && segs <= most && fits)
 			return w;
+		if (fits)
+			return 0;
 	}
 	return 0;
 }
@@ -1255,6 +1259,38 @@ view_assign(struct evt_ru_view *v, int dfd, const uint64_t *seqs, size_t n)
 	return 0;
 }
 
+/*
+ * The names of dir's run files into dl->sums (the rest of *dl empty):
+ * from the catalog when it is current and lists them (revision 1.6), so
+ * that a directory of 10,000 segments is not listed again; else from a
+ * listing.  Returns 0, or an evt_err of evt_dir_list.
+ */
+static int
+view_names(const char *dir, struct evt_listing *dl)
+{
+	struct evt_cat c;
+	memset(dl, 0, sizeof *dl);
+	int rc = evt_cat_load(dir, &c);
+	if (rc == 1 && c.has_sums) {
+		if ((dl->sums = calloc(c.nsum + 1, sizeof *dl->sums)) == NULL)
+			rc = EVT_ERR_NOMEM;
+		for (uint32_t i = 0; rc == 1 && i < c.nsum; i++) {
+			struct evt_cat_run r;
+			char name[EVT_RU_NAME_LEN + 1];
+			evt_cat_sum_at(&c, i, &r);
+			evt_ru_name(r.lo, r.hi, name, sizeof name);
+			if ((dl->sums[dl->nsum] = strdup(name)) == NULL)
+				rc = EVT_ERR_NOMEM;
+			else
+				dl->nsum++;
+		}
+		evt_cat_free(&c);
+		return rc == 1 ? 0 : rc;
+	}
+	evt_cat_free(&c);
+	return rc < 0 ? rc : evt_dir_list(dir, dl);
+}
+
 /* Opens the readers' view; see rollup.h. */
 int
 evt_ru_view_open(const char *dir, const uint64_t *seqs, size_t n,
@@ -1266,7 +1302,7 @@ evt_ru_view_open(const char *dir, const uint64_t *seqs, size_t n,
 	struct evt_ru_view *v = calloc(1, sizeof *v);
 	struct evt_listing dl;
 	/* A directory that does not list has no runs: the segments answer. */
-	int dfd = -1, rc = v == NULL ? EVT_ERR_NOMEM : evt_dir_list(dir, &dl);
+	int dfd = -1, rc = v == NULL ? EVT_ERR_NOMEM : view_names(dir, &dl);
 	if (rc == 0)
 		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	else if (rc != EVT_ERR_NOMEM)

@@ -29,7 +29,8 @@
 #define EVT_CAT_NAME "CATALOG"
 #define EVT_CAT_MAGIC "\x89" "EVTCAT\n"	/* 8 bytes */
 #define EVT_CAT_VERSION 1
-#define EVT_CAT_HDR_SIZE 64
+#define EVT_CAT_HDR_SIZE 64	/* at least; revision 1.5 wrote this */
+#define EVT_CAT_HDR_SIZE_SUMS 72	/* with the roll-up runs (1.6) */
 #define EVT_CAT_SEG_SIZE 72	/* segment entry */
 #define EVT_CAT_RUN_SIZE 16	/* run entry */
 #define EVT_CAT_MAX_SEGS (1u << 24)
@@ -97,6 +98,10 @@ struct evt_cat {
 	uint32_t flags;		/* EVT_CATF_* */
 	uint32_t nseg, nrun;
 	const uint8_t *sp, *rp;	/* first segment / run entry */
+	int has_sums;		/* it lists the roll-up runs (revision 1.6:
+				   hdr_size >= 72); 0: they are not known */
+	uint32_t nsum;
+	const uint8_t *up;	/* first roll-up run entry */
 	unsigned sstride, rstride;
 	void *map;		/* owned mapping (NULL: borrowed bytes) */
 	size_t maplen;
@@ -117,13 +122,18 @@ void evt_cat_seg_at(const struct evt_cat *c, uint32_t i,
 void evt_cat_run_at(const struct evt_cat *c, uint32_t i,
     struct evt_cat_run *r);
 
-/* The encoded size of a catalog of nseg segments and nrun runs, and the
- * encoding of h's header fields with those entries into out (that many
- * bytes, CRCs computed). */
-size_t evt_cat_size(uint32_t nseg, uint32_t nrun);
+/* Decodes roll-up run entry i (< nsum): the range of a file
+ * sum-LO-HI.evs (rollup.h). */
+void evt_cat_sum_at(const struct evt_cat *c, uint32_t i,
+    struct evt_cat_run *r);
+
+/* The encoded size of a catalog of nseg segments, nrun id index runs and
+ * nsum roll-up runs, and the encoding of h's header fields with those
+ * entries into out (that many bytes, CRCs computed; revision 1.6). */
+size_t evt_cat_size(uint32_t nseg, uint32_t nrun, uint32_t nsum);
 void evt_cat_encode(const struct evt_cat *h, const struct evt_cat_seg *segs,
     uint32_t nseg, const struct evt_cat_run *runs, uint32_t nrun,
-    uint8_t *out);
+    const struct evt_cat_run *sums, uint32_t nsum, uint8_t *out);
 
 /* Unmaps an owned mapping; the catalog is empty afterwards. */
 void evt_cat_free(struct evt_cat *c);

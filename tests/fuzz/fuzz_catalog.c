@@ -28,6 +28,10 @@ fix_crcs(uint8_t *b, size_t size)
 {
 	uint64_t end = le16_get(b + 10) + le32_get(b + 48) * le16_get(b + 12) +
 	    le32_get(b + 52) * le16_get(b + 14);
+	uint64_t sums = le16_get(b + 10) >= 72 && size >= 72 ?
+	    (uint64_t)le32_get(b + 64) * le16_get(b + 14) : 0;
+	if (sums > 0 && end + sums <= size)
+		le32_put(b + 68, evt_crc32c(0, b + end, (size_t)sums));
 	if (end > size)
 		end = size;
 	if (end > EVT_CAT_HDR_SIZE)
@@ -63,16 +67,26 @@ check(const struct evt_cat *c, const uint8_t *data, size_t size)
 		if (r[i].lo == 0 || r[i].lo > r[i].hi)
 			abort();
 	}
-	size_t len = evt_cat_size(c->nseg, c->nrun);
+	struct evt_cat_run *u = calloc((size_t)c->nsum + 1, sizeof *u);
+	if (u == NULL || (c->nsum > 0 && (c->up < c->rp ||
+	    (size_t)(c->up - data) + (size_t)c->nsum * c->rstride > size)))
+		abort();
+	for (uint32_t i = 0; i < c->nsum; i++) {
+		evt_cat_sum_at(c, i, &u[i]);
+		if (u[i].lo == 0 || u[i].lo > u[i].hi)
+			abort();
+	}
+	size_t len = evt_cat_size(c->nseg, c->nrun, c->nsum);
 	uint8_t *out = malloc(len);
 	struct evt_cat c2;
 	const char *why;
 	uint64_t at;
 	if (out == NULL)
 		abort();
-	evt_cat_encode(c, s, c->nseg, r, c->nrun, out);
+	evt_cat_encode(c, s, c->nseg, r, c->nrun, u, c->nsum, out);
 	if (evt_cat_parse(out, len, &c2, &why, &at) != 0 ||
-	    c2.nseg != c->nseg || c2.nrun != c->nrun)
+	    c2.nseg != c->nseg || c2.nrun != c->nrun || !c2.has_sums ||
+	    c2.nsum != c->nsum)
 		abort();
 	for (uint32_t i = 0; i < c->nseg; i++) {
 		struct evt_cat_seg e;
@@ -83,6 +97,7 @@ check(const struct evt_cat *c, const uint8_t *data, size_t size)
 	free(out);
 	free(s);
 	free(r);
+	free(u);
 }
 
 int

@@ -25,6 +25,12 @@ def state(d):
     if ver != 1 or hs < 64 or ss < 72 or rs < 16 or ns > 1 << 24 or \
             nr > 1 << 20 or end > len(b) or crc32c(b[64:end]) != bcrc:
         return "invalid"
+    if hs >= 72:
+        # Revision 1.6: the roll-up runs, after the run entries.
+        nsum, scrc = struct.unpack_from("<II", b, 64)
+        if nsum > 1 << 20 or end + nsum * rs > len(b) or \
+                crc32c(b[end:end + nsum * rs]) != scrc:
+            return "invalid"
     prev = 0
     for i in range(ns):
         seq, = struct.unpack_from("<Q", b, hs + i * ss)
