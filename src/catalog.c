@@ -34,7 +34,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -477,10 +479,11 @@ same_dir(const struct evt_cat *c, const struct stat *st)
 	    c->mtime_ns == (uint32_t)st->st_mtim.tv_nsec;
 }
 
-/* Maps and parses the catalog of dir: 1 (c owns the mapping), or 0
- * when there is none or it does not parse. */
+/* Maps and parses the catalog of dir: 1 (c owns the mapping), 0 when
+ * there is none, 2 when it does not parse (*why, *at say why), or
+ * EVT_ERR_NOMEM. */
 static int
-read_cat(const char *dir, struct evt_cat *c)
+map_cat(const char *dir, struct evt_cat *c, const char **why, uint64_t *at)
 {
 	memset(c, 0, sizeof *c);
 	char *p = evt_path_join(dir, EVT_CAT_NAME);
@@ -499,17 +502,28 @@ read_cat(const char *dir, struct evt_cat *c)
 		m = mmap(NULL, (size_t)st.st_size, PROT_READ,
 		    MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	close(fd);
+	*why = "shorter than the header, or not a regular file";
+	*at = 0;
 	if (m == MAP_FAILED)
-		return 0;
-	const char *why;
-	uint64_t at;
-	if (evt_cat_parse(m, (size_t)st.st_size, c, &why, &at) != 0) {
+		return 2;
+	if (evt_cat_parse(m, (size_t)st.st_size, c, why, at) != 0) {
 		munmap(m, (size_t)st.st_size);
-		return 0;
+		return 2;
 	}
 	c->map = m;
 	c->maplen = (size_t)st.st_size;
 	return 1;
+}
+
+/* Maps and parses the catalog of dir: 1 (c owns the mapping), or 0
+ * when there is none or it does not parse. */
+static int
+read_cat(const char *dir, struct evt_cat *c)
+{
+	const char *why;
+	uint64_t at;
+	int rc = map_cat(dir, c, &why, &at);
+	return rc == 2 ? 0 : rc;
 }
 
 /* Loads a catalog for a reader; see catalog.h. */
@@ -786,4 +800,136 @@ update(const char *dir)
 	evt_listing_free(&l);
 	close(fd);
 	return rc;
+}
+
+/*
+ * Checking it (evtool verify).
+ */
+
+/* What verify found comparing a catalog with the directory: entries that
+ * differ, the offset of the first. */
+struct diff {
+	uint64_t n, first;
+};
+
+/* Notes a difference at offset off. */
+static void
+diff_at(struct diff *d, uint64_t off)
+{
+	if (d->n++ == 0)
+		d->first = off;
+}
+
+/* Compares the catalog's segment entries (from offset base) with the
+ * listed segments of dir: the same numbers, and, when files (a current
+ * catalog: readers trust its time table), each sealed entry's file of the
+ * recorded size and modification time. */
+static void
+diff_segs(const char *dir, const struct evt_cat *c, uint64_t base,
+    const struct evt_listing *l, int files, struct diff *d)
+{
+	size_t j = 0;
+	for (uint32_t i = 0; i < c->nseg; i++) {
+		struct evt_cat_seg e;
+		uint64_t off = base + (uint64_t)i * c->sstride;
+		evt_cat_seg_at(c, i, &e);
+		while (j < l->nseg && l->segs[j].seq < e.seq) {
+			diff_at(d, off);	/* not catalogued */
+			j++;
+		}
+		if (j == l->nseg || l->segs[j].seq != e.seq) {
+			diff_at(d, off);	/* catalogued, gone */
+			continue;
+		}
+		j++;
+		char name[32];
+		struct stat st;
+		evt_segment_name(e.seq, name, sizeof name);
+		char *p = evt_path_join(dir, name);
+		if (p != NULL && files && (e.flags & EVT_CATS_SEALED) &&
+		    (stat(p, &st) != 0 || (uint64_t)st.st_size != e.size ||
+		    (int64_t)st.st_mtim.tv_sec * 1000000000 +
+		    st.st_mtim.tv_nsec != e.mtime_ns))
+			diff_at(d, off);
+		free(p);
+	}
+	for (; j < l->nseg; j++)
+		diff_at(d, base + (uint64_t)c->nseg * c->sstride);
+}
+
+/* Compares n run entries at base (decoded by at_fn, named by name_fn)
+ * with the listed names[0..nn): the same set. */
+static void
+diff_runs(const struct evt_cat *c, uint32_t n, uint64_t base,
+    void (*at_fn)(const struct evt_cat *, uint32_t, struct evt_cat_run *),
+    void (*name_fn)(uint64_t, uint64_t, char *, size_t), char **names,
+    size_t nn, struct diff *d)
+{
+	size_t found = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct evt_cat_run r;
+		char name[64];
+		at_fn(c, i, &r);
+		name_fn(r.lo, r.hi, name, sizeof name);
+		size_t k;
+		for (k = 0; k < nn && strcmp(names[k], name) != 0; k++)
+			;
+		if (k == nn)
+			diff_at(d, base + (uint64_t)i * c->rstride);
+		else
+			found++;
+	}
+	if (found < nn)
+		diff_at(d, base + (uint64_t)n * c->rstride);
+}
+
+/* Checks the catalog; see catalog.h. */
+int
+evt_cat_verify(const char *dir, evt_cat_report_cb report, void *arg)
+{
+	struct evt_cat c;
+	struct evt_listing l;
+	struct stat st;
+	const char *why;
+	uint64_t at;
+	char *path = evt_path_join(dir, EVT_CAT_NAME), what[512];
+	int cur, rc = path == NULL ? EVT_ERR_NOMEM : stat(dir, &st) != 0 ?
+	    EVT_ERR_IO : map_cat(dir, &c, &why, &at);
+	if (rc == 2) {
+		snprintf(what, sizeof what, "damaged catalog: %s (derived "
+		    "data, ignored: readers list the directory; a writer or "
+		    "evtool repair rewrites it)", why);
+		report(arg, path, at, what);
+	}
+	if (rc != 1) {
+		free(path);
+		return rc == 2 ? 1 : rc < 0 ? rc : 0;
+	}
+	cur = same_dir(&c, &st);
+	struct diff d = {0};
+	if ((rc = evt_dir_list(dir, &l)) == 0) {
+		uint64_t hs = (uint64_t)(c.sp - (const uint8_t *)c.map),
+		    rb = hs + (uint64_t)c.nseg * c.sstride;
+		diff_segs(dir, &c, hs, &l, cur, &d);
+		diff_runs(&c, c.nrun, rb, evt_cat_run_at, evt_idx_name,
+		    l.runs, l.nrun, &d);
+		if (c.has_sums)
+			diff_runs(&c, c.nsum, (uint64_t)(c.up -
+			    (const uint8_t *)c.map), evt_cat_sum_at,
+			    evt_ru_name, l.sums, l.nsum, &d);
+	}
+	if (rc == 0 && d.n > 0) {
+		snprintf(what, sizeof what, cur ? "catalog passes for current "
+		    "but %" PRIu64 " entries differ from the directory (a "
+		    "file changed in place, or the directory's time set "
+		    "back): readers may skip or miss those segments; evtool "
+		    "repair rewrites it" : "stale catalog: %" PRIu64 " entries "
+		    "differ from the directory (ignored: readers list the "
+		    "directory; the next writer rewrites it)", d.n);
+		report(arg, path, d.first, what);
+	}
+	evt_listing_free(&l);
+	evt_cat_free(&c);
+	free(path);
+	return rc < 0 ? rc : cur && d.n > 0;
 }

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 
 #include "evtape/archive.h"
+#include "evtape/catalog.h"
 #include "evtape/cli.h"
 #include "evtape/cursor.h"
 #include "evtape/err.h"
@@ -1180,9 +1181,9 @@ cmd_verify(int argc, char **argv)
 	return s.problems > 0 || ip > 0 ? EVT_EXIT_PARTIAL : 0;
 }
 
-/* Checks the id index's and the roll-up's run files (each problem as
- * FILE: offset N: what on stderr) and appends their counts to line;
- * returns their sum. */
+/* Checks the id index's and the roll-up's run files and the catalog (each
+ * problem as FILE: offset N: what on stderr) and appends their counts to
+ * line; returns their sum. */
 static int
 verify_index(const char *dir, char *line, size_t cap)
 {
@@ -1200,7 +1201,14 @@ verify_index(const char *dir, char *line, size_t cap)
 		snprintf(line + len, cap - len, "; %d roll-up problems (no "
 		    "count lost: stats and info read the segments; evtool "
 		    "repair rebuilds the roll-up)", rp);
-	return (ip > 0 ? ip : 0) + (rp > 0 ? rp : 0);
+	int cp = evt_cat_verify(dir, evt_cli_damage_cb, NULL);
+	oom_check(cp == EVT_ERR_NOMEM ? cp : 0);
+	len = strlen(line);
+	if (cp > 0)
+		snprintf(line + len, cap - len, "; %d catalog problem (no "
+		    "event lost: derived data; evtool repair rewrites it)",
+		    cp);
+	return (ip > 0 ? ip : 0) + (rp > 0 ? rp : 0) + (cp > 0 ? cp : 0);
 }
 static char repair_tmp[4096];
 static volatile sig_atomic_t repair_tmp_set;

@@ -166,6 +166,21 @@ int evt_cat_load(const char *dir, struct evt_cat *c);
 int evt_cat_update(const char *dir);
 
 /*
+ * Checks dir's catalog for `evtool verify` (EVTAPE_NO_CATALOG does not
+ * matter: it checks the file, not uses it): report(arg, path, offset,
+ * what) once if it does not parse (damaged), once if its entries differ
+ * from the directory (segment numbers, run files, a sealed segment's size
+ * or modification time), saying whether readers ignore it (a damaged or
+ * stale one) or may be misled by it (one that passes for current).
+ * Returns the problems (1 for a damaged catalog or a current one that
+ * differs; a stale one is reported, not counted: the directory changes
+ * under a running writer), 0 without a catalog, or a negative evt_err.
+ */
+typedef void (*evt_cat_report_cb)(void *arg, const char *path, uint64_t off,
+    const char *what);
+int evt_cat_verify(const char *dir, evt_cat_report_cb report, void *arg);
+
+/*
  * Whether a catalog entry proves that its sealed segment holds no frame
  * received in [from, to) (to INT64_MAX: no end): 1 if so.
  */

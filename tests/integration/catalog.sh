@@ -145,6 +145,10 @@ EVTAPE_NO_CATALOG=1 $EVTOOL cat --from "$tc" "$M" >/dev/null 2>"$T/ip.list"
 ! grep -q "seg-$(printf %012d $((lo + 10)))" "$T/ip.cat" &&
     grep -q "seg-$(printf %012d $((lo + 10)))" "$T/ip.list"
 check $? "a time seek skips it unopened by the catalog's time table; listed, it is opened and reported"
+$EVTOOL verify "$M" >/dev/null 2>"$T/ip.verify"
+rc=$?
+[ $rc -eq 1 ] && grep -q "CATALOG: offset [0-9]*: catalog passes for current but" "$T/ip.verify"
+check $? "verify says the current catalog no longer describes the overwritten segment (status $rc)"
 cat "$T/keep10.evt" >"$(seg $((lo + 10)))"
 mt=$($PYTHON -c 'import os, sys; print(os.stat(sys.argv[1]).st_mtime_ns)' "$M")
 cp "$(seg $((lo + 3)))" "$(seg $((hi + 1)))"
@@ -178,6 +182,33 @@ check $? "the next writer makes it current"
 same torn2 "after the next writer"
 [ "$(ls "$K" | grep -c '^seg-')" -gt "$nk" ]
 check $? "the killed import had added segments"
+
+# A damaged catalog: verify says what and where, and that it is ignored;
+# repair rewrites it.
+D=$T/dmg
+cp -a "$K" "$D"
+$EVTOOL import "$D" /dev/null >/dev/null 2>&1
+state_is "$D" current
+check $? "a copy made current by a writer"
+printf '\125' | dd of="$D/CATALOG" bs=1 seek=100 conv=notrunc 2>/dev/null
+$EVTOOL verify "$D" >"$T/dv.out" 2>"$T/dv.err"
+rc=$?
+[ $rc -eq 1 ] &&
+    grep -q "CATALOG: offset 64: damaged catalog: body CRC mismatch (derived data, ignored" "$T/dv.err" &&
+    grep -q "; 1 catalog problem" "$T/dv.out"
+check $? "verify reports the damaged catalog, file and offset (status $rc)"
+M=$D
+same damaged "a damaged catalog"
+$EVTOOL repair "$D" >/dev/null 2>&1
+t "after repair verify is clean" $EVTOOL verify "$D"
+state_is "$D" current
+check $? "repair rewrote the catalog: current"
+# Stale: a run file deleted by hand; reported, not counted.
+rm "$D/$(ls "$D" | grep '^sum-' | head -n 1)"
+$EVTOOL verify "$D" >"$T/dv.out" 2>"$T/dv.err"
+rc=$?
+[ $rc -eq 0 ] && grep -q "CATALOG: offset [0-9]*: stale catalog: 1 entries differ" "$T/dv.err"
+check $? "a stale catalog: verify says so, ignored, status 0 ($rc)"
 
 # evrec's retention (evt_archive_prune, at start and hourly) rewrites the
 # catalog after deleting segments, not at the next seal: a recorder that
