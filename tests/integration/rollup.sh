@@ -7,7 +7,8 @@
 # kills (SIGKILL) at every crash point of the roll-up's write and merge, a
 # segment removed or replaced by hand, damaged roll-up files, prune and
 # repair; verify reports damaged and stale roll-up files, repair rebuilds
-# them.  POSIX sh; prints TAP.  Real binaries, files and processes.
+# them; coarse runs (60 s and 1 h buckets) answer as the scan for every
+# report width.  POSIX sh; prints TAP.  Real binaries, files and processes.
 . "$(dirname "$0")/lib.sh"
 
 # The stats questions asked of every archive (set by pick_args).
@@ -75,7 +76,7 @@ runs() {
 
 # opens DIR CMD: how many files `evtool CMD DIR` opens (strace).
 opens() {
-	strace -f -e trace=openat -o "$T/st" $EVTOOL "$2" "$1" >/dev/null 2>&1
+	strace -f -e trace=openat -o "$T/st" $EVTOOL $2 "$1" >/dev/null 2>&1
 	grep -c 'openat' "$T/st"
 }
 
@@ -210,4 +211,76 @@ printf '\125\252\125\252' | dd of="$T/r/$seg" bs=1 seek=200 conv=notrunc \
 $EVTOOL repair "$T/r" >/dev/null 2>&1
 t "a repaired segment: verify clean" $EVTOOL verify "$T/r"
 t "a repaired segment: stats and info as --scan" same "$T/r"
+
+# 7. Coarse runs (formats/rollup.md, "Coarse runs"): with the writers'
+# bounds lowered (EVTAPE_RU_LIMITS: one-second runs of at most 16
+# segments and every run within 400 buckets of its width), runs of 60 s
+# buckets, and with 200, of 1 h buckets, over ~290 segments of 200 s
+# (evgen at 0.5 events/s: ~17 hours).  Whatever the report's width (auto,
+# 1 s, 1 m, 1 h: a width their buckets do not divide reads their
+# segments), stats answers as --scan; under kills in their merges, prune
+# and repair too.
+$EVGEN --seed 5 --events 30000 --rate 0.5 --cameras 50 >"$T/c.in"
+version() { od -An -tu2 -j8 -N2 "$1" | tr -d ' '; }
+bucket_s() { od -An -tu4 -j20 -N4 "$1" | tr -d ' '; }
+coarse_args() {
+	pick_args "$T/c.in"
+	ARGS_2="--bucket 1m --top 3"
+	ARGS_5="--bucket 1h --json"
+	ARGS_6="--bucket 45s --source cameras/nothing-like-it"
+}
+coarse_args
+for lim in 400:60 200:3600; do
+	b=${lim#*:}
+	C=$T/c$b
+	EVTAPE_RU_LIMITS=16,${lim%:*} $EVTOOL import --segment-age 200s "$C" \
+	    "$T/c.in" 2>/dev/null
+	nseg=$(ls "$C" | grep -c '^seg-')
+	nc=0
+	for f in "$C"/sum-*; do
+		[ "$(version "$f")" = 2 ] && [ "$(bucket_s "$f")" = "$b" ] &&
+		    nc=$((nc + 1))
+	done
+	check $([ "$nc" -ge 2 ] && [ "$(runs "$C")" -le 12 ] && echo 0 ||
+	    echo 1) "$nseg segments: $nc coarse runs of $b s buckets of $(runs "$C")"
+	t "coarse runs of $b s: stats and info as --scan" same "$C"
+	t "coarse runs of $b s: verify clean" $EVTOOL verify "$C"
+	if command -v strace >/dev/null 2>&1; then
+		q=$([ "$b" = 60 ] && echo stats || echo "stats --bucket 1h")
+		n=$(opens "$C" "$q")
+		check $([ "$n" -lt 40 ] && echo 0 || echo 1) \
+		    "coarse runs of $b s: $q opens $n files for $nseg segments"
+	fi
+done
+C=$T/c60
+for kp in sum-rename:1 sum-drop:3; do
+	rm -rf "$T/k"
+	EVTAPE_RU_LIMITS=16,400 EVTAPE_TEST_IDX_KILL=$kp $EVTOOL import \
+	    --segment-age 200s "$T/k" "$T/c.in" >/dev/null 2>&1
+	rc=$?
+	check $([ $rc -eq 137 ] && echo 0 || echo 1) \
+	    "coarse merge, kill at $kp: the import was killed (status $rc)"
+	t "coarse merge, kill at $kp: stats and info as --scan" same "$T/k"
+	EVTAPE_RU_LIMITS=16,400 $EVTOOL import "$T/k" /dev/null >/dev/null 2>&1
+	t "coarse merge, kill at $kp: after the next writer, verify clean" \
+	    $EVTOOL verify "$T/k"
+	t "coarse merge, kill at $kp: after the next writer, as --scan" \
+	    same "$T/k"
+done
+cp -a "$C" "$T/cp"
+sz=$(du -sb "$T/cp" | cut -f1)
+EVTAPE_RU_LIMITS=16,400 $EVTOOL prune --max-bytes $((sz * 2 / 3)) "$T/cp" \
+    >/dev/null 2>&1
+t "coarse runs after prune: stats and info as --scan" same "$T/cp"
+t "coarse runs after prune: verify clean" $EVTOOL verify "$T/cp"
+big=$(ls -S "$C" | grep '^sum-' | head -n 1)
+cp -a "$C" "$T/cd"
+printf '\125\252' | dd of="$T/cd/$big" bs=1 seek=300 conv=notrunc 2>/dev/null
+t "a damaged coarse run: stats and info as --scan" same "$T/cd"
+$EVTOOL verify "$T/cd" >/dev/null 2>"$T/v.err"
+check $([ $? -eq 1 ] && grep -q "$big" "$T/v.err" && echo 0 || echo 1) \
+    "a damaged coarse run: verify reports $big"
+EVTAPE_RU_LIMITS=16,400 $EVTOOL repair "$T/cd" >/dev/null 2>&1
+t "a damaged coarse run: after repair, verify clean" $EVTOOL verify "$T/cd"
+t "a damaged coarse run: after repair, as --scan" same "$T/cd"
 done_testing
