@@ -19,7 +19,10 @@
 
 #include "evtape/archive.h"
 #include "evtape/err.h"
+#include "evtape/crc32c.h"
 #include "evtape/rollup.h"
+#include "evtape/select.h"
+#include "evtape/stats.h"
 #include "evtape/segment.h"
 #include "t.h"
 
@@ -314,6 +317,53 @@ test_vector(void)
 	evt_ru_free(&r);
 }
 
+/* formats/rollup.md, "Test vector", version 2: the same run with 60 s
+ * buckets; checks it, and when a report may use its buckets. */
+static void
+test_vector_coarse(void)
+{
+	uint8_t v[611];
+	struct evt_ru_run r;
+	struct evt_sum s;
+	const char *why;
+	uint64_t at;
+	memcpy(v, vector, sizeof v);
+	v[8] = 2;				/* version */
+	v[20] = 60;				/* bucket_s */
+	memcpy(v + 572, "\xce\x03\x93\x87\x00", 5); /* bucket_us 60e6 */
+	memcpy(v + 586, "\xce\x01\xc1\x86\x20", 5); /* k 29,460,000 */
+	memcpy(v + 248, "\xd9\x26\x6d\x28\x83\xca\xdb\xe3", 8); /* CRCs */
+	T_EQ(evt_ru_parse(v, sizeof v, 1, 1, &r, &why, &at), 0,
+	    "the coarse vector parses");
+	T_EQ(r.bucket_us, 60000000, "its bucket width: 60 s");
+	T_EQ(evt_ru_sum(&r, &s, &why), 0, "its summary decodes");
+	T_OK(s.bucket_us == 60000000 && s.nbuckets == 1 &&
+	    s.buckets[0].k == 29460000 && s.buckets[0].count == 2,
+	    "one bucket of 60 s, the minute of first_rx, 2 events");
+	struct evt_sel sel = {.from = INT64_MIN, .to = INT64_MAX};
+	struct evt_stats *a = evt_stats_new(&sel, 0),
+	    *m = evt_stats_new(&sel, 60000000), *d = evt_stats_new(&sel,
+	    45000000);
+	T_OK(a && m && d && !evt_stats_sum_exact(a, &s) &&
+	    evt_stats_sum_exact(m, &s) && !evt_stats_sum_exact(d, &s),
+	    "its buckets fit a report of 1 m, not the automatic 1 s nor 45 s");
+	T_EQ(evt_stats_span(a, 1767600000000000LL, 1767600000000000LL +
+	    86400LL * 1000000 * 20), 0, "a span of 20 days noted");
+	T_OK(evt_stats_sum_exact(a, &s), "then the automatic width (10 m) "
+	    "fits it");
+	evt_stats_free(a);
+	evt_stats_free(m);
+	evt_stats_free(d);
+	evt_sum_free(&s);
+	evt_ru_free(&r);
+	v[20] = 7;
+	uint32_t c = evt_crc32c(0, v, 252);
+	for (int i = 0; i < 4; i++)
+		v[252 + i] = (uint8_t)(c >> (8 * i));
+	T_OK(evt_ru_parse(v, sizeof v, 1, 1, &r, &why, &at) != 0 && at == 20,
+	    "a bucket_s that does not divide a day is refused at offset 20");
+}
+
 /* The name. */
 static void
 test_names(void)
@@ -351,6 +401,7 @@ main(void)
 	test_replaced();
 	test_names();
 	test_vector();
+	test_vector_coarse();
 	setenv("EVTAPE_NO_ROLLUP", "1", 1);
 	struct evt_ru_view *v = (struct evt_ru_view *)1;
 	T_OK(evt_ru_view_open(dir, seqs, nseqs, &v) == 0 && v == NULL,
