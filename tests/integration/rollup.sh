@@ -227,7 +227,7 @@ coarse_args() {
 	pick_args "$T/c.in"
 	ARGS_2="--bucket 1m --top 3"
 	ARGS_5="--bucket 1h --json"
-	ARGS_6="--bucket 45s --source cameras/nothing-like-it"
+	ARGS_6="--bucket 45s --top 2"
 }
 coarse_args
 for lim in 400:60 200:3600; do
