@@ -40,7 +40,8 @@
 #define EVT_RU_MAX_SPAN 99999	/* buckets a writer's run may span */
 #define EVT_RU_COARSE1_S 60	/* coarse runs' bucket widths (seconds) */
 #define EVT_RU_COARSE2_S 3600
-#define EVT_RU_COARSE_SEGS 4096	/* a writer's coarse run covers at most */
+#define EVT_RU_COARSE_SEGS 512	/* a writer's coarse run covers at most
+				   (retention rebuilds a run it cuts) */
 #define EVT_RU_MAX_LEVEL 16	/* levels a writer merges */
 #define EVT_RU_PARSE_SEGS (1u << 20) /* a reader's bound */
 #define EVT_RU_MAX_FILE (256u << 20)
