@@ -1368,7 +1368,16 @@ static void
 walk_covered(const struct evt_idx_run *r, size_t k, const uint64_t *seqs,
     size_t n, void (*fn)(void *, size_t, uint32_t, size_t), void *arg)
 {
-	size_t i = 0;
+	/* From the run's lowest segment on: a walk from the listing's start
+	 * would cost every run the whole listing. */
+	size_t i = 0, hi = n;
+	while (i < hi) {
+		size_t mid = i + (hi - i) / 2;
+		if (seqs[mid] < r->segs[r->nsegs - 1].seq)
+			i = mid + 1;
+		else
+			hi = mid;
+	}
 	for (uint32_t s = r->nsegs; s-- > 0;) {	/* ascending */
 		uint64_t seq = r->segs[s].seq;
 		while (i < n && seqs[i] < seq)
