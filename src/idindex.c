@@ -1,18 +1,26 @@
 /*
  * idindex.c: the archive-level id index (idindex.h, formats/idindex.md).
  *
- * A run file covers a set of sealed segments.  Its byte layout:
+ * A run file covers a set of sealed segments.  Its byte layout (version
+ * 3; versions 1 and 2, still read, keep the block table, unchunked,
+ * between the segment and partition tables, and one CRC a partition):
  *
  *   OFFSET              SIZE  FIELD
  *   0                   64    header (below)
  *   64                  32*S  segment table, newest (highest seq) first
- *   64+32*S             24*B  block table: each segment's directory blocks
- *   64+32*S+24*B        32*P  partition table
- *   dir_end ...               the partitions' filter slots, in order
+ *   64+32*S             32*P  partition table
+ *   dir_end             24*B  block table: each segment's directory
+ *                       + 4 per 64 entries   blocks, a CRC after each 64
+ *   ...                       the partitions' filter slots, in order, a
+ *                             CRC after each 4096 bytes
+ *
+ * A lookup reads the directory, the chunks holding its key's three slots
+ * and, on a match, the block table chunks it names: not whole partitions
+ * and block tables (formats/idindex.md, "Chunks").
  *
  *   header: 0 magic "\x89EVTRUN\n" | 8 u16 version | 10 u16 hdr_size 64 |
  *   12 u8 locbits | 13 u8 locshift | 14 u16 level | 16 u32 S | 20 u32 B |
- *   24 u32 P | 28 u8 slotbits (version 2; 0 in 1) | 29..31 reserved |
+ *   24 u32 P | 28 u8 slotbits (versions 2, 3; 0 in 1) | 29..31 reserved |
  *   32 u64 nkeys | 40 u64 dir_len |
  *   48 u32 dir_crc | 52..59 reserved | 60 u32 crc of bytes 0..59
  *
@@ -1802,9 +1810,10 @@ probe_chunks(struct evt_idx_view *v, int fd, const struct evt_idx_run *r,
 	    r->slotbits);
 	if (n > v->scap) {
 		free(v->scratch);
-		if ((v->scratch = malloc(n)) == NULL)
-			return v->scap = 0, EVT_ERR_NOMEM;
-		v->scap = n;
+		v->scratch = malloc(n);
+		v->scap = v->scratch != NULL ? n : 0;
+		if (v->scratch == NULL)
+			return EVT_ERR_NOMEM;
 	}
 	struct evt_filter f = {.seed = q->seed, .seglen = q->seglen,
 	    .segcount = q->segcount, .nslots = (q->segcount + 2) * q->seglen,

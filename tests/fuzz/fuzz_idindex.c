@@ -7,7 +7,8 @@
  * mode bit 0 set, the header's and the directory's CRCs are made right
  * first, so that the structural checks behind them get explored.  A run that parses must
  * keep every table reference within its tables and every partition
- * within the file; its partitions whose checksum matches are probed with
+ * within the file; its partitions whose checksums (version 3: of every
+ * chunk) match are probed with
  * a few keys, and every block range a probe names must lie within the
  * block table.  Anything else abort()s.
  */
