@@ -1024,6 +1024,7 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 	const struct evt_idx_cand *c = NULL;
 	int nc = index_probe(a, evt_id_key(id, len), &v, &c);
 	int rc = nc < 0 ? nc : 0;
+	size_t cj = 0;	/* next candidate: they are newest segment first */
 	/* Newest first (the latest copy wins): through the index where a
 	 * run covers the segment, else through its own id filter; then, if
 	 * none named it, by a scan of every such sealed segment whose
@@ -1036,6 +1037,10 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 			if (k != SIZE_MAX) {
 				if (pass == 1)
 					continue;
+				while (cj < (size_t)nc && c[cj].seg > i)
+					cj++;
+				if (cj == (size_t)nc || c[cj].seg != i)
+					continue; /* the run names no block */
 				rc = find_covered(a, v, i, c, (size_t)nc, id,
 				    len, out, rec, blk_off);
 				if (rc == 1)
@@ -1046,6 +1051,7 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 					evt_idx_view_drop(v, k);
 					rc = 0;
 					i = a->nsegs;
+					cj = 0;
 				}
 				continue;
 			}

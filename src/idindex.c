@@ -1,18 +1,26 @@
 /*
  * idindex.c: the archive-level id index (idindex.h, formats/idindex.md).
  *
- * A run file covers a set of sealed segments.  Its byte layout:
+ * A run file covers a set of sealed segments.  Its byte layout (version
+ * 3; versions 1 and 2, still read, keep the block table, unchunked,
+ * between the segment and partition tables, and one CRC a partition):
  *
  *   OFFSET              SIZE  FIELD
  *   0                   64    header (below)
  *   64                  32*S  segment table, newest (highest seq) first
- *   64+32*S             24*B  block table: each segment's directory blocks
- *   64+32*S+24*B        32*P  partition table
- *   dir_end ...               the partitions' filter slots, in order
+ *   64+32*S             32*P  partition table
+ *   dir_end             24*B  block table: each segment's directory
+ *                       + 4 per 64 entries   blocks, a CRC after each 64
+ *   ...                       the partitions' filter slots, in order, a
+ *                             CRC after each 4096 bytes
+ *
+ * A lookup reads the directory, the chunks holding its key's three slots
+ * and, on a match, the block table chunks it names: not whole partitions
+ * and block tables (formats/idindex.md, "Chunks").
  *
  *   header: 0 magic "\x89EVTRUN\n" | 8 u16 version | 10 u16 hdr_size 64 |
  *   12 u8 locbits | 13 u8 locshift | 14 u16 level | 16 u32 S | 20 u32 B |
- *   24 u32 P | 28 u8 slotbits (version 2; 0 in 1) | 29..31 reserved |
+ *   24 u32 P | 28 u8 slotbits (versions 2, 3; 0 in 1) | 29..31 reserved |
  *   32 u64 nkeys | 40 u64 dir_len |
  *   48 u32 dir_crc | 52..59 reserved | 60 u32 crc of bytes 0..59
  *
@@ -28,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,14 +86,37 @@ evt_idx_part_of(uint64_t key, uint32_t nparts)
 	return (uint32_t)(((evt_mix64(key) >> 32) * nparts) >> 32);
 }
 
-/* The header + directory length a header announces (0: not a header). */
+/* The bytes of a version 3 block table of nblocks entries (a CRC after
+ * each chunk of EVT_IDX_BLK_CHUNK of them). */
+static uint64_t
+blk_table_bytes(uint32_t nblocks)
+{
+	return (uint64_t)EVT_IDX_BLK_SIZE * nblocks + 4 * (((uint64_t)nblocks +
+	    EVT_IDX_BLK_CHUNK - 1) / EVT_IDX_BLK_CHUNK);
+}
+
+/* The file bytes of slot_bytes slots in a run of version `version`. */
+static uint64_t
+chunked_bytes(uint64_t slot_bytes, unsigned version)
+{
+	if (version < 3)
+		return slot_bytes;
+	return slot_bytes + 4 * ((slot_bytes + EVT_IDX_SLOT_CHUNK - 1) /
+	    EVT_IDX_SLOT_CHUNK);
+}
+
+/* The header + directory (+ version 3 block table) length a header
+ * announces (0: not a header). */
 uint64_t
 evt_idx_run_dir_len(const uint8_t *h)
 {
 	if (memcmp(h + IX_MAGIC, EVT_IDX_MAGIC, 8) != 0 ||
 	    !evt_fixed_crc_ok(h, EVT_IDX_HDR_SIZE))
 		return 0;
-	return EVT_IDX_HDR_SIZE + le64_get(h + IX_DIR_LEN);
+	uint64_t n = EVT_IDX_HDR_SIZE + le64_get(h + IX_DIR_LEN);
+	if (le16_get(h + IX_VERSION) == 3)
+		n += blk_table_bytes(le32_get(h + IX_NBLOCKS));
+	return n;
 }
 
 /* Frees a run's tables. */
@@ -92,10 +124,15 @@ void
 evt_idx_run_free(struct evt_idx_run *run)
 {
 	evt_table_free(run->segs);
-	evt_table_free(run->blks);
+	if (run->blk_ok != NULL)
+		free(run->blks);	/* calloc'ed: filled chunk by chunk */
+	else
+		evt_table_free(run->blks);
+	free(run->blk_ok);
 	free(run->parts);
 	run->segs = NULL;
 	run->blks = NULL;
+	run->blk_ok = NULL;
 	run->parts = NULL;
 }
 
@@ -133,14 +170,14 @@ parse_segs(const uint8_t *p, struct evt_idx_run *run, const char **why,
 	return 0;
 }
 
-/* Parses the block and partition tables at p (after the segment table). */
+/* Parses block table entries [first, first + n) from p (entry `first`'s
+ * bytes, at file offset base). */
 static int
-parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
-    uint64_t dir_end, struct evt_idx_run *run, const char **why,
-    uint64_t *at)
+parse_blks(const uint8_t *p, uint64_t base, uint32_t first, uint32_t n,
+    struct evt_idx_run *run, const char **why, uint64_t *at)
 {
-	for (uint32_t i = 0; i < run->nblocks; i++) {
-		const uint8_t *e = p + (size_t)EVT_IDX_BLK_SIZE * i;
+	for (uint32_t i = first; i < first + n; i++) {
+		const uint8_t *e = p + (size_t)EVT_IDX_BLK_SIZE * (i - first);
 		struct evt_idx_blk *b = &run->blks[i];
 		b->off = le64_get(e);
 		b->zlen = le32_get(e + 8);
@@ -152,12 +189,37 @@ parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
 		    b->off < EVT_SEG_HDR_SIZE || b->nguid > EVT_BLK_MAX_GUIDS)
 			return evt_parse_fail(why, at,
 			    "block table entry inconsistent",
-			    base + (uint64_t)EVT_IDX_BLK_SIZE * i,
+			    base + (uint64_t)EVT_IDX_BLK_SIZE * (i - first),
 			    EVT_ERR_CORRUPT);
 	}
-	p += (size_t)EVT_IDX_BLK_SIZE * run->nblocks;
-	base += (uint64_t)EVT_IDX_BLK_SIZE * run->nblocks;
-	uint64_t want = dir_end;
+	return 0;
+}
+
+/* Checks and parses chunk c of a version 3 block table from p (its
+ * bytes, at file offset base). */
+static int
+parse_blk_chunk(const uint8_t *p, uint64_t base, uint32_t c,
+    struct evt_idx_run *run, const char **why, uint64_t *at)
+{
+	uint32_t first = c * EVT_IDX_BLK_CHUNK;
+	uint32_t n = run->nblocks - first < EVT_IDX_BLK_CHUNK ?
+	    run->nblocks - first : EVT_IDX_BLK_CHUNK;
+	size_t len = (size_t)EVT_IDX_BLK_SIZE * n;
+	if (evt_crc32c(0, p, len) != le32_get(p + len))
+		return evt_parse_fail(why, at, "block table chunk checksum "
+		    "mismatch", base + len, EVT_ERR_CHECKSUM);
+	int rc = parse_blks(p, base, first, n, run, why, at);
+	if (rc == 0)
+		run->blk_ok[c] = 1;
+	return rc;
+}
+
+/* Parses the partition table at p (file offset base): each partition's
+ * geometry, and that they tile the file from `want` to its end. */
+static int
+parse_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
+    uint64_t want, struct evt_idx_run *run, const char **why, uint64_t *at)
+{
 	for (uint32_t i = 0; i < run->nparts; i++) {
 		const uint8_t *e = p + (size_t)EVT_IDX_PART_SIZE * i;
 		struct evt_idx_part *q = &run->parts[i];
@@ -171,8 +233,9 @@ parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
 		int geo = q->nkeys == 0 ? q->seglen == 0 && q->segcount == 0 :
 		    q->seglen != 0 && (q->seglen & (q->seglen - 1)) == 0 &&
 		    q->segcount != 0 && nslots <= UINT32_MAX;
-		uint64_t bytes = geo && q->nkeys != 0 ? evt_filter_slot_bytes(
-		    (uint32_t)nslots, run->slotbits) : 0;
+		uint64_t bytes = geo && q->nkeys != 0 ? chunked_bytes(
+		    evt_filter_slot_bytes((uint32_t)nslots, run->slotbits),
+		    run->version) : 0;
 		if (!geo || q->off != want || bytes > file_size - want)
 			return evt_parse_fail(why, at, "partition table entry "
 			    "inconsistent", base + (uint64_t)EVT_IDX_PART_SIZE
@@ -184,6 +247,105 @@ parse_blks_parts(const uint8_t *p, uint64_t base, uint64_t file_size,
 		    "file size is not that of its partitions",
 		    file_size, EVT_ERR_CORRUPT);
 	return 0;
+}
+
+/* Checks the header's fields (the header CRC is good). */
+static int
+parse_header(const uint8_t *buf, struct evt_idx_run *run, const char **why,
+    uint64_t *at)
+{
+	run->version = le16_get(buf + IX_VERSION);
+	if (run->version < 1 || run->version > 3 ||
+	    le16_get(buf + IX_HDR_SIZE) != EVT_IDX_HDR_SIZE)
+		return evt_parse_fail(why, at, "run version or header size not "
+		    "supported", IX_VERSION, EVT_ERR_VERSION);
+	/* Version 1 had 16-bit slots and byte 28 reserved. */
+	run->slotbits = run->version == 1 ? 16 : buf[IX_SLOTBITS];
+	run->locbits = buf[IX_LOCBITS];
+	run->locshift = buf[IX_LOCSHIFT];
+	run->level = le16_get(buf + IX_LEVEL);
+	run->nsegs = le32_get(buf + IX_NSEGS);
+	run->nblocks = le32_get(buf + IX_NBLOCKS);
+	run->nparts = le32_get(buf + IX_NPARTS);
+	run->nkeys = le64_get(buf + IX_NKEYS);
+	/* Version 3 keeps the block table out of the directory. */
+	uint64_t dlen = le64_get(buf + IX_DIR_LEN), blk = run->version < 3 ?
+	    (uint64_t)EVT_IDX_BLK_SIZE * run->nblocks : 0;
+	if (run->locbits > 10 || run->locbits + run->locshift > 32 ||
+	    run->slotbits < 1 || run->slotbits > 16 ||
+	    run->locbits > run->slotbits ||
+	    run->nsegs == 0 || run->nsegs > EVT_IDX_MAX_SEGS ||
+	    run->nblocks > EVT_BLK_MAX_GUIDS || run->nparts == 0 ||
+	    run->nparts > EVT_IDX_MAX_PARTS ||
+	    dlen != (uint64_t)EVT_IDX_SEG_SIZE * run->nsegs + blk +
+	    (uint64_t)EVT_IDX_PART_SIZE * run->nparts)
+		return evt_parse_fail(why, at, "header fields inconsistent",
+		    IX_LOCBITS,
+		    EVT_ERR_CORRUPT);
+	return 0;
+}
+
+/* Allocates the tables of a run whose header parse_header read. */
+static int
+alloc_tables(struct evt_idx_run *run)
+{
+	run->segs = evt_table_alloc(run->nsegs * sizeof *run->segs);
+	run->parts = calloc(run->nparts, sizeof *run->parts);
+	if (run->version < 3) {
+		run->blks = evt_table_alloc((run->nblocks + 1) *
+		    sizeof *run->blks);
+	} else {
+		/* Untouched until a lookup names a chunk (a calloc this
+		 * large maps zero pages only when touched). */
+		uint32_t nc = (run->nblocks + EVT_IDX_BLK_CHUNK - 1) /
+		    EVT_IDX_BLK_CHUNK;
+		run->blks = calloc(run->nblocks + 1, sizeof *run->blks);
+		run->blk_ok = calloc(nc + 1, 1);
+	}
+	if (run->segs == NULL || run->blks == NULL || run->parts == NULL ||
+	    (run->version >= 3 && run->blk_ok == NULL)) {
+		evt_idx_run_free(run);
+		return EVT_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* Parses the tables after the header (version 3: the block table too
+ * when buf holds it). */
+static int
+parse_tables(const uint8_t *buf, size_t len, uint64_t file_size,
+    struct evt_idx_run *run, const char **why, uint64_t *at)
+{
+	const uint8_t *d = buf + EVT_IDX_HDR_SIZE;
+	uint64_t dend = EVT_IDX_HDR_SIZE + le64_get(buf + IX_DIR_LEN);
+	int rc = parse_segs(d, run, why, at);
+	d += (size_t)EVT_IDX_SEG_SIZE * run->nsegs;
+	uint64_t base = EVT_IDX_HDR_SIZE + (uint64_t)EVT_IDX_SEG_SIZE *
+	    run->nsegs;
+	if (run->version < 3) {
+		run->blk_at = base;
+		if (rc == 0)
+			rc = parse_blks(d, base, 0, run->nblocks, run, why, at);
+		d += (size_t)EVT_IDX_BLK_SIZE * run->nblocks;
+		base += (uint64_t)EVT_IDX_BLK_SIZE * run->nblocks;
+		return rc != 0 ? rc : parse_parts(d, base, file_size, dend,
+		    run, why, at);
+	}
+	run->blk_at = dend;
+	uint64_t bt = blk_table_bytes(run->nblocks);
+	if (rc == 0 && bt > file_size - dend)
+		rc = evt_parse_fail(why, at, "block table runs past the end "
+		    "of the file", dend, EVT_ERR_TRUNCATED);
+	if (rc == 0)
+		rc = parse_parts(d, base, file_size, dend + bt, run, why, at);
+	if (rc != 0 || len < dend + bt)
+		return rc;	/* the blocks are read when named */
+	size_t cs = EVT_IDX_BLK_SIZE * EVT_IDX_BLK_CHUNK + 4;
+	for (uint32_t c = 0; rc == 0 && (uint64_t)c * EVT_IDX_BLK_CHUNK <
+	    run->nblocks; c++)
+		rc = parse_blk_chunk(buf + dend + cs * c, dend + cs * c, c, run,
+		    why, at);
+	return rc;
 }
 
 /* Parses a run's header and directory; see idindex.h. */
@@ -206,56 +368,90 @@ evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 		return evt_parse_fail(why, at, "header checksum mismatch",
 		    IX_CRC,
 		    EVT_ERR_CORRUPT);
-	unsigned version = le16_get(buf + IX_VERSION);
-	if ((version != 1 && version != 2) ||
-	    le16_get(buf + IX_HDR_SIZE) != EVT_IDX_HDR_SIZE)
-		return evt_parse_fail(why, at, "run version or header size not "
-		    "supported", IX_VERSION, EVT_ERR_VERSION);
-	/* Version 1 had 16-bit slots and byte 28 reserved. */
-	run->slotbits = version == 1 ? 16 : buf[IX_SLOTBITS];
-	run->locbits = buf[IX_LOCBITS];
-	run->locshift = buf[IX_LOCSHIFT];
-	run->level = le16_get(buf + IX_LEVEL);
-	run->nsegs = le32_get(buf + IX_NSEGS);
-	run->nblocks = le32_get(buf + IX_NBLOCKS);
-	run->nparts = le32_get(buf + IX_NPARTS);
-	run->nkeys = le64_get(buf + IX_NKEYS);
+	int rc = parse_header(buf, run, why, at);
+	if (rc != 0)
+		return rc;
 	uint64_t dlen = le64_get(buf + IX_DIR_LEN);
-	if (run->locbits > 10 || run->locbits + run->locshift > 32 ||
-	    run->slotbits < 1 || run->slotbits > 16 ||
-	    run->locbits > run->slotbits ||
-	    run->nsegs == 0 || run->nsegs > EVT_IDX_MAX_SEGS ||
-	    run->nblocks > EVT_BLK_MAX_GUIDS || run->nparts == 0 ||
-	    run->nparts > EVT_IDX_MAX_PARTS ||
-	    dlen != (uint64_t)EVT_IDX_SEG_SIZE * run->nsegs +
-	    (uint64_t)EVT_IDX_BLK_SIZE * run->nblocks +
-	    (uint64_t)EVT_IDX_PART_SIZE * run->nparts)
-		return evt_parse_fail(why, at, "header fields inconsistent",
-		    IX_LOCBITS,
-		    EVT_ERR_CORRUPT);
 	if (dlen > file_size - EVT_IDX_HDR_SIZE || dlen > len - EVT_IDX_HDR_SIZE)
 		return evt_parse_fail(why, at,
 		    "directory runs past the end of the file",
 		    EVT_IDX_HDR_SIZE, EVT_ERR_TRUNCATED);
-	const uint8_t *d = buf + EVT_IDX_HDR_SIZE;
-	if (evt_crc32c(0, d, (size_t)dlen) != le32_get(buf + IX_DIR_CRC))
+	if (evt_crc32c(0, buf + EVT_IDX_HDR_SIZE, (size_t)dlen) !=
+	    le32_get(buf + IX_DIR_CRC))
 		return evt_parse_fail(why, at, "directory checksum mismatch",
 		    EVT_IDX_HDR_SIZE, EVT_ERR_CORRUPT);
-	run->segs = evt_table_alloc(run->nsegs * sizeof *run->segs);
-	run->blks = evt_table_alloc((run->nblocks + 1) * sizeof *run->blks);
-	run->parts = calloc(run->nparts, sizeof *run->parts);
-	if (run->segs == NULL || run->blks == NULL || run->parts == NULL) {
-		evt_idx_run_free(run);
-		return EVT_ERR_NOMEM;
-	}
-	int rc = parse_segs(d, run, why, at);
-	if (rc == 0)
-		rc = parse_blks_parts(d + (size_t)EVT_IDX_SEG_SIZE * run->nsegs,
-		    EVT_IDX_HDR_SIZE + (uint64_t)EVT_IDX_SEG_SIZE * run->nsegs,
-		    file_size, EVT_IDX_HDR_SIZE + dlen, run, why, at);
+	if ((rc = alloc_tables(run)) != 0)
+		return rc;
+	rc = parse_tables(buf, len, file_size, run, why, at);
 	if (rc != 0)
 		evt_idx_run_free(run);
 	return rc;
+}
+
+/* Loads block entries of a version 3 run; see idindex.h. */
+int
+evt_idx_load_blocks(int fd, struct evt_idx_run *run, uint32_t first,
+    uint32_t count)
+{
+	if (run->blk_ok == NULL || count == 0)
+		return 0;
+	size_t cs = EVT_IDX_BLK_SIZE * EVT_IDX_BLK_CHUNK + 4;
+	uint8_t buf[EVT_IDX_BLK_SIZE * EVT_IDX_BLK_CHUNK + 4];
+	for (uint32_t c = first / EVT_IDX_BLK_CHUNK;
+	    (uint64_t)c * EVT_IDX_BLK_CHUNK < (uint64_t)first + count; c++) {
+		if (run->blk_ok[c])
+			continue;
+		uint32_t n = run->nblocks - c * EVT_IDX_BLK_CHUNK;
+		size_t len = (n < EVT_IDX_BLK_CHUNK ? n : EVT_IDX_BLK_CHUNK) *
+		    (size_t)EVT_IDX_BLK_SIZE + 4;
+		uint64_t off = run->blk_at + (uint64_t)cs * c;
+		const char *why;
+		uint64_t at;
+		if (evt_pread_full(fd, buf, len, off) != 0)
+			return EVT_ERR_IO;
+		if (parse_blk_chunk(buf, off, c, run, &why, &at) != 0)
+			return EVT_ERR_CHECKSUM;
+	}
+	return 0;
+}
+
+/* The bytes of partition p in the file; see idindex.h. */
+uint64_t
+evt_idx_part_bytes(const struct evt_idx_run *run, uint32_t p)
+{
+	const struct evt_idx_part *q = &run->parts[p];
+	if (q->nkeys == 0)
+		return 0;
+	return chunked_bytes(evt_filter_slot_bytes((q->segcount + 2) *
+	    q->seglen, run->slotbits), run->version);
+}
+
+/* Checks a partition's bytes and copies its slots; see idindex.h. */
+int
+evt_idx_part_slots(const struct evt_idx_run *run, uint32_t p,
+    const uint8_t *raw, uint8_t *out)
+{
+	const struct evt_idx_part *q = &run->parts[p];
+	if (q->nkeys == 0)
+		return 0;
+	size_t n = evt_filter_slot_bytes((q->segcount + 2) * q->seglen,
+	    run->slotbits);
+	if (run->version < 3) {
+		if (evt_crc32c(0, raw, n) != q->crc)
+			return EVT_ERR_CHECKSUM;
+		memcpy(out, raw, n);
+		return 0;
+	}
+	for (size_t d = 0; d < n; d += EVT_IDX_SLOT_CHUNK) {
+		size_t len = n - d < EVT_IDX_SLOT_CHUNK ? n - d :
+		    EVT_IDX_SLOT_CHUNK;
+		const uint8_t *c = raw + d / EVT_IDX_SLOT_CHUNK *
+		    (EVT_IDX_SLOT_CHUNK + 4);
+		if (evt_crc32c(0, c, len) != le32_get(c + len))
+			return EVT_ERR_CHECKSUM;
+		memcpy(out + d, c, len);
+	}
+	return 0;
 }
 
 /* Probes one partition; see idindex.h. */
@@ -285,10 +481,12 @@ evt_idx_probe(const struct evt_idx_run *run, const struct evt_idx_part *p,
 	return 1;
 }
 
-/* Reads and checks a run file; see idindex.h. */
-int
-evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
-    uint64_t *at)
+/* Reads and checks a run file: all of its directory (whole), or, of a
+ * version 3 run, all but the block table (read when a lookup names its
+ * entries). */
+static int
+run_load(const char *path, struct evt_idx_run *run, const char **why,
+    uint64_t *at, int whole)
 {
 	const char *base = strrchr(path, '/');
 	base = base != NULL ? base + 1 : path;
@@ -313,7 +511,8 @@ evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
 		    EVT_ERR_TRUNCATED);
 		goto out;
 	}
-	uint64_t dl = evt_idx_run_dir_len(hdr);
+	uint64_t dl = whole ? evt_idx_run_dir_len(hdr) : evt_idx_run_dir_len(
+	    hdr) != 0 ? EVT_IDX_HDR_SIZE + le64_get(hdr + IX_DIR_LEN) : 0;
 	if (dl == 0 || dl > size)
 		dl = EVT_IDX_HDR_SIZE; /* the parse says what is wrong */
 	/* Mapped, not read into a buffer: the pages are in the page cache,
@@ -334,6 +533,14 @@ out:
 	return rc;
 }
 
+/* Reads and checks a whole run file; see idindex.h. */
+int
+evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
+    uint64_t *at)
+{
+	return run_load(path, run, why, at, 1);
+}
+
 /* Reads and checks partition p; see idindex.h. */
 int
 evt_idx_read_part(const char *path, const struct evt_idx_run *run,
@@ -344,16 +551,16 @@ evt_idx_read_part(const char *path, const struct evt_idx_run *run,
 	if (q->nkeys == 0)
 		return 0;
 	size_t n = evt_filter_slot_bytes((q->segcount + 2) * q->seglen,
-	    run->slotbits);
-	uint8_t *s = malloc(n);
-	if (s == NULL)
-		return EVT_ERR_NOMEM;
+	    run->slotbits), fn = (size_t)evt_idx_part_bytes(run, p);
+	uint8_t *raw = malloc(fn), *s = malloc(n);
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	int rc = fd < 0 ? EVT_ERR_IO : evt_pread_full(fd, s, n, q->off);
+	int rc = raw == NULL || s == NULL ? EVT_ERR_NOMEM : fd < 0 ?
+	    EVT_ERR_IO : evt_pread_full(fd, raw, fn, q->off);
 	if (fd >= 0)
 		close(fd);
-	if (rc == 0 && evt_crc32c(0, s, n) != q->crc)
-		rc = EVT_ERR_CHECKSUM;
+	if (rc == 0)
+		rc = evt_idx_part_slots(run, p, raw, s);
+	free(raw);
 	if (rc != 0) {
 		free(s);
 		return rc == EVT_ERR_TRUNCATED ? EVT_ERR_CHECKSUM : rc;
@@ -475,7 +682,7 @@ dl_scan(struct dirlist *dl, int drop_bad)
 		const char *why = NULL;
 		uint64_t at = 0;
 		int lr = p == NULL ? EVT_ERR_NOMEM :
-		    evt_idx_run_load(p, &dl->runs[dl->nrun], &why, &at);
+		    run_load(p, &dl->runs[dl->nrun], &why, &at, 0);
 		free(p);
 		if (lr == EVT_ERR_NOMEM) {
 			rc = lr;
@@ -774,6 +981,19 @@ b_sort_batch(struct build *b, size_t *start)
 	return 0;
 }
 
+/* Copies len bytes to out in chunks of `chunk` bytes, each followed by
+ * its CRC-32C (a version 3 run's slots and block table). */
+static void
+put_chunked(const uint8_t *in, size_t len, size_t chunk, uint8_t *out)
+{
+	for (size_t d = 0; d < len; d += chunk) {
+		size_t n = len - d < chunk ? len - d : chunk;
+		memcpy(out, in + d, n);
+		le32_put(out + n, evt_crc32c(0, in + d, n));
+		out += n + 4;
+	}
+}
+
 /* Builds the filters of this pass's partitions and appends their slots
  * to fd at *off. */
 static int
@@ -796,8 +1016,11 @@ b_write_parts(struct build *b, int fd, uint64_t *off)
 		if (rc != 0)
 			break;
 		size_t len = evt_filter_slot_bytes(f.nslots, b->slotbits);
-		uint8_t *packed = malloc(len);
-		if (packed == NULL) {
+		size_t flen = (size_t)chunked_bytes(len, EVT_IDX_VERSION);
+		uint8_t *packed = malloc(len), *out = malloc(flen);
+		if (packed == NULL || out == NULL) {
+			free(packed);
+			free(out);
 			evt_filter_free(&f);
 			rc = EVT_ERR_NOMEM;
 			break;
@@ -806,11 +1029,12 @@ b_write_parts(struct build *b, int fd, uint64_t *off)
 		e->seed = f.seed;
 		e->seglen = f.seglen;
 		e->segcount = f.segcount;
-		e->crc = evt_crc32c(0, packed, len);
 		e->nkeys = (uint32_t)n; /* (before dedupe: an upper bound) */
-		if (pwrite(fd, packed, len, (off_t)*off) != (ssize_t)len)
+		put_chunked(packed, len, EVT_IDX_SLOT_CHUNK, out);
+		if (pwrite(fd, out, flen, (off_t)*off) != (ssize_t)flen)
 			rc = errno == ENOSPC ? EVT_ERR_NOSPC : EVT_ERR_IO;
-		*off += len;
+		*off += flen;
+		free(out);
 		b->total_keys += n;
 		free(packed);
 		evt_filter_free(&f);
@@ -819,9 +1043,11 @@ b_write_parts(struct build *b, int fd, uint64_t *off)
 	return rc;
 }
 
-/* Encodes the header and directory into out (dir_len + 64 bytes). */
+/* Encodes the header, the directory (segment and partition tables) and,
+ * after it, the chunked block table into out (64 + dlen + the block
+ * table's bytes; blk: scratch of 24 bytes a block). */
 static void
-b_encode_dir(const struct build *b, uint8_t *out, size_t dlen)
+b_encode_dir(const struct build *b, uint8_t *out, size_t dlen, uint8_t *blk)
 {
 	uint8_t *d = out + EVT_IDX_HDR_SIZE;
 	memset(out, 0, EVT_IDX_HDR_SIZE + dlen);
@@ -832,21 +1058,24 @@ b_encode_dir(const struct build *b, uint8_t *out, size_t dlen)
 		le32_put(d + 20, b->segs[i].first);
 		le32_put(d + 24, b->segs[i].nblocks);
 	}
-	for (uint32_t i = 0; i < b->nblocks; i++, d += EVT_IDX_BLK_SIZE) {
-		le64_put(d, b->blks[i].off);
-		le32_put(d + 8, b->blks[i].zlen);
-		le32_put(d + 12, b->blks[i].nguid);
-		le32_put(d + 16, b->blks[i].flags);
-		le32_put(d + 20, b->blks[i].seg);
-	}
 	for (uint32_t i = 0; i < b->nparts; i++, d += EVT_IDX_PART_SIZE) {
 		le64_put(d, b->parts[i].off);
 		le64_put(d + 8, b->parts[i].seed);
 		le32_put(d + 16, b->parts[i].seglen);
 		le32_put(d + 20, b->parts[i].segcount);
-		le32_put(d + 24, b->parts[i].crc);
+		le32_put(d + 24, 0);	/* (version 3: the chunks' CRCs) */
 		le32_put(d + 28, b->parts[i].nkeys);
 	}
+	for (uint32_t i = 0; i < b->nblocks; i++) {
+		uint8_t *e = blk + (size_t)EVT_IDX_BLK_SIZE * i;
+		le64_put(e, b->blks[i].off);
+		le32_put(e + 8, b->blks[i].zlen);
+		le32_put(e + 12, b->blks[i].nguid);
+		le32_put(e + 16, b->blks[i].flags);
+		le32_put(e + 20, b->blks[i].seg);
+	}
+	put_chunked(blk, (size_t)EVT_IDX_BLK_SIZE * b->nblocks,
+	    (size_t)EVT_IDX_BLK_SIZE * EVT_IDX_BLK_CHUNK, d);
 	memcpy(out, EVT_IDX_MAGIC, 8);
 	le16_put(out + IX_VERSION, EVT_IDX_VERSION);
 	le16_put(out + IX_HDR_SIZE, EVT_IDX_HDR_SIZE);
@@ -889,9 +1118,10 @@ static int
 b_write(struct build *b, int fd)
 {
 	size_t dlen = (size_t)EVT_IDX_SEG_SIZE * b->nsegs +
-	    (size_t)EVT_IDX_BLK_SIZE * b->nblocks +
 	    (size_t)EVT_IDX_PART_SIZE * b->nparts;
-	uint64_t off = EVT_IDX_HDR_SIZE + dlen;
+	size_t all = EVT_IDX_HDR_SIZE + dlen + (size_t)blk_table_bytes(
+	    b->nblocks);
+	uint64_t off = all;
 	uint32_t per = EVT_IDX_BATCH_KEYS / EVT_IDX_PART_KEYS;
 	int rc = 0;
 	for (b->p0 = 0; b->p0 < b->nparts && rc == 0; b->p0 = b->p1) {
@@ -903,15 +1133,17 @@ b_write(struct build *b, int fd)
 		if (rc == 0)
 			rc = b_write_parts(b, fd, &off);
 	}
-	uint8_t *out = rc == 0 ? malloc(EVT_IDX_HDR_SIZE + dlen) : NULL;
-	if (rc == 0 && out == NULL)
+	uint8_t *out = rc == 0 ? malloc(all) : NULL;
+	uint8_t *blk = rc == 0 ? malloc((size_t)EVT_IDX_BLK_SIZE * b->nblocks +
+	    1) : NULL;
+	if (rc == 0 && (out == NULL || blk == NULL))
 		rc = EVT_ERR_NOMEM;
 	if (rc == 0) {
-		b_encode_dir(b, out, dlen);
-		if (pwrite(fd, out, EVT_IDX_HDR_SIZE + dlen, 0) !=
-		    (ssize_t)(EVT_IDX_HDR_SIZE + dlen))
+		b_encode_dir(b, out, dlen, blk);
+		if (pwrite(fd, out, all, 0) != (ssize_t)all)
 			rc = errno == ENOSPC ? EVT_ERR_NOSPC : EVT_ERR_IO;
 	}
+	free(blk);
 	free(out);
 	return rc;
 }
@@ -1080,9 +1312,19 @@ merge_all(struct dirlist *dl)
 	return rc;
 }
 
+/*
+ * One maintainer of a process at a time, as rollup.c's cache_mu does for
+ * the roll-up: retention (evt_archive_prune, on the recorder's event
+ * loop) prunes runs while the sealing thread may be adding and merging
+ * them; unserialised, a prune's listing could delete a merge's fresh run
+ * or a catch-up drop the inputs a merge is reading.  (Other processes
+ * are kept out by the archive's writer lock.)
+ */
+static pthread_mutex_t maint_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* Adds a run for segment seq; see idindex.h. */
-int
-evt_idx_add(const char *dir, uint64_t seq, int sync, evt_idx_warn_cb warn,
+static int
+idx_add_locked(const char *dir, uint64_t seq, int sync, evt_idx_warn_cb warn,
     void *arg)
 {
 	struct dirlist dl = {.dir = dir, .sync = sync, .warn = warn,
@@ -1093,6 +1335,17 @@ evt_idx_add(const char *dir, uint64_t seq, int sync, evt_idx_warn_cb warn,
 	if (rc == 0)
 		rc = merge_all(&dl);
 	dl_free(&dl);
+	return rc;
+}
+
+/* Adds a run for segment seq, serialised; see idindex.h. */
+int
+evt_idx_add(const char *dir, uint64_t seq, int sync, evt_idx_warn_cb warn,
+    void *arg)
+{
+	pthread_mutex_lock(&maint_mu);
+	int rc = idx_add_locked(dir, seq, sync, warn, arg);
+	pthread_mutex_unlock(&maint_mu);
 	return rc;
 }
 
@@ -1123,7 +1376,16 @@ static void
 walk_covered(const struct evt_idx_run *r, size_t k, const uint64_t *seqs,
     size_t n, void (*fn)(void *, size_t, uint32_t, size_t), void *arg)
 {
-	size_t i = 0;
+	/* From the run's lowest segment on: a walk from the listing's start
+	 * would cost every run the whole listing. */
+	size_t i = 0, hi = n;
+	while (i < hi) {
+		size_t mid = i + (hi - i) / 2;
+		if (seqs[mid] < r->segs[r->nsegs - 1].seq)
+			i = mid + 1;
+		else
+			hi = mid;
+	}
 	for (uint32_t s = r->nsegs; s-- > 0;) {	/* ascending */
 		uint64_t seq = r->segs[s].seq;
 		while (i < n && seqs[i] < seq)
@@ -1173,7 +1435,15 @@ run_parts_ok(struct dirlist *dl, size_t k)
 	char *p = evt_path_join(dl->dir, dl->rnames[k]);
 	if (p == NULL)
 		return EVT_ERR_NOMEM;
-	int rc = 0;
+	int rc = 0, fd = open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || evt_idx_load_blocks(fd, &dl->runs[k], 0,
+	    dl->runs[k].nblocks) != 0) {
+		mwarn(dl, "%s: offset %" PRIu64 ": id index block table does "
+		    "not check; deleted, to be rebuilt", p, dl->runs[k].blk_at);
+		rc = EVT_ERR_CHECKSUM;
+	}
+	if (fd >= 0)
+		close(fd);
 	for (uint32_t q = 0; q < dl->runs[k].nparts && rc == 0; q++) {
 		uint8_t *slots;
 		rc = evt_idx_read_part(p, &dl->runs[k], q, &slots);
@@ -1188,8 +1458,8 @@ run_parts_ok(struct dirlist *dl, size_t k)
 }
 
 /* Catches the index up; see idindex.h. */
-int
-evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
+static int
+idx_catch_up_locked(const char *dir, uint64_t skip_seq, int full, int sync,
     evt_idx_warn_cb warn, void *arg)
 {
 	struct dirlist dl = {.dir = dir, .sync = sync, .warn = warn,
@@ -1254,9 +1524,20 @@ evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
 	return rc;
 }
 
-/* Deletes runs of pruned segments; see idindex.h. */
+/* evt_idx_catch_up, serialised with the process's other maintenance. */
 int
-evt_idx_prune(const char *dir, int sync, evt_idx_warn_cb warn, void *arg)
+evt_idx_catch_up(const char *dir, uint64_t skip_seq, int full, int sync,
+    evt_idx_warn_cb warn, void *arg)
+{
+	pthread_mutex_lock(&maint_mu);
+	int rc = idx_catch_up_locked(dir, skip_seq, full, sync, warn, arg);
+	pthread_mutex_unlock(&maint_mu);
+	return rc;
+}
+
+/* Deletes runs of pruned segments; see idindex.h. */
+static int
+idx_prune_locked(const char *dir, int sync, evt_idx_warn_cb warn, void *arg)
 {
 	struct dirlist dl = {.dir = dir, .sync = sync, .warn = warn,
 	    .arg = arg};
@@ -1276,9 +1557,19 @@ evt_idx_prune(const char *dir, int sync, evt_idx_warn_cb warn, void *arg)
 	return rc;
 }
 
-/* Deletes every run file; see idindex.h. */
+/* evt_idx_prune, serialised with the process's other maintenance. */
 int
-evt_idx_remove_all(const char *dir, int sync)
+evt_idx_prune(const char *dir, int sync, evt_idx_warn_cb warn, void *arg)
+{
+	pthread_mutex_lock(&maint_mu);
+	int rc = idx_prune_locked(dir, sync, warn, arg);
+	pthread_mutex_unlock(&maint_mu);
+	return rc;
+}
+
+/* Deletes every run file; see idindex.h. */
+static int
+idx_remove_all_locked(const char *dir, int sync)
 {
 	struct dirlist dl = {.dir = dir};
 	int rc = dl_scan(&dl, 1);
@@ -1287,6 +1578,16 @@ evt_idx_remove_all(const char *dir, int sync)
 	if (sync)
 		sync_dir(dir);
 	dl_free(&dl);
+	return rc;
+}
+
+/* evt_idx_remove_all, serialised with the process's other maintenance. */
+int
+evt_idx_remove_all(const char *dir, int sync)
+{
+	pthread_mutex_lock(&maint_mu);
+	int rc = idx_remove_all_locked(dir, sync);
+	pthread_mutex_unlock(&maint_mu);
 	return rc;
 }
 
@@ -1364,6 +1665,9 @@ struct evt_idx_view {
 	size_t *cover;		/* per segment: run or SIZE_MAX */
 	struct evt_idx_cand *cand;
 	size_t ncand, ccap;
+	uint8_t *scratch;	/* a version 3 probe's chunks, at their
+				   place among a partition's slots */
+	size_t scap;
 };
 
 /* Assigns coverage over the usable runs, and which runs are used. */
@@ -1445,7 +1749,7 @@ evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
 			evt_idx_view_close(v);
 			return EVT_ERR_NOMEM;
 		}
-		int rc = evt_idx_run_load(p, &v->runs[v->nrun], &why, &at);
+		int rc = run_load(p, &v->runs[v->nrun], &why, &at, 0);
 		if (rc == EVT_ERR_NOMEM) {
 			free(p);
 			evt_idx_view_close(v);
@@ -1489,6 +1793,86 @@ cmp_cand(const void *x, const void *y)
 	return a->off < b->off ? -1 : a->off > b->off;
 }
 
+/*
+ * Probes partition p of version 3 run r for key reading only the chunks
+ * that hold its three slots (checked; copied into v->scratch at their
+ * place): 1 and *first, *count as evt_idx_probe, 0 if absent, or
+ * EVT_ERR_CHECKSUM / EVT_ERR_IO / EVT_ERR_NOMEM.
+ */
+static int
+probe_chunks(struct evt_idx_view *v, int fd, const struct evt_idx_run *r,
+    uint32_t p, uint64_t key, uint32_t *first, uint32_t *count)
+{
+	const struct evt_idx_part *q = &r->parts[p];
+	if (q->nkeys == 0)
+		return 0;
+	size_t n = evt_filter_slot_bytes((q->segcount + 2) * q->seglen,
+	    r->slotbits);
+	if (n > v->scap) {
+		free(v->scratch);
+		v->scratch = malloc(n);
+		v->scap = v->scratch != NULL ? n : 0;
+		if (v->scratch == NULL)
+			return EVT_ERR_NOMEM;
+	}
+	struct evt_filter f = {.seed = q->seed, .seglen = q->seglen,
+	    .segcount = q->segcount, .nslots = (q->segcount + 2) * q->seglen,
+	    .locbits = (uint8_t)r->locbits, .slotbits = (uint8_t)r->slotbits};
+	uint32_t pos[3];
+	if (!evt_filter_positions(&f, key, pos))
+		return 0;
+	unsigned bits = r->slotbits >= 16 ? 16 : r->slotbits;
+	size_t done[6], nd = 0;
+	uint8_t chunk[EVT_IDX_SLOT_CHUNK + 4];
+	for (int i = 0; i < 6; i++) {	/* each slot's first and last byte */
+		uint64_t bit = (uint64_t)pos[i / 2] * bits + (i & 1 ? bits - 1 :
+		    0);
+		size_t c = (size_t)(bit >> 3) / EVT_IDX_SLOT_CHUNK, k = 0;
+		while (k < nd && done[k] != c)
+			k++;
+		if (k < nd)
+			continue;
+		done[nd++] = c;
+		size_t d = c * EVT_IDX_SLOT_CHUNK;
+		size_t len = n - d < EVT_IDX_SLOT_CHUNK ? n - d :
+		    EVT_IDX_SLOT_CHUNK;
+		if (evt_pread_full(fd, chunk, len + 4, q->off + (uint64_t)c *
+		    (EVT_IDX_SLOT_CHUNK + 4)) != 0)
+			return EVT_ERR_CHECKSUM;	/* cut short */
+		if (evt_crc32c(0, chunk, len) != le32_get(chunk + len))
+			return EVT_ERR_CHECKSUM;
+		memcpy(v->scratch + d, chunk, len);
+	}
+	return evt_idx_probe(r, q, v->scratch, key, first, count);
+}
+
+/* Probes run k for key: as probe_chunks, for any version, the hit's
+ * block table entries read. */
+static int
+probe_run(struct evt_idx_view *v, size_t k, uint64_t key, uint32_t *first,
+    uint32_t *count)
+{
+	struct evt_idx_run *r = &v->runs[k];
+	uint32_t p = evt_idx_part_of(key, r->nparts);
+	if (r->version < 3) {
+		uint8_t *slots;
+		int rc = evt_idx_read_part(v->paths[k], r, p, &slots);
+		if (rc != 0)
+			return rc;
+		rc = evt_idx_probe(r, &r->parts[p], slots, key, first, count);
+		free(slots);
+		return rc;
+	}
+	int fd = open(v->paths[k], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return EVT_ERR_IO;
+	int rc = probe_chunks(v, fd, r, p, key, first, count);
+	if (rc == 1 && evt_idx_load_blocks(fd, r, *first, *count) != 0)
+		rc = EVT_ERR_CHECKSUM;
+	close(fd);
+	return rc;
+}
+
 /* Probes the usable runs; see idindex.h. */
 int
 evt_idx_view_probe(struct evt_idx_view *v, uint64_t key,
@@ -1499,18 +1883,14 @@ evt_idx_view_probe(struct evt_idx_view *v, uint64_t key,
 		const struct evt_idx_run *r = &v->runs[k];
 		if (!v->usable[k] || !v->used[k])
 			continue;
-		uint32_t p = evt_idx_part_of(key, r->nparts), first, count;
-		uint8_t *slots;
-		int rc = evt_idx_read_part(v->paths[k], r, p, &slots);
-		if (rc == EVT_ERR_NOMEM)
-			return rc;
-		if (rc != 0) {
+		uint32_t first = 0, count = 0;
+		int hit = probe_run(v, k, key, &first, &count);
+		if (hit == EVT_ERR_NOMEM)
+			return hit;
+		if (hit < 0) {
 			evt_idx_view_drop(v, k);
 			continue;
 		}
-		int hit = evt_idx_probe(r, &r->parts[p], slots, key, &first,
-		    &count);
-		free(slots);
 		for (uint32_t g = first; hit && g < first + count; g++) {
 			const struct evt_idx_blk *e = &r->blks[g];
 			const struct evt_idx_seg *s = &r->segs[e->seg];
@@ -1549,6 +1929,7 @@ evt_idx_view_close(struct evt_idx_view *v)
 	free(v->used);
 	evt_table_free(v->cover);
 	free(v->cand);
+	free(v->scratch);
 	free(v);
 }
 

@@ -9,7 +9,9 @@
  * never loses an event.
  *
  * Maintenance (evt_idx_add, evt_idx_catch_up, evt_idx_prune) runs under
- * the archive's writer lock; every file is written as a temporary
+ * the archive's writer lock, and one call at a time within a process (a
+ * mutex: retention prunes on the recorder's event loop while its sealing
+ * thread adds); every file is written as a temporary
  * ".idx-*.tmp" and renamed (fsynced only when asked: a run torn by a
  * power loss fails its checksums), so a crash at any point leaves runs
  * that each validate themselves.  Memory of a build
@@ -28,7 +30,10 @@
 #include "evtape/segment.h"
 
 #define EVT_IDX_MAGIC "\x89" "EVTRUN\n"	/* 8 bytes */
-#define EVT_IDX_VERSION 2	/* written; version 1 (16-bit slots) is read */
+#define EVT_IDX_VERSION 3	/* written; versions 1 (16-bit slots) and 2
+				   (one CRC a partition) are read */
+#define EVT_IDX_SLOT_CHUNK 4096	/* version 3: slot bytes a CRC covers */
+#define EVT_IDX_BLK_CHUNK 64	/* version 3: block entries a CRC covers */
 #define EVT_IDX_HDR_SIZE 64
 #define EVT_IDX_SEG_SIZE 32	/* segment table entry */
 #define EVT_IDX_BLK_SIZE 24	/* block table entry */
@@ -69,7 +74,8 @@ struct evt_idx_part {
 				   2) * seglen, the run's slotbits) bytes */
 	uint64_t seed;
 	uint32_t seglen, segcount;
-	uint32_t crc;		/* CRC-32C of the slots */
+	uint32_t crc;		/* versions 1, 2: CRC-32C of the slots;
+				   3: 0 (each chunk has its own) */
 	uint32_t nkeys;		/* distinct keys; 0: no filter, no slots */
 };
 
@@ -79,10 +85,16 @@ struct evt_idx_run {
 	unsigned locbits, locshift;
 	unsigned slotbits;	/* 16 in version 1; 1..16 in version 2 */
 	unsigned level;
+	unsigned version;
 	uint64_t nkeys;
 	uint32_t nsegs, nblocks, nparts;
 	struct evt_idx_seg *segs;	/* newest (highest seq) first */
-	struct evt_idx_blk *blks;
+	struct evt_idx_blk *blks;	/* nblocks entries; in version 3 only
+					   those of chunks with blk_ok set
+					   are filled (evt_idx_load_blocks) */
+	uint8_t *blk_ok;	/* version 3: per block chunk, read and
+				   checked; NULL: every entry is */
+	uint64_t blk_at;	/* file offset of the block table */
 	struct evt_idx_part *parts;
 	uint64_t size;		/* file size */
 };
@@ -107,8 +119,11 @@ uint32_t evt_idx_part_of(uint64_t key, uint32_t nparts);
 int evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
     struct evt_idx_run *run, const char **why, uint64_t *at);
 
-/* The bytes of header + directory a run needs, from its header (the
- * first EVT_IDX_HDR_SIZE bytes): 0 if the header does not check. */
+/* The bytes of header + directory (and, in version 3, block table) a
+ * whole parse needs, from a run's header (the first EVT_IDX_HDR_SIZE
+ * bytes): 0 if the header does not check.  Given fewer bytes, but the
+ * directory, evt_idx_run_parse of a version 3 run leaves the block table
+ * to evt_idx_load_blocks. */
 uint64_t evt_idx_run_dir_len(const uint8_t *hdr);
 
 /*
@@ -123,6 +138,24 @@ unsigned evt_idx_slot_bits(uint32_t nblocks);
  * table that may hold it, or 0. */
 int evt_idx_probe(const struct evt_idx_run *run, const struct evt_idx_part *p,
     const uint8_t *slots, uint64_t key, uint32_t *first, uint32_t *count);
+
+/* The bytes partition p takes in the run file (its slots and, in
+ * version 3, a CRC after every EVT_IDX_SLOT_CHUNK of them). */
+uint64_t evt_idx_part_bytes(const struct evt_idx_run *run, uint32_t p);
+
+/* Checks partition p's file bytes raw (evt_idx_part_bytes of them) and
+ * copies its slots to out (evt_filter_slot_bytes): 0 or
+ * EVT_ERR_CHECKSUM.  Sans-I/O. */
+int evt_idx_part_slots(const struct evt_idx_run *run, uint32_t p,
+    const uint8_t *raw, uint8_t *out);
+
+/* Reads and checks the block table entries [first, first + count) of a
+ * version 3 run (the chunks holding them) from fd, the run file; a no-op
+ * for entries already read and for versions 1 and 2.  0,
+ * EVT_ERR_CHECKSUM (a chunk's CRC or an entry does not check),
+ * EVT_ERR_IO. */
+int evt_idx_load_blocks(int fd, struct evt_idx_run *run, uint32_t first,
+    uint32_t count);
 
 /* Frees a parsed run's tables. */
 void evt_idx_run_free(struct evt_idx_run *run);

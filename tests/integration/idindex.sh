@@ -141,7 +141,7 @@ t "prune: verify clean" "$EVTOOL" verify "$T/p"
 # 4. Damage to the index: each answer stays right, verify reports the
 # file, repair rebuilds it.
 big=$(ls -S "$T/a" | grep '^idx-' | head -n 1)
-for how in header flip tail truncate delete; do
+for how in header flip tail blocks truncate delete; do
 	rm -rf "$T/d"
 	cp -r "$T/a" "$T/d"
 	f="$T/d/$big"
@@ -153,6 +153,19 @@ for how in header flip tail truncate delete; do
 	    dd of="$f" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null ;;
 	tail) printf '\125\252' |
 	    dd of="$f" bs=1 seek=$((size - 2)) conv=notrunc 2>/dev/null ;;
+	blocks)	# every block table entry's flags (version 3: the table
+		# follows the directory, dir_len at 40, B at 20, in chunks
+		# of 64 entries and a CRC) zeroed: unchecked, every id of
+		# the run would look unindexed
+		dend=$((64 + $(od -An -tu8 -j40 -N8 "$f")))
+		nb=$(od -An -tu4 -j20 -N4 "$f")
+		g=0
+		while [ $g -lt $nb ]; do
+			printf '\000' | dd of="$f" bs=1 conv=notrunc \
+			    seek=$((dend + 1540 * (g / 64) + 24 * (g % 64) + 16)) \
+			    2>/dev/null
+			g=$((g + 1))
+		done ;;
 	truncate) truncate -s $((size / 3)) "$f" ;;
 	delete) rm -f "$f" ;;
 	esac
