@@ -16,18 +16,28 @@
 
 static struct evt_colenc enc;
 
-/* Whether n record bytes at p survive encode + decode; the form in *f. */
+/* Whether n record bytes at p survive encode + decode in form `form`;
+ * the form in *f. */
 static int
-round_trip(const uint8_t *p, size_t n, struct evt_buf *f)
+round_trip_form(int form, const uint8_t *p, size_t n, struct evt_buf *f)
 {
 	size_t parts[EVT_COL_MAX_PARTS], np;
 	struct evt_buf back = {0};
 	const char *why = NULL;
+	enc.form = form;
 	int ok = evt_colform_encode(&enc, p, n, f, parts, &np) == 0 &&
-	    evt_colform_decode(f->p, f->len, 1u << 30, &back, &why) == 0 &&
-	    back.len == n && memcmp(back.p, p, n) == 0;
+	    evt_colform_decode(form, f->p, f->len, 1u << 30, &back,
+	    &why) == 0 && back.len == n && memcmp(back.p, p, n) == 0;
 	evt_buf_free(&back);
 	return ok;
+}
+
+/* Whether n record bytes at p survive both forms; form 1 in *f. */
+static int
+round_trip(const uint8_t *p, size_t n, struct evt_buf *f)
+{
+	return round_trip_form(EVT_COLFORM_2, p, n, f) &&
+	    round_trip_form(EVT_COLFORM_1, p, n, f);
 }
 
 /* Hand-made records: every kind, integers of every width and sign,
@@ -139,21 +149,21 @@ main(void)
 	uint8_t *m = malloc(f.len);
 	for (size_t cut = 0; cut < f.len; cut++) {
 		why = NULL;
-		int rc = evt_colform_decode(f.p, cut, 1u << 30, &back, &why);
+		int rc = evt_colform_decode(EVT_COLFORM_1, f.p, cut, 1u << 30, &back, &why);
 		said &= rc == EVT_ERR_CORRUPT && why != NULL;
 	}
 	for (size_t at = 0; at < f.len; at++) {
 		memcpy(m, f.p, f.len);
 		m[at] ^= 0x5a;
 		why = NULL;
-		int rc = evt_colform_decode(m, f.len, 1u << 30, &back, &why);
+		int rc = evt_colform_decode(EVT_COLFORM_1, m, f.len, 1u << 30, &back, &why);
 		said &= rc == 0 || (rc == EVT_ERR_CORRUPT && why != NULL);
 		refused += rc != 0;
 	}
 	free(m);
 	T_OK(said && refused > 0, "damaged forms: refused with a reason "
 	    "(every cut; %d of %zu changed bytes)", refused, f.len);
-	T_OK(evt_colform_decode(f.p, f.len, 100, &back, &why) ==
+	T_OK(evt_colform_decode(EVT_COLFORM_1, f.p, f.len, 100, &back, &why) ==
 	    EVT_ERR_CORRUPT && strstr(why, "record length") != NULL,
 	    "records longer than the bound: refused (%s)", why);
 
