@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "evtape/colform.h"
+#include "evtape/dict.h"
 #include "evtape/err.h"
 
 #define KIND_STRDEF 0
@@ -266,6 +267,41 @@ put_val(struct evt_buf *b, const uint8_t *p, size_t n)
 	return evt_buf_put(b, p, n);
 }
 
+/* Appends the receive-time delta of n bytes at p to column RX, adding
+ * an integer to the running R. */
+static int
+put_rx(struct evt_colenc *c, const uint8_t *p, size_t n)
+{
+	int64_t v;
+	if (mp_int_get(p, n, &v))
+		c->r += (uint64_t)v;
+	return put_val(&c->col[EVT_COL_RX], p, n);
+}
+
+/*
+ * Appends a TIME delta of n bytes at p to time column b (form 2): an
+ * integer d as the latency u = 10 R - T - d, the time's distance from
+ * its frame's receive time (R microseconds, T ticks: the running values,
+ * records.md "Columnar form 2"), which varies far less than the delta
+ * from the previous event; T += d.  Anything else, or a u that does not
+ * fit, as its bytes (T unchanged).
+ */
+static int
+put_time(struct evt_colenc *c, struct evt_buf *b, const uint8_t *p, size_t n)
+{
+	int64_t d;
+	if (mp_int_get(p, n, &d)) {
+		int64_t u = (int64_t)(10 * c->r - c->t - (uint64_t)d);
+		if (u < ((int64_t)1 << 61) && u > -((int64_t)1 << 61)) {
+			c->t += (uint64_t)d;
+			return put_varint(b, zigzag(u) << 1);
+		}
+	}
+	if (put_varint(b, (uint64_t)n << 1 | 1) != 0)
+		return EVT_ERR_NOMEM;
+	return evt_buf_put(b, p, n);
+}
+
 /* The value of a lower-case hex digit, or -1. */
 static int
 hexval(uint8_t c)
@@ -346,6 +382,8 @@ local_shape(struct evt_colenc *c, uint32_t s)
 	c->npos[c->nshape] = 0;
 	c->nev[c->nshape] = 0;
 	c->jmask[c->nshape] = 0;
+	c->tmask[c->nshape] = c->form != EVT_COLFORM_1 && c->time_cols != NULL ?
+	    c->time_cols(c->time_ctx, s) & ((1u << EVT_COL_MAX_POS) - 1) : 0;
 	return (int)c->nshape++;
 }
 
@@ -376,13 +414,16 @@ split_record(struct evt_colenc *c, unsigned n, unsigned k, const uint8_t *el,
 		const uint8_t *p = q[i];
 		size_t len = (size_t)(q[i + 1] - p);
 		int rc, framed = k == KIND_MSG || (k >= KIND_STATES && k <= 10);
+		struct evt_buf *ec = &c->col[EVT_COL_FIXED +
+		    l * EVT_COL_MAX_POS + (i - 2)];
 		if (k == KIND_EVENT && i == 1)
 			rc = put_varint(&c->col[EVT_COL_S], zigzag(l) << 1);
+		else if (k == KIND_EVENT && (c->tmask[l] >> (i - 2) & 1))
+			rc = put_time(c, ec, p, len);
 		else if (k == KIND_EVENT)
-			rc = put_val(&c->col[EVT_COL_FIXED + l * EVT_COL_MAX_POS +
-			    (i - 2)], p, len);
+			rc = put_val(ec, p, len);
 		else if (framed && i == 1)
-			rc = put_val(&c->col[EVT_COL_RX], p, len);
+			rc = put_rx(c, p, len);
 		else if ((k == KIND_MSG || k == KIND_STATES) && i == 2)
 			rc = put_val(&c->col[EVT_COL_N], p, len);
 		else if (k == KIND_STRDEF && n == 2)
@@ -774,6 +815,7 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 	for (size_t i = 0; i < ncol; i++)
 		c->col[i].len = 0;
 	c->nshape = 0;
+	c->r = c->t = 0;
 	memset(c->jmask, 0, sizeof c->jmask);
 	const uint8_t *p = recs, *e = recs + len;
 	while (p < e) {
@@ -804,7 +846,9 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 	for (uint32_t i = 0; i < c->nshape; i++)
 		if (put_varint(out, c->shape[i]) != 0 ||
 		    put_varint(out, c->npos[i]) != 0 ||
-		    (form2 && put_varint(out, c->jmask[i]) != 0))
+		    (form2 && (put_varint(out, c->jmask[i]) != 0 ||
+		    put_varint(out, c->tmask[i] &
+		    ((1u << c->npos[i]) - 1)) != 0)))
 			return EVT_ERR_NOMEM;
 	if (evt_buf_put(out, c->tup.p, c->tup.len) != 0)
 		return EVT_ERR_NOMEM;
@@ -855,6 +899,26 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 	return 0;
 }
 
+/* The TIME fields of a dictionary's shape; see colform.h. */
+uint32_t
+evt_colform_time_cols(const void *dict, uint32_t s)
+{
+	const struct evt_dict *d = dict;
+	if (s >= d->nshape || d->shape[s].nval == UINT32_MAX)
+		return 0;
+	const struct evt_shape *sh = &d->shape[s];
+	const uint32_t *f = evt_dict_fields(d, sh);
+	uint32_t m = 0, j = 0;
+	for (uint32_t i = 0; i < sh->nfield && j < 32; i++) {
+		if (f[2 * i + 1] == EVT_ENC_GUID)
+			continue;
+		if (f[2 * i + 1] == EVT_ENC_TIME)
+			m |= 1u << j;
+		j++;
+	}
+	return m;
+}
+
 /* Frees the encoder's buffers; see colform.h. */
 void
 evt_colenc_free(struct evt_colenc *c)
@@ -877,6 +941,7 @@ struct rcol {
 	const uint64_t *tup;	/* joined: the shape's table, by tuple */
 	uint32_t *cur;		/* joined: the EVENT's tuple number */
 	uint32_t ntup, nj, slot; /* joined: tuples, values a tuple, which */
+	int time;		/* form 2: a time column (get_time) */
 };
 
 /* The widths of joined columns (form 2): the first of a shape's joined
@@ -978,32 +1043,27 @@ get_code(struct rcol *c, uint64_t *code)
 	return 0;
 }
 
-/* Copies the next value of column c to o (put_val's inverse), adding
- * add to an integer (form 2's prediction of nitems, else 0). */
+/* Writes integer v to o in its shortest MessagePack form; 0 or -1. */
 static inline __attribute__((always_inline)) int
-get_val_add(struct rcol *c, struct wout *o, uint64_t add)
+out_int(struct wout *o, int64_t v)
 {
-	uint64_t code;
-	if (get_code(c, &code) != 0)
-		return -1;
-	if (!(code & 1)) {
-		/* (Wrapping, never undefined: a hostile base only makes a
-		 * wrong value, which the record decoder judges.) */
-		int64_t v = (int64_t)((uint64_t)unzigzag(code >> 1) + c->base +
-		    add);
-		if (o->e - o->p >= 9) {
-			o->p += mp_int_put(o->p, v);
-			return 0;
-		}
-		uint8_t t[9];
-		size_t n = mp_int_put(t, v);
-		if ((size_t)(o->e - o->p) < n)
-			return -1;
-		memcpy(o->p, t, n);
-		o->p += n;
+	if (o->e - o->p >= 9) {
+		o->p += mp_int_put(o->p, v);
 		return 0;
 	}
-	uint64_t n = code >> 1;
+	uint8_t t[9];
+	size_t n = mp_int_put(t, v);
+	if ((size_t)(o->e - o->p) < n)
+		return -1;
+	memcpy(o->p, t, n);
+	o->p += n;
+	return 0;
+}
+
+/* Copies the n bytes of an odd value code from column c to o. */
+static inline __attribute__((always_inline)) int
+out_bytes(struct rcol *c, struct wout *o, uint64_t n)
+{
 	if (n > (uint64_t)(c->e - c->p) || n > (uint64_t)(o->e - o->p))
 		return -1;
 	memcpy(o->p, c->p, (size_t)n);
@@ -1012,11 +1072,53 @@ get_val_add(struct rcol *c, struct wout *o, uint64_t add)
 	return 0;
 }
 
+/* Copies the next value of column c to o (put_val's inverse), adding
+ * add to an integer (form 2's prediction of nitems, else 0) and the
+ * integer to *sum (form 2's R; NULL: none). */
+static inline __attribute__((always_inline)) int
+get_val_add(struct rcol *c, struct wout *o, uint64_t add, uint64_t *sum)
+{
+	uint64_t code;
+	if (get_code(c, &code) != 0)
+		return -1;
+	if (code & 1)
+		return out_bytes(c, o, code >> 1);
+	/* (Wrapping, never undefined: a hostile base only makes a wrong
+	 * value, which the record decoder judges.) */
+	uint64_t v = (uint64_t)unzigzag(code >> 1) + c->base + add;
+	if (sum != NULL)
+		*sum += v;
+	return out_int(o, (int64_t)v);
+}
+
 /* Copies the next value of column c to o (put_val's inverse). */
 static inline __attribute__((always_inline)) int
 get_val(struct rcol *c, struct wout *o)
 {
-	return get_val_add(c, o, 0);
+	return get_val_add(c, o, 0, NULL);
+}
+
+/* The running values of form 2 (records.md, "Columnar form 2"): R, the
+ * sum of the integer receive-time deltas so far, and T, that of the
+ * time deltas of time columns. */
+struct runv {
+	uint64_t r, t;
+};
+
+/* Copies the next value of time column c to o (put_time's inverse):
+ * an integer u is the latency 10 R - T - delta. */
+static inline __attribute__((always_inline)) int
+get_time(struct rcol *c, struct wout *o, struct runv *rv)
+{
+	uint64_t code;
+	if (get_code(c, &code) != 0)
+		return -1;
+	if (code & 1)
+		return out_bytes(c, o, code >> 1);
+	uint64_t u = (uint64_t)unzigzag(code >> 1) + c->base;
+	uint64_t d = 10 * rv->r - rv->t - u;
+	rv->t += d;
+	return out_int(o, (int64_t)d);
 }
 
 /* Copies the next STRDEF string of columns D and G to o (put_strdef's
@@ -1062,7 +1164,7 @@ get_strdef(struct rcol *d, struct rcol *g, struct wout *o)
 static inline int
 get_record(int form, struct rcol *col, const uint32_t *shape,
     const uint32_t *npos, const uint32_t *base, uint64_t nshape,
-    unsigned cls, struct wout *o)
+    unsigned cls, struct wout *o, struct runv *rv)
 {
 	if (cls == 0)
 		return get_val(&col[EVT_COL_O], o);
@@ -1089,7 +1191,7 @@ get_record(int form, struct rcol *col, const uint32_t *shape,
 	if (k == KIND_EVENT) {
 		struct rcol *c = &col[base[l]];
 		for (unsigned i = 2; i < n; i++, c++)
-			if (get_val(c, o) != 0)
+			if ((c->time ? get_time(c, o, rv) : get_val(c, o)) != 0)
 				return -1;
 		return 0;
 	}
@@ -1097,11 +1199,11 @@ get_record(int form, struct rcol *col, const uint32_t *shape,
 	for (unsigned i = 1; i < n; i++) {
 		int rc;
 		if (framed && i == 1)
-			rc = get_val(&col[EVT_COL_RX], o);
+			rc = get_val_add(&col[EVT_COL_RX], o, 0, &rv->r);
 		else if ((k == KIND_MSG || k == KIND_STATES) && i == 2)
 			rc = get_val_add(&col[EVT_COL_N], o,
 			    form == EVT_COLFORM_1 ? 0 : items_ahead(
-			    col[EVT_COL_K].p, col[EVT_COL_K].e));
+			    col[EVT_COL_K].p, col[EVT_COL_K].e), NULL);
 		else if (k == KIND_STRDEF && n == 2)
 			rc = get_strdef(&col[EVT_COL_D], &col[EVT_COL_G], o);
 		else
@@ -1119,6 +1221,7 @@ struct cf_header {
 	uint32_t shape[EVT_COL_MAX_SHAPES], npos[EVT_COL_MAX_SHAPES];
 	uint32_t base[EVT_COL_MAX_SHAPES];
 	uint32_t jmask[EVT_COL_MAX_SHAPES], cur[EVT_COL_MAX_SHAPES];
+	uint32_t tmask[EVT_COL_MAX_SHAPES];
 	uint64_t tup[EVT_COL_MAX_TUPVALS];
 };
 
@@ -1191,20 +1294,25 @@ read_header(int form, struct rcol *h, size_t max, struct cf_header *x,
 			*why = "columnar block: bad shape list";
 			return -1;
 		}
-		uint64_t jm = 0;
+		uint64_t jm = 0, tm = 0;
 		if (form != EVT_COLFORM_1 && (get_varint(h, &jm) != 0 ||
-		    jm >> np != 0)) {
-			*why = "columnar block: bad join mask";
+		    jm >> np != 0 || get_varint(h, &tm) != 0 ||
+		    tm >> np != 0)) {
+			*why = "columnar block: bad join or time mask";
 			return -1;
 		}
 		shape[i] = (uint32_t)s;
 		npos[i] = (uint32_t)np;
 		base[i] = (uint32_t)ncol;
 		x->jmask[i] = (uint32_t)jm;
+		x->tmask[i] = (uint32_t)tm;
 		ncol += (long)np;
 	}
 	for (long i = 0; i < ncol; i++)
-		col[i].base = col[i].w = col[i].head = 0;
+		col[i].base = col[i].w = col[i].head = 0, col[i].time = 0;
+	for (uint64_t l = 0; l < *nshape; l++)
+		for (uint32_t j = 0; j < npos[l]; j++)
+			col[base[l] + j].time = (int)(x->tmask[l] >> j & 1);
 	if (form != EVT_COLFORM_1 && read_joins(h, x, col, why) != 0)
 		return -1;
 	for (long i = 0; i < ncol; i++) {
@@ -1259,7 +1367,7 @@ evt_colform_decode(int form, const uint8_t *colform, size_t len, size_t max,
     struct evt_buf *recs, const char **why)
 {
 	struct rcol h = {colform, colform + len, 0, 0, 0, 0, NULL, NULL, 0,
-	    0, 0};
+	    0, 0, 0};
 	struct rcol col[EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
 	struct cf_header x;
 	long ncol = read_header(form, &h, max, &x, col, why);
@@ -1271,10 +1379,11 @@ evt_colform_decode(int form, const uint8_t *colform, size_t len, size_t max,
 	if (evt_buf_grow(recs, (size_t)reclen + 1) != 0)
 		return EVT_ERR_NOMEM;
 	struct wout o = {recs->p, recs->p + reclen};
+	struct runv rv = {0, 0};
 	struct rcol *k = &col[EVT_COL_K];
 	while (k->p < k->e)
 		if (get_record(form, col, shape, npos, base, nshape,
-		    *k->p++, &o) != 0) {
+		    *k->p++, &o, &rv) != 0) {
 			*why = "columnar block: a record does not rebuild";
 			return EVT_ERR_CORRUPT;
 		}

@@ -338,6 +338,8 @@ compress_block(struct evt_segw *w, size_t *zlen, size_t *rawlen)
 	if (w->col == NULL && (w->col = calloc(1, sizeof *w->col)) == NULL)
 		return EVT_ERR_NOMEM;
 	w->col->form = w->opts.colform1 ? EVT_COLFORM_1 : EVT_COLFORM_2;
+	w->col->time_cols = evt_colform_time_cols;
+	w->col->time_ctx = &e->dict;
 	int rc = evt_colform_encode(w->col, e->recs.p, e->recs.len,
 	    &w->colbuf, parts, &nparts);
 	if (rc != 0)

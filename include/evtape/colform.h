@@ -62,6 +62,13 @@ struct evt_colenc {
 	uint32_t nev[EVT_COL_MAX_SHAPES];   /* EVENTs of each local shape */
 	uint16_t jmask[EVT_COL_MAX_SHAPES]; /* its joined element columns */
 	int form;		/* EVT_COLFORM_1 or 2; 0 = 2 (the default) */
+	/* Form 2: which element columns of shape id s hold TIME fields (bit
+	 * j: element 2 + j), coded against the receive time; NULL: none.
+	 * The writer passes evt_colform_time_cols and its dictionary. */
+	uint32_t (*time_cols)(const void *ctx, uint32_t s);
+	const void *time_ctx;
+	uint32_t tmask[EVT_COL_MAX_SHAPES]; /* time columns of each shape */
+	uint64_t r, t;		/* running R and T of form 2 */
 	struct evt_buf tmp;	/* a column being split into byte planes */
 	struct evt_buf tup;	/* the join tables, as the header holds them */
 	struct evt_buf jbuf;	/* scratch of the joins: keys, levels */
@@ -78,6 +85,10 @@ struct evt_colenc {
  */
 int evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
     struct evt_buf *out, size_t *parts, size_t *nparts);
+
+/* The TIME fields of shape id s of the dictionary at dict (a struct
+ * evt_dict) as evt_colenc.time_cols wants them. */
+uint32_t evt_colform_time_cols(const void *dict, uint32_t s);
 
 /* Frees the encoder's buffers. */
 void evt_colenc_free(struct evt_colenc *c);
