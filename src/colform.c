@@ -414,8 +414,8 @@ split_record(struct evt_colenc *c, unsigned n, unsigned k, const uint8_t *el,
 		const uint8_t *p = q[i];
 		size_t len = (size_t)(q[i + 1] - p);
 		int rc, framed = k == KIND_MSG || (k >= KIND_STATES && k <= 10);
-		struct evt_buf *ec = &c->col[EVT_COL_FIXED +
-		    l * EVT_COL_MAX_POS + (i - 2)];
+		struct evt_buf *ec = k != KIND_EVENT ? NULL :
+		    &c->col[EVT_COL_FIXED + l * EVT_COL_MAX_POS + (i - 2)];
 		if (k == KIND_EVENT && i == 1)
 			rc = put_varint(&c->col[EVT_COL_S], zigzag(l) << 1);
 		else if (k == KIND_EVENT && (c->tmask[l] >> (i - 2) & 1))
