@@ -35,6 +35,9 @@
 #define KIND_MSG 2
 #define KIND_EVENT 3
 #define KIND_STATES 5
+/* Form 2's class kind for a MSG header of 3 elements and the EVENTs
+ * after it (records.md, "Columnar form 2"); no record has it. */
+#define KIND_RUN 12
 
 /* Appends v as an unsigned LEB128 varint. */
 static inline int
@@ -643,6 +646,47 @@ planes(struct evt_colenc *c, struct evt_buf *b, uint64_t *base,
 	return w;
 }
 
+/*
+ * Form 2: rewrites column K so that each MSG header of 3 elements and
+ * the EVENTs right after it that have their local shape's full element
+ * count (at most 15) take one class byte, 16 * m + KIND_RUN: a frame of
+ * m events costs one byte of K, not 1 + m.  Column S is read alongside
+ * for the EVENTs' shapes.  0 or EVT_ERR_NOMEM.
+ */
+static int
+compress_runs(struct evt_colenc *c)
+{
+	struct evt_buf *k = &c->col[EVT_COL_K];
+	const uint8_t *s = c->col[EVT_COL_S].p;
+	c->tmp.len = 0;
+	for (size_t i = 0; i < k->len; ) {
+		uint8_t b = k->p[i++];
+		if ((b & 15) == KIND_EVENT)
+			own_varint(&s);
+		if (b != (3 << 4 | KIND_MSG)) {
+			if (evt_buf_putc(&c->tmp, b) != 0)
+				return EVT_ERR_NOMEM;
+			continue;
+		}
+		unsigned m = 0;
+		while (m < 15 && i < k->len && (k->p[i] & 15) == KIND_EVENT) {
+			const uint8_t *t = s;
+			uint64_t l = own_varint(&t) >> 2; /* zigzag(l) << 1 */
+			if ((unsigned)(k->p[i] >> 4) != 2 + c->npos[l])
+				break;
+			s = t;
+			m++;
+			i++;
+		}
+		if (evt_buf_putc(&c->tmp, (int)(m << 4 | KIND_RUN)) != 0)
+			return EVT_ERR_NOMEM;
+	}
+	struct evt_buf t = *k;
+	*k = c->tmp;
+	c->tmp = t;
+	return 0;
+}
+
 /* Distinct values a column may have to be joined (its levels). */
 #define JOIN_MAX_LEVELS 16
 
@@ -821,7 +865,10 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 	while (p < e) {
 		const uint8_t *q = NULL;
 		int rc = 1;
-		if (p[0] >= 0x92 && p[0] <= 0x9f && e - p >= 2 && p[1] <= 0x0f)
+		/* (Form 2 keeps records of kind KIND_RUN whole: their class
+		 * bytes mean runs there.) */
+		if (p[0] >= 0x92 && p[0] <= 0x9f && e - p >= 2 && p[1] <= 0x0f &&
+		    (c->form == EVT_COLFORM_1 || p[1] != KIND_RUN))
 			rc = split_record(c, p[0] & 15, p[1], p + 2, e, &q);
 		if (rc < 0)
 			return rc;
@@ -835,7 +882,7 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 	int form2 = c->form != EVT_COLFORM_1;
 	uint32_t budget = EVT_COL_MAX_TUPVALS;
 	c->tup.len = 0;
-	if (form2 && predict_counts(c) != 0)
+	if (form2 && (predict_counts(c) != 0 || compress_runs(c) != 0))
 		return EVT_ERR_NOMEM;
 	for (uint32_t s = 0; form2 && s < c->nshape; s++)
 		if (join_shape(c, s, &budget) != 0)
@@ -1159,8 +1206,43 @@ get_strdef(struct rcol *d, struct rcol *g, struct wout *o)
 	return 0;
 }
 
-/* Rebuilds one record of class byte k from the columns (form 2: MSG
- * and STATES item counts against items_ahead); 0 or -1. */
+/*
+ * Rebuilds an EVENT record of n elements, or with n = 0 of its local
+ * shape's full count (2 + npos), taking its local shape from column S;
+ * 0 or -1.
+ */
+static inline int
+get_event(struct rcol *col, const uint32_t *shape, const uint32_t *npos,
+    const uint32_t *base, uint64_t nshape, unsigned n, struct wout *o,
+    struct runv *rv)
+{
+	uint8_t t[9];
+	uint64_t code, l;
+	if (get_code(&col[EVT_COL_S], &code) != 0 || (code & 1) ||
+	    (l = (uint64_t)unzigzag(code >> 1) + col[EVT_COL_S].base,
+	    l >= nshape))
+		return -1;
+	if (n == 0)
+		n = 2 + npos[l];
+	if (n < 2 || n > 15 || n - 2 > npos[l])
+		return -1;
+	size_t tn = mp_int_put(t, shape[l]);
+	if ((size_t)(o->e - o->p) < 2 + tn)
+		return -1;
+	*o->p++ = (uint8_t)(0x90 | n);
+	*o->p++ = KIND_EVENT;
+	memcpy(o->p, t, tn);
+	o->p += tn;
+	struct rcol *c = &col[base[l]];
+	for (unsigned i = 2; i < n; i++, c++)
+		if ((c->time ? get_time(c, o, rv) : get_val(c, o)) != 0)
+			return -1;
+	return 0;
+}
+
+/* Rebuilds one record of class byte cls from the columns (form 2: MSG
+ * and STATES item counts against items_ahead; a run class, a MSG and
+ * its EVENTs); 0 or -1. */
 static inline int
 get_record(int form, struct rcol *col, const uint32_t *shape,
     const uint32_t *npos, const uint32_t *base, uint64_t nshape,
@@ -1169,32 +1251,16 @@ get_record(int form, struct rcol *col, const uint32_t *shape,
 	if (cls == 0)
 		return get_val(&col[EVT_COL_O], o);
 	unsigned n = cls >> 4, k = cls & 15;
+	if (k == KIND_EVENT)
+		return get_event(col, shape, npos, base, nshape, n == 0 ? 1 : n,
+		    o, rv);
+	int run = k == KIND_RUN && form != EVT_COLFORM_1;
+	if (run)
+		n = 3, k = KIND_MSG;
 	if (n < 2 || o->e - o->p < 2)
 		return -1;
 	*o->p++ = (uint8_t)(0x90 | n);
 	*o->p++ = (uint8_t)k;
-	uint64_t l = 0;
-	if (k == KIND_EVENT) {
-		uint8_t t[9];
-		uint64_t code;
-		if (get_code(&col[EVT_COL_S], &code) != 0 || (code & 1) ||
-		    (l = (uint64_t)unzigzag(code >> 1) + col[EVT_COL_S].base,
-		    l >= nshape) ||
-		    n - 2 > npos[l])
-			return -1;
-		size_t tn = mp_int_put(t, shape[l]);
-		if ((size_t)(o->e - o->p) < tn)
-			return -1;
-		memcpy(o->p, t, tn);
-		o->p += tn;
-	}
-	if (k == KIND_EVENT) {
-		struct rcol *c = &col[base[l]];
-		for (unsigned i = 2; i < n; i++, c++)
-			if ((c->time ? get_time(c, o, rv) : get_val(c, o)) != 0)
-				return -1;
-		return 0;
-	}
 	int framed = k == KIND_MSG || (k >= KIND_STATES && k <= 10);
 	for (unsigned i = 1; i < n; i++) {
 		int rc;
@@ -1202,8 +1268,9 @@ get_record(int form, struct rcol *col, const uint32_t *shape,
 			rc = get_val_add(&col[EVT_COL_RX], o, 0, &rv->r);
 		else if ((k == KIND_MSG || k == KIND_STATES) && i == 2)
 			rc = get_val_add(&col[EVT_COL_N], o,
-			    form == EVT_COLFORM_1 ? 0 : items_ahead(
-			    col[EVT_COL_K].p, col[EVT_COL_K].e), NULL);
+			    form == EVT_COLFORM_1 ? 0 : (run ? cls >> 4 : 0) +
+			    items_ahead(col[EVT_COL_K].p, col[EVT_COL_K].e),
+			    NULL);
 		else if (k == KIND_STRDEF && n == 2)
 			rc = get_strdef(&col[EVT_COL_D], &col[EVT_COL_G], o);
 		else
@@ -1211,6 +1278,9 @@ get_record(int form, struct rcol *col, const uint32_t *shape,
 		if (rc != 0)
 			return -1;
 	}
+	for (unsigned i = 0; run && i < cls >> 4; i++)
+		if (get_event(col, shape, npos, base, nshape, 0, o, rv) != 0)
+			return -1;
 	return 0;
 }
 
