@@ -19,11 +19,18 @@
  *   reclen                 bytes of the rebuilt records
  *   nshape                 shapes with element columns
  *   nshape x (shape, npos) each shape's id and its number of columns
- *   (base, width)          per integer column (RX, N, S, element columns):
- *                          added to its integers; 0 = varint codes, else
- *                          the number of byte planes
+ *     [form 2: + jmask, tmask: its joined and its time columns]
+ *   [form 2: join tables]  per shape with joins: ntup, then the tuples
+ *   (base, width)          per integer column (RX, N, S, element columns
+ *                          not joined): added to its integers; 0 =
+ *                          varint codes, else the number of byte planes
  *   ncol x len             EVT_COL_FIXED + sum(npos) column lengths
  *   the columns, in that order
+ *
+ * Form 2 (block version 3, revision 1.6; records.md, "Columnar form 2")
+ * also codes time columns against the receive time, item counts
+ * against the class column, and a MSG header with its EVENTs as one
+ * class byte (a run).
  */
 #include <string.h>
 
