@@ -476,6 +476,14 @@ unzigzag(uint64_t z)
 	return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
 }
 
+/* The end of column b's bytes (its start when empty: an unused column
+ * has no memory, and NULL + 0 is undefined in C). */
+static const uint8_t *
+buf_end(const struct evt_buf *b)
+{
+	return b->len > 0 ? b->p + b->len : b->p;
+}
+
 /* Reads a varint of a column the encoder wrote itself. */
 static uint64_t
 own_varint(const uint8_t **p)
@@ -498,7 +506,7 @@ static int
 predict_counts(struct evt_colenc *c)
 {
 	struct evt_buf *k = &c->col[EVT_COL_K], *nb = &c->col[EVT_COL_N];
-	const uint8_t *p = nb->p, *e = nb->p + nb->len;
+	const uint8_t *p = nb->p, *e = buf_end(nb);
 	c->tmp.len = 0;
 	for (size_t i = 0; i < k->len && p < e; i++) {
 		unsigned kind = k->p[i] & 15;
@@ -533,7 +541,7 @@ predict_counts(struct evt_colenc *c)
 static uint64_t
 rebase(struct evt_buf *b)
 {
-	const uint8_t *p = b->p, *e = b->p + b->len;
+	const uint8_t *p = b->p, *e = buf_end(b);
 	int64_t min = INT64_MAX;
 	while (p < e) {
 		uint64_t code = own_varint(&p);
@@ -584,7 +592,7 @@ struct colstat {
 static int
 col_stat(const struct evt_buf *b, struct colstat *st)
 {
-	const uint8_t *p = b->p, *e = b->p + b->len;
+	const uint8_t *p = b->p, *e = buf_end(b);
 	*st = (struct colstat){0, 0, INT64_MAX, INT64_MAX, INT64_MIN};
 	while (p < e) {
 		uint64_t code = own_varint(&p);
@@ -706,7 +714,7 @@ compress_runs(struct evt_colenc *c)
 static int
 col_levels(const struct evt_buf *b, uint32_t n, uint64_t *vals, uint8_t *lv)
 {
-	const uint8_t *p = b->p, *e = b->p + b->len;
+	const uint8_t *p = b->p, *e = buf_end(b);
 	int nd = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (p >= e)
