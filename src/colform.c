@@ -19,21 +19,32 @@
  *   reclen                 bytes of the rebuilt records
  *   nshape                 shapes with element columns
  *   nshape x (shape, npos) each shape's id and its number of columns
- *   (base, width)          per integer column (RX, N, S, element columns):
- *                          added to its integers; 0 = varint codes, else
- *                          the number of byte planes
+ *     [form 2: + jmask, tmask: its joined and its time columns]
+ *   [form 2: join tables]  per shape with joins: ntup, then the tuples
+ *   (base, width)          per integer column (RX, N, S, element columns
+ *                          not joined): added to its integers; 0 =
+ *                          varint codes, else the number of byte planes
  *   ncol x len             EVT_COL_FIXED + sum(npos) column lengths
  *   the columns, in that order
+ *
+ * Form 2 (block version 3, revision 1.6; records.md, "Columnar form 2")
+ * also codes time columns against the receive time, item counts
+ * against the class column, and a MSG header with its EVENTs as one
+ * class byte (a run).
  */
 #include <string.h>
 
 #include "evtape/colform.h"
+#include "evtape/dict.h"
 #include "evtape/err.h"
 
 #define KIND_STRDEF 0
 #define KIND_MSG 2
 #define KIND_EVENT 3
 #define KIND_STATES 5
+/* Form 2's class kind for a MSG header of 3 elements and the EVENTs
+ * after it (records.md, "Columnar form 2"); no record has it. */
+#define KIND_RUN 12
 
 /* Appends v as an unsigned LEB128 varint. */
 static inline int
@@ -266,6 +277,41 @@ put_val(struct evt_buf *b, const uint8_t *p, size_t n)
 	return evt_buf_put(b, p, n);
 }
 
+/* Appends the receive-time delta of n bytes at p to column RX, adding
+ * an integer to the running R. */
+static int
+put_rx(struct evt_colenc *c, const uint8_t *p, size_t n)
+{
+	int64_t v;
+	if (mp_int_get(p, n, &v))
+		c->r += (uint64_t)v;
+	return put_val(&c->col[EVT_COL_RX], p, n);
+}
+
+/*
+ * Appends a TIME delta of n bytes at p to time column b (form 2): an
+ * integer d as the latency u = 10 R - T - d, the time's distance from
+ * its frame's receive time (R microseconds, T ticks: the running values,
+ * records.md "Columnar form 2"), which varies far less than the delta
+ * from the previous event; T += d.  Anything else, or a u that does not
+ * fit, as its bytes (T unchanged).
+ */
+static int
+put_time(struct evt_colenc *c, struct evt_buf *b, const uint8_t *p, size_t n)
+{
+	int64_t d;
+	if (mp_int_get(p, n, &d)) {
+		int64_t u = (int64_t)(10 * c->r - c->t - (uint64_t)d);
+		if (u < ((int64_t)1 << 61) && u > -((int64_t)1 << 61)) {
+			c->t += (uint64_t)d;
+			return put_varint(b, zigzag(u) << 1);
+		}
+	}
+	if (put_varint(b, (uint64_t)n << 1 | 1) != 0)
+		return EVT_ERR_NOMEM;
+	return evt_buf_put(b, p, n);
+}
+
 /* The value of a lower-case hex digit, or -1. */
 static int
 hexval(uint8_t c)
@@ -344,6 +390,10 @@ local_shape(struct evt_colenc *c, uint32_t s)
 		return -1;
 	c->shape[c->nshape] = s;
 	c->npos[c->nshape] = 0;
+	c->nev[c->nshape] = 0;
+	c->jmask[c->nshape] = 0;
+	c->tmask[c->nshape] = c->form != EVT_COLFORM_1 && c->time_cols != NULL ?
+	    c->time_cols(c->time_ctx, s) & ((1u << EVT_COL_MAX_POS) - 1) : 0;
 	return (int)c->nshape++;
 }
 
@@ -374,13 +424,16 @@ split_record(struct evt_colenc *c, unsigned n, unsigned k, const uint8_t *el,
 		const uint8_t *p = q[i];
 		size_t len = (size_t)(q[i + 1] - p);
 		int rc, framed = k == KIND_MSG || (k >= KIND_STATES && k <= 10);
+		struct evt_buf *ec = k != KIND_EVENT ? NULL :
+		    &c->col[EVT_COL_FIXED + l * EVT_COL_MAX_POS + (i - 2)];
 		if (k == KIND_EVENT && i == 1)
 			rc = put_varint(&c->col[EVT_COL_S], zigzag(l) << 1);
+		else if (k == KIND_EVENT && (c->tmask[l] >> (i - 2) & 1))
+			rc = put_time(c, ec, p, len);
 		else if (k == KIND_EVENT)
-			rc = put_val(&c->col[EVT_COL_FIXED + l * EVT_COL_MAX_POS +
-			    (i - 2)], p, len);
+			rc = put_val(ec, p, len);
 		else if (framed && i == 1)
-			rc = put_val(&c->col[EVT_COL_RX], p, len);
+			rc = put_rx(c, p, len);
 		else if ((k == KIND_MSG || k == KIND_STATES) && i == 2)
 			rc = put_val(&c->col[EVT_COL_N], p, len);
 		else if (k == KIND_STRDEF && n == 2)
@@ -392,7 +445,28 @@ split_record(struct evt_colenc *c, unsigned n, unsigned k, const uint8_t *el,
 	}
 	if (k == KIND_EVENT && c->npos[l] < n - 2)
 		c->npos[l] = n - 2;
+	if (k == KIND_EVENT)
+		c->nev[l]++;
 	return 0;
+}
+
+/*
+ * The number of item records (kind 3 or 4) among the class bytes from k
+ * to e before the first that is neither an item nor a definition (kind 0
+ * or 1) or is 0 (a record kept whole): what form 2 expects the item count
+ * of the MSG or STATES header just before k to be.
+ */
+static uint64_t
+items_ahead(const uint8_t *k, const uint8_t *e)
+{
+	uint64_t n = 0;
+	for (; k < e; k++) {
+		unsigned kind = *k & 15;
+		if (*k == 0 || kind == 2 || kind > 4)
+			break;
+		n += kind >= 3;
+	}
+	return n;
 }
 
 /* The value of a zigzag code. */
@@ -400,6 +474,14 @@ static int64_t
 unzigzag(uint64_t z)
 {
 	return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+}
+
+/* The end of column b's bytes (its start when empty: an unused column
+ * has no memory, and NULL + 0 is undefined in C). */
+static const uint8_t *
+buf_end(const struct evt_buf *b)
+{
+	return b->len > 0 ? b->p + b->len : b->p;
 }
 
 /* Reads a varint of a column the encoder wrote itself. */
@@ -416,6 +498,41 @@ own_varint(const uint8_t **p)
 }
 
 /*
+ * Form 2: rewrites the integer item counts of column N as their
+ * difference to items_ahead (0 for every header the writer makes), since
+ * column K holds the same count; other values stay.  0 or EVT_ERR_NOMEM.
+ */
+static int
+predict_counts(struct evt_colenc *c)
+{
+	struct evt_buf *k = &c->col[EVT_COL_K], *nb = &c->col[EVT_COL_N];
+	const uint8_t *p = nb->p, *e = buf_end(nb);
+	c->tmp.len = 0;
+	for (size_t i = 0; i < k->len && p < e; i++) {
+		unsigned kind = k->p[i] & 15;
+		if ((kind != KIND_MSG && kind != KIND_STATES) || k->p[i] >> 4 < 3)
+			continue;
+		const uint8_t *v = p;
+		uint64_t code = own_varint(&p);
+		int rc;
+		if (code & 1) {
+			p += code >> 1;
+			rc = evt_buf_put(&c->tmp, v, (size_t)(p - v));
+		} else {
+			int64_t d = unzigzag(code >> 1) -
+			    (int64_t)items_ahead(k->p + i + 1, k->p + k->len);
+			rc = put_varint(&c->tmp, zigzag(d) << 1);
+		}
+		if (rc != 0)
+			return EVT_ERR_NOMEM;
+	}
+	struct evt_buf t = *nb;
+	*nb = c->tmp;
+	c->tmp = t;
+	return 0;
+}
+
+/*
  * Subtracts from the integer values of element column b their smallest
  * value when that is positive (string ids, which grow through a segment,
  * become small), rewriting the column in place (no code grows); returns
@@ -424,7 +541,7 @@ own_varint(const uint8_t **p)
 static uint64_t
 rebase(struct evt_buf *b)
 {
-	const uint8_t *p = b->p, *e = b->p + b->len;
+	const uint8_t *p = b->p, *e = buf_end(b);
 	int64_t min = INT64_MAX;
 	while (p < e) {
 		uint64_t code = own_varint(&p);
@@ -475,7 +592,7 @@ struct colstat {
 static int
 col_stat(const struct evt_buf *b, struct colstat *st)
 {
-	const uint8_t *p = b->p, *e = b->p + b->len;
+	const uint8_t *p = b->p, *e = buf_end(b);
 	*st = (struct colstat){0, 0, INT64_MAX, INT64_MAX, INT64_MIN};
 	while (p < e) {
 		uint64_t code = own_varint(&p);
@@ -544,6 +661,201 @@ planes(struct evt_colenc *c, struct evt_buf *b, uint64_t *base,
 	return w;
 }
 
+/*
+ * Form 2: rewrites column K so that each MSG header of 3 elements and
+ * the EVENTs right after it that have their local shape's full element
+ * count (at most 15) take one class byte, 16 * m + KIND_RUN: a frame of
+ * m events costs one byte of K, not 1 + m.  Column S is read alongside
+ * for the EVENTs' shapes.  0 or EVT_ERR_NOMEM.
+ */
+static int
+compress_runs(struct evt_colenc *c)
+{
+	struct evt_buf *k = &c->col[EVT_COL_K];
+	const uint8_t *s = c->col[EVT_COL_S].p;
+	c->tmp.len = 0;
+	for (size_t i = 0; i < k->len; ) {
+		uint8_t b = k->p[i++];
+		if ((b & 15) == KIND_EVENT)
+			own_varint(&s);
+		if (b != (3 << 4 | KIND_MSG)) {
+			if (evt_buf_putc(&c->tmp, b) != 0)
+				return EVT_ERR_NOMEM;
+			continue;
+		}
+		unsigned m = 0;
+		while (m < 15 && i < k->len && (k->p[i] & 15) == KIND_EVENT) {
+			const uint8_t *t = s;
+			uint64_t l = own_varint(&t) >> 2; /* zigzag(l) << 1 */
+			if ((unsigned)(k->p[i] >> 4) != 2 + c->npos[l])
+				break;
+			s = t;
+			m++;
+			i++;
+		}
+		if (evt_buf_putc(&c->tmp, (int)(m << 4 | KIND_RUN)) != 0)
+			return EVT_ERR_NOMEM;
+	}
+	struct evt_buf t = *k;
+	*k = c->tmp;
+	c->tmp = t;
+	return 0;
+}
+
+/* Distinct values a column may have to be joined (its levels). */
+#define JOIN_MAX_LEVELS 16
+
+/*
+ * Reads the n values of element column b as levels: its distinct zigzag
+ * codes into vals (first seen first), each value's level into lv[].
+ * Returns the number of levels, or 0 when the column does not hold
+ * exactly n integers of at most JOIN_MAX_LEVELS distinct values.
+ */
+static int
+col_levels(const struct evt_buf *b, uint32_t n, uint64_t *vals, uint8_t *lv)
+{
+	const uint8_t *p = b->p, *e = buf_end(b);
+	int nd = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (p >= e)
+			return 0;
+		uint64_t code = own_varint(&p);
+		if (code & 1)
+			return 0;
+		int k = 0;
+		while (k < nd && vals[k] != code >> 1)
+			k++;
+		if (k == nd) {
+			if (nd == JOIN_MAX_LEVELS)
+				return 0;
+			vals[nd++] = code >> 1;
+		}
+		lv[i] = (uint8_t)k;
+	}
+	return p == e ? nd : 0;
+}
+
+/* A set of tuple keys, numbered in the order they are first added. */
+struct tupset {
+	uint64_t key[2 * EVT_COL_MAX_TUPLES];
+	int16_t at[2 * EVT_COL_MAX_TUPLES];	/* number + 1; 0 = free */
+	uint64_t order[EVT_COL_MAX_TUPLES];	/* the keys by number */
+	int n;
+};
+
+/* The number of key k in set t, added if new; -1 when t is full. */
+static int
+tup_index(struct tupset *t, uint64_t k)
+{
+	size_t h = (size_t)((k * 0x9e3779b97f4a7c15u) >> 55);
+	for (;; h = (h + 1) % (2 * EVT_COL_MAX_TUPLES)) {
+		if (t->at[h] == 0)
+			break;
+		if (t->key[h] == k)
+			return t->at[h] - 1;
+	}
+	if (t->n == EVT_COL_MAX_TUPLES)
+		return -1;
+	t->key[h] = k;
+	t->order[t->n] = k;
+	t->at[h] = (int16_t)++t->n;
+	return t->n - 1;
+}
+
+/* The number of distinct keys among the n at k, or -1 past max. */
+static int
+count_tuples(struct tupset *t, const uint64_t *k, uint32_t n, int max)
+{
+	memset(t->at, 0, sizeof t->at);
+	t->n = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (tup_index(t, k[i]) < 0 || t->n > max)
+			return -1;
+	return t->n;
+}
+
+/*
+ * Joins element columns of local shape l (form 2): going through its
+ * columns in order, a column of few levels (col_levels) joins when the
+ * tuples of the joined columns stay few (at most a quarter of the
+ * shape's EVENTs, at most EVT_COL_MAX_TUPLES), so that each tuple repeats
+ * and the table costs less than it saves: stategroupid, type and
+ * specversion of evgen's events, which zstd would code at no less than a
+ * bit each, become one byte of about two bits of entropy.  The first
+ * joined column then holds the tuple numbers, one byte per EVENT, the
+ * others nothing; the table goes to c->tup.  *budget is what is left of
+ * EVT_COL_MAX_TUPVALS.  0 or EVT_ERR_NOMEM.
+ */
+static int
+join_shape(struct evt_colenc *c, uint32_t l, uint32_t *budget)
+{
+	uint32_t n = c->nev[l];
+	int max = (int)(n / 4 < EVT_COL_MAX_TUPLES ? n / 4 :
+	    EVT_COL_MAX_TUPLES);
+	c->jmask[l] = 0;
+	if (max < 2 || c->npos[l] < 2)
+		return 0;
+	c->jbuf.len = 0;
+	if (evt_buf_grow(&c->jbuf, (size_t)n * 17) != 0)
+		return EVT_ERR_NOMEM;
+	uint64_t *key = (uint64_t *)(void *)c->jbuf.p, *nk = key + n;
+	uint8_t *lv = (uint8_t *)(nk + n);
+	uint64_t vals[EVT_COL_MAX_POS][JOIN_MAX_LEVELS];
+	uint64_t nd[EVT_COL_MAX_POS];
+	static struct tupset t; /* 8 KiB: not on the stack */
+	struct evt_buf *col = &c->col[EVT_COL_FIXED + l * EVT_COL_MAX_POS];
+	uint16_t mask = 0;
+	int nj = 0, ntup = 1;
+	memset(key, 0, (size_t)n * sizeof *key);
+	for (uint32_t j = 0; j < c->npos[l]; j++) {
+		int d = col_levels(&col[j], n, vals[j], lv);
+		if (d == 0)
+			continue;
+		for (uint32_t i = 0; i < n; i++)
+			nk[i] = key[i] * (uint64_t)d + lv[i];
+		int nt = count_tuples(&t, nk, n, max);
+		if (nt < 0)
+			continue;
+		uint64_t *sw = key;
+		key = nk;
+		nk = sw;
+		nd[j] = (uint64_t)d;
+		mask |= (uint16_t)(1u << j);
+		nj++;
+		ntup = nt;
+	}
+	if (nj < 2 || (uint32_t)(ntup * nj) > *budget)
+		return 0;
+	*budget -= (uint32_t)(ntup * nj);
+	/* The table, tuple by tuple, and the numbers into the first
+	 * joined column. */
+	count_tuples(&t, key, n, EVT_COL_MAX_TUPLES);
+	if (put_varint(&c->tup, (uint64_t)t.n) != 0)
+		return EVT_ERR_NOMEM;
+	for (int i = 0; i < t.n; i++) {
+		uint64_t v[EVT_COL_MAX_POS], k = t.order[i];
+		for (int j = (int)c->npos[l] - 1; j >= 0; j--)
+			if (mask >> j & 1) {
+				v[j] = vals[j][k % nd[j]];
+				k /= nd[j];
+			}
+		for (uint32_t j = 0; j < c->npos[l]; j++)
+			if (mask >> j & 1 && put_varint(&c->tup, v[j]) != 0)
+				return EVT_ERR_NOMEM;
+	}
+	int first = __builtin_ctz(mask);
+	for (uint32_t j = 0; j < c->npos[l]; j++)
+		if (mask >> j & 1)
+			col[j].len = 0;
+	if (evt_buf_grow(&col[first], n) != 0)
+		return EVT_ERR_NOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		col[first].p[i] = (uint8_t)tup_index(&t, key[i]);
+	col[first].len = n;
+	c->jmask[l] = mask;
+	return 0;
+}
+
 /* Whether stored column i holds integers (a base and a width in the
  * header): RX, N, S and the element columns. */
 static int
@@ -562,11 +874,16 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 	for (size_t i = 0; i < ncol; i++)
 		c->col[i].len = 0;
 	c->nshape = 0;
+	c->r = c->t = 0;
+	memset(c->jmask, 0, sizeof c->jmask);
 	const uint8_t *p = recs, *e = recs + len;
 	while (p < e) {
 		const uint8_t *q = NULL;
 		int rc = 1;
-		if (p[0] >= 0x92 && p[0] <= 0x9f && e - p >= 2 && p[1] <= 0x0f)
+		/* (Form 2 keeps records of kind KIND_RUN whole: their class
+		 * bytes mean runs there.) */
+		if (p[0] >= 0x92 && p[0] <= 0x9f && e - p >= 2 && p[1] <= 0x0f &&
+		    (c->form == EVT_COLFORM_1 || p[1] != KIND_RUN))
 			rc = split_record(c, p[0] & 15, p[1], p + 2, e, &q);
 		if (rc < 0)
 			return rc;
@@ -577,28 +894,47 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 			return EVT_ERR_NOMEM;
 		p = q;
 	}
+	int form2 = c->form != EVT_COLFORM_1;
+	uint32_t budget = EVT_COL_MAX_TUPVALS;
+	c->tup.len = 0;
+	if (form2 && (predict_counts(c) != 0 || compress_runs(c) != 0))
+		return EVT_ERR_NOMEM;
+	for (uint32_t s = 0; form2 && s < c->nshape; s++)
+		if (join_shape(c, s, &budget) != 0)
+			return EVT_ERR_NOMEM;
 	out->len = 0;
 	if (put_varint(out, len) != 0 || put_varint(out, c->nshape) != 0)
 		return EVT_ERR_NOMEM;
 	for (uint32_t i = 0; i < c->nshape; i++)
 		if (put_varint(out, c->shape[i]) != 0 ||
-		    put_varint(out, c->npos[i]) != 0)
+		    put_varint(out, c->npos[i]) != 0 ||
+		    (form2 && (put_varint(out, c->jmask[i]) != 0 ||
+		    put_varint(out, c->tmask[i] &
+		    ((1u << c->npos[i]) - 1)) != 0)))
 			return EVT_ERR_NOMEM;
-	/* The stored columns: the fixed ones, then each shape's. */
+	if (evt_buf_put(out, c->tup.p, c->tup.len) != 0)
+		return EVT_ERR_NOMEM;
+	/* The stored columns: the fixed ones, then each shape's; joined
+	 * columns have no base and width. */
 	struct evt_buf *cols[EVT_COL_FIXED +
 	    EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
 	uint8_t width[EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
+	uint8_t joined[EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
 	size_t n = 0;
-	for (size_t i = 0; i < EVT_COL_FIXED; i++)
+	for (size_t i = 0; i < EVT_COL_FIXED; i++) {
+		joined[n] = 0;
 		cols[n++] = &c->col[i];
+	}
 	for (uint32_t s = 0; s < c->nshape; s++)
-		for (uint32_t j = 0; j < c->npos[s]; j++)
+		for (uint32_t j = 0; j < c->npos[s]; j++) {
+			joined[n] = (uint8_t)(c->jmask[s] >> j & 1);
 			cols[n++] = &c->col[EVT_COL_FIXED + s * EVT_COL_MAX_POS +
 			    j];
+		}
 	/* Integer columns: a base and a width each. */
 	for (size_t i = 0; i < n; i++) {
 		width[i] = 0;
-		if (!numeric(i))
+		if (!numeric(i) || joined[i])
 			continue;
 		uint64_t base, head;
 		int w = planes(c, cols[i], &base, &head);
@@ -625,6 +961,26 @@ evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
 	return 0;
 }
 
+/* The TIME fields of a dictionary's shape; see colform.h. */
+uint32_t
+evt_colform_time_cols(const void *dict, uint32_t s)
+{
+	const struct evt_dict *d = dict;
+	if (s >= d->nshape || d->shape[s].nval == UINT32_MAX)
+		return 0;
+	const struct evt_shape *sh = &d->shape[s];
+	const uint32_t *f = evt_dict_fields(d, sh);
+	uint32_t m = 0, j = 0;
+	for (uint32_t i = 0; i < sh->nfield && j < 32; i++) {
+		if (f[2 * i + 1] == EVT_ENC_GUID)
+			continue;
+		if (f[2 * i + 1] == EVT_ENC_TIME)
+			m |= 1u << j;
+		j++;
+	}
+	return m;
+}
+
 /* Frees the encoder's buffers; see colform.h. */
 void
 evt_colenc_free(struct evt_colenc *c)
@@ -632,6 +988,8 @@ evt_colenc_free(struct evt_colenc *c)
 	for (size_t i = 0; i < sizeof c->col / sizeof c->col[0]; i++)
 		evt_buf_free(&c->col[i]);
 	evt_buf_free(&c->tmp);
+	evt_buf_free(&c->tup);
+	evt_buf_free(&c->jbuf);
 }
 
 /* A column being read: its next byte, its end, and the base added to
@@ -640,9 +998,18 @@ struct rcol {
 	const uint8_t *p, *e;	/* in a column of byte planes: plane 0 */
 	uint64_t base;
 	size_t stride;		/* bytes per plane */
-	unsigned w;		/* byte planes, or 0 for varints */
+	unsigned w;		/* byte planes, 0 for varints, or JOIN_* */
 	uint64_t head;		/* planes: the first value's code + 1, or 0 */
+	const uint64_t *tup;	/* joined: the shape's table, by tuple */
+	uint32_t *cur;		/* joined: the EVENT's tuple number */
+	uint32_t ntup, nj, slot; /* joined: tuples, values a tuple, which */
+	int time;		/* form 2: a time column (get_time) */
 };
+
+/* The widths of joined columns (form 2): the first of a shape's joined
+ * columns, which reads the tuple number, and the others. */
+#define JOIN_FIRST 16
+#define JOIN_REST 17
 
 /* Reads a varint from column c into *v; 0, or -1 if it does not end in
  * the column or does not fit 64 bits. */
@@ -699,6 +1066,15 @@ get_code(struct rcol *c, uint64_t *code)
 {
 	if (c->w == 0)
 		return get_varint(c, code);
+	if (c->w >= JOIN_FIRST) {
+		if (c->w == JOIN_FIRST) {
+			if (c->p == c->e || *c->p >= c->ntup)
+				return -1;
+			*c->cur = *c->p++;
+		}
+		*code = c->tup[*c->cur * c->nj + c->slot] << 1;
+		return 0;
+	}
 	if (c->head != 0) {
 		*code = (c->head - 1) << 1;
 		c->head = 0;
@@ -729,36 +1105,82 @@ get_code(struct rcol *c, uint64_t *code)
 	return 0;
 }
 
-/* Copies the next value of column c to o (put_val's inverse). */
+/* Writes integer v to o in its shortest MessagePack form; 0 or -1. */
 static inline __attribute__((always_inline)) int
-get_val(struct rcol *c, struct wout *o)
+out_int(struct wout *o, int64_t v)
 {
-	uint64_t code;
-	if (get_code(c, &code) != 0)
-		return -1;
-	if (!(code & 1)) {
-		/* (Wrapping, never undefined: a hostile base only makes a
-		 * wrong value, which the record decoder judges.) */
-		int64_t v = (int64_t)((uint64_t)unzigzag(code >> 1) + c->base);
-		if (o->e - o->p >= 9) {
-			o->p += mp_int_put(o->p, v);
-			return 0;
-		}
-		uint8_t t[9];
-		size_t n = mp_int_put(t, v);
-		if ((size_t)(o->e - o->p) < n)
-			return -1;
-		memcpy(o->p, t, n);
-		o->p += n;
+	if (o->e - o->p >= 9) {
+		o->p += mp_int_put(o->p, v);
 		return 0;
 	}
-	uint64_t n = code >> 1;
+	uint8_t t[9];
+	size_t n = mp_int_put(t, v);
+	if ((size_t)(o->e - o->p) < n)
+		return -1;
+	memcpy(o->p, t, n);
+	o->p += n;
+	return 0;
+}
+
+/* Copies the n bytes of an odd value code from column c to o. */
+static inline __attribute__((always_inline)) int
+out_bytes(struct rcol *c, struct wout *o, uint64_t n)
+{
 	if (n > (uint64_t)(c->e - c->p) || n > (uint64_t)(o->e - o->p))
 		return -1;
 	memcpy(o->p, c->p, (size_t)n);
 	c->p += n;
 	o->p += n;
 	return 0;
+}
+
+/* Copies the next value of column c to o (put_val's inverse), adding
+ * add to an integer (form 2's prediction of nitems, else 0) and the
+ * integer to *sum (form 2's R; NULL: none). */
+static inline __attribute__((always_inline)) int
+get_val_add(struct rcol *c, struct wout *o, uint64_t add, uint64_t *sum)
+{
+	uint64_t code;
+	if (get_code(c, &code) != 0)
+		return -1;
+	if (code & 1)
+		return out_bytes(c, o, code >> 1);
+	/* (Wrapping, never undefined: a hostile base only makes a wrong
+	 * value, which the record decoder judges.) */
+	uint64_t v = (uint64_t)unzigzag(code >> 1) + c->base + add;
+	if (sum != NULL)
+		*sum += v;
+	return out_int(o, (int64_t)v);
+}
+
+/* Copies the next value of column c to o (put_val's inverse). */
+static inline __attribute__((always_inline)) int
+get_val(struct rcol *c, struct wout *o)
+{
+	return get_val_add(c, o, 0, NULL);
+}
+
+/* The running values of form 2 (records.md, "Columnar form 2"): R, the
+ * sum of the integer receive-time deltas so far, and T, that of the
+ * time deltas of time columns. */
+struct runv {
+	uint64_t r, t;
+};
+
+/* Copies the next value of time column c to o (put_time's inverse):
+ * an integer u is the latency 10 R - T - delta. */
+static inline __attribute__((always_inline)) int
+get_time(struct rcol *c, struct wout *o, struct runv *rv)
+{
+	uint64_t code;
+	if (get_code(c, &code) != 0)
+		return -1;
+	if (code & 1)
+		return out_bytes(c, o, code >> 1);
+	uint64_t u = (uint64_t)unzigzag(code >> 1) + c->base;
+	uint64_t d = 10 * rv->r - rv->t - u;
+	rv->t += d;
+	return out_int(o, (int64_t)d);
 }
 
 /* Copies the next STRDEF string of columns D and G to o (put_strdef's
@@ -799,47 +1221,71 @@ get_strdef(struct rcol *d, struct rcol *g, struct wout *o)
 	return 0;
 }
 
-/* Rebuilds one record of class byte k from the columns; 0 or -1. */
+/*
+ * Rebuilds an EVENT record of n elements, or with n = 0 of its local
+ * shape's full count (2 + npos), taking its local shape from column S;
+ * 0 or -1.
+ */
 static inline int
-get_record(struct rcol *col, const uint32_t *shape, const uint32_t *npos,
-    const uint32_t *base, uint64_t nshape, unsigned cls, struct wout *o)
+get_event(struct rcol *col, const uint32_t *shape, const uint32_t *npos,
+    const uint32_t *base, uint64_t nshape, unsigned n, struct wout *o,
+    struct runv *rv)
+{
+	uint8_t t[9];
+	uint64_t code, l;
+	if (get_code(&col[EVT_COL_S], &code) != 0 || (code & 1) ||
+	    (l = (uint64_t)unzigzag(code >> 1) + col[EVT_COL_S].base,
+	    l >= nshape))
+		return -1;
+	if (n == 0)
+		n = 2 + npos[l];
+	if (n < 2 || n > 15 || n - 2 > npos[l])
+		return -1;
+	size_t tn = mp_int_put(t, shape[l]);
+	if ((size_t)(o->e - o->p) < 2 + tn)
+		return -1;
+	*o->p++ = (uint8_t)(0x90 | n);
+	*o->p++ = KIND_EVENT;
+	memcpy(o->p, t, tn);
+	o->p += tn;
+	struct rcol *c = &col[base[l]];
+	for (unsigned i = 2; i < n; i++, c++)
+		if ((c->time ? get_time(c, o, rv) : get_val(c, o)) != 0)
+			return -1;
+	return 0;
+}
+
+/* Rebuilds one record of class byte cls from the columns (form 2: MSG
+ * and STATES item counts against items_ahead; a run class, a MSG and
+ * its EVENTs); 0 or -1. */
+static inline int
+get_record(int form, struct rcol *col, const uint32_t *shape,
+    const uint32_t *npos, const uint32_t *base, uint64_t nshape,
+    unsigned cls, struct wout *o, struct runv *rv)
 {
 	if (cls == 0)
 		return get_val(&col[EVT_COL_O], o);
 	unsigned n = cls >> 4, k = cls & 15;
+	if (k == KIND_EVENT)
+		return get_event(col, shape, npos, base, nshape, n == 0 ? 1 : n,
+		    o, rv);
+	int run = k == KIND_RUN && form != EVT_COLFORM_1;
+	if (run)
+		n = 3, k = KIND_MSG;
 	if (n < 2 || o->e - o->p < 2)
 		return -1;
 	*o->p++ = (uint8_t)(0x90 | n);
 	*o->p++ = (uint8_t)k;
-	uint64_t l = 0;
-	if (k == KIND_EVENT) {
-		uint8_t t[9];
-		uint64_t code;
-		if (get_code(&col[EVT_COL_S], &code) != 0 || (code & 1) ||
-		    (l = (uint64_t)unzigzag(code >> 1) + col[EVT_COL_S].base,
-		    l >= nshape) ||
-		    n - 2 > npos[l])
-			return -1;
-		size_t tn = mp_int_put(t, shape[l]);
-		if ((size_t)(o->e - o->p) < tn)
-			return -1;
-		memcpy(o->p, t, tn);
-		o->p += tn;
-	}
-	if (k == KIND_EVENT) {
-		struct rcol *c = &col[base[l]];
-		for (unsigned i = 2; i < n; i++, c++)
-			if (get_val(c, o) != 0)
-				return -1;
-		return 0;
-	}
 	int framed = k == KIND_MSG || (k >= KIND_STATES && k <= 10);
 	for (unsigned i = 1; i < n; i++) {
 		int rc;
 		if (framed && i == 1)
-			rc = get_val(&col[EVT_COL_RX], o);
+			rc = get_val_add(&col[EVT_COL_RX], o, 0, &rv->r);
 		else if ((k == KIND_MSG || k == KIND_STATES) && i == 2)
-			rc = get_val(&col[EVT_COL_N], o);
+			rc = get_val_add(&col[EVT_COL_N], o,
+			    form == EVT_COLFORM_1 ? 0 : (run ? cls >> 4 : 0) +
+			    items_ahead(col[EVT_COL_K].p, col[EVT_COL_K].e),
+			    NULL);
 		else if (k == KIND_STRDEF && n == 2)
 			rc = get_strdef(&col[EVT_COL_D], &col[EVT_COL_G], o);
 		else
@@ -847,16 +1293,76 @@ get_record(struct rcol *col, const uint32_t *shape, const uint32_t *npos,
 		if (rc != 0)
 			return -1;
 	}
+	for (unsigned i = 0; run && i < cls >> 4; i++)
+		if (get_event(col, shape, npos, base, nshape, 0, o, rv) != 0)
+			return -1;
 	return 0;
 }
 
-/* Reads the columnar form's header: reclen, shapes, column bounds.
- * Returns the number of columns, or -1 with *why set. */
-static long
-read_header(struct rcol *h, size_t max, uint64_t *reclen, uint64_t *nshape,
-    uint32_t *shape, uint32_t *npos, uint32_t *base, struct rcol *col,
+/* What read_header fills in besides the columns: the shapes, their
+ * first columns, and (form 2) their join tables and tuple numbers. */
+struct cf_header {
+	uint64_t reclen, nshape;
+	uint32_t shape[EVT_COL_MAX_SHAPES], npos[EVT_COL_MAX_SHAPES];
+	uint32_t base[EVT_COL_MAX_SHAPES];
+	uint32_t jmask[EVT_COL_MAX_SHAPES], cur[EVT_COL_MAX_SHAPES];
+	uint32_t tmask[EVT_COL_MAX_SHAPES];
+	uint64_t tup[EVT_COL_MAX_TUPVALS];
+};
+
+/*
+ * Reads the join tables of form 2 (after the shape list) into x->tup and
+ * makes the joined element columns read from them.  0, or -1 with *why
+ * set.
+ */
+static int
+read_joins(struct rcol *h, struct cf_header *x, struct rcol *col,
     const char **why)
 {
+	uint32_t used = 0;
+	for (uint64_t l = 0; l < x->nshape; l++) {
+		if (x->jmask[l] == 0)
+			continue;
+		uint64_t ntup;
+		uint32_t nj = (uint32_t)__builtin_popcount(x->jmask[l]);
+		if (get_varint(h, &ntup) != 0 || ntup == 0 ||
+		    ntup > EVT_COL_MAX_TUPLES ||
+		    ntup * nj > EVT_COL_MAX_TUPVALS - used) {
+			*why = "columnar block: bad join table size";
+			return -1;
+		}
+		for (uint64_t i = 0; i < ntup * nj; i++)
+			if (get_varint(h, &x->tup[used + i]) != 0 ||
+			    x->tup[used + i] >= ((uint64_t)1 << 63)) {
+				*why = "columnar block: bad join table value";
+				return -1;
+			}
+		x->cur[l] = 0;
+		uint32_t slot = 0;
+		for (uint32_t j = 0; j < x->npos[l]; j++) {
+			if (!(x->jmask[l] >> j & 1))
+				continue;
+			struct rcol *c = &col[x->base[l] + j];
+			c->w = slot == 0 ? JOIN_FIRST : JOIN_REST;
+			c->tup = &x->tup[used];
+			c->cur = &x->cur[l];
+			c->ntup = (uint32_t)ntup;
+			c->nj = nj;
+			c->slot = slot++;
+		}
+		used += (uint32_t)ntup * nj;
+	}
+	return 0;
+}
+
+/* Reads the columnar form's header: reclen, shapes, (form 2) joins,
+ * column bounds.  Returns the number of columns, or -1 with *why set. */
+static long
+read_header(int form, struct rcol *h, size_t max, struct cf_header *x,
+    struct rcol *col, const char **why)
+{
+	uint64_t *reclen = &x->reclen, *nshape = &x->nshape;
+	uint32_t *shape = x->shape, *npos = x->npos, *base = x->base;
 	if (get_varint(h, reclen) != 0 || *reclen > max) {
 		*why = "columnar block: bad record length";
 		return -1;
@@ -873,15 +1379,30 @@ read_header(struct rcol *h, size_t max, uint64_t *reclen, uint64_t *nshape,
 			*why = "columnar block: bad shape list";
 			return -1;
 		}
+		uint64_t jm = 0, tm = 0;
+		if (form != EVT_COLFORM_1 && (get_varint(h, &jm) != 0 ||
+		    jm >> np != 0 || get_varint(h, &tm) != 0 ||
+		    tm >> np != 0)) {
+			*why = "columnar block: bad join or time mask";
+			return -1;
+		}
 		shape[i] = (uint32_t)s;
 		npos[i] = (uint32_t)np;
 		base[i] = (uint32_t)ncol;
+		x->jmask[i] = (uint32_t)jm;
+		x->tmask[i] = (uint32_t)tm;
 		ncol += (long)np;
 	}
+	for (long i = 0; i < ncol; i++)
+		col[i].base = col[i].w = col[i].head = 0, col[i].time = 0;
+	for (uint64_t l = 0; l < *nshape; l++)
+		for (uint32_t j = 0; j < npos[l]; j++)
+			col[base[l] + j].time = (int)(x->tmask[l] >> j & 1);
+	if (form != EVT_COLFORM_1 && read_joins(h, x, col, why) != 0)
+		return -1;
 	for (long i = 0; i < ncol; i++) {
 		uint64_t w;
-		col[i].base = col[i].w = col[i].head = 0;
-		if (!numeric((size_t)i))
+		if (!numeric((size_t)i) || col[i].w != 0)
 			continue;
 		if (get_varint(h, &col[i].base) != 0 ||
 		    col[i].base > INT64_MAX || get_varint(h, &w) != 0 ||
@@ -908,13 +1429,18 @@ read_header(struct rcol *h, size_t max, uint64_t *reclen, uint64_t *nshape,
 	}
 	const uint8_t *p = h->p;
 	for (long i = 0; i < ncol; i++) {
-		if (col[i].w > 0 && lens[i] % col[i].w != 0) {
+		unsigned w = col[i].w >= JOIN_FIRST ? 0 : col[i].w;
+		if (w > 0 && lens[i] % w != 0) {
 			*why = "columnar block: planes of unequal length";
 			return -1;
 		}
-		col[i].stride = col[i].w > 0 ? lens[i] / col[i].w : 0;
+		if (col[i].w == JOIN_REST && lens[i] != 0) {
+			*why = "columnar block: bytes in a joined column";
+			return -1;
+		}
+		col[i].stride = w > 0 ? lens[i] / w : 0;
 		col[i].p = p;
-		col[i].e = col[i].w > 0 ? p + col[i].stride : p + lens[i];
+		col[i].e = w > 0 ? p + col[i].stride : p + lens[i];
 		p += lens[i];
 	}
 	return ncol;
@@ -922,26 +1448,27 @@ read_header(struct rcol *h, size_t max, uint64_t *reclen, uint64_t *nshape,
 
 /* Rebuilds the records of a columnar block; see colform.h. */
 int
-evt_colform_decode(const uint8_t *colform, size_t len, size_t max,
+evt_colform_decode(int form, const uint8_t *colform, size_t len, size_t max,
     struct evt_buf *recs, const char **why)
 {
-	struct rcol h = {colform, colform + len, 0, 0, 0, 0};
+	struct rcol h = {colform, colform + len, 0, 0, 0, 0, NULL, NULL, 0,
+	    0, 0, 0};
 	struct rcol col[EVT_COL_FIXED + EVT_COL_MAX_SHAPES * EVT_COL_MAX_POS];
-	uint32_t shape[EVT_COL_MAX_SHAPES], npos[EVT_COL_MAX_SHAPES];
-	uint32_t base[EVT_COL_MAX_SHAPES];
-	uint64_t reclen, nshape;
-	long ncol = read_header(&h, max, &reclen, &nshape, shape, npos, base,
-	    col, why);
+	struct cf_header x;
+	long ncol = read_header(form, &h, max, &x, col, why);
 	if (ncol < 0)
 		return EVT_ERR_CORRUPT;
+	uint64_t reclen = x.reclen, nshape = x.nshape;
+	const uint32_t *shape = x.shape, *npos = x.npos, *base = x.base;
 	recs->len = 0;
 	if (evt_buf_grow(recs, (size_t)reclen + 1) != 0)
 		return EVT_ERR_NOMEM;
 	struct wout o = {recs->p, recs->p + reclen};
+	struct runv rv = {0, 0};
 	struct rcol *k = &col[EVT_COL_K];
 	while (k->p < k->e)
-		if (get_record(col, shape, npos, base, nshape, *k->p++,
-		    &o) != 0) {
+		if (get_record(form, col, shape, npos, base, nshape,
+		    *k->p++, &o, &rv) != 0) {
 			*why = "columnar block: a record does not rebuild";
 			return EVT_ERR_CORRUPT;
 		}

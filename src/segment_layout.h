@@ -445,7 +445,8 @@ evt_blkhdr_magic_ok(const uint8_t *p)
 static inline int
 evt_blkhdr_packed(const struct evt_blkhdr *h)
 {
-	return h->version == EVT_BLK_VERSION_COL &&
+	return (h->version == EVT_BLK_VERSION_COL ||
+	    h->version == EVT_BLK_VERSION_JOIN) &&
 	    (h->flags & EVT_BLKF_PACKED) != 0;
 }
 

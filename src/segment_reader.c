@@ -765,7 +765,9 @@ block_header(struct evt_segr *r, uint64_t off, struct evt_blkhdr *bh)
 	}
 	evt_blkhdr_get(h, bh);
 	if (bh->hdr_size != EVT_BLK_HDR_SIZE || (bh->version != EVT_BLK_VERSION &&
-	    bh->version != EVT_BLK_VERSION_COL) || bh->codec != EVT_CODEC_ZSTD) {
+	    bh->version != EVT_BLK_VERSION_COL &&
+	    bh->version != EVT_BLK_VERSION_JOIN) ||
+	    bh->codec != EVT_CODEC_ZSTD) {
 		report(r, off, "block version %u / codec %u not supported",
 		    bh->version, bh->codec);
 		return EVT_ERR_VERSION;
@@ -828,16 +830,16 @@ guid_entries(struct evt_segr *r, const struct evt_blkhdr *bh,
 	return r->gcol.p;
 }
 
-/* Rebuilds the records of a columnar block (version 2) from its
- * decompressed form in r->raw, into r->raw.  Reports. */
+/* Rebuilds the records of a columnar block (version 2: form 1, 3: form
+ * 2) from its decompressed form in r->raw, into r->raw.  Reports. */
 static int
-uncolumn(struct evt_segr *r, uint64_t off)
+uncolumn(struct evt_segr *r, uint64_t off, int form)
 {
 	struct evt_buf t = r->raw;
 	const char *why = NULL;
 	r->raw = r->colf;
 	r->colf = t;
-	int rc = evt_colform_decode(r->colf.p, r->colf.len, EVT_BLK_MAX_RAW,
+	int rc = evt_colform_decode(form, r->colf.p, r->colf.len, EVT_BLK_MAX_RAW,
 	    &r->raw, &why);
 	if (rc == EVT_ERR_CORRUPT)
 		report(r, off, "%s (%u events lost)", why, r->blk_nevent);
@@ -877,7 +879,9 @@ evt_segr_load_block(struct evt_segr *r, uint64_t off, uint64_t *next,
 			    "lost)", r->blk_nevent);
 		return rc;
 	}
-	if (bh->version == EVT_BLK_VERSION_COL && (rc = uncolumn(r, off)) != 0)
+	if (bh->version != EVT_BLK_VERSION && (rc = uncolumn(r, off,
+	    bh->version == EVT_BLK_VERSION_COL ? EVT_COLFORM_1 :
+	    EVT_COLFORM_2)) != 0)
 		return rc;
 	r->blk_zlen = bh->zlen;
 	if (bh->str_base > EVT_DICT_MAX_STRINGS ||

@@ -337,6 +337,9 @@ compress_block(struct evt_segw *w, size_t *zlen, size_t *rawlen)
 	size_t nparts;
 	if (w->col == NULL && (w->col = calloc(1, sizeof *w->col)) == NULL)
 		return EVT_ERR_NOMEM;
+	w->col->form = w->opts.colform1 ? EVT_COLFORM_1 : EVT_COLFORM_2;
+	w->col->time_cols = evt_colform_time_cols;
+	w->col->time_ctx = &e->dict;
 	int rc = evt_colform_encode(w->col, e->recs.p, e->recs.len,
 	    &w->colbuf, parts, &nparts);
 	if (rc != 0)
@@ -453,7 +456,8 @@ evt_segw_flush(struct evt_segw *w)
 	struct evt_blkhdr bh = {
 		.hdr_size = EVT_BLK_HDR_SIZE,
 		.version = w->opts.row_blocks ? EVT_BLK_VERSION :
-		    EVT_BLK_VERSION_COL,
+		    w->opts.colform1 ? EVT_BLK_VERSION_COL :
+		    EVT_BLK_VERSION_JOIN,
 		.codec = EVT_CODEC_ZSTD, .zlen = (uint32_t)zlen,
 		.rawlen = (uint32_t)rawlen, .nguid = nguid,
 		.nrec = e->nrec, .nevent = e->nevent, .str_base = w->str_base,

@@ -232,9 +232,13 @@ import_opt(void *ctx, int c, char *arg)
 		o->seg.unit_bytes = v;
 		return 0;
 	case 'L':
-		/* What a revision 1.1 writer wrote (the baseline of the
-		 * damage benchmark), or 1.2 (row blocks: the baseline of the
-		 * size benchmark). */
+		/* What a revision 1.5 writer wrote (columnar form 1: the
+		 * baseline of the size benchmark), 1.1 (the baseline of the
+		 * damage benchmark), or 1.2 (row blocks). */
+		if (strcmp(arg, "1.5") == 0) {
+			o->seg.colform1 = 1;
+			return 0;
+		}
 		o->seg.no_filter = 0; /* both wrote a filter per segment */
 		if (strcmp(arg, "1.2") == 0) {
 			o->seg.row_blocks = 1;
@@ -243,7 +247,7 @@ import_opt(void *ctx, int c, char *arg)
 		}
 		if (strcmp(arg, "1.1") != 0)
 			evt_cli_usage_err("--layout: \"%s\" is not a layout "
-			    "(1.1, 1.2)", arg);
+			    "(1.1, 1.2, 1.5)", arg);
 		o->seg.row_blocks = 1;
 		o->seg.unit_bytes = EVT_UNIT_SEGMENT;
 		o->seg.no_checks = 1;
@@ -1781,7 +1785,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: evtool COMMAND [options] DIR ...\n"
 	    "  import [--level N] [--block-size S] [--dict-unit S|segment]\n"
-	    "         [--layout 1.1|1.2] [--segment-size S] [--segment-age D]\n"
+	    "         [--layout 1.1|1.2|1.5] [--segment-size S] [--segment-age D]\n"
 	    "         [--segment-filter] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"

@@ -36,6 +36,16 @@ enum {
 #define EVT_COL_MAX_SHAPES 64
 /* Element columns per shape: EVENT elements 2..15 (fixarray records). */
 #define EVT_COL_MAX_POS 14
+/* Joins (revision 1.6, form 2): element columns of one shape whose
+ * values repeat are stored together as one byte per EVENT, an index into
+ * a table of at most EVT_COL_MAX_TUPLES value tuples in the header; at
+ * most EVT_COL_MAX_TUPVALS table entries in one block. */
+#define EVT_COL_MAX_TUPLES 256
+#define EVT_COL_MAX_TUPVALS 2048
+/* The forms: 1 = revision 1.4 and 1.5 (block version 2), 2 = revision
+ * 1.6 (block version 3: joins). */
+#define EVT_COLFORM_1 1
+#define EVT_COLFORM_2 2
 /* Bounds on the parts of a columnar form (parts[] of the encoder): the
  * header, the fixed columns, and up to 8 byte planes of every element
  * column. */
@@ -49,12 +59,24 @@ struct evt_colenc {
 	uint32_t shape[EVT_COL_MAX_SHAPES];
 	uint32_t npos[EVT_COL_MAX_SHAPES];
 	uint32_t nshape;
+	uint32_t nev[EVT_COL_MAX_SHAPES];   /* EVENTs of each local shape */
+	uint16_t jmask[EVT_COL_MAX_SHAPES]; /* its joined element columns */
+	int form;		/* EVT_COLFORM_1 or 2; 0 = 2 (the default) */
+	/* Form 2: which element columns of shape id s hold TIME fields (bit
+	 * j: element 2 + j), coded against the receive time; NULL: none.
+	 * The writer passes evt_colform_time_cols and its dictionary. */
+	uint32_t (*time_cols)(const void *ctx, uint32_t s);
+	const void *time_ctx;
+	uint32_t tmask[EVT_COL_MAX_SHAPES]; /* time columns of each shape */
+	uint64_t r, t;		/* running R and T of form 2 */
 	struct evt_buf tmp;	/* a column being split into byte planes */
+	struct evt_buf tup;	/* the join tables, as the header holds them */
+	struct evt_buf jbuf;	/* scratch of the joins: keys, levels */
 };
 
 /*
- * Encodes the len record bytes at recs into the columnar form in *out
- * (replacing its content).  parts[] receives the end offset in out of the
+ * Encodes the len record bytes at recs into the columnar form c->form
+ * in *out (replacing its content).  parts[] receives the end offset in out of the
  * header and of every column or byte plane after it, *nparts their count
  * (at most EVT_COL_MAX_PARTS), so that a
  * compressor can end a zstd block at each.  Records that do not follow
@@ -64,16 +86,20 @@ struct evt_colenc {
 int evt_colform_encode(struct evt_colenc *c, const uint8_t *recs, size_t len,
     struct evt_buf *out, size_t *parts, size_t *nparts);
 
+/* The TIME fields of shape id s of the dictionary at dict (a struct
+ * evt_dict) as evt_colenc.time_cols wants them. */
+uint32_t evt_colform_time_cols(const void *dict, uint32_t s);
+
 /* Frees the encoder's buffers. */
 void evt_colenc_free(struct evt_colenc *c);
 
 /*
- * Rebuilds the record bytes from the columnar form at col (len bytes)
- * into *recs (replacing its content; at most max bytes).  Returns 0, or
- * EVT_ERR_CORRUPT with *why saying what does not fit (a static string),
- * or EVT_ERR_NOMEM.
+ * Rebuilds the record bytes from the columnar form `form` (EVT_COLFORM_1
+ * or 2) at col (len bytes) into *recs (replacing its content; at most max
+ * bytes).  Returns 0, or EVT_ERR_CORRUPT with *why saying what does not
+ * fit (a static string), or EVT_ERR_NOMEM.
  */
-int evt_colform_decode(const uint8_t *col, size_t len, size_t max,
+int evt_colform_decode(int form, const uint8_t *col, size_t len, size_t max,
     struct evt_buf *recs, const char **why);
 
 /*

@@ -35,6 +35,8 @@
 #define EVT_BLK_VERSION 1	/* records as MessagePack, GUIDs 16 bytes */
 #define EVT_BLK_VERSION_COL 2	/* records in columnar form (colform.h),
 				   GUID column maybe packed (revision 1.4) */
+#define EVT_BLK_VERSION_JOIN 3	/* the same in columnar form 2, with joined
+				   columns (revision 1.6) */
 #define EVT_TRL_VERSION 1	/* trailer (index) version */
 #define EVT_CODEC_ZSTD 1
 /* Block header flags (offset 36, formats/segment.md, "Block"). */
@@ -89,6 +91,8 @@ struct evt_segw_opts {
 				columnar blocks */
 	int no_summary;	     /* write no summary into the index (what a
 				writer before revision 1.3 wrote) */
+	int colform1;	     /* write block version 2 (columnar form 1, what
+				a revision 1.5 writer wrote) instead of 3 */
 };
 
 /* One entry of the block directory (in memory and in the index). */

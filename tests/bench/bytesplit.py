@@ -32,8 +32,9 @@ def split(path, tot):
             sys.exit("bytesplit.py: %s: offset %d: not a block header" % (path, off))
         zlen, rawlen, nguid = struct.unpack_from("<3I", d, off + 8)
         (flags,) = struct.unpack_from("<I", d, off + 36)
-        # Revision 1.4: a packed column holds 122 bits per id.
-        packed = d[off + 6] == 2 and flags & 0x10
+        # Revisions 1.4 (block version 2) and 1.6 (3): a packed column
+        # holds 122 bits per id.
+        packed = d[off + 6] in (2, 3) and flags & 0x10
         glen = (122 * nguid + 7) // 8 if packed else 16 * nguid
         tot["block headers"] += 64
         tot["zstd frames (records)"] += zlen
@@ -59,7 +60,7 @@ def main():
     nofilt = size - tot["id filter"]
     print("  without the id filters: %.2f bytes/event" % (nofilt / max(n, 1)))
     print("  records: %.2f bytes/event before zstd (in columnar form for "
-          "revision 1.4 blocks), ratio %.2f"
+          "blocks of revision 1.4 and later), ratio %.2f"
           % (tot["records before zstd"] / max(n, 1), tot["records before zstd"] / max(z, 1)))
 
 

@@ -3,7 +3,8 @@
  * the packed GUID column (src/colform.c; formats/records.md, "Columnar
  * blocks"; formats/segment.md, "GUID column").
  *
- * The input is used three ways:
+ * The input is used three ways, 1 and 2 in both forms (form 1 of
+ * revision 1.4, form 2 of revision 1.6 with joined columns):
  *   1. as record bytes (any bytes: the encoder must keep whatever it does
  *      not understand): encoded, then decoded; the result must be the
  *      input exactly;
@@ -35,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                       \
 	} while (0)
 
-/* Encodes n record bytes at p and decodes them again into *back. */
+/* Encodes n record bytes at p in form c->form and decodes them again
+ * into *back. */
 static void
 round_trip(struct evt_colenc *c, const uint8_t *p, size_t n,
     struct evt_buf *form, struct evt_buf *back)
@@ -47,7 +49,7 @@ round_trip(struct evt_colenc *c, const uint8_t *p, size_t n,
 	    parts[nparts - 1] == form->len);
 	for (size_t i = 1; i < nparts; i++)
 		CHECK(parts[i - 1] <= parts[i]);
-	CHECK(evt_colform_decode(form->p, form->len, 1u << 30, back,
+	CHECK(evt_colform_decode(c->form, form->p, form->len, 1u << 30, back,
 	    &why) == 0);
 	CHECK(back->len == n && (n == 0 || memcmp(back->p, p, n) == 0));
 }
@@ -84,14 +86,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct evt_buf form = {0}, back = {0}, again = {0};
 	const char *why = NULL;
 
-	round_trip(&c, data, size, &form, &back);
-
-	back.len = 0;
-	int rc = evt_colform_decode(data, size, 1u << 20, &back, &why);
-	CHECK(rc == 0 || rc == EVT_ERR_NOMEM ||
-	    (rc == EVT_ERR_CORRUPT && why != NULL));
-	if (rc == 0)
-		round_trip(&c, back.p, back.len, &form, &again);
+	for (int f = EVT_COLFORM_1; f <= EVT_COLFORM_2; f++) {
+		c.form = f;
+		round_trip(&c, data, size, &form, &back);
+		back.len = 0;
+		int rc = evt_colform_decode(f, data, size, 1u << 20, &back,
+		    &why);
+		CHECK(rc == 0 || rc == EVT_ERR_NOMEM ||
+		    (rc == EVT_ERR_CORRUPT && why != NULL));
+		if (rc == 0)
+			round_trip(&c, back.p, back.len, &form, &again);
+	}
 
 	guids(data, size);
 	evt_buf_free(&form);

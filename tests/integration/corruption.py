@@ -53,8 +53,9 @@ def blocks(data):
         zlen, = struct.unpack_from('<I', data, off + 8)
         nguid, = struct.unpack_from('<I', data, off + 16)
         flags, = struct.unpack_from('<I', data, off + 36)
-        # A packed GUID column (revision 1.4): 122 bits an id.
-        packed = data[off + 6] == 2 and flags & 0x10
+        # A packed GUID column (revision 1.4, block versions 2 and 3):
+        # 122 bits an id.
+        packed = data[off + 6] in (2, 3) and flags & 0x10
         off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
         out.append(off)
     return out

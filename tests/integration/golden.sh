@@ -24,6 +24,11 @@
 #                idx-000000000001-000000000001.evi of version 1 (16-bit
 #                slots, revision 1.3) written for it by evtape of
 #                revision 1.4
+#   r16-basic/   the same in the layout of revision 1.6 (blocks of
+#                version 3: columnar form 2, records.md "Columnar form
+#                2"), made once by `evtool import --block-size 1k` of
+#                v1-basic.tsv, with the id index run evtape of revision
+#                1.6 wrote for it
 #
 # POSIX sh; prints TAP.  Uses $BUILD/evtool (BUILD defaults to build).
 . "$(dirname "$0")/lib.sh"
@@ -78,6 +83,10 @@ decodes r14-basic r14
 "$EVTOOL" verify r14-basic >"$T/out" 2>>"$T/err"
 [ "$(cat "$T/out")" = "r14-basic: 1 segments ok" ]
 check $? "verify r14-basic: 1 segment ok"
+decodes r16-basic r16
+"$EVTOOL" verify r16-basic >"$T/out" 2>>"$T/err"
+[ "$(cat "$T/out")" = "r16-basic: 1 segments ok" ]
+check $? "verify r16-basic: 1 segment ok"
 decodes v1-basic basic
 [ ! -s "$T/err" ]
 check $? "cat prints no problems"
@@ -169,10 +178,12 @@ for id in $(grep -o '"id":"[0-9a-fA-F-]*"' v1-basic.tsv | cut -d'"' -f4); do
 	s1=$?
 	"$EVTOOL" get r14-basic "$id" >"$T/g2" 2>/dev/null
 	[ $? -eq "$s1" ] && cmp -s "$T/g1" "$T/g2" || ok=0
+	"$EVTOOL" get r16-basic "$id" >"$T/g2" 2>/dev/null
+	[ $? -eq "$s1" ] && cmp -s "$T/g1" "$T/g2" || ok=0
 	[ "$s1" -eq 0 ] && n=$((n + 1))
 done
 [ "$ok" -eq 1 ] && [ "$n" -gt 100 ]
-check $? "get: r14-basic answers every id as v1-basic does ($n found)"
+check $? "get: r14-basic and r16-basic answer every id as v1-basic does ($n found)"
 
 # Its version 1 run is read: verify checks its partition (a flipped slot
 # byte is reported), and get answers through it as above.

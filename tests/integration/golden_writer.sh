@@ -4,20 +4,25 @@
 # so that a change meant to leave the bytes alone (a refactor of the
 # layout code, say) proves it did.  The pinned segments (tests/golden/):
 #
-#   v1-basic.import-4k.evt   seg-000000000002.evt written by
-#       `evtool import --segment-filter --block-size 4k --dict-unit 4k` of
-#       v1-basic.tsv into a copy of v1-basic/ (whose segment gives the
-#       archive uuid): three columnar blocks (revision 1.4, packed GUID
-#       columns), each starting a dictionary unit, check lists, filter
-#   v1-basic.import-4k-nofilter.evt  the same without --segment-filter
-#       (the default since issue 12): no id filter (formats/segment.md,
-#       "No filter"), the archive's id index finds the ids
+#   v1-basic.import-4k-1.6.evt   seg-000000000002.evt written by
+#       `evtool import --block-size 4k --dict-unit 4k` of v1-basic.tsv
+#       into a copy of v1-basic/ (whose segment gives the archive uuid):
+#       three columnar blocks of version 3 (revision 1.6: columnar form
+#       2, packed GUID columns), each starting a dictionary unit, check
+#       lists, no id filter (formats/segment.md, "No filter": the
+#       archive's id index finds the ids)
+#   v1-basic.import-4k.evt   the same with `--layout 1.5
+#       --segment-filter`: columnar blocks of version 2 (revision 1.4
+#       and 1.5: columnar form 1), with an id filter
+#   v1-basic.import-4k-nofilter.evt  the same with `--layout 1.5`
+#       alone
 #   v1-basic.import-4k-1.2.evt  the same with `--layout 1.2` (block
 #       version 1: the records as MessagePack, 16-byte GUIDs)
 #   v1-basic.import-1.1.evt  the same with `--layout 1.1` (one block, no
 #       check lists, one dictionary unit)
 #   v1-corrupt.repaired.evt  the segment `evtool repair` writes for a copy
-#       of v1-corrupt/ (the segment rewrite; without a filter)
+#       of v1-corrupt/ (the segment rewrite; without a filter; block
+#       version 3 since revision 1.6)
 #
 # Nothing in them depends on the clock: the creation time is the first
 # frame's receive time, the filter seeds are fixed.  They do depend on
@@ -59,8 +64,9 @@ imported() {
 	    "import $*: the segment written is the pinned one"
 }
 
-imported 4k --segment-filter --block-size 4k --dict-unit 4k
-imported 4k-nofilter --block-size 4k --dict-unit 4k
+imported 4k-1.6 --block-size 4k --dict-unit 4k
+imported 4k --layout 1.5 --segment-filter --block-size 4k --dict-unit 4k
+imported 4k-nofilter --layout 1.5 --block-size 4k --dict-unit 4k
 imported 4k-1.2 --layout 1.2 --block-size 4k --dict-unit 4k
 imported 1.1 --layout 1.1
 
@@ -71,7 +77,8 @@ same_bytes "$G/v1-corrupt.repaired.evt" "$T/r/seg-000000000001.evt" \
     "repair of v1-corrupt: the segment written is the pinned one"
 
 # The pins themselves are what they claim: sealed, verified segments.
-for f in v1-basic.import-4k.evt:2 v1-basic.import-4k-nofilter.evt:2 \
+for f in v1-basic.import-4k-1.6.evt:2 \
+    v1-basic.import-4k.evt:2 v1-basic.import-4k-nofilter.evt:2 \
     v1-basic.import-4k-1.2.evt:2 \
     v1-basic.import-1.1.evt:2 \
     v1-corrupt.repaired.evt:1; do

@@ -1,15 +1,16 @@
 #!/bin/sh
 # layouts.sh: the block layouts of revision 1.2 (block version 1, written
-# by `evtool import --layout 1.2`) and 1.4 (columnar blocks, packed GUID
-# columns, the default) read side by side (formats/records.md, "Columnar
-# blocks"):
-#   1. the same evgen lines in either layout: `cat` and `cat --tsv` give
+# by `evtool import --layout 1.2`), 1.4 and 1.5 (columnar blocks, packed
+# GUID columns: block version 2, `--layout 1.5`) and 1.6 (columnar form 2:
+# block version 3, the default) read side by side (formats/records.md,
+# "Columnar blocks", "Columnar form 2"):
+#   1. the same evgen lines in each layout: `cat` and `cat --tsv` give
 #      the same bytes, which are the input lines for every frame that had
-#      nothing to normalise; verify passes; the new layout is smaller;
+#      nothing to normalise; verify passes; each newer layout is smaller;
 #   2. an archive of old-layout segments followed by new-layout ones;
 #   3. a new writer resuming an old-layout unsealed segment (cut after a
-#      crash): it appends columnar blocks to it; everything reads back,
-#      and once sealed too.
+#      crash), of version 1 and of version 2: it appends blocks of
+#      version 3 to it; everything reads back, and once sealed too.
 # POSIX sh; prints TAP.  Uses $BUILD/evtool and $BUILD/evgen.
 . "$(dirname "$0")/lib.sh"
 
@@ -28,7 +29,7 @@ for p in sys.argv[1:]:
         zlen, raw, nguid = struct.unpack_from("<3I", d, off + 8)
         flags = struct.unpack_from("<I", d, off + 36)[0]
         print(d[off + 6])
-        packed = d[off + 6] == 2 and flags & 0x10
+        packed = d[off + 6] in (2, 3) and flags & 0x10
         off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
 PY
 }
@@ -49,19 +50,25 @@ n=$(wc -l <"$T/in.tsv")
 # 1. One stream, both layouts.
 "$EVTOOL" import --layout 1.2 "$T/old" "$T/in.tsv" 2>/dev/null
 check $? "import --layout 1.2"
+"$EVTOOL" import --layout 1.5 "$T/mid" "$T/in.tsv" 2>/dev/null
+check $? "import --layout 1.5"
 "$EVTOOL" import "$T/new" "$T/in.tsv" 2>/dev/null
-check $? "import (revision 1.4 layout)"
+check $? "import (revision 1.6 layout)"
 versions "$T"/old/seg-*.evt | sort -u >"$T/v.old"
+versions "$T"/mid/seg-*.evt | sort -u >"$T/v.mid"
 versions "$T"/new/seg-*.evt | sort -u >"$T/v.new"
-[ "$(cat "$T/v.old")" = 1 ] && [ "$(cat "$T/v.new")" = 2 ]
-check $? "the layouts write block versions 1 and 2"
+[ "$(cat "$T/v.old")" = 1 ] && [ "$(cat "$T/v.mid")" = 2 ] &&
+    [ "$(cat "$T/v.new")" = 3 ]
+check $? "the layouts write block versions 1, 2 and 3"
 "$EVTOOL" cat --tsv "$T/old" >"$T/old.tsv" 2>/dev/null
 [ "$(wc -l <"$T/old.tsv")" -eq "$n" ]
 check $? "the old layout reads back $n frames"
+reads_as "$T/mid" "$T/old.tsv" "1.5 layout"
 reads_as "$T/new" "$T/old.tsv" "new layout"
 "$EVTOOL" cat "$T/old" >"$T/old.jsonl" 2>/dev/null
-"$EVTOOL" cat "$T/new" | cmp -s - "$T/old.jsonl"
-check $? "cat (JSON lines) is the same in both layouts"
+"$EVTOOL" cat "$T/mid" | cmp -s - "$T/old.jsonl" &&
+    "$EVTOOL" cat "$T/new" | cmp -s - "$T/old.jsonl"
+check $? "cat (JSON lines) is the same in the three layouts"
 # Frames without escapes to normalise are the input bytes exactly.
 awk 'NR == FNR { if (index($0, "\\u") == 0) want[FNR] = $0; next }
     FNR in want { n++; if (want[FNR] != $0) bad++ }
@@ -75,9 +82,10 @@ done >"$T/missed"
 [ ! -s "$T/missed" ]
 check $? "get finds sampled ids in the new layout"
 old_b=$(cat "$T"/old/* | wc -c)
+mid_b=$(cat "$T"/mid/* | wc -c)
 new_b=$(cat "$T"/new/* | wc -c)
-[ "$new_b" -lt "$old_b" ]
-check $? "the new layout is smaller ($new_b vs $old_b bytes)"
+[ "$new_b" -lt "$mid_b" ] && [ "$mid_b" -lt "$old_b" ]
+check $? "each newer layout is smaller ($new_b, $mid_b, $old_b bytes)"
 
 # 2. Old-layout segments, then new-layout ones, in one archive.
 head -n $((n / 2)) "$T/in.tsv" >"$T/a.tsv"
@@ -87,25 +95,30 @@ tail -n +$((n / 2 + 1)) "$T/in.tsv" >"$T/b.tsv"
     "$EVTOOL" import --segment-size 64k "$T/mix" "$T/b.tsv" 2>/dev/null
 check $? "import half in each layout into one archive"
 versions "$T"/mix/seg-*.evt | uniq | tr '\n' ' ' >"$T/v.mix"
-[ "$(cat "$T/v.mix")" = "1 2 " ] && [ "$(ls "$T"/mix/seg-*.evt | wc -l)" -gt 4 ]
+[ "$(cat "$T/v.mix")" = "1 3 " ] && [ "$(ls "$T"/mix/seg-*.evt | wc -l)" -gt 4 ]
 check $? "several segments, old layout then new ($(cat "$T/v.mix"))"
 reads_as "$T/mix" "$T/old.tsv" "mixed archive"
 
-# 3. A new writer resumes an unsealed old-layout segment.
-"$EVTOOL" import --layout 1.2 "$T/res" "$T/a.tsv" 2>/dev/null
-seg=$(ls "$T"/res/seg-*.evt | tail -n 1)
-$PYTHON - "$seg" <<'PY'
+# 3. A new writer resumes an unsealed old-layout segment, of block
+# version 1 and of block version 2.
+for L in 1.2:1 1.5:2; do
+	v=${L#*:}
+	L=${L%:*}
+	"$EVTOOL" import --layout "$L" "$T/res$v" "$T/a.tsv" 2>/dev/null
+	seg=$(ls "$T"/res$v/seg-*.evt | tail -n 1)
+	$PYTHON - "$seg" <<'PY'
 import struct, sys
 p = sys.argv[1]
 d = open(p, "rb").read()
 assert d[-128:-120] == b"\x89EVTIDX\n"
 open(p, "r+b").truncate(struct.unpack_from("<Q", d, len(d) - 128 + 16)[0])
 PY
-"$EVTOOL" import "$T/res" "$T/b.tsv" 2>/dev/null
-check $? "import into an archive whose old-layout segment is unsealed"
-versions "$seg" | uniq | tr '\n' ' ' >"$T/v.res"
-[ "$(cat "$T/v.res")" = "1 2 " ]
-check $? "the resumed segment holds old blocks, then new ones ($(cat "$T/v.res"))"
-reads_as "$T/res" "$T/old.tsv" "resumed segment"
+	"$EVTOOL" import "$T/res$v" "$T/b.tsv" 2>/dev/null
+	check $? "import into an archive whose --layout $L segment is unsealed"
+	versions "$seg" | uniq | tr '\n' ' ' >"$T/v.res"
+	[ "$(cat "$T/v.res")" = "$v 3 " ]
+	check $? "the resumed segment holds old blocks, then new ones ($(cat "$T/v.res"))"
+	reads_as "$T/res$v" "$T/old.tsv" "resumed segment ($L)"
+done
 
 done_testing

@@ -16,18 +16,39 @@
 
 static struct evt_colenc enc;
 
-/* Whether n record bytes at p survive encode + decode; the form in *f. */
+/* Time columns for form 2: element 4 of shape 0 (`time` of the worked
+ * example's shape), every column of other shapes (so that the odd
+ * records put non-TIME integers through the time coding too). */
+static uint32_t
+time_cols(const void *ctx, uint32_t s)
+{
+	(void)ctx;
+	return s == 0 ? 1u << 3 : ~0u;
+}
+
+/* Whether n record bytes at p survive encode + decode in form `form`;
+ * the form in *f. */
 static int
-round_trip(const uint8_t *p, size_t n, struct evt_buf *f)
+round_trip_form(int form, const uint8_t *p, size_t n, struct evt_buf *f)
 {
 	size_t parts[EVT_COL_MAX_PARTS], np;
 	struct evt_buf back = {0};
 	const char *why = NULL;
+	enc.form = form;
+	enc.time_cols = time_cols;
 	int ok = evt_colform_encode(&enc, p, n, f, parts, &np) == 0 &&
-	    evt_colform_decode(f->p, f->len, 1u << 30, &back, &why) == 0 &&
-	    back.len == n && memcmp(back.p, p, n) == 0;
+	    evt_colform_decode(form, f->p, f->len, 1u << 30, &back,
+	    &why) == 0 && back.len == n && memcmp(back.p, p, n) == 0;
 	evt_buf_free(&back);
 	return ok;
+}
+
+/* Whether n record bytes at p survive both forms; form 1 in *f. */
+static int
+round_trip(const uint8_t *p, size_t n, struct evt_buf *f)
+{
+	return round_trip_form(EVT_COLFORM_2, p, n, f) &&
+	    round_trip_form(EVT_COLFORM_1, p, n, f);
 }
 
 /* Hand-made records: every kind, integers of every width and sign,
@@ -115,6 +136,36 @@ main(void)
 	T_OK(f.len == 273 && memcmp(f.p, head, sizeof head) == 0,
 	    "worked example: the columnar form of records.md (%zu bytes)",
 	    f.len);
+	/* Form 2 of the worked example: records.md, "Worked example: form
+	 * 2" (its time column holds latencies). */
+	static const uint8_t head2[] = {0xf5, 0x02, 0x01, 0x00, 0x05, 0x00,
+	    0x08, 0x80, 0xc0, 0xeb, 0x90, 0xf7, 0xf3, 0x91, 0x03, 0x01, 0x00,
+	    0x00, 0x01, 0x00};
+	T_OK(round_trip_form(EVT_COLFORM_2, ex, exn, &f) && f.len == 270 &&
+	    memcmp(f.p, head2, sizeof head2) == 0,
+	    "worked example, form 2: back byte for byte, the bytes of "
+	    "records.md (%zu bytes)", f.len);
+	if (getenv("DUMP") != NULL)
+		for (size_t i = 0; i < f.len; i++)
+			printf("%02x%s", f.p[i], i % 16 == 15 ? "\n" : " ");
+	/* 64 more EVENTs of the example's second: source, specversion,
+	 * stategroupid and type repeat and are joined; time is not. */
+	uint8_t evs[512 + 64 * 12];
+	size_t mn = exn;
+	memcpy(evs, ex, exn);
+	for (int i = 0; i < 64; i++, mn += 12) {
+		memcpy(evs + mn, ex + exn - 12, 12);
+		evs[mn + 11] = (uint8_t)(i % 3 ? 0x09 : 0x0c);
+	}
+	struct evt_buf f1 = {0};
+	int ok2 = round_trip_form(EVT_COLFORM_2, evs, mn, &f);
+	int ok1 = round_trip_form(EVT_COLFORM_1, evs, mn, &f1);
+	/* reclen (2 bytes), nshape, shape, npos, then the join mask. */
+	T_OK(ok2 && ok1 && f.p[5] == 0x17 && f.p[6] == 0x08 && f.len < f1.len,
+	    "66 EVENTs: columns 0, 1, 2 and 4 joined (mask %#x), time coded "
+	    "(mask %#x); form 2 %zu bytes, form 1 %zu", f.p[5], f.p[6], f.len,
+	    f1.len);
+	evt_buf_free(&f1);
 	T_OK(round_trip(odd_records, sizeof odd_records, &f),
 	    "odd MessagePack and records no writer makes: back byte for byte");
 	static const uint8_t none[1];
@@ -139,21 +190,21 @@ main(void)
 	uint8_t *m = malloc(f.len);
 	for (size_t cut = 0; cut < f.len; cut++) {
 		why = NULL;
-		int rc = evt_colform_decode(f.p, cut, 1u << 30, &back, &why);
+		int rc = evt_colform_decode(EVT_COLFORM_1, f.p, cut, 1u << 30, &back, &why);
 		said &= rc == EVT_ERR_CORRUPT && why != NULL;
 	}
 	for (size_t at = 0; at < f.len; at++) {
 		memcpy(m, f.p, f.len);
 		m[at] ^= 0x5a;
 		why = NULL;
-		int rc = evt_colform_decode(m, f.len, 1u << 30, &back, &why);
+		int rc = evt_colform_decode(EVT_COLFORM_1, m, f.len, 1u << 30, &back, &why);
 		said &= rc == 0 || (rc == EVT_ERR_CORRUPT && why != NULL);
 		refused += rc != 0;
 	}
 	free(m);
 	T_OK(said && refused > 0, "damaged forms: refused with a reason "
 	    "(every cut; %d of %zu changed bytes)", refused, f.len);
-	T_OK(evt_colform_decode(f.p, f.len, 100, &back, &why) ==
+	T_OK(evt_colform_decode(EVT_COLFORM_1, f.p, f.len, 100, &back, &why) ==
 	    EVT_ERR_CORRUPT && strstr(why, "record length") != NULL,
 	    "records longer than the bound: refused (%s)", why);
 

@@ -669,8 +669,10 @@ block_table(const uint8_t *p, uint64_t limit, struct blk *out, size_t cap)
 		if (memcmp(h, EVT_BLK_MAGIC, 4) != 0)
 			break;
 		uint32_t zlen = le32(h + 8), nguid = le32(h + 16);
-		/* A packed column (revision 1.4): 122 bits an entry. */
-		int packed = h[6] == EVT_BLK_VERSION_COL &&
+		/* A packed column (revision 1.4, block versions 2 and 3):
+		 * 122 bits an entry. */
+		int packed = (h[6] == EVT_BLK_VERSION_COL ||
+		    h[6] == EVT_BLK_VERSION_JOIN) &&
 		    (le32(h + 36) & EVT_BLKF_PACKED);
 		uint64_t glen = packed ? (122ull * nguid + 7) / 8 :
 		    16ull * nguid;

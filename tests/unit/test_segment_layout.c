@@ -307,7 +307,7 @@ test_written(const char *seg)
 	uint64_t end = EVT_SEG_HDR_SIZE + EVT_BLK_HDR_SIZE +
 	    evt_blkhdr_payload_len(&bh);
 	T_OK(evt_blkhdr_magic_ok(hp) && evt_fixed_crc_ok(hp, EVT_BLK_HDR_SIZE) &&
-	    bh.version == EVT_BLK_VERSION_COL && bh.codec == EVT_CODEC_ZSTD &&
+	    bh.version == EVT_BLK_VERSION_JOIN && bh.codec == EVT_CODEC_ZSTD &&
 	    bh.nguid == 40 && bh.nevent == 40 && end == t.data_end &&
 	    (bh.flags & (EVT_BLKF_SET | EVT_BLKF_IDCOL | EVT_BLKF_UNIT)) ==
 	    (EVT_BLKF_SET | EVT_BLKF_IDCOL | EVT_BLKF_UNIT) &&
