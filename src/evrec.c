@@ -35,6 +35,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -2095,6 +2096,15 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* A file size limit must fail the write (EFBIG), not kill us. */
 	signal(SIGXFSZ, SIG_IGN);
+	/*
+	 * A recorder runs for months: what a burst makes it allocate (a
+	 * getState answer's tokens, a big frame) must go back to the system
+	 * afterwards.  glibc raises its mmap threshold to the largest block
+	 * freed, after which such buffers come from the heap and stay; a
+	 * fixed threshold keeps every buffer over 1 MiB a mapping of its
+	 * own, returned by free().
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	parse_args(argc, argv);
 	if (evt_log_open("evrec", R.o.level, R.o.log_file) != 0) {
 		evt_cli_err("cannot open the log file %s: %s", R.o.log_file,
