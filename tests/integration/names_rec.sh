@@ -36,6 +36,14 @@ field() {
 	awk -v k="$2" '$1 == k && NF == 2 {print $2}' "$1"
 }
 
+# 0. Bad values of evsim's name options: status 2 and a line naming them.
+"$EVSIM" --resource-types 'cameras,in/put' >"$T/bad1" 2>&1
+check $([ $? -eq 2 ] && grep -q -- "--resource-types" "$T/bad1"; echo $?) \
+    "evsim: a resource type that is not letters is refused"
+"$EVSIM" --late-sources 2 --late-404 2 --late-hang 1 >"$T/bad2" 2>&1
+check $([ $? -eq 2 ] && grep -q -- "--late-404" "$T/bad2"; echo $?) \
+    "evsim: more unknown late sources than late sources is refused"
+
 # 1. Four resource types, 8 late sources: every source gets a name.  The
 # stream starts (SIGUSR2) once evrec's snapshot is written, so the late
 # sources are new to it; they appear within the first 160 events, so
