@@ -143,6 +143,14 @@ static const char *const cfg_resources[] = {
 /* Name lookups found in the same second share one CONFIG delta marker. */
 #define DELTA_HOLD_US 1000000
 
+/* A name lookup: the path asked (GET /api/rest/v1/<path>) while busy.
+ * The recorder holds EVT_RECORDER_NAMES_INFLIGHT of them, so nothing is
+ * allocated per lookup and nothing is left over at exit. */
+struct lookup {
+	int busy;
+	char path[EVT_RECORDER_NAMES_PATH];
+};
+
 /* The recorder (one per process). */
 static struct evrec {
 	struct opts o;
@@ -200,6 +208,7 @@ static struct evrec {
 	int names_on, token_renewing;
 	struct evt_recorder_names names;
 	struct evt_recorder_cfg delta;
+	struct lookup lk[EVT_RECORDER_NAMES_INFLIGHT];
 	int64_t delta_since;		/* its first answer (mono), 0 none */
 	uint64_t lookups, lookups_named;
 
@@ -587,11 +596,6 @@ cfg_start(void)
 
 /* ---------------------------------------------------------- name lookups */
 
-/* One name lookup in flight: the path asked (GET /api/rest/v1/<path>). */
-struct lookup {
-	char path[EVT_RECORDER_NAMES_PATH];
-};
-
 /* Writes the answers gathered so far as one CONFIG delta marker: when
  * forced (stopping), when nothing more is in flight or waiting, or once
  * the first answer is DELTA_HOLD_US old. */
@@ -624,10 +628,9 @@ lookup_done_cb(void *arg, int status, const char *body, size_t len,
 	int rc;
 
 	evt_recorder_names_done(&R.names);
-	if (R.ar == NULL) {	/* stopped: the archive is closed */
-		free(lk);
+	lk->busy = 0;
+	if (R.ar == NULL)	/* stopped: the archive is closed */
 		return;
-	}
 	if (status == 200) {
 		*slash = '\0';	/* the resource type */
 		rc = evt_recorder_cfg_add(&R.delta, lk->path, body, len);
@@ -645,7 +648,6 @@ lookup_done_cb(void *arg, int status, const char *body, size_t len,
 	else
 		evt_log_warn("name lookup %s: %s%s", lk->path, status ?
 		    "HTTP " : why, status ? evt_http_reason(status) : "");
-	free(lk);
 	names_flush(0);
 }
 
@@ -711,10 +713,12 @@ names_pump(void)
 		return;
 	while ((p = evt_recorder_names_take(&R.names, evt_mono_us(),
 	    EVT_RECORDER_NAMES_RATE)) != NULL) {
-		struct lookup *lk = calloc(1, sizeof *lk);
+		struct lookup *lk = &R.lk[0];
 
-		if (lk == NULL)
-			oom(EVT_ERR_NOMEM, "names");
+		/* take bounds the lookups in flight to the slots. */
+		while (lk->busy)
+			lk++;
+		lk->busy = 1;
 		snprintf(lk->path, sizeof lk->path, "%s", p);
 		snprintf(path, sizeof path, "/api/rest/v1/%s", p);
 		R.lookups++;
@@ -722,7 +726,7 @@ names_pump(void)
 		if (evt_httpc_request(&ho, &R.url, path, R.token, NULL, NULL,
 		    0, lookup_done_cb, lk, NULL) != 0) {
 			evt_recorder_names_done(&R.names);
-			free(lk);
+			lk->busy = 0;
 		}
 	}
 }
