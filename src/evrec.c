@@ -162,6 +162,7 @@ static struct evrec {
 	char *password;			/* wiped at exit */
 	char *token;			/* wiped when replaced */
 	int64_t token_exp_us;		/* 0 none, < 0 no expiry */
+	int64_t token_life_us;		/* its lifetime when it came */
 	unsigned gen;			/* generation of async callbacks */
 
 	enum state state;
@@ -661,6 +662,7 @@ token_take(struct evt_http_token *tok)
 	tok->access_token = NULL;
 	R.token_exp_us = tok->expires_in >= 0 ? evt_mono_us() +
 	    tok->expires_in * 1000000 : -1;
+	R.token_life_us = tok->expires_in * 1000000;
 	evt_http_token_free(tok);
 }
 
@@ -689,8 +691,11 @@ rest_token_ready(void)
 
 	if (R.token_renewing)
 		return 0;
+	/* Within the last half of a short token's life (a 2 s token would
+	 * otherwise always be within the 60 s margin). */
 	if (R.o.user == NULL || R.state != ST_RUNNING ||
 	    !evt_recorder_token_due(R.token_exp_us, evt_mono_us(),
+	    R.token_life_us / 2 < TOKEN_MARGIN_US ? R.token_life_us / 2 :
 	    TOKEN_MARGIN_US))
 		return 1;
 	if (evt_idp_token(&ho, &R.url, R.o.user, R.password, rest_token_cb,

@@ -153,6 +153,23 @@ check $(awk -v s="$FIRST" '$2 == s {n = ($3 " " $4 ~ /renamed/)
     "$T/b.named"; echo $?) "the old name never follows the new one"
 stop_pid "$SIM_PID"
 
+# 3. Tokens that live 2 s: a lookup long after the connection's token
+# expired renews it first (the WebSocket outlives its token, REST does
+# not), so late sources are still named.
+start_sim sim3 --user alice --password-file "$T/pw" --rate 500 \
+    --events 3500 --cameras 20 --late-sources 3 --late-every 1000 \
+    --token-lifetime 2
+check $? "evsim with 2 s tokens started" || { done_testing; exit 1; }
+start_rec rec3 --archive "$T/c" --user alice --password-file "$T/pw" -v \
+    "http://127.0.0.1:$SIM_PORT"
+waitfor 3000 grep -q "3 named so far" "$T/rec3.log"
+checkl $? "the 3 late sources named, 2 s apart" "$T/rec3.log"
+check $([ "$(stats "$SIM_PORT" tokens_issued)" -ge 3 ] &&
+    ! grep -q "name lookup .*HTTP" "$T/rec3.log"; echo $?) \
+    "tokens renewed for the lookups, none refused"
+stop_pid "$REC_PID"
+stop_pid "$SIM_PID"
+
 # Secrets: the password (part 1) and the token (part 2, --token-file)
 # are in no log and no record.
 check $(cat "$T"/*.log "$T"/*.out "$T/a.tsv" "$T/a.markers" "$T/b.tsv" \
