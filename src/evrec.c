@@ -142,6 +142,9 @@ static const char *const cfg_resources[] = {
 #define CFG_MAX_FAILS 2
 /* Name lookups found in the same second share one CONFIG delta marker. */
 #define DELTA_HOLD_US 1000000
+/* A snapshot follows "System configuration changed" events this long
+ * after the last of them (one snapshot for a burst of changes). */
+#define CHANGED_WAIT_US 2000000
 
 /* A name lookup: the path asked (GET /api/rest/v1/<path>) while busy.
  * The recorder holds EVT_RECORDER_NAMES_INFLIGHT of them, so nothing is
@@ -211,6 +214,8 @@ static struct evrec {
 	struct evt_recorder_cfg delta;
 	struct lookup lk[EVT_RECORDER_NAMES_INFLIGHT];
 	int64_t delta_since;		/* its first answer (mono), 0 none */
+	int64_t changed_at;		/* a "System configuration changed"
+					   event came (mono), 0 none */
 	uint64_t lookups, lookups_named;
 
 	struct counters c, last;
@@ -704,6 +709,27 @@ rest_token_ready(void)
 	return 0;
 }
 
+/* Takes a new configuration snapshot CHANGED_WAIT_US after the last of a
+ * run of "System configuration changed" events (a rename, a new device):
+ * renames show within seconds, not at the next --state-interval. */
+static void
+config_changed(void)
+{
+	int64_t now = evt_mono_us();
+
+	if (R.names.changed > 0) {
+		R.names.changed = 0;
+		R.changed_at = now;
+	}
+	if (R.changed_at == 0 || now - R.changed_at < CHANGED_WAIT_US ||
+	    R.cfg_running || R.state != ST_RUNNING)
+		return;
+	R.changed_at = 0;
+	evt_log_info("the gateway says its configuration changed: a new "
+	    "configuration snapshot");
+	cfg_start();
+}
+
 /* Starts the lookups that pacing allows (called every tick). */
 static void
 names_pump(void)
@@ -713,6 +739,7 @@ names_pump(void)
 	char path[EVT_RECORDER_NAMES_PATH + 16];
 
 	names_flush(0);
+	config_changed();
 	if (R.names_on != 2 || evt_recorder_names_waiting(&R.names) == 0 ||
 	    R.state == ST_STOPPING || !rest_token_ready())
 		return;

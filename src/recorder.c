@@ -821,6 +821,9 @@ evt_recorder_names_scan(struct evt_recorder_names *n,
 
 	if (p->ntok == 0 || t[0].type != EVT_J_OBJECT)
 		return EVT_ERR_ARG;
+	if (n->changed_key == 0)
+		n->changed_key = ns_key(NS_TYPE, EVT_RECORDER_CONFIG_CHANGED,
+		    strlen(EVT_RECORDER_CONFIG_CHANGED));
 	/* The gateway's form {"events":[...]} at once, else the way
 	 * evt_ess_classify matches the key. */
 	if (t[0].size == 1 && t[1].len == 6 && memcmp(frame + t[1].off,
@@ -852,6 +855,8 @@ evt_recorder_names_scan(struct evt_recorder_names *n,
 			else
 				continue;
 			h = ns_key(ns, frame + val->off, val->len);
+			if (ns == NS_TYPE && h == n->changed_key)
+				n->changed++;
 			if (n->slots != NULL && n->slots[names_find(n->slots,
 			    n->mask, h)] == h)
 				continue;	/* known: the common case */

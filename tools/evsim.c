@@ -105,6 +105,7 @@ struct sim {
 	char *kinds_arg;
 	const char *kinds[EVT_GEN_MAX_KINDS];
 	uint64_t rename_after;	/* 0: never */
+	int renamed;		/* the "configuration changed" event went */
 	uint32_t late_404, late_hang;
 	uint64_t rest_items;
 	int64_t rest_first_us, rest_last_us;
@@ -199,6 +200,8 @@ gen_done(struct sim *sim)
 	    (unsigned long long)sim->nevents);
 }
 
+static void announce_rename(struct sim *);
+
 /*
  * Publishes one message of n events (texts ev[i][0..lens[i]), with msg
  * the whole message text of len bytes), cut to --events, logs it and
@@ -238,8 +241,40 @@ emit(struct sim *sim, const char *msg, size_t len, const char **ev,
 		    (unsigned long long)sim->nevents);
 		evt_gw_forget_sessions(sim->gwo.gw);
 	}
+	if (sim->rename_after > 0 && !sim->renamed &&
+	    sim->nevents >= sim->rename_after)
+		announce_rename(sim);
 	if (sim->max_events > 0 && sim->nevents >= sim->max_events)
 		gen_done(sim);
+}
+
+/*
+ * At --rename-after: publishes a "System configuration changed" event
+ * (docs/ess-protocol.md section 6) from the renamed source, as the real
+ * gateway does when an administrator renames a device, and logs it as its
+ * own message.
+ */
+static void
+announce_rename(struct sim *sim)
+{
+	const char *kind, *id = evt_gen_source(sim->cat, 0, &kind);
+	char ev[256], t[EVT_TICKS_LEN + 1];
+	const char *evp = ev;
+	size_t len;
+
+	sim->renamed = 1;
+	evt_ticks_format(evt_wall_us() * 10, t);
+	t[EVT_TICKS_LEN] = '\0';
+	len = (size_t)snprintf(ev, sizeof ev, "{\"id\":\"00000000-0000-4000-8000-"
+	    "%012llx\",\"source\":\"%s/%.36s\",\"specversion\":\"1.0\","
+	    "\"time\":\"%s\",\"type\":\"06c5010d-11f2-4d70-bd79-"
+	    "4cec3a20d589\"}", (unsigned long long)sim->nevents, kind, id, t);
+	if (sim->log_sent != NULL)
+		fprintf(sim->log_sent, "{\"events\":[%s]}\n", ev);
+	if (evt_gw_publish(sim->gwo.gw, &evp, &len, 1) != 0)
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "publish: out of memory");
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "source 1 renamed after %llu "
+	    "events (--rename-after)", (unsigned long long)sim->nevents);
 }
 
 /* Makes the next message and keeps a copy as pending (paced mode). */

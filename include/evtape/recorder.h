@@ -276,7 +276,14 @@ struct evt_recorder_names {
 	int64_t next_us;	/* no lookup starts before (pacing) */
 	unsigned inflight;	/* lookups taken and not done */
 	uint64_t queued, skipped; /* paths queued; ids not queued (full) */
+	uint64_t changed;	/* events of type EVT_RECORDER_CONFIG_CHANGED
+				   seen (the caller may reset it) */
+	uint64_t changed_key;	/* that type's key (0: not computed yet) */
 };
+
+/* The event type "System configuration changed" (docs/ess-protocol.md
+ * section 6): its events tell a recorder to take a new snapshot. */
+#define EVT_RECORDER_CONFIG_CHANGED "06c5010d-11f2-4d70-bd79-4cec3a20d589"
 
 /*
  * Tells whether path[0..len) may be looked up: a resource type of 1..63
@@ -297,7 +304,8 @@ int evt_recorder_names_note(struct evt_recorder_names *n, const char *path,
 /*
  * Notes every event of an events message (tokens p of frame, both
  * borrowed: evt_ess_classify's): its "source", "eventTypes/<type>" and
- * "stateGroups/<stategroupid>" (string members only).  Returns the number
+ * "stateGroups/<stategroupid>" (string members only), and counts events
+ * of type EVT_RECORDER_CONFIG_CHANGED in n->changed.  Returns the number
  * of paths queued, EVT_ERR_NOMEM, or EVT_ERR_ARG (not an events message).
  */
 int evt_recorder_names_scan(struct evt_recorder_names *n,

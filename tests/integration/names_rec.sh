@@ -107,9 +107,9 @@ check $(grep "name lookup " "$T/rec.log" | awk '{print $NF}' | sort |
     uniq -d | grep -q .; [ $? -ne 0 ]; echo $?) "each id asked once"
 stop_pid "$SIM_PID"
 
-# 2. A lookup that gets 404, one that is never answered, and a rename seen
-# by a later snapshot (--state-interval 1s repeats it); everything sent is
-# recorded all the same.
+# 2. A lookup that gets 404, one that is never answered, and a rename
+# (evsim sends "System configuration changed", evrec takes a snapshot
+# again); everything sent is recorded all the same.
 start_sim sim2 --user alice --password-file "$T/pw" --rate 1000 \
     --events 4000 --cameras 30 --resource-types "$KINDS" \
     --late-sources 6 --late-every 400 --late-404 1 --late-hang 1 \
@@ -117,7 +117,7 @@ start_sim sim2 --user alice --password-file "$T/pw" --rate 1000 \
 check $? "evsim with unknown and hanging sources started" ||
     { done_testing; exit 1; }
 start_rec rec2 --archive "$T/b" --token-file "$T/token" -v \
-    --connect-timeout 2 --state-interval 1s "http://127.0.0.1:$SIM_PORT"
+    --connect-timeout 2 "http://127.0.0.1:$SIM_PORT"
 wait_events "$T/b" 4000
 checkl $? "evrec recorded 4,000 events" "$T/rec2.log"
 waitfor 3000 grep -q "name lookup [a-zA-Z]*/[-0-9a-f]*: .*tim" "$T/rec2.log"
@@ -127,6 +127,8 @@ checkl $? "the lookup of an unknown source got 404" "$T/rec2.log"
 waitfor 3000 sh -c '"$1" cat --markers "$2" | grep -q "(renamed)"' \
     _ "$EVTOOL" "$T/b"
 checkl $? "a later snapshot holds the new name" "$T/rec2.log"
+check $(grep -q "configuration changed: a new configuration snapshot" \
+    "$T/rec2.log"; echo $?) "taken because the gateway said so"
 stop_pid "$REC_PID"
 check $RC "evrec stopped cleanly (status $RC)"
 same_events "$T/sent2" "$T/b"

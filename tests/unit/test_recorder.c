@@ -510,6 +510,18 @@ test_names(void)
 	T_OK(n.skipped >= 10, "names: the others are counted");
 	evt_recorder_names_clear(&n);
 	T_EQ(evt_recorder_names_waiting(&n), 0, "names: cleared");
+	/* "System configuration changed" events are counted. */
+	{
+		const char *cc = "{\"events\":[{\"source\":\"cameras/c1\","
+		    "\"type\":\"06C5010D-11F2-4D70-BD79-4CEC3A20D589\"},"
+		    "{\"type\":\"" EVT_RECORDER_CONFIG_CHANGED "\"}]}";
+
+		T_EQ(evt_ess_classify(&jp, cc, strlen(cc), &m), EVT_ESS_EVENTS,
+		    "changed: classified");
+		(void)evt_recorder_names_scan(&n, &jp, cc);
+		T_EQ(n.changed, 2, "changed: both events, any case");
+		evt_recorder_names_clear(&n);
+	}
 	evt_json_free(&jp);
 }
 
