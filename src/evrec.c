@@ -128,12 +128,32 @@ struct counters {
 	uint64_t dups, other, sessions;
 };
 
-/* Config REST resources fetched after a new session. */
+/* Config REST resources of the configuration snapshot: event types, state
+ * groups and every resource type that can be an event source (the
+ * "source" prefixes and resourceTypes of docs/ess-protocol.md sections 3.2
+ * and 6; one a site does not have answers 404 and is passed over). */
 static const char *const cfg_resources[] = {
 	"eventTypes", "stateGroups", "cameras", "hardware", "microphones",
-	"speakers", "outputs", "inputEvents", "userDefinedEvents",
+	"speakers", "metadata", "inputEvents", "outputs", "userDefinedEvents",
+	"analyticsEvents", "genericEvents", "recordingServers", "sites",
 };
 #define NCFG (sizeof cfg_resources / sizeof cfg_resources[0])
+/* A snapshot stops asking after this many answerless requests in a row
+ * (the gateway is unreachable); one timeout alone loses one type. */
+#define CFG_MAX_FAILS 2
+/* Name lookups found in the same second share one CONFIG delta marker. */
+#define DELTA_HOLD_US 1000000
+/* A snapshot follows "System configuration changed" events this long
+ * after the last of them (one snapshot for a burst of changes). */
+#define CHANGED_WAIT_US 2000000
+
+/* A name lookup: the path asked (GET /api/rest/v1/<path>) while busy.
+ * The recorder holds EVT_RECORDER_NAMES_INFLIGHT of them, so nothing is
+ * allocated per lookup and nothing is left over at exit. */
+struct lookup {
+	int busy;
+	char path[EVT_RECORDER_NAMES_PATH];
+};
 
 /* The recorder (one per process). */
 static struct evrec {
@@ -146,6 +166,7 @@ static struct evrec {
 	char *password;			/* wiped at exit */
 	char *token;			/* wiped when replaced */
 	int64_t token_exp_us;		/* 0 none, < 0 no expiry */
+	int64_t token_life_us;		/* its lifetime when it came */
 	unsigned gen;			/* generation of async callbacks */
 
 	enum state state;
@@ -179,12 +200,24 @@ static struct evrec {
 	int write_failing, paused;
 	int64_t fail_since_us, next_retry_us;
 
-	/* Config snapshot in progress. */
+	/* Config snapshot in progress (cfg_running) and the last written. */
 	unsigned cfg_gen;
 	size_t cfg_i;
-	struct evt_buf cfg_body[NCFG];
-	int cfg_have[NCFG];
-	int cfg_warned;
+	int cfg_running, cfg_started, cfg_warned, cfg_fails;
+	struct evt_recorder_cfg cfg;
+	uint64_t cfg_hash;		/* of the last snapshot written */
+
+	/* Name lookups of ids the snapshot did not list: names_on is 0
+	 * (none: no snapshot), 1 (noting ids while a snapshot is fetched)
+	 * or 2 (looking them up); answers gather in delta. */
+	int names_on, token_renewing;
+	struct evt_recorder_names names;
+	struct evt_recorder_cfg delta;
+	struct lookup lk[EVT_RECORDER_NAMES_INFLIGHT];
+	int64_t delta_since;		/* its first answer (mono), 0 none */
+	int64_t changed_at;		/* a "System configuration changed"
+					   event came (mono), 0 none */
+	uint64_t lookups, lookups_named;
 
 	struct counters c, last;
 	int64_t last_summary_us, last_event_mono;
@@ -447,44 +480,93 @@ set_carry(void)
 
 static void cfg_next(void);
 
-/* One Config REST answer arrived. */
+/* FNV-1a of a snapshot body: an unchanged snapshot is not written again. */
+static uint64_t
+body_hash(const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The options of every Config REST request. */
+static struct evt_httpc_opts
+rest_opts(void)
+{
+	return (struct evt_httpc_opts){R.base, R.dns, R.ssl, R.o.insecure,
+	    (int)R.o.connect_timeout, 0};
+}
+
+/* One Config REST answer arrived: reduced at once, so only the reduced
+ * items of the types fetched so far are held. */
 static void
 cfg_done_cb(void *arg, int status, const char *body, size_t len,
     const char *why)
 {
-	size_t i = R.cfg_i;
+	const char *res = cfg_resources[R.cfg_i];
 
 	if ((unsigned)(uintptr_t)arg != R.cfg_gen || R.state == ST_STOPPING)
 		return;
+	R.cfg_fails = status == 0 ? R.cfg_fails + 1 : 0;
 	if (status == 200) {
-		R.cfg_body[i].len = 0;
-		oom(evt_buf_put(&R.cfg_body[i], body, len), "config");
-		R.cfg_have[i] = 1;
-	} else if (status != 404) {
-		if (!R.cfg_warned++)
-			evt_log_warn("configuration snapshot: GET %s: %s%s",
-			    cfg_resources[i], status ? "HTTP " : why,
-			    status ? evt_http_reason(status) : "");
-		if (status == 0) {
-			/* Unreachable: no point asking the others. */
-			R.cfg_i = NCFG;
-			cfg_next();
-			return;
-		}
-	}
-	R.cfg_i++;
+		int rc = evt_recorder_cfg_add(&R.cfg, res, body, len);
+
+		oom(rc, "config");
+		if (rc < 0)
+			evt_log_warn("configuration snapshot: GET %s: the "
+			    "answer is not a JSON list", res);
+	} else if (status != 404 && !R.cfg_warned++)
+		evt_log_warn("configuration snapshot: GET %s: %s%s", res,
+		    status ? "HTTP " : why, status ?
+		    evt_http_reason(status) : "");
+	/* 404: a resource type this site does not have. */
+	R.cfg_i = R.cfg_fails >= CFG_MAX_FAILS ? NCFG : R.cfg_i + 1;
 	cfg_next();
 }
 
-/* Asks for the next resource, or writes the CONFIG marker when done. */
+/* The snapshot is complete: writes it (unless it is the one written
+ * last) and makes its ids the known ones of the name lookups. */
+static void
+cfg_finish(void)
+{
+	uint64_t h;
+	int rc;
+
+	R.cfg_running = 0;
+	if (R.cfg.items == 0) {
+		evt_log_warn("configuration snapshot: nothing could be "
+		    "fetched; recording without names");
+		evt_recorder_names_clear(&R.names);
+		R.names_on = 0;
+		evt_recorder_cfg_free(&R.cfg);
+		return;
+	}
+	R.marker.len = 0;
+	oom(evt_recorder_cfg_body(&R.cfg, 0, &R.marker), "config");
+	h = body_hash(R.marker.p, R.marker.len);
+	if (h != R.cfg_hash) {
+		store_marker(EVT_K_CONFIG);
+		R.cfg_hash = h;
+		evt_log_info("configuration snapshot: %zu items", R.cfg.items);
+	} else
+		evt_log_debug("configuration snapshot: %zu items, unchanged "
+		    "(not written again)", R.cfg.items);
+	evt_recorder_cfg_free(&R.cfg);
+	rc = evt_recorder_names_learn(&R.names, (const char *)R.marker.p,
+	    R.marker.len);
+	oom(rc, "names");
+	R.names_on = rc >= 0 ? 2 : 0;
+}
+
+/* Asks for the next resource, or finishes the snapshot. */
 static void
 cfg_next(void)
 {
-	struct evt_httpc_opts ho = {R.base, R.dns, R.ssl, R.o.insecure,
-	    (int)R.o.connect_timeout, 0};
-	struct evt_recorder_rest rest[NCFG];
+	struct evt_httpc_opts ho = rest_opts();
 	char path[128];
-	size_t n = 0, bad = 0;
 	int rc;
 
 	while (R.cfg_i < NCFG) {
@@ -497,42 +579,189 @@ cfg_next(void)
 		evt_log_warn("configuration snapshot: %s", evt_strerror(rc));
 		R.cfg_i = NCFG;
 	}
-	for (size_t i = 0; i < NCFG; i++)
-		if (R.cfg_have[i])
-			rest[n++] = (struct evt_recorder_rest){cfg_resources[i],
-			    (const char *)R.cfg_body[i].p, R.cfg_body[i].len};
-	if (n > 0) {
-		R.marker.len = 0;
-		rc = evt_recorder_config_reduce(&R.marker, rest, n, &bad);
-		oom(rc, "config");
-		store_marker(EVT_K_CONFIG);
-		evt_log_info("configuration snapshot: %d items", rc);
-		if (bad > 0)
-			evt_log_warn("configuration snapshot: %zu answers "
-			    "were not JSON lists", bad);
-	} else
-		evt_log_warn("configuration snapshot: nothing could be "
-		    "fetched; recording without names");
-	for (size_t i = 0; i < NCFG; i++) {
-		evt_buf_free(&R.cfg_body[i]);
-		R.cfg_have[i] = 0;
-	}
+	cfg_finish();
 }
 
-/* Starts fetching the configuration snapshot for a new session. */
+/* Starts fetching a configuration snapshot (a new session, the first
+ * resumed one of this process, and every --state-interval), unless one is
+ * being fetched.  Ids that events name meanwhile are noted, and looked up
+ * once the snapshot shows which it lacks. */
 static void
 cfg_start(void)
 {
-	if (R.o.no_config_snapshot)
+	if (R.o.no_config_snapshot || R.cfg_running)
 		return;
 	R.cfg_gen++;
 	R.cfg_i = 0;
-	R.cfg_warned = 0;
-	for (size_t i = 0; i < NCFG; i++) {
-		evt_buf_free(&R.cfg_body[i]);
-		R.cfg_have[i] = 0;
-	}
+	R.cfg_running = R.cfg_started = 1;
+	R.cfg_warned = R.cfg_fails = 0;
+	evt_recorder_cfg_free(&R.cfg);
+	if (R.names_on == 0)
+		R.names_on = 1;
 	cfg_next();
+}
+
+/* ---------------------------------------------------------- name lookups */
+
+/* Writes the answers gathered so far as one CONFIG delta marker: when
+ * forced (stopping), when nothing more is in flight or waiting, or once
+ * the first answer is DELTA_HOLD_US old. */
+static void
+names_flush(int force)
+{
+	if (R.delta.items == 0)
+		return;
+	if (!force && (R.names.inflight > 0 ||
+	    evt_recorder_names_waiting(&R.names) > 0) &&
+	    evt_mono_us() - R.delta_since < DELTA_HOLD_US)
+		return;
+	R.marker.len = 0;
+	oom(evt_recorder_cfg_body(&R.delta, 1, &R.marker), "names");
+	store_marker(EVT_K_CONFIG);
+	evt_log_info("names: %zu looked up (%" PRIu64 " asked, %" PRIu64
+	    " named so far)", R.delta.items, R.lookups, R.lookups_named);
+	evt_recorder_cfg_free(&R.delta);
+	R.delta_since = 0;
+}
+
+/* A name lookup's answer: an item goes into the delta; a 404 (an id the
+ * gateway does not list) or a failure leaves the id unnamed. */
+static void
+lookup_done_cb(void *arg, int status, const char *body, size_t len,
+    const char *why)
+{
+	struct lookup *lk = arg;
+	char *slash = strchr(lk->path, '/');
+	int rc;
+
+	evt_recorder_names_done(&R.names);
+	lk->busy = 0;
+	if (R.ar == NULL)	/* stopped: the archive is closed */
+		return;
+	if (status == 200) {
+		*slash = '\0';	/* the resource type */
+		rc = evt_recorder_cfg_add(&R.delta, lk->path, body, len);
+		*slash = '/';
+		oom(rc, "names");
+		if (rc > 0) {
+			R.lookups_named++;
+			if (R.delta_since == 0)
+				R.delta_since = evt_mono_us();
+		} else
+			evt_log_debug("name lookup %s: no item in the answer",
+			    lk->path);
+	} else if (status == 404)
+		evt_log_debug("name lookup %s: not found", lk->path);
+	else
+		evt_log_warn("name lookup %s: %s%s", lk->path, status ?
+		    "HTTP " : why, status ? evt_http_reason(status) : "");
+	names_flush(0);
+}
+
+/* Makes a token answer the current token (its access token taken over,
+ * the rest freed). */
+static void
+token_take(struct evt_http_token *tok)
+{
+	secret_free(&R.token);
+	R.token = tok->access_token;	/* taken over */
+	tok->access_token = NULL;
+	R.token_exp_us = tok->expires_in >= 0 ? evt_mono_us() +
+	    tok->expires_in * 1000000 : -1;
+	R.token_life_us = tok->expires_in * 1000000;
+	evt_http_token_free(tok);
+}
+
+/* The token renewal for REST requests ended: the new one is used by
+ * lookups and by the next connection alike. */
+static void
+rest_token_cb(void *arg, int rc, struct evt_http_token *tok, const char *why)
+{
+	R.token_renewing = 0;
+	if (rc != 0 || R.state == ST_STOPPING) {
+		if (rc != 0)
+			evt_log_warn("token renewal for name lookups: %s", why);
+		evt_http_token_free(tok);
+		return;
+	}
+	token_take(tok);
+}
+
+/* Tells whether REST requests may go out with the current token now (1),
+ * or not yet (0): a token near its expiry is renewed first (the WebSocket
+ * outlives its token, docs/ess-protocol.md 1.4; REST requests do not). */
+static int
+rest_token_ready(void)
+{
+	struct evt_httpc_opts ho = rest_opts();
+
+	if (R.token_renewing)
+		return 0;
+	/* Within the last half of a short token's life (a 2 s token would
+	 * otherwise always be within the 60 s margin). */
+	if (R.o.user == NULL || R.state != ST_RUNNING ||
+	    !evt_recorder_token_due(R.token_exp_us, evt_mono_us(),
+	    R.token_life_us / 2 < TOKEN_MARGIN_US ? R.token_life_us / 2 :
+	    TOKEN_MARGIN_US))
+		return 1;
+	if (evt_idp_token(&ho, &R.url, R.o.user, R.password, rest_token_cb,
+	    NULL, NULL) == 0)
+		R.token_renewing = 1;
+	return 0;
+}
+
+/* Takes a new configuration snapshot CHANGED_WAIT_US after the last of a
+ * run of "System configuration changed" events (a rename, a new device):
+ * renames show within seconds, not at the next --state-interval. */
+static void
+config_changed(void)
+{
+	int64_t now = evt_mono_us();
+
+	if (R.names.changed > 0) {
+		R.names.changed = 0;
+		R.changed_at = now;
+	}
+	if (R.changed_at == 0 || now - R.changed_at < CHANGED_WAIT_US ||
+	    R.cfg_running || R.state != ST_RUNNING)
+		return;
+	R.changed_at = 0;
+	evt_log_info("the gateway says its configuration changed: a new "
+	    "configuration snapshot");
+	cfg_start();
+}
+
+/* Starts the lookups that pacing allows (called every tick). */
+static void
+names_pump(void)
+{
+	struct evt_httpc_opts ho = rest_opts();
+	const char *p;
+	char path[EVT_RECORDER_NAMES_PATH + 16];
+
+	names_flush(0);
+	config_changed();
+	if (R.names_on != 2 || evt_recorder_names_waiting(&R.names) == 0 ||
+	    R.state == ST_STOPPING || !rest_token_ready())
+		return;
+	while ((p = evt_recorder_names_take(&R.names, evt_mono_us(),
+	    EVT_RECORDER_NAMES_RATE)) != NULL) {
+		struct lookup *lk = &R.lk[0];
+
+		/* take bounds the lookups in flight to the slots. */
+		while (lk->busy)
+			lk++;
+		lk->busy = 1;
+		snprintf(lk->path, sizeof lk->path, "%s", p);
+		snprintf(path, sizeof path, "/api/rest/v1/%s", p);
+		R.lookups++;
+		evt_log_debug("name lookup %s", p);
+		if (evt_httpc_request(&ho, &R.url, path, R.token, NULL, NULL,
+		    0, lookup_done_cb, lk, NULL) != 0) {
+			evt_recorder_names_done(&R.names);
+			lk->busy = 0;
+		}
+	}
 }
 
 /* ------------------------------------------------------------ protocol */
@@ -607,6 +836,10 @@ on_start_answer(const struct evt_ess_msg *m)
 		evt_log_info("session %s resumed after event %s", R.sid,
 		    R.last_id[0] ? R.last_id : "(none)");
 		session_running();
+		/* The first session of this process: the known ids of the
+		 * name lookups come from a snapshot. */
+		if (!R.cfg_started)
+			cfg_start();
 		return;
 	case EVT_RECORDER_REFUSED:
 		R.c.gaps++;
@@ -736,6 +969,9 @@ on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
 		if (m->last_id[0] != '\0')
 			memcpy(R.last_id, m->last_id, strlen(m->last_id) + 1);
 		R.last_event_mono = evt_mono_us();
+		if (R.names_on != 0)
+			oom(evt_recorder_names_scan(&R.names, &R.jp, frame),
+			    "names");
 		if (r == EVT_RECORDER_KEEP || r < 0)
 			store(0, rx, frame, len, &R.jp); /* < 0: kept whole */
 		else if (r == EVT_RECORDER_REBUILT) {
@@ -885,12 +1121,7 @@ token_done_cb(void *arg, int rc, struct evt_http_token *tok, const char *why)
 		schedule_retry(why);
 		return;
 	}
-	secret_free(&R.token);
-	R.token = tok->access_token;	/* taken over */
-	tok->access_token = NULL;
-	R.token_exp_us = tok->expires_in >= 0 ? evt_mono_us() +
-	    tok->expires_in * 1000000 : -1;
-	evt_http_token_free(tok);
+	token_take(tok);
 	evt_log_debug("token received (expires in %" PRId64 " s)",
 	    (R.token_exp_us - evt_mono_us()) / 1000000);
 	ws_connect();
@@ -1050,10 +1281,11 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		write_failed(rc);
 		apply_backpressure();
 	}
+	names_pump();
 }
 
-/* Every --state-interval: a getState snapshot while a session runs and
- * no command is outstanding. */
+/* Every --state-interval: a getState snapshot and a configuration
+ * snapshot while a session runs and no command is outstanding. */
 static void
 snapshot_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1064,6 +1296,9 @@ snapshot_cb(evutil_socket_t fd, short what, void *arg)
 	R.cmd.len = 0;
 	oom(evt_ess_client_get_state(&R.cl, &R.cmd, &id), "getState");
 	send_cmd(CMD_SNAPSHOT, id);
+	/* Renames and new sources since the last one (written only when the
+	 * configuration changed). */
+	cfg_start();
 }
 
 /* Formats the summary numbers into out. */
@@ -1312,6 +1547,7 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 		evt_wsclient_cancel(R.wc);
 		R.wc = NULL;
 	}
+	names_flush(1);	/* the names looked up so far */
 	errno = 0;
 	if (R.write_failing && !R.foreign &&
 	    (evt_archive_tick(R.ar, rx_now()) != 0 || drain_queue() != 0))
@@ -1443,7 +1679,8 @@ usage(FILE *f)
 "  --segment-age DUR       rotate past this age [1h]\n"
 "  --max-bytes SIZE        retention: delete oldest segments past SIZE\n"
 "  --max-age DUR           retention: delete segments older than DUR\n"
-"  --no-config-snapshot    do not fetch names from the Config REST API\n"
+"  --no-config-snapshot    do not fetch names from the Config REST API (no\n"
+"                          snapshot, no lookups of unknown sources)\n"
 "  --segment-filter        seal segments with their own id filter as well\n"
 "                          (~2.3 bytes/event; the archive's id index finds\n"
 "                          ids without it; --no-segment-filter: default)\n"
@@ -1451,7 +1688,8 @@ usage(FILE *f)
 "  -v, --verbose           debug log;  -q, --quiet: warnings and errors\n"
 "  --summary-interval DUR  one-line summary every DUR (0: never) [60s]\n"
 "  --state-interval DUR    record a getState snapshot every DUR as well as\n"
-"                          at each session start (0: only then) [1h]\n"
+"                          at each session start (0: only then), and a\n"
+"                          configuration snapshot if it changed [1h]\n"
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
 "SIZE: digits with k, M, G or T (64M, 1T).  DUR: digits with us, ms, s, m,\n"
 "h, d or w (30s, 2w); a bare number is seconds.\n"
@@ -2077,6 +2315,9 @@ finish(void)
 		SSL_CTX_free(R.ssl);
 	evt_json_free(&R.jp);
 	evt_recorder_seen_free(&R.seen);
+	evt_recorder_names_clear(&R.names);
+	evt_recorder_cfg_free(&R.cfg);
+	evt_recorder_cfg_free(&R.delta);
 	evt_buf_free(&R.cmd);
 	evt_buf_free(&R.filters);
 	evt_buf_free(&R.rebuilt);

@@ -541,6 +541,13 @@ http_rest(struct gw_conn *c, const struct evt_http_msg *m, int keep)
 	if (gw->o.rest_cb != NULL)
 		status = gw->o.rest_cb(gw->o.arg, mine, path, plen,
 		    &gw->body);
+	if (status == EVT_GW_REST_HOLD) {
+		/* No answer: only the idle timer (or the client) ends it. */
+		struct timeval tv = gw_tv(gw->o.http_idle);
+
+		event_add(c->http_ev, &tv);
+		return;
+	}
 	if (status < 100 || status > 599) {
 		http_error(c, 500, "server_error", NULL, NULL, keep);
 		return;

@@ -97,6 +97,7 @@ struct gen_state {
 
 struct gen_cam {
 	char		 guid[GUID_LEN];
+	uint8_t		 kind;		/* index into evt_gen.kind */
 	int64_t		 last_ticks;	/* time of its latest event */
 	struct gen_state motion;
 	struct gen_state rec;
@@ -109,6 +110,14 @@ struct evt_gen {
 	uint32_t	*alias;		/* Walker alias table over cams */
 	uint32_t	*prob;		/* keep i if low 32 bits < prob[i] */
 	uint32_t	 nfps;		/* cameras that raise FPS warnings */
+	uint32_t	 nlate, nlate_on; /* late sources, appeared so far */
+	uint32_t	 late_every;
+	uint64_t	 nev;		/* events made so far */
+	/* Resource types: kind[k] is "<type>/" (kind_len[k] bytes) for
+	 * the "source" member, kind 0 "cameras/" by default. */
+	char		 kind[EVT_GEN_MAX_KINDS][33];
+	uint8_t		 kind_len[EVT_GEN_MAX_KINDS];
+	char		 kind_name[EVT_GEN_MAX_KINDS][32]; /* without '/' */
 
 	uint64_t	 thr_data;	/* kind thresholds over 2^64 */
 	uint64_t	 thr_motion;
@@ -372,6 +381,33 @@ build_alias(struct evt_gen *g)
 	return 0;
 }
 
+/* Copies the resource types of opts as "source" prefixes; -1 if one is
+ * not 1..31 ASCII letters or there are too many. */
+static int
+gen_kinds(struct evt_gen *g, const struct evt_gen_opts *opts)
+{
+	memcpy(g->kind[0], "cameras/", 8);
+	g->kind_len[0] = 8;
+	memcpy(g->kind_name[0], "cameras", 8);
+	if (opts->nkinds > EVT_GEN_MAX_KINDS)
+		return -1;
+	for (size_t k = 0; k < opts->nkinds; k++) {
+		size_t n = strlen(opts->kinds[k]);
+
+		if (n == 0 || n > 31)
+			return -1;
+		for (size_t j = 0; j < n; j++)
+			if (!((opts->kinds[k][j] | 0x20) >= 'a' &&
+			    (opts->kinds[k][j] | 0x20) <= 'z'))
+				return -1;
+		memcpy(g->kind[k], opts->kinds[k], n);
+		memcpy(g->kind_name[k], opts->kinds[k], n + 1);
+		g->kind[k][n] = '/';
+		g->kind_len[k] = (uint8_t)(n + 1);
+	}
+	return 0;
+}
+
 /* Creates a generator from opts (see gen.h); NULL on out of memory. */
 struct evt_gen *
 evt_gen_new(const struct evt_gen_opts *opts)
@@ -425,7 +461,13 @@ evt_gen_new(const struct evt_gen_opts *opts)
 		g->thr_motion = g->thr_rec = UINT64_MAX;
 	g->nfps = g->ncam / 25 + 1;
 
-	g->cams = calloc(g->ncam, sizeof(*g->cams));
+	if (gen_kinds(g, opts) != 0) {
+		free(g);
+		return NULL;
+	}
+	g->nlate = opts->nlate;
+	g->late_every = opts->late_every != 0 ? opts->late_every : 500;
+	g->cams = calloc((size_t)g->ncam + g->nlate, sizeof(*g->cams));
 	g->alias = calloc(g->ncam, sizeof(*g->alias));
 	g->prob = calloc(g->ncam, sizeof(*g->prob));
 	g->buf = malloc((size_t)MAX_PER_MSG * MAX_EVENT + 64);
@@ -455,6 +497,15 @@ evt_gen_new(const struct evt_gen_opts *opts)
 		c->last_ticks = c->motion.ticks > c->rec.ticks ?
 		    c->motion.ticks : c->rec.ticks;
 	}
+	/* After the cameras, so that they do not depend on nlate. */
+	for (i = g->ncam; i < g->ncam + g->nlate; i++) {
+		rnd_guid(setup, id);
+		put_guid(g, g->cams[i].guid, id);
+		g->cams[i].last_ticks = start_ticks - 10000000;
+	}
+	for (i = 0; i < g->ncam + g->nlate; i++)
+		g->cams[i].kind = (uint8_t)(opts->nkinds > 0 ?
+		    i % opts->nkinds : 0);
 	return g;
 }
 
@@ -573,7 +624,9 @@ put_event_head(const struct evt_gen *g, char *p, const uint8_t id[16],
 {
 	PUT(p, "{\"id\":\"");
 	p = put_guid(g, p, id);
-	PUT(p, "\",\"source\":\"cameras/");
+	PUT(p, "\",\"source\":\"");
+	memcpy(p, g->kind[c->kind], g->kind_len[c->kind]);
+	p += g->kind_len[c->kind];
 	memcpy(p, c->guid, GUID_LEN);
 	p += GUID_LEN;
 	PUT(p, "\",\"specversion\":\"1.0\",");
@@ -648,6 +701,12 @@ evt_gen_next(struct evt_gen *g, const char **json, int64_t *rx_us,
 			    3) % g->ncam);
 		else
 			cam = pick_camera(g);
+		if (i == 0 && g->nlate_on < g->nlate && g->nev >=
+		    (uint64_t)(g->nlate_on + 1) * g->late_every) {
+			/* A late source appears, with a stateless event. */
+			kind = K_FPS;
+			cam = g->ncam + g->nlate_on++;
+		}
 		c = &g->cams[cam];
 
 		t = rx_ticks - lat[i];
@@ -697,6 +756,7 @@ evt_gen_next(struct evt_gen *g, const char **json, int64_t *rx_us,
 		g->last_len[i] = (uint32_t)(p - g->buf) - g->last_off[i];
 	}
 	g->nlast = n;
+	g->nev += n;
 	PUT(p, "]}");
 	*p = '\0';
 
@@ -809,6 +869,23 @@ const char *
 evt_gen_camera(const struct evt_gen *g, uint32_t i)
 {
 	return i < g->ncam ? g->cams[i].guid : NULL;
+}
+
+/* Returns the number of sources that exist now. */
+uint32_t
+evt_gen_nsources(const struct evt_gen *g)
+{
+	return g->ncam + g->nlate_on;
+}
+
+/* Returns source i's GUID and resource type (see gen.h). */
+const char *
+evt_gen_source(const struct evt_gen *g, uint32_t i, const char **kind)
+{
+	if (i >= g->ncam + g->nlate_on)
+		return NULL;
+	*kind = g->kind_name[g->cams[i].kind];
+	return g->cams[i].guid;
 }
 
 /* Made up like SG_RECORDING: the communication state group's id. */

@@ -20,7 +20,8 @@
  *     evt_gw_session_congested() is 0; EVT_GW_SESSION_DRAINED resumes it
  *     (one slow client stalls only its own timeline)
  *   getState -> evt_gen_state_list -> evt_ess_states_array (filtered)
- *   REST /api/rest/v1/{eventTypes,stateGroups,cameras}[/<id>]
+ *   REST /api/rest/v1/{eventTypes,stateGroups,<each resource type
+ *     generated>}[/<id>]: names of the sources that exist so far
  *   control path (gateway http_cb): GET /evsim/stats, POST /evsim/forget
  *
  * Fault injection for the recorder's tests: --drop-every, --forget-every
@@ -97,6 +98,17 @@ struct sim {
 	struct evt_buf scratch;
 	int per_session;	/* --clock session: one timeline per session */
 	LIST_HEAD(, timeline) timelines;
+
+	/* Names (--resource-types, --late-sources, --rename-after,
+	 * --late-404, --late-hang) and the REST item GETs answered, for
+	 * tests of a recorder's name lookups and their pacing. */
+	char *kinds_arg;
+	const char *kinds[EVT_GEN_MAX_KINDS];
+	uint64_t rename_after;	/* 0: never */
+	int renamed;		/* the "configuration changed" event went */
+	uint32_t late_404, late_hang;
+	uint64_t rest_items;
+	int64_t rest_first_us, rest_last_us;
 };
 
 /* A session's own timeline (--clock session): a generator started by its
@@ -123,6 +135,15 @@ usage(FILE *f, const struct evt_gwo *o)
 "  --events N              stop generating after N events (keep serving;\n"
 "                          with --clock session: per session)\n"
 "  --log-sent FILE         write every generated message, one per line\n"
+"Sources and their names (Config REST):\n"
+"  --resource-types LIST   sources of these resource types, in turn\n"
+"                          (comma-separated; default cameras)\n"
+"  --late-sources N        N more sources that appear during the stream,\n"
+"                          one after every --late-every events (500)\n"
+"  --rename-after N        rename the first source after N events\n"
+"  --late-404 N            the last N late sources are unknown to REST\n"
+"  --late-hang N           GET of the N late sources before those is never\n"
+"                          answered\n"
 "  -v, --verbose           more log (repeat for debug)\n"
 "  -q, --quiet             errors only\n"
 "  -h, --help              this text\n"
@@ -179,6 +200,8 @@ gen_done(struct sim *sim)
 	    (unsigned long long)sim->nevents);
 }
 
+static void announce_rename(struct sim *);
+
 /*
  * Publishes one message of n events (texts ev[i][0..lens[i]), with msg
  * the whole message text of len bytes), cut to --events, logs it and
@@ -218,8 +241,40 @@ emit(struct sim *sim, const char *msg, size_t len, const char **ev,
 		    (unsigned long long)sim->nevents);
 		evt_gw_forget_sessions(sim->gwo.gw);
 	}
+	if (sim->rename_after > 0 && !sim->renamed &&
+	    sim->nevents >= sim->rename_after)
+		announce_rename(sim);
 	if (sim->max_events > 0 && sim->nevents >= sim->max_events)
 		gen_done(sim);
+}
+
+/*
+ * At --rename-after: publishes a "System configuration changed" event
+ * (docs/ess-protocol.md section 6) from the renamed source, as the real
+ * gateway does when an administrator renames a device, and logs it as its
+ * own message.
+ */
+static void
+announce_rename(struct sim *sim)
+{
+	const char *kind, *id = evt_gen_source(sim->cat, 0, &kind);
+	char ev[256], t[EVT_TICKS_LEN + 1];
+	const char *evp = ev;
+	size_t len;
+
+	sim->renamed = 1;
+	evt_ticks_format(evt_wall_us() * 10, t);
+	t[EVT_TICKS_LEN] = '\0';
+	len = (size_t)snprintf(ev, sizeof ev, "{\"id\":\"00000000-0000-4000-8000-"
+	    "%012llx\",\"source\":\"%s/%.36s\",\"specversion\":\"1.0\","
+	    "\"time\":\"%s\",\"type\":\"06c5010d-11f2-4d70-bd79-"
+	    "4cec3a20d589\"}", (unsigned long long)sim->nevents, kind, id, t);
+	if (sim->log_sent != NULL)
+		fprintf(sim->log_sent, "{\"events\":[%s]}\n", ev);
+	if (evt_gw_publish(sim->gwo.gw, &evp, &len, 1) != 0)
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "publish: out of memory");
+	evt_gwo_log(&sim->gwo, EVT_GW_LOG_INFO, "source 1 renamed after %llu "
+	    "events (--rename-after)", (unsigned long long)sim->nevents);
 }
 
 /* Makes the next message and keeps a copy as pending (paced mode). */
@@ -531,6 +586,9 @@ sim_http_cb(void *arg, const struct evt_gw_http_req *req,
 	rc |= put_count(body, "ws_now", st.ws_now);
 	rc |= put_count(body, "sessions_now", st.sessions_now);
 	rc |= put_count(body, "readers_now", st.readers_now);
+	rc |= put_count(body, "rest_item_gets", sim->rest_items);
+	rc |= put_count(body, "rest_item_span_us", (uint64_t)(sim->rest_last_us -
+	    sim->rest_first_us));
 	rc |= evt_buf_putc(body, '}');
 	return rc ? -1 : 200;
 }
@@ -576,31 +634,6 @@ put_self(struct evt_buf *b, const char *type, const char *id, size_t idlen)
 	rc |= put_kv(b, 0, "type", type, strlen(type));
 	rc |= put_kv(b, 1, "id", id, idlen);
 	rc |= PUTS(b, "}}");
-	return rc;
-}
-
-/* The GUID of camera i. */
-static const char *
-camera_id(const struct sim *sim, size_t i)
-{
-	return evt_gen_camera(sim->cat, (uint32_t)i);
-}
-
-/* Appends camera i's object. */
-static int
-put_camera(const struct sim *sim, struct evt_buf *b, size_t i)
-{
-	const char *id = camera_id(sim, i);
-	char name[32];
-	int rc = evt_buf_putc(b, '{');
-
-	snprintf(name, sizeof name, "Camera %04zu", i + 1);
-	rc |= put_kv(b, 0, "id", id, 36);
-	rc |= put_kv(b, 1, "name", name, strlen(name));
-	rc |= put_kv(b, 1, "displayName", name, strlen(name));
-	rc |= PUTS(b, ",\"enabled\":true");
-	rc |= put_self(b, "cameras", id, 36);
-	rc |= evt_buf_putc(b, '}');
 	return rc;
 }
 
@@ -705,8 +738,106 @@ rest_answer(const struct sim *sim, const struct rest_coll *c, size_t n,
 	return 404;
 }
 
+/* The generator whose sources REST describes: the one with the most
+ * late sources appeared (the shared stream's, or the busiest timeline's),
+ * else the catalog. */
+static const struct evt_gen *
+rest_gen(const struct sim *sim)
+{
+	const struct evt_gen *g = sim->gen != NULL ? sim->gen : sim->cat;
+	const struct timeline *tl;
+
+	LIST_FOREACH(tl, &sim->timelines, link)
+		if (evt_gen_nsources(tl->gen) > evt_gen_nsources(g))
+			g = tl->gen;
+	return g;
+}
+
+/* What Config REST knows of source i: 0 nothing (--late-404), 1 hangs
+ * (--late-hang), 2 answered. */
+static int
+source_rest(const struct sim *sim, uint32_t i)
+{
+	uint32_t ncam = evt_gen_ncameras(sim->cat), nlate = sim->gopts.nlate;
+
+	if (i < ncam + nlate - sim->late_404 - sim->late_hang)
+		return 2;
+	return i < ncam + nlate - sim->late_404 ? 1 : 0;
+}
+
+/* Appends source i's object (g's source of resource type kind). */
+static int
+put_source(const struct sim *sim, const struct evt_gen *g,
+    struct evt_buf *b, uint32_t i)
+{
+	const char *kind, *id = evt_gen_source(g, i, &kind);
+	char name[80];
+	int rc = evt_buf_putc(b, '{');
+
+	snprintf(name, sizeof name, "%s %04u%s", strcmp(kind, "cameras") ==
+	    0 ? "Camera" : kind, i + 1, i == 0 && sim->rename_after > 0 &&
+	    sim->nevents >= sim->rename_after ? " (renamed)" : "");
+	rc |= put_kv(b, 0, "id", id, 36);
+	rc |= put_kv(b, 1, "name", name, strlen(name));
+	rc |= put_kv(b, 1, "displayName", name, strlen(name));
+	rc |= PUTS(b, ",\"enabled\":true");
+	rc |= put_self(b, kind, id, 36);
+	rc |= evt_buf_putc(b, '}');
+	return rc;
+}
+
+/* Answers a collection of sources (coll[0..colln), e.g. "cameras"): all
+ * that exist and REST knows if id is NULL, else the one with that id;
+ * 404 for a resource type the generator has no source of. */
+static int
+rest_sources(struct sim *sim, const char *coll, size_t colln,
+    const char *id, size_t idlen, struct evt_buf *body)
+{
+	const struct evt_gen *g = rest_gen(sim);
+	const char *kind, *guid;
+	int rc = 0, any = 0, first = 1;
+
+	if (id != NULL) {
+		sim->rest_items++;
+		sim->rest_last_us = evt_mono_us();
+		if (sim->rest_first_us == 0)
+			sim->rest_first_us = sim->rest_last_us;
+	} else
+		rc |= PUTS(body, "{\"array\":[");
+	for (uint32_t i = 0; i < evt_gen_nsources(g); i++) {
+		guid = evt_gen_source(g, i, &kind);
+		if (strlen(kind) != colln || strncasecmp(kind, coll, colln) != 0)
+			continue;
+		any = 1;
+		if (id == NULL) {
+			if (source_rest(sim, i) != 2)
+				continue;
+			if (!first)
+				rc |= evt_buf_putc(body, ',');
+			first = 0;
+			rc |= put_source(sim, g, body, i);
+			continue;
+		}
+		if (idlen != 36 || strncasecmp(guid, id, 36) != 0)
+			continue;
+		if (source_rest(sim, i) != 2)
+			return source_rest(sim, i) == 1 ? EVT_GW_REST_HOLD : 404;
+		rc |= PUTS(body, "{\"data\":");
+		rc |= put_source(sim, g, body, i);
+		rc |= evt_buf_putc(body, '}');
+		return rc ? -1 : 200;
+	}
+	if (id != NULL || !any) {
+		body->len = 0;
+		return 404;
+	}
+	rc |= PUTS(body, "]}");
+	return rc ? -1 : 200;
+}
+
 /* gateway rest_cb: the Config REST subset, path[0..len) below
- * /api/rest/v1/: a collection, or "<collection>/<id>". */
+ * /api/rest/v1/: a collection, or "<collection>/<id>": event types, state
+ * groups, and the sources of every resource type generated. */
 static int
 sim_rest_cb(void *arg, struct evt_gw_session *s, const char *path,
     size_t len, struct evt_buf *body)
@@ -714,26 +845,26 @@ sim_rest_cb(void *arg, struct evt_gw_session *s, const char *path,
 	static const struct rest_coll colls[] = {
 		{"eventTypes", type_id, put_type},
 		{"stateGroups", group_id, put_group},
-		{"cameras", camera_id, put_camera},
 	};
-	const struct sim *sim = arg;
-	size_t counts[3];
+	struct sim *sim = arg;
+	const char *slash = memchr(path, '/', len);
+	size_t counts[2], colln = slash != NULL ? (size_t)(slash - path) : len;
 
 	evt_gen_event_types(&counts[0]);
 	evt_gen_state_groups(&counts[1]);
-	counts[2] = evt_gen_ncameras(sim->cat);
-	for (size_t k = 0; k < 3; k++) {
-		size_t n = strlen(colls[k].name);
-		if (len < n || strncasecmp(path, colls[k].name, n) != 0)
+	for (size_t k = 0; k < 2; k++) {
+		if (colln != strlen(colls[k].name) ||
+		    strncasecmp(path, colls[k].name, colln) != 0)
 			continue;
-		if (len == n)
-			return rest_answer(sim, &colls[k], counts[k], NULL, 0,
-			    body);
-		if (path[n] == '/')
-			return rest_answer(sim, &colls[k], counts[k],
-			    path + n + 1, len - n - 1, body);
+		return rest_answer(sim, &colls[k], counts[k], slash == NULL ?
+		    NULL : slash + 1, slash == NULL ? 0 : len - colln - 1,
+		    body);
 	}
-	return 404;
+	if (colln == 0 || (slash != NULL && memchr(slash + 1, '/', len -
+	    colln - 1) != NULL))
+		return 404;
+	return rest_sources(sim, path, colln, slash == NULL ? NULL :
+	    slash + 1, slash == NULL ? 0 : len - colln - 1, body);
 }
 
 /* SIGTERM / SIGINT: close everything with 1001 and exit. */
@@ -777,8 +908,37 @@ usr2_cb(evutil_socket_t sig, short what, void *arg)
 /* evsim's own options (getopt_long codes below EVT_GWO_FIRST). */
 enum {
 	O_RATE = 256, O_SEED, O_CAMS, O_EVENTS, O_LOG, O_DROP, O_FORGET,
-	O_GARBAGE, O_SDELAY, O_REFUSE, O_PAUSED
+	O_GARBAGE, O_SDELAY, O_REFUSE, O_PAUSED, O_KINDS, O_LATE, O_LATE_EVERY,
+	O_RENAME, O_LATE_404, O_LATE_HANG
 };
+
+/* Takes --resource-types LIST: comma-separated resource types (1..31
+ * letters each, at most EVT_GEN_MAX_KINDS), or exits 2. */
+static void
+sim_kinds(struct sim *sim, const char *arg)
+{
+	char *save = NULL, *k;
+	size_t n = 0;
+
+	free(sim->kinds_arg);
+	if ((sim->kinds_arg = strdup(arg)) == NULL)
+		evt_cli_fatal("out of memory");
+	for (k = strtok_r(sim->kinds_arg, ",", &save); k != NULL;
+	    k = strtok_r(NULL, ",", &save)) {
+		size_t len = strspn(k, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
+		if (len == 0 || len > 31 || k[len] != '\0' ||
+		    n == EVT_GEN_MAX_KINDS)
+			evt_cli_range_err("--resource-types", arg, "up to 16 "
+			    "comma-separated names of 1..31 letters");
+		sim->kinds[n++] = k;
+	}
+	if (n == 0)
+		evt_cli_range_err("--resource-types", arg, "at least one name");
+	sim->gopts.kinds = sim->kinds;
+	sim->gopts.nkinds = n;
+}
 
 /* Takes one of evsim's own options; returns 0, or -1 if c is unknown. */
 static int
@@ -821,6 +981,30 @@ sim_opt(struct sim *sim, int c, const char *arg)
 			evt_cli_range_err("--state-delay", arg, "up to 1e6 s");
 		break;
 	case O_REFUSE: go->refuse_tokens = 1; break;
+	case O_KINDS: sim_kinds(sim, arg); break;
+	case O_LATE:
+		n = evt_cli_count_arg("--late-sources", arg);
+		if (n > 100000)
+			evt_cli_range_err("--late-sources", arg, "0..100000");
+		sim->gopts.nlate = (uint32_t)n;
+		break;
+	case O_LATE_EVERY:
+		n = evt_cli_count_arg("--late-every", arg);
+		if (n < 1 || n > 1000000000)
+			evt_cli_range_err("--late-every", arg, "1..1e9");
+		sim->gopts.late_every = (uint32_t)n;
+		break;
+	case O_RENAME:
+		sim->rename_after = evt_cli_count_arg("--rename-after", arg);
+		break;
+	case O_LATE_404:
+		n = evt_cli_count_arg("--late-404", arg);
+		sim->late_404 = n > 100000 ? 100001 : (uint32_t)n;
+		break;
+	case O_LATE_HANG:
+		n = evt_cli_count_arg("--late-hang", arg);
+		sim->late_hang = n > 100000 ? 100001 : (uint32_t)n;
+		break;
 	case O_PAUSED: sim->paused = 1; break;
 	case 'v':
 		if (sim->gwo.verbosity < EVT_GW_LOG_DEBUG)
@@ -849,6 +1033,12 @@ parse_args(struct sim *sim, int argc, char **argv)
 		{ "state-delay", required_argument, NULL, O_SDELAY },
 		{ "refuse-tokens", no_argument, NULL, O_REFUSE },
 		{ "paused", no_argument, NULL, O_PAUSED },
+		{ "resource-types", required_argument, NULL, O_KINDS },
+		{ "late-sources", required_argument, NULL, O_LATE },
+		{ "late-every", required_argument, NULL, O_LATE_EVERY },
+		{ "rename-after", required_argument, NULL, O_RENAME },
+		{ "late-404", required_argument, NULL, O_LATE_404 },
+		{ "late-hang", required_argument, NULL, O_LATE_HANG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -877,6 +1067,9 @@ parse_args(struct sim *sim, int argc, char **argv)
 	sim->per_session = sim->gwo.clock == EVT_GWO_CLOCK_SESSION;
 	if (sim->per_session && sim->rate != 0)
 		evt_cli_usage_err("--clock session needs --rate 0");
+	if ((uint64_t)sim->late_404 + sim->late_hang > sim->gopts.nlate)
+		evt_cli_usage_err("--late-404 and --late-hang are more than "
+		    "--late-sources");
 }
 
 /* Wires the gateway's callbacks to the simulation. */
@@ -971,6 +1164,7 @@ sim_free(struct sim *sim, int status)
 	evt_gen_free(sim->cat);
 	evt_buf_free(&sim->pend);
 	evt_buf_free(&sim->scratch);
+	free(sim->kinds_arg);
 	if (sim->log_sent != NULL && fclose(sim->log_sent) != 0) {
 		evt_cli_err("%s: %s", sim->log_path, strerror(errno));
 		status = EVT_EXIT_FAIL;

@@ -104,11 +104,15 @@ typedef int (*evt_gw_states_cb)(void *arg, struct evt_gw_session *s,
  * what follows "/api/rest/v1/", query removed, not decoded, may be empty)
  * for a request with a valid Bearer token: appends a JSON body to body and
  * returns the HTTP status (200, or 404 and the body may stay empty: a
- * Milestone-style error is then written).  Returns < 0 for 500.  s is the
+ * Milestone-style error is then written), or EVT_GW_REST_HOLD to send no
+ * answer at all (a gateway that hangs: the connection stays open until the
+ * client gives up or --http-idle closes it; for tests of a client's
+ * timeout).  Returns < 0 for 500.  s is the
  * session most recently started or resumed by a connection that
  * authenticated with the same token (the asking client's, as far as the
  * gateway can tell), or NULL.
  */
+#define EVT_GW_REST_HOLD 1
 typedef int (*evt_gw_rest_cb)(void *arg, struct evt_gw_session *s,
     const char *path, size_t len, struct evt_buf *body);
 

@@ -8,6 +8,7 @@
  * random lower-case GUID ids, sources "cameras/<guid>" with skewed activity,
  * times with 7 fractional digits and 'Z' a few milliseconds before the
  * receive time.  The same seed and options give byte-identical output.
+ * Optionally sources of other resource types and late sources (opts).
  *
  * Sans-I/O: no clock is read; receive times advance from opts.start_us.
  */
@@ -25,7 +26,22 @@ struct evt_gen_opts {
 				 epoch; 0 means 2026-01-05T08:00:00Z */
 	double data_fraction; /* share of events with a "data" payload;
 				 negative means 0, 0 means the default 0.005 */
+	/*
+	 * Sources of several resource types and sources that appear during
+	 * the stream (for tests of name lookups).  Zero / NULL: every source
+	 * is one of the cameras and the stream is what it always was.
+	 */
+	const char *const *kinds; /* resource types of the sources: source i
+				     is kinds[i % nkinds] (copied; each 1..31
+				     ASCII letters) */
+	size_t nkinds;		  /* at most EVT_GEN_MAX_KINDS */
+	uint32_t nlate;		  /* late sources: source ncameras + k first
+				     appears, with one stateless event, after
+				     (k + 1) * late_every events */
+	uint32_t late_every;	  /* 0 means 500 */
 };
+
+#define EVT_GEN_MAX_KINDS 16
 
 struct evt_gen;
 
@@ -84,6 +100,22 @@ uint32_t evt_gen_ncameras(const struct evt_gen *g);
  * seed and ncameras, not on rate or start_us.
  */
 const char *evt_gen_camera(const struct evt_gen *g, uint32_t i);
+
+/*
+ * Returns the number of sources that exist now: the cameras and the late
+ * sources that have appeared in the stream so far.
+ */
+uint32_t evt_gen_nsources(const struct evt_gen *g);
+
+/*
+ * Returns the GUID of source i (i < evt_gen_nsources; the cameras first,
+ * then the late sources in order of appearance; 36 characters, not
+ * NUL-terminated, owned by the generator) and sets *kind to its resource
+ * type (NUL-terminated, owned by the generator), the prefix of its events'
+ * "source".  NULL when i is out of range.
+ */
+const char *evt_gen_source(const struct evt_gen *g, uint32_t i,
+    const char **kind);
 
 /* An event type of the simulated site (static strings). */
 struct evt_gen_type {

@@ -196,6 +196,152 @@ struct evt_recorder_rest {
 int evt_recorder_config_reduce(struct evt_buf *out,
     const struct evt_recorder_rest *rest, size_t n, size_t *bad);
 
+/*
+ * The configuration being collected for one CONFIG marker body
+ * (formats/records.md, "Marker bodies written by evrec"): Config REST
+ * answers are reduced as they arrive, so a snapshot of many resource types
+ * holds their reduced items (id, name, displayName, state, stateGroupId),
+ * not every raw answer at once.  Zeroed memory is an empty collection.
+ */
+struct evt_recorder_cfg {
+	struct evt_buf list[3];	/* items of eventTypes, stateGroups,
+				   sources, comma-joined */
+	size_t items, bad;	/* items reduced, answers not usable */
+	struct evt_jparser jp;
+	int jp_init;
+};
+
+/*
+ * Reduces one Config REST answer body[0..len) (borrowed) of resource
+ * ("eventTypes", "stateGroups", or a source resource type such as
+ * "cameras": its items become sources "<resource>/<id>") into c: a list
+ * (a JSON array, or an object whose "array", "data" or "items" member is
+ * one) or one item (an object whose "data" member is an object: the
+ * answer to GET <resource>/<id>).  Returns the number of items taken, -1
+ * for a body that is neither (counted in c->bad), or EVT_ERR_NOMEM (c
+ * unchanged).
+ */
+int evt_recorder_cfg_add(struct evt_recorder_cfg *c, const char *resource,
+    const char *body, size_t len);
+
+/*
+ * Appends the CONFIG body of what c holds to out: for a snapshot
+ * (delta 0) {"eventTypes":[...],"stateGroups":[...],"sources":[...]}, for
+ * a delta {"kind":"delta","eventTypes":[...],...}.  Returns 0 or
+ * EVT_ERR_NOMEM (out unchanged).
+ */
+int evt_recorder_cfg_body(const struct evt_recorder_cfg *c, int delta,
+    struct evt_buf *out);
+
+/* Empties c (keeping nothing); it may be used again. */
+void evt_recorder_cfg_free(struct evt_recorder_cfg *c);
+
+/* ------------------------------------------------------------- names */
+
+/*
+ * Which ids have names, and which to look up: the recorder asks the
+ * Config REST API (GET /api/rest/v1/<path>) about every source, event
+ * type and state group an event names that its configuration snapshot
+ * did not list.  Paths are an event's "source" as it is
+ * ("cameras/<guid>"), "eventTypes/<type>" and "stateGroups/<stategroupid>".
+ *
+ *   CONFIG snapshot body -> evt_recorder_names_learn (the known ids)
+ *   each events message  -> evt_recorder_names_scan -> queue of paths
+ *   a timer              -> evt_recorder_names_take (paced) -> GET
+ *   its answer           -> evt_recorder_names_done
+ *
+ * Bounds: at most EVT_RECORDER_NAMES_MAX ids are remembered (known or
+ * asked; beyond, nothing more is queued), EVT_RECORDER_NAMES_QUEUE paths
+ * wait (beyond, an id is not queued now and is queued at its next event),
+ * a path is at most EVT_RECORDER_NAMES_PATH - 1 bytes of [A-Za-z0-9_-]
+ * around one '/', lookups start at most rate per second and at most
+ * EVT_RECORDER_NAMES_INFLIGHT at a time.  Each id is asked at most once
+ * between two evt_recorder_names_learn calls.  Memory: 8 bytes per
+ * remembered id (a table that doubles as it fills; 16 bytes an id at
+ * worst) and the queue, 128 KiB, allocated at the first queued path.
+ * Zeroed memory is an empty tracker.
+ */
+#define EVT_RECORDER_NAMES_MAX (1u << 20)
+#define EVT_RECORDER_NAMES_QUEUE 1024
+#define EVT_RECORDER_NAMES_PATH 128
+#define EVT_RECORDER_NAMES_INFLIGHT 2
+#define EVT_RECORDER_NAMES_RATE 4.0	/* lookups started per second */
+
+struct evt_recorder_names {
+	uint64_t *slots;	/* keys of known or asked paths; 0 empty */
+	uint32_t mask, n;	/* slots - 1, keys held */
+	char (*q)[EVT_RECORDER_NAMES_PATH]; /* waiting paths, a ring */
+	uint32_t qhead, qn;
+	char cur[EVT_RECORDER_NAMES_PATH]; /* the path last taken */
+	int64_t next_us;	/* no lookup starts before (pacing) */
+	unsigned inflight;	/* lookups taken and not done */
+	uint64_t queued, skipped; /* paths queued; ids not queued (full) */
+	uint64_t changed;	/* events of type EVT_RECORDER_CONFIG_CHANGED
+				   seen (the caller may reset it) */
+	uint64_t changed_key;	/* that type's key (0: not computed yet) */
+};
+
+/* The event type "System configuration changed" (docs/ess-protocol.md
+ * section 6): its events tell a recorder to take a new snapshot. */
+#define EVT_RECORDER_CONFIG_CHANGED "06c5010d-11f2-4d70-bd79-4cec3a20d589"
+
+/*
+ * Tells whether path[0..len) may be looked up: a resource type of 1..63
+ * ASCII letters and digits, '/', an id of [A-Za-z0-9_-], shorter than
+ * EVT_RECORDER_NAMES_PATH in all (anything else in a gateway's "source"
+ * never goes into a request line).  Returns 1 or 0.
+ */
+int evt_recorder_names_path_ok(const char *path, size_t len);
+
+/*
+ * Queues path[0..len) (copied) unless it is known, already asked, not a
+ * path evt_recorder_names_path_ok accepts, or a bound is reached.  Returns
+ * 1 if queued, 0 if not, EVT_ERR_NOMEM.
+ */
+int evt_recorder_names_note(struct evt_recorder_names *n, const char *path,
+    size_t len);
+
+/*
+ * Notes every event of an events message (tokens p of frame, both
+ * borrowed: evt_ess_classify's): its "source", "eventTypes/<type>" and
+ * "stateGroups/<stategroupid>" (string members only), and counts events
+ * of type EVT_RECORDER_CONFIG_CHANGED in n->changed.  Returns the number
+ * of paths queued, EVT_ERR_NOMEM, or EVT_ERR_ARG (not an events message).
+ */
+int evt_recorder_names_scan(struct evt_recorder_names *n,
+    const struct evt_jparser *p, const char *frame);
+
+/*
+ * Makes the ids of a CONFIG snapshot body[0..len) (borrowed; its three
+ * lists, as evt_recorder_cfg_body writes them) the known ones: every
+ * other remembered id is forgotten (so each may be asked once more), and
+ * queued paths that the body lists are dropped.  Returns the number of
+ * ids taken, EVT_ERR_JSON (not an object; nothing changed) or
+ * EVT_ERR_NOMEM.
+ */
+int evt_recorder_names_learn(struct evt_recorder_names *n, const char *body,
+    size_t len);
+
+/*
+ * Takes the next queued path when a lookup may start at now_us (fewer
+ * than EVT_RECORDER_NAMES_INFLIGHT running, and 1 / rate seconds since
+ * the last one started; rate <= 0 means EVT_RECORDER_NAMES_RATE): returns
+ * it (NUL-terminated, owned by n, valid until the next take) and counts
+ * it in flight, else NULL.
+ */
+const char *evt_recorder_names_take(struct evt_recorder_names *n,
+    int64_t now_us, double rate);
+
+/* A lookup taken ended (answered or not). */
+void evt_recorder_names_done(struct evt_recorder_names *n);
+
+/* Paths waiting to be taken. */
+uint32_t evt_recorder_names_waiting(const struct evt_recorder_names *n);
+
+/* Drops the queue and forgets every id (memory kept for reuse is freed
+ * too); lookups in flight stay counted until done. */
+void evt_recorder_names_clear(struct evt_recorder_names *n);
+
 /* ------------------------------------------------------------- pacing */
 
 /*

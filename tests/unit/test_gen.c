@@ -759,10 +759,72 @@ test_rate(void)
 	evt_gen_free(g);
 }
 
+/* Sources of several resource types and late sources (evsim's
+ * --resource-types and --late-sources). */
+static void
+test_kinds(void)
+{
+	static const char *const kinds[] = {"cameras", "inputEvents",
+	    "outputs"};
+	struct evt_gen_opts o;
+	struct evt_gen *g, *d;
+	const char *json, *kind, *id;
+	int64_t rx;
+	uint32_t n, nev = 0, ninput = 0, late_seen = 0;
+	int bad_prefix = 0, cams_same = 1;
+
+	memset(&o, 0, sizeof o);
+	o.seed = 5;
+	o.ncameras = 30;
+	d = evt_gen_new(&o);
+	o.kinds = kinds;
+	o.nkinds = 3;
+	o.nlate = 4;
+	o.late_every = 100;
+	g = evt_gen_new(&o);
+	T_OK(g != NULL && d != NULL, "kinds: made");
+	T_EQ(evt_gen_nsources(g), 30, "kinds: no late source before events");
+	for (uint32_t i = 0; i < 30; i++) {
+		id = evt_gen_source(g, i, &kind);
+		T_OK(id != NULL, "kinds: source %u", i);
+		if (strcmp(kind, kinds[i % 3]) != 0)
+			bad_prefix = 1;
+		if (memcmp(id, evt_gen_camera(d, i), 36) != 0)
+			cams_same = 0;
+	}
+	T_OK(!bad_prefix, "kinds: source i is kinds[i %% 3]");
+	T_OK(cams_same, "kinds: the same GUIDs as without the options");
+	T_OK(evt_gen_source(g, 30, &kind) == NULL, "kinds: not yet");
+	while (nev < 1000) {
+		(void)evt_gen_next(g, &json, &rx, &n);
+		if (strstr(json, "\"source\":\"inputEvents/") != NULL)
+			ninput++;
+		for (uint32_t k = evt_gen_nsources(g) > 30 ?
+		    evt_gen_nsources(g) - 30 : 0; late_seen < k; late_seen++) {
+			id = evt_gen_source(g, 30 + late_seen, &kind);
+			char want[80];
+
+			snprintf(want, sizeof want, "\"source\":\"%s/%.36s\"",
+			    kind, id);
+			T_OK(strstr(json, want) != NULL, "kinds: late source %u "
+			    "appears in the message that adds it", late_seen);
+			T_OK(nev >= (late_seen + 1) * 100 && nev < (late_seen +
+			    1) * 100 + 8, "kinds: late source %u after %u "
+			    "events", late_seen, (late_seen + 1) * 100);
+		}
+		nev += n;
+	}
+	T_EQ(evt_gen_nsources(g), 34, "kinds: all four late sources appeared");
+	T_OK(ninput > 0, "kinds: events of inputEvents sources");
+	evt_gen_free(g);
+	evt_gen_free(d);
+}
+
 int
 main(void)
 {
 	test_determinism();
+	test_kinds();
 	test_defaults();
 	test_stream();
 	test_alternation();

@@ -387,6 +387,144 @@ test_config(void)
 	evt_buf_free(&b);
 }
 
+/* One item answers and the delta body. */
+static void
+test_config_delta(void)
+{
+	struct evt_recorder_cfg c;
+	struct evt_buf b = {0};
+
+	memset(&c, 0, sizeof c);
+	T_EQ(evt_recorder_cfg_add(&c, "inputEvents", L("{\"data\":{\"id\":"
+	    "\"i1\",\"name\":\"Door\",\"displayName\":\"Front door\"}}")), 1,
+	    "delta: one item answer");
+	T_EQ(evt_recorder_cfg_add(&c, "eventTypes", L("{\"data\":{\"id\":"
+	    "\"t9\",\"name\":\"X\",\"state\":\"On\",\"stateGroupId\":\"g\"}}")),
+	    1, "delta: an event type");
+	T_EQ(evt_recorder_cfg_add(&c, "cameras", L("{\"data\":\"x\"}")), -1,
+	    "delta: data not an object");
+	T_EQ(evt_recorder_cfg_add(&c, "cameras", L("{\"error\":1}")), -1,
+	    "delta: an error body");
+	T_EQ(c.bad, 2, "delta: two unusable");
+	T_EQ(evt_recorder_cfg_body(&c, 1, &b), 0, "delta: body");
+	T_OK(buf_is(&b, 0, "{\"kind\":\"delta\",\"eventTypes\":[{\"id\":\"t9\","
+	    "\"name\":\"X\",\"state\":\"On\",\"stateGroupId\":\"g\"}],"
+	    "\"stateGroups\":[],\"sources\":[{\"id\":\"inputEvents/i1\","
+	    "\"name\":\"Door\",\"displayName\":\"Front door\"}]}"),
+	    "delta: %.*s", (int)b.len, (const char *)b.p);
+	evt_recorder_cfg_free(&c);
+	evt_buf_free(&b);
+}
+
+/* Takes every path the tracker lets start now; returns how many. */
+static int
+take_all(struct evt_recorder_names *n, int64_t now, char seen[][64])
+{
+	const char *p;
+	int k = 0;
+
+	while ((p = evt_recorder_names_take(n, now, 4)) != NULL) {
+		snprintf(seen[k++], 64, "%s", p);
+		evt_recorder_names_done(n);
+	}
+	return k;
+}
+
+/* The name tracker: what is queued, once, paced. */
+static void
+test_names(void)
+{
+	struct evt_recorder_names n;
+	struct evt_jparser jp;
+	struct evt_ess_msg m;
+	char got[8][64];
+	const char *snap = "{\"eventTypes\":[{\"id\":\"T1\"}],\"stateGroups\":"
+	    "[{\"id\":\"g1\"}],\"sources\":[{\"id\":\"cameras/C1\"},"
+	    "{\"id\":\"cameras/c2\"}]}";
+	const char *msg = "{\"events\":[{\"id\":\"e1\",\"source\":\"cameras/c1\","
+	    "\"type\":\"t1\",\"stategroupid\":\"G1\"},{\"id\":\"e2\",\"source\":"
+	    "\"inputEvents/i1\",\"type\":\"t2\"},{\"source\":\"cameras/../x\","
+	    "\"type\":\"t\\u0031\"},7,{\"source\":\"CAMERAS/C3\",\"type\":"
+	    "\"t2\"},{\"source\":\"cameras/c3\"}]}";
+
+	memset(&n, 0, sizeof n);
+	T_OK(evt_recorder_names_path_ok(L("cameras/a8a8-b9dc_1")),
+	    "path: a source");
+	T_OK(!evt_recorder_names_path_ok(L("cameras/")), "path: no id");
+	T_OK(!evt_recorder_names_path_ok(L("/x")), "path: no type");
+	T_OK(!evt_recorder_names_path_ok(L("cameras/a/b")), "path: two /");
+	T_OK(!evt_recorder_names_path_ok(L("cameras/a b")), "path: blank");
+	T_OK(!evt_recorder_names_path_ok(L("cameras/a\r\nX: y")),
+	    "path: a header");
+	T_EQ(evt_recorder_names_learn(&n, snap, strlen(snap)), 4,
+	    "names: the snapshot's four ids");
+	T_EQ(evt_recorder_names_learn(&n, L("[1]")), EVT_ERR_JSON,
+	    "names: a snapshot that is not an object");
+	evt_json_init(&jp, 16);
+	T_EQ(evt_ess_classify(&jp, msg, strlen(msg), &m), EVT_ESS_EVENTS,
+	    "names: classified");
+	/* c1, t1, g1 known (any case); i1, t2, c3 (once, any case) new; the
+	 * path with dots and the escaped type never go out. */
+	T_EQ(evt_recorder_names_scan(&n, &jp, msg), 3, "names: three new");
+	T_EQ(evt_recorder_names_scan(&n, &jp, msg), 0, "names: asked once");
+	T_EQ(evt_recorder_names_waiting(&n), 3, "names: three wait");
+	/* Paced: one at a time 250 ms apart at 4/s. */
+	T_EQ(take_all(&n, 1000000, got), 1, "names: one now");
+	T_OK(strcmp(got[0], "inputEvents/i1") == 0, "names: first %s", got[0]);
+	T_EQ(take_all(&n, 1249999, got), 0, "names: none before 250 ms");
+	T_EQ(take_all(&n, 1250000, got), 1, "names: next at 250 ms");
+	T_OK(strcmp(got[0], "eventTypes/t2") == 0, "names: second %s", got[0]);
+	/* In flight bound. */
+	T_OK(evt_recorder_names_take(&n, 2000000, 4) != NULL, "names: third");
+	T_EQ(evt_recorder_names_waiting(&n), 0, "names: queue empty");
+	T_EQ(evt_recorder_names_note(&n, L("cameras/c4")), 1, "names: c4");
+	T_EQ(evt_recorder_names_note(&n, L("cameras/c5")), 1, "names: c5");
+	T_OK(evt_recorder_names_take(&n, 3000000, 4) != NULL, "names: c4 out");
+	T_OK(evt_recorder_names_take(&n, 4000000, 4) == NULL,
+	    "names: two in flight, no third");
+	evt_recorder_names_done(&n);
+	T_OK(evt_recorder_names_take(&n, 4000000, 4) != NULL,
+	    "names: after one is done");
+	evt_recorder_names_done(&n);
+	evt_recorder_names_done(&n);
+	/* A later snapshot: what it lists is dropped from the queue, the
+	 * rest may be asked again. */
+	T_EQ(evt_recorder_names_note(&n, L("cameras/c6")), 1, "names: c6");
+	T_EQ(evt_recorder_names_note(&n, L("cameras/c7")), 1, "names: c7");
+	T_EQ(evt_recorder_names_learn(&n, L("{\"sources\":[{\"id\":"
+	    "\"cameras/c6\"}]}")), 1, "names: second snapshot");
+	T_EQ(evt_recorder_names_waiting(&n), 1, "names: c7 still waits");
+	T_EQ(evt_recorder_names_note(&n, L("cameras/c7")), 0,
+	    "names: c7 still asked once");
+	T_EQ(evt_recorder_names_note(&n, L("inputEvents/i1")), 1,
+	    "names: i1 asked again after a snapshot");
+	/* Bounds: the queue. */
+	for (int i = 0; i < EVT_RECORDER_NAMES_QUEUE + 10; i++) {
+		char p[32];
+
+		snprintf(p, sizeof p, "hardware/h%d", i);
+		(void)evt_recorder_names_note(&n, p, strlen(p));
+	}
+	T_EQ(evt_recorder_names_waiting(&n), EVT_RECORDER_NAMES_QUEUE,
+	    "names: the queue is bounded");
+	T_OK(n.skipped >= 10, "names: the others are counted");
+	evt_recorder_names_clear(&n);
+	T_EQ(evt_recorder_names_waiting(&n), 0, "names: cleared");
+	/* "System configuration changed" events are counted. */
+	{
+		const char *cc = "{\"events\":[{\"source\":\"cameras/c1\","
+		    "\"type\":\"06C5010D-11F2-4D70-BD79-4CEC3A20D589\"},"
+		    "{\"type\":\"" EVT_RECORDER_CONFIG_CHANGED "\"}]}";
+
+		T_EQ(evt_ess_classify(&jp, cc, strlen(cc), &m), EVT_ESS_EVENTS,
+		    "changed: classified");
+		(void)evt_recorder_names_scan(&n, &jp, cc);
+		T_EQ(n.changed, 2, "changed: both events, any case");
+		evt_recorder_names_clear(&n);
+	}
+	evt_json_free(&jp);
+}
+
 /* Backoff and token renewal. */
 static void
 test_pacing(void)
@@ -436,6 +574,8 @@ main(void)
 	test_dedupe();
 	test_sessions();
 	test_config();
+	test_config_delta();
+	test_names();
 	test_pacing();
 	T_DONE();
 }
