@@ -1972,6 +1972,7 @@ cmd_stats(int argc, char **argv)
 	struct stats_args sa = {.top = 10};
 	sel_init(&sa.sel, argc);
 	int i = parse_cmdline(&stats_cl, &sa, argc, argv);
+	names_setup(argv[i], &(struct outopts){0}, &sa.sel);
 	struct evt_stats *st = evt_stats_new(&sa.sel, sa.bucket);
 	if (st == NULL)
 		oom_check(EVT_ERR_NOMEM);
@@ -2011,6 +2012,7 @@ cmd_stats(int argc, char **argv)
 		    EVT_STATS_MAX_BUCKETS);
 	evt_stats_free(st);
 	evt_sel_free(&sa.sel);
+	evt_names_free(cfgnames);
 	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 

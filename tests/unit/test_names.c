@@ -46,6 +46,9 @@ static const char delta[] = "{\"kind\":\"delta\",\"sources\":[{\"id\":"
     "\"name\":\"Yard\"}]}";
 
 #define SRC(k) "cameras/aaaaaaaa-0000-0000-0000-00000000000" #k
+/* A third marker, of the archive only: a second source named Garage. */
+static const char twin[] = "{\"kind\":\"delta\",\"sources\":[{\"id\":"
+    "\"cameras/aaaaaaaa-0000-0000-0000-000000000005\",\"name\":\"Garage\"}]}";
 #define TYP(k) "6eb95dd6-0000-0000-0000-00000000000" #k
 #define GRP "720ef62a-0000-0000-0000-000000000001"
 
@@ -160,10 +163,7 @@ test_match(void)
 	    "the error names it and lists the candidates");
 	evt_sel_free(&s);
 
-	/* Two ids of one name: cameras 1 (as of T0+10 s) and 4 are not it;
-	 * make one with a second marker. */
-	static const char twin[] = "{\"sources\":[{\"id\":\"cameras/bbbb\","
-	    "\"name\":\"Garage\"}]}";
+	/* Two ids of one name. */
 	evt_names_add(n, T0, L(twin));
 	evt_names_finish(n);
 	why.len = 0;
@@ -172,7 +172,7 @@ test_match(void)
 	T_EQ(evt_sel_resolve(&s, n, &why), EVT_ERR_ARG, "ambiguous name");
 	evt_buf_putc(&why, 0);
 	T_OK(strstr((char *)why.p, "ambiguous") != NULL &&
-	    strstr((char *)why.p, "cameras/bbbb") != NULL &&
+	    strstr((char *)why.p, SRC(5)) != NULL &&
 	    strstr((char *)why.p, SRC(3)) != NULL && strstr((char *)why.p,
 	    "Lobby") == NULL, "lists the two it names, only them");
 	evt_sel_free(&s);
@@ -243,6 +243,9 @@ write_archive(const char *dir, int nev)
 		if (i == nev / 2 && evt_archive_marker(a, EVT_K_CONFIG, rx,
 		    L(delta)) < 0)
 			abort();
+		if (i == nev * 3 / 4 && evt_archive_marker(a, EVT_K_CONFIG, rx,
+		    L(twin)) < 0)
+			abort();
 		if (i == nev / 3) {
 			snprintf(msg, sizeof msg, "{\"states\":[{\"id\":\"s%d\","
 			    "\"source\":\"" SRC(2) "\",\"type\":\"" TYP(1)
@@ -289,7 +292,7 @@ test_archive(void)
 	T_OK(nseg > 10, "the archive has many segments (%zu)", nseg);
 	T_EQ(evt_names_configs(a, dir, NULL, NULL, cfg_cb, seen), 0,
 	    "configs read");
-	T_OK(seen[0] == 2 && seen[1] != INT64_MAX, "both markers, in order");
+	T_OK(seen[0] == 3 && seen[1] != INT64_MAX, "the 3 markers, in order");
 	struct evt_names *n = evt_names_new();
 	T_EQ(evt_names_read(a, dir, n), 0, "names read");
 	T_OK(strcmp(name_at(n, EVT_NAMES_SOURCE, SRC(1), T0 + 1000 * SEC / 4),
