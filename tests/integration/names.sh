@@ -151,24 +151,7 @@ $EVPLAY --names --tsv "$T/a" >/dev/null 2>&1
 t "evplay --names --tsv is a usage error" test $? -eq 2
 
 # Names recorded by evrec from evsim: every source evsim generates.
-if [ ! -x "$EVSIM" ]; then
-	echo "ok $((tn + 1)) # skip evsim is not built"
-	tn=$((tn + 1))
-	done_testing
-	exit
-fi
-umask 077
-echo "pw-$$" >"$T/pw"
-umask 022
-start_sim sim --user rec --password-file "$T/pw" --rate 3000 --events 2000 \
-    --seed 7 --cameras 30
-start_rec rec --archive "$T/r" --user rec --password-file "$T/pw" \
-    "http://127.0.0.1:$SIM_PORT"
-wait_events "$T/r" 2000
-checkl $? "evrec recorded evsim's 2000 events" "$T/rec.log"
-stop_pid $REC_PID
-kill -TERM $SIM_PID
-wait $SIM_PID 2>/dev/null
+record_sim "$T/r" 2000 --rate 3000 --seed 7 --cameras 30
 $EVTOOL cat --tsv "$T/r" >"$T/r.tsv"
 $EVTOOL cat --markers "$T/r" >"$T/r.markers"
 $EVTOOL cat --names "$T/r" >"$T/r.jsonl"

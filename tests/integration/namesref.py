@@ -21,7 +21,11 @@ import bisect
 import datetime
 import fnmatch
 import json
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import stateref  # noqa: E402  (beside this file)
 
 LISTS = {"sources": "source", "eventTypes": "type", "stateGroups": "group"}
 
@@ -173,30 +177,13 @@ def item_time(ev, rx):
 def state_table(tsv, at):
     """{(source, group) lower: (event, since)} as of receive time at."""
     tab = {}
-    for line in open(tsv, encoding="utf-8"):
-        rx, _, text = line.rstrip("\n").partition("\t")
-        rx = int(rx)
-        if rx > at:
-            continue
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            continue
-        if not isinstance(obj, dict):
-            continue
-        snap = isinstance(obj.get("states"), list)
+    for rx, snap, items in stateref.frames(tsv, at):
         if snap:
             tab = {}
-            items = obj["states"]
-        elif isinstance(obj.get("events"), list):
-            items = obj["events"]
-        else:
-            continue
         for ev in items:
-            if not (isinstance(ev, dict) and isinstance(ev.get("source"), str)
-                    and isinstance(ev.get("stategroupid"), str)):
+            key = stateref.stateful(ev)
+            if key is None:
                 continue
-            key = (ev["source"].lower(), ev["stategroupid"].lower())
             old = tab.get(key)
             if snap or old is None:
                 since = item_time(ev, rx) if snap else rx
