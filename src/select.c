@@ -93,7 +93,8 @@ is_id(struct evt_names *n, enum evt_names_list list, const char *e)
 {
 	struct evt_names_item it;
 	size_t len = strlen(e);
-	if (strchr(e, '/') != NULL || evt_names_get(n, list, e, len, 0, &it))
+	if (len == 0 || strchr(e, '/') != NULL || evt_names_get(n, list, e,
+	    len, 0, &it))
 		return 1;
 	if (len != 36)
 		return 0;
@@ -162,10 +163,6 @@ resolve_err(struct evt_names *n, enum evt_names_list list, const char *opt,
 		snprintf(head, sizeof head, "%s: \"%.256s\" is ambiguous: it "
 		    "names %zu %s; give one of their ids:", opt, e, m->n,
 		    list == EVT_NAMES_SOURCE ? "sources" : "event types");
-	else if (!evt_names_any(n))
-		snprintf(head, sizeof head, "%s: \"%.256s\" is neither an id "
-		    "nor a name: the archive has no CONFIG marker to name "
-		    "anything", opt, e);
 	else
 		snprintf(head, sizeof head, "%s: \"%.256s\" is not the name "
 		    "of any %s the archive's CONFIG markers list; they list:",
@@ -202,6 +199,8 @@ resolve_list(const char ***list, size_t *cnt, size_t *cap,
 			continue;
 		struct matched m = {0};
 		int rc = evt_names_match(n, which, e, match_cb, &m);
+		if (rc == 0 && !evt_names_any(n))
+			continue;	/* no names at all: taken as an id */
 		if (rc >= 0 && (m.n == 0 || (m.n > 1 && strpbrk(e, "*?[") ==
 		    NULL)))
 			rc = resolve_err(n, which, opt, e, &m, why);

@@ -37,8 +37,10 @@ struct evt_buf;
 /*
  * Turns the names among the source and type entries into ids, by the
  * CONFIG markers' names n (finished; the ids stay n's, so n must outlive
- * the selection): an entry that is an id (it holds a '/', is a GUID, or
- * is an id n lists) stays; any other is a name or a fnmatch(3) glob
+ * the selection): an entry that is an id (it holds a '/', is a GUID, is
+ * empty, or is an id n lists) stays, and so does every entry when n
+ * holds no name at all (an archive without CONFIG markers: as before
+ * names); any other is a name or a fnmatch(3) glob
  * ('Lobby*'), matched in any letter case against every name any marker
  * gave, and is replaced by the ids it matches (a glob may match several:
  * all of them are selected).  Returns 0; EVT_ERR_NOTFOUND (nothing
