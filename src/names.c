@@ -40,10 +40,22 @@ struct ent {
 	int64_t rx;
 	uint32_t name, state, group;
 	uint32_t alt;		/* `name` when name shows displayName */
+	uint32_t json;		/* name as a JSON string literal, quoted */
+};
+
+/* A lookup cache slot: an id as an event wrote it (not lower-cased) and
+ * its key, or -1 for an id no marker lists. */
+#define CACHE_SLOTS 256
+#define CACHE_ID 64
+struct cslot {
+	uint32_t len;		/* 0: empty */
+	int32_t key;
+	char id[CACHE_ID];
 };
 
 /* One list: its ids, its entries, where each key's entries begin. */
 struct lst {
+	struct cslot cache[CACHE_SLOTS];
 	struct evt_dict ids;
 	struct ent *e;
 	size_t n, cap;
@@ -128,6 +140,28 @@ pool_add(struct evt_names *n, const char *body, long v, int low, int *err)
 	return off;
 }
 
+/* Copies pool text at off as a JSON string literal into the pool (what
+ * --names writes, escaped once here rather than once per event). */
+static uint32_t
+pool_json(struct evt_names *n, uint32_t off, int *err)
+{
+	if (off == NONE || *err != 0)
+		return NONE;
+	size_t len = strlen((const char *)n->pool.p + off);
+	size_t max = evt_json_string_max(len) + 1;
+	if (n->pool.len + max > NONE - 1 || evt_buf_grow(&n->pool, max) != 0) {
+		*err = EVT_ERR_NOMEM;
+		return NONE;
+	}
+	uint32_t at = (uint32_t)n->pool.len;
+	char *p = (char *)n->pool.p + at;
+	size_t k = evt_json_write_string(p, (const char *)n->pool.p + off,
+	    len);
+	p[k] = '\0';
+	n->pool.len += k + 1;
+	return at;
+}
+
 /* Adds item token j (an object) of list k of body received at rx. */
 static int
 item_add(struct evt_names *n, int k, int64_t rx, const char *body, uint32_t j)
@@ -168,8 +202,9 @@ item_add(struct evt_names *n, int k, int64_t rx, const char *body, uint32_t j)
 	int err = 0;
 	struct ent *e = &l->e[l->n];
 	*e = (struct ent){(uint32_t)key, n->seq++, rx, NONE, NONE, NONE,
-	    NONE};
+	    NONE, NONE};
 	e->name = pool_add(n, body, nm, 0, &err);
+	e->json = pool_json(n, e->name, &err);
 	e->alt = pool_add(n, body, alt, 0, &err);
 	if (k == EVT_NAMES_TYPE) {
 		e->state = pool_add(n, body, evt_ess_member(body, tk, j,
@@ -276,6 +311,7 @@ evt_names_finish(struct evt_names *n)
 		}
 		l->start[nkeys] = (uint32_t)l->n;
 		/* Keys are all used: each was added with an entry. */
+		memset(l->cache, 0, sizeof l->cache);
 	}
 	return 0;
 }
@@ -287,19 +323,42 @@ evt_names_any(const struct evt_names *n)
 	return n->l[0].n + n->l[1].n + n->l[2].n > 0;
 }
 
+/* The key of id[0..len) in list l, or -1: through the cache, whose slot
+ * is picked by the id's last 8 bytes (GUIDs end in random digits), so
+ * that most events need one memcmp, not a lower-casing and a hash. */
+static int64_t
+key_of(struct lst *l, const char *id, size_t len)
+{
+	uint64_t tail = 0;
+	memcpy(&tail, id + (len >= 8 ? len - 8 : 0), len >= 8 ? 8 : len);
+	struct cslot *c = &l->cache[(tail * 0x9E3779B97F4A7C15ULL) >> 56];
+	if (c->len == len && memcmp(c->id, id, len) == 0)
+		return c->key;
+	char low[EVT_REC_MAX_INTERN + 1];
+	memcpy(low, id, len);
+	lower(low, len);
+	low[len] = '\0';
+	int64_t key = evt_dict_str_find(&l->ids, low, len + 1);
+	if (key == EVT_ERR_NOMEM)
+		return -1;	/* not cached: the next lookup tries again */
+	if (len <= CACHE_ID) {
+		c->len = (uint32_t)len;
+		c->key = (int32_t)key;
+		memcpy(c->id, id, len);
+	}
+	return key;
+}
+
 /* Looks an id up as of a time; see names.h. */
 int
 evt_names_get(struct evt_names *n, enum evt_names_list list, const char *id,
     size_t len, int64_t rx, struct evt_names_item *it)
 {
 	struct lst *l = &n->l[list];
-	char low[EVT_REC_MAX_INTERN + 1];
-	if (l->start == NULL || len == 0 || len > EVT_REC_MAX_INTERN)
+	if (l->start == NULL || l->n == 0 || len == 0 ||
+	    len > EVT_REC_MAX_INTERN)
 		return 0;
-	memcpy(low, id, len);
-	lower(low, len);
-	low[len] = '\0';
-	int64_t key = evt_dict_str_find(&l->ids, low, len + 1);
+	int64_t key = key_of(l, id, len);
 	if (key < 0)
 		return 0;
 	/* The last entry at or before rx; none: the first after it. */
@@ -314,6 +373,7 @@ evt_names_get(struct evt_names *n, enum evt_names_list list, const char *id,
 	}
 	const struct ent *e = &l->e[lo > first ? lo - 1 : first];
 	it->name = txt(n, e->name);
+	it->name_json = txt(n, e->json);
 	it->state = txt(n, e->state);
 	it->group = txt(n, e->group);
 	return 1;
@@ -430,31 +490,37 @@ evt_names_event(struct evt_names *n, const char *ev, size_t len, int64_t rx,
 	out->group = value(f.group, f.group_len, f.escaped, n->val[2],
 	    EVT_REC_MAX_INTERN);
 	if (evt_names_get(n, EVT_NAMES_SOURCE, out->source,
-	    strlen(out->source), rx, &it))
+	    strlen(out->source), rx, &it)) {
 		out->source_name = it.name;
+		out->json[0] = it.name_json;
+	}
 	const char *group = out->group;
 	if (evt_names_get(n, EVT_NAMES_TYPE, out->type, strlen(out->type), rx,
 	    &it)) {
 		out->type_name = it.name;
+		out->json[1] = it.name_json;
 		out->state_name = it.state;
 		if (group[0] == '\0' && it.group != NULL)
 			group = it.group;
 	}
-	if (evt_names_get(n, EVT_NAMES_GROUP, group, strlen(group), rx, &it))
+	if (evt_names_get(n, EVT_NAMES_GROUP, group, strlen(group), rx, &it)) {
 		out->group_name = it.name;
+		out->json[2] = it.name_json;
+	}
 	return 0;
 }
 
-/* Appends ,"key":"value" (JSON) when value is not NULL. */
+/* Appends ,"key":<v> (key with its quotes and colon, v a JSON string
+ * literal) when v is not NULL. */
 static int
 put_member(struct evt_buf *out, const char *key, const char *v)
 {
 	if (v == NULL)
 		return 0;
-	if (evt_buf_putc(out, ',') != 0 || evt_json_put_string(out, key,
-	    strlen(key)) != 0 || evt_buf_putc(out, ':') != 0)
+	if (evt_buf_putc(out, ',') != 0 || evt_buf_put(out, key,
+	    strlen(key)) != 0)
 		return EVT_ERR_NOMEM;
-	return evt_json_put_string(out, v, strlen(v));
+	return evt_buf_put(out, v, strlen(v));
 }
 
 /* Adds the name members to the event at out[mark..); see names.h. */
@@ -481,11 +547,11 @@ evt_names_put_json(struct evt_names *n, struct evt_buf *out, size_t mark,
 	memcpy(tail, ev + close - 1, ntail);	/* "}" and what follows */
 	out->len = mark + close - 1;
 	size_t at = out->len;
-	int rc = put_member(out, "sourceName", ne.source_name);
+	int rc = put_member(out, "\"sourceName\":", ne.json[0]);
 	if (rc == 0)
-		rc = put_member(out, "typeName", ne.type_name);
+		rc = put_member(out, "\"typeName\":", ne.json[1]);
 	if (rc == 0)
-		rc = put_member(out, "stateGroupName", ne.group_name);
+		rc = put_member(out, "\"stateGroupName\":", ne.json[2]);
 	if (rc == 0 && empty)
 		memmove(out->p + at, out->p + at + 1, --out->len - at);
 	return rc != 0 ? rc : evt_buf_put(out, tail, ntail);

@@ -48,6 +48,7 @@ enum evt_names_list {
  * (valid until evt_names_free), NUL-terminated, NULL when not known. */
 struct evt_names_item {
 	const char *name;
+	const char *name_json;	/* name as a JSON string literal */
 	const char *state;	/* types: the state the type sets */
 	const char *group;	/* types: their stateGroupId */
 };
@@ -117,6 +118,7 @@ struct evt_names_ev {
 	const char *source, *type, *group;	/* the event's values,
 						   decoded, or "" */
 	const char *source_name, *type_name, *group_name, *state_name;
+	const char *json[3];	/* the three names as JSON literals */
 };
 int evt_names_event(struct evt_names *n, const char *ev, size_t len,
     int64_t rx, struct evt_names_ev *out);

@@ -6,9 +6,10 @@
  * markers of a real archive of many sealed segments read back whole; the
  * state table's "since".
  *
- * With "--write-archive DIR" it writes the archive of
- * tests/integration/names.sh instead (two CONFIG markers, a rename, a
- * getState answer) and exits.
+ * With "--write-archive DIR [N]" it writes the archive of
+ * tests/integration/names.sh instead (three CONFIG markers, a rename, a
+ * getState answer; N events in default-sized segments: the benchmark's)
+ * and exits.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -225,12 +226,13 @@ test_output(void)
 	evt_names_free(n);
 }
 
-/* The archive: frames and markers over many small sealed segments. */
+/* The archive: frames and markers over many small sealed segments (big:
+ * segments of the default size). */
 static void
-write_archive(const char *dir, int nev)
+write_archive(const char *dir, int nev, int big)
 {
 	struct evt_archive *a;
-	struct evt_archive_opts o = {.seg_bytes = 4096};
+	struct evt_archive_opts o = {.seg_bytes = big ? 0 : 4096};
 	char msg[512];
 	if (evt_archive_open(dir, EVT_AR_WRITE | EVT_AR_CREATE, &o, NULL, NULL,
 	    NULL, &a) != 0)
@@ -282,7 +284,7 @@ test_archive(void)
 	char dir[] = "/tmp/evtape-names-XXXXXX";
 	if (mkdtemp(dir) == NULL)
 		abort();
-	write_archive(dir, 2000);
+	write_archive(dir, 2000, 0);
 	struct evt_archive *a;
 	size_t nseg;
 	int64_t seen[2] = {0, INT64_MIN};
@@ -333,8 +335,11 @@ test_since(void)
 int
 main(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "--write-archive") == 0) {
-		write_archive(argv[2], 600);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--write-archive") ==
+	    0) {
+		/* N events in default-sized segments: the benchmark's. */
+		write_archive(argv[2], argc == 4 ? atoi(argv[3]) : 600,
+		    argc == 4);
 		return 0;
 	}
 	test_as_of();
