@@ -537,7 +537,8 @@ evt_names_put_json(struct evt_names *n, struct evt_buf *out, size_t mark,
 	    (!ne.source_name && !ne.type_name && !ne.group_name))
 		return 0;	/* not an object, or nothing known */
 	size_t i = close - 1;	/* is the object empty? */
-	while (i > 0 && strchr(" \t\r\n", ev[i - 1]) != NULL)
+	while (i > 0 && ev[i - 1] != '\0' && strchr(" \t\r\n", ev[i - 1]) !=
+	    NULL)
 		i--;
 	int empty = i > 0 && ev[i - 1] == '{';
 	char tail[8];

@@ -1692,8 +1692,8 @@ open_start(void)
 	if (probe == NULL)
 		return -1;
 	evt_cur_close(probe);
-	if (!server)
-		configs_load();	/* --names, -o text */
+	if (!server && (want_names || text_out))
+		configs_load();
 	if (!want_state && !server)
 		return 0;
 	R.state0 = state_at(R.start_rx);
