@@ -61,6 +61,10 @@ struct evt_names *evt_names_new(void);
 /* Frees it; NULL is fine. */
 void evt_names_free(struct evt_names *n);
 
+/* Makes the items added from now on show their `name`, not their
+ * displayName (what `evtool stats` has always shown). */
+void evt_names_show_name(struct evt_names *n);
+
 /*
  * Takes the items of CONFIG body body[0..len) (borrowed for the call)
  * received at rx.  Lists that are missing or not arrays, items without a
