@@ -295,7 +295,8 @@ evt_names_finish(struct evt_names *n)
 	for (int k = 0; k < EVT_NAMES_NLISTS; k++) {
 		struct lst *l = &n->l[k];
 		uint32_t nkeys = l->ids.nstr;
-		qsort(l->e, l->n, sizeof *l->e, ent_cmp);
+		if (l->n > 0)	/* (qsort of NULL is undefined, even empty) */
+			qsort(l->e, l->n, sizeof *l->e, ent_cmp);
 		size_t w = 0;
 		for (size_t i = 0; i < l->n; i++) {
 			const struct ent *e = &l->e[i], *p = w > 0 ?
