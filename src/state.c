@@ -47,10 +47,10 @@ evt_state_copy(const struct evt_state *s)
 			c = NULL;
 		}
 	}
-	if (c != NULL) {
-		c->track = s->track;
+	if (c != NULL && c->n > 0) /* (since is NULL while empty) */
 		memcpy(c->since, s->since, c->n * sizeof *c->since);
-	}
+	if (c != NULL)
+		c->track = s->track;
 	return c;
 }
 
