@@ -305,8 +305,8 @@ evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
 		int seen = 0;
 		while ((rc = evt_cur_next(c, &m)) == 1) {
 			seen |= m.kind == EVT_K_STATES;
-			rc = evt_state_apply_frame(s, m.kind, m.ev, m.evlen,
-			    m.n);
+			rc = evt_state_apply_frame_at(s, m.kind, m.rx_us,
+			    m.ev, m.evlen, m.n);
 			if (rc < 0)
 				break;
 		}

@@ -2,11 +2,14 @@
  * select.c: the selection of a reading command (see select.h): receive
  * time range, sources and types compared as GUIDs are, in any letter case.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "evtape/buf.h"
 #include "evtape/err.h"
+#include "evtape/names.h"
 #include "evtape/select.h"
 
 /* Prepares an empty selection; see select.h. */
@@ -18,6 +21,7 @@ evt_sel_init(struct evt_sel *s, size_t max)
 	s->to = INT64_MAX;
 	s->sources = calloc(max + 1, sizeof *s->sources);
 	s->types = calloc(max + 1, sizeof *s->types);
+	s->cap = max;
 	if (s->sources == NULL || s->types == NULL) {
 		evt_sel_free(s);
 		return EVT_ERR_NOMEM;
@@ -80,4 +84,159 @@ evt_sel_event(const struct evt_sel *s, struct evt_rdec *d,
 			return 0;
 	}
 	return 1;
+}
+
+/* Whether a --source/--type entry is an id rather than a name: a '/', a
+ * GUID's form (8-4-4-4-12 hex digits), or an id the names list. */
+static int
+is_id(struct evt_names *n, enum evt_names_list list, const char *e)
+{
+	struct evt_names_item it;
+	size_t len = strlen(e);
+	if (len == 0 || strchr(e, '/') != NULL || evt_names_get(n, list, e,
+	    len, 0, &it))
+		return 1;
+	if (len != 36)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		int dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? e[i] != '-' : strchr("0123456789abcdefABCDEF",
+		    e[i]) == NULL || e[i] == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+/* What a resolution collects: the ids a name matched. */
+struct matched {
+	const char **ids;
+	size_t n, cap;
+};
+
+/* evt_names_match callback: keeps an id. */
+static int
+match_cb(void *arg, const char *id)
+{
+	struct matched *m = arg;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 16;
+		const char **ids = realloc(m->ids, cap * sizeof *ids);
+		if (ids == NULL)
+			return EVT_ERR_NOMEM;
+		m->ids = ids;
+		m->cap = cap;
+	}
+	m->ids[m->n++] = id;
+	return 0;
+}
+
+/* The candidates of an error message, appended to a buffer. */
+struct cands {
+	struct evt_buf *why;
+	int shown, more;
+};
+
+/* evt_names_each callback: appends "\n  NAME (ID)", the first 20. */
+static int
+cand_cb(void *arg, const char *id, const char *name)
+{
+	struct cands *c = arg;
+	char line[600];
+	if (c->shown >= 20) {
+		c->more++;
+		return 0;
+	}
+	c->shown++;
+	int k = snprintf(line, sizeof line, "\n  %s (%s)", name, id);
+	return evt_buf_put(c->why, line, (size_t)k < sizeof line ? (size_t)k :
+	    sizeof line - 1);
+}
+
+/* Says why entry e of option opt did not resolve, listing the
+ * candidates: those matched (ambiguous) or every name of the list. */
+static int
+resolve_err(struct evt_names *n, enum evt_names_list list, const char *opt,
+    const char *e, const struct matched *m, struct evt_buf *why)
+{
+	char head[400];
+	if (m->n > 0)
+		snprintf(head, sizeof head, "%s: \"%.256s\" is ambiguous: it "
+		    "names %zu %s; give one of their ids:", opt, e, m->n,
+		    list == EVT_NAMES_SOURCE ? "sources" : "event types");
+	else
+		snprintf(head, sizeof head, "%s: \"%.256s\" is not the name "
+		    "of any %s the archive's CONFIG markers list; they list:",
+		    opt, e, list == EVT_NAMES_SOURCE ? "source" : "event type");
+	if (evt_buf_put(why, head, strlen(head)) != 0)
+		return EVT_ERR_NOMEM;
+	struct cands c = {why, 0, 0};
+	int rc = 0;
+	struct evt_names_item it;
+	for (size_t i = 0; i < m->n && rc == 0; i++)
+		rc = evt_names_get(n, list, m->ids[i], strlen(m->ids[i]),
+		    INT64_MAX, &it) ? cand_cb(&c, m->ids[i], it.name) : 0;
+	if (m->n == 0 && rc == 0)
+		rc = evt_names_each(n, list, cand_cb, &c) < 0 ? EVT_ERR_NOMEM : 0;
+	if (rc == 0 && c.more > 0) {
+		snprintf(head, sizeof head, "\n  ... and %d more", c.more);
+		rc = evt_buf_put(why, head, strlen(head));
+	}
+	if (rc != 0)
+		return EVT_ERR_NOMEM;
+	return m->n > 0 ? EVT_ERR_ARG : EVT_ERR_NOTFOUND;
+}
+
+/* Resolves the names of one list (*list[0..*cnt)) into ids. */
+static int
+resolve_list(const char ***list, size_t *cnt, size_t *cap,
+    struct evt_names *n, enum evt_names_list which, const char *opt,
+    struct evt_buf *why)
+{
+	size_t k = *cnt;
+	for (size_t i = 0; i < k; i++) {
+		const char *e = (*list)[i];
+		if (e == NULL || is_id(n, which, e))
+			continue;
+		struct matched m = {0};
+		int rc = evt_names_match(n, which, e, match_cb, &m);
+		if (rc == 0 && !evt_names_any(n))
+			continue;	/* no names at all: taken as an id */
+		if (rc >= 0 && (m.n == 0 || (m.n > 1 && strpbrk(e, "*?[") ==
+		    NULL)))
+			rc = resolve_err(n, which, opt, e, &m, why);
+		if (rc < 0) {
+			free(m.ids);
+			return rc;
+		}
+		/* The first id takes the name's place, the rest go last. */
+		(*list)[i] = m.ids[0];
+		if (*cnt + m.n > *cap) {
+			const char **l = realloc(*list, (*cnt + m.n + 1) *
+			    sizeof *l);
+			if (l == NULL) {
+				free(m.ids);
+				return EVT_ERR_NOMEM;
+			}
+			*list = l;
+			*cap = *cnt + m.n;
+		}
+		for (size_t j = 1; j < m.n; j++)
+			(*list)[(*cnt)++] = m.ids[j];
+		free(m.ids);
+	}
+	return 0;
+}
+
+/* Turns names into ids; see select.h. */
+int
+evt_sel_resolve(struct evt_sel *s, struct evt_names *n, struct evt_buf *why)
+{
+	size_t cap = s->cap;
+	int rc = resolve_list(&s->sources, &s->nsources, &cap, n,
+	    EVT_NAMES_SOURCE, "--source", why);
+	size_t tcap = s->cap;
+	if (rc == 0)
+		rc = resolve_list(&s->types, &s->ntypes, &tcap, n,
+		    EVT_NAMES_TYPE, "--type", why);
+	return rc;
 }

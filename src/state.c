@@ -3,13 +3,17 @@
  * (source, group) keys over an array of entries in first-seen order.
  */
 #include <malloc.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "evtape/err.h"
 #include "evtape/ess.h"
+#include "evtape/json.h"
 #include "evtape/record.h"
 #include "evtape/state.h"
+#include "evtape/timefmt.h"
 
 struct evt_state {
 	char **key;	    /* "source\0group", case-folded; owned */
@@ -19,6 +23,10 @@ struct evt_state {
 	size_t n, cap;
 	uint32_t *slot;	    /* hash slots: entry index + 1, 0 empty */
 	size_t nslot;
+	int64_t *since;	    /* when each entry entered its state */
+	int track;	    /* evt_state_track_since: keep since */
+	int64_t rx;	    /* receive time of the frame being applied */
+	int snapshot;	    /* it is a STATES frame */
 };
 
 /* Returns a new empty table. */
@@ -39,6 +47,10 @@ evt_state_copy(const struct evt_state *s)
 			c = NULL;
 		}
 	}
+	if (c != NULL && c->n > 0) /* (since is NULL while empty) */
+		memcpy(c->since, s->since, c->n * sizeof *c->since);
+	if (c != NULL)
+		c->track = s->track;
 	return c;
 }
 
@@ -67,6 +79,7 @@ evt_state_free(struct evt_state *s)
 	free(s->txt);
 	free(s->len);
 	free(s->slot);
+	free(s->since);
 	free(s);
 }
 
@@ -123,14 +136,57 @@ grow(struct evt_state *s)
 	if (l == NULL)
 		return EVT_ERR_NOMEM;
 	s->len = l;
+	int64_t *since = realloc(s->since, cap * sizeof *since);
+	if (since == NULL)
+		return EVT_ERR_NOMEM;
+	s->since = since;
 	s->cap = cap;
 	return 0;
 }
 
-/* Stores text under key (both copied). */
+/* When a getState item entered its state: its "time" member (the
+ * gateway's time of the event that set it), else the snapshot's receive
+ * time. */
+static int64_t
+item_since(const struct evt_state *s, const char *ev, size_t len)
+{
+	struct evt_jparser jp;
+	int64_t t = s->rx;
+	char v[64];
+	evt_json_init(&jp, 0);
+	if (evt_json_parse(&jp, ev, len) > 0 && jp.tok[0].type ==
+	    EVT_J_OBJECT) {
+		long m = evt_ess_member(ev, jp.tok, 0, "time");
+		if (m >= 0 && jp.tok[m].type == EVT_J_STRING &&
+		    jp.tok[m].len < sizeof v) {
+			int k = evt_json_unescape(ev + jp.tok[m].off,
+			    jp.tok[m].len, v);
+			v[k < 0 ? 0 : k] = '\0';
+			if (k < 0 || evt_time_parse_user(v, &t) != 0)
+				t = s->rx;
+		}
+	}
+	evt_json_free(&jp);
+	return t;
+}
+
+/* Whether event texts a and b (type fields ta, tb) set different states:
+ * their "type" members differ (ASCII case-folded). */
+static int
+type_changed(const char *old, size_t olen, const struct evt_ess_event_fields *f)
+{
+	struct evt_ess_event_fields o;
+	if (evt_ess_event_fields(old, olen, &o) != 0 || o.type == NULL ||
+	    f->type == NULL)
+		return 1;
+	return o.type_len != f->type_len ||
+	    strncasecmp(o.type, f->type, f->type_len) != 0;
+}
+
+/* Stores text under key (both copied); f: the fields of the text. */
 static int
 put(struct evt_state *s, const char *key, size_t klen, const char *ev,
-    size_t len)
+    size_t len, const struct evt_ess_event_fields *f)
 {
 	if (2 * (s->n + 1) > s->nslot && rehash(s, s->n + 1) != 0)
 		return EVT_ERR_NOMEM;
@@ -142,6 +198,8 @@ put(struct evt_state *s, const char *key, size_t klen, const char *ev,
 			 * block usually holds the new one (no malloc per
 			 * event at top speed). */
 			char *t = s->txt[i];
+			if (s->track && type_changed(t, s->len[i], f))
+				s->since[i] = s->rx;
 			if (malloc_usable_size(t) < len) {
 				if ((t = malloc(len)) == NULL)
 					return EVT_ERR_NOMEM;
@@ -168,6 +226,8 @@ put(struct evt_state *s, const char *key, size_t klen, const char *ev,
 	s->klen[s->n] = klen;
 	s->txt[s->n] = t;
 	s->len[s->n] = len;
+	if (s->track)
+		s->since[s->n] = s->snapshot ? item_since(s, ev, len) : s->rx;
 	s->n++;
 	s->slot[j] = (uint32_t)s->n;
 	return 1;
@@ -202,7 +262,7 @@ evt_state_apply(struct evt_state *s, const char *ev, size_t len)
 		char c = f.group[j];
 		key[kl++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 	}
-	return put(s, key, kl, ev, len);
+	return put(s, key, kl, ev, len, &f);
 }
 
 /* Applies a frame's items. */
@@ -210,6 +270,30 @@ int
 evt_state_apply_frame(struct evt_state *s, int kind, const char *const *ev,
     const size_t *lens, size_t n)
 {
+	return evt_state_apply_frame_at(s, kind, 0, ev, lens, n);
+}
+
+/* Keeps since from now on; see state.h. */
+void
+evt_state_track_since(struct evt_state *s)
+{
+	s->track = 1;
+}
+
+/* When entry i entered its state; see state.h. */
+int64_t
+evt_state_since(const struct evt_state *s, size_t i)
+{
+	return s->track ? s->since[i] : INT64_MIN;
+}
+
+/* Applies a frame's items received at rx. */
+int
+evt_state_apply_frame_at(struct evt_state *s, int kind, int64_t rx,
+    const char *const *ev, const size_t *lens, size_t n)
+{
+	s->rx = rx;
+	s->snapshot = kind == EVT_K_STATES;
 	if (kind == EVT_K_STATES)
 		evt_state_clear(s);
 	else if (kind != EVT_K_MSG)

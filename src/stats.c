@@ -22,6 +22,7 @@
 #include "evtape/err.h"
 #include "evtape/ess.h"
 #include "evtape/json.h"
+#include "evtape/names.h"
 #include "evtape/stats.h"
 #include "evtape/summary.h"
 #include "evtape/timefmt.h"
@@ -766,27 +767,6 @@ put_str(struct sout *o, int json, const char *s, size_t len)
 			b->p[i] = '?';
 }
 
-/* Appends a name, raw[0..len) being the text of a JSON string (escapes
- * kept), as JSON or as text. */
-static void
-put_name(struct sout *o, int json, const char *raw, size_t len)
-{
-	if (json) {
-		sput(o, "\"", 1);
-		sput(o, raw, len);
-		sput(o, "\"", 1);
-		return;
-	}
-	char *v = malloc(len + 1);
-	if (v == NULL) {
-		o->err = EVT_ERR_NOMEM;
-		return;
-	}
-	int n = evt_json_unescape(raw, len, v);
-	put_str(o, 0, v, n > 0 ? (size_t)n : 0);
-	free(v);
-}
-
 /* Formats a bucket width: "10s", "5m", "1h", "2d". */
 static void
 fmt_dur(int64_t us, char out[32])
@@ -833,11 +813,11 @@ struct table {
 	uint64_t rest, total;	/* events not in a row; all events */
 };
 
-/* One row of a table: key[0..len) (decoded), its name (the text of a JSON
- * string; NULL: none) and its count. */
+/* One row of a table: key[0..len) (decoded), its name (decoded, and as a
+ * JSON string literal; NULL: none) and its count. */
 struct row {
-	const char *key, *name;
-	size_t len, name_len;
+	const char *key, *name, *name_json;
+	size_t len;
 	uint64_t count;
 	double pct;
 };
@@ -901,7 +881,7 @@ text_table_row(struct sout *o, const struct table *t, const struct row *r,
 {
 	sprint(o, "%12" PRIu64 " %6.2f%%  ", r->count, r->pct);
 	if (r->name != NULL) {
-		put_name(o, 0, r->name, r->name_len);
+		put_str(o, 0, r->name, strlen(r->name));
 		sprint(o, " (");
 	}
 	if (r->len == 0)
@@ -997,7 +977,7 @@ json_table_row(struct sout *o, const struct table *t, const struct row *r,
 	put_str(o, 1, r->key, r->len);
 	sprint(o, ",\"name\":");
 	if (r->name != NULL)
-		put_name(o, 1, r->name, r->name_len);
+		sput(o, r->name_json, strlen(r->name_json));
 	else
 		sprint(o, "null");
 	sprint(o, ",\"count\":%" PRIu64 ",\"percent\":%.2f}", r->count,
@@ -1042,112 +1022,35 @@ static const struct printer text_printer = {text_head, text_table_begin,
 static const struct printer json_printer = {json_head, json_table_begin,
     json_table_row, json_table_end, json_rows_begin, json_row, json_end};
 
-/* The names of a CONFIG body: its JSON tokens and, per list, lower-cased
- * id -> name token index + 1 (in the count of a ctab). */
-struct names {
-	struct evt_jparser jp;
-	const char *text;
-	struct ctab types, sources;
-};
-
-/* Reads the names of a CONFIG body's list `list` ([{"id","name"}...]) into
- * t: lower-cased id -> name token index + 1. */
+/* Reads the names of the CONFIG body of st, if any, into *nm (names.c;
+ * NULL: none): 0 or EVT_ERR_NOMEM.  The report shows an item's `name`. */
 static int
-names_load(struct ctab *t, const struct evt_jparser *jp, const char *text,
-    const char *list)
+names_init(struct evt_names **nm, const struct evt_stats *st)
 {
-	const struct evt_jtok *tk = jp->tok;
-	if (jp->ntok == 0 || tk[0].type != EVT_J_OBJECT)
+	*nm = NULL;
+	if (st->config.len == 0)
 		return 0;
-	for (uint32_t i = 1; i < tk[0].next; i = tk[i + 1].next) {
-		if (tk[i].len != strlen(list) ||
-		    memcmp(text + tk[i].off, list, tk[i].len) != 0 ||
-		    tk[i + 1].type != EVT_J_ARRAY)
-			continue;
-		for (uint32_t j = i + 2; j < tk[i + 1].next; j = tk[j].next) {
-			if (tk[j].type != EVT_J_OBJECT)
-				continue;
-			uint32_t id = 0, name = 0;
-			for (uint32_t m = j + 1; m < tk[j].next;
-			    m = tk[m + 1].next) {
-				const char *k = text + tk[m].off;
-				if (tk[m + 1].type != EVT_J_STRING)
-					continue;
-				if (tk[m].len == 2 && memcmp(k, "id", 2) == 0)
-					id = m + 1;
-				else if (tk[m].len == 4 &&
-				    memcmp(k, "name", 4) == 0)
-					name = m + 1;
-			}
-			if (id == 0 || name == 0 || tk[id].len >
-			    EVT_REC_MAX_INTERN)
-				continue;
-			char low[EVT_REC_MAX_INTERN + 1];
-			int n = evt_json_unescape(text + tk[id].off, tk[id].len,
-			    low);
-			for (int c = 0; c < n; c++)
-				if (low[c] >= 'A' && low[c] <= 'Z')
-					low[c] = (char)(low[c] + 32);
-			int64_t e = n > 0 ? ctab_find(t, low, (size_t)n) : -1;
-			if (e == EVT_ERR_NOMEM)
-				return EVT_ERR_NOMEM;
-			if (e >= 0)
-				t->count[e] = name + 1;
-		}
-	}
-	return 0;
-}
-
-/* Parses the CONFIG body of st, if any, into nm; 0 or EVT_ERR_NOMEM. */
-static int
-names_init(struct names *nm, const struct evt_stats *st)
-{
-	memset(nm, 0, sizeof *nm);
-	evt_dict_init(&nm->types.d);
-	evt_dict_init(&nm->sources.d);
-	evt_json_init(&nm->jp, 0);
-	nm->text = (const char *)st->config.p;
-	if (st->config.len == 0 || evt_json_parse(&nm->jp, nm->text,
-	    st->config.len) <= 0)
-		return 0;
-	if (names_load(&nm->types, &nm->jp, nm->text, "eventTypes") != 0 ||
-	    names_load(&nm->sources, &nm->jp, nm->text, "sources") != 0)
+	if ((*nm = evt_names_new()) == NULL)
 		return EVT_ERR_NOMEM;
-	return 0;
+	evt_names_show_name(*nm);
+	int rc = evt_names_add(*nm, 0, (const char *)st->config.p,
+	    st->config.len);
+	if (rc == EVT_ERR_NOMEM)
+		return rc;
+	return evt_names_finish(*nm);
 }
 
-/* Frees what names_init made. */
+/* Sets r's name to the one of its key in list of nm (NULL: none). */
 static void
-names_free(struct names *nm)
+name_of(struct evt_names *nm, enum evt_names_list list, struct row *r)
 {
-	ctab_free(&nm->types);
-	ctab_free(&nm->sources);
-	evt_json_free(&nm->jp);
-}
-
-/* Finds the name of key s[0..len) (lower-cased) in t; 0 and r's name
- * NULL if none, or EVT_ERR_NOMEM. */
-static int
-name_of(const struct names *nm, struct ctab *t, const char *s, size_t len,
-    struct row *r)
-{
-	char low[EVT_REC_MAX_INTERN + 1];
-	r->name = NULL;
-	if (t->d.nstr == 0 || len >= sizeof low)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 :
-		    s[i]);
-	/* A lookup that adds is harmless: the new key has count 0. */
-	int64_t e = ctab_find(t, low, len);
-	if (e == EVT_ERR_NOMEM)
-		return EVT_ERR_NOMEM;
-	if (e < 0 || t->count[e] == 0)
-		return 0;
-	const struct evt_jtok *tk = &nm->jp.tok[t->count[e] - 1];
-	r->name = nm->text + tk->off;
-	r->name_len = tk->len;
-	return 0;
+	struct evt_names_item it;
+	r->name = r->name_json = NULL;
+	if (nm != NULL && evt_names_get(nm, list, r->key, r->len, INT64_MAX,
+	    &it)) {
+		r->name = it.name;
+		r->name_json = it.name_json;
+	}
 }
 
 /* Walks one table (types or sources): the first `top` entries by count as
@@ -1155,7 +1058,7 @@ name_of(const struct names *nm, struct ctab *t, const char *s, size_t len,
 static void
 walk_table(struct sout *o, const struct printer *p, const char *title,
     const char *key, struct ctab *t, uint64_t top, uint64_t total,
-    const struct names *nm, struct ctab *names)
+    struct evt_names *nm, enum evt_names_list list)
 {
 	struct table tb = {title, key, t->d.nstr, t->other != 0, t->other,
 	    total};
@@ -1176,8 +1079,7 @@ walk_table(struct sout *o, const struct printer *p, const char *title,
 			continue;
 		}
 		r.key = evt_dict_str(&t->d, order[i], &r.len);
-		if (name_of(nm, names, r.key, r.len, &r) != 0)
-			o->err = EVT_ERR_NOMEM;
+		name_of(nm, list, &r);
 		r.pct = total ? 100.0 * (double)r.count / (double)total : 0;
 		p->table_row(o, &tb, &r, shown++);
 		sdrain(o);
@@ -1227,19 +1129,17 @@ evt_stats_print(struct evt_stats *st, enum evt_stats_form form,
 	    &text_printer;
 	struct sout o = {out, st->err};
 	struct summary s = {.archive = archive, .damaged = damaged};
-	struct names nm;
+	struct evt_names *nm = NULL;
 	if (o.err == 0)
 		o.err = names_init(&nm, st);
-	else
-		memset(&nm, 0, sizeof nm);
 	if (o.err == 0)
 		o.err = summarize(st, &s);
 	if (o.err == 0) {
 		p->head(&o, &s);
 		walk_table(&o, p, "types", "type", &st->types, UINT64_MAX,
-		    st->events, &nm, &nm.types);
+		    st->events, nm, EVT_NAMES_TYPE);
 		walk_table(&o, p, "sources", "source", &st->sources, top,
-		    st->events, &nm, &nm.sources);
+		    st->events, nm, EVT_NAMES_SOURCE);
 		p->rows_begin(&o, &s);
 	}
 	for (size_t i = 0; i < s.nrows && o.err == 0; i++) {
@@ -1249,6 +1149,6 @@ evt_stats_print(struct evt_stats *st, enum evt_stats_form form,
 	if (o.err == 0)
 		p->end(&o);
 	free(s.rows);
-	names_free(&nm);
+	evt_names_free(nm);
 	return o.err;
 }

@@ -64,6 +64,7 @@
 #include "evtape/gw_opts.h"
 #include "evtape/http.h"
 #include "evtape/json.h"
+#include "evtape/names.h"
 #include "evtape/record.h"
 #include "evtape/replay.h"
 #include "evtape/segment.h"
@@ -130,6 +131,11 @@ static struct {
 static struct event_base *base;
 static enum mode mode = M_EVENTS;
 static int quiet, verbose, want_stats, want_state, tty_progress, server;
+/* stdout mode's --names and -o text (--utc): the names of the archive's
+ * CONFIG markers, and the text form's state. */
+static int want_names, text_out, utc_out;
+static struct evt_names *cfgnames;
+static struct evt_names_text textfmt;
 /* What the timelines could not read (the largest tally of one: each
  * reads the same archive). */
 static uint64_t lost_events, lost_unknown;
@@ -188,6 +194,21 @@ frame_out(const struct evt_cur_msg *m)
 	return m->kind == EVT_K_MSG && m->n > 0;
 }
 
+/* Ends the line of the event text at out[mark..) received at rx: with
+ * --names its names added, with -o text turned into a text line (-v: with
+ * its ids). */
+static void
+out_event(struct evt_buf *out, size_t mark, int64_t rx)
+{
+	if (text_out) {
+		oom_check(evt_names_put_text(cfgnames, &textfmt, out, mark, rx));
+		return;
+	}
+	if (want_names)
+		oom_check(evt_names_put_json(cfgnames, out, mark, rx));
+	oom_check(evt_buf_putc(out, '\n'));
+}
+
 /* Names a timeline for log lines: "session ID: ", "shared replay: " or
  * "" (stdout mode). */
 static const char *
@@ -232,8 +253,9 @@ tl_output(struct timeline *t)
 		oom_check(evt_gw_publish(S.gwo.gw, m->ev, m->evlen, m->n));
 	else if (mode == M_EVENTS) {
 		for (size_t i = 0; i < m->n; i++) {
+			size_t mark = out->len;
 			oom_check(evt_buf_put(out, m->ev[i], m->evlen[i]));
-			oom_check(evt_buf_putc(out, '\n'));
+			out_event(out, mark, m->rx_us);
 		}
 	} else {
 		if (mode == M_TSV)
@@ -1106,81 +1128,59 @@ static struct config {
 } *configs;
 static size_t nconfigs;
 
-/* Keeps a CONFIG marker's body (received at rx) unless it repeats the
- * previous one. */
-static void
-config_add(int64_t rx, const struct evt_buf *body, struct evt_buf *prev)
+/* evt_names_configs callback: keeps a CONFIG marker's body (received
+ * at rx) unless it repeats the previous one (arg: that body's buffer). */
+static int
+config_add(void *arg, int64_t rx, const char *body, size_t len)
 {
+	struct evt_buf *prev = arg;
 	struct evt_cfgrest *c;
 	int rc;
 
-	if (prev->len == body->len && memcmp(prev->p, body->p,
-	    body->len) == 0)
-		return;
+	if (prev->len == len && memcmp(prev->p, body, len) == 0)
+		return 0;
 	if (nconfigs == MAX_CONFIGS) {
 		evt_cli_err("warning: more than %d different configuration snapshots; "
 		    "later ones are not served", MAX_CONFIGS);
-		return;
+		return 0;
 	}
-	if ((rc = evt_cfgrest_new((const char *)body->p, body->len,
-	    &c)) != 0) {
+	if ((rc = evt_cfgrest_new(body, len, &c)) != 0) {
 		oom_check(rc);
 		evt_cli_err("warning: a CONFIG marker at %" PRId64 " us is not a JSON "
 		    "object; passed over", rx);
-		return;
+		return 0;
 	}
 	if (configs == NULL && (configs = calloc(MAX_CONFIGS,
 	    sizeof *configs)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	configs[nconfigs++] = (struct config){ rx, c };
 	prev->len = 0;
-	oom_check(evt_buf_put(prev, body->p, body->len));
+	oom_check(evt_buf_put(prev, body, len));
+	return 0;
 }
 
-/* Reads every CONFIG marker of the archive (sealed segments whose index
- * counts none are not decoded). */
+/* Reads every CONFIG marker of the archive (names.c: sealed segments
+ * whose index counts none are not decoded): the Config REST answers
+ * (server), or the names of --names and -o text (stdout). */
 static void
 configs_load(void)
 {
 	struct evt_archive *a;
-	struct evt_buf body = {0}, tail = {0}, prev = {0};
-	const struct evt_segref *seg;
-	size_t n;
+	struct evt_buf prev = {0};
 
 	if (evt_archive_open(R.dir, 0, NULL, evt_cli_damage_cb, evt_cli_warn_cb, NULL,
 	    &a) != 0)
 		return;		/* the replay itself reports it */
-	seg = evt_archive_segments(a, &n);
-	for (size_t i = 0; i < n; i++) {
-		struct evt_segr *r;
-		struct evt_rec rec;
-		uint64_t boff;
-		int rc;
-
-		if (evt_segr_open(seg[i].path, evt_cli_damage_cb, NULL, &r) != 0)
-			continue;
-		if (evt_segr_info(r)->sealed && evt_segr_load_index(r) == 0 &&
-		    evt_segr_info(r)->frames[EVT_K_CONFIG] == 0) {
-			evt_segr_close(r);
-			continue;
-		}
-		evt_segr_rewind(r, INT64_MIN);
-		while ((rc = evt_segr_next(r, &rec, &boff)) == 1) {
-			if (rec.kind != EVT_K_CONFIG)
-				continue;
-			body.len = 0;
-			rc = evt_rdec_frame_head(evt_segr_decoder(r), &rec,
-			    &body, &tail);
-			oom_check(rc);
-			if (rc == 0)
-				config_add(rec.rx_us, &body, &prev);
-		}
-		oom_check(rc);
-		evt_segr_close(r);
+	if (server)
+		oom_check(evt_names_configs(a, R.dir, evt_cli_damage_cb, NULL,
+		    config_add, &prev));
+	else if (want_names || text_out) {
+		if ((cfgnames = evt_names_new()) == NULL)
+			oom_check(EVT_ERR_NOMEM);
+		oom_check(evt_names_read(a, R.dir, cfgnames));
+		evt_names_text_init(&textfmt, cfgnames, utc_out, verbose);
 	}
 	evt_archive_close(a);
-	evt_buf_free(&body);
-	evt_buf_free(&tail);
 	evt_buf_free(&prev);
 }
 
@@ -1499,6 +1499,10 @@ usage(FILE *f)
 	    "  --loop [N]       play N times in all (no N: forever)\n"
 	    "  --messages       whole gateway messages, one per line\n"
 	    "  --tsv            every received frame as \"<rx us>\\t<text>\"\n"
+	    "  --names          add sourceName, typeName, stateGroupName to\n"
+	    "                   each event (from the CONFIG markers)\n"
+	    "  -o json|text     text: one line per event, time (local; --utc)\n"
+	    "                   and names, aligned; ids with -v\n"
 	    "  --state          print the state at the start first, as\n"
 	    "                   {\"states\":[...]}\n"
 	    "  --stats          print lateness p50/p99/max, rate, lag and\n"
@@ -1569,6 +1573,10 @@ play_opt(int c, int argc, char **argv)
 	case 'q': quiet = 1; break;
 	case 'v': verbose = 1; break;
 	case 'E': S.exit_when_done = 1; break;
+	case 'N': want_names = 1; break;
+	case 'o': text_out = evt_cli_choice_arg("-o", optarg, (const char *[]){
+		"json", "text", NULL}) == 1; break;
+	case 'U': utc_out = 1; break;
 	case 'h': usage(stdout); return 1;
 	case 'V': printf("evplay " EVPLAY_VERSION "\n"); return 1;
 	default: return -1;
@@ -1598,6 +1606,9 @@ parse_args(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{"exit-when-done", no_argument, NULL, 'E'},
+		{"names", no_argument, NULL, 'N'},
+		{"output", required_argument, NULL, 'o'},
+		{"utc", no_argument, NULL, 'U'},
 		EVT_GWO_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -1609,7 +1620,7 @@ parse_args(int argc, char **argv)
 	R.from = INT64_MIN;
 	R.to = INT64_MAX;
 	opterr = 0;	/* evt_cli_getopt_err says it */
-	while ((c = getopt_long(argc, argv, ":qvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":qvho:", lo, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			evt_cli_getopt_err(c, argv);
 		if (evt_gwo_arg(&S.gwo, c, optarg))
@@ -1635,6 +1646,9 @@ check_args(void)
 	if (R.from_id != NULL && R.from != INT64_MIN)
 		evt_cli_usage_err("--from and --from-id exclude each other");
 	server = S.gwo.listen != NULL;
+	if ((want_names || text_out) && (mode != M_EVENTS || server))
+		evt_cli_usage_err("--names and -o text print events to "
+		    "stdout: not with --messages, --tsv or --listen");
 	if (!server && (S.gwo.given || S.exit_when_done))
 		evt_cli_usage_err("server options need --listen HOST:PORT");
 	if (!server)
@@ -1678,6 +1692,8 @@ open_start(void)
 	if (probe == NULL)
 		return -1;
 	evt_cur_close(probe);
+	if (!server && (want_names || text_out))
+		configs_load();
 	if (!want_state && !server)
 		return 0;
 	R.state0 = state_at(R.start_rx);

@@ -18,7 +18,9 @@
  * Option values, messages, stdout and exit statuses (EVT_EXIT_*) are the
  * command-line layer's (cli.h).  The engines are in the library: stats.c
  * (the activity picture), verify.c (the verifier of verify and repair),
- * select.c (what cat, state and stats select), tsv.c (import's lines).
+ * select.c (what cat, state and stats select), tsv.c (import's lines),
+ * names.c (names from the CONFIG markers: --names, -o text, name
+ * filters, the state viewer).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +28,11 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -37,6 +41,7 @@
 #include "evtape/cli.h"
 #include "evtape/cursor.h"
 #include "evtape/err.h"
+#include "evtape/names.h"
 #include "evtape/record.h"
 #include "evtape/segment.h"
 #include "evtape/select.h"
@@ -141,6 +146,17 @@ struct cmdline {
 	int min, max;			/* operands */
 };
 
+/* getopt's short options for the long options o: -o and -v where the
+ * command takes --output and --verbose (OUT_OPTIONS, below). */
+static const char *
+short_options(const struct option *o)
+{
+	for (; o->name != NULL; o++)
+		if (strcmp(o->name, "output") == 0)
+			return ":o:v";
+	return ":";
+}
+
 /* Parses the options of argv by cl into ctx; returns the index of the
  * first operand.  A usage error is said and ends the program (status 2). */
 static int
@@ -149,8 +165,8 @@ parse_cmdline(const struct cmdline *cl, void *ctx, int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while (cl->opts != NULL &&
-	    (c = getopt_long(argc, argv, ":", cl->opts, NULL)) != -1) {
+	while (cl->opts != NULL && (c = getopt_long(argc, argv,
+	    short_options(cl->opts), cl->opts, NULL)) != -1) {
 		const char *o = argv[optind - 1];
 		if (c == ':')
 			evt_cli_usage_err("%s: needs a value", o);
@@ -189,6 +205,100 @@ sel_opt(struct evt_sel *s, int c, char *arg)
 	case 'y': s->types[s->ntypes++] = arg; return 1;
 	default: return 0;
 	}
+}
+
+/* How events are printed: --names, -o text, --utc, -v. */
+struct outopts {
+	int names, text, utc, verbose;
+};
+
+/* The long options of the event printers (cat, get, state), handled by
+ * out_opt; -o and -v are short forms (short_options). */
+#define OUT_OPTIONS \
+	{"names", no_argument, NULL, 'N'}, \
+	{"output", required_argument, NULL, 'o'}, \
+	{"utc", no_argument, NULL, 'U'}, \
+	{"verbose", no_argument, NULL, 'v'}
+
+/* Applies getopt_long result c (one of OUT_OPTIONS) to o; returns 1, or 0
+ * if c is not a printer option. */
+static int
+out_opt(struct outopts *o, int c, char *arg)
+{
+	static const char *const forms[] = {"json", "text", NULL};
+	switch (c) {
+	case 'N': o->names = 1; return 1;
+	case 'o': o->text = evt_cli_choice_arg("-o", arg, forms) == 1;
+		return 1;
+	case 'U': o->utc = 1; return 1;
+	case 'v': o->verbose = 1; return 1;
+	default: return 0;
+	}
+}
+
+/* The names of the archive's CONFIG markers (names_setup), how events
+ * are printed, and the text form's state. */
+static struct evt_names *cfgnames;
+static struct outopts outo;
+static struct evt_names_text textfmt;
+
+/* Whether a selection holds an entry that may be a name (not a GUID or
+ * a "type/guid" id): then the names must be read. */
+static int
+sel_has_names(const struct evt_sel *s)
+{
+	for (size_t i = 0; i < s->nsources + s->ntypes; i++) {
+		const char *e = i < s->nsources ? s->sources[i] :
+		    s->types[i - s->nsources];
+		if (strchr(e, '/') == NULL && strlen(e) != 36)
+			return 1;
+	}
+	return 0;
+}
+
+/* Reads the names of archive dir when the printer options o or the
+ * selection sel (NULL: none) need them, and turns the selection's names
+ * into ids (an unknown or ambiguous name is a usage error listing the
+ * candidates). */
+static void
+names_setup(const char *dir, const struct outopts *o, struct evt_sel *sel)
+{
+	outo = *o;
+	if (!o->names && !o->text && (sel == NULL || !sel_has_names(sel)))
+		return;
+	struct evt_archive *a;
+	/* Its own handle, quiet: the reading that follows reports. */
+	int rc = evt_archive_open(dir, EVT_AR_NO_SIZES, NULL, NULL, NULL,
+	    NULL, &a);
+	if (rc != 0)
+		open_failed(dir, rc);
+	if ((cfgnames = evt_names_new()) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	oom_check(evt_names_read(a, dir, cfgnames));
+	evt_archive_close(a);
+	evt_names_text_init(&textfmt, cfgnames, o->utc, o->verbose);
+	if (sel == NULL)
+		return;
+	struct evt_buf why = {0};
+	rc = evt_sel_resolve(sel, cfgnames, &why);
+	oom_check(rc);
+	if (rc != 0)
+		evt_cli_usage_err("%.*s", (int)why.len, (const char *)why.p);
+	evt_buf_free(&why);
+}
+
+/* Ends the line of the event object text at obuf[mark..): with --names
+ * its names added, with -o text turned into a text line. */
+static void
+emit_event(size_t mark, int64_t rx)
+{
+	if (outo.text) {
+		oom_check(evt_names_put_text(cfgnames, &textfmt, obuf, mark, rx));
+		return;
+	}
+	if (outo.names)
+		oom_check(evt_names_put_json(cfgnames, obuf, mark, rx));
+	oom_check(evt_buf_putc(obuf, '\n'));
 }
 
 /* lost_summary of the archive's tally. */
@@ -534,7 +644,7 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 		size_t mark = obuf->len;
 		rc = evt_rdec_item_json(d, &rec, obuf);
 		if (rc == 0)
-			rc = evt_buf_putc(obuf, '\n');
+			emit_event(mark, rec.rx_us);
 		else
 			obuf->len = mark; /* no half lines */
 		if (rc == EVT_ERR_CORRUPT) {
@@ -625,6 +735,7 @@ cat_segment(size_t i, enum cat_mode mode, const struct evt_sel *f)
 struct cat_args {
 	struct evt_sel sel;
 	enum cat_mode mode;
+	struct outopts out;
 };
 
 /* Applies one option of cat. */
@@ -636,7 +747,8 @@ cat_opt(void *ctx, int c, char *arg)
 	case 'm': ca->mode = CAT_MESSAGES; return 0;
 	case 't': ca->mode = CAT_TSV; return 0;
 	case 'M': ca->mode = CAT_MARKERS; return 0;
-	default: return sel_opt(&ca->sel, c, arg) ? 0 : EVT_EXIT_USAGE;
+	default: return sel_opt(&ca->sel, c, arg) || out_opt(&ca->out, c,
+	    arg) ? 0 : EVT_EXIT_USAGE;
 	}
 }
 
@@ -645,11 +757,12 @@ static const struct option cat_lo[] = {
 	{"tsv", no_argument, NULL, 't'},
 	{"markers", no_argument, NULL, 'M'},
 	SEL_OPTIONS,
+	OUT_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline cat_cl = {"cat [--messages|--tsv|--markers] "
-    "[--from T] [--to T] [--source S]... [--type T]... DIR", cat_lo, cat_opt,
-    1, 1};
+    "[--from T] [--to T] [--source S]... [--type T]... [--names] "
+    "[-o json|text [--utc] [-v]] DIR", cat_lo, cat_opt, 1, 1};
 
 /* Prints events, messages, frames or markers. */
 static int
@@ -662,6 +775,10 @@ cmd_cat(int argc, char **argv)
 	    (ca.sel.nsources || ca.sel.ntypes))
 		evt_cli_usage_err("--tsv and --markers print whole frames; "
 		    "they take no --source or --type");
+	if (ca.mode != CAT_EVENTS && (ca.out.names || ca.out.text))
+		evt_cli_usage_err("--names and -o text print events; "
+		    "--messages, --tsv and --markers print frames");
+	names_setup(argv[i], &ca.out, &ca.sel);
 	/* (No sizes: cat uses none, and 10,000 stats were most of a
 	 * short --from/--to.) */
 	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
@@ -673,6 +790,7 @@ cmd_cat(int argc, char **argv)
 	archive_lost_summary(argv[i]);
 	evt_archive_close(a);
 	evt_sel_free(&ca.sel);
+	evt_names_free(cfgnames);
 	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
@@ -680,20 +798,26 @@ cmd_cat(int argc, char **argv)
  * state
  */
 
-/* What state is asked for: a time and sources. */
+/* What state is asked for: a time and sources; --changed-since, the
+ * printer options. */
 struct state_args {
 	struct evt_sel sel;
-	int64_t at;
+	int64_t at, changed;	/* changed: INT64_MIN, none */
+	struct outopts out;
 };
 
-/* Applies one option of state: --at or --source. */
+/* Applies one option of state: --at, --source, --changed-since or a
+ * printer option. */
 static int
 state_opt(void *ctx, int c, char *arg)
 {
 	struct state_args *sa = ctx;
 	if (c == 'a')
 		sa->at = evt_cli_time_arg("--at", arg);
-	else if (c != 's' || !sel_opt(&sa->sel, c, arg))
+	else if (c == 'C')
+		sa->changed = evt_cli_time_arg("--changed-since", arg);
+	else if (!(c == 's' && sel_opt(&sa->sel, c, arg)) &&
+	    !out_opt(&sa->out, c, arg))
 		return EVT_EXIT_USAGE;
 	return 0;
 }
@@ -701,20 +825,167 @@ state_opt(void *ctx, int c, char *arg)
 static const struct option state_lo[] = {
 	{"at", required_argument, NULL, 'a'},
 	{"source", required_argument, NULL, 's'},
+	{"changed-since", required_argument, NULL, 'C'},
+	OUT_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline state_cl = {"state [--at TIME] [--source S]... "
-    "DIR", state_lo, state_opt, 1, 1};
+    "[--changed-since TIME] [--names] [-o json|text [--utc] [-v]] DIR",
+    state_lo, state_opt, 1, 1};
+
+/* One row of the state viewer (texts owned). */
+struct srow {
+	char *name, *group, *state, *ids;
+	int64_t since;
+};
+
+/* Orders rows by source name, then state group name. */
+static int
+srow_cmp(const void *x, const void *y)
+{
+	const struct srow *a = x, *b = y;
+	int c = strcasecmp(a->name, b->name);
+	if (c == 0)
+		c = strcmp(a->name, b->name);
+	if (c == 0)
+		c = strcasecmp(a->group, b->group);
+	return c != 0 ? c : strcmp(a->ids, b->ids);
+}
+
+/* A copy of s, or of its GUID (the part after the last '/') when name
+ * is NULL. */
+static char *
+name_or_guid(const char *name, const char *id)
+{
+	const char *slash = strrchr(id, '/');
+	char *c = strdup(name != NULL ? name : id[0] == '\0' ? "-" :
+	    slash != NULL ? slash + 1 : id);
+	if (c == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	return c;
+}
+
+/* The viewer's row of state entry text ev[0..len) as of at. */
+static void
+srow_make(struct srow *r, const char *ev, size_t len, int64_t at,
+    int64_t since)
+{
+	struct evt_names_ev ne;
+	evt_names_event(cfgnames, ev, len, at, &ne);
+	r->name = name_or_guid(ne.source_name, ne.source);
+	r->group = name_or_guid(ne.group_name, ne.group);
+	r->state = name_or_guid(ne.state_name ? ne.state_name : ne.type_name,
+	    ne.type);
+	r->since = since;
+	size_t n = strlen(ne.source) + strlen(ne.group) + strlen(ne.type) + 32;
+	if ((r->ids = malloc(n)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	snprintf(r->ids, n, "source=%s group=%s type=%s", ne.source, ne.group,
+	    ne.type);
+}
+
+/* Appends s padded with blanks to w characters (UTF-8). */
+static void
+put_padded(const char *s, size_t w)
+{
+	size_t c = 0;
+	oom_check(evt_buf_put(obuf, s, strlen(s)));
+	for (const char *p = s; *p != '\0'; p++)
+		c += ((unsigned char)*p & 0xc0) != 0x80;
+	for (; c < w; c++)
+		oom_check(evt_buf_putc(obuf, ' '));
+}
+
+/* The width in characters of the widest of n texts at field off of the
+ * rows, at least that of head. */
+static size_t
+srow_width(const struct srow *rows, size_t n, size_t off, const char *head)
+{
+	size_t w = strlen(head);
+	for (size_t i = 0; i < n; i++) {
+		const char *s = *(char *const *)(const void *)((const char *)
+		    &rows[i] + off);
+		size_t c = 0;
+		for (; *s != '\0'; s++)
+			c += ((unsigned char)*s & 0xc0) != 0x80;
+		if (c > w)
+			w = c;
+	}
+	return w;
+}
+
+/* Prints the state viewer's rows (freed): sorted by name, aligned, a
+ * head line first. */
+static void
+srows_print(struct srow *rows, size_t n)
+{
+	qsort(rows, n, sizeof *rows, srow_cmp);
+	size_t wn = srow_width(rows, n, offsetof(struct srow, name), "SOURCE");
+	size_t wg = srow_width(rows, n, offsetof(struct srow, group),
+	    "STATE GROUP");
+	size_t ws = srow_width(rows, n, offsetof(struct srow, state), "STATE");
+	put_padded("SOURCE", wn + 2);
+	put_padded("STATE GROUP", wg + 2);
+	put_padded("STATE", ws + 2);
+	oom_check(evt_buf_put(obuf, "SINCE\n", 6));
+	for (size_t i = 0; i < n; i++) {
+		char t[48];
+		put_padded(rows[i].name, wn + 2);
+		put_padded(rows[i].group, wg + 2);
+		put_padded(rows[i].state, ws + 2);
+		size_t k = evt_names_time(&textfmt, rows[i].since, t);
+		oom_check(evt_buf_put(obuf, t, k));
+		if (outo.verbose)
+			outf("  %s", rows[i].ids);
+		oom_check(evt_buf_putc(obuf, '\n'));
+		omaybe();
+		free(rows[i].name);
+		free(rows[i].group);
+		free(rows[i].state);
+		free(rows[i].ids);
+	}
+	free(rows);
+}
+
+/* Prints the entries of st that sa selects: JSON lines (with --names,
+ * their names), or the viewer's rows (-o text). */
+static void
+state_print(struct evt_state *st, const struct state_args *sa)
+{
+	const char *const *tx;
+	const size_t *lens;
+	size_t n = evt_state_list(st, &tx, &lens), nrows = 0;
+	struct srow *rows = sa->out.text ? calloc(n + 1, sizeof *rows) : NULL;
+	if (sa->out.text && rows == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	for (size_t k = 0; k < n; k++) {
+		int64_t since = evt_state_since(st, k);
+		if (!evt_sel_source(&sa->sel, evt_state_source(st, k)) ||
+		    (sa->changed != INT64_MIN && since < sa->changed))
+			continue;
+		if (sa->out.text) {
+			srow_make(&rows[nrows++], tx[k], lens[k], sa->at, since);
+			continue;
+		}
+		size_t mark = obuf->len;
+		oom_check(evt_buf_put(obuf, tx[k], lens[k]));
+		emit_event(mark, sa->at);
+		omaybe();
+	}
+	if (sa->out.text)
+		srows_print(rows, nrows);
+}
 
 /* Prints the state table as of a receive time: the latest stateful event
  * per source and state group, seeded by the last STATES frame at or before
- * it, one JSON line each. */
+ * it, one JSON line each, or (-o text) the state viewer's rows. */
 static int
 cmd_state(int argc, char **argv)
 {
-	struct state_args sa = {.at = INT64_MAX};
+	struct state_args sa = {.at = INT64_MAX, .changed = INT64_MIN};
 	sel_init(&sa.sel, argc);
 	int i = parse_cmdline(&state_cl, &sa, argc, argv);
+	names_setup(argv[i], &sa.out, &sa.sel);
 	struct evt_cur *cur;
 	int rc = evt_cur_open(argv[i], evt_cli_damage_cb, evt_cli_warn_cb,
 	    NULL, &cur);
@@ -725,21 +996,14 @@ cmd_state(int argc, char **argv)
 	struct evt_state *st = evt_state_new();
 	if (st == NULL)
 		oom_check(EVT_ERR_NOMEM);
+	if (sa.out.text || sa.changed != INT64_MIN)
+		evt_state_track_since(st);
 	rc = evt_cur_state_at(cur, sa.at == INT64_MAX ? INT64_MAX : sa.at + 1,
 	    st);
 	oom_check(rc);
 	if (rc < 0)
 		evt_cli_err("%s: %s", argv[i], evt_strerror(rc));
-	const char *const *tx;
-	const size_t *lens;
-	size_t n = evt_state_list(st, &tx, &lens);
-	for (size_t k = 0; k < n; k++) {
-		if (!evt_sel_source(&sa.sel, evt_state_source(st, k)))
-			continue;
-		oom_check(evt_buf_put(obuf, tx[k], lens[k]));
-		oom_check(evt_buf_putc(obuf, '\n'));
-		omaybe();
-	}
+	state_print(st, &sa);
 	oflush();
 	uint64_t lev, lunk;
 	evt_cur_lost(cur, &lev, &lunk);
@@ -747,6 +1011,7 @@ cmd_state(int argc, char **argv)
 	evt_state_free(st);
 	evt_cur_close(cur);
 	evt_sel_free(&sa.sel);
+	evt_names_free(cfgnames);
 	return rc < 0 ? EVT_EXIT_FAIL : evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
@@ -754,20 +1019,31 @@ cmd_state(int argc, char **argv)
  * get
  */
 
-/* Applies --meta, get's one option. */
+/* What get is asked for: --meta, the printer options. */
+struct get_args {
+	int meta;
+	struct outopts out;
+};
+
+/* Applies one option of get: --meta or a printer option. */
 static int
 get_opt(void *ctx, int c, char *arg)
 {
-	*(int *)ctx = 1;
+	struct get_args *ga = ctx;
+	if (c == 'm')
+		ga->meta = 1;
+	else if (!out_opt(&ga->out, c, arg))
+		return EVT_EXIT_USAGE;
 	return 0;
 }
 
 static const struct option get_lo[] = {
 	{"meta", no_argument, NULL, 'm'},
+	OUT_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
-static const struct cmdline get_cl = {"get [--meta] DIR ID", get_lo, get_opt,
-    2, 2};
+static const struct cmdline get_cl = {"get [--meta] [--names] "
+    "[-o json|text [--utc] [-v]] DIR ID", get_lo, get_opt, 2, 2};
 
 /* Appends the --meta head of the event rec found in segment path at block
  * boff: {"received":...,"event": (closed by the caller). */
@@ -790,9 +1066,14 @@ get_meta(const char *path, const struct evt_rec *rec, uint64_t boff)
 static int
 cmd_get(int argc, char **argv)
 {
-	int meta = 0;
-	int i = parse_cmdline(&get_cl, &meta, argc, argv);
+	struct get_args ga = {0};
+	int i = parse_cmdline(&get_cl, &ga, argc, argv);
+	int meta = ga.meta;
 	const char *id = argv[i + 1];
+	if (meta && ga.out.text)
+		evt_cli_usage_err("--meta is a JSON head; -o text prints the "
+		    "event's line");
+	names_setup(argv[i], &ga.out, NULL);
 	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
 	size_t n, seg;
 	const struct evt_segref *s = evt_archive_segments(a, &n);
@@ -805,15 +1086,22 @@ cmd_get(int argc, char **argv)
 		struct evt_rdec *d = evt_segr_decoder(r);
 		if (meta)
 			get_meta(s[seg].path, &rec, boff);
+		size_t mark = obuf->len;
 		if (evt_rdec_item_json(d, &rec, obuf) == EVT_ERR_CORRUPT)
 			evt_cli_damage_cb(NULL, s[seg].path, boff, d->err);
+		else if (outo.text || outo.names) {
+			emit_event(mark, rec.rx_us);
+			obuf->len -= !outo.text; /* the newline: after '}' */
+		}
 		if (meta)
 			oom_check(evt_buf_putc(obuf, '}'));
-		oom_check(evt_buf_putc(obuf, '\n'));
+		if (!outo.text)
+			oom_check(evt_buf_putc(obuf, '\n'));
 		evt_archive_close_segment(a, r);
 	}
 	oflush();
 	evt_archive_close(a);
+	evt_names_free(cfgnames);
 	if (found != 1) {
 		evt_cli_err("%s: no event with id %s", argv[i], id);
 		return EVT_EXIT_PARTIAL;
@@ -1735,6 +2023,7 @@ cmd_stats(int argc, char **argv)
 	struct stats_args sa = {.top = 10};
 	sel_init(&sa.sel, argc);
 	int i = parse_cmdline(&stats_cl, &sa, argc, argv);
+	names_setup(argv[i], &(struct outopts){0}, &sa.sel);
 	struct evt_stats *st = evt_stats_new(&sa.sel, sa.bucket);
 	if (st == NULL)
 		oom_check(EVT_ERR_NOMEM);
@@ -1775,6 +2064,7 @@ cmd_stats(int argc, char **argv)
 		    EVT_STATS_MAX_BUCKETS);
 	evt_stats_free(st);
 	evt_sel_free(&sa.sel);
+	evt_names_free(cfgnames);
 	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
@@ -1789,12 +2079,21 @@ usage(FILE *f)
 	    "         [--segment-filter] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"
-	    "      [--source S]... [--type T]... DIR\n"
+	    "      [--source S]... [--type T]... [--names]\n"
+	    "      [-o json|text [--utc] [-v]] DIR\n"
 	    "                     print events (one JSON object per line);\n"
-	    "                     --markers: \"<rx us>\\t<KIND>\\t<body>\"\n"
-	    "  get [--meta] DIR ID print one event by id\n"
-	    "  state [--at T] [--source S]... DIR\n"
-	    "                     the states as of T (getState), JSON lines\n"
+	    "                     --markers: \"<rx us>\\t<KIND>\\t<body>\";\n"
+	    "                     --names: add sourceName, typeName,\n"
+	    "                     stateGroupName; -o text: a line per event\n"
+	    "                     (time, names; --utc, -v ids); --source and\n"
+	    "                     --type take names and globs too\n"
+	    "  get [--meta] [--names] [-o json|text [--utc] [-v]] DIR ID\n"
+	    "                     print one event by id\n"
+	    "  state [--at T] [--source S]... [--changed-since T]\n"
+	    "        [--names] [-o json|text [--utc] [-v]] DIR\n"
+	    "                     the states as of T (getState), JSON lines;\n"
+	    "                     -o text: the state viewer (name, state,\n"
+	    "                     since), --changed-since: changed since\n"
 	    "  info [--scan] DIR  counts, time span, size\n"
 	    "  stats [--from T] [--to T] [--source S]... [--top N]\n"
 	    "        [--bucket DUR] [--json] [--scan] DIR\n"

@@ -21,6 +21,7 @@ struct evt_sel {
 	const char **sources;	/* whole "cameras/<guid>" or the GUID alone */
 	const char **types;
 	size_t nsources, ntypes;
+	size_t cap;		/* entries each list can take */
 };
 
 /*
@@ -29,6 +30,26 @@ struct evt_sel {
  * bounds them).  Returns 0 or EVT_ERR_NOMEM.
  */
 int evt_sel_init(struct evt_sel *s, size_t max);
+
+struct evt_names;
+struct evt_buf;
+
+/*
+ * Turns the names among the source and type entries into ids, by the
+ * CONFIG markers' names n (finished; the ids stay n's, so n must outlive
+ * the selection): an entry that is an id (it holds a '/', is a GUID, is
+ * empty, or is an id n lists) stays, and so does every entry when n
+ * holds no name at all (an archive without CONFIG markers: as before
+ * names); any other is a name or a fnmatch(3) glob
+ * ('Lobby*'), matched in any letter case against every name any marker
+ * gave, and is replaced by the ids it matches (a glob may match several:
+ * all of them are selected).  Returns 0; EVT_ERR_NOTFOUND (nothing
+ * matches) or EVT_ERR_ARG (a name without wildcards names several ids:
+ * ambiguous) with why (appended: the option, the entry and the
+ * candidates, ids and names, up to 20); EVT_ERR_NOMEM.
+ */
+int evt_sel_resolve(struct evt_sel *s, struct evt_names *n,
+    struct evt_buf *why);
 
 /* Frees the lists (not their strings). */
 void evt_sel_free(struct evt_sel *s);

@@ -50,6 +50,28 @@ int evt_state_apply_frame(struct evt_state *s, int kind,
     const char *const *ev, const size_t *lens, size_t n);
 
 /*
+ * evt_state_apply_frame with the frame's receive time rx, which the
+ * table keeps as "since" when tracking (evt_state_track_since).
+ */
+int evt_state_apply_frame_at(struct evt_state *s, int kind, int64_t rx,
+    const char *const *ev, const size_t *lens, size_t n);
+
+/*
+ * From now on the table keeps, per entry, when it entered its state (the
+ * state viewer's "since"): the receive time of the MSG frame whose event
+ * gave the entry a type other than the one it had (or created it); for
+ * an entry a getState answer (STATES frame) created, the item's "time"
+ * member (the gateway's time of the event that set it; the frame's
+ * receive time when it has none that parses).  An event of the same type
+ * as the entry's keeps its since.  Costs a parse of each stateful event's
+ * old text.
+ */
+void evt_state_track_since(struct evt_state *s);
+
+/* When entry i entered its state (tracking), else INT64_MIN. */
+int64_t evt_state_since(const struct evt_state *s, size_t i);
+
+/*
  * The entries: *st and *lens point to arrays of n texts (borrowed, valid
  * until the next change).  Returns n.
  */

@@ -169,3 +169,6 @@ BUILD=$BUILD sh "$(dirname "$0")/gateway.sh"
 
 # Replay: top speed to stdout, lateness at 1x.
 BUILD=$BUILD sh "$(dirname "$0")/replay.sh"
+
+# Names: cat --names and -o text against plain cat.
+BUILD=$BUILD sh "$(dirname "$0")/names.sh" "$W/in.tsv"

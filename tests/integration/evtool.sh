@@ -234,6 +234,7 @@ grep -q -F -e '--from: "yesterday" is not a time' "$T/u.err"
 check $? "... with the common time message"
 usage_is "an unknown option is a usage error" "--frob: unknown option" \
     stats --frob "$T/a"
-usage_is "a missing operand prints the usage" "usage: evtool get [--meta] DIR ID" \
+usage_is "a missing operand prints the usage" \
+    "usage: evtool get [--meta] [--names] [-o json|text [--utc] [-v]] DIR ID" \
     get "$T/a"
 done_testing

@@ -11,10 +11,9 @@ import json
 import sys
 
 
-def table(path, at, incl=True):
-    """The state table as of receive time at: {(source, stategroupid),
-    lower case: the latest stateful event object}."""
-    tab = {}
+def frames(path, at, incl=True):
+    """(rx, is a getState answer, items) of the getState answers and
+    messages received up to at, in order."""
     for line in open(path, encoding="utf-8"):
         rx, _, text = line.rstrip("\n").partition("\t")
         rx = int(rx)
@@ -27,16 +26,30 @@ def table(path, at, incl=True):
         if not isinstance(obj, dict):
             continue
         if isinstance(obj.get("states"), list):
-            tab = {}
-            items = obj["states"]
+            yield rx, True, obj["states"]
         elif isinstance(obj.get("events"), list):
-            items = obj["events"]
-        else:
-            continue
+            yield rx, False, obj["events"]
+
+
+def stateful(ev):
+    """The (source, stategroupid) key of a stateful event, lower case, or
+    None."""
+    if (isinstance(ev, dict) and isinstance(ev.get("source"), str)
+            and isinstance(ev.get("stategroupid"), str)):
+        return (ev["source"].lower(), ev["stategroupid"].lower())
+    return None
+
+
+def table(path, at, incl=True):
+    """The state table as of receive time at: {(source, stategroupid),
+    lower case: the latest stateful event object}."""
+    tab = {}
+    for _, snap, items in frames(path, at, incl):
+        if snap:
+            tab = {}
         for ev in items:
-            if (isinstance(ev, dict) and isinstance(ev.get("source"), str)
-                    and isinstance(ev.get("stategroupid"), str)):
-                key = (ev["source"].lower(), ev["stategroupid"].lower())
+            key = stateful(ev)
+            if key is not None:
                 tab[key] = ev
     return tab
 
