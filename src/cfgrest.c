@@ -4,6 +4,7 @@
  * lists (eventTypes, stateGroups, sources) and copies the recorded string
  * tokens, which are valid JSON string contents already, into the answer.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -204,4 +205,131 @@ evt_cfgrest_answer(const struct evt_cfgrest *c, const char *path,
 nomem:
 	out->len = mark;
 	return EVT_ERR_NOMEM;
+}
+
+/*
+ * Merging markers: a set of the ids taken, by lower-cased hash, open
+ * addressing, grown at half full.
+ */
+struct idset {
+	struct { const char *s; size_t n; } *slot;
+	size_t cap, used;
+};
+
+/* FNV-1a of s[0..n) in lower case. */
+static uint64_t
+id_hash(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32 : c)) *
+		    1099511628211ULL;
+	}
+	return h;
+}
+
+/* Adds s[0..n) (borrowed) to the set: 1 when new, 0 when there already,
+ * EVT_ERR_NOMEM. */
+static int
+idset_add(struct idset *set, const char *s, size_t n)
+{
+	if (2 * (set->used + 1) > set->cap) {
+		struct idset big = { NULL, set->cap ? 2 * set->cap : 64, 0 };
+		if ((big.slot = calloc(big.cap, sizeof *big.slot)) == NULL)
+			return EVT_ERR_NOMEM;
+		for (size_t i = 0; i < set->cap; i++)
+			if (set->slot[i].s != NULL)
+				idset_add(&big, set->slot[i].s,
+				    set->slot[i].n);
+		free(set->slot);
+		*set = big;
+	}
+	size_t i = id_hash(s, n) & (set->cap - 1);
+	for (; set->slot[i].s != NULL; i = (i + 1) & (set->cap - 1))
+		if (set->slot[i].n == n && strncasecmp(set->slot[i].s, s,
+		    n) == 0)
+			return 0;
+	set->slot[i].s = s;
+	set->slot[i].n = n;
+	set->used++;
+	return 1;
+}
+
+/* Appends to out the items of list k of c whose ids set does not hold
+ * yet (and adds them); *first: no item written yet.  0 or
+ * EVT_ERR_NOMEM. */
+static int
+merge_list(const struct evt_cfgrest *c, int k, struct idset *set,
+    int *first, struct evt_buf *out)
+{
+	const struct evt_jtok *t = c->jp.tok;
+	if (c->list[k] < 0)
+		return 0;
+	uint32_t e = (uint32_t)c->list[k] + 1;
+	for (uint32_t i = 0; i < t[c->list[k]].size; i++, e = t[e].next) {
+		long id;
+		int rc;
+		if (t[e].type != EVT_J_OBJECT || (id = str_member(c, e,
+		    "id")) < 0)
+			continue;
+		if ((rc = idset_add(set, c->text + t[id].off, t[id].len)) <= 0) {
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if ((!*first && evt_buf_putc(out, ',') != 0) ||
+		    evt_buf_put(out, c->text + t[e].off, t[e].len) != 0)
+			return EVT_ERR_NOMEM;
+		*first = 0;
+	}
+	return 0;
+}
+
+/* Writes list k of the merge of cs[0..n) as of marker at (see cfgrest.h)
+ * into out: nothing when no marker has the list. */
+static int
+merge_one(struct evt_cfgrest *const *cs, size_t n, size_t at, int k,
+    struct evt_buf *out)
+{
+	static const char *const key[] = { "eventTypes", "stateGroups",
+	    "sources" };
+	struct idset set = {0};
+	size_t j;
+	int first = 1, rc = 0;
+	for (j = 0; j < n && cs[j]->list[k] < 0; j++)
+		;
+	if (j == n)
+		return 0;
+	rc |= evt_buf_put(out, out->len > 1 ? ",\"" : "\"", out->len > 1 ?
+	    2 : 1);
+	rc |= evt_buf_put(out, key[k], strlen(key[k]));
+	rc |= evt_buf_put(out, "\":[", 3);
+	/* The latest at or before `at` first, then the earliest after. */
+	for (j = at + 1; rc == 0 && j-- > 0;)
+		rc = merge_list(cs[j], k, &set, &first, out);
+	for (j = at + 1; rc == 0 && j < n; j++)
+		rc = merge_list(cs[j], k, &set, &first, out);
+	if (rc == 0)
+		rc = evt_buf_putc(out, ']');
+	free(set.slot);
+	return rc ? EVT_ERR_NOMEM : 0;
+}
+
+/* Merges markers; see cfgrest.h. */
+int
+evt_cfgrest_merge(struct evt_cfgrest *const *cs, size_t n, size_t at,
+    struct evt_cfgrest **out)
+{
+	struct evt_buf b = {0};
+	int rc = evt_buf_putc(&b, '{') != 0 ? EVT_ERR_NOMEM : 0;
+	*out = NULL;
+	for (int k = L_TYPES; rc == 0 && k <= L_SOURCES; k++)
+		rc = merge_one(cs, n, at, k, &b);
+	if (rc == 0 && evt_buf_putc(&b, '}') != 0)
+		rc = EVT_ERR_NOMEM;
+	if (rc == 0)
+		rc = evt_cfgrest_new((const char *)b.p, b.len, out);
+	evt_buf_free(&b);
+	return rc;
 }

@@ -73,6 +73,7 @@ struct evt_stats {
 	uint64_t events, messages, frames[EVT_K_MAX + 1];
 	int64_t first, last;
 	struct evt_buf config; /* the last CONFIG marker's body */
+	struct evt_names *names; /* evt_stats_names (borrowed), or NULL */
 	/* Per segment: string id -> 0 unknown, 1 filtered out, 2 other,
 	 * else entry index + 3 (of sources; of types). */
 	uint32_t *scache, *tcache;
@@ -531,6 +532,13 @@ evt_stats_record(struct evt_stats *st, struct evt_rdec *d,
 	return rec->kind == EVT_K_CONFIG ? evt_stats_config(st, d, rec) : 0;
 }
 
+/* Names the report from every CONFIG marker; see stats.h. */
+void
+evt_stats_names(struct evt_stats *st, struct evt_names *nm)
+{
+	st->names = nm;
+}
+
 /* Whether names were taken; see stats.h. */
 int
 evt_stats_has_config(const struct evt_stats *st)
@@ -713,6 +721,7 @@ evt_stats_add_sum(struct evt_stats *st, const struct evt_sum *s, int events)
 struct sout {
 	const struct evt_stats_out *o;
 	int err;
+	int64_t names_at;	/* names as of this receive time */
 };
 
 /* Appends s[0..len) to the report. */
@@ -1023,16 +1032,16 @@ static const struct printer json_printer = {json_head, json_table_begin,
     json_table_row, json_table_end, json_rows_begin, json_row, json_end};
 
 /* Reads the names of the CONFIG body of st, if any, into *nm (names.c;
- * NULL: none): 0 or EVT_ERR_NOMEM.  The report shows an item's `name`. */
+ * NULL: none) unless evt_stats_names gave them: 0 or EVT_ERR_NOMEM.  The
+ * report shows an item's displayName, as every reading tool. */
 static int
 names_init(struct evt_names **nm, const struct evt_stats *st)
 {
 	*nm = NULL;
-	if (st->config.len == 0)
+	if (st->names != NULL || st->config.len == 0)
 		return 0;
 	if ((*nm = evt_names_new()) == NULL)
 		return EVT_ERR_NOMEM;
-	evt_names_show_name(*nm);
 	int rc = evt_names_add(*nm, 0, (const char *)st->config.p,
 	    st->config.len);
 	if (rc == EVT_ERR_NOMEM)
@@ -1040,14 +1049,15 @@ names_init(struct evt_names **nm, const struct evt_stats *st)
 	return evt_names_finish(*nm);
 }
 
-/* Sets r's name to the one of its key in list of nm (NULL: none). */
+/* Sets r's name to the one of its key in list of nm (NULL: none) as of
+ * at. */
 static void
-name_of(struct evt_names *nm, enum evt_names_list list, struct row *r)
+name_of(struct evt_names *nm, enum evt_names_list list, int64_t at,
+    struct row *r)
 {
 	struct evt_names_item it;
 	r->name = r->name_json = NULL;
-	if (nm != NULL && evt_names_get(nm, list, r->key, r->len, INT64_MAX,
-	    &it)) {
+	if (nm != NULL && evt_names_get(nm, list, r->key, r->len, at, &it)) {
 		r->name = it.name;
 		r->name_json = it.name_json;
 	}
@@ -1079,7 +1089,7 @@ walk_table(struct sout *o, const struct printer *p, const char *title,
 			continue;
 		}
 		r.key = evt_dict_str(&t->d, order[i], &r.len);
-		name_of(nm, list, &r);
+		name_of(nm, list, o->names_at, &r);
 		r.pct = total ? 100.0 * (double)r.count / (double)total : 0;
 		p->table_row(o, &tb, &r, shown++);
 		sdrain(o);
@@ -1127,19 +1137,23 @@ evt_stats_print(struct evt_stats *st, enum evt_stats_form form,
 {
 	const struct printer *p = form == EVT_STATS_JSON ? &json_printer :
 	    &text_printer;
-	struct sout o = {out, st->err};
+	struct sout o = {out, st->err, INT64_MAX};
 	struct summary s = {.archive = archive, .damaged = damaged};
 	struct evt_names *nm = NULL;
 	if (o.err == 0)
 		o.err = names_init(&nm, st);
+	/* Names as of the range's end: the newest in force in it. */
+	o.names_at = st->sel == NULL || st->sel->to == INT64_MAX ? INT64_MAX :
+	    st->sel->to - 1;
 	if (o.err == 0)
 		o.err = summarize(st, &s);
 	if (o.err == 0) {
 		p->head(&o, &s);
 		walk_table(&o, p, "types", "type", &st->types, UINT64_MAX,
-		    st->events, nm, EVT_NAMES_TYPE);
+		    st->events, st->names ? st->names : nm, EVT_NAMES_TYPE);
 		walk_table(&o, p, "sources", "source", &st->sources, top,
-		    st->events, nm, EVT_NAMES_SOURCE);
+		    st->events, st->names ? st->names : nm,
+		    EVT_NAMES_SOURCE);
 		p->rows_begin(&o, &s);
 	}
 	for (size_t i = 0; i < s.nrows && o.err == 0; i++) {

@@ -1118,15 +1118,15 @@ drain_cb(void *arg)
 	tl_wake(S.tl);
 }
 
-/* The archive's configuration snapshots (CONFIG markers), oldest first,
+/* The archive's CONFIG markers (snapshots and deltas), oldest first,
  * each kept only where it differs from the one before: what the Config
- * REST API answers at a replay position. */
+ * REST API answers at a replay position is their merge as of it (the
+ * merge of the last position asked for kept, as positions move
+ * slowly). */
 #define MAX_CONFIGS 1024
-static struct config {
-	int64_t rx;
-	struct evt_cfgrest *rest;
-} *configs;
-static size_t nconfigs;
+static int64_t *config_rx;
+static struct evt_cfgrest **configs, *merged;
+static size_t nconfigs, merged_at = SIZE_MAX;
 
 /* evt_names_configs callback: keeps a CONFIG marker's body (received
  * at rx) unless it repeats the previous one (arg: that body's buffer). */
@@ -1150,10 +1150,12 @@ config_add(void *arg, int64_t rx, const char *body, size_t len)
 		    "object; passed over", rx);
 		return 0;
 	}
-	if (configs == NULL && (configs = calloc(MAX_CONFIGS,
-	    sizeof *configs)) == NULL)
+	if (configs == NULL && ((configs = calloc(MAX_CONFIGS,
+	    sizeof *configs)) == NULL || (config_rx = calloc(MAX_CONFIGS,
+	    sizeof *config_rx)) == NULL))
 		oom_check(EVT_ERR_NOMEM);
-	configs[nconfigs++] = (struct config){ rx, c };
+	config_rx[nconfigs] = rx;
+	configs[nconfigs++] = c;
 	prev->len = 0;
 	oom_check(evt_buf_put(prev, body, len));
 	return 0;
@@ -1184,10 +1186,11 @@ configs_load(void)
 	evt_buf_free(&prev);
 }
 
-/* gateway rest_cb: Config REST from the newest CONFIG marker at or before
- * the asking client's replay position (its session's timeline; the shared
- * one; or, before a replay runs, the start point); before the first
- * marker, the first one. */
+/* gateway rest_cb: Config REST from the CONFIG markers as of the asking
+ * client's replay position (its session's timeline; the shared one; or,
+ * before a replay runs, the start point): every item any marker lists,
+ * named by the newest marker at or before the position that lists it,
+ * else by the earliest after (README, "Config REST"). */
 static int
 rest_cb(void *arg, struct evt_gw_session *s, const char *path, size_t len,
     struct evt_buf *body)
@@ -1201,9 +1204,18 @@ rest_cb(void *arg, struct evt_gw_session *s, const char *path, size_t len,
 		return 404;
 	if (pos == 0)
 		pos = R.start_rx;
-	while (i + 1 < nconfigs && configs[i + 1].rx <= pos)
+	while (i + 1 < nconfigs && config_rx[i + 1] <= pos)
 		i++;
-	return evt_cfgrest_answer(configs[i].rest, path, len, body);
+	if (i != merged_at) {
+		evt_cfgrest_free(merged);
+		merged = NULL;
+		merged_at = SIZE_MAX;
+		int rc = evt_cfgrest_merge(configs, nconfigs, i, &merged);
+		if (rc != 0)
+			return rc;
+		merged_at = i;
+	}
+	return evt_cfgrest_answer(merged, path, len, body);
 }
 
 /* gateway states_cb: the state at the asking session's position. */

@@ -1866,35 +1866,22 @@ stats_config_read(struct evt_stats *st, const struct stats_config *cfg)
 	oom_check(rc < 0 ? rc : 0);
 }
 
-/* Finds the names for a --from range without a CONFIG marker of its own:
- * the last marker before it, going back segment by segment and passing
- * over those whose index counts no CONFIG frame. */
+/* Reads the names of every CONFIG marker of the archive in dir (stats
+ * found one in its range, or the range starts later: an earlier marker
+ * may name it); deltas make the last marker alone not enough. */
 static void
-stats_names_before(struct evt_stats *st, int64_t from)
+stats_names_load(const char *dir)
 {
-	size_t n;
-	const struct evt_segref *s = evt_archive_segments(arch, &n);
-	for (size_t i = n; i-- > 0 && !evt_stats_has_config(st);) {
-		struct evt_segr *r;
-		if (evt_segr_open(s[i].path, evt_cli_damage_cb, NULL, &r) != 0)
-			continue;
-		const struct evt_seg_info *si = evt_segr_info(r);
-		struct evt_rec rec;
-		uint64_t boff;
-		int rc = 0;
-		if (!(si->sealed && si->nrecords > 0 && si->first_rx >= from) &&
-		    !(si->sealed && evt_segr_load_index(r) == 0 &&
-		    si->frames[EVT_K_CONFIG] == 0)) {
-			evt_segr_rewind(r, INT64_MIN);
-			while ((rc = evt_segr_next(r, &rec, &boff)) == 1)
-				if (rec.kind == EVT_K_CONFIG &&
-				    rec.rx_us < from)
-					stats_feed(st, r, &rec, s[i].path,
-					    boff, evt_stats_config);
-		}
-		evt_segr_close(r);
-		oom_check(rc);
-	}
+	struct evt_archive *a;
+	/* Its own handle, quiet: the counting reported damage. */
+	int rc = evt_archive_open(dir, EVT_AR_NO_SIZES, NULL, NULL, NULL,
+	    NULL, &a);
+	if (rc != 0)
+		return;
+	if ((cfgnames = evt_names_new()) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	oom_check(evt_names_read(a, dir, cfgnames));
+	evt_archive_close(a);
 }
 
 /* Orders roll-up entries by seq. */
@@ -2050,8 +2037,10 @@ cmd_stats(int argc, char **argv)
 	evt_ru_view_close(v);
 	if (cfg.pending)
 		stats_config_read(st, &cfg);
-	if (!evt_stats_has_config(st) && sa.sel.from != INT64_MIN)
-		stats_names_before(st, sa.sel.from);
+	if (cfgnames == NULL && (cfg.pending || evt_stats_has_config(st) ||
+	    sa.sel.from != INT64_MIN))
+		stats_names_load(argv[i]);
+	evt_stats_names(st, cfgnames);
 	struct evt_stats_out out = {obuf, drain_cb, NULL};
 	oom_check(evt_stats_print(st, sa.json ? EVT_STATS_JSON :
 	    EVT_STATS_TEXT, argv[i], evt_cli_damaged(), sa.top, &out));

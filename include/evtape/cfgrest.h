@@ -45,4 +45,16 @@ void evt_cfgrest_free(struct evt_cfgrest *c);
 int evt_cfgrest_answer(const struct evt_cfgrest *c, const char *path,
     size_t len, struct evt_buf *out);
 
+/*
+ * The configuration in force as of marker `at` (< n) of cs[0..n), the
+ * parsed CONFIG markers of an archive in archive order, snapshots and
+ * deltas alike: every item that any of them lists, each taken whole from
+ * the latest marker at or before `at` that lists its id (any letter
+ * case), else from the earliest after (formats/records.md, "Names from
+ * CONFIG markers"); a list that no marker has stays absent.  Returns 0
+ * and *out (free with evt_cfgrest_free) or EVT_ERR_NOMEM.
+ */
+int evt_cfgrest_merge(struct evt_cfgrest *const *cs, size_t n, size_t at,
+    struct evt_cfgrest **out);
+
 #endif

@@ -64,6 +64,16 @@ int evt_stats_record(struct evt_stats *st, struct evt_rdec *d,
 int evt_stats_config(struct evt_stats *st, struct evt_rdec *d,
     const struct evt_rec *rec);
 
+/*
+ * Names the report from nm (borrowed until evt_stats_print; finished),
+ * all the archive's CONFIG markers, as of the range's last moment
+ * (formats/records.md, "Names from CONFIG markers"), rather than from the
+ * one marker evt_stats_config took: with deltas no one marker holds
+ * every name.
+ */
+struct evt_names;
+void evt_stats_names(struct evt_stats *st, struct evt_names *nm);
+
 /* Whether a CONFIG marker gave names. */
 int evt_stats_has_config(const struct evt_stats *st);
 

@@ -202,7 +202,7 @@ import json, sys
 d = json.load(open('$T/r.json'))
 sys.exit(not (d['events'] == 3000 and d['sessions'] >= 1 and d['configs'] >= 1 and
     all(x['name'] for x in d['types'] + d['sources']) and
-    any(x['name'] == 'MotionStarted' for x in d['types'])))"
+    any(x['name'] == 'Motion Started' for x in d['types'])))"
 cfg=$(awk -F'\t' '$2 == "CONFIG" {print $1}' "$T/r.markers" | tail -n 1)
 $EVTOOL stats --json --top 100 --from $((cfg + 1)) "$T/r" >"$T/r2.json"
 t "--from after the CONFIG marker: still its names" \
@@ -213,8 +213,9 @@ d = json.load(open('$T/r2.json'))
 sys.exit(not (d['events'] > 0 and d['configs'] == 0 and
     all(x['name'] for x in d['types'])))"
 $EVTOOL stats "$T/r" >"$T/r.txt"
-t "text: a type shown by name with its GUID" \
-    grep -Eq '%  MotionStarted \([0-9a-f-]{36}\)$' "$T/r.txt"
+# The displayName, as every reading tool and XProtect's own clients show.
+t "text: a type shown by its displayName with its GUID" \
+    grep -Eq '%  Motion Started \([0-9a-f-]{36}\)$' "$T/r.txt"
 t "text: a source shown by name" grep -Eq '%  Camera [0-9]{4} \(cameras/' \
     "$T/r.txt"
 done_testing

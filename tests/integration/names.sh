@@ -150,6 +150,61 @@ t "evplay without them prints the plain events" cmp "$T/pp.jsonl" \
 $EVPLAY --names --tsv "$T/a" >/dev/null 2>&1
 t "evplay --names --tsv is a usage error" test $? -eq 2
 
+# evplay --listen's Config REST: the union of the markers (a snapshot and
+# two deltas), each name as of the replay position (before its first
+# event: the start point), by the same rule; not the newest marker alone.
+echo secret >"$T/pw"
+for from in $T0 $((T0 + 100000000)); do
+	start_srv "$EVPLAY" rest --user alice --password-file "$T/pw" \
+	    --from $from "$T/a"
+	check $? "evplay --listen --from $from started" || continue
+	t "Config REST as of $from: every source and type any marker lists, \
+named as of it" $PYTHON - "$SRV_PORT" "$T/a.tsv" "$T/a.markers" $from "$HERE" <<'PYEOF'
+import json, sys, urllib.parse, urllib.request
+sys.path.insert(0, sys.argv[5])
+import namesref
+port, tsv, mk, frm = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+base = "http://127.0.0.1:%s" % port
+form = urllib.parse.urlencode({"grant_type": "password", "username": "alice",
+                               "password": "secret",
+                               "client_id": "GrantValidatorClient"}).encode()
+tok = json.loads(urllib.request.urlopen(base + "/API/IDP/connect/token", form,
+                                        timeout=10).read())["access_token"]
+def get(path):
+    req = urllib.request.Request(base + "/api/rest/v1/" + path,
+                                 headers={"Authorization": "Bearer " + tok})
+    return json.loads(urllib.request.urlopen(req, timeout=10).read())
+at = min(int(l.split("\t", 1)[0]) for l in open(tsv)
+         if int(l.split("\t", 1)[0]) >= frm)
+tab = namesref.markers(mk)
+for coll, lst, pre in (("cameras", "source", "cameras/"),
+                       ("eventTypes", "type", "")):
+    want = {i: namesref.shown(namesref.lookup(tab, lst, i, at))
+            for (l, i) in tab if l == lst and i.startswith(pre)}
+    got = {pre + x["id"].lower(): x["displayName"]
+           for x in get(coll)["array"]}
+    if got != want:
+        sys.exit("%s: want %r, got %r" % (coll, want, got))
+one = sorted(i for (l, i) in tab if l == "source")[-1]
+d = get(one)["data"]["displayName"]
+if d != namesref.shown(namesref.lookup(tab, "source", one, at)):
+    sys.exit("%s: %r" % (one, d))
+PYEOF
+	stop_pid "$SRV_PID"
+done
+
+# stats: names of every marker (the last is a delta naming one camera), as
+# of the range's end.
+$EVTOOL stats --json --top 100 "$T/a" >"$T/stats.json"
+t "stats names every source and type from all the markers" \
+    $PYTHON "$HERE/statsref.py" --top 100 "$T/a.tsv" "$T/a.markers" \
+    "$T/stats.json"
+to=$((T0 + 50000000))
+$EVTOOL stats --json --top 100 --to $to "$T/a" >"$T/stats2.json"
+t "... as of a range's end (before the rename)" \
+    $PYTHON "$HERE/statsref.py" --top 100 --to $to "$T/a.tsv" \
+    "$T/a.markers" "$T/stats2.json"
+
 # Names recorded by evrec from evsim: every source evsim generates.
 record_sim "$T/r" 2000 --rate 3000 --seed 7 --cameras 30
 $EVTOOL cat --tsv "$T/r" >"$T/r.tsv"

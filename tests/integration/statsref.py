@@ -73,19 +73,27 @@ for line in open(a.tsv, encoding="utf-8"):
             times.append(rx)
     elif isinstance(obj, dict) and isinstance(obj.get("states"), list):
         frames["states"] += 1
-config = None
+configs = []      # (rx, body) of every CONFIG marker, in archive order
 for line in open(a.markers, encoding="utf-8"):
     rx, kind, body = line.rstrip("\n").split("\t", 2)
     if a.frm <= int(rx) < a.to:
         frames[kind] += 1
-    if kind == "CONFIG" and int(rx) < a.to:
-        config = json.loads(body)
+    if kind == "CONFIG":
+        configs.append((int(rx), json.loads(body)))
 
 
 def names(key):
+    """Names as of the range's end (formats/records.md, "Names from CONFIG
+    markers"): of each id the latest marker before `to` listing it, else
+    the earliest after; displayName where there is one, else name."""
     out = {}
-    for item in (config or {}).get(key, []):
-        out[item["id"].lower()] = item["name"]
+    before = [c for rx, c in configs if rx < a.to]
+    after = [c for rx, c in configs if rx >= a.to]
+    # Later writes win: the earliest after last among those after, then
+    # every one before, the latest last.
+    for c in after[::-1] + before:
+        for item in c.get(key) or []:
+            out[item["id"].lower()] = item.get("displayName", item["name"])
     return out
 
 

@@ -1,7 +1,9 @@
 /*
  * test_cfgrest.c: unit tests of the Config REST answers from a CONFIG
  * marker body (src/cfgrest.c): items and collections of event types,
- * state groups and sources, letter case, 404s, bad bodies.
+ * state groups and sources, letter case, 404s, bad bodies; the merge of
+ * a snapshot, a delta and a renaming snapshot (formats/records.md, "Names
+ * from CONFIG markers", worked example).
  */
 #include <string.h>
 
@@ -25,6 +27,54 @@ ask(const struct evt_cfgrest *c, const char *path, struct evt_buf *b)
 	evt_buf_putc(b, '\0');
 	b->len--;
 	return st;
+}
+
+/* The worked example's markers at 10 (snapshot), 20 (delta), 30
+ * (snapshot with a rename), merged as of each. */
+static void
+test_merge(struct evt_buf *b)
+{
+	static const char *const body[] = {
+		"{\"sources\":[{\"id\":\"cameras/c1\",\"name\":\"Lobby\"}],"
+		"\"eventTypes\":[{\"id\":\"t1\",\"name\":\"Motion\"}]}",
+		"{\"kind\":\"delta\",\"eventTypes\":[],\"stateGroups\":[],"
+		"\"sources\":[{\"id\":\"inputEvents/i7\",\"name\":\"Door 7\"}]}",
+		"{\"sources\":[{\"id\":\"CAMERAS/C1\",\"name\":\"Lobby East\"},"
+		"{\"id\":\"inputEvents/i7\",\"name\":\"Door 7\"}]}",
+	};
+	struct evt_cfgrest *c[3], *m;
+	for (int i = 0; i < 3; i++)
+		T_EQ(evt_cfgrest_new(body[i], strlen(body[i]), &c[i]), 0,
+		    "marker %d", i);
+	T_EQ(evt_cfgrest_merge(c, 3, 0, &m), 0, "merge as of the snapshot");
+	T_EQ(ask(m, "inputEvents/i7", b), 200,
+	    "a delta's source is served before the delta");
+	T_EQ(ask(m, "cameras/c1", b), 200, "the snapshot's camera");
+	T_OK(strstr((char *)b->p, "\"Lobby\"") != NULL, "old name: %s",
+	    (char *)b->p);
+	T_EQ(ask(m, "eventTypes/t1", b), 200,
+	    "a type that only the first snapshot lists");
+	T_EQ(ask(m, "stateGroups", b), 200, "a list only the delta has");
+	T_OK(strcmp((char *)b->p, "{\"array\":[]}") == 0, "empty: %s",
+	    (char *)b->p);
+	evt_cfgrest_free(m);
+	T_EQ(evt_cfgrest_merge(c, 3, 1, &m), 0, "merge as of the delta");
+	T_EQ(ask(m, "cameras", b), 200, "cameras as of the delta");
+	T_OK(strstr((char *)b->p, "\"Lobby\"") != NULL &&
+	    strstr((char *)b->p, "Lobby East") == NULL,
+	    "the delta leaves the snapshot's camera named: %s", (char *)b->p);
+	evt_cfgrest_free(m);
+	T_EQ(evt_cfgrest_merge(c, 3, 2, &m), 0, "merge as of the rename");
+	T_EQ(ask(m, "cameras", b), 200, "cameras after the rename");
+	T_OK(strstr((char *)b->p, "Lobby East") != NULL &&
+	    strstr((char *)b->p, "\"Lobby\"") == NULL,
+	    "one camera, the new name, letter case of ids ignored: %s",
+	    (char *)b->p);
+	T_EQ(ask(m, "eventTypes/t1", b), 200,
+	    "a snapshot that lacks a list does not unname");
+	evt_cfgrest_free(m);
+	for (int i = 0; i < 3; i++)
+		evt_cfgrest_free(c[i]);
 }
 
 int
@@ -67,6 +117,7 @@ main(void)
 	T_EQ(evt_cfgrest_new("{}", 2, &c), 0, "no lists");
 	T_EQ(ask(c, "eventTypes", &b), 404, "no lists: 404");
 	evt_cfgrest_free(c);
+	test_merge(&b);
 	evt_buf_free(&b);
 	T_DONE();
 }
