@@ -71,6 +71,11 @@ struct evt_names {
 	int cur;		/* the list evt_names_each sorts */
 	int show_name;		/* evt_names_show_name */
 	char val[3][EVT_REC_MAX_INTERN + 1];	/* an event's values */
+	/* evt_names_from: the record the next event text comes from. */
+	struct evt_rdec *d;
+	const struct evt_rec *rec;
+	int64_t kid[3];		/* string ids of "source", "type",
+				   "stategroupid" in d's dictionary, or -1 */
 };
 
 /* The body's member of each list, lower case (evt_ess_member folds). */
@@ -481,43 +486,140 @@ value(const char *s, size_t len, int esc, char *out, size_t cap)
 	return out;
 }
 
+/* Takes the record of the next event text; see names.h. */
+void
+evt_names_from(struct evt_names *n, struct evt_rdec *d,
+    const struct evt_rec *rec)
+{
+	n->d = d;
+	n->rec = rec;
+}
+
+/* The string id of key k (0 "source", 1 "type", 2 "stategroupid") in
+ * dictionary dict: the one found last while it still holds that text
+ * (a new segment's dictionary reuses ids), else looked up. */
+static int64_t
+key_id(struct evt_names *n, int k, struct evt_dict *dict)
+{
+	static const char *const key[3] = {"source", "type", "stategroupid"};
+	static const size_t klen[3] = {6, 4, 12};
+	size_t len;
+	const char *s = n->kid[k] >= 0 ? evt_dict_str(dict,
+	    (uint32_t)n->kid[k], &len) : NULL;
+	if (s != NULL && len == klen[k] && memcmp(s, key[k], len) == 0)
+		return n->kid[k];
+	return n->kid[k] = evt_dict_str_find(dict, key[k], klen[k]);
+}
+
+/* An event's "source", "type" and "stategroupid" values: p[k][0..len[k])
+ * (NUL-terminated only where said). */
+struct vals {
+	const char *p[3];
+	size_t len[3];
+};
+
+/* Sets v from the record evt_names_from gave, by the string ids of its
+ * fields (no text scanned, no key matched per event; the values point
+ * into the dictionary, not NUL-terminated, cut at a NUL byte as the text
+ * path's strings are): 1, or 0 when one is not an interned string (a
+ * GUID, a long string: the text tells). */
+static int
+event_rec(struct evt_names *n, struct vals *v)
+{
+	struct evt_dict *dict = n->d->dict;
+	int64_t keys[3], ids[3];
+	if (n->rec->kind != EVT_K_EVENT)
+		return 0;
+	for (int k = 0; k < 3; k++)
+		keys[k] = key_id(n, k, dict);
+	evt_rdec_strids(n->d, n->rec, keys, 3, ids);
+	for (int k = 0; k < 3; k++) {
+		size_t len = 0;
+		const char *s = ids[k] >= 0 ? evt_dict_str(dict,
+		    (uint32_t)ids[k], &len) : ids[k] == -1 ? "" : NULL;
+		if (s == NULL || len > EVT_REC_MAX_INTERN)
+			return 0;
+		v->p[k] = s;
+		v->len[k] = strnlen(s, len);
+	}
+	return 1;
+}
+
+/* Sets v from event text ev[0..len) (NUL-terminated copies in n->val):
+ * 0 or EVT_ERR_JSON. */
+static int
+event_text(struct evt_names *n, const char *ev, size_t len, struct vals *v)
+{
+	struct evt_ess_event_fields f;
+	int rc = evt_ess_event_fields(ev, len, &f);
+	if (rc < 0)
+		return rc;
+	const char *p[3] = {f.source, f.type, f.group};
+	size_t l[3] = {f.source_len, f.type_len, f.group_len};
+	for (int k = 0; k < 3; k++) {
+		v->p[k] = value(p[k], l[k], f.escaped, n->val[k],
+		    EVT_REC_MAX_INTERN);
+		v->len[k] = strlen(v->p[k]);
+	}
+	return 0;
+}
+
+/* evt_names_event; the values in out only when strings (else ""): what
+ * --names does without, a copy per event saved. */
+static int
+event_names(struct evt_names *n, const char *ev, size_t len, int64_t rx,
+    struct evt_names_ev *out, int strings)
+{
+	struct evt_names_item it;
+	struct vals v;
+	memset(out, 0, sizeof *out);
+	out->source = out->type = out->group = "";
+	int from_rec = n->rec != NULL && event_rec(n, &v);
+	n->d = NULL;
+	n->rec = NULL;
+	if (!from_rec) {
+		int rc = event_text(n, ev, len, &v);
+		if (rc < 0)
+			return rc;
+	}
+	if (strings) {
+		const char **o[3] = {&out->source, &out->type, &out->group};
+		for (int k = 0; k < 3; k++) {
+			if (from_rec) {
+				memmove(n->val[k], v.p[k], v.len[k]);
+				n->val[k][v.len[k]] = '\0';
+			}
+			*o[k] = n->val[k];
+		}
+	}
+	if (evt_names_get(n, EVT_NAMES_SOURCE, v.p[0], v.len[0], rx, &it)) {
+		out->source_name = it.name;
+		out->json[0] = it.name_json;
+	}
+	const char *group = v.p[2];
+	size_t glen = v.len[2];
+	if (evt_names_get(n, EVT_NAMES_TYPE, v.p[1], v.len[1], rx, &it)) {
+		out->type_name = it.name;
+		out->json[1] = it.name_json;
+		out->state_name = it.state;
+		if (glen == 0 && it.group != NULL) {
+			group = it.group;
+			glen = strlen(group);
+		}
+	}
+	if (evt_names_get(n, EVT_NAMES_GROUP, group, glen, rx, &it)) {
+		out->group_name = it.name;
+		out->json[2] = it.name_json;
+	}
+	return 0;
+}
+
 /* The names of one event; see names.h. */
 int
 evt_names_event(struct evt_names *n, const char *ev, size_t len, int64_t rx,
     struct evt_names_ev *out)
 {
-	struct evt_ess_event_fields f;
-	struct evt_names_item it;
-	memset(out, 0, sizeof *out);
-	out->source = out->type = out->group = "";
-	int rc = evt_ess_event_fields(ev, len, &f);
-	if (rc < 0)
-		return rc;
-	out->source = value(f.source, f.source_len, f.escaped, n->val[0],
-	    EVT_REC_MAX_INTERN);
-	out->type = value(f.type, f.type_len, f.escaped, n->val[1],
-	    EVT_REC_MAX_INTERN);
-	out->group = value(f.group, f.group_len, f.escaped, n->val[2],
-	    EVT_REC_MAX_INTERN);
-	if (evt_names_get(n, EVT_NAMES_SOURCE, out->source,
-	    strlen(out->source), rx, &it)) {
-		out->source_name = it.name;
-		out->json[0] = it.name_json;
-	}
-	const char *group = out->group;
-	if (evt_names_get(n, EVT_NAMES_TYPE, out->type, strlen(out->type), rx,
-	    &it)) {
-		out->type_name = it.name;
-		out->json[1] = it.name_json;
-		out->state_name = it.state;
-		if (group[0] == '\0' && it.group != NULL)
-			group = it.group;
-	}
-	if (evt_names_get(n, EVT_NAMES_GROUP, group, strlen(group), rx, &it)) {
-		out->group_name = it.name;
-		out->json[2] = it.name_json;
-	}
-	return 0;
+	return event_names(n, ev, len, rx, out, 1);
 }
 
 /* Appends ,"key":<v> (key with its quotes and colon, v a JSON string
@@ -543,7 +645,9 @@ evt_names_put_json(struct evt_names *n, struct evt_buf *out, size_t mark,
 	struct evt_names_ev ne;
 	while (close > 0 && ev[close - 1] != '}')
 		close--;
-	if (close == 0 || evt_names_event(n, ev, len, rx, &ne) != 0 ||
+	if (close == 0)
+		n->d = NULL, n->rec = NULL;	/* evt_names_from's, unused */
+	if (close == 0 || event_names(n, ev, len, rx, &ne, 0) != 0 ||
 	    (!ne.source_name && !ne.type_name && !ne.group_name))
 		return 0;	/* not an object, or nothing known */
 	size_t i = close - 1;	/* is the object empty? */

@@ -128,6 +128,20 @@ int evt_names_event(struct evt_names *n, const char *ev, size_t len,
     int64_t rx, struct evt_names_ev *out);
 
 /*
+ * Says that the event text of the next evt_names_event, evt_names_put_json
+ * or evt_names_put_text call is the rendering (evt_rdec_item_json) of
+ * record rec of decoder d (both borrowed until that call, which forgets
+ * them): its "source", "type" and "stategroupid" are then taken from the
+ * record's string ids instead of being found again in the text (the same
+ * values; the text is scanned when one is not an interned string).  What
+ * makes `cat --names` and `-o text` cheap.
+ */
+struct evt_rdec;
+struct evt_rec;
+void evt_names_from(struct evt_names *n, struct evt_rdec *d,
+    const struct evt_rec *rec);
+
+/*
  * Adds the members "sourceName", "typeName", "stateGroupName" that are
  * known to the event object text at out->p[mark..out->len) (received at
  * rx), before its closing brace; the original members stay as they are.
