@@ -69,7 +69,6 @@ struct evt_names {
 	struct evt_jparser jp;
 	uint32_t seq;
 	int cur;		/* the list evt_names_each sorts */
-	int show_name;		/* evt_names_show_name */
 	char val[3][EVT_REC_MAX_INTERN + 1];	/* an event's values */
 	/* evt_names_from: the record the next event text comes from. */
 	struct evt_rdec *d;
@@ -93,13 +92,6 @@ evt_names_new(void)
 		evt_dict_init(&n->l[k].ids);
 	evt_json_init(&n->jp, 16);
 	return n;
-}
-
-/* Shows `name` rather than displayName; see names.h. */
-void
-evt_names_show_name(struct evt_names *n)
-{
-	n->show_name = 1;
 }
 
 /* Frees a set; see names.h. */
@@ -184,8 +176,7 @@ item_add(struct evt_names *n, int k, int64_t rx, const char *body, uint32_t j)
 	/* What people are shown: displayName, where the gateway gave one
 	 * that differs from name (records.md), as the official samples
 	 * show it. */
-	long nm = n->show_name ? -1 : evt_ess_member(body, tk, j,
-	    "displayname"), alt = -1;
+	long nm = evt_ess_member(body, tk, j, "displayname"), alt = -1;
 	if (nm < 0 || tk[nm].type != EVT_J_STRING)
 		nm = evt_ess_member(body, tk, j, "name");
 	else

@@ -16,7 +16,9 @@
  * the earliest one after T that does.  So a rename is shown from the
  * marker that recorded it on, and an event before the first marker still
  * gets a name.  Of an item the name shown is its `displayName` when
- * the marker has one (what the official samples show), else its `name`;
+ * the marker has one (what the official samples and XProtect's clients
+ * show; every tool, `evtool stats` included, shows this one), else its
+ * `name`;
  * for an event type also its `state` and `stateGroupId`.
  *
  * Cost: each id has its (time, name) list sorted by time, found through a
@@ -60,10 +62,6 @@ struct evt_names *evt_names_new(void);
 
 /* Frees it; NULL is fine. */
 void evt_names_free(struct evt_names *n);
-
-/* Makes the items added from now on show their `name`, not their
- * displayName (what `evtool stats` has always shown). */
-void evt_names_show_name(struct evt_names *n);
 
 /*
  * Takes the items of CONFIG body body[0..len) (borrowed for the call)
