@@ -6,12 +6,15 @@
  * looked up: every id a glob of everything ("*") matches must resolve at
  * both times to a name; the text is then used as an event object with
  * --names members and as a text line, which must end with one newline.
+ * The body also goes to the Config REST merge (cfgrest.c: two markers,
+ * merged as of each), whose answers must be 200 or 404.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "evtape/buf.h"
+#include "evtape/cfgrest.h"
 #include "evtape/err.h"
 #include "evtape/names.h"
 
@@ -29,9 +32,40 @@ check_cb(void *arg, const char *id)
 	return 0;
 }
 
+/* The body as two markers, merged as of each, asked for every list. */
+static void
+merge(const char *p, size_t size)
+{
+	static const char *const path[] = {"eventTypes", "stateGroups",
+	    "cameras"};
+	struct evt_cfgrest *c[2] = {NULL, NULL}, *m;
+	struct evt_buf b = {0};
+	if (evt_cfgrest_new(p, size, &c[0]) != 0 ||
+	    evt_cfgrest_new(p, size, &c[1]) != 0) {
+		evt_cfgrest_free(c[0]);
+		return;
+	}
+	for (size_t at = 0; at < 2; at++) {
+		if (evt_cfgrest_merge(c, 2, at, &m) != 0)
+			continue;
+		for (int k = 0; k < 3; k++) {
+			b.len = 0;
+			int st = evt_cfgrest_answer(m, path[k],
+			    strlen(path[k]), &b);
+			if (st != 200 && st != 404 && st != EVT_ERR_NOMEM)
+				abort();
+		}
+		evt_cfgrest_free(m);
+	}
+	evt_buf_free(&b);
+	evt_cfgrest_free(c[0]);
+	evt_cfgrest_free(c[1]);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	merge((const char *)data, size);
 	struct evt_names *n = evt_names_new();
 	if (n == NULL)
 		return 0;
