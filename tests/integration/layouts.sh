@@ -10,7 +10,8 @@
 #   2. an archive of old-layout segments followed by new-layout ones;
 #   3. a new writer resuming an old-layout unsealed segment (cut after a
 #      crash), of version 1 and of version 2: it appends blocks of
-#      version 3 to it; everything reads back, and once sealed too.
+#      version 3 to it; everything reads back, and once sealed too;
+#   4. dictionary units: 8 MiB by default, 4 MiB with --layout 1.5.
 # POSIX sh; prints TAP.  Uses $BUILD/evtool and $BUILD/evgen.
 . "$(dirname "$0")/lib.sh"
 
@@ -31,6 +32,29 @@ for p in sys.argv[1:]:
         print(d[off + 6])
         packed = d[off + 6] in (2, 3) and flags & 0x10
         off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
+PY
+}
+
+# units SEGMENT: the number of blocks flagged UNIT (0x8) and the MiB of
+# decompressed block and GUID bytes (raw + 16 per GUID: about what a
+# writer counts, its records before the columnar form)
+# of the whole segment, walking block headers as versions() does.
+units() {
+	$PYTHON - "$@" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+end = len(d)
+if d[-128:-120] == b"\x89EVTIDX\n":
+    end = struct.unpack_from("<Q", d, len(d) - 128 + 16)[0]
+off, n, raw_all = 64, 0, 0
+while off + 64 <= end and d[off:off + 4] == b"\x9eEBK":
+    zlen, raw, nguid = struct.unpack_from("<3I", d, off + 8)
+    flags = struct.unpack_from("<I", d, off + 36)[0]
+    n += 1 if flags & 0x8 else 0
+    raw_all += raw + 16 * nguid
+    packed = d[off + 6] in (2, 3) and flags & 0x10
+    off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
+print(n, raw_all >> 20)
 PY
 }
 
@@ -120,5 +144,21 @@ PY
 	check $? "the resumed segment holds old blocks, then new ones ($(cat "$T/v.res"))"
 	reads_as "$T/res$v" "$T/old.tsv" "resumed segment ($L)"
 done
+
+# 4. Dictionary units: 8 MiB by default since revision 1.6, 4 MiB with
+# --layout 1.5 unless --dict-unit says otherwise (formats/records.md,
+# "Dictionary units").  A stream of 5-8 MiB of records and GUIDs (about
+# 32 bytes an event) is one unit in the first and two in the second.
+$EVGEN --seed 12 --events 200000 >"$T/u.tsv"
+"$EVTOOL" import "$T/u8" "$T/u.tsv" 2>/dev/null &&
+    "$EVTOOL" import --layout 1.5 "$T/u4" "$T/u.tsv" 2>/dev/null &&
+    "$EVTOOL" import --dict-unit 8M --layout 1.5 "$T/u8b" "$T/u.tsv" 2>/dev/null
+check $? "import 200,000 events: default, --layout 1.5, --dict-unit 8M --layout 1.5"
+units "$T"/u8/seg-*.evt >"$T/n.u8"
+units "$T"/u4/seg-*.evt >"$T/n.u4"
+units "$T"/u8b/seg-*.evt >"$T/n.u8b"
+[ "$(cat "$T/n.u8")" = "1 $(cat "$T/n.u4" | cut -d' ' -f2)" ] &&
+    [ "$(cut -d' ' -f1 "$T/n.u4")" = 2 ] && cmp -s "$T/n.u8" "$T/n.u8b"
+check $? "units (count, MiB of record and GUID bytes): default $(cat "$T/n.u8"), --layout 1.5 $(cat "$T/n.u4"), with --dict-unit 8M $(cat "$T/n.u8b")"
 
 done_testing
