@@ -15,9 +15,11 @@
 # POSIX sh; prints TAP.  Uses $BUILD/evtool and $BUILD/evgen.
 . "$(dirname "$0")/lib.sh"
 
-# versions FILE...: the block versions of segments, one line per block
-# ("1", "2"), walking block headers from offset 64 (formats/segment.md).
-versions() {
+# blocks FILE...: one line per block of the segments, walking block
+# headers from offset 64 (formats/segment.md): "version flags bytes",
+# bytes its decompressed size plus 16 per GUID (about what a writer
+# counts for its dictionary unit: its records before the columnar form).
+blocks() {
 	$PYTHON - "$@" <<'PY'
 import struct, sys
 for p in sys.argv[1:]:
@@ -29,33 +31,18 @@ for p in sys.argv[1:]:
     while off + 64 <= end and d[off:off + 4] == b"\x9eEBK":
         zlen, raw, nguid = struct.unpack_from("<3I", d, off + 8)
         flags = struct.unpack_from("<I", d, off + 36)[0]
-        print(d[off + 6])
+        print(d[off + 6], flags, raw + 16 * nguid)
         packed = d[off + 6] in (2, 3) and flags & 0x10
         off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
 PY
 }
-
-# units SEGMENT: the number of blocks flagged UNIT (0x8) and the MiB of
-# decompressed block and GUID bytes (raw + 16 per GUID: about what a
-# writer counts, its records before the columnar form)
-# of the whole segment, walking block headers as versions() does.
+# versions FILE...: the block versions of segments, one line per block.
+versions() { blocks "$@" | cut -d' ' -f1; }
+# units FILE: the number of blocks flagged UNIT (0x8) and the MiB of
+# block bytes (blocks()) of a segment.
 units() {
-	$PYTHON - "$@" <<'PY'
-import struct, sys
-d = open(sys.argv[1], "rb").read()
-end = len(d)
-if d[-128:-120] == b"\x89EVTIDX\n":
-    end = struct.unpack_from("<Q", d, len(d) - 128 + 16)[0]
-off, n, raw_all = 64, 0, 0
-while off + 64 <= end and d[off:off + 4] == b"\x9eEBK":
-    zlen, raw, nguid = struct.unpack_from("<3I", d, off + 8)
-    flags = struct.unpack_from("<I", d, off + 36)[0]
-    n += 1 if flags & 0x8 else 0
-    raw_all += raw + 16 * nguid
-    packed = d[off + 6] in (2, 3) and flags & 0x10
-    off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
-print(n, raw_all >> 20)
-PY
+	blocks "$1" | awk 'int($2 / 8) % 2 == 1 { n++ } { b += $3 }
+	    END { print n + 0, int(b / 1048576) }'
 }
 
 # reads_as DIR WANT.tsv DESCRIPTION: cat --tsv of DIR is WANT, with no
