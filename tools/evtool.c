@@ -645,8 +645,8 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 			continue;
 		size_t mark = obuf->len;
 		rc = evt_rdec_item_json(d, &rec, obuf);
-		if (rc == 0 && cfgnames != NULL)
-			evt_names_from(cfgnames, d, &rec);
+		if (rc == 0 && (outo.names || outo.text))
+			evt_names_from(cfgnames, d, &rec); /* emit_event's */
 		if (rc == 0)
 			emit_event(mark, rec.rx_us);
 		else
