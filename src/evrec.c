@@ -946,9 +946,9 @@ on_answer(const struct evt_ess_msg *m, const char *frame, size_t len,
 	}
 }
 
-/* WebSocket text message: the recorder's hot path. */
+/* Handles one text message (on_text). */
 static void
-on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
+on_text_frame(const char *frame, size_t len)
 {
 	struct evt_ess_msg *m = &R.msg;
 	int64_t rx = rx_now();
@@ -1004,6 +1004,18 @@ on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
 			    "raw (%" PRIu64 " so far)", len, R.c.raw);
 		return;
 	}
+}
+
+/*
+ * WebSocket text message: the recorder's hot path.  The tokens of a huge
+ * message (a getState answer) are given back once it is handled: a
+ * recorder runs for months.
+ */
+static void
+on_text(struct evt_wsconn *conn, const char *frame, size_t len, void *arg)
+{
+	on_text_frame(frame, len);
+	evt_json_shrink(&R.jp);
 }
 
 /* Binary messages are not part of the protocol; keep them raw anyway. */

@@ -403,37 +403,20 @@ grow(struct evt_jparser *p)
 	return 0;
 }
 
-/*
- * Gives back the part of the token array that input of len bytes cannot
- * use: a parser lives as long as its connection, and one huge frame (a
- * getState answer of 100,000 states: 160,000 tokens, 2.5 MiB) must not
- * stay allocated for the rest of it.  A text of len bytes holds at most
- * len / 2 + 1 tokens (every value but the last takes a byte and a
- * separator), so shrinking to four times that, never below
- * JSON_KEEP_CAP, costs a realloc only after such a frame.
- */
-static void
-trim(struct evt_jparser *p, size_t len)
-{
-	size_t want = len < SIZE_MAX / 2 - 8 ? 2 * len + 8 : SIZE_MAX;
-	struct evt_jtok *nt;
-
-	if (p->cap <= JSON_KEEP_CAP || want >= p->cap)
-		return;
-	if (want < JSON_KEEP_CAP)
-		want = JSON_KEEP_CAP;
-	if ((nt = realloc(p->tok, want * sizeof *nt)) == NULL)
-		return; /* keeping the larger array is still correct */
-	p->tok = nt;
-	p->cap = (uint32_t)want;
-}
-
 /* Initialises a parser with no token array yet. */
 void
 evt_json_init(struct evt_jparser *p, uint32_t max_depth)
 {
 	memset(p, 0, sizeof *p);
 	p->max_depth = max_depth;
+}
+
+/* Frees a token array over JSON_KEEP_CAP tokens; see json.h. */
+void
+evt_json_shrink(struct evt_jparser *p)
+{
+	if (p->cap > JSON_KEEP_CAP)
+		evt_json_free(p);
 }
 
 /* Frees the token array and leaves the parser empty but reusable. */
@@ -499,9 +482,6 @@ evt_json_parse(struct evt_jparser *p, const char *buf, size_t len)
 		p->err_off = UINT32_MAX; /* the first byte beyond the bound */
 		return EVT_ERR_TOOBIG;
 	}
-	trim(p, len);
-	t = p->tok;
-	cap = p->cap;
 
 value:
 	SKIP_WS();

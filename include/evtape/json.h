@@ -64,6 +64,13 @@ struct evt_jparser {
 void evt_json_init(struct evt_jparser *p, uint32_t max_depth);
 
 /* Frees the token array.  The parser may be initialised again. */
+/*
+ * Frees the token array when it holds over 4,096 tokens (64 KiB), so that
+ * one huge text (a getState answer of 100,000 states: 2.5 MiB of tokens)
+ * is not held for the parser's whole life.  The caller must hold no
+ * pointer into the tokens.  The next parse allocates again.
+ */
+void evt_json_shrink(struct evt_jparser *p);
 void evt_json_free(struct evt_jparser *p);
 
 /*

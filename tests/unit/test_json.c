@@ -714,17 +714,19 @@ test_big(void)
 	cap = p.cap;
 	T_OK(cap >= NUM + 1, "token array grew to %u", cap);
 
-	/* A small parse gives the big array back (a recorder must not
-	 * hold a getState answer's tokens for good); a big one grows it
-	 * again. */
+	/* A small parse keeps the array; a big one again needs no growth. */
 	T_EQ(parse_n(&p, L("[1]")), 2, "small parse after a big one");
-	T_OK(p.cap >= 2 && p.cap <= 4096, "token array given back (%u of %u)",
-	    p.cap, cap);
-	T_EQ(p.tok[0].size, 1, "small parse after a big one: its tokens");
+	T_EQ(p.cap, cap, "token array kept");
 	T_EQ(parse_n(&p, b, len), NUM + 1, "big parse again");
-	T_OK(p.cap >= NUM + 1, "the big parse grew it again (%u)", p.cap);
-	T_EQ(parse_n(&p, b, len / 2), EVT_ERR_JSON,
-	    "half of the big text is not JSON");
+	T_EQ(p.cap, cap, "no growth on the second big parse");
+	/* evt_json_shrink gives a huge array back, and only a huge one. */
+	evt_json_shrink(&p);
+	T_OK(p.cap == 0 && p.tok == NULL, "shrink frees a huge array");
+	T_EQ(parse_n(&p, L("[1,2]")), 3, "parse after a shrink");
+	uint32_t small = p.cap;
+	evt_json_shrink(&p);
+	T_OK(small > 0 && p.cap == small, "shrink keeps a small array (%u)",
+	    p.cap);
 	free(b);
 
 	/* One 4 MiB string with an escape at the very end. */
