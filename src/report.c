@@ -564,14 +564,20 @@ put(struct rpt *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 put(struct rpt *r, const char *fmt, ...)
 {
-	char tmp[512];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n > 0 && r->err == 0 && evt_buf_put(r->out, tmp, (size_t)n <
-	    sizeof tmp ? (size_t)n : sizeof tmp - 1) != 0)
+	if (n <= 0 || r->err != 0)
+		return;
+	if (evt_buf_grow(r->out, (size_t)n + 1) != 0) {
 		r->err = EVT_ERR_NOMEM;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf((char *)r->out->p + r->out->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	r->out->len += (size_t)n;
 }
 
 /* Appends receive time rx as UTC ISO-8601. */
@@ -862,15 +868,22 @@ put_timeline(struct rpt *r)
 		put(r, "\"><rect class=\"lane-bg\" x=\"%d\" y=\"%d\" width=\"%d\" "
 		    "height=\"%d\"/><text x=\"%d\" y=\"%d\"><title>", LEFT, y,
 		    EVT_REPORT_COLS, LANE_H - 2, 4, y + 16);
+		escs(r, nm);
+		put(r, " (");
 		escs(r, l->src->id);
+		put(r, ")");
 		put(r, ": %" PRIu64 " events", l->src->n);
 		if (l->dropped)
 			put(r, "; %" PRIu64 " intervals not drawn", l->dropped);
 		put(r, "</title>");
-		char cut[25];
-		snprintf(cut, sizeof cut, "%s", nm);
-		escs(r, cut);
-		put(r, "%s</text>\n", strlen(nm) > 24 ? "&hellip;" : "");
+		/* The label fits the margin: 24 bytes, cut between
+		 * characters (not inside a UTF-8 sequence). */
+		size_t k = strlen(nm) > 24 ? 24 : strlen(nm);
+		while (k > 0 && k < strlen(nm) && ((unsigned char)nm[k] &
+		    0xc0) == 0x80)
+			k--;
+		esc(r, nm, k);
+		put(r, "%s</text>\n", k < strlen(nm) ? "&hellip;" : "");
 		put_bars(r, l, y);
 		put_ticks(r, l, y);
 		put(r, "</g>\n");

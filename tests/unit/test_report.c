@@ -181,6 +181,8 @@ test_intervals(void)
 	    "Cam&quot; &amp; Co: Door &quot;forced&quot; at"),
 	    "a hostile name is escaped");
 	T_OK(!has(&out, "<script"), "no markup from the archive");
+	T_OK(has(&out, ".axis{stroke:#999}</style>") && has(&out,
+	    "</body></html>\n"), "the style sheet and the page are whole");
 	T_EQ(report(dir, T0 + 5 * SEC, T0 + 30 * SEC, &again, &why), 0,
 	    "written again");
 	T_OK(again.len == out.len && memcmp(again.p, out.p, out.len) == 0,
