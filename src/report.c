@@ -64,8 +64,10 @@ struct col {
 /* A drawn state interval [start, end) of group g of a lane. */
 struct bar {
 	int64_t start, end;
-	int32_t type;
+	int32_t type;	/* of a merged bar: its first interval's */
+	uint32_t n;	/* intervals: more than 1 merged (see lane_close) */
 	uint8_t g;
+	uint8_t thin;	/* made of intervals each shorter than a column */
 };
 
 /* One lane: a source, its state groups (owned ids) and their open
@@ -74,6 +76,7 @@ struct lane {
 	struct key *src;
 	char *group[EVT_REPORT_MAX_GROUPS];
 	int32_t cur[EVT_REPORT_MAX_GROUPS];	/* open type, -1: none */
+	int64_t last[EVT_REPORT_MAX_GROUPS];	/* its last bar, -1: none */
 	int64_t since[EVT_REPORT_MAX_GROUPS];
 	size_t ngroups;
 	struct bar *bars;
@@ -392,17 +395,30 @@ lane_group(struct rpt *r, struct lane *l, const char *g)
 		return -1;
 	}
 	l->cur[l->ngroups] = -1;
+	l->last[l->ngroups] = -1;
 	return (int)l->ngroups++;
 }
 
-/* Ends the open interval of group g of lane l at end (drawn if there is
- * room). */
+/*
+ * Ends the open interval of group g of lane l at end (drawn if there is
+ * room).  An interval shorter than a timeline column (narrow) that follows
+ * a bar of the group made of such intervals is merged into that bar: a
+ * state that flaps faster than the timeline can show is one bar saying
+ * how many intervals it holds, which bounds the bars of a group by the
+ * columns, not by the events.
+ */
 static void
 lane_close(struct rpt *r, struct lane *l, int g, int64_t end)
 {
 	if (l->cur[g] < 0)
 		return;
-	if (l->nbars == EVT_REPORT_MAX_BARS) {
+	int narrow = (end - l->since[g]) * EVT_REPORT_COLS < r->o->to -
+	    r->o->from;
+	struct bar *prev = l->last[g] >= 0 ? &l->bars[l->last[g]] : NULL;
+	if (narrow && prev != NULL && prev->thin) {
+		prev->end = end;
+		prev->n++;
+	} else if (l->nbars == EVT_REPORT_MAX_BARS) {
 		l->dropped++;
 	} else {
 		if (l->bars == NULL && (l->bars = calloc(EVT_REPORT_MAX_BARS,
@@ -410,8 +426,9 @@ lane_close(struct rpt *r, struct lane *l, int g, int64_t end)
 			r->err = EVT_ERR_NOMEM;
 			return;
 		}
+		l->last[g] = (int64_t)l->nbars;
 		l->bars[l->nbars++] = (struct bar){l->since[g], end, l->cur[g],
-		    (uint8_t)g};
+		    1, (uint8_t)g, (uint8_t)narrow};
 	}
 	l->cur[g] = -1;
 }
@@ -811,12 +828,18 @@ put_bars(struct rpt *r, const struct lane *l, int y)
 		put(r, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 		    "height=\"%.1f\" fill=\"", LEFT + x, y + 8 + b->g * h,
 		    w < 1 ? 1 : w, h - 1);
-		put_color(r, type);
+		if (b->n > 1)
+			put(r, "#999");
+		else
+			put_color(r, type);
 		put(r, "\"><title>");
 		escs(r, name_of(r, EVT_NAMES_SOURCE, l->src->id, b->start));
 		put(r, " &mdash; ");
 		escs(r, name_of(r, EVT_NAMES_GROUP, l->group[b->g], b->start));
 		put(r, ": ");
+		if (b->n > 1)
+			put(r, "%" PRIu32 " intervals, changing faster than "
+			    "shown, first ", b->n);
 		escs(r, state_of(r, type, b->start));
 		put(r, ", ");
 		put_time(r, b->start);

@@ -63,6 +63,14 @@ t "--around TIME: 15 minutes around it" \
     $REF "$T/a.tsv" "$T/a.markers" "$T/at.html" $((T0 - 390000000)) \
     $((T0 + 510000000))
 
+# A wide window: states flapping faster than a column are merged bars.
+$EVTOOL report --from $T0 --to $((T0 + 3600000000)) -o "$T/w.html" "$T/a"
+check $? "report over an hour exits 0"
+t "an hour: merged bars, ticks, rows as the archive says" \
+    $REF "$T/a.tsv" "$T/a.markers" "$T/w.html" $T0 $((T0 + 3600000000))
+t "... with bars of merged intervals" grep -q 'intervals, changing faster' \
+    "$T/w.html"
+
 # Selection and bounds.
 $EVTOOL report --from $FROM --to $TO --lanes 2 --rows 10 -o "$T/l.html" \
     "$T/a"

@@ -9,7 +9,9 @@ received frame) and `cat --markers` alone.
 Checks: one lane per busiest source (most events in the window, ties by
 id), in that order; per lane as many bars as state intervals (the state
 of each (source, state group) at the window's start from the last
-getState answer and the events before it, then a bar per change) and as
+getState answer and the events before it, then one per change; a run of
+intervals each shorter than one of the 1,000 timeline columns is one bar)
+and as
 many ticks as timeline columns holding a stateless event; a shaded gap
 per GAP marker; the events table's rows (the first N, their ids in
 order) and the count of the rest; the events-by-type rows; the --around
@@ -112,20 +114,37 @@ def main():
         count[e['source']] = count.get(e['source'], 0) + 1
     busiest = sorted(count, key=lambda s: (-count[s], s))[:lanes_n]
     want = []
+    def col(rx):
+        return max(0, min(COLS - 1, (rx - lo) * COLS // (hi - lo)))
+
     for src in busiest:
-        cur = {g: t for (s, g), t in state.items() if s == src.lower()}
-        bars, cols = 0, set()
+        # cur: group -> [type, start]; thin: group -> its last bar is
+        # made of intervals each shorter than a column (a narrow one after
+        # such a bar is merged into it, not drawn as a new bar).
+        cur = {g: [t, lo] for (s, g), t in state.items()
+               if s == src.lower()}
+        thin, bars, cols = {}, [0], set()
+
+        def close(g, end):
+            narrow = (end - cur[g][1]) * COLS < hi - lo
+            if not (narrow and thin.get(g)):
+                bars[0] += 1
+                thin[g] = narrow
+
         for rx, e in events:
             if e['source'] != src:
                 continue
             if 'stategroupid' not in e:
-                cols.add((rx - lo) * COLS // (hi - lo))
+                cols.add(col(rx))
                 continue
             g, t = e['stategroupid'].lower(), e['type'].lower()
-            if cur.get(g) != t:
-                bars += g in cur
-                cur[g] = t
-        want.append([src, bars + len(cur), len(cols)])
+            if g not in cur or cur[g][0] != t:
+                if g in cur:
+                    close(g, rx)
+                cur[g] = [t, rx]
+        for g in cur:
+            close(g, hi)
+        want.append([src, bars[0], len(cols)])
     p = Page()
     p.feed(open(html, encoding='utf-8').read())
     gaps = sum(1 for line in open(markers, encoding='utf-8')

@@ -4,10 +4,10 @@
  * window's start from a getState answer, a repeated state that goes on,
  * a change), the same bytes twice, escaping of hostile names and ids.
  *
- * With "--write-archive DIR [N]" it writes the archive of
+ * With "--write-archive DIR [N [RATE]]" it writes the archive of
  * tests/integration/report.sh instead (names with markup, SESSION and
- * GAP markers, a getState answer, N events; with N given, in
- * default-sized segments: the benchmark's) and exits.
+ * GAP markers, a getState answer, N events, RATE (2) a second; with N
+ * given, in default-sized segments: the benchmark's) and exits.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,11 +63,11 @@ put_marker(struct evt_archive *a, int kind, int64_t rx, const char *body)
 }
 
 /* The archive of report.sh: a session, names, a getState answer at T0 +
- * 1 s (camera 1 in Motion), nev events every 0.5 s from T0 + 2 s (none
+ * 1 s (camera 1 in Motion), nev events, rate a second, from T0 + 2 s (none
  * in [T0 + 95 s, T0 + 100 s): a GAP at T0 + 100 s, a new session), an
  * event with a hostile id. */
 static void
-write_archive(const char *dir, int nev, int big)
+write_archive(const char *dir, int nev, int big, int rate)
 {
 	struct evt_archive *a;
 	struct evt_archive_opts o = {.seg_bytes = big ? 0 : 4096};
@@ -84,7 +84,7 @@ write_archive(const char *dir, int nev, int big)
 	if (evt_archive_frame(a, T0 + SEC, st, strlen(st)) < 0)
 		abort();
 	for (int i = 0; i < nev; i++) {
-		int64_t rx = T0 + 2 * SEC + (int64_t)i * SEC / 2;
+		int64_t rx = T0 + 2 * SEC + (int64_t)i * SEC / rate;
 		if (rx % (100 * SEC) >= 95 * SEC)
 			continue;
 		if (rx % (100 * SEC) == 0 && rx > T0 + 2 * SEC) {
@@ -203,10 +203,10 @@ test_intervals(void)
 int
 main(int argc, char **argv)
 {
-	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--write-archive") ==
+	if (argc >= 3 && argc <= 5 && strcmp(argv[1], "--write-archive") ==
 	    0) {
-		write_archive(argv[2], argc == 4 ? atoi(argv[3]) : 600,
-		    argc == 4);
+		write_archive(argv[2], argc >= 4 ? atoi(argv[3]) : 600,
+		    argc >= 4, argc == 5 ? atoi(argv[4]) : 2);
 		return 0;
 	}
 	test_intervals();
