@@ -646,6 +646,7 @@ static const char css[] =
     "table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;"
     "border-bottom:1px solid #ddd;vertical-align:top}"
     "th{background:#f3f3f3}td.n{text-align:right}"
+    "td:first-child{white-space:nowrap}"
     "tr:target{background:#ffe98a}code{font-size:12px}"
     "svg{font:11px sans-serif}.lane-bg{fill:#fafafa;stroke:#e3e3e3}"
     ".tick{stroke:#333;stroke-width:1}.gap{fill:#d33;fill-opacity:.18}"
