@@ -257,11 +257,38 @@ frame_events(struct rpt *r, const struct evt_frame *f, event_cb cb)
 
 static void mark_add(struct rpt *r, const struct evt_frame *f);
 
-/* Calls cb for every selected event received in the window, in archive
- * order, and (marks set) keeps the SESSION and GAP markers.  Returns 0
- * or a negative evt_err. */
+/* Pass 1's item filter: the selection, on the record (a source or type
+ * not selected is not rendered as text). */
 static int
-scan(struct rpt *r, struct evt_archive *a, event_cb cb, int marks)
+sel_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	const struct rpt *r = arg;
+	return rec->kind != EVT_K_EVENT || evt_sel_event(r->o->sel, d, rec);
+}
+
+/* Pass 2's item filter: events of the lanes' sources only, found on the
+ * record, so that the others (most, in a site of thousands of cameras)
+ * are not rendered as text. */
+static int
+lane_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	struct rpt *r = arg;
+	char v[EVT_REC_MAX_INTERN + 1];
+	if (rec->kind != EVT_K_EVENT)
+		return 1;
+	if (evt_rdec_field(d, rec, "source", v, sizeof v) < 0)
+		return 1;	/* let the text say */
+	struct key *k = key_get(r, &r->src, v);
+	return k != NULL && k->lane >= 0;
+}
+
+/* Calls cb for every selected event received in the window, in archive
+ * order (keep, given the report, filters the items first), and (marks
+ * set) keeps the SESSION and GAP markers.  Returns 0 or a negative
+ * evt_err. */
+static int
+scan(struct rpt *r, struct evt_archive *a, event_cb cb, int marks,
+    evt_frame_keep_cb keep)
 {
 	size_t n;
 	const struct evt_segref *segs = evt_archive_segments(a, &n);
@@ -281,7 +308,7 @@ scan(struct rpt *r, struct evt_archive *a, event_cb cb, int marks)
 		struct evt_frames fr;
 		struct evt_frame *f;
 		int rc;
-		evt_frames_init(&fr, sr, NULL, NULL, r->o->errcb, r->o->arg,
+		evt_frames_init(&fr, sr, keep, r, r->o->errcb, r->o->arg,
 		    segs[i].path);
 		while ((rc = evt_frames_next(&fr, &f)) == 1 && r->err == 0) {
 			if (f->rx_us < from || f->rx_us >= to)
@@ -1084,12 +1111,12 @@ report(struct rpt *r, struct evt_archive *a, struct evt_cur *cur,
 		return EVT_ERR_ARG;
 	}
 	r->last_ev = INT64_MIN;
-	if ((rc = scan(r, a, count_cb, 1)) != 0)
+	if ((rc = scan(r, a, count_cb, 1, sel_keep)) != 0)
 		return rc;
 	if (r->total == 0)
 		return empty(r, why);
 	if ((rc = lanes_make(r)) != 0 || (rc = lanes_seed(r, cur)) != 0 ||
-	    (rc = scan(r, a, draw_cb, 0)) != 0)
+	    (rc = scan(r, a, draw_cb, 0, lane_keep)) != 0)
 		return rc;
 	for (size_t i = 0; i < r->nlanes; i++)
 		for (size_t g = 0; g < r->lanes[i].ngroups; g++)
