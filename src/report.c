@@ -391,8 +391,10 @@ count_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
 		k->n++;
 	else
 		r->typ.other++;
-	r->buckets[(rx - r->o->from) * EVT_REPORT_BUCKETS / (r->o->to -
-	    r->o->from)]++;
+	int b = (int)((double)(rx - r->o->from) * EVT_REPORT_BUCKETS /
+	    (double)(r->o->to - r->o->from));
+	r->buckets[b < 0 ? 0 : b >= EVT_REPORT_BUCKETS ?
+	    EVT_REPORT_BUCKETS - 1 : b]++;
 	r->total++;
 	r->last_ev = rx;
 	row_add(r, rx, ev, len);
@@ -402,8 +404,10 @@ count_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
 static int
 col_of(const struct rpt *r, int64_t rx)
 {
-	int64_t c = (rx - r->o->from) * EVT_REPORT_COLS / (r->o->to -
-	    r->o->from);
+	/* In floating point: a window of centuries times the columns
+	 * would overflow 64 bits. */
+	double c = (double)(rx - r->o->from) * EVT_REPORT_COLS /
+	    (double)(r->o->to - r->o->from);
 	return c < 0 ? 0 : c >= EVT_REPORT_COLS ? EVT_REPORT_COLS - 1 : (int)c;
 }
 
@@ -439,8 +443,8 @@ lane_close(struct rpt *r, struct lane *l, int g, int64_t end)
 {
 	if (l->cur[g] < 0)
 		return;
-	int narrow = (end - l->since[g]) * EVT_REPORT_COLS < r->o->to -
-	    r->o->from;
+	int narrow = (double)(end - l->since[g]) * EVT_REPORT_COLS <
+	    (double)(r->o->to - r->o->from);
 	struct bar *prev = l->last[g] >= 0 ? &l->bars[l->last[g]] : NULL;
 	if (narrow && prev != NULL && prev->thin) {
 		prev->end = end;
