@@ -115,6 +115,7 @@ struct rpt {
 	int64_t last_ev;	/* receive time of the last event (pass 1) */
 	struct lane *lanes;
 	size_t nlanes;
+	const struct evt_frames *fr;	/* the frame reader of scan */
 	struct evt_buf *out;
 	int err;		/* EVT_ERR_NOMEM once out of memory */
 };
@@ -257,31 +258,6 @@ frame_events(struct rpt *r, const struct evt_frame *f, event_cb cb)
 
 static void mark_add(struct rpt *r, const struct evt_frame *f);
 
-/* Pass 1's item filter: the selection, on the record (a source or type
- * not selected is not rendered as text). */
-static int
-sel_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
-{
-	const struct rpt *r = arg;
-	return rec->kind != EVT_K_EVENT || evt_sel_event(r->o->sel, d, rec);
-}
-
-/* Pass 2's item filter: events of the lanes' sources only, found on the
- * record, so that the others (most, in a site of thousands of cameras)
- * are not rendered as text. */
-static int
-lane_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
-{
-	struct rpt *r = arg;
-	char v[EVT_REC_MAX_INTERN + 1];
-	if (rec->kind != EVT_K_EVENT)
-		return 1;
-	if (evt_rdec_field(d, rec, "source", v, sizeof v) < 0)
-		return 1;	/* let the text say */
-	struct key *k = key_get(r, &r->src, v);
-	return k != NULL && k->lane >= 0;
-}
-
 /* Calls cb for every selected event received in the window, in archive
  * order (keep, given the report, filters the items first), and (marks
  * set) keeps the SESSION and GAP markers.  Returns 0 or a negative
@@ -310,6 +286,7 @@ scan(struct rpt *r, struct evt_archive *a, event_cb cb, int marks,
 		int rc;
 		evt_frames_init(&fr, sr, keep, r, r->o->errcb, r->o->arg,
 		    segs[i].path);
+		r->fr = &fr;
 		while ((rc = evt_frames_next(&fr, &f)) == 1 && r->err == 0) {
 			if (f->rx_us < from || f->rx_us >= to)
 				continue;
@@ -379,8 +356,7 @@ row_add(struct rpt *r, int64_t rx, const char *ev, size_t len)
 
 /* Pass 1: counts one event. */
 static void
-count_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
-    const struct evf *e)
+count_one(struct rpt *r, int64_t rx, const struct evf *e)
 {
 	struct key *k = key_get(r, &r->src, e->src);
 	if (k != NULL)
@@ -397,7 +373,61 @@ count_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
 	    EVT_REPORT_BUCKETS - 1 : b]++;
 	r->total++;
 	r->last_ev = rx;
+}
+
+/* Pass 1, an event rendered as text: counts it and keeps its row. */
+static void
+count_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
+    const struct evf *e)
+{
+	count_one(r, rx, e);
 	row_add(r, rx, ev, len);
+}
+
+/*
+ * The fields of EVENT record rec from the record itself (no text
+ * rendered: what makes a pass cheap); -1 when it must be rendered
+ * instead (not an EVENT record, or damaged: the frame reader reports).
+ */
+static int
+rec_fields(const struct rpt *r, struct evt_rdec *d, const struct evt_rec *rec,
+    struct evf *e)
+{
+	static const char *const key[] = {"id", "source", "type",
+	    "stategroupid"};
+	char *out[] = {e->id, e->src, e->type, e->group};
+	/* Only the events of a message: the items of a getState answer
+	 * are EVENT records too.  The reader has set the kind of the frame
+	 * it builds before it offers the frame's items to keep. */
+	if (rec->kind != EVT_K_EVENT || r->fr->f.kind != EVT_K_MSG)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int rc = evt_rdec_field(d, rec, key[i], out[i], KEY_MAX + 1);
+		if (rc == EVT_ERR_NOTFOUND)
+			out[i][0] = '\0';
+		else if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Pass 1's item filter: counts a selected event of the window from its
+ * record; renders it (count_cb) only while the events table has room. */
+static int
+count_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	struct rpt *r = arg;
+	struct evf e;
+	if (rec_fields(r, d, rec, &e) != 0)
+		return 1;
+	if (rec->rx_us < r->o->from || rec->rx_us >= r->o->to)
+		return 0;
+	if (!selected(r->o->sel, &e))
+		return 0;
+	if (r->nrows < r->o->rows)
+		return 1;
+	count_one(r, rec->rx_us, &e);
+	return 0;
 }
 
 /* The timeline column of receive time rx (clamped to the window). */
@@ -500,6 +530,22 @@ draw_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
 		c->type = t ? (int32_t)(t - r->typ.k) : -1;
 		c->rx = rx;
 	}
+}
+
+/* Pass 2's item filter: draws a selected event of the window from its
+ * record, rendering none (unless the record cannot say). */
+static int
+draw_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	struct rpt *r = arg;
+	struct evf e;
+	if (rec_fields(r, d, rec, &e) != 0)
+		return 1;
+	if (rec->rx_us < r->o->from || rec->rx_us >= r->o->to)
+		return 0;
+	if (selected(r->o->sel, &e))
+		draw_cb(r, rec->rx_us, NULL, 0, &e);
+	return 0;
 }
 
 /* Orders sources by events, most first, then by id. */
@@ -1115,12 +1161,12 @@ report(struct rpt *r, struct evt_archive *a, struct evt_cur *cur,
 		return EVT_ERR_ARG;
 	}
 	r->last_ev = INT64_MIN;
-	if ((rc = scan(r, a, count_cb, 1, sel_keep)) != 0)
+	if ((rc = scan(r, a, count_cb, 1, count_keep)) != 0)
 		return rc;
 	if (r->total == 0)
 		return empty(r, why);
 	if ((rc = lanes_make(r)) != 0 || (rc = lanes_seed(r, cur)) != 0 ||
-	    (rc = scan(r, a, draw_cb, 0, lane_keep)) != 0)
+	    (rc = scan(r, a, draw_cb, 0, draw_keep)) != 0)
 		return rc;
 	for (size_t i = 0; i < r->nlanes; i++)
 		for (size_t g = 0; g < r->lanes[i].ngroups; g++)
