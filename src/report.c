@@ -385,30 +385,34 @@ count_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
 }
 
 /*
- * The fields of EVENT record rec from the record itself (no text
- * rendered: what makes a pass cheap); -1 when it must be rendered
- * instead (not an EVENT record, or damaged: the frame reader reports).
+ * The source, type and state group of EVENT record rec from the record
+ * itself (no text rendered: what makes a pass cheap; the id is not
+ * needed there): 1 for a selected event of the window, 0 for another,
+ * -1 when it must be rendered instead (not an event of a message, or
+ * damaged: the frame reader reports it).
  */
 static int
 rec_fields(const struct rpt *r, struct evt_rdec *d, const struct evt_rec *rec,
     struct evf *e)
 {
-	static const char *const key[] = {"id", "source", "type",
-	    "stategroupid"};
-	char *out[] = {e->id, e->src, e->type, e->group};
+	static const char *const key[] = {"source", "type", "stategroupid"};
+	char *out[] = {e->src, e->type, e->group};
 	/* Only the events of a message: the items of a getState answer
 	 * are EVENT records too.  The reader has set the kind of the frame
 	 * it builds before it offers the frame's items to keep. */
 	if (rec->kind != EVT_K_EVENT || r->fr->f.kind != EVT_K_MSG)
 		return -1;
-	for (int i = 0; i < 4; i++) {
+	if (rec->rx_us < r->o->from || rec->rx_us >= r->o->to)
+		return 0;
+	e->id[0] = '\0';
+	for (int i = 0; i < 3; i++) {
 		int rc = evt_rdec_field(d, rec, key[i], out[i], KEY_MAX + 1);
 		if (rc == EVT_ERR_NOTFOUND)
 			out[i][0] = '\0';
 		else if (rc < 0)
 			return -1;
 	}
-	return 0;
+	return selected(r->o->sel, e);
 }
 
 /* Pass 1's item filter: counts a selected event of the window from its
@@ -418,15 +422,11 @@ count_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
 {
 	struct rpt *r = arg;
 	struct evf e;
-	if (rec_fields(r, d, rec, &e) != 0)
+	int rc = rec_fields(r, d, rec, &e);
+	if (rc < 0 || (rc == 1 && r->nrows < r->o->rows))
 		return 1;
-	if (rec->rx_us < r->o->from || rec->rx_us >= r->o->to)
-		return 0;
-	if (!selected(r->o->sel, &e))
-		return 0;
-	if (r->nrows < r->o->rows)
-		return 1;
-	count_one(r, rec->rx_us, &e);
+	if (rc == 1)
+		count_one(r, rec->rx_us, &e);
 	return 0;
 }
 
@@ -539,13 +539,10 @@ draw_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
 {
 	struct rpt *r = arg;
 	struct evf e;
-	if (rec_fields(r, d, rec, &e) != 0)
-		return 1;
-	if (rec->rx_us < r->o->from || rec->rx_us >= r->o->to)
-		return 0;
-	if (selected(r->o->sel, &e))
+	int rc = rec_fields(r, d, rec, &e);
+	if (rc == 1)
 		draw_cb(r, rec->rx_us, NULL, 0, &e);
-	return 0;
+	return rc < 0;
 }
 
 /* Orders sources by events, most first, then by id. */
