@@ -4,7 +4,9 @@
  * Two passes over the frames received in the window [from, to), each
  * segment read through the frame reader from the window's start (so the
  * recorder's SESSION and GAP markers come too, which the cursor passes
- * over):
+ * over).  The events of messages are taken from their records in the
+ * reader's item filter (source, type, state group: count_keep,
+ * draw_keep); only the events table's rows are rendered as JSON text:
  *   pass 1 counts events per source, type and chart bucket, keeps the
  *     first rows of the events table and the markers, and notes for each
  *     GAP the last event before it (a gap is shaded from there);
