@@ -3,7 +3,8 @@
 # gateway (evsim) on a free loopback port with realistic traffic (200
 # events/s, 2,659 cameras), records it with evrec for about 15 seconds,
 # stops the recorder the way systemd would (SIGTERM: flush, seal), then shows
-# what was recorded.  The archive stays in ./demo-archive.
+# what was recorded and writes its HTML incident report (evtool report)
+# to ./demo-report.html.  The archive stays in ./demo-archive.
 set -eu
 BUILD=${BUILD:-build}
 SECS=${DEMO_SECONDS:-15}
@@ -62,3 +63,9 @@ echo "== the first recorded events (evtool cat $ARCHIVE | head -n 5)"
 echo
 echo "== evtool verify $ARCHIVE"
 "$BUILD/evtool" verify "$ARCHIVE"
+echo
+echo "== evtool report: the recording as an HTML incident report"
+"$BUILD/evtool" cat --tsv "$ARCHIVE" | cut -f1 >"$W/rx"
+"$BUILD/evtool" report --from "$(head -n 1 "$W/rx")" \
+    --to $(($(tail -n 1 "$W/rx") + 1)) -o demo-report.html "$ARCHIVE"
+echo "demo: wrote ./demo-report.html (open it in a browser)"

@@ -10,6 +10,7 @@
  *                                  (both from the segments' summaries and
  *                                  indexes where they answer; --scan: from
  *                                  the events)
+ *   evtool report DIR -o F.html    an HTML incident report (report.c)
  *   evtool ls DIR                  one line per segment
  *   evtool verify DIR              check everything; exit 1 on damage
  *   evtool repair DIR              rewrite damaged segments from what reads
@@ -43,6 +44,7 @@
 #include "evtape/err.h"
 #include "evtape/names.h"
 #include "evtape/record.h"
+#include "evtape/report.h"
 #include "evtape/segment.h"
 #include "evtape/select.h"
 #include "evtape/state.h"
@@ -1113,6 +1115,122 @@ cmd_get(int argc, char **argv)
 	return 0;
 }
 /*
+ * report
+ */
+
+/* What report is asked for: the window or --around, the selection, the
+ * bounds, the output file. */
+struct report_args {
+	struct evt_sel sel;
+	struct evt_report_opts ro;
+	const char *around, *file;
+};
+
+/* Applies one option of report. */
+static int
+report_opt(void *ctx, int c, char *arg)
+{
+	struct report_args *ra = ctx;
+	switch (c) {
+	case 'A': ra->around = arg; return 0;
+	case 'W': ra->ro.window = evt_cli_duration_arg("--window", arg);
+		if (ra->ro.window <= 0)
+			evt_cli_usage_err("--window: must be longer than 0");
+		return 0;
+	case 'L': ra->ro.lanes = evt_cli_count_arg("--lanes", arg);
+		if (ra->ro.lanes > EVT_REPORT_MAX_LANES)
+			evt_cli_usage_err("--lanes: at most %d",
+			    EVT_REPORT_MAX_LANES);
+		return 0;
+	case 'R': ra->ro.rows = evt_cli_count_arg("--rows", arg);
+		if (ra->ro.rows > EVT_REPORT_MAX_ROWS)
+			evt_cli_usage_err("--rows: at most %d",
+			    EVT_REPORT_MAX_ROWS);
+		return 0;
+	case 'o': ra->file = arg; return 0;
+	default: return sel_opt(&ra->sel, c, arg) ? 0 : EVT_EXIT_USAGE;
+	}
+}
+
+static const struct option report_lo[] = {
+	{"around", required_argument, NULL, 'A'},
+	{"window", required_argument, NULL, 'W'},
+	{"lanes", required_argument, NULL, 'L'},
+	{"rows", required_argument, NULL, 'R'},
+	{"output", required_argument, NULL, 'o'},
+	SEL_OPTIONS,
+	{NULL, 0, NULL, 0},
+};
+static const struct cmdline report_cl = {"report (--from T --to T | "
+    "--around ID|TIME [--window DUR]) [--source S]... [--type T]... "
+    "[--lanes N] [--rows N] -o FILE.html DIR", report_lo, report_opt, 1, 1};
+
+/* Checks report's options and turns --around into an id or a time. */
+static void
+report_check(struct report_args *ra)
+{
+	if (ra->file == NULL)
+		evt_cli_usage_err("report: -o FILE.html is needed");
+	if (ra->around != NULL && (ra->sel.from != INT64_MIN ||
+	    ra->sel.to != INT64_MAX))
+		evt_cli_usage_err("report: --around or --from/--to, not both");
+	if (ra->around == NULL && (ra->sel.from == INT64_MIN ||
+	    ra->sel.to == INT64_MAX))
+		evt_cli_usage_err("report: --from and --to, or --around, are "
+		    "needed");
+	if (ra->around != NULL && evt_cli_time(ra->around,
+	    &ra->ro.around_rx) != 0)
+		ra->ro.around_id = ra->around;	/* not a time: an id */
+	ra->ro.from = ra->sel.from;
+	ra->ro.to = ra->sel.to;
+}
+
+/* Writes buffer b to file path; exits on failure. */
+static void
+write_file(const char *path, const struct evt_buf *b)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL || fwrite(b->p, 1, b->len, f) != b->len ||
+	    fclose(f) != 0)
+		evt_cli_fatal("%s: %s", path, strerror(errno));
+}
+
+/* Writes the HTML incident report of a window (report.c). */
+static int
+cmd_report(int argc, char **argv)
+{
+	struct report_args ra = {.ro = {.around_rx = INT64_MIN,
+	    .window = 15 * 60 * 1000000LL, .lanes = 20, .rows = 500}};
+	sel_init(&ra.sel, argc);
+	int i = parse_cmdline(&report_cl, &ra, argc, argv);
+	report_check(&ra);
+	struct outopts named = {.names = 1};
+	names_setup(argv[i], &named, &ra.sel);
+	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
+	ra.ro.archive = argv[i];
+	ra.ro.sel = &ra.sel;
+	ra.ro.errcb = evt_cli_damage_cb;
+	ra.ro.warn = evt_cli_warn_cb;
+	struct evt_buf html = {0}, why = {0};
+	int rc = evt_report_write(a, argv[i], cfgnames, &ra.ro, &html, &why);
+	oom_check(rc);
+	if (rc == 0)
+		write_file(ra.file, &html);
+	else if (why.len > 0)
+		evt_cli_err("%.*s", (int)why.len, (const char *)why.p);
+	else
+		evt_cli_err("%s: %s", argv[i], evt_strerror(rc));
+	archive_lost_summary(argv[i]);
+	evt_buf_free(&html);
+	evt_buf_free(&why);
+	evt_archive_close(a);
+	evt_sel_free(&ra.sel);
+	evt_names_free(cfgnames);
+	if (rc != 0)
+		return rc == EVT_ERR_ARG ? EVT_EXIT_USAGE : EVT_EXIT_FAIL;
+	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
+}
+/*
  * info, ls
  */
 
@@ -2099,6 +2217,13 @@ usage(FILE *f)
 	    "                     (stats and info count sealed segments from\n"
 	    "                     the summary roll-up, or their summaries and\n"
 	    "                     index; --scan reads every event instead)\n"
+	    "  report (--from T --to T | --around ID|TIME [--window DUR])\n"
+	    "         [--source S]... [--type T]... [--lanes N] [--rows N]\n"
+	    "         -o FILE.html DIR\n"
+	    "                     one self-contained HTML incident report:\n"
+	    "                     sessions and gaps, events per interval, a\n"
+	    "                     timeline per source (states as bars), events\n"
+	    "                     by type, the first N (500) events by name\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"
 	    "  repair DIR         rewrite damaged segments from what reads\n"
@@ -2122,7 +2247,7 @@ main(int argc, char **argv)
 		{"import", cmd_import}, {"cat", cmd_cat}, {"get", cmd_get},
 		{"state", cmd_state}, {"info", cmd_info}, {"stats", cmd_stats},
 		{"ls", cmd_ls}, {"verify", cmd_verify}, {"repair", cmd_repair},
-		{"prune", cmd_prune},
+		{"prune", cmd_prune}, {"report", cmd_report},
 	};
 	const char *cmd = argv[1];
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

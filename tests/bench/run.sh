@@ -172,3 +172,6 @@ BUILD=$BUILD sh "$(dirname "$0")/replay.sh"
 
 # Names: cat --names and -o text against plain cat.
 BUILD=$BUILD sh "$(dirname "$0")/names.sh" "$W/in.tsv"
+
+echo
+BUILD=$BUILD sh "$(dirname "$0")/report.sh"

@@ -1,0 +1,1196 @@
+/*
+ * report.c: the HTML incident report of `evtool report` (report.h).
+ *
+ * Two passes over the frames received in the window [from, to), each
+ * segment read through the frame reader from the window's start (so the
+ * recorder's SESSION and GAP markers come too, which the cursor passes
+ * over).  The events of messages are taken from their records in the
+ * reader's item filter (source, type, state group: count_keep,
+ * draw_keep); only the events table's rows are rendered as JSON text:
+ *   pass 1 counts events per source, type and chart bucket, keeps the
+ *     first rows of the events table and the markers, and notes for each
+ *     GAP the last event before it (a gap is shaded from there);
+ *   the busiest lanes are chosen, and the state table as of `from`
+ *     (evt_cur_state_at) opens their intervals at the window's start;
+ *   pass 2 walks the lanes' events again: a stateful event (one with a
+ *     "stategroupid") whose type differs from its group's current one
+ *     ends that interval and starts one; any other event is a tick in the
+ *     timeline column of its time.
+ * Then the page is written: facts, markers, chart, timeline, types,
+ * events.  Names as of each time come from names.c; where none is known
+ * the GUID (the id's part after its last '/') is shown.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "evtape/cursor.h"
+#include "evtape/err.h"
+#include "evtape/ess.h"
+#include "evtape/json.h"
+#include "evtape/names.h"
+#include "evtape/record.h"
+#include "evtape/report.h"
+#include "evtape/segment.h"
+#include "evtape/state.h"
+#include "evtape/timefmt.h"
+
+#define KEY_MAX 512	/* longest decoded id counted by id */
+
+/* A counted id (source or type); the id text is owned, lower-cased for
+ * the hash, as written for display. */
+struct key {
+	char *id;
+	uint64_t n;
+	int lane;	/* sources: its lane, or -1 */
+};
+
+/* Counted ids: an open-addressing hash of at most EVT_REPORT_MAX_KEYS. */
+struct keys {
+	struct key *k;
+	size_t cap, n;
+	uint64_t other;	/* events of ids past the bound */
+};
+
+/* One column of a lane's ticks: how many events, the first's type and
+ * time. */
+struct col {
+	uint32_t n;
+	int32_t type;	/* index into the types' hash; -1: none */
+	int64_t rx;
+};
+
+/* A drawn state interval [start, end) of group g of a lane. */
+struct bar {
+	int64_t start, end;
+	int32_t type;	/* of a merged bar: its first interval's */
+	uint32_t n;	/* intervals: more than 1 merged (see lane_close) */
+	uint8_t g;
+	uint8_t thin;	/* made of intervals each shorter than a column */
+};
+
+/* One lane: a source, its state groups (owned ids) and their open
+ * intervals, its bars and tick columns. */
+struct lane {
+	struct key *src;
+	char *group[EVT_REPORT_MAX_GROUPS];
+	int32_t cur[EVT_REPORT_MAX_GROUPS];	/* open type, -1: none */
+	int64_t last[EVT_REPORT_MAX_GROUPS];	/* its last bar, -1: none */
+	int64_t since[EVT_REPORT_MAX_GROUPS];
+	size_t ngroups;
+	struct bar *bars;
+	size_t nbars;
+	uint64_t dropped;	/* intervals not drawn (bounds) */
+	struct col *cols;
+};
+
+/* A SESSION or GAP marker of the window (body owned). */
+struct mark {
+	int kind;
+	int64_t rx, prev;	/* prev: the last event before it */
+	char *body;
+	size_t len;
+};
+
+/* A kept row of the events table (the event's text, owned). */
+struct row {
+	int64_t rx;
+	char *ev;
+	size_t len;
+};
+
+/* The report being made. */
+struct rpt {
+	struct evt_report_opts *o;
+	struct evt_names *names;
+	struct keys src, typ;
+	uint64_t buckets[EVT_REPORT_BUCKETS];
+	uint64_t total;
+	struct row *rows;
+	size_t nrows;
+	struct mark *marks;
+	size_t nmarks;
+	uint64_t moremarks;
+	int64_t last_ev;	/* receive time of the last event (pass 1) */
+	struct lane *lanes;
+	size_t nlanes;
+	const struct evt_frames *fr;	/* the frame reader of scan */
+	struct evt_buf *out;
+	int err;		/* EVT_ERR_NOMEM once out of memory */
+};
+
+/* FNV-1a of s, ASCII case-folded. */
+static uint64_t
+hash_ci(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32 : c)) *
+		    1099511628211ULL;
+	}
+	return h;
+}
+
+/* The entry of id in k, added when absent and within the bound; NULL
+ * when past the bound or out of memory (r->err says which). */
+static struct key *
+key_get(struct rpt *r, struct keys *k, const char *id)
+{
+	if (k->n * 2 >= k->cap) {
+		if (k->cap >= 2 * EVT_REPORT_MAX_KEYS)
+			return NULL;
+		size_t nc = k->cap ? k->cap * 2 : 64;
+		struct key *nk = calloc(nc, sizeof *nk);
+		if (nk == NULL) {
+			r->err = EVT_ERR_NOMEM;
+			return NULL;
+		}
+		for (size_t i = 0; i < k->cap; i++) {
+			if (k->k[i].id == NULL)
+				continue;
+			size_t j = hash_ci(k->k[i].id) & (nc - 1);
+			while (nk[j].id != NULL)
+				j = (j + 1) & (nc - 1);
+			nk[j] = k->k[i];
+		}
+		free(k->k);
+		k->k = nk;
+		k->cap = nc;
+	}
+	size_t j = hash_ci(id) & (k->cap - 1);
+	for (; k->k[j].id != NULL; j = (j + 1) & (k->cap - 1))
+		if (strcasecmp(k->k[j].id, id) == 0)
+			return &k->k[j];
+	if (k->n * 2 >= k->cap)
+		return NULL;
+	if ((k->k[j].id = strdup(id)) == NULL) {
+		r->err = EVT_ERR_NOMEM;
+		return NULL;
+	}
+	k->k[j].lane = -1;
+	k->n++;
+	return &k->k[j];
+}
+
+/* Frees the ids of k. */
+static void
+keys_free(struct keys *k)
+{
+	for (size_t i = 0; i < k->cap; i++)
+		free(k->k[i].id);
+	free(k->k);
+}
+
+/* Decodes raw JSON string s[0..len) (escapes when esc) into out[KEY_MAX
+ * + 1]; "" for NULL or too long. */
+static const char *
+field(const char *s, size_t len, int esc, char *out)
+{
+	int k = 0;
+	if (s != NULL && len <= KEY_MAX) {
+		if (esc)
+			k = evt_json_unescape(s, len, out);
+		else
+			memcpy(out, s, (size_t)(k = (int)len));
+	}
+	out[k < 0 ? 0 : k] = '\0';
+	return out;
+}
+
+/* The decoded id, source, type and state group of an event. */
+struct evf {
+	char id[KEY_MAX + 1], src[KEY_MAX + 1], type[KEY_MAX + 1],
+	    group[KEY_MAX + 1];
+};
+
+/* Decodes the fields of event text ev[0..len); 0, or -1 when it is not
+ * an object. */
+static int
+ev_fields(const char *ev, size_t len, struct evf *e)
+{
+	struct evt_ess_event_fields f;
+	if (evt_ess_event_fields(ev, len, &f) < 0)
+		return -1;
+	field(f.id, f.id_len, f.escaped, e->id);
+	field(f.source, f.source_len, f.escaped, e->src);
+	field(f.type, f.type_len, f.escaped, e->type);
+	field(f.group, f.group_len, f.escaped, e->group);
+	return 0;
+}
+
+/* Whether the selection takes an event of source src and type type. */
+static int
+selected(const struct evt_sel *s, const struct evf *e)
+{
+	if (!evt_sel_source(s, e->src))
+		return 0;
+	/* Types are GUIDs: the source rule (whole or last part, any case)
+	 * is theirs too. */
+	struct evt_sel t = *s;
+	t.sources = s->types;
+	t.nsources = s->ntypes;
+	return evt_sel_source(&t, e->type);
+}
+
+/*
+ * Reading
+ */
+
+/* What a pass does with a selected event (text ev[0..len), fields e)
+ * received at rx. */
+typedef void (*event_cb)(struct rpt *r, int64_t rx, const char *ev,
+    size_t len, const struct evf *e);
+
+/* Calls cb for each selected event of MSG frame f. */
+static void
+frame_events(struct rpt *r, const struct evt_frame *f, event_cb cb)
+{
+	struct evf e;
+	for (uint32_t i = 0; i < f->kept && r->err == 0; i++) {
+		const char *ev = (const char *)f->text.p + f->span[2 * i];
+		size_t len = f->span[2 * i + 1] - f->span[2 * i];
+		if (ev_fields(ev, len, &e) == 0 && selected(r->o->sel, &e))
+			cb(r, f->rx_us, ev, len, &e);
+	}
+}
+
+static void mark_add(struct rpt *r, const struct evt_frame *f);
+
+/* Calls cb for every selected event received in the window, in archive
+ * order (keep, given the report, filters the items first), and (marks
+ * set) keeps the SESSION and GAP markers.  Returns 0 or a negative
+ * evt_err. */
+static int
+scan(struct rpt *r, struct evt_archive *a, event_cb cb, int marks,
+    evt_frame_keep_cb keep)
+{
+	size_t n;
+	const struct evt_segref *segs = evt_archive_segments(a, &n);
+	int64_t from = r->o->from, to = r->o->to;
+	for (size_t i = 0; i < n && r->err == 0; i++) {
+		struct evt_segr *sr;
+		if (evt_archive_segment_outside(a, i, from, to) ||
+		    evt_archive_open_segment(a, i, &sr) != 0)
+			continue; /* outside, or reported */
+		const struct evt_seg_info *si = evt_segr_info(sr);
+		if (si->sealed && si->nrecords > 0 && (si->last_rx < from ||
+		    si->first_rx >= to)) {
+			evt_archive_close_segment(a, sr);
+			continue;
+		}
+		evt_segr_rewind(sr, from);
+		struct evt_frames fr;
+		struct evt_frame *f;
+		int rc;
+		evt_frames_init(&fr, sr, keep, r, r->o->errcb, r->o->arg,
+		    segs[i].path);
+		r->fr = &fr;
+		while ((rc = evt_frames_next(&fr, &f)) == 1 && r->err == 0) {
+			if (f->rx_us < from || f->rx_us >= to)
+				continue;
+			if (f->kind == EVT_K_MSG)
+				frame_events(r, f, cb);
+			else if (marks && (f->kind == EVT_K_SESSION ||
+			    f->kind == EVT_K_GAP))
+				mark_add(r, f);
+		}
+		evt_archive_add_lost(a, fr.lost);
+		evt_frames_free(&fr);
+		evt_archive_close_segment(a, sr);
+		if (rc < 0 && rc != EVT_ERR_CORRUPT)
+			r->err = rc;
+	}
+	return r->err;
+}
+
+/* Keeps a SESSION or GAP marker (bounded). */
+static void
+mark_add(struct rpt *r, const struct evt_frame *f)
+{
+	if (r->nmarks == EVT_REPORT_MAX_MARKS) {
+		r->moremarks++;
+		return;
+	}
+	if (r->marks == NULL && (r->marks = calloc(EVT_REPORT_MAX_MARKS,
+	    sizeof *r->marks)) == NULL) {
+		r->err = EVT_ERR_NOMEM;
+		return;
+	}
+	struct mark *m = &r->marks[r->nmarks];
+	if ((m->body = malloc(f->text.len + 1)) == NULL) {
+		r->err = EVT_ERR_NOMEM;
+		return;
+	}
+	memcpy(m->body, f->text.p, f->text.len);
+	m->body[f->text.len] = '\0';
+	m->len = f->text.len;
+	m->kind = f->kind;
+	m->rx = f->rx_us;
+	m->prev = r->last_ev;
+	r->nmarks++;
+}
+
+/* Keeps the event text ev[0..len) as a row of the table. */
+static void
+row_add(struct rpt *r, int64_t rx, const char *ev, size_t len)
+{
+	if (r->nrows >= r->o->rows)
+		return;
+	if (r->rows == NULL && (r->rows = calloc(r->o->rows,
+	    sizeof *r->rows)) == NULL) {
+		r->err = EVT_ERR_NOMEM;
+		return;
+	}
+	struct row *w = &r->rows[r->nrows];
+	if ((w->ev = malloc(len)) == NULL) {
+		r->err = EVT_ERR_NOMEM;
+		return;
+	}
+	memcpy(w->ev, ev, len);
+	w->len = len;
+	w->rx = rx;
+	r->nrows++;
+}
+
+/* Pass 1: counts one event. */
+static void
+count_one(struct rpt *r, int64_t rx, const struct evf *e)
+{
+	struct key *k = key_get(r, &r->src, e->src);
+	if (k != NULL)
+		k->n++;
+	else
+		r->src.other++;
+	if ((k = key_get(r, &r->typ, e->type)) != NULL)
+		k->n++;
+	else
+		r->typ.other++;
+	int b = (int)((double)(rx - r->o->from) * EVT_REPORT_BUCKETS /
+	    (double)(r->o->to - r->o->from));
+	r->buckets[b < 0 ? 0 : b >= EVT_REPORT_BUCKETS ?
+	    EVT_REPORT_BUCKETS - 1 : b]++;
+	r->total++;
+	r->last_ev = rx;
+}
+
+/* Pass 1, an event rendered as text: counts it and keeps its row. */
+static void
+count_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
+    const struct evf *e)
+{
+	count_one(r, rx, e);
+	row_add(r, rx, ev, len);
+}
+
+/*
+ * The source, type and state group of EVENT record rec from the record
+ * itself (no text rendered: what makes a pass cheap; the id is not
+ * needed there): 1 for a selected event of the window, 0 for another,
+ * -1 when it must be rendered instead (not an event of a message, or
+ * damaged: the frame reader reports it).
+ */
+static int
+rec_fields(const struct rpt *r, struct evt_rdec *d, const struct evt_rec *rec,
+    struct evf *e)
+{
+	static const char *const key[] = {"source", "type", "stategroupid"};
+	char *out[] = {e->src, e->type, e->group};
+	/* Only the events of a message: the items of a getState answer
+	 * are EVENT records too.  The reader has set the kind of the frame
+	 * it builds before it offers the frame's items to keep. */
+	if (rec->kind != EVT_K_EVENT || r->fr->f.kind != EVT_K_MSG)
+		return -1;
+	if (rec->rx_us < r->o->from || rec->rx_us >= r->o->to)
+		return 0;
+	e->id[0] = '\0';
+	for (int i = 0; i < 3; i++) {
+		int rc = evt_rdec_field(d, rec, key[i], out[i], KEY_MAX + 1);
+		if (rc == EVT_ERR_NOTFOUND)
+			out[i][0] = '\0';
+		else if (rc < 0)
+			return -1;
+	}
+	return selected(r->o->sel, e);
+}
+
+/* Pass 1's item filter: counts a selected event of the window from its
+ * record; renders it (count_cb) only while the events table has room. */
+static int
+count_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	struct rpt *r = arg;
+	struct evf e;
+	int rc = rec_fields(r, d, rec, &e);
+	if (rc < 0 || (rc == 1 && r->nrows < r->o->rows))
+		return 1;
+	if (rc == 1)
+		count_one(r, rec->rx_us, &e);
+	return 0;
+}
+
+/* The timeline column of receive time rx (clamped to the window). */
+static int
+col_of(const struct rpt *r, int64_t rx)
+{
+	/* In floating point: a window of centuries times the columns
+	 * would overflow 64 bits. */
+	double c = (double)(rx - r->o->from) * EVT_REPORT_COLS /
+	    (double)(r->o->to - r->o->from);
+	return c < 0 ? 0 : c >= EVT_REPORT_COLS ? EVT_REPORT_COLS - 1 : (int)c;
+}
+
+/* The index of group id g in lane l, added if there is room; -1 if
+ * not. */
+static int
+lane_group(struct rpt *r, struct lane *l, const char *g)
+{
+	for (size_t i = 0; i < l->ngroups; i++)
+		if (strcasecmp(l->group[i], g) == 0)
+			return (int)i;
+	if (l->ngroups == EVT_REPORT_MAX_GROUPS)
+		return -1;
+	if ((l->group[l->ngroups] = strdup(g)) == NULL) {
+		r->err = EVT_ERR_NOMEM;
+		return -1;
+	}
+	l->cur[l->ngroups] = -1;
+	l->last[l->ngroups] = -1;
+	return (int)l->ngroups++;
+}
+
+/*
+ * Ends the open interval of group g of lane l at end (drawn if there is
+ * room).  An interval shorter than a timeline column (narrow) that follows
+ * a bar of the group made of such intervals is merged into that bar: a
+ * state that flaps faster than the timeline can show is one bar saying
+ * how many intervals it holds, which bounds the bars of a group by the
+ * columns, not by the events.
+ */
+static void
+lane_close(struct rpt *r, struct lane *l, int g, int64_t end)
+{
+	if (l->cur[g] < 0)
+		return;
+	int narrow = (double)(end - l->since[g]) * EVT_REPORT_COLS <
+	    (double)(r->o->to - r->o->from);
+	struct bar *prev = l->last[g] >= 0 ? &l->bars[l->last[g]] : NULL;
+	if (narrow && prev != NULL && prev->thin) {
+		prev->end = end;
+		prev->n++;
+	} else if (l->nbars == EVT_REPORT_MAX_BARS) {
+		l->dropped++;
+	} else {
+		if (l->bars == NULL && (l->bars = calloc(EVT_REPORT_MAX_BARS,
+		    sizeof *l->bars)) == NULL) {
+			r->err = EVT_ERR_NOMEM;
+			return;
+		}
+		l->last[g] = (int64_t)l->nbars;
+		l->bars[l->nbars++] = (struct bar){l->since[g], end, l->cur[g],
+		    1, (uint8_t)g, (uint8_t)narrow};
+	}
+	l->cur[g] = -1;
+}
+
+/* The state group g of lane l is in type t from rx on. */
+static void
+lane_state(struct rpt *r, struct lane *l, const char *g, const char *t,
+    int64_t rx)
+{
+	int k = lane_group(r, l, g);
+	struct key *tk = key_get(r, &r->typ, t);
+	if (k < 0 || tk == NULL)
+		return;
+	int32_t ti = (int32_t)(tk - r->typ.k);
+	if (l->cur[k] == ti)
+		return; /* the same state goes on */
+	lane_close(r, l, k, rx);
+	l->cur[k] = ti;
+	l->since[k] = rx < r->o->from ? r->o->from : rx;
+}
+
+/* Pass 2: the bar or tick of one event of a lane. */
+static void
+draw_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
+    const struct evf *e)
+{
+	struct key *k = key_get(r, &r->src, e->src);
+	if (k == NULL || k->lane < 0)
+		return;
+	struct lane *l = &r->lanes[k->lane];
+	if (e->group[0] != '\0') {
+		lane_state(r, l, e->group, e->type, rx);
+		return;
+	}
+	struct col *c = &l->cols[col_of(r, rx)];
+	if (c->n++ == 0) {
+		struct key *t = key_get(r, &r->typ, e->type);
+		c->type = t ? (int32_t)(t - r->typ.k) : -1;
+		c->rx = rx;
+	}
+}
+
+/* Pass 2's item filter: draws a selected event of the window from its
+ * record, rendering none (unless the record cannot say). */
+static int
+draw_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	struct rpt *r = arg;
+	struct evf e;
+	int rc = rec_fields(r, d, rec, &e);
+	if (rc == 1)
+		draw_cb(r, rec->rx_us, NULL, 0, &e);
+	return rc < 0;
+}
+
+/* Orders sources by events, most first, then by id. */
+static int
+busiest_cmp(const void *x, const void *y)
+{
+	const struct key *a = *(struct key *const *)x,
+	    *b = *(struct key *const *)y;
+	if (a->n != b->n)
+		return a->n < b->n ? 1 : -1;
+	return strcmp(a->id, b->id);
+}
+
+/* Makes the lanes of the busiest sources; returns 0 or EVT_ERR_NOMEM. */
+static int
+lanes_make(struct rpt *r)
+{
+	struct key **all = calloc(r->src.n + 1, sizeof *all);
+	if (all == NULL)
+		return EVT_ERR_NOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < r->src.cap; i++)
+		if (r->src.k[i].id != NULL && r->src.k[i].n > 0)
+			all[n++] = &r->src.k[i];
+	qsort(all, n, sizeof *all, busiest_cmp);
+	if (n > r->o->lanes)
+		n = r->o->lanes;
+	if ((r->lanes = calloc(n + 1, sizeof *r->lanes)) == NULL) {
+		free(all);
+		return EVT_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r->lanes[i].src = all[i];
+		all[i]->lane = (int)i;
+		r->lanes[i].cols = calloc(EVT_REPORT_COLS,
+		    sizeof *r->lanes[i].cols);
+		if (r->lanes[i].cols == NULL) {
+			free(all);
+			return EVT_ERR_NOMEM;
+		}
+		r->nlanes++;
+	}
+	free(all);
+	return 0;
+}
+
+/* Opens the lanes' intervals of the state table as of the window's
+ * start; returns 0 or a negative evt_err. */
+static int
+lanes_seed(struct rpt *r, struct evt_cur *cur)
+{
+	struct evt_state *st = evt_state_new();
+	if (st == NULL)
+		return EVT_ERR_NOMEM;
+	evt_state_track_since(st);
+	int rc = evt_cur_state_at(cur, r->o->from, st);
+	const char *const *tx;
+	const size_t *lens;
+	size_t n = evt_state_list(st, &tx, &lens);
+	struct evf e;
+	for (size_t i = 0; i < n && rc == 0 && r->err == 0; i++) {
+		if (ev_fields(tx[i], lens[i], &e) != 0 || e.group[0] == '\0' ||
+		    !selected(r->o->sel, &e))
+			continue;
+		struct key *k = key_get(r, &r->src, e.src);
+		if (k != NULL && k->lane >= 0)
+			lane_state(r, &r->lanes[k->lane], e.group, e.type,
+			    evt_state_since(st, i));
+	}
+	evt_state_free(st);
+	return rc != 0 ? rc : r->err;
+}
+
+/*
+ * Writing
+ */
+
+/* Appends s[0..len) HTML-escaped (text and attribute values alike). */
+static void
+esc(struct rpt *r, const char *s, size_t len)
+{
+	struct evt_buf *b = r->out;
+	for (size_t i = 0; i < len && r->err == 0; i++) {
+		const char *e = NULL;
+		switch (s[i]) {
+		case '&': e = "&amp;"; break;
+		case '<': e = "&lt;"; break;
+		case '>': e = "&gt;"; break;
+		case '"': e = "&quot;"; break;
+		case '\'': e = "&#39;"; break;
+		default: break;
+		}
+		int rc = e ? evt_buf_put(b, e, strlen(e)) : evt_buf_putc(b, s[i]);
+		if (rc != 0)
+			r->err = rc;
+	}
+}
+
+/* Appends NUL-terminated s HTML-escaped. */
+static void
+escs(struct rpt *r, const char *s)
+{
+	esc(r, s, strlen(s));
+}
+
+/* Appends printf output (markup: the caller escapes what it puts). */
+static void
+put(struct rpt *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+put(struct rpt *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n <= 0 || r->err != 0)
+		return;
+	if (evt_buf_grow(r->out, (size_t)n + 1) != 0) {
+		r->err = EVT_ERR_NOMEM;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf((char *)r->out->p + r->out->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	r->out->len += (size_t)n;
+}
+
+/* Appends receive time rx as UTC ISO-8601. */
+static void
+put_time(struct rpt *r, int64_t rx)
+{
+	char t[28];
+	evt_time_format_us(rx, t);
+	put(r, "%s", t);
+}
+
+/* The name of id in list as of rx, or its GUID (the part after the last
+ * '/'); "-" for an empty id.  Borrowed until the next lookup. */
+static const char *
+name_of(struct rpt *r, enum evt_names_list list, const char *id, int64_t rx)
+{
+	struct evt_names_item it;
+	if (id[0] == '\0')
+		return "-";
+	if (evt_names_get(r->names, list, id, strlen(id), rx, &it) &&
+	    it.name != NULL)
+		return it.name;
+	const char *slash = strrchr(id, '/');
+	return slash ? slash + 1 : id;
+}
+
+/* A fill color of type id, the same for the same id in every report. */
+static void
+put_color(struct rpt *r, const char *id)
+{
+	put(r, "hsl(%u,65%%,50%%)", (unsigned)(hash_ci(id) % 360));
+}
+
+/* x of time rx on the timeline (pixels from the lanes' left edge). */
+static double
+x_of(const struct rpt *r, int64_t rx)
+{
+	if (rx < r->o->from)
+		rx = r->o->from;
+	if (rx > r->o->to)
+		rx = r->o->to;
+	return (double)(rx - r->o->from) * EVT_REPORT_COLS /
+	    (double)(r->o->to - r->o->from);
+}
+
+static const char css[] =
+    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}"
+    "h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}"
+    "table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;"
+    "border-bottom:1px solid #ddd;vertical-align:top}"
+    "th{background:#f3f3f3}td.n{text-align:right}"
+    "td:first-child{white-space:nowrap}"
+    "tr:target{background:#ffe98a}code{font-size:12px}"
+    "svg{font:11px sans-serif}.lane-bg{fill:#fafafa;stroke:#e3e3e3}"
+    ".tick{stroke:#333;stroke-width:1}.gap{fill:#d33;fill-opacity:.18}"
+    ".around{stroke:#d00;stroke-width:2}.chart rect{fill:#4a7bd0}"
+    ".axis{stroke:#999}";
+
+#define LEFT 180	/* lane labels */
+#define LANE_H 26
+
+/* The head of the page and the facts of the window. */
+static void
+put_head(struct rpt *r)
+{
+	put(r, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset="
+	    "\"utf-8\">\n<title>evtape incident report: ");
+	escs(r, r->o->archive);
+	put(r, " ");
+	put_time(r, r->o->from);
+	put(r, "</title>\n<style>%s</style></head>\n<body>\n"
+	    "<h1>Incident report</h1>\n<table id=\"facts\">\n"
+	    "<tr><th>Archive</th><td>", css);
+	escs(r, r->o->archive);
+	put(r, "</td></tr>\n<tr><th>Window (UTC)</th><td>");
+	put_time(r, r->o->from);
+	put(r, " &ndash; ");
+	put_time(r, r->o->to);
+	put(r, "</td></tr>\n");
+	if (r->o->around_id != NULL || r->o->around_rx != INT64_MIN) {
+		put(r, "<tr><th>Around</th><td>");
+		if (r->o->around_id != NULL) {
+			put(r, "<a href=\"#ev-");
+			escs(r, r->o->around_id);
+			put(r, "\">event ");
+			escs(r, r->o->around_id);
+			put(r, "</a> received ");
+		}
+		put_time(r, r->o->around_rx);
+		put(r, "</td></tr>\n");
+	}
+	put(r, "<tr><th>Events</th><td id=\"total\">%" PRIu64 "</td></tr>\n"
+	    "<tr><th>Sources</th><td>%zu%s</td></tr>\n</table>\n", r->total,
+	    r->src.n, r->src.other ? " and more (not counted by id)" : "");
+}
+
+/* The value of string member key of marker body m, escaped, or "-". */
+static void
+put_member(struct rpt *r, const struct mark *m, const char *key)
+{
+	char pat[64];
+	int n = snprintf(pat, sizeof pat, "\"%s\":\"", key);
+	const char *p = strstr(m->body, pat), *e;
+	if (p == NULL) {
+		put(r, "-");
+		return;
+	}
+	p += n;
+	for (e = p; *e != '\0' && *e != '"'; e++)
+		if (*e == '\\' && e[1] != '\0')
+			e++;
+	char v[KEY_MAX + 1];
+	int k = (size_t)(e - p) > KEY_MAX ? -1 : evt_json_unescape(p,
+	    (size_t)(e - p), v);
+	if (k < 0) {
+		put(r, "?");
+		return;
+	}
+	v[k] = '\0';
+	escs(r, v);
+}
+
+/* The recorder's sessions and gaps in the window. */
+static void
+put_marks(struct rpt *r)
+{
+	put(r, "<h2>Recorder sessions and gaps</h2>\n");
+	if (r->nmarks == 0) {
+		put(r, "<p id=\"marks\">No SESSION or GAP marker in the "
+		    "window: one session throughout.</p>\n");
+		return;
+	}
+	put(r, "<table id=\"marks\"><tr><th>Time (UTC)</th><th>Marker</th>"
+	    "<th>Kind / reason</th><th>Session</th><th>Details</th></tr>\n");
+	for (size_t i = 0; i < r->nmarks; i++) {
+		const struct mark *m = &r->marks[i];
+		int gap = m->kind == EVT_K_GAP;
+		put(r, "<tr class=\"%s\"><td>", gap ? "gap" : "session");
+		put_time(r, m->rx);
+		put(r, "</td><td>%s</td><td>", gap ? "GAP" : "SESSION");
+		put_member(r, m, gap ? "reason" : "event");
+		put(r, "</td><td>");
+		put_member(r, m, "sessionId");
+		put(r, "</td><td><code>");
+		esc(r, m->body, m->len);
+		put(r, "</code></td></tr>\n");
+	}
+	put(r, "</table>\n");
+	if (r->moremarks)
+		put(r, "<p>%" PRIu64 " more markers not listed.</p>\n",
+		    r->moremarks);
+}
+
+/* The events-per-interval chart. */
+static void
+put_chart(struct rpt *r)
+{
+	uint64_t max = 1;
+	for (int i = 0; i < EVT_REPORT_BUCKETS; i++)
+		if (r->buckets[i] > max)
+			max = r->buckets[i];
+	int64_t w = (r->o->to - r->o->from) / EVT_REPORT_BUCKETS;
+	put(r, "<h2>Events per interval</h2>\n<p>%d intervals of %.3f s; "
+	    "the highest holds %" PRIu64 " events.</p>\n<svg class=\"chart\" "
+	    "id=\"chart\" width=\"%d\" height=\"130\" xmlns=\"http://www.w3.org"
+	    "/2000/svg\">\n", EVT_REPORT_BUCKETS, (double)w / 1e6, max,
+	    LEFT + EVT_REPORT_COLS + 10);
+	double bw = (double)EVT_REPORT_COLS / EVT_REPORT_BUCKETS;
+	for (int i = 0; i < EVT_REPORT_BUCKETS; i++) {
+		double h = 110.0 * (double)r->buckets[i] / (double)max;
+		put(r, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+		    "<title>", LEFT + i * bw, 115 - h, bw - 1, h);
+		put_time(r, r->o->from + i * w);
+		put(r, ": %" PRIu64 " events</title></rect>\n", r->buckets[i]);
+	}
+	put(r, "<line class=\"axis\" x1=\"%d\" y1=\"115\" x2=\"%d\" y2=\"115\"/>"
+	    "\n</svg>\n", LEFT, LEFT + EVT_REPORT_COLS);
+}
+
+/* The state a type sets (its state name, else its name) as of rx. */
+static const char *
+state_of(struct rpt *r, const char *type, int64_t rx)
+{
+	struct evt_names_item it;
+	if (evt_names_get(r->names, EVT_NAMES_TYPE, type, strlen(type), rx,
+	    &it) && it.state != NULL)
+		return it.state;
+	return name_of(r, EVT_NAMES_TYPE, type, rx);
+}
+
+/* The time axis and the shaded gaps over all lanes, height h. */
+static void
+put_axis(struct rpt *r, int h)
+{
+	for (int i = 0; i <= 4; i++) {
+		int64_t t = r->o->from + (r->o->to - r->o->from) / 4 * i;
+		char s[28];
+		evt_time_format_us(t, s);
+		put(r, "<line class=\"axis\" x1=\"%.1f\" y1=\"18\" x2=\"%.1f\" "
+		    "y2=\"%d\"/><text x=\"%.1f\" y=\"12\" text-anchor=\"%s\">"
+		    "%.8s</text>\n", LEFT + x_of(r, t), LEFT + x_of(r, t), h,
+		    LEFT + x_of(r, t), i == 0 ? "start" : i == 4 ? "end" :
+		    "middle", s + 11);
+	}
+	for (size_t i = 0; i < r->nmarks; i++) {
+		const struct mark *m = &r->marks[i];
+		if (m->kind != EVT_K_GAP)
+			continue;
+		int64_t a = m->prev == INT64_MIN ? r->o->from : m->prev;
+		double x = x_of(r, a), w = x_of(r, m->rx) - x;
+		put(r, "<rect class=\"gap\" x=\"%.1f\" y=\"18\" width=\"%.1f\" "
+		    "height=\"%d\"><title>gap: events between ", LEFT + x,
+		    w < 2 ? 2 : w, h - 18);
+		put_time(r, a);
+		put(r, " and ");
+		put_time(r, m->rx);
+		put(r, " may be missing (");
+		put_member(r, m, "reason");
+		put(r, ")</title></rect>\n");
+	}
+}
+
+/* The bars of lane l at y. */
+static void
+put_bars(struct rpt *r, const struct lane *l, int y)
+{
+	double h = (double)(LANE_H - 10) / (double)(l->ngroups ? l->ngroups : 1);
+	for (size_t i = 0; i < l->nbars; i++) {
+		const struct bar *b = &l->bars[i];
+		const char *type = r->typ.k[b->type].id;
+		double x = x_of(r, b->start), w = x_of(r, b->end) - x;
+		put(r, "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+		    "height=\"%.1f\" fill=\"", LEFT + x, y + 8 + b->g * h,
+		    w < 1 ? 1 : w, h - 1);
+		if (b->n > 1)
+			put(r, "#999");
+		else
+			put_color(r, type);
+		put(r, "\"><title>");
+		escs(r, name_of(r, EVT_NAMES_SOURCE, l->src->id, b->start));
+		put(r, " &mdash; ");
+		escs(r, name_of(r, EVT_NAMES_GROUP, l->group[b->g], b->start));
+		put(r, ": ");
+		if (b->n > 1)
+			put(r, "%" PRIu32 " intervals, changing faster than "
+			    "shown, first ", b->n);
+		escs(r, state_of(r, type, b->start));
+		put(r, ", ");
+		put_time(r, b->start);
+		put(r, " &ndash; ");
+		put_time(r, b->end);
+		put(r, "</title></rect>\n");
+	}
+}
+
+/* The ticks of lane l at y. */
+static void
+put_ticks(struct rpt *r, const struct lane *l, int y)
+{
+	for (int c = 0; c < EVT_REPORT_COLS; c++) {
+		const struct col *k = &l->cols[c];
+		if (k->n == 0)
+			continue;
+		const char *type = k->type >= 0 ? r->typ.k[k->type].id : "";
+		put(r, "<line class=\"tick\" x1=\"%d.5\" y1=\"%d\" x2=\"%d.5\" "
+		    "y2=\"%d\"><title>", LEFT + c, y + 1, LEFT + c, y + 8);
+		escs(r, name_of(r, EVT_NAMES_SOURCE, l->src->id, k->rx));
+		put(r, ": ");
+		if (k->n > 1)
+			put(r, "%" PRIu32 " events from ", k->n);
+		escs(r, name_of(r, EVT_NAMES_TYPE, type, k->rx));
+		put(r, k->n > 1 ? " (the first) at " : " at ");
+		put_time(r, k->rx);
+		put(r, "</title></line>\n");
+	}
+}
+
+/* The timeline: a lane per source, gaps, the --around event. */
+static void
+put_timeline(struct rpt *r)
+{
+	int h = 22 + (int)r->nlanes * LANE_H;
+	put(r, "<h2>Timeline</h2>\n<p>The %zu busiest of %zu sources: state "
+	    "intervals as bars (one row per state group), other events as "
+	    "ticks (one per pixel column), gaps shaded.</p>\n<svg id=\"timeline\" "
+	    "width=\"%d\" height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n",
+	    r->nlanes, r->src.n, LEFT + EVT_REPORT_COLS + 10, h + 4);
+	for (size_t i = 0; i < r->nlanes && r->err == 0; i++) {
+		const struct lane *l = &r->lanes[i];
+		int y = 22 + (int)i * LANE_H;
+		const char *nm = name_of(r, EVT_NAMES_SOURCE, l->src->id,
+		    r->o->from);
+		put(r, "<g class=\"lane\" id=\"lane-%zu\" data-source=\"", i);
+		escs(r, l->src->id);
+		put(r, "\"><rect class=\"lane-bg\" x=\"%d\" y=\"%d\" width=\"%d\" "
+		    "height=\"%d\"/><text x=\"%d\" y=\"%d\"><title>", LEFT, y,
+		    EVT_REPORT_COLS, LANE_H - 2, 4, y + 16);
+		escs(r, nm);
+		put(r, " (");
+		escs(r, l->src->id);
+		put(r, ")");
+		put(r, ": %" PRIu64 " events", l->src->n);
+		if (l->dropped)
+			put(r, "; %" PRIu64 " intervals not drawn", l->dropped);
+		put(r, "</title>");
+		/* The label fits the margin: 24 bytes, cut between
+		 * characters (not inside a UTF-8 sequence). */
+		size_t k = strlen(nm) > 24 ? 24 : strlen(nm);
+		while (k > 0 && k < strlen(nm) && ((unsigned char)nm[k] &
+		    0xc0) == 0x80)
+			k--;
+		esc(r, nm, k);
+		put(r, "%s</text>\n", k < strlen(nm) ? "&hellip;" : "");
+		put_bars(r, l, y);
+		put_ticks(r, l, y);
+		put(r, "</g>\n");
+	}
+	put_axis(r, h);
+	if (r->o->around_rx != INT64_MIN) {
+		double x = LEFT + x_of(r, r->o->around_rx);
+		put(r, "<line class=\"around\" id=\"around\" x1=\"%.1f\" y1=\"16\" "
+		    "x2=\"%.1f\" y2=\"%d\"><title>around ", x, x, h);
+		if (r->o->around_id != NULL) {
+			put(r, "event ");
+			escs(r, r->o->around_id);
+			put(r, " at ");
+		}
+		put_time(r, r->o->around_rx);
+		put(r, "</title></line>\n");
+	}
+	put(r, "</svg>\n");
+}
+
+/* Orders types by events, most first, then by id. */
+static int
+type_cmp(const void *x, const void *y)
+{
+	return busiest_cmp(x, y);
+}
+
+/* The events by type. */
+static void
+put_types(struct rpt *r)
+{
+	struct key **all = calloc(r->typ.n + 1, sizeof *all);
+	if (all == NULL) {
+		r->err = EVT_ERR_NOMEM;
+		return;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < r->typ.cap; i++)
+		if (r->typ.k[i].id != NULL && r->typ.k[i].n > 0)
+			all[n++] = &r->typ.k[i];
+	qsort(all, n, sizeof *all, type_cmp);
+	put(r, "<h2>Events by type</h2>\n<table id=\"types\"><tr><th>Type</th>"
+	    "<th>Id</th><th>Events</th></tr>\n");
+	for (size_t i = 0; i < n; i++) {
+		put(r, "<tr><td>");
+		escs(r, name_of(r, EVT_NAMES_TYPE, all[i]->id, r->o->to));
+		put(r, "</td><td><code>");
+		escs(r, all[i]->id);
+		put(r, "</code></td><td class=\"n\">%" PRIu64 "</td></tr>\n",
+		    all[i]->n);
+	}
+	if (r->typ.other)
+		put(r, "<tr><td>(other)</td><td></td><td class=\"n\">%" PRIu64
+		    "</td></tr>\n", r->typ.other);
+	put(r, "</table>\n");
+	free(all);
+}
+
+/* The events table. */
+static void
+put_events(struct rpt *r)
+{
+	put(r, "<h2>Events</h2>\n<table id=\"events\"><tr><th>Received (UTC)"
+	    "</th><th>Source</th><th>Type</th><th>State group</th><th>Id</th>"
+	    "</tr>\n");
+	struct evf e;
+	for (size_t i = 0; i < r->nrows && r->err == 0; i++) {
+		const struct row *w = &r->rows[i];
+		if (ev_fields(w->ev, w->len, &e) != 0)
+			continue;
+		struct evt_names_ev ne;
+		evt_names_event(r->names, w->ev, w->len, w->rx, &ne);
+		int mark = r->o->around_id && strcmp(e.id, r->o->around_id) == 0;
+		put(r, "<tr id=\"ev-");
+		escs(r, e.id);
+		put(r, "\"%s><td>", mark ? " class=\"around\"" : "");
+		put_time(r, w->rx);
+		put(r, "</td><td>");
+		escs(r, name_of(r, EVT_NAMES_SOURCE, e.src, w->rx));
+		put(r, "</td><td>");
+		escs(r, name_of(r, EVT_NAMES_TYPE, e.type, w->rx));
+		put(r, "</td><td>");
+		escs(r, ne.group_name ? ne.group_name : e.group[0] ? e.group :
+		    "-");
+		put(r, "</td><td><a href=\"#ev-");
+		escs(r, e.id);
+		put(r, "\"><code>");
+		escs(r, e.id);
+		put(r, "</code></a></td></tr>\n");
+	}
+	put(r, "</table>\n<p id=\"more\">");
+	if (r->total > r->nrows)
+		put(r, "%" PRIu64 " more events in the window not listed.",
+		    r->total - r->nrows);
+	else
+		put(r, "All %" PRIu64 " events listed.", r->total);
+	put(r, "</p>\n<p><small>Written by evtool report.</small></p>\n"
+	    "</body></html>\n");
+}
+
+/* Fills the window from --around: the event's receive time (by id, or
+ * the time given) with window/2 either side. */
+static int
+around(struct rpt *r, struct evt_cur *cur, struct evt_buf *why)
+{
+	struct evt_report_opts *o = r->o;
+	if (o->around_id != NULL) {
+		int rc = evt_cur_seek_id(cur, o->around_id,
+		    strlen(o->around_id), &o->around_rx);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			char m[600];
+			int k = snprintf(m, sizeof m, "--around: no event with "
+			    "id %.512s in %s", o->around_id, o->archive);
+			evt_buf_put(why, m, (size_t)k);
+			return EVT_ERR_NOTFOUND;
+		}
+	}
+	if (o->around_rx != INT64_MIN) {
+		o->from = o->around_rx - o->window / 2;
+		o->to = o->from + o->window;
+	}
+	return 0;
+}
+
+/* Frees what the report kept. */
+static void
+rpt_free(struct rpt *r)
+{
+	keys_free(&r->src);
+	keys_free(&r->typ);
+	for (size_t i = 0; i < r->nrows; i++)
+		free(r->rows[i].ev);
+	free(r->rows);
+	for (size_t i = 0; i < r->nmarks; i++)
+		free(r->marks[i].body);
+	free(r->marks);
+	for (size_t i = 0; i < r->nlanes; i++) {
+		for (size_t g = 0; g < r->lanes[i].ngroups; g++)
+			free(r->lanes[i].group[g]);
+		free(r->lanes[i].bars);
+		free(r->lanes[i].cols);
+	}
+	free(r->lanes);
+}
+
+/* Says "no selected event in the window" into why. */
+static int
+empty(const struct rpt *r, struct evt_buf *why)
+{
+	char a[28], b[28], m[600];
+	evt_time_format_us(r->o->from, a);
+	evt_time_format_us(r->o->to, b);
+	int k = snprintf(m, sizeof m, "%s: no %sevent received between %s and "
+	    "%s", r->o->archive, r->o->sel->nsources || r->o->sel->ntypes ?
+	    "selected " : "", a, b);
+	evt_buf_put(why, m, (size_t)k);
+	return EVT_ERR_NOTFOUND;
+}
+
+/* Reads the window (two passes and the state at its start) and writes
+ * the page; see report.h. */
+static int
+report(struct rpt *r, struct evt_archive *a, struct evt_cur *cur,
+    struct evt_buf *why)
+{
+	int rc = around(r, cur, why);
+	if (rc != 0)
+		return rc;
+	if (r->o->to <= r->o->from) {
+		evt_buf_put(why, "the window is empty (--to must be after "
+		    "--from)", 45);
+		return EVT_ERR_ARG;
+	}
+	r->last_ev = INT64_MIN;
+	if ((rc = scan(r, a, count_cb, 1, count_keep)) != 0)
+		return rc;
+	if (r->total == 0)
+		return empty(r, why);
+	if ((rc = lanes_make(r)) != 0 || (rc = lanes_seed(r, cur)) != 0 ||
+	    (rc = scan(r, a, draw_cb, 0, draw_keep)) != 0)
+		return rc;
+	for (size_t i = 0; i < r->nlanes; i++)
+		for (size_t g = 0; g < r->lanes[i].ngroups; g++)
+			lane_close(r, &r->lanes[i], (int)g, r->o->to);
+	put_head(r);
+	put_marks(r);
+	put_chart(r);
+	put_timeline(r);
+	put_types(r);
+	put_events(r);
+	return r->err;
+}
+
+/* The report; see report.h. */
+int
+evt_report_write(struct evt_archive *a, const char *dir, struct evt_names *n,
+    struct evt_report_opts *o, struct evt_buf *out, struct evt_buf *why)
+{
+	struct rpt r = {.o = o, .names = n, .out = out};
+	struct evt_cur *cur;
+	int rc = evt_cur_open(dir, o->errcb, o->warn, o->arg, &cur);
+	if (rc != 0)
+		return rc;
+	rc = report(&r, a, cur, why);
+	evt_cur_close(cur);
+	rpt_free(&r);
+	return rc;
+}
