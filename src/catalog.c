@@ -216,6 +216,17 @@ evt_cat_seg_at(const struct evt_cat *c, uint32_t i, struct evt_cat_seg *s)
 	s->flags = le32_get(p + CE_FLAGS);
 }
 
+/* Decodes what a listing takes of segment entry i; see catalog.h. */
+void
+evt_cat_seg_brief(const struct evt_cat *c, uint32_t i, uint64_t *seq,
+    uint64_t *size, uint32_t *flags)
+{
+	const uint8_t *p = c->sp + (size_t)i * c->sstride;
+	*seq = le64_get(p + CE_SEQ);
+	*size = le64_get(p + CE_SIZE);
+	*flags = le32_get(p + CE_FLAGS);
+}
+
 /* Decodes run entry i. */
 void
 evt_cat_run_at(const struct evt_cat *c, uint32_t i, struct evt_cat_run *r)
