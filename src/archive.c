@@ -703,6 +703,29 @@ check_foreign(struct evt_archive *a)
 	return a->w != NULL ? note_foreign(a, evt_segw_check(a->w)) : 0;
 }
 
+/*
+ * Removes the newest segment when it is shorter than a segment header: a
+ * writer killed between creating the file and writing its header left it,
+ * and no record can precede the header, so it holds nothing.  Left in
+ * place it would be reported by every verify for good.  Returns 1 when
+ * it was removed (and warned about), 0 otherwise.
+ */
+static int
+drop_torn_newest(struct evt_archive *a)
+{
+	struct evt_segref *s = &a->segs[a->nsegs - 1];
+	struct stat st;
+	if (stat(s->path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size >= EVT_SEG_HDR_SIZE || unlink(s->path) != 0)
+		return 0;
+	warnf(a, "%s: removed: %lld bytes, shorter than a segment header "
+	    "(a writer stopped while creating it; it held no events)",
+	    s->path, (long long)st.st_size);
+	free(s->path);
+	a->nsegs--;
+	return 1;
+}
+
 /* Opens the archive; see archive.h. */
 int
 evt_archive_open(const char *dir, int flags,
@@ -772,6 +795,8 @@ evt_archive_open(const char *dir, int flags,
 					warnf(a, "%s: %u damaged places kept "
 					    "(run evtool verify)", s->path,
 					    rec.bad_blocks);
+			} else if (drop_torn_newest(a)) {
+				a->w = NULL;
 			} else {
 				/* Unreadable header: leave it, start anew. */
 				warnf(a, "%s: cannot resume (%s); starting a "

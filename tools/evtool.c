@@ -347,6 +347,8 @@ import_opt(void *ctx, int c, char *arg)
 		 * damage benchmark), or 1.2 (row blocks). */
 		if (strcmp(arg, "1.5") == 0) {
 			o->seg.colform1 = 1;
+			if (o->seg.unit_bytes == 0)
+				o->seg.unit_bytes = EVT_UNIT_BYTES_15;
 			return 0;
 		}
 		o->seg.no_filter = 0; /* both wrote a filter per segment */

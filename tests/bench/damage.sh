@@ -64,7 +64,7 @@ $EVGEN --seed 42 --events "$EVENTS" >"$W/in.tsv"
 printf '%-8s' "unit"
 for b in 64k 256k; do printf '  block %-6s' $b; done
 echo
-for u in 256k 1M 4M segment; do
+for u in 256k 1M 4M 8M segment; do
 	printf '%-8s' $u
 	for b in 64k 256k; do
 		import s --dict-unit "$u" --block-size "$b"

@@ -10,13 +10,16 @@
 #   2. an archive of old-layout segments followed by new-layout ones;
 #   3. a new writer resuming an old-layout unsealed segment (cut after a
 #      crash), of version 1 and of version 2: it appends blocks of
-#      version 3 to it; everything reads back, and once sealed too.
+#      version 3 to it; everything reads back, and once sealed too;
+#   4. dictionary units: 8 MiB by default, 4 MiB with --layout 1.5.
 # POSIX sh; prints TAP.  Uses $BUILD/evtool and $BUILD/evgen.
 . "$(dirname "$0")/lib.sh"
 
-# versions FILE...: the block versions of segments, one line per block
-# ("1", "2"), walking block headers from offset 64 (formats/segment.md).
-versions() {
+# blocks FILE...: one line per block of the segments, walking block
+# headers from offset 64 (formats/segment.md): "version flags bytes",
+# bytes its decompressed size plus 16 per GUID (about what a writer
+# counts for its dictionary unit: its records before the columnar form).
+blocks() {
 	$PYTHON - "$@" <<'PY'
 import struct, sys
 for p in sys.argv[1:]:
@@ -28,10 +31,18 @@ for p in sys.argv[1:]:
     while off + 64 <= end and d[off:off + 4] == b"\x9eEBK":
         zlen, raw, nguid = struct.unpack_from("<3I", d, off + 8)
         flags = struct.unpack_from("<I", d, off + 36)[0]
-        print(d[off + 6])
+        print(d[off + 6], flags, raw + 16 * nguid)
         packed = d[off + 6] in (2, 3) and flags & 0x10
         off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
 PY
+}
+# versions FILE...: the block versions of segments, one line per block.
+versions() { blocks "$@" | cut -d' ' -f1; }
+# units FILE: the number of blocks flagged UNIT (0x8) and the MiB of
+# block bytes (blocks()) of a segment.
+units() {
+	blocks "$1" | awk 'int($2 / 8) % 2 == 1 { n++ } { b += $3 }
+	    END { print n + 0, int(b / 1048576) }'
 }
 
 # reads_as DIR WANT.tsv DESCRIPTION: cat --tsv of DIR is WANT, with no
@@ -120,5 +131,21 @@ PY
 	check $? "the resumed segment holds old blocks, then new ones ($(cat "$T/v.res"))"
 	reads_as "$T/res$v" "$T/old.tsv" "resumed segment ($L)"
 done
+
+# 4. Dictionary units: 8 MiB by default since revision 1.6, 4 MiB with
+# --layout 1.5 unless --dict-unit says otherwise (formats/records.md,
+# "Dictionary units").  A stream of 5-8 MiB of records and GUIDs (about
+# 32 bytes an event) is one unit in the first and two in the second.
+$EVGEN --seed 12 --events 200000 >"$T/u.tsv"
+"$EVTOOL" import "$T/u8" "$T/u.tsv" 2>/dev/null &&
+    "$EVTOOL" import --layout 1.5 "$T/u4" "$T/u.tsv" 2>/dev/null &&
+    "$EVTOOL" import --dict-unit 8M --layout 1.5 "$T/u8b" "$T/u.tsv" 2>/dev/null
+check $? "import 200,000 events: default, --layout 1.5, --dict-unit 8M --layout 1.5"
+units "$T"/u8/seg-*.evt >"$T/n.u8"
+units "$T"/u4/seg-*.evt >"$T/n.u4"
+units "$T"/u8b/seg-*.evt >"$T/n.u8b"
+[ "$(cat "$T/n.u8")" = "1 $(cat "$T/n.u4" | cut -d' ' -f2)" ] &&
+    [ "$(cut -d' ' -f1 "$T/n.u4")" = 2 ] && cmp -s "$T/n.u8" "$T/n.u8b"
+check $? "units (count, MiB of record and GUID bytes): default $(cat "$T/n.u8"), --layout 1.5 $(cat "$T/n.u4"), with --dict-unit 8M $(cat "$T/n.u8b")"
 
 done_testing
