@@ -98,7 +98,9 @@ struct evt_archive {
 	int from_cat;		/* the listing came from it: cat.segs[i]
 				   describes segs[i] */
 	int opened;		/* evt_archive_open succeeded */
-	char *paths;		/* from_cat: every segs[i].path, one block */
+	char *paths;		/* from_cat: every segs[i].path, one block,
+				   each made when first asked for */
+	size_t npaths;		/* segs[0..npaths) have their paths */
 	int64_t cat_us;		/* when the sealing thread last rewrote the
 				   catalog */
 };
@@ -203,13 +205,33 @@ evt_path_join(const char *dir, const char *name)
 	return p;
 }
 
+/*
+ * Segment i's path.  A reader of the catalog makes it on first use, in
+ * a->paths (calloc'ed: its pages cost nothing until a path is written):
+ * a lookup the id index answers touches a few of 10,000 segments, and
+ * making every path was a tenth of it.
+ */
+static const char *
+seg_path(struct evt_archive *a, size_t i)
+{
+	struct evt_segref *s = &a->segs[i];
+	if (s->path == NULL) {
+		size_t dl = strlen(a->dir), pl = dl + 1 + 20 + 1;
+		s->path = a->paths + pl * i;
+		memcpy(s->path, a->dir, dl);
+		s->path[dl] = '/';
+		evt_segment_name(s->seq, s->path + dl + 1, 21);
+	}
+	return s->path;
+}
+
 /* The size of segment i, looked up if it is not known (0 if it cannot). */
 static uint64_t
 seg_size(struct evt_archive *a, size_t i)
 {
 	struct stat st;
 	if (a->segs[i].size == EVT_SIZE_UNKNOWN)
-		a->segs[i].size = stat(a->segs[i].path, &st) == 0 ?
+		a->segs[i].size = stat(seg_path(a, i), &st) == 0 ?
 		    (uint64_t)st.st_size : 0;
 	return a->segs[i].size;
 }
@@ -290,22 +312,19 @@ take_catalog(struct evt_archive *a)
 {
 	const struct evt_cat *c = &a->cat;
 	/* The paths in one block (a reader never adds or deletes a
-	 * segment): 10,000 mallocs were a tenth of a lookup. */
-	size_t dl = strlen(a->dir), pl = dl + 1 + 20 + 1;
+	 * segment), each made when first asked for (seg_path). */
+	size_t pl = strlen(a->dir) + 1 + 20 + 1;
 	int rc = reserve_segs(a, c->nseg);
-	if (rc == 0 && (a->paths = evt_table_alloc(pl * c->nseg + 1)) == NULL)
+	if (rc == 0 && (a->paths = calloc(c->nseg + 1, pl)) == NULL)
 		rc = EVT_ERR_NOMEM;
 	for (uint32_t i = 0; rc == 0 && i < c->nseg; i++) {
-		struct evt_cat_seg e;
-		evt_cat_seg_at(c, i, &e);
+		uint64_t size;
+		uint32_t fl;
 		struct evt_segref *s = &a->segs[a->nsegs++];
-		s->seq = e.seq;
-		s->path = a->paths + pl * i;
-		memcpy(s->path, a->dir, dl);
-		s->path[dl] = '/';
-		evt_segment_name(e.seq, s->path + dl + 1, 21);
-		s->size = (e.flags & EVT_CATS_SEALED) &&
-		    (a->flags & EVT_AR_NO_SIZES) ? e.size : EVT_SIZE_UNKNOWN;
+		evt_cat_seg_brief(c, i, &s->seq, &size, &fl);
+		s->path = NULL;
+		s->size = (fl & EVT_CATS_SEALED) &&
+		    (a->flags & EVT_AR_NO_SIZES) ? size : EVT_SIZE_UNKNOWN;
 		listed_size(a, i);
 	}
 	if (rc == 0 && (a->runs = calloc(c->nrun + 1,
@@ -802,10 +821,12 @@ fail:
 	return rc;
 }
 
-/* The segment list. */
+/* The segment list, every path made (seg_path). */
 const struct evt_segref *
-evt_archive_segments(const struct evt_archive *a, size_t *n)
+evt_archive_segments(struct evt_archive *a, size_t *n)
 {
+	for (; a->npaths < a->nsegs; a->npaths++)
+		(void)seg_path(a, a->npaths);
 	*n = a->nsegs;
 	return a->segs;
 }
@@ -883,7 +904,7 @@ report_hole(struct evt_archive *a, size_t i)
 		    " before it are missing (deleted, or moved aside as "
 		    "*.damaged): their events are lost",
 		    a->segs[i - 1].seq + 1, s->seq - 1);
-		damage(a, s->path, 0, msg);
+		damage(a, seg_path(a, i), 0, msg);
 	}
 }
 
@@ -910,7 +931,7 @@ evt_archive_open_segment(struct evt_archive *a, size_t i,
 {
 	const struct evt_segref *s = &a->segs[i];
 	report_hole(a, i);
-	int rc = evt_segr_open(s->path, a->errcb, a->arg, out);
+	int rc = evt_segr_open(seg_path(a, i), a->errcb, a->arg, out);
 	if (rc != 0) {
 		a->lost_unknown++; /* reported by the segment reader */
 		return rc;
@@ -986,7 +1007,7 @@ find_covered(struct evt_archive *a, struct evt_idx_view *v, size_t i,
 	for (size_t j = 0; j < nc; j++) {
 		if (c[j].seg != i || c[j].run != k)
 			continue;
-		int ck = evt_idx_check_cand(a->segs[i].path, &c[j], id, len);
+		int ck = evt_idx_check_cand(seg_path(a, i), &c[j], id, len);
 		if (ck < 0) {
 			free(offs);
 			return FIND_STALE;
@@ -1329,7 +1350,7 @@ evt_archive_recent_keys(struct evt_archive *a, uint64_t *keys, size_t max,
 	 * far, which move up. */
 	for (size_t s = a->nsegs, seen = 0; s-- > 0 && *n < max && seen < 16;
 	    seen++) {
-		if ((rc = recent_keys_seg(a, a->segs[s].path, ring, max - *n,
+		if ((rc = recent_keys_seg(a, seg_path(a, s), ring, max - *n,
 		    &got)) < 0)
 			break;
 		take = got < max - *n ? got : max - *n;
@@ -1593,7 +1614,7 @@ evt_archive_close(struct evt_archive *a)
 	evt_cat_free(&a->cat);
 	for (size_t i = 0; a->paths == NULL && i < a->nsegs; i++)
 		free(a->segs[i].path);
-	evt_table_free(a->paths);
+	free(a->paths);
 	free(a->segs);
 	for (size_t i = 0; i < a->nruns; i++)
 		free(a->runs[i]);

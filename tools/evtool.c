@@ -1082,13 +1082,14 @@ cmd_get(int argc, char **argv)
 	names_setup(argv[i], &ga.out, NULL);
 	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
 	size_t n, seg;
-	const struct evt_segref *s = evt_archive_segments(a, &n);
 	struct evt_segr *r;
 	struct evt_rec rec;
 	uint64_t boff;
 	int found = evt_archive_find(a, id, strlen(id), &r, &seg, &rec, &boff);
 	oom_check(found);
 	if (found == 1) {
+		/* (After the lookup: the listing's paths are made by this.) */
+		const struct evt_segref *s = evt_archive_segments(a, &n);
 		struct evt_rdec *d = evt_segr_decoder(r);
 		if (meta)
 			get_meta(s[seg].path, &rec, boff);

@@ -81,8 +81,10 @@ int evt_archive_open(const char *dir, int flags,
     const struct evt_archive_opts *opts, evt_seg_err_cb errcb,
     evt_warn_cb warn, void *arg, struct evt_archive **out);
 
-/* Segments in order of their sequence numbers.  Borrowed. */
-const struct evt_segref *evt_archive_segments(const struct evt_archive *a,
+/* Segments in order of their sequence numbers.  Borrowed.  (The first
+ * call makes every path of a catalog's listing: a lookup by id that
+ * does not call it makes only the paths of the segments it opens.) */
+const struct evt_segref *evt_archive_segments(struct evt_archive *a,
     size_t *n);
 
 /* The size in bytes of segment i, stat(2)ed on the first call (0 if it

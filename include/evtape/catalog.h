@@ -122,6 +122,12 @@ void evt_cat_seg_at(const struct evt_cat *c, uint32_t i,
 void evt_cat_run_at(const struct evt_cat *c, uint32_t i,
     struct evt_cat_run *r);
 
+/* Decodes of segment entry i (< nseg) only its seq, size and flags
+ * (an archive's listing: the whole entry for 10,000 segments was a
+ * twentieth of a lookup). */
+void evt_cat_seg_brief(const struct evt_cat *c, uint32_t i, uint64_t *seq,
+    uint64_t *size, uint32_t *flags);
+
 /* Decodes roll-up run entry i (< nsum): the range of a file
  * sum-LO-HI.evs (rollup.h). */
 void evt_cat_sum_at(const struct evt_cat *c, uint32_t i,
