@@ -32,6 +32,7 @@
  * against the class column, and a MSG header with its EVENTs as one
  * class byte (a run).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "evtape/colform.h"
@@ -798,11 +799,16 @@ join_shape(struct evt_colenc *c, uint32_t l, uint32_t *budget)
 	c->jbuf.len = 0;
 	if (evt_buf_grow(&c->jbuf, (size_t)n * 17) != 0)
 		return EVT_ERR_NOMEM;
+	/* 8 KiB, the encoder's own: a writer and a sealing thread encode
+	 * blocks at the same time (a static set here corrupted blocks). */
+	if (c->tset == NULL && (c->tset = malloc(sizeof(struct tupset))) ==
+	    NULL)
+		return EVT_ERR_NOMEM;
+	struct tupset *t = c->tset;
 	uint64_t *key = (uint64_t *)(void *)c->jbuf.p, *nk = key + n;
 	uint8_t *lv = (uint8_t *)(nk + n);
 	uint64_t vals[EVT_COL_MAX_POS][JOIN_MAX_LEVELS];
 	uint64_t nd[EVT_COL_MAX_POS];
-	static struct tupset t; /* 8 KiB: not on the stack */
 	struct evt_buf *col = &c->col[EVT_COL_FIXED + l * EVT_COL_MAX_POS];
 	uint16_t mask = 0;
 	int nj = 0, ntup = 1;
@@ -813,7 +819,7 @@ join_shape(struct evt_colenc *c, uint32_t l, uint32_t *budget)
 			continue;
 		for (uint32_t i = 0; i < n; i++)
 			nk[i] = key[i] * (uint64_t)d + lv[i];
-		int nt = count_tuples(&t, nk, n, max);
+		int nt = count_tuples(t, nk, n, max);
 		if (nt < 0)
 			continue;
 		uint64_t *sw = key;
@@ -829,11 +835,11 @@ join_shape(struct evt_colenc *c, uint32_t l, uint32_t *budget)
 	*budget -= (uint32_t)(ntup * nj);
 	/* The table, tuple by tuple, and the numbers into the first
 	 * joined column. */
-	count_tuples(&t, key, n, EVT_COL_MAX_TUPLES);
-	if (put_varint(&c->tup, (uint64_t)t.n) != 0)
+	count_tuples(t, key, n, EVT_COL_MAX_TUPLES);
+	if (put_varint(&c->tup, (uint64_t)t->n) != 0)
 		return EVT_ERR_NOMEM;
-	for (int i = 0; i < t.n; i++) {
-		uint64_t v[EVT_COL_MAX_POS], k = t.order[i];
+	for (int i = 0; i < t->n; i++) {
+		uint64_t v[EVT_COL_MAX_POS], k = t->order[i];
 		for (int j = (int)c->npos[l] - 1; j >= 0; j--)
 			if (mask >> j & 1) {
 				v[j] = vals[j][k % nd[j]];
@@ -850,7 +856,7 @@ join_shape(struct evt_colenc *c, uint32_t l, uint32_t *budget)
 	if (evt_buf_grow(&col[first], n) != 0)
 		return EVT_ERR_NOMEM;
 	for (uint32_t i = 0; i < n; i++)
-		col[first].p[i] = (uint8_t)tup_index(&t, key[i]);
+		col[first].p[i] = (uint8_t)tup_index(t, key[i]);
 	col[first].len = n;
 	c->jmask[l] = mask;
 	return 0;
@@ -990,6 +996,8 @@ evt_colenc_free(struct evt_colenc *c)
 	evt_buf_free(&c->tmp);
 	evt_buf_free(&c->tup);
 	evt_buf_free(&c->jbuf);
+	free(c->tset);
+	c->tset = NULL;
 }
 
 /* A column being read: its next byte, its end, and the base added to

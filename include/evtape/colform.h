@@ -72,6 +72,8 @@ struct evt_colenc {
 	struct evt_buf tmp;	/* a column being split into byte planes */
 	struct evt_buf tup;	/* the join tables, as the header holds them */
 	struct evt_buf jbuf;	/* scratch of the joins: keys, levels */
+	void *tset;		/* the joins' key set (colform.c), made on
+				   first use */
 };
 
 /*

@@ -5,6 +5,7 @@
  * come back byte for byte, the worked example of the spec decodes, damaged
  * forms are refused with a reason, packing follows the spec's test vector.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,49 @@ round_trip_form(int form, const uint8_t *p, size_t n, struct evt_buf *f)
 	    &why) == 0 && back.len == n && memcmp(back.p, p, n) == 0;
 	evt_buf_free(&back);
 	return ok;
+}
+
+/* Two encoders in two threads (a writer and a sealing thread): each
+ * encodes the same block over and over and counts results that differ
+ * from the reference. */
+struct par {
+	const uint8_t *p;
+	size_t n;
+	const struct evt_buf *ref;
+	int bad;
+};
+
+/* The body of one thread of the test above. */
+static void *
+encode_often(void *arg)
+{
+	struct par *a = arg;
+	struct evt_colenc c = {.form = EVT_COLFORM_2, .time_cols = time_cols};
+	struct evt_buf f = {0};
+	size_t parts[EVT_COL_MAX_PARTS], np;
+	for (int i = 0; i < 3000; i++)
+		if (evt_colform_encode(&c, a->p, a->n, &f, parts, &np) != 0 ||
+		    f.len != a->ref->len || memcmp(f.p, a->ref->p, f.len) != 0)
+			a->bad++;
+	evt_buf_free(&f);
+	evt_colenc_free(&c);
+	return NULL;
+}
+
+/* Whether two threads encoding evs at once get the reference ref. */
+static int
+encode_in_threads(const uint8_t *p, size_t n, const struct evt_buf *ref,
+    int *bad)
+{
+	struct par a[2] = {{p, n, ref, 0}, {p, n, ref, 0}};
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, encode_often, &a[i]) != 0)
+			return 0;
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	*bad = a[0].bad + a[1].bad;
+	return *bad == 0;
 }
 
 /* Whether n record bytes at p survive both forms; form 1 in *f. */
@@ -165,6 +209,10 @@ main(void)
 	    "66 EVENTs: columns 0, 1, 2 and 4 joined (mask %#x), time coded "
 	    "(mask %#x); form 2 %zu bytes, form 1 %zu", f.p[5], f.p[6], f.len,
 	    f1.len);
+	int nbad = 0;
+	T_OK(encode_in_threads(evs, mn, &f, &nbad),
+	    "two encoders in two threads: every block as encoded alone "
+	    "(%d of 6000 differ)", nbad);
 	evt_buf_free(&f1);
 	T_OK(round_trip(odd_records, sizeof odd_records, &f),
 	    "odd MessagePack and records no writer makes: back byte for byte");
