@@ -461,10 +461,9 @@ evt_names_each(const struct evt_names *n, enum evt_names_list list,
 	return rc != 0 ? rc : (int)k;
 }
 
-/* Decodes raw string s[0..len) (escapes when esc) into out (cap + 1);
- * "" for NULL or too long. */
-static const char *
-value(const char *s, size_t len, int esc, char *out, size_t cap)
+/* Decodes a raw JSON string into out; see names.h. */
+const char *
+evt_names_decode(const char *s, size_t len, int esc, char *out, size_t cap)
 {
 	int k = 0;
 	if (s != NULL && len <= cap) {
@@ -548,7 +547,7 @@ event_text(struct evt_names *n, const char *ev, size_t len, struct vals *v)
 	const char *p[3] = {f.source, f.type, f.group};
 	size_t l[3] = {f.source_len, f.type_len, f.group_len};
 	for (int k = 0; k < 3; k++) {
-		v->p[k] = value(p[k], l[k], f.escaped, n->val[k],
+		v->p[k] = evt_names_decode(p[k], l[k], f.escaped, n->val[k],
 		    EVT_REC_MAX_INTERN);
 		v->len[k] = strlen(v->p[k]);
 	}
@@ -760,7 +759,7 @@ evt_names_put_text(struct evt_names *n, struct evt_names_text *t,
 	if (t->verbose) {
 		struct evt_ess_event_fields f;
 		if (evt_ess_event_fields(ev, len, &f) == 0)
-			value(f.id, f.id_len, f.escaped, id, sizeof id - 1);
+			evt_names_decode(f.id, f.id_len, f.escaped, id, sizeof id - 1);
 	}
 	evt_names_event(n, ev, len, rx, &ne);
 	out->len = mark;

@@ -185,22 +185,6 @@ keys_free(struct keys *k)
 	free(k->k);
 }
 
-/* Decodes raw JSON string s[0..len) (escapes when esc) into out[KEY_MAX
- * + 1]; "" for NULL or too long. */
-static const char *
-field(const char *s, size_t len, int esc, char *out)
-{
-	int k = 0;
-	if (s != NULL && len <= KEY_MAX) {
-		if (esc)
-			k = evt_json_unescape(s, len, out);
-		else
-			memcpy(out, s, (size_t)(k = (int)len));
-	}
-	out[k < 0 ? 0 : k] = '\0';
-	return out;
-}
-
 /* The decoded id, source, type and state group of an event. */
 struct evf {
 	char id[KEY_MAX + 1], src[KEY_MAX + 1], type[KEY_MAX + 1],
@@ -215,10 +199,10 @@ ev_fields(const char *ev, size_t len, struct evf *e)
 	struct evt_ess_event_fields f;
 	if (evt_ess_event_fields(ev, len, &f) < 0)
 		return -1;
-	field(f.id, f.id_len, f.escaped, e->id);
-	field(f.source, f.source_len, f.escaped, e->src);
-	field(f.type, f.type_len, f.escaped, e->type);
-	field(f.group, f.group_len, f.escaped, e->group);
+	evt_names_decode(f.id, f.id_len, f.escaped, e->id, KEY_MAX);
+	evt_names_decode(f.source, f.source_len, f.escaped, e->src, KEY_MAX);
+	evt_names_decode(f.type, f.type_len, f.escaped, e->type, KEY_MAX);
+	evt_names_decode(f.group, f.group_len, f.escaped, e->group, KEY_MAX);
 	return 0;
 }
 

@@ -203,4 +203,9 @@ int evt_names_configs(struct evt_archive *a, const char *dir,
 int evt_names_read(struct evt_archive *a, const char *dir,
     struct evt_names *n);
 
+/* Decodes raw JSON string s[0..len) (escapes when esc) into out, which
+ * holds cap + 1 bytes; "" for NULL or longer than cap.  Returns out. */
+const char *evt_names_decode(const char *s, size_t len, int esc, char *out,
+    size_t cap);
+
 #endif
