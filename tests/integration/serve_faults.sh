@@ -123,7 +123,7 @@ t "GET /evplay/status with a bad token: 401" \
     --expect 401
 TOK=$($C $P token --print)
 t "GET /evplay/status with a token: 200" \
-    $C $P http /evplay/status --bearer "$TOK" --has timelines
+    $C $P http /evplay/status --bearer="$TOK" --has timelines
 t "a session cannot be resumed by another user (201); its own user resumes it" \
     $PEER $P other-user --other bob
 t "... nor with the static --token-file token" \
