@@ -62,6 +62,9 @@ for at in $FROM $((FROM + 7000000)) $((T0 + 80000000)) $((TO - 1)); do
 	    "$EVTOOL state --names --at $at $T/a" \
 	    "$EVTOOL state --names --at $at $T/c"
 done
+same "evplay --state --names: the state at the start and the events, equal" \
+    "$EVPLAY --top-speed -q --state --names $W $T/a" \
+    "$EVPLAY --top-speed -q --state --names $T/c"
 t "the state at the start is not trivial" test \
     "$($EVTOOL state --at $FROM "$T/c" | wc -l)" -ge 3
 same "the window's SESSION, GAP and CONFIG markers follow the two synthesised ones" \
