@@ -1269,7 +1269,7 @@ static const struct option cut_lo[] = {
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline cut_cl = {"cut (--from T --to T | --around "
-    "ID|TIME --window DUR) [--source S]... [--type T]... DIR OUT", cut_lo,
+    "ID|TIME [--window DUR]) [--source S]... [--type T]... DIR OUT", cut_lo,
     cut_opt, 2, 2};
 
 /* Turns --around (an event id or a time) and --window into the window
@@ -1283,12 +1283,10 @@ cut_window(struct cut_args *ca, const char *dir)
 		evt_cli_usage_err("cut: --around or --from/--to, not both");
 	if (ca->around == NULL) {
 		if (ca->sel.from == INT64_MIN || ca->sel.to == INT64_MAX)
-			evt_cli_usage_err("cut: --from and --to, or --around "
-			    "and --window, are needed");
+			evt_cli_usage_err("cut: --from and --to, or --around, "
+			    "are needed");
 		return;
 	}
-	if (ca->window == 0)
-		evt_cli_usage_err("cut: --around needs --window");
 	if (evt_cli_time(ca->around, &at) != 0) {
 		int rc = evt_cut_find(dir, ca->around, strlen(ca->around), &at);
 		if (rc < 0)
@@ -1306,7 +1304,7 @@ cut_window(struct cut_args *ca, const char *dir)
 static int
 cmd_cut(int argc, char **argv)
 {
-	struct cut_args ca = {0};
+	struct cut_args ca = {.window = 15 * 60 * 1000000LL}; /* report's */
 	sel_init(&ca.sel, argc);
 	int i = parse_cmdline(&cut_cl, &ca, argc, argv);
 	cut_window(&ca, argv[i]);
@@ -2342,7 +2340,7 @@ usage(FILE *f)
 	    "                     sessions and gaps, events per interval, a\n"
 	    "                     timeline per source (states as bars), events\n"
 	    "                     by type, the first N (500) events by name\n"
-	    "  cut (--from T --to T | --around ID|TIME --window DUR)\n"
+	    "  cut (--from T --to T | --around ID|TIME [--window DUR])\n"
 	    "      [--source S]... [--type T]... DIR OUT\n"
 	    "                     a window as a new, self-contained archive\n"
 	    "                     (names, state at its start, markers)\n"

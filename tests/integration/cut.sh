@@ -142,6 +142,11 @@ same "--around TIME: the events of [T - 1.5 s, T + 1.5 s)" \
     "$EVTOOL cat --from $((AT - 1500000)) --to $((AT + 1500000)) $T/g" \
     "$EVTOOL cat $T/gb"
 
+$EVTOOL cut --around $AT "$T/g" "$T/gd" 2>/dev/null
+same "--around without --window: 15 minutes, as report's" \
+    "$EVTOOL cat --from $((AT - 450000000)) --to $((AT + 450000000)) $T/g" \
+    "$EVTOOL cat $T/gd"
+
 # evplay serving the cut answers getState as evplay serving the original
 # from the window's start.
 need_websockets
