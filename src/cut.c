@@ -540,9 +540,9 @@ put_member(struct evt_buf *out, const char *body, const struct evt_jtok *t,
 	return evt_buf_put(out, body + t[m].off, t[m].len);
 }
 
-/* Formats the cut marker body[0..len) as info's line. */
-static int
-origin_line(const char *body, size_t len, struct evt_buf *out)
+/* Formats the cut marker body[0..len) as info's line; see cut.h. */
+int
+evt_cut_origin_line(const char *body, size_t len, struct evt_buf *out)
 {
 	struct evt_jparser jp;
 	evt_json_init(&jp, 0);
@@ -590,8 +590,8 @@ evt_cut_origin(const char *dir, struct evt_buf *out)
 	evt_frames_init(&fr, r, NULL, NULL, NULL, NULL, segs[0].path);
 	rc = evt_frames_next(&fr, &fm);
 	if (rc == 1)
-		rc = fm->kind == EVT_K_SESSION ? origin_line((const char *)
-		    fm->text.p, fm->text.len, out) : 0;
+		rc = fm->kind == EVT_K_SESSION ? evt_cut_origin_line(
+		    (const char *)fm->text.p, fm->text.len, out) : 0;
 	evt_frames_free(&fr);
 	evt_archive_close_segment(a, r);
 	evt_archive_close(a);

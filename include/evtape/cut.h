@@ -84,4 +84,12 @@ int evt_cut_is_snapshot(const char *text, size_t len);
  */
 int evt_cut_origin(const char *dir, struct evt_buf *out);
 
+/*
+ * evt_cut_origin's line from a SESSION marker body[0..len) (borrowed; any
+ * bytes: it comes from a file).  Returns 1 (appended), 0 when the body is
+ * not a JSON object whose "event" is "cut" (out unchanged), or
+ * EVT_ERR_NOMEM.
+ */
+int evt_cut_origin_line(const char *body, size_t len, struct evt_buf *out);
+
 #endif
