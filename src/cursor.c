@@ -96,6 +96,8 @@ void
 evt_cur_set_end(struct evt_cur *c, int64_t to_us)
 {
 	c->to = to_us;
+	if (c->r != NULL)
+		evt_segr_set_end(c->r, to_us);
 }
 
 /* Keeps every item, except before the wanted id while seeking one. */
@@ -150,6 +152,9 @@ cur_open_seg(struct evt_cur *c)
 			continue;
 		}
 		evt_segr_rewind(c->r, c->from);
+		/* Blocks received wholly after the end are not even read
+		 * (the state as of a time in a big segment read it all). */
+		evt_segr_set_end(c->r, c->to);
 		evt_frames_init(&c->fr, c->r, cur_keep_cb, c, c->cb, c->arg,
 		    c->seg[c->si].path);
 		c->fr_init = 1;

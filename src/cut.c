@@ -351,6 +351,7 @@ open_window(struct cut *c, size_t i)
 		return NULL;
 	}
 	evt_segr_rewind(r, s->from);
+	evt_segr_set_end(r, s->to); /* (it would render them, then drop) */
 	return r;
 }
 
