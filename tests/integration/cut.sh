@@ -129,6 +129,24 @@ t "a cut's info: the synthesised snapshot counts as a state snapshot" \
     grep -q '^state snapshots: 1$' "$($EVTOOL info "$T/gw" >"$T/gw.info"; \
     echo "$T/gw.info")"
 
+# Frames that are not event messages: a command response (JSON), text
+# that is not JSON, bytes that are not UTF-8, a message with an envelope:
+# copied byte for byte with their receive times.
+{
+	head -n 40 "$T/g.in"
+	printf '%s\t{"commandId":7,"status":200}\n' "$GF"
+	printf '%s\tnot json at all\n' "$((GF + 1))"
+	printf '%s\t{"x":"\377"}\n' "$((GF + 2))"
+	printf '%s\t{"type":"t","events":[{"id":"e-env","n":1.50}],"more":1}\n' \
+	    "$((GF + 3))"
+	sed -n '41,$p' "$T/g.in"
+} >"$T/r.in"
+$EVTOOL import "$T/r" "$T/r.in" 2>/dev/null
+$EVTOOL cut --from $GF --to $GT "$T/r" "$T/rc" 2>/dev/null
+same "JSON, raw and enveloped frames: cat --tsv equal" \
+    "$EVTOOL cat --tsv --from $GF --to $GT $T/r" "$EVTOOL cat --tsv $T/rc"
+t "... the raw ones among them" sh -c "$EVTOOL cat --tsv '$T/rc' | grep -q 'not json at all'"
+
 # --around an id and a time: window/2 either side.
 AID=$($EVTOOL cat "$T/g" | sed -n '3500s/.*"id":"\([^"]*\)".*/\1/p')
 AT=$(grep -F "\"id\":\"$AID\"" "$T/g.in" | cut -f1)
