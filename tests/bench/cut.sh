@@ -26,7 +26,7 @@ $EVGEN --seed 43 --states >"$W/states.json"
 # A getState answer 1 us before the first message of every hour.
 awk -v sf="$W/states.json" -v h=$H 'BEGIN { FS = "\t"; getline st <sf }
     NR == 1 { next_t = $1 }
-    $1 >= next_t { printf "%d\t{\"commandId\":3,\"status\":200,\"states\":%s}\n", $1 - 1, st
+    $1 >= next_t { printf "%.0f\t{\"commandId\":3,\"status\":200,\"states\":%s}\n", $1 - 1, st
         next_t += h }
     { print }' "$W/ev.tsv" >"$W/in.tsv"
 $EVTOOL import "$W/a" "$W/in.tsv" 2>/dev/null
