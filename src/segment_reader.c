@@ -1003,6 +1003,17 @@ evt_segr_rewind(struct evt_segr *r, int64_t from_rx)
 	return 0;
 }
 
+/* Positions the scan at block directory entry bi; see segment.h. */
+int
+evt_segr_rewind_block(struct evt_segr *r, uint32_t bi)
+{
+	evt_segr_rewind(r, INT64_MIN);
+	if (!indexed(r) || bi >= r->nblocks)
+		return 0;
+	r->bi = bi;
+	return 1;
+}
+
 /* Bounds the scan's window at its end; see segment.h. */
 void
 evt_segr_set_end(struct evt_segr *r, int64_t to_rx)

@@ -3,7 +3,8 @@
 # minutes cut out of CUT_EVENTS (default 10,000,000) evgen events (seed
 # 43, 200 events/s: about 180,000 events in the window), beside `evtool
 # cat` of the same window (the same events read and printed) in the same
-# run, best of CUT_RUNS (5), interleaved; and `evtool state --at` the
+# run, CPU seconds (user + system: the machine is shared), best of
+# CUT_RUNS (5), interleaved; and `evtool state --at` the
 # window's start, the part of the cut that derives the state in force.
 # The archive holds a getState answer every hour of receive time, as
 # evrec records one every --state-interval (1 h by default); the window
@@ -39,11 +40,9 @@ HOURS=$(((LAST - FIRST) / H))
 FROM=$((FIRST + (HOURS / 2) * H + 3540000000))
 TO=$((FROM + 900000000))
 
-secs() { # CMD...: wall seconds of CMD, output discarded
-	_t0=$(date +%s%N)
-	"$@" >/dev/null 2>&1
-	_t1=$(date +%s%N)
-	awk -v a="$_t0" -v b="$_t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'
+secs() { # CMD...: CPU seconds (user + system) of CMD, output discarded
+	/usr/bin/time -f "%U %S" -o "$W/t" "$@" >/dev/null 2>&1 || true
+	awk '{ printf "%.3f", $1 + $2 }' "$W/t"
 }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 c= k= s= w=
@@ -61,7 +60,7 @@ n=$($EVTOOL cat "$W/out" | wc -l)
 $EVTOOL verify "$W/out" >/dev/null 2>&1 && v=clean || v="NOT CLEAN"
 awk -v n="$n" -v N="$N" -v c="$c" -v k="$k" -v s="$s" -v w="$w" \
     -v kb="$(cat "$W/kb")" -v v="$v" 'BEGIN {
-    printf "cut:         15 min (%d events) out of %d: %.3f s (peak RSS " \
+    printf "cut:         15 min (%d events) out of %d: %.3f s CPU (peak RSS " \
         "%.1f MiB, verify %s)   baseline: cat of the window %.3f s -> " \
         "%.2fx   goal < 1 s\n", n, N, c, kb / 1024, v, k, c / (k > 0 ? k : 0.001)
     printf "             of it, the state at the start (state --at, 59 " \

@@ -147,6 +147,29 @@ same "JSON, raw and enveloped frames: cat --tsv equal" \
     "$EVTOOL cat --tsv --from $GF --to $GT $T/r" "$EVTOOL cat --tsv $T/rc"
 t "... the raw ones among them" sh -c "$EVTOOL cat --tsv '$T/rc' | grep -q 'not json at all'"
 
+# The state at the start when the last getState answer lies in the middle
+# of a big sealed segment (the cursor starts at its block, from the
+# summary): against stateref.py, the reference from `cat --tsv`.
+MID=$(sed -n "$((NL / 2))p" "$T/g.in" | cut -f1)
+{
+	sed -n "1,$((NL / 2))p" "$T/g.in"
+	printf '%s\t{"commandId":9,"status":200,"states":%s}\n' "$MID" \
+	    "$($EVGEN --seed 6 --cameras 20 --states)"
+	sed -n "$((NL / 2 + 1)),\$p" "$T/g.in"
+} >"$T/m.in"
+$EVTOOL import --block-size 4k --segment-size 1T --segment-age 3650d \
+    "$T/m" "$T/m.in" 2>/dev/null
+$EVTOOL cat --tsv "$T/m" >"$T/m.tsv"
+AM=$(sed -n "$((NL * 2 / 3))p" "$T/g.in" | cut -f1)
+ids() { $PYTHON -c 'import json, sys
+print("\n".join(sorted(json.loads(l)["id"] for l in sys.stdin)))'; }
+same "one segment, a getState answer in its middle: state --at after it == stateref.py" \
+    "$EVTOOL state --at $AM $T/m | ids" "$PYTHON $HERE/stateref.py $T/m.tsv $AM incl"
+$EVTOOL cut --from $((AM + 1)) --to $((AM + 5000000)) "$T/m" "$T/mc" 2>/dev/null
+same "... and the cut's state at its start is that state" \
+    "$EVTOOL state --at $AM $T/m" "$EVTOOL state --at $((AM + 1)) $T/mc"
+t "... it is a single segment" test "$(ls "$T/m" | grep -c '^seg-')" -eq 1
+
 # --around an id and a time: window/2 either side.
 AID=$($EVTOOL cat "$T/g" | sed -n '3500s/.*"id":"\([^"]*\)".*/\1/p')
 AT=$(grep -F "\"id\":\"$AID\"" "$T/g.in" | cut -f1)
