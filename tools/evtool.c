@@ -620,7 +620,8 @@ enum cat_mode { CAT_EVENTS, CAT_MESSAGES, CAT_TSV, CAT_MARKERS };
 
 /* Keeps the items of a --messages frame that pass the filters. */
 static int
-keep_cb(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+keep_cb(void *arg, int frame_kind, struct evt_rdec *d,
+    const struct evt_rec *rec)
 {
 	const struct evt_sel *f = arg;
 	if (rec->kind == EVT_K_EVENT)
@@ -643,7 +644,7 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 			continue;
 		}
 		if (!in_msg || !evt_sel_time(f, rec.rx_us) ||
-		    !keep_cb((void *)(uintptr_t)f, d, &rec))
+		    !keep_cb((void *)(uintptr_t)f, EVT_K_MSG, d, &rec))
 			continue;
 		size_t mark = obuf->len;
 		rc = evt_rdec_item_json(d, &rec, obuf);

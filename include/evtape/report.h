@@ -43,6 +43,8 @@
 #define EVT_REPORT_MAX_BARS 4000	/* per lane */
 #define EVT_REPORT_MAX_GROUPS 8		/* per lane */
 #define EVT_REPORT_MAX_MARKS 1000
+#define EVT_REPORT_NARROW 1		/* columns: narrower intervals
+					   merge (see report.c) */
 #define EVT_REPORT_BUCKETS 60		/* bars of the events chart */
 #define EVT_REPORT_MAX_LANES 200	/* --lanes */
 #define EVT_REPORT_MAX_ROWS 100000	/* --rows */
@@ -57,6 +59,9 @@ struct evt_report_opts {
 	const char *around_id;	/* --around an event id, or NULL */
 	int64_t around_rx;	/* --around a time (INT64_MIN: none) */
 	int64_t window;		/* the window's width around it (us) */
+	int64_t lookback;	/* the states at the window's start come
+				   from the events and getState answers
+				   of this long before it (us; 0: all) */
 	const struct evt_sel *sel; /* sources and types (ids, resolved);
 				      its times are not used */
 	size_t lanes;		/* the busiest lanes drawn */
