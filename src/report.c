@@ -1028,6 +1028,17 @@ put_head(struct rpt *r)
 		put_time(r, r->o->around_rx);
 		put(r, "</td></tr>\n");
 	}
+	put(r, "<tr><th>States</th><td>at the window's start: from the "
+	    "events and getState answers received ");
+	if (r->states_from == INT64_MIN) {
+		put(r, "before it");
+	} else {
+		put(r, "since ");
+		put_time(r, r->states_from);
+		put(r, " (a state entered earlier and unchanged since is not "
+		    "drawn)");
+	}
+	put(r, "</td></tr>\n");
 	put(r, "<tr><th>Events</th><td id=\"total\">%" PRIu64 "</td></tr>\n"
 	    "<tr><th>Sources</th><td>%zu%s</td></tr>\n</table>\n", r->total,
 	    r->src.n, r->src.other ? " and more (not counted by id)" : "");

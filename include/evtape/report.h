@@ -43,7 +43,7 @@
 #define EVT_REPORT_MAX_BARS 4000	/* per lane */
 #define EVT_REPORT_MAX_GROUPS 8		/* per lane */
 #define EVT_REPORT_MAX_MARKS 1000
-#define EVT_REPORT_NARROW 1		/* columns: narrower intervals
+#define EVT_REPORT_NARROW 4		/* columns: narrower intervals
 					   merge (see report.c) */
 #define EVT_REPORT_BUCKETS 60		/* bars of the events chart */
 #define EVT_REPORT_MAX_LANES 200	/* --lanes */

@@ -71,6 +71,15 @@ t "an hour: merged bars, ticks, rows as the archive says" \
 t "... with bars of merged intervals" grep -q 'intervals, changing faster' \
     "$T/w.html"
 
+# The states at the window's start: from a look-back (1 h by default:
+# the getState answer at T0 + 1 s is in it), 10 s, or all.
+$EVTOOL report --from $FROM --to $TO --lookback 10s -o "$T/b.html" "$T/a"
+t "--lookback 10s: the states from the last 10 s before the window" \
+    $REF "$T/a.tsv" "$T/a.markers" "$T/b.html" $FROM $TO --lookback 10000000
+$EVTOOL report --from $FROM --to $TO --lookback all -o "$T/b2.html" "$T/a"
+t "--lookback all: from every frame before the window" \
+    $REF "$T/a.tsv" "$T/a.markers" "$T/b2.html" $FROM $TO --lookback all
+
 # Selection and bounds.
 $EVTOOL report --from $FROM --to $TO --lanes 2 --rows 10 -o "$T/l.html" \
     "$T/a"
@@ -102,6 +111,7 @@ err "no event in the window" "no event received between 2026-01-06" \
 err "an unknown --around id" "no event with id nosuch" --around nosuch
 err "a bad --window" "window" --around e200 --window 5parsecs
 err "a window of 0" "window" --around e200 --window 0
+err "a look-back of 0" "lookback" --around e200 --lookback 0
 err "--around with --from" "not both" --around e200 --from $FROM
 err "--from without --to" "--to" --from $FROM
 err "an unknown source name" "Nowhere" --from $FROM --to $TO \
