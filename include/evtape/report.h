@@ -9,16 +9,19 @@
  * by event id (<tr id="ev-ID">).
  *
  *   window [from, to) -> pass 1 (counts: sources, types, intervals,
- *   markers, the first rows) -> the busiest lanes -> state table at from
- *   (cursor.h) -> pass 2 (bars and ticks of the lanes) -> HTML
+ *   markers, the first rows) -> the busiest lanes -> pass 2 over the
+ *   look-back [from - lookback, from) (the lanes' states at from) ->
+ *   pass 3 over the window (bars, ticks; getState answers) -> HTML
  *
  * Same archive and options, same bytes: no clock is read, times are UTC
  * ISO-8601, ties are broken by id.  Everything taken from the archive is
  * HTML-escaped.
  *
  * Memory is bounded by constants, not by the window: at most
- * EVT_REPORT_MAX_KEYS distinct sources and as many types are counted by
- * id (further ones under "(other)"); the events table keeps `rows`
+ * EVT_REPORT_MAX_KEYS distinct sources and as many types (and state
+ * groups) are counted by id (further ones under "(other)"); while a
+ * segment is read, 12 bytes per string and 28 per shape of its
+ * dictionary say what they resolve to; the events table keeps `rows`
  * events; a lane keeps EVT_REPORT_COLS tick columns (events within one
  * column of the timeline are one tick whose title counts them), at most
  * EVT_REPORT_MAX_BARS intervals (more are counted, not drawn) of at most
@@ -74,11 +77,11 @@ struct evt_report_opts {
 
 /*
  * Appends the report on archive a (open for reading; dir its directory,
- * read again through a cursor for the state at the window's start and
- * for --around) to out, with the names n (finished; ids shown where n
- * has no name).  Returns 0; EVT_ERR_NOTFOUND (no event with the
- * --around id, or no selected event in the window) or EVT_ERR_ARG (an
- * empty window) with why appended; EVT_ERR_NOMEM; EVT_ERR_IO.
+ * read again through a cursor for --around) to out, with the names n
+ * (finished; ids shown where n has no name).  Returns 0;
+ * EVT_ERR_NOTFOUND (no event with the --around id, or no selected event
+ * in the window) or EVT_ERR_ARG (an empty window) with why appended;
+ * EVT_ERR_NOMEM; EVT_ERR_IO.
  */
 int evt_report_write(struct evt_archive *a, const char *dir,
     struct evt_names *n, struct evt_report_opts *o, struct evt_buf *out,
