@@ -444,18 +444,16 @@ static int
 rec_sid(struct rpt *r, struct evt_rdec *d, int f, uint64_t sid, int32_t *out)
 {
 	struct seg_cache *c = &r->sc;
-	if (sid >= c->cap) {
-		size_t cap = c->cap;
-		for (int g = 0; g < F_N; g++) {
-			cap = c->cap;
-			if (fit((void **)&c->sid[g], &cap, sizeof(int32_t),
-			    sid) != 0) {
-				r->err = EVT_ERR_NOMEM;
-				return -1;
-			}
+	/* The three arrays grow together; cap changes once all have. */
+	size_t cap = c->cap;
+	for (int g = 0; g < F_N && sid >= c->cap; g++) {
+		cap = c->cap;
+		if (fit((void **)&c->sid[g], &cap, sizeof(int32_t), sid) != 0) {
+			r->err = EVT_ERR_NOMEM;
+			return -1;
 		}
-		c->cap = cap;
 	}
+	c->cap = cap;
 	int32_t *v = &c->sid[f][sid];
 	if (*v == 0) {
 		size_t len;
@@ -468,6 +466,23 @@ rec_sid(struct rpt *r, struct evt_rdec *d, int f, uint64_t sid, int32_t *out)
 		*v = resolve(r, f, t) + 4;
 	}
 	*out = *v - 4;
+	return 0;
+}
+
+/* Resolves field f of EVENT record rec from its text: a value stored
+ * otherwise than as an interned string (a GUID, a time, a JSON value);
+ * 0, or -1 when it cannot be read. */
+static int
+rec_text(struct rpt *r, struct evt_rdec *d, const struct evt_rec *rec,
+    int f, int32_t *out)
+{
+	char t[KEY_MAX + 1];
+	int rc = evt_rdec_field(d, rec, field_key[f], t, sizeof t);
+	if (rc == EVT_ERR_NOTFOUND)
+		t[0] = '\0'; /* a JSON value that is not a string */
+	else if (rc < 0)
+		return -1;
+	*out = resolve(r, f, t);
 	return 0;
 }
 
@@ -488,25 +503,14 @@ rec_keys(struct rpt *r, struct evt_rdec *d, const struct evt_rec *rec,
 	}
 	const msgpack_object *v = rec->o->via.array.ptr;
 	for (int f = 0; f < F_N; f++) {
-		char t[KEY_MAX + 1];	/* not cleared: the common path
-					   has no use for it */
-		int rc = 0;
-		t[0] = '\0';
-		if (f > 0 && e->k[f - 1] == KEY_UNSEL) {
+		if (f > 0 && e->k[f - 1] == KEY_UNSEL)
 			e->k[f] = KEY_UNSEL;
-		} else if (p->vi[f] != 0 && p->enc[f] == EVT_ENC_STR) {
-			if (rec_sid(r, d, f, v[p->vi[f]].via.u64, &e->k[f]) != 0)
-				return -1;
-		} else if (p->vi[f] == 0 || (rc = evt_rdec_field(d, rec,
-		    field_key[f], t, sizeof t)) >= 0 || rc == EVT_ERR_NOTFOUND) {
-			/* Absent, or stored otherwise (a GUID, a time, a
-			 * JSON value): its text. */
-			if (p->vi[f] != 0 && rc == EVT_ERR_NOTFOUND)
-				t[0] = '\0';
-			e->k[f] = resolve(r, f, t);
-		} else {
+		else if (p->vi[f] == 0)
+			e->k[f] = resolve(r, f, "");
+		else if (p->enc[f] == EVT_ENC_STR ? rec_sid(r, d, f,
+		    v[p->vi[f]].via.u64, &e->k[f]) : rec_text(r, d, rec, f,
+		    &e->k[f]))
 			return -1;
-		}
 	}
 	return 0;
 }
