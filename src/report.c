@@ -1002,6 +1002,24 @@ static const char css[] =
 #define LEFT 180	/* lane labels */
 #define LANE_H 26
 
+/* The --around event (linked to its row when link) and its time, or the
+ * time alone. */
+static void
+put_around(struct rpt *r, int link)
+{
+	if (r->o->around_id != NULL) {
+		if (link) {
+			put(r, "<a href=\"#ev-");
+			escs(r, r->o->around_id);
+			put(r, "\">");
+		}
+		put(r, "event ");
+		escs(r, r->o->around_id);
+		put(r, link ? "</a> received " : " at ");
+	}
+	put_time(r, r->o->around_rx);
+}
+
 /* The head of the page and the facts of the window. */
 static void
 put_head(struct rpt *r)
@@ -1022,14 +1040,7 @@ put_head(struct rpt *r)
 	put(r, "</td></tr>\n");
 	if (r->o->around_id != NULL || r->o->around_rx != INT64_MIN) {
 		put(r, "<tr><th>Around</th><td>");
-		if (r->o->around_id != NULL) {
-			put(r, "<a href=\"#ev-");
-			escs(r, r->o->around_id);
-			put(r, "\">event ");
-			escs(r, r->o->around_id);
-			put(r, "</a> received ");
-		}
-		put_time(r, r->o->around_rx);
+		put_around(r, 1);
 		put(r, "</td></tr>\n");
 	}
 	put(r, "<tr><th>States</th><td>at the window's start: from the "
@@ -1277,12 +1288,7 @@ put_timeline(struct rpt *r)
 		double x = LEFT + x_of(r, r->o->around_rx);
 		put(r, "<line class=\"around\" id=\"around\" x1=\"%.1f\" y1=\"16\" "
 		    "x2=\"%.1f\" y2=\"%d\"><title>around ", x, x, h);
-		if (r->o->around_id != NULL) {
-			put(r, "event ");
-			escs(r, r->o->around_id);
-			put(r, " at ");
-		}
-		put_time(r, r->o->around_rx);
+		put_around(r, 0);
 		put(r, "</title></line>\n");
 	}
 	put(r, "</svg>\n");
