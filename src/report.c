@@ -169,6 +169,7 @@ struct rpt {
 	uint64_t moremarks;
 	int64_t last_ev;	/* receive time of the last event (pass 1) */
 	int64_t states_from;	/* start of the look-back */
+	int whole;		/* the look-back began before the archive */
 	struct lane *lanes;
 	size_t nlanes;
 	int64_t pfrom, pto;	/* the pass's receive times [pfrom, pto) */
@@ -571,6 +572,9 @@ scan(struct rpt *r, struct evt_archive *a, const struct pass *p)
 			evt_archive_close_segment(a, sr);
 			continue;
 		}
+		if (i == 0 && si->sealed && si->nrecords > 0 &&
+		    si->first_rx >= p->from)
+			r->whole = 1; /* (of the look-back: for the facts) */
 		evt_segr_rewind(sr, p->from);
 		seg_cache_reset(&r->sc);
 		struct evt_frames fr;
@@ -1045,7 +1049,7 @@ put_head(struct rpt *r)
 	}
 	put(r, "<tr><th>States</th><td>at the window's start: from the "
 	    "events and getState answers received ");
-	if (r->states_from == INT64_MIN) {
+	if (r->states_from == INT64_MIN || r->whole) {
 		put(r, "before it");
 	} else {
 		put(r, "since ");
@@ -1444,6 +1448,7 @@ report(struct rpt *r, struct evt_archive *a, struct evt_cur *cur,
 	if ((rc = scan(r, a, &count)) != 0)
 		return rc;
 	r->counting = 0;
+	r->whole = 0;
 	if (r->total == 0)
 		return empty(r, why);
 	r->states_from = r->o->lookback <= 0 || r->o->from < INT64_MIN +
