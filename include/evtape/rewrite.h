@@ -31,7 +31,8 @@
  *
  * Fresh ids (evt_rw_id): an id in the GUID form (8-4-4-4-12 hex digits,
  * any case) keeps its 6 version and variant bits (a version 4 id stays a
- * version 4 id) and its letter case; its other 122 bits go through a
+ * version 4 id) and its letter case (upper case if it had an upper-case
+ * letter, else lower case); its other 122 bits go through a
  * Feistel permutation (6 steps of SipHash-2-4 keyed by the key and
  * tweaked by the pass), so within a pass no two ids collide, the same
  * (key, id, pass) always gives the same new id, and evt_rw_id_invert
