@@ -2313,6 +2313,14 @@ report_end(struct timeline *tl)
 	oflush();
 	if (tty_progress)
 		fputs("\r\033[K", stderr);
+	if (W.rw != NULL) {
+		struct evt_rw_stats st;
+		evt_rw_stats(W.rw, &st);
+		if (st.bad_times > 0)
+			evt_cli_err("warning: %" PRIu64 " timestamps were not "
+			    "shifted (not a timestamp, or out of the years "
+			    "0001..9999)", st.bad_times);
+	}
 	if (tl != NULL) {
 		if (tl->ended == 0)
 			tl->ended = evt_mono_us();
