@@ -44,19 +44,58 @@ struct evt_rw {
 /* ------------------------------------------------------------ SipHash */
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND do { \
-	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
-	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
-	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-	} while (0)
 
-/* SipHash-2-4 (Aumasson and Bernstein) of m[0..len) under key (k0, k1). */
+/* SipHash-2-4 (Aumasson and Bernstein) state. */
+struct sip {
+	uint64_t v0, v1, v2, v3;
+};
+
+/* One SipRound. */
+static inline void
+sip_round(struct sip *s)
+{
+	s->v0 += s->v1; s->v1 = ROTL(s->v1, 13); s->v1 ^= s->v0;
+	s->v0 = ROTL(s->v0, 32);
+	s->v2 += s->v3; s->v3 = ROTL(s->v3, 16); s->v3 ^= s->v2;
+	s->v0 += s->v3; s->v3 = ROTL(s->v3, 21); s->v3 ^= s->v0;
+	s->v2 += s->v1; s->v1 = ROTL(s->v1, 17); s->v1 ^= s->v2;
+	s->v2 = ROTL(s->v2, 32);
+}
+
+/* The state for key (k0, k1). */
+static inline struct sip
+sip_init(uint64_t k0, uint64_t k1)
+{
+	return (struct sip){k0 ^ 0x736f6d6570736575ULL,
+	    k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL,
+	    k1 ^ 0x7465646279746573ULL};
+}
+
+/* Absorbs one 64-bit message word (two compression rounds). */
+static inline void
+sip_word(struct sip *s, uint64_t m)
+{
+	s->v3 ^= m;
+	sip_round(s);
+	sip_round(s);
+	s->v0 ^= m;
+}
+
+/* The hash, after the last word (the length byte's). */
+static inline uint64_t
+sip_final(struct sip *s)
+{
+	s->v2 ^= 0xff;
+	for (int i = 0; i < 4; i++)
+		sip_round(s);
+	return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
+}
+
+/* SipHash-2-4 of m[0..len) under key (k0, k1). */
 static uint64_t
 siphash(uint64_t k0, uint64_t k1, const uint8_t *m, size_t len)
 {
-	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
-	uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
+	struct sip s = sip_init(k0, k1);
 	uint64_t b = (uint64_t)len << 56, w;
 	size_t i = 0;
 
@@ -64,23 +103,12 @@ siphash(uint64_t k0, uint64_t k1, const uint8_t *m, size_t len)
 		w = 0;
 		for (int j = 7; j >= 0; j--)
 			w = w << 8 | m[i + (size_t)j];
-		v3 ^= w;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= w;
+		sip_word(&s, w);
 	}
 	for (size_t j = 0; i + j < len; j++)
 		b |= (uint64_t)m[i + j] << (8 * j);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	sip_word(&s, b);
+	return sip_final(&s);
 }
 
 /* SipHash-2-4 of the 16 bytes of two little-endian 64-bit words: the
@@ -89,21 +117,11 @@ siphash(uint64_t k0, uint64_t k1, const uint8_t *m, size_t len)
 static uint64_t
 siphash2(uint64_t k0, uint64_t k1, uint64_t a, uint64_t b)
 {
-	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
-	uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
-	uint64_t m[3] = {a, b, (uint64_t)16 << 56};
-	for (int i = 0; i < 3; i++) {
-		v3 ^= m[i];
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m[i];
-	}
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	struct sip s = sip_init(k0, k1);
+	sip_word(&s, a);
+	sip_word(&s, b);
+	sip_word(&s, (uint64_t)16 << 56);
+	return sip_final(&s);
 }
 
 /* ------------------------------------------------------------ the rewriter */
