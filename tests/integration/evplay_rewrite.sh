@@ -17,7 +17,8 @@
 #               --map-source NEW=OLD == the original, byte for byte
 #   server      a client subscribed to NEW gets OLD's events renamed,
 #               retimed and with fresh ids, getState under NEW, resumes
-#               by a fresh id at the right event; Config REST under NEW
+#               by a fresh id at the right event; Config REST under NEW;
+#               --source/--type: exactly the selected events
 # evplay_rewrite.py holds the checks.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
@@ -155,6 +156,15 @@ t "server: subscribed to NEW, OLD's events renamed, retimed, fresh ids; \
 getState under NEW; resumed by a fresh id" \
     $RW --port "$PORT" server --expect "$T/a.ev" --ids "$T/f.ids" \
     --old "$OLD" --new "$NEW" --t0 "$t0" --cut 20
+stop_pid "$SRV_PID"
+# --source/--type in server mode: exactly the selected events, then 1001.
+$EVTOOL cat --source "$OLD" --source "${OLD2#cameras/}" --type "$TYPE" \
+    "$T/a" | cut -d'"' -f4 >"$T/sel.ids"
+start_srv "$EVPLAY" srvs --any-user --top-speed --exit-when-done \
+    --source "$OLD" --source "${OLD2#cameras/}" --type "$TYPE" "$T/a"
+t "server --source/--type: exactly the selected events" \
+    $PYTHON "$HERE/evplay_server.py" --port "$SRV_PORT" until-close \
+    --ids "$T/sel.ids"
 stop_pid "$SRV_PID"
 start_srv "$EVPLAY" srvn --any-user --map-source "Lobby East=$NNEW" "$T/n"
 C="$PYTHON $HERE/essclient.py --port $SRV_PORT"
