@@ -449,9 +449,10 @@ parse_zone(const char *s, size_t len, size_t i, int *zone_min)
 	int neg = s[i++] == '-';
 	if (digits(s, len, &i, 2, &zh) != 0 || zh > 23)
 		return -1;
-	if (i < len && s[i] == ':')
-		i++;
-	if (i < len && (digits(s, len, &i, 2, &zm) != 0 || zm > 59))
+	int colon = i < len && s[i] == ':';
+	i += (size_t)colon;
+	if ((i < len || colon) && (digits(s, len, &i, 2, &zm) != 0 ||
+	    zm > 59))
 		return -1;
 	if (i != len)
 		return -1;
