@@ -166,6 +166,14 @@ t "server --source/--type: exactly the selected events" \
     $PYTHON "$HERE/evplay_server.py" --port "$SRV_PORT" until-close \
     --ids "$T/sel.ids"
 stop_pid "$SRV_PID"
+# --fresh-ids --loop 2 in server mode: the ids of stdout's two passes.
+head -n $((2 * N)) "$T/f3.ev" | cut -d'"' -f4 >"$T/loop.ids"
+start_srv "$EVPLAY" srvl --any-user --top-speed --exit-when-done \
+    --fresh-ids --loop 2 "$T/a"
+t "server --fresh-ids --loop 2: the fresh ids of stdout's passes 1 and 2" \
+    $PYTHON "$HERE/evplay_server.py" --port "$SRV_PORT" until-close \
+    --ids "$T/loop.ids"
+stop_pid "$SRV_PID"
 start_srv "$EVPLAY" srvn --any-user --map-source "Lobby East=$NNEW" "$T/n"
 C="$PYTHON $HERE/essclient.py --port $SRV_PORT"
 TOK=$($C token --print)
