@@ -18,7 +18,8 @@
 #   server      a client subscribed to NEW gets OLD's events renamed,
 #               retimed and with fresh ids, getState under NEW, resumes
 #               by a fresh id at the right event; Config REST under NEW;
-#               --source/--type: exactly the selected events
+#               --source/--type: exactly the selected events; --fresh-ids
+#               --loop 2: the fresh ids of stdout's two passes
 # evplay_rewrite.py holds the checks.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
