@@ -170,6 +170,9 @@ struct rpt {
 	int64_t last_ev;	/* receive time of the last event (pass 1) */
 	int64_t states_from;	/* start of the look-back */
 	int whole;		/* the look-back began before the archive */
+	int snapshot;		/* the look-back starts at the segment of
+				   the last getState answer before the
+				   window */
 	struct lane *lanes;
 	size_t nlanes;
 	int64_t pfrom, pto;	/* the pass's receive times [pfrom, pto) */
@@ -1051,6 +1054,10 @@ put_head(struct rpt *r)
 	    "events and getState answers received ");
 	if (r->states_from == INT64_MIN || r->whole) {
 		put(r, "before it");
+	} else if (r->snapshot) {
+		put(r, "since ");
+		put_time(r, r->states_from);
+		put(r, " (a getState answer among them)");
 	} else {
 		put(r, "since ");
 		put_time(r, r->states_from);
@@ -1428,6 +1435,43 @@ empty(const struct rpt *r, struct evt_buf *why)
 	return EVT_ERR_NOTFOUND;
 }
 
+
+/*
+ * The default look-back: extended back to the start of the latest sealed
+ * segment received wholly before the window that holds a getState answer
+ * (the answer replaces the state table, so nothing earlier matters; evrec
+ * records one every hour by default), no more than EVT_REPORT_AUTO_MAX
+ * before the window; never shortened.  Sets snapshot where there is one.
+ * Segments are in receive order: the walk goes back from the window.
+ */
+static void
+snapshot_start(struct rpt *r, struct evt_archive *a)
+{
+	size_t n;
+	evt_archive_segments(a, &n);
+	int64_t lo = r->o->from - EVT_REPORT_AUTO_MAX;
+	for (size_t i = n; i-- > 0;) {
+		struct evt_segr *sr;
+		if (evt_archive_segment_outside(a, i, lo, r->o->from) ||
+		    evt_archive_open_segment(a, i, &sr) != 0)
+			continue; /* outside, or reported */
+		const struct evt_seg_info *si = evt_segr_info(sr);
+		int has = si->sealed && si->nrecords > 0 &&
+		    si->last_rx < r->o->from && evt_segr_load_index(sr) == 0 &&
+		    si->frames[EVT_K_STATES] > 0;
+		int64_t first = si->first_rx;
+		evt_archive_close_segment(a, sr);
+		if (!has)
+			continue;
+		r->snapshot = 1;
+		if (first < lo)
+			first = lo;
+		if (r->states_from != INT64_MIN && first < r->states_from)
+			r->states_from = first;
+		return;
+	}
+}
+
 /* Reads the window (the passes of the top of the file) and writes the
  * page; see report.h. */
 static int
@@ -1453,6 +1497,8 @@ report(struct rpt *r, struct evt_archive *a, struct evt_cur *cur,
 		return empty(r, why);
 	r->states_from = r->o->lookback <= 0 || r->o->from < INT64_MIN +
 	    r->o->lookback ? INT64_MIN : r->o->from - r->o->lookback;
+	if (r->o->lookback_auto)
+		snapshot_start(r, a);
 	struct pass seed = {r->states_from, r->o->from, draw_keep, draw_cb, 0,
 	    1};
 	struct pass draw = {r->o->from, r->o->to, draw_keep, draw_cb, 0, 1};

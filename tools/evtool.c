@@ -1149,7 +1149,8 @@ report_opt(void *ctx, int c, char *arg)
 			evt_cli_usage_err("--rows: at most %d",
 			    EVT_REPORT_MAX_ROWS);
 		return 0;
-	case 'B': ra->ro.lookback = strcmp(arg, "all") == 0 ? 0 :
+	case 'B': ra->ro.lookback_auto = 0;
+		ra->ro.lookback = strcmp(arg, "all") == 0 ? 0 :
 		    evt_cli_duration_arg("--lookback", arg);
 		if (ra->ro.lookback < 0 || (ra->ro.lookback == 0 &&
 		    strcmp(arg, "all") != 0))
@@ -1212,7 +1213,7 @@ cmd_report(int argc, char **argv)
 {
 	struct report_args ra = {.ro = {.around_rx = INT64_MIN,
 	    .window = 15 * 60 * 1000000LL, .lanes = 20, .rows = 500,
-	    .lookback = 3600 * 1000000LL}};
+	    .lookback = 3600 * 1000000LL, .lookback_auto = 1}};
 	sel_init(&ra.sel, argc);
 	int i = parse_cmdline(&report_cl, &ra, argc, argv);
 	report_check(&ra);
@@ -2235,7 +2236,7 @@ usage(FILE *f)
 	    "                     one self-contained HTML incident report:\n"
 	    "                     sessions and gaps, events per interval, a\n"
 	    "                     timeline per source (states as bars, from\n"
-	    "                     --lookback (1h) before the window), events\n"
+	    "                     the last getState answer or 1h back), events\n"
 	    "                     by type, the first N (500) events by name\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"

@@ -54,6 +54,9 @@
 
 struct evt_names;
 
+/* How far back the default look-back seeks a getState answer (us). */
+#define EVT_REPORT_AUTO_MAX (24 * 3600 * 1000000LL)
+
 /* What to report on.  Pointers are borrowed for the call. */
 struct evt_report_opts {
 	const char *archive;	/* the name shown (the directory) */
@@ -65,6 +68,9 @@ struct evt_report_opts {
 	int64_t lookback;	/* the states at the window's start come
 				   from the events and getState answers
 				   of this long before it (us; 0: all) */
+	int lookback_auto;	/* nonzero: from the last getState answer
+				   in the EVT_REPORT_AUTO_MAX before the
+				   window instead, where there is one */
 	const struct evt_sel *sel; /* sources and types (ids, resolved);
 				      its times are not used */
 	size_t lanes;		/* the busiest lanes drawn */
