@@ -388,6 +388,13 @@ scan_dir(struct evt_archive *a)
 	return rc;
 }
 
+/* The path of segment i; see archive.h. */
+const char *
+evt_archive_segment_path(struct evt_archive *a, size_t i)
+{
+	return seg_path(a, i);
+}
+
 /* The size of segment i; see archive.h. */
 uint64_t
 evt_archive_segment_size(struct evt_archive *a, size_t i)

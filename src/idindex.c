@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -541,42 +542,59 @@ evt_idx_probe(const struct evt_idx_run *run, const struct evt_idx_part *p,
 }
 
 /* What run_map keeps of a run file for its caller: the file, open, and
- * its header and directory (malloc'ed). */
+ * its header and directory. */
 struct runmap {
 	int fd;
 	uint8_t *buf;
+	size_t maplen;		/* > 0: buf is mapped; 0: malloc'ed */
 };
+
+/* Frees a runmap's bytes. */
+static void
+runmap_free(struct runmap *m)
+{
+	if (m->maplen > 0)
+		munmap(m->buf, m->maplen);
+	else
+		free(m->buf);
+	m->buf = NULL;
+	m->maplen = 0;
+}
 
 /* The bytes a run's first read takes: the header and the directory of a
  * run of up to ~120 segments, in one system call. */
 #define RUN_FIRST_READ 4096
 
 /*
- * Reads the header and directory (dl bytes from the header, the first
- * `got` of them in *buf already) of a run file into *buf, grown: 0,
- * EVT_ERR_NOMEM or EVT_ERR_IO.
+ * Makes m->buf, which holds the first `got` bytes of a run file, hold its
+ * header and directory (dl bytes from the header): a larger directory is
+ * mapped instead (the pages are in the page cache: MAP_POPULATE maps
+ * them in one call, where a buffer would take a fault a page and a
+ * copy).  0, or EVT_ERR_IO.
  */
 static int
-read_rest(int fd, uint8_t **buf, size_t got, uint64_t dl)
+read_rest(struct runmap *m, size_t got, uint64_t dl)
 {
 	if (dl <= got)
 		return 0;
-	uint8_t *q = realloc(*buf, (size_t)dl);
-	if (q == NULL)
-		return EVT_ERR_NOMEM;
-	*buf = q;
-	return evt_pread_full(fd, q + got, (size_t)dl - got, got) == 0 ? 0 :
-	    EVT_ERR_IO;
+	void *p = mmap(NULL, (size_t)dl, PROT_READ, MAP_PRIVATE |
+	    MAP_POPULATE, m->fd, 0);
+	if (p == MAP_FAILED)
+		return EVT_ERR_IO;
+	free(m->buf);
+	m->buf = p;
+	m->maplen = (size_t)dl;
+	return 0;
 }
 
 /*
  * Reads and checks a run file: all of its directory (whole), or, of a
  * version 3 run, all but the block table (read when a lookup names its
  * entries); lite: its segment table left in the bytes read for the
- * caller to check (run_parse).  Read, not mapped: a lookup over 10,000
- * segments reads ~17 runs, most of them a few kB, and a mapping costs
- * two more system calls.  With keep, on success, the file stays open and
- * the bytes in *keep (the caller closes and frees them).
+ * caller to check (run_parse).  A lookup over 10,000 segments reads ~17
+ * runs, most of them a few kB: one read each.  With keep, on success,
+ * the file stays open and the bytes in *keep (the caller closes it and
+ * frees them, runmap_free).
  */
 static int
 run_map(const char *path, struct evt_idx_run *run, const char **why,
@@ -587,39 +605,41 @@ run_map(const char *path, struct evt_idx_run *run, const char **why,
 	if (!evt_idx_parse_name(base, &run->lo, &run->hi))
 		return evt_parse_fail(why, at, "not a run file name", 0,
 		    EVT_ERR_ARG);
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
+	struct runmap m = {open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC),
+	    NULL, 0};
+	if (m.fd < 0)
 		return evt_parse_fail(why, at, "cannot open", 0, EVT_ERR_IO);
 	struct stat st;
-	uint8_t *buf = malloc(RUN_FIRST_READ);
-	int rc = buf == NULL ? EVT_ERR_NOMEM : EVT_ERR_IO;
-	if (buf == NULL || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	int rc = (m.buf = malloc(RUN_FIRST_READ)) == NULL ? EVT_ERR_NOMEM :
+	    EVT_ERR_IO;
+	if (m.buf == NULL || fstat(m.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		evt_parse_fail(why, at, "not a regular file", 0, rc);
 		goto out;
 	}
 	uint64_t size = (uint64_t)st.st_size;
 	size_t got = size < RUN_FIRST_READ ? (size_t)size : RUN_FIRST_READ;
-	if (size < EVT_IDX_HDR_SIZE || evt_pread_full(fd, buf, got, 0) != 0) {
+	if (size < EVT_IDX_HDR_SIZE || evt_pread_full(m.fd, m.buf, got, 0) !=
+	    0) {
 		rc = evt_parse_fail(why, at, "shorter than a run header", 0,
 		    EVT_ERR_TRUNCATED);
 		goto out;
 	}
-	uint64_t dl = whole ? evt_idx_run_dir_len(buf) : evt_idx_run_dir_len(
-	    buf) != 0 ? EVT_IDX_HDR_SIZE + le64_get(buf + IX_DIR_LEN) : 0;
+	uint64_t dl = whole ? evt_idx_run_dir_len(m.buf) : evt_idx_run_dir_len(
+	    m.buf) != 0 ? EVT_IDX_HDR_SIZE + le64_get(m.buf + IX_DIR_LEN) : 0;
 	if (dl == 0 || dl > size)
 		dl = EVT_IDX_HDR_SIZE; /* the parse says what is wrong */
-	if ((rc = read_rest(fd, &buf, got, dl)) != 0) {
-		evt_parse_fail(why, at, "cannot read the directory", got, rc);
+	if ((rc = read_rest(&m, got, dl)) != 0) {
+		evt_parse_fail(why, at, "cannot map the directory", got, rc);
 		goto out;
 	}
-	rc = run_parse(buf, (size_t)dl, size, run, why, at, lite);
+	rc = run_parse(m.buf, (size_t)dl, size, run, why, at, lite);
 	if (rc == 0 && keep != NULL) {
-		*keep = (struct runmap){fd, buf};
+		*keep = m;
 		return 0;
 	}
 out:
-	free(buf);
-	close(fd);
+	runmap_free(&m);
+	close(m.fd);
 	return rc;
 }
 
@@ -2139,7 +2159,7 @@ evt_idx_view_close(struct evt_idx_view *v)
 		return;
 	for (size_t k = 0; k < v->nrun; k++) {
 		evt_idx_run_free(&v->runs[k].r);
-		free(v->runs[k].m.buf);
+		runmap_free(&v->runs[k].m);
 	}
 	free(v->runs);
 	free(v->order);
