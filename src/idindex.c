@@ -1802,6 +1802,11 @@ struct vrun {
 				   [lo, hi] */
 };
 
+/* Listed segments [lo, hi]. */
+struct vspan {
+	size_t lo, hi;
+};
+
 /* A run's place in the cover order. */
 struct vorder {
 	uint32_t nsegs;
@@ -1814,6 +1819,10 @@ struct evt_idx_view {
 	size_t nrun;
 	struct vorder *order;	/* most segments first: a segment's cover
 				   is the first usable run holding it */
+	struct vspan *spans;	/* the usable dense runs' spans, merged,
+				   ascending */
+	size_t nspan;
+	size_t nsparse;		/* usable runs that are not dense */
 	struct evt_idx_cand *cand;
 	size_t ncand, ccap;
 	uint8_t *scratch;	/* a version 3 probe's chunks, at their
@@ -1907,17 +1916,71 @@ evt_idx_view_covering(const struct evt_idx_view *v, size_t i)
 	return SIZE_MAX;
 }
 
-/* The last segment below i that no usable run covers. */
+/* Orders spans by their first segment. */
+static int
+cmp_span(const void *x, const void *y)
+{
+	const struct vspan *a = x, *b = y;
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* Makes v->spans, the merged spans of the usable dense runs, and counts
+ * the usable sparse ones (after a run's usability changed). */
+static void
+view_spans(struct evt_idx_view *v)
+{
+	v->nspan = v->nsparse = 0;
+	for (size_t k = 0; k < v->nrun; k++) {
+		const struct vrun *w = &v->runs[k];
+		if (w->usable && w->dense)
+			v->spans[v->nspan++] = (struct vspan){w->lo, w->hi};
+		else if (w->usable)
+			v->nsparse++;
+	}
+	qsort(v->spans, v->nspan, sizeof *v->spans, cmp_span);
+	size_t n = 0;
+	for (size_t t = 0; t < v->nspan; t++) {
+		if (n > 0 && v->spans[t].lo <= v->spans[n - 1].hi + 1) {
+			if (v->spans[t].hi > v->spans[n - 1].hi)
+				v->spans[n - 1].hi = v->spans[t].hi;
+		} else {
+			v->spans[n++] = v->spans[t];
+		}
+	}
+	v->nspan = n;
+}
+
+/* Whether a usable run that is not dense holds listed segment i. */
+static int
+sparse_holds(const struct evt_idx_view *v, size_t i)
+{
+	for (size_t k = 0; v->nsparse > 0 && k < v->nrun; k++)
+		if (v->runs[k].usable && !v->runs[k].dense &&
+		    run_holds(v, k, i))
+			return 1;
+	return 0;
+}
+
+/* The last segment below i that no usable run covers: a binary search
+ * of the dense runs' merged spans a jump, whatever the number of runs. */
 size_t
 evt_idx_view_uncovered_below(const struct evt_idx_view *v, size_t i)
 {
+	if (v == NULL)
+		return i > 0 ? i - 1 : SIZE_MAX;
 	while (i-- > 0) {
-		size_t k = evt_idx_view_covering(v, i);
-		if (k == SIZE_MAX)
+		size_t lo = 0, hi = v->nspan;	/* the last span from <= i */
+		while (lo < hi) {
+			size_t m = lo + (hi - lo) / 2;
+			if (v->spans[m].lo <= i)
+				lo = m + 1;
+			else
+				hi = m;
+		}
+		if (lo > 0 && i <= v->spans[lo - 1].hi)
+			i = v->spans[lo - 1].lo;	/* jump below it */
+		else if (!sparse_holds(v, i))
 			return i;
-		/* A dense run covers all of [lo, i]: jump below it. */
-		if (v->runs[k].dense)
-			i = v->runs[k].lo;
 	}
 	return SIZE_MAX;
 }
@@ -2127,7 +2190,9 @@ evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
 	v->segs = *segs;
 	v->runs = calloc(nnames + 1, sizeof *v->runs);
 	v->order = calloc(nnames + 1, sizeof *v->order);
-	int rc = v->runs == NULL || v->order == NULL ? EVT_ERR_NOMEM : 0;
+	v->spans = calloc(nnames + 1, sizeof *v->spans);
+	int rc = v->runs == NULL || v->order == NULL || v->spans == NULL ?
+	    EVT_ERR_NOMEM : 0;
 	for (size_t i = 0; i < nnames && rc == 0; i++)
 		rc = view_add(v, dir, names[i], key);
 	if (rc != 0) {
@@ -2137,6 +2202,7 @@ evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
 	for (size_t k = 0; k < v->nrun; k++)
 		v->order[k] = (struct vorder){v->runs[k].r.nsegs, k};
 	qsort(v->order, v->nrun, sizeof *v->order, cmp_order);
+	view_spans(v);
 	if (v->ncand > 1)
 		qsort(v->cand, v->ncand, sizeof *v->cand, cmp_cand);
 	*out = v;
@@ -2149,6 +2215,7 @@ void
 evt_idx_view_drop(struct evt_idx_view *v, size_t k)
 {
 	v->runs[k].usable = 0;
+	view_spans(v);
 }
 
 /* Frees the view. */
@@ -2163,6 +2230,7 @@ evt_idx_view_close(struct evt_idx_view *v)
 	}
 	free(v->runs);
 	free(v->order);
+	free(v->spans);
 	free(v->cand);
 	free(v->scratch);
 	free(v);
