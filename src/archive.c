@@ -215,9 +215,8 @@ static struct evt_segref *
 segref(struct evt_archive *a, size_t i)
 {
 	struct evt_segref *s = &a->segs[i];
-	if (a->lazy && s->seq == 0) {
+	if (a->lazy && s->seq == 0)
 		evt_cat_seg_sizes(&a->cat, (uint32_t)i, 1, &s->seq, &s->size);
-	}
 	return s;
 }
 

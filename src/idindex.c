@@ -16,7 +16,10 @@
  *
  * A lookup reads the directory, the chunks holding its key's three slots
  * and, on a match, the block table chunks it names: not whole partitions
- * and block tables (formats/idindex.md, "Chunks").
+ * and block tables (formats/idindex.md, "Chunks").  Its view keeps each
+ * run's segment table in the file's bytes, checks it against the
+ * archive's listing in one walk, and holds nothing per listed segment:
+ * a segment's cover is worked out from the runs' spans when asked.
  *
  *   header: 0 magic "\x89EVTRUN\n" | 8 u16 version | 10 u16 hdr_size 64 |
  *   12 u8 locbits | 13 u8 locshift | 14 u16 level | 16 u32 S | 20 u32 B |
