@@ -1086,21 +1086,21 @@ cmd_get(int argc, char **argv)
 		    "event's line");
 	names_setup(argv[i], &ga.out, NULL);
 	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
-	size_t n, seg;
+	size_t seg;
 	struct evt_segr *r;
 	struct evt_rec rec;
 	uint64_t boff;
 	int found = evt_archive_find(a, id, strlen(id), &r, &seg, &rec, &boff);
 	oom_check(found);
 	if (found == 1) {
-		/* (After the lookup: the listing's paths are made by this.) */
-		const struct evt_segref *s = evt_archive_segments(a, &n);
+		/* (One path: not the listing's 10,000.) */
+		const char *sp = evt_archive_segment_path(a, seg);
 		struct evt_rdec *d = evt_segr_decoder(r);
 		if (meta)
-			get_meta(s[seg].path, &rec, boff);
+			get_meta(sp, &rec, boff);
 		size_t mark = obuf->len;
 		if (evt_rdec_item_json(d, &rec, obuf) == EVT_ERR_CORRUPT)
-			evt_cli_damage_cb(NULL, s[seg].path, boff, d->err);
+			evt_cli_damage_cb(NULL, sp, boff, d->err);
 		else if (outo.text || outo.names) {
 			emit_event(mark, rec.rx_us);
 			obuf->len -= !outo.text; /* the newline: after '}' */
