@@ -394,6 +394,13 @@ evt_archive_segment_path(struct evt_archive *a, size_t i)
 	return seg_path(a, i);
 }
 
+/* The number of segments; see archive.h. */
+size_t
+evt_archive_nsegments(const struct evt_archive *a)
+{
+	return a->nsegs;
+}
+
 /* The size of segment i; see archive.h. */
 uint64_t
 evt_archive_segment_size(struct evt_archive *a, size_t i)

@@ -15,8 +15,9 @@
 
 struct evt_cur {
 	struct evt_archive *a;
-	const struct evt_segref *seg;
-	size_t nseg, si;      /* segments; the one open */
+	size_t nseg, si;      /* segments; the one open (their paths are
+				 made as they are opened: a time window
+				 of 10,000 segments makes a few) */
 	struct evt_segr *r;   /* open reader or NULL */
 	struct evt_frames fr;
 	int fr_init;
@@ -53,7 +54,7 @@ evt_cur_open(const char *dir, evt_seg_err_cb cb, evt_warn_cb warn,
 		free(c);
 		return rc;
 	}
-	c->seg = evt_archive_segments(c->a, &c->nseg);
+	c->nseg = evt_archive_nsegments(c->a);
 	c->cb = cb;
 	c->arg = arg;
 	c->from = INT64_MIN;
@@ -190,7 +191,7 @@ cur_open_seg(struct evt_cur *c)
 		if (c->si == c->state_seg)
 			rewind_to_states(c);
 		evt_frames_init(&c->fr, c->r, cur_keep_cb, c, c->cb, c->arg,
-		    c->seg[c->si].path);
+		    evt_archive_segment_path(c->a, c->si));
 		c->fr_init = 1;
 		return 1;
 	}
@@ -311,7 +312,8 @@ seg_may_have_states(struct evt_cur *c, size_t i, int64_t end_us)
 {
 	struct evt_segr *r;
 	int may = 1;
-	if (evt_segr_open(c->seg[i].path, NULL, NULL, &r) != 0)
+	if (evt_segr_open(evt_archive_segment_path(c->a, i), NULL, NULL,
+	    &r) != 0)
 		return 1; /* unreadable: the scan reports it */
 	const struct evt_seg_info *si = evt_segr_info(r);
 	if (si->sealed && si->nrecords > 0 && si->first_rx >= end_us)

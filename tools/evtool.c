@@ -606,6 +606,9 @@ open_range(size_t i, const struct evt_sel *f)
 		return NULL;
 	}
 	evt_segr_rewind(r, f->from);
+	/* Blocks received wholly after --to are not even read (a window
+	 * early in a big segment decoded the rest of it). */
+	evt_segr_set_end(r, f->to);
 	return r;
 }
 
@@ -729,11 +732,10 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 static int
 cat_segment(size_t i, enum cat_mode mode, const struct evt_sel *f)
 {
-	size_t n;
-	const char *path = evt_archive_segments(arch, &n)[i].path;
 	struct evt_segr *r = open_range(i, f);
 	if (r == NULL)
 		return 0; /* reported, or nothing in range */
+	const char *path = evt_archive_segment_path(arch, i);
 	if (mode == CAT_EVENTS)
 		cat_events(r, path, f);
 	else
@@ -793,8 +795,9 @@ cmd_cat(int argc, char **argv)
 	/* (No sizes: cat uses none, and 10,000 stats were most of a
 	 * short --from/--to.) */
 	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
-	size_t n;
-	evt_archive_segments(a, &n);
+	/* (Paths made for the segments opened: a short window of 10,000
+	 * segments opens a few.) */
+	size_t n = evt_archive_nsegments(a);
 	for (size_t k = 0; k < n; k++)
 		cat_segment(k, ca.mode, &ca.sel);
 	oflush();

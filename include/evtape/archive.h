@@ -87,7 +87,11 @@ int evt_archive_open(const char *dir, int flags,
 const struct evt_segref *evt_archive_segments(struct evt_archive *a,
     size_t *n);
 
-/* The path of segment i (< the count evt_archive_segments gives),
+/* The number of segments, making no path (a reader that opens a few of
+ * 10,000 asks for their paths one by one: evt_archive_segment_path). */
+size_t evt_archive_nsegments(const struct evt_archive *a);
+
+/* The path of segment i (< evt_archive_nsegments),
  * borrowed until close: made for that one segment, where
  * evt_archive_segments makes every path. */
 const char *evt_archive_segment_path(struct evt_archive *a, size_t i);
