@@ -1119,6 +1119,25 @@ next_seg(const struct evt_idx_view *v, size_t i,
 	return u;
 }
 
+/* The receive time of an event by id; see archive.h. */
+int
+evt_archive_find_rx(struct evt_archive *a, const char *id, size_t len,
+    int64_t *rx)
+{
+	struct evt_segr *r;
+	struct evt_rec rec;
+	size_t seg;
+	uint64_t boff;
+	if (len == 0 || len > EVT_REC_MAX_INTERN)
+		return 0; /* (no event's id is) */
+	int rc = evt_archive_find(a, id, len, &r, &seg, &rec, &boff);
+	if (rc == 1) {
+		*rx = rec.rx_us;
+		evt_archive_close_segment(a, r);
+	}
+	return rc;
+}
+
 /* Finds an event by id; see archive.h. */
 int
 evt_archive_find(struct evt_archive *a, const char *id, size_t len,

@@ -505,19 +505,11 @@ int
 evt_cut_find(const char *dir, const char *id, size_t len, int64_t *rx)
 {
 	struct evt_archive *a;
-	struct evt_segr *r;
-	struct evt_rec rec;
-	size_t seg;
-	uint64_t boff;
 	int rc = evt_archive_open(dir, EVT_AR_NO_SIZES, NULL, NULL, NULL, NULL,
 	    &a);
 	if (rc != 0)
 		return rc;
-	rc = evt_archive_find(a, id, len, &r, &seg, &rec, &boff);
-	if (rc == 1) {
-		*rx = rec.rx_us;
-		evt_archive_close_segment(a, r);
-	}
+	rc = evt_archive_find_rx(a, id, len, rx);
 	evt_archive_close(a);
 	return rc;
 }

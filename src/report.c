@@ -35,7 +35,6 @@
 
 #include <msgpack.h>
 
-#include "evtape/cursor.h"
 #include "evtape/dict.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
@@ -1377,11 +1376,11 @@ put_events(struct rpt *r)
 /* Fills the window from --around: the event's receive time (by id, or
  * the time given) with window/2 either side. */
 static int
-around(struct rpt *r, struct evt_cur *cur, struct evt_buf *why)
+around(struct rpt *r, struct evt_archive *a, struct evt_buf *why)
 {
 	struct evt_report_opts *o = r->o;
 	if (o->around_id != NULL) {
-		int rc = evt_cur_seek_id(cur, o->around_id,
+		int rc = evt_archive_find_rx(a, o->around_id,
 		    strlen(o->around_id), &o->around_rx);
 		if (rc < 0)
 			return rc;
@@ -1475,10 +1474,9 @@ snapshot_start(struct rpt *r, struct evt_archive *a)
 /* Reads the window (the passes of the top of the file) and writes the
  * page; see report.h. */
 static int
-report(struct rpt *r, struct evt_archive *a, struct evt_cur *cur,
-    struct evt_buf *why)
+report(struct rpt *r, struct evt_archive *a, struct evt_buf *why)
 {
-	int rc = around(r, cur, why);
+	int rc = around(r, a, why);
 	if (rc != 0)
 		return rc;
 	if (r->o->to <= r->o->from) {
@@ -1519,16 +1517,11 @@ report(struct rpt *r, struct evt_archive *a, struct evt_cur *cur,
 
 /* The report; see report.h. */
 int
-evt_report_write(struct evt_archive *a, const char *dir, struct evt_names *n,
+evt_report_write(struct evt_archive *a, struct evt_names *n,
     struct evt_report_opts *o, struct evt_buf *out, struct evt_buf *why)
 {
 	struct rpt r = {.o = o, .names = n, .out = out};
-	struct evt_cur *cur;
-	int rc = evt_cur_open(dir, o->errcb, o->warn, o->arg, &cur);
-	if (rc != 0)
-		return rc;
-	rc = report(&r, a, cur, why);
-	evt_cur_close(cur);
+	int rc = report(&r, a, why);
 	rpt_free(&r);
 	return rc;
 }

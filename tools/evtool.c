@@ -1232,7 +1232,7 @@ cmd_report(int argc, char **argv)
 	ra.ro.errcb = evt_cli_damage_cb;
 	ra.ro.warn = evt_cli_warn_cb;
 	struct evt_buf html = {0}, why = {0};
-	int rc = evt_report_write(a, argv[i], cfgnames, &ra.ro, &html, &why);
+	int rc = evt_report_write(a, cfgnames, &ra.ro, &html, &why);
 	oom_check(rc);
 	if (rc == 0)
 		write_file(ra.file, &html);

@@ -152,6 +152,15 @@ int evt_archive_find(struct evt_archive *a, const char *id, size_t len,
     struct evt_segr **out, size_t *seg, struct evt_rec *rec,
     uint64_t *blk_off);
 
+/*
+ * The receive time of the event with id id[0..len), found as
+ * evt_archive_find does (the --around anchor of evtool cut and report).
+ * Returns 1 and *rx, 0 when no event has it (or no id can be that long),
+ * or a negative evt_err.
+ */
+int evt_archive_find_rx(struct evt_archive *a, const char *id, size_t len,
+    int64_t *rx);
+
 /* Appends a received frame, rotating first if the segment is full or old.
  * Returns the frame's header kind or a negative evt_err. */
 int evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,

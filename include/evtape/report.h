@@ -82,15 +82,14 @@ struct evt_report_opts {
 };
 
 /*
- * Appends the report on archive a (open for reading; dir its directory,
- * read again through a cursor for --around) to out, with the names n
+ * Appends the report on archive a (open for reading; the --around id is
+ * looked up in it: evt_archive_find_rx) to out, with the names n
  * (finished; ids shown where n has no name).  Returns 0;
  * EVT_ERR_NOTFOUND (no event with the --around id, or no selected event
  * in the window) or EVT_ERR_ARG (an empty window) with why appended;
  * EVT_ERR_NOMEM; EVT_ERR_IO.
  */
-int evt_report_write(struct evt_archive *a, const char *dir,
-    struct evt_names *n, struct evt_report_opts *o, struct evt_buf *out,
-    struct evt_buf *why);
+int evt_report_write(struct evt_archive *a, struct evt_names *n,
+    struct evt_report_opts *o, struct evt_buf *out, struct evt_buf *why);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * test_cursor.c: the archive cursor (cursor.c) on small archives written
  * in a private mkdtemp() directory: frames across segments, seeking by
- * time and by id, the end time, the state table as of a time
+ * time and by id, an event's receive time by id (evt_archive_find_rx),
+ * the end time, the state table as of a time
  * (evt_cur_state_at, against a replay from the start), and a damaged
  * block, which is reported with its file and counted as lost while the
  * other segments still read.
@@ -138,6 +139,31 @@ test_seek(const char *dir)
 	evt_cur_close(c);
 	T_EQ(evt_cur_open("/nonexistent/x", NULL, NULL, NULL, &c),
 	    EVT_ERR_NOTFOUND, "no such archive");
+}
+
+/* An event's receive time by id, as cut and report find their --around
+ * anchor (evt_archive_find_rx). */
+static void
+test_find_rx(const char *dir)
+{
+	struct evt_archive *a;
+	char longid[EVT_REC_MAX_INTERN + 2];
+	int64_t rx = 0;
+	memset(longid, 'e', sizeof longid - 1);
+	longid[sizeof longid - 1] = '\0';
+	T_EQ(evt_archive_open(dir, EVT_AR_NO_SIZES, NULL, NULL, NULL, NULL,
+	    &a), 0, "find_rx: open");
+	T_EQ(evt_archive_find_rx(a, L("e4"), &rx), 1, "find_rx e4");
+	T_EQ(rx, 3000, "its receive time");
+	T_EQ(evt_archive_find_rx(a, L("e6"), &rx), 1, "find_rx e6");
+	T_EQ(rx, 5000, "in the last segment");
+	rx = -1;
+	T_EQ(evt_archive_find_rx(a, L("nope"), &rx), 0, "absent id");
+	T_EQ(evt_archive_find_rx(a, longid, strlen(longid), &rx), 0,
+	    "an id longer than any");
+	T_EQ(evt_archive_find_rx(a, "e4", 0, &rx), 0, "an empty id");
+	T_EQ(rx, -1, "nothing found, nothing written");
+	evt_archive_close(a);
 }
 
 /* Replays every frame before end into s, as a reader from the start
@@ -308,6 +334,7 @@ main(void)
 	T_EQ(make_archive("a", dir, sizeof dir), 0, "archive written");
 	test_frames(dir);
 	test_seek(dir);
+	test_find_rx(dir);
 	test_state_at(dir);
 	test_state_at_unsealed();
 	test_damage();

@@ -123,7 +123,7 @@ report_back(const char *dir, int64_t from, int64_t to, int64_t back,
 	struct evt_report_opts o = {.archive = "a", .from = from, .to = to,
 	    .around_rx = INT64_MIN, .sel = &sel, .lanes = 20, .rows = 500,
 	    .lookback = back};
-	int rc = evt_report_write(a, dir, n, &o, out, why);
+	int rc = evt_report_write(a, n, &o, out, why);
 	evt_names_free(n);
 	evt_sel_free(&sel);
 	evt_archive_close(a);
