@@ -93,6 +93,23 @@ check $([ $? -eq 1 ]; echo $?) "verify exits 1 on a damaged archive"
 t "verify names the file and offset" grep -q "$(basename "$seg"): offset [0-9]*:" "$T/v.err"
 n1=$($EVTOOL cat "$T/d" 2>/dev/null | wc -l)
 check $([ "$n1" -gt 0 ] && [ "$n1" -lt "$nitems" ]; echo $?) "cat reads past the damage ($n1 of $nitems events)"
+# A window that ends where the damaged block begins: cat --to does not
+# read the blocks received after it.  The block (verify's offset) holds
+# the first frame the damage spoils (the first receive time of the clean
+# --tsv missing from the damaged one's, or tagged there) and the frames
+# before it back to line k of the clean --tsv, whose first events are in
+# it (get --meta): the window ends at line k-1's receive time, the
+# block's first (a frame may run into the next block).
+dblk="\"segment\":\"$(basename "$seg")\",\"block_offset\":$(grep -o "$(basename "$seg"): offset [0-9]*" "$T/v.err" | head -n 1 | awk '{ print $3 }'),"
+blk_of() { $EVTOOL get --meta "$T/a" "$(sed -n "$1p" "$T/out.tsv" | grep -o '"id":"[^"]*"' | head -n 1 | cut -d'"' -f4)" 2>/dev/null | grep -c "$dblk"; }
+$EVTOOL cat --tsv "$T/d" 2>/dev/null | cut -f1 >"$T/d.rx"
+k=$(cut -f1 "$T/out.tsv" | grep -nvxF -f "$T/d.rx" | head -n 1 | cut -d: -f1)
+while [ "$k" -gt 2 ] && [ "$(blk_of $((k - 1)))" -eq 1 ]; do k=$((k - 1)); done
+to=$(sed -n "$((k - 1))p" "$T/out.tsv" | cut -f1)
+$EVTOOL cat --tsv --from $((to - 2000000)) --to "$to" "$T/d" >"$T/dwin.tsv" \
+    2>"$T/dwin.err"
+check $([ $? -eq 0 ] && [ -s "$T/dwin.tsv" ] && [ ! -s "$T/dwin.err" ]; echo $?) \
+    "cat --to stops before a damaged block received after it ($(wc -l <"$T/dwin.tsv") frames, nothing reported)"
 t "repair exits 0" sh -c '"$1" repair "$2" 2>"$3"' - "$EVTOOL" "$T/d" "$T/r.err"
 # The verifier inside repair reports each damaged block; the rewrite that
 # reads the same blocks again does not report them a second time.
