@@ -1129,7 +1129,7 @@ evt_archive_find_rx(struct evt_archive *a, const char *id, size_t len,
 	size_t seg;
 	uint64_t boff;
 	if (len == 0 || len > EVT_REC_MAX_INTERN)
-		return 0; /* (no event's id is) */
+		return 0; /* (no event has an empty or longer id) */
 	int rc = evt_archive_find(a, id, len, &r, &seg, &rec, &boff);
 	if (rc == 1) {
 		*rx = rec.rx_us;
