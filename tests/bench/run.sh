@@ -175,3 +175,7 @@ BUILD=$BUILD sh "$(dirname "$0")/names.sh" "$W/in.tsv"
 
 echo
 BUILD=$BUILD sh "$(dirname "$0")/report.sh"
+
+echo
+echo "== merge (bench/merge.sh)"
+BUILD=$BUILD sh "$(dirname "$0")/merge.sh"
