@@ -792,9 +792,13 @@ open_inputs(struct merge *m, const char *const *paths,
 		if (rc == EVT_ERR_NOMEM)
 			return rc;
 		if (rc != 0) {
-			evt_warnf(o->warn, o->arg, "%s: cannot be read (%s%s)"
-			    "; merged without it", paths[i], evt_strerror(rc),
-			    rc == EVT_ERR_NOTFOUND ? ": no such archive" : "");
+			if (rc == EVT_ERR_NOTFOUND)
+				evt_warnf(o->warn, o->arg, "%s: no such archive; "
+				    "merged without it", paths[i]);
+			else
+				evt_warnf(o->warn, o->arg, "%s: cannot be read "
+				    "(%s); merged without it", paths[i],
+				    evt_strerror(rc));
 			st[i].failed = 1;
 			in->a = NULL;
 			in->eof = 1;

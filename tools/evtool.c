@@ -2302,6 +2302,16 @@ cmd_merge(int argc, char **argv)
 	if (st == NULL)
 		evt_cli_fatal("out of memory");
 	int rc = evt_merge(a, (const char *const *)argv + i + 1, nin, &mo, st);
+	size_t nread = 0;
+	for (size_t k = 0; k < nin; k++)
+		nread += !st[k].failed;
+	if (rc == 0 && nread == 0)
+		rc = EVT_ERR_NOTFOUND;	/* said per input */
+	/* Sealed, then the id index and the roll-up over every segment (a
+	 * writer leaves its last few segments to the next one's roll-up):
+	 * OUT is complete as it appears. */
+	if (rc == 0 && (rc = evt_archive_rotate(a)) == 0)
+		rc = evt_archive_reindex(a);
 	int crc = evt_archive_close(a);
 	if (rc == 0)
 		rc = crc;
@@ -2311,7 +2321,9 @@ cmd_merge(int argc, char **argv)
 		evt_cli_err("%s: rename to %s: %s", tmp, out, strerror(errno)),
 		    rc = EVT_ERR_IO;
 	if (rc != 0) {
-		evt_cli_err("%s: %s; nothing written", out, evt_strerror(rc));
+		evt_cli_err("%s: %s; nothing written", out, rc ==
+		    EVT_ERR_NOTFOUND ? "no input could be read" :
+		    evt_strerror(rc));
 		merge_remove_tmp(tmp);
 	}
 	int partial = rc == 0 && merge_report(argv + i + 1, nin, st);

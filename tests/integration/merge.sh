@@ -99,8 +99,11 @@ t "no temporary directory left" sh -c "! ls -a '$T' | grep -q merge-"
 # 6. Bad inputs.
 $EVTOOL merge "$T/am" "$T/a" "$T/missing" >"$T/miss.out" 2>&1
 check $([ $? -eq 1 ]; echo $?) "a missing input: status 1"
-t "it is named" grep -q "$T/missing: cannot be read" "$T/miss.out"
+t "it is named" grep -q "$T/missing: no such archive" "$T/miss.out"
 t "the other input whole" same_as_ref "$T/am" "$T/a"
+$EVTOOL merge "$T/none" "$T/missing" "$T/missing2" >"$T/none.out" 2>&1
+check $([ $? -eq 3 ]; echo $?) "no input readable: status 3"
+t "nothing written" sh -c "! ls -a '$T' | grep -q -e merge- -e '^none\$'"
 cp -r "$T/a" "$T/adam"
 seg=$(ls "$T/adam"/seg-*.evt | head -n 2 | tail -n 1)
 $PYTHON - "$seg" <<'EOF'
