@@ -282,6 +282,50 @@ test_window(void)
 	evt_buf_free(&b);
 }
 
+/* The window against a model (a FIFO of the last W ids written) on
+ * random ids from a small pool: eviction and the table's deletions. */
+static void
+test_window_model(void)
+{
+	enum { N = 6000, POOL = 400, W = 61 };
+	static int ids[N], fifo[W];
+	size_t len = 0, cap = (size_t)N * 24;
+	char *script = malloc(cap);
+	int nf = 0, head = 0, written = 0;
+	char *want = calloc(1, (size_t)N * 100);
+	size_t wl = 0;
+	for (int i = 0; i < N; i++) {
+		ids[i] = (int)(rng() % POOL) + 1;
+		len += (size_t)snprintf(script + len, cap - len, "E %d %d\n",
+		    i + 1, ids[i]);
+		int seen = 0;
+		for (int k = 0; k < nf; k++)
+			seen |= fifo[(head + k) % W] == ids[i];
+		if (seen)
+			continue;
+		if (nf == W)
+			fifo[head] = ids[i], head = (head + 1) % W;
+		else
+			fifo[(head + nf++) % W] = ids[i];
+		written++;
+		wl += (size_t)snprintf(want + wl, (size_t)N * 100 - wl,
+		    "msg %lld {\"events\":[{\"id\":\"00000000-0000-4000-8000-"
+		    "%012d\"}]}\n", (long long)(i + 1) * S, ids[i]);
+	}
+	struct evt_buf b = {0};
+	struct evt_merge_stats st[1];
+	const char *in[1] = {mk(script)};
+	dump(merge(in, 1, W, st), &b);
+	T_EQ(st[0].events, written, "window of %d: the model's events", W);
+	T_EQ(st[0].dups, N - written, "and duplicates");
+	char *got = msgs((const char *)b.p);
+	T_OK(strcmp(got, want) == 0, "the same events in the same order");
+	free(got);
+	free(want);
+	free(script);
+	evt_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -293,6 +337,7 @@ main(void)
 	test_partial_frame();
 	test_gateways();
 	test_window();
+	test_window_model();
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
 	if (system(cmd) != 0)
