@@ -22,12 +22,18 @@
  * - GAP markers: never copied; the part of the gap that no other input of
  *   the same gateway covers is written as a new GAP (once).
  *
+ * Each input is read on a thread of its own (decoding and rendering are
+ * about a third of the work), which hands copied frames to the merge
+ * through a ring of MERGE_RING slots; damage is reported from there,
+ * one report at a time.
+ *
  * The window is a ring of the id keys of the last `window` events written
  * and an open-addressed table of them (linear probing, deletion by
  * backward shift), so memory does not grow with the archives.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,19 +67,45 @@ struct qmark {
 	size_t len;
 };
 
+/* Frames an input's reader may have ready ahead of the merge. */
+#define MERGE_RING 256
+
+/* A frame handed from an input's reader thread to the merge (copied). */
+struct mframe {
+	int kind;		/* 0: the input's end; < 0: an evt_err */
+	int64_t rx_us;
+	struct evt_buf text;
+	size_t *span;		/* kept item i: text[span[2i] .. span[2i+1]) */
+	uint64_t *keys;		/* kept item i's id key */
+	uint8_t *noid;		/* no indexed id; after put_frame: "is new" */
+	uint32_t kept, cap;
+};
+
+struct merge;
+
 /* One input. */
 struct min {
+	struct merge *m;
 	const char *path;
 	size_t idx;
 	struct evt_archive *a;
 	size_t seg, nseg;
 	struct evt_segr *r;
 	struct evt_frames fr;
-	struct evt_frame *f;	/* the next frame, NULL: none (yet) */
-	int eof;
-	uint64_t *keys;		/* id key of the frame's kept item i */
-	uint8_t *noid;		/* item i has no indexed id */
+	uint64_t *keys;		/* reader: id key of the frame's kept item i */
+	uint8_t *noid;		/* reader: item i has no indexed id */
 	size_t kcap;
+	/* The ring: slots [rhead, rtail) are ready; the merge holds slot
+	 * rhead while f points to it. */
+	struct mframe ring[MERGE_RING];
+	unsigned rhead, rtail;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	int started, stop;
+	int rwait, mwait;	/* the reader / the merge waits on cv */
+	struct mframe *f;	/* the next frame, NULL: none (yet) */
+	int eof;
 	struct qmark *q;	/* markers before f: q[qh..qn) */
 	size_t qh, qn, qcap;
 	int oom;		/* in_keep_cb ran out of memory */
@@ -105,6 +137,7 @@ struct merge {
 	size_t nsame, samecap;
 	struct spans outgaps;	/* GAPs written */
 	struct evt_buf tmp;
+	pthread_mutex_t cb_mu;	/* one report at a time */
 };
 
 /* Appends (lo, hi) to l.  Returns 0 or EVT_ERR_NOMEM. */
@@ -250,6 +283,28 @@ win_init(struct merge *m, size_t window)
  * Inputs
  */
 
+/* Reports damage in an input (from its reader thread), one at a time. */
+static void
+merge_cb(void *arg, const char *path, uint64_t off, const char *what)
+{
+	struct merge *m = arg;
+	pthread_mutex_lock(&m->cb_mu);
+	if (m->o->cb != NULL)
+		m->o->cb(m->o->arg, path, off, what);
+	pthread_mutex_unlock(&m->cb_mu);
+}
+
+/* Passes a warning about an input on, one at a time. */
+static void
+merge_warn(void *arg, const char *msg)
+{
+	struct merge *m = arg;
+	pthread_mutex_lock(&m->cb_mu);
+	if (m->o->warn != NULL)
+		m->o->warn(m->o->arg, msg);
+	pthread_mutex_unlock(&m->cb_mu);
+}
+
 /* The frame reader's keep callback: notes the id key of the event that
  * becomes kept item f.kept of the frame (an item that then fails to
  * render is overwritten by the next), and keeps every item. */
@@ -292,8 +347,8 @@ in_open_next(struct merge *m, struct min *in)
 		if (in->uuid[0] == '\0' && !si->hdr_damaged)
 			evt_guid_format(si->uuid, in->uuid);
 		evt_segr_rewind(r, INT64_MIN);
-		evt_frames_init(&in->fr, r, in_keep_cb, in, m->o->cb,
-		    m->o->arg, segs[i].path);
+		evt_frames_init(&in->fr, r, in_keep_cb, in, merge_cb, m,
+		    segs[i].path);
 		in->r = r;
 		return 1;
 	}
@@ -307,7 +362,6 @@ in_close_seg(struct min *in)
 	evt_frames_free(&in->fr);
 	evt_archive_close_segment(in->a, in->r);
 	in->r = NULL;
-	in->f = NULL;
 }
 
 /* The value of member "gateway" of a SESSION body as its JSON string
@@ -332,7 +386,7 @@ session_gateway(const char *text, size_t len)
 
 /* Queues a marker read ahead of the input's next frame (copied). */
 static int
-in_queue(struct min *in, const struct evt_frame *f)
+in_queue(struct min *in, const struct mframe *f)
 {
 	if (in->qn == in->qcap) {
 		size_t cap = in->qcap ? 2 * in->qcap : 8;
@@ -356,38 +410,154 @@ in_queue(struct min *in, const struct evt_frame *f)
 	return 0;
 }
 
-/* Reads the input on to its next frame (in->f), queueing the markers
- * before it; at the end of the input sets in->eof.  A segment that
- * cannot be read on is reported and left.  Returns 0 or EVT_ERR_NOMEM. */
+/* Copies frame f (or the end, rc 0, or an error, rc < 0) into slot s.
+ * Returns 0 or EVT_ERR_NOMEM. */
+static int
+slot_fill(struct min *in, struct mframe *s, const struct evt_frame *f,
+    int rc)
+{
+	s->kind = rc;
+	if (rc != 1)
+		return 0;
+	s->kind = f->kind;
+	s->rx_us = f->rx_us;
+	s->text.len = 0;
+	s->kept = f->kept;
+	if (f->kept > s->cap) {
+		size_t *span = realloc(s->span, 2 * f->kept * sizeof *span);
+		if (span != NULL)
+			s->span = span;
+		uint64_t *keys = realloc(s->keys, f->kept * sizeof *keys);
+		if (keys != NULL)
+			s->keys = keys;
+		uint8_t *noid = realloc(s->noid, f->kept);
+		if (noid != NULL)
+			s->noid = noid;
+		if (span == NULL || keys == NULL || noid == NULL)
+			return s->kind = EVT_ERR_NOMEM;
+		s->cap = f->kept;
+	}
+	if (evt_buf_put(&s->text, f->text.p, f->text.len) != 0)
+		return s->kind = EVT_ERR_NOMEM;
+	if (f->kept > 0) {
+		memcpy(s->span, f->span, 2 * f->kept * sizeof *s->span);
+		memcpy(s->keys, in->keys, f->kept * sizeof *s->keys);
+		memcpy(s->noid, in->noid, f->kept);
+	}
+	return 0;
+}
+
+/* The reader's next step: 1 and a frame in *f, 0 at the input's end, or
+ * EVT_ERR_NOMEM.  A segment that cannot be read on is reported and left. */
+static int
+reader_next(struct merge *m, struct min *in, struct evt_frame **f)
+{
+	for (;;) {
+		if (in->r == NULL && !in_open_next(m, in))
+			return 0;
+		int rc = evt_frames_next(&in->fr, f);
+		if (rc == EVT_ERR_NOMEM || in->oom)
+			return EVT_ERR_NOMEM;
+		if (rc == 1)
+			return 1;
+		if (rc < 0)
+			merge_cb(m, evt_archive_segments(in->a,
+			    &in->nseg)[in->seg - 1].path, 0, evt_strerror(rc));
+		in_close_seg(in);
+	}
+}
+
+/* An input's reader thread: reads frames into the ring until the input
+ * ends, an error, or the merge stops it. */
+static void *
+reader_main(void *arg)
+{
+	struct min *in = arg;
+	for (int rc = 1; rc == 1;) {
+		struct evt_frame *f = NULL;
+		rc = reader_next(in->m, in, &f);
+		pthread_mutex_lock(&in->mu);
+		while (in->rtail - in->rhead == MERGE_RING && !in->stop) {
+			in->rwait = 1;
+			pthread_cond_wait(&in->cv, &in->mu);
+		}
+		in->rwait = 0;
+		int stop = in->stop;
+		pthread_mutex_unlock(&in->mu);
+		if (stop)
+			break;
+		/* The slot is the reader's until it is published. */
+		struct mframe *s = &in->ring[in->rtail % MERGE_RING];
+		if (slot_fill(in, s, f, rc) != 0)
+			rc = EVT_ERR_NOMEM;
+		/* A waiting merge is woken for a quarter of the ring, not
+		 * for every frame: a wake per frame costs more than the
+		 * frame (the two threads would take turns). */
+		pthread_mutex_lock(&in->mu);
+		in->rtail++;
+		if (in->mwait && (rc != 1 ||
+		    in->rtail - in->rhead >= MERGE_RING / 4))
+			pthread_cond_broadcast(&in->cv);
+		pthread_mutex_unlock(&in->mu);
+	}
+	if (in->r != NULL)
+		in_close_seg(in);
+	return NULL;
+}
+
+/* The merge's next slot of the input's ring (waits for the reader). */
+static struct mframe *
+ring_get(struct min *in)
+{
+	pthread_mutex_lock(&in->mu);
+	while (in->rtail == in->rhead) {
+		in->mwait = 1;
+		pthread_cond_wait(&in->cv, &in->mu);
+	}
+	in->mwait = 0;
+	pthread_mutex_unlock(&in->mu);
+	return &in->ring[in->rhead % MERGE_RING];
+}
+
+/* Gives the merge's slot back to the reader. */
+static void
+ring_release(struct min *in)
+{
+	pthread_mutex_lock(&in->mu);
+	in->rhead++;
+	if (in->rwait && in->rtail - in->rhead <= MERGE_RING / 2)
+		pthread_cond_broadcast(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+}
+
+/* Takes the input on to its next frame (in->f), queueing the markers
+ * before it; at the end of the input sets in->eof.  Returns 0 or the
+ * reader's error (EVT_ERR_NOMEM). */
 static int
 in_fill(struct merge *m, struct min *in)
 {
+	(void)m;
+	if (in->f != NULL)
+		ring_release(in);
 	in->f = NULL;
 	while (!in->eof) {
-		if (in->r == NULL && !in_open_next(m, in)) {
+		struct mframe *f = ring_get(in);
+		int kind = f->kind;
+		if (kind <= 0) {
+			ring_release(in);
 			in->eof = 1;
-			break;
-		}
-		struct evt_frame *f;
-		int rc = evt_frames_next(&in->fr, &f);
-		if (rc == EVT_ERR_NOMEM || in->oom)
-			return EVT_ERR_NOMEM;
-		if (rc <= 0) {
-			if (rc < 0 && m->o->cb != NULL)
-				m->o->cb(m->o->arg, evt_archive_segments(in->a,
-				    &in->nseg)[in->seg - 1].path, 0,
-				    evt_strerror(rc));
-			in_close_seg(in);
-			continue;
+			return kind;
 		}
 		if (in->first_rx == INT64_MAX)
 			in->first_rx = f->rx_us;
-		if (f->kind < EVT_K_SESSION) {
+		if (kind < EVT_K_SESSION) {
 			in->f = f;
 			return 0;
 		}
-		if (in_queue(in, f) != 0)
-			return EVT_ERR_NOMEM;
+		int rc = in_queue(in, f);
+		ring_release(in);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -525,7 +695,7 @@ switch_gateway(struct merge *m, struct min *in, int64_t rx)
 static int
 put_frame(struct merge *m, struct min *in)
 {
-	struct evt_frame *f = in->f;
+	struct mframe *f = in->f;
 	const char *t = (const char *)f->text.p;
 	int rc;
 	if (f->kind != EVT_K_MSG || f->kept == 0) {
@@ -538,12 +708,12 @@ put_frame(struct merge *m, struct min *in)
 	}
 	size_t nnew = 0;
 	for (uint32_t k = 0; k < f->kept; k++) {
-		uint64_t key = in->keys[k];
-		if (in->noid[k])
+		uint64_t key = f->keys[k];
+		if (f->noid[k])
 			key = evt_id_key(t + f->span[2 * k], f->span[2 * k + 1] -
 			    f->span[2 * k]) ^ (uint64_t)f->rx_us;
-		in->noid[k] = !win_seen(m, key); /* from here: "is new" */
-		nnew += in->noid[k];
+		f->noid[k] = !win_seen(m, key); /* from here: "is new" */
+		nnew += f->noid[k];
 	}
 	in->st->events += nnew;
 	in->st->dups += f->kept - nnew;
@@ -561,7 +731,7 @@ put_frame(struct merge *m, struct min *in)
 	b->len = 0;
 	rc = evt_buf_put(b, t, f->span[0]);
 	for (uint32_t k = 0, first = 1; rc == 0 && k < f->kept; k++) {
-		if (!in->noid[k])
+		if (!f->noid[k])
 			continue;
 		if (!first)
 			rc = evt_buf_putc(b, ',');
@@ -773,13 +943,12 @@ put_provenance(struct merge *m)
 	    (const char *)b->p, b->len);
 }
 
-/* Opens every input and reads each to its first frame; counts the
- * gateways.  Returns 0 or EVT_ERR_NOMEM. */
+/* Opens every input, starts its reader and reads each to its first
+ * frame; counts the gateways.  Returns 0 or EVT_ERR_NOMEM. */
 static int
 open_inputs(struct merge *m, const char *const *paths,
     struct evt_merge_stats *st)
 {
-	const struct evt_merge_opts *o = m->o;
 	for (size_t i = 0; i < m->nin; i++) {
 		struct min *in = &m->in[i];
 		in->path = paths[i];
@@ -788,23 +957,28 @@ open_inputs(struct merge *m, const char *const *paths,
 		in->first_rx = INT64_MAX;
 		in->last_rx = in->last_frame_rx = INT64_MIN;
 		int rc = evt_archive_open(paths[i], EVT_AR_NO_SIZES, NULL,
-		    o->cb, o->warn, o->arg, &in->a);
+		    merge_cb, merge_warn, m, &in->a);
 		if (rc == EVT_ERR_NOMEM)
 			return rc;
-		if (rc != 0) {
-			if (rc == EVT_ERR_NOTFOUND)
-				evt_warnf(o->warn, o->arg, "%s: no such archive; "
-				    "merged without it", paths[i]);
-			else
-				evt_warnf(o->warn, o->arg, "%s: cannot be read "
-				    "(%s); merged without it", paths[i],
-				    evt_strerror(rc));
-			st[i].failed = 1;
-			in->a = NULL;
-			in->eof = 1;
+		if (rc == 0 && pthread_create(&in->th, NULL, reader_main,
+		    in) == 0) {
+			in->started = 1;
 			continue;
 		}
-		if ((rc = in_fill(m, in)) != 0)
+		if (rc == 0)
+			return EVT_ERR_NOMEM;	/* no thread */
+		if (rc == EVT_ERR_NOTFOUND)
+			evt_warnf(merge_warn, m, "%s: no such archive; merged "
+			    "without it", paths[i]);
+		else
+			evt_warnf(merge_warn, m, "%s: cannot be read (%s); "
+			    "merged without it", paths[i], evt_strerror(rc));
+		st[i].failed = 1;
+		in->eof = 1;
+	}
+	for (size_t i = 0; i < m->nin; i++) {
+		int rc = m->in[i].started ? in_fill(m, &m->in[i]) : 0;
+		if (rc != 0)
 			return rc;
 	}
 	for (size_t i = 0; i < m->nin; i++) {
@@ -817,12 +991,26 @@ open_inputs(struct merge *m, const char *const *paths,
 	return 0;
 }
 
-/* Frees an input, adding its unread events to its figures. */
+/* Stops the input's reader and frees the input, adding its unread events
+ * to its figures. */
 static void
 close_input(struct min *in)
 {
-	if (in->r != NULL)
-		in_close_seg(in);
+	if (in->started) {
+		pthread_mutex_lock(&in->mu);
+		in->stop = 1;
+		pthread_cond_broadcast(&in->cv);
+		pthread_mutex_unlock(&in->mu);
+		pthread_join(in->th, NULL);
+	}
+	for (size_t k = 0; k < MERGE_RING; k++) {
+		evt_buf_free(&in->ring[k].text);
+		free(in->ring[k].span);
+		free(in->ring[k].keys);
+		free(in->ring[k].noid);
+	}
+	pthread_mutex_destroy(&in->mu);
+	pthread_cond_destroy(&in->cv);
 	if (in->a != NULL) {
 		evt_archive_lost(in->a, &in->st->lost_events,
 		    &in->st->lost_unknown);
@@ -846,6 +1034,12 @@ evt_merge(struct evt_archive *out, const char *const *paths, size_t nin,
 	    .same_rx = INT64_MIN};
 	memset(st, 0, nin * sizeof *st);
 	m.in = calloc(nin ? nin : 1, sizeof *m.in);
+	pthread_mutex_init(&m.cb_mu, NULL);
+	for (size_t i = 0; m.in != NULL && i < nin; i++) {
+		m.in[i].m = &m;
+		pthread_mutex_init(&m.in[i].mu, NULL);
+		pthread_cond_init(&m.in[i].cv, NULL);
+	}
 	int rc = m.in == NULL ? EVT_ERR_NOMEM :
 	    win_init(&m, o->window ? o->window : EVT_MERGE_WINDOW);
 	if (rc == 0)
@@ -862,5 +1056,6 @@ evt_merge(struct evt_archive *out, const char *const *paths, size_t nin,
 	free(m.same);
 	free(m.outgaps.v);
 	evt_buf_free(&m.tmp);
+	pthread_mutex_destroy(&m.cb_mu);
 	return rc;
 }
