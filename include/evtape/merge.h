@@ -4,11 +4,12 @@
  *
  * A k-way merge by receive time over the inputs' frames and markers,
  * streaming: each input is read segment by segment through its frame
- * reader, the output is written as it goes.  Events are deduplicated by
- * their id key (evt_id_key) within a window of the last `window` events
- * written; markers are merged as formats/records.md, "Merged archives",
- * defines.  Memory: the window (24 bytes per slot, 24 MiB for the
- * default 2^20), one frame per input, and 16 bytes per GAP marker met.
+ * reader, on a thread of its own, the output is written as it goes.
+ * Events are deduplicated by their id key (evt_id_key) within a window of
+ * the last `window` events written; markers are merged as
+ * formats/records.md, "Merged archives", defines.  Memory: the window
+ * (24 bytes per slot, 24 MiB for the default 2^20), 256 frames per input
+ * read ahead, and 16 bytes per GAP marker met.
  */
 #ifndef EVTAPE_MERGE_H
 #define EVTAPE_MERGE_H
@@ -45,7 +46,8 @@ struct evt_merge_opts {
  * st[0..nin) get each input's figures.  An input that cannot be opened
  * is reported through o->warn and counted as failed; damage inside an
  * input is reported through o->cb and passed over (every readable event
- * is kept).  Returns 0, or a negative evt_err of the output
+ * is kept).  The callbacks are called from the inputs' reader threads,
+ * one call at a time.  Returns 0, or a negative evt_err of the output
  * (EVT_ERR_NOMEM, EVT_ERR_IO): the output is then incomplete.
  */
 int evt_merge(struct evt_archive *out, const char *const *in, size_t nin,
