@@ -117,7 +117,8 @@ evt_frames_next(struct evt_frames *fr, struct evt_frame **out)
 				continue;
 			}
 			fr->left--;
-			if (fr->keep == NULL || fr->keep(fr->keep_arg, d, rec)) {
+			if (fr->keep == NULL || fr->keep(fr->keep_arg, f->kind, d,
+			    rec)) {
 				size_t mark = f->text.len;
 				if (f->kept > 0 && evt_buf_putc(&f->text, ',') != 0)
 					return EVT_ERR_NOMEM;

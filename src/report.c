@@ -1,21 +1,27 @@
 /*
  * report.c: the HTML incident report of `evtool report` (report.h).
  *
- * Two passes over the frames received in the window [from, to), each
- * segment read through the frame reader from the window's start (so the
- * recorder's SESSION and GAP markers come too, which the cursor passes
+ * Three passes over the frames received, each segment read through the
+ * frame reader from the pass's start (so the recorder's SESSION and GAP
+ * markers and the getState answers come too, which the cursor passes
  * over).  The events of messages are taken from their records in the
- * reader's item filter (source, type, state group: count_keep,
- * draw_keep); only the events table's rows are rendered as JSON text:
- *   pass 1 counts events per source, type and chart bucket, keeps the
- *     first rows of the events table and the markers, and notes for each
- *     GAP the last event before it (a gap is shaded from there);
- *   the busiest lanes are chosen, and the state table as of `from`
- *     (evt_cur_state_at) opens their intervals at the window's start;
- *   pass 2 walks the lanes' events again: a stateful event (one with a
+ * reader's item filter (count_keep, draw_keep): source, type and state
+ * group are resolved once per string of a segment's dictionary to
+ * indexes of the report's tables (rec_keys), so an event costs a few
+ * array look-ups; only the events table's rows are rendered as JSON text:
+ *   pass 1, the window [from, to), counts events per source, type and
+ *     chart bucket, keeps the first rows of the events table and the
+ *     markers, and notes for each GAP the last event before it (a gap is
+ *     shaded from there);
+ *   the busiest lanes are chosen;
+ *   pass 2, the look-back [from - lookback, from), replays the lanes'
+ *     stateful events and getState answers into the state of each lane's
+ *     groups at the window's start (nothing is drawn);
+ *   pass 3, the window again: a stateful event (one with a
  *     "stategroupid") whose type differs from its group's current one
- *     ends that interval and starts one; any other event is a tick in the
- *     timeline column of its time.
+ *     ends that interval and starts one; a getState answer sets every
+ *     group it names and ends those it does not; any other event is a
+ *     tick in the timeline column of its time.
  * Then the page is written: facts, markers, chart, timeline, types,
  * events.  Names as of each time come from names.c; where none is known
  * the GUID (the id's part after its last '/') is shown.
@@ -27,7 +33,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <msgpack.h>
+
 #include "evtape/cursor.h"
+#include "evtape/dict.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
 #include "evtape/json.h"
@@ -35,23 +44,39 @@
 #include "evtape/record.h"
 #include "evtape/report.h"
 #include "evtape/segment.h"
-#include "evtape/state.h"
 #include "evtape/timefmt.h"
 
 #define KEY_MAX 512	/* longest decoded id counted by id */
 
-/* A counted id (source or type); the id text is owned, lower-cased for
- * the hash, as written for display. */
+/* What a source, type or state group resolves to besides an index of
+ * its table. */
+#define KEY_NONE (-1)	/* no state group: a stateless event */
+#define KEY_OTHER (-2)	/* past the table's bound (or, while drawing, a
+			   source the window did not count) */
+#define KEY_UNSEL (-3)	/* a source or type the selection leaves out */
+
+/* The fields an event is resolved by, in this order: a source left out
+ * needs no type, a type left out no group. */
+enum { F_SRC, F_TYP, F_GRP, F_N };
+static const char *const field_key[F_N] = {"source", "type",
+    "stategroupid"};
+
+/* A counted id (source, type or state group); the id text is owned, as
+ * written for display (matched ignoring ASCII case). */
 struct key {
 	char *id;
 	uint64_t n;
 	int lane;	/* sources: its lane, or -1 */
 };
 
-/* Counted ids: an open-addressing hash of at most EVT_REPORT_MAX_KEYS. */
+/* Counted ids: at most EVT_REPORT_MAX_KEYS in k, in the order first
+ * seen (an index stays valid as the table grows), found through an
+ * open-addressing hash of their indexes (slot, cap entries, -1 empty). */
 struct keys {
 	struct key *k;
-	size_t cap, n;
+	size_t n;
+	int32_t *slot;
+	size_t cap;
 	uint64_t other;	/* events of ids past the bound */
 };
 
@@ -59,7 +84,7 @@ struct keys {
  * time. */
 struct col {
 	uint32_t n;
-	int32_t type;	/* index into the types' hash; -1: none */
+	int32_t type;	/* index into the types; -1: none */
 	int64_t rx;
 };
 
@@ -69,17 +94,20 @@ struct bar {
 	int32_t type;	/* of a merged bar: its first interval's */
 	uint32_t n;	/* intervals: more than 1 merged (see lane_close) */
 	uint8_t g;
-	uint8_t thin;	/* made of intervals each shorter than a column */
+	uint8_t thin;	/* made of intervals each narrower than
+			   EVT_REPORT_NARROW columns */
 };
 
-/* One lane: a source, its state groups (owned ids) and their open
- * intervals, its bars and tick columns. */
+/* One lane: a source, its state groups and their open intervals, its
+ * bars and tick columns. */
 struct lane {
-	struct key *src;
-	char *group[EVT_REPORT_MAX_GROUPS];
+	int32_t src;	/* index into the sources */
+	int32_t group[EVT_REPORT_MAX_GROUPS];	/* index into the groups */
 	int32_t cur[EVT_REPORT_MAX_GROUPS];	/* open type, -1: none */
 	int64_t last[EVT_REPORT_MAX_GROUPS];	/* its last bar, -1: none */
 	int64_t since[EVT_REPORT_MAX_GROUPS];
+	uint8_t named[EVT_REPORT_MAX_GROUPS];	/* by the getState answer
+						   being applied */
 	size_t ngroups;
 	struct bar *bars;
 	size_t nbars;
@@ -102,11 +130,36 @@ struct row {
 	size_t len;
 };
 
+/* An event resolved: for each field an index of its table or a KEY_
+ * value. */
+struct evk {
+	int32_t k[F_N];
+};
+
+/* Where the fields are in the EVENT records of one shape (vi 0: the
+ * shape has none; evt_rdec_key_at). */
+struct shape_pos {
+	uint32_t vi[F_N], enc[F_N];
+	int known;
+};
+
+/* What the segment being read resolves by: per string id of its
+ * dictionary and field, the value + 4 (0: not yet resolved); per shape
+ * where the fields are; the string ids of the field names. */
+struct seg_cache {
+	int32_t *sid[F_N];
+	size_t cap;
+	struct shape_pos *shp;
+	size_t nshp;
+	int64_t kid[F_N];
+	uint32_t kid_nstr;	/* dictionary size kid was looked up at */
+};
+
 /* The report being made. */
 struct rpt {
 	struct evt_report_opts *o;
 	struct evt_names *names;
-	struct keys src, typ;
+	struct keys src, typ, grp;
 	uint64_t buckets[EVT_REPORT_BUCKETS];
 	uint64_t total;
 	struct row *rows;
@@ -115,9 +168,16 @@ struct rpt {
 	size_t nmarks;
 	uint64_t moremarks;
 	int64_t last_ev;	/* receive time of the last event (pass 1) */
+	int64_t states_from;	/* start of the look-back */
+	int whole;		/* the look-back began before the archive */
+	int snapshot;		/* the look-back starts at the segment of
+				   the last getState answer before the
+				   window */
 	struct lane *lanes;
 	size_t nlanes;
-	const struct evt_frames *fr;	/* the frame reader of scan */
+	int64_t pfrom, pto;	/* the pass's receive times [pfrom, pto) */
+	int counting;		/* pass 1: new sources are added */
+	struct seg_cache sc;
 	struct evt_buf *out;
 	int err;		/* EVT_ERR_NOMEM once out of memory */
 };
@@ -135,54 +195,109 @@ hash_ci(const char *s)
 	return h;
 }
 
-/* The entry of id in k, added when absent and within the bound; NULL
+/* The index of id in k, or -1; *at: the slot that holds it or where it
+ * goes. */
+static int32_t
+key_find(const struct keys *k, const char *id, size_t *at)
+{
+	if (k->cap == 0)
+		return -1;
+	size_t j = hash_ci(id) & (k->cap - 1);
+	for (; k->slot[j] >= 0; j = (j + 1) & (k->cap - 1))
+		if (strcasecmp(k->k[k->slot[j]].id, id) == 0)
+			break;
+	*at = j;
+	return k->slot[j];
+}
+
+/* Doubles the slots of k (and the room for ids); 0 or EVT_ERR_NOMEM. */
+static int
+keys_grow(struct keys *k)
+{
+	size_t nc = k->cap ? k->cap * 2 : 64;
+	int32_t *s = malloc(nc * sizeof *s);
+	struct key *nk = realloc(k->k, nc / 2 * sizeof *nk);
+	if (nk != NULL)
+		k->k = nk;
+	if (s == NULL || nk == NULL) {
+		free(s);
+		return EVT_ERR_NOMEM;
+	}
+	memset(s, 0xff, nc * sizeof *s);
+	for (size_t i = 0; i < k->n; i++) {
+		size_t j = hash_ci(k->k[i].id) & (nc - 1);
+		while (s[j] >= 0)
+			j = (j + 1) & (nc - 1);
+		s[j] = (int32_t)i;
+	}
+	free(k->slot);
+	k->slot = s;
+	k->cap = nc;
+	return 0;
+}
+
+/* The index of id in k, added when absent and within the bound; KEY_OTHER
  * when past the bound or out of memory (r->err says which). */
-static struct key *
+static int32_t
 key_get(struct rpt *r, struct keys *k, const char *id)
 {
+	size_t j = 0;
+	int32_t i = key_find(k, id, &j);
+	if (i >= 0)
+		return i;
+	if (k->n == EVT_REPORT_MAX_KEYS)
+		return KEY_OTHER;
 	if (k->n * 2 >= k->cap) {
-		if (k->cap >= 2 * EVT_REPORT_MAX_KEYS)
-			return NULL;
-		size_t nc = k->cap ? k->cap * 2 : 64;
-		struct key *nk = calloc(nc, sizeof *nk);
-		if (nk == NULL) {
+		if (keys_grow(k) != 0) {
 			r->err = EVT_ERR_NOMEM;
-			return NULL;
+			return KEY_OTHER;
 		}
-		for (size_t i = 0; i < k->cap; i++) {
-			if (k->k[i].id == NULL)
-				continue;
-			size_t j = hash_ci(k->k[i].id) & (nc - 1);
-			while (nk[j].id != NULL)
-				j = (j + 1) & (nc - 1);
-			nk[j] = k->k[i];
-		}
-		free(k->k);
-		k->k = nk;
-		k->cap = nc;
+		key_find(k, id, &j);
 	}
-	size_t j = hash_ci(id) & (k->cap - 1);
-	for (; k->k[j].id != NULL; j = (j + 1) & (k->cap - 1))
-		if (strcasecmp(k->k[j].id, id) == 0)
-			return &k->k[j];
-	if (k->n * 2 >= k->cap)
-		return NULL;
-	if ((k->k[j].id = strdup(id)) == NULL) {
+	char *copy = strdup(id);
+	if (copy == NULL) {
 		r->err = EVT_ERR_NOMEM;
-		return NULL;
+		return KEY_OTHER;
 	}
-	k->k[j].lane = -1;
-	k->n++;
-	return &k->k[j];
+	k->k[k->n] = (struct key){copy, 0, -1};
+	k->slot[j] = (int32_t)k->n;
+	return (int32_t)k->n++;
 }
 
 /* Frees the ids of k. */
 static void
 keys_free(struct keys *k)
 {
-	for (size_t i = 0; i < k->cap; i++)
+	for (size_t i = 0; i < k->n; i++)
 		free(k->k[i].id);
 	free(k->k);
+	free(k->slot);
+}
+
+/* Orders keys by events, most first, then by id. */
+static int
+busiest_cmp(const void *x, const void *y)
+{
+	const struct key *a = *(struct key *const *)x,
+	    *b = *(struct key *const *)y;
+	if (a->n != b->n)
+		return a->n < b->n ? 1 : -1;
+	return strcmp(a->id, b->id);
+}
+
+/* The keys of k with events, busiest first (ties by id), into *all
+ * (owned by the caller); their number, or -1 when out of memory. */
+static ssize_t
+keys_busiest(const struct keys *k, struct key ***all)
+{
+	size_t n = 0;
+	if ((*all = calloc(k->n + 1, sizeof **all)) == NULL)
+		return -1;
+	for (size_t i = 0; i < k->n; i++)
+		if (k->k[i].n > 0)
+			(*all)[n++] = &k->k[i];
+	qsort(*all, n, sizeof **all, busiest_cmp);
+	return (ssize_t)n;
 }
 
 /* The decoded id, source, type and state group of an event. */
@@ -206,79 +321,278 @@ ev_fields(const char *ev, size_t len, struct evf *e)
 	return 0;
 }
 
-/* Whether the selection takes an event of source src and type type. */
-static int
-selected(const struct evt_sel *s, const struct evf *e)
+/* What text s of field f resolves to: its index (a source is added only
+ * while counting), KEY_UNSEL when the selection leaves a source or type
+ * out, KEY_NONE for no group, KEY_OTHER. */
+static int32_t
+resolve(struct rpt *r, int f, const char *s)
 {
-	if (!evt_sel_source(s, e->src))
-		return 0;
-	/* Types are GUIDs: the source rule (whole or last part, any case)
-	 * is theirs too. */
-	struct evt_sel t = *s;
-	t.sources = s->types;
-	t.nsources = s->ntypes;
-	return evt_sel_source(&t, e->type);
+	const struct evt_sel *sel = r->o->sel;
+	size_t at;
+	switch (f) {
+	case F_SRC:
+		if (!evt_sel_source(sel, s))
+			return KEY_UNSEL;
+		if (r->counting)
+			return key_get(r, &r->src, s);
+		int32_t i = key_find(&r->src, s, &at);
+		return i >= 0 ? i : KEY_OTHER;
+	case F_TYP: {
+		/* Types are GUIDs: the source rule (whole or last part, any
+		 * case) is theirs too. */
+		struct evt_sel t = *sel;
+		t.sources = sel->types;
+		t.nsources = sel->ntypes;
+		return evt_sel_source(&t, s) ? key_get(r, &r->typ, s) :
+		    KEY_UNSEL;
+	}
+	default:
+		return s[0] == '\0' ? KEY_NONE : key_get(r, &r->grp, s);
+	}
+}
+
+/* Whether the selection takes resolved event e. */
+static int
+selected(const struct evk *e)
+{
+	return e->k[F_SRC] != KEY_UNSEL && e->k[F_TYP] != KEY_UNSEL;
+}
+
+/* Resolves the decoded fields e into *k (a field after one left out is
+ * not resolved). */
+static void
+resolve_text(struct rpt *r, const struct evf *e, struct evk *k)
+{
+	const char *s[F_N] = {e->src, e->type, e->group};
+	for (int f = 0; f < F_N; f++)
+		k->k[f] = f > 0 && k->k[f - 1] == KEY_UNSEL ? KEY_UNSEL :
+		    resolve(r, f, s[f]);
 }
 
 /*
  * Reading
  */
 
-/* What a pass does with a selected event (text ev[0..len), fields e)
- * received at rx. */
+/* Forgets what the previous segment's dictionary resolved. */
+static void
+seg_cache_reset(struct seg_cache *c)
+{
+	for (int f = 0; f < F_N; f++) {
+		if (c->cap > 0)
+			memset(c->sid[f], 0, c->cap * sizeof(int32_t));
+		c->kid[f] = -1;
+	}
+	if (c->nshp > 0)
+		memset(c->shp, 0, c->nshp * sizeof *c->shp);
+	c->kid_nstr = UINT32_MAX;
+}
+
+/* Frees the caches. */
+static void
+seg_cache_free(struct seg_cache *c)
+{
+	for (int f = 0; f < F_N; f++)
+		free(c->sid[f]);
+	free(c->shp);
+}
+
+/* Grows array *p of *n elements of size sz, zeroed, to hold index i; 0 or
+ * EVT_ERR_NOMEM. */
+static int
+fit(void **p, size_t *n, size_t sz, size_t i)
+{
+	if (i < *n)
+		return 0;
+	size_t nn = i < 512 ? 1024 : 2 * i;
+	void *q = realloc(*p, nn * sz);
+	if (q == NULL)
+		return EVT_ERR_NOMEM;
+	memset((char *)q + *n * sz, 0, (nn - *n) * sz);
+	*p = q;
+	*n = nn;
+	return 0;
+}
+
+/* Where the fields are in records of shape sh (once per shape and
+ * segment, and again when the field names' ids change); NULL when out of
+ * memory. */
+static const struct shape_pos *
+shape_pos(struct rpt *r, const struct evt_rdec *d, uint32_t sh)
+{
+	struct seg_cache *c = &r->sc;
+	/* The names' ids, again while a segment read from its start has
+	 * not defined them all (its dictionary grows as it is read). */
+	if ((c->kid[F_SRC] < 0 || c->kid[F_TYP] < 0 || c->kid[F_GRP] < 0) &&
+	    d->dict->nstr != c->kid_nstr) {
+		for (int f = 0; f < F_N; f++)
+			c->kid[f] = evt_dict_str_find(d->dict, field_key[f],
+			    strlen(field_key[f]));
+		if (c->nshp > 0)
+			memset(c->shp, 0, c->nshp * sizeof *c->shp);
+		c->kid_nstr = d->dict->nstr;
+	}
+	if (fit((void **)&c->shp, &c->nshp, sizeof *c->shp, sh) != 0)
+		return NULL;
+	struct shape_pos *p = &c->shp[sh];
+	if (!p->known) {
+		for (int f = 0; f < F_N; f++)
+			evt_rdec_key_at(d, sh, c->kid[f], &p->vi[f], &p->enc[f]);
+		p->known = 1;
+	}
+	return p;
+}
+
+/* Resolves field f of EVENT record rec whose value is string id sid,
+ * once per segment; 0, or -1 when the id names no string. */
+static int
+rec_sid(struct rpt *r, struct evt_rdec *d, int f, uint64_t sid, int32_t *out)
+{
+	struct seg_cache *c = &r->sc;
+	/* The three arrays grow together; cap changes once all have. */
+	size_t cap = c->cap;
+	for (int g = 0; g < F_N && sid >= c->cap; g++) {
+		cap = c->cap;
+		if (fit((void **)&c->sid[g], &cap, sizeof(int32_t), sid) != 0) {
+			r->err = EVT_ERR_NOMEM;
+			return -1;
+		}
+	}
+	c->cap = cap;
+	int32_t *v = &c->sid[f][sid];
+	if (*v == 0) {
+		size_t len;
+		const char *s = evt_dict_str(d->dict, (uint32_t)sid, &len);
+		char t[KEY_MAX + 1];
+		if (s == NULL || len > KEY_MAX)
+			return -1;
+		memcpy(t, s, len);
+		t[len] = '\0';
+		*v = resolve(r, f, t) + 4;
+	}
+	*out = *v - 4;
+	return 0;
+}
+
+/* Resolves field f of EVENT record rec from its text: a value stored
+ * otherwise than as an interned string (a GUID, a time, a JSON value);
+ * 0, or -1 when it cannot be read. */
+static int
+rec_text(struct rpt *r, struct evt_rdec *d, const struct evt_rec *rec,
+    int f, int32_t *out)
+{
+	char t[KEY_MAX + 1];
+	int rc = evt_rdec_field(d, rec, field_key[f], t, sizeof t);
+	if (rc == EVT_ERR_NOTFOUND)
+		t[0] = '\0'; /* a JSON value that is not a string */
+	else if (rc < 0)
+		return -1;
+	*out = resolve(r, f, t);
+	return 0;
+}
+
+/*
+ * Resolves EVENT record rec into *e from the record itself (no text
+ * rendered: what makes a pass cheap; the id is not needed there): 0, or
+ * -1 when it must be rendered instead (a value the record cannot say, or
+ * damaged: the frame reader reports it).
+ */
+static int
+rec_keys(struct rpt *r, struct evt_rdec *d, const struct evt_rec *rec,
+    struct evk *e)
+{
+	const struct shape_pos *p = shape_pos(r, d, rec->shape);
+	if (p == NULL) {
+		r->err = EVT_ERR_NOMEM;
+		return -1;
+	}
+	const msgpack_object *v = rec->o->via.array.ptr;
+	for (int f = 0; f < F_N; f++) {
+		if (f > 0 && e->k[f - 1] == KEY_UNSEL)
+			e->k[f] = KEY_UNSEL;
+		else if (p->vi[f] == 0)
+			e->k[f] = resolve(r, f, "");
+		else if (p->enc[f] == EVT_ENC_STR ? rec_sid(r, d, f,
+		    v[p->vi[f]].via.u64, &e->k[f]) : rec_text(r, d, rec, f,
+		    &e->k[f]))
+			return -1;
+	}
+	return 0;
+}
+
+/* What a pass does with a selected event (text ev[0..len) when rendered,
+ * else NULL) received at rx. */
 typedef void (*event_cb)(struct rpt *r, int64_t rx, const char *ev,
-    size_t len, const struct evf *e);
+    size_t len, const struct evk *e);
+
+/* One reading of the frames received in [from, to). */
+struct pass {
+	int64_t from, to;
+	evt_frame_keep_cb keep;	/* resolves the events it can from their
+				   records */
+	event_cb cb;		/* the events rendered */
+	int marks;		/* keeps the SESSION and GAP markers */
+	int states;		/* applies the getState answers */
+};
 
 /* Calls cb for each selected event of MSG frame f. */
 static void
 frame_events(struct rpt *r, const struct evt_frame *f, event_cb cb)
 {
 	struct evf e;
+	struct evk k;
 	for (uint32_t i = 0; i < f->kept && r->err == 0; i++) {
 		const char *ev = (const char *)f->text.p + f->span[2 * i];
 		size_t len = f->span[2 * i + 1] - f->span[2 * i];
-		if (ev_fields(ev, len, &e) == 0 && selected(r->o->sel, &e))
-			cb(r, f->rx_us, ev, len, &e);
+		if (ev_fields(ev, len, &e) != 0)
+			continue;
+		resolve_text(r, &e, &k);
+		if (selected(&k))
+			cb(r, f->rx_us, ev, len, &k);
 	}
 }
 
 static void mark_add(struct rpt *r, const struct evt_frame *f);
+static void states_apply(struct rpt *r, const struct evt_frame *f);
 
-/* Calls cb for every selected event received in the window, in archive
- * order (keep, given the report, filters the items first), and (marks
- * set) keeps the SESSION and GAP markers.  Returns 0 or a negative
- * evt_err. */
+/* Reads the frames of pass p in archive order: the events of messages
+ * (p's keep and cb), and as p says the markers and getState answers.
+ * Returns 0 or a negative evt_err. */
 static int
-scan(struct rpt *r, struct evt_archive *a, event_cb cb, int marks,
-    evt_frame_keep_cb keep)
+scan(struct rpt *r, struct evt_archive *a, const struct pass *p)
 {
 	size_t n;
 	const struct evt_segref *segs = evt_archive_segments(a, &n);
-	int64_t from = r->o->from, to = r->o->to;
+	r->pfrom = p->from;
+	r->pto = p->to;
 	for (size_t i = 0; i < n && r->err == 0; i++) {
 		struct evt_segr *sr;
-		if (evt_archive_segment_outside(a, i, from, to) ||
+		if (evt_archive_segment_outside(a, i, p->from, p->to) ||
 		    evt_archive_open_segment(a, i, &sr) != 0)
 			continue; /* outside, or reported */
 		const struct evt_seg_info *si = evt_segr_info(sr);
-		if (si->sealed && si->nrecords > 0 && (si->last_rx < from ||
-		    si->first_rx >= to)) {
+		if (si->sealed && si->nrecords > 0 && (si->last_rx < p->from ||
+		    si->first_rx >= p->to)) {
 			evt_archive_close_segment(a, sr);
 			continue;
 		}
-		evt_segr_rewind(sr, from);
+		if (i == 0 && si->sealed && si->nrecords > 0 &&
+		    si->first_rx >= p->from)
+			r->whole = 1; /* (of the look-back: for the facts) */
+		evt_segr_rewind(sr, p->from);
+		seg_cache_reset(&r->sc);
 		struct evt_frames fr;
 		struct evt_frame *f;
 		int rc;
-		evt_frames_init(&fr, sr, keep, r, r->o->errcb, r->o->arg,
+		evt_frames_init(&fr, sr, p->keep, r, r->o->errcb, r->o->arg,
 		    segs[i].path);
-		r->fr = &fr;
 		while ((rc = evt_frames_next(&fr, &f)) == 1 && r->err == 0) {
-			if (f->rx_us < from || f->rx_us >= to)
+			if (f->rx_us < p->from || f->rx_us >= p->to)
 				continue;
 			if (f->kind == EVT_K_MSG)
-				frame_events(r, f, cb);
-			else if (marks && (f->kind == EVT_K_SESSION ||
+				frame_events(r, f, p->cb);
+			else if (p->states && f->kind == EVT_K_STATES)
+				states_apply(r, f);
+			else if (p->marks && (f->kind == EVT_K_SESSION ||
 			    f->kind == EVT_K_GAP))
 				mark_add(r, f);
 		}
@@ -342,15 +656,14 @@ row_add(struct rpt *r, int64_t rx, const char *ev, size_t len)
 
 /* Pass 1: counts one event. */
 static void
-count_one(struct rpt *r, int64_t rx, const struct evf *e)
+count_one(struct rpt *r, int64_t rx, const struct evk *e)
 {
-	struct key *k = key_get(r, &r->src, e->src);
-	if (k != NULL)
-		k->n++;
+	if (e->k[F_SRC] >= 0)
+		r->src.k[e->k[F_SRC]].n++;
 	else
 		r->src.other++;
-	if ((k = key_get(r, &r->typ, e->type)) != NULL)
-		k->n++;
+	if (e->k[F_TYP] >= 0)
+		r->typ.k[e->k[F_TYP]].n++;
 	else
 		r->typ.other++;
 	int b = (int)((double)(rx - r->o->from) * EVT_REPORT_BUCKETS /
@@ -364,51 +677,38 @@ count_one(struct rpt *r, int64_t rx, const struct evf *e)
 /* Pass 1, an event rendered as text: counts it and keeps its row. */
 static void
 count_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
-    const struct evf *e)
+    const struct evk *e)
 {
 	count_one(r, rx, e);
 	row_add(r, rx, ev, len);
 }
 
-/*
- * The source, type and state group of EVENT record rec from the record
- * itself (no text rendered: what makes a pass cheap; the id is not
- * needed there): 1 for a selected event of the window, 0 for another,
- * -1 when it must be rendered instead (not an event of a message, or
- * damaged: the frame reader reports it).
- */
+/* The item filters' common part: 1 and *e for a selected event of a
+ * message received in the pass, 0 for another item to pass over, -1 for
+ * one to render (not an event of a message: a getState answer's items
+ * are EVENT records too; or one the record cannot say). */
 static int
-rec_fields(const struct rpt *r, struct evt_rdec *d, const struct evt_rec *rec,
-    struct evf *e)
+keep_event(struct rpt *r, int frame_kind, struct evt_rdec *d,
+    const struct evt_rec *rec, struct evk *e)
 {
-	static const char *const key[] = {"source", "type", "stategroupid"};
-	char *out[] = {e->src, e->type, e->group};
-	/* Only the events of a message: the items of a getState answer
-	 * are EVENT records too.  The reader has set the kind of the frame
-	 * it builds before it offers the frame's items to keep. */
-	if (rec->kind != EVT_K_EVENT || r->fr->f.kind != EVT_K_MSG)
+	if (rec->kind != EVT_K_EVENT || frame_kind != EVT_K_MSG)
 		return -1;
-	if (rec->rx_us < r->o->from || rec->rx_us >= r->o->to)
+	if (rec->rx_us < r->pfrom || rec->rx_us >= r->pto)
 		return 0;
-	e->id[0] = '\0';
-	for (int i = 0; i < 3; i++) {
-		int rc = evt_rdec_field(d, rec, key[i], out[i], KEY_MAX + 1);
-		if (rc == EVT_ERR_NOTFOUND)
-			out[i][0] = '\0';
-		else if (rc < 0)
-			return -1;
-	}
-	return selected(r->o->sel, e);
+	if (rec_keys(r, d, rec, e) != 0)
+		return -1;
+	return selected(e);
 }
 
 /* Pass 1's item filter: counts a selected event of the window from its
  * record; renders it (count_cb) only while the events table has room. */
 static int
-count_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+count_keep(void *arg, int frame_kind, struct evt_rdec *d,
+    const struct evt_rec *rec)
 {
 	struct rpt *r = arg;
-	struct evf e;
-	int rc = rec_fields(r, d, rec, &e);
+	struct evk e;
+	int rc = keep_event(r, frame_kind, d, rec, &e);
 	if (rc < 0 || (rc == 1 && r->nrows < r->o->rows))
 		return 1;
 	if (rc == 1)
@@ -427,20 +727,16 @@ col_of(const struct rpt *r, int64_t rx)
 	return c < 0 ? 0 : c >= EVT_REPORT_COLS ? EVT_REPORT_COLS - 1 : (int)c;
 }
 
-/* The index of group id g in lane l, added if there is room; -1 if
- * not. */
+/* The place of group g in lane l, added if there is room; -1 if not. */
 static int
-lane_group(struct rpt *r, struct lane *l, const char *g)
+lane_group(struct lane *l, int32_t g)
 {
 	for (size_t i = 0; i < l->ngroups; i++)
-		if (strcasecmp(l->group[i], g) == 0)
+		if (l->group[i] == g)
 			return (int)i;
 	if (l->ngroups == EVT_REPORT_MAX_GROUPS)
 		return -1;
-	if ((l->group[l->ngroups] = strdup(g)) == NULL) {
-		r->err = EVT_ERR_NOMEM;
-		return -1;
-	}
+	l->group[l->ngroups] = g;
 	l->cur[l->ngroups] = -1;
 	l->last[l->ngroups] = -1;
 	return (int)l->ngroups++;
@@ -448,19 +744,22 @@ lane_group(struct rpt *r, struct lane *l, const char *g)
 
 /*
  * Ends the open interval of group g of lane l at end (drawn if there is
- * room).  An interval shorter than a timeline column (narrow) that follows
- * a bar of the group made of such intervals is merged into that bar: a
- * state that flaps faster than the timeline can show is one bar saying
- * how many intervals it holds, which bounds the bars of a group by the
- * columns, not by the events.
+ * room; before the window only forgotten).  An interval narrower than
+ * EVT_REPORT_NARROW timeline columns (narrow) that follows a bar of the
+ * group made of such intervals is merged into that bar: a state that
+ * flaps faster than the timeline can show is one bar saying how many
+ * intervals it holds, which bounds the bars of a group by the columns,
+ * not by the events.
  */
 static void
 lane_close(struct rpt *r, struct lane *l, int g, int64_t end)
 {
-	if (l->cur[g] < 0)
+	if (l->cur[g] < 0 || end < r->o->from) {
+		l->cur[g] = -1;
 		return;
+	}
 	int narrow = (double)(end - l->since[g]) * EVT_REPORT_COLS <
-	    (double)(r->o->to - r->o->from);
+	    (double)(r->o->to - r->o->from) * EVT_REPORT_NARROW;
 	struct bar *prev = l->last[g] >= 0 ? &l->bars[l->last[g]] : NULL;
 	if (narrow && prev != NULL && prev->thin) {
 		prev->end = end;
@@ -480,88 +779,109 @@ lane_close(struct rpt *r, struct lane *l, int g, int64_t end)
 	l->cur[g] = -1;
 }
 
-/* The state group g of lane l is in type t from rx on. */
-static void
-lane_state(struct rpt *r, struct lane *l, const char *g, const char *t,
-    int64_t rx)
+/* The state group g of lane l is in type t from rx on; returns the
+ * group's place in the lane, or -1. */
+static int
+lane_state(struct rpt *r, struct lane *l, int32_t g, int32_t t, int64_t rx)
 {
-	int k = lane_group(r, l, g);
-	struct key *tk = key_get(r, &r->typ, t);
-	if (k < 0 || tk == NULL)
-		return;
-	int32_t ti = (int32_t)(tk - r->typ.k);
-	if (l->cur[k] == ti)
-		return; /* the same state goes on */
+	int k = lane_group(l, g);
+	if (k < 0 || l->cur[k] == t)
+		return k; /* no room, or the same state goes on */
 	lane_close(r, l, k, rx);
-	l->cur[k] = ti;
+	l->cur[k] = t;
 	l->since[k] = rx < r->o->from ? r->o->from : rx;
+	return k;
 }
 
-/* Pass 2: the bar or tick of one event of a lane. */
+/* The lane of resolved event e's source, or NULL. */
+static struct lane *
+lane_of(struct rpt *r, const struct evk *e)
+{
+	int32_t s = e->k[F_SRC];
+	return s >= 0 && r->src.k[s].lane >= 0 ? &r->lanes[r->src.k[s].lane] :
+	    NULL;
+}
+
+/* Passes 2 and 3: the state change or tick of one event of a lane (no
+ * tick before the window). */
 static void
 draw_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
-    const struct evf *e)
+    const struct evk *e)
 {
-	struct key *k = key_get(r, &r->src, e->src);
-	if (k == NULL || k->lane < 0)
+	struct lane *l = lane_of(r, e);
+	if (l == NULL)
 		return;
-	struct lane *l = &r->lanes[k->lane];
-	if (e->group[0] != '\0') {
-		lane_state(r, l, e->group, e->type, rx);
+	if (e->k[F_GRP] != KEY_NONE) {
+		if (e->k[F_GRP] >= 0 && e->k[F_TYP] >= 0)
+			lane_state(r, l, e->k[F_GRP], e->k[F_TYP], rx);
 		return;
 	}
+	if (rx < r->o->from)
+		return;
 	struct col *c = &l->cols[col_of(r, rx)];
 	if (c->n++ == 0) {
-		struct key *t = key_get(r, &r->typ, e->type);
-		c->type = t ? (int32_t)(t - r->typ.k) : -1;
+		c->type = e->k[F_TYP] >= 0 ? e->k[F_TYP] : -1;
 		c->rx = rx;
 	}
 }
 
-/* Pass 2's item filter: draws a selected event of the window from its
- * record, rendering none (unless the record cannot say). */
+/* Passes 2 and 3's item filter: draws a selected event from its record,
+ * rendering none (unless the record cannot say). */
 static int
-draw_keep(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+draw_keep(void *arg, int frame_kind, struct evt_rdec *d,
+    const struct evt_rec *rec)
 {
 	struct rpt *r = arg;
-	struct evf e;
-	int rc = rec_fields(r, d, rec, &e);
+	struct evk e;
+	int rc = keep_event(r, frame_kind, d, rec, &e);
 	if (rc == 1)
 		draw_cb(r, rec->rx_us, NULL, 0, &e);
 	return rc < 0;
 }
 
-/* Orders sources by events, most first, then by id. */
-static int
-busiest_cmp(const void *x, const void *y)
+/* A getState answer f: each lane's groups it names are in the state it
+ * says from its time on, those it does not name end there (the answer
+ * replaces the state table, as in `evtool state`). */
+static void
+states_apply(struct rpt *r, const struct evt_frame *f)
 {
-	const struct key *a = *(struct key *const *)x,
-	    *b = *(struct key *const *)y;
-	if (a->n != b->n)
-		return a->n < b->n ? 1 : -1;
-	return strcmp(a->id, b->id);
+	struct evf e;
+	struct evk k;
+	for (size_t i = 0; i < r->nlanes; i++)
+		memset(r->lanes[i].named, 0, sizeof r->lanes[i].named);
+	for (uint32_t i = 0; i < f->kept && r->err == 0; i++) {
+		const char *ev = (const char *)f->text.p + f->span[2 * i];
+		if (ev_fields(ev, f->span[2 * i + 1] - f->span[2 * i], &e) != 0)
+			continue;
+		resolve_text(r, &e, &k);
+		struct lane *l = lane_of(r, &k);
+		int g = l == NULL || k.k[F_GRP] < 0 || k.k[F_TYP] < 0 ? -1 :
+		    lane_state(r, l, k.k[F_GRP], k.k[F_TYP], f->rx_us);
+		if (g >= 0)
+			l->named[g] = 1;
+	}
+	for (size_t i = 0; i < r->nlanes; i++)
+		for (size_t g = 0; g < r->lanes[i].ngroups; g++)
+			if (!r->lanes[i].named[g])
+				lane_close(r, &r->lanes[i], (int)g, f->rx_us);
 }
 
 /* Makes the lanes of the busiest sources; returns 0 or EVT_ERR_NOMEM. */
 static int
 lanes_make(struct rpt *r)
 {
-	struct key **all = calloc(r->src.n + 1, sizeof *all);
-	if (all == NULL)
+	struct key **all;
+	ssize_t n = keys_busiest(&r->src, &all);
+	if (n < 0)
 		return EVT_ERR_NOMEM;
-	size_t n = 0;
-	for (size_t i = 0; i < r->src.cap; i++)
-		if (r->src.k[i].id != NULL && r->src.k[i].n > 0)
-			all[n++] = &r->src.k[i];
-	qsort(all, n, sizeof *all, busiest_cmp);
-	if (n > r->o->lanes)
-		n = r->o->lanes;
-	if ((r->lanes = calloc(n + 1, sizeof *r->lanes)) == NULL) {
+	if ((size_t)n > r->o->lanes)
+		n = (ssize_t)r->o->lanes;
+	if ((r->lanes = calloc((size_t)n + 1, sizeof *r->lanes)) == NULL) {
 		free(all);
 		return EVT_ERR_NOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		r->lanes[i].src = all[i];
+	for (ssize_t i = 0; i < n; i++) {
+		r->lanes[i].src = (int32_t)(all[i] - r->src.k);
 		all[i]->lane = (int)i;
 		r->lanes[i].cols = calloc(EVT_REPORT_COLS,
 		    sizeof *r->lanes[i].cols);
@@ -573,33 +893,6 @@ lanes_make(struct rpt *r)
 	}
 	free(all);
 	return 0;
-}
-
-/* Opens the lanes' intervals of the state table as of the window's
- * start; returns 0 or a negative evt_err. */
-static int
-lanes_seed(struct rpt *r, struct evt_cur *cur)
-{
-	struct evt_state *st = evt_state_new();
-	if (st == NULL)
-		return EVT_ERR_NOMEM;
-	evt_state_track_since(st);
-	int rc = evt_cur_state_at(cur, r->o->from, st);
-	const char *const *tx;
-	const size_t *lens;
-	size_t n = evt_state_list(st, &tx, &lens);
-	struct evf e;
-	for (size_t i = 0; i < n && rc == 0 && r->err == 0; i++) {
-		if (ev_fields(tx[i], lens[i], &e) != 0 || e.group[0] == '\0' ||
-		    !selected(r->o->sel, &e))
-			continue;
-		struct key *k = key_get(r, &r->src, e.src);
-		if (k != NULL && k->lane >= 0)
-			lane_state(r, &r->lanes[k->lane], e.group, e.type,
-			    evt_state_since(st, i));
-	}
-	evt_state_free(st);
-	return rc != 0 ? rc : r->err;
 }
 
 /*
@@ -716,6 +1009,24 @@ static const char css[] =
 #define LEFT 180	/* lane labels */
 #define LANE_H 26
 
+/* The --around event (linked to its row when link) and its time, or the
+ * time alone. */
+static void
+put_around(struct rpt *r, int link)
+{
+	if (r->o->around_id != NULL) {
+		if (link) {
+			put(r, "<a href=\"#ev-");
+			escs(r, r->o->around_id);
+			put(r, "\">");
+		}
+		put(r, "event ");
+		escs(r, r->o->around_id);
+		put(r, link ? "</a> received " : " at ");
+	}
+	put_time(r, r->o->around_rx);
+}
+
 /* The head of the page and the facts of the window. */
 static void
 put_head(struct rpt *r)
@@ -736,16 +1047,24 @@ put_head(struct rpt *r)
 	put(r, "</td></tr>\n");
 	if (r->o->around_id != NULL || r->o->around_rx != INT64_MIN) {
 		put(r, "<tr><th>Around</th><td>");
-		if (r->o->around_id != NULL) {
-			put(r, "<a href=\"#ev-");
-			escs(r, r->o->around_id);
-			put(r, "\">event ");
-			escs(r, r->o->around_id);
-			put(r, "</a> received ");
-		}
-		put_time(r, r->o->around_rx);
+		put_around(r, 1);
 		put(r, "</td></tr>\n");
 	}
+	put(r, "<tr><th>States</th><td>at the window's start: from the "
+	    "events and getState answers received ");
+	if (r->states_from == INT64_MIN || r->whole) {
+		put(r, "before it");
+	} else if (r->snapshot) {
+		put(r, "since ");
+		put_time(r, r->states_from);
+		put(r, " (a getState answer among them)");
+	} else {
+		put(r, "since ");
+		put_time(r, r->states_from);
+		put(r, " (a state entered earlier and unchanged since is not "
+		    "drawn)");
+	}
+	put(r, "</td></tr>\n");
 	put(r, "<tr><th>Events</th><td id=\"total\">%" PRIu64 "</td></tr>\n"
 	    "<tr><th>Sources</th><td>%zu%s</td></tr>\n</table>\n", r->total,
 	    r->src.n, r->src.other ? " and more (not counted by id)" : "");
@@ -894,9 +1213,11 @@ put_bars(struct rpt *r, const struct lane *l, int y)
 		else
 			put_color(r, type);
 		put(r, "\"><title>");
-		escs(r, name_of(r, EVT_NAMES_SOURCE, l->src->id, b->start));
+		escs(r, name_of(r, EVT_NAMES_SOURCE, r->src.k[l->src].id,
+		    b->start));
 		put(r, " &mdash; ");
-		escs(r, name_of(r, EVT_NAMES_GROUP, l->group[b->g], b->start));
+		escs(r, name_of(r, EVT_NAMES_GROUP, r->grp.k[l->group[b->g]].id,
+		    b->start));
 		put(r, ": ");
 		if (b->n > 1)
 			put(r, "%" PRIu32 " intervals, changing faster than "
@@ -921,7 +1242,7 @@ put_ticks(struct rpt *r, const struct lane *l, int y)
 		const char *type = k->type >= 0 ? r->typ.k[k->type].id : "";
 		put(r, "<line class=\"tick\" x1=\"%d.5\" y1=\"%d\" x2=\"%d.5\" "
 		    "y2=\"%d\"><title>", LEFT + c, y + 1, LEFT + c, y + 8);
-		escs(r, name_of(r, EVT_NAMES_SOURCE, l->src->id, k->rx));
+		escs(r, name_of(r, EVT_NAMES_SOURCE, r->src.k[l->src].id, k->rx));
 		put(r, ": ");
 		if (k->n > 1)
 			put(r, "%" PRIu32 " events from ", k->n);
@@ -945,18 +1266,19 @@ put_timeline(struct rpt *r)
 	for (size_t i = 0; i < r->nlanes && r->err == 0; i++) {
 		const struct lane *l = &r->lanes[i];
 		int y = 22 + (int)i * LANE_H;
-		const char *nm = name_of(r, EVT_NAMES_SOURCE, l->src->id,
+		const struct key *src = &r->src.k[l->src];
+		const char *nm = name_of(r, EVT_NAMES_SOURCE, src->id,
 		    r->o->from);
 		put(r, "<g class=\"lane\" id=\"lane-%zu\" data-source=\"", i);
-		escs(r, l->src->id);
+		escs(r, src->id);
 		put(r, "\"><rect class=\"lane-bg\" x=\"%d\" y=\"%d\" width=\"%d\" "
 		    "height=\"%d\"/><text x=\"%d\" y=\"%d\"><title>", LEFT, y,
 		    EVT_REPORT_COLS, LANE_H - 2, 4, y + 16);
 		escs(r, nm);
 		put(r, " (");
-		escs(r, l->src->id);
+		escs(r, src->id);
 		put(r, ")");
-		put(r, ": %" PRIu64 " events", l->src->n);
+		put(r, ": %" PRIu64 " events", src->n);
 		if (l->dropped)
 			put(r, "; %" PRIu64 " intervals not drawn", l->dropped);
 		put(r, "</title>");
@@ -977,41 +1299,25 @@ put_timeline(struct rpt *r)
 		double x = LEFT + x_of(r, r->o->around_rx);
 		put(r, "<line class=\"around\" id=\"around\" x1=\"%.1f\" y1=\"16\" "
 		    "x2=\"%.1f\" y2=\"%d\"><title>around ", x, x, h);
-		if (r->o->around_id != NULL) {
-			put(r, "event ");
-			escs(r, r->o->around_id);
-			put(r, " at ");
-		}
-		put_time(r, r->o->around_rx);
+		put_around(r, 0);
 		put(r, "</title></line>\n");
 	}
 	put(r, "</svg>\n");
-}
-
-/* Orders types by events, most first, then by id. */
-static int
-type_cmp(const void *x, const void *y)
-{
-	return busiest_cmp(x, y);
 }
 
 /* The events by type. */
 static void
 put_types(struct rpt *r)
 {
-	struct key **all = calloc(r->typ.n + 1, sizeof *all);
-	if (all == NULL) {
+	struct key **all;
+	ssize_t n = keys_busiest(&r->typ, &all);
+	if (n < 0) {
 		r->err = EVT_ERR_NOMEM;
 		return;
 	}
-	size_t n = 0;
-	for (size_t i = 0; i < r->typ.cap; i++)
-		if (r->typ.k[i].id != NULL && r->typ.k[i].n > 0)
-			all[n++] = &r->typ.k[i];
-	qsort(all, n, sizeof *all, type_cmp);
 	put(r, "<h2>Events by type</h2>\n<table id=\"types\"><tr><th>Type</th>"
 	    "<th>Id</th><th>Events</th></tr>\n");
-	for (size_t i = 0; i < n; i++) {
+	for (ssize_t i = 0; i < n; i++) {
 		put(r, "<tr><td>");
 		escs(r, name_of(r, EVT_NAMES_TYPE, all[i]->id, r->o->to));
 		put(r, "</td><td><code>");
@@ -1100,6 +1406,8 @@ rpt_free(struct rpt *r)
 {
 	keys_free(&r->src);
 	keys_free(&r->typ);
+	keys_free(&r->grp);
+	seg_cache_free(&r->sc);
 	for (size_t i = 0; i < r->nrows; i++)
 		free(r->rows[i].ev);
 	free(r->rows);
@@ -1107,8 +1415,6 @@ rpt_free(struct rpt *r)
 		free(r->marks[i].body);
 	free(r->marks);
 	for (size_t i = 0; i < r->nlanes; i++) {
-		for (size_t g = 0; g < r->lanes[i].ngroups; g++)
-			free(r->lanes[i].group[g]);
 		free(r->lanes[i].bars);
 		free(r->lanes[i].cols);
 	}
@@ -1129,8 +1435,45 @@ empty(const struct rpt *r, struct evt_buf *why)
 	return EVT_ERR_NOTFOUND;
 }
 
-/* Reads the window (two passes and the state at its start) and writes
- * the page; see report.h. */
+
+/*
+ * The default look-back: extended back to the start of the latest sealed
+ * segment received wholly before the window that holds a getState answer
+ * (the answer replaces the state table, so nothing earlier matters; evrec
+ * records one every hour by default), no more than EVT_REPORT_AUTO_MAX
+ * before the window; never shortened.  Sets snapshot where there is one.
+ * Segments are in receive order: the walk goes back from the window.
+ */
+static void
+snapshot_start(struct rpt *r, struct evt_archive *a)
+{
+	size_t n;
+	evt_archive_segments(a, &n);
+	int64_t lo = r->o->from - EVT_REPORT_AUTO_MAX;
+	for (size_t i = n; i-- > 0;) {
+		struct evt_segr *sr;
+		if (evt_archive_segment_outside(a, i, lo, r->o->from) ||
+		    evt_archive_open_segment(a, i, &sr) != 0)
+			continue; /* outside, or reported */
+		const struct evt_seg_info *si = evt_segr_info(sr);
+		int has = si->sealed && si->nrecords > 0 &&
+		    si->last_rx < r->o->from && evt_segr_load_index(sr) == 0 &&
+		    si->frames[EVT_K_STATES] > 0;
+		int64_t first = si->first_rx;
+		evt_archive_close_segment(a, sr);
+		if (!has)
+			continue;
+		r->snapshot = 1;
+		if (first < lo)
+			first = lo;
+		if (r->states_from != INT64_MIN && first < r->states_from)
+			r->states_from = first;
+		return;
+	}
+}
+
+/* Reads the window (the passes of the top of the file) and writes the
+ * page; see report.h. */
 static int
 report(struct rpt *r, struct evt_archive *a, struct evt_cur *cur,
     struct evt_buf *why)
@@ -1144,12 +1487,23 @@ report(struct rpt *r, struct evt_archive *a, struct evt_cur *cur,
 		return EVT_ERR_ARG;
 	}
 	r->last_ev = INT64_MIN;
-	if ((rc = scan(r, a, count_cb, 1, count_keep)) != 0)
+	r->counting = 1;
+	struct pass count = {r->o->from, r->o->to, count_keep, count_cb, 1, 0};
+	if ((rc = scan(r, a, &count)) != 0)
 		return rc;
+	r->counting = 0;
+	r->whole = 0;
 	if (r->total == 0)
 		return empty(r, why);
-	if ((rc = lanes_make(r)) != 0 || (rc = lanes_seed(r, cur)) != 0 ||
-	    (rc = scan(r, a, draw_cb, 0, draw_keep)) != 0)
+	r->states_from = r->o->lookback <= 0 || r->o->from < INT64_MIN +
+	    r->o->lookback ? INT64_MIN : r->o->from - r->o->lookback;
+	if (r->o->lookback_auto)
+		snapshot_start(r, a);
+	struct pass seed = {r->states_from, r->o->from, draw_keep, draw_cb, 0,
+	    1};
+	struct pass draw = {r->o->from, r->o->to, draw_keep, draw_cb, 0, 1};
+	if ((rc = lanes_make(r)) != 0 || (rc = scan(r, a, &seed)) != 0 ||
+	    (rc = scan(r, a, &draw)) != 0)
 		return rc;
 	for (size_t i = 0; i < r->nlanes; i++)
 		for (size_t g = 0; g < r->lanes[i].ngroups; g++)

@@ -9,6 +9,7 @@
 
 #include "evtape/buf.h"
 #include "evtape/err.h"
+#include "evtape/ess.h"
 #include "evtape/names.h"
 #include "evtape/select.h"
 
@@ -84,6 +85,25 @@ evt_sel_event(const struct evt_sel *s, struct evt_rdec *d,
 			return 0;
 	}
 	return 1;
+}
+
+/* Whether an event text passes the lists; see select.h. */
+int
+evt_sel_event_text(const struct evt_sel *s, const char *ev, size_t len)
+{
+	struct evt_ess_event_fields f;
+	char v[EVT_REC_MAX_INTERN + 1];
+	if (s->nsources == 0 && s->ntypes == 0)
+		return 1;
+	if (evt_ess_event_fields(ev, len, &f) < 0)
+		return 0;
+	if (s->nsources > 0 && (f.source == NULL ||
+	    !evt_sel_source(s, evt_names_decode(f.source, f.source_len,
+	    f.escaped, v, sizeof v - 1))))
+		return 0;
+	return s->ntypes == 0 || (f.type != NULL && match_any(s->types,
+	    s->ntypes, evt_names_decode(f.type, f.type_len, f.escaped, v,
+	    sizeof v - 1)));
 }
 
 /* Whether a --source/--type entry is an id rather than a name: a '/', a

@@ -91,8 +91,8 @@ days_from_civil_u(unsigned y, unsigned m, unsigned d)
 }
 
 /* Splits days since 1970-01-01 into a proleptic Gregorian date. */
-static void
-civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void
+evt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
 	int64_t era, doe, yoe, doy, mp;
 
@@ -136,7 +136,7 @@ put_date_time(int64_t sec, char *p)
 
 	days = floordiv(sec, 86400);
 	sod = (unsigned)(sec - days * 86400);
-	civil_from_days(days, &y, &m, &d);
+	evt_civil_from_days(days, &y, &m, &d);
 	put2(p, (unsigned)(y / 100));
 	put2(p + 2, (unsigned)(y % 100));
 	p[4] = '-';

@@ -67,7 +67,9 @@
 #include "evtape/names.h"
 #include "evtape/record.h"
 #include "evtape/replay.h"
+#include "evtape/rewrite.h"
 #include "evtape/segment.h"
+#include "evtape/select.h"
 #include "evtape/state.h"
 #include "evtape/timefmt.h"
 #include "evtape/tsv.h"
@@ -82,6 +84,13 @@
 				   client's getState */
 
 enum mode { M_EVENTS, M_MESSAGES, M_TSV };
+
+/* getopt_long codes of the rewriting and selection options. */
+enum {
+	O_RETIME = 0x300, O_SHIFT, O_FRESH, O_FRESH_KEY, O_MAP, O_SOURCE,
+	O_TYPE,
+};
+#define FRESH_PASSES 64		/* passes a fresh --from-id is looked for in */
 
 /* Where a timeline's frames go. */
 enum out { OUT_STDOUT, OUT_ALL, OUT_SESSION };
@@ -103,6 +112,10 @@ struct timeline {
 	int waiting;		 /* for the client(s) to drain */
 	int held;		 /* not started: waits for getState (tl_hold) */
 	int gone;		 /* its session is gone: freed by its timer */
+	int filtered;		 /* m lost events to --source/--type */
+	struct evt_rw_pass rw;	 /* this pass's rewriting (W below) */
+	const char **fev;	 /* --source/--type: the selected events of m */
+	size_t *flen, fcap;
 	LIST_ENTRY(timeline) link; /* in timelines, or zombies once gone */
 };
 
@@ -143,6 +156,34 @@ static int exit_code;
 static struct termios saved_tio;
 static int tio_saved;
 static int64_t reported_lag;
+/*
+ * Rewriting for test systems (--retime, --shift, --fresh-ids,
+ * --map-source; rewrite.h) and the selection (--source, --type;
+ * select.h).  With neither, frames go out as the cursor gives them
+ * (W.rw NULL, W.selecting 0: the path without copies).
+ */
+static struct {
+	struct evt_rw *rw;	 /* NULL: nothing rewritten */
+	int retime;		 /* --retime: the first event is now */
+	int64_t shift_ns;	 /* --shift */
+	int fresh;		 /* --fresh-ids */
+	const char *key;	 /* --fresh-ids-key */
+	const char **maps;	 /* --map-source arguments */
+	size_t nmaps;
+	struct evt_sel sel;	 /* --source, --type */
+	int selecting;
+	int have_first;		 /* the first event's time (retime) */
+	int64_t first_sec, first_unit;
+	int32_t first_nsec;
+	uint64_t first_pass;	 /* --from-id by a fresh id: its pass */
+	struct evt_buf buf;	 /* rewritten texts of one frame */
+	const char **ev;	 /* ... as a list (into buf) */
+	size_t *evlen, cap;
+} W;
+
+/* The stdout timeline's first pass, begun before --state prints. */
+static struct evt_rw_pass pass0;
+
 static LIST_HEAD(, timeline) timelines = LIST_HEAD_INITIALIZER(timelines);
 /* Timelines whose session is gone, freed on a later loop turn. */
 static LIST_HEAD(, timeline) zombies = LIST_HEAD_INITIALIZER(zombies);
@@ -189,9 +230,101 @@ frame_out(const struct evt_cur_msg *m)
 {
 	if (mode == M_TSV)
 		return 1;
-	if (m->kind == EVT_K_RAW)
-		return S.gwo.gw != NULL; /* a server sends it as it came */
+	if (m->kind == EVT_K_RAW) /* a server sends it as it came */
+		return S.gwo.gw != NULL && !W.selecting;
 	return m->kind == EVT_K_MSG && m->n > 0;
+}
+
+/* Narrows t's current MSG frame to the events --source/--type select
+ * (m then lists them; t->filtered says whether any was left out). */
+static void
+tl_select(struct timeline *t)
+{
+	struct evt_cur_msg *m = &t->m;
+	size_t k = 0;
+	t->filtered = 0;
+	if (!W.selecting || m->kind != EVT_K_MSG)
+		return;
+	if (m->n > t->fcap) {
+		size_t cap = m->n * 2;
+		free(t->fev);
+		free(t->flen);
+		t->fev = malloc(cap * sizeof *t->fev);
+		t->flen = malloc(cap * sizeof *t->flen);
+		if (t->fev == NULL || t->flen == NULL)
+			oom_check(EVT_ERR_NOMEM);
+		t->fcap = cap;
+	}
+	for (size_t i = 0; i < m->n; i++)
+		if (evt_sel_event_text(&W.sel, m->ev[i], m->evlen[i])) {
+			t->fev[k] = m->ev[i];
+			t->flen[k++] = m->evlen[i];
+		}
+	if (k == m->n)
+		return;
+	t->filtered = 1;
+	m->ev = t->fev;
+	m->evlen = t->flen;
+	m->n = k;
+}
+
+/* Makes room for n texts in W's list. */
+static void
+w_room(size_t n)
+{
+	if (n <= W.cap)
+		return;
+	free(W.ev);
+	free(W.evlen);
+	W.cap = n * 2;
+	W.ev = malloc(W.cap * sizeof *W.ev);
+	W.evlen = malloc(W.cap * sizeof *W.evlen);
+	if (W.ev == NULL || W.evlen == NULL)
+		oom_check(EVT_ERR_NOMEM);
+}
+
+/* Rewrites the event (or state) texts ev[0..n) as pass p says into
+ * W.buf, listed in W.ev and W.evlen (valid until the next call). */
+static void
+rw_list(const struct evt_rw_pass *p, const char *const *ev,
+    const size_t *len, size_t n)
+{
+	w_room(n);
+	W.buf.len = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t at = W.buf.len;
+		oom_check(evt_rw_event(W.rw, p, ev[i], len[i], &W.buf));
+		W.evlen[i] = W.buf.len - at;
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < n; i++) {
+		W.ev[i] = (const char *)W.buf.p + off;
+		off += W.evlen[i];
+	}
+}
+
+/* The text of t's current frame as it goes out: a message of the
+ * selected events only if some were left out, rewritten if asked. */
+static void
+frame_text(struct timeline *t, const char **text, size_t *len)
+{
+	static struct evt_buf sel;
+	const struct evt_cur_msg *m = &t->m;
+	*text = m->text;
+	*len = m->len;
+	if (t->filtered) {
+		sel.len = 0;
+		oom_check(evt_ess_events_message(m->ev, m->evlen, m->n,
+		    &sel) < 0 ? EVT_ERR_NOMEM : 0);
+		*text = (const char *)sel.p;
+		*len = sel.len;
+	}
+	if (W.rw != NULL && m->kind != EVT_K_RAW) {
+		W.buf.len = 0;
+		oom_check(evt_rw_frame(W.rw, &t->rw, *text, *len, &W.buf));
+		*text = (const char *)W.buf.p;
+		*len = W.buf.len;
+	}
 }
 
 /* Ends the line of the event text at out[mark..) received at rx: with
@@ -227,6 +360,57 @@ tl_who(const struct timeline *t, char *buf, size_t size)
 	return buf;
 }
 
+/* Formats a shift in ns as seconds with 9 digits and a sign. */
+static void
+fmt_shift(int64_t ns, char out[40])
+{
+	uint64_t m = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
+	snprintf(out, 40, "%c%" PRIu64 ".%09" PRIu64, ns < 0 ? '-' : '+',
+	    m / 1000000000u, m % 1000000000u);
+}
+
+/*
+ * Begins the rewriting of pass t->rw.pass: --shift, plus with --retime the
+ * offset that makes the first event's time now (rounded up to its
+ * precision, so that it is not before now), measured at this moment: the
+ * start of the replay or of the loop pass.  say: log the shift.
+ */
+static void
+tl_pass_begin(struct timeline *t, int say)
+{
+	static int warned;
+	int64_t now = evt_wall_us(), d;
+	char who[EVT_ESS_ID_MAX + 16], num[40];
+
+	t->rw.shift_ns = W.shift_ns;
+	t->rw.retime = W.retime || W.shift_ns != 0;
+	if (!W.retime || !W.have_first)
+		return;
+	int64_t ds = now / 1000000 - W.first_sec;
+	if (ds > 9000000000LL || ds < -9000000000LL) {
+		if (!warned++)
+			evt_cli_err("warning: --retime: the first event's time is "
+			    "more than 285 years from now: not shifted");
+		return;
+	}
+	d = ds * 1000000000LL + now % 1000000 * 1000 - W.first_nsec;
+	int64_t q = d / W.first_unit;
+	if (d % W.first_unit > 0)
+		q++;
+	if (__builtin_add_overflow(q * W.first_unit, W.shift_ns, &d)) {
+		if (!warned++)
+			evt_cli_err("warning: --retime with --shift: out of range: "
+			    "not shifted");
+		return;
+	}
+	t->rw.shift_ns = d;
+	if (say && !quiet) {
+		fmt_shift(d, num);
+		evt_cli_err("%spass %" PRIu64 ": event times shifted by %s s",
+		    tl_who(t, who, sizeof who), t->rw.pass + 1, num);
+	}
+}
+
 /* Hands the current frame over: stdout lines or gateway messages; then
  * its stateful events update the timeline's state table. */
 static void
@@ -246,23 +430,34 @@ tl_output(struct timeline *t)
 			    "valid UTF-8: not sent", tl_who(t, who,
 			    sizeof who), m->rx_us);
 		}
-	} else if (t->out == OUT_SESSION)
-		oom_check(evt_gw_publish_session(S.gwo.gw, t->s, m->ev,
-		    m->evlen, m->n));
-	else if (t->out == OUT_ALL)
-		oom_check(evt_gw_publish(S.gwo.gw, m->ev, m->evlen, m->n));
-	else if (mode == M_EVENTS) {
+	} else if (t->out != OUT_STDOUT) {
+		const char *const *ev = m->ev;
+		const size_t *len = m->evlen;
+		if (W.rw != NULL) {
+			rw_list(&t->rw, m->ev, m->evlen, m->n);
+			ev = W.ev;
+			len = W.evlen;
+		}
+		oom_check(t->out == OUT_SESSION ? evt_gw_publish_session(
+		    S.gwo.gw, t->s, ev, len, m->n) : evt_gw_publish(S.gwo.gw,
+		    ev, len, m->n));
+	} else if (mode == M_EVENTS) {
 		for (size_t i = 0; i < m->n; i++) {
 			size_t mark = out->len;
-			oom_check(evt_buf_put(out, m->ev[i], m->evlen[i]));
+			oom_check(W.rw != NULL ? evt_rw_event(W.rw, &t->rw,
+			    m->ev[i], m->evlen[i], out) : evt_buf_put(out,
+			    m->ev[i], m->evlen[i]));
 			out_event(out, mark, m->rx_us);
 		}
 	} else {
+		const char *text;
+		size_t len;
+		frame_text(t, &text, &len);
 		if (mode == M_TSV)
-			oom_check(evt_tsv_put(out, m->rx_us, m->text, m->len,
+			oom_check(evt_tsv_put(out, m->rx_us, text, len,
 			    m->incomplete));
 		else {
-			oom_check(evt_buf_put(out, m->text, m->len));
+			oom_check(evt_buf_put(out, text, len));
 			oom_check(evt_buf_putc(out, '\n'));
 		}
 	}
@@ -407,8 +602,11 @@ tl_load(struct timeline *t)
 				return -1;
 			tl_reseed(t, R.start_rx);
 			evt_replay_loop(&t->sch);
+			t->rw.pass++;
+			tl_pass_begin(t, 1);
 			continue;
 		}
+		tl_select(t);
 		if (!frame_out(&t->m)) {
 			if (t->state != NULL)
 				oom_check(evt_state_apply_frame(t->state,
@@ -619,6 +817,12 @@ tl_new(enum out out, struct evt_gw_session *s)
 	t->out = out;
 	t->s = s;
 	t->loops_left = R.loops;
+	if (out == OUT_STDOUT)
+		t->rw = pass0; /* as --state printed it */
+	else {
+		t->rw.pass = W.first_pass;
+		tl_pass_begin(t, 1);
+	}
 	if ((t->cur = cur_at_start(NULL)) == NULL) {
 		free(t);
 		return NULL;
@@ -671,6 +875,8 @@ tl_free(struct timeline *t)
 	}
 	evt_cur_close(t->cur);
 	evt_state_free(t->state);
+	free(t->fev);
+	free(t->flen);
 	if (S.tl == t)
 		S.tl = NULL;
 	free(t);
@@ -978,6 +1184,41 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * The states st[0..n) as a client gets them: those of the sources and
+ * types --source/--type select, rewritten for pass p; *st, *lens and *n
+ * then name W's list (valid until the next rewriting).
+ */
+static void
+states_view(const struct evt_rw_pass *p, const char *const **st,
+    const size_t **lens, size_t *n)
+{
+	size_t k = 0;
+	if (!W.selecting && W.rw == NULL)
+		return;
+	w_room(*n);
+	for (size_t i = 0; i < *n; i++)
+		if (evt_sel_event_text(&W.sel, (*st)[i], (*lens)[i])) {
+			W.ev[k] = (*st)[i];
+			W.evlen[k++] = (*lens)[i];
+		}
+	if (W.rw != NULL) {
+		/* rw_list reuses W's list: hand it a copy */
+		const char **src = malloc((k + 1) * sizeof *src);
+		size_t *sl = malloc((k + 1) * sizeof *sl);
+		if (src == NULL || sl == NULL)
+			oom_check(EVT_ERR_NOMEM);
+		memcpy(src, W.ev, k * sizeof *src);
+		memcpy(sl, W.evlen, k * sizeof *sl);
+		rw_list(p, src, sl, k);
+		free(src);
+		free(sl);
+	}
+	*st = W.ev;
+	*lens = W.evlen;
+	*n = k;
+}
+
 /* Prints a state table as {"states":[...]} (TSV: after "<at>\t"). */
 static void
 print_state(const struct evt_state *s, int64_t at)
@@ -985,6 +1226,7 @@ print_state(const struct evt_state *s, int64_t at)
 	const char *const *st;
 	const size_t *lens;
 	size_t n = evt_state_list(s, &st, &lens);
+	states_view(&pass0, &st, &lens, &n);
 	if (mode == M_TSV) {
 		char tmp[32];
 		int k = snprintf(tmp, sizeof tmp, "%" PRId64 "\t",
@@ -1139,6 +1381,15 @@ config_add(void *arg, int64_t rx, const char *body, size_t len)
 
 	if (prev->len == len && memcmp(prev->p, body, len) == 0)
 		return 0;
+	prev->len = 0;
+	oom_check(evt_buf_put(prev, body, len));
+	if (W.nmaps > 0) {
+		/* renamed sources are served under their new ids */
+		W.buf.len = 0;
+		oom_check(evt_rw_config(W.rw, body, len, &W.buf));
+		body = (const char *)W.buf.p;
+		len = W.buf.len;
+	}
 	if (nconfigs == MAX_CONFIGS) {
 		evt_cli_err("warning: more than %d different configuration snapshots; "
 		    "later ones are not served", MAX_CONFIGS);
@@ -1156,9 +1407,19 @@ config_add(void *arg, int64_t rx, const char *body, size_t len)
 		oom_check(EVT_ERR_NOMEM);
 	config_rx[nconfigs] = rx;
 	configs[nconfigs++] = c;
-	prev->len = 0;
-	oom_check(evt_buf_put(prev, body, len));
 	return 0;
+}
+
+/* evt_names_configs callback: adds a CONFIG body to names arg with its
+ * sources renamed by --map-source (one that is not an object: passed
+ * over, as evt_names_read does). */
+static int
+names_add(void *arg, int64_t rx, const char *body, size_t len)
+{
+	W.buf.len = 0;
+	oom_check(evt_rw_config(W.rw, body, len, &W.buf));
+	int rc = evt_names_add(arg, rx, (const char *)W.buf.p, W.buf.len);
+	return rc == EVT_ERR_NOMEM ? rc : 0;
 }
 
 /* Reads every CONFIG marker of the archive (names.c: sealed segments
@@ -1179,7 +1440,13 @@ configs_load(void)
 	else if (want_names || text_out) {
 		if ((cfgnames = evt_names_new()) == NULL)
 			oom_check(EVT_ERR_NOMEM);
-		oom_check(evt_names_read(a, R.dir, cfgnames));
+		if (W.nmaps > 0) {
+			/* the names of the sources under their new ids */
+			oom_check(evt_names_configs(a, R.dir, NULL, NULL,
+			    names_add, cfgnames));
+			oom_check(evt_names_finish(cfgnames));
+		} else
+			oom_check(evt_names_read(a, R.dir, cfgnames));
 		evt_names_text_init(&textfmt, cfgnames, utc_out, verbose);
 	}
 	evt_archive_close(a);
@@ -1229,6 +1496,13 @@ states_cb(void *arg, struct evt_gw_session *s,
 	const char *const *texts = NULL;
 	const size_t *lens = NULL;
 	size_t n = st != NULL ? evt_state_list(st, &texts, &lens) : 0;
+	struct timeline now = {.out = OUT_ALL};
+	if (W.rw != NULL && t == NULL) {
+		/* no replay yet: as one that would begin now */
+		now.rw.pass = W.first_pass;
+		tl_pass_begin(&now, 0);
+	}
+	states_view(t != NULL ? &t->rw : &now.rw, &texts, &lens, &n);
 	int rc = evt_ess_states_array(subs, texts, lens, n, out) < 0 ?
 	    EVT_ERR_NOMEM : 0;
 	tl_release(t);
@@ -1519,6 +1793,15 @@ usage(FILE *f)
 	    "                   {\"states\":[...]}\n"
 	    "  --stats          print lateness p50/p99/max, rate, lag and\n"
 	    "                   end drift on stderr at the end\n"
+	    "  --source S, --type T  only these sources / event types (ids,\n"
+	    "                   names, globs; repeatable; as evtool cat)\n"
+	    "rewriting for test systems (README, \"Rewritten replays\"):\n"
+	    "  --retime         shift event times so the first is now (each\n"
+	    "                   --loop pass again)\n"
+	    "  --shift D        shift event times by D (-1.5s, 2h, 100ns)\n"
+	    "  --fresh-ids      a new id per (id, pass); --fresh-ids-key K\n"
+	    "  --map-source OLD=NEW  rename a source (repeatable; @FILE:\n"
+	    "                   one OLD=NEW a line)\n"
 	    "  -q, --quiet      no progress line, lag reports or client logs\n"
 	    "  -v, --verbose    report controls (server: debug logs)\n"
 	    "  --help, --version\n"
@@ -1544,6 +1827,44 @@ speed_arg(const char *s)
 	if (!(v > 0) || v > 1e6)
 		evt_cli_range_err("--speed", s, "more than 0, up to 1e6");
 	return v;
+}
+
+/* Parses --shift D: a sign, digits with an optional fraction, then ns,
+ * us, ms, s (none: seconds), m, h or d; exact to the nanosecond.  Exits
+ * 2 on anything else. */
+static int64_t
+shift_arg(const char *v)
+{
+	static const char *const units[] = {"ns", "us", "ms", "s", "", "m",
+	    "h", "d"};
+	static const int64_t mult[] = {1, 1000, 1000000, 1000000000LL,
+	    1000000000LL, 60000000000LL, 3600000000000LL, 86400000000000LL};
+	const char *p = v + (*v == '-' || *v == '+');
+	char *end;
+	int64_t r = 0, m = 0;
+	size_t in = strspn(p, "0123456789");
+	const char *f = p + in, *u;
+	size_t fn = *f == '.' ? strspn(f + 1, "0123456789") : 0;
+	u = *f == '.' ? f + 1 + fn : f;
+	for (size_t i = 0; i < 8 && m == 0; i++)
+		if (strcmp(u, units[i]) == 0)
+			m = mult[i];
+	errno = 0;
+	int64_t ip = in > 0 ? strtoll(p, &end, 10) : 0;
+	if (m == 0 || (in == 0 && fn == 0) || (*f == '.' && fn == 0) ||
+	    errno != 0 || __builtin_mul_overflow(ip, m, &r))
+		evt_cli_usage_err("--shift: \"%s\" is not a duration (a sign, "
+		    "digits with an optional fraction, then ns, us, ms, s, m, h "
+		    "or d, e.g. -1.5s)", v);
+	for (size_t i = 0; i < fn; i++) {
+		m /= 10; /* the fraction digit's worth */
+		if (m == 0 && f[1 + i] != '0')
+			evt_cli_usage_err("--shift: \"%s\" is finer than 1 ns",
+			    v);
+		if (__builtin_add_overflow(r, (f[1 + i] - '0') * m, &r))
+			evt_cli_usage_err("--shift: \"%s\" is out of range", v);
+	}
+	return *v == '-' ? -r : r;
 }
 
 /* Parses --loop [N] (a count may follow as its own word: argv[*optind]
@@ -1589,6 +1910,13 @@ play_opt(int c, int argc, char **argv)
 	case 'o': text_out = evt_cli_choice_arg("-o", optarg, (const char *[]){
 		"json", "text", NULL}) == 1; break;
 	case 'U': utc_out = 1; break;
+	case O_RETIME: W.retime = 1; break;
+	case O_SHIFT: W.shift_ns = shift_arg(optarg); break;
+	case O_FRESH: W.fresh = 1; break;
+	case O_FRESH_KEY: W.fresh = 1; W.key = optarg; break;
+	case O_MAP: W.maps[W.nmaps++] = optarg; break;
+	case O_SOURCE: W.sel.sources[W.sel.nsources++] = optarg; break;
+	case O_TYPE: W.sel.types[W.sel.ntypes++] = optarg; break;
 	case 'h': usage(stdout); return 1;
 	case 'V': printf("evplay " EVPLAY_VERSION "\n"); return 1;
 	default: return -1;
@@ -1621,6 +1949,13 @@ parse_args(int argc, char **argv)
 		{"names", no_argument, NULL, 'N'},
 		{"output", required_argument, NULL, 'o'},
 		{"utc", no_argument, NULL, 'U'},
+		{"retime", no_argument, NULL, O_RETIME},
+		{"shift", required_argument, NULL, O_SHIFT},
+		{"fresh-ids", no_argument, NULL, O_FRESH},
+		{"fresh-ids-key", required_argument, NULL, O_FRESH_KEY},
+		{"map-source", required_argument, NULL, O_MAP},
+		{"source", required_argument, NULL, O_SOURCE},
+		{"type", required_argument, NULL, O_TYPE},
 		EVT_GWO_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -1631,6 +1966,9 @@ parse_args(int argc, char **argv)
 	R.ro.speed = 1.0;
 	R.from = INT64_MIN;
 	R.to = INT64_MAX;
+	oom_check(evt_sel_init(&W.sel, (size_t)argc));
+	if ((W.maps = calloc((size_t)argc, sizeof *W.maps)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
 	opterr = 0;	/* evt_cli_getopt_err says it */
 	while ((c = getopt_long(argc, argv, ":qvho:", lo, NULL)) != -1) {
 		if (c == '?' || c == ':')
@@ -1661,6 +1999,9 @@ check_args(void)
 	if ((want_names || text_out) && (mode != M_EVENTS || server))
 		evt_cli_usage_err("--names and -o text print events to "
 		    "stdout: not with --messages, --tsv or --listen");
+	if (mode == M_TSV && (W.sel.nsources || W.sel.ntypes))
+		evt_cli_usage_err("--tsv prints whole frames; it takes no "
+		    "--source or --type");
 	if (!server && (S.gwo.given || S.exit_when_done))
 		evt_cli_usage_err("server options need --listen HOST:PORT");
 	if (!server)
@@ -1693,6 +2034,185 @@ make_base(void)
 	}
 }
 
+/* The archive's names as recorded (--source, --type and --map-source
+ * take names): read once, kept to the end (the selection holds its ids). */
+static struct evt_names *orig_names;
+
+/* Reads orig_names (an archive that cannot be opened: none; the replay
+ * says why). */
+static void
+names_orig(void)
+{
+	struct evt_archive *a;
+	if ((orig_names = evt_names_new()) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	if (evt_archive_open(R.dir, EVT_AR_NO_SIZES, NULL, NULL, NULL, NULL,
+	    &a) != 0)
+		return;
+	oom_check(evt_names_read(a, R.dir, orig_names));
+	evt_archive_close(a);
+}
+
+/* The source id OLD of --map-source names (itself when it is an id or the
+ * archive has no names; a name or glob must name exactly one source),
+ * or exits 2 saying why (where: the option or FILE:LINE). */
+static const char *
+map_old(const char *old, const char *where)
+{
+	struct evt_sel one;
+	struct evt_buf why = {0};
+	oom_check(evt_sel_init(&one, 1));
+	one.sources[one.nsources++] = old;
+	int rc = evt_sel_resolve(&one, orig_names, &why);
+	oom_check(rc);
+	if (rc != 0)
+		evt_cli_usage_err("%s: %.*s", where, (int)why.len,
+		    (const char *)why.p);
+	if (one.nsources != 1)
+		evt_cli_usage_err("%s: \"%s\" names %zu sources; map one at a "
+		    "time", where, old, one.nsources);
+	old = one.sources[0];
+	evt_sel_free(&one);
+	evt_buf_free(&why);
+	return old;
+}
+
+/* Adds one OLD=NEW of --map-source (where: the option or FILE:LINE), or
+ * exits 2. */
+static void
+map_one(char *spec, const char *where)
+{
+	char *eq = strchr(spec, '=');
+	if (eq == NULL)
+		evt_cli_usage_err("%s: \"%s\" is not OLD=NEW", where, spec);
+	*eq = '\0';
+	int rc = evt_rw_map(W.rw, map_old(spec, where), eq + 1);
+	oom_check(rc);
+	if (rc != 0)
+		evt_cli_usage_err("%s: \"%s=%s\": a source mapped twice, or an "
+		    "empty, too long (over 256 bytes) or quoted value", where,
+		    spec, eq + 1);
+}
+
+/* Reads --map-source @FILE: one OLD=NEW a line; blank lines and lines
+ * starting with '#' are passed over.  Exits 2 (FILE:LINE) or 3. */
+static void
+map_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL, where[600];
+	size_t cap = 0;
+	ssize_t n;
+	unsigned no = 0;
+	if (f == NULL) {
+		evt_cli_err("--map-source: %s: %s", path, strerror(errno));
+		exit(EVT_EXIT_FAIL);
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		no++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		snprintf(where, sizeof where, "--map-source: %.500s:%u", path,
+		    no);
+		map_one(line, where);
+	}
+	free(line);
+	fclose(f);
+}
+
+/* Prepares the rewriting and the selection from the options: names
+ * resolved, the map read, the key set.  Exits 2 on a bad entry. */
+static void
+rewrite_setup(void)
+{
+	W.selecting = W.sel.nsources > 0 || W.sel.ntypes > 0;
+	if (W.selecting || W.nmaps > 0)
+		names_orig();
+	if (W.selecting) {
+		struct evt_buf why = {0};
+		int rc = evt_sel_resolve(&W.sel, orig_names, &why);
+		oom_check(rc);
+		if (rc != 0)
+			evt_cli_usage_err("%.*s", (int)why.len,
+			    (const char *)why.p);
+		evt_buf_free(&why);
+	}
+	if (!W.retime && W.shift_ns == 0 && !W.fresh && W.nmaps == 0)
+		return;
+	oom_check(evt_rw_new(&W.rw));
+	if (W.fresh)
+		evt_rw_fresh_ids(W.rw, W.key != NULL ? W.key : "",
+		    W.key != NULL ? strlen(W.key) : 0);
+	for (size_t i = 0; i < W.nmaps; i++) {
+		if (W.maps[i][0] == '@')
+			map_file(W.maps[i] + 1);
+		else
+			map_one((char *)(uintptr_t)W.maps[i], "--map-source");
+	}
+}
+
+/*
+ * --from-id with --fresh-ids: an id the archive does not have may be a
+ * fresh id of an earlier replay; it is mapped back by inverting the
+ * permutation for each pass in turn (no table: bounded memory) and
+ * looking the result up, so the replay starts at that event, in that
+ * pass, and goes on with the same fresh ids.
+ */
+static void
+from_id_fresh(void)
+{
+	struct evt_cur *c;
+	char orig[EVT_RW_GUID_LEN + 1];
+	int64_t rx;
+	if (!W.fresh || R.from_id == NULL || evt_cur_open(R.dir, NULL, NULL,
+	    NULL, &c) != 0)
+		return;
+	size_t len = strlen(R.from_id);
+	int rc = evt_cur_seek_id(c, R.from_id, len, &rx);
+	for (uint64_t p = 0; rc == 0 && p < FRESH_PASSES; p++) {
+		if (!evt_rw_id_invert(W.rw, p, R.from_id, len, orig))
+			break;
+		orig[EVT_RW_GUID_LEN] = '\0';
+		if ((rc = evt_cur_seek_id(c, orig, EVT_RW_GUID_LEN, &rx)) == 1) {
+			if ((R.from_id = strdup(orig)) == NULL)
+				oom_check(EVT_ERR_NOMEM);
+			W.first_pass = p;
+			if (!quiet)
+				evt_cli_err("--from-id: a fresh id of pass %" PRIu64
+				    " of event %s", p + 1, orig);
+		}
+	}
+	evt_cur_close(c);
+}
+
+/* --retime: the time of the first event replayed (selected), which each
+ * pass's shift makes now.  Returns 0 or -1 (reported). */
+static int
+first_time(void)
+{
+	struct evt_cur_msg m;
+	int rc;
+	if (!W.retime)
+		return 0;
+	struct evt_cur *c = cur_at_start(NULL);
+	if (c == NULL)
+		return -1;
+	while (!W.have_first && (rc = evt_cur_next(c, &m)) == 1)
+		for (size_t i = 0; m.kind == EVT_K_MSG && i < m.n &&
+		    !W.have_first; i++)
+			W.have_first = evt_sel_event_text(&W.sel, m.ev[i],
+			    m.evlen[i]) && evt_rw_event_time(W.rw, m.ev[i],
+			    m.evlen[i], &W.first_sec, &W.first_nsec,
+			    &W.first_unit) == 0;
+	evt_cur_close(c);
+	if (!W.have_first)
+		evt_cli_err("warning: --retime: no event with a time: nothing "
+		    "to shift by");
+	return 0;
+}
+
 /* Checks the start point (and finds --from-id) before anything is served,
  * and prepares the state there: printed first (--state), or what getState
  * answers before a replay starts; every timeline starts from a copy and
@@ -1700,10 +2220,19 @@ make_base(void)
 static int
 open_start(void)
 {
+	from_id_fresh();
 	struct evt_cur *probe = cur_at_start(&R.start_rx);
 	if (probe == NULL)
 		return -1;
 	evt_cur_close(probe);
+	if (first_time() != 0)
+		return -1;
+	if (!server) {
+		struct timeline t0 = {.out = OUT_STDOUT};
+		t0.rw.pass = W.first_pass;
+		tl_pass_begin(&t0, 1);
+		pass0 = t0.rw;
+	}
 	if (!server && (want_names || text_out))
 		configs_load();
 	if (!want_state && !server)
@@ -1784,6 +2313,14 @@ report_end(struct timeline *tl)
 	oflush();
 	if (tty_progress)
 		fputs("\r\033[K", stderr);
+	if (W.rw != NULL) {
+		struct evt_rw_stats st;
+		evt_rw_stats(W.rw, &st);
+		if (st.bad_times > 0)
+			evt_cli_err("warning: %" PRIu64 " timestamps were not "
+			    "shifted (not a timestamp, or out of the years "
+			    "0001..9999)", st.bad_times);
+	}
 	if (tl != NULL) {
 		if (tl->ended == 0)
 			tl->ended = evt_mono_us();
@@ -1831,6 +2368,13 @@ shut_down(void)
 	if (base != NULL)
 		event_base_free(base);
 	evt_state_free(R.state0);
+	evt_rw_free(W.rw);
+	evt_sel_free(&W.sel);
+	evt_names_free(orig_names);
+	evt_buf_free(&W.buf);
+	free(W.ev);
+	free(W.evlen);
+	free(W.maps);
 	evt_cli_out_free();
 	evt_cli_lost_summary(R.dir, lost_events, lost_unknown);
 	if (exit_code == 0 && evt_cli_damaged() > 0)
@@ -1846,6 +2390,7 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	check_args();
+	rewrite_setup();
 	if (open_start() != 0)
 		return exit_code != 0 ? exit_code : EVT_EXIT_FAIL;
 	make_base();

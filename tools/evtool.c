@@ -622,7 +622,8 @@ enum cat_mode { CAT_EVENTS, CAT_MESSAGES, CAT_TSV, CAT_MARKERS };
 
 /* Keeps the items of a --messages frame that pass the filters. */
 static int
-keep_cb(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+keep_cb(void *arg, int frame_kind, struct evt_rdec *d,
+    const struct evt_rec *rec)
 {
 	const struct evt_sel *f = arg;
 	if (rec->kind == EVT_K_EVENT)
@@ -645,7 +646,7 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 			continue;
 		}
 		if (!in_msg || !evt_sel_time(f, rec.rx_us) ||
-		    !keep_cb((void *)(uintptr_t)f, d, &rec))
+		    !keep_cb((void *)(uintptr_t)f, EVT_K_MSG, d, &rec))
 			continue;
 		size_t mark = obuf->len;
 		rc = evt_rdec_item_json(d, &rec, obuf);
@@ -1150,6 +1151,14 @@ report_opt(void *ctx, int c, char *arg)
 			evt_cli_usage_err("--rows: at most %d",
 			    EVT_REPORT_MAX_ROWS);
 		return 0;
+	case 'B': ra->ro.lookback_auto = 0;
+		ra->ro.lookback = strcmp(arg, "all") == 0 ? 0 :
+		    evt_cli_duration_arg("--lookback", arg);
+		if (ra->ro.lookback < 0 || (ra->ro.lookback == 0 &&
+		    strcmp(arg, "all") != 0))
+			evt_cli_usage_err("--lookback: must be longer than 0 "
+			    "(or all)");
+		return 0;
 	case 'o': ra->file = arg; return 0;
 	default: return sel_opt(&ra->sel, c, arg) ? 0 : EVT_EXIT_USAGE;
 	}
@@ -1160,13 +1169,15 @@ static const struct option report_lo[] = {
 	{"window", required_argument, NULL, 'W'},
 	{"lanes", required_argument, NULL, 'L'},
 	{"rows", required_argument, NULL, 'R'},
+	{"lookback", required_argument, NULL, 'B'},
 	{"output", required_argument, NULL, 'o'},
 	SEL_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline report_cl = {"report (--from T --to T | "
     "--around ID|TIME [--window DUR]) [--source S]... [--type T]... "
-    "[--lanes N] [--rows N] -o FILE.html DIR", report_lo, report_opt, 1, 1};
+    "[--lanes N] [--rows N] [--lookback DUR|all] -o FILE.html DIR",
+    report_lo, report_opt, 1, 1};
 
 /* Checks report's options and turns --around into an id or a time. */
 static void
@@ -1203,7 +1214,8 @@ static int
 cmd_report(int argc, char **argv)
 {
 	struct report_args ra = {.ro = {.around_rx = INT64_MIN,
-	    .window = 15 * 60 * 1000000LL, .lanes = 20, .rows = 500}};
+	    .window = 15 * 60 * 1000000LL, .lanes = 20, .rows = 500,
+	    .lookback = 3600 * 1000000LL, .lookback_auto = 1}};
 	sel_init(&ra.sel, argc);
 	int i = parse_cmdline(&report_cl, &ra, argc, argv);
 	report_check(&ra);
@@ -2374,10 +2386,11 @@ usage(FILE *f)
 	    "                     index; --scan reads every event instead)\n"
 	    "  report (--from T --to T | --around ID|TIME [--window DUR])\n"
 	    "         [--source S]... [--type T]... [--lanes N] [--rows N]\n"
-	    "         -o FILE.html DIR\n"
+	    "         [--lookback DUR|all] -o FILE.html DIR\n"
 	    "                     one self-contained HTML incident report:\n"
 	    "                     sessions and gaps, events per interval, a\n"
-	    "                     timeline per source (states as bars), events\n"
+	    "                     timeline per source (states as bars, from\n"
+	    "                     the last getState answer or 1h back), events\n"
 	    "                     by type, the first N (500) events by name\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"

@@ -430,10 +430,12 @@ struct evt_frame {
 	uint32_t span_cap;   /* items span has room for */
 };
 
-/* Decides whether an item (EVENT or ITEM record) goes into its frame:
- * nonzero keeps it.  The record and decoder are borrowed for the call. */
-typedef int (*evt_frame_keep_cb)(void *arg, struct evt_rdec *d,
-    const struct evt_rec *rec);
+/* Decides whether an item (EVENT or ITEM record) goes into its frame of
+ * kind frame_kind (EVT_K_MSG or EVT_K_STATES: the events of a message and
+ * the states of a getState answer are both EVENT records): nonzero keeps
+ * it.  The record and decoder are borrowed for the call. */
+typedef int (*evt_frame_keep_cb)(void *arg, int frame_kind,
+    struct evt_rdec *d, const struct evt_rec *rec);
 
 /* A frame reader; fields are private. */
 struct evt_frames {

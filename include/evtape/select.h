@@ -62,6 +62,11 @@ int evt_sel_time(const struct evt_sel *s, int64_t rx);
  * or its part after the last '/' is, in any letter case (GUIDs). */
 int evt_sel_source(const struct evt_sel *s, const char *src);
 
+/* Whether the event object text ev[0..len) (borrowed) passes the source
+ * and type lists (its top-level "source" and "type"; a text without them
+ * passes only lists that are empty). */
+int evt_sel_event_text(const struct evt_sel *s, const char *ev, size_t len);
+
 /* Whether event r (decoded by d) passes the source and type lists. */
 int evt_sel_event(const struct evt_sel *s, struct evt_rdec *d,
     const struct evt_rec *r);

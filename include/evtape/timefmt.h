@@ -54,6 +54,9 @@ int evt_duration_parse(const char *s, int64_t *us);
 /* Days since 1970-01-01 of a proleptic Gregorian civil date. */
 int64_t evt_days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/* The proleptic Gregorian date of z days since 1970-01-01. */
+void evt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+
 /* Returns the monotonic clock in microseconds (pacing, timeouts). */
 int64_t evt_mono_us(void);
 

@@ -170,6 +170,10 @@ BUILD=$BUILD sh "$(dirname "$0")/gateway.sh"
 # Replay: top speed to stdout, lateness at 1x.
 BUILD=$BUILD sh "$(dirname "$0")/replay.sh"
 
+# Rewritten replays: --retime, --fresh-ids, --map-source, --source
+# against the plain replay.
+BUILD=$BUILD sh "$(dirname "$0")/rewrite.sh"
+
 # Names: cat --names and -o text against plain cat.
 BUILD=$BUILD sh "$(dirname "$0")/names.sh" "$W/in.tsv"
 

@@ -71,6 +71,50 @@ t "an hour: merged bars, ticks, rows as the archive says" \
 t "... with bars of merged intervals" grep -q 'intervals, changing faster' \
     "$T/w.html"
 
+# The states at the window's start: from a look-back (1 h by default:
+# the getState answer at T0 + 1 s is in it), 10 s, or all.
+$EVTOOL report --from $FROM --to $TO --lookback 10s -o "$T/b.html" "$T/a"
+t "--lookback 10s: the states from the last 10 s before the window" \
+    $REF "$T/a.tsv" "$T/a.markers" "$T/b.html" $FROM $TO --lookback 10000000
+$EVTOOL report --from $FROM --to $TO --lookback all -o "$T/b2.html" "$T/a"
+t "--lookback all: from every frame before the window" \
+    $REF "$T/a.tsv" "$T/a.markers" "$T/b2.html" $FROM $TO --lookback all
+
+# The default look-back reaches back to the last getState answer in a
+# sealed segment before the window (here 2 h before it, alone in its own
+# segment, after an event 3 h before that): its state is drawn from the left edge, as --lookback all
+# draws it; a plain 1 h look-back misses it.
+S0=1767700000000000
+G1=11111111-2222-4333-8444-555555555555
+TY=66666666-7777-4888-8999-aaaaaaaaaaaa
+CAM=cameras/0ea7dfb0-82b7-4f00-a000-000000000001
+{
+    printf '%s\t{"events":[{"id":"bbbbbbbb-0000-4000-8000-0000000000ff","source":"cameras/early","specversion":"1.0","time":"2026-01-06T08:00:00Z","type":"cccccccc-0000-4000-8000-000000000001"}]}\n' \
+	$((S0 - 10800000000))
+    printf '%s\t{"commandId":3,"status":200,"states":[{"id":"aaaaaaaa-0000-4000-8000-000000000001","source":"%s","specversion":"1.0","stategroupid":"%s","time":"2026-01-06T11:00:00Z","type":"%s"}]}\n' \
+	$S0 $CAM $G1 $TY
+    i=0
+    while [ $i -lt 5 ]; do
+	printf '%s\t{"events":[{"id":"bbbbbbbb-0000-4000-8000-00000000000%d","source":"%s","specversion":"1.0","time":"2026-01-06T13:00:0%dZ","type":"cccccccc-0000-4000-8000-000000000001"}]}\n' \
+	    $((S0 + 7200000000 + i * 1000000)) $i $CAM $i
+	i=$((i + 1))
+    done
+} >"$T/snap.tsv"
+$EVTOOL import --segment-age 30m "$T/snap" "$T/snap.tsv" 2>"$T/snap.err"
+check $? "an archive with a getState answer 2 h before its events"
+SF=$((S0 + 7200000000)); ST=$((SF + 60000000))
+$EVTOOL report --from $SF --to $ST -o "$T/sd.html" "$T/snap"
+$EVTOOL report --from $SF --to $ST --lookback all -o "$T/sa.html" "$T/snap"
+$EVTOOL report --from $SF --to $ST --lookback 1h -o "$T/s1.html" "$T/snap"
+t "default look-back: the answer's state is drawn (a bar of $TY)" \
+    grep -q "class=\"bar\".*$TY" "$T/sd.html"
+t "... the same bars as --lookback all" sh -c "[ \"\$(grep -c 'class=\"bar\"' \
+    '$T/sd.html')\" = \"\$(grep -c 'class=\"bar\"' '$T/sa.html')\" ]"
+t "... and the facts say a getState answer is among them" \
+    grep -q "a getState answer among them" "$T/sd.html"
+t "--lookback 1h: no bar (the answer is 2 h back)" sh -c \
+    "! grep -q 'class=\"bar\"' '$T/s1.html'"
+
 # Selection and bounds.
 $EVTOOL report --from $FROM --to $TO --lanes 2 --rows 10 -o "$T/l.html" \
     "$T/a"
@@ -102,6 +146,7 @@ err "no event in the window" "no event received between 2026-01-06" \
 err "an unknown --around id" "no event with id nosuch" --around nosuch
 err "a bad --window" "window" --around e200 --window 5parsecs
 err "a window of 0" "window" --around e200 --window 0
+err "a look-back of 0" "lookback" --around e200 --lookback 0
 err "--around with --from" "not both" --around e200 --from $FROM
 err "--from without --to" "--to" --from $FROM
 err "an unknown source name" "Nowhere" --from $FROM --to $TO \

@@ -4,14 +4,16 @@ its archive computed here independently, from `evtool cat --tsv` (every
 received frame) and `cat --markers` alone.
 
   reportref.py TSV MARKERS HTML FROM_US TO_US [--lanes N] [--rows N]
-               [--around ID]
+               [--around ID] [--lookback US|all]
 
 Checks: one lane per busiest source (most events in the window, ties by
 id), in that order; per lane as many bars as state intervals (the state
 of each (source, state group) at the window's start from the last
-getState answer and the events before it, then one per change; a run of
-intervals each shorter than one of the 1,000 timeline columns is one bar)
-and as
+getState answer and the events received in the look-back before it (1 h
+unless --lookback), then one per change: a stateful event of another
+type, or a getState answer in the window, which sets the groups it names
+and ends the others; a run of intervals each narrower than NARROW of the
+1,000 timeline columns is one bar) and as
 many ticks as timeline columns holding a stateless event; a shaded gap
 per GAP marker; the events table's rows (the first N, their ids in
 order) and the count of the rest; the events-by-type rows; the --around
@@ -23,6 +25,7 @@ import sys
 from html.parser import HTMLParser
 
 COLS = 1000
+NARROW = 4      # EVT_REPORT_NARROW of include/evtape/report.h
 
 
 class Page(HTMLParser):
@@ -96,11 +99,16 @@ def main():
         else 500
     around = opts[opts.index('--around') + 1] if '--around' in opts \
         else None
-    state, events = {}, []
+    back = opts[opts.index('--lookback') + 1] if '--lookback' in opts \
+        else str(3600 * 10**6)
+    since = None if back == 'all' else lo - int(back)
+    state, events, answers = {}, [], []
     for rx, m in frames(tsv):
         if rx >= hi:
             break
         if rx < lo:
+            if since is not None and rx < since:
+                continue
             if 'states' in m:
                 state = {}
             for e in m.get('states', []) + m.get('events', []):
@@ -109,6 +117,8 @@ def main():
                            e['stategroupid'].lower())] = e['type'].lower()
             continue
         events += [(rx, e) for e in m.get('events', [])]
+        if 'states' in m:
+            answers.append((rx, m['states']))
     count = {}
     for _, e in events:
         count[e['source']] = count.get(e['source'], 0) + 1
@@ -126,22 +136,43 @@ def main():
         thin, bars, cols = {}, [0], set()
 
         def close(g, end):
-            narrow = (end - cur[g][1]) * COLS < hi - lo
+            narrow = (end - cur[g][1]) * COLS < (hi - lo) * NARROW
             if not (narrow and thin.get(g)):
                 bars[0] += 1
                 thin[g] = narrow
 
-        for rx, e in events:
+        def enter(g, t, rx):
+            if g not in cur or cur[g][0] != t:
+                if g in cur:
+                    close(g, rx)
+                cur[g] = [t, rx]
+
+        # The events and getState answers in receive order (an answer
+        # before the events of its time: frames are read in order, and
+        # the events list is of messages only; ties do not occur here).
+        timeline = sorted([(rx, 0, e) for rx, e in events] +
+                          [(rx, 1, st) for rx, st in answers],
+                          key=lambda x: (x[0], -x[1]))
+        for rx, kind, x in timeline:
+            if kind == 1:
+                named = set()
+                for e in x:
+                    if e['source'].lower() == src.lower() and \
+                            'stategroupid' in e:
+                        g = e['stategroupid'].lower()
+                        named.add(g)
+                        enter(g, e['type'].lower(), rx)
+                for g in [g for g in cur if g not in named]:
+                    close(g, rx)
+                    del cur[g]
+                continue
+            e = x
             if e['source'] != src:
                 continue
             if 'stategroupid' not in e:
                 cols.add(col(rx))
                 continue
-            g, t = e['stategroupid'].lower(), e['type'].lower()
-            if g not in cur or cur[g][0] != t:
-                if g in cur:
-                    close(g, rx)
-                cur[g] = [t, rx]
+            enter(e['stategroupid'].lower(), e['type'].lower(), rx)
         for g in cur:
             close(g, hi)
         want.append([src, bars[0], len(cols)])

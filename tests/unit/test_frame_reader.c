@@ -67,13 +67,18 @@ test_roundtrip(struct wframe *w)
 	}
 }
 
+/* The frame kind keep_aaa was last told. */
+static int keep_kind = -1;
+
 /* Keeps the events of camera "aaa". */
 static int
-keep_aaa(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+keep_aaa(void *arg, int frame_kind, struct evt_rdec *d,
+    const struct evt_rec *rec)
 {
 	char v[64];
 	int n = evt_rdec_field(d, rec, "source", v, sizeof v);
 	(*(int *)arg)++;
+	keep_kind = frame_kind;
 	return n == 11 && memcmp(v, "cameras/aaa", 11) == 0;
 }
 
@@ -88,7 +93,7 @@ test_keep(const struct wframe *w)
 	struct evt_frame *f;
 	struct evt_buf want = { 0 };
 	int calls = 0, items = 0;
-	size_t n = 0, good = 0;
+	size_t n = 0, good = 0, kinds = 0, asked = 0;
 
 	snprintf(path, sizeof path, "%s/rt-1-1", tmpdir);
 	T_EQ(evt_segr_open(path, NULL, NULL, &r), 0, "keep: open");
@@ -102,6 +107,11 @@ test_keep(const struct wframe *w)
 			continue;
 		}
 		items += (int)x->nitems;
+		/* The filter was told the kind of the frame its items
+		 * are in (a message's or a getState answer's). */
+		asked += x->nitems > 0;
+		kinds += x->nitems > 0 && keep_kind == x->kind;
+		keep_kind = -1;
 		/* The expected text: head, kept items, tail. */
 		want.len = 0;
 		evt_buf_put(&want, x->text.p, x->item[0][0]);
@@ -126,6 +136,7 @@ test_keep(const struct wframe *w)
 	T_EQ(n, NRUN, "keep: every frame");
 	T_EQ(good, NRUN, "keep: messages hold the kept items, others whole");
 	T_EQ(calls, items, "keep: asked once per item (%d)", items);
+	T_EQ(kinds, asked, "keep: told the kind of the item's frame");
 	evt_buf_free(&want);
 	evt_frames_free(&fr);
 	evt_segr_close(r);

@@ -106,10 +106,11 @@ write_archive(const char *dir, int nev, int big, int rate)
 		abort();
 }
 
-/* The report of dir's window [from, to) into out; its rc. */
+/* The report of dir's window [from, to) into out, the states at its
+ * start from the look-back (0: all); its rc. */
 static int
-report(const char *dir, int64_t from, int64_t to, struct evt_buf *out,
-    struct evt_buf *why)
+report_back(const char *dir, int64_t from, int64_t to, int64_t back,
+    struct evt_buf *out, struct evt_buf *why)
 {
 	struct evt_archive *a;
 	struct evt_sel sel;
@@ -120,12 +121,33 @@ report(const char *dir, int64_t from, int64_t to, struct evt_buf *out,
 	if (n == NULL || evt_names_read(a, dir, n) != 0)
 		abort();
 	struct evt_report_opts o = {.archive = "a", .from = from, .to = to,
-	    .around_rx = INT64_MIN, .sel = &sel, .lanes = 20, .rows = 500};
+	    .around_rx = INT64_MIN, .sel = &sel, .lanes = 20, .rows = 500,
+	    .lookback = back};
 	int rc = evt_report_write(a, dir, n, &o, out, why);
 	evt_names_free(n);
 	evt_sel_free(&sel);
 	evt_archive_close(a);
 	return rc;
+}
+
+/* The report of dir's window [from, to) into out; its rc. */
+static int
+report(const char *dir, int64_t from, int64_t to, struct evt_buf *out,
+    struct evt_buf *why)
+{
+	return report_back(dir, from, to, 0, out, why);
+}
+
+/* The bars of report b. */
+static size_t
+bars_in(const struct evt_buf *b)
+{
+	size_t n = 0;
+	for (const char *p = (const char *)b->p; (p = memmem(p, b->len -
+	    (size_t)(p - (const char *)b->p), "class=\"bar\"", 11)) != NULL;
+	    p++)
+		n++;
+	return n;
 }
 
 /* Whether NUL-terminated needle is in the report. */
@@ -136,8 +158,10 @@ has(const struct evt_buf *b, const char *needle)
 }
 
 /* A lane's intervals: the state at the window's start from a getState
- * answer, a repeated state that goes on, a change, the last one open to
- * the window's end. */
+ * answer (unless the look-back leaves it out), a repeated state that goes
+ * on, a change, getState answers in the window (one setting a state, one
+ * ending the states it does not name), the last one open to the window's
+ * end. */
 static void
 test_intervals(void)
 {
@@ -157,6 +181,11 @@ test_intervals(void)
 	put_event(a, T0 + 12 * SEC, "b", 1, 2);	/* off again: goes on */
 	put_event(a, T0 + 20 * SEC, "c", 1, 1);	/* on, to the end */
 	put_event(a, T0 + 21 * SEC, "d", 2, 3);	/* a tick */
+	const char off[] = "{\"states\":[{\"id\":\"s1\",\"source\":\"" CAM
+	    "1\",\"type\":\"" TYP "2\",\"stategroupid\":\"" GRP "\"}]}";
+	if (evt_archive_frame(a, T0 + 25 * SEC, off, strlen(off)) < 0 ||
+	    evt_archive_frame(a, T0 + 27 * SEC, "{\"states\":[]}", 13) < 0)
+		abort();
 	if (evt_archive_close(a) != 0)
 		abort();
 	struct evt_buf out = {0}, again = {0}, why = {0};
@@ -169,14 +198,28 @@ test_intervals(void)
 	    "00:10.000000Z &ndash; 2026-01-05T08:00:20.000000Z</title>"),
 	    "a repeated state goes on; a change ends it");
 	T_OK(has(&out, "Lobby East &mdash; Motion: Motion, 2026-01-05T08:00:"
-	    "20.000000Z &ndash; 2026-01-05T08:00:30.000000Z</title>"),
-	    "the last interval is open to the window's end");
-	size_t bars = 0;
-	for (const char *p = (const char *)out.p; (p = memmem(p, out.len -
-	    (size_t)(p - (const char *)out.p), "class=\"bar\"", 11)) != NULL;
-	    p++)
-		bars++;
-	T_EQ(bars, 3, "three bars, no more");
+	    "20.000000Z &ndash; 2026-01-05T08:00:25.000000Z</title>"),
+	    "a getState answer in the window ends a state it changes");
+	T_OK(has(&out, "Lobby East &mdash; Motion: No Motion, 2026-01-05T08:"
+	    "00:25.000000Z &ndash; 2026-01-05T08:00:27.000000Z</title>"),
+	    "... starts the state it says, which one that does not name it "
+	    "ends");
+	T_EQ(bars_in(&out), 4, "four bars, no more");
+	T_OK(has(&out, "received before it</td>"), "the page says where the "
+	    "states come from");
+	T_EQ(report(dir, T0 + 5 * SEC, T0 + 26 * SEC, &again, &why), 0,
+	    "a window ending in the answer's state");
+	T_OK(has(&again, "Lobby East &mdash; Motion: No Motion, 2026-01-05T08:"
+	    "00:25.000000Z &ndash; 2026-01-05T08:00:26.000000Z</title>"),
+	    "... whose last interval is open to the window's end");
+	again.len = 0;
+	T_EQ(report_back(dir, T0 + 5 * SEC, T0 + 30 * SEC, 2 * SEC, &again,
+	    &why), 0, "a look-back of 2 s");
+	T_OK(!has(&again, "Motion: Motion, 2026-01-05T08:00:05") && has(&again,
+	    "since 2026-01-05T08:00:03.000000Z"), "... leaves out the answer "
+	    "before it, and says so");
+	T_EQ(bars_in(&again), 3, "... three bars");
+	again.len = 0;
 	T_OK(has(&out, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &quot;"
 	    "Cam&quot; &amp; Co: Door &quot;forced&quot; at"),
 	    "a hostile name is escaped");
