@@ -309,7 +309,8 @@ merge_warn(void *arg, const char *msg)
  * becomes kept item f.kept of the frame (an item that then fails to
  * render is overwritten by the next), and keeps every item. */
 static int
-in_keep_cb(void *arg, struct evt_rdec *d, const struct evt_rec *rec)
+in_keep_cb(void *arg, int frame_kind, struct evt_rdec *d,
+    const struct evt_rec *rec)
 {
 	struct min *in = arg;
 	size_t k = in->fr.f.kept;
