@@ -92,11 +92,12 @@ struct evt_archive {
 				   segment */
 	int catch_up;		/* the sealing thread catches the index up
 				   first (a writer's open) */
-	uint64_t *idx_seqs;	/* during a find: the listing the index
-				   view borrows */
 	struct evt_cat cat;	/* a reader's catalog (formats/catalog.md) */
 	int from_cat;		/* the listing came from it: cat.segs[i]
 				   describes segs[i] */
+	int lazy;		/* from_cat under EVT_AR_NO_SIZES: segs[i]
+				   is decoded from it when first used
+				   (segref; seq 0 until then) */
 	int opened;		/* evt_archive_open succeeded */
 	char *paths;		/* from_cat: every segs[i].path, one block,
 				   each made when first asked for */
@@ -206,6 +207,20 @@ evt_path_join(const char *dir, const char *name)
 }
 
 /*
+ * Segment i's entry.  A lazy reader of the catalog decodes it on first
+ * use into a->segs (calloc'ed: untouched pages cost nothing): a lookup
+ * the id index answers touches a few of 10,000 segments.
+ */
+static struct evt_segref *
+segref(struct evt_archive *a, size_t i)
+{
+	struct evt_segref *s = &a->segs[i];
+	if (a->lazy && s->seq == 0)
+		evt_cat_seg_sizes(&a->cat, (uint32_t)i, 1, &s->seq, &s->size);
+	return s;
+}
+
+/*
  * Segment i's path.  A reader of the catalog makes it on first use, in
  * a->paths (calloc'ed: its pages cost nothing until a path is written):
  * a lookup the id index answers touches a few of 10,000 segments, and
@@ -214,7 +229,7 @@ evt_path_join(const char *dir, const char *name)
 static const char *
 seg_path(struct evt_archive *a, size_t i)
 {
-	struct evt_segref *s = &a->segs[i];
+	struct evt_segref *s = segref(a, i);
 	if (s->path == NULL) {
 		size_t dl = strlen(a->dir), pl = dl + 1 + 20 + 1;
 		s->path = a->paths + pl * i;
@@ -230,10 +245,11 @@ static uint64_t
 seg_size(struct evt_archive *a, size_t i)
 {
 	struct stat st;
-	if (a->segs[i].size == EVT_SIZE_UNKNOWN)
-		a->segs[i].size = stat(seg_path(a, i), &st) == 0 ?
+	struct evt_segref *s = segref(a, i);
+	if (s->size == EVT_SIZE_UNKNOWN)
+		s->size = stat(seg_path(a, i), &st) == 0 ?
 		    (uint64_t)st.st_size : 0;
-	return a->segs[i].size;
+	return s->size;
 }
 
 /* Segment i's size at listing: stat(2)ed unless the opener said it needs
@@ -266,7 +282,7 @@ static int
 reserve_segs(struct evt_archive *a, size_t n)
 {
 	a->cap = n + 16;
-	a->segs = malloc(a->cap * sizeof *a->segs);
+	a->segs = calloc(a->cap, sizeof *a->segs);
 	return a->segs != NULL ? 0 : EVT_ERR_NOMEM;
 }
 
@@ -317,7 +333,12 @@ take_catalog(struct evt_archive *a)
 	int rc = reserve_segs(a, c->nseg);
 	if (rc == 0 && (a->paths = calloc(c->nseg + 1, pl)) == NULL)
 		rc = EVT_ERR_NOMEM;
-	for (uint32_t i = 0; rc == 0 && i < c->nseg; i++) {
+	if (rc == 0 && (a->flags & EVT_AR_NO_SIZES)) {
+		/* (reserve_segs' calloc: every seq 0, decoded when used) */
+		a->lazy = 1;
+		a->nsegs = c->nseg;
+	}
+	for (uint32_t i = 0; rc == 0 && !a->lazy && i < c->nseg; i++) {
 		uint64_t size;
 		uint32_t fl;
 		struct evt_segref *s = &a->segs[a->nsegs++];
@@ -364,6 +385,13 @@ scan_dir(struct evt_archive *a)
 		rc = take_listing(a, &l);
 	evt_listing_free(&l);
 	return rc;
+}
+
+/* The path of segment i; see archive.h. */
+const char *
+evt_archive_segment_path(struct evt_archive *a, size_t i)
+{
+	return seg_path(a, i);
 }
 
 /* The size of segment i; see archive.h. */
@@ -895,15 +923,16 @@ writer_running(struct evt_archive *a)
 static void
 report_hole(struct evt_archive *a, size_t i)
 {
-	const struct evt_segref *s = &a->segs[i];
+	const struct evt_segref *s = segref(a, i);
+	uint64_t prev = i > 0 ? segref(a, i - 1)->seq : 0;
 	char msg[256];
-	if (i > 0 && s->seq > a->segs[i - 1].seq + 1) {
+	if (i > 0 && s->seq > prev + 1) {
 		/* Writers number segments one after the other and retention
 		 * deletes the oldest only: a hole is lost segments. */
 		snprintf(msg, sizeof msg, "segments %" PRIu64 "..%" PRIu64
 		    " before it are missing (deleted, or moved aside as "
 		    "*.damaged): their events are lost",
-		    a->segs[i - 1].seq + 1, s->seq - 1);
+		    prev + 1, s->seq - 1);
 		damage(a, seg_path(a, i), 0, msg);
 	}
 }
@@ -929,7 +958,7 @@ int
 evt_archive_open_segment(struct evt_archive *a, size_t i,
     struct evt_segr **out)
 {
-	const struct evt_segref *s = &a->segs[i];
+	const struct evt_segref *s = segref(a, i);
 	report_hole(a, i);
 	int rc = evt_segr_open(seg_path(a, i), a->errcb, a->arg, out);
 	if (rc != 0) {
@@ -1033,6 +1062,24 @@ find_covered(struct evt_archive *a, struct evt_idx_view *v, size_t i,
 	return rc == 0 && sure > 0 ? FIND_STALE : rc;
 }
 
+/* Segments i .. i + m - 1's sequence numbers and listed sizes, for the
+ * id index's view (evt_idx_segs): a lazy reader of the catalog decodes
+ * them from it, without a copy of the listing. */
+static void
+seg_get_cb(void *arg, size_t i, size_t m, uint64_t *seqs, uint64_t *sizes)
+{
+	struct evt_archive *a = arg;
+	if (a->lazy) {
+		evt_cat_seg_sizes(&a->cat, (uint32_t)i, (uint32_t)m, seqs,
+		    sizes);
+		return;
+	}
+	for (size_t k = 0; k < m; k++) {
+		seqs[k] = a->segs[i + k].seq;
+		sizes[k] = a->segs[i + k].size;
+	}
+}
+
 /* Opens the id index for a lookup of key: *v (NULL when the archive has
  * none or it is not to be used) and its candidates.  Returns their count
  * or a negative evt_err. */
@@ -1041,20 +1088,28 @@ index_probe(struct evt_archive *a, uint64_t key, struct evt_idx_view **v,
     const struct evt_idx_cand **c)
 {
 	*v = NULL;
+	*c = NULL;
 	if (a->no_index || a->nruns == 0)
 		return 0;
-	uint64_t *seqs = evt_table_alloc((a->nsegs + 1) * 2 * sizeof *seqs);
-	if (seqs == NULL)
-		return EVT_ERR_NOMEM;
-	uint64_t *sizes = seqs + a->nsegs + 1;
-	for (size_t i = 0; i < a->nsegs; i++) {
-		seqs[i] = a->segs[i].seq;
-		sizes[i] = a->segs[i].size;
-	}
-	a->idx_seqs = seqs;	/* the view borrows it until find ends */
-	int rc = evt_idx_view_open(a->dir, a->runs, a->nruns, seqs, sizes,
-	    a->nsegs, v);
-	return rc < 0 ? rc : evt_idx_view_probe(*v, key, c);
+	struct evt_idx_segs segs = {a->nsegs, seg_get_cb, a};
+	return evt_idx_view_open(a->dir, a->runs, a->nruns, &segs, key, v, c);
+}
+
+/* The next segment below i, newest first, that a lookup looks at: one
+ * that no usable run of v covers or, unless own_only, one that a
+ * candidate (c[*cj..nc), moved on) names; SIZE_MAX when none is left. */
+static size_t
+next_seg(const struct evt_idx_view *v, size_t i,
+    const struct evt_idx_cand *c, size_t nc, size_t *cj, int own_only)
+{
+	size_t u = evt_idx_view_uncovered_below(v, i);
+	if (own_only)
+		return u;
+	while (*cj < nc && c[*cj].seg >= i)
+		(*cj)++;
+	if (*cj < nc && (u == SIZE_MAX || c[*cj].seg > u))
+		return c[*cj].seg;
+	return u;
 }
 
 /* Finds an event by id; see archive.h. */
@@ -1063,11 +1118,11 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
     struct evt_segr **out, size_t *seg, struct evt_rec *rec,
     uint64_t *blk_off)
 {
-	unsigned char *opened = evt_table_alloc(a->nsegs + 1);
+	unsigned char *opened = calloc(a->nsegs + 1, 1);
 	if (opened == NULL)
 		return EVT_ERR_NOMEM;
 	struct evt_idx_view *v;
-	const struct evt_idx_cand *c = NULL;
+	const struct evt_idx_cand *c;
 	int nc = index_probe(a, evt_id_key(id, len), &v, &c);
 	int rc = nc < 0 ? nc : 0;
 	size_t cj = 0;	/* next candidate: they are newest segment first */
@@ -1075,18 +1130,16 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 	 * run covers the segment, else through its own id filter; then, if
 	 * none named it, by a scan of every such sealed segment whose
 	 * filter does not check: a damaged filter may say "absent" for an
-	 * id its segment holds (formats/segment.md, "Id filter"). */
+	 * id its segment holds (formats/segment.md, "Id filter").  Only
+	 * the segments no run covers and those a candidate names are
+	 * visited. */
 	for (int pass = 0; pass < 2 && rc == 0; pass++) {
-		for (size_t i = a->nsegs; i-- > 0 && rc == 0;) {
+		cj = 0;
+		for (size_t i = a->nsegs; rc == 0 && (i = next_seg(v, i, c,
+		    nc > 0 ? (size_t)nc : 0, &cj, pass)) != SIZE_MAX;) {
 			struct evt_segr *r;
 			size_t k = evt_idx_view_covering(v, i);
 			if (k != SIZE_MAX) {
-				if (pass == 1)
-					continue;
-				while (cj < (size_t)nc && c[cj].seg > i)
-					cj++;
-				if (cj == (size_t)nc || c[cj].seg != i)
-					continue; /* the run names no block */
 				rc = find_covered(a, v, i, c, (size_t)nc, id,
 				    len, out, rec, blk_off);
 				if (rc == 1)
@@ -1101,10 +1154,10 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 				}
 				continue;
 			}
-			if (pass == 1 && !opened[i])
-				continue; /* unreadable: reported once */
-			if (opened[i] == 2)
-				continue; /* done: a restart after a drop */
+			/* Pass 1: the ones opened in pass 0 (2: not there);
+			 * pass 0 skips those done before a restart. */
+			if (pass == 1 ? !opened[i] : opened[i] == 2)
+				continue;
 			if (evt_archive_open_segment(a, i, &r) != 0)
 				continue;
 			opened[i] = 1;
@@ -1127,13 +1180,9 @@ evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 					opened[i] = 2;
 			}
 		}
-		for (size_t i = 0; pass == 0 && i < a->nsegs; i++)
-			opened[i] = opened[i] != 0;
 	}
 	evt_idx_view_close(v);
-	evt_table_free(a->idx_seqs);
-	a->idx_seqs = NULL;
-	evt_table_free(opened);
+	free(opened);
 	return rc;
 }
 

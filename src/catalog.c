@@ -227,6 +227,19 @@ evt_cat_seg_brief(const struct evt_cat *c, uint32_t i, uint64_t *seq,
 	*flags = le32_get(p + CE_FLAGS);
 }
 
+/* Decodes sequence numbers and sizes of entries; see catalog.h. */
+void
+evt_cat_seg_sizes(const struct evt_cat *c, uint32_t i, uint32_t m,
+    uint64_t *seqs, uint64_t *sizes)
+{
+	const uint8_t *p = c->sp + (size_t)i * c->sstride;
+	for (uint32_t k = 0; k < m; k++, p += c->sstride) {
+		seqs[k] = le64_get(p + CE_SEQ);
+		sizes[k] = le32_get(p + CE_FLAGS) & EVT_CATS_SEALED ?
+		    le64_get(p + CE_SIZE) : EVT_SIZE_UNKNOWN;
+	}
+}
+
 /* Decodes run entry i. */
 void
 evt_cat_run_at(const struct evt_cat *c, uint32_t i, struct evt_cat_run *r)

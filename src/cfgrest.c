@@ -333,3 +333,11 @@ evt_cfgrest_merge(struct evt_cfgrest *const *cs, size_t n, size_t at,
 	evt_buf_free(&b);
 	return rc;
 }
+
+/* The body c was parsed from; see cfgrest.h. */
+const char *
+evt_cfgrest_body(const struct evt_cfgrest *c, size_t *len)
+{
+	*len = c->len;
+	return c->text;
+}

@@ -11,6 +11,7 @@
 #include "evtape/err.h"
 #include "evtape/record.h"
 #include "evtape/state.h"
+#include "evtape/summary.h"
 
 struct evt_cur {
 	struct evt_archive *a;
@@ -31,6 +32,9 @@ struct evt_cur {
 	const char **ev;
 	size_t *evlen;
 	size_t evcap;
+	size_t state_seg;     /* evt_cur_state_at: the segment whose last
+				 getState answer it starts at (SIZE_MAX:
+				 none) */
 };
 
 /* Opens the archive for reading. */
@@ -41,6 +45,7 @@ evt_cur_open(const char *dir, evt_seg_err_cb cb, evt_warn_cb warn,
 	struct evt_cur *c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return EVT_ERR_NOMEM;
+	c->state_seg = SIZE_MAX;
 	/* (No segment sizes: a listing of thousands would stat them all.) */
 	int rc = evt_archive_open(dir, EVT_AR_NO_SIZES, NULL, cb, warn, arg,
 	    &c->a);
@@ -96,6 +101,8 @@ void
 evt_cur_set_end(struct evt_cur *c, int64_t to_us)
 {
 	c->to = to_us;
+	if (c->r != NULL)
+		evt_segr_set_end(c->r, to_us);
 }
 
 /* Keeps every item, except before the wanted id while seeking one. */
@@ -126,6 +133,32 @@ before_end(const struct evt_cur *c, int64_t rx)
 	return c->to == INT64_MAX || rx < c->to;
 }
 
+/* Positions the open sealed segment at the block of its last getState
+ * answer received before the end, when its summary says where that is:
+ * what comes before it does not matter to the state (the answer replaces
+ * the table), and it may be most of a segment. */
+static void
+rewind_to_states(struct evt_cur *c)
+{
+	const struct evt_seg_info *si = evt_segr_info(c->r);
+	const uint8_t *p;
+	size_t len;
+	struct evt_sum s;
+	const char *why;
+	uint32_t b = UINT32_MAX;
+	if (!si->sealed || evt_segr_load_index(c->r) != 0 ||
+	    (p = evt_segr_summary(c->r, &len)) == NULL)
+		return;
+	if (evt_sum_decode(p, len, evt_segr_decoder(c->r)->dict, si->nblocks,
+	    &s, &why) == 0 && s.has_states)
+		for (uint32_t k = 0; k < s.nstates; k++)
+			if (before_end(c, s.states[k].rx))
+				b = s.states[k].block;
+	evt_sum_free(&s);
+	if (b != UINT32_MAX)
+		evt_segr_rewind_block(c->r, b);
+}
+
 /* Opens segment si and rewinds it to the cursor's start time; skips
  * sealed segments that end before it.  Returns 1 if open, 0 if none
  * left. */
@@ -151,6 +184,11 @@ cur_open_seg(struct evt_cur *c)
 			continue;
 		}
 		evt_segr_rewind(c->r, c->from);
+		/* Blocks received wholly after the end are not even read
+		 * (the state as of a time in a big segment read it all). */
+		evt_segr_set_end(c->r, c->to);
+		if (c->si == c->state_seg)
+			rewind_to_states(c);
 		evt_frames_init(&c->fr, c->r, cur_keep_cb, c, c->cb, c->arg,
 		    c->seg[c->si].path);
 		c->fr_init = 1;
@@ -299,6 +337,7 @@ evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
 		evt_state_clear(s);
 		cur_close_seg(c);
 		c->si = start;
+		c->state_seg = start;
 		c->from = INT64_MIN;
 		c->to = end_us;
 		c->seeking = 0;
@@ -311,6 +350,7 @@ evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
 			if (rc < 0)
 				break;
 		}
+		c->state_seg = SIZE_MAX;
 		if (rc < 0)
 			return rc;
 		/* A snapshot replaces the table: what came before it does

@@ -16,7 +16,10 @@
  *
  * A lookup reads the directory, the chunks holding its key's three slots
  * and, on a match, the block table chunks it names: not whole partitions
- * and block tables (formats/idindex.md, "Chunks").
+ * and block tables (formats/idindex.md, "Chunks").  Its view keeps each
+ * run's segment table in the file's bytes, checks it against the
+ * archive's listing in one walk, and holds nothing per listed segment:
+ * a segment's cover is worked out from the runs' spans when asked.
  *
  *   header: 0 magic "\x89EVTRUN\n" | 8 u16 version | 10 u16 hdr_size 64 |
  *   12 u8 locbits | 13 u8 locshift | 14 u16 level | 16 u32 S | 20 u32 B |
@@ -125,15 +128,71 @@ evt_idx_run_free(struct evt_idx_run *run)
 {
 	evt_table_free(run->segs);
 	if (run->blk_ok != NULL)
-		free(run->blks);	/* calloc'ed: filled chunk by chunk */
+		free(run->blks);	/* malloc'ed: filled chunk by chunk */
 	else
 		evt_table_free(run->blks);
 	free(run->blk_ok);
 	free(run->parts);
 	run->segs = NULL;
+	run->segtab = NULL;
 	run->blks = NULL;
 	run->blk_ok = NULL;
 	run->parts = NULL;
+}
+
+/* Decodes the segment table entry at p. */
+static inline void
+seg_decode(const uint8_t *p, struct evt_idx_seg *s)
+{
+	s->seq = le64_get(p);
+	s->size = le64_get(p + 8);
+	s->trl_crc = le32_get(p + 16);
+	s->first = le32_get(p + 20);
+	s->nblocks = le32_get(p + 24);
+}
+
+/* Segment table entry i of a run: decoded, or (a lookup's run, whose
+ * table is left in the file's bytes) decoded now. */
+static void
+seg_get(const struct evt_idx_run *run, uint32_t i, struct evt_idx_seg *s)
+{
+	if (run->segs != NULL)
+		*s = run->segs[i];
+	else
+		seg_decode(run->segtab + (size_t)EVT_IDX_SEG_SIZE * i, s);
+}
+
+/* Checks entry i of a segment table (s; prev: entry i - 1's sequence
+ * number, *next: the block table entry its range must start at, moved
+ * past it). */
+static inline int
+seg_check(const struct evt_idx_run *run, uint32_t i,
+    const struct evt_idx_seg *s, uint64_t prev, uint32_t *next,
+    const char **why, uint64_t *at)
+{
+	uint64_t off = EVT_IDX_HDR_SIZE + (uint64_t)EVT_IDX_SEG_SIZE * i;
+	if (s->seq < run->lo || s->seq > run->hi || (i > 0 && s->seq >= prev))
+		return evt_parse_fail(why, at, "segment table: sequence numbers "
+		    "not descending within the name's range", off,
+		    EVT_ERR_CORRUPT);
+	if (s->first != *next || s->nblocks > run->nblocks - *next)
+		return evt_parse_fail(why, at, "segment table: block ranges do "
+		    "not tile the block table", off, EVT_ERR_CORRUPT);
+	*next += s->nblocks;
+	return 0;
+}
+
+/* Checks that a segment table's block ranges ended at the table's end
+ * (next: where they did). */
+static int
+seg_check_end(const struct evt_idx_run *run, uint32_t next, const char **why,
+    uint64_t *at)
+{
+	if (next != run->nblocks)
+		return evt_parse_fail(why, at, "segment table: block ranges do "
+		    "not tile the block table", EVT_IDX_HDR_SIZE,
+		    EVT_ERR_CORRUPT);
+	return 0;
 }
 
 /* Parses the segment table at p; checks order and block ranges. */
@@ -143,31 +202,14 @@ parse_segs(const uint8_t *p, struct evt_idx_run *run, const char **why,
 {
 	uint32_t next = 0;
 	for (uint32_t i = 0; i < run->nsegs; i++) {
-		const uint8_t *e = p + (size_t)EVT_IDX_SEG_SIZE * i;
 		struct evt_idx_seg *s = &run->segs[i];
-		s->seq = le64_get(e);
-		s->size = le64_get(e + 8);
-		s->trl_crc = le32_get(e + 16);
-		s->first = le32_get(e + 20);
-		s->nblocks = le32_get(e + 24);
-		uint64_t off = EVT_IDX_HDR_SIZE + (uint64_t)EVT_IDX_SEG_SIZE * i;
-		if (s->seq < run->lo || s->seq > run->hi ||
-		    (i > 0 && s->seq >= run->segs[i - 1].seq))
-			return evt_parse_fail(why, at,
-			    "segment table: sequence numbers "
-			    "not descending within the name's range", off,
-			    EVT_ERR_CORRUPT);
-		if (s->first != next || s->nblocks > run->nblocks - next)
-			return evt_parse_fail(why, at,
-			    "segment table: block ranges do "
-			    "not tile the block table", off, EVT_ERR_CORRUPT);
-		next += s->nblocks;
+		seg_decode(p + (size_t)EVT_IDX_SEG_SIZE * i, s);
+		int rc = seg_check(run, i, s, i > 0 ? run->segs[i - 1].seq : 0,
+		    &next, why, at);
+		if (rc != 0)
+			return rc;
 	}
-	if (next != run->nblocks)
-		return evt_parse_fail(why, at,
-		    "segment table: block ranges do not tile "
-		    "the block table", EVT_IDX_HDR_SIZE, EVT_ERR_CORRUPT);
-	return 0;
+	return seg_check_end(run, next, why, at);
 }
 
 /* Parses block table entries [first, first + n) from p (entry `first`'s
@@ -184,8 +226,11 @@ parse_blks(const uint8_t *p, uint64_t base, uint32_t first, uint32_t n,
 		b->nguid = le32_get(e + 12);
 		b->flags = le32_get(e + 16);
 		b->seg = le32_get(e + 20);
-		if (b->seg >= run->nsegs || i < run->segs[b->seg].first ||
-		    i - run->segs[b->seg].first >= run->segs[b->seg].nblocks ||
+		struct evt_idx_seg s = {0};
+		if (b->seg < run->nsegs)
+			seg_get(run, b->seg, &s);
+		if (b->seg >= run->nsegs || i < s.first ||
+		    i - s.first >= s.nblocks ||
 		    b->off < EVT_SEG_HDR_SIZE || b->nguid > EVT_BLK_MAX_GUIDS)
 			return evt_parse_fail(why, at,
 			    "block table entry inconsistent",
@@ -285,24 +330,29 @@ parse_header(const uint8_t *buf, struct evt_idx_run *run, const char **why,
 	return 0;
 }
 
-/* Allocates the tables of a run whose header parse_header read. */
+/* Allocates the tables of a run whose header parse_header read (lite:
+ * not the segment table, left in the file's bytes). */
 static int
-alloc_tables(struct evt_idx_run *run)
+alloc_tables(struct evt_idx_run *run, int lite)
 {
-	run->segs = evt_table_alloc(run->nsegs * sizeof *run->segs);
+	if (!lite)
+		run->segs = evt_table_alloc(run->nsegs * sizeof *run->segs);
 	run->parts = calloc(run->nparts, sizeof *run->parts);
 	if (run->version < 3) {
 		run->blks = evt_table_alloc((run->nblocks + 1) *
 		    sizeof *run->blks);
 	} else {
-		/* Untouched until a lookup names a chunk (a calloc this
-		 * large maps zero pages only when touched). */
+		/* Not cleared: an entry is read only once its chunk is
+		 * (blk_ok), and a lookup names a few chunks of thousands
+		 * (clearing them all was a tenth of a lookup over 10,000
+		 * segments). */
 		uint32_t nc = (run->nblocks + EVT_IDX_BLK_CHUNK - 1) /
 		    EVT_IDX_BLK_CHUNK;
-		run->blks = calloc(run->nblocks + 1, sizeof *run->blks);
+		run->blks = malloc((run->nblocks + 1) * sizeof *run->blks);
 		run->blk_ok = calloc(nc + 1, 1);
 	}
-	if (run->segs == NULL || run->blks == NULL || run->parts == NULL ||
+	if ((run->segs == NULL && !lite) || run->blks == NULL ||
+	    run->parts == NULL ||
 	    (run->version >= 3 && run->blk_ok == NULL)) {
 		evt_idx_run_free(run);
 		return EVT_ERR_NOMEM;
@@ -311,14 +361,19 @@ alloc_tables(struct evt_idx_run *run)
 }
 
 /* Parses the tables after the header (version 3: the block table too
- * when buf holds it). */
+ * when buf holds it; lite: the segment table is left in buf, unchecked,
+ * for the caller's walk). */
 static int
 parse_tables(const uint8_t *buf, size_t len, uint64_t file_size,
-    struct evt_idx_run *run, const char **why, uint64_t *at)
+    struct evt_idx_run *run, const char **why, uint64_t *at, int lite)
 {
 	const uint8_t *d = buf + EVT_IDX_HDR_SIZE;
 	uint64_t dend = EVT_IDX_HDR_SIZE + le64_get(buf + IX_DIR_LEN);
-	int rc = parse_segs(d, run, why, at);
+	int rc = 0;
+	if (lite)
+		run->segtab = d;
+	else
+		rc = parse_segs(d, run, why, at);
 	d += (size_t)EVT_IDX_SEG_SIZE * run->nsegs;
 	uint64_t base = EVT_IDX_HDR_SIZE + (uint64_t)EVT_IDX_SEG_SIZE *
 	    run->nsegs;
@@ -348,10 +403,10 @@ parse_tables(const uint8_t *buf, size_t len, uint64_t file_size,
 	return rc;
 }
 
-/* Parses a run's header and directory; see idindex.h. */
-int
-evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
-    struct evt_idx_run *run, const char **why, uint64_t *at)
+/* Parses a run's header and directory (lite: as parse_tables says). */
+static int
+run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
+    struct evt_idx_run *run, const char **why, uint64_t *at, int lite)
 {
 	uint64_t lo = run->lo, hi = run->hi;
 	memset(run, 0, sizeof *run);
@@ -380,12 +435,20 @@ evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	    le32_get(buf + IX_DIR_CRC))
 		return evt_parse_fail(why, at, "directory checksum mismatch",
 		    EVT_IDX_HDR_SIZE, EVT_ERR_CORRUPT);
-	if ((rc = alloc_tables(run)) != 0)
+	if ((rc = alloc_tables(run, lite)) != 0)
 		return rc;
-	rc = parse_tables(buf, len, file_size, run, why, at);
+	rc = parse_tables(buf, len, file_size, run, why, at, lite);
 	if (rc != 0)
 		evt_idx_run_free(run);
 	return rc;
+}
+
+/* Parses a run's header and directory; see idindex.h. */
+int
+evt_idx_run_parse(const uint8_t *buf, size_t len, uint64_t file_size,
+    struct evt_idx_run *run, const char **why, uint64_t *at)
+{
+	return run_parse(buf, len, file_size, run, why, at, 0);
 }
 
 /* Loads block entries of a version 3 run; see idindex.h. */
@@ -481,56 +544,115 @@ evt_idx_probe(const struct evt_idx_run *run, const struct evt_idx_part *p,
 	return 1;
 }
 
-/* Reads and checks a run file: all of its directory (whole), or, of a
- * version 3 run, all but the block table (read when a lookup names its
- * entries). */
+/* What run_map keeps of a run file for its caller: the file, open, and
+ * its header and directory. */
+struct runmap {
+	int fd;
+	uint8_t *buf;
+	size_t maplen;		/* > 0: buf is mapped; 0: malloc'ed */
+};
+
+/* Frees a runmap's bytes. */
+static void
+runmap_free(struct runmap *m)
+{
+	if (m->maplen > 0)
+		munmap(m->buf, m->maplen);
+	else
+		free(m->buf);
+	m->buf = NULL;
+	m->maplen = 0;
+}
+
+/* The bytes a run's first read takes: the header and the directory of a
+ * run of up to ~120 segments, in one system call. */
+#define RUN_FIRST_READ 4096
+
+/*
+ * Makes m->buf, which holds the first `got` bytes of a run file, hold its
+ * header and directory (dl bytes from the header): a larger directory is
+ * mapped instead (the pages are in the page cache: MAP_POPULATE maps
+ * them in one call, where a buffer would take a fault a page and a
+ * copy).  0, or EVT_ERR_IO.
+ */
 static int
-run_load(const char *path, struct evt_idx_run *run, const char **why,
-    uint64_t *at, int whole)
+read_rest(struct runmap *m, size_t got, uint64_t dl)
+{
+	if (dl <= got)
+		return 0;
+	void *p = mmap(NULL, (size_t)dl, PROT_READ, MAP_PRIVATE |
+	    MAP_POPULATE, m->fd, 0);
+	if (p == MAP_FAILED)
+		return EVT_ERR_IO;
+	free(m->buf);
+	m->buf = p;
+	m->maplen = (size_t)dl;
+	return 0;
+}
+
+/*
+ * Reads and checks a run file: all of its directory (whole), or, of a
+ * version 3 run, all but the block table (read when a lookup names its
+ * entries); lite: its segment table left in the bytes read for the
+ * caller to check (run_parse).  A lookup over 10,000 segments reads ~17
+ * runs, most of them a few kB: one read each.  With keep, on success,
+ * the file stays open and the bytes in *keep (the caller closes it and
+ * frees them, runmap_free).
+ */
+static int
+run_map(const char *path, struct evt_idx_run *run, const char **why,
+    uint64_t *at, int whole, int lite, struct runmap *keep)
 {
 	const char *base = strrchr(path, '/');
 	base = base != NULL ? base + 1 : path;
 	if (!evt_idx_parse_name(base, &run->lo, &run->hi))
 		return evt_parse_fail(why, at, "not a run file name", 0,
 		    EVT_ERR_ARG);
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
+	struct runmap m = {open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC),
+	    NULL, 0};
+	if (m.fd < 0)
 		return evt_parse_fail(why, at, "cannot open", 0, EVT_ERR_IO);
 	struct stat st;
-	uint8_t hdr[EVT_IDX_HDR_SIZE];
-	uint8_t *buf = NULL;
-	int rc = EVT_ERR_IO;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	int rc = (m.buf = malloc(RUN_FIRST_READ)) == NULL ? EVT_ERR_NOMEM :
+	    EVT_ERR_IO;
+	if (m.buf == NULL || fstat(m.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		evt_parse_fail(why, at, "not a regular file", 0, rc);
 		goto out;
 	}
 	uint64_t size = (uint64_t)st.st_size;
-	if (size < EVT_IDX_HDR_SIZE || evt_pread_full(fd, hdr, sizeof hdr, 0) !=
+	size_t got = size < RUN_FIRST_READ ? (size_t)size : RUN_FIRST_READ;
+	if (size < EVT_IDX_HDR_SIZE || evt_pread_full(m.fd, m.buf, got, 0) !=
 	    0) {
 		rc = evt_parse_fail(why, at, "shorter than a run header", 0,
 		    EVT_ERR_TRUNCATED);
 		goto out;
 	}
-	uint64_t dl = whole ? evt_idx_run_dir_len(hdr) : evt_idx_run_dir_len(
-	    hdr) != 0 ? EVT_IDX_HDR_SIZE + le64_get(hdr + IX_DIR_LEN) : 0;
+	uint64_t dl = whole ? evt_idx_run_dir_len(m.buf) : evt_idx_run_dir_len(
+	    m.buf) != 0 ? EVT_IDX_HDR_SIZE + le64_get(m.buf + IX_DIR_LEN) : 0;
 	if (dl == 0 || dl > size)
 		dl = EVT_IDX_HDR_SIZE; /* the parse says what is wrong */
-	/* Mapped, not read into a buffer: the pages are in the page cache,
-	 * and MAP_POPULATE maps them in one call instead of a fault each
-	 * (a lookup over 10,000 segments reads ~1 MB of directories). */
-	buf = mmap(NULL, (size_t)dl, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
-	    fd, 0);
-	if (buf == MAP_FAILED) {
-		buf = NULL;
-		evt_parse_fail(why, at, "cannot map", 0, rc);
+	if ((rc = read_rest(&m, got, dl)) != 0) {
+		evt_parse_fail(why, at, "cannot map the directory", got, rc);
 		goto out;
 	}
-	rc = evt_idx_run_parse(buf, (size_t)dl, size, run, why, at);
+	rc = run_parse(m.buf, (size_t)dl, size, run, why, at, lite);
+	if (rc == 0 && keep != NULL) {
+		*keep = m;
+		return 0;
+	}
 out:
-	if (buf != NULL)
-		munmap(buf, (size_t)dl);
-	close(fd);
+	runmap_free(&m);
+	close(m.fd);
 	return rc;
+}
+
+/* Reads and checks a run file, all of its directory (whole) or all but
+ * a version 3 run's block table. */
+static int
+run_load(const char *path, struct evt_idx_run *run, const char **why,
+    uint64_t *at, int whole)
+{
+	return run_map(path, run, why, at, whole, 0, NULL);
 }
 
 /* Reads and checks a whole run file; see idindex.h. */
@@ -541,10 +663,11 @@ evt_idx_run_load(const char *path, struct evt_idx_run *run, const char **why,
 	return run_load(path, run, why, at, 1);
 }
 
-/* Reads and checks partition p; see idindex.h. */
-int
-evt_idx_read_part(const char *path, const struct evt_idx_run *run,
-    uint32_t p, uint8_t **slots)
+/* Reads and checks partition p of a run from fd, its file; as
+ * evt_idx_read_part. */
+static int
+read_part_fd(int fd, const struct evt_idx_run *run, uint32_t p,
+    uint8_t **slots)
 {
 	const struct evt_idx_part *q = &run->parts[p];
 	*slots = NULL;
@@ -553,11 +676,8 @@ evt_idx_read_part(const char *path, const struct evt_idx_run *run,
 	size_t n = evt_filter_slot_bytes((q->segcount + 2) * q->seglen,
 	    run->slotbits), fn = (size_t)evt_idx_part_bytes(run, p);
 	uint8_t *raw = malloc(fn), *s = malloc(n);
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	int rc = raw == NULL || s == NULL ? EVT_ERR_NOMEM : fd < 0 ?
-	    EVT_ERR_IO : evt_pread_full(fd, raw, fn, q->off);
-	if (fd >= 0)
-		close(fd);
+	int rc = raw == NULL || s == NULL ? EVT_ERR_NOMEM :
+	    evt_pread_full(fd, raw, fn, q->off);
 	if (rc == 0)
 		rc = evt_idx_part_slots(run, p, raw, s);
 	free(raw);
@@ -567,6 +687,22 @@ evt_idx_read_part(const char *path, const struct evt_idx_run *run,
 	}
 	*slots = s;
 	return 0;
+}
+
+/* Reads and checks partition p; see idindex.h. */
+int
+evt_idx_read_part(const char *path, const struct evt_idx_run *run,
+    uint32_t p, uint8_t **slots)
+{
+	*slots = NULL;
+	if (run->parts[p].nkeys == 0)
+		return 0;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return EVT_ERR_IO;
+	int rc = read_part_fd(fd, run, p, slots);
+	close(fd);
+	return rc;
 }
 
 /*
@@ -1651,18 +1787,45 @@ evt_idx_verify(const char *dir, evt_idx_report_cb report, void *arg)
 }
 
 /*
- * The lookup view.
+ * The lookup view.  It holds nothing per listed segment: each run's
+ * directory stays mapped with its segment table in the file's bytes, and
+ * which run covers a listed segment is worked out when asked from the
+ * runs' spans of the listing (a run that holds every listed segment of
+ * its span, as the runs a writer builds do, is "dense": no search).
  */
+
+/* A run as a lookup uses it. */
+struct vrun {
+	struct evt_idx_run r;	/* r.segtab lies in m */
+	struct runmap m;	/* its header and directory (m.fd closed) */
+	size_t lo, hi;		/* the listed segments it holds lie in
+				   [lo, hi] (lo > hi: none) */
+	int usable;
+	int dense;		/* it holds every listed segment of
+				   [lo, hi] */
+};
+
+/* Listed segments [lo, hi]. */
+struct vspan {
+	size_t lo, hi;
+};
+
+/* A run's place in the cover order. */
+struct vorder {
+	uint32_t nsegs;
+	size_t k;
+};
+
 struct evt_idx_view {
-	const char *dir;
-	struct evt_idx_run *runs;
-	char **paths;
-	int *usable;
-	int *used;		/* covers some segment */
+	struct evt_idx_segs segs;
+	struct vrun *runs;
 	size_t nrun;
-	const uint64_t *seqs;
-	size_t n;
-	size_t *cover;		/* per segment: run or SIZE_MAX */
+	struct vorder *order;	/* most segments first: a segment's cover
+				   is the first usable run holding it */
+	struct vspan *spans;	/* the usable dense runs' spans, merged,
+				   ascending */
+	size_t nspan;
+	size_t nsparse;		/* usable runs that are not dense */
 	struct evt_idx_cand *cand;
 	size_t ncand, ccap;
 	uint8_t *scratch;	/* a version 3 probe's chunks, at their
@@ -1670,101 +1833,75 @@ struct evt_idx_view {
 	size_t scap;
 };
 
-/* Assigns coverage over the usable runs, and which runs are used. */
-static void
-view_assign(struct evt_idx_view *v)
+/* Listed segment i's sequence number. */
+static uint64_t
+lseq(const struct evt_idx_view *v, size_t i)
 {
-	assign_cover(v->runs, v->usable, v->nrun, v->seqs, v->n, v->cover);
-	for (size_t k = 0; k < v->nrun; k++)
-		v->used[k] = 0;
-	for (size_t i = 0; i < v->n; i++)
-		if (v->cover[i] != SIZE_MAX)
-			v->used[v->cover[i]] = 1;
+	uint64_t seq, size;
+	v->segs.get(v->segs.arg, i, 1, &seq, &size);
+	return seq;
 }
 
-/* What view_run_ok passes to its walk. */
-struct runok_arg {
-	const struct evt_idx_run *r;
-	const uint64_t *seqs, *sizes;
-	size_t n;
-	int ok;
+/* Entries of the listing a walk going down reads, a batch at a time:
+ * one call of segs.get for LWIN_N segments. */
+#define LWIN_N 128
+struct lwin {
+	size_t lo, n;		/* entries [lo, lo + n) */
+	uint64_t seq[LWIN_N], size[LWIN_N];
 };
 
-/* Clears ok when entry s names a segment of another size, or one that
- * is gone above the lowest listed one (a hole: moved aside). */
+/* Listed segment j's sequence number and size, through window w. */
 static void
-runok_cb(void *arg, size_t k, uint32_t s, size_t i)
+lwin_at(const struct evt_idx_view *v, struct lwin *w, size_t j,
+    uint64_t *seq, uint64_t *size)
 {
-	struct runok_arg *c = arg;
-	if (i == SIZE_MAX) {
-		if (c->n > 0 && c->r->segs[s].seq > c->seqs[0])
-			c->ok = 0;
-		return;
+	if (j < w->lo || j - w->lo >= w->n) {
+		w->lo = j >= LWIN_N - 1 ? j - (LWIN_N - 1) : 0;
+		w->n = j - w->lo + 1;
+		v->segs.get(v->segs.arg, w->lo, w->n, w->seq, w->size);
 	}
-	uint64_t sz = c->sizes != NULL ? c->sizes[i] : EVT_SIZE_UNKNOWN;
-	if (sz != EVT_SIZE_UNKNOWN && sz != c->r->segs[s].size)
-		c->ok = 0;
+	*seq = w->seq[j - w->lo];
+	*size = w->size[j - w->lo];
 }
 
-/* Whether run r may be used with the listing: every covered segment
- * present with its size (where known), or gone below the lowest one
- * (retention). */
+/* The index of the last listed segment numbered seq or lower, or
+ * SIZE_MAX. */
+static size_t
+listed_floor(const struct evt_idx_view *v, uint64_t seq)
+{
+	size_t lo = 0, hi = v->segs.n;
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		if (lseq(v, m) <= seq)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo == 0 ? SIZE_MAX : lo - 1;
+}
+
+/* Whether run k's segment table holds listed segment i. */
 static int
-view_run_ok(const struct evt_idx_view *v, const struct evt_idx_run *r,
-    const uint64_t *sizes)
+run_holds(const struct evt_idx_view *v, size_t k, size_t i)
 {
-	struct runok_arg c = {r, v->seqs, sizes, v->n, 1};
-	walk_covered(r, 0, v->seqs, v->n, runok_cb, &c);
-	return c.ok;
-}
-
-/* Loads the view; see idindex.h. */
-int
-evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
-    const uint64_t *seqs, const uint64_t *sizes, size_t n,
-    struct evt_idx_view **out)
-{
-	struct evt_idx_view *v = calloc(1, sizeof *v);
-	*out = NULL;
-	if (v == NULL)
-		return EVT_ERR_NOMEM;
-	v->dir = dir;
-	v->seqs = seqs;
-	v->n = n;
-	v->runs = calloc(nnames + 1, sizeof *v->runs);
-	v->paths = calloc(nnames + 1, sizeof *v->paths);
-	v->usable = calloc(nnames + 1, sizeof *v->usable);
-	v->used = calloc(nnames + 1, sizeof *v->used);
-	v->cover = evt_table_alloc((n + 1) * sizeof *v->cover);
-	if (v->runs == NULL || v->paths == NULL || v->usable == NULL ||
-	    v->used == NULL || v->cover == NULL) {
-		evt_idx_view_close(v);
-		return EVT_ERR_NOMEM;
+	const struct vrun *w = &v->runs[k];
+	if (i < w->lo || i > w->hi)
+		return 0;
+	if (w->dense)
+		return 1;
+	uint64_t seq = lseq(v, i);
+	size_t lo = 0, hi = w->r.nsegs;	/* descending */
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		uint64_t q = le64_get(w->r.segtab + (size_t)EVT_IDX_SEG_SIZE *
+		    m);
+		if (q == seq)
+			return 1;
+		if (q > seq)
+			lo = m + 1;
+		else
+			hi = m;
 	}
-	for (size_t i = 0; i < nnames; i++) {
-		char *p = evt_path_join(dir, names[i]);
-		const char *why;
-		uint64_t at;
-		if (p == NULL) {
-			evt_idx_view_close(v);
-			return EVT_ERR_NOMEM;
-		}
-		int rc = run_load(p, &v->runs[v->nrun], &why, &at, 0);
-		if (rc == EVT_ERR_NOMEM) {
-			free(p);
-			evt_idx_view_close(v);
-			return rc;
-		}
-		if (rc != 0) {
-			free(p);	/* not used: verify reports it */
-			continue;
-		}
-		v->paths[v->nrun] = p;
-		v->usable[v->nrun] = view_run_ok(v, &v->runs[v->nrun], sizes);
-		v->nrun++;
-	}
-	view_assign(v);
-	*out = v;
 	return 0;
 }
 
@@ -1772,25 +1909,135 @@ evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
 size_t
 evt_idx_view_covering(const struct evt_idx_view *v, size_t i)
 {
-	return v != NULL && i < v->n ? v->cover[i] : SIZE_MAX;
+	if (v == NULL || i >= v->segs.n)
+		return SIZE_MAX;
+	for (size_t t = 0; t < v->nrun; t++) {
+		size_t k = v->order[t].k;
+		if (v->runs[k].usable && run_holds(v, k, i))
+			return k;
+	}
+	return SIZE_MAX;
 }
 
-/* Drops run k. */
-void
-evt_idx_view_drop(struct evt_idx_view *v, size_t k)
-{
-	v->usable[k] = 0;
-	view_assign(v);
-}
-
-/* Orders candidates: newest segment first, then by block offset. */
+/* Orders spans by their first segment. */
 static int
-cmp_cand(const void *x, const void *y)
+cmp_span(const void *x, const void *y)
 {
-	const struct evt_idx_cand *a = x, *b = y;
-	if (a->seg != b->seg)
-		return a->seg > b->seg ? -1 : 1;
-	return a->off < b->off ? -1 : a->off > b->off;
+	const struct vspan *a = x, *b = y;
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* Makes v->spans, the merged spans of the usable dense runs, and counts
+ * the usable sparse ones (after a run's usability changed). */
+static void
+view_spans(struct evt_idx_view *v)
+{
+	v->nspan = v->nsparse = 0;
+	for (size_t k = 0; k < v->nrun; k++) {
+		const struct vrun *w = &v->runs[k];
+		if (w->usable && w->dense)
+			v->spans[v->nspan++] = (struct vspan){w->lo, w->hi};
+		else if (w->usable)
+			v->nsparse++;
+	}
+	qsort(v->spans, v->nspan, sizeof *v->spans, cmp_span);
+	size_t n = 0;
+	for (size_t t = 0; t < v->nspan; t++) {
+		if (n > 0 && v->spans[t].lo <= v->spans[n - 1].hi + 1) {
+			if (v->spans[t].hi > v->spans[n - 1].hi)
+				v->spans[n - 1].hi = v->spans[t].hi;
+		} else {
+			v->spans[n++] = v->spans[t];
+		}
+	}
+	v->nspan = n;
+}
+
+/* Whether a usable run that is not dense holds listed segment i. */
+static int
+sparse_holds(const struct evt_idx_view *v, size_t i)
+{
+	for (size_t k = 0; v->nsparse > 0 && k < v->nrun; k++)
+		if (v->runs[k].usable && !v->runs[k].dense &&
+		    run_holds(v, k, i))
+			return 1;
+	return 0;
+}
+
+/* The last segment below i that no usable run covers: a binary search
+ * of the dense runs' merged spans a jump, whatever the number of runs. */
+size_t
+evt_idx_view_uncovered_below(const struct evt_idx_view *v, size_t i)
+{
+	if (v == NULL)
+		return i > 0 ? i - 1 : SIZE_MAX;
+	while (i-- > 0) {
+		size_t lo = 0, hi = v->nspan;	/* the last span from <= i */
+		while (lo < hi) {
+			size_t m = lo + (hi - lo) / 2;
+			if (v->spans[m].lo <= i)
+				lo = m + 1;
+			else
+				hi = m;
+		}
+		if (lo > 0 && i <= v->spans[lo - 1].hi)
+			i = v->spans[lo - 1].lo;	/* jump below it */
+		else if (!sparse_holds(v, i))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+/*
+ * Checks run w's segment table (parse_segs' rules) and its segments'
+ * identities against the listing in one walk, and notes its span: 0 and
+ * w->usable, or a parse error.  Usable: every segment it covers is
+ * listed with the size it recorded (where the size is known), or gone
+ * below the lowest listed one (retention); one gone above it is a hole
+ * (moved aside), one of another size was rewritten.
+ */
+static int
+view_walk(const struct evt_idx_view *v, struct vrun *w)
+{
+	const struct evt_idx_run *r = &w->r;
+	const char *why;
+	uint64_t at, prev = 0, lq = 0, lsz = 0;
+	uint64_t lowest = v->segs.n > 0 ? lseq(v, 0) : 0;
+	uint32_t next = 0;
+	size_t j = SIZE_MAX, held = 0;	/* j: listed, lq, lsz its own */
+	struct lwin win = {0, 0, {0}, {0}};
+	w->usable = 1;
+	w->lo = 1;
+	w->hi = 0;
+	for (uint32_t s = 0; s < r->nsegs; s++) {	/* descending */
+		struct evt_idx_seg e;
+		seg_decode(r->segtab + (size_t)EVT_IDX_SEG_SIZE * s, &e);
+		int rc = seg_check(r, s, &e, prev, &next, &why, &at);
+		if (rc != 0)
+			return rc;
+		prev = e.seq;
+		if (s == 0)
+			j = listed_floor(v, e.seq);
+		else if (j != SIZE_MAX && lq > e.seq)
+			j = j > 0 ? j - 1 : SIZE_MAX;
+		while (j != SIZE_MAX) {
+			lwin_at(v, &win, j, &lq, &lsz);
+			if (lq <= e.seq)
+				break;
+			j = j > 0 ? j - 1 : SIZE_MAX;
+		}
+		if (j != SIZE_MAX && lq == e.seq) {
+			if (lsz != EVT_SIZE_UNKNOWN && lsz != e.size)
+				w->usable = 0;
+			if (held++ == 0)
+				w->hi = j;
+			w->lo = j;
+		} else if (v->segs.n > 0 && e.seq > lowest) {
+			w->usable = 0;
+		}
+	}
+	w->dense = held > 0 && held == w->hi - w->lo + 1;
+	return seg_check_end(r, next, &why, &at);
 }
 
 /*
@@ -1846,71 +2093,132 @@ probe_chunks(struct evt_idx_view *v, int fd, const struct evt_idx_run *r,
 	return evt_idx_probe(r, q, v->scratch, key, first, count);
 }
 
-/* Probes run k for key: as probe_chunks, for any version, the hit's
- * block table entries read. */
+/* Probes run k (its file open as fd) for key, any version, and adds the
+ * listed blocks of a hit to the candidates: 0, or a negative evt_err
+ * (other than EVT_ERR_NOMEM: the run is not to be used). */
 static int
-probe_run(struct evt_idx_view *v, size_t k, uint64_t key, uint32_t *first,
-    uint32_t *count)
+view_probe(struct evt_idx_view *v, size_t k, int fd, uint64_t key)
 {
-	struct evt_idx_run *r = &v->runs[k];
-	uint32_t p = evt_idx_part_of(key, r->nparts);
+	struct evt_idx_run *r = &v->runs[k].r;
+	uint32_t p = evt_idx_part_of(key, r->nparts), first = 0, count = 0;
+	int hit;
 	if (r->version < 3) {
 		uint8_t *slots;
-		int rc = evt_idx_read_part(v->paths[k], r, p, &slots);
-		if (rc != 0)
-			return rc;
-		rc = evt_idx_probe(r, &r->parts[p], slots, key, first, count);
+		hit = read_part_fd(fd, r, p, &slots);
+		if (hit == 0)
+			hit = evt_idx_probe(r, &r->parts[p], slots, key, &first,
+			    &count);
 		free(slots);
-		return rc;
+	} else {
+		hit = probe_chunks(v, fd, r, p, key, &first, &count);
+		if (hit == 1 && evt_idx_load_blocks(fd, r, first, count) != 0)
+			hit = EVT_ERR_CHECKSUM;
 	}
-	int fd = open(v->paths[k], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return EVT_ERR_IO;
-	int rc = probe_chunks(v, fd, r, p, key, first, count);
-	if (rc == 1 && evt_idx_load_blocks(fd, r, *first, *count) != 0)
-		rc = EVT_ERR_CHECKSUM;
-	close(fd);
+	for (uint32_t g = first; hit == 1 && g < first + count; g++) {
+		const struct evt_idx_blk *e = &r->blks[g];
+		struct evt_idx_seg s;
+		seg_get(r, e->seg, &s);
+		size_t i = listed_floor(v, s.seq);
+		if (i == SIZE_MAX || e->flags == 0 || lseq(v, i) != s.seq)
+			continue;
+		if (grow((void **)&v->cand, v->ncand, &v->ccap,
+		    sizeof *v->cand) != 0)
+			return EVT_ERR_NOMEM;
+		v->cand[v->ncand++] = (struct evt_idx_cand){.seg = i,
+		    .off = e->off, .ent = s, .blk = *e, .run = k};
+	}
+	return hit < 0 ? hit : 0;
+}
+
+/* Adds run file name of dir to the view and, if it may be used, probes
+ * it for key: 0, or EVT_ERR_NOMEM (a run that does not check is left
+ * out: verify reports it). */
+static int
+view_add(struct evt_idx_view *v, const char *dir, const char *name,
+    uint64_t key)
+{
+	char *p = evt_path_join(dir, name);
+	if (p == NULL)
+		return EVT_ERR_NOMEM;
+	struct vrun *w = &v->runs[v->nrun];
+	const char *why;
+	uint64_t at;
+	int rc = run_map(p, &w->r, &why, &at, 0, 1, &w->m);
+	free(p);
+	if (rc != 0)
+		return rc == EVT_ERR_NOMEM ? rc : 0;
+	size_t k = v->nrun++;
+	if (view_walk(v, w) != 0)
+		w->usable = 0;
+	else if (w->usable && (rc = view_probe(v, k, w->m.fd, key)) < 0 &&
+	    rc != EVT_ERR_NOMEM) {
+		w->usable = 0;
+		rc = 0;
+	}
+	close(w->m.fd);
 	return rc;
 }
 
-/* Probes the usable runs; see idindex.h. */
+/* Orders runs: most segments first, then in the listing's order. */
+static int
+cmp_order(const void *x, const void *y)
+{
+	const struct vorder *a = x, *b = y;
+	if (a->nsegs != b->nsegs)
+		return a->nsegs > b->nsegs ? -1 : 1;
+	return a->k < b->k ? -1 : a->k > b->k;
+}
+
+/* Orders candidates: newest segment first, then by block offset. */
+static int
+cmp_cand(const void *x, const void *y)
+{
+	const struct evt_idx_cand *a = x, *b = y;
+	if (a->seg != b->seg)
+		return a->seg > b->seg ? -1 : 1;
+	return a->off < b->off ? -1 : a->off > b->off;
+}
+
+/* Loads the view and probes it; see idindex.h. */
 int
-evt_idx_view_probe(struct evt_idx_view *v, uint64_t key,
+evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
+    const struct evt_idx_segs *segs, uint64_t key, struct evt_idx_view **out,
     const struct evt_idx_cand **c)
 {
-	v->ncand = 0;
-	for (size_t k = 0; k < v->nrun; k++) {
-		const struct evt_idx_run *r = &v->runs[k];
-		if (!v->usable[k] || !v->used[k])
-			continue;
-		uint32_t first = 0, count = 0;
-		int hit = probe_run(v, k, key, &first, &count);
-		if (hit == EVT_ERR_NOMEM)
-			return hit;
-		if (hit < 0) {
-			evt_idx_view_drop(v, k);
-			continue;
-		}
-		for (uint32_t g = first; hit && g < first + count; g++) {
-			const struct evt_idx_blk *e = &r->blks[g];
-			const struct evt_idx_seg *s = &r->segs[e->seg];
-			const uint64_t *at = bsearch(&s->seq, v->seqs, v->n,
-			    sizeof s->seq, cmp_u64);
-			if (at == NULL || e->flags == 0 ||
-			    v->cover[at - v->seqs] != k)
-				continue;
-			if (grow((void **)&v->cand, v->ncand, &v->ccap,
-			    sizeof *v->cand) != 0)
-				return EVT_ERR_NOMEM;
-			v->cand[v->ncand++] = (struct evt_idx_cand){
-			    .seg = (size_t)(at - v->seqs), .off = e->off,
-			    .ent = s, .blk = e, .run = k};
-		}
+	struct evt_idx_view *v = calloc(1, sizeof *v);
+	*out = NULL;
+	*c = NULL;
+	if (v == NULL)
+		return EVT_ERR_NOMEM;
+	v->segs = *segs;
+	v->runs = calloc(nnames + 1, sizeof *v->runs);
+	v->order = calloc(nnames + 1, sizeof *v->order);
+	v->spans = calloc(nnames + 1, sizeof *v->spans);
+	int rc = v->runs == NULL || v->order == NULL || v->spans == NULL ?
+	    EVT_ERR_NOMEM : 0;
+	for (size_t i = 0; i < nnames && rc == 0; i++)
+		rc = view_add(v, dir, names[i], key);
+	if (rc != 0) {
+		evt_idx_view_close(v);
+		return rc;
 	}
+	for (size_t k = 0; k < v->nrun; k++)
+		v->order[k] = (struct vorder){v->runs[k].r.nsegs, k};
+	qsort(v->order, v->nrun, sizeof *v->order, cmp_order);
+	view_spans(v);
 	if (v->ncand > 1)
 		qsort(v->cand, v->ncand, sizeof *v->cand, cmp_cand);
+	*out = v;
 	*c = v->cand;
 	return (int)v->ncand;
+}
+
+/* Drops run k. */
+void
+evt_idx_view_drop(struct evt_idx_view *v, size_t k)
+{
+	v->runs[k].usable = 0;
+	view_spans(v);
 }
 
 /* Frees the view. */
@@ -1920,14 +2228,12 @@ evt_idx_view_close(struct evt_idx_view *v)
 	if (v == NULL)
 		return;
 	for (size_t k = 0; k < v->nrun; k++) {
-		evt_idx_run_free(&v->runs[k]);
-		free(v->paths[k]);
+		evt_idx_run_free(&v->runs[k].r);
+		runmap_free(&v->runs[k].m);
 	}
 	free(v->runs);
-	free(v->paths);
-	free(v->usable);
-	free(v->used);
-	evt_table_free(v->cover);
+	free(v->order);
+	free(v->spans);
 	free(v->cand);
 	free(v->scratch);
 	free(v);
@@ -1944,24 +2250,24 @@ evt_idx_check_cand(const char *path, const struct evt_idx_cand *c,
 	struct stat st;
 	uint32_t crc;
 	int rc = 1;
-	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != c->ent->size ||
-	    trailer_crc(fd, c->ent->size, &crc) != 0 ||
-	    crc != c->ent->trl_crc) {
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != c->ent.size ||
+	    trailer_crc(fd, c->ent.size, &crc) != 0 ||
+	    crc != c->ent.trl_crc) {
 		rc = -1;
 		goto out;
 	}
 	uint8_t g[16];
-	if (!(c->blk->flags & EVT_BLKF_IDCOL) ||
+	if (!(c->blk.flags & EVT_BLKF_IDCOL) ||
 	    !evt_guid_parse(id, len, g, 0))
 		goto out;	/* only decoding can tell */
 	/* The column holds exactly the block's indexed ids, as GUIDs. */
 	struct evt_buf col = {0};
-	if (read_guids(fd, c->blk, &col) != 0) {
+	if (read_guids(fd, &c->blk, &col) != 0) {
 		evt_buf_free(&col);
 		goto out;	/* let the reader say what is wrong */
 	}
 	rc = 0;
-	for (size_t k = 0; k < c->blk->nguid && rc == 0; k++)
+	for (size_t k = 0; k < c->blk.nguid && rc == 0; k++)
 		rc = memcmp(col.p + EVT_GUID_SIZE * k, g, EVT_GUID_SIZE) == 0 ?
 		    2 : 0;
 	evt_buf_free(&col);

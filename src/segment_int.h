@@ -65,6 +65,8 @@ struct evt_segr {
 	uint64_t pos;		/* unsealed: offset of the next block */
 	uint32_t bi;		/* sealed: next block directory entry */
 	int64_t from_rx;
+	int64_t to_rx;		/* sealed: blocks starting at or after it are
+				   skipped (evt_segr_set_end) */
 	uint64_t valid_end;	/* unsealed: end of the last good block */
 
 	/* What the scan could not read (evt_segr_lost). */

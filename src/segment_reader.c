@@ -262,6 +262,7 @@ evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
 	r->pos = EVT_SEG_HDR_SIZE;
 	r->valid_end = EVT_SEG_HDR_SIZE;
 	r->from_rx = INT64_MIN;
+	r->to_rx = INT64_MAX;
 	*out = r;
 	return 0;
 fail:
@@ -1002,6 +1003,24 @@ evt_segr_rewind(struct evt_segr *r, int64_t from_rx)
 	return 0;
 }
 
+/* Positions the scan at block directory entry bi; see segment.h. */
+int
+evt_segr_rewind_block(struct evt_segr *r, uint32_t bi)
+{
+	evt_segr_rewind(r, INT64_MIN);
+	if (!indexed(r) || bi >= r->nblocks)
+		return 0;
+	r->bi = bi;
+	return 1;
+}
+
+/* Bounds the scan's window at its end; see segment.h. */
+void
+evt_segr_set_end(struct evt_segr *r, int64_t to_rx)
+{
+	r->to_rx = to_rx;
+}
+
 /* Moves the scan into the next readable block; 0 at the end. */
 static int
 next_block(struct evt_segr *r)
@@ -1011,7 +1030,7 @@ next_block(struct evt_segr *r)
 	if (indexed(r)) {
 		while (r->bi < r->nblocks) {
 			const struct evt_blkent *b = &r->blocks[r->bi++];
-			if (b->last_rx < r->from_rx)
+			if (b->last_rx < r->from_rx || b->first_rx >= r->to_rx)
 				continue;
 			int rc = evt_segr_load_block(r, b->off, &next, &bh);
 			if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)

@@ -58,6 +58,7 @@
 #include "evtape/cfgrest.h"
 #include "evtape/cli.h"
 #include "evtape/cursor.h"
+#include "evtape/cut.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
 #include "evtape/gateway.h"
@@ -228,8 +229,9 @@ oom_check(int rc)
 static int
 frame_out(const struct evt_cur_msg *m)
 {
-	if (mode == M_TSV)
-		return 1;
+	if (mode == M_TSV) /* every received frame: not a cut's snapshot */
+		return m->kind != EVT_K_STATES ||
+		    !evt_cut_is_snapshot(m->text, m->len);
 	if (m->kind == EVT_K_RAW) /* a server sends it as it came */
 		return S.gwo.gw != NULL && !W.selecting;
 	return m->kind == EVT_K_MSG && m->n > 0;

@@ -11,6 +11,7 @@
  *                                  indexes where they answer; --scan: from
  *                                  the events)
  *   evtool report DIR -o F.html    an HTML incident report (report.c)
+ *   evtool cut DIR OUT --from --to a window as a new archive (cut.c)
  *   evtool ls DIR                  one line per segment
  *   evtool verify DIR              check everything; exit 1 on damage
  *   evtool repair DIR              rewrite damaged segments from what reads
@@ -42,6 +43,7 @@
 #include "evtape/catalog.h"
 #include "evtape/cli.h"
 #include "evtape/cursor.h"
+#include "evtape/cut.h"
 #include "evtape/err.h"
 #include "evtape/names.h"
 #include "evtape/record.h"
@@ -696,8 +698,10 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 			    EVT_K_SESSION])));
 			oom_check(evt_buf_putc(obuf, '\t'));
 		} else {
-			if (fm->kind >= EVT_K_SESSION)
-				continue; /* markers are not received frames */
+			if (fm->kind >= EVT_K_SESSION || (fm->kind ==
+			    EVT_K_STATES && evt_cut_is_snapshot((const char *)
+			    fm->text.p, fm->text.len)))
+				continue; /* not received frames */
 			/* Items lost to damage: say so in the line, which
 			 * must not pass for the message received. */
 			int inc = (fm->kind == EVT_K_MSG ||
@@ -1084,21 +1088,21 @@ cmd_get(int argc, char **argv)
 		    "event's line");
 	names_setup(argv[i], &ga.out, NULL);
 	struct evt_archive *a = open_archive(argv[i], EVT_AR_NO_SIZES, NULL);
-	size_t n, seg;
+	size_t seg;
 	struct evt_segr *r;
 	struct evt_rec rec;
 	uint64_t boff;
 	int found = evt_archive_find(a, id, strlen(id), &r, &seg, &rec, &boff);
 	oom_check(found);
 	if (found == 1) {
-		/* (After the lookup: the listing's paths are made by this.) */
-		const struct evt_segref *s = evt_archive_segments(a, &n);
+		/* (One path: not the listing's 10,000.) */
+		const char *sp = evt_archive_segment_path(a, seg);
 		struct evt_rdec *d = evt_segr_decoder(r);
 		if (meta)
-			get_meta(s[seg].path, &rec, boff);
+			get_meta(sp, &rec, boff);
 		size_t mark = obuf->len;
 		if (evt_rdec_item_json(d, &rec, obuf) == EVT_ERR_CORRUPT)
-			evt_cli_damage_cb(NULL, s[seg].path, boff, d->err);
+			evt_cli_damage_cb(NULL, sp, boff, d->err);
 		else if (outo.text || outo.names) {
 			emit_event(mark, rec.rx_us);
 			obuf->len -= !outo.text; /* the newline: after '}' */
@@ -1243,6 +1247,103 @@ cmd_report(int argc, char **argv)
 	evt_names_free(cfgnames);
 	if (rc != 0)
 		return rc == EVT_ERR_ARG ? EVT_EXIT_USAGE : EVT_EXIT_FAIL;
+	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
+}
+/*
+ * cut
+ */
+
+/* What cut is asked for: the window or --around, the selection. */
+struct cut_args {
+	struct evt_sel sel;
+	const char *around;
+	int64_t window;
+};
+
+/* Applies one option of cut: --around, --window (report's) or a
+ * selection option. */
+static int
+cut_opt(void *ctx, int c, char *arg)
+{
+	struct cut_args *ca = ctx;
+	switch (c) {
+	case 'A': ca->around = arg; return 0;
+	case 'W': ca->window = evt_cli_duration_arg("--window", arg);
+		if (ca->window <= 0)
+			evt_cli_usage_err("--window: must be longer than 0");
+		return 0;
+	default: return sel_opt(&ca->sel, c, arg) ? 0 : EVT_EXIT_USAGE;
+	}
+}
+
+static const struct option cut_lo[] = {
+	{"around", required_argument, NULL, 'A'},
+	{"window", required_argument, NULL, 'W'},
+	SEL_OPTIONS,
+	{NULL, 0, NULL, 0},
+};
+static const struct cmdline cut_cl = {"cut (--from T --to T | --around "
+    "ID|TIME [--window DUR]) [--source S]... [--type T]... DIR OUT", cut_lo,
+    cut_opt, 2, 2};
+
+/* Turns --around (an event id or a time) and --window into the window
+ * of ca->sel; a usage error says what is missing. */
+static void
+cut_window(struct cut_args *ca, const char *dir)
+{
+	int64_t at;
+	if (ca->around != NULL && (ca->sel.from != INT64_MIN ||
+	    ca->sel.to != INT64_MAX))
+		evt_cli_usage_err("cut: --around or --from/--to, not both");
+	if (ca->around == NULL) {
+		if (ca->sel.from == INT64_MIN || ca->sel.to == INT64_MAX)
+			evt_cli_usage_err("cut: --from and --to, or --around, "
+			    "are needed");
+		return;
+	}
+	if (evt_cli_time(ca->around, &at) != 0) {
+		int rc = evt_cut_find(dir, ca->around, strlen(ca->around), &at);
+		if (rc < 0)
+			open_failed(dir, rc);
+		if (rc == 0)
+			evt_cli_fatal("%s: --around: no event with id %s", dir,
+			    ca->around);
+	}
+	ca->sel.from = at - ca->window / 2;
+	ca->sel.to = ca->sel.from + ca->window;
+}
+
+/* Writes a window of an archive as a new, self-contained archive
+ * (cut.c). */
+static int
+cmd_cut(int argc, char **argv)
+{
+	struct cut_args ca = {.window = 15 * 60 * 1000000LL}; /* report's */
+	sel_init(&ca.sel, argc);
+	int i = parse_cmdline(&cut_cl, &ca, argc, argv);
+	cut_window(&ca, argv[i]);
+	struct outopts none = {0};
+	names_setup(argv[i], &none, &ca.sel);
+	struct evt_cut_opts co = {.src = argv[i], .out = argv[i + 1],
+	    .sel = &ca.sel, .errcb = evt_cli_damage_cb,
+	    .warn = evt_cli_warn_cb};
+	struct evt_cut_stats st;
+	struct evt_buf why = {0};
+	int rc = evt_cut_write(&co, &st, &why);
+	oom_check(rc);
+	if (rc != 0)
+		evt_cli_err("%.*s", (int)why.len, (const char *)why.p);
+	else
+		evt_cli_err("%s: %" PRIu64 " events in %" PRIu64 " frames, %"
+		    PRIu64 " markers, %" PRIu64 " states at the start, names "
+		    "from %" PRIu64 " CONFIG markers", argv[i + 1], st.events,
+		    st.frames, st.markers, st.states, st.names);
+	evt_buf_free(&why);
+	evt_sel_free(&ca.sel);
+	evt_names_free(cfgnames);
+	if (rc != 0)
+		return rc == EVT_ERR_ARG || rc == EVT_ERR_EXISTS ?
+		    EVT_EXIT_USAGE : EVT_EXIT_FAIL;
 	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 /*
@@ -1454,6 +1555,19 @@ run_facts(const struct evt_ru_run *r, struct segfacts *sf)
 
 /* Prints the archive's counts, time span and sizes; sealed segments that
  * a roll-up run covers are counted from it (unless --scan). */
+/* Prints where a cut archive came from (its cut marker, cut.c). */
+static void
+info_origin(const char *dir)
+{
+	struct evt_buf line = {0};
+	int rc = evt_cut_origin(dir, &line);
+	oom_check(rc);
+	if (rc == 1)
+		outf("cut from:       %.*s\n", (int)line.len,
+		    (const char *)line.p);
+	evt_buf_free(&line);
+}
+
 static int
 cmd_info(int argc, char **argv)
 {
@@ -1523,6 +1637,7 @@ cmd_info(int argc, char **argv)
 	outf("gaps:           %" PRIu64 "\n", tot.frames[EVT_K_GAP]);
 	outf("raw frames:     %" PRIu64 "\n", tot.frames[EVT_K_RAW]);
 	outf("other frames:   %" PRIu64 "\n", tot.frames[EVT_K_JSON]);
+	info_origin(argv[op]);
 	oflush();
 	archive_lost_summary(argv[op]);
 	evt_archive_close(a);
@@ -2392,6 +2507,10 @@ usage(FILE *f)
 	    "                     timeline per source (states as bars, from\n"
 	    "                     the last getState answer or 1h back), events\n"
 	    "                     by type, the first N (500) events by name\n"
+	    "  cut (--from T --to T | --around ID|TIME [--window DUR])\n"
+	    "      [--source S]... [--type T]... DIR OUT\n"
+	    "                     a window as a new, self-contained archive\n"
+	    "                     (names, state at its start, markers)\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"
 	    "  repair DIR         rewrite damaged segments from what reads\n"
@@ -2421,6 +2540,7 @@ main(int argc, char **argv)
 		{"ls", cmd_ls}, {"verify", cmd_verify}, {"repair", cmd_repair},
 		{"prune", cmd_prune}, {"report", cmd_report},
 		{"merge", cmd_merge},
+		{"cut", cmd_cut},
 	};
 	const char *cmd = argv[1];
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

@@ -87,6 +87,11 @@ int evt_archive_open(const char *dir, int flags,
 const struct evt_segref *evt_archive_segments(struct evt_archive *a,
     size_t *n);
 
+/* The path of segment i (< the count evt_archive_segments gives),
+ * borrowed until close: made for that one segment, where
+ * evt_archive_segments makes every path. */
+const char *evt_archive_segment_path(struct evt_archive *a, size_t i);
+
 /* The size in bytes of segment i, stat(2)ed on the first call (0 if it
  * cannot be). */
 uint64_t evt_archive_segment_size(struct evt_archive *a, size_t i);

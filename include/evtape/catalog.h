@@ -128,6 +128,13 @@ void evt_cat_run_at(const struct evt_cat *c, uint32_t i,
 void evt_cat_seg_brief(const struct evt_cat *c, uint32_t i, uint64_t *seq,
     uint64_t *size, uint32_t *flags);
 
+/* Decodes of segment entries [i, i + m) (within nseg) the seq into
+ * seqs[] and, of a SEALED one, the size into sizes[] (UINT64_MAX,
+ * EVT_SIZE_UNKNOWN, for one that is not): the id index's view of the
+ * listing, a batch per call. */
+void evt_cat_seg_sizes(const struct evt_cat *c, uint32_t i, uint32_t m,
+    uint64_t *seqs, uint64_t *sizes);
+
 /* Decodes roll-up run entry i (< nsum): the range of a file
  * sum-LO-HI.evs (rollup.h). */
 void evt_cat_sum_at(const struct evt_cat *c, uint32_t i,

@@ -57,4 +57,9 @@ int evt_cfgrest_answer(const struct evt_cfgrest *c, const char *path,
 int evt_cfgrest_merge(struct evt_cfgrest *const *cs, size_t n, size_t at,
     struct evt_cfgrest **out);
 
+/* The JSON body c was parsed from (a merge's: the merged body), borrowed
+ * until evt_cfgrest_free; *len set.  What `evtool cut` writes as the
+ * names in force at its start. */
+const char *evt_cfgrest_body(const struct evt_cfgrest *c, size_t *len);
+
 #endif

@@ -76,8 +76,10 @@ struct evt_state;
  * Fills s (emptied first) with the state table as of end_us: the frames
  * received before it, from the last recorded getState answer on (state.h).
  * Goes back segment by segment, passing over sealed segments whose index
- * says they hold no getState answer, so the cost follows the distance to
- * the last snapshot, not the archive's length.  Leaves the cursor at its
+ * says they hold no getState answer, and starts in the segment holding
+ * the last one at that answer's block (its summary says where), so the
+ * cost follows the distance to the last snapshot, not the archive's
+ * length nor the segment's.  Leaves the cursor at its
  * end: evt_cur_seek and evt_cur_set_end before reading on.  Returns 0 or
  * a negative evt_err (EVT_ERR_NOMEM, EVT_ERR_IO).
  */

@@ -88,7 +88,11 @@ struct evt_idx_run {
 	unsigned version;
 	uint64_t nkeys;
 	uint32_t nsegs, nblocks, nparts;
-	struct evt_idx_seg *segs;	/* newest (highest seq) first */
+	struct evt_idx_seg *segs;	/* newest (highest seq) first; NULL
+					   in a lookup's run (segtab) */
+	const uint8_t *segtab;	/* a lookup's run: the segment table in the
+				   file's bytes (borrowed from the view's
+				   mapping), checked by its walk */
 	struct evt_idx_blk *blks;	/* nblocks entries; in version 3 only
 					   those of chunks with blk_ok set
 					   are filled (evt_idx_load_blocks) */
@@ -201,34 +205,52 @@ int evt_idx_prune(const char *dir, int sync, evt_idx_warn_cb warn,
     void *arg);
 
 /*
- * Lookup support for evt_archive_find.  evt_idx_view_open loads every
- * valid run of dir (names from the archive's listing) and decides which
- * run covers which segment (seqs[0..n), ascending, sizes where known or
- * EVT_SIZE_UNKNOWN): the one covering most segments; a run is not used
- * when a segment it covers has another size, or is missing while a
- * higher one exists ("identity").  Invalid runs are counted in
- * *bad (verify reports them).
+ * Lookup support for evt_archive_find.  The segments a lookup checks runs
+ * against: n of them, ascending sequence numbers; get(arg, i, m, seqs,
+ * sizes) gives segments i .. i + m - 1's (a size EVT_SIZE_UNKNOWN where
+ * not known): a batch of up to 128 for each 128 segments a run covers,
+ * one at a time O(log n) times per run and per candidate.
+ */
+struct evt_idx_segs {
+	size_t n;
+	void (*get)(void *arg, size_t i, size_t m, uint64_t *seqs,
+	    uint64_t *sizes);
+	void *arg;
+};
+
+/*
+ * evt_idx_view_open loads every valid run of dir (names[0..nnames): from
+ * the archive's listing) and decides which of them may be used: not one
+ * where a segment it covers has another size, or is missing while a
+ * higher one is listed ("identity").  A segment's cover is the usable
+ * run holding it that covers most segments.  It probes each usable run
+ * for key: the candidate blocks of every usable run, newest segment
+ * first (then by offset), in *c (borrowed until evt_idx_view_close).  A
+ * run that does not check is not used (verify reports it).  Returns the
+ * number of candidates and *out (close it), or EVT_ERR_NOMEM.  segs is
+ * copied; at and arg must stay valid until close.  Memory: each run's
+ * directory, mapped, and the candidates; nothing per listed segment.
  */
 struct evt_idx_view;
 struct evt_idx_cand {
-	size_t seg;		/* index into seqs */
+	size_t seg;		/* index into the segments */
 	uint64_t off;		/* block offset */
-	const struct evt_idx_seg *ent;	/* the run's entry (identity) */
-	const struct evt_idx_blk *blk;
+	struct evt_idx_seg ent;	/* the run's entry (identity) */
+	struct evt_idx_blk blk;
 	size_t run;
 };
 int evt_idx_view_open(const char *dir, char *const *names, size_t nnames,
-    const uint64_t *seqs, const uint64_t *sizes, size_t n,
-    struct evt_idx_view **out);
-/* Which usable run covers segment i, or SIZE_MAX. */
-size_t evt_idx_view_covering(const struct evt_idx_view *v, size_t i);
-/* Marks run k unusable (a candidate's identity did not match). */
-void evt_idx_view_drop(struct evt_idx_view *v, size_t k);
-/* Probes every usable run for key: the candidate blocks, newest segment
- * first, in *c (borrowed until the next call or close); a run whose
- * partition fails its CRC is dropped.  Returns the count or EVT_ERR_NOMEM. */
-int evt_idx_view_probe(struct evt_idx_view *v, uint64_t key,
+    const struct evt_idx_segs *segs, uint64_t key, struct evt_idx_view **out,
     const struct evt_idx_cand **c);
+/* Which usable run covers segment i, or SIZE_MAX (also for v NULL). */
+size_t evt_idx_view_covering(const struct evt_idx_view *v, size_t i);
+/* The highest segment below i that no usable run covers, or SIZE_MAX
+ * (v NULL: i - 1).  Jumps over the runs' spans: a lookup walks the
+ * segments it must open, not all of them. */
+size_t evt_idx_view_uncovered_below(const struct evt_idx_view *v, size_t i);
+/* Marks run k unusable (a candidate's identity did not match): the
+ * segments it covered are covered by another run or by none. */
+void evt_idx_view_drop(struct evt_idx_view *v, size_t k);
 void evt_idx_view_close(struct evt_idx_view *v);
 
 /*

@@ -293,6 +293,24 @@ const struct evt_seg_info *evt_segr_info(const struct evt_segr *r);
 int evt_segr_rewind(struct evt_segr *r, int64_t from_rx);
 
 /*
+ * Positions the scan of a sealed segment read through its index at block
+ * directory entry bi (the blocks before it are not read; a summary's
+ * positions name such entries): returns 1.  Otherwise (unsealed, no
+ * usable index, bi beyond the directory) rewinds to the start and
+ * returns 0.
+ */
+int evt_segr_rewind_block(struct evt_segr *r, uint32_t bi);
+
+/*
+ * Lets the scan of a sealed segment skip the blocks that hold nothing
+ * received before to_rx (their smallest receive time is at or after it;
+ * INT64_MAX, the default: none), as from_rx skips those that end before
+ * a window: a reader of a window [from, to) reads only the blocks that
+ * overlap it.  Kept across evt_segr_rewind.
+ */
+void evt_segr_set_end(struct evt_segr *r, int64_t to_rx);
+
+/*
  * Returns the next record of the scan (1), 0 at the end, or a negative
  * evt_err for a failure that stops the scan (EVT_ERR_NOMEM, EVT_ERR_IO).
  * Corruption is reported through the callback and skipped: damaged records

@@ -183,3 +183,7 @@ BUILD=$BUILD sh "$(dirname "$0")/report.sh"
 echo
 echo "== merge (bench/merge.sh)"
 BUILD=$BUILD sh "$(dirname "$0")/merge.sh"
+
+# cut: 15 minutes out of 10M events, against cat of the same window.
+echo
+BUILD=$BUILD sh "$(dirname "$0")/cut.sh"

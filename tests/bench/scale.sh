@@ -4,7 +4,8 @@
 # is imported into three archives that hold the same events: one segment,
 # ~1,000 and ~10,000 (--segment-age).  On each, in the same run: `get`
 # whole-process time for an id from the middle of the stream and for an
-# absent one, with the ratio to the one-segment archive (goal <= 1.5);
+# absent one, with the ratio to the one-segment archive (goal <= 1.5),
+# best of runs and, in alternating rounds, best and median;
 # `info`; get and a 5 s `cat --from/--to` with and without the archive
 # catalog (EVTAPE_NO_CATALOG=1); `stats` (from summaries where the tool has them) beside
 # `stats --scan`; `cat` events/s; bytes/event with every file counted,
@@ -15,6 +16,7 @@
 #   SCALE_EVENTS   events of the stream (default 10,000,000)
 #   SCALE_RUNS     timed runs of each short command; the best is printed
 #                  with the mean (default 20)
+#   SCALE_ALT      alternating rounds of get on s1 and s10k (default 300)
 #   SCALE_ZPREFIX  events of the prefix zstd -19 compresses (default
 #                  1,000,000: ~5 min on one core)
 #   Z19_BYTES      zstd -19 bytes of that prefix's JSON lines, if the
@@ -31,6 +33,7 @@ ZPREFIX=${SCALE_ZPREFIX:-1000000}
 EVTOOL=$BUILD/evtool
 EVGEN=$BUILD/evgen
 ABSENT=00000000-0000-4000-8000-000000000000
+US=$(printf '\037')	# separates a command's words for alt()
 W=$(mktemp -d "${TMPDIR:-/tmp}/evtape-sbench.XXXXXX")
 trap 'rm -rf "$W"' EXIT INT TERM
 
@@ -124,6 +127,34 @@ for what in present absent info; do
 		    "$(nseg "$W/$a")" "$a" "$(ratio "$1" "$base")" \
 		    "$([ "$what" = info ] || echo "   goal <= 1.5")"
 	done
+done
+
+# The goal's ratio on a loaded machine: get on s10k and on s1 in
+# alternating rounds (SCALE_ALT of them, each command once a round, so
+# that both see the same load), best and median of each, and their
+# ratios.
+# alt ROUNDS CMD1 CMD2 (words joined by $US): "best1 median1 best2
+# median2 best2/best1 median2/median1", times in ms.
+alt() {
+	/usr/bin/python3 -c 'import subprocess, sys, time, statistics
+n = int(sys.argv[1]); cmds = [a.split("\x1f") for a in sys.argv[2:]]
+t = [[] for c in cmds]
+for r in range(n + 2):
+    for i, c in enumerate(cmds):
+        t0 = time.monotonic()
+        subprocess.run(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if r >= 2:
+            t[i].append(time.monotonic() - t0)
+b = [min(x) * 1e3 for x in t]; m = [statistics.median(x) * 1e3 for x in t]
+print("%.2f %.2f %.2f %.2f %.2f %.2f" % (b[0], m[0], b[1], m[1], b[1] / b[0], m[1] / m[0]))' "$@"
+}
+for what in absent present; do
+	id=$([ $what = absent ] && echo "$ABSENT" || echo "$mid")
+	set -- $(alt "${SCALE_ALT:-300}" "$EVTOOL${US}get$US$W/s1$US$id" \
+	    "$EVTOOL${US}get$US$W/s10k$US$id")
+	printf '%-12s %s ms best, %s ms median (%s id, s1); %s / %s ms (s10k, %s segments), %s rounds alternating   s10k/s1 = %s best, %s median   goal <= 1.5\n' \
+	    "get:" "$1" "$2" "$what" "$3" "$4" "$(nseg "$W/s10k")" \
+	    "${SCALE_ALT:-300}" "$5" "$6"
 done
 
 # Without the catalog (EVTAPE_NO_CATALOG=1: the directory listed, every

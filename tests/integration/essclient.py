@@ -626,6 +626,34 @@ async def sc_state_delay(args):
                 dt, args.delay))
 
 
+async def sc_states(args):
+    """Prints the getState answer of a new session, pipelined behind its
+    subscription to everything (the state at the replay's start point,
+    with the events sent before the answer): one state a line, sorted,
+    then the number of those events (tests/integration/cut.sh compares
+    a cut with its original)."""
+    tok = token_or_fail(args)
+    async with connect(args, tok) as ws:
+        c = Conn(ws)
+        r = await c.cmd({"command": "startSession", "commandId": 1,
+                         "sessionId": "", "eventId": ""})
+        if r.get("status") not in (200, 201):
+            fail("startSession: %r" % r)
+        await ws.send(json.dumps({"command": "addSubscription",
+                                  "commandId": 2, "filters": ALL}))
+        await ws.send(json.dumps({"command": "getState", "commandId": 3}))
+        r = await c.response(2)
+        if r.get("status") != 200:
+            fail("addSubscription: %r" % r)
+        r = await c.response(3)
+        if r.get("status") != 200 or not isinstance(r.get("states"), list):
+            fail("getState: %r" % r)
+        for line in sorted(json.dumps(s, separators=(",", ":"))
+                           for s in r["states"]):
+            print(line)
+        print("events before the answer: %d" % len(c.events))
+
+
 async def sc_tls_refused(args):
     """Without the test CA the certificate must not verify."""
     ctx = ssl.create_default_context()
@@ -728,6 +756,7 @@ def main():
     p = sub.add_parser("state-delay")
     p.add_argument("--delay", type=float, required=True)
     sub.add_parser("tls-refused")
+    sub.add_parser("states")
     sub.add_parser("pipeline")
     p = sub.add_parser("conn-limit")
     p.add_argument("--n", type=int, required=True)
@@ -737,6 +766,7 @@ def main():
           "session": sc_session, "auth-command": sc_auth_command,
           "follow": sc_follow, "forgotten": sc_forgotten,
           "bad-peer": sc_bad_peer, "steal": sc_steal, "state-delay": sc_state_delay,
+          "states": sc_states,
           "tls-refused": sc_tls_refused, "pipeline": sc_pipeline,
           "conn-limit": sc_conn_limit, "slowloris": sc_slowloris}[args.cmd]
     run(fn, args)

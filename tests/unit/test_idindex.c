@@ -8,8 +8,9 @@
  * not at all; a run with a flipped byte must be rejected by its parser
  * (header, directory) or its partition checksum, and a run whose segment
  * was replaced (identity mismatch) must not be used for it, lookups
- * still right; catch-up rebuilds what was deleted; the name and the
- * partition function are pinned.
+ * still right; a segment between two a run holds that it does not hold
+ * is looked up on its own; catch-up rebuilds what was deleted; the name
+ * and the partition function are pinned.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -262,6 +263,34 @@ test_identity(void)
 	free(b2);
 }
 
+/* A segment no run holds between segments one run holds (it was moved
+ * aside while the index was rebuilt, then back): the run is used for
+ * the others, the segment is looked up on its own. */
+static void
+test_sparse(void)
+{
+	char p[256], q[256], big[512];
+	snprintf(p, sizeof p, "%s/seg-000000000015.evt", dir);
+	snprintf(q, sizeof q, "%s/aside.evt", dir);
+	while (runs(big, sizeof big) > 0)
+		unlink(big);
+	if (rename(p, q) != 0)
+		abort();
+	T_EQ(evt_idx_catch_up(dir, 0, 1, 0, NULL, NULL), 0,
+	    "catch-up without segment 15");
+	if (rename(q, p) != 0)
+		abort();
+	T_EQ(all_agree(), 0, "segment 15 back, held by no run: every lookup "
+	    "as by the segments");
+	char id[40];
+	id_of(14 * PER + 7, id);	/* in segment 15 only */
+	T_EQ(lookup(id, EVT_AR_NO_SIZES, NULL, 0), 15,
+	    "an id of segment 15 is found there");
+	while (runs(big, sizeof big) > 0)
+		unlink(big);
+	T_EQ(evt_idx_catch_up(dir, 0, 1, 0, NULL, NULL), 0, "restored");
+}
+
 int
 main(void)
 {
@@ -299,6 +328,7 @@ main(void)
 	T_EQ(evt_idx_verify(dir, report_cb, NULL), 0, "verify: clean");
 	test_damage(big);
 	test_identity();
+	test_sparse();
 	/* Deleted runs: lookups fall back, catch-up rebuilds. */
 	while (runs(big, sizeof big) > 0)
 		unlink(big);

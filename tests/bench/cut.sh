@@ -1,0 +1,68 @@
+#!/bin/sh
+# bench/cut.sh: what `evtool cut` costs (README, "evtool cut"): 15
+# minutes cut out of CUT_EVENTS (default 10,000,000) evgen events (seed
+# 43, 200 events/s: about 180,000 events in the window), beside `evtool
+# cat` of the same window (the same events read and printed) in the same
+# run, CPU seconds (user + system: the machine is shared), best of
+# CUT_RUNS (5), interleaved; and `evtool state --at` the
+# window's start, the part of the cut that derives the state in force.
+# The archive holds a getState answer every hour of receive time, as
+# evrec records one every --state-interval (1 h by default); the window
+# starts 59 minutes after one (the farthest the state is derived from).
+# A second archive without any getState answer shows the worst case:
+# the state is then derived from the archive's first event.  Prints
+# figures, never fails on them.
+set -eu
+BUILD=${BUILD:-build}
+EVTOOL=$BUILD/evtool
+EVGEN=$BUILD/evgen
+N=${CUT_EVENTS:-10000000}
+RUNS=${CUT_RUNS:-5}
+W=$(mktemp -d "${TMPDIR:-/tmp}/evtape-bench-cut.XXXXXX")
+trap 'rm -rf "$W"' EXIT INT TERM
+H=3600000000
+
+$EVGEN --seed 43 --events "$N" >"$W/ev.tsv"
+$EVGEN --seed 43 --states >"$W/states.json"
+# A getState answer 1 us before the first message of every hour.
+awk -v sf="$W/states.json" -v h=$H 'BEGIN { FS = "\t"; getline st <sf }
+    NR == 1 { next_t = $1 }
+    $1 >= next_t { printf "%.0f\t{\"commandId\":3,\"status\":200,\"states\":%s}\n", $1 - 1, st
+        next_t += h }
+    { print }' "$W/ev.tsv" >"$W/in.tsv"
+$EVTOOL import "$W/a" "$W/in.tsv" 2>/dev/null
+$EVTOOL import "$W/b" "$W/ev.tsv" 2>/dev/null
+FIRST=$(head -n 1 "$W/ev.tsv" | cut -f1)
+LAST=$(tail -n 1 "$W/ev.tsv" | cut -f1)
+rm -f "$W/ev.tsv" "$W/in.tsv"
+# The hour in the middle, 59 minutes after its getState answer.
+HOURS=$(((LAST - FIRST) / H))
+FROM=$((FIRST + (HOURS / 2) * H + 3540000000))
+TO=$((FROM + 900000000))
+
+secs() { # CMD...: CPU seconds (user + system) of CMD, output discarded
+	/usr/bin/time -f "%U %S" -o "$W/t" "$@" >/dev/null 2>&1 || true
+	awk '{ printf "%.3f", $1 + $2 }' "$W/t"
+}
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+c= k= s= w=
+for pass in $(seq "$RUNS"); do
+	rm -rf "$W/out" "$W/outb"
+	c=$(min "$c" "$(secs $EVTOOL cut --from $FROM --to $TO "$W/a" "$W/out")")
+	k=$(min "$k" "$(secs $EVTOOL cat --from $FROM --to $TO "$W/a")")
+	s=$(min "$s" "$(secs $EVTOOL state --at $FROM "$W/a")")
+	[ "$pass" -le 2 ] && w=$(min "$w" \
+	    "$(secs $EVTOOL cut --from $FROM --to $TO "$W/b" "$W/outb")")
+done
+n=$($EVTOOL cat "$W/out" | wc -l)
+/usr/bin/time -f "%M" -o "$W/kb" $EVTOOL cut --from $FROM --to $TO "$W/a" \
+    "$W/out2" 2>/dev/null
+$EVTOOL verify "$W/out" >/dev/null 2>&1 && v=clean || v="NOT CLEAN"
+awk -v n="$n" -v N="$N" -v c="$c" -v k="$k" -v s="$s" -v w="$w" \
+    -v kb="$(cat "$W/kb")" -v v="$v" 'BEGIN {
+    printf "cut:         15 min (%d events) out of %d: %.3f s CPU (peak RSS " \
+        "%.1f MiB, verify %s)   baseline: cat of the window %.3f s -> " \
+        "%.2fx   goal < 1 s\n", n, N, c, kb / 1024, v, k, c / (k > 0 ? k : 0.001)
+    printf "             of it, the state at the start (state --at, 59 " \
+        "min after a getState answer): %.3f s; with no getState answer " \
+        "in the archive: cut %.3f s\n", s, w }'
