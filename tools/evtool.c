@@ -37,6 +37,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <dirent.h>
 
 #include "evtape/archive.h"
 #include "evtape/catalog.h"
@@ -55,6 +56,7 @@
 #include "evtape/timefmt.h"
 #include "evtape/tsv.h"
 #include "evtape/idindex.h"
+#include "evtape/merge.h"
 #include "evtape/rollup.h"
 #include "evtape/verify.h"
 
@@ -2310,6 +2312,158 @@ cmd_stats(int argc, char **argv)
 	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
 }
 
+/*
+ * merge
+ */
+
+/* Applies --window of merge. */
+static int
+merge_opt(void *ctx, int c, char *arg)
+{
+	size_t *window = ctx;
+	uint64_t v = evt_cli_count_arg("--window", arg);
+	if (v < 1 || v > ((uint64_t)1 << 30))
+		evt_cli_range_err("--window", arg, "1..1073741824");
+	*window = (size_t)v;
+	return 0;
+}
+
+static const struct option merge_lo[] = {
+	{"window", required_argument, NULL, 'w'},
+	{NULL, 0, NULL, 0},
+};
+static const struct cmdline merge_cl = {"merge [--window N] OUT IN...",
+    merge_lo, merge_opt, 2, INT32_MAX};
+
+/* Refuses an OUT that exists and is not an empty directory (status 2). */
+static void
+merge_check_out(const char *out)
+{
+	struct stat sb;
+	if (stat(out, &sb) != 0)
+		return;
+	DIR *d = S_ISDIR(sb.st_mode) ? opendir(out) : NULL;
+	struct dirent *e;
+	int empty = d != NULL;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0;
+	if (d != NULL)
+		closedir(d);
+	if (!empty)
+		evt_cli_usage_err("%s: exists and is not an empty directory "
+		    "(merge writes a new archive)", out);
+}
+
+/* The temporary directory beside out that a merge is built in:
+ * DIR/.NAME.merge-PID.tmp (malloc'ed). */
+static char *
+merge_tmp_name(const char *out)
+{
+	const char *slash = strrchr(out, '/');
+	size_t dl = slash != NULL ? (size_t)(slash - out) + 1 : 0;
+	size_t n = strlen(out) + 48;
+	char *tmp = malloc(n);
+	if (tmp == NULL)
+		evt_cli_fatal("out of memory");
+	snprintf(tmp, n, "%.*s.%s.merge-%ld.tmp", (int)dl, out, out + dl,
+	    (long)getpid());
+	return tmp;
+}
+
+/* Deletes the files of a merge's temporary directory, then it. */
+static void
+merge_remove_tmp(const char *tmp)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		char *p = evt_path_join(tmp, e->d_name);
+		if (p != NULL && strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0)
+			unlink(p);
+		free(p);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(tmp);
+}
+
+/* Prints what each input gave; returns 1 if any lost something. */
+static int
+merge_report(char **in, size_t n, const struct evt_merge_stats *st)
+{
+	int partial = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (st[i].failed) {
+			outf("%s: not read\n", in[i]);
+			partial = 1;
+			continue;
+		}
+		outf("%s: %" PRIu64 " events contributed, %" PRIu64
+		    " duplicates, %" PRIu64 " gaps closed, %" PRIu64
+		    " gaps left\n", in[i], st[i].events, st[i].dups,
+		    st[i].gaps_closed, st[i].gaps_left);
+		evt_cli_lost_summary(in[i], st[i].lost_events,
+		    st[i].lost_unknown);
+		partial |= st[i].lost_events > 0 || st[i].lost_unknown > 0;
+	}
+	return partial;
+}
+
+/* Writes one archive from several: built in a temporary directory beside
+ * OUT, renamed to OUT when complete. */
+static int
+cmd_merge(int argc, char **argv)
+{
+	size_t window = 0;
+	int i = parse_cmdline(&merge_cl, &window, argc, argv);
+	const char *out = argv[i];
+	size_t nin = (size_t)(argc - i - 1);
+	merge_check_out(out);
+	char *tmp = merge_tmp_name(out);
+	struct evt_archive_opts o = {.seg.no_filter = 1,
+	    .seg.level = EVT_LEVEL_DEFAULT, .seg.fsync = EVT_FSYNC_NEVER};
+	struct evt_archive *a = open_archive(tmp, EVT_AR_WRITE |
+	    EVT_AR_CREATE, &o);
+	struct evt_merge_stats *st = calloc(nin, sizeof *st);
+	struct evt_merge_opts mo = {window, evt_cli_damage_cb,
+	    evt_cli_warn_cb, NULL};
+	if (st == NULL)
+		evt_cli_fatal("out of memory");
+	int rc = evt_merge(a, (const char *const *)argv + i + 1, nin, &mo, st);
+	size_t nread = 0;
+	for (size_t k = 0; k < nin; k++)
+		nread += !st[k].failed;
+	if (rc == 0 && nread == 0)
+		rc = EVT_ERR_NOTFOUND;	/* said per input */
+	/* Sealed, then the id index and the roll-up over every segment (a
+	 * writer leaves its last few segments to the next one's roll-up):
+	 * OUT is complete as it appears. */
+	if (rc == 0 && (rc = evt_archive_rotate(a)) == 0)
+		rc = evt_archive_reindex(a);
+	int crc = evt_archive_close(a);
+	if (rc == 0)
+		rc = crc;
+	if (rc == 0)
+		rc = sync_archive(tmp);
+	if (rc == 0 && rename(tmp, out) != 0)
+		evt_cli_err("%s: rename to %s: %s", tmp, out, strerror(errno)),
+		    rc = EVT_ERR_IO;
+	if (rc != 0) {
+		evt_cli_err("%s: %s; nothing written", out, rc ==
+		    EVT_ERR_NOTFOUND ? "no input could be read" :
+		    evt_strerror(rc));
+		merge_remove_tmp(tmp);
+	}
+	int partial = rc == 0 && merge_report(argv + i + 1, nin, st);
+	free(st);
+	free(tmp);
+	if (rc != 0)
+		return EVT_EXIT_FAIL;
+	return partial || evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
+}
+
 /* Prints the usage summary. */
 static void
 usage(FILE *f)
@@ -2364,7 +2518,11 @@ usage(FILE *f)
 	    "  verify DIR         check every byte; exit 1 on damage\n"
 	    "  repair DIR         rewrite damaged segments from what reads\n"
 	    "  prune DIR [--max-bytes N] [--max-age D]\n"
-	    "                     delete the oldest sealed segments\n");
+	    "                     delete the oldest sealed segments\n"
+	    "  merge [--window N] OUT IN...\n"
+	    "                     one new archive from several (redundant\n"
+	    "                     recorders): events once by id, in receive\n"
+	    "                     time order; GAPs another input covers closed\n");
 }
 
 int
@@ -2384,6 +2542,7 @@ main(int argc, char **argv)
 		{"state", cmd_state}, {"info", cmd_info}, {"stats", cmd_stats},
 		{"ls", cmd_ls}, {"verify", cmd_verify}, {"repair", cmd_repair},
 		{"prune", cmd_prune}, {"report", cmd_report},
+		{"merge", cmd_merge},
 		{"cut", cmd_cut},
 	};
 	const char *cmd = argv[1];

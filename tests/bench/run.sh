@@ -180,6 +180,10 @@ BUILD=$BUILD sh "$(dirname "$0")/names.sh" "$W/in.tsv"
 echo
 BUILD=$BUILD sh "$(dirname "$0")/report.sh"
 
+echo
+echo "== merge (bench/merge.sh)"
+BUILD=$BUILD sh "$(dirname "$0")/merge.sh"
+
 # cut: 15 minutes out of 10M events, against cat of the same window.
 echo
 BUILD=$BUILD sh "$(dirname "$0")/cut.sh"
