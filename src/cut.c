@@ -51,6 +51,8 @@ struct cut {
 };
 
 /* Appends a sentence to why; returns rc. */
+static int say(struct cut *c, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int
 say(struct cut *c, int rc, const char *fmt, ...)
 {
