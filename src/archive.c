@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1776,4 +1777,79 @@ evt_archive_reindex(struct evt_archive *a)
 	rc = evt_idx_catch_up(a->dir, 0, 1, 0, idx_warn_cb, a);
 	int rr = evt_ru_catch_up(a->dir, 1, idx_warn_cb, a);
 	return rc != 0 ? rc : rr;
+}
+
+/* Whether out may be written (see archive.h). */
+int
+evt_out_check(const char *out)
+{
+	struct stat sb;
+	if (stat(out, &sb) != 0)
+		return errno == ENOENT ? 0 : EVT_ERR_IO;
+	DIR *d = S_ISDIR(sb.st_mode) ? opendir(out) : NULL;
+	struct dirent *e;
+	int empty = d != NULL;
+	while (empty && (e = readdir(d)) != NULL)
+		empty = strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0;
+	if (d != NULL)
+		closedir(d);
+	return empty ? 0 : EVT_ERR_EXISTS;
+}
+
+/* fsyncs directory path; 0 or EVT_ERR_IO. */
+static int
+fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return EVT_ERR_IO;
+	int rc = fsync(fd);
+	close(fd);
+	return rc == 0 ? 0 : EVT_ERR_IO;
+}
+
+/* Syncs tmp, renames it to out, syncs out's parent (see archive.h). */
+int
+evt_out_publish(const char *tmp, const char *out)
+{
+	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return EVT_ERR_IO;
+	int rc = syncfs(fd);
+	int err = errno;
+	close(fd);
+	errno = err;
+	if (rc != 0)
+		return EVT_ERR_IO;
+	if (rename(tmp, out) != 0)
+		return errno == ENOTEMPTY || errno == EEXIST ? EVT_ERR_EXISTS :
+		    EVT_ERR_IO;
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof parent, "%s", out);
+	char *slash = strrchr(parent, '/');
+	if (slash == NULL)
+		snprintf(parent, sizeof parent, ".");
+	else
+		slash[slash == parent] = '\0';
+	return fsync_dir(parent);
+}
+
+/* Deletes tmp's files, then tmp (see archive.h). */
+void
+evt_out_remove(const char *tmp)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *p = evt_path_join(tmp, e->d_name);
+		if (p != NULL)
+			unlink(p);
+		free(p);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(tmp);
 }

@@ -15,7 +15,6 @@
  * reader (a MSG frame keeps its selected events together) and written by
  * the archive's writer, which re-encodes it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -72,40 +71,12 @@ say(struct cut *c, int rc, const char *fmt, ...)
 static int
 check_out(struct cut *c)
 {
-	struct stat sb;
-	if (stat(c->o->out, &sb) != 0)
-		return errno == ENOENT ? 0 : say(c, EVT_ERR_IO, "%s: %s",
-		    c->o->out, strerror(errno));
-	DIR *d = S_ISDIR(sb.st_mode) ? opendir(c->o->out) : NULL;
-	struct dirent *e;
-	int empty = d != NULL;
-	while (d != NULL && (e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			empty = 0;
-	if (d != NULL)
-		closedir(d);
-	return empty ? 0 : say(c, EVT_ERR_EXISTS, "%s: exists and is not an "
-	    "empty directory; cut writes a new archive, give a new name",
+	int rc = evt_out_check(c->o->out);
+	if (rc == EVT_ERR_IO)
+		return say(c, rc, "%s: %s", c->o->out, strerror(errno));
+	return rc == 0 ? 0 : say(c, rc, "%s: exists and is not an empty "
+	    "directory; cut writes a new archive, give a new name",
 	    c->o->out);
-}
-
-/* Removes the temporary directory and what is in it (no subdirectories:
- * an archive has none). */
-static void
-remove_tmp(struct cut *c)
-{
-	DIR *d = opendir(c->tmp);
-	struct dirent *e;
-	char p[PATH_MAX + 256];
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof p, "%s/%s", c->tmp, e->d_name);
-		unlink(p);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(c->tmp);
 }
 
 /* Appends a JSON string member "key":"s" (s escaped), a comma before it
@@ -386,18 +357,6 @@ copy_window(struct cut *c)
 	return rc < 0 ? rc : 0;
 }
 
-/* Flushes directory path to disk (after a rename in it). */
-static int
-sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return EVT_ERR_IO;
-	int rc = fsync(fd);
-	close(fd);
-	return rc == 0 ? 0 : EVT_ERR_IO;
-}
-
 /* Seals the cut, syncs it and renames it to OUT. */
 static int
 finish(struct cut *c)
@@ -406,26 +365,10 @@ finish(struct cut *c)
 	c->dst = NULL;
 	if (rc != 0)
 		return say(c, rc, "%s: sealing: %s", c->tmp, evt_strerror(rc));
-	int fd = open(c->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || syncfs(fd) != 0) {
-		rc = say(c, EVT_ERR_IO, "%s: sync: %s", c->tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	close(fd);
-	if (rename(c->tmp, c->o->out) != 0)
-		return say(c, errno == ENOTEMPTY || errno == EEXIST ?
-		    EVT_ERR_EXISTS : EVT_ERR_IO, "%s: renaming %s to it: %s",
-		    c->o->out, c->tmp, strerror(errno));
-	char parent[PATH_MAX];
-	snprintf(parent, sizeof parent, "%s", c->o->out);
-	char *slash = strrchr(parent, '/');
-	if (slash == NULL)
-		snprintf(parent, sizeof parent, ".");
-	else
-		slash[slash == parent] = '\0';
-	return sync_dir(parent);
+	if ((rc = evt_out_publish(c->tmp, c->o->out)) != 0)
+		return say(c, rc, "%s: renaming %s to it: %s", c->o->out,
+		    c->tmp, strerror(errno));
+	return 0;
 }
 
 /* Opens the source and the temporary directory with its writer. */
@@ -491,7 +434,7 @@ evt_cut_write(const struct evt_cut_opts *o, struct evt_cut_stats *st,
 	if (c.dst != NULL)
 		evt_archive_close(c.dst);
 	if (rc != 0 && c.tmp[0] != '\0')
-		remove_tmp(&c);
+		evt_out_remove(c.tmp);
 	if (c.src != NULL)
 		evt_archive_close(c.src);
 	for (size_t i = 0; i < c.ncfg; i++)

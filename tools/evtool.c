@@ -37,7 +37,6 @@
 #include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <dirent.h>
 
 #include "evtape/archive.h"
 #include "evtape/catalog.h"
@@ -2339,18 +2338,7 @@ static const struct cmdline merge_cl = {"merge [--window N] OUT IN...",
 static void
 merge_check_out(const char *out)
 {
-	struct stat sb;
-	if (stat(out, &sb) != 0)
-		return;
-	DIR *d = S_ISDIR(sb.st_mode) ? opendir(out) : NULL;
-	struct dirent *e;
-	int empty = d != NULL;
-	while (empty && (e = readdir(d)) != NULL)
-		empty = strcmp(e->d_name, ".") == 0 ||
-		    strcmp(e->d_name, "..") == 0;
-	if (d != NULL)
-		closedir(d);
-	if (!empty)
+	if (evt_out_check(out) == EVT_ERR_EXISTS)
 		evt_cli_usage_err("%s: exists and is not an empty directory "
 		    "(merge writes a new archive)", out);
 }
@@ -2369,24 +2357,6 @@ merge_tmp_name(const char *out)
 	snprintf(tmp, n, "%.*s.%s.merge-%ld.tmp", (int)dl, out, out + dl,
 	    (long)getpid());
 	return tmp;
-}
-
-/* Deletes the files of a merge's temporary directory, then it. */
-static void
-merge_remove_tmp(const char *tmp)
-{
-	DIR *d = opendir(tmp);
-	struct dirent *e;
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		char *p = evt_path_join(tmp, e->d_name);
-		if (p != NULL && strcmp(e->d_name, ".") != 0 &&
-		    strcmp(e->d_name, "..") != 0)
-			unlink(p);
-		free(p);
-	}
-	if (d != NULL)
-		closedir(d);
-	rmdir(tmp);
 }
 
 /* Prints what each input gave; returns 1 if any lost something. */
@@ -2445,16 +2415,13 @@ cmd_merge(int argc, char **argv)
 	int crc = evt_archive_close(a);
 	if (rc == 0)
 		rc = crc;
-	if (rc == 0)
-		rc = sync_archive(tmp);
-	if (rc == 0 && rename(tmp, out) != 0)
-		evt_cli_err("%s: rename to %s: %s", tmp, out, strerror(errno)),
-		    rc = EVT_ERR_IO;
+	if (rc == 0 && (rc = evt_out_publish(tmp, out)) != 0)
+		evt_cli_err("%s: rename to %s: %s", tmp, out, strerror(errno));
 	if (rc != 0) {
 		evt_cli_err("%s: %s; nothing written", out, rc ==
 		    EVT_ERR_NOTFOUND ? "no input could be read" :
 		    evt_strerror(rc));
-		merge_remove_tmp(tmp);
+		evt_out_remove(tmp);
 	}
 	int partial = rc == 0 && merge_report(argv + i + 1, nin, st);
 	free(st);

@@ -285,4 +285,19 @@ int evt_run_parse_name(const char *name, const char *prefix,
 /* "dir/name", malloc'ed (the caller frees it); NULL when out of memory. */
 char *evt_path_join(const char *dir, const char *name);
 
+/*
+ * A new archive built in a temporary directory beside its final name and
+ * published whole (evtool cut, evtool merge).  evt_out_check: whether OUT
+ * may be written: 0 if absent or an empty directory (the rename replaces
+ * it), EVT_ERR_EXISTS if anything else, EVT_ERR_IO (errno set) if it
+ * cannot be looked at.  evt_out_publish: syncs the file system holding
+ * tmp (syncfs), renames tmp to out and fsyncs out's parent directory;
+ * 0, EVT_ERR_EXISTS (out became non-empty) or EVT_ERR_IO (errno set).
+ * evt_out_remove: deletes tmp's files, then tmp (an archive has no
+ * subdirectories).
+ */
+int evt_out_check(const char *out);
+int evt_out_publish(const char *tmp, const char *out);
+void evt_out_remove(const char *tmp);
+
 #endif
