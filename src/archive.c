@@ -901,29 +901,31 @@ locked_in_proc(FILE *f, const struct stat *st)
 	return 0;
 }
 
-/*
- * Whether a writer holds the archive's lock, asked without touching the
- * lock (a reader must not take it, not even shared: formats/archive.md):
- * from /proc/locks, for the LOCK file or the directory itself.  0 when
- * it cannot tell.
- */
-static int
-writer_running(struct evt_archive *a)
+/* Whether a writer holds the lock of the archive in dir; see archive.h. */
+int
+evt_archive_writer_running(const char *dir)
 {
-	if (a->writer >= 0)
-		return a->writer;
-	a->writer = 0;
 	FILE *f = fopen("/proc/locks", "re");
 	if (f == NULL)
 		return 0;
 	struct stat st;
-	char *lp = evt_path_join(a->dir, "LOCK");
+	int held = 0;
+	char *lp = evt_path_join(dir, "LOCK");
 	if (lp != NULL && stat(lp, &st) == 0 && locked_in_proc(f, &st))
-		a->writer = 1;
-	else if (stat(a->dir, &st) == 0 && locked_in_proc(f, &st))
-		a->writer = 1;
+		held = 1;
+	else if (stat(dir, &st) == 0 && locked_in_proc(f, &st))
+		held = 1;
 	free(lp);
 	fclose(f);
+	return held;
+}
+
+/* Whether a writer holds the archive's lock, asked once per reader. */
+static int
+writer_running(struct evt_archive *a)
+{
+	if (a->writer < 0)
+		a->writer = evt_archive_writer_running(a->dir);
 	return a->writer;
 }
 

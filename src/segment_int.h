@@ -7,6 +7,7 @@
 #define EVT_SEGMENT_INT_H
 
 #include <string.h>
+#include <time.h>
 
 #include <zstd.h>
 
@@ -68,6 +69,9 @@ struct evt_segr {
 	int64_t to_rx;		/* sealed: blocks starting at or after it are
 				   skipped (evt_segr_set_end) */
 	uint64_t valid_end;	/* unsealed: end of the last good block */
+	int live;		/* unsealed, followed (evt_segr_live): a block
+				   not yet whole at the end is waited for */
+	struct timespec live_mtime; /* the file's when last looked at */
 
 	/* What the scan could not read (evt_segr_lost). */
 	uint64_t lost;		/* events known lost */

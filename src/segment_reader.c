@@ -1021,6 +1021,87 @@ evt_segr_set_end(struct evt_segr *r, int64_t to_rx)
 	r->to_rx = to_rx;
 }
 
+/*
+ * Loads the block at off of a followed segment (r->live): quietly first,
+ * for a block that does not check at the end of the data is the one a
+ * writer is writing (or a torn tail the next writer cuts): EVT_ERR_AGAIN.
+ * Only when a good block header follows it is it damage, loaded again
+ * to be reported as any scan reports it.
+ */
+static int
+load_live(struct evt_segr *r, uint64_t off, uint64_t *next,
+    struct evt_blkhdr *bh)
+{
+	evt_seg_err_cb cb = r->cb;
+	uint64_t nerr = r->nerr;
+	r->cb = NULL;
+	int rc = evt_segr_load_block(r, off, next, bh);
+	int tail = rc != 0 && rc != EVT_ERR_NOMEM && rc != EVT_ERR_IO &&
+	    resync(r, off + 1) >= r->info.data_end;
+	r->cb = cb;
+	r->nerr = nerr;
+	if (rc == 0 || rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
+		return rc;
+	return tail ? EVT_ERR_AGAIN : evt_segr_load_block(r, off, next, bh);
+}
+
+/* Follows an unsealed segment; see segment.h. */
+void
+evt_segr_live(struct evt_segr *r, int on)
+{
+	r->live = on && !r->info.sealed;
+	if (r->live && r->fd >= 0) {
+		struct stat st;
+		if (fstat(r->fd, &st) == 0)
+			r->live_mtime = st.st_mtim;
+	}
+}
+
+/* The open descriptor. */
+int
+evt_segr_fd(const struct evt_segr *r)
+{
+	return r->fd;
+}
+
+/* Looks at a followed segment again; see segment.h. */
+int
+evt_segr_refresh(struct evt_segr *r)
+{
+	struct stat st;
+	if (!r->live)
+		return 0;
+	if (fstat(r->fd, &st) != 0)
+		return EVT_ERR_IO;
+	/* (The modification time too: a writer that cut a torn tail and
+	 * wrote a block of the same length in its place.) */
+	if ((uint64_t)st.st_size == r->info.size &&
+	    st.st_mtim.tv_sec == r->live_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == r->live_mtime.tv_nsec)
+		return 0;
+	r->live_mtime = st.st_mtim;
+	r->info.size = (uint64_t)st.st_size;
+	r->info.data_end = r->info.size;
+	if (r->info.size >= EVT_SEG_HDR_SIZE + EVT_TRAILER_SIZE) {
+		uint8_t t[EVT_TRAILER_SIZE];
+		evt_seg_err_cb cb = r->cb;
+		uint64_t nerr = r->nerr;
+		r->cb = NULL; /* a trailer being written is no damage */
+		/* A valid trailer sets data_end to the end of the blocks;
+		 * the scan goes on block by block up to it, with the
+		 * dictionary it has grown (not the index's). */
+		int sealed = read_at(r, t, sizeof t, r->info.size -
+		    EVT_TRAILER_SIZE) == 0 && check_trailer(r, t);
+		r->cb = cb;
+		r->nerr = nerr;
+		if (sealed) {
+			r->live = 0;
+			return 2;
+		}
+	}
+	return 1;
+}
+
 /* Moves the scan into the next readable block; 0 at the end. */
 static int
 next_block(struct evt_segr *r)
@@ -1047,7 +1128,10 @@ next_block(struct evt_segr *r)
 	}
 	while (r->pos + EVT_BLK_HDR_SIZE <= r->info.data_end) {
 		uint64_t at = r->pos;
-		int rc = evt_segr_load_block(r, at, &next, &bh);
+		int rc = r->live ? load_live(r, at, &next, &bh) :
+		    evt_segr_load_block(r, at, &next, &bh);
+		if (rc == EVT_ERR_AGAIN)
+			return 0; /* not whole yet: stay here */
 		if (rc == EVT_ERR_NOMEM || rc == EVT_ERR_IO)
 			return rc;
 		if (rc != 0) {
@@ -1089,6 +1173,8 @@ next_block(struct evt_segr *r)
 		 * carry the definitions later blocks need. */
 		return 1;
 	}
+	if (r->live)
+		return 0; /* the rest is still being written */
 	if (r->pos < r->info.data_end && r->pos > r->valid_end)
 		; /* already reported by the resync path */
 	else if (r->pos < r->info.data_end) {

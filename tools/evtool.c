@@ -44,6 +44,7 @@
 #include "evtape/cursor.h"
 #include "evtape/cut.h"
 #include "evtape/err.h"
+#include "evtape/follow.h"
 #include "evtape/names.h"
 #include "evtape/record.h"
 #include "evtape/report.h"
@@ -152,14 +153,17 @@ struct cmdline {
 };
 
 /* getopt's short options for the long options o: -o and -v where the
- * command takes --output and --verbose (OUT_OPTIONS, below). */
+ * command takes --output and --verbose (OUT_OPTIONS, below), and -f
+ * where it takes --follow too (cat). */
 static const char *
 short_options(const struct option *o)
 {
-	for (; o->name != NULL; o++)
-		if (strcmp(o->name, "output") == 0)
-			return ":o:v";
-	return ":";
+	int out = 0, follow = 0;
+	for (; o->name != NULL; o++) {
+		out |= strcmp(o->name, "output") == 0;
+		follow |= strcmp(o->name, "follow") == 0;
+	}
+	return out ? (follow ? ":o:vf" : ":o:v") : ":";
 }
 
 /* Parses the options of argv by cl into ctx; returns the index of the
@@ -185,8 +189,9 @@ parse_cmdline(const struct cmdline *cl, void *ctx, int argc, char **argv)
 
 /* The long options of a selection (cat, stats, state): --from, --to,
  * --source, --type, handled by sel_opt. */
+#define OPT_FROM 0x100 /* not 'f': cat's -f is --follow */
 #define SEL_OPTIONS \
-	{"from", required_argument, NULL, 'f'}, \
+	{"from", required_argument, NULL, OPT_FROM}, \
 	{"to", required_argument, NULL, 'T'}, \
 	{"source", required_argument, NULL, 's'}, \
 	{"type", required_argument, NULL, 'y'}
@@ -204,7 +209,7 @@ static int
 sel_opt(struct evt_sel *s, int c, char *arg)
 {
 	switch (c) {
-	case 'f': s->from = evt_cli_time_arg("--from", arg); return 1;
+	case OPT_FROM: s->from = evt_cli_time_arg("--from", arg); return 1;
 	case 'T': s->to = evt_cli_time_arg("--to", arg); return 1;
 	case 's': s->sources[s->nsources++] = arg; return 1;
 	case 'y': s->types[s->ntypes++] = arg; return 1;
@@ -306,12 +311,17 @@ emit_event(size_t mark, int64_t rx)
 	oom_check(evt_buf_putc(obuf, '\n'));
 }
 
+/* Damaged places of unknown count that cat -f found (its follower's
+ * tally, the archive's being cat's own). */
+static uint64_t follow_unknown;
+
 /* lost_summary of the archive's tally. */
 static void
 archive_lost_summary(const char *dir)
 {
 	uint64_t ev, unk;
 	evt_archive_lost(arch, &ev, &unk);
+	unk += follow_unknown;
 	evt_cli_lost_summary(dir, ev, unk);
 }
 
@@ -624,6 +634,20 @@ put_rx(int64_t rx)
 
 enum cat_mode { CAT_EVENTS, CAT_MESSAGES, CAT_TSV, CAT_MARKERS };
 
+/* cat -f: set by SIGINT and SIGTERM, and by the first frame received at
+ * or after --to; the readers below stop at it. */
+static volatile sig_atomic_t cat_stop;
+static int cat_following;
+
+/* Whether cat stops before a frame received at rx (see cat_stop). */
+static int
+cat_stops(const struct evt_sel *f, int64_t rx)
+{
+	if (cat_following && f->to != INT64_MAX && rx >= f->to)
+		cat_stop = 1;
+	return cat_stop;
+}
+
 /* Keeps the items of a --messages frame that pass the filters. */
 static int
 keep_cb(void *arg, int frame_kind, struct evt_rdec *d,
@@ -646,6 +670,8 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 		if (rec.kind == EVT_K_STRDEF || rec.kind == EVT_K_SHAPEDEF)
 			continue;
 		if (rec.kind != EVT_K_EVENT && rec.kind != EVT_K_ITEM) {
+			if (cat_stops(f, rec.rx_us))
+				break;
 			in_msg = rec.kind == EVT_K_MSG;
 			continue;
 		}
@@ -683,6 +709,8 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 	evt_frames_init(&fr, r, mode == CAT_MESSAGES ? keep_cb : NULL,
 	    (void *)(uintptr_t)f, evt_cli_damage_cb, NULL, path);
 	while ((rc = evt_frames_next(&fr, &fm)) == 1) {
+		if (cat_stops(f, fm->rx_us))
+			break;
 		if (!evt_sel_time(f, fm->rx_us))
 			continue;
 		if (mode == CAT_MESSAGES) {
@@ -729,6 +757,18 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 	oom_check(rc);
 }
 
+/* Prints the records of r (segment file path) according to mode and
+ * filters. */
+static void
+cat_read(struct evt_segr *r, const char *path, enum cat_mode mode,
+    const struct evt_sel *f)
+{
+	if (mode == CAT_EVENTS)
+		cat_events(r, path, f);
+	else
+		cat_frames(r, path, mode, f);
+}
+
 /* Prints the records of one segment according to mode and filters. */
 static int
 cat_segment(size_t i, enum cat_mode mode, const struct evt_sel *f)
@@ -736,11 +776,7 @@ cat_segment(size_t i, enum cat_mode mode, const struct evt_sel *f)
 	struct evt_segr *r = open_range(i, f);
 	if (r == NULL)
 		return 0; /* reported, or nothing in range */
-	const char *path = evt_archive_segment_path(arch, i);
-	if (mode == CAT_EVENTS)
-		cat_events(r, path, f);
-	else
-		cat_frames(r, path, mode, f);
+	cat_read(r, evt_archive_segment_path(arch, i), mode, f);
 	evt_archive_close_segment(arch, r);
 	return 0;
 }
@@ -750,7 +786,108 @@ struct cat_args {
 	struct evt_sel sel;
 	enum cat_mode mode;
 	struct outopts out;
+	int follow;
 };
+
+/* cat -f: how long a wait for a change lasts before the follower looks
+ * again all the same (a fallback: inotify wakes it), and how long after
+ * --to it reads on for frames received before --to (a recorder writes a
+ * block within about a second of its first frame). */
+#define FOLLOW_QUIET_MS 5000
+#define FOLLOW_TO_GRACE_US 2000000
+
+/* SIGINT, SIGTERM: cat -f stops. */
+static void
+cat_stop_signal(int sig)
+{
+	(void)sig;
+	cat_stop = 1;
+}
+
+/* Waits for a change of the followed archive (or a stop signal, or the
+ * end of --to's grace); returns 0, or 1 when cat -f is to stop. */
+static int
+cat_follow_wait(struct evt_follow *fo, const char *dir,
+    const struct evt_sel *f)
+{
+	int timeout = FOLLOW_QUIET_MS;
+	if (f->to != INT64_MAX) {
+		int64_t left = f->to + FOLLOW_TO_GRACE_US - evt_wall_us();
+		if (left <= 0)
+			return 1;
+		if (left / 1000 + 1 < timeout)
+			timeout = (int)(left / 1000 + 1);
+	}
+	sigset_t stop, old;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	/* Blocked between the flag's check and ppoll, which unblocks them:
+	 * a signal in between is not slept through. */
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	int rc = cat_stop ? 0 : evt_follow_wait(fo, timeout, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (rc == EVT_ERR_NOTFOUND)
+		evt_cli_fatal("%s: the archive directory was deleted or moved",
+		    dir);
+	if (rc == EVT_ERR_IO)
+		evt_cli_fatal("%s: waiting for changes: %s", dir,
+		    strerror(errno));
+	return cat_stop;
+}
+
+/* Opens the archive in dir for cat -f (watching it from now on) or
+ * exits with a message. */
+static struct evt_follow *
+cat_follow_open(const char *dir, const struct cat_args *ca)
+{
+	struct evt_follow *fo;
+	int rc = evt_follow_open(dir, ca->sel.from, evt_cli_damage_cb, NULL,
+	    &fo);
+	if (rc == EVT_ERR_ARG)
+		evt_cli_fatal("%s: not a directory", dir);
+	if (rc == EVT_ERR_CORRUPT)
+		evt_cli_fatal("%s: not an archive (no LOCK file and no "
+		    "segment file in it)", dir);
+	if (rc != 0)
+		open_failed(dir, rc);
+	return fo;
+}
+
+/* cat -f: prints what the archive in dir holds, then what is added to
+ * it, until a stop signal or --to. */
+static void
+cat_follow(struct evt_follow *fo, const char *dir, const struct cat_args *ca)
+{
+	int rc;
+	struct sigaction sa = {.sa_handler = cat_stop_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	cat_following = 1;
+	while (!cat_stop) {
+		struct evt_segr *r;
+		const char *path;
+		int fresh;
+		rc = evt_follow_reader(fo, &r, &path, &fresh);
+		oom_check(rc);
+		if (rc < 0)
+			evt_cli_fatal("%s: %s: %s", dir, evt_strerror(rc),
+			    strerror(errno));
+		if (rc == 1) {
+			cat_read(r, path, ca->mode, &ca->sel);
+			continue;
+		}
+		oflush(); /* all there is: out before waiting */
+		if (cat_follow_wait(fo, dir, &ca->sel))
+			break;
+	}
+	uint64_t ev, unk;
+	evt_follow_lost(fo, &ev, &unk);
+	evt_archive_add_lost(arch, ev);
+	follow_unknown = unk;
+	evt_follow_close(fo);
+}
 
 /* Applies one option of cat. */
 static int
@@ -761,6 +898,7 @@ cat_opt(void *ctx, int c, char *arg)
 	case 'm': ca->mode = CAT_MESSAGES; return 0;
 	case 't': ca->mode = CAT_TSV; return 0;
 	case 'M': ca->mode = CAT_MARKERS; return 0;
+	case 'f': ca->follow = 1; return 0;
 	default: return sel_opt(&ca->sel, c, arg) || out_opt(&ca->out, c,
 	    arg) ? 0 : EVT_EXIT_USAGE;
 	}
@@ -770,11 +908,12 @@ static const struct option cat_lo[] = {
 	{"messages", no_argument, NULL, 'm'},
 	{"tsv", no_argument, NULL, 't'},
 	{"markers", no_argument, NULL, 'M'},
+	{"follow", no_argument, NULL, 'f'},
 	SEL_OPTIONS,
 	OUT_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
-static const struct cmdline cat_cl = {"cat [--messages|--tsv|--markers] "
+static const struct cmdline cat_cl = {"cat [-f] [--messages|--tsv|--markers] "
     "[--from T] [--to T] [--source S]... [--type T]... [--names] "
     "[-o json|text [--utc] [-v]] DIR", cat_lo, cat_opt, 1, 1};
 
@@ -792,6 +931,9 @@ cmd_cat(int argc, char **argv)
 	if (ca.mode != CAT_EVENTS && (ca.out.names || ca.out.text))
 		evt_cli_usage_err("--names and -o text print events; "
 		    "--messages, --tsv and --markers print frames");
+	/* (First: it says what is wrong with a DIR that is not one.) */
+	struct evt_follow *fo = ca.follow ? cat_follow_open(argv[i], &ca) :
+	    NULL;
 	names_setup(argv[i], &ca.out, &ca.sel);
 	/* (No sizes: cat uses none, and 10,000 stats were most of a
 	 * short --from/--to.) */
@@ -799,7 +941,9 @@ cmd_cat(int argc, char **argv)
 	/* (Paths made for the segments opened: a short window of 10,000
 	 * segments opens a few.) */
 	size_t n = evt_archive_nsegments(a);
-	for (size_t k = 0; k < n; k++)
+	if (fo != NULL)
+		cat_follow(fo, argv[i], &ca);
+	for (size_t k = 0; k < n && fo == NULL; k++)
 		cat_segment(k, ca.mode, &ca.sel);
 	oflush();
 	archive_lost_summary(argv[i]);

@@ -161,6 +161,14 @@ int evt_archive_find(struct evt_archive *a, const char *id, size_t len,
 int evt_archive_find_rx(struct evt_archive *a, const char *id, size_t len,
     int64_t *rx);
 
+/*
+ * Whether a writer holds the lock of the archive in dir, asked without
+ * touching the lock (a reader must not take it, not even shared:
+ * formats/archive.md): from /proc/locks, for the LOCK file or the
+ * directory itself.  0 when it cannot tell.
+ */
+int evt_archive_writer_running(const char *dir);
+
 /* Appends a received frame, rotating first if the segment is full or old.
  * Returns the frame's header kind or a negative evt_err. */
 int evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,

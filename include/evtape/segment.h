@@ -425,6 +425,28 @@ int evt_segr_columns(struct evt_segr *r, evt_seg_column_cb fn, void *arg);
 int evt_segr_newest_keys(struct evt_segr *r, uint64_t *keys, size_t want,
     size_t *got);
 
+/*
+ * Following a segment a writer appends to (follow.h).  evt_segr_live(r,
+ * 1) makes the scan of an unsealed segment stop (evt_segr_next returns
+ * 0), quietly and without moving, at a block that is not whole yet or
+ * does not check while no good block header follows it: the half-written
+ * block of a running writer, or a crash's torn tail that the next writer
+ * will cut.  Damage that a good block follows is reported as always.
+ * evt_segr_live(r, 0) reads the rest as any scan does (a torn tail is
+ * then reported).  evt_segr_refresh, called when a scan returned 0, looks
+ * at the file again (through the open descriptor, so that a rename or a
+ * deletion does not matter): returns 2 once the writer has sealed it (the
+ * scan then ends at the end of its blocks and is no longer live), 1 if it
+ * grew or shrank, 0 if unchanged, or EVT_ERR_IO.  A sealed segment
+ * opened as such never changes: 0.
+ */
+void evt_segr_live(struct evt_segr *r, int on);
+int evt_segr_refresh(struct evt_segr *r);
+
+/* The reader's open descriptor (borrowed): which file it reads, after
+ * renames. */
+int evt_segr_fd(const struct evt_segr *r);
+
 /* Id of the last event in the segment or NULL (sealed: from the index). */
 const char *evt_segr_last_id(struct evt_segr *r, size_t *len);
 
