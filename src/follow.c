@@ -95,6 +95,27 @@ follow_list(struct evt_follow *f, uint64_t *next, int *archive)
 	return 0;
 }
 
+/* Reports segments lo..hi as deleted before they were read. */
+static void
+follow_lost(struct evt_follow *f, uint64_t lo, uint64_t hi)
+{
+	char name[24], last[24];
+	evt_segment_name(lo, name, sizeof name);
+	evt_segment_name(hi, last, sizeof last);
+	char *path = evt_path_join(f->dir, name);
+	if (lo == hi)
+		follow_report(f, path != NULL ? path : f->dir, "deleted (by "
+		    "retention, or moved aside) before this reader read it: "
+		    "its events are lost");
+	else
+		follow_report(f, path != NULL ? path : f->dir, "deleted with "
+		    "the segments after it up to %s (by retention, or moved "
+		    "aside) before this reader read them: their events are "
+		    "lost", last);
+	free(path);
+	f->lost_unknown++;
+}
+
 /* Opens the archive for following; see follow.h. */
 int
 evt_follow_open(const char *dir, int64_t from_us, evt_seg_err_cb cb,
@@ -201,17 +222,8 @@ follow_open_next(struct evt_follow *f)
 			free(path);
 			return 0;
 		}
-		if (f->seq != 0 && next > f->seq + 1) {
-			char lo[24], hi[24];
-			evt_segment_name(f->seq + 1, lo, sizeof lo);
-			evt_segment_name(next - 1, hi, sizeof hi);
-			follow_report(f, f->dir, "%s%s%s deleted (by retention, "
-			    "or moved aside) before this reader read %s: "
-			    "their events are lost", lo, next - 1 > f->seq + 1 ?
-			    " to " : "", next - 1 > f->seq + 1 ? hi : "",
-			    next - 1 > f->seq + 1 ? "them" : "it");
-			f->lost_unknown++;
-		}
+		if (f->seq != 0 && next > f->seq + 1)
+			follow_lost(f, f->seq + 1, next - 1);
 		f->seq = next;
 		int rc = evt_segr_open(path, f->cb, f->arg, &f->r);
 		if (rc == EVT_ERR_NOMEM) {
@@ -250,6 +262,12 @@ static int
 follow_abandoned(struct evt_follow *f)
 {
 	struct stat st;
+	uint64_t next;
+	int archive;
+	/* After a quiet wait, the listing too (inotify's queue may have
+	 * overflowed and taken a new segment's name with it). */
+	if (f->quiet && follow_list(f, &next, &archive) != 0)
+		return 0;
 	if (f->newest <= f->seq)
 		return 0;
 	if (stat(f->path, &st) != 0 || st.st_dev != f->dev ||

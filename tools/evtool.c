@@ -659,6 +659,25 @@ keep_cb(void *arg, int frame_kind, struct evt_rdec *d,
 	return f->nsources == 0 && f->ntypes == 0;
 }
 
+/* cat -f with names: takes the names of a CONFIG marker read (those
+ * recorded after the start are new; the others are dropped as
+ * repetitions). */
+static void
+names_follow(struct evt_rdec *d, const struct evt_rec *rec)
+{
+	struct evt_buf body = {0}, tail = {0};
+	int rc = evt_rdec_frame_head(d, rec, &body, &tail);
+	oom_check(rc);
+	if (rc == 0) {
+		oom_check(evt_names_add(cfgnames, rec->rx_us,
+		    (const char *)body.p, body.len));
+		oom_check(evt_names_finish(cfgnames));
+		evt_names_text_init(&textfmt, cfgnames, outo.utc, outo.verbose);
+	}
+	evt_buf_free(&body);
+	evt_buf_free(&tail);
+}
+
 /* Prints the events of one segment, one per line. */
 static void
 cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
@@ -673,6 +692,9 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 			if (cat_stops(f, rec.rx_us))
 				break;
 			in_msg = rec.kind == EVT_K_MSG;
+			if (rec.kind == EVT_K_CONFIG && cat_following &&
+			    cfgnames != NULL)
+				names_follow(evt_segr_decoder(r), &rec);
 			continue;
 		}
 		if (!in_msg || !evt_sel_time(f, rec.rx_us) ||
