@@ -7,7 +7,7 @@
 # Prints p50, p90, p99 and the maximum.  Usage: sh tests/bench/follow.sh
 # [SECONDS] [RATE]
 . "$(dirname "$0")/../integration/lib.sh"
-. "$HERE/evrec.inc"
+. "$HERE/../integration/evrec.inc"
 SECS=${1:-20}
 RATE=${2:-200}
 echo "pw-$$" >"$T/pw"

@@ -8,7 +8,8 @@
 # by what the prune deleted, and holds every event evsim sent, once.
 # Then: a follower stopped while it holds a segment that is sealed and
 # compacted under it, and whose next segments retention deletes before it
-# reads them (reported, with their names); --to ends a follower; and
+# reads them (reported, with their names); GAP markers as they come;
+# --to ends a follower; and
 # directories that are not archives are refused without hanging.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
@@ -183,7 +184,27 @@ check $? "it printed segments 1 and 2 whole (2 from its old file) and the newest
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
 
-# 3. --to: a follower of an archive nobody writes ends by itself.
+# 3. GAP markers as they are recorded: a gateway that forgets its
+# sessions.
+start_sim sim3 $AUTH --rate 400 --events 1500 --seed 9 --forget-every 500
+start_rec r4 --archive "$T/c" $AUTH "http://127.0.0.1:$SIM_PORT"
+wait_events "$T/c" 1
+follow gap --markers "$T/c"; F_GAP=$FPID
+wait_until 60 grep -q "	GAP	" "$T/gap.out"
+check $? "--markers: a GAP marker printed as it was recorded"
+waitfor 6000 grep -q "generation done" "$T/sim3.out"
+stop_pid $REC_PID
+wait_until 30 same_last "$T/gap.out" --markers "$T/c"
+kill -TERM $F_GAP
+wait $F_GAP
+check $? "exit 0"
+"$EVTOOL" cat --markers "$T/c" >"$T/gap.want"
+cmp -s "$T/gap.want" "$T/gap.out"
+check $? "--markers: what cat --markers prints"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+
+# 4. --to: a follower of an archive nobody writes ends by itself.
 to=$(($(date +%s) * 1000000 + 500000))
 timeout 30 "$EVTOOL" cat -f --to "$to" "$T/a" >"$T/to.out" 2>&1
 check $? "--to: exit 0 once the time has passed"
@@ -191,7 +212,7 @@ check $? "--to: exit 0 once the time has passed"
 cmp -s "$T/to.want" "$T/to.out"
 check $? "--to: what cat --to prints"
 
-# 4. Refused without hanging: a FIFO, a file, a directory that is not an
+# 5. Refused without hanging: a FIFO, a file, a directory that is not an
 # archive, one that does not exist, one that may not be read.
 mkfifo "$T/fifo"
 : >"$T/file"
