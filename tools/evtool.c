@@ -871,6 +871,9 @@ cat_follow_open(const char *dir, const struct cat_args *ca)
 	if (rc == EVT_ERR_CORRUPT)
 		evt_cli_fatal("%s: not an archive (no LOCK file and no "
 		    "segment file in it)", dir);
+	if (rc == EVT_ERR_IO)
+		evt_cli_fatal("%s: cannot read or watch the directory: %s",
+		    dir, strerror(errno));
 	if (rc != 0)
 		open_failed(dir, rc);
 	return fo;
