@@ -349,7 +349,7 @@ evt_follow_wait(struct evt_follow *f, int timeout_ms,
 	int n = ppoll(&p, 1, timeout_ms < 0 ? NULL : &ts, sigmask);
 	if (n < 0)
 		return errno == EINTR ? EVT_ERR_AGAIN : EVT_ERR_IO;
-	f->quiet = n == 0;
+	f->quiet = n == 0 && timeout_ms != 0;
 	return n == 0 ? 0 : follow_drain(f);
 }
 

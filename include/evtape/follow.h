@@ -59,16 +59,20 @@ int evt_follow_reader(struct evt_follow *f, struct evt_segr **r,
  * Waits for a change of the archive, at most timeout_ms (-1: no limit),
  * with the signal mask sigmask (NULL: the current one) as ppoll(2) does,
  * so that a caller that blocks its stop signals and checks its flag
- * first misses none.  Returns 1 (changed), 0 (the timeout passed: an
- * unsealed segment that is not the newest is then taken as left by a
- * dead writer when no writer holds the lock), EVT_ERR_AGAIN (a signal),
- * EVT_ERR_NOTFOUND (the directory was deleted or moved), EVT_ERR_IO.
+ * first misses none.  Returns 1 (changed), 0 (the timeout passed: when
+ * it was not 0, the archive was quiet, and an unsealed segment that is
+ * not the newest is then taken as left by a dead writer if no writer
+ * holds the lock; a long timeout, evtool's is 5 s, is also the fallback
+ * for notifications lost to a full inotify queue), EVT_ERR_AGAIN (a
+ * signal), EVT_ERR_NOTFOUND (the directory was deleted or moved),
+ * EVT_ERR_IO.
  */
 int evt_follow_wait(struct evt_follow *f, int timeout_ms,
     const sigset_t *sigmask);
 
 /* The inotify descriptor, readable when the archive changed (for an event
- * loop, which then calls evt_follow_wait(f, 0, NULL)). */
+ * loop, which then calls evt_follow_wait(f, 0, NULL), and after a quiet
+ * interval of its own timer evt_follow_wait(f, 1, NULL)). */
 int evt_follow_fd(const struct evt_follow *f);
 
 /* What could not be read so far (see evt_archive_lost): *events known

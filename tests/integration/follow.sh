@@ -1,7 +1,8 @@
 #!/bin/sh
 # follow.sh: evtool cat -f, real processes.  evsim (dropping its
 # connections) -> evrec rotating every 2 s; followers in every output form
-# (events, --tsv, --messages, --markers, a --type filter) run throughout,
+# (events, --tsv, --messages, --markers, --names, -o text) and with
+# filters (--type; --from and --source) run throughout,
 # across an evrec kill -9, an evtool prune meanwhile (of segments the
 # followers have read) and the restart; at the end each one's output is
 # exactly `evtool cat` of the same form over the final archive, preceded
@@ -69,11 +70,26 @@ wait_events "$T/a" 100
 checkl $? "recording" "$T/r1.log"
 TYPE=$("$EVTOOL" cat "$T/a" | head -n 1 |
     $PYTHON -c 'import json, sys; print(json.loads(sys.stdin.readline())["type"])')
-follow ev "$T/a"; F_EV=$FPID
-follow tsv --tsv "$T/a"; F_TSV=$FPID
-follow msg --messages "$T/a"; F_MSG=$FPID
-follow mk --markers "$T/a"; F_MK=$FPID
-follow ty --type "$TYPE" "$T/a"; F_TY=$FPID
+SRC=$("$EVTOOL" cat "$T/a" | head -n 1 |
+    $PYTHON -c 'import json, sys; print(json.loads(sys.stdin.readline())["source"])')
+FROM=$((($(date +%s) + 3) * 1000000))
+# The followers: NAME:ARGS, one a line (the same ARGS for cat at the end).
+FORMS="ev:
+tsv:--tsv
+msg:--messages
+mk:--markers
+ty:--type $TYPE
+nm:--names
+tx:-o text --utc
+fr:--from $FROM --source $SRC"
+FPIDS=""
+while IFS= read -r f; do
+	follow ${f%%:*} ${f#*:} "$T/a"
+	FPIDS="$FPIDS $FPID"
+	[ "${f%%:*}" = mk ] && F_MK=$FPID
+done <<EOF
+$FORMS
+EOF
 wait_events "$T/a" 2500
 checkl $? "2500 events recorded" "$T/r1.log"
 kill -9 $REC_PID
@@ -81,9 +97,11 @@ wait $REC_PID 2>/dev/null
 # The followers have read everything the dead recorder left (then the
 # prune deletes only segments they have read).
 ok=0
-for f in ev:"" tsv:--tsv msg:--messages mk:--markers ty:"--type $TYPE"; do
+while IFS= read -r f; do
 	wait_until 60 same_count "$T/${f%%:*}.out" ${f#*:} "$T/a" || ok=1
-done
+done <<EOF
+$FORMS
+EOF
 check $ok "the followers caught up with the killed recorder"
 cp -a "$T/a" "$T/snap"
 "$EVTOOL" prune "$T/a" --max-age 1s >"$T/prune.out" 2>&1
@@ -100,14 +118,15 @@ checkl $? "the last event sent is recorded" "$T/r2.log"
 stop_pid $REC_PID
 check $RC "evrec stopped: exit 0"
 ok=0
-for f in ev:"" tsv:--tsv msg:--messages mk:--markers ty:"--type $TYPE"; do
+while IFS= read -r f; do
 	wait_until 30 same_last "$T/${f%%:*}.out" ${f#*:} "$T/a" || ok=1
-done
-check $ok "every follower printed the last frame of its form"
-kill -TERM $F_EV $F_TSV $F_MSG $F_TY
-kill -INT $F_MK
+done <<EOF
+$FORMS
+EOF
+check $ok "every follower printed the last line of its form"
 ok=0
-for p in $F_EV $F_TSV $F_MSG $F_TY $F_MK; do
+for p in $FPIDS; do
+	if [ $p = $F_MK ]; then kill -INT $p; else kill -TERM $p; fi
 	wait $p || ok=1
 done
 check $ok "SIGTERM and SIGINT stop the followers: exit 0"
@@ -116,14 +135,16 @@ mkdir "$T/pruned"
 for s in "$T"/snap/seg-*.evt; do
 	[ -e "$T/a/${s##*/}" ] || cp "$s" "$T/pruned/"
 done
-for f in ev:"" tsv:--tsv msg:--messages mk:--markers ty:"--type $TYPE"; do
+while IFS= read -r f; do
 	{
 		"$EVTOOL" cat ${f#*:} "$T/pruned"
 		"$EVTOOL" cat ${f#*:} "$T/a"
-	} >"$T/${f%%:*}.want"
+	} >"$T/${f%%:*}.want" 2>/dev/null
 	cmp -s "$T/${f%%:*}.want" "$T/${f%%:*}.out"
 	check $? "cat -f ${f#*:}: what cat prints, in order ($(lines "$T/${f%%:*}.out") lines)"
-done
+done <<EOF
+$FORMS
+EOF
 t "cat -f: every event sent, once, in order" \
     $PYTHON "$HERE/jsoncmp.py" "$T/want.jsonl" "$T/ev.out"
 check $([ -s "$T/ev.err" ]; [ $? -ne 0 ]; echo $?) "nothing reported"
