@@ -4,7 +4,7 @@
 # SECONDS (default 20); each frame's delay is the wall clock when its line
 # reached the reader minus its receive time (the recorder's clock, the
 # same machine's: on loopback, the send time within a fraction of a ms).
-# Prints p50, p90, p99 and the maximum.  Usage: sh tests/bench/follow.sh
+# Prints p50, p90, p99 and the maximum, and the follower's CPU time.  Usage: sh tests/bench/follow.sh
 # [SECONDS] [RATE]
 . "$(dirname "$0")/../integration/lib.sh"
 . "$HERE/../integration/evrec.inc"
@@ -33,6 +33,8 @@ EVT=$!
 # those received after it are counted.
 start=$(($(date +%s%N) / 1000 + 100000))
 sleep "$SECS"
+# The follower's CPU time (user + system clock ticks of /proc/PID/stat).
+ticks=$(awk '{print $14 + $15}' /proc/$EVT/stat)
 stop_pid $REC_PID
 kill -TERM $EVT
 wait $EVT
@@ -47,5 +49,6 @@ print("cat -f delay at %s events/s over %s s, %d frames: p50 %.0f ms, "
       "p90 %.0f ms, p99 %.0f ms, max %.0f ms" % (sys.argv[3], sys.argv[4],
       len(d), q(.5), q(.9), q(.99), d[-1] / 1000))
 EOF2
+echo "follower CPU: $ticks ticks of 1/$(getconf CLK_TCK) s in $SECS s"
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null

@@ -6,7 +6,9 @@
 # across an evrec kill -9, an evtool prune meanwhile (of segments the
 # followers have read) and the restart; at the end each one's output is
 # exactly `evtool cat` of the same form over the final archive, preceded
-# by what the prune deleted, and holds every event evsim sent, once.
+# by what the prune deleted, and holds every event evsim sent, once;
+# also after a kill -9 that leaves more than 1 MiB unsealed (the
+# restarted recorder seals it in the background and begins another).
 # Then: a follower stopped while it holds a segment that is sealed and
 # compacted under it, and whose next segments retention deletes before it
 # reads them (reported, with their names); GAP markers as they come;
@@ -151,6 +153,40 @@ check $([ -s "$T/ev.err" ]; [ $? -ne 0 ]; echo $?) "nothing reported"
 [ -s "$T/ev.err" ] && show "$T/ev.err"
 check $([ "$(grep -c SESSION "$T/mk.out")" -ge 3 ]; echo $?) \
     "--markers: the SESSION markers of the resumptions"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+
+# 1b. kill -9 with more than 1 MiB in the unsealed segment: the restarted
+# recorder leaves it (seals it in the background) and records into a new
+# segment; the follower reads the old one to its trailer, then the new.
+start_sim simk $AUTH --rate 0 --events 120000 --seed 6 --log-sent "$T/sentk"
+start_rec rk1 --archive "$T/k" $AUTH "http://127.0.0.1:$SIM_PORT"
+wait_events "$T/k" 1
+follow big "$T/k"; F_BIG=$FPID
+big_enough() {
+	[ "$(stat -c %s "$T/k/seg-000000000001.evt")" -gt 1500000 ]
+}
+wait_until 60 big_enough
+checkl $? "segment 1 past 1.5 MB" "$T/rk1.log"
+kill -9 $REC_PID
+wait $REC_PID 2>/dev/null
+start_rec rk2 --archive "$T/k" $AUTH "http://127.0.0.1:$SIM_PORT"
+waitfor 6000 grep -q "generation done" "$T/simk.out"
+sent_events "$T/sentk" "$T/wantk.jsonl" 2>/dev/null
+last=$(tail -n 1 "$T/wantk.jsonl" | cut -c1-44)
+wait_until 60 sh -c "'$EVTOOL' cat '$T/k' | tail -n 1 | grep -qF '$last'"
+checkl $? "all 120000 events recorded" "$T/rk2.log"
+stop_pid $REC_PID
+grep -q "left unsealed by a crash" "$T/rk2.log"
+checkl $? "the restarted recorder left the segment and began another" "$T/rk2.log"
+wait_until 30 same_last "$T/big.out" "$T/k"
+kill -TERM $F_BIG
+wait $F_BIG
+check $? "exit 0"
+"$EVTOOL" cat "$T/k" >"$T/big.want"
+cmp -s "$T/big.want" "$T/big.out"
+check $? "what cat prints ($(lines "$T/big.out") lines)"
+check $([ -s "$T/big.err" ]; [ $? -ne 0 ]; echo $?) "nothing reported"
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
 
