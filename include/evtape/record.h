@@ -173,6 +173,45 @@ int evt_renc_frame_tok(struct evt_renc *e, int64_t rx_us, const char *buf,
     size_t len, const struct evt_jparser *jp);
 
 /*
+ * The flat form of an item of a MSG frame (evt_rdec_event_flat): an EVENT
+ * record's fields with every string resolved, needing no dictionary, so
+ * that a frame can be compared (equal flat items render to equal JSON),
+ * rendered (evt_flat_json) or encoded again (evt_renc_msg_flat) without
+ * JSON text in between.  In memory only, never stored; native byte order.
+ *
+ *   item     EVT_FL_EVENT (u8), nfield (u32), nfield x field
+ *            | EVT_FL_TEXT (u8), the item's JSON text to the item's end
+ *   field    key length (u32), key bytes, value kind (u8), payload
+ *   payload  STR: length (u32), bytes; GUID: 16 bytes; TIME: ticks
+ *            (int64); UINT, INT: uint64 / int64; NIL, TRUE, FALSE: none
+ *
+ * Every key and string of an EVENT item is printable ASCII without '"'
+ * and '\\' (evt_json_plain), every TIME formats: any other item (an ITEM
+ * record, a nested or non-integer value, other bytes) is a TEXT item.
+ */
+enum { EVT_FL_TEXT = 0, EVT_FL_EVENT = 1 };
+enum {
+	EVT_FV_STR = 0, EVT_FV_GUID, EVT_FV_TIME, EVT_FV_UINT, EVT_FV_INT,
+	EVT_FV_NIL, EVT_FV_TRUE, EVT_FV_FALSE,
+};
+
+/* Appends the JSON text of flat item p[0..len) (as evt_rdec_event_flat
+ * wrote it) to out: the text evt_rdec_item_json gives for its record.
+ * Returns 0 or EVT_ERR_NOMEM. */
+int evt_flat_json(const uint8_t *p, size_t len, struct evt_buf *out);
+
+/*
+ * Encodes a MSG frame {"events":[...]} (no other member) whose events are
+ * the flat EVENT items flat[span[2i] .. span[2i+1]) for i < n with pick
+ * NULL or pick[i] nonzero: the same records, byte for byte, as
+ * evt_renc_frame of the frame's JSON text with those events (whose items
+ * evt_flat_json renders).  Returns EVT_K_MSG, or EVT_ERR_ARG (rx_us out of
+ * range, a TEXT item: nothing written) / EVT_ERR_NOMEM.
+ */
+int evt_renc_msg_flat(struct evt_renc *e, int64_t rx_us, const uint8_t *flat,
+    const size_t *span, uint32_t n, const uint8_t *pick);
+
+/*
  * Encodes a marker record (EVT_K_SESSION, EVT_K_GAP or EVT_K_CONFIG) whose
  * body is the JSON object text json[0..len).  Returns 0, EVT_ERR_ARG (kind,
  * JSON or receive time invalid), EVT_ERR_NOMEM.
@@ -287,6 +326,15 @@ int evt_rdec_item_json(struct evt_rdec *d, const struct evt_rec *r,
  */
 int evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
     struct evt_buf *out, struct evt_buf *tail);
+
+/*
+ * Appends the flat form (see above) of an EVENT or ITEM record to out: an
+ * EVENT item when every field allows, else a TEXT item holding
+ * evt_rdec_item_json's text.  Returns as evt_rdec_item_json (nothing
+ * appended on an error).
+ */
+int evt_rdec_event_flat(struct evt_rdec *d, const struct evt_rec *r,
+    struct evt_buf *out);
 
 /*
  * Finds the first top-level member named key whose value is a string in an
