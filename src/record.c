@@ -901,6 +901,23 @@ evt_flat_json(const uint8_t *p, size_t len, struct evt_buf *out)
 	return rc != 0 ? EVT_ERR_NOMEM : 0;
 }
 
+/* Packs flat EVENT item p[0..len) as an ITEM record (the dictionary is
+ * full), from its text as renc_event does. */
+static int
+renc_flat_item(struct evt_renc *e, const uint8_t *p, size_t len)
+{
+	struct evt_buf t = {0};
+	int n = evt_flat_json(p, len, &t);
+	if (n == 0)
+		n = evt_json_parse(&e->jp, (const char *)t.p, t.len);
+	if (n >= 0) {
+		e->tok = e->jp.tok;
+		renc_item(e, (const char *)t.p, 0, 1);
+	}
+	evt_buf_free(&t);
+	return n >= 0 ? 0 : n == EVT_ERR_NOMEM ? n : EVT_ERR_ARG;
+}
+
 /* Encodes flat EVENT item p[0..len) as renc_event encodes its JSON text:
  * an EVENT record, or an ITEM when the dictionary is full. */
 static int
@@ -948,17 +965,7 @@ renc_event_flat(struct evt_renc *e, const uint8_t *p, size_t len)
 	if (rc <= 0)
 		return rc;
 item:
-	/* The dictionary is full: the event's generic form, from its text. */
-	struct evt_buf t = {0};
-	int n = evt_flat_json(p, len, &t);
-	if (n == 0)
-		n = evt_json_parse(&e->jp, (const char *)t.p, t.len);
-	if (n >= 0) {
-		e->tok = e->jp.tok;
-		renc_item(e, (const char *)t.p, 0, 1);
-	}
-	evt_buf_free(&t);
-	return n >= 0 ? 0 : n == EVT_ERR_NOMEM ? n : EVT_ERR_ARG;
+	return renc_flat_item(e, p, len);
 }
 
 /* Encodes a MSG frame of flat events; see record.h. */
