@@ -211,12 +211,19 @@ spans_cut(struct spans *u, struct span s)
  * The window
  */
 
+/* The home slot of key k in the table. */
+static size_t
+win_home(const struct merge *m, uint64_t k)
+{
+	return (size_t)(k * 0x9e3779b97f4a7c15ull >> 20) & m->tmask;
+}
+
 /* The table slot of key k, or of the empty slot where it would go.  Key
  * 0 marks an empty slot; a key 0 is stored as 1. */
 static size_t
 win_slot(const struct merge *m, uint64_t k)
 {
-	size_t i = (size_t)(k * 0x9e3779b97f4a7c15ull >> 20) & m->tmask;
+	size_t i = win_home(m, k);
 	while (m->tab[i] != 0 && m->tab[i] != k)
 		i = (i + 1) & m->tmask;
 	return i;
@@ -237,8 +244,7 @@ win_del(struct merge *m, uint64_t k)
 			j = (j + 1) & m->tmask;
 			if (m->tab[j] == 0)
 				return;
-			size_t h = (size_t)(m->tab[j] * 0x9e3779b97f4a7c15ull >>
-			    20) & m->tmask;
+			size_t h = win_home(m, m->tab[j]);
 			/* Moves back unless its home lies in (i, j]. */
 			if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
 				continue;
@@ -609,7 +615,6 @@ ring_release(struct min *in)
 static int
 in_fill(struct merge *m, struct min *in)
 {
-	(void)m;
 	if (in->f != NULL)
 		ring_release(in);
 	in->f = NULL;
@@ -624,6 +629,13 @@ in_fill(struct merge *m, struct min *in)
 		if (in->first_rx == INT64_MAX)
 			in->first_rx = f->rx_us;
 		if (kind < EVT_K_SESSION) {
+			/* The window's table is far larger than the caches:
+			 * its slots for the frame's ids are fetched while
+			 * the merge goes on with other heads. */
+			for (uint32_t k = 0; k < f->kept; k++)
+				if (!f->noid[k])
+					__builtin_prefetch(&m->tab[win_home(m,
+					    f->keys[k] + (f->keys[k] == 0))]);
 			in->f = f;
 			return 0;
 		}

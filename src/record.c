@@ -1721,14 +1721,14 @@ flat_put(struct evt_buf *out, const void *p, size_t n)
 	return evt_buf_put(out, p, n) == 0 ? 0 : EVT_ERR_NOMEM;
 }
 
-/* Appends a flat string (kind, length, bytes) if s is plain: 0, 1 if it
- * is not (a TEXT item), EVT_ERR_NOMEM. */
+/* Appends a flat string (kind, length, bytes) if s is plain (known to
+ * be: plain): 0, 1 if it is not (a TEXT item), EVT_ERR_NOMEM. */
 static int
-flat_str(struct evt_buf *out, const char *s, size_t len)
+flat_str(struct evt_buf *out, const char *s, size_t len, int plain)
 {
 	uint8_t h[5] = {EVT_FV_STR};
 	uint32_t l = (uint32_t)len;
-	if (s == NULL || len > UINT32_MAX || !evt_json_plain(s, len))
+	if (len > UINT32_MAX || (!plain && !evt_json_plain(s, len)))
 		return 1;
 	memcpy(h + 1, &l, 4);
 	return flat_put(out, h, 5) != 0 || flat_put(out, s, len) != 0 ?
@@ -1760,7 +1760,7 @@ flat_generic(struct evt_buf *out, const msgpack_object *o)
 		n = 9;
 		break;
 	case MSGPACK_OBJECT_STR:
-		return flat_str(out, o->via.str.ptr, o->via.str.size);
+		return flat_str(out, o->via.str.ptr, o->via.str.size, 0);
 	default:
 		return 1;
 	}
@@ -1782,8 +1782,8 @@ rdec_flat(struct evt_rdec *d, const struct evt_rec *r, struct evt_buf *out)
 		return EVT_ERR_NOMEM;
 	for (int i = 0; i < nf; i++) {
 		size_t kl, sl;
-		const char *k = evt_dict_str(d->dict, ctx[i].key, &kl);
-		if (k == NULL || !evt_json_plain(k, kl))
+		const char *k = evt_dict_str_plain(d->dict, ctx[i].key, &kl);
+		if (k == NULL)
 			return 1;
 		n32 = (uint32_t)kl;
 		if (flat_put(out, &n32, 4) != 0 || flat_put(out, k, kl) != 0)
@@ -1803,9 +1803,9 @@ rdec_flat(struct evt_rdec *d, const struct evt_rec *r, struct evt_buf *out)
 			rc = flat_put(out, h, 9);
 			break;
 		case EVT_ENC_STR: {
-			const char *s = evt_dict_str(d->dict,
+			const char *s = evt_dict_str_plain(d->dict,
 			    (uint32_t)ctx[i].v->via.u64, &sl);
-			rc = flat_str(out, s, s != NULL ? sl : 0);
+			rc = s != NULL ? flat_str(out, s, sl, 1) : 1;
 			break;
 		}
 		default:
