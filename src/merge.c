@@ -265,6 +265,10 @@ win_seen(struct merge *m, uint64_t k)
 	if (m->tab[i] == k)
 		return 1;
 	if (m->wn == m->wcap) {
+		/* The keys go in the order they came: the slot of one
+		 * evicted a few keys later is fetched now. */
+		__builtin_prefetch(&m->tab[win_home(m, m->ring[(m->whead + 8) %
+		    m->wcap])]);
 		win_del(m, m->ring[m->whead]);
 		m->ring[m->whead] = k;
 		m->whead = (m->whead + 1) % m->wcap;
@@ -475,11 +479,11 @@ mf_text(struct mframe *f)
 }
 
 /* Copies frame f (or the end, rc 0, or an error, rc < 0) into slot s: a
- * plain flat MSG frame as flat items, any other frame as text (flat items
- * rendered).  Returns 0 or EVT_ERR_NOMEM. */
+ * plain flat MSG frame as flat items (their buffer is exchanged with the
+ * slot's, not copied), any other frame as text (flat items rendered).
+ * Returns 0 or EVT_ERR_NOMEM. */
 static int
-slot_fill(struct min *in, struct mframe *s, const struct evt_frame *f,
-    int rc)
+slot_fill(struct min *in, struct mframe *s, struct evt_frame *f, int rc)
 {
 	s->kind = rc;
 	if (rc != 1)
@@ -512,12 +516,15 @@ slot_fill(struct min *in, struct mframe *s, const struct evt_frame *f,
 		    s->span) != 0 || evt_buf_put(&s->text, f->text.p +
 		    f->head_len, f->text.len - f->head_len) != 0)
 			return s->kind = EVT_ERR_NOMEM;
-	} else if (evt_buf_put(&s->text, f->text.p, f->text.len) != 0 ||
-	    evt_buf_put(&s->flat, f->flat.p, s->is_flat ? f->flat.len : 0)
-	    != 0) {
+	} else if (evt_buf_put(&s->text, f->text.p, f->text.len) != 0) {
 		return s->kind = EVT_ERR_NOMEM;
 	} else if (f->kept > 0) {
 		memcpy(s->span, f->span, 2 * f->kept * sizeof *s->span);
+	}
+	if (s->is_flat) {
+		struct evt_buf b = s->flat;
+		s->flat = f->flat;
+		f->flat = b;	/* emptied by the frame reader's next frame */
 	}
 	if (f->kept > 0) {
 		memcpy(s->keys, in->keys, f->kept * sizeof *s->keys);
