@@ -476,16 +476,20 @@ renc_field_key(struct evt_renc *e, uint32_t f, const char *ks, size_t kl,
 }
 
 /* Chooses the encoding of the string value vs[0..vl) of field f (is_id:
- * its key is "id") into fv, which starts as EVT_ENC_JSON, and notes the
- * event's id.  Returns 0 or EVT_ERR_NOMEM. */
+ * its key is "id"; guid not NULL: vs is the canonical text of these 16
+ * bytes) into fv, which starts as EVT_ENC_JSON, and notes the event's id.
+ * Returns 0 or EVT_ERR_NOMEM. */
 static int
 renc_str_value(struct evt_renc *e, uint32_t f, int is_id, const char *vs,
-    size_t vl, struct evt_fval *fv, struct renc_id *id)
+    size_t vl, const uint8_t *guid, struct evt_fval *fv, struct renc_id *id)
 {
 	if (is_id && !id->has && vl > EVT_REC_MAX_INTERN) {
 		/* Too long to index (formats/records.md). */
 		id->has = -1;
-	} else if (is_id && evt_guid_parse(vs, vl, fv->guid, 1)) {
+	} else if (is_id && (guid != NULL ||
+	    evt_guid_parse(vs, vl, fv->guid, 1))) {
+		if (guid != NULL)
+			memcpy(fv->guid, guid, 16);
 		fv->enc = EVT_ENC_GUID;
 		if (!id->has) {
 			id->has = 1;
@@ -624,7 +628,8 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 			const char *vs = renc_str(e, buf, v, &vl);
 			if (vs == NULL)
 				goto item;
-			if (renc_str_value(e, f, is_id, vs, vl, fv, &id) != 0)
+			if (renc_str_value(e, f, is_id, vs, vl, NULL, fv, &id) !=
+			    0)
 				return EVT_ERR_NOMEM;
 		}
 		e->fbuf[2 * f] = (uint32_t)kid;
@@ -950,10 +955,11 @@ renc_event_flat(struct evt_renc *e, const uint8_t *p, size_t len)
 			fv->v = (int64_t)flat_u64(q + 1);
 		} else if (*q == EVT_FV_GUID || *q == EVT_FV_TIME) {
 			size_t n = flat_text(q, txt);
-			rc = renc_str_value(e, f, is_id, txt, n, fv, &id);
+			rc = renc_str_value(e, f, is_id, txt, n, *q ==
+			    EVT_FV_GUID ? q + 1 : NULL, fv, &id);
 		} else if (*q == EVT_FV_STR) {
 			rc = renc_str_value(e, f, is_id, (const char *)q + 5,
-			    flat_u32(q + 1), fv, &id);
+			    flat_u32(q + 1), NULL, fv, &id);
 		}
 		if (rc != 0)
 			return rc;
