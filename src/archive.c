@@ -1334,13 +1334,12 @@ evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us, const char *buf,
 /* Appends a MSG frame of flat events; see archive.h. */
 int
 evt_archive_msg_flat(struct evt_archive *a, int64_t rx_us,
-    const uint8_t *flat, const size_t *span, uint32_t n, const uint8_t *pick)
+    const struct evt_flat_msg *m)
 {
 	int rc = prepare(a, rx_us);
 	if (rc != 0)
 		return rc;
-	return appended(a, rx_us, evt_segw_msg_flat(a->w, rx_us, flat, span, n,
-	    pick));
+	return appended(a, rx_us, evt_segw_msg_flat(a->w, rx_us, m));
 }
 
 /* Notes a frame the segment writer took (kind, or its evt_err); returns

@@ -37,6 +37,7 @@ evt_frames_free(struct evt_frames *fr)
 {
 	evt_buf_free(&fr->f.text);
 	evt_buf_free(&fr->f.flat);
+	evt_buf_free(&fr->f.sids);
 	evt_buf_free(&fr->tail);
 	free(fr->f.span);
 	fr->f.span = NULL;
@@ -135,8 +136,8 @@ evt_frames_next(struct evt_frames *fr, struct evt_frame **out)
 				int comma = f->kept > 0 && !f->is_flat;
 				if (comma && evt_buf_putc(b, ',') != 0)
 					return EVT_ERR_NOMEM;
-				rc = f->is_flat ? evt_rdec_event_flat(d, rec, b) :
-				    evt_rdec_item_json(d, rec, b);
+				rc = f->is_flat ? evt_rdec_event_flat(d, rec, b,
+				    &f->sids) : evt_rdec_item_json(d, rec, b);
 				if (rc == EVT_ERR_NOMEM)
 					return rc;
 				if (rc < 0) {
@@ -160,6 +161,7 @@ evt_frames_next(struct evt_frames *fr, struct evt_frame **out)
 		f->kept = 0;
 		f->text.len = 0;
 		f->flat.len = 0;
+		f->sids.len = 0;
 		f->is_flat = fr->flat && rec->kind == EVT_K_MSG;
 		rc = evt_rdec_frame_head(d, rec, &f->text, &fr->tail);
 		if (rc == EVT_ERR_NOMEM)

@@ -79,7 +79,7 @@ struct mframe {
 	int64_t rx_us;
 	struct evt_buf text;
 	int is_flat, rendered;
-	struct evt_buf flat;
+	struct evt_buf flat, sids; /* the flat items, their STR values' ids */
 	size_t *span;		/* kept item i: text[span[2i] .. span[2i+1]),
 				   or flat[...] if is_flat */
 	uint64_t *keys;		/* kept item i's id key */
@@ -124,6 +124,7 @@ struct min {
 	int pgap;		/* a GAP taken, judged before its next frame */
 	struct span pspan;
 	struct evt_merge_stats *st;
+	struct evt_smap smap;	/* its string ids -> the output's */
 };
 
 /* The merge. */
@@ -521,10 +522,13 @@ slot_fill(struct min *in, struct mframe *s, struct evt_frame *f, int rc)
 	} else if (f->kept > 0) {
 		memcpy(s->span, f->span, 2 * f->kept * sizeof *s->span);
 	}
-	if (s->is_flat) {
+	if (s->is_flat) {	/* emptied by the frame reader's next frame */
 		struct evt_buf b = s->flat;
 		s->flat = f->flat;
-		f->flat = b;	/* emptied by the frame reader's next frame */
+		f->flat = b;
+		b = s->sids;
+		s->sids = f->sids;
+		f->sids = b;
 	}
 	if (f->kept > 0) {
 		memcpy(s->keys, in->keys, f->kept * sizeof *s->keys);
@@ -853,8 +857,10 @@ put_frame(struct merge *m, struct min *in)
 		return rc;
 	if (f->is_flat) {
 		/* The frame, or one of only its new events (as below). */
-		rc = evt_archive_msg_flat(m->out, f->rx_us, f->flat.p, f->span,
-		    f->kept, nnew == f->kept ? NULL : f->noid);
+		struct evt_flat_msg fm = {.flat = f->flat.p, .span = f->span,
+		    .n = f->kept, .pick = nnew == f->kept ? NULL : f->noid,
+		    .sids = (const uint32_t *)f->sids.p, .map = &in->smap};
+		rc = evt_archive_msg_flat(m->out, f->rx_us, &fm);
 		return rc < 0 ? rc : 0;
 	}
 	t = (const char *)f->text.p;
@@ -1143,6 +1149,7 @@ close_input(struct min *in)
 	for (size_t k = 0; k < MERGE_RING; k++) {
 		evt_buf_free(&in->ring[k].text);
 		evt_buf_free(&in->ring[k].flat);
+		evt_buf_free(&in->ring[k].sids);
 		free(in->ring[k].span);
 		free(in->ring[k].keys);
 		free(in->ring[k].noid);
@@ -1161,6 +1168,7 @@ close_input(struct min *in)
 	free(in->noid);
 	free(in->gateway);
 	free(in->gaps.v);
+	evt_smap_free(&in->smap);
 }
 
 /* Merges; see merge.h. */

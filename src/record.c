@@ -171,6 +171,7 @@ evt_renc_init(struct evt_renc *e)
 	evt_json_init(&e->jp, EVT_REC_MAX_DEPTH);
 	e->jp.lone_surrogates = 1; /* kept as WTF-8 (formats/records.md) */
 	msgpack_packer_init(&e->pk, e, renc_write_cb);
+	e->sgen = 1;
 	e->fbuf = malloc(2 * EVT_SHAPE_MAX_FIELDS * sizeof *e->fbuf);
 	e->vbuf = malloc(EVT_SHAPE_MAX_FIELDS * sizeof *e->vbuf);
 	if (e->fbuf == NULL || e->vbuf == NULL) {
@@ -220,6 +221,7 @@ evt_renc_segment_reset(struct evt_renc *e)
 	evt_dict_clear(&e->dict);
 	evt_renc_block_reset(e);
 	e->last_id_len = 0;
+	e->sgen++;
 }
 
 /* Starts a new dictionary unit; see record.h. */
@@ -230,6 +232,7 @@ evt_renc_unit_reset(struct evt_renc *e)
 	/* The caches would hand out ids of the unit before. */
 	memset(e->icache, 0, sizeof e->icache);
 	e->shcache = 0;
+	e->sgen++;
 }
 
 /* Appends an entry to the summary log; out of memory makes the block
@@ -923,10 +926,78 @@ renc_flat_item(struct evt_renc *e, const uint8_t *p, size_t len)
 	return n >= 0 ? 0 : n == EVT_ERR_NOMEM ? n : EVT_ERR_ARG;
 }
 
+/* Frees a map of string ids; see record.h. */
+void
+evt_smap_free(struct evt_smap *m)
+{
+	free(m->oid);
+	free(m->gen);
+	memset(m, 0, sizeof *m);
+}
+
+/* The id map m guesses for string s[0..len) of input id sid, if the
+ * encoder's dictionary holds these bytes under it since the guess (what
+ * evt_dict_str_find would return: see renc_intern_at), else -1. */
+static int64_t
+smap_guess(const struct evt_renc *e, const struct evt_smap *m, uint32_t sid,
+    const char *s, size_t len)
+{
+	size_t dl;
+	if (m == NULL || sid >= m->cap || m->gen[sid] != e->sgen)
+		return -1;
+	const char *d = evt_dict_str(&e->dict, m->oid[sid], &dl);
+	return d != NULL && dl == len && memcmp(d, s, len) == 0 ?
+	    (int64_t)m->oid[sid] : -1;
+}
+
+/* Notes in m that input id sid was interned as oid (a guess: when there
+ * is no memory for it, nothing). */
+static void
+smap_note(const struct evt_renc *e, struct evt_smap *m, uint32_t sid,
+    uint32_t oid)
+{
+	if (m == NULL || sid >= EVT_DICT_MAX_STRINGS)
+		return;
+	if (sid >= m->cap) {
+		size_t cap = m->cap ? m->cap : 1024;
+		while (cap <= sid)
+			cap *= 2;
+		uint32_t *o = realloc(m->oid, cap * sizeof *o);
+		if (o != NULL)
+			m->oid = o;
+		uint32_t *g = realloc(m->gen, cap * sizeof *g);
+		if (g != NULL)
+			m->gen = g;
+		if (o == NULL || g == NULL)
+			return;
+		memset(m->gen + m->cap, 0, (cap - m->cap) * sizeof *g);
+		m->cap = cap;
+	}
+	m->oid[sid] = oid;
+	m->gen[sid] = e->sgen;
+}
+
+/* The STR values of flat EVENT item p. */
+static size_t
+flat_nstr(const uint8_t *p)
+{
+	uint32_t nf = flat_u32(p + 1);
+	const uint8_t *q = p + 5;
+	size_t n = 0;
+	for (uint32_t f = 0; f < nf; f++) {
+		q += 4 + flat_u32(q);
+		n += *q == EVT_FV_STR;
+		q += flat_value_size(q);
+	}
+	return n;
+}
+
 /* Encodes flat EVENT item p[0..len) as renc_event encodes its JSON text:
- * an EVENT record, or an ITEM when the dictionary is full. */
+ * an EVENT record, or an ITEM when the dictionary is full.  sids (NULL:
+ * none) are the input ids of its STR values, map their guesses. */
 static int
-renc_event_flat(struct evt_renc *e, const uint8_t *p, size_t len)
+renc_event_flat(struct evt_renc *e, const uint8_t *p, size_t len,
+    const uint32_t *sids, struct evt_smap *map)
 {
 	uint32_t nf = flat_u32(p + 1);
 	const uint8_t *q = p + 5;
@@ -958,8 +1029,19 @@ renc_event_flat(struct evt_renc *e, const uint8_t *p, size_t len)
 			rc = renc_str_value(e, f, is_id, txt, n, *q ==
 			    EVT_FV_GUID ? q + 1 : NULL, fv, &id);
 		} else if (*q == EVT_FV_STR) {
-			rc = renc_str_value(e, f, is_id, (const char *)q + 5,
-			    flat_u32(q + 1), NULL, fv, &id);
+			uint32_t sid = sids != NULL ? *sids++ : UINT32_MAX;
+			const char *vs = (const char *)q + 5;
+			int64_t g = is_id ? -1 : smap_guess(e, map, sid, vs,
+			    flat_u32(q + 1));
+			if (g >= 0) {
+				fv->enc = EVT_ENC_STR;
+				fv->v = g;
+			} else {
+				rc = renc_str_value(e, f, is_id, vs,
+				    flat_u32(q + 1), NULL, fv, &id);
+				if (rc == 0 && fv->enc == EVT_ENC_STR)
+					smap_note(e, map, sid, (uint32_t)fv->v);
+			}
 		}
 		if (rc != 0)
 			return rc;
@@ -976,10 +1058,13 @@ item:
 
 /* Encodes a MSG frame of flat events; see record.h. */
 int
-evt_renc_msg_flat(struct evt_renc *e, int64_t rx_us, const uint8_t *flat,
-    const size_t *span, uint32_t n, const uint8_t *pick)
+evt_renc_msg_flat(struct evt_renc *e, int64_t rx_us,
+    const struct evt_flat_msg *m)
 {
-	uint32_t nitems = 0;
+	const uint8_t *flat = m->flat, *pick = m->pick;
+	const size_t *span = m->span;
+	uint32_t n = m->n, nitems = 0;
+	size_t si = 0;
 	if (rx_us < EVT_RX_MIN || rx_us > EVT_RX_MAX)
 		return EVT_ERR_ARG;
 	for (uint32_t i = 0; i < n; i++) {
@@ -996,10 +1081,14 @@ evt_renc_msg_flat(struct evt_renc *e, int64_t rx_us, const uint8_t *flat,
 	renc_head(e, EVT_K_MSG, 3, rx_us);
 	msgpack_pack_uint32(&e->pk, nitems);
 	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *p = flat + span[2 * i];
+		size_t at = si;
+		if (m->sids != NULL)
+			si += flat_nstr(p);
 		if (pick != NULL && !pick[i])
 			continue;
-		int rc = renc_event_flat(e, flat + span[2 * i],
-		    span[2 * i + 1] - span[2 * i]);
+		int rc = renc_event_flat(e, p, span[2 * i + 1] - span[2 * i],
+		    m->sids != NULL ? m->sids + at : NULL, m->map);
 		if (rc < 0)
 			return e->oom ? EVT_ERR_NOMEM : rc;
 	}
@@ -1031,6 +1120,7 @@ int
 evt_renc_learn(struct evt_renc *e, const struct evt_dict *from)
 {
 	evt_dict_clear(&e->dict);
+	e->sgen++;
 	return evt_dict_copy(&e->dict, from);
 }
 
@@ -1728,23 +1818,27 @@ flat_put(struct evt_buf *out, const void *p, size_t n)
 }
 
 /* Appends a flat string (kind, length, bytes) if s is plain (known to
- * be: plain): 0, 1 if it is not (a TEXT item), EVT_ERR_NOMEM. */
+ * be: plain), and its dictionary id sid to sids (unless NULL): 0, 1 if it
+ * is not plain (a TEXT item), EVT_ERR_NOMEM. */
 static int
-flat_str(struct evt_buf *out, const char *s, size_t len, int plain)
+flat_str(struct evt_buf *out, const char *s, size_t len, int plain,
+    struct evt_buf *sids, uint32_t sid)
 {
 	uint8_t h[5] = {EVT_FV_STR};
 	uint32_t l = (uint32_t)len;
 	if (len > UINT32_MAX || (!plain && !evt_json_plain(s, len)))
 		return 1;
 	memcpy(h + 1, &l, 4);
-	return flat_put(out, h, 5) != 0 || flat_put(out, s, len) != 0 ?
+	return flat_put(out, h, 5) != 0 || flat_put(out, s, len) != 0 ||
+	    (sids != NULL && flat_put(sids, &sid, 4) != 0) ?
 	    EVT_ERR_NOMEM : 0;
 }
 
 /* Appends the flat form of generic value o if it is a plain string or a
  * scalar but a float: 0, 1 if not, EVT_ERR_NOMEM. */
 static int
-flat_generic(struct evt_buf *out, const msgpack_object *o)
+flat_generic(struct evt_buf *out, const msgpack_object *o,
+    struct evt_buf *sids)
 {
 	uint8_t h[9];
 	size_t n = 1;
@@ -1766,7 +1860,8 @@ flat_generic(struct evt_buf *out, const msgpack_object *o)
 		n = 9;
 		break;
 	case MSGPACK_OBJECT_STR:
-		return flat_str(out, o->via.str.ptr, o->via.str.size, 0);
+		return flat_str(out, o->via.str.ptr, o->via.str.size, 0, sids,
+		    UINT32_MAX);
 	default:
 		return 1;
 	}
@@ -1777,7 +1872,8 @@ flat_generic(struct evt_buf *out, const msgpack_object *o)
  * (its text is what evt_rdec_item_json makes of it, errors included), or
  * EVT_ERR_NOMEM. */
 static int
-rdec_flat(struct evt_rdec *d, const struct evt_rec *r, struct evt_buf *out)
+rdec_flat(struct evt_rdec *d, const struct evt_rec *r, struct evt_buf *out,
+    struct evt_buf *sids)
 {
 	struct field_ctx ctx[EVT_SHAPE_MAX_FIELDS];
 	int nf = event_fields(d, r, ctx);
@@ -1809,13 +1905,13 @@ rdec_flat(struct evt_rdec *d, const struct evt_rec *r, struct evt_buf *out)
 			rc = flat_put(out, h, 9);
 			break;
 		case EVT_ENC_STR: {
-			const char *s = evt_dict_str_plain(d->dict,
-			    (uint32_t)ctx[i].v->via.u64, &sl);
-			rc = s != NULL ? flat_str(out, s, sl, 1) : 1;
+			uint32_t sid = (uint32_t)ctx[i].v->via.u64;
+			const char *s = evt_dict_str_plain(d->dict, sid, &sl);
+			rc = s != NULL ? flat_str(out, s, sl, 1, sids, sid) : 1;
 			break;
 		}
 		default:
-			rc = flat_generic(out, ctx[i].v);
+			rc = flat_generic(out, ctx[i].v, sids);
 			break;
 		}
 		if (rc != 0)
@@ -1827,14 +1923,18 @@ rdec_flat(struct evt_rdec *d, const struct evt_rec *r, struct evt_buf *out)
 /* Appends the flat form of an EVENT or ITEM record; see record.h. */
 int
 evt_rdec_event_flat(struct evt_rdec *d, const struct evt_rec *r,
-    struct evt_buf *out)
+    struct evt_buf *out, struct evt_buf *sids)
 {
-	size_t mark = out->len;
+	size_t mark = out->len, smark = sids != NULL ? sids->len : 0;
 	if (r->kind == EVT_K_EVENT) {
-		int rc = rdec_flat(d, r, out);
-		if (rc <= 0)
-			return rc;
+		int rc = rdec_flat(d, r, out, sids);
+		if (rc == 0)
+			return 0;
 		out->len = mark;
+		if (sids != NULL)
+			sids->len = smark;
+		if (rc < 0)
+			return rc;
 	}
 	if (evt_buf_putc(out, EVT_FL_TEXT) != 0)
 		return EVT_ERR_NOMEM;

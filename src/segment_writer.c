@@ -605,18 +605,17 @@ evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
 
 /* Appends a MSG frame of flat events; see segment.h. */
 int
-evt_segw_msg_flat(struct evt_segw *w, int64_t rx_us, const uint8_t *flat,
-    const size_t *span, uint32_t n, const uint8_t *pick)
+evt_segw_msg_flat(struct evt_segw *w, int64_t rx_us,
+    const struct evt_flat_msg *m)
 {
 	size_t len = 0;
-	for (uint32_t i = 0; i < n; i++)
-		len += pick == NULL || pick[i] ? span[2 * i + 1] - span[2 * i] :
-		    0;
+	for (uint32_t i = 0; i < m->n; i++)
+		len += m->pick == NULL || m->pick[i] ? m->span[2 * i + 1] -
+		    m->span[2 * i] : 0;
 	int rc = frame_room(w, len);
 	if (rc < 0)
 		return rc;
-	return frame_done(w, evt_renc_msg_flat(&w->enc, rx_us, flat, span, n,
-	    pick));
+	return frame_done(w, evt_renc_msg_flat(&w->enc, rx_us, m));
 }
 
 /* Appends a marker; see segment.h. */

@@ -172,10 +172,9 @@ int evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us,
     const char *buf, size_t len, const struct evt_jparser *jp);
 
 /* The same for a MSG frame {"events":[...]} of flat events (record.h,
- * evt_renc_msg_flat): flat[span[2i] .. span[2i+1]) for i < n with pick
- * NULL or pick[i] nonzero. */
+ * evt_renc_msg_flat). */
 int evt_archive_msg_flat(struct evt_archive *a, int64_t rx_us,
-    const uint8_t *flat, const size_t *span, uint32_t n, const uint8_t *pick);
+    const struct evt_flat_msg *m);
 
 /* Appends a SESSION, GAP or CONFIG marker. */
 int evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,

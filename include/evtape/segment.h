@@ -173,8 +173,8 @@ int evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
 /* The same for a MSG frame of flat events (evt_renc_msg_flat); their flat
  * bytes stand for the frame's length in the check against the block bound
  * (a frame's text is never near it). */
-int evt_segw_msg_flat(struct evt_segw *w, int64_t rx_us, const uint8_t *flat,
-    const size_t *span, uint32_t n, const uint8_t *pick);
+int evt_segw_msg_flat(struct evt_segw *w, int64_t rx_us,
+    const struct evt_flat_msg *m);
 
 /* Appends a SESSION, GAP or CONFIG marker with a JSON object body. */
 int evt_segw_marker(struct evt_segw *w, int kind, int64_t rx_us,
@@ -458,6 +458,8 @@ struct evt_frame {
 				of a reader in flat mode (evt_frames_flat);
 				text[0..head_len) goes before them */
 	struct evt_buf flat;
+	struct evt_buf sids; /* the input string ids of their STR values
+				(evt_rdec_event_flat) */
 	size_t head_len;
 };
 

@@ -64,7 +64,7 @@ struct dframe {
 /* The flat items of the first frame of a block, and whether it is a MSG
  * {"events":[...]} of flat EVENT items only. */
 struct flatf {
-	struct evt_buf flat, r;
+	struct evt_buf flat, r, sids;
 	size_t *span;
 	uint32_t n, cap;
 	int plain;
@@ -77,7 +77,8 @@ flat_item(struct evt_rdec *d, const struct evt_rec *r,
     const struct evt_buf *text, size_t at, struct flatf *ff, int first)
 {
 	size_t mark = ff->flat.len;
-	CHECK(evt_rdec_event_flat(d, r, &ff->flat) == 0);
+	CHECK(evt_rdec_event_flat(d, r, &ff->flat, first ? &ff->sids :
+	    NULL) == 0);
 	ff->r.len = 0;
 	CHECK(evt_flat_json(ff->flat.p + mark, ff->flat.len - mark,
 	    &ff->r) == 0);
@@ -113,7 +114,7 @@ decode(struct evt_rdec *d, const struct evt_renc *e, uint32_t sb, uint32_t hb,
 	int open = 0, rc;
 	uint32_t left = 0, emitted = 0;
 	text->len = 0;
-	ff->flat.len = 0;
+	ff->flat.len = ff->sids.len = 0;
 	ff->n = 0;
 	ff->plain = 0;
 	evt_rdec_block(d, e->recs.p, e->recs.len, e->guids.p,
@@ -254,11 +255,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The same block from the frame's flat items, when it has them. */
 	decode(&dfull, &e, 0, 0, f, &text, &ff);
 	if (ff.plain) {
+		struct evt_smap map = {0};
+		struct evt_flat_msg fm = {.flat = ff.flat.p, .span = ff.span,
+		    .n = ff.n, .sids = (const uint32_t *)ff.sids.p,
+		    .map = &map};
 		CHECK(evt_renc_init(&e2) == 0);
-		CHECK(evt_renc_msg_flat(&e2, 1000, ff.flat.p, ff.span, ff.n,
-		    NULL) == EVT_K_MSG);
-		CHECK(evt_renc_msg_flat(&e2, 999, ff.flat.p, ff.span, ff.n,
-		    NULL) == EVT_K_MSG);
+		/* The second time with the map's guesses. */
+		CHECK(evt_renc_msg_flat(&e2, 1000, &fm) == EVT_K_MSG);
+		CHECK(evt_renc_msg_flat(&e2, 999, &fm) == EVT_K_MSG);
+		evt_smap_free(&map);
 		CHECK(e2.recs.len == e.recs.len &&
 		    e2.guids.len == e.guids.len && e2.nkeys == e.nkeys &&
 		    e2.nevent == e.nevent);
@@ -303,6 +308,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	evt_buf_free(&text);
 	evt_buf_free(&ff.flat);
 	evt_buf_free(&ff.r);
+	evt_buf_free(&ff.sids);
 	free(ff.span);
 	return 0;
 }

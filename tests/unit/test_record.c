@@ -2151,13 +2151,15 @@ flat_frame(struct evt_gen *g, int i, struct evt_buf *b, int64_t *rx)
 	need(evt_buf_put(b, f, len));
 }
 
-/* Encodes frame f with et (from text) and its flat items with ef, both
- * with the items picked; counts frames whose records differ in *diff. */
+/* Encodes frame f with et (from text) and its flat items with ef (with
+ * their input string ids and map, unless NULL), both with the items
+ * picked; counts frames whose records differ in *diff. */
 static void
 flat_encode(struct evt_renc *et, struct evt_renc *ef, int64_t rx,
     const struct evt_buf *flat, const size_t *fspan,
     const struct evt_buf *items, const size_t *ispan, uint32_t n,
-    const uint8_t *pick, long *diff)
+    const uint8_t *pick, const struct evt_buf *sids, struct evt_smap *map,
+    long *diff)
 {
 	struct evt_buf t = {0};
 	uint32_t k = 0;
@@ -2172,7 +2174,10 @@ flat_encode(struct evt_renc *et, struct evt_renc *ef, int64_t rx,
 	}
 	puts_b(&t, "]}");
 	int kt = evt_renc_frame(et, rx, (const char *)t.p, t.len);
-	int kf = evt_renc_msg_flat(ef, rx, flat->p, fspan, n, pick);
+	struct evt_flat_msg fm = {.flat = flat->p, .span = fspan, .n = n,
+	    .pick = pick, .sids = sids != NULL ? (const uint32_t *)sids->p :
+	    NULL, .map = map};
+	int kf = evt_renc_msg_flat(ef, rx, &fm);
 	if (kt != kf || !same(et->recs.p, et->recs.len, ef->recs.p,
 	    ef->recs.len) || !same(et->guids.p, et->guids.len, ef->guids.p,
 	    ef->guids.len) || !same(et->slog.p, et->slog.len, ef->slog.p,
@@ -2200,13 +2205,14 @@ test_flat(void)
 	struct evt_renc src, et, ef;
 	struct evt_rdec d;
 	struct evt_buf b = {0}, head = {0}, tail = {0}, items = {0};
-	struct evt_buf flat = {0}, r = {0};
+	struct evt_buf flat = {0}, r = {0}, sids = {0};
+	struct evt_smap map = {0};
 	struct evt_gen_opts o = {.seed = 13, .data_fraction = 0.1};
 	struct evt_gen *g = evt_gen_new(&o);
 	size_t ispan[2 * 64], fspan[2 * 64];
 	uint8_t pick[64];
 	long nitems = 0, nflat = 0, ntext = 0, rdiff = 0, frames = 0;
-	long ediff = 0, errs = 0;
+	long ediff = 0, errs = 0, guesses = 0;
 	need(evt_renc_init(&src));
 	need(evt_renc_init(&et));
 	need(evt_renc_init(&ef));
@@ -2229,7 +2235,7 @@ test_flat(void)
 		struct evt_rec rec;
 		uint32_t n = 0;
 		int plain = 0, allflat = 1, rc;
-		items.len = flat.len = head.len = 0;
+		items.len = flat.len = head.len = sids.len = 0;
 		while ((rc = evt_rdec_next(&d, &rec)) != 0) {
 			if (rc < 0) {
 				errs++;
@@ -2248,7 +2254,8 @@ test_flat(void)
 			ispan[2 * n] = items.len;
 			fspan[2 * n] = flat.len;
 			errs += evt_rdec_item_json(&d, &rec, &items) != 0;
-			errs += evt_rdec_event_flat(&d, &rec, &flat) != 0;
+			errs += evt_rdec_event_flat(&d, &rec, &flat, &sids) !=
+			    0;
 			ispan[2 * n + 1] = items.len;
 			fspan[2 * n + 1] = flat.len;
 			r.len = 0;
@@ -2270,8 +2277,17 @@ test_flat(void)
 		frames++;
 		for (uint32_t k = 0; k < n; k++)
 			pick[k] = rnd(3) != 0;
+		/* With the ids of the source's dictionary (which is
+		 * carried, so the map's guesses stay right) and without;
+		 * now and then with ids as another dictionary of the input
+		 * would number its strings (the map's guesses are wrong). */
+		if (rnd(20) == 0)
+			for (size_t k = 0; k < sids.len / 4; k++)
+				((uint32_t *)sids.p)[k] = (uint32_t)rnd(64);
 		flat_encode(&et, &ef, rx, &flat, fspan, &items, ispan, n,
-		    i % 2 ? pick : NULL, &ediff);
+		    i % 2 ? pick : NULL, i % 3 ? &sids : NULL, i % 3 ? &map :
+		    NULL, &ediff);
+		guesses += map.cap > 0;
 		if (rnd(40) == 0) {
 			evt_renc_block_reset(&et);
 			evt_renc_block_reset(&ef);
@@ -2291,10 +2307,14 @@ test_flat(void)
 	T_OK(nflat > 1000 && ntext > 100, "flat: both kinds of items seen");
 	T_EQ(ediff, 0, "flat: %ld frames of flat events encode as their text",
 	    frames);
+	T_OK(guesses > 0, "flat: with a map of string ids");
 	uint8_t bad[] = {EVT_FL_TEXT, '{', '}'};
 	size_t bspan[2] = {0, sizeof bad};
-	T_EQ(evt_renc_msg_flat(&ef, 0, bad, bspan, 1, NULL), EVT_ERR_ARG,
+	struct evt_flat_msg fm = {.flat = bad, .span = bspan, .n = 1};
+	T_EQ(evt_renc_msg_flat(&ef, 0, &fm), EVT_ERR_ARG,
 	    "flat: a TEXT item is refused");
+	evt_smap_free(&map);
+	evt_buf_free(&sids);
 	evt_gen_free(g);
 	evt_rdec_free(&d);
 	evt_renc_free(&src);
