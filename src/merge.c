@@ -3,9 +3,11 @@
  * "Merged archives").
  *
  * Data flow: each input is an archive read segment by segment through a
- * frame reader (frame_reader.c), which rebuilds every frame's JSON text
- * and, through its keep callback, gives us each event's id key as it
- * goes.  An input's head is the markers read since its last frame (a
+ * frame reader (frame_reader.c) in flat mode, which rebuilds every frame,
+ * a message {"events":[...]} as its events' decoded fields (flat items,
+ * record.h: written without JSON in between, rendered only where text is
+ * needed) and any other frame as its JSON text, and, through its keep
+ * callback, gives us each event's id key as it goes.  An input's head is the markers read since its last frame (a
  * queue, copied) followed by its next frame (borrowed from its reader):
  * reading up to the next frame is what lets a GAP of one input be judged
  * against the others (is another input in a gap right now?).  The merge
@@ -22,8 +24,8 @@
  * - GAP markers: never copied; the part of the gap that no other input of
  *   the same gateway covers is written as a new GAP (once).
  *
- * Each input is read on a thread of its own (decoding and rendering are
- * about a third of the work), which hands copied frames to the merge
+ * Each input is read on a thread of its own (decoding is about half of
+ * the work), which hands copied frames to the merge
  * through a ring of MERGE_RING slots; damage is reported from there,
  * one report at a time.
  *
