@@ -1319,6 +1319,8 @@ evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,
 	return evt_archive_frame_tok(a, rx_us, buf, len, NULL);
 }
 
+static int appended(struct evt_archive *, int64_t, int);
+
 /* Appends a tokenized frame; see archive.h. */
 int
 evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us, const char *buf,
@@ -1327,7 +1329,26 @@ evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us, const char *buf,
 	int rc = prepare(a, rx_us);
 	if (rc != 0)
 		return rc;
-	int kind = evt_segw_frame_tok(a->w, rx_us, buf, len, jp);
+	return appended(a, rx_us, evt_segw_frame_tok(a->w, rx_us, buf, len,
+	    jp));
+}
+
+/* Appends a MSG frame of flat events; see archive.h. */
+int
+evt_archive_msg_flat(struct evt_archive *a, int64_t rx_us,
+    const struct evt_flat_msg *m)
+{
+	int rc = prepare(a, rx_us);
+	if (rc != 0)
+		return rc;
+	return appended(a, rx_us, evt_segw_msg_flat(a->w, rx_us, m));
+}
+
+/* Notes a frame the segment writer took (kind, or its evt_err); returns
+ * kind or the error. */
+static int
+appended(struct evt_archive *a, int64_t rx_us, int kind)
+{
 	if (kind < 0)
 		return note_foreign(a, kind);
 	a->last_rx = rx_us;

@@ -108,8 +108,8 @@ evt_cur_set_end(struct evt_cur *c, int64_t to_us)
 
 /* Keeps every item, except before the wanted id while seeking one. */
 static int
-cur_keep_cb(void *arg, int frame_kind, struct evt_rdec *d,
-    const struct evt_rec *rec)
+cur_keep_cb(void *arg, int frame_kind, uint32_t kept,
+    struct evt_rdec *d, const struct evt_rec *rec)
 {
 	struct evt_cur *c = arg;
 	if (!c->seeking)

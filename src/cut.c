@@ -280,8 +280,8 @@ put_state(struct cut *c)
 /* Keeps the items of a frame that pass the selection's sources and
  * types (a filtered cut). */
 static int
-keep_cb(void *arg, int frame_kind, struct evt_rdec *d,
-    const struct evt_rec *rec)
+keep_cb(void *arg, int frame_kind, uint32_t kept,
+    struct evt_rdec *d, const struct evt_rec *rec)
 {
 	return rec->kind == EVT_K_EVENT && evt_sel_event(arg, d, rec);
 }

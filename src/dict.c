@@ -10,6 +10,7 @@
 
 #include "evtape/dict.h"
 #include "evtape/err.h"
+#include "evtape/json.h"
 
 /* Hashes bytes: 8 at a time, multiply-xor, good enough for short keys. */
 static uint64_t
@@ -54,6 +55,7 @@ evt_dict_free(struct evt_dict *d)
 {
 	free(d->str_off);
 	free(d->str_len);
+	free(d->str_plain);
 	free(d->arena);
 	free(d->shash);
 	free(d->shape);
@@ -191,6 +193,10 @@ evt_dict_str_add(struct evt_dict *d, const char *s, size_t len)
 		if (l == NULL)
 			return EVT_ERR_NOMEM;
 		d->str_len = l;
+		uint8_t *pl = realloc(d->str_plain, cap);
+		if (pl == NULL)
+			return EVT_ERR_NOMEM;
+		d->str_plain = pl;
 		d->strcap = cap;
 	}
 	if (d->arena_len + len > d->arena_cap) {
@@ -205,6 +211,7 @@ evt_dict_str_add(struct evt_dict *d, const char *s, size_t len)
 	}
 	uint32_t id = d->nstr++;
 	d->str_off[id] = (uint32_t)d->arena_len;
+	d->str_plain[id] = s != NULL && evt_json_plain(s, len);
 	if (s == NULL) {
 		d->str_len[id] = UINT32_MAX;
 		return id;
@@ -230,6 +237,15 @@ evt_dict_str(const struct evt_dict *d, uint32_t id, size_t *len)
 		return NULL;
 	*len = d->str_len[id];
 	return *len == 0 ? "" : d->arena + d->str_off[id];
+}
+
+/* Returns string id by number if it is plain; see dict.h. */
+const char *
+evt_dict_str_plain(const struct evt_dict *d, uint32_t id, size_t *len)
+{
+	if (id >= d->nstr || !d->str_plain[id])
+		return NULL;
+	return evt_dict_str(d, id, len);
 }
 
 /* Looks a shape up by its fields. */

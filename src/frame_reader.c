@@ -36,13 +36,23 @@ void
 evt_frames_free(struct evt_frames *fr)
 {
 	evt_buf_free(&fr->f.text);
+	evt_buf_free(&fr->f.flat);
+	evt_buf_free(&fr->f.sids);
 	evt_buf_free(&fr->tail);
 	free(fr->f.span);
 	fr->f.span = NULL;
 	fr->f.span_cap = 0;
 }
 
-/* Notes where kept item f->kept lies in the text. */
+/* Puts the reader in flat mode; see segment.h. */
+void
+evt_frames_flat(struct evt_frames *fr)
+{
+	fr->flat = 1;
+}
+
+/* Notes where kept item f->kept lies: from start to the end of the text
+ * (of the flat items if f->is_flat). */
 static int
 frames_span(struct evt_frame *f, size_t start)
 {
@@ -55,7 +65,8 @@ frames_span(struct evt_frame *f, size_t start)
 		f->span_cap = cap;
 	}
 	f->span[2 * (size_t)f->kept] = start;
-	f->span[2 * (size_t)f->kept + 1] = f->text.len;
+	f->span[2 * (size_t)f->kept + 1] = f->is_flat ? f->flat.len :
+	    f->text.len;
 	return 0;
 }
 
@@ -117,21 +128,25 @@ evt_frames_next(struct evt_frames *fr, struct evt_frame **out)
 				continue;
 			}
 			fr->left--;
-			if (fr->keep == NULL || fr->keep(fr->keep_arg, f->kind, d,
-			    rec)) {
-				size_t mark = f->text.len;
-				if (f->kept > 0 && evt_buf_putc(&f->text, ',') != 0)
+			if (fr->keep == NULL || fr->keep(fr->keep_arg, f->kind,
+			    f->kept, d, rec)) {
+				struct evt_buf *b = f->is_flat ? &f->flat :
+				    &f->text;
+				size_t mark = b->len;
+				int comma = f->kept > 0 && !f->is_flat;
+				if (comma && evt_buf_putc(b, ',') != 0)
 					return EVT_ERR_NOMEM;
-				rc = evt_rdec_item_json(d, rec, &f->text);
+				rc = f->is_flat ? evt_rdec_event_flat(d, rec, b,
+				    &f->sids) : evt_rdec_item_json(d, rec, b);
 				if (rc == EVT_ERR_NOMEM)
 					return rc;
 				if (rc < 0) {
-					f->text.len = mark;
+					b->len = mark;
 					frames_report(fr, rec);
 					fr->lost += rec->kind == EVT_K_EVENT &&
 					    f->kind == EVT_K_MSG;
 				} else {
-					if (frames_span(f, mark + (f->kept > 0)) != 0)
+					if (frames_span(f, mark + comma) != 0)
 						return EVT_ERR_NOMEM;
 					f->kept++;
 				}
@@ -145,6 +160,9 @@ evt_frames_next(struct evt_frames *fr, struct evt_frame **out)
 		f->nitems = rec->nitems;
 		f->kept = 0;
 		f->text.len = 0;
+		f->flat.len = 0;
+		f->sids.len = 0;
+		f->is_flat = fr->flat && rec->kind == EVT_K_MSG;
 		rc = evt_rdec_frame_head(d, rec, &f->text, &fr->tail);
 		if (rc == EVT_ERR_NOMEM)
 			return rc;
@@ -152,6 +170,7 @@ evt_frames_next(struct evt_frames *fr, struct evt_frame **out)
 			frames_report(fr, rec);
 			continue;
 		}
+		f->head_len = f->text.len;
 		if (rec->kind != EVT_K_MSG && rec->kind != EVT_K_STATES)
 			return 1;
 		fr->open = 1;

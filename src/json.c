@@ -797,6 +797,24 @@ find_escape(const uint8_t *s, size_t i, size_t len)
 	return i;
 }
 
+/* Whether a string needs neither escapes nor non-ASCII bytes; see json.h. */
+int
+evt_json_plain(const char *s, size_t len)
+{
+	const uint8_t *u = (const uint8_t *)s;
+	size_t i = 0;
+
+	for (; len - i >= 8; i += 8) {
+		uint64_t v = load64(u + i);
+		if ((swar_escape_needed(v) | (v & SWAR_HIGH)) != 0)
+			return 0;
+	}
+	for (; i < len; i++)
+		if (u[i] >= 0x80 || escape_byte[u[i]])
+			return 0;
+	return 1;
+}
+
 /* Writes a JSON string literal, copying runs of safe bytes with memcpy. */
 size_t
 evt_json_write_string(char *out, const char *s, size_t len)

@@ -3,9 +3,11 @@
  * "Merged archives").
  *
  * Data flow: each input is an archive read segment by segment through a
- * frame reader (frame_reader.c), which rebuilds every frame's JSON text
- * and, through its keep callback, gives us each event's id key as it
- * goes.  An input's head is the markers read since its last frame (a
+ * frame reader (frame_reader.c) in flat mode, which rebuilds every frame,
+ * a message {"events":[...]} as its events' decoded fields (flat items,
+ * record.h: written without JSON in between, rendered only where text is
+ * needed) and any other frame as its JSON text, and, through its keep
+ * callback, gives us each event's id key as it goes.  An input's head is the markers read since its last frame (a
  * queue, copied) followed by its next frame (borrowed from its reader):
  * reading up to the next frame is what lets a GAP of one input be judged
  * against the others (is another input in a gap right now?).  The merge
@@ -22,8 +24,8 @@
  * - GAP markers: never copied; the part of the gap that no other input of
  *   the same gateway covers is written as a new GAP (once).
  *
- * Each input is read on a thread of its own (decoding and rendering are
- * about a third of the work), which hands copied frames to the merge
+ * Each input is read on a thread of its own (decoding is about half of
+ * the work), which hands copied frames to the merge
  * through a ring of MERGE_RING slots; damage is reported from there,
  * one report at a time.
  *
@@ -70,12 +72,18 @@ struct qmark {
 /* Frames an input's reader may have ready ahead of the merge. */
 #define MERGE_RING 256
 
-/* A frame handed from an input's reader thread to the merge (copied). */
+/* A frame handed from an input's reader thread to the merge (copied).  A
+ * MSG frame {"events":[...]} whose events all have a flat form (record.h)
+ * comes as those (is_flat): its text is rendered only when the merge needs
+ * it (rendered). */
 struct mframe {
 	int kind;		/* 0: the input's end; < 0: an evt_err */
 	int64_t rx_us;
 	struct evt_buf text;
-	size_t *span;		/* kept item i: text[span[2i] .. span[2i+1]) */
+	int is_flat, rendered;
+	struct evt_buf flat, sids; /* the flat items, their STR values' ids */
+	size_t *span;		/* kept item i: text[span[2i] .. span[2i+1]),
+				   or flat[...] if is_flat */
 	uint64_t *keys;		/* kept item i's id key */
 	uint8_t *noid;		/* no indexed id; after put_frame: "is new" */
 	uint32_t kept, cap;
@@ -118,6 +126,7 @@ struct min {
 	int pgap;		/* a GAP taken, judged before its next frame */
 	struct span pspan;
 	struct evt_merge_stats *st;
+	struct evt_smap smap;	/* its string ids -> the output's */
 };
 
 /* The merge. */
@@ -205,12 +214,19 @@ spans_cut(struct spans *u, struct span s)
  * The window
  */
 
+/* The home slot of key k in the table. */
+static size_t
+win_home(const struct merge *m, uint64_t k)
+{
+	return (size_t)(k * 0x9e3779b97f4a7c15ull >> 20) & m->tmask;
+}
+
 /* The table slot of key k, or of the empty slot where it would go.  Key
  * 0 marks an empty slot; a key 0 is stored as 1. */
 static size_t
 win_slot(const struct merge *m, uint64_t k)
 {
-	size_t i = (size_t)(k * 0x9e3779b97f4a7c15ull >> 20) & m->tmask;
+	size_t i = win_home(m, k);
 	while (m->tab[i] != 0 && m->tab[i] != k)
 		i = (i + 1) & m->tmask;
 	return i;
@@ -231,8 +247,7 @@ win_del(struct merge *m, uint64_t k)
 			j = (j + 1) & m->tmask;
 			if (m->tab[j] == 0)
 				return;
-			size_t h = (size_t)(m->tab[j] * 0x9e3779b97f4a7c15ull >>
-			    20) & m->tmask;
+			size_t h = win_home(m, m->tab[j]);
 			/* Moves back unless its home lies in (i, j]. */
 			if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
 				continue;
@@ -253,6 +268,10 @@ win_seen(struct merge *m, uint64_t k)
 	if (m->tab[i] == k)
 		return 1;
 	if (m->wn == m->wcap) {
+		/* The keys go in the order they came: the slot of one
+		 * evicted a few keys later is fetched now. */
+		__builtin_prefetch(&m->tab[win_home(m, m->ring[(m->whead + 8) %
+		    m->wcap])]);
 		win_del(m, m->ring[m->whead]);
 		m->ring[m->whead] = k;
 		m->whead = (m->whead + 1) % m->wcap;
@@ -306,14 +325,13 @@ merge_warn(void *arg, const char *msg)
 }
 
 /* The frame reader's keep callback: notes the id key of the event that
- * becomes kept item f.kept of the frame (an item that then fails to
- * render is overwritten by the next), and keeps every item. */
+ * becomes kept item k of the frame (an item that then fails to render is
+ * overwritten by the next), and keeps every item. */
 static int
-in_keep_cb(void *arg, int frame_kind, struct evt_rdec *d,
+in_keep_cb(void *arg, int frame_kind, uint32_t k, struct evt_rdec *d,
     const struct evt_rec *rec)
 {
 	struct min *in = arg;
-	size_t k = in->fr.f.kept;
 	if (k >= in->kcap) {
 		size_t cap = in->kcap ? 2 * in->kcap : 256;
 		uint64_t *keys = realloc(in->keys, cap * sizeof *keys);
@@ -350,6 +368,7 @@ in_open_next(struct merge *m, struct min *in)
 		evt_segr_rewind(r, INT64_MIN);
 		evt_frames_init(&in->fr, r, in_keep_cb, in, merge_cb, m,
 		    segs[i].path);
+		evt_frames_flat(&in->fr);
 		in->r = r;
 		return 1;
 	}
@@ -411,11 +430,63 @@ in_queue(struct min *in, const struct mframe *f)
 	return 0;
 }
 
-/* Copies frame f (or the end, rc 0, or an error, rc < 0) into slot s.
+/* Whether flat frame f is {"events":[...]} of flat EVENT items only. */
+static int
+plain_flat(const struct evt_frame *f)
+{
+	static const char empty[] = "{\"events\":[]}";
+	if (f->kept == 0 || f->text.len != sizeof empty - 1 ||
+	    memcmp(f->text.p, empty, sizeof empty - 1) != 0)
+		return 0;
+	for (uint32_t k = 0; k < f->kept; k++)
+		if (f->flat.p[f->span[2 * k]] != EVT_FL_EVENT)
+			return 0;
+	return 1;
+}
+
+/* Appends the text of f's flat items, separated by ',', to b, noting
+ * their spans in span (NULL: not).  Returns 0 or EVT_ERR_NOMEM. */
+static int
+render_items(struct evt_buf *b, const uint8_t *flat, const size_t *fspan,
+    uint32_t kept, size_t *span)
+{
+	for (uint32_t k = 0; k < kept; k++) {
+		if (k > 0 && evt_buf_putc(b, ',') != 0)
+			return EVT_ERR_NOMEM;
+		size_t at = b->len;
+		if (evt_flat_json(flat + fspan[2 * k], fspan[2 * k + 1] -
+		    fspan[2 * k], b) != 0)
+			return EVT_ERR_NOMEM;
+		if (span != NULL) {
+			span[2 * k] = at;
+			span[2 * k + 1] = b->len;
+		}
+	}
+	return 0;
+}
+
+/* The text of the merge's frame f, rendered from its flat items if it
+ * has not been yet.  Returns 0 or EVT_ERR_NOMEM. */
+static int
+mf_text(struct mframe *f)
+{
+	if (!f->is_flat || f->rendered)
+		return 0;
+	f->text.len = 0;
+	if (PUT_LIT(&f->text, "{\"events\":[") != 0 ||
+	    render_items(&f->text, f->flat.p, f->span, f->kept, NULL) != 0 ||
+	    PUT_LIT(&f->text, "]}") != 0)
+		return EVT_ERR_NOMEM;
+	f->rendered = 1;
+	return 0;
+}
+
+/* Copies frame f (or the end, rc 0, or an error, rc < 0) into slot s: a
+ * plain flat MSG frame as flat items (their buffer is exchanged with the
+ * slot's, not copied), any other frame as text (flat items rendered).
  * Returns 0 or EVT_ERR_NOMEM. */
 static int
-slot_fill(struct min *in, struct mframe *s, const struct evt_frame *f,
-    int rc)
+slot_fill(struct min *in, struct mframe *s, struct evt_frame *f, int rc)
 {
 	s->kind = rc;
 	if (rc != 1)
@@ -423,6 +494,9 @@ slot_fill(struct min *in, struct mframe *s, const struct evt_frame *f,
 	s->kind = f->kind;
 	s->rx_us = f->rx_us;
 	s->text.len = 0;
+	s->flat.len = 0;
+	s->is_flat = f->is_flat && plain_flat(f);
+	s->rendered = 0;
 	s->kept = f->kept;
 	if (f->kept > s->cap) {
 		size_t *span = realloc(s->span, 2 * f->kept * sizeof *span);
@@ -438,10 +512,27 @@ slot_fill(struct min *in, struct mframe *s, const struct evt_frame *f,
 			return s->kind = EVT_ERR_NOMEM;
 		s->cap = f->kept;
 	}
-	if (evt_buf_put(&s->text, f->text.p, f->text.len) != 0)
+	if (f->is_flat && !s->is_flat) {
+		/* As a reader in text mode would have given it. */
+		if (evt_buf_put(&s->text, f->text.p, f->head_len) != 0 ||
+		    render_items(&s->text, f->flat.p, f->span, f->kept,
+		    s->span) != 0 || evt_buf_put(&s->text, f->text.p +
+		    f->head_len, f->text.len - f->head_len) != 0)
+			return s->kind = EVT_ERR_NOMEM;
+	} else if (evt_buf_put(&s->text, f->text.p, f->text.len) != 0) {
 		return s->kind = EVT_ERR_NOMEM;
-	if (f->kept > 0) {
+	} else if (f->kept > 0) {
 		memcpy(s->span, f->span, 2 * f->kept * sizeof *s->span);
+	}
+	if (s->is_flat) {	/* emptied by the frame reader's next frame */
+		struct evt_buf b = s->flat;
+		s->flat = f->flat;
+		f->flat = b;
+		b = s->sids;
+		s->sids = f->sids;
+		f->sids = b;
+	}
+	if (f->kept > 0) {
 		memcpy(s->keys, in->keys, f->kept * sizeof *s->keys);
 		memcpy(s->noid, in->noid, f->kept);
 	}
@@ -537,7 +628,6 @@ ring_release(struct min *in)
 static int
 in_fill(struct merge *m, struct min *in)
 {
-	(void)m;
 	if (in->f != NULL)
 		ring_release(in);
 	in->f = NULL;
@@ -552,6 +642,13 @@ in_fill(struct merge *m, struct min *in)
 		if (in->first_rx == INT64_MAX)
 			in->first_rx = f->rx_us;
 		if (kind < EVT_K_SESSION) {
+			/* The window's table is far larger than the caches:
+			 * its slots for the frame's ids are fetched while
+			 * the merge goes on with other heads. */
+			for (uint32_t k = 0; k < f->kept; k++)
+				if (!f->noid[k])
+					__builtin_prefetch(&m->tab[win_home(m,
+					    f->keys[k] + (f->keys[k] == 0))]);
 			in->f = f;
 			return 0;
 		}
@@ -572,7 +669,8 @@ in_head_rx(const struct min *in)
 	return in->f != NULL ? in->f->rx_us : INT64_MAX;
 }
 
-/* The input's head as text and kind. */
+/* The input's head as text and kind (its frame rendered if flat; NULL
+ * if that ran out of memory). */
 static const char *
 in_head(const struct min *in, size_t *len, int *kind)
 {
@@ -581,20 +679,37 @@ in_head(const struct min *in, size_t *len, int *kind)
 		*kind = in->q[in->qh].kind;
 		return in->q[in->qh].text;
 	}
+	if (mf_text(in->f) != 0)
+		return NULL;
 	*len = in->f->text.len;
 	*kind = in->f->kind;
 	return (const char *)in->f->text.p;
 }
 
+/* Whether the heads of two inputs are flat frames of the same flat items
+ * (and so of the same text). */
+static int
+same_flat(const struct min *a, const struct min *b)
+{
+	const struct mframe *fa = a->f, *fb = b->f;
+	return a->qh == a->qn && b->qh == b->qn && fa->is_flat &&
+	    fb->is_flat && fa->flat.len == fb->flat.len &&
+	    memcmp(fa->flat.p, fb->flat.p, fa->flat.len) == 0;
+}
+
 /* Orders two heads of equal receive time by content (kind, length,
  * bytes), so that which input comes first does not decide what is
- * written; then by input number. */
+ * written; then by input number.  Returns 1, 0, or EVT_ERR_NOMEM. */
 static int
 head_before(const struct min *a, const struct min *b)
 {
 	size_t la, lb;
 	int ka, kb;
+	if (same_flat(a, b))
+		return a->idx < b->idx;
 	const char *ta = in_head(a, &la, &ka), *tb = in_head(b, &lb, &kb);
+	if (ta == NULL || tb == NULL)
+		return EVT_ERR_NOMEM;
 	if (ka != kb)
 		return ka > kb; /* markers (higher kinds) first */
 	if (la != lb)
@@ -603,9 +718,10 @@ head_before(const struct min *a, const struct min *b)
 	return c != 0 ? c < 0 : a->idx < b->idx;
 }
 
-/* The input whose head comes next; NULL when all are at their end. */
-static struct min *
-next_input(struct merge *m)
+/* Sets *next to the input whose head comes next, NULL when all are at
+ * their end.  Returns 0 or EVT_ERR_NOMEM. */
+static int
+next_input(struct merge *m, struct min **next)
 {
 	struct min *best = NULL;
 	int64_t brx = INT64_MAX;
@@ -614,13 +730,17 @@ next_input(struct merge *m)
 		int64_t rx = in_head_rx(in);
 		if (rx == INT64_MAX && in->qh == in->qn && in->f == NULL)
 			continue;
-		if (best == NULL || rx < brx || (rx == brx &&
-		    head_before(in, best))) {
+		int before = best == NULL || rx < brx || (rx == brx &&
+		    head_before(in, best));
+		if (before < 0)
+			return before;
+		if (before) {
 			best = in;
 			brx = rx;
 		}
 	}
-	return best;
+	*next = best;
+	return 0;
 }
 
 /*
@@ -692,6 +812,20 @@ switch_gateway(struct merge *m, struct min *in, int64_t rx)
 	    (const char *)m->tmp.p, m->tmp.len);
 }
 
+/* Sets *t to the text of frame f's kept item k, of m->tmp.len bytes in
+ * m->tmp.  Returns 0 or EVT_ERR_NOMEM. */
+static int
+item_text(struct merge *m, const struct mframe *f, uint32_t k,
+    const char **t)
+{
+	const size_t *sp = &f->span[2 * k];
+	m->tmp.len = 0;
+	int rc = f->is_flat ? evt_flat_json(f->flat.p + sp[0], sp[1] - sp[0],
+	    &m->tmp) : evt_buf_put(&m->tmp, f->text.p + sp[0], sp[1] - sp[0]);
+	*t = (const char *)m->tmp.p;
+	return rc != 0 ? EVT_ERR_NOMEM : 0;
+}
+
 /* Writes the input's next frame: its new events (see the top). */
 static int
 put_frame(struct merge *m, struct min *in)
@@ -710,9 +844,10 @@ put_frame(struct merge *m, struct min *in)
 	size_t nnew = 0;
 	for (uint32_t k = 0; k < f->kept; k++) {
 		uint64_t key = f->keys[k];
+		if (f->noid[k] && (rc = item_text(m, f, k, &t)) != 0)
+			return rc;
 		if (f->noid[k])
-			key = evt_id_key(t + f->span[2 * k], f->span[2 * k + 1] -
-			    f->span[2 * k]) ^ (uint64_t)f->rx_us;
+			key = evt_id_key(t, m->tmp.len) ^ (uint64_t)f->rx_us;
 		f->noid[k] = !win_seen(m, key); /* from here: "is new" */
 		nnew += f->noid[k];
 	}
@@ -722,6 +857,15 @@ put_frame(struct merge *m, struct min *in)
 		return 0;
 	if ((rc = switch_gateway(m, in, f->rx_us)) != 0)
 		return rc;
+	if (f->is_flat) {
+		/* The frame, or one of only its new events (as below). */
+		struct evt_flat_msg fm = {.flat = f->flat.p, .span = f->span,
+		    .n = f->kept, .pick = nnew == f->kept ? NULL : f->noid,
+		    .sids = (const uint32_t *)f->sids.p, .map = &in->smap};
+		rc = evt_archive_msg_flat(m->out, f->rx_us, &fm);
+		return rc < 0 ? rc : 0;
+	}
+	t = (const char *)f->text.p;
 	if (nnew == f->kept) {
 		rc = evt_archive_frame(m->out, f->rx_us, t, f->text.len);
 		return rc < 0 ? rc : 0;
@@ -1006,6 +1150,8 @@ close_input(struct min *in)
 	}
 	for (size_t k = 0; k < MERGE_RING; k++) {
 		evt_buf_free(&in->ring[k].text);
+		evt_buf_free(&in->ring[k].flat);
+		evt_buf_free(&in->ring[k].sids);
 		free(in->ring[k].span);
 		free(in->ring[k].keys);
 		free(in->ring[k].noid);
@@ -1024,6 +1170,7 @@ close_input(struct min *in)
 	free(in->noid);
 	free(in->gateway);
 	free(in->gaps.v);
+	evt_smap_free(&in->smap);
 }
 
 /* Merges; see merge.h. */
@@ -1047,7 +1194,8 @@ evt_merge(struct evt_archive *out, const char *const *paths, size_t nin,
 		rc = open_inputs(&m, paths, st);
 	if (rc == 0)
 		rc = put_provenance(&m);
-	for (struct min *in; rc == 0 && (in = next_input(&m)) != NULL;)
+	for (struct min *in; rc == 0 && (rc = next_input(&m, &in)) == 0 &&
+	    in != NULL;)
 		rc = take(&m, in);
 	for (size_t i = 0; m.in != NULL && i < nin; i++)
 		close_input(&m.in[i]);

@@ -26,6 +26,7 @@
 struct evt_fval {
 	uint8_t enc;
 	uint32_t tok;	  /* EVT_ENC_JSON: value token */
+	const uint8_t *flat; /* EVT_ENC_JSON: or the flat value, if not NULL */
 	int64_t v;	  /* STR: string id; TIME: ticks */
 	uint8_t guid[16]; /* GUID */
 };
@@ -170,6 +171,7 @@ evt_renc_init(struct evt_renc *e)
 	evt_json_init(&e->jp, EVT_REC_MAX_DEPTH);
 	e->jp.lone_surrogates = 1; /* kept as WTF-8 (formats/records.md) */
 	msgpack_packer_init(&e->pk, e, renc_write_cb);
+	e->sgen = 1;
 	e->fbuf = malloc(2 * EVT_SHAPE_MAX_FIELDS * sizeof *e->fbuf);
 	e->vbuf = malloc(EVT_SHAPE_MAX_FIELDS * sizeof *e->vbuf);
 	if (e->fbuf == NULL || e->vbuf == NULL) {
@@ -219,6 +221,7 @@ evt_renc_segment_reset(struct evt_renc *e)
 	evt_dict_clear(&e->dict);
 	evt_renc_block_reset(e);
 	e->last_id_len = 0;
+	e->sgen++;
 }
 
 /* Starts a new dictionary unit; see record.h. */
@@ -229,6 +232,7 @@ evt_renc_unit_reset(struct evt_renc *e)
 	/* The caches would hand out ids of the unit before. */
 	memset(e->icache, 0, sizeof e->icache);
 	e->shcache = 0;
+	e->sgen++;
 }
 
 /* Appends an entry to the summary log; out of memory makes the block
@@ -448,96 +452,93 @@ renc_slog_event(struct evt_renc *e, uint32_t sh, uint32_t nf,
 	renc_slog(e, &r);
 }
 
-/* Encodes the event object at token i as an EVENT record, or as an ITEM
- * when the dictionary is full; in_msg says whether it is indexed. */
-static int
-renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
-{
-	const struct evt_jtok *t = &e->tok[i];
-	uint32_t nf = t->size, j = i + 1;
-	int has_id = 0, id_guid = 0;
-	uint64_t idkey = 0;
-	size_t idlen = 0;
-	char idtxt[EVT_REC_MAX_INTERN];
-	uint32_t sumf[2] = {UINT32_MAX, UINT32_MAX}; /* source, type */
+/* What the fields of an event say about its id (renc_str_value). */
+struct renc_id {
+	int has;		/* 1: indexed, -1: too long to index, 0: none */
+	int guid;		/* the indexed id is a GUID */
+	uint64_t key;
+	size_t len;
+	char txt[EVT_REC_MAX_INTERN];
+};
 
-	if (nf > EVT_SHAPE_MAX_FIELDS)
-		goto item;
-	e->scratch.len = 0;
-	if (evt_buf_grow(&e->scratch, t->len) != 0)
-		return EVT_ERR_NOMEM;
-	for (uint32_t f = 0; f < nf; f++) {
-		const struct evt_jtok *k = &e->tok[j];
-		const struct evt_jtok *v = &e->tok[j + 1];
-		struct evt_fval *fv = &e->vbuf[f];
-		size_t kl, vl;
-		const char *ks = renc_str(e, buf, k, &kl);
-		if (ks == NULL)
-			goto item;
-		int64_t kid = renc_intern_at(e, 2 * f, ks, kl);
-		if (kid < 0) {
-			if (kid == EVT_ERR_NOMEM)
-				return EVT_ERR_NOMEM;
-			goto item;
+/* Interns the key ks[0..kl) of field f; sets *is_id and notes a first
+ * "source" or "type" field in sumf.  Returns the key's string id, or < 0
+ * (EVT_ERR_NOMEM, or the dictionary is full: the event becomes an ITEM). */
+static int64_t
+renc_field_key(struct evt_renc *e, uint32_t f, const char *ks, size_t kl,
+    int *is_id, uint32_t sumf[2])
+{
+	int64_t kid = renc_intern_at(e, 2 * f, ks, kl);
+	*is_id = kl == 2 && ks[0] == 'i' && ks[1] == 'd';
+	if (kl == 6 && sumf[0] == UINT32_MAX && memcmp(ks, "source", 6) == 0)
+		sumf[0] = f;
+	else if (kl == 4 && sumf[1] == UINT32_MAX &&
+	    memcmp(ks, "type", 4) == 0)
+		sumf[1] = f;
+	return kid;
+}
+
+/* Chooses the encoding of the string value vs[0..vl) of field f (is_id:
+ * its key is "id"; guid not NULL: vs is the canonical text of these 16
+ * bytes) into fv, which starts as EVT_ENC_JSON, and notes the event's id.
+ * Returns 0 or EVT_ERR_NOMEM. */
+static int
+renc_str_value(struct evt_renc *e, uint32_t f, int is_id, const char *vs,
+    size_t vl, const uint8_t *guid, struct evt_fval *fv, struct renc_id *id)
+{
+	if (is_id && !id->has && vl > EVT_REC_MAX_INTERN) {
+		/* Too long to index (formats/records.md). */
+		id->has = -1;
+	} else if (is_id && (guid != NULL ||
+	    evt_guid_parse(vs, vl, fv->guid, 1))) {
+		if (guid != NULL)
+			memcpy(fv->guid, guid, 16);
+		fv->enc = EVT_ENC_GUID;
+		if (!id->has) {
+			id->has = 1;
+			id->guid = 1;
+			id->key = evt_guid_key(fv->guid);
+			memcpy(id->txt, vs, 36);
+			id->len = 36;
 		}
-		int is_id = kl == 2 && ks[0] == 'i' && ks[1] == 'd';
-		if (kl == 6 && sumf[0] == UINT32_MAX &&
-		    memcmp(ks, "source", 6) == 0)
-			sumf[0] = f;
-		else if (kl == 4 && sumf[1] == UINT32_MAX &&
-		    memcmp(ks, "type", 4) == 0)
-			sumf[1] = f;
-		fv->enc = EVT_ENC_JSON;
-		fv->tok = j + 1;
-		if (v->type == EVT_J_STRING) {
-			const char *vs = renc_str(e, buf, v, &vl);
-			if (vs == NULL)
-				goto item;
-			if (is_id && !has_id && vl > EVT_REC_MAX_INTERN) {
-				/* Too long to index (formats/records.md). */
-				has_id = -1;
-			} else if (is_id && evt_guid_parse(vs, vl, fv->guid,
-			    1)) {
-				fv->enc = EVT_ENC_GUID;
-				if (!has_id) {
-					has_id = 1;
-					id_guid = 1;
-					idkey = evt_guid_key(fv->guid);
-					memcpy(idtxt, vs, 36);
-					idlen = 36;
-				}
-			} else if (is_id) {
-				if (!has_id) {
-					has_id = 1;
-					idkey = evt_id_key(vs, vl);
-					idlen = vl; /* <= EVT_REC_MAX_INTERN */
-					memcpy(idtxt, vs, idlen);
-				}
-			} else if (vl == EVT_TICKS_LEN &&
-			    evt_ticks_parse(vs, vl, &fv->v)) {
-				fv->enc = EVT_ENC_TIME;
-			} else if (vl <= EVT_REC_MAX_INTERN) {
-				int64_t sid = renc_intern_at(e, 2 * f + 1,
-				    vs, vl);
-				if (sid == EVT_ERR_NOMEM)
-					return EVT_ERR_NOMEM;
-				if (sid >= 0) {
-					fv->enc = EVT_ENC_STR;
-					fv->v = sid;
-				}
-			}
+	} else if (is_id) {
+		if (!id->has) {
+			id->has = 1;
+			id->key = evt_id_key(vs, vl);
+			id->len = vl; /* <= EVT_REC_MAX_INTERN */
+			memcpy(id->txt, vs, vl);
 		}
-		e->fbuf[2 * f] = (uint32_t)kid;
-		e->fbuf[2 * f + 1] = fv->enc;
-		j = v->next;
+	} else if (vl == EVT_TICKS_LEN && evt_ticks_parse(vs, vl, &fv->v)) {
+		fv->enc = EVT_ENC_TIME;
+	} else if (vl <= EVT_REC_MAX_INTERN) {
+		int64_t sid = renc_intern_at(e, 2 * f + 1, vs, vl);
+		if (sid == EVT_ERR_NOMEM)
+			return EVT_ERR_NOMEM;
+		if (sid >= 0) {
+			fv->enc = EVT_ENC_STR;
+			fv->v = sid;
+		}
 	}
+	return 0;
+}
+
+static void renc_flat_value(struct evt_renc *, const uint8_t *);
+
+/* Packs the EVENT record of the nf fields in fbuf and vbuf (values of
+ * encoding JSON: token fv->tok of buf, or flat value fv->flat), defining
+ * its shape first if new.  Returns 0, 1 when the shape cannot be defined
+ * (the event becomes an ITEM), or EVT_ERR_NOMEM. */
+static int
+renc_event_pack(struct evt_renc *e, const char *buf, uint32_t nf, int in_msg,
+    const uint32_t sumf[2], const struct renc_id *id)
+{
 	int64_t sh = renc_shape_find(e, nf);
 	if (sh < 0) {
 		sh = evt_dict_shape_add(&e->dict, e->fbuf, nf);
 		if (sh == EVT_ERR_NOMEM)
 			return EVT_ERR_NOMEM;
 		if (sh < 0)
-			goto item;
+			return 1;
 		e->shcache = (uint32_t)sh + 1;
 		msgpack_pack_array(&e->pk, 1 + 2 * (size_t)nf);
 		msgpack_pack_uint8(&e->pk, EVT_K_SHAPEDEF);
@@ -565,24 +566,84 @@ renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
 			msgpack_pack_uint32(&e->pk, (uint32_t)fv->v);
 			break;
 		default:
-			renc_value(e, buf, fv->tok);
+			if (fv->flat != NULL)
+				renc_flat_value(e, fv->flat);
+			else
+				renc_value(e, buf, fv->tok);
 			break;
 		}
 	}
 	e->nrec++;
 	if (in_msg) {
 		e->nevent++;
-		if (has_id > 0 && renc_key(e, idkey, idtxt, idlen) != 0)
+		if (id->has > 0 && renc_key(e, id->key, id->txt, id->len) != 0)
 			return EVT_ERR_NOMEM;
-		e->nguid_keys += has_id > 0 && id_guid;
+		e->nguid_keys += id->has > 0 && id->guid;
 	}
 	return 0;
-item:
+}
+
+/* Packs token i of buf as an ITEM record. */
+static void
+renc_item(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
+{
 	e->slog_odd |= in_msg;
 	msgpack_pack_array(&e->pk, 2);
 	msgpack_pack_uint8(&e->pk, EVT_K_ITEM);
 	renc_value(e, buf, i);
 	e->nrec++;
+}
+
+/* Encodes the event object at token i as an EVENT record, or as an ITEM
+ * when the dictionary is full; in_msg says whether it is indexed. */
+static int
+renc_event(struct evt_renc *e, const char *buf, uint32_t i, int in_msg)
+{
+	const struct evt_jtok *t = &e->tok[i];
+	uint32_t nf = t->size, j = i + 1;
+	struct renc_id id = {0};
+	uint32_t sumf[2] = {UINT32_MAX, UINT32_MAX}; /* source, type */
+
+	if (nf > EVT_SHAPE_MAX_FIELDS)
+		goto item;
+	e->scratch.len = 0;
+	if (evt_buf_grow(&e->scratch, t->len) != 0)
+		return EVT_ERR_NOMEM;
+	for (uint32_t f = 0; f < nf; f++) {
+		const struct evt_jtok *k = &e->tok[j];
+		const struct evt_jtok *v = &e->tok[j + 1];
+		struct evt_fval *fv = &e->vbuf[f];
+		size_t kl, vl;
+		int is_id;
+		const char *ks = renc_str(e, buf, k, &kl);
+		if (ks == NULL)
+			goto item;
+		int64_t kid = renc_field_key(e, f, ks, kl, &is_id, sumf);
+		if (kid < 0) {
+			if (kid == EVT_ERR_NOMEM)
+				return EVT_ERR_NOMEM;
+			goto item;
+		}
+		fv->enc = EVT_ENC_JSON;
+		fv->tok = j + 1;
+		fv->flat = NULL;
+		if (v->type == EVT_J_STRING) {
+			const char *vs = renc_str(e, buf, v, &vl);
+			if (vs == NULL)
+				goto item;
+			if (renc_str_value(e, f, is_id, vs, vl, NULL, fv, &id) !=
+			    0)
+				return EVT_ERR_NOMEM;
+		}
+		e->fbuf[2 * f] = (uint32_t)kid;
+		e->fbuf[2 * f + 1] = fv->enc;
+		j = v->next;
+	}
+	int rc = renc_event_pack(e, buf, nf, in_msg, sumf, &id);
+	if (rc <= 0)
+		return rc;
+item:
+	renc_item(e, buf, i, in_msg);
 	return 0;
 }
 
@@ -704,15 +765,334 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len,
 			if (rc < 0)
 				return rc;
 		} else {
-			e->slog_odd |= kind == EVT_K_MSG;
-			msgpack_pack_array(&e->pk, 2);
-			msgpack_pack_uint8(&e->pk, EVT_K_ITEM);
-			renc_value(e, buf, j);
-			e->nrec++;
+			renc_item(e, buf, j, kind == EVT_K_MSG);
 		}
 		j = e->tok[j].next;
 	}
 	return kind;
+}
+
+/*
+ * Flat items (record.h)
+ */
+
+/* Reads a u32 / u64 of a flat item. */
+static uint32_t
+flat_u32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t
+flat_u64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* The size of the flat value at p (kind byte included). */
+static size_t
+flat_value_size(const uint8_t *p)
+{
+	switch (*p) {
+	case EVT_FV_STR:
+		return 5 + (size_t)flat_u32(p + 1);
+	case EVT_FV_GUID:
+		return 17;
+	case EVT_FV_TIME:
+	case EVT_FV_UINT:
+	case EVT_FV_INT:
+		return 9;
+	default:
+		return 1;
+	}
+}
+
+/* Writes the text of a flat GUID or TIME value into out (36 or
+ * EVT_TICKS_LEN bytes); returns its length. */
+static size_t
+flat_text(const uint8_t *p, char *out)
+{
+	if (*p == EVT_FV_GUID) {
+		evt_guid_format(p + 1, out);
+		return 36;
+	}
+	evt_ticks_format((int64_t)flat_u64(p + 1), out); /* checked */
+	return EVT_TICKS_LEN;
+}
+
+/* Packs a flat value as the generic msgpack value of its JSON text. */
+static void
+renc_flat_value(struct evt_renc *e, const uint8_t *p)
+{
+	char txt[40];
+	switch (*p) {
+	case EVT_FV_STR:
+		msgpack_pack_str_with_body(&e->pk, p + 5, flat_u32(p + 1));
+		break;
+	case EVT_FV_GUID:
+	case EVT_FV_TIME: {
+		size_t n = flat_text(p, txt);
+		msgpack_pack_str_with_body(&e->pk, txt, n);
+		break;
+	}
+	case EVT_FV_UINT:
+		msgpack_pack_uint64(&e->pk, flat_u64(p + 1));
+		break;
+	case EVT_FV_INT:
+		msgpack_pack_int64(&e->pk, (int64_t)flat_u64(p + 1));
+		break;
+	case EVT_FV_NIL:
+		msgpack_pack_nil(&e->pk);
+		break;
+	case EVT_FV_TRUE:
+		msgpack_pack_true(&e->pk);
+		break;
+	default:
+		msgpack_pack_false(&e->pk);
+		break;
+	}
+}
+
+/* Appends the JSON text of flat item p[0..len); see record.h. */
+int
+evt_flat_json(const uint8_t *p, size_t len, struct evt_buf *out)
+{
+	if (len == 0 || p[0] == EVT_FL_TEXT)
+		return len > 0 ? evt_buf_put(out, p + 1, len - 1) : 0;
+	uint32_t nf = flat_u32(p + 1);
+	const uint8_t *q = p + 5;
+	int rc = evt_buf_putc(out, '{');
+	for (uint32_t f = 0; rc == 0 && f < nf; f++) {
+		uint32_t kl = flat_u32(q);
+		char txt[40];
+		if (f > 0)
+			rc |= evt_buf_putc(out, ',');
+		rc |= evt_json_put_string(out, (const char *)q + 4, kl);
+		rc |= evt_buf_putc(out, ':');
+		q += 4 + kl;
+		switch (*q) {
+		case EVT_FV_STR:
+			rc |= evt_json_put_string(out, (const char *)q + 5,
+			    flat_u32(q + 1));
+			break;
+		case EVT_FV_GUID:
+		case EVT_FV_TIME: {
+			size_t n = flat_text(q, txt);
+			rc |= evt_json_put_string(out, txt, n);
+			break;
+		}
+		case EVT_FV_UINT:
+			rc |= evt_json_put_int(out, 0, flat_u64(q + 1));
+			break;
+		case EVT_FV_INT:
+			rc |= evt_json_put_int(out, 1,
+			    0 - flat_u64(q + 1));
+			break;
+		case EVT_FV_NIL:
+			rc |= evt_buf_put(out, "null", 4);
+			break;
+		case EVT_FV_TRUE:
+			rc |= evt_buf_put(out, "true", 4);
+			break;
+		default:
+			rc |= evt_buf_put(out, "false", 5);
+			break;
+		}
+		q += flat_value_size(q);
+	}
+	if (rc == 0)
+		rc = evt_buf_putc(out, '}');
+	return rc != 0 ? EVT_ERR_NOMEM : 0;
+}
+
+/* Packs flat EVENT item p[0..len) as an ITEM record (the dictionary is
+ * full), from its text as renc_event does. */
+static int
+renc_flat_item(struct evt_renc *e, const uint8_t *p, size_t len)
+{
+	struct evt_buf t = {0};
+	int n = evt_flat_json(p, len, &t);
+	if (n == 0)
+		n = evt_json_parse(&e->jp, (const char *)t.p, t.len);
+	if (n >= 0) {
+		e->tok = e->jp.tok;
+		renc_item(e, (const char *)t.p, 0, 1);
+	}
+	evt_buf_free(&t);
+	return n >= 0 ? 0 : n == EVT_ERR_NOMEM ? n : EVT_ERR_ARG;
+}
+
+/* Frees a map of string ids; see record.h. */
+void
+evt_smap_free(struct evt_smap *m)
+{
+	free(m->oid);
+	free(m->gen);
+	memset(m, 0, sizeof *m);
+}
+
+/* The id map m guesses for string s[0..len) of input id sid, if the
+ * encoder's dictionary holds these bytes under it since the guess (what
+ * evt_dict_str_find would return: see renc_intern_at), else -1. */
+static int64_t
+smap_guess(const struct evt_renc *e, const struct evt_smap *m, uint32_t sid,
+    const char *s, size_t len)
+{
+	size_t dl;
+	if (m == NULL || sid >= m->cap || m->gen[sid] != e->sgen)
+		return -1;
+	const char *d = evt_dict_str(&e->dict, m->oid[sid], &dl);
+	return d != NULL && dl == len && memcmp(d, s, len) == 0 ?
+	    (int64_t)m->oid[sid] : -1;
+}
+
+/* Notes in m that input id sid was interned as oid (a guess: when there
+ * is no memory for it, nothing). */
+static void
+smap_note(const struct evt_renc *e, struct evt_smap *m, uint32_t sid,
+    uint32_t oid)
+{
+	if (m == NULL || sid >= EVT_DICT_MAX_STRINGS)
+		return;
+	if (sid >= m->cap) {
+		size_t cap = m->cap ? m->cap : 1024;
+		while (cap <= sid)
+			cap *= 2;
+		uint32_t *o = realloc(m->oid, cap * sizeof *o);
+		if (o != NULL)
+			m->oid = o;
+		uint32_t *g = realloc(m->gen, cap * sizeof *g);
+		if (g != NULL)
+			m->gen = g;
+		if (o == NULL || g == NULL)
+			return;
+		memset(m->gen + m->cap, 0, (cap - m->cap) * sizeof *g);
+		m->cap = cap;
+	}
+	m->oid[sid] = oid;
+	m->gen[sid] = e->sgen;
+}
+
+/* The STR values of flat EVENT item p. */
+static size_t
+flat_nstr(const uint8_t *p)
+{
+	uint32_t nf = flat_u32(p + 1);
+	const uint8_t *q = p + 5;
+	size_t n = 0;
+	for (uint32_t f = 0; f < nf; f++) {
+		q += 4 + flat_u32(q);
+		n += *q == EVT_FV_STR;
+		q += flat_value_size(q);
+	}
+	return n;
+}
+
+/* Encodes flat EVENT item p[0..len) as renc_event encodes its JSON text:
+ * an EVENT record, or an ITEM when the dictionary is full.  sids (NULL:
+ * none) are the input ids of its STR values, map their guesses. */
+static int
+renc_event_flat(struct evt_renc *e, const uint8_t *p, size_t len,
+    const uint32_t *sids, struct evt_smap *map)
+{
+	uint32_t nf = flat_u32(p + 1);
+	const uint8_t *q = p + 5;
+	struct renc_id id = {0};
+	uint32_t sumf[2] = {UINT32_MAX, UINT32_MAX}; /* source, type */
+	char txt[40];
+
+	for (uint32_t f = 0; f < nf; f++) {
+		struct evt_fval *fv = &e->vbuf[f];
+		uint32_t kl = flat_u32(q);
+		int is_id;
+		int64_t kid = renc_field_key(e, f, (const char *)q + 4, kl,
+		    &is_id, sumf);
+		if (kid < 0) {
+			if (kid == EVT_ERR_NOMEM)
+				return EVT_ERR_NOMEM;
+			goto item;
+		}
+		q += 4 + kl;
+		fv->enc = EVT_ENC_JSON;
+		fv->flat = q;
+		int rc = 0;
+		if (*q == EVT_FV_TIME && !is_id) {
+			/* Its text parses back to these ticks (timefmt.h). */
+			fv->enc = EVT_ENC_TIME;
+			fv->v = (int64_t)flat_u64(q + 1);
+		} else if (*q == EVT_FV_GUID || *q == EVT_FV_TIME) {
+			size_t n = flat_text(q, txt);
+			rc = renc_str_value(e, f, is_id, txt, n, *q ==
+			    EVT_FV_GUID ? q + 1 : NULL, fv, &id);
+		} else if (*q == EVT_FV_STR) {
+			uint32_t sid = sids != NULL ? *sids++ : UINT32_MAX;
+			const char *vs = (const char *)q + 5;
+			int64_t g = is_id ? -1 : smap_guess(e, map, sid, vs,
+			    flat_u32(q + 1));
+			if (g >= 0) {
+				fv->enc = EVT_ENC_STR;
+				fv->v = g;
+			} else {
+				rc = renc_str_value(e, f, is_id, vs,
+				    flat_u32(q + 1), NULL, fv, &id);
+				if (rc == 0 && fv->enc == EVT_ENC_STR)
+					smap_note(e, map, sid, (uint32_t)fv->v);
+			}
+		}
+		if (rc != 0)
+			return rc;
+		e->fbuf[2 * f] = (uint32_t)kid;
+		e->fbuf[2 * f + 1] = fv->enc;
+		q += flat_value_size(q);
+	}
+	int rc = renc_event_pack(e, NULL, nf, 1, sumf, &id);
+	if (rc <= 0)
+		return rc;
+item:
+	return renc_flat_item(e, p, len);
+}
+
+/* Encodes a MSG frame of flat events; see record.h. */
+int
+evt_renc_msg_flat(struct evt_renc *e, int64_t rx_us,
+    const struct evt_flat_msg *m)
+{
+	const uint8_t *flat = m->flat, *pick = m->pick;
+	const size_t *span = m->span;
+	uint32_t n = m->n, nitems = 0;
+	size_t si = 0;
+	if (rx_us < EVT_RX_MIN || rx_us > EVT_RX_MAX)
+		return EVT_ERR_ARG;
+	for (uint32_t i = 0; i < n; i++) {
+		if (pick != NULL && !pick[i])
+			continue;
+		if (span[2 * i + 1] <= span[2 * i] ||
+		    flat[span[2 * i]] != EVT_FL_EVENT)
+			return EVT_ERR_ARG;
+		nitems++;
+	}
+	e->oom = 0;
+	e->raw_err = 0;
+	e->raw_off = 0;
+	renc_head(e, EVT_K_MSG, 3, rx_us);
+	msgpack_pack_uint32(&e->pk, nitems);
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *p = flat + span[2 * i];
+		size_t at = si;
+		if (m->sids != NULL)
+			si += flat_nstr(p);
+		if (pick != NULL && !pick[i])
+			continue;
+		int rc = renc_event_flat(e, p, span[2 * i + 1] - span[2 * i],
+		    m->sids != NULL ? m->sids + at : NULL, m->map);
+		if (rc < 0)
+			return e->oom ? EVT_ERR_NOMEM : rc;
+	}
+	return e->oom ? EVT_ERR_NOMEM : EVT_K_MSG;
 }
 
 /* Encodes a marker record; see record.h. */
@@ -740,6 +1120,7 @@ int
 evt_renc_learn(struct evt_renc *e, const struct evt_dict *from)
 {
 	evt_dict_clear(&e->dict);
+	e->sgen++;
 	return evt_dict_copy(&e->dict, from);
 }
 
@@ -1427,6 +1808,140 @@ evt_rdec_item_json(struct evt_rdec *d, const struct evt_rec *r,
 		}
 	}
 	return evt_buf_putc(out, '}');
+}
+
+/* Appends bytes to a flat item. */
+static int
+flat_put(struct evt_buf *out, const void *p, size_t n)
+{
+	return evt_buf_put(out, p, n) == 0 ? 0 : EVT_ERR_NOMEM;
+}
+
+/* Appends a flat string (kind, length, bytes) if s is plain (known to
+ * be: plain), and its dictionary id sid to sids (unless NULL): 0, 1 if it
+ * is not plain (a TEXT item), EVT_ERR_NOMEM. */
+static int
+flat_str(struct evt_buf *out, const char *s, size_t len, int plain,
+    struct evt_buf *sids, uint32_t sid)
+{
+	uint8_t h[5] = {EVT_FV_STR};
+	uint32_t l = (uint32_t)len;
+	if (len > UINT32_MAX || (!plain && !evt_json_plain(s, len)))
+		return 1;
+	memcpy(h + 1, &l, 4);
+	return flat_put(out, h, 5) != 0 || flat_put(out, s, len) != 0 ||
+	    (sids != NULL && flat_put(sids, &sid, 4) != 0) ?
+	    EVT_ERR_NOMEM : 0;
+}
+
+/* Appends the flat form of generic value o if it is a plain string or a
+ * scalar but a float: 0, 1 if not, EVT_ERR_NOMEM. */
+static int
+flat_generic(struct evt_buf *out, const msgpack_object *o,
+    struct evt_buf *sids)
+{
+	uint8_t h[9];
+	size_t n = 1;
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		h[0] = EVT_FV_NIL;
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		h[0] = o->via.boolean ? EVT_FV_TRUE : EVT_FV_FALSE;
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		h[0] = EVT_FV_UINT;
+		memcpy(h + 1, &o->via.u64, 8);
+		n = 9;
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		h[0] = EVT_FV_INT;
+		memcpy(h + 1, &o->via.i64, 8);
+		n = 9;
+		break;
+	case MSGPACK_OBJECT_STR:
+		return flat_str(out, o->via.str.ptr, o->via.str.size, 0, sids,
+		    UINT32_MAX);
+	default:
+		return 1;
+	}
+	return flat_put(out, h, n);
+}
+
+/* Appends the flat EVENT item of event r: 0, 1 if r needs a TEXT item
+ * (its text is what evt_rdec_item_json makes of it, errors included), or
+ * EVT_ERR_NOMEM. */
+static int
+rdec_flat(struct evt_rdec *d, const struct evt_rec *r, struct evt_buf *out,
+    struct evt_buf *sids)
+{
+	struct field_ctx ctx[EVT_SHAPE_MAX_FIELDS];
+	int nf = event_fields(d, r, ctx);
+	uint8_t h[17] = {EVT_FL_EVENT};
+	uint32_t n32 = (uint32_t)nf;
+	memcpy(h + 1, &n32, 4);
+	if (flat_put(out, h, 5) != 0)
+		return EVT_ERR_NOMEM;
+	for (int i = 0; i < nf; i++) {
+		size_t kl, sl;
+		const char *k = evt_dict_str_plain(d->dict, ctx[i].key, &kl);
+		if (k == NULL)
+			return 1;
+		n32 = (uint32_t)kl;
+		if (flat_put(out, &n32, 4) != 0 || flat_put(out, k, kl) != 0)
+			return EVT_ERR_NOMEM;
+		int rc;
+		switch (ctx[i].enc) {
+		case EVT_ENC_GUID:
+			h[0] = EVT_FV_GUID;
+			memcpy(h + 1, ctx[i].guid, 16);
+			rc = flat_put(out, h, 17);
+			break;
+		case EVT_ENC_TIME:
+			if (!evt_ticks_valid(ctx[i].ticks))
+				return 1;
+			h[0] = EVT_FV_TIME;
+			memcpy(h + 1, &ctx[i].ticks, 8);
+			rc = flat_put(out, h, 9);
+			break;
+		case EVT_ENC_STR: {
+			uint32_t sid = (uint32_t)ctx[i].v->via.u64;
+			const char *s = evt_dict_str_plain(d->dict, sid, &sl);
+			rc = s != NULL ? flat_str(out, s, sl, 1, sids, sid) : 1;
+			break;
+		}
+		default:
+			rc = flat_generic(out, ctx[i].v, sids);
+			break;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Appends the flat form of an EVENT or ITEM record; see record.h. */
+int
+evt_rdec_event_flat(struct evt_rdec *d, const struct evt_rec *r,
+    struct evt_buf *out, struct evt_buf *sids)
+{
+	size_t mark = out->len, smark = sids != NULL ? sids->len : 0;
+	if (r->kind == EVT_K_EVENT) {
+		int rc = rdec_flat(d, r, out, sids);
+		if (rc == 0)
+			return 0;
+		out->len = mark;
+		if (sids != NULL)
+			sids->len = smark;
+		if (rc < 0)
+			return rc;
+	}
+	if (evt_buf_putc(out, EVT_FL_TEXT) != 0)
+		return EVT_ERR_NOMEM;
+	int rc = evt_rdec_item_json(d, r, out);
+	if (rc < 0)
+		out->len = mark;
+	return rc;
 }
 
 /* Appends the members of an envelope map with indexes [from, to). */

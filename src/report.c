@@ -702,8 +702,8 @@ keep_event(struct rpt *r, int frame_kind, struct evt_rdec *d,
 /* Pass 1's item filter: counts a selected event of the window from its
  * record; renders it (count_cb) only while the events table has room. */
 static int
-count_keep(void *arg, int frame_kind, struct evt_rdec *d,
-    const struct evt_rec *rec)
+count_keep(void *arg, int frame_kind, uint32_t kept,
+    struct evt_rdec *d, const struct evt_rec *rec)
 {
 	struct rpt *r = arg;
 	struct evk e;
@@ -827,8 +827,8 @@ draw_cb(struct rpt *r, int64_t rx, const char *ev, size_t len,
 /* Passes 2 and 3's item filter: draws a selected event from its record,
  * rendering none (unless the record cannot say). */
 static int
-draw_keep(void *arg, int frame_kind, struct evt_rdec *d,
-    const struct evt_rec *rec)
+draw_keep(void *arg, int frame_kind, uint32_t kept,
+    struct evt_rdec *d, const struct evt_rec *rec)
 {
 	struct rpt *r = arg;
 	struct evk e;

@@ -563,10 +563,10 @@ evt_segw_frame(struct evt_segw *w, int64_t rx_us, const char *buf,
 	return evt_segw_frame_tok(w, rx_us, buf, len, NULL);
 }
 
-/* Appends a tokenized frame; see segment.h. */
-int
-evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
-    size_t len, const struct evt_jparser *jp)
+/* Makes room for a frame of about len bytes: returns 0 or a negative
+ * evt_err. */
+static int
+frame_room(struct evt_segw *w, size_t len)
 {
 	/* Keep every block far below the readers' bound (EVT_BLK_MAX_RAW):
 	 * a big frame first closes the block in progress. */
@@ -574,15 +574,48 @@ evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
 		return EVT_ERR_TOOBIG;
 	if (evt_segw_block_bytes(w) + len > EVT_BLK_MAX_RAW / 2) {
 		int rc = evt_segw_flush(w);
-		if (rc < 0)
-			return rc;
+		return rc < 0 ? rc : 0;
 	}
-	int kind = evt_renc_frame_tok(&w->enc, rx_us, buf, len, jp);
+	return 0;
+}
+
+/* Counts a frame the encoder took (kind, or its evt_err) and closes the
+ * block if it is full; returns kind or a negative evt_err. */
+static int
+frame_done(struct evt_segw *w, int kind)
+{
 	if (kind < 0)
 		return kind;
 	w->frames[kind]++;
 	int rc = maybe_flush(w);
 	return rc < 0 ? rc : kind;
+}
+
+/* Appends a tokenized frame; see segment.h. */
+int
+evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
+    size_t len, const struct evt_jparser *jp)
+{
+	int rc = frame_room(w, len);
+	if (rc < 0)
+		return rc;
+	return frame_done(w, evt_renc_frame_tok(&w->enc, rx_us, buf, len,
+	    jp));
+}
+
+/* Appends a MSG frame of flat events; see segment.h. */
+int
+evt_segw_msg_flat(struct evt_segw *w, int64_t rx_us,
+    const struct evt_flat_msg *m)
+{
+	size_t len = 0;
+	for (uint32_t i = 0; i < m->n; i++)
+		len += m->pick == NULL || m->pick[i] ? m->span[2 * i + 1] -
+		    m->span[2 * i] : 0;
+	int rc = frame_room(w, len);
+	if (rc < 0)
+		return rc;
+	return frame_done(w, evt_renc_msg_flat(&w->enc, rx_us, m));
 }
 
 /* Appends a marker; see segment.h. */

@@ -151,6 +151,13 @@ put_date_time(int64_t sec, char *p)
 	put2(p + 17, sod % 60);
 }
 
+/* Whether ticks lie in years 1..9999; see timefmt.h. */
+int
+evt_ticks_valid(int64_t ticks)
+{
+	return ticks >= TICKS_MIN && ticks <= TICKS_MAX;
+}
+
 /* Formats ticks as the 28-character tick form; -1 if out of years 1..9999. */
 int
 evt_ticks_format(int64_t ticks, char out[EVT_TICKS_LEN])
@@ -160,7 +167,7 @@ evt_ticks_format(int64_t ticks, char out[EVT_TICKS_LEN])
 	int64_t sec;
 	uint32_t f;
 
-	if (ticks < TICKS_MIN || ticks > TICKS_MAX)
+	if (!evt_ticks_valid(ticks))
 		return -1;
 	sec = floordiv(ticks, TICKS_PER_SEC);
 	f = (uint32_t)(ticks - sec * TICKS_PER_SEC);

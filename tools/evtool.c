@@ -650,7 +650,7 @@ cat_stops(const struct evt_sel *f, int64_t rx)
 
 /* Keeps the items of a --messages frame that pass the filters. */
 static int
-keep_cb(void *arg, int frame_kind, struct evt_rdec *d,
+keep_cb(void *arg, int frame_kind, uint32_t kept, struct evt_rdec *d,
     const struct evt_rec *rec)
 {
 	const struct evt_sel *f = arg;
@@ -698,7 +698,7 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 			continue;
 		}
 		if (!in_msg || !evt_sel_time(f, rec.rx_us) ||
-		    !keep_cb((void *)(uintptr_t)f, EVT_K_MSG, d, &rec))
+		    !keep_cb((void *)(uintptr_t)f, EVT_K_MSG, 0, d, &rec))
 			continue;
 		size_t mark = obuf->len;
 		rc = evt_rdec_item_json(d, &rec, obuf);

@@ -179,6 +179,11 @@ int evt_archive_frame(struct evt_archive *a, int64_t rx_us, const char *buf,
 int evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us,
     const char *buf, size_t len, const struct evt_jparser *jp);
 
+/* The same for a MSG frame {"events":[...]} of flat events (record.h,
+ * evt_renc_msg_flat). */
+int evt_archive_msg_flat(struct evt_archive *a, int64_t rx_us,
+    const struct evt_flat_msg *m);
+
 /* Appends a SESSION, GAP or CONFIG marker. */
 int evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
     const char *json, size_t len);

@@ -42,6 +42,7 @@ struct evt_shape {
 struct evt_dict {
 	uint32_t nstr, strcap;
 	uint32_t *str_off, *str_len; /* into arena; len UINT32_MAX = missing */
+	uint8_t *str_plain;  /* evt_json_plain of each string (flat items) */
 	char *arena;
 	size_t arena_len, arena_cap;
 	uint32_t *shash; /* open addressing: id + 1, 0 = empty */
@@ -107,6 +108,11 @@ int64_t evt_dict_str_add(struct evt_dict *d, const char *s, size_t len);
 /* Returns string id (borrowed, valid until the dictionary changes), or NULL
  * if id is out of range or a placeholder; sets *len. */
 const char *evt_dict_str(const struct evt_dict *d, uint32_t id, size_t *len);
+
+/* The same if the string is plain (evt_json_plain: printable ASCII without
+ * '"' and '\\', checked once, when it was added), else NULL. */
+const char *evt_dict_str_plain(const struct evt_dict *d, uint32_t id,
+    size_t *len);
 
 /* Returns the id of the shape with these fields (2 * n uint32), or -1. */
 int64_t evt_dict_shape_find(const struct evt_dict *d, const uint32_t *f,

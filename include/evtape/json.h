@@ -129,6 +129,11 @@ size_t evt_json_write_string(char *out, const char *s, size_t len);
  * U+10FFFF).  Returns 1 or 0. */
 int evt_json_utf8_valid(const char *s, size_t len);
 
+/* Tells whether s[0..len) is printable ASCII (0x20..0x7e) without '"'
+ * and '\\': its JSON string literal is the bytes between quotes, and
+ * parsing that gives the very bytes back.  Returns 1 or 0. */
+int evt_json_plain(const char *s, size_t len);
+
 /* Upper bound of evt_json_write_string() output for an input of len bytes. */
 static inline size_t
 evt_json_string_max(size_t len)

@@ -122,6 +122,10 @@ struct evt_renc {
 	 * dictionary's bytes is cheaper than a hash lookup. */
 	uint32_t icache[EVT_RENC_ICACHE];
 	uint32_t shcache;
+	uint32_t sgen;		/* changes whenever interned ids may no longer
+				   be found again (unit and segment resets):
+				   struct evt_smap entries of another are
+				   stale */
 	uint32_t *fbuf;		/* shape fields of the event in progress */
 	struct evt_fval *vbuf;	/* values of the event in progress */
 	/* The summary log of the open block (struct evt_rsum entries),
@@ -171,6 +175,73 @@ int evt_renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf,
  */
 int evt_renc_frame_tok(struct evt_renc *e, int64_t rx_us, const char *buf,
     size_t len, const struct evt_jparser *jp);
+
+/*
+ * The flat form of an item of a MSG frame (evt_rdec_event_flat): an EVENT
+ * record's fields with every string resolved, needing no dictionary, so
+ * that a frame can be compared (equal flat items render to equal JSON),
+ * rendered (evt_flat_json) or encoded again (evt_renc_msg_flat) without
+ * JSON text in between.  In memory only, never stored; native byte order.
+ *
+ *   item     EVT_FL_EVENT (u8), nfield (u32), nfield x field
+ *            | EVT_FL_TEXT (u8), the item's JSON text to the item's end
+ *   field    key length (u32), key bytes, value kind (u8), payload
+ *   payload  STR: length (u32), bytes; GUID: 16 bytes; TIME: ticks
+ *            (int64); UINT, INT: uint64 / int64; NIL, TRUE, FALSE: none
+ *
+ * Every key and string of an EVENT item is printable ASCII without '"'
+ * and '\\' (evt_json_plain), every TIME formats: any other item (an ITEM
+ * record, a nested or non-integer value, other bytes) is a TEXT item.
+ */
+enum { EVT_FL_TEXT = 0, EVT_FL_EVENT = 1 };
+enum {
+	EVT_FV_STR = 0, EVT_FV_GUID, EVT_FV_TIME, EVT_FV_UINT, EVT_FV_INT,
+	EVT_FV_NIL, EVT_FV_TRUE, EVT_FV_FALSE,
+};
+
+/* Appends the JSON text of flat item p[0..len) (as evt_rdec_event_flat
+ * wrote it) to out: the text evt_rdec_item_json gives for its record.
+ * Returns 0 or EVT_ERR_NOMEM. */
+int evt_flat_json(const uint8_t *p, size_t len, struct evt_buf *out);
+
+/*
+ * A guess, per string id of an input's dictionary, of the id the encoder
+ * interned that string under: an interned STR value whose input id hits
+ * is not looked up.  A guess is used only if the encoder's dictionary
+ * holds those very bytes under it and no reset came between (a guess is
+ * what a lookup gave since), so a stale guess, or one for the string an
+ * earlier dictionary of the input had under that id, costs a lookup,
+ * never a different record.
+ */
+struct evt_smap {
+	uint32_t *oid, *gen;	/* by input id: guess, encoder's sgen */
+	size_t cap;
+};
+
+/* Frees a map's memory (it may be used again). */
+void evt_smap_free(struct evt_smap *m);
+
+/* A MSG frame of flat events for evt_renc_msg_flat. */
+struct evt_flat_msg {
+	const uint8_t *flat;
+	const size_t *span;	/* item i: flat[span[2i] .. span[2i+1]) */
+	uint32_t n;
+	const uint8_t *pick;	/* NULL: every item, else those with pick[i] */
+	const uint32_t *sids;	/* NULL, or the input string id of every STR
+				   value of the n items in order (as
+				   evt_rdec_event_flat notes them) */
+	struct evt_smap *map;	/* NULL, or the input's map (with sids) */
+};
+
+/*
+ * Encodes a MSG frame {"events":[...]} (no other member) whose events are
+ * m's flat EVENT items (those picked): the same records, byte for byte,
+ * as evt_renc_frame of the frame's JSON text with those events (whose
+ * items evt_flat_json renders).  Returns EVT_K_MSG, or EVT_ERR_ARG (rx_us
+ * out of range, a TEXT item: nothing written) / EVT_ERR_NOMEM.
+ */
+int evt_renc_msg_flat(struct evt_renc *e, int64_t rx_us,
+    const struct evt_flat_msg *m);
 
 /*
  * Encodes a marker record (EVT_K_SESSION, EVT_K_GAP or EVT_K_CONFIG) whose
@@ -287,6 +358,16 @@ int evt_rdec_item_json(struct evt_rdec *d, const struct evt_rec *r,
  */
 int evt_rdec_frame_head(struct evt_rdec *d, const struct evt_rec *r,
     struct evt_buf *out, struct evt_buf *tail);
+
+/*
+ * Appends the flat form (see above) of an EVENT or ITEM record to out: an
+ * EVENT item when every field allows, else a TEXT item holding
+ * evt_rdec_item_json's text; to sids (unless NULL) the dictionary id of
+ * every STR value of an EVENT item (uint32, UINT32_MAX for a string not
+ * interned).  Returns as evt_rdec_item_json (nothing appended on an error).
+ */
+int evt_rdec_event_flat(struct evt_rdec *d, const struct evt_rec *r,
+    struct evt_buf *out, struct evt_buf *sids);
 
 /*
  * Finds the first top-level member named key whose value is a string in an

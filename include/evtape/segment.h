@@ -170,6 +170,12 @@ int evt_segw_frame(struct evt_segw *w, int64_t rx_us, const char *buf,
 int evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
     size_t len, const struct evt_jparser *jp);
 
+/* The same for a MSG frame of flat events (evt_renc_msg_flat); their flat
+ * bytes stand for the frame's length in the check against the block bound
+ * (a frame's text is never near it). */
+int evt_segw_msg_flat(struct evt_segw *w, int64_t rx_us,
+    const struct evt_flat_msg *m);
+
 /* Appends a SESSION, GAP or CONFIG marker with a JSON object body. */
 int evt_segw_marker(struct evt_segw *w, int kind, int64_t rx_us,
     const char *json, size_t len);
@@ -468,13 +474,24 @@ struct evt_frame {
 				(owned by the frame reader; for replay,
 				which publishes events one by one) */
 	uint32_t span_cap;   /* items span has room for */
+	int is_flat;	     /* the kept items are flat[span[2i] ..
+				span[2i+1]) (record.h, flat items), not
+				in text, which holds the rest: a MSG frame
+				of a reader in flat mode (evt_frames_flat);
+				text[0..head_len) goes before them */
+	struct evt_buf flat;
+	struct evt_buf sids; /* the input string ids of their STR values
+				(evt_rdec_event_flat) */
+	size_t head_len;
 };
 
 /* Decides whether an item (EVENT or ITEM record) goes into its frame of
  * kind frame_kind (EVT_K_MSG or EVT_K_STATES: the events of a message and
  * the states of a getState answer are both EVENT records): nonzero keeps
- * it.  The record and decoder are borrowed for the call. */
-typedef int (*evt_frame_keep_cb)(void *arg, int frame_kind,
+ * it, as kept item number `kept` of the frame (unless it then cannot be
+ * rendered: the next item kept gets the same number).  The record and
+ * decoder are borrowed for the call. */
+typedef int (*evt_frame_keep_cb)(void *arg, int frame_kind, uint32_t kept,
     struct evt_rdec *d, const struct evt_rec *rec);
 
 /* A frame reader; fields are private. */
@@ -489,6 +506,7 @@ struct evt_frames {
 	struct evt_buf tail;
 	struct evt_rec rec;
 	int open, pending;
+	int flat;	  /* evt_frames_flat */
 	uint32_t left;
 	uint64_t dropped; /* records that could not be rendered (reported) */
 	uint64_t lost;	  /* of them, events of MSG frames */
@@ -501,6 +519,11 @@ struct evt_frames {
 void evt_frames_init(struct evt_frames *fr, struct evt_segr *r,
     evt_frame_keep_cb keep, void *keep_arg, evt_seg_err_cb cb, void *cbarg,
     const char *path);
+
+/* Puts the reader in flat mode: the items of MSG frames are given in
+ * flat form (evt_frame.is_flat), not rendered; what cannot be read is
+ * reported and lost as in text. */
+void evt_frames_flat(struct evt_frames *fr);
 
 /* Returns 1 and the next frame in *out (borrowed until the next call), 0
  * at the end, or a negative evt_err (EVT_ERR_NOMEM, EVT_ERR_IO).  A frame

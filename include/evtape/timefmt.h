@@ -32,6 +32,9 @@ int evt_ticks_parse(const char *s, size_t len, int64_t *ticks);
  */
 int evt_ticks_format(int64_t ticks, char out[EVT_TICKS_LEN]);
 
+/* Returns 1 if evt_ticks_format formats ticks (years 0001..9999), else 0. */
+int evt_ticks_valid(int64_t ticks);
+
 /*
  * Parses a user-supplied time into microseconds since the epoch.  Accepted:
  * an integer (microseconds since the epoch, optionally negative); ISO-8601

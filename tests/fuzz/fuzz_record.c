@@ -17,7 +17,11 @@
  *   - if it is not JSON: a RAW record with exactly the input bytes;
  *   - if it is JSON nested deeper: either of the two.
  * If the input is a JSON object it is also encoded as a SESSION marker,
- * which must decode to the same canonical text.  Any violation abort()s.
+ * which must decode to the same canonical text.  Every item also has a
+ * flat form (evt_rdec_event_flat) that renders to the item's text; when
+ * the frame is {"events":[...]} of flat EVENT items, they encode
+ * (evt_renc_msg_flat) to the very block the frame did.  Any violation
+ * abort()s.
  * Plain C11 + the library, so tests/fuzz/driver.c replays the corpus.
  */
 #include <stdint.h>
@@ -57,6 +61,44 @@ struct dframe {
 	size_t off, len;
 };
 
+/* The flat items of the first frame of a block, and whether it is a MSG
+ * {"events":[...]} of flat EVENT items only. */
+struct flatf {
+	struct evt_buf flat, r, sids;
+	size_t *span;
+	uint32_t n, cap;
+	int plain;
+};
+
+/* Checks the flat form of item r, whose text is text[at..), and notes it
+ * if it is an item of the block's first frame. */
+static void
+flat_item(struct evt_rdec *d, const struct evt_rec *r,
+    const struct evt_buf *text, size_t at, struct flatf *ff, int first)
+{
+	size_t mark = ff->flat.len;
+	CHECK(evt_rdec_event_flat(d, r, &ff->flat, first ? &ff->sids :
+	    NULL) == 0);
+	ff->r.len = 0;
+	CHECK(evt_flat_json(ff->flat.p + mark, ff->flat.len - mark,
+	    &ff->r) == 0);
+	CHECK(ff->r.len == text->len - at && (ff->r.len == 0 ||
+	    memcmp(ff->r.p, text->p + at, ff->r.len) == 0));
+	if (!first) {
+		ff->flat.len = mark;
+		return;
+	}
+	if (ff->n == ff->cap) {
+		ff->cap = ff->cap ? 2 * ff->cap : 16;
+		ff->span = realloc(ff->span, 2 * ff->cap * sizeof *ff->span);
+		CHECK(ff->span != NULL);
+	}
+	ff->span[2 * ff->n] = mark;
+	ff->span[2 * ff->n + 1] = ff->flat.len;
+	ff->n++;
+	ff->plain &= ff->flat.p[mark] == EVT_FL_EVENT;
+}
+
 /*
  * Decodes a block into frames (text in *text, at most 8 frames) and
  * returns their count.  Every record must decode: the block was written
@@ -64,7 +106,7 @@ struct dframe {
  */
 static size_t
 decode(struct evt_rdec *d, const struct evt_renc *e, uint32_t sb, uint32_t hb,
-    struct dframe *f, struct evt_buf *text)
+    struct dframe *f, struct evt_buf *text, struct flatf *ff)
 {
 	struct evt_buf tail = {0};
 	struct evt_rec r;
@@ -72,6 +114,9 @@ decode(struct evt_rdec *d, const struct evt_renc *e, uint32_t sb, uint32_t hb,
 	int open = 0, rc;
 	uint32_t left = 0, emitted = 0;
 	text->len = 0;
+	ff->flat.len = ff->sids.len = 0;
+	ff->n = 0;
+	ff->plain = 0;
 	evt_rdec_block(d, e->recs.p, e->recs.len, e->guids.p,
 	    (uint32_t)(e->guids.len / 16), sb, hb);
 	while ((rc = evt_rdec_next(d, &r)) == 1) {
@@ -81,7 +126,9 @@ decode(struct evt_rdec *d, const struct evt_renc *e, uint32_t sb, uint32_t hb,
 			CHECK(open && left > 0);
 			if (emitted++ > 0)
 				put(text, ",", 1);
+			size_t at = text->len;
 			CHECK(evt_rdec_item_json(d, &r, text) == 0);
+			flat_item(d, &r, text, at, ff, n == 1);
 			if (r.kind == EVT_K_EVENT) {
 				/* The field accessors must not fail on a
 				 * good record. */
@@ -105,6 +152,9 @@ decode(struct evt_rdec *d, const struct evt_renc *e, uint32_t sb, uint32_t hb,
 		f[n].off = text->len;
 		CHECK(evt_rdec_frame_head(d, &r, text, &tail) == 0);
 		n++;
+		if (n == 1)
+			ff->plain = r.kind == EVT_K_MSG && text->len == 11 &&
+			    memcmp(text->p, "{\"events\":[", 11) == 0;
 		if ((r.kind == EVT_K_MSG || r.kind == EVT_K_STATES) &&
 		    r.nitems > 0) {
 			open = 1;
@@ -151,6 +201,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct evt_dict fresh;
 	struct evt_rdec dfull, dfresh;
 	struct dframe f[8];
+	struct flatf ff = {0};
 
 	/* The reference: JSON or not, canonical text, depth. */
 	evt_json_init(&p, 100000);
@@ -180,7 +231,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(e.first_rx == 999 && e.last_rx == 1000);
 	for (int pass = 0; pass < 2; pass++) {
 		struct evt_rdec *d = pass ? &dfresh : &dfull;
-		size_t n = decode(d, &e, 0, 0, f, &text);
+		size_t n = decode(d, &e, 0, 0, f, &text, &ff);
 		CHECK(n == 2 && f[0].kind == k1 && f[1].kind == k1);
 		check_frame(&f[0], &text, 1000, data, size, json, dep, &can);
 		check_frame(&f[1], &text, 999, data, size, json, dep, &can);
@@ -201,6 +252,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    memcmp(e2.guids.p, e.guids.p, e.guids.len) == 0);
 	evt_renc_free(&e2);
 
+	/* The same block from the frame's flat items, when it has them. */
+	decode(&dfull, &e, 0, 0, f, &text, &ff);
+	if (ff.plain) {
+		struct evt_smap map = {0};
+		struct evt_flat_msg fm = {.flat = ff.flat.p, .span = ff.span,
+		    .n = ff.n, .sids = (const uint32_t *)ff.sids.p,
+		    .map = &map};
+		CHECK(evt_renc_init(&e2) == 0);
+		/* The second time with the map's guesses. */
+		CHECK(evt_renc_msg_flat(&e2, 1000, &fm) == EVT_K_MSG);
+		CHECK(evt_renc_msg_flat(&e2, 999, &fm) == EVT_K_MSG);
+		evt_smap_free(&map);
+		CHECK(e2.recs.len == e.recs.len &&
+		    e2.guids.len == e.guids.len && e2.nkeys == e.nkeys &&
+		    e2.nevent == e.nevent);
+		CHECK(memcmp(e2.recs.p, e.recs.p, e.recs.len) == 0);
+		CHECK(e.guids.len == 0 ||
+		    memcmp(e2.guids.p, e.guids.p, e.guids.len) == 0);
+		CHECK(e.nkeys == 0 ||
+		    memcmp(e2.keys, e.keys, e.nkeys * sizeof *e.keys) == 0);
+		evt_renc_free(&e2);
+	}
+
 	/* Block 2: after a block reset, with the dictionary carried, the
 	 * frame and (for objects) the same text as a marker. */
 	uint32_t sb = e.dict.nstr, hb = e.dict.nshape;
@@ -215,7 +289,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(mk == EVT_ERR_ARG || (mk == 0 && is_obj));
 	for (int pass = 0; pass < 2; pass++) {
 		struct evt_rdec *d = pass ? &dfresh : &dfull;
-		size_t n = decode(d, &e, sb, hb, f, &text);
+		size_t n = decode(d, &e, sb, hb, f, &text, &ff);
 		CHECK(n == (mk == 0 ? 2u : 1u) && f[0].kind == k1);
 		check_frame(&f[0], &text, -5, data, size, json, dep, &can);
 		if (mk == 0) {
@@ -232,5 +306,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	evt_json_free(&p);
 	evt_buf_free(&can);
 	evt_buf_free(&text);
+	evt_buf_free(&ff.flat);
+	evt_buf_free(&ff.r);
+	evt_buf_free(&ff.sids);
+	free(ff.span);
 	return 0;
 }

@@ -67,19 +67,24 @@ test_roundtrip(struct wframe *w)
 	}
 }
 
-/* The frame kind keep_aaa was last told. */
+/* The frame kind keep_aaa was last told; the items it kept in the frame
+ * and the times it was told another number for the next kept item. */
 static int keep_kind = -1;
+static uint32_t keep_n, keep_badnum;
 
 /* Keeps the events of camera "aaa". */
 static int
-keep_aaa(void *arg, int frame_kind, struct evt_rdec *d,
+keep_aaa(void *arg, int frame_kind, uint32_t kept, struct evt_rdec *d,
     const struct evt_rec *rec)
 {
 	char v[64];
 	int n = evt_rdec_field(d, rec, "source", v, sizeof v);
 	(*(int *)arg)++;
 	keep_kind = frame_kind;
-	return n == 11 && memcmp(v, "cameras/aaa", 11) == 0;
+	keep_badnum += kept != keep_n;
+	n = n == 11 && memcmp(v, "cameras/aaa", 11) == 0;
+	keep_n += n;
+	return n;
 }
 
 /* The item filter: a message holds its kept items, in order, with their
@@ -102,6 +107,7 @@ test_keep(const struct wframe *w)
 	while (evt_frames_next(&fr, &f) == 1 && n < NRUN) {
 		const struct wframe *x = &w[n++];
 		size_t kept = 0, ok = 1;
+		keep_n = 0;
 		if (x->kind != EVT_K_MSG && x->kind != EVT_K_STATES) {
 			good += same_frame(f, x);
 			continue;
@@ -137,6 +143,7 @@ test_keep(const struct wframe *w)
 	T_EQ(good, NRUN, "keep: messages hold the kept items, others whole");
 	T_EQ(calls, items, "keep: asked once per item (%d)", items);
 	T_EQ(kinds, asked, "keep: told the kind of the item's frame");
+	T_EQ(keep_badnum, 0, "keep: told the number of the item if kept");
 	evt_buf_free(&want);
 	evt_frames_free(&fr);
 	evt_segr_close(r);

@@ -2087,6 +2087,247 @@ test_hostile_records(void)
 	    "bytes: EVT_ERR_CORRUPT, not EVT_ERR_NOMEM (got %d)", rc);
 }
 
+/*
+ * Flat items (evt_rdec_event_flat, evt_flat_json, evt_renc_msg_flat)
+ */
+
+/* MSG frames for the flat path: every kind of flat value, and items that
+ * must be TEXT (not plain, nested, non-integer, not objects). */
+static const char *const flat_frames[] = {
+	"{\"events\":[{\"id\":\"ABCDEF00-0000-4000-8000-000000000001\","
+	    "\"n\":-5,\"b\":true,\"z\":null,\"f\":false,"
+	    "\"u\":18446744073709551615,\"i\":-9223372036854775808}]}",
+	"{\"events\":[{\"id\":\"2026-01-05T07:59:59.0000000Z\","
+	    "\"time\":\"2026-01-05T07:59:59.0000000Z\"},{\"id\":\"plain\"}]}",
+	"{\"events\":[{\"t\":\"abcdef00-0000-4000-8000-000000000001\","
+	    "\"id\":\"abcdef00-0000-4000-8000-000000000002\","
+	    "\"id\":\"abcdef00-0000-4000-8000-000000000003\"}]}",
+	"{\"events\":[{\"s\":\"caf\\u00e9\",\"id\":\"x\"},{\"k\\\"q\":\"v\"},"
+	    "{\"a\":1.5},{\"b\":[1,2]},{\"c\":{\"d\":1}},{\"n\":-0},"
+	    "{\"e\":\"tab\\there\"}]}",
+	"{\"events\":[1,\"s\",{\"id\":\"y\"},null]}",
+	"{\"x\":1,\"events\":[{\"id\":\"z\"}]}",
+	"{\"events\":[]}",
+};
+
+/* Appends a long string value member "key":"xxx..." (n bytes). */
+static void
+flat_long(struct evt_buf *b, const char *key, size_t n)
+{
+	puts_b(b, "\"");
+	puts_b(b, key);
+	puts_b(b, "\":\"");
+	for (size_t i = 0; i < n; i++)
+		need(evt_buf_putc(b, (char)('a' + i % 26)));
+	puts_b(b, "\"");
+}
+
+/* Frame number i of the flat test into b. */
+static void
+flat_frame(struct evt_gen *g, int i, struct evt_buf *b, int64_t *rx)
+{
+	const char *f;
+	size_t len;
+	uint32_t nev;
+	b->len = 0;
+	if (i % 4 == 0) {
+		rj_doc(b);
+		return;
+	}
+	if (i % 4 == 1) {
+		size_t n = sizeof flat_frames / sizeof *flat_frames;
+		if (i % 44 == 1) {	/* strings too long to intern */
+			puts_b(b, "{\"events\":[{");
+			flat_long(b, "id", EVT_REC_MAX_INTERN + 1 + rnd(3));
+			puts_b(b, ",");
+			flat_long(b, "v", EVT_REC_MAX_INTERN - 1 + rnd(3));
+			puts_b(b, "}]}");
+			return;
+		}
+		puts_b(b, flat_frames[(i / 4) % n]);
+		return;
+	}
+	len = evt_gen_next(g, &f, rx, &nev);
+	need(evt_buf_put(b, f, len));
+}
+
+/* Encodes frame f with et (from text) and its flat items with ef (with
+ * their input string ids and map, unless NULL), both with the items
+ * picked; counts frames whose records differ in *diff. */
+static void
+flat_encode(struct evt_renc *et, struct evt_renc *ef, int64_t rx,
+    const struct evt_buf *flat, const size_t *fspan,
+    const struct evt_buf *items, const size_t *ispan, uint32_t n,
+    const uint8_t *pick, const struct evt_buf *sids, struct evt_smap *map,
+    long *diff)
+{
+	struct evt_buf t = {0};
+	uint32_t k = 0;
+	puts_b(&t, "{\"events\":[");
+	for (uint32_t i = 0; i < n; i++) {
+		if (pick != NULL && !pick[i])
+			continue;
+		if (k++ > 0)
+			need(evt_buf_putc(&t, ','));
+		need(evt_buf_put(&t, items->p + ispan[2 * i], ispan[2 * i + 1] -
+		    ispan[2 * i]));
+	}
+	puts_b(&t, "]}");
+	int kt = evt_renc_frame(et, rx, (const char *)t.p, t.len);
+	struct evt_flat_msg fm = {.flat = flat->p, .span = fspan, .n = n,
+	    .pick = pick, .sids = sids != NULL ? (const uint32_t *)sids->p :
+	    NULL, .map = map};
+	int kf = evt_renc_msg_flat(ef, rx, &fm);
+	if (kt != kf || !same(et->recs.p, et->recs.len, ef->recs.p,
+	    ef->recs.len) || !same(et->guids.p, et->guids.len, ef->guids.p,
+	    ef->guids.len) || !same(et->slog.p, et->slog.len, ef->slog.p,
+	    ef->slog.len) || et->slog_odd != ef->slog_odd ||
+	    et->nkeys != ef->nkeys || et->nrec != ef->nrec ||
+	    et->nevent != ef->nevent || et->nguid_keys != ef->nguid_keys ||
+	    et->last_id_len != ef->last_id_len ||
+	    memcmp(et->last_id, ef->last_id, et->last_id_len) != 0 ||
+	    (et->nkeys > 0 && memcmp(et->keys, ef->keys, et->nkeys *
+	    sizeof *et->keys) != 0)) {
+		if ((*diff)++ < 4)
+			printf("# flat encoding differs: %.*s\n",
+			    t.len > 300 ? 300 : (int)t.len, (char *)t.p);
+	}
+	evt_buf_free(&t);
+}
+
+/* Every item of a MSG frame: its flat form renders as evt_rdec_item_json
+ * renders the record; a frame {"events":[...]} of flat EVENT items (all,
+ * or some picked) encodes from the flat items to the records its text
+ * encodes to, block after block, with the dictionary carried. */
+static void
+test_flat(void)
+{
+	struct evt_renc src, et, ef;
+	struct evt_rdec d;
+	struct evt_buf b = {0}, head = {0}, tail = {0}, items = {0};
+	struct evt_buf flat = {0}, r = {0}, sids = {0};
+	struct evt_smap map = {0};
+	struct evt_gen_opts o = {.seed = 13, .data_fraction = 0.1};
+	struct evt_gen *g = evt_gen_new(&o);
+	size_t ispan[2 * 64], fspan[2 * 64];
+	uint8_t pick[64];
+	long nitems = 0, nflat = 0, ntext = 0, rdiff = 0, frames = 0;
+	long ediff = 0, errs = 0, guesses = 0;
+	need(evt_renc_init(&src));
+	need(evt_renc_init(&et));
+	need(evt_renc_init(&ef));
+	et.slog_on = ef.slog_on = 1;
+	need(evt_rdec_init(&d, &src.dict, 0));
+	T_OK(g != NULL, "generator");
+	if (g == NULL)
+		return;
+	int64_t rx = INT64_C(1767600000000000);
+	for (int i = 0; i < 6000; i++) {
+		flat_frame(g, i, &b, &rx);
+		rx += 3;
+		uint32_t sb = src.dict.nstr, hb = src.dict.nshape;
+		evt_renc_block_reset(&src);
+		if (evt_renc_frame(&src, rx, (const char *)b.p, b.len) !=
+		    EVT_K_MSG)
+			continue;
+		evt_rdec_block(&d, src.recs.p, src.recs.len, src.guids.p,
+		    (uint32_t)(src.guids.len / 16), sb, hb);
+		struct evt_rec rec;
+		uint32_t n = 0;
+		int plain = 0, allflat = 1, rc;
+		items.len = flat.len = head.len = sids.len = 0;
+		while ((rc = evt_rdec_next(&d, &rec)) != 0) {
+			if (rc < 0) {
+				errs++;
+				break;
+			}
+			if (rec.kind == EVT_K_MSG) {
+				need(evt_rdec_frame_head(&d, &rec, &head,
+				    &tail));
+				plain = head.len == 11 &&
+				    memcmp(head.p, "{\"events\":[", 11) == 0;
+				continue;
+			}
+			if ((rec.kind != EVT_K_EVENT && rec.kind !=
+			    EVT_K_ITEM) || n == 64)
+				continue;
+			ispan[2 * n] = items.len;
+			fspan[2 * n] = flat.len;
+			errs += evt_rdec_item_json(&d, &rec, &items) != 0;
+			errs += evt_rdec_event_flat(&d, &rec, &flat, &sids) !=
+			    0;
+			ispan[2 * n + 1] = items.len;
+			fspan[2 * n + 1] = flat.len;
+			r.len = 0;
+			need(evt_flat_json(flat.p + fspan[2 * n],
+			    fspan[2 * n + 1] - fspan[2 * n], &r));
+			if (!same(r.p, r.len, items.p + ispan[2 * n],
+			    ispan[2 * n + 1] - ispan[2 * n]) && rdiff++ < 4)
+				printf("# flat renders %.*s\n", (int)r.len,
+				    (char *)r.p);
+			int ev = flat.p[fspan[2 * n]] == EVT_FL_EVENT;
+			nflat += ev;
+			ntext += !ev;
+			allflat &= ev;
+			nitems++;
+			n++;
+		}
+		if (!plain || !allflat)
+			continue;
+		frames++;
+		for (uint32_t k = 0; k < n; k++)
+			pick[k] = rnd(3) != 0;
+		/* With the ids of the source's dictionary (which is
+		 * carried, so the map's guesses stay right) and without;
+		 * now and then with ids as another dictionary of the input
+		 * would number its strings (the map's guesses are wrong). */
+		if (rnd(20) == 0)
+			for (size_t k = 0; k < sids.len / 4; k++)
+				((uint32_t *)sids.p)[k] = (uint32_t)rnd(64);
+		flat_encode(&et, &ef, rx, &flat, fspan, &items, ispan, n,
+		    i % 2 ? pick : NULL, i % 3 ? &sids : NULL, i % 3 ? &map :
+		    NULL, &ediff);
+		guesses += map.cap > 0;
+		if (rnd(40) == 0) {
+			evt_renc_block_reset(&et);
+			evt_renc_block_reset(&ef);
+		}
+		if (rnd(300) == 0) {
+			evt_renc_unit_reset(&et);
+			evt_renc_unit_reset(&ef);
+		}
+		if (rnd(900) == 0) {
+			evt_renc_segment_reset(&et);
+			evt_renc_segment_reset(&ef);
+		}
+	}
+	T_EQ(errs, 0, "flat: items decode");
+	T_EQ(rdiff, 0, "flat: %ld items (%ld flat events, %ld text) render "
+	    "as their records", nitems, nflat, ntext);
+	T_OK(nflat > 1000 && ntext > 100, "flat: both kinds of items seen");
+	T_EQ(ediff, 0, "flat: %ld frames of flat events encode as their text",
+	    frames);
+	T_OK(guesses > 0, "flat: with a map of string ids");
+	uint8_t bad[] = {EVT_FL_TEXT, '{', '}'};
+	size_t bspan[2] = {0, sizeof bad};
+	struct evt_flat_msg fm = {.flat = bad, .span = bspan, .n = 1};
+	T_EQ(evt_renc_msg_flat(&ef, 0, &fm), EVT_ERR_ARG,
+	    "flat: a TEXT item is refused");
+	evt_smap_free(&map);
+	evt_buf_free(&sids);
+	evt_gen_free(g);
+	evt_rdec_free(&d);
+	evt_renc_free(&src);
+	evt_renc_free(&et);
+	evt_renc_free(&ef);
+	evt_buf_free(&b);
+	evt_buf_free(&head);
+	evt_buf_free(&tail);
+	evt_buf_free(&items);
+	evt_buf_free(&flat);
+	evt_buf_free(&r);
+}
+
 int
 main(void)
 {
@@ -2107,6 +2348,7 @@ main(void)
 	test_gen();
 	test_random();
 	test_frame_tok();
+	test_flat();
 	/* Last: under ASan the 2^32-element case aborts the program. */
 	test_hostile_records();
 	T_DONE();
