@@ -43,6 +43,7 @@ struct cut {
 	struct evt_buf *why;
 	struct evt_archive *src, *dst;
 	char tmp[PATH_MAX];		/* the directory being built */
+	int hold;			/* evt_out_hold's, or -1 */
 	struct evt_cfgrest **cfg;	/* the source's CONFIG markers */
 	int64_t *cfgrx;			/* their receive times */
 	size_t ncfg, cfgcap;
@@ -72,6 +73,7 @@ static int
 check_out(struct cut *c)
 {
 	int rc = evt_out_check(c->o->out);
+	evt_out_sweep(c->o->out, c->o->warn, c->o->arg);
 	if (rc == EVT_ERR_IO)
 		return say(c, rc, "%s: %s", c->o->out, strerror(errno));
 	return rc == 0 ? 0 : say(c, rc, "%s: exists and is not an empty "
@@ -397,6 +399,7 @@ cut_open(struct cut *c)
 	mode_t um = umask(0);
 	umask(um);
 	chmod(c->tmp, 0777 & ~um);
+	c->hold = evt_out_hold(c->tmp);
 	/* No filter per segment, as import: lookups use the id index; one
 	 * sync of the whole archive at the end (finish). */
 	struct evt_archive_opts ao = {.seg = {.no_filter = 1,
@@ -411,7 +414,7 @@ int
 evt_cut_write(const struct evt_cut_opts *o, struct evt_cut_stats *st,
     struct evt_buf *why)
 {
-	struct cut c = {.o = o, .st = st, .why = why};
+	struct cut c = {.o = o, .st = st, .why = why, .hold = -1};
 	memset(st, 0, sizeof *st);
 	if (o->sel->from >= o->sel->to || o->sel->from == INT64_MIN ||
 	    o->sel->to == INT64_MAX)
@@ -435,6 +438,8 @@ evt_cut_write(const struct evt_cut_opts *o, struct evt_cut_stats *st,
 		evt_archive_close(c.dst);
 	if (rc != 0 && c.tmp[0] != '\0')
 		evt_out_remove(c.tmp);
+	if (c.hold >= 0)
+		close(c.hold);
 	if (c.src != NULL)
 		evt_archive_close(c.src);
 	for (size_t i = 0; i < c.ncfg; i++)

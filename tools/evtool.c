@@ -2341,6 +2341,7 @@ merge_check_out(const char *out)
 	if (evt_out_check(out) == EVT_ERR_EXISTS)
 		evt_cli_usage_err("%s: exists and is not an empty directory "
 		    "(merge writes a new archive)", out);
+	evt_out_sweep(out, evt_cli_warn_cb, NULL);
 }
 
 /* The temporary directory beside out that a merge is built in:
@@ -2396,6 +2397,7 @@ cmd_merge(int argc, char **argv)
 	    .seg.level = EVT_LEVEL_DEFAULT, .seg.fsync = EVT_FSYNC_NEVER};
 	struct evt_archive *a = open_archive(tmp, EVT_AR_WRITE |
 	    EVT_AR_CREATE, &o);
+	int hold = evt_out_hold(tmp);
 	struct evt_merge_stats *st = calloc(nin, sizeof *st);
 	struct evt_merge_opts mo = {window, evt_cli_damage_cb,
 	    evt_cli_warn_cb, NULL};
@@ -2423,6 +2425,8 @@ cmd_merge(int argc, char **argv)
 		    evt_strerror(rc));
 		evt_out_remove(tmp);
 	}
+	if (hold >= 0)
+		close(hold);
 	int partial = rc == 0 && merge_report(argv + i + 1, nin, st);
 	free(st);
 	free(tmp);
