@@ -1557,16 +1557,17 @@ run_facts(const struct evt_ru_run *r, struct segfacts *sf)
 
 /* Prints the archive's counts, time span and sizes; sealed segments that
  * a roll-up run covers are counted from it (unless --scan). */
-/* Prints where a cut archive came from (its cut marker, cut.c). */
+/* Prints where a cut or merged archive came from (its provenance
+ * marker, cut.c). */
 static void
 info_origin(const char *dir)
 {
 	struct evt_buf line = {0};
 	int rc = evt_cut_origin(dir, &line);
 	oom_check(rc);
-	if (rc == 1)
-		outf("cut from:       %.*s\n", (int)line.len,
-		    (const char *)line.p);
+	if (rc == 1 || rc == 2)
+		outf("%s %.*s\n", rc == 1 ? "cut from:      " :
+		    "merged from:   ", (int)line.len, (const char *)line.p);
 	evt_buf_free(&line);
 }
 
