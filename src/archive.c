@@ -1810,11 +1810,14 @@ fsync_dir(const char *path)
 	return rc == 0 ? 0 : EVT_ERR_IO;
 }
 
-/* The directory holding path into buf: "." for a bare name. */
+/* The directory holding path (trailing slashes aside) into buf: "." for
+ * a bare name. */
 static void
 parent_dir(const char *path, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s", path);
+	for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--)
+		buf[n - 1] = '\0';
 	char *slash = strrchr(buf, '/');
 	if (slash == NULL)
 		snprintf(buf, cap, ".");
