@@ -1262,7 +1262,8 @@ foreign_writer(void)
 		begin_stop();
 }
 
-/* The tick (every 100 ms, see tick_us): archive duty, write retries, back-pressure. */
+/* The tick (every 100 ms or less, tick_us): archive duty (a block as old
+ * as --flush-interval is written), write retries, back-pressure. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
