@@ -11,6 +11,7 @@
  * (index + trailer + fsync) and creates the next, whose name is made
  * durable by an fsync of the directory.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <errno.h>
@@ -1832,6 +1833,21 @@ fsync_dir(const char *path)
 	return rc == 0 ? 0 : EVT_ERR_IO;
 }
 
+/* The directory holding path (trailing slashes aside) into buf: "." for
+ * a bare name. */
+static void
+parent_dir(const char *path, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", path);
+	for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--)
+		buf[n - 1] = '\0';
+	char *slash = strrchr(buf, '/');
+	if (slash == NULL)
+		snprintf(buf, cap, ".");
+	else
+		slash[slash == buf] = '\0';
+}
+
 /* Syncs tmp, renames it to out, syncs out's parent (see archive.h). */
 int
 evt_out_publish(const char *tmp, const char *out)
@@ -1849,13 +1865,103 @@ evt_out_publish(const char *tmp, const char *out)
 		return errno == ENOTEMPTY || errno == EEXIST ? EVT_ERR_EXISTS :
 		    EVT_ERR_IO;
 	char parent[PATH_MAX];
-	snprintf(parent, sizeof parent, "%s", out);
-	char *slash = strrchr(parent, '/');
-	if (slash == NULL)
-		snprintf(parent, sizeof parent, ".");
-	else
-		slash[slash == parent] = '\0';
+	parent_dir(out, parent, sizeof parent);
 	return fsync_dir(parent);
+}
+
+/* Holds tmp for its builder until it is published or removed (see
+ * archive.h): an OFD read lock on the directory, which the archive's own
+ * flock (on another open file) does not conflict with. */
+int
+evt_out_hold(const char *tmp)
+{
+	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+	if (fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Whether name is one of the temporary directories of evt_out_hold's
+ * users: "NAME.tmp-XXXXXX" (cut; mkdtemp's six letters or digits) or
+ * ".NAME.merge-PID.tmp" (merge). */
+static int
+out_tmp_name(const char *name)
+{
+	size_t n = strlen(name);
+	const char *t = n > 11 ? name + n - 11 : NULL;
+	if (t != NULL && strncmp(t, ".tmp-", 5) == 0) {
+		for (int i = 5; i < 11; i++)
+			if (!isalnum((unsigned char)t[i]))
+				return 0;
+		return 1;
+	}
+	const char *m = name[0] == '.' ? strstr(name + 1, ".merge-") : NULL;
+	if (m == NULL || m == name + 1 || n < 4 ||
+	    strcmp(name + n - 4, ".tmp") != 0)
+		return 0;
+	const char *d = m + 7;
+	size_t nd = strspn(d, "0123456789");
+	return nd > 0 && d + nd == name + n - 4;
+}
+
+/*
+ * Whether directory path is a dead builder's: it holds a LOCK file (the
+ * archive was opened in it), no evt_out_hold lock and no writer's flock.
+ * On 1, *fd keeps the directory flock'ed for the removal.
+ */
+static int
+out_tmp_dead(const char *path, int *fd)
+{
+	char *lp = evt_path_join(path, "LOCK");
+	struct stat sb;
+	int has_lock = lp != NULL && lstat(lp, &sb) == 0 && S_ISREG(sb.st_mode);
+	free(lp);
+	*fd = has_lock ? open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC) : -1;
+	if (*fd < 0)
+		return 0;
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(*fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK &&
+	    flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 1;
+	close(*fd);
+	*fd = -1;
+	return 0;
+}
+
+/* Removes what killed cuts and merges left beside out (see archive.h). */
+int
+evt_out_sweep(const char *out, evt_warn_cb warn, void *arg)
+{
+	char parent[PATH_MAX];
+	parent_dir(out, parent, sizeof parent);
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	int n = 0, fd;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (!out_tmp_name(e->d_name))
+			continue;
+		char *p = evt_path_join(parent, e->d_name);
+		if (p != NULL && out_tmp_dead(p, &fd)) {
+			evt_out_remove(p);
+			close(fd);
+			n++;
+			if (warn != NULL) {
+				char m[PATH_MAX + 128];
+				snprintf(m, sizeof m, "%s: removed: the temporary "
+				    "directory of a cut or merge that did not "
+				    "finish (killed)", p);
+				warn(arg, m);
+			}
+		}
+		free(p);
+	}
+	if (d != NULL)
+		closedir(d);
+	return n;
 }
 
 /* Deletes tmp's files, then tmp (see archive.h). */

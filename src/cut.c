@@ -43,6 +43,7 @@ struct cut {
 	struct evt_buf *why;
 	struct evt_archive *src, *dst;
 	char tmp[PATH_MAX];		/* the directory being built */
+	int hold;			/* evt_out_hold's, or -1 */
 	struct evt_cfgrest **cfg;	/* the source's CONFIG markers */
 	int64_t *cfgrx;			/* their receive times */
 	size_t ncfg, cfgcap;
@@ -72,6 +73,7 @@ static int
 check_out(struct cut *c)
 {
 	int rc = evt_out_check(c->o->out);
+	evt_out_sweep(c->o->out, c->o->warn, c->o->arg);
 	if (rc == EVT_ERR_IO)
 		return say(c, rc, "%s: %s", c->o->out, strerror(errno));
 	return rc == 0 ? 0 : say(c, rc, "%s: exists and is not an empty "
@@ -397,6 +399,7 @@ cut_open(struct cut *c)
 	mode_t um = umask(0);
 	umask(um);
 	chmod(c->tmp, 0777 & ~um);
+	c->hold = evt_out_hold(c->tmp);
 	/* No filter per segment, as import: lookups use the id index; one
 	 * sync of the whole archive at the end (finish). */
 	struct evt_archive_opts ao = {.seg = {.no_filter = 1,
@@ -411,7 +414,7 @@ int
 evt_cut_write(const struct evt_cut_opts *o, struct evt_cut_stats *st,
     struct evt_buf *why)
 {
-	struct cut c = {.o = o, .st = st, .why = why};
+	struct cut c = {.o = o, .st = st, .why = why, .hold = -1};
 	memset(st, 0, sizeof *st);
 	if (o->sel->from >= o->sel->to || o->sel->from == INT64_MIN ||
 	    o->sel->to == INT64_MAX)
@@ -435,6 +438,8 @@ evt_cut_write(const struct evt_cut_opts *o, struct evt_cut_stats *st,
 		evt_archive_close(c.dst);
 	if (rc != 0 && c.tmp[0] != '\0')
 		evt_out_remove(c.tmp);
+	if (c.hold >= 0)
+		close(c.hold);
 	if (c.src != NULL)
 		evt_archive_close(c.src);
 	for (size_t i = 0; i < c.ncfg; i++)
@@ -467,19 +472,62 @@ evt_cut_is_snapshot(const char *text, size_t len)
 	return len > sizeof key - 1 && memcmp(text, key, sizeof key - 1) == 0;
 }
 
-/* Appends the raw text of member name of body's object to out (a string
- * without its quotes); "" when absent. */
+/* Appends the raw text of member name of object obj of body to out (a
+ * string without its quotes); "" when absent. */
 static int
 put_member(struct evt_buf *out, const char *body, const struct evt_jtok *t,
-    const char *name)
+    uint32_t obj, const char *name)
 {
-	long m = evt_ess_member(body, t, 0, name);
+	long m = evt_ess_member(body, t, obj, name);
 	if (m < 0)
 		return 0;
 	return evt_buf_put(out, body + t[m].off, t[m].len);
 }
 
-/* Formats the cut marker body[0..len) as info's line; see cut.h. */
+/* Appends the raw text of the members of object obj named in parts[i][1],
+ * each after the text parts[i][0]; 0 or nonzero (out of memory). */
+static int
+put_parts(struct evt_buf *out, const char *body, const struct evt_jtok *t,
+    uint32_t obj, const char *const (*parts)[2], size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		rc |= evt_buf_put(out, parts[i][0], strlen(parts[i][0]));
+		rc |= put_member(out, body, t, obj, parts[i][1]);
+	}
+	return rc;
+}
+
+/* The merged marker's line: each object of its "inputs" array as
+ * "ARCHIVE (archive UUID, gateway G)" (no gateway part when it is empty),
+ * separated by "; ". */
+static int
+merged_line(const char *body, const struct evt_jtok *t, struct evt_buf *out)
+{
+	static const char *const parts[][2] = {{"", "archive"},
+	    {" (archive ", "uuid"}};
+	static const char *const gateway[][2] = {{", gateway ", "gateway"}};
+	long in = evt_ess_member(body, t, 0, "inputs");
+	if (in < 0 || t[in].type != EVT_J_ARRAY)
+		return 0;
+	int rc = 0;
+	uint32_t e = (uint32_t)in + 1;
+	for (uint32_t i = 0, n = 0; i < t[in].size; i++, e = t[e].next) {
+		if (t[e].type != EVT_J_OBJECT)
+			continue;
+		if (n++ > 0)
+			rc |= evt_buf_put(out, "; ", 2);
+		rc |= put_parts(out, body, t, e, parts, 2);
+		long g = evt_ess_member(body, t, e, "gateway");
+		if (g >= 0 && t[g].len > 0)
+			rc |= put_parts(out, body, t, e, gateway, 1);
+		rc |= evt_buf_putc(out, ')');
+	}
+	return rc;
+}
+
+/* Formats the cut or merged marker body[0..len) as info's line; see
+ * cut.h. */
 int
 evt_cut_origin_line(const char *body, size_t len, struct evt_buf *out)
 {
@@ -488,23 +536,25 @@ evt_cut_origin_line(const char *body, size_t len, struct evt_buf *out)
 	int rc = evt_json_parse(&jp, body, len);
 	long ev = rc > 0 && jp.tok[0].type == EVT_J_OBJECT ?
 	    evt_ess_member(body, jp.tok, 0, "event") : -1;
-	if (ev < 0 || jp.tok[ev].type != EVT_J_STRING || jp.tok[ev].len != 3 ||
-	    memcmp(body + jp.tok[ev].off, "cut", 3) != 0) {
-		evt_json_free(&jp);
-		return 0;
-	}
+	const struct evt_jtok *e = ev >= 0 ? &jp.tok[ev] : NULL;
+	int kind = e == NULL || e->type != EVT_J_STRING ? 0 :
+	    e->len == 3 && memcmp(body + e->off, "cut", 3) == 0 ? 1 :
+	    e->len == 6 && memcmp(body + e->off, "merged", 6) == 0 ? 2 : 0;
 	/* (evt_ess_member's names are lower case: it folds.) */
 	static const char *const parts[][2] = {{"", "cutfrom"},
 	    {" (archive ", "archive"}, {"), window ", "from"}, {" .. ", "to"},
 	    {", sources ", "sources"}, {", types ", "types"},
 	    {", cut at ", "cutat"}};
-	rc = 0;
-	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-		rc |= evt_buf_put(out, parts[i][0], strlen(parts[i][0]));
-		rc |= put_member(out, body, jp.tok, parts[i][1]);
-	}
+	size_t len0 = out->len;
+	if (kind == 1)
+		rc = put_parts(out, body, jp.tok, 0, parts,
+		    sizeof parts / sizeof parts[0]);
+	else if (kind == 2)
+		rc = merged_line(body, jp.tok, out);
 	evt_json_free(&jp);
-	return rc ? EVT_ERR_NOMEM : 1;
+	if (kind == 2 && out->len == len0)
+		return 0;	/* no input named: nothing to say */
+	return kind == 0 ? 0 : rc ? EVT_ERR_NOMEM : kind;
 }
 
 /* Says where the archive was cut from; see cut.h. */

@@ -365,6 +365,21 @@ evt_ess_events_message(const char *const *ev, const size_t *lens, size_t n,
 	return join(NULL, 0, ev, lens, n, "{\"events\":[", "]}", 1, out);
 }
 
+/* Appends message text with only the events ev inside (see ess.h). */
+int
+evt_ess_events_within(const char *text, size_t len, size_t from, size_t to,
+    const char *const *ev, const size_t *lens, size_t n, struct evt_buf *out)
+{
+	size_t start = out->len;
+	if (from > to || to > len || evt_buf_put(out, text, from) != 0 ||
+	    join(NULL, 0, ev, lens, n, "", "", 0, out) < 0 ||
+	    evt_buf_put(out, text + to, len - to) != 0) {
+		out->len = start;
+		return from > to || to > len ? EVT_ERR_ARG : EVT_ERR_NOMEM;
+	}
+	return (int)n;
+}
+
 /* Appends an events message of the delivered events unless it is empty. */
 int
 evt_ess_events_message_for(const struct evt_ess_subs *set,

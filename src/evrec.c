@@ -72,6 +72,8 @@
 
 #define EVREC_VERSION "0.1.0"
 #define TICK_US 100000
+#define FLUSH_MIN_US 10000		/* --flush-interval bounds */
+#define FLUSH_MAX_US 60000000
 #define RETRY_WRITE_US 1000000		/* retry a failing disk every 1 s */
 #define TOKEN_MARGIN_US (INT64_C(60) * 1000000)
 #define BACKOFF_BASE_MS 500
@@ -104,6 +106,7 @@ struct opts {
 	int fsync;
 	uint64_t seg_size, max_bytes;
 	int64_t seg_age_us, max_age_us;
+	int64_t flush_us;	/* --flush-interval: the open block's bound */
 	int no_config_snapshot;
 	int segment_filter;	/* seal with id filters (off: the idindex) */
 };
@@ -1259,7 +1262,8 @@ foreign_writer(void)
 		begin_stop();
 }
 
-/* The 100 ms tick: archive duty, write retries, back-pressure. */
+/* The tick (every 100 ms or less, tick_us): archive duty (a block as old
+ * as --flush-interval is written), write retries, back-pressure. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1623,7 +1627,7 @@ enum {
 	OP_MAX_MESSAGE, OP_MAX_BUFFER, OP_FSYNC, OP_SEG_SIZE, OP_SEG_AGE,
 	OP_MAX_BYTES, OP_MAX_AGE, OP_LOG_FILE, OP_SUMMARY, OP_METRICS, OP_URL,
 	OP_CONNECT_TIMEOUT, OP_NO_CONFIG_SNAPSHOT, OP_VERSION, OP_STATE_INTERVAL,
-	OP_NO_SEGMENT_FILTER, OP_SEGMENT_FILTER,
+	OP_NO_SEGMENT_FILTER, OP_SEGMENT_FILTER, OP_FLUSH_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -1644,6 +1648,7 @@ static const struct option long_opts[] = {
 	{"fsync", required_argument, NULL, OP_FSYNC},
 	{"segment-size", required_argument, NULL, OP_SEG_SIZE},
 	{"segment-age", required_argument, NULL, OP_SEG_AGE},
+	{"flush-interval", required_argument, NULL, OP_FLUSH_INTERVAL},
 	{"max-bytes", required_argument, NULL, OP_MAX_BYTES},
 	{"max-age", required_argument, NULL, OP_MAX_AGE},
 	{"log-file", required_argument, NULL, OP_LOG_FILE},
@@ -1689,6 +1694,8 @@ usage(FILE *f)
 "  --fsync always|interval|never  [interval]\n"
 "  --segment-size SIZE     rotate past this size [32M]\n"
 "  --segment-age DUR       rotate past this age [1h]\n"
+"  --flush-interval DUR    write the open block to the segment file once\n"
+"                          its first event is DUR old, 10ms..60s [1s]\n"
 "  --max-bytes SIZE        retention: delete oldest segments past SIZE\n"
 "  --max-age DUR           retention: delete segments older than DUR\n"
 "  --no-config-snapshot    do not fetch names from the Config REST API (no\n"
@@ -1793,6 +1800,19 @@ set_size(int id, const char *v, const char *where)
 		R.o.max_bytes = sz;
 }
 
+/* Applies --flush-interval, or exits 2.  Below 10 ms blocks would hold
+ * a few events each (and the tick would spin); past a minute a follower
+ * waits longer than any use of the option asks for. */
+static void
+set_flush_interval(const char *v, const char *where)
+{
+	int64_t us = evt_cli_duration_arg(where, v);
+
+	if (us < FLUSH_MIN_US || us > FLUSH_MAX_US)
+		evt_cli_range_err(where, v, "10ms..60s");
+	R.o.flush_us = us;
+}
+
 /*
  * Applies one option of the command line or the config file: v is its
  * value (NULL for a flag on the command line), where names it in messages
@@ -1842,6 +1862,7 @@ set_opt(int id, const char *v, const char *where)
 		    fsync_words)];
 		break;
 	case OP_SEG_AGE: R.o.seg_age_us = evt_cli_duration_arg(where, v); break;
+	case OP_FLUSH_INTERVAL: set_flush_interval(v, where); break;
 	case OP_MAX_AGE: R.o.max_age_us = evt_cli_duration_arg(where, v); break;
 	case OP_MAX_MESSAGE: case OP_MAX_BUFFER: case OP_SEG_SIZE:
 	case OP_MAX_BYTES:
@@ -1912,6 +1933,7 @@ set_defaults(void)
 	R.o.max_message = (size_t)64 << 20;
 	R.o.max_buffer = (size_t)256 << 20;
 	R.o.fsync = EVT_FSYNC_INTERVAL;
+	R.o.flush_us = 1000000;
 }
 
 /* Reads the config file the command line names (--config), if any, before
@@ -2087,6 +2109,7 @@ open_archive(void)
 	ao.seg.fsync = R.o.fsync;
 	ao.seg_bytes = R.o.seg_size;
 	ao.seg_age_us = R.o.seg_age_us;
+	ao.block_age_us = R.o.flush_us;
 	ao.seg.no_filter = !R.o.segment_filter;
 	ao.seg.level = EVT_LEVEL_DEFAULT;
 	errno = 0;
@@ -2215,12 +2238,21 @@ every(struct event **ev, double sec, event_callback_fn cb)
 	return event_add(*ev, &tv);
 }
 
+/* The tick's period: TICK_US, or a quarter of a shorter --flush-interval,
+ * so that a block is written at most 1.25 flush intervals after its first
+ * event arrived, whether or not another event follows. */
+static int64_t
+tick_us(void)
+{
+	return R.o.flush_us / 4 < TICK_US ? R.o.flush_us / 4 : TICK_US;
+}
+
 /* Creates the event loop's timers and signal events.  Returns 0 or -1. */
 static int
 start_events(void)
 {
 	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
-	struct timeval tick = {0, TICK_US};
+	struct timeval tick = {0, (suseconds_t)tick_us()};
 
 	R.retry_ev = evtimer_new(R.base, retry_cb, NULL);
 	R.tick_ev = event_new(R.base, -1, EV_PERSIST, tick_cb, NULL);

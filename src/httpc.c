@@ -35,6 +35,7 @@ struct evt_httpc_req {
 	void *arg;
 	int err;		/* enum evhttp_request_error, or -1 */
 	int sock_err;		/* errno seen at the error */
+	char addr[280];		/* "host:port" ("[v6]:port"), for messages */
 	char why[300];
 };
 
@@ -123,6 +124,16 @@ httpc_why(struct evt_httpc_req *r)
 	evt_tls_error(r->bev, tls, sizeof tls);
 	if (tls[0] != '\0') {
 		snprintf(r->why, sizeof r->why, "%s", tls);
+		return r->why;
+	}
+	/* libevent 2.1 runs the request callback without the error callback
+	 * when the connect is refused (evhttp_connection_cb's ECONNREFUSED
+	 * path, which then closes the socket: errno is ENOTCONN by now). */
+	if (r->err == -1 || r->sock_err == EHOSTUNREACH ||
+	    r->sock_err == ENETUNREACH) {
+		snprintf(r->why, sizeof r->why, EVT_HTTPC_CONNECT "%s%s%s",
+		    r->addr, r->err == -1 ? " refused" : ": ",
+		    r->err == -1 ? "" : strerror(r->sock_err));
 		return r->why;
 	}
 	switch (r->err) {
@@ -238,6 +249,8 @@ evt_httpc_request(const struct evt_httpc_opts *o,
 	r->cb = cb;
 	r->arg = arg;
 	r->err = -1;
+	snprintf(r->addr, sizeof r->addr, strchr(u->host, ':') != NULL ?
+	    "[%s]:%u" : "%s:%u", u->host, u->port);
 	if (u->tls) {
 		if ((ssl = evt_tls_client_ssl(o->ssl, u->host, o->insecure)) ==
 		    NULL)

@@ -36,7 +36,10 @@ idp_done_cb(void *arg, int status, const char *body, size_t len,
 	int rc;
 
 	if (status == 0) {
-		snprintf(text, sizeof text, "token request failed: %s", why);
+		/* A failed connect says what and where itself. */
+		snprintf(text, sizeof text, "%s%s", strncmp(why,
+		    EVT_HTTPC_CONNECT, strlen(EVT_HTTPC_CONNECT)) == 0 ? "" :
+		    "token request failed: ", why);
 		q->cb(q->arg, EVT_ERR_IO, NULL, text);
 	} else if (status == 200) {
 		rc = evt_http_token_parse(body, len, &tok);

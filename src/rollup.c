@@ -10,10 +10,11 @@
  *                       "Summary", every table key a text)
  *
  *   header: 0 magic "\x89EVTSUM\n" | 8 u16 version 1 or 2 | 10 u16
- *   hdr_size 256 | 12 u16 level | 14 u16 reserved | 16 u32 S | 20 u32
- *   bucket_s (version 2; reserved in 1: one second) |
+ *   hdr_size 256 | 12 u16 level | 14 u16 flags (bit 0: sessions) | 16 u32
+ *   S | 20 u32 bucket_s (version 2; reserved in 1: one second) |
  *   24 u64 events | 32 u64 records | 40 u64 blocks | 48 i64 first_rx |
- *   56 i64 last_rx | 64..79 reserved | 80 u64 cfg_seq | 88 u32 cfg_block |
+ *   56 i64 last_rx | 64 u64 sessions | 72..79 reserved | 80 u64 cfg_seq |
+ *   88 u32 cfg_block |
  *   92 u32 cfg_frame | 96 i64 cfg_rx | 104 11 x u64 frames |
  *   192..247 reserved | 248 u32 body_crc | 252 u32 crc of bytes 0..251
  *
@@ -45,6 +46,7 @@
 #include "evtape/crc32c.h"
 #include "evtape/dict.h"
 #include "evtape/err.h"
+#include "evtape/ess.h"
 #include "evtape/idindex.h"
 #include "evtape/rollup.h"
 #include "evtape/segment.h"
@@ -52,9 +54,12 @@
 #include "evtape/stats.h"
 #include "le.h"
 
+#define RU_F_SESSIONS 0x1	/* header flags: sessions counted */
+
 /* Header and entry offsets (formats/rollup.md, "Header"). */
 enum {
 	RU_MAGIC = 0, RU_VERSION = 8, RU_HDR_SIZE = 10, RU_LEVEL = 12,
+	RU_FLAGS = 14, RU_SESSIONS = 64,
 	RU_NSEGS = 16, RU_BUCKET_S = 20, RU_EVENTS = 24, RU_RECORDS = 32, RU_BLOCKS = 40,
 	RU_FIRST = 48, RU_LAST = 56, RU_CFG_SEQ = 80, RU_CFG_BLOCK = 88,
 	RU_CFG_FRAME = 92, RU_CFG_RX = 96, RU_FRAMES = 104, RU_BODY_CRC = 248,
@@ -187,6 +192,8 @@ evt_ru_parse(const uint8_t *buf, size_t len, uint64_t lo, uint64_t hi,
 	    le32_get(buf + RU_CFG_FRAME), (int64_t)le64_get(buf + RU_CFG_RX)};
 	for (int k = 0; k <= EVT_K_MAX; k++)
 		run->frames[k] = le64_get(buf + RU_FRAMES + 8 * k);
+	run->has_sessions = le16_get(buf + RU_FLAGS) & RU_F_SESSIONS;
+	run->sessions = run->has_sessions ? le64_get(buf + RU_SESSIONS) : 0;
 	if ((run->segs = calloc(run->nsegs, sizeof *run->segs)) == NULL)
 		return EVT_ERR_NOMEM;
 	int rc = parse_segs(buf + EVT_RU_HDR_SIZE, run, why, at);
@@ -321,6 +328,8 @@ struct acc {
 	uint64_t events, records, blocks;
 	int64_t first_rx, last_rx;
 	uint64_t frames[EVT_K_MAX + 1];
+	uint64_t sessions;
+	int no_sessions;	/* a merged run did not count them */
 	uint64_t cfg_seq;
 	struct evt_sum_pos cfg;
 	int64_t bucket_us;	/* the run's bucket width */
@@ -449,7 +458,8 @@ acc_seg(struct acc *a, int dfd, uint64_t seq)
 	if (si->sealed && evt_segr_load_index(r) == 0 && !noted &&
 	    si->seq == seq && !si->hdr_damaged &&
 	    seg_entry(dfd, name, seq, r, &e) == 0 &&
-	    (rc = acc_summary(a, r, &e)) == 0 && (rc = acc_entry(a, &e)) == 0) {
+	    (rc = acc_summary(a, r, &e)) == 0 && (rc = acc_entry(a, &e)) == 0 &&
+	    (rc = evt_ru_seg_sessions(r, &a->sessions)) == 0) {
 		a->events += si->nevents;
 		a->blocks += si->nblocks;
 		for (int k = 0; k <= EVT_K_MAX; k++)
@@ -478,6 +488,8 @@ acc_run(struct acc *a, const struct evt_ru_run *r)
 	a->blocks += r->blocks;
 	for (int k = 0; k <= EVT_K_MAX; k++)
 		a->frames[k] += r->frames[k];
+	a->sessions += r->sessions;
+	a->no_sessions |= !r->has_sessions;
 	if (r->cfg_seq > a->cfg_seq) {
 		a->cfg_seq = r->cfg_seq;
 		a->cfg = r->cfg;
@@ -520,6 +532,10 @@ acc_encode(struct acc *a, unsigned level, struct evt_buf *out)
 	le16_put(h + RU_VERSION, coarse ? EVT_RU_VERSION : 1);
 	le16_put(h + RU_HDR_SIZE, EVT_RU_HDR_SIZE);
 	le16_put(h + RU_LEVEL, (uint16_t)level);
+	if (!a->no_sessions) {
+		le16_put(h + RU_FLAGS, RU_F_SESSIONS);
+		le64_put(h + RU_SESSIONS, a->sessions);
+	}
 	le32_put(h + RU_NSEGS, a->nsegs);
 	if (coarse)
 		le32_put(h + RU_BUCKET_S, (uint32_t)(a->bucket_us /
@@ -1340,4 +1356,53 @@ evt_ru_view_open(const char *dir, const uint64_t *seqs, size_t n,
 	}
 	*out = v;
 	return 0;
+}
+
+/* Whether rec is a recorder session's SESSION marker; see rollup.h. */
+int
+evt_ru_rec_session(struct evt_segr *r, const struct evt_rec *rec)
+{
+	if (rec->kind != EVT_K_SESSION)
+		return 0;
+	struct evt_buf body = {0}, tail = {0};
+	struct evt_jparser jp;
+	evt_json_init(&jp, 0);
+	int rc = evt_rdec_frame_head(evt_segr_decoder(r), rec, &body, &tail);
+	const char *b = (const char *)body.p;
+	long ev = rc == 0 && evt_json_parse(&jp, b, body.len) > 0 &&
+	    jp.tok[0].type == EVT_J_OBJECT ? evt_ess_member(b, jp.tok, 0,
+	    "event") : -1;
+	const struct evt_jtok *e = ev >= 0 ? &jp.tok[ev] : NULL;
+	int yes = e != NULL && e->type == EVT_J_STRING &&
+	    ((e->len == 3 && memcmp(b + e->off, "new", 3) == 0) ||
+	    (e->len == 7 && memcmp(b + e->off, "resumed", 7) == 0));
+	evt_json_free(&jp);
+	evt_buf_free(&body);
+	evt_buf_free(&tail);
+	return rc == EVT_ERR_NOMEM ? rc : yes;
+}
+
+/* Counts the recorder sessions of sealed segment r; see rollup.h. */
+int
+evt_ru_seg_sessions(struct evt_segr *r, uint64_t *n)
+{
+	uint32_t nb, f;
+	const struct evt_blkent *b = evt_segr_blocks(r, &nb);
+	struct evt_rec rec;
+	uint64_t off;
+	int rc = 0;
+	for (uint32_t i = 0; rc >= 0 && i < nb; i++) {
+		if (evt_segr_block_flags(r, i, &f) != 0 ||
+		    ((f & EVT_BLKF_SET) && !(f & EVT_BLKF_SESSION)) ||
+		    evt_segr_rewind_block(r, i) != 1)
+			continue;
+		int k;
+		while ((rc = evt_segr_next(r, &rec, &off)) == 1 &&
+		    off == b[i].off)
+			if ((k = evt_ru_rec_session(r, &rec)) < 0)
+				return k;
+			else
+				*n += (uint64_t)k;
+	}
+	return rc == EVT_ERR_NOMEM ? rc : 0;
 }

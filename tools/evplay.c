@@ -114,6 +114,7 @@ struct timeline {
 	int held;		 /* not started: waits for getState (tl_hold) */
 	int gone;		 /* its session is gone: freed by its timer */
 	int filtered;		 /* m lost events to --source/--type */
+	size_t ev_from, ev_to;	 /* then: where its events were in m->text */
 	struct evt_rw_pass rw;	 /* this pass's rewriting (W below) */
 	const char **fev;	 /* --source/--type: the selected events of m */
 	size_t *flen, fcap;
@@ -264,6 +265,9 @@ tl_select(struct timeline *t)
 		}
 	if (k == m->n)
 		return;
+	/* The cursor's event texts lie inside the frame's text. */
+	t->ev_from = (size_t)(m->ev[0] - m->text);
+	t->ev_to = (size_t)(m->ev[m->n - 1] + m->evlen[m->n - 1] - m->text);
 	t->filtered = 1;
 	m->ev = t->fev;
 	m->evlen = t->flen;
@@ -305,8 +309,9 @@ rw_list(const struct evt_rw_pass *p, const char *const *ev,
 	}
 }
 
-/* The text of t's current frame as it goes out: a message of the
- * selected events only if some were left out, rewritten if asked. */
+/* The text of t's current frame as it goes out: only the selected
+ * events in its events array if some were left out (the message's other
+ * members kept), rewritten if asked. */
 static void
 frame_text(struct timeline *t, const char **text, size_t *len)
 {
@@ -316,8 +321,9 @@ frame_text(struct timeline *t, const char **text, size_t *len)
 	*len = m->len;
 	if (t->filtered) {
 		sel.len = 0;
-		oom_check(evt_ess_events_message(m->ev, m->evlen, m->n,
-		    &sel) < 0 ? EVT_ERR_NOMEM : 0);
+		oom_check(evt_ess_events_within(m->text, m->len, t->ev_from,
+		    t->ev_to, m->ev, m->evlen, m->n, &sel) < 0 ?
+		    EVT_ERR_NOMEM : 0);
 		*text = (const char *)sel.p;
 		*len = sel.len;
 	}

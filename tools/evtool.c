@@ -1527,6 +1527,7 @@ struct segfacts {
 	uint64_t events, records, blocks;
 	int64_t first_rx, last_rx;
 	uint64_t frames[EVT_K_MAX + 1];
+	uint64_t sessions;	/* recorder sessions (evt_ru_rec_session) */
 };
 
 /* Collects the facts of a segment: from its trailer and index when it
@@ -1553,7 +1554,9 @@ segment_facts(size_t i, struct segfacts *sf, int scan)
 			sf->last_rx = si->last_rx;
 		}
 		memcpy(sf->frames, si->frames, sizeof sf->frames);
+		int rc = evt_ru_seg_sessions(r, &sf->sessions);
 		evt_archive_close_segment(arch, r);
+		oom_check(rc);
 		return 0;
 	}
 	struct evt_rec rec;
@@ -1570,6 +1573,9 @@ segment_facts(size_t i, struct segfacts *sf, int scan)
 		}
 		in_msg = rec.kind == EVT_K_MSG;
 		sf->frames[rec.kind]++;
+		int k = evt_ru_rec_session(r, &rec);
+		oom_check(k < 0 ? k : 0);
+		sf->sessions += (uint64_t)k;
 		if (rec.rx_us < sf->first_rx)
 			sf->first_rx = rec.rx_us;
 		if (rec.rx_us > sf->last_rx)
@@ -1699,6 +1705,21 @@ rollup_gap(size_t i)
 		evt_archive_close_segment(arch, r);
 }
 
+/* The recorder sessions of sealed segment i, which a roll-up run of a
+ * writer before runs counted them covers. */
+static uint64_t
+covered_sessions(size_t i)
+{
+	struct evt_segr *r;
+	uint64_t n = 0;
+	if (evt_archive_open_segment(arch, i, &r) != 0)
+		return 0;
+	int rc = evt_segr_load_index(r) == 0 ? evt_ru_seg_sessions(r, &n) : 0;
+	evt_archive_close_segment(arch, r);
+	oom_check(rc);
+	return n;
+}
+
 /* Adds the facts of a segment (or of a roll-up run's segments) to tot. */
 static void
 facts_add(struct segfacts *tot, const struct segfacts *sf)
@@ -1708,6 +1729,7 @@ facts_add(struct segfacts *tot, const struct segfacts *sf)
 	tot->blocks += sf->blocks;
 	for (int k = 0; k <= EVT_K_MAX; k++)
 		tot->frames[k] += sf->frames[k];
+	tot->sessions += sf->sessions;
 	if (sf->first_rx < tot->first_rx)
 		tot->first_rx = sf->first_rx;
 	if (sf->last_rx > tot->last_rx)
@@ -1720,22 +1742,23 @@ static void
 run_facts(const struct evt_ru_run *r, struct segfacts *sf)
 {
 	*sf = (struct segfacts){1, r->events, r->records, r->blocks,
-	    r->first_rx, r->last_rx, {0}};
+	    r->first_rx, r->last_rx, {0}, r->sessions};
 	memcpy(sf->frames, r->frames, sizeof sf->frames);
 }
 
 /* Prints the archive's counts, time span and sizes; sealed segments that
  * a roll-up run covers are counted from it (unless --scan). */
-/* Prints where a cut archive came from (its cut marker, cut.c). */
+/* Prints where a cut or merged archive came from (its provenance
+ * marker, cut.c). */
 static void
 info_origin(const char *dir)
 {
 	struct evt_buf line = {0};
 	int rc = evt_cut_origin(dir, &line);
 	oom_check(rc);
-	if (rc == 1)
-		outf("cut from:       %.*s\n", (int)line.len,
-		    (const char *)line.p);
+	if (rc == 1 || rc == 2)
+		outf("%s %.*s\n", rc == 1 ? "cut from:      " :
+		    "merged from:   ", (int)line.len, (const char *)line.p);
 	evt_buf_free(&line);
 }
 
@@ -1758,6 +1781,8 @@ cmd_info(int argc, char **argv)
 		size_t k = v != NULL ? v->cover[i] : SIZE_MAX;
 		if (k != SIZE_MAX) {
 			rollup_gap(i);
+			if (!v->runs[k].has_sessions)
+				tot.sessions += covered_sessions(i);
 			if (v->first[k] != i)
 				continue;
 			run_facts(&v->runs[k], &sf);
@@ -1804,7 +1829,7 @@ cmd_info(int argc, char **argv)
 		outf("bytes/event:    %.2f\n", (double)bytes /
 		    (double)tot.events);
 	outf("state snapshots: %" PRIu64 "\n", tot.frames[EVT_K_STATES]);
-	outf("sessions:       %" PRIu64 "\n", tot.frames[EVT_K_SESSION]);
+	outf("sessions:       %" PRIu64 "\n", tot.sessions);
 	outf("gaps:           %" PRIu64 "\n", tot.frames[EVT_K_GAP]);
 	outf("raw frames:     %" PRIu64 "\n", tot.frames[EVT_K_RAW]);
 	outf("other frames:   %" PRIu64 "\n", tot.frames[EVT_K_JSON]);
@@ -2510,6 +2535,7 @@ merge_check_out(const char *out)
 	if (evt_out_check(out) == EVT_ERR_EXISTS)
 		evt_cli_usage_err("%s: exists and is not an empty directory "
 		    "(merge writes a new archive)", out);
+	evt_out_sweep(out, evt_cli_warn_cb, NULL);
 }
 
 /* The temporary directory beside out that a merge is built in:
@@ -2565,6 +2591,7 @@ cmd_merge(int argc, char **argv)
 	    .seg.level = EVT_LEVEL_DEFAULT, .seg.fsync = EVT_FSYNC_NEVER};
 	struct evt_archive *a = open_archive(tmp, EVT_AR_WRITE |
 	    EVT_AR_CREATE, &o);
+	int hold = evt_out_hold(tmp);
 	struct evt_merge_stats *st = calloc(nin, sizeof *st);
 	struct evt_merge_opts mo = {window, evt_cli_damage_cb,
 	    evt_cli_warn_cb, NULL};
@@ -2592,6 +2619,8 @@ cmd_merge(int argc, char **argv)
 		    evt_strerror(rc));
 		evt_out_remove(tmp);
 	}
+	if (hold >= 0)
+		close(hold);
 	int partial = rc == 0 && merge_report(argv + i + 1, nin, st);
 	free(st);
 	free(tmp);

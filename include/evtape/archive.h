@@ -308,9 +308,21 @@ char *evt_path_join(const char *dir, const char *name);
  * 0, EVT_ERR_EXISTS (out became non-empty) or EVT_ERR_IO (errno set).
  * evt_out_remove: deletes tmp's files, then tmp (an archive has no
  * subdirectories).
+ *
+ * evt_out_hold: marks tmp as being built until the returned descriptor is
+ * closed (after publish or remove; -1 if it cannot): an OFD lock on the
+ * directory, held across the gap between closing the archive (its own
+ * lock) and the rename.  evt_out_sweep: removes the temporary directories
+ * of builders that were killed from OUT's parent directory, telling warn
+ * about each; returns how many.  One is a directory named like cut's
+ * (NAME.tmp-XXXXXX) or merge's (.NAME.merge-PID.tmp) that holds a LOCK
+ * file (an archive was opened in it) and that neither evt_out_hold nor a
+ * writer's lock holds (formats/archive.md, "Cut archives").
  */
 int evt_out_check(const char *out);
 int evt_out_publish(const char *tmp, const char *out);
 void evt_out_remove(const char *tmp);
+int evt_out_hold(const char *tmp);
+int evt_out_sweep(const char *out, evt_warn_cb warn, void *arg);
 
 #endif

@@ -77,18 +77,21 @@ int evt_cut_find(const char *dir, const char *id, size_t len, int64_t *rx);
 int evt_cut_is_snapshot(const char *text, size_t len);
 
 /*
- * Appends to out a line (no newline) saying where the archive in dir was
- * cut from, from its cut marker: source, archive id, window, filter, cut
- * time.  Returns 1, 0 when the archive is not a cut, or a negative
+ * Appends to out a line (no newline) saying where the archive in dir came
+ * from, from its provenance marker (its first record): for a cut, source,
+ * archive id, window, filter, cut time; for a merge, each input as
+ * "ARCHIVE (archive UUID, gateway G)" (no gateway part when empty),
+ * separated by "; ".  Returns 1 (a
+ * cut), 2 (a merge), 0 when the archive is neither, or a negative
  * evt_err.
  */
 int evt_cut_origin(const char *dir, struct evt_buf *out);
 
 /*
  * evt_cut_origin's line from a SESSION marker body[0..len) (borrowed; any
- * bytes: it comes from a file).  Returns 1 (appended), 0 when the body is
- * not a JSON object whose "event" is "cut" (out unchanged), or
- * EVT_ERR_NOMEM.
+ * bytes: it comes from a file).  Returns 1 (appended, "event" is "cut"),
+ * 2 (appended, "event" is "merged" and "inputs" names at least one
+ * object), 0 otherwise (out unchanged), or EVT_ERR_NOMEM.
  */
 int evt_cut_origin_line(const char *body, size_t len, struct evt_buf *out);
 

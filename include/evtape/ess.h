@@ -88,6 +88,18 @@ int evt_ess_events_message(const char *const *ev, const size_t *lens,
     size_t n, struct evt_buf *out);
 
 /*
+ * Appends the events message text[0..len) with only the events ev[0..n)
+ * (texts, borrowed, copied verbatim and joined by ',') where its events
+ * array held its events, text[from..to) (from the first event's start to
+ * the last one's end): every other member of the message is kept as it
+ * is.  Returns n, EVT_ERR_ARG (from > to or to > len) or EVT_ERR_NOMEM
+ * (out unchanged).
+ */
+int evt_ess_events_within(const char *text, size_t len, size_t from,
+    size_t to, const char *const *ev, const size_t *lens, size_t n,
+    struct evt_buf *out);
+
+/*
  * As evt_ess_events_message, but only with the events that set delivers (a
  * NULL set delivers nothing); if none remains nothing is appended.
  */

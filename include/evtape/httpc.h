@@ -49,9 +49,12 @@ struct evt_httpc_opts {
 /*
  * Called once per request: status is the HTTP status and body[0..len) the
  * answer body (borrowed for the call) when an answer arrived; status is 0
- * and why a static or borrowed text when none did (connection refused,
- * TLS verification, timeout, ...).  The request is freed after the call.
+ * and why a static or borrowed text when none did (TLS verification,
+ * timeout, ...); a connect that failed says so from where:
+ * EVT_HTTPC_CONNECT "HOST:PORT refused" (or the errno's text instead of
+ * "refused").  The request is freed after the call.
  */
+#define EVT_HTTPC_CONNECT "connect to "
 typedef void (*evt_httpc_cb)(void *arg, int status, const char *body,
     size_t len, const char *why);
 

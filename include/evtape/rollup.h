@@ -68,6 +68,8 @@ struct evt_ru_run {
 	uint64_t events, records, blocks; /* trailer sums (info) */
 	int64_t first_rx, last_rx;	  /* INT64_MAX, INT64_MIN: none */
 	uint64_t frames[EVT_K_MAX + 1];	  /* the indexes' sums */
+	int has_sessions;	/* sessions counted (header flag) */
+	uint64_t sessions;	/* recorder sessions (evt_ru_rec_session) */
 	uint64_t cfg_seq;	/* 0: no summed segment has a CONFIG */
 	struct evt_sum_pos cfg;	/* its last CONFIG marker */
 	struct evt_ru_seg *segs; /* ascending seq */
@@ -141,6 +143,21 @@ int evt_ru_catch_up(const char *dir, int full, evt_ru_warn_cb warn,
 typedef void (*evt_ru_report_cb)(void *arg, const char *path, uint64_t off,
     const char *what);
 int evt_ru_verify(const char *dir, evt_ru_report_cb report, void *arg);
+
+/*
+ * Recorder sessions (formats/records.md, "Marker bodies written by
+ * evrec"): evt_ru_rec_session tells whether record rec, just read from r
+ * (evt_segr_next), is a SESSION marker whose "event" is "new" or
+ * "resumed": 1, 0, or EVT_ERR_NOMEM.  evt_ru_seg_sessions counts those of
+ * sealed segment r (index loaded) into *n from the blocks whose header
+ * flags say they hold a SESSION marker (every block of a writer before
+ * those flags): 0 or EVT_ERR_NOMEM.  A run counts those of its covered
+ * segments (formats/rollup.md, header `sessions`).
+ */
+struct evt_rec;
+struct evt_segr;
+int evt_ru_rec_session(struct evt_segr *r, const struct evt_rec *rec);
+int evt_ru_seg_sessions(struct evt_segr *r, uint64_t *n);
 
 /*
  * The readers' view: which run answers for which segment.  Opened over

@@ -164,6 +164,9 @@ BUILD=$BUILD EVENTS=$EVENTS sh "$(dirname "$0")/damage.sh"
 # The recorder: ingest vs a Python recorder, idle CPU/RSS, restart.
 BUILD=$BUILD sh "$(dirname "$0")/recorder.sh"
 
+# The recorder's --flush-interval: bytes/event at 100ms against 1s.
+BUILD=$BUILD sh "$(dirname "$0")/flush.sh"
+
 # The gateway side: events/s to one WebSocket client (evsim --rate 0).
 BUILD=$BUILD sh "$(dirname "$0")/gateway.sh"
 

@@ -5,8 +5,9 @@
  * snapshot from a received getState answer (evt_cut_is_snapshot): both
  * take bytes from a file.
  *
- * The line is appended only for a JSON object whose "event" is "cut",
- * never longer than the body plus the fixed words, and nothing is
+ * The line is appended only for a JSON object whose "event" is "cut" (or
+ * "merged", with inputs), never longer than the body plus the fixed words
+ * (per input for a merge), and nothing is
  * appended otherwise; a text is a synthesised snapshot exactly when it
  * begins with {"evtapeSnapshot":.  Any violation abort()s.  Plain C11 +
  * the library, so tests/fuzz/driver.c replays the corpus.
@@ -38,12 +39,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *body = (const char *)data;
 	struct evt_buf out = {0};
 	int rc = evt_cut_origin_line(body, size, &out);
-	CHECK(rc == 0 || rc == 1 || rc == EVT_ERR_NOMEM);
+	CHECK(rc == 0 || rc == 1 || rc == 2 || rc == EVT_ERR_NOMEM);
 	if (rc == 0)
 		CHECK(out.len == 0);
 	if (rc == 1) {
 		CHECK(memmem(body, size, "cut", 3) != NULL);
 		CHECK(out.len <= 7 * size + 80); /* each member at most once */
+	}
+	if (rc == 2) {
+		CHECK(memmem(body, size, "merged", 6) != NULL);
+		/* per input at most its size and 30 bytes of text */
+		CHECK(out.len > 0 && out.len <= 31 * size);
 	}
 	evt_buf_free(&out);
 	static const char key[] = "{\"evtapeSnapshot\":";

@@ -241,7 +241,8 @@ $EVTOOL cut --around nosuchid --window 1m "$T/a" "$T/x8" 2>"$T/e8"
 check $([ $? -ne 0 ] && grep -q "no event with id nosuchid" "$T/e8" &&
     [ ! -e "$T/x8" ]; echo $?) "--around an unknown id: an error"
 
-# kill -9 while cutting: OUT is absent, or a whole archive that verifies.
+# kill -9 while cutting: OUT is absent, or a whole archive that verifies
+# (what the kill leaves and its removal: out_leftover.sh).
 $EVTOOL cut --from $((GF - 20000000)) --to $((GT + 20000000)) "$T/g" \
     "$T/k" 2>/dev/null &
 KP=$!

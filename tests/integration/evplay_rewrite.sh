@@ -12,7 +12,8 @@
 #   map-source  OLD=NEW (GUID, type/GUID, a name, @FILE), errors; --names
 #               shows the old names under the new ids
 #   filters     --source/--type == evtool cat --source/--type (events and
-#               --messages); --tsv refuses them
+#               --messages, whose other members are kept); --tsv refuses
+#               them
 #   round trip  rewrite (--retime --map-source) -> import -> --shift -D
 #               --map-source NEW=OLD == the original, byte for byte
 #   server      a client subscribed to NEW gets OLD's events renamed,
@@ -111,6 +112,18 @@ for m in "" --messages; do
 	t "--source/--type $m == evtool cat" cmp "$T/cs.out" "$T/ps.out"
 done
 check $([ -s "$T/ps.out" ]; echo $?) "... selecting some"
+# Messages with other members beside "events": --messages with a filter
+# keeps them (only the events array is narrowed), as evtool cat does.
+sed 's/^\([0-9]*\)\t{"events":\(.*\)}$/\1\t{"seq":7,"events":\2,"more":{"a":[1,"]"]}}/' \
+    "$T/a.tsv" >"$T/env.tsv"
+$EVTOOL import "$T/env" "$T/env.tsv" 2>/dev/null
+$EVTOOL cat --messages --source "$OLD" "$T/env" >"$T/ce.out"
+$EVPLAY -q --top-speed --messages --source "$OLD" "$T/env" >"$T/pe.out"
+t "--messages --source: messages keep their other members (== evtool cat)" \
+    cmp "$T/ce.out" "$T/pe.out"
+check $([ -s "$T/pe.out" ] && [ "$(grep -c '^{"seq":7,"events":\[.*\],"more":{"a":\[1,"\]"\]}}$' "$T/pe.out")" -eq "$(wc -l <"$T/pe.out")" ] &&
+    [ "$(grep -o '"id":' "$T/pe.out" | wc -l)" -lt "$(grep -o '"id":' "$T/env.tsv" | wc -l)" ]; echo $?) \
+    "... every one, with only the selected events"
 $EVPLAY -q --top-speed --tsv --source "$OLD" "$T/a" >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "--tsv --source: exit 2"
 

@@ -2,7 +2,8 @@
 # evrec.sh: the recorder against the simulated gateway: everything sent is
 # recorded once, in order, identical; state snapshot and session markers;
 # SIGTERM seals (exit 0, verify); SIGHUP rotates; the archive lock; the
-# config file and the metrics endpoint; non-JSON frames kept raw.
+# config file and the metrics endpoint; non-JSON frames kept raw; a
+# refused connect logged as such.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
 if [ ! -x "$EVSIM" ]; then
@@ -162,4 +163,17 @@ $EVREC --archive "$T/c" --fsync sometimes http://127.0.0.1:1 >/dev/null 2>&1
 check $([ $? -eq 2 ]; echo $?) "bad --fsync: exit 2"
 $EVREC --archive "$T/c" --user x http://127.0.0.1:1 >/dev/null 2>&1 </dev/null
 check $([ $? -eq 2 ]; echo $?) "--user without a password source: exit 2"
+
+# 5. Nobody listens on the gateway's port: the log says the connect was
+# refused, and where, not that a token request failed.
+port=$(free_port)
+start_rec r6 --archive "$T/d" --user rec --password-file "$T/pw" \
+    "http://127.0.0.1:$port"
+waitfor 1000 grep -q "connect to 127.0.0.1:$port refused" "$T/r6.log"
+checkl $? "a refused connect: \"connect to 127.0.0.1:$port refused\"" \
+    "$T/r6.log"
+check $(grep -c "token request failed" "$T/r6.log") \
+    "... not \"token request failed\""
+stop_pid $REC_PID
+check $RC "... and SIGTERM stops it (exit 0)"
 done_testing

@@ -63,6 +63,15 @@ t "get by id through the merge's index" $EVTOOL get "$T/ab" "$id"
 t "info names no gap" sh -c "$EVTOOL info '$T/ab' | grep -qx 'gaps: *0'"
 t "the provenance marker names the inputs" sh -c \
     "$EVTOOL cat --markers '$T/ab' | head -n 1 | grep -q '\"event\":\"merged\".*\"archive\":\"$T/a\".*\"archive\":\"$T/b\"'"
+# info says so: each input's path and archive UUID (the marker's), no
+# gateway part for these imported inputs (no SESSION marker: "").
+uuids=$($EVTOOL cat --markers "$T/ab" | head -n 1 | grep -o '"uuid":"[^"]*"' |
+    cut -d'"' -f4 | tr '\n' ' ')
+set -- $uuids
+t "info names the merge's inputs ($*)" sh -c "$EVTOOL info '$T/ab' |
+    grep -qx 'merged from: *$T/a (archive $1); $T/b (archive $2)'"
+t "... an archive that is no merge names none" sh -c \
+    "! $EVTOOL info '$T/a' | grep -q '^merged from'"
 
 # 2. Order of the inputs.
 t "merge b a" $EVTOOL merge "$T/ba" "$T/b" "$T/a"

@@ -786,6 +786,37 @@ test_event_fields(void)
 	evt_ess_subs_free(set);
 }
 
+/* evt_ess_events_within: the selected events where the events array held
+ * them, every other member as it was. */
+static void
+test_events_within(void)
+{
+	static const char msg[] = "{\"seq\":7,\"events\":[{\"id\":\"a\"},"
+	    "{\"id\":\"b\"},{\"id\":\"c\"}],\"more\":{\"x\":[1]}}";
+	const char *first = strstr(msg, "{\"id\":\"a\"}");
+	const char *last = strstr(msg, "{\"id\":\"c\"}");
+	size_t from = (size_t)(first - msg), to = (size_t)(last - msg) + 10;
+	const char *ev[] = {first, last};
+	size_t lens[] = {10, 10};
+	out.len = 0;
+	T_EQ(evt_ess_events_within(msg, strlen(msg), from, to, ev, lens, 2,
+	    &out), 2, "within: two events kept");
+	T_STR(out.p, out.len, "{\"seq\":7,\"events\":[{\"id\":\"a\"},"
+	    "{\"id\":\"c\"}],\"more\":{\"x\":[1]}}",
+	    "within: the other members kept, b left out");
+	out.len = 0;
+	T_EQ(evt_ess_events_within(msg, strlen(msg), from, to, ev, lens, 0,
+	    &out), 0, "within: none kept");
+	T_STR(out.p, out.len, "{\"seq\":7,\"events\":[],\"more\":"
+	    "{\"x\":[1]}}", "within: an empty events array");
+	out.len = 0;
+	T_EQ(evt_ess_events_within(msg, strlen(msg), to, from, ev, lens, 2,
+	    &out), EVT_ERR_ARG, "within: from after to refused");
+	T_EQ(evt_ess_events_within(msg, 5, from, to, ev, lens, 2, &out),
+	    EVT_ERR_ARG, "within: to past the end refused");
+	T_EQ(out.len, 0, "within: nothing appended when refused");
+}
+
 int
 main(void)
 {
@@ -805,6 +836,7 @@ main(void)
 	test_filter_spec();
 	test_classify();
 	test_event_fields();
+	test_events_within();
 	evt_buf_free(&out);
 	T_DONE();
 }

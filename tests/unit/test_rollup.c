@@ -304,6 +304,8 @@ test_vector(void)
 	    r.blocks == 1 && r.first_rx == 1767600000000000LL &&
 	    r.last_rx == r.first_rx && r.frames[EVT_K_MSG] == 1 &&
 	    r.cfg_seq == 0, "its header");
+	T_OK(!r.has_sessions && r.sessions == 0,
+	    "flags 0: no sessions counted (a writer before them)");
 	T_OK(r.segs[0].seq == 1 && r.segs[0].size == 1082 &&
 	    r.segs[0].nrecords == 17 && r.segs[0].trl_crc == 0x361aaccd &&
 	    r.segs[0].flags == EVT_RU_SUMMED, "its segment entry");
