@@ -11,6 +11,8 @@
  */
 #include <string.h>
 
+#include "evtape/buf.h"
+#include "evtape/ckpt.h"
 #include "evtape/err.h"
 #include "evtape/segment.h"
 
@@ -27,6 +29,16 @@ evt_seg_rewrite(const char *src, const char *dst,
 		return rc;
 	const struct evt_seg_info *si = evt_segr_info(r);
 	struct evt_segw *w = NULL;
+	/* The state checkpoint is kept as it is (the same frames give the
+	 * same table); a segment without one gets none. */
+	struct evt_buf ck = {0};
+	size_t cklen = 0;
+	const uint8_t *ckp = si->sealed && evt_segr_load_index(r) == 0 ?
+	    evt_segr_checkpoint(r, &cklen) : NULL;
+	if (ckp != NULL && evt_buf_put(&ck, ckp, cklen) != 0) {
+		evt_segr_close(r);
+		return EVT_ERR_NOMEM;
+	}
 	/* The reader goes through the index where it is intact: its
 	 * dictionary decodes records whose definitions sat in a damaged
 	 * block. */
@@ -67,6 +79,16 @@ evt_seg_rewrite(const char *src, const char *dst,
 	evt_frames_free(&fr);
 	st->problems = evt_segr_errors(r);
 	evt_segr_close(r);
+	if (rc == 0 && (st->dropped > 0 || st->problems > 0) && ck.len > 0) {
+		/* Frames lost: the table at the end is not known. */
+		struct evt_ckb *b = evt_ckb_new();
+		ck.len = 0;
+		rc = b == NULL || evt_ckb_pack(b, &ck) != 0 ? EVT_ERR_NOMEM : 0;
+		evt_ckb_free(b);
+	}
+	if (rc == 0)
+		rc = evt_segw_set_checkpoint(w, ck.p, ck.len);
+	evt_buf_free(&ck);
 	if (rc < 0) {
 		evt_segw_close(w);
 		return rc;

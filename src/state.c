@@ -83,14 +83,28 @@ evt_state_free(struct evt_state *s)
 	free(s);
 }
 
-/* FNV-1a of a key. */
+/* A hash of a key, eight bytes at a step (keys are two GUID-sized
+ * texts: a byte-wise hash was most of the cost of a table update, which
+ * the writer's state checkpoint makes for every stateful event), the
+ * tail byte-wise, mixed by MurmurHash3's fmix64. */
 static uint64_t
 hash(const char *k, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
+	uint64_t h = 1469598103934665603ULL ^ n;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
 		h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
-	return h;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
 }
 
 /* Rebuilds the slots for twice the entries. */
@@ -247,6 +261,15 @@ evt_state_apply(struct evt_state *s, const char *ev, size_t len)
 	int rc = evt_ess_event_fields(ev, len, &f);
 	if (rc < 0)
 		return rc;
+	return evt_state_apply_fields(s, ev, len, &f);
+}
+
+/* Applies an event text whose fields are known; see state.h. */
+int
+evt_state_apply_fields(struct evt_state *s, const char *ev, size_t len,
+    const struct evt_ess_event_fields *fp)
+{
+	const struct evt_ess_event_fields f = *fp;
 	if (f.source == NULL || f.group == NULL)
 		return 0;
 	char key[2 * EVT_REC_MAX_INTERN + 2];
@@ -278,6 +301,13 @@ void
 evt_state_track_since(struct evt_state *s)
 {
 	s->track = 1;
+}
+
+/* Whether s keeps since; see state.h. */
+int
+evt_state_tracking(const struct evt_state *s)
+{
+	return s->track;
 }
 
 /* When entry i entered its state; see state.h. */

@@ -350,6 +350,11 @@ import_opt(void *ctx, int c, char *arg)
 		/* What a revision 1.5 writer wrote (columnar form 1: the
 		 * baseline of the size benchmark), 1.1 (the baseline of the
 		 * damage benchmark), or 1.2 (row blocks). */
+		/* Every layout before revision 1.7 wrote no state
+		 * checkpoint; 1.6 is otherwise today's. */
+		o->seg.no_checkpoint = 1;
+		if (strcmp(arg, "1.6") == 0)
+			return 0;
 		if (strcmp(arg, "1.5") == 0) {
 			o->seg.colform1 = 1;
 			if (o->seg.unit_bytes == 0)
@@ -364,7 +369,7 @@ import_opt(void *ctx, int c, char *arg)
 		}
 		if (strcmp(arg, "1.1") != 0)
 			evt_cli_usage_err("--layout: \"%s\" is not a layout "
-			    "(1.1, 1.2, 1.5)", arg);
+			    "(1.1, 1.2, 1.5, 1.6)", arg);
 		o->seg.row_blocks = 1;
 		o->seg.unit_bytes = EVT_UNIT_SEGMENT;
 		o->seg.no_checks = 1;
@@ -2438,7 +2443,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: evtool COMMAND [options] DIR ...\n"
 	    "  import [--level N] [--block-size S] [--dict-unit S|segment]\n"
-	    "         [--layout 1.1|1.2|1.5] [--segment-size S] [--segment-age D]\n"
+	    "         [--layout 1.1|1.2|1.5|1.6] [--segment-size S] [--segment-age D]\n"
 	    "         [--segment-filter] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"
