@@ -15,6 +15,7 @@
 
 #include <msgpack.h>
 
+#include "evtape/archive.h"
 #include "evtape/ckpt.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
@@ -599,4 +600,28 @@ evt_ckb_segment(struct evt_ckb *b, const char *path, uint64_t seq)
 	free(ev);
 	free(lens);
 	return rc == EVT_ERR_NOMEM ? rc : 0;
+}
+
+/* Whether a holds the segment whose sequence number is seq at or before
+ * index i (sequence numbers increase with the index). */
+static int
+has_seq(struct evt_archive *a, size_t i, uint64_t seq)
+{
+	size_t lo = 0, hi = i + 1;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (evt_archive_segment_seq(a, mid) < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo <= i && evt_archive_segment_seq(a, lo) == seq;
+}
+
+/* Whether the base of c, stored in segment i of a, is in a; see ckpt.h. */
+int
+evt_ckpt_based(const struct evt_ckpt *c, struct evt_archive *a, size_t i)
+{
+	return c->base_states ? has_seq(a, i, c->base_seq) :
+	    evt_archive_segment_seq(a, 0) == c->base_seq;
 }

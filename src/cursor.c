@@ -305,22 +305,6 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 	}
 }
 
-/* Whether the archive holds the segment whose sequence number is seq
- * (sequence numbers increase with the index), at or before index i. */
-static int
-has_seq(struct evt_cur *c, size_t i, uint64_t seq)
-{
-	size_t lo = 0, hi = i + 1;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (evt_archive_segment_seq(c->a, mid) < seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo <= i && evt_archive_segment_seq(c->a, lo) == seq;
-}
-
 /*
  * Loads into s the state checkpoint of sealed segment i, r (index
  * loaded), if it holds the table as of end_us (formats/segment.md, "State
@@ -343,9 +327,7 @@ ckpt_load(struct evt_cur *c, struct evt_segr *r, size_t i, int64_t end_us,
 		    "reading the events instead",
 		    evt_archive_segment_path(c->a, i), why);
 	int ok = rc == 0 && ck.complete && (!ck.has_rx ||
-	    ck.rx_max < end_us) && (ck.base_states ?
-	    has_seq(c, i, ck.base_seq) :
-	    evt_archive_segment_seq(c->a, 0) == ck.base_seq) &&
+	    ck.rx_max < end_us) && evt_ckpt_based(&ck, c->a, i) &&
 	    evt_ckpt_state(&ck, s) == 0;
 	evt_ckpt_free(&ck);
 	return ok;

@@ -136,4 +136,15 @@ int evt_ckb_seed_segment(struct evt_ckb *b, const char *path, uint64_t seq);
  * known.  0 or EVT_ERR_NOMEM. */
 int evt_ckb_segment(struct evt_ckb *b, const char *path, uint64_t seq);
 
+struct evt_archive;
+
+/*
+ * Whether the base of c (complete), stored in segment i of archive a, is
+ * still in a: the segment of its STATES frame, else a's first segment is
+ * the one it started from.  A reading of a without that segment (removed
+ * by retention, say) derives another table: c is not for it.
+ */
+int evt_ckpt_based(const struct evt_ckpt *c, struct evt_archive *a,
+    size_t i);
+
 #endif
