@@ -87,10 +87,20 @@ test_written(void)
 	    "\"G\",\"type\":\"y\",\"stategroupid\":5}\n", 63) == 0,
 	    "same key ASCII case-folded replaces, in place; a later non-string "
 	    "member does not count");
+	feed(b, 1, 95, "{\"events\":[{\"source\":\"cameras/C80C8215-744c-48BD-"
+	    "AECA-b82a8ec516d6\",\"stategroupid\":\"Z@[`{\",\"k\":1}]}");
+	feed(b, 1, 96, "{\"events\":[{\"source\":\"cameras/c80c8215-744C-48bd-"
+	    "aeca-B82A8EC516D6\",\"stategroupid\":\"z@[`{\",\"k\":2}]}");
+	feed(b, 1, 97, "{\"events\":[{\"source\":\"cameras/c80c8215-744C-48bd-"
+	    "aeca-B82A8EC516D6\",\"stategroupid\":\"z@{`{\",\"k\":3}]}");
 	struct evt_ckpt c;
 	evt_ckb_view(b, &c);
+	T_OK(c.n == 4 && strstr(c.ev[2], "\"k\":2") != NULL,
+	    "GUID-sized keys fold ASCII letters only (not @ [ ` {)");
+	evt_ckpt_free(&c);
+	evt_ckb_view(b, &c);
 	T_OK(c.complete && c.base_seq == 1 && !c.base_states && c.has_rx &&
-	    c.rx_max == 100 && c.n == 2, "base: the archive's start; rx_max "
+	    c.rx_max == 100 && c.n == 4, "base: the archive's start; rx_max "
 	    "the largest");
 	evt_ckpt_free(&c);
 	feed(b, 3, 200, "{\"commandId\":3,\"states\":[{\"source\":\"s\","
