@@ -22,6 +22,16 @@ evt_seg_rewrite(const char *src, const char *dst,
     const struct evt_segw_opts *opts, const uint8_t uuid[16],
     evt_seg_err_cb cb, void *cbarg, struct evt_rewrite_stats *st)
 {
+	return evt_seg_rewrite_ckpt(src, dst, opts, uuid, NULL, cb, cbarg, st);
+}
+
+/* The same, with the state checkpoint given; see segment.h. */
+int
+evt_seg_rewrite_ckpt(const char *src, const char *dst,
+    const struct evt_segw_opts *opts, const uint8_t uuid[16],
+    const struct evt_buf *ckpt, evt_seg_err_cb cb, void *cbarg,
+    struct evt_rewrite_stats *st)
+{
 	struct evt_segr *r;
 	memset(st, 0, sizeof *st);
 	int rc = evt_segr_open(src, cb, cbarg, &r);
@@ -35,6 +45,10 @@ evt_seg_rewrite(const char *src, const char *dst,
 	size_t cklen = 0;
 	const uint8_t *ckp = si->sealed && evt_segr_load_index(r) == 0 ?
 	    evt_segr_checkpoint(r, &cklen) : NULL;
+	if (ckp != NULL && ckpt != NULL) {
+		ckp = ckpt->p;
+		cklen = ckpt->len;
+	}
 	if (ckp != NULL && evt_buf_put(&ck, ckp, cklen) != 0) {
 		evt_segr_close(r);
 		return EVT_ERR_NOMEM;
@@ -79,7 +93,8 @@ evt_seg_rewrite(const char *src, const char *dst,
 	evt_frames_free(&fr);
 	st->problems = evt_segr_errors(r);
 	evt_segr_close(r);
-	if (rc == 0 && (st->dropped > 0 || st->problems > 0) && ck.len > 0) {
+	if (rc == 0 && ckpt == NULL && (st->dropped > 0 || st->problems > 0) &&
+	    ck.len > 0) {
 		/* Frames lost: the table at the end is not known. */
 		struct evt_ckb *b = evt_ckb_new();
 		ck.len = 0;

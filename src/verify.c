@@ -544,6 +544,14 @@ evt_verify_segment(struct evt_verify *v, size_t i, struct evt_verify_seg *out)
 	return vs.err;
 }
 
+/* The rebuilt state checkpoint; see verify.h. */
+int
+evt_verify_checkpoint(const struct evt_verify *v, struct evt_buf *out)
+{
+	out->len = 0;
+	return v->ckb != NULL ? evt_ckb_pack(v->ckb, out) : 0;
+}
+
 /* The figures so far; see verify.h. */
 void
 evt_verify_summary(const struct evt_verify *v, struct evt_verify_sum *s)

@@ -1779,7 +1779,7 @@ repair_signal(int sig)
  * new one over it. */
 static int
 repair_segment(const char *dir, const struct evt_segref *s,
-    const uint8_t *uuid)
+    const uint8_t *uuid, const struct evt_buf *ckpt)
 {
 	char *tmp = repair_tmp;
 	repair_tmp_set = 0;
@@ -1794,7 +1794,8 @@ repair_segment(const char *dir, const struct evt_segref *s,
 	struct evt_rewrite_stats st;
 	/* The verifier has reported this segment's damage: the rewrite,
 	 * which reads the same blocks, does not report it a second time. */
-	int rc = evt_seg_rewrite(s->path, tmp, &wo, uuid, NULL, NULL, &st);
+	int rc = evt_seg_rewrite_ckpt(s->path, tmp, &wo, uuid, ckpt, NULL, NULL,
+	    &st);
 	if (rc == EVT_ERR_CORRUPT || rc == EVT_ERR_VERSION ||
 	    rc == EVT_ERR_TRUNCATED) {
 		char aside[4096];
@@ -1843,16 +1844,23 @@ cmd_repair(int argc, char **argv)
 	 * (with none, the bytes found in the damaged header are kept). */
 	uint8_t uuid[16];
 	int have_uuid = evt_verify_uuid(v, uuid);
+	/* A rewritten segment's state checkpoint is the table of the
+	 * frames that read up to its end (a damaged one's, or one written
+	 * before damage in an earlier segment). */
+	struct evt_buf ck = {0};
 	for (size_t i = 0; i < n; i++) {
 		struct evt_verify_seg vs;
 		oom_check(evt_verify_segment(v, i, &vs));
 		if (!vs.rewrite)
 			continue;
-		if (repair_segment(argv[1], &s[i], have_uuid ? uuid : NULL) != 0)
+		oom_check(evt_verify_checkpoint(v, &ck));
+		if (repair_segment(argv[1], &s[i], have_uuid ? uuid : NULL,
+		    ck.len > 0 ? &ck : NULL) != 0)
 			rc = EVT_EXIT_FAIL;
 		else
 			fixed++;
 	}
+	evt_buf_free(&ck);
 	/* The id index is derived data: runs that are damaged or cover a
 	 * segment as it was before the rewrite go, and are built again. */
 	int ir = evt_archive_reindex(arch);

@@ -131,9 +131,9 @@ int evt_ckpt_of(struct evt_segr *r, uint64_t seq, struct evt_ckpt *c,
  * decodes.  0 or EVT_ERR_NOMEM. */
 int evt_ckb_seed_segment(struct evt_ckb *b, const char *path, uint64_t seq);
 
-/* Applies every frame of the segment at path (sequence seq) as a reader
- * rebuilds it; a segment that does not read whole leaves the table not
- * known.  0 or EVT_ERR_NOMEM. */
+/* Applies every frame of the segment at path (sequence seq) that reads,
+ * as a reader rebuilds it (damaged blocks skipped, as a reader skips
+ * them).  0 or EVT_ERR_NOMEM. */
 int evt_ckb_segment(struct evt_ckb *b, const char *path, uint64_t seq);
 
 struct evt_archive;

@@ -544,4 +544,15 @@ int evt_seg_rewrite(const char *src, const char *dst,
     const struct evt_segw_opts *opts, const uint8_t uuid[16],
     evt_seg_err_cb cb, void *cbarg, struct evt_rewrite_stats *st);
 
+/*
+ * evt_seg_rewrite writing ckpt (packed, ckpt.h) as the state checkpoint
+ * where src had one: a repair's, rebuilt from the frames that read
+ * (evt_verify_checkpoint).  With ckpt NULL src's is kept, or written
+ * incomplete when frames were lost.
+ */
+int evt_seg_rewrite_ckpt(const char *src, const char *dst,
+    const struct evt_segw_opts *opts, const uint8_t uuid[16],
+    const struct evt_buf *ckpt, evt_seg_err_cb cb, void *cbarg,
+    struct evt_rewrite_stats *st);
+
 #endif
