@@ -32,6 +32,7 @@
 
 #include "evtape/archive.h"
 #include "evtape/catalog.h"
+#include "evtape/ckpt.h"
 #include "evtape/err.h"
 #include "evtape/idindex.h"
 #include "evtape/rollup.h"
@@ -56,6 +57,9 @@ struct evt_archive {
 	size_t nsegs, cap;
 	struct evt_segw *w;
 	int64_t last_sync_us;
+	struct evt_ckb *ckcarry; /* the state checkpoint's table at the end
+				    of the segment rotated out (ckpt.h), for
+				    the next one */
 
 	pthread_t sealer;	/* seals the previous segment */
 	int sealing;		/* sealer is running (to be joined) */
@@ -213,6 +217,9 @@ evt_path_join(const char *dir, const char *name)
  * use into a->segs (calloc'ed: untouched pages cost nothing): a lookup
  * the id index answers touches a few of 10,000 segments.
  */
+static int ckpt_seed(struct evt_archive *a, size_t i);
+static void ckpt_resume(struct evt_archive *a);
+
 static struct evt_segref *
 segref(struct evt_archive *a, size_t i)
 {
@@ -394,6 +401,13 @@ const char *
 evt_archive_segment_path(struct evt_archive *a, size_t i)
 {
 	return seg_path(a, i);
+}
+
+/* The sequence number of segment i; see archive.h. */
+uint64_t
+evt_archive_segment_seq(struct evt_archive *a, size_t i)
+{
+	return segref(a, i)->seq;
 }
 
 /* The number of segments; see archive.h. */
@@ -823,6 +837,7 @@ evt_archive_open(const char *dir, int flags,
 			if (rc == EVT_ERR_EXISTS) {
 				a->w = NULL;
 			} else if (rc == 0) {
+				ckpt_resume(a);
 				if (rec.cut_bytes > 0)
 					warnf(a, "%s: cut a torn tail of %"
 					    PRIu64 " bytes at offset %" PRIu64,
@@ -1223,6 +1238,47 @@ evt_archive_writer(struct evt_archive *a)
 	return a->w;
 }
 
+/*
+ * Starts the state checkpoint of the open segment, segment i (ckpt.h),
+ * from the table at the end of segment i - 1: empty at the archive's
+ * start, else what the previous writer carried, else the checkpoint
+ * stored in segment i - 1 (a new writer; a segment without a usable one
+ * leaves the table not known until a STATES frame).  Derived data: no
+ * memory for it costs the checkpoint, not the segment.
+ */
+/* The state checkpoint of a resumed segment (the newest): seeded from the
+ * one before, then its frames so far read back. */
+static void
+ckpt_resume(struct evt_archive *a)
+{
+	struct evt_ckb *b = evt_segw_ckb(a->w);
+	size_t i = a->nsegs - 1;
+	if (b != NULL && (ckpt_seed(a, i) != 0 || evt_ckb_segment(b,
+	    evt_archive_segment_path(a, i), segref(a, i)->seq) != 0))
+		evt_ckb_unknown(b);
+}
+
+static int
+ckpt_seed(struct evt_archive *a, size_t i)
+{
+	struct evt_ckb *b = evt_segw_ckb(a->w);
+	if (b == NULL)
+		return 0;
+	int rc = 0;
+	if (a->ckcarry != NULL)
+		evt_ckb_swap(b, a->ckcarry);
+	else if (i == 0)
+		evt_ckb_start(b, segref(a, 0)->seq);
+	else
+		rc = evt_ckb_seed_segment(b, evt_archive_segment_path(a, i - 1),
+		    segref(a, i - 1)->seq);
+	evt_ckb_free(a->ckcarry);
+	a->ckcarry = NULL;
+	if (rc != 0)
+		evt_ckb_unknown(b);
+	return 0;
+}
+
 /* Creates the next segment, starting at receive time rx_us. */
 static int
 new_segment(struct evt_archive *a, int64_t rx_us)
@@ -1257,7 +1313,7 @@ new_segment(struct evt_archive *a, int64_t rx_us)
 		return rc;
 	}
 	a->segs[a->nsegs++] = (struct evt_segref){seq, path, 0};
-	return 0;
+	return ckpt_seed(a, a->nsegs - 1);
 }
 
 /* Appends a marker to the open segment and remembers a SESSION body. */
@@ -1643,6 +1699,10 @@ evt_archive_rotate(struct evt_archive *a)
 		a->w = NULL;
 		return EVT_ERR_FOREIGN;
 	}
+	/* The table goes on into the next segment, its checkpoint packed
+	 * for the seal. */
+	evt_ckb_free(a->ckcarry);
+	a->ckcarry = evt_segw_take_ckb(a->w);
 	a->to_seal = a->w;
 	a->w = NULL;
 	free(a->seal_path);
@@ -1722,6 +1782,7 @@ evt_archive_close(struct evt_archive *a)
 	free(a->seal_path);
 	evt_buf_free(&a->session);
 	evt_buf_free(&a->carry);
+	evt_ckb_free(a->ckcarry);
 	if (a->lockfd >= 0)
 		close(a->lockfd);
 	if (a->dirfd >= 0)

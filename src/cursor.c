@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "evtape/ckpt.h"
 #include "evtape/cursor.h"
 #include "evtape/err.h"
 #include "evtape/record.h"
@@ -22,6 +23,7 @@ struct evt_cur {
 	struct evt_frames fr;
 	int fr_init;
 	evt_seg_err_cb cb;
+	evt_warn_cb warn;
 	void *arg;
 	int64_t from, to;
 	/* --from-id: items are skipped until this id (seeking) */
@@ -56,6 +58,7 @@ evt_cur_open(const char *dir, evt_seg_err_cb cb, evt_warn_cb warn,
 	}
 	c->nseg = evt_archive_nsegments(c->a);
 	c->cb = cb;
+	c->warn = warn;
 	c->arg = arg;
 	c->from = INT64_MIN;
 	c->to = INT64_MAX;
@@ -303,26 +306,88 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 }
 
 /*
- * Whether segment i may hold a getState answer received before end_us:
- * sealed segments tell from their index (frames per kind) and their time
- * range; others (open, damaged, an index without frame counts) may.
+ * Loads into s the state checkpoint of sealed segment i, r (index
+ * loaded), if it holds the table as of end_us (formats/segment.md, "State
+ * checkpoint"): complete, derived from frames all received before end_us,
+ * its base still in the archive (a STATES frame's segment; else the
+ * archive's first segment).  One that does not decode is reported and
+ * passed over.  Tables that keep "since" need the frames: not used.
  */
 static int
-seg_may_have_states(struct evt_cur *c, size_t i, int64_t end_us)
+ckpt_load(struct evt_cur *c, struct evt_segr *r, size_t i, int64_t end_us,
+    struct evt_state *s)
+{
+	struct evt_ckpt ck;
+	const char *why;
+	if (evt_state_tracking(s) || evt_ckpt_disabled())
+		return 0;
+	int rc = evt_ckpt_of(r, evt_archive_segment_seq(c->a, i), &ck, &why);
+	if (rc == EVT_ERR_CORRUPT)
+		evt_warnf(c->warn, c->arg, "%s: state checkpoint unusable (%s); "
+		    "reading the events instead",
+		    evt_archive_segment_path(c->a, i), why);
+	int ok = rc == 0 && ck.complete && (!ck.has_rx ||
+	    ck.rx_max < end_us) && evt_ckpt_based(&ck, c->a, i) &&
+	    evt_ckpt_state(&ck, s) == 0;
+	evt_ckpt_free(&ck);
+	return ok;
+}
+
+/* Whether the summary of sealed segment r (index loaded) says it holds
+ * no getState answer received before end_us. */
+static int
+no_states_before(struct evt_segr *r, int64_t end_us)
+{
+	const struct evt_seg_info *si = evt_segr_info(r);
+	const uint8_t *p;
+	size_t len;
+	struct evt_sum s;
+	const char *why;
+	int none = 0;
+	if ((p = evt_segr_summary(r, &len)) == NULL)
+		return 0;
+	if (evt_sum_decode(p, len, evt_segr_decoder(r)->dict, si->nblocks,
+	    &s, &why) == 0 && s.has_states) {
+		none = 1;
+		for (uint32_t k = 0; k < s.nstates; k++)
+			none &= s.states[k].rx >= end_us;
+	}
+	evt_sum_free(&s);
+	return none;
+}
+
+/* What segment i says of the state as of end_us (evt_cur_state_at). */
+enum {
+	SEG_PASS,	/* nothing: no getState answer before end_us */
+	SEG_MAYBE,	/* may hold one: read it */
+	SEG_CKPT	/* its checkpoint holds the table, loaded */
+};
+
+/*
+ * Sealed segments tell from their time range, their checkpoint, their
+ * index (frames per kind) and summary; others (open, damaged, an index
+ * without frame counts) may hold an answer.
+ */
+static int
+seg_probe(struct evt_cur *c, size_t i, int64_t end_us, struct evt_state *s)
 {
 	struct evt_segr *r;
-	int may = 1;
+	int what = SEG_MAYBE;
 	if (evt_segr_open(evt_archive_segment_path(c->a, i), NULL, NULL,
 	    &r) != 0)
-		return 1; /* unreadable: the scan reports it */
+		return SEG_MAYBE; /* unreadable: the scan reports it */
 	const struct evt_seg_info *si = evt_segr_info(r);
 	if (si->sealed && si->nrecords > 0 && si->first_rx >= end_us)
-		may = 0;
-	else if (si->sealed && evt_segr_load_index(r) == 0 &&
-	    si->frames[EVT_K_STATES] == 0)
-		may = 0;
+		what = SEG_PASS;
+	else if (si->sealed && evt_segr_load_index(r) == 0) {
+		if (ckpt_load(c, r, i, end_us, s))
+			what = SEG_CKPT;
+		else if (si->frames[EVT_K_STATES] == 0 ||
+		    no_states_before(r, end_us))
+			what = SEG_PASS;
+	}
 	evt_segr_close(r);
-	return may;
+	return what;
 }
 
 /* Fills s with the state table as of end_us. */
@@ -332,14 +397,19 @@ evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
 	size_t i = c->nseg;
 	int rc;
 	for (;;) {
-		/* Back to the next segment that may hold a snapshot. */
-		while (i > 0 && !seg_may_have_states(c, i - 1, end_us))
+		/* Back to the next segment that may hold a snapshot, or
+		 * whose checkpoint is the table as of its end. */
+		int what = SEG_PASS;
+		while (i > 0 && (what = seg_probe(c, i - 1, end_us, s)) ==
+		    SEG_PASS)
 			i--;
-		size_t start = i > 0 ? i - 1 : 0;
-		evt_state_clear(s);
+		int ck = what == SEG_CKPT;
+		size_t start = ck ? i : i > 0 ? i - 1 : 0;
+		if (!ck)
+			evt_state_clear(s);
 		cur_close_seg(c);
 		c->si = start;
-		c->state_seg = start;
+		c->state_seg = ck ? SIZE_MAX : start;
 		c->from = INT64_MIN;
 		c->to = end_us;
 		c->seeking = 0;
@@ -357,7 +427,7 @@ evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
 			return rc;
 		/* A snapshot replaces the table: what came before it does
 		 * not matter.  Without one, scan from further back. */
-		if (seen || start == 0)
+		if (ck || seen || start == 0)
 			return 0;
 		i = start;
 	}

@@ -750,6 +750,7 @@ renc_frame(struct evt_renc *e, int64_t rx_us, const char *buf, size_t len,
 		return EVT_K_JSON;
 	}
 	uint32_t nitems = e->tok[arr].size;
+	e->items_tok = arr;
 	if (kind == EVT_K_MSG && root->size == 1) {
 		renc_head(e, kind, 3, rx_us);
 		msgpack_pack_uint32(&e->pk, nitems);

@@ -52,6 +52,7 @@ struct evt_segr {
 	char *last_id;
 	size_t last_id_len;
 	struct evt_buf sum;	/* the index's summary, packed; len 0: none */
+	struct evt_buf ckp;	/* the index's state checkpoint, packed */
 
 	ZSTD_DCtx *dctx;
 	struct evt_buf io, raw;

@@ -210,6 +210,7 @@ _Static_assert(EVT_TR_CRC + 4 == EVT_TRAILER_SIZE, "trailer CRC");
 #define EVT_META_BLOCKS "blocks"	/* the block directory */
 #define EVT_META_LAST_ID "last_event_id" /* the last indexed id */
 #define EVT_META_SUMMARY "summary"	/* the segment's summary (1.3) */
+#define EVT_META_CHECKPOINT "checkpoint" /* state checkpoint (1.7) */
 #define EVT_META_NKEYS 5
 
 /* Elements of a block directory entry (an array of at least

@@ -305,6 +305,7 @@ evt_segr_close(struct evt_segr *r)
 	evt_buf_free(&r->chk);
 	free(r->last_id);
 	evt_buf_free(&r->sum);
+	evt_buf_free(&r->ckp);
 	free(r->path);
 	free(r);
 }
@@ -354,9 +355,9 @@ push_block(struct evt_segr *r, const struct evt_blkent *b)
 	return 0;
 }
 
-/* Looks a key up in a msgpack map. */
-static const msgpack_object *
-map_get(const msgpack_object *m, const char *key)
+/* Looks a key up in a msgpack map; see segment.h. */
+const msgpack_object *
+evt_mp_get(const msgpack_object *m, const char *key)
 {
 	size_t kl = strlen(key);
 	if (m->type != MSGPACK_OBJECT_MAP)
@@ -581,17 +582,18 @@ sum_write_cb(void *data, const char *p, size_t n)
 	return evt_buf_put(data, p, n) == 0 ? 0 : -1;
 }
 
-/* Keeps the index's summary (revision 1.3), if any, as MessagePack bytes
- * for evt_segr_summary: the map's objects go when the index is parsed. */
+/* Keeps the value of key k of the index map, if any, as MessagePack
+ * bytes in out (the summary of revision 1.3, the state checkpoint of
+ * 1.7): the map's objects go when the index is parsed. */
 static int
-sum_keep(struct evt_segr *r, const msgpack_object *m)
+value_keep(const msgpack_object *m, const char *k, struct evt_buf *out)
 {
-	const msgpack_object *o = map_get(m, EVT_META_SUMMARY);
+	const msgpack_object *o = evt_mp_get(m, k);
 	msgpack_packer pk;
-	r->sum.len = 0;
+	out->len = 0;
 	if (o == NULL)
 		return 0;
-	msgpack_packer_init(&pk, &r->sum, sum_write_cb);
+	msgpack_packer_init(&pk, out, sum_write_cb);
 	return msgpack_pack_object(&pk, *o) == 0 ? 0 : EVT_ERR_NOMEM;
 }
 
@@ -604,7 +606,7 @@ parse_optional(struct evt_segr *r, const msgpack_object *m)
 	/* Elements the index does not have are unknown (segment.md). */
 	for (int i = 0; i <= EVT_K_MAX; i++)
 		r->info.frames[i] = EVT_SEG_FRAMES_UNKNOWN;
-	const msgpack_object *fr = map_get(m, EVT_META_FRAMES);
+	const msgpack_object *fr = evt_mp_get(m, EVT_META_FRAMES);
 	if (fr != NULL && fr->type == MSGPACK_OBJECT_ARRAY)
 		for (uint32_t i = 0; i < fr->via.array.size && i <= EVT_K_MAX;
 		    i++)
@@ -612,7 +614,7 @@ parse_optional(struct evt_segr *r, const msgpack_object *m)
 			    MSGPACK_OBJECT_POSITIVE_INTEGER)
 				r->info.frames[i] = fr->via.array.ptr[i].via.u64;
 	/* Longer ids are never indexed (records.md, "Event ids"). */
-	const msgpack_object *last = map_get(m, EVT_META_LAST_ID);
+	const msgpack_object *last = evt_mp_get(m, EVT_META_LAST_ID);
 	if (last != NULL && last->type == MSGPACK_OBJECT_STR &&
 	    last->via.str.size <= EVT_REC_MAX_INTERN) {
 		r->last_id = malloc(last->via.str.size + 1);
@@ -622,7 +624,8 @@ parse_optional(struct evt_segr *r, const msgpack_object *m)
 		r->last_id[last->via.str.size] = 0;
 		r->last_id_len = last->via.str.size;
 	}
-	return sum_keep(r, m);
+	int rc = value_keep(m, EVT_META_SUMMARY, &r->sum);
+	return rc != 0 ? rc : value_keep(m, EVT_META_CHECKPOINT, &r->ckp);
 }
 
 /* Parses the index map (formats/segment.md, "Metadata map") into
@@ -630,9 +633,9 @@ parse_optional(struct evt_segr *r, const msgpack_object *m)
 static int
 parse_meta(struct evt_segr *r, const msgpack_object *m)
 {
-	const msgpack_object *strs = map_get(m, EVT_META_STRINGS);
-	const msgpack_object *shapes = map_get(m, EVT_META_SHAPES);
-	const msgpack_object *blocks = map_get(m, EVT_META_BLOCKS);
+	const msgpack_object *strs = evt_mp_get(m, EVT_META_STRINGS);
+	const msgpack_object *shapes = evt_mp_get(m, EVT_META_SHAPES);
+	const msgpack_object *blocks = evt_mp_get(m, EVT_META_BLOCKS);
 	if (strs == NULL || strs->type != MSGPACK_OBJECT_ARRAY ||
 	    shapes == NULL || shapes->type != MSGPACK_OBJECT_ARRAY ||
 	    blocks == NULL || blocks->type != MSGPACK_OBJECT_ARRAY)
@@ -698,6 +701,7 @@ bad:
 	r->nblocks = 0;
 	r->nchk = 0;
 	r->sum.len = 0;
+	r->ckp.len = 0;
 	r->dec.dict_grows = 1;
 	return rc == EVT_ERR_NOMEM ? rc : EVT_ERR_CORRUPT;
 }
@@ -718,6 +722,17 @@ evt_segr_summary(struct evt_segr *r, size_t *len)
 		return NULL;
 	*len = r->sum.len;
 	return r->sum.p;
+}
+
+/* The index's state checkpoint; see segment.h. */
+const uint8_t *
+evt_segr_checkpoint(struct evt_segr *r, size_t *len)
+{
+	*len = 0;
+	if (!r->info.sealed || load_meta(r) != 0 || r->ckp.len == 0)
+		return NULL;
+	*len = r->ckp.len;
+	return r->ckp.p;
 }
 
 /* Reads a sealed segment as a scan; see segment.h. */

@@ -27,6 +27,7 @@
 #include <zstd.h>
 
 #include "evtape/crc32c.h"
+#include "evtape/ckpt.h"
 #include "evtape/colform.h"
 #include "evtape/err.h"
 #include "evtape/segment.h"
@@ -91,6 +92,12 @@ struct evt_segw {
 	struct evt_sumb *sumb;
 	struct evt_rdec sdec;	 /* over enc.dict, which it does not grow */
 	msgpack_object *svals;	 /* a logged EVENT's record array */
+	/* The state checkpoint (ckpt.h), fed every frame appended; NULL:
+	 * none (opts.no_checkpoint), or ckfixed is written instead (a
+	 * rewrite keeps its source's checkpoint). */
+	struct evt_ckb *ckb;
+	struct evt_buf ckfixed;
+	int has_ckfixed;
 };
 
 /* Maps a failed system call to an evt_err. */
@@ -143,12 +150,17 @@ segw_alloc(const char *path, const struct evt_segw_opts *opts)
 	if (w->opts.unit_bytes == 0)
 		w->opts.unit_bytes = EVT_UNIT_BYTES_DEFAULT;
 	w->unit_start = 1;
+	/* The table is not known until the archive seeds it (or a STATES
+	 * frame comes); derived data, so no memory costs no frame. */
+	if (!w->opts.no_checkpoint && !evt_ckpt_disabled())
+		w->ckb = evt_ckb_new();
 	w->path = strdup(path);
 	w->cctx = ZSTD_createCCtx();
 	if (w->path == NULL || w->cctx == NULL ||
 	    evt_renc_init(&w->enc) != 0) {
 		free(w->path);
 		ZSTD_freeCCtx(w->cctx);
+		evt_ckb_free(w->ckb);
 		free(w);
 		return NULL;
 	}
@@ -193,6 +205,8 @@ segw_free(struct evt_segw *w)
 	free(w->blocks);
 	free(w->bw);
 	evt_buf_free(&w->chk);
+	evt_ckb_free(w->ckb);
+	evt_buf_free(&w->ckfixed);
 	free(w->path);
 	free(w);
 }
@@ -587,6 +601,9 @@ frame_done(struct evt_segw *w, int kind)
 	if (kind < 0)
 		return kind;
 	w->frames[kind]++;
+	if (w->ckb != NULL && evt_ckb_frame_tok(w->ckb, w->seq, kind, rx_us,
+	    buf, len, w->enc.tok, w->enc.items_tok) != 0)
+		evt_ckb_unknown(w->ckb); /* out of memory: readers scan */
 	int rc = maybe_flush(w);
 	return rc < 0 ? rc : kind;
 }
@@ -1015,8 +1032,14 @@ build_meta(struct evt_segw *w, const struct keyset *ks, struct evt_buf *z)
 	struct packbuf meta = {0};
 	msgpack_packer pk;
 	int rc = EVT_ERR_NOMEM;
+	struct evt_buf ck = {0};
+	if (w->has_ckfixed)
+		meta.failed |= evt_buf_put(&ck, w->ckfixed.p, w->ckfixed.len);
+	else if (w->ckb != NULL)
+		meta.failed |= evt_ckb_pack(w->ckb, &ck) != 0;
 	msgpack_packer_init(&pk, &meta, pack_write_cb);
-	msgpack_pack_map(&pk, EVT_META_NKEYS + (ks->sum.len > 0));
+	msgpack_pack_map(&pk, EVT_META_NKEYS + (ks->sum.len > 0) +
+	    (ck.len > 0));
 	pack_key(&pk, EVT_META_FRAMES);
 	msgpack_pack_array(&pk, EVT_K_MAX + 1);
 	for (int k = 0; k <= EVT_K_MAX; k++)
@@ -1036,6 +1059,12 @@ build_meta(struct evt_segw *w, const struct keyset *ks, struct evt_buf *z)
 		if (evt_buf_put(&meta.b, ks->sum.p, ks->sum.len) != 0)
 			meta.failed = 1;
 	}
+	if (ck.len > 0) {
+		pack_key(&pk, EVT_META_CHECKPOINT);
+		if (evt_buf_put(&meta.b, ck.p, ck.len) != 0)
+			meta.failed = 1;
+	}
+	evt_buf_free(&ck);
 	if (meta.failed)
 		goto out;
 	size_t bound = ZSTD_compressBound(meta.b.len);
@@ -1437,4 +1466,39 @@ fail:
 		evt_segr_close(r);
 	segw_free(w);
 	return rc;
+}
+
+/* The state checkpoint's builder; see segment.h. */
+struct evt_ckb *
+evt_segw_ckb(struct evt_segw *w)
+{
+	return w->ckb;
+}
+
+/* Takes the builder, its checkpoint packed for the seal; see segment.h. */
+struct evt_ckb *
+evt_segw_take_ckb(struct evt_segw *w)
+{
+	struct evt_ckb *b = w->ckb;
+	if (b == NULL)
+		return NULL;
+	w->ckfixed.len = 0;
+	if (evt_ckb_pack(b, &w->ckfixed) != 0) {
+		w->ckfixed.len = 0;
+		return NULL; /* the seal packs it */
+	}
+	w->has_ckfixed = 1;
+	w->ckb = NULL;
+	return b;
+}
+
+/* Writes a checkpoint as it is; see segment.h. */
+int
+evt_segw_set_checkpoint(struct evt_segw *w, const uint8_t *p, size_t len)
+{
+	evt_ckb_free(w->ckb);
+	w->ckb = NULL;
+	w->ckfixed.len = 0;
+	w->has_ckfixed = len > 0;
+	return evt_buf_put(&w->ckfixed, p, len) == 0 ? 0 : EVT_ERR_NOMEM;
 }

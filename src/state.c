@@ -83,14 +83,28 @@ evt_state_free(struct evt_state *s)
 	free(s);
 }
 
-/* FNV-1a of a key. */
+/* A hash of a key, eight bytes at a step (keys are two GUID-sized
+ * texts: a byte-wise hash was most of the cost of a table update, which
+ * the writer's state checkpoint makes for every stateful event), the
+ * tail byte-wise, mixed by MurmurHash3's fmix64. */
 static uint64_t
 hash(const char *k, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
+	uint64_t h = 1469598103934665603ULL ^ n;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
 		h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
-	return h;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 33);
 }
 
 /* Rebuilds the slots for twice the entries. */
@@ -233,6 +247,30 @@ put(struct evt_state *s, const char *key, size_t klen, const char *ev,
 	return 1;
 }
 
+/* Copies n bytes, ASCII letters folded to lower case, eight at a step
+ * (a byte-wise fold of the two GUID-sized texts of a key cost as much as
+ * the rest of a table update): a byte gets 0x20 where it is 'A'..'Z'. */
+static void
+fold(char *dst, const char *src, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, low7;
+		memcpy(&w, src + i, 8);
+		low7 = w & ~high;
+		/* High bit of each byte: >= 'A', and > 'Z', on 7 bits. */
+		uint64_t ge_a = (low7 + (0x80 - 'A') * ones) & high;
+		uint64_t gt_z = (low7 + (0x80 - 'Z' - 1) * ones) & high;
+		w |= (ge_a & ~gt_z & ~w) >> 2;
+		memcpy(dst + i, &w, 8);
+	}
+	for (; i < n; i++) {
+		char c = src[i];
+		dst[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+	}
+}
+
 /* Applies one event object text. */
 int
 evt_state_apply(struct evt_state *s, const char *ev, size_t len)
@@ -247,22 +285,24 @@ evt_state_apply(struct evt_state *s, const char *ev, size_t len)
 	int rc = evt_ess_event_fields(ev, len, &f);
 	if (rc < 0)
 		return rc;
+	return evt_state_apply_fields(s, ev, len, &f);
+}
+
+/* Applies an event text whose fields are known; see state.h. */
+int
+evt_state_apply_fields(struct evt_state *s, const char *ev, size_t len,
+    const struct evt_ess_event_fields *fp)
+{
+	const struct evt_ess_event_fields f = *fp;
 	if (f.source == NULL || f.group == NULL)
 		return 0;
 	char key[2 * EVT_REC_MAX_INTERN + 2];
 	if (f.source_len + f.group_len + 1 > sizeof key)
 		return 0; /* not a plausible source/group pair */
-	size_t kl = 0;
-	for (size_t j = 0; j < f.source_len; j++) {
-		char c = f.source[j];
-		key[kl++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-	}
-	key[kl++] = '\0';
-	for (size_t j = 0; j < f.group_len; j++) {
-		char c = f.group[j];
-		key[kl++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-	}
-	return put(s, key, kl, ev, len, &f);
+	fold(key, f.source, f.source_len);
+	key[f.source_len] = '\0';
+	fold(key + f.source_len + 1, f.group, f.group_len);
+	return put(s, key, f.source_len + 1 + f.group_len, ev, len, &f);
 }
 
 /* Applies a frame's items. */
@@ -278,6 +318,13 @@ void
 evt_state_track_since(struct evt_state *s)
 {
 	s->track = 1;
+}
+
+/* Whether s keeps since; see state.h. */
+int
+evt_state_tracking(const struct evt_state *s)
+{
+	return s->track;
 }
 
 /* When entry i entered its state; see state.h. */

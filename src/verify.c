@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evtape/ckpt.h"
 #include "evtape/err.h"
 #include "evtape/record.h"
 #include "evtape/summary.h"
@@ -34,6 +35,9 @@ struct evt_verify {
 	struct evt_archive *a;
 	struct evt_verify_cbs cb;
 	uint64_t problems, bad, listed;
+	struct evt_ckb *ckb;	/* the state table at the end of segment
+				   ck_next - 1, rebuilt from the frames */
+	size_t ck_next;
 };
 
 /* The GUID column entries of a segment's blocks that rendered events
@@ -115,6 +119,7 @@ evt_verify_close(struct evt_verify *v)
 	if (v == NULL)
 		return;
 	evt_archive_close(v->a);
+	evt_ckb_free(v->ckb);
 	free(v);
 }
 
@@ -425,17 +430,77 @@ check_summary(struct vseg *vs, struct evt_segr *r)
 	evt_sum_free(&b);
 }
 
-/* Step 3: the index of a sealed segment agrees with the blocks. */
+/*
+ * Step 3, the state checkpoint of index reader r, segment i (if it has
+ * one): equal to the table rebuilt from the archive's frames up to the
+ * segment's end.  An incomplete one says nothing to check; one whose base
+ * is gone (retention) is not used by readers; after damage in an earlier
+ * segment (reported) the table is not known until a STATES frame.
+ */
 static void
-check_index(struct vseg *vs)
+check_checkpoint(struct vseg *vs, struct evt_segr *r, size_t i)
+{
+	struct evt_verify *v = vs->v;
+	struct evt_ckpt st, re;
+	const char *why;
+	char msg[160];
+	int rc = evt_ckpt_of(r, evt_archive_segment_seq(v->a, i), &st, &why);
+	msg[0] = 0;
+	if (rc == EVT_ERR_CORRUPT)
+		snprintf(msg, sizeof msg, "state checkpoint does not decode: %s",
+		    why);
+	else if (rc != 0)
+		vs_fail(vs, rc == EVT_ERR_NOMEM ? rc : 0);
+	else if (!st.complete || !evt_ckpt_based(&st, v->a, i) ||
+	    v->ckb == NULL || !evt_ckb_known(v->ckb))
+		;
+	else if (evt_ckb_view(v->ckb, &re) != 0)
+		vs_fail(vs, EVT_ERR_NOMEM);
+	else {
+		if (!evt_ckpt_equal(&st, &re))
+			snprintf(msg, sizeof msg, "state checkpoint disagrees "
+			    "with the events (%zu entries in the index, %zu "
+			    "rebuilt)", st.n, re.complete ? re.n : 0);
+		evt_ckpt_free(&re);
+	}
+	evt_ckpt_free(&st);
+	if (vs->err == 0 && msg[0] != 0)
+		vs_report(vs, evt_segr_info(r)->data_end, msg);
+}
+
+/* Rebuilds the state table at the end of segment i from its frames
+ * (ckpt.h), from the one at the end of segment i - 1 when the segments
+ * are verified in order, else not known. */
+static int
+rebuild_state(struct evt_verify *v, size_t i, const char *path)
+{
+	if (v->ckb == NULL && (v->ckb = evt_ckb_new()) == NULL)
+		return EVT_ERR_NOMEM;
+	if (i == 0)
+		evt_ckb_start(v->ckb, evt_archive_segment_seq(v->a, 0));
+	else if (i != v->ck_next)
+		evt_ckb_unknown(v->ckb);
+	v->ck_next = i + 1;
+	return evt_ckb_segment(v->ckb, path, evt_archive_segment_seq(v->a, i));
+}
+
+/* Step 3: the index of a sealed segment agrees with the blocks; after
+ * damage (damaged), only its state checkpoint is checked: readers take it
+ * as it is, and it holds what the damaged blocks lost. */
+static void
+check_index(struct vseg *vs, size_t i, int damaged)
 {
 	struct evt_segr *r;
-	if (evt_segr_open(vs->path, vfy_err_cb, vs->v, &r) != 0)
+	if (evt_segr_open(vs->path, damaged ? NULL : vfy_err_cb, vs->v,
+	    &r) != 0)
 		return;
 	if (evt_segr_load_index(r) == 0) {
-		check_blocks(vs, r);
-		check_filter(vs, r);
-		check_summary(vs, r);
+		if (!damaged) {
+			check_blocks(vs, r);
+			check_filter(vs, r);
+			check_summary(vs, r);
+		}
+		check_checkpoint(vs, r, i);
 	}
 	evt_segr_close(r);
 }
@@ -464,10 +529,13 @@ evt_verify_segment(struct evt_verify *v, size_t i, struct evt_verify_seg *out)
 	if (vs.err == 0 && v->problems > before)
 		list_lost(&vs);
 	evt_archive_close_segment(v->a, vs.r);
-	/* Skipped when the scan found damage: the counts then differ for
-	 * that reason alone, and one report per damaged place is enough. */
-	if (vs.err == 0 && sealed && v->problems == before)
-		check_index(&vs);
+	if (vs.err == 0)
+		vs.err = rebuild_state(v, i, vs.path);
+	/* After damage only the state checkpoint: the counts then differ
+	 * for that reason alone, and one report per damaged place is
+	 * enough. */
+	if (vs.err == 0 && sealed)
+		check_index(&vs, i, v->problems > before);
 	free(vs.cons.e);
 	free(vs.sb);
 	free(vs.ids);
@@ -480,6 +548,14 @@ evt_verify_segment(struct evt_verify *v, size_t i, struct evt_verify_seg *out)
 	out->rewrite = out->problems > 0 || !sealed || hdr_damaged;
 	v->bad += out->problems > 0;
 	return vs.err;
+}
+
+/* The rebuilt state checkpoint; see verify.h. */
+int
+evt_verify_checkpoint(const struct evt_verify *v, struct evt_buf *out)
+{
+	out->len = 0;
+	return v->ckb != NULL ? evt_ckb_pack(v->ckb, out) : 0;
 }
 
 /* The figures so far; see verify.h. */

@@ -360,6 +360,11 @@ import_opt(void *ctx, int c, char *arg)
 		/* What a revision 1.5 writer wrote (columnar form 1: the
 		 * baseline of the size benchmark), 1.1 (the baseline of the
 		 * damage benchmark), or 1.2 (row blocks). */
+		/* Every layout before revision 1.7 wrote no state
+		 * checkpoint; 1.6 is otherwise today's. */
+		o->seg.no_checkpoint = 1;
+		if (strcmp(arg, "1.6") == 0)
+			return 0;
 		if (strcmp(arg, "1.5") == 0) {
 			o->seg.colform1 = 1;
 			if (o->seg.unit_bytes == 0)
@@ -374,7 +379,7 @@ import_opt(void *ctx, int c, char *arg)
 		}
 		if (strcmp(arg, "1.1") != 0)
 			evt_cli_usage_err("--layout: \"%s\" is not a layout "
-			    "(1.1, 1.2, 1.5)", arg);
+			    "(1.1, 1.2, 1.5, 1.6)", arg);
 		o->seg.row_blocks = 1;
 		o->seg.unit_bytes = EVT_UNIT_SEGMENT;
 		o->seg.no_checks = 1;
@@ -1968,7 +1973,7 @@ repair_signal(int sig)
  * new one over it. */
 static int
 repair_segment(const char *dir, const struct evt_segref *s,
-    const uint8_t *uuid)
+    const uint8_t *uuid, const struct evt_buf *ckpt)
 {
 	char *tmp = repair_tmp;
 	repair_tmp_set = 0;
@@ -1983,7 +1988,8 @@ repair_segment(const char *dir, const struct evt_segref *s,
 	struct evt_rewrite_stats st;
 	/* The verifier has reported this segment's damage: the rewrite,
 	 * which reads the same blocks, does not report it a second time. */
-	int rc = evt_seg_rewrite(s->path, tmp, &wo, uuid, NULL, NULL, &st);
+	int rc = evt_seg_rewrite_ckpt(s->path, tmp, &wo, uuid, ckpt, NULL, NULL,
+	    &st);
 	if (rc == EVT_ERR_CORRUPT || rc == EVT_ERR_VERSION ||
 	    rc == EVT_ERR_TRUNCATED) {
 		char aside[4096];
@@ -2032,16 +2038,23 @@ cmd_repair(int argc, char **argv)
 	 * (with none, the bytes found in the damaged header are kept). */
 	uint8_t uuid[16];
 	int have_uuid = evt_verify_uuid(v, uuid);
+	/* A rewritten segment's state checkpoint is the table of the
+	 * frames that read up to its end (a damaged one's, or one written
+	 * before damage in an earlier segment). */
+	struct evt_buf ck = {0};
 	for (size_t i = 0; i < n; i++) {
 		struct evt_verify_seg vs;
 		oom_check(evt_verify_segment(v, i, &vs));
 		if (!vs.rewrite)
 			continue;
-		if (repair_segment(argv[1], &s[i], have_uuid ? uuid : NULL) != 0)
+		oom_check(evt_verify_checkpoint(v, &ck));
+		if (repair_segment(argv[1], &s[i], have_uuid ? uuid : NULL,
+		    ck.len > 0 ? &ck : NULL) != 0)
 			rc = EVT_EXIT_FAIL;
 		else
 			fixed++;
 	}
+	evt_buf_free(&ck);
 	/* The id index is derived data: runs that are damaged or cover a
 	 * segment as it was before the rewrite go, and are built again. */
 	int ir = evt_archive_reindex(arch);
@@ -2636,7 +2649,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: evtool COMMAND [options] DIR ...\n"
 	    "  import [--level N] [--block-size S] [--dict-unit S|segment]\n"
-	    "         [--layout 1.1|1.2|1.5] [--segment-size S] [--segment-age D]\n"
+	    "         [--layout 1.1|1.2|1.5|1.6] [--segment-size S] [--segment-age D]\n"
 	    "         [--segment-filter] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [--messages|--tsv|--markers] [--from T] [--to T]\n"

@@ -96,6 +96,9 @@ size_t evt_archive_nsegments(const struct evt_archive *a);
  * evt_archive_segments makes every path. */
 const char *evt_archive_segment_path(struct evt_archive *a, size_t i);
 
+/* The sequence number of segment i (< evt_archive_nsegments). */
+uint64_t evt_archive_segment_seq(struct evt_archive *a, size_t i);
+
 /* The size in bytes of segment i, stat(2)ed on the first call (0 if it
  * cannot be). */
 uint64_t evt_archive_segment_size(struct evt_archive *a, size_t i);

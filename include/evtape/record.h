@@ -111,6 +111,8 @@ struct evt_renc {
 	struct evt_jparser jp;
 	const struct evt_jtok *tok; /* the frame being encoded: jp's tokens or
 				       the caller's (evt_renc_frame_tok) */
+	uint32_t items_tok;	/* MSG, STATES: the token of its items'
+				   array (state checkpoints read them) */
 	msgpack_packer pk;
 	int oom;		/* a pack call ran out of memory */
 	int raw_err;		/* why the last frame became RAW (evt_err) */

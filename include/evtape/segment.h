@@ -98,6 +98,8 @@ struct evt_segw_opts {
 				writer before revision 1.3 wrote) */
 	int colform1;	     /* write block version 2 (columnar form 1, what
 				a revision 1.5 writer wrote) instead of 3 */
+	int no_checkpoint;   /* write no state checkpoint into the index
+				(what a writer before revision 1.7 wrote) */
 };
 
 /* One entry of the block directory (in memory and in the index). */
@@ -194,6 +196,23 @@ int evt_segw_sync(struct evt_segw *w);
  * unsealed and a later resume repairs it). */
 int evt_segw_seal(struct evt_segw *w);
 
+struct evt_ckb;
+
+/* The builder of the state checkpoint the seal writes (ckpt.h), for the
+ * archive to seed or carry on into the next segment; NULL: none. */
+struct evt_ckb *evt_segw_ckb(struct evt_segw *w);
+
+/* Hands the builder over to the caller (who carries the table on into
+ * the next segment), the checkpoint the seal writes packed first; NULL:
+ * none, or no memory to pack it (the writer keeps it then). */
+struct evt_ckb *evt_segw_take_ckb(struct evt_segw *w);
+
+/* The seal writes p[0..len) (a packed checkpoint; len 0: none) as the
+ * index's checkpoint instead of building one: a rewrite keeps its
+ * source's.  0 or EVT_ERR_NOMEM. */
+int evt_segw_set_checkpoint(struct evt_segw *w, const uint8_t *p,
+    size_t len);
+
 /* Closes without sealing (buffered records are lost); frees w. */
 void evt_segw_close(struct evt_segw *w);
 
@@ -269,6 +288,14 @@ struct evt_seg_info {
 };
 
 struct evt_segr;
+
+struct msgpack_object;
+
+/* The value of the first member of MessagePack map m (anything else: none)
+ * whose key is the str key, or NULL: how every map of an index is read
+ * (formats/segment.md: by name, the first of repeated keys). */
+const struct msgpack_object *evt_mp_get(const struct msgpack_object *m,
+    const char *key);
 
 /* Reads exactly n bytes of fd at off (a pread loop over short reads and
  * EINTR): 0, EVT_ERR_TRUNCATED (the file ends first) or EVT_ERR_IO.  The
@@ -370,6 +397,11 @@ const struct evt_blkent *evt_segr_blocks(struct evt_segr *r, uint32_t *n);
  * unusable (loading it reports that) or without a summary.
  */
 const uint8_t *evt_segr_summary(struct evt_segr *r, size_t *len);
+
+/* The state checkpoint in a sealed segment's index (formats/segment.md,
+ * "State checkpoint"; ckpt.h decodes it), MessagePack bytes valid until
+ * the reader closes, or NULL (*len 0) without one. */
+const uint8_t *evt_segr_checkpoint(struct evt_segr *r, size_t *len);
 
 /* Reads a sealed segment block by block from its header, not through its
  * block directory (what verify does to check the blocks themselves), still
@@ -556,5 +588,16 @@ struct evt_rewrite_stats {
 int evt_seg_rewrite(const char *src, const char *dst,
     const struct evt_segw_opts *opts, const uint8_t uuid[16],
     evt_seg_err_cb cb, void *cbarg, struct evt_rewrite_stats *st);
+
+/*
+ * evt_seg_rewrite writing ckpt (packed, ckpt.h) as the state checkpoint
+ * where src had one: a repair's, rebuilt from the frames that read
+ * (evt_verify_checkpoint).  With ckpt NULL src's is kept, or written
+ * incomplete when frames were lost.
+ */
+int evt_seg_rewrite_ckpt(const char *src, const char *dst,
+    const struct evt_segw_opts *opts, const uint8_t uuid[16],
+    const struct evt_buf *ckpt, evt_seg_err_cb cb, void *cbarg,
+    struct evt_rewrite_stats *st);
 
 #endif

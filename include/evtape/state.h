@@ -41,6 +41,13 @@ void evt_state_clear(struct evt_state *s);
  */
 int evt_state_apply(struct evt_state *s, const char *ev, size_t len);
 
+struct evt_ess_event_fields;
+
+/* evt_state_apply of a text whose top-level fields f (ess.h) the caller
+ * found already (the record writer has its tokens). */
+int evt_state_apply_fields(struct evt_state *s, const char *ev, size_t len,
+    const struct evt_ess_event_fields *f);
+
 /*
  * Applies a frame's items: a STATES frame (kind EVT_K_STATES) first
  * clears the table; other kinds (EVT_K_MSG) only update.  Items that are
@@ -67,6 +74,9 @@ int evt_state_apply_frame_at(struct evt_state *s, int kind, int64_t rx,
  * old text.
  */
 void evt_state_track_since(struct evt_state *s);
+
+/* Whether s keeps since (evt_state_track_since). */
+int evt_state_tracking(const struct evt_state *s);
 
 /* When entry i entered its state (tracking), else INT64_MIN. */
 int64_t evt_state_since(const struct evt_state *s, size_t i);

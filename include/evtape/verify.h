@@ -65,6 +65,14 @@ struct evt_verify_seg {
 int evt_verify_segment(struct evt_verify *v, size_t i,
     struct evt_verify_seg *out);
 
+/*
+ * Packs into out (emptied first) the state checkpoint (ckpt.h) of the
+ * last segment verified, rebuilt from the frames that read in the
+ * segments verified in order up to it: what a repair writes.  Empty
+ * before any.  Returns 0 or EVT_ERR_NOMEM.
+ */
+int evt_verify_checkpoint(const struct evt_verify *v, struct evt_buf *out);
+
 /* The figures of all segments verified so far. */
 struct evt_verify_sum {
 	uint64_t problems;	/* places reported */

@@ -10,8 +10,12 @@
 # evrec records one every --state-interval (1 h by default); the window
 # starts 59 minutes after one (the farthest the state is derived from).
 # A second archive without any getState answer shows the worst case:
-# the state is then derived from the archive's first event.  Prints
-# figures, never fails on them.
+# the state is then derived from the archive's first event.  Each figure
+# also without the state checkpoints of revision 1.7 (readers ignoring
+# them: EVTAPE_NO_CHECKPOINT=1), the scan back to the last getState
+# answer, in the same run; and what writing them costs `evtool import` of
+# IMPORT_EVENTS (1,000,000) evgen events, with and without, best of
+# IMPORT_RUNS (3), interleaved.  Prints figures, never fails on them.
 set -eu
 BUILD=${BUILD:-build}
 EVTOOL=$BUILD/evtool
@@ -45,15 +49,25 @@ secs() { # CMD...: CPU seconds (user + system) of CMD, output discarded
 	awk '{ printf "%.3f", $1 + $2 }' "$W/t"
 }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
-c= k= s= w=
+NO="env EVTAPE_NO_CHECKPOINT=1"
+c= k= s= w= c0= s0= w0=
 for pass in $(seq "$RUNS"); do
-	rm -rf "$W/out" "$W/outb"
+	rm -rf "$W/out" "$W/outb" "$W/out0" "$W/outb0"
 	c=$(min "$c" "$(secs $EVTOOL cut --from $FROM --to $TO "$W/a" "$W/out")")
+	c0=$(min "$c0" "$(secs $NO $EVTOOL cut --from $FROM --to $TO "$W/a" \
+	    "$W/out0")")
 	k=$(min "$k" "$(secs $EVTOOL cat --from $FROM --to $TO "$W/a")")
 	s=$(min "$s" "$(secs $EVTOOL state --at $FROM "$W/a")")
+	s0=$(min "$s0" "$(secs $NO $EVTOOL state --at $FROM "$W/a")")
 	[ "$pass" -le 2 ] && w=$(min "$w" \
-	    "$(secs $EVTOOL cut --from $FROM --to $TO "$W/b" "$W/outb")")
+	    "$(secs $EVTOOL cut --from $FROM --to $TO "$W/b" "$W/outb")") &&
+	    w0=$(min "$w0" "$(secs $NO $EVTOOL cut --from $FROM --to $TO \
+	    "$W/b" "$W/outb0")")
 done
+$EVTOOL cat "$W/out" >"$W/o1"
+$EVTOOL cat "$W/out0" >"$W/o2"
+cmp -s "$W/o1" "$W/o2" && same=equal || same="NOT EQUAL"
+rm -f "$W/o1" "$W/o2"
 n=$($EVTOOL cat "$W/out" | wc -l)
 /usr/bin/time -f "%M" -o "$W/kb" $EVTOOL cut --from $FROM --to $TO "$W/a" \
     "$W/out2" 2>/dev/null
@@ -66,3 +80,24 @@ awk -v n="$n" -v N="$N" -v c="$c" -v k="$k" -v s="$s" -v w="$w" \
     printf "             of it, the state at the start (state --at, 59 " \
         "min after a getState answer): %.3f s; with no getState answer " \
         "in the archive: cut %.3f s\n", s, w }'
+awk -v c="$c" -v c0="$c0" -v s="$s" -v s0="$s0" -v w="$w" -v w0="$w0" \
+    -v same="$same" 'BEGIN {
+    printf "checkpoints: cut %.3f s against %.3f s without them (%.2fx; " \
+        "the cuts read %s), state --at %.3f against %.3f s (%.2fx), no " \
+        "getState answer: cut %.3f against %.3f s\n", c, c0, c0 / c, same,
+        s, s0, s0 / (s > 0 ? s : 0.001), w, w0 }'
+rm -rf "$W/a" "$W/b" "$W/out" "$W/out0" "$W/outb" "$W/outb0" "$W/out2"
+# What writing them costs an import.
+NI=${IMPORT_EVENTS:-1000000}
+$EVGEN --seed 44 --events "$NI" >"$W/i.tsv"
+i= i0=
+for pass in $(seq "${IMPORT_RUNS:-3}"); do
+	rm -rf "$W/i" "$W/i0"
+	i=$(min "$i" "$(secs $EVTOOL import "$W/i" "$W/i.tsv")")
+	i0=$(min "$i0" "$(secs $NO $EVTOOL import "$W/i0" "$W/i.tsv")")
+done
+awk -v n="$NI" -v i="$i" -v i0="$i0" -v b="$(cat "$W"/i/seg-* | wc -c)" \
+    -v b0="$(cat "$W"/i0/seg-* | wc -c)" 'BEGIN {
+    printf "checkpoints: import of %d events %.3f s CPU against %.3f s " \
+        "without them (+%.1f %%); segments %.2f against %.2f bytes/event\n",
+        n, i, i0, (i / i0 - 1) * 100, b / n, b0 / n }'

@@ -5,7 +5,7 @@
 # layout code, say) proves it did.  The pinned segments (tests/golden/):
 #
 #   v1-basic.import-4k-1.6.evt   seg-000000000002.evt written by
-#       `evtool import --block-size 4k --dict-unit 4k` of v1-basic.tsv
+#       `evtool import --layout 1.6 --block-size 4k --dict-unit 4k` of v1-basic.tsv
 #       into a copy of v1-basic/ (whose segment gives the archive uuid):
 #       three columnar blocks of version 3 (revision 1.6: columnar form
 #       2, packed GUID columns), each starting a dictionary unit, check
@@ -64,7 +64,7 @@ imported() {
 	    "import $*: the segment written is the pinned one"
 }
 
-imported 4k-1.6 --block-size 4k --dict-unit 4k
+imported 4k-1.6 --layout 1.6 --block-size 4k --dict-unit 4k
 imported 4k --layout 1.5 --segment-filter --block-size 4k --dict-unit 4k
 imported 4k-nofilter --layout 1.5 --block-size 4k --dict-unit 4k
 imported 4k-1.2 --layout 1.2 --block-size 4k --dict-unit 4k

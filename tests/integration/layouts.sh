@@ -63,7 +63,10 @@ n=$(wc -l <"$T/in.tsv")
 check $? "import --layout 1.2"
 "$EVTOOL" import --layout 1.5 "$T/mid" "$T/in.tsv" 2>/dev/null
 check $? "import --layout 1.5"
-"$EVTOOL" import "$T/new" "$T/in.tsv" 2>/dev/null
+# (--layout 1.6: the blocks of today's writer without the state
+# checkpoint of revision 1.7, an index key whose size follows the
+# sources, not the blocks: ckpt.sh tests it.)
+"$EVTOOL" import --layout 1.6 "$T/new" "$T/in.tsv" 2>/dev/null
 check $? "import (revision 1.6 layout)"
 versions "$T"/old/seg-*.evt | sort -u >"$T/v.old"
 versions "$T"/mid/seg-*.evt | sort -u >"$T/v.mid"
