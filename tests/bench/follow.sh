@@ -9,7 +9,10 @@
 # evsim is started (SIGUSR2).  Every message is keyed by its first event's
 # id; its delay is the wall clock when a client had it minus evsim's send
 # time (--log-sent-times), the same measure for both clients.  Prints
-# p50, p99 and max of both, the messages matched and the load average.
+# p50, p99, max and min of both (the follower's min: a block's last
+# message, written by the next tick after it arrived: about the cost of
+# write, wake-up, read and output), the messages matched and the load
+# average.
 # Never fails on a figure.
 #   FOLLOW_SECS    seconds of events per run (default 15)
 #   FOLLOW_RATES   events/s (default "200 10000")
@@ -99,9 +102,9 @@ def fig(name, p):
     if not d:
         return "  %-9s no message matched" % name
     q = lambda x: d[min(len(d) - 1, int(x * len(d)))] / 1000
-    return ("  %-9s p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  (%d of %d "
-            "messages)" % (name, q(.5), q(.99), d[-1] / 1000, len(d),
-                           len(sent)))
+    return ("  %-9s p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  min %5.1f ms"
+            "  (%d of %d messages)" % (name, q(.5), q(.99), d[-1] / 1000,
+                                     d[0] / 1000, len(d), len(sent)))
 fl = sys.argv[4] if sys.argv[4] != "default" else "default (1s)"
 print("flush %s, %s events/s (load %s):" % (fl, sys.argv[5], sys.argv[6]))
 print(fig("cat -f", sys.argv[3]))
