@@ -11,8 +11,8 @@
 # time (--log-sent-times), the same measure for both clients.  Prints
 # p50, p99, max and min of both (the follower's min: a block's last
 # message, written by the next tick after it arrived: about the cost of
-# write, wake-up, read and output), the messages matched and the load
-# average.
+# write, wake-up, read and output), the messages matched, the
+# follower's CPU time and the load average.
 # Never fails on a figure.
 #   FOLLOW_SECS    seconds of events per run (default 15)
 #   FOLLOW_RATES   events/s (default "200 10000")
@@ -78,6 +78,7 @@ run() {
 	until_ok $((SECS * 30)) all_in "$n" || echo "  the archive missed events"
 	sleep 2
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	cpu=$(cpu_s "$CAT")
 	kill -TERM "$CAT"
 	wait "$CAT" || true
 	wait "$STAMP" || true
@@ -86,7 +87,7 @@ run() {
 	wait "$REC" || true
 	REC=
 	unserve
-	python3 - "$W/sent" "$W/direct" "$W/fol" "$1" "$2" "$load" <<'EOF'
+	python3 - "$W/sent" "$W/direct" "$W/fol" "$1" "$2" "$load" "$cpu" <<'EOF'
 import sys
 def load(p):
     d = {}
@@ -107,7 +108,7 @@ def fig(name, p):
                                      d[0] / 1000, len(d), len(sent)))
 fl = sys.argv[4] if sys.argv[4] != "default" else "default (1s)"
 print("flush %s, %s events/s (load %s):" % (fl, sys.argv[5], sys.argv[6]))
-print(fig("cat -f", sys.argv[3]))
+print(fig("cat -f", sys.argv[3]) + ", its CPU %s s" % sys.argv[7])
 print(fig("direct", sys.argv[2]))
 EOF
 }
