@@ -14,6 +14,7 @@
  *        0 s timer, so sockets and signals are read in between; every
  *        10 ms while no connected session has a subscription)
  *     -> --log-sent FILE (each message exactly as generated)
+ *     -> --log-sent-times FILE (its send time, for latency benchmarks)
  *     -> evt_gw_publish -> every session, filtered -> clients
  *   --clock session: each session's first addSubscription -> its own
  *     generator at top speed -> evt_gw_publish_session while
@@ -78,6 +79,8 @@ struct sim {
 	uint64_t forget_every, next_forget;
 	FILE *log_sent;
 	const char *log_path;
+	FILE *log_times;	/* --log-sent-times */
+	const char *times_path;
 
 	int started, done;
 	int paused;		/* --paused: generation waits for SIGUSR2 */
@@ -135,6 +138,8 @@ usage(FILE *f, const struct evt_gwo *o)
 "  --events N              stop generating after N events (keep serving;\n"
 "                          with --clock session: per session)\n"
 "  --log-sent FILE         write every generated message, one per line\n"
+"  --log-sent-times FILE   write \"WALL_US ID\" per message as it is sent:\n"
+"                          the wall clock in us, its first event's id\n"
 "Sources and their names (Config REST):\n"
 "  --resource-types LIST   sources of these resource types, in turn\n"
 "                          (comma-separated; default cameras)\n"
@@ -179,13 +184,34 @@ sim_log_cb(void *arg, int level, const char *msg)
 	evt_gwo_log(&sim->gwo, level, "%s", msg);
 }
 
-/* Flushes the --log-sent file. */
+/* Flushes the --log-sent and --log-sent-times files. */
 static void
 flush_log(struct sim *sim)
 {
 	if (sim->log_sent != NULL && fflush(sim->log_sent) != 0)
 		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "%s: %s", sim->log_path,
 		    strerror(errno));
+	if (sim->log_times != NULL && fflush(sim->log_times) != 0)
+		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR, "%s: %s",
+		    sim->times_path, strerror(errno));
+}
+
+/* --log-sent-times: the wall clock now and the id of the first event
+ * (ev: its text, {"id":"...), the key a latency benchmark's clients
+ * find the message by. */
+static void
+log_time(struct sim *sim, const char *ev, size_t len)
+{
+	const char *id = memmem(ev, len, "\"id\":\"", 6);
+	int n = 0;
+
+	if (id != NULL) {
+		id += 6;
+		while (id + n < ev + len && id[n] != '"')
+			n++;
+	}
+	fprintf(sim->log_times, "%lld %.*s\n", (long long)evt_wall_us(), n,
+	    id != NULL ? id : "");
 }
 
 /* Generation reached --events: stop and flush. */
@@ -228,6 +254,8 @@ emit(struct sim *sim, const char *msg, size_t len, const char **ev,
 		fwrite(msg, 1, len, sim->log_sent);
 		fputc('\n', sim->log_sent);
 	}
+	if (sim->log_times != NULL)
+		log_time(sim, ev[0], lens[0]);
 	if (evt_gw_publish(sim->gwo.gw, ev, lens, n) != 0)
 		evt_gwo_log(&sim->gwo, EVT_GW_LOG_ERR,
 		    "publish: out of memory");
@@ -909,7 +937,7 @@ usr2_cb(evutil_socket_t sig, short what, void *arg)
 enum {
 	O_RATE = 256, O_SEED, O_CAMS, O_EVENTS, O_LOG, O_DROP, O_FORGET,
 	O_GARBAGE, O_SDELAY, O_REFUSE, O_PAUSED, O_KINDS, O_LATE, O_LATE_EVERY,
-	O_RENAME, O_LATE_404, O_LATE_HANG
+	O_RENAME, O_LATE_404, O_LATE_HANG, O_LOG_TIMES
 };
 
 /* Takes --resource-types LIST: comma-separated resource types (1..31
@@ -965,6 +993,7 @@ sim_opt(struct sim *sim, int c, const char *arg)
 			evt_cli_range_err("--events", arg, "at least 1");
 		break;
 	case O_LOG: sim->log_path = arg; break;
+	case O_LOG_TIMES: sim->times_path = arg; break;
 	case O_DROP: go->drop_every = evt_cli_count_arg("--drop-every", arg);
 		break;
 	case O_FORGET:
@@ -1027,6 +1056,7 @@ parse_args(struct sim *sim, int argc, char **argv)
 		{ "cameras", required_argument, NULL, O_CAMS },
 		{ "events", required_argument, NULL, O_EVENTS },
 		{ "log-sent", required_argument, NULL, O_LOG },
+		{ "log-sent-times", required_argument, NULL, O_LOG_TIMES },
 		{ "drop-every", required_argument, NULL, O_DROP },
 		{ "forget-every", required_argument, NULL, O_FORGET },
 		{ "garbage-every", required_argument, NULL, O_GARBAGE },
@@ -1105,6 +1135,11 @@ sim_setup(struct sim *sim)
 		evt_cli_err("%s: %s", sim->log_path, strerror(errno));
 		return -1;
 	}
+	if (sim->times_path != NULL &&
+	    (sim->log_times = fopen(sim->times_path, "w")) == NULL) {
+		evt_cli_err("%s: %s", sim->times_path, strerror(errno));
+		return -1;
+	}
 	if ((sim->base = event_base_new()) == NULL ||
 	    (sim->cat = evt_gen_new(&sim->gopts)) == NULL ||
 	    (sim->tick_ev = evtimer_new(sim->base, tick_cb, sim)) == NULL ||
@@ -1167,6 +1202,10 @@ sim_free(struct sim *sim, int status)
 	free(sim->kinds_arg);
 	if (sim->log_sent != NULL && fclose(sim->log_sent) != 0) {
 		evt_cli_err("%s: %s", sim->log_path, strerror(errno));
+		status = EVT_EXIT_FAIL;
+	}
+	if (sim->log_times != NULL && fclose(sim->log_times) != 0) {
+		evt_cli_err("%s: %s", sim->times_path, strerror(errno));
 		status = EVT_EXIT_FAIL;
 	}
 	return status;

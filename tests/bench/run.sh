@@ -7,6 +7,7 @@
 #   EVENTS   events of the realistic input (default 1,000,000)
 #   BIG      events of the archive for the `get` benchmark (default 10,000,000)
 #   SCALE_EVENTS, SCALE_RUNS: scale.sh's (segments against cost)
+#   FOLLOW_SECS, FOLLOW_RATES, FOLLOW_FLUSH: follow.sh's (cat -f delay)
 set -eu
 BUILD=${BUILD:-build}
 EVENTS=${EVENTS:-1000000}
@@ -166,6 +167,10 @@ BUILD=$BUILD sh "$(dirname "$0")/recorder.sh"
 
 # The recorder's --flush-interval: bytes/event at 100ms against 1s.
 BUILD=$BUILD sh "$(dirname "$0")/flush.sh"
+
+# Following: evtool cat -f's delay from evsim's send, beside a direct
+# WebSocket client, at 200 and 10,000 events/s, both flush settings.
+BUILD=$BUILD sh "$(dirname "$0")/follow.sh"
 
 # The gateway side: events/s to one WebSocket client (evsim --rate 0).
 BUILD=$BUILD sh "$(dirname "$0")/gateway.sh"

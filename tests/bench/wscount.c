@@ -8,8 +8,11 @@
  * exits 1 on any failure.  With STAMPS (tests/bench/replay.sh, lateness at a client),
  * also writes "<monotonic us> <events>" for every event message to that
  * file at the end (kept in memory meanwhile, so no I/O between arrivals).
+ * With "ids" after STAMPS (tests/bench/follow.sh, the direct client beside
+ * the follower), each line is "<wall clock us> <first event's id>" instead:
+ * the form of evsim --log-sent-times and of linestamp.
  *
- *   wscount PORT TOKEN_FILE N [STAMPS]
+ *   wscount PORT TOKEN_FILE N [STAMPS [ids]]
  */
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@
 #include "evtape/httpc.h"
 #include "evtape/json.h"
 #include "evtape/wsclient.h"
+#include "evtape/timefmt.h"
 #include "evtape/wsconn.h"
 
 static const char ALL[] = "[{\"modifier\":\"include\",\"resourceTypes\":"
@@ -37,6 +41,8 @@ struct counter {
 	double t0, t1;
 	uint64_t *stamps;	/* pairs: arrival us, events; NULL: none */
 	size_t nstamps, capstamps;
+	int ids;		/* "ids": wall clock us, first event's id */
+	char (*id)[40];		/* with ids: each stamp's */
 	int failed;
 };
 
@@ -48,6 +54,25 @@ now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Keeps the id of the message's first event (its first "id") as stamp
+ * i's, and the wall clock as its time. */
+static void
+stamp_id(struct counter *c, size_t i, const char *msg, size_t len)
+{
+	const char *p = memmem(msg, len, "\"id\":\"", 6);
+	size_t n = 0;
+
+	c->stamps[2 * i] = (uint64_t)evt_wall_us();
+	if (p != NULL) {
+		p += 6;
+		while (n < sizeof c->id[i] - 1 && p + n < msg + len &&
+		    p[n] != '"')
+			n++;
+		memcpy(c->id[i], p, n);
+	}
+	c->id[i][n] = '\0';
 }
 
 /* A frame: counts its events, stops at the goal. */
@@ -77,13 +102,18 @@ text_cb(struct evt_wsconn *ws, const char *msg, size_t len, void *arg)
 			c->capstamps *= 2;
 			c->stamps = realloc(c->stamps, 2 * c->capstamps *
 			    sizeof *c->stamps);
-			if (c->stamps == NULL) {
+			if (c->ids)
+				c->id = realloc(c->id, c->capstamps *
+				    sizeof *c->id);
+			if (c->stamps == NULL || (c->ids && c->id == NULL)) {
 				fprintf(stderr, "wscount: out of memory\n");
 				exit(1);
 			}
 		}
 		c->stamps[2 * c->nstamps] = (uint64_t)(now_s() * 1e6);
 		c->stamps[2 * c->nstamps + 1] = m.nevents;
+		if (c->ids)
+			stamp_id(c, c->nstamps, msg, len);
 		c->nstamps++;
 	}
 	c->got += m.nevents;
@@ -106,9 +136,13 @@ write_stamps(const char *path, const struct counter *c)
 		return -1;
 	}
 	for (i = 0; i < c->nstamps; i++)
-		fprintf(f, "%llu %llu\n",
-		    (unsigned long long)c->stamps[2 * i],
-		    (unsigned long long)c->stamps[2 * i + 1]);
+		if (c->ids)
+			fprintf(f, "%llu %s\n",
+			    (unsigned long long)c->stamps[2 * i], c->id[i]);
+		else
+			fprintf(f, "%llu %llu\n",
+			    (unsigned long long)c->stamps[2 * i],
+			    (unsigned long long)c->stamps[2 * i + 1]);
 	if (fclose(f) != 0) {
 		perror(path);
 		return -1;
@@ -171,16 +205,20 @@ main(int argc, char **argv)
 	char url[64], tok[4096];
 	FILE *f;
 
-	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: wscount PORT TOKEN_FILE N [STAMPS]\n");
+	if (argc < 4 || argc > 6 || (argc == 6 && strcmp(argv[5],
+	    "ids") != 0)) {
+		fprintf(stderr, "usage: wscount PORT TOKEN_FILE N "
+		    "[STAMPS [ids]]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&c, 0, sizeof c);
-	if (argc == 5) {
+	if (argc >= 5) {
 		c.capstamps = 4096;
+		c.ids = argc == 6;
 		if ((c.stamps = malloc(2 * c.capstamps *
-		    sizeof *c.stamps)) == NULL)
+		    sizeof *c.stamps)) == NULL || (c.ids && (c.id =
+		    malloc(c.capstamps * sizeof *c.id)) == NULL))
 			return 1;
 	}
 	c.want = strtoull(argv[3], NULL, 10);
@@ -214,6 +252,7 @@ main(int argc, char **argv)
 	if (c.stamps != NULL && !c.failed && write_stamps(argv[4], &c) != 0)
 		c.failed = 1;
 	free(c.stamps);
+	free(c.id);
 	evt_wsconn_free(c.ws);
 	evt_json_free(&c.jp);
 	event_base_free(c.base);

@@ -148,11 +148,26 @@ t "resume within the window: 200, same id, every later event once, in order" \
     --pause 0.4 --expect-resume --min-resumes 1
 stop $PID
 check $? "exit 0"
-sim b2 --rate 3000 --events 3000 --log-sent "$T/b2.log"
+t0=$(($(date +%s%N) / 1000))
+sim b2 --rate 3000 --events 3000 --log-sent "$T/b2.log" \
+    --log-sent-times "$T/b2.times"
 t "resume from an older eventId: the events after it are sent again" \
     $C --port $PORT follow --log "$T/b2.log" --total 3000 --leave-after 400 \
     --claim-back 150 --pause 0.2 --expect-resume --min-resumes 1
 stop $PID
+# --log-sent-times: "WALL_US ID" per message of --log-sent, in its order
+# (its first event's id), the times ascending within the run.
+t1=$(($(date +%s%N) / 1000))
+$PY - "$T/b2.log" "$T/b2.times" "$t0" "$t1" <<'EOF2'
+import json, sys
+ids = [json.loads(l)["events"][0]["id"] for l in open(sys.argv[1])]
+t = [l.split() for l in open(sys.argv[2])]
+us = [int(x[0]) for x in t]
+ok = ([x[1] for x in t] == ids and us == sorted(us) and
+      int(sys.argv[3]) <= us[0] and us[-1] <= int(sys.argv[4]))
+sys.exit(0 if ok and len(ids) > 0 else 1)
+EOF2
+check $? "--log-sent-times: each message's send time and first id, in order"
 sim b3 --rate 4000 --history-bytes 20000 --log-sent "$T/b3.log"
 t "resume after the eventId left the bounded history: 201" \
     $C --port $PORT follow --log "$T/b3.log" --total 1000 --leave-after 100 \
