@@ -61,6 +61,7 @@
 #include "evtape/cut.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
+#include "evtape/follow.h"
 #include "evtape/gateway.h"
 #include "evtape/gw_opts.h"
 #include "evtape/http.h"
@@ -89,9 +90,13 @@ enum mode { M_EVENTS, M_MESSAGES, M_TSV };
 /* getopt_long codes of the rewriting and selection options. */
 enum {
 	O_RETIME = 0x300, O_SHIFT, O_FRESH, O_FRESH_KEY, O_MAP, O_SOURCE,
-	O_TYPE,
+	O_TYPE, O_FOLLOW,
 };
 #define FRESH_PASSES 64		/* passes a fresh --from-id is looked for in */
+/* --follow: how long a wait for a change of the archive lasts before the
+ * follower looks again all the same (inotify wakes it; the quiet wait is
+ * what tells a dead writer's unsealed segment, follow.h). */
+#define FOLLOW_QUIET_S 5
 
 /* Where a timeline's frames go. */
 enum out { OUT_STDOUT, OUT_ALL, OUT_SESSION };
@@ -114,6 +119,9 @@ struct timeline {
 	int held;		 /* not started: waits for getState (tl_hold) */
 	int gone;		 /* its session is gone: freed by its timer */
 	int filtered;		 /* m lost events to --source/--type */
+	int live;		 /* --follow: read to the archive's end once;
+				    frames are then due as they are read */
+	struct event *fwait;	 /* --follow: the wait for a change */
 	struct evt_rw_pass rw;	 /* this pass's rewriting (W below) */
 	const char **fev;	 /* --source/--type: the selected events of m */
 	size_t *flen, fcap;
@@ -129,6 +137,7 @@ static struct {
 	long loops;		 /* loops_left of a new timeline */
 	struct evt_replay_opts ro;
 	struct evt_state *state0; /* the state at the start point, or NULL */
+	int follow;		 /* --follow */
 } R;
 
 /* Server mode. */
@@ -580,9 +589,62 @@ state_lead(struct evt_state *s)
 	return 0;
 }
 
+static void tl_kick(struct timeline *t);
+static void tl_finish(struct timeline *t);
+
+/* --follow: the archive changed, or the quiet wait passed: reads on. */
+static void
+tl_follow_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeline *t = arg;
+	int rc = evt_follow_wait(evt_cur_follower(t->cur), 0, NULL);
+	if (rc == EVT_ERR_NOTFOUND || rc == EVT_ERR_IO) {
+		if (rc == EVT_ERR_NOTFOUND)
+			evt_cli_err("%s: the archive directory was deleted or "
+			    "moved", R.dir);
+		else
+			evt_cli_err("%s: waiting for changes: %s", R.dir,
+			    strerror(errno));
+		exit_code = EVT_EXIT_FAIL;
+		tl_finish(t);
+		return;
+	}
+	tl_kick(t);
+}
+
+/* --follow: all there is has been read; waits for the follower's change
+ * (its descriptor is the follower's of the moment: a seek reopens it). */
+static void
+tl_follow_wait(struct timeline *t)
+{
+	int fd = evt_follow_fd(evt_cur_follower(t->cur));
+	struct timeval tv = {FOLLOW_QUIET_S, 0};
+	if (t->out == OUT_STDOUT)
+		oflush(); /* out before waiting */
+	t->live = 1;
+	if (t->fwait != NULL && event_get_fd(t->fwait) != fd) {
+		event_free(t->fwait);
+		t->fwait = NULL;
+	}
+	if (t->fwait == NULL && (t->fwait = event_new(base, fd, EV_READ,
+	    tl_follow_cb, t)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	event_add(t->fwait, &tv);
+}
+
+/* Stops waiting for the follower (before a seek closes it). */
+static void
+tl_follow_stop(struct timeline *t)
+{
+	if (t->fwait != NULL)
+		event_del(t->fwait);
+	t->live = 0;
+}
+
 /* Loads the next frame that produces output and pushes it to the
  * scheduler; loops.  Frames passed over still update the state table.
- * Returns 1, 0 at the end, -1 on failure. */
+ * Returns 1, 0 at the end, 2 when --follow waits for more, -1 on
+ * failure. */
 static int
 tl_load(struct timeline *t)
 {
@@ -591,6 +653,10 @@ tl_load(struct timeline *t)
 		if (rc < 0) {
 			evt_cli_err("reading the archive: %s", evt_strerror(rc));
 			return -1;
+		}
+		if (rc == 0 && R.follow) {
+			tl_follow_wait(t);
+			return 2;
 		}
 		if (rc == 0) {
 			if (t->loops_left == 0)
@@ -615,6 +681,8 @@ tl_load(struct timeline *t)
 				    t->m.kind, t->m.ev, t->m.evlen, t->m.n));
 			continue;
 		}
+		if (t->live) /* due now: at 1x as it arrives */
+			evt_replay_seek(&t->sch, evt_mono_us(), t->m.rx_us);
 		evt_replay_push(&t->sch, t->m.rx_us);
 		t->have = 1;
 		return 1;
@@ -651,8 +719,6 @@ tl_kick(struct timeline *t)
 	if (!t->finished && !evt_gwo_stopping(&S.gwo))
 		evtimer_add(t->timer, &zero);
 }
-
-static void tl_finish(struct timeline *t);
 
 /*
  * Waits for the loaded frame's due time: arms the timer and returns 0
@@ -720,6 +786,8 @@ tl_run(struct timeline *t)
 			return; /* its timer frees it */
 		if (!t->have) {
 			int rc = tl_load(t);
+			if (rc == 2)
+				return; /* tl_follow_cb kicks it */
 			if (rc <= 0) {
 				if (rc < 0)
 					exit_code = EVT_EXIT_FAIL;
@@ -829,7 +897,16 @@ tl_new(enum out out, struct evt_gw_session *s)
 		free(t);
 		return NULL;
 	}
-	if (R.state0 != NULL && (t->state = evt_state_copy(R.state0)) == NULL)
+	if (R.follow)
+		oom_check(evt_cur_follow(t->cur, R.dir));
+	if (R.follow && server && R.from == INT64_MIN && R.from_id == NULL) {
+		/* A gateway's new client starts at now, with the state as
+		 * of now. */
+		int64_t now = evt_wall_us();
+		evt_cur_seek(t->cur, now);
+		t->state = state_at(now);
+	} else if (R.state0 != NULL &&
+	    (t->state = evt_state_copy(R.state0)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	evt_replay_init(&t->sch, &R.ro);
 	if ((t->timer = evtimer_new(base, tl_timer_cb, t)) == NULL)
@@ -867,6 +944,8 @@ tl_free(struct timeline *t)
 		nplaying--;
 	if (t->timer != NULL)
 		event_free(t->timer);
+	if (t->fwait != NULL)
+		event_free(t->fwait); /* before its follower's descriptor */
 	if (t->cur != NULL) {
 		uint64_t ev, unk;
 		evt_cur_lost(t->cur, &ev, &unk);
@@ -988,6 +1067,7 @@ tl_seek_to(struct timeline *t, int64_t target)
 {
 	if (R.from != INT64_MIN && target < R.from)
 		target = R.from;
+	tl_follow_stop(t);
 	evt_cur_seek(t->cur, target);
 	evt_replay_seek(&t->sch, evt_mono_us(), target);
 	t->have = 0;
@@ -1259,6 +1339,7 @@ server_stop(const char *why)
 	struct timeline *t;
 	LIST_FOREACH(t, &timelines, link) {
 		evtimer_del(t->timer);
+		tl_follow_stop(t);
 		if (t->ended == 0)
 			t->ended = evt_mono_us();
 	}
@@ -1315,6 +1396,7 @@ tl_gone(struct timeline *t)
 	}
 	t->s = NULL;
 	t->gone = 1;
+	tl_follow_stop(t);
 	LIST_REMOVE(t, link);
 	LIST_INSERT_HEAD(&zombies, t, link);
 	evtimer_del(t->timer);
@@ -1785,6 +1867,9 @@ usage(FILE *f)
 	    "  --from-id ID     start at this event (in its message)\n"
 	    "  --max-gap S      cap idle gaps at S (s, m, h; default none)\n"
 	    "  --loop [N]       play N times in all (no N: forever)\n"
+	    "  --follow         at the archive's end, go on with what a\n"
+	    "                   recorder adds, as it arrives (a server's\n"
+	    "                   clients start at now unless --from/--from-id)\n"
 	    "  --messages       whole gateway messages, one per line\n"
 	    "  --tsv            every received frame as \"<rx us>\\t<text>\"\n"
 	    "  --names          add sourceName, typeName, stateGroupName to\n"
@@ -1919,6 +2004,7 @@ play_opt(int c, int argc, char **argv)
 	case O_MAP: W.maps[W.nmaps++] = optarg; break;
 	case O_SOURCE: W.sel.sources[W.sel.nsources++] = optarg; break;
 	case O_TYPE: W.sel.types[W.sel.ntypes++] = optarg; break;
+	case O_FOLLOW: R.follow = 1; break;
 	case 'h': usage(stdout); return 1;
 	case 'V': printf("evplay " EVPLAY_VERSION "\n"); return 1;
 	default: return -1;
@@ -1958,6 +2044,7 @@ parse_args(int argc, char **argv)
 		{"map-source", required_argument, NULL, O_MAP},
 		{"source", required_argument, NULL, O_SOURCE},
 		{"type", required_argument, NULL, O_TYPE},
+		{"follow", no_argument, NULL, O_FOLLOW},
 		EVT_GWO_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -1998,6 +2085,10 @@ check_args(void)
 	if (R.from_id != NULL && R.from != INT64_MIN)
 		evt_cli_usage_err("--from and --from-id exclude each other");
 	server = S.gwo.listen != NULL;
+	if (R.follow && (R.to != INT64_MAX || R.loops != 0 ||
+	    S.exit_when_done))
+		evt_cli_usage_err("--follow plays on as the archive grows: "
+		    "not with --to, --loop or --exit-when-done");
 	if ((want_names || text_out) && (mode != M_EVENTS || server))
 		evt_cli_usage_err("--names and -o text print events to "
 		    "stdout: not with --messages, --tsv or --listen");

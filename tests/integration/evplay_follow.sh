@@ -1,0 +1,95 @@
+#!/bin/sh
+# evplay_follow.sh: evplay --follow, real processes.  evsim (--log-sent)
+# -> evrec rotating every 2 s -> archive.
+#   stdout   evplay --follow started after some events were recorded plays
+#            them (--top-speed), then every event evrec adds, across
+#            rotations: at the end its output is exactly every event evsim
+#            sent, once, in order; a --type follower gets exactly that
+#            type's; --retime rewrites the live part too; SIGTERM exits 0
+#   refusals --follow with --to, --loop
+#   server   evplay --listen --follow --clock shared: clients with different
+#            filters started mid-stream each get exactly the sent events of
+#            their filter from their start on, none twice; one drops and
+#            resumes mid-stream and misses nothing; getState is answered
+# Only 127.0.0.1, free ports; waits poll files, bounded.
+. "$(dirname "$0")/lib.sh"
+. "$HERE/evrec.inc"
+need_evsim
+EVPLAY=$BUILD/evplay
+echo "pw-$$" >"$T/pw"
+AUTH="--user u --password-file $T/pw"
+
+# play NAME ARGS...: starts evplay ARGS (stdout mode), its output in
+# $T/NAME.out and $T/NAME.err; sets PPID_.
+play() {
+	_n=$1
+	shift
+	"$EVPLAY" -q "$@" >"$T/$_n.out" 2>"$T/$_n.err" &
+	PPID_=$!
+	PIDS="$PIDS $PPID_"
+}
+
+# lines FILE: its line count.
+lines() {
+	wc -l <"$1" | tr -d ' '
+}
+
+# has_lines FILE N: FILE has at least N lines (for waitfor).
+has_lines() {
+	[ "$(lines "$1")" -ge "$2" ]
+}
+
+# 1. stdout mode.
+N=3000
+start_sim sim $AUTH --rate 300 --events $N --seed 11 --log-sent "$T/sent"
+start_rec rec --archive "$T/a" --segment-age 2s $AUTH \
+    "http://127.0.0.1:$SIM_PORT"
+wait_events "$T/a" 300
+checkl $? "recording" "$T/rec.log"
+"$EVTOOL" cat "$T/a" >"$T/first.jsonl" 2>/dev/null
+TYPE=$(field "$T/first.jsonl" 1 type)
+play all --follow "$T/a"; P_ALL=$PPID_
+play ty --follow --top-speed --type "$TYPE" "$T/a"; P_TY=$PPID_
+play rt --follow --top-speed --retime "$T/a"; P_RT=$PPID_
+waitfor 6000 grep -q "generation done" "$T/sim.out"
+check $? "evsim generated everything"
+sent_events "$T/sent" "$T/want.jsonl" 2>/dev/null
+check $? "the events sent"
+waitfor 3000 has_lines "$T/all.out" "$(lines "$T/want.jsonl")"
+check $? "the follower printed as many events as were sent"
+segs=$(ls "$T/a" | grep -c '^seg-')
+check $([ "$segs" -ge 3 ]; echo $?) "evrec rotated meanwhile ($segs segments)"
+t "--follow: every event sent, once, in order" \
+    $PYTHON "$HERE/jsoncmp.py" "$T/want.jsonl" "$T/all.out"
+grep "\"type\":\"$TYPE\"" "$T/want.jsonl" >"$T/want.ty"
+waitfor 3000 has_lines "$T/ty.out" "$(lines "$T/want.ty")"
+t "--follow --type: every event of the type sent, once, in order" \
+    $PYTHON "$HERE/jsoncmp.py" "$T/want.ty" "$T/ty.out"
+waitfor 3000 has_lines "$T/rt.out" "$(lines "$T/want.jsonl")"
+t "--follow --retime: as many events, the same ids" sh -c \
+    "cmp '$T/rt.out' '$T/all.out' >/dev/null && exit 1;
+    $PYTHON -c 'import json, sys
+a = [json.loads(l)[\"id\"] for l in open(sys.argv[1])]
+b = [json.loads(l)[\"id\"] for l in open(sys.argv[2])]
+sys.exit(a != b)' '$T/rt.out' '$T/all.out'"
+kill -TERM $P_ALL $P_TY
+kill -INT $P_RT
+ok=0
+for p in $P_ALL $P_TY $P_RT; do
+	wait $p || ok=1
+done
+check $ok "SIGTERM and SIGINT stop the followers: exit 0"
+check $([ -s "$T/all.err" ]; [ $? -ne 0 ]; echo $?) "nothing reported"
+[ -s "$T/all.err" ] && show "$T/all.err"
+
+# 2. Refusals.
+"$EVPLAY" --follow --to 2026-01-01T00:00:00Z "$T/a" >/dev/null 2>"$T/r1.err"
+check $([ $? -eq 2 ] && grep -q -- "--follow" "$T/r1.err"; echo $?) \
+    "--follow --to: usage error"
+"$EVPLAY" --follow --loop 2 "$T/a" >/dev/null 2>"$T/r2.err"
+check $([ $? -eq 2 ]; echo $?) "--follow --loop: usage error"
+
+stop_pid $REC_PID
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+done_testing
