@@ -364,6 +364,7 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 		}
 		m->kind = f->kind;
 		m->rx_us = f->rx_us;
+		m->seg = evt_segr_info(c->r)->seq;
 		m->text = (const char *)f->text.p;
 		m->len = f->text.len;
 		m->incomplete = (f->kind == EVT_K_MSG ||

@@ -400,7 +400,7 @@ publish(struct evt_gw *gw, struct evt_gw_session *only, const char *const *ev,
 	else
 		for (s = TAILQ_FIRST(&gw->sessions); s != NULL; s = next) {
 			next = TAILQ_NEXT(s, link);
-			if (sess_take(s, evs, n, now) != 0)
+			if (!s->muted && sess_take(s, evs, n, now) != 0)
 				rc = EVT_ERR_NOMEM;
 		}
 out:
@@ -1546,4 +1546,11 @@ void *
 evt_gw_session_data(const struct evt_gw_session *s)
 {
 	return s->data;
+}
+
+/* Mutes or unmutes a session for publishing to all. */
+void
+evt_gw_session_mute(struct evt_gw_session *s, int on)
+{
+	s->muted = on;
 }

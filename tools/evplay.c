@@ -101,6 +101,18 @@ enum {
 /* Where a timeline's frames go. */
 enum out { OUT_STDOUT, OUT_ALL, OUT_SESSION };
 
+/*
+ * A frame's place in the archive, the same for every reader of it: its
+ * segment, receive time and rank among that segment's frames received at
+ * that time (--follow --listen: where a client catching up from the
+ * archive meets the live stream).
+ */
+struct fpos {
+	uint64_t seg;
+	int64_t rx;
+	uint32_t k;
+};
+
 /* One replay. */
 struct timeline {
 	struct evt_cur *cur;
@@ -122,6 +134,11 @@ struct timeline {
 	int live;		 /* --follow: read to the archive's end once;
 				    frames are then due as they are read */
 	struct event *fwait;	 /* --follow: the wait for a change */
+	/* --follow --listen: a session's timeline (fan) takes the live
+	 * stream (joined: no cursor, the live timeline's state) or catches
+	 * up from the archive from target on, until it meets it. */
+	int fan, joined;
+	struct fpos pos, target;	 /* pos: of m (fan, and the live one) */
 	struct evt_rw_pass rw;	 /* this pass's rewriting (W below) */
 	const char **fev;	 /* --source/--type: the selected events of m */
 	size_t *flen, fcap;
@@ -146,7 +163,12 @@ static struct {
 	int shared;		 /* --clock shared */
 	int exit_when_done;
 	struct event *done_ev;	 /* --exit-when-done re-checks */
-	struct timeline *tl;	 /* shared: the one timeline */
+	struct timeline *tl;	 /* shared: the one timeline; --follow: the
+				    live one */
+	int fan;		 /* --follow: the live timeline, fan-out */
+	int have_done;		 /* ... has handed out a frame: */
+	struct fpos done;	 /* the last one */
+	int64_t live_from;	 /* ... its start (now when it started) */
 	int paused;		 /* a new timeline starts paused */
 	double speed;		 /* a new timeline's speed (0: R.ro's) */
 } S;
@@ -422,6 +444,9 @@ tl_pass_begin(struct timeline *t, int say)
 	}
 }
 
+static void fan_leave_congested(const struct timeline *l);
+static void fan_done(const struct timeline *t);
+
 /* Hands the current frame over: stdout lines or gateway messages; then
  * its stateful events update the timeline's state table. */
 static void
@@ -429,6 +454,8 @@ tl_output(struct timeline *t)
 {
 	const struct evt_cur_msg *m = &t->m;
 	struct evt_buf *out = evt_cli_out_buf(); /* stdout mode */
+	if (t == S.tl && S.fan)
+		fan_leave_congested(t);
 	if (m->kind == EVT_K_RAW && t->out != OUT_STDOUT) {
 		/* A frame that was not JSON goes out as it came, if a text
 		 * frame can carry it (valid UTF-8). */
@@ -478,6 +505,7 @@ tl_output(struct timeline *t)
 	t->frames++;
 	if (m->kind == EVT_K_MSG)
 		t->events += m->n;
+	fan_done(t);
 }
 
 /*
@@ -546,10 +574,9 @@ cur_rewind(struct evt_cur *c, int64_t *rx)
 	return 0;
 }
 
-/* Opens a cursor at the start of a pass, ending at --to; sets *rx as
- * cur_rewind.  Returns it or NULL (reported). */
+/* Opens a cursor on the archive.  Returns it or NULL (reported). */
 static struct evt_cur *
-cur_at_start(int64_t *rx)
+cur_open(void)
 {
 	struct evt_cur *c;
 	int rc = evt_cur_open(R.dir, evt_cli_damage_cb, evt_cli_warn_cb, NULL, &c);
@@ -557,6 +584,17 @@ cur_at_start(int64_t *rx)
 		evt_cli_err("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
 		return NULL;
 	}
+	return c;
+}
+
+/* Opens a cursor at the start of a pass, ending at --to; sets *rx as
+ * cur_rewind.  Returns it or NULL (reported). */
+static struct evt_cur *
+cur_at_start(int64_t *rx)
+{
+	struct evt_cur *c = cur_open();
+	if (c == NULL)
+		return NULL;
 	evt_cur_set_end(c, R.to);
 	if (cur_rewind(c, rx) != 0) {
 		evt_cur_close(c);
@@ -641,6 +679,52 @@ tl_follow_stop(struct timeline *t)
 	t->live = 0;
 }
 
+/* Moves p to the frame m read after it. */
+static void
+fpos_next(struct fpos *p, const struct evt_cur_msg *m)
+{
+	if (m->seg == p->seg && m->rx_us == p->rx) {
+		p->k++;
+		return;
+	}
+	p->seg = m->seg;
+	p->rx = m->rx_us;
+	p->k = 0;
+}
+
+/* Compares two places: < 0, 0, > 0. */
+static int
+fpos_cmp(const struct fpos *a, const struct fpos *b)
+{
+	if (a->seg != b->seg)
+		return a->seg < b->seg ? -1 : 1;
+	if (a->rx != b->rx)
+		return a->rx < b->rx ? -1 : 1;
+	return a->k < b->k ? -1 : a->k > b->k;
+}
+
+/* Whether the live timeline has yet to hand out the frame at p (then a
+ * client catching up there joins it). */
+static int
+fan_ahead(const struct fpos *p)
+{
+	if (!S.have_done)
+		return p->rx >= S.live_from;
+	return fpos_cmp(p, &S.done) > 0;
+}
+
+/* The live timeline has handed out its current frame. */
+static void
+fan_done(const struct timeline *t)
+{
+	if (t == S.tl && S.fan) {
+		S.done = t->pos;
+		S.have_done = 1;
+	}
+}
+
+static void tl_join(struct timeline *t);
+
 /* Loads the next frame that produces output and pushes it to the
  * scheduler; loops.  Frames passed over still update the state table.
  * Returns 1, 0 at the end, 2 when --follow waits for more, -1 on
@@ -653,6 +737,10 @@ tl_load(struct timeline *t)
 		if (rc < 0) {
 			evt_cli_err("reading the archive: %s", evt_strerror(rc));
 			return -1;
+		}
+		if (rc == 0 && t->fan) {
+			tl_join(t); /* all there is: the live timeline's next */
+			return 2;
 		}
 		if (rc == 0 && R.follow) {
 			tl_follow_wait(t);
@@ -674,11 +762,20 @@ tl_load(struct timeline *t)
 			tl_pass_begin(t, 1);
 			continue;
 		}
+		if (t->fan || (t == S.tl && S.fan))
+			fpos_next(&t->pos, &t->m);
+		if (t->fan && fpos_cmp(&t->pos, &t->target) < 0)
+			continue; /* handed out live before it left */
+		if (t->fan && fan_ahead(&t->pos)) {
+			tl_join(t);
+			return 2;
+		}
 		tl_select(t);
 		if (!frame_out(&t->m)) {
 			if (t->state != NULL)
 				oom_check(evt_state_apply_frame(t->state,
 				    t->m.kind, t->m.ev, t->m.evlen, t->m.n));
+			fan_done(t);
 			continue;
 		}
 		if (t->live) /* due now: at 1x as it arrives */
@@ -696,7 +793,7 @@ tl_congested(struct timeline *t)
 {
 	if (t->out == OUT_SESSION)
 		return evt_gw_session_congested(t->s);
-	if (t->out == OUT_ALL && t->sch.o.top_speed)
+	if (t->out == OUT_ALL && t->sch.o.top_speed && !S.fan)
 		return evt_gw_congested(S.gwo.gw);
 	return 0; /* stdout blocks; a shared fixed-speed timeline goes on */
 }
@@ -772,7 +869,7 @@ tl_run(struct timeline *t)
 {
 	int64_t now = evt_mono_us();
 	int top = t->sch.o.top_speed, handed = 0;
-	if (top && t->out == OUT_ALL && !tl_readers()) {
+	if (top && t->out == OUT_ALL && !S.fan && !tl_readers()) {
 		/* Nobody takes a shared top-speed replay: it would race
 		 * into histories; look again in 10 ms. */
 		struct timeval tv = {0, 10000};
@@ -824,6 +921,17 @@ static void tl_free(struct timeline *t);
 static void server_check_done(void);
 static void tl_start(struct timeline *t);
 
+/* Starts a timeline no longer held: a fan-out session without a cursor
+ * joins the live stream (as of the state its getState answered). */
+static void
+tl_go(struct timeline *t)
+{
+	if (t->fan && t->cur == NULL)
+		tl_join(t);
+	else
+		tl_start(t);
+}
+
 /* Timer callback of a timeline (frees it once its session is gone). */
 static void
 tl_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -836,7 +944,7 @@ tl_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (t->held) {		/* no getState came: play anyway */
 		t->held = 0;
-		tl_start(t);
+		tl_go(t);
 		return;
 	}
 	tl_run(t);
@@ -862,7 +970,7 @@ tl_release(struct timeline *t)
 	if (t != NULL && t->held) {
 		t->held = 0;
 		evtimer_del(t->timer);
-		tl_start(t);
+		tl_go(t);
 	}
 }
 
@@ -899,12 +1007,12 @@ tl_new(enum out out, struct evt_gw_session *s)
 	}
 	if (R.follow)
 		oom_check(evt_cur_follow(t->cur, R.dir));
-	if (R.follow && server && R.from == INT64_MIN && R.from_id == NULL) {
-		/* A gateway's new client starts at now, with the state as
-		 * of now. */
-		int64_t now = evt_wall_us();
-		evt_cur_seek(t->cur, now);
-		t->state = state_at(now);
+	if (out == OUT_ALL && S.fan) {
+		/* The live timeline starts at now, with the state as of
+		 * now. */
+		S.live_from = evt_wall_us();
+		evt_cur_seek(t->cur, S.live_from);
+		t->state = state_at(S.live_from);
 	} else if (R.state0 != NULL &&
 	    (t->state = evt_state_copy(R.state0)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
@@ -933,6 +1041,92 @@ tl_start(struct timeline *t)
 	tl_kick(t);
 }
 
+/* Closes a timeline's cursor (and its wait), noting what it could not
+ * read. */
+static void
+tl_close_cur(struct timeline *t)
+{
+	if (t->fwait != NULL)
+		event_free(t->fwait); /* before its follower's descriptor */
+	t->fwait = NULL;
+	if (t->cur != NULL) {
+		uint64_t ev, unk;
+		evt_cur_lost(t->cur, &ev, &unk);
+		if (ev + unk > lost_events + lost_unknown) {
+			lost_events = ev;
+			lost_unknown = unk;
+		}
+	}
+	evt_cur_close(t->cur);
+	t->cur = NULL;
+}
+
+/* A fan-out session's timeline joins the live stream: its client gets
+ * what the live timeline publishes from its next frame on. */
+static void
+tl_join(struct timeline *t)
+{
+	char who[EVT_ESS_ID_MAX + 16];
+	tl_close_cur(t);
+	evt_state_free(t->state);
+	t->state = NULL;
+	t->have = 0;
+	t->live = 0;
+	if (t->started && !t->finished)
+		nplaying--;
+	t->started = 0;
+	t->joined = 1;
+	evt_gw_session_mute(t->s, 0);
+	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
+		evt_cli_err("%son the live stream", tl_who(t, who, sizeof who));
+}
+
+/*
+ * A session on the live stream whose client does not take it (slow, or
+ * away until it resumes) leaves it before the live timeline l's current
+ * frame: it catches up from the archive from that frame on, with the
+ * live state as of it, as fast as its client takes it, and joins again
+ * where it meets the live timeline (tl_load).  So its history holds a
+ * few MiB at most, and a resume misses nothing.
+ */
+static void
+tl_leave(struct timeline *t, const struct timeline *l)
+{
+	char who[EVT_ESS_ID_MAX + 16];
+	struct evt_replay_opts o = R.ro;
+	evt_gw_session_mute(t->s, 1);
+	t->joined = 0;
+	t->target = l->pos;
+	t->pos = (struct fpos){0};
+	if ((t->cur = cur_open()) == NULL)
+		return; /* reported: its client gets no more events */
+	evt_cur_seek(t->cur, l->m.rx_us);
+	oom_check(evt_cur_follow(t->cur, R.dir));
+	if (l->state != NULL && (t->state = evt_state_copy(l->state)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	t->rw = l->rw;
+	o.top_speed = 1;
+	evt_replay_init(&t->sch, &o);
+	t->started = evt_mono_us();
+	nplaying++;
+	evt_replay_start(&t->sch, t->started);
+	t->waiting = 1; /* until its client drains (DRAINED) */
+	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
+		evt_cli_err("%sbehind: catching up from the archive",
+		    tl_who(t, who, sizeof who));
+}
+
+/* Before the live timeline l hands out its frame: the sessions on the
+ * live stream that do not take it leave it. */
+static void
+fan_leave_congested(const struct timeline *l)
+{
+	struct timeline *t;
+	LIST_FOREACH(t, &timelines, link)
+		if (t->joined && evt_gw_session_congested(t->s))
+			tl_leave(t, l);
+}
+
 /* Frees a timeline (listed in timelines or zombies). */
 static void
 tl_free(struct timeline *t)
@@ -944,17 +1138,7 @@ tl_free(struct timeline *t)
 		nplaying--;
 	if (t->timer != NULL)
 		event_free(t->timer);
-	if (t->fwait != NULL)
-		event_free(t->fwait); /* before its follower's descriptor */
-	if (t->cur != NULL) {
-		uint64_t ev, unk;
-		evt_cur_lost(t->cur, &ev, &unk);
-		if (ev + unk > lost_events + lost_unknown) {
-			lost_events = ev;
-			lost_unknown = unk;
-		}
-	}
-	evt_cur_close(t->cur);
+	tl_close_cur(t);
 	evt_state_free(t->state);
 	free(t->fev);
 	free(t->flen);
@@ -1065,6 +1249,8 @@ tty_restore(void)
 static void
 tl_seek_to(struct timeline *t, int64_t target)
 {
+	if (t->cur == NULL)
+		return; /* a client on the live stream */
 	if (R.from != INT64_MIN && target < R.from)
 		target = R.from;
 	tl_follow_stop(t);
@@ -1403,6 +1589,38 @@ tl_gone(struct timeline *t)
 	event_active(t->timer, EV_TIMEOUT, 1);
 }
 
+/* The timeline whose state and rewriting a session's client sees: the
+ * live one while it takes the live stream (or waits to join it). */
+static const struct timeline *
+fan_view(const struct timeline *t)
+{
+	return t != NULL && t->fan && t->cur == NULL ? S.tl : t;
+}
+
+/* A fan-out session's timeline: it joins the live stream once its
+ * getState is answered (tl_hold), or with --from/--from-id catches up
+ * from there first.  Muted for the live stream until it joins. */
+static struct timeline *
+fan_new(struct evt_gw_session *s)
+{
+	struct timeline *t;
+	evt_gw_session_mute(s, 1);
+	if (R.from != INT64_MIN || R.from_id != NULL) {
+		if ((t = tl_new(OUT_SESSION, s)) != NULL)
+			t->fan = 1;
+		return t;
+	}
+	if ((t = calloc(1, sizeof *t)) == NULL ||
+	    (t->timer = evtimer_new(base, tl_timer_cb, t)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	t->out = OUT_SESSION;
+	t->s = s;
+	t->fan = 1;
+	evt_replay_init(&t->sch, &R.ro);
+	LIST_INSERT_HEAD(&timelines, t, link);
+	return t;
+}
+
 /* gateway session_cb. */
 static void
 session_cb(void *arg, struct evt_gw_session *s, int what)
@@ -1420,7 +1638,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 		}
 		if (t != NULL)
 			return;
-		if ((t = tl_new(OUT_SESSION, s)) == NULL)
+		if ((t = S.fan ? fan_new(s) : tl_new(OUT_SESSION, s)) == NULL)
 			return; /* reported; the client gets no events */
 		evt_gw_session_set_data(s, t);
 		tl_hold(t);
@@ -1546,8 +1764,8 @@ static int
 rest_cb(void *arg, struct evt_gw_session *s, const char *path, size_t len,
     struct evt_buf *body)
 {
-	struct timeline *t = S.shared ? S.tl : s != NULL ?
-	    evt_gw_session_data(s) : NULL;
+	const struct timeline *t = fan_view(S.shared ? S.tl : s != NULL ?
+	    evt_gw_session_data(s) : NULL);
 	int64_t pos = t != NULL ? evt_replay_position(&t->sch) : 0;
 	size_t i = 0;
 
@@ -1575,8 +1793,9 @@ states_cb(void *arg, struct evt_gw_session *s,
     const struct evt_ess_subs *subs, struct evt_buf *out)
 {
 	struct timeline *t = S.shared ? S.tl : evt_gw_session_data(s);
-	const struct evt_state *st = t != NULL && t->state != NULL ?
-	    t->state : R.state0;
+	const struct timeline *v = fan_view(t);
+	const struct evt_state *st = v != NULL && v->state != NULL ?
+	    v->state : R.state0;
 	const char *const *texts = NULL;
 	const size_t *lens = NULL;
 	size_t n = st != NULL ? evt_state_list(st, &texts, &lens) : 0;
@@ -1586,7 +1805,7 @@ states_cb(void *arg, struct evt_gw_session *s,
 		now.rw.pass = W.first_pass;
 		tl_pass_begin(&now, 0);
 	}
-	states_view(t != NULL ? &t->rw : &now.rw, &texts, &lens, &n);
+	states_view(v != NULL ? &v->rw : &now.rw, &texts, &lens, &n);
 	int rc = evt_ess_states_array(subs, texts, lens, n, out) < 0 ?
 	    EVT_ERR_NOMEM : 0;
 	tl_release(t);
@@ -2107,7 +2326,10 @@ check_args(void)
 	if (S.gwo.go.username == NULL && !S.gwo.any_user)
 		evt_cli_usage_err("a server needs --user U --password-file F, "
 		    "or --any-user to accept any credential");
-	S.shared = S.gwo.clock == EVT_GWO_CLOCK_SHARED;
+	/* --follow: one live timeline for all, clients behind catch up
+	 * from the archive (no --clock). */
+	S.fan = R.follow;
+	S.shared = S.gwo.clock == EVT_GWO_CLOCK_SHARED && !S.fan;
 }
 
 /* Creates the event loop with precise timers. */
@@ -2359,6 +2581,11 @@ serve_start(void)
 		return rc;
 	if ((S.done_ev = evtimer_new(base, done_ev_cb, NULL)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
+	if (S.fan) {
+		if ((S.tl = tl_new(OUT_ALL, NULL)) == NULL)
+			return EVT_EXIT_FAIL;
+		tl_start(S.tl);
+	}
 	if (!quiet)
 		evt_cli_err("serving %s (%s clock%s)", R.dir, S.shared ? "shared" :
 		    "session", S.gwo.any_user ? ", any user" : "");

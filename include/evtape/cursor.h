@@ -29,6 +29,7 @@ struct evt_cur_msg {
 	const size_t *evlen;
 	int incomplete;	 /* a MSG or STATES frame that lost items to damage
 			    (not those passed over by evt_cur_seek_id) */
+	uint64_t seg;	 /* the sequence number of its segment */
 };
 
 struct evt_cur;

@@ -425,4 +425,10 @@ void evt_gw_session_set_data(struct evt_gw_session *s, void *data);
 /* Returns the pointer set with evt_gw_session_set_data, or NULL. */
 void *evt_gw_session_data(const struct evt_gw_session *s);
 
+/* Mutes (on 1) or unmutes a session for evt_gw_publish and
+ * evt_gw_publish_raw to all: a muted session takes only what is published
+ * to it alone (evplay --follow: a client catching up from the archive
+ * leaves the live stream until it is back where it is). */
+void evt_gw_session_mute(struct evt_gw_session *s, int on);
+
 #endif

@@ -7,10 +7,11 @@
 #            sent, once, in order; a --type follower gets exactly that
 #            type's; --retime rewrites the live part too; SIGTERM exits 0
 #   refusals --follow with --to, --loop
-#   server   evplay --listen --follow --clock shared: clients with different
+#   server   evplay --listen --follow (fan-out): clients with different
 #            filters started mid-stream each get exactly the sent events of
 #            their filter from their start on, none twice; one drops and
-#            resumes mid-stream and misses nothing; getState is answered
+#            resumes mid-stream, is caught up from the archive and misses
+#            nothing; getState is answered within each filter
 # Only 127.0.0.1, free ports; waits poll files, bounded.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
@@ -39,21 +40,31 @@ has_lines() {
 	[ "$(lines "$1")" -ge "$2" ]
 }
 
+# recording NAME DIR EVSIM-ARGS...: evsim (its --log-sent in $T/NAME.sent)
+# -> evrec rotating every 2 s into DIR, until 300 events are recorded
+# (one check); TYPE is the first event's type.
+recording() {
+	_n=$1
+	_d=$2
+	shift 2
+	start_sim "sim$_n" $AUTH --log-sent "$T/$_n.sent" "$@"
+	start_rec "rec$_n" --archive "$_d" --segment-age 2s $AUTH \
+	    "http://127.0.0.1:$SIM_PORT"
+	wait_events "$_d" 300
+	checkl $? "recording" "$T/rec$_n.log"
+	"$EVTOOL" cat "$_d" >"$T/$_n.first" 2>/dev/null
+	TYPE=$(field "$T/$_n.first" 1 type)
+}
+
 # 1. stdout mode.
 N=3000
-start_sim sim $AUTH --rate 300 --events $N --seed 11 --log-sent "$T/sent"
-start_rec rec --archive "$T/a" --segment-age 2s $AUTH \
-    "http://127.0.0.1:$SIM_PORT"
-wait_events "$T/a" 300
-checkl $? "recording" "$T/rec.log"
-"$EVTOOL" cat "$T/a" >"$T/first.jsonl" 2>/dev/null
-TYPE=$(field "$T/first.jsonl" 1 type)
+recording 1 "$T/a" --rate 300 --events $N --seed 11
 play all --follow "$T/a"; P_ALL=$PPID_
 play ty --follow --top-speed --type "$TYPE" "$T/a"; P_TY=$PPID_
 play rt --follow --top-speed --retime "$T/a"; P_RT=$PPID_
-waitfor 6000 grep -q "generation done" "$T/sim.out"
+waitfor 6000 grep -q "generation done" "$T/sim1.out"
 check $? "evsim generated everything"
-sent_events "$T/sent" "$T/want.jsonl" 2>/dev/null
+sent_events "$T/1.sent" "$T/want.jsonl" 2>/dev/null
 check $? "the events sent"
 waitfor 3000 has_lines "$T/all.out" "$(lines "$T/want.jsonl")"
 check $? "the follower printed as many events as were sent"
@@ -89,6 +100,30 @@ check $([ $? -eq 2 ] && grep -q -- "--follow" "$T/r1.err"; echo $?) \
 "$EVPLAY" --follow --loop 2 "$T/a" >/dev/null 2>"$T/r2.err"
 check $([ $? -eq 2 ]; echo $?) "--follow --loop: usage error"
 
+stop_pid $REC_PID
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+
+# 3. Server mode: the fan-out gateway.  A history of 768 KiB makes the
+# client that drops leave the live stream (at half of it unsent) and
+# catch up from the archive after its resume.
+need_websockets
+N=8000
+recording 2 "$T/b" --rate 400 --events $N --seed 12
+start_srv "$EVPLAY" play --any-user --history-bytes 768K --follow "$T/b"
+checkl $? "evplay --listen --follow serves" "$T/play.out"
+PLAY_PID=$SRV_PID
+t "clients with different filters, one dropping and resuming: each gets \
+exactly the events sent of its filter from its start, once; getState" \
+    $PYTHON "$HERE/evplay_follow.py" --port "$SRV_PORT" --sent "$T/2.sent" \
+    --total $N fanout --type "$TYPE" --away 3000
+sed 's/^/# /' "$T/.out"
+check $(grep -q "behind: catching up from the archive" "$T/play.out" &&
+    grep -q "resumed session" "$T/play.out" &&
+    [ "$(grep -c "on the live stream" "$T/play.out")" -ge 4 ]; echo $?) \
+    "the resumed client caught up from the archive, then went live again"
+stop_pid $PLAY_PID
+check $RC "SIGTERM stops the server: exit 0"
 stop_pid $REC_PID
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""evplay_follow.py: clients of `evplay --listen --follow` (the fan-out
+gateway), used by tests/integration/evplay_follow.sh.  The reference is
+evsim's --log-sent file (every message it sent, one a line).  Reuses
+essclient.py (token, connection, frame checks) and evplay_server.py (the
+filter semantics).  "FAIL: why" on stderr and exit 1 on the first
+violation, exit 0 otherwise.
+
+  fanout  three clients at once with different filters (all events; one
+          type; everything but that type), each getState answered within
+          its filter; the third drops after --drop-after events and
+          resumes (startSession with its session and last event id) once
+          evsim sent --away more.  Once evsim sent --total events, each
+          client's events are exactly the sent events of its filter from
+          the first one it got to the last one sent: none twice, none
+          missing, in order.
+"""
+import argparse
+import asyncio
+import json
+import time
+
+import essclient
+from essclient import ALL, Conn, connect, fail, subscribe, token_or_fail
+from evplay_server import delivered, filtered_state
+
+
+def sent_events(path):
+    """The events of the --log-sent file so far (whole lines only)."""
+    evs = []
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.endswith("\n"):
+                    evs.extend(json.loads(line)["events"])
+    except FileNotFoundError:
+        pass
+    return evs
+
+
+async def sent_at_least(args, n):
+    """Waits (bounded) until evsim logged n events; returns them."""
+    deadline = time.monotonic() + args.timeout
+    while True:
+        evs = sent_events(args.sent)
+        if len(evs) >= n:
+            return evs
+        if time.monotonic() > deadline:
+            fail("evsim logged %d events, waited for %d" % (len(evs), n))
+        await asyncio.sleep(0.05)
+
+
+async def until_id(c, last, timeout):
+    """Receives until the event with id last arrived."""
+    deadline = time.monotonic() + timeout
+    while not c.events or c.events[-1]["id"] != last:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            fail("event %s did not arrive (%d events)" % (last,
+                                                         len(c.events)))
+        if await c.recv_one(left) is not None:
+            fail("unexpected response")
+
+
+async def client(args, name, filters, drop):
+    tok = token_or_fail(args)
+    got = []
+    ws = await connect(args, tok)
+    c = Conn(ws)
+    sid = await subscribe(c, filters)
+    nstates = len(await filtered_state(c, filters))
+    resumed = 0
+    if drop:
+        await c.until_events(args.drop_after, timeout=args.timeout)
+        got.extend(c.events)
+        await ws.close()
+        away = len(sent_events(args.sent)) + args.away
+        await sent_at_least(args, away)
+        ws = await connect(args, tok)
+        c = Conn(ws)
+        r = await c.cmd({"command": "startSession", "commandId": 4,
+                         "sessionId": sid, "eventId": got[-1]["id"]})
+        if r.get("status") != 200:
+            fail("%s: the resume was refused: %r" % (name, r))
+        resumed = 1
+    sent = await sent_at_least(args, args.total)
+    want = [e["id"] for e in sent if delivered(e, filters)]
+    if not want:
+        fail("%s: the filter selects nothing" % name)
+    await until_id(c, want[-1], args.timeout)
+    await ws.close()
+    ids = [e["id"] for e in got + c.events]
+    if len(set(ids)) != len(ids):
+        fail("%s: events received twice" % name)
+    if ids[0] not in want:
+        fail("%s: event %s was not sent or is outside the filter"
+             % (name, ids[0]))
+    i0 = want.index(ids[0])
+    if ids != want[i0:]:
+        for k, (a, b) in enumerate(zip(ids, want[i0:])):
+            if a != b:
+                fail("%s: event %d is %s, wanted %s" % (name, k, a, b))
+        fail("%s: %d events, wanted %d" % (name, len(ids), len(want) - i0))
+    return "%s: %d events (sent %d..%d of its filter), %d states%s" % (
+        name, len(ids), i0 + 1, len(want), nstates,
+        ", resumed once" if resumed else "")
+
+
+async def sc_fanout(args):
+    t = args.type
+    one = [{"modifier": "include", "resourceTypes": ["*"],
+            "sourceIds": ["*"], "eventTypes": [t]}]
+    rest = ALL + [{"modifier": "exclude", "resourceTypes": ["*"],
+                   "sourceIds": ["*"], "eventTypes": [t]}]
+    out = await asyncio.gather(client(args, "all", ALL, False),
+                               client(args, "type", one, False),
+                               client(args, "not-type", rest, True))
+    for line in out:
+        print(line)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    essclient.conn_args(ap)
+    ap.add_argument("--sent", required=True)
+    ap.add_argument("--total", type=int, required=True)
+    ap.add_argument("--timeout", type=float, default=60)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("fanout")
+    p.add_argument("--type", required=True)
+    p.add_argument("--drop-after", type=int, default=200)
+    p.add_argument("--away", type=int, default=800)
+    args = ap.parse_args()
+    essclient.run({"fanout": sc_fanout}[args.cmd], args)
+
+
+if __name__ == "__main__":
+    main()
