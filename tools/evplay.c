@@ -2587,8 +2587,9 @@ serve_start(void)
 		tl_start(S.tl);
 	}
 	if (!quiet)
-		evt_cli_err("serving %s (%s clock%s)", R.dir, S.shared ? "shared" :
-		    "session", S.gwo.any_user ? ", any user" : "");
+		evt_cli_err("serving %s (%s%s)", R.dir, S.fan ? "following: "
+		    "one live timeline" : S.shared ? "shared clock" :
+		    "session clock", S.gwo.any_user ? ", any user" : "");
 	return 0;
 }
 

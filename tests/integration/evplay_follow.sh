@@ -93,6 +93,18 @@ check $ok "SIGTERM and SIGINT stop the followers: exit 0"
 check $([ -s "$T/all.err" ]; [ $? -ne 0 ]; echo $?) "nothing reported"
 [ -s "$T/all.err" ] && show "$T/all.err"
 
+# --from-id: from that event on (the 1000th), then following.
+"$EVTOOL" cat "$T/a" >"$T/cat.jsonl"
+ID=$(field "$T/cat.jsonl" 1000 id)
+tail -n +1000 "$T/cat.jsonl" >"$T/fid.want"
+play fid --follow --top-speed --from-id "$ID" "$T/a"
+waitfor 3000 has_lines "$T/fid.out" "$(lines "$T/fid.want")"
+kill -TERM $PPID_
+wait $PPID_
+check $? "--follow --from-id: SIGTERM, exit 0"
+t "--follow --from-id: what cat prints from that event on" \
+    cmp "$T/fid.want" "$T/fid.out"
+
 # 2. Refusals.
 "$EVPLAY" --follow --to 2026-01-01T00:00:00Z "$T/a" >/dev/null 2>"$T/r1.err"
 check $([ $? -eq 2 ] && grep -q -- "--follow" "$T/r1.err"; echo $?) \
