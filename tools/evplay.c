@@ -138,6 +138,8 @@ struct timeline {
 	 * stream (joined: no cursor, the live timeline's state) or catches
 	 * up from the archive from target on, until it meets it. */
 	int fan, joined;
+	int skip_first;		 /* the first event read is the one a client
+				    resumed after (resume_cb) */
 	struct fpos pos, target;	 /* pos: of m (fan, and the live one) */
 	struct evt_rw_pass rw;	 /* this pass's rewriting (W below) */
 	const char **fev;	 /* --source/--type: the selected events of m */
@@ -445,6 +447,7 @@ tl_pass_begin(struct timeline *t, int say)
 }
 
 static void fan_leave_congested(const struct timeline *l);
+static const struct timeline *fan_view(const struct timeline *t);
 static void fan_done(const struct timeline *t);
 
 /* Hands the current frame over: stdout lines or gateway messages; then
@@ -761,6 +764,12 @@ tl_load(struct timeline *t)
 			t->rw.pass++;
 			tl_pass_begin(t, 1);
 			continue;
+		}
+		if (t->skip_first && t->m.kind == EVT_K_MSG && t->m.n > 0) {
+			t->skip_first = 0; /* its client has it */
+			t->m.ev++;
+			t->m.evlen++;
+			t->m.n--;
 		}
 		if (t->fan || (t == S.tl && S.fan))
 			fpos_next(&t->pos, &t->m);
@@ -1082,34 +1091,58 @@ tl_join(struct timeline *t)
 }
 
 /*
+ * Makes a fan-out session's timeline catch up from the archive: cursor c
+ * (following) with state st as of its start (both taken; st may be
+ * NULL), frames before target passed over, as fast as its client takes
+ * them; it joins the live stream where it meets it (tl_load).
+ */
+static void
+tl_catch_up(struct timeline *t, struct evt_cur *c, struct evt_state *st,
+    const struct fpos *target)
+{
+	struct evt_replay_opts o = R.ro;
+	t->rw = fan_view(t)->rw;
+	evt_gw_session_mute(t->s, 1);
+	tl_close_cur(t);
+	evt_state_free(t->state);
+	t->joined = 0;
+	t->have = 0;
+	t->live = 0;
+	t->cur = c;
+	t->state = st;
+	t->target = *target;
+	t->pos = (struct fpos){0};
+	o.top_speed = 1;
+	evt_replay_init(&t->sch, &o);
+	if (!t->started)
+		nplaying++;
+	t->started = evt_mono_us();
+	evt_replay_start(&t->sch, t->started);
+}
+
+/*
  * A session on the live stream whose client does not take it (slow, or
  * away until it resumes) leaves it before the live timeline l's current
  * frame: it catches up from the archive from that frame on, with the
- * live state as of it, as fast as its client takes it, and joins again
- * where it meets the live timeline (tl_load).  So its history holds a
- * few MiB at most, and a resume misses nothing.
+ * live state as of it.  So its history holds a few MiB at most, and a
+ * resume misses nothing.
  */
 static void
 tl_leave(struct timeline *t, const struct timeline *l)
 {
 	char who[EVT_ESS_ID_MAX + 16];
-	struct evt_replay_opts o = R.ro;
-	evt_gw_session_mute(t->s, 1);
-	t->joined = 0;
-	t->target = l->pos;
-	t->pos = (struct fpos){0};
-	if ((t->cur = cur_open()) == NULL)
-		return; /* reported: its client gets no more events */
-	evt_cur_seek(t->cur, l->m.rx_us);
-	oom_check(evt_cur_follow(t->cur, R.dir));
-	if (l->state != NULL && (t->state = evt_state_copy(l->state)) == NULL)
+	struct evt_state *st = NULL;
+	struct evt_cur *c = cur_open();
+	if (c == NULL) {
+		evt_gw_session_mute(t->s, 1); /* reported: no more events */
+		t->joined = 0;
+		return;
+	}
+	evt_cur_seek(c, l->m.rx_us);
+	oom_check(evt_cur_follow(c, R.dir));
+	if (l->state != NULL && (st = evt_state_copy(l->state)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
-	t->rw = l->rw;
-	o.top_speed = 1;
-	evt_replay_init(&t->sch, &o);
-	t->started = evt_mono_us();
-	nplaying++;
-	evt_replay_start(&t->sch, t->started);
+	tl_catch_up(t, c, st, &l->pos);
 	t->waiting = 1; /* until its client drains (DRAINED) */
 	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
 		evt_cli_err("%sbehind: catching up from the archive",
@@ -1619,6 +1652,42 @@ fan_new(struct evt_gw_session *s)
 	evt_replay_init(&t->sch, &R.ro);
 	LIST_INSERT_HEAD(&timelines, t, link);
 	return t;
+}
+
+/*
+ * gateway resume_cb (--follow): a client resumes after an event its
+ * session's history no longer holds (sent too long ago, or never sent in
+ * this session): if the archive has it, the session catches up from the
+ * event after it, so a resume reaches as far back as retention.
+ */
+static int
+resume_cb(void *arg, struct evt_gw_session *s, const char *eid, size_t len)
+{
+	struct timeline *t = evt_gw_session_data(s);
+	struct evt_cur *c;
+	int64_t rx;
+	char who[EVT_ESS_ID_MAX + 16];
+	if (!S.fan || t == NULL || (c = cur_open()) == NULL)
+		return 0;
+	int rc = evt_cur_seek_id(c, eid, len, &rx);
+	oom_check(rc);
+	if (rc != 1) {
+		evt_cur_close(c);
+		return 0;
+	}
+	oom_check(evt_cur_follow(c, R.dir));
+	if (t->held) {
+		t->held = 0;
+		evtimer_del(t->timer);
+	}
+	tl_catch_up(t, c, state_at(rx), &(struct fpos){0});
+	t->skip_first = 1;
+	t->waiting = 0;
+	tl_kick(t); /* after the answer */
+	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
+		evt_cli_err("%sresumed after an event of the archive: catching "
+		    "up from there", tl_who(t, who, sizeof who));
+	return 1;
 }
 
 /* gateway session_cb. */
@@ -2574,6 +2643,8 @@ serve_start(void)
 	go->rest_cb = rest_cb;
 	go->session_cb = session_cb;
 	go->drain_cb = drain_cb;
+	if (S.fan)
+		go->resume_cb = resume_cb;
 	go->http_cb = http_cb;
 	configs_load();
 	int rc = evt_gwo_start(&S.gwo, base);

@@ -13,7 +13,9 @@ violation, exit 0 otherwise.
           evsim sent --away more.  Once evsim sent --total events, each
           client's events are exactly the sent events of its filter from
           the first one it got to the last one sent: none twice, none
-          missing, in order.
+          missing, in order.  A fourth (the one type) resumes after the
+          first event evsim sent, which its session never had: it gets
+          every sent event of its filter after that one.
 """
 import argparse
 import asyncio
@@ -62,7 +64,10 @@ async def until_id(c, last, timeout):
             fail("unexpected response")
 
 
-async def client(args, name, filters, drop):
+async def client(args, name, filters, drop, rewind=False):
+    """drop: away until evsim sent --away more, then resumes after the
+    last event it got; rewind: resumes at once after the first event
+    evsim sent (never in this session's history: from the archive)."""
     tok = token_or_fail(args)
     got = []
     ws = await connect(args, tok)
@@ -70,20 +75,27 @@ async def client(args, name, filters, drop):
     sid = await subscribe(c, filters)
     nstates = len(await filtered_state(c, filters))
     resumed = 0
-    if drop:
+    if drop or rewind:
         await c.until_events(args.drop_after, timeout=args.timeout)
         got.extend(c.events)
         await ws.close()
-        away = len(sent_events(args.sent)) + args.away
-        await sent_at_least(args, away)
+        if rewind:
+            got = []
+            after = sent_events(args.sent)[0]["id"]
+        else:
+            await sent_at_least(args, len(sent_events(args.sent)) +
+                                args.away)
+            after = got[-1]["id"]
         ws = await connect(args, tok)
         c = Conn(ws)
         r = await c.cmd({"command": "startSession", "commandId": 4,
-                         "sessionId": sid, "eventId": got[-1]["id"]})
+                         "sessionId": sid, "eventId": after})
         if r.get("status") != 200:
             fail("%s: the resume was refused: %r" % (name, r))
         resumed = 1
     sent = await sent_at_least(args, args.total)
+    if rewind:
+        sent = sent[1:]
     want = [e["id"] for e in sent if delivered(e, filters)]
     if not want:
         fail("%s: the filter selects nothing" % name)
@@ -96,6 +108,9 @@ async def client(args, name, filters, drop):
         fail("%s: event %s was not sent or is outside the filter"
              % (name, ids[0]))
     i0 = want.index(ids[0])
+    if rewind and i0 != 0:
+        fail("%s: the first event after the one it resumed after is %s, "
+             "not %s" % (name, ids[0], want[0]))
     if ids != want[i0:]:
         for k, (a, b) in enumerate(zip(ids, want[i0:])):
             if a != b:
@@ -103,6 +118,7 @@ async def client(args, name, filters, drop):
         fail("%s: %d events, wanted %d" % (name, len(ids), len(want) - i0))
     return "%s: %d events (sent %d..%d of its filter), %d states%s" % (
         name, len(ids), i0 + 1, len(want), nstates,
+        ", resumed after the first event sent" if rewind else
         ", resumed once" if resumed else "")
 
 
@@ -114,7 +130,8 @@ async def sc_fanout(args):
                    "sourceIds": ["*"], "eventTypes": [t]}]
     out = await asyncio.gather(client(args, "all", ALL, False),
                                client(args, "type", one, False),
-                               client(args, "not-type", rest, True))
+                               client(args, "not-type", rest, True),
+                               client(args, "rewind", one, False, True))
     for line in out:
         print(line)
 

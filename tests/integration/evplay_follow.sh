@@ -11,7 +11,9 @@
 #            filters started mid-stream each get exactly the sent events of
 #            their filter from their start on, none twice; one drops and
 #            resumes mid-stream, is caught up from the archive and misses
-#            nothing; getState is answered within each filter
+#            nothing; another resumes after the first event sent, which its
+#            session never had, and gets every later one of its filter
+#            from the archive; getState is answered within each filter
 # Only 127.0.0.1, free ports; waits poll files, bounded.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
@@ -132,8 +134,10 @@ exactly the events sent of its filter from its start, once; getState" \
 sed 's/^/# /' "$T/.out"
 check $(grep -q "behind: catching up from the archive" "$T/play.out" &&
     grep -q "resumed session" "$T/play.out" &&
-    [ "$(grep -c "on the live stream" "$T/play.out")" -ge 4 ]; echo $?) \
-    "the resumed client caught up from the archive, then went live again"
+    [ "$(grep -c "on the live stream" "$T/play.out")" -ge 6 ]; echo $?) \
+    "the resumed clients caught up from the archive, then went live again"
+check $(grep -q "resumed after an event of the archive" "$T/play.out"; echo $?) \
+    "a resume after an event its session never had: from the archive"
 stop_pid $PLAY_PID
 check $RC "SIGTERM stops the server: exit 0"
 stop_pid $REC_PID
