@@ -1282,8 +1282,8 @@ tty_restore(void)
 static void
 tl_seek_to(struct timeline *t, int64_t target)
 {
-	if (t->cur == NULL)
-		return; /* a client on the live stream */
+	if (t->cur == NULL || (t == S.tl && S.fan))
+		return; /* the live stream, and a client on it */
 	if (R.from != INT64_MIN && target < R.from)
 		target = R.from;
 	tl_follow_stop(t);
