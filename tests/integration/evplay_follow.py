@@ -15,7 +15,9 @@ violation, exit 0 otherwise.
           the first one it got to the last one sent: none twice, none
           missing, in order.  A fourth (the one type) resumes after the
           first event evsim sent, which its session never had: it gets
-          every sent event of its filter after that one.
+          every sent event of its filter after that one.  A fifth
+          subscribes to everything and stops reading while evsim sends
+          --away events, then gets every one from its first, once.
 """
 import argparse
 import asyncio
@@ -23,6 +25,7 @@ import json
 import time
 
 import essclient
+from conformance import stalled_client
 from essclient import ALL, Conn, connect, fail, subscribe, token_or_fail
 from evplay_server import delivered, filtered_state
 
@@ -122,6 +125,26 @@ async def client(args, name, filters, drop, rewind=False):
         ", resumed once" if resumed else "")
 
 
+async def stalled(args):
+    """Subscribes to everything, then reads nothing until evsim sent
+    --away more events; then reads on: every sent event from the first
+    one it got, once."""
+    tok = token_or_fail(args)
+    ws = await stalled_client(args, tok)
+    await sent_at_least(args, len(sent_events(args.sent)) + args.away)
+    c = Conn(ws)
+    sent = await sent_at_least(args, args.total)
+    want = [e["id"] for e in sent]
+    await until_id(c, want[-1], args.timeout)
+    await ws.close()
+    ids = [e["id"] for e in c.events]
+    i0 = want.index(ids[0]) if ids[0] in want else -1
+    if i0 < 0 or ids != want[i0:]:
+        fail("stalled: not every sent event from its first one, once")
+    return "stalled: %d events (sent %d..%d), read nothing for %d sent" % (
+        len(ids), i0 + 1, len(want), args.away)
+
+
 async def sc_fanout(args):
     t = args.type
     one = [{"modifier": "include", "resourceTypes": ["*"],
@@ -131,7 +154,8 @@ async def sc_fanout(args):
     out = await asyncio.gather(client(args, "all", ALL, False),
                                client(args, "type", one, False),
                                client(args, "not-type", rest, True),
-                               client(args, "rewind", one, False, True))
+                               client(args, "rewind", one, False, True),
+                               stalled(args))
     for line in out:
         print(line)
 
