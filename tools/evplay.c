@@ -707,7 +707,11 @@ fpos_cmp(const struct fpos *a, const struct fpos *b)
 }
 
 /* Whether the live timeline has yet to hand out the frame at p (then a
- * client catching up there joins it). */
+ * client catching up there joins it).  Before it handed out one, those
+ * received from its start on: a frame received before it but written
+ * later is the catching-up client's, which therefore joins only at such
+ * a frame or, at the archive's end, once the live timeline is past it
+ * (tl_load). */
 static int
 fan_ahead(const struct fpos *p)
 {
@@ -741,7 +745,8 @@ tl_load(struct timeline *t)
 			evt_cli_err("reading the archive: %s", evt_strerror(rc));
 			return -1;
 		}
-		if (rc == 0 && t->fan) {
+		if (rc == 0 && t->fan && S.have_done &&
+		    fpos_cmp(&t->pos, &S.done) >= 0) {
 			tl_join(t); /* all there is: the live timeline's next */
 			return 2;
 		}

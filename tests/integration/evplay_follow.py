@@ -18,6 +18,8 @@ violation, exit 0 otherwise.
           every sent event of its filter after that one.  A fifth
           subscribes to everything and stops reading while evsim sends
           --away events, then gets every one from its first, once.
+  whole   one client of an evplay started with --from before the first
+          event: every event sent, from the first, once.
 """
 import argparse
 import asyncio
@@ -67,10 +69,11 @@ async def until_id(c, last, timeout):
             fail("unexpected response")
 
 
-async def client(args, name, filters, drop, rewind=False):
+async def client(args, name, filters, drop, rewind=False, whole=False):
     """drop: away until evsim sent --away more, then resumes after the
     last event it got; rewind: resumes at once after the first event
-    evsim sent (never in this session's history: from the archive)."""
+    evsim sent (never in this session's history: from the archive);
+    whole: every event sent, from the first (evplay --from before it)."""
     tok = token_or_fail(args)
     got = []
     ws = await connect(args, tok)
@@ -111,7 +114,7 @@ async def client(args, name, filters, drop, rewind=False):
         fail("%s: event %s was not sent or is outside the filter"
              % (name, ids[0]))
     i0 = want.index(ids[0])
-    if rewind and i0 != 0:
+    if (rewind or whole) and i0 != 0:
         fail("%s: the first event after the one it resumed after is %s, "
              "not %s" % (name, ids[0], want[0]))
     if ids != want[i0:]:
@@ -145,6 +148,10 @@ async def stalled(args):
         len(ids), i0 + 1, len(want), args.away)
 
 
+async def sc_whole(args):
+    print(await client(args, "whole", ALL, False, whole=True))
+
+
 async def sc_fanout(args):
     t = args.type
     one = [{"modifier": "include", "resourceTypes": ["*"],
@@ -171,8 +178,9 @@ def main():
     p.add_argument("--type", required=True)
     p.add_argument("--drop-after", type=int, default=200)
     p.add_argument("--away", type=int, default=800)
+    sub.add_parser("whole")
     args = ap.parse_args()
-    essclient.run({"fanout": sc_fanout}[args.cmd], args)
+    essclient.run({"fanout": sc_fanout, "whole": sc_whole}[args.cmd], args)
 
 
 if __name__ == "__main__":

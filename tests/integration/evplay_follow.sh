@@ -14,7 +14,10 @@
 #            nothing; another resumes after the first event sent, which its
 #            session never had, and gets every later one of its filter
 #            from the archive; a client that stops reading for a while
-#            misses nothing either; getState is answered within each filter
+#            misses nothing either; getState is answered within each filter;
+#            with --top-speed --from 0, a client gets every event sent from
+#            the first, then live (one written after the live timeline's
+#            start but received before it included)
 # Only 127.0.0.1, free ports; waits poll files, bounded.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
@@ -128,9 +131,18 @@ recording 2 "$T/b" --rate 400 --events $N --seed 12
 start_srv "$EVPLAY" play --any-user --history-bytes 768K --follow "$T/b"
 checkl $? "evplay --listen --follow serves" "$T/play.out"
 PLAY_PID=$SRV_PID
+PLAY_PORT=$SRV_PORT
+# A second one whose clients start at the first event (--from), at top
+# speed, and join the live stream where they meet it.
+start_srv "$EVPLAY" whole --any-user --top-speed --from 0 --follow "$T/b"
+checkl $? "evplay --listen --follow --from 0 serves" "$T/whole.out"
+WHOLE_PID=$SRV_PID
+$PYTHON "$HERE/evplay_follow.py" --port "$SRV_PORT" --sent "$T/2.sent" \
+    --total $N whole >"$T/whole.py.out" 2>&1 &
+WHOLE_PY=$!
 t "clients with different filters, one dropping and resuming, one stalled: each gets \
 exactly the events sent of its filter from its start, once; getState" \
-    $PYTHON "$HERE/evplay_follow.py" --port "$SRV_PORT" --sent "$T/2.sent" \
+    $PYTHON "$HERE/evplay_follow.py" --port "$PLAY_PORT" --sent "$T/2.sent" \
     --total $N fanout --type "$TYPE" --away 3000
 sed 's/^/# /' "$T/.out"
 check $(grep -q "behind: catching up from the archive" "$T/play.out" &&
@@ -139,6 +151,12 @@ check $(grep -q "behind: catching up from the archive" "$T/play.out" &&
     "the resumed clients caught up from the archive, then went live again"
 check $(grep -q "resumed after an event of the archive" "$T/play.out"; echo $?) \
     "a resume after an event its session never had: from the archive"
+wait $WHOLE_PY
+check $? "--from 0: a client gets every event sent from the first, once, \
+then live: $(cat "$T/whole.py.out")"
+check $(grep -q "on the live stream" "$T/whole.out"; echo $?) \
+    "--from 0: ... joining the live stream"
+stop_pid $WHOLE_PID
 stop_pid $PLAY_PID
 check $RC "SIGTERM stops the server: exit 0"
 stop_pid $REC_PID
