@@ -97,6 +97,12 @@ enum {
  * follower looks again all the same (inotify wakes it; the quiet wait is
  * what tells a dead writer's unsealed segment, follow.h). */
 #define FOLLOW_QUIET_S 5
+/* --follow --listen: the live timeline starts reading this long before
+ * now (at top speed to the archive's end): a recorder writes a frame
+ * within its block age (1 s by default) of receiving it, so a frame
+ * received just before the start but written after it is read, and its
+ * state kept, too. */
+#define LIVE_LEAD_US 10000000
 
 /* Where a timeline's frames go. */
 enum out { OUT_STDOUT, OUT_ALL, OUT_SESSION };
@@ -1022,15 +1028,17 @@ tl_new(enum out out, struct evt_gw_session *s)
 	if (R.follow)
 		oom_check(evt_cur_follow(t->cur, R.dir));
 	if (out == OUT_ALL && S.fan) {
-		/* The live timeline starts at now, with the state as of
-		 * now. */
-		S.live_from = evt_wall_us();
+		/* The live timeline starts shortly before now, with the state
+		 * as of then. */
+		S.live_from = evt_wall_us() - LIVE_LEAD_US;
 		evt_cur_seek(t->cur, S.live_from);
 		t->state = state_at(S.live_from);
 	} else if (R.state0 != NULL &&
 	    (t->state = evt_state_copy(R.state0)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	evt_replay_init(&t->sch, &R.ro);
+	if (out == OUT_ALL && S.fan)
+		t->sch.o.top_speed = 1; /* to the end, then as it comes */
 	if ((t->timer = evtimer_new(base, tl_timer_cb, t)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	LIST_INSERT_HEAD(&timelines, t, link);

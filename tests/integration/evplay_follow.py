@@ -33,13 +33,18 @@ from evplay_server import delivered, filtered_state
 
 
 def sent_events(path):
-    """The events of the --log-sent file so far (whole lines only)."""
+    """The events of the --log-sent file so far: whole lines, up to one
+    that does not read yet (evsim's stdio may be between writes)."""
     evs = []
     try:
         with open(path) as f:
             for line in f:
-                if line.endswith("\n"):
+                if not line.endswith("\n"):
+                    break
+                try:
                     evs.extend(json.loads(line)["events"])
+                except ValueError:
+                    break
     except FileNotFoundError:
         pass
     return evs
