@@ -10,6 +10,7 @@
 #include "evtape/ckpt.h"
 #include "evtape/cursor.h"
 #include "evtape/err.h"
+#include "evtape/follow.h"
 #include "evtape/record.h"
 #include "evtape/state.h"
 #include "evtape/summary.h"
@@ -38,6 +39,12 @@ struct evt_cur {
 	size_t state_seg;     /* evt_cur_state_at: the segment whose last
 				 getState answer it starts at (SIZE_MAX:
 				 none) */
+	/* evt_cur_follow: segments come from a follower (opened at the
+	 * first read after a seek, from c->from), which owns the readers */
+	int following;
+	char *dir;
+	struct evt_follow *fo;
+	uint64_t fo_lost, fo_unknown; /* of followers closed by seeks */
 };
 
 /* Opens the archive for reading. */
@@ -76,8 +83,32 @@ cur_close_seg(struct evt_cur *c)
 		evt_frames_free(&c->fr);
 	}
 	c->fr_init = 0;
-	evt_archive_close_segment(c->a, c->r);
+	if (!c->following)
+		evt_archive_close_segment(c->a, c->r);
 	c->r = NULL;
+}
+
+/* Adds what follower fo (NULL: none) could not read to the tallies. */
+static void
+follow_lost_add(const struct evt_follow *fo, uint64_t *events,
+    uint64_t *unknown)
+{
+	uint64_t ev, unk;
+	if (fo == NULL)
+		return;
+	evt_follow_lost(fo, &ev, &unk);
+	*events += ev;
+	*unknown += unk;
+}
+
+/* Closes the follower (a seek reopens it from the new start). */
+static void
+cur_close_follow(struct evt_cur *c)
+{
+	cur_close_seg(c);
+	follow_lost_add(c->fo, &c->fo_lost, &c->fo_unknown);
+	evt_follow_close(c->fo);
+	c->fo = NULL;
 }
 
 /* What the cursor could not read; see cursor.h. */
@@ -85,6 +116,9 @@ void
 evt_cur_lost(const struct evt_cur *c, uint64_t *events, uint64_t *unknown)
 {
 	evt_archive_lost(c->a, events, unknown);
+	*events += c->fo_lost;
+	*unknown += c->fo_unknown;
+	follow_lost_add(c->fo, events, unknown);
 }
 
 /* Closes the cursor. */
@@ -93,7 +127,8 @@ evt_cur_close(struct evt_cur *c)
 {
 	if (c == NULL)
 		return;
-	cur_close_seg(c);
+	cur_close_follow(c);
+	free(c->dir);
 	evt_archive_close(c->a);
 	free(c->ev);
 	free(c->evlen);
@@ -163,6 +198,28 @@ rewind_to_states(struct evt_cur *c)
 		evt_segr_rewind_block(c->r, b);
 }
 
+/* Follow mode: takes the follower's reader to read now (opening the
+ * follower first, from c->from).  1, 0 when nothing is to be read until
+ * the archive changes, or a negative evt_err. */
+static int
+cur_follow_seg(struct evt_cur *c)
+{
+	struct evt_segr *r;
+	const char *path;
+	int fresh, rc;
+	if (c->fo == NULL && (rc = evt_follow_open(c->dir, c->from, c->cb,
+	    c->arg, &c->fo)) != 0)
+		return rc;
+	if ((rc = evt_follow_reader(c->fo, &r, &path, &fresh)) <= 0)
+		return rc;
+	/* A reader stops between blocks, where no frame is open: a frame
+	 * reader started afresh at every call misses nothing. */
+	c->r = r;
+	evt_frames_init(&c->fr, c->r, cur_keep_cb, c, c->cb, c->arg, path);
+	c->fr_init = 1;
+	return 1;
+}
+
 /* Opens segment si and rewinds it to the cursor's start time; skips
  * sealed segments that end before it.  Returns 1 if open, 0 if none
  * left. */
@@ -170,6 +227,8 @@ static int
 cur_open_seg(struct evt_cur *c)
 {
 	cur_close_seg(c);
+	if (c->following)
+		return cur_follow_seg(c);
 	for (; c->si < c->nseg; c->si++) {
 		/* The catalog's time table spares the open (and trailer
 		 * read) of every sealed segment outside the window. */
@@ -205,6 +264,8 @@ cur_open_seg(struct evt_cur *c)
 int
 evt_cur_seek(struct evt_cur *c, int64_t from_us)
 {
+	if (c->following)
+		cur_close_follow(c);
 	cur_close_seg(c);
 	c->from = from_us;
 	c->si = 0;
@@ -227,6 +288,8 @@ evt_cur_seek_id(struct evt_cur *c, const char *id, size_t len,
 	if (rc != 1)
 		return rc == EVT_ERR_NOMEM ? rc : 0;
 	evt_archive_close_segment(c->a, r);
+	if (c->following)
+		cur_close_follow(c);
 	cur_close_seg(c);
 	c->si = i;
 	c->from = rec.rx_us;
@@ -271,13 +334,20 @@ int
 evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 {
 	for (;;) {
-		if (c->r == NULL && !cur_open_seg(c))
-			return 0;
+		int rc;
+		if (c->r == NULL && (rc = cur_open_seg(c)) <= 0)
+			return rc;
 		struct evt_frame *f;
 		c->skipped = 0;
-		int rc = evt_frames_next(&c->fr, &f);
+		rc = evt_frames_next(&c->fr, &f);
 		if (rc < 0)
 			return rc;
+		if (rc == 0 && c->following) {
+			cur_close_seg(c); /* all there is now: ask again */
+			if ((rc = cur_follow_seg(c)) <= 0)
+				return rc;
+			continue;
+		}
 		if (rc == 0) {
 			c->si++;
 			cur_close_seg(c);
@@ -297,12 +367,31 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 		}
 		m->kind = f->kind;
 		m->rx_us = f->rx_us;
+		m->seg = evt_segr_info(c->r)->seq;
 		m->text = (const char *)f->text.p;
 		m->len = f->text.len;
 		m->incomplete = (f->kind == EVT_K_MSG ||
 		    f->kind == EVT_K_STATES) && f->kept + c->skipped < f->nitems;
 		return cur_items(c, f, m) == 0 ? 1 : EVT_ERR_NOMEM;
 	}
+}
+
+/* Turns follow mode on; see cursor.h. */
+int
+evt_cur_follow(struct evt_cur *c, const char *dir)
+{
+	if ((c->dir = strdup(dir)) == NULL)
+		return EVT_ERR_NOMEM;
+	cur_close_seg(c);
+	c->following = 1;
+	return 0;
+}
+
+/* The follower; see cursor.h. */
+struct evt_follow *
+evt_cur_follower(const struct evt_cur *c)
+{
+	return c->fo;
 }
 
 /*

@@ -400,7 +400,7 @@ publish(struct evt_gw *gw, struct evt_gw_session *only, const char *const *ev,
 	else
 		for (s = TAILQ_FIRST(&gw->sessions); s != NULL; s = next) {
 			next = TAILQ_NEXT(s, link);
-			if (sess_take(s, evs, n, now) != 0)
+			if (!s->muted && sess_take(s, evs, n, now) != 0)
 				rc = EVT_ERR_NOMEM;
 		}
 out:
@@ -654,8 +654,27 @@ gw_id_cb(void *arg, char out[EVT_ESS_ID_MAX])
 	return new_guid(out);
 }
 
+/* A resume past session s's history: the program's resume_cb may take
+ * it (s then gets an empty history).  1 if it did. */
+static int
+resume_program(struct evt_gw *gw, struct evt_gw_session *s, const char *eid,
+    size_t eidlen)
+{
+	struct evt_gwh *h;
+	if (gw->o.resume_cb == NULL ||
+	    (h = evt_gwh_new(gw->o.history_bytes)) == NULL)
+		return 0;
+	if (gw->o.resume_cb(gw->o.arg, s, eid, eidlen) != 1) {
+		evt_gwh_free(h);
+		return 0;
+	}
+	evt_gwh_free(s->hist);
+	s->hist = h;
+	return 1;
+}
+
 /* resume_cb: accepts a resume if the session is known and still holds the
- * event the client saw last. */
+ * event the client saw last (or the program takes it). */
 static int
 gw_resume_cb(void *arg, const char *sid, size_t sidlen, const char *eid,
     size_t eidlen, struct evt_ess_subs **subs)
@@ -671,7 +690,8 @@ gw_resume_cb(void *arg, const char *sid, size_t sidlen, const char *eid,
 		why = "unknown or expired";
 	else if (CRYPTO_memcmp(s->owner, c->owner, GW_OWNER_LEN) != 0)
 		why = "it belongs to another user";
-	else if (evt_gwh_seek(s->hist, eid, eidlen) != 0)
+	else if (evt_gwh_seek(s->hist, eid, eidlen) != 0 &&
+	    !resume_program(gw, s, eid, eidlen))
 		why = "eventId no longer in its history";
 	if (why != NULL) {
 		gw->st.resumes_refused++;
@@ -1546,4 +1566,11 @@ void *
 evt_gw_session_data(const struct evt_gw_session *s)
 {
 	return s->data;
+}
+
+/* Mutes or unmutes a session for publishing to all. */
+void
+evt_gw_session_mute(struct evt_gw_session *s, int on)
+{
+	s->muted = on;
 }

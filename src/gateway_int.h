@@ -102,6 +102,7 @@ struct evt_gw_session {
 	int64_t detached_us;
 	int subscribed;
 	int drain_armed;		/* DRAINED is due (session_congested) */
+	int muted;			/* not published to all (mute) */
 	uint64_t tok_hash;		/* its last connection's tok_hash */
 	uint64_t bound_seq;		/* when it was last bound (bind_seq) */
 	void *data;

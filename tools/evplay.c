@@ -61,6 +61,7 @@
 #include "evtape/cut.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
+#include "evtape/follow.h"
 #include "evtape/gateway.h"
 #include "evtape/gw_opts.h"
 #include "evtape/http.h"
@@ -89,12 +90,34 @@ enum mode { M_EVENTS, M_MESSAGES, M_TSV };
 /* getopt_long codes of the rewriting and selection options. */
 enum {
 	O_RETIME = 0x300, O_SHIFT, O_FRESH, O_FRESH_KEY, O_MAP, O_SOURCE,
-	O_TYPE,
+	O_TYPE, O_FOLLOW,
 };
 #define FRESH_PASSES 64		/* passes a fresh --from-id is looked for in */
+/* --follow: how long a wait for a change of the archive lasts before the
+ * follower looks again all the same (inotify wakes it; the quiet wait is
+ * what tells a dead writer's unsealed segment, follow.h). */
+#define FOLLOW_QUIET_S 5
+/* --follow --listen: the live timeline starts reading this long before
+ * now (at top speed to the archive's end): a recorder writes a frame
+ * within its block age (1 s by default) of receiving it, so a frame
+ * received just before the start but written after it is read, and its
+ * state kept, too. */
+#define LIVE_LEAD_US 10000000
 
 /* Where a timeline's frames go. */
 enum out { OUT_STDOUT, OUT_ALL, OUT_SESSION };
+
+/*
+ * A frame's place in the archive, the same for every reader of it: its
+ * segment, receive time and rank among that segment's frames received at
+ * that time (--follow --listen: where a client catching up from the
+ * archive meets the live stream).
+ */
+struct fpos {
+	uint64_t seg;
+	int64_t rx;
+	uint32_t k;
+};
 
 /* One replay. */
 struct timeline {
@@ -115,6 +138,16 @@ struct timeline {
 	int gone;		 /* its session is gone: freed by its timer */
 	int filtered;		 /* m lost events to --source/--type */
 	size_t ev_from, ev_to;	 /* then: where its events were in m->text */
+	int live;		 /* --follow: read to the archive's end once;
+				    frames are then due as they are read */
+	struct event *fwait;	 /* --follow: the wait for a change */
+	/* --follow --listen: a session's timeline (fan) takes the live
+	 * stream (joined: no cursor, the live timeline's state) or catches
+	 * up from the archive from target on, until it meets it. */
+	int fan, joined;
+	int skip_first;		 /* the first event read is the one a client
+				    resumed after (resume_cb) */
+	struct fpos pos, target;	 /* pos: of m (fan, and the live one) */
 	struct evt_rw_pass rw;	 /* this pass's rewriting (W below) */
 	const char **fev;	 /* --source/--type: the selected events of m */
 	size_t *flen, fcap;
@@ -130,6 +163,7 @@ static struct {
 	long loops;		 /* loops_left of a new timeline */
 	struct evt_replay_opts ro;
 	struct evt_state *state0; /* the state at the start point, or NULL */
+	int follow;		 /* --follow */
 } R;
 
 /* Server mode. */
@@ -138,7 +172,12 @@ static struct {
 	int shared;		 /* --clock shared */
 	int exit_when_done;
 	struct event *done_ev;	 /* --exit-when-done re-checks */
-	struct timeline *tl;	 /* shared: the one timeline */
+	struct timeline *tl;	 /* shared: the one timeline; --follow: the
+				    live one */
+	int fan;		 /* --follow: the live timeline, fan-out */
+	int have_done;		 /* ... has handed out a frame: */
+	struct fpos done;	 /* the last one */
+	int64_t live_from;	 /* ... its start (now when it started) */
 	int paused;		 /* a new timeline starts paused */
 	double speed;		 /* a new timeline's speed (0: R.ro's) */
 } S;
@@ -419,6 +458,10 @@ tl_pass_begin(struct timeline *t, int say)
 	}
 }
 
+static void fan_leave_congested(const struct timeline *l);
+static const struct timeline *fan_view(const struct timeline *t);
+static void fan_done(const struct timeline *t);
+
 /* Hands the current frame over: stdout lines or gateway messages; then
  * its stateful events update the timeline's state table. */
 static void
@@ -426,6 +469,8 @@ tl_output(struct timeline *t)
 {
 	const struct evt_cur_msg *m = &t->m;
 	struct evt_buf *out = evt_cli_out_buf(); /* stdout mode */
+	if (t == S.tl && S.fan)
+		fan_leave_congested(t);
 	if (m->kind == EVT_K_RAW && t->out != OUT_STDOUT) {
 		/* A frame that was not JSON goes out as it came, if a text
 		 * frame can carry it (valid UTF-8). */
@@ -475,6 +520,7 @@ tl_output(struct timeline *t)
 	t->frames++;
 	if (m->kind == EVT_K_MSG)
 		t->events += m->n;
+	fan_done(t);
 }
 
 /*
@@ -543,10 +589,9 @@ cur_rewind(struct evt_cur *c, int64_t *rx)
 	return 0;
 }
 
-/* Opens a cursor at the start of a pass, ending at --to; sets *rx as
- * cur_rewind.  Returns it or NULL (reported). */
+/* Opens a cursor on the archive.  Returns it or NULL (reported). */
 static struct evt_cur *
-cur_at_start(int64_t *rx)
+cur_open(void)
 {
 	struct evt_cur *c;
 	int rc = evt_cur_open(R.dir, evt_cli_damage_cb, evt_cli_warn_cb, NULL, &c);
@@ -554,6 +599,17 @@ cur_at_start(int64_t *rx)
 		evt_cli_err("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
 		return NULL;
 	}
+	return c;
+}
+
+/* Opens a cursor at the start of a pass, ending at --to; sets *rx as
+ * cur_rewind.  Returns it or NULL (reported). */
+static struct evt_cur *
+cur_at_start(int64_t *rx)
+{
+	struct evt_cur *c = cur_open();
+	if (c == NULL)
+		return NULL;
 	evt_cur_set_end(c, R.to);
 	if (cur_rewind(c, rx) != 0) {
 		evt_cur_close(c);
@@ -586,9 +642,112 @@ state_lead(struct evt_state *s)
 	return 0;
 }
 
+static void tl_kick(struct timeline *t);
+static void tl_finish(struct timeline *t);
+
+/* --follow: the archive changed, or the quiet wait passed: reads on. */
+static void
+tl_follow_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeline *t = arg;
+	int rc = evt_follow_wait(evt_cur_follower(t->cur), 0, NULL);
+	if (rc == EVT_ERR_NOTFOUND || rc == EVT_ERR_IO) {
+		if (rc == EVT_ERR_NOTFOUND)
+			evt_cli_err("%s: the archive directory was deleted or "
+			    "moved", R.dir);
+		else
+			evt_cli_err("%s: waiting for changes: %s", R.dir,
+			    strerror(errno));
+		exit_code = EVT_EXIT_FAIL;
+		tl_finish(t);
+		return;
+	}
+	tl_kick(t);
+}
+
+/* --follow: all there is has been read; waits for the follower's change
+ * (its descriptor is the follower's of the moment: a seek reopens it). */
+static void
+tl_follow_wait(struct timeline *t)
+{
+	int fd = evt_follow_fd(evt_cur_follower(t->cur));
+	struct timeval tv = {FOLLOW_QUIET_S, 0};
+	if (t->out == OUT_STDOUT)
+		oflush(); /* out before waiting */
+	t->live = 1;
+	if (t->fwait != NULL && event_get_fd(t->fwait) != fd) {
+		event_free(t->fwait);
+		t->fwait = NULL;
+	}
+	if (t->fwait == NULL && (t->fwait = event_new(base, fd, EV_READ,
+	    tl_follow_cb, t)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	event_add(t->fwait, &tv);
+}
+
+/* Stops waiting for the follower (before a seek closes it). */
+static void
+tl_follow_stop(struct timeline *t)
+{
+	if (t->fwait != NULL)
+		event_del(t->fwait);
+	t->live = 0;
+}
+
+/* Moves p to the frame m read after it. */
+static void
+fpos_next(struct fpos *p, const struct evt_cur_msg *m)
+{
+	if (m->seg == p->seg && m->rx_us == p->rx) {
+		p->k++;
+		return;
+	}
+	p->seg = m->seg;
+	p->rx = m->rx_us;
+	p->k = 0;
+}
+
+/* Compares two places: < 0, 0, > 0. */
+static int
+fpos_cmp(const struct fpos *a, const struct fpos *b)
+{
+	if (a->seg != b->seg)
+		return a->seg < b->seg ? -1 : 1;
+	if (a->rx != b->rx)
+		return a->rx < b->rx ? -1 : 1;
+	return a->k < b->k ? -1 : a->k > b->k;
+}
+
+/* Whether the live timeline has yet to hand out the frame at p (then a
+ * client catching up there joins it).  Before it handed out one, those
+ * received from its start on: a frame received before it but written
+ * later is the catching-up client's, which therefore joins only at such
+ * a frame or, at the archive's end, once the live timeline is past it
+ * (tl_load). */
+static int
+fan_ahead(const struct fpos *p)
+{
+	if (!S.have_done)
+		return p->rx >= S.live_from;
+	return fpos_cmp(p, &S.done) > 0;
+}
+
+/* The live timeline has handed out its current frame. */
+static void
+fan_done(const struct timeline *t)
+{
+	if (t == S.tl && S.fan) {
+		S.done = t->pos;
+		S.have_done = 1;
+	}
+}
+
+static void tl_join(struct timeline *t);
+
 /* Loads the next frame that produces output and pushes it to the
  * scheduler; loops.  Frames passed over still update the state table.
- * Returns 1, 0 at the end, -1 on failure. */
+ * Returns 1, 0 at the end, 2 when --follow waits for more, -1 on
+ * failure. */
 static int
 tl_load(struct timeline *t)
 {
@@ -597,6 +756,15 @@ tl_load(struct timeline *t)
 		if (rc < 0) {
 			evt_cli_err("reading the archive: %s", evt_strerror(rc));
 			return -1;
+		}
+		if (rc == 0 && t->fan && S.have_done &&
+		    fpos_cmp(&t->pos, &S.done) >= 0) {
+			tl_join(t); /* all there is: the live timeline's next */
+			return 2;
+		}
+		if (rc == 0 && R.follow) {
+			tl_follow_wait(t);
+			return 2;
 		}
 		if (rc == 0) {
 			if (t->loops_left == 0)
@@ -614,13 +782,30 @@ tl_load(struct timeline *t)
 			tl_pass_begin(t, 1);
 			continue;
 		}
+		if (t->skip_first && t->m.kind == EVT_K_MSG && t->m.n > 0) {
+			t->skip_first = 0; /* its client has it */
+			t->m.ev++;
+			t->m.evlen++;
+			t->m.n--;
+		}
+		if (t->fan || (t == S.tl && S.fan))
+			fpos_next(&t->pos, &t->m);
+		if (t->fan && fpos_cmp(&t->pos, &t->target) < 0)
+			continue; /* handed out live before it left */
+		if (t->fan && fan_ahead(&t->pos)) {
+			tl_join(t);
+			return 2;
+		}
 		tl_select(t);
 		if (!frame_out(&t->m)) {
 			if (t->state != NULL)
 				oom_check(evt_state_apply_frame(t->state,
 				    t->m.kind, t->m.ev, t->m.evlen, t->m.n));
+			fan_done(t);
 			continue;
 		}
+		if (t->live) /* due now: at 1x as it arrives */
+			evt_replay_seek(&t->sch, evt_mono_us(), t->m.rx_us);
 		evt_replay_push(&t->sch, t->m.rx_us);
 		t->have = 1;
 		return 1;
@@ -634,7 +819,7 @@ tl_congested(struct timeline *t)
 {
 	if (t->out == OUT_SESSION)
 		return evt_gw_session_congested(t->s);
-	if (t->out == OUT_ALL && t->sch.o.top_speed)
+	if (t->out == OUT_ALL && t->sch.o.top_speed && !S.fan)
 		return evt_gw_congested(S.gwo.gw);
 	return 0; /* stdout blocks; a shared fixed-speed timeline goes on */
 }
@@ -657,8 +842,6 @@ tl_kick(struct timeline *t)
 	if (!t->finished && !evt_gwo_stopping(&S.gwo))
 		evtimer_add(t->timer, &zero);
 }
-
-static void tl_finish(struct timeline *t);
 
 /*
  * Waits for the loaded frame's due time: arms the timer and returns 0
@@ -712,7 +895,7 @@ tl_run(struct timeline *t)
 {
 	int64_t now = evt_mono_us();
 	int top = t->sch.o.top_speed, handed = 0;
-	if (top && t->out == OUT_ALL && !tl_readers()) {
+	if (top && t->out == OUT_ALL && !S.fan && !tl_readers()) {
 		/* Nobody takes a shared top-speed replay: it would race
 		 * into histories; look again in 10 ms. */
 		struct timeval tv = {0, 10000};
@@ -726,6 +909,8 @@ tl_run(struct timeline *t)
 			return; /* its timer frees it */
 		if (!t->have) {
 			int rc = tl_load(t);
+			if (rc == 2)
+				return; /* tl_follow_cb kicks it */
 			if (rc <= 0) {
 				if (rc < 0)
 					exit_code = EVT_EXIT_FAIL;
@@ -762,6 +947,17 @@ static void tl_free(struct timeline *t);
 static void server_check_done(void);
 static void tl_start(struct timeline *t);
 
+/* Starts a timeline no longer held: a fan-out session without a cursor
+ * joins the live stream (as of the state its getState answered). */
+static void
+tl_go(struct timeline *t)
+{
+	if (t->fan && t->cur == NULL)
+		tl_join(t);
+	else
+		tl_start(t);
+}
+
 /* Timer callback of a timeline (frees it once its session is gone). */
 static void
 tl_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -774,7 +970,7 @@ tl_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (t->held) {		/* no getState came: play anyway */
 		t->held = 0;
-		tl_start(t);
+		tl_go(t);
 		return;
 	}
 	tl_run(t);
@@ -800,7 +996,7 @@ tl_release(struct timeline *t)
 	if (t != NULL && t->held) {
 		t->held = 0;
 		evtimer_del(t->timer);
-		tl_start(t);
+		tl_go(t);
 	}
 }
 
@@ -835,9 +1031,20 @@ tl_new(enum out out, struct evt_gw_session *s)
 		free(t);
 		return NULL;
 	}
-	if (R.state0 != NULL && (t->state = evt_state_copy(R.state0)) == NULL)
+	if (R.follow)
+		oom_check(evt_cur_follow(t->cur, R.dir));
+	if (out == OUT_ALL && S.fan) {
+		/* The live timeline starts shortly before now, with the state
+		 * as of then. */
+		S.live_from = evt_wall_us() - LIVE_LEAD_US;
+		evt_cur_seek(t->cur, S.live_from);
+		t->state = state_at(S.live_from);
+	} else if (R.state0 != NULL &&
+	    (t->state = evt_state_copy(R.state0)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	evt_replay_init(&t->sch, &R.ro);
+	if (out == OUT_ALL && S.fan)
+		t->sch.o.top_speed = 1; /* to the end, then as it comes */
 	if ((t->timer = evtimer_new(base, tl_timer_cb, t)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	LIST_INSERT_HEAD(&timelines, t, link);
@@ -862,6 +1069,116 @@ tl_start(struct timeline *t)
 	tl_kick(t);
 }
 
+/* Closes a timeline's cursor (and its wait), noting what it could not
+ * read. */
+static void
+tl_close_cur(struct timeline *t)
+{
+	if (t->fwait != NULL)
+		event_free(t->fwait); /* before its follower's descriptor */
+	t->fwait = NULL;
+	if (t->cur != NULL) {
+		uint64_t ev, unk;
+		evt_cur_lost(t->cur, &ev, &unk);
+		if (ev + unk > lost_events + lost_unknown) {
+			lost_events = ev;
+			lost_unknown = unk;
+		}
+	}
+	evt_cur_close(t->cur);
+	t->cur = NULL;
+}
+
+/* A fan-out session's timeline joins the live stream: its client gets
+ * what the live timeline publishes from its next frame on. */
+static void
+tl_join(struct timeline *t)
+{
+	char who[EVT_ESS_ID_MAX + 16];
+	tl_close_cur(t);
+	evt_state_free(t->state);
+	t->state = NULL;
+	t->have = 0;
+	t->live = 0;
+	if (t->started && !t->finished)
+		nplaying--;
+	t->started = 0;
+	t->joined = 1;
+	evt_gw_session_mute(t->s, 0);
+	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
+		evt_cli_err("%son the live stream", tl_who(t, who, sizeof who));
+}
+
+/*
+ * Makes a fan-out session's timeline catch up from the archive: cursor c
+ * (following) with state st as of its start (both taken; st may be
+ * NULL), frames before target passed over, as fast as its client takes
+ * them; it joins the live stream where it meets it (tl_load).
+ */
+static void
+tl_catch_up(struct timeline *t, struct evt_cur *c, struct evt_state *st,
+    const struct fpos *target)
+{
+	struct evt_replay_opts o = R.ro;
+	t->rw = fan_view(t)->rw;
+	evt_gw_session_mute(t->s, 1);
+	tl_close_cur(t);
+	evt_state_free(t->state);
+	t->joined = 0;
+	t->have = 0;
+	t->live = 0;
+	t->cur = c;
+	t->state = st;
+	t->target = *target;
+	t->pos = (struct fpos){0};
+	o.top_speed = 1;
+	evt_replay_init(&t->sch, &o);
+	if (!t->started)
+		nplaying++;
+	t->started = evt_mono_us();
+	evt_replay_start(&t->sch, t->started);
+}
+
+/*
+ * A session on the live stream whose client does not take it (slow, or
+ * away until it resumes) leaves it before the live timeline l's current
+ * frame: it catches up from the archive from that frame on, with the
+ * live state as of it.  So its history holds a few MiB at most, and a
+ * resume misses nothing.
+ */
+static void
+tl_leave(struct timeline *t, const struct timeline *l)
+{
+	char who[EVT_ESS_ID_MAX + 16];
+	struct evt_state *st = NULL;
+	struct evt_cur *c = cur_open();
+	if (c == NULL) {
+		evt_gw_session_mute(t->s, 1); /* reported: no more events */
+		t->joined = 0;
+		return;
+	}
+	evt_cur_seek(c, l->m.rx_us);
+	oom_check(evt_cur_follow(c, R.dir));
+	if (l->state != NULL && (st = evt_state_copy(l->state)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	tl_catch_up(t, c, st, &l->pos);
+	t->waiting = 1; /* until its client drains (DRAINED) */
+	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
+		evt_cli_err("%sbehind: catching up from the archive",
+		    tl_who(t, who, sizeof who));
+}
+
+/* Before the live timeline l hands out its frame: the sessions on the
+ * live stream that do not take it leave it. */
+static void
+fan_leave_congested(const struct timeline *l)
+{
+	struct timeline *t;
+	LIST_FOREACH(t, &timelines, link)
+		if (t->joined && evt_gw_session_congested(t->s))
+			tl_leave(t, l);
+}
+
 /* Frees a timeline (listed in timelines or zombies). */
 static void
 tl_free(struct timeline *t)
@@ -873,15 +1190,7 @@ tl_free(struct timeline *t)
 		nplaying--;
 	if (t->timer != NULL)
 		event_free(t->timer);
-	if (t->cur != NULL) {
-		uint64_t ev, unk;
-		evt_cur_lost(t->cur, &ev, &unk);
-		if (ev + unk > lost_events + lost_unknown) {
-			lost_events = ev;
-			lost_unknown = unk;
-		}
-	}
-	evt_cur_close(t->cur);
+	tl_close_cur(t);
 	evt_state_free(t->state);
 	free(t->fev);
 	free(t->flen);
@@ -992,8 +1301,11 @@ tty_restore(void)
 static void
 tl_seek_to(struct timeline *t, int64_t target)
 {
+	if (t->cur == NULL || (t == S.tl && S.fan))
+		return; /* the live stream, and a client on it */
 	if (R.from != INT64_MIN && target < R.from)
 		target = R.from;
+	tl_follow_stop(t);
 	evt_cur_seek(t->cur, target);
 	evt_replay_seek(&t->sch, evt_mono_us(), target);
 	t->have = 0;
@@ -1265,6 +1577,7 @@ server_stop(const char *why)
 	struct timeline *t;
 	LIST_FOREACH(t, &timelines, link) {
 		evtimer_del(t->timer);
+		tl_follow_stop(t);
 		if (t->ended == 0)
 			t->ended = evt_mono_us();
 	}
@@ -1321,10 +1634,79 @@ tl_gone(struct timeline *t)
 	}
 	t->s = NULL;
 	t->gone = 1;
+	tl_follow_stop(t);
 	LIST_REMOVE(t, link);
 	LIST_INSERT_HEAD(&zombies, t, link);
 	evtimer_del(t->timer);
 	event_active(t->timer, EV_TIMEOUT, 1);
+}
+
+/* The timeline whose state and rewriting a session's client sees: the
+ * live one while it takes the live stream (or waits to join it). */
+static const struct timeline *
+fan_view(const struct timeline *t)
+{
+	return t != NULL && t->fan && t->cur == NULL ? S.tl : t;
+}
+
+/* A fan-out session's timeline: it joins the live stream once its
+ * getState is answered (tl_hold), or with --from/--from-id catches up
+ * from there first.  Muted for the live stream until it joins. */
+static struct timeline *
+fan_new(struct evt_gw_session *s)
+{
+	struct timeline *t;
+	evt_gw_session_mute(s, 1);
+	if (R.from != INT64_MIN || R.from_id != NULL) {
+		if ((t = tl_new(OUT_SESSION, s)) != NULL)
+			t->fan = 1;
+		return t;
+	}
+	if ((t = calloc(1, sizeof *t)) == NULL ||
+	    (t->timer = evtimer_new(base, tl_timer_cb, t)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	t->out = OUT_SESSION;
+	t->s = s;
+	t->fan = 1;
+	evt_replay_init(&t->sch, &R.ro);
+	LIST_INSERT_HEAD(&timelines, t, link);
+	return t;
+}
+
+/*
+ * gateway resume_cb (--follow): a client resumes after an event its
+ * session's history no longer holds (sent too long ago, or never sent in
+ * this session): if the archive has it, the session catches up from the
+ * event after it, so a resume reaches as far back as retention.
+ */
+static int
+resume_cb(void *arg, struct evt_gw_session *s, const char *eid, size_t len)
+{
+	struct timeline *t = evt_gw_session_data(s);
+	struct evt_cur *c;
+	int64_t rx;
+	char who[EVT_ESS_ID_MAX + 16];
+	if (!S.fan || t == NULL || (c = cur_open()) == NULL)
+		return 0;
+	int rc = evt_cur_seek_id(c, eid, len, &rx);
+	oom_check(rc);
+	if (rc != 1) {
+		evt_cur_close(c);
+		return 0;
+	}
+	oom_check(evt_cur_follow(c, R.dir));
+	if (t->held) {
+		t->held = 0;
+		evtimer_del(t->timer);
+	}
+	tl_catch_up(t, c, state_at(rx), &(struct fpos){0});
+	t->skip_first = 1;
+	t->waiting = 0;
+	tl_kick(t); /* after the answer */
+	if (S.gwo.verbosity >= EVT_GW_LOG_INFO)
+		evt_cli_err("%sresumed after an event of the archive: catching "
+		    "up from there", tl_who(t, who, sizeof who));
+	return 1;
 }
 
 /* gateway session_cb. */
@@ -1344,7 +1726,7 @@ session_cb(void *arg, struct evt_gw_session *s, int what)
 		}
 		if (t != NULL)
 			return;
-		if ((t = tl_new(OUT_SESSION, s)) == NULL)
+		if ((t = S.fan ? fan_new(s) : tl_new(OUT_SESSION, s)) == NULL)
 			return; /* reported; the client gets no events */
 		evt_gw_session_set_data(s, t);
 		tl_hold(t);
@@ -1470,8 +1852,8 @@ static int
 rest_cb(void *arg, struct evt_gw_session *s, const char *path, size_t len,
     struct evt_buf *body)
 {
-	struct timeline *t = S.shared ? S.tl : s != NULL ?
-	    evt_gw_session_data(s) : NULL;
+	const struct timeline *t = fan_view(S.shared ? S.tl : s != NULL ?
+	    evt_gw_session_data(s) : NULL);
 	int64_t pos = t != NULL ? evt_replay_position(&t->sch) : 0;
 	size_t i = 0;
 
@@ -1499,8 +1881,9 @@ states_cb(void *arg, struct evt_gw_session *s,
     const struct evt_ess_subs *subs, struct evt_buf *out)
 {
 	struct timeline *t = S.shared ? S.tl : evt_gw_session_data(s);
-	const struct evt_state *st = t != NULL && t->state != NULL ?
-	    t->state : R.state0;
+	const struct timeline *v = fan_view(t);
+	const struct evt_state *st = v != NULL && v->state != NULL ?
+	    v->state : R.state0;
 	const char *const *texts = NULL;
 	const size_t *lens = NULL;
 	size_t n = st != NULL ? evt_state_list(st, &texts, &lens) : 0;
@@ -1510,7 +1893,7 @@ states_cb(void *arg, struct evt_gw_session *s,
 		now.rw.pass = W.first_pass;
 		tl_pass_begin(&now, 0);
 	}
-	states_view(t != NULL ? &t->rw : &now.rw, &texts, &lens, &n);
+	states_view(v != NULL ? &v->rw : &now.rw, &texts, &lens, &n);
 	int rc = evt_ess_states_array(subs, texts, lens, n, out) < 0 ?
 	    EVT_ERR_NOMEM : 0;
 	tl_release(t);
@@ -1791,6 +2174,9 @@ usage(FILE *f)
 	    "  --from-id ID     start at this event (in its message)\n"
 	    "  --max-gap S      cap idle gaps at S (s, m, h; default none)\n"
 	    "  --loop [N]       play N times in all (no N: forever)\n"
+	    "  --follow         at the archive's end, go on with what a\n"
+	    "                   recorder adds, as it arrives (a server's\n"
+	    "                   clients start at now unless --from/--from-id)\n"
 	    "  --messages       whole gateway messages, one per line\n"
 	    "  --tsv            every received frame as \"<rx us>\\t<text>\"\n"
 	    "  --names          add sourceName, typeName, stateGroupName to\n"
@@ -1925,6 +2311,7 @@ play_opt(int c, int argc, char **argv)
 	case O_MAP: W.maps[W.nmaps++] = optarg; break;
 	case O_SOURCE: W.sel.sources[W.sel.nsources++] = optarg; break;
 	case O_TYPE: W.sel.types[W.sel.ntypes++] = optarg; break;
+	case O_FOLLOW: R.follow = 1; break;
 	case 'h': usage(stdout); return 1;
 	case 'V': printf("evplay " EVPLAY_VERSION "\n"); return 1;
 	default: return -1;
@@ -1964,6 +2351,7 @@ parse_args(int argc, char **argv)
 		{"map-source", required_argument, NULL, O_MAP},
 		{"source", required_argument, NULL, O_SOURCE},
 		{"type", required_argument, NULL, O_TYPE},
+		{"follow", no_argument, NULL, O_FOLLOW},
 		EVT_GWO_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -2004,6 +2392,10 @@ check_args(void)
 	if (R.from_id != NULL && R.from != INT64_MIN)
 		evt_cli_usage_err("--from and --from-id exclude each other");
 	server = S.gwo.listen != NULL;
+	if (R.follow && (R.to != INT64_MAX || R.loops != 0 ||
+	    S.exit_when_done))
+		evt_cli_usage_err("--follow plays on as the archive grows: "
+		    "not with --to, --loop or --exit-when-done");
 	if ((want_names || text_out) && (mode != M_EVENTS || server))
 		evt_cli_usage_err("--names and -o text print events to "
 		    "stdout: not with --messages, --tsv or --listen");
@@ -2022,7 +2414,10 @@ check_args(void)
 	if (S.gwo.go.username == NULL && !S.gwo.any_user)
 		evt_cli_usage_err("a server needs --user U --password-file F, "
 		    "or --any-user to accept any credential");
-	S.shared = S.gwo.clock == EVT_GWO_CLOCK_SHARED;
+	/* --follow: one live timeline for all, clients behind catch up
+	 * from the archive (no --clock). */
+	S.fan = R.follow;
+	S.shared = S.gwo.clock == EVT_GWO_CLOCK_SHARED && !S.fan;
 }
 
 /* Creates the event loop with precise timers. */
@@ -2267,6 +2662,8 @@ serve_start(void)
 	go->rest_cb = rest_cb;
 	go->session_cb = session_cb;
 	go->drain_cb = drain_cb;
+	if (S.fan)
+		go->resume_cb = resume_cb;
 	go->http_cb = http_cb;
 	configs_load();
 	int rc = evt_gwo_start(&S.gwo, base);
@@ -2274,9 +2671,15 @@ serve_start(void)
 		return rc;
 	if ((S.done_ev = evtimer_new(base, done_ev_cb, NULL)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
+	if (S.fan) {
+		if ((S.tl = tl_new(OUT_ALL, NULL)) == NULL)
+			return EVT_EXIT_FAIL;
+		tl_start(S.tl);
+	}
 	if (!quiet)
-		evt_cli_err("serving %s (%s clock%s)", R.dir, S.shared ? "shared" :
-		    "session", S.gwo.any_user ? ", any user" : "");
+		evt_cli_err("serving %s (%s%s)", R.dir, S.fan ? "following: "
+		    "one live timeline" : S.shared ? "shared clock" :
+		    "session clock", S.gwo.any_user ? ", any user" : "");
 	return 0;
 }
 

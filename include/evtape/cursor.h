@@ -29,6 +29,7 @@ struct evt_cur_msg {
 	const size_t *evlen;
 	int incomplete;	 /* a MSG or STATES frame that lost items to damage
 			    (not those passed over by evt_cur_seek_id) */
+	uint64_t seg;	 /* the sequence number of its segment */
 };
 
 struct evt_cur;
@@ -69,6 +70,23 @@ int evt_cur_seek_id(struct evt_cur *c, const char *id, size_t len,
 /* Returns 1 and the next frame in *m, 0 at the end, or a negative
  * evt_err that stops the iteration (EVT_ERR_NOMEM, EVT_ERR_IO). */
 int evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m);
+
+/*
+ * Follow mode (evplay --follow): the segments come from a follower of the
+ * archive in dir (follow.h), opened at the first evt_cur_next after the
+ * last seek, from the seek's time, so that the frames go on across
+ * rotation, sealing, compaction and retention as a recorder writes them.
+ * evt_cur_next then returns 0 when it has read all there is for now: wait
+ * for evt_cur_follower's change (evt_follow_fd, evt_follow_wait) and call
+ * it again.  Seeks reopen the follower.  Returns 0 or EVT_ERR_NOMEM; the
+ * follower's errors come from evt_cur_next (evt_follow_open's).
+ */
+int evt_cur_follow(struct evt_cur *c, const char *dir);
+
+/* The follower of a following cursor (borrowed), or NULL before its first
+ * evt_cur_next. */
+struct evt_follow;
+struct evt_follow *evt_cur_follower(const struct evt_cur *c);
 
 struct evt_state;
 

@@ -125,6 +125,17 @@ typedef int (*evt_gw_rest_cb)(void *arg, struct evt_gw_session *s,
 typedef void (*evt_gw_session_cb)(void *arg, struct evt_gw_session *s,
     int what);
 
+/*
+ * A resume names an event (eid[0..len), borrowed for the call) that
+ * session s's history no longer holds: returns 1 if the program will
+ * publish to s alone everything after that event (its history is then
+ * emptied and the resume accepted), 0 to refuse it (201).  Runs inside
+ * the gateway's handling of startSession, like session_cb; what it
+ * publishes must wait for a later loop turn (after the answer).
+ */
+typedef int (*evt_gw_resume_cb)(void *arg, struct evt_gw_session *s,
+    const char *eid, size_t len);
+
 /* Every connected session's backlog fell below backlog_low after
  * evt_gw_congested() had returned 1: a producer may continue. */
 typedef void (*evt_gw_drain_cb)(void *arg);
@@ -272,6 +283,7 @@ struct evt_gw_opts {
 	evt_gw_rest_cb rest_cb;	   /* [every REST path is 404] */
 	evt_gw_session_cb session_cb; /* [none] */
 	evt_gw_drain_cb drain_cb;  /* [none] */
+	evt_gw_resume_cb resume_cb; /* [a resume past the history: 201] */
 	evt_gw_http_cb http_cb;	   /* [every other path is 404] */
 	void *arg;		   /* passed to every callback; borrowed */
 };
@@ -424,5 +436,11 @@ void evt_gw_session_set_data(struct evt_gw_session *s, void *data);
 
 /* Returns the pointer set with evt_gw_session_set_data, or NULL. */
 void *evt_gw_session_data(const struct evt_gw_session *s);
+
+/* Mutes (on 1) or unmutes a session for evt_gw_publish and
+ * evt_gw_publish_raw to all: a muted session takes only what is published
+ * to it alone (evplay --follow: a client catching up from the archive
+ * leaves the live stream until it is back where it is). */
+void evt_gw_session_mute(struct evt_gw_session *s, int on);
 
 #endif

@@ -118,6 +118,18 @@ async def send_at_once(ws, cmds):
 
 # ----------------------------------------------------------- filters
 
+async def filtered_state(c, filters):
+    """getState on Conn c: answered, every state within the filters;
+    returns the states."""
+    r = await c.cmd({"command": "getState", "commandId": 3})
+    if r.get("status") != 200 or not isinstance(r.get("states"), list):
+        fail("getState: %r" % str(r)[:200])
+    for s in r["states"]:
+        if not delivered(s, filters):
+            fail("state outside the filters: %r" % s)
+    return r["states"]
+
+
 async def sc_filters(args):
     msgs = load_messages(args.tsv, args.from_us)
     types = {}
@@ -147,12 +159,7 @@ async def sc_filters(args):
     async with connect(args, tok) as ws:
         c = Conn(ws)
         await subscribe(c, filters)
-        r = await c.cmd({"command": "getState", "commandId": 3})
-        if r.get("status") != 200 or not isinstance(r.get("states"), list):
-            fail("getState: %r" % str(r)[:200])
-        for s in r["states"]:
-            if not delivered(s, filters):
-                fail("state outside the filters: %r" % s)
+        states = await filtered_state(c, filters)
         await c.until_events(nwant, timeout=args.timeout)
     got = grouped(c)
     if got != want:
@@ -161,7 +168,7 @@ async def sc_filters(args):
                 fail("message %d: got %s, wanted %s" % (i, a, b))
         fail("%d messages, wanted %d" % (len(got), len(want)))
     print("%d events in %d messages as filtered from the archive, %d states"
-          % (nwant, len(want), len(r["states"])))
+          % (nwant, len(want), len(states)))
 
 
 # ------------------------------------------------------------- state
