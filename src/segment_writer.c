@@ -601,9 +601,6 @@ frame_done(struct evt_segw *w, int kind)
 	if (kind < 0)
 		return kind;
 	w->frames[kind]++;
-	if (w->ckb != NULL && evt_ckb_frame_tok(w->ckb, w->seq, kind, rx_us,
-	    buf, len, w->enc.tok, w->enc.items_tok) != 0)
-		evt_ckb_unknown(w->ckb); /* out of memory: readers scan */
 	int rc = maybe_flush(w);
 	return rc < 0 ? rc : kind;
 }
@@ -616,8 +613,42 @@ evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
 	int rc = frame_room(w, len);
 	if (rc < 0)
 		return rc;
-	return frame_done(w, evt_renc_frame_tok(&w->enc, rx_us, buf, len,
-	    jp));
+	int kind = evt_renc_frame_tok(&w->enc, rx_us, buf, len, jp);
+	if (kind >= 0 && w->ckb != NULL && evt_ckb_frame_tok(w->ckb, w->seq,
+	    kind, rx_us, buf, len, w->enc.tok, w->enc.items_tok) != 0)
+		evt_ckb_unknown(w->ckb); /* out of memory: readers scan */
+	return frame_done(w, kind);
+}
+
+/* Applies m's picked items, rendered as a reader rebuilds them, to the
+ * writer's checkpoint.  0 or EVT_ERR_NOMEM. */
+static int
+ckb_flat(struct evt_segw *w, int64_t rx_us, const struct evt_flat_msg *m)
+{
+	struct evt_buf t = {0};
+	const char **ev = calloc(m->n + 1, sizeof *ev);
+	size_t *lens = calloc(m->n + 1, sizeof *lens), *off = lens;
+	size_t n = 0;
+	int rc = ev == NULL || lens == NULL ? EVT_ERR_NOMEM : 0;
+	for (uint32_t i = 0; rc == 0 && i < m->n; i++) {
+		if (m->pick != NULL && !m->pick[i])
+			continue;
+		off[n] = t.len;
+		rc = evt_flat_json(m->flat + m->span[2 * i], m->span[2 * i + 1] -
+		    m->span[2 * i], &t);
+		n++;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		size_t end = i + 1 < n ? off[i + 1] : t.len;
+		ev[i] = (const char *)t.p + off[i];
+		lens[i] = end - off[i];
+	}
+	if (rc == 0)
+		rc = evt_ckb_frame(w->ckb, w->seq, EVT_K_MSG, rx_us, ev, lens, n);
+	evt_buf_free(&t);
+	free(ev);
+	free(lens);
+	return rc;
 }
 
 /* Appends a MSG frame of flat events; see segment.h. */
@@ -632,7 +663,10 @@ evt_segw_msg_flat(struct evt_segw *w, int64_t rx_us,
 	int rc = frame_room(w, len);
 	if (rc < 0)
 		return rc;
-	return frame_done(w, evt_renc_msg_flat(&w->enc, rx_us, m));
+	int kind = evt_renc_msg_flat(&w->enc, rx_us, m);
+	if (kind >= 0 && w->ckb != NULL && ckb_flat(w, rx_us, m) != 0)
+		evt_ckb_unknown(w->ckb); /* out of memory: readers scan */
+	return frame_done(w, kind);
 }
 
 /* Appends a marker; see segment.h. */
