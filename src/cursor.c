@@ -45,6 +45,7 @@ struct evt_cur {
 	char *dir;
 	struct evt_follow *fo;
 	uint64_t fo_lost, fo_unknown; /* of followers closed by seeks */
+	int flat;	      /* evt_cur_state_at: readers in flat mode */
 };
 
 /* Opens the archive for reading. */
@@ -254,6 +255,8 @@ cur_open_seg(struct evt_cur *c)
 			rewind_to_states(c);
 		evt_frames_init(&c->fr, c->r, cur_keep_cb, c, c->cb, c->arg,
 		    evt_archive_segment_path(c->a, c->si));
+		if (c->flat)
+			evt_frames_flat(&c->fr);
 		c->fr_init = 1;
 		return 1;
 	}
@@ -318,7 +321,7 @@ cur_items(struct evt_cur *c, const struct evt_frame *f,
 		c->evlen = l;
 		c->evcap = cap;
 	}
-	const char *t = (const char *)f->text.p;
+	const char *t = (const char *)(f->is_flat ? f->flat.p : f->text.p);
 	for (uint32_t i = 0; i < f->kept; i++) {
 		c->ev[i] = t + f->span[2 * i];
 		c->evlen[i] = f->span[2 * i + 1] - f->span[2 * i];
@@ -479,9 +482,33 @@ seg_probe(struct evt_cur *c, size_t i, int64_t end_us, struct evt_state *s)
 	return what;
 }
 
-/* Fills s with the state table as of end_us. */
-int
-evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
+/* Whether EVTAPE_STATE_SLOW=1 asks evt_cur_state_at for rendered texts
+ * (a test knob: the flat scan must give the same table). */
+static int
+state_slow(void)
+{
+	const char *e = getenv("EVTAPE_STATE_SLOW");
+	return e != NULL && strcmp(e, "1") == 0;
+}
+
+/* Applies frame m to s: its flat items when the reader gave them. */
+static int
+state_frame(struct evt_cur *c, const struct evt_cur_msg *m,
+    struct evt_state *s)
+{
+	if (!c->fr.f.is_flat)
+		return evt_state_apply_frame_at(s, m->kind, m->rx_us, m->ev,
+		    m->evlen, m->n);
+	for (size_t i = 0; i < m->n; i++)
+		if (evt_state_apply_flat(s, (const uint8_t *)m->ev[i],
+		    m->evlen[i]) == EVT_ERR_NOMEM)
+			return EVT_ERR_NOMEM;
+	return 0;
+}
+
+/* evt_cur_state_at's scan. */
+static int
+state_scan(struct evt_cur *c, int64_t end_us, struct evt_state *s)
 {
 	size_t i = c->nseg;
 	int rc;
@@ -506,8 +533,7 @@ evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
 		int seen = 0;
 		while ((rc = evt_cur_next(c, &m)) == 1) {
 			seen |= m.kind == EVT_K_STATES;
-			rc = evt_state_apply_frame_at(s, m.kind, m.rx_us,
-			    m.ev, m.evlen, m.n);
+			rc = state_frame(c, &m, s);
 			if (rc < 0)
 				break;
 		}
@@ -520,4 +546,18 @@ evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
 			return 0;
 		i = start;
 	}
+}
+
+/* Fills s with the state table as of end_us. */
+int
+evt_cur_state_at(struct evt_cur *c, int64_t end_us, struct evt_state *s)
+{
+	/* Stateful events are kept flat, rendered once at the end: most
+	 * are replaced before it.  "since" needs each text. */
+	c->flat = !evt_state_tracking(s) && !state_slow();
+	int rc = state_scan(c, end_us, s);
+	c->flat = 0;
+	cur_close_seg(c); /* (its reader was in flat mode) */
+	int st = evt_state_settle(s);
+	return rc < 0 ? rc : st;
 }

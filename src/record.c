@@ -910,6 +910,33 @@ evt_flat_json(const uint8_t *p, size_t len, struct evt_buf *out)
 	return rc != 0 ? EVT_ERR_NOMEM : 0;
 }
 
+/* The string-valued fields of a flat EVENT item; see record.h. */
+void
+evt_flat_strings(const uint8_t *p, const char *const *keys,
+    const size_t *klens, int n, struct evt_flat_str *out)
+{
+	uint32_t nf = flat_u32(p + 1);
+	const uint8_t *q = p + 5;
+	for (int i = 0; i < n; i++)
+		out[i].s = NULL;
+	for (uint32_t f = 0; f < nf; f++) {
+		uint32_t kl = flat_u32(q);
+		const uint8_t *v = q + 4 + kl;
+		for (int i = 0; *v <= EVT_FV_TIME && i < n; i++) {
+			if (klens[i] != kl || memcmp(q + 4, keys[i], kl) != 0)
+				continue;
+			if (*v == EVT_FV_STR) {
+				out[i].s = (const char *)v + 5;
+				out[i].len = flat_u32(v + 1);
+			} else {
+				out[i].len = flat_text(v, out[i].txt);
+				out[i].s = out[i].txt;
+			}
+		}
+		q = v + flat_value_size(v);
+	}
+}
+
 /* Packs flat EVENT item p[0..len) as an ITEM record (the dictionary is
  * full), from its text as renc_event does. */
 static int

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "evtape/buf.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
 #include "evtape/json.h"
@@ -20,6 +21,10 @@ struct evt_state {
 	size_t *klen;
 	char **txt;	    /* entry texts; owned */
 	size_t *len;
+	unsigned char *flat; /* the entry holds a flat item, not its text
+				(evt_state_apply_flat, until
+				evt_state_settle) */
+	size_t nflat;	    /* entries that do */
 	size_t n, cap;
 	uint32_t *slot;	    /* hash slots: entry index + 1, 0 empty */
 	size_t nslot;
@@ -63,6 +68,7 @@ evt_state_clear(struct evt_state *s)
 		free(s->txt[i]);
 	}
 	s->n = 0;
+	s->nflat = 0;
 	if (s->slot != NULL)
 		memset(s->slot, 0, s->nslot * sizeof *s->slot);
 }
@@ -78,6 +84,7 @@ evt_state_free(struct evt_state *s)
 	free(s->klen);
 	free(s->txt);
 	free(s->len);
+	free(s->flat);
 	free(s->slot);
 	free(s->since);
 	free(s);
@@ -154,6 +161,10 @@ grow(struct evt_state *s)
 	if (since == NULL)
 		return EVT_ERR_NOMEM;
 	s->since = since;
+	unsigned char *fl = realloc(s->flat, cap);
+	if (fl == NULL)
+		return EVT_ERR_NOMEM;
+	s->flat = fl;
 	s->cap = cap;
 	return 0;
 }
@@ -197,10 +208,11 @@ type_changed(const char *old, size_t olen, const struct evt_ess_event_fields *f)
 	    strncasecmp(o.type, f->type, f->type_len) != 0;
 }
 
-/* Stores text under key (both copied); f: the fields of the text. */
+/* Stores text (flat: a flat item) under key (both copied); f: the
+ * fields of the text (only for since, which flat items never need). */
 static int
 put(struct evt_state *s, const char *key, size_t klen, const char *ev,
-    size_t len, const struct evt_ess_event_fields *f)
+    size_t len, const struct evt_ess_event_fields *f, int flat)
 {
 	if (2 * (s->n + 1) > s->nslot && rehash(s, s->n + 1) != 0)
 		return EVT_ERR_NOMEM;
@@ -222,6 +234,8 @@ put(struct evt_state *s, const char *key, size_t klen, const char *ev,
 			memcpy(t, ev, len);
 			s->txt[i] = t;
 			s->len[i] = len;
+			s->nflat += flat - s->flat[i];
+			s->flat[i] = (unsigned char)flat;
 			return 1;
 		}
 		j = (j + 1) & (s->nslot - 1);
@@ -240,6 +254,8 @@ put(struct evt_state *s, const char *key, size_t klen, const char *ev,
 	s->klen[s->n] = klen;
 	s->txt[s->n] = t;
 	s->len[s->n] = len;
+	s->flat[s->n] = (unsigned char)flat;
+	s->nflat += flat;
 	if (s->track)
 		s->since[s->n] = s->snapshot ? item_since(s, ev, len) : s->rx;
 	s->n++;
@@ -271,6 +287,22 @@ fold(char *dst, const char *src, size_t n)
 	}
 }
 
+/* Stores ev under the key of source and group (ASCII case-folded),
+ * unless they are no plausible pair; see put. */
+static int
+put_key(struct evt_state *s, const char *source, size_t source_len,
+    const char *group, size_t group_len, const char *ev, size_t len,
+    const struct evt_ess_event_fields *f, int flat)
+{
+	char key[2 * EVT_REC_MAX_INTERN + 2];
+	if (source_len + group_len + 1 > sizeof key)
+		return 0; /* not a plausible source/group pair */
+	fold(key, source, source_len);
+	key[source_len] = '\0';
+	fold(key + source_len + 1, group, group_len);
+	return put(s, key, source_len + 1 + group_len, ev, len, f, flat);
+}
+
 /* Applies one event object text. */
 int
 evt_state_apply(struct evt_state *s, const char *ev, size_t len)
@@ -296,13 +328,63 @@ evt_state_apply_fields(struct evt_state *s, const char *ev, size_t len,
 	const struct evt_ess_event_fields f = *fp;
 	if (f.source == NULL || f.group == NULL)
 		return 0;
-	char key[2 * EVT_REC_MAX_INTERN + 2];
-	if (f.source_len + f.group_len + 1 > sizeof key)
-		return 0; /* not a plausible source/group pair */
-	fold(key, f.source, f.source_len);
-	key[f.source_len] = '\0';
-	fold(key + f.source_len + 1, f.group, f.group_len);
-	return put(s, key, f.source_len + 1 + f.group_len, ev, len, &f);
+	return put_key(s, f.source, f.source_len, f.group, f.group_len, ev,
+	    len, &f, 0);
+}
+
+/* Applies a flat item; see state.h. */
+int
+evt_state_apply_flat(struct evt_state *s, const uint8_t *p, size_t len)
+{
+	static const char *const keys[] = { "source", "stategroupid" };
+	static const size_t klens[] = { 6, 12 };
+	struct evt_flat_str v[2];
+	if (len == 0)
+		return 0;
+	if (p[0] != EVT_FL_EVENT || s->track) {
+		/* Its text (a TEXT item holds it): since needs it. */
+		struct evt_buf t = {0};
+		int rc = evt_flat_json(p, len, &t);
+		if (rc == 0)
+			rc = evt_state_apply(s, (const char *)t.p, t.len);
+		evt_buf_free(&t);
+		return rc;
+	}
+	evt_flat_strings(p, keys, klens, 2, v);
+	if (v[0].s == NULL || v[1].s == NULL)
+		return 0;
+	return put_key(s, v[0].s, v[0].len, v[1].s, v[1].len,
+	    (const char *)p, len, NULL, 1);
+}
+
+/* Replaces the flat items of the table by their texts; see state.h. */
+int
+evt_state_settle(struct evt_state *s)
+{
+	struct evt_buf t = {0};
+	for (size_t i = 0; s->nflat > 0 && i < s->n; i++) {
+		if (!s->flat[i])
+			continue;
+		t.len = 0;
+		if (evt_flat_json((const uint8_t *)s->txt[i], s->len[i],
+		    &t) != 0) {
+			evt_buf_free(&t);
+			return EVT_ERR_NOMEM;
+		}
+		char *x = malloc(t.len ? t.len : 1);
+		if (x == NULL) {
+			evt_buf_free(&t);
+			return EVT_ERR_NOMEM;
+		}
+		memcpy(x, t.p, t.len);
+		free(s->txt[i]);
+		s->txt[i] = x;
+		s->len[i] = t.len;
+		s->flat[i] = 0;
+		s->nflat--;
+	}
+	evt_buf_free(&t);
+	return 0;
 }
 
 /* Applies a frame's items. */

@@ -206,6 +206,23 @@ enum {
  * Returns 0 or EVT_ERR_NOMEM. */
 int evt_flat_json(const uint8_t *p, size_t len, struct evt_buf *out);
 
+/* A string-valued field of a flat EVENT item (evt_flat_strings). */
+struct evt_flat_str {
+	const char *s;	/* its text as JSON has it between the quotes
+			   (points into the item or txt); NULL: none */
+	size_t len;
+	char txt[40];	/* a GUID or TIME value formatted */
+};
+
+/*
+ * For each of the n keys (keys[i], klens[i] bytes) the last field of flat
+ * EVENT item p (p[0] == EVT_FL_EVENT) with that key whose value renders as
+ * a JSON string (STR, GUID, TIME) in out[i]: what a walk of the item's
+ * JSON text (evt_ess_event_fields) finds for it, without rendering.
+ */
+void evt_flat_strings(const uint8_t *p, const char *const *keys,
+    const size_t *klens, int n, struct evt_flat_str *out);
+
 /*
  * A guess, per string id of an input's dictionary, of the id the encoder
  * interned that string under: an interned STR value whose input id hits

@@ -15,6 +15,7 @@
 #define EVTAPE_STATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct evt_state;
 
@@ -47,6 +48,22 @@ struct evt_ess_event_fields;
  * found already (the record writer has its tokens). */
 int evt_state_apply_fields(struct evt_state *s, const char *ev, size_t len,
     const struct evt_ess_event_fields *f);
+
+/*
+ * evt_state_apply of the text of flat item p[0..len) (record.h,
+ * evt_rdec_event_flat) without rendering it: the entry keeps the flat
+ * item (copied) until evt_state_settle, which every reader of the texts
+ * (evt_state_list, evt_state_copy) needs first.  A TEXT item, or any item
+ * while tracking since, goes through its text.  Returns as
+ * evt_state_apply.
+ */
+int evt_state_apply_flat(struct evt_state *s, const uint8_t *p,
+    size_t len);
+
+/* Renders the entries evt_state_apply_flat left flat into their texts
+ * (what evt_state_apply of the texts would hold).  0 or EVT_ERR_NOMEM
+ * (the table is then only good for evt_state_clear / evt_state_free). */
+int evt_state_settle(struct evt_state *s);
 
 /*
  * Applies a frame's items: a STATES frame (kind EVT_K_STATES) first

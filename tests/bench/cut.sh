@@ -13,7 +13,9 @@
 # the state is then derived from the archive's first event.  Each figure
 # also without the state checkpoints of revision 1.7 (readers ignoring
 # them: EVTAPE_NO_CHECKPOINT=1), the scan back to the last getState
-# answer, in the same run; and what writing them costs `evtool import` of
+# answer, in the same run, and the cut and state --at with the scan that
+# renders every event (EVTAPE_STATE_SLOW=1, the route before the flat
+# one); and what writing them costs `evtool import` of
 # IMPORT_EVENTS (1,000,000) evgen events, with and without, best of
 # IMPORT_RUNS (3), interleaved.  Prints figures, never fails on them.
 set -eu
@@ -50,7 +52,8 @@ secs() { # CMD...: CPU seconds (user + system) of CMD, output discarded
 }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
 NO="env EVTAPE_NO_CHECKPOINT=1"
-c= k= s= w= c0= s0= w0=
+SL="env EVTAPE_STATE_SLOW=1"
+c= k= s= w= c0= s0= w0= cs= ss=
 for pass in $(seq "$RUNS"); do
 	rm -rf "$W/out" "$W/outb" "$W/out0" "$W/outb0"
 	c=$(min "$c" "$(secs $EVTOOL cut --from $FROM --to $TO "$W/a" "$W/out")")
@@ -59,6 +62,10 @@ for pass in $(seq "$RUNS"); do
 	k=$(min "$k" "$(secs $EVTOOL cat --from $FROM --to $TO "$W/a")")
 	s=$(min "$s" "$(secs $EVTOOL state --at $FROM "$W/a")")
 	s0=$(min "$s0" "$(secs $NO $EVTOOL state --at $FROM "$W/a")")
+	rm -rf "$W/outs"
+	cs=$(min "$cs" "$(secs $SL $EVTOOL cut --from $FROM --to $TO "$W/a" \
+	    "$W/outs")")
+	ss=$(min "$ss" "$(secs $SL $EVTOOL state --at $FROM "$W/a")")
 	[ "$pass" -le 2 ] && w=$(min "$w" \
 	    "$(secs $EVTOOL cut --from $FROM --to $TO "$W/b" "$W/outb")") &&
 	    w0=$(min "$w0" "$(secs $NO $EVTOOL cut --from $FROM --to $TO \
@@ -86,7 +93,12 @@ awk -v c="$c" -v c0="$c0" -v s="$s" -v s0="$s0" -v w="$w" -v w0="$w0" \
         "the cuts read %s), state --at %.3f against %.3f s (%.2fx), no " \
         "getState answer: cut %.3f against %.3f s\n", c, c0, c0 / c, same,
         s, s0, s0 / (s > 0 ? s : 0.001), w, w0 }'
-rm -rf "$W/a" "$W/b" "$W/out" "$W/out0" "$W/outb" "$W/outb0" "$W/out2"
+awk -v c="$c" -v cs="$cs" -v s="$s" -v ss="$ss" 'BEGIN {
+    printf "flat scan:   cut %.3f s against %.3f s rendering every event " \
+        "(EVTAPE_STATE_SLOW=1), state --at %.3f against %.3f s (%.2fx)\n",
+        c, cs, s, ss, ss / (s > 0 ? s : 0.001) }'
+rm -rf "$W/a" "$W/b" "$W/out" "$W/out0" "$W/outb" "$W/outb0" "$W/out2" \
+    "$W/outs"
 # What writing them costs an import.
 NI=${IMPORT_EVENTS:-1000000}
 $EVGEN --seed 44 --events "$NI" >"$W/i.tsv"

@@ -20,7 +20,8 @@
  * which must decode to the same canonical text.  Every item also has a
  * flat form (evt_rdec_event_flat) that renders to the item's text; when
  * the frame is {"events":[...]} of flat EVENT items, they encode
- * (evt_renc_msg_flat) to the very block the frame did.  Any violation
+ * (evt_renc_msg_flat) to the very block the frame did; a state table
+ * keys it as it keys the text (evt_state_apply_flat).  Any violation
  * abort()s.
  * Plain C11 + the library, so tests/fuzz/driver.c replays the corpus.
  */
@@ -33,6 +34,7 @@
 #include "evtape/err.h"
 #include "evtape/json.h"
 #include "evtape/record.h"
+#include "evtape/state.h"
 #include "../unit/jcanon.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -70,6 +72,28 @@ struct flatf {
 	int plain;
 };
 
+/* Checks that flat item p[0..len) goes into a state table as its text
+ * t[0..tl) does: stateful alike, the same text under the same source. */
+static void
+flat_state(const uint8_t *p, size_t len, const char *t, size_t tl)
+{
+	struct evt_state *a = evt_state_new(), *b = evt_state_new();
+	const char *const *ta, *const *tb;
+	const size_t *la, *lb;
+	CHECK(a != NULL && b != NULL);
+	CHECK((evt_state_apply(a, t, tl) == 1) ==
+	    (evt_state_apply_flat(b, p, len) == 1));
+	CHECK(evt_state_settle(b) == 0);
+	size_t n = evt_state_list(a, &ta, &la);
+	CHECK(evt_state_list(b, &tb, &lb) == n);
+	for (size_t i = 0; i < n; i++)
+		CHECK(la[i] == lb[i] && memcmp(ta[i], tb[i], la[i]) == 0 &&
+		    strcmp(evt_state_source(a, i), evt_state_source(b, i)) ==
+		    0);
+	evt_state_free(a);
+	evt_state_free(b);
+}
+
 /* Checks the flat form of item r, whose text is text[at..), and notes it
  * if it is an item of the block's first frame. */
 static void
@@ -84,6 +108,8 @@ flat_item(struct evt_rdec *d, const struct evt_rec *r,
 	    &ff->r) == 0);
 	CHECK(ff->r.len == text->len - at && (ff->r.len == 0 ||
 	    memcmp(ff->r.p, text->p + at, ff->r.len) == 0));
+	flat_state(ff->flat.p + mark, ff->flat.len - mark,
+	    (const char *)text->p + at, text->len - at);
 	if (!first) {
 		ff->flat.len = mark;
 		return;

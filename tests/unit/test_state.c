@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evtape/buf.h"
 #include "evtape/err.h"
+#include "evtape/gen.h"
 #include "evtape/record.h"
 #include "evtape/state.h"
 #include "t.h"
@@ -52,9 +54,149 @@ test_state(void)
 	evt_state_free(s);
 }
 
+/* Odd stateful items for the flat test: case-folded keys, escapes, text
+ * that is not ASCII, duplicate members, groups that are no strings, keys
+ * too long, GUIDs and times as values, nested values, other items. */
+static const char *const odd_frames[] = {
+	"{\"events\":[" EV("o1", "Odd", SG(G1)) "," EV("o2", "ODD",
+	    SG("720EF62A-78BE-418A-8E4C-EE04FFCA6429")) "]}",
+	"{\"events\":[{\"id\":\"o3\",\"source\":\"cam\\u0041\","
+	    "\"stategroupid\":\"" G1 "\",\"type\":\"t\"},"
+	    "{\"id\":\"o4\",\"source\":\"cam\\\"x\",\"stategroupid\":\"g\"},"
+	    "{\"id\":\"o5\",\"source\":\"cam\xc3\xa9\",\"stategroupid\":\"g\"}]}",
+	"{\"events\":[{\"id\":\"o6\",\"source\":\"a\",\"source\":\"B\","
+	    "\"stategroupid\":\"g\",\"stategroupid\":5},"
+	    "{\"id\":\"o7\",\"source\":\"a\",\"stategroupid\":null},"
+	    "{\"id\":\"o8\",\"source\":\"a\",\"note\":\"stategroupid\"},"
+	    "7,\"stategroupid\",[1],null,"
+	    "{\"id\":\"o6b\",\"source\":\"b\",\"stategroupid\":\"G\"}]}",
+	"{\"x\":1,\"events\":[{\"id\":\"o9\",\"source\":"
+	    "\"2026-01-05T08:58:59.6128530Z\",\"stategroupid\":\"" G2 "\","
+	    "\"data\":{\"a\":[1,-2,2.5]},\"n\":-3,\"ok\":false,\"z\":true}]}",
+	"{\"events\":[{\"sourc\\u0065\":\"s\",\"stategroupid\":\"g\","
+	    "\"source\":\"\"},{\"id\":\"o10\",\"source\":\"" G2 "\","
+	    "\"stategroupid\":\"" G2 "\",\"type\":\"t2\"}]}",
+};
+
+/* A frame of the flat test into b: an odd one, else the generator's. */
+static void
+flat_test_frame(struct evt_gen *g, int i, struct evt_buf *b)
+{
+	size_t n = sizeof odd_frames / sizeof *odd_frames;
+	const char *f;
+	int64_t rx;
+	uint32_t nev;
+	b->len = 0;
+	if (i % 3 == 0) {
+		f = odd_frames[(i / 3) % n];
+		evt_buf_put(b, f, strlen(f));
+		return;
+	}
+	if (i % 97 == 1) { /* keys longer than a plausible pair */
+		char t[1200];
+		int k = snprintf(t, sizeof t, "{\"events\":[{\"id\":\"l%d\","
+		    "\"source\":\"%0*d\",\"stategroupid\":\"%0*d\"}]}", i,
+		    250 + i % 20, 0, 250 + i % 13, 0);
+		evt_buf_put(b, t, (size_t)k);
+		return;
+	}
+	size_t len = evt_gen_next(g, &f, &rx, &nev);
+	evt_buf_put(b, f, len);
+}
+
+/* Whether two tables list the same texts in the same order, under the
+ * same sources. */
+static int
+same_table(const struct evt_state *a, const struct evt_state *b)
+{
+	const char *const *ta, *const *tb;
+	const size_t *la, *lb;
+	size_t n = evt_state_list(a, &ta, &la);
+	if (evt_state_list(b, &tb, &lb) != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (la[i] != lb[i] || memcmp(ta[i], tb[i], la[i]) != 0 ||
+		    strcmp(evt_state_source(a, i), evt_state_source(b, i)) != 0)
+			return 0;
+	return 1;
+}
+
+/* Flat items (evt_state_apply_flat, evt_state_settle) give the table
+ * their texts give. */
+static void
+test_flat(void)
+{
+	struct evt_renc e;
+	struct evt_rdec d;
+	struct evt_buf b = {0}, txt = {0}, flat = {0}, head = {0}, tail = {0};
+	struct evt_gen_opts o = {.seed = 7, .data_fraction = 0.2};
+	struct evt_gen *g = evt_gen_new(&o);
+	struct evt_state *st = evt_state_new(), *sf = evt_state_new();
+	long items = 0, bad = 0, settles = 0, errs = 0;
+	if (g == NULL || st == NULL || sf == NULL ||
+	    evt_renc_init(&e) != 0 || evt_rdec_init(&d, &e.dict, 0) != 0)
+		abort();
+	for (int i = 0; i < 3000; i++) {
+		flat_test_frame(g, i, &b);
+		uint32_t sb = e.dict.nstr, hb = e.dict.nshape;
+		evt_renc_block_reset(&e);
+		if (evt_renc_frame(&e, INT64_C(1767600000000000) + i,
+		    (const char *)b.p, b.len) != EVT_K_MSG)
+			continue;
+		evt_rdec_block(&d, e.recs.p, e.recs.len, e.guids.p,
+		    (uint32_t)(e.guids.len / 16), sb, hb);
+		struct evt_rec rec;
+		int rc;
+		while ((rc = evt_rdec_next(&d, &rec)) > 0) {
+			if (rec.kind == EVT_K_MSG)
+				errs += evt_rdec_frame_head(&d, &rec, &head,
+				    &tail) != 0;
+			if (rec.kind != EVT_K_EVENT && rec.kind != EVT_K_ITEM)
+				continue;
+			txt.len = flat.len = 0;
+			errs += evt_rdec_item_json(&d, &rec, &txt) != 0;
+			errs += evt_rdec_event_flat(&d, &rec, &flat, NULL) != 0;
+			int r1 = evt_state_apply(st, (const char *)txt.p,
+			    txt.len);
+			int r2 = evt_state_apply_flat(sf, flat.p, flat.len);
+			/* (a walk that fails is not stateful either way) */
+			bad += (r1 == 1) != (r2 == 1);
+			items++;
+		}
+		errs += rc < 0;
+		if (i % 50 == 49 || i == 2999) {
+			errs += evt_state_settle(sf) != 0;
+			bad += !same_table(st, sf);
+			settles++;
+		}
+		if (i % 700 == 699) { /* a getState answer */
+			evt_state_clear(st);
+			evt_state_clear(sf);
+		}
+	}
+	T_EQ(errs, 0, "flat: %ld items encoded and decoded", items);
+	T_EQ(bad, 0, "flat: the same table as the texts at %ld points",
+	    settles);
+	const char *const *t;
+	const size_t *l;
+	T_OK(evt_state_list(sf, &t, &l) > 20, "flat: a table of %zu entries",
+	    evt_state_list(sf, &t, &l));
+	evt_state_free(st);
+	evt_state_free(sf);
+	evt_gen_free(g);
+	evt_renc_free(&e);
+	evt_rdec_free(&d);
+	evt_buf_free(&b);
+	evt_buf_free(&txt);
+	evt_buf_free(&flat);
+	evt_buf_free(&head);
+	evt_buf_free(&tail);
+}
+
 int
 main(void)
 {
 	test_state();
+	test_flat();
 	T_DONE();
 }
