@@ -170,6 +170,7 @@ test_pack(void)
 	    sl[5] == v.len[5] && memcmp(st[5], v.ev[5], sl[5]) == 0,
 	    "evt_ckpt_state loads the entries in order");
 	const char *why;
+	evt_ckpt_free(&c);
 	T_OK(evt_ckpt_decode(p.p, p.len, 1, &c, &why) == EVT_ERR_CORRUPT,
 	    "base_seq beyond the segment's: rejected (%s)", why);
 	evt_ckpt_free(&c);
