@@ -95,6 +95,13 @@ $EVTOOL cut --from $((G - 600000000)) --to $((LAST + 1)) "$T/B" "$T/Bc" \
 check $? "cut of B around A's gap"
 t "the cut marker names the gateway" sh -c "$EVTOOL cat --markers '$T/Bc' |
     head -n 1 | grep -q '\"event\":\"cut\",\"gateway\":\"http://127.0.0.1:'"
+gw_of() { $EVTOOL cat --markers "$1" | head -n 1 |
+    sed -n 's/.*"gateway":"\([^"]*\)".*/\1/p'; }
+$EVTOOL cut --from $((G - 1000000)) --to $((G + 1000000)) "$T/Bc" "$T/Bcc" \
+    2>/dev/null
+check $([ -n "$(gw_of "$T/Bc")" ] &&
+    [ "$(gw_of "$T/Bcc")" = "$(gw_of "$T/Bc")" ]; echo $?) \
+    "... and a cut of the cut names the same"
 t "merge A cut(B)" sh -c "$EVTOOL merge '$T/MBc' '$T/A' '$T/Bc' >'$T/mbc.out'"
 t "... A's gap closed by the cut" grep -q \
     "^$T/A: .* 1 gaps closed, 0 gaps left" "$T/mbc.out"
