@@ -384,11 +384,9 @@ in_close_seg(struct min *in)
 	in->r = NULL;
 }
 
-/* The value of member "gateway" of a SESSION body as its JSON string
- * text (escapes kept), malloc'ed; "" when absent.  The body is what the
- * record decoder wrote: no blanks between tokens. */
-static char *
-session_gateway(const char *text, size_t len)
+/* An input's gateway from a SESSION body; see merge.h. */
+char *
+evt_merge_gateway(const char *text, size_t len)
 {
 	static const char key[] = "\"gateway\":\"";
 	const char *p = memmem(text, len, key, sizeof key - 1);
@@ -425,7 +423,7 @@ in_queue(struct min *in, const struct mframe *f)
 	q->rx = f->rx_us;
 	in->qn++;
 	if (f->kind == EVT_K_SESSION && in->gateway == NULL &&
-	    (in->gateway = session_gateway(q->text, q->len)) == NULL)
+	    (in->gateway = evt_merge_gateway(q->text, q->len)) == NULL)
 		return EVT_ERR_NOMEM;
 	return 0;
 }

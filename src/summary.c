@@ -21,6 +21,7 @@
 #include <msgpack.h>
 
 #include "evtape/err.h"
+#include "evtape/segment.h"
 #include "evtape/select.h"
 #include "evtape/stats.h"
 #include "evtape/summary.h"
@@ -350,20 +351,6 @@ evt_sumb_pack(struct evt_sumb *b, struct evt_dict *d, struct evt_buf *out)
  * Decoding: the file is hostile; every value is checked before use.
  */
 
-/* The member k of map m, or NULL. */
-static const msgpack_object *
-get(const msgpack_object *m, const char *k)
-{
-	size_t n = strlen(k);
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *key = &m->via.map.ptr[i].key;
-		if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == n &&
-		    memcmp(key->via.str.ptr, k, n) == 0)
-			return &m->via.map.ptr[i].val;
-	}
-	return NULL;
-}
-
 /* Whether o is an unsigned integer; its value in *v. */
 static int
 get_u(const msgpack_object *o, uint64_t *v)
@@ -446,10 +433,11 @@ static int
 get_buckets(const msgpack_object *m, struct evt_sum *s, const char **why)
 {
 	uint64_t w, c, sum = 0;
-	const msgpack_object *o = get(m, SK_BUCKETS);
+	const msgpack_object *o = evt_mp_get(m, SK_BUCKETS);
 	*why = s->bucket_us == EVT_SUM_BUCKET_US ? "bucket_us is not 1000000" :
 	    "bucket_us is not the run's bucket width";
-	if (!get_u(get(m, SK_BUCKET_US), &w) || w != (uint64_t)s->bucket_us)
+	if (!get_u(evt_mp_get(m, SK_BUCKET_US), &w) ||
+	    w != (uint64_t)s->bucket_us)
 		return EVT_ERR_CORRUPT;
 	const int64_t W = s->bucket_us;
 	*why = "buckets is not [k, count, delta, count, ...]";
@@ -509,7 +497,8 @@ static int
 get_positions(const msgpack_object *m, uint32_t nblocks, struct evt_sum *s,
     const char **why)
 {
-	const msgpack_object *c = get(m, SK_CONFIG), *st = get(m, SK_STATES);
+	const msgpack_object *c = evt_mp_get(m, SK_CONFIG);
+	const msgpack_object *st = evt_mp_get(m, SK_STATES);
 	*why = "config is not [block, frame, rx]";
 	if (c != NULL && (!is_groups(c, 3, 1) || c->via.array.size != 3 ||
 	    s->frames[EVT_K_CONFIG] == 0 || !get_pos(c->via.array.ptr, nblocks,
@@ -541,7 +530,7 @@ static int
 get_members(const msgpack_object *m, const struct evt_dict *d,
     uint32_t nblocks, struct evt_sum *s, const char **why)
 {
-	const msgpack_object *fr = get(m, SK_FRAMES);
+	const msgpack_object *fr = evt_mp_get(m, SK_FRAMES);
 	*why = "frames is not an array of at least 11 counts";
 	if (fr == NULL || fr->type != MSGPACK_OBJECT_ARRAY ||
 	    fr->via.array.size < EVT_K_MAX + 1)
@@ -551,19 +540,21 @@ get_members(const msgpack_object *m, const struct evt_dict *d,
 			return EVT_ERR_CORRUPT;
 	*why = "events or messages missing, or more messages than MSG frames "
 	    "or events";
-	if (!get_u(get(m, SK_EVENTS), &s->events) ||
-	    !get_u(get(m, SK_MESSAGES), &s->messages) ||
+	if (!get_u(evt_mp_get(m, SK_EVENTS), &s->events) ||
+	    !get_u(evt_mp_get(m, SK_MESSAGES), &s->messages) ||
 	    s->messages > s->events || s->messages > s->frames[EVT_K_MSG])
 		return EVT_ERR_CORRUPT;
 	*why = "first_rx and last_rx are not receive times with first <= last";
-	if (s->events > 0 && (!get_rx(get(m, SK_FIRST), &s->first_rx) ||
-	    !get_rx(get(m, SK_LAST), &s->last_rx) || s->first_rx > s->last_rx))
+	if (s->events > 0 &&
+	    (!get_rx(evt_mp_get(m, SK_FIRST), &s->first_rx) ||
+	    !get_rx(evt_mp_get(m, SK_LAST), &s->last_rx) ||
+	    s->first_rx > s->last_rx))
 		return EVT_ERR_CORRUPT;
-	int rc = get_table(get(m, SK_TYPES), d, s->events, &s->types,
+	int rc = get_table(evt_mp_get(m, SK_TYPES), d, s->events, &s->types,
 	    &s->ntypes, why);
 	if (rc == 0)
-		rc = get_table(get(m, SK_SOURCES), d, s->events, &s->sources,
-		    &s->nsources, why);
+		rc = get_table(evt_mp_get(m, SK_SOURCES), d, s->events,
+		    &s->sources, &s->nsources, why);
 	if (rc == 0)
 		rc = get_buckets(m, s, why);
 	if (rc == 0)
@@ -603,7 +594,7 @@ evt_sum_decode_w(const uint8_t *p, size_t len, const struct evt_dict *d,
 	if (ur != MSGPACK_UNPACK_SUCCESS || off != len ||
 	    m.type != MSGPACK_OBJECT_MAP)
 		goto out;
-	const msgpack_object *inc = get(&m, SK_INCOMPLETE);
+	const msgpack_object *inc = evt_mp_get(&m, SK_INCOMPLETE);
 	if (inc != NULL && inc->type == MSGPACK_OBJECT_BOOLEAN &&
 	    inc->via.boolean) {
 		rc = 0;

@@ -39,6 +39,7 @@ same() {
 # sealed segments; CONFIG at T0+1 s (snapshot), T0+75 s (a rename, inside
 # the window) and T0+112.5 s (camera 5 first named, after the window); a
 # getState answer at T0+50 s, before the window.
+need_built test_names
 "$BUILD/tests/test_names" --write-archive "$T/a"
 check $? "the test archive is written"
 $EVTOOL cut --from $FROM --to $TO "$T/a" "$T/c" 2>"$T/cut.err"

@@ -146,6 +146,7 @@ check $([ $? -eq 2 ] && grep -q 'finer than 1 ns' "$T/e"; echo $?) \
     "--shift finer than 1 ns: exit 2"
 
 # Names: map by name; --names shows the old names under the new id.
+need_built test_names
 "$BUILD/tests/test_names" --write-archive "$T/n" >/dev/null
 $EVTOOL cat --names "$T/n" >"$T/n.ev"
 NOLD=cameras/aaaaaaaa-0000-0000-0000-000000000001

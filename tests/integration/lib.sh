@@ -129,6 +129,15 @@ need_websockets() {
 	done_testing
 	exit 1
 }
+# need_built NAME: the unit test program build/tests/NAME, which writes
+# this script's test archive, is built (by `make tests`, not `make all`);
+# else one failing check saying so, the plan, and exit 1.
+need_built() {
+	[ -x "$BUILD/tests/$1" ] && return 0
+	check 1 "$BUILD/tests/$1 is built: run make tests first"
+	done_testing
+	exit 1
+}
 # done_testing: the TAP plan; the exit status says whether all passed.
 done_testing() {
 	echo "1..$tn"

@@ -18,6 +18,7 @@ T0=1767600000000000
 # segments; CONFIG at T0+1 s (snapshot), T0+75 s (camera 1 renamed "Lobby
 # North", camera 4 named) and T0+112.5 s (camera 5 named "Garage" too);
 # a getState answer at T0+50 s.
+need_built test_names
 "$BUILD/tests/test_names" --write-archive "$T/a"
 check $? "the test archive is written"
 $EVTOOL cat --tsv "$T/a" >"$T/a.tsv"

@@ -6,7 +6,8 @@
 # event evsim sent (--log-sent), once, and reports no gap left.
 # 2. Both are down at once for longer than the window: the merge holds
 # every event either recorded and exactly one GAP, the time neither
-# recorded, and the events it lacks are those sent then.
+# recorded, and the events it lacks are those sent then.  Cuts of A and
+# B merge with A as recordings of the same gateway.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
 need_evsim
@@ -83,6 +84,57 @@ t "A: its gap closed" grep -q "^$T/A: .* 1 gaps closed, 0 gaps left" "$T/m.out"
 t "B: no gap" grep -q "^$T/B: .* 0 gaps closed, 0 gaps left" "$T/m.out"
 check $([ "$(info_field "$T/M" gaps)" -eq 0 ]; echo $?) "the merge holds no GAP"
 t "verify of the merge" $EVTOOL verify "$T/M"
+
+# Cuts merge as recordings of their source's gateway (the cut marker
+# carries it: formats/records.md, "Cut provenance"): no "switched"
+# marker, gaps closed as between A and B.
+G=$($EVTOOL cat --markers "$T/A" | awk -F '	' '$2 == "GAP" {print $1; exit}')
+LAST=$($EVTOOL cat --tsv "$T/B" | tail -n 1 | cut -f1)
+$EVTOOL cut --from $((G - 600000000)) --to $((LAST + 1)) "$T/B" "$T/Bc" \
+    2>/dev/null
+check $? "cut of B around A's gap"
+t "the cut marker names the gateway" sh -c "$EVTOOL cat --markers '$T/Bc' |
+    head -n 1 | grep -q '\"event\":\"cut\",\"gateway\":\"http://127.0.0.1:'"
+gw_of() { $EVTOOL cat --markers "$1" | head -n 1 |
+    sed -n 's/.*"gateway":"\([^"]*\)".*/\1/p'; }
+$EVTOOL cut --from $((G - 1000000)) --to $((G + 1000000)) "$T/Bc" "$T/Bcc" \
+    2>/dev/null
+check $([ -n "$(gw_of "$T/Bc")" ] &&
+    [ "$(gw_of "$T/Bcc")" = "$(gw_of "$T/Bc")" ]; echo $?) \
+    "... and a cut of the cut names the same"
+t "merge A cut(B)" sh -c "$EVTOOL merge '$T/MBc' '$T/A' '$T/Bc' >'$T/mbc.out'"
+t "... A's gap closed by the cut" grep -q \
+    "^$T/A: .* 1 gaps closed, 0 gaps left" "$T/mbc.out"
+t "... no switched marker" sh -c \
+    "! $EVTOOL cat --markers '$T/MBc' | grep -q '\"event\":\"switched\"'"
+t "... every event sent, once" once_each "$T/sent" "$T/MBc"
+$EVTOOL cut --from $((G - 1000000)) --to $((LAST + 1)) "$T/A" "$T/Ac" \
+    2>/dev/null
+check $? "cut of A across its gap"
+t "merge A cut(A)" sh -c "$EVTOOL merge '$T/MAc' '$T/A' '$T/Ac' >/dev/null"
+t "... holds A's events" sh -c "$EVTOOL cat '$T/A' | sort >'$T/a.ev' &&
+    $EVTOOL cat '$T/MAc' | sort | cmp -s - '$T/a.ev'"
+t "... no switched marker" sh -c \
+    "! $EVTOOL cat --markers '$T/MAc' | grep -q '\"event\":\"switched\"'"
+check $([ "$(info_field "$T/MAc" gaps)" -eq 1 ]; echo $?) \
+    "... and A's one GAP, left (no input covers it)"
+# Two overlapping windows of A: the union window's events, once each.
+$EVTOOL cat --tsv "$T/A" | cut -f1 >"$T/a.rx"
+NA=$(wc -l <"$T/a.rx")
+R1=$(sed -n "$((NA / 5))p" "$T/a.rx")
+R2=$(sed -n "$((NA / 2))p" "$T/a.rx")
+R3=$(sed -n "$((NA * 2 / 5))p" "$T/a.rx")
+R4=$(sed -n "$((NA * 4 / 5))p" "$T/a.rx")
+$EVTOOL cut --from "$R1" --to "$R2" "$T/A" "$T/Ac1" 2>/dev/null &&
+    $EVTOOL cut --from "$R3" --to "$R4" "$T/A" "$T/Ac2" 2>/dev/null
+check $? "two overlapping cuts of A"
+t "merge cut1(A) cut2(A): the union window's events, once" sh -c \
+    "$EVTOOL merge '$T/Mcc' '$T/Ac1' '$T/Ac2' >/dev/null &&
+    $EVTOOL cat --from $R1 --to $R4 '$T/A' | sort >'$T/u.want' &&
+    $EVTOOL cat '$T/Mcc' | sort >'$T/u.got' && test -s '$T/u.want' &&
+    cmp -s '$T/u.want' '$T/u.got'"
+t "... no switched marker" sh -c \
+    "! $EVTOOL cat --markers '$T/Mcc' | grep -q '\"event\":\"switched\"'"
 
 # 2. Both down at once.
 start_sim sim2 --user u --password-file "$T/pw" --rate 800 --events 7000 \

@@ -19,6 +19,7 @@ T0=1767600000000000
 FROM=$((T0 + 30000000))
 TO=$((T0 + 150000000))
 
+need_built test_report
 "$BUILD/tests/test_report" --write-archive "$T/a"
 check $? "the test archive is written"
 $EVTOOL cat --tsv "$T/a" >"$T/a.tsv"
