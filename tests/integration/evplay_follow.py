@@ -98,8 +98,8 @@ async def client(args, name, filters, drops=0, rewind=False, whole=False,
     the first event evsim sent (never in this session's history: from the
     archive); whole: every event sent, from the first (evplay --from
     before it); start: connects once evsim sent that many events."""
-    after = after or args.drop_after
-    away = away or args.away
+    after = after or getattr(args, "drop_after", 0)
+    away = away or getattr(args, "away", 0)
     if start:
         await sent_at_least(args, start)
     tok = token_or_fail(args)
@@ -152,7 +152,8 @@ async def client(args, name, filters, drops=0, rewind=False, whole=False,
     return "%s: %d events (sent %d..%d of its filter), %d states%s" % (
         name, len(ids), i0 + 1, len(want), nstates,
         ", resumed after the first event sent" if rewind else
-        ", resumed %d times" % resumed if resumed else "")
+        ", %d resume%s" % (resumed, "s"[resumed == 1:]) if resumed
+        else "")
 
 
 async def stalled(args):
@@ -244,9 +245,9 @@ async def sc_fan50(args):
     out = await asyncio.gather(*jobs)
     for line in out:
         print(line)
-    print("%d clients, %d resumes: each every event of its filter from its "
-          "first, once, in order" % (len(out),
-                                     sum(" resumed" in x for x in out)))
+    print("%d clients, %d of them resumed: each every event of its filter "
+          "from its first, once, in order" % (len(out),
+                                     sum(" resume" in x for x in out)))
 
 
 def sc_gapless(args):
