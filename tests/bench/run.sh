@@ -8,6 +8,8 @@
 #   BIG      events of the archive for the `get` benchmark (default 10,000,000)
 #   SCALE_EVENTS, SCALE_RUNS: scale.sh's (segments against cost)
 #   FOLLOW_SECS, FOLLOW_RATES, FOLLOW_FLUSH: follow.sh's (cat -f delay)
+#   FANOUT_SECS, FANOUT_CLIENTS: evplay_fanout.sh's (default 20 s, 100
+#            clients at 200 events/s)
 set -eu
 BUILD=${BUILD:-build}
 EVENTS=${EVENTS:-1000000}
@@ -174,6 +176,11 @@ BUILD=$BUILD sh "$(dirname "$0")/follow.sh"
 
 # The gateway side: events/s to one WebSocket client (evsim --rate 0).
 BUILD=$BUILD sh "$(dirname "$0")/gateway.sh"
+
+# The fan-out gateway (evplay --listen --follow): CPU and peak RSS with
+# 100 clients at 200 events/s against an idle one.
+BUILD=$BUILD sh "$(dirname "$0")/evplay_fanout.sh" "${FANOUT_SECS:-20}" 200 \
+    "${FANOUT_CLIENTS:-100}"
 
 # Replay: top speed to stdout, lateness at 1x.
 BUILD=$BUILD sh "$(dirname "$0")/replay.sh"
