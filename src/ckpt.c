@@ -91,7 +91,8 @@ evt_ckb_copy(const struct evt_ckb *b)
 		return NULL;
 	*c = *b;
 	memset(&c->scratch, 0, sizeof c->scratch);
-	if ((c->t = evt_state_copy(b->t)) == NULL) {
+	if (evt_state_settle(b->t) != 0 ||
+	    (c->t = evt_state_copy(b->t)) == NULL) {
 		free(c);
 		return NULL;
 	}
@@ -181,6 +182,22 @@ evt_ckb_frame(struct evt_ckb *b, uint64_t seq, int kind, int64_t rx,
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (evt_state_apply(b->t, ev[i], lens[i]) == EVT_ERR_NOMEM)
+			return EVT_ERR_NOMEM;
+	return 0;
+}
+
+/* Applies a MSG frame of flat items; see ckpt.h. */
+int
+evt_ckb_frame_flat(struct evt_ckb *b, uint64_t seq, int64_t rx,
+    const struct evt_flat_msg *m)
+{
+	note_frame(b, seq, EVT_K_MSG, rx);
+	if (!b->known)
+		return 0;
+	for (uint32_t i = 0; i < m->n; i++)
+		if ((m->pick == NULL || m->pick[i]) &&
+		    evt_state_apply_flat(b->t, m->flat + m->span[2 * i],
+		    m->span[2 * i + 1] - m->span[2 * i]) == EVT_ERR_NOMEM)
 			return EVT_ERR_NOMEM;
 	return 0;
 }
@@ -321,6 +338,9 @@ int
 evt_ckb_view(const struct evt_ckb *b, struct evt_ckpt *c)
 {
 	memset(c, 0, sizeof *c);
+	/* The table's flat entries become texts: the same table. */
+	if (evt_state_settle(b->t) != 0)
+		return EVT_ERR_NOMEM;
 	const char *const *st;
 	const size_t *lens;
 	size_t n = evt_state_list(b->t, &st, &lens), bytes = 0;

@@ -104,14 +104,19 @@ struct min {
 	uint8_t *noid;		/* reader: item i has no indexed id */
 	size_t kcap;
 	/* The ring: slots [rhead, rtail) are ready; the merge holds slot
-	 * rhead while f points to it. */
+	 * rhead while f points to it.  Each side moves its end without the
+	 * lock (a frame costs no lock); it takes mu only to sleep on cv or
+	 * to wake the other.  All sequentially consistent: a side that sets
+	 * its wait flag and then finds the ring still empty (full) sleeps,
+	 * and the other, moving its end next, sees the flag. */
 	struct mframe ring[MERGE_RING];
-	unsigned rhead, rtail;
+	_Atomic unsigned rhead, rtail;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t th;
-	int started, stop;
-	int rwait, mwait;	/* the reader / the merge waits on cv */
+	int started;
+	_Atomic int stop;
+	_Atomic int rwait, mwait; /* the reader / the merge waits on cv */
 	struct mframe *f;	/* the next frame, NULL: none (yet) */
 	int eof;
 	struct qmark *q;	/* markers before f: q[qh..qn) */
@@ -557,6 +562,31 @@ reader_next(struct merge *m, struct min *in, struct evt_frame **f)
 	}
 }
 
+/* Wakes the other side of the input's ring. */
+static void
+ring_wake(struct min *in)
+{
+	pthread_mutex_lock(&in->mu);
+	pthread_cond_broadcast(&in->cv);
+	pthread_mutex_unlock(&in->mu);
+}
+
+/* The reader waits while the ring is full; returns whether the merge
+ * stops it. */
+static int
+reader_wait(struct min *in)
+{
+	if (in->rtail - in->rhead < MERGE_RING || in->stop)
+		return in->stop;
+	pthread_mutex_lock(&in->mu);
+	in->rwait = 1;
+	while (in->rtail - in->rhead == MERGE_RING && !in->stop)
+		pthread_cond_wait(&in->cv, &in->mu);
+	in->rwait = 0;
+	pthread_mutex_unlock(&in->mu);
+	return in->stop;
+}
+
 /* An input's reader thread: reads frames into the ring until the input
  * ends, an error, or the merge stops it. */
 static void *
@@ -566,15 +596,7 @@ reader_main(void *arg)
 	for (int rc = 1; rc == 1;) {
 		struct evt_frame *f = NULL;
 		rc = reader_next(in->m, in, &f);
-		pthread_mutex_lock(&in->mu);
-		while (in->rtail - in->rhead == MERGE_RING && !in->stop) {
-			in->rwait = 1;
-			pthread_cond_wait(&in->cv, &in->mu);
-		}
-		in->rwait = 0;
-		int stop = in->stop;
-		pthread_mutex_unlock(&in->mu);
-		if (stop)
+		if (reader_wait(in))
 			break;
 		/* The slot is the reader's until it is published. */
 		struct mframe *s = &in->ring[in->rtail % MERGE_RING];
@@ -583,12 +605,9 @@ reader_main(void *arg)
 		/* A waiting merge is woken for a quarter of the ring, not
 		 * for every frame: a wake per frame costs more than the
 		 * frame (the two threads would take turns). */
-		pthread_mutex_lock(&in->mu);
-		in->rtail++;
-		if (in->mwait && (rc != 1 ||
-		    in->rtail - in->rhead >= MERGE_RING / 4))
-			pthread_cond_broadcast(&in->cv);
-		pthread_mutex_unlock(&in->mu);
+		unsigned t = ++in->rtail;
+		if (in->mwait && (rc != 1 || t - in->rhead >= MERGE_RING / 4))
+			ring_wake(in);
 	}
 	if (in->r != NULL)
 		in_close_seg(in);
@@ -599,13 +618,14 @@ reader_main(void *arg)
 static struct mframe *
 ring_get(struct min *in)
 {
-	pthread_mutex_lock(&in->mu);
-	while (in->rtail == in->rhead) {
+	if (in->rtail == in->rhead) {
+		pthread_mutex_lock(&in->mu);
 		in->mwait = 1;
-		pthread_cond_wait(&in->cv, &in->mu);
+		while (in->rtail == in->rhead)
+			pthread_cond_wait(&in->cv, &in->mu);
+		in->mwait = 0;
+		pthread_mutex_unlock(&in->mu);
 	}
-	in->mwait = 0;
-	pthread_mutex_unlock(&in->mu);
 	return &in->ring[in->rhead % MERGE_RING];
 }
 
@@ -613,11 +633,9 @@ ring_get(struct min *in)
 static void
 ring_release(struct min *in)
 {
-	pthread_mutex_lock(&in->mu);
-	in->rhead++;
-	if (in->rwait && in->rtail - in->rhead <= MERGE_RING / 2)
-		pthread_cond_broadcast(&in->cv);
-	pthread_mutex_unlock(&in->mu);
+	unsigned h = ++in->rhead;
+	if (in->rwait && in->rtail - h <= MERGE_RING / 2)
+		ring_wake(in);
 }
 
 /* Takes the input on to its next frame (in->f), queueing the markers

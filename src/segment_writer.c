@@ -98,9 +98,6 @@ struct evt_segw {
 	struct evt_ckb *ckb;
 	struct evt_buf ckfixed;
 	int has_ckfixed;
-	/* A flat frame's items for ckb: their texts one after another,
-	 * their lengths, their pointers. */
-	struct evt_buf cktext, cklens, ckptr;
 };
 
 /* Maps a failed system call to an evt_err. */
@@ -210,9 +207,6 @@ segw_free(struct evt_segw *w)
 	evt_buf_free(&w->chk);
 	evt_ckb_free(w->ckb);
 	evt_buf_free(&w->ckfixed);
-	evt_buf_free(&w->cktext);
-	evt_buf_free(&w->cklens);
-	evt_buf_free(&w->ckptr);
 	free(w->path);
 	free(w);
 }
@@ -614,35 +608,6 @@ frame_done(struct evt_segw *w, int kind, int ck)
 	return rc < 0 ? rc : kind;
 }
 
-/* Feeds a MSG frame of flat events to the checkpoint builder as the texts
- * a reader rebuilds (evt_flat_json renders them so).  0 or
- * EVT_ERR_NOMEM. */
-static int
-ckpt_flat(struct evt_segw *w, int64_t rx_us, const struct evt_flat_msg *m)
-{
-	struct evt_buf *t = &w->cktext;
-	size_t n = 0;
-	t->len = 0;
-	if (evt_buf_grow(&w->cklens, (size_t)m->n * sizeof(size_t)) != 0 ||
-	    evt_buf_grow(&w->ckptr, (size_t)m->n * sizeof(char *)) != 0)
-		return EVT_ERR_NOMEM;
-	size_t *lens = (size_t *)(void *)w->cklens.p;
-	for (uint32_t i = 0; i < m->n; i++) {
-		if (m->pick != NULL && !m->pick[i])
-			continue;
-		size_t start = t->len;
-		if (evt_flat_json(m->flat + m->span[2 * i], m->span[2 * i + 1] -
-		    m->span[2 * i], t) != 0)
-			return EVT_ERR_NOMEM;
-		lens[n++] = t->len - start;
-	}
-	/* The texts lie one after another (t may have moved meanwhile). */
-	const char **ev = (const char **)(void *)w->ckptr.p;
-	for (size_t i = 0, at = 0; i < n; at += lens[i++])
-		ev[i] = (const char *)t->p + at;
-	return evt_ckb_frame(w->ckb, w->seq, EVT_K_MSG, rx_us, ev, lens, n);
-}
-
 /* Appends a tokenized frame; see segment.h. */
 int
 evt_segw_frame_tok(struct evt_segw *w, int64_t rx_us, const char *buf,
@@ -670,7 +635,8 @@ evt_segw_msg_flat(struct evt_segw *w, int64_t rx_us,
 	if (rc < 0)
 		return rc;
 	int kind = evt_renc_msg_flat(&w->enc, rx_us, m);
-	int ck = kind >= 0 && w->ckb != NULL ? ckpt_flat(w, rx_us, m) : 0;
+	int ck = kind >= 0 && w->ckb != NULL ? evt_ckb_frame_flat(w->ckb,
+	    w->seq, rx_us, m) : 0;
 	return frame_done(w, kind, ck);
 }
 

@@ -97,6 +97,17 @@ int evt_ckb_seed(struct evt_ckb *b, const struct evt_ckpt *c);
 int evt_ckb_frame(struct evt_ckb *b, uint64_t seq, int kind, int64_t rx,
     const char *const *ev, const size_t *lens, size_t n);
 
+struct evt_flat_msg;
+
+/*
+ * evt_ckb_frame of a MSG frame being written from flat items (record.h,
+ * struct evt_flat_msg: those picked), without rendering their texts
+ * (evt_state_apply_flat; the table settles when viewed or copied).
+ * 0 or EVT_ERR_NOMEM.
+ */
+int evt_ckb_frame_flat(struct evt_ckb *b, uint64_t seq, int64_t rx,
+    const struct evt_flat_msg *m);
+
 /*
  * The same for a frame being written: buf[0..len) tokenized into tok, its
  * items the elements of the array token arr.  Each stateful item goes to
