@@ -2556,14 +2556,18 @@ merge_check_out(const char *out)
 static char *
 merge_tmp_name(const char *out)
 {
-	const char *slash = strrchr(out, '/');
-	size_t dl = slash != NULL ? (size_t)(slash - out) + 1 : 0;
-	size_t n = strlen(out) + 48;
+	size_t ol = strlen(out);
+	while (ol > 1 && out[ol - 1] == '/')	/* OUT/ names OUT */
+		ol--;
+	size_t dl = ol;
+	while (dl > 0 && out[dl - 1] != '/')
+		dl--;
+	size_t n = ol + 48;
 	char *tmp = malloc(n);
 	if (tmp == NULL)
 		evt_cli_fatal("out of memory");
-	snprintf(tmp, n, "%.*s.%s.merge-%ld.tmp", (int)dl, out, out + dl,
-	    (long)getpid());
+	snprintf(tmp, n, "%.*s.%.*s.merge-%ld.tmp", (int)dl, out,
+	    (int)(ol - dl), out + dl, (long)getpid());
 	return tmp;
 }
 

@@ -131,4 +131,10 @@ t "and how many events it cost" grep -q "$T/adam: .*events could not be read" "$
 t "every readable event kept" same_as_ref "$T/adb" "$T/adam" "$T/b"
 t "verify of that merge" $EVTOOL verify "$T/adb"
 
+# OUT given with trailing slashes names OUT (its temporary directory is
+# built beside it, not inside it).
+t "merge OUT/ (trailing slashes) exits 0" $EVTOOL merge "$T/slash//" "$T/b"
+t "and writes OUT" $EVTOOL verify "$T/slash"
+t "nothing left beside it" sh -c "! ls -a '$T' | grep -q merge-"
+
 done_testing
