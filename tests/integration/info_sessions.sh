@@ -79,9 +79,9 @@ print("; ".join("%s (archive %s%s)" % (i["archive"], i["uuid"],
 line=$($EVTOOL info "$T/m" | grep '^merged from:')
 check $([ "$line" = "merged from:    $ua" ]; echo $?) \
     "info names the merge's inputs: $line"
-# (A cut's gateway is empty: its first SESSION marker, the cut marker,
-# names none; formats/records.md, "Merged archives".)
-echo "$line" | grep -q "^merged from: *$T/a (archive [0-9a-f-]\{36\}, gateway http://127.0.0.1:[0-9]*); $T/c (archive [0-9a-f-]\{36\})$"
+# (A cut's gateway is its source's: the cut marker carries it;
+# formats/records.md, "Records written by `evtool cut`".)
+echo "$line" | grep -q "^merged from: *$T/a (archive [0-9a-f-]\{36\}, gateway http://127.0.0.1:[0-9]*); $T/c (archive [0-9a-f-]\{36\}, gateway http://127.0.0.1:[0-9]*)$"
 check $? "... each input's path, archive UUID and gateway, in command-line order"
 $EVTOOL info "$T/a" | grep -q '^merged from\|^cut from'
 check $([ $? -ne 0 ]; echo $?) "a recorded archive names no provenance"
