@@ -63,6 +63,19 @@ wait_until() {
 	return 1
 }
 
+# every_follower SECONDS PRED: waits until PRED FILE ARGS... holds for
+# every follower of $FORMS (its output, its form's cat arguments over
+# $T/a); 1 if one does not in time.
+every_follower() {
+	_ok=0
+	while IFS= read -r _form; do
+		wait_until "$1" "$2" "$T/${_form%%:*}.out" ${_form#*:} "$T/a" || _ok=1
+	done <<EOF
+$FORMS
+EOF
+	return $_ok
+}
+
 # 1. The recording with drops, a kill -9, a prune and a restart.
 start_sim sim $AUTH --rate 400 --events 6000 --seed 7 --drop-every 900 \
     --log-sent "$T/sent"
@@ -98,13 +111,8 @@ kill -9 $REC_PID
 wait $REC_PID 2>/dev/null
 # The followers have read everything the dead recorder left (then the
 # prune deletes only segments they have read).
-ok=0
-while IFS= read -r f; do
-	wait_until 60 same_count "$T/${f%%:*}.out" ${f#*:} "$T/a" || ok=1
-done <<EOF
-$FORMS
-EOF
-check $ok "the followers caught up with the killed recorder"
+every_follower 60 same_count
+check $? "the followers caught up with the killed recorder"
 cp -a "$T/a" "$T/snap"
 "$EVTOOL" prune "$T/a" --max-age 1s >"$T/prune.out" 2>&1
 n=$(awk '{print $3}' "$T/prune.out")
@@ -119,13 +127,8 @@ wait_until 60 sh -c "'$EVTOOL' cat '$T/a' | tail -n 1 | grep -qF '$last'"
 checkl $? "the last event sent is recorded" "$T/r2.log"
 stop_pid $REC_PID
 check $RC "evrec stopped: exit 0"
-ok=0
-while IFS= read -r f; do
-	wait_until 30 same_last "$T/${f%%:*}.out" ${f#*:} "$T/a" || ok=1
-done <<EOF
-$FORMS
-EOF
-check $ok "every follower printed the last line of its form"
+every_follower 30 same_last
+check $? "every follower printed the last line of its form"
 ok=0
 for p in $FPIDS; do
 	if [ $p = $F_MK ]; then kill -INT $p; else kill -TERM $p; fi
