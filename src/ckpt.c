@@ -84,7 +84,7 @@ evt_ckb_new(void)
 
 /* A copy; see ckpt.h. */
 struct evt_ckb *
-evt_ckb_copy(const struct evt_ckb *b)
+evt_ckb_copy(struct evt_ckb *b)
 {
 	struct evt_ckb *c = calloc(1, sizeof *c);
 	if (c == NULL)
@@ -335,7 +335,7 @@ evt_ckb_frame_tok(struct evt_ckb *b, uint64_t seq, int kind, int64_t rx,
 
 /* Points c at the table; see ckpt.h. */
 int
-evt_ckb_view(const struct evt_ckb *b, struct evt_ckpt *c)
+evt_ckb_view(struct evt_ckb *b, struct evt_ckpt *c)
 {
 	memset(c, 0, sizeof *c);
 	/* The table's flat entries become texts: the same table. */
@@ -381,7 +381,7 @@ put_key(msgpack_packer *pk, const char *k)
 
 /* Appends the packed checkpoint; see ckpt.h. */
 int
-evt_ckb_pack(const struct evt_ckb *b, struct evt_buf *out)
+evt_ckb_pack(struct evt_ckb *b, struct evt_buf *out)
 {
 	struct evt_ckpt c;
 	if (evt_ckb_view(b, &c) != 0)

@@ -70,8 +70,10 @@ struct evt_ckb;
  * it known; a STATES frame does too).  NULL: out of memory. */
 struct evt_ckb *evt_ckb_new(void);
 
-/* A copy of b (its table at this point), or NULL. */
-struct evt_ckb *evt_ckb_copy(const struct evt_ckb *b);
+/* A copy of b (its table at this point), or NULL.  Like evt_ckb_pack and
+ * evt_ckb_view it first turns b's flat entries into texts
+ * (evt_state_settle): the same table, but b changes. */
+struct evt_ckb *evt_ckb_copy(struct evt_ckb *b);
 
 /* Frees b (NULL is fine). */
 void evt_ckb_free(struct evt_ckb *b);
@@ -120,11 +122,11 @@ int evt_ckb_frame_tok(struct evt_ckb *b, uint64_t seq, int kind, int64_t rx,
 /* Appends the checkpoint of the table as it is to out (MessagePack; an
  * incomplete one when not known or past the bounds).  0 or
  * EVT_ERR_NOMEM. */
-int evt_ckb_pack(const struct evt_ckb *b, struct evt_buf *out);
+int evt_ckb_pack(struct evt_ckb *b, struct evt_buf *out);
 
 /* Points c at b's table (borrowed until b changes), as evt_ckpt_decode
  * of evt_ckb_pack's bytes would give.  0 or EVT_ERR_NOMEM. */
-int evt_ckb_view(const struct evt_ckb *b, struct evt_ckpt *c);
+int evt_ckb_view(struct evt_ckb *b, struct evt_ckpt *c);
 
 /* Exchanges the tables (and everything else) of a and b. */
 void evt_ckb_swap(struct evt_ckb *a, struct evt_ckb *b);

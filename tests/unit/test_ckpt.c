@@ -45,7 +45,7 @@ feed(struct evt_ckb *b, uint64_t seq, int64_t rx, const char *json)
 
 /* The table of b as JSON lines. */
 static void
-lines(const struct evt_ckb *b, struct evt_buf *out)
+lines(struct evt_ckb *b, struct evt_buf *out)
 {
 	struct evt_ckpt c;
 	out->len = 0;
@@ -130,7 +130,7 @@ test_written(void)
 
 /* Packs b and decodes it as segment seq. */
 static int
-roundtrip(const struct evt_ckb *b, uint64_t seq, struct evt_buf *p,
+roundtrip(struct evt_ckb *b, uint64_t seq, struct evt_buf *p,
     struct evt_ckpt *c)
 {
 	const char *why;
