@@ -89,8 +89,12 @@ struct evt_natspub {
 
 	/* The thread's own. */
 	struct evt_nats *n;
+	int pub_on_conn;	/* n has had an async publish (libnats 3.4
+				   crashes in js_PublishAsyncGetPendingList
+				   before the first) */
 	jsPubOptions po;
 	struct position pos, saved;
+	struct position held;	/* the stream's last message (guard) */
 	int64_t saved_at;	/* mono */
 	struct evt_nats_ref skip; /* pass over frames up to here */
 	int have_skip;
@@ -433,6 +437,10 @@ skipped(struct evt_natspub *p, const struct evt_nats_ref *ref)
 		p->have_skip = 0; /* past it (or another archive's) */
 		return 0;
 	}
+	/* The stream's last message is of this archive after all: it is
+	 * the position. */
+	if (!p->pos.have && p->held.have)
+		p->pos = p->held;
 	return 1;
 }
 
@@ -563,6 +571,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 		return 0;
 	natsMsg *mm = m;
 	s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, &p->po);
+	p->pub_on_conn = 1;
 	if (s == NATS_OK)
 		return 0;
 	pthread_mutex_lock(&p->mu);
@@ -640,8 +649,8 @@ rewind_ring(struct evt_natspub *p, const char *what)
 {
 	natsMsgList pl;
 	(void)advance(p);
-	if (p->n != NULL && js_PublishAsyncGetPendingList(&pl,
-	    evt_nats_js(p->n)) == NATS_OK)
+	if (p->n != NULL && p->pub_on_conn &&
+	    js_PublishAsyncGetPendingList(&pl, evt_nats_js(p->n)) == NATS_OK)
 		natsMsgList_Destroy(&pl);
 	pthread_mutex_lock(&p->mu);
 	uint64_t dropped = p->tail - p->head;
@@ -724,12 +733,12 @@ guard(struct evt_natspub *p)
 	pnote(p, EVT_LOG_INFO, "stream %s already holds this archive up to "
 	    "%s (segment %" PRIu64 " frame %" PRIu64 "): publishing resumes "
 	    "after it", p->o->stream, id, last.seg, last.ord);
-	if (p->pos.have) {
-		/* Same archive, further on: it is acknowledged. */
-		p->pos.ref = last;
-		p->pos.rx = rx;
-		snprintf(p->pos.id, sizeof p->pos.id, "%s", id);
-	}
+	p->held.have = 1;
+	p->held.ref = last;
+	p->held.rx = rx;
+	snprintf(p->held.id, sizeof p->held.id, "%s", id);
+	if (p->pos.have)
+		p->pos = p->held; /* same archive, further on: acknowledged */
 	p->skip = last;
 	p->have_skip = 1;
 	/* Without a position its UUID is not known to be this archive's:
@@ -766,6 +775,7 @@ connect_step(struct evt_natspub *p)
 	    created ? "created" : "publishing to", p->o->stream, p->o->prefix);
 	pthread_mutex_lock(&p->mu);
 	p->n = n;
+	p->pub_on_conn = 0;
 	p->connected = 1;
 	pthread_mutex_unlock(&p->mu);
 	if (!p->guard_done)
