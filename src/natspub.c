@@ -43,6 +43,7 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define IDLE_WAIT_MS 1000		/* follower wait when quiet */
+#define STEP_FRAMES 256			/* frames published per step */
 
 enum { SLOT_FLIGHT = 0, SLOT_ACKED, SLOT_FAILED };
 
@@ -79,7 +80,8 @@ struct evt_natspub {
 	uint32_t cap;
 	uint64_t head, tail;	/* publish numbers: oldest, next */
 	uint64_t hint;		/* where ack_cb looks first */
-	int failed, sleeping, stop;
+	int failed, sleeping, waiting, stop;
+	uint32_t wake_acks;	/* acks since the thread began waiting */
 	int64_t stop_deadline;	/* mono */
 	char why[512];		/* the last failed ack's text */
 	uint64_t published, acked, rejected, too_big;
@@ -89,6 +91,7 @@ struct evt_natspub {
 
 	/* The thread's own. */
 	struct evt_nats *n;
+	int64_t max_payload;	/* n's */
 	int pub_on_conn;	/* n has had an async publish (libnats 3.4
 				   crashes in js_PublishAsyncGetPendingList
 				   before the first) */
@@ -188,7 +191,10 @@ ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		p->sleeping = 0;
 		wake(p);
 	}
-	pthread_cond_signal(&p->cv);
+	/* A full ring wakes the thread once a quarter of it is acknowledged
+	 * (not at every ack: a context switch per message). */
+	if (p->waiting && (++p->wake_acks >= (p->cap + 3) / 4 || p->failed))
+		pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	natsMsg_Destroy(msg);
 }
@@ -527,7 +533,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	/* Larger than the server takes (a getState answer of a big site
 	 * over its max_payload, 1 MiB by default): never publishable, so
 	 * passed over as if acknowledged, and said. */
-	int64_t max = natsConnection_GetMaxPayload(evt_nats_conn(p->n));
+	int64_t max = p->max_payload;
 	int big = max > 0 && (int64_t)len + 1024 > max;
 	if (evt_nats_subject(&p->subj, p->o->prefix, k, e) != 0) {
 		snprintf(p->why, sizeof p->why, "out of memory");
@@ -775,6 +781,7 @@ connect_step(struct evt_natspub *p)
 	    created ? "created" : "publishing to", p->o->stream, p->o->prefix);
 	pthread_mutex_lock(&p->mu);
 	p->n = n;
+	p->max_payload = natsConnection_GetMaxPayload(evt_nats_conn(n));
 	p->pub_on_conn = 0;
 	p->connected = 1;
 	pthread_mutex_unlock(&p->mu);
@@ -849,8 +856,11 @@ step(struct evt_natspub *p)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
+		p->waiting = 1;
+		p->wake_acks = 0;
 		if (p->ring[p->head % p->cap].state == SLOT_FLIGHT)
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		p->waiting = 0;
 		pthread_mutex_unlock(&p->mu);
 		return 1;
 	}
@@ -881,11 +891,20 @@ step(struct evt_natspub *p)
 	pthread_mutex_lock(&p->mu);
 	p->caught_up = 0;
 	pthread_mutex_unlock(&p->mu);
-	if (publish_frame(p) != 0) {
-		char what[600];
-		snprintf(what, sizeof what, "cannot publish: %s", p->why);
-		rewind_ring(p, what);
-		nap(p, p->backoff_ms);
+	/* A batch of frames while the ring has room, then the checks of a
+	 * step again. */
+	for (int k = 0; k < STEP_FRAMES; k++) {
+		if (publish_frame(p) != 0) {
+			char what[600];
+			snprintf(what, sizeof what, "cannot publish: %s",
+			    p->why);
+			rewind_ring(p, what);
+			nap(p, p->backoff_ms);
+			return 1;
+		}
+		if (p->f != NULL || next_frame(p) != 1)
+			break; /* the ring is full, or nothing (an error is
+				  met again by the next step) */
 	}
 	return 1;
 }
