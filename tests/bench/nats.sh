@@ -13,8 +13,10 @@
 #   R3         the same (first NATS_R3_EVENTS, default 200,000) into an
 #              R3 stream of a 3-server cluster on this machine (NATS_R3=0
 #              skips it);
-#   streams    one idle server holding NATS_STREAMS (default 1000) streams:
-#              CPU and RSS over NATS_IDLE_SECS (default 20) s;
+#   streams    one idle server holding NATS_STREAMS (default 1000) R1
+#              streams, and a 3-server cluster holding NATS_R3_STREAMS
+#              (default 100) R3 streams: CPU and RSS over NATS_IDLE_SECS
+#              (default 20) s;
 #   catch-up   evrec --publish of that archive (if evrec has --publish):
 #              events/s acknowledged, and catch-up/baseline;
 #   archiver   evrec --from-nats reading the stream into an archive (if
@@ -109,22 +111,46 @@ if [ "${NATS_R3:-1}" = 1 ]; then
 	rm -f "$T/ev3.jsonl"
 fi
 
-# --- many streams: an idle server holding NATS_STREAMS R1 streams (one
-# per site) of one message each: its CPU and RSS.
-if [ "${NATS_STREAMS:-1000}" -gt 0 ]; then
-	nats_start many >/dev/null
+# --- many streams: idle servers holding NATS_STREAMS R1 streams (one
+# per site; default 1000) on one server, and NATS_R3_STREAMS R3 streams
+# (default 300) on a 3-server cluster, one message each: CPU and RSS.
+# many COUNT REPLICAS NODES...: makes the streams on NATS_URL, then the
+# nodes' CPU (sum) and RSS (sum) over NATS_IDLE_SECS (default 20) s.
+many() {
+	_c=$1
+	_r=$2
+	shift 2
 	_i=1
-	while [ $_i -le "${NATS_STREAMS:-1000}" ]; do
-		"$NATSDUMP" --mkstream "$NATS_URL" "S$_i" --subjects "xprotect.s$_i.>"
+	_t0=$(now_ns)
+	while [ $_i -le "$_c" ]; do
+		"$NATSDUMP" --mkstream --replicas "$_r" "$NATS_URL" "S$_i" \
+		    --subjects "xprotect.s$_i.>"
 		head -n 1 "$T/ev.jsonl" | "$NATSDUMP" --pub "$NATS_URL" "xprotect.s$_i.ev.x.y" >/dev/null
 		_i=$((_i + 1))
 	done
-	_p=$(nats_pid many)
-	_c0=$(ticks "$_p")
+	_mk=$(awk -v a="$_t0" -v b="$(now_ns)" -v c="$_c" 'BEGIN { printf "%.1f", (b - a) / 1e6 / c }')
+	_c0=0
+	for _x in "$@"; do _c0=$((_c0 + $(ticks "$(nats_pid $_x)"))); done
 	sleep "${NATS_IDLE_SECS:-20}"
-	_c1=$(ticks "$_p")
-	echo "streams:     one idle nats-server with ${NATS_STREAMS:-1000} R1 file streams: CPU $(awk -v t="$((_c1 - _c0))" -v hz="$hz" -v s="${NATS_IDLE_SECS:-20}" 'BEGIN { printf "%.2f", 100 * t / hz / s }') % of one core, RSS $(($(rss_kb "$_p") / 1024)) MiB, store $(du -sb "$T/nats/many/store" | cut -f1) bytes"
+	_c1=0
+	_rss=0
+	for _x in "$@"; do
+		_c1=$((_c1 + $(ticks "$(nats_pid $_x)")))
+		_rss=$((_rss + $(rss_kb "$(nats_pid $_x)")))
+	done
+	_st=0
+	for _x in "$@"; do _st=$((_st + $(du -sb "$T/nats/$_x/store" | cut -f1))); done
+	echo "streams:     $_c R$_r file streams on $# idle server(s): CPU $(awk -v t="$((_c1 - _c0))" -v hz="$hz" -v s="${NATS_IDLE_SECS:-20}" 'BEGIN { printf "%.2f", 100 * t / hz / s }') % of one core, RSS $((_rss / 1024)) MiB, store $(ratio "$_st" "$_c") bytes/stream (all servers; one message each); $_mk ms per stream created (natsdump --mkstream + --pub processes)"
+}
+if [ "${NATS_STREAMS:-1000}" -gt 0 ]; then
+	nats_start many >/dev/null
+	many "${NATS_STREAMS:-1000}" 1 many
 	nats_stop many
+fi
+if [ "${NATS_R3_STREAMS:-100}" -gt 0 ]; then
+	nats_cluster_start 3 m >/dev/null
+	many "${NATS_R3_STREAMS:-100}" 3 m1 m2 m3
+	for _x in m1 m2 m3; do nats_stop $_x; done
 fi
 
 # --- catch-up: evrec --publish of the existing archive
