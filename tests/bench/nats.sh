@@ -113,7 +113,7 @@ fi
 
 # --- many streams: idle servers holding NATS_STREAMS R1 streams (one
 # per site; default 1000) on one server, and NATS_R3_STREAMS R3 streams
-# (default 300) on a 3-server cluster, one message each: CPU and RSS.
+# (default 100) on a 3-server cluster, one message each: CPU and RSS.
 # many COUNT REPLICAS NODES...: makes the streams on NATS_URL, then the
 # nodes' CPU (sum) and RSS (sum) over NATS_IDLE_SECS (default 20) s.
 many() {
