@@ -153,24 +153,34 @@ if [ "${NATS_R3_STREAMS:-100}" -gt 0 ]; then
 	for _x in m1 m2 m3; do nats_stop $_x; done
 fi
 
-# --- catch-up: evrec --publish of the existing archive
+umask 077
+echo "pw-$$" >"$T/pw"
+umask 022
+
+# --- catch-up: evrec --publish of the existing archive: evrec on the
+# archive, recording an evsim at 1 event/s (evrec needs a gateway), with
+# the stream empty: the publisher starts at the archive's beginning.
 if has_opt --publish; then
 	fresh pub
-	mp=$(free_port)
+	start_sim simpub --user bench --password-file "$T/pw" --rate 1
 	t0=$(now_ns)
-	"$EVREC" --archive "$T/a" --publish "$URL" --stream EV --site bench \
-	    --summary-interval 0 -q >"$T/pub.log" 2>&1 &
+	"$EVREC" --archive "$T/a" --user bench --password-file "$T/pw" \
+	    --publish "$URL" --stream EV --site bench --summary-interval 0 \
+	    -q "http://127.0.0.1:$SIM_PORT" >"$T/pub.log" 2>&1 &
 	rec=$!
 	PIDS="$PIDS $rec"
 	# Done when the stream holds every event (markers come on top).
 	while [ "$(nats_info EV messages 2>/dev/null || echo 0)" -lt "$NEV" ]; do
 		kill -0 $rec 2>/dev/null || break
-		sleep 0.05
+		sleep 0.2
 	done
 	t1=$(now_ns)
 	cpu=$(ticks $rec 2>/dev/null || echo 0)
 	kill -TERM $rec 2>/dev/null || true
 	wait $rec 2>/dev/null || true
+	kill -TERM $SIM_PID
+	wait $SIM_PID 2>/dev/null || true
+	[ "$(nats_info EV messages)" -ge "$NEV" ] || sed 's/^/#   /' "$T/pub.log" | tail -n 5
 	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 	got=$(nats_info EV messages)
 	echo "catch-up:    evrec --publish of the archive: $(rate "$got" "$s") messages/s acknowledged ($got messages, $s s, evrec CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s" 'BEGIN { printf "%.0f", 100 * t / hz / s }') %)   catch-up/baseline = $(ratio "$(rate "$got" "$s")" "$full_rate")"
@@ -178,7 +188,7 @@ if has_opt --publish; then
 	if has_opt --from-nats; then
 		t0=$(now_ns)
 		"$EVREC" --archive "$T/central" --from-nats "$URL" --stream EV \
-		    --summary-interval 0 -q >"$T/arc.log" 2>&1 &
+		    --durable bench --summary-interval 0 -q >"$T/arc.log" 2>&1 &
 		arc=$!
 		PIDS="$PIDS $arc"
 		while ! at_least "$T/central" "$NEV"; do
@@ -203,9 +213,6 @@ fi
 rm -f "$T/ev.jsonl"
 
 # --- live: evsim at 200 events/s -> evrec, without and with --publish.
-umask 077
-echo "pw-$$" >"$T/pw"
-umask 022
 # live NAME [EVREC OPTIONS...]: one run; prints "cpu% rss_kb events".
 live() {
 	_n=$1
