@@ -130,7 +130,9 @@ _nats_spawn() {
 _nats_ready() {
 	_d=$T/nats/$1
 	_p=$(cat "$_d/pid")
-	if ! waitfor 2000 sh -c "ls '$_d'/*_$_p.ports"; then
+	# The ports file, or the server gone (a port taken, a bad config).
+	waitfor 2000 sh -c "ls '$_d'/*_$_p.ports || ! kill -0 $_p"
+	if ! ls "$_d"/*_"$_p".ports >/dev/null 2>&1; then
 		echo "# nats-server $1 did not start:"
 		tail -n 15 "$_d/log" | sed 's/^/#   /'
 		return 1
@@ -223,6 +225,22 @@ nats_restart() {
 }
 
 nats_cluster_start() {
+	# The cluster ports are picked before the servers bind them (each
+	# route names the others'): if one was taken meanwhile, again.
+	for _try in 1 2 3; do
+		_nats_cluster_try "$@" && return 0
+		grep -qs 'address already in use' "$T"/nats/"${2:-c}"*/log ||
+		    return 1
+		for _x in $_all; do
+			nats_kill "$_x"
+			rm -f "$T/nats/$_x/log"
+		done
+		echo "# cluster ports taken meanwhile: again"
+	done
+	return 1
+}
+
+_nats_cluster_try() {
 	_cn=$1
 	_pre=${2:-c}
 	_i=1
