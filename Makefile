@@ -33,6 +33,9 @@ LIB_SRC = $(filter-out src/evrec.c,$(wildcard src/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOLS = $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
+# Test tools the integration scripts run (not tests themselves): natsdump
+# reads and writes JetStream streams through libnats directly.
+TEST_TOOLS = $(BUILD)/tests/natsdump
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REG = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzreg/%,$(FUZZ_SRC))
 BENCH = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
@@ -44,7 +47,7 @@ all: $(BUILD)/libevtape.a $(BUILD)/evrec $(TOOLS)
 
 # The test programs (unit tests, fuzz-corpus replayers, benchmark helpers),
 # built without running anything: `make tests && build/tests/test_json`.
-tests: all $(UNIT) $(FUZZ_REG) $(BENCH)
+tests: all $(UNIT) $(TEST_TOOLS) $(FUZZ_REG) $(BENCH)
 
 # The build dependencies, installed before anything compiles (every
 # compile and link rule below has it as an order-only prerequisite, so
@@ -82,7 +85,7 @@ $(BUILD)/fuzzreg/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libevtape.a \
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< tests/fuzz/driver.c $(BUILD)/libevtape.a $(LIBS)
 
 # The test-only packages are installed once everything is built.
-test: all $(UNIT) $(FUZZ_REG)
+test: all $(UNIT) $(TEST_TOOLS) $(FUZZ_REG)
 	@sh tools/deps.sh test
 	@BUILD=$(BUILD) sh tests/run.sh
 
