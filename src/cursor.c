@@ -46,6 +46,9 @@ struct evt_cur {
 	struct evt_follow *fo;
 	uint64_t fo_lost, fo_unknown; /* of followers closed by seeks */
 	int flat;	      /* evt_cur_state_at: readers in flat mode */
+	int ordinals;	      /* evt_cur_ordinals: count every frame */
+	uint64_t ord_seg, ord; /* the segment counted and its next ordinal */
+	int ord_have;
 };
 
 /* Opens the archive for reading. */
@@ -110,6 +113,7 @@ cur_close_follow(struct evt_cur *c)
 	follow_lost_add(c->fo, &c->fo_lost, &c->fo_unknown);
 	evt_follow_close(c->fo);
 	c->fo = NULL;
+	c->ord_have = 0;
 }
 
 /* What the cursor could not read; see cursor.h. */
@@ -208,14 +212,16 @@ cur_follow_seg(struct evt_cur *c)
 	struct evt_segr *r;
 	const char *path;
 	int fresh, rc;
-	if (c->fo == NULL && (rc = evt_follow_open(c->dir, c->from, c->cb,
-	    c->arg, &c->fo)) != 0)
+	if (c->fo == NULL && (rc = evt_follow_open(c->dir, c->ordinals ?
+	    INT64_MIN : c->from, c->cb, c->arg, &c->fo)) != 0)
 		return rc;
 	if ((rc = evt_follow_reader(c->fo, &r, &path, &fresh)) <= 0)
 		return rc;
 	/* A reader stops between blocks, where no frame is open: a frame
 	 * reader started afresh at every call misses nothing. */
 	c->r = r;
+	if (fresh)
+		c->ord_have = 0; /* a segment opened anew: counted anew */
 	evt_frames_init(&c->fr, c->r, cur_keep_cb, c, c->cb, c->arg, path);
 	c->fr_init = 1;
 	return 1;
@@ -247,7 +253,8 @@ cur_open_seg(struct evt_cur *c)
 			c->r = NULL;
 			continue;
 		}
-		evt_segr_rewind(c->r, c->from);
+		evt_segr_rewind(c->r, c->ordinals ? INT64_MIN : c->from);
+		c->ord_have = 0;
 		/* Blocks received wholly after the end are not even read
 		 * (the state as of a time in a big segment read it all). */
 		evt_segr_set_end(c->r, c->to);
@@ -332,6 +339,30 @@ cur_items(struct evt_cur *c, const struct evt_frame *f,
 	return 0;
 }
 
+/* Counts ordinals; see cursor.h. */
+void
+evt_cur_ordinals(struct evt_cur *c)
+{
+	c->ordinals = 1;
+}
+
+/* The ordinal of the frame just read from the open segment (0 unless
+ * counting): a follower's reader of the segment counted goes on with its
+ * count, any other segment starts at 0. */
+static uint64_t
+cur_ordinal(struct evt_cur *c)
+{
+	uint64_t seq = evt_segr_info(c->r)->seq;
+	if (!c->ordinals)
+		return 0;
+	if (!c->ord_have || seq != c->ord_seg) {
+		c->ord_have = 1;
+		c->ord_seg = seq;
+		c->ord = 0;
+	}
+	return c->ord++;
+}
+
 /* Returns the next frame. */
 int
 evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
@@ -356,6 +387,7 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 			cur_close_seg(c);
 			continue;
 		}
+		uint64_t ord = cur_ordinal(c);
 		if (f->kind >= EVT_K_SESSION || f->rx_us < c->from)
 			continue;
 		if (!before_end(c, f->rx_us))
@@ -371,6 +403,10 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 		m->kind = f->kind;
 		m->rx_us = f->rx_us;
 		m->seg = evt_segr_info(c->r)->seq;
+		m->uuid = evt_segr_info(c->r)->uuid;
+		m->ord = ord;
+		m->first = c->skipped;
+		m->nitems = f->nitems;
 		m->text = (const char *)f->text.p;
 		m->len = f->text.len;
 		m->incomplete = (f->kind == EVT_K_MSG ||
