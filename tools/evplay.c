@@ -251,6 +251,7 @@ static struct {
 	struct evt_buf subj;
 	size_t item;		 /* items of the current frame published */
 	uint64_t events, frames; /* published */
+	uint64_t too_big;	 /* not published: over max_payload */
 	uint64_t sent;		 /* messages published (JetStream: in the
 				    window until acknowledged or failed) */
 	_Atomic uint64_t acked, dups, failed;
@@ -259,6 +260,7 @@ static struct {
 	struct event *wake_ev;
 	pthread_mutex_t mu;	 /* why */
 	char why[600];		 /* the first rejection */
+	_Atomic int timed_out;	 /* an acknowledgement did not come */
 	int64_t stuck_since;	 /* monotonic us: down or no ack since */
 	uint64_t stuck_acked;
 	struct timeline *t;
@@ -556,6 +558,8 @@ pub_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		const char *id = NULL;
 		if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
 			id = "?";
+		if (pae->Err == NATS_TIMEOUT)
+			P.timed_out = 1;
 		pthread_mutex_lock(&P.mu);
 		if (P.why[0] == '\0')
 			snprintf(P.why, sizeof P.why, "subject %s, Nats-Msg-Id "
@@ -564,8 +568,7 @@ pub_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 			    pae->ErrText : natsStatus_GetText(pae->Err),
 			    pae->Err == NATS_NO_RESPONDERS ? " (no stream "
 			    "takes this subject: see --stream and "
-			    "--subject-prefix)" : pae->Err == NATS_TIMEOUT ?
-			    " (no acknowledgement in time)" : "");
+			    "--subject-prefix)" : "");
 		pthread_mutex_unlock(&P.mu);
 		P.failed++;
 		pub_poke();
@@ -577,11 +580,17 @@ pub_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	}
 }
 
+static void pub_check(void);
+
 /* Whether the timeline must wait before the next frame: the window is
  * full, or the connection is not up.  The wait is timed (pub_watch). */
 static int
 pub_blocked(void)
 {
+	if (P.failed > 0) {
+		pub_check(); /* rejected: the replay ends */
+		return 1;
+	}
 	if (natsConnection_Status(evt_nats_conn(P.n)) != NATS_CONN_STATUS_CONNECTED)
 		return 1;
 	if (pub_inflight() < P.o.window)
@@ -637,8 +646,20 @@ pub_one(const struct timeline *t, int k, const struct evt_nats_event *e,
 	if (s == NATS_OK)
 		s = pub_send(&msg, t);
 	natsMsg_Destroy(msg); /* NULL once JetStream took it */
-	if (s == NATS_OK)
+	if (s == NATS_OK) {
 		P.sent++;
+		P.events += k == EVT_NATS_EVENT;
+	} else if (s == NATS_MAX_PAYLOAD) {
+		/* The server's max_payload: this one cannot go; the replay
+		 * goes on without it (counted; exit status 1). */
+		if (P.too_big++ < 10)
+			evt_cli_err("warning: NATS: %s (Nats-Msg-Id %s): %zu bytes, "
+			    "more than the server takes (max_payload %" PRId64
+			    "): not published", (const char *)P.subj.p,
+			    h.msg_id, len, natsConnection_GetMaxPayload(
+			    evt_nats_conn(P.n)));
+		s = NATS_OK;
+	}
 	return s;
 }
 
@@ -691,8 +712,7 @@ pub_frame(struct timeline *t)
 		frame_text(t, &text, &len);
 		s = pub_one(t, evt_nats_kind_of(m->kind), NULL, -1, text, len);
 	}
-	for (; s == NATS_OK && m->kind == EVT_K_MSG && P.item < m->n;
-	    P.item++) {
+	for (; s == NATS_OK && m->kind == EVT_K_MSG && P.item < m->n;) {
 		const char *text = m->ev[P.item];
 		size_t len = m->evlen[P.item];
 		if (W.rw != NULL) {
@@ -706,18 +726,34 @@ pub_frame(struct timeline *t)
 		s = pub_one(t, EVT_NATS_EVENT, &e, (int64_t)(m->first +
 		    (t->filtered ? t->fidx[P.item] : P.item)), text, len);
 		if (s == NATS_OK)
-			P.events++;
+			P.item++;
 	}
 	if (s == NATS_OK) {
 		P.item = 0;
 		P.frames++;
 		return 0;
 	}
-	if (pub_transient(s))
-		return 1;
+	if (pub_transient(s) || natsConnection_Status(evt_nats_conn(P.n)) !=
+	    NATS_CONN_STATUS_CONNECTED)
+		return 1; /* (a publish as the connection drops may fail
+			     with any status) */
 	evt_nats_errtext(s, why, sizeof why);
 	pub_fail("NATS %s: publish: %s", P.o.servers, why);
 	return -1;
+}
+
+/* NATS was down, or acknowledged nothing, for --nats-timeout: the
+ * replay ends. */
+static void
+pub_give_up(void)
+{
+	char url[256];
+	int down = natsConnection_Status(evt_nats_conn(P.n)) !=
+	    NATS_CONN_STATUS_CONNECTED;
+	pub_fail("NATS %s: %s for %g s: giving up (%" PRIu64 " messages "
+	    "published, %" PRIu64 " acknowledged)", evt_nats_url(P.n, url,
+	    sizeof url), down ? "unreachable" : "no acknowledgement",
+	    (double)P.timeout_us / 1e6, P.sent, (uint64_t)P.acked);
 }
 
 /* Looks at what libnats' threads reported: a rejection ends the replay;
@@ -725,6 +761,10 @@ pub_frame(struct timeline *t)
 static void
 pub_check(void)
 {
+	if (P.timed_out) {
+		pub_give_up();
+		return;
+	}
 	if (P.failed > 0) {
 		char why[sizeof P.why];
 		pthread_mutex_lock(&P.mu);
@@ -757,7 +797,6 @@ static void
 pub_watch(void)
 {
 	int64_t now = evt_mono_us();
-	char url[256];
 	pub_check();
 	int down = natsConnection_Status(evt_nats_conn(P.n)) !=
 	    NATS_CONN_STATUS_CONNECTED;
@@ -770,12 +809,8 @@ pub_watch(void)
 	}
 	if (P.stuck_since == 0)
 		P.stuck_since = now;
-	if (now - P.stuck_since < P.timeout_us)
-		return;
-	pub_fail("NATS %s: %s for %.0f s: giving up (%" PRIu64 " messages "
-	    "published, %" PRIu64 " acknowledged)", evt_nats_url(P.n, url,
-	    sizeof url), down ? "unreachable" : "no acknowledgement",
-	    (double)P.timeout_us / 1e6, P.sent, (uint64_t)P.acked);
+	if (now - P.stuck_since >= P.timeout_us)
+		pub_give_up();
 }
 
 /* Connects, makes sure of the stream (--stream) and sets up the wake-up
@@ -835,6 +870,14 @@ pub_end(void)
 		evt_nats_errtext(s, why, sizeof why);
 		evt_cli_err("NATS %s: at the end: %s", P.o.servers, why);
 		exit_code = EVT_EXIT_FAIL;
+	}
+	if (P.failed > 0)
+		pub_check(); /* says the first rejection */
+	if (P.too_big > 0) {
+		evt_cli_err("warning: %" PRIu64 " messages over the server's "
+		    "max_payload were not published", P.too_big);
+		if (exit_code == 0)
+			exit_code = EVT_EXIT_PARTIAL;
 	}
 	if (P.js) {
 		uint64_t un = pub_inflight();
@@ -1023,6 +1066,8 @@ cur_open(void)
 		evt_cli_err("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
 		return NULL;
 	}
+	if (P.on)
+		evt_cur_ordinals(c); /* the frame references */
 	return c;
 }
 
