@@ -27,6 +27,10 @@
  * TCP holds the gateway back) and written again, in order, once a retry
  * succeeds (every second).
  *
+ * Publishing (--publish, formats/nats.md): a thread of natspub.c follows
+ * the archive and publishes it to NATS JetStream; the archive is its
+ * outbox, so NATS never holds recording back.
+ *
  * Secrets: the password and tokens live in heap memory wiped after use,
  * never in argv, logs or the archive.
  */
@@ -64,6 +68,8 @@
 #include "evtape/httpc.h"
 #include "evtape/idp.h"
 #include "evtape/log.h"
+#include "evtape/natsio.h"
+#include "evtape/natspub.h"
 #include "evtape/record.h"
 #include "evtape/recorder.h"
 #include "evtape/tls.h"
@@ -92,6 +98,8 @@
 #define METRICS_IDLE_S 5
 #define METRICS_REQ_MAX 8192
 #define METRICS_FD_RESERVE 16	/* descriptors it never takes */
+/* At a stop, the publisher's time to publish what the archive holds. */
+#define PUBLISH_GRACE_US (INT64_C(5) * 1000000)
 
 /* Command-line and config-file options. */
 struct opts {
@@ -109,6 +117,7 @@ struct opts {
 	int64_t flush_us;	/* --flush-interval: the open block's bound */
 	int no_config_snapshot;
 	int segment_filter;	/* seal with id filters (off: the idindex) */
+	struct evt_nats_opts nats; /* --publish and its options */
 };
 
 /* Connection states. */
@@ -233,6 +242,7 @@ static struct evrec {
 	rlim_t fd_limit;		/* RLIMIT_NOFILE (soft) */
 	int foreign;			/* another writer: stopping */
 	int exit_code;
+	struct evt_natspub *pub;	/* --publish */
 } R;
 
 static void connect_begin(void);
@@ -1298,6 +1308,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		apply_backpressure();
 	}
 	names_pump();
+	if (R.pub != NULL)
+		evt_natspub_recorded(R.pub, R.c.events, R.last_rx);
 }
 
 /* Every --state-interval: a getState snapshot and a configuration
@@ -1335,6 +1347,16 @@ summary_cb(evutil_socket_t fd, short what, void *arg)
 	    R.c.other, R.write_failing ? ", archive writes failing" : "");
 	R.last = R.c;
 	R.last_summary_us = now;
+	if (R.pub != NULL) {
+		struct evt_natspub_stats st;
+
+		evt_natspub_stats(R.pub, &st);
+		evt_log_info("summary: NATS %s: %" PRIu64 " published, %" PRIu64
+		    " acknowledged, %" PRIu64 " pending, %" PRIu64 " refused or "
+		    "timed out, lag %" PRIu64 " events (%.1f s)",
+		    st.connected ? "connected" : "not connected", st.published,
+		    st.acked, st.pending, st.rejected, st.lag_events, st.lag_s);
+	}
 }
 
 /* Hourly retention. */
@@ -1350,6 +1372,37 @@ prune_cb(evutil_socket_t fd, short what, void *arg)
 		    " bytes)", n, freed);
 	else if (n < 0)
 		evt_log_warn("retention: %s", evt_strerror(n));
+}
+
+/* Writes the Prometheus text of the publisher's metrics into b. */
+static void
+nats_metrics_text(struct evbuffer *b)
+{
+	struct evt_natspub_stats st;
+
+	evt_natspub_stats(R.pub, &st);
+#define M(name, help, type, v)                                         \
+	evbuffer_add_printf(b, "# HELP " name " " help "\n# TYPE " name \
+	    " " type "\n" name " %" PRIu64 "\n", (uint64_t)(v))
+	M("evrec_nats_published_total", "Messages published to NATS "
+	    "JetStream (resends too).", "counter", st.published);
+	M("evrec_nats_acknowledged_total", "Messages the stream "
+	    "acknowledged.", "counter", st.acked);
+	M("evrec_nats_pending", "Messages published, not yet acknowledged.",
+	    "gauge", st.pending);
+	M("evrec_nats_refused_total", "Publishes refused or timed out (sent "
+	    "again later).", "counter", st.rejected);
+	M("evrec_nats_too_big_total", "Messages over the server's "
+	    "max_payload, not published.", "counter", st.too_big);
+	M("evrec_nats_lag_events", "Events recorded and not yet "
+	    "acknowledged by the stream.", "gauge", st.lag_events);
+	M("evrec_nats_connected", "1 while connected to NATS.", "gauge",
+	    st.connected);
+#undef M
+	evbuffer_add_printf(b, "# HELP evrec_nats_lag_seconds Receive time "
+	    "of the newest recorded frame less that of the last acknowledged "
+	    "event (0: caught up).\n# TYPE evrec_nats_lag_seconds gauge\n"
+	    "evrec_nats_lag_seconds %.3f\n", st.lag_s);
 }
 
 /* Writes the Prometheus text of the metrics into b. */
@@ -1385,6 +1438,8 @@ metrics_text(struct evbuffer *b)
 	    "Seconds since the last event (-1: none yet).\n# TYPE "
 	    "evrec_seconds_since_last_event gauge\n"
 	    "evrec_seconds_since_last_event %.3f\n", since);
+	if (R.pub != NULL)
+		nats_metrics_text(b);
 }
 
 /*
@@ -1549,6 +1604,15 @@ metrics_error_cb(struct evconnlistener *lis, void *arg)
 
 /* ------------------------------------------------------------ signals */
 
+/* Stops the publisher: it publishes what the sealed archive holds, a few
+ * seconds at most, and keeps its position for the next start. */
+static void
+stop_publishing(void)
+{
+	if (R.pub != NULL && evt_natspub_stop(R.pub, PUBLISH_GRACE_US) == 0)
+		evt_log_info("NATS: everything recorded was published");
+}
+
 /* Final step of a stop: writes what is left and seals. */
 static void
 stop_cb(evutil_socket_t fd, short what, void *arg)
@@ -1588,6 +1652,7 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	} else
 		evt_log_info("stopped; archive sealed (%" PRIu64 " events "
 		    "recorded in this run)", R.c.events);
+	stop_publishing();
 	event_base_loopexit(R.base, NULL);
 }
 
@@ -1664,6 +1729,7 @@ static const struct option long_opts[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OP_VERSION},
+	EVT_NATS_LONG_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 
@@ -1710,6 +1776,8 @@ usage(FILE *f)
 "                          at each session start (0: only then), and a\n"
 "                          configuration snapshot if it changed [1h]\n"
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
+"Publishing every recorded event to NATS JetStream (formats/nats.md):\n"
+EVT_NATS_USAGE
 "SIZE: digits with k, M, G or T (64M, 1T).  DUR: digits with us, ms, s, m,\n"
 "h, d or w (30s, 2w); a bare number is seconds.\n"
 "Signals: TERM/INT stop and seal; HUP rotates the segment, reopens the log.\n"
@@ -1869,6 +1937,7 @@ set_opt(int id, const char *v, const char *where)
 		set_size(id, v, where);
 		break;
 	default:
+		(void)evt_nats_opt(&R.o.nats, id, v, where);
 		break;
 	}
 }
@@ -1906,7 +1975,8 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		    lo->val == OP_VERSION)
 			break;
 		if (lo->val == OP_PASSWORD_FILE || lo->val == OP_TOKEN_FILE ||
-		    lo->val == OP_USER || lo->has_arg == no_argument ||
+		    lo->val == OP_USER || lo->val == EVT_NATS_OP_PASSWORD_FILE ||
+		    lo->val == EVT_NATS_OP_USER || lo->has_arg == no_argument ||
 		    value[0] != '\0') {
 			set_opt(lo->val, value, where);
 			return 1;
@@ -1934,6 +2004,7 @@ set_defaults(void)
 	R.o.max_buffer = (size_t)256 << 20;
 	R.o.fsync = EVT_FSYNC_INTERVAL;
 	R.o.flush_us = 1000000;
+	evt_nats_opts_init(&R.o.nats);
 }
 
 /* Reads the config file the command line names (--config), if any, before
@@ -2012,6 +2083,9 @@ check_opts(void)
 		    EVT_FRAME_MAX);
 	if (R.o.max_buffer < ((size_t)1 << 20))
 		evt_cli_usage_err("--max-buffer must be at least 1M");
+	/* The site defaults to the gateway's host (reads the NATS password
+	 * file too). */
+	evt_nats_opts_finish(&R.o.nats, R.url.host);
 }
 
 /* Parses the config file and the command line (which wins), or exits. */
@@ -2300,6 +2374,35 @@ start_tls(void)
 	return 0;
 }
 
+/* What the NATS layer and the publisher say goes to the log. */
+static void
+nats_note_cb(void *arg, int level, const char *msg)
+{
+	evt_log(level, "%s", msg);
+}
+
+/* Starts the publisher (--publish) once the archive is open.  Returns 0
+ * or -1 after logging why. */
+static int
+start_publishing(void)
+{
+	struct evt_nats_cbs cbs = { nats_note_cb, NULL };
+	int rc;
+
+	if (R.o.nats.servers == NULL)
+		return 0;
+	rc = evt_natspub_start(R.o.archive, &R.o.nats, &cbs, &R.pub);
+	if (rc != 0) {
+		evt_log_err("cannot start publishing to NATS: %s",
+		    evt_strerror(rc));
+		return -1;
+	}
+	evt_log_info("publishing to NATS %s, stream %s, subjects %s.> "
+	    "(site %s)", R.o.nats.servers, R.o.nats.stream, R.o.nats.prefix,
+	    R.o.nats.site);
+	return 0;
+}
+
 /* Everything before the loop runs: the loop, DNS, TLS, the archive, the
  * timers, the metrics server.  Returns 0 or -1 after logging why. */
 static int
@@ -2317,6 +2420,8 @@ start(void)
 	if (R.dns == NULL)
 		R.dns = evdns_base_new(R.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (start_tls() != 0 || open_archive() != 0)
+		return -1;
+	if (start_publishing() != 0)
 		return -1;
 	load_seen();
 	anchor_time();
@@ -2341,6 +2446,13 @@ finish(void)
 			R.exit_code = EVT_EXIT_FAIL;
 		R.ar = NULL;
 	}
+	if (R.pub != NULL || R.o.nats.servers != NULL) {
+		stop_publishing();
+		evt_nats_shutdown();
+		evt_natspub_free(R.pub);
+		R.pub = NULL;
+	}
+	evt_nats_opts_free(&R.o.nats);
 	secret_free(&R.password);
 	secret_free(&R.token);
 	for (size_t i = 0; i < METRICS_CONNS; i++)

@@ -5,6 +5,7 @@
  * waits for every acknowledgement.
  *
  *   natspub URL FILE [--prefix P] [--window N] [--user U --password-file F]
+ *           [--all-headers SITE]
  *
  * FILE: one event per line (`evtool cat` output), read into memory before
  * the clock starts.  Each line is published as it is to
@@ -12,9 +13,12 @@
  * up to its first '/', type its type, each made a token; found by a plain
  * scan for "source":" and "type":", no JSON parse) with the header
  * Nats-Msg-Id: the event's id; at most N (default 4096) publishes await
- * their acknowledgement at once (js_PublishAsync's MaxPending).  What
- * evrec does beside this is not done here: the archive, its other
- * headers, the position file.  Prints
+ * their acknowledgement at once (js_PublishAsync's MaxPending).  With
+ * --all-headers, every header of formats/nats.md too, values of their
+ * form (receive time now, an archive uuid, segment 1, frame ordinal =
+ * line number, item 0/1, the site, kind event): the bytes evrec's
+ * messages take.  What evrec does beside this is not done here: reading
+ * the archive, the position file.  Prints
  *   acked N failed F seconds S rate R
  * (R: acknowledged events per second, from the first publish to the last
  * acknowledgement).  Exit 0 if every message was acknowledged.
@@ -82,6 +86,26 @@ token(char *o, const char *s, size_t n)
 	return o;
 }
 
+/* The other headers of an event message (formats/nats.md), values of
+ * their form. */
+static void
+all_headers(natsMsg *m, const char *site, unsigned long long ordinal)
+{
+	char v[128];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(v, sizeof v, "%lld", (long long)ts.tv_sec * 1000000 +
+	    ts.tv_nsec / 1000);
+	natsMsgHeader_Set(m, "Evtape-Rx", v);
+	snprintf(v, sizeof v, "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f/1/%llu",
+	    ordinal);
+	natsMsgHeader_Set(m, "Evtape-Frame", v);
+	natsMsgHeader_Set(m, "Evtape-Item", "0/1");
+	natsMsgHeader_Set(m, "Evtape-Site", site);
+	natsMsgHeader_Set(m, "Evtape-Kind", "event");
+}
+
 static double
 now(void)
 {
@@ -113,7 +137,8 @@ int
 main(int argc, char **argv)
 {
 	const char *url = NULL, *file = NULL, *prefix = "xprotect.bench";
-	const char *user = NULL, *pwfile = NULL;
+	const char *user = NULL, *pwfile = NULL, *site = NULL;
+	unsigned long long line_no = 0;
 	int64_t window = 4096;
 	natsOptions *no = NULL;
 	natsConnection *nc = NULL;
@@ -133,6 +158,8 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--window") == 0 && i + 1 < argc)
 			window = (int64_t)evt_cli_count_arg("--window",
 			    argv[++i]);
+		else if (strcmp(argv[i], "--all-headers") == 0 && i + 1 < argc)
+			site = argv[++i];
 		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
 			user = argv[++i];
 		else if (strcmp(argv[i], "--password-file") == 0 &&
@@ -147,7 +174,8 @@ main(int argc, char **argv)
 	}
 	if (file == NULL || strlen(prefix) > 200)
 		evt_cli_usage_err("usage: natspub URL FILE [--prefix P] "
-		    "[--window N] [--user U --password-file F]");
+		    "[--window N] [--user U --password-file F] "
+		    "[--all-headers SITE]");
 	buf = slurp(file, &n);
 	if (natsOptions_Create(&no) != NATS_OK ||
 	    natsOptions_SetURL(no, url) != NATS_OK)
@@ -198,6 +226,8 @@ main(int argc, char **argv)
 			id[il] = '\0';
 			natsMsgHeader_Set(m, "Nats-Msg-Id", id);
 		}
+		if (site != NULL)
+			all_headers(m, site, ++line_no);
 		if ((s = js_PublishMsgAsync(js, &m, NULL)) != NATS_OK)
 			evt_cli_fatal("publish: %s", natsStatus_GetText(s));
 		natsMsg_Destroy(m);
