@@ -203,6 +203,17 @@ rewind_to_states(struct evt_cur *c)
 		evt_segr_rewind_block(c->r, b);
 }
 
+/* The sequence number of the archive's first segment that does not end
+ * before the cursor's start (0: none known). */
+static uint64_t
+first_seq(struct evt_cur *c)
+{
+	for (size_t i = 0; i < c->nseg; i++)
+		if (!evt_archive_segment_outside(c->a, i, c->from, INT64_MAX))
+			return evt_archive_segment_seq(c->a, i);
+	return 0;
+}
+
 /* Follow mode: takes the follower's reader to read now (opening the
  * follower first, from c->from).  1, 0 when nothing is to be read until
  * the archive changes, or a negative evt_err. */
@@ -212,9 +223,15 @@ cur_follow_seg(struct evt_cur *c)
 	struct evt_segr *r;
 	const char *path;
 	int fresh, rc;
-	if (c->fo == NULL && (rc = evt_follow_open(c->dir, c->ordinals ?
-	    INT64_MIN : c->from, c->cb, c->arg, &c->fo)) != 0)
-		return rc;
+	if (c->fo == NULL) {
+		/* Counting ordinals, segments are read whole, from the
+		 * first one that the start time does not pass. */
+		if ((rc = evt_follow_open(c->dir, c->ordinals ? INT64_MIN :
+		    c->from, c->cb, c->arg, &c->fo)) != 0)
+			return rc;
+		if (c->ordinals)
+			evt_follow_start_at(c->fo, first_seq(c));
+	}
 	if ((rc = evt_follow_reader(c->fo, &r, &path, &fresh)) <= 0)
 		return rc;
 	/* A reader stops between blocks, where no frame is open: a frame

@@ -630,7 +630,7 @@ pub_one(const struct timeline *t, int k, const struct evt_nats_event *e,
 {
 	const struct evt_cur_msg *m = &t->m;
 	struct evt_nats_ref ref = {.seg = m->seg, .ord = m->ord, .item = item,
-	    .nitems = m->nitems};
+	    .nitems = m->nitems > item ? m->nitems : (uint64_t)item + 1};
 	struct evt_nats_hdrs h;
 	natsMsg *msg = NULL;
 	memcpy(ref.uuid, m->uuid, sizeof ref.uuid);

@@ -18,6 +18,10 @@ not from the C code.
       on PREFIX.mk.states with their text, in order.
   ids MSGS
       no two Nats-Msg-Ids alike.
+  same MSGS1 PREFIX1 MSGS2 PREFIX2
+      the event messages of both (evrec --publish, evplay --publish of
+      its archive) have the same payloads and Nats-Msg-Id, Evtape-Frame,
+      Evtape-Item and Evtape-Rx headers, in the same order.
 """
 import json
 import re
@@ -130,6 +134,21 @@ def ids(msgs):
         fail("%d messages, %d distinct ids" % (len(seen), len(set(seen))))
 
 
+def same(m1, p1, m2, p2):
+    keys = ("Nats-Msg-Id", "Evtape-Frame", "Evtape-Item", "Evtape-Rx")
+
+    def view(path, prefix):
+        return [(m["data"],) + tuple(m["headers"].get(k) for k in keys)
+                for m in load(path) if m["subject"].startswith(prefix + ".ev.")]
+    a, b = view(m1, p1), view(m2, p2)
+    if not a or a != b:
+        d = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y),
+                 min(len(a), len(b)))
+        fail("%d and %d events; first difference at %d: %s / %s" % (
+            len(a), len(b), d, a[d][1:] if d < len(a) else None,
+            b[d][1:] if d < len(b) else None))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "events":
@@ -137,6 +156,8 @@ if __name__ == "__main__":
                int(args[4]) if len(args) > 4 else 1)
     elif cmd == "marks":
         marks(*args)
+    elif cmd == "same":
+        same(*args)
     elif cmd == "ids":
         ids(*args)
     else:

@@ -115,6 +115,24 @@ dump l2b L2B
 t "--loop 2 without --fresh-ids: pass 2 stored too, its ids with :p2" \
     $CHK events "$T/l2b.msgs" p5 "$T/a2.ev" "" 2
 
+# The same frame references as evrec --publish: a recording published
+# live by evrec, then replayed by evplay into another stream, names every
+# event by the same Nats-Msg-Id, Evtape-Frame, Evtape-Item and Evtape-Rx.
+echo "pw-$$" >"$T/recpw"
+start_sim sim --any-user --events 400 --rate 2000 --cameras 7
+start_rec rec --archive "$T/live" --user u --password-file "$T/recpw" \
+    --segment-size 16k --publish "$NATS_URL" --stream REC \
+    --subject-prefix rec "http://127.0.0.1:$SIM_PORT"
+wait_events "$T/live" 400
+stop_pid $REC_PID
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+pub fromrec --stream PLAY --subject-prefix play "$T/live"
+dump rec REC
+dump play PLAY
+t "evrec --publish and evplay --publish name the events alike" \
+    $CHK same "$T/rec.msgs" rec "$T/play.msgs" play
+
 # Core NATS: a subscriber on the bus.
 rm -f "$T/sub.ready"
 $PYTHON "$HERE/natssub.py" "${NATS_URL#nats://}" 'p6.>' "$T/sub.msgs" \
