@@ -67,7 +67,9 @@
 #include "evtape/gateway.h"
 #include "evtape/gw_opts.h"
 #include "evtape/http.h"
+#include "evtape/httpc.h"
 #include "evtape/json.h"
+#include "evtape/merge.h"
 #include "evtape/log.h"
 #include "evtape/names.h"
 #include "evtape/natsio.h"
@@ -2891,7 +2893,33 @@ parse_args(int argc, char **argv)
 	R.dir = argv[optind];
 }
 
-/* --publish: what goes with it, the site and prefix, or exits 2. */
+/* The recorded gateway's URL (of the archive's first SESSION marker, as
+ * evrec wrote it) into *u: 0, or -1 (none, or not a gateway URL). */
+static int
+pub_gateway(struct evt_httpc_url *u)
+{
+	struct evt_archive *a;
+	char url[300];
+	int rc = -1;
+	if (evt_archive_open(R.dir, EVT_AR_NO_SIZES, NULL, NULL, NULL, NULL,
+	    &a) != 0)
+		return -1; /* the replay says why */
+	char *gw = evt_merge_archive_gateway(a);
+	evt_archive_close(a);
+	if (gw == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	size_t n = strlen(gw);
+	int k = n < sizeof url ? evt_json_unescape(gw, n, url) : -1;
+	if (k > 0) {
+		url[k] = '\0';
+		rc = evt_httpc_url_parse(url, u) == 0 ? 0 : -1;
+	}
+	free(gw);
+	return rc;
+}
+
+/* --publish: what goes with it, the site (default: the recorded
+ * gateway's host, as evrec's) and prefix, or exits 2. */
 static void
 pub_check_args(void)
 {
@@ -2905,7 +2933,9 @@ pub_check_args(void)
 	    text_out)
 		evt_cli_usage_err("--publish sends events to NATS: not with "
 		    "--listen, --messages, --tsv, --state, --names or -o");
-	evt_nats_opts_finish(&P.o, NULL);
+	struct evt_httpc_url u;
+	int site = P.o.site == NULL && pub_gateway(&u) == 0;
+	evt_nats_opts_finish(&P.o, site ? u.host : NULL);
 }
 
 /* Checks what goes together across options, or exits 2. */

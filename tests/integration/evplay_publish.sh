@@ -127,11 +127,13 @@ wait_events "$T/live" 400
 stop_pid $REC_PID
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
-pub fromrec --stream PLAY --subject-prefix play "$T/live"
+pub fromrec --stream PLAY "$T/live"
 dump rec REC
 dump play PLAY
 t "evrec --publish and evplay --publish name the events alike" \
-    $CHK same "$T/rec.msgs" rec "$T/play.msgs" play
+    $CHK same "$T/rec.msgs" rec "$T/play.msgs" xprotect.127_0_0_1
+t "... the site: the recorded gateway's host, as evrec's" \
+    grep -q '"Evtape-Site":"127.0.0.1"' "$T/play.msgs"
 
 # Core NATS: a subscriber on the bus.
 rm -f "$T/sub.ready"
