@@ -643,8 +643,12 @@ pub_one(const struct timeline *t, int k, const struct evt_nats_event *e,
 		snprintf(h.msg_id + l, sizeof h.msg_id - l, ":p%" PRIu64,
 		    t->rw.pass + 1);
 	}
-	natsStatus s = evt_nats_msg(&msg, (const char *)P.subj.p, text, len,
-	    &h, P.o.site);
+	/* Headers count against max_payload too: 1 KiB is kept for them,
+	 * as evrec does. */
+	int64_t max = natsConnection_GetMaxPayload(evt_nats_conn(P.n));
+	natsStatus s = max > 0 && (int64_t)len + 1024 > max ?
+	    NATS_MAX_PAYLOAD : evt_nats_msg(&msg, (const char *)P.subj.p, text,
+	    len, &h, P.o.site);
 	if (s == NATS_OK)
 		s = pub_send(&msg, t);
 	natsMsg_Destroy(msg); /* NULL once JetStream took it */
@@ -658,8 +662,7 @@ pub_one(const struct timeline *t, int k, const struct evt_nats_event *e,
 			evt_cli_err("warning: NATS: %s (Nats-Msg-Id %s): %zu bytes, "
 			    "more than the server takes (max_payload %" PRId64
 			    "): not published", (const char *)P.subj.p,
-			    h.msg_id, len, natsConnection_GetMaxPayload(
-			    evt_nats_conn(P.n)));
+			    h.msg_id, len, max);
 		s = NATS_OK;
 	}
 	return s;
