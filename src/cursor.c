@@ -47,6 +47,7 @@ struct evt_cur {
 	uint64_t fo_lost, fo_unknown; /* of followers closed by seeks */
 	int flat;	      /* evt_cur_state_at: readers in flat mode */
 	int ordinals;	      /* evt_cur_ordinals: count every frame */
+	int markers;	      /* evt_cur_markers: hand them out */
 	uint64_t ord_seg, ord; /* the segment counted and its next ordinal */
 	int ord_have;
 };
@@ -363,6 +364,13 @@ evt_cur_ordinals(struct evt_cur *c)
 	c->ordinals = 1;
 }
 
+/* Hands out markers; see cursor.h. */
+void
+evt_cur_markers(struct evt_cur *c)
+{
+	c->markers = 1;
+}
+
 /* The ordinal of the frame just read from the open segment (0 unless
  * counting): a follower's reader of the segment counted goes on with its
  * count, any other segment starts at 0. */
@@ -405,7 +413,8 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 			continue;
 		}
 		uint64_t ord = cur_ordinal(c);
-		if (f->kind >= EVT_K_SESSION || f->rx_us < c->from)
+		if ((f->kind >= EVT_K_SESSION && !c->markers) ||
+		    f->rx_us < c->from)
 			continue;
 		if (!before_end(c, f->rx_us))
 			continue; /* like evtool cat: filtered, not stopped */

@@ -711,7 +711,14 @@ pub_frame(struct timeline *t)
 	struct evt_nats_event e;
 	natsStatus s = NATS_OK;
 	char why[400];
-	if (m->kind != EVT_K_MSG) {
+	if (m->kind == EVT_K_CONFIG && W.nmaps > 0) {
+		/* renamed sources under their new ids, as a server's
+		 * Config REST answers them */
+		W.buf.len = 0;
+		oom_check(evt_rw_config(W.rw, m->text, m->len, &W.buf));
+		s = pub_one(t, EVT_NATS_CONFIG, NULL, -1,
+		    (const char *)W.buf.p, W.buf.len);
+	} else if (m->kind != EVT_K_MSG) {
 		const char *text;
 		size_t len;
 		frame_text(t, &text, &len);
@@ -1071,8 +1078,10 @@ cur_open(void)
 		evt_cli_err("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
 		return NULL;
 	}
-	if (P.on)
+	if (P.on) {
 		evt_cur_ordinals(c); /* the frame references */
+		evt_cur_markers(c); /* to the mk subjects */
+	}
 	return c;
 }
 

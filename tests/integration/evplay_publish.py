@@ -19,9 +19,10 @@ not from the C code.
   ids MSGS
       no two Nats-Msg-Ids alike.
   same MSGS1 PREFIX1 MSGS2 PREFIX2
-      the event messages of both (evrec --publish, evplay --publish of
-      its archive) have the same payloads and Nats-Msg-Id, Evtape-Frame,
-      Evtape-Item and Evtape-Rx headers, in the same order.
+      the messages of both (evrec --publish, evplay --publish of its
+      archive: events, session and config markers, ...) have the same
+      subjects after the prefix, payloads and Nats-Msg-Id, Evtape-Frame,
+      Evtape-Item, Evtape-Rx and Evtape-Kind headers, in the same order.
 """
 import json
 import re
@@ -135,18 +136,22 @@ def ids(msgs):
 
 
 def same(m1, p1, m2, p2):
-    keys = ("Nats-Msg-Id", "Evtape-Frame", "Evtape-Item", "Evtape-Rx")
+    keys = ("Nats-Msg-Id", "Evtape-Frame", "Evtape-Item", "Evtape-Rx",
+            "Evtape-Kind")
 
     def view(path, prefix):
-        return [(m["data"],) + tuple(m["headers"].get(k) for k in keys)
-                for m in load(path) if m["subject"].startswith(prefix + ".ev.")]
+        return [(m["subject"][len(prefix):], m["data"]) +
+                tuple(m["headers"].get(k) for k in keys)
+                for m in load(path) if m["subject"].startswith(prefix + ".")]
     a, b = view(m1, p1), view(m2, p2)
-    if not a or a != b:
+    kinds = {x[-1] for x in a}
+    if not a or a != b or not {"event", "session", "config"} <= kinds:
         d = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y),
                  min(len(a), len(b)))
-        fail("%d and %d events; first difference at %d: %s / %s" % (
-            len(a), len(b), d, a[d][1:] if d < len(a) else None,
-            b[d][1:] if d < len(b) else None))
+        fail("%d and %d messages (kinds %s); first difference at %d: "
+             "%s / %s" % (len(a), len(b), sorted(kinds), d,
+                          a[d][2:] if d < len(a) else None,
+                          b[d][2:] if d < len(b) else None))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@
 #               replayed events (count, ids, order, payloads == evplay's
 #               stdout lines), subjects and headers of the contract, the
 #               getState answer on mk.states; acknowledged == published;
-#               the same replay again: all duplicates, nothing stored twice
+#               the same replay again: all duplicates, nothing stored twice;
+#               evrec --publish of a recording and evplay --publish of its
+#               archive: the same messages, markers included
 #   rewriting   --fresh-ids --map-source --source --type --shift == stdout
 #               of the same options; --retime: one offset, from now;
 #               --loop 2 --fresh-ids: distinct ids, pass 2 with its ids;
@@ -115,9 +117,10 @@ dump l2b L2B
 t "--loop 2 without --fresh-ids: pass 2 stored too, its ids with :p2" \
     $CHK events "$T/l2b.msgs" p5 "$T/a2.ev" "" 2
 
-# The same frame references as evrec --publish: a recording published
-# live by evrec, then replayed by evplay into another stream, names every
-# event by the same Nats-Msg-Id, Evtape-Frame, Evtape-Item and Evtape-Rx.
+# The same messages as evrec --publish: a recording published live by
+# evrec, then replayed by evplay into another stream: every event and
+# marker with the same subject, payload, Nats-Msg-Id, Evtape-Frame,
+# Evtape-Item, Evtape-Rx and Evtape-Kind.
 echo "pw-$$" >"$T/recpw"
 start_sim sim --any-user --events 400 --rate 2000 --cameras 7
 start_rec rec --archive "$T/live" --user u --password-file "$T/recpw" \
@@ -130,7 +133,7 @@ wait $SIM_PID 2>/dev/null
 pub fromrec --stream PLAY "$T/live"
 dump rec REC
 dump play PLAY
-t "evrec --publish and evplay --publish name the events alike" \
+t "evrec --publish and evplay --publish of its archive: the same messages" \
     $CHK same "$T/rec.msgs" rec "$T/play.msgs" xprotect.127_0_0_1
 t "... the site: the recorded gateway's host, as evrec's" \
     grep -q '"Evtape-Site":"127.0.0.1"' "$T/play.msgs"
