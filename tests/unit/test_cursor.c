@@ -415,6 +415,20 @@ test_ordinals(const char *dir)
 	T_OK(evt_cur_next(c, &m) == 1 && m.ord == 0 && m.first == 1 &&
 	    m.nitems == 3 && m.n == 2, "after an id seek: item 1 of 3 first");
 	evt_cur_close(c);
+	T_EQ(evt_cur_open(dir, NULL, NULL, NULL, &c), 0, "markers: open");
+	evt_cur_markers(c);
+	evt_cur_ordinals(c);
+	n = 0;
+	int gap = -1;
+	while (n < 8 && evt_cur_next(c, &m) == 1) {
+		if (m.kind == EVT_K_GAP && m.rx_us == 3500 && m.ord == 1 &&
+		    m.n == 0 && memmem(m.text, m.len, "\"test\"", 6) != NULL)
+			gap = n;
+		n++;
+	}
+	T_EQ(n, 6, "markers: the GAP marker handed out too");
+	T_EQ(gap, 3, "... in its place, with its body and ordinal");
+	evt_cur_close(c);
 }
 
 int
