@@ -254,8 +254,10 @@ static struct {
 	size_t item;		 /* items of the current frame published */
 	uint64_t events, frames; /* published */
 	uint64_t too_big;	 /* not published: over max_payload */
-	uint64_t sent;		 /* messages published (JetStream: in the
-				    window until acknowledged or failed) */
+	_Atomic uint64_t sent;	 /* messages published (JetStream: in the
+				    window until acknowledged or failed;
+				    counted before the publish, which its
+				    ack may overtake) */
 	_Atomic uint64_t acked, dups, failed;
 	_Atomic int want_wake;	 /* the timeline waits for acks */
 	int wake[2];		 /* pipe: libnats' threads -> the loop */
@@ -593,7 +595,8 @@ pub_blocked(void)
 		pub_check(); /* rejected: the replay ends */
 		return 1;
 	}
-	if (natsConnection_Status(evt_nats_conn(P.n)) != NATS_CONN_STATUS_CONNECTED)
+	if (natsConnection_Status(evt_nats_conn(P.n)) !=
+	    NATS_CONN_STATUS_CONNECTED)
 		return 1;
 	if (pub_inflight() < P.o.window)
 		return 0;
@@ -601,7 +604,9 @@ pub_blocked(void)
 	return pub_inflight() >= P.o.window; /* an ack may have come */
 }
 
-/* The header value set on every message of a replay: its --loop pass. */
+/* Sends a message with the header every message of a replay carries,
+ * its --loop pass: core NATS, or JetStream asynchronously (the ack
+ * timing out after --nats-timeout).  Counts it in P.sent first. */
 static natsStatus
 pub_send(natsMsg **msg, const struct timeline *t)
 {
@@ -610,12 +615,17 @@ pub_send(natsMsg **msg, const struct timeline *t)
 	natsStatus s = natsMsgHeader_Set(*msg, "Evtape-Replay-Pass", pass);
 	if (s != NATS_OK)
 		return s;
+	P.sent++;
 	if (!P.js)
-		return natsConnection_PublishMsg(evt_nats_conn(P.n), *msg);
-	jsPubOptions po;
-	jsPubOptions_Init(&po);
-	po.MaxWait = P.timeout_us / 1000;
-	s = js_PublishMsgAsync(evt_nats_js(P.n), msg, &po);
+		s = natsConnection_PublishMsg(evt_nats_conn(P.n), *msg);
+	else {
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		po.MaxWait = P.timeout_us / 1000;
+		s = js_PublishMsgAsync(evt_nats_js(P.n), msg, &po);
+	}
+	if (s != NATS_OK)
+		P.sent--;
 	return s;
 }
 
@@ -652,10 +662,9 @@ pub_one(const struct timeline *t, int k, const struct evt_nats_event *e,
 	if (s == NATS_OK)
 		s = pub_send(&msg, t);
 	natsMsg_Destroy(msg); /* NULL once JetStream took it */
-	if (s == NATS_OK) {
-		P.sent++;
+	if (s == NATS_OK)
 		P.events += k == EVT_NATS_EVENT;
-	} else if (s == NATS_MAX_PAYLOAD) {
+	else if (s == NATS_MAX_PAYLOAD) {
 		/* The server's max_payload: this one cannot go; the replay
 		 * goes on without it (counted; exit status 1). */
 		if (P.too_big++ < 10)
