@@ -167,6 +167,18 @@ stored=$(nats_info TERM messages)
 check $([ $RC -eq 0 ] && [ -n "$sent" ] && [ "$sent" = "$stored $stored" ]
     echo $?) "SIGTERM: exit 0, every message published acknowledged ($sent; $stored stored)"
 
+# --follow: the archive to its end, then waiting for more; SIGTERM.
+$EVPLAY --follow --top-speed --publish "$NATS_URL" --stream FOL \
+    --subject-prefix p12 "$T/a" >/dev/null 2>"$T/fol.err" &
+P1=$!
+PIDS="$PIDS $P1"
+waitfor 2000 stream_has FOL "$N"
+stop_pid $P1
+dump fol FOL
+checkl $RC "--follow: SIGTERM ends it, exit 0" "$T/fol.err"
+t "... the archive's events were all published, as stdout prints them" \
+    $CHK events "$T/fol.msgs" p12 "$T/a.ev" "$T/a.tsv"
+
 # A stream that rejects: full, discarding new messages.
 ndump --mkstream "$NATS_URL" FULL --subjects 'p8.>' --max-msgs 5 \
     --discard-new >/dev/null
