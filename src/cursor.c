@@ -46,6 +46,10 @@ struct evt_cur {
 	struct evt_follow *fo;
 	uint64_t fo_lost, fo_unknown; /* of followers closed by seeks */
 	int flat;	      /* evt_cur_state_at: readers in flat mode */
+	int ordinals;	      /* evt_cur_ordinals: count every frame */
+	int markers;	      /* evt_cur_markers: hand them out */
+	uint64_t ord_seg, ord; /* the segment counted and its next ordinal */
+	int ord_have;
 };
 
 /* Opens the archive for reading. */
@@ -110,6 +114,7 @@ cur_close_follow(struct evt_cur *c)
 	follow_lost_add(c->fo, &c->fo_lost, &c->fo_unknown);
 	evt_follow_close(c->fo);
 	c->fo = NULL;
+	c->ord_have = 0;
 }
 
 /* What the cursor could not read; see cursor.h. */
@@ -199,6 +204,17 @@ rewind_to_states(struct evt_cur *c)
 		evt_segr_rewind_block(c->r, b);
 }
 
+/* The sequence number of the archive's first segment that does not end
+ * before the cursor's start (0: none known). */
+static uint64_t
+first_seq(struct evt_cur *c)
+{
+	for (size_t i = 0; i < c->nseg; i++)
+		if (!evt_archive_segment_outside(c->a, i, c->from, INT64_MAX))
+			return evt_archive_segment_seq(c->a, i);
+	return 0;
+}
+
 /* Follow mode: takes the follower's reader to read now (opening the
  * follower first, from c->from).  1, 0 when nothing is to be read until
  * the archive changes, or a negative evt_err. */
@@ -208,14 +224,22 @@ cur_follow_seg(struct evt_cur *c)
 	struct evt_segr *r;
 	const char *path;
 	int fresh, rc;
-	if (c->fo == NULL && (rc = evt_follow_open(c->dir, c->from, c->cb,
-	    c->arg, &c->fo)) != 0)
-		return rc;
+	if (c->fo == NULL) {
+		/* Counting ordinals, segments are read whole, from the
+		 * first one that the start time does not pass. */
+		if ((rc = evt_follow_open(c->dir, c->ordinals ? INT64_MIN :
+		    c->from, c->cb, c->arg, &c->fo)) != 0)
+			return rc;
+		if (c->ordinals)
+			evt_follow_start_at(c->fo, first_seq(c));
+	}
 	if ((rc = evt_follow_reader(c->fo, &r, &path, &fresh)) <= 0)
 		return rc;
 	/* A reader stops between blocks, where no frame is open: a frame
 	 * reader started afresh at every call misses nothing. */
 	c->r = r;
+	if (fresh)
+		c->ord_have = 0; /* a segment opened anew: counted anew */
 	evt_frames_init(&c->fr, c->r, cur_keep_cb, c, c->cb, c->arg, path);
 	c->fr_init = 1;
 	return 1;
@@ -247,7 +271,8 @@ cur_open_seg(struct evt_cur *c)
 			c->r = NULL;
 			continue;
 		}
-		evt_segr_rewind(c->r, c->from);
+		evt_segr_rewind(c->r, c->ordinals ? INT64_MIN : c->from);
+		c->ord_have = 0;
 		/* Blocks received wholly after the end are not even read
 		 * (the state as of a time in a big segment read it all). */
 		evt_segr_set_end(c->r, c->to);
@@ -332,6 +357,37 @@ cur_items(struct evt_cur *c, const struct evt_frame *f,
 	return 0;
 }
 
+/* Counts ordinals; see cursor.h. */
+void
+evt_cur_ordinals(struct evt_cur *c)
+{
+	c->ordinals = 1;
+}
+
+/* Hands out markers; see cursor.h. */
+void
+evt_cur_markers(struct evt_cur *c)
+{
+	c->markers = 1;
+}
+
+/* The ordinal of the frame just read from the open segment (0 unless
+ * counting): a follower's reader of the segment counted goes on with its
+ * count, any other segment starts at 0. */
+static uint64_t
+cur_ordinal(struct evt_cur *c)
+{
+	uint64_t seq = evt_segr_info(c->r)->seq;
+	if (!c->ordinals)
+		return 0;
+	if (!c->ord_have || seq != c->ord_seg) {
+		c->ord_have = 1;
+		c->ord_seg = seq;
+		c->ord = 0;
+	}
+	return c->ord++;
+}
+
 /* Returns the next frame. */
 int
 evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
@@ -356,7 +412,9 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 			cur_close_seg(c);
 			continue;
 		}
-		if (f->kind >= EVT_K_SESSION || f->rx_us < c->from)
+		uint64_t ord = cur_ordinal(c);
+		if ((f->kind >= EVT_K_SESSION && !c->markers) ||
+		    f->rx_us < c->from)
 			continue;
 		if (!before_end(c, f->rx_us))
 			continue; /* like evtool cat: filtered, not stopped */
@@ -371,6 +429,10 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 		m->kind = f->kind;
 		m->rx_us = f->rx_us;
 		m->seg = evt_segr_info(c->r)->seq;
+		m->uuid = evt_segr_info(c->r)->uuid;
+		m->ord = ord;
+		m->first = c->skipped;
+		m->nitems = f->nitems;
 		m->text = (const char *)f->text.p;
 		m->len = f->text.len;
 		m->incomplete = (f->kind == EVT_K_MSG ||

@@ -118,46 +118,6 @@ iso(int64_t us, char t[28])
 	return t;
 }
 
-/*
- * The source's gateway as evtool merge takes an input's (the "gateway" of
- * its first SESSION marker, a cut's own marker for a cut of a cut), so
- * that a merge of the source and its cuts sees one gateway.  Segments
- * whose index says they hold no SESSION marker are not read.  Returns it
- * malloc'ed ("" when none), NULL when out of memory.
- */
-static char *
-source_gateway(struct cut *c)
-{
-	size_t n;
-	const struct evt_segref *segs = evt_archive_segments(c->src, &n);
-	struct evt_segr *r;
-	char *gw = NULL;
-	int nomem = 0;
-	for (size_t i = 0; i < n && gw == NULL && !nomem; i++) {
-		if (evt_archive_open_segment(c->src, i, &r) != 0)
-			continue;
-		int none = evt_segr_info(r)->sealed &&
-		    evt_segr_load_index(r) == 0 &&
-		    evt_segr_info(r)->frames[EVT_K_SESSION] == 0;
-		struct evt_frames fr;
-		struct evt_frame *fm;
-		evt_frames_init(&fr, r, NULL, NULL, NULL, NULL, segs[i].path);
-		while (!none && gw == NULL && !nomem &&
-		    evt_frames_next(&fr, &fm) == 1) {
-			if (fm->kind != EVT_K_SESSION)
-				continue;
-			gw = evt_merge_gateway((const char *)fm->text.p,
-			    fm->text.len);
-			nomem = gw == NULL;
-		}
-		evt_frames_free(&fr);
-		evt_archive_close_segment(c->src, r);
-	}
-	if (nomem)
-		return NULL;
-	return gw != NULL ? gw : strdup("");
-}
-
 /* Writes the SESSION marker saying where the cut came from
  * (formats/records.md, "Cut provenance"). */
 static int
@@ -181,7 +141,7 @@ put_origin(struct cut *c)
 			    u[k]);
 		evt_archive_close_segment(c->src, r);
 	}
-	char *gw = source_gateway(c);
+	char *gw = evt_merge_archive_gateway(c->src);
 	if (gw == NULL)
 		return EVT_ERR_NOMEM;
 	struct evt_buf *b = &c->b;

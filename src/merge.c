@@ -407,6 +407,40 @@ evt_merge_gateway(const char *text, size_t len)
 	return strndup(p != NULL ? p : "", n);
 }
 
+/* An archive's gateway; see merge.h. */
+char *
+evt_merge_archive_gateway(struct evt_archive *a)
+{
+	size_t n;
+	const struct evt_segref *segs = evt_archive_segments(a, &n);
+	struct evt_segr *r;
+	char *gw = NULL;
+	int nomem = 0;
+	for (size_t i = 0; i < n && gw == NULL && !nomem; i++) {
+		if (evt_archive_open_segment(a, i, &r) != 0)
+			continue;
+		int none = evt_segr_info(r)->sealed &&
+		    evt_segr_load_index(r) == 0 &&
+		    evt_segr_info(r)->frames[EVT_K_SESSION] == 0;
+		struct evt_frames fr;
+		struct evt_frame *fm;
+		evt_frames_init(&fr, r, NULL, NULL, NULL, NULL, segs[i].path);
+		while (!none && gw == NULL && !nomem &&
+		    evt_frames_next(&fr, &fm) == 1) {
+			if (fm->kind != EVT_K_SESSION)
+				continue;
+			gw = evt_merge_gateway((const char *)fm->text.p,
+			    fm->text.len);
+			nomem = gw == NULL;
+		}
+		evt_frames_free(&fr);
+		evt_archive_close_segment(a, r);
+	}
+	if (nomem)
+		return NULL;
+	return gw != NULL ? gw : strdup("");
+}
+
 /* Queues a marker read ahead of the input's next frame (copied). */
 static int
 in_queue(struct min *in, const struct mframe *f)

@@ -37,9 +37,11 @@
  * skipped or the --from-id event not found, 2 usage, 3 failure.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,8 +67,12 @@
 #include "evtape/gateway.h"
 #include "evtape/gw_opts.h"
 #include "evtape/http.h"
+#include "evtape/httpc.h"
 #include "evtape/json.h"
+#include "evtape/merge.h"
+#include "evtape/log.h"
 #include "evtape/names.h"
+#include "evtape/natsio.h"
 #include "evtape/record.h"
 #include "evtape/replay.h"
 #include "evtape/rewrite.h"
@@ -90,7 +96,7 @@ enum mode { M_EVENTS, M_MESSAGES, M_TSV };
 /* getopt_long codes of the rewriting and selection options. */
 enum {
 	O_RETIME = 0x300, O_SHIFT, O_FRESH, O_FRESH_KEY, O_MAP, O_SOURCE,
-	O_TYPE, O_FOLLOW,
+	O_TYPE, O_FOLLOW, O_NATS_TIMEOUT,
 };
 #define FRESH_PASSES 64		/* passes a fresh --from-id is looked for in */
 /* --follow: how long a wait for a change of the archive lasts before the
@@ -151,6 +157,7 @@ struct timeline {
 	struct evt_rw_pass rw;	 /* this pass's rewriting (W below) */
 	const char **fev;	 /* --source/--type: the selected events of m */
 	size_t *flen, fcap;
+	uint32_t *fidx;		 /* ... their indexes in the cursor's list */
 	LIST_ENTRY(timeline) link; /* in timelines, or zombies once gone */
 };
 
@@ -222,6 +229,50 @@ static struct {
 	size_t *evlen, cap;
 } W;
 
+/*
+ * --publish (formats/nats.md, "evplay --publish"): the one timeline's
+ * frames go to NATS instead of stdout, after every rewriting and
+ * selection: each event as one message on its event subject (payload:
+ * the line stdout mode prints), other frames (getState answers, other
+ * JSON, RAW) on the mk subjects unless --source/--type select events.
+ * Core NATS by default; with --stream, JetStream: asynchronous publishes,
+ * at most --nats-window unacknowledged, acknowledgements counted by
+ * libnats' thread (pub_ack_cb), which wakes the loop through a pipe.
+ * While the window is full or the connection is down the timeline waits
+ * (it slips: the lag is reported, nothing is dropped); NATS unreachable
+ * or unacknowledging for --nats-timeout, or a rejected message, ends the
+ * replay with status 3.
+ */
+#define PUB_TIMEOUT_US 10000000 /* default --nats-timeout */
+
+static struct {
+	struct evt_nats_opts o;
+	int on, js;		 /* --publish; --stream given: JetStream */
+	int64_t timeout_us;	 /* --nats-timeout */
+	struct evt_nats *n;
+	struct evt_buf subj;
+	size_t item;		 /* items of the current frame published */
+	uint64_t events, frames; /* published */
+	uint64_t too_big;	 /* not published: over max_payload */
+	_Atomic uint64_t sent;	 /* messages published (JetStream: in the
+				    window until acknowledged or failed;
+				    counted before the publish, which its
+				    ack may overtake) */
+	_Atomic uint64_t acked, dups, failed;
+	_Atomic int want_wake;	 /* the timeline waits for acks */
+	int wake[2];		 /* pipe: libnats' threads -> the loop */
+	struct event *wake_ev;
+	pthread_mutex_t mu;	 /* why */
+	char why[600];		 /* the first rejection */
+	_Atomic int timed_out;	 /* an acknowledgement did not come */
+	int64_t stuck_since;	 /* monotonic us: down or no ack since */
+	uint64_t stuck_acked;
+	struct timeline *t;
+	int failed_out;		 /* ended on a failure (reported) */
+	_Atomic int closing;	 /* our close: its disconnection is no news */
+} P = {.wake = {-1, -1}, .mu = PTHREAD_MUTEX_INITIALIZER,
+    .timeout_us = PUB_TIMEOUT_US};
+
 /* The stdout timeline's first pass, begun before --state prints. */
 static struct evt_rw_pass pass0;
 
@@ -272,6 +323,9 @@ frame_out(const struct evt_cur_msg *m)
 	if (mode == M_TSV) /* every received frame: not a cut's snapshot */
 		return m->kind != EVT_K_STATES ||
 		    !evt_cut_is_snapshot(m->text, m->len);
+	if (P.on && m->kind != EVT_K_MSG) /* the mk subjects */
+		return !W.selecting && (m->kind != EVT_K_STATES ||
+		    !evt_cut_is_snapshot(m->text, m->len));
 	if (m->kind == EVT_K_RAW) /* a server sends it as it came */
 		return S.gwo.gw != NULL && !W.selecting;
 	return m->kind == EVT_K_MSG && m->n > 0;
@@ -291,15 +345,18 @@ tl_select(struct timeline *t)
 		size_t cap = m->n * 2;
 		free(t->fev);
 		free(t->flen);
+		free(t->fidx);
 		t->fev = malloc(cap * sizeof *t->fev);
 		t->flen = malloc(cap * sizeof *t->flen);
-		if (t->fev == NULL || t->flen == NULL)
+		t->fidx = malloc(cap * sizeof *t->fidx);
+		if (t->fev == NULL || t->flen == NULL || t->fidx == NULL)
 			oom_check(EVT_ERR_NOMEM);
 		t->fcap = cap;
 	}
 	for (size_t i = 0; i < m->n; i++)
 		if (evt_sel_event_text(&W.sel, m->ev[i], m->evlen[i])) {
 			t->fev[k] = m->ev[i];
+			t->fidx[k] = (uint32_t)i;
 			t->flen[k++] = m->evlen[i];
 		}
 	if (k == m->n)
@@ -458,20 +515,450 @@ tl_pass_begin(struct timeline *t, int say)
 	}
 }
 
+static void tl_kick(struct timeline *t);
+
+/* ------------------------------------------------------------ publish */
+
+/* Messages in the window (JetStream: published, not yet answered). */
+static uint64_t
+pub_inflight(void)
+{
+	return P.js ? P.sent - P.acked - P.failed : 0;
+}
+
+/* Wakes the loop (from any thread): pub_wake_cb looks again. */
+static void
+pub_poke(void)
+{
+	char c = 0;
+	ssize_t rc = write(P.wake[1], &c, 1);
+	(void)rc; /* full: a wake-up is pending anyway */
+}
+
+/* Notes of the connection (libnats' threads): to stderr, and the loop
+ * looks again (a reconnect lets a waiting timeline go on). */
+static void
+pub_note(void *arg, int level, const char *msg)
+{
+	if (P.closing)
+		return;
+	if (level <= EVT_LOG_WARN || !quiet)
+		evt_cli_err("%s", msg);
+	pub_poke();
+}
+
+/* JetStream acknowledgement handler (libnats' thread): counts, keeps the
+ * first rejection's text, wakes the loop when the window has room again
+ * or something failed. */
+static void
+pub_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+    void *closure)
+{
+	if (pa != NULL) {
+		if (pa->Duplicate)
+			P.dups++;
+		P.acked++;
+	} else {
+		const char *id = NULL;
+		if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
+			id = "?";
+		if (pae->Err == NATS_TIMEOUT)
+			P.timed_out = 1;
+		pthread_mutex_lock(&P.mu);
+		if (P.why[0] == '\0')
+			snprintf(P.why, sizeof P.why, "subject %s, Nats-Msg-Id "
+			    "%s: %s%s", natsMsg_GetSubject(msg), id,
+			    pae->ErrText != NULL && pae->ErrText[0] ?
+			    pae->ErrText : natsStatus_GetText(pae->Err),
+			    pae->Err == NATS_NO_RESPONDERS ? " (no stream "
+			    "takes this subject: see --stream and "
+			    "--subject-prefix)" : "");
+		pthread_mutex_unlock(&P.mu);
+		P.failed++;
+		pub_poke();
+	}
+	natsMsg_Destroy(msg);
+	if (P.want_wake && pub_inflight() <= P.o.window / 2) {
+		P.want_wake = 0;
+		pub_poke();
+	}
+}
+
+static void pub_check(void);
+
+/* Whether the timeline must wait before the next frame: the window is
+ * full, or the connection is not up.  The wait is timed (pub_watch). */
+static int
+pub_blocked(void)
+{
+	if (P.failed > 0) {
+		pub_check(); /* rejected: the replay ends */
+		return 1;
+	}
+	if (natsConnection_Status(evt_nats_conn(P.n)) !=
+	    NATS_CONN_STATUS_CONNECTED)
+		return 1;
+	if (pub_inflight() < P.o.window)
+		return 0;
+	P.want_wake = 1;
+	return pub_inflight() >= P.o.window; /* an ack may have come */
+}
+
+/* Sends a message with the header every message of a replay carries,
+ * its --loop pass: core NATS, or JetStream asynchronously (the ack
+ * timing out after --nats-timeout).  Counts it in P.sent first. */
+static natsStatus
+pub_send(natsMsg **msg, const struct timeline *t)
+{
+	char pass[24];
+	snprintf(pass, sizeof pass, "%" PRIu64, t->rw.pass + 1);
+	natsStatus s = natsMsgHeader_Set(*msg, "Evtape-Replay-Pass", pass);
+	if (s != NATS_OK)
+		return s;
+	P.sent++;
+	if (!P.js)
+		s = natsConnection_PublishMsg(evt_nats_conn(P.n), *msg);
+	else {
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		po.MaxWait = P.timeout_us / 1000;
+		s = js_PublishMsgAsync(evt_nats_js(P.n), msg, &po);
+	}
+	if (s != NATS_OK)
+		P.sent--;
+	return s;
+}
+
+/*
+ * Publishes one message: an event (e its fields, item its index in the
+ * frame) or a frame of NATS kind k, payload text[0..len).  In pass N > 1
+ * the Nats-Msg-Id gets ":pN", so that JetStream does not take a looped
+ * pass for duplicates.  Returns NATS_OK or the status of a publish that
+ * did not go (the caller retries it once the connection is back).
+ */
+static natsStatus
+pub_one(const struct timeline *t, int k, const struct evt_nats_event *e,
+    int64_t item, const char *text, size_t len)
+{
+	const struct evt_cur_msg *m = &t->m;
+	struct evt_nats_ref ref = {.seg = m->seg, .ord = m->ord, .item = item,
+	    .nitems = m->nitems > item ? m->nitems : (uint64_t)item + 1};
+	struct evt_nats_hdrs h;
+	natsMsg *msg = NULL;
+	memcpy(ref.uuid, m->uuid, sizeof ref.uuid);
+	oom_check(evt_nats_subject(&P.subj, P.o.prefix, k, e));
+	evt_nats_headers(&h, k, m->rx_us, &ref, e);
+	if (t->rw.pass > 0) {
+		size_t l = strlen(h.msg_id);
+		snprintf(h.msg_id + l, sizeof h.msg_id - l, ":p%" PRIu64,
+		    t->rw.pass + 1);
+	}
+	/* Headers count against max_payload too: 1 KiB is kept for them,
+	 * as evrec does. */
+	int64_t max = natsConnection_GetMaxPayload(evt_nats_conn(P.n));
+	natsStatus s = max > 0 && (int64_t)len + 1024 > max ?
+	    NATS_MAX_PAYLOAD : evt_nats_msg(&msg, (const char *)P.subj.p, text,
+	    len, &h, P.o.site);
+	if (s == NATS_OK)
+		s = pub_send(&msg, t);
+	natsMsg_Destroy(msg); /* NULL once JetStream took it */
+	if (s == NATS_OK)
+		P.events += k == EVT_NATS_EVENT;
+	else if (s == NATS_MAX_PAYLOAD) {
+		/* The server's max_payload: this one cannot go; the replay
+		 * goes on without it (counted; exit status 1). */
+		if (P.too_big++ < 10)
+			evt_cli_err("warning: NATS: %s (Nats-Msg-Id %s): %zu bytes, "
+			    "more than the server takes (max_payload %" PRId64
+			    "): not published", (const char *)P.subj.p,
+			    h.msg_id, len, max);
+		s = NATS_OK;
+	}
+	return s;
+}
+
+/* Whether a failed publish waits for the connection (else it is fatal). */
+static int
+pub_transient(natsStatus s)
+{
+	return s == NATS_CONNECTION_DISCONNECTED || s == NATS_NOT_YET_CONNECTED
+	    || s == NATS_CONNECTION_CLOSED || s == NATS_TIMEOUT ||
+	    s == NATS_IO_ERROR;
+}
+
+static void pub_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Ends the replay on a NATS failure (status 3), saying why. */
+static void
+pub_fail(const char *fmt, ...)
+{
+	va_list ap;
+	char msg[800];
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (!P.failed_out)
+		evt_cli_err("%s", msg);
+	P.failed_out = 1;
+	exit_code = EVT_EXIT_FAIL;
+	if (P.t != NULL && P.t->ended == 0)
+		P.t->ended = evt_mono_us();
+	event_base_loopbreak(base);
+}
+
+/*
+ * Publishes t's current frame from item P.item on.  Returns 0 once it is
+ * all out, 1 when the connection went down (the frame stays current: the
+ * timeline waits and goes on with the item that did not go), -1 after a
+ * failure (reported; the replay ends).
+ */
+static int
+pub_frame(struct timeline *t)
+{
+	const struct evt_cur_msg *m = &t->m;
+	struct evt_nats_event e;
+	natsStatus s = NATS_OK;
+	char why[400];
+	if (m->kind == EVT_K_CONFIG && W.nmaps > 0) {
+		/* renamed sources under their new ids, as a server's
+		 * Config REST answers them */
+		W.buf.len = 0;
+		oom_check(evt_rw_config(W.rw, m->text, m->len, &W.buf));
+		s = pub_one(t, EVT_NATS_CONFIG, NULL, -1,
+		    (const char *)W.buf.p, W.buf.len);
+	} else if (m->kind != EVT_K_MSG) {
+		const char *text;
+		size_t len;
+		frame_text(t, &text, &len);
+		s = pub_one(t, evt_nats_kind_of(m->kind), NULL, -1, text, len);
+	}
+	for (; s == NATS_OK && m->kind == EVT_K_MSG && P.item < m->n;) {
+		const char *text = m->ev[P.item];
+		size_t len = m->evlen[P.item];
+		if (W.rw != NULL) {
+			W.buf.len = 0;
+			oom_check(evt_rw_event(W.rw, &t->rw, text, len,
+			    &W.buf));
+			text = (const char *)W.buf.p;
+			len = W.buf.len;
+		}
+		evt_nats_event_read(text, len, &e);
+		s = pub_one(t, EVT_NATS_EVENT, &e, (int64_t)(m->first +
+		    (t->filtered ? t->fidx[P.item] : P.item)), text, len);
+		if (s == NATS_OK)
+			P.item++;
+	}
+	if (s == NATS_OK) {
+		P.item = 0;
+		P.frames++;
+		return 0;
+	}
+	if (pub_transient(s) || natsConnection_Status(evt_nats_conn(P.n)) !=
+	    NATS_CONN_STATUS_CONNECTED)
+		return 1; /* (a publish as the connection drops may fail
+			     with any status) */
+	evt_nats_errtext(s, why, sizeof why);
+	pub_fail("NATS %s: publish: %s", P.o.servers, why);
+	return -1;
+}
+
+/* NATS was down, or acknowledged nothing, for --nats-timeout: the
+ * replay ends. */
+static void
+pub_give_up(void)
+{
+	char url[256];
+	int down = natsConnection_Status(evt_nats_conn(P.n)) !=
+	    NATS_CONN_STATUS_CONNECTED;
+	pub_fail("NATS %s: %s for %g s: giving up (%" PRIu64 " messages "
+	    "published, %" PRIu64 " acknowledged)", evt_nats_url(P.n, url,
+	    sizeof url), down ? "unreachable" : "no acknowledgement",
+	    (double)P.timeout_us / 1e6, P.sent, (uint64_t)P.acked);
+}
+
+/* Looks at what libnats' threads reported: a rejection ends the replay;
+ * room in the window or a reconnect wakes a waiting timeline. */
+static void
+pub_check(void)
+{
+	if (P.timed_out) {
+		pub_give_up();
+		return;
+	}
+	if (P.failed > 0) {
+		char why[sizeof P.why];
+		pthread_mutex_lock(&P.mu);
+		memcpy(why, P.why, sizeof why);
+		pthread_mutex_unlock(&P.mu);
+		pub_fail("NATS %s: stream %s rejected a message: %s",
+		    P.o.servers, P.o.stream, why);
+		return;
+	}
+	if (P.t != NULL && P.t->waiting && !pub_blocked()) {
+		P.t->waiting = 0;
+		P.stuck_since = 0;
+		tl_kick(P.t);
+	}
+}
+
+/* The wake-up pipe's reader. */
+static void
+pub_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[64];
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	pub_check();
+}
+
+/* Once a second: a timeline that has waited for NATS (down, or no
+ * acknowledgement) longer than --nats-timeout ends the replay. */
+static void
+pub_watch(void)
+{
+	int64_t now = evt_mono_us();
+	pub_check();
+	int down = natsConnection_Status(evt_nats_conn(P.n)) !=
+	    NATS_CONN_STATUS_CONNECTED;
+	int stuck = P.t != NULL && P.t->waiting && (down ||
+	    P.acked == P.stuck_acked);
+	P.stuck_acked = P.acked;
+	if (!stuck) {
+		P.stuck_since = 0;
+		return;
+	}
+	if (P.stuck_since == 0)
+		P.stuck_since = now;
+	if (now - P.stuck_since >= P.timeout_us)
+		pub_give_up();
+}
+
+/* Connects, makes sure of the stream (--stream) and sets up the wake-up
+ * pipe.  Returns 0 or -1 (reported). */
+static int
+pub_start(void)
+{
+	char err[600];
+	jsOptions jo;
+	struct evt_nats_cbs cbs = {.note = pub_note};
+	int created;
+	if (pipe2(P.wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+		evt_cli_err("pipe: %s", strerror(errno));
+		return -1;
+	}
+	jsOptions_Init(&jo);
+	jo.PublishAsync.AckHandler = pub_ack_cb;
+	jo.PublishAsync.MaxPending = 0; /* the window is ours */
+	if (evt_nats_connect(&P.o, "evplay", &jo, &cbs, &P.n, err,
+	    sizeof err) != 0 || (P.js && evt_nats_ensure_stream(P.n, &P.o,
+	    &created, err, sizeof err) != 0)) {
+		evt_cli_err("%s", err);
+		return -1;
+	}
+	if ((P.wake_ev = event_new(base, P.wake[0], EV_READ | EV_PERSIST,
+	    pub_wake_cb, NULL)) == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	event_add(P.wake_ev, NULL);
+	if (!quiet)
+		evt_cli_err("publishing to %s%s%s%s, subjects %s.>%s",
+		    evt_nats_url(P.n, err, sizeof err), P.js ? ", stream " :
+		    " (core NATS)", P.js ? P.o.stream : "", P.js && created ?
+		    " (created)" : "", P.o.prefix, "");
+	return 0;
+}
+
+/* The end: flushes (core) or waits for the acknowledgements (JetStream)
+ * up to --nats-timeout, and says the counts. */
+static void
+pub_end(void)
+{
+	char why[400];
+	natsStatus s = NATS_OK;
+	if (P.n == NULL)
+		return;
+	if (!P.js && natsConnection_Status(evt_nats_conn(P.n)) ==
+	    NATS_CONN_STATUS_CONNECTED)
+		s = natsConnection_FlushTimeout(evt_nats_conn(P.n),
+		    P.timeout_us / 1000);
+	else if (P.js && pub_inflight() > 0) {
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		po.MaxWait = P.timeout_us / 1000;
+		s = js_PublishAsyncComplete(evt_nats_js(P.n), &po);
+	}
+	if (s != NATS_OK && !P.failed_out) {
+		evt_nats_errtext(s, why, sizeof why);
+		evt_cli_err("NATS %s: at the end: %s", P.o.servers, why);
+		exit_code = EVT_EXIT_FAIL;
+	}
+	if (P.failed > 0)
+		pub_check(); /* says the first rejection */
+	if (P.too_big > 0) {
+		evt_cli_err("warning: %" PRIu64 " messages over the server's "
+		    "max_payload were not published", P.too_big);
+		if (exit_code == 0)
+			exit_code = EVT_EXIT_PARTIAL;
+	}
+	if (P.js) {
+		uint64_t un = pub_inflight();
+		evt_cli_err("published %" PRIu64 " messages (%" PRIu64 " events)"
+		    " to stream %s: %" PRIu64 " acknowledged (%" PRIu64
+		    " duplicates not stored again), %" PRIu64 " rejected, %"
+		    PRIu64 " unacknowledged", P.sent, P.events, P.o.stream,
+		    (uint64_t)P.acked, (uint64_t)P.dups, (uint64_t)P.failed,
+		    un);
+		if (un > 0 || P.failed > 0)
+			exit_code = EVT_EXIT_FAIL;
+		if (P.dups > 0 && !quiet)
+			evt_cli_err("warning: the stream held %" PRIu64 " of the "
+			    "Nats-Msg-Ids already (within its duplicate "
+			    "window): --fresh-ids gives new ids", (uint64_t)P.dups);
+	} else
+		evt_cli_err("published %" PRIu64 " messages (%" PRIu64 " events)"
+		    " to core NATS%s", P.sent, P.events, s == NATS_OK ?
+		    ", flushed to the server" : "");
+}
+
+/* Closes the connection and libnats. */
+static void
+pub_free(void)
+{
+	if (P.wake_ev != NULL)
+		event_free(P.wake_ev);
+	P.closing = 1;
+	evt_nats_close(P.n);
+	if (P.on)
+		evt_nats_shutdown();
+	for (int i = 0; i < 2; i++)
+		if (P.wake[i] >= 0)
+			close(P.wake[i]);
+	evt_nats_opts_free(&P.o);
+	evt_buf_free(&P.subj);
+}
+
+/* ------------------------------------------------------------ replay */
+
 static void fan_leave_congested(const struct timeline *l);
 static const struct timeline *fan_view(const struct timeline *t);
 static void fan_done(const struct timeline *t);
 
-/* Hands the current frame over: stdout lines or gateway messages; then
- * its stateful events update the timeline's state table. */
-static void
+/* Hands the current frame over: stdout lines, gateway messages or NATS
+ * messages; then its stateful events update the timeline's state table.
+ * Returns 0, or (--publish) 1 while NATS cannot take it yet (the frame
+ * stays current; what of it went out stays out) or -1 after a failure. */
+static int
 tl_output(struct timeline *t)
 {
 	const struct evt_cur_msg *m = &t->m;
 	struct evt_buf *out = evt_cli_out_buf(); /* stdout mode */
+	int pr;
 	if (t == S.tl && S.fan)
 		fan_leave_congested(t);
-	if (m->kind == EVT_K_RAW && t->out != OUT_STDOUT) {
+	if (P.on) {
+		if ((pr = pub_frame(t)) != 0)
+			return pr;
+	} else if (m->kind == EVT_K_RAW && t->out != OUT_STDOUT) {
 		/* A frame that was not JSON goes out as it came, if a text
 		 * frame can carry it (valid UTF-8). */
 		int rc = evt_gw_publish_raw(S.gwo.gw, t->out == OUT_SESSION ?
@@ -521,6 +1008,7 @@ tl_output(struct timeline *t)
 	if (m->kind == EVT_K_MSG)
 		t->events += m->n;
 	fan_done(t);
+	return 0;
 }
 
 /*
@@ -598,6 +1086,10 @@ cur_open(void)
 	if (rc != 0) {
 		evt_cli_err("%s: cannot open the archive: %s", R.dir, evt_strerror(rc));
 		return NULL;
+	}
+	if (P.on) {
+		evt_cur_ordinals(c); /* the frame references */
+		evt_cur_markers(c); /* to the mk subjects */
 	}
 	return c;
 }
@@ -808,6 +1300,7 @@ tl_load(struct timeline *t)
 			evt_replay_seek(&t->sch, evt_mono_us(), t->m.rx_us);
 		evt_replay_push(&t->sch, t->m.rx_us);
 		t->have = 1;
+		P.item = 0;
 		return 1;
 	}
 }
@@ -821,6 +1314,8 @@ tl_congested(struct timeline *t)
 		return evt_gw_session_congested(t->s);
 	if (t->out == OUT_ALL && t->sch.o.top_speed && !S.fan)
 		return evt_gw_congested(S.gwo.gw);
+	if (P.on)
+		return pub_blocked(); /* pub_check wakes it */
 	return 0; /* stdout blocks; a shared fixed-speed timeline goes on */
 }
 
@@ -925,7 +1420,11 @@ tl_run(struct timeline *t)
 			return;
 		}
 
-		tl_output(t);
+		int rc = tl_output(t);
+		if (rc != 0) {
+			t->waiting = rc > 0; /* (< 0: the loop ends) */
+			return;
+		}
 		if (!top) {
 			/* On schedule: hand it over now, then stamp it. */
 			oflush();
@@ -1194,6 +1693,7 @@ tl_free(struct timeline *t)
 	evt_state_free(t->state);
 	free(t->fev);
 	free(t->flen);
+	free(t->fidx);
 	if (S.tl == t)
 		S.tl = NULL;
 	free(t);
@@ -1491,6 +1991,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			server_progress();
 		return;
 	}
+	if (P.on)
+		pub_watch();
 	if (t == NULL)
 		return;
 	if (tty_progress) {
@@ -1498,8 +2000,13 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (t->sch.lag_us > reported_lag + 100000 && !quiet) {
-		evt_cli_err("consumer slow: the timeline is %.3f s behind",
-		    (double)t->sch.lag_us / 1e6);
+		if (P.on)
+			evt_cli_err("NATS slow: the timeline is %.3f s behind (%"
+			    PRIu64 " messages unacknowledged)",
+			    (double)t->sch.lag_us / 1e6, pub_inflight());
+		else
+			evt_cli_err("consumer slow: the timeline is %.3f s "
+			    "behind", (double)t->sch.lag_us / 1e6);
 		reported_lag = t->sch.lag_us;
 	}
 }
@@ -2167,6 +2674,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: evplay [options] DIR\n"
 	    "       evplay --listen [HOST:]PORT [server options] [options] DIR\n"
+	    "       evplay --publish nats://H:P[,...] [--stream S] [options] DIR\n"
 	    "  --speed X        replay X times as fast (default 1)\n"
 	    "  --top-speed      as fast as the consumer takes it\n"
 	    "  --from TIME      start at this receive time (ISO-8601 or us)\n"
@@ -2196,6 +2704,11 @@ usage(FILE *f)
 	    "  --fresh-ids      a new id per (id, pass); --fresh-ids-key K\n"
 	    "  --map-source OLD=NEW  rename a source (repeatable; @FILE:\n"
 	    "                   one OLD=NEW a line)\n"
+	    "publish to NATS (formats/nats.md; instead of stdout):\n"
+	    EVT_NATS_USAGE
+	    "  --nats-timeout DUR  give up when NATS is down or does not\n"
+	    "                   acknowledge for DUR [10s]; the wait for the\n"
+	    "                   last acknowledgements at the end\n"
 	    "  -q, --quiet      no progress line, lag reports or client logs\n"
 	    "  -v, --verbose    report controls (server: debug logs)\n"
 	    "  --help, --version\n"
@@ -2312,6 +2825,12 @@ play_opt(int c, int argc, char **argv)
 	case O_SOURCE: W.sel.sources[W.sel.nsources++] = optarg; break;
 	case O_TYPE: W.sel.types[W.sel.ntypes++] = optarg; break;
 	case O_FOLLOW: R.follow = 1; break;
+	case O_NATS_TIMEOUT:
+		P.timeout_us = evt_cli_duration_arg("--nats-timeout", optarg);
+		if (P.timeout_us < 1000)
+			evt_cli_range_err("--nats-timeout", optarg,
+			    "at least 1ms");
+		break;
 	case 'h': usage(stdout); return 1;
 	case 'V': printf("evplay " EVPLAY_VERSION "\n"); return 1;
 	default: return -1;
@@ -2352,13 +2871,17 @@ parse_args(int argc, char **argv)
 		{"source", required_argument, NULL, O_SOURCE},
 		{"type", required_argument, NULL, O_TYPE},
 		{"follow", no_argument, NULL, O_FOLLOW},
+		{"nats-timeout", required_argument, NULL, O_NATS_TIMEOUT},
 		EVT_GWO_LONGOPTS,
+		EVT_NATS_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	int c, rc;
+	int c, rc, li = 0;
+	char where[64];
 
 	evt_cli_init("evplay");
 	evt_gwo_init(&S.gwo, EVT_GWO_CLOCK_SESSION, MAX_CONNS);
+	evt_nats_opts_init(&P.o);
 	R.ro.speed = 1.0;
 	R.from = INT64_MIN;
 	R.to = INT64_MAX;
@@ -2366,11 +2889,17 @@ parse_args(int argc, char **argv)
 	if ((W.maps = calloc((size_t)argc, sizeof *W.maps)) == NULL)
 		oom_check(EVT_ERR_NOMEM);
 	opterr = 0;	/* evt_cli_getopt_err says it */
-	while ((c = getopt_long(argc, argv, ":qvho:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":qvho:", lo, &li)) != -1) {
 		if (c == '?' || c == ':')
 			evt_cli_getopt_err(c, argv);
 		if (evt_gwo_arg(&S.gwo, c, optarg))
 			continue;
+		if (c >= EVT_NATS_OP_PUBLISH && c < EVT_NATS_OP_LAST) {
+			P.js |= c == EVT_NATS_OP_STREAM;
+			snprintf(where, sizeof where, "--%s", lo[li].name);
+			(void)evt_nats_opt(&P.o, c, optarg, where);
+			continue;
+		}
 		if ((rc = play_opt(c, argc, argv)) > 0)
 			exit(EVT_EXIT_OK);
 		if (rc < 0) {
@@ -2385,6 +2914,51 @@ parse_args(int argc, char **argv)
 	R.dir = argv[optind];
 }
 
+/* The recorded gateway's URL (of the archive's first SESSION marker, as
+ * evrec wrote it) into *u: 0, or -1 (none, or not a gateway URL). */
+static int
+pub_gateway(struct evt_httpc_url *u)
+{
+	struct evt_archive *a;
+	char url[300];
+	int rc = -1;
+	if (evt_archive_open(R.dir, EVT_AR_NO_SIZES, NULL, NULL, NULL, NULL,
+	    &a) != 0)
+		return -1; /* the replay says why */
+	char *gw = evt_merge_archive_gateway(a);
+	evt_archive_close(a);
+	if (gw == NULL)
+		oom_check(EVT_ERR_NOMEM);
+	size_t n = strlen(gw);
+	int k = n < sizeof url ? evt_json_unescape(gw, n, url) : -1;
+	if (k > 0) {
+		url[k] = '\0';
+		rc = evt_httpc_url_parse(url, u) == 0 ? 0 : -1;
+	}
+	free(gw);
+	return rc;
+}
+
+/* --publish: what goes with it, the site (default: the recorded
+ * gateway's host, as evrec's) and prefix, or exits 2. */
+static void
+pub_check_args(void)
+{
+	P.on = P.o.servers != NULL;
+	if (!P.on) {
+		if (P.js || P.o.user || P.o.creds || P.o.site || P.o.prefix)
+			evt_cli_usage_err("NATS options need --publish URL");
+		return;
+	}
+	if (server || mode != M_EVENTS || want_state || want_names ||
+	    text_out)
+		evt_cli_usage_err("--publish sends events to NATS: not with "
+		    "--listen, --messages, --tsv, --state, --names or -o");
+	struct evt_httpc_url u;
+	int site = P.o.site == NULL && pub_gateway(&u) == 0;
+	evt_nats_opts_finish(&P.o, site ? u.host : NULL);
+}
+
 /* Checks what goes together across options, or exits 2. */
 static void
 check_args(void)
@@ -2392,6 +2966,7 @@ check_args(void)
 	if (R.from_id != NULL && R.from != INT64_MIN)
 		evt_cli_usage_err("--from and --from-id exclude each other");
 	server = S.gwo.listen != NULL;
+	pub_check_args();
 	if (R.follow && (R.to != INT64_MAX || R.loops != 0 ||
 	    S.exit_when_done))
 		evt_cli_usage_err("--follow plays on as the archive grows: "
@@ -2736,8 +3311,10 @@ report_end(struct timeline *tl)
 		if (tl->ended == 0)
 			tl->ended = evt_mono_us();
 		if (!quiet && tl->sch.lag_us > 0)
-			evt_cli_err("consumer was slow: the timeline fell %.3f s "
-			    "behind", (double)tl->sch.lag_us / 1e6);
+			evt_cli_err("%s was slow: the timeline fell %.3f s behind",
+			    P.on ? "NATS" : "consumer",
+			    (double)tl->sch.lag_us / 1e6);
+		pub_end();
 		if (want_stats)
 			print_stats(tl);
 		return;
@@ -2770,6 +3347,7 @@ shut_down(void)
 	if (L.keys != NULL)
 		event_free(L.keys);
 	evt_gwo_free(&S.gwo);
+	pub_free();
 	while (!LIST_EMPTY(&timelines))
 		tl_free(LIST_FIRST(&timelines));
 	while (!LIST_EMPTY(&zombies))
@@ -2815,10 +3393,12 @@ main(int argc, char **argv)
 	}
 	if (!server) {
 		signal(SIGPIPE, SIG_IGN);
-		if ((tl = tl_new(OUT_STDOUT, NULL)) == NULL) {
+		if ((P.on && pub_start() != 0) ||
+		    (tl = tl_new(OUT_STDOUT, NULL)) == NULL) {
 			exit_code = EVT_EXIT_FAIL;
 			return shut_down();
 		}
+		P.t = tl;
 	}
 	controls_setup();
 	if (tl != NULL)

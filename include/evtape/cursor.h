@@ -7,7 +7,8 @@
  *
  * Built on the frame reader (frame_reader.c): damaged blocks are skipped
  * and reported through the segment callback, like `evtool cat`.  Markers
- * (SESSION, GAP, CONFIG) are not received frames and are passed over.
+ * (SESSION, GAP, CONFIG) are not received frames and are passed over
+ * (unless evt_cur_markers).
  */
 #ifndef EVTAPE_CURSOR_H
 #define EVTAPE_CURSOR_H
@@ -20,7 +21,8 @@
 
 /* One frame; every pointer is borrowed until the next evt_cur call. */
 struct evt_cur_msg {
-	int kind;	 /* EVT_K_MSG, EVT_K_STATES, EVT_K_JSON, EVT_K_RAW */
+	int kind;	 /* EVT_K_MSG, EVT_K_STATES, EVT_K_JSON, EVT_K_RAW
+			    (evt_cur_markers: also SESSION, GAP, CONFIG) */
 	int64_t rx_us;	 /* receive time */
 	const char *text; /* the frame's JSON text (RAW: the bytes) */
 	size_t len;
@@ -30,6 +32,12 @@ struct evt_cur_msg {
 	int incomplete;	 /* a MSG or STATES frame that lost items to damage
 			    (not those passed over by evt_cur_seek_id) */
 	uint64_t seg;	 /* the sequence number of its segment */
+	const uint8_t *uuid; /* its segment header's archive uuid (16 bytes) */
+	uint64_t ord;	 /* its ordinal among its segment's frames, markers
+			    counted, from 0 (evt_cur_ordinals; else 0) */
+	uint32_t first;	 /* the frame's item index of ev[0] (items before
+			    it passed over by evt_cur_seek_id) */
+	uint32_t nitems; /* items the frame announced */
 };
 
 struct evt_cur;
@@ -51,6 +59,20 @@ void evt_cur_close(struct evt_cur *c);
  * (evt_archive_lost). */
 void evt_cur_lost(const struct evt_cur *c, uint64_t *events,
     uint64_t *unknown);
+
+/*
+ * Counts every frame's ordinal in its segment (evt_cur_msg.ord, the frame
+ * references of formats/nats.md): segments are then read from their first
+ * block, not from the block of the start time.  Call before reading.
+ */
+void evt_cur_ordinals(struct evt_cur *c);
+
+/*
+ * Hands out the recorder's markers too (SESSION, GAP, CONFIG: kind the
+ * marker's, text its JSON body, no items), in their place among the
+ * frames.  Call before reading.
+ */
+void evt_cur_markers(struct evt_cur *c);
 
 /* Frames at or after to_us end the iteration (INT64_MAX: none). */
 void evt_cur_set_end(struct evt_cur *c, int64_t to_us);

@@ -63,4 +63,13 @@ int evt_merge(struct evt_archive *out, const char *const *in, size_t nin,
  */
 char *evt_merge_gateway(const char *text, size_t len);
 
+/*
+ * The gateway of archive a as evtool merge takes an input's (that of its
+ * first SESSION marker, a cut's own marker for a cut of a cut; the cut
+ * marker, evplay --publish's default site).  Segments whose index says
+ * they hold no SESSION marker are not read.  Returns it malloc'ed, as
+ * evt_merge_gateway ("" when none), NULL when out of memory.
+ */
+char *evt_merge_archive_gateway(struct evt_archive *a);
+
 #endif

@@ -381,6 +381,56 @@ test_follow(void)
 	evt_cur_close(c);
 }
 
+/* evt_cur_ordinals: every frame's ordinal in its segment, markers
+ * counted, also after a time seek or an id seek (which passes items over:
+ * first says how many). */
+static void
+test_ordinals(const char *dir)
+{
+	struct evt_cur *c;
+	struct evt_cur_msg m;
+	uint64_t ord[8], seg[8];
+	uint8_t uuid[16];
+	int n = 0, same = 1;
+	int64_t rx;
+	T_EQ(evt_cur_open(dir, NULL, NULL, NULL, &c), 0, "ordinals: open");
+	evt_cur_ordinals(c);
+	while (n < 8 && evt_cur_next(c, &m) == 1) {
+		if (n == 0)
+			memcpy(uuid, m.uuid, 16);
+		same &= memcmp(uuid, m.uuid, 16) == 0;
+		ord[n] = m.ord;
+		seg[n++] = m.seg;
+	}
+	T_EQ(n, 5, "ordinals: five frames");
+	T_OK(ord[0] == 0 && ord[1] == 1 && ord[2] == 0 && ord[3] == 2 &&
+	    ord[4] == 0, "0 1 | 0 (GAP 1) 2 | 0: the marker counted");
+	T_OK(seg[0] == seg[1] && seg[1] < seg[2] && seg[2] == seg[3] &&
+	    seg[3] < seg[4], "their segments");
+	T_OK(same, "one archive uuid");
+	evt_cur_seek(c, 4000);
+	T_OK(evt_cur_next(c, &m) == 1 && m.rx_us == 4000 && m.ord == 2,
+	    "after a time seek: the ordinal from the segment's start");
+	T_EQ(evt_cur_seek_id(c, L("e4"), &rx), 1, "ordinals: seek id e4");
+	T_OK(evt_cur_next(c, &m) == 1 && m.ord == 0 && m.first == 1 &&
+	    m.nitems == 3 && m.n == 2, "after an id seek: item 1 of 3 first");
+	evt_cur_close(c);
+	T_EQ(evt_cur_open(dir, NULL, NULL, NULL, &c), 0, "markers: open");
+	evt_cur_markers(c);
+	evt_cur_ordinals(c);
+	n = 0;
+	int gap = -1;
+	while (n < 8 && evt_cur_next(c, &m) == 1) {
+		if (m.kind == EVT_K_GAP && m.rx_us == 3500 && m.ord == 1 &&
+		    m.n == 0 && memmem(m.text, m.len, "\"test\"", 6) != NULL)
+			gap = n;
+		n++;
+	}
+	T_EQ(n, 6, "markers: the GAP marker handed out too");
+	T_EQ(gap, 3, "... in its place, with its body and ordinal");
+	evt_cur_close(c);
+}
+
 int
 main(void)
 {
@@ -393,6 +443,7 @@ main(void)
 	T_EQ(make_archive("a", dir, sizeof dir), 0, "archive written");
 	test_frames(dir);
 	test_seek(dir);
+	test_ordinals(dir);
 	test_find_rx(dir);
 	test_state_at(dir);
 	test_state_at_unsealed();
