@@ -39,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "evtape/buf.h"
 #include "evtape/err.h"
@@ -68,6 +70,9 @@ struct qmark {
 	char *text;
 	size_t len;
 };
+
+/* The nice increment of the readers' threads (reader_nice). */
+#define MERGE_READER_NICE 5
 
 /* Frames an input's reader may have ready ahead of the merge. */
 #define MERGE_RING 256
@@ -587,12 +592,26 @@ reader_wait(struct min *in)
 	return in->stop;
 }
 
+/* Lowers the calling reader thread's priority a little (Linux: nice is
+ * per thread).  The merge thread is the critical path and the readers
+ * have slack (a ring ahead): two readers woken together would otherwise
+ * take both cores of a small machine from the merge, then sleep on full
+ * rings while it runs alone.  Best effort. */
+static void
+reader_nice(void)
+{
+#ifdef __linux__
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), MERGE_READER_NICE);
+#endif
+}
+
 /* An input's reader thread: reads frames into the ring until the input
  * ends, an error, or the merge stops it. */
 static void *
 reader_main(void *arg)
 {
 	struct min *in = arg;
+	reader_nice();
 	for (int rc = 1; rc == 1;) {
 		struct evt_frame *f = NULL;
 		rc = reader_next(in->m, in, &f);
