@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -294,6 +295,25 @@ win_seen(struct merge *m, uint64_t k)
 	return 0;
 }
 
+/* A zeroed table of n bytes for the window.  Its probes land anywhere in
+ * 16 MiB (the default window): on 4 KiB pages nearly every one missed
+ * the TLB as well as the caches, so it asks for huge pages (Linux,
+ * madvise mode; best effort). */
+static uint64_t *
+win_table(size_t n)
+{
+	void *p = NULL;
+	size_t huge = (size_t)2 << 20;
+	if (n < huge)
+		return calloc(1, n);
+	if (posix_memalign(&p, huge, n) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, n, MADV_HUGEPAGE);
+#endif
+	return memset(p, 0, n);
+}
+
 /* Sets the window up for `window` keys.  Returns 0 or EVT_ERR_NOMEM. */
 static int
 win_init(struct merge *m, size_t window)
@@ -304,7 +324,7 @@ win_init(struct merge *m, size_t window)
 		t <<= 1;
 	m->tmask = t - 1;
 	m->ring = malloc(window * sizeof *m->ring);
-	m->tab = calloc(t, sizeof *m->tab);
+	m->tab = win_table(t * sizeof *m->tab);
 	return m->ring == NULL || m->tab == NULL ? EVT_ERR_NOMEM : 0;
 }
 
