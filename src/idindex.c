@@ -1249,6 +1249,18 @@ evt_idx_slot_bits(uint32_t nblocks)
 	return w < 8 ? 8 : w > 16 ? 16 : w;
 }
 
+/* Partitions a build collects at once (evt_idx_set_batch_keys). */
+static _Atomic uint32_t batch_parts = EVT_IDX_BATCH_KEYS / EVT_IDX_PART_KEYS;
+
+/* Sets the batch; see idindex.h. */
+void
+evt_idx_set_batch_keys(size_t keys)
+{
+	size_t per = (keys ? keys : EVT_IDX_BATCH_KEYS) / EVT_IDX_PART_KEYS;
+	batch_parts = per < 1 ? 1 : per > EVT_IDX_MAX_PARTS ?
+	    EVT_IDX_MAX_PARTS : (uint32_t)per;
+}
+
 /* Writes the run's partitions, pass by pass, then its directory. */
 static int
 b_write(struct build *b, int fd)
@@ -1258,7 +1270,7 @@ b_write(struct build *b, int fd)
 	size_t all = EVT_IDX_HDR_SIZE + dlen + (size_t)blk_table_bytes(
 	    b->nblocks);
 	uint64_t off = all;
-	uint32_t per = EVT_IDX_BATCH_KEYS / EVT_IDX_PART_KEYS;
+	uint32_t per = batch_parts;
 	int rc = 0;
 	for (b->p0 = 0; b->p0 < b->nparts && rc == 0; b->p0 = b->p1) {
 		b->p1 = b->nparts - b->p0 < per ? b->nparts : b->p0 + per;

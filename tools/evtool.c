@@ -2603,6 +2603,10 @@ cmd_merge(int argc, char **argv)
 	const char *out = argv[i];
 	size_t nin = (size_t)(argc - i - 1);
 	merge_check_out(out);
+	/* The id index is built as segments are sealed, its runs merged
+	 * into one over several segments at the end, in passes over their
+	 * GUID columns (merge.h). */
+	evt_idx_set_batch_keys(EVT_MERGE_IDX_BATCH);
 	char *tmp = merge_tmp_name(out);
 	struct evt_archive_opts o = {.seg.no_filter = 1,
 	    .seg.level = EVT_LEVEL_DEFAULT, .seg.fsync = EVT_FSYNC_NEVER};

@@ -205,6 +205,16 @@ int evt_idx_prune(const char *dir, int sync, evt_idx_warn_cb warn,
     void *arg);
 
 /*
+ * Sets the keys a build holds at once for the rest of the process
+ * (rounded down to whole partitions, at least one; 0: EVT_IDX_BATCH_KEYS).
+ * A build reads every GUID column of its segments once per batch: a
+ * batch tool that builds large runs and can spend the memory (12 bytes a
+ * key, twice while sorting) sets more, before its first build; a
+ * recorder keeps the default.
+ */
+void evt_idx_set_batch_keys(size_t keys);
+
+/*
  * Lookup support for evt_archive_find.  The segments a lookup checks runs
  * against: n of them, ascending sequence numbers; get(arg, i, m, seqs,
  * sizes) gives segments i .. i + m - 1's (a size EVT_SIZE_UNKNOWN where

@@ -10,7 +10,9 @@
  * was replaced (identity mismatch) must not be used for it, lookups
  * still right; a segment between two a run holds that it does not hold
  * is looked up on its own; catch-up rebuilds what was deleted; the name
- * and the partition function are pinned.
+ * and the partition function are pinned.  A run of three partitions is
+ * the same file whether its build collects one partition at a time or
+ * all at once (evt_idx_set_batch_keys).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -291,6 +293,64 @@ test_sparse(void)
 	T_EQ(evt_idx_catch_up(dir, 0, 1, 0, NULL, NULL), 0, "restored");
 }
 
+/* The one run file of dir, read whole (NULL: not exactly one). */
+static uint8_t *
+only_run(size_t *n)
+{
+	char big[512];
+	return runs(big, sizeof big) == 1 ? slurp(big, n) : NULL;
+}
+
+/* A segment of BATCH_KEYS ids (three partitions) indexed with a batch of
+ * one partition (three passes over its GUID columns), then of the
+ * default (one pass): the same run, byte for byte. */
+#define BATCH_KEYS 150000
+static void
+test_batch(void)
+{
+	struct evt_archive *a;
+	char *msg = malloc(64 * 60 + 32), name[96];
+	snprintf(dir, sizeof dir, "/tmp/evt-idxb-XXXXXX");
+	if (msg == NULL || mkdtemp(dir) == NULL || evt_archive_open(dir,
+	    EVT_AR_WRITE | EVT_AR_CREATE, NULL, NULL, NULL, NULL, &a) != 0)
+		abort();
+	for (int m = 0; m < BATCH_KEYS; m += 60) {
+		size_t n = (size_t)sprintf(msg, "{\"events\":[");
+		for (int k = m; k < m + 60; k++)
+			n += (size_t)sprintf(msg + n, "%s{\"id\":\"%08x-1111-"
+			    "4222-8333-%012x\"}", k > m ? "," : "",
+			    (unsigned)k * 2654435761u, (unsigned)k);
+		n += (size_t)sprintf(msg + n, "]}");
+		if (evt_archive_frame(a, 1767600000000000LL + m, msg, n) < 0)
+			abort();
+	}
+	if (evt_archive_close(a) != 0)
+		abort();
+	free(msg);
+	uint8_t *one = NULL, *all = NULL;
+	size_t n1 = 0, n2 = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		char big[512];
+		while (runs(big, sizeof big) > 0)
+			unlink(big);
+		evt_idx_set_batch_keys(pass == 0 ? EVT_IDX_PART_KEYS : 0);
+		if (evt_idx_catch_up(dir, 0, 1, 0, NULL, NULL) != 0)
+			abort();
+		if (pass == 0)
+			one = only_run(&n1);
+		else
+			all = only_run(&n2);
+	}
+	T_OK(one != NULL && all != NULL && n1 == n2 && memcmp(one, all, n1) ==
+	    0, "a run of %d keys: the same file built one partition at a "
+	    "time (%zu bytes) and at once (%zu)", BATCH_KEYS, n1, n2);
+	free(one);
+	free(all);
+	snprintf(name, sizeof name, "rm -rf %s", dir);
+	if (system(name) != 0)
+		abort();
+}
+
 int
 main(void)
 {
@@ -341,5 +401,6 @@ main(void)
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
+	test_batch();
 	T_DONE();
 }
