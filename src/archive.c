@@ -85,6 +85,10 @@ struct evt_archive {
 				   segment and before closing */
 	int have_carry;
 	int64_t last_rx;	/* receive time of the last append */
+	int w_copied;		/* the open segment begins with copied
+				   blocks (evt_archive_copy_blocks): it is
+				   not compacted, its blocks are the
+				   source's */
 	int appended;		/* anything appended since open */
 
 	/* What readers could not read (evt_archive_lost). */
@@ -1430,6 +1434,81 @@ evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
 	return append_marker(a, kind, rx_us, json, len);
 }
 
+/*
+ * Takes the open segment's checkpoint builder (seeded with the table at
+ * the end of the segment before) into a->ckcarry and closes the segment's
+ * writer unsealed, so that a resume of its file seeds its checkpoint from
+ * the carry (ckpt_seed) before reading its frames.
+ */
+static int
+close_for_copy(struct evt_archive *a)
+{
+	struct evt_ckb *b = evt_segw_ckb(a->w);
+	if (b != NULL) {
+		evt_ckb_free(a->ckcarry);
+		if ((a->ckcarry = evt_ckb_new()) == NULL)
+			return EVT_ERR_NOMEM;
+		evt_ckb_swap(a->ckcarry, b);
+	}
+	evt_segw_close(a->w);
+	a->w = NULL;
+	return 0;
+}
+
+/* Copies whole blocks into a new segment; see archive.h. */
+int
+evt_archive_copy_blocks(struct evt_archive *a, struct evt_segr *r,
+    uint32_t n, uint32_t *copied, uint64_t *frames, uint64_t *events)
+{
+	uint32_t nb;
+	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
+	*copied = 0;
+	if (n == 0 || n > nb)
+		return 0;
+	int rc = prepare(a, bl[0].first_rx);
+	if (rc == 0 && evt_segw_size(a->w) > EVT_SEG_HDR_SIZE)
+		rc = evt_archive_rotate(a);
+	if (rc == 0 && a->w == NULL)
+		rc = new_segment(a, bl[0].first_rx);
+	if (rc != 0)
+		return rc;
+	const char *path = a->segs[a->nsegs - 1].path;
+	if ((rc = close_for_copy(a)) != 0)
+		return rc;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return EVT_ERR_IO;
+	rc = evt_segr_copy_blocks(r, n, fd, EVT_SEG_HDR_SIZE, copied);
+	if (close(fd) != 0 && rc == 0)
+		rc = EVT_ERR_IO;
+	struct evt_seg_recovery rec;
+	if (rc == 0 && (rc = evt_segw_resume(path, &a->opts.seg, &a->w,
+	    &rec)) == 0 && rec.blocks != *copied)
+		rc = EVT_ERR_CORRUPT; /* (the blocks checked when copied) */
+	if (rc != 0)
+		return rc;
+	ckpt_resume(a);
+	a->w_copied = 1;
+	for (uint32_t i = 0; i < *copied; i++)
+		*events += bl[i].nevent;
+	if (*copied > 0)
+		a->last_rx = bl[*copied - 1].last_rx;
+	const uint64_t *f = evt_segw_frames(a->w);
+	for (int k = 0; k <= EVT_K_MAX; k++)
+		frames[k] += f[k];
+	size_t len;
+	const char *id = evt_segw_last_id(a->w, &len);
+	if (id != NULL) {
+		memcpy(a->last_id, id, len);
+		a->last_id_len = len;
+	}
+	if ((id = evt_segw_session(a->w, &len)) != NULL &&
+	    keep_session(a, id, len) != 0)
+		return EVT_ERR_NOMEM;
+	a->appended = 1;
+	return 0;
+}
+
 /* Collects the keys of the last `want` events of MSG frames of one
  * segment into keys (a ring of want entries written from *got on);
  * returns 0 or a negative evt_err. */
@@ -1708,8 +1787,9 @@ evt_archive_rotate(struct evt_archive *a)
 	free(a->seal_path);
 	a->seal_path = strdup(evt_segw_path(a->to_seal));
 	a->seal_seq = a->segs[a->nsegs - 1].seq;
-	a->compact = a->seal_path != NULL &&
+	a->compact = a->seal_path != NULL && !a->w_copied &&
 	    evt_segw_small_blocks(a->to_seal);
+	a->w_copied = 0;
 	if (pthread_create(&a->sealer, NULL, seal_main, a) == 0) {
 		a->sealing = 1;
 		return rc;

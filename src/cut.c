@@ -380,18 +380,67 @@ open_window(struct cut *c, size_t i)
 	return r;
 }
 
-/* Copies the frames and markers of the window, segment by segment. */
+/* Whether whole blocks are copied: not under EVTAPE_CUT_REENCODE=1 (the
+ * baseline of tests and benchmarks: every frame re-encoded). */
+static int
+copy_on(void)
+{
+	const char *v = getenv("EVTAPE_CUT_REENCODE");
+	return v == NULL || strcmp(v, "1") != 0;
+}
+
+/*
+ * Copies the blocks at the start of source segment r that lie wholly in
+ * the window, as they are, into a segment of the cut of their own
+ * (evt_archive_copy_blocks): of an unfiltered cut every record of such a
+ * block belongs to the cut.  *next: the first block of r left to read
+ * frame by frame (0: none was copied).
+ */
+static int
+copy_blocks(struct cut *c, struct evt_segr *r, uint32_t *next)
+{
+	const struct evt_sel *s = c->o->sel;
+	uint64_t f[EVT_K_MAX + 1] = {0};
+	*next = 0;
+	uint32_t n = evt_segr_copy_run(r, s->from, s->to);
+	if (n == 0)
+		return 0;
+	int rc = evt_archive_copy_blocks(c->dst, r, n, next, f,
+	    &c->st->events);
+	if (rc != 0)
+		return say(c, rc, "%s: copying blocks: %s", c->tmp,
+		    evt_strerror(rc));
+	c->st->copied += *next;
+	c->st->frames += f[EVT_K_MSG] + f[EVT_K_STATES] + f[EVT_K_JSON] +
+	    f[EVT_K_RAW];
+	c->st->markers += f[EVT_K_SESSION] + f[EVT_K_GAP] + f[EVT_K_CONFIG];
+	return 0;
+}
+
+/* Copies the frames and markers of the window, segment by segment: whole
+ * blocks where they can be, else frame by frame. */
 static int
 copy_window(struct cut *c)
 {
 	const struct evt_sel *s = c->o->sel;
 	int filtered = s->nsources > 0 || s->ntypes > 0, rc = 0;
+	int whole = !filtered && copy_on();
 	size_t n;
 	const struct evt_segref *segs = evt_archive_segments(c->src, &n);
 	for (size_t i = 0; i < n && rc >= 0; i++) {
 		struct evt_segr *r = open_window(c, i);
 		if (r == NULL)
 			continue;
+		uint32_t next = 0, nb;
+		if (whole && (rc = copy_blocks(c, r, &next)) != 0) {
+			evt_archive_close_segment(c->src, r);
+			break;
+		}
+		evt_segr_blocks(r, &nb);
+		if (next > 0 && (next >= nb || !evt_segr_rewind_block(r, next))) {
+			evt_archive_close_segment(c->src, r);
+			continue; /* all of it copied */
+		}
 		struct evt_frames fr;
 		struct evt_frame *fm;
 		evt_frames_init(&fr, r, filtered ? keep_cb : NULL,

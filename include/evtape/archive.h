@@ -187,6 +187,20 @@ int evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us,
 int evt_archive_msg_flat(struct evt_archive *a, int64_t rx_us,
     const struct evt_flat_msg *m);
 
+/*
+ * Appends blocks 0 .. n-1 of the sealed segment r (evt_segr_copy_run) as
+ * they are, in a segment of their own: the open segment is sealed, a new
+ * one begins with the copied blocks (segment_copy.c), and the writer takes
+ * it up as it takes up a segment after a crash (its dictionary, the state
+ * checkpoint and, at the seal, the index and summary come from the blocks
+ * read back); what is appended next follows in a new dictionary unit.
+ * *copied: how many blocks were (fewer when one did not check); frames[]
+ * (EVT_K_MAX + 1) gets the frames and markers they hold added, *events
+ * their events.  0 or a negative evt_err.
+ */
+int evt_archive_copy_blocks(struct evt_archive *a, struct evt_segr *r,
+    uint32_t n, uint32_t *copied, uint64_t *frames, uint64_t *events);
+
 /* Appends a SESSION, GAP or CONFIG marker. */
 int evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
     const char *json, size_t len);

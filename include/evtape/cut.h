@@ -50,6 +50,7 @@ struct evt_cut_stats {
 	uint64_t states;	/* entries of the synthesised snapshot */
 	uint64_t names;		/* CONFIG markers the names came from */
 	uint64_t incomplete;	/* frames that had lost items to damage */
+	uint64_t copied;	/* blocks copied whole, not re-encoded */
 };
 
 /*
