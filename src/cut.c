@@ -13,7 +13,9 @@
  * holding the state table the cursor derives at the start (state.c).
  * Then every frame and marker of the window follows, read by the frame
  * reader (a MSG frame keeps its selected events together) and written by
- * the archive's writer, which re-encodes it.
+ * the archive's writer, which re-encodes it; or, for an unfiltered cut,
+ * the blocks of a source segment that lie wholly in the window from its
+ * first block on, copied as they are (copy_blocks).
  */
 #include <errno.h>
 #include <fcntl.h>

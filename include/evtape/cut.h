@@ -9,8 +9,11 @@
  *        marker of the window (MSG frames with their selected events)
  *     -> sealed, indexed -> renamed to OUT
  *
- * Every frame is re-encoded by the segment writer (why not blocks:
- * formats/archive.md, "Cut archives").  Memory: the CONFIG markers of the
+ * Without --source/--type, the blocks of a source segment that lie wholly
+ * in the window from its first block on are copied as they are into a
+ * segment of their own (segment_copy.c, evt_archive_copy_blocks;
+ * formats/archive.md, "Cut archives", "Whole blocks"); every other frame
+ * is re-encoded by the segment writer.  Memory: the CONFIG markers of the
  * source archive (all of them: a name may come from a marker after the
  * window), the state table at `from`, and one frame at a time.
  */
