@@ -83,6 +83,20 @@ check $([ "$line" = "merged from:    $ua" ]; echo $?) \
 # formats/records.md, "Records written by `evtool cut`".)
 echo "$line" | grep -q "^merged from: *$T/a (archive [0-9a-f-]\{36\}, gateway http://127.0.0.1:[0-9]*); $T/c (archive [0-9a-f-]\{36\}, gateway http://127.0.0.1:[0-9]*)$"
 check $? "... each input's path, archive UUID and gateway, in command-line order"
+# The merged archive's first SESSION marker is its "merged" marker, whose
+# inputs name gateways but which has no top-level gateway of its own: as
+# the source of a cut, or an input of a merge, it is of gateway ""
+# (formats/records.md, "Merged archives").
+$EVTOOL cut --from "$F" --to $((L + 1)) "$T/m" "$T/mc" 2>/dev/null
+check $? "a cut of the merged archive"
+$EVTOOL cat --markers "$T/mc" | head -n 1 |
+    grep -q '	SESSION	{"event":"cut","gateway":"","cutFrom":'
+check $? "... its cut marker's gateway is \"\" (not one of the merged marker's inputs)"
+$EVTOOL merge "$T/mm" "$T/m" "$T/a" >/dev/null 2>&1
+check $? "a merge of the merged archive and a recording"
+line=$($EVTOOL info "$T/mm" | grep '^merged from:')
+echo "$line" | grep -q "^merged from: *$T/m (archive [0-9a-f-]\{36\}); $T/a (archive [0-9a-f-]\{36\}, gateway http://127.0.0.1:[0-9]*)$"
+check $? "... the merged input is of gateway \"\", the recording of its own: $line"
 $EVTOOL info "$T/a" | grep -q '^merged from\|^cut from'
 check $([ $? -ne 0 ]; echo $?) "a recorded archive names no provenance"
 done_testing
