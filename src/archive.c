@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -2010,12 +2011,28 @@ evt_out_publish(const char *tmp, const char *out)
 	return fsync_dir(parent);
 }
 
+/* The file a builder writes into its temporary directory, holding its
+ * process id (formats/archive.md, "Cut archives", Leftovers). */
+#define OUT_MARK ".evtape-building"
+
 /* Holds tmp for its builder until it is published or removed (see
- * archive.h): an OFD read lock on the directory, which the archive's own
- * flock (on another open file) does not conflict with. */
+ * archive.h): marks it as a builder's (OUT_MARK, the builder's pid), then
+ * takes an OFD read lock on the directory, which the archive's own flock
+ * (on another open file) does not conflict with. */
 int
 evt_out_hold(const char *tmp)
 {
+	char *mp = evt_path_join(tmp, OUT_MARK);
+	int mfd = mp != NULL ? open(mp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0644) : -1;
+	if (mfd >= 0) {
+		char t[32];
+		int n = snprintf(t, sizeof t, "%ld\n", (long)getpid());
+		if (write(mfd, t, (size_t)n) != n)
+			unlink(mp); /* no mark: never swept */
+		close(mfd);
+	}
+	free(mp);
 	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
 	if (fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) != 0) {
@@ -2025,18 +2042,49 @@ evt_out_hold(const char *tmp)
 	return fd;
 }
 
+/* Removes tmp's mark before its archive is closed (see archive.h). */
+void
+evt_out_unmark(const char *tmp)
+{
+	char *mp = evt_path_join(tmp, OUT_MARK);
+	if (mp != NULL)
+		unlink(mp);
+	free(mp);
+}
+
+/* The decimal number of n digits at s (n > 0), or -1 past a pid_t. */
+static long
+out_pid(const char *s, size_t n)
+{
+	long v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v > (INT_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 /* Whether name is one of the temporary directories of evt_out_hold's
- * users: "NAME.tmp-XXXXXX" (cut; mkdtemp's six letters or digits) or
- * ".NAME.merge-PID.tmp" (merge). */
+ * users, and its builder's pid: "NAME.tmp-PID-XXXXXX" (cut; mkdtemp's
+ * six letters or digits) or ".NAME.merge-PID.tmp" (merge). */
 static int
-out_tmp_name(const char *name)
+out_tmp_name(const char *name, long *pid)
 {
 	size_t n = strlen(name);
-	const char *t = n > 11 ? name + n - 11 : NULL;
-	if (t != NULL && strncmp(t, ".tmp-", 5) == 0) {
-		for (int i = 5; i < 11; i++)
-			if (!isalnum((unsigned char)t[i]))
+	const char *x = n > 7 ? name + n - 7 : NULL; /* "-XXXXXX" */
+	if (x != NULL && x[0] == '-') {
+		for (int i = 1; i < 7; i++)
+			if (!isalnum((unsigned char)x[i]))
 				return 0;
+		size_t nd = 0;
+		while (x - nd > name && isdigit((unsigned char)x[-1 -
+		    (long)nd]))
+			nd++;
+		const char *d = x - nd;
+		if (nd == 0 || d - name < 6 || strncmp(d - 5, ".tmp-", 5) != 0)
+			return 0;
+		*pid = out_pid(d, nd);
 		return 1;
 	}
 	const char *m = name[0] == '.' ? strstr(name + 1, ".merge-") : NULL;
@@ -2045,23 +2093,48 @@ out_tmp_name(const char *name)
 		return 0;
 	const char *d = m + 7;
 	size_t nd = strspn(d, "0123456789");
-	return nd > 0 && d + nd == name + n - 4;
+	if (nd == 0 || d + nd != name + n - 4)
+		return 0;
+	*pid = out_pid(d, nd);
+	return 1;
+}
+
+/* Whether directory path holds a regular OUT_MARK naming pid, and no
+ * process pid runs on this host (it may be a later one that reused the
+ * number: then the directory is left, never taken for dead). */
+static int
+out_mark_dead(const char *path, long pid)
+{
+	char *mp = evt_path_join(path, OUT_MARK);
+	int fd = mp != NULL ? open(mp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	free(mp);
+	char t[32], want[32];
+	struct stat sb;
+	ssize_t k = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ?
+	    read(fd, t, sizeof t) : -1;
+	if (fd >= 0)
+		close(fd);
+	int n = snprintf(want, sizeof want, "%ld\n", pid);
+	if (pid <= 0 || k != n || memcmp(t, want, (size_t)n) != 0)
+		return 0;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 /*
  * Whether directory path is a dead builder's: it holds a LOCK file (the
- * archive was opened in it), no evt_out_hold lock and no writer's flock.
+ * archive was opened in it), its mark naming the builder in its name,
+ * which no longer runs, no evt_out_hold lock and no writer's flock.
  * On 1, *fd keeps the directory flock'ed for the removal.
  */
 static int
-out_tmp_dead(const char *path, int *fd)
+out_tmp_dead(const char *path, long pid, int *fd)
 {
 	char *lp = evt_path_join(path, "LOCK");
 	struct stat sb;
 	int has_lock = lp != NULL && lstat(lp, &sb) == 0 && S_ISREG(sb.st_mode);
 	free(lp);
-	*fd = has_lock ? open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC) : -1;
+	*fd = has_lock && out_mark_dead(path, pid) ? open(path, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
 	if (*fd < 0)
 		return 0;
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
@@ -2083,10 +2156,11 @@ evt_out_sweep(const char *out, evt_warn_cb warn, void *arg)
 	struct dirent *e;
 	int n = 0, fd;
 	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (!out_tmp_name(e->d_name))
+		long pid;
+		if (!out_tmp_name(e->d_name, &pid))
 			continue;
 		char *p = evt_path_join(parent, e->d_name);
-		if (p != NULL && out_tmp_dead(p, &fd)) {
+		if (p != NULL && out_tmp_dead(p, pid, &fd)) {
 			evt_out_remove(p);
 			close(fd);
 			n++;

@@ -2,7 +2,7 @@
  * cut.c: a window of an archive as a new, self-contained archive (cut.h,
  * formats/archive.md "Cut archives").
  *
- * The cut is built in OUT.tmp-XXXXXX beside OUT and renamed to OUT only
+ * The cut is built in OUT.tmp-PID-XXXXXX beside OUT and renamed to OUT only
  * once it is sealed and synced, so a cut killed at any moment leaves no
  * OUT at all, only a directory whose name says it is temporary.  Its
  * first three records, all received at the window's start, make it stand
@@ -463,6 +463,7 @@ copy_window(struct cut *c)
 static int
 finish(struct cut *c)
 {
+	evt_out_unmark(c->tmp);
 	int rc = evt_archive_close(c->dst);
 	c->dst = NULL;
 	if (rc != 0)
@@ -487,8 +488,9 @@ cut_open(struct cut *c)
 	size_t n = strlen(c->o->out);
 	while (n > 1 && c->o->out[n - 1] == '/')
 		n--;
-	if (snprintf(c->tmp, sizeof c->tmp, "%.*s.tmp-XXXXXX", (int)n,
-	    c->o->out) >= (int)sizeof c->tmp || mkdtemp(c->tmp) == NULL) {
+	if (snprintf(c->tmp, sizeof c->tmp, "%.*s.tmp-%ld-XXXXXX", (int)n,
+	    c->o->out, (long)getpid()) >= (int)sizeof c->tmp ||
+	    mkdtemp(c->tmp) == NULL) {
 		rc = say(c, EVT_ERR_IO, "%s: cannot make a temporary directory "
 		    "beside it: %s", c->o->out, strerror(errno));
 		c->tmp[0] = '\0';
@@ -499,13 +501,15 @@ cut_open(struct cut *c)
 	mode_t um = umask(0);
 	umask(um);
 	chmod(c->tmp, 0777 & ~um);
-	c->hold = evt_out_hold(c->tmp);
 	/* No filter per segment, as import: lookups use the id index; one
 	 * sync of the whole archive at the end (finish). */
 	struct evt_archive_opts ao = {.seg = {.no_filter = 1,
 	    .level = EVT_LEVEL_DEFAULT, .fsync = EVT_FSYNC_NEVER}};
 	rc = evt_archive_open(c->tmp, EVT_AR_WRITE, &ao, NULL, c->o->warn,
 	    c->o->arg, &c->dst);
+	/* (Marked once open: its listing would take the mark for a
+	 * stray.) */
+	c->hold = evt_out_hold(c->tmp);
 	return rc != 0 ? say(c, rc, "%s: %s", c->tmp, evt_strerror(rc)) : 0;
 }
 

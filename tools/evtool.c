@@ -2626,6 +2626,7 @@ cmd_merge(int argc, char **argv)
 	 * OUT is complete as it appears. */
 	if (rc == 0 && (rc = evt_archive_rotate(a)) == 0)
 		rc = evt_archive_reindex(a);
+	evt_out_unmark(tmp);
 	int crc = evt_archive_close(a);
 	if (rc == 0)
 		rc = crc;

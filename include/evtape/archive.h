@@ -326,20 +326,25 @@ char *evt_path_join(const char *dir, const char *name);
  * evt_out_remove: deletes tmp's files, then tmp (an archive has no
  * subdirectories).
  *
- * evt_out_hold: marks tmp as being built until the returned descriptor is
- * closed (after publish or remove; -1 if it cannot): an OFD lock on the
- * directory, held across the gap between closing the archive (its own
- * lock) and the rename.  evt_out_sweep: removes the temporary directories
- * of builders that were killed from OUT's parent directory, telling warn
+ * evt_out_hold: marks tmp as being built, once its archive is open: a
+ * file .evtape-building holding the builder's pid, and, until the
+ * returned descriptor is closed (after publish or remove; -1 if it
+ * cannot), an OFD lock on the directory, held across the gap between
+ * closing the archive (its own lock) and the rename.  evt_out_unmark:
+ * removes the file, before the archive is closed (its catalog then lists
+ * no stray).  evt_out_sweep: removes the temporary directories of
+ * builders that were killed from OUT's parent directory, telling warn
  * about each; returns how many.  One is a directory named like cut's
- * (NAME.tmp-XXXXXX) or merge's (.NAME.merge-PID.tmp) that holds a LOCK
- * file (an archive was opened in it) and that neither evt_out_hold nor a
- * writer's lock holds (formats/archive.md, "Cut archives").
+ * (NAME.tmp-PID-XXXXXX) or merge's (.NAME.merge-PID.tmp) that holds a
+ * LOCK file (an archive was opened in it) and the mark naming PID, whose
+ * process PID no longer runs, and that neither evt_out_hold nor a
+ * writer's lock holds (formats/archive.md, "Cut archives", Leftovers).
  */
 int evt_out_check(const char *out);
 int evt_out_publish(const char *tmp, const char *out);
 void evt_out_remove(const char *tmp);
 int evt_out_hold(const char *tmp);
+void evt_out_unmark(const char *tmp);
 int evt_out_sweep(const char *out, evt_warn_cb warn, void *arg);
 
 #endif

@@ -3,7 +3,7 @@
  * self-contained archive (formats/archive.md, "Cut archives").
  *
  *   source archive, window [from, to), sources/types
- *     -> OUT.tmp-XXXXXX: a SESSION "cut" marker (where it came from), a
+ *     -> OUT.tmp-PID-XXXXXX: a SESSION "cut" marker (where it came from), a
  *        CONFIG snapshot of the names in force at `from`, a synthesised
  *        state snapshot (the state table at `from`), then every frame and
  *        marker of the window (MSG frames with their selected events)
