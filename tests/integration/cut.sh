@@ -188,6 +188,31 @@ same "... a later start: frames and state equal the source's" \
     "$EVTOOL cat --tsv $T/bc2; $EVTOOL state --at $M2 $T/bc2"
 t "verify of the cuts of the cut is clean" sh -c \
     "$EVTOOL verify '$T/bcc' && $EVTOOL verify '$T/bc2'"
+# A damaged block among them (one flipped byte of its zstd frame): the
+# blocks before it are copied, it is reported and left out as cat leaves
+# it out, and what follows is read frame by frame; the cut verifies.
+cp -r "$T/b" "$T/bd"
+SEG=$(ls "$T/bd" | grep '^seg-' | sed -n 2p)
+$PYTHON - "$T/bd/$SEG" <<'PY'
+import struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+off = 64
+for _ in range(2):	# to block 2
+	zlen, _, nguid = struct.unpack_from("<III", b, off + 8)
+	packed = b[off + 6] in (2, 3) and struct.unpack_from("<I", b, off + 36)[0] & 0x10
+	off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
+b[off + 64 + 20] ^= 0x40
+open(p, "wb").write(b)
+PY
+$EVTOOL cut $MW "$T/bd" "$T/bdc" 2>"$T/bdc.err"
+check $([ $? -eq 1 ] && grep -q "$SEG" "$T/bdc.err"; echo $?) \
+    "a damaged block in the window: exit 1, the damage reported"
+ND=$(sed -n 's/.*, \([0-9]*\) blocks copied whole$/\1/p' "$T/bdc.err")
+t "... fewer blocks copied ($ND of $NC)" test "${ND:-0}" -lt "${NC:-0}"
+same "... the cut holds what cat reads of the window (cat exits 1)" \
+    "$EVTOOL cat --tsv $MW $T/bd 2>/dev/null; true" "$EVTOOL cat --tsv $T/bdc"
+t "... and verifies" $EVTOOL verify "$T/bdc"
 
 # Frames that are not event messages: a command response (JSON), text
 # that is not JSON, bytes that are not UTF-8, a message with an envelope:
