@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -85,6 +86,10 @@ struct evt_archive {
 				   segment and before closing */
 	int have_carry;
 	int64_t last_rx;	/* receive time of the last append */
+	int w_copied;		/* the open segment begins with copied
+				   blocks (evt_archive_copy_blocks): it is
+				   not compacted, its blocks are the
+				   source's */
 	int appended;		/* anything appended since open */
 
 	/* What readers could not read (evt_archive_lost). */
@@ -1430,6 +1435,81 @@ evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
 	return append_marker(a, kind, rx_us, json, len);
 }
 
+/*
+ * Takes the open segment's checkpoint builder (seeded with the table at
+ * the end of the segment before) into a->ckcarry and closes the segment's
+ * writer unsealed, so that a resume of its file seeds its checkpoint from
+ * the carry (ckpt_seed) before reading its frames.
+ */
+static int
+close_for_copy(struct evt_archive *a)
+{
+	struct evt_ckb *b = evt_segw_ckb(a->w);
+	if (b != NULL) {
+		evt_ckb_free(a->ckcarry);
+		if ((a->ckcarry = evt_ckb_new()) == NULL)
+			return EVT_ERR_NOMEM;
+		evt_ckb_swap(a->ckcarry, b);
+	}
+	evt_segw_close(a->w);
+	a->w = NULL;
+	return 0;
+}
+
+/* Copies whole blocks into a new segment; see archive.h. */
+int
+evt_archive_copy_blocks(struct evt_archive *a, struct evt_segr *r,
+    uint32_t n, uint32_t *copied, uint64_t *frames, uint64_t *events)
+{
+	uint32_t nb;
+	const struct evt_blkent *bl = evt_segr_blocks(r, &nb);
+	*copied = 0;
+	if (n == 0 || n > nb)
+		return 0;
+	int rc = prepare(a, bl[0].first_rx);
+	if (rc == 0 && evt_segw_size(a->w) > EVT_SEG_HDR_SIZE)
+		rc = evt_archive_rotate(a);
+	if (rc == 0 && a->w == NULL)
+		rc = new_segment(a, bl[0].first_rx);
+	if (rc != 0)
+		return rc;
+	const char *path = a->segs[a->nsegs - 1].path;
+	if ((rc = close_for_copy(a)) != 0)
+		return rc;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return EVT_ERR_IO;
+	rc = evt_segr_copy_blocks(r, n, fd, EVT_SEG_HDR_SIZE, copied);
+	if (close(fd) != 0 && rc == 0)
+		rc = EVT_ERR_IO;
+	struct evt_seg_recovery rec;
+	if (rc == 0 && (rc = evt_segw_resume(path, &a->opts.seg, &a->w,
+	    &rec)) == 0 && rec.blocks != *copied)
+		rc = EVT_ERR_CORRUPT; /* (the blocks checked when copied) */
+	if (rc != 0)
+		return rc;
+	ckpt_resume(a);
+	a->w_copied = 1;
+	for (uint32_t i = 0; i < *copied; i++)
+		*events += bl[i].nevent;
+	if (*copied > 0)
+		a->last_rx = bl[*copied - 1].last_rx;
+	const uint64_t *f = evt_segw_frames(a->w);
+	for (int k = 0; k <= EVT_K_MAX; k++)
+		frames[k] += f[k];
+	size_t len;
+	const char *id = evt_segw_last_id(a->w, &len);
+	if (id != NULL) {
+		memcpy(a->last_id, id, len);
+		a->last_id_len = len;
+	}
+	if ((id = evt_segw_session(a->w, &len)) != NULL &&
+	    keep_session(a, id, len) != 0)
+		return EVT_ERR_NOMEM;
+	a->appended = 1;
+	return 0;
+}
+
 /* Collects the keys of the last `want` events of MSG frames of one
  * segment into keys (a ring of want entries written from *got on);
  * returns 0 or a negative evt_err. */
@@ -1708,8 +1788,9 @@ evt_archive_rotate(struct evt_archive *a)
 	free(a->seal_path);
 	a->seal_path = strdup(evt_segw_path(a->to_seal));
 	a->seal_seq = a->segs[a->nsegs - 1].seq;
-	a->compact = a->seal_path != NULL &&
+	a->compact = a->seal_path != NULL && !a->w_copied &&
 	    evt_segw_small_blocks(a->to_seal);
+	a->w_copied = 0;
 	if (pthread_create(&a->sealer, NULL, seal_main, a) == 0) {
 		a->sealing = 1;
 		return rc;
@@ -1930,12 +2011,28 @@ evt_out_publish(const char *tmp, const char *out)
 	return fsync_dir(parent);
 }
 
+/* The file a builder writes into its temporary directory, holding its
+ * process id (formats/archive.md, "Cut archives", Leftovers). */
+#define OUT_MARK ".evtape-building"
+
 /* Holds tmp for its builder until it is published or removed (see
- * archive.h): an OFD read lock on the directory, which the archive's own
- * flock (on another open file) does not conflict with. */
+ * archive.h): marks it as a builder's (OUT_MARK, the builder's pid), then
+ * takes an OFD read lock on the directory, which the archive's own flock
+ * (on another open file) does not conflict with. */
 int
 evt_out_hold(const char *tmp)
 {
+	char *mp = evt_path_join(tmp, OUT_MARK);
+	int mfd = mp != NULL ? open(mp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0644) : -1;
+	if (mfd >= 0) {
+		char t[32];
+		int n = snprintf(t, sizeof t, "%ld\n", (long)getpid());
+		if (write(mfd, t, (size_t)n) != n)
+			unlink(mp); /* no mark: never swept */
+		close(mfd);
+	}
+	free(mp);
 	int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
 	if (fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) != 0) {
@@ -1945,18 +2042,49 @@ evt_out_hold(const char *tmp)
 	return fd;
 }
 
+/* Removes tmp's mark before its archive is closed (see archive.h). */
+void
+evt_out_unmark(const char *tmp)
+{
+	char *mp = evt_path_join(tmp, OUT_MARK);
+	if (mp != NULL)
+		unlink(mp);
+	free(mp);
+}
+
+/* The decimal number of n digits at s (n > 0), or -1 past a pid_t. */
+static long
+out_pid(const char *s, size_t n)
+{
+	long v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v > (INT_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 /* Whether name is one of the temporary directories of evt_out_hold's
- * users: "NAME.tmp-XXXXXX" (cut; mkdtemp's six letters or digits) or
- * ".NAME.merge-PID.tmp" (merge). */
+ * users, and its builder's pid: "NAME.tmp-PID-XXXXXX" (cut; mkdtemp's
+ * six letters or digits) or ".NAME.merge-PID.tmp" (merge). */
 static int
-out_tmp_name(const char *name)
+out_tmp_name(const char *name, long *pid)
 {
 	size_t n = strlen(name);
-	const char *t = n > 11 ? name + n - 11 : NULL;
-	if (t != NULL && strncmp(t, ".tmp-", 5) == 0) {
-		for (int i = 5; i < 11; i++)
-			if (!isalnum((unsigned char)t[i]))
+	const char *x = n > 7 ? name + n - 7 : NULL; /* "-XXXXXX" */
+	if (x != NULL && x[0] == '-') {
+		for (int i = 1; i < 7; i++)
+			if (!isalnum((unsigned char)x[i]))
 				return 0;
+		size_t nd = 0;
+		while (x - nd > name && isdigit((unsigned char)x[-1 -
+		    (long)nd]))
+			nd++;
+		const char *d = x - nd;
+		if (nd == 0 || d - name < 6 || strncmp(d - 5, ".tmp-", 5) != 0)
+			return 0;
+		*pid = out_pid(d, nd);
 		return 1;
 	}
 	const char *m = name[0] == '.' ? strstr(name + 1, ".merge-") : NULL;
@@ -1965,23 +2093,48 @@ out_tmp_name(const char *name)
 		return 0;
 	const char *d = m + 7;
 	size_t nd = strspn(d, "0123456789");
-	return nd > 0 && d + nd == name + n - 4;
+	if (nd == 0 || d + nd != name + n - 4)
+		return 0;
+	*pid = out_pid(d, nd);
+	return 1;
+}
+
+/* Whether directory path holds a regular OUT_MARK naming pid, and no
+ * process pid runs on this host (it may be a later one that reused the
+ * number: then the directory is left, never taken for dead). */
+static int
+out_mark_dead(const char *path, long pid)
+{
+	char *mp = evt_path_join(path, OUT_MARK);
+	int fd = mp != NULL ? open(mp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	free(mp);
+	char t[32], want[32];
+	struct stat sb;
+	ssize_t k = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ?
+	    read(fd, t, sizeof t) : -1;
+	if (fd >= 0)
+		close(fd);
+	int n = snprintf(want, sizeof want, "%ld\n", pid);
+	if (pid <= 0 || k != n || memcmp(t, want, (size_t)n) != 0)
+		return 0;
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 /*
  * Whether directory path is a dead builder's: it holds a LOCK file (the
- * archive was opened in it), no evt_out_hold lock and no writer's flock.
+ * archive was opened in it), its mark naming the builder in its name,
+ * which no longer runs, no evt_out_hold lock and no writer's flock.
  * On 1, *fd keeps the directory flock'ed for the removal.
  */
 static int
-out_tmp_dead(const char *path, int *fd)
+out_tmp_dead(const char *path, long pid, int *fd)
 {
 	char *lp = evt_path_join(path, "LOCK");
 	struct stat sb;
 	int has_lock = lp != NULL && lstat(lp, &sb) == 0 && S_ISREG(sb.st_mode);
 	free(lp);
-	*fd = has_lock ? open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC) : -1;
+	*fd = has_lock && out_mark_dead(path, pid) ? open(path, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
 	if (*fd < 0)
 		return 0;
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
@@ -2003,10 +2156,11 @@ evt_out_sweep(const char *out, evt_warn_cb warn, void *arg)
 	struct dirent *e;
 	int n = 0, fd;
 	while (d != NULL && (e = readdir(d)) != NULL) {
-		if (!out_tmp_name(e->d_name))
+		long pid;
+		if (!out_tmp_name(e->d_name, &pid))
 			continue;
 		char *p = evt_path_join(parent, e->d_name);
-		if (p != NULL && out_tmp_dead(p, &fd)) {
+		if (p != NULL && out_tmp_dead(p, pid, &fd)) {
 			evt_out_remove(p);
 			close(fd);
 			n++;

@@ -186,20 +186,29 @@ evt_ckb_frame(struct evt_ckb *b, uint64_t seq, int kind, int64_t rx,
 	return 0;
 }
 
+/* Applies a MSG frame whose n items are the flat items flat[span[2i] ..
+ * span[2i+1]), those pick says (NULL: all).  0 or EVT_ERR_NOMEM. */
+static int
+frame_flat(struct evt_ckb *b, uint64_t seq, int64_t rx, const uint8_t *flat,
+    const size_t *span, const uint8_t *pick, size_t n)
+{
+	note_frame(b, seq, EVT_K_MSG, rx);
+	if (!b->known)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((pick == NULL || pick[i]) && evt_state_apply_flat(b->t,
+		    flat + span[2 * i], span[2 * i + 1] - span[2 * i]) ==
+		    EVT_ERR_NOMEM)
+			return EVT_ERR_NOMEM;
+	return 0;
+}
+
 /* Applies a MSG frame of flat items; see ckpt.h. */
 int
 evt_ckb_frame_flat(struct evt_ckb *b, uint64_t seq, int64_t rx,
     const struct evt_flat_msg *m)
 {
-	note_frame(b, seq, EVT_K_MSG, rx);
-	if (!b->known)
-		return 0;
-	for (uint32_t i = 0; i < m->n; i++)
-		if ((m->pick == NULL || m->pick[i]) &&
-		    evt_state_apply_flat(b->t, m->flat + m->span[2 * i],
-		    m->span[2 * i + 1] - m->span[2 * i]) == EVT_ERR_NOMEM)
-			return EVT_ERR_NOMEM;
-	return 0;
+	return frame_flat(b, seq, rx, m->flat, m->span, m->pick, m->n);
 }
 
 /* Appends token i of buf in the form a reader rebuilds (records.md,
@@ -590,7 +599,16 @@ evt_ckb_segment(struct evt_ckb *b, const char *path, uint64_t seq)
 	int rc;
 	evt_segr_rewind(r, INT64_MIN);
 	evt_frames_init(&fr, r, NULL, NULL, NULL, NULL, path);
+	/* Messages flat: a stateful event is rendered only if it is still
+	 * in the table when it is packed (as the cursor derives a state). */
+	evt_frames_flat(&fr);
 	while ((rc = evt_frames_next(&fr, &f)) == 1) {
+		if (f->is_flat) {
+			if ((rc = frame_flat(b, seq, f->rx_us, f->flat.p,
+			    f->span, NULL, f->kept)) != 0)
+				break;
+			continue;
+		}
 		if (f->kind != EVT_K_MSG && f->kind != EVT_K_STATES)
 			continue;
 		if (f->kept > cap) {

@@ -2,7 +2,7 @@
  * cut.c: a window of an archive as a new, self-contained archive (cut.h,
  * formats/archive.md "Cut archives").
  *
- * The cut is built in OUT.tmp-XXXXXX beside OUT and renamed to OUT only
+ * The cut is built in OUT.tmp-PID-XXXXXX beside OUT and renamed to OUT only
  * once it is sealed and synced, so a cut killed at any moment leaves no
  * OUT at all, only a directory whose name says it is temporary.  Its
  * first three records, all received at the window's start, make it stand
@@ -13,7 +13,9 @@
  * holding the state table the cursor derives at the start (state.c).
  * Then every frame and marker of the window follows, read by the frame
  * reader (a MSG frame keeps its selected events together) and written by
- * the archive's writer, which re-encodes it.
+ * the archive's writer, which re-encodes it; or, for an unfiltered cut,
+ * the blocks of a source segment that lie wholly in the window from its
+ * first block on, copied as they are (copy_blocks).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -340,18 +342,67 @@ open_window(struct cut *c, size_t i)
 	return r;
 }
 
-/* Copies the frames and markers of the window, segment by segment. */
+/* Whether whole blocks are copied: not under EVTAPE_CUT_REENCODE=1 (the
+ * baseline of tests and benchmarks: every frame re-encoded). */
+static int
+copy_on(void)
+{
+	const char *v = getenv("EVTAPE_CUT_REENCODE");
+	return v == NULL || strcmp(v, "1") != 0;
+}
+
+/*
+ * Copies the blocks at the start of source segment r that lie wholly in
+ * the window, as they are, into a segment of the cut of their own
+ * (evt_archive_copy_blocks): of an unfiltered cut every record of such a
+ * block belongs to the cut.  *next: the first block of r left to read
+ * frame by frame (0: none was copied).
+ */
+static int
+copy_blocks(struct cut *c, struct evt_segr *r, uint32_t *next)
+{
+	const struct evt_sel *s = c->o->sel;
+	uint64_t f[EVT_K_MAX + 1] = {0};
+	*next = 0;
+	uint32_t n = evt_segr_copy_run(r, s->from, s->to);
+	if (n == 0)
+		return 0;
+	int rc = evt_archive_copy_blocks(c->dst, r, n, next, f,
+	    &c->st->events);
+	if (rc != 0)
+		return say(c, rc, "%s: copying blocks: %s", c->tmp,
+		    evt_strerror(rc));
+	c->st->copied += *next;
+	c->st->frames += f[EVT_K_MSG] + f[EVT_K_STATES] + f[EVT_K_JSON] +
+	    f[EVT_K_RAW];
+	c->st->markers += f[EVT_K_SESSION] + f[EVT_K_GAP] + f[EVT_K_CONFIG];
+	return 0;
+}
+
+/* Copies the frames and markers of the window, segment by segment: whole
+ * blocks where they can be, else frame by frame. */
 static int
 copy_window(struct cut *c)
 {
 	const struct evt_sel *s = c->o->sel;
 	int filtered = s->nsources > 0 || s->ntypes > 0, rc = 0;
+	int whole = !filtered && copy_on();
 	size_t n;
 	const struct evt_segref *segs = evt_archive_segments(c->src, &n);
 	for (size_t i = 0; i < n && rc >= 0; i++) {
 		struct evt_segr *r = open_window(c, i);
 		if (r == NULL)
 			continue;
+		uint32_t next = 0, nb;
+		if (whole && (rc = copy_blocks(c, r, &next)) != 0) {
+			evt_archive_close_segment(c->src, r);
+			break;
+		}
+		evt_segr_blocks(r, &nb);
+		if (next > 0 && (next >= nb || !evt_segr_rewind_block(r, next))) {
+			evt_archive_close_segment(c->src, r);
+			continue; /* all of it copied */
+		}
 		struct evt_frames fr;
 		struct evt_frame *fm;
 		evt_frames_init(&fr, r, filtered ? keep_cb : NULL,
@@ -372,6 +423,7 @@ copy_window(struct cut *c)
 static int
 finish(struct cut *c)
 {
+	evt_out_unmark(c->tmp);
 	int rc = evt_archive_close(c->dst);
 	c->dst = NULL;
 	if (rc != 0)
@@ -396,8 +448,9 @@ cut_open(struct cut *c)
 	size_t n = strlen(c->o->out);
 	while (n > 1 && c->o->out[n - 1] == '/')
 		n--;
-	if (snprintf(c->tmp, sizeof c->tmp, "%.*s.tmp-XXXXXX", (int)n,
-	    c->o->out) >= (int)sizeof c->tmp || mkdtemp(c->tmp) == NULL) {
+	if (snprintf(c->tmp, sizeof c->tmp, "%.*s.tmp-%ld-XXXXXX", (int)n,
+	    c->o->out, (long)getpid()) >= (int)sizeof c->tmp ||
+	    mkdtemp(c->tmp) == NULL) {
 		rc = say(c, EVT_ERR_IO, "%s: cannot make a temporary directory "
 		    "beside it: %s", c->o->out, strerror(errno));
 		c->tmp[0] = '\0';
@@ -408,13 +461,15 @@ cut_open(struct cut *c)
 	mode_t um = umask(0);
 	umask(um);
 	chmod(c->tmp, 0777 & ~um);
-	c->hold = evt_out_hold(c->tmp);
 	/* No filter per segment, as import: lookups use the id index; one
 	 * sync of the whole archive at the end (finish). */
 	struct evt_archive_opts ao = {.seg = {.no_filter = 1,
 	    .level = EVT_LEVEL_DEFAULT, .fsync = EVT_FSYNC_NEVER}};
 	rc = evt_archive_open(c->tmp, EVT_AR_WRITE, &ao, NULL, c->o->warn,
 	    c->o->arg, &c->dst);
+	/* (Marked once open: its listing would take the mark for a
+	 * stray.) */
+	c->hold = evt_out_hold(c->tmp);
 	return rc != 0 ? say(c, rc, "%s: %s", c->tmp, evt_strerror(rc)) : 0;
 }
 

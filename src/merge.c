@@ -418,18 +418,33 @@ in_close_seg(struct min *in)
 char *
 evt_merge_gateway(const char *text, size_t len)
 {
-	static const char key[] = "\"gateway\":\"";
-	const char *p = memmem(text, len, key, sizeof key - 1);
+	struct evt_jparser jp;
+	const char *v = "";
 	size_t n = 0;
-	if (p != NULL) {
-		p += sizeof key - 1;
-		size_t left = len - (size_t)(p - text);
-		while (n < left && p[n] != '"')
-			n += p[n] == '\\' ? 2 : 1;
-		if (n > left)
-			n = 0;
+	evt_json_init(&jp, 0);
+	jp.lone_surrogates = 1; /* (a body may hold them: records.md) */
+	if (evt_json_parse(&jp, text, len) > 0 &&
+	    jp.tok[0].type == EVT_J_OBJECT) {
+		/* The first top-level member named exactly "gateway" (a
+		 * decoded body writes a name one way only); a member of a
+		 * nested object, such as a merged marker's inputs, is not
+		 * it. */
+		const struct evt_jtok *t = jp.tok;
+		for (uint32_t i = 0, k = 1; i < t[0].size; i++,
+		    k = t[k + 1].next) {
+			if (t[k].len != 7 || memcmp(text + t[k].off, "gateway",
+			    7) != 0)
+				continue;
+			if (t[k + 1].type == EVT_J_STRING) {
+				v = text + t[k + 1].off;
+				n = t[k + 1].len;
+			}
+			break;
+		}
 	}
-	return strndup(p != NULL ? p : "", n);
+	char *gw = strndup(v, n);
+	evt_json_free(&jp);
+	return gw;
 }
 
 /* An archive's gateway; see merge.h. */

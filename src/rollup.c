@@ -1156,6 +1156,38 @@ evt_ru_catch_up(const char *dir, int full, evt_ru_warn_cb warn, void *arg)
 	return rc;
 }
 
+/*
+ * Recounts the recorder sessions of run r's segments (every one listed in
+ * l and the same file) into *n, as the writer counted them (acc_seg).
+ * Returns 1 when they differ from r's `sessions` (formats/rollup.md: no
+ * reader checks it, verify does), 0 when they agree or a segment cannot be
+ * read (a run over it is reported otherwise, or not used), or
+ * EVT_ERR_NOMEM.
+ */
+static int
+run_sessions(const struct rlist *l, const struct evt_ru_run *r, uint64_t *n)
+{
+	*n = 0;
+	for (uint32_t i = 0; i < r->nsegs; i++) {
+		char name[32];
+		struct evt_segr *sr;
+		evt_segment_name(r->segs[i].seq, name, sizeof name);
+		char *path = evt_path_join(l->dir, name);
+		if (path == NULL)
+			return EVT_ERR_NOMEM;
+		int rc = evt_segr_open(path, NULL, NULL, &sr);
+		free(path);
+		if (rc != 0)
+			return rc == EVT_ERR_NOMEM ? rc : 0;
+		rc = evt_segr_info(sr)->sealed && evt_segr_load_index(sr) ==
+		    0 ? evt_ru_seg_sessions(sr, n) : 1;
+		evt_segr_close(sr);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+	}
+	return *n != r->sessions;
+}
+
 /* Checks every run file; see rollup.h. */
 int
 evt_ru_verify(const char *dir, evt_ru_report_cb report, void *arg)
@@ -1189,6 +1221,18 @@ evt_ru_verify(const char *dir, evt_ru_report_cb report, void *arg)
 				    EVT_RU_SEG_SIZE;
 				rc = EVT_ERR_CORRUPT;
 			}
+		uint64_t n;
+		char m[160];
+		if (rc == 0 && r.has_sessions && r.nsegs > 0 &&
+		    seg_index(&l, r.segs[0].seq) != SIZE_MAX &&
+		    (rc = run_sessions(&l, &r, &n)) == 1) {
+			snprintf(m, sizeof m, "sessions %" PRIu64 ", but its "
+			    "segments hold %" PRIu64 " recorder sessions",
+			    r.sessions, n);
+			why = m;
+			at = RU_SESSIONS;
+			rc = EVT_ERR_CORRUPT;
+		}
 		if (rc != 0 && rc != EVT_ERR_NOMEM) {
 			report(arg, p, at, why);
 			problems++;

@@ -1217,6 +1217,13 @@ evt_segw_events(const struct evt_segw *w)
 	return w->nevents + w->enc.nevent;
 }
 
+/* Frames by kind; see segment.h. */
+const uint64_t *
+evt_segw_frames(const struct evt_segw *w)
+{
+	return w->frames;
+}
+
 /* Raw bytes of the open block. */
 size_t
 evt_segw_block_bytes(const struct evt_segw *w)

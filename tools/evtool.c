@@ -1512,8 +1512,9 @@ cmd_cut(int argc, char **argv)
 	else
 		evt_cli_err("%s: %" PRIu64 " events in %" PRIu64 " frames, %"
 		    PRIu64 " markers, %" PRIu64 " states at the start, names "
-		    "from %" PRIu64 " CONFIG markers", argv[i + 1], st.events,
-		    st.frames, st.markers, st.states, st.names);
+		    "from %" PRIu64 " CONFIG markers, %" PRIu64 " blocks "
+		    "copied whole", argv[i + 1], st.events, st.frames,
+		    st.markers, st.states, st.names, st.copied);
 	evt_buf_free(&why);
 	evt_sel_free(&ca.sel);
 	evt_names_free(cfgnames);
@@ -2629,6 +2630,7 @@ cmd_merge(int argc, char **argv)
 	 * OUT is complete as it appears. */
 	if (rc == 0 && (rc = evt_archive_rotate(a)) == 0)
 		rc = evt_archive_reindex(a);
+	evt_out_unmark(tmp);
 	int crc = evt_archive_close(a);
 	if (rc == 0)
 		rc = crc;

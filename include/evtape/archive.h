@@ -187,6 +187,20 @@ int evt_archive_frame_tok(struct evt_archive *a, int64_t rx_us,
 int evt_archive_msg_flat(struct evt_archive *a, int64_t rx_us,
     const struct evt_flat_msg *m);
 
+/*
+ * Appends blocks 0 .. n-1 of the sealed segment r (evt_segr_copy_run) as
+ * they are, in a segment of their own: the open segment is sealed, a new
+ * one begins with the copied blocks (segment_copy.c), and the writer takes
+ * it up as it takes up a segment after a crash (its dictionary, the state
+ * checkpoint and, at the seal, the index and summary come from the blocks
+ * read back); what is appended next follows in a new dictionary unit.
+ * *copied: how many blocks were (fewer when one did not check); frames[]
+ * (EVT_K_MAX + 1) gets the frames and markers they hold added, *events
+ * their events.  0 or a negative evt_err.
+ */
+int evt_archive_copy_blocks(struct evt_archive *a, struct evt_segr *r,
+    uint32_t n, uint32_t *copied, uint64_t *frames, uint64_t *events);
+
 /* Appends a SESSION, GAP or CONFIG marker. */
 int evt_archive_marker(struct evt_archive *a, int kind, int64_t rx_us,
     const char *json, size_t len);
@@ -312,20 +326,25 @@ char *evt_path_join(const char *dir, const char *name);
  * evt_out_remove: deletes tmp's files, then tmp (an archive has no
  * subdirectories).
  *
- * evt_out_hold: marks tmp as being built until the returned descriptor is
- * closed (after publish or remove; -1 if it cannot): an OFD lock on the
- * directory, held across the gap between closing the archive (its own
- * lock) and the rename.  evt_out_sweep: removes the temporary directories
- * of builders that were killed from OUT's parent directory, telling warn
+ * evt_out_hold: marks tmp as being built, once its archive is open: a
+ * file .evtape-building holding the builder's pid, and, until the
+ * returned descriptor is closed (after publish or remove; -1 if it
+ * cannot), an OFD lock on the directory, held across the gap between
+ * closing the archive (its own lock) and the rename.  evt_out_unmark:
+ * removes the file, before the archive is closed (its catalog then lists
+ * no stray).  evt_out_sweep: removes the temporary directories of
+ * builders that were killed from OUT's parent directory, telling warn
  * about each; returns how many.  One is a directory named like cut's
- * (NAME.tmp-XXXXXX) or merge's (.NAME.merge-PID.tmp) that holds a LOCK
- * file (an archive was opened in it) and that neither evt_out_hold nor a
- * writer's lock holds (formats/archive.md, "Cut archives").
+ * (NAME.tmp-PID-XXXXXX) or merge's (.NAME.merge-PID.tmp) that holds a
+ * LOCK file (an archive was opened in it) and the mark naming PID, whose
+ * process PID no longer runs, and that neither evt_out_hold nor a
+ * writer's lock holds (formats/archive.md, "Cut archives", Leftovers).
  */
 int evt_out_check(const char *out);
 int evt_out_publish(const char *tmp, const char *out);
 void evt_out_remove(const char *tmp);
 int evt_out_hold(const char *tmp);
+void evt_out_unmark(const char *tmp);
 int evt_out_sweep(const char *out, evt_warn_cb warn, void *arg);
 
 #endif

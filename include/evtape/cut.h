@@ -3,14 +3,17 @@
  * self-contained archive (formats/archive.md, "Cut archives").
  *
  *   source archive, window [from, to), sources/types
- *     -> OUT.tmp-XXXXXX: a SESSION "cut" marker (where it came from), a
+ *     -> OUT.tmp-PID-XXXXXX: a SESSION "cut" marker (where it came from), a
  *        CONFIG snapshot of the names in force at `from`, a synthesised
  *        state snapshot (the state table at `from`), then every frame and
  *        marker of the window (MSG frames with their selected events)
  *     -> sealed, indexed -> renamed to OUT
  *
- * Every frame is re-encoded by the segment writer (why not blocks:
- * formats/archive.md, "Cut archives").  Memory: the CONFIG markers of the
+ * Without --source/--type, the blocks of a source segment that lie wholly
+ * in the window from its first block on are copied as they are into a
+ * segment of their own (segment_copy.c, evt_archive_copy_blocks;
+ * formats/archive.md, "Cut archives", "Whole blocks"); every other frame
+ * is re-encoded by the segment writer.  Memory: the CONFIG markers of the
  * source archive (all of them: a name may come from a marker after the
  * window), the state table at `from`, and one frame at a time.
  */
@@ -50,6 +53,7 @@ struct evt_cut_stats {
 	uint64_t states;	/* entries of the synthesised snapshot */
 	uint64_t names;		/* CONFIG markers the names came from */
 	uint64_t incomplete;	/* frames that had lost items to damage */
+	uint64_t copied;	/* blocks copied whole, not re-encoded */
 };
 
 /*

@@ -62,12 +62,13 @@ int evt_merge(struct evt_archive *out, const char *const *in, size_t nin,
     const struct evt_merge_opts *o, struct evt_merge_stats *st);
 
 /*
- * The value of member "gateway" of a SESSION body text[0..len) as its
- * JSON string text (escapes kept), malloc'ed; "" when absent; NULL when
- * out of memory.  The body is what the record decoder wrote: no blanks
- * between tokens.  An archive's gateway, for the merge and for the cut
- * marker, is this of its first SESSION marker (formats/records.md,
- * "Merged archives").
+ * The value of the top-level member "gateway" of a SESSION body
+ * text[0..len) (the first, named exactly so) as its JSON string text
+ * (escapes kept), malloc'ed; "" when there is none, it is not a string or
+ * the body not an object (a merged marker: its inputs' gateways are not
+ * its own); NULL when out of memory.  An archive's gateway, for the merge
+ * and for the cut marker, is this of its first SESSION marker
+ * (formats/records.md, "Merged archives").
  */
 char *evt_merge_gateway(const char *text, size_t len);
 

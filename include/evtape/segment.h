@@ -222,6 +222,10 @@ uint64_t evt_segw_size(const struct evt_segw *w);
 /* Events written (including the open block). */
 uint64_t evt_segw_events(const struct evt_segw *w);
 
+/* Frames (and markers) by record kind, the open block's included:
+ * EVT_K_MAX + 1 counts. */
+const uint64_t *evt_segw_frames(const struct evt_segw *w);
+
 /* Raw bytes and age information of the open block. */
 size_t evt_segw_block_bytes(const struct evt_segw *w);
 
@@ -315,6 +319,26 @@ int evt_segr_open(const char *path, evt_seg_err_cb cb, void *cbarg,
 
 /* Closes a reader. */
 void evt_segr_close(struct evt_segr *r);
+
+/*
+ * The number of leading blocks of the sealed segment r (index usable,
+ * block 0 at offset 64 with an empty dictionary before it) whose receive
+ * times all lie in [from, to): blocks evt_segr_copy_blocks may copy whole
+ * (segment_copy.c).  0 when r is unsealed or its index unusable.
+ */
+uint32_t evt_segr_copy_run(struct evt_segr *r, int64_t from, int64_t to);
+
+/*
+ * Appends blocks 0 .. n-1 of r (evt_segr_copy_run), byte for byte, to the
+ * segment file fd at offset at, right after its header: a new segment
+ * whose dictionary is r's up to block n, numbered alike.  Stops before the
+ * first block that does not check (header, payload CRC, its directory
+ * entry) or does not follow the one before without a gap; *copied says
+ * how many were appended.  0, or EVT_ERR_IO / EVT_ERR_NOSPC (a write
+ * failed after *copied blocks).
+ */
+int evt_segr_copy_blocks(struct evt_segr *r, uint32_t n, int fd, uint64_t at,
+    uint32_t *copied);
 
 /* Header and trailer facts. */
 const struct evt_seg_info *evt_segr_info(const struct evt_segr *r);

@@ -17,7 +17,11 @@
 # renders every event (EVTAPE_STATE_SLOW=1, the route before the flat
 # one); and what writing them costs `evtool import` of
 # IMPORT_EVENTS (1,000,000) evgen events, with and without, best of
-# IMPORT_RUNS (3), interleaved.  Prints figures, never fails on them.
+# IMPORT_RUNS (3), interleaved.  Whole blocks (formats/archive.md, "Cut
+# archives"): the 15 minutes and a window of LONG_HOURS (6) hours from
+# the same start, blocks copied whole against every frame re-encoded
+# (EVTAPE_CUT_REENCODE=1), best of CUT_RUNS and LONG_RUNS (2),
+# interleaved.  Prints figures, never fails on them.
 set -eu
 BUILD=${BUILD:-build}
 EVTOOL=$BUILD/evtool
@@ -79,6 +83,26 @@ n=$($EVTOOL cat "$W/out" | wc -l)
 /usr/bin/time -f "%M" -o "$W/kb" $EVTOOL cut --from $FROM --to $TO "$W/a" \
     "$W/out2" 2>/dev/null
 $EVTOOL verify "$W/out" >/dev/null 2>&1 && v=clean || v="NOT CLEAN"
+# Whole blocks against every frame re-encoded, 15 minutes and long.
+LTO=$((FROM + ${LONG_HOURS:-6} * H))
+r= l= lr=
+for pass in $(seq "$RUNS"); do
+	rm -rf "$W/outr"
+	r=$(min "$r" "$(secs env EVTAPE_CUT_REENCODE=1 $EVTOOL cut --from $FROM \
+	    --to $TO "$W/a" "$W/outr")")
+done
+for pass in $(seq "${LONG_RUNS:-2}"); do
+	rm -rf "$W/outl" "$W/outlr"
+	l=$(min "$l" "$(secs $EVTOOL cut --from $FROM --to $LTO "$W/a" \
+	    "$W/outl")")
+	lr=$(min "$lr" "$(secs env EVTAPE_CUT_REENCODE=1 $EVTOOL cut --from \
+	    $FROM --to $LTO "$W/a" "$W/outlr")")
+done
+nb=$($EVTOOL cut --from $FROM --to $TO "$W/a" "$W/outb2" 2>&1 |
+    sed -n 's/.*, \([0-9]*\) blocks copied whole$/\1/p')
+nl=$($EVTOOL cat --messages "$W/outl" | wc -l)
+$EVTOOL verify "$W/outl" >/dev/null 2>&1 && vl=clean || vl="NOT CLEAN"
+rm -rf "$W/outr" "$W/outl" "$W/outlr" "$W/outb2"
 awk -v n="$n" -v N="$N" -v c="$c" -v k="$k" -v s="$s" -v w="$w" \
     -v kb="$(cat "$W/kb")" -v v="$v" 'BEGIN {
     printf "cut:         15 min (%d events) out of %d: %.3f s CPU (peak RSS " \
@@ -93,6 +117,12 @@ awk -v c="$c" -v c0="$c0" -v s="$s" -v s0="$s0" -v w="$w" -v w0="$w0" \
         "the cuts read %s), state --at %.3f against %.3f s (%.2fx), no " \
         "getState answer: cut %.3f against %.3f s\n", c, c0, c0 / c, same,
         s, s0, s0 / (s > 0 ? s : 0.001), w, w0 }'
+awk -v c="$c" -v r="$r" -v nb="$nb" -v l="$l" -v lr="$lr" -v nl="$nl" \
+    -v vl="$vl" -v h="${LONG_HOURS:-6}" 'BEGIN {
+    printf "whole blocks: 15 min %.3f s CPU (%s blocks copied) against " \
+        "%.3f s re-encoding every frame (%.2fx); %d h (%d messages) " \
+        "%.3f s against %.3f s (%.2fx; verify %s)\n", c, nb, r,
+        r / (c > 0 ? c : 0.001), h, nl, l, lr, lr / (l > 0 ? l : 0.001), vl }'
 awk -v c="$c" -v cs="$cs" -v s="$s" -v ss="$ss" 'BEGIN {
     printf "flat scan:   cut %.3f s against %.3f s rendering every event " \
         "(EVTAPE_STATE_SLOW=1), state --at %.3f against %.3f s (%.2fx)\n",

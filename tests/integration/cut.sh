@@ -130,6 +130,90 @@ t "a cut's info: the synthesised snapshot counts as a state snapshot" \
     grep -q '^state snapshots: 1$' "$($EVTOOL info "$T/gw" >"$T/gw.info"; \
     echo "$T/gw.info")"
 
+# Whole blocks: an unfiltered cut copies the blocks of a source segment
+# that lie wholly in the window as they are (from the segment's first
+# block on, into a segment of the cut of their own) and re-encodes the
+# rest.  Small blocks (17 KiB: smaller ones would be compacted) and
+# dictionary units (40 KiB), segments of 10 s: the window
+# begins inside a segment (re-encoded), covers whole ones (copied) and
+# ends inside one (its first blocks copied, the rest re-encoded after
+# them in a new unit).  Everything reads as the re-encoded cut reads.
+make_archive "$T/b" 7 8000 200 20 --segment-age 10s --block-size 17k \
+    --dict-unit 40k
+NL=$(wc -l <"$T/b.in")
+MF=$(sed -n "$((NL / 5))p" "$T/b.in" | cut -f1)
+MT=$(sed -n "$((NL * 7 / 10))p" "$T/b.in" | cut -f1)
+MW="--from $MF --to $MT"
+$EVTOOL cut $MW "$T/b" "$T/bc" 2>"$T/bc.err"
+check $? "cut of small blocks exits 0"
+EVTAPE_CUT_REENCODE=1 $EVTOOL cut $MW "$T/b" "$T/br" 2>"$T/br.err"
+check $? "... and with every frame re-encoded (EVTAPE_CUT_REENCODE=1)"
+NC=$(sed -n 's/.*, \([0-9]*\) blocks copied whole$/\1/p' "$T/bc.err")
+t "blocks were copied whole ($NC)" test "${NC:-0}" -gt 4
+t "... none when re-encoding" grep -q ', 0 blocks copied whole$' "$T/br.err"
+set -- $(python3 "$HERE/blockcmp.py" "$T/bc" "$T/b")
+t "... byte for byte blocks of the source: $1 of the cut's $2 blocks" \
+    test "$1" -eq "${NC:-x}"
+t "verify of the copying cut is clean" $EVTOOL verify "$T/bc"
+for q in "cat --tsv" "cat --names" "cat --messages" "cat --markers" \
+    "stats" "stats --scan"; do
+	same "copied: $q equals the re-encoded cut's" \
+	    "$EVTOOL $q $T/br | sed 's/\"cutAt\":\"[^\"]*\"//; /^archive:/d'" \
+	    "$EVTOOL $q $T/bc | sed 's/\"cutAt\":\"[^\"]*\"//; /^archive:/d'"
+done
+same "copied: cat --tsv equals the source's window" \
+    "$EVTOOL cat --tsv $MW $T/b" "$EVTOOL cat --tsv $T/bc"
+for at in $MF $(((MF + MT) / 2)) $((MT - 1)); do
+	same "copied: state --at $((at - MF)) us after the start equals the source's" \
+	    "$EVTOOL state --at $at $T/b" "$EVTOOL state --at $at $T/bc"
+done
+same "copied: state --at its middle without checkpoints: equal" \
+    "EVTAPE_NO_CHECKPOINT=1 $EVTOOL state --at $(((MF + MT) / 2)) $T/b" \
+    "EVTAPE_NO_CHECKPOINT=1 $EVTOOL state --at $(((MF + MT) / 2)) $T/bc"
+MID=$($EVTOOL cat "$T/bc" | sed -n "$(($($EVTOOL cat "$T/bc" | wc -l) / 2))s/.*\"id\":\"\([^\"]*\)\".*/\1/p")
+same "copied: get by id (the id index of copied blocks)" \
+    "$EVTOOL get $T/b $MID" "$EVTOOL get $T/bc $MID"
+# A cut of the copying cut, all of it and a narrower window: blocks that
+# were copied are copied again.
+$EVTOOL cut --from $MF --to $MT "$T/bc" "$T/bcc" 2>"$T/bcc.err"
+check $? "a cut of the copying cut exits 0"
+t "... copies blocks whole too" grep -q ', [1-9][0-9]* blocks copied whole$' \
+    "$T/bcc.err"
+same "... its frames are the window's" "$EVTOOL cat --tsv $MW $T/b" \
+    "$EVTOOL cat --tsv $T/bcc"
+M2=$(((MF + MT) / 2))
+$EVTOOL cut --from $M2 --to $MT "$T/bc" "$T/bc2" 2>/dev/null
+same "... a later start: frames and state equal the source's" \
+    "$EVTOOL cat --tsv --from $M2 --to $MT $T/b; $EVTOOL state --at $M2 $T/b" \
+    "$EVTOOL cat --tsv $T/bc2; $EVTOOL state --at $M2 $T/bc2"
+t "verify of the cuts of the cut is clean" sh -c \
+    "$EVTOOL verify '$T/bcc' && $EVTOOL verify '$T/bc2'"
+# A damaged block among them (one flipped byte of its zstd frame): the
+# blocks before it are copied, it is reported and left out as cat leaves
+# it out, and what follows is read frame by frame; the cut verifies.
+cp -r "$T/b" "$T/bd"
+SEG=$(ls "$T/bd" | grep '^seg-' | sed -n 2p)
+$PYTHON - "$T/bd/$SEG" <<'PY'
+import struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+off = 64
+for _ in range(2):	# to block 2
+	zlen, _, nguid = struct.unpack_from("<III", b, off + 8)
+	packed = b[off + 6] in (2, 3) and struct.unpack_from("<I", b, off + 36)[0] & 0x10
+	off += 64 + zlen + ((122 * nguid + 7) // 8 if packed else 16 * nguid)
+b[off + 64 + 20] ^= 0x40
+open(p, "wb").write(b)
+PY
+$EVTOOL cut $MW "$T/bd" "$T/bdc" 2>"$T/bdc.err"
+check $([ $? -eq 1 ] && grep -q "$SEG" "$T/bdc.err"; echo $?) \
+    "a damaged block in the window: exit 1, the damage reported"
+ND=$(sed -n 's/.*, \([0-9]*\) blocks copied whole$/\1/p' "$T/bdc.err")
+t "... fewer blocks copied ($ND of $NC)" test "${ND:-0}" -lt "${NC:-0}"
+same "... the cut holds what cat reads of the window (cat exits 1)" \
+    "$EVTOOL cat --tsv $MW $T/bd 2>/dev/null; true" "$EVTOOL cat --tsv $T/bdc"
+t "... and verifies" $EVTOOL verify "$T/bdc"
+
 # Frames that are not event messages: a command response (JSON), text
 # that is not JSON, bytes that are not UTF-8, a message with an envelope:
 # copied byte for byte with their receive times.

@@ -83,6 +83,47 @@ check $([ "$line" = "merged from:    $ua" ]; echo $?) \
 # formats/records.md, "Records written by `evtool cut`".)
 echo "$line" | grep -q "^merged from: *$T/a (archive [0-9a-f-]\{36\}, gateway http://127.0.0.1:[0-9]*); $T/c (archive [0-9a-f-]\{36\}, gateway http://127.0.0.1:[0-9]*)$"
 check $? "... each input's path, archive UUID and gateway, in command-line order"
+# The merged archive's first SESSION marker is its "merged" marker, whose
+# inputs name gateways but which has no top-level gateway of its own: as
+# the source of a cut, or an input of a merge, it is of gateway ""
+# (formats/records.md, "Merged archives").
+$EVTOOL cut --from "$F" --to $((L + 1)) "$T/m" "$T/mc" 2>/dev/null
+check $? "a cut of the merged archive"
+$EVTOOL cat --markers "$T/mc" | head -n 1 |
+    grep -q '	SESSION	{"event":"cut","gateway":"","cutFrom":'
+check $? "... its cut marker's gateway is \"\" (not one of the merged marker's inputs)"
+$EVTOOL merge "$T/mm" "$T/m" "$T/a" >/dev/null 2>&1
+check $? "a merge of the merged archive and a recording"
+line=$($EVTOOL info "$T/mm" | grep '^merged from:')
+echo "$line" | grep -q "^merged from: *$T/m (archive [0-9a-f-]\{36\}); $T/a (archive [0-9a-f-]\{36\}, gateway http://127.0.0.1:[0-9]*)$"
+check $? "... the merged input is of gateway \"\", the recording of its own: $line"
+# verify recounts a roll-up run's sessions (formats/rollup.md, header
+# `sessions`; no reader checks it): right in the merge's run, and one
+# more written into a copy's run (its header CRC made right) is reported
+# with the run's file and the field's offset.
+$EVTOOL verify "$T/m" >"$T/mv.out" 2>&1
+check $([ $? -eq 0 ] && ! grep -q sessions "$T/mv.out"; echo $?) \
+    "verify of the merge: its roll-up's sessions agree"
+cp -r "$T/m" "$T/ms"
+RUN=$(ls "$T/ms" | grep '^sum-' | head -n 1)
+PYTHONPATH=$HERE $PYTHON -c '
+import struct, sys
+from crc32c import crc32c
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+flags, = struct.unpack_from("<H", b, 14)
+assert flags & 1, "no SESSIONS flag"
+n, = struct.unpack_from("<Q", b, 64)
+struct.pack_into("<Q", b, 64, n + 1)
+struct.pack_into("<I", b, 252, crc32c(bytes(b[:252])))
+open(p, "wb").write(b)
+' "$T/ms/$RUN"
+check $? "one session more written into the copy's run $RUN"
+$EVTOOL verify "$T/ms" >"$T/ms.out" 2>&1
+vrc=$?
+check $([ $vrc -ne 0 ] &&
+    grep -q "$RUN: offset 64: sessions $((want + 1)), but its segments hold $want recorder sessions" "$T/ms.out"; echo $?) \
+    "verify reports the wrong count (exit $vrc): $(grep sessions "$T/ms.out" | head -n 1)"
 $EVTOOL info "$T/a" | grep -q '^merged from\|^cut from'
 check $([ $? -ne 0 ]; echo $?) "a recorded archive names no provenance"
 done_testing

@@ -326,6 +326,38 @@ test_window_model(void)
 	evt_buf_free(&b);
 }
 
+/* An input's gateway is the top-level member "gateway" of its first
+ * SESSION marker, as written; nested ones, other types: ""
+ * (formats/records.md, "Merged archives"). */
+static void
+test_gateway_member(void)
+{
+	static const struct {
+		const char *body, *want;
+	} c[] = {
+		{"{\"event\":\"new\",\"gateway\":\"http://h:1\"}",
+		    "http://h:1"},
+		{"{\"event\":\"merged\",\"inputs\":[{\"archive\":\"/a\","
+		    "\"gateway\":\"http://h:1\"}]}", ""},
+		{"{\"x\":{\"gateway\":\"in\"},\"gateway\":\"out\"}", "out"},
+		{"{\"gateway\":5}", ""},
+		{"{\"gateway\":null,\"gw\":\"x\"}", ""},
+		{"{\"Gateway\":\"x\"}", ""},
+		{"{\"note\":\"\\\"gateway\\\":\\\"x\\\"\"}", ""},
+		{"{\"gateway\":\"a\\\"b\\u00e9\"}", "a\\\"b\\u00e9"},
+		{"{\"gateway\":\"1\",\"gateway\":\"2\"}", "1"},
+		{"[\"gateway\"]", ""},
+		{"not json \"gateway\":\"x\"", ""},
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		char *g = evt_merge_gateway(c[i].body, strlen(c[i].body));
+		T_OK(g != NULL && strcmp(g, c[i].want) == 0,
+		    "gateway of %s: \"%s\" (got \"%s\")", c[i].body, c[i].want,
+		    g != NULL ? g : "(null)");
+		free(g);
+	}
+}
+
 int
 main(void)
 {
@@ -336,6 +368,7 @@ main(void)
 	test_closed_and_order();
 	test_partial_frame();
 	test_gateways();
+	test_gateway_member();
 	test_window();
 	test_window_model();
 	char cmd[128];
