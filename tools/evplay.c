@@ -2704,7 +2704,8 @@ usage(FILE *f)
 	    "  --fresh-ids      a new id per (id, pass); --fresh-ids-key K\n"
 	    "  --map-source OLD=NEW  rename a source (repeatable; @FILE:\n"
 	    "                   one OLD=NEW a line)\n"
-	    "publish to NATS (formats/nats.md; instead of stdout):\n"
+	    "publish to NATS instead of stdout (formats/nats.md): core NATS\n"
+	    "subjects, or with --stream NAME a JetStream stream:\n"
 	    EVT_NATS_USAGE
 	    "  --nats-timeout DUR  give up when NATS is down or does not\n"
 	    "                   acknowledge for DUR [10s]; the wait for the\n"
