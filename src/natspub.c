@@ -690,14 +690,16 @@ stop_now(struct evt_natspub *p, int *stopping)
 	return now;
 }
 
-/* Sleeps ms (or until woken: a stop, an ack, an archive change; at most
- * 50 ms while stopping).  Returns whether the archive changed. */
+/* Sleeps ms, or until woken by a stop or an ack, and when follow is
+ * set by an archive change (the follower's queue is drained only then:
+ * else its pending changes would end every nap at once); at most 50 ms
+ * while stopping.  Returns whether the archive changed. */
 static int
-nap(struct evt_natspub *p, int ms)
+nap_for(struct evt_natspub *p, int ms, int follow)
 {
 	struct pollfd pf[2] = {
 		{ .fd = p->wake_fd, .events = POLLIN },
-		{ .fd = p->fo != NULL ? evt_follow_fd(p->fo) : -1,
+		{ .fd = follow && p->fo != NULL ? evt_follow_fd(p->fo) : -1,
 		  .events = POLLIN },
 	};
 	pthread_mutex_lock(&p->mu);
@@ -714,6 +716,13 @@ nap(struct evt_natspub *p, int ms)
 		(void)r;
 	}
 	return (pf[1].revents & POLLIN) != 0;
+}
+
+/* A nap that the archive does not end (backoffs, waits for NATS). */
+static void
+nap(struct evt_natspub *p, int ms)
+{
+	(void)nap_for(p, ms, 0);
 }
 
 /* Applies the stream's last message of this prefix once after the first
@@ -882,7 +891,7 @@ step(struct evt_natspub *p)
 			return 0;
 		/* A quiet interval lets the follower take an unsealed
 		 * segment a dead writer left as ended (follow.h). */
-		int changed = nap(p, stopping ? 20 : IDLE_WAIT_MS);
+		int changed = nap_for(p, stopping ? 20 : IDLE_WAIT_MS, 1);
 		if (p->fo != NULL)
 			(void)evt_follow_wait(p->fo, changed || stopping ? 0 : 1,
 			    NULL);

@@ -51,6 +51,23 @@ same_stream() {
 	$PYTHON "$CHECK" "$T/dump.jsonl" "$T/cat.jsonl" "$_p" "$_site" "$@"
 }
 
+# caught_up PORT: evrec's metrics say every message recorded was
+# acknowledged (at least the 12000 events).
+caught_up() {
+	_nats_http "$1" metrics >"$T/metrics" && $PYTHON -c '
+import sys
+m = {}
+for l in open(sys.argv[1]):
+    if not l.startswith("#") and l.strip():
+        k, v = l.split()
+        m[k] = float(v)
+ok = m["evrec_nats_acknowledged_total"] >= 12000 and \
+    m["evrec_nats_published_total"] == m["evrec_nats_acknowledged_total"] and \
+    m["evrec_nats_pending"] == 0 and m["evrec_nats_lag_events"] == 0 and \
+    m["evrec_nats_lag_seconds"] == 0 and m["evrec_nats_connected"] == 1
+sys.exit(0 if ok else 1)' "$T/metrics"
+}
+
 # quiet_readers DIR: verify and info read the archive (with its position
 # file) without a word about it.
 quiet_readers() {
@@ -65,12 +82,16 @@ nats_start a --conf "max_payload: 8MB"
 checkl $? "nats-server starts" "$T/nats/a/log"
 start_sim sim --user u --password-file "$T/pw" --rate 4000 --events 12000 \
     --seed 3
+mp=$(free_port)
 start_rec r1 --archive "$T/a" --user u --password-file "$T/pw" \
-    --publish "$NATS_URL" --site "s1" --stream EV "http://127.0.0.1:$SIM_PORT"
+    --publish "$NATS_URL" --site "s1" --stream EV --metrics "127.0.0.1:$mp" \
+    "http://127.0.0.1:$SIM_PORT"
 wait_events "$T/a" 12000
 checkl $? "12000 events recorded" "$T/r1.log"
 wait_stream EV xprotect.s1 12000
 checkl $? "... and published to stream EV" "$T/r1.log"
+waitfor 1000 caught_up "$mp"
+checkl $? "metrics: published = acknowledged, nothing pending, lag 0 events and 0 s" "$T/r1.log"
 stop_pid $REC_PID
 check $RC "evrec stops (exit 0)"
 t "the stream holds exactly the archive's events, in order, once, as the contract heads them" \
