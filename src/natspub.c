@@ -43,6 +43,7 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define IDLE_WAIT_MS 1000		/* follower wait when quiet */
+#define STEP_FRAMES 256			/* frames published per step */
 
 enum { SLOT_FLIGHT = 0, SLOT_ACKED, SLOT_FAILED };
 
@@ -79,7 +80,8 @@ struct evt_natspub {
 	uint32_t cap;
 	uint64_t head, tail;	/* publish numbers: oldest, next */
 	uint64_t hint;		/* where ack_cb looks first */
-	int failed, sleeping, stop;
+	int failed, sleeping, waiting, stop;
+	uint32_t wake_acks;	/* acks since the thread began waiting */
 	int64_t stop_deadline;	/* mono */
 	char why[512];		/* the last failed ack's text */
 	uint64_t published, acked, rejected, too_big;
@@ -89,8 +91,13 @@ struct evt_natspub {
 
 	/* The thread's own. */
 	struct evt_nats *n;
+	int64_t max_payload;	/* n's */
+	int pub_on_conn;	/* n has had an async publish (libnats 3.4
+				   crashes in js_PublishAsyncGetPendingList
+				   before the first) */
 	jsPubOptions po;
 	struct position pos, saved;
+	struct position held;	/* the stream's last message (guard) */
 	int64_t saved_at;	/* mono */
 	struct evt_nats_ref skip; /* pass over frames up to here */
 	int have_skip;
@@ -184,7 +191,10 @@ ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		p->sleeping = 0;
 		wake(p);
 	}
-	pthread_cond_signal(&p->cv);
+	/* A full ring wakes the thread once a quarter of it is acknowledged
+	 * (not at every ack: a context switch per message). */
+	if (p->waiting && (++p->wake_acks >= (p->cap + 3) / 4 || p->failed))
+		pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	natsMsg_Destroy(msg);
 }
@@ -433,6 +443,10 @@ skipped(struct evt_natspub *p, const struct evt_nats_ref *ref)
 		p->have_skip = 0; /* past it (or another archive's) */
 		return 0;
 	}
+	/* The stream's last message is of this archive after all: it is
+	 * the position. */
+	if (!p->pos.have && p->held.have)
+		p->pos = p->held;
 	return 1;
 }
 
@@ -519,7 +533,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	/* Larger than the server takes (a getState answer of a big site
 	 * over its max_payload, 1 MiB by default): never publishable, so
 	 * passed over as if acknowledged, and said. */
-	int64_t max = natsConnection_GetMaxPayload(evt_nats_conn(p->n));
+	int64_t max = p->max_payload;
 	int big = max > 0 && (int64_t)len + 1024 > max;
 	if (evt_nats_subject(&p->subj, p->o->prefix, k, e) != 0) {
 		snprintf(p->why, sizeof p->why, "out of memory");
@@ -563,6 +577,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 		return 0;
 	natsMsg *mm = m;
 	s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, &p->po);
+	p->pub_on_conn = 1;
 	if (s == NATS_OK)
 		return 0;
 	pthread_mutex_lock(&p->mu);
@@ -640,8 +655,8 @@ rewind_ring(struct evt_natspub *p, const char *what)
 {
 	natsMsgList pl;
 	(void)advance(p);
-	if (p->n != NULL && js_PublishAsyncGetPendingList(&pl,
-	    evt_nats_js(p->n)) == NATS_OK)
+	if (p->n != NULL && p->pub_on_conn &&
+	    js_PublishAsyncGetPendingList(&pl, evt_nats_js(p->n)) == NATS_OK)
 		natsMsgList_Destroy(&pl);
 	pthread_mutex_lock(&p->mu);
 	uint64_t dropped = p->tail - p->head;
@@ -675,14 +690,16 @@ stop_now(struct evt_natspub *p, int *stopping)
 	return now;
 }
 
-/* Sleeps ms (or until woken: a stop, an ack, an archive change; at most
- * 50 ms while stopping).  Returns whether the archive changed. */
+/* Sleeps ms, or until woken by a stop or an ack, and when follow is
+ * set by an archive change (the follower's queue is drained only then:
+ * else its pending changes would end every nap at once); at most 50 ms
+ * while stopping.  Returns whether the archive changed. */
 static int
-nap(struct evt_natspub *p, int ms)
+nap_for(struct evt_natspub *p, int ms, int follow)
 {
 	struct pollfd pf[2] = {
 		{ .fd = p->wake_fd, .events = POLLIN },
-		{ .fd = p->fo != NULL ? evt_follow_fd(p->fo) : -1,
+		{ .fd = follow && p->fo != NULL ? evt_follow_fd(p->fo) : -1,
 		  .events = POLLIN },
 	};
 	pthread_mutex_lock(&p->mu);
@@ -699,6 +716,13 @@ nap(struct evt_natspub *p, int ms)
 		(void)r;
 	}
 	return (pf[1].revents & POLLIN) != 0;
+}
+
+/* A nap that the archive does not end (backoffs, waits for NATS). */
+static void
+nap(struct evt_natspub *p, int ms)
+{
+	(void)nap_for(p, ms, 0);
 }
 
 /* Applies the stream's last message of this prefix once after the first
@@ -724,12 +748,12 @@ guard(struct evt_natspub *p)
 	pnote(p, EVT_LOG_INFO, "stream %s already holds this archive up to "
 	    "%s (segment %" PRIu64 " frame %" PRIu64 "): publishing resumes "
 	    "after it", p->o->stream, id, last.seg, last.ord);
-	if (p->pos.have) {
-		/* Same archive, further on: it is acknowledged. */
-		p->pos.ref = last;
-		p->pos.rx = rx;
-		snprintf(p->pos.id, sizeof p->pos.id, "%s", id);
-	}
+	p->held.have = 1;
+	p->held.ref = last;
+	p->held.rx = rx;
+	snprintf(p->held.id, sizeof p->held.id, "%s", id);
+	if (p->pos.have)
+		p->pos = p->held; /* same archive, further on: acknowledged */
 	p->skip = last;
 	p->have_skip = 1;
 	/* Without a position its UUID is not known to be this archive's:
@@ -766,6 +790,8 @@ connect_step(struct evt_natspub *p)
 	    created ? "created" : "publishing to", p->o->stream, p->o->prefix);
 	pthread_mutex_lock(&p->mu);
 	p->n = n;
+	p->max_payload = natsConnection_GetMaxPayload(evt_nats_conn(n));
+	p->pub_on_conn = 0;
 	p->connected = 1;
 	pthread_mutex_unlock(&p->mu);
 	if (!p->guard_done)
@@ -839,8 +865,11 @@ step(struct evt_natspub *p)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
+		p->waiting = 1;
+		p->wake_acks = 0;
 		if (p->ring[p->head % p->cap].state == SLOT_FLIGHT)
 			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		p->waiting = 0;
 		pthread_mutex_unlock(&p->mu);
 		return 1;
 	}
@@ -862,7 +891,7 @@ step(struct evt_natspub *p)
 			return 0;
 		/* A quiet interval lets the follower take an unsealed
 		 * segment a dead writer left as ended (follow.h). */
-		int changed = nap(p, stopping ? 20 : IDLE_WAIT_MS);
+		int changed = nap_for(p, stopping ? 20 : IDLE_WAIT_MS, 1);
 		if (p->fo != NULL)
 			(void)evt_follow_wait(p->fo, changed || stopping ? 0 : 1,
 			    NULL);
@@ -871,11 +900,20 @@ step(struct evt_natspub *p)
 	pthread_mutex_lock(&p->mu);
 	p->caught_up = 0;
 	pthread_mutex_unlock(&p->mu);
-	if (publish_frame(p) != 0) {
-		char what[600];
-		snprintf(what, sizeof what, "cannot publish: %s", p->why);
-		rewind_ring(p, what);
-		nap(p, p->backoff_ms);
+	/* A batch of frames while the ring has room, then the checks of a
+	 * step again. */
+	for (int k = 0; k < STEP_FRAMES; k++) {
+		if (publish_frame(p) != 0) {
+			char what[600];
+			snprintf(what, sizeof what, "cannot publish: %s",
+			    p->why);
+			rewind_ring(p, what);
+			nap(p, p->backoff_ms);
+			return 1;
+		}
+		if (p->f != NULL || next_frame(p) != 1)
+			break; /* the ring is full, or nothing (an error is
+				  met again by the next step) */
 	}
 	return 1;
 }

@@ -239,7 +239,8 @@ int evt_nats_ref_cmp(const struct evt_nats_ref *a, const struct evt_nats_ref *b)
 /*
  * Makes a message (natsMsg_Create + the headers): subject subj, payload
  * data[0..len), headers h and Evtape-Site site.  Returns NATS_OK and
- * *out, or the libnats status.
+ * *out, or the libnats status.  libnats must be open (a connection
+ * opens it; else nats_Open(-1)).
  */
 natsStatus evt_nats_msg(natsMsg **out, const char *subj, const void *data,
     size_t len, const struct evt_nats_hdrs *h, const char *site);
