@@ -323,9 +323,8 @@ frame_out(const struct evt_cur_msg *m)
 	if (mode == M_TSV) /* every received frame: not a cut's snapshot */
 		return m->kind != EVT_K_STATES ||
 		    !evt_cut_is_snapshot(m->text, m->len);
-	if (P.on && m->kind != EVT_K_MSG) /* the mk subjects */
-		return !W.selecting && (m->kind != EVT_K_STATES ||
-		    !evt_cut_is_snapshot(m->text, m->len));
+	if (P.on && m->kind != EVT_K_MSG) /* the mk subjects, as evrec's */
+		return !W.selecting;
 	if (m->kind == EVT_K_RAW) /* a server sends it as it came */
 		return S.gwo.gw != NULL && !W.selecting;
 	return m->kind == EVT_K_MSG && m->n > 0;
