@@ -77,6 +77,14 @@ check $([ $RC -eq 0 ] && cmp -s "$T/js.msgs" "$T/js2.msgs" &&
     grep -q "$M acknowledged ($M duplicates" "$T/js2.err"; echo $?) \
     "the same replay again: all duplicates, the stream unchanged"
 
+# A window of 1: every message waits for the one before it to be
+# acknowledged (the timeline waits, wakes on each ack); nothing is lost.
+pub w1 --stream W1 --subject-prefix pw --nats-window 1 "$T/a"
+dump w1 W1
+checkl $RC "--nats-window 1: exit 0" "$T/w1.err"
+t "... the stream holds exactly the replayed events" \
+    $CHK events "$T/w1.msgs" pw "$T/a.ev" "$T/a.tsv"
+
 # Rewriting and selection, as stdout does them.
 OLD=$(field "$T/a.ev" 1 source)
 NEW=cameras/00000000-1111-4222-8333-444444444444
