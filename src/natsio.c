@@ -374,32 +374,6 @@ evt_nats_subject(struct evt_buf *b, const char *prefix, int k,
 	return rc != 0 ? EVT_ERR_NOMEM : 0;
 }
 
-/* Writes v in decimal at p; returns the byte after it.  (The headers of
- * every message are built here: snprintf was a tenth of a catch-up.) */
-static char *
-put_u64(char *p, uint64_t v)
-{
-	char t[20];
-	int n = 0;
-	do {
-		t[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (n > 0)
-		*p++ = t[--n];
-	return p;
-}
-
-/* The same for a signed value. */
-static char *
-put_i64(char *p, int64_t v)
-{
-	if (v >= 0)
-		return put_u64(p, (uint64_t)v);
-	*p++ = '-';
-	return put_u64(p, -(uint64_t)v);
-}
-
 /* "<uuid><sep><seq><sep><ordinal>" at p (NUL-terminated); returns its
  * end. */
 static char *
@@ -408,9 +382,9 @@ put_ref(char *p, const struct evt_nats_ref *ref, char sep)
 	evt_guid_format(ref->uuid, p);
 	p += 36;
 	*p++ = sep;
-	p = put_u64(p, ref->seg);
+	p = evt_put_u64(p, ref->seg);
 	*p++ = sep;
-	p = put_u64(p, ref->ord);
+	p = evt_put_u64(p, ref->ord);
 	*p = '\0';
 	return p;
 }
@@ -423,18 +397,18 @@ evt_nats_headers(struct evt_nats_hdrs *h, int k, int64_t rx_us,
 	put_ref(h->frame, ref, '/');
 	h->item[0] = '\0';
 	if (k == EVT_NATS_EVENT && ref->item >= 0) {
-		p = put_i64(h->item, ref->item);
+		p = evt_put_i64(h->item, ref->item);
 		*p++ = '/';
-		*put_u64(p, ref->nitems) = '\0';
+		*evt_put_u64(p, ref->nitems) = '\0';
 	}
-	*put_i64(h->rx, rx_us) = '\0';
+	*evt_put_i64(h->rx, rx_us) = '\0';
 	if (e != NULL && e->id[0] != '\0') {
 		memcpy(h->msg_id, e->id, strlen(e->id) + 1);
 	} else {
 		p = put_ref(h->msg_id, ref, ':');
 		if (h->item[0] != '\0') {
 			*p++ = ':';
-			*put_i64(p, ref->item) = '\0';
+			*evt_put_i64(p, ref->item) = '\0';
 		}
 	}
 	h->kind = evt_nats_kind_name(k);
