@@ -6,8 +6,8 @@
 # server killed (kill -9) during recording and restarted on the same port
 # and store; evrec killed (kill -9) during a catch-up and restarted; a
 # wrong password; a server certificate the client does not trust; a
-# stream whose limits refuse writes.  In every case recording goes on,
-# nothing is lost and nothing doubled.  The archive's readers pass over
+# stream whose limits refuse writes; the leader of an R3 stream killed.
+# In every case recording goes on, nothing is lost and nothing doubled.  The archive's readers pass over
 # the position file.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/natslib.sh"
@@ -263,6 +263,36 @@ wait_stream EV6 xprotect.s6 1000
 checkl $? "--nats-cacert: published over TLS" "$T/r6b.log"
 stop_pid $REC_PID
 t "... exactly" same_stream EV6 xprotect.s6 s6 "$T/f"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+nats_stop c
+unset NATS_CACERT
+
+# 7. A JetStream leader change: an R3 stream on a 3-server cluster, its
+# leader killed (kill -9) while evrec records and publishes, restarted.
+nats_cluster_start 3
+checkl $? "a 3-server JetStream cluster" "$T/nats/c1/log"
+start_sim sim7 --user u --password-file "$T/pw" --rate 3000 --events 15000 \
+    --seed 9
+start_rec r7 --archive "$T/g" --user u --password-file "$T/pw" \
+    --publish "$NATS_URL" --site s7 --stream EV7 --replicas 3 \
+    "http://127.0.0.1:$SIM_PORT"
+wait_stream EV7 xprotect.s7 2000
+checkl $? "publishing to an R3 stream" "$T/r7.log"
+nats_kill_leader EV7
+check $? "the stream's leader ($NATS_KILLED) killed"
+nats_wait_leader EV7 "$NATS_KILLED" >/dev/null
+check $? "another leader is elected"
+nats_restart "$NATS_KILLED"
+checkl $? "the killed server restarts" "$T/nats/$NATS_KILLED/log"
+wait_events "$T/g" 15000
+checkl $? "all 15000 events recorded" "$T/r7.log"
+wait_stream EV7 xprotect.s7 15000
+checkl $? "... and published" "$T/r7.log"
+stop_pid $REC_PID
+check $RC "evrec exit 0"
+t "0 lost, 0 duplicated across the leader change" \
+    same_stream EV7 xprotect.s7 s7 "$T/g"
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
 done_testing
