@@ -25,7 +25,7 @@
 #   nats_kill_leader STREAM   kill -9 of that server; sets NATS_KILLED to its NAME
 #   nats_wait_leader STREAM [NOT]
 #                             waits until the stream has a leader (other than
-#                             NOT) whose peers are current; prints its name
+#                             NOT, e.g. one just killed); prints its name
 #   nats_info STREAM [FIELD]  natsdump --info's JSON line, or one number of it
 #   ndump ARGS...             natsdump with NATS_URL's credentials (NATS_USER,
 #                             NATS_PWFILE, NATS_CACERT when set)
@@ -319,8 +319,8 @@ nats_kill_leader() {
 	nats_kill "$NATS_KILLED"
 }
 
-# _nats_leader_ok STREAM NOT: the stream has a leader, not NOT, and every
-# peer but those offline is current.
+# _nats_leader_ok STREAM NOT: the stream has a leader, and it is not NOT
+# (its name goes to $T/nats/.leader).
 _nats_leader_ok() {
 	_j=$(ndump --info "$NATS_URL" "$1" 2>/dev/null) || return 1
 	_l=$(echo "$_j" | _nats_json leader)
