@@ -40,6 +40,10 @@ ok = [x["seq"] for x in r] == [1, 2, 3] and all(x["subject"] == "t.x" for x in r
     and [x["headers"]["Nats-Msg-Id"] for x in r] == ["id-1", "id-2", "id-3"]
 print(0 if ok else 1)' "$T/dump1") "... with sequence, subject and Nats-Msg-Id header"
 
+nats_wait_msgs S 3 10
+check $? "nats_wait_msgs S 3: there"
+nats_wait_msgs S 4 10
+check $([ $? -ne 0 ]; echo $?) "nats_wait_msgs S 4: not there, gives up after its tries"
 "$NATSDUMP" --pub --msg-id-prefix id- "$NATS_URL" t.x <"$T/in" >"$T/acks2"
 check $([ "$(grep -c '"duplicate":true' "$T/acks2")" -eq 3 ] &&
     [ "$(nats_info S messages)" -eq 3 ]; echo $?) \
