@@ -8,7 +8,9 @@
  * the acknowledged prefix of the ring (the contiguous acknowledged
  * position, persisted about every second); a failed slot, a connection
  * that is not up or an ack timeout (libnats reports it as a failed ack
- * after MaxWait) throws the rest of the ring away and reads the archive
+ * unacknowledged after ACK_WAIT_US: the publisher's own check of its
+ * oldest slot, cheaper than libnats' MaxWait, whose timer scans every
+ * pending message) throws the rest of the ring away and reads the archive
  * again from that position ("rewind"), after a backoff.
  *
  * Frame ordinals count the frames of a segment from its start, so a
@@ -39,7 +41,7 @@
 #include "evtape/timefmt.h"
 
 #define SAVE_EVERY_US 1000000		/* the position file, about */
-#define ACK_WAIT_MS 10000		/* an ack later than this: resend */
+#define ACK_WAIT_US 10000000	/* an ack later than this: resend */
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define IDLE_WAIT_MS 1000		/* follower wait when quiet */
@@ -53,6 +55,7 @@ struct slot {
 	int state;
 	int is_event;
 	int64_t rx;
+	int64_t sent;		/* mono */
 	struct evt_nats_ref ref;
 	char id[EVT_NATS_ID_MAX + 80];	/* its Nats-Msg-Id */
 };
@@ -95,7 +98,6 @@ struct evt_natspub {
 	int pub_on_conn;	/* n has had an async publish (libnats 3.4
 				   crashes in js_PublishAsyncGetPendingList
 				   before the first) */
-	jsPubOptions po;
 	struct position pos, saved;
 	struct position held;	/* the stream's last message (guard) */
 	int64_t saved_at;	/* mono */
@@ -213,7 +215,7 @@ advance(struct evt_natspub *p)
 		p->pos.have = 1;
 		p->pos.ref = s->ref;
 		p->pos.rx = s->rx;
-		memcpy(p->pos.id, s->id, sizeof p->pos.id);
+		memcpy(p->pos.id, s->id, strlen(s->id) + 1);
 		p->acked_events += s->is_event;
 		if (s->is_event)
 			p->acked_rx = s->rx;
@@ -221,6 +223,13 @@ advance(struct evt_natspub *p)
 		popped = 1;
 	}
 	int failed = p->failed;
+	if (!failed && p->head < p->tail &&
+	    evt_mono_us() - p->ring[p->head % p->cap].sent > ACK_WAIT_US) {
+		snprintf(p->why, sizeof p->why, "no acknowledgement within %d "
+		    "s", (int)(ACK_WAIT_US / 1000000));
+		p->rejected++;
+		failed = p->failed = 1;
+	}
 	pthread_mutex_unlock(&p->mu);
 	if (popped)
 		p->backoff_ms = 0;
@@ -563,8 +572,9 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	p->too_big += big;
 	sl->is_event = k == EVT_NATS_EVENT;
 	sl->rx = rx;
+	sl->sent = evt_mono_us();
 	sl->ref = *ref;
-	memcpy(sl->id, h.msg_id, sizeof sl->id);
+	memcpy(sl->id, h.msg_id, strlen(h.msg_id) + 1);
 	p->tail++;
 	p->published += !big;
 	if (sl->is_event && evt_nats_ref_cmp(ref, &p->max_read) > 0) {
@@ -576,7 +586,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	if (big)
 		return 0;
 	natsMsg *mm = m;
-	s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, &p->po);
+	s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, NULL);
 	p->pub_on_conn = 1;
 	if (s == NATS_OK)
 		return 0;
@@ -690,14 +700,16 @@ stop_now(struct evt_natspub *p, int *stopping)
 	return now;
 }
 
-/* Sleeps ms (or until woken: a stop, an ack, an archive change; at most
- * 50 ms while stopping).  Returns whether the archive changed. */
+/* Sleeps ms, or until woken by a stop or an ack, and when follow is
+ * set by an archive change (the follower's queue is drained only then:
+ * else its pending changes would end every nap at once); at most 50 ms
+ * while stopping.  Returns whether the archive changed. */
 static int
-nap(struct evt_natspub *p, int ms)
+nap_for(struct evt_natspub *p, int ms, int follow)
 {
 	struct pollfd pf[2] = {
 		{ .fd = p->wake_fd, .events = POLLIN },
-		{ .fd = p->fo != NULL ? evt_follow_fd(p->fo) : -1,
+		{ .fd = follow && p->fo != NULL ? evt_follow_fd(p->fo) : -1,
 		  .events = POLLIN },
 	};
 	pthread_mutex_lock(&p->mu);
@@ -714,6 +726,13 @@ nap(struct evt_natspub *p, int ms)
 		(void)r;
 	}
 	return (pf[1].revents & POLLIN) != 0;
+}
+
+/* A nap that the archive does not end (backoffs, waits for NATS). */
+static void
+nap(struct evt_natspub *p, int ms)
+{
+	(void)nap_for(p, ms, 0);
 }
 
 /* Applies the stream's last message of this prefix once after the first
@@ -882,7 +901,7 @@ step(struct evt_natspub *p)
 			return 0;
 		/* A quiet interval lets the follower take an unsealed
 		 * segment a dead writer left as ended (follow.h). */
-		int changed = nap(p, stopping ? 20 : IDLE_WAIT_MS);
+		int changed = nap_for(p, stopping ? 20 : IDLE_WAIT_MS, 1);
 		if (p->fo != NULL)
 			(void)evt_follow_wait(p->fo, changed || stopping ? 0 : 1,
 			    NULL);
@@ -976,8 +995,6 @@ evt_natspub_start(const char *dir, const struct evt_nats_opts *o,
 		evt_natspub_free(p);
 		return rc;
 	}
-	jsPubOptions_Init(&p->po);
-	p->po.MaxWait = ACK_WAIT_MS;
 	p->start_wall = evt_wall_us();
 	load_position(p);
 	p->skip = p->pos.ref;

@@ -264,9 +264,9 @@ static struct {
 	struct event *wake_ev;
 	pthread_mutex_t mu;	 /* why */
 	char why[600];		 /* the first rejection */
-	_Atomic int timed_out;	 /* an acknowledgement did not come */
-	int64_t stuck_since;	 /* monotonic us: down or no ack since */
-	uint64_t stuck_acked;
+	int64_t stuck_since;	 /* monotonic us: waiting, or acks due, and
+				    none answered since */
+	uint64_t stuck_done;	 /* acks and failures then */
 	struct timeline *t;
 	int failed_out;		 /* ended on a failure (reported) */
 	_Atomic int closing;	 /* our close: its disconnection is no news */
@@ -323,9 +323,8 @@ frame_out(const struct evt_cur_msg *m)
 	if (mode == M_TSV) /* every received frame: not a cut's snapshot */
 		return m->kind != EVT_K_STATES ||
 		    !evt_cut_is_snapshot(m->text, m->len);
-	if (P.on && m->kind != EVT_K_MSG) /* the mk subjects */
-		return !W.selecting && (m->kind != EVT_K_STATES ||
-		    !evt_cut_is_snapshot(m->text, m->len));
+	if (P.on && m->kind != EVT_K_MSG) /* the mk subjects, as evrec's */
+		return !W.selecting;
 	if (m->kind == EVT_K_RAW) /* a server sends it as it came */
 		return S.gwo.gw != NULL && !W.selecting;
 	return m->kind == EVT_K_MSG && m->n > 0;
@@ -562,8 +561,6 @@ pub_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		const char *id = NULL;
 		if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK)
 			id = "?";
-		if (pae->Err == NATS_TIMEOUT)
-			P.timed_out = 1;
 		pthread_mutex_lock(&P.mu);
 		if (P.why[0] == '\0')
 			snprintf(P.why, sizeof P.why, "subject %s, Nats-Msg-Id "
@@ -605,8 +602,9 @@ pub_blocked(void)
 }
 
 /* Sends a message with the header every message of a replay carries,
- * its --loop pass: core NATS, or JetStream asynchronously (the ack
- * timing out after --nats-timeout).  Counts it in P.sent first. */
+ * its --loop pass: core NATS, or JetStream asynchronously (an ack that
+ * does not come is pub_watch's: libnats' own ack timeout scans every
+ * pending message on each tick).  Counts it in P.sent first. */
 static natsStatus
 pub_send(natsMsg **msg, const struct timeline *t)
 {
@@ -618,12 +616,8 @@ pub_send(natsMsg **msg, const struct timeline *t)
 	P.sent++;
 	if (!P.js)
 		s = natsConnection_PublishMsg(evt_nats_conn(P.n), *msg);
-	else {
-		jsPubOptions po;
-		jsPubOptions_Init(&po);
-		po.MaxWait = P.timeout_us / 1000;
-		s = js_PublishMsgAsync(evt_nats_js(P.n), msg, &po);
-	}
+	else
+		s = js_PublishMsgAsync(evt_nats_js(P.n), msg, NULL);
 	if (s != NATS_OK)
 		P.sent--;
 	return s;
@@ -782,10 +776,6 @@ pub_give_up(void)
 static void
 pub_check(void)
 {
-	if (P.timed_out) {
-		pub_give_up();
-		return;
-	}
 	if (P.failed > 0) {
 		char why[sizeof P.why];
 		pthread_mutex_lock(&P.mu);
@@ -812,20 +802,19 @@ pub_wake_cb(evutil_socket_t fd, short what, void *arg)
 	pub_check();
 }
 
-/* Once a second: a timeline that has waited for NATS (down, or no
- * acknowledgement) longer than --nats-timeout ends the replay. */
+/* Once a second: when the timeline has waited for NATS (down, or a full
+ * window), or acknowledgements were due, and none came for
+ * --nats-timeout, the replay ends. */
 static void
 pub_watch(void)
 {
 	int64_t now = evt_mono_us();
+	uint64_t done = P.acked + P.failed;
 	pub_check();
-	int down = natsConnection_Status(evt_nats_conn(P.n)) !=
-	    NATS_CONN_STATUS_CONNECTED;
-	int stuck = P.t != NULL && P.t->waiting && (down ||
-	    P.acked == P.stuck_acked);
-	P.stuck_acked = P.acked;
-	if (!stuck) {
+	int stuck = (P.t != NULL && P.t->waiting) || pub_inflight() > 0;
+	if (!stuck || done != P.stuck_done) {
 		P.stuck_since = 0;
+		P.stuck_done = done;
 		return;
 	}
 	if (P.stuck_since == 0)
@@ -2704,7 +2693,8 @@ usage(FILE *f)
 	    "  --fresh-ids      a new id per (id, pass); --fresh-ids-key K\n"
 	    "  --map-source OLD=NEW  rename a source (repeatable; @FILE:\n"
 	    "                   one OLD=NEW a line)\n"
-	    "publish to NATS (formats/nats.md; instead of stdout):\n"
+	    "publish to NATS instead of stdout (formats/nats.md): core NATS\n"
+	    "subjects, or with --stream NAME a JetStream stream:\n"
 	    EVT_NATS_USAGE
 	    "  --nats-timeout DUR  give up when NATS is down or does not\n"
 	    "                   acknowledge for DUR [10s]; the wait for the\n"

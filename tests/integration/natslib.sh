@@ -25,8 +25,11 @@
 #   nats_kill_leader STREAM   kill -9 of that server; sets NATS_KILLED to its NAME
 #   nats_wait_leader STREAM [NOT]
 #                             waits until the stream has a leader (other than
-#                             NOT) whose peers are current; prints its name
+#                             NOT, e.g. one just killed); prints its name
 #   nats_info STREAM [FIELD]  natsdump --info's JSON line, or one number of it
+#   nats_wait_msgs STREAM N [TRIES]
+#                             waits until the stream holds N messages or more
+#                             (TRIES polls of natsdump --info, default 3000)
 #   ndump ARGS...             natsdump with NATS_URL's credentials (NATS_USER,
 #                             NATS_PWFILE, NATS_CACERT when set)
 #
@@ -319,8 +322,8 @@ nats_kill_leader() {
 	nats_kill "$NATS_KILLED"
 }
 
-# _nats_leader_ok STREAM NOT: the stream has a leader, not NOT, and every
-# peer but those offline is current.
+# _nats_leader_ok STREAM NOT: the stream has a leader, and it is not NOT
+# (its name goes to $T/nats/.leader).
 _nats_leader_ok() {
 	_j=$(ndump --info "$NATS_URL" "$1" 2>/dev/null) || return 1
 	_l=$(echo "$_j" | _nats_json leader)
@@ -331,4 +334,12 @@ _nats_leader_ok() {
 nats_wait_leader() {
 	waitfor 3000 _nats_leader_ok "$1" "${2:-}" || return 1
 	cat "$T/nats/.leader"
+}
+
+_nats_msgs_ok() {
+	_m=$(nats_info "$1" messages 2>/dev/null) && [ "${_m:-0}" -ge "$2" ]
+}
+
+nats_wait_msgs() {
+	waitfor "${3:-3000}" _nats_msgs_ok "$1" "$2"
 }
