@@ -87,6 +87,8 @@ struct evt_natspub {
 	uint32_t wake_acks;	/* acks since the thread began waiting */
 	int64_t stop_deadline;	/* mono */
 	char why[512];		/* the last failed ack's text */
+	char perr[512];		/* why a publish call failed (the
+				   thread's own) */
 	uint64_t published, acked, rejected, too_big;
 	uint64_t rec_events, acked_events, read_pre;
 	int64_t rec_rx, acked_rx, read_rx;
@@ -530,7 +532,7 @@ next_frame(struct evt_natspub *p)
 /*
  * Publishes one message: into the ring first (its ack may come before
  * js_PublishMsgAsync returns), then to libnats.  Returns 0, or -1 with
- * p->why set.
+ * p->perr set.
  */
 static int
 publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
@@ -545,14 +547,14 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	int64_t max = p->max_payload;
 	int big = max > 0 && (int64_t)len + 1024 > max;
 	if (evt_nats_subject(&p->subj, p->o->prefix, k, e) != 0) {
-		snprintf(p->why, sizeof p->why, "out of memory");
+		snprintf(p->perr, sizeof p->perr, "out of memory");
 		return -1;
 	}
 	evt_nats_headers(&h, k, rx, ref, e);
 	natsStatus s = evt_nats_msg(&m, (const char *)p->subj.p, data, len, &h,
 	    p->o->site);
 	if (s != NATS_OK) {
-		evt_nats_errtext(s, p->why, sizeof p->why);
+		evt_nats_errtext(s, p->perr, sizeof p->perr);
 		return -1;
 	}
 	if (big) {
@@ -595,7 +597,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	p->published--;
 	pthread_mutex_unlock(&p->mu);
 	natsMsg_Destroy(mm);
-	evt_nats_errtext(s, p->why, sizeof p->why);
+	evt_nats_errtext(s, p->perr, sizeof p->perr);
 	return -1;
 }
 
@@ -611,7 +613,7 @@ room(struct evt_natspub *p)
 
 /*
  * Publishes what the frame p->f still has, as far as the ring has room.
- * Returns 0 (p->f NULL when the frame is done) or -1 (p->why).
+ * Returns 0 (p->f NULL when the frame is done) or -1 (p->perr).
  */
 static int
 publish_frame(struct evt_natspub *p)
@@ -916,7 +918,7 @@ step(struct evt_natspub *p)
 		if (publish_frame(p) != 0) {
 			char what[600];
 			snprintf(what, sizeof what, "cannot publish: %s",
-			    p->why);
+			    p->perr);
 			rewind_ring(p, what);
 			nap(p, p->backoff_ms);
 			return 1;
