@@ -44,6 +44,8 @@
 #define ACK_WAIT_US 10000000	/* an ack later than this: resend */
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
+#define BACKOFF_CONNECT_MS 5000		/* connecting: a server that comes
+					   back is found within 5 s */
 #define IDLE_WAIT_MS 1000		/* follower wait when quiet */
 #define STEP_FRAMES 256			/* frames published per step */
 
@@ -651,13 +653,12 @@ publish_frame(struct evt_natspub *p)
 
 /* ------------------------------------------------------------ the loop */
 
-/* The next backoff: 1 s, doubling up to 30 s (an ack resets it). */
+/* The next backoff: 1 s, doubling up to max_ms (an ack resets it). */
 static void
-backoff_more(struct evt_natspub *p)
+backoff_more(struct evt_natspub *p, int max_ms)
 {
 	p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_MIN_MS :
-	    p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    p->backoff_ms * 2;
+	    p->backoff_ms * 2 > max_ms ? max_ms : p->backoff_ms * 2;
 }
 
 /* Drops what is in flight and reads again from the position after
@@ -680,7 +681,7 @@ rewind_ring(struct evt_natspub *p, const char *what)
 	close_reading(p);
 	p->skip = p->pos.ref;
 	p->have_skip = p->skip_seek = p->pos.have;
-	backoff_more(p);
+	backoff_more(p, BACKOFF_MAX_MS);
 	if (what != NULL)
 		pnote(p, EVT_LOG_WARN, "NATS %s: stream %s: %s; %" PRIu64
 		    " unacknowledged messages are sent again from the last "
@@ -791,7 +792,7 @@ connect_step(struct evt_natspub *p)
 	    sizeof err) != 0 || evt_nats_ensure_stream(n, p->o, &created,
 	    err, sizeof err) != 0) {
 		evt_nats_close(n);
-		backoff_more(p);
+		backoff_more(p, BACKOFF_CONNECT_MS);
 		pnote(p, EVT_LOG_ERR, "%s; recording goes on, retrying in %d s",
 		    err, p->backoff_ms / 1000);
 		return -1;
