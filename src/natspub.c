@@ -44,6 +44,8 @@
 #define ACK_WAIT_US 10000000	/* an ack later than this: resend */
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
+#define BACKOFF_CONNECT_MS 5000		/* connecting: a server that comes
+					   back is found within 5 s */
 #define IDLE_WAIT_MS 1000		/* follower wait when quiet */
 #define STEP_FRAMES 256			/* frames published per step */
 
@@ -87,6 +89,8 @@ struct evt_natspub {
 	uint32_t wake_acks;	/* acks since the thread began waiting */
 	int64_t stop_deadline;	/* mono */
 	char why[512];		/* the last failed ack's text */
+	char perr[512];		/* why a publish call failed (the
+				   thread's own) */
 	uint64_t published, acked, rejected, too_big;
 	uint64_t rec_events, acked_events, read_pre;
 	int64_t rec_rx, acked_rx, read_rx;
@@ -530,7 +534,7 @@ next_frame(struct evt_natspub *p)
 /*
  * Publishes one message: into the ring first (its ack may come before
  * js_PublishMsgAsync returns), then to libnats.  Returns 0, or -1 with
- * p->why set.
+ * p->perr set.
  */
 static int
 publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
@@ -545,14 +549,14 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	int64_t max = p->max_payload;
 	int big = max > 0 && (int64_t)len + 1024 > max;
 	if (evt_nats_subject(&p->subj, p->o->prefix, k, e) != 0) {
-		snprintf(p->why, sizeof p->why, "out of memory");
+		snprintf(p->perr, sizeof p->perr, "out of memory");
 		return -1;
 	}
 	evt_nats_headers(&h, k, rx, ref, e);
 	natsStatus s = evt_nats_msg(&m, (const char *)p->subj.p, data, len, &h,
 	    p->o->site);
 	if (s != NATS_OK) {
-		evt_nats_errtext(s, p->why, sizeof p->why);
+		evt_nats_errtext(s, p->perr, sizeof p->perr);
 		return -1;
 	}
 	if (big) {
@@ -595,7 +599,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	p->published--;
 	pthread_mutex_unlock(&p->mu);
 	natsMsg_Destroy(mm);
-	evt_nats_errtext(s, p->why, sizeof p->why);
+	evt_nats_errtext(s, p->perr, sizeof p->perr);
 	return -1;
 }
 
@@ -611,7 +615,7 @@ room(struct evt_natspub *p)
 
 /*
  * Publishes what the frame p->f still has, as far as the ring has room.
- * Returns 0 (p->f NULL when the frame is done) or -1 (p->why).
+ * Returns 0 (p->f NULL when the frame is done) or -1 (p->perr).
  */
 static int
 publish_frame(struct evt_natspub *p)
@@ -649,13 +653,12 @@ publish_frame(struct evt_natspub *p)
 
 /* ------------------------------------------------------------ the loop */
 
-/* The next backoff: 1 s, doubling up to 30 s (an ack resets it). */
+/* The next backoff: 1 s, doubling up to max_ms (an ack resets it). */
 static void
-backoff_more(struct evt_natspub *p)
+backoff_more(struct evt_natspub *p, int max_ms)
 {
 	p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_MIN_MS :
-	    p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    p->backoff_ms * 2;
+	    p->backoff_ms * 2 > max_ms ? max_ms : p->backoff_ms * 2;
 }
 
 /* Drops what is in flight and reads again from the position after
@@ -678,7 +681,7 @@ rewind_ring(struct evt_natspub *p, const char *what)
 	close_reading(p);
 	p->skip = p->pos.ref;
 	p->have_skip = p->skip_seek = p->pos.have;
-	backoff_more(p);
+	backoff_more(p, BACKOFF_MAX_MS);
 	if (what != NULL)
 		pnote(p, EVT_LOG_WARN, "NATS %s: stream %s: %s; %" PRIu64
 		    " unacknowledged messages are sent again from the last "
@@ -789,7 +792,7 @@ connect_step(struct evt_natspub *p)
 	    sizeof err) != 0 || evt_nats_ensure_stream(n, p->o, &created,
 	    err, sizeof err) != 0) {
 		evt_nats_close(n);
-		backoff_more(p);
+		backoff_more(p, BACKOFF_CONNECT_MS);
 		pnote(p, EVT_LOG_ERR, "%s; recording goes on, retrying in %d s",
 		    err, p->backoff_ms / 1000);
 		return -1;
@@ -916,7 +919,7 @@ step(struct evt_natspub *p)
 		if (publish_frame(p) != 0) {
 			char what[600];
 			snprintf(what, sizeof what, "cannot publish: %s",
-			    p->why);
+			    p->perr);
 			rewind_ring(p, what);
 			nap(p, p->backoff_ms);
 			return 1;
