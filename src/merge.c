@@ -661,16 +661,21 @@ reader_wait(struct min *in)
 	return in->stop;
 }
 
-/* Lowers the calling reader thread's priority a little (Linux: nice is
- * per thread).  The merge thread is the critical path and the readers
- * have slack (a ring ahead): two readers woken together would otherwise
- * take both cores of a small machine from the merge, then sleep on full
- * rings while it runs alone.  Best effort. */
+/* Lowers the calling reader thread's priority a little below the
+ * merge's, whatever the process's nice (Linux: nice is per thread).  The
+ * merge thread is the critical path and the readers have slack (a ring
+ * ahead): two readers woken together would otherwise take both cores of
+ * a small machine from the merge, then sleep on full rings while it runs
+ * alone.  Best effort. */
 static void
 reader_nice(void)
 {
 #ifdef __linux__
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), MERGE_READER_NICE);
+	id_t tid = (id_t)gettid();
+	errno = 0;
+	int cur = getpriority(PRIO_PROCESS, tid);
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, tid, cur + MERGE_READER_NICE);
 #endif
 }
 

@@ -24,7 +24,7 @@
  * (6 MiB).  The runs of the segments it writes are merged at its end into
  * one over up to EVT_IDX_MAX_KEYS keys, in passes over their GUID columns:
  * 2 passes instead of 13 for 3.4 M keys (indexing tests/bench/merge.sh's
- * output from scratch: 0.7 CPU-s instead of 1.6). */
+ * output from scratch: 0.7-0.8 CPU-s instead of 1.6-2.0). */
 #define EVT_MERGE_IDX_BATCH ((size_t)1 << 21)
 
 /* The dedupe window when none is given: 2^20 events. */
