@@ -52,6 +52,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <ini.h>
+#include <nats/nats.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -64,6 +65,7 @@
 #include "evtape/httpc.h"
 #include "evtape/idp.h"
 #include "evtape/log.h"
+#include "evtape/natsarc.h"
 #include "evtape/record.h"
 #include "evtape/recorder.h"
 #include "evtape/tls.h"
@@ -109,6 +111,8 @@ struct opts {
 	int64_t flush_us;	/* --flush-interval: the open block's bound */
 	int no_config_snapshot;
 	int segment_filter;	/* seal with id filters (off: the idindex) */
+	char *from_nats;	/* --from-nats: the central archiver */
+	char *stream, *durable, *filter;
 };
 
 /* Connection states. */
@@ -1628,6 +1632,7 @@ enum {
 	OP_MAX_BYTES, OP_MAX_AGE, OP_LOG_FILE, OP_SUMMARY, OP_METRICS, OP_URL,
 	OP_CONNECT_TIMEOUT, OP_NO_CONFIG_SNAPSHOT, OP_VERSION, OP_STATE_INTERVAL,
 	OP_NO_SEGMENT_FILTER, OP_SEGMENT_FILTER, OP_FLUSH_INTERVAL,
+	OP_FROM_NATS, OP_STREAM, OP_DURABLE, OP_FILTER,
 };
 
 static const struct option long_opts[] = {
@@ -1660,6 +1665,10 @@ static const struct option long_opts[] = {
 	{"no-config-snapshot", no_argument, NULL, OP_NO_CONFIG_SNAPSHOT},
 	{"no-segment-filter", no_argument, NULL, OP_NO_SEGMENT_FILTER},
 	{"segment-filter", no_argument, NULL, OP_SEGMENT_FILTER},
+	{"from-nats", required_argument, NULL, OP_FROM_NATS},
+	{"stream", required_argument, NULL, OP_STREAM},
+	{"durable", required_argument, NULL, OP_DURABLE},
+	{"filter", required_argument, NULL, OP_FILTER},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -1673,6 +1682,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: evrec [options] --archive DIR URL\n"
+"       evrec [options] --archive DIR --from-nats nats://H:P[,H:P...]\n"
+"             --stream NAME --durable NAME [--filter SUBJECT]\n"
 "  URL                     gateway base, http://host[:port] or https://...\n"
 "  --archive DIR           archive directory (created if missing)\n"
 "  --user NAME             IDP user; password from --password-file FILE\n"
@@ -1710,6 +1721,12 @@ usage(FILE *f)
 "                          at each session start (0: only then), and a\n"
 "                          configuration snapshot if it changed [1h]\n"
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
+"  --from-nats SERVERS     central archiver: archive the evtape messages of a\n"
+"                          JetStream stream (no gateway URL); with\n"
+"  --stream NAME           the stream, and the durable pull consumer\n"
+"  --durable NAME          (created if missing; two archivers on one share\n"
+"                          the work), optionally filtered:\n"
+"  --filter SUBJECT        e.g. xprotect.siteA.> (creating it only)\n"
 "SIZE: digits with k, M, G or T (64M, 1T).  DUR: digits with us, ms, s, m,\n"
 "h, d or w (30s, 2w); a bare number is seconds.\n"
 "Signals: TERM/INT stop and seal; HUP rotates the segment, reopens the log.\n"
@@ -1780,6 +1797,10 @@ string_field(int id)
 	case OP_CACERT: return &R.o.cacert;
 	case OP_LOG_FILE: return &R.o.log_file;
 	case OP_METRICS: return &R.o.metrics;
+	case OP_FROM_NATS: return &R.o.from_nats;
+	case OP_STREAM: return &R.o.stream;
+	case OP_DURABLE: return &R.o.durable;
+	case OP_FILTER: return &R.o.filter;
 	default: return NULL;
 	}
 }
@@ -1998,6 +2019,21 @@ read_command_line(int argc, char **argv)
 static void
 check_opts(void)
 {
+	if (R.o.from_nats != NULL) {
+		if (R.o.archive == NULL || R.o.url != NULL)
+			evt_cli_usage_err("--from-nats takes --archive DIR "
+			    "and no gateway URL");
+		if (R.o.stream == NULL || R.o.durable == NULL)
+			evt_cli_usage_err("--from-nats needs --stream NAME "
+			    "and --durable NAME");
+		if (strchr(R.o.durable, '.') != NULL)
+			evt_cli_usage_err("--durable %s: a consumer name "
+			    "holds no '.'", R.o.durable);
+		return;
+	}
+	if (R.o.stream != NULL || R.o.durable != NULL || R.o.filter != NULL)
+		evt_cli_usage_err("--stream, --durable and --filter go with "
+		    "--from-nats");
 	if (R.o.archive == NULL || R.o.url == NULL)
 		evt_cli_usage_err("--archive DIR and URL are required");
 	if (evt_httpc_url_parse(R.o.url, &R.url) != 0)
@@ -2126,6 +2162,8 @@ open_archive(void)
 		    errno ? strerror(errno) : "");
 		return -1;
 	}
+	if (R.o.from_nats != NULL)
+		return 0;	/* no gateway session to resume */
 	if ((s = evt_archive_session(R.ar, &len)) != NULL &&
 	    evt_recorder_session_parse(s, len, R.sid) == 0) {
 		char archive_last[ID_MAX + 1] = "";
@@ -2370,6 +2408,82 @@ finish(void)
 	evt_log_close();
 }
 
+/* ------------------------------------------------------ central archiver */
+
+/* SIGTERM / SIGINT under --from-nats: the loop stops at its next turn. */
+static volatile sig_atomic_t nats_stop;
+
+static void
+nats_stop_signal(int sig)
+{
+	(void)sig;
+	nats_stop = 1;
+}
+
+/* Connects to the servers of --from-nats (reconnecting forever).
+ * Returns the connection or NULL after logging why. */
+static natsConnection *
+nats_connect(void)
+{
+	natsConnection *nc = NULL;
+	natsOptions *no = NULL;
+	natsStatus s;
+
+	if ((s = natsOptions_Create(&no)) == NATS_OK)
+		s = natsOptions_SetURL(no, R.o.from_nats);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(no, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetRetryOnFailedConnect(no, true, NULL, NULL);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&nc, no);
+	natsOptions_Destroy(no);
+	if (s != NATS_OK) {
+		evt_log_err("cannot connect to %s: %s", R.o.from_nats,
+		    nats_GetLastError(NULL));
+		return NULL;
+	}
+	return nc;
+}
+
+/* evrec --from-nats: the archive, its newest ids for dedupe, the
+ * consumer loop (natsarc.c) until a stop signal, then seal. */
+static int
+run_from_nats(void)
+{
+	struct evt_natsarc_opts no = {
+		.stream = R.o.stream, .durable = R.o.durable,
+		.filter = R.o.filter, .recorder = "evrec " EVREC_VERSION,
+		.flush_us = R.o.flush_us, .max_pending = 32768,
+		.ack_wait_us = INT64_C(60) * 1000000, .fetch = 1024,
+	};
+	struct sigaction sa = {.sa_handler = nats_stop_signal};
+	natsConnection *nc;
+	int rc;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (evt_recorder_seen_init(&R.seen, 0) != 0 || open_archive() != 0)
+		return EVT_EXIT_FAIL;
+	load_seen();
+	if ((nc = nats_connect()) == NULL)
+		return EVT_EXIT_FAIL;
+	evt_log_info("evrec " EVREC_VERSION " archiving stream %s from %s "
+	    "into %s", R.o.stream, R.o.from_nats, R.o.archive);
+	rc = evt_natsarc_run(nc, R.ar, &R.seen, &no, &nats_stop);
+	/* The acknowledgements out before the connection goes. */
+	natsConnection_FlushTimeout(nc, 5000);
+	natsConnection_Destroy(nc);
+	nats_Close();
+	if (evt_archive_close(R.ar) != 0)
+		rc = -1;
+	R.ar = NULL;
+	if (rc == 0)
+		evt_log_info("stopped; archive sealed");
+	return rc == 0 ? EVT_EXIT_OK : EVT_EXIT_FAIL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -2403,6 +2517,11 @@ main(int argc, char **argv)
 		    evt_strerror(rc));
 	if (load_password() != 0)
 		return EVT_EXIT_USAGE;
+	if (R.o.from_nats != NULL) {
+		R.exit_code = run_from_nats();
+		finish();
+		return R.exit_code;
+	}
 	R.exit_code = EVT_EXIT_FAIL;
 	if (start() == 0) {
 		evt_log_info("evrec " EVREC_VERSION " recording %s into %s",
