@@ -21,8 +21,10 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude \
 # zstd and msgpack-c are linked statically (from the same Debian -dev
 # packages): it halves the start-up time of short commands such as
 # `evtool get`, whose whole-process time is a benchmarked goal.
-# Dynamic: OpenSSL, libevent, wslay (no .pc file), http-parser (no .pc).
-DYN_PKGS = libcrypto libssl libevent_openssl libevent inih libnats
+# Dynamic: OpenSSL, libevent, wslay (no .pc file), http-parser (no .pc),
+# libnats (Debian ships the shared library only).
+DYN_PKGS = libcrypto libssl libevent_openssl libevent inih
+DYN_PKGS += libnats
 LIBS = -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
        -Wl,-Bdynamic $(shell pkg-config --libs $(DYN_PKGS) 2>/dev/null) \
        -lwslay -lhttp_parser -lm -lpthread $(XLIBS)

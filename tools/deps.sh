@@ -7,8 +7,8 @@
 #                   (`make`: the library and the programs)
 #   deps.sh test    what the tests run besides our programs: python3 and
 #                   its websockets/zstandard modules, the openssl CLI (test
-#                   certificates), chromium (the CORS test) (`make test`,
-#                   `make asan`)
+#                   certificates), chromium (the CORS test), nats-server
+#                   (the NATS tests) (`make test`, `make asan`)
 #   deps.sh bench   the test set plus zstd, GNU time and hyperfine
 #                   (`make bench`)
 #   deps.sh fuzz    clang and its libFuzzer runtime (`make fuzz`)
@@ -17,8 +17,9 @@
 # through the Makefile, which asks for it first.
 set -u
 pkgs_build="build-essential pkg-config libevent-dev libssl-dev libwslay-dev
-libmsgpack-dev libzstd-dev libhttp-parser-dev libinih-dev"
-pkgs_test="python3 python3-websockets python3-zstandard openssl chromium"
+libmsgpack-dev libzstd-dev libhttp-parser-dev libinih-dev libnats-dev"
+pkgs_test="python3 python3-websockets python3-zstandard openssl chromium
+nats-server"
 pkgs_bench="$pkgs_test zstd time hyperfine"
 pkgs_fuzz="clang libclang-rt-14-dev"
 

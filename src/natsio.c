@@ -1,0 +1,817 @@
+/*
+ * natsio.c: the NATS layer every evtape program shares (natsio.h): the
+ * options, the subjects and headers of formats/nats.md, a connection with
+ * reconnect and the JetStream stream.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "evtape/cli.h"
+#include "evtape/err.h"
+#include "evtape/ess.h"
+#include "evtape/json.h"
+#include "evtape/log.h"
+#include "evtape/natsio.h"
+#include "evtape/record.h"
+
+/* ------------------------------------------------------------ options */
+
+void
+evt_nats_opts_init(struct evt_nats_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->replicas = 1;
+	o->dup_window_us = EVT_NATS_DEFAULT_DUP_US;
+	o->window = EVT_NATS_DEFAULT_WINDOW;
+}
+
+void
+evt_nats_opts_free(struct evt_nats_opts *o)
+{
+	char **s[] = { &o->servers, &o->user, &o->password_file, &o->creds,
+		&o->cacert, &o->site, &o->prefix, &o->stream };
+	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+		free(*s[i]);
+		*s[i] = NULL;
+	}
+	evt_cli_free_secret(o->password);
+	o->password = NULL;
+}
+
+/* A flag's value: NULL (on the command line) or a config-file boolean. */
+static int
+flag_value(const char *v)
+{
+	return v == NULL || strcasecmp(v, "1") == 0 ||
+	    strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 ||
+	    strcasecmp(v, "on") == 0;
+}
+
+/* Replaces string option *dst by a copy of v, or exits (out of memory). */
+static void
+set_str(char **dst, const char *v)
+{
+	free(*dst);
+	if ((*dst = strdup(v)) == NULL)
+		evt_cli_fatal("out of memory");
+}
+
+/* A count option within lo..hi, or exits 2. */
+static uint64_t
+count_in(const char *where, const char *v, uint64_t lo, uint64_t hi,
+    const char *range)
+{
+	uint64_t n = evt_cli_count_arg(where, v);
+	if (n < lo || n > hi)
+		evt_cli_range_err(where, v, range);
+	return n;
+}
+
+int
+evt_nats_opt(struct evt_nats_opts *o, int id, const char *v,
+    const char *where)
+{
+	static const char *const discard_words[] = { "old", "new", NULL };
+	switch (id) {
+	case EVT_NATS_OP_PUBLISH: set_str(&o->servers, v); break;
+	case EVT_NATS_OP_USER: set_str(&o->user, v); break;
+	case EVT_NATS_OP_PASSWORD_FILE: set_str(&o->password_file, v); break;
+	case EVT_NATS_OP_CREDS: set_str(&o->creds, v); break;
+	case EVT_NATS_OP_CACERT: set_str(&o->cacert, v); break;
+	case EVT_NATS_OP_INSECURE: o->insecure = flag_value(v); break;
+	case EVT_NATS_OP_SITE:
+		if (v[0] == '\0')
+			evt_cli_range_err(where, v, "not empty");
+		set_str(&o->site, v);
+		break;
+	case EVT_NATS_OP_PREFIX:
+		if (!evt_nats_prefix_ok(v))
+			evt_cli_usage_err("%s: \"%s\" is not a subject prefix "
+			    "(tokens of letters, digits, '_' or '-' joined "
+			    "by dots, no wildcard)", where, v);
+		set_str(&o->prefix, v);
+		break;
+	case EVT_NATS_OP_STREAM:
+		/* A stream name is one token without '.', '*', '>'. */
+		for (const char *p = v; *p; p++)
+			if (*p == '.' || *p == '*' || *p == '>' ||
+			    (unsigned char)*p <= ' ' || *p == 0x7f || *p == '/'
+			    || *p == '\\')
+				evt_cli_usage_err("%s: \"%s\" is not a stream "
+				    "name (no dot, wildcard, slash or blank)",
+				    where, v);
+		if (v[0] == '\0' || strlen(v) > 200)
+			evt_cli_range_err(where, v, "1..200 bytes");
+		set_str(&o->stream, v);
+		break;
+	case EVT_NATS_OP_REPLICAS:
+		o->replicas = (int)count_in(where, v, 1, 5, "1..5");
+		break;
+	case EVT_NATS_OP_MAX_MSGS:
+		o->max_msgs = (int64_t)count_in(where, v, 0, INT64_MAX,
+		    "0..2^63-1");
+		break;
+	case EVT_NATS_OP_MAX_BYTES: {
+		uint64_t n = evt_cli_size_arg(where, v);
+		if (n > INT64_MAX)
+			evt_cli_range_err(where, v, "below 8E");
+		o->max_bytes = (int64_t)n;
+		break;
+	}
+	case EVT_NATS_OP_MAX_AGE:
+		o->max_age_us = evt_cli_duration_arg(where, v);
+		break;
+	case EVT_NATS_OP_DISCARD:
+		o->discard_new = evt_cli_choice_arg(where, v, discard_words);
+		break;
+	case EVT_NATS_OP_DUPLICATES:
+		o->dup_window_us = evt_cli_duration_arg(where, v);
+		if (o->dup_window_us < 1000000)
+			evt_cli_range_err(where, v, "at least 1s");
+		break;
+	case EVT_NATS_OP_WINDOW:
+		o->window = (uint32_t)count_in(where, v, 1,
+		    EVT_NATS_MAX_WINDOW, "1..1000000");
+		break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
+int
+evt_nats_prefix_ok(const char *p)
+{
+	size_t n = strlen(p);
+	if (n == 0 || n > 200 || p[0] == '.' || p[n - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '.' ? p[i + 1] == '.' : c <= ' ' || c == 0x7f ||
+		    c == '*' || c == '>')
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether one server of the list is [nats://|tls://]HOST:PORT. */
+static int
+server_ok(const char *s, size_t len)
+{
+	static const char *const schemes[] = { "nats://", "tls://" };
+	for (size_t i = 0; i < 2; i++) {
+		size_t k = strlen(schemes[i]);
+		if (len >= k && strncasecmp(s, schemes[i], k) == 0) {
+			s += k;
+			len -= k;
+			break;
+		}
+	}
+	const char *colon = NULL;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == ':')
+			colon = s + i;
+	if (colon == NULL || colon == s || colon + 1 == s + len)
+		return 0;
+	for (const char *p = colon + 1; p < s + len; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	for (const char *p = s; p < colon; p++)
+		if ((unsigned char)*p <= ' ' || *p == '/' || *p == '@')
+			return 0; /* credentials go in files, not URLs */
+	return 1;
+}
+
+void
+evt_nats_opts_finish(struct evt_nats_opts *o, const char *default_site)
+{
+	if (o->servers == NULL)
+		return;
+	const char *s = o->servers;
+	for (;;) {
+		const char *c = strchr(s, ',');
+		size_t len = c != NULL ? (size_t)(c - s) : strlen(s);
+		if (!server_ok(s, len))
+			evt_cli_usage_err("--publish: \"%.*s\" is not a NATS "
+			    "server (want nats://HOST:PORT or tls://HOST:PORT, "
+			    "comma-separated)", (int)len, s);
+		if (c == NULL)
+			break;
+		s = c + 1;
+	}
+	if (o->password_file != NULL && o->user == NULL)
+		evt_cli_usage_err("--nats-password-file needs --nats-user");
+	if (o->user != NULL && o->password_file == NULL)
+		evt_cli_usage_err("--nats-user needs --nats-password-file");
+	if (o->creds != NULL && o->user != NULL)
+		evt_cli_usage_err("--nats-creds and --nats-user exclude each "
+		    "other");
+	if (o->cacert != NULL && o->insecure)
+		evt_cli_usage_err("--nats-cacert and --nats-insecure exclude "
+		    "each other");
+	if (o->site == NULL)
+		set_str(&o->site, default_site != NULL && default_site[0] ?
+		    default_site : "local");
+	if (o->stream == NULL)
+		set_str(&o->stream, EVT_NATS_DEFAULT_STREAM);
+	if (o->prefix == NULL) {
+		struct evt_buf b = {0};
+		if (evt_buf_put(&b, "xprotect.", 9) != 0 ||
+		    evt_nats_token(&b, o->site, strlen(o->site)) != 0 ||
+		    evt_buf_putc(&b, '\0') != 0)
+			evt_cli_fatal("out of memory");
+		o->prefix = (char *)b.p;
+	}
+	if (o->password_file != NULL && o->password == NULL)
+		o->password = evt_cli_secret_arg(evt_cli_prog(),
+		    "--nats-password-file", o->password_file);
+}
+
+/* ------------------------------------------- subjects and headers */
+
+/* Whether byte c stays in a token. */
+static int
+token_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+int
+evt_nats_token(struct evt_buf *b, const char *s, size_t len)
+{
+	if (len == 0)
+		return evt_buf_putc(b, '_');
+	if (evt_buf_grow(b, len) != 0)
+		return EVT_ERR_NOMEM;
+	for (size_t i = 0; i < len; i++)
+		b->p[b->len++] = token_byte((unsigned char)s[i]) ?
+		    (uint8_t)s[i] : '_';
+	return 0;
+}
+
+static const char *const kind_names[] = {
+	"event", "session", "gap", "config", "states", "json", "raw",
+};
+
+const char *
+evt_nats_kind_name(int k)
+{
+	return k >= 0 && k <= EVT_NATS_RAW ? kind_names[k] : "?";
+}
+
+int
+evt_nats_kind_of(int rec_kind)
+{
+	switch (rec_kind) {
+	case EVT_K_MSG: return EVT_NATS_EVENT;
+	case EVT_K_SESSION: return EVT_NATS_SESSION;
+	case EVT_K_GAP: return EVT_NATS_GAP;
+	case EVT_K_CONFIG: return EVT_NATS_CONFIG;
+	case EVT_K_STATES: return EVT_NATS_STATES;
+	case EVT_K_JSON: return EVT_NATS_JSON;
+	case EVT_K_RAW: return EVT_NATS_RAW;
+	default: return -1;
+	}
+}
+
+/*
+ * Decodes JSON string bytes s[0..len) (escapes as in the text) into out
+ * (cap bytes, NUL-terminated); returns the length or -1 (a bad escape, or
+ * longer than cap - 1).
+ */
+static int
+decode_str(const char *s, size_t len, int escaped, char *out, size_t cap)
+{
+	if (len >= cap)
+		return -1;
+	if (!escaped) {
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return (int)len;
+	}
+	int n = evt_json_unescape(s, len, out);
+	if (n < 0)
+		return -1;
+	out[n] = '\0';
+	return n;
+}
+
+/* The token of the decoded string s[0..len) into out (cap bytes). */
+static void
+token_into(const char *s, size_t len, int escaped, char *out, size_t cap,
+    size_t upto)
+{
+	char tmp[256];
+	int n = s == NULL ? 0 : decode_str(s, len, escaped, tmp, sizeof tmp);
+	size_t k = 0;
+	if (n < 0)
+		n = 0; /* unreadable: as if absent */
+	for (int i = 0; i < n && k + 1 < cap; i++) {
+		if (upto && tmp[i] == '/')
+			break;
+		out[k++] = token_byte((unsigned char)tmp[i]) ? tmp[i] : '_';
+	}
+	if (k == 0)
+		out[k++] = '_';
+	out[k] = '\0';
+}
+
+void
+evt_nats_event_read(const char *ev, size_t len, struct evt_nats_event *e)
+{
+	struct evt_ess_event_fields f;
+	size_t i = 0;
+	memset(e, 0, sizeof *e);
+	while (i < len && (ev[i] == ' ' || ev[i] == '\t' || ev[i] == '\n' ||
+	    ev[i] == '\r'))
+		i++;
+	e->is_object = i < len && ev[i] == '{' &&
+	    evt_ess_event_fields(ev, len, &f) == 0;
+	if (!e->is_object) {
+		strcpy(e->rt, "_");
+		strcpy(e->type, "_");
+		return;
+	}
+	/* Each field's own escapes: the flag is for any of them. */
+	token_into(f.source, f.source_len, f.escaped, e->rt, sizeof e->rt, 1);
+	token_into(f.type, f.type_len, f.escaped, e->type, sizeof e->type, 0);
+	if (f.id != NULL && f.id_len > 0) {
+		int n = decode_str(f.id, f.id_len, f.escaped, e->id,
+		    sizeof e->id);
+		/* A header value holds no control byte (CR, LF, NUL). */
+		for (int k = 0; k < n; k++)
+			if ((unsigned char)e->id[k] < ' ' || e->id[k] == 0x7f)
+				n = -1;
+		if (n <= 0)
+			e->id[0] = '\0';
+	}
+}
+
+int
+evt_nats_subject(struct evt_buf *b, const char *prefix, int k,
+    const struct evt_nats_event *e)
+{
+	b->len = 0;
+	int rc = evt_buf_put(b, prefix, strlen(prefix));
+	if (rc == 0 && k == EVT_NATS_EVENT) {
+		const char *rt = e != NULL && e->is_object ? e->rt : "_";
+		const char *ty = e != NULL && e->is_object ? e->type : "_";
+		rc = evt_buf_put(b, ".ev.", 4) | evt_buf_put(b, rt,
+		    strlen(rt)) | evt_buf_putc(b, '.') | evt_buf_put(b, ty,
+		    strlen(ty));
+	} else if (rc == 0) {
+		const char *w = evt_nats_kind_name(k);
+		rc = evt_buf_put(b, ".mk.", 4) | evt_buf_put(b, w, strlen(w));
+	}
+	if (rc == 0)
+		rc = evt_buf_putc(b, '\0');
+	return rc != 0 ? EVT_ERR_NOMEM : 0;
+}
+
+void
+evt_nats_headers(struct evt_nats_hdrs *h, int k, int64_t rx_us,
+    const struct evt_nats_ref *ref, const struct evt_nats_event *e)
+{
+	char u[37];
+	evt_guid_format(ref->uuid, u);
+	u[36] = '\0';
+	snprintf(h->frame, sizeof h->frame, "%s/%" PRIu64 "/%" PRIu64, u,
+	    ref->seg, ref->ord);
+	if (k == EVT_NATS_EVENT && ref->item >= 0)
+		snprintf(h->item, sizeof h->item, "%" PRId64 "/%" PRIu64,
+		    ref->item, ref->nitems);
+	else
+		h->item[0] = '\0';
+	snprintf(h->rx, sizeof h->rx, "%" PRId64, rx_us);
+	if (e != NULL && e->id[0] != '\0')
+		snprintf(h->msg_id, sizeof h->msg_id, "%s", e->id);
+	else if (h->item[0] != '\0')
+		snprintf(h->msg_id, sizeof h->msg_id, "%s:%" PRIu64 ":%"
+		    PRIu64 ":%" PRId64, u, ref->seg, ref->ord, ref->item);
+	else
+		snprintf(h->msg_id, sizeof h->msg_id, "%s:%" PRIu64 ":%"
+		    PRIu64, u, ref->seg, ref->ord);
+	h->kind = evt_nats_kind_name(k);
+}
+
+/* Reads a decimal uint64 from *s up to stop (or the end); advances. */
+static int
+read_u64(const char **s, int stop, uint64_t *out)
+{
+	const char *p = *s;
+	uint64_t v = 0;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p != stop)
+		return -1;
+	*s = *p ? p + 1 : p;
+	*out = v;
+	return 0;
+}
+
+int
+evt_nats_ref_parse(const char *frame, const char *item,
+    struct evt_nats_ref *ref)
+{
+	memset(ref, 0, sizeof *ref);
+	ref->item = -1;
+	if (frame == NULL || strlen(frame) < 38 || frame[36] != '/' ||
+	    !evt_guid_parse(frame, 36, ref->uuid, 0))
+		return -1;
+	const char *p = frame + 37;
+	if (read_u64(&p, '/', &ref->seg) != 0 ||
+	    read_u64(&p, '\0', &ref->ord) != 0)
+		return -1;
+	if (item == NULL || item[0] == '\0')
+		return 0;
+	uint64_t i;
+	p = item;
+	if (read_u64(&p, '/', &i) != 0 || read_u64(&p, '\0',
+	    &ref->nitems) != 0 || i >= ref->nitems || i > INT64_MAX)
+		return -1;
+	ref->item = (int64_t)i;
+	return 0;
+}
+
+int
+evt_nats_ref_cmp(const struct evt_nats_ref *a, const struct evt_nats_ref *b)
+{
+	if (a->seg != b->seg)
+		return a->seg < b->seg ? -1 : 1;
+	if (a->ord != b->ord)
+		return a->ord < b->ord ? -1 : 1;
+	if (a->item != b->item)
+		return a->item < b->item ? -1 : 1;
+	return 0;
+}
+
+natsStatus
+evt_nats_msg(natsMsg **out, const char *subj, const void *data, size_t len,
+    const struct evt_nats_hdrs *h, const char *site)
+{
+	natsMsg *m = NULL;
+	if (len > INT32_MAX)
+		return NATS_INVALID_ARG;
+	natsStatus s = natsMsg_Create(&m, subj, NULL, data, (int)len);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Nats-Msg-Id", h->msg_id);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Evtape-Rx", h->rx);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Evtape-Frame", h->frame);
+	if (s == NATS_OK && h->item[0] != '\0')
+		s = natsMsgHeader_Set(m, "Evtape-Item", h->item);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Evtape-Site", site);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(m, "Evtape-Kind", h->kind);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(m);
+		m = NULL;
+	}
+	*out = m;
+	return s;
+}
+
+/* ---------------------------------------------- connection, stream */
+
+struct evt_nats {
+	natsConnection *nc;
+	jsCtx *js;
+	struct evt_nats_cbs cbs;
+	char *servers;		/* for messages */
+};
+
+void
+evt_nats_errtext(natsStatus s, char *err, size_t errlen)
+{
+	const char *last = nats_GetLastError(NULL);
+	if (last != NULL && last[0] != '\0')
+		snprintf(err, errlen, "%s", last);
+	else
+		snprintf(err, errlen, "%s", natsStatus_GetText(s));
+}
+
+/* Passes a note to the program. */
+static void
+note(struct evt_nats *n, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+note(struct evt_nats *n, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	if (n == NULL || n->cbs.note == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	n->cbs.note(n->cbs.arg, level, msg);
+}
+
+const char *
+evt_nats_url(const struct evt_nats *n, char *buf, size_t len)
+{
+	if (n->nc != NULL && natsConnection_GetConnectedUrl(n->nc, buf,
+	    len) == NATS_OK && buf[0] != '\0')
+		return buf;
+	snprintf(buf, len, "%s", n->servers);
+	return buf;
+}
+
+static void
+disconnected_cb(natsConnection *nc, void *closure)
+{
+	struct evt_nats *n = closure;
+	note(n, EVT_LOG_WARN, "NATS %s: disconnected; reconnecting",
+	    n->servers);
+}
+
+static void
+reconnected_cb(natsConnection *nc, void *closure)
+{
+	struct evt_nats *n = closure;
+	char url[256];
+	if (natsConnection_GetConnectedUrl(nc, url, sizeof url) != NATS_OK)
+		snprintf(url, sizeof url, "%s", n->servers);
+	note(n, EVT_LOG_INFO, "NATS: reconnected to %s", url);
+}
+
+static void
+error_cb(natsConnection *nc, natsSubscription *sub, natsStatus err,
+    void *closure)
+{
+	struct evt_nats *n = closure;
+	const char *last = NULL;
+	natsConnection_GetLastError(nc, &last);
+	note(n, EVT_LOG_WARN, "NATS %s: %s", n->servers, last != NULL &&
+	    last[0] ? last : natsStatus_GetText(err));
+}
+
+/* Splits the server list into an array of URLs (bare HOST:PORT gets
+ * nats://); scheme tls:// anywhere asks for TLS. */
+static natsStatus
+set_servers(natsOptions *no, const char *list, int *tls)
+{
+	char *copy = strdup(list);
+	const char *urls[64];
+	char *bare[64];
+	int n = 0, nb = 0;
+	natsStatus s = NATS_NO_MEMORY;
+	if (copy == NULL)
+		return s;
+	*tls = 0;
+	for (char *save = NULL, *t = strtok_r(copy, ",", &save);
+	    t != NULL && n < 64; t = strtok_r(NULL, ",", &save)) {
+		if (strncasecmp(t, "tls://", 6) == 0)
+			*tls = 1;
+		if (strstr(t, "://") == NULL) {
+			char *u = malloc(strlen(t) + 8);
+			if (u == NULL)
+				goto out;
+			sprintf(u, "nats://%s", t);
+			bare[nb++] = u;
+			t = u;
+		}
+		urls[n++] = t;
+	}
+	s = natsOptions_SetServers(no, urls, n);
+out:
+	for (int i = 0; i < nb; i++)
+		free(bare[i]);
+	free(copy);
+	return s;
+}
+
+/* Fills the libnats options of o. */
+static natsStatus
+make_options(natsOptions **out, const struct evt_nats_opts *o,
+    const char *name, struct evt_nats *n)
+{
+	natsOptions *no = NULL;
+	int tls = 0;
+	natsStatus s = natsOptions_Create(&no);
+	if (s == NATS_OK)
+		s = set_servers(no, o->servers, &tls);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(no, name);
+	/* Connected once, it reconnects forever (jittered, 1 s apart); a
+	 * silent server is noticed within 3 pings of 5 s. */
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(no, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(no, 1000);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectJitter(no, 200, 1000);
+	if (s == NATS_OK)
+		s = natsOptions_SetPingInterval(no, 5000);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxPingsOut(no, 3);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(no, 5000);
+	/* Publishes made while disconnected fail at once rather than
+	 * waiting in a buffer the archive makes needless. */
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectBufSize(no, 0);
+	if (s == NATS_OK && (tls || o->cacert != NULL || o->insecure))
+		s = natsOptions_SetSecure(no, true);
+	if (s == NATS_OK && o->cacert != NULL)
+		s = natsOptions_LoadCATrustedCertificates(no, o->cacert);
+	if (s == NATS_OK && o->insecure)
+		s = natsOptions_SkipServerVerification(no, true);
+	if (s == NATS_OK && o->user != NULL)
+		s = natsOptions_SetUserInfo(no, o->user, o->password);
+	if (s == NATS_OK && o->creds != NULL)
+		s = natsOptions_SetUserCredentialsFromFiles(no, o->creds, NULL);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(no, disconnected_cb, n);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(no, reconnected_cb, n);
+	if (s == NATS_OK)
+		s = natsOptions_SetErrorHandler(no, error_cb, n);
+	if (s != NATS_OK) {
+		natsOptions_Destroy(no);
+		no = NULL;
+	}
+	*out = no;
+	return s;
+}
+
+int
+evt_nats_connect(const struct evt_nats_opts *o, const char *name,
+    const jsOptions *jso, const struct evt_nats_cbs *cbs,
+    struct evt_nats **out, char *err, size_t errlen)
+{
+	struct evt_nats *n = calloc(1, sizeof *n);
+	natsOptions *no = NULL;
+	char why[400];
+	natsStatus s;
+	*out = NULL;
+	if (n == NULL || (n->servers = strdup(o->servers)) == NULL) {
+		free(n);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (cbs != NULL)
+		n->cbs = *cbs;
+	s = make_options(&no, o, name, n);
+	if (s != NATS_OK) {
+		evt_nats_errtext(s, why, sizeof why);
+		snprintf(err, errlen, "NATS %s: %s%s%s%s", o->servers, why,
+		    o->cacert != NULL ? " (--nats-cacert " : "",
+		    o->cacert != NULL ? o->cacert : "",
+		    o->cacert != NULL ? ")" : "");
+		evt_nats_close(n);
+		return -1;
+	}
+	s = natsConnection_Connect(&n->nc, no);
+	natsOptions_Destroy(no);
+	if (s == NATS_OK) {
+		jsOptions copy;	/* (libnats takes it non-const) */
+		if (jso != NULL)
+			copy = *jso;
+		else
+			jsOptions_Init(&copy);
+		s = natsConnection_JetStream(&n->js, n->nc, &copy);
+	}
+	if (s != NATS_OK) {
+		evt_nats_errtext(s, why, sizeof why);
+		snprintf(err, errlen, "NATS %s: cannot connect: %s",
+		    o->servers, why);
+		evt_nats_close(n);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+void
+evt_nats_close(struct evt_nats *n)
+{
+	if (n == NULL)
+		return;
+	if (n->js != NULL)
+		jsCtx_Destroy(n->js);
+	if (n->nc != NULL) {
+		natsConnection_Close(n->nc);
+		natsConnection_Destroy(n->nc);
+	}
+	free(n->servers);
+	free(n);
+}
+
+natsConnection *
+evt_nats_conn(const struct evt_nats *n)
+{
+	return n->nc;
+}
+
+jsCtx *
+evt_nats_js(const struct evt_nats *n)
+{
+	return n->js;
+}
+
+/* "<prefix>.>" into buf. */
+static void
+all_subjects(char *buf, size_t len, const char *prefix)
+{
+	snprintf(buf, len, "%s.>", prefix);
+}
+
+int
+evt_nats_ensure_stream(struct evt_nats *n, const struct evt_nats_opts *o,
+    int *created, char *err, size_t errlen)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	char why[400], subj[256];
+	*created = 0;
+	natsStatus s = js_GetStreamInfo(&si, n->js, o->stream, NULL, &jerr);
+	if (s == NATS_OK) {
+		jsStreamInfo_Destroy(si);
+		return 0;
+	}
+	if (s != NATS_NOT_FOUND && jerr != JSStreamNotFoundErr) {
+		evt_nats_errtext(s, why, sizeof why);
+		snprintf(err, errlen, "NATS %s: stream %s: %s", n->servers,
+		    o->stream, why);
+		return -1;
+	}
+	jsStreamConfig cfg;
+	const char *subjects[1] = { subj };
+	all_subjects(subj, sizeof subj, o->prefix);
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = o->stream;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	cfg.Storage = js_FileStorage;
+	cfg.Replicas = o->replicas;
+	cfg.Duplicates = o->dup_window_us * 1000;
+	if (o->max_msgs > 0)
+		cfg.MaxMsgs = o->max_msgs;
+	if (o->max_bytes > 0)
+		cfg.MaxBytes = o->max_bytes;
+	if (o->max_age_us > 0)
+		cfg.MaxAge = o->max_age_us * 1000;
+	cfg.Discard = o->discard_new ? js_DiscardNew : js_DiscardOld;
+	jerr = 0;
+	s = js_AddStream(&si, n->js, &cfg, NULL, &jerr);
+	if (s == NATS_OK) {
+		jsStreamInfo_Destroy(si);
+		*created = 1;
+		return 0;
+	}
+	if (jerr == JSStreamNameExistErr)
+		return 0; /* another program made it meanwhile */
+	evt_nats_errtext(s, why, sizeof why);
+	snprintf(err, errlen, "NATS %s: cannot create stream %s (subjects "
+	    "%s): %s", n->servers, o->stream, subj, why);
+	return -1;
+}
+
+int
+evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
+    struct evt_nats_ref *ref, char *err, size_t errlen)
+{
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	char subj[256], why[400];
+	const char *frame = NULL, *item = NULL;
+	all_subjects(subj, sizeof subj, o->prefix);
+	natsStatus s = js_GetLastMsg(&m, n->js, o->stream, subj, NULL, &jerr);
+	if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr)
+		return 0;
+	if (s != NATS_OK) {
+		evt_nats_errtext(s, why, sizeof why);
+		snprintf(err, errlen, "NATS %s: stream %s: last message of %s: "
+		    "%s", n->servers, o->stream, subj, why);
+		return -1;
+	}
+	int rc = 0;
+	if (natsMsgHeader_Get(m, "Evtape-Frame", &frame) == NATS_OK) {
+		if (natsMsgHeader_Get(m, "Evtape-Item", &item) != NATS_OK)
+			item = NULL;
+		rc = evt_nats_ref_parse(frame, item, ref) == 0;
+	}
+	natsMsg_Destroy(m);
+	return rc;
+}
+
+void
+evt_nats_shutdown(void)
+{
+	nats_Close();
+}
