@@ -52,7 +52,6 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <ini.h>
-#include <nats/nats.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
@@ -66,6 +65,7 @@
 #include "evtape/idp.h"
 #include "evtape/log.h"
 #include "evtape/natsarc.h"
+#include "evtape/natsio.h"
 #include "evtape/record.h"
 #include "evtape/recorder.h"
 #include "evtape/tls.h"
@@ -104,6 +104,7 @@ struct opts {
 	int *exclude;
 	size_t nspecs;
 	double ping, dead, summary, connect_timeout, state_interval;
+	double ack_wait;	/* --ack-wait (--from-nats) */
 	size_t max_message, max_buffer;
 	int fsync;
 	uint64_t seg_size, max_bytes;
@@ -111,8 +112,9 @@ struct opts {
 	int64_t flush_us;	/* --flush-interval: the open block's bound */
 	int no_config_snapshot;
 	int segment_filter;	/* seal with id filters (off: the idindex) */
-	char *from_nats;	/* --from-nats: the central archiver */
-	char *stream, *durable, *filter;
+	int from_nats;		/* --from-nats: the central archiver */
+	char *durable, *filter;
+	struct evt_nats_opts nats; /* its servers (servers), stream, ... */
 };
 
 /* Connection states. */
@@ -1632,7 +1634,7 @@ enum {
 	OP_MAX_BYTES, OP_MAX_AGE, OP_LOG_FILE, OP_SUMMARY, OP_METRICS, OP_URL,
 	OP_CONNECT_TIMEOUT, OP_NO_CONFIG_SNAPSHOT, OP_VERSION, OP_STATE_INTERVAL,
 	OP_NO_SEGMENT_FILTER, OP_SEGMENT_FILTER, OP_FLUSH_INTERVAL,
-	OP_FROM_NATS, OP_STREAM, OP_DURABLE, OP_FILTER,
+	OP_FROM_NATS, OP_DURABLE, OP_FILTER, OP_ACK_WAIT,
 };
 
 static const struct option long_opts[] = {
@@ -1666,9 +1668,10 @@ static const struct option long_opts[] = {
 	{"no-segment-filter", no_argument, NULL, OP_NO_SEGMENT_FILTER},
 	{"segment-filter", no_argument, NULL, OP_SEGMENT_FILTER},
 	{"from-nats", required_argument, NULL, OP_FROM_NATS},
-	{"stream", required_argument, NULL, OP_STREAM},
 	{"durable", required_argument, NULL, OP_DURABLE},
 	{"filter", required_argument, NULL, OP_FILTER},
+	{"ack-wait", required_argument, NULL, OP_ACK_WAIT},
+	EVT_NATS_LONG_OPTIONS,
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -1721,12 +1724,14 @@ usage(FILE *f)
 "                          at each session start (0: only then), and a\n"
 "                          configuration snapshot if it changed [1h]\n"
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
-"  --from-nats SERVERS     central archiver: archive the evtape messages of a\n"
-"                          JetStream stream (no gateway URL); with\n"
-"  --stream NAME           the stream, and the durable pull consumer\n"
-"  --durable NAME          (created if missing; two archivers on one share\n"
-"                          the work), optionally filtered:\n"
-"  --filter SUBJECT        e.g. xprotect.siteA.> (creating it only)\n"
+"  --from-nats SERVERS     central archiver: archive the evtape messages of\n"
+"                          JetStream stream --stream (no gateway URL) read\n"
+"  --durable NAME          through this durable pull consumer (created if\n"
+"                          missing; two archivers on one share the work)\n"
+"  --filter SUBJECT        its filter when created, e.g. xprotect.siteA.>\n"
+"  --ack-wait DUR          its AckWait when created: a killed archiver's\n"
+"                          messages are delivered again after it [60s]\n"
+EVT_NATS_USAGE
 "SIZE: digits with k, M, G or T (64M, 1T).  DUR: digits with us, ms, s, m,\n"
 "h, d or w (30s, 2w); a bare number is seconds.\n"
 "Signals: TERM/INT stop and seal; HUP rotates the segment, reopens the log.\n"
@@ -1780,6 +1785,7 @@ seconds_field(int id)
 	case OP_SUMMARY: return &R.o.summary;
 	case OP_STATE_INTERVAL: return &R.o.state_interval;
 	case OP_CONNECT_TIMEOUT: return &R.o.connect_timeout;
+	case OP_ACK_WAIT: return &R.o.ack_wait;
 	default: return NULL;
 	}
 }
@@ -1797,8 +1803,6 @@ string_field(int id)
 	case OP_CACERT: return &R.o.cacert;
 	case OP_LOG_FILE: return &R.o.log_file;
 	case OP_METRICS: return &R.o.metrics;
-	case OP_FROM_NATS: return &R.o.from_nats;
-	case OP_STREAM: return &R.o.stream;
 	case OP_DURABLE: return &R.o.durable;
 	case OP_FILTER: return &R.o.filter;
 	default: return NULL;
@@ -1851,6 +1855,12 @@ set_opt(int id, const char *v, const char *where)
 	char **str = string_field(id);
 	double *sec = seconds_field(id);
 
+	if (id == OP_FROM_NATS) {
+		R.o.from_nats = 1;
+		id = EVT_NATS_OP_PUBLISH;	/* its server list */
+	}
+	if (evt_nats_opt(&R.o.nats, id, v, where))
+		return;
 	if (str != NULL) {
 		free(*str);
 		if ((*str = strdup(v)) == NULL)
@@ -1858,8 +1868,9 @@ set_opt(int id, const char *v, const char *where)
 	} else if (sec != NULL) {
 		int64_t us = evt_cli_duration_arg(where, v);
 
-		/* 0 would mean never: a dead gateway kept forever. */
-		if (id == OP_DEAD && us == 0)
+		/* 0 would mean never: a dead gateway kept forever (and
+		 * an AckWait of 0 is the server's default). */
+		if ((id == OP_DEAD || id == OP_ACK_WAIT) && us == 0)
 			evt_cli_range_err(where, v, "more than 0");
 		*sec = (double)us / 1e6;
 	} else switch (id) {
@@ -1955,6 +1966,8 @@ set_defaults(void)
 	R.o.max_buffer = (size_t)256 << 20;
 	R.o.fsync = EVT_FSYNC_INTERVAL;
 	R.o.flush_us = 1000000;
+	R.o.ack_wait = 60;
+	evt_nats_opts_init(&R.o.nats);
 }
 
 /* Reads the config file the command line names (--config), if any, before
@@ -2019,21 +2032,23 @@ read_command_line(int argc, char **argv)
 static void
 check_opts(void)
 {
-	if (R.o.from_nats != NULL) {
+	if (R.o.from_nats) {
 		if (R.o.archive == NULL || R.o.url != NULL)
 			evt_cli_usage_err("--from-nats takes --archive DIR "
 			    "and no gateway URL");
-		if (R.o.stream == NULL || R.o.durable == NULL)
-			evt_cli_usage_err("--from-nats needs --stream NAME "
-			    "and --durable NAME");
-		if (strchr(R.o.durable, '.') != NULL)
-			evt_cli_usage_err("--durable %s: a consumer name "
-			    "holds no '.'", R.o.durable);
+		if (R.o.durable == NULL || R.o.durable[0] == '\0' ||
+		    strpbrk(R.o.durable, ". *>") != NULL)
+			evt_cli_usage_err("--from-nats needs --durable NAME "
+			    "(no '.', '*', '>' or blank)");
+		evt_nats_opts_finish(&R.o.nats, NULL);
 		return;
 	}
-	if (R.o.stream != NULL || R.o.durable != NULL || R.o.filter != NULL)
-		evt_cli_usage_err("--stream, --durable and --filter go with "
+	if (R.o.durable != NULL || R.o.filter != NULL)
+		evt_cli_usage_err("--durable and --filter go with "
 		    "--from-nats");
+	if (R.o.nats.servers != NULL)
+		evt_cli_usage_err("--publish: not in this evrec (see "
+		    "--from-nats)");
 	if (R.o.archive == NULL || R.o.url == NULL)
 		evt_cli_usage_err("--archive DIR and URL are required");
 	if (evt_httpc_url_parse(R.o.url, &R.url) != 0)
@@ -2162,7 +2177,7 @@ open_archive(void)
 		    errno ? strerror(errno) : "");
 		return -1;
 	}
-	if (R.o.from_nats != NULL)
+	if (R.o.from_nats)
 		return 0;	/* no gateway session to resume */
 	if ((s = evt_archive_session(R.ar, &len)) != NULL &&
 	    evt_recorder_session_parse(s, len, R.sid) == 0) {
@@ -2405,6 +2420,7 @@ finish(void)
 	evt_buf_free(&R.rebuilt);
 	evt_buf_free(&R.marker);
 	evt_buf_free(&R.pend);
+	evt_nats_opts_free(&R.o.nats);
 	evt_log_close();
 }
 
@@ -2420,30 +2436,11 @@ nats_stop_signal(int sig)
 	nats_stop = 1;
 }
 
-/* Connects to the servers of --from-nats (reconnecting forever).
- * Returns the connection or NULL after logging why. */
-static natsConnection *
-nats_connect(void)
+/* What the NATS connection tells (libnats' threads): logged. */
+static void
+nats_note(void *arg, int level, const char *msg)
 {
-	natsConnection *nc = NULL;
-	natsOptions *no = NULL;
-	natsStatus s;
-
-	if ((s = natsOptions_Create(&no)) == NATS_OK)
-		s = natsOptions_SetURL(no, R.o.from_nats);
-	if (s == NATS_OK)
-		s = natsOptions_SetMaxReconnect(no, -1);
-	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(no, true, NULL, NULL);
-	if (s == NATS_OK)
-		s = natsConnection_Connect(&nc, no);
-	natsOptions_Destroy(no);
-	if (s != NATS_OK) {
-		evt_log_err("cannot connect to %s: %s", R.o.from_nats,
-		    nats_GetLastError(NULL));
-		return NULL;
-	}
-	return nc;
+	evt_log(level, "nats: %s", msg);
 }
 
 /* evrec --from-nats: the archive, its newest ids for dedupe, the
@@ -2452,13 +2449,15 @@ static int
 run_from_nats(void)
 {
 	struct evt_natsarc_opts no = {
-		.stream = R.o.stream, .durable = R.o.durable,
+		.stream = R.o.nats.stream, .durable = R.o.durable,
 		.filter = R.o.filter, .recorder = "evrec " EVREC_VERSION,
 		.flush_us = R.o.flush_us, .max_pending = 32768,
-		.ack_wait_us = INT64_C(60) * 1000000, .fetch = 1024,
+		.ack_wait_us = (int64_t)(R.o.ack_wait * 1e6), .fetch = 1024,
 	};
 	struct sigaction sa = {.sa_handler = nats_stop_signal};
-	natsConnection *nc;
+	struct evt_nats_cbs cbs = {nats_note, NULL};
+	struct evt_nats *nc;
+	char err[512];
 	int rc;
 
 	sigemptyset(&sa.sa_mask);
@@ -2467,15 +2466,20 @@ run_from_nats(void)
 	if (evt_recorder_seen_init(&R.seen, 0) != 0 || open_archive() != 0)
 		return EVT_EXIT_FAIL;
 	load_seen();
-	if ((nc = nats_connect()) == NULL)
+	/* (No retry here: a service manager restarts evrec; once
+	 * connected, libnats reconnects forever.) */
+	if (evt_nats_connect(&R.o.nats, "evrec --from-nats", NULL, &cbs, &nc,
+	    err, sizeof err) != 0) {
+		evt_log_err("%s", err);
 		return EVT_EXIT_FAIL;
+	}
 	evt_log_info("evrec " EVREC_VERSION " archiving stream %s from %s "
-	    "into %s", R.o.stream, R.o.from_nats, R.o.archive);
+	    "into %s", R.o.nats.stream, R.o.nats.servers, R.o.archive);
 	rc = evt_natsarc_run(nc, R.ar, &R.seen, &no, &nats_stop);
 	/* The acknowledgements out before the connection goes. */
-	natsConnection_FlushTimeout(nc, 5000);
-	natsConnection_Destroy(nc);
-	nats_Close();
+	natsConnection_FlushTimeout(evt_nats_conn(nc), 5000);
+	evt_nats_close(nc);
+	evt_nats_shutdown();
 	if (evt_archive_close(R.ar) != 0)
 		rc = -1;
 	R.ar = NULL;
@@ -2517,7 +2521,7 @@ main(int argc, char **argv)
 		    evt_strerror(rc));
 	if (load_password() != 0)
 		return EVT_EXIT_USAGE;
-	if (R.o.from_nats != NULL) {
+	if (R.o.from_nats) {
 		R.exit_code = run_from_nats();
 		finish();
 		return R.exit_code;

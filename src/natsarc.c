@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nats/nats.h>
 
 #include "evtape/archive.h"
 #include "evtape/err.h"
@@ -23,6 +22,7 @@
 #include "evtape/json.h"
 #include "evtape/log.h"
 #include "evtape/natsarc.h"
+#include "evtape/natsio.h"
 #include "evtape/recorder.h"
 #include "evtape/timefmt.h"
 
@@ -31,17 +31,13 @@
 
 /* ------------------------------------------------------------ headers */
 
-static const char *const kind_names[] = {"event", "session", "gap",
-    "config", "states", "json", "raw"};
-
 /* The kind of an Evtape-Kind value (see natsarc.h). */
 int
 evt_natsarc_kind(const char *v)
 {
-	for (size_t i = 0; v != NULL &&
-	    i < sizeof kind_names / sizeof kind_names[0]; i++)
-		if (strcmp(v, kind_names[i]) == 0)
-			return (int)i;
+	for (int k = EVT_NATS_EVENT; v != NULL && k <= EVT_NATS_RAW; k++)
+		if (strcmp(v, evt_nats_kind_name(k)) == 0)
+			return k;
 	return -1;
 }
 
@@ -76,31 +72,6 @@ evt_natsarc_rx(const char *v, int64_t *rx)
 	return 0;
 }
 
-/* Parses an Evtape-Item value (see natsarc.h). */
-int
-evt_natsarc_item(const char *v, uint32_t *i, uint32_t *n)
-{
-	const char *slash = v != NULL ? strchr(v, '/') : NULL;
-	uint64_t a, b;
-
-	if (slash == NULL || parse_dec(v, slash, &a) != 0 ||
-	    parse_dec(slash + 1, slash + 1 + strlen(slash + 1), &b) != 0 ||
-	    a >= b || b > UINT32_MAX)
-		return EVT_ERR_ARG;
-	*i = (uint32_t)a;
-	*n = (uint32_t)b;
-	return 0;
-}
-
-/* The archive UUID of an Evtape-Frame value (see natsarc.h). */
-const char *
-evt_natsarc_frame_archive(const char *v, size_t *len)
-{
-	const char *slash = strchr(v, '/');
-
-	*len = slash != NULL ? (size_t)(slash - v) : strlen(v);
-	return v;
-}
 
 /* Appends ,"key":"val" (escaped). */
 static int
@@ -180,7 +151,6 @@ struct gw {
 
 /* The archiver (one per run). */
 struct na {
-	natsConnection *nc;
 	jsCtx *js;
 	natsSubscription *sub;
 	struct evt_archive *ar;
@@ -452,8 +422,8 @@ other_write(struct na *na, natsMsg *m, int kind, int64_t rx,
 	size_t len = (size_t)natsMsg_GetDataLength(m);
 	int rc;
 
-	if (kind == EVT_NA_SESSION || kind == EVT_NA_GAP ||
-	    kind == EVT_NA_CONFIG) {
+	if (kind == EVT_NATS_SESSION || kind == EVT_NATS_GAP ||
+	    kind == EVT_NATS_CONFIG) {
 		if (len == 0 || evt_json_parse(&na->jp, d, len) < 0 ||
 		    na->jp.tok[0].type != EVT_J_OBJECT) {
 			poison(na, m, "a marker body that is not a JSON "
@@ -461,21 +431,21 @@ other_write(struct na *na, natsMsg *m, int kind, int64_t rx,
 			return;
 		}
 	}
-	if (kind == EVT_NA_SESSION)
+	if (kind == EVT_NATS_SESSION)
 		gw_learn(na, site, d, len);	/* named by the marker below */
 	site_switch(na, rx, site, arch, alen);
 	switch (kind) {
-	case EVT_NA_SESSION:
+	case EVT_NATS_SESSION:
 		na->tmp.len = 0;
 		if (evt_natsarc_add_site(&na->tmp, d, len, site) != 0)
 			abort();
 		rc = evt_archive_marker(na->ar, EVT_K_SESSION, rx,
 		    (const char *)na->tmp.p, na->tmp.len);
 		break;
-	case EVT_NA_GAP:
+	case EVT_NATS_GAP:
 		rc = evt_archive_marker(na->ar, EVT_K_GAP, rx, d, len);
 		break;
-	case EVT_NA_CONFIG:
+	case EVT_NATS_CONFIG:
 		rc = evt_archive_marker(na->ar, EVT_K_CONFIG, rx, d, len);
 		break;
 	default:
@@ -494,10 +464,8 @@ static void
 on_msg(struct na *na, natsMsg *m)
 {
 	const char *fr = hdr(m, "Evtape-Frame"), *site = hdr(m, "Evtape-Site");
-	const char *arch = "";
 	int kind = evt_natsarc_kind(hdr(m, "Evtape-Kind"));
-	uint32_t item = 0, nitems = 1;
-	size_t alen = 0;
+	struct evt_nats_ref ref;
 	int64_t rx;
 
 	na->msgs++;
@@ -511,15 +479,19 @@ on_msg(struct na *na, natsMsg *m)
 	}
 	if (site == NULL)
 		site = "";
-	if (fr != NULL)
-		arch = evt_natsarc_frame_archive(fr, &alen);
-	if (kind != EVT_NA_EVENT) {
+	/* The source archive is the Evtape-Frame's UUID; a message without
+	 * a usable one is archived all the same (archive "", alone). */
+	if (evt_nats_ref_parse(fr, kind == EVT_NATS_EVENT ? hdr(m,
+	    "Evtape-Item") : NULL, &ref) != 0) {
+		fr = NULL;
+		ref.item = -1;
+	}
+	if (kind != EVT_NATS_EVENT) {
 		frame_write(na);
-		other_write(na, m, kind, rx, site, arch, alen);
+		other_write(na, m, kind, rx, site, fr != NULL ? fr : "",
+		    fr != NULL ? 36 : 0);
 		return;
 	}
-	if (evt_natsarc_item(hdr(m, "Evtape-Item"), &item, &nitems) != 0)
-		item = 0, nitems = 1;
 	/* Another frame (or one without Evtape-Frame: alone). */
 	if (na->nev > 0 && (fr == NULL || strcmp((const char *)na->fkey.p,
 	    fr) != 0 || strcmp((const char *)na->fsite.p, site) != 0))
@@ -528,7 +500,8 @@ on_msg(struct na *na, natsMsg *m)
 		set_str(&na->fkey, fr != NULL ? fr : "", fr != NULL ?
 		    strlen(fr) : 0);
 		set_str(&na->fsite, site, strlen(site));
-		set_str(&na->farch, arch, alen);
+		set_str(&na->farch, fr != NULL ? fr : "", fr != NULL ? 36 :
+		    0);
 		na->frx = rx;
 		na->frame.len = 0;
 		if (evt_buf_put(&na->frame, "{\"events\":[", 11) != 0)
@@ -539,7 +512,9 @@ on_msg(struct na *na, natsMsg *m)
 	    (size_t)natsMsg_GetDataLength(m)) != 0)
 		abort();
 	pend_push(na, m);
-	if (fr == NULL || item + 1 == nitems)
+	/* Its last event, or an event without Evtape-Item: complete. */
+	if (fr == NULL || ref.item < 0 || (uint64_t)ref.item + 1 ==
+	    ref.nitems)
 		frame_write(na);
 }
 
@@ -583,10 +558,6 @@ consumer_setup(struct na *na)
 	jsErrCode jerr = 0;
 	natsStatus s;
 
-	if ((s = natsConnection_JetStream(&na->js, na->nc, NULL)) != NATS_OK) {
-		evt_log_err("JetStream: %s", natsStatus_GetText(s));
-		return -1;
-	}
 	s = js_GetConsumerInfo(&ci, na->js, o->stream, o->durable, NULL,
 	    &jerr);
 	if (s == NATS_NOT_FOUND) {
@@ -659,13 +630,11 @@ na_free(struct na *na)
 	evt_json_free(&na->jp);
 	if (na->sub != NULL)
 		natsSubscription_Destroy(na->sub);
-	if (na->js != NULL)
-		jsCtx_Destroy(na->js);
 }
 
 /* Consumes until *stop (see natsarc.h). */
 int
-evt_natsarc_run(void *nc, struct evt_archive *ar,
+evt_natsarc_run(struct evt_nats *n, struct evt_archive *ar,
     struct evt_recorder_seen *seen, const struct evt_natsarc_opts *o,
     volatile sig_atomic_t *stop)
 {
@@ -674,7 +643,7 @@ evt_natsarc_run(void *nc, struct evt_archive *ar,
 	int rc;
 
 	memset(&na, 0, sizeof na);
-	na.nc = nc;
+	na.js = evt_nats_js(n);
 	na.ar = ar;
 	na.seen = seen;
 	na.o = o;

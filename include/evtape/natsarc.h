@@ -27,28 +27,16 @@
 #include "evtape/buf.h"
 
 struct evt_archive;
+struct evt_nats;
 struct evt_recorder_seen;
 
-/* What a message is, by its Evtape-Kind header. */
-enum evt_natsarc_kind {
-	EVT_NA_EVENT = 0, EVT_NA_SESSION, EVT_NA_GAP, EVT_NA_CONFIG,
-	EVT_NA_STATES, EVT_NA_JSON, EVT_NA_RAW,
-};
-
-/* The kind named by an Evtape-Kind value (NUL-terminated), or -1. */
+/* The kind (enum evt_nats_kind) an Evtape-Kind value (NUL-terminated,
+ * NULL: none) names, or -1. */
 int evt_natsarc_kind(const char *v);
 
 /* Parses an Evtape-Rx value: decimal microseconds since the epoch, at
  * most 18 digits, optional leading '-'.  Returns 0 and *rx or EVT_ERR_ARG. */
 int evt_natsarc_rx(const char *v, int64_t *rx);
-
-/* Parses an Evtape-Item value "<i>/<n>" (0 <= i < n): 0, or EVT_ERR_ARG. */
-int evt_natsarc_item(const char *v, uint32_t *i, uint32_t *n);
-
-/* The source archive UUID of an Evtape-Frame value "<uuid>/<seq>/<ord>":
- * its text up to the first '/' (*len bytes of v), the whole value if it
- * has none. */
-const char *evt_natsarc_frame_archive(const char *v, size_t *len);
 
 /*
  * Appends the SESSION marker body of a central archive to out:
@@ -82,13 +70,13 @@ struct evt_natsarc_opts {
 /*
  * Consumes until *stop is set (a signal handler sets it), writing into ar
  * (open for writing) and dropping events whose id is in seen (which the
- * caller filled with the archive's newest ids); nc is a natsConnection
- * (void * here so that this header needs no nats.h).  At the end
+ * caller filled with the archive's newest ids), through n's connection
+ * and JetStream context (natsio.h).  At the end
  * everything written is made durable and acknowledged.  Returns 0, or -1
  * after logging why (the consumer could not be set up, the archive
  * failed).
  */
-int evt_natsarc_run(void *nc, struct evt_archive *ar,
+int evt_natsarc_run(struct evt_nats *n, struct evt_archive *ar,
     struct evt_recorder_seen *seen, const struct evt_natsarc_opts *o,
     volatile sig_atomic_t *stop);
 

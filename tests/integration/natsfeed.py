@@ -6,14 +6,19 @@ protocol over a plain socket (no client library needed).
 
   natsfeed.py PORT create STREAM SUBJECTS      make a file stream
   natsfeed.py PORT feed SITE PREFIX FILE       publish FILE's lines
+  natsfeed.py PORT tsv SITE PREFIX UUID FILE   publish a TSV file's frames
+                                               (formats/tsv.md, as evgen
+                                               writes them) as evrec
+                                               --publish would
 
 FILE lines: "rx<TAB>frame<TAB>kind<TAB>payload" (kind event|session|gap|
 config|states|json|raw; frame "uuid/seq/ord"; events of one frame on
-consecutive lines).  Each publish waits for JetStream's ack (a request
-to the subject with a reply inbox), so the stream holds everything when
-it exits 0.
+consecutive lines).  Every publish is a request with a reply inbox and
+JetStream's acks are all awaited (pipelined, 1000 at a time), so the
+stream holds everything when it exits 0.
 """
 import json
+import os
 import socket
 import sys
 
@@ -25,8 +30,9 @@ class Conn:
         self.line()  # INFO
         self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false,'
                        b'"headers":true,"no_responders":true}\r\n'
-                       b"SUB _INBOX.feed.* 1\r\n")
+                       b"SUB _INBOX.feed%d.* 1\r\n" % os.getpid())
         self.n = 0
+        self.out = []
 
     def line(self):
         while b"\r\n" not in self.buf:
@@ -58,9 +64,33 @@ class Conn:
             elif ln.startswith(b"-ERR"):
                 raise SystemExit("natsfeed: " + ln.decode())
 
+    inflight = 0
+
+    def publish(self, subj, payload, headers):
+        """Sends a request without waiting for its reply (drain does)."""
+        self.n += 1
+        self.inflight += 1
+        inbox = "_INBOX.feed%d.%d" % (os.getpid(), self.n)
+        h = "NATS/1.0\r\n" + "".join("%s: %s\r\n" % kv for kv in
+                                     headers) + "\r\n"
+        hb = h.encode()
+        self.out.append(b"HPUB %s %s %d %d\r\n" % (
+            subj.encode(), inbox.encode(), len(hb),
+            len(hb) + len(payload)) + hb + payload + b"\r\n")
+
+    def drain(self):
+        """Sends what publish queued and awaits every JetStream ack."""
+        self.s.sendall(b"".join(self.out))
+        self.out = []
+        while self.inflight > 0:
+            ack = json.loads(self.reply())
+            if "error" in ack:
+                raise SystemExit("natsfeed: " + json.dumps(ack))
+            self.inflight -= 1
+
     def request(self, subj, payload, headers=None):
         self.n += 1
-        inbox = "_INBOX.feed.%d" % self.n
+        inbox = "_INBOX.feed%d.%d" % (os.getpid(), self.n)
         if headers:
             h = "NATS/1.0\r\n" + "".join("%s: %s\r\n" % kv for kv in
                                          headers) + "\r\n"
@@ -98,8 +128,31 @@ def subject(prefix, kind, payload):
                             else "_")
 
 
-def feed(c, site, prefix, path):
-    rows = [ln.rstrip("\n").split("\t", 3) for ln in open(path)]
+def tsv_rows(uuid, path):
+    """The rows of a TSV file's frames: a MSG frame's events one a row
+    (frame uuid/1/<line>), other JSON frames as states or json, the rest
+    raw."""
+    rows = []
+    for o, ln in enumerate(open(path)):
+        rx, text = ln.rstrip("\n").split("\t", 1)
+        ref = "%s/1/%d" % (uuid, o)
+        try:
+            v = json.loads(text)
+        except ValueError:
+            rows.append((rx, ref, "raw", text))
+            continue
+        if isinstance(v, dict) and isinstance(v.get("events"), list):
+            for ev in v["events"]:
+                rows.append((rx, ref, "event", json.dumps(
+                    ev, separators=(",", ":"), ensure_ascii=False)))
+        elif isinstance(v, dict) and "states" in v:
+            rows.append((rx, ref, "states", text))
+        else:
+            rows.append((rx, ref, "json", text))
+    return rows
+
+
+def feed(c, site, prefix, rows):
     for i, (rx, frame, kind, payload) in enumerate(rows):
         h = [("Evtape-Rx", rx), ("Evtape-Frame", frame),
              ("Evtape-Site", site), ("Evtape-Kind", kind)]
@@ -125,10 +178,10 @@ def feed(c, site, prefix, path):
         else:
             mid = frame.replace("/", ":")
         h.insert(0, ("Nats-Msg-Id", mid))
-        ack = json.loads(c.request(subject(prefix, kind, payload),
-                                   payload.encode(), h))
-        if "error" in ack:
-            raise SystemExit("natsfeed: " + json.dumps(ack))
+        c.publish(subject(prefix, kind, payload), payload.encode(), h)
+        if c.inflight >= 1000:
+            c.drain()
+    c.drain()
 
 
 def main():
@@ -140,8 +193,11 @@ def main():
                                  json.dumps(cfg).encode()))
         if "error" in r:
             raise SystemExit("natsfeed: " + json.dumps(r))
+    elif sys.argv[2] == "tsv":
+        feed(c, sys.argv[3], sys.argv[4], tsv_rows(sys.argv[5], sys.argv[6]))
     else:
-        feed(c, sys.argv[3], sys.argv[4], sys.argv[5])
+        feed(c, sys.argv[3], sys.argv[4], [
+            ln.rstrip("\n").split("\t", 3) for ln in open(sys.argv[5])])
 
 
 main()
