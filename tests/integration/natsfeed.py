@@ -88,20 +88,12 @@ class Conn:
                 raise SystemExit("natsfeed: " + json.dumps(ack))
             self.inflight -= 1
 
-    def request(self, subj, payload, headers=None):
-        self.n += 1
-        inbox = "_INBOX.feed%d.%d" % (os.getpid(), self.n)
-        if headers:
-            h = "NATS/1.0\r\n" + "".join("%s: %s\r\n" % kv for kv in
-                                         headers) + "\r\n"
-            hb = h.encode()
-            self.s.sendall(b"HPUB %s %s %d %d\r\n" % (
-                subj.encode(), inbox.encode(), len(hb),
-                len(hb) + len(payload)) + hb + payload + b"\r\n")
-        else:
-            self.s.sendall(b"PUB %s %s %d\r\n" % (
-                subj.encode(), inbox.encode(), len(payload)) +
-                payload + b"\r\n")
+    def request(self, subj, payload):
+        """Sends one request and returns its reply."""
+        self.publish(subj, payload, [])
+        self.s.sendall(b"".join(self.out))
+        self.out = []
+        self.inflight -= 1
         return self.reply()
 
 
