@@ -21,10 +21,9 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude \
 # zstd and msgpack-c are linked statically (from the same Debian -dev
 # packages): it halves the start-up time of short commands such as
 # `evtool get`, whose whole-process time is a benchmarked goal.
-# Dynamic: OpenSSL, libevent, wslay (no .pc file), http-parser (no .pc),
-# libnats (Debian ships the shared library only).
-DYN_PKGS = libcrypto libssl libevent_openssl libevent inih
-DYN_PKGS += libnats
+# Dynamic: OpenSSL, libevent, inih, libnats (Debian ships it shared only),
+# wslay (no .pc file), http-parser (no .pc).
+DYN_PKGS = libcrypto libssl libevent_openssl libevent inih libnats
 LIBS = -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
        -Wl,-Bdynamic $(shell pkg-config --libs $(DYN_PKGS) 2>/dev/null) \
        -lwslay -lhttp_parser -lm -lpthread $(XLIBS)
@@ -33,6 +32,9 @@ LIB_SRC = $(filter-out src/evrec.c,$(wildcard src/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOLS = $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
+# Test tools the integration scripts run (not tests themselves): natsdump
+# reads and writes JetStream streams through libnats directly.
+TEST_TOOLS = $(BUILD)/tests/natsdump
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REG = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzreg/%,$(FUZZ_SRC))
 BENCH = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
@@ -44,7 +46,7 @@ all: $(BUILD)/libevtape.a $(BUILD)/evrec $(TOOLS)
 
 # The test programs (unit tests, fuzz-corpus replayers, benchmark helpers),
 # built without running anything: `make tests && build/tests/test_json`.
-tests: all $(UNIT) $(FUZZ_REG) $(BENCH)
+tests: all $(UNIT) $(TEST_TOOLS) $(FUZZ_REG) $(BENCH)
 
 # The build dependencies, installed before anything compiles (every
 # compile and link rule below has it as an order-only prerequisite, so
@@ -82,7 +84,7 @@ $(BUILD)/fuzzreg/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libevtape.a \
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $< tests/fuzz/driver.c $(BUILD)/libevtape.a $(LIBS)
 
 # The test-only packages are installed once everything is built.
-test: all $(UNIT) $(FUZZ_REG)
+test: all $(UNIT) $(TEST_TOOLS) $(FUZZ_REG)
 	@sh tools/deps.sh test
 	@BUILD=$(BUILD) sh tests/run.sh
 

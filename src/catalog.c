@@ -48,6 +48,7 @@
 #include "evtape/crc32c.h"
 #include "evtape/err.h"
 #include "evtape/idindex.h"
+#include "evtape/natspub.h"
 #include "evtape/rollup.h"
 #include "evtape/segment.h"
 #include "le.h"
@@ -132,8 +133,12 @@ list_one(struct evt_listing *l, const struct dirent *e, size_t *scap,
 {
 	const char *n = e->d_name;
 	uint64_t seq, lo, hi;
+	/* The publishing position of evrec --publish (formats/nats.md) is
+	 * the recorder's, not the archive's: passed over as LOCK is. */
 	if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 ||
-	    strcmp(n, "LOCK") == 0 || strcmp(n, EVT_CAT_NAME) == 0)
+	    strcmp(n, "LOCK") == 0 || strcmp(n, EVT_CAT_NAME) == 0 ||
+	    strcmp(n, EVT_NATSPUB_FILE) == 0 ||
+	    strcmp(n, EVT_NATSPUB_FILE ".tmp") == 0)
 		return 0;
 	if (evt_segment_parse_name(n, &seq)) {
 		if (l->nseg == *scap) {

@@ -27,6 +27,10 @@
  * TCP holds the gateway back) and written again, in order, once a retry
  * succeeds (every second).
  *
+ * Publishing (--publish, formats/nats.md): a thread of natspub.c follows
+ * the archive and publishes it to NATS JetStream; the archive is its
+ * outbox, so NATS never holds recording back.
+ *
  * Secrets: the password and tokens live in heap memory wiped after use,
  * never in argv, logs or the archive.
  */
@@ -66,6 +70,7 @@
 #include "evtape/log.h"
 #include "evtape/natsarc.h"
 #include "evtape/natsio.h"
+#include "evtape/natspub.h"
 #include "evtape/record.h"
 #include "evtape/recorder.h"
 #include "evtape/tls.h"
@@ -94,6 +99,8 @@
 #define METRICS_IDLE_S 5
 #define METRICS_REQ_MAX 8192
 #define METRICS_FD_RESERVE 16	/* descriptors it never takes */
+/* At a stop, the publisher's time to publish what the archive holds. */
+#define PUBLISH_GRACE_US (INT64_C(5) * 1000000)
 
 /* Command-line and config-file options. */
 struct opts {
@@ -113,8 +120,10 @@ struct opts {
 	int no_config_snapshot;
 	int segment_filter;	/* seal with id filters (off: the idindex) */
 	int from_nats;		/* --from-nats: the central archiver */
+	int publish;		/* --publish given */
 	char *durable, *filter;
-	struct evt_nats_opts nats; /* its servers (servers), stream, ... */
+	struct evt_nats_opts nats; /* --publish or --from-nats (servers) and
+				      their options */
 };
 
 /* Connection states. */
@@ -239,6 +248,7 @@ static struct evrec {
 	rlim_t fd_limit;		/* RLIMIT_NOFILE (soft) */
 	int foreign;			/* another writer: stopping */
 	int exit_code;
+	struct evt_natspub *pub;	/* --publish */
 } R;
 
 static void connect_begin(void);
@@ -1304,6 +1314,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		apply_backpressure();
 	}
 	names_pump();
+	if (R.pub != NULL)
+		evt_natspub_recorded(R.pub, R.c.events, R.last_rx);
 }
 
 /* Every --state-interval: a getState snapshot and a configuration
@@ -1341,6 +1353,16 @@ summary_cb(evutil_socket_t fd, short what, void *arg)
 	    R.c.other, R.write_failing ? ", archive writes failing" : "");
 	R.last = R.c;
 	R.last_summary_us = now;
+	if (R.pub != NULL) {
+		struct evt_natspub_stats st;
+
+		evt_natspub_stats(R.pub, &st);
+		evt_log_info("summary: NATS %s: %" PRIu64 " published, %" PRIu64
+		    " acknowledged, %" PRIu64 " pending, %" PRIu64 " refused or "
+		    "timed out, lag %" PRIu64 " events (%.1f s)",
+		    st.connected ? "connected" : "not connected", st.published,
+		    st.acked, st.pending, st.rejected, st.lag_events, st.lag_s);
+	}
 }
 
 /* Hourly retention. */
@@ -1356,6 +1378,37 @@ prune_cb(evutil_socket_t fd, short what, void *arg)
 		    " bytes)", n, freed);
 	else if (n < 0)
 		evt_log_warn("retention: %s", evt_strerror(n));
+}
+
+/* Writes the Prometheus text of the publisher's metrics into b. */
+static void
+nats_metrics_text(struct evbuffer *b)
+{
+	struct evt_natspub_stats st;
+
+	evt_natspub_stats(R.pub, &st);
+#define M(name, help, type, v)                                         \
+	evbuffer_add_printf(b, "# HELP " name " " help "\n# TYPE " name \
+	    " " type "\n" name " %" PRIu64 "\n", (uint64_t)(v))
+	M("evrec_nats_published_total", "Messages published to NATS "
+	    "JetStream (resends too).", "counter", st.published);
+	M("evrec_nats_acknowledged_total", "Messages the stream "
+	    "acknowledged.", "counter", st.acked);
+	M("evrec_nats_pending", "Messages published, not yet acknowledged.",
+	    "gauge", st.pending);
+	M("evrec_nats_refused_total", "Publishes refused or timed out (sent "
+	    "again later).", "counter", st.rejected);
+	M("evrec_nats_too_big_total", "Messages over the server's "
+	    "max_payload, not published.", "counter", st.too_big);
+	M("evrec_nats_lag_events", "Events recorded and not yet "
+	    "acknowledged by the stream.", "gauge", st.lag_events);
+	M("evrec_nats_connected", "1 while connected to NATS.", "gauge",
+	    st.connected);
+#undef M
+	evbuffer_add_printf(b, "# HELP evrec_nats_lag_seconds Receive time "
+	    "of the newest recorded frame less that of the last acknowledged "
+	    "event (0: caught up).\n# TYPE evrec_nats_lag_seconds gauge\n"
+	    "evrec_nats_lag_seconds %.3f\n", st.lag_s);
 }
 
 /* Writes the Prometheus text of the metrics into b. */
@@ -1391,6 +1444,8 @@ metrics_text(struct evbuffer *b)
 	    "Seconds since the last event (-1: none yet).\n# TYPE "
 	    "evrec_seconds_since_last_event gauge\n"
 	    "evrec_seconds_since_last_event %.3f\n", since);
+	if (R.pub != NULL)
+		nats_metrics_text(b);
 }
 
 /*
@@ -1555,6 +1610,15 @@ metrics_error_cb(struct evconnlistener *lis, void *arg)
 
 /* ------------------------------------------------------------ signals */
 
+/* Stops the publisher: it publishes what the sealed archive holds, a few
+ * seconds at most, and keeps its position for the next start. */
+static void
+stop_publishing(void)
+{
+	if (R.pub != NULL && evt_natspub_stop(R.pub, PUBLISH_GRACE_US) == 0)
+		evt_log_info("NATS: everything recorded was published");
+}
+
 /* Final step of a stop: writes what is left and seals. */
 static void
 stop_cb(evutil_socket_t fd, short what, void *arg)
@@ -1594,6 +1658,7 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	} else
 		evt_log_info("stopped; archive sealed (%" PRIu64 " events "
 		    "recorded in this run)", R.c.events);
+	stop_publishing();
 	event_base_loopexit(R.base, NULL);
 }
 
@@ -1671,11 +1736,11 @@ static const struct option long_opts[] = {
 	{"durable", required_argument, NULL, OP_DURABLE},
 	{"filter", required_argument, NULL, OP_FILTER},
 	{"ack-wait", required_argument, NULL, OP_ACK_WAIT},
-	EVT_NATS_LONG_OPTIONS,
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OP_VERSION},
+	EVT_NATS_LONG_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 
@@ -1724,13 +1789,15 @@ usage(FILE *f)
 "                          at each session start (0: only then), and a\n"
 "                          configuration snapshot if it changed [1h]\n"
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
-"  --from-nats SERVERS     central archiver: archive the evtape messages of\n"
-"                          JetStream stream --stream (no gateway URL) read\n"
+"Central archiver (formats/records.md, \"Central archives\"; no URL):\n"
+"  --from-nats SERVERS     archive the evtape messages of JetStream stream\n"
+"                          --stream, nats://H:P[,H:P...], read\n"
 "  --durable NAME          through this durable pull consumer (created if\n"
 "                          missing; two archivers on one share the work)\n"
 "  --filter SUBJECT        its filter when created, e.g. xprotect.siteA.>\n"
 "  --ack-wait DUR          its AckWait when created: a killed archiver's\n"
 "                          messages are delivered again after it [60s]\n"
+"Publishing every recorded event to NATS JetStream (formats/nats.md):\n"
 EVT_NATS_USAGE
 "SIZE: digits with k, M, G or T (64M, 1T).  DUR: digits with us, ms, s, m,\n"
 "h, d or w (30s, 2w); a bare number is seconds.\n"
@@ -1855,12 +1922,12 @@ set_opt(int id, const char *v, const char *where)
 	char **str = string_field(id);
 	double *sec = seconds_field(id);
 
+	if (id == EVT_NATS_OP_PUBLISH)
+		R.o.publish = 1;
 	if (id == OP_FROM_NATS) {
 		R.o.from_nats = 1;
 		id = EVT_NATS_OP_PUBLISH;	/* its server list */
 	}
-	if (evt_nats_opt(&R.o.nats, id, v, where))
-		return;
 	if (str != NULL) {
 		free(*str);
 		if ((*str = strdup(v)) == NULL)
@@ -1901,6 +1968,7 @@ set_opt(int id, const char *v, const char *where)
 		set_size(id, v, where);
 		break;
 	default:
+		(void)evt_nats_opt(&R.o.nats, id, v, where);
 		break;
 	}
 }
@@ -1938,7 +2006,8 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		    lo->val == OP_VERSION)
 			break;
 		if (lo->val == OP_PASSWORD_FILE || lo->val == OP_TOKEN_FILE ||
-		    lo->val == OP_USER || lo->has_arg == no_argument ||
+		    lo->val == OP_USER || lo->val == EVT_NATS_OP_PASSWORD_FILE ||
+		    lo->val == EVT_NATS_OP_USER || lo->has_arg == no_argument ||
 		    value[0] != '\0') {
 			set_opt(lo->val, value, where);
 			return 1;
@@ -2033,6 +2102,9 @@ static void
 check_opts(void)
 {
 	if (R.o.from_nats) {
+		if (R.o.publish)
+			evt_cli_usage_err("--from-nats and --publish exclude "
+			    "each other");
 		if (R.o.archive == NULL || R.o.url != NULL)
 			evt_cli_usage_err("--from-nats takes --archive DIR "
 			    "and no gateway URL");
@@ -2046,9 +2118,6 @@ check_opts(void)
 	if (R.o.durable != NULL || R.o.filter != NULL)
 		evt_cli_usage_err("--durable and --filter go with "
 		    "--from-nats");
-	if (R.o.nats.servers != NULL)
-		evt_cli_usage_err("--publish: not in this evrec (see "
-		    "--from-nats)");
 	if (R.o.archive == NULL || R.o.url == NULL)
 		evt_cli_usage_err("--archive DIR and URL are required");
 	if (evt_httpc_url_parse(R.o.url, &R.url) != 0)
@@ -2063,6 +2132,9 @@ check_opts(void)
 		    EVT_FRAME_MAX);
 	if (R.o.max_buffer < ((size_t)1 << 20))
 		evt_cli_usage_err("--max-buffer must be at least 1M");
+	/* The site defaults to the gateway's host (reads the NATS password
+	 * file too). */
+	evt_nats_opts_finish(&R.o.nats, R.url.host);
 }
 
 /* Parses the config file and the command line (which wins), or exits. */
@@ -2353,6 +2425,35 @@ start_tls(void)
 	return 0;
 }
 
+/* What the NATS layer and the publisher say goes to the log. */
+static void
+nats_note_cb(void *arg, int level, const char *msg)
+{
+	evt_log(level, "%s", msg);
+}
+
+/* Starts the publisher (--publish) once the archive is open.  Returns 0
+ * or -1 after logging why. */
+static int
+start_publishing(void)
+{
+	struct evt_nats_cbs cbs = { nats_note_cb, NULL };
+	int rc;
+
+	if (R.o.nats.servers == NULL)
+		return 0;
+	rc = evt_natspub_start(R.o.archive, &R.o.nats, &cbs, &R.pub);
+	if (rc != 0) {
+		evt_log_err("cannot start publishing to NATS: %s",
+		    evt_strerror(rc));
+		return -1;
+	}
+	evt_log_info("publishing to NATS %s, stream %s, subjects %s.> "
+	    "(site %s)", R.o.nats.servers, R.o.nats.stream, R.o.nats.prefix,
+	    R.o.nats.site);
+	return 0;
+}
+
 /* Everything before the loop runs: the loop, DNS, TLS, the archive, the
  * timers, the metrics server.  Returns 0 or -1 after logging why. */
 static int
@@ -2370,6 +2471,8 @@ start(void)
 	if (R.dns == NULL)
 		R.dns = evdns_base_new(R.base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (start_tls() != 0 || open_archive() != 0)
+		return -1;
+	if (start_publishing() != 0)
 		return -1;
 	load_seen();
 	anchor_time();
@@ -2394,6 +2497,13 @@ finish(void)
 			R.exit_code = EVT_EXIT_FAIL;
 		R.ar = NULL;
 	}
+	if (R.pub != NULL || R.o.nats.servers != NULL) {
+		stop_publishing();
+		evt_nats_shutdown();
+		evt_natspub_free(R.pub);
+		R.pub = NULL;
+	}
+	evt_nats_opts_free(&R.o.nats);
 	secret_free(&R.password);
 	secret_free(&R.token);
 	for (size_t i = 0; i < METRICS_CONNS; i++)

@@ -164,6 +164,15 @@ fail:
 	return rc;
 }
 
+/* Starts at segment seq; see follow.h.  (f->seq is the last segment
+ * read: the one before seq, which a loss report then names.) */
+void
+evt_follow_start_at(struct evt_follow *f, uint64_t seq)
+{
+	if (f->r == NULL && f->seq == 0 && seq > 1)
+		f->seq = seq - 1;
+}
+
 /* Closes the open segment, adding what it could not read. */
 static void
 follow_close_seg(struct evt_follow *f)

@@ -13,10 +13,15 @@
  * seconds while the repetition lasts, so that a failure repeating in a
  * tight loop (accept() out of descriptors) costs a line per interval, not
  * a disk.
+ *
+ * evt_log may be called from several threads (evrec's NATS publisher and
+ * libnats' callbacks): one mutex keeps the repeat state and each line
+ * whole.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +46,7 @@ static size_t log_last_len;
 static int log_last_level = -1;
 static uint64_t log_repeats;	/* identical messages not written since */
 static time_t log_repeat_at;	/* when the count was last written */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Opens path for appending; returns the descriptor or -1. */
 static int
@@ -173,19 +179,20 @@ evt_log(int level, const char *fmt, ...)
 	va_end(ap);
 	n = k < 0 ? 0 : (size_t)k >= sizeof msg ? sizeof msg - 1 : (size_t)k;
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&log_mu);
 	if (level == log_last_level && n == log_last_len &&
 	    memcmp(msg, log_last, n) == 0) {
 		log_repeats++;
 		if (now.tv_sec - log_repeat_at >= LOG_REPEAT_S)
 			log_flush_repeats(now.tv_sec);
-		errno = e;
-		return;
+	} else {
+		log_flush_repeats(now.tv_sec);
+		log_write(level, msg, n);
+		memcpy(log_last, msg, n);
+		log_last_len = n;
+		log_last_level = level;
+		log_repeat_at = now.tv_sec;
 	}
-	log_flush_repeats(now.tv_sec);
-	log_write(level, msg, n);
-	memcpy(log_last, msg, n);
-	log_last_len = n;
-	log_last_level = level;
-	log_repeat_at = now.tv_sec;
+	pthread_mutex_unlock(&log_mu);
 	errno = e;
 }

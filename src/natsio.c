@@ -493,10 +493,21 @@ struct evt_nats {
 	char *servers;		/* for messages */
 };
 
+/* A libnats error text without its "(file.c:123): " prefix. */
+static const char *
+bare_error(const char *t)
+{
+	const char *close;
+	if (t != NULL && t[0] == '(' && (close = strstr(t, "): ")) != NULL &&
+	    close - t < 40)
+		return close + 3;
+	return t;
+}
+
 void
 evt_nats_errtext(natsStatus s, char *err, size_t errlen)
 {
-	const char *last = nats_GetLastError(NULL);
+	const char *last = bare_error(nats_GetLastError(NULL));
 	if (last != NULL && last[0] != '\0')
 		snprintf(err, errlen, "%s", last);
 	else
@@ -535,8 +546,9 @@ static void
 disconnected_cb(natsConnection *nc, void *closure)
 {
 	struct evt_nats *n = closure;
-	note(n, EVT_LOG_WARN, "NATS %s: disconnected; reconnecting",
-	    n->servers);
+	if (!natsConnection_IsClosed(nc))
+		note(n, EVT_LOG_WARN, "NATS %s: disconnected; reconnecting",
+		    n->servers);
 }
 
 static void
@@ -557,7 +569,7 @@ error_cb(natsConnection *nc, natsSubscription *sub, natsStatus err,
 	const char *last = NULL;
 	natsConnection_GetLastError(nc, &last);
 	note(n, EVT_LOG_WARN, "NATS %s: %s", n->servers, last != NULL &&
-	    last[0] ? last : natsStatus_GetText(err));
+	    last[0] ? bare_error(last) : natsStatus_GetText(err));
 }
 
 /* Splits the server list into an array of URLs (bare HOST:PORT gets
@@ -784,7 +796,8 @@ evt_nats_ensure_stream(struct evt_nats *n, const struct evt_nats_opts *o,
 
 int
 evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
-    struct evt_nats_ref *ref, char *err, size_t errlen)
+    struct evt_nats_ref *ref, char *id, size_t idlen, int64_t *rx_us,
+    char *err, size_t errlen)
 {
 	natsMsg *m = NULL;
 	jsErrCode jerr = 0;
@@ -801,11 +814,16 @@ evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
 		return -1;
 	}
 	int rc = 0;
+	const char *v = NULL;
 	if (natsMsgHeader_Get(m, "Evtape-Frame", &frame) == NATS_OK) {
 		if (natsMsgHeader_Get(m, "Evtape-Item", &item) != NATS_OK)
 			item = NULL;
 		rc = evt_nats_ref_parse(frame, item, ref) == 0;
 	}
+	snprintf(id, idlen, "%s", natsMsgHeader_Get(m, "Nats-Msg-Id", &v) ==
+	    NATS_OK && v != NULL ? v : "");
+	*rx_us = natsMsgHeader_Get(m, "Evtape-Rx", &v) == NATS_OK &&
+	    v != NULL ? strtoll(v, NULL, 10) : 0;
 	natsMsg_Destroy(m);
 	return rc;
 }
@@ -813,5 +831,7 @@ evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
 void
 evt_nats_shutdown(void)
 {
-	nats_Close();
+	/* Waits for libnats' threads (a callback may still run after a
+	 * connection is destroyed), at most 5 s. */
+	(void)nats_CloseAndWait(5000);
 }

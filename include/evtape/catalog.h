@@ -57,7 +57,7 @@ struct evt_listing {
 	char **temps;		/* ".compact-*", ".repair-*", ".idx-*" */
 	size_t ntemp;
 	char **strays;		/* anything else but ".", "..", LOCK,
-				   CATALOG */
+				   CATALOG, nats-publish.json(.tmp) */
 	size_t nstray;
 	struct stat before, after; /* the directory, around the reading */
 };

@@ -47,6 +47,14 @@ int evt_follow_open(const char *dir, int64_t from_us, evt_seg_err_cb cb,
 void evt_follow_close(struct evt_follow *f);
 
 /*
+ * Before the first evt_follow_reader: the first segment read is the
+ * lowest numbered seq or above (segments below are not opened; the
+ * publisher of evrec --publish resumes in its position's segment).
+ * seq 0 or 1: from the oldest, as without the call.
+ */
+void evt_follow_start_at(struct evt_follow *f, uint64_t seq);
+
+/*
  * The reader to read now: 1 and *r (borrowed until the next call) with
  * its file's path, and *fresh set when it is not the reader of the last
  * call; 0 when nothing is to be read until the archive changes; or a

@@ -13,7 +13,7 @@
  *     context (evt_nats_connect), and the stream (evt_nats_ensure_stream).
  *
  * libnats starts threads of its own; a program calls evt_nats_shutdown()
- * (nats_Close) before it exits so that leak checks stay clean.  Library
+ * (nats_CloseAndWait) before it exits so that leak checks stay clean.  Library
  * code here does not log: what happens on a connection goes to the note
  * callback the program gives (struct evt_nats_cbs).  No secret ever goes
  * into a note, an error text or argv: the password comes from a file.
@@ -239,7 +239,8 @@ int evt_nats_ref_cmp(const struct evt_nats_ref *a, const struct evt_nats_ref *b)
 /*
  * Makes a message (natsMsg_Create + the headers): subject subj, payload
  * data[0..len), headers h and Evtape-Site site.  Returns NATS_OK and
- * *out, or the libnats status.
+ * *out, or the libnats status.  libnats must be open (a connection
+ * opens it; else nats_Open(-1)).
  */
 natsStatus evt_nats_msg(natsMsg **out, const char *subj, const void *data,
     size_t len, const struct evt_nats_hdrs *h, const char *site);
@@ -290,17 +291,22 @@ int evt_nats_ensure_stream(struct evt_nats *n, const struct evt_nats_opts *o,
 
 /*
  * The last message of the stream whose subject is under the prefix
- * ("<prefix>.>"), as its frame reference: 1 and *ref, 0 when there is none
- * (or it carries no Evtape-Frame), -1 with err.  Needs a server that
- * takes a wildcard subject in a last-by-subject get (nats-server 2.9 does).
+ * ("<prefix>.>"), as its frame reference: 1 and *ref, its Nats-Msg-Id in
+ * id (idlen bytes; "" if none) and its Evtape-Rx in *rx_us (0 if none);
+ * 0 when there is none (or it carries no Evtape-Frame); -1 with err.
+ * Needs a server that takes a wildcard subject in a last-by-subject get
+ * (nats-server 2.9 does).
  */
 int evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
-    struct evt_nats_ref *ref, char *err, size_t errlen);
+    struct evt_nats_ref *ref, char *id, size_t idlen, int64_t *rx_us,
+    char *err, size_t errlen);
 
 /* Formats a libnats failure (status + its last error text) into err. */
 void evt_nats_errtext(natsStatus s, char *err, size_t errlen);
 
-/* nats_Close(): after every connection is closed, before exit. */
+/* Tears libnats down after every connection is closed, before exit
+ * (nats_CloseAndWait: its threads have ended when it returns, 5 s at
+ * most). */
 void evt_nats_shutdown(void);
 
 #endif

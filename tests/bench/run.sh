@@ -10,6 +10,8 @@
 #   FOLLOW_SECS, FOLLOW_RATES, FOLLOW_FLUSH: follow.sh's (cat -f delay)
 #   FANOUT_SECS, FANOUT_CLIENTS: evplay_fanout.sh's (default 20 s, 100
 #            clients at 200 events/s)
+#   NATS_EVENTS, NATS_LIVE_SECS, NATS_WINDOW: nats.sh's (default EVENTS,
+#            30 s, 4096)
 set -eu
 BUILD=${BUILD:-build}
 EVENTS=${EVENTS:-1000000}
@@ -202,3 +204,8 @@ BUILD=$BUILD sh "$(dirname "$0")/merge.sh"
 # cut: 15 minutes out of 10M events, against cat of the same window.
 echo
 BUILD=$BUILD sh "$(dirname "$0")/cut.sh"
+
+# NATS JetStream: the publishing baseline (libnats directly), evrec
+# --publish catching up an archive, the central archiver, live CPU.
+echo
+BUILD=$BUILD NATS_EVENTS=${NATS_EVENTS:-$EVENTS} sh "$(dirname "$0")/nats.sh"
