@@ -659,6 +659,7 @@ evt_natsarc_run(struct evt_nats *n, struct evt_archive *ar,
 	while (!*stop && !na.failed) {
 		natsMsgList list = {0};
 		int64_t want = na.max_pending - (int64_t)na.npend, now;
+		int queued = 0, qbytes = 0;
 		natsStatus s;
 
 		if (want > o->fetch)
@@ -667,6 +668,17 @@ evt_natsarc_run(struct evt_nats *n, struct evt_archive *ar,
 			ack_durable(&na, 1);
 			continue;
 		}
+		/*
+		 * libnats 3.4.1's fetch takes the messages already queued
+		 * (a late answer to an earlier request) first and then
+		 * compares that count to the batch less it: when it took
+		 * some but fewer than the batch, it writes past its array
+		 * (nats.c #749).  Taking queued messages one at a time
+		 * keeps it to none or all.
+		 */
+		if (natsSubscription_GetPending(na.sub, &queued, &qbytes) ==
+		    NATS_OK && queued > 0)
+			want = 1;
 		s = natsSubscription_Fetch(&list, na.sub, (int)want, TICK_MS,
 		    NULL);
 		if (s != NATS_OK && s != NATS_TIMEOUT) {
@@ -674,7 +686,7 @@ evt_natsarc_run(struct evt_nats *n, struct evt_archive *ar,
 			    nats_GetLastError(NULL));
 			nats_Sleep(TICK_MS);
 		}
-		for (int i = 0; i < list.Count && !na.failed; i++) {
+		for (int i = 0; i < list.Count && i < want && !na.failed; i++) {
 			on_msg(&na, list.Msgs[i]);
 			list.Msgs[i] = NULL;	/* held, or destroyed */
 		}
