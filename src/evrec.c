@@ -2562,7 +2562,7 @@ run_from_nats(void)
 		.stream = R.o.nats.stream, .durable = R.o.durable,
 		.filter = R.o.filter, .recorder = "evrec " EVREC_VERSION,
 		.flush_us = R.o.flush_us, .max_pending = 32768,
-		.ack_wait_us = (int64_t)(R.o.ack_wait * 1e6), .fetch = 1024,
+		.ack_wait_us = (int64_t)(R.o.ack_wait * 1e6), .fetch = 16384,
 	};
 	struct sigaction sa = {.sa_handler = nats_stop_signal};
 	struct evt_nats_cbs cbs = {nats_note, NULL};
