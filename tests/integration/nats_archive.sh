@@ -15,7 +15,7 @@ FEED="$PYTHON $HERE/natsfeed.py"
 # server's monitoring (/jsz): num_pending (not delivered yet),
 # num_ack_pending (delivered, not acknowledged).
 consumer() {
-	_nats_http "$(nats_mport n1)" "jsz?consumers=true" | $PYTHON -c '
+	_nats_http "$(nats_mport "$NSRV")" "jsz?consumers=true" | $PYTHON -c '
 import json, sys
 j = json.load(sys.stdin)
 for a in j.get("account_details", []):
@@ -35,7 +35,7 @@ archiver() {
 	_n=$1 _d=$2 _c=$3
 	shift 3
 	: >"$T/$_n.log"
-	start_rec "$_n" --archive "$_d" --from-nats "$NATS_URL" --stream EVT \
+	start_rec "$_n" --archive "$_d" --from-nats "$NATS_URL" --stream "$STREAM" \
 	    --durable "$_c" --flush-interval 50ms --ack-wait 2s "$@"
 	waitfor 1000 grep -q "consuming stream" "$T/$_n.log"
 }
@@ -56,6 +56,7 @@ c = collections.Counter(json.loads(l)["id"] for l in sys.stdin)
 print(sum(1 for v in c.values() if v > 1))'
 }
 
+STREAM=EVT NSRV=n1
 nats_start n1 || exit 1
 PORT=${NATS_URL##*:}
 t "a stream for two sites" $FEED "$PORT" create EVT 'xprotect.>'
@@ -154,6 +155,56 @@ checkl $? "a poison message does not stop the archiver" "$T/p.log"
 stop_pid $REC_PID
 grep -q "terminated" "$T/p.log"
 checkl $? "it is terminated with a log line naming it" "$T/p.log"
+
+# The real thing: two evsim sites, each recorded by an evrec --publish
+# into one stream (subject prefixes xprotect.siteA and xprotect.siteB);
+# the central archive against both local archives, event by event.
+if [ -x "$EVSIM" ]; then
+	umask 077
+	echo "pw-$$" >"$T/pw"
+	umask 022
+	# A server of their own (the stream takes xprotect.>, as EVT does).
+	NSRV=n2
+	nats_start n2 || exit 1
+	ndump --mkstream "$NATS_URL" EVP --subjects 'xprotect.>' >/dev/null
+	for s in A B; do
+		seed=3
+		[ $s = B ] && seed=4
+		start_sim sim$s --user u --password-file "$T/pw" --rate 0 \
+		    --events 6000 --seed $seed --cameras 30
+		start_rec pub$s --archive "$T/loc$s" --user u \
+		    --password-file "$T/pw" --publish "$NATS_URL" \
+		    --site site$s --subject-prefix xprotect.site$s --stream EVP \
+		    "http://127.0.0.1:$SIM_PORT"
+	done
+	wait_events "$T/locA" 6000 && wait_events "$T/locB" 6000
+	check $? "two evsim sites recorded by evrec --publish"
+	# Published: each site's events are in the stream.
+	published() {
+		[ "$(ndump --subject "xprotect.site$1.ev.>" "$NATS_URL" EVP |
+		    wc -l)" -ge "$(events_in "$T/loc$1")" ]
+	}
+	waitfor 3000 published A && waitfor 3000 published B
+	check $? "both evrec --publish published every event"
+	STREAM=EVP
+	archiver pc "$T/pcentral" dp
+	waitfor 1500 drained dp
+	checkl $? "the archiver drained the stream of the two recorders" \
+	    "$T/pc.log"
+	stop_pid $REC_PID
+	same_site siteA "$T/locA" "$T/pcentral" &&
+	    same_site siteB "$T/locB" "$T/pcentral"
+	check $? "evsim + evrec --publish: the central archive has each site's local archive, event by event (--site)"
+	n=$($EVTOOL cat "$T/pcentral" | wc -l)
+	check $((n != $(events_in "$T/locA") + $(events_in "$T/locB"))) \
+	    "and nothing else: $n events"
+	$EVTOOL cat --markers --site siteA "$T/pcentral" |
+	    grep -q '"event":"new".*"site":"siteA"'
+	check $? "site A's SESSION marker is in it, with its site"
+else
+	echo "ok $((tn + 1)) # skip evsim is not built"
+	tn=$((tn + 1))
+fi
 
 # Usage errors.
 $EVREC --archive "$T/u" --from-nats "$NATS_URL" --stream EVT >/dev/null 2>&1
