@@ -76,3 +76,28 @@ evt_table_free(void *q)
 	else
 		munmap(p, len);
 }
+
+/* Writes v in decimal; see buf.h. */
+char *
+evt_put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* Writes signed v in decimal; see buf.h. */
+char *
+evt_put_i64(char *p, int64_t v)
+{
+	if (v >= 0)
+		return evt_put_u64(p, (uint64_t)v);
+	*p++ = '-';
+	return evt_put_u64(p, (uint64_t)0 - (uint64_t)v);
+}

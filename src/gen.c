@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evtape/buf.h"
 #include "evtape/gen.h"
 #include "evtape/timefmt.h"
 
@@ -274,22 +275,6 @@ put_ticks(char *p, int64_t ticks)
 	return p + EVT_TICKS_LEN;
 }
 
-/* Writes an unsigned decimal; returns the end. */
-static char *
-put_u64(char *p, uint64_t v)
-{
-	char tmp[20];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
-}
-
 /*
  * Writes v / 10^dec as the shortest decimal text of that number (trailing
  * fraction zeros dropped), which is also how a double holding it prints.
@@ -307,7 +292,7 @@ put_fixed(char *p, int64_t v, int dec)
 		u = (uint64_t)0 - (uint64_t)v;
 	} else
 		u = (uint64_t)v;
-	p = put_u64(p, u / pow);
+	p = evt_put_u64(p, u / pow);
 	f = u % pow;
 	if (f != 0) {
 		*p++ = '.';
@@ -576,7 +561,7 @@ put_payload(struct evt_gen *g, char *p, uint32_t cam, int64_t ticks)
 	p = put_ticks(p, ticks);
 	PUT(p, "\",\"location\":{\"zone\":");
 	r = rnd(g);
-	p = put_u64(p, 1 + r % 12);
+	p = evt_put_u64(p, 1 + r % 12);
 	PUT(p, ",\"latitude\":");
 	p = put_fixed(p, loc[0] + (int64_t)((r >> 8) % 2001) - 1000, 6);
 	PUT(p, ",\"longitude\":");
@@ -596,7 +581,7 @@ put_payload(struct evt_gen *g, char *p, uint32_t cam, int64_t ticks)
 			conf1 = conf;
 		p = put_fixed(p, conf, 3);
 		PUT(p, ",\"trackId\":");
-		p = put_u64(p, 1 + (r >> 12) % 999999);
+		p = evt_put_u64(p, 1 + (r >> 12) % 999999);
 		PUT(p, ",\"box\":[");
 		/* Multiples of 1/64: exact binary fractions like 0.125. */
 		r = rnd(g);

@@ -939,17 +939,11 @@ evt_json_put_string(struct evt_buf *b, const char *s, size_t len)
 int
 evt_json_put_int(struct evt_buf *b, int neg, uint64_t mag)
 {
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + mag % 10);
-		mag /= 10;
-	} while (mag != 0);
-	if (evt_buf_grow(b, (size_t)n + 1) != 0)
+	if (evt_buf_grow(b, 21) != 0)
 		return EVT_ERR_NOMEM;
+	char *p = (char *)b->p + b->len;
 	if (neg)
-		b->p[b->len++] = '-';
-	while (n > 0)
-		b->p[b->len++] = (uint8_t)tmp[--n];
+		*p++ = '-';
+	b->len = (size_t)((uint8_t *)evt_put_u64(p, mag) - b->p);
 	return 0;
 }

@@ -374,29 +374,43 @@ evt_nats_subject(struct evt_buf *b, const char *prefix, int k,
 	return rc != 0 ? EVT_ERR_NOMEM : 0;
 }
 
+/* "<uuid><sep><seq><sep><ordinal>" at p (NUL-terminated); returns its
+ * end. */
+static char *
+put_ref(char *p, const struct evt_nats_ref *ref, char sep)
+{
+	evt_guid_format(ref->uuid, p);
+	p += 36;
+	*p++ = sep;
+	p = evt_put_u64(p, ref->seg);
+	*p++ = sep;
+	p = evt_put_u64(p, ref->ord);
+	*p = '\0';
+	return p;
+}
+
 void
 evt_nats_headers(struct evt_nats_hdrs *h, int k, int64_t rx_us,
     const struct evt_nats_ref *ref, const struct evt_nats_event *e)
 {
-	char u[37];
-	evt_guid_format(ref->uuid, u);
-	u[36] = '\0';
-	snprintf(h->frame, sizeof h->frame, "%s/%" PRIu64 "/%" PRIu64, u,
-	    ref->seg, ref->ord);
-	if (k == EVT_NATS_EVENT && ref->item >= 0)
-		snprintf(h->item, sizeof h->item, "%" PRId64 "/%" PRIu64,
-		    ref->item, ref->nitems);
-	else
-		h->item[0] = '\0';
-	snprintf(h->rx, sizeof h->rx, "%" PRId64, rx_us);
-	if (e != NULL && e->id[0] != '\0')
-		snprintf(h->msg_id, sizeof h->msg_id, "%s", e->id);
-	else if (h->item[0] != '\0')
-		snprintf(h->msg_id, sizeof h->msg_id, "%s:%" PRIu64 ":%"
-		    PRIu64 ":%" PRId64, u, ref->seg, ref->ord, ref->item);
-	else
-		snprintf(h->msg_id, sizeof h->msg_id, "%s:%" PRIu64 ":%"
-		    PRIu64, u, ref->seg, ref->ord);
+	char *p;
+	put_ref(h->frame, ref, '/');
+	h->item[0] = '\0';
+	if (k == EVT_NATS_EVENT && ref->item >= 0) {
+		p = evt_put_i64(h->item, ref->item);
+		*p++ = '/';
+		*evt_put_u64(p, ref->nitems) = '\0';
+	}
+	*evt_put_i64(h->rx, rx_us) = '\0';
+	if (e != NULL && e->id[0] != '\0') {
+		memcpy(h->msg_id, e->id, strlen(e->id) + 1);
+	} else {
+		p = put_ref(h->msg_id, ref, ':');
+		if (h->item[0] != '\0') {
+			*p++ = ':';
+			*evt_put_i64(p, ref->item) = '\0';
+		}
+	}
 	h->kind = evt_nats_kind_name(k);
 }
 

@@ -8,7 +8,9 @@
  * the acknowledged prefix of the ring (the contiguous acknowledged
  * position, persisted about every second); a failed slot, a connection
  * that is not up or an ack timeout (libnats reports it as a failed ack
- * after MaxWait) throws the rest of the ring away and reads the archive
+ * unacknowledged after ACK_WAIT_US: the publisher's own check of its
+ * oldest slot, cheaper than libnats' MaxWait, whose timer scans every
+ * pending message) throws the rest of the ring away and reads the archive
  * again from that position ("rewind"), after a backoff.
  *
  * Frame ordinals count the frames of a segment from its start, so a
@@ -39,9 +41,11 @@
 #include "evtape/timefmt.h"
 
 #define SAVE_EVERY_US 1000000		/* the position file, about */
-#define ACK_WAIT_MS 10000		/* an ack later than this: resend */
+#define ACK_WAIT_US 10000000	/* an ack later than this: resend */
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
+#define BACKOFF_CONNECT_MS 5000		/* connecting: a server that comes
+					   back is found within 5 s */
 #define IDLE_WAIT_MS 1000		/* follower wait when quiet */
 #define STEP_FRAMES 256			/* frames published per step */
 
@@ -53,6 +57,7 @@ struct slot {
 	int state;
 	int is_event;
 	int64_t rx;
+	int64_t sent;		/* mono */
 	struct evt_nats_ref ref;
 	char id[EVT_NATS_ID_MAX + 80];	/* its Nats-Msg-Id */
 };
@@ -84,6 +89,8 @@ struct evt_natspub {
 	uint32_t wake_acks;	/* acks since the thread began waiting */
 	int64_t stop_deadline;	/* mono */
 	char why[512];		/* the last failed ack's text */
+	char perr[512];		/* why a publish call failed (the
+				   thread's own) */
 	uint64_t published, acked, rejected, too_big;
 	uint64_t rec_events, acked_events, read_pre;
 	int64_t rec_rx, acked_rx, read_rx;
@@ -95,7 +102,6 @@ struct evt_natspub {
 	int pub_on_conn;	/* n has had an async publish (libnats 3.4
 				   crashes in js_PublishAsyncGetPendingList
 				   before the first) */
-	jsPubOptions po;
 	struct position pos, saved;
 	struct position held;	/* the stream's last message (guard) */
 	int64_t saved_at;	/* mono */
@@ -213,7 +219,7 @@ advance(struct evt_natspub *p)
 		p->pos.have = 1;
 		p->pos.ref = s->ref;
 		p->pos.rx = s->rx;
-		memcpy(p->pos.id, s->id, sizeof p->pos.id);
+		memcpy(p->pos.id, s->id, strlen(s->id) + 1);
 		p->acked_events += s->is_event;
 		if (s->is_event)
 			p->acked_rx = s->rx;
@@ -221,6 +227,13 @@ advance(struct evt_natspub *p)
 		popped = 1;
 	}
 	int failed = p->failed;
+	if (!failed && p->head < p->tail &&
+	    evt_mono_us() - p->ring[p->head % p->cap].sent > ACK_WAIT_US) {
+		snprintf(p->why, sizeof p->why, "no acknowledgement within %d "
+		    "s", (int)(ACK_WAIT_US / 1000000));
+		p->rejected++;
+		failed = p->failed = 1;
+	}
 	pthread_mutex_unlock(&p->mu);
 	if (popped)
 		p->backoff_ms = 0;
@@ -521,7 +534,7 @@ next_frame(struct evt_natspub *p)
 /*
  * Publishes one message: into the ring first (its ack may come before
  * js_PublishMsgAsync returns), then to libnats.  Returns 0, or -1 with
- * p->why set.
+ * p->perr set.
  */
 static int
 publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
@@ -536,14 +549,14 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	int64_t max = p->max_payload;
 	int big = max > 0 && (int64_t)len + 1024 > max;
 	if (evt_nats_subject(&p->subj, p->o->prefix, k, e) != 0) {
-		snprintf(p->why, sizeof p->why, "out of memory");
+		snprintf(p->perr, sizeof p->perr, "out of memory");
 		return -1;
 	}
 	evt_nats_headers(&h, k, rx, ref, e);
 	natsStatus s = evt_nats_msg(&m, (const char *)p->subj.p, data, len, &h,
 	    p->o->site);
 	if (s != NATS_OK) {
-		evt_nats_errtext(s, p->why, sizeof p->why);
+		evt_nats_errtext(s, p->perr, sizeof p->perr);
 		return -1;
 	}
 	if (big) {
@@ -563,8 +576,9 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	p->too_big += big;
 	sl->is_event = k == EVT_NATS_EVENT;
 	sl->rx = rx;
+	sl->sent = evt_mono_us();
 	sl->ref = *ref;
-	memcpy(sl->id, h.msg_id, sizeof sl->id);
+	memcpy(sl->id, h.msg_id, strlen(h.msg_id) + 1);
 	p->tail++;
 	p->published += !big;
 	if (sl->is_event && evt_nats_ref_cmp(ref, &p->max_read) > 0) {
@@ -576,7 +590,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	if (big)
 		return 0;
 	natsMsg *mm = m;
-	s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, &p->po);
+	s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, NULL);
 	p->pub_on_conn = 1;
 	if (s == NATS_OK)
 		return 0;
@@ -585,7 +599,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	p->published--;
 	pthread_mutex_unlock(&p->mu);
 	natsMsg_Destroy(mm);
-	evt_nats_errtext(s, p->why, sizeof p->why);
+	evt_nats_errtext(s, p->perr, sizeof p->perr);
 	return -1;
 }
 
@@ -601,7 +615,7 @@ room(struct evt_natspub *p)
 
 /*
  * Publishes what the frame p->f still has, as far as the ring has room.
- * Returns 0 (p->f NULL when the frame is done) or -1 (p->why).
+ * Returns 0 (p->f NULL when the frame is done) or -1 (p->perr).
  */
 static int
 publish_frame(struct evt_natspub *p)
@@ -639,13 +653,12 @@ publish_frame(struct evt_natspub *p)
 
 /* ------------------------------------------------------------ the loop */
 
-/* The next backoff: 1 s, doubling up to 30 s (an ack resets it). */
+/* The next backoff: 1 s, doubling up to max_ms (an ack resets it). */
 static void
-backoff_more(struct evt_natspub *p)
+backoff_more(struct evt_natspub *p, int max_ms)
 {
 	p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_MIN_MS :
-	    p->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    p->backoff_ms * 2;
+	    p->backoff_ms * 2 > max_ms ? max_ms : p->backoff_ms * 2;
 }
 
 /* Drops what is in flight and reads again from the position after
@@ -668,7 +681,7 @@ rewind_ring(struct evt_natspub *p, const char *what)
 	close_reading(p);
 	p->skip = p->pos.ref;
 	p->have_skip = p->skip_seek = p->pos.have;
-	backoff_more(p);
+	backoff_more(p, BACKOFF_MAX_MS);
 	if (what != NULL)
 		pnote(p, EVT_LOG_WARN, "NATS %s: stream %s: %s; %" PRIu64
 		    " unacknowledged messages are sent again from the last "
@@ -779,7 +792,7 @@ connect_step(struct evt_natspub *p)
 	    sizeof err) != 0 || evt_nats_ensure_stream(n, p->o, &created,
 	    err, sizeof err) != 0) {
 		evt_nats_close(n);
-		backoff_more(p);
+		backoff_more(p, BACKOFF_CONNECT_MS);
 		pnote(p, EVT_LOG_ERR, "%s; recording goes on, retrying in %d s",
 		    err, p->backoff_ms / 1000);
 		return -1;
@@ -906,7 +919,7 @@ step(struct evt_natspub *p)
 		if (publish_frame(p) != 0) {
 			char what[600];
 			snprintf(what, sizeof what, "cannot publish: %s",
-			    p->why);
+			    p->perr);
 			rewind_ring(p, what);
 			nap(p, p->backoff_ms);
 			return 1;
@@ -985,8 +998,6 @@ evt_natspub_start(const char *dir, const struct evt_nats_opts *o,
 		evt_natspub_free(p);
 		return rc;
 	}
-	jsPubOptions_Init(&p->po);
-	p->po.MaxWait = ACK_WAIT_MS;
 	p->start_wall = evt_wall_us();
 	load_position(p);
 	p->skip = p->pos.ref;

@@ -97,28 +97,6 @@ parse_args(int argc, char **argv, struct evt_gen_opts *opts,
 		evt_cli_usage_err("unexpected argument: %s", argv[optind]);
 }
 
-/* Writes the decimal text of v to p; returns the end. */
-static char *
-put_i64(char *p, int64_t v)
-{
-	char tmp[20];
-	uint64_t u;
-	int n = 0;
-
-	if (v < 0) {
-		*p++ = '-';
-		u = (uint64_t)0 - (uint64_t)v;
-	} else
-		u = (uint64_t)v;
-	do {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
-}
-
 /* Writes at least events events as "<rx_us>\t<json>" lines to stdout.
  * Returns 0, or -1 on a write error (reported). */
 static int
@@ -134,7 +112,7 @@ write_events(struct evt_gen *g, uint64_t events)
 
 	while (done < events) {
 		len = evt_gen_next(g, &json, &rx, &n);
-		p = put_i64(head, rx);
+		p = evt_put_i64(head, rx);
 		*p++ = '\t';
 		if (evt_buf_put(out, head, (size_t)(p - head)) != 0 ||
 		    evt_buf_put(out, json, len) != 0 ||

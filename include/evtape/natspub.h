@@ -12,8 +12,9 @@
  *
  * Any failure (no connection, a publish refused by the stream, an ack
  * that does not come) sends the publisher back to the last acknowledged
- * position after a backoff (1 s doubling to 30 s); what is sent again is
- * absorbed by the stream's duplicate window (Nats-Msg-Id).  At start it
+ * position after a backoff (1 s doubling to 30 s; to 5 s when
+ * connecting); what is sent again is absorbed by the stream's duplicate
+ * window (Nats-Msg-Id).  At start it
  * resumes after the position file, or after the stream's last message
  * of this archive if that is further (a duplicate window that expired
  * during a long outage must not let the stream take a frame twice).

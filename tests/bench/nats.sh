@@ -13,8 +13,10 @@
 #   R3         the same (first NATS_R3_EVENTS, default 200,000) into an
 #              R3 stream of a 3-server cluster on this machine (NATS_R3=0
 #              skips it);
-#   streams    one idle server holding NATS_STREAMS (default 1000) streams:
-#              CPU and RSS over NATS_IDLE_SECS (default 20) s;
+#   streams    one idle server holding NATS_STREAMS (default 1000) R1
+#              streams, and a 3-server cluster holding NATS_R3_STREAMS
+#              (default 100) R3 streams: CPU and RSS over NATS_IDLE_SECS
+#              (default 20) s;
 #   catch-up   evrec --publish of that archive (if evrec has --publish):
 #              events/s acknowledged, and catch-up/baseline;
 #   archiver   evrec --from-nats reading the stream into an archive (if
@@ -91,11 +93,41 @@ baseline() {
 	base_disk=$(ratio "$(stream_disk "$_n")" "$_m")
 	echo "baseline:    natspub, $_w (libnats js_PublishMsgAsync, window $WINDOW): $base_rate events/s acknowledged ($2 acked, $4 failed, $6 s)"
 	echo "             stream: $_m messages, $(ratio "$_b" "$_m") bytes/message counted by the server, $base_disk bytes/message on disk (file store; the archive: $(ratio "$abytes" "$NEV"))"
-	nats_stop "$_n"
+}
+# archiver WHAT: evrec --from-nats reads the stream EV of URL (WHAT names
+# it) into a new archive until it holds NEV events: events/s.
+archiver() {
+	if ! has_opt --from-nats; then
+		echo "archiver:    skipped: evrec has no --from-nats"
+		return
+	fi
+	rm -rf "$T/central"
+	_t0=$(now_ns)
+	"$EVREC" --archive "$T/central" --from-nats "$URL" --stream EV \
+	    --durable bench --summary-interval 0 -q >"$T/arc.log" 2>&1 &
+	_arc=$!
+	PIDS="$PIDS $_arc"
+	while ! at_least "$T/central" "$NEV"; do
+		kill -0 $_arc 2>/dev/null || break
+		sleep 0.2
+	done
+	_t1=$(now_ns)
+	_cpu=$(ticks $_arc 2>/dev/null || echo 0)
+	kill -TERM $_arc 2>/dev/null || true
+	wait $_arc 2>/dev/null || true
+	_s=$(awk -v a="$_t0" -v b="$_t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+	_got=$(events_in "$T/central")
+	echo "archiver:    evrec --from-nats of $1: $(rate "$_got" "$_s") events/s into a central archive ($_got events, $_s s, CPU $(awk -v t="$_cpu" -v hz="$hz" -v s="$_s" 'BEGIN { printf "%.0f", 100 * t / hz / s }') %, $(ratio "$(cat "$T"/central/* | wc -c)" "$_got") bytes/event)"
+	[ "$_got" -ge "$NEV" ] || sed 's/^/#   /' "$T/arc.log" | tail -n 5
 }
 baseline base0 "Nats-Msg-Id only"
+nats_stop base0
 baseline base "every header of formats/nats.md" --all-headers bench
 full_rate=$base_rate
+# Without evrec --publish the archiver reads natspub's stream (one event
+# per Evtape-Frame: evrec groups 2.9 on average).
+has_opt --publish || archiver "natspub's stream (one event a frame)"
+nats_stop base
 
 # --- R3: the same into a 3-node cluster on this machine (the three
 # servers share its cores: a floor, not a cluster's rate).
@@ -109,77 +141,88 @@ if [ "${NATS_R3:-1}" = 1 ]; then
 	rm -f "$T/ev3.jsonl"
 fi
 
-# --- many streams: an idle server holding NATS_STREAMS R1 streams (one
-# per site) of one message each: its CPU and RSS.
-if [ "${NATS_STREAMS:-1000}" -gt 0 ]; then
-	nats_start many >/dev/null
+# --- many streams: idle servers holding NATS_STREAMS R1 streams (one
+# per site; default 1000) on one server, and NATS_R3_STREAMS R3 streams
+# (default 100) on a 3-server cluster, one message each: CPU and RSS.
+# many COUNT REPLICAS NODES...: makes the streams on NATS_URL, then the
+# nodes' CPU (sum) and RSS (sum) over NATS_IDLE_SECS (default 20) s.
+many() {
+	_c=$1
+	_r=$2
+	shift 2
 	_i=1
-	while [ $_i -le "${NATS_STREAMS:-1000}" ]; do
-		"$NATSDUMP" --mkstream "$NATS_URL" "S$_i" --subjects "xprotect.s$_i.>"
+	_t0=$(now_ns)
+	while [ $_i -le "$_c" ]; do
+		"$NATSDUMP" --mkstream --replicas "$_r" "$NATS_URL" "S$_i" \
+		    --subjects "xprotect.s$_i.>"
 		head -n 1 "$T/ev.jsonl" | "$NATSDUMP" --pub "$NATS_URL" "xprotect.s$_i.ev.x.y" >/dev/null
 		_i=$((_i + 1))
 	done
-	_p=$(nats_pid many)
-	_c0=$(ticks "$_p")
+	_mk=$(awk -v a="$_t0" -v b="$(now_ns)" -v c="$_c" 'BEGIN { printf "%.1f", (b - a) / 1e6 / c }')
+	_c0=0
+	for _x in "$@"; do _c0=$((_c0 + $(ticks "$(nats_pid $_x)"))); done
 	sleep "${NATS_IDLE_SECS:-20}"
-	_c1=$(ticks "$_p")
-	echo "streams:     one idle nats-server with ${NATS_STREAMS:-1000} R1 file streams: CPU $(awk -v t="$((_c1 - _c0))" -v hz="$hz" -v s="${NATS_IDLE_SECS:-20}" 'BEGIN { printf "%.2f", 100 * t / hz / s }') % of one core, RSS $(($(rss_kb "$_p") / 1024)) MiB, store $(du -sb "$T/nats/many/store" | cut -f1) bytes"
+	_c1=0
+	_rss=0
+	for _x in "$@"; do
+		_c1=$((_c1 + $(ticks "$(nats_pid $_x)")))
+		_rss=$((_rss + $(rss_kb "$(nats_pid $_x)")))
+	done
+	_st=0
+	for _x in "$@"; do _st=$((_st + $(du -sb "$T/nats/$_x/store" | cut -f1))); done
+	echo "streams:     $_c R$_r file streams on $# idle server(s): CPU $(awk -v t="$((_c1 - _c0))" -v hz="$hz" -v s="${NATS_IDLE_SECS:-20}" 'BEGIN { printf "%.2f", 100 * t / hz / s }') % of one core, RSS $((_rss / 1024)) MiB, store $(ratio "$_st" "$_c") bytes/stream (all servers; one message each); $_mk ms per stream created (natsdump --mkstream + --pub processes)"
+}
+if [ "${NATS_STREAMS:-1000}" -gt 0 ]; then
+	nats_start many >/dev/null
+	many "${NATS_STREAMS:-1000}" 1 many
 	nats_stop many
 fi
+if [ "${NATS_R3_STREAMS:-100}" -gt 0 ]; then
+	nats_cluster_start 3 m >/dev/null
+	many "${NATS_R3_STREAMS:-100}" 3 m1 m2 m3
+	for _x in m1 m2 m3; do nats_stop $_x; done
+fi
 
-# --- catch-up: evrec --publish of the existing archive
+umask 077
+echo "pw-$$" >"$T/pw"
+umask 022
+
+# --- catch-up: evrec --publish of the existing archive: evrec on the
+# archive, recording an evsim at 1 event/s (evrec needs a gateway), with
+# the stream empty: the publisher starts at the archive's beginning.
 if has_opt --publish; then
 	fresh pub
-	mp=$(free_port)
+	start_sim simpub --user bench --password-file "$T/pw" --rate 1
 	t0=$(now_ns)
-	"$EVREC" --archive "$T/a" --publish "$URL" --stream EV --site bench \
-	    --summary-interval 0 -q >"$T/pub.log" 2>&1 &
+	"$EVREC" --archive "$T/a" --user bench --password-file "$T/pw" \
+	    --publish "$URL" --stream EV --site bench --summary-interval 0 \
+	    -q "http://127.0.0.1:$SIM_PORT" >"$T/pub.log" 2>&1 &
 	rec=$!
 	PIDS="$PIDS $rec"
 	# Done when the stream holds every event (markers come on top).
 	while [ "$(nats_info EV messages 2>/dev/null || echo 0)" -lt "$NEV" ]; do
 		kill -0 $rec 2>/dev/null || break
-		sleep 0.05
+		sleep 0.2
 	done
 	t1=$(now_ns)
 	cpu=$(ticks $rec 2>/dev/null || echo 0)
 	kill -TERM $rec 2>/dev/null || true
 	wait $rec 2>/dev/null || true
+	kill -TERM $SIM_PID
+	wait $SIM_PID 2>/dev/null || true
+	[ "$(nats_info EV messages)" -ge "$NEV" ] || sed 's/^/#   /' "$T/pub.log" | tail -n 5
 	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 	got=$(nats_info EV messages)
 	echo "catch-up:    evrec --publish of the archive: $(rate "$got" "$s") messages/s acknowledged ($got messages, $s s, evrec CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s" 'BEGIN { printf "%.0f", 100 * t / hz / s }') %)   catch-up/baseline = $(ratio "$(rate "$got" "$s")" "$full_rate")"
 	echo "             stream: $(ratio "$(stream_disk pub)" "$got") bytes/message on disk"
-	if has_opt --from-nats; then
-		t0=$(now_ns)
-		"$EVREC" --archive "$T/central" --from-nats "$URL" --stream EV \
-		    --summary-interval 0 -q >"$T/arc.log" 2>&1 &
-		arc=$!
-		PIDS="$PIDS $arc"
-		while ! at_least "$T/central" "$NEV"; do
-			kill -0 $arc 2>/dev/null || break
-			sleep 0.2
-		done
-		t1=$(now_ns)
-		cpu=$(ticks $arc 2>/dev/null || echo 0)
-		kill -TERM $arc 2>/dev/null || true
-		wait $arc 2>/dev/null || true
-		s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-		got=$(events_in "$T/central")
-		echo "archiver:    evrec --from-nats: $(rate "$got" "$s") events/s into a central archive ($got events, $s s, CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s" 'BEGIN { printf "%.0f", 100 * t / hz / s }') %, $(ratio "$(cat "$T"/central/* | wc -c)" "$got") bytes/event)"
-	else
-		echo "archiver:    skipped: evrec has no --from-nats"
-	fi
+	archiver "evrec --publish's stream"
 	nats_stop pub
 else
 	echo "catch-up:    skipped: evrec has no --publish"
-	echo "archiver:    skipped: needs evrec --publish"
 fi
 rm -f "$T/ev.jsonl"
 
 # --- live: evsim at 200 events/s -> evrec, without and with --publish.
-umask 077
-echo "pw-$$" >"$T/pw"
-umask 022
 # live NAME [EVREC OPTIONS...]: one run; prints "cpu% rss_kb events".
 live() {
 	_n=$1

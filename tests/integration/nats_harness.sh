@@ -40,17 +40,25 @@ ok = [x["seq"] for x in r] == [1, 2, 3] and all(x["subject"] == "t.x" for x in r
     and [x["headers"]["Nats-Msg-Id"] for x in r] == ["id-1", "id-2", "id-3"]
 print(0 if ok else 1)' "$T/dump1") "... with sequence, subject and Nats-Msg-Id header"
 
+nats_wait_msgs S 3 10
+check $? "nats_wait_msgs S 3: there"
+nats_wait_msgs S 4 10
+check $([ $? -ne 0 ]; echo $?) "nats_wait_msgs S 4: not there, gives up after its tries"
 "$NATSDUMP" --pub --msg-id-prefix id- "$NATS_URL" t.x <"$T/in" >"$T/acks2"
 check $([ "$(grep -c '"duplicate":true' "$T/acks2")" -eq 3 ] &&
     [ "$(nats_info S messages)" -eq 3 ]; echo $?) \
     "the same Nats-Msg-Ids again: 3 duplicates, still 3 messages"
 
+printf 'ok\377\376\n' | "$NATSDUMP" --pub "$NATS_URL" t.bin >/dev/null
+"$NATSDUMP" --subject t.bin "$NATS_URL" S >"$T/dumpbin"
+check $(grep -q '"data_base64":"b2v//g=="' "$T/dumpbin"; echo $?) \
+    "a payload that is not UTF-8 comes as data_base64"
 printf 'b1\nb2\n' | "$NATSDUMP" --pub "$NATS_URL" t.b.y >/dev/null
 "$NATSDUMP" --subject 't.b.>' "$NATS_URL" S >"$T/dumpb"
 check $([ "$(datas "$T/dumpb" | tr '\n' ' ')" = "b1 b2 " ]; echo $?) \
     "--subject keeps the matching messages"
 "$NATSDUMP" --subject 't.*' "$NATS_URL" S >"$T/dumpx"
-check $([ "$(wc -l <"$T/dumpx")" -eq 3 ]; echo $?) "--subject t.* matches one token"
+check $([ "$(wc -l <"$T/dumpx")" -eq 4 ]; echo $?) "--subject t.* matches one token (t.x, t.bin)"
 
 # A stream that refuses writes.
 "$NATSDUMP" --mkstream --max-msgs 2 --discard-new "$NATS_URL" FULL \
@@ -70,7 +78,7 @@ nats_restart a
 checkl $? "nats_restart" "$T/nats/a/log"
 check $([ "$(nats_url a)" = "$url" ]; echo $?) "... on the same port"
 "$NATSDUMP" "$NATS_URL" S >"$T/dump2"
-check $([ "$(nats_info S messages)" -eq 5 ] &&
+check $([ "$(nats_info S messages)" -eq 6 ] &&
     [ "$(head -n 3 "$T/dump2")" = "$(cat "$T/dump1")" ]; echo $?) \
     "... the stream survived kill -9 on disk"
 nats_stop a

@@ -6,8 +6,8 @@
 # server killed (kill -9) during recording and restarted on the same port
 # and store; evrec killed (kill -9) during a catch-up and restarted; a
 # wrong password; a server certificate the client does not trust; a
-# stream whose limits refuse writes.  In every case recording goes on,
-# nothing is lost and nothing doubled.  The archive's readers pass over
+# stream whose limits refuse writes; the leader of an R3 stream killed.
+# In every case recording goes on, nothing is lost and nothing doubled.  The archive's readers pass over
 # the position file.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/natslib.sh"
@@ -51,8 +51,8 @@ same_stream() {
 	$PYTHON "$CHECK" "$T/dump.jsonl" "$T/cat.jsonl" "$_p" "$_site" "$@"
 }
 
-# caught_up PORT: evrec's metrics say every message recorded was
-# acknowledged (at least the 12000 events).
+# caught_up PORT [N]: evrec's metrics say every message recorded was
+# acknowledged (at least N, default 12000); they stay in $T/metrics.
 caught_up() {
 	_nats_http "$1" metrics >"$T/metrics" && $PYTHON -c '
 import sys
@@ -61,11 +61,11 @@ for l in open(sys.argv[1]):
     if not l.startswith("#") and l.strip():
         k, v = l.split()
         m[k] = float(v)
-ok = m["evrec_nats_acknowledged_total"] >= 12000 and \
+ok = m["evrec_nats_acknowledged_total"] >= int(sys.argv[2]) and \
     m["evrec_nats_published_total"] == m["evrec_nats_acknowledged_total"] and \
     m["evrec_nats_pending"] == 0 and m["evrec_nats_lag_events"] == 0 and \
     m["evrec_nats_lag_seconds"] == 0 and m["evrec_nats_connected"] == 1
-sys.exit(0 if ok else 1)' "$T/metrics"
+sys.exit(0 if ok else 1)' "$T/metrics" "${2:-12000}"
 }
 
 # quiet_readers DIR: verify and info read the archive (with its position
@@ -129,6 +129,25 @@ t "... and publishes only what came after the position" \
     same_stream EV xprotect.s1 s1 "$T/a"
 check $([ "$(nats_info EV messages)" -gt "$n1" ]; echo $?) \
     "... (its SESSION markers)"
+# Without the position file: the stream's last message is the position
+# (what a duplicate window expired in a long outage would not catch).
+rm "$T/a/nats-publish.json"
+n2=$(nats_info EV messages)
+mp=$(free_port)
+start_rec r1c --archive "$T/a" --user u --password-file "$T/pw" \
+    --publish "$NATS_URL" --site "s1" --stream EV --metrics "127.0.0.1:$mp" \
+    "http://127.0.0.1:$SIM_PORT"
+waitfor 1000 grep -q "stream EV already holds this archive up to" "$T/r1c.log"
+checkl $? "no position file: resumed after the stream's last message" "$T/r1c.log"
+waitfor 1000 caught_up "$mp" 0
+checkl $? "... caught up" "$T/r1c.log"
+pub=$(awk '$1 == "evrec_nats_published_total" { print $2 }' "$T/metrics")
+check $([ "$pub" -le $(($(nats_info EV messages) - n2)) ] &&
+    [ "$pub" -lt 10 ]; echo $?) \
+    "... publishing only the new session's markers ($pub messages), not the archive again"
+stop_pid $REC_PID
+t "... and the stream still holds the archive once" \
+    same_stream EV xprotect.s1 s1 "$T/a"
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
 
@@ -263,6 +282,36 @@ wait_stream EV6 xprotect.s6 1000
 checkl $? "--nats-cacert: published over TLS" "$T/r6b.log"
 stop_pid $REC_PID
 t "... exactly" same_stream EV6 xprotect.s6 s6 "$T/f"
+kill -TERM $SIM_PID
+wait $SIM_PID 2>/dev/null
+nats_stop c
+unset NATS_CACERT
+
+# 7. A JetStream leader change: an R3 stream on a 3-server cluster, its
+# leader killed (kill -9) while evrec records and publishes, restarted.
+nats_cluster_start 3
+checkl $? "a 3-server JetStream cluster" "$T/nats/c1/log"
+start_sim sim7 --user u --password-file "$T/pw" --rate 3000 --events 15000 \
+    --seed 9
+start_rec r7 --archive "$T/g" --user u --password-file "$T/pw" \
+    --publish "$NATS_URL" --site s7 --stream EV7 --replicas 3 \
+    "http://127.0.0.1:$SIM_PORT"
+wait_stream EV7 xprotect.s7 2000
+checkl $? "publishing to an R3 stream" "$T/r7.log"
+nats_kill_leader EV7
+check $? "the stream's leader ($NATS_KILLED) killed"
+nats_wait_leader EV7 "$NATS_KILLED" >/dev/null
+check $? "another leader is elected"
+nats_restart "$NATS_KILLED"
+checkl $? "the killed server restarts" "$T/nats/$NATS_KILLED/log"
+wait_events "$T/g" 15000
+checkl $? "all 15000 events recorded" "$T/r7.log"
+wait_stream EV7 xprotect.s7 15000
+checkl $? "... and published" "$T/r7.log"
+stop_pid $REC_PID
+check $RC "evrec exit 0"
+t "0 lost, 0 duplicated across the leader change" \
+    same_stream EV7 xprotect.s7 s7 "$T/g"
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
 done_testing

@@ -25,8 +25,11 @@
 #   nats_kill_leader STREAM   kill -9 of that server; sets NATS_KILLED to its NAME
 #   nats_wait_leader STREAM [NOT]
 #                             waits until the stream has a leader (other than
-#                             NOT) whose peers are current; prints its name
+#                             NOT, e.g. one just killed); prints its name
 #   nats_info STREAM [FIELD]  natsdump --info's JSON line, or one number of it
+#   nats_wait_msgs STREAM N [TRIES]
+#                             waits until the stream holds N messages or more
+#                             (TRIES polls of natsdump --info, default 3000)
 #   ndump ARGS...             natsdump with NATS_URL's credentials (NATS_USER,
 #                             NATS_PWFILE, NATS_CACERT when set)
 #
@@ -130,7 +133,9 @@ _nats_spawn() {
 _nats_ready() {
 	_d=$T/nats/$1
 	_p=$(cat "$_d/pid")
-	if ! waitfor 2000 sh -c "ls '$_d'/*_$_p.ports"; then
+	# The ports file, or the server gone (a port taken, a bad config).
+	waitfor 2000 sh -c "ls '$_d'/*_$_p.ports || ! kill -0 $_p"
+	if ! ls "$_d"/*_"$_p".ports >/dev/null 2>&1; then
 		echo "# nats-server $1 did not start:"
 		tail -n 15 "$_d/log" | sed 's/^/#   /'
 		return 1
@@ -223,6 +228,22 @@ nats_restart() {
 }
 
 nats_cluster_start() {
+	# The cluster ports are picked before the servers bind them (each
+	# route names the others'): if one was taken meanwhile, again.
+	for _try in 1 2 3; do
+		_nats_cluster_try "$@" && return 0
+		grep -qs 'address already in use' "$T"/nats/"${2:-c}"*/log ||
+		    return 1
+		for _x in $_all; do
+			nats_kill "$_x"
+			rm -f "$T/nats/$_x/log"
+		done
+		echo "# cluster ports taken meanwhile: again"
+	done
+	return 1
+}
+
+_nats_cluster_try() {
 	_cn=$1
 	_pre=${2:-c}
 	_i=1
@@ -301,8 +322,8 @@ nats_kill_leader() {
 	nats_kill "$NATS_KILLED"
 }
 
-# _nats_leader_ok STREAM NOT: the stream has a leader, not NOT, and every
-# peer but those offline is current.
+# _nats_leader_ok STREAM NOT: the stream has a leader, and it is not NOT
+# (its name goes to $T/nats/.leader).
 _nats_leader_ok() {
 	_j=$(ndump --info "$NATS_URL" "$1" 2>/dev/null) || return 1
 	_l=$(echo "$_j" | _nats_json leader)
@@ -313,4 +334,12 @@ _nats_leader_ok() {
 nats_wait_leader() {
 	waitfor 3000 _nats_leader_ok "$1" "${2:-}" || return 1
 	cat "$T/nats/.leader"
+}
+
+_nats_msgs_ok() {
+	_m=$(nats_info "$1" messages 2>/dev/null) && [ "${_m:-0}" -ge "$2" ]
+}
+
+nats_wait_msgs() {
+	waitfor "${3:-3000}" _nats_msgs_ok "$1" "$2"
 }
