@@ -1766,6 +1766,22 @@ seal_join(struct evt_archive *a)
 	return rc;
 }
 
+/* Makes every record appended so far durable (see archive.h). */
+int
+evt_archive_durable(struct evt_archive *a)
+{
+	int rc = seal_join(a), rc2;
+
+	if (a->foreign)
+		return EVT_ERR_FOREIGN;
+	if (a->w == NULL)
+		return rc;
+	rc2 = note_foreign(a, evt_segw_flush(a->w));
+	if (rc2 == 0 && a->opts.seg.fsync != EVT_FSYNC_NEVER)
+		rc2 = evt_segw_sync(a->w);
+	return rc2 != 0 ? rc2 : rc;
+}
+
 /* Seals the open segment (on a thread; see archive.h). */
 int
 evt_archive_rotate(struct evt_archive *a)

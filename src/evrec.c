@@ -68,6 +68,7 @@
 #include "evtape/httpc.h"
 #include "evtape/idp.h"
 #include "evtape/log.h"
+#include "evtape/natsarc.h"
 #include "evtape/natsio.h"
 #include "evtape/natspub.h"
 #include "evtape/record.h"
@@ -110,6 +111,7 @@ struct opts {
 	int *exclude;
 	size_t nspecs;
 	double ping, dead, summary, connect_timeout, state_interval;
+	double ack_wait;	/* --ack-wait (--from-nats) */
 	size_t max_message, max_buffer;
 	int fsync;
 	uint64_t seg_size, max_bytes;
@@ -117,7 +119,11 @@ struct opts {
 	int64_t flush_us;	/* --flush-interval: the open block's bound */
 	int no_config_snapshot;
 	int segment_filter;	/* seal with id filters (off: the idindex) */
-	struct evt_nats_opts nats; /* --publish and its options */
+	int from_nats;		/* --from-nats: the central archiver */
+	int publish;		/* --publish given */
+	char *durable, *filter;
+	struct evt_nats_opts nats; /* --publish or --from-nats (servers) and
+				      their options */
 };
 
 /* Connection states. */
@@ -1693,6 +1699,7 @@ enum {
 	OP_MAX_BYTES, OP_MAX_AGE, OP_LOG_FILE, OP_SUMMARY, OP_METRICS, OP_URL,
 	OP_CONNECT_TIMEOUT, OP_NO_CONFIG_SNAPSHOT, OP_VERSION, OP_STATE_INTERVAL,
 	OP_NO_SEGMENT_FILTER, OP_SEGMENT_FILTER, OP_FLUSH_INTERVAL,
+	OP_FROM_NATS, OP_DURABLE, OP_FILTER, OP_ACK_WAIT,
 };
 
 static const struct option long_opts[] = {
@@ -1725,6 +1732,10 @@ static const struct option long_opts[] = {
 	{"no-config-snapshot", no_argument, NULL, OP_NO_CONFIG_SNAPSHOT},
 	{"no-segment-filter", no_argument, NULL, OP_NO_SEGMENT_FILTER},
 	{"segment-filter", no_argument, NULL, OP_SEGMENT_FILTER},
+	{"from-nats", required_argument, NULL, OP_FROM_NATS},
+	{"durable", required_argument, NULL, OP_DURABLE},
+	{"filter", required_argument, NULL, OP_FILTER},
+	{"ack-wait", required_argument, NULL, OP_ACK_WAIT},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
@@ -1739,6 +1750,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: evrec [options] --archive DIR URL\n"
+"       evrec [options] --archive DIR --from-nats nats://H:P[,H:P...]\n"
+"             --stream NAME --durable NAME [--filter SUBJECT]\n"
 "  URL                     gateway base, http://host[:port] or https://...\n"
 "  --archive DIR           archive directory (created if missing)\n"
 "  --user NAME             IDP user; password from --password-file FILE\n"
@@ -1776,6 +1789,14 @@ usage(FILE *f)
 "                          at each session start (0: only then), and a\n"
 "                          configuration snapshot if it changed [1h]\n"
 "  --metrics ADDR:PORT     Prometheus metrics at http://ADDR:PORT/metrics\n"
+"Central archiver (formats/records.md, \"Central archives\"; no URL):\n"
+"  --from-nats SERVERS     archive the evtape messages of JetStream stream\n"
+"                          --stream, nats://H:P[,H:P...], read\n"
+"  --durable NAME          through this durable pull consumer (created if\n"
+"                          missing; two archivers on one share the work)\n"
+"  --filter SUBJECT        its filter when created, e.g. xprotect.siteA.>\n"
+"  --ack-wait DUR          its AckWait when created: a killed archiver's\n"
+"                          messages are delivered again after it [60s]\n"
 "Publishing every recorded event to NATS JetStream (formats/nats.md):\n"
 EVT_NATS_USAGE
 "SIZE: digits with k, M, G or T (64M, 1T).  DUR: digits with us, ms, s, m,\n"
@@ -1831,6 +1852,7 @@ seconds_field(int id)
 	case OP_SUMMARY: return &R.o.summary;
 	case OP_STATE_INTERVAL: return &R.o.state_interval;
 	case OP_CONNECT_TIMEOUT: return &R.o.connect_timeout;
+	case OP_ACK_WAIT: return &R.o.ack_wait;
 	default: return NULL;
 	}
 }
@@ -1848,6 +1870,8 @@ string_field(int id)
 	case OP_CACERT: return &R.o.cacert;
 	case OP_LOG_FILE: return &R.o.log_file;
 	case OP_METRICS: return &R.o.metrics;
+	case OP_DURABLE: return &R.o.durable;
+	case OP_FILTER: return &R.o.filter;
 	default: return NULL;
 	}
 }
@@ -1898,6 +1922,12 @@ set_opt(int id, const char *v, const char *where)
 	char **str = string_field(id);
 	double *sec = seconds_field(id);
 
+	if (id == EVT_NATS_OP_PUBLISH)
+		R.o.publish = 1;
+	if (id == OP_FROM_NATS) {
+		R.o.from_nats = 1;
+		id = EVT_NATS_OP_PUBLISH;	/* its server list */
+	}
 	if (str != NULL) {
 		free(*str);
 		if ((*str = strdup(v)) == NULL)
@@ -1905,8 +1935,9 @@ set_opt(int id, const char *v, const char *where)
 	} else if (sec != NULL) {
 		int64_t us = evt_cli_duration_arg(where, v);
 
-		/* 0 would mean never: a dead gateway kept forever. */
-		if (id == OP_DEAD && us == 0)
+		/* 0 would mean never: a dead gateway kept forever (and
+		 * an AckWait of 0 is the server's default). */
+		if ((id == OP_DEAD || id == OP_ACK_WAIT) && us == 0)
 			evt_cli_range_err(where, v, "more than 0");
 		*sec = (double)us / 1e6;
 	} else switch (id) {
@@ -2004,6 +2035,7 @@ set_defaults(void)
 	R.o.max_buffer = (size_t)256 << 20;
 	R.o.fsync = EVT_FSYNC_INTERVAL;
 	R.o.flush_us = 1000000;
+	R.o.ack_wait = 60;
 	evt_nats_opts_init(&R.o.nats);
 }
 
@@ -2069,6 +2101,23 @@ read_command_line(int argc, char **argv)
 static void
 check_opts(void)
 {
+	if (R.o.from_nats) {
+		if (R.o.publish)
+			evt_cli_usage_err("--from-nats and --publish exclude "
+			    "each other");
+		if (R.o.archive == NULL || R.o.url != NULL)
+			evt_cli_usage_err("--from-nats takes --archive DIR "
+			    "and no gateway URL");
+		if (R.o.durable == NULL || R.o.durable[0] == '\0' ||
+		    strpbrk(R.o.durable, ". *>") != NULL)
+			evt_cli_usage_err("--from-nats needs --durable NAME "
+			    "(no '.', '*', '>' or blank)");
+		evt_nats_opts_finish(&R.o.nats, NULL);
+		return;
+	}
+	if (R.o.durable != NULL || R.o.filter != NULL)
+		evt_cli_usage_err("--durable and --filter go with "
+		    "--from-nats");
 	if (R.o.archive == NULL || R.o.url == NULL)
 		evt_cli_usage_err("--archive DIR and URL are required");
 	if (evt_httpc_url_parse(R.o.url, &R.url) != 0)
@@ -2200,6 +2249,8 @@ open_archive(void)
 		    errno ? strerror(errno) : "");
 		return -1;
 	}
+	if (R.o.from_nats)
+		return 0;	/* no gateway session to resume */
 	if ((s = evt_archive_session(R.ar, &len)) != NULL &&
 	    evt_recorder_session_parse(s, len, R.sid) == 0) {
 		char archive_last[ID_MAX + 1] = "";
@@ -2479,7 +2530,72 @@ finish(void)
 	evt_buf_free(&R.rebuilt);
 	evt_buf_free(&R.marker);
 	evt_buf_free(&R.pend);
+	evt_nats_opts_free(&R.o.nats);
 	evt_log_close();
+}
+
+/* ------------------------------------------------------ central archiver */
+
+/* SIGTERM / SIGINT under --from-nats: the loop stops at its next turn. */
+static volatile sig_atomic_t nats_stop;
+
+static void
+nats_stop_signal(int sig)
+{
+	(void)sig;
+	nats_stop = 1;
+}
+
+/* What the NATS connection tells (libnats' threads): logged. */
+static void
+nats_note(void *arg, int level, const char *msg)
+{
+	evt_log(level, "nats: %s", msg);
+}
+
+/* evrec --from-nats: the archive, its newest ids for dedupe, the
+ * consumer loop (natsarc.c) until a stop signal, then seal. */
+static int
+run_from_nats(void)
+{
+	struct evt_natsarc_opts no = {
+		.stream = R.o.nats.stream, .durable = R.o.durable,
+		.filter = R.o.filter, .recorder = "evrec " EVREC_VERSION,
+		.flush_us = R.o.flush_us, .max_pending = 32768,
+		.ack_wait_us = (int64_t)(R.o.ack_wait * 1e6), .fetch = 16384,
+	};
+	struct sigaction sa = {.sa_handler = nats_stop_signal};
+	struct evt_nats_cbs cbs = {nats_note, NULL};
+	struct evt_nats *nc;
+	char err[512];
+	int rc;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (evt_recorder_seen_init(&R.seen, 0) != 0 || open_archive() != 0)
+		return EVT_EXIT_FAIL;
+	load_seen();
+	/* (No retry here: a service manager restarts evrec; once
+	 * connected, libnats reconnects forever.) */
+	if (evt_nats_connect(&R.o.nats, "evrec --from-nats", NULL, &cbs, &nc,
+	    err, sizeof err) != 0) {
+		evt_log_err("%s", err);
+		return EVT_EXIT_FAIL;
+	}
+	evt_log_info("evrec " EVREC_VERSION " archiving stream %s from %s "
+	    "into %s", R.o.nats.stream, R.o.nats.servers, R.o.archive);
+	rc = evt_natsarc_run(nc, R.ar, &R.seen, &no, &nats_stop);
+	/* The acknowledgements out before the connection goes. */
+	natsConnection_FlushTimeout(evt_nats_conn(nc), 5000);
+	evt_nats_close(nc);
+	evt_nats_shutdown();
+	if (evt_archive_close(R.ar) != 0)
+		rc = -1;
+	R.ar = NULL;
+	if (rc == 0)
+		evt_log_info("stopped; archive sealed");
+	return rc == 0 ? EVT_EXIT_OK : EVT_EXIT_FAIL;
 }
 
 int
@@ -2515,6 +2631,11 @@ main(int argc, char **argv)
 		    evt_strerror(rc));
 	if (load_password() != 0)
 		return EVT_EXIT_USAGE;
+	if (R.o.from_nats) {
+		R.exit_code = run_from_nats();
+		finish();
+		return R.exit_code;
+	}
 	R.exit_code = EVT_EXIT_FAIL;
 	if (start() == 0) {
 		evt_log_info("evrec " EVREC_VERSION " recording %s into %s",

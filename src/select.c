@@ -2,6 +2,7 @@
  * select.c: the selection of a reading command (see select.h): receive
  * time range, sources and types compared as GUIDs are, in any letter case.
  */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,9 @@ evt_sel_init(struct evt_sel *s, size_t max)
 	s->to = INT64_MAX;
 	s->sources = calloc(max + 1, sizeof *s->sources);
 	s->types = calloc(max + 1, sizeof *s->types);
+	s->sites = calloc(max + 1, sizeof *s->sites);
 	s->cap = max;
-	if (s->sources == NULL || s->types == NULL) {
+	if (s->sources == NULL || s->types == NULL || s->sites == NULL) {
 		evt_sel_free(s);
 		return EVT_ERR_NOMEM;
 	}
@@ -36,7 +38,81 @@ evt_sel_free(struct evt_sel *s)
 {
 	free(s->sources);
 	free(s->types);
-	s->sources = s->types = NULL;
+	free(s->sites);
+	s->sources = s->types = s->sites = NULL;
+}
+
+/* Whether a site is selected; see select.h. */
+int
+evt_sel_site(const struct evt_sel *s, const char *site)
+{
+	for (size_t i = 0; i < s->nsites; i++)
+		if (fnmatch(s->sites[i], site, FNM_CASEFOLD) == 0)
+			return 1;
+	return s->nsites == 0;
+}
+
+/* The site a SESSION marker body names; see select.h. */
+int
+evt_session_site(const char *body, size_t len, struct evt_buf *out)
+{
+	struct evt_jparser jp;
+	const struct evt_jtok *t;
+	long v;
+	int rc = 0, gw = 0;
+
+	out->len = 0;
+	evt_json_init(&jp, 16);
+	if (evt_json_parse(&jp, body, len) < 0 ||
+	    jp.tok[0].type != EVT_J_OBJECT)
+		goto done;
+	t = jp.tok;
+	if ((v = evt_ess_member(body, t, 0, "site")) < 0 ||
+	    t[v].type != EVT_J_STRING) {
+		if ((v = evt_ess_member(body, t, 0, "gateway")) < 0 ||
+		    t[v].type != EVT_J_STRING)
+			goto done;
+		gw = 1;
+	}
+	if (evt_buf_grow(out, t[v].len + 1) != 0) {
+		rc = EVT_ERR_NOMEM;
+		goto done;
+	}
+	int n = t[v].len == 0 ? 0 : evt_json_unescape(body + t[v].off,
+	    t[v].len, (char *)out->p);
+	out->len = n > 0 ? (size_t)n : 0;
+	if (gw) {
+		/* The host of http[s]://[user@]host[:port][/...]. */
+		char *p = (char *)out->p, *e = p + out->len, *h = p, *q;
+		if ((q = memmem(p, out->len, "://", 3)) != NULL)
+			h = q + 3;
+		for (q = h; q < e && *q != '/'; q++)
+			if (*q == '@')
+				h = q + 1;
+		e = q;
+		if (h < e && *h == '[') {	/* [v6]:port */
+			for (q = h; q < e && *q != ']'; q++)
+				;
+			h++;
+			e = q;
+		} else
+			for (q = h; q < e; q++)
+				if (*q == ':') {
+					e = q;
+					break;
+				}
+		memmove(p, h, (size_t)(e - h));
+		out->len = (size_t)(e - h);
+	}
+done:
+	if (rc == 0) {
+		if (evt_buf_grow(out, 1) != 0)
+			rc = EVT_ERR_NOMEM;
+		else
+			out->p[out->len] = '\0';
+	}
+	evt_json_free(&jp);
+	return rc;
 }
 
 /* Whether rx is in the time range; see select.h. */

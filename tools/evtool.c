@@ -190,6 +190,7 @@ parse_cmdline(const struct cmdline *cl, void *ctx, int argc, char **argv)
 /* The long options of a selection (cat, stats, state): --from, --to,
  * --source, --type, handled by sel_opt. */
 #define OPT_FROM 0x100 /* not 'f': cat's -f is --follow */
+#define OPT_SITE 0x101 /* --site (cat, stats) */
 #define SEL_OPTIONS \
 	{"from", required_argument, NULL, OPT_FROM}, \
 	{"to", required_argument, NULL, 'T'}, \
@@ -213,6 +214,7 @@ sel_opt(struct evt_sel *s, int c, char *arg)
 	case 'T': s->to = evt_cli_time_arg("--to", arg); return 1;
 	case 's': s->sources[s->nsources++] = arg; return 1;
 	case 'y': s->types[s->ntypes++] = arg; return 1;
+	case OPT_SITE: s->sites[s->nsites++] = arg; return 1;
 	default: return 0;
 	}
 }
@@ -603,6 +605,48 @@ cmd_import(int argc, char **argv)
 	}
 	return import_report(&im, rc);
 }
+/* --site: whether the records read now are of a selected site, the site
+ * of the last SESSION marker read (formats/records.md, "Central
+ * archives"; before any: the site ""). */
+static int site_on = -1;
+static struct evt_buf site_name;
+
+/* Whether the records read now are of a selected site. */
+static int
+site_cur(const struct evt_sel *f)
+{
+	if (site_on < 0)
+		site_on = evt_sel_site(f, "");
+	return site_on;
+}
+
+/* A SESSION marker body was read: the site of what follows. */
+static void
+site_body(const struct evt_sel *f, const void *body, size_t len)
+{
+	if (f->nsites == 0)
+		return;
+	oom_check(evt_session_site(body, len, &site_name));
+	site_on = evt_sel_site(f, (const char *)site_name.p);
+}
+
+/* The same for a SESSION record rec of decoder d (one that does not
+ * decode leaves the site as it was: reported by the reading). */
+static void
+site_rec(const struct evt_sel *f, struct evt_rdec *d,
+    const struct evt_rec *rec)
+{
+	struct evt_buf body = {0}, tail = {0};
+	if (f->nsites == 0 || rec->kind != EVT_K_SESSION)
+		return;
+	int rc = evt_rdec_frame_head(d, rec, &body, &tail);
+	oom_check(rc);
+	if (rc == 0)
+		site_body(f, body.p, body.len);
+	evt_buf_free(&body);
+	evt_buf_free(&tail);
+}
+
 /* Opens segment i of the archive positioned at the receive time f->from;
  * NULL if it cannot be opened (reported) or is sealed and holds nothing
  * received in [f->from, f->to). */
@@ -621,7 +665,9 @@ open_range(size_t i, const struct evt_sel *f)
 		evt_segr_close(r);
 		return NULL;
 	}
-	evt_segr_rewind(r, f->from);
+	/* --site: from the segment's start, for the SESSION marker (the
+	 * first record of a segment) that names the site. */
+	evt_segr_rewind(r, f->nsites > 0 ? INT64_MIN : f->from);
 	/* Blocks received wholly after --to are not even read (a window
 	 * early in a big segment decoded the rest of it). */
 	evt_segr_set_end(r, f->to);
@@ -697,12 +743,13 @@ cat_events(struct evt_segr *r, const char *path, const struct evt_sel *f)
 			if (cat_stops(f, rec.rx_us))
 				break;
 			in_msg = rec.kind == EVT_K_MSG;
+			site_rec(f, d, &rec);
 			if (rec.kind == EVT_K_CONFIG && cat_following &&
 			    cfgnames != NULL)
 				names_follow(evt_segr_decoder(r), &rec);
 			continue;
 		}
-		if (!in_msg || !evt_sel_time(f, rec.rx_us) ||
+		if (!in_msg || !evt_sel_time(f, rec.rx_us) || !site_cur(f) ||
 		    !keep_cb((void *)(uintptr_t)f, EVT_K_MSG, 0, d, &rec))
 			continue;
 		size_t mark = obuf->len;
@@ -738,7 +785,9 @@ cat_frames(struct evt_segr *r, const char *path, enum cat_mode mode,
 	while ((rc = evt_frames_next(&fr, &fm)) == 1) {
 		if (cat_stops(f, fm->rx_us))
 			break;
-		if (!evt_sel_time(f, fm->rx_us))
+		if (fm->kind == EVT_K_SESSION)
+			site_body(f, fm->text.p, fm->text.len);
+		if (!evt_sel_time(f, fm->rx_us) || !site_cur(f))
 			continue;
 		if (mode == CAT_MESSAGES) {
 			if (fm->kind != EVT_K_MSG || fm->kept == 0)
@@ -939,13 +988,14 @@ static const struct option cat_lo[] = {
 	{"tsv", no_argument, NULL, 't'},
 	{"markers", no_argument, NULL, 'M'},
 	{"follow", no_argument, NULL, 'f'},
+	{"site", required_argument, NULL, OPT_SITE},
 	SEL_OPTIONS,
 	OUT_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline cat_cl = {"cat [-f] [--messages|--tsv|--markers] "
-    "[--from T] [--to T] [--source S]... [--type T]... [--names] "
-    "[-o json|text [--utc] [-v]] DIR", cat_lo, cat_opt, 1, 1};
+    "[--from T] [--to T] [--source S]... [--type T]... [--site S]... "
+    "[--names] [-o json|text [--utc] [-v]] DIR", cat_lo, cat_opt, 1, 1};
 
 /* Prints events, messages, frames or markers. */
 static int
@@ -2173,6 +2223,7 @@ stats_opt(void *ctx, int c, char *arg)
 
 static const struct option stats_lo[] = {
 	SEL_OPTIONS,
+	{"site", required_argument, NULL, OPT_SITE},
 	{"top", required_argument, NULL, 'n'},
 	{"bucket", required_argument, NULL, 'b'},
 	{"json", no_argument, NULL, 'j'},
@@ -2180,8 +2231,8 @@ static const struct option stats_lo[] = {
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline stats_cl = {"stats [--from T] [--to T] "
-    "[--source S]... [--top N] [--bucket DUR] [--json] [--scan] DIR",
-    stats_lo, stats_opt, 1, 1};
+    "[--source S]... [--site S]... [--top N] [--bucket DUR] [--json] "
+    "[--scan] DIR", stats_lo, stats_opt, 1, 1};
 
 /* Feeds record rec of segment path to the count, reporting a CONFIG
  * marker that does not decode. */
@@ -2277,7 +2328,9 @@ stats_segment(struct evt_stats *st, const struct stats_args *sa, size_t i,
 	struct evt_segr *r = open_range(i, &sa->sel);
 	if (r == NULL)
 		return;
-	if (!sa->scan && stats_from_summary(st, &sa->sel, r, i, cfg)) {
+	/* (--site reads the records: summaries do not know sites.) */
+	if (!sa->scan && sa->sel.nsites == 0 &&
+	    stats_from_summary(st, &sa->sel, r, i, cfg)) {
 		evt_archive_close_segment(arch, r);
 		return;
 	}
@@ -2285,8 +2338,12 @@ stats_segment(struct evt_stats *st, const struct stats_args *sa, size_t i,
 	uint64_t boff, configs = evt_stats_frames(st, EVT_K_CONFIG);
 	int rc;
 	evt_stats_segment(st);
-	while ((rc = evt_segr_next(r, &rec, &boff)) == 1)
+	while ((rc = evt_segr_next(r, &rec, &boff)) == 1) {
+		site_rec(&sa->sel, evt_segr_decoder(r), &rec);
+		if (rec.kind > EVT_K_SHAPEDEF && !site_cur(&sa->sel))
+			continue;
 		stats_feed(st, r, &rec, path, boff, evt_stats_record);
+	}
 	if (evt_stats_frames(st, EVT_K_CONFIG) != configs && i + 1 >= cfg->at)
 		*cfg = (struct stats_config){.at = i + 1};
 	evt_archive_close_segment(arch, r);
@@ -2483,7 +2540,8 @@ cmd_stats(int argc, char **argv)
 	struct stats_config cfg = {0};
 	size_t n;
 	evt_archive_segments(a, &n);
-	struct evt_ru_view *v = rollup_open(argv[i], sa.scan);
+	struct evt_ru_view *v = rollup_open(argv[i], sa.scan ||
+	    sa.sel.nsites > 0);
 	uint8_t *used = v != NULL ? calloc(v->nrun + 1, 1) : NULL;
 	if (v != NULL && used == NULL)
 		oom_check(EVT_ERR_NOMEM);
@@ -2663,7 +2721,7 @@ usage(FILE *f)
 	    "         [--segment-filter] DIR [FILE]\n"
 	    "                     read \"<rx us>\\t<message>\" lines\n"
 	    "  cat [-f] [--messages|--tsv|--markers] [--from T] [--to T]\n"
-	    "      [--source S]... [--type T]... [--names]\n"
+	    "      [--source S]... [--type T]... [--site S]... [--names]\n"
 	    "      [-o json|text [--utc] [-v]] DIR\n"
 	    "                     print events (one JSON object per line);\n"
 	    "                     -f, --follow: then every event a recorder\n"
@@ -2672,7 +2730,9 @@ usage(FILE *f)
 	    "                     --names: add sourceName, typeName,\n"
 	    "                     stateGroupName; -o text: a line per event\n"
 	    "                     (time, names; --utc, -v ids); --source and\n"
-	    "                     --type take names and globs too\n"
+	    "                     --type take names and globs too; --site:\n"
+	    "                     of these sites (globs; the site of the\n"
+	    "                     last SESSION marker, formats/records.md)\n"
 	    "  get [--meta] [--names] [-o json|text [--utc] [-v]] DIR ID\n"
 	    "                     print one event by id\n"
 	    "  state [--at T] [--source S]... [--changed-since T]\n"
@@ -2681,8 +2741,8 @@ usage(FILE *f)
 	    "                     -o text: the state viewer (name, state,\n"
 	    "                     since), --changed-since: changed since\n"
 	    "  info [--scan] DIR  counts, time span, size\n"
-	    "  stats [--from T] [--to T] [--source S]... [--top N]\n"
-	    "        [--bucket DUR] [--json] [--scan] DIR\n"
+	    "  stats [--from T] [--to T] [--source S]... [--site S]...\n"
+	    "        [--top N] [--bucket DUR] [--json] [--scan] DIR\n"
 	    "                     activity: span, rates, events by type, the\n"
 	    "                     top N sources (10; names from the CONFIG\n"
 	    "                     marker),\n"

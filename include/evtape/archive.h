@@ -263,6 +263,16 @@ int evt_archive_raw_reason(const struct evt_archive *a, size_t *off);
 /* fdatasyncs the open segment. */
 int evt_archive_sync(struct evt_archive *a);
 
+/*
+ * Makes every record appended so far as durable as the writer's fsync
+ * mode promises: waits for a segment being sealed (its seal writes its
+ * last block and fsyncs it), writes the open block and, unless the mode
+ * is EVT_FSYNC_NEVER, fdatasyncs it.  What a consumer that acknowledges
+ * records to their sender (evrec --from-nats) calls before it does.
+ * Returns 0 or the first error (the records may then not be durable).
+ */
+int evt_archive_durable(struct evt_archive *a);
+
 /* Seals the open segment; the next append starts a new one.  Sealing
  * (building the id filter, writing the index, fsync) runs on a background
  * thread so the writer does not stall; a second rotation first waits for

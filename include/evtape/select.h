@@ -20,7 +20,8 @@ struct evt_sel {
 				   INT64_MAX: no bound */
 	const char **sources;	/* whole "cameras/<guid>" or the GUID alone */
 	const char **types;
-	size_t nsources, ntypes;
+	const char **sites;	/* --site: fnmatch(3) globs, any case */
+	size_t nsources, ntypes, nsites;
 	size_t cap;		/* entries each list can take */
 };
 
@@ -66,6 +67,21 @@ int evt_sel_source(const struct evt_sel *s, const char *src);
  * and type lists (its top-level "source" and "type"; a text without them
  * passes only lists that are empty). */
 int evt_sel_event_text(const struct evt_sel *s, const char *ev, size_t len);
+
+/* Whether site (NUL-terminated) is selected: an empty list selects
+ * every site, else it must match an entry, a fnmatch(3) glob, in any
+ * letter case. */
+int evt_sel_site(const struct evt_sel *s, const char *site);
+
+/*
+ * The site a SESSION marker body[0..len) names (formats/records.md,
+ * "Central archives"): its string member "site"; without one, the host
+ * of its string member "gateway" (without scheme, user and port: what
+ * evrec --site defaults to); else "".  Written NUL-terminated into out
+ * (replacing what it held; out->len excludes the NUL).  Returns 0 or
+ * EVT_ERR_NOMEM.
+ */
+int evt_session_site(const char *body, size_t len, struct evt_buf *out);
 
 /* Whether event r (decoded by d) passes the source and type lists. */
 int evt_sel_event(const struct evt_sel *s, struct evt_rdec *d,
