@@ -5,11 +5,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "evtape/cli.h"
 #include "evtape/err.h"
@@ -505,6 +507,11 @@ struct evt_nats {
 	jsCtx *js;
 	struct evt_nats_cbs cbs;
 	char *servers;		/* for messages */
+	/* libnats calls back on a thread of its own, the closed callback
+	 * last: evt_nats_close waits for it before freeing this. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int closing, closed;
 };
 
 /* A libnats error text without its "(file.c:123): " prefix. */
@@ -560,9 +567,23 @@ static void
 disconnected_cb(natsConnection *nc, void *closure)
 {
 	struct evt_nats *n = closure;
-	if (!natsConnection_IsClosed(nc))
+	pthread_mutex_lock(&n->lock);
+	int closing = n->closing;
+	pthread_mutex_unlock(&n->lock);
+	if (!closing && !natsConnection_IsClosed(nc))
 		note(n, EVT_LOG_WARN, "NATS %s: disconnected; reconnecting",
 		    n->servers);
+}
+
+static void
+closed_cb(natsConnection *nc, void *closure)
+{
+	struct evt_nats *n = closure;
+	(void)nc;
+	pthread_mutex_lock(&n->lock);
+	n->closed = 1;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
 }
 
 static void
@@ -666,6 +687,8 @@ make_options(natsOptions **out, const struct evt_nats_opts *o,
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectedCB(no, reconnected_cb, n);
 	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(no, closed_cb, n);
+	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(no, error_cb, n);
 	if (s != NATS_OK) {
 		natsOptions_Destroy(no);
@@ -690,6 +713,8 @@ evt_nats_connect(const struct evt_nats_opts *o, const char *name,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
 	if (cbs != NULL)
 		n->cbs = *cbs;
 	s = make_options(&no, o, name, n);
@@ -731,9 +756,27 @@ evt_nats_close(struct evt_nats *n)
 	if (n->js != NULL)
 		jsCtx_Destroy(n->js);
 	if (n->nc != NULL) {
+		pthread_mutex_lock(&n->lock);
+		n->closing = 1;
+		pthread_mutex_unlock(&n->lock);
 		natsConnection_Close(n->nc);
+		/* A connection that connected once calls closed_cb last; at
+		 * most 5 s (a stuck callback thread is not waited for). */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 5;
+		pthread_mutex_lock(&n->lock);
+		while (!n->closed && pthread_cond_timedwait(&n->cond,
+		    &n->lock, &until) == 0)
+			;
+		int closed = n->closed;
+		pthread_mutex_unlock(&n->lock);
 		natsConnection_Destroy(n->nc);
+		if (!closed)
+			return; /* n leaks rather than being used after free */
 	}
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
 	free(n->servers);
 	free(n);
 }
