@@ -1948,8 +1948,14 @@ set_opt(int id, const char *v, const char *where)
 		break;
 	case OP_SEGMENT_FILTER: R.o.segment_filter = parse_bool(v);
 		break;
-	case 'v': if (parse_bool(v)) R.o.level = EVT_LOG_DEBUG; break;
-	case 'q': if (parse_bool(v)) R.o.level = EVT_LOG_WARN; break;
+	case 'v':
+		if (parse_bool(v))
+			R.o.level = EVT_LOG_DEBUG;
+		break;
+	case 'q':
+		if (parse_bool(v))
+			R.o.level = EVT_LOG_WARN;
+		break;
 	case OP_INCLUDE: case OP_EXCLUDE:
 		add_filter(id == OP_EXCLUDE, v, where);
 		break;
