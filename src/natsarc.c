@@ -547,7 +547,8 @@ ack_durable(struct na *na, int all)
 }
 
 /* Finds or creates the durable consumer and binds a pull subscription to
- * it.  Returns 0 or -1 after logging why. */
+ * it.  Returns 0, 1 when the stream does not exist (yet), or -1 after
+ * logging why. */
 static int
 consumer_setup(struct na *na)
 {
@@ -576,6 +577,8 @@ consumer_setup(struct na *na)
 			    "(filter %s)", o->stream, o->durable,
 			    o->filter != NULL ? o->filter : "none");
 	}
+	if (s != NATS_OK && jerr == JSStreamNotFoundErr)
+		return 1;
 	if (s != NATS_OK) {
 		evt_log_err("stream %s, consumer %s: %s (JetStream error "
 		    "%d)", o->stream, o->durable, nats_GetLastError(NULL),
@@ -648,9 +651,23 @@ evt_natsarc_run(struct evt_nats *n, struct evt_archive *ar,
 	na.seen = seen;
 	na.o = o;
 	evt_json_init(&na.jp, 0);
-	if (consumer_setup(&na) != 0) {
+	/* An archiver started before its stream exists (before the first
+	 * publisher created it) waits for it, as a recorder waits for its
+	 * gateway. */
+	while ((rc = consumer_setup(&na)) == 1 && !*stop) {
+		if (last_tick == 0)
+			evt_log_warn("stream %s: not found; waiting for it to "
+			    "be created", o->stream);
+		last_tick = 1;
+		nats_Sleep(TICK_MS);
+	}
+	last_tick = 0;
+	if (rc != 0) {
+		if (rc == 1)
+			evt_log_info("stream %s: stopped while waiting for "
+			    "it", o->stream);
 		na_free(&na);
-		return -1;
+		return rc == 1 ? 0 : -1;
 	}
 	hw = na.max_pending / 2 > 0 ? na.max_pending / 2 : 1;
 	evt_log_info("consuming stream %s through durable consumer %s "

@@ -206,6 +206,28 @@ else
 	tn=$((tn + 1))
 fi
 
+# An archiver started before its stream exists waits for it (as a
+# recorder waits for its gateway), then archives what comes.
+NSRV=n3
+nats_start n3 || exit 1
+PORT=${NATS_URL##*:}
+: >"$T/late.log"
+start_rec late --archive "$T/late" --from-nats "$NATS_URL" --stream LATE \
+    --durable dl --flush-interval 50ms
+waitfor 1000 grep -q "stream LATE: not found; waiting" "$T/late.log"
+checkl $? "an archiver started before its stream says it waits for it" \
+    "$T/late.log"
+t "the stream created after it" $FEED "$PORT" create LATE 'late.>'
+$FEED "$PORT" tsv siteA late.siteA aaaaaaaa-0000-4000-8000-00000000000a \
+    "$T/siteA.in" >"$T/feedL.out" 2>&1
+check $? "site A published into it"
+STREAM=LATE
+waitfor 1500 drained dl
+checkl $? "the waiting archiver drained it" "$T/late.log"
+stop_pid $REC_PID
+same_site siteA "$T/siteA" "$T/late"
+check $? "and holds site A's local archive, event by event"
+
 # Usage errors.
 $EVREC --archive "$T/u" --from-nats "$NATS_URL" --stream EVT >/dev/null 2>&1
 check $(($? != 2)) "--from-nats without --durable: status 2"
