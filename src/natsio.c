@@ -535,22 +535,18 @@ evt_nats_errtext(natsStatus s, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", natsStatus_GetText(s));
 }
 
-/* Passes a note to the program. */
-static void
-note(struct evt_nats *n, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-note(struct evt_nats *n, int level, const char *fmt, ...)
+void
+evt_nats_note(const struct evt_nats_cbs *cbs, int level, const char *fmt,
+    ...)
 {
-	char msg[512];
+	char msg[1024];
 	va_list ap;
-	if (n == NULL || n->cbs.note == NULL)
+	if (cbs == NULL || cbs->note == NULL)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	n->cbs.note(n->cbs.arg, level, msg);
+	cbs->note(cbs->arg, level, msg);
 }
 
 const char *
@@ -571,7 +567,7 @@ disconnected_cb(natsConnection *nc, void *closure)
 	int closing = n->closing;
 	pthread_mutex_unlock(&n->lock);
 	if (!closing && !natsConnection_IsClosed(nc))
-		note(n, EVT_LOG_WARN, "NATS %s: disconnected; reconnecting",
+		evt_nats_note(&n->cbs, EVT_LOG_WARN, "NATS %s: disconnected; reconnecting",
 		    n->servers);
 }
 
@@ -593,7 +589,7 @@ reconnected_cb(natsConnection *nc, void *closure)
 	char url[256];
 	if (natsConnection_GetConnectedUrl(nc, url, sizeof url) != NATS_OK)
 		snprintf(url, sizeof url, "%s", n->servers);
-	note(n, EVT_LOG_INFO, "NATS: reconnected to %s", url);
+	evt_nats_note(&n->cbs, EVT_LOG_INFO, "NATS: reconnected to %s", url);
 }
 
 static void
@@ -603,7 +599,7 @@ error_cb(natsConnection *nc, natsSubscription *sub, natsStatus err,
 	struct evt_nats *n = closure;
 	const char *last = NULL;
 	natsConnection_GetLastError(nc, &last);
-	note(n, EVT_LOG_WARN, "NATS %s: %s", n->servers, last != NULL &&
+	evt_nats_note(&n->cbs, EVT_LOG_WARN, "NATS %s: %s", n->servers, last != NULL &&
 	    last[0] ? bare_error(last) : natsStatus_GetText(err));
 }
 

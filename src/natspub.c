@@ -123,24 +123,6 @@ struct evt_natspub {
 	struct evt_buf subj;
 };
 
-/* A note to the program. */
-static void
-pnote(struct evt_natspub *p, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-pnote(struct evt_natspub *p, int level, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	if (p->cbs.note == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	p->cbs.note(p->cbs.arg, level, msg);
-}
-
 /* Wakes the thread from its poll. */
 static void
 wake(struct evt_natspub *p)
@@ -285,7 +267,7 @@ save_position(struct evt_natspub *p)
 		}
 		p->saved = p->pos;
 	} else {
-		pnote(p, EVT_LOG_WARN, "%s: cannot write the publishing "
+		evt_nats_note(&p->cbs, EVT_LOG_WARN, "%s: cannot write the publishing "
 		    "position: %s (publishing goes on; a restart may resend "
 		    "more)", p->path, rc != 0 ? "out of memory" :
 		    strerror(err));
@@ -395,7 +377,7 @@ load_position(struct evt_natspub *p)
 	int fd = open(p->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != ENOENT)
-			pnote(p, EVT_LOG_WARN, "%s: cannot read: %s; "
+			evt_nats_note(&p->cbs, EVT_LOG_WARN, "%s: cannot read: %s; "
 			    "publishing from the archive's start (the stream's "
 			    "duplicate window and its last message keep what "
 			    "it has from coming twice)", p->path,
@@ -410,14 +392,14 @@ load_position(struct evt_natspub *p)
 		why = NULL;
 	if (why != NULL) {
 		memset(&p->pos, 0, sizeof p->pos);
-		pnote(p, EVT_LOG_WARN, "%s: %s; publishing from the archive's "
+		evt_nats_note(&p->cbs, EVT_LOG_WARN, "%s: %s; publishing from the archive's "
 		    "start (the stream's duplicate window and its last "
 		    "message keep what it has from coming twice)", p->path,
 		    why);
 		return;
 	}
 	p->saved = p->pos;
-	pnote(p, EVT_LOG_INFO, "publishing resumes after segment %" PRIu64
+	evt_nats_note(&p->cbs, EVT_LOG_INFO, "publishing resumes after segment %" PRIu64
 	    " frame %" PRIu64 "%s%s (%s)", p->pos.ref.seg, p->pos.ref.ord,
 	    p->pos.id[0] ? ", event " : "", p->pos.id, p->path);
 }
@@ -429,7 +411,7 @@ static void
 seg_err_cb(void *arg, const char *path, uint64_t off, const char *what)
 {
 	struct evt_natspub *p = arg;
-	pnote(p, EVT_LOG_WARN, "publishing: %s: offset %" PRIu64 ": %s", path,
+	evt_nats_note(&p->cbs, EVT_LOG_WARN, "publishing: %s: offset %" PRIu64 ": %s", path,
 	    off, what);
 }
 
@@ -562,7 +544,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	if (big) {
 		natsMsg_Destroy(m);
 		m = NULL;
-		pnote(p, EVT_LOG_WARN, "NATS %s: %s message %s (segment %"
+		evt_nats_note(&p->cbs, EVT_LOG_WARN, "NATS %s: %s message %s (segment %"
 		    PRIu64 " frame %" PRIu64 ") of %zu bytes is larger than "
 		    "the server's max_payload (%" PRId64 " bytes): not "
 		    "published (raise max_payload up to 64 MB to carry it)",
@@ -683,7 +665,7 @@ rewind_ring(struct evt_natspub *p, const char *what)
 	p->have_skip = p->skip_seek = p->pos.have;
 	backoff_more(p, BACKOFF_MAX_MS);
 	if (what != NULL)
-		pnote(p, EVT_LOG_WARN, "NATS %s: stream %s: %s; %" PRIu64
+		evt_nats_note(&p->cbs, EVT_LOG_WARN, "NATS %s: stream %s: %s; %" PRIu64
 		    " unacknowledged messages are sent again from the last "
 		    "acknowledged one in %d s (recording goes on)",
 		    p->o->servers, p->o->stream, what, dropped,
@@ -750,7 +732,7 @@ guard(struct evt_natspub *p)
 	int rc = evt_nats_last_ref(p->n, p->o, &last, id, sizeof id, &rx, err,
 	    sizeof err);
 	if (rc < 0) {
-		pnote(p, EVT_LOG_WARN, "%s (resuming from the position file "
+		evt_nats_note(&p->cbs, EVT_LOG_WARN, "%s (resuming from the position file "
 		    "only)", err);
 		return;
 	}
@@ -758,7 +740,7 @@ guard(struct evt_natspub *p)
 	if (rc == 0 || (p->pos.have && (memcmp(last.uuid, p->pos.ref.uuid,
 	    16) != 0 || evt_nats_ref_cmp(&last, &p->pos.ref) <= 0)))
 		return;
-	pnote(p, EVT_LOG_INFO, "stream %s already holds this archive up to "
+	evt_nats_note(&p->cbs, EVT_LOG_INFO, "stream %s already holds this archive up to "
 	    "%s (segment %" PRIu64 " frame %" PRIu64 "): publishing resumes "
 	    "after it", p->o->stream, id, last.seg, last.ord);
 	p->held.have = 1;
@@ -793,12 +775,12 @@ connect_step(struct evt_natspub *p)
 	    err, sizeof err) != 0) {
 		evt_nats_close(n);
 		backoff_more(p, BACKOFF_CONNECT_MS);
-		pnote(p, EVT_LOG_ERR, "%s; recording goes on, retrying in %d s",
+		evt_nats_note(&p->cbs, EVT_LOG_ERR, "%s; recording goes on, retrying in %d s",
 		    err, p->backoff_ms / 1000);
 		return -1;
 	}
 	char url[256];
-	pnote(p, EVT_LOG_INFO, "NATS: connected to %s; %s stream %s "
+	evt_nats_note(&p->cbs, EVT_LOG_INFO, "NATS: connected to %s; %s stream %s "
 	    "(subjects %s.>)", evt_nats_url(n, url, sizeof url),
 	    created ? "created" : "publishing to", p->o->stream, p->o->prefix);
 	pthread_mutex_lock(&p->mu);
@@ -841,7 +823,7 @@ step(struct evt_natspub *p)
 	natsConnection *nc = evt_nats_conn(p->n);
 	natsConnStatus cs = natsConnection_Status(nc);
 	if (cs == NATS_CONN_STATUS_CLOSED) {
-		pnote(p, EVT_LOG_WARN, "NATS %s: connection closed; "
+		evt_nats_note(&p->cbs, EVT_LOG_WARN, "NATS %s: connection closed; "
 		    "connecting again", p->o->servers);
 		disconnect(p);
 		nap(p, BACKOFF_MIN_MS);
@@ -888,7 +870,7 @@ step(struct evt_natspub *p)
 	}
 	int rc = p->f != NULL ? 1 : next_frame(p);
 	if (rc < 0) {
-		pnote(p, EVT_LOG_ERR, "publishing: reading the archive %s: %s; "
+		evt_nats_note(&p->cbs, EVT_LOG_ERR, "publishing: reading the archive %s: %s; "
 		    "trying again in %d s", p->dir, evt_strerror(rc),
 		    BACKOFF_MAX_MS / 1000);
 		close_reading(p);
@@ -943,7 +925,7 @@ run(void *arg)
 	uint64_t left = p->tail - p->head;
 	pthread_mutex_unlock(&p->mu);
 	if (left > 0 || !p->caught_up)
-		pnote(p, EVT_LOG_WARN, "publishing stopped before NATS "
+		evt_nats_note(&p->cbs, EVT_LOG_WARN, "publishing stopped before NATS "
 		    "acknowledged everything the archive holds; the next start "
 		    "publishes the rest");
 	if (p->n != NULL)

@@ -254,6 +254,10 @@ struct evt_nats_cbs {
 	void *arg;
 };
 
+/* Formats a note (at most 1 KiB) and hands it to cbs->note, if any. */
+void evt_nats_note(const struct evt_nats_cbs *cbs, int level,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 struct evt_nats;
 
 /*
