@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "evtape/archive.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
@@ -23,11 +22,15 @@
 #include "evtape/log.h"
 #include "evtape/natsarc.h"
 #include "evtape/natsio.h"
+#include "evtape/record.h"
 #include "evtape/recorder.h"
+#include "evtape/segment.h"
+#include "evtape/select.h"
 #include "evtape/timefmt.h"
 
 #define TICK_MS 100
 #define DEFAULT_MAX_PENDING 65536
+#define MARK_SEGS 2		/* newest segments read for marker keys */
 
 /* ------------------------------------------------------------ headers */
 
@@ -70,6 +73,120 @@ evt_natsarc_rx(const char *v, int64_t *rx)
 		return EVT_ERR_ARG;
 	*rx = neg ? -(int64_t)x : (int64_t)x;
 	return 0;
+}
+
+/* The kind a subject names (see natsarc.h). */
+int
+evt_natsarc_subject(const char *subj, const char **site, size_t *site_len)
+{
+	const char *dot[4] = { NULL, NULL, NULL, NULL }, *t;
+	size_t n = subj != NULL ? strlen(subj) : 0, nd = 0;
+	int k;
+
+	/* The last four dots: tokens T1 (last) .. T4 end at them. */
+	for (size_t i = n; i-- > 0 && nd < 4;)
+		if (subj[i] == '.')
+			dot[nd++] = subj + i;
+	/* P.mk.<kind>: T2 "mk", T1 a marker word, the prefix ends at T3. */
+	if (nd >= 2 && dot[0] - dot[1] == 3 && memcmp(dot[1] + 1, "mk", 2) ==
+	    0 && (k = evt_natsarc_kind(dot[0] + 1)) > EVT_NATS_EVENT) {
+		t = nd >= 3 ? dot[2] + 1 : subj;
+		if (t < dot[1]) {
+			*site = t;
+			*site_len = (size_t)(dot[1] - t);
+			return k;
+		}
+	}
+	/* P.ev.<rt>.<type>: T3 "ev", the prefix ends at T4. */
+	if (nd >= 3 && dot[1] - dot[2] == 3 && memcmp(dot[2] + 1, "ev", 2) ==
+	    0) {
+		t = nd >= 4 ? dot[3] + 1 : subj;
+		if (t < dot[2]) {
+			*site = t;
+			*site_len = (size_t)(dot[2] - t);
+			return EVT_NATS_EVENT;
+		}
+	}
+	return -1;
+}
+
+/* What a message says of itself (see natsarc.h). */
+int
+evt_natsarc_in(const char *subj, const char *kind, const char *rx,
+    const char *site, struct evt_natsarc_in *in)
+{
+	const char *ss = "";
+	size_t sl = 0;
+	int sk = evt_natsarc_subject(subj, &ss, &sl);
+
+	memset(in, 0, sizeof *in);
+	in->kind = evt_natsarc_kind(kind);
+	if (in->kind < 0) {
+		in->kind = sk;
+		in->kind_from_subject = 1;
+	}
+	if (site != NULL && *site != '\0') {
+		in->site = site;
+		in->site_len = strlen(site);
+	} else {
+		in->site = sk >= 0 ? ss : "";
+		in->site_len = sk >= 0 ? sl : 0;
+	}
+	in->have_rx = evt_natsarc_rx(rx, &in->rx) == 0;
+	return in->kind < 0 ? -1 : 0;
+}
+
+/* FNV-1a 64 of p[0..n) continuing h. */
+static uint64_t
+fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *u = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ u[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The key of a record that is not a MSG frame (see natsarc.h). */
+uint64_t
+evt_natsarc_rec_key(struct evt_jparser *jp, struct evt_buf *tmp,
+    const char *site, int rec_kind, int64_t rx, const char *body,
+    size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull, u = (uint64_t)rx;
+	unsigned char k = (unsigned char)(rec_kind == EVT_K_STATES ||
+	    rec_kind == EVT_K_RAW ? EVT_K_JSON : rec_kind);
+
+	h = fnv(h, site, strlen(site) + 1);
+	h = fnv(h, &k, 1);
+	h = fnv(h, &u, sizeof u);
+	jp->lone_surrogates = 1;
+	if (len == 0 || evt_json_parse(jp, body, len) < 0)
+		return fnv(fnv(h, "R", 1), body, len);
+	h = fnv(h, "J", 1);
+	for (uint32_t i = 0; i < jp->ntok; i++) {
+		const struct evt_jtok *t = &jp->tok[i];
+		const char *v = body + t->off;
+		uint32_t vl = t->len;
+		int dl;
+
+		h = fnv(h, &t->type, 1);
+		if (t->type == EVT_J_ARRAY || t->type == EVT_J_OBJECT) {
+			h = fnv(h, &t->size, sizeof t->size);
+			continue;
+		}
+		if (t->type == EVT_J_STRING && (t->flags & EVT_JF_ESCAPED)) {
+			tmp->len = 0;
+			if (evt_buf_grow(tmp, vl) != 0 || (dl =
+			    evt_json_unescape_wtf8(v, vl, (char *)tmp->p)) < 0)
+				abort();	/* out of memory; parsed */
+			v = (const char *)tmp->p;
+			vl = (uint32_t)dl;
+		}
+		h = fnv(h, &vl, sizeof vl);
+		h = fnv(h, v, vl);
+	}
+	return h;
 }
 
 
@@ -180,6 +297,15 @@ struct na {
 	struct evt_jparser jp;
 	int failed;
 	uint64_t msgs, events, dups, poison, acks, frames;
+
+	/* Keys of the records other than MSG frames written lately (and
+	 * found in the archive's newest segments at start): a marker
+	 * delivered again after a kill is not written twice. */
+	struct evt_recorder_seen marks;
+	struct evt_jparser kjp;
+	struct evt_buf ktmp, hsite;
+	uint64_t mdups;
+	int said_kind, said_rx;		/* logged once a run */
 };
 
 /* Notes an archive error: the run stops. */
@@ -323,19 +449,25 @@ pend_push(struct na *na, natsMsg *m)
 }
 
 /* Whether the events text of the frame being gathered parses as a MSG
- * frame of exactly nev events (a payload that is not one JSON value would
- * make it more, fewer, or none). */
+ * frame of exactly nev events, each an object (a payload that is not one
+ * JSON value would make it more, fewer, or none). */
 static int
 frame_parses(struct na *na)
 {
 	const struct evt_jtok *t;
+	uint32_t i = 3;
 
 	if (evt_json_parse(&na->jp, (const char *)na->frame.p,
 	    na->frame.len) < 0)
 		return 0;
 	t = na->jp.tok;
-	return t[0].type == EVT_J_OBJECT && t[0].size == 1 &&
-	    t[2].type == EVT_J_ARRAY && t[2].size == na->nev;
+	if (t[0].type != EVT_J_OBJECT || t[0].size != 1 ||
+	    t[2].type != EVT_J_ARRAY || t[2].size != na->nev)
+		return 0;
+	for (size_t k = 0; k < na->nev; k++, i = t[i].next)
+		if (t[i].type != EVT_J_OBJECT)
+			return 0;
+	return 1;
 }
 
 /* The frame of the messages pend[nwritten..npend) rebuilt from those
@@ -420,10 +552,11 @@ other_write(struct na *na, natsMsg *m, int kind, int64_t rx,
 {
 	const char *d = natsMsg_GetData(m);
 	size_t len = (size_t)natsMsg_GetDataLength(m);
-	int rc;
+	int rc, rk = kind == EVT_NATS_SESSION ? EVT_K_SESSION :
+	    kind == EVT_NATS_GAP ? EVT_K_GAP : kind == EVT_NATS_CONFIG ?
+	    EVT_K_CONFIG : EVT_K_JSON;
 
-	if (kind == EVT_NATS_SESSION || kind == EVT_NATS_GAP ||
-	    kind == EVT_NATS_CONFIG) {
+	if (rk != EVT_K_JSON) {
 		if (len == 0 || evt_json_parse(&na->jp, d, len) < 0 ||
 		    na->jp.tok[0].type != EVT_J_OBJECT) {
 			poison(na, m, "a marker body that is not a JSON "
@@ -431,54 +564,80 @@ other_write(struct na *na, natsMsg *m, int kind, int64_t rx,
 			return;
 		}
 	}
-	if (kind == EVT_NATS_SESSION)
-		gw_learn(na, site, d, len);	/* named by the marker below */
-	site_switch(na, rx, site, arch, alen);
-	switch (kind) {
-	case EVT_NATS_SESSION:
+	if (rk == EVT_K_SESSION) {
 		na->tmp.len = 0;
 		if (evt_natsarc_add_site(&na->tmp, d, len, site) != 0)
 			abort();
-		rc = evt_archive_marker(na->ar, EVT_K_SESSION, rx,
-		    (const char *)na->tmp.p, na->tmp.len);
-		break;
-	case EVT_NATS_GAP:
-		rc = evt_archive_marker(na->ar, EVT_K_GAP, rx, d, len);
-		break;
-	case EVT_NATS_CONFIG:
-		rc = evt_archive_marker(na->ar, EVT_K_CONFIG, rx, d, len);
-		break;
-	default:
-		rc = evt_archive_frame(na->ar, rx, d, len);
-		break;
+		d = (const char *)na->tmp.p;
+		len = na->tmp.len;
 	}
-	if (rc < 0)
-		ar_failed(na, rc, "writing a record");
 	pend_push(na, m);
 	na->nwritten = na->npend;
+	/* Written before (by a run killed before its acknowledgement
+	 * went out): not again. */
+	if (!evt_recorder_seen_add_key(&na->marks, evt_natsarc_rec_key(
+	    &na->kjp, &na->ktmp, site, rk, rx, d, len))) {
+		na->mdups++;
+		return;
+	}
+	if (rk == EVT_K_SESSION)
+		gw_learn(na, site, d, len);	/* named by the marker below */
+	site_switch(na, rx, site, arch, alen);
+	if (rk != EVT_K_JSON)
+		rc = evt_archive_marker(na->ar, rk, rx, d, len);
+	else
+		rc = evt_archive_frame(na->ar, rx, d, len);
+	if (rc < 0)
+		ar_failed(na, rc, "writing a record");
 	na->frames++;
+}
+
+/* The time JetStream stored m at, in microseconds since the epoch (the
+ * receive time of a message without Evtape-Rx), or now. */
+static int64_t
+stream_time(natsMsg *m)
+{
+	jsMsgMetaData *md = NULL;
+	int64_t t;
+
+	if (natsMsg_GetMetaData(&md, m) != NATS_OK)
+		return evt_wall_us();
+	t = md->Timestamp / 1000;
+	jsMsgMetaData_Destroy(md);
+	return t;
 }
 
 /* Archives one message (or terminates it). */
 static void
 on_msg(struct na *na, natsMsg *m)
 {
-	const char *fr = hdr(m, "Evtape-Frame"), *site = hdr(m, "Evtape-Site");
-	int kind = evt_natsarc_kind(hdr(m, "Evtape-Kind"));
+	const char *fr = hdr(m, "Evtape-Frame"), *site;
+	struct evt_natsarc_in in;
 	struct evt_nats_ref ref;
+	int kind;
 	int64_t rx;
 
 	na->msgs++;
-	if (kind < 0) {
-		poison(na, m, "no Evtape-Kind header of a known kind");
+	if (evt_natsarc_in(natsMsg_GetSubject(m), hdr(m, "Evtape-Kind"),
+	    hdr(m, "Evtape-Rx"), hdr(m, "Evtape-Site"), &in) != 0) {
+		poison(na, m, "no Evtape-Kind header of a known kind, and a "
+		    "subject that is neither <prefix>.ev.<rt>.<type> nor "
+		    "<prefix>.mk.<kind>");
 		return;
 	}
-	if (evt_natsarc_rx(hdr(m, "Evtape-Rx"), &rx) != 0) {
-		poison(na, m, "no Evtape-Rx header with a receive time");
-		return;
-	}
-	if (site == NULL)
-		site = "";
+	kind = in.kind;
+	if (in.kind_from_subject && !na->said_kind && (na->said_kind = 1))
+		evt_log_info("stream %s: message on %s without Evtape-Kind: "
+		    "kind taken from the subject (said once)", na->o->stream,
+		    natsMsg_GetSubject(m));
+	rx = in.have_rx ? in.rx : stream_time(m);
+	if (!in.have_rx && !na->said_rx && (na->said_rx = 1))
+		evt_log_info("stream %s: message on %s without a usable "
+		    "Evtape-Rx: receive time taken from the stream's "
+		    "timestamp (said once)", na->o->stream,
+		    natsMsg_GetSubject(m));
+	set_str(&na->hsite, in.site, in.site_len);
+	site = (const char *)na->hsite.p;
 	/* The source archive is the Evtape-Frame's UUID; a message without
 	 * a usable one is archived all the same (archive "", alone). */
 	if (evt_nats_ref_parse(fr, kind == EVT_NATS_EVENT ? hdr(m,
@@ -631,8 +790,65 @@ na_free(struct na *na)
 	evt_buf_free(&na->rebuilt);
 	evt_buf_free(&na->tmp);
 	evt_json_free(&na->jp);
+	evt_json_free(&na->kjp);
+	evt_buf_free(&na->ktmp);
+	evt_buf_free(&na->hsite);
+	evt_recorder_seen_free(&na->marks);
 	if (na->sub != NULL)
 		natsSubscription_Destroy(na->sub);
+}
+
+/* Keeps no item of a frame: the tail is read for its other records. */
+static int
+keep_none(void *arg, int frame_kind, uint32_t kept, struct evt_rdec *d,
+    const struct evt_rec *rec)
+{
+	return frame_kind == EVT_K_STATES;
+}
+
+/* Learns the keys of the records other than MSG frames of the archive's
+ * MARK_SEGS newest segments, oldest first (so that the newest are kept):
+ * what a run killed before acknowledging wrote is not written again when
+ * it is delivered again (records.md, "Central archives"). */
+static void
+marks_load(struct na *na)
+{
+	size_t nseg = evt_archive_nsegments(na->ar), i, nkeys = 0;
+	int64_t t0 = evt_mono_us();
+	struct evt_buf site = {0};
+
+	for (i = nseg > MARK_SEGS ? nseg - MARK_SEGS : 0; i < nseg; i++) {
+		struct evt_segr *r = NULL;
+		struct evt_frames fr;
+		struct evt_frame *f;
+		int rc, rk;
+
+		if (evt_archive_open_segment(na->ar, i, &r) != 0)
+			continue;	/* reported */
+		set_str(&site, "", 0);
+		evt_segr_live(r, 1);
+		(void)evt_segr_rewind(r, INT64_MIN);
+		evt_frames_init(&fr, r, keep_none, NULL, NULL, NULL,
+		    evt_archive_segment_path(na->ar, i));
+		while ((rc = evt_frames_next(&fr, &f)) == 1) {
+			if ((rk = f->kind) == EVT_K_MSG)
+				continue;
+			if (rk == EVT_K_SESSION && evt_session_site((const char *)
+			    f->text.p, f->text.len, &site) != 0)
+				abort();	/* out of memory */
+			(void)evt_recorder_seen_add_key(&na->marks,
+			    evt_natsarc_rec_key(&na->kjp, &na->ktmp,
+			    (const char *)site.p, rk, f->rx_us, (const char *)
+			    f->text.p, f->text.len));
+			nkeys++;
+		}
+		evt_frames_free(&fr);
+		evt_archive_close_segment(na->ar, r);
+	}
+	evt_buf_free(&site);
+	evt_log_info("archive: %zu markers and frames of its newest segments "
+	    "loaded for dedupe (%.1f ms)", nkeys, (double)(evt_mono_us() -
+	    t0) / 1e3);
 }
 
 /* Consumes until *stop (see natsarc.h). */
@@ -651,6 +867,10 @@ evt_natsarc_run(struct evt_nats *n, struct evt_archive *ar,
 	na.seen = seen;
 	na.o = o;
 	evt_json_init(&na.jp, 0);
+	evt_json_init(&na.kjp, 0);
+	if (evt_recorder_seen_init(&na.marks, 0) != 0)
+		abort();	/* out of memory */
+	marks_load(&na);
 	/* An archiver started before its stream exists (before the first
 	 * publisher created it) waits for it, as a recorder waits for its
 	 * gateway. */
@@ -722,9 +942,10 @@ evt_natsarc_run(struct evt_nats *n, struct evt_archive *ar,
 	if (!na.failed)
 		ack_durable(&na, 1);
 	evt_log_info("stream %s: %" PRIu64 " messages, %" PRIu64 " events "
-	    "archived, %" PRIu64 " duplicates dropped, %" PRIu64 " poison "
+	    "archived, %" PRIu64 " duplicate events and %" PRIu64 " "
+	    "duplicate markers or frames dropped, %" PRIu64 " poison "
 	    "messages terminated, %" PRIu64 " acknowledged", o->stream,
-	    na.msgs, na.events, na.dups, na.poison, na.acks);
+	    na.msgs, na.events, na.dups, na.mdups, na.poison, na.acks);
 	rc = na.failed ? -1 : 0;
 	na_free(&na);
 	return rc;

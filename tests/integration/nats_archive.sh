@@ -39,6 +39,25 @@ archiver() {
 	    --durable "$_c" --flush-interval 50ms --ack-wait 2s "$@"
 	waitfor 1000 grep -q "consuming stream" "$T/$_n.log"
 }
+# kill_loop N NAME DIR DURABLE: N archivers (logs NAME1..NAMEN) each
+# killed with kill -9 at a random moment; then the last one (log
+# NAMElast) until DURABLE is drained, stopped (status in $RC).  Returns
+# the number of kills that failed (N - kills done); DRAINED the waitfor's.
+kill_loop() {
+	_k=0 _i=1
+	while [ $_i -le "$1" ]; do
+		archiver "$2$_i" "$3" "$4" || { show "$T/$2$_i.log"; break; }
+		sleep "0.0$($PYTHON -c 'import random; print(random.randint(10, 99))')"
+		kill -9 $REC_PID
+		wait $REC_PID 2>/dev/null
+		_k=$((_k + 1)) _i=$((_i + 1))
+	done
+	archiver "$2last" "$3" "$4"
+	waitfor 1500 drained "$4"
+	DRAINED=$?
+	stop_pid $REC_PID
+	return $(($1 - _k))
+}
 # same_site SITE LOCAL CENTRAL: the central archive's events of SITE are
 # the local archive's, event by event (each text the same; sorted: what a
 # killed archiver left unacknowledged comes again later, so a central
@@ -83,20 +102,10 @@ total=$(( $($EVTOOL cat "$T/siteA" | wc -l) + $($EVTOOL cat "$T/siteB" | wc -l) 
 check $(($(nats_info EVT messages) != total + 2)) "the stream holds them all"
 
 # The kill -9 loop: 5 kills at random moments while it catches up.
-kills=0
-for i in 1 2 3 4 5; do
-	archiver k$i "$T/central" d1 || { show "$T/k$i.log"; break; }
-	sleep "0.0$($PYTHON -c 'import random; print(random.randint(10, 99))')"
-	kill -9 $REC_PID
-	wait $REC_PID 2>/dev/null
-	kills=$((kills + 1))
-done
-check $((kills != 5)) "five archivers killed with kill -9 while catching up"
-archiver last "$T/central" d1
-waitfor 1500 drained d1
-checkl $? "the last archiver took everything: no message pending or unacknowledged" "$T/last.log"
-stop_pid $REC_PID
-checkl $RC "it stops cleanly (status 0)" "$T/last.log"
+kill_loop 5 k "$T/central" d1
+check $? "five archivers killed with kill -9 while catching up"
+checkl $DRAINED "the last archiver took everything: no message pending or unacknowledged" "$T/klast.log"
+checkl $RC "it stops cleanly (status 0)" "$T/klast.log"
 same_site siteA "$T/siteA" "$T/central"
 check $? "--site siteA: exactly site A's local archive, event by event"
 same_site siteB "$T/siteB" "$T/central"
@@ -227,6 +236,108 @@ checkl $? "the waiting archiver drained it" "$T/late.log"
 stop_pid $REC_PID
 same_site siteA "$T/siteA" "$T/late"
 check $? "and holds site A's local archive, event by event"
+
+# Liberal acceptance (formats/nats.md, "Consuming"): another publisher's
+# messages with some of the contract's headers, or none.  (On n3.)
+STREAM=LIB
+ndump --mkstream "$NATS_URL" LIB --subjects 'lib.>,acme.>' >/dev/null
+# lpub SUBJECT [natsdump --pub options]: publishes stdin's lines.
+lpub() {
+	_s=$1
+	shift
+	ndump --pub "$NATS_URL" "$_s" "$@" >/dev/null
+}
+us() { $PYTHON -c 'import time; print(int(time.time() * 1e6))'; }
+t0=$(us)
+# No header at all: the kind and site (the prefix's last token, of a
+# prefix of three tokens) from the subject, the receive time the stream's.
+echo '{"id":"lib-1","source":"cameras/c1","type":"t1"}' |
+    lpub lib.x.siteL.ev.cameras.t1
+# A prefix of one token: a GAP of site acme.
+echo '{"event":"gap","reason":"test"}' | lpub acme.mk.gap
+# Evtape-Kind and Evtape-Site, an Evtape-Rx that does not parse.
+echo '{"id":"lib-2","source":"cameras/c1","type":"t1"}' |
+    lpub lib.siteL.ev.cameras.t1 --header Evtape-Kind:event \
+    --header Evtape-Rx:soon --header 'Evtape-Site:Site L'
+# An Evtape-Kind of no known kind: the subject's (config).
+echo '{"event":"config","sources":[]}' | lpub lib.siteL.mk.config \
+    --header Evtape-Kind:alarm --header Evtape-Rx:1767600000000000
+# Two events without id, no Nats-Msg-Id: both archived.
+printf '%s\n%s\n' '{"source":"cameras/c2","type":"t2"}' \
+    '{"source":"cameras/c2","type":"t2"}' | lpub lib.siteL.ev.cameras.t2
+# A RAW frame that is not JSON.
+echo 'hello, raw' | lpub lib.siteL.mk.raw
+# Poison: an event that is not an object, a marker body that is not JSON,
+# a subject of neither form without Evtape-Kind.
+echo '[1,2]' | lpub lib.siteL.ev.cameras.t1
+echo 'not json' | lpub lib.siteL.mk.session
+echo '{"id":"lib-3"}' | lpub lib.siteL.other
+t1=$(us)
+archiver lib "$T/lib" dlib
+waitfor 1500 drained dlib
+checkl $? "the archiver drained messages without the contract's headers" \
+    "$T/lib.log"
+stop_pid $REC_PID
+checkl $RC "and stops cleanly" "$T/lib.log"
+$EVTOOL cat "$T/lib" >"$T/lib.ev"
+check $(($(wc -l <"$T/lib.ev") != 4)) "4 events archived (2 with ids, 2 without)"
+check $(($(grep -c '"source":"cameras/c2"' "$T/lib.ev") != 2)) \
+    "events without id (and without Nats-Msg-Id) are all archived"
+$EVTOOL cat --site siteL "$T/lib" | grep -c '"id":"lib-1"' >"$T/l1"
+check $(($(cat "$T/l1") != 1)) "no header: kind and site (siteL) from the subject"
+$EVTOOL cat --site 'Site L' "$T/lib" | grep -c '"id":"lib-2"' >"$T/l2"
+check $(($(cat "$T/l2") != 1)) "Evtape-Site given: that site"
+rx1=$($EVTOOL cat --tsv "$T/lib" | grep '"lib-1"' | cut -f1)
+check $((${rx1:-0} < t0 || ${rx1:-0} > t1)) \
+    "no Evtape-Rx: the receive time is the stream's timestamp ($rx1 in [$t0, $t1])"
+rx2=$($EVTOOL cat --tsv "$T/lib" | grep '"lib-2"' | cut -f1)
+check $((${rx2:-0} < t0 || ${rx2:-0} > t1)) \
+    "an Evtape-Rx that does not parse: the stream's timestamp"
+$EVTOOL cat --markers --site acme "$T/lib" | grep -c "	GAP	" >"$T/lg"
+check $(($(cat "$T/lg") != 1)) "a GAP on acme.mk.gap: site acme (a one-token prefix)"
+$EVTOOL cat --markers "$T/lib" | grep -c "^1767600000000000	CONFIG	" >"$T/lc"
+check $(($(cat "$T/lc") != 1)) "an unknown Evtape-Kind: the subject's kind (CONFIG), Evtape-Rx kept"
+$EVTOOL cat --tsv "$T/lib" | grep -c "	hello, raw$" >"$T/lr"
+check $(($(cat "$T/lr") != 1)) "a RAW frame that is not JSON is archived"
+check $(($(grep -c "terminated (not archived" "$T/lib.log") != 3)) \
+    "3 poison messages terminated (an event not an object, a marker not JSON, a subject of no form)"
+
+# Markers after kill -9: SESSION, GAP, CONFIG, STATES and JSON frames
+# (no event id to drop a redelivery by) archived once however often the
+# archiver is killed between writing and acknowledging them.  Payloads
+# with blanks and escapes: the archive normalises them.
+STREAM=MK
+ndump --mkstream "$NATS_URL" MK --subjects 'mk.>' >/dev/null
+$PYTHON -c '
+import sys
+kinds = ["session", "gap", "config", "json", "states"]
+u = "cccccccc-0000-4000-8000-00000000000c"
+for i in range(12000):
+    rx = 1767600000000000 + 1000 * i
+    k = kinds[i % 5]
+    body = {"session": "{\"event\":\"new\",\"gateway\":\"http://gw-c\",\"n\":%d}",
+            "gap": "{ \"event\": \"gap\", \"n\": %d, \"s\": \"\\u00e9\" }",
+            "config": "{\"event\":\"config\",\"n\":%d}",
+            "json": "{\"commandId\":%d,\"status\":200}",
+            "states": "{\"states\":[{\"n\":%d}]}"}[k] % i
+    print("%d\t%s/1/%d\t%s\t%s" % (rx, u, 2 * i, k, body))
+    print("%d\t%s/1/%d\tevent\t{\"id\":\"mk-%d\",\"source\":\"cameras/c\",\"type\":\"t\"}" % (rx, u, 2 * i + 1, i))
+' >"$T/mk.in"
+$FEED "$PORT" feed siteM mk.siteM "$T/mk.in" >"$T/feedM.out" 2>&1
+check $? "12,000 markers and frames and 12,000 events published"
+kill_loop 6 mk "$T/mk" dmk
+check $? "six archivers killed with kill -9 while catching up"
+checkl $DRAINED "the last archiver drained the stream" "$T/mklast.log"
+# Each marker and frame once (the archiver's own "nats" site markers,
+# one a run, aside).
+{ $EVTOOL cat --markers "$T/mk" | grep -v '"event":"nats"'
+  $EVTOOL cat --tsv "$T/mk" | grep -v '"events":\['; } >"$T/mk.out"
+n=$(wc -l <"$T/mk.out")
+d=$(sort "$T/mk.out" | uniq -d | wc -l)
+check $((n != 12000 || d != 0)) \
+    "after 6 kill -9: 12,000 markers and frames, $d duplicated (of $n)"
+check "$(dup_ids "$T/mk")" "and no event duplicated"
+check $(($($EVTOOL cat "$T/mk" | wc -l) != 12000)) "nor lost"
 
 # Usage errors.
 $EVREC --archive "$T/u" --from-nats "$NATS_URL" --stream EVT >/dev/null 2>&1

@@ -18,10 +18,11 @@
  *           [--max-msgs N] [--max-bytes N] [--replicas N] [--discard-new]
  *       creates a file-storage stream (limits, for a stream that refuses
  *       writes: --max-msgs N --discard-new).
- *   natsdump [OPTS] --pub URL SUBJECT [--msg-id-prefix P]
+ *   natsdump [OPTS] --pub URL SUBJECT [--msg-id-prefix P] [--header K:V]...
  *       publishes each line of stdin (without its newline) and waits for
  *       its acknowledgement; with P, message i (from 1) carries the header
- *       Nats-Msg-Id: P<i>.  Prints {"seq":N,"duplicate":B} per line.
+ *       Nats-Msg-Id: P<i>; every message carries each header K: V given
+ *       (up to 16).  Prints {"seq":N,"duplicate":B} per line.
  * OPTS: --user U --password-file F, --cacert F (TLS verified against it),
  * --timeout MS (connect and each request, default 5000).
  * Exit status: 0 done, 1 a message could not be read, 2 usage, 3 failed.
@@ -43,9 +44,9 @@ enum { M_DUMP, M_INFO, M_MKSTREAM, M_PUB };
 static struct {
 	int mode;
 	const char *url, *stream, *subject, *user, *pwfile, *cacert;
-	const char *subjects, *idprefix;
+	const char *subjects, *idprefix, *hdr[16];
 	int64_t timeout, max_msgs, max_bytes, replicas;
-	int discard_new;
+	int discard_new, nhdr;
 } O = { .timeout = 5000, .max_msgs = -1, .max_bytes = -1, .replicas = 1 };
 
 static void
@@ -57,7 +58,7 @@ usage(void)
 	    " [--max-msgs N]\n"
 	    "                [--max-bytes N] [--replicas N] [--discard-new]\n"
 	    "       natsdump [OPTS] --pub URL SUBJECT [--msg-id-prefix P]"
-	    " <lines\n"
+	    " [--header K:V]... <lines\n"
 	    "OPTS: --user U --password-file F  --cacert F  --timeout MS\n",
 	    stdout);
 }
@@ -410,7 +411,9 @@ pub(jsCtx *js, jsOptions *jo)
 		jsPubOptions po;
 		jsPubAck *pa = NULL;
 		jsErrCode jerr = 0;
+		natsMsg *m = NULL;
 		natsStatus s;
+		int h;
 
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
@@ -421,7 +424,18 @@ pub(jsCtx *js, jsOptions *jo)
 			    (unsigned long long)i);
 			po.MsgId = id;
 		}
-		s = js_Publish(&pa, js, O.stream, line, (int)n, &po, &jerr);
+		s = natsMsg_Create(&m, O.stream, NULL, line, (int)n);
+		for (h = 0; s == NATS_OK && h < O.nhdr; h++) {
+			const char *c = strchr(O.hdr[h], ':');
+			char key[256];
+
+			snprintf(key, sizeof key, "%.*s",
+			    (int)(c - O.hdr[h]), O.hdr[h]);
+			s = natsMsgHeader_Add(m, key, c + 1);
+		}
+		if (s == NATS_OK)
+			s = js_PublishMsg(&pa, js, m, &po, &jerr);
+		natsMsg_Destroy(m);
 		if (s != NATS_OK)
 			fail("publish", s, jerr);
 		put_text(&b, "{\"seq\":");
@@ -461,6 +475,7 @@ main(int argc, char **argv)
 		{"replicas", required_argument, NULL, 'r'},
 		{"discard-new", no_argument, NULL, 'd'},
 		{"msg-id-prefix", required_argument, NULL, 'i'},
+		{"header", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -487,6 +502,12 @@ main(int argc, char **argv)
 		case 'r': O.replicas = num_arg("--replicas", optarg); break;
 		case 'd': O.discard_new = 1; break;
 		case 'i': O.idprefix = optarg; break;
+		case 'H':
+			if (strchr(optarg, ':') == NULL || optarg[0] == ':' ||
+			    O.nhdr == 16)
+				evt_cli_usage_err("--header K:V (at most 16)");
+			O.hdr[O.nhdr++] = optarg;
+			break;
 		case 'h': usage(); return EVT_EXIT_OK;
 		default: evt_cli_getopt_err(ch, argv);
 		}

@@ -12,6 +12,7 @@
 #include "evtape/err.h"
 #include "evtape/natsarc.h"
 #include "evtape/natsio.h"
+#include "evtape/record.h"
 #include "evtape/select.h"
 #include "t.h"
 
@@ -20,6 +21,30 @@ static int
 buf_is(const struct evt_buf *b, const char *s)
 {
 	return b->len == strlen(s) && memcmp(b->p, s, b->len) == 0;
+}
+
+/* The kind of subject and the site it names ("" when none): "kind/site". */
+static const char *
+subj(const char *s)
+{
+	static char out[128];
+	const char *site = "";
+	size_t len = 0;
+	int k = evt_natsarc_subject(s, &site, &len);
+
+	snprintf(out, sizeof out, "%d/%.*s", k, (int)len, site);
+	return out;
+}
+
+static struct evt_jparser kjp;
+static struct evt_buf ktmp;
+
+/* The key of a record of site "s" at rx 5. */
+static uint64_t
+key(int kind, const char *body)
+{
+	return evt_natsarc_rec_key(&kjp, &ktmp, "s", kind, 5, body,
+	    strlen(body));
 }
 
 /* The site evt_session_site gives for body (static buffer). */
@@ -56,6 +81,63 @@ main(void)
 	T_EQ(evt_natsarc_rx("1234567890123456789", &rx), EVT_ERR_ARG,
 	    "19 digits refused (no overflow)");
 	T_EQ(evt_natsarc_rx(NULL, &rx), EVT_ERR_ARG, "no rx header");
+
+	/* Kinds and sites from subjects (formats/nats.md, "Consuming"). */
+	T_OK(strcmp(subj("xprotect.site1.ev.cameras.t"), "0/site1") == 0,
+	    "event subject: site is the prefix's last token");
+	T_OK(strcmp(subj("a.b.c.siteD.mk.gap"), "2/siteD") == 0,
+	    "marker subject, a prefix of 4 tokens");
+	T_OK(strcmp(subj("acme.mk.session"), "1/acme") == 0,
+	    "a prefix of one token");
+	T_OK(strcmp(subj("p.mk.raw"), "6/p") == 0, "raw");
+	T_OK(strcmp(subj("p.ev.mk.session"), "1/ev") == 0,
+	    "P.mk.<kind> is tried first");
+	T_OK(strcmp(subj("p.ev.cameras.mk"), "0/p") == 0, "then P.ev.<rt>.<type>");
+	T_OK(strcmp(subj("mk.gap"), "-1/") == 0, "no prefix: no kind");
+	T_OK(strcmp(subj("ev.a.b"), "-1/") == 0, "no prefix before ev");
+	T_OK(strcmp(subj("p.mk.event"), "-1/") == 0, "mk.event is no marker");
+	T_OK(strcmp(subj("p.mk.Gap"), "-1/") == 0, "kind words are exact");
+	T_OK(strcmp(subj("p.x.mk.gap.y"), "-1/") == 0, "mk not second-to-last");
+	T_OK(strcmp(subj("foo"), "-1/") == 0, "one token");
+	T_OK(strcmp(subj(""), "-1/") == 0, "empty subject");
+
+	struct evt_natsarc_in in;
+	T_OK(evt_natsarc_in("x.s1.mk.gap", NULL, NULL, NULL, &in) == 0 &&
+	    in.kind == EVT_NATS_GAP && in.kind_from_subject && !in.have_rx &&
+	    in.site_len == 2 && memcmp(in.site, "s1", 2) == 0,
+	    "no header: all from the subject, no rx");
+	T_OK(evt_natsarc_in("x.s1.mk.gap", "config", "12", "Site 1", &in) ==
+	    0 && in.kind == EVT_NATS_CONFIG && !in.kind_from_subject &&
+	    in.have_rx && in.rx == 12 && strcmp(in.site, "Site 1") == 0,
+	    "headers win over the subject");
+	T_OK(evt_natsarc_in("x.s1.ev.a.b", "alarm", "1e3", "", &in) == 0 &&
+	    in.kind == EVT_NATS_EVENT && in.kind_from_subject && !in.have_rx &&
+	    in.site_len == 2, "unknown kind, bad rx, empty site: the subject's");
+	T_OK(evt_natsarc_in("other", "raw", NULL, NULL, &in) == 0 &&
+	    in.kind == EVT_NATS_RAW && in.site_len == 0,
+	    "a kind header on a subject of no form: site empty");
+	T_EQ(evt_natsarc_in("other", NULL, "1", "s", &in), -1,
+	    "no kind at all: poison");
+
+	/* Record keys see through what the archive normalises. */
+	T_OK(key(EVT_K_GAP, "{\"a\":\"\u00e9\",\"b\":[1,2.50]}") ==
+	    key(EVT_K_GAP, " { \"a\" : \"\xc3\xa9\", \"b\": [ 1, 2.50 ] }\n"),
+	    "key: blanks and escapes do not count");
+	T_OK(key(EVT_K_GAP, "{\"x\":\"\\uD800\"}") ==
+	    key(EVT_K_GAP, "{\"x\":\"\\ud800\"}"), "key: a lone surrogate");
+	T_OK(key(EVT_K_GAP, "{\"b\":2.50}") != key(EVT_K_GAP, "{\"b\":2.5}"),
+	    "key: a number's text counts");
+	T_OK(key(EVT_K_GAP, "{\"a\":[1]}") != key(EVT_K_GAP, "{\"a\":1}"),
+	    "key: structure counts");
+	T_OK(key(EVT_K_GAP, "{}") != key(EVT_K_CONFIG, "{}"),
+	    "key: marker kinds differ");
+	T_OK(key(EVT_K_STATES, "{}") == key(EVT_K_JSON, "{}") &&
+	    key(EVT_K_RAW, "{}") == key(EVT_K_JSON, "{}"),
+	    "key: STATES, JSON and RAW are one kind");
+	T_OK(key(EVT_K_RAW, "a b") != key(EVT_K_RAW, "ab"),
+	    "key: bytes that are not JSON count all");
+	evt_json_free(&kjp);
+	evt_buf_free(&ktmp);
 
 	T_OK(evt_natsarc_marker(&b, "site-a", "aaaaaaaa-0000-4000-8000-"
 	    "00000000000a", "https://gw", "evrec 0.1.0", "XPROTECT") == 0 &&
