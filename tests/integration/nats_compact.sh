@@ -65,8 +65,9 @@ checkl $? "evsim starts" "$T/sim.out"
 
 # 1. Killed while publishing live.
 rec r1
-waitfor 3000 stream_at_least 1200
-checkl $? "publishing live" "$T/r1.log"
+waitfor 3000 stream_at_least 1200 &&
+    waitfor 3000 test -s "$T/a/nats-publish.json"
+checkl $? "publishing live, the position file written" "$T/r1.log"
 kill9
 # 2. Killed while NATS is down: the archive goes on for several segments
 # (each compacted at its rotation) past the position.
@@ -91,13 +92,6 @@ for r in 3 4; do
 	    "$T/r$r.log"
 	kill9
 done
-# The segment of run 3's position (its log says which): compacted since.
-s3=$(sed -n 's/.*publishing resumes after segment \([0-9]*\) frame.*/\1/p' \
-    "$T/r3.log" | head -n 1)
-check $([ -n "$s3" ] && "$EVTOOL" ls "$T/a" | awk -v s="$s3" '
-    $1 == sprintf("seg-%012d.evt", s) && $4 >= 200 && $5 <= 4 { f = 1 }
-    END { exit !f }'; echo $?) \
-    "... from a position in a segment compacted since (segment ${s3:-none})"
 # 4. The last run: everything, then a clean stop.
 rec r5
 wait_events "$T/a" $N
@@ -106,6 +100,23 @@ waitfor 3000 stream_at_least $N
 checkl $? "... and published" "$T/r5.log"
 stop_pid $REC_PID
 check $RC "evrec stops (exit 0)"
+# Where runs 3, 4 and 5 resumed (their logs say): in segments compacted
+# since, at least one of them (a kill -9 between a rotation and its
+# compaction leaves a segment of small blocks: not all of them).
+resumed_in=$(for r in 3 4 5; do
+	sed -n 's/.*publishing resumes after segment \([0-9]*\) frame.*/\1/p' \
+	    "$T/r$r.log" | head -n 1
+done)
+check $([ "$(echo $resumed_in | wc -w)" -eq 3 ]; echo $?) \
+    "runs 3, 4 and 5 resumed from the position file (segments $(echo $resumed_in))"
+n_in=$("$EVTOOL" ls "$T/a" | awk -v l="$resumed_in" '
+    BEGIN { n = split(l, s, " "); for (i = 1; i <= n; i++)
+        want[sprintf("seg-%012d.evt", s[i])]++ }
+    ($1 in want) && $4 >= 200 && $5 <= 4 { c += want[$1] }
+    END { print c + 0 }')
+check $([ "$n_in" -ge 1 ]; echo $?) \
+    "... $n_in of them in a segment compacted since"
+[ "$n_in" -ge 1 ] || "$EVTOOL" ls "$T/a" | sed 's/^/#   /'
 kill -TERM $SIM_PID
 wait $SIM_PID 2>/dev/null
 
