@@ -1553,12 +1553,7 @@ recent_keys_seg(struct evt_archive *a, const char *path, uint64_t *keys,
 	*got = 0;
 	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
 		rc = 0;
-		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
-			in_msg = re.kind == EVT_K_MSG;
-		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
-		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
-			in_msg = 0;
-		if (re.kind != EVT_K_EVENT || !in_msg || re.o == NULL ||
+		if (!evt_rec_msg_event(&re, &in_msg) || re.o == NULL ||
 		    evt_rdec_id_key(evt_segr_decoder(r), &re, &key) != 0)
 			continue;
 		keys[*got % want] = key;

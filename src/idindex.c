@@ -1006,13 +1006,8 @@ b_decode_block(struct build *b, struct evt_segr *r, uint32_t g)
 			return rc;
 		if (rc < 0)
 			continue;
-		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
-			in_msg = re.kind == EVT_K_MSG;
-		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
-		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
-			in_msg = 0;
 		uint64_t key;
-		if (re.kind != EVT_K_EVENT || !in_msg || re.o == NULL ||
+		if (!evt_rec_msg_event(&re, &in_msg) || re.o == NULL ||
 		    evt_rdec_id_key(&r->dec, &re, &key) != 0)
 			continue;
 		if ((rc = b_key(b, key, g)) != 0)

@@ -321,7 +321,7 @@ member_int(const struct evt_jparser *jp, const char *text, const char *key,
 	int neg;
 	uint64_t mag;
 	if (v == NULL || v->type != EVT_J_NUMBER ||
-	    evt_json_int(text + v->off, v->len, &neg, &mag) != 0 ||
+	    evt_json_int(text + v->off, v->len, &neg, &mag) != 1 ||
 	    mag > INT64_MAX)
 		return -1;
 	*out = neg ? -(int64_t)mag : (int64_t)mag;

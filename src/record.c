@@ -45,6 +45,20 @@ evt_kind_name(int kind)
 	return kind_names[kind];
 }
 
+/* Whether rec is an EVENT of a MSG frame; see record.h.  A MSG or STATES
+ * header opens a frame; its EVENT and ITEM records and the dictionary's
+ * definitions among them do not end it; any other framed record does. */
+int
+evt_rec_msg_event(const struct evt_rec *rec, int *in_msg)
+{
+	if (rec->kind == EVT_K_MSG || rec->kind == EVT_K_STATES)
+		*in_msg = rec->kind == EVT_K_MSG;
+	else if (rec->kind != EVT_K_EVENT && rec->kind != EVT_K_ITEM &&
+	    rec->kind != EVT_K_STRDEF && rec->kind != EVT_K_SHAPEDEF)
+		*in_msg = 0;
+	return rec->kind == EVT_K_EVENT && *in_msg;
+}
+
 /* Hex digits: 0x20 | value for 0-9 a-f, 0x30 | value for A-F, 0 for
  * anything else; an AND and an OR over all digits tell both failures. */
 static const uint8_t hexval[256] = {

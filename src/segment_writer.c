@@ -789,17 +789,12 @@ collect_keys(const struct evt_segw *w, struct keyset *ks)
 				    EVT_GUID_SIZE * (size_t)g),
 				    bi);
 		}
-		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
-			in_msg = re.kind == EVT_K_MSG;
-		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
-		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
-			in_msg = 0;
+		int msg_event = evt_rec_msg_event(&re, &in_msg);
 		if (ks->sumb != NULL && (rc = evt_sumb_record(ks->sumb,
 		    evt_segr_decoder(r), &re)) != 0)
 			break;
 		uint64_t key;
-		if (re.kind != EVT_K_EVENT || !in_msg || re.o == NULL ||
-		    bi == UINT32_MAX || col ||
+		if (!msg_event || re.o == NULL || bi == UINT32_MAX || col ||
 		    evt_rdec_id_key(evt_segr_decoder(r), &re, &key) != 0)
 			continue;
 		rc = add_key(ks, key, bi);
@@ -1341,12 +1336,7 @@ last_id_of_block(struct evt_segw *w, struct evt_segr *r, uint64_t off)
 			return rc;
 		if (rc < 0)
 			continue;
-		if (re.kind == EVT_K_MSG || re.kind == EVT_K_STATES)
-			in_msg = re.kind == EVT_K_MSG;
-		else if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
-		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
-			in_msg = 0;
-		if (re.kind != EVT_K_EVENT || !in_msg)
+		if (!evt_rec_msg_event(&re, &in_msg))
 			continue;
 		int n = evt_rdec_field(&r->dec, &re, "id", id, sizeof id);
 		if (n < 0 || (size_t)n > sizeof w->enc.last_id)
@@ -1360,18 +1350,27 @@ last_id_of_block(struct evt_segw *w, struct evt_segr *r, uint64_t off)
 /*
  * Scans every block of the segment r, passing records over undecoded:
  * the reader builds the dictionary and the block directory, w counts
- * frames and keeps the last SESSION body.  The id keys are read back when
- * sealing.
+ * frames and the blocks' record and GUID bytes (what the compaction
+ * decision averages, as if the writer had written them itself) and keeps
+ * the last SESSION body.  The id keys are read back when sealing.
  */
 static int
 resume_scan(struct evt_segw *w, struct evt_segr *r)
 {
 	struct evt_rec re;
-	uint64_t boff;
+	uint64_t boff, last = UINT64_MAX;
 	r->dec.skip_records = 1;
 	int rc = evt_segr_rewind(r, INT64_MIN);
 	while (rc == 0 && (rc = evt_segr_next(r, &re, &boff)) == 1) {
 		rc = 0;
+		if (boff != last) {
+			/* A block's first record: the decoder holds its
+			 * records in row form, as the writer counted them. */
+			const struct evt_rdec *d = evt_segr_decoder(r);
+			w->raw_bytes += d->len + (uint64_t)d->nguid *
+			    EVT_GUID_SIZE;
+			last = boff;
+		}
 		if (re.kind != EVT_K_EVENT && re.kind != EVT_K_ITEM &&
 		    re.kind != EVT_K_STRDEF && re.kind != EVT_K_SHAPEDEF)
 			w->frames[re.kind]++;

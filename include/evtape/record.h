@@ -361,6 +361,14 @@ void evt_rdec_block(struct evt_rdec *d, const uint8_t *recs, size_t len,
 int evt_rdec_next(struct evt_rdec *d, struct evt_rec *r);
 
 /*
+ * Whether rec, the next record of records read in order, is an EVENT of
+ * a MSG frame (an event the id index and the id lookups count: not a
+ * state of a getState answer).  *in_msg carries what the records before
+ * said; it starts at 0.
+ */
+int evt_rec_msg_event(const struct evt_rec *rec, int *in_msg);
+
+/*
  * Appends the JSON text of an EVENT or ITEM record (the original event
  * object) to out.  Returns 0, EVT_ERR_CORRUPT (bad reference, d->err set),
  * EVT_ERR_NOMEM.

@@ -10,7 +10,7 @@
 # B merge with A as recordings of the same gateway.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/evrec.inc"
-need_evsim
+need_progs "$EVSIM" "$EVREC" "$EVTOOL"
 echo "pw-$$" >"$T/pw"
 WIN=1
 

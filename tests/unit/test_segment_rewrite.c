@@ -223,6 +223,62 @@ test_header(const struct wframe *w)
 	unlink(dst);
 }
 
+/*
+ * The compaction decision (evt_segw_small_blocks) for frames w[0..NW) in
+ * blocks of block bytes, closed after frame k as well; with crash, the
+ * writer is closed there (a kill -9 after the block reached the file) and
+ * the segment resumed for the rest.  -1 if writing failed.
+ */
+static int
+small_blocks(const struct wframe *w, size_t k, size_t block, int crash)
+{
+	char path[128];
+	struct evt_segw_opts o = { .block_bytes = block };
+	struct evt_seg_recovery rec;
+	struct evt_segw *sw;
+	int small = -1;
+
+	snprintf(path, sizeof path, "%s/decide.evt", tmpdir);
+	unlink(path);
+	if (evt_segw_create(path, 1, uuid, w[0].rx - 1000000, &o, &sw) != 0)
+		return -1;
+	if (put_frames(sw, w, 0, k) != 0 || evt_segw_flush(sw) != 0)
+		goto out;
+	if (crash) {
+		evt_segw_close(sw);
+		if (evt_segw_resume(path, &o, &sw, &rec) != 0)
+			return -1;
+	}
+	if (put_frames(sw, w, k, NW) == 0 && evt_segw_flush(sw) == 0)
+		small = evt_segw_small_blocks(sw);
+out:
+	evt_segw_close(sw);
+	unlink(path);
+	return small;
+}
+
+/* A segment resumed after a crash is compacted at rotation exactly when
+ * it would have been without the crash: its earlier blocks count. */
+static void
+test_resume_decision(const struct wframe *w)
+{
+	static const size_t sizes[] = { 2048, 8192, 24576, 40960 };
+
+	T_EQ(small_blocks(w, NW - 1, 24576, 0), 0,
+	    "decision: blocks of 24 KiB and a small last one are not small");
+	T_EQ(small_blocks(w, NW - 1, 24576, 1), 0,
+	    "decision: nor after a crash before the last one (its earlier "
+	    "blocks counted)");
+	T_EQ(small_blocks(w, NW / 2, 2048, 1), 1,
+	    "decision: blocks of 2 KiB resumed are small");
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+		for (size_t k = NW / 4; k < NW; k += NW / 4)
+			T_EQ(small_blocks(w, k, sizes[i], 1),
+			    small_blocks(w, k, sizes[i], 0),
+			    "decision: blocks of %zu bytes, crash after frame "
+			    "%zu: as without it", sizes[i], k);
+}
+
 int
 main(void)
 {
@@ -237,6 +293,7 @@ main(void)
 	test_compact(w);
 	test_repair(w);
 	test_header(w);
+	test_resume_decision(w);
 	for (size_t i = 0; i < NW; i++)
 		evt_buf_free(&w[i].text);
 	char cmd[128];

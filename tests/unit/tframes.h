@@ -100,6 +100,25 @@ make_frame(struct wframe *w, int64_t rx, size_t max)
 	puts_buf(&w->text, s);
 }
 
+/* Appends frames w[from..to) to sw; returns 0 if all went in. */
+static int
+put_frames(struct evt_segw *sw, const struct wframe *w, size_t from,
+    size_t to)
+{
+	int bad = 0;
+
+	for (size_t i = from; i < to; i++) {
+		const char *t = (const char *)w[i].text.p;
+		if (w[i].kind >= EVT_K_SESSION)
+			bad |= evt_segw_marker(sw, w[i].kind, w[i].rx, t,
+			    w[i].text.len) < 0;
+		else
+			bad |= evt_segw_frame(sw, w[i].rx, t, w[i].text.len)
+			    != w[i].kind;
+	}
+	return bad ? -1 : 0;
+}
+
 /* Writes the frames into a new segment at path (sequence number 1,
  * created a second before the first frame; sealed or left unsealed, as
  * after a crash); returns 0 if all went in. */
@@ -113,15 +132,7 @@ write_seg(const char *path, const struct wframe *w, size_t n, size_t block,
 
 	if (evt_segw_create(path, 1, uuid, w[0].rx - 1000000, &o, &sw) != 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const char *t = (const char *)w[i].text.p;
-		if (w[i].kind >= EVT_K_SESSION)
-			bad |= evt_segw_marker(sw, w[i].kind, w[i].rx, t,
-			    w[i].text.len) < 0;
-		else
-			bad |= evt_segw_frame(sw, w[i].rx, t, w[i].text.len)
-			    != w[i].kind;
-	}
+	bad |= put_frames(sw, w, 0, n) != 0;
 	if (seal)
 		return evt_segw_seal(sw) != 0 || bad ? -1 : 0;
 	bad |= evt_segw_flush(sw) != 0;
