@@ -143,6 +143,8 @@ parse(struct ceil *c)
 	size_t pos = 0;
 	int pongs = 0;
 	char *in = (char *)c->in.p;
+	if (c->in.len == 0)
+		return 0;
 	for (;;) {
 		char *e = memmem(in + pos, c->in.len - pos, "\r\n", 2);
 		if (e == NULL)
