@@ -500,6 +500,29 @@ evt_nats_msg(natsMsg **out, const char *subj, const void *data, size_t len,
 	return s;
 }
 
+/* One "Name: value\r\n" line. */
+static int
+put_header(struct evt_buf *b, const char *name, const char *v)
+{
+	return evt_buf_put(b, name, strlen(name)) | evt_buf_put(b, ": ", 2) |
+	    evt_buf_put(b, v, strlen(v)) | evt_buf_put(b, "\r\n", 2);
+}
+
+int
+evt_nats_header_block(struct evt_buf *b, const struct evt_nats_hdrs *h,
+    const char *site)
+{
+	int rc = evt_buf_put(b, "NATS/1.0\r\n", 10) |
+	    put_header(b, "Nats-Msg-Id", h->msg_id) |
+	    put_header(b, "Evtape-Rx", h->rx) |
+	    put_header(b, "Evtape-Frame", h->frame);
+	if (h->item[0] != '\0')
+		rc |= put_header(b, "Evtape-Item", h->item);
+	rc |= put_header(b, "Evtape-Site", site) |
+	    put_header(b, "Evtape-Kind", h->kind) | evt_buf_put(b, "\r\n", 2);
+	return rc != 0 ? EVT_ERR_NOMEM : 0;
+}
+
 /* ---------------------------------------------- connection, stream */
 
 struct evt_nats {

@@ -245,6 +245,15 @@ int evt_nats_ref_cmp(const struct evt_nats_ref *a, const struct evt_nats_ref *b)
 natsStatus evt_nats_msg(natsMsg **out, const char *subj, const void *data,
     size_t len, const struct evt_nats_hdrs *h, const char *site);
 
+/*
+ * Appends the NATS header block of a message with headers h and
+ * Evtape-Site site, as the protocol carries it ("NATS/1.0\r\n", one
+ * "Name: value\r\n" per header in evt_nats_msg's order, "\r\n"): for a
+ * client that writes HPUB itself.  Returns 0 or EVT_ERR_NOMEM.
+ */
+int evt_nats_header_block(struct evt_buf *b, const struct evt_nats_hdrs *h,
+    const char *site);
+
 /* ---------------------------------------------- connection, stream */
 
 /* What the connection tells its program (called from libnats' threads;

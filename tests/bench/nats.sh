@@ -10,6 +10,10 @@
 #              (natsdump --info), beside the archive's bytes per event;
 #              twice: with Nats-Msg-Id only, and with every header of
 #              formats/nats.md (what evrec sends);
+#   ceiling    build/bench/natsceil: the same events with every header,
+#              pipelined on the raw protocol (no client library) into a
+#              fresh server: what the server itself takes on this machine,
+#              and its CPU (% of one core, and per message);
 #   R3         the same (first NATS_R3_EVENTS, default 200,000) into an
 #              R3 stream of a 3-server cluster on this machine (NATS_R3=0
 #              skips it);
@@ -129,6 +133,14 @@ full_rate=$base_rate
 has_opt --publish || archiver "natspub's stream (one event a frame)"
 nats_stop base
 
+# --- ceiling: the server's own rate, measured by a client that costs
+# next to nothing (natsceil: raw protocol, no library).
+fresh ceil
+set -- $("$BUILD/bench/natsceil" "$URL" "$T/ev.jsonl" --window "$WINDOW" --site bench --server-pid "$(nats_pid ceil)")
+ceil_rate=$8
+echo "ceiling:     natsceil, every header (raw NATS protocol, no client library, window $WINDOW): $ceil_rate events/s acknowledged ($2 acked, $4 failed, $6 s), nats-server ${10} % of one core, $(awk -v c="${10}" -v r="$8" 'BEGIN { printf "%.1f", (r > 0 ? 1e4 * c / r : 0) }') us CPU per message   baseline/ceiling = $(ratio "$full_rate" "$ceil_rate")"
+nats_stop ceil
+
 # --- R3: the same into a 3-node cluster on this machine (the three
 # servers share its cores: a floor, not a cluster's rate).
 if [ "${NATS_R3:-1}" = 1 ]; then
@@ -193,6 +205,7 @@ umask 022
 if has_opt --publish; then
 	fresh pub
 	start_sim simpub --user bench --password-file "$T/pw" --rate 1
+	srv0=$(ticks "$(nats_pid pub)")
 	t0=$(now_ns)
 	"$EVREC" --archive "$T/a" --user bench --password-file "$T/pw" \
 	    --publish "$URL" --stream EV --site bench --summary-interval 0 \
@@ -206,6 +219,7 @@ if has_opt --publish; then
 	done
 	t1=$(now_ns)
 	cpu=$(ticks $rec 2>/dev/null || echo 0)
+	srv=$(($(ticks "$(nats_pid pub)") - srv0))
 	kill -TERM $rec 2>/dev/null || true
 	wait $rec 2>/dev/null || true
 	kill -TERM $SIM_PID
@@ -213,7 +227,7 @@ if has_opt --publish; then
 	[ "$(nats_info EV messages)" -ge "$NEV" ] || sed 's/^/#   /' "$T/pub.log" | tail -n 5
 	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 	got=$(nats_info EV messages)
-	echo "catch-up:    evrec --publish of the archive: $(rate "$got" "$s") messages/s acknowledged ($got messages, $s s, evrec CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s" 'BEGIN { printf "%.0f", 100 * t / hz / s }') %)   catch-up/baseline = $(ratio "$(rate "$got" "$s")" "$full_rate")"
+	echo "catch-up:    evrec --publish of the archive: $(rate "$got" "$s") messages/s acknowledged ($got messages, $s s, evrec CPU $(awk -v t="$cpu" -v hz="$hz" -v s="$s" 'BEGIN { printf "%.0f", 100 * t / hz / s }') %, nats-server $(awk -v t="$srv" -v hz="$hz" -v s="$s" 'BEGIN { printf "%.0f", 100 * t / hz / s }') %)   catch-up/baseline = $(ratio "$(rate "$got" "$s")" "$full_rate"), catch-up/ceiling = $(ratio "$(rate "$got" "$s")" "$ceil_rate")"
 	echo "             stream: $(ratio "$(stream_disk pub)" "$got") bytes/message on disk"
 	archiver "evrec --publish's stream"
 	nats_stop pub

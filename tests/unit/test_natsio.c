@@ -167,6 +167,16 @@ test_headers(void)
 	    strcmp(hdr(m, "Evtape-Kind"), "gap") == 0,
 	    "a marker: <uuid>:<seq>:<ordinal>, no Evtape-Item");
 	natsMsg_Destroy(m);
+
+	struct evt_buf b = {0};
+	char full[400];
+	snprintf(full, sizeof full, "NATS/1.0\r\nNats-Msg-Id: %s\r\n"
+	    "Evtape-Rx: 7\r\nEvtape-Frame: %s/12/345\r\nEvtape-Site: s\r\n"
+	    "Evtape-Kind: gap\r\n\r\n", want, uu);
+	T_OK(evt_nats_header_block(&b, &h, "s") == 0 && b.len ==
+	    strlen(full) && memcmp(b.p, full, b.len) == 0,
+	    "the header block as the protocol carries it");
+	evt_buf_free(&b);
 }
 
 static void
