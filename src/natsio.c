@@ -4,14 +4,20 @@
  * reconnect and the JetStream stream.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "evtape/cli.h"
 #include "evtape/err.h"
@@ -694,6 +700,28 @@ make_options(natsOptions **out, const struct evt_nats_opts *o,
 	return s;
 }
 
+/* Checks o->creds before libnats reads it (its words name neither the
+ * option nor, for a damaged file, the fault): 0, or -1 with err.  A file
+ * others may read is said once per process. */
+static int
+creds_usable(const struct evt_nats_opts *o, const struct evt_nats_cbs *cbs,
+    char *err, size_t errlen)
+{
+	static atomic_flag said = ATOMIC_FLAG_INIT;
+	char why[200];
+	int loose;
+	if (evt_nats_creds_check(o->creds, why, sizeof why, &loose) != 0) {
+		snprintf(err, errlen, "NATS %s: --nats-creds %s: %s",
+		    o->servers, o->creds, why);
+		return -1;
+	}
+	if (loose && !atomic_flag_test_and_set(&said))
+		evt_nats_note(cbs, EVT_LOG_WARN, "--nats-creds %s: other users "
+		    "may read it (its NKey seed is a secret): chmod o-rwx it",
+		    o->creds);
+	return 0;
+}
+
 int
 evt_nats_connect(const struct evt_nats_opts *o, const char *name,
     const jsOptions *jso, const struct evt_nats_cbs *cbs,
@@ -713,6 +741,10 @@ evt_nats_connect(const struct evt_nats_opts *o, const char *name,
 	pthread_cond_init(&n->cond, NULL);
 	if (cbs != NULL)
 		n->cbs = *cbs;
+	if (o->creds != NULL && creds_usable(o, &n->cbs, err, errlen) != 0) {
+		evt_nats_close(n);
+		return -1;
+	}
 	s = make_options(&no, o, name, n);
 	if (s != NATS_OK) {
 		evt_nats_errtext(s, why, sizeof why);
@@ -735,8 +767,10 @@ evt_nats_connect(const struct evt_nats_opts *o, const char *name,
 	}
 	if (s != NATS_OK) {
 		evt_nats_errtext(s, why, sizeof why);
-		snprintf(err, errlen, "NATS %s: cannot connect: %s",
-		    o->servers, why);
+		snprintf(err, errlen, "NATS %s: cannot connect: %s%s%s%s",
+		    o->servers, why, o->creds != NULL ? " (as the user of "
+		    "--nats-creds " : "", o->creds != NULL ? o->creds : "",
+		    o->creds != NULL ? ")" : "");
 		evt_nats_close(n);
 		return -1;
 	}
@@ -887,4 +921,153 @@ evt_nats_shutdown(void)
 	/* Waits for libnats' threads (a callback may still run after a
 	 * connection is destroyed), at most 5 s. */
 	(void)nats_CloseAndWait(5000);
+}
+
+/* One line of a credentials file: its start and length (CR, LF end it). */
+struct creds_line {
+	const char *p;
+	size_t n;
+};
+
+/* The next non-empty line at or after *at (advanced past it); 0 at the
+ * end. */
+static int
+creds_line(const char **at, struct creds_line *l)
+{
+	const char *s = *at;
+	while (*s == '\r' || *s == '\n')
+		s++;
+	l->p = s;
+	while (*s != '\0' && *s != '\r' && *s != '\n')
+		s++;
+	l->n = (size_t)(s - l->p);
+	*at = s;
+	return l->n > 0;
+}
+
+/* Whether a line is a block's fence ("-----BEGIN ...-----"): it ends with
+ * "---" and holds "---" before that, as libnats reads it. */
+static int
+creds_fence(const struct creds_line *l)
+{
+	return l->n >= 6 && memcmp(l->p + l->n - 3, "---", 3) == 0 &&
+	    memmem(l->p, l->n - 3, "---", 3) != NULL;
+}
+
+/* The values of the first two fenced blocks of text (the JWT, the seed),
+ * as libnats takes them: a fence, one line, a fence.  Returns how many. */
+static int
+creds_blocks(const char *text, struct creds_line v[2])
+{
+	struct creds_line l, val;
+	const char *at = text;
+	int k = 0;
+	while (k < 2 && creds_line(&at, &l))
+		if (creds_fence(&l) && creds_line(&at, &val) &&
+		    !creds_fence(&val) && creds_line(&at, &l) &&
+		    creds_fence(&l))
+			v[k++] = val;
+	return k;
+}
+
+/* Whether l is base64url text (a JWT part). */
+static int
+b64url_part(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' &&
+		    p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
+		    p[i] == '-' || p[i] == '_'))
+			return 0;
+	return n > 0;
+}
+
+/* What is wrong with the JWT and seed of a credentials file, or NULL. */
+static const char *
+creds_fault(const char *text)
+{
+	struct creds_line v[2];
+	int k = creds_blocks(text, v);
+	if (k == 0)
+		return "no user JWT in it (a -----BEGIN NATS USER JWT----- "
+		    "block): not a NATS credentials file";
+	const char *d1 = memchr(v[0].p, '.', v[0].n);
+	const char *d2 = d1 != NULL ? memchr(d1 + 1, '.', (size_t)(v[0].p +
+	    v[0].n - d1 - 1)) : NULL;
+	if (d2 == NULL || !b64url_part(v[0].p, (size_t)(d1 - v[0].p)) ||
+	    !b64url_part(d1 + 1, (size_t)(d2 - d1 - 1)) ||
+	    !b64url_part(d2 + 1, (size_t)(v[0].p + v[0].n - d2 - 1)))
+		return "its user JWT block does not hold a JWT";
+	if (k == 1)
+		return "no NKey seed in it (a -----BEGIN USER NKEY SEED----- "
+		    "block after the JWT)";
+	if (v[1].n != 58 || memcmp(v[1].p, "SU", 2) != 0)
+		return "its seed block does not hold a user NKey seed (58 "
+		    "characters, SU...)";
+	/* The seed's checksum, by signing with it (what the connection
+	 * will do). */
+	char seed[59];
+	unsigned char *sig = NULL;
+	int siglen = 0;
+	memcpy(seed, v[1].p, 58);
+	seed[58] = '\0';
+	natsStatus s = nats_Open(-1); /* (nats_Sign needs the library) */
+	if (s == NATS_OK)
+		s = nats_Sign(seed, "evtape", &sig, &siglen);
+	OPENSSL_cleanse(seed, sizeof seed);
+	free(sig);
+	return s == NATS_OK ? NULL : "its NKey seed is damaged (its checksum "
+	    "or encoding is wrong)";
+}
+
+int
+evt_nats_creds_check(const char *path, char *err, size_t errlen,
+    int *loose)
+{
+	enum { CREDS_MAX = 64 * 1024 };
+	struct stat st;
+	char *text = NULL;
+	ssize_t n = 0;
+	size_t len = 0;
+	const char *fault = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	*loose = 0;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot read it: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*loose = (st.st_mode & S_IRWXO) != 0;
+	if (!S_ISREG(st.st_mode))
+		fault = "not a regular file";
+	else if ((text = malloc(CREDS_MAX + 1)) == NULL)
+		fault = "out of memory";
+	while (fault == NULL && len < CREDS_MAX &&
+	    (n = read(fd, text + len, CREDS_MAX - len)) != 0) {
+		if (n < 0 && errno != EINTR) {
+			snprintf(err, errlen, "cannot read it: %s",
+			    strerror(errno));
+			close(fd);
+			OPENSSL_cleanse(text, CREDS_MAX + 1);
+			free(text);
+			return -1;
+		}
+		len += n > 0 ? (size_t)n : 0;
+	}
+	close(fd);
+	if (fault == NULL) {
+		text[len] = '\0';
+		fault = len == CREDS_MAX ? "larger than 64 KiB" :
+		    strlen(text) != len ? "binary (a NUL byte)" :
+		    creds_fault(text);
+	}
+	if (text != NULL) {
+		OPENSSL_cleanse(text, CREDS_MAX + 1);
+		free(text);
+	}
+	if (fault == NULL)
+		return 0;
+	snprintf(err, errlen, "%s", fault);
+	return -1;
 }
