@@ -10,7 +10,9 @@
 # naming --nats-creds and the file (the server's words for a refusal);
 # evrec --publish records on and, once the file is right, publishes
 # without a restart; evrec --from-nats and evplay exit 3.  A file others
-# may read is warned about, once.  The seed and the JWT are in no log,
+# may read is warned about, once.  A user limited to one site's subjects
+# and its stream's API publishes (what a site needs); as another site it is
+# refused in the server's words.  The seed and the JWT are in no log,
 # archive, position file or argv.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/natslib.sh"
@@ -46,7 +48,9 @@ site_end() {
 	wait $SIM_PID 2>/dev/null
 }
 
-# 1. Operator mode; a user of the JetStream account publishes.
+# 1. Operator mode; a user of the JetStream account publishes.  (Also a
+# user limited to site p1's subjects and stream, for 7.)
+"$NKEYS" make "$T/op" --site p1 --stream p1
 nats_start n1 --operator "$T/op" --conf "max_payload: 8MB"
 checkl $? "nats-server in operator mode (a MEMORY resolver, accounts preloaded)" "$T/nats/n1/log"
 CREDS=$NATS_CREDS
@@ -182,14 +186,39 @@ check $([ "$(grep -c "warning: --nats-creds $T/cr/loose.creds: other users may r
 check $(grep -q "other users may read" "$T/r1.log" "$T/c1.log" "$T/play.err"
     [ $? -ne 0 ]; echo $?) "a mode 600 file: no warning"
 
-# 6. The secrets stay in their files: not in a log, an archive or a
+# 6. A user who may publish to xprotect.p1.> and use the JetStream API of
+# stream p1 only (info, create, get a message; replies on _INBOX.>): all
+# a site needs.  As another site it is refused, in the server's words.
+site p1 "$T/op/site.creds"
+wait_stream p1 xprotect.p1 400
+checkl $? "a user limited to its site's subjects and stream publishes" "$T/p1.log"
+rm "$T/p1/nats-publish.json"
+site_end
+# (Its gateway gone: the publisher follows the archive.)
+start_rec p1 --archive "$T/p1" --user u --password-file "$T/pw" \
+    --publish "$NATS_URL" --nats-creds "$T/op/site.creds" --site p1 \
+    --stream p1 "http://127.0.0.1:$SIM_PORT"
+waitfor 1000 grep -q "stream p1 already holds this archive up to" "$T/p1.log"
+checkl $? "... and may read the stream's last message (a restart without position file)" "$T/p1.log"
+stop_pid $REC_PID
+t "... exactly the archive" same_stream p1 xprotect.p1 p1 "$T/p1"
+site p2 "$T/op/site.creds"
+checkl $? "as another site: all events recorded" "$T/p2.log"
+waitfor 1000 grep -qF "NATS $NATS_URL: Permissions Violation for Publish to \"\$JS.API.STREAM.INFO.p2\"" "$T/p2.log"
+checkl $? "... the refusal logged in the server's words" "$T/p2.log"
+site_end
+check $RC "... evrec exit 0"
+
+# 7. The secrets stay in their files: not in a log, an archive or a
 # position file (the test's files but the credentials themselves).
 BADSEED=$(grep '^SU' "$T/cr/badseed.creds")
 SSEED=$(grep '^SU' "$T/op/stranger.creds")
+PSEED=$(grep '^SU' "$T/op/site.creds")
 check $(ls "$T"/*/nats-publish.json >/dev/null 2>&1; echo $?) \
     "position files written"
-check $(grep -rlaF -e "$SEED" -e "$JWT" -e "$BADSEED" -e "$SSEED" \
-    --exclude-dir=op --exclude-dir=op2 --exclude-dir=cr --exclude-dir=nats \
-    "$T" | sed 's/^/# /' | grep . ; [ $? -ne 0 ]; echo $?) \
-    "no seed, no JWT in any log, archive or position file"
+found=$(grep -rlaF -e "$SEED" -e "$JWT" -e "$BADSEED" -e "$SSEED" -e "$PSEED" \
+    --exclude-dir=op --exclude-dir=op2 --exclude-dir=cr --exclude-dir=nats "$T")
+check $([ -z "$found" ] && grep -qF -e "$SEED" "$CREDS"; echo $?) \
+    "no seed, no JWT in any log, archive or position file (the same grep finds them in the creds file)"
+[ -z "$found" ] || echo "$found" | sed 's/^/#   /'
 done_testing

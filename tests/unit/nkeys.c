@@ -3,7 +3,7 @@
  * the credentials evrec and evplay are given come from outside libnats
  * (nsc, NATS' own tool, is not packaged).  Not installed.
  *
- *   nkeys make DIR [--name NAME]
+ *   nkeys make DIR [--name NAME] [--site SITE --stream STREAM]
  *       creates DIR (mode 700) with, each file mode 600:
  *       operator.jwt   an operator (self-signed; its system account SYS)
  *       server.conf    nats-server lines for it: operator, system_account,
@@ -14,6 +14,10 @@
  *       stranger.creds a user of an account the operator signed but the
  *                      server is not told of
  *       account.pub    ACC's public key
+ *       site.creds     with --site: a user of ACC that may publish to
+ *                      xprotect.SITE.> and use the JetStream API of stream
+ *                      STREAM only (info, create, get a message), replies
+ *                      on _INBOX.>: what one site's evrec --publish needs
  *
  * The encodings are NATS' (docs.nats.io, "NKeys" and "JWTs"): a key is
  * base32 (RFC 4648 alphabet, no padding) of a prefix byte, the 32-byte
@@ -222,16 +226,46 @@ put_creds(const char *dir, const char *name, const char *ujwt,
 	    ujwt, u->seed_txt);
 }
 
-/* A user of account acc: its JWT (malloc'd). */
+/* A user of account acc: its JWT (malloc'd); perms, the "pub" and "sub"
+ * members (NULL: no limits). */
 static char *
-user_jwt(const struct key *acc, const struct key *u, const char *name)
+user_jwt(const struct key *acc, const struct key *u, const char *name,
+    const char *perms)
 {
-	return jwt(acc, u, name, "{\"pub\":{},\"sub\":{},\"subs\":-1,"
-	    "\"data\":-1,\"payload\":-1,\"type\":\"user\",\"version\":2}");
+	char *claims, *j;
+	if (asprintf(&claims, "{%s,\"subs\":-1,\"data\":-1,\"payload\":-1,"
+	    "\"type\":\"user\",\"version\":2}", perms != NULL ? perms :
+	    "\"pub\":{},\"sub\":{}") < 0)
+		evt_cli_fatal("out of memory");
+	j = jwt(acc, u, name, claims);
+	free(claims);
+	return j;
+}
+
+/* DIR/site.creds: a user of acc limited to one site's subjects and its
+ * stream's API. */
+static void
+site_user(const char *dir, const struct key *acc, const char *site,
+    const char *stream)
+{
+	struct key u;
+	char *perms, *j;
+	key_new(&u, PFX_USER);
+	if (asprintf(&perms, "\"pub\":{\"allow\":[\"xprotect.%s.>\","
+	    "\"$JS.API.STREAM.INFO.%s\",\"$JS.API.STREAM.CREATE.%s\","
+	    "\"$JS.API.STREAM.MSG.GET.%s\"]},\"sub\":{\"allow\":"
+	    "[\"_INBOX.>\"]}", site, stream, stream, stream) < 0)
+		evt_cli_fatal("out of memory");
+	j = user_jwt(acc, &u, site, perms);
+	put_creds(dir, "site.creds", j, &u);
+	free(perms);
+	free(j);
+	OPENSSL_cleanse(&u, sizeof u);
 }
 
 static void
-make(const char *dir, const char *name)
+make(const char *dir, const char *name, const char *site,
+    const char *stream)
 {
 	/* No limits; JetStream enabled by its storage limits (-1: none). */
 	static const char js_account[] = "{\"limits\":{\"subs\":-1,"
@@ -261,8 +295,10 @@ make(const char *dir, const char *name)
 	sysj = jwt(&op, &sys, "SYS", plain_account);
 	accj = jwt(&op, &acc, "EVTAPE", js_account);
 	otherj = jwt(&op, &other, "OTHER", js_account);
-	usrj = user_jwt(&acc, &usr, "evtape");
-	strj = user_jwt(&other, &stranger, "stranger");
+	usrj = user_jwt(&acc, &usr, "evtape", NULL);
+	strj = user_jwt(&other, &stranger, "stranger", NULL);
+	if (site != NULL)
+		site_user(dir, &acc, site, stream);
 	put_file(dir, "operator.jwt", "%s\n", opj);
 	put_file(dir, "server.conf", "operator: \"%s/operator.jwt\"\n"
 	    "system_account: \"%s\"\nresolver: MEMORY\nresolver_preload: {\n"
@@ -287,20 +323,28 @@ make(const char *dir, const char *name)
 int
 main(int argc, char **argv)
 {
-	const char *name = "evtape-test";
+	const char *name = "evtape-test", *site = NULL, *stream = NULL;
 
 	evt_cli_init("nkeys");
-	if (argc == 5 && strcmp(argv[3], "--name") == 0)
-		name = argv[4];
-	else if (argc != 3)
-		evt_cli_usage_err("usage: nkeys make DIR [--name NAME]");
-	if (strcmp(argv[1], "make") != 0)
-		evt_cli_usage_err("unknown command %s (make)", argv[1]);
-	/* The name goes into JSON as it is. */
-	for (const char *p = name; *p; p++)
-		if (*p == '"' || *p == '\\' || (unsigned char)*p < ' ')
-			evt_cli_usage_err("--name: no quote, backslash or "
-			    "control byte");
-	make(argv[2], name);
+	if (argc < 3 || argc % 2 == 0 || strcmp(argv[1], "make") != 0)
+		evt_cli_usage_err("usage: nkeys make DIR [--name NAME] "
+		    "[--site SITE --stream STREAM]");
+	for (int i = 3; i + 1 < argc; i += 2) {
+		const char **v = strcmp(argv[i], "--name") == 0 ? &name :
+		    strcmp(argv[i], "--site") == 0 ? &site :
+		    strcmp(argv[i], "--stream") == 0 ? &stream : NULL;
+		if (v == NULL)
+			evt_cli_usage_err("unknown option %s", argv[i]);
+		*v = argv[i + 1];
+		/* The values go into JSON and subjects as they are. */
+		for (const char *p = *v; *p; p++)
+			if (*p == '"' || *p == '\\' || *p == '.' ||
+			    (unsigned char)*p <= ' ')
+				evt_cli_usage_err("%s: no quote, backslash, "
+				    "dot or blank", argv[i]);
+	}
+	if ((site == NULL) != (stream == NULL))
+		evt_cli_usage_err("--site and --stream go together");
+	make(argv[2], name, site, stream);
 	return EVT_EXIT_OK;
 }
