@@ -513,6 +513,7 @@ struct evt_nats {
 	jsCtx *js;
 	struct evt_nats_cbs cbs;
 	char *servers;		/* for messages */
+	char *creds;		/* --nats-creds (read at each connect) */
 	/* libnats calls back on a thread of its own, the closed callback
 	 * last: evt_nats_close waits for it before freeing this. */
 	pthread_mutex_t lock;
@@ -644,6 +645,10 @@ out:
 	return s;
 }
 
+static natsStatus creds_jwt_cb(char **jwt, char **errtxt, void *closure);
+static natsStatus creds_sig_cb(char **errtxt, unsigned char **sig,
+    int *siglen, const char *nonce, void *closure);
+
 /* Fills the libnats options of o. */
 static natsStatus
 make_options(natsOptions **out, const struct evt_nats_opts *o,
@@ -683,7 +688,8 @@ make_options(natsOptions **out, const struct evt_nats_opts *o,
 	if (s == NATS_OK && o->user != NULL)
 		s = natsOptions_SetUserInfo(no, o->user, o->password);
 	if (s == NATS_OK && o->creds != NULL)
-		s = natsOptions_SetUserCredentialsFromFiles(no, o->creds, NULL);
+		s = natsOptions_SetUserCredentialsCallbacks(no, creds_jwt_cb, n,
+		    creds_sig_cb, n);
 	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(no, disconnected_cb, n);
 	if (s == NATS_OK)
@@ -732,7 +738,10 @@ evt_nats_connect(const struct evt_nats_opts *o, const char *name,
 	char why[400];
 	natsStatus s;
 	*out = NULL;
-	if (n == NULL || (n->servers = strdup(o->servers)) == NULL) {
+	if (n == NULL || (n->servers = strdup(o->servers)) == NULL ||
+	    (o->creds != NULL && (n->creds = strdup(o->creds)) == NULL)) {
+		if (n != NULL)
+			free(n->servers);
 		free(n);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -808,6 +817,7 @@ evt_nats_close(struct evt_nats *n)
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	free(n->servers);
+	free(n->creds);
 	free(n);
 }
 
@@ -1020,17 +1030,31 @@ creds_fault(const char *text)
 	    "or encoding is wrong)";
 }
 
-int
-evt_nats_creds_check(const char *path, char *err, size_t errlen,
-    int *loose)
+enum { CREDS_MAX = 64 * 1024 };
+
+/* Wipes and frees a text creds_load returned. */
+static void
+creds_free(char *text)
 {
-	enum { CREDS_MAX = 64 * 1024 };
+	if (text != NULL) {
+		OPENSSL_cleanse(text, CREDS_MAX + 1);
+		free(text);
+	}
+}
+
+/* Reads and checks the credentials file path: 0 and *text (NUL-ended;
+ * creds_free), or -1 with err.  *loose as evt_nats_creds_check says. */
+static int
+creds_load(const char *path, char **text, int *loose, char *err,
+    size_t errlen)
+{
 	struct stat st;
-	char *text = NULL;
+	char *t = NULL;
 	ssize_t n = 0;
 	size_t len = 0;
 	const char *fault = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	*text = NULL;
 	*loose = 0;
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		snprintf(err, errlen, "cannot read it: %s", strerror(errno));
@@ -1041,33 +1065,102 @@ evt_nats_creds_check(const char *path, char *err, size_t errlen,
 	*loose = (st.st_mode & S_IRWXO) != 0;
 	if (!S_ISREG(st.st_mode))
 		fault = "not a regular file";
-	else if ((text = malloc(CREDS_MAX + 1)) == NULL)
+	else if ((t = malloc(CREDS_MAX + 1)) == NULL)
 		fault = "out of memory";
 	while (fault == NULL && len < CREDS_MAX &&
-	    (n = read(fd, text + len, CREDS_MAX - len)) != 0) {
+	    (n = read(fd, t + len, CREDS_MAX - len)) != 0) {
 		if (n < 0 && errno != EINTR) {
 			snprintf(err, errlen, "cannot read it: %s",
 			    strerror(errno));
 			close(fd);
-			OPENSSL_cleanse(text, CREDS_MAX + 1);
-			free(text);
+			creds_free(t);
 			return -1;
 		}
 		len += n > 0 ? (size_t)n : 0;
 	}
 	close(fd);
 	if (fault == NULL) {
-		text[len] = '\0';
+		t[len] = '\0';
 		fault = len == CREDS_MAX ? "larger than 64 KiB" :
-		    strlen(text) != len ? "binary (a NUL byte)" :
-		    creds_fault(text);
+		    strlen(t) != len ? "binary (a NUL byte)" : creds_fault(t);
 	}
-	if (text != NULL) {
-		OPENSSL_cleanse(text, CREDS_MAX + 1);
-		free(text);
-	}
-	if (fault == NULL)
+	if (fault == NULL) {
+		*text = t;
 		return 0;
+	}
+	creds_free(t);
 	snprintf(err, errlen, "%s", fault);
 	return -1;
+}
+
+int
+evt_nats_creds_check(const char *path, char *err, size_t errlen,
+    int *loose)
+{
+	char *text;
+	int rc = creds_load(path, &text, loose, err, errlen);
+	creds_free(text);
+	return rc;
+}
+
+/*
+ * libnats' credential callbacks (closure: the struct evt_nats): the file is
+ * read and checked at every connect and reconnect, so that a reconnect a
+ * damaged or vanished file fails is said (libnats' own file reading fails
+ * it silently) and a replaced file is taken.  Item 0: the JWT, 1: the seed
+ * (into out, cap bytes).
+ */
+static natsStatus
+creds_item(struct evt_nats *n, int item, char *out, size_t cap,
+    char **errtxt)
+{
+	struct creds_line v[2];
+	char why[200], msg[600];
+	char *text;
+	int loose;
+	if (creds_load(n->creds, &text, &loose, why, sizeof why) == 0) {
+		creds_blocks(text, v);
+		int fits = v[item].n < cap;
+		if (fits) {
+			memcpy(out, v[item].p, v[item].n);
+			out[v[item].n] = '\0';
+		}
+		creds_free(text);
+		if (fits)
+			return NATS_OK;
+		snprintf(why, sizeof why, "its JWT is too long");
+	}
+	snprintf(msg, sizeof msg, "--nats-creds %s: %s", n->creds, why);
+	/* (A first connection's failure is the caller's to say.) */
+	if (n->nc != NULL && item == 0)
+		evt_nats_note(&n->cbs, EVT_LOG_ERR, "NATS %s: reconnecting: %s",
+		    n->servers, msg);
+	*errtxt = strdup(msg);
+	return NATS_ERR;
+}
+
+static natsStatus
+creds_jwt_cb(char **jwt, char **errtxt, void *closure)
+{
+	char *buf = malloc(CREDS_MAX + 1);
+	natsStatus s = buf == NULL ? NATS_NO_MEMORY : creds_item(closure, 0,
+	    buf, CREDS_MAX + 1, errtxt);
+	if (s != NATS_OK) {
+		free(buf);
+		buf = NULL;
+	}
+	*jwt = buf;
+	return s;
+}
+
+static natsStatus
+creds_sig_cb(char **errtxt, unsigned char **sig, int *siglen,
+    const char *nonce, void *closure)
+{
+	char seed[64];
+	natsStatus s = creds_item(closure, 1, seed, sizeof seed, errtxt);
+	if (s == NATS_OK)
+		s = nats_Sign(seed, nonce, sig, siglen);
+	OPENSSL_cleanse(seed, sizeof seed);
+	return s;
 }

@@ -316,8 +316,10 @@ void evt_nats_errtext(natsStatus s, char *err, size_t errlen);
  * the group have any access to it.  Returns 0, or -1 with err (errlen
  * bytes) saying what is wrong ("cannot read it: No such file or
  * directory"), never a part of the file.  The text read is wiped.
- * evt_nats_connect calls it before each connection (a rotated file is
- * read again); its error then names the option and the file.
+ * evt_nats_connect calls it before connecting (its error then names the
+ * option and the file), and the connection reads the file the same way at
+ * every connect and reconnect (a replaced file is taken; a reconnect the
+ * file fails is noted, EVT_LOG_ERR).
  */
 int evt_nats_creds_check(const char *path, char *err, size_t errlen,
     int *loose);

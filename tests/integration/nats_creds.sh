@@ -12,7 +12,9 @@
 # without a restart; evrec --from-nats and evplay exit 3.  A file others
 # may read is warned about, once.  A user limited to one site's subjects
 # and its stream's API publishes (what a site needs); as another site it is
-# refused in the server's words.  The seed and the JWT are in no log,
+# refused in the server's words.  A file damaged while connected: the
+# reconnect's failure is said, a repaired file taken.  The seed and the
+# JWT are in no log,
 # archive, position file or argv.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/natslib.sh"
@@ -206,6 +208,25 @@ site p2 "$T/op/site.creds"
 checkl $? "as another site: all events recorded" "$T/p2.log"
 waitfor 1000 grep -qF "NATS $NATS_URL: Permissions Violation for Publish to \"\$JS.API.STREAM.INFO.p2\"" "$T/p2.log"
 checkl $? "... the refusal logged in the server's words" "$T/p2.log"
+site_end
+check $RC "... evrec exit 0"
+
+# A creds file damaged while connected: libnats reads it again to
+# reconnect; the failure is said (not silent), and once the file is right
+# again the connection comes back by itself.
+cp "$CREDS" "$T/cr/rot.creds"
+site q1 "$T/cr/rot.creds"
+wait_stream q1 xprotect.q1 400
+checkl $? "publishing with a creds file" "$T/q1.log"
+nats_stop n1
+echo "not a credentials file" >"$T/cr/rot.creds"
+nats_restart n1
+checkl $? "the server restarted" "$T/nats/n1/log"
+waitfor 1000 grep -qF "NATS $NATS_URL: reconnecting: --nats-creds $T/cr/rot.creds: no user JWT in it" "$T/q1.log"
+checkl $? "the file damaged meanwhile: the reconnect's failure is said" "$T/q1.log"
+cp "$CREDS" "$T/cr/rot.creds"
+waitfor 1000 grep -q "NATS: reconnected to $NATS_URL" "$T/q1.log"
+checkl $? "... repaired: reconnected, not restarted" "$T/q1.log"
 site_end
 check $RC "... evrec exit 0"
 
