@@ -706,8 +706,8 @@ make_options(natsOptions **out, const struct evt_nats_opts *o,
 	return s;
 }
 
-/* Checks o->creds before libnats reads it (its words name neither the
- * option nor, for a damaged file, the fault): 0, or -1 with err.  A file
+/* Checks o->creds before connecting: 0, or -1 with err naming the option,
+ * the file and the fault (libnats' words would name neither).  A file
  * others may read is said once per process. */
 static int
 creds_usable(const struct evt_nats_opts *o, const struct evt_nats_cbs *cbs,
