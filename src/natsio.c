@@ -26,6 +26,7 @@
 #include "evtape/log.h"
 #include "evtape/natsio.h"
 #include "evtape/record.h"
+#include "evtape/timefmt.h"
 
 /* ------------------------------------------------------------ options */
 
@@ -992,9 +993,54 @@ b64url_part(const char *p, size_t n)
 	return n > 0;
 }
 
-/* What is wrong with the JWT and seed of a credentials file, or NULL. */
+/* The "exp" claim (Unix seconds) of a JWT's claims part p[0..n)
+ * (base64url): 1 and *exp, or 0 (none, or unreadable). */
+static int
+jwt_expiry(const char *p, size_t n, int64_t *exp)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct evt_jparser jp;
+	char *json = malloc(n);
+	size_t len = 0;
+	uint32_t acc = 0;
+	int bits = 0, found = 0;
+	if (json == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		acc = acc << 6 | (uint32_t)(strchr(b64, p[i]) - b64);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			json[len++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	evt_json_init(&jp, 0);
+	if (evt_json_parse(&jp, json, len) > 0 && jp.tok[0].type ==
+	    EVT_J_OBJECT) {
+		/* Top-level members: a key, then its value's subtree. */
+		for (uint32_t k = 1; k < jp.ntok; k = jp.tok[k + 1].next) {
+			const struct evt_jtok *key = &jp.tok[k];
+			const struct evt_jtok *v = &jp.tok[k + 1];
+			uint64_t mag;
+			int neg;
+			if (key->len == 3 && memcmp(json + key->off, "exp", 3) ==
+			    0 && v->type == EVT_J_NUMBER && evt_json_int(json +
+			    v->off, v->len, &neg, &mag) == 1 && !neg &&
+			    mag < INT64_MAX / 1000000) {
+				*exp = (int64_t)mag;
+				found = 1;
+			}
+		}
+	}
+	evt_json_free(&jp);
+	free(json);
+	return found;
+}
+
+/* What is wrong with the JWT and seed of a credentials file, or NULL; buf
+ * (len bytes) holds what needs formatting. */
 static const char *
-creds_fault(const char *text)
+creds_fault(const char *text, char *buf, size_t len)
 {
 	struct creds_line v[2];
 	int k = creds_blocks(text, v);
@@ -1008,6 +1054,15 @@ creds_fault(const char *text)
 	    !b64url_part(d1 + 1, (size_t)(d2 - d1 - 1)) ||
 	    !b64url_part(d2 + 1, (size_t)(v[0].p + v[0].n - d2 - 1)))
 		return "its user JWT block does not hold a JWT";
+	int64_t exp;
+	if (jwt_expiry(d1 + 1, (size_t)(d2 - d1 - 1), &exp) &&
+	    exp <= (int64_t)time(NULL)) {
+		char at[28];
+		evt_time_format_us(exp * 1000000, at);
+		snprintf(buf, len, "its user JWT expired at %.19sZ (the server "
+		    "refuses it: a new credentials file is needed)", at);
+		return buf;
+	}
 	if (k == 1)
 		return "no NKey seed in it (a -----BEGIN USER NKEY SEED----- "
 		    "block after the JWT)";
@@ -1082,14 +1137,16 @@ creds_load(const char *path, char **text, int *loose, char *err,
 	if (fault == NULL) {
 		t[len] = '\0';
 		fault = len == CREDS_MAX ? "larger than 64 KiB" :
-		    strlen(t) != len ? "binary (a NUL byte)" : creds_fault(t);
+		    strlen(t) != len ? "binary (a NUL byte)" : creds_fault(t,
+		    err, errlen);
 	}
 	if (fault == NULL) {
 		*text = t;
 		return 0;
 	}
 	creds_free(t);
-	snprintf(err, errlen, "%s", fault);
+	if (fault != err)
+		snprintf(err, errlen, "%s", fault);
 	return -1;
 }
 

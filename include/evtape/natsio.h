@@ -311,8 +311,8 @@ void evt_nats_errtext(natsStatus s, char *err, size_t errlen);
 /*
  * Checks a NATS credentials file (--nats-creds) as libnats will read it:
  * readable, a regular file of at most 64 KiB, a user JWT block then a user
- * NKey seed block (a JWT of three base64url parts; a seed of 58 characters
- * SU... whose checksum holds).  Sets *loose when others than the owner and
+ * NKey seed block (a JWT of three base64url parts, not past its "exp"
+ * claim; a seed of 58 characters SU... whose checksum holds).  Sets *loose when others than the owner and
  * the group have any access to it.  Returns 0, or -1 with err (errlen
  * bytes) saying what is wrong ("cannot read it: No such file or
  * directory"), never a part of the file.  The text read is wiped.

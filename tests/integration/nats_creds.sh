@@ -5,7 +5,7 @@
 # libnats).  evsim -> evrec --publish puts exactly the archive's events
 # into the stream; evrec --from-nats archives them; evplay --publish
 # replays them, the same messages.  A creds file that is missing, not a
-# file, not a credentials file, with a damaged seed, of a user of an
+# file, not a credentials file, with a damaged seed or an expired JWT, of a user of an
 # account the server does not know or of another operator: a clear error
 # naming --nats-creds and the file (the server's words for a refusal);
 # evrec --publish records on and, once the file is right, publishes
@@ -128,6 +128,7 @@ for c in "missing.creds:cannot read it: No such file or directory" \
     "jwtonly.creds:no user JWT in it" \
     "noseed.creds:no NKey seed in it" \
     "badseed.creds:its NKey seed is damaged" \
+    "expired:its user JWT expired at" \
     "stranger:cannot connect: Authorization Violation (as the user of --nats-creds" \
     "op2:cannot connect: Authorization Violation (as the user of --nats-creds"; do
 	i=$((i + 1))
@@ -135,6 +136,7 @@ for c in "missing.creds:cannot read it: No such file or directory" \
 	why=${c#*:}
 	case ${c%%:*} in
 	stranger) f=$T/op/stranger.creds ;;
+	expired) f=$T/op/expired.creds ;;
 	op2) f=$T/op2/user.creds ;;
 	esac
 	site f$i "$f"

@@ -13,6 +13,7 @@
  *       user.jwt, user.seed  its two halves (for greps)
  *       stranger.creds a user of an account the operator signed but the
  *                      server is not told of
+ *       expired.creds  a user of ACC whose JWT expired an hour ago
  *       account.pub    ACC's public key
  *       site.creds     with --site: a user of ACC that may publish to
  *                      xprotect.SITE.> and use the JetStream API of stream
@@ -147,10 +148,10 @@ key_new(struct key *k, unsigned char pfx)
 }
 
 /* A JWT of the claims "nats" object nats, for subject sub, signed by
- * issuer iss, into out (malloc'd). */
+ * issuer iss, into out (malloc'd); exp: its expiry (Unix seconds), or 0. */
 static char *
-jwt(const struct key *iss, const struct key *sub, const char *name,
-    const char *nats)
+jwt_exp(const struct key *iss, const struct key *sub, const char *name,
+    const char *nats, long long exp)
 {
 	static const char hdr[] = "{\"typ\":\"JWT\",\"alg\":\"ed25519-nkey\"}";
 	struct evt_buf b = { 0 }, c = { 0 };
@@ -164,10 +165,13 @@ jwt(const struct key *iss, const struct key *sub, const char *name,
 	if (RAND_bytes(jti, sizeof jti) != 1)
 		evt_cli_fatal("OpenSSL: no random bytes");
 	radix_put(&c, jti, sizeof jti, 5, B32);
+	char expm[40] = "";
+	if (exp != 0)
+		snprintf(expm, sizeof expm, "\"exp\":%lld,", exp);
 	if (evt_buf_putc(&c, '\0') != 0 || asprintf(&claims, "{\"jti\":\"%s\","
-	    "\"iat\":%lld,\"iss\":\"%s\",\"name\":\"%s\",\"sub\":\"%s\","
-	    "\"nats\":%s}", (char *)c.p, (long long)time(NULL), iss->pub_txt,
-	    name, sub->pub_txt, nats) < 0)
+	    "\"iat\":%lld,%s\"iss\":\"%s\",\"name\":\"%s\",\"sub\":\"%s\","
+	    "\"nats\":%s}", (char *)c.p, (long long)time(NULL), expm,
+	    iss->pub_txt, name, sub->pub_txt, nats) < 0)
 		evt_cli_fatal("out of memory");
 	radix_put(&b, (const unsigned char *)hdr, strlen(hdr), 6, B64URL);
 	if (evt_buf_putc(&b, '.') != 0)
@@ -187,6 +191,13 @@ jwt(const struct key *iss, const struct key *sub, const char *name,
 	free(claims);
 	evt_buf_free(&c);
 	return (char *)b.p;
+}
+
+static char *
+jwt(const struct key *iss, const struct key *sub, const char *name,
+    const char *nats)
+{
+	return jwt_exp(iss, sub, name, nats, 0);
 }
 
 /* Writes DIR/name (mode 600) from a printf format. */
@@ -230,14 +241,14 @@ put_creds(const char *dir, const char *name, const char *ujwt,
  * members (NULL: no limits). */
 static char *
 user_jwt(const struct key *acc, const struct key *u, const char *name,
-    const char *perms)
+    const char *perms, long long exp)
 {
 	char *claims, *j;
 	if (asprintf(&claims, "{%s,\"subs\":-1,\"data\":-1,\"payload\":-1,"
 	    "\"type\":\"user\",\"version\":2}", perms != NULL ? perms :
 	    "\"pub\":{},\"sub\":{}") < 0)
 		evt_cli_fatal("out of memory");
-	j = jwt(acc, u, name, claims);
+	j = jwt_exp(acc, u, name, claims, exp);
 	free(claims);
 	return j;
 }
@@ -256,7 +267,7 @@ site_user(const char *dir, const struct key *acc, const char *site,
 	    "\"$JS.API.STREAM.MSG.GET.%s\"]},\"sub\":{\"allow\":"
 	    "[\"_INBOX.>\"]}", site, stream, stream, stream) < 0)
 		evt_cli_fatal("out of memory");
-	j = user_jwt(acc, &u, site, perms);
+	j = user_jwt(acc, &u, site, perms, 0);
 	put_creds(dir, "site.creds", j, &u);
 	free(perms);
 	free(j);
@@ -295,8 +306,8 @@ make(const char *dir, const char *name, const char *site,
 	sysj = jwt(&op, &sys, "SYS", plain_account);
 	accj = jwt(&op, &acc, "EVTAPE", js_account);
 	otherj = jwt(&op, &other, "OTHER", js_account);
-	usrj = user_jwt(&acc, &usr, "evtape", NULL);
-	strj = user_jwt(&other, &stranger, "stranger", NULL);
+	usrj = user_jwt(&acc, &usr, "evtape", NULL, 0);
+	strj = user_jwt(&other, &stranger, "stranger", NULL, 0);
 	if (site != NULL)
 		site_user(dir, &acc, site, stream);
 	put_file(dir, "operator.jwt", "%s\n", opj);
@@ -308,6 +319,10 @@ make(const char *dir, const char *name, const char *site,
 	put_file(dir, "user.jwt", "%s\n", usrj);
 	put_file(dir, "user.seed", "%s\n", usr.seed_txt);
 	put_creds(dir, "stranger.creds", strj, &stranger);
+	free(strj);
+	strj = user_jwt(&acc, &stranger, "expired", NULL,
+	    (long long)time(NULL) - 3600);
+	put_creds(dir, "expired.creds", strj, &stranger);
 	put_file(dir, "account.pub", "%s\n", acc.pub_txt);
 	free(ops);
 	free(opj);

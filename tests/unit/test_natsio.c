@@ -269,12 +269,17 @@ creds_of(const char *path, const char *text, size_t len, int mode,
 static void
 test_creds(void)
 {
-	static const char good[] = "-----BEGIN NATS USER JWT-----\n"
-	    "eyJhIjoxfQ.eyJiIjoyfQ.c2lnbmF0dXJl\n"
-	    "------END NATS USER JWT------\n\n"
-	    "*** IMPORTANT ***\nNKEYs are sensitive.\n\n"
-	    "-----BEGIN USER NKEY SEED-----\n" SEED "\n"
-	    "------END USER NKEY SEED------\n";
+#define CREDS(jwt) "-----BEGIN NATS USER JWT-----\n" jwt "\n" \
+	    "------END NATS USER JWT------\n\n" \
+	    "*** IMPORTANT ***\nNKEYs are sensitive.\n\n" \
+	    "-----BEGIN USER NKEY SEED-----\n" SEED "\n" \
+	    "------END USER NKEY SEED------\n"
+	static const char good[] = CREDS("eyJhIjoxfQ.eyJiIjoyfQ.c2lnbmF0dXJl");
+	/* Claims {"exp":1}: expired in 1970; {"exp":99999999999}: not. */
+	static const char expired[] =
+	    CREDS("eyJhIjoxfQ.eyJleHAiOjF9.c2lnbmF0dXJl");
+	static const char later[] =
+	    CREDS("eyJhIjoxfQ.eyJleHAiOjk5OTk5OTk5OTk5fQ.c2lnbmF0dXJl");
 	char dir[] = "/tmp/test_natsio.XXXXXX", path[64], err[256], *t;
 	int loose = -1;
 	if (mkdtemp(dir) == NULL) {
@@ -320,6 +325,12 @@ test_creds(void)
 	T_EQ(creds_of(path, L(bad), 0600, &loose, err, sizeof err), -1,
 	    "a JWT that is not base64url: refused");
 	T_OK(strstr(err, "does not hold a JWT") != NULL, "... said: %s", err);
+	T_EQ(creds_of(path, L(expired), 0600, &loose, err, sizeof err), -1,
+	    "an expired JWT: refused");
+	T_OK(strstr(err, "expired at 1970-01-01T00:00:01Z") != NULL,
+	    "... said, with the time: %s", err);
+	T_EQ(creds_of(path, L(later), 0600, &loose, err, sizeof err), 0,
+	    "a JWT that expires in 5138: taken");
 	memcpy(bad, good, sizeof good);
 	bad[3] = '\0';
 	T_EQ(creds_of(path, bad, sizeof good - 1, 0600, &loose, err,
