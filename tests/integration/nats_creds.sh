@@ -5,17 +5,16 @@
 # libnats).  evsim -> evrec --publish puts exactly the archive's events
 # into the stream; evrec --from-nats archives them; evplay --publish
 # replays them, the same messages.  A creds file that is missing, not a
-# file, not a credentials file, with a damaged seed or an expired JWT, of a user of an
-# account the server does not know or of another operator: a clear error
-# naming --nats-creds and the file (the server's words for a refusal);
-# evrec --publish records on and, once the file is right, publishes
-# without a restart; evrec --from-nats and evplay exit 3.  A file others
-# may read is warned about, once.  A user limited to one site's subjects
-# and its stream's API publishes (what a site needs); as another site it is
-# refused in the server's words.  A file damaged while connected: the
-# reconnect's failure is said, a repaired file taken.  The seed and the
-# JWT are in no log,
-# archive, position file or argv.
+# file, not a credentials file, with a damaged seed or an expired JWT, of
+# a user of an account the server does not know or of another operator: a
+# clear error naming --nats-creds and the file (the server's words for a
+# refusal); evrec --publish records on and, once the file is right,
+# publishes without a restart; evrec --from-nats and evplay exit 3.  A
+# file others may read is warned about, once.  A user limited to one
+# site's subjects and its stream's API publishes (what a site needs); as
+# another site it is refused in the server's words.  A file damaged while
+# connected: the reconnect's failure is said, a repaired file taken.  The
+# seeds and the JWT are in no log, archive, position file or argv.
 . "$(dirname "$0")/lib.sh"
 . "$HERE/natslib.sh"
 need_nats
@@ -51,7 +50,7 @@ site_end() {
 }
 
 # 1. Operator mode; a user of the JetStream account publishes.  (Also a
-# user limited to site p1's subjects and stream, for 7.)
+# user limited to site p1's subjects and stream, for 6.)
 "$NKEYS" make "$T/op" --site p1 --stream p1
 nats_start n1 --operator "$T/op" --conf "max_payload: 8MB"
 checkl $? "nats-server in operator mode (a MEMORY resolver, accounts preloaded)" "$T/nats/n1/log"
