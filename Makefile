@@ -33,8 +33,9 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOLS = $(patsubst tools/%.c,$(BUILD)/%,$(wildcard tools/*.c))
 UNIT = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
 # Test tools the integration scripts run (not tests themselves): natsdump
-# reads and writes JetStream streams through libnats directly.
-TEST_TOOLS = $(BUILD)/tests/natsdump
+# reads and writes JetStream streams through libnats directly; nkeys makes
+# a NATS operator, accounts and user credentials with OpenSSL.
+TEST_TOOLS = $(BUILD)/tests/natsdump $(BUILD)/tests/nkeys
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REG = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzzreg/%,$(FUZZ_SRC))
 BENCH = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))

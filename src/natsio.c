@@ -4,14 +4,20 @@
  * reconnect and the JetStream stream.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "evtape/cli.h"
 #include "evtape/err.h"
@@ -20,6 +26,7 @@
 #include "evtape/log.h"
 #include "evtape/natsio.h"
 #include "evtape/record.h"
+#include "evtape/timefmt.h"
 
 /* ------------------------------------------------------------ options */
 
@@ -530,6 +537,7 @@ struct evt_nats {
 	jsCtx *js;
 	struct evt_nats_cbs cbs;
 	char *servers;		/* for messages */
+	char *creds;		/* --nats-creds (read at each connect) */
 	/* libnats calls back on a thread of its own, the closed callback
 	 * last: evt_nats_close waits for it before freeing this. */
 	pthread_mutex_t lock;
@@ -661,6 +669,10 @@ out:
 	return s;
 }
 
+static natsStatus creds_jwt_cb(char **jwt, char **errtxt, void *closure);
+static natsStatus creds_sig_cb(char **errtxt, unsigned char **sig,
+    int *siglen, const char *nonce, void *closure);
+
 /* Fills the libnats options of o. */
 static natsStatus
 make_options(natsOptions **out, const struct evt_nats_opts *o,
@@ -700,7 +712,8 @@ make_options(natsOptions **out, const struct evt_nats_opts *o,
 	if (s == NATS_OK && o->user != NULL)
 		s = natsOptions_SetUserInfo(no, o->user, o->password);
 	if (s == NATS_OK && o->creds != NULL)
-		s = natsOptions_SetUserCredentialsFromFiles(no, o->creds, NULL);
+		s = natsOptions_SetUserCredentialsCallbacks(no, creds_jwt_cb, n,
+		    creds_sig_cb, n);
 	if (s == NATS_OK)
 		s = natsOptions_SetDisconnectedCB(no, disconnected_cb, n);
 	if (s == NATS_OK)
@@ -717,6 +730,28 @@ make_options(natsOptions **out, const struct evt_nats_opts *o,
 	return s;
 }
 
+/* Checks o->creds before connecting: 0, or -1 with err naming the option,
+ * the file and the fault (libnats' words would name neither).  A file
+ * others may read is said once per process. */
+static int
+creds_usable(const struct evt_nats_opts *o, const struct evt_nats_cbs *cbs,
+    char *err, size_t errlen)
+{
+	static atomic_flag said = ATOMIC_FLAG_INIT;
+	char why[200];
+	int loose;
+	if (evt_nats_creds_check(o->creds, why, sizeof why, &loose) != 0) {
+		snprintf(err, errlen, "NATS %s: --nats-creds %s: %s",
+		    o->servers, o->creds, why);
+		return -1;
+	}
+	if (loose && !atomic_flag_test_and_set(&said))
+		evt_nats_note(cbs, EVT_LOG_WARN, "--nats-creds %s: other users "
+		    "may read it (its NKey seed is a secret): chmod o-rwx it",
+		    o->creds);
+	return 0;
+}
+
 int
 evt_nats_connect(const struct evt_nats_opts *o, const char *name,
     const jsOptions *jso, const struct evt_nats_cbs *cbs,
@@ -727,7 +762,10 @@ evt_nats_connect(const struct evt_nats_opts *o, const char *name,
 	char why[400];
 	natsStatus s;
 	*out = NULL;
-	if (n == NULL || (n->servers = strdup(o->servers)) == NULL) {
+	if (n == NULL || (n->servers = strdup(o->servers)) == NULL ||
+	    (o->creds != NULL && (n->creds = strdup(o->creds)) == NULL)) {
+		if (n != NULL)
+			free(n->servers);
 		free(n);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -736,6 +774,10 @@ evt_nats_connect(const struct evt_nats_opts *o, const char *name,
 	pthread_cond_init(&n->cond, NULL);
 	if (cbs != NULL)
 		n->cbs = *cbs;
+	if (o->creds != NULL && creds_usable(o, &n->cbs, err, errlen) != 0) {
+		evt_nats_close(n);
+		return -1;
+	}
 	s = make_options(&no, o, name, n);
 	if (s != NATS_OK) {
 		evt_nats_errtext(s, why, sizeof why);
@@ -758,8 +800,10 @@ evt_nats_connect(const struct evt_nats_opts *o, const char *name,
 	}
 	if (s != NATS_OK) {
 		evt_nats_errtext(s, why, sizeof why);
-		snprintf(err, errlen, "NATS %s: cannot connect: %s",
-		    o->servers, why);
+		snprintf(err, errlen, "NATS %s: cannot connect: %s%s%s%s",
+		    o->servers, why, o->creds != NULL ? " (as the user of "
+		    "--nats-creds " : "", o->creds != NULL ? o->creds : "",
+		    o->creds != NULL ? ")" : "");
 		evt_nats_close(n);
 		return -1;
 	}
@@ -797,6 +841,7 @@ evt_nats_close(struct evt_nats *n)
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	free(n->servers);
+	free(n->creds);
 	free(n);
 }
 
@@ -910,4 +955,292 @@ evt_nats_shutdown(void)
 	/* Waits for libnats' threads (a callback may still run after a
 	 * connection is destroyed), at most 5 s. */
 	(void)nats_CloseAndWait(5000);
+}
+
+/* One line of a credentials file: its start and length (CR, LF end it). */
+struct creds_line {
+	const char *p;
+	size_t n;
+};
+
+/* The next non-empty line at or after *at (advanced past it); 0 at the
+ * end. */
+static int
+creds_line(const char **at, struct creds_line *l)
+{
+	const char *s = *at;
+	while (*s == '\r' || *s == '\n')
+		s++;
+	l->p = s;
+	while (*s != '\0' && *s != '\r' && *s != '\n')
+		s++;
+	l->n = (size_t)(s - l->p);
+	*at = s;
+	return l->n > 0;
+}
+
+/* Whether a line is a block's fence ("-----BEGIN ...-----"): it ends with
+ * "---" and holds "---" before that, as libnats reads it. */
+static int
+creds_fence(const struct creds_line *l)
+{
+	return l->n >= 6 && memcmp(l->p + l->n - 3, "---", 3) == 0 &&
+	    memmem(l->p, l->n - 3, "---", 3) != NULL;
+}
+
+/* The values of the first two fenced blocks of text (the JWT, the seed),
+ * as libnats takes them: a fence, one line, a fence.  Returns how many. */
+static int
+creds_blocks(const char *text, struct creds_line v[2])
+{
+	struct creds_line l, val;
+	const char *at = text;
+	int k = 0;
+	while (k < 2 && creds_line(&at, &l))
+		if (creds_fence(&l) && creds_line(&at, &val) &&
+		    !creds_fence(&val) && creds_line(&at, &l) &&
+		    creds_fence(&l))
+			v[k++] = val;
+	return k;
+}
+
+/* Whether l is base64url text (a JWT part). */
+static int
+b64url_part(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= 'a' &&
+		    p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') ||
+		    p[i] == '-' || p[i] == '_'))
+			return 0;
+	return n > 0;
+}
+
+/* The "exp" claim (Unix seconds) of a JWT's claims part p[0..n)
+ * (base64url): 1 and *exp, or 0 (none, or unreadable). */
+static int
+jwt_expiry(const char *p, size_t n, int64_t *exp)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct evt_jparser jp;
+	char *json = malloc(n);
+	size_t len = 0;
+	uint32_t acc = 0;
+	int bits = 0, found = 0;
+	if (json == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		acc = acc << 6 | (uint32_t)(strchr(b64, p[i]) - b64);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			json[len++] = (char)(acc >> bits & 0xff);
+		}
+	}
+	evt_json_init(&jp, 0);
+	if (evt_json_parse(&jp, json, len) > 0 && jp.tok[0].type ==
+	    EVT_J_OBJECT) {
+		/* Top-level members: a key, then its value's subtree. */
+		for (uint32_t k = 1; k < jp.ntok; k = jp.tok[k + 1].next) {
+			const struct evt_jtok *key = &jp.tok[k];
+			const struct evt_jtok *v = &jp.tok[k + 1];
+			uint64_t mag;
+			int neg;
+			if (key->len == 3 && memcmp(json + key->off, "exp", 3) ==
+			    0 && v->type == EVT_J_NUMBER && evt_json_int(json +
+			    v->off, v->len, &neg, &mag) == 1 && !neg &&
+			    mag < INT64_MAX / 1000000) {
+				*exp = (int64_t)mag;
+				found = 1;
+			}
+		}
+	}
+	evt_json_free(&jp);
+	free(json);
+	return found;
+}
+
+/* What is wrong with the JWT and seed of a credentials file, or NULL; buf
+ * (len bytes) holds what needs formatting. */
+static const char *
+creds_fault(const char *text, char *buf, size_t len)
+{
+	struct creds_line v[2];
+	int k = creds_blocks(text, v);
+	if (k == 0)
+		return "no user JWT in it (a -----BEGIN NATS USER JWT----- "
+		    "block): not a NATS credentials file";
+	const char *d1 = memchr(v[0].p, '.', v[0].n);
+	const char *d2 = d1 != NULL ? memchr(d1 + 1, '.', (size_t)(v[0].p +
+	    v[0].n - d1 - 1)) : NULL;
+	if (d2 == NULL || !b64url_part(v[0].p, (size_t)(d1 - v[0].p)) ||
+	    !b64url_part(d1 + 1, (size_t)(d2 - d1 - 1)) ||
+	    !b64url_part(d2 + 1, (size_t)(v[0].p + v[0].n - d2 - 1)))
+		return "its user JWT block does not hold a JWT";
+	int64_t exp;
+	if (jwt_expiry(d1 + 1, (size_t)(d2 - d1 - 1), &exp) &&
+	    exp <= (int64_t)time(NULL)) {
+		char at[28];
+		evt_time_format_us(exp * 1000000, at);
+		snprintf(buf, len, "its user JWT expired at %.19sZ (the server "
+		    "refuses it: a new credentials file is needed)", at);
+		return buf;
+	}
+	if (k == 1)
+		return "no NKey seed in it (a -----BEGIN USER NKEY SEED----- "
+		    "block after the JWT)";
+	if (v[1].n != 58 || memcmp(v[1].p, "SU", 2) != 0)
+		return "its seed block does not hold a user NKey seed (58 "
+		    "characters, SU...)";
+	/* The seed's checksum, by signing with it (what the connection
+	 * will do). */
+	char seed[59];
+	unsigned char *sig = NULL;
+	int siglen = 0;
+	memcpy(seed, v[1].p, 58);
+	seed[58] = '\0';
+	natsStatus s = nats_Open(-1); /* (nats_Sign needs the library) */
+	if (s == NATS_OK)
+		s = nats_Sign(seed, "evtape", &sig, &siglen);
+	OPENSSL_cleanse(seed, sizeof seed);
+	free(sig);
+	return s == NATS_OK ? NULL : "its NKey seed is damaged (its checksum "
+	    "or encoding is wrong)";
+}
+
+enum { CREDS_MAX = 64 * 1024 };
+
+/* Wipes and frees a text creds_load returned. */
+static void
+creds_free(char *text)
+{
+	if (text != NULL) {
+		OPENSSL_cleanse(text, CREDS_MAX + 1);
+		free(text);
+	}
+}
+
+/* Reads and checks the credentials file path: 0 and *text (NUL-ended;
+ * creds_free), or -1 with err.  *loose as evt_nats_creds_check says. */
+static int
+creds_load(const char *path, char **text, int *loose, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	char *t = NULL;
+	ssize_t n = 0;
+	size_t len = 0;
+	const char *fault = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	*text = NULL;
+	*loose = 0;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot read it: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*loose = (st.st_mode & S_IRWXO) != 0;
+	if (!S_ISREG(st.st_mode))
+		fault = "not a regular file";
+	else if ((t = malloc(CREDS_MAX + 1)) == NULL)
+		fault = "out of memory";
+	while (fault == NULL && len < CREDS_MAX &&
+	    (n = read(fd, t + len, CREDS_MAX - len)) != 0) {
+		if (n < 0 && errno != EINTR) {
+			snprintf(err, errlen, "cannot read it: %s",
+			    strerror(errno));
+			close(fd);
+			creds_free(t);
+			return -1;
+		}
+		len += n > 0 ? (size_t)n : 0;
+	}
+	close(fd);
+	if (fault == NULL) {
+		t[len] = '\0';
+		fault = len == CREDS_MAX ? "larger than 64 KiB" :
+		    strlen(t) != len ? "binary (a NUL byte)" : creds_fault(t,
+		    err, errlen);
+	}
+	if (fault == NULL) {
+		*text = t;
+		return 0;
+	}
+	creds_free(t);
+	if (fault != err)
+		snprintf(err, errlen, "%s", fault);
+	return -1;
+}
+
+int
+evt_nats_creds_check(const char *path, char *err, size_t errlen,
+    int *loose)
+{
+	char *text;
+	int rc = creds_load(path, &text, loose, err, errlen);
+	creds_free(text);
+	return rc;
+}
+
+/*
+ * libnats' credential callbacks (closure: the struct evt_nats): the file is
+ * read and checked at every connect and reconnect, so that a reconnect a
+ * damaged or vanished file fails is said (libnats' own file reading fails
+ * it silently) and a replaced file is taken.  Item 0: the JWT, 1: the seed
+ * (into out, cap bytes).
+ */
+static natsStatus
+creds_item(struct evt_nats *n, int item, char *out, size_t cap,
+    char **errtxt)
+{
+	struct creds_line v[2];
+	char why[200], msg[600];
+	char *text;
+	int loose;
+	if (creds_load(n->creds, &text, &loose, why, sizeof why) == 0) {
+		creds_blocks(text, v);
+		int fits = v[item].n < cap;
+		if (fits) {
+			memcpy(out, v[item].p, v[item].n);
+			out[v[item].n] = '\0';
+		}
+		creds_free(text);
+		if (fits)
+			return NATS_OK;
+		snprintf(why, sizeof why, "its JWT is too long");
+	}
+	snprintf(msg, sizeof msg, "--nats-creds %s: %s", n->creds, why);
+	/* (A first connection's failure is the caller's to say.) */
+	if (n->nc != NULL && item == 0)
+		evt_nats_note(&n->cbs, EVT_LOG_ERR, "NATS %s: reconnecting: %s",
+		    n->servers, msg);
+	*errtxt = strdup(msg);
+	return NATS_ERR;
+}
+
+static natsStatus
+creds_jwt_cb(char **jwt, char **errtxt, void *closure)
+{
+	char *buf = malloc(CREDS_MAX + 1);
+	natsStatus s = buf == NULL ? NATS_NO_MEMORY : creds_item(closure, 0,
+	    buf, CREDS_MAX + 1, errtxt);
+	if (s != NATS_OK) {
+		free(buf);
+		buf = NULL;
+	}
+	*jwt = buf;
+	return s;
+}
+
+static natsStatus
+creds_sig_cb(char **errtxt, unsigned char **sig, int *siglen,
+    const char *nonce, void *closure)
+{
+	char seed[64];
+	natsStatus s = creds_item(closure, 1, seed, sizeof seed, errtxt);
+	if (s == NATS_OK)
+		s = nats_Sign(seed, nonce, sig, siglen);
+	OPENSSL_cleanse(seed, sizeof seed);
+	return s;
 }

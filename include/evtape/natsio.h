@@ -317,6 +317,22 @@ int evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
 /* Formats a libnats failure (status + its last error text) into err. */
 void evt_nats_errtext(natsStatus s, char *err, size_t errlen);
 
+/*
+ * Checks a NATS credentials file (--nats-creds) as libnats will read it:
+ * readable, a regular file of at most 64 KiB, a user JWT block then a user
+ * NKey seed block (a JWT of three base64url parts, not past its "exp"
+ * claim; a seed of 58 characters SU... whose checksum holds).  Sets *loose when others than the owner and
+ * the group have any access to it.  Returns 0, or -1 with err (errlen
+ * bytes) saying what is wrong ("cannot read it: No such file or
+ * directory"), never a part of the file.  The text read is wiped.
+ * evt_nats_connect calls it before connecting (its error then names the
+ * option and the file), and the connection reads the file the same way at
+ * every connect and reconnect (a replaced file is taken; a reconnect the
+ * file fails is noted, EVT_LOG_ERR).
+ */
+int evt_nats_creds_check(const char *path, char *err, size_t errlen,
+    int *loose);
+
 /* Tears libnats down after every connection is closed, before exit
  * (nats_CloseAndWait: its threads have ended when it returns, 5 s at
  * most). */

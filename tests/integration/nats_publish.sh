@@ -18,39 +18,6 @@ echo "pw-$$" >"$T/pw"
 echo "nats-$$-secret" >"$T/npw"
 echo "wrong-$$-secret" >"$T/badpw"
 umask 022
-CHECK=$HERE/natspubcheck.py
-
-# stream_events STREAM PREFIX: the events (PREFIX.ev.>) STREAM holds.
-stream_events() {
-	ndump --subject "$2.ev.>" "$NATS_URL" "$1" 2>/dev/null | wc -l |
-	    tr -d ' '
-}
-
-# wait_stream STREAM PREFIX N: polls (0.1 s, 60 s at most) until STREAM
-# holds N events of PREFIX.
-wait_stream() {
-	_i=0
-	while [ $_i -lt 600 ]; do
-		[ "$(stream_events "$1" "$2")" -ge "$3" ] && return 0
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	return 1
-}
-
-# same_stream STREAM PREFIX SITE DIR [--limit N]: the stream against the
-# archive (natspubcheck.py).
-same_stream() {
-	_s=$1
-	_p=$2
-	_site=$3
-	_d=$4
-	shift 4
-	ndump "$NATS_URL" "$_s" >"$T/dump.jsonl" || return 1
-	"$EVTOOL" cat "$_d" >"$T/cat.jsonl" || return 1
-	$PYTHON "$CHECK" "$T/dump.jsonl" "$T/cat.jsonl" "$_p" "$_site" "$@"
-}
-
 # caught_up PORT [N]: evrec's metrics say every message recorded was
 # acknowledged (at least N, default 12000); they stay in $T/metrics.
 caught_up() {

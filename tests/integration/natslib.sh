@@ -4,11 +4,18 @@
 #
 #   need_nats                 nats-server and build/tests/natsdump are there;
 #                             else one skip, the plan, and exit
-#   nats_start NAME [--user U --password-file F] [--tls] [--conf LINE]...
+#   nats_start NAME [--user U --password-file F] [--operator DIR] [--tls]
+#           [--conf LINE]...
 #                             a single server on 127.0.0.1, free ports; sets
 #                             and exports NATS_URL (its nats://127.0.0.1:PORT)
 #                             and, with --tls, NATS_CACERT (the test CA: the
-#                             server requires TLS, the client verifies it)
+#                             server requires TLS, the client verifies it);
+#                             --operator: operator (JWT) mode, trusting the
+#                             operator of DIR (made by `nkeys make DIR` if
+#                             DIR has no server.conf), its accounts in a
+#                             MEMORY resolver; sets and exports NATS_CREDS
+#                             (DIR/user.creds, a user of its JetStream
+#                             account)
 #   nats_url NAME             prints the server's URL; nats_mport NAME its
 #                             monitoring port; nats_pid NAME its pid
 #   nats_kill NAME            kill -9 (the store stays as the crash left it)
@@ -30,8 +37,20 @@
 #   nats_wait_msgs STREAM N [TRIES]
 #                             waits until the stream holds N messages or more
 #                             (TRIES polls of natsdump --info, default 3000)
-#   ndump ARGS...             natsdump with NATS_URL's credentials (NATS_USER,
-#                             NATS_PWFILE, NATS_CACERT when set)
+#   stream_events STREAM PREFIX
+#                             how many events (PREFIX.ev.>) STREAM holds
+#   wait_stream STREAM PREFIX N
+#                             polls (0.1 s, 60 s at most) until STREAM holds
+#                             N events of PREFIX
+#   same_stream STREAM PREFIX SITE DIR [--limit N]
+#                             the stream against the archive DIR
+#                             (natspubcheck.py: every event once, in order,
+#                             payloads, subjects and headers as formats/
+#                             nats.md says); leaves $T/dump.jsonl (the
+#                             stream) and $T/cat.jsonl (evtool cat DIR)
+#   ndump ARGS...             natsdump with NATS_URL's credentials (NATS_USER
+#                             and NATS_PWFILE, or NATS_CREDS; NATS_CACERT
+#                             when set)
 #
 # Every server's files are under $T/nats/NAME (conf, log, store/); every
 # server still running at exit is killed (kill -9) by the EXIT trap, which
@@ -41,6 +60,7 @@
 command -v make_certs >/dev/null 2>&1 || . "$HERE/evrec.inc"
 NATS_SERVER=${NATS_SERVER:-nats-server}
 NATSDUMP=$BUILD/tests/natsdump
+NKEYS=$BUILD/tests/nkeys
 
 # nats_cleanup: kill -9 every server this script started that still runs.
 nats_cleanup() {
@@ -176,6 +196,14 @@ nats_start() {
 		case $1 in
 		--user) _u=$2; shift ;;
 		--password-file) _pw=$2; shift ;;
+		--operator)
+			if [ ! -f "$2/server.conf" ]; then
+				"$NKEYS" make "$2" || return 1
+			fi
+			cat "$2/server.conf" >"$_d/auth"
+			NATS_CREDS=$2/user.creds
+			export NATS_CREDS
+			shift ;;
 		--tls)
 			[ -f "$T/ca.pem" ] || make_certs || {
 				echo "# openssl failed:"
@@ -299,6 +327,8 @@ ndump() {
 	set -- ${NATS_CACERT:+--cacert "$NATS_CACERT"} "$@"
 	if [ -n "${NATS_USER:-}" ]; then
 		"$NATSDUMP" --user "$NATS_USER" --password-file "$NATS_PWFILE" "$@"
+	elif [ -n "${NATS_CREDS:-}" ]; then
+		"$NATSDUMP" --creds "$NATS_CREDS" "$@"
 	else
 		"$NATSDUMP" "$@"
 	fi
@@ -342,4 +372,31 @@ _nats_msgs_ok() {
 
 nats_wait_msgs() {
 	waitfor "${3:-3000}" _nats_msgs_ok "$1" "$2"
+}
+
+stream_events() {
+	ndump --subject "$2.ev.>" "$NATS_URL" "$1" 2>/dev/null | wc -l |
+	    tr -d ' '
+}
+
+wait_stream() {
+	_i=0
+	while [ $_i -lt 600 ]; do
+		[ "$(stream_events "$1" "$2")" -ge "$3" ] && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	return 1
+}
+
+same_stream() {
+	_s=$1
+	_p=$2
+	_site=$3
+	_d=$4
+	shift 4
+	ndump "$NATS_URL" "$_s" >"$T/dump.jsonl" || return 1
+	"$EVTOOL" cat "$_d" >"$T/cat.jsonl" || return 1
+	$PYTHON "$HERE/natspubcheck.py" "$T/dump.jsonl" "$T/cat.jsonl" "$_p" \
+	    "$_site" "$@"
 }

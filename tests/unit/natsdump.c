@@ -23,7 +23,8 @@
  *       its acknowledgement; with P, message i (from 1) carries the header
  *       Nats-Msg-Id: P<i>; every message carries each header K: V given
  *       (up to 16).  Prints {"seq":N,"duplicate":B} per line.
- * OPTS: --user U --password-file F, --cacert F (TLS verified against it),
+ * OPTS: --user U --password-file F, or --creds F (a NATS user credentials
+ * file: JWT and NKey seed), --cacert F (TLS verified against it),
  * --timeout MS (connect and each request, default 5000).
  * Exit status: 0 done, 1 a message could not be read, 2 usage, 3 failed.
  */
@@ -43,7 +44,7 @@ enum { M_DUMP, M_INFO, M_MKSTREAM, M_PUB };
 
 static struct {
 	int mode;
-	const char *url, *stream, *subject, *user, *pwfile, *cacert;
+	const char *url, *stream, *subject, *user, *pwfile, *creds, *cacert;
 	const char *subjects, *idprefix, *hdr[16];
 	int64_t timeout, max_msgs, max_bytes, replicas;
 	int discard_new, nhdr;
@@ -59,7 +60,8 @@ usage(void)
 	    "                [--max-bytes N] [--replicas N] [--discard-new]\n"
 	    "       natsdump [OPTS] --pub URL SUBJECT [--msg-id-prefix P]"
 	    " [--header K:V]... <lines\n"
-	    "OPTS: --user U --password-file F  --cacert F  --timeout MS\n",
+	    "OPTS: --user U --password-file F | --creds F  --cacert F"
+	    "  --timeout MS\n",
 	    stdout);
 }
 
@@ -129,6 +131,8 @@ connect_to(void)
 		s = natsOptions_SetUserInfo(no, O.user, pw);
 		evt_cli_free_secret(pw);
 	}
+	if (s == NATS_OK && O.creds != NULL)
+		s = natsOptions_SetUserCredentialsFromFiles(no, O.creds, NULL);
 	if (s == NATS_OK && O.cacert != NULL) {
 		s = natsOptions_SetSecure(no, true);
 		if (s == NATS_OK)
@@ -468,6 +472,7 @@ main(int argc, char **argv)
 		{"subjects", required_argument, NULL, 'S'},
 		{"user", required_argument, NULL, 'u'},
 		{"password-file", required_argument, NULL, 'p'},
+		{"creds", required_argument, NULL, 'C'},
 		{"cacert", required_argument, NULL, 'c'},
 		{"timeout", required_argument, NULL, 't'},
 		{"max-msgs", required_argument, NULL, 'm'},
@@ -495,6 +500,7 @@ main(int argc, char **argv)
 		case 'S': O.subjects = optarg; break;
 		case 'u': O.user = optarg; break;
 		case 'p': O.pwfile = optarg; break;
+		case 'C': O.creds = optarg; break;
 		case 'c': O.cacert = optarg; break;
 		case 't': O.timeout = num_arg("--timeout", optarg); break;
 		case 'm': O.max_msgs = num_arg("--max-msgs", optarg); break;
@@ -519,6 +525,8 @@ main(int argc, char **argv)
 	O.stream = argv[optind + 1];
 	if ((O.user == NULL) != (O.pwfile == NULL))
 		evt_cli_usage_err("--user and --password-file go together");
+	if (O.user != NULL && O.creds != NULL)
+		evt_cli_usage_err("--user and --creds exclude each other");
 	if (O.mode == M_MKSTREAM && O.subjects == NULL)
 		evt_cli_usage_err("--mkstream needs --subjects");
 	nc = connect_to();

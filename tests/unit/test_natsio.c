@@ -2,12 +2,15 @@
  * test_natsio.c: unit tests for the pure parts of src/natsio.c
  * (formats/nats.md): tokens, subjects of events and markers, the
  * headers of a message (built into a real natsMsg), frame references
- * back from their header texts, prefixes, and the shared options.
+ * back from their header texts, prefixes, the shared options, and the
+ * check of a credentials file (evt_nats_creds_check).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "evtape/cli.h"
 #include "evtape/natsio.h"
@@ -256,6 +259,113 @@ test_options(void)
 	evt_nats_opts_free(&o);
 }
 
+/* A user seed of no account (made by tests/unit/nkeys.c for this test). */
+#define SEED "SUAPEPKYKGM6KPSTVULGGJG24NCSIVZ7XA7SX5HHF6H7IDOSG3PTH3SUTY"
+
+/* Writes text (len bytes) to path with mode; then evt_nats_creds_check
+ * of it: its result, *loose, and err. */
+static int
+creds_of(const char *path, const char *text, size_t len, int mode,
+    int *loose, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "wb");
+	if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0 ||
+	    chmod(path, (mode_t)mode) != 0)
+		return -2;
+	err[0] = '\0';
+	return evt_nats_creds_check(path, err, errlen, loose);
+}
+
+static void
+test_creds(void)
+{
+#define CREDS(jwt) "-----BEGIN NATS USER JWT-----\n" jwt "\n" \
+	    "------END NATS USER JWT------\n\n" \
+	    "*** IMPORTANT ***\nNKEYs are sensitive.\n\n" \
+	    "-----BEGIN USER NKEY SEED-----\n" SEED "\n" \
+	    "------END USER NKEY SEED------\n"
+	static const char good[] = CREDS("eyJhIjoxfQ.eyJiIjoyfQ.c2lnbmF0dXJl");
+	/* Claims {"exp":1}: expired in 1970; {"exp":99999999999}: not. */
+	static const char expired[] =
+	    CREDS("eyJhIjoxfQ.eyJleHAiOjF9.c2lnbmF0dXJl");
+	static const char later[] =
+	    CREDS("eyJhIjoxfQ.eyJleHAiOjk5OTk5OTk5OTk5fQ.c2lnbmF0dXJl");
+	char dir[] = "/tmp/test_natsio.XXXXXX", path[64], err[256], *t;
+	int loose = -1;
+	if (mkdtemp(dir) == NULL) {
+		T_OK(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof path, "%s/c", dir);
+	T_EQ(creds_of(path, L(good), 0600, &loose, err, sizeof err), 0,
+	    "a credentials file as nsc writes it");
+	T_EQ(loose, 0, "... mode 600: not loose");
+	T_EQ(creds_of(path, L(good), 0640, &loose, err, sizeof err), 0,
+	    "mode 640");
+	T_EQ(loose, 0, "... the group may read it: not loose");
+	T_EQ(creds_of(path, L(good), 0644, &loose, err, sizeof err), 0,
+	    "mode 644");
+	T_EQ(loose, 1, "... others may read it: loose");
+	/* CRLF lines (a file from Windows), as libnats reads them. */
+	struct evt_buf b = {0};
+	for (const char *p = good; *p; p++)
+		if ((*p == '\n' && evt_buf_putc(&b, '\r') != 0) ||
+		    evt_buf_putc(&b, (uint8_t)*p) != 0)
+			break;
+	T_EQ(creds_of(path, (const char *)b.p, b.len, 0600, &loose, err,
+	    sizeof err), 0, "CRLF lines");
+	evt_buf_free(&b);
+	t = strstr(good, "-----BEGIN USER NKEY SEED");
+	T_EQ(creds_of(path, good, (size_t)(t - good), 0600, &loose, err,
+	    sizeof err), -1, "no seed block: refused");
+	T_OK(strstr(err, "no NKey seed") != NULL, "... said: %s", err);
+	T_EQ(creds_of(path, L("garbage\n"), 0600, &loose, err, sizeof err),
+	    -1, "no block at all: refused");
+	T_OK(strstr(err, "no user JWT") != NULL, "... said: %s", err);
+	char bad[sizeof good];
+	memcpy(bad, good, sizeof good);
+	t = strstr(bad, SEED);
+	t[20] = t[20] == 'A' ? 'B' : 'A';
+	T_EQ(creds_of(path, L(bad), 0600, &loose, err, sizeof err), -1,
+	    "a seed with a character changed: refused");
+	T_OK(strstr(err, "damaged") != NULL && strstr(err, "SU") == NULL,
+	    "... said, without the seed: %s", err);
+	memcpy(bad, good, sizeof good);
+	memcpy(strstr(bad, "eyJ"), "e!J", 3);
+	T_EQ(creds_of(path, L(bad), 0600, &loose, err, sizeof err), -1,
+	    "a JWT that is not base64url: refused");
+	T_OK(strstr(err, "does not hold a JWT") != NULL, "... said: %s", err);
+	T_EQ(creds_of(path, L(expired), 0600, &loose, err, sizeof err), -1,
+	    "an expired JWT: refused");
+	T_OK(strstr(err, "expired at 1970-01-01T00:00:01Z") != NULL,
+	    "... said, with the time: %s", err);
+	T_EQ(creds_of(path, L(later), 0600, &loose, err, sizeof err), 0,
+	    "a JWT that expires in 5138: taken");
+	memcpy(bad, good, sizeof good);
+	bad[3] = '\0';
+	T_EQ(creds_of(path, bad, sizeof good - 1, 0600, &loose, err,
+	    sizeof err), -1, "a NUL byte: refused");
+	T_OK(strstr(err, "binary") != NULL, "... said: %s", err);
+	char *big = malloc(70000);
+	if (big != NULL) {
+		memset(big, '\n', 70000);
+		memcpy(big, good, sizeof good - 1);
+		T_EQ(creds_of(path, big, 70000, 0600, &loose, err,
+		    sizeof err), -1, "over 64 KiB: refused");
+		T_OK(strstr(err, "64 KiB") != NULL, "... said: %s", err);
+		free(big);
+	}
+	unlink(path);
+	T_EQ(evt_nats_creds_check(path, err, sizeof err, &loose), -1,
+	    "a missing file: refused");
+	T_OK(strcmp(err, "cannot read it: No such file or directory") == 0,
+	    "... said: %s", err);
+	T_EQ(evt_nats_creds_check(dir, err, sizeof err, &loose), -1,
+	    "a directory: refused");
+	T_OK(strcmp(err, "not a regular file") == 0, "... said: %s", err);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -269,6 +379,7 @@ main(void)
 	test_refs();
 	test_prefixes();
 	test_options();
+	test_creds();
 	evt_nats_shutdown();
 	T_DONE();
 }
