@@ -2609,6 +2609,7 @@ main(int argc, char **argv)
 {
 	int rc;
 
+	evt_nats_init();
 	evt_cli_init("evrec");
 	/* It holds a password or tokens: no core file, no /proc/PID/mem. */
 	evt_cli_no_dump();

@@ -950,6 +950,13 @@ evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
 }
 
 void
+evt_nats_init(void)
+{
+	/* (The process's memory goes back to the system at exit anyway.) */
+	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+}
+
+void
 evt_nats_shutdown(void)
 {
 	/* Waits for libnats' threads (a callback may still run after a

@@ -2869,6 +2869,7 @@ parse_args(int argc, char **argv)
 	int c, rc, li = 0;
 	char where[64];
 
+	evt_nats_init();
 	evt_cli_init("evplay");
 	evt_gwo_init(&S.gwo, EVT_GWO_CLOCK_SESSION, MAX_CONNS);
 	evt_nats_opts_init(&P.o);

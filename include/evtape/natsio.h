@@ -338,4 +338,14 @@ int evt_nats_creds_check(const char *path, char *err, size_t errlen,
  * most). */
 void evt_nats_shutdown(void);
 
+/*
+ * The first call of a program that may use NATS (before any other use of
+ * OpenSSL): turns off OpenSSL's exit-time cleanup.  libnats 3.4.1 frees
+ * OpenSSL's compression-method stack when its last connection is gone
+ * (sk_SSL_COMP_free in its final cleanup) and leaves OpenSSL's pointer
+ * to it, so OPENSSL_cleanup at exit freed it again (nats.c issue #904):
+ * a program exiting after a TLS connection to NATS crashed now and then.
+ */
+void evt_nats_init(void);
+
 #endif
