@@ -605,19 +605,20 @@ cmd_import(int argc, char **argv)
 	}
 	return import_report(&im, rc);
 }
-/* --site: whether the records read now are of a selected site, the site
- * of the last SESSION marker read (formats/records.md, "Central
- * archives"; before any: the site ""). */
-static int site_on = -1;
-static struct evt_buf site_name;
+/* --site: the site of the records read now, the site of the last
+ * SESSION marker read (formats/records.md, "Central archives"; before
+ * any: the site ""), and the sites met. */
+static struct evt_siter sitet;
+static int site_ready;
 
 /* Whether the records read now are of a selected site. */
 static int
 site_cur(const struct evt_sel *f)
 {
-	if (site_on < 0)
-		site_on = evt_sel_site(f, "");
-	return site_on;
+	if (!site_ready)
+		evt_siter_init(&sitet, f);
+	site_ready = 1;
+	return sitet.on;
 }
 
 /* A SESSION marker body was read: the site of what follows. */
@@ -626,8 +627,26 @@ site_body(const struct evt_sel *f, const void *body, size_t len)
 {
 	if (f->nsites == 0)
 		return;
-	oom_check(evt_session_site(body, len, &site_name));
-	site_on = evt_sel_site(f, (const char *)site_name.p);
+	site_cur(f);
+	oom_check(evt_siter_marker(&sitet, body, len));
+}
+
+/* Says "DIR: no site matching --site" (with the sites t met) when the
+ * --site list of f selected none of them, nor the records before the
+ * first marker; returns 1 then (exit status 1: not found), else 0. */
+static int
+site_none(const char *dir, const struct evt_sel *f, const struct evt_siter *t)
+{
+	if (f->nsites == 0 || evt_siter_count(t, 1) > 0 ||
+	    evt_sel_site(f, ""))
+		return 0;
+	struct evt_buf l = {0};
+	oom_check(evt_siter_list(t, 0, &l));
+	evt_cli_err("%s: no record of a site matching --site %s%s (sites "
+	    "read: %.*s)", dir, f->sites[0], f->nsites > 1 ? " ..." : "",
+	    (int)l.len, l.len > 0 ? (const char *)l.p : "none");
+	evt_buf_free(&l);
+	return 1;
 }
 
 /* The same for a SESSION record rec of decoder d (one that does not
@@ -1027,10 +1046,12 @@ cmd_cat(int argc, char **argv)
 		cat_segment(k, ca.mode, &ca.sel);
 	oflush();
 	archive_lost_summary(argv[i]);
+	int none = site_none(argv[i], &ca.sel, &sitet);
 	evt_archive_close(a);
 	evt_sel_free(&ca.sel);
 	evt_names_free(cfgnames);
-	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
+	evt_siter_free(&sitet);
+	return evt_cli_damaged() || none ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -1055,8 +1076,8 @@ state_opt(void *ctx, int c, char *arg)
 		sa->at = evt_cli_time_arg("--at", arg);
 	else if (c == 'C')
 		sa->changed = evt_cli_time_arg("--changed-since", arg);
-	else if (!(c == 's' && sel_opt(&sa->sel, c, arg)) &&
-	    !out_opt(&sa->out, c, arg))
+	else if (!((c == 's' || c == OPT_SITE) && sel_opt(&sa->sel, c,
+	    arg)) && !out_opt(&sa->out, c, arg))
 		return EVT_EXIT_USAGE;
 	return 0;
 }
@@ -1065,11 +1086,13 @@ static const struct option state_lo[] = {
 	{"at", required_argument, NULL, 'a'},
 	{"source", required_argument, NULL, 's'},
 	{"changed-since", required_argument, NULL, 'C'},
+	{"site", required_argument, NULL, OPT_SITE},
 	OUT_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline state_cl = {"state [--at TIME] [--source S]... "
-    "[--changed-since TIME] [--names] [-o json|text [--utc] [-v]] DIR",
+    "[--site S] [--changed-since TIME] [--names] [-o json|text [--utc] "
+    "[-v]] DIR",
     state_lo, state_opt, 1, 1};
 
 /* One row of the state viewer (texts owned). */
@@ -1215,6 +1238,37 @@ state_print(struct evt_state *st, const struct state_args *sa)
 		srows_print(rows, nrows);
 }
 
+/*
+ * The sites of a state table, from the SESSION markers its scan read (t):
+ * one table is one site's, since two sites may have the same source ids
+ * and a getState answer replaces the whole table.  With --site: when it
+ * selects none of them, says so and returns 1 (nothing to print, exit
+ * status 1); several is a usage error.  Without it, a table of several
+ * sites is printed with a warning naming them.
+ */
+static int
+state_sites(const char *dir, const struct evt_sel *f,
+    const struct evt_siter *t)
+{
+	struct evt_buf l = {0};
+	int sel = f->nsites > 0;
+	if (site_none(dir, f, t))
+		return 1;
+	if (evt_siter_count(t, sel) < 2)
+		return 0;
+	oom_check(evt_siter_list(t, sel, &l));
+	if (sel)
+		evt_cli_usage_err("%s: --site selects several sites (%.*s); a "
+		    "state table is one site's: give one", dir, (int)l.len,
+		    (const char *)l.p);
+	evt_cli_err("%s: warning: the frames read are of several sites (%.*s); "
+	    "their states are mixed (the same source ids may be in each, and "
+	    "one site's getState answer replaces the others'): --site S gives "
+	    "one site's", dir, (int)l.len, (const char *)l.p);
+	evt_buf_free(&l);
+	return 0;
+}
+
 /* Prints the state table as of a receive time: the latest stateful event
  * per source and state group, seeded by the last STATES frame at or before
  * it, one JSON line each, or (-o text) the state viewer's rows. */
@@ -1237,12 +1291,16 @@ cmd_state(int argc, char **argv)
 		oom_check(EVT_ERR_NOMEM);
 	if (sa.out.text || sa.changed != INT64_MIN)
 		evt_state_track_since(st);
+	evt_cur_sites(cur, &sa.sel);
 	rc = evt_cur_state_at(cur, sa.at == INT64_MAX ? INT64_MAX : sa.at + 1,
 	    st);
 	oom_check(rc);
 	if (rc < 0)
 		evt_cli_err("%s: %s", argv[i], evt_strerror(rc));
-	state_print(st, &sa);
+	int none = rc >= 0 && state_sites(argv[i], &sa.sel,
+	    evt_cur_siter(cur));
+	if (!none)
+		state_print(st, &sa);
 	oflush();
 	uint64_t lev, lunk;
 	evt_cur_lost(cur, &lev, &lunk);
@@ -1251,7 +1309,8 @@ cmd_state(int argc, char **argv)
 	evt_cur_close(cur);
 	evt_sel_free(&sa.sel);
 	evt_names_free(cfgnames);
-	return rc < 0 ? EVT_EXIT_FAIL : evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
+	return rc < 0 ? EVT_EXIT_FAIL : evt_cli_damaged() || none ?
+	    EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -1401,12 +1460,13 @@ static const struct option report_lo[] = {
 	{"rows", required_argument, NULL, 'R'},
 	{"lookback", required_argument, NULL, 'B'},
 	{"output", required_argument, NULL, 'o'},
+	{"site", required_argument, NULL, OPT_SITE},
 	SEL_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline report_cl = {"report (--from T --to T | "
     "--around ID|TIME [--window DUR]) [--source S]... [--type T]... "
-    "[--lanes N] [--rows N] [--lookback DUR|all] -o FILE.html DIR",
+    "[--site S] [--lanes N] [--rows N] [--lookback DUR|all] -o FILE.html DIR",
     report_lo, report_opt, 1, 1};
 
 /* Checks report's options and turns --around into an id or a time. */
@@ -1505,11 +1565,13 @@ cut_opt(void *ctx, int c, char *arg)
 static const struct option cut_lo[] = {
 	{"around", required_argument, NULL, 'A'},
 	{"window", required_argument, NULL, 'W'},
+	{"site", required_argument, NULL, OPT_SITE},
 	SEL_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline cut_cl = {"cut (--from T --to T | --around "
-    "ID|TIME [--window DUR]) [--source S]... [--type T]... DIR OUT", cut_lo,
+    "ID|TIME [--window DUR]) [--source S]... [--type T]... [--site S] "
+    "DIR OUT", cut_lo,
     cut_opt, 2, 2};
 
 /* Turns --around (an event id or a time) and --window into the window
@@ -2571,10 +2633,12 @@ cmd_stats(int argc, char **argv)
 		evt_cli_err("--bucket: widened to %" PRId64 " s to stay within "
 		    "%u rows", evt_stats_bucket(st) / SEC,
 		    EVT_STATS_MAX_BUCKETS);
+	int none = site_none(argv[i], &sa.sel, &sitet);
 	evt_stats_free(st);
 	evt_sel_free(&sa.sel);
 	evt_names_free(cfgnames);
-	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
+	evt_siter_free(&sitet);
+	return evt_cli_damaged() || none ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*

@@ -68,16 +68,8 @@ for s in A B; do
 	[ $s = B ] && seed=2
 	make_archive "$T/site$s" $seed 30000 2000 40
 done
-$FEED "$PORT" tsv siteA xprotect.siteA aaaaaaaa-0000-4000-8000-00000000000a \
-    "$T/siteA.in" >"$T/feedA.out" 2>&1 &
-fa=$!
-$FEED "$PORT" tsv siteB xprotect.siteB bbbbbbbb-0000-4000-8000-00000000000b \
-    "$T/siteB.in" >"$T/feedB.out" 2>&1 &
-fb=$!
-wait $fa
-ra=$?
-wait $fb
-check $((ra + $?)) "both sites published (JetStream acknowledged every message)"
+nats_feed_sites "$PORT"
+check $? "both sites published (JetStream acknowledged every message)"
 total=$(( $($EVTOOL cat "$T/siteA" | wc -l) + $($EVTOOL cat "$T/siteB" | wc -l) ))
 # (Each site's events and its getState answer.)
 check $(($(nats_info EVT messages) != total + 2)) "the stream holds them all"
