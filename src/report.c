@@ -620,9 +620,8 @@ mark_add(struct rpt *r, const struct evt_frame *f)
 	/* A central archive's site marker is no session: it names the site
 	 * of what follows (formats/records.md, "Central archives"; the
 	 * Site row says which). */
-	static const char site_mk[] = "{\"event\":\"nats\",";
-	if (f->kind == EVT_K_SESSION && f->text.len > sizeof site_mk - 1 &&
-	    memcmp(f->text.p, site_mk, sizeof site_mk - 1) == 0)
+	if (f->kind == EVT_K_SESSION && evt_session_is_site((const char *)
+	    f->text.p, f->text.len))
 		return;
 	if (r->nmarks == EVT_REPORT_MAX_MARKS) {
 		r->moremarks++;

@@ -116,6 +116,14 @@ done:
 	return rc;
 }
 
+/* Whether a SESSION marker is a site marker; see select.h. */
+int
+evt_session_is_site(const char *body, size_t len)
+{
+	static const char mk[] = "{\"event\":\"nats\",";
+	return len > sizeof mk - 1 && memcmp(body, mk, sizeof mk - 1) == 0;
+}
+
 /* Starts a site tracker; see select.h. */
 void
 evt_siter_init(struct evt_siter *t, const struct evt_sel *sel)

@@ -649,21 +649,29 @@ site_none(const char *dir, const struct evt_sel *f, const struct evt_siter *t)
 	return 1;
 }
 
-/* The same for a SESSION record rec of decoder d (one that does not
- * decode leaves the site as it was: reported by the reading). */
+/* Gives t the SESSION record rec of decoder d (one that does not decode
+ * leaves the site as it was: reported by the reading). */
+static void
+siter_rec(struct evt_siter *t, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	struct evt_buf body = {0}, tail = {0};
+	int rc = evt_rdec_frame_head(d, rec, &body, &tail);
+	oom_check(rc);
+	if (rc == 0)
+		oom_check(evt_siter_marker(t, (const char *)body.p, body.len));
+	evt_buf_free(&body);
+	evt_buf_free(&tail);
+}
+
+/* site_body for a SESSION record rec of decoder d (--site only). */
 static void
 site_rec(const struct evt_sel *f, struct evt_rdec *d,
     const struct evt_rec *rec)
 {
-	struct evt_buf body = {0}, tail = {0};
 	if (f->nsites == 0 || rec->kind != EVT_K_SESSION)
 		return;
-	int rc = evt_rdec_frame_head(d, rec, &body, &tail);
-	oom_check(rc);
-	if (rc == 0)
-		site_body(f, body.p, body.len);
-	evt_buf_free(&body);
-	evt_buf_free(&tail);
+	site_cur(f);
+	siter_rec(&sitet, d, rec);
 }
 
 /* Opens segment i of the archive positioned at the receive time f->from;
@@ -1238,6 +1246,33 @@ state_print(struct evt_state *st, const struct state_args *sa)
 		srows_print(rows, nrows);
 }
 
+/* Whether the archive in dir is a central archive: the first record of
+ * its newest segment is a site marker (the archiver begins every segment
+ * with one).  One block read. */
+static int
+central(const char *dir)
+{
+	struct evt_archive *a;
+	struct evt_segr *r;
+	struct evt_frames fr;
+	struct evt_frame *fm;
+	int yes = 0;
+	if (evt_archive_open(dir, EVT_AR_NO_SIZES, NULL, NULL, NULL, NULL,
+	    &a) != 0)
+		return 0;
+	size_t n = evt_archive_nsegments(a);
+	if (n > 0 && evt_archive_open_segment(a, n - 1, &r) == 0) {
+		evt_frames_init(&fr, r, NULL, NULL, NULL, NULL, "");
+		yes = evt_frames_next(&fr, &fm) == 1 && fm->kind ==
+		    EVT_K_SESSION && evt_session_is_site((const char *)
+		    fm->text.p, fm->text.len);
+		evt_frames_free(&fr);
+		evt_archive_close_segment(a, r);
+	}
+	evt_archive_close(a);
+	return yes;
+}
+
 /*
  * The sites of a state table, from the SESSION markers its scan read (t):
  * one table is one site's, since two sites may have the same source ids
@@ -1254,6 +1289,10 @@ state_sites(const char *dir, const struct evt_sel *f,
 	int sel = f->nsites > 0;
 	if (site_none(dir, f, t))
 		return 1;
+	if (!sel && evt_siter_count(t, 0) < 2 && central(dir))
+		evt_cli_err("%s: warning: a central archive (evrec --from-nats): "
+		    "the states of its sites are mixed; --site S gives one "
+		    "site's (evtool cat --markers names them)", dir);
 	if (evt_siter_count(t, sel) < 2)
 		return 0;
 	oom_check(evt_siter_list(t, sel, &l));
@@ -1343,10 +1382,11 @@ static const struct option get_lo[] = {
 static const struct cmdline get_cl = {"get [--meta] [--names] "
     "[-o json|text [--utc] [-v]] DIR ID", get_lo, get_opt, 2, 2};
 
-/* Appends the --meta head of the event rec found in segment path at block
- * boff: {"received":...,"event": (closed by the caller). */
+/* Appends the --meta head of the event rec of site found in segment path
+ * at block boff: {"received":...,"event": (closed by the caller). */
 static void
-get_meta(const char *path, const struct evt_rec *rec, uint64_t boff)
+get_meta(const char *path, const struct evt_rec *rec, uint64_t boff,
+    const char *site)
 {
 	char t[28], hdr[1024];
 	evt_time_format_us(rec->rx_us, t);
@@ -1356,8 +1396,41 @@ get_meta(const char *path, const struct evt_rec *rec, uint64_t boff)
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	k = snprintf(hdr, sizeof hdr, "\"%s\",\"block_offset\":%" PRIu64
-	    ",\"record_offset\":%zu,\"event\":", base, boff, rec->off);
+	    ",\"record_offset\":%zu,\"site\":", base, boff, rec->off);
 	oom_check(evt_buf_put(obuf, hdr, (size_t)k));
+	oom_check(evt_json_put_string(obuf, site, strlen(site)));
+	oom_check(evt_buf_put(obuf, ",\"event\":", 9));
+}
+
+/*
+ * get --meta: the site of the event found in segment seg at record offset
+ * roff of the block at boff, the site of the last SESSION marker before
+ * it (formats/records.md, "Central archives"), into sitet.site: its
+ * segment is read from its start up to it (a segment a recorder starts
+ * begins with a SESSION marker); the segments before it, newest first,
+ * only while none is found.
+ */
+static const char *
+get_site(struct evt_archive *a, size_t seg, uint64_t boff, size_t roff)
+{
+	evt_siter_init(&sitet, NULL);
+	int found = 0;
+	for (size_t k = seg + 1; k-- > 0 && !found;) {
+		struct evt_segr *r;
+		struct evt_rec rec;
+		uint64_t b;
+		if (evt_archive_open_segment(a, k, &r) != 0)
+			continue; /* reported */
+		evt_segr_rewind(r, INT64_MIN);
+		while (evt_segr_next(r, &rec, &b) == 1 && (k < seg ||
+		    b < boff || (b == boff && rec.off < roff)))
+			if (rec.kind == EVT_K_SESSION) {
+				siter_rec(&sitet, evt_segr_decoder(r), &rec);
+				found = 1;
+			}
+		evt_archive_close_segment(a, r);
+	}
+	return sitet.site.len > 0 ? (const char *)sitet.site.p : "";
 }
 
 /* Prints the event with an id. */
@@ -1380,11 +1453,14 @@ cmd_get(int argc, char **argv)
 	int found = evt_archive_find(a, id, strlen(id), &r, &seg, &rec, &boff);
 	oom_check(found);
 	if (found == 1) {
+		/* (First: it makes the paths of the segments it reads.) */
+		const char *site = meta ? get_site(a, seg, boff, rec.off) :
+		    NULL;
 		/* (One path: not the listing's 10,000.) */
 		const char *sp = evt_archive_segment_path(a, seg);
 		struct evt_rdec *d = evt_segr_decoder(r);
 		if (meta)
-			get_meta(sp, &rec, boff);
+			get_meta(sp, &rec, boff, site);
 		size_t mark = obuf->len;
 		if (evt_rdec_item_json(d, &rec, obuf) == EVT_ERR_CORRUPT)
 			evt_cli_damage_cb(NULL, sp, boff, d->err);
@@ -1401,6 +1477,7 @@ cmd_get(int argc, char **argv)
 	oflush();
 	evt_archive_close(a);
 	evt_names_free(cfgnames);
+	evt_siter_free(&sitet);
 	if (found != 1) {
 		evt_cli_err("%s: no event with id %s", argv[i], id);
 		return EVT_EXIT_PARTIAL;

@@ -84,6 +84,11 @@ int evt_sel_site(const struct evt_sel *s, const char *site);
  */
 int evt_session_site(const char *body, size_t len, struct evt_buf *out);
 
+/* Whether a SESSION marker body[0..len) is a central archiver's site
+ * marker (formats/records.md, "Central archives": it begins
+ * {"event":"nats",), which names the site of what follows, no session. */
+int evt_session_is_site(const char *body, size_t len);
+
 /*
  * The site of the records a reader meets in archive order, against the
  * --site list of a selection (formats/records.md, "Central archives"):

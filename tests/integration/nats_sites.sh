@@ -62,6 +62,12 @@ EVTAPE_NO_CHECKPOINT=1 $EVTOOL state "$C" >"$T/mixed" 2>"$T/mixed.err"
 grep -q 'several sites ("site[AB]", "site[AB]")' "$T/mixed.err"
 checkl $? "state without --site names the two sites it mixes (warning)" \
     "$T/mixed.err"
+$EVTOOL state "$C" >"$T/mixed" 2>"$T/mixed.err"
+grep -q 'warning: a central archive' "$T/mixed.err"
+checkl $? "... and when its checkpoint spared it the reading: a central archive" \
+    "$T/mixed.err"
+$EVTOOL state "$T/siteB" 2>&1 >/dev/null | grep -q warning
+check $((! $?)) "no such warning for a site's own archive"
 $EVTOOL state --site 'site?' "$C" >"$T/glob" 2>"$T/glob.err"
 check $(($? != 2)) "state --site 'site?' (two sites): usage error, status 2"
 grep -q 'selects several sites' "$T/glob.err" && [ ! -s "$T/glob" ]
@@ -121,3 +127,13 @@ strip() { grep -v -e '<th>Site</th>' -e "$1" "$2"; }
 strip "$C" "$T/rB.html" >"$T/got" && strip "$T/siteB" "$T/rBl.html" >"$T/want"
 cmp -s "$T/got" "$T/want"
 check $? "the report is site B's local archive's report"
+
+# get: an id is unique; --meta says the site of the event found.
+for s in A B; do
+	id=$($EVTOOL cat "$T/site$s" | sed -n '5000s/.*"id":"\([^"]*\)".*/\1/p')
+	$EVTOOL get --meta "$C" "$id" | grep -q "\"site\":\"site$s\",\"event\":{\"id\":\"$id\""
+	check $? "get --meta: a site $s event found with \"site\":\"site$s\""
+done
+$EVTOOL get --meta "$T/siteB" "$id" | grep -q '"site":"","event"'
+check $? "get --meta in an archive without SESSION markers: \"site\":\"\""
+done_testing
