@@ -193,6 +193,24 @@ if [ -x "$EVSIM" ]; then
 	$EVTOOL cat --markers --site siteA "$T/pcentral" |
 	    grep -q '"event":"new".*"site":"siteA"'
 	check $? "site A's SESSION marker is in it, with its site"
+	# The other commands select by site too (nats_sites.sh has the
+	# rest): state, and a cut, of a site as of its own archive.
+	for s in A B; do
+		$EVTOOL state --site site$s "$T/pcentral" | sort >"$T/st.c"
+		$EVTOOL state "$T/loc$s" | sort >"$T/st.l"
+		[ -s "$T/st.l" ] && cmp -s "$T/st.c" "$T/st.l"
+		check $? "evsim sites: state --site site$s: site $s's own table"
+	done
+	from=$($EVTOOL cat --tsv "$T/locB" | sed -n '100s/\t.*//p')
+	to=$($EVTOOL cat --tsv "$T/locB" | sed -n '400s/\t.*//p')
+	$EVTOOL cut --from "$from" --to "$to" --site siteB "$T/pcentral" \
+	    "$T/pcut" 2>/dev/null &&
+	    $EVTOOL cut --from "$from" --to "$to" "$T/locB" "$T/lcut" \
+	    2>/dev/null && $EVTOOL cat "$T/lcut" >"$T/lcut.ev" &&
+	    $EVTOOL cat --site siteB "$T/pcut" | cmp -s - "$T/lcut.ev" &&
+	    $EVTOOL state "$T/pcut" | sort >"$T/st.c" &&
+	    $EVTOOL state "$T/lcut" | sort | cmp -s - "$T/st.c"
+	check $? "evsim sites: cut --site siteB: site B's own cut (events, state)"
 else
 	echo "ok $((tn + 1)) # skip evsim is not built"
 	tn=$((tn + 1))
