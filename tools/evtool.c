@@ -1408,19 +1408,38 @@ get_meta(const char *path, const struct evt_rec *rec, uint64_t boff,
  * it (formats/records.md, "Central archives"), into sitet.site: its
  * segment is read from its start up to it (a segment a recorder starts
  * begins with a SESSION marker); the segments before it, newest first,
- * only while none is found.
+ * only while none is found, passing over those whose index, or summary
+ * roll-up run, counts no SESSION marker (an imported archive's hundreds
+ * of segments are not read, nor opened).
  */
+static struct evt_ru_view *rollup_open(const char *dir, int scan);
+
 static const char *
-get_site(struct evt_archive *a, size_t seg, uint64_t boff, size_t roff)
+get_site(const char *dir, struct evt_archive *a, size_t seg, uint64_t boff,
+    size_t roff)
 {
+	struct evt_ru_view *v = NULL;
 	evt_siter_init(&sitet, NULL);
 	int found = 0;
 	for (size_t k = seg + 1; k-- > 0 && !found;) {
 		struct evt_segr *r;
 		struct evt_rec rec;
 		uint64_t b;
+		if (k < seg && v == NULL)
+			v = rollup_open(dir, 0);
+		size_t run = v != NULL ? v->cover[k] : SIZE_MAX;
+		if (run != SIZE_MAX && v->runs[run].frames[EVT_K_SESSION] == 0) {
+			k = v->first[run]; /* the run's segments: none */
+			continue;
+		}
 		if (evt_archive_open_segment(a, k, &r) != 0)
 			continue; /* reported */
+		const struct evt_seg_info *si = evt_segr_info(r);
+		if (si->sealed && evt_segr_load_index(r) == 0 &&
+		    si->frames[EVT_K_SESSION] == 0) {
+			evt_archive_close_segment(a, r);
+			continue;
+		}
 		evt_segr_rewind(r, INT64_MIN);
 		while (evt_segr_next(r, &rec, &b) == 1 && (k < seg ||
 		    b < boff || (b == boff && rec.off < roff)))
@@ -1430,6 +1449,7 @@ get_site(struct evt_archive *a, size_t seg, uint64_t boff, size_t roff)
 			}
 		evt_archive_close_segment(a, r);
 	}
+	evt_ru_view_close(v);
 	return sitet.site.len > 0 ? (const char *)sitet.site.p : "";
 }
 
@@ -1454,8 +1474,8 @@ cmd_get(int argc, char **argv)
 	oom_check(found);
 	if (found == 1) {
 		/* (First: it makes the paths of the segments it reads.) */
-		const char *site = meta ? get_site(a, seg, boff, rec.off) :
-		    NULL;
+		const char *site = meta ? get_site(argv[i], a, seg, boff,
+		    rec.off) : NULL;
 		/* (One path: not the listing's 10,000.) */
 		const char *sp = evt_archive_segment_path(a, seg);
 		struct evt_rdec *d = evt_segr_decoder(r);
