@@ -54,8 +54,8 @@ struct cut {
 	struct evt_buf b;		/* a body or frame being made */
 	struct evt_buf snap;		/* the state snapshot frame */
 	/* --site: the site of the records read (site), of the records
-	 * written (wsite, of the last SESSION marker written), and the
-	 * source's last SESSION marker (mk, received at mkrx) */
+	 * written (wsite, of the last SESSION marker written; NUL-
+	 * terminated), and the site's last SESSION marker read (mk) */
 	struct evt_siter site;
 	struct evt_buf wsite, mk;
 };
@@ -248,6 +248,17 @@ put_names(struct cut *c)
 	return rc;
 }
 
+/* Makes site the site of the records written; 0 or EVT_ERR_NOMEM. */
+static int
+set_wsite(struct cut *c, const char *site)
+{
+	c->wsite.len = 0;
+	if (evt_buf_put(&c->wsite, site, strlen(site) + 1) != 0)
+		return EVT_ERR_NOMEM;
+	c->wsite.len--; /* (the NUL kept after it) */
+	return 0;
+}
+
 /*
  * --site: a cut is one site's (its state snapshot is one site's table:
  * two sites may have the same source ids).  With the sites t met,
@@ -268,10 +279,8 @@ one_site(struct cut *c, const struct evt_siter *t)
 			    "sites (\"%s\", \"%s\"); a cut is one site's: give "
 			    "one", c->o->src, (const char *)c->wsite.p,
 			    t->met[i]);
-		c->wsite.len = 0;
-		if (evt_buf_put(&c->wsite, t->met[i], strlen(t->met[i]) + 1))
+		if (set_wsite(c, t->met[i]) != 0)
 			return EVT_ERR_NOMEM;
-		c->wsite.len--; /* (the NUL kept after it) */
 	}
 	return 0;
 }
@@ -289,10 +298,8 @@ site_marker(struct cut *c, int64_t rx)
 	if (c->o->sel->nsites == 0 || (c->wsite.len > 0 && strcmp(now,
 	    (const char *)c->wsite.p) == 0) || c->mk.len == 0)
 		return 0;
-	c->wsite.len = 0;
-	if (evt_buf_put(&c->wsite, now, strlen(now) + 1) != 0)
+	if (set_wsite(c, now) != 0)
 		return EVT_ERR_NOMEM;
-	c->wsite.len--;
 	c->st->markers++;
 	return evt_archive_marker(c->dst, EVT_K_SESSION, rx,
 	    (const char *)c->mk.p, c->mk.len);
@@ -383,10 +390,9 @@ copy_frame(struct cut *c, const struct evt_frame *fm, int filtered)
 		}
 		if (!evt_sel_time(c->o->sel, fm->rx_us))
 			return 0;
-		if (fm->kind == EVT_K_SESSION)
-			return site_marker(c, fm->rx_us);
+		/* (A marker of the window: this one, written there.) */
 		int rc = site_marker(c, fm->rx_us);
-		if (rc != 0)
+		if (rc != 0 || fm->kind == EVT_K_SESSION)
 			return rc;
 	}
 	if (fm->kind >= EVT_K_SESSION) {
