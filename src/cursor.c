@@ -12,6 +12,7 @@
 #include "evtape/err.h"
 #include "evtape/follow.h"
 #include "evtape/record.h"
+#include "evtape/select.h"
 #include "evtape/state.h"
 #include "evtape/summary.h"
 
@@ -50,6 +51,8 @@ struct evt_cur {
 	int markers;	      /* evt_cur_markers: hand them out */
 	uint64_t ord_seg, ord; /* the segment counted and its next ordinal */
 	int ord_have;
+	struct evt_siter site; /* the site of the frames read (always) */
+	int sites;	      /* evt_cur_sites: only the selected sites' */
 };
 
 /* Opens the archive for reading. */
@@ -61,6 +64,7 @@ evt_cur_open(const char *dir, evt_seg_err_cb cb, evt_warn_cb warn,
 	if (c == NULL)
 		return EVT_ERR_NOMEM;
 	c->state_seg = SIZE_MAX;
+	evt_siter_init(&c->site, NULL);
 	/* (No segment sizes: a listing of thousands would stat them all.) */
 	int rc = evt_archive_open(dir, EVT_AR_NO_SIZES, NULL, cb, warn, arg,
 	    &c->a);
@@ -138,6 +142,7 @@ evt_cur_close(struct evt_cur *c)
 	evt_archive_close(c->a);
 	free(c->ev);
 	free(c->evlen);
+	evt_siter_free(&c->site);
 	free(c);
 }
 
@@ -227,10 +232,10 @@ cur_follow_seg(struct evt_cur *c)
 	if (c->fo == NULL) {
 		/* Counting ordinals, segments are read whole, from the
 		 * first one that the start time does not pass. */
-		if ((rc = evt_follow_open(c->dir, c->ordinals ? INT64_MIN :
-		    c->from, c->cb, c->arg, &c->fo)) != 0)
+		if ((rc = evt_follow_open(c->dir, c->ordinals || c->sites ?
+		    INT64_MIN : c->from, c->cb, c->arg, &c->fo)) != 0)
 			return rc;
-		if (c->ordinals)
+		if (c->ordinals || c->sites)
 			evt_follow_start_at(c->fo, first_seq(c));
 	}
 	if ((rc = evt_follow_reader(c->fo, &r, &path, &fresh)) <= 0)
@@ -271,12 +276,15 @@ cur_open_seg(struct evt_cur *c)
 			c->r = NULL;
 			continue;
 		}
-		evt_segr_rewind(c->r, c->ordinals ? INT64_MIN : c->from);
+		/* (Sites: from the SESSION marker naming the site, the
+		 * segment's first record.) */
+		evt_segr_rewind(c->r, c->ordinals || c->sites ? INT64_MIN :
+		    c->from);
 		c->ord_have = 0;
 		/* Blocks received wholly after the end are not even read
 		 * (the state as of a time in a big segment read it all). */
 		evt_segr_set_end(c->r, c->to);
-		if (c->si == c->state_seg)
+		if (c->si == c->state_seg && !c->sites)
 			rewind_to_states(c);
 		evt_frames_init(&c->fr, c->r, cur_keep_cb, c, c->cb, c->arg,
 		    evt_archive_segment_path(c->a, c->si));
@@ -364,6 +372,22 @@ evt_cur_ordinals(struct evt_cur *c)
 	c->ordinals = 1;
 }
 
+/* Reads the selected sites only; see cursor.h. */
+void
+evt_cur_sites(struct evt_cur *c, const struct evt_sel *s)
+{
+	evt_siter_free(&c->site);
+	evt_siter_init(&c->site, s->nsites > 0 ? s : NULL);
+	c->sites = s->nsites > 0;
+}
+
+/* The sites met; see cursor.h. */
+const struct evt_siter *
+evt_cur_siter(const struct evt_cur *c)
+{
+	return &c->site;
+}
+
 /* Hands out markers; see cursor.h. */
 void
 evt_cur_markers(struct evt_cur *c)
@@ -413,7 +437,10 @@ evt_cur_next(struct evt_cur *c, struct evt_cur_msg *m)
 			continue;
 		}
 		uint64_t ord = cur_ordinal(c);
-		if ((f->kind >= EVT_K_SESSION && !c->markers) ||
+		if (f->kind == EVT_K_SESSION && evt_siter_marker(&c->site,
+		    (const char *)f->text.p, f->text.len) != 0)
+			return EVT_ERR_NOMEM;
+		if ((f->kind >= EVT_K_SESSION && !c->markers) || !c->site.on ||
 		    f->rx_us < c->from)
 			continue;
 		if (!before_end(c, f->rx_us))
@@ -473,8 +500,8 @@ ckpt_load(struct evt_cur *c, struct evt_segr *r, size_t i, int64_t end_us,
 {
 	struct evt_ckpt ck;
 	const char *why;
-	if (evt_state_tracking(s) || evt_ckpt_disabled())
-		return 0;
+	if (evt_state_tracking(s) || evt_ckpt_disabled() || c->sites)
+		return 0;	/* (a checkpoint is of every site) */
 	int rc = evt_ckpt_of(r, evt_archive_segment_seq(c->a, i), &ck, &why);
 	if (rc == EVT_ERR_CORRUPT)
 		evt_warnf(c->warn, c->arg, "%s: state checkpoint unusable (%s); "

@@ -36,6 +36,7 @@
 #include "evtape/merge.h"
 #include "evtape/names.h"
 #include "evtape/record.h"
+#include "evtape/select.h"
 #include "evtape/state.h"
 #include "evtape/timefmt.h"
 
@@ -51,6 +52,12 @@ struct cut {
 	int64_t *cfgrx;			/* their receive times */
 	size_t ncfg, cfgcap;
 	struct evt_buf b;		/* a body or frame being made */
+	struct evt_buf snap;		/* the state snapshot frame */
+	/* --site: the site of the records read (site), of the records
+	 * written (wsite, of the last SESSION marker written; NUL-
+	 * terminated), and the site's last SESSION marker read (mk) */
+	struct evt_siter site;
+	struct evt_buf wsite, mk;
 };
 
 /* Appends a sentence to why; returns rc. */
@@ -161,6 +168,8 @@ put_origin(struct cut *c)
 	rc |= put_str(b, 0, "to", iso(s->to, t));
 	rc |= put_list(b, "sources", s->sources, s->nsources);
 	rc |= put_list(b, "types", s->types, s->ntypes);
+	if (s->nsites > 0 && c->wsite.len > 0) /* (one_site's: the site) */
+		rc |= put_str(b, 0, "site", (const char *)c->wsite.p);
 	rc |= put_str(b, 0, "cutAt", iso(evt_wall_us(), t));
 	rc |= put_str(b, 0, "recorder", "evtool cut");
 	rc |= evt_buf_putc(b, '}');
@@ -239,15 +248,72 @@ put_names(struct cut *c)
 	return rc;
 }
 
+/* Makes site the site of the records written; 0 or EVT_ERR_NOMEM. */
+static int
+set_wsite(struct cut *c, const char *site)
+{
+	c->wsite.len = 0;
+	if (evt_buf_put(&c->wsite, site, strlen(site) + 1) != 0)
+		return EVT_ERR_NOMEM;
+	c->wsite.len--; /* (the NUL kept after it) */
+	return 0;
+}
+
 /*
- * Writes the synthesised state snapshot: the state table of the source
+ * --site: a cut is one site's (its state snapshot is one site's table:
+ * two sites may have the same source ids).  With the sites t met,
+ * selected: keeps the one selected as the site of the cut's first
+ * records (wsite); several is EVT_ERR_ARG, said.
+ */
+static int
+one_site(struct cut *c, const struct evt_siter *t)
+{
+	if (c->o->sel->nsites == 0)
+		return 0;
+	for (size_t i = 0; i < t->nmet; i++) {
+		if (!t->hit[i] || (c->wsite.len > 0 &&
+		    strcmp((const char *)c->wsite.p, t->met[i]) == 0))
+			continue;
+		if (c->wsite.len > 0)
+			return say(c, EVT_ERR_ARG, "%s: --site selects several "
+			    "sites (\"%s\", \"%s\"); a cut is one site's: give "
+			    "one", c->o->src, (const char *)c->wsite.p,
+			    t->met[i]);
+		if (set_wsite(c, t->met[i]) != 0)
+			return EVT_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/*
+ * --site: before a record of the site read (c->site) that is not the
+ * site of the records written, copies the source's SESSION marker that
+ * named it (at the record's receive time), so that every record of the
+ * cut keeps its site: the window may begin after that marker.
+ */
+static int
+site_marker(struct cut *c, int64_t rx)
+{
+	const char *now = (const char *)c->site.site.p;
+	if (c->o->sel->nsites == 0 || (c->wsite.len > 0 && strcmp(now,
+	    (const char *)c->wsite.p) == 0) || c->mk.len == 0)
+		return 0;
+	if (set_wsite(c, now) != 0)
+		return EVT_ERR_NOMEM;
+	c->st->markers++;
+	return evt_archive_marker(c->dst, EVT_K_SESSION, rx,
+	    (const char *)c->mk.p, c->mk.len);
+}
+
+/*
+ * Makes the synthesised state snapshot: the state table of the source
  * as of the window's start (frames received before it), the entries of
  * the selected sources, as a STATES frame whose envelope member
  * EVT_CUT_SNAPSHOT_KEY says it was not received (formats/records.md,
  * "Synthesised state snapshots").  Nothing when the table is empty.
  */
 static int
-put_state(struct cut *c)
+make_state(struct cut *c)
 {
 	struct evt_cur *cur;
 	int rc = evt_cur_open(c->o->src, c->o->errcb, c->o->warn, c->o->arg,
@@ -255,8 +321,9 @@ put_state(struct cut *c)
 	if (rc != 0)
 		return rc;
 	struct evt_state *s = evt_state_new();
+	evt_cur_sites(cur, c->o->sel);
 	if (s == NULL || (rc = evt_cur_state_at(cur, c->o->sel->from, s)) <
-	    0) {
+	    0 || (rc = one_site(c, evt_cur_siter(cur))) != 0) {
 		evt_state_free(s);
 		evt_cur_close(cur);
 		return s == NULL ? EVT_ERR_NOMEM : rc;
@@ -265,7 +332,7 @@ put_state(struct cut *c)
 	const size_t *lens;
 	size_t n = evt_state_list(s, &tx, &lens);
 	char t[28];
-	struct evt_buf *b = &c->b;
+	struct evt_buf *b = &c->snap;
 	b->len = 0;
 	rc = evt_buf_put(b, "{\"" EVT_CUT_SNAPSHOT_KEY "\":{", 19);
 	rc |= put_str(b, 1, "reason", "cut");
@@ -281,12 +348,17 @@ put_state(struct cut *c)
 	rc |= evt_buf_put(b, "]}", 2);
 	evt_state_free(s);
 	evt_cur_close(cur);
-	if (rc != 0)
-		return EVT_ERR_NOMEM;
+	return rc != 0 ? EVT_ERR_NOMEM : 0;
+}
+
+/* Writes the snapshot make_state made (none when it is empty). */
+static int
+put_state(struct cut *c)
+{
 	if (c->st->states == 0)
 		return 0;
-	rc = evt_archive_frame(c->dst, c->o->sel->from, (const char *)b->p,
-	    b->len);
+	int rc = evt_archive_frame(c->dst, c->o->sel->from,
+	    (const char *)c->snap.p, c->snap.len);
 	return rc < 0 ? rc : rc == EVT_K_STATES ? 0 : EVT_ERR_CORRUPT;
 }
 
@@ -305,6 +377,24 @@ static int
 copy_frame(struct cut *c, const struct evt_frame *fm, int filtered)
 {
 	const char *t = (const char *)fm->text.p;
+	if (c->o->sel->nsites > 0) {
+		/* (c->site has taken a SESSION marker's site already.) */
+		if (!c->site.on)
+			return 0;
+		if (fm->kind == EVT_K_SESSION) {
+			c->mk.len = 0;	/* the selected site's last marker */
+			if (evt_buf_put(&c->mk, t, fm->text.len) != 0)
+				return EVT_ERR_NOMEM;
+			c->wsite.len = 0; /* (written below when in the
+					     window) */
+		}
+		if (!evt_sel_time(c->o->sel, fm->rx_us))
+			return 0;
+		/* (A marker of the window: this one, written there.) */
+		int rc = site_marker(c, fm->rx_us);
+		if (rc != 0 || fm->kind == EVT_K_SESSION)
+			return rc;
+	}
 	if (fm->kind >= EVT_K_SESSION) {
 		c->st->markers++;
 		return evt_archive_marker(c->dst, fm->kind, fm->rx_us, t,
@@ -337,7 +427,9 @@ open_window(struct cut *c, size_t i)
 		evt_archive_close_segment(c->src, r);
 		return NULL;
 	}
-	evt_segr_rewind(r, s->from);
+	/* (--site: from the SESSION marker naming the site, the segment's
+	 * first record.) */
+	evt_segr_rewind(r, s->nsites > 0 ? INT64_MIN : s->from);
 	evt_segr_set_end(r, s->to); /* (it would render them, then drop) */
 	return r;
 }
@@ -379,6 +471,19 @@ copy_blocks(struct cut *c, struct evt_segr *r, uint32_t *next)
 	return 0;
 }
 
+/* --site: takes the site of a SESSION marker fm; a second selected site
+ * is EVT_ERR_ARG (one_site). */
+static int
+site_frame(struct cut *c, const struct evt_frame *fm)
+{
+	if (c->o->sel->nsites == 0 || fm->kind != EVT_K_SESSION)
+		return 0;
+	if (evt_siter_marker(&c->site, (const char *)fm->text.p,
+	    fm->text.len) != 0)
+		return EVT_ERR_NOMEM;
+	return evt_siter_count(&c->site, 1) > 1 ? one_site(c, &c->site) : 0;
+}
+
 /* Copies the frames and markers of the window, segment by segment: whole
  * blocks where they can be, else frame by frame. */
 static int
@@ -386,6 +491,9 @@ copy_window(struct cut *c)
 {
 	const struct evt_sel *s = c->o->sel;
 	int filtered = s->nsources > 0 || s->ntypes > 0, rc = 0;
+	/* (--site: no block is the window's whole, and every SESSION
+	 * marker must be read.) */
+	filtered |= s->nsites > 0;
 	int whole = !filtered && copy_on();
 	size_t n;
 	const struct evt_segref *segs = evt_archive_segments(c->src, &n);
@@ -408,8 +516,9 @@ copy_window(struct cut *c)
 		evt_frames_init(&fr, r, filtered ? keep_cb : NULL,
 		    (void *)(uintptr_t)s, c->o->errcb, c->o->arg, segs[i].path);
 		while ((rc = evt_frames_next(&fr, &fm)) == 1)
-			if (evt_sel_time(s, fm->rx_us) &&
-			    (rc = copy_frame(c, fm, filtered)) < 0)
+			if ((rc = site_frame(c, fm)) < 0 ||
+			    ((s->nsites > 0 || evt_sel_time(s, fm->rx_us)) &&
+			    (rc = copy_frame(c, fm, filtered)) < 0))
 				break;
 		c->st->incomplete += fr.lost;
 		evt_archive_add_lost(c->src, fr.lost);
@@ -484,16 +593,20 @@ evt_cut_write(const struct evt_cut_opts *o, struct evt_cut_stats *st,
 	    o->sel->to == INT64_MAX)
 		return say(&c, EVT_ERR_ARG, "cut: the window must have a start "
 		    "before its end");
+	evt_siter_init(&c.site, o->sel);
 	int rc = cut_open(&c);
-	if (rc == 0 && (rc = put_origin(&c)) == 0 && (rc = put_names(&c)) ==
-	    0 && (rc = put_state(&c)) == 0)
+	if (rc == 0 && (rc = make_state(&c)) == 0 && (rc = put_origin(&c)) ==
+	    0 && (rc = put_names(&c)) == 0 && (rc = put_state(&c)) == 0)
 		rc = copy_window(&c);
 	if (rc != 0 && why->len == 0)
 		say(&c, rc, "%s: %s", o->src, evt_strerror(rc));
 	if (rc == 0 && st->events == 0) {
 		char f[28], t[28];
-		rc = say(&c, EVT_ERR_NOTFOUND, "%s: no selected event received "
-		    "in [%s, %s): nothing to cut", o->src, iso(o->sel->from, f),
+		rc = say(&c, EVT_ERR_NOTFOUND, "%s: no selected event %s%s%s"
+		    "received in [%s, %s): nothing to cut", o->src,
+		    o->sel->nsites > 0 ? "of a site matching --site " : "",
+		    o->sel->nsites > 0 ? o->sel->sites[0] : "",
+		    o->sel->nsites > 0 ? " " : "", iso(o->sel->from, f),
 		    iso(o->sel->to, t));
 	}
 	if (rc == 0)
@@ -511,6 +624,10 @@ evt_cut_write(const struct evt_cut_opts *o, struct evt_cut_stats *st,
 	free(c.cfg);
 	free(c.cfgrx);
 	evt_buf_free(&c.b);
+	evt_buf_free(&c.snap);
+	evt_buf_free(&c.wsite);
+	evt_buf_free(&c.mk);
+	evt_siter_free(&c.site);
 	return rc;
 }
 

@@ -43,6 +43,7 @@
 #include "evtape/record.h"
 #include "evtape/report.h"
 #include "evtape/segment.h"
+#include "evtape/select.h"
 #include "evtape/timefmt.h"
 
 #define KEY_MAX 512	/* longest decoded id counted by id */
@@ -179,6 +180,7 @@ struct rpt {
 	struct seg_cache sc;
 	struct evt_buf *out;
 	int err;		/* EVT_ERR_NOMEM once out of memory */
+	struct evt_siter site;	/* --site: the site of the frames read */
 };
 
 /* FNV-1a of s, ASCII case-folded. */
@@ -577,7 +579,10 @@ scan(struct rpt *r, struct evt_archive *a, const struct pass *p)
 		if (i == 0 && si->sealed && si->nrecords > 0 &&
 		    si->first_rx >= p->from)
 			r->whole = 1; /* (of the look-back: for the facts) */
-		evt_segr_rewind(sr, p->from);
+		/* (--site: from the SESSION marker naming the site, the
+		 * segment's first record.) */
+		evt_segr_rewind(sr, r->o->sel->nsites > 0 ? INT64_MIN :
+		    p->from);
 		seg_cache_reset(&r->sc);
 		struct evt_frames fr;
 		struct evt_frame *f;
@@ -585,7 +590,11 @@ scan(struct rpt *r, struct evt_archive *a, const struct pass *p)
 		evt_frames_init(&fr, sr, p->keep, r, r->o->errcb, r->o->arg,
 		    segs[i].path);
 		while ((rc = evt_frames_next(&fr, &f)) == 1 && r->err == 0) {
-			if (f->rx_us < p->from || f->rx_us >= p->to)
+			if (f->kind == EVT_K_SESSION && evt_siter_marker(
+			    &r->site, (const char *)f->text.p, f->text.len))
+				r->err = EVT_ERR_NOMEM;
+			if (f->rx_us < p->from || f->rx_us >= p->to ||
+			    !r->site.on)
 				continue;
 			if (f->kind == EVT_K_MSG)
 				frame_events(r, f, p->cb);
@@ -608,6 +617,12 @@ scan(struct rpt *r, struct evt_archive *a, const struct pass *p)
 static void
 mark_add(struct rpt *r, const struct evt_frame *f)
 {
+	/* A central archive's site marker is no session: it names the site
+	 * of what follows (formats/records.md, "Central archives"; the
+	 * Site row says which). */
+	if (f->kind == EVT_K_SESSION && evt_session_is_site((const char *)
+	    f->text.p, f->text.len))
+		return;
 	if (r->nmarks == EVT_REPORT_MAX_MARKS) {
 		r->moremarks++;
 		return;
@@ -692,7 +707,7 @@ keep_event(struct rpt *r, int frame_kind, struct evt_rdec *d,
 {
 	if (rec->kind != EVT_K_EVENT || frame_kind != EVT_K_MSG)
 		return -1;
-	if (rec->rx_us < r->pfrom || rec->rx_us >= r->pto)
+	if (rec->rx_us < r->pfrom || rec->rx_us >= r->pto || !r->site.on)
 		return 0;
 	if (rec_keys(r, d, rec, e) != 0)
 		return -1;
@@ -1039,7 +1054,19 @@ put_head(struct rpt *r)
 	    "<h1>Incident report</h1>\n<table id=\"facts\">\n"
 	    "<tr><th>Archive</th><td>", css);
 	escs(r, r->o->archive);
-	put(r, "</td></tr>\n<tr><th>Window (UTC)</th><td>");
+	put(r, "</td></tr>\n");
+	if (r->o->sel->nsites > 0) {
+		/* The sites selected: those the SESSION markers read named. */
+		put(r, "<tr><th>Site</th><td>");
+		for (size_t i = 0, k = 0; i < r->site.nmet; i++)
+			if (r->site.hit[i]) {
+				if (k++ > 0)
+					put(r, ", ");
+				escs(r, r->site.met[i]);
+			}
+		put(r, "</td></tr>\n");
+	}
+	put(r, "<tr><th>Window (UTC)</th><td>");
 	put_time(r, r->o->from);
 	put(r, " &ndash; ");
 	put_time(r, r->o->to);
@@ -1495,7 +1522,9 @@ report(struct rpt *r, struct evt_archive *a, struct evt_buf *why)
 		return empty(r, why);
 	r->states_from = r->o->lookback <= 0 || r->o->from < INT64_MIN +
 	    r->o->lookback ? INT64_MIN : r->o->from - r->o->lookback;
-	if (r->o->lookback_auto)
+	/* (Not with --site: the last getState answer before the window
+	 * may be another site's.) */
+	if (r->o->lookback_auto && r->o->sel->nsites == 0)
 		snapshot_start(r, a);
 	struct pass seed = {r->states_from, r->o->from, draw_keep, draw_cb, 0,
 	    1};
@@ -1521,7 +1550,9 @@ evt_report_write(struct evt_archive *a, struct evt_names *n,
     struct evt_report_opts *o, struct evt_buf *out, struct evt_buf *why)
 {
 	struct rpt r = {.o = o, .names = n, .out = out};
+	evt_siter_init(&r.site, o->sel->nsites > 0 ? o->sel : NULL);
 	int rc = report(&r, a, why);
 	rpt_free(&r);
+	evt_siter_free(&r.site);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include "evtape/buf.h"
 #include "evtape/err.h"
 #include "evtape/ess.h"
+#include "evtape/json.h"
 #include "evtape/names.h"
 #include "evtape/select.h"
 
@@ -113,6 +114,81 @@ done:
 	}
 	evt_json_free(&jp);
 	return rc;
+}
+
+/* Whether a SESSION marker is a site marker; see select.h. */
+int
+evt_session_is_site(const char *body, size_t len)
+{
+	static const char mk[] = "{\"event\":\"nats\",";
+	return len > sizeof mk - 1 && memcmp(body, mk, sizeof mk - 1) == 0;
+}
+
+/* Starts a site tracker; see select.h. */
+void
+evt_siter_init(struct evt_siter *t, const struct evt_sel *sel)
+{
+	memset(t, 0, sizeof *t);
+	t->sel = sel;
+	t->on = sel == NULL || evt_sel_site(sel, "");
+}
+
+/* Takes the site of a SESSION marker; see select.h. */
+int
+evt_siter_marker(struct evt_siter *t, const char *body, size_t len)
+{
+	if (evt_session_site(body, len, &t->site) != 0)
+		return EVT_ERR_NOMEM;
+	const char *site = (const char *)t->site.p;
+	t->on = t->sel == NULL || evt_sel_site(t->sel, site);
+	for (size_t i = 0; i < t->nmet; i++)
+		if (strcmp(t->met[i], site) == 0)
+			return 0;
+	if (t->nmet == EVT_SITER_MAX) {
+		t->more++; /* (may count one twice: "more" only says so) */
+		return 0;
+	}
+	if ((t->met[t->nmet] = strdup(site)) == NULL)
+		return EVT_ERR_NOMEM;
+	t->hit[t->nmet++] = (unsigned char)t->on;
+	return 0;
+}
+
+/* The sites met; see select.h. */
+size_t
+evt_siter_count(const struct evt_siter *t, int selected)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->nmet; i++)
+		n += !selected || t->hit[i];
+	return n;
+}
+
+/* Lists the sites met; see select.h. */
+int
+evt_siter_list(const struct evt_siter *t, int selected, struct evt_buf *out)
+{
+	int rc = 0, n = 0;
+	for (size_t i = 0; i < t->nmet; i++) {
+		if (selected && !t->hit[i])
+			continue;
+		if (n++ > 0)
+			rc |= evt_buf_put(out, ", ", 2);
+		rc |= evt_json_put_string(out, t->met[i], strlen(t->met[i]));
+	}
+	if (t->more > 0)
+		rc |= evt_buf_put(out, n > 0 ? ", ..." : "...", n > 0 ? 5 : 3);
+	return rc != 0 ? EVT_ERR_NOMEM : 0;
+}
+
+/* Frees a site tracker; see select.h. */
+void
+evt_siter_free(struct evt_siter *t)
+{
+	for (size_t i = 0; i < t->nmet; i++)
+		free(t->met[i]);
+	t->nmet = 0;
+	evt_buf_free(&t->site);
 }
 
 /* Whether rx is in the time range; see select.h. */

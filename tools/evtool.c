@@ -605,19 +605,20 @@ cmd_import(int argc, char **argv)
 	}
 	return import_report(&im, rc);
 }
-/* --site: whether the records read now are of a selected site, the site
- * of the last SESSION marker read (formats/records.md, "Central
- * archives"; before any: the site ""). */
-static int site_on = -1;
-static struct evt_buf site_name;
+/* --site: the site of the records read now, the site of the last
+ * SESSION marker read (formats/records.md, "Central archives"; before
+ * any: the site ""), and the sites met. */
+static struct evt_siter sitet;
+static int site_ready;
 
 /* Whether the records read now are of a selected site. */
 static int
 site_cur(const struct evt_sel *f)
 {
-	if (site_on < 0)
-		site_on = evt_sel_site(f, "");
-	return site_on;
+	if (!site_ready)
+		evt_siter_init(&sitet, f);
+	site_ready = 1;
+	return sitet.on;
 }
 
 /* A SESSION marker body was read: the site of what follows. */
@@ -626,25 +627,51 @@ site_body(const struct evt_sel *f, const void *body, size_t len)
 {
 	if (f->nsites == 0)
 		return;
-	oom_check(evt_session_site(body, len, &site_name));
-	site_on = evt_sel_site(f, (const char *)site_name.p);
+	site_cur(f);
+	oom_check(evt_siter_marker(&sitet, body, len));
 }
 
-/* The same for a SESSION record rec of decoder d (one that does not
- * decode leaves the site as it was: reported by the reading). */
+/* Says "DIR: no site matching --site" (with the sites t met) when the
+ * --site list of f selected none of them, nor the records before the
+ * first marker; returns 1 then (exit status 1: not found), else 0. */
+static int
+site_none(const char *dir, const struct evt_sel *f, const struct evt_siter *t)
+{
+	if (f->nsites == 0 || evt_siter_count(t, 1) > 0 ||
+	    evt_sel_site(f, ""))
+		return 0;
+	struct evt_buf l = {0};
+	oom_check(evt_siter_list(t, 0, &l));
+	evt_cli_err("%s: no record of a site matching --site %s%s (sites "
+	    "read: %.*s)", dir, f->sites[0], f->nsites > 1 ? " ..." : "",
+	    (int)l.len, l.len > 0 ? (const char *)l.p : "none");
+	evt_buf_free(&l);
+	return 1;
+}
+
+/* Gives t the SESSION record rec of decoder d (one that does not decode
+ * leaves the site as it was: reported by the reading). */
+static void
+siter_rec(struct evt_siter *t, struct evt_rdec *d, const struct evt_rec *rec)
+{
+	struct evt_buf body = {0}, tail = {0};
+	int rc = evt_rdec_frame_head(d, rec, &body, &tail);
+	oom_check(rc);
+	if (rc == 0)
+		oom_check(evt_siter_marker(t, (const char *)body.p, body.len));
+	evt_buf_free(&body);
+	evt_buf_free(&tail);
+}
+
+/* site_body for a SESSION record rec of decoder d (--site only). */
 static void
 site_rec(const struct evt_sel *f, struct evt_rdec *d,
     const struct evt_rec *rec)
 {
-	struct evt_buf body = {0}, tail = {0};
 	if (f->nsites == 0 || rec->kind != EVT_K_SESSION)
 		return;
-	int rc = evt_rdec_frame_head(d, rec, &body, &tail);
-	oom_check(rc);
-	if (rc == 0)
-		site_body(f, body.p, body.len);
-	evt_buf_free(&body);
-	evt_buf_free(&tail);
+	site_cur(f);
+	siter_rec(&sitet, d, rec);
 }
 
 /* Opens segment i of the archive positioned at the receive time f->from;
@@ -1027,10 +1054,12 @@ cmd_cat(int argc, char **argv)
 		cat_segment(k, ca.mode, &ca.sel);
 	oflush();
 	archive_lost_summary(argv[i]);
+	int none = site_none(argv[i], &ca.sel, &sitet);
 	evt_archive_close(a);
 	evt_sel_free(&ca.sel);
 	evt_names_free(cfgnames);
-	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
+	evt_siter_free(&sitet);
+	return evt_cli_damaged() || none ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -1055,8 +1084,8 @@ state_opt(void *ctx, int c, char *arg)
 		sa->at = evt_cli_time_arg("--at", arg);
 	else if (c == 'C')
 		sa->changed = evt_cli_time_arg("--changed-since", arg);
-	else if (!(c == 's' && sel_opt(&sa->sel, c, arg)) &&
-	    !out_opt(&sa->out, c, arg))
+	else if (!((c == 's' || c == OPT_SITE) && sel_opt(&sa->sel, c,
+	    arg)) && !out_opt(&sa->out, c, arg))
 		return EVT_EXIT_USAGE;
 	return 0;
 }
@@ -1065,11 +1094,13 @@ static const struct option state_lo[] = {
 	{"at", required_argument, NULL, 'a'},
 	{"source", required_argument, NULL, 's'},
 	{"changed-since", required_argument, NULL, 'C'},
+	{"site", required_argument, NULL, OPT_SITE},
 	OUT_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline state_cl = {"state [--at TIME] [--source S]... "
-    "[--changed-since TIME] [--names] [-o json|text [--utc] [-v]] DIR",
+    "[--site S] [--changed-since TIME] [--names] [-o json|text [--utc] "
+    "[-v]] DIR",
     state_lo, state_opt, 1, 1};
 
 /* One row of the state viewer (texts owned). */
@@ -1215,6 +1246,68 @@ state_print(struct evt_state *st, const struct state_args *sa)
 		srows_print(rows, nrows);
 }
 
+/* Whether the archive in dir is a central archive: the first record of
+ * its newest segment is a site marker (the archiver begins every segment
+ * with one).  One block read. */
+static int
+central(const char *dir)
+{
+	struct evt_archive *a;
+	struct evt_segr *r;
+	struct evt_frames fr;
+	struct evt_frame *fm;
+	int yes = 0;
+	if (evt_archive_open(dir, EVT_AR_NO_SIZES, NULL, NULL, NULL, NULL,
+	    &a) != 0)
+		return 0;
+	size_t n = evt_archive_nsegments(a);
+	if (n > 0 && evt_archive_open_segment(a, n - 1, &r) == 0) {
+		evt_frames_init(&fr, r, NULL, NULL, NULL, NULL, "");
+		yes = evt_frames_next(&fr, &fm) == 1 && fm->kind ==
+		    EVT_K_SESSION && evt_session_is_site((const char *)
+		    fm->text.p, fm->text.len);
+		evt_frames_free(&fr);
+		evt_archive_close_segment(a, r);
+	}
+	evt_archive_close(a);
+	return yes;
+}
+
+/*
+ * The sites of a state table, from the SESSION markers its scan read (t):
+ * one table is one site's, since two sites may have the same source ids
+ * and a getState answer replaces the whole table.  With --site: when it
+ * selects none of them, says so and returns 1 (nothing to print, exit
+ * status 1); several is a usage error.  Without it, a table of several
+ * sites is printed with a warning naming them.
+ */
+static int
+state_sites(const char *dir, const struct evt_sel *f,
+    const struct evt_siter *t)
+{
+	struct evt_buf l = {0};
+	int sel = f->nsites > 0;
+	if (site_none(dir, f, t))
+		return 1;
+	if (!sel && evt_siter_count(t, 0) < 2 && central(dir))
+		evt_cli_err("%s: warning: a central archive (evrec --from-nats): "
+		    "the states of its sites are mixed; --site S gives one "
+		    "site's (evtool cat --markers names them)", dir);
+	if (evt_siter_count(t, sel) < 2)
+		return 0;
+	oom_check(evt_siter_list(t, sel, &l));
+	if (sel)
+		evt_cli_usage_err("%s: --site selects several sites (%.*s); a "
+		    "state table is one site's: give one", dir, (int)l.len,
+		    (const char *)l.p);
+	evt_cli_err("%s: warning: the frames read are of several sites (%.*s); "
+	    "their states are mixed (the same source ids may be in each, and "
+	    "one site's getState answer replaces the others'): --site S gives "
+	    "one site's", dir, (int)l.len, (const char *)l.p);
+	evt_buf_free(&l);
+	return 0;
+}
+
 /* Prints the state table as of a receive time: the latest stateful event
  * per source and state group, seeded by the last STATES frame at or before
  * it, one JSON line each, or (-o text) the state viewer's rows. */
@@ -1237,12 +1330,16 @@ cmd_state(int argc, char **argv)
 		oom_check(EVT_ERR_NOMEM);
 	if (sa.out.text || sa.changed != INT64_MIN)
 		evt_state_track_since(st);
+	evt_cur_sites(cur, &sa.sel);
 	rc = evt_cur_state_at(cur, sa.at == INT64_MAX ? INT64_MAX : sa.at + 1,
 	    st);
 	oom_check(rc);
 	if (rc < 0)
 		evt_cli_err("%s: %s", argv[i], evt_strerror(rc));
-	state_print(st, &sa);
+	int none = rc >= 0 && state_sites(argv[i], &sa.sel,
+	    evt_cur_siter(cur));
+	if (!none)
+		state_print(st, &sa);
 	oflush();
 	uint64_t lev, lunk;
 	evt_cur_lost(cur, &lev, &lunk);
@@ -1251,7 +1348,8 @@ cmd_state(int argc, char **argv)
 	evt_cur_close(cur);
 	evt_sel_free(&sa.sel);
 	evt_names_free(cfgnames);
-	return rc < 0 ? EVT_EXIT_FAIL : evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
+	return rc < 0 ? EVT_EXIT_FAIL : evt_cli_damaged() || none ?
+	    EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -1284,10 +1382,11 @@ static const struct option get_lo[] = {
 static const struct cmdline get_cl = {"get [--meta] [--names] "
     "[-o json|text [--utc] [-v]] DIR ID", get_lo, get_opt, 2, 2};
 
-/* Appends the --meta head of the event rec found in segment path at block
- * boff: {"received":...,"event": (closed by the caller). */
+/* Appends the --meta head of the event rec of site found in segment path
+ * at block boff: {"received":...,"event": (closed by the caller). */
 static void
-get_meta(const char *path, const struct evt_rec *rec, uint64_t boff)
+get_meta(const char *path, const struct evt_rec *rec, uint64_t boff,
+    const char *site)
 {
 	char t[28], hdr[1024];
 	evt_time_format_us(rec->rx_us, t);
@@ -1297,8 +1396,61 @@ get_meta(const char *path, const struct evt_rec *rec, uint64_t boff)
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	k = snprintf(hdr, sizeof hdr, "\"%s\",\"block_offset\":%" PRIu64
-	    ",\"record_offset\":%zu,\"event\":", base, boff, rec->off);
+	    ",\"record_offset\":%zu,\"site\":", base, boff, rec->off);
 	oom_check(evt_buf_put(obuf, hdr, (size_t)k));
+	oom_check(evt_json_put_string(obuf, site, strlen(site)));
+	oom_check(evt_buf_put(obuf, ",\"event\":", 9));
+}
+
+/*
+ * get --meta: the site of the event found in segment seg at record offset
+ * roff of the block at boff, the site of the last SESSION marker before
+ * it (formats/records.md, "Central archives"), into sitet.site: its
+ * segment is read from its start up to it (a segment a recorder starts
+ * begins with a SESSION marker); the segments before it, newest first,
+ * only while none is found, passing over those whose index, or summary
+ * roll-up run, counts no SESSION marker (an imported archive's hundreds
+ * of segments are not read, nor opened).
+ */
+static struct evt_ru_view *rollup_open(const char *dir, int scan);
+
+static const char *
+get_site(const char *dir, struct evt_archive *a, size_t seg, uint64_t boff,
+    size_t roff)
+{
+	struct evt_ru_view *v = NULL;
+	evt_siter_init(&sitet, NULL);
+	int found = 0;
+	for (size_t k = seg + 1; k-- > 0 && !found;) {
+		struct evt_segr *r;
+		struct evt_rec rec;
+		uint64_t b;
+		if (k < seg && v == NULL)
+			v = rollup_open(dir, 0);
+		size_t run = v != NULL ? v->cover[k] : SIZE_MAX;
+		if (run != SIZE_MAX && v->runs[run].frames[EVT_K_SESSION] == 0) {
+			k = v->first[run]; /* the run's segments: none */
+			continue;
+		}
+		if (evt_archive_open_segment(a, k, &r) != 0)
+			continue; /* reported */
+		const struct evt_seg_info *si = evt_segr_info(r);
+		if (si->sealed && evt_segr_load_index(r) == 0 &&
+		    si->frames[EVT_K_SESSION] == 0) {
+			evt_archive_close_segment(a, r);
+			continue;
+		}
+		evt_segr_rewind(r, INT64_MIN);
+		while (evt_segr_next(r, &rec, &b) == 1 && (k < seg ||
+		    b < boff || (b == boff && rec.off < roff)))
+			if (rec.kind == EVT_K_SESSION) {
+				siter_rec(&sitet, evt_segr_decoder(r), &rec);
+				found = 1;
+			}
+		evt_archive_close_segment(a, r);
+	}
+	evt_ru_view_close(v);
+	return sitet.site.len > 0 ? (const char *)sitet.site.p : "";
 }
 
 /* Prints the event with an id. */
@@ -1321,11 +1473,14 @@ cmd_get(int argc, char **argv)
 	int found = evt_archive_find(a, id, strlen(id), &r, &seg, &rec, &boff);
 	oom_check(found);
 	if (found == 1) {
+		/* (First: it makes the paths of the segments it reads.) */
+		const char *site = meta ? get_site(argv[i], a, seg, boff,
+		    rec.off) : NULL;
 		/* (One path: not the listing's 10,000.) */
 		const char *sp = evt_archive_segment_path(a, seg);
 		struct evt_rdec *d = evt_segr_decoder(r);
 		if (meta)
-			get_meta(sp, &rec, boff);
+			get_meta(sp, &rec, boff, site);
 		size_t mark = obuf->len;
 		if (evt_rdec_item_json(d, &rec, obuf) == EVT_ERR_CORRUPT)
 			evt_cli_damage_cb(NULL, sp, boff, d->err);
@@ -1342,6 +1497,7 @@ cmd_get(int argc, char **argv)
 	oflush();
 	evt_archive_close(a);
 	evt_names_free(cfgnames);
+	evt_siter_free(&sitet);
 	if (found != 1) {
 		evt_cli_err("%s: no event with id %s", argv[i], id);
 		return EVT_EXIT_PARTIAL;
@@ -1401,12 +1557,13 @@ static const struct option report_lo[] = {
 	{"rows", required_argument, NULL, 'R'},
 	{"lookback", required_argument, NULL, 'B'},
 	{"output", required_argument, NULL, 'o'},
+	{"site", required_argument, NULL, OPT_SITE},
 	SEL_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline report_cl = {"report (--from T --to T | "
     "--around ID|TIME [--window DUR]) [--source S]... [--type T]... "
-    "[--lanes N] [--rows N] [--lookback DUR|all] -o FILE.html DIR",
+    "[--site S] [--lanes N] [--rows N] [--lookback DUR|all] -o FILE.html DIR",
     report_lo, report_opt, 1, 1};
 
 /* Checks report's options and turns --around into an id or a time. */
@@ -1505,11 +1662,13 @@ cut_opt(void *ctx, int c, char *arg)
 static const struct option cut_lo[] = {
 	{"around", required_argument, NULL, 'A'},
 	{"window", required_argument, NULL, 'W'},
+	{"site", required_argument, NULL, OPT_SITE},
 	SEL_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
 static const struct cmdline cut_cl = {"cut (--from T --to T | --around "
-    "ID|TIME [--window DUR]) [--source S]... [--type T]... DIR OUT", cut_lo,
+    "ID|TIME [--window DUR]) [--source S]... [--type T]... [--site S] "
+    "DIR OUT", cut_lo,
     cut_opt, 2, 2};
 
 /* Turns --around (an event id or a time) and --window into the window
@@ -2571,10 +2730,12 @@ cmd_stats(int argc, char **argv)
 		evt_cli_err("--bucket: widened to %" PRId64 " s to stay within "
 		    "%u rows", evt_stats_bucket(st) / SEC,
 		    EVT_STATS_MAX_BUCKETS);
+	int none = site_none(argv[i], &sa.sel, &sitet);
 	evt_stats_free(st);
 	evt_sel_free(&sa.sel);
 	evt_names_free(cfgnames);
-	return evt_cli_damaged() ? EVT_EXIT_PARTIAL : 0;
+	evt_siter_free(&sitet);
+	return evt_cli_damaged() || none ? EVT_EXIT_PARTIAL : 0;
 }
 
 /*
@@ -2734,12 +2895,14 @@ usage(FILE *f)
 	    "                     of these sites (globs; the site of the\n"
 	    "                     last SESSION marker, formats/records.md)\n"
 	    "  get [--meta] [--names] [-o json|text [--utc] [-v]] DIR ID\n"
-	    "                     print one event by id\n"
-	    "  state [--at T] [--source S]... [--changed-since T]\n"
+	    "                     print one event by id (--meta: where, and\n"
+	    "                     its site)\n"
+	    "  state [--at T] [--source S]... [--site S] [--changed-since T]\n"
 	    "        [--names] [-o json|text [--utc] [-v]] DIR\n"
 	    "                     the states as of T (getState), JSON lines;\n"
 	    "                     -o text: the state viewer (name, state,\n"
-	    "                     since), --changed-since: changed since\n"
+	    "                     since), --changed-since: changed since;\n"
+	    "                     --site: of one site of a central archive\n"
 	    "  info [--scan] DIR  counts, time span, size\n"
 	    "  stats [--from T] [--to T] [--source S]... [--site S]...\n"
 	    "        [--top N] [--bucket DUR] [--json] [--scan] DIR\n"
@@ -2753,17 +2916,18 @@ usage(FILE *f)
 	    "                     the summary roll-up, or their summaries and\n"
 	    "                     index; --scan reads every event instead)\n"
 	    "  report (--from T --to T | --around ID|TIME [--window DUR])\n"
-	    "         [--source S]... [--type T]... [--lanes N] [--rows N]\n"
-	    "         [--lookback DUR|all] -o FILE.html DIR\n"
+	    "         [--source S]... [--type T]... [--site S] [--lanes N]\n"
+	    "         [--rows N] [--lookback DUR|all] -o FILE.html DIR\n"
 	    "                     one self-contained HTML incident report:\n"
 	    "                     sessions and gaps, events per interval, a\n"
 	    "                     timeline per source (states as bars, from\n"
 	    "                     the last getState answer or 1h back), events\n"
 	    "                     by type, the first N (500) events by name\n"
 	    "  cut (--from T --to T | --around ID|TIME [--window DUR])\n"
-	    "      [--source S]... [--type T]... DIR OUT\n"
+	    "      [--source S]... [--type T]... [--site S] DIR OUT\n"
 	    "                     a window as a new, self-contained archive\n"
-	    "                     (names, state at its start, markers)\n"
+	    "                     (names, state at its start, markers;\n"
+	    "                     --site: of one site, its markers kept)\n"
 	    "  ls DIR             one line per segment\n"
 	    "  verify DIR         check every byte; exit 1 on damage\n"
 	    "  repair DIR         rewrite damaged segments from what reads\n"

@@ -74,6 +74,23 @@ void evt_cur_ordinals(struct evt_cur *c);
  */
 void evt_cur_markers(struct evt_cur *c);
 
+struct evt_sel;
+struct evt_siter;
+
+/*
+ * Hands out only the frames (and markers) of the sites s selects
+ * (s->sites, borrowed; none: every site), the site of a frame being that
+ * of the last SESSION marker before it (formats/records.md, "Central
+ * archives"): segments are then read from their first record, and
+ * evt_cur_state_at uses no state checkpoint (they are of every site).
+ * Call before reading.
+ */
+void evt_cur_sites(struct evt_cur *c, const struct evt_sel *s);
+
+/* The sites the SESSION markers read so far named (select.h), and
+ * which of them evt_cur_sites selects; kept with or without it. */
+const struct evt_siter *evt_cur_siter(const struct evt_cur *c);
+
 /* Frames at or after to_us end the iteration (INT64_MAX: none). */
 void evt_cur_set_end(struct evt_cur *c, int64_t to_us);
 

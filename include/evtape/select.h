@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evtape/buf.h"
 #include "evtape/record.h"
 
 /*
@@ -82,6 +83,47 @@ int evt_sel_site(const struct evt_sel *s, const char *site);
  * EVT_ERR_NOMEM.
  */
 int evt_session_site(const char *body, size_t len, struct evt_buf *out);
+
+/* Whether a SESSION marker body[0..len) is a central archiver's site
+ * marker (formats/records.md, "Central archives": it begins
+ * {"event":"nats",), which names the site of what follows, no session. */
+int evt_session_is_site(const char *body, size_t len);
+
+/*
+ * The site of the records a reader meets in archive order, against the
+ * --site list of a selection (formats/records.md, "Central archives"):
+ * the reader gives it the body of every SESSION marker it reads; on says
+ * whether the records that follow are of a selected site.  It also keeps
+ * the distinct sites the markers named (the first EVT_SITER_MAX), so that
+ * a command can say which sites it met (and which of them it selected).
+ */
+#define EVT_SITER_MAX 64
+struct evt_siter {
+	const struct evt_sel *sel; /* NULL: every site is selected */
+	int on;			/* the records read now are selected */
+	struct evt_buf site;	/* their site, NUL-terminated ("" before any
+				   SESSION marker) */
+	char *met[EVT_SITER_MAX]; /* the sites met (owned) */
+	unsigned char hit[EVT_SITER_MAX]; /* met[i] is selected */
+	size_t nmet, more;	/* more: distinct sites beyond the list */
+};
+
+/* Starts before any SESSION marker: at the site "". */
+void evt_siter_init(struct evt_siter *t, const struct evt_sel *sel);
+
+/* A SESSION marker body[0..len) was read.  Returns 0 or EVT_ERR_NOMEM. */
+int evt_siter_marker(struct evt_siter *t, const char *body, size_t len);
+
+/* How many of the sites met are selected (selected nonzero), or met. */
+size_t evt_siter_count(const struct evt_siter *t, int selected);
+
+/* Appends the sites met (only the selected ones when selected is
+ * nonzero), each as a JSON string, separated by ", ", "..." after them
+ * when there were more.  Returns 0 or EVT_ERR_NOMEM. */
+int evt_siter_list(const struct evt_siter *t, int selected,
+    struct evt_buf *out);
+
+void evt_siter_free(struct evt_siter *t);
 
 /* Whether event r (decoded by d) passes the source and type lists. */
 int evt_sel_event(const struct evt_sel *s, struct evt_rdec *d,

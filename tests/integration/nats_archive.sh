@@ -87,16 +87,8 @@ for s in A B; do
 	[ $s = B ] && seed=2
 	make_archive "$T/site$s" $seed 30000 2000 40
 done
-$FEED "$PORT" tsv siteA xprotect.siteA aaaaaaaa-0000-4000-8000-00000000000a \
-    "$T/siteA.in" >"$T/feedA.out" 2>&1 &
-fa=$!
-$FEED "$PORT" tsv siteB xprotect.siteB bbbbbbbb-0000-4000-8000-00000000000b \
-    "$T/siteB.in" >"$T/feedB.out" 2>&1 &
-fb=$!
-wait $fa
-ra=$?
-wait $fb
-check $((ra + $?)) "both sites published (JetStream acknowledged every message)"
+nats_feed_sites "$PORT"
+check $? "both sites published (JetStream acknowledged every message)"
 total=$(( $($EVTOOL cat "$T/siteA" | wc -l) + $($EVTOOL cat "$T/siteB" | wc -l) ))
 # (Each site's events and its getState answer.)
 check $(($(nats_info EVT messages) != total + 2)) "the stream holds them all"
@@ -210,6 +202,24 @@ if [ -x "$EVSIM" ]; then
 	$EVTOOL cat --markers --site siteA "$T/pcentral" |
 	    grep -q '"event":"new".*"site":"siteA"'
 	check $? "site A's SESSION marker is in it, with its site"
+	# The other commands select by site too (nats_sites.sh has the
+	# rest): state, and a cut, of a site as of its own archive.
+	for s in A B; do
+		$EVTOOL state --site site$s "$T/pcentral" | sort >"$T/st.c"
+		$EVTOOL state "$T/loc$s" | sort >"$T/st.l"
+		[ -s "$T/st.l" ] && cmp -s "$T/st.c" "$T/st.l"
+		check $? "evsim sites: state --site site$s: site $s's own table"
+	done
+	from=$($EVTOOL cat --tsv "$T/locB" | sed -n '100s/\t.*//p')
+	to=$($EVTOOL cat --tsv "$T/locB" | sed -n '400s/\t.*//p')
+	$EVTOOL cut --from "$from" --to "$to" --site siteB "$T/pcentral" \
+	    "$T/pcut" 2>/dev/null &&
+	    $EVTOOL cut --from "$from" --to "$to" "$T/locB" "$T/lcut" \
+	    2>/dev/null && $EVTOOL cat "$T/lcut" >"$T/lcut.ev" &&
+	    $EVTOOL cat --site siteB "$T/pcut" | cmp -s - "$T/lcut.ev" &&
+	    $EVTOOL state "$T/pcut" | sort >"$T/st.c" &&
+	    $EVTOOL state "$T/lcut" | sort | cmp -s - "$T/st.c"
+	check $? "evsim sites: cut --site siteB: site B's own cut (events, state)"
 else
 	echo "ok $((tn + 1)) # skip evsim is not built"
 	tn=$((tn + 1))

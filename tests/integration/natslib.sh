@@ -16,6 +16,7 @@
 #                             MEMORY resolver; sets and exports NATS_CREDS
 #                             (DIR/user.creds, a user of its JetStream
 #                             account)
+#   nats_feed_sites PORT      publishes $T/siteA.in and siteB.in as two sites
 #   nats_url NAME             prints the server's URL; nats_mport NAME its
 #                             monitoring port; nats_pid NAME its pid
 #   nats_kill NAME            kill -9 (the store stays as the crash left it)
@@ -321,6 +322,25 @@ _nats_meta_ok() {
 	_j=$(_nats_http "$_mp" jsz) || return 1
 	[ -n "$(echo "$_j" | _nats_json meta_cluster.leader)" ] &&
 	    [ "$(echo "$_j" | _nats_json meta_cluster.cluster_size)" = "$2" ]
+}
+
+# nats_feed_sites PORT: publishes $T/siteA.in and $T/siteB.in (TSV, as
+# make_archive leaves them) at once, as sites siteA and siteB under the
+# prefixes xprotect.siteA and xprotect.siteB (natsfeed.py, as evrec
+# --publish would); status 0 when JetStream acknowledged every message.
+nats_feed_sites() {
+	$PYTHON "$HERE/natsfeed.py" "$1" tsv siteA xprotect.siteA \
+	    aaaaaaaa-0000-4000-8000-00000000000a "$T/siteA.in" \
+	    >"$T/feedA.out" 2>&1 &
+	_fa=$!
+	$PYTHON "$HERE/natsfeed.py" "$1" tsv siteB xprotect.siteB \
+	    bbbbbbbb-0000-4000-8000-00000000000b "$T/siteB.in" \
+	    >"$T/feedB.out" 2>&1 &
+	_fb=$!
+	wait $_fa
+	_ra=$?
+	wait $_fb
+	return $((_ra + $?))
 }
 
 ndump() {

@@ -2,7 +2,8 @@
  * test_natsarc.c: unit tests for the sans-I/O parts of the central
  * archiver (src/natsarc.c: Evtape-Kind and Evtape-Rx, the site marker, a
  * SESSION body with its site added) and for the site of a SESSION marker
- * and the --site selection (src/select.c), against formats/records.md,
+ * and the --site selection and site tracker (src/select.c), against
+ * formats/records.md,
  * "Central archives".
  */
 #include <stdint.h>
@@ -188,6 +189,40 @@ main(void)
 	    "glob does not match");
 	sel.sites[sel.nsites++] = "";
 	T_OK(evt_sel_site(&sel, ""), "the empty site by an empty entry");
+	sel.nsites = 1;
+
+	/* The site tracker: the site of what follows each marker, and the
+	 * distinct sites met, selected or not. */
+	struct evt_siter t;
+	static const char *const mk[] = {
+	    "{\"event\":\"nats\",\"site\":\"site-a\"}",
+	    "{\"event\":\"nats\",\"site\":\"other\"}",
+	    "{\"event\":\"nats\",\"site\":\"site-a\"}",
+	    "{\"event\":\"new\",\"gateway\":\"http://site-b:80\"}"};
+	evt_siter_init(&t, &sel);
+	T_OK(!t.on, "before any marker: the site \"\", not selected");
+	int on[4];
+	for (int i = 0; i < 4; i++) {
+		T_EQ(evt_siter_marker(&t, mk[i], strlen(mk[i])), 0, "marker");
+		on[i] = t.on;
+	}
+	T_OK(on[0] && !on[1] && on[2] && on[3], "on: the marker's site");
+	T_OK(strcmp((const char *)t.site.p, "site-b") == 0, "the site now");
+	T_EQ(evt_siter_count(&t, 0), 3, "three distinct sites met");
+	T_EQ(evt_siter_count(&t, 1), 2, "two of them selected");
+	T_OK(evt_siter_list(&t, 1, &b) == 0 &&
+	    buf_is(&b, "\"site-a\", \"site-b\""), "the selected listed");
+	b.len = 0;
+	T_OK(evt_siter_list(&t, 0, &b) == 0 &&
+	    buf_is(&b, "\"site-a\", \"other\", \"site-b\""), "all listed");
+	evt_buf_free(&b);
+	evt_siter_free(&t);
+	evt_siter_init(&t, NULL);
+	T_OK(t.on && evt_siter_marker(&t, mk[1], strlen(mk[1])) == 0 && t.on,
+	    "no selection: every site on");
+	evt_siter_free(&t);
+	T_OK(evt_session_is_site(mk[0], strlen(mk[0])) &&
+	    !evt_session_is_site(mk[3], strlen(mk[3])), "site markers told");
 	evt_sel_free(&sel);
 	T_DONE();
 }
