@@ -195,8 +195,9 @@ check $(grep -q "other users may read" "$T/r1.log" "$T/c1.log" "$T/play.err"
 site p1 "$T/op/site.creds"
 wait_stream p1 xprotect.p1 400
 checkl $? "a user limited to its site's subjects and stream publishes" "$T/p1.log"
-rm "$T/p1/nats-publish.json"
 site_end
+# (After the stop, which writes the position file last.)
+rm "$T/p1/nats-publish.json"
 # (Its gateway gone: the publisher follows the archive.)
 start_rec p1 --archive "$T/p1" --user u --password-file "$T/pw" \
     --publish "$NATS_URL" --nats-creds "$T/op/site.creds" --site p1 \
