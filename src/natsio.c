@@ -1009,17 +1009,17 @@ evt_nats_ensure_stream(struct evt_nats *n, const struct evt_nats_opts *o,
 	return -1;
 }
 
-int
-evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
-    struct evt_nats_ref *ref, char *id, size_t idlen, int64_t *rx_us,
+/* The stream's last message under the prefix into *m: 1, 0 when there is
+ * none, or -1 with err. */
+static int
+last_msg(struct evt_nats *n, const struct evt_nats_opts *o, natsMsg **m,
     char *err, size_t errlen)
 {
-	natsMsg *m = NULL;
 	jsErrCode jerr = 0;
 	char subj[256], why[400];
-	const char *frame = NULL, *item = NULL;
 	all_subjects(subj, sizeof subj, o->prefix);
-	natsStatus s = js_GetLastMsg(&m, n->js, o->stream, subj, NULL, &jerr);
+	*m = NULL;
+	natsStatus s = js_GetLastMsg(m, n->js, o->stream, subj, NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr)
 		return 0;
 	if (s != NATS_OK) {
@@ -1028,7 +1028,20 @@ evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
 		    "%s", n->servers, o->stream, subj, why);
 		return -1;
 	}
-	int rc = 0;
+	return 1;
+}
+
+int
+evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
+    struct evt_nats_ref *ref, char *id, size_t idlen, int64_t *rx_us,
+    char *err, size_t errlen)
+{
+	natsMsg *m = NULL;
+	const char *frame = NULL, *item = NULL;
+	int rc = last_msg(n, o, &m, err, errlen);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
 	const char *v = NULL;
 	if (natsMsgHeader_Get(m, "Evtape-Frame", &frame) == NATS_OK) {
 		if (natsMsgHeader_Get(m, "Evtape-Item", &item) != NATS_OK)
@@ -1039,6 +1052,24 @@ evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
 	    NATS_OK && v != NULL ? v : "");
 	*rx_us = natsMsgHeader_Get(m, "Evtape-Rx", &v) == NATS_OK &&
 	    v != NULL ? strtoll(v, NULL, 10) : 0;
+	natsMsg_Destroy(m);
+	return rc;
+}
+
+int
+evt_nats_last_part(struct evt_nats *n, const struct evt_nats_opts *o,
+    size_t *k, size_t *np, char *err, size_t errlen)
+{
+	natsMsg *m = NULL;
+	size_t off, slen;
+	int rc = last_msg(n, o, &m, err, errlen);
+	if (rc <= 0)
+		return rc;
+	const char *part = NULL, *slice = NULL;
+	natsMsgHeader_Get(m, "Evtape-Part", &part);
+	natsMsgHeader_Get(m, "Evtape-Part-Slice", &slice);
+	rc = evt_nats_part_parse(part, slice, (size_t)natsMsg_GetDataLength(m),
+	    k, np, &off, &slen) == 0;
 	natsMsg_Destroy(m);
 	return rc;
 }

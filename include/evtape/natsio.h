@@ -369,6 +369,14 @@ int evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
     struct evt_nats_ref *ref, char *id, size_t idlen, int64_t *rx_us,
     char *err, size_t errlen);
 
+/*
+ * Whether the stream's last message under the prefix is a part of a frame
+ * (formats/nats.md, "Parts"): 1 with *k (from 0) and *n, 0 when it is not
+ * (or there is none), -1 with err.
+ */
+int evt_nats_last_part(struct evt_nats *n, const struct evt_nats_opts *o,
+    size_t *k, size_t *np, char *err, size_t errlen);
+
 /* Formats a libnats failure (status + its last error text) into err. */
 void evt_nats_errtext(natsStatus s, char *err, size_t errlen);
 

@@ -30,6 +30,11 @@
 #   nats_wait_msgs STREAM N [TRIES]
 #                             waits until the stream holds N messages or more
 #                             (TRIES polls of natsdump --info, default 3000)
+#   nats_consumer NAME DURABLE FIELD
+#                             a number of a consumer's state from server
+#                             NAME's monitoring (/jsz): num_pending (not
+#                             delivered yet), num_ack_pending (delivered,
+#                             not acknowledged)
 #   ndump ARGS...             natsdump with NATS_URL's credentials (NATS_USER,
 #                             NATS_PWFILE, NATS_CACERT when set)
 #
@@ -342,4 +347,15 @@ _nats_msgs_ok() {
 
 nats_wait_msgs() {
 	waitfor "${3:-3000}" _nats_msgs_ok "$1" "$2"
+}
+
+nats_consumer() {
+	_nats_http "$(nats_mport "$1")" "jsz?consumers=true" | $PYTHON -c '
+import json, sys
+j = json.load(sys.stdin)
+for a in j.get("account_details", []):
+    for s in a.get("stream_detail", []):
+        for c in s.get("consumer_detail") or []:
+            if c["name"] == sys.argv[1]:
+                print(c[sys.argv[2]])' "$2" "$3"
 }
