@@ -99,6 +99,9 @@ states "$T/site" "$T/site.st"
 big=$(awk -F'\t' -v m=$MAXP 'length($2) > m' "$T/site.st" | wc -l)
 check $([ "$big" -ge 1 ]; echo $?) "the archive holds $big STATES frames over $MAXP bytes"
 ndump "$NATS_URL" EV >"$T/ev.jsonl"
+check $([ "$(wc -l <"$T/ev.jsonl")" -eq "$(nats_info EV messages)" ] &&
+    [ "$(grep -c '"Evtape-Kind":"event"' "$T/ev.jsonl")" -eq 3000 ]; echo $?) \
+    "the stream holds the 3000 events (dumped: $(wc -l <"$T/ev.jsonl") messages)"
 t "the stream holds them as parts under $MAXP bytes that join into each frame byte for byte" \
     $PARTS check "$T/ev.jsonl" $MAXP "$T/site.st"
 sed 's/^/# /' "$T/.out"
@@ -127,7 +130,7 @@ server q
 $PYTHON "$HERE/natsfeed.py" "$PORT" create EV2 'xprotect.>'
 i2=$($PARTS index "$T/ev.jsonl" 3)
 i3=$(($($PARTS index "$T/ev.jsonl" last) + 1))
-n=$(wc -l <"$T/ev.jsonl")
+nmsg=$(wc -l <"$T/ev.jsonl")
 t "EV2: the messages before part 3" $PARTS pub "$PORT" "$T/ev.jsonl" 0 "$i2"
 archiver c2 "$T/central2" EV2 c2
 checkl $? "an archiver on EV2 consumes" "$T/c2.log"
@@ -140,7 +143,7 @@ archiver c2b "$T/central2" EV2 c2
 checkl $? "the archiver restarted after kill -9" "$T/c2b.log"
 waitfor 3000 held c2 0
 checkl $? "... has every part" "$T/c2b.log"
-t "EV2: the rest" $PARTS pub "$PORT" "$T/ev.jsonl" "$i3" "$n"
+t "EV2: the rest" $PARTS pub "$PORT" "$T/ev.jsonl" "$i3" "$nmsg"
 wait_events "$T/central2" 3000 && waitfor 3000 held c2 0
 checkl $? "... consumes everything" "$T/c2b.log"
 stop_pid $REC_PID
