@@ -147,6 +147,7 @@ t "EV2: the rest" $PARTS pub "$PORT" "$T/ev.jsonl" "$i3" "$nmsg"
 wait_events "$T/central2" 3000 && waitfor 3000 held c2 0
 checkl $? "... consumes everything" "$T/c2b.log"
 stop_pid $REC_PID
+check $RC "... stops (exit 0)"
 t "... the frame once, joined: STATES frames, states and events are the site's" \
     same_states "$T/site" "$T/central2"
 
@@ -165,6 +166,7 @@ checkl $? "evrec --publish sees the stream ends inside a frame" "$T/site2.log"
 waitfor 3000 caught_up "$mp"
 checkl $? "... and catches up" "$T/site2.log"
 stop_pid $REC_PID
+check $RC "... stops (exit 0)"
 states "$T/site" "$T/site.st"
 ndump "$NATS_URL" EV3 >"$T/ev3.jsonl"
 t "... every part once, each frame joined byte for byte" \
@@ -173,6 +175,7 @@ archiver c3 "$T/central3" EV3 c3
 waitfor 3000 held c3 0
 checkl $? "an archiver of EV3 consumes everything" "$T/c3.log"
 stop_pid $REC_PID
+check $RC "... stops (exit 0)"
 t "... the same STATES frames, states and events as the site" \
     same_states "$T/site" "$T/central3"
 
