@@ -151,6 +151,21 @@ check $RC "... stops (exit 0)"
 t "... the frame once, joined: STATES frames, states and events are the site's" \
     same_states "$T/site" "$T/central2"
 
+# 3b. A consumer whose MaxAckPending (4) the held parts would fill: the
+# archiver writes the parts as they are, each a STATES frame, and says so.
+t "a consumer of EV2 with MaxAckPending 4" \
+    $PARTS consumer "$PORT" EV2 c4 4
+archiver c4 "$T/central4" EV2 c4
+wait_events "$T/central4" 3000 && waitfor 3000 held c4 0
+checkl $? "an archiver on it consumes everything" "$T/c4.log"
+stop_pid $REC_PID
+check $RC "... stops (exit 0)"
+t "... logged the parts written as they are" \
+    grep -q "held .* reach half the consumer's MaxAckPending: written as they are" "$T/c4.log"
+$EVTOOL cat --tsv "$T/central4" >"$T/c4.tsv"
+t "... each a STATES frame: their states, in order, are the frame's" \
+    $PARTS asis "$T/site.st" "$T/c4.tsv"
+
 # 4. A publisher restarted on a stream that ends inside a split frame
 # (its position file gone: the stream's last message is the guard).
 server r

@@ -12,6 +12,11 @@
         the first message with Evtape-Part K/... (K "last": N/N)
   natsparts.py pub PORT DUMP FROM TO   publishes DUMP's lines [FROM, TO)
         (subject, headers, payload as they are) and awaits the acks
+  natsparts.py consumer PORT STREAM DURABLE MAXACK   creates a durable
+        pull consumer (explicit acks, AckWait 2 s) with MaxAckPending MAXACK
+  natsparts.py asis STATES DIR_TSV     the STATES frames of DIR_TSV (`evtool
+        cat --tsv` lines) are the frames of STATES cut into parts, each
+        part a frame: their arrays, concatenated, are each frame's array
 """
 import json
 import os
@@ -98,13 +103,7 @@ def index(dump, k):
 
 
 def pub(port, dump, lo, hi):
-    s = socket.create_connection(("127.0.0.1", int(port)))
-    f = s.makefile("rb")
-    f.readline()  # INFO
-    inbox = "_INBOX.parts%d" % os.getpid()
-    s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,'
-              b'"no_responders":true}\r\nSUB ' + inbox.encode() +
-              b".* 1\r\n")
+    s, f, inbox = connect(port)
     n = 0
     for i, m in enumerate(msgs(dump)):
         if i < lo or i >= hi:
@@ -130,6 +129,51 @@ def pub(port, dump, lo, hi):
             sys.exit("natsparts: %r" % ln)
 
 
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", int(port)))
+    f = s.makefile("rb")
+    f.readline()  # INFO
+    inbox = "_INBOX.parts%d" % os.getpid()
+    s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,'
+              b'"no_responders":true}\r\nSUB ' + inbox.encode() +
+              b".* 1\r\n")
+    return s, f, inbox
+
+
+def consumer(port, stream, durable, maxack):
+    s, f, inbox = connect(port)
+    cfg = {"stream_name": stream, "config": {
+        "durable_name": durable, "ack_policy": "explicit",
+        "deliver_policy": "all", "ack_wait": 2000000000,
+        "max_ack_pending": int(maxack)}}
+    body = json.dumps(cfg).encode()
+    s.sendall(b"PUB $JS.API.CONSUMER.DURABLE.CREATE.%s.%s %s.1 %d\r\n" % (
+        stream.encode(), durable.encode(), inbox.encode(), len(body)) +
+        body + b"\r\n")
+    while True:
+        ln = f.readline()
+        if ln.startswith(b"MSG"):
+            r = f.read(int(ln.split()[-1]) + 2)
+            if b'"error"' in r:
+                sys.exit("natsparts: " + r.decode())
+            return
+        if not ln or ln.startswith(b"-ERR"):
+            sys.exit("natsparts: %r" % ln)
+
+
+def asis(states, tsv):
+    want = [json.loads(t) for t in states_texts(states)]
+    got = [v for v in (json.loads(t) for t in states_texts(tsv))
+           if isinstance(v, dict) and "states" in v]
+    els = [e for g in got for e in g["states"]]
+    if len(got) <= len(want) or els != [e for w in want
+                                         for e in w["states"]]:
+        sys.exit("%d frames, %d states; want more than %d frames, %d "
+                 "states" % (len(got), len(els), len(want),
+                             sum(len(w["states"]) for w in want)))
+    print("%d frames of %d states" % (len(got), len(els)))
+
+
 def main():
     a = sys.argv
     if a[1] == "check":
@@ -138,6 +182,10 @@ def main():
         index(a[2], a[3])
     elif a[1] == "pub":
         pub(a[2], a[3], int(a[4]), int(a[5]))
+    elif a[1] == "consumer":
+        consumer(a[2], a[3], a[4], a[5])
+    elif a[1] == "asis":
+        asis(a[2], a[3])
 
 
 main()
