@@ -32,6 +32,9 @@
 #define DEFAULT_MAX_PENDING 65536
 #define MARK_SEGS 2		/* newest segments read for marker keys */
 
+#define PARTS_MAX_BYTES (64 << 20)	/* parts held, all frames */
+#define PARTS_DONE 16			/* frames joined, remembered */
+
 /* ------------------------------------------------------------ headers */
 
 /* The kind of an Evtape-Kind value (see natsarc.h). */
@@ -266,6 +269,15 @@ struct gw {
 	char *site, *gateway;
 };
 
+/* A frame arriving as parts (formats/nats.md, "Parts"). */
+struct pframe {
+	char *key;		/* site, Evtape-Frame, frame id (below) */
+	char *site, arch[37];
+	int64_t rx;
+	size_t n, have, bytes;
+	natsMsg **msg;		/* [n], NULL until it arrived */
+};
+
 /* The archiver (one per run). */
 struct na {
 	jsCtx *js;
@@ -295,6 +307,13 @@ struct na {
 
 	struct evt_buf marker, rebuilt, tmp;
 	struct evt_jparser jp;
+
+	/* Frames arriving as parts, oldest first; the keys of the last
+	 * ones joined (a part of one of them again is a duplicate). */
+	struct pframe *pf;
+	size_t npf, pbytes, pmsgs;
+	char *done[PARTS_DONE];
+	size_t ndone;
 	int failed;
 	uint64_t msgs, events, dups, poison, acks, frames;
 
@@ -545,6 +564,243 @@ done:
 	na->frame.len = 0;
 }
 
+/* ------------------------------------------------------------ parts */
+
+/*
+ * Writes record d[0..len) of kind rk (a marker; EVT_K_JSON: a frame as it
+ * is) of site, unless it was written before: by a run killed before its
+ * acknowledgement went out, the message delivered again.
+ */
+static void
+rec_write(struct na *na, int rk, int64_t rx, const char *site,
+    const char *arch, size_t alen, const char *d, size_t len)
+{
+	int rc;
+
+	if (!evt_recorder_seen_add_key(&na->marks, evt_natsarc_rec_key(
+	    &na->kjp, &na->ktmp, site, rk, rx, d, len))) {
+		na->mdups++;
+		return;
+	}
+	if (rk == EVT_K_SESSION)
+		gw_learn(na, site, d, len);	/* named by the marker below */
+	site_switch(na, rx, site, arch, alen);
+	if (rk != EVT_K_JSON)
+		rc = evt_archive_marker(na->ar, rk, rx, d, len);
+	else
+		rc = evt_archive_frame(na->ar, rx, d, len);
+	if (rc < 0)
+		ar_failed(na, rc, "writing a record");
+	na->frames++;
+}
+
+/* Writes frame text d[0..len) of site as it is, m holding it. */
+static void
+frame_as_is(struct na *na, natsMsg *m, int64_t rx, const char *site,
+    const char *arch, size_t alen, const char *d, size_t len)
+{
+	if (m != NULL) {
+		pend_push(na, m);
+		na->nwritten = na->npend;
+	}
+	rec_write(na, EVT_K_JSON, rx, site, arch, alen, d, len);
+}
+
+/* Forgets pframe i (its messages are the caller's). */
+static void
+pframe_drop(struct na *na, size_t i)
+{
+	struct pframe *f = &na->pf[i];
+
+	na->pbytes -= f->bytes;
+	na->pmsgs -= f->have;
+	free(f->key);
+	free(f->site);
+	free(f->msg);
+	memmove(f, f + 1, (na->npf - i - 1) * sizeof *f);
+	na->npf--;
+}
+
+/* Writes the parts of pframe i that arrived, each as a frame of its own,
+ * and forgets it (the held parts exceed what the archiver keeps). */
+static void
+pframe_as_is(struct na *na, size_t i, const char *why)
+{
+	struct pframe *f = &na->pf[i];
+
+	evt_log_warn("stream %s: site %s: %zu of the %zu parts of frame %s "
+	    "held (%zu bytes) %s: written as they are, each a frame", na->o->stream,
+	    f->site, f->have, f->n, strchr(f->key, '\n') + 1, f->bytes, why);
+	for (size_t k = 0; k < f->n; k++)
+		if (f->msg[k] != NULL)
+			frame_as_is(na, f->msg[k], f->rx, f->site, f->arch,
+			    strlen(f->arch), natsMsg_GetData(f->msg[k]),
+			    (size_t)natsMsg_GetDataLength(f->msg[k]));
+	pframe_drop(na, i);
+}
+
+/* Writes pframe i joined, once all its parts arrived, and forgets it; a
+ * join that is not JSON is written as its parts. */
+static void
+pframe_join(struct na *na, size_t i)
+{
+	struct pframe *f = &na->pf[i];
+	size_t k, pk, n, off, slen;
+
+	na->tmp.len = 0;
+	for (k = 0; k < f->n; k++) {
+		natsMsg *m = f->msg[k];
+		const char *d = natsMsg_GetData(m);
+		size_t len = (size_t)natsMsg_GetDataLength(m);
+
+		if (evt_nats_part_parse(hdr(m, "Evtape-Part"), hdr(m,
+		    "Evtape-Part-Slice"), len, &pk, &n, &off, &slen) != 0 ||
+		    evt_nats_join(&na->tmp, d, len, pk, n, off, slen) != 0)
+			abort();	/* parsed when taken; out of memory */
+	}
+	if (evt_json_parse(&na->jp, (const char *)na->tmp.p, na->tmp.len) < 0) {
+		pframe_as_is(na, i, "join into no JSON text");
+		return;
+	}
+	frame_as_is(na, NULL, f->rx, f->site, f->arch, strlen(f->arch),
+	    (const char *)na->tmp.p, na->tmp.len);
+	for (k = 0; k < f->n; k++)
+		pend_push(na, f->msg[k]);
+	na->nwritten = na->npend;
+	free(na->done[na->ndone % PARTS_DONE]);
+	na->done[na->ndone++ % PARTS_DONE] = f->key;
+	f->key = NULL;
+	pframe_drop(na, i);
+	evt_json_shrink(&na->jp);
+}
+
+/* The key of a part: site, Evtape-Frame and its Nats-Msg-Id without
+ * ":part<k>" (evplay's looped passes differ there), newline-separated. */
+static char *
+part_key(natsMsg *m, const char *site, const char *fr)
+{
+	const char *id = hdr(m, "Nats-Msg-Id"), *c;
+	size_t idlen = id == NULL ? 0 : (c = strrchr(id, ':')) != NULL &&
+	    strncmp(c, ":part", 5) == 0 ? (size_t)(c - id) : strlen(id);
+	size_t sl = strlen(site), fl = strlen(fr);
+	char *key = malloc(sl + fl + idlen + 3);
+
+	if (key == NULL)
+		abort();
+	memcpy(key, site, sl);
+	key[sl] = '\n';
+	memcpy(key + sl + 1, fr, fl);
+	key[sl + 1 + fl] = '\n';
+	memcpy(key + sl + fl + 2, id != NULL ? id : "", idlen);
+	key[sl + fl + 2 + idlen] = '\0';
+	return key;
+}
+
+/* The pframe of key (n parts, made if new), or NULL when one of that key
+ * has another part count. */
+static struct pframe *
+pframe_of(struct na *na, char *key, size_t n, int64_t rx, const char *site,
+    const char *arch, size_t alen)
+{
+	struct pframe *f;
+
+	for (size_t i = 0; i < na->npf; i++)
+		if (strcmp(na->pf[i].key, key) == 0) {
+			free(key);
+			return na->pf[i].n == n ? &na->pf[i] : NULL;
+		}
+	f = realloc(na->pf, (na->npf + 1) * sizeof *f);
+	if (f == NULL)
+		abort();
+	na->pf = f;
+	f = &na->pf[na->npf++];
+	memset(f, 0, sizeof *f);
+	f->key = key;
+	f->n = n;
+	f->rx = rx;
+	memcpy(f->arch, arch, alen < 36 ? alen : 36);
+	if ((f->site = strdup(site)) == NULL ||
+	    (f->msg = calloc(n, sizeof *f->msg)) == NULL)
+		abort();
+	return f;
+}
+
+/*
+ * Takes m if it is a part of a frame (Evtape-Part, Evtape-Part-Slice and
+ * Evtape-Frame): held until all the frame's parts arrived, then the frame
+ * is written joined, once.  A part again (a redelivery) replaces the one
+ * held; a part of a frame joined lately is a duplicate, acknowledged.
+ * Past PARTS_MAX_BYTES held (or half the consumer's MaxAckPending in
+ * messages, which would stop deliveries), the oldest frame's parts are
+ * written as they are.  Returns 0 when m is not a part (or its headers
+ * are not of the form): the caller writes it as it is.
+ */
+static int
+part_take(struct na *na, natsMsg *m, int64_t rx, const char *site,
+    const char *arch, size_t alen)
+{
+	const char *fr = hdr(m, "Evtape-Frame");
+	size_t len = (size_t)natsMsg_GetDataLength(m), k, n, off, slen;
+	struct pframe *f;
+	char *key;
+
+	if (hdr(m, "Evtape-Part") == NULL || fr == NULL ||
+	    evt_nats_part_parse(hdr(m, "Evtape-Part"), hdr(m,
+	    "Evtape-Part-Slice"), len, &k, &n, &off, &slen) != 0)
+		return 0;
+	key = part_key(m, site, fr);
+	for (size_t i = 0; i < PARTS_DONE && i < na->ndone; i++)
+		if (strcmp(na->done[i], key) == 0) {
+			free(key);
+			pend_push(na, m);
+			na->nwritten = na->npend;
+			na->dups++;
+			return 1;
+		}
+	if ((f = pframe_of(na, key, n, rx, site, arch, alen)) == NULL)
+		return 0;
+	if (f->msg[k] != NULL) {
+		f->bytes -= (size_t)natsMsg_GetDataLength(f->msg[k]);
+		na->pbytes -= (size_t)natsMsg_GetDataLength(f->msg[k]);
+		natsMsg_Destroy(f->msg[k]);	/* delivered again */
+	} else {
+		f->have++;
+		na->pmsgs++;
+	}
+	f->msg[k] = m;
+	f->bytes += len;
+	na->pbytes += len;
+	if (f->have == f->n)
+		pframe_join(na, (size_t)(f - na->pf));
+	while (na->npf > 0 && (na->pbytes > PARTS_MAX_BYTES ||
+	    (int64_t)na->pmsgs >= na->max_pending / 2))
+		pframe_as_is(na, 0, na->pbytes > PARTS_MAX_BYTES ? "exceed "
+		    "64 MiB" : "reach half the consumer's MaxAckPending");
+	return 1;
+}
+
+/* Drops the parts held, refused (NAK: delivered again to the next run at
+ * once, not after AckWait), and the joined frames' keys. */
+static void
+parts_free(struct na *na)
+{
+	if (na->npf > 0)
+		evt_log_info("stream %s: %zu parts of %zu frames not complete; "
+		    "they are delivered again to the next run", na->o->stream,
+		    na->pmsgs, na->npf);
+	while (na->npf > 0) {
+		for (size_t k = 0; k < na->pf[0].n; k++) {
+			if (na->pf[0].msg[k] != NULL)
+				natsMsg_Nak(na->pf[0].msg[k], NULL);
+			natsMsg_Destroy(na->pf[0].msg[k]);
+		}
+		pframe_drop(na, 0);
+	}
+	free(na->pf);
+	for (size_t i = 0; i < PARTS_DONE && i < na->ndone; i++)
+		free(na->done[i]);
+}
+
 /* Writes a marker or a non-event frame of message m. */
 static void
 other_write(struct na *na, natsMsg *m, int kind, int64_t rx,
@@ -552,10 +808,13 @@ other_write(struct na *na, natsMsg *m, int kind, int64_t rx,
 {
 	const char *d = natsMsg_GetData(m);
 	size_t len = (size_t)natsMsg_GetDataLength(m);
-	int rc, rk = kind == EVT_NATS_SESSION ? EVT_K_SESSION :
+	int rk = kind == EVT_NATS_SESSION ? EVT_K_SESSION :
 	    kind == EVT_NATS_GAP ? EVT_K_GAP : kind == EVT_NATS_CONFIG ?
 	    EVT_K_CONFIG : EVT_K_JSON;
 
+	if ((kind == EVT_NATS_STATES || kind == EVT_NATS_JSON) &&
+	    part_take(na, m, rx, site, arch, alen))
+		return;
 	if (rk != EVT_K_JSON) {
 		if (len == 0 || evt_json_parse(&na->jp, d, len) < 0 ||
 		    na->jp.tok[0].type != EVT_J_OBJECT) {
@@ -573,23 +832,7 @@ other_write(struct na *na, natsMsg *m, int kind, int64_t rx,
 	}
 	pend_push(na, m);
 	na->nwritten = na->npend;
-	/* Written before (by a run killed before its acknowledgement
-	 * went out): not again. */
-	if (!evt_recorder_seen_add_key(&na->marks, evt_natsarc_rec_key(
-	    &na->kjp, &na->ktmp, site, rk, rx, d, len))) {
-		na->mdups++;
-		return;
-	}
-	if (rk == EVT_K_SESSION)
-		gw_learn(na, site, d, len);	/* named by the marker below */
-	site_switch(na, rx, site, arch, alen);
-	if (rk != EVT_K_JSON)
-		rc = evt_archive_marker(na->ar, rk, rx, d, len);
-	else
-		rc = evt_archive_frame(na->ar, rx, d, len);
-	if (rc < 0)
-		ar_failed(na, rc, "writing a record");
-	na->frames++;
+	rec_write(na, rk, rx, site, arch, alen, d, len);
 }
 
 /* The time JetStream stored m at, in microseconds since the epoch (the
@@ -789,6 +1032,7 @@ na_free(struct na *na)
 	evt_buf_free(&na->marker);
 	evt_buf_free(&na->rebuilt);
 	evt_buf_free(&na->tmp);
+	parts_free(na);
 	evt_json_free(&na->jp);
 	evt_json_free(&na->kjp);
 	evt_buf_free(&na->ktmp);

@@ -527,6 +527,166 @@ evt_nats_header_block(struct evt_buf *b, const struct evt_nats_hdrs *h,
 		rc |= put_header(b, "Evtape-Item", h->item);
 	rc |= put_header(b, "Evtape-Site", site) |
 	    put_header(b, "Evtape-Kind", h->kind) | evt_buf_put(b, "\r\n", 2);
+
+/* ------------------------------------------- parts of a large frame */
+
+/* The end (exclusive) of token t's text (a string's off is after its
+ * opening quote). */
+static size_t
+tok_end(const struct evt_jtok *t)
+{
+	return (size_t)t->off + t->len + (t->type == EVT_J_STRING);
+}
+
+/* The largest array member of the object at token 0, or 0. */
+static uint32_t
+largest_array(const struct evt_jparser *jp)
+{
+	const struct evt_jtok *t = jp->tok;
+	uint32_t best = 0, i = 1;
+	for (uint32_t m = 0; m < t[0].size; m++) {
+		const struct evt_jtok *v = &t[i + 1];
+		if (v->type == EVT_J_ARRAY && (best == 0 || v->len >
+		    t[best].len))
+			best = i + 1;
+		i = v->next;
+	}
+	return best;
+}
+
+/* Cuts the array at token a of text into slices of at most max bytes
+ * with P and S (sp->pre, sp->post set); fills sp->cut and sp->n. */
+static int
+split_cuts(struct evt_nats_split *sp, const struct evt_jparser *jp,
+    uint32_t a, const char *text, size_t len, size_t max)
+{
+	const struct evt_jtok *t = jp->tok;
+	size_t nel = t[a].size, base = sp->pre + (len - sp->post);
+	size_t start = sp->pre, prev = 0;
+	int have = 0;
+	if ((sp->cut = malloc((nel + 1) * sizeof *sp->cut)) == NULL)
+		return EVT_ERR_NOMEM;
+	sp->cut[0] = sp->pre;
+	sp->n = 0;
+	uint32_t e = a + 1;
+	for (size_t j = 0; j < nel; j++, e = t[e].next) {
+		size_t end = sp->post;
+		if (j + 1 < nel)
+			for (end = tok_end(&t[e]); text[end] != ','; end++)
+				;
+		if (have && base + (end - start) > max) {
+			/* Part n ends before element j, at its comma. */
+			sp->cut[++sp->n] = prev;
+			start = prev + 1;
+		}
+		if (base + (end - start) > max)
+			return EVT_ERR_TOOBIG;	/* one element alone */
+		have = 1;
+		prev = end;
+	}
+	sp->cut[++sp->n] = sp->post;
+	return 0;
+}
+
+int
+evt_nats_split(struct evt_nats_split *sp, const char *text, size_t len,
+    size_t max)
+{
+	struct evt_jparser jp;
+	uint32_t a;
+	int rc;
+	memset(sp, 0, sizeof *sp);
+	evt_json_init(&jp, 0);
+	rc = evt_json_parse(&jp, text, len);
+	if (rc < 0)
+		rc = rc == EVT_ERR_NOMEM ? rc : EVT_ERR_JSON;
+	else if (jp.tok[0].type != EVT_J_OBJECT ||
+	    (a = largest_array(&jp)) == 0 || jp.tok[a].size == 0)
+		rc = EVT_ERR_JSON;
+	else {
+		sp->pre = (size_t)jp.tok[a].off + 1;
+		sp->post = (size_t)jp.tok[a].off + jp.tok[a].len - 1;
+		rc = split_cuts(sp, &jp, a, text, len, max);
+	}
+	evt_json_free(&jp);
+	if (rc != 0)
+		evt_nats_split_free(sp);
+	return rc < 0 ? rc : 0;
+}
+
+void
+evt_nats_split_free(struct evt_nats_split *sp)
+{
+	free(sp->cut);
+	sp->cut = NULL;
+	sp->n = 0;
+}
+
+int
+evt_nats_part(struct evt_buf *out, const struct evt_nats_split *sp,
+    const char *text, size_t len, size_t k, size_t *off, size_t *slen)
+{
+	size_t s = sp->cut[k] + (k > 0), e = sp->cut[k + 1];
+	out->len = 0;
+	*off = sp->pre;
+	*slen = e - s;
+	if (evt_buf_put(out, text, sp->pre) != 0 ||
+	    evt_buf_put(out, text + s, e - s) != 0 ||
+	    evt_buf_put(out, text + sp->post, len - sp->post) != 0)
+		return EVT_ERR_NOMEM;
+	return 0;
+}
+
+natsStatus
+evt_nats_part_msg(natsMsg **out, const char *subj, const void *data,
+    size_t len, const struct evt_nats_hdrs *h, const char *site, size_t k,
+    size_t n, size_t off, size_t slen)
+{
+	struct evt_nats_hdrs ph = *h;
+	char part[48], slice[48];
+	size_t l = strlen(ph.msg_id);
+	snprintf(ph.msg_id + l, sizeof ph.msg_id - l, ":part%zu", k + 1);
+	snprintf(part, sizeof part, "%zu/%zu", k + 1, n);
+	snprintf(slice, sizeof slice, "%zu/%zu", off, slen);
+	natsStatus s = evt_nats_msg(out, subj, data, len, &ph, site);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(*out, "Evtape-Part", part);
+	if (s == NATS_OK)
+		s = natsMsgHeader_Set(*out, "Evtape-Part-Slice", slice);
+	if (s != NATS_OK) {
+		natsMsg_Destroy(*out);
+		*out = NULL;
+	}
+	return s;
+}
+
+int
+evt_nats_part_parse(const char *part, const char *slice, size_t len,
+    size_t *k, size_t *n, size_t *off, size_t *slen)
+{
+	uint64_t v[4];
+	const char *p = part, *q = slice;
+	if (p == NULL || q == NULL || read_u64(&p, '/', &v[0]) != 0 ||
+	    read_u64(&p, '\0', &v[1]) != 0 || read_u64(&q, '/', &v[2]) != 0 ||
+	    read_u64(&q, '\0', &v[3]) != 0 || v[0] < 1 || v[0] > v[1] ||
+	    v[1] < 2 || v[1] > SIZE_MAX || v[2] > len || v[3] > len - v[2])
+		return -1;
+	*k = (size_t)v[0] - 1;
+	*n = (size_t)v[1];
+	*off = (size_t)v[2];
+	*slen = (size_t)v[3];
+	return 0;
+}
+
+int
+evt_nats_join(struct evt_buf *out, const void *data, size_t len, size_t k,
+    size_t n, size_t off, size_t slen)
+{
+	const char *d = data;
+	int rc = k == 0 ? evt_buf_put(out, d, off + slen) :
+	    evt_buf_putc(out, ',') | evt_buf_put(out, d + off, slen);
+	if (rc == 0 && k + 1 == n)
+		rc = evt_buf_put(out, d + off + slen, len - off - slen);
 	return rc != 0 ? EVT_ERR_NOMEM : 0;
 }
 
@@ -915,17 +1075,17 @@ evt_nats_ensure_stream(struct evt_nats *n, const struct evt_nats_opts *o,
 	return -1;
 }
 
-int
-evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
-    struct evt_nats_ref *ref, char *id, size_t idlen, int64_t *rx_us,
+/* The stream's last message under the prefix into *m: 1, 0 when there is
+ * none, or -1 with err. */
+static int
+last_msg(struct evt_nats *n, const struct evt_nats_opts *o, natsMsg **m,
     char *err, size_t errlen)
 {
-	natsMsg *m = NULL;
 	jsErrCode jerr = 0;
 	char subj[256], why[400];
-	const char *frame = NULL, *item = NULL;
 	all_subjects(subj, sizeof subj, o->prefix);
-	natsStatus s = js_GetLastMsg(&m, n->js, o->stream, subj, NULL, &jerr);
+	*m = NULL;
+	natsStatus s = js_GetLastMsg(m, n->js, o->stream, subj, NULL, &jerr);
 	if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr)
 		return 0;
 	if (s != NATS_OK) {
@@ -934,7 +1094,20 @@ evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
 		    "%s", n->servers, o->stream, subj, why);
 		return -1;
 	}
-	int rc = 0;
+	return 1;
+}
+
+int
+evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
+    struct evt_nats_ref *ref, char *id, size_t idlen, int64_t *rx_us,
+    char *err, size_t errlen)
+{
+	natsMsg *m = NULL;
+	const char *frame = NULL, *item = NULL;
+	int rc = last_msg(n, o, &m, err, errlen);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
 	const char *v = NULL;
 	if (natsMsgHeader_Get(m, "Evtape-Frame", &frame) == NATS_OK) {
 		if (natsMsgHeader_Get(m, "Evtape-Item", &item) != NATS_OK)
@@ -945,6 +1118,24 @@ evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
 	    NATS_OK && v != NULL ? v : "");
 	*rx_us = natsMsgHeader_Get(m, "Evtape-Rx", &v) == NATS_OK &&
 	    v != NULL ? strtoll(v, NULL, 10) : 0;
+	natsMsg_Destroy(m);
+	return rc;
+}
+
+int
+evt_nats_last_part(struct evt_nats *n, const struct evt_nats_opts *o,
+    size_t *k, size_t *np, char *err, size_t errlen)
+{
+	natsMsg *m = NULL;
+	size_t off, slen;
+	int rc = last_msg(n, o, &m, err, errlen);
+	if (rc <= 0)
+		return rc;
+	const char *part = NULL, *slice = NULL;
+	natsMsgHeader_Get(m, "Evtape-Part", &part);
+	natsMsgHeader_Get(m, "Evtape-Part-Slice", &slice);
+	rc = evt_nats_part_parse(part, slice, (size_t)natsMsg_GetDataLength(m),
+	    k, np, &off, &slen) == 0;
 	natsMsg_Destroy(m);
 	return rc;
 }

@@ -56,6 +56,8 @@ struct slot {
 	natsMsg *m;		/* identity while in flight; NULL after */
 	int state;
 	int is_event;
+	int partial;		/* a part of a frame but its last: its ack
+				   does not move the position */
 	int64_t rx;
 	int64_t sent;		/* mono */
 	struct evt_nats_ref ref;
@@ -121,6 +123,7 @@ struct evt_natspub {
 	int64_t start_wall;
 	int backoff_ms;
 	struct evt_buf subj;
+	struct evt_buf part;	/* a part's payload (publish_parts) */
 };
 
 /* Wakes the thread from its poll. */
@@ -198,10 +201,13 @@ advance(struct evt_natspub *p)
 		struct slot *s = &p->ring[p->head % p->cap];
 		if (s->state != SLOT_ACKED)
 			break;
-		p->pos.have = 1;
-		p->pos.ref = s->ref;
-		p->pos.rx = s->rx;
-		memcpy(p->pos.id, s->id, strlen(s->id) + 1);
+		if (!s->partial) {
+			p->pos.have = 1;
+			p->pos.ref = s->ref;
+			p->pos.rx = s->rx;
+			memcpy(p->pos.id, s->id, strlen(s->id) + 1);
+		}
+		s->partial = 0;
 		p->acked_events += s->is_event;
 		if (s->is_event)
 			p->acked_rx = s->rx;
@@ -595,6 +601,154 @@ room(struct evt_natspub *p)
 	return r;
 }
 
+/* ------------------------------------------------------------ parts */
+
+static void nap(struct evt_natspub *p, int ms);
+
+/* Whether a frame of kind k and len bytes goes as parts: a STATES or
+ * other JSON frame over what the server takes (1 KiB kept for headers,
+ * as publish_one counts). */
+static int
+split_wanted(struct evt_natspub *p, int k, size_t len)
+{
+	return (k == EVT_NATS_STATES || k == EVT_NATS_JSON) &&
+	    p->max_payload > 1024 && (int64_t)len + 1024 > p->max_payload;
+}
+
+/* Puts part message m (Nats-Msg-Id id) of frame ref into the ring and
+ * sends it; partial: not the frame's last part.  0, or -1 with p->perr. */
+static int
+send_part(struct evt_natspub *p, natsMsg *m, const struct evt_nats_ref *ref,
+    const char *id, int partial)
+{
+	pthread_mutex_lock(&p->mu);
+	struct slot *sl = &p->ring[p->tail % p->cap];
+	sl->m = m;
+	sl->state = SLOT_FLIGHT;
+	sl->is_event = 0;
+	sl->partial = partial;
+	sl->rx = p->f->rx_us;
+	sl->sent = evt_mono_us();
+	sl->ref = *ref;
+	snprintf(sl->id, sizeof sl->id, "%s", id);
+	p->tail++;
+	p->published++;
+	pthread_mutex_unlock(&p->mu);
+	natsMsg *mm = m;
+	natsStatus s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, NULL);
+	p->pub_on_conn = 1;
+	if (s == NATS_OK)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	p->tail--;
+	p->published--;
+	sl->partial = 0;
+	pthread_mutex_unlock(&p->mu);
+	natsMsg_Destroy(mm);
+	evt_nats_errtext(s, p->perr, sizeof p->perr);
+	return -1;
+}
+
+/*
+ * Publishes the frame p->f of kind k, too large for one message, as parts
+ * (formats/nats.md, "Parts"), all at once once the ring has room for them;
+ * only the last part's acknowledgement moves the position past the frame,
+ * so a resend starts again at its first part (JetStream drops the parts it
+ * has by their ids).  A frame that cannot be split (an element alone too
+ * large, more parts than the ring holds) is publish_one's: not published,
+ * said.  Returns 0 (p->f NULL when done) or -1 (p->perr).
+ */
+static int
+publish_parts(struct evt_natspub *p, int k, const struct evt_nats_ref *ref)
+{
+	struct evt_frame *f = p->f;
+	const char *text = (const char *)f->text.p;
+	struct evt_nats_split sp;
+	struct evt_nats_hdrs h;
+	int rc = evt_nats_split(&sp, text, f->text.len,
+	    (size_t)(p->max_payload - 1024));
+	if (rc == EVT_ERR_NOMEM) {
+		snprintf(p->perr, sizeof p->perr, "out of memory");
+		return -1;
+	}
+	if (rc != 0 || sp.n > p->cap) {
+		evt_nats_split_free(&sp);
+		rc = publish_one(p, k, ref, NULL, text, f->text.len);
+		if (rc == 0)
+			p->f = NULL;
+		return rc;
+	}
+	if (room(p) < sp.n) {
+		evt_nats_split_free(&sp);
+		nap(p, 100);	/* an ack wakes it */
+		return 0;
+	}
+	if ((rc = evt_nats_subject(&p->subj, p->o->prefix, k, NULL)) != 0)
+		snprintf(p->perr, sizeof p->perr, "out of memory");
+	evt_nats_headers(&h, k, f->rx_us, ref, NULL);
+	for (size_t i = 0; rc == 0 && i < sp.n; i++) {
+		size_t off, slen;
+		natsMsg *m = NULL;
+		natsStatus s;
+		if (evt_nats_part(&p->part, &sp, text, f->text.len, i, &off,
+		    &slen) != 0) {
+			rc = -1;
+			snprintf(p->perr, sizeof p->perr, "out of memory");
+			break;
+		}
+		s = evt_nats_part_msg(&m, (const char *)p->subj.p, p->part.p,
+		    p->part.len, &h, p->o->site, i, sp.n, off, slen);
+		if (s != NATS_OK) {
+			evt_nats_errtext(s, p->perr, sizeof p->perr);
+			rc = -1;
+			break;
+		}
+		const char *id = NULL;
+		natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
+		rc = send_part(p, m, ref, id != NULL ? id : h.msg_id,
+		    i + 1 < sp.n);
+	}
+	evt_nats_split_free(&sp);
+	if (rc == 0)
+		p->f = NULL;
+	return rc;
+}
+
+/* The guard's case of a stream whose last message is a part of a frame
+ * but its last (the publisher stopped inside it): the stream holds the
+ * frames before it, and the frame is published again from its first part.
+ * Returns whether it was that case. */
+static int
+guard_part(struct evt_natspub *p, const struct evt_nats_ref *last, char *err,
+    size_t errlen)
+{
+	size_t k = 0, n = 1;
+	int rc = evt_nats_last_part(p->n, p->o, &k, &n, err, errlen);
+	if (rc == 0 || (rc == 1 && k + 1 == n))
+		return 0;
+	if (rc < 0) {
+		evt_nats_note(&p->cbs, EVT_LOG_WARN, "%s (resuming from the "
+		    "position file only)", err);
+		return 1;
+	}
+	if (p->pos.have && (memcmp(last->uuid, p->pos.ref.uuid, 16) != 0 ||
+	    evt_nats_ref_cmp(last, &p->pos.ref) <= 0))
+		return 1;
+	evt_nats_note(&p->cbs, EVT_LOG_INFO, "stream %s already holds this "
+	    "archive up to part %zu of %zu of segment %" PRIu64 " frame %"
+	    PRIu64 ": publishing resumes at that frame", p->o->stream, k + 1,
+	    n, last->seg, last->ord);
+	/* "Before that frame": item -2 passes over the frames before it
+	 * and not the frame (never a position: nothing is acknowledged). */
+	p->skip = *last;
+	p->skip.item = -2;
+	p->have_skip = 1;
+	p->skip_seek = p->pos.have;
+	close_reading(p);
+	return 1;
+}
+
+
 /*
  * Publishes what the frame p->f still has, as far as the ring has room.
  * Returns 0 (p->f NULL when the frame is done) or -1 (p->perr).
@@ -610,6 +764,8 @@ publish_frame(struct evt_natspub *p)
 	if (k != EVT_NATS_EVENT) {
 		if (room(p) == 0)
 			return 0;
+		if (split_wanted(p, k, f->text.len))
+			return publish_parts(p, k, &ref);
 		if (publish_one(p, k, &ref, NULL, f->text.p, f->text.len) != 0)
 			return -1;
 		p->f = NULL;
@@ -655,8 +811,10 @@ rewind_ring(struct evt_natspub *p, const char *what)
 		natsMsgList_Destroy(&pl);
 	pthread_mutex_lock(&p->mu);
 	uint64_t dropped = p->tail - p->head;
-	for (uint64_t no = p->head; no < p->tail; no++)
+	for (uint64_t no = p->head; no < p->tail; no++) {
 		p->ring[no % p->cap].m = NULL;
+		p->ring[no % p->cap].partial = 0;
+	}
 	p->head = p->tail;
 	p->failed = 0;
 	pthread_mutex_unlock(&p->mu);
@@ -737,6 +895,8 @@ guard(struct evt_natspub *p)
 		return;
 	}
 	p->guard_done = 1;
+	if (rc == 1 && guard_part(p, &last, err, sizeof err))
+		return;
 	if (rc == 0 || (p->pos.have && (memcmp(last.uuid, p->pos.ref.uuid,
 	    16) != 0 || evt_nats_ref_cmp(&last, &p->pos.ref) <= 0)))
 		return;
@@ -952,6 +1112,7 @@ evt_natspub_free(struct evt_natspub *p)
 	free(p->path);
 	free(p->tmp);
 	evt_buf_free(&p->subj);
+	evt_buf_free(&p->part);
 	free(p);
 }
 

@@ -251,6 +251,7 @@ static struct {
 	int64_t timeout_us;	 /* --nats-timeout */
 	struct evt_nats *n;
 	struct evt_buf subj;
+	struct evt_buf part;	 /* a part's payload (pub_parts) */
 	size_t item;		 /* items of the current frame published */
 	uint64_t events, frames; /* published */
 	uint64_t too_big;	 /* not published: over max_payload */
@@ -624,6 +625,38 @@ pub_send(natsMsg **msg, const struct timeline *t)
 }
 
 /*
+ * Publishes a STATES or other JSON frame over max_payload max as parts
+ * (formats/nats.md, "Parts"), as evrec does; h its headers.  Returns
+ * NATS_OK, NATS_MAX_PAYLOAD when it cannot be split (an element alone too
+ * large), or the status of a publish that did not go (the frame is sent
+ * again from its first part: the parts' ids are the same).
+ */
+static natsStatus
+pub_parts(const struct timeline *t, const struct evt_nats_hdrs *h,
+    const char *text, size_t len, int64_t max)
+{
+	struct evt_nats_split sp;
+	natsStatus s = NATS_OK;
+	int rc = evt_nats_split(&sp, text, len, (size_t)(max - 1024));
+	oom_check(rc == EVT_ERR_NOMEM ? rc : 0);
+	if (rc != 0)
+		return NATS_MAX_PAYLOAD;
+	for (size_t i = 0; s == NATS_OK && i < sp.n; i++) {
+		size_t off, slen;
+		natsMsg *msg = NULL;
+		oom_check(evt_nats_part(&P.part, &sp, text, len, i, &off,
+		    &slen));
+		s = evt_nats_part_msg(&msg, (const char *)P.subj.p, P.part.p,
+		    P.part.len, h, P.o.site, i, sp.n, off, slen);
+		if (s == NATS_OK)
+			s = pub_send(&msg, t);
+		natsMsg_Destroy(msg); /* NULL once JetStream took it */
+	}
+	evt_nats_split_free(&sp);
+	return s;
+}
+
+/*
  * Publishes one message: an event (e its fields, item its index in the
  * frame) or a frame of NATS kind k, payload text[0..len).  In pass N > 1
  * the Nats-Msg-Id gets ":pN", so that JetStream does not take a looped
@@ -650,10 +683,12 @@ pub_one(const struct timeline *t, int k, const struct evt_nats_event *e,
 	/* Headers count against max_payload too: 1 KiB is kept for them,
 	 * as evrec does. */
 	int64_t max = natsConnection_GetMaxPayload(evt_nats_conn(P.n));
-	natsStatus s = max > 0 && (int64_t)len + 1024 > max ?
-	    NATS_MAX_PAYLOAD : evt_nats_msg(&msg, (const char *)P.subj.p, text,
-	    len, &h, P.o.site);
-	if (s == NATS_OK)
+	int big = max > 0 && (int64_t)len + 1024 > max;
+	natsStatus s = big && max > 1024 && (k == EVT_NATS_STATES ||
+	    k == EVT_NATS_JSON) ? pub_parts(t, &h, text, len, max) :
+	    big ? NATS_MAX_PAYLOAD : evt_nats_msg(&msg, (const char *)P.subj.p,
+	    text, len, &h, P.o.site);
+	if (s == NATS_OK && msg != NULL)
 		s = pub_send(&msg, t);
 	natsMsg_Destroy(msg); /* NULL once JetStream took it */
 	if (s == NATS_OK)
@@ -924,6 +959,7 @@ pub_free(void)
 			close(P.wake[i]);
 	evt_nats_opts_free(&P.o);
 	evt_buf_free(&P.subj);
+	evt_buf_free(&P.part);
 }
 
 /* ------------------------------------------------------------ replay */

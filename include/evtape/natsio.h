@@ -254,6 +254,70 @@ natsStatus evt_nats_msg(natsMsg **out, const char *subj, const void *data,
 int evt_nats_header_block(struct evt_buf *b, const struct evt_nats_hdrs *h,
     const char *site);
 
+/* ------------------------------------------- parts of a large frame */
+
+/*
+ * A JSON frame too large for one message (a getState answer of a big site
+ * over the server's max_payload) goes as parts (formats/nats.md, "Parts"):
+ * its text is T = P + A + S, where A is what its largest top-level array
+ * holds between its brackets (P ends with the '[', S starts with the ']').
+ * A is cut at the commas between elements into slices A1..An, so that
+ * A = A1 + "," + A2 + ... + "," + An; part k's payload is P + Ak + S, a
+ * JSON document of the frame's shape with some of the array's elements,
+ * in order.  Joining the parts' slices gives T back byte for byte.
+ */
+struct evt_nats_split {
+	size_t pre;		/* bytes of P */
+	size_t post;		/* offset of S in the text */
+	size_t n;		/* parts */
+	size_t *cut;		/* n + 1 offsets into the text: slice k is
+				   [cut[k] + (k > 0), cut[k + 1]) */
+};
+
+/*
+ * Splits text[0..len) (a JSON object with an array member of at least 2
+ * elements) into parts whose payloads are at most max bytes each.
+ * Returns 0 and *sp (evt_nats_split_free), EVT_ERR_JSON when the text is
+ * not such an object, EVT_ERR_TOOBIG when one element with P and S does
+ * not fit in max, or EVT_ERR_NOMEM.
+ */
+int evt_nats_split(struct evt_nats_split *sp, const char *text, size_t len,
+    size_t max);
+
+void evt_nats_split_free(struct evt_nats_split *sp);
+
+/* The payload of part k (from 0) of text into out (emptied first); its
+ * slice's offset and length in that payload in *off and *slen.  Returns 0
+ * or EVT_ERR_NOMEM. */
+int evt_nats_part(struct evt_buf *out, const struct evt_nats_split *sp,
+    const char *text, size_t len, size_t k, size_t *off, size_t *slen);
+
+/*
+ * Makes the message of part k (from 0) of n: as evt_nats_msg with h, plus
+ * the headers Evtape-Part "<k+1>/<n>" and Evtape-Part-Slice
+ * "<off>/<slen>", and the Nats-Msg-Id h->msg_id + ":part<k+1>".
+ */
+natsStatus evt_nats_part_msg(natsMsg **out, const char *subj,
+    const void *data, size_t len, const struct evt_nats_hdrs *h,
+    const char *site, size_t k, size_t n, size_t off, size_t slen);
+
+/*
+ * Reads the headers of a part: Evtape-Part "<k>/<n>" (1 <= k <= n, n >= 2)
+ * and Evtape-Part-Slice "<off>/<slen>" within a payload of len bytes
+ * into *k (from 0), *n, *off, *slen.  Returns 0, or -1 if either is
+ * missing or not of that form.
+ */
+int evt_nats_part_parse(const char *part, const char *slice, size_t len,
+    size_t *k, size_t *n, size_t *off, size_t *slen);
+
+/*
+ * Appends part k (from 0) of n to the frame text being joined in out:
+ * part 0 up to the end of its slice, a later part "," and its slice, and
+ * the last part also what follows its slice.  Returns 0 or EVT_ERR_NOMEM.
+ */
+int evt_nats_join(struct evt_buf *out, const void *data, size_t len,
+    size_t k, size_t n, size_t off, size_t slen);
+
 /* ---------------------------------------------- connection, stream */
 
 /* What the connection tells its program (called from libnats' threads;
@@ -313,6 +377,14 @@ int evt_nats_ensure_stream(struct evt_nats *n, const struct evt_nats_opts *o,
 int evt_nats_last_ref(struct evt_nats *n, const struct evt_nats_opts *o,
     struct evt_nats_ref *ref, char *id, size_t idlen, int64_t *rx_us,
     char *err, size_t errlen);
+
+/*
+ * Whether the stream's last message under the prefix is a part of a frame
+ * (formats/nats.md, "Parts"): 1 with *k (from 0) and *n, 0 when it is not
+ * (or there is none), -1 with err.
+ */
+int evt_nats_last_part(struct evt_nats *n, const struct evt_nats_opts *o,
+    size_t *k, size_t *np, char *err, size_t errlen);
 
 /* Formats a libnats failure (status + its last error text) into err. */
 void evt_nats_errtext(natsStatus s, char *err, size_t errlen);

@@ -15,14 +15,7 @@ FEED="$PYTHON $HERE/natsfeed.py"
 # server's monitoring (/jsz): num_pending (not delivered yet),
 # num_ack_pending (delivered, not acknowledged).
 consumer() {
-	_nats_http "$(nats_mport "$NSRV")" "jsz?consumers=true" | $PYTHON -c '
-import json, sys
-j = json.load(sys.stdin)
-for a in j.get("account_details", []):
-    for s in a.get("stream_detail", []):
-        for c in s.get("consumer_detail") or []:
-            if c["name"] == sys.argv[1]:
-                print(c[sys.argv[2]])' "$1" "$2"
+	nats_consumer "$NSRV" "$1" "$2"
 }
 # drained DURABLE: every message delivered and acknowledged.
 drained() {

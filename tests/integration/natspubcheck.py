@@ -8,7 +8,8 @@ DUMP: natsdump's JSON lines of the whole stream; CAT: `evtool cat` of the
 archive (the events, one per line).  Checks that the stream's events
 (PREFIX.ev.>) are the archive's events, in order, byte-equal, each once;
 that subjects, Nats-Msg-Id, Evtape-* headers follow the contract; that
-every Nats-Msg-Id occurs once; that markers went to PREFIX.mk.<kind>.
+every Nats-Msg-Id occurs once; that markers went to PREFIX.mk.<kind>
+(a frame sent as parts: each part's id ends with :part<k>, in order).
 With --limit N: the stream holds exactly the first N messages a complete
 publication would (a stream that refused the rest): events are then a
 prefix of the archive's.  Prints what differs and exits 1, else 0.
@@ -70,6 +71,7 @@ def main():
             fail("seq %d: Evtape-Frame %r" % (m["seq"], h.get("Evtape-Frame")))
             continue
         kind = h.get("Evtape-Kind")
+        part = 0
         if subj.startswith(prefix + ".ev."):
             it = re.fullmatch(r"([0-9]+)/([0-9]+)", h.get("Evtape-Item", ""))
             if kind != "event" or it is None or \
@@ -106,11 +108,16 @@ def main():
                 fail("seq %d: subject %s with Evtape-Kind %r" % (m["seq"],
                      subj, kind))
             pos = "%s:%s:%s" % (fr.group(1), fr.group(2), fr.group(3))
+            pt = re.fullmatch(r"([0-9]+)/([0-9]+)", h.get("Evtape-Part", ""))
+            if pt is not None:  # a part of a frame (nats.md, "Parts")
+                part = int(pt.group(1))
+                pos += ":part%d" % part
             if mid != pos:
                 fail("seq %d: marker Nats-Msg-Id %s, want %s"
                      % (m["seq"], mid, pos))
             item = -1
-        refs.append((fr.group(1), int(fr.group(2)), int(fr.group(3)), item))
+        refs.append((fr.group(1), int(fr.group(2)), int(fr.group(3)), item,
+                     part))
     for a, b in zip(refs, refs[1:]):
         if a[0] == b[0] and a[1:] >= b[1:]:
             fail("frames out of archive order: %r then %r" % (a, b))

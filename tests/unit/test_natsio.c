@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "evtape/cli.h"
+#include "evtape/err.h"
+#include "evtape/json.h"
 #include "evtape/natsio.h"
 #include "evtape/record.h"
 #include "t.h"
@@ -364,6 +366,125 @@ test_creds(void)
 	    "a directory: refused");
 	T_OK(strcmp(err, "not a regular file") == 0, "... said: %s", err);
 	rmdir(dir);
+
+/* A getState-like answer of n states, with blanks around some elements
+ * (a stranger's text is cut as it is) into b. */
+static void
+states_text(struct evt_buf *b, size_t n)
+{
+	char el[200];
+	b->len = 0;
+	evt_buf_put(b, L("{\"commandId\":3,\"status\":200,\"states\": [ "));
+	for (size_t i = 0; i < n; i++) {
+		int w = (int)(rng() % 60);
+		snprintf(el, sizeof el, "%s{\"source\":\"cameras/%zu\","
+		    "\"state\":\"%.*s\"}%s", i > 0 ? (i % 7 ? "," : " ,\n") :
+		    "", i, w, "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+		    "abcdefghij", i % 5 ? "" : " ");
+		evt_buf_put(b, el, strlen(el));
+	}
+	evt_buf_put(b, L(" ],\"tail\":[1,2]}"));
+}
+
+/* Splits text into parts of at most max, checks each (size, JSON, the
+ * other members, headers) and joins them; returns the part count or 0 on
+ * a failure. */
+static size_t
+split_join(const struct evt_buf *text, size_t max)
+{
+	struct evt_nats_split sp;
+	struct evt_buf part = {0}, joined = {0};
+	struct evt_jparser jp;
+	struct evt_nats_hdrs h;
+	struct evt_nats_ref ref = { .seg = 1, .ord = 2, .item = -1 };
+	size_t ok = 0, n;
+	const char *t = (const char *)text->p;
+	evt_json_init(&jp, 0);
+	evt_nats_headers(&h, EVT_NATS_STATES, 5, &ref, NULL);
+	if (evt_nats_split(&sp, t, text->len, max) != 0)
+		return 0;
+	n = sp.n;
+	for (size_t k = 0; k < n; k++) {
+		size_t off, slen, k2, n2, off2, slen2;
+		natsMsg *m = NULL;
+		const char *v1 = NULL, *v2 = NULL, *id = NULL;
+		char want[sizeof h.msg_id + 32];
+		if (evt_nats_part(&part, &sp, t, text->len, k, &off, &slen) !=
+		    0 || part.len > max || evt_json_parse(&jp, (const char *)
+		    part.p, part.len) < 1 || jp.tok[0].type != EVT_J_OBJECT ||
+		    jp.tok[0].size != 4 || memcmp(part.p, t, sp.pre) != 0 ||
+		    memcmp(part.p + off + slen, t + sp.post, text->len -
+		    sp.post) != 0)
+			goto out;
+		if (evt_nats_part_msg(&m, "P.mk.states", part.p, part.len, &h,
+		    "s", k, n, off, slen) != NATS_OK)
+			goto out;
+		natsMsgHeader_Get(m, "Evtape-Part", &v1);
+		natsMsgHeader_Get(m, "Evtape-Part-Slice", &v2);
+		natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
+		snprintf(want, sizeof want, "%s:part%zu", h.msg_id, k + 1);
+		int bad = id == NULL || strcmp(id, want) != 0 ||
+		    evt_nats_part_parse(v1, v2, part.len, &k2, &n2, &off2,
+		    &slen2) != 0 || k2 != k || n2 != n || off2 != off ||
+		    slen2 != slen || evt_nats_join(&joined, part.p, part.len,
+		    k, n, off, slen) != 0;
+		natsMsg_Destroy(m);
+		if (bad)
+			goto out;
+	}
+	ok = joined.len == text->len && memcmp(joined.p, t, text->len) == 0 ?
+	    n : 0;
+out:
+	evt_nats_split_free(&sp);
+	evt_buf_free(&part);
+	evt_buf_free(&joined);
+	evt_json_free(&jp);
+	return ok;
+}
+
+static void
+test_parts(void)
+{
+	struct evt_buf b = {0};
+	struct evt_nats_split sp;
+	size_t n;
+	states_text(&b, 5318);
+	T_OK(b.len > 300000, "a big states text (%zu bytes)", b.len);
+	n = split_join(&b, 65536 - 1024);
+	T_OK(n >= 5, "split for 64 KiB: %zu parts, each a JSON object of the "
+	    "frame's members under the limit, joined byte for byte", n);
+	T_OK(split_join(&b, 1000) > 100, "small parts too");
+	T_OK(evt_nats_split(&sp, (const char *)b.p, b.len, b.len) == 0 &&
+	    sp.n == 1, "a limit the text fits: one part");
+	evt_nats_split_free(&sp);
+	for (int i = 0; i < 20; i++) {
+		states_text(&b, 2 + rng() % 300);
+		size_t max = 200 + rng() % (b.len - 200);
+		if (split_join(&b, max) == 0) {
+			T_OK(0, "random split %d (max %zu)", i, max);
+			break;
+		}
+	}
+	T_OK(1, "random texts and limits split and join");
+	states_text(&b, 10);
+	T_EQ(evt_nats_split(&sp, (const char *)b.p, b.len, 90),
+	    EVT_ERR_TOOBIG, "an element that does not fit alone: too big");
+	T_EQ(evt_nats_split(&sp, L("[1,2,3]"), 4), EVT_ERR_JSON,
+	    "not an object: not split");
+	T_EQ(evt_nats_split(&sp, L("{\"a\":1,\"b\":[]}"), 4), EVT_ERR_JSON,
+	    "no element to split: not split");
+	T_EQ(evt_nats_split(&sp, L("{\"a\":[1,2"), 4), EVT_ERR_JSON,
+	    "not JSON: not split");
+	size_t k, n2, off, slen;
+	T_OK(evt_nats_part_parse("1/1", "0/1", 5, &k, &n2, &off, &slen) != 0 &&
+	    evt_nats_part_parse("3/2", "0/1", 5, &k, &n2, &off, &slen) != 0 &&
+	    evt_nats_part_parse("0/2", "0/1", 5, &k, &n2, &off, &slen) != 0 &&
+	    evt_nats_part_parse("1/2", "3/3", 5, &k, &n2, &off, &slen) != 0 &&
+	    evt_nats_part_parse("1/2", NULL, 5, &k, &n2, &off, &slen) != 0 &&
+	    evt_nats_part_parse("2/2", "2/3", 5, &k, &n2, &off, &slen) == 0 &&
+	    k == 1 && n2 == 2 && off == 2 && slen == 3,
+	    "part headers read back, bad ones refused");
+	evt_buf_free(&b);
 }
 
 int
@@ -380,6 +501,7 @@ main(void)
 	test_prefixes();
 	test_options();
 	test_creds();
+	test_parts();
 	evt_nats_shutdown();
 	T_DONE();
 }
