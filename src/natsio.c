@@ -527,6 +527,8 @@ evt_nats_header_block(struct evt_buf *b, const struct evt_nats_hdrs *h,
 		rc |= put_header(b, "Evtape-Item", h->item);
 	rc |= put_header(b, "Evtape-Site", site) |
 	    put_header(b, "Evtape-Kind", h->kind) | evt_buf_put(b, "\r\n", 2);
+	return rc != 0 ? EVT_ERR_NOMEM : 0;
+}
 
 /* ------------------------------------------- parts of a large frame */
 

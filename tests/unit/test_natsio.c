@@ -366,6 +366,7 @@ test_creds(void)
 	    "a directory: refused");
 	T_OK(strcmp(err, "not a regular file") == 0, "... said: %s", err);
 	rmdir(dir);
+}
 
 /* A getState-like answer of n states, with blanks around some elements
  * (a stranger's text is cut as it is) into b. */
