@@ -49,17 +49,14 @@
 #                             payloads, subjects and headers as formats/
 #                             nats.md says); leaves $T/dump.jsonl (the
 #                             stream) and $T/cat.jsonl (evtool cat DIR)
-#   ndump ARGS...             natsdump with NATS_URL's credentials (NATS_USER
-#                             and NATS_PWFILE, or NATS_CREDS; NATS_CACERT
-#                             when set)
-
 #   nats_consumer NAME DURABLE FIELD
 #                             a number of a consumer's state from server
 #                             NAME's monitoring (/jsz): num_pending (not
 #                             delivered yet), num_ack_pending (delivered,
 #                             not acknowledged)
-#   ndump ARGS...             natsdump with NATS_URL's credentials (NATS_USER,
-#                             NATS_PWFILE, NATS_CACERT when set)
+#   ndump ARGS...             natsdump with NATS_URL's credentials (NATS_USER
+#                             and NATS_PWFILE, or NATS_CREDS; NATS_CACERT
+#                             when set)
 #
 # Every server's files are under $T/nats/NAME (conf, log, store/); every
 # server still running at exit is killed (kill -9) by the EXIT trap, which
@@ -427,6 +424,7 @@ same_stream() {
 	"$EVTOOL" cat "$_d" >"$T/cat.jsonl" || return 1
 	$PYTHON "$HERE/natspubcheck.py" "$T/dump.jsonl" "$T/cat.jsonl" "$_p" \
 	    "$_site" "$@"
+}
 
 nats_consumer() {
 	_nats_http "$(nats_mport "$1")" "jsz?consumers=true" | $PYTHON -c '
