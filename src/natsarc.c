@@ -120,10 +120,13 @@ evt_natsarc_in(const char *subj, const char *kind, const char *rx,
 {
 	const char *ss = "";
 	size_t sl = 0;
-	int sk = evt_natsarc_subject(subj, &ss, &sl);
+	int sk = -1;
 
 	memset(in, 0, sizeof *in);
 	in->kind = evt_natsarc_kind(kind);
+	/* (The subject is read only for what the headers do not say.) */
+	if (in->kind < 0 || site == NULL || *site == '\0')
+		sk = evt_natsarc_subject(subj, &ss, &sl);
 	if (in->kind < 0) {
 		in->kind = sk;
 		in->kind_from_subject = 1;
@@ -564,8 +567,6 @@ done:
 	na->frame.len = 0;
 }
 
-/* ------------------------------------------------------------ parts */
-
 /*
  * Writes record d[0..len) of kind rk (a marker; EVT_K_JSON: a frame as it
  * is) of site, unless it was written before: by a run killed before its
@@ -593,6 +594,8 @@ rec_write(struct na *na, int rk, int64_t rx, const char *site,
 		ar_failed(na, rc, "writing a record");
 	na->frames++;
 }
+
+/* ------------------------------------------------------------ parts */
 
 /* Writes frame text d[0..len) of site as it is, m holding it. */
 static void
@@ -879,8 +882,11 @@ on_msg(struct na *na, natsMsg *m)
 		    "Evtape-Rx: receive time taken from the stream's "
 		    "timestamp (said once)", na->o->stream,
 		    natsMsg_GetSubject(m));
-	set_str(&na->hsite, in.site, in.site_len);
-	site = (const char *)na->hsite.p;
+	site = in.site;
+	if (in.site[in.site_len] != '\0') {	/* a token of the subject */
+		set_str(&na->hsite, in.site, in.site_len);
+		site = (const char *)na->hsite.p;
+	}
 	/* The source archive is the Evtape-Frame's UUID; a message without
 	 * a usable one is archived all the same (archive "", alone). */
 	if (evt_nats_ref_parse(fr, kind == EVT_NATS_EVENT ? hdr(m,

@@ -520,6 +520,29 @@ next_frame(struct evt_natspub *p)
 /* ------------------------------------------------------------ publishing */
 
 /*
+ * Hands m, the message of the ring's newest slot, to libnats; if it is
+ * refused, the slot is taken back (no ack can name it).  Returns 0, or -1
+ * with p->perr set.
+ */
+static int
+send_last(struct evt_natspub *p, natsMsg *m)
+{
+	natsMsg *mm = m;
+	natsStatus s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, NULL);
+	p->pub_on_conn = 1;
+	if (s == NATS_OK)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	p->tail--;
+	p->published--;
+	p->ring[p->tail % p->cap].partial = 0;
+	pthread_mutex_unlock(&p->mu);
+	natsMsg_Destroy(mm);
+	evt_nats_errtext(s, p->perr, sizeof p->perr);
+	return -1;
+}
+
+/*
  * Publishes one message: into the ring first (its ack may come before
  * js_PublishMsgAsync returns), then to libnats.  Returns 0, or -1 with
  * p->perr set.
@@ -577,18 +600,7 @@ publish_one(struct evt_natspub *p, int k, const struct evt_nats_ref *ref,
 	pthread_mutex_unlock(&p->mu);
 	if (big)
 		return 0;
-	natsMsg *mm = m;
-	s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, NULL);
-	p->pub_on_conn = 1;
-	if (s == NATS_OK)
-		return 0;
-	pthread_mutex_lock(&p->mu);
-	p->tail--;	/* the last slot: no ack can name it */
-	p->published--;
-	pthread_mutex_unlock(&p->mu);
-	natsMsg_Destroy(mm);
-	evt_nats_errtext(s, p->perr, sizeof p->perr);
-	return -1;
+	return send_last(p, m);
 }
 
 /* Room in the ring. */
@@ -634,19 +646,7 @@ send_part(struct evt_natspub *p, natsMsg *m, const struct evt_nats_ref *ref,
 	p->tail++;
 	p->published++;
 	pthread_mutex_unlock(&p->mu);
-	natsMsg *mm = m;
-	natsStatus s = js_PublishMsgAsync(evt_nats_js(p->n), &mm, NULL);
-	p->pub_on_conn = 1;
-	if (s == NATS_OK)
-		return 0;
-	pthread_mutex_lock(&p->mu);
-	p->tail--;
-	p->published--;
-	sl->partial = 0;
-	pthread_mutex_unlock(&p->mu);
-	natsMsg_Destroy(mm);
-	evt_nats_errtext(s, p->perr, sizeof p->perr);
-	return -1;
+	return send_last(p, m);
 }
 
 /*
